@@ -1,0 +1,365 @@
+#!/usr/bin/env bash
+# holdfs benchmark: the same jobs on holdfs and on baselines, side by side,
+# in one run on this machine.  A benchmark, not a test: nothing asserts the
+# numbers.  See bench/README.md.
+#
+#   bench/run-bench.sh [--targets LIST] [--json]
+#
+#   --targets LIST  comma-separated subset of: holdfs,passthrough,tmpfs,memcpy
+#                   (default: all four)
+#   --json          print the result table as JSON instead of text
+#
+# Environment (defaults in brackets):
+#   BENCH_SIZE      fio file size [256M]
+#   BENCH_RUNTIME   seconds per fio job and per memcpy load [10]
+#   BENCH_FILES     files per metabench phase [10000]
+#   BENCH_DIR       tmpfs directory for regions, sources and mounts [/dev/shm]
+#   BENCH_REGION_SIZE  holdfs region size [max(1G, 4 x BENCH_SIZE)]
+#   BENCH_RESULTS   keep the raw fio/metabench outputs in this directory
+#   HOLDFS_BUILD    meson build directory with the holdfs binaries [build]
+#   PMEM2_FORCE_GRANULARITY  passed through to holdfs and rawcopy (libpmem2)
+#
+# Needs root only as far as mounting FUSE does on this machine.  Every
+# mount and daemon it starts is taken down on exit, Ctrl-C or failure.
+set -euo pipefail
+
+usage() {
+	sed -n '2,22s/^# \{0,1\}//p' "$0"
+}
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+all_targets=(holdfs passthrough tmpfs memcpy)
+targets_arg=$(IFS=,; echo "${all_targets[*]}")
+json=0
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--targets) targets_arg=${2:?--targets needs a list}; shift ;;
+	--targets=*) targets_arg=${1#--targets=} ;;
+	--json) json=1 ;;
+	-h | --help) usage; exit 0 ;;
+	*) echo "run-bench: unknown argument: $1" >&2; usage >&2; exit 2 ;;
+	esac
+	shift
+done
+
+say() { echo "run-bench: $*" >&2; }
+die() { echo "run-bench: error: $*" >&2; exit 1; }
+
+# Targets in canonical order, whatever order they were given in.
+declare -A want=()
+IFS=, read -r -a given <<<"$targets_arg"
+for t in "${given[@]}"; do
+	case "$t" in
+	holdfs | passthrough | tmpfs | memcpy) want[$t]=1 ;;
+	passthrough_ll) want[passthrough]=1 ;;
+	*) die "unknown target '$t' (known: ${all_targets[*]})" ;;
+	esac
+done
+targets=()
+for t in "${all_targets[@]}"; do
+	[ -n "${want[$t]:-}" ] && targets+=("$t")
+done
+[ ${#targets[@]} -gt 0 ] || die "no targets"
+has() { [ -n "${want[$1]:-}" ]; }
+
+size_arg=${BENCH_SIZE:-256M}
+runtime=${BENCH_RUNTIME:-10}
+nfiles=${BENCH_FILES:-10000}
+bench_dir=${BENCH_DIR:-/dev/shm}
+build=${HOLDFS_BUILD:-$root/build}
+
+for tool in fio python3 gcc pkg-config fusermount3 numfmt; do
+	command -v "$tool" >/dev/null 2>&1 ||
+		die "$tool not found; run scripts/setup-deps.sh first"
+done
+size=$(numfmt --from=iec "$size_arg") || die "bad BENCH_SIZE: $size_arg"
+[ "$size" -ge $((1 << 20)) ] || die "BENCH_SIZE must be at least 1M"
+[[ "$runtime" =~ ^[0-9]+$ ]] && [ "$runtime" -gt 0 ] ||
+	die "bad BENCH_RUNTIME: $runtime"
+[[ "$nfiles" =~ ^[0-9]+$ ]] && [ "$nfiles" -gt 0 ] ||
+	die "bad BENCH_FILES: $nfiles"
+[ "$(stat -f -c %T "$bench_dir" 2>/dev/null)" = tmpfs ] ||
+	die "BENCH_DIR=$bench_dir is not a tmpfs directory"
+
+if has holdfs; then
+	holdfs_bin=$build/fs/holdfs
+	mkfs_bin=$build/mkfs/mkfs.holdfs
+	for b in "$holdfs_bin" "$mkfs_bin"; do
+		[ -x "$b" ] || die "holdfs target: $b not built; run" \
+			"scripts/build.sh (or HOLDFS_BUILD=DIR), or leave holdfs out:" \
+			"--targets passthrough,tmpfs,memcpy"
+	done
+fi
+
+# ---- scratch space and teardown -------------------------------------------
+work=$(mktemp -d "$bench_dir/holdfs-bench.XXXXXX")
+bin=$(mktemp -d "${TMPDIR:-/tmp}/holdfs-bench-bin.XXXXXX")
+res=$bin/results
+mkdir -p "$res"
+mounts=()
+pids=()
+child=
+
+is_mounted() {
+	awk -v m="$1" '$2 == m { found = 1 } END { exit !found }' /proc/mounts
+}
+
+# Wait up to $2 tenths of a second for pid $1 to exit.
+wait_gone() {
+	local i
+	for ((i = 0; i < $2; i++)); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+cleanup() {
+	local rc=$? i m p grace
+	trap - EXIT INT TERM
+	if [ -n "$child" ]; then
+		kill -TERM "$child" 2>/dev/null || true
+		wait "$child" 2>/dev/null || true
+	fi
+	# pids[i] serves mounts[i]: unmounting ends a daemon; one that never
+	# mounted (or outlives its unmount by 10 s) is terminated.
+	for i in "${!pids[@]}"; do
+		m=${mounts[$i]} p=${pids[$i]} grace=0
+		if is_mounted "$m"; then
+			grace=100
+			fusermount3 -u "$m" 2>/dev/null ||
+				{ sleep 1; fusermount3 -u "$m" 2>/dev/null; } ||
+				{ say "lazy unmount of busy $m"; fusermount3 -uz "$m"; } ||
+				true
+		fi
+		if ! wait_gone "$p" "$grace"; then
+			[ "$grace" -eq 0 ] ||
+				say "daemon $p still running 10 s after unmount; stopping it"
+			kill -TERM "$p" 2>/dev/null || true
+			wait_gone "$p" 30 || kill -KILL "$p" 2>/dev/null || true
+		fi
+		wait "$p" 2>/dev/null || true
+	done
+	if [ -n "${BENCH_RESULTS:-}" ]; then
+		mkdir -p "$BENCH_RESULTS" && cp -r "$res"/. "$BENCH_RESULTS"/ &&
+			say "raw results kept in $BENCH_RESULTS"
+	fi
+	rm -rf "$work" "$bin"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Run a measuring command as a waited-for child: a signal to this script
+# then interrupts the wait at once (a foreground child that catches SIGINT
+# itself, like fio, would keep bash from running its trap), and cleanup
+# stops the child before unmounting what it has open.
+run_child() {
+	local rc=0
+	"$@" &
+	child=$!
+	wait "$child" || rc=$?
+	child=
+	return "$rc"
+}
+
+# start_fuse MNT LOG CMD...: run a FUSE daemon in the foreground (-f is in
+# CMD) as our child and wait, with a deadline, until MNT is mounted.
+start_fuse() {
+	local mnt=$1 log=$2 pid i
+	shift 2
+	mkdir -p "$mnt"
+	"$@" </dev/null >"$log" 2>&1 &
+	pid=$!
+	pids+=("$pid")
+	mounts+=("$mnt")
+	for ((i = 0; i < 100; i++)); do
+		is_mounted "$mnt" && return 0
+		if ! kill -0 "$pid" 2>/dev/null; then
+			say "$1 exited before mounting $mnt; its output:"
+			sed 's/^/    /' "$log" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+	say "$1 did not mount $mnt within 10 s; its output:"
+	sed 's/^/    /' "$log" >&2
+	return 1
+}
+
+declare -A dir=() mode=()
+failed_jobs=()
+
+cflags=(-O2 -Wall -Wextra)
+gcc "${cflags[@]}" -o "$bin/metabench" "$root/bench/metabench.c"
+gcc "${cflags[@]}" -o "$bin/rawcopy" "$root/bench/rawcopy.c" \
+	$(pkg-config --cflags --libs libpmem2)
+
+# The store granularity libpmem2 picks for a file in BENCH_DIR under this
+# environment: what the holdfs region mapping gets too.
+granularity=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["granularity"])' \
+	< <("$bin/rawcopy" "$work/probe.img" $((1 << 20)) 0)) || granularity=unknown
+gran_note="libpmem2 store granularity $granularity (PMEM2_FORCE_GRANULARITY=${PMEM2_FORCE_GRANULARITY:-unset})"
+
+# ---- targets ---------------------------------------------------------------
+if has holdfs; then
+	region_size=${BENCH_REGION_SIZE:-}
+	if [ -z "$region_size" ]; then
+		region_size=$((4 * size))
+		[ "$region_size" -ge $((1 << 30)) ] || region_size=$((1 << 30))
+	else
+		region_size=$(numfmt --from=iec "$region_size")
+	fi
+	region_mib=$((region_size >> 20))
+	say "holdfs: mkfs of a ${region_mib} MiB region in $work"
+	"$mkfs_bin" --size "${region_mib}M" -L bench "$work/region.img" \
+		>"$bin/mkfs.log" 2>&1 || {
+		sed 's/^/    /' "$bin/mkfs.log" >&2
+		die "holdfs target: mkfs.holdfs failed (output above)"
+	}
+	start_fuse "$work/mnt-holdfs" "$bin/holdfs.log" \
+		"$holdfs_bin" "$work/region.img" "$work/mnt-holdfs" -f ||
+		die "holdfs target: could not mount holdfs (output above)"
+	dir[holdfs]=$work/mnt-holdfs
+	mode[holdfs]="region file on $bench_dir (tmpfs: DRAM standing in for pmem), ${region_mib} MiB; $gran_note; mounted with no -o options"
+fi
+
+if has passthrough; then
+	ex=/usr/share/doc/libfuse3-dev/examples
+	for f in passthrough_ll.c passthrough_helpers.h; do
+		if [ -f "$ex/$f" ]; then
+			cp "$ex/$f" "$bin/$f"
+		elif [ -f "$ex/$f.gz" ]; then
+			zcat "$ex/$f.gz" >"$bin/$f"
+		else
+			die "passthrough target: $ex/$f(.gz) not found;" \
+				"is libfuse3-dev installed?"
+		fi
+	done
+	# shellcheck disable=SC2046 # pkg-config output is a list of words
+	gcc -O2 -o "$bin/passthrough_ll" "$bin/passthrough_ll.c" \
+		$(pkg-config --cflags --libs fuse3) ||
+		die "passthrough target: could not build passthrough_ll"
+	mkdir -p "$work/pt-src"
+	start_fuse "$work/mnt-pt" "$bin/passthrough_ll.log" \
+		"$bin/passthrough_ll" -f -o "source=$work/pt-src" "$work/mnt-pt" ||
+		die "passthrough target: could not mount passthrough_ll"
+	dir[passthrough]=$work/mnt-pt
+	mode[passthrough]="libfuse $(pkg-config --modversion fuse3) example over a directory on $bench_dir; its defaults kept (only -o source= given): cache=auto (entry/attr timeout 1 s, page cache dropped on open), no writeback cache, no xattr, no flock, multi-threaded loop"
+fi
+
+if has tmpfs; then
+	mkdir -p "$work/tmpfs"
+	dir[tmpfs]=$work/tmpfs
+	mode[tmpfs]="directory on $bench_dir (kernel tmpfs, no FUSE)"
+fi
+
+if has memcpy; then
+	mode[memcpy]="memcpy into/out of a libpmem2 mapping of a file on $bench_dir, pmem2_memcpy (with persist) for writes; $gran_note; data rows only"
+fi
+
+# ---- jobs ------------------------------------------------------------------
+# job name -> "rw bs"; seqwrite first so it creates the file the rest reuse.
+jobs=(seqwrite seqread randread randwrite)
+declare -A job_spec=(
+	[seqwrite]="write 1M" [seqread]="read 1M"
+	[randread]="randread 4k" [randwrite]="randwrite 4k"
+)
+fs_targets=()
+for t in "${targets[@]}"; do
+	[ "$t" = memcpy ] || fs_targets+=("$t")
+done
+
+run_fio() {
+	local t=$1 job=$2 rw bs out=$res/$1/$2
+	read -r rw bs <<<"${job_spec[$job]}"
+	mkdir -p "$res/$t"
+	say "$t: fio $job ($rw, bs=$bs, ${runtime}s)"
+	if ! run_child fio --name="$job" --directory="${dir[$t]}" --filename=bench.dat \
+		--size="$size" --rw="$rw" --bs="$bs" --ioengine=psync \
+		--iodepth=1 --numjobs=1 --direct=0 --invalidate=1 \
+		--fallocate=none --time_based --runtime="$runtime" \
+		--output-format=json --output="$out.json" 2>"$out.err"; then
+		say "$t: fio $job FAILED:"
+		sed 's/^/    /' "$out.err" >&2
+		failed_jobs+=("$t:$job")
+	fi
+}
+
+for job in "${jobs[@]}"; do
+	for t in "${fs_targets[@]}"; do
+		run_fio "$t" "$job"
+	done
+done
+
+for t in "${fs_targets[@]}"; do
+	rm -f "${dir[$t]}/bench.dat"
+	say "$t: metabench, $nfiles files"
+	if ! run_child "$bin/metabench" "${dir[$t]}" "$nfiles" >"$res/$t/meta.json" \
+		2>"$res/$t/meta.err"; then
+		say "$t: metabench FAILED:"
+		sed 's/^/    /' "$res/$t/meta.err" >&2
+		failed_jobs+=("$t:metabench")
+	fi
+done
+
+if has memcpy; then
+	mkdir -p "$res/memcpy"
+	say "memcpy: 4 loads of ${runtime}s on a $size_arg mapping"
+	if ! run_child "$bin/rawcopy" "$work/raw.img" "$size" "$runtime" \
+		>"$res/memcpy/raw.json"; then
+		failed_jobs+=("memcpy:rawcopy")
+	fi
+fi
+
+# ---- report ----------------------------------------------------------------
+export INFO_TARGETS="${targets[*]}" INFO_FAILED="${failed_jobs[*]}"
+export INFO_SIZE="$size_arg" INFO_RUNTIME="$runtime" INFO_FILES="$nfiles"
+export INFO_GRAN="$granularity"
+for t in "${targets[@]}"; do
+	export "INFO_MODE_$t=${mode[$t]}"
+done
+python3 - "$res/info.json" <<'EOF'
+import json, os, platform, subprocess, sys, time
+env = os.environ
+cpu = "unknown"
+try:
+    with open("/proc/cpuinfo") as f:
+        cpu = next(l.split(":", 1)[1].strip() for l in f
+                   if l.startswith("model name"))
+except (OSError, StopIteration):
+    pass
+targets = env["INFO_TARGETS"].split()
+info = {
+    "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+    "host": platform.node(),
+    "kernel": platform.release(),
+    "cpu": cpu,
+    "cpus": os.cpu_count(),
+    "fio": subprocess.run(["fio", "--version"], capture_output=True,
+                          text=True).stdout.strip(),
+    "file_size": env["INFO_SIZE"],
+    "runtime_s": int(env["INFO_RUNTIME"]),
+    "io": "buffered (direct=0), psync, iodepth 1, 1 job, time_based; "
+          "page cache dropped at job start (invalidate=1)",
+    "meta_files": int(env["INFO_FILES"]),
+    "pmem2_force_granularity": env.get("PMEM2_FORCE_GRANULARITY"),
+    "pmem2_store_granularity": env["INFO_GRAN"],
+    "targets": targets,
+    "mode": {t: env["INFO_MODE_" + t] for t in targets},
+    "failed_jobs": env["INFO_FAILED"].split(),
+}
+with open(sys.argv[1], "w") as f:
+    json.dump(info, f, indent=2)
+EOF
+
+if [ $json -eq 1 ]; then
+	python3 "$root/bench/report.py" "$res" --json
+else
+	python3 "$root/bench/report.py" "$res"
+fi
+
+if [ ${#failed_jobs[@]} -gt 0 ]; then
+	die "${#failed_jobs[@]} job(s) failed: ${failed_jobs[*]}"
+fi

@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * holdfs: the mount daemon.
+ *
+ *   holdfs REGION MOUNTPOINT [-f] [-d] [-s] [-o opts]
+ *
+ * Startup is ordered so that every likely failure is reported on the
+ * caller's terminal with exit status 1, before the daemon detaches:
+ *
+ *   1. parse options, check the mount point, create the FUSE session
+ *      (this rejects unknown options) -- nothing opened yet;
+ *   2. fork (fs/detach.c; the parent waits for step 5);
+ *   3. open the region (ownership lock, mapping) and the volume (journal
+ *      replay, indexes), reporting what recovery did;
+ *   4. mount;
+ *   5. detach from the terminal and release the waiting parent;
+ *   6. serve requests until unmounted or signalled;
+ *   7. unmount, close the volume (clean flag), close the region.
+ */
+#include "daemon.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "detach.h"
+#include "mountpoint.h"
+#include "options.h"
+
+#ifndef HOLDFS_VERSION
+#define HOLDFS_VERSION "unknown"
+#endif
+
+static void report_recovery(const char *region, const struct hfs_vol_info *vi)
+{
+	if (vi->used_backup_sb)
+		hfsd_log(LOG_WARNING, "%s: primary superblock damaged, mounted "
+			 "from the backup superblock; run fsck.holdfs", region);
+	if (vi->replayed)
+		hfsd_log(LOG_WARNING, "%s: not cleanly unmounted; journal "
+			 "replayed", region);
+	else if (!vi->was_clean)
+		hfsd_log(LOG_WARNING, "%s: not cleanly unmounted; nothing to "
+			 "replay", region);
+	if (vi->orphans_freed)
+		hfsd_log(LOG_WARNING, "%s: freed %" PRIu64 " orphaned "
+			 "inode%s (deleted while open at the crash)", region,
+			 vi->orphans_freed, vi->orphans_freed == 1 ? "" : "s");
+}
+
+/* Step 3.  Logs "holdfs: <what>: <why>" on failure. */
+static int open_volume(struct hfsd *d, const struct hfsd_opts *o)
+{
+	struct hfs_region_opts ropts = {
+		.sysfs_root = o->sysfs_root,
+		.readonly = o->readonly,
+	};
+	struct hfs_vol_opts vopts = { .readonly = o->readonly };
+	struct hfs_vol_info vi = { 0 };
+	struct hfs_err err = { 0 };
+	int r;
+
+	r = hfs_region_open(o->region, &ropts, &d->rg, &err);
+	if (r < 0) {
+		if (err.code)
+			hfsd_log(LOG_ERR, "%s", err.msg);
+		else
+			hfsd_log(LOG_ERR, "%s: cannot open region: %s",
+				 o->region, strerror(-r));
+		return -1;
+	}
+	r = hfs_vol_open(d->rg, &vopts, &d->vol, &vi, &err);
+	if (r < 0) {
+		if (err.code)
+			hfsd_log(LOG_ERR, "%s", err.msg);
+		else
+			hfsd_log(LOG_ERR, "%s: cannot open the filesystem: %s",
+				 o->region, strerror(-r));
+		hfs_region_close(d->rg);
+		d->rg = NULL;
+		return -1;
+	}
+	report_recovery(o->region, &vi);
+	return 0;
+}
+
+/* Step 6.  Returns 0 when unmounted or stopped by a signal. */
+static int serve(struct fuse_session *se, const struct hfsd_opts *o)
+{
+	struct fuse_loop_config *cfg;
+	int r;
+
+	if (o->singlethread) {
+		r = fuse_session_loop(se);
+	} else {
+		cfg = fuse_loop_cfg_create();
+		if (!cfg) {
+			hfsd_log(LOG_ERR, "out of memory");
+			return -1;
+		}
+		fuse_loop_cfg_set_clone_fd(cfg, 0);
+		if (o->max_threads != HFSD_OPT_UNSET)
+			fuse_loop_cfg_set_max_threads(cfg, o->max_threads);
+		if (o->max_idle_threads != HFSD_OPT_UNSET)
+			fuse_loop_cfg_set_idle_threads(cfg,
+						       o->max_idle_threads);
+		r = fuse_session_loop_mt(se, cfg);
+		fuse_loop_cfg_destroy(cfg);
+	}
+	/* > 0: the signal that stopped the loop (SIGTERM, SIGINT, SIGHUP),
+	 * an orderly shutdown like an unmount. */
+	if (r < 0) {
+		hfsd_log(LOG_ERR, "%s: request loop failed: %s", o->mountpoint,
+			 strerror(-r));
+		return -1;
+	}
+	return 0;
+}
+
+/* Steps 3-7, in the process that becomes the daemon. */
+static int run(struct hfsd *d, struct fuse_session *se,
+	       const struct hfsd_opts *o, const char *mnt, int ready_fd)
+{
+	int status = 0;
+
+	if (open_volume(d, o) < 0)
+		return 1;
+	if (fuse_session_mount(se, mnt) != 0) {
+		hfsd_log(LOG_ERR, "%s: mount failed", o->mountpoint);
+		status = 1;
+		goto close_vol;
+	}
+	if (fuse_set_signal_handlers(se) != 0) {
+		hfsd_log(LOG_ERR, "cannot install signal handlers");
+		status = 1;
+		goto unmount;
+	}
+	if (ready_fd >= 0) {
+		if (hfsd_detach_finish(ready_fd) < 0) {
+			status = 1;
+			goto signals;
+		}
+		hfsd_log(LOG_INFO, "%s mounted on %s%s", o->region, mnt,
+			 o->readonly ? " (read-only)" : "");
+	}
+	if (serve(se, o) < 0)
+		status = 1;
+signals:
+	fuse_remove_signal_handlers(se);
+unmount:
+	fuse_session_unmount(se);
+close_vol:
+	if (hfs_vol_close(d->vol) < 0) {
+		hfsd_log(LOG_ERR, "%s: could not record a clean unmount; run "
+			 "fsck.holdfs before the next mount", o->region);
+		status = 1;
+	}
+	hfs_region_close(d->rg);
+	if (ready_fd >= 0 && status == 0)
+		hfsd_log(LOG_INFO, "%s unmounted from %s", o->region, mnt);
+	return status;
+}
+
+static int print_version(void)
+{
+	printf("holdfs %s\nlibfuse %s\n", HOLDFS_VERSION, fuse_pkgversion());
+	return 0;
+}
+
+/* Help and version go to stdout; a full disk or closed pipe is an
+ * error, not a silent truncation. */
+static int flush_stdout(int status)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "holdfs: write error: %s\n", strerror(errno));
+		return 1;
+	}
+	return status;
+}
+
+int main(int argc, char *argv[])
+{
+	struct hfsd_opts o;
+	struct hfsd d = { 0 };
+	struct fuse_session *se = NULL;
+	char *mnt = NULL, *region_abs = NULL;
+	int ready_fd = -1, status = 1;
+
+	hfsd_log_init();
+	if (hfsd_opts_parse(argc, argv, &o) < 0)
+		goto out;
+	if (o.show_help) {
+		hfsd_usage(stdout);
+		status = flush_stdout(0);
+		goto out;
+	}
+	if (o.show_version) {
+		status = flush_stdout(print_version());
+		goto out;
+	}
+	if (hfsd_check_mountpoint(o.mountpoint, &mnt) < 0)
+		goto out;
+	region_abs = realpath(o.region, NULL);
+	if (hfsd_opts_finish(&o, region_abs ? region_abs : o.region) < 0) {
+		hfsd_log(LOG_ERR, "out of memory");
+		goto out;
+	}
+	d.region_path = o.region;
+	d.readonly = o.readonly;
+	d.debug = o.debug;
+	/* Rejects unknown -o options (libfuse says which). */
+	se = fuse_session_new(&o.fuse_args, &hfsd_ops, sizeof(hfsd_ops), &d);
+	if (!se)
+		goto out;
+	if (!o.foreground && hfsd_detach_begin(&ready_fd) < 0)
+		goto out;
+	status = run(&d, se, &o, mnt, ready_fd);
+out:
+	if (se)
+		fuse_session_destroy(se);
+	free(region_abs);
+	free(mnt);
+	hfsd_opts_free(&o);
+	return status;
+}

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The FUSE handler table, and the connection setup (init) that decides
+ * which kernel features the mount uses.
+ */
+#include "daemon.h"
+
+/*
+ * Capabilities, decided once per mount.  libfuse 3 turns several on by
+ * default when the kernel offers them; the ones below are switched off
+ * explicitly because they would change what the volume promises:
+ *
+ * - WRITEBACK_CACHE: writes would sit in the page cache until writeback,
+ *   so write(2) could return before the data is persistent.  holdfs is
+ *   write-through.
+ * - ATOMIC_O_TRUNC: open(O_TRUNC) then arrives as a separate setattr,
+ *   keeping truncation in one code path (the volume's setattr).
+ * - HANDLE_KILLPRIV: the kernel clears setuid/setgid itself on write,
+ *   truncate and chown (by sending a mode change), so hfs_write need not.
+ * - POSIX_ACL: permission checks are the kernel's default_permissions
+ *   mode bits only; ACL xattrs are refused by the kernel.
+ * - EXPORT_SUPPORT: no lookup of "." / ".." by handle (no NFS export).
+ * - DONT_MASK: the kernel applies the umask before sending the mode.
+ */
+static const unsigned hfsd_caps_off =
+	FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_ATOMIC_O_TRUNC |
+	FUSE_CAP_HANDLE_KILLPRIV | FUSE_CAP_POSIX_ACL |
+	FUSE_CAP_EXPORT_SUPPORT | FUSE_CAP_DONT_MASK;
+
+/* Wanted where the kernel offers them: concurrent reads and directory
+ * operations (the volume is thread-safe), readdirplus (the volume hands
+ * out attributes with entries; AUTO lets the kernel use it only when it
+ * pays), and cached symlink targets (a symlink never changes). */
+static const unsigned hfsd_caps_on =
+	FUSE_CAP_ASYNC_READ | FUSE_CAP_PARALLEL_DIROPS |
+	FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO |
+	FUSE_CAP_CACHE_SYMLINKS;
+
+static void hfsd_init(void *userdata, struct fuse_conn_info *conn)
+{
+	struct hfsd *d = userdata;
+
+	conn->want &= ~hfsd_caps_off;
+	conn->want |= conn->capable & hfsd_caps_on;
+	/* libfuse clamps this to its receive buffer (1 MiB in 3.14) and
+	 * negotiates max_pages with the kernel from it. */
+	conn->max_write = HFSD_MAX_IO;
+	/* Timestamps are kept in nanoseconds. */
+	conn->time_gran = 1;
+	if (d->debug)
+		hfsd_log(LOG_DEBUG, "init: kernel protocol %u.%u, capable "
+			 "0x%x, want 0x%x, max_write %u", conn->proto_major,
+			 conn->proto_minor, conn->capable, conn->want,
+			 conn->max_write);
+}
+
+const struct fuse_lowlevel_ops hfsd_ops = {
+	.init = hfsd_init,
+	.lookup = hfsd_lookup,
+	.forget = hfsd_forget,
+	.forget_multi = hfsd_forget_multi,
+	.getattr = hfsd_getattr,
+	.setattr = hfsd_setattr,
+	.readlink = hfsd_readlink,
+	.mknod = hfsd_mknod,
+	.mkdir = hfsd_mkdir,
+	.symlink = hfsd_symlink,
+	.link = hfsd_link,
+	.unlink = hfsd_unlink,
+	.rmdir = hfsd_rmdir,
+	.rename = hfsd_rename,
+	.create = hfsd_create,
+	.open = hfsd_open,
+	.release = hfsd_release,
+	.read = hfsd_read,
+	.write = hfsd_write,
+	.flush = hfsd_flush,
+	.fsync = hfsd_fsync,
+	.fallocate = hfsd_fallocate,
+	.lseek = hfsd_lseek,
+	.copy_file_range = hfsd_copy_file_range,
+	.statfs = hfsd_statfs,
+	.opendir = hfsd_opendir,
+	.readdir = hfsd_readdir,
+	.readdirplus = hfsd_readdirplus,
+	.releasedir = hfsd_releasedir,
+	.fsyncdir = hfsd_fsyncdir,
+	.setxattr = hfsd_setxattr,
+	.getxattr = hfsd_getxattr,
+	.listxattr = hfsd_listxattr,
+	.removexattr = hfsd_removexattr,
+};

@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * File handlers: create, open, release, read, write, flush, fsync,
+ * fallocate, lseek, copy_file_range, and statfs.
+ *
+ * Handles carry no state (fi->fh = 0): the volume pins an inode while it
+ * is open, and every I/O names the inode.  Nothing is buffered per handle
+ * either, so handles are opened with noflush (no FLUSH on every close).
+ * O_TRUNC reaches us as a separate setattr because the daemon does not
+ * take FUSE_CAP_ATOMIC_O_TRUNC (fs/ops.c).  Writes are write-through: no
+ * writeback cache, so write(2) returns only after hfs_write has made the
+ * data persistent.
+ */
+#include "daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+void hfsd_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		 mode_t mode, struct fuse_file_info *fi)
+{
+	struct hfs_vol *vol = hfsd_of(req)->vol;
+	struct hfsd_cred cb;
+	const struct hfs_cred *cred = hfsd_req_cred(req, mode, &cb);
+	struct fuse_entry_param e;
+	struct hfs_attr a;
+	int err;
+
+	/* The VFS holds the directory lock across lookup and create, so a
+	 * name that appeared meanwhile is a real EEXIST, not a race. */
+	err = hfs_mknod(vol, parent, name, S_IFREG | (mode & 07777), 0, cred,
+			&a);
+	if (err) {
+		hfsd_reply_status(req, err);
+		return;
+	}
+	err = hfs_open(vol, a.ino);
+	if (err) {
+		hfs_forget(vol, a.ino, 1);
+		hfsd_reply_status(req, err);
+		return;
+	}
+	fi->fh = 0;
+	fi->noflush = 1;
+	hfsd_attr_to_entry(&a, &e);
+	if (fuse_reply_create(req, &e, fi) != 0) {
+		hfs_release(vol, a.ino);
+		hfs_forget(vol, a.ino, 1);
+	}
+}
+
+void hfsd_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct hfs_vol *vol = hfsd_of(req)->vol;
+	int err;
+
+	err = hfs_open(vol, ino);
+	if (err) {
+		hfsd_reply_status(req, err);
+		return;
+	}
+	fi->fh = 0;
+	fi->noflush = 1;
+	if (fuse_reply_open(req, fi) != 0)
+		hfs_release(vol, ino);
+}
+
+void hfsd_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)fi;
+	hfs_release(hfsd_of(req)->vol, ino);
+	fuse_reply_err(req, 0);
+}
+
+void hfsd_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+	       struct fuse_file_info *fi)
+{
+	ssize_t n;
+	char *buf;
+
+	(void)fi;
+	/* Copy out through the volume rather than replying with pointers
+	 * into the region: hfs_read is the guarded path, so a poisoned or
+	 * vanished page becomes EIO on this request, not a SIGBUS inside
+	 * libfuse's writev.  glibc's malloc adapts its mmap threshold after
+	 * the first large free, so 1 MiB reads reuse heap memory. */
+	buf = malloc(size ? size : 1);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	n = hfs_read(hfsd_of(req)->vol, ino, buf, size, (uint64_t)off);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+	free(buf);
+}
+
+void hfsd_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+		off_t off, struct fuse_file_info *fi)
+{
+	ssize_t n;
+
+	(void)fi;
+	n = hfs_write(hfsd_of(req)->vol, ino, buf, size, (uint64_t)off);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_write(req, (size_t)n);
+}
+
+/* close(2) of one descriptor.  Nothing is buffered in the daemon, so
+ * opens set noflush and the kernel skips this round trip; kept for
+ * kernels that ignore the flag. */
+void hfsd_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	fuse_reply_err(req, 0);
+}
+
+void hfsd_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		struct fuse_file_info *fi)
+{
+	(void)fi;
+	hfsd_reply_status(req, hfs_fsync(hfsd_of(req)->vol, ino, datasync));
+}
+
+void hfsd_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
+		    off_t length, struct fuse_file_info *fi)
+{
+	(void)fi;
+	if (offset < 0 || length <= 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	/* Mode validation (EOPNOTSUPP for collapse/insert range, ...) is
+	 * the volume's: it knows which modes it implements. */
+	hfsd_reply_status(req, hfs_fallocate(hfsd_of(req)->vol, ino, mode,
+					     (uint64_t)offset,
+					     (uint64_t)length));
+}
+
+void hfsd_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		struct fuse_file_info *fi)
+{
+	uint64_t pos;
+	int err;
+
+	(void)fi;
+	/* The kernel resolves SEEK_SET/CUR/END itself and only asks about
+	 * holes and data. */
+	if ((whence != SEEK_DATA && whence != SEEK_HOLE) || off < 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	err = hfs_lseek(hfsd_of(req)->vol, ino, (uint64_t)off, whence, &pos);
+	if (err)
+		hfsd_reply_status(req, err);
+	else
+		fuse_reply_lseek(req, (off_t)pos);
+}
+
+void hfsd_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+			  struct fuse_file_info *fi_in, fuse_ino_t ino_out,
+			  off_t off_out, struct fuse_file_info *fi_out,
+			  size_t len, int flags)
+{
+	ssize_t n;
+
+	(void)fi_in;
+	(void)fi_out;
+	if (flags != 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	n = hfs_copy_range(hfsd_of(req)->vol, ino_in, (uint64_t)off_in,
+			   ino_out, (uint64_t)off_out, len);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_write(req, (size_t)n);
+}
+
+void hfsd_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs st;
+	int err;
+
+	(void)ino;
+	err = hfs_statfs(hfsd_of(req)->vol, &st);
+	if (err)
+		hfsd_reply_status(req, err);
+	else
+		fuse_reply_statfs(req, &st);
+}

@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Command-line parsing for the daemon, with libfuse's fuse_opt so that
+ * "-o a,b,c" lists, escaping and option templates behave exactly as in
+ * every other FUSE filesystem.
+ *
+ * Options fall in four groups:
+ *  - holdfs's own (sysfs_root=, max_threads=, max_idle_threads=), consumed
+ *    here;
+ *  - ro / rw, noted here (the region is opened read-only for ro) and also
+ *    passed on, because the kernel must mark the mount read-only;
+ *  - options mount(8) and mount.fuse3 hand every helper but which mean
+ *    nothing to a FUSE mount (defaults, nofail, _netdev, x-*, nonempty,
+ *    relatime, ...), dropped so that an /etc/fstab line works;
+ *  - everything else, passed to fuse_session_new, which applies kernel
+ *    and libfuse mount options and rejects what it does not know.
+ */
+#include "options.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+	KEY_RO,
+	KEY_RW,
+	KEY_FOREGROUND,
+	KEY_DEBUG,
+	KEY_SINGLE,
+	KEY_HELP,
+	KEY_VERSION,
+	KEY_FSNAME,
+	KEY_SUBTYPE,
+	KEY_DROP,
+};
+
+#define HOPT(t, field) { t, offsetof(struct hfsd_opts, field), 0 }
+
+static const struct fuse_opt hfsd_opt_spec[] = {
+	HOPT("sysfs_root=%s", sysfs_root),
+	HOPT("max_threads=%u", max_threads),
+	HOPT("max_idle_threads=%u", max_idle_threads),
+	FUSE_OPT_KEY("ro", KEY_RO),
+	FUSE_OPT_KEY("rw", KEY_RW),
+	FUSE_OPT_KEY("-f", KEY_FOREGROUND),
+	FUSE_OPT_KEY("-d", KEY_DEBUG),
+	FUSE_OPT_KEY("--debug", KEY_DEBUG),
+	FUSE_OPT_KEY("debug", KEY_DEBUG),
+	FUSE_OPT_KEY("-s", KEY_SINGLE),
+	FUSE_OPT_KEY("-h", KEY_HELP),
+	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("-V", KEY_VERSION),
+	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_KEY("fsname=", KEY_FSNAME),
+	FUSE_OPT_KEY("subtype=", KEY_SUBTYPE),
+	/* always passed anyway (hfsd_opts_finish) */
+	FUSE_OPT_KEY("default_permissions", KEY_DROP),
+	/* fstab and mount(8) bookkeeping */
+	FUSE_OPT_KEY("defaults", KEY_DROP),
+	FUSE_OPT_KEY("auto", KEY_DROP),
+	FUSE_OPT_KEY("noauto", KEY_DROP),
+	FUSE_OPT_KEY("nofail", KEY_DROP),
+	FUSE_OPT_KEY("_netdev", KEY_DROP),
+	FUSE_OPT_KEY("user", KEY_DROP),
+	FUSE_OPT_KEY("users", KEY_DROP),
+	FUSE_OPT_KEY("nouser", KEY_DROP),
+	FUSE_OPT_KEY("owner", KEY_DROP),
+	FUSE_OPT_KEY("group", KEY_DROP),
+	/* fuse2's mountpoint check; libfuse 3 always allows it */
+	FUSE_OPT_KEY("nonempty", KEY_DROP),
+	/* atime flavours libfuse cannot pass; relatime is the default */
+	FUSE_OPT_KEY("relatime", KEY_DROP),
+	FUSE_OPT_KEY("norelatime", KEY_DROP),
+	FUSE_OPT_KEY("strictatime", KEY_DROP),
+	FUSE_OPT_KEY("nostrictatime", KEY_DROP),
+	FUSE_OPT_KEY("lazytime", KEY_DROP),
+	FUSE_OPT_KEY("nolazytime", KEY_DROP),
+	FUSE_OPT_KEY("diratime", KEY_DROP),
+	FUSE_OPT_KEY("nodiratime", KEY_DROP),
+	FUSE_OPT_KEY("iversion", KEY_DROP),
+	FUSE_OPT_KEY("noiversion", KEY_DROP),
+	FUSE_OPT_END
+};
+
+/* Non-option arguments: REGION, then MOUNTPOINT. */
+static int take_nonopt(struct hfsd_opts *o, const char *arg)
+{
+	char **slot = !o->region ? &o->region
+		    : !o->mountpoint ? &o->mountpoint : NULL;
+
+	if (!slot) {
+		if (!o->bad_arg)
+			o->bad_arg = strdup(arg);
+		return 0;
+	}
+	*slot = strdup(arg);
+	return *slot ? 0 : -1;
+}
+
+/* fuse_opt_proc_t: 0 drops the argument, 1 keeps it for libfuse. */
+static int opt_proc(void *data, const char *arg, int key,
+		    struct fuse_args *outargs)
+{
+	struct hfsd_opts *o = data;
+
+	(void)outargs;
+	switch (key) {
+	case FUSE_OPT_KEY_NONOPT:
+		return take_nonopt(o, arg);
+	case FUSE_OPT_KEY_OPT:
+		/* systemd and mount(8) annotations: x-systemd.*, comment= */
+		if (strncmp(arg, "x-", 2) == 0 ||
+		    strncmp(arg, "comment=", 8) == 0)
+			return 0;
+		return 1;
+	case KEY_RO:
+		o->readonly = 1;
+		return 1;
+	case KEY_RW:
+		o->readonly = 0;
+		return 1;
+	case KEY_DEBUG:
+		o->debug = 1;
+		o->foreground = 1;
+		return 1;      /* libfuse traces requests with it */
+	case KEY_FOREGROUND:
+		o->foreground = 1;
+		return 0;
+	case KEY_SINGLE:
+		o->singlethread = 1;
+		return 0;
+	case KEY_HELP:
+		o->show_help = 1;
+		return 0;
+	case KEY_VERSION:
+		o->show_version = 1;
+		return 0;
+	case KEY_FSNAME:
+		o->has_fsname = 1;
+		return 1;
+	case KEY_SUBTYPE:
+		o->has_subtype = 1;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "holdfs: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nTry 'holdfs --help' for more information.\n");
+	return -1;
+}
+
+int hfsd_opts_parse(int argc, char **argv, struct hfsd_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->fuse_args = (struct fuse_args)FUSE_ARGS_INIT(argc, argv);
+	o->max_threads = HFSD_OPT_UNSET;
+	o->max_idle_threads = HFSD_OPT_UNSET;
+	/* fuse_opt_parse has said what it did not like ("fuse: ...") */
+	if (fuse_opt_parse(&o->fuse_args, o, hfsd_opt_spec, opt_proc) != 0)
+		return usage_error("%s", "invalid command line");
+	if (o->show_help || o->show_version)
+		return 0;
+	if (o->bad_arg)
+		return usage_error("unexpected argument '%s'", o->bad_arg);
+	if (!o->region)
+		return usage_error("%s", "missing REGION and MOUNTPOINT");
+	if (!o->mountpoint)
+		return usage_error("%s", "missing MOUNTPOINT");
+	if (o->max_threads == 0)
+		return usage_error("%s", "max_threads must be at least 1");
+	return 0;
+}
+
+int hfsd_opts_finish(struct hfsd_opts *o, const char *region_abs)
+{
+	char *list = NULL;
+	char *fsname = NULL;
+	int err = -1;
+
+	if (fuse_opt_add_opt(&list, "default_permissions"))
+		goto out;
+	if (!o->has_subtype && fuse_opt_add_opt(&list, "subtype=holdfs"))
+		goto out;
+	/* The region names the mount in /proc/mounts, df and findmnt. */
+	if (!o->has_fsname) {
+		if (asprintf(&fsname, "fsname=%s", region_abs) < 0) {
+			fsname = NULL;
+			goto out;
+		}
+		if (fuse_opt_add_opt_escaped(&list, fsname))
+			goto out;
+	}
+	if (fuse_opt_add_arg(&o->fuse_args, "-o") ||
+	    fuse_opt_add_arg(&o->fuse_args, list))
+		goto out;
+	err = 0;
+out:
+	free(fsname);
+	free(list);
+	return err;
+}
+
+void hfsd_opts_free(struct hfsd_opts *o)
+{
+	fuse_opt_free_args(&o->fuse_args);
+	free(o->region);
+	free(o->mountpoint);
+	free(o->sysfs_root);
+	free(o->bad_arg);
+}
+
+void hfsd_usage(FILE *f)
+{
+	fputs(
+"Usage: holdfs REGION MOUNTPOINT [-f] [-d] [-s] [-o OPTION[,OPTION...]]\n"
+"       holdfs --help | --version\n"
+"\n"
+"Mount the holdfs filesystem in REGION (a device-dax node such as\n"
+"/dev/dax0.0, or a file formatted by mkfs.holdfs) on MOUNTPOINT.  The\n"
+"daemon detaches once the mount is up; unmount with 'fusermount3 -u\n"
+"MOUNTPOINT' or 'umount MOUNTPOINT'.  Data written with write(2) is\n"
+"persistent when the call returns; metadata changes are journaled and\n"
+"durable when the call that made them returns.\n"
+"\n"
+"Options:\n"
+"  -f                    stay in the foreground and log to stderr\n"
+"  -d, -o debug          trace every FUSE request (implies -f)\n"
+"  -s                    serve requests in a single thread\n"
+"  -h, --help            show this help and exit\n"
+"  -V, --version         show version information and exit\n"
+"\n"
+"Mount options (-o, comma-separated):\n"
+"  ro                    mount read-only; the region is opened read-only\n"
+"  rw                    mount read-write (the default)\n"
+"  allow_other           let users other than the mounter use the mount\n"
+"                        (non-root mounters need user_allow_other in\n"
+"                        /etc/fuse.conf)\n"
+"  allow_root            let root, and the mounter, use the mount\n"
+"  default_permissions   the kernel checks access against mode bits; always\n"
+"                        on, accepted so fstab lines may name it\n"
+"  auto_unmount          unmount if the daemon dies\n"
+"  sysfs_root=PATH       read device-dax attributes below PATH instead of\n"
+"                        /sys (default: $HOLDFS_SYSFS_ROOT, else /sys)\n"
+"  max_threads=N         serve at most N requests at once (default 10)\n"
+"  max_idle_threads=N    keep at most N idle threads (default: no limit)\n"
+"  fsname=NAME           mount source shown in /proc/mounts (default:\n"
+"                        the absolute region path)\n"
+"\n"
+"  Generic mount flags (nodev, nosuid, noexec, noatime, sync, dirsync,\n"
+"  ...) go to the kernel.  Options that only mean something to mount(8)\n"
+"  or fstab (defaults, auto, noauto, nofail, _netdev, user, users, owner,\n"
+"  group, comment=, x-*) and ones a FUSE mount cannot honour (nonempty,\n"
+"  relatime, strictatime, lazytime, [no]diratime, [no]iversion) are\n"
+"  accepted and ignored.  Anything else is passed to libfuse, which\n"
+"  rejects what it does not know.\n"
+"\n"
+"Examples:\n"
+"  mkfs.holdfs --size 1G /var/tmp/holdfs/region.img\n"
+"  holdfs /var/tmp/holdfs/region.img /mnt/holdfs\n"
+"  holdfs /dev/dax0.0 /mnt/pmem -o allow_other,max_threads=32\n"
+"  mount -t fuse.holdfs /var/tmp/holdfs/region.img /mnt/holdfs -o ro\n"
+"  fusermount3 -u /mnt/holdfs\n"
+"  /etc/fstab:\n"
+"    /var/tmp/holdfs/region.img /mnt/holdfs fuse.holdfs defaults 0 0\n"
+"\n"
+"Exit status:\n"
+"  0  the filesystem was mounted (with -f: and later unmounted cleanly)\n"
+"  1  failure: bad usage, the region or volume could not be opened, the\n"
+"     mount failed, or (with -f) the request loop failed\n", f);
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Command line of the holdfs daemon:
+ *   holdfs REGION MOUNTPOINT [-f] [-d] [-s] [-o opt[,opt...]]
+ * as typed by hand or as run by mount.fuse3 from mount(8) and /etc/fstab.
+ */
+#ifndef HOLDFS_FS_OPTIONS_H
+#define HOLDFS_FS_OPTIONS_H
+
+#include <stdio.h>
+
+#include "daemon.h"
+
+/* An unsigned option not given: libfuse's default applies. */
+#define HFSD_OPT_UNSET (~0u)
+
+struct hfsd_opts {
+	char *region;
+	char *mountpoint;
+	int foreground;         /* -f, or -d */
+	int debug;              /* -d, -o debug */
+	int singlethread;       /* -s */
+	int readonly;           /* -o ro (last of ro/rw wins) */
+	int show_help;
+	int show_version;
+	int has_fsname;         /* user gave fsname=, keep it */
+	int has_subtype;
+	char *sysfs_root;       /* -o sysfs_root=PATH */
+	unsigned max_threads;   /* -o max_threads=N, or HFSD_OPT_UNSET */
+	unsigned max_idle_threads; /* likewise: unset = libfuse default */
+	char *bad_arg;          /* first surplus non-option argument */
+	/* What is left for fuse_session_new: kernel and libfuse mount
+	 * options, plus default_permissions, fsname and subtype. */
+	struct fuse_args fuse_args;
+};
+
+/* Parse argv.  Returns 0, or -1 after printing a usage error. */
+int hfsd_opts_parse(int argc, char **argv, struct hfsd_opts *o);
+void hfsd_opts_free(struct hfsd_opts *o);
+/* Add the options every holdfs mount gets (default_permissions, fsname,
+ * subtype).  region_abs names the region in /proc/mounts. */
+int hfsd_opts_finish(struct hfsd_opts *o, const char *region_abs);
+
+void hfsd_usage(FILE *f);
+
+#endif

@@ -1,0 +1,281 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * holdfs on-media format, version 1.
+ *
+ * Every structure the region holds is defined here, with fixed-width
+ * little-endian fields and byte offsets in comments.  tests/unit/test_layout.c
+ * asserts every offset and size; docs/format.md is the prose version of this
+ * file and must change with it.
+ *
+ * Region layout (all offsets are multiples of HFS_BLOCK_SIZE = 4 KiB):
+ *
+ *   block 0                 primary superblock
+ *   health_off              health/error log (ring of 128-byte records)
+ *   badlist_off             bad-extent list (never allocated again)
+ *   journal_off             metadata redo journal (one transaction at a time)
+ *   itable_off              inode table (inode_count slots of 256 bytes)
+ *   pool_off .. pool_end    allocation pool: file data and metadata blocks
+ *                           (directory blocks, extent blocks, xattr blocks)
+ *   backup_off              backup superblock (last 4 KiB of the region)
+ *
+ * Allocation state is not stored as a bitmap: a pool block is in use exactly
+ * when an inode's extent map, directory/extent/xattr chain or the bad-extent
+ * list names it.  Mount derives the free-space index from those (cost follows
+ * metadata, not region size) and fsck checks that nothing is named twice.
+ * The superblock keeps the summary counters (used blocks, used inodes) that
+ * statfs reports; fsck verifies and fixes them.
+ */
+#ifndef HOLDFS_FORMAT_H
+#define HOLDFS_FORMAT_H
+
+#include <assert.h>
+#include <stdint.h>
+
+/* Fields are little-endian.  holdfs runs only on little-endian hosts
+ * (x86-64, arm64, riscv64: every platform with pmem or CXL memory), so the
+ * structs are used in place; this assert keeps a big-endian build honest. */
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+	      "holdfs on-media structs assume a little-endian host");
+
+#define HFS_BLOCK_SIZE 4096u
+#define HFS_BLOCK_SHIFT 12
+
+/* "HOLDFS\0\1" read as a little-endian u64 */
+#define HFS_SB_MAGIC 0x01005346444c4f48ull
+#define HFS_VERSION_MAJOR 1
+#define HFS_VERSION_MINOR 0
+
+/* Feature flags.  A mount refuses unknown incompat bits, mounts read-only
+ * with unknown ro_compat bits, and ignores unknown compat bits. */
+#define HFS_FEAT_COMPAT_SUPPORTED 0u
+#define HFS_FEAT_INCOMPAT_SUPPORTED 0u
+#define HFS_FEAT_RO_COMPAT_SUPPORTED 0u
+
+/* sb.state bits */
+#define HFS_STATE_CLEAN 0x1u  /* set at clean unmount, cleared at mount */
+#define HFS_STATE_ERRORS 0x2u /* inconsistency or media loss seen: run fsck */
+
+#define HFS_LABEL_MAX 64
+#define HFS_NAME_MAX 255
+#define HFS_PATH_MAX 4095
+
+#define HFS_ROOT_INO 1u       /* slot 0 is never used */
+#define HFS_FIRST_INO 1u
+
+/* ------------------------------------------------------------------ */
+/* Superblock: the first 512 bytes of block 0 (primary) and of the last
+ * block (backup).  crc covers bytes [0, 512) with the crc field zeroed. */
+struct hfs_super {
+	uint64_t s_magic;          /*   0 */
+	uint32_t s_version_major;  /*   8 */
+	uint32_t s_version_minor;  /*  12 */
+	uint32_t s_feat_compat;    /*  16 */
+	uint32_t s_feat_incompat;  /*  20 */
+	uint32_t s_feat_ro_compat; /*  24 */
+	uint32_t s_crc;            /*  28 crc32c of [0,512) with this zeroed */
+	uint32_t s_block_size;     /*  32 always HFS_BLOCK_SIZE */
+	uint32_t s_alloc_unit;     /*  36 data allocation unit in bytes */
+	uint64_t s_region_size;    /*  40 bytes of region formatted */
+	uint8_t s_uuid[16];        /*  48 */
+	char s_label[HFS_LABEL_MAX]; /* 64 NUL-padded */
+	uint64_t s_health_off;     /* 128 byte offsets and block counts */
+	uint64_t s_health_blocks;  /* 136 */
+	uint64_t s_badlist_off;    /* 144 */
+	uint64_t s_badlist_blocks; /* 152 */
+	uint64_t s_journal_off;    /* 160 */
+	uint64_t s_journal_blocks; /* 168 */
+	uint64_t s_itable_off;     /* 176 */
+	uint64_t s_inode_count;    /* 184 slots in the inode table */
+	uint64_t s_pool_off;       /* 192 first pool byte (alloc_unit aligned) */
+	uint64_t s_pool_blocks;    /* 200 4 KiB blocks in the pool */
+	uint64_t s_backup_off;     /* 208 backup superblock */
+	uint64_t s_mkfs_time;      /* 216 ns since epoch */
+	uint64_t s_mount_time;     /* 224 */
+	uint64_t s_unmount_time;   /* 232 */
+	uint64_t s_mount_count;    /* 240 */
+	uint32_t s_state;          /* 248 HFS_STATE_* */
+	uint32_t s_pad0;           /* 252 */
+	uint64_t s_inode_hwm;      /* 256 slots [0,hwm) may be in use */
+	uint64_t s_used_blocks;    /* 264 pool blocks in use (summary) */
+	uint64_t s_used_inodes;    /* 272 inodes in use (summary) */
+	uint64_t s_journal_seq;    /* 280 last sequence number written */
+	uint64_t s_health_seq;     /* 288 last health record sequence */
+	uint8_t s_reserved[216];   /* 296 zero */
+};                                 /* 512 */
+static_assert(sizeof(struct hfs_super) == 512, "superblock is 512 bytes");
+
+/* ------------------------------------------------------------------ */
+/* Extent: a run of 4 KiB blocks of a file (or a directory/xattr chain). */
+struct hfs_extent {
+	uint64_t e_lblk;  /*  0 first file block (4 KiB units) */
+	uint64_t e_pblk;  /*  8 first region block (4 KiB units from offset 0) */
+	uint32_t e_len;   /* 16 blocks */
+	uint32_t e_flags; /* 20 HFS_EXT_* */
+};                        /* 24 */
+static_assert(sizeof(struct hfs_extent) == 24, "extent is 24 bytes");
+
+#define HFS_EXT_LOST 0x1u /* media under this extent was lost: reads EIO */
+
+/* ------------------------------------------------------------------ */
+/* Inode: 256-byte slot in the inode table.  crc covers the whole slot
+ * with i_crc zeroed.  A free slot is all zeros (i_mode == 0). */
+#define HFS_INODE_SIZE 256u
+#define HFS_INLINE_EXTENTS 5u
+#define HFS_INLINE_SYMLINK (HFS_INLINE_EXTENTS * sizeof(struct hfs_extent))
+
+struct hfs_inode_disk {
+	uint32_t i_crc;        /*   0 */
+	uint32_t i_mode;       /*   4 file type and permissions; 0 = free */
+	uint32_t i_uid;        /*   8 */
+	uint32_t i_gid;        /*  12 */
+	uint32_t i_nlink;      /*  16 */
+	uint32_t i_flags;      /*  20 HFS_IF_* */
+	uint64_t i_size;       /*  24 bytes */
+	uint64_t i_generation; /*  32 bumped on every reuse of the slot */
+	uint64_t i_atime;      /*  40 seconds */
+	uint64_t i_mtime;      /*  48 */
+	uint64_t i_ctime;      /*  56 */
+	uint64_t i_btime;      /*  64 */
+	uint32_t i_atime_ns;   /*  72 */
+	uint32_t i_mtime_ns;   /*  76 */
+	uint32_t i_ctime_ns;   /*  80 */
+	uint32_t i_btime_ns;   /*  84 */
+	uint64_t i_rdev;       /*  88 device number for block/char nodes */
+	uint64_t i_xattr_blk;  /*  96 xattr block (region block no.), 0 none */
+	uint64_t i_ext_blk;    /* 104 first overflow extent block, 0 none */
+	uint32_t i_nextents;   /* 112 extents in total (inline + overflow) */
+	uint32_t i_pad0;       /* 116 */
+	uint64_t i_parent;     /* 120 directories: parent inode (for fsck) */
+	union {                /* 128 */
+		struct hfs_extent i_extents[HFS_INLINE_EXTENTS];
+		char i_symlink[HFS_INLINE_SYMLINK]; /* HFS_IF_INLINE_DATA */
+	};
+	uint8_t i_reserved[8]; /* 248 */
+};                             /* 256 */
+static_assert(sizeof(struct hfs_inode_disk) == HFS_INODE_SIZE, "inode slot");
+
+#define HFS_IF_ORPHAN 0x1u      /* nlink 0 but still open at last commit */
+#define HFS_IF_INLINE_DATA 0x2u /* symlink target lives in the inode */
+#define HFS_IF_LOSTDATA 0x4u    /* some extent is HFS_EXT_LOST */
+
+/* ------------------------------------------------------------------ */
+/* Directory block: a 4 KiB block of a directory's extent map holding
+ * HFS_DENTRIES_PER_BLOCK fixed slots.  A free slot has d_ino == 0.
+ * Entries never move, so a slot index is a stable readdir cookie. */
+struct hfs_dentry_disk {
+	uint64_t d_ino;       /*   0 */
+	uint32_t d_crc;       /*   8 crc32c of the slot with d_crc zeroed */
+	uint16_t d_name_len;  /*  12 */
+	uint8_t d_type;       /*  14 DT_* of the target */
+	uint8_t d_pad;        /*  15 */
+	char d_name[HFS_NAME_MAX + 1]; /* 16 not NUL-terminated at 255 */
+};                            /* 272 */
+static_assert(sizeof(struct hfs_dentry_disk) == 272, "dentry slot");
+#define HFS_DENTRIES_PER_BLOCK (HFS_BLOCK_SIZE / sizeof(struct hfs_dentry_disk))
+
+/* ------------------------------------------------------------------ */
+/* Chained metadata block header (extent overflow, xattr). crc covers the
+ * whole 4 KiB block with b_crc zeroed. */
+struct hfs_blkhdr {
+	uint32_t b_magic; /*  0 HFS_*_MAGIC */
+	uint32_t b_crc;   /*  4 */
+	uint64_t b_owner; /*  8 owning inode */
+	uint64_t b_next;  /* 16 next block in chain, 0 = end */
+	uint32_t b_count; /* 24 entries (extents) or bytes used (xattrs) */
+	uint32_t b_pad;   /* 28 */
+};                        /* 32 */
+static_assert(sizeof(struct hfs_blkhdr) == 32, "block header");
+
+#define HFS_EXTBLK_MAGIC 0x4b425845u   /* "EXBK" */
+#define HFS_XATTRBLK_MAGIC 0x4b425858u /* "XXBK" */
+#define HFS_EXTENTS_PER_BLOCK \
+	((HFS_BLOCK_SIZE - sizeof(struct hfs_blkhdr)) / sizeof(struct hfs_extent))
+
+/* An xattr block holds packed entries after the header:
+ *   u8 name_len, u8 pad, le16 value_len, name bytes, value bytes,
+ *   padded to 4 bytes.  b_count is the number of payload bytes used. */
+struct hfs_xattr_entry {
+	uint8_t x_name_len;
+	uint8_t x_pad;
+	uint16_t x_value_len;
+};
+static_assert(sizeof(struct hfs_xattr_entry) == 4, "xattr entry header");
+#define HFS_XATTR_SPACE (HFS_BLOCK_SIZE - sizeof(struct hfs_blkhdr))
+
+/* ------------------------------------------------------------------ */
+/* Bad-extent list: header then entries, one crc over header + entries. */
+struct hfs_badlist_hdr {
+	uint32_t bl_magic; /*  0 HFS_BADLIST_MAGIC */
+	uint32_t bl_crc;   /*  4 crc32c of header (crc zeroed) + entries */
+	uint32_t bl_count; /*  8 */
+	uint32_t bl_pad;   /* 12 */
+};                         /* 16 */
+struct hfs_bad_extent {
+	uint64_t bx_off; /* 0 byte offset in the region (4 KiB aligned) */
+	uint64_t bx_len; /* 8 bytes */
+};
+static_assert(sizeof(struct hfs_badlist_hdr) == 16, "badlist header");
+static_assert(sizeof(struct hfs_bad_extent) == 16, "bad extent");
+#define HFS_BADLIST_MAGIC 0x4c444142u /* "BADL" */
+
+/* ------------------------------------------------------------------ */
+/* Health log: a ring of self-validating records, newest = highest seq.
+ * Written directly (not journaled): a torn record fails its crc and is
+ * ignored, older records stay intact. */
+struct hfs_health_rec {
+	uint32_t h_crc;     /*   0 crc32c of the record with h_crc zeroed */
+	uint32_t h_type;    /*   4 HFS_HEALTH_* */
+	uint64_t h_seq;     /*   8 0 = empty slot */
+	uint64_t h_time;    /*  16 ns since epoch */
+	uint64_t h_off;     /*  24 region offset affected */
+	uint64_t h_len;     /*  32 bytes affected */
+	uint64_t h_ino;     /*  40 inode that lost data, 0 if none/many */
+	uint32_t h_flags;   /*  48 */
+	uint32_t h_pad;     /*  52 */
+	char h_msg[72];     /*  56 NUL-padded text */
+};                          /* 128 */
+static_assert(sizeof(struct hfs_health_rec) == 128, "health record");
+
+enum hfs_health_type {
+	HFS_HEALTH_MOUNT = 1,
+	HFS_HEALTH_UNMOUNT = 2,
+	HFS_HEALTH_REPLAY = 3,      /* journal replayed at mount */
+	HFS_HEALTH_MEDIA_ERROR = 4, /* range failure */
+	HFS_HEALTH_DEVICE_LOSS = 5, /* whole device */
+	HFS_HEALTH_LOST_DATA = 6,   /* a file lost data (h_ino) */
+	HFS_HEALTH_FSCK = 7,
+	HFS_HEALTH_BACKUP_SB = 8,   /* mounted from the backup superblock */
+	HFS_HEALTH_CORRUPTION = 9,
+};
+
+/* ------------------------------------------------------------------ */
+/* Journal.  One transaction at a time lives at journal_off: a header
+ * followed by redo records.  The transaction is committed when the
+ * whole of it (header included) is durable; the crc over header and
+ * records tells a committed transaction from a torn one.  Records hold
+ * absolute bytes, so replaying an already-applied transaction is a
+ * no-op, and mount simply replays whatever committed transaction it
+ * finds (see lib/journal.c). */
+struct hfs_jheader {
+	uint64_t j_magic; /*  0 HFS_JOURNAL_MAGIC */
+	uint64_t j_seq;   /*  8 */
+	uint32_t j_nrec;  /* 16 */
+	uint32_t j_crc;   /* 20 crc32c of header (crc zeroed) + record bytes */
+	uint64_t j_bytes; /* 24 bytes of records following the header */
+};                        /* 32 */
+struct hfs_jrecord {
+	uint64_t r_off;   /* 0 region byte offset to write */
+	uint32_t r_len;   /* 8 bytes of data following, padded to 8 */
+	uint32_t r_pad;   /* 12 */
+};                        /* 16 */
+static_assert(sizeof(struct hfs_jheader) == 32, "journal header");
+static_assert(sizeof(struct hfs_jrecord) == 16, "journal record");
+#define HFS_JOURNAL_MAGIC 0x4c4e524a53464448ull /* "HDFSJRNL" */
+
+/* Defaults and limits chosen by mkfs */
+#define HFS_HEALTH_BLOCKS 16u      /* 512 records */
+#define HFS_BADLIST_BLOCKS 4u      /* 1023 bad extents */
+#define HFS_JOURNAL_BLOCKS 1024u   /* 4 MiB */
+#define HFS_MIN_REGION (16u << 20) /* 16 MiB */
+
+#endif /* HOLDFS_FORMAT_H */

@@ -1,0 +1,690 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The data path: read, write, truncate (setattr), fallocate, lseek,
+ * copy_file_range, fsync, and the attribute and xattr entry points.
+ *
+ * Durability: data is copied into the region with libpmem2's memcpy,
+ * which persists before returning, so write(2) data is durable when the
+ * write returns.  A write that allocates or grows the file commits its
+ * extent and size change in the same call; new blocks are filled (data
+ * or zeros) before the transaction that links them commits, so no crash
+ * can expose stale blocks.  Timestamp-only changes of in-place writes are
+ * journaled at fsync, close, or unmount (docs/architecture.md).
+ *
+ * Bytes past EOF inside the last allocation unit may hold old data after
+ * a truncate; they are zeroed whenever the file grows over them
+ * (zero_past_eof), so reads never see them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vol_i.h"
+
+#define HFS_MAX_FILE_SIZE (1ull << 60)
+
+static uint64_t unit_bytes(const struct hfs_vol *vol)
+{
+	return vol->unit_blocks * HFS_BLOCK_SIZE;
+}
+
+/* The inode of an open file.  The pointer is stable while the file is
+ * open (an open inode is never freed), so callers may drop vol->lock. */
+static int get_inode(struct hfs_vol *vol, uint64_t ino, bool write,
+		     struct hfs_inode **out)
+{
+	int ret = hfs_vol_lock(vol, write);
+
+	if (ret)
+		return ret;
+	*out = hfs_iget(vol, ino);
+	hfs_vol_unlock(vol);
+	if (!*out)
+		return -ENOENT;
+	if (S_ISDIR((*out)->d.i_mode))
+		return -EISDIR;
+	return 0;
+}
+
+/* Region offset of file byte off, and how many bytes from there stay in
+ * the same extent (0 if off is in a hole; *hole then gets the hole's
+ * length in bytes, capped at UINT64_MAX). */
+static uint64_t map_off(const struct hfs_inode *ip, uint64_t off,
+			uint64_t *run, uint64_t *hole, bool *lost)
+{
+	uint64_t lblk = off / HFS_BLOCK_SIZE;
+	uint32_t i = hfs_emap_find(&ip->em, lblk);
+	const struct hfs_extent *e = &ip->em.v[i];
+
+	*run = 0;
+	*hole = UINT64_MAX;
+	*lost = false;
+	if (i == ip->em.n)
+		return 0;
+	if (e->e_lblk > lblk) {
+		*hole = e->e_lblk * HFS_BLOCK_SIZE - off;
+		return 0;
+	}
+	*lost = e->e_flags & HFS_EXT_LOST;
+	*run = (e->e_lblk + e->e_len) * HFS_BLOCK_SIZE - off;
+	return (e->e_pblk + (lblk - e->e_lblk)) * HFS_BLOCK_SIZE +
+	       off % HFS_BLOCK_SIZE;
+}
+
+/* Copy [off, off+len) of the file to buf (holes read as zeros). */
+static int read_range(struct hfs_vol *vol, struct hfs_inode *ip, uint8_t *buf,
+		      uint64_t off, uint64_t len)
+{
+	while (len) {
+		uint64_t run, hole, n;
+		bool lost;
+		uint64_t roff = map_off(ip, off, &run, &hole, &lost);
+		int ret;
+
+		if (lost)
+			return -EIO;
+		if (run) {
+			n = run < len ? run : len;
+			ret = hfs_region_read(vol->rg, roff, buf, n, NULL);
+			if (ret)
+				return ret;
+		} else {
+			n = hole < len ? hole : len;
+			memset(buf, 0, n);
+		}
+		buf += n;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+ssize_t hfs_read(struct hfs_vol *vol, uint64_t ino, void *buf, size_t len,
+		 uint64_t off)
+{
+	struct hfs_inode *ip;
+	int ret = get_inode(vol, ino, false, &ip);
+
+	if (ret)
+		return ret;
+	pthread_rwlock_rdlock(&ip->iolock);
+	if (off >= ip->d.i_size)
+		len = 0;
+	else if (len > ip->d.i_size - off)
+		len = ip->d.i_size - off;
+	ret = read_range(vol, ip, buf, off, len);
+	pthread_rwlock_unlock(&ip->iolock);
+	return ret ? ret : (ssize_t)len;
+}
+
+/* Write buf (or zeros when buf is NULL) over mapped bytes only. */
+static int write_mapped(struct hfs_vol *vol, struct hfs_inode *ip,
+			const uint8_t *buf, uint64_t off, uint64_t len)
+{
+	while (len) {
+		uint64_t run, hole, n;
+		bool lost;
+		uint64_t roff = map_off(ip, off, &run, &hole, &lost);
+		int ret = 0;
+
+		n = run ? (run < len ? run : len) : (hole < len ? hole : len);
+		if (run && buf)
+			ret = hfs_region_write(vol->rg, roff, buf, n, NULL);
+		else if (run)
+			ret = hfs_region_zero(vol->rg, roff, n, NULL);
+		if (ret)
+			return ret;
+		if (buf)
+			buf += n;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Bytes between the old EOF and the end of its allocation unit may be
+ * stale; zero the part the file is about to cover. */
+static int zero_past_eof(struct hfs_vol *vol, struct hfs_inode *ip,
+			 uint64_t new_size)
+{
+	uint64_t old = ip->d.i_size, ub = unit_bytes(vol);
+	uint64_t end = (old + ub - 1) / ub * ub;
+
+	if (new_size <= old || old % ub == 0)
+		return 0;
+	if (end > new_size)
+		end = new_size;
+	return write_mapped(vol, ip, NULL, old, end - old);
+}
+
+/* Allocate every unmapped unit in [first, last] (unit-aligned file
+ * blocks), zeroing each new unit except what [zoff, zoff+zlen) will be
+ * written with right after.  Space was checked by the caller. */
+static int fill_holes(struct hfs_vol *vol, struct hfs_inode *ip,
+		      uint64_t first, uint64_t last, uint64_t zoff,
+		      uint64_t zlen)
+{
+	uint64_t u = vol->unit_blocks;
+
+	for (uint64_t lb = first; lb <= last;) {
+		uint32_t i = hfs_emap_find(&ip->em, lb);
+		uint64_t stop = last + 1, got, hint = 0;
+		int64_t b;
+		int ret;
+
+		if (i < ip->em.n && ip->em.v[i].e_lblk <= lb) {
+			lb = ip->em.v[i].e_lblk + ip->em.v[i].e_len;
+			continue;
+		}
+		if (i < ip->em.n && ip->em.v[i].e_lblk < stop)
+			stop = ip->em.v[i].e_lblk;
+		if (i > 0)
+			hint = ip->em.v[i - 1].e_pblk + ip->em.v[i - 1].e_len +
+			       (lb - ip->em.v[i - 1].e_lblk - ip->em.v[i - 1].e_len);
+		if (stop - lb > UINT32_MAX / 2)
+			stop = lb + UINT32_MAX / 2 / u * u;
+		b = hfs_alloc_get(&vol->alloc, stop - lb, u, u, hint, &got);
+		if (b < 0)
+			return (int)b;
+		ret = hfs_emap_insert(&ip->em, lb, (uint64_t)b, (uint32_t)got, 0);
+		if (ret) {
+			hfs_alloc_put(&vol->alloc, (uint64_t)b, got);
+			return ret;
+		}
+		/* zero the new blocks outside the range about to be written */
+		{
+			uint64_t s = lb * HFS_BLOCK_SIZE, e = (lb + got) * HFS_BLOCK_SIZE;
+			uint64_t ws = zoff > s ? zoff : s;
+			uint64_t we = zoff + zlen < e ? zoff + zlen : e;
+			uint64_t base = (uint64_t)b * HFS_BLOCK_SIZE;
+
+			if (ws >= we)
+				ret = hfs_region_zero(vol->rg, base, e - s, NULL);
+			else {
+				ret = hfs_region_zero(vol->rg, base, ws - s, NULL);
+				if (!ret)
+					ret = hfs_region_zero(vol->rg, base + (we - s),
+							      e - we, NULL);
+			}
+			if (ret)
+				return ret;
+		}
+		lb += got;
+	}
+	return 0;
+}
+
+/* Unmapped blocks in [first, last] (an upper bound on what fill_holes
+ * allocates). */
+static uint64_t holes_in(const struct hfs_inode *ip, uint64_t first,
+			 uint64_t last)
+{
+	uint64_t mapped = 0;
+
+	for (uint32_t i = hfs_emap_find(&ip->em, first);
+	     i < ip->em.n && ip->em.v[i].e_lblk <= last; i++) {
+		const struct hfs_extent *e = &ip->em.v[i];
+		uint64_t s = e->e_lblk > first ? e->e_lblk : first;
+		uint64_t en = e->e_lblk + e->e_len - 1;
+
+		mapped += (en < last ? en : last) - s + 1;
+	}
+	return last - first + 1 - mapped;
+}
+
+/* Make [off, off+len) mapped (allocating units), zeroing what is new
+ * except [zoff, zoff+zlen).  Returns -ENOSPC before changing anything. */
+static int ensure_mapped(struct hfs_vol *vol, struct hfs_inode *ip,
+			 uint64_t off, uint64_t len, uint64_t zoff,
+			 uint64_t zlen)
+{
+	uint64_t u = vol->unit_blocks;
+	uint64_t first = off / HFS_BLOCK_SIZE / u * u;
+	uint64_t last = ((off + len - 1) / HFS_BLOCK_SIZE / u + 1) * u - 1;
+	uint64_t need = holes_in(ip, first, last);
+
+	if (need == 0)
+		return 0;
+	/* +2: the extent chain may need a block; keep one spare */
+	if (vol->alloc.free_blocks < need + 2)
+		return -ENOSPC;
+	return fill_holes(vol, ip, first, last, zoff, zlen);
+}
+
+static bool fully_mapped(const struct hfs_inode *ip, uint64_t off, uint64_t len)
+{
+	return holes_in(ip, off / HFS_BLOCK_SIZE,
+			(off + len - 1) / HFS_BLOCK_SIZE) == 0;
+}
+
+/* Write that allocates or grows the file: one transaction. */
+static int write_alloc(struct hfs_vol *vol, struct hfs_inode *ip,
+		       const void *buf, size_t len, uint64_t off)
+{
+	int ret = hfs_vol_lock(vol, true);
+
+	if (ret)
+		return ret;
+	ret = ensure_mapped(vol, ip, off, len, off, len);
+	if (!ret && off + len > ip->d.i_size)
+		ret = zero_past_eof(vol, ip, off + len);
+	if (!ret)
+		ret = write_mapped(vol, ip, buf, off, len);
+	if (!ret) {
+		if (off + len > ip->d.i_size)
+			ip->d.i_size = off + len;
+		hfs_inode_touch(ip, true, true);
+		ret = hfs_inode_stage_extents(vol, ip);
+		ret = ret ? ret : hfs_tx_commit(vol, &vol->tx);
+	}
+	if (ret && ret != -ENOSPC) {
+		vol->failed = true;
+		vol->tx.len = 0;
+		vol->tx.nrec = 0;
+	}
+	hfs_vol_unlock(vol);
+	return ret;
+}
+
+ssize_t hfs_write(struct hfs_vol *vol, uint64_t ino, const void *buf,
+		  size_t len, uint64_t off)
+{
+	struct hfs_inode *ip;
+	int ret = get_inode(vol, ino, true, &ip);
+
+	if (ret)
+		return ret;
+	if (len == 0)
+		return 0;
+	if (off >= HFS_MAX_FILE_SIZE || len > HFS_MAX_FILE_SIZE - off)
+		return -EFBIG;
+	pthread_rwlock_wrlock(&ip->iolock);
+	if (off + len <= ip->d.i_size && fully_mapped(ip, off, len)) {
+		/* in place: no metadata changes but the times */
+		ret = write_mapped(vol, ip, buf, off, len);
+		if (!ret) {
+			pthread_mutex_lock(&vol->lock);
+			hfs_inode_touch(ip, true, true);
+			ip->dirty_times = true;
+			pthread_mutex_unlock(&vol->lock);
+		}
+	} else {
+		ret = write_alloc(vol, ip, buf, len, off);
+	}
+	pthread_rwlock_unlock(&ip->iolock);
+	return ret ? ret : (ssize_t)len;
+}
+
+int hfs_fsync(struct hfs_vol *vol, uint64_t ino, bool datasync)
+{
+	struct hfs_inode *ip;
+	int ret = hfs_vol_lock(vol, false);
+
+	(void)datasync; /* data is already persistent; times are cheap */
+	if (ret)
+		return ret;
+	ip = hfs_iget(vol, ino);
+	if (!ip)
+		ret = -ENOENT;
+	else if (!vol->readonly)
+		ret = hfs_inode_flush_times_locked(vol, ip);
+	hfs_vol_unlock(vol);
+	return ret;
+}
+
+/* ------------------------------------------------------------ setattr */
+
+static void put_blocks(void *ctx, uint64_t pblk, uint64_t n)
+{
+	hfs_vol_release_blocks(ctx, pblk, n);
+}
+
+/* Change the size: drop whole units past the new EOF, or zero the stale
+ * tail when growing.  Caller holds iolock (write) and vol->lock. */
+static int resize_locked(struct hfs_vol *vol, struct hfs_inode *ip,
+			 uint64_t size)
+{
+	uint64_t ub = unit_bytes(vol);
+	int ret = 0;
+
+	if (size > HFS_MAX_FILE_SIZE)
+		return -EFBIG;
+	if (size < ip->d.i_size) {
+		uint64_t keep = (size + ub - 1) / ub * vol->unit_blocks;
+
+		ret = hfs_emap_remove(&ip->em, keep, UINT64_MAX, put_blocks, vol);
+	} else {
+		ret = zero_past_eof(vol, ip, size);
+	}
+	ip->d.i_size = size;
+	return ret;
+}
+
+static void apply_times(struct hfs_inode *ip, const struct hfs_setattr *sa)
+{
+	struct timespec now;
+
+	hfs_now(&now);
+	if (sa->mask & HFS_SET_ATIME_NOW) {
+		ip->d.i_atime = (uint64_t)now.tv_sec;
+		ip->d.i_atime_ns = (uint32_t)now.tv_nsec;
+	} else if (sa->mask & HFS_SET_ATIME) {
+		ip->d.i_atime = (uint64_t)sa->atime.tv_sec;
+		ip->d.i_atime_ns = (uint32_t)sa->atime.tv_nsec;
+	}
+	if (sa->mask & HFS_SET_MTIME_NOW) {
+		ip->d.i_mtime = (uint64_t)now.tv_sec;
+		ip->d.i_mtime_ns = (uint32_t)now.tv_nsec;
+	} else if (sa->mask & HFS_SET_MTIME) {
+		ip->d.i_mtime = (uint64_t)sa->mtime.tv_sec;
+		ip->d.i_mtime_ns = (uint32_t)sa->mtime.tv_nsec;
+	}
+	if (sa->mask & HFS_SET_CTIME) {
+		ip->d.i_ctime = (uint64_t)sa->ctime.tv_sec;
+		ip->d.i_ctime_ns = (uint32_t)sa->ctime.tv_nsec;
+	} else {
+		ip->d.i_ctime = (uint64_t)now.tv_sec;
+		ip->d.i_ctime_ns = (uint32_t)now.tv_nsec;
+	}
+}
+
+static int setattr_locked(struct hfs_vol *vol, struct hfs_inode *ip,
+			  const struct hfs_setattr *sa)
+{
+	int ret = 0;
+
+	if (sa->mask & HFS_SET_SIZE) {
+		if (S_ISDIR(ip->d.i_mode))
+			return -EISDIR;
+		if (!S_ISREG(ip->d.i_mode))
+			return -EINVAL;
+		ret = resize_locked(vol, ip, sa->size);
+		if (!ret)
+			hfs_inode_touch(ip, true, false);
+	}
+	if (sa->mask & HFS_SET_MODE)
+		ip->d.i_mode = (ip->d.i_mode & S_IFMT) | (sa->mode & 07777);
+	if (sa->mask & HFS_SET_UID)
+		ip->d.i_uid = sa->uid;
+	if (sa->mask & HFS_SET_GID)
+		ip->d.i_gid = sa->gid;
+	if ((sa->mask & HFS_SET_KILL_SUIDGID) && !S_ISDIR(ip->d.i_mode)) {
+		ip->d.i_mode &= ~(uint32_t)S_ISUID;
+		if (ip->d.i_mode & S_IXGRP)
+			ip->d.i_mode &= ~(uint32_t)S_ISGID;
+	}
+	apply_times(ip, sa);
+	if (ret)
+		return ret;
+	ret = (sa->mask & HFS_SET_SIZE) ? hfs_inode_stage_extents(vol, ip)
+					: hfs_inode_stage(vol, ip);
+	return ret ? ret : hfs_tx_commit(vol, &vol->tx);
+}
+
+int hfs_setattr(struct hfs_vol *vol, uint64_t ino, const struct hfs_setattr *sa,
+		struct hfs_attr *out)
+{
+	struct hfs_inode *ip;
+	int ret = hfs_vol_lock(vol, true);
+
+	if (ret)
+		return ret;
+	ip = hfs_iget(vol, ino);
+	hfs_vol_unlock(vol);
+	if (!ip)
+		return -ENOENT;
+	/* iolock before vol->lock (vol.h lock order) */
+	pthread_rwlock_wrlock(&ip->iolock);
+	ret = hfs_vol_lock(vol, true);
+	if (!ret) {
+		ret = setattr_locked(vol, ip, sa);
+		if (ret && ret != -EFBIG && ret != -EISDIR && ret != -EINVAL) {
+			vol->failed = true;
+			vol->tx.len = 0;
+			vol->tx.nrec = 0;
+		}
+		if (!ret)
+			hfs_inode_to_attr(vol, ip, out);
+		hfs_vol_unlock(vol);
+	}
+	pthread_rwlock_unlock(&ip->iolock);
+	return ret;
+}
+
+/* ---------------------------------------------------------- fallocate */
+
+static int punch_locked(struct hfs_vol *vol, struct hfs_inode *ip,
+			uint64_t off, uint64_t len)
+{
+	uint64_t ub = unit_bytes(vol);
+	uint64_t s = (off + ub - 1) / ub * ub, e = (off + len) / ub * ub;
+	int ret;
+
+	if (s >= e) /* inside one unit: just zero */
+		return write_mapped(vol, ip, NULL, off, len);
+	ret = write_mapped(vol, ip, NULL, off, s - off);
+	if (!ret)
+		ret = write_mapped(vol, ip, NULL, e, off + len - e);
+	if (!ret)
+		ret = hfs_emap_remove(&ip->em, s / HFS_BLOCK_SIZE,
+				      (e - s) / HFS_BLOCK_SIZE, put_blocks, vol);
+	return ret;
+}
+
+static int fallocate_locked(struct hfs_vol *vol, struct hfs_inode *ip,
+			    int mode, uint64_t off, uint64_t len)
+{
+	bool keep = mode & FALLOC_FL_KEEP_SIZE;
+	int ret;
+
+	if (mode & FALLOC_FL_PUNCH_HOLE) {
+		if (!keep)
+			return -EOPNOTSUPP;
+		ret = punch_locked(vol, ip, off, len);
+	} else if (mode & FALLOC_FL_ZERO_RANGE) {
+		ret = write_mapped(vol, ip, NULL, off, len);
+	} else {
+		ret = ensure_mapped(vol, ip, off, len, 0, 0);
+	}
+	if (!ret && !keep && off + len > ip->d.i_size) {
+		ret = zero_past_eof(vol, ip, off + len);
+		ip->d.i_size = off + len;
+	}
+	if (ret)
+		return ret;
+	hfs_inode_touch(ip, !(mode == 0 || mode == FALLOC_FL_KEEP_SIZE), true);
+	ret = hfs_inode_stage_extents(vol, ip);
+	return ret ? ret : hfs_tx_commit(vol, &vol->tx);
+}
+
+int hfs_fallocate(struct hfs_vol *vol, uint64_t ino, int mode, uint64_t off,
+		  uint64_t len)
+{
+	const int known = FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE |
+			  FALLOC_FL_ZERO_RANGE;
+	struct hfs_inode *ip;
+	int ret;
+
+	if (mode & ~known)
+		return -EOPNOTSUPP;
+	if (len == 0)
+		return -EINVAL;
+	if (off >= HFS_MAX_FILE_SIZE || len > HFS_MAX_FILE_SIZE - off)
+		return -EFBIG;
+	ret = get_inode(vol, ino, true, &ip);
+	if (ret)
+		return ret;
+	if (!S_ISREG(ip->d.i_mode))
+		return -ENODEV;
+	pthread_rwlock_wrlock(&ip->iolock);
+	ret = hfs_vol_lock(vol, true);
+	if (!ret) {
+		ret = fallocate_locked(vol, ip, mode, off, len);
+		if (ret && ret != -ENOSPC && ret != -EOPNOTSUPP) {
+			vol->failed = true;
+			vol->tx.len = 0;
+			vol->tx.nrec = 0;
+		}
+		hfs_vol_unlock(vol);
+	}
+	pthread_rwlock_unlock(&ip->iolock);
+	return ret;
+}
+
+/* -------------------------------------------------------------- lseek */
+
+/* SEEK_DATA / SEEK_HOLE: the first data (hole) byte at or after off.
+ * Past the last extent there is the implicit hole at EOF. */
+static int seek_locked(const struct hfs_inode *ip, uint64_t off, int whence,
+		       uint64_t *out)
+{
+	uint64_t size = ip->d.i_size, run, hole;
+	bool lost;
+
+	if (off >= size)
+		return -ENXIO;
+	while (off < size) {
+		map_off(ip, off, &run, &hole, &lost);
+		if ((whence == SEEK_DATA) == (run != 0)) {
+			*out = off;
+			return 0;
+		}
+		if (run)
+			off += run;
+		else
+			off = hole > size - off ? size : off + hole;
+	}
+	if (whence == SEEK_DATA)
+		return -ENXIO;
+	*out = size;
+	return 0;
+}
+
+int hfs_lseek(struct hfs_vol *vol, uint64_t ino, uint64_t off, int whence,
+	      uint64_t *out)
+{
+	struct hfs_inode *ip;
+	int ret = get_inode(vol, ino, false, &ip);
+
+	if (ret)
+		return ret;
+	if (whence != SEEK_DATA && whence != SEEK_HOLE)
+		return -EINVAL;
+	pthread_rwlock_rdlock(&ip->iolock);
+	ret = seek_locked(ip, off, whence, out);
+	pthread_rwlock_unlock(&ip->iolock);
+	return ret;
+}
+
+/* ------------------------------------------------------- copy_file_range */
+
+ssize_t hfs_copy_range(struct hfs_vol *vol, uint64_t ino_in, uint64_t off_in,
+		       uint64_t ino_out, uint64_t off_out, size_t len)
+{
+	size_t chunk = 1u << 20, done = 0;
+	uint8_t *buf = malloc(chunk);
+
+	if (!buf)
+		return -ENOMEM;
+	while (done < len) {
+		size_t n = len - done < chunk ? len - done : chunk;
+		ssize_t r = hfs_read(vol, ino_in, buf, n, off_in + done);
+		ssize_t w;
+
+		if (r <= 0) {
+			if (r < 0 && done == 0)
+				done = (size_t)r;
+			break;
+		}
+		w = hfs_write(vol, ino_out, buf, (size_t)r, off_out + done);
+		if (w < 0) {
+			if (done == 0)
+				done = (size_t)w;
+			break;
+		}
+		done += (size_t)w;
+		if (r < (ssize_t)n)
+			break;
+	}
+	free(buf);
+	return (ssize_t)done;
+}
+
+/* ------------------------------------------------------------- xattrs */
+
+static int xattr_begin(struct hfs_vol *vol, uint64_t ino, bool write,
+		       struct hfs_inode **ip)
+{
+	int ret = hfs_vol_lock(vol, write);
+
+	if (ret)
+		return ret;
+	*ip = hfs_iget(vol, ino);
+	if (!*ip) {
+		hfs_vol_unlock(vol);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+int hfs_setxattr(struct hfs_vol *vol, uint64_t ino, const char *name,
+		 const void *value, size_t size, int flags)
+{
+	struct hfs_inode *ip;
+	int ret = xattr_begin(vol, ino, true, &ip);
+
+	if (ret)
+		return ret;
+	ret = hfs_xattr_set_locked(vol, ip, name, value, size, flags);
+	if (!ret)
+		ret = hfs_tx_commit(vol, &vol->tx);
+	else
+		vol->tx.len = vol->tx.nrec = 0;
+	hfs_vol_unlock(vol);
+	return ret;
+}
+
+ssize_t hfs_getxattr(struct hfs_vol *vol, uint64_t ino, const char *name,
+		     void *buf, size_t size)
+{
+	struct hfs_inode *ip;
+	ssize_t ret = xattr_begin(vol, ino, false, &ip);
+
+	if (ret)
+		return ret;
+	ret = hfs_xattr_get_locked(vol, ip, name, buf, size);
+	hfs_vol_unlock(vol);
+	return ret;
+}
+
+ssize_t hfs_listxattr(struct hfs_vol *vol, uint64_t ino, char *buf,
+		      size_t size)
+{
+	struct hfs_inode *ip;
+	ssize_t ret = xattr_begin(vol, ino, false, &ip);
+
+	if (ret)
+		return ret;
+	ret = hfs_xattr_list_locked(vol, ip, buf, size);
+	hfs_vol_unlock(vol);
+	return ret;
+}
+
+int hfs_removexattr(struct hfs_vol *vol, uint64_t ino, const char *name)
+{
+	struct hfs_inode *ip;
+	int ret = xattr_begin(vol, ino, true, &ip);
+
+	if (ret)
+		return ret;
+	ret = hfs_xattr_remove_locked(vol, ip, name);
+	if (!ret)
+		ret = hfs_tx_commit(vol, &vol->tx);
+	else
+		vol->tx.len = vol->tx.nrec = 0;
+	hfs_vol_unlock(vol);
+	return ret;
+}

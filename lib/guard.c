@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Guarded region access: a SIGBUS on region memory becomes -EIO.
+ *
+ * Region memory faults when the device-dax is disabled or removed, when a
+ * region file is truncated (SIGBUS, BUS_ADRERR, exact si_addr) and when
+ * a poisoned line is read (BUS_MCEERR_AR).  One process-wide handler is
+ * installed on first use.  Each thread keeps a chain of guard frames on
+ * its stack; a frame holds a jump buffer and the bounds of the region it
+ * protects.  A kernel-generated SIGBUS whose address lies in the bounds
+ * of a frame of the faulting thread is recorded and unwound to that
+ * frame.  Anything else goes to the handler that was installed before
+ * ours, or kills the process as it would have without us.
+ *
+ * Signal mask: guards use sigsetjmp(jb, 0), so entering a guard costs no
+ * sigprocmask syscall.  Instead, the handler puts back the mask of the
+ * faulting code (uc_sigmask) just before siglongjmp, on the fault path
+ * only.  Without that SIGBUS would stay blocked after the first fault and
+ * the next one would kill the process; SA_NODEFER alone is not enough,
+ * because a wrapper such as ThreadSanitizer's runs handlers with more
+ * signals blocked.  Not SA_ONSTACK: unwinding from an alternate stack
+ * confuses AddressSanitizer, and a guarded copy never overflows.
+ *
+ * The guarded function must not take locks or allocate: a fault abandons
+ * it mid-way.  It must return normally (no longjmp or exit out of it, or
+ * its frame stays published) and must not change the signal mask.
+ */
+#include "region.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <ucontext.h>
+
+struct guard_frame {
+	sigjmp_buf jb;
+	uintptr_t lo, hi;            /* region mapping [lo, hi) */
+	struct guard_frame *prev;    /* enclosing guard of this thread */
+	volatile uint64_t off;       /* written by the handler */
+	volatile int code;
+};
+
+/* initial-exec: the handler reads it, and a dynamic TLS access could
+ * allocate inside a signal handler. */
+static __thread struct guard_frame *cur_frame
+	__attribute__((tls_model("initial-exec")));
+
+static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
+static struct sigaction prev_action;
+static int guard_install_err;
+
+/* Not ours: behave as if our handler were not there. */
+static void guard_chain(int sig, siginfo_t *si, void *uctx)
+{
+	struct sigaction dfl;
+	bool async = si->si_code <= 0 || si->si_code == BUS_MCEERR_AO;
+
+	if ((prev_action.sa_flags & SA_SIGINFO) && prev_action.sa_sigaction) {
+		prev_action.sa_sigaction(sig, si, uctx);
+		return;
+	}
+	if (prev_action.sa_handler != SIG_DFL &&
+	    prev_action.sa_handler != SIG_IGN) {
+		prev_action.sa_handler(sig);
+		return;
+	}
+	/* The kernel forces a faulting SIGBUS through SIG_IGN; only a sent
+	 * or action-optional one can really be ignored. */
+	if (prev_action.sa_handler == SIG_IGN && async)
+		return;
+	/* Default action.  After a fault, returning re-executes the access,
+	 * which now dies with the original address in the core; a sent or
+	 * action-optional signal would not repeat, so raise it. */
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigemptyset(&dfl.sa_mask);
+	sigaction(SIGBUS, &dfl, NULL);
+	if (async)
+		raise(SIGBUS);
+}
+
+static void guard_handler(int sig, siginfo_t *si, void *uctx)
+{
+	uintptr_t addr = (uintptr_t)si->si_addr;
+	int saved_errno = errno;
+
+	/* si_addr is meaningful only for kernel-generated SIGBUS. */
+	for (struct guard_frame *fr = cur_frame; fr && si->si_code > 0;
+	     fr = fr->prev) {
+		if (addr >= fr->lo && addr < fr->hi) {
+			fr->off = addr - fr->lo;
+			fr->code = si->si_code;
+			sigprocmask(SIG_SETMASK,
+				    &((ucontext_t *)uctx)->uc_sigmask, NULL);
+			siglongjmp(fr->jb, 1);
+		}
+	}
+	errno = saved_errno;
+	guard_chain(sig, si, uctx);
+}
+
+static void guard_install(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = guard_handler;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_SIGINFO;
+	if (sigaction(SIGBUS, &sa, &prev_action))
+		guard_install_err = -errno;
+}
+
+int hfs_region_guard(const struct hfs_region *rg, int (*fn)(void *arg),
+		     void *arg, struct hfs_fault *fault)
+{
+	struct guard_frame fr;
+	int ret;
+
+	pthread_once(&guard_once, guard_install);
+	if (guard_install_err)
+		return guard_install_err;
+	fr.lo = (uintptr_t)rg->base;
+	fr.hi = fr.lo + rg->size;
+	fr.prev = cur_frame;
+	fr.off = 0;
+	fr.code = 0;
+	if (sigsetjmp(fr.jb, 0)) {
+		cur_frame = fr.prev;
+		if (fault) {
+			fault->off = fr.off;
+			fault->si_code = fr.code;
+		}
+		return -EIO;
+	}
+	cur_frame = &fr;
+	/* Keep the frame published for exactly the span of fn. */
+	atomic_signal_fence(memory_order_seq_cst);
+	ret = fn(arg);
+	atomic_signal_fence(memory_order_seq_cst);
+	cur_frame = fr.prev;
+	return ret;
+}
+
+/* --- guarded copies ---------------------------------------------------- */
+
+struct copy_args {
+	const struct hfs_region *rg;
+	void *dst;
+	const void *src;
+	size_t len;
+};
+
+static int do_read(void *arg)
+{
+	struct copy_args *a = arg;
+
+	memcpy(a->dst, a->src, a->len);
+	return 0;
+}
+
+static int do_write(void *arg)
+{
+	struct copy_args *a = arg;
+
+	a->rg->ops.memcpy(a->dst, a->src, a->len, 0); /* 0: persist */
+	return 0;
+}
+
+static int do_zero(void *arg)
+{
+	struct copy_args *a = arg;
+
+	a->rg->ops.memset(a->dst, 0, a->len, 0);
+	return 0;
+}
+
+/* [off, off + len) inside the region, without overflowing. */
+static bool in_region(const struct hfs_region *rg, uint64_t off, size_t len)
+{
+	return rg->base && off <= rg->size && len <= rg->size - off;
+}
+
+int hfs_region_read(const struct hfs_region *rg, uint64_t off, void *buf,
+		    size_t len, struct hfs_fault *fault)
+{
+	struct copy_args a = { rg, buf, NULL, len };
+
+	if (!in_region(rg, off, len))
+		return -ERANGE;
+	if (len == 0)
+		return 0;
+	a.src = rg->base + off;
+	return hfs_region_guard(rg, do_read, &a, fault);
+}
+
+int hfs_region_write(struct hfs_region *rg, uint64_t off, const void *buf,
+		     size_t len, struct hfs_fault *fault)
+{
+	struct copy_args a = { rg, NULL, buf, len };
+
+	if (rg->readonly)
+		return -EROFS;
+	if (!in_region(rg, off, len))
+		return -ERANGE;
+	if (len == 0)
+		return 0;
+	a.dst = rg->base + off;
+	return hfs_region_guard(rg, do_write, &a, fault);
+}
+
+int hfs_region_zero(struct hfs_region *rg, uint64_t off, size_t len,
+		    struct hfs_fault *fault)
+{
+	struct copy_args a = { rg, NULL, NULL, len };
+
+	if (rg->readonly)
+		return -EROFS;
+	if (!in_region(rg, off, len))
+		return -ERANGE;
+	if (len == 0)
+		return 0;
+	a.dst = rg->base + off;
+	return hfs_region_guard(rg, do_zero, &a, fault);
+}

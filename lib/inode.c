@@ -1,0 +1,371 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Inodes: the inode table on media and the in-memory inode objects.
+ *
+ * ip->d is the DRAM image of the 256-byte slot; changing an inode means
+ * editing ip->d and staging it (hfs_inode_stage) in the running
+ * transaction.  The extent map lives in ip->em and is written back as five
+ * inline extents plus a chain of overflow blocks (hfs_inode_stage_extents),
+ * staging only the blocks whose bytes changed.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vol_i.h"
+
+void hfs_now(struct timespec *ts)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+}
+
+static void set_time(uint64_t *sec, uint32_t *nsec, const struct timespec *t)
+{
+	*sec = (uint64_t)t->tv_sec;
+	*nsec = (uint32_t)t->tv_nsec;
+}
+
+void hfs_inode_touch(struct hfs_inode *ip, bool m, bool c)
+{
+	struct timespec now;
+
+	hfs_now(&now);
+	if (m)
+		set_time(&ip->d.i_mtime, &ip->d.i_mtime_ns, &now);
+	if (c)
+		set_time(&ip->d.i_ctime, &ip->d.i_ctime_ns, &now);
+}
+
+struct hfs_inode *hfs_iget(struct hfs_vol *vol, uint64_t ino)
+{
+	if (ino == 0 || ino >= vol->sb.s_inode_count)
+		return NULL;
+	return vol->itab[ino];
+}
+
+int hfs_inode_stage(struct hfs_vol *vol, struct hfs_inode *ip)
+{
+	ip->d.i_crc = hfs_crc_struct(&ip->d, sizeof(ip->d),
+				     offsetof(struct hfs_inode_disk, i_crc));
+	ip->dirty_times = false;
+	return hfs_tx_add(&vol->tx, hfs_inode_off(vol, ip->ino), &ip->d,
+			  sizeof(ip->d));
+}
+
+static void ts_of(struct timespec *t, uint64_t s, uint32_t ns)
+{
+	t->tv_sec = (time_t)s;
+	t->tv_nsec = ns;
+}
+
+void hfs_inode_to_attr(const struct hfs_vol *vol, const struct hfs_inode *ip,
+		       struct hfs_attr *a)
+{
+	const struct hfs_inode_disk *d = &ip->d;
+
+	(void)vol;
+	memset(a, 0, sizeof(*a));
+	a->ino = ip->ino;
+	a->generation = d->i_generation;
+	a->mode = d->i_mode;
+	a->uid = d->i_uid;
+	a->gid = d->i_gid;
+	a->nlink = d->i_nlink;
+	a->size = d->i_size;
+	a->blocks = hfs_emap_blocks(&ip->em) * (HFS_BLOCK_SIZE / 512);
+	a->rdev = d->i_rdev;
+	ts_of(&a->atime, d->i_atime, d->i_atime_ns);
+	ts_of(&a->mtime, d->i_mtime, d->i_mtime_ns);
+	ts_of(&a->ctime, d->i_ctime, d->i_ctime_ns);
+	ts_of(&a->btime, d->i_btime, d->i_btime_ns);
+}
+
+/* ------------------------------------------------- extent chain on media */
+
+static uint32_t chain_needed(uint32_t n)
+{
+	if (n <= HFS_INLINE_EXTENTS)
+		return 0;
+	return (uint32_t)((n - HFS_INLINE_EXTENTS + HFS_EXTENTS_PER_BLOCK - 1) /
+			  HFS_EXTENTS_PER_BLOCK);
+}
+
+/* Grow or shrink ip->em.chain to hold the current extent count.  New
+ * blocks are allocated before anything is staged, so -ENOSPC leaves the
+ * on-media state untouched. */
+static int chain_resize(struct hfs_vol *vol, struct hfs_inode *ip)
+{
+	struct hfs_emap *m = &ip->em;
+	uint32_t need = chain_needed(m->n);
+	uint64_t *nc;
+
+	while (m->nchain > need)
+		hfs_alloc_put(&vol->alloc, m->chain[--m->nchain], 1);
+	if (m->nchain == need)
+		return 0;
+	nc = realloc(m->chain, need * sizeof(*nc));
+	if (!nc)
+		return -ENOMEM;
+	m->chain = nc;
+	while (m->nchain < need) {
+		uint64_t got;
+		int64_t b = hfs_alloc_get(&vol->alloc, 1, 1, 1, 0, &got);
+
+		if (b < 0)
+			return (int)b;
+		m->chain[m->nchain++] = (uint64_t)b;
+	}
+	return 0;
+}
+
+static void chain_block_build(struct hfs_inode *ip, uint32_t k, uint8_t *blk)
+{
+	struct hfs_emap *m = &ip->em;
+	struct hfs_blkhdr *h = (struct hfs_blkhdr *)blk;
+	uint32_t first = HFS_INLINE_EXTENTS + k * HFS_EXTENTS_PER_BLOCK;
+	uint32_t cnt = m->n - first;
+
+	if (cnt > HFS_EXTENTS_PER_BLOCK)
+		cnt = HFS_EXTENTS_PER_BLOCK;
+	memset(blk, 0, HFS_BLOCK_SIZE);
+	h->b_magic = HFS_EXTBLK_MAGIC;
+	h->b_owner = ip->ino;
+	h->b_next = k + 1 < m->nchain ? m->chain[k + 1] : 0;
+	h->b_count = cnt;
+	memcpy(blk + sizeof(*h), &m->v[first], cnt * sizeof(struct hfs_extent));
+	h->b_crc = hfs_crc_struct(blk, HFS_BLOCK_SIZE,
+				  offsetof(struct hfs_blkhdr, b_crc));
+}
+
+int hfs_inode_stage_extents(struct hfs_vol *vol, struct hfs_inode *ip)
+{
+	struct hfs_emap *m = &ip->em;
+	uint8_t *blk, *cur;
+	uint32_t inl = m->n < HFS_INLINE_EXTENTS ? m->n : HFS_INLINE_EXTENTS;
+	int ret = chain_resize(vol, ip);
+
+	if (ret)
+		return ret;
+	blk = malloc(2 * HFS_BLOCK_SIZE);
+	if (!blk)
+		return -ENOMEM;
+	cur = blk + HFS_BLOCK_SIZE;
+	for (uint32_t k = 0; k < m->nchain && !ret; k++) {
+		uint64_t off = m->chain[k] * HFS_BLOCK_SIZE;
+
+		chain_block_build(ip, k, blk);
+		/* Stage only what changed: appending an extent to a large
+		 * file rewrites one block, not the whole chain. */
+		if (hfs_region_read(vol->rg, off, cur, HFS_BLOCK_SIZE, NULL) ||
+		    memcmp(blk, cur, HFS_BLOCK_SIZE))
+			ret = hfs_tx_add(&vol->tx, off, blk, HFS_BLOCK_SIZE);
+	}
+	free(blk);
+	if (ret)
+		return ret;
+	if (!(ip->d.i_flags & HFS_IF_INLINE_DATA)) {
+		memset(ip->d.i_extents, 0, sizeof(ip->d.i_extents));
+		if (inl)
+			memcpy(ip->d.i_extents, m->v,
+			       inl * sizeof(struct hfs_extent));
+	}
+	ip->d.i_nextents = m->n;
+	ip->d.i_ext_blk = m->nchain ? m->chain[0] : 0;
+	return hfs_inode_stage(vol, ip);
+}
+
+/* ------------------------------------------------------ load at mount */
+
+/* Read the overflow chain of ip into ip->em.  Validates every block. */
+static int chain_load(struct hfs_vol *vol, struct hfs_inode *ip,
+		      uint8_t *blk)
+{
+	struct hfs_emap *m = &ip->em;
+	uint64_t b = ip->d.i_ext_blk;
+	uint32_t left = ip->d.i_nextents - m->n;
+
+	while (left) {
+		struct hfs_blkhdr *h = (struct hfs_blkhdr *)blk;
+		uint64_t *nc;
+
+		if (b < vol->alloc.pool_start || b >= vol->alloc.pool_end ||
+		    m->nchain >= chain_needed(ip->d.i_nextents))
+			return -EUCLEAN;
+		if (hfs_region_read(vol->rg, b * HFS_BLOCK_SIZE, blk,
+				    HFS_BLOCK_SIZE, NULL))
+			return -EIO;
+		if (h->b_magic != HFS_EXTBLK_MAGIC || h->b_owner != ip->ino ||
+		    h->b_count == 0 || h->b_count > HFS_EXTENTS_PER_BLOCK ||
+		    h->b_count > left ||
+		    h->b_crc != hfs_crc_struct(blk, HFS_BLOCK_SIZE,
+					       offsetof(struct hfs_blkhdr, b_crc)))
+			return -EUCLEAN;
+		nc = realloc(m->chain, (m->nchain + 1) * sizeof(*nc));
+		if (!nc)
+			return -ENOMEM;
+		m->chain = nc;
+		m->chain[m->nchain++] = b;
+		memcpy(&m->v[m->n], blk + sizeof(*h),
+		       h->b_count * sizeof(struct hfs_extent));
+		m->n += h->b_count;
+		left -= h->b_count;
+		b = h->b_next;
+	}
+	return 0;
+}
+
+/* Extents must be sorted, non-overlapping, inside the pool. */
+static int emap_check(const struct hfs_vol *vol, const struct hfs_emap *m)
+{
+	for (uint32_t i = 0; i < m->n; i++) {
+		const struct hfs_extent *e = &m->v[i];
+
+		if (e->e_len == 0 || e->e_pblk < vol->alloc.pool_start ||
+		    e->e_pblk + e->e_len > vol->alloc.pool_end ||
+		    e->e_pblk + e->e_len < e->e_pblk)
+			return -EUCLEAN;
+		if (i && m->v[i - 1].e_lblk + m->v[i - 1].e_len > e->e_lblk)
+			return -EUCLEAN;
+	}
+	return 0;
+}
+
+int hfs_inode_load(struct hfs_vol *vol, uint64_t ino,
+		   const struct hfs_inode_disk *d, struct hfs_inode **out)
+{
+	struct hfs_inode *ip;
+	uint8_t *blk = NULL;
+	uint32_t inl;
+	int ret;
+
+	if (d->i_crc != hfs_crc_struct(d, sizeof(*d),
+				       offsetof(struct hfs_inode_disk, i_crc)))
+		return -EUCLEAN;
+	ip = hfs_inode_alloc_mem(ino);
+	if (!ip)
+		return -ENOMEM;
+	ip->d = *d;
+	if (!(d->i_flags & HFS_IF_INLINE_DATA) && d->i_nextents) {
+		ret = -ENOMEM;
+		inl = d->i_nextents < HFS_INLINE_EXTENTS ? d->i_nextents
+							 : HFS_INLINE_EXTENTS;
+		ip->em.v = calloc(d->i_nextents, sizeof(struct hfs_extent));
+		blk = malloc(HFS_BLOCK_SIZE);
+		if (!ip->em.v || !blk)
+			goto fail;
+		ip->em.cap = d->i_nextents;
+		memcpy(ip->em.v, d->i_extents, inl * sizeof(struct hfs_extent));
+		ip->em.n = inl;
+		ret = chain_load(vol, ip, blk);
+		if (!ret)
+			ret = emap_check(vol, &ip->em);
+		if (ret)
+			goto fail;
+	}
+	free(blk);
+	*out = ip;
+	return 0;
+fail:
+	free(blk);
+	hfs_inode_free_mem(ip);
+	return ret;
+}
+
+/* ------------------------------------------------ allocation of slots */
+
+struct hfs_inode *hfs_inode_alloc_mem(uint64_t ino)
+{
+	struct hfs_inode *ip = calloc(1, sizeof(*ip));
+
+	if (!ip)
+		return NULL;
+	ip->ino = ino;
+	pthread_rwlock_init(&ip->iolock, NULL);
+	return ip;
+}
+
+void hfs_inode_free_mem(struct hfs_inode *ip)
+{
+	if (!ip)
+		return;
+	hfs_emap_destroy(&ip->em);
+	hfs_dir_destroy(ip->dir);
+	free(ip->xattr);
+	pthread_rwlock_destroy(&ip->iolock);
+	free(ip);
+}
+
+int hfs_inode_new_locked(struct hfs_vol *vol, uint32_t mode,
+			 const struct hfs_cred *cred, uint32_t gid,
+			 struct hfs_inode **out)
+{
+	struct hfs_inode *ip;
+	struct timespec now;
+	uint64_t ino;
+	bool bump = false;
+
+	if (vol->nifree) {
+		ino = vol->ifree[vol->nifree - 1];
+	} else if (vol->sb.s_inode_hwm < vol->sb.s_inode_count) {
+		ino = vol->sb.s_inode_hwm;
+		bump = true;
+	} else {
+		return -ENOSPC;
+	}
+	ip = hfs_inode_alloc_mem(ino);
+	if (!ip)
+		return -ENOMEM;
+	if (bump) {
+		vol->sb.s_inode_hwm++;
+		hfs_super_set_crc(&vol->sb);
+		if (hfs_tx_add(&vol->tx, 0, &vol->sb, sizeof(vol->sb))) {
+			vol->sb.s_inode_hwm--;
+			hfs_inode_free_mem(ip);
+			return -ENOMEM;
+		}
+	} else {
+		vol->nifree--;
+	}
+	hfs_now(&now);
+	ip->d.i_mode = mode;
+	ip->d.i_uid = cred->uid;
+	ip->d.i_gid = gid;
+	ip->d.i_nlink = S_ISDIR(mode) ? 2 : 1;
+	ip->d.i_generation = ++vol->last_gen;
+	set_time(&ip->d.i_atime, &ip->d.i_atime_ns, &now);
+	set_time(&ip->d.i_mtime, &ip->d.i_mtime_ns, &now);
+	set_time(&ip->d.i_ctime, &ip->d.i_ctime_ns, &now);
+	set_time(&ip->d.i_btime, &ip->d.i_btime_ns, &now);
+	vol->itab[ino] = ip;
+	vol->used_inodes++;
+	*out = ip;
+	return 0;
+}
+
+static void put_blocks(void *ctx, uint64_t pblk, uint64_t n)
+{
+	hfs_vol_release_blocks(ctx, pblk, n);
+}
+
+int hfs_inode_delete_locked(struct hfs_vol *vol, struct hfs_inode *ip)
+{
+	struct hfs_inode_disk freed;
+	int ret;
+
+	hfs_emap_remove(&ip->em, 0, UINT64_MAX, put_blocks, vol);
+	while (ip->em.nchain)
+		hfs_alloc_put(&vol->alloc, ip->em.chain[--ip->em.nchain], 1);
+	hfs_xattr_drop_locked(vol, ip);
+	/* A free slot keeps only its generation, so a reused slot gets a
+	 * new one (NFS-style handles and FUSE generations stay unique). */
+	memset(&freed, 0, sizeof(freed));
+	freed.i_generation = ip->d.i_generation;
+	ret = hfs_tx_add(&vol->tx, hfs_inode_off(vol, ip->ino), &freed,
+			 sizeof(freed));
+	vol->itab[ip->ino] = NULL;
+	vol->ifree[vol->nifree++] = ip->ino;
+	vol->used_inodes--;
+	hfs_inode_free_mem(ip);
+	return ret;
+}

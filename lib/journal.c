@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The metadata redo journal.
+ *
+ * Every namespace and allocation change is one transaction: a list of
+ * (region offset, new bytes) records staged in DRAM while the operation
+ * runs under vol->lock, then committed here:
+ *
+ *   1. copy header + records into the journal area, flush, drain
+ *      -> commit point: the crc over header and records now matches;
+ *   2. copy each record to its home location, flush, drain;
+ *   3. return.  The next transaction overwrites the journal area.
+ *
+ * Only one transaction is ever in the journal, and it has always been
+ * fully applied before the next one starts writing, so mount-time replay
+ * is simply "if the journal holds a committed transaction, apply it
+ * again": records are absolute bytes, so re-applying an applied
+ * transaction changes nothing, and a torn one fails its crc and is
+ * ignored (its effects never reached home locations).
+ *
+ * File data is not journaled: it is written (and persisted) into blocks
+ * no committed metadata points at yet, before the transaction that links
+ * them commits.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vol_i.h"
+
+#define JPAD(n) (((n) + 7u) & ~(size_t)7u)
+
+void hfs_tx_init(struct hfs_tx *tx)
+{
+	memset(tx, 0, sizeof(*tx));
+}
+
+void hfs_tx_free(struct hfs_tx *tx)
+{
+	free(tx->buf);
+	hfs_tx_init(tx);
+}
+
+static int tx_reserve(struct hfs_tx *tx, size_t more)
+{
+	size_t cap = tx->cap ? tx->cap : 4096;
+	uint8_t *nb;
+
+	if (tx->len + more <= tx->cap)
+		return 0;
+	while (cap < tx->len + more)
+		cap *= 2;
+	nb = realloc(tx->buf, cap);
+	if (!nb)
+		return -ENOMEM;
+	tx->buf = nb;
+	tx->cap = cap;
+	return 0;
+}
+
+int hfs_tx_add(struct hfs_tx *tx, uint64_t off, const void *src, size_t len)
+{
+	struct hfs_jrecord r = { .r_off = off, .r_len = (uint32_t)len };
+	size_t need = sizeof(r) + JPAD(len);
+	int ret;
+
+	if (len == 0)
+		return 0;
+	if (len > UINT32_MAX)
+		return -E2BIG;
+	ret = tx_reserve(tx, need);
+	if (ret)
+		return ret;
+	memcpy(tx->buf + tx->len, &r, sizeof(r));
+	memcpy(tx->buf + tx->len + sizeof(r), src, len);
+	memset(tx->buf + tx->len + sizeof(r) + len, 0, JPAD(len) - len);
+	tx->len += need;
+	tx->nrec++;
+	return 0;
+}
+
+static uint32_t tx_crc(const struct hfs_jheader *h, const uint8_t *recs,
+		       size_t len)
+{
+	struct hfs_jheader c = *h;
+
+	c.j_crc = 0;
+	return hfs_crc32c_cont(hfs_crc32c(&c, sizeof(c)), recs, len);
+}
+
+struct apply_ctx {
+	struct hfs_region *rg;
+	const uint8_t *recs;
+	size_t len;
+};
+
+/* Copy every record to its home location and flush it; one drain at the
+ * end.  Runs under the SIGBUS guard. */
+static int apply_records(void *arg)
+{
+	struct apply_ctx *a = arg;
+	size_t pos = 0;
+
+	while (pos < a->len) {
+		struct hfs_jrecord r;
+
+		memcpy(&r, a->recs + pos, sizeof(r));
+		pos += sizeof(r);
+		memcpy(a->rg->base + r.r_off, a->recs + pos, r.r_len);
+		a->rg->ops.flush(a->rg->base + r.r_off, r.r_len);
+		pos += JPAD(r.r_len);
+	}
+	a->rg->ops.drain();
+	return 0;
+}
+
+/* Check that every record lies inside the region and the metadata it may
+ * touch; a crafted journal must not be able to write anywhere else. */
+static int records_valid(const struct hfs_region *rg, const uint8_t *recs,
+			 size_t len, uint32_t nrec)
+{
+	size_t pos = 0;
+	uint32_t n = 0;
+
+	while (pos < len) {
+		struct hfs_jrecord r;
+
+		if (len - pos < sizeof(r))
+			return 0;
+		memcpy(&r, recs + pos, sizeof(r));
+		pos += sizeof(r);
+		if (r.r_len == 0 || JPAD(r.r_len) > len - pos ||
+		    r.r_off > rg->size || r.r_len > rg->size - r.r_off)
+			return 0;
+		pos += JPAD(r.r_len);
+		n++;
+	}
+	return n == nrec;
+}
+
+static int journal_write(struct hfs_vol *vol, struct hfs_tx *tx)
+{
+	struct hfs_region *rg = vol->rg;
+	uint64_t joff = vol->sb.s_journal_off;
+	struct hfs_jheader h = {
+		.j_magic = HFS_JOURNAL_MAGIC,
+		.j_seq = vol->jseq + 1,
+		.j_nrec = tx->nrec,
+		.j_bytes = tx->len,
+	};
+	struct hfs_fault f;
+	int ret;
+
+	h.j_crc = tx_crc(&h, tx->buf, tx->len);
+	/* Records first, header last, one drain: the crc makes the whole
+	 * thing the commit record, whatever order the stores persist in. */
+	ret = hfs_region_write(rg, joff + sizeof(h), tx->buf, tx->len, &f);
+	if (!ret)
+		ret = hfs_region_write(rg, joff, &h, sizeof(h), &f);
+	if (ret)
+		return ret;
+	vol->jseq = h.j_seq;
+	return 0;
+}
+
+int hfs_tx_commit(struct hfs_vol *vol, struct hfs_tx *tx)
+{
+	struct apply_ctx a = { vol->rg, tx->buf, tx->len };
+	uint64_t jcap = vol->sb.s_journal_blocks * HFS_BLOCK_SIZE;
+	struct hfs_fault f;
+	int ret;
+
+	if (tx->nrec == 0)
+		return 0;
+	if (vol->failed) {
+		ret = -EIO;
+		goto out;
+	}
+	if (vol->readonly) {
+		ret = -EROFS;
+		goto out;
+	}
+	if (tx->len + sizeof(struct hfs_jheader) > jcap) {
+		/* Operations are sized so this cannot happen; if it does, it
+		 * is a bug, and refusing is the only safe answer. */
+		ret = -E2BIG;
+		goto out;
+	}
+	ret = journal_write(vol, tx);
+	if (!ret)
+		ret = hfs_region_guard(vol->rg, apply_records, &a, &f);
+	if (ret) {
+		vol->failed = true;
+		ret = -EIO;
+	}
+out:
+	tx->len = 0;
+	tx->nrec = 0;
+	return ret;
+}
+
+int hfs_journal_replay(struct hfs_region *rg, const struct hfs_super *sb,
+		       uint64_t *seq, struct hfs_err *err)
+{
+	uint64_t joff = sb->s_journal_off;
+	uint64_t jcap = sb->s_journal_blocks * HFS_BLOCK_SIZE;
+	struct hfs_jheader h;
+	struct apply_ctx a = { rg, NULL, 0 };
+	struct hfs_fault f;
+	uint8_t *recs;
+	int ret;
+
+	*seq = 0;
+	ret = hfs_region_read(rg, joff, &h, sizeof(h), &f);
+	if (ret)
+		return hfs_err_set(err, ret, "%s: journal unreadable at 0x%llx",
+				   rg->path, (unsigned long long)f.off);
+	if (h.j_magic != HFS_JOURNAL_MAGIC || h.j_bytes == 0 ||
+	    h.j_bytes > jcap - sizeof(h))
+		return 0;
+	*seq = h.j_seq;
+	recs = malloc(h.j_bytes);
+	if (!recs)
+		return -ENOMEM;
+	ret = hfs_region_read(rg, joff + sizeof(h), recs, h.j_bytes, &f);
+	if (ret) {
+		free(recs);
+		return hfs_err_set(err, ret, "%s: journal unreadable at 0x%llx",
+				   rg->path, (unsigned long long)f.off);
+	}
+	if (tx_crc(&h, recs, h.j_bytes) != h.j_crc ||
+	    !records_valid(rg, recs, h.j_bytes, h.j_nrec)) {
+		free(recs); /* torn: never applied anywhere */
+		return 0;
+	}
+	if (rg->readonly) {
+		free(recs);
+		return hfs_err_set(err, -EROFS,
+				   "%s: journal needs replay but the region is read-only",
+				   rg->path);
+	}
+	a.recs = recs;
+	a.len = h.j_bytes;
+	ret = hfs_region_guard(rg, apply_records, &a, &f);
+	free(recs);
+	if (ret)
+		return hfs_err_set(err, -EIO, "%s: media error replaying the journal at 0x%llx",
+				   rg->path, (unsigned long long)f.off);
+	return 1;
+}
+
+/*
+ * Forget the transaction in the journal.  Called after mount-time replay,
+ * at clean unmount and by fsck before it repairs anything: from then on
+ * home locations may be written outside the journal (fsck repairs, the
+ * backup superblock), and an old transaction must not be applied again
+ * over them.
+ */
+int hfs_journal_clear(struct hfs_region *rg, const struct hfs_super *sb)
+{
+	struct hfs_jheader h;
+
+	memset(&h, 0, sizeof(h));
+	return hfs_region_write(rg, sb->s_journal_off, &h, sizeof(h), NULL);
+}

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Formatting a region (the work of mkfs.holdfs, without its command line).
+ */
+#ifndef HOLDFS_MKFS_H
+#define HOLDFS_MKFS_H
+
+#include <stdint.h>
+
+#include <holdfs/format.h>
+
+#include "err.h"
+#include "region.h"
+
+struct hfs_mkfs_opts {
+	uint64_t alloc_unit;     /* bytes; 0 = region alignment (>= 4 KiB) */
+	const char *label;       /* NULL = none; at most HFS_LABEL_MAX-1 bytes */
+	uint64_t inode_count;    /* 0 = one per 16 KiB, capped at 4M */
+	uint64_t journal_blocks; /* 0 = HFS_JOURNAL_BLOCKS */
+	const uint8_t *uuid;     /* NULL = random */
+	/* Known bad ranges (byte offsets/lengths): recorded in the bad-extent
+	 * list, never allocated. */
+	const struct hfs_bad_extent *bad;
+	uint32_t nbad;
+};
+
+/* What mkfs laid out, for the tool's summary. */
+struct hfs_mkfs_result {
+	struct hfs_super sb;
+};
+
+/* Format rg.  Fails with a message if the region is too small, the
+ * alloc unit is not a power of two multiple of 4 KiB, or the region size
+ * or alignment do not fit the alloc unit. Does not check for an existing
+ * filesystem: that is the tool's decision (hfs_super_probe). */
+int hfs_mkfs(struct hfs_region *rg, const struct hfs_mkfs_opts *opts,
+	     struct hfs_mkfs_result *res, struct hfs_err *err);
+
+/* Does rg hold a holdfs superblock (primary or backup, crc valid)?
+ * Returns 1 and fills sb if so, 0 if not. */
+int hfs_super_probe(struct hfs_region *rg, struct hfs_super *sb);
+
+#endif

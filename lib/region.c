@@ -1,0 +1,747 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Region layer: open, classify, size, lock and map a region (region.h).
+ *
+ * Order of hfs_region_open: open the path (never blocking, never following
+ * into a FIFO), fstat, classify (regular file or device-dax, anything else
+ * refused), size it (file size, or sysfs for devdax), take the ownership
+ * flock, then map the whole region with libpmem2.  Each step fills err
+ * with a message naming the path; hfs_region_close undoes any prefix.
+ *
+ * Device-dax attributes are read through libsysfs.  Its attribute calls
+ * (sysfs_open_attribute, sysfs_read_attribute, sysfs_path_is_link, ...)
+ * take absolute paths and only stat/open/read them; only the by-name
+ * lookups consult the sysfs mount.  So the same calls read a fake tree
+ * under an overridden root, and real and fake trees share one code path.
+ */
+#include "region.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <libpmem2.h>
+#include <sysfs/libsysfs.h>
+
+#define FILE_ALIGN 4096u
+
+/* libpmem2 objects behind a mapped region. */
+struct region_priv {
+	struct pmem2_source *src;
+	struct pmem2_map *map;
+};
+
+const char *hfs_region_sysfs_root(const char *override)
+{
+	const char *env;
+
+	if (override && *override)
+		return override;
+	/* secure_getenv: a setuid tool must not read a tree the caller
+	 * planted. */
+	env = secure_getenv("HOLDFS_SYSFS_ROOT");
+	return env && *env ? env : "/sys";
+}
+
+/* libpmem2 1.12 does not export pmem2_err_to_errno; its codes are either
+ * -errno or PMEM2_E_* (<= -100000). */
+static int pmem2_errno(int ret)
+{
+	if (ret > PMEM2_E_UNKNOWN)
+		return ret;
+	switch (ret) {
+	case PMEM2_E_NOSUPP:
+	case PMEM2_E_SOURCE_TYPE_NOT_SUPPORTED:
+		return -ENOTSUP;
+	case PMEM2_E_NO_ACCESS:
+		return -EACCES;
+	case PMEM2_E_IO_FAIL:
+		return -EIO;
+	case PMEM2_E_DAX_REGION_NOT_FOUND:
+		return -ENODEV;
+	default:
+		return -EINVAL;
+	}
+}
+
+static int pmem2_fail(struct hfs_err *err, int ret, const char *path,
+		      const char *what)
+{
+	const char *msg = pmem2_errormsg();
+
+	return hfs_err_set(err, pmem2_errno(ret), "%s: %s: libpmem2: %s", path,
+			   what, msg && *msg ? msg : "error");
+}
+
+/* --- device-dax through libsysfs ------------------------------------ */
+
+/* Read one attribute file into buf (trailing newline stripped). */
+static int sysfs_attr_read(const char *dir, const char *name, char *buf,
+			   size_t len)
+{
+	char path[SYSFS_PATH_MAX];
+	struct sysfs_attribute *attr;
+	int ret = 0;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >=
+	    sizeof(path))
+		return -ENAMETOOLONG; /* libsysfs caps paths at 256 */
+	errno = 0;
+	attr = sysfs_open_attribute(path);
+	if (!attr)
+		return errno ? -errno : -ENOENT;
+	if (sysfs_read_attribute(attr) || !attr->value)
+		ret = errno ? -errno : -EIO;
+	else
+		snprintf(buf, len, "%s", attr->value);
+	sysfs_close_attribute(attr);
+	if (!ret)
+		buf[strcspn(buf, "\n")] = '\0';
+	return ret;
+}
+
+/* Parse a sysfs number: decimal, or hex with 0x (resource). */
+static int parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+
+	errno = 0;
+	if (*s == '-' || !*s)
+		return -EINVAL;
+	*out = strtoull(s, &end, 0);
+	return errno || *end ? -EINVAL : 0;
+}
+
+static int parse_int(const char *s, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || !*s || v < INT32_MIN || v > INT32_MAX)
+		return -EINVAL;
+	*out = (int)v;
+	return 0;
+}
+
+static bool sysfs_exists(const char *path)
+{
+	return !sysfs_path_is_dir(path) || !sysfs_path_is_link(path);
+}
+
+/* The device's attribute directory: bus/dax (kernel >= 5.1), else the
+ * older class/dax. */
+static int devdax_dir(const char *root, const char *name, char *dir,
+		      size_t len)
+{
+	static const char *const where[] = { "bus/dax/devices", "class/dax" };
+
+	for (size_t i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
+		if ((size_t)snprintf(dir, len, "%s/%s/%s", root, where[i],
+				     name) >= len)
+			return -ENAMETOOLONG;
+		if (sysfs_exists(dir))
+			return 0;
+	}
+	return -ENODEV;
+}
+
+static int devdax_read_u64(const char *dir, const char *name, uint64_t *v,
+			   struct hfs_err *err)
+{
+	char buf[64];
+	int ret = sysfs_attr_read(dir, name, buf, sizeof(buf));
+
+	if (!ret)
+		ret = parse_u64(buf, v);
+	if (ret)
+		return hfs_err_set(err, ret, "%s/%s: cannot read: %s", dir,
+				   name, strerror(-ret));
+	return 0;
+}
+
+/* resource and target_node are informational: absent means unknown. */
+static void devdax_read_optional(const char *dir, struct hfs_devdax_info *info)
+{
+	char buf[64];
+
+	if (sysfs_attr_read(dir, "resource", buf, sizeof(buf)) ||
+	    parse_u64(buf, &info->resource))
+		info->resource = 0;
+	if (sysfs_attr_read(dir, "target_node", buf, sizeof(buf)) ||
+	    parse_int(buf, &info->target_node))
+		info->target_node = -1;
+}
+
+int hfs_devdax_probe(const char *sysfs_root, const char *name,
+		     struct hfs_devdax_info *info, struct hfs_err *err)
+{
+	const char *root = hfs_region_sysfs_root(sysfs_root);
+	char dir[SYSFS_PATH_MAX], link[SYSFS_PATH_MAX];
+	int ret;
+
+	memset(info, 0, sizeof(*info));
+	if (!name || !*name || strchr(name, '/') || name[0] == '.')
+		return hfs_err_set(err, -EINVAL, "invalid device-dax name '%s'",
+				   name ? name : "");
+	ret = devdax_dir(root, name, dir, sizeof(dir));
+	if (ret)
+		return hfs_err_set(err, ret,
+				   "%s: no such device-dax under %s/bus/dax/devices; check 'daxctl list' and that device_dax is loaded",
+				   name, root);
+	ret = devdax_read_u64(dir, "size", &info->size, err);
+	if (!ret)
+		ret = devdax_read_u64(dir, "align", &info->align, err);
+	if (ret)
+		return ret;
+	if (!info->align || (info->align & (info->align - 1)))
+		return hfs_err_set(err, -EINVAL,
+				   "%s/align: %" PRIu64 " is not a power of two",
+				   dir, info->align);
+	devdax_read_optional(dir, info);
+	if ((size_t)snprintf(link, sizeof(link), "%s/driver", dir) >=
+	    sizeof(link))
+		return hfs_err_set(err, -ENAMETOOLONG, "%s: path too long", dir);
+	info->bound = !sysfs_path_is_link(link);
+	return 0;
+}
+
+/* Name of the device-dax behind a char node, "" if it is not one.  The
+ * <root>/dev/char/MAJ:MIN link is authoritative when present; trees
+ * without it (fakes, some containers) fall back to the node's basename. */
+static void devdax_name(const char *root, const char *path, dev_t rdev,
+			char *name, size_t len)
+{
+	char link[SYSFS_PATH_MAX], target[SYSFS_PATH_MAX], dir[SYSFS_PATH_MAX];
+	const char *base;
+
+	name[0] = '\0';
+	snprintf(link, sizeof(link), "%s/dev/char/%u:%u", root, major(rdev),
+		 minor(rdev));
+	if (!sysfs_get_link(link, target, sizeof(target))) {
+		if (sysfs_get_name_from_path(target, name, len))
+			name[0] = '\0';
+	} else {
+		base = strrchr(path, '/');
+		snprintf(name, len, "%s", base ? base + 1 : path);
+	}
+	if (name[0] && devdax_dir(root, name, dir, sizeof(dir)))
+		name[0] = '\0';
+}
+
+/* --- open steps ------------------------------------------------------ */
+
+static const char *mode_name(mode_t m)
+{
+	if (S_ISDIR(m))
+		return "a directory";
+	if (S_ISCHR(m))
+		return "a character device that is not device-dax";
+	if (S_ISBLK(m))
+		return "a block device; for fsdax put a region file on a -o dax filesystem";
+	if (S_ISFIFO(m))
+		return "a FIFO";
+	if (S_ISSOCK(m))
+		return "a socket";
+	return "an unsupported file type";
+}
+
+static int not_region(const char *path, mode_t m, struct hfs_err *err)
+{
+	return hfs_err_set(err, -EINVAL,
+			   "%s: not a regular file or device-dax node (%s)",
+			   path, mode_name(m));
+}
+
+static int open_fail(const char *path, bool ro, struct hfs_err *err)
+{
+	int e = errno;
+
+	switch (e) {
+	case ENOENT:
+		return hfs_err_set(err, -e, "%s: no such file or device", path);
+	case EACCES:
+	case EPERM:
+		return hfs_err_set(err, -e,
+				   "%s: permission denied opening for %s; run as root or fix its mode",
+				   path, ro ? "reading" : "writing");
+	case EISDIR:
+		return not_region(path, S_IFDIR, err);
+	case EROFS:
+		return hfs_err_set(err, -e,
+				   "%s: read-only filesystem; open it read-only",
+				   path);
+	default:
+		return hfs_err_set(err, -e, "%s: cannot open: %s", path,
+				   strerror(e));
+	}
+}
+
+/* O_NONBLOCK so a FIFO or odd device cannot hang the open; it is cleared
+ * again once the node is known to be a region. */
+static int region_open_fd(struct hfs_region *rg, struct stat *st,
+			  struct hfs_err *err)
+{
+	int flags = (rg->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK;
+
+	rg->fd = open(rg->path, flags);
+	if (rg->fd < 0)
+		return open_fail(rg->path, rg->readonly, err);
+	if (fstat(rg->fd, st))
+		return hfs_err_set(err, -errno, "%s: cannot stat: %s", rg->path,
+				   strerror(errno));
+	if (!S_ISREG(st->st_mode) && !S_ISCHR(st->st_mode))
+		return not_region(rg->path, st->st_mode, err);
+	if (fcntl(rg->fd, F_SETFL, 0))
+		return hfs_err_set(err, -errno, "%s: fcntl: %s", rg->path,
+				   strerror(errno));
+	return 0;
+}
+
+/* Set kind, devname, size and align from the node and (devdax) sysfs. */
+static int region_classify(struct hfs_region *rg, const struct stat *st,
+			   const char *root, struct hfs_err *err)
+{
+	struct hfs_devdax_info info;
+	int ret;
+
+	if (S_ISREG(st->st_mode)) {
+		rg->kind = HFS_REGION_FILE;
+		rg->size = (uint64_t)st->st_size;
+		rg->align = FILE_ALIGN;
+		return 0;
+	}
+	devdax_name(root, rg->path, st->st_rdev, rg->devname,
+		    sizeof(rg->devname));
+	if (!rg->devname[0])
+		return not_region(rg->path, st->st_mode, err);
+	rg->kind = HFS_REGION_DEVDAX;
+	ret = hfs_devdax_probe(root, rg->devname, &info, err);
+	if (ret)
+		return ret;
+	if (!info.bound)
+		return hfs_err_set(err, -ENXIO,
+				   "%s: %s is disabled (no driver bound); run 'daxctl enable-device %s'",
+				   rg->path, rg->devname, rg->devname);
+	rg->size = info.size;
+	rg->align = info.align;
+	return 0;
+}
+
+/* Who holds the flock on (dev, ino): one /proc/locks line, e.g.
+ * "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF" (major:minor in hex).
+ * Waiters ("1: -> FLOCK ...") do not parse and are skipped. */
+static int locks_line_pid(const char *line, dev_t dev, ino_t ino)
+{
+	char kind[16];
+	unsigned int maj, min;
+	unsigned long long i;
+	int pid;
+
+	if (sscanf(line, "%*d: %15s %*s %*s %d %x:%x:%llu", kind, &pid, &maj,
+		   &min, &i) != 5)
+		return 0;
+	if (strcmp(kind, "FLOCK") || pid <= 0 || i != (unsigned long long)ino ||
+	    makedev(maj, min) != dev)
+		return 0;
+	return pid;
+}
+
+/* "pid N (cmdline)", the command line with NULs as spaces. */
+static void describe_pid(int pid, char *buf, size_t len)
+{
+	char path[64], cmd[200] = "";
+	ssize_t n = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, cmd, sizeof(cmd) - 1);
+		close(fd);
+	}
+	for (ssize_t i = 0; i < n; i++)
+		if (cmd[i] == '\0')
+			cmd[i] = ' ';
+	while (n > 0 && cmd[n - 1] == ' ')
+		n--;
+	cmd[n > 0 ? n : 0] = '\0';
+	snprintf(buf, len, "pid %d (%s)", pid, n > 0 ? cmd : "?");
+}
+
+static int holder_of(dev_t dev, ino_t ino, char *buf, size_t len)
+{
+	char line[256];
+	FILE *f;
+	int pid = 0;
+
+	if (buf && len)
+		buf[0] = '\0';
+	f = fopen("/proc/locks", "re");
+	if (!f)
+		return -errno;
+	while (!pid && fgets(line, sizeof(line), f))
+		pid = locks_line_pid(line, dev, ino);
+	fclose(f);
+	if (pid > 0 && buf && len)
+		describe_pid(pid, buf, len);
+	return pid;
+}
+
+/* Returns the pid, 0 if nobody holds it, or -errno if path or /proc/locks
+ * cannot be read. */
+int hfs_region_holder(const char *path, char *buf, size_t len)
+{
+	struct stat st;
+
+	if (buf && len)
+		buf[0] = '\0';
+	if (stat(path, &st))
+		return -errno;
+	return holder_of(st.st_dev, st.st_ino, buf, len);
+}
+
+/* flock is per open file description, so it also refuses a second open
+ * of the region within this process. */
+static int region_lock(struct hfs_region *rg, struct hfs_err *err)
+{
+	char who[256];
+	struct stat st;
+
+	if (!flock(rg->fd, LOCK_EX | LOCK_NB))
+		return 0;
+	if (errno != EWOULDBLOCK)
+		return hfs_err_set(err, -errno, "%s: cannot lock: %s", rg->path,
+				   strerror(errno));
+	if (fstat(rg->fd, &st) ||
+	    holder_of(st.st_dev, st.st_ino, who, sizeof(who)) <= 0)
+		snprintf(who, sizeof(who), "another process");
+	return hfs_err_set(err, -EBUSY,
+			   "%s: held by %s; unmount it or stop that process first",
+			   rg->path, who);
+}
+
+static const char *granularity_name(enum pmem2_granularity g)
+{
+	switch (g) {
+	case PMEM2_GRANULARITY_BYTE:
+		return "byte";
+	case PMEM2_GRANULARITY_CACHE_LINE:
+		return "cache line";
+	default:
+		return "page";
+	}
+}
+
+/* size comes from the mapping: for a file it may have changed since
+ * fstat, and for devdax libpmem2 read the real device, not a fake tree. */
+static void region_fill_ops(struct hfs_region *rg, struct pmem2_map *map)
+{
+	rg->base = pmem2_map_get_address(map);
+	rg->size = pmem2_map_get_size(map);
+	rg->granularity =
+		granularity_name(pmem2_map_get_store_granularity(map));
+	rg->ops.persist = pmem2_get_persist_fn(map);
+	rg->ops.flush = pmem2_get_flush_fn(map);
+	rg->ops.drain = pmem2_get_drain_fn(map);
+	rg->ops.memcpy = pmem2_get_memcpy_fn(map);
+	rg->ops.memset = pmem2_get_memset_fn(map);
+}
+
+/* Map the whole source.  PAGE is the weakest granularity we accept, so
+ * any file maps; libpmem2 reports what the mapping really offers. */
+static int region_map(struct hfs_region *rg, struct hfs_err *err)
+{
+	struct region_priv *p = rg->priv;
+	struct pmem2_config *cfg = NULL;
+	int ret;
+
+	ret = pmem2_source_from_fd(&p->src, rg->fd);
+	if (ret)
+		return pmem2_fail(err, ret, rg->path, "cannot use as a region");
+	ret = pmem2_config_new(&cfg);
+	if (!ret)
+		ret = pmem2_config_set_required_store_granularity(
+			cfg, PMEM2_GRANULARITY_PAGE);
+	if (!ret && rg->readonly)
+		ret = pmem2_config_set_protection(cfg, PMEM2_PROT_READ);
+	if (!ret)
+		ret = pmem2_map_new(&p->map, cfg, p->src);
+	if (ret)
+		ret = pmem2_fail(err, ret, rg->path, "cannot map");
+	if (cfg)
+		pmem2_config_delete(&cfg);
+	if (!ret)
+		region_fill_ops(rg, p->map);
+	return ret;
+}
+
+static struct hfs_region *region_alloc(const char *path)
+{
+	struct hfs_region *rg = calloc(1, sizeof(*rg));
+
+	if (!rg)
+		return NULL;
+	rg->fd = -1;
+	rg->path = strdup(path);
+	rg->priv = calloc(1, sizeof(struct region_priv));
+	if (!rg->path || !rg->priv) {
+		hfs_region_close(rg);
+		return NULL;
+	}
+	return rg;
+}
+
+static int region_setup(struct hfs_region *rg,
+			const struct hfs_region_opts *opts, struct hfs_err *err)
+{
+	const char *root = hfs_region_sysfs_root(opts->sysfs_root);
+	struct stat st;
+	int ret;
+
+	ret = region_open_fd(rg, &st, err);
+	if (!ret)
+		ret = region_classify(rg, &st, root, err);
+	if (!ret && rg->size == 0)
+		ret = hfs_err_set(err, -EINVAL, "%s: empty region (size 0); %s",
+				  rg->path,
+				  rg->kind == HFS_REGION_DEVDAX
+					  ? "give the device a size with daxctl reconfigure-device"
+					  : "create it with mkfs.holdfs --size");
+	if (!ret && !opts->readonly && !opts->no_lock)
+		ret = region_lock(rg, err);
+	if (!ret)
+		ret = region_map(rg, err);
+	return ret;
+}
+
+int hfs_region_open(const char *path, const struct hfs_region_opts *opts,
+		    struct hfs_region **out, struct hfs_err *err)
+{
+	static const struct hfs_region_opts defaults;
+	struct hfs_region *rg;
+	int ret;
+
+	if (!path || !*path || !out)
+		return hfs_err_set(err, -EINVAL, "region path missing");
+	*out = NULL;
+	if (!opts)
+		opts = &defaults;
+	rg = region_alloc(path);
+	if (!rg)
+		return hfs_err_set(err, -ENOMEM, "%s: out of memory", path);
+	rg->readonly = opts->readonly;
+	ret = region_setup(rg, opts, err);
+	if (ret) {
+		hfs_region_close(rg);
+		return ret;
+	}
+	*out = rg;
+	return 0;
+}
+
+void hfs_region_close(struct hfs_region *rg)
+{
+	struct region_priv *p;
+
+	if (!rg)
+		return;
+	p = rg->priv;
+	if (p && p->map)
+		pmem2_map_delete(&p->map);
+	if (p && p->src)
+		pmem2_source_delete(&p->src);
+	if (rg->fd >= 0)
+		close(rg->fd); /* drops the ownership flock */
+	free(p);
+	free(rg->path);
+	free(rg);
+}
+
+/* --- creation, memory regions, health --------------------------------- */
+
+static int exists_fail(const char *path, struct hfs_err *err)
+{
+	return hfs_err_set(err, -EEXIST,
+			   "%s: already exists and is not an empty file; remove it or choose another path",
+			   path);
+}
+
+/* An existing empty regular file may be extended (a prepared path).
+ * O_NOFOLLOW: never extend whatever a symlink points at. */
+static int open_existing_empty(const char *path, struct hfs_err *err)
+{
+	struct stat st;
+	int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+
+	if (fd < 0 && (errno == EISDIR || errno == ELOOP))
+		return exists_fail(path, err);
+	if (fd < 0)
+		return open_fail(path, false, err);
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size != 0) {
+		close(fd);
+		return exists_fail(path, err);
+	}
+	return fd;
+}
+
+int hfs_region_create_file(const char *path, uint64_t size,
+			   struct hfs_err *err)
+{
+	bool created = true;
+	int fd;
+
+	if (size == 0 || size > (uint64_t)INT64_MAX)
+		return hfs_err_set(err, -EINVAL, "%s: invalid region size %" PRIu64,
+				   path, size);
+	/* 0600: whoever can read the region file reads every file in it. */
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == EEXIST) {
+		created = false;
+		fd = open_existing_empty(path, err);
+		if (fd < 0)
+			return fd;
+	} else if (fd < 0) {
+		return open_fail(path, false, err);
+	}
+	if (ftruncate(fd, (off_t)size)) {
+		int e = errno;
+
+		close(fd);
+		if (created)
+			unlink(path);
+		return hfs_err_set(err, -e, "%s: cannot size to %" PRIu64 " bytes: %s",
+				   path, size, strerror(e));
+	}
+	close(fd);
+	return 0;
+}
+
+/* DRAM ops: stores become visible at a full fence; nothing to flush. */
+static void mem_flush(const void *addr, size_t len)
+{
+	(void)addr;
+	(void)len;
+}
+
+static void mem_drain(void)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+static void mem_persist(const void *addr, size_t len)
+{
+	mem_flush(addr, len);
+	mem_drain();
+}
+
+static void *mem_memcpy(void *dst, const void *src, size_t len, unsigned flags)
+{
+	memcpy(dst, src, len);
+	if (!(flags & PMEM2_F_MEM_NODRAIN))
+		mem_drain();
+	return dst;
+}
+
+static void *mem_memset(void *dst, int c, size_t len, unsigned flags)
+{
+	memset(dst, c, len);
+	if (!(flags & PMEM2_F_MEM_NODRAIN))
+		mem_drain();
+	return dst;
+}
+
+int hfs_region_from_memory(void *base, uint64_t size, struct hfs_region **out)
+{
+	struct hfs_region *rg;
+
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (!base || size == 0)
+		return -EINVAL;
+	rg = calloc(1, sizeof(*rg));
+	if (!rg)
+		return -ENOMEM;
+	rg->path = strdup("(memory)"); /* messages name rg->path */
+	if (!rg->path) {
+		free(rg);
+		return -ENOMEM;
+	}
+	rg->kind = HFS_REGION_MEMORY;
+	rg->fd = -1;
+	rg->base = base;
+	rg->size = size;
+	rg->align = FILE_ALIGN;
+	rg->granularity = "byte";
+	rg->ops = (struct hfs_pmem_ops){ mem_persist, mem_flush, mem_drain,
+					 mem_memcpy, mem_memset };
+	*out = rg;
+	return 0;
+}
+
+/* libpmem2 finds badblocks through the nd region under the source.  A
+ * plain file on a non-pmem filesystem has none: libpmem2 reports "no
+ * matching device" (NO_BAD_BLOCK_FOUND) or, built without ndctl, NOSUPP.
+ * Both mean "nothing known bad" for a regular file, so 0 and no
+ * callbacks; for devdax NOSUPP stays -ENOTSUP (we cannot tell). */
+int hfs_region_badblocks(struct hfs_region *rg,
+			 int (*cb)(void *ctx, uint64_t off, uint64_t len),
+			 void *ctx)
+{
+	struct region_priv *p = rg->priv;
+	struct pmem2_badblock_context *bbctx = NULL;
+	struct pmem2_badblock bb;
+	int ret;
+
+	if (rg->kind == HFS_REGION_MEMORY || !p || !p->src)
+		return 0;
+	ret = pmem2_badblock_context_new(&bbctx, p->src);
+	if (ret == PMEM2_E_NOSUPP && rg->kind == HFS_REGION_FILE)
+		return 0;
+	if (ret)
+		return pmem2_errno(ret);
+	while ((ret = pmem2_badblock_next(bbctx, &bb)) == 0) {
+		/* The whole source is mapped at offset 0: source offsets
+		 * are region offsets.  Clip to what is mapped. */
+		if (bb.offset >= rg->size)
+			continue;
+		if (bb.length > rg->size - bb.offset)
+			bb.length = rg->size - bb.offset;
+		if (cb(ctx, bb.offset, bb.length))
+			break;
+	}
+	pmem2_badblock_context_delete(&bbctx);
+	return ret == 0 || ret == PMEM2_E_NO_BAD_BLOCK_FOUND ? 0
+							  : pmem2_errno(ret);
+}
+
+/* Device loss shows first as SIGBUS; this cheap probe confirms it. */
+int hfs_region_check_backing(const struct hfs_region *rg)
+{
+	struct stat st;
+	void *p;
+
+	if (rg->kind == HFS_REGION_MEMORY)
+		return 0;
+	if (rg->kind == HFS_REGION_FILE) {
+		if (fstat(rg->fd, &st))
+			return -errno;
+		return (uint64_t)st.st_size < rg->size ? -ENXIO : 0;
+	}
+	/* A disabled or removed device-dax refuses new mappings (ENXIO). */
+	p = mmap(NULL, rg->align, PROT_READ, MAP_SHARED, rg->fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	munmap(p, rg->align);
+	return 0;
+}

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Region layer: the one place that opens, sizes, locks and maps the DAX
+ * region, and the only code that touches region memory without a guard.
+ *
+ * A region is a device-dax node (/dev/daxX.Y; size and alignment from
+ * sysfs through libsysfs), or a regular file (an fsdax file or a stand-in
+ * on disk or /dev/shm).  It is mapped whole and shared with libpmem2; the
+ * persistence functions libpmem2 picks for the mapping are exposed as
+ * struct hfs_pmem_ops so the rest of the code never guesses whether a
+ * cache flush is enough.  Unit tests build a region on a malloc'd buffer
+ * (hfs_region_from_memory) and the crash-consistency harness swaps the
+ * ops for tracing ones.
+ *
+ * Ownership: a writable open takes an exclusive flock on the region; a
+ * second daemon, or mkfs/fsck in write mode, fails with a message naming
+ * the holder (pid and command line, found through /proc/locks).
+ *
+ * Guarded access: region memory can fault (device removed, file shrunk,
+ * poisoned line).  hfs_region_read/write turn a SIGBUS inside the region
+ * mapping into -EIO plus a recorded fault, never a crash.
+ */
+#ifndef HOLDFS_REGION_H
+#define HOLDFS_REGION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+enum hfs_region_kind {
+	HFS_REGION_MEMORY = 0, /* unit tests: caller's buffer */
+	HFS_REGION_FILE = 1,   /* regular file (fsdax or stand-in) */
+	HFS_REGION_DEVDAX = 2, /* /dev/daxX.Y */
+};
+
+/* Persistence primitives, from libpmem2 (pmem2_get_*_fn) for real regions.
+ * flags for memcpy/memset are PMEM2_F_MEM_* (0 = persist before return). */
+struct hfs_pmem_ops {
+	void (*persist)(const void *addr, size_t len);
+	void (*flush)(const void *addr, size_t len);
+	void (*drain)(void);
+	void *(*memcpy)(void *dst, const void *src, size_t len, unsigned flags);
+	void *(*memset)(void *dst, int c, size_t len, unsigned flags);
+};
+
+struct hfs_region_opts {
+	const char *sysfs_root; /* NULL: $HOLDFS_SYSFS_ROOT, else "/sys" */
+	bool readonly;          /* map read-only; no exclusive lock */
+	bool no_lock;           /* do not take the ownership lock at all */
+};
+
+/* What a guarded access hit.  Filled by hfs_region_read/write on -EIO. */
+struct hfs_fault {
+	uint64_t off;   /* region offset of the faulting address */
+	int si_code;    /* BUS_ADRERR, BUS_MCEERR_AR, BUS_MCEERR_AO, ... */
+};
+
+struct hfs_region {
+	char *path;
+	enum hfs_region_kind kind;
+	int fd;                /* -1 for memory regions */
+	uint8_t *base;         /* whole region, mapped shared */
+	uint64_t size;         /* bytes mapped (file size or devdax size) */
+	uint64_t align;        /* devdax mapping alignment; 4096 for files */
+	bool readonly;
+	const char *granularity; /* "byte", "cache line" or "page" (pmem2) */
+	char devname[64];      /* "dax0.0" for devdax, "" otherwise */
+	struct hfs_pmem_ops ops;
+	void *priv;            /* libpmem2 objects, owned by region.c */
+};
+
+/* Open and map a region.  On failure returns -errno and fills err with a
+ * message such as "/dev/dax0.0: held by holdfs (pid 1234: holdfs /dev/dax0.0
+ * /mnt); unmount it first". */
+int hfs_region_open(const char *path, const struct hfs_region_opts *opts,
+		    struct hfs_region **out, struct hfs_err *err);
+void hfs_region_close(struct hfs_region *rg);
+
+/* Create a sparse regular file of the given size (mkfs --size).  Fails
+ * with -EEXIST if the path exists and is not empty. */
+int hfs_region_create_file(const char *path, uint64_t size,
+			   struct hfs_err *err);
+
+/* Wrap a caller-owned buffer (unit tests, fuzzers).  ops persist with
+ * plain stores and a fence. */
+int hfs_region_from_memory(void *base, uint64_t size,
+			   struct hfs_region **out);
+
+/* Guarded copies.  Return 0, or -EIO if the access faulted (fault filled
+ * when non-NULL), or -ERANGE if [off, off+len) is outside the region. */
+int hfs_region_read(const struct hfs_region *rg, uint64_t off, void *buf,
+		    size_t len, struct hfs_fault *fault);
+/* Write and persist (flush + drain) the range. */
+int hfs_region_write(struct hfs_region *rg, uint64_t off, const void *buf,
+		     size_t len, struct hfs_fault *fault);
+/* Zero and persist the range. */
+int hfs_region_zero(struct hfs_region *rg, uint64_t off, size_t len,
+		    struct hfs_fault *fault);
+
+/* Run fn(arg) with SIGBUS in the region turned into -EIO.  fn must not
+ * take locks or allocate: a fault unwinds it with siglongjmp.  Returns
+ * fn's result, or -EIO with *fault filled. */
+int hfs_region_guard(const struct hfs_region *rg, int (*fn)(void *arg),
+		     void *arg, struct hfs_fault *fault);
+
+/* Known bad ranges of the region (libpmem2 badblocks: nd region badblocks
+ * for devdax, the fs's bad blocks for fsdax files; none for plain files).
+ * cb returns non-zero to stop.  Returns 0, or -errno if the query failed
+ * (-ENOTSUP where the platform cannot tell). */
+int hfs_region_badblocks(struct hfs_region *rg,
+			 int (*cb)(void *ctx, uint64_t off, uint64_t len),
+			 void *ctx);
+
+/* Who holds the ownership lock on path (pid and command line), written
+ * into buf; returns the pid or 0 if nobody holds it. */
+int hfs_region_holder(const char *path, char *buf, size_t len);
+
+/* Device-dax discovery through libsysfs, exposed for tools and tests.
+ * name is "dax0.0"; sysfs_root as in hfs_region_opts. */
+struct hfs_devdax_info {
+	uint64_t size;
+	uint64_t align;
+	uint64_t resource;  /* physical address, 0 if unknown */
+	int target_node;    /* -1 if unknown */
+	bool bound;         /* driver link present */
+};
+int hfs_devdax_probe(const char *sysfs_root, const char *name,
+		     struct hfs_devdax_info *info, struct hfs_err *err);
+
+/* The sysfs root in effect: override if non-empty, else
+ * $HOLDFS_SYSFS_ROOT (ignored in setuid programs), else "/sys". */
+const char *hfs_region_sysfs_root(const char *override);
+
+/* Cheap probe after a SIGBUS: is the region still backed?  Returns 0 if
+ * so, -ENXIO if the backing is gone (file shorter than the mapping, or
+ * device-dax refusing a fresh mmap because it was disabled or removed),
+ * or another -errno if the probe itself failed.  Memory regions: 0. */
+int hfs_region_check_backing(const struct hfs_region *rg);
+
+#endif

@@ -1,0 +1,443 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Volume lifecycle: mount-time load, unmount, statfs.
+ *
+ * Mount reads the superblock (primary, else backup), replays the journal,
+ * then walks the inode table up to the high-water mark, loading every live
+ * inode, its extent map, directory index and xattrs, and reserving every
+ * block it names in the free-space index.  That walk is the whole cost of
+ * a mount: it follows the metadata in use, not the size of the region.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vol_i.h"
+
+#define ITAB_CHUNK 256 /* inode slots read per guarded copy */
+
+int hfs_vol_lock(struct hfs_vol *vol, bool write)
+{
+	pthread_mutex_lock(&vol->lock);
+	if (vol->failed) {
+		pthread_mutex_unlock(&vol->lock);
+		return -EIO;
+	}
+	if (write && vol->readonly) {
+		pthread_mutex_unlock(&vol->lock);
+		return -EROFS;
+	}
+	return 0;
+}
+
+void hfs_vol_unlock(struct hfs_vol *vol)
+{
+	pthread_mutex_unlock(&vol->lock);
+}
+
+struct hfs_region *hfs_vol_region(struct hfs_vol *vol)
+{
+	return vol->rg;
+}
+
+void hfs_vol_release_blocks(struct hfs_vol *vol, uint64_t pblk, uint64_t n)
+{
+	hfs_alloc_put(&vol->alloc, pblk, n);
+}
+
+int hfs_inode_flush_times_locked(struct hfs_vol *vol, struct hfs_inode *ip)
+{
+	int ret;
+
+	if (!ip->dirty_times || vol->readonly)
+		return 0;
+	ret = hfs_inode_stage(vol, ip);
+	return ret ? ret : hfs_tx_commit(vol, &vol->tx);
+}
+
+/* ------------------------------------------------------------ mount */
+
+/* Reserve the blocks an inode names; a block named twice marks errors. */
+static void reserve_inode_blocks(struct hfs_vol *vol, struct hfs_inode *ip)
+{
+	for (uint32_t i = 0; i < ip->em.n; i++)
+		if (hfs_alloc_reserve(&vol->alloc, ip->em.v[i].e_pblk,
+				      ip->em.v[i].e_len))
+			vol->errors++;
+	for (uint32_t i = 0; i < ip->em.nchain; i++)
+		if (hfs_alloc_reserve(&vol->alloc, ip->em.chain[i], 1))
+			vol->errors++;
+	if (ip->d.i_xattr_blk &&
+	    hfs_alloc_reserve(&vol->alloc, ip->d.i_xattr_blk, 1))
+		vol->errors++;
+}
+
+static int load_slot(struct hfs_vol *vol, uint64_t ino,
+		     const struct hfs_inode_disk *d)
+{
+	struct hfs_inode *ip;
+	int ret;
+
+	if (d->i_generation > vol->last_gen)
+		vol->last_gen = d->i_generation;
+	if (d->i_mode == 0) {
+		vol->ifree[vol->nifree++] = ino;
+		return 0;
+	}
+	ret = hfs_inode_load(vol, ino, d, &ip);
+	if (ret == -ENOMEM)
+		return ret;
+	if (ret) {
+		/* Keep the slot out of use (neither free nor live) so fsck
+		 * still finds it; the volume is marked as having errors. */
+		vol->errors++;
+		return 0;
+	}
+	vol->itab[ino] = ip;
+	vol->used_inodes++;
+	reserve_inode_blocks(vol, ip);
+	return 0;
+}
+
+static int load_inodes(struct hfs_vol *vol, uint64_t hwm, struct hfs_err *err)
+{
+	struct hfs_inode_disk *buf = malloc(ITAB_CHUNK * sizeof(*buf));
+	int ret = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	for (uint64_t first = 1; first < hwm && !ret; first += ITAB_CHUNK) {
+		uint64_t n = hwm - first < ITAB_CHUNK ? hwm - first : ITAB_CHUNK;
+		struct hfs_fault f;
+
+		ret = hfs_region_read(vol->rg, hfs_inode_off(vol, first), buf,
+				      n * sizeof(*buf), &f);
+		if (ret) {
+			hfs_err_set(err, ret, "%s: media error in the inode table at 0x%llx",
+				    vol->rg->path, (unsigned long long)f.off);
+			break;
+		}
+		for (uint64_t i = 0; i < n && !ret; i++)
+			ret = load_slot(vol, first + i, &buf[i]);
+	}
+	free(buf);
+	/* low slots first from the free stack */
+	for (uint64_t a = 0, b = vol->nifree; a + 1 < b; a++, b--) {
+		uint64_t t = vol->ifree[a];
+
+		vol->ifree[a] = vol->ifree[b - 1];
+		vol->ifree[b - 1] = t;
+	}
+	return ret;
+}
+
+static int load_dirs_and_xattrs(struct hfs_vol *vol, struct hfs_vol_info *info)
+{
+	for (uint64_t ino = 1; ino < vol->sb.s_inode_hwm; ino++) {
+		struct hfs_inode *ip = vol->itab[ino];
+		int ret;
+
+		if (!ip)
+			continue;
+		info->inodes++;
+		if (S_ISDIR(ip->d.i_mode)) {
+			info->dirs++;
+			ret = hfs_dir_load(vol, ip, &vol->errors);
+			if (ret == -ENOMEM)
+				return ret;
+			if (ret) { /* unreadable directory: empty, errors */
+				vol->errors++;
+				ip->dir = hfs_dir_new();
+				if (!ip->dir)
+					return -ENOMEM;
+			}
+		} else if (S_ISREG(ip->d.i_mode)) {
+			info->files++;
+		}
+		if (ip->d.i_xattr_blk && hfs_xattr_load(vol, ip)) {
+			vol->errors++;
+			ip->d.i_xattr_blk = 0;
+		}
+	}
+	return 0;
+}
+
+/* Unlinked inodes still open at the last commit (or at a crash). */
+static int free_orphans(struct hfs_vol *vol, struct hfs_vol_info *info)
+{
+	for (uint64_t ino = 1; ino < vol->sb.s_inode_hwm; ino++) {
+		struct hfs_inode *ip = vol->itab[ino];
+		int ret;
+
+		if (!ip || ip->d.i_nlink != 0 || ino == HFS_ROOT_INO)
+			continue;
+		ret = hfs_inode_delete_locked(vol, ip);
+		if (!ret)
+			ret = hfs_tx_commit(vol, &vol->tx);
+		if (ret)
+			return ret;
+		info->orphans_freed++;
+	}
+	return 0;
+}
+
+static int vol_alloc_tables(struct hfs_vol *vol)
+{
+	uint64_t start = vol->sb.s_pool_off / HFS_BLOCK_SIZE;
+
+	vol->itab = calloc(vol->sb.s_inode_count, sizeof(*vol->itab));
+	vol->ifree = malloc(vol->sb.s_inode_count * sizeof(*vol->ifree));
+	if (!vol->itab || !vol->ifree)
+		return -ENOMEM;
+	vol->unit_blocks = vol->sb.s_alloc_unit / HFS_BLOCK_SIZE;
+	return hfs_alloc_init(&vol->alloc, start, start + vol->sb.s_pool_blocks);
+}
+
+static void reserve_bad(struct hfs_vol *vol)
+{
+	for (uint32_t i = 0; i < vol->nbad; i++) {
+		uint64_t s = vol->bad[i].bx_off / HFS_BLOCK_SIZE;
+		uint64_t e = (vol->bad[i].bx_off + vol->bad[i].bx_len +
+			      HFS_BLOCK_SIZE - 1) / HFS_BLOCK_SIZE;
+
+		if (s < vol->alloc.pool_start)
+			s = vol->alloc.pool_start;
+		if (e > vol->alloc.pool_end)
+			e = vol->alloc.pool_end;
+		/* a bad block still owned by a file is reserved by the file */
+		for (uint64_t b = s; b < e; b++)
+			hfs_alloc_reserve(&vol->alloc, b, 1);
+	}
+}
+
+static int read_super_and_replay(struct hfs_vol *vol,
+				 const struct hfs_vol_opts *opts,
+				 struct hfs_vol_info *info, struct hfs_err *err)
+{
+	struct hfs_region *rg = vol->rg;
+	int ret;
+
+	ret = hfs_super_read(rg, opts->force_backup, &vol->sb,
+			     &info->used_backup_sb, err);
+	if (ret)
+		return ret;
+	if (vol->sb.s_feat_ro_compat & ~HFS_FEAT_RO_COMPAT_SUPPORTED)
+		vol->readonly = true;
+	ret = hfs_journal_replay(rg, &vol->sb, &vol->jseq, err);
+	if (ret < 0)
+		return ret;
+	info->replayed = ret == 1;
+	if (info->replayed) {
+		/* the transaction may have changed the superblock */
+		ret = hfs_super_read(rg, opts->force_backup, &vol->sb,
+				     &info->used_backup_sb, err);
+		if (ret)
+			return ret;
+	}
+	if (!vol->readonly && (ret = hfs_journal_clear(rg, &vol->sb)))
+		return hfs_err_set(err, ret, "%s: cannot clear the journal",
+				   rg->path);
+	info->was_clean = vol->sb.s_state & HFS_STATE_CLEAN;
+	return 0;
+}
+
+static int load_all(struct hfs_vol *vol, struct hfs_vol_info *info,
+		    struct hfs_err *err)
+{
+	uint64_t hwm = vol->sb.s_inode_hwm;
+	int ret = vol_alloc_tables(vol);
+
+	if (ret)
+		return ret;
+	ret = hfs_badlist_load(vol, err);
+	if (ret == -ENOMEM)
+		return ret;
+	if (ret) { /* a damaged list loses nothing yet: fsck rebuilds it */
+		vol->errors++;
+		vol->nbad = 0;
+	}
+	/* Mounted from the backup: its hwm may be stale, scan every slot. */
+	if (info->used_backup_sb || hwm > vol->sb.s_inode_count || hwm < 2)
+		hwm = vol->sb.s_inode_count;
+	vol->sb.s_inode_hwm = hwm;
+	ret = load_inodes(vol, hwm, err);
+	if (ret)
+		return ret;
+	reserve_bad(vol);
+	{
+		struct hfs_inode *root = vol->itab[HFS_ROOT_INO];
+
+		if (!root || !S_ISDIR(root->d.i_mode))
+			return hfs_err_set(err, -EUCLEAN,
+					   "%s: root directory is damaged; run fsck.holdfs",
+					   vol->rg->path);
+	}
+	return load_dirs_and_xattrs(vol, info);
+}
+
+/* Mark the volume mounted (clean flag off) and restore the primary
+ * superblock if it was bad: one transaction. */
+static int mark_mounted(struct hfs_vol *vol)
+{
+	struct timespec now;
+
+	hfs_now(&now);
+	vol->sb.s_state &= ~HFS_STATE_CLEAN;
+	if (vol->errors)
+		vol->sb.s_state |= HFS_STATE_ERRORS;
+	vol->sb.s_mount_count++;
+	vol->sb.s_mount_time = (uint64_t)now.tv_sec * 1000000000ull +
+			       (uint64_t)now.tv_nsec;
+	vol->sb.s_journal_seq = vol->jseq;
+	hfs_super_set_crc(&vol->sb);
+	if (hfs_tx_add(&vol->tx, 0, &vol->sb, sizeof(vol->sb)))
+		return -ENOMEM;
+	return hfs_tx_commit(vol, &vol->tx);
+}
+
+static void log_mount(struct hfs_vol *vol, const struct hfs_vol_info *info)
+{
+	if (info->used_backup_sb)
+		hfs_health_log(vol, HFS_HEALTH_BACKUP_SB, 0, HFS_BLOCK_SIZE, 0,
+			       "primary superblock bad; used the backup");
+	if (info->replayed)
+		hfs_health_log(vol, HFS_HEALTH_REPLAY, vol->sb.s_journal_off, 0,
+			       0, "journal replayed at mount");
+	if (vol->errors)
+		hfs_health_log(vol, HFS_HEALTH_CORRUPTION, 0, 0, 0,
+			       "inconsistencies found at mount; run fsck.holdfs");
+	hfs_health_log(vol, HFS_HEALTH_MOUNT, 0, 0, 0, "mounted");
+}
+
+int hfs_vol_open(struct hfs_region *rg, const struct hfs_vol_opts *opts,
+		 struct hfs_vol **out, struct hfs_vol_info *info,
+		 struct hfs_err *err)
+{
+	static const struct hfs_vol_opts defaults;
+	struct hfs_vol_info dummy;
+	struct hfs_vol *vol = calloc(1, sizeof(*vol));
+	int ret;
+
+	if (!opts)
+		opts = &defaults;
+	if (!info)
+		info = &dummy;
+	memset(info, 0, sizeof(*info));
+	if (!vol)
+		return -ENOMEM;
+	vol->rg = rg;
+	vol->readonly = opts->readonly || rg->readonly;
+	pthread_mutex_init(&vol->lock, NULL);
+	hfs_tx_init(&vol->tx);
+	ret = read_super_and_replay(vol, opts, info, err);
+	if (!ret)
+		ret = load_all(vol, info, err);
+	if (!ret)
+		vol->sb.s_health_seq = hfs_health_last_seq(rg, &vol->sb);
+	if (!ret && !vol->readonly)
+		ret = free_orphans(vol, info);
+	if (!ret && !vol->readonly)
+		ret = mark_mounted(vol);
+	if (ret) {
+		if (ret == -ENOMEM)
+			hfs_err_set(err, ret, "%s: out of memory loading metadata",
+				    rg->path);
+		hfs_err_set(err, ret, "%s: mount failed: %s", rg->path,
+			    strerror(-ret));
+		vol->failed = true;
+		hfs_vol_close(vol);
+		return ret;
+	}
+	if (!vol->readonly)
+		log_mount(vol, info);
+	*out = vol;
+	return 0;
+}
+
+/* ------------------------------------------------------------ unmount */
+
+static int write_clean(struct hfs_vol *vol)
+{
+	struct timespec now;
+	int ret = 0;
+
+	for (uint64_t ino = 1; ino < vol->sb.s_inode_hwm && !ret; ino++) {
+		struct hfs_inode *ip = vol->itab[ino];
+
+		if (!ip)
+			continue;
+		if (ip->d.i_nlink == 0 && ino != HFS_ROOT_INO)
+			ret = hfs_inode_delete_locked(vol, ip);
+		else if (ip->dirty_times)
+			ret = hfs_inode_stage(vol, ip);
+		/* keep transactions well inside the journal */
+		if (!ret && vol->tx.len > 256 * 1024)
+			ret = hfs_tx_commit(vol, &vol->tx);
+	}
+	hfs_now(&now);
+	vol->sb.s_state |= HFS_STATE_CLEAN;
+	vol->sb.s_unmount_time = (uint64_t)now.tv_sec * 1000000000ull +
+				 (uint64_t)now.tv_nsec;
+	vol->sb.s_used_inodes = vol->used_inodes;
+	vol->sb.s_used_blocks = vol->sb.s_pool_blocks - vol->alloc.free_blocks;
+	vol->sb.s_journal_seq = vol->jseq;
+	hfs_super_set_crc(&vol->sb);
+	if (!ret)
+		ret = hfs_tx_add(&vol->tx, 0, &vol->sb, sizeof(vol->sb));
+	if (!ret)
+		ret = hfs_tx_commit(vol, &vol->tx);
+	if (!ret)
+		ret = hfs_journal_clear(vol->rg, &vol->sb);
+	if (!ret)
+		ret = hfs_super_write_backup(vol->rg, &vol->sb);
+	return ret;
+}
+
+int hfs_vol_close(struct hfs_vol *vol)
+{
+	int ret = 0;
+
+	if (!vol)
+		return 0;
+	pthread_mutex_lock(&vol->lock);
+	if (!vol->readonly && !vol->failed && vol->itab) {
+		ret = write_clean(vol);
+		if (!ret)
+			hfs_health_log(vol, HFS_HEALTH_UNMOUNT, 0, 0, 0,
+				       "clean unmount");
+	} else if (vol->failed) {
+		ret = -EIO;
+	}
+	pthread_mutex_unlock(&vol->lock);
+	if (vol->itab)
+		for (uint64_t i = 0; i < vol->sb.s_inode_count; i++)
+			hfs_inode_free_mem(vol->itab[i]);
+	free(vol->itab);
+	free(vol->ifree);
+	free(vol->bad);
+	hfs_alloc_destroy(&vol->alloc);
+	hfs_tx_free(&vol->tx);
+	pthread_mutex_destroy(&vol->lock);
+	free(vol);
+	return ret;
+}
+
+int hfs_statfs(struct hfs_vol *vol, struct statvfs *st)
+{
+	pthread_mutex_lock(&vol->lock);
+	memset(st, 0, sizeof(*st));
+	st->f_bsize = HFS_BLOCK_SIZE;
+	st->f_frsize = HFS_BLOCK_SIZE;
+	st->f_blocks = vol->sb.s_pool_blocks;
+	st->f_bfree = vol->alloc.free_blocks;
+	st->f_bavail = vol->alloc.free_blocks;
+	st->f_files = vol->sb.s_inode_count - 1;
+	st->f_ffree = st->f_files - vol->used_inodes;
+	st->f_favail = st->f_ffree;
+	memcpy(&st->f_fsid, vol->sb.s_uuid, sizeof(st->f_fsid));
+	st->f_namemax = HFS_NAME_MAX;
+	if (vol->readonly)
+		st->f_flag |= ST_RDONLY;
+	pthread_mutex_unlock(&vol->lock);
+	return 0;
+}

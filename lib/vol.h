@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The volume: a mounted holdfs in memory, independent of FUSE.
+ *
+ * hfs_vol_open() replays the journal, loads every live inode, extent map
+ * and directory into DRAM indexes (cost follows metadata, not region size)
+ * and derives free space.  Every namespace or allocation change then goes
+ * through one journal transaction (lib/journal.c), so it is atomic across
+ * a crash.  fs/ translates FUSE requests into these calls; unit tests call
+ * them directly on a region in a malloc'd buffer.
+ *
+ * Conventions: functions return 0 or a negative errno (exactly the errno
+ * POSIX gives for the case).  Inode numbers are inode-table slots; the root
+ * is HFS_ROOT_INO (== FUSE_ROOT_ID).  Functions that hand an inode to the
+ * kernel (lookup, create, mknod, mkdir, symlink, link) take one lookup
+ * reference, dropped by hfs_forget().  An unlinked inode lives on until
+ * its last lookup reference and last open are gone.
+ *
+ * Permissions: the kernel checks access (the mount always uses
+ * default_permissions); the volume applies ownership rules the kernel
+ * leaves to filesystems (setgid directories, clearing setgid on chown).
+ *
+ * Locking: thread-safe.  A volume lock serialises namespace and allocation
+ * changes; each inode has a rwlock for data I/O.  Lock order: inode before
+ * volume.  No lock is held when a function returns.
+ */
+#ifndef HOLDFS_VOL_H
+#define HOLDFS_VOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "err.h"
+#include "region.h"
+
+struct hfs_vol;
+
+struct hfs_vol_opts {
+	bool readonly;      /* no journal writes, EROFS on changes */
+	bool force_backup;  /* testing: ignore the primary superblock */
+};
+
+/* What hfs_vol_open learnt, for the daemon log. */
+struct hfs_vol_info {
+	bool used_backup_sb;     /* primary was bad */
+	bool replayed;           /* a committed transaction was replayed */
+	bool was_clean;          /* clean flag was set */
+	uint64_t orphans_freed;  /* unlinked-but-open inodes reclaimed */
+	uint64_t inodes, dirs, files;
+};
+
+struct hfs_cred {
+	uint32_t uid, gid;
+	uint32_t umask;          /* already applied by the kernel if 0 */
+	const uint32_t *groups;  /* supplementary groups (may be NULL) */
+	int ngroups;
+};
+
+struct hfs_attr {
+	uint64_t ino;
+	uint64_t generation;
+	uint32_t mode, uid, gid, nlink;
+	uint64_t size;
+	uint64_t blocks;       /* 512-byte units allocated */
+	uint64_t rdev;
+	struct timespec atime, mtime, ctime, btime;
+};
+
+/* hfs_setattr mask */
+#define HFS_SET_MODE      0x001u
+#define HFS_SET_UID       0x002u
+#define HFS_SET_GID       0x004u
+#define HFS_SET_SIZE      0x008u
+#define HFS_SET_ATIME     0x010u
+#define HFS_SET_MTIME     0x020u
+#define HFS_SET_ATIME_NOW 0x040u
+#define HFS_SET_MTIME_NOW 0x080u
+#define HFS_SET_CTIME     0x100u
+#define HFS_SET_KILL_SUIDGID 0x200u /* clear setuid, and setgid if g+x */
+
+struct hfs_setattr {
+	unsigned mask;
+	uint32_t mode, uid, gid;
+	uint64_t size;
+	struct timespec atime, mtime, ctime;
+};
+
+/* Lifecycle */
+int hfs_vol_open(struct hfs_region *rg, const struct hfs_vol_opts *opts,
+		 struct hfs_vol **out, struct hfs_vol_info *info,
+		 struct hfs_err *err);
+/* Reclaims orphans, writes the clean flag and the backup superblock. */
+int hfs_vol_close(struct hfs_vol *vol);
+struct hfs_region *hfs_vol_region(struct hfs_vol *vol);
+
+/* Entries */
+int hfs_lookup(struct hfs_vol *vol, uint64_t parent, const char *name,
+	       struct hfs_attr *out);
+void hfs_forget(struct hfs_vol *vol, uint64_t ino, uint64_t nlookup);
+int hfs_getattr(struct hfs_vol *vol, uint64_t ino, struct hfs_attr *out);
+int hfs_setattr(struct hfs_vol *vol, uint64_t ino, const struct hfs_setattr *sa,
+		struct hfs_attr *out);
+/* mode includes the file type: S_IFREG, S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK */
+int hfs_mknod(struct hfs_vol *vol, uint64_t parent, const char *name,
+	      uint32_t mode, uint64_t rdev, const struct hfs_cred *cred,
+	      struct hfs_attr *out);
+int hfs_mkdir(struct hfs_vol *vol, uint64_t parent, const char *name,
+	      uint32_t mode, const struct hfs_cred *cred, struct hfs_attr *out);
+int hfs_symlink(struct hfs_vol *vol, uint64_t parent, const char *name,
+		const char *target, const struct hfs_cred *cred,
+		struct hfs_attr *out);
+/* Copies the target, NUL-terminated; returns its length or -errno. */
+int hfs_readlink(struct hfs_vol *vol, uint64_t ino, char *buf, size_t size);
+int hfs_link(struct hfs_vol *vol, uint64_t ino, uint64_t newparent,
+	     const char *newname, struct hfs_attr *out);
+int hfs_unlink(struct hfs_vol *vol, uint64_t parent, const char *name);
+int hfs_rmdir(struct hfs_vol *vol, uint64_t parent, const char *name);
+/* flags: 0, RENAME_NOREPLACE or RENAME_EXCHANGE */
+int hfs_rename(struct hfs_vol *vol, uint64_t parent, const char *name,
+	       uint64_t newparent, const char *newname, unsigned flags);
+
+/* Open files.  Opening pins the inode; O_TRUNC is done by the caller via
+ * setattr.  Directories are opened with hfs_open too. */
+int hfs_open(struct hfs_vol *vol, uint64_t ino);
+void hfs_release(struct hfs_vol *vol, uint64_t ino);
+
+/* Data.  read returns bytes read (short at EOF, zeros in holes);
+ * write returns bytes written (allocating as needed).  Data written is
+ * persistent when write returns (see docs/architecture.md, durability). */
+ssize_t hfs_read(struct hfs_vol *vol, uint64_t ino, void *buf, size_t len,
+		 uint64_t off);
+ssize_t hfs_write(struct hfs_vol *vol, uint64_t ino, const void *buf,
+		  size_t len, uint64_t off);
+int hfs_fsync(struct hfs_vol *vol, uint64_t ino, bool datasync);
+/* mode: 0, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE|KEEP_SIZE,
+ * FALLOC_FL_ZERO_RANGE (|KEEP_SIZE) */
+int hfs_fallocate(struct hfs_vol *vol, uint64_t ino, int mode, uint64_t off,
+		  uint64_t len);
+/* whence: SEEK_DATA or SEEK_HOLE; others are the caller's */
+int hfs_lseek(struct hfs_vol *vol, uint64_t ino, uint64_t off, int whence,
+	      uint64_t *out);
+ssize_t hfs_copy_range(struct hfs_vol *vol, uint64_t ino_in, uint64_t off_in,
+		       uint64_t ino_out, uint64_t off_out, size_t len);
+
+/* Directories.  Offsets: 0 = start; the callback gets the offset of the
+ * next entry.  The callback returns non-zero to stop (buffer full); that
+ * entry is then not consumed.  "." and ".." are included.  plus: take a
+ * lookup reference on each entry passed (readdirplus), except . and .. */
+typedef int (*hfs_filldir_t)(void *ctx, const char *name,
+			     const struct hfs_attr *attr, uint64_t next_off);
+int hfs_readdir(struct hfs_vol *vol, uint64_t ino, uint64_t off, bool plus,
+		hfs_filldir_t fill, void *ctx);
+
+int hfs_statfs(struct hfs_vol *vol, struct statvfs *st);
+
+/* Extended attributes.  flags: 0, XATTR_CREATE, XATTR_REPLACE.  get/list
+ * with size 0 return the size needed. */
+int hfs_setxattr(struct hfs_vol *vol, uint64_t ino, const char *name,
+		 const void *value, size_t size, int flags);
+ssize_t hfs_getxattr(struct hfs_vol *vol, uint64_t ino, const char *name,
+		     void *buf, size_t size);
+ssize_t hfs_listxattr(struct hfs_vol *vol, uint64_t ino, char *buf,
+		      size_t size);
+int hfs_removexattr(struct hfs_vol *vol, uint64_t ino, const char *name);
+
+#endif

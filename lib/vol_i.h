@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Volume internals shared by the lib/ sources.  Not installed, not for fs/.
+ *
+ * Map of the core (one job per file):
+ *   crc.c      crc32c (ISA-L) and struct checksum helpers
+ *   super.c    superblock: validate, checksum, read primary/backup, write
+ *   journal.c  redo journal: stage records, commit, replay at mount
+ *   alloc.c    free-space index of the pool (derived at mount)
+ *   extent.c   per-inode extent maps in DRAM and their on-media chains
+ *   inode.c    inode table slots, in-memory inodes, attributes
+ *   dir.c      directory index (hash) and dentry slots on media
+ *   xattr.c    extended attributes (one xattr block per inode)
+ *   badlist.c  bad-extent list (never allocate known-bad media)
+ *   health.c   persistent health/error log
+ *   mkfs.c     formatting
+ *   vol.c      mount-time load, unmount, statfs
+ *   namei.c    namespace operations (create, link, unlink, rename, ...)
+ *   file.c     data path (read, write, truncate, fallocate, lseek, copy)
+ *
+ * The commit discipline every operation follows (see docs/architecture.md):
+ *   1. validate and reserve (may fail with an errno; nothing changed yet);
+ *   2. change the DRAM state and stage the new on-media bytes in a tx;
+ *   3. hfs_tx_commit().  A commit can only fail if the media fails; the
+ *      volume then enters the failed state (every later operation returns
+ *      EIO) so the DRAM state never needs rolling back.
+ */
+#ifndef HOLDFS_VOL_I_H
+#define HOLDFS_VOL_I_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <holdfs/format.h>
+
+#include "region.h"
+#include "vol.h"
+
+/* ------------------------------------------------------------ crc.c */
+uint32_t hfs_crc32c(const void *buf, size_t len);
+/* crc32c of (earlier bytes || buf), given prev = crc32c of earlier bytes */
+uint32_t hfs_crc32c_cont(uint32_t prev, const void *buf, size_t len);
+/* crc32c of a struct of size len whose 32-bit crc field at crc_off is
+ * treated as zero. */
+uint32_t hfs_crc_struct(const void *p, size_t len, size_t crc_off);
+
+/* ---------------------------------------------------------- super.c */
+/* Check magic, version, features, crc and geometry against a region of
+ * rg_size bytes.  Returns 0 or -EINVAL/-EUCLEAN with a reason in err. */
+int hfs_super_check(const struct hfs_super *sb, uint64_t rg_size,
+		    const char *which, struct hfs_err *err);
+void hfs_super_set_crc(struct hfs_super *sb);
+/* Offset of the backup superblock for a region of rg_size bytes. */
+uint64_t hfs_super_backup_off(uint64_t rg_size);
+/* Read the primary, falling back to the backup.  *used_backup set when the
+ * primary was bad.  Returns 0 or -errno with a message. */
+int hfs_super_read(struct hfs_region *rg, bool force_backup,
+		   struct hfs_super *sb, bool *used_backup,
+		   struct hfs_err *err);
+/* Write sb (crc set here) to the backup location directly, persisted. */
+int hfs_super_write_backup(struct hfs_region *rg, struct hfs_super *sb);
+
+/* -------------------------------------------------------- journal.c */
+struct hfs_tx {
+	uint8_t *buf;    /* records (hfs_jrecord + data, 8-byte padded) */
+	size_t len, cap;
+	uint32_t nrec;
+};
+
+void hfs_tx_init(struct hfs_tx *tx);
+void hfs_tx_free(struct hfs_tx *tx);
+/* Stage: at commit, write len bytes from src to region offset off. */
+int hfs_tx_add(struct hfs_tx *tx, uint64_t off, const void *src, size_t len);
+/* Write the tx to the journal, persist (commit point), apply it to its
+ * home locations, persist.  Caller holds vol->lock.  On failure the
+ * volume is marked failed and -EIO returned.  An empty tx is a no-op.
+ * The tx is reset (not freed) for reuse. */
+int hfs_tx_commit(struct hfs_vol *vol, struct hfs_tx *tx);
+/* Mount: replay the committed transaction in the journal, if any.
+ * Returns 1 if one was replayed, 0 if none, -errno on fault. */
+int hfs_journal_replay(struct hfs_region *rg, const struct hfs_super *sb,
+		       uint64_t *seq, struct hfs_err *err);
+/* Invalidate the journal (after replay, at clean unmount, before fsck
+ * repairs) so an old transaction is never applied over later writes. */
+int hfs_journal_clear(struct hfs_region *rg, const struct hfs_super *sb);
+
+/* ---------------------------------------------------------- alloc.c */
+/* Free space as a sorted array of disjoint, non-adjacent block runs. */
+struct hfs_run {
+	uint64_t start, len; /* region blocks */
+};
+struct hfs_alloc {
+	struct hfs_run *runs;
+	size_t n, cap;
+	uint64_t free_blocks;
+	uint64_t pool_start, pool_end; /* region blocks */
+};
+int hfs_alloc_init(struct hfs_alloc *a, uint64_t start, uint64_t end);
+void hfs_alloc_destroy(struct hfs_alloc *a);
+/* Mount: remove a used range from the free index (it must be free: returns
+ * -EEXIST if any of it is already used, -ERANGE outside the pool). */
+int hfs_alloc_reserve(struct hfs_alloc *a, uint64_t start, uint64_t len);
+/* Allocate up to want blocks, at least min, aligned to align blocks
+ * (want, min multiples of align); prefer placing at/after hint.  Returns
+ * the start block and sets *got, or -ENOSPC. */
+int64_t hfs_alloc_get(struct hfs_alloc *a, uint64_t want, uint64_t min,
+		      uint64_t align, uint64_t hint, uint64_t *got);
+/* Return a range to the free index (merging neighbours). */
+void hfs_alloc_put(struct hfs_alloc *a, uint64_t start, uint64_t len);
+
+/* --------------------------------------------------------- extent.c */
+/* An extent map: extents sorted by e_lblk, non-overlapping. */
+struct hfs_emap {
+	struct hfs_extent *v;
+	uint32_t n, cap;
+	uint64_t *chain;   /* overflow extent blocks on media, in order */
+	uint32_t nchain;
+};
+void hfs_emap_destroy(struct hfs_emap *m);
+/* Index of the extent containing lblk, or of the first one after it
+ * (== m->n if none). */
+uint32_t hfs_emap_find(const struct hfs_emap *m, uint64_t lblk);
+/* Insert a run mapping [lblk, lblk+len) -> pblk; the range must be
+ * unmapped.  Merges with neighbours when contiguous. */
+int hfs_emap_insert(struct hfs_emap *m, uint64_t lblk, uint64_t pblk,
+		    uint32_t len, uint32_t flags);
+/* Unmap [lblk, lblk+len): for every freed physical run call
+ * put(ctx, pblk, n).  Splits extents as needed. */
+int hfs_emap_remove(struct hfs_emap *m, uint64_t lblk, uint64_t len,
+		    void (*put)(void *ctx, uint64_t pblk, uint64_t n),
+		    void *ctx);
+/* Blocks mapped in total. */
+uint64_t hfs_emap_blocks(const struct hfs_emap *m);
+
+/* ---------------------------------------------------------- inode.c */
+struct hfs_dir;
+
+struct hfs_inode {
+	uint64_t ino;
+	struct hfs_inode_disk d;  /* DRAM image of the slot (last staged) */
+	struct hfs_emap em;       /* data / directory blocks */
+	struct hfs_dir *dir;      /* directories: the name index */
+	uint8_t *xattr;           /* DRAM copy of the xattr block, or NULL */
+	uint64_t nlookup;         /* kernel references (FUSE lookup count) */
+	uint32_t nopen;           /* open handles */
+	bool dirty_times;         /* times changed but not yet journaled */
+	pthread_rwlock_t iolock;  /* data I/O vs truncate/extent changes */
+};
+
+struct hfs_vol {
+	struct hfs_region *rg;
+	struct hfs_super sb;      /* DRAM image of the primary superblock */
+	pthread_mutex_t lock;     /* namespace, allocation, journal */
+	bool readonly;
+	bool failed;              /* media failed: every operation is EIO */
+	struct hfs_inode **itab;  /* sb.s_inode_count slots */
+	uint64_t *ifree;          /* free slots below the hwm (stack) */
+	uint64_t nifree;
+	uint64_t used_inodes;
+	struct hfs_alloc alloc;
+	uint64_t unit_blocks;     /* data allocation unit in 4 KiB blocks */
+	struct hfs_bad_extent *bad; /* bad-extent list (DRAM copy) */
+	uint32_t nbad;
+	uint64_t jseq;            /* journal sequence */
+	uint64_t last_gen;        /* highest inode generation handed out */
+	uint64_t errors;          /* inconsistencies seen at mount */
+	struct hfs_tx tx;         /* reusable transaction (under lock) */
+};
+
+static inline uint64_t hfs_inode_off(const struct hfs_vol *vol, uint64_t ino)
+{
+	return vol->sb.s_itable_off + ino * HFS_INODE_SIZE;
+}
+
+/* Look up a live inode (NULL if the slot is free or out of range). */
+struct hfs_inode *hfs_iget(struct hfs_vol *vol, uint64_t ino);
+/* Recompute the crc of ip->d and stage the slot in vol->tx. */
+int hfs_inode_stage(struct hfs_vol *vol, struct hfs_inode *ip);
+/* Stage the extent map (inline extents + overflow chain) and the slot.
+ * Allocates/frees overflow blocks as needed; -ENOSPC before any change. */
+int hfs_inode_stage_extents(struct hfs_vol *vol, struct hfs_inode *ip);
+/* In-memory inode objects. */
+struct hfs_inode *hfs_inode_alloc_mem(uint64_t ino);
+void hfs_inode_free_mem(struct hfs_inode *ip);
+/* Mount: build an inode from its slot (checks crc, loads the extent
+ * chain, validates extents).  -EUCLEAN if anything is inconsistent. */
+int hfs_inode_load(struct hfs_vol *vol, uint64_t ino,
+		   const struct hfs_inode_disk *d, struct hfs_inode **out);
+/* Take a free slot and initialise it (times now, nlink 1 or 2, uid from
+ * cred, gid given).  Stages the superblock when the hwm grows; the caller
+ * stages the inode itself once it is filled in. */
+int hfs_inode_new_locked(struct hfs_vol *vol, uint32_t mode,
+			 const struct hfs_cred *cred, uint32_t gid,
+			 struct hfs_inode **out);
+/* Free the inode, its blocks, chain and xattrs; stage the freed slot. */
+int hfs_inode_delete_locked(struct hfs_vol *vol, struct hfs_inode *ip);
+void hfs_inode_to_attr(const struct hfs_vol *vol, const struct hfs_inode *ip,
+		       struct hfs_attr *a);
+void hfs_now(struct timespec *ts);
+void hfs_inode_touch(struct hfs_inode *ip, bool m, bool c);
+
+/* ------------------------------------------------------------ dir.c */
+struct hfs_dent {
+	struct hfs_dent *hnext;   /* hash chain */
+	uint64_t ino;
+	uint32_t slot;            /* slot on media; readdir cookie */
+	uint32_t hash;
+	uint8_t type;             /* DT_* */
+	uint16_t len;
+	char name[];              /* NUL-terminated */
+};
+
+struct hfs_dir *hfs_dir_new(void);
+void hfs_dir_destroy(struct hfs_dir *d);
+uint64_t hfs_dir_count(const struct hfs_dir *d);
+bool hfs_dir_full(const struct hfs_dir *d); /* next add needs a block */
+struct hfs_dent *hfs_dir_lookup(const struct hfs_dir *d, const char *name);
+struct hfs_dent *hfs_dir_lookup_n(const struct hfs_dir *d, const char *name,
+				  size_t len);
+/* First live entry at slot >= slot (its slot in *found), or NULL. */
+struct hfs_dent *hfs_dir_at(const struct hfs_dir *d, uint64_t slot,
+			    uint64_t *found);
+/* Changes: stage into vol->tx (growing the directory by a block when
+ * full); the caller commits. */
+int hfs_dir_add_locked(struct hfs_vol *vol, struct hfs_inode *dip,
+		       const char *name, uint64_t ino, uint8_t type);
+int hfs_dir_remove_locked(struct hfs_vol *vol, struct hfs_inode *dip,
+			  struct hfs_dent *e);
+int hfs_dir_retarget_locked(struct hfs_vol *vol, struct hfs_inode *dip,
+			    struct hfs_dent *e, uint64_t ino, uint8_t type);
+/* Mount: build dip->dir from its blocks.  Bad or duplicate slots are
+ * counted in *bad and treated as free. */
+int hfs_dir_load(struct hfs_vol *vol, struct hfs_inode *dip, uint64_t *bad);
+
+/* ------------------------------------------------------------ vol.c */
+/* Blocks leaving a file (truncate, punch, unlink, overwrite).  Today they
+ * go straight back to the free index; this is the single place where the
+ * DAX path will hold them until every mapping is revoked. */
+void hfs_vol_release_blocks(struct hfs_vol *vol, uint64_t pblk, uint64_t n);
+/* Lock the volume; returns -EIO if it has failed, -EROFS if write and the
+ * volume is read-only.  On error the lock is not held. */
+int hfs_vol_lock(struct hfs_vol *vol, bool write);
+void hfs_vol_unlock(struct hfs_vol *vol);
+/* Journal dirty timestamps of ip (called before it is forgotten). */
+int hfs_inode_flush_times_locked(struct hfs_vol *vol, struct hfs_inode *ip);
+
+/* ---------------------------------------------------------- xattr.c */
+/* Load ip->xattr from media at mount (i_xattr_blk != 0).  -EUCLEAN on a
+ * bad block (the volume then marks errors and drops the xattrs). */
+int hfs_xattr_load(struct hfs_vol *vol, struct hfs_inode *ip);
+/* Operations: caller holds vol->lock; they stage into vol->tx (the
+ * caller commits).  Semantics as hfs_setxattr etc. in vol.h. */
+int hfs_xattr_set_locked(struct hfs_vol *vol, struct hfs_inode *ip,
+			 const char *name, const void *value, size_t size,
+			 int flags);
+ssize_t hfs_xattr_get_locked(struct hfs_vol *vol, struct hfs_inode *ip,
+			     const char *name, void *buf, size_t size);
+ssize_t hfs_xattr_list_locked(struct hfs_vol *vol, struct hfs_inode *ip,
+			      char *buf, size_t size);
+int hfs_xattr_remove_locked(struct hfs_vol *vol, struct hfs_inode *ip,
+			    const char *name);
+/* Free the inode's xattr block (inode being freed; stages nothing). */
+void hfs_xattr_drop_locked(struct hfs_vol *vol, struct hfs_inode *ip);
+
+/* -------------------------------------------------------- badlist.c */
+int hfs_badlist_load(struct hfs_vol *vol, struct hfs_err *err);
+/* Add [off, off+len) (4 KiB aligned outward) and stage the list. */
+int hfs_badlist_add_locked(struct hfs_vol *vol, uint64_t off, uint64_t len);
+bool hfs_badlist_overlaps(const struct hfs_vol *vol, uint64_t off,
+			  uint64_t len);
+/* Write a whole list (mkfs). */
+int hfs_badlist_format(struct hfs_region *rg, const struct hfs_super *sb,
+		       const struct hfs_bad_extent *bad, uint32_t nbad);
+
+/* --------------------------------------------------------- health.c */
+/* Append a record (direct persisted write, not journaled).  Best effort:
+ * returns -errno but callers may ignore it when the media is gone. */
+int hfs_health_log(struct hfs_vol *vol, enum hfs_health_type type,
+		   uint64_t off, uint64_t len, uint64_t ino, const char *msg);
+/* Iterate valid records oldest first.  Usable without a mounted volume
+ * (fsck, holdfsctl).  cb returns non-zero to stop. */
+int hfs_health_walk(struct hfs_region *rg, const struct hfs_super *sb,
+		    int (*cb)(void *ctx, const struct hfs_health_rec *r),
+		    void *ctx);
+/* Highest valid sequence number in the log (0 if empty). */
+uint64_t hfs_health_last_seq(struct hfs_region *rg,
+			     const struct hfs_super *sb);
+/* --- added by the super/mkfs/badlist/health/xattr helper --- */
+/* Short stable name of an HFS_HEALTH_* type for tools ("mount",
+ * "media-error", "device-loss", "lost-data", ...; "unknown" otherwise). */
+const char *hfs_health_type_name(uint32_t type);
+/* --- end of addition --- */
+
+#endif

@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# Set everything up and run every holdfs test suite; what .ci/run calls.
+#
+#   scripts/test.sh           deps, plain build + all suites, then the
+#                             ASan/UBSan build + all suites
+#   scripts/test.sh --quick   skip the sanitizer pass (local iteration)
+#
+# Arguments after `--` go to both `meson test` runs (e.g. -- --suite unit).
+# Ends with one line `N passed, N failed, N skipped` totalled over all
+# passes, and exits non-zero if anything failed: a test, a build, a pass
+# that ran no test, or a holdfs mount/daemon left behind under a temp dir.
+set -uo pipefail
+
+usage() {
+	sed -n '2,11s/^# \{0,1\}//p' "$0"
+}
+
+quick=0
+test_args=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--quick) quick=1 ;;
+	-h | --help) usage; exit 0 ;;
+	--) shift; test_args=("$@"); break ;;
+	*) echo "test.sh: unknown argument: $1" >&2; usage >&2; exit 2 ;;
+	esac
+	shift
+done
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root" || exit 1
+
+passed=0
+failed=0
+skipped=0
+report=()        # one line per pass / check, printed before the total
+
+note() {
+	report+=("$1")
+	echo "test.sh: $1"
+}
+
+# Where the tests put their mounts and regions.  A fuse.holdfs mount or a
+# holdfs daemon still there is a test that did not clean up after itself.
+# (The quickstart demo mount lives outside these and is not counted.)
+scratch_dirs=(/tmp /var/tmp /dev/shm "$root/build" "$root/build-asan")
+if [ -n "${TMPDIR:-}" ]; then
+	scratch_dirs+=("${TMPDIR%/}")
+fi
+
+in_scratch() {
+	local p=$1 d
+	for d in "${scratch_dirs[@]}"; do
+		case "$p" in "$d"/*) return 0 ;; esac
+	done
+	return 1
+}
+
+declare -A seen_leftover=()
+
+# leftover KEY MESSAGE: report one leftover; count it only the first time
+# (one that was there before the tests is not blamed on them twice).
+leftover() {
+	if [ -n "${seen_leftover[$1]:-}" ]; then
+		echo "test.sh: still there: ${*:2}" >&2
+		return 1
+	fi
+	seen_leftover[$1]=1
+	echo "test.sh: leftover ${*:2}" >&2
+}
+
+check_leftovers() {
+	local when=$1 n=0 src mnt type rest pid arg
+	while read -r src mnt type rest; do
+		case "$type" in
+		fuse.holdfs) ;;
+		fuse | fuseblk) case "$src" in *holdfs*) ;; *) continue ;; esac ;;
+		*) continue ;;
+		esac
+		in_scratch "$mnt" || continue
+		leftover "mount $mnt" "holdfs mount $mnt (from $src);" \
+			"remove with: fusermount3 -u $mnt" && n=$((n + 1))
+	done </proc/mounts
+	for pid in $(pgrep -x holdfs 2>/dev/null); do
+		while IFS= read -r -d '' arg; do
+			in_scratch "$arg" || continue
+			leftover "pid $pid" "holdfs daemon, pid $pid:" \
+				"$(tr '\0' ' ' </proc/"$pid"/cmdline 2>/dev/null)" &&
+				n=$((n + 1))
+			break
+		done 2>/dev/null <"/proc/$pid/cmdline"
+	done
+	if [ $n -gt 0 ]; then
+		failed=$((failed + n))
+		note "leftovers $when tests: $n FAILED"
+	else
+		note "leftovers $when tests: none"
+	fi
+}
+
+# Count the results of the last `meson test` in $1 from its testlog.json.
+# Prints "ok fail skip".
+count_results() {
+	python3 - "$1/meson-logs/testlog.json" <<'EOF'
+import json, sys
+ok = bad = skip = 0
+with open(sys.argv[1]) as f:
+    for line in f:
+        line = line.strip()
+        if not line:
+            continue
+        r = json.loads(line).get("result")
+        if r in ("OK", "EXPECTEDFAIL"):
+            ok += 1
+        elif r == "SKIP":
+            skip += 1
+        else:  # FAIL, TIMEOUT, ERROR, UNEXPECTEDPASS, ...
+            bad += 1
+print(ok, bad, skip)
+EOF
+}
+
+# run_pass NAME BUILDDIR [build.sh args...]: build, then run all suites.
+run_pass() {
+	local name=$1 dir=$2 rc ok bad skip counts
+	shift 2
+	echo
+	echo "==== test.sh: $name pass: build ($dir/) ===="
+	if ! scripts/build.sh "$@"; then
+		failed=$((failed + 1))
+		note "$name: build FAILED (counted as 1 failure; no tests run)"
+		return
+	fi
+	echo
+	echo "==== test.sh: $name pass: meson test -C $dir ===="
+	rm -f "$dir/meson-logs/testlog.json"
+	meson test -C "$dir" --print-errorlogs "${mtest_extra[@]}" \
+		"${test_args[@]}" </dev/null
+	rc=$?
+	if [ ! -f "$dir/meson-logs/testlog.json" ]; then
+		failed=$((failed + 1))
+		note "$name: meson test exited $rc without a test log (counted as 1 failure)"
+		return
+	fi
+	if ! counts=$(count_results "$dir"); then
+		failed=$((failed + 1))
+		note "$name: could not read $dir/meson-logs/testlog.json (counted as 1 failure)"
+		return
+	fi
+	read -r ok bad skip <<<"$counts"
+	if [ $((ok + bad + skip)) -eq 0 ]; then
+		bad=1
+		note "$name: no test ran (counted as 1 failure)"
+	elif [ $rc -ne 0 ] && [ "$bad" -eq 0 ]; then
+		bad=1
+		note "$name: meson test exited $rc with no failing test (counted as 1 failure)"
+	fi
+	passed=$((passed + ok))
+	failed=$((failed + bad))
+	skipped=$((skipped + skip))
+	note "$name: $ok passed, $bad failed, $skip skipped"
+}
+
+check_leftovers before
+
+echo
+echo "==== test.sh: dependencies ===="
+if ! scripts/setup-deps.sh; then
+	failed=$((failed + 1))
+	note "setup-deps FAILED; not building"
+else
+	mtest_extra=()
+	run_pass plain build
+
+	if [ $quick -eq 0 ]; then
+		# handle_sigbus=0: the daemon and clients handle SIGBUS (lost or
+		# revoked memory) themselves; ASan must not take it over.
+		export ASAN_OPTIONS=handle_sigbus=0:detect_leaks=1
+		export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+		# Instrumented code is slower; keep the per-test deadlines honest
+		# rather than flaky.
+		mtest_extra=(--timeout-multiplier 3)
+		run_pass sanitizer build-asan --sanitize
+	else
+		note "sanitizer pass skipped (--quick)"
+	fi
+fi
+
+check_leftovers after
+
+echo
+echo "==== test.sh: summary ===="
+for line in "${report[@]}"; do
+	echo "  $line"
+done
+echo "$passed passed, $failed failed, $skipped skipped"
+[ $failed -eq 0 ]

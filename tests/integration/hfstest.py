@@ -1,0 +1,1272 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""hfstest: the shared harness of the holdfs integration tests.
+
+Standard library + ctypes only; runs on Debian 12's /usr/bin/python3 (3.11).
+
+What it gives the test files:
+
+* HoldFS  - a temp dir, a sparse region file (in /dev/shm when it can, else
+            /tmp), mkfs.holdfs, and a holdfs daemon started in the foreground
+            (-f) as our own child so we own its pid.  mount() waits until the
+            mount shows in /proc/self/mountinfo *and* answers a stat (deadline
+            MOUNT_TIMEOUT); if the daemon exits first the test fails with its
+            stderr.  remount(), kill_daemon(sig), unmount().  Teardown always
+            unmounts (fusermount3 -u, then umount, then umount -l), waits for
+            the daemon with a deadline, kills it if needed and removes the
+            temp files - on success, failure, exception, SIGINT/SIGTERM
+            (context manager + atexit + signal handling) and on a hung test
+            (per-test watchdog).
+* Tmpfs   - a private tmpfs mount, the calibration target.
+* check / check_eq / fail / expect_errno / cannot_run - assertions.
+* Child / as_user - run a function in a forked child (optionally as another
+            uid/gid) and get its result or its OSError back.
+* the runner - run_tests(cases, args) prints `ok NAME`, `FAIL NAME: reason`,
+            `SKIP NAME: reason`, and a last line exactly
+            `N passed, N failed, N skipped`; exit status 1 on any failure.
+
+A test that cannot run here (not root, no /dev/fuse, no fusermount3, holdfs
+binaries missing) FAILS with the reason.  Only with HOLDFS_ALLOW_SKIP=1 in
+the environment does it SKIP instead, and then it says why.
+
+Environment:
+  HOLDFS_BUILD               build dir holding fs/holdfs and mkfs/mkfs.holdfs
+                             (default: <repo>/build)
+  HOLDFS_ALLOW_SKIP=1        turn "cannot run here" failures into SKIPs
+  HOLDFS_TEST_TIMEOUT        default per-test deadline in seconds (180)
+  HOLDFS_TIMEOUT_MULTIPLIER  scales every deadline (default 1, or 3 when
+                             ASAN_OPTIONS is set: sanitizer builds are slow)
+  HOLDFS_REGION_DIR          where region files go (default /dev/shm or /tmp)
+  HOLDFS_KEEP_LOGS=1         print the daemon log of passing tests too
+"""
+
+import argparse
+import atexit
+import ctypes
+import ctypes.util
+import errno
+import os
+import pickle
+import select
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+REPO = os.path.realpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
+ALLOW_SKIP = os.environ.get('HOLDFS_ALLOW_SKIP') == '1'
+
+
+def _multiplier():
+    v = os.environ.get('HOLDFS_TIMEOUT_MULTIPLIER')
+    if v:
+        try:
+            return max(float(v), 0.1)
+        except ValueError:
+            pass
+    return 3.0 if os.environ.get('ASAN_OPTIONS') else 1.0
+
+
+TIMEOUT_MULTIPLIER = _multiplier()
+MOUNT_TIMEOUT = 10.0 * TIMEOUT_MULTIPLIER     # mount must appear and answer
+UNMOUNT_TIMEOUT = 10.0 * TIMEOUT_MULTIPLIER   # daemon must exit after unmount
+DEFAULT_TEST_TIMEOUT = float(os.environ.get('HOLDFS_TEST_TIMEOUT', '180'))
+
+# allow_other: the posix checks fork children that setuid to 1000/1001; a FUSE
+# mount without allow_other refuses every other uid outright (EACCES), which
+# would hide the permission checks we want to see.  Root may always use it.
+DEFAULT_MOUNT_OPTS = ('allow_other',)
+
+# Unprivileged ids used by the permission tests; they need not exist in
+# /etc/passwd.
+USER1, GROUP1 = 1000, 1000
+USER2, GROUP2 = 1001, 1001
+
+# ---------------------------------------------------------------------------
+# assertions
+
+
+class TestFailure(AssertionError):
+    """A check failed (or the test could not run and skipping is not allowed)."""
+
+
+class TestSkip(Exception):
+    """The test cannot run here and HOLDFS_ALLOW_SKIP=1 allows skipping."""
+
+
+def fail(msg):
+    raise TestFailure(msg)
+
+
+def check(cond, msg):
+    if not cond:
+        raise TestFailure(msg)
+
+
+def check_eq(got, expected, what):
+    if got != expected:
+        raise TestFailure('%s: expected %s, got %s' % (what, _short(expected), _short(got)))
+
+
+def _short(v, limit=120):
+    r = repr(v)
+    if len(r) > limit:
+        if isinstance(v, (bytes, bytearray)):
+            return '<%d bytes %s...>' % (len(v), r[:60])
+        return r[:limit] + '...'
+    return r
+
+
+def errname(e):
+    return errno.errorcode.get(e, str(e))
+
+
+def _call_desc(fn, args):
+    name = getattr(fn, '__name__', repr(fn))
+    parts = [_short(a, 60) for a in args]
+    return '%s(%s)' % (name, ', '.join(parts))
+
+
+def expect_errno(err, fn, *args, **kwargs):
+    """Call fn(*args, **kwargs) and require it to fail with OSError errno err
+    (an int, or a tuple of acceptable ints).  Returns the OSError."""
+    allowed = err if isinstance(err, tuple) else (err,)
+    want = '/'.join(errname(e) for e in allowed)
+    try:
+        res = fn(*args, **kwargs)
+    except OSError as e:
+        if e.errno not in allowed:
+            raise TestFailure('%s: expected %s, got %s (%s)'
+                              % (_call_desc(fn, args), want, errname(e.errno), e.strerror))
+        return e
+    # do not leak an fd we were not supposed to get
+    if fn is os.open and isinstance(res, int):
+        os.close(res)
+    raise TestFailure('%s: expected %s, but it succeeded (returned %s)'
+                      % (_call_desc(fn, args), want, _short(res, 60)))
+
+
+def cannot_run(reason):
+    """The test cannot run in this environment: FAIL, or SKIP when allowed."""
+    if ALLOW_SKIP:
+        raise TestSkip(reason + ' (skipped because HOLDFS_ALLOW_SKIP=1)')
+    raise TestFailure('cannot run: ' + reason
+                      + ' (set HOLDFS_ALLOW_SKIP=1 to skip instead of failing)')
+
+
+def require(cond, reason):
+    if not cond:
+        cannot_run(reason)
+
+
+def require_root():
+    require(os.geteuid() == 0, 'needs root (euid is %d)' % os.geteuid())
+
+
+# ---------------------------------------------------------------------------
+# environment and binaries
+
+
+def build_dir():
+    return os.path.abspath(os.environ.get('HOLDFS_BUILD') or os.path.join(REPO, 'build'))
+
+
+def binary(name):
+    sub = {'holdfs': 'fs', 'mkfs.holdfs': 'mkfs', 'fsck.holdfs': 'fsck',
+           'holdfsctl': 'ctl'}.get(name, '')
+    return os.path.join(build_dir(), sub, name)
+
+
+def holdfs_bin():
+    return binary('holdfs')
+
+
+def mkfs_bin():
+    return binary('mkfs.holdfs')
+
+
+def fuse_env_problems(need_binaries=True):
+    """Reasons the real-mount tests cannot run here (empty list: they can)."""
+    probs = []
+    if os.geteuid() != 0:
+        probs.append('not root (euid %d)' % os.geteuid())
+    if not os.path.exists('/dev/fuse'):
+        probs.append('/dev/fuse does not exist')
+    else:
+        try:
+            os.close(os.open('/dev/fuse', os.O_RDWR))
+        except OSError as e:
+            probs.append('cannot open /dev/fuse: %s' % e.strerror)
+    if shutil.which('fusermount3') is None:
+        probs.append('fusermount3 not found in PATH (Debian package fuse3)')
+    if need_binaries:
+        for b in (holdfs_bin(), mkfs_bin()):
+            if not (os.path.isfile(b) and os.access(b, os.X_OK)):
+                probs.append('%s is missing or not executable (HOLDFS_BUILD=%s)'
+                             % (b, os.environ.get('HOLDFS_BUILD', '<unset>')))
+    return probs
+
+
+def require_fuse_env(need_binaries=True):
+    probs = fuse_env_problems(need_binaries)
+    if probs:
+        cannot_run('; '.join(probs))
+
+
+def region_base():
+    d = os.environ.get('HOLDFS_REGION_DIR')
+    if d:
+        return d
+    if os.path.isdir('/dev/shm') and os.access('/dev/shm', os.W_OK):
+        try:
+            st = os.statvfs('/dev/shm')
+            if st.f_bavail * st.f_frsize >= (1 << 30):
+                return '/dev/shm'
+        except OSError:
+            pass
+    return tempfile.gettempdir()
+
+
+def make_tmpdir(prefix='hfstest-', base=None):
+    d = tempfile.mkdtemp(prefix=prefix, dir=base)
+    # mkdtemp makes 0700; the uid-1000 children must be able to walk through
+    os.chmod(d, 0o755)
+    return d
+
+
+def make_sparse_file(path, size):
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644)
+    try:
+        os.ftruncate(fd, size)
+    finally:
+        os.close(fd)
+
+
+def parse_size(s):
+    s = str(s).strip()
+    mult = {'K': 1 << 10, 'M': 1 << 20, 'G': 1 << 30, 'T': 1 << 40}
+    if s and s[-1].upper() in mult:
+        return int(s[:-1]) * mult[s[-1].upper()]
+    return int(s)
+
+
+# ---------------------------------------------------------------------------
+# /proc/self/mountinfo
+
+
+def _unescape(s):
+    out = []
+    i = 0
+    while i < len(s):
+        if s[i] == '\\' and i + 3 < len(s) and s[i + 1:i + 4].isdigit():
+            out.append(chr(int(s[i + 1:i + 4], 8)))
+            i += 4
+        else:
+            out.append(s[i])
+            i += 1
+    return ''.join(out)
+
+
+def mounts():
+    """List of dicts (mountpoint, fstype, source, options) in mount order."""
+    res = []
+    with open('/proc/self/mountinfo') as f:
+        for line in f:
+            parts = line.split()
+            try:
+                sep = parts.index('-')
+            except ValueError:
+                continue
+            res.append({'id': int(parts[0]), 'mountpoint': _unescape(parts[4]),
+                        'options': parts[5], 'fstype': parts[sep + 1],
+                        'source': _unescape(parts[sep + 2]),
+                        'super_options': parts[sep + 3] if len(parts) > sep + 3 else ''})
+    return res
+
+
+def mount_entry(path):
+    """The topmost mount whose mount point is exactly path, or None."""
+    path = os.path.realpath(path)
+    found = None
+    for m in mounts():
+        if m['mountpoint'] == path:
+            found = m
+    return found
+
+
+def is_mounted(path):
+    return mount_entry(path) is not None
+
+
+def mounts_under(path):
+    path = os.path.realpath(path)
+    return [m['mountpoint'] for m in mounts()
+            if m['mountpoint'] == path or m['mountpoint'].startswith(path + '/')]
+
+
+def fs_type(path):
+    """fstype of the mount holding path (longest mount point prefix)."""
+    path = os.path.realpath(path)
+    best, typ = -1, None
+    for m in mounts():
+        mp = m['mountpoint']
+        if path == mp or path.startswith(mp.rstrip('/') + '/'):
+            if len(mp) >= best:
+                best, typ = len(mp), m['fstype']
+    return typ
+
+
+# ---------------------------------------------------------------------------
+# running commands
+
+
+def run(cmd, timeout=60.0, check_rc=False, stdin=subprocess.DEVNULL):
+    """Run cmd; output goes to temp files (never pipes: a daemon that forks
+    would keep a pipe open and hang us).  Returns CompletedProcess with str
+    stdout/stderr."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        try:
+            p = subprocess.Popen(cmd, stdin=stdin, stdout=out, stderr=err)
+        except OSError as e:
+            raise TestFailure('cannot run %s: %s' % (cmd[0], e))
+        try:
+            rc = p.wait(timeout=timeout * TIMEOUT_MULTIPLIER)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            out.seek(0)
+            err.seek(0)
+            raise TestFailure('%s did not finish within %.0f s; stderr: %s'
+                              % (' '.join(cmd), timeout * TIMEOUT_MULTIPLIER,
+                                 err.read().decode(errors='replace').strip()[-500:]))
+        out.seek(0)
+        err.seek(0)
+        cp = subprocess.CompletedProcess(cmd, rc, out.read().decode(errors='replace'),
+                                         err.read().decode(errors='replace'))
+    if check_rc and rc != 0:
+        raise TestFailure('%s exited %s; stderr: %s' % (' '.join(cmd), rc, cp.stderr.strip()[-800:]))
+    return cp
+
+
+def _pids_with_arg(arg):
+    """pids (not ours) whose argv contains arg exactly."""
+    me = os.getpid()
+    res = []
+    want = os.fsencode(arg)
+    for ent in os.listdir('/proc'):
+        if not ent.isdigit() or int(ent) == me:
+            continue
+        try:
+            with open('/proc/%s/cmdline' % ent, 'rb') as f:
+                args = f.read().split(b'\0')
+        except OSError:
+            continue
+        if want in args:
+            res.append(int(ent))
+    return res
+
+
+def _pid_alive(pid):
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            st = f.read()
+        return st[st.rindex(')') + 2] != 'Z'
+    except (OSError, ValueError, IndexError):
+        return False
+
+
+def unmount_path(path, timeout=UNMOUNT_TIMEOUT):
+    """Unmount whatever is mounted at path: fusermount3 -u, umount, then
+    umount -l.  Returns a list of notes about what it had to do."""
+    notes = []
+    for _ in range(8):          # stacked mounts: peel them all
+        if not is_mounted(path):
+            return notes
+        done = False
+        for cmd in (['fusermount3', '-u', path], ['umount', path], ['umount', '-l', path]):
+            try:
+                r = run(cmd, timeout=timeout)
+            except TestFailure as e:
+                notes.append(str(e))
+                continue
+            if r.returncode == 0:
+                if cmd[-2] == '-l':
+                    notes.append('needed a lazy unmount of %s' % path)
+                done = True
+                break
+            notes.append('%s: exit %d: %s' % (' '.join(cmd), r.returncode, r.stderr.strip()))
+        if not done:
+            notes.append('could not unmount %s' % path)
+            return notes
+    return notes
+
+
+# ---------------------------------------------------------------------------
+# registry of live resources: cleaned at exit, on signals and on hangs
+
+_live = []
+_recent = []          # created since the current test started (for log dumps)
+_OWNER_PID = os.getpid()
+_print_lock = threading.RLock()
+
+
+def _register(obj):
+    _live.append(obj)
+    _recent.append(obj)
+
+
+def _unregister(obj):
+    try:
+        _live.remove(obj)
+    except ValueError:
+        pass
+
+
+def cleanup_all(emergency=False):
+    if os.getpid() != _OWNER_PID:
+        return
+    for obj in reversed(list(_live)):
+        try:
+            if emergency:
+                obj.emergency()
+            else:
+                obj.close()
+        except BaseException as e:      # keep cleaning the others
+            _warn('cleanup of %r failed: %s' % (obj, e))
+
+
+def _warn(msg):
+    with _print_lock:
+        sys.stderr.write('hfstest: warning: %s\n' % msg)
+        sys.stderr.flush()
+
+
+atexit.register(cleanup_all)
+
+
+def _safe_rmtree(path):
+    """rmtree, but never into something still mounted (that would delete the
+    files of the mounted filesystem)."""
+    if not path or not os.path.exists(path):
+        return True
+    busy = mounts_under(path)
+    if busy:
+        _warn('not removing %s: still mounted: %s' % (path, ', '.join(busy)))
+        return False
+    shutil.rmtree(path, ignore_errors=True)
+    return True
+
+
+class HoldFS:
+    """A holdfs region and mount for one test.
+
+        with HoldFS(size='256M') as fs:      # mkfs + mount
+            open(fs.path('a'), 'w').write('x')
+            fs.remount()
+    """
+
+    def __init__(self, size='256M', mkfs_args=(), mount_opts=DEFAULT_MOUNT_OPTS,
+                 format=True, mount=True, region_dir=None):
+        require_fuse_env()
+        self._owner = os.getpid()
+        self.size = size
+        self.mount_opts = tuple(mount_opts)
+        self.proc = None
+        self.log_path = None
+        self.saved_logs = []        # (name, text) of every daemon run
+        self._nlog = 0
+        self._closed = False
+        self.tmpdir = make_tmpdir('hfstest-')
+        self.region_dir = region_dir or make_tmpdir('hfstest-region-', region_base())
+        self._own_region_dir = region_dir is None
+        self.region = os.path.join(self.region_dir, 'region.img')
+        self.mnt = os.path.join(self.tmpdir, 'mnt')
+        os.mkdir(self.mnt, 0o755)
+        _register(self)
+        try:
+            if format:
+                self.mkfs(size=size, extra=mkfs_args)
+            if mount:
+                self.mount()
+        except BaseException:
+            self.close()
+            raise
+
+    def __repr__(self):
+        return '<HoldFS %s on %s>' % (self.region, self.mnt)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def path(self, *parts):
+        return os.path.join(self.mnt, *parts)
+
+    # -- tools --------------------------------------------------------------
+
+    def mkfs(self, size=None, extra=(), check_rc=True, region=None, timeout=120):
+        cmd = [mkfs_bin()]
+        if size:
+            cmd += ['--size', str(size)]
+        cmd += list(extra) + [region or self.region]
+        r = run(cmd, timeout=timeout)
+        if check_rc and r.returncode != 0:
+            fail('mkfs.holdfs failed (exit %d): %s' % (r.returncode, (r.stderr or r.stdout).strip()))
+        return r
+
+    # -- mounting -----------------------------------------------------------
+
+    def _new_log(self):
+        self._nlog += 1
+        self.log_path = os.path.join(self.tmpdir, 'daemon-%d.log' % self._nlog)
+        return self.log_path
+
+    def daemon_log(self):
+        """stderr+stdout of the current (or last) daemon run."""
+        if not self.log_path:
+            return ''
+        try:
+            with open(self.log_path, 'rb') as f:
+                return f.read().decode(errors='replace')
+        except OSError:
+            return ''
+
+    def _save_log(self):
+        if self.log_path:
+            txt = self.daemon_log()
+            name = os.path.basename(self.log_path)
+            self.saved_logs = [x for x in self.saved_logs if x[0] != name]
+            self.saved_logs.append((name, txt))
+
+    def daemon_cmd(self, opts=None, extra_args=(), foreground=True, region=None, mnt=None):
+        cmd = [holdfs_bin(), region or self.region, mnt or self.mnt]
+        if foreground:
+            cmd.append('-f')
+        opts = self.mount_opts if opts is None else tuple(opts)
+        if opts:
+            cmd += ['-o', ','.join(opts)]
+        return cmd + list(extra_args)
+
+    def mount(self, opts=None, extra_args=(), timeout=MOUNT_TIMEOUT):
+        """Start `holdfs REGION MNT -f` as our child and wait for the mount."""
+        if self.proc is not None and self.proc.poll() is None:
+            fail('mount(): a daemon (pid %d) is still running' % self.proc.pid)
+        if is_mounted(self.mnt):
+            fail('mount(): %s is already mounted' % self.mnt)
+        if opts is not None:
+            self.mount_opts = tuple(opts)
+        cmd = self.daemon_cmd(extra_args=extra_args)
+        log = self._new_log()
+        with open(log, 'ab') as lf:
+            # own session: a terminal ^C reaches us, and we unmount in order
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=lf, stderr=lf,
+                                         start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while True:
+            m = mount_entry(self.mnt)
+            if m is not None and m['fstype'].startswith('fuse'):
+                break
+            rc = self.proc.poll()
+            if rc is not None:
+                self.proc = None
+                self._save_log()
+                fail('holdfs exited with %s before the mount appeared; command: %s; stderr: %s'
+                     % (_rc_desc(rc), ' '.join(cmd), self.daemon_log().strip()[-1500:] or '<empty>'))
+            if time.monotonic() > deadline:
+                self._abort_daemon()
+                fail('mount did not appear in /proc/self/mountinfo within %.0f s; stderr: %s'
+                     % (timeout, self.daemon_log().strip()[-1500:] or '<empty>'))
+            time.sleep(0.02)
+        # mounted; now it must answer (FUSE INIT + getattr of the root)
+        err = _with_deadline(os.stat, (self.mnt,), max(deadline - time.monotonic(), 2.0))
+        if err == 'timeout':
+            self._abort_daemon()
+            fail('mount appeared but stat(%s) did not return within the deadline (daemon hung at '
+                 'INIT?); stderr: %s' % (self.mnt, self.daemon_log().strip()[-1500:]))
+        if isinstance(err, BaseException):
+            self._abort_daemon()
+            fail('mount appeared but stat(%s) failed: %s; stderr: %s'
+                 % (self.mnt, err, self.daemon_log().strip()[-1500:]))
+        return self
+
+    def _abort_daemon(self):
+        if self.proc is not None:
+            try:
+                self.proc.kill()
+            except OSError:
+                pass
+            try:
+                self.proc.wait(timeout=UNMOUNT_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                pass
+            self.proc = None
+        unmount_path(self.mnt)
+        self._save_log()
+
+    def mounted(self):
+        return is_mounted(self.mnt)
+
+    def unmount(self, check_clean=True, method='fusermount3', timeout=UNMOUNT_TIMEOUT):
+        """Unmount and wait for the daemon to exit.  With check_clean, the
+        unmount must succeed without force and the daemon must exit 0 within
+        the deadline; otherwise fail (after cleaning up anyway)."""
+        problems = []
+        if is_mounted(self.mnt):
+            cmd = ['fusermount3', '-u', self.mnt] if method == 'fusermount3' else ['umount', self.mnt]
+            r = run(cmd, timeout=timeout)
+            if r.returncode != 0:
+                problems.append('%s exited %d: %s' % (' '.join(cmd), r.returncode, r.stderr.strip()))
+                notes = unmount_path(self.mnt, timeout)
+                problems += notes
+        rc = None
+        if self.proc is not None:
+            try:
+                rc = self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                problems.append('daemon pid %d did not exit within %.0f s of the unmount; killed'
+                                % (self.proc.pid, timeout))
+                self.proc.kill()
+                try:
+                    rc = self.proc.wait(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    problems.append('daemon pid %d survives SIGKILL (stuck in the kernel?)'
+                                    % self.proc.pid)
+            if rc is not None and rc != 0 and not problems:
+                problems.append('daemon exited with %s after a clean unmount' % _rc_desc(rc))
+            self.proc = None
+        self._save_log()
+        if is_mounted(self.mnt):
+            problems.append('still mounted after unmount')
+        if check_clean and problems:
+            tail = self.daemon_log().strip()[-1500:]
+            fail('unclean unmount: %s; daemon stderr: %s' % ('; '.join(problems), tail or '<empty>'))
+        return rc
+
+    def remount(self, opts=None, extra_args=()):
+        self.unmount(check_clean=True)
+        return self.mount(opts=opts, extra_args=extra_args)
+
+    def kill_daemon(self, sig=signal.SIGKILL, remount=True, timeout=UNMOUNT_TIMEOUT):
+        """Send sig to the daemon and wait for it to die.  A dead daemon leaves
+        a dead mount (ENOTCONN): clear it with fusermount3 -u / umount -l.  Then
+        mount again (journal replay) unless remount=False.  Returns the
+        daemon's exit status as Popen reports it (-9 for SIGKILL)."""
+        if self.proc is None:
+            fail('kill_daemon(): no daemon running')
+        os.kill(self.proc.pid, sig)
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait(timeout=timeout)
+            fail('daemon did not exit within %.0f s of signal %d' % (timeout, sig))
+        self.proc = None
+        self._save_log()
+        unmount_path(self.mnt)
+        if is_mounted(self.mnt):
+            fail('could not clear the dead mount at %s' % self.mnt)
+        if remount:
+            self.mount()
+        return rc
+
+    # -- teardown -----------------------------------------------------------
+
+    def _reap_strays(self, grace):
+        """Daemons of this region that are not our child (a daemonized mount,
+        a second daemon): wait for them, then kill them."""
+        deadline = time.monotonic() + grace
+        while True:
+            pids = [p for p in _pids_with_arg(self.region) if _pid_alive(p)]
+            if not pids:
+                return
+            if time.monotonic() > deadline:
+                for p in pids:
+                    _warn('killing leftover process %d using %s' % (p, self.region))
+                    try:
+                        os.kill(p, signal.SIGKILL)
+                    except OSError:
+                        pass
+                time.sleep(0.1)
+                return
+            time.sleep(0.05)
+
+    def close(self):
+        if self._closed or os.getpid() != self._owner:
+            return
+        try:
+            self.unmount(check_clean=False)
+        except BaseException as e:
+            _warn('unmount during teardown: %s' % e)
+        if is_mounted(self.mnt):
+            unmount_path(self.mnt)
+        if self.proc is not None:
+            self.proc.kill()
+            try:
+                self.proc.wait(timeout=UNMOUNT_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                pass
+            self.proc = None
+        self._reap_strays(UNMOUNT_TIMEOUT)
+        self._save_log()
+        ok = _safe_rmtree(self.tmpdir)
+        if self._own_region_dir:
+            _safe_rmtree(self.region_dir)
+        if ok:
+            self._closed = True
+            _unregister(self)
+
+    def emergency(self):
+        """Hang or signal: kill first (that aborts hung FUSE requests), then
+        lazily unmount, then remove files."""
+        if os.getpid() != self._owner or self._closed:
+            return
+        if self.proc is not None:
+            try:
+                os.kill(self.proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+        for p in _pids_with_arg(self.region):
+            try:
+                os.kill(p, signal.SIGKILL)
+            except OSError:
+                pass
+        for _ in range(8):
+            if not is_mounted(self.mnt):
+                break
+            subprocess.run(['umount', '-l', self.mnt], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=30)
+        self._save_log()
+        _safe_rmtree(self.tmpdir)
+        if self._own_region_dir:
+            _safe_rmtree(self.region_dir)
+        self._closed = True
+        _unregister(self)
+
+
+def _rc_desc(rc):
+    if rc is None:
+        return 'no status'
+    if rc < 0:
+        try:
+            return 'signal %s' % signal.Signals(-rc).name
+        except ValueError:
+            return 'signal %d' % -rc
+    return 'status %d' % rc
+
+
+def _with_deadline(fn, args, timeout):
+    """Run fn(*args) in a thread; return its exception, 'timeout', or None."""
+    box = {}
+
+    def body():
+        try:
+            fn(*args)
+            box['r'] = None
+        except BaseException as e:
+            box['r'] = e
+    t = threading.Thread(target=body, daemon=True)
+    t.start()
+    t.join(timeout)
+    if t.is_alive():
+        return 'timeout'
+    return box.get('r')
+
+
+class Tmpfs:
+    """A private tmpfs mount (the calibration target)."""
+
+    def __init__(self, size='16g'):
+        require_root()
+        self._owner = os.getpid()
+        self._closed = False
+        self.tmpdir = make_tmpdir('hfstest-tmpfs-')
+        self.mnt = os.path.join(self.tmpdir, 'mnt')
+        os.mkdir(self.mnt, 0o755)
+        _register(self)
+        r = run(['mount', '-t', 'tmpfs', '-o', 'size=%s,mode=0755' % size, 'hfstest-tmpfs', self.mnt])
+        if r.returncode != 0:
+            self.close()
+            cannot_run('mount -t tmpfs failed: %s' % r.stderr.strip())
+        self.saved_logs = []
+
+    def __repr__(self):
+        return '<Tmpfs on %s>' % self.mnt
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def path(self, *parts):
+        return os.path.join(self.mnt, *parts)
+
+    def close(self):
+        if self._closed or os.getpid() != self._owner:
+            return
+        unmount_path(self.mnt)
+        if _safe_rmtree(self.tmpdir):
+            self._closed = True
+            _unregister(self)
+
+    def emergency(self):
+        if os.getpid() != self._owner or self._closed:
+            return
+        for _ in range(4):
+            if not is_mounted(self.mnt):
+                break
+            subprocess.run(['umount', '-l', self.mnt], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=30)
+        _safe_rmtree(self.tmpdir)
+        self._closed = True
+        _unregister(self)
+
+
+# ---------------------------------------------------------------------------
+# forked children
+
+
+def _child_reset():
+    try:
+        signal.set_wakeup_fd(-1)
+    except (ValueError, OSError):
+        pass
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(s, signal.SIG_DFL)
+
+
+class ChildError(Exception):
+    pass
+
+
+class Child:
+    """fn(*args) in a forked child, optionally after dropping to uid/gid.
+
+    join() returns fn's (picklable) result; an OSError in the child comes
+    back as an OSError with the same errno, a TestFailure as a TestFailure,
+    anything else as ChildError."""
+
+    def __init__(self, fn, *args, uid=None, gid=None, groups=None):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:                         # child: never returns
+            code = 0
+            try:
+                os.close(r)
+                _child_reset()
+                if gid is not None:
+                    os.setgroups(list(groups) if groups is not None else [])
+                    os.setgid(gid)
+                if uid is not None:
+                    os.setuid(uid)
+                payload = ('ok', fn(*args))
+            except OSError as e:
+                payload = ('oserror', e.errno, e.strerror, e.filename)
+            except TestFailure as e:
+                payload = ('fail', str(e))
+            except BaseException as e:
+                payload = ('error', '%s: %s\n%s' % (type(e).__name__, e, traceback.format_exc()))
+            try:
+                data = pickle.dumps(payload)
+            except Exception as e:
+                data = pickle.dumps(('error', 'result not picklable: %s' % e))
+                code = 1
+            try:
+                view = memoryview(data)
+                while view:
+                    n = os.write(w, view)
+                    view = view[n:]
+            except BaseException:
+                code = 2
+            os._exit(code)
+        os.close(w)
+        self.pid = pid
+        self._r = r
+        self.fn_name = getattr(fn, '__name__', repr(fn))
+        self.status = None
+
+    def kill(self, sig=signal.SIGKILL):
+        if self.status is None:
+            try:
+                os.kill(self.pid, sig)
+            except OSError:
+                pass
+
+    def join(self, timeout=120.0):
+        timeout *= TIMEOUT_MULTIPLIER
+        deadline = time.monotonic() + timeout
+        chunks = []
+        timed_out = False
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    timed_out = True
+                    break
+                rl, _, _ = select.select([self._r], [], [], min(left, 1.0))
+                if rl:
+                    b = os.read(self._r, 1 << 16)
+                    if not b:
+                        break
+                    chunks.append(b)
+        finally:
+            os.close(self._r)
+        if timed_out:
+            self.kill()
+        _, st = os.waitpid(self.pid, 0)
+        self.status = st
+        if timed_out:
+            raise TestFailure('child running %s did not finish within %.0f s (killed)'
+                              % (self.fn_name, timeout))
+        data = b''.join(chunks)
+        if not data:
+            raise ChildError('child running %s died without a result (%s)'
+                             % (self.fn_name, _wait_desc(st)))
+        payload = pickle.loads(data)
+        if payload[0] == 'ok':
+            return payload[1]
+        if payload[0] == 'oserror':
+            raise OSError(payload[1], payload[2], payload[3])
+        if payload[0] == 'fail':
+            raise TestFailure(payload[1])
+        raise ChildError('child running %s: %s' % (self.fn_name, payload[1]))
+
+
+def _wait_desc(st):
+    if os.WIFSIGNALED(st):
+        return 'killed by signal %d' % os.WTERMSIG(st)
+    return 'exit %d' % os.WEXITSTATUS(st)
+
+
+def as_user(uid, gid, fn, *args, groups=None, timeout=60.0):
+    """Run fn(*args) in a child with uid/gid (and supplementary groups,
+    default none); return its result or re-raise its OSError."""
+    return Child(fn, *args, uid=uid, gid=gid, groups=groups).join(timeout)
+
+
+def in_child(fn, *args, timeout=60.0):
+    return Child(fn, *args).join(timeout)
+
+
+# ---------------------------------------------------------------------------
+# the runner
+
+
+class Case:
+    def __init__(self, name, fn, args=(), timeout=None):
+        self.name = name
+        self.fn = fn
+        self.args = tuple(args)
+        self.timeout = timeout or getattr(fn, 'timeout', None) or DEFAULT_TEST_TIMEOUT
+
+
+def timeout(seconds):
+    """Decorator: per-test deadline (before HOLDFS_TIMEOUT_MULTIPLIER)."""
+    def deco(fn):
+        fn.timeout = seconds
+        return fn
+    return deco
+
+
+def collect(namespace, args=(), prefix=''):
+    """Cases for every test_* function of a module namespace, in file order."""
+    items = [(getattr(v, '__code__', None) and v.__code__.co_firstlineno or 0, k, v)
+             for k, v in namespace.items() if k.startswith('test_') and callable(v)]
+    items.sort(key=lambda t: t[0])
+    return [Case(prefix + k, v, args) for _, k, v in items]
+
+
+class Interrupted(BaseException):
+    pass
+
+
+class Runner:
+    def __init__(self, exitfirst=False):
+        self.passed = self.failed = self.skipped = 0
+        self.exitfirst = exitfirst
+        self._pending = []
+        self._current = None
+        self._done = False
+
+    def out(self, line):
+        with _print_lock:
+            sys.stdout.write(line + '\n')
+            sys.stdout.flush()
+
+    def note(self, line):
+        """A diagnostic line ('# ...'): timings, logs."""
+        for ln in str(line).splitlines() or ['']:
+            self.out('# ' + ln)
+
+    def summary(self):
+        return '%d passed, %d failed, %d skipped' % (self.passed, self.failed, self.skipped)
+
+    def _hung(self, case, secs):
+        with _print_lock:
+            if self._current is not case or self._done:
+                return
+            self._done = True
+            self.failed += 1
+            self.out('FAIL %s: timed out after %.0f s (hung?); killing every daemon of this run '
+                     'and lazily unmounting everything it mounted' % (case.name, secs))
+            cleanup_all(emergency=True)
+            self._dump_logs(always=True)
+            for c in self._pending:
+                self.failed += 1
+                self.out('FAIL %s: not run (the run was aborted after a hang)' % c.name)
+            self.out(self.summary())
+            os._exit(1)
+
+    def _dump_logs(self, always=False):
+        for obj in list(_recent):
+            for name, txt in getattr(obj, 'saved_logs', []):
+                txt = txt.strip()
+                if not txt and not always:
+                    continue
+                lines = txt.splitlines()
+                self.note('daemon log %s of %r (last %d of %d lines):'
+                          % (name, obj, min(len(lines), 30), len(lines)))
+                for ln in lines[-30:]:
+                    self.note('  ' + ln)
+
+    def run_one(self, case):
+        self._current = case
+        del _recent[:]
+        secs = case.timeout * TIMEOUT_MULTIPLIER
+        timer = threading.Timer(secs, self._hung, args=(case, secs))
+        timer.daemon = True
+        timer.start()
+        t0 = time.monotonic()
+        outcome = None
+        try:
+            case.fn(*case.args)
+            outcome = ('ok', None)
+        except TestSkip as e:
+            outcome = ('skip', str(e))
+        except TestFailure as e:
+            outcome = ('fail', str(e), _where(e))
+        except KeyboardInterrupt:
+            outcome = ('fail', 'interrupted', '')
+            raise Interrupted()
+        except Exception as e:
+            desc = '%s: %s' % (type(e).__name__, e)
+            if isinstance(e, OSError) and e.errno:
+                desc = 'unexpected OSError %s: %s' % (errname(e.errno), e)
+            outcome = ('fail', desc, traceback.format_exc())
+        finally:
+            timer.cancel()
+            with _print_lock:
+                if self._done:          # the watchdog fired and is exiting
+                    time.sleep(3600)
+                self._current = None
+                dt = time.monotonic() - t0
+                if outcome is None:
+                    outcome = ('fail', 'interrupted', '')
+                if outcome[0] == 'ok':
+                    self.passed += 1
+                    self.out('ok %s' % case.name)
+                    if os.environ.get('HOLDFS_KEEP_LOGS') == '1':
+                        self._dump_logs()
+                elif outcome[0] == 'skip':
+                    self.skipped += 1
+                    self.out('SKIP %s: %s' % (case.name, outcome[1]))
+                else:
+                    self.failed += 1
+                    reason = ' '.join(outcome[1].split('\n')[:1]) if outcome[1] else 'failed'
+                    rest = outcome[1].split('\n')[1:]
+                    self.out('FAIL %s: %s' % (case.name, reason))
+                    for ln in rest:
+                        self.note('  ' + ln)
+                    if outcome[2]:
+                        self.note(outcome[2].rstrip())
+                    self._dump_logs()
+                if dt >= 5:
+                    self.note('%s took %.1f s' % (case.name, dt))
+        return outcome[0]
+
+    def run_all(self, cases):
+        self._pending = list(cases)
+        try:
+            while self._pending:
+                c = self._pending.pop(0)
+                res = self.run_one(c)
+                if res == 'fail' and self.exitfirst:
+                    for rest in self._pending:
+                        self.failed += 1
+                        self.out('FAIL %s: not run (-x: stopped after the first failure)' % rest.name)
+                    self._pending = []
+        except Interrupted:
+            for rest in self._pending:
+                self.failed += 1
+                self.out('FAIL %s: not run (interrupted)' % rest.name)
+            self._pending = []
+            cleanup_all()
+            self.out(self.summary())
+            return 130
+        cleanup_all()
+        self.out(self.summary())
+        return 1 if self.failed else 0
+
+
+def _where(e):
+    tb = traceback.extract_tb(e.__traceback__)
+    here = os.path.abspath(__file__)
+    frames = [f for f in tb if os.path.abspath(f.filename) != here]
+    if not frames:
+        return ''
+    f = frames[-1]
+    return 'at %s:%d in %s: %s' % (os.path.basename(f.filename), f.lineno, f.name, (f.line or '').strip())
+
+
+_sig_thread_started = False
+
+
+def _sigterm(signum, frame):
+    raise KeyboardInterrupt('signal %d' % signum)
+
+
+def install_signal_handlers(grace=5.0):
+    """SIGTERM/SIGHUP behave like ^C (the test's context managers unwind).
+    A watcher thread learns of the signal through the wakeup fd even if the
+    main thread is stuck in a hung FUSE syscall; if the process has not
+    finished cleaning up after `grace` seconds it kills the daemons, lazily
+    unmounts and exits."""
+    global _sig_thread_started
+    if _sig_thread_started or threading.current_thread() is not threading.main_thread():
+        return
+    _sig_thread_started = True
+    signal.signal(signal.SIGTERM, _sigterm)
+    signal.signal(signal.SIGHUP, _sigterm)
+    r, w = os.pipe()
+    os.set_blocking(w, False)
+    signal.set_wakeup_fd(w, warn_on_full_buffer=False)
+
+    def watch():
+        while True:
+            try:
+                data = os.read(r, 64)
+            except OSError:
+                return
+            if not data:
+                return
+            sigs = [b for b in data if b in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)]
+            if not sigs:
+                continue
+            time.sleep(grace)
+            with _print_lock:
+                sys.stdout.write('# interrupted by signal %d and not finished after %.0f s: '
+                                 'killing daemons, lazy unmounts\n' % (sigs[0], grace))
+                sys.stdout.flush()
+                cleanup_all(emergency=True)
+                os._exit(128 + sigs[0])
+    threading.Thread(target=watch, daemon=True, name='hfstest-signals').start()
+
+
+def add_common_args(parser):
+    parser.add_argument('-k', dest='patterns', action='append', default=[],
+                        help='run only tests whose name contains this (repeatable)')
+    parser.add_argument('-x', '--exitfirst', action='store_true',
+                        help='stop after the first failure')
+    parser.add_argument('--list', action='store_true', help='list the tests and exit')
+    return parser
+
+
+def select_cases(cases, patterns):
+    if not patterns:
+        return cases
+    return [c for c in cases if any(p in c.name for p in patterns)]
+
+
+def run_tests(cases, args):
+    """Filter, run, print, and exit the process with the right status."""
+    cases = select_cases(cases, getattr(args, 'patterns', []))
+    if getattr(args, 'list', False):
+        for c in cases:
+            print(c.name)
+        sys.exit(0)
+    os.umask(0o022)
+    install_signal_handlers()
+    runner = Runner(exitfirst=getattr(args, 'exitfirst', False))
+    if not cases:
+        print('FAIL selection: no test matched %s' % getattr(args, 'patterns', []))
+        print('0 passed, 1 failed, 0 skipped')
+        sys.exit(1)
+    code = runner.run_all(cases)
+    sys.stdout.flush()
+    sys.exit(code)
+
+
+def default_parser(description):
+    return add_common_args(argparse.ArgumentParser(description=description))
+
+
+# ---------------------------------------------------------------------------
+# small file helpers shared by the suites
+
+
+def write_file(path, data, mode=0o644, fsync=False):
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, mode)
+    try:
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+        if fsync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_file(path):
+    with open(path, 'rb') as f:
+        return f.read()
+
+
+def pattern(seed, n):
+    """n deterministic, position-dependent bytes for seed (no two seeds or
+    offsets alike, so misplaced blocks are caught)."""
+    import hashlib
+    out = bytearray()
+    i = 0
+    s = str(seed).encode()
+    while len(out) < n:
+        out += hashlib.sha256(s + b':' + str(i).encode()).digest()
+        i += 1
+    return bytes(out[:n])
+
+
+def is_root():
+    return os.geteuid() == 0
+
+
+def fsync_dir(path):
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+_libc = None
+
+
+def libc():
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6', use_errno=True)
+    return _libc
+
+
+def stat_mode_str(m):
+    return '%s %o' % (stat.filemode(m), m)

@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * On-media layout: every field offset and size of include/holdfs/format.h.
+ *
+ * The format is little-endian fixed-width and used in place, so a field
+ * that moves is an incompatible format change.  This test pins each one;
+ * if it fails, either the change was a mistake or the format version and
+ * docs/format.md must change with it.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <holdfs/format.h>
+
+static int failures;
+
+static void check(const char *what, size_t got, size_t want)
+{
+	if (got != want) {
+		fprintf(stderr, "FAIL %s: %zu, expected %zu\n", what, got, want);
+		failures++;
+	}
+}
+
+#define SIZE(type, want) check("sizeof(" #type ")", sizeof(type), want)
+#define FIELD(type, field, off, size)                                     \
+	do {                                                              \
+		check("offsetof(" #type ", " #field ")",                  \
+		      offsetof(type, field), off);                        \
+		check("sizeof(" #type "." #field ")",                     \
+		      sizeof(((type *)0)->field), size);                  \
+	} while (0)
+
+static void test_super(void)
+{
+	typedef struct hfs_super s;
+
+	SIZE(s, 512);
+	FIELD(s, s_magic, 0, 8);
+	FIELD(s, s_version_major, 8, 4);
+	FIELD(s, s_version_minor, 12, 4);
+	FIELD(s, s_feat_compat, 16, 4);
+	FIELD(s, s_feat_incompat, 20, 4);
+	FIELD(s, s_feat_ro_compat, 24, 4);
+	FIELD(s, s_crc, 28, 4);
+	FIELD(s, s_block_size, 32, 4);
+	FIELD(s, s_alloc_unit, 36, 4);
+	FIELD(s, s_region_size, 40, 8);
+	FIELD(s, s_uuid, 48, 16);
+	FIELD(s, s_label, 64, 64);
+	FIELD(s, s_health_off, 128, 8);
+	FIELD(s, s_health_blocks, 136, 8);
+	FIELD(s, s_badlist_off, 144, 8);
+	FIELD(s, s_badlist_blocks, 152, 8);
+	FIELD(s, s_journal_off, 160, 8);
+	FIELD(s, s_journal_blocks, 168, 8);
+	FIELD(s, s_itable_off, 176, 8);
+	FIELD(s, s_inode_count, 184, 8);
+	FIELD(s, s_pool_off, 192, 8);
+	FIELD(s, s_pool_blocks, 200, 8);
+	FIELD(s, s_backup_off, 208, 8);
+	FIELD(s, s_mkfs_time, 216, 8);
+	FIELD(s, s_mount_time, 224, 8);
+	FIELD(s, s_unmount_time, 232, 8);
+	FIELD(s, s_mount_count, 240, 8);
+	FIELD(s, s_state, 248, 4);
+	FIELD(s, s_pad0, 252, 4);
+	FIELD(s, s_inode_hwm, 256, 8);
+	FIELD(s, s_used_blocks, 264, 8);
+	FIELD(s, s_used_inodes, 272, 8);
+	FIELD(s, s_journal_seq, 280, 8);
+	FIELD(s, s_health_seq, 288, 8);
+	FIELD(s, s_reserved, 296, 216);
+}
+
+static void test_extent_inode(void)
+{
+	typedef struct hfs_extent e;
+	typedef struct hfs_inode_disk i;
+
+	SIZE(e, 24);
+	FIELD(e, e_lblk, 0, 8);
+	FIELD(e, e_pblk, 8, 8);
+	FIELD(e, e_len, 16, 4);
+	FIELD(e, e_flags, 20, 4);
+
+	SIZE(i, 256);
+	check("HFS_INODE_SIZE", HFS_INODE_SIZE, 256);
+	check("HFS_INLINE_SYMLINK", HFS_INLINE_SYMLINK, 120);
+	FIELD(i, i_crc, 0, 4);
+	FIELD(i, i_mode, 4, 4);
+	FIELD(i, i_uid, 8, 4);
+	FIELD(i, i_gid, 12, 4);
+	FIELD(i, i_nlink, 16, 4);
+	FIELD(i, i_flags, 20, 4);
+	FIELD(i, i_size, 24, 8);
+	FIELD(i, i_generation, 32, 8);
+	FIELD(i, i_atime, 40, 8);
+	FIELD(i, i_mtime, 48, 8);
+	FIELD(i, i_ctime, 56, 8);
+	FIELD(i, i_btime, 64, 8);
+	FIELD(i, i_atime_ns, 72, 4);
+	FIELD(i, i_mtime_ns, 76, 4);
+	FIELD(i, i_ctime_ns, 80, 4);
+	FIELD(i, i_btime_ns, 84, 4);
+	FIELD(i, i_rdev, 88, 8);
+	FIELD(i, i_xattr_blk, 96, 8);
+	FIELD(i, i_ext_blk, 104, 8);
+	FIELD(i, i_nextents, 112, 4);
+	FIELD(i, i_pad0, 116, 4);
+	FIELD(i, i_parent, 120, 8);
+	FIELD(i, i_extents, 128, 120);
+	FIELD(i, i_symlink, 128, 120);
+	FIELD(i, i_reserved, 248, 8);
+}
+
+static void test_dentry_blocks(void)
+{
+	typedef struct hfs_dentry_disk d;
+	typedef struct hfs_blkhdr b;
+	typedef struct hfs_xattr_entry x;
+
+	SIZE(d, 272);
+	FIELD(d, d_ino, 0, 8);
+	FIELD(d, d_crc, 8, 4);
+	FIELD(d, d_name_len, 12, 2);
+	FIELD(d, d_type, 14, 1);
+	FIELD(d, d_pad, 15, 1);
+	FIELD(d, d_name, 16, 256);
+	check("HFS_DENTRIES_PER_BLOCK", HFS_DENTRIES_PER_BLOCK, 15);
+
+	SIZE(b, 32);
+	FIELD(b, b_magic, 0, 4);
+	FIELD(b, b_crc, 4, 4);
+	FIELD(b, b_owner, 8, 8);
+	FIELD(b, b_next, 16, 8);
+	FIELD(b, b_count, 24, 4);
+	FIELD(b, b_pad, 28, 4);
+	check("HFS_EXTENTS_PER_BLOCK", HFS_EXTENTS_PER_BLOCK, 169);
+
+	SIZE(x, 4);
+	FIELD(x, x_name_len, 0, 1);
+	FIELD(x, x_pad, 1, 1);
+	FIELD(x, x_value_len, 2, 2);
+	check("HFS_XATTR_SPACE", HFS_XATTR_SPACE, 4064);
+}
+
+static void test_lists_journal(void)
+{
+	typedef struct hfs_badlist_hdr bh;
+	typedef struct hfs_bad_extent bx;
+	typedef struct hfs_health_rec h;
+	typedef struct hfs_jheader jh;
+	typedef struct hfs_jrecord jr;
+
+	SIZE(bh, 16);
+	FIELD(bh, bl_magic, 0, 4);
+	FIELD(bh, bl_crc, 4, 4);
+	FIELD(bh, bl_count, 8, 4);
+	FIELD(bh, bl_pad, 12, 4);
+	SIZE(bx, 16);
+	FIELD(bx, bx_off, 0, 8);
+	FIELD(bx, bx_len, 8, 8);
+
+	SIZE(h, 128);
+	FIELD(h, h_crc, 0, 4);
+	FIELD(h, h_type, 4, 4);
+	FIELD(h, h_seq, 8, 8);
+	FIELD(h, h_time, 16, 8);
+	FIELD(h, h_off, 24, 8);
+	FIELD(h, h_len, 32, 8);
+	FIELD(h, h_ino, 40, 8);
+	FIELD(h, h_flags, 48, 4);
+	FIELD(h, h_pad, 52, 4);
+	FIELD(h, h_msg, 56, 72);
+
+	SIZE(jh, 32);
+	FIELD(jh, j_magic, 0, 8);
+	FIELD(jh, j_seq, 8, 8);
+	FIELD(jh, j_nrec, 16, 4);
+	FIELD(jh, j_crc, 20, 4);
+	FIELD(jh, j_bytes, 24, 8);
+	SIZE(jr, 16);
+	FIELD(jr, r_off, 0, 8);
+	FIELD(jr, r_len, 8, 4);
+	FIELD(jr, r_pad, 12, 4);
+}
+
+/* Constants that are part of the format. */
+static void test_constants(void)
+{
+	check("HFS_BLOCK_SIZE", HFS_BLOCK_SIZE, 4096);
+	check("1 << HFS_BLOCK_SHIFT", 1u << HFS_BLOCK_SHIFT, 4096);
+	check("HFS_SB_MAGIC", HFS_SB_MAGIC == 0x01005346444c4f48ull, 1);
+	check("HFS_VERSION_MAJOR", HFS_VERSION_MAJOR, 1);
+	check("HFS_ROOT_INO", HFS_ROOT_INO, 1);
+	check("HFS_EXTBLK_MAGIC", HFS_EXTBLK_MAGIC, 0x4b425845u);
+	check("HFS_XATTRBLK_MAGIC", HFS_XATTRBLK_MAGIC, 0x4b425858u);
+	check("HFS_BADLIST_MAGIC", HFS_BADLIST_MAGIC, 0x4c444142u);
+	check("HFS_JOURNAL_MAGIC",
+	      HFS_JOURNAL_MAGIC == 0x4c4e524a53464448ull, 1);
+	check("health records per ring", HFS_HEALTH_BLOCKS * 4096 / 128, 512);
+	check("bad extents per list", (HFS_BADLIST_BLOCKS * 4096 - 16) / 16,
+	      1023);
+}
+
+int main(void)
+{
+	test_super();
+	test_extent_inode();
+	test_dentry_blocks();
+	test_lists_journal();
+	test_constants();
+	if (failures) {
+		fprintf(stderr, "test_layout: %d check(s) failed\n", failures);
+		return EXIT_FAILURE;
+	}
+	printf("test_layout: all layout checks passed\n");
+	return EXIT_SUCCESS;
+}

@@ -1,0 +1,301 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Volume operations on a region in a malloc'd buffer: namespace, data,
+ * remount persistence, journal replay of a committed-but-unapplied
+ * transaction, allocator behaviour, and a 100k-entry directory.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <sys/xattr.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mkfs.h"
+#include "vol_i.h"
+
+static int failures;
+#define CHECK(c)                                                          \
+	do {                                                              \
+		if (!(c)) {                                               \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n",      \
+				__FILE__, __LINE__, #c);                  \
+			failures++;                                       \
+		}                                                         \
+	} while (0)
+#define CHECK_EQ(a, b)                                                    \
+	do {                                                              \
+		long long _a = (long long)(a), _b = (long long)(b);       \
+		if (_a != _b) {                                           \
+			fprintf(stderr, "%s:%d: %s == %lld, expected %lld\n", \
+				__FILE__, __LINE__, #a, _a, _b);          \
+			failures++;                                       \
+		}                                                         \
+	} while (0)
+
+#define REGION_SIZE (64u << 20)
+
+static const struct hfs_cred root_cred = { 0, 0, 0, NULL, 0 };
+
+static struct hfs_region *make_region_sized(void **mem, uint64_t size,
+					   uint64_t inodes)
+{
+	struct hfs_region *rg;
+	struct hfs_err err = { 0 };
+	struct hfs_mkfs_result res;
+	struct hfs_mkfs_opts o = { .label = "t", .inode_count = inodes };
+
+	*mem = calloc(1, size);
+	if (!*mem || hfs_region_from_memory(*mem, size, &rg))
+		abort();
+	if (hfs_mkfs(rg, &o, &res, &err)) {
+		fprintf(stderr, "mkfs: %s\n", err.msg);
+		abort();
+	}
+	return rg;
+}
+
+static struct hfs_region *make_region(void **mem)
+{
+	return make_region_sized(mem, REGION_SIZE, 0);
+}
+
+static struct hfs_vol *mount_vol(struct hfs_region *rg, struct hfs_vol_info *info)
+{
+	struct hfs_vol *vol = NULL;
+	struct hfs_err err = { 0 };
+	int ret = hfs_vol_open(rg, NULL, &vol, info, &err);
+
+	if (ret) {
+		fprintf(stderr, "mount: %s\n", err.msg);
+		abort();
+	}
+	return vol;
+}
+
+static uint64_t mkfile(struct hfs_vol *vol, uint64_t dir, const char *name)
+{
+	struct hfs_attr a;
+	int ret = hfs_mknod(vol, dir, name, S_IFREG | 0644, 0, &root_cred, &a);
+
+	CHECK_EQ(ret, 0);
+	return ret ? 0 : a.ino;
+}
+
+static void test_namespace(struct hfs_vol *vol)
+{
+	struct hfs_attr a, d;
+	char buf[64];
+
+	CHECK_EQ(hfs_mkdir(vol, HFS_ROOT_INO, "d", 0755, &root_cred, &d), 0);
+	CHECK_EQ(d.nlink, 2);
+	CHECK_EQ(hfs_mkdir(vol, HFS_ROOT_INO, "d", 0755, &root_cred, &a), -EEXIST);
+	mkfile(vol, d.ino, "f");
+	CHECK_EQ(hfs_lookup(vol, d.ino, "f", &a), 0);
+	CHECK_EQ(hfs_link(vol, a.ino, HFS_ROOT_INO, "hard", &a), 0);
+	CHECK_EQ(a.nlink, 2);
+	CHECK_EQ(hfs_rmdir(vol, HFS_ROOT_INO, "d"), -ENOTEMPTY);
+	CHECK_EQ(hfs_unlink(vol, HFS_ROOT_INO, "d"), -EISDIR);
+	CHECK_EQ(hfs_symlink(vol, HFS_ROOT_INO, "sl", "d/f", &root_cred, &a), 0);
+	CHECK_EQ(hfs_readlink(vol, a.ino, buf, sizeof(buf)), 3);
+	CHECK(!strcmp(buf, "d/f"));
+	CHECK_EQ(hfs_rename(vol, d.ino, "f", HFS_ROOT_INO, "g", 0), 0);
+	CHECK_EQ(hfs_lookup(vol, d.ino, "f", &a), -ENOENT);
+	CHECK_EQ(hfs_rename(vol, HFS_ROOT_INO, "d", d.ino, "x", 0), -EINVAL);
+	CHECK_EQ(hfs_rename(vol, HFS_ROOT_INO, "g", HFS_ROOT_INO, "hard",
+			    RENAME_NOREPLACE), -EEXIST);
+	CHECK_EQ(hfs_rename(vol, HFS_ROOT_INO, "g", HFS_ROOT_INO, "d",
+			    RENAME_EXCHANGE), 0);
+	CHECK_EQ(hfs_lookup(vol, HFS_ROOT_INO, "g", &a), 0);
+	CHECK(S_ISDIR(a.mode));
+	CHECK_EQ(hfs_rmdir(vol, HFS_ROOT_INO, "g"), 0);
+	CHECK_EQ(hfs_unlink(vol, HFS_ROOT_INO, "d"), 0);
+	CHECK_EQ(hfs_lookup(vol, HFS_ROOT_INO, "hard", &a), 0);
+	CHECK_EQ(a.nlink, 1);
+}
+
+static void test_data(struct hfs_vol *vol)
+{
+	static char big[300000], back[300000];
+	uint64_t ino = mkfile(vol, HFS_ROOT_INO, "data"), pos;
+	struct hfs_attr a;
+
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (char)(i * 7 + 3);
+	CHECK_EQ(hfs_write(vol, ino, big, sizeof(big), 1000), sizeof(big));
+	CHECK_EQ(hfs_read(vol, ino, back, sizeof(back), 1000), sizeof(back));
+	CHECK(!memcmp(big, back, sizeof(big)));
+	CHECK_EQ(hfs_read(vol, ino, back, 1000, 0), 1000);
+	CHECK(back[0] == 0 && back[999] == 0);
+	/* sparse far away, holes read zero, SEEK_DATA/HOLE */
+	CHECK_EQ(hfs_write(vol, ino, "xyz", 3, 5ull << 30), 3);
+	CHECK_EQ(hfs_getattr(vol, ino, &a), 0);
+	CHECK_EQ(a.size, (5ull << 30) + 3);
+	CHECK_EQ(hfs_read(vol, ino, back, 10, (5ull << 30) - 7), 10);
+	CHECK(!memcmp(back, "\0\0\0\0\0\0\0xyz", 10));
+	CHECK_EQ(hfs_lseek(vol, ino, 400000, SEEK_DATA, &pos), 0);
+	CHECK_EQ(pos, (5ull << 30) / 4096 * 4096);
+	CHECK_EQ(hfs_lseek(vol, ino, 0, SEEK_HOLE, &pos), 0);
+	CHECK_EQ(pos, 303104); /* end of the block holding byte 301000 */
+	/* truncate down then up: the tail reads zeros */
+	struct hfs_setattr sa = { .mask = HFS_SET_SIZE, .size = 2000 };
+	CHECK_EQ(hfs_setattr(vol, ino, &sa, &a), 0);
+	sa.size = 10000;
+	CHECK_EQ(hfs_setattr(vol, ino, &sa, &a), 0);
+	CHECK_EQ(hfs_read(vol, ino, back, 10000, 0), 10000);
+	CHECK(!memcmp(back + 1000, big, 1000));
+	for (int i = 2000; i < 10000; i++)
+		if (back[i]) {
+			CHECK(!"stale byte past old EOF");
+			break;
+		}
+	/* punch */
+	CHECK_EQ(hfs_fallocate(vol, ino, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			       0, 8192), 0);
+	CHECK_EQ(hfs_read(vol, ino, back, 10000, 0), 10000);
+	CHECK(back[1500] == 0 && back[8191] == 0);
+}
+
+static void test_xattr(struct hfs_vol *vol)
+{
+	uint64_t ino = mkfile(vol, HFS_ROOT_INO, "xa");
+	char buf[64];
+
+	CHECK_EQ(hfs_setxattr(vol, ino, "user.k", "v1", 2, 0), 0);
+	CHECK_EQ(hfs_getxattr(vol, ino, "user.k", buf, sizeof(buf)), 2);
+	CHECK_EQ(hfs_setxattr(vol, ino, "user.k", "v2", 2, XATTR_CREATE), -EEXIST);
+	CHECK_EQ(hfs_removexattr(vol, ino, "user.k"), 0);
+	CHECK_EQ(hfs_getxattr(vol, ino, "user.k", buf, sizeof(buf)), -ENODATA);
+	CHECK_EQ(hfs_setxattr(vol, ino, "user.keep", "yes", 3, 0), 0);
+}
+
+static void test_remount(struct hfs_region *rg)
+{
+	struct hfs_vol_info info;
+	struct hfs_vol *vol = mount_vol(rg, &info);
+	struct hfs_attr a;
+	char buf[8];
+
+	CHECK(info.was_clean);
+	CHECK_EQ(hfs_lookup(vol, HFS_ROOT_INO, "data", &a), 0);
+	CHECK_EQ(a.size, 10000);
+	CHECK_EQ(hfs_lookup(vol, HFS_ROOT_INO, "hard", &a), 0);
+	CHECK_EQ(hfs_lookup(vol, HFS_ROOT_INO, "xa", &a), 0);
+	CHECK_EQ(hfs_getxattr(vol, a.ino, "user.keep", buf, sizeof(buf)), 3);
+	CHECK_EQ(hfs_vol_close(vol), 0);
+}
+
+/* A committed transaction whose home writes never happened must be
+ * applied by the next mount. */
+static void test_replay(struct hfs_region *rg)
+{
+	struct hfs_vol *vol = mount_vol(rg, NULL);
+	struct hfs_vol_info info;
+	struct hfs_attr a;
+	void *saved = malloc(REGION_SIZE);
+
+	memcpy(saved, rg->base, REGION_SIZE);
+	mkfile(vol, HFS_ROOT_INO, "replayed");
+	/* keep the journal, roll every home location back */
+	{
+		uint64_t jo = vol->sb.s_journal_off;
+		uint64_t jl = vol->sb.s_journal_blocks * HFS_BLOCK_SIZE;
+
+		memcpy((uint8_t *)saved + jo, rg->base + jo, jl);
+	}
+	memcpy(rg->base, saved, REGION_SIZE);
+	free(saved);
+	/* drop the DRAM volume without writing anything */
+	vol->failed = true;
+	hfs_vol_close(vol);
+	vol = mount_vol(rg, &info);
+	CHECK(info.replayed);
+	CHECK(!info.was_clean);
+	CHECK_EQ(hfs_lookup(vol, HFS_ROOT_INO, "replayed", &a), 0);
+	CHECK_EQ(hfs_vol_close(vol), 0);
+}
+
+static void test_big_dir(void)
+{
+	void *mem;
+	struct hfs_region *rg = make_region_sized(&mem, 128u << 20, 110000);
+	struct hfs_vol *vol = mount_vol(rg, NULL);
+	struct hfs_attr d, a;
+	char name[32];
+	int n = 100000;
+
+	CHECK_EQ(hfs_mkdir(vol, HFS_ROOT_INO, "big", 0755, &root_cred, &d), 0);
+	for (int i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "f%06d", i);
+		int ret = hfs_mknod(vol, d.ino, name, S_IFREG | 0644, 0,
+				    &root_cred, &a);
+
+		if (ret) {
+			fprintf(stderr, "create %s: %s\n", name, strerror(-ret));
+			CHECK(!"create in big dir failed");
+			break;
+		}
+	}
+	CHECK_EQ(hfs_lookup(vol, d.ino, "f054321", &a), 0);
+	CHECK_EQ(hfs_vol_close(vol), 0);
+	vol = mount_vol(rg, NULL);
+	CHECK_EQ(hfs_lookup(vol, d.ino, "f099999", &a), 0);
+	CHECK_EQ(hfs_unlink(vol, d.ino, "f000000"), 0);
+	CHECK_EQ(hfs_lookup(vol, d.ino, "f000000", &a), -ENOENT);
+	CHECK_EQ(hfs_vol_close(vol), 0);
+	hfs_region_close(rg);
+	free(mem);
+}
+
+static void test_enospc(void)
+{
+	void *mem;
+	struct hfs_region *rg = make_region(&mem);
+	struct hfs_vol *vol = mount_vol(rg, NULL);
+	static char chunk[1 << 20];
+	uint64_t ino = mkfile(vol, HFS_ROOT_INO, "fill");
+	ssize_t r = 0;
+	uint64_t off = 0;
+	struct statvfs st;
+
+	memset(chunk, 0xab, sizeof(chunk));
+	while ((r = hfs_write(vol, ino, chunk, sizeof(chunk), off)) > 0)
+		off += (uint64_t)r;
+	CHECK_EQ(r, -ENOSPC);
+	CHECK(off > (32u << 20));
+	CHECK_EQ(hfs_statfs(vol, &st), 0);
+	CHECK(st.f_bfree < 300);
+	CHECK_EQ(hfs_unlink(vol, HFS_ROOT_INO, "fill"), 0);
+	hfs_forget(vol, ino, 1);
+	CHECK_EQ(hfs_statfs(vol, &st), 0);
+	CHECK(st.f_bfree > st.f_blocks - 100);
+	CHECK_EQ(hfs_vol_close(vol), 0);
+	hfs_region_close(rg);
+	free(mem);
+}
+
+int main(void)
+{
+	void *mem;
+	struct hfs_region *rg = make_region(&mem);
+	struct hfs_vol *vol = mount_vol(rg, NULL);
+
+	test_namespace(vol);
+	test_data(vol);
+	test_xattr(vol);
+	CHECK_EQ(hfs_vol_close(vol), 0);
+	test_remount(rg);
+	test_replay(rg);
+	hfs_region_close(rg);
+	free(mem);
+	test_big_dir();
+	test_enospc();
+	if (failures) {
+		fprintf(stderr, "test_vol: %d failure(s)\n", failures);
+		return 1;
+	}
+	printf("test_vol: ok\n");
+	return 0;
+}
