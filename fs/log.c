@@ -9,6 +9,7 @@
 #include "daemon.h"
 
 #include <fuse_log.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -39,12 +40,18 @@ void hfsd_log(int prio, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* fuse_log levels are the syslog priorities. */
+/* libfuse sometimes builds one line from several fuse_log calls ("unknown
+ * option(s): `" ... "'\n"), so its messages are collected up to the
+ * newline.  fuse_log levels are the syslog priorities. */
+static pthread_mutex_t fuse_line_lock = PTHREAD_MUTEX_INITIALIZER;
+static char fuse_line[1024];
+static size_t fuse_line_len;
+
 static void hfsd_fuse_log(enum fuse_log_level level, const char *fmt,
 			  va_list ap)
 {
-	char line[1024];
-	const char *msg = line;
+	const char *msg = fuse_line;
+	int n;
 
 	/* -d traces are libfuse's own format, kept verbatim in the
 	 * foreground so they read like every other FUSE daemon's. */
@@ -52,10 +59,23 @@ static void hfsd_fuse_log(enum fuse_log_level level, const char *fmt,
 		vfprintf(stderr, fmt, ap);
 		return;
 	}
-	vsnprintf(line, sizeof(line), fmt, ap);
-	if (strncmp(line, "fuse: ", 6) == 0)
-		msg = line + 6;
-	hfsd_log((int)level, "%s", msg);
+	pthread_mutex_lock(&fuse_line_lock);
+	n = vsnprintf(fuse_line + fuse_line_len,
+		      sizeof(fuse_line) - fuse_line_len, fmt, ap);
+	if (n > 0)
+		fuse_line_len += (size_t)n;
+	if (fuse_line_len >= sizeof(fuse_line) - 1)
+		fuse_line_len = sizeof(fuse_line) - 1;
+	if (fuse_line_len &&
+	    (fuse_line[fuse_line_len - 1] == '\n' ||
+	     fuse_line_len == sizeof(fuse_line) - 1)) {
+		if (strncmp(fuse_line, "fuse: ", 6) == 0)
+			msg += 6;
+		hfsd_log((int)level, "%s", msg);
+		fuse_line_len = 0;
+		fuse_line[0] = '\0';
+	}
+	pthread_mutex_unlock(&fuse_line_lock);
 }
 
 void hfsd_log_init(void)

@@ -124,66 +124,79 @@ static bool bl_entries_ok(const struct hfs_bad_extent *v, uint32_t n,
 	return true;
 }
 
-int hfs_badlist_load(struct hfs_vol *vol, struct hfs_err *err)
+static int bl_unreadable(struct hfs_region *rg, uint64_t off, int rc,
+			 struct hfs_err *err)
 {
-	const struct hfs_super *sb = &vol->sb;
-	const char *path = vol->rg->path;
+	return hfs_err_set(err, rc, "%s: bad-extent list at 0x%" PRIx64
+			   " unreadable (media error)", rg->path, off);
+}
+
+/* Read the list at sb->s_badlist_off and check magic, count and crc.
+ * Returns the entries (NULL if none) in *out and their count in *n. */
+static int bl_read(struct hfs_region *rg, const struct hfs_super *sb,
+		   struct hfs_bad_extent **out, uint32_t *n,
+		   struct hfs_err *err)
+{
 	uint64_t off = sb->s_badlist_off;
 	struct hfs_badlist_hdr h;
-	struct hfs_bad_extent *v = NULL;
 	uint8_t *buf;
 	size_t len;
-	uint32_t bad;
 	int rc;
 
-	rc = hfs_region_read(vol->rg, off, &h, HDR_SIZE, NULL);
-	if (rc)
-		return hfs_err_set(err, rc, "%s: bad-extent list at 0x%" PRIx64
-				   " unreadable (media error)", path, off);
+	*out = NULL;
+	if ((rc = hfs_region_read(rg, off, &h, HDR_SIZE, NULL)))
+		return bl_unreadable(rg, off, rc, err);
 	if (h.bl_magic != HFS_BADLIST_MAGIC)
 		return hfs_err_set(err, -EUCLEAN, "%s: bad-extent list at 0x%"
-				   PRIx64 ": bad magic", path, off);
+				   PRIx64 ": bad magic", rg->path, off);
 	if (h.bl_count > bl_capacity(sb))
 		return hfs_err_set(err, -EUCLEAN, "%s: bad-extent list: %"
 				   PRIu32 " entries exceed its capacity %"
-				   PRIu32, path, h.bl_count, bl_capacity(sb));
+				   PRIu32, rg->path, h.bl_count,
+				   bl_capacity(sb));
 	len = HDR_SIZE + (size_t)h.bl_count * ENT_SIZE;
-	buf = malloc(len);
-	if (!buf)
-		return hfs_err_set(err, -ENOMEM, "%s: out of memory", path);
-	rc = hfs_region_read(vol->rg, off, buf, len, NULL);
-	if (rc) {
+	if (!(buf = malloc(len)))
+		return hfs_err_set(err, -ENOMEM, "%s: out of memory", rg->path);
+	if ((rc = hfs_region_read(rg, off, buf, len, NULL))) {
 		free(buf);
-		return hfs_err_set(err, rc, "%s: bad-extent list at 0x%" PRIx64
-				   " unreadable (media error)", path, off);
+		return bl_unreadable(rg, off, rc, err);
 	}
 	if (h.bl_crc != hfs_crc_struct(buf, len, offsetof(struct hfs_badlist_hdr,
 							  bl_crc))) {
 		free(buf);
 		return hfs_err_set(err, -EUCLEAN, "%s: bad-extent list: "
-				   "checksum mismatch", path);
+				   "checksum mismatch", rg->path);
 	}
-	if (h.bl_count) {
-		v = malloc((size_t)h.bl_count * ENT_SIZE);
-		if (!v) {
-			free(buf);
-			return hfs_err_set(err, -ENOMEM, "%s: out of memory",
-					   path);
-		}
-		memcpy(v, buf + HDR_SIZE, (size_t)h.bl_count * ENT_SIZE);
-	}
-	free(buf);
-	if (!bl_entries_ok(v, h.bl_count, bl_limit(sb->s_region_size), &bad)) {
+	/* The entries slide to the front of the buffer, which becomes *out. */
+	*n = h.bl_count;
+	memmove(buf, buf + HDR_SIZE, len - HDR_SIZE);
+	if (*n)
+		*out = (struct hfs_bad_extent *)buf;
+	else
+		free(buf);
+	return 0;
+}
+
+int hfs_badlist_load(struct hfs_vol *vol, struct hfs_err *err)
+{
+	struct hfs_bad_extent *v;
+	uint32_t n = 0, bad;
+	int rc = bl_read(vol->rg, &vol->sb, &v, &n, err);
+
+	if (rc)
+		return rc;
+	if (!bl_entries_ok(v, n, bl_limit(vol->sb.s_region_size), &bad)) {
 		rc = hfs_err_set(err, -EUCLEAN, "%s: bad-extent list: entry %"
 				 PRIu32 " (0x%" PRIx64 "+0x%" PRIx64 ") is "
 				 "misaligned, unsorted or outside the region",
-				 path, bad, v[bad].bx_off, v[bad].bx_len);
+				 vol->rg->path, bad, v[bad].bx_off,
+				 v[bad].bx_len);
 		free(v);
 		return rc;
 	}
 	free(vol->bad);
 	vol->bad = v;
-	vol->nbad = h.bl_count;
+	vol->nbad = n;
 	return 0;
 }
 

@@ -280,11 +280,8 @@ static int write_alloc(struct hfs_vol *vol, struct hfs_inode *ip,
 		ret = hfs_inode_stage_extents(vol, ip);
 		ret = ret ? ret : hfs_tx_commit(vol, &vol->tx);
 	}
-	if (ret && ret != -ENOSPC) {
-		vol->failed = true;
-		vol->tx.len = 0;
-		vol->tx.nrec = 0;
-	}
+	if (ret && ret != -ENOSPC)
+		hfs_vol_fail(vol, ret);
 	hfs_vol_unlock(vol);
 	return ret;
 }
@@ -441,11 +438,8 @@ int hfs_setattr(struct hfs_vol *vol, uint64_t ino, const struct hfs_setattr *sa,
 	ret = hfs_vol_lock(vol, true);
 	if (!ret) {
 		ret = setattr_locked(vol, ip, sa);
-		if (ret && ret != -EFBIG && ret != -EISDIR && ret != -EINVAL) {
-			vol->failed = true;
-			vol->tx.len = 0;
-			vol->tx.nrec = 0;
-		}
+		if (ret && ret != -EFBIG && ret != -EISDIR && ret != -EINVAL)
+			hfs_vol_fail(vol, ret);
 		if (!ret)
 			hfs_inode_to_attr(vol, ip, out);
 		hfs_vol_unlock(vol);
@@ -523,11 +517,8 @@ int hfs_fallocate(struct hfs_vol *vol, uint64_t ino, int mode, uint64_t off,
 	ret = hfs_vol_lock(vol, true);
 	if (!ret) {
 		ret = fallocate_locked(vol, ip, mode, off, len);
-		if (ret && ret != -ENOSPC && ret != -EOPNOTSUPP) {
-			vol->failed = true;
-			vol->tx.len = 0;
-			vol->tx.nrec = 0;
-		}
+		if (ret && ret != -ENOSPC && ret != -EOPNOTSUPP)
+			hfs_vol_fail(vol, ret);
 		hfs_vol_unlock(vol);
 	}
 	pthread_rwlock_unlock(&ip->iolock);
@@ -642,7 +633,7 @@ int hfs_setxattr(struct hfs_vol *vol, uint64_t ino, const char *name,
 	if (!ret)
 		ret = hfs_tx_commit(vol, &vol->tx);
 	else
-		vol->tx.len = vol->tx.nrec = 0;
+		hfs_tx_abort(&vol->tx);
 	hfs_vol_unlock(vol);
 	return ret;
 }
@@ -684,7 +675,7 @@ int hfs_removexattr(struct hfs_vol *vol, uint64_t ino, const char *name)
 	if (!ret)
 		ret = hfs_tx_commit(vol, &vol->tx);
 	else
-		vol->tx.len = vol->tx.nrec = 0;
+		hfs_tx_abort(&vol->tx);
 	hfs_vol_unlock(vol);
 	return ret;
 }

@@ -9,7 +9,7 @@
  * skipped, and the others are untouched.  A slot is valid when h_seq != 0,
  * its crc matches and it sits in the slot its sequence number names.
  *
- * The next sequence number comes from vol->sb.s_health_seq, which the
+ * The next sequence number comes from vol->health_seq, which the
  * volume sets at mount from hfs_health_last_seq().  hfs_health_log()
  * serialises itself on a private mutex (failure paths call it without
  * vol->lock) and bumps s_health_seq atomically.
@@ -81,7 +81,7 @@ int hfs_health_log(struct hfs_vol *vol, enum hfs_health_type type,
 	r.h_time = now_ns();
 
 	pthread_mutex_lock(&health_lock);
-	r.h_seq = __atomic_add_fetch(&vol->sb.s_health_seq, 1,
+	r.h_seq = __atomic_add_fetch(&vol->health_seq, 1,
 				     __ATOMIC_RELAXED);
 	r.h_crc = hfs_crc_struct(&r, REC_SIZE, REC_CRC_OFF);
 	rc = hfs_region_write(vol->rg, vol->sb.s_health_off +

@@ -41,6 +41,12 @@ void hfs_tx_free(struct hfs_tx *tx)
 	hfs_tx_init(tx);
 }
 
+void hfs_tx_abort(struct hfs_tx *tx)
+{
+	tx->len = 0;
+	tx->nrec = 0;
+}
+
 static int tx_reserve(struct hfs_tx *tx, size_t more)
 {
 	size_t cap = tx->cap ? tx->cap : 4096;
@@ -194,8 +200,7 @@ int hfs_tx_commit(struct hfs_vol *vol, struct hfs_tx *tx)
 		ret = -EIO;
 	}
 out:
-	tx->len = 0;
-	tx->nrec = 0;
+	hfs_tx_abort(tx);
 	return ret;
 }
 

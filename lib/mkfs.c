@@ -202,6 +202,52 @@ static int mkfs_check_bad(const struct hfs_region *rg,
 	return 0;
 }
 
+static int cmp_bad(const void *a, const void *b)
+{
+	const struct hfs_bad_extent *x = a, *y = b;
+
+	return x->bx_off < y->bx_off ? -1 : x->bx_off > y->bx_off;
+}
+
+/* Will the list fit once merged?  (Checked before anything is written;
+ * hfs_badlist_format merges the same way.) */
+static int mkfs_check_bad_count(const struct hfs_region *rg,
+				const struct hfs_super *sb,
+				const struct hfs_mkfs_opts *o,
+				struct hfs_err *err)
+{
+	uint64_t cap = (sb->s_badlist_blocks * BLK -
+			sizeof(struct hfs_badlist_hdr)) /
+		       sizeof(struct hfs_bad_extent);
+	struct hfs_bad_extent *v;
+	uint64_t n = 0, end = 0;
+
+	if (o->nbad <= cap)
+		return 0;
+	v = malloc((size_t)o->nbad * sizeof(*v));
+	if (!v)
+		return hfs_err_set(err, -ENOMEM, "%s: out of memory", rg->path);
+	memcpy(v, o->bad, (size_t)o->nbad * sizeof(*v));
+	qsort(v, o->nbad, sizeof(*v), cmp_bad);
+	for (uint32_t i = 0; i < o->nbad; i++) {
+		uint64_t s = round_down(v[i].bx_off, BLK);
+		uint64_t e = round_up(v[i].bx_off + v[i].bx_len, BLK);
+
+		if (v[i].bx_len == 0)
+			continue;
+		if (n == 0 || s > end)
+			n++;
+		if (e > end)
+			end = e;
+	}
+	free(v);
+	if (n > cap)
+		return hfs_err_set(err, -ENOSPC, "%s: too many distinct bad "
+				   "ranges (%" PRIu64 "); the bad-extent list "
+				   "holds %" PRIu64, rg->path, n, cap);
+	return 0;
+}
+
 static bool all_zero(const uint8_t *p, size_t len)
 {
 	return len == 0 || (p[0] == 0 && !memcmp(p, p + 1, len - 1));
@@ -317,6 +363,7 @@ static int mkfs_build_super(struct hfs_region *rg,
 	sb->s_used_inodes = 1;
 	if ((rc = mkfs_layout(rg, o, sb, err)) ||
 	    (rc = mkfs_check_bad(rg, sb, o, err)) ||
+	    (rc = mkfs_check_bad_count(rg, sb, o, err)) ||
 	    (rc = mkfs_identity(rg, o, sb, now, err)))
 		return rc;
 	hfs_super_set_crc(sb);
@@ -354,13 +401,6 @@ static int mkfs_write_lists(struct hfs_region *rg, const struct hfs_super *sb,
 {
 	int rc = hfs_badlist_format(rg, sb, o->bad, o->nbad);
 
-	if (rc == -ENOSPC)
-		return hfs_err_set(err, rc, "%s: too many distinct bad ranges "
-				   "(%" PRIu32 " given); the bad-extent list "
-				   "holds %" PRIu64, rg->path, o->nbad,
-				   (sb->s_badlist_blocks * BLK -
-				    sizeof(struct hfs_badlist_hdr)) /
-				   sizeof(struct hfs_bad_extent));
 	if (rc)
 		return hfs_err_set(err, rc, "%s: cannot write the bad-extent "
 				   "list at 0x%" PRIx64, rg->path,

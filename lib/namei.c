@@ -65,22 +65,13 @@ static int space_for(struct hfs_vol *vol, struct hfs_inode *dip, uint64_t extra)
 	return vol->alloc.free_blocks >= need ? 0 : -ENOSPC;
 }
 
-/* After the first change has been staged, an error cannot be undone:
- * fail the volume rather than leave DRAM and media disagreeing. */
-static int fail_after_change(struct hfs_vol *vol, int ret)
-{
-	if (ret) {
-		vol->failed = true;
-		vol->tx.len = 0;
-		vol->tx.nrec = 0;
-	}
-	return ret;
-}
-
+/* Commit the staged change.  After the first change has been staged an
+ * error cannot be undone: fail the volume rather than leave DRAM and
+ * media disagreeing. */
 static int commit(struct hfs_vol *vol, int ret)
 {
 	if (ret)
-		return fail_after_change(vol, ret);
+		return hfs_vol_fail(vol, ret);
 	return hfs_tx_commit(vol, &vol->tx);
 }
 

@@ -40,6 +40,13 @@ struct hfs_region *hfs_vol_region(struct hfs_vol *vol)
 	return vol->rg;
 }
 
+int hfs_vol_fail(struct hfs_vol *vol, int ret)
+{
+	vol->failed = true;
+	hfs_tx_abort(&vol->tx);
+	return ret;
+}
+
 void hfs_vol_release_blocks(struct hfs_vol *vol, uint64_t pblk, uint64_t n)
 {
 	hfs_alloc_put(&vol->alloc, pblk, n);
@@ -154,9 +161,14 @@ static int load_dirs_and_xattrs(struct hfs_vol *vol, struct hfs_vol_info *info)
 		} else if (S_ISREG(ip->d.i_mode)) {
 			info->files++;
 		}
-		if (ip->d.i_xattr_blk && hfs_xattr_load(vol, ip)) {
-			vol->errors++;
-			ip->d.i_xattr_blk = 0;
+		if (ip->d.i_xattr_blk) {
+			ret = hfs_xattr_load(vol, ip);
+			if (ret == -ENOMEM)
+				return ret;
+			/* unreadable: no xattrs in DRAM, the block stays
+			 * reserved and on media for fsck */
+			if (ret)
+				vol->errors++;
 		}
 	}
 	return 0;
@@ -333,7 +345,7 @@ int hfs_vol_open(struct hfs_region *rg, const struct hfs_vol_opts *opts,
 	if (!ret)
 		ret = load_all(vol, info, err);
 	if (!ret)
-		vol->sb.s_health_seq = hfs_health_last_seq(rg, &vol->sb);
+		vol->health_seq = hfs_health_last_seq(rg, &vol->sb);
 	if (!ret && !vol->readonly)
 		ret = free_orphans(vol, info);
 	if (!ret && !vol->readonly)
@@ -381,6 +393,7 @@ static int write_clean(struct hfs_vol *vol)
 	vol->sb.s_used_inodes = vol->used_inodes;
 	vol->sb.s_used_blocks = vol->sb.s_pool_blocks - vol->alloc.free_blocks;
 	vol->sb.s_journal_seq = vol->jseq;
+	vol->sb.s_health_seq = vol->health_seq;
 	hfs_super_set_crc(&vol->sb);
 	if (!ret)
 		ret = hfs_tx_add(&vol->tx, 0, &vol->sb, sizeof(vol->sb));

@@ -70,6 +70,11 @@ struct hfs_tx {
 
 void hfs_tx_init(struct hfs_tx *tx);
 void hfs_tx_free(struct hfs_tx *tx);
+/* Drop everything staged (an operation failed before changing DRAM). */
+void hfs_tx_abort(struct hfs_tx *tx);
+/* An operation failed after changing DRAM: drop the tx and fail the
+ * volume (vol_i.h header comment); returns ret. */
+int hfs_vol_fail(struct hfs_vol *vol, int ret);
 /* Stage: at commit, write len bytes from src to region offset off. */
 int hfs_tx_add(struct hfs_tx *tx, uint64_t off, const void *src, size_t len);
 /* Write the tx to the journal, persist (commit point), apply it to its
@@ -164,6 +169,8 @@ struct hfs_vol {
 	uint32_t nbad;
 	uint64_t jseq;            /* journal sequence */
 	uint64_t last_gen;        /* highest inode generation handed out */
+	uint64_t health_seq;      /* last health record written (health.c;
+				   * not in sb: it changes without vol->lock) */
 	uint64_t errors;          /* inconsistencies seen at mount */
 	struct hfs_tx tx;         /* reusable transaction (under lock) */
 };

@@ -7,16 +7,13 @@
  * A thin tool: the layout and every write are lib/mkfs.c's (hfs_mkfs);
  * this file sizes a region file (--size), refuses to overwrite an existing
  * holdfs without -f, hands libpmem2's known bad ranges to the formatter,
- * and prints what was laid out.
+ * and has the layout printed (report.c).  The command line is args.c's.
  *
  * Exit status: 0 formatted (or, with -n, would format), 1 error, 2 usage.
  */
-#include <ctype.h>
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,29 +24,9 @@
 #include <holdfs/format.h>
 
 #include "err.h"
-#include "mkfs.h"
-#include "region.h"
+#include "tool.h"
 
-#ifndef HOLDFS_VERSION
-#define HOLDFS_VERSION "unknown"
-#endif
-
-#define EXIT_USAGE 2
-
-struct mkfs_args {
-	const char *region;
-	uint64_t size;          /* --size, 0 = use the region as it is */
-	struct hfs_mkfs_opts mo;
-	bool force, quiet, dry_run;
-};
-
-/* Growing list of bad ranges from hfs_region_badblocks. */
-struct badlist {
-	struct hfs_bad_extent *v;
-	uint32_t n, cap;
-};
-
-static void __attribute__((format(printf, 1, 2))) fail(const char *fmt, ...)
+void mkfs_fail(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -60,195 +37,309 @@ static void __attribute__((format(printf, 1, 2))) fail(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-static int __attribute__((format(printf, 1, 2))) usage_error(const char *fmt,
-							      ...)
+/* ---- bad ranges ---------------------------------------------------- */
+
+static int bad_cb(void *ctx, uint64_t off, uint64_t len)
 {
-	va_list ap;
+	struct badlist *bl = ctx;
+	struct hfs_bad_extent *v;
 
-	fputs("mkfs.holdfs: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs("\nTry 'mkfs.holdfs --help' for more information.\n", stderr);
-	return EXIT_USAGE;
-}
+	if (bl->n == bl->cap) {
+		uint32_t cap = bl->cap ? bl->cap * 2 : 16;
 
-static void usage(FILE *f)
-{
-	fputs(
-"Usage: mkfs.holdfs [options] REGION\n"
-"\n"
-"Create a holdfs filesystem on REGION: a device-dax node (/dev/daxX.Y), a\n"
-"file on an fsdax filesystem, or a plain file standing in for one.\n"
-"\n"
-"Options:\n"
-"  -s, --size SIZE         create REGION as a sparse file of SIZE bytes, or\n"
-"                          grow an existing file to SIZE (never shrinks it)\n"
-"  -b, --block-size SIZE   data allocation unit: a power of two, at least\n"
-"                          4K and a multiple of the region's mapping\n"
-"                          alignment (default: that alignment, e.g. 2M for\n"
-"                          device-dax, 4K for files)\n"
-"  -L, --label LABEL       volume label, at most 63 bytes\n"
-"  -N, --inodes N          number of inodes (default: one per 16 KiB of\n"
-"                          region, at most 4194304)\n"
-"  -J, --journal-size SIZE metadata journal size, a multiple of 4K (default:\n"
-"                          1/64 of the region, between 256K and 4M)\n"
-"  -f, --force             overwrite an existing holdfs\n"
-"  -q, --quiet             print nothing but errors\n"
-"  -n, --dry-run           print the layout that would be written; write\n"
-"                          nothing (not even --size)\n"
-"  -h, --help              show this help and exit\n"
-"  -V, --version           show version information and exit\n"
-"\n"
-"SIZE is a number of bytes with an optional suffix K, M, G, T or P (powers\n"
-"of 1024; KiB, MiB, ... are accepted too), e.g. 1G.\n"
-"\n"
-"Known bad media (libpmem2 badblocks) is recorded in the bad-extent list\n"
-"and never allocated.  A region in use by a mounted holdfs is refused.\n"
-"\n"
-"Examples:\n"
-"  mkfs.holdfs --size 1G /var/tmp/holdfs/region.img\n"
-"  mkfs.holdfs -L cache /dev/dax0.0\n"
-"  mkfs.holdfs -n /dev/dax0.0\n"
-"  mkfs.holdfs -f -b 2M -N 100000 /dev/dax1.0\n"
-"\n"
-"Exit status:\n"
-"  0  the filesystem was created (with -n: would be created)\n"
-"  1  error: the region cannot be opened or sized, already holds a holdfs\n"
-"     (without -f), or formatting failed\n"
-"  2  usage error\n", f);
-}
-
-/* "1G", "256MiB", "4096": a byte count with a binary suffix. */
-static int parse_size(const char *s, uint64_t *out)
-{
-	static const char units[] = "KMGTP";
-	const char *u;
-	char *end;
-	uint64_t v;
-	int shift = 0;
-
-	if (!*s || *s == '-' || *s == '+')
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		return -1;
-	if (*end) {
-		u = strchr(units, toupper((unsigned char)end[0]));
-		if (!u || !*u)
-			return -1;
-		shift = 10 * (int)(u - units + 1);
-		end++;
-		if (*end == 'i' && (end[1] == 'B'))
-			end += 2;
-		else if (*end == 'B')
-			end++;
-		if (*end)
-			return -1;
+		v = realloc(bl->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		bl->v = v;
+		bl->cap = cap;
 	}
-	if (shift && v > (UINT64_MAX >> shift))
-		return -1;
-	*out = v << shift;
+	bl->v[bl->n++] = (struct hfs_bad_extent){ .bx_off = off,
+						  .bx_len = len };
 	return 0;
 }
 
-static int parse_count(const char *s, uint64_t *out)
+/* Known bad media, rounded and merged by the formatter.  A platform that
+ * cannot tell is a warning, not a failure: a file on a non-pmem
+ * filesystem has no badblocks to report. */
+static int collect_bad(const struct mkfs_args *a, struct hfs_region *rg,
+		       struct badlist *bl)
 {
-	char *end;
+	int r = hfs_region_badblocks(rg, bad_cb, bl);
 
-	if (!*s || *s == '-' || *s == '+')
+	if (r == -ENOTSUP) {
+		bl->n = 0;
+		if (!a->quiet)
+			fprintf(stderr, "mkfs.holdfs: %s: warning: the "
+				"platform cannot list bad blocks; formatting "
+				"without a bad-block check\n", a->region);
+		return 0;
+	}
+	if (r < 0) {
+		mkfs_fail("%s: cannot read the bad-block list: %s", a->region,
+		     strerror(-r));
 		return -1;
-	errno = 0;
-	*out = strtoull(s, &end, 10);
-	return errno || *end ? -1 : 0;
+	}
+	return 0;
 }
 
-static int parse_args(int argc, char **argv, struct mkfs_args *a)
-{
-	static const struct option lopts[] = {
-		{ "size", required_argument, NULL, 's' },
-		{ "block-size", required_argument, NULL, 'b' },
-		{ "label", required_argument, NULL, 'L' },
-		{ "inodes", required_argument, NULL, 'N' },
-		{ "journal-size", required_argument, NULL, 'J' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
-	uint64_t v;
-	int c;
+/* ---- the region ---------------------------------------------------- */
 
-	opterr = 0; /* our own messages, with the --help hint */
-	while ((c = getopt_long(argc, argv, ":s:b:L:N:J:fqnhV", lopts,
-				NULL)) != -1) {
-		switch (c) {
-		case 's':
-			if (parse_size(optarg, &a->size) || a->size == 0)
-				return usage_error("invalid size '%s'", optarg);
-			break;
-		case 'b':
-			if (parse_size(optarg, &a->mo.alloc_unit) ||
-			    a->mo.alloc_unit == 0)
-				return usage_error("invalid block size '%s'",
-						   optarg);
-			break;
-		case 'L':
-			if (strlen(optarg) >= HFS_LABEL_MAX)
-				return usage_error("label '%s' is %zu bytes; "
-						   "at most %d allowed", optarg,
-						   strlen(optarg),
-						   HFS_LABEL_MAX - 1);
-			a->mo.label = optarg;
-			break;
-		case 'N':
-			if (parse_count(optarg, &a->mo.inode_count) ||
-			    a->mo.inode_count == 0)
-				return usage_error("invalid inode count '%s'",
-						   optarg);
-			break;
-		case 'J':
-			if (parse_size(optarg, &v) || v == 0 ||
-			    v % HFS_BLOCK_SIZE)
-				return usage_error("invalid journal size '%s' "
-						   "(a multiple of 4K)", optarg);
-			a->mo.journal_blocks = v / HFS_BLOCK_SIZE;
-			break;
-		case 'f':
-			a->force = true;
-			break;
-		case 'q':
-			a->quiet = true;
-			break;
-		case 'n':
-			a->dry_run = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return -1;
-		case 'V':
-			printf("mkfs.holdfs %s (on-media format %d.%d)\n",
-			       HOLDFS_VERSION, HFS_VERSION_MAJOR,
-			       HFS_VERSION_MINOR);
-			return -1;
-		case ':':
-			return usage_error("option '%s' needs an argument",
-					   argv[optind - 1]);
-		default:
-			if (optopt)
-				return usage_error("unknown option '-%c'",
-						   optopt);
-			return usage_error("unknown option '%s'",
-					   argv[optind - 1]);
+static int open_region(const char *path, bool readonly, bool have_size,
+		       struct hfs_region **rg)
+{
+	struct hfs_region_opts ro = { .readonly = readonly };
+	struct hfs_err err = { 0 };
+	int r;
+
+	r = hfs_region_open(path, &ro, rg, &err);
+	if (r == -ENOENT && !have_size) {
+		mkfs_fail("%s: no such file or device; use --size SIZE to create "
+		     "a region file", path);
+		return -1;
+	}
+	if (r < 0) {
+		if (err.code)
+			mkfs_fail("%s", err.msg);
+		else
+			mkfs_fail("%s: cannot open: %s", path, strerror(-r));
+		return -1;
+	}
+	return 0;
+}
+
+/* Refuse to overwrite a holdfs without -f.  Returns 1 if one was found
+ * (and -f allows overwriting it), 0 if none, -1 if refused. */
+static int check_existing(const struct mkfs_args *a, struct hfs_region *rg,
+			  struct hfs_super *old)
+{
+	char id[37];
+
+	if (hfs_super_probe(rg, old) != 1)
+		return 0;
+	if (a->force)
+		return 1;
+	mkfs_fail("%s: already contains a holdfs (label \"%.*s\", uuid %s); use -f "
+	     "to overwrite", a->region, HFS_LABEL_MAX, old->s_label,
+	     mkfs_uuid_str(old->s_uuid, id));
+	return -1;
+}
+
+/* ---- --size -------------------------------------------------------- */
+
+/* Grow a non-empty region file.  Under the ownership lock, so a mounted
+ * region is refused; an old holdfs needs -f, and its backup superblock
+ * (the last block, soon in the middle of the pool) is destroyed first so
+ * no stale superblock outlives the format. */
+static int grow_file(const struct mkfs_args *a)
+{
+	struct hfs_region *rg;
+	struct hfs_super old;
+	int found, r = -1;
+
+	if (open_region(a->region, false, true, &rg) < 0)
+		return -1;
+	found = check_existing(a, rg, &old);
+	if (found < 0)
+		goto out;
+	if (found && old.s_backup_off + HFS_BLOCK_SIZE <= rg->size &&
+	    hfs_region_zero(rg, old.s_backup_off, HFS_BLOCK_SIZE, NULL) < 0) {
+		mkfs_fail("%s: cannot clear the old backup superblock", a->region);
+		goto out;
+	}
+	if (ftruncate(rg->fd, (off_t)a->size) < 0) {
+		mkfs_fail("%s: cannot grow to %" PRIu64 " bytes: %s", a->region,
+		     a->size, strerror(errno));
+		goto out;
+	}
+	r = 0;
+out:
+	hfs_region_close(rg);
+	return r;
+}
+
+/* Is --size compatible with what is at the path?  Sets *cur to the
+ * current size of an existing file (0 if none or empty). */
+static int check_size_target(const struct mkfs_args *a, uint64_t *cur)
+{
+	char h1[32], h2[32];
+	struct stat st;
+
+	*cur = 0;
+	if (stat(a->region, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		mkfs_fail("%s: %s", a->region, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		mkfs_fail("%s: --size applies to region files only; this is not a "
+		     "regular file (a device's size is fixed)", a->region);
+		return -1;
+	}
+	*cur = (uint64_t)st.st_size;
+	if (a->size < *cur) {
+		mkfs_fail("%s: file is %s; --size %s would shrink it (remove the "
+		     "file first to start smaller)", a->region,
+		     mkfs_human(*cur, h1, sizeof(h1)), mkfs_human(a->size, h2,
+							 sizeof(h2)));
+		return -1;
+	}
+	return 0;
+}
+
+static int size_region_file(const struct mkfs_args *a)
+{
+	struct hfs_err err = { 0 };
+	uint64_t cur;
+
+	if (check_size_target(a, &cur) < 0)
+		return -1;
+	if (cur == a->size)
+		return 0;
+	if (cur > 0)
+		return grow_file(a);
+	if (hfs_region_create_file(a->region, a->size, &err) < 0) {
+		mkfs_fail("%s", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- dry run ------------------------------------------------------- */
+
+/* Lay the filesystem out on a stand-in of the region's size and
+ * alignment: anonymous memory mapped without reserve, which reads as
+ * zeros from the shared zero page, so only the few metadata blocks the
+ * formatter writes ever take memory.  The real region, if it exists, is
+ * opened read-only (no lock, nothing written) for its size, alignment,
+ * bad ranges and an existing holdfs. */
+static int layout_on_standin(struct mkfs_args *a, uint64_t size,
+			     uint64_t align, const struct region_desc *rd,
+			     const struct badlist *bl)
+{
+	struct hfs_mkfs_result res;
+	struct hfs_err err = { 0 };
+	struct hfs_region *mem;
+	void *base;
+	int r;
+
+	base = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (base == MAP_FAILED) {
+		mkfs_fail("%s: cannot reserve %" PRIu64 " bytes of address space "
+		     "for the dry run: %s", a->region, size, strerror(errno));
+		return -1;
+	}
+	r = hfs_region_from_memory(base, size, &mem);
+	if (r == 0) {
+		/* Messages name the real region; the layout follows its
+		 * alignment (hfs_region is a plain struct by design). */
+		char *p = strdup(a->region);
+
+		if (p) {
+			free(mem->path);
+			mem->path = p;
 		}
+		mem->align = align;
+		r = hfs_mkfs(mem, &a->mo, &res, &err);
+		hfs_region_close(mem);
 	}
-	if (optind == argc)
-		return usage_error("missing REGION");
-	if (optind + 1 < argc)
-		return usage_error("unexpected argument '%s'", argv[optind + 1]);
-	a->region = argv[optind];
+	munmap(base, size);
+	if (r < 0) {
+		if (err.code)
+			mkfs_fail("%s", err.msg);
+		else
+			mkfs_fail("%s: %s", a->region, strerror(-r));
+		return -1;
+	}
+	if (!a->quiet)
+		mkfs_print_summary(a, rd, &res.sb, bl);
 	return 0;
+}
+
+static int dry_run(struct mkfs_args *a)
+{
+	struct region_desc rd = { .kind = HFS_REGION_FILE };
+	struct badlist bl = { 0 };
+	struct hfs_region *rg = NULL;
+	struct hfs_super old;
+	uint64_t size = a->size, align = HFS_BLOCK_SIZE, cur = 0;
+	int r = -1;
+
+	if (a->size && check_size_target(a, &cur) < 0)
+		return -1;
+	if (!a->size || cur > 0) {
+		if (open_region(a->region, true, a->size != 0, &rg) < 0)
+			return -1;
+		rd.kind = rg->kind;
+		rd.granularity = rg->granularity;
+		align = rg->align;
+		if (size < rg->size)
+			size = rg->size;
+		if (check_existing(a, rg, &old) < 0 ||
+		    collect_bad(a, rg, &bl) < 0)
+			goto out;
+	}
+	a->mo.bad = bl.v;
+	a->mo.nbad = bl.n;
+	r = layout_on_standin(a, size, align, &rd, &bl);
+out:
+	hfs_region_close(rg);
+	free(bl.v);
+	return r;
+}
+
+/* ---- format -------------------------------------------------------- */
+
+static int format(struct mkfs_args *a)
+{
+	struct hfs_mkfs_result res;
+	struct hfs_err err = { 0 };
+	struct region_desc rd;
+	struct badlist bl = { 0 };
+	struct hfs_region *rg;
+	struct hfs_super old;
+	int r = -1;
+
+	if (a->size && size_region_file(a) < 0)
+		return -1;
+	if (open_region(a->region, false, a->size != 0, &rg) < 0)
+		return -1;
+	if (check_existing(a, rg, &old) < 0 || collect_bad(a, rg, &bl) < 0)
+		goto out;
+	a->mo.bad = bl.v;
+	a->mo.nbad = bl.n;
+	if (hfs_mkfs(rg, &a->mo, &res, &err) < 0) {
+		mkfs_fail("%s", err.code ? err.msg : "formatting failed");
+		goto out;
+	}
+	rd.kind = rg->kind;
+	rd.granularity = rg->granularity;
+	if (!a->quiet)
+		mkfs_print_summary(a, &rd, &res.sb, &bl);
+	r = 0;
+out:
+	hfs_region_close(rg);
+	free(bl.v);
+	return r;
+}
+
+int main(int argc, char *argv[])
+{
+	struct mkfs_args a = { 0 };
+	int r;
+
+	r = mkfs_parse_args(argc, argv, &a);
+	if (r < 0) /* --help or --version */
+		r = 0;
+	else if (r == 0)
+		r = (a.dry_run ? dry_run(&a) : format(&a)) < 0 ? 1 : 0;
+	else if (r != EXIT_USAGE)
+		r = 1;
+	/* A summary lost to a full disk or a closed pipe is an error. */
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		mkfs_fail("write error: %s", strerror(errno));
+		r = 1;
+	}
+	return r;
 }

@@ -69,8 +69,22 @@ leftover() {
 	echo "test.sh: leftover ${*:2}" >&2
 }
 
+# The MOUNTPOINT of `holdfs REGION MOUNTPOINT [options]`: the second
+# argument that is neither an option nor the value of -o.
+daemon_mountpoint() {
+	local pos=0
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		-o) shift ;;
+		-*) ;;
+		*) pos=$((pos + 1)); [ $pos -eq 2 ] && { echo "$1"; return; } ;;
+		esac
+		shift
+	done
+}
+
 check_leftovers() {
-	local when=$1 n=0 src mnt type rest pid arg
+	local when=$1 n=0 src mnt type rest pid args
 	while read -r src mnt type rest; do
 		case "$type" in
 		fuse.holdfs) ;;
@@ -82,13 +96,13 @@ check_leftovers() {
 			"remove with: fusermount3 -u $mnt" && n=$((n + 1))
 	done </proc/mounts
 	for pid in $(pgrep -x holdfs 2>/dev/null); do
-		while IFS= read -r -d '' arg; do
-			in_scratch "$arg" || continue
-			leftover "pid $pid" "holdfs daemon, pid $pid:" \
-				"$(tr '\0' ' ' </proc/"$pid"/cmdline 2>/dev/null)" &&
-				n=$((n + 1))
-			break
-		done 2>/dev/null <"/proc/$pid/cmdline"
+		mapfile -d '' args 2>/dev/null <"/proc/$pid/cmdline" || continue
+		mnt=$(daemon_mountpoint "${args[@]:1}")
+		in_scratch "$mnt" || continue
+		# the daemon of a leftover mount is that same leftover
+		[ -z "${seen_leftover[mount $mnt]:-}" ] || continue
+		leftover "pid $pid" "holdfs daemon, pid $pid: ${args[*]}" &&
+			n=$((n + 1))
 	done
 	if [ $n -gt 0 ]; then
 		failed=$((failed + n))

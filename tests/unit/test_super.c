@@ -250,6 +250,15 @@ static void test_check_rules(void)
 	      "backup offset rounds down");
 }
 
+static void vol_init(struct hfs_vol *vol, struct hfs_region *rg,
+		     const struct hfs_super *sb)
+{
+	memset(vol, 0, sizeof(*vol));
+	vol->rg = rg;
+	vol->sb = *sb;
+	hfs_tx_init(&vol->tx);
+}
+
 static void expect_mkfs_error(uint64_t size, const struct hfs_mkfs_opts *o,
 			      uint64_t align, const char *needle)
 {
@@ -258,12 +267,18 @@ static void expect_mkfs_error(uint64_t size, const struct hfs_mkfs_opts *o,
 	int rc;
 
 	rg->align = align;
-	memset(mem, 0, 4096);
+	memset(mem, 0x5a, size);
 	rc = hfs_mkfs(rg, o, NULL, &err);
 	CHECK(rc < 0, "mkfs should fail (%s)", needle);
 	CHECK(strstr(err.msg, needle), "msg lacks \"%s\": %s", needle,
 	      err.msg);
-	CHECK(hfs_super_probe(rg, NULL) == 0, "failed mkfs left a superblock");
+	/* Refused before writing anything: an old filesystem survives. */
+	for (uint64_t i = 0; i < size; i += 512)
+		if (mem[i] != 0x5a) {
+			fail(__LINE__, "refused mkfs wrote at %#lx",
+			     (unsigned long)i);
+			break;
+		}
 	hfs_region_close(rg);
 }
 
@@ -296,6 +311,59 @@ static void test_mkfs_refusals(void)
 				  .journal_blocks = 8 }, 4096, "journal");
 }
 
+static void test_bad_count(void)
+{
+	struct hfs_bad_extent *v = calloc(2048, sizeof(*v));
+	struct hfs_region *rg;
+	struct hfs_vol vol;
+	struct hfs_err err = { 0 };
+	struct hfs_super sb;
+	uint64_t p;
+
+	current = "mkfs bad-range count";
+	hfs_region_close(formatted(NULL, &sb));
+	p = sb.s_pool_off;
+	for (uint32_t i = 0; i < 1024; i++)
+		v[i] = (struct hfs_bad_extent){ p + 2 * i * 4096ull, 4096 };
+	expect_mkfs_error(RG_SIZE, &(struct hfs_mkfs_opts){
+				  .bad = v, .nbad = 1024 }, 4096,
+			  "too many distinct bad ranges");
+	/* 2048 ranges, adjacent pairs 4 blocks apart, the last pair a
+	 * duplicate: they merge into 1023 runs, which fit. */
+	for (uint32_t i = 0; i < 2048; i++)
+		v[i] = (struct hfs_bad_extent){
+			p + (i / 2) * 4 * 4096ull + (i % 2) * 4096, 4096 };
+	v[2046] = v[2044];
+	v[2047] = v[2045];
+	rg = formatted(&(struct hfs_mkfs_opts){ .bad = v, .nbad = 2048 },
+		       &sb);
+	vol_init(&vol, rg, &sb);
+	CHECK(hfs_badlist_load(&vol, &err) == 0 && vol.nbad == 1023,
+	      "merged list: %u %s", vol.nbad, err.msg);
+	free(vol.bad);
+	hfs_tx_free(&vol.tx);
+	hfs_region_close(rg);
+	free(v);
+}
+
+static void test_mkfs_odd_size(void)
+{
+	struct hfs_region *rg = region(RG_SIZE - 1000);
+	struct hfs_err err = { 0 };
+	struct hfs_mkfs_result res;
+	struct hfs_super rd;
+	bool backup = false;
+
+	current = "mkfs on a region that is not a multiple of 4 KiB";
+	CHECK(hfs_mkfs(rg, NULL, &res, &err) == 0, "mkfs: %s", err.msg);
+	CHECK(res.sb.s_backup_off == RG_SIZE - 2 * 4096, "backup %#lx",
+	      (unsigned long)res.sb.s_backup_off);
+	mem[0] ^= 1;
+	CHECK(hfs_super_read(rg, false, &rd, &backup, &err) == 0 && backup,
+	      "backup found: %s", err.msg);
+	hfs_region_close(rg);
+}
+
 static void test_mkfs_devdax_align(void)
 {
 	struct hfs_region *rg = region(RG_SIZE);
@@ -313,15 +381,6 @@ static void test_mkfs_devdax_align(void)
 	CHECK((res.sb.s_pool_off + res.sb.s_pool_blocks * 4096) % (2 * MIB)
 	      == 0, "pool end alignment");
 	hfs_region_close(rg);
-}
-
-static void vol_init(struct hfs_vol *vol, struct hfs_region *rg,
-		     const struct hfs_super *sb)
-{
-	memset(vol, 0, sizeof(*vol));
-	vol->rg = rg;
-	vol->sb = *sb;
-	hfs_tx_init(&vol->tx);
 }
 
 /* Apply a staged transaction straight to the region (what commit does,
@@ -539,6 +598,8 @@ int main(void)
 	test_check_rules();
 	test_mkfs_refusals();
 	test_mkfs_devdax_align();
+	test_bad_count();
+	test_mkfs_odd_size();
 	test_badlist_mkfs();
 	test_badlist_add();
 	test_health();

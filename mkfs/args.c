@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mkfs.holdfs command line: getopt_long, size suffixes, --help.  Usage
+ * errors print a hint to --help and make the tool exit 2.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <holdfs/format.h>
+
+#include "tool.h"
+
+#ifndef HOLDFS_VERSION
+#define HOLDFS_VERSION "unknown"
+#endif
+
+static int __attribute__((format(printf, 1, 2))) usage_error(const char *fmt,
+							      ...)
+{
+	va_list ap;
+
+	fputs("mkfs.holdfs: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'mkfs.holdfs --help' for more information.\n", stderr);
+	return EXIT_USAGE;
+}
+
+static void usage(FILE *f)
+{
+	fputs(
+"Usage: mkfs.holdfs [options] REGION\n"
+"\n"
+"Create a holdfs filesystem on REGION: a device-dax node (/dev/daxX.Y), a\n"
+"file on an fsdax filesystem, or a plain file standing in for one.\n"
+"\n"
+"Options:\n"
+"  -s, --size SIZE         create REGION as a sparse file of SIZE bytes, or\n"
+"                          grow an existing file to SIZE (never shrinks it)\n"
+"  -b, --block-size SIZE   data allocation unit: a power of two, at least\n"
+"                          4K and a multiple of the region's mapping\n"
+"                          alignment (default: that alignment, e.g. 2M for\n"
+"                          device-dax, 4K for files)\n"
+"  -L, --label LABEL       volume label, at most 63 bytes\n"
+"  -N, --inodes N          number of inodes (default: one per 16 KiB of\n"
+"                          region, at most 4194304)\n"
+"  -J, --journal-size SIZE metadata journal size, a multiple of 4K (default:\n"
+"                          1/64 of the region, between 256K and 4M)\n"
+"  -f, --force             overwrite an existing holdfs\n"
+"  -q, --quiet             print nothing but errors\n"
+"  -n, --dry-run           print the layout that would be written; write\n"
+"                          nothing (not even --size)\n"
+"  -h, --help              show this help and exit\n"
+"  -V, --version           show version information and exit\n"
+"\n"
+"SIZE is a number of bytes with an optional suffix K, M, G, T or P (powers\n"
+"of 1024; KiB, MiB, ... are accepted too), e.g. 1G.\n"
+"\n"
+"Known bad media (libpmem2 badblocks) is recorded in the bad-extent list\n"
+"and never allocated.  A region in use by a mounted holdfs is refused.\n"
+"\n"
+"Examples:\n"
+"  mkfs.holdfs --size 1G /var/tmp/holdfs/region.img\n"
+"  mkfs.holdfs -L cache /dev/dax0.0\n"
+"  mkfs.holdfs -n /dev/dax0.0\n"
+"  mkfs.holdfs -f -b 2M -N 100000 /dev/dax1.0\n"
+"\n"
+"Exit status:\n"
+"  0  the filesystem was created (with -n: would be created)\n"
+"  1  error: the region cannot be opened or sized, already holds a holdfs\n"
+"     (without -f), or formatting failed\n"
+"  2  usage error\n", f);
+}
+
+/* "1G", "256MiB", "4096": a byte count with a binary suffix. */
+static int parse_size(const char *s, uint64_t *out)
+{
+	static const char units[] = "KMGTP";
+	const char *u;
+	char *end;
+	uint64_t v;
+	int shift = 0;
+
+	if (!*s || *s == '-' || *s == '+')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -1;
+	if (*end) {
+		u = strchr(units, toupper((unsigned char)end[0]));
+		if (!u || !*u)
+			return -1;
+		shift = 10 * (int)(u - units + 1);
+		end++;
+		if (*end == 'i' && (end[1] == 'B'))
+			end += 2;
+		else if (*end == 'B')
+			end++;
+		if (*end)
+			return -1;
+	}
+	if (shift && v > (UINT64_MAX >> shift))
+		return -1;
+	*out = v << shift;
+	return 0;
+}
+
+static int parse_count(const char *s, uint64_t *out)
+{
+	char *end;
+
+	if (!*s || *s == '-' || *s == '+')
+		return -1;
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	return errno || *end ? -1 : 0;
+}
+
+int mkfs_parse_args(int argc, char **argv, struct mkfs_args *a)
+{
+	static const struct option lopts[] = {
+		{ "size", required_argument, NULL, 's' },
+		{ "block-size", required_argument, NULL, 'b' },
+		{ "label", required_argument, NULL, 'L' },
+		{ "inodes", required_argument, NULL, 'N' },
+		{ "journal-size", required_argument, NULL, 'J' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	uint64_t v;
+	int c;
+
+	opterr = 0; /* our own messages, with the --help hint */
+	while ((c = getopt_long(argc, argv, ":s:b:L:N:J:fqnhV", lopts,
+				NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if (parse_size(optarg, &a->size) || a->size == 0)
+				return usage_error("invalid size '%s'", optarg);
+			break;
+		case 'b':
+			if (parse_size(optarg, &a->mo.alloc_unit) ||
+			    a->mo.alloc_unit == 0)
+				return usage_error("invalid block size '%s'",
+						   optarg);
+			break;
+		case 'L':
+			if (strlen(optarg) >= HFS_LABEL_MAX)
+				return usage_error("label '%s' is %zu bytes; "
+						   "at most %d allowed", optarg,
+						   strlen(optarg),
+						   HFS_LABEL_MAX - 1);
+			a->mo.label = optarg;
+			break;
+		case 'N':
+			if (parse_count(optarg, &a->mo.inode_count) ||
+			    a->mo.inode_count == 0)
+				return usage_error("invalid inode count '%s'",
+						   optarg);
+			break;
+		case 'J':
+			if (parse_size(optarg, &v) || v == 0 ||
+			    v % HFS_BLOCK_SIZE)
+				return usage_error("invalid journal size '%s' "
+						   "(a multiple of 4K)", optarg);
+			a->mo.journal_blocks = v / HFS_BLOCK_SIZE;
+			break;
+		case 'f':
+			a->force = true;
+			break;
+		case 'q':
+			a->quiet = true;
+			break;
+		case 'n':
+			a->dry_run = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return -1;
+		case 'V':
+			printf("mkfs.holdfs %s (on-media format %d.%d)\n",
+			       HOLDFS_VERSION, HFS_VERSION_MAJOR,
+			       HFS_VERSION_MINOR);
+			return -1;
+		case ':':
+			return usage_error("option '%s' needs an argument",
+					   argv[optind - 1]);
+		default:
+			if (optopt)
+				return usage_error("unknown option '-%c'",
+						   optopt);
+			return usage_error("unknown option '%s'",
+					   argv[optind - 1]);
+		}
+	}
+	if (optind == argc)
+		return usage_error("missing REGION");
+	if (optind + 1 < argc)
+		return usage_error("unexpected argument '%s'", argv[optind + 1]);
+	a->region = argv[optind];
+	return 0;
+}
