@@ -215,7 +215,7 @@ static int dir_add_block(struct hfs_vol *vol, struct hfs_inode *dip)
 	ret = dir_grow_mem(d, d->nslot + HFS_DENTRIES_PER_BLOCK);
 	if (ret)
 		return ret;
-	b = hfs_alloc_get(&vol->alloc, 1, 1, 1, hint, &got);
+	b = hfs_vol_alloc(vol, dip->ino, HFS_RMAP_DIR, lblk, 1, 1, 1, hint, &got);
 	if (b < 0)
 		goto undo;
 	ret = hfs_emap_insert(&dip->em, lblk, (uint64_t)b, 1, 0);
@@ -225,7 +225,7 @@ static int dir_add_block(struct hfs_vol *vol, struct hfs_inode *dip)
 			hfs_emap_remove(&dip->em, lblk, 1, NULL, NULL);
 	}
 	if (ret) {
-		hfs_alloc_put(&vol->alloc, (uint64_t)b, 1);
+		hfs_vol_release_blocks(vol, (uint64_t)b, 1);
 		b = ret;
 		goto undo;
 	}

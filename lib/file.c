@@ -186,12 +186,13 @@ static int fill_holes(struct hfs_vol *vol, struct hfs_inode *ip,
 			       (lb - ip->em.v[i - 1].e_lblk - ip->em.v[i - 1].e_len);
 		if (stop - lb > UINT32_MAX / 2)
 			stop = lb + UINT32_MAX / 2 / u * u;
-		b = hfs_alloc_get(&vol->alloc, stop - lb, u, u, hint, &got);
+		b = hfs_vol_alloc(vol, ip->ino, HFS_RMAP_DATA, lb, stop - lb, u, u,
+				  hint, &got);
 		if (b < 0)
 			return (int)b;
 		ret = hfs_emap_insert(&ip->em, lb, (uint64_t)b, (uint32_t)got, 0);
 		if (ret) {
-			hfs_alloc_put(&vol->alloc, (uint64_t)b, got);
+			hfs_vol_release_blocks(vol, (uint64_t)b, got);
 			return ret;
 		}
 		/* zero the new blocks outside the range about to be written */

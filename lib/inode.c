@@ -101,7 +101,7 @@ static int chain_resize(struct hfs_vol *vol, struct hfs_inode *ip)
 	uint64_t *nc;
 
 	while (m->nchain > need)
-		hfs_alloc_put(&vol->alloc, m->chain[--m->nchain], 1);
+		hfs_vol_release_blocks(vol, m->chain[--m->nchain], 1);
 	if (m->nchain == need)
 		return 0;
 	nc = realloc(m->chain, need * sizeof(*nc));
@@ -110,7 +110,8 @@ static int chain_resize(struct hfs_vol *vol, struct hfs_inode *ip)
 	m->chain = nc;
 	while (m->nchain < need) {
 		uint64_t got;
-		int64_t b = hfs_alloc_get(&vol->alloc, 1, 1, 1, 0, &got);
+		int64_t b = hfs_vol_alloc(vol, ip->ino, HFS_RMAP_CHAIN, 0,
+					   1, 1, 1, 0, &got);
 
 		if (b < 0)
 			return (int)b;
@@ -355,7 +356,7 @@ int hfs_inode_delete_locked(struct hfs_vol *vol, struct hfs_inode *ip)
 
 	hfs_emap_remove(&ip->em, 0, UINT64_MAX, put_blocks, vol);
 	while (ip->em.nchain)
-		hfs_alloc_put(&vol->alloc, ip->em.chain[--ip->em.nchain], 1);
+		hfs_vol_release_blocks(vol, ip->em.chain[--ip->em.nchain], 1);
 	hfs_xattr_drop_locked(vol, ip);
 	/* A free slot keeps only its generation, so a reused slot gets a
 	 * new one (NFS-style handles and FUSE generations stay unique). */

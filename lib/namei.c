@@ -222,7 +222,7 @@ static int symlink_store(struct hfs_vol *vol, struct hfs_inode *ip,
 		memcpy(ip->d.i_symlink, target, len);
 		return 0;
 	}
-	b = hfs_alloc_get(&vol->alloc, 1, 1, 1, 0, &got);
+	b = hfs_vol_alloc(vol, ip->ino, HFS_RMAP_DATA, 0, 1, 1, 1, 0, &got);
 	if (b < 0)
 		return (int)b;
 	/* the block is not linked anywhere until the tx commits */

@@ -49,7 +49,28 @@ int hfs_vol_fail(struct hfs_vol *vol, int ret)
 
 void hfs_vol_release_blocks(struct hfs_vol *vol, uint64_t pblk, uint64_t n)
 {
+	/* the rmap split can only fail for lack of memory; the stale piece
+	 * then names a free block, which the next mount forgets */
+	hfs_rmap_remove(vol->rmap, pblk, n);
 	hfs_alloc_put(&vol->alloc, pblk, n);
+}
+
+int64_t hfs_vol_alloc(struct hfs_vol *vol, uint64_t ino,
+		      enum hfs_rmap_kind kind, uint64_t lblk, uint64_t want,
+		      uint64_t min, uint64_t align, uint64_t hint,
+		      uint64_t *got)
+{
+	int64_t b = hfs_alloc_get(&vol->alloc, want, min, align, hint, got);
+	struct hfs_rmap_piece p;
+
+	if (b < 0)
+		return b;
+	p = (struct hfs_rmap_piece){ (uint64_t)b, *got, ino, lblk, kind };
+	if (hfs_rmap_add(vol->rmap, &p)) {
+		hfs_alloc_put(&vol->alloc, (uint64_t)b, *got);
+		return -ENOMEM; /* a free block is never in the rmap */
+	}
+	return b;
 }
 
 int hfs_inode_flush_times_locked(struct hfs_vol *vol, struct hfs_inode *ip)
@@ -64,19 +85,39 @@ int hfs_inode_flush_times_locked(struct hfs_vol *vol, struct hfs_inode *ip)
 
 /* ------------------------------------------------------------ mount */
 
-/* Reserve the blocks an inode names; a block named twice marks errors. */
-static void reserve_inode_blocks(struct hfs_vol *vol, struct hfs_inode *ip)
+/* Take a loaded block range out of free space and record its owner.
+ * A block named twice marks errors (fsck resolves it); the first owner
+ * keeps it in the rmap. */
+static int claim(struct hfs_vol *vol, const struct hfs_rmap_piece *p)
 {
-	for (uint32_t i = 0; i < ip->em.n; i++)
-		if (hfs_alloc_reserve(&vol->alloc, ip->em.v[i].e_pblk,
-				      ip->em.v[i].e_len))
-			vol->errors++;
-	for (uint32_t i = 0; i < ip->em.nchain; i++)
-		if (hfs_alloc_reserve(&vol->alloc, ip->em.chain[i], 1))
-			vol->errors++;
-	if (ip->d.i_xattr_blk &&
-	    hfs_alloc_reserve(&vol->alloc, ip->d.i_xattr_blk, 1))
+	int ret = hfs_rmap_add(vol->rmap, p);
+
+	if (ret == -ENOMEM)
+		return ret;
+	if (ret || hfs_alloc_reserve(&vol->alloc, p->pblk, p->len))
 		vol->errors++;
+	return 0;
+}
+
+static int reserve_inode_blocks(struct hfs_vol *vol, struct hfs_inode *ip)
+{
+	enum hfs_rmap_kind k = S_ISDIR(ip->d.i_mode) ? HFS_RMAP_DIR
+						     : HFS_RMAP_DATA;
+	int ret = 0;
+
+	for (uint32_t i = 0; i < ip->em.n && !ret; i++) {
+		const struct hfs_extent *e = &ip->em.v[i];
+
+		ret = claim(vol, &(struct hfs_rmap_piece){
+			e->e_pblk, e->e_len, ip->ino, e->e_lblk, k });
+	}
+	for (uint32_t i = 0; i < ip->em.nchain && !ret; i++)
+		ret = claim(vol, &(struct hfs_rmap_piece){
+			ip->em.chain[i], 1, ip->ino, 0, HFS_RMAP_CHAIN });
+	if (ip->d.i_xattr_blk && !ret)
+		ret = claim(vol, &(struct hfs_rmap_piece){
+			ip->d.i_xattr_blk, 1, ip->ino, 0, HFS_RMAP_XATTR });
+	return ret;
 }
 
 static int load_slot(struct hfs_vol *vol, uint64_t ino,
@@ -102,8 +143,7 @@ static int load_slot(struct hfs_vol *vol, uint64_t ino,
 	}
 	vol->itab[ino] = ip;
 	vol->used_inodes++;
-	reserve_inode_blocks(vol, ip);
-	return 0;
+	return reserve_inode_blocks(vol, ip);
 }
 
 static int load_inodes(struct hfs_vol *vol, uint64_t hwm, struct hfs_err *err)
@@ -202,6 +242,9 @@ static int vol_alloc_tables(struct hfs_vol *vol)
 	if (!vol->itab || !vol->ifree)
 		return -ENOMEM;
 	vol->unit_blocks = vol->sb.s_alloc_unit / HFS_BLOCK_SIZE;
+	vol->rmap = hfs_rmap_new();
+	if (!vol->rmap)
+		return -ENOMEM;
 	return hfs_alloc_init(&vol->alloc, start, start + vol->sb.s_pool_blocks);
 }
 
@@ -429,6 +472,7 @@ int hfs_vol_close(struct hfs_vol *vol)
 	free(vol->ifree);
 	free(vol->bad);
 	hfs_alloc_destroy(&vol->alloc);
+	hfs_rmap_free(vol->rmap);
 	hfs_tx_free(&vol->tx);
 	pthread_mutex_destroy(&vol->lock);
 	free(vol);

@@ -35,6 +35,7 @@
 #include <holdfs/format.h>
 
 #include "region.h"
+#include "rmap.h"
 #include "vol.h"
 
 /* ------------------------------------------------------------ crc.c */
@@ -164,6 +165,7 @@ struct hfs_vol {
 	uint64_t nifree;
 	uint64_t used_inodes;
 	struct hfs_alloc alloc;
+	struct hfs_rmap *rmap;    /* region block -> owner (rmap.h) */
 	uint64_t unit_blocks;     /* data allocation unit in 4 KiB blocks */
 	struct hfs_bad_extent *bad; /* bad-extent list (DRAM copy) */
 	uint32_t nbad;
@@ -245,6 +247,12 @@ int hfs_dir_load(struct hfs_vol *vol, struct hfs_inode *dip, uint64_t *bad);
  * go straight back to the free index; this is the single place where the
  * DAX path will hold them until every mapping is revoked. */
 void hfs_vol_release_blocks(struct hfs_vol *vol, uint64_t pblk, uint64_t n);
+/* Allocate blocks for inode ino (hfs_alloc_get semantics) and record
+ * them in the rmap as kind, backing file block lblk onwards. */
+int64_t hfs_vol_alloc(struct hfs_vol *vol, uint64_t ino,
+		      enum hfs_rmap_kind kind, uint64_t lblk, uint64_t want,
+		      uint64_t min, uint64_t align, uint64_t hint,
+		      uint64_t *got);
 /* Lock the volume; returns -EIO if it has failed, -EROFS if write and the
  * volume is read-only.  On error the lock is not held. */
 int hfs_vol_lock(struct hfs_vol *vol, bool write);

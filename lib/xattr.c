@@ -179,7 +179,8 @@ static int xa_commit(struct hfs_vol *vol, struct hfs_inode *ip, uint8_t *buf,
 	int rc = 0;
 
 	if (used && !blk) {
-		int64_t b = hfs_alloc_get(&vol->alloc, 1, 1, 1, 0, &got);
+		int64_t b = hfs_vol_alloc(vol, ip->ino, HFS_RMAP_XATTR, 0, 1, 1, 1, 0,
+					   &got);
 
 		if (b < 0) {
 			free(buf);
@@ -200,14 +201,14 @@ static int xa_commit(struct hfs_vol *vol, struct hfs_inode *ip, uint8_t *buf,
 	if (rc) {
 		ip->d = saved;
 		if (fresh)
-			hfs_alloc_put(&vol->alloc, blk, 1);
+			hfs_vol_release_blocks(vol, blk, 1);
 		free(buf);
 		return rc;
 	}
 	/* Freed before the commit: safe, the commit happens under
 	 * vol->lock before anyone can allocate again. */
 	if (!used)
-		hfs_alloc_put(&vol->alloc, blk, 1);
+		hfs_vol_release_blocks(vol, blk, 1);
 	free(ip->xattr);
 	ip->xattr = used ? buf : NULL;
 	if (!used)
@@ -326,7 +327,7 @@ int hfs_xattr_remove_locked(struct hfs_vol *vol, struct hfs_inode *ip,
 void hfs_xattr_drop_locked(struct hfs_vol *vol, struct hfs_inode *ip)
 {
 	if (ip->d.i_xattr_blk)
-		hfs_alloc_put(&vol->alloc, ip->d.i_xattr_blk, 1);
+		hfs_vol_release_blocks(vol, ip->d.i_xattr_blk, 1);
 	ip->d.i_xattr_blk = 0;
 	free(ip->xattr);
 	ip->xattr = NULL;

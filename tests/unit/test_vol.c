@@ -75,6 +75,59 @@ static struct hfs_vol *mount_vol(struct hfs_region *rg, struct hfs_vol_info *inf
 	return vol;
 }
 
+struct rmap_walk {
+	uint64_t ino, lblk, blocks;
+	int bad;
+};
+
+static int rmap_piece_ok(void *ctx, const struct hfs_rmap_piece *p)
+{
+	struct rmap_walk *w = ctx;
+
+	if (p->ino != w->ino || (w->lblk != UINT64_MAX && p->lblk != w->lblk))
+		w->bad++;
+	if (w->lblk != UINT64_MAX)
+		w->lblk += p->len;
+	w->blocks += p->len;
+	return 0;
+}
+
+static int count_piece(void *ctx, const struct hfs_rmap_piece *p)
+{
+	*(uint64_t *)ctx -= p->len;
+	return 0;
+}
+
+/* Every block an inode names is in the rmap under that inode and file
+ * block, and the rmap holds exactly the used blocks. */
+static void check_rmap(struct hfs_vol *vol)
+{
+	uint64_t named = 0, left;
+
+	for (uint64_t ino = 1; ino < vol->sb.s_inode_hwm; ino++) {
+		struct hfs_inode *ip = vol->itab[ino];
+
+		if (!ip)
+			continue;
+		for (uint32_t i = 0; i < ip->em.n; i++) {
+			const struct hfs_extent *e = &ip->em.v[i];
+			struct rmap_walk w = { ino, e->e_lblk, 0, 0 };
+
+			hfs_rmap_query(vol->rmap, e->e_pblk, e->e_len,
+				       rmap_piece_ok, &w);
+			CHECK_EQ(w.bad, 0);
+			CHECK_EQ(w.blocks, e->e_len);
+			named += e->e_len;
+		}
+		named += ip->em.nchain + (ip->d.i_xattr_blk ? 1 : 0);
+	}
+	left = named;
+	CHECK_EQ(hfs_rmap_query(vol->rmap, 0, UINT64_MAX / 2, count_piece,
+				&left), 0);
+	CHECK_EQ(left, 0); /* the rmap holds exactly the named blocks */
+	CHECK_EQ(vol->sb.s_pool_blocks - vol->alloc.free_blocks, named);
+}
+
 static uint64_t mkfile(struct hfs_vol *vol, uint64_t dir, const char *name)
 {
 	struct hfs_attr a;
@@ -283,8 +336,14 @@ int main(void)
 	struct hfs_vol *vol = mount_vol(rg, NULL);
 
 	test_namespace(vol);
+	check_rmap(vol);
 	test_data(vol);
+	check_rmap(vol);
 	test_xattr(vol);
+	check_rmap(vol);
+	CHECK_EQ(hfs_vol_close(vol), 0);
+	vol = mount_vol(rg, NULL);
+	check_rmap(vol); /* rebuilt at mount */
 	CHECK_EQ(hfs_vol_close(vol), 0);
 	test_remount(rg);
 	test_replay(rg);
