@@ -117,7 +117,7 @@ int main(int argc, char **argv)
 		die("open", sub);
 
 	for (int ph = 0; ph < PH_COUNT; ph++)
-		rate[ph] = run_phase(ph, dfd, n);
+		rate[ph] = run_phase((enum phase)ph, dfd, n);
 
 	close(dfd);
 	if (rmdir(sub) < 0)

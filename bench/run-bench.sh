@@ -74,10 +74,8 @@ for tool in fio python3 gcc pkg-config fusermount3 numfmt; do
 done
 size=$(numfmt --from=iec "$size_arg") || die "bad BENCH_SIZE: $size_arg"
 [ "$size" -ge $((1 << 20)) ] || die "BENCH_SIZE must be at least 1M"
-[[ "$runtime" =~ ^[0-9]+$ ]] && [ "$runtime" -gt 0 ] ||
-	die "bad BENCH_RUNTIME: $runtime"
-[[ "$nfiles" =~ ^[0-9]+$ ]] && [ "$nfiles" -gt 0 ] ||
-	die "bad BENCH_FILES: $nfiles"
+[[ "$runtime" =~ ^[1-9][0-9]*$ ]] || die "bad BENCH_RUNTIME: $runtime"
+[[ "$nfiles" =~ ^[1-9][0-9]*$ ]] || die "bad BENCH_FILES: $nfiles"
 [ "$(stat -f -c %T "$bench_dir" 2>/dev/null)" = tmpfs ] ||
 	die "BENCH_DIR=$bench_dir is not a tmpfs directory"
 
@@ -193,6 +191,7 @@ failed_jobs=()
 
 cflags=(-O2 -Wall -Wextra)
 gcc "${cflags[@]}" -o "$bin/metabench" "$root/bench/metabench.c"
+# shellcheck disable=SC2046 # pkg-config output is a list of words
 gcc "${cflags[@]}" -o "$bin/rawcopy" "$root/bench/rawcopy.c" \
 	$(pkg-config --cflags --libs libpmem2)
 
@@ -242,11 +241,22 @@ if has passthrough; then
 		$(pkg-config --cflags --libs fuse3) ||
 		die "passthrough target: could not build passthrough_ll"
 	mkdir -p "$work/pt-src"
+	# BENCH_PT_XATTR=1 gives passthrough_ll xattr support, as holdfs has:
+	# without it the kernel learns at the first getxattr that the
+	# filesystem has none and stops asking, while with xattrs it asks for
+	# security.capability before every write (FUSE clears SB_NOSEC), one
+	# extra round trip per write(2).  bench/README.md explains.
+	pt_opts="source=$work/pt-src"
+	pt_xattr="no xattr (getxattr answers ENOSYS: no security.capability round trip per write)"
+	if [ "${BENCH_PT_XATTR:-0}" = 1 ]; then
+		pt_opts="$pt_opts,xattr"
+		pt_xattr="-o xattr (xattr support, as holdfs: one security.capability getxattr per write)"
+	fi
 	start_fuse "$work/mnt-pt" "$bin/passthrough_ll.log" \
-		"$bin/passthrough_ll" -f -o "source=$work/pt-src" "$work/mnt-pt" ||
+		"$bin/passthrough_ll" -f -o "$pt_opts" "$work/mnt-pt" ||
 		die "passthrough target: could not mount passthrough_ll"
 	dir[passthrough]=$work/mnt-pt
-	mode[passthrough]="libfuse $(pkg-config --modversion fuse3) example over a directory on $bench_dir; its defaults kept (only -o source= given): cache=auto (entry/attr timeout 1 s, page cache dropped on open), no writeback cache, no xattr, no flock, multi-threaded loop"
+	mode[passthrough]="libfuse $(pkg-config --modversion fuse3) example over a directory on $bench_dir; options -o $pt_opts: cache=auto (entry/attr timeout 1 s, page cache dropped on open), no writeback cache, $pt_xattr, no flock, multi-threaded loop"
 fi
 
 if has tmpfs; then

@@ -50,20 +50,6 @@ static void report_recovery(const char *region, const struct hfs_vol_info *vi)
 			 vi->orphans_freed, vi->orphans_freed == 1 ? "" : "s");
 }
 
-/* A read-only open takes no ownership lock, so it would not notice a
- * read-write daemon (or mkfs, fsck) changing the region under it: ask
- * who holds the lock instead. */
-static int check_not_held(const char *region)
-{
-	char who[256];
-
-	if (hfs_region_holder(region, who, sizeof(who)) <= 0)
-		return 0;
-	hfsd_log(LOG_ERR, "%s: held by %s; unmount it or stop that process "
-		 "first", region, who);
-	return -1;
-}
-
 /* Step 3.  Logs "holdfs: <what>: <why>" on failure. */
 static int open_volume(struct hfsd *d, const struct hfsd_opts *o)
 {
@@ -76,8 +62,6 @@ static int open_volume(struct hfsd *d, const struct hfsd_opts *o)
 	struct hfs_err err = { 0 };
 	int r;
 
-	if (o->readonly && check_not_held(o->region) < 0)
-		return -1;
 	r = hfs_region_open(o->region, &ropts, &d->rg, &err);
 	if (r < 0) {
 		if (err.code)
@@ -89,7 +73,10 @@ static int open_volume(struct hfsd *d, const struct hfsd_opts *o)
 	}
 	r = hfs_vol_open(d->rg, &vopts, &d->vol, &vi, &err);
 	if (r < 0) {
-		if (err.code)
+		if (err.code == -EROFS && o->readonly)
+			hfsd_log(LOG_ERR, "%s; mount it read-write once (or run "
+				 "fsck.holdfs) to recover it", err.msg);
+		else if (err.code)
 			hfsd_log(LOG_ERR, "%s", err.msg);
 		else
 			hfsd_log(LOG_ERR, "%s: cannot open the filesystem: %s",

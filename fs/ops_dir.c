@@ -26,7 +26,8 @@ struct dirbuf {
 	char *buf;
 	size_t size;       /* requested by the kernel */
 	size_t used;
-	/* readdirplus: inodes whose lookup reference went into buf */
+	/* readdirplus: inodes whose lookup reference went into buf; room
+	 * for as many entries as the smallest ones would fill buf with */
 	uint64_t *inos;
 	size_t ninos, cap;
 };
@@ -35,25 +36,6 @@ static bool is_dot_or_dotdot(const char *name)
 {
 	return name[0] == '.' &&
 	       (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
-}
-
-/* Remember an inode that holds a reference on the kernel's behalf.
- * Returns false (and the entry is refused) if memory runs out. */
-static bool dirbuf_track(struct dirbuf *d, uint64_t ino)
-{
-	uint64_t *n;
-	size_t cap;
-
-	if (d->ninos == d->cap) {
-		cap = d->cap ? d->cap * 2 : 32;
-		n = realloc(d->inos, cap * sizeof(*n));
-		if (!n)
-			return false;
-		d->inos = n;
-		d->cap = cap;
-	}
-	d->inos[d->ninos++] = ino;
-	return true;
 }
 
 static size_t add_plain(struct dirbuf *d, const char *name,
@@ -90,10 +72,10 @@ static int dirbuf_fill(void *ctx, const char *name, const struct hfs_attr *a,
 	size_t len;
 
 	len = d->plus ? add_plus(d, name, a, next) : add_plain(d, name, a, next);
-	if (len > d->size - d->used)
+	if (len > d->size - d->used || (d->plus && d->ninos == d->cap))
 		return 1;
-	if (d->plus && !is_dot_or_dotdot(name) && !dirbuf_track(d, a->ino))
-		return 1; /* entry stays unconsumed; the kernel asks again */
+	if (d->plus && !is_dot_or_dotdot(name))
+		d->inos[d->ninos++] = a->ino;
 	d->used += len;
 	return 0;
 }
@@ -112,7 +94,15 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 	int err;
 
 	d.buf = malloc(size ? size : 1);
-	if (!d.buf) {
+	if (plus) {
+		/* fuse_add_direntry_plus with no buffer sizes an entry */
+		d.cap = size / fuse_add_direntry_plus(req, NULL, 0, "x", NULL,
+						      0) + 1;
+		d.inos = malloc(d.cap * sizeof(*d.inos));
+	}
+	if (!d.buf || (plus && !d.inos)) {
+		free(d.buf);
+		free(d.inos);
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}

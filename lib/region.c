@@ -411,13 +411,15 @@ int hfs_region_holder(const char *path, char *buf, size_t len)
 }
 
 /* flock is per open file description, so it also refuses a second open
- * of the region within this process. */
+ * of the region within this process.  Writers take it exclusive; readers
+ * (a read-only mount) take it shared, so no writer can take over a region
+ * a read-only daemon serves, while several readers may share it. */
 static int region_lock(struct hfs_region *rg, struct hfs_err *err)
 {
 	char who[256];
 	struct stat st;
 
-	if (!flock(rg->fd, LOCK_EX | LOCK_NB))
+	if (!flock(rg->fd, (rg->readonly ? LOCK_SH : LOCK_EX) | LOCK_NB))
 		return 0;
 	if (errno != EWOULDBLOCK)
 		return hfs_err_set(err, -errno, "%s: cannot lock: %s", rg->path,
@@ -517,7 +519,7 @@ static int region_setup(struct hfs_region *rg,
 				  rg->kind == HFS_REGION_DEVDAX
 					  ? "give the device a size with daxctl reconfigure-device"
 					  : "create it with mkfs.holdfs --size");
-	if (!ret && !opts->readonly && !opts->no_lock)
+	if (!ret && !opts->no_lock)
 		ret = region_lock(rg, err);
 	if (!ret)
 		ret = region_map(rg, err);

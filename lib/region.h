@@ -12,9 +12,10 @@
  * (hfs_region_from_memory) and the crash-consistency harness swaps the
  * ops for tracing ones.
  *
- * Ownership: a writable open takes an exclusive flock on the region; a
- * second daemon, or mkfs/fsck in write mode, fails with a message naming
- * the holder (pid and command line, found through /proc/locks).
+ * Ownership: a writable open takes an exclusive flock on the region, a
+ * read-only open a shared one; a second daemon, or mkfs/fsck in write
+ * mode, fails with a message naming the holder (pid and command line,
+ * found through /proc/locks).
  *
  * Guarded access: region memory can fault (device removed, file shrunk,
  * poisoned line).  hfs_region_read/write turn a SIGBUS inside the region
@@ -47,8 +48,9 @@ struct hfs_pmem_ops {
 
 struct hfs_region_opts {
 	const char *sysfs_root; /* NULL: $HOLDFS_SYSFS_ROOT, else "/sys" */
-	bool readonly;          /* map read-only; no exclusive lock */
-	bool no_lock;           /* do not take the ownership lock at all */
+	bool readonly;          /* map read-only; shared ownership lock */
+	bool no_lock;           /* no ownership lock at all (fsck -n on a
+				 * mounted region, inspection tools) */
 };
 
 /* What a guarded access hit.  Filled by hfs_region_read/write on -EIO. */

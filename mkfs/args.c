@@ -148,6 +148,10 @@ int mkfs_parse_args(int argc, char **argv, struct mkfs_args *a)
 		case 's':
 			if (parse_size(optarg, &a->size) || a->size == 0)
 				return usage_error("invalid size '%s'", optarg);
+			if (a->size < HFS_MIN_REGION)
+				return usage_error("size '%s' is too small; "
+						   "holdfs needs at least 16M",
+						   optarg);
 			break;
 		case 'b':
 			if (parse_size(optarg, &a->mo.alloc_unit) ||

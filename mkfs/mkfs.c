@@ -118,9 +118,15 @@ static int check_existing(const struct mkfs_args *a, struct hfs_region *rg,
 		return 0;
 	if (a->force)
 		return 1;
-	mkfs_fail("%s: already contains a holdfs (label \"%.*s\", uuid %s); use -f "
-	     "to overwrite", a->region, HFS_LABEL_MAX, old->s_label,
-	     mkfs_uuid_str(old->s_uuid, id));
+	if (old->s_label[0])
+		mkfs_fail("%s: already contains a holdfs (label \"%.*s\", "
+			  "uuid %s); use -f to overwrite", a->region,
+			  HFS_LABEL_MAX, old->s_label,
+			  mkfs_uuid_str(old->s_uuid, id));
+	else
+		mkfs_fail("%s: already contains a holdfs (no label, uuid %s); "
+			  "use -f to overwrite", a->region,
+			  mkfs_uuid_str(old->s_uuid, id));
 	return -1;
 }
 
@@ -187,9 +193,12 @@ static int check_size_target(const struct mkfs_args *a, uint64_t *cur)
 	return 0;
 }
 
-static int size_region_file(const struct mkfs_args *a)
+/* Size the file for --size.  *created tells the caller it made a new
+ * file, to remove again if formatting fails. */
+static int size_region_file(const struct mkfs_args *a, bool *created)
 {
 	struct hfs_err err = { 0 };
+	struct stat st;
 	uint64_t cur;
 
 	if (check_size_target(a, &cur) < 0)
@@ -198,7 +207,9 @@ static int size_region_file(const struct mkfs_args *a)
 		return 0;
 	if (cur > 0)
 		return grow_file(a);
+	*created = stat(a->region, &st) < 0 && errno == ENOENT;
 	if (hfs_region_create_file(a->region, a->size, &err) < 0) {
+		*created = false;
 		mkfs_fail("%s", err.msg);
 		return -1;
 	}
@@ -297,14 +308,15 @@ static int format(struct mkfs_args *a)
 	struct hfs_err err = { 0 };
 	struct region_desc rd;
 	struct badlist bl = { 0 };
-	struct hfs_region *rg;
+	struct hfs_region *rg = NULL;
 	struct hfs_super old;
+	bool created = false;
 	int r = -1;
 
-	if (a->size && size_region_file(a) < 0)
+	if (a->size && size_region_file(a, &created) < 0)
 		return -1;
 	if (open_region(a->region, false, a->size != 0, &rg) < 0)
-		return -1;
+		goto out;
 	if (check_existing(a, rg, &old) < 0 || collect_bad(a, rg, &bl) < 0)
 		goto out;
 	a->mo.bad = bl.v;
@@ -321,6 +333,10 @@ static int format(struct mkfs_args *a)
 out:
 	hfs_region_close(rg);
 	free(bl.v);
+	/* A file this run created and could not format is not left
+	 * behind looking like a region. */
+	if (r < 0 && created)
+		unlink(a->region);
 	return r;
 }
 

@@ -28,7 +28,7 @@ cd "$root"
 
 if [ $sanitize -eq 1 ]; then
 	dir=build-asan
-	opts=(-Db_sanitize=address,undefined -Db_lundef=false)
+	opts=("-Db_sanitize=address,undefined" -Db_lundef=false)
 else
 	dir=build
 	opts=()

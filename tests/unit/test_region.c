@@ -363,11 +363,18 @@ static void test_lock(void)
 	CHECK(hfs_region_holder(path, who, sizeof(who)) == getpid());
 	CHECK(strncmp(who, want, strlen(want)) == 0);
 
-	CHECK(hfs_region_open(path, &ro, &rg2, NULL) == 0);
-	hfs_region_close(rg2);
+	/* a read-only open takes a shared lock: refused while held */
+	CHECK(hfs_region_open(path, &ro, &rg2, NULL) == -EBUSY);
 	CHECK(hfs_region_open(path, &nolock, &rg2, NULL) == 0);
 	hfs_region_close(rg2);
 
+	hfs_region_close(rg);
+	/* readers share; a writer is refused while a reader holds it */
+	CHECK(hfs_region_open(path, &ro, &rg, NULL) == 0);
+	CHECK(hfs_region_open(path, &ro, &rg2, NULL) == 0);
+	hfs_region_close(rg2);
+	rg2 = NULL;
+	CHECK(hfs_region_open(path, &rw, &rg2, NULL) == -EBUSY);
 	hfs_region_close(rg);
 	CHECK(hfs_region_holder(path, who, sizeof(who)) == 0);
 	CHECK(hfs_region_open(path, &rw, &rg2, NULL) == 0);
