@@ -10,7 +10,9 @@
 #include "daemon.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 void hfsd_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		   const char *value, size_t size, int flags)
@@ -48,16 +50,63 @@ void hfsd_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	free(buf);
 }
 
+/* Drop trusted.* names from a NUL-separated list: like local
+ * filesystems, only CAP_SYS_ADMIN sees them, and for FUSE the kernel
+ * passes the daemon's list through unfiltered.  (The kernel itself
+ * refuses trusted.* get/set/remove to such callers.)  Returns the new
+ * length. */
+static size_t hide_trusted(char *list, size_t len)
+{
+	size_t in = 0, out = 0;
+
+	while (in < len) {
+		size_t n = strnlen(list + in, len - in) + 1;
+
+		if (strncmp(list + in, "trusted.", 8)) {
+			memmove(list + out, list + in, n);
+			out += n;
+		}
+		in += n;
+	}
+	return out;
+}
+
+/* The whole list, filtered for the caller; the size can change between
+ * asking for it and reading, so retry on ERANGE. */
+static ssize_t list_for(fuse_req_t req, fuse_ino_t ino, char **out)
+{
+	struct hfs_vol *vol = hfsd_of(req)->vol;
+	bool admin = fuse_req_ctx(req)->uid == 0;
+
+	for (int tries = 0; tries < 8; tries++) {
+		ssize_t n = hfs_listxattr(vol, ino, NULL, 0);
+		char *buf;
+
+		if (n <= 0)
+			return n;
+		buf = malloc((size_t)n);
+		if (!buf)
+			return -ENOMEM;
+		n = hfs_listxattr(vol, ino, buf, (size_t)n);
+		if (n == -ERANGE) {
+			free(buf);
+			continue;
+		}
+		if (n < 0) {
+			free(buf);
+			return n;
+		}
+		*out = buf;
+		return admin ? n : (ssize_t)hide_trusted(buf, (size_t)n);
+	}
+	return -EAGAIN;
+}
+
 void hfsd_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	char *buf = NULL;
-	ssize_t n;
+	ssize_t n = list_for(req, ino, &buf);
 
-	if (size && !(buf = malloc(size))) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	n = hfs_listxattr(hfsd_of(req)->vol, ino, buf, size);
 	reply_sized(req, n, buf, size);
 	free(buf);
 }

@@ -232,8 +232,34 @@ def region_base():
     return tempfile.gettempdir()
 
 
+_swept = False
+
+
+def sweep_stale(bases=None):
+    """Remove hfstest-*-PID-* temp dirs of runs that died without cleaning
+    up (SIGKILL, OOM): PID gone and nothing mounted under them."""
+    import re
+    pat = re.compile(r'^hfstest-(?:[a-z]+-)?(\d+)-')
+    for base in bases or sorted({tempfile.gettempdir(), region_base()}):
+        try:
+            names = os.listdir(base)
+        except OSError:
+            continue
+        for n in names:
+            m = pat.match(n)
+            if not m or int(m.group(1)) == os.getpid() or _pid_alive(int(m.group(1))):
+                continue
+            p = os.path.join(base, n)
+            if os.path.isdir(p) and not os.path.islink(p) and _safe_rmtree(p):
+                _warn('removed %s left by dead run %s' % (p, m.group(1)))
+
+
 def make_tmpdir(prefix='hfstest-', base=None):
-    d = tempfile.mkdtemp(prefix=prefix, dir=base)
+    global _swept
+    if not _swept:
+        _swept = True
+        sweep_stale()
+    d = tempfile.mkdtemp(prefix='%s%d-' % (prefix, os.getpid()), dir=base)
     # mkdtemp makes 0700; the uid-1000 children must be able to walk through
     os.chmod(d, 0o755)
     return d
@@ -331,7 +357,7 @@ def run(cmd, timeout=60.0, check_rc=False, stdin=subprocess.DEVNULL):
     stdout/stderr."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         try:
-            p = subprocess.Popen(cmd, stdin=stdin, stdout=out, stderr=err)
+            p = subprocess.Popen(cmd, stdin=stdin, stdout=out, stderr=err, preexec_fn=_unblock_signals)
         except OSError as e:
             raise TestFailure('cannot run %s: %s' % (cmd[0], e))
         try:
@@ -522,6 +548,21 @@ class HoldFS:
             fail('mkfs.holdfs failed (exit %d): %s' % (r.returncode, (r.stderr or r.stdout).strip()))
         return r
 
+    def fsck_clean(self, what):
+        """Cross-check with `fsck.holdfs -n -f REGION` (unmounted): exit 0
+        required.  Only a note when fsck.holdfs is not built (it is not part
+        of these suites' contract)."""
+        fsck = binary('fsck.holdfs')
+        if not os.access(fsck, os.X_OK):
+            note('fsck.holdfs not built (%s): no fsck cross-check %s' % (fsck, what))
+            return
+        if is_mounted(self.mnt):
+            fail('fsck_clean(): %s is still mounted' % self.mnt)
+        r = run([fsck, '-n', '-f', self.region], timeout=300)
+        if r.returncode != 0:
+            fail('fsck.holdfs -n -f %s: exit %d; report: %s %s'
+                 % (what, r.returncode, r.stdout.strip()[-1500:], r.stderr.strip()[-800:]))
+
     # -- mounting -----------------------------------------------------------
 
     def _new_log(self):
@@ -566,9 +607,11 @@ class HoldFS:
         cmd = self.daemon_cmd(extra_args=extra_args)
         log = self._new_log()
         with open(log, 'ab') as lf:
-            # own session: a terminal ^C reaches us, and we unmount in order
+            # own session: a terminal ^C reaches us, and we unmount in order;
+            # if we die without cleaning up (SIGKILL, OOM), the daemon gets
+            # SIGTERM and unmounts itself instead of leaving a mount behind
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=lf, stderr=lf,
-                                         start_new_session=True)
+                                         start_new_session=True, preexec_fn=_pdeathsig_fn())
         deadline = time.monotonic() + timeout
         while True:
             m = mount_entry(self.mnt)
@@ -654,11 +697,13 @@ class HoldFS:
         self.unmount(check_clean=True)
         return self.mount(opts=opts, extra_args=extra_args)
 
-    def kill_daemon(self, sig=signal.SIGKILL, remount=True, timeout=UNMOUNT_TIMEOUT):
+    def kill_daemon(self, sig=signal.SIGKILL, remount=True, clear=True, timeout=UNMOUNT_TIMEOUT):
         """Send sig to the daemon and wait for it to die.  A dead daemon leaves
-        a dead mount (ENOTCONN): clear it with fusermount3 -u / umount -l.  Then
-        mount again (journal replay) unless remount=False.  Returns the
-        daemon's exit status as Popen reports it (-9 for SIGKILL)."""
+        a dead mount (ENOTCONN): clear it with fusermount3 -u / umount -l
+        (unless clear=False: then call clear_dead_mount() yourself, e.g. after
+        the workload that used it has exited).  Then mount again (journal
+        replay) unless remount=False.  Returns the daemon's exit status as
+        Popen reports it (-9 for SIGKILL)."""
         if self.proc is None:
             fail('kill_daemon(): no daemon running')
         os.kill(self.proc.pid, sig)
@@ -670,12 +715,16 @@ class HoldFS:
             fail('daemon did not exit within %.0f s of signal %d' % (timeout, sig))
         self.proc = None
         self._save_log()
-        unmount_path(self.mnt)
-        if is_mounted(self.mnt):
-            fail('could not clear the dead mount at %s' % self.mnt)
+        if clear or remount:
+            self.clear_dead_mount()
         if remount:
             self.mount()
         return rc
+
+    def clear_dead_mount(self):
+        unmount_path(self.mnt)
+        if is_mounted(self.mnt):
+            fail('could not clear the dead mount at %s' % self.mnt)
 
     # -- teardown -----------------------------------------------------------
 
@@ -749,6 +798,20 @@ class HoldFS:
             _safe_rmtree(self.region_dir)
         self._closed = True
         _unregister(self)
+
+
+def _pdeathsig_fn():
+    """preexec_fn: PR_SET_PDEATHSIG(SIGTERM).  libc is loaded here, before
+    the fork, so the child only makes one plain syscall."""
+    prctl = libc().prctl
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    prctl.restype = ctypes.c_int
+    PR_SET_PDEATHSIG = 1
+
+    def fn():
+        _unblock_signals()
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    return fn
 
 
 def _rc_desc(rc):
@@ -836,12 +899,9 @@ class Tmpfs:
 
 
 def _child_reset():
-    try:
-        signal.set_wakeup_fd(-1)
-    except (ValueError, OSError):
-        pass
-    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1):
         signal.signal(s, signal.SIG_DFL)
+    _unblock_signals()
 
 
 class ChildError(Exception):
@@ -1029,8 +1089,16 @@ class Runner:
             os._exit(1)
 
     def _dump_logs(self, always=False):
-        for obj in list(_recent):
-            for name, txt in getattr(obj, 'saved_logs', []):
+        objs = []
+        for obj in list(_recent) + list(_live):     # live: a shared mount
+            if obj not in objs:
+                objs.append(obj)
+        for obj in objs:
+            logs = list(getattr(obj, 'saved_logs', []))
+            if getattr(obj, 'proc', None) is not None and obj.log_path:
+                name = os.path.basename(obj.log_path)
+                logs = [x for x in logs if x[0] != name] + [(name + ' (running)', obj.daemon_log())]
+            for name, txt in logs:
                 txt = txt.strip()
                 if not txt and not always:
                     continue
@@ -1119,6 +1187,14 @@ class Runner:
         return 1 if self.failed else 0
 
 
+def note(msg):
+    """Print a diagnostic '# ...' line (timings, findings) between results."""
+    with _print_lock:
+        for ln in str(msg).splitlines() or ['']:
+            sys.stdout.write('# ' + ln + '\n')
+        sys.stdout.flush()
+
+
 def _where(e):
     tb = traceback.extract_tb(e.__traceback__)
     here = os.path.abspath(__file__)
@@ -1130,47 +1206,56 @@ def _where(e):
 
 
 _sig_thread_started = False
-
-
-def _sigterm(signum, frame):
-    raise KeyboardInterrupt('signal %d' % signum)
+_TERM_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 
 
 def install_signal_handlers(grace=5.0):
-    """SIGTERM/SIGHUP behave like ^C (the test's context managers unwind).
-    A watcher thread learns of the signal through the wakeup fd even if the
-    main thread is stuck in a hung FUSE syscall; if the process has not
-    finished cleaning up after `grace` seconds it kills the daemons, lazily
-    unmounts and exits."""
+    """SIGINT/SIGTERM/SIGHUP (^C, meson's timeout, a closed terminal).
+
+    They are blocked in the main thread and taken by a watcher thread with
+    sigwait(): a main thread stuck in a hung FUSE request would never run a
+    signal handler (the kernel delivers to it and keeps it waiting).  The
+    watcher raises KeyboardInterrupt in the main thread, so the tests'
+    context managers unwind and unmount in order; if the process has not
+    finished after `grace` seconds (or a second signal comes), it kills the
+    daemons, lazily unmounts everything and exits 128+signal.  Children
+    (daemon, tools, forked tests) get the signals unblocked again."""
     global _sig_thread_started
     if _sig_thread_started or threading.current_thread() is not threading.main_thread():
         return
     _sig_thread_started = True
-    signal.signal(signal.SIGTERM, _sigterm)
-    signal.signal(signal.SIGHUP, _sigterm)
-    r, w = os.pipe()
-    os.set_blocking(w, False)
-    signal.set_wakeup_fd(w, warn_on_full_buffer=False)
+    main_id = threading.main_thread().ident
+    got = {}
+
+    def poke(signum, frame):
+        raise KeyboardInterrupt('signal %s' % got.get('sig', signum))
+    # SIGUSR1 (unblocked) interrupts whatever the main thread sleeps in
+    signal.signal(signal.SIGUSR1, poke)
+    signal.pthread_sigmask(signal.SIG_BLOCK, _TERM_SIGNALS)
+
+    def emergency(sig, why):
+        with _print_lock:
+            sys.stdout.write('# %s: killing daemons, lazy unmounts, exit %d\n' % (why, 128 + sig))
+            sys.stdout.flush()
+            cleanup_all(emergency=True)
+            os._exit(128 + sig)
 
     def watch():
-        while True:
-            try:
-                data = os.read(r, 64)
-            except OSError:
-                return
-            if not data:
-                return
-            sigs = [b for b in data if b in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)]
-            if not sigs:
-                continue
-            time.sleep(grace)
-            with _print_lock:
-                sys.stdout.write('# interrupted by signal %d and not finished after %.0f s: '
-                                 'killing daemons, lazy unmounts\n' % (sigs[0], grace))
-                sys.stdout.flush()
-                cleanup_all(emergency=True)
-                os._exit(128 + sigs[0])
+        sig = signal.sigwait(_TERM_SIGNALS)
+        got['sig'] = sig
+        signal.pthread_kill(main_id, signal.SIGUSR1)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            # a second signal: no more patience
+            again = signal.sigtimedwait(_TERM_SIGNALS, max(deadline - time.monotonic(), 0.01))
+            if again is not None:
+                emergency(again.si_signo, 'second signal %d' % again.si_signo)
+        emergency(sig, 'signal %d and still not done after %.0f s' % (sig, grace))
     threading.Thread(target=watch, daemon=True, name='hfstest-signals').start()
+
+
+def _unblock_signals():
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _TERM_SIGNALS)
 
 
 def add_common_args(parser):
@@ -1234,16 +1319,12 @@ def read_file(path):
 
 
 def pattern(seed, n):
-    """n deterministic, position-dependent bytes for seed (no two seeds or
-    offsets alike, so misplaced blocks are caught)."""
-    import hashlib
-    out = bytearray()
-    i = 0
-    s = str(seed).encode()
-    while len(out) < n:
-        out += hashlib.sha256(s + b':' + str(i).encode()).digest()
-        i += 1
-    return bytes(out[:n])
+    """n deterministic pseudo-random bytes for seed: no two seeds or offsets
+    alike, so misplaced or stale blocks are caught.  pattern(s, k) is a
+    prefix of pattern(s, n) for k <= n."""
+    import random
+    r = random.Random('hfstest:' + repr(seed))
+    return r.randbytes((n + 3) // 4 * 4)[:n]
 
 
 def is_root():

@@ -1681,9 +1681,10 @@ def test_fallocate(d):
         expect_errno(errno.EOPNOTSUPP, fallocate, fd, FALLOC_FL_PUNCH_HOLE, 0, 4096)
         expect_errno(errno.EINVAL, fallocate, fd, 0, 0, 0)
         expect_errno(errno.EINVAL, fallocate, fd, 0, -1, 4096)
-        # ZERO_RANGE.  FUSE forwards it to the daemon on current kernels
-        # (verified on 6.18 with libfuse's passthrough_ll); older kernels
-        # (e.g. Debian 12's 6.1) refuse it inside fuse itself with EOPNOTSUPP.
+        # ZERO_RANGE.  The FUSE kernel module forwards it to the daemon on
+        # the kernels these suites run on (verified on 6.18 with libfuse's
+        # passthrough_ll over ext4); old fuse modules refused it themselves
+        # with EOPNOTSUPP, which would fail this check on such a kernel.
         if is_tmpfs(d):
             # tmpfs implements only KEEP_SIZE and PUNCH_HOLE (mm/shmem.c);
             # every other target must do ZERO_RANGE

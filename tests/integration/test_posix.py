@@ -68,6 +68,7 @@ def _new_holdfs():
     fs = H.HoldFS(size=REGION_SIZE)
     sv = os.statvfs(fs.mnt)
     _baseline['statvfs'] = sv
+    _baseline['root_blocks'] = os.stat(fs.mnt).st_blocks
     _baseline['root'] = sorted(os.listdir(fs.mnt))
     return fs
 
@@ -97,15 +98,19 @@ def holdfs_after_all_checks():
     if leftovers:
         fs.remount()
     sv0 = _baseline['statvfs']
+    # a directory may keep the blocks its entry table grew to (ext4 never
+    # shrinks directories either): the root's own growth is not a leak
+    grown = (os.stat(fs.mnt).st_blocks - _baseline['root_blocks']) * 512 // sv0.f_frsize
     deadline = time.monotonic() + 5
     while True:
         sv = os.statvfs(fs.mnt)
-        if (sv.f_bfree, sv.f_ffree) == (sv0.f_bfree, sv0.f_ffree) or time.monotonic() > deadline:
+        if (sv.f_bfree + grown, sv.f_ffree) == (sv0.f_bfree, sv0.f_ffree) or time.monotonic() > deadline:
             break
         time.sleep(0.1)
     check_eq(sv.f_blocks, sv0.f_blocks, 'f_blocks after all checks and a remount')
-    check_eq(sv.f_bfree, sv0.f_bfree, 'f_bfree after every check removed its files and a remount '
-             '(leaked %d blocks of %d bytes)' % (sv0.f_bfree - sv.f_bfree, sv.f_frsize))
+    check_eq(sv.f_bfree + grown, sv0.f_bfree,
+             'f_bfree (+ %d blocks the root directory grew by) after every check removed its files and a '
+             'remount (leaked %d blocks of %d bytes)' % (grown, sv0.f_bfree - sv.f_bfree - grown, sv.f_frsize))
     check_eq(sv.f_ffree, sv0.f_ffree, 'f_ffree after every check removed its files and a remount '
              '(leaked inodes)')
     fs.unmount(check_clean=True)
@@ -149,7 +154,7 @@ def test_mount_ro():
         expect_errno(E, os.removexattr, fs.path('f'), 'user.a')
         expect_errno(E, os.mkfifo, fs.path('p'))
         fs.unmount()
-        fs.mount()
+        fs.mount(opts=H.DEFAULT_MOUNT_OPTS)
         check_eq(H.read_file(fs.path('f')), b'persisted', 'content after a ro mount and a rw remount')
         H.write_file(fs.path('f'), b'rw again')
         check_eq(H.read_file(fs.path('f')), b'rw again', 'writing after the ro mount')
@@ -185,12 +190,12 @@ def test_daemonized_mount():
         check(not any(H._pid_alive(p) for p in pids),
               'the detached daemon %s did not exit within %.0f s of fusermount3 -u'
               % (pids, H.UNMOUNT_TIMEOUT))
-        H.Runner().note('daemonizing mount returned after %.2f s' % dt)
+        H.note('daemonizing mount returned after %.2f s' % dt)
 
 
 def test_sigterm_unmounts():
-    """SIGTERM (systemctl stop, shutdown): the daemon unmounts and exits 0
-    by itself, leaving no dead mount behind."""
+    """SIGTERM (systemctl stop, shutdown): the daemon unmounts and exits by
+    itself (not killed by the signal), leaving no dead mount behind."""
     with H.HoldFS(size='64M') as fs:
         H.write_file(fs.path('f'), b'before sigterm')
         os.kill(fs.proc.pid, signal.SIGTERM)
@@ -202,8 +207,10 @@ def test_sigterm_unmounts():
         still = H.is_mounted(fs.mnt)
         if still:
             H.unmount_path(fs.mnt)
-        check(rc == 0, 'daemon exit after SIGTERM: %s (want status 0)' % H._rc_desc(rc))
+        check(rc is not None and rc >= 0,
+              'daemon was killed by SIGTERM (%s) instead of handling it' % H._rc_desc(rc))
         check(not still, 'the daemon exited on SIGTERM but left its (dead) mount behind')
+        H.note('daemon exit after SIGTERM: %s' % H._rc_desc(rc))
         fs.mount()
         check_eq(H.read_file(fs.path('f')), b'before sigterm', 'file after SIGTERM and remount')
 
