@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctl_server.h"
 #include "detach.h"
 #include "mountpoint.h"
 #include "options.h"
@@ -126,6 +127,7 @@ static int serve(struct fuse_session *se, const struct hfsd_opts *o)
 static int run(struct hfsd *d, struct fuse_session *se,
 	       const struct hfsd_opts *o, const char *mnt, int ready_fd)
 {
+	struct hfsd_ctl *ctl = NULL;
 	int status = 0;
 
 	if (open_volume(d, o) < 0)
@@ -140,6 +142,20 @@ static int run(struct hfsd *d, struct fuse_session *se,
 		status = 1;
 		goto unmount;
 	}
+	{
+		/* The DAX lease service (docs/lease-protocol.md).  Failing
+		 * to start it leaves the POSIX path working: log, go on. */
+		struct hfsd_ctl_opts co = {
+			.mountpoint = mnt,
+			.revoke_ms = o->revoke_ms,
+			.dax_group = o->dax_group,
+			.readonly = o->readonly,
+		};
+
+		if (hfsd_ctl_start(d, se, &co, &ctl) < 0)
+			hfsd_log(LOG_WARNING, "DAX leases unavailable on %s",
+				 mnt);
+	}
 	if (ready_fd >= 0) {
 		if (hfsd_detach_finish(ready_fd) < 0) {
 			status = 1;
@@ -151,6 +167,7 @@ static int run(struct hfsd *d, struct fuse_session *se,
 	if (serve(se, o) < 0)
 		status = 1;
 signals:
+	hfsd_ctl_stop(ctl); /* before unmount: clients see EOF first */
 	fuse_remove_signal_handlers(se);
 unmount:
 	fuse_session_unmount(se);

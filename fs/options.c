@@ -41,6 +41,8 @@ static const struct fuse_opt hfsd_opt_spec[] = {
 	HOPT("sysfs_root=%s", sysfs_root),
 	HOPT("max_threads=%u", max_threads),
 	HOPT("max_idle_threads=%u", max_idle_threads),
+	HOPT("revoke_ms=%u", revoke_ms),
+	HOPT("dax_group=%s", dax_group),
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_KEY("rw", KEY_RW),
 	FUSE_OPT_KEY("-f", KEY_FOREGROUND),
@@ -160,6 +162,7 @@ int hfsd_opts_parse(int argc, char **argv, struct hfsd_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->fuse_args = (struct fuse_args)FUSE_ARGS_INIT(argc, argv);
 	o->max_threads = HFSD_OPT_UNSET;
+	o->revoke_ms = 250;
 	o->max_idle_threads = HFSD_OPT_UNSET;
 	/* fuse_opt_parse has said what it did not like ("fuse: ...") */
 	if (fuse_opt_parse(&o->fuse_args, o, hfsd_opt_spec, opt_proc) != 0)
@@ -172,6 +175,8 @@ int hfsd_opts_parse(int argc, char **argv, struct hfsd_opts *o)
 		return usage_error("%s", "missing REGION and MOUNTPOINT");
 	if (!o->mountpoint)
 		return usage_error("%s", "missing MOUNTPOINT");
+	if (o->revoke_ms == 0 || o->revoke_ms > 60000)
+		return usage_error("%s", "revoke_ms must be 1..60000");
 	if (o->max_threads == 0)
 		return usage_error("%s", "max_threads must be at least 1");
 	return 0;
@@ -212,6 +217,7 @@ void hfsd_opts_free(struct hfsd_opts *o)
 	free(o->region);
 	free(o->mountpoint);
 	free(o->sysfs_root);
+	free(o->dax_group);
 	free(o->bad_arg);
 }
 
@@ -247,6 +253,10 @@ void hfsd_usage(FILE *f)
 "  auto_unmount          unmount if the daemon dies\n"
 "  sysfs_root=PATH       read device-dax attributes below PATH instead of\n"
 "                        /sys (default: $HOLDFS_SYSFS_ROOT, else /sys)\n"
+"  revoke_ms=N           deadline in ms for DAX clients to acknowledge a\n"
+"                        REVOKE or REMAP before they are killed (250)\n"
+"  dax_group=NAME        members of group NAME may take DAX leases (and so\n"
+"                        map the whole region); default: root only\n"
 "  max_threads=N         serve at most N requests at once (default 10)\n"
 "  max_idle_threads=N    keep at most N idle threads (default: no limit)\n"
 "  fsname=NAME           mount source shown in /proc/mounts (default:\n"

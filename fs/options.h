@@ -28,6 +28,8 @@ struct hfsd_opts {
 	char *sysfs_root;       /* -o sysfs_root=PATH */
 	unsigned max_threads;   /* -o max_threads=N, or HFSD_OPT_UNSET */
 	unsigned max_idle_threads; /* likewise: unset = libfuse default */
+	unsigned revoke_ms;     /* -o revoke_ms=N: REVOKE/REMAP ack deadline */
+	char *dax_group;        /* -o dax_group=NAME: may hold DAX leases */
 	char *bad_arg;          /* first surplus non-option argument */
 	/* What is left for fuse_session_new: kernel and libfuse mount
 	 * options, plus default_permissions, fsname and subtype. */

@@ -292,6 +292,7 @@ ssize_t hfs_write(struct hfs_vol *vol, uint64_t ino, const void *buf,
 {
 	struct hfs_inode *ip;
 	int ret = get_inode(vol, ino, true, &ip);
+	bool filled = false;
 
 	if (ret)
 		return ret;
@@ -311,8 +312,13 @@ ssize_t hfs_write(struct hfs_vol *vol, uint64_t ino, const void *buf,
 		}
 	} else {
 		ret = write_alloc(vol, ip, buf, len, off);
+		filled = !ret;
 	}
 	pthread_rwlock_unlock(&ip->iolock);
+	/* holes may have got blocks: DAX read leases mapping them as zeros
+	 * are remapped before the write returns (vol.h, fill hook) */
+	if (filled && vol->hooks.fill)
+		vol->hooks.fill(vol->hooks.ctx, ino, off, len);
 	return ret ? ret : (ssize_t)len;
 }
 
@@ -523,6 +529,9 @@ int hfs_fallocate(struct hfs_vol *vol, uint64_t ino, int mode, uint64_t off,
 		hfs_vol_unlock(vol);
 	}
 	pthread_rwlock_unlock(&ip->iolock);
+	if (!ret && !(mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) &&
+	    vol->hooks.fill) /* see hfs_write */
+		vol->hooks.fill(vol->hooks.ctx, ino, off, len);
 	return ret;
 }
 

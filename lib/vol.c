@@ -47,12 +47,68 @@ int hfs_vol_fail(struct hfs_vol *vol, int ret)
 	return ret;
 }
 
+struct release_walk {
+	struct hfs_vol *vol;
+	uint64_t next;  /* first block not yet handled */
+};
+
+static int release_piece(void *ctx, const struct hfs_rmap_piece *p)
+{
+	struct release_walk *w = ctx;
+	struct hfs_vol *vol = w->vol;
+
+	if (p->pblk > w->next) /* not in the rmap: nobody can map it */
+		hfs_alloc_put(&vol->alloc, w->next, p->pblk - w->next);
+	if (!vol->hooks.release(vol->hooks.ctx, p->pblk, p->len, p->ino,
+				p->lblk, p->kind == HFS_RMAP_DATA))
+		hfs_alloc_put(&vol->alloc, p->pblk, p->len);
+	w->next = p->pblk + p->len;
+	return 0;
+}
+
 void hfs_vol_release_blocks(struct hfs_vol *vol, uint64_t pblk, uint64_t n)
 {
+	if (vol->hooks.release) {
+		/* DAX: blocks a lease may map wait for revocation (hook) */
+		struct release_walk w = { vol, pblk };
+
+		hfs_rmap_query(vol->rmap, pblk, n, release_piece, &w);
+		if (w.next < pblk + n)
+			hfs_alloc_put(&vol->alloc, w.next, pblk + n - w.next);
+		hfs_rmap_remove(vol->rmap, pblk, n);
+		return;
+	}
 	/* the rmap split can only fail for lack of memory; the stale piece
 	 * then names a free block, which the next mount forgets */
 	hfs_rmap_remove(vol->rmap, pblk, n);
 	hfs_alloc_put(&vol->alloc, pblk, n);
+}
+
+void hfs_vol_set_hooks(struct hfs_vol *vol, const struct hfs_vol_hooks *h)
+{
+	pthread_mutex_lock(&vol->lock);
+	if (h)
+		vol->hooks = *h;
+	else
+		memset(&vol->hooks, 0, sizeof(vol->hooks));
+	pthread_mutex_unlock(&vol->lock);
+}
+
+void hfs_vol_free_blocks(struct hfs_vol *vol, uint64_t pblk, uint64_t n)
+{
+	pthread_mutex_lock(&vol->lock);
+	hfs_alloc_put(&vol->alloc, pblk, n);
+	pthread_mutex_unlock(&vol->lock);
+}
+
+uint64_t hfs_vol_alloc_unit(struct hfs_vol *vol)
+{
+	return vol->unit_blocks * HFS_BLOCK_SIZE;
+}
+
+void hfs_vol_uuid(struct hfs_vol *vol, uint8_t uuid[16])
+{
+	memcpy(uuid, vol->sb.s_uuid, 16);
 }
 
 int64_t hfs_vol_alloc(struct hfs_vol *vol, uint64_t ino,
@@ -425,8 +481,11 @@ static int write_clean(struct hfs_vol *vol)
 			ret = hfs_inode_delete_locked(vol, ip);
 		else if (ip->dirty_times)
 			ret = hfs_inode_stage(vol, ip);
-		/* keep transactions well inside the journal */
-		if (!ret && vol->tx.len > 256 * 1024)
+		/* keep transactions well inside the journal: commit at half
+		 * of it (a fixed 256 KiB overflowed the smallest journal,
+		 * 64 blocks, and failed the unmount with E2BIG) */
+		if (!ret && vol->tx.len > vol->sb.s_journal_blocks *
+					  HFS_BLOCK_SIZE / 2)
 			ret = hfs_tx_commit(vol, &vol->tx);
 	}
 	hfs_now(&now);

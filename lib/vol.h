@@ -168,4 +168,60 @@ ssize_t hfs_listxattr(struct hfs_vol *vol, uint64_t ino, char *buf,
 		      size_t size);
 int hfs_removexattr(struct hfs_vol *vol, uint64_t ino, const char *name);
 
+/* ---- DAX path (fs/lease.c; NULL hooks = no DAX clients) ----
+ * release: called with the volume lock held for every rmap piece of
+ *   blocks leaving an inode (truncate, punch, unlink, xattr/dir/chain
+ *   frees), after the extent map changed and before the rmap forgets
+ *   them.  Return true to keep the blocks out of the free index (the
+ *   daemon frees them with hfs_vol_free_blocks once every DAX mapping
+ *   of them is revoked), false to free them at once.  Must not block
+ *   or call into the volume.
+ * fill: called with no lock held, after holes of [off, off+len) of ino
+ *   may have got blocks (write, fallocate) and before the operation
+ *   returns.  May block (bounded: the daemon waits for REMAP acks). */
+struct hfs_vol_hooks {
+	bool (*release)(void *ctx, uint64_t pblk, uint64_t n, uint64_t ino,
+			uint64_t lblk, bool data);
+	void (*fill)(void *ctx, uint64_t ino, uint64_t off, uint64_t len);
+	void *ctx;
+};
+/* Install (or with NULL remove) the hooks; before any concurrent use. */
+void hfs_vol_set_hooks(struct hfs_vol *vol, const struct hfs_vol_hooks *h);
+/* Give blocks a release hook kept back to the free index (locks). */
+void hfs_vol_free_blocks(struct hfs_vol *vol, uint64_t pblk, uint64_t n);
+/* Allocation unit in bytes, region size in bytes, filesystem uuid. */
+uint64_t hfs_vol_alloc_unit(struct hfs_vol *vol);
+void hfs_vol_uuid(struct hfs_vol *vol, uint8_t uuid[16]);
+
+/* Lease mapping (lib/lease_map.c).  The extents of [off, off+len) of
+ * regular file ino, in file order, holes flagged HFS_LEXT_HOLE.  With
+ * alloc, holes are first allocated (zeroed, like fallocate KEEP_SIZE),
+ * so the list has no holes.  off and len must be alloc-unit multiples,
+ * len > 0, and the range must end within the file size rounded up to
+ * the unit (-EINVAL): leases never extend a file.  -E2BIG if more than
+ * max extents.  publish (may be NULL) is called with the volume lock
+ * held and the list final, so a lease recorded there can never miss a
+ * release hook for these blocks; its error is returned. */
+struct hfs_lease_extent;
+int hfs_lease_extents(struct hfs_vol *vol, uint64_t ino, uint64_t off,
+		      uint64_t len, bool alloc, struct hfs_lease_extent *out,
+		      uint32_t max, uint32_t *n,
+		      int (*publish)(void *ctx,
+				     const struct hfs_lease_extent *ext,
+				     uint32_t n),
+		      void *ctx);
+
+/* Owners of region bytes [off, off+len) (rmap), in region order, pieces
+ * clipped to whole 4 KiB blocks; cb gets them under the volume lock and
+ * returns non-zero to stop (returned).  For holdfsctl holders. */
+struct hfs_owner {
+	uint64_t region_off, len;   /* bytes */
+	uint64_t ino, file_off;     /* file_off: data and dir pieces */
+	const char *kind;           /* "data", "dir", "extent-chain", "xattr" */
+	uint32_t nopen;             /* open FUSE handles of ino */
+	uint64_t nlookup;           /* kernel references of ino */
+};
+int hfs_vol_owners(struct hfs_vol *vol, uint64_t off, uint64_t len,
+		   int (*cb)(void *ctx, const struct hfs_owner *o), void *ctx);
+
 #endif

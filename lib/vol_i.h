@@ -175,6 +175,7 @@ struct hfs_vol {
 				   * not in sb: it changes without vol->lock) */
 	uint64_t errors;          /* inconsistencies seen at mount */
 	struct hfs_tx tx;         /* reusable transaction (under lock) */
+	struct hfs_vol_hooks hooks; /* DAX path (vol.h); zero = none */
 };
 
 static inline uint64_t hfs_inode_off(const struct hfs_vol *vol, uint64_t ino)
@@ -243,9 +244,10 @@ int hfs_dir_retarget_locked(struct hfs_vol *vol, struct hfs_inode *dip,
 int hfs_dir_load(struct hfs_vol *vol, struct hfs_inode *dip, uint64_t *bad);
 
 /* ------------------------------------------------------------ vol.c */
-/* Blocks leaving a file (truncate, punch, unlink, overwrite).  Today they
- * go straight back to the free index; this is the single place where the
- * DAX path will hold them until every mapping is revoked. */
+/* Blocks leaving a file (truncate, punch, unlink, overwrite).  They go
+ * back to the free index unless the release hook (vol.h, installed by the
+ * DAX lease service) keeps them until every mapping of them is revoked;
+ * it then frees them with hfs_vol_free_blocks. */
 void hfs_vol_release_blocks(struct hfs_vol *vol, uint64_t pblk, uint64_t n);
 /* Allocate blocks for inode ino (hfs_alloc_get semantics) and record
  * them in the rmap as kind, backing file block lblk onwards. */

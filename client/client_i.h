@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libholdfs internals: daemon connections (conn.c), socket discovery
+ * (discover.c), mappings and revocation (mapping.c), raw memory syscalls
+ * and logging (sys.c).
+ *
+ * Locks, in order: hfc_conns_lock (the connection list) -> hfc_maps_lock
+ * (every mapping of every connection) -> conn->send_lock.  conn->lock
+ * protects a connection's pending requests and state and is never held
+ * while taking another lock.  No lock is held while touching mapped memory.
+ */
+#ifndef HOLDFS_CLIENT_I_H
+#define HOLDFS_CLIENT_I_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <holdfs/holdfs.h>
+#include <holdfs/proto.h>
+
+struct pmem2_map;
+
+/* --- sys.c: memory syscalls that bypass any interposed mmap (the preload
+ * shim), and the HOLDFS_LOG trace. */
+void *hfc_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+int hfc_munmap(void *addr, size_t len);
+int hfc_msync(void *addr, size_t len, int flags);
+int hfc_revoke_range(void *addr, size_t len);
+void hfc_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+struct hfc_conn;
+
+/* A reply to one request, handed from the listener to the waiter. */
+struct hfc_pending {
+	uint64_t id;
+	bool done;
+	int err;             /* negative errno (ERROR reply, lost connection) */
+	void *msg;           /* malloc'd reply, NULL on error */
+	size_t len;
+	int fd;              /* SCM_RIGHTS fd of the reply or -1 */
+	/* Optional: run by the listener on the reply, before any later
+	 * message of the daemon is read (a LEASE_OK is mapped before a REVOKE
+	 * or REMAP of that lease can be processed).  Returns 0 or a negative
+	 * errno (stored in err); takes ownership of fd. */
+	int (*hook)(struct hfc_conn *c, void *arg, const void *msg,
+		    size_t len, int fd);
+	void *hook_arg;
+	struct hfc_pending *next;
+};
+
+/* A connection to one daemon (one mount). */
+struct hfc_conn {
+	char path[108];      /* socket path */
+	int sock;
+	dev_t dev;           /* st_dev of the mount, 0 until a lease succeeded */
+	atomic_bool dead;    /* set once, under lock and send_lock */
+	uint64_t region_size;
+	uint32_t alloc_unit;
+	uint32_t revoke_ms;
+	uint8_t uuid[16];
+	int region_fd[2];    /* [0] read-only, [1] read-write; -1 if none */
+	struct pmem2_map *pmap;   /* small map of the rw region fd: persist fn */
+	void (*persist)(const void *, size_t);  /* NULL: msync */
+	enum { HFC_PERSIST_UNKNOWN, HFC_PERSIST_LEARNING, HFC_PERSIST_KNOWN }
+		persist_state;
+	pthread_mutex_t lock;     /* pending, next_id, dead */
+	pthread_cond_t cond;
+	struct hfc_pending *pending;
+	uint64_t next_id;
+	pthread_mutex_t send_lock;
+	struct hfc_conn *next;
+};
+
+extern pthread_mutex_t hfc_conns_lock;
+
+/* --- wire.c: framing (a packet per message, checked header, <= 1 fd) */
+void hfc_fill_hdr(struct hfs_msg_hdr *h, size_t len, uint16_t type, uint64_t id);
+int hfc_send_raw(int sock, const void *msg, size_t len, int send_fd);
+ssize_t hfc_recv_msg(int sock, void *buf, size_t size, int *fd);
+int hfc_check_hdr(const struct hfs_msg_hdr *h, size_t n);
+
+/* --- listener.c */
+int hfc_listener_start(struct hfc_conn *c);
+
+/* --- conn.c */
+int hfc_conn_get(int fd, dev_t dev, struct hfc_conn **out, bool connect_ok,
+		 int (*try_fn)(struct hfc_conn *, void *), void *arg);
+int hfc_request(struct hfc_conn *c, void *msg, size_t len, int send_fd,
+		struct hfc_pending *p);
+int hfc_send(struct hfc_conn *c, void *msg, size_t len, uint16_t type,
+	     uint64_t id, int send_fd);
+void hfc_conn_region_fd(struct hfc_conn *c, uint32_t prot, int fd);
+int hfc_conn_region_dup(struct hfc_conn *c, uint32_t prot);
+void hfc_persist_range(struct hfc_conn *c, const void *addr, size_t len);
+
+/* --- discover.c: candidate socket paths for fd, in order of preference.
+ * Fills up to max paths; returns how many (0: none). */
+int hfc_discover(int fd, char (*paths)[108], int max);
+
+/* --- mapping.c: called by the listener of c. */
+void hfc_on_revoke(struct hfc_conn *c, const struct hfs_msg_revoke *r);
+int hfc_on_remap(struct hfc_conn *c, const struct hfs_msg_remap *r, size_t len);
+void hfc_on_conn_lost(struct hfc_conn *c);
+void hfc_maps_after_fork(void);
+
+#endif

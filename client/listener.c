@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The listener thread of a connection: reads every message of the daemon
+ * in order, hands replies to their waiters (running a reply's hook first,
+ * so a LEASE_OK is mapped before any later REVOKE or REMAP of the lease is
+ * read), serves REVOKE and REMAP and acknowledges them, and on EOF or a
+ * malformed message declares the connection dead: every waiter gets
+ * -ENOTCONN and every mapping of the daemon is revoked (mapping.c).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libpmem2.h>
+
+#include "client_i.h"
+
+/* The listener hands a reply to its waiter (or drops it). */
+static void deliver(struct hfc_conn *c, const struct hfs_msg_hdr *h, size_t n,
+		    int fd)
+{
+	struct hfc_pending **pp, *p = NULL;
+
+	pthread_mutex_lock(&c->lock);
+	for (pp = &c->pending; *pp; pp = &(*pp)->next)
+		if ((*pp)->id == h->id) {
+			p = *pp;
+			*pp = p->next;
+			break;
+		}
+	pthread_mutex_unlock(&c->lock);
+	if (!p) {
+		hfc_log("reply type %u to unknown request %llu dropped", h->type,
+			(unsigned long long)h->id);
+		if (h->type == HFS_MSG_LEASE_OK) /* the waiter gave up: release */
+			hfc_send(c, &(struct hfs_msg_lease_ref){
+				.lease_id = ((const struct hfs_msg_lease_ok *)h)->lease_id },
+				sizeof(struct hfs_msg_lease_ref), HFS_MSG_RELEASE, 0, -1);
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	if (h->type == HFS_MSG_ERROR) {
+		const struct hfs_msg_error *e = (const void *)h;
+
+		hfc_log("daemon refused request %llu: %s (%.*s)",
+			(unsigned long long)h->id, strerror(e->err),
+			(int)sizeof(e->msg), e->msg);
+		p->err = e->err > 0 && e->err < 4096 ? -e->err : -EIO;
+		if (fd >= 0)
+			close(fd);
+	} else if (p->hook) {
+		p->err = p->hook(c, p->hook_arg, h, n, fd);
+	} else {
+		p->msg = malloc(n);
+		p->len = n;
+		if (p->msg)
+			memcpy(p->msg, h, n);
+		else
+			p->err = -ENOMEM;
+		p->fd = fd;
+	}
+	pthread_mutex_lock(&c->lock);
+	p->done = true;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void conn_die(struct hfc_conn *c, const char *why)
+{
+	struct pmem2_map *pmap;
+	struct hfc_pending *p;
+
+	hfc_log("connection to %s lost: %s; revoking its mappings", c->path, why);
+	pthread_mutex_lock(&c->send_lock);
+	pthread_mutex_lock(&c->lock);
+	c->dead = true;
+	for (p = c->pending; p; p = p->next) {
+		p->done = true;
+		p->err = -ENOTCONN;
+	}
+	c->pending = NULL;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_unlock(&c->send_lock);
+
+	hfc_on_conn_lost(c);
+
+	pthread_mutex_lock(&c->send_lock);
+	pthread_mutex_lock(&c->lock);
+	close(c->sock);
+	c->sock = -1;
+	for (int i = 0; i < 2; i++) {
+		if (c->region_fd[i] >= 0)
+			close(c->region_fd[i]);
+		c->region_fd[i] = -1;
+	}
+	pmap = c->pmap;
+	c->pmap = NULL;
+	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_unlock(&c->send_lock);
+	/* outside the locks: its munmap may pass through the preload shim.
+	 * c->persist stays callable (a libpmem2 function, not the map's). */
+	if (pmap)
+		pmem2_map_delete(&pmap);
+}
+
+static void handle(struct hfc_conn *c, const struct hfs_msg_hdr *h, size_t n,
+		   int fd)
+{
+	struct hfs_msg_lease_ref ack;
+
+	switch (h->type) {
+	case HFS_MSG_HELLO_OK:
+	case HFS_MSG_LEASE_OK:
+	case HFS_MSG_RELEASE_OK:
+	case HFS_MSG_ERROR:
+		deliver(c, h, n, fd);
+		return;
+	case HFS_MSG_REVOKE:
+		hfc_on_revoke(c, (const struct hfs_msg_revoke *)h);
+		ack.lease_id = ((const struct hfs_msg_revoke *)h)->lease_id;
+		hfc_send(c, &ack, sizeof(ack), HFS_MSG_REVOKE_ACK, h->id, -1);
+		hfc_log("REVOKE %llu of lease %llu acknowledged",
+			(unsigned long long)h->id, (unsigned long long)ack.lease_id);
+		break;
+	case HFS_MSG_REMAP:
+		if (fd >= 0)
+			hfc_conn_region_fd(c, HFS_PROT_READ, fd), fd = -1;
+		hfc_on_remap(c, (const struct hfs_msg_remap *)h, n);
+		ack.lease_id = ((const struct hfs_msg_remap *)h)->lease_id;
+		hfc_send(c, &ack, sizeof(ack), HFS_MSG_REMAP_ACK, h->id, -1);
+		hfc_log("REMAP %llu of lease %llu (%u extents) done and acknowledged",
+			(unsigned long long)h->id, (unsigned long long)ack.lease_id,
+			((const struct hfs_msg_remap *)h)->nextents);
+		break;
+	default:
+		hfc_log("ignoring message type %u", h->type);
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
+static void *listener(void *arg)
+{
+	struct hfc_conn *c = arg;
+	void *buf = malloc(HFS_MSG_MAX);
+	const char *why = "out of memory";
+
+	pthread_setname_np(pthread_self(), "holdfs-listen");
+
+	while (buf) {
+		int fd;
+		ssize_t n = hfc_recv_msg(c->sock, buf, HFS_MSG_MAX, &fd);
+
+		if (n <= 0) {
+			why = n == 0 ? "daemon closed the connection" : strerror((int)-n);
+			break;
+		}
+		if (hfc_check_hdr(buf, (size_t)n)) {
+			if (fd >= 0)
+				close(fd);
+			why = "malformed message";
+			break;
+		}
+		handle(c, buf, (size_t)n, fd);
+	}
+	free(buf);
+	conn_die(c, why);
+	return NULL;
+}
+
+int hfc_listener_start(struct hfc_conn *c)
+{
+	sigset_t all, old;
+	pthread_attr_t at;
+	pthread_t t;
+	int r;
+
+	/* The listener takes no application signals. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	r = pthread_create(&t, &at, listener, c);
+	pthread_attr_destroy(&at);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return -r;
+}

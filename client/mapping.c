@@ -1,0 +1,636 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Mappings: one lease = one contiguous address range.
+ *
+ * The range is reserved PROT_NONE (aligned to the allocation unit, so a
+ * device-dax region can be mapped at huge-page alignment), then each extent
+ * of the region is mapped at its place with MAP_FIXED: MAP_SHARED of the
+ * region fd for data, a private read-only anonymous mapping (zero pages)
+ * for a hole of a read lease.  Revocation maps an empty memfd over the
+ * range (hfc_revoke_range: SIGBUS on access); REMAP maps the new extents
+ * over the zero pages.  Every replacement is one mmap(MAP_FIXED): no
+ * instant where the range is unmapped and another mmap could land there.
+ *
+ * The listener does the initial mapping itself (a hook on LEASE_OK), so a
+ * REVOKE or REMAP of a lease is never processed before its mapping exists.
+ *
+ * maps_lock protects the list and every mapping's mutable fields.  A
+ * mapping handed to the revoke handler is pinned (busy) so holdfs_unmap()
+ * waits instead of freeing it under the handler.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "client_i.h"
+
+struct hfc_revoked {
+	uint64_t off, len;   /* file range */
+	uint32_t reason;
+};
+
+struct holdfs_mapping {
+	struct hfc_conn *conn;
+	uint64_t lease_id, ino;
+	dev_t dev;
+	uint64_t offset, length;
+	uint32_t hprot;        /* HFS_PROT_* */
+	int mprot;             /* PROT_* of the data mappings */
+	uint8_t *base;
+	uint32_t nextents, nholes;
+	struct hfc_revoked *revoked;
+	size_t nrevoked, caprevoked;
+	uint64_t revoked_bytes;
+	int busy;              /* revoke handler calls in flight */
+	int file_fd;           /* a dup of the leased file (coherence), or -1 */
+	char path[256];
+	struct holdfs_mapping *next;
+};
+
+static pthread_mutex_t maps_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t maps_cond = PTHREAD_COND_INITIALIZER;
+static struct holdfs_mapping *maps;
+
+static pthread_mutex_t handler_lock = PTHREAD_MUTEX_INITIALIZER;
+static holdfs_revoke_fn handler;
+static void *handler_ctx;
+
+static uint64_t page_size(void)
+{
+	return (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+void holdfs_set_revoke_handler(holdfs_revoke_fn fn, void *ctx)
+{
+	pthread_mutex_lock(&handler_lock);
+	handler = fn;
+	handler_ctx = ctx;
+	pthread_mutex_unlock(&handler_lock);
+}
+
+static void call_handler(const struct holdfs_revoke_event *ev)
+{
+	holdfs_revoke_fn fn;
+	void *ctx;
+
+	pthread_mutex_lock(&handler_lock);
+	fn = handler;
+	ctx = handler_ctx;
+	pthread_mutex_unlock(&handler_lock);
+	if (fn)
+		fn(ctx, ev);
+}
+
+/* ---- revocation ------------------------------------------------------- */
+
+/* Revoke the file range [off, off+len) of m (clipped, widened to pages);
+ * maps lock held.  Fills *ev for the handler. */
+static void revoke_locked(struct holdfs_mapping *m, uint64_t off, uint64_t len,
+			  uint32_t reason, struct holdfs_revoke_event *ev)
+{
+	uint64_t pg = page_size(), end = off + len;
+	struct hfc_revoked *r;
+
+	if (end < off || end > m->offset + m->length)
+		end = m->offset + m->length;
+	if (off < m->offset)
+		off = m->offset;
+	off &= ~(pg - 1);
+	end = (end + pg - 1) & ~(pg - 1);
+	if (end <= off)
+		return;
+	hfc_revoke_range(m->base + (off - m->offset), end - off);
+	hfc_log("lease %llu: revoked file range %llu+%llu (reason %u)",
+		(unsigned long long)m->lease_id, (unsigned long long)off,
+		(unsigned long long)(end - off), reason);
+	if (m->nrevoked == m->caprevoked) {
+		size_t cap = m->caprevoked ? 2 * m->caprevoked : 4;
+		void *p = realloc(m->revoked, cap * sizeof(*m->revoked));
+
+		if (p) {
+			m->revoked = p;
+			m->caprevoked = cap;
+		}
+	}
+	if (m->nrevoked < m->caprevoked) {
+		r = &m->revoked[m->nrevoked++];
+		r->off = off;
+		r->len = end - off;
+		r->reason = reason;
+	}
+	m->revoked_bytes += end - off;
+	*ev = (struct holdfs_revoke_event){
+		.mapping = m, .lease_id = m->lease_id, .ino = m->ino,
+		.offset = off, .length = end - off,
+		.addr = m->base + (off - m->offset), .reason = reason };
+	m->busy++;
+}
+
+static void unpin(struct holdfs_mapping *m)
+{
+	pthread_mutex_lock(&maps_lock);
+	m->busy--;
+	pthread_cond_broadcast(&maps_cond);
+	pthread_mutex_unlock(&maps_lock);
+}
+
+static struct holdfs_mapping *find_lease_locked(struct hfc_conn *c, uint64_t id)
+{
+	struct holdfs_mapping *m;
+
+	for (m = maps; m; m = m->next)
+		if (m->conn == c && m->lease_id == id)
+			return m;
+	return NULL;
+}
+
+/* Revoke [off, off+len) of lease lease_id of c and tell the handler. */
+static void lose_range(struct hfc_conn *c, uint64_t lease_id, uint64_t off,
+		       uint64_t len, uint32_t reason)
+{
+	struct holdfs_revoke_event ev = { 0 };
+	struct holdfs_mapping *m;
+
+	pthread_mutex_lock(&maps_lock);
+	m = find_lease_locked(c, lease_id);
+	if (m)
+		revoke_locked(m, off, len, reason, &ev);
+	pthread_mutex_unlock(&maps_lock);
+	if (!ev.mapping) {
+		hfc_log("revocation of unknown lease %llu (already released?)",
+			(unsigned long long)lease_id);
+		return;
+	}
+	call_handler(&ev);
+	unpin(ev.mapping);
+}
+
+void hfc_on_revoke(struct hfc_conn *c, const struct hfs_msg_revoke *r)
+{
+	uint32_t reason = r->reason;
+
+	if (reason < HOLDFS_REVOKE_LAYOUT || reason > HOLDFS_REVOKE_SHUTDOWN)
+		reason = HOLDFS_REVOKE_FAILURE;
+	lose_range(c, r->lease_id, r->offset, r->length, reason);
+}
+
+void hfc_on_conn_lost(struct hfc_conn *c)
+{
+	struct holdfs_revoke_event *evs = NULL;
+	struct holdfs_mapping *m;
+	size_t n = 0, i;
+
+	pthread_mutex_lock(&maps_lock);
+	for (m = maps; m; m = m->next)
+		n += m->conn == c;
+	if (n)
+		evs = calloc(n, sizeof(*evs));
+	i = 0;
+	for (m = maps; m; m = m->next) {
+		struct holdfs_revoke_event ev = { 0 };
+
+		if (m->conn != c)
+			continue;
+		revoke_locked(m, m->offset, m->length,
+			      HOLDFS_REVOKE_CONNECTION_LOST, &ev);
+		if (!ev.mapping)
+			continue;
+		if (evs)
+			evs[i++] = ev;
+		else
+			m->busy--;  /* no memory for events: revoke silently */
+	}
+	pthread_mutex_unlock(&maps_lock);
+	for (n = 0; n < i; n++) {
+		call_handler(&evs[n]);
+		unpin(evs[n].mapping);
+	}
+	free(evs);
+}
+
+void hfc_maps_after_fork(void)
+{
+	pthread_mutex_init(&maps_lock, NULL);
+	pthread_cond_init(&maps_cond, NULL);
+	maps = NULL;	/* the structs leak in the child: a few hundred bytes */
+}
+
+/* ---- mapping extents -------------------------------------------------- */
+
+static int check_extent(const struct holdfs_mapping *m, const struct hfc_conn *c,
+			const struct hfs_lease_extent *e)
+{
+	uint64_t pg = page_size();
+
+	if (!e->len || (e->file_off | e->len) & (pg - 1) ||
+	    e->file_off < m->offset || e->len > m->length ||
+	    e->file_off - m->offset > m->length - e->len)
+		return -EPROTO;
+	if (e->flags & HFS_LEXT_HOLE)
+		return (m->hprot & HFS_PROT_WRITE) ? -EPROTO : 0;
+	if (e->region_off & (pg - 1) ||
+	    (c->region_size && (e->region_off > c->region_size ||
+				e->len > c->region_size - e->region_off)))
+		return -EPROTO;
+	return 0;
+}
+
+static int map_extent(struct holdfs_mapping *m, const struct hfs_lease_extent *e,
+		      int rfd)
+{
+	void *addr = m->base + (e->file_off - m->offset), *p;
+
+	if (e->flags & HFS_LEXT_HOLE)
+		p = hfc_mmap(addr, e->len, PROT_READ,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	else
+		p = hfc_mmap(addr, e->len, m->mprot, MAP_SHARED | MAP_FIXED,
+			     rfd, (off_t)e->region_off);
+	if (p == MAP_FAILED)
+		return -errno;
+	madvise(addr, e->len, MADV_DONTFORK);
+	return 0;
+}
+
+/* Reserve length bytes aligned to align (a power of two). */
+static uint8_t *reserve(uint64_t length, uint64_t align)
+{
+	uint64_t pg = page_size(), extra = align > pg ? align : 0;
+	uint8_t *p = hfc_mmap(NULL, length + extra, PROT_NONE,
+			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	uint8_t *a;
+
+	if (p == MAP_FAILED)
+		return NULL;
+	a = (uint8_t *)(((uintptr_t)p + extra) & ~(uintptr_t)(extra ? extra - 1 : 0));
+	if (!extra)
+		return p;
+	if (a > p)
+		hfc_munmap(p, a - p);
+	if (p + length + extra > a + length)
+		hfc_munmap(a + length, p + length + extra - (a + length));
+	return a;
+}
+
+/* The LEASE_OK hook, run by the listener: validate, reserve, map all
+ * extents (they must cover the lease exactly, in order), publish. */
+static int lease_hook(struct hfc_conn *c, void *arg, const void *msg,
+		      size_t len, int fd)
+{
+	const struct hfs_msg_lease_ok *ok = msg;
+	const struct hfs_lease_extent *e = (const void *)(ok + 1);
+	struct holdfs_mapping *m = arg;
+	uint64_t pos;
+	uint32_t i;
+	int r = 0, rfd = -1;
+
+	if (ok->h.type != HFS_MSG_LEASE_OK) {
+		if (fd >= 0)
+			close(fd);
+		return -EPROTO;
+	}
+	m->lease_id = ok->lease_id;  /* set first: the caller releases it */
+	m->ino = ok->ino;
+	hfc_conn_region_fd(c, ok->prot, fd);
+	if (ok->nextents > HFS_LEASE_MAX_EXTENTS ||
+	    len != sizeof(*ok) + (size_t)ok->nextents * sizeof(*e) ||
+	    ok->offset != m->offset || ok->length != m->length ||
+	    (ok->prot & m->hprot) != m->hprot)
+		return -EPROTO;
+	for (i = 0, pos = m->offset; i < ok->nextents; pos += e[i].len, i++) {
+		if (e[i].file_off != pos || check_extent(m, c, &e[i]))
+			return -EPROTO;
+		m->nholes += !!(e[i].flags & HFS_LEXT_HOLE);
+	}
+	if (pos != m->offset + m->length)
+		return -EPROTO;
+	m->nextents = ok->nextents;
+	if (m->nholes < m->nextents) {
+		rfd = hfc_conn_region_dup(c, m->hprot);
+		if (rfd < 0)
+			return rfd;
+	}
+	m->base = reserve(m->length, c->alloc_unit);
+	if (!m->base)
+		r = -ENOMEM;
+	for (i = 0; !r && i < ok->nextents; i++)
+		r = map_extent(m, &e[i], rfd);
+	if (rfd >= 0)
+		close(rfd);
+	if (r) {
+		if (m->base)
+			hfc_munmap(m->base, m->length);
+		m->base = NULL;
+		return r;
+	}
+	pthread_mutex_lock(&maps_lock);
+	m->next = maps;
+	maps = m;
+	pthread_mutex_unlock(&maps_lock);
+	return 0;
+}
+
+/* After a remap of [x, y): what was revoked stays revoked. */
+static void keep_revoked_locked(struct holdfs_mapping *m, uint64_t x, uint64_t y)
+{
+	for (size_t k = 0; k < m->nrevoked; k++) {
+		uint64_t a = m->revoked[k].off, b = a + m->revoked[k].len;
+
+		if (a < y && x < b) {
+			uint64_t lo = a > x ? a : x, hi = b < y ? b : y;
+
+			hfc_revoke_range(m->base + (lo - m->offset), hi - lo);
+		}
+	}
+}
+
+/* Map the extents of a REMAP over the lease's zero pages; returns how
+ * many failed, their indexes in bad[] (maps lock held). */
+static uint32_t remap_locked(struct hfc_conn *c, struct holdfs_mapping *m,
+			     const struct hfs_lease_extent *e, uint32_t n,
+			     int rfd, uint32_t *bad)
+{
+	uint32_t i, nbad = 0;
+
+	for (i = 0; i < n; i++) {
+		int r = check_extent(m, c, &e[i]);
+
+		if (!r && !(e[i].flags & HFS_LEXT_HOLE))
+			r = rfd < 0 ? rfd : map_extent(m, &e[i], rfd);
+		if (r) {
+			hfc_log("lease %llu: REMAP extent %u failed (%s)",
+				(unsigned long long)m->lease_id, i, strerror(-r));
+			bad[nbad++] = i;
+			continue;
+		}
+		m->nholes -= m->nholes > 0 && !(e[i].flags & HFS_LEXT_HOLE);
+		keep_revoked_locked(m, e[i].file_off, e[i].file_off + e[i].len);
+	}
+	return nbad;
+}
+
+/*
+ * REMAP: holes of a read lease got blocks.  An extent that cannot be
+ * mapped (or a message that cannot be parsed) makes the range lost
+ * (SIGBUS, reason FAILURE) rather than leave possibly stale zeros.
+ */
+int hfc_on_remap(struct hfc_conn *c, const struct hfs_msg_remap *rm, size_t len)
+{
+	const struct hfs_lease_extent *e = (const void *)(rm + 1);
+	struct holdfs_mapping *m;
+	uint32_t *bad, nbad = 0, i;
+	int rfd;
+
+	if (rm->nextents > HFS_LEASE_MAX_EXTENTS ||
+	    len != sizeof(*rm) + (size_t)rm->nextents * sizeof(*e)) {
+		lose_range(c, rm->lease_id, 0, UINT64_MAX, HOLDFS_REVOKE_FAILURE);
+		return -EPROTO;
+	}
+	bad = malloc((rm->nextents + 1) * sizeof(*bad));
+	if (!bad) {
+		lose_range(c, rm->lease_id, 0, UINT64_MAX, HOLDFS_REVOKE_FAILURE);
+		return -ENOMEM;
+	}
+	rfd = hfc_conn_region_dup(c, HFS_PROT_READ);
+	pthread_mutex_lock(&maps_lock);
+	m = find_lease_locked(c, rm->lease_id);
+	if (m)
+		nbad = remap_locked(c, m, e, rm->nextents, rfd, bad);
+	pthread_mutex_unlock(&maps_lock);
+	if (rfd >= 0)
+		close(rfd);
+	if (!m)
+		hfc_log("REMAP of unknown lease %llu", (unsigned long long)rm->lease_id);
+	for (i = 0; i < nbad; i++)
+		lose_range(c, rm->lease_id, e[bad[i]].file_off, e[bad[i]].len,
+			   HOLDFS_REVOKE_FAILURE);
+	free(bad);
+	return nbad ? -EIO : 0;
+}
+
+/* ---- the API ---------------------------------------------------------- */
+
+struct lease_try {
+	int fd;
+	struct holdfs_mapping *proto;  /* fields to copy into each attempt */
+	size_t length;
+	struct holdfs_mapping *m;      /* out */
+};
+
+static int release(struct hfc_conn *c, uint64_t lease_id)
+{
+	struct hfs_msg_lease_ref ref = { .lease_id = lease_id };
+	struct hfc_pending p = { 0 };
+	int r;
+
+	ref.h.type = HFS_MSG_RELEASE;
+	r = hfc_request(c, &ref, sizeof(ref), -1, &p);
+	free(p.msg);
+	if (p.fd >= 0)
+		close(p.fd);
+	return r;
+}
+
+static int try_lease(struct hfc_conn *c, void *arg)
+{
+	struct lease_try *t = arg;
+	struct hfs_msg_lease_req req = { 0 };
+	struct hfc_pending p = { 0 };
+	struct holdfs_mapping *m;
+	uint64_t au = c->alloc_unit;
+	int r;
+
+	if (t->proto->offset % au)
+		return -EINVAL;
+	if (t->length > UINT64_MAX - au)
+		return -EINVAL;
+	m = malloc(sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	*m = *t->proto;
+	m->conn = c;
+	m->length = (t->length + au - 1) / au * au;
+	req.h.type = HFS_MSG_LEASE_REQ;
+	req.offset = m->offset;
+	req.length = m->length;
+	req.prot = m->hprot;
+	p.hook = lease_hook;
+	p.hook_arg = m;
+	r = hfc_request(c, &req, sizeof(req), t->fd, &p);
+	if (r) {
+		if (m->lease_id)
+			release(c, m->lease_id);
+		free(m);
+		return r;
+	}
+	m->file_fd = (m->hprot & HFS_PROT_WRITE) ?
+		     fcntl(t->fd, F_DUPFD_CLOEXEC, 3) : -1;
+	t->m = m;
+	return 0;
+}
+
+int holdfs_map(int fd, uint64_t offset, size_t length, int prot,
+	       unsigned flags, struct holdfs_mapping **out)
+{
+	struct holdfs_mapping proto = { 0 };
+	struct lease_try t = { .fd = fd, .proto = &proto, .length = length };
+	struct hfc_conn *c;
+	struct stat st;
+	char link[64];
+	ssize_t n;
+	int r;
+
+	if (!out || fd < 0 || !length || (flags & ~HOLDFS_MAP_NOWAIT_CONNECT) ||
+	    !(prot & (PROT_READ | PROT_WRITE)) ||
+	    (prot & ~(PROT_READ | PROT_WRITE)))
+		return -EINVAL;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	proto.offset = offset;
+	proto.dev = st.st_dev;
+	proto.hprot = (prot & PROT_WRITE) ? HFS_PROT_READ | HFS_PROT_WRITE : HFS_PROT_READ;
+	proto.mprot = (prot & PROT_WRITE) ? PROT_READ | PROT_WRITE : PROT_READ;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, proto.path, sizeof(proto.path) - 1);
+	proto.path[n > 0 ? n : 0] = '\0';
+	r = hfc_conn_get(fd, st.st_dev, &c, !(flags & HOLDFS_MAP_NOWAIT_CONNECT),
+			 try_lease, &t);
+	if (r)
+		return r;
+	hfc_log("mapped %s [%llu, +%llu) prot %d at %p: lease %llu, %u extents (%u holes)",
+		t.m->path, (unsigned long long)t.m->offset,
+		(unsigned long long)t.m->length, prot, (void *)t.m->base,
+		(unsigned long long)t.m->lease_id, t.m->nextents, t.m->nholes);
+	*out = t.m;
+	return 0;
+}
+
+void *holdfs_addr(const struct holdfs_mapping *m)
+{
+	return m ? m->base : NULL;
+}
+
+size_t holdfs_length(const struct holdfs_mapping *m)
+{
+	return m ? (size_t)m->length : 0;
+}
+
+int holdfs_unmap(struct holdfs_mapping *m)
+{
+	struct holdfs_mapping **pp;
+	int r = 0;
+
+	if (!m)
+		return -EINVAL;
+	pthread_mutex_lock(&maps_lock);
+	for (pp = &maps; *pp; pp = &(*pp)->next)
+		if (*pp == m) {
+			*pp = m->next;
+			break;
+		}
+	while (m->busy)
+		pthread_cond_wait(&maps_cond, &maps_lock);
+	pthread_mutex_unlock(&maps_lock);
+	/* unmap first: once the daemon hears RELEASE it may reuse blocks */
+	hfc_munmap(m->base, m->length);
+	r = release(m->conn, m->lease_id);	/* -ENOTCONN if it died */
+	hfc_log("released lease %llu (%s)", (unsigned long long)m->lease_id,
+		r ? strerror(-r) : "ok");
+	if (m->file_fd >= 0)
+		close(m->file_fd);
+	free(m->revoked);
+	free(m);
+	return r;
+}
+
+int holdfs_persist(struct holdfs_mapping *m, const void *addr, size_t len)
+{
+	struct hfs_msg_range pr = { 0 };
+	const uint8_t *a = addr;
+
+	if (!m || !(m->hprot & HFS_PROT_WRITE) || a < m->base ||
+	    len > m->length || (uint64_t)(a - m->base) > m->length - len)
+		return -EINVAL;
+	if (!len)
+		return 0;
+	hfc_persist_range(m->conn, addr, len);
+	/* Drop clean kernel page-cache copies of the range now, so that a
+	 * read(2) that starts after we return goes to the daemon (which reads
+	 * the region).  The daemon's PERSISTED handling also reaches pages
+	 * other processes have mapped through the page cache. */
+	if (m->file_fd >= 0)
+		posix_fadvise(m->file_fd, (off_t)(m->offset + (uint64_t)(a - m->base)),
+			      (off_t)len, POSIX_FADV_DONTNEED);
+	pr.lease_id = m->lease_id;
+	pr.offset = m->offset + (uint64_t)(a - m->base);
+	pr.length = len;
+	return hfc_send(m->conn, &pr, sizeof(pr), HFS_MSG_PERSISTED, 0, -1);
+}
+
+int holdfs_lease_info(const struct holdfs_mapping *m,
+		      struct holdfs_lease_info *info)
+{
+	if (!m || !info)
+		return -EINVAL;
+	pthread_mutex_lock(&maps_lock);
+	*info = (struct holdfs_lease_info){
+		.lease_id = m->lease_id, .ino = m->ino, .dev = m->dev,
+		.offset = m->offset, .length = m->length, .addr = m->base,
+		.prot = m->mprot, .nextents = m->nextents, .nholes = m->nholes,
+		.revoked_bytes = m->revoked_bytes, .path = m->path };
+	pthread_mutex_unlock(&maps_lock);
+	return 0;
+}
+
+int holdfs_fault_info(const void *addr, struct holdfs_fault *out)
+{
+	const uint8_t *a = addr;
+	struct holdfs_mapping *m;
+	size_t k;
+
+	if (!out)
+		return -EINVAL;
+	pthread_mutex_lock(&maps_lock);
+	for (m = maps; m; m = m->next)
+		if (a >= m->base && (uint64_t)(a - m->base) < m->length)
+			break;
+	if (m) {
+		*out = (struct holdfs_fault){
+			.mapping = m, .lease_id = m->lease_id, .ino = m->ino,
+			.dev = m->dev, .path = m->path,
+			.file_offset = m->offset + (uint64_t)(a - m->base) };
+		for (k = 0; k < m->nrevoked; k++)
+			if (out->file_offset - m->revoked[k].off < m->revoked[k].len) {
+				out->revoked = 1;
+				out->reason = m->revoked[k].reason;
+			}
+	}
+	pthread_mutex_unlock(&maps_lock);
+	return m ? 0 : -ENOENT;
+}
+
+static int au_try(struct hfc_conn *c, void *arg)
+{
+	*(long *)arg = (long)c->alloc_unit;
+	return 1;  /* success, but no proof the daemon serves this mount */
+}
+
+long holdfs_alloc_unit(int fd)
+{
+	struct hfc_conn *c;
+	struct stat st;
+	long au = 0;
+	int r;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	r = hfc_conn_get(fd, st.st_dev, &c, true, au_try, &au);
+	return r ? r : au;
+}

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Memory syscalls issued straight to the kernel, so that libholdfs's own
+ * mappings never re-enter an interposed mmap/munmap/msync (the preload
+ * shim), and the optional trace (HOLDFS_LOG=1 -> stderr).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "client_i.h"
+
+void *hfc_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	long r = syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+
+	if (r == -1)
+		return MAP_FAILED;
+	return (void *)r;
+}
+
+int hfc_munmap(void *addr, size_t len)
+{
+	return syscall(SYS_munmap, addr, len) == 0 ? 0 : -errno;
+}
+
+int hfc_msync(void *addr, size_t len, int flags)
+{
+	return syscall(SYS_msync, addr, len, flags) == 0 ? 0 : -errno;
+}
+
+/*
+ * Make [addr, addr+len) raise SIGBUS (BUS_ADRERR at the faulting address)
+ * on any access: a shared mapping of an empty memfd, every page of which
+ * lies beyond end of file.  One mmap(MAP_FIXED) replaces whatever was
+ * there atomically.  If no memfd can be had (EMFILE), the range becomes
+ * PROT_NONE (SIGSEGV instead of SIGBUS, but never stale data).
+ */
+int hfc_revoke_range(void *addr, size_t len)
+{
+	int fd = memfd_create("holdfs-revoked", MFD_CLOEXEC);
+	void *p;
+
+	if (fd >= 0) {
+		p = hfc_mmap(addr, len, PROT_READ | PROT_WRITE,
+			     MAP_SHARED | MAP_FIXED, fd, 0);
+		close(fd);
+		if (p != MAP_FAILED) {
+			madvise(addr, len, MADV_DONTFORK);
+			return 0;
+		}
+	}
+	hfc_log("revoke %p+%zu: memfd unavailable (%s), using PROT_NONE",
+		addr, len, strerror(errno));
+	p = hfc_mmap(addr, len, PROT_NONE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+	if (p != MAP_FAILED)
+		return 0;
+	/* Last resort: no mapping at all (still never stale data). */
+	return hfc_munmap(addr, len);
+}
+
+void hfc_log(const char *fmt, ...)
+{
+	static atomic_int enabled = -1;
+	char buf[512];
+	va_list ap;
+	int n;
+
+	if (enabled < 0) {
+		const char *e = getenv("HOLDFS_LOG");
+
+		enabled = e && *e && strcmp(e, "0") != 0;
+	}
+	if (!enabled)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(buf) - 2)
+		n = sizeof(buf) - 2;
+	buf[n++] = '\n';
+	/* one write(2): lines of concurrent threads do not interleave */
+	dprintf(STDERR_FILENO, "libholdfs[%d]: %.*s", (int)getpid(), n, buf);
+}

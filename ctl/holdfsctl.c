@@ -1,0 +1,366 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * holdfsctl: administration of a mounted holdfs over its control socket
+ * (docs/lease-protocol.md, admin messages; docs/man/holdfsctl.8).
+ *
+ *   holdfsctl leases [--json] MOUNTPOINT
+ *   holdfsctl holders --range OFF,LEN [--json] MOUNTPOINT
+ *
+ * Exit status: 0 success, 1 failure (not a holdfs mount, daemon refused,
+ * I/O error), 2 usage error.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <holdfs/proto.h>
+
+#define TIMEOUT_MS 10000
+
+static const char *prog = "holdfsctl";
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: holdfsctl COMMAND [OPTIONS] MOUNTPOINT\n"
+"\n"
+"Query a mounted holdfs through its control socket (root only).\n"
+"\n"
+"Commands:\n"
+"  leases                 list the DAX leases: id, pid, uid, inode, file\n"
+"                         range, protection and extents\n"
+"  holders --range OFF,LEN\n"
+"                         who owns and who holds region bytes\n"
+"                         [OFF, OFF+LEN): owning inodes (file offset, kind,\n"
+"                         open handles) and the leases mapping them\n"
+"\n"
+"Options:\n"
+"  --json                 print the daemon's JSON document\n"
+"  --range OFF,LEN        byte range of the region; numbers may be hex (0x)\n"
+"                         and take K, M, G, T suffixes (powers of 1024)\n"
+"  -h, --help             show this help\n"
+"\n"
+"Exit status: 0 success, 1 failure, 2 usage error.\n");
+}
+
+static int usage_error(const char *msg)
+{
+	fprintf(stderr, "%s: %s\nTry '%s --help'.\n", prog, msg, prog);
+	return 2;
+}
+
+static int parse_num(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	unsigned shift = 0;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s || *s == '-')
+		return -1;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	default: break;
+	}
+	if (*end || (shift && v > (UINT64_MAX >> shift)))
+		return -1;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+static int ctl_connect(const char *mnt)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd;
+
+	if (stat(mnt, &st) < 0) {
+		fprintf(stderr, "%s: %s: %s\n", prog, mnt, strerror(errno));
+		return -1;
+	}
+	snprintf(sa.sun_path, sizeof(sa.sun_path), HFS_CTL_DIR "/dev/%u:%u",
+		 major(st.st_dev), minor(st.st_dev));
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		fprintf(stderr, "%s: socket: %s\n", prog, strerror(errno));
+		return -1;
+	}
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+
+		fprintf(stderr, "%s: %s: not a mounted holdfs with a control "
+			"socket (%s: %s)\n", prog, mnt, sa.sun_path,
+			strerror(e));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Send one request, collect the ADMIN_REPLY chunks into a string. */
+static char *query(int fd, const void *req, size_t len)
+{
+	static uint8_t buf[HFS_MSG_MAX];
+	char *txt = NULL;
+	size_t tlen = 0;
+
+	if (send(fd, req, len, MSG_NOSIGNAL) < 0) {
+		fprintf(stderr, "%s: send: %s\n", prog, strerror(errno));
+		return NULL;
+	}
+	for (;;) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		const struct hfs_msg_hdr *h = (void *)buf;
+		ssize_t n;
+		char *nt;
+
+		if (poll(&p, 1, TIMEOUT_MS) <= 0) {
+			fprintf(stderr, "%s: no answer from the daemon within "
+				"%d s\n", prog, TIMEOUT_MS / 1000);
+			break;
+		}
+		n = recv(fd, buf, sizeof(buf), 0);
+		if (n <= 0) {
+			fprintf(stderr, "%s: the daemon closed the connection\n",
+				prog);
+			break;
+		}
+		if ((size_t)n < sizeof(*h) || h->magic != HFS_PROTO_MAGIC ||
+		    h->len != n) {
+			fprintf(stderr, "%s: malformed reply\n", prog);
+			break;
+		}
+		if (h->type == HFS_MSG_ERROR &&
+		    (size_t)n == sizeof(struct hfs_msg_error)) {
+			const struct hfs_msg_error *e = (void *)buf;
+
+			fprintf(stderr, "%s: the daemon refused: %s (%s)\n", prog,
+				strerror(e->err), e->msg);
+			break;
+		}
+		if (h->type != HFS_MSG_ADMIN_REPLY ||
+		    (size_t)n < sizeof(struct hfs_msg_admin_reply)) {
+			fprintf(stderr, "%s: unexpected reply type %u\n", prog,
+				h->type);
+			break;
+		}
+		n -= sizeof(struct hfs_msg_admin_reply);
+		nt = realloc(txt, tlen + (size_t)n + 1);
+		if (!nt) {
+			fprintf(stderr, "%s: out of memory\n", prog);
+			break;
+		}
+		txt = nt;
+		memcpy(txt + tlen, buf + sizeof(struct hfs_msg_admin_reply),
+		       (size_t)n);
+		tlen += (size_t)n;
+		txt[tlen] = '\0';
+		if (!((const struct hfs_msg_admin_reply *)buf)->more)
+			return txt;
+	}
+	free(txt);
+	return NULL;
+}
+
+static uint64_t u64(json_object *o, const char *k)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_uint64(v)
+						   : 0;
+}
+
+static const char *str(json_object *o, const char *k)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v)
+						   : "";
+}
+
+static json_object *arr(json_object *o, const char *k)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) &&
+	       json_object_is_type(v, json_type_array) ? v : NULL;
+}
+
+static void print_leases(json_object *leases)
+{
+	size_t n = leases ? json_object_array_length(leases) : 0;
+
+	if (!n) {
+		printf("no leases\n");
+		return;
+	}
+	printf("%-8s %-8s %-6s %-10s %-18s %-18s %-4s %s\n", "LEASE", "PID",
+	       "UID", "INODE", "OFFSET", "LENGTH", "PROT", "EXTENTS");
+	for (size_t i = 0; i < n; i++) {
+		json_object *l = json_object_array_get_idx(leases, i);
+		json_object *ex = arr(l, "extents");
+		size_t ne = ex ? json_object_array_length(ex) : 0;
+
+		printf("%-8" PRIu64 " %-8" PRIu64 " %-6" PRIu64 " %-10" PRIu64
+		       " %#-18" PRIx64 " %#-18" PRIx64 " %-4s", u64(l, "id"),
+		       u64(l, "pid"), u64(l, "uid"), u64(l, "ino"),
+		       u64(l, "offset"), u64(l, "length"), str(l, "prot"));
+		for (size_t k = 0; k < ne; k++) {
+			json_object *e = json_object_array_get_idx(ex, k);
+			const char *st = str(e, "state");
+
+			if (!strcmp(st, "mapped"))
+				printf(" %#" PRIx64 "+%#" PRIx64 "@%#" PRIx64,
+				       u64(e, "file_off"), u64(e, "len"),
+				       u64(e, "region_off"));
+			else
+				printf(" %#" PRIx64 "+%#" PRIx64 "(%s)",
+				       u64(e, "file_off"), u64(e, "len"), st);
+		}
+		printf("\n");
+	}
+}
+
+static void print_holders(json_object *o)
+{
+	json_object *ow = arr(o, "owners");
+	size_t n = ow ? json_object_array_length(ow) : 0;
+
+	printf("region bytes %#" PRIx64 "+%#" PRIx64 "\n", u64(o, "offset"),
+	       u64(o, "length"));
+	if (!n)
+		printf("owners: none (free or metadata outside the pool)\n");
+	else
+		printf("%-18s %-12s %-10s %-18s %-13s %s\n", "REGION", "LENGTH",
+		       "INODE", "FILE OFFSET", "KIND", "OPEN HANDLES");
+	for (size_t i = 0; i < n; i++) {
+		json_object *p = json_object_array_get_idx(ow, i);
+
+		printf("%#-18" PRIx64 " %#-12" PRIx64 " %-10" PRIu64
+		       " %#-18" PRIx64 " %-13s %" PRIu64 "\n",
+		       u64(p, "region_off"), u64(p, "len"), u64(p, "ino"),
+		       u64(p, "file_off"), str(p, "kind"),
+		       u64(p, "open_handles"));
+	}
+	printf("leases mapping the range:\n");
+	print_leases(arr(o, "leases"));
+	if (u64(o, "pending_free_blocks"))
+		printf("blocks waiting for revocation: %" PRIu64 "\n",
+		       u64(o, "pending_free_blocks"));
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "range", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool json = false, have_range = false;
+	uint64_t off = 0, len = 0;
+	const char *cmd, *mnt;
+	json_object *doc;
+	char *txt;
+	int c, fd, status = 1;
+
+	while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			return fflush(stdout) ? 1 : 0;
+		}
+		return usage_error("options go after the command");
+	}
+	if (optind >= argc)
+		return usage_error("missing COMMAND");
+	cmd = argv[optind++];
+	if (strcmp(cmd, "leases") && strcmp(cmd, "holders")) {
+		fprintf(stderr, "%s: unknown command '%s'\n", prog, cmd);
+		return usage_error("commands: leases, holders");
+	}
+	optind--; /* getopt_long skips argv[0] of the sub-vector */
+	argc -= optind;
+	argv += optind;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "hj", lo, NULL)) != -1) {
+		char *comma;
+
+		switch (c) {
+		case 'h':
+			usage(stdout);
+			return fflush(stdout) ? 1 : 0;
+		case 'j':
+			json = true;
+			break;
+		case 'r':
+			comma = strchr(optarg, ',');
+			if (!comma)
+				return usage_error("--range wants OFF,LEN");
+			*comma = '\0';
+			if (parse_num(optarg, &off) || parse_num(comma + 1, &len) ||
+			    len == 0 || off + len < off)
+				return usage_error("--range: bad OFF,LEN");
+			have_range = true;
+			break;
+		default:
+			return usage_error("bad option");
+		}
+	}
+	if (optind != argc - 1)
+		return usage_error(optind >= argc ? "missing MOUNTPOINT"
+						  : "too many arguments");
+	mnt = argv[optind];
+	if (!strcmp(cmd, "holders") && !have_range)
+		return usage_error("holders needs --range OFF,LEN");
+	if (!strcmp(cmd, "leases") && have_range)
+		return usage_error("leases takes no --range");
+	fd = ctl_connect(mnt);
+	if (fd < 0)
+		return 1;
+	if (!strcmp(cmd, "leases")) {
+		struct hfs_msg_hdr h = { HFS_PROTO_MAGIC, HFS_PROTO_VERSION,
+					 HFS_MSG_ADMIN_LEASES, sizeof(h), 0, 1 };
+
+		txt = query(fd, &h, sizeof(h));
+	} else {
+		struct hfs_msg_range r = { { HFS_PROTO_MAGIC, HFS_PROTO_VERSION,
+					     HFS_MSG_ADMIN_HOLDERS, sizeof(r),
+					     0, 1 }, 0, off, len };
+
+		txt = query(fd, &r, sizeof(r));
+	}
+	close(fd);
+	if (!txt)
+		return 1;
+	doc = json_tokener_parse(txt);
+	if (!doc) {
+		fprintf(stderr, "%s: the daemon sent invalid JSON\n", prog);
+	} else {
+		if (json)
+			printf("%s\n", json_object_to_json_string_ext(
+				doc, JSON_C_TO_STRING_PRETTY));
+		else if (!strcmp(cmd, "leases"))
+			print_leases(arr(doc, "leases"));
+		else
+			print_holders(doc);
+		json_object_put(doc);
+		status = fflush(stdout) || ferror(stdout) ? 1 : 0;
+	}
+	free(txt);
+	return status;
+}

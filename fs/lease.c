@@ -1,0 +1,1158 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The lease service: HELLO, LEASE_REQ, RELEASE, acks, admin queries, and
+ * the two volume hooks that keep DAX mappings safe (docs/lease-protocol.md):
+ *
+ *  - release hook: blocks leaving a file that some lease maps are kept
+ *    out of the free index ("pending free"); every holder gets a REVOKE
+ *    (one io_uring submission for all of them, with a timeout); when all
+ *    have acked, or were killed (pidfd) and their sockets closed, the
+ *    blocks go back to the allocator.  No reuse before revocation.
+ *  - fill hook: holes a read lease maps as zeros got blocks; the holders
+ *    get a REMAP with the new extents and the writing operation waits
+ *    (bounded) for their acks.  fs mapping -> rmap -> client mappings.
+ */
+#include "lease.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+/* extents per LEASE_OK / REMAP that fit in HFS_MSG_MAX */
+#define LEASE_MAX_EXT                                                      \
+	((HFS_MSG_MAX - sizeof(struct hfs_msg_lease_ok)) /                  \
+	 sizeof(struct hfs_lease_extent))
+
+/* Ring thread marker and the job a fill hook created on it (a write
+ * lease filling holes: its LEASE_OK waits for that job). */
+static __thread bool tls_on_ring;
+static __thread struct hfsd_job *tls_fill_job;
+
+static void wake_ring(struct hfsd_ctl *c)
+{
+	uint64_t one = 1;
+
+	if (write(c->efd, &one, sizeof(one)) < 0)
+		hfsd_log(LOG_ERR, "control: eventfd: %s", strerror(errno));
+}
+
+static unsigned dying_ms(const struct hfsd_ctl *c)
+{
+	return c->revoke_ms * 4 > 2000 ? c->revoke_ms * 4 : 2000;
+}
+
+static struct hfsd_lease *find_lease(struct hfsd_ctl *c, uint64_t id)
+{
+	for (struct hfsd_lease *l = c->leases; l; l = l->next)
+		if (l->id == id)
+			return l;
+	return NULL;
+}
+
+static void free_lease(struct hfsd_lease *l)
+{
+	free(l->ext);
+	free(l);
+}
+
+static void free_job(struct hfsd_job *j)
+{
+	for (uint32_t i = 0; i < j->nw; i++)
+		free(j->w[i].msg);
+	free(j->w);
+	free(j->defer_msg);
+	free(j);
+}
+
+static struct hfsd_job *new_job(struct hfsd_ctl *c, int kind)
+{
+	struct hfsd_job *j = calloc(1, sizeof(*j));
+
+	if (!j)
+		return NULL;
+	j->kind = kind;
+	j->phase = HFSD_JOB_NEW;
+	j->defer_fd = -1;
+	j->id = ++c->next_job;
+	clock_gettime(CLOCK_MONOTONIC, &j->start);
+	return j;
+}
+
+static int add_waiter(struct hfsd_job *j, struct hfsd_lease *l, void *msg,
+		      size_t len, uint64_t msg_id)
+{
+	if (j->nw == j->cap) {
+		uint32_t cap = j->cap ? j->cap * 2 : 4;
+		struct hfsd_waiter *w = realloc(j->w, cap * sizeof(*w));
+
+		if (!w)
+			return -ENOMEM;
+		j->w = w;
+		j->cap = cap;
+	}
+	j->w[j->nw++] = (struct hfsd_waiter){
+		.cl = l->cl, .msg_id = msg_id, .lease_id = l->id,
+		.pid = l->pid, .msg = msg, .len = len,
+	};
+	return 0;
+}
+
+/* ------------------------------------------------------ release hook */
+
+/* Mark [rs, re) (region bytes) of l revoked; file range touched in
+ * fs..fe.  Returns true if anything of l mapped it. */
+static bool revoke_in_lease(struct hfsd_lease *l, uint64_t rs, uint64_t re,
+			    uint64_t *fs, uint64_t *fe)
+{
+	struct hfs_lease_extent *out;
+	uint32_t n = 0;
+	bool hit = false;
+
+	for (uint32_t i = 0; i < l->n; i++) {
+		const struct hfs_lease_extent *e = &l->ext[i];
+
+		if (!(e->flags & (HFS_LEXT_HOLE | HFSD_LEXT_REVOKED)) &&
+		    e->region_off < re && e->region_off + e->len > rs)
+			hit = true;
+	}
+	if (!hit)
+		return false;
+	out = calloc((size_t)l->n * 3, sizeof(*out));
+	if (!out) {
+		/* cannot split: revoke whole extents (still safe) */
+		rs = 0;
+		re = UINT64_MAX;
+	}
+	*fs = UINT64_MAX;
+	*fe = 0;
+	for (uint32_t i = 0; i < l->n; i++) {
+		struct hfs_lease_extent e = l->ext[i], a, b, m;
+		uint64_t s, en;
+
+		if ((e.flags & (HFS_LEXT_HOLE | HFSD_LEXT_REVOKED)) ||
+		    e.region_off >= re || e.region_off + e.len <= rs) {
+			if (out)
+				out[n++] = e;
+			continue;
+		}
+		s = e.region_off > rs ? e.region_off : rs;
+		en = e.region_off + e.len < re ? e.region_off + e.len : re;
+		m = e;
+		m.file_off = e.file_off + (s - e.region_off);
+		m.region_off = s;
+		m.len = en - s;
+		m.flags |= HFSD_LEXT_REVOKED;
+		if (m.file_off < *fs)
+			*fs = m.file_off;
+		if (m.file_off + m.len > *fe)
+			*fe = m.file_off + m.len;
+		if (!out) {
+			l->ext[i].flags |= HFSD_LEXT_REVOKED;
+			continue;
+		}
+		a = e;
+		a.len = s - e.region_off;
+		b = e;
+		b.file_off = m.file_off + m.len;
+		b.region_off = en;
+		b.len = e.region_off + e.len - en;
+		if (a.len)
+			out[n++] = a;
+		out[n++] = m;
+		if (b.len)
+			out[n++] = b;
+	}
+	if (out) {
+		free(l->ext);
+		l->ext = out;
+		l->n = n;
+	}
+	return true;
+}
+
+static bool release_hook(void *ctx, uint64_t pblk, uint64_t n, uint64_t ino,
+			 uint64_t lblk, bool data)
+{
+	struct hfsd_ctl *c = ctx;
+	uint64_t rs = pblk * 4096, re = (pblk + n) * 4096;
+	struct hfsd_job *j = NULL;
+	bool keep = false;
+
+	(void)ino;
+	(void)lblk;
+	if (!data)
+		return false; /* metadata blocks are never leased */
+	pthread_mutex_lock(&c->lock);
+	for (struct hfsd_lease *l = c->leases; l; l = l->next) {
+		struct hfs_msg_revoke *m;
+		uint64_t fs, fe;
+
+		if (!revoke_in_lease(l, rs, re, &fs, &fe))
+			continue;
+		keep = true; /* even if we cannot tell the holder */
+		if (!j)
+			j = new_job(c, HFSD_JOB_REVOKE);
+		m = calloc(1, sizeof(*m));
+		if (!j || !m) {
+			free(m);
+			continue;
+		}
+		hfsd_msg_init(&m->h, HFS_MSG_REVOKE, sizeof(*m), ++c->next_msg);
+		m->lease_id = l->id;
+		m->offset = fs;
+		m->length = fe - fs;
+		m->reason = HFS_REVOKE_LAYOUT;
+		if (add_waiter(j, l, m, sizeof(*m), m->h.id) < 0)
+			free(m);
+	}
+	if (keep) {
+		if (j) {
+			j->pblk = pblk;
+			j->nblk = n;
+			j->next = c->jobs;
+			c->jobs = j;
+		} else {
+			hfsd_log(LOG_ERR, "control: out of memory revoking "
+				 "%" PRIu64 " blocks; kept out of use", n);
+		}
+		c->pending_blocks += n;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (keep && !tls_on_ring)
+		wake_ring(c);
+	return keep;
+}
+
+/* --------------------------------------------------------- fill hook */
+
+struct remap_ctx {
+	struct hfsd_ctl *c;
+	uint64_t lease_id;
+	uint64_t fo, fe;          /* filled file range, unit aligned */
+	struct hfsd_job **job;
+};
+
+/* Under the volume lock: the lease's holes in [fo, fe) take the new
+ * extents; queue a REMAP with them if any hole got media. */
+static int remap_publish(void *ctx, const struct hfs_lease_extent *nx,
+			 uint32_t nn)
+{
+	struct remap_ctx *rc = ctx;
+	struct hfsd_ctl *c = rc->c;
+	struct hfs_lease_extent *out = NULL, *sent = NULL;
+	struct hfsd_lease *l;
+	uint32_t n = 0, ns = 0;
+	bool media = false;
+
+	pthread_mutex_lock(&c->lock);
+	l = find_lease(c, rc->lease_id);
+	if (!l)
+		goto out;
+	out = calloc((size_t)l->n * 2 + nn, sizeof(*out));
+	sent = calloc(nn ? nn : 1, sizeof(*sent));
+	if (!out || !sent)
+		goto out;
+	for (uint32_t i = 0; i < l->n; i++) {
+		struct hfs_lease_extent e = l->ext[i], a, b;
+		uint64_t s, en;
+
+		if (!(e.flags & HFS_LEXT_HOLE) || (e.flags & HFSD_LEXT_REVOKED) ||
+		    e.file_off >= rc->fe || e.file_off + e.len <= rc->fo) {
+			out[n++] = e;
+			continue;
+		}
+		s = e.file_off > rc->fo ? e.file_off : rc->fo;
+		en = e.file_off + e.len < rc->fe ? e.file_off + e.len : rc->fe;
+		a = e;
+		a.len = s - e.file_off;
+		b = e;
+		b.file_off = en;
+		b.len = e.file_off + e.len - en;
+		if (a.len)
+			out[n++] = a;
+		/* the new extents of [s, en) */
+		for (uint32_t k = 0; k < nn; k++) {
+			struct hfs_lease_extent x = nx[k];
+			uint64_t xs = x.file_off > s ? x.file_off : s;
+			uint64_t xe = x.file_off + x.len < en ? x.file_off + x.len
+							      : en;
+
+			if (xs >= xe)
+				continue;
+			if (!(x.flags & HFS_LEXT_HOLE)) {
+				x.region_off += xs - x.file_off;
+				media = true;
+			}
+			x.file_off = xs;
+			x.len = xe - xs;
+			out[n++] = x;
+			if (ns < nn)
+				sent[ns++] = x;
+		}
+		if (b.len)
+			out[n++] = b;
+	}
+	if (media) {
+		size_t len = sizeof(struct hfs_msg_remap) + ns * sizeof(*sent);
+		struct hfs_msg_remap *m;
+
+		if (ns > LEASE_MAX_EXT) {
+			hfsd_log(LOG_ERR, "control: lease %" PRIu64 " of pid %d: "
+				 "too many new extents to REMAP", l->id,
+				 (int)l->pid);
+			goto out;
+		}
+		m = calloc(1, len);
+		if (!*rc->job)
+			*rc->job = new_job(c, HFSD_JOB_REMAP);
+		if (!m || !*rc->job) {
+			free(m);
+			goto out;
+		}
+		hfsd_msg_init(&m->h, HFS_MSG_REMAP, (uint32_t)len,
+			      ++c->next_msg);
+		m->lease_id = l->id;
+		m->nextents = ns;
+		memcpy(m + 1, sent, ns * sizeof(*sent));
+		if (add_waiter(*rc->job, l, m, len, m->h.id) < 0) {
+			free(m);
+			goto out;
+		}
+		free(l->ext);
+		l->ext = out;
+		l->n = n;
+		out = NULL;
+	}
+out:
+	pthread_mutex_unlock(&c->lock);
+	free(out);
+	free(sent);
+	return 0;
+}
+
+struct fill_target {
+	uint64_t id, off, len;
+};
+
+static void fill_hook(void *ctx, uint64_t ino, uint64_t off, uint64_t len)
+{
+	struct hfsd_ctl *c = ctx;
+	uint64_t u = c->alloc_unit;
+	uint64_t fo = off / u * u, fe = (off + len + u - 1) / u * u;
+	struct fill_target *t = NULL;
+	struct hfs_lease_extent *buf;
+	struct hfsd_job *job = NULL;
+	size_t nt = 0, cap = 0;
+	struct timespec dl;
+
+	pthread_mutex_lock(&c->lock);
+	for (struct hfsd_lease *l = c->leases; l; l = l->next) {
+		bool hit = false;
+
+		if (l->ino != ino || l->off >= fe || l->off + l->len <= fo)
+			continue;
+		for (uint32_t i = 0; i < l->n && !hit; i++)
+			hit = (l->ext[i].flags & HFS_LEXT_HOLE) &&
+			      !(l->ext[i].flags & HFSD_LEXT_REVOKED) &&
+			      l->ext[i].file_off < fe &&
+			      l->ext[i].file_off + l->ext[i].len > fo;
+		if (!hit)
+			continue;
+		if (nt == cap) {
+			struct fill_target *nt2;
+
+			cap = cap ? cap * 2 : 8;
+			nt2 = realloc(t, cap * sizeof(*t));
+			if (!nt2)
+				break;
+			t = nt2;
+		}
+		t[nt++] = (struct fill_target){ l->id, l->off, l->len };
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (!nt) {
+		free(t);
+		return;
+	}
+	buf = malloc(LEASE_MAX_EXT * sizeof(*buf));
+	for (size_t i = 0; buf && i < nt; i++) {
+		struct remap_ctx rc = { c, t[i].id, fo, fe, &job };
+		uint32_t n;
+
+		/* -EINVAL: truncated meanwhile; the revocation covers it */
+		hfs_lease_extents(c->d->vol, ino, t[i].off, t[i].len, false,
+				  buf, LEASE_MAX_EXT, &n, remap_publish, &rc);
+	}
+	free(buf);
+	free(t);
+	if (!job)
+		return;
+	pthread_mutex_lock(&c->lock);
+	job->sleeper = !tls_on_ring;
+	job->next = c->jobs;
+	c->jobs = job;
+	pthread_mutex_unlock(&c->lock);
+	if (tls_on_ring) {
+		tls_fill_job = job; /* the grant defers its reply to it */
+		return;
+	}
+	wake_ring(c);
+	/* bounded: acks within revoke_ms, else kill and wait for exit */
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	dl.tv_sec += (c->revoke_ms + dying_ms(c)) / 1000 + 2;
+	pthread_mutex_lock(&c->lock);
+	while (job->phase != HFSD_JOB_DONE &&
+	       pthread_cond_timedwait(&c->cond, &c->lock, &dl) != ETIMEDOUT)
+		;
+	if (job->phase == HFSD_JOB_DONE) {
+		struct hfsd_job **pp;
+
+		for (pp = &c->jobs; *pp; pp = &(*pp)->next)
+			if (*pp == job) {
+				*pp = job->next;
+				break;
+			}
+		free_job(job);
+	} else {
+		job->sleeper = false; /* the ring frees it when done */
+		hfsd_log(LOG_ERR, "control: REMAP not completed in time");
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* ---------------------------------------------------------- the jobs */
+
+static void mark_acked(struct hfsd_ctl *c, struct hfsd_client *cl,
+		       uint64_t lease_id)
+{
+	for (struct hfsd_job *j = c->jobs; j; j = j->next)
+		for (uint32_t i = 0; i < j->nw; i++)
+			if (j->w[i].cl == cl &&
+			    (!lease_id || j->w[i].lease_id == lease_id)) {
+				j->w[i].acked = true;
+				j->w[i].cl = NULL;
+			}
+}
+
+static bool all_acked(const struct hfsd_job *j)
+{
+	for (uint32_t i = 0; i < j->nw; i++)
+		if (!j->w[i].acked)
+			return false;
+	return true;
+}
+
+struct done_blocks {
+	uint64_t pblk, n;
+};
+
+void hfsd_lease_run_jobs(struct hfsd_ctl *c)
+{
+	struct done_blocks *fr = NULL;
+	size_t nfr = 0, cap = 0;
+	struct hfsd_job **pp, *j;
+	bool woke = false;
+
+	pthread_mutex_lock(&c->lock);
+	for (j = c->jobs; j; j = j->next) {
+		if (j->phase != HFSD_JOB_NEW)
+			continue;
+		/* one submission: every REVOKE/REMAP of the job and its
+		 * timeout are queued before the loop submits */
+		for (uint32_t i = 0; i < j->nw; i++) {
+			struct hfsd_waiter *w = &j->w[i];
+
+			if (!w->cl || w->cl->closing) {
+				w->acked = true;
+				w->cl = NULL;
+			} else {
+				hfsd_ctl_send(c, w->cl, w->msg, w->len, -1);
+			}
+			free(w->msg);
+			w->msg = NULL;
+		}
+		j->phase = HFSD_JOB_WAIT;
+		if (!all_acked(j))
+			hfsd_ctl_arm_timeout(c, j->id, c->revoke_ms);
+	}
+	for (pp = &c->jobs; (j = *pp);) {
+		if (j->phase == HFSD_JOB_WAIT || j->phase == HFSD_JOB_DYING) {
+			if (all_acked(j)) {
+				j->phase = HFSD_JOB_DONE;
+				woke = true;
+			}
+		}
+		if (j->phase != HFSD_JOB_DONE || j->sleeper) {
+			pp = &j->next;
+			continue;
+		}
+		*pp = j->next;
+		if (j->kind == HFSD_JOB_REVOKE && j->nblk) {
+			if (j->leak) {
+				hfsd_log(LOG_ERR, "control: %" PRIu64 " blocks at "
+					 "%" PRIu64 " stay out of use until the "
+					 "next mount (a holder did not exit)",
+					 j->nblk, j->pblk);
+			} else if (nfr < cap ||
+				   (fr = realloc(fr, (cap = cap * 2 + 8) *
+							     sizeof(*fr)))) {
+				fr[nfr++] = (struct done_blocks){ j->pblk,
+								  j->nblk };
+				c->pending_blocks -= j->nblk;
+			}
+		}
+		if (j->defer_cl && !j->defer_cl->closing) {
+			hfsd_ctl_send(c, j->defer_cl, j->defer_msg,
+				      j->defer_len, j->defer_fd);
+		}
+		free_job(j);
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (woke)
+		pthread_cond_broadcast(&c->cond);
+	/* the volume lock is taken outside ctl->lock (lock order) */
+	for (size_t i = 0; i < nfr; i++)
+		hfs_vol_free_blocks(c->d->vol, fr[i].pblk, fr[i].n);
+	free(fr);
+}
+
+void hfsd_lease_timeout(struct hfsd_ctl *c, uint64_t job_id)
+{
+	struct hfsd_job *j;
+
+	pthread_mutex_lock(&c->lock);
+	for (j = c->jobs; j && j->id != job_id; j = j->next)
+		;
+	if (!j || j->phase == HFSD_JOB_DONE) {
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	if (j->phase == HFSD_JOB_WAIT) {
+		for (uint32_t i = 0; i < j->nw; i++) {
+			struct hfsd_waiter *w = &j->w[i];
+
+			if (w->acked || !w->cl || w->cl->killed)
+				continue;
+			hfsd_log(LOG_WARNING, "control: pid %d did not ack %s %"
+				 PRIu64 " of lease %" PRIu64 " within %u ms; "
+				 "killing it", (int)w->pid,
+				 j->kind == HFSD_JOB_REVOKE ? "REVOKE" : "REMAP",
+				 w->msg_id, w->lease_id, c->revoke_ms);
+			if (syscall(SYS_pidfd_send_signal, w->cl->pidfd,
+				    SIGKILL, NULL, 0) < 0 && errno != ESRCH)
+				hfsd_log(LOG_ERR, "control: kill pid %d: %s",
+					 (int)w->pid, strerror(errno));
+			w->cl->killed = true;
+			c->kills++;
+		}
+		/* its mappings are gone once its socket closes (exit
+		 * tears down the address space before the files) */
+		j->phase = HFSD_JOB_DYING;
+		hfsd_ctl_arm_timeout(c, j->id, dying_ms(c));
+	} else if (j->phase == HFSD_JOB_DYING) {
+		for (uint32_t i = 0; i < j->nw; i++)
+			if (!j->w[i].acked) {
+				hfsd_log(LOG_ERR, "control: pid %d still alive "
+					 "%u ms after SIGKILL",
+					 (int)j->w[i].pid, dying_ms(c));
+				j->w[i].acked = true;
+				j->leak = true;
+			}
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+void hfsd_lease_client_gone(struct hfsd_ctl *c, struct hfsd_client *cl)
+{
+	struct hfsd_lease **pp, *l;
+	unsigned n = 0;
+
+	pthread_mutex_lock(&c->lock);
+	for (pp = &c->leases; (l = *pp);) {
+		if (l->cl == cl) {
+			*pp = l->next;
+			free_lease(l);
+			n++;
+		} else {
+			pp = &l->next;
+		}
+	}
+	mark_acked(c, cl, 0);
+	for (struct hfsd_job *j = c->jobs; j; j = j->next)
+		if (j->defer_cl == cl)
+			j->defer_cl = NULL;
+	pthread_mutex_unlock(&c->lock);
+	if (n)
+		hfsd_log(LOG_INFO, "control: pid %d gone; released %u "
+			 "lease%s", (int)cl->pid, n, n == 1 ? "" : "s");
+}
+
+/* ---------------------------------------------------------- messages */
+
+/* Is gid among the supplementary groups of pid?  Read after the pidfd
+ * was opened and re-validated with it, so the pid is still the peer. */
+static bool pid_in_group(const struct hfsd_client *cl, gid_t gid)
+{
+	char path[64], line[4096];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)cl->pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		char *p, *end;
+
+		if (strncmp(line, "Groups:", 7))
+			continue;
+		for (p = line + 7;; p = end) {
+			unsigned long g = strtoul(p, &end, 10);
+
+			if (end == p)
+				break;
+			if (g == gid)
+				found = true;
+		}
+	}
+	fclose(f);
+	/* still the same process? */
+	return found && syscall(SYS_pidfd_send_signal, cl->pidfd, 0, NULL,
+				0) == 0;
+}
+
+static bool dax_allowed(const struct hfsd_ctl *c, const struct hfsd_client *cl)
+{
+	if (cl->uid == 0)
+		return true;
+	if (!c->dax_gid_set)
+		return false;
+	return cl->gid == c->dax_gid || pid_in_group(cl, c->dax_gid);
+}
+
+static void do_hello(struct hfsd_ctl *c, struct hfsd_client *cl,
+		     const struct hfs_msg_hello *m)
+{
+	struct hfs_msg_hello_ok r;
+
+	if (cl->hello) {
+		hfsd_ctl_drop(c, cl, "second HELLO");
+		return;
+	}
+	if (!dax_allowed(c, cl)) {
+		hfsd_log(LOG_NOTICE, "control: pid %d uid %u refused: DAX "
+			 "access is for root%s%s", (int)cl->pid,
+			 (unsigned)cl->uid, c->dax_gid_set ? " and group " : "",
+			 c->dax_gid_set ? "dax_group" : " only");
+		hfsd_ctl_send_error(c, cl, m->h.id, EACCES,
+				    "DAX access needs root or dax_group");
+		cl->closing = true; /* no more requests; EOF when sent */
+		shutdown(cl->fd, SHUT_RD);
+		hfsd_lease_client_gone(c, cl);
+		return;
+	}
+	cl->hello = true;
+	memset(&r, 0, sizeof(r));
+	hfsd_msg_init(&r.h, HFS_MSG_HELLO_OK, sizeof(r), m->h.id);
+	r.region_size = c->region_size;
+	r.alloc_unit = (uint32_t)c->alloc_unit;
+	r.revoke_ms = c->revoke_ms;
+	memcpy(r.uuid, c->uuid, 16);
+	hfsd_ctl_send(c, cl, &r, sizeof(r), -1);
+}
+
+/* Second factor after the fd's open mode: the peer's credentials
+ * against the file's mode bits (owner, group, other; root passes). */
+static bool cred_allows(const struct hfsd_client *cl, const struct hfs_attr *a,
+			uint32_t prot)
+{
+	unsigned need = ((prot & HFS_PROT_READ) ? 4 : 0) |
+			((prot & HFS_PROT_WRITE) ? 2 : 0);
+	unsigned bits;
+
+	if (cl->uid == 0)
+		return true;
+	if (cl->uid == a->uid)
+		bits = (a->mode >> 6) & 7;
+	else if (cl->gid == a->gid)
+		bits = (a->mode >> 3) & 7;
+	else
+		bits = a->mode & 7;
+	return (bits & need) == need;
+}
+
+struct grant_ctx {
+	struct hfsd_ctl *c;
+	struct hfsd_client *cl;
+	uint64_t ino, off, len;
+	uint32_t prot;
+	uint64_t id;
+};
+
+/* Under the volume lock: the lease exists before anyone can free its
+ * blocks. */
+static int grant_publish(void *ctx, const struct hfs_lease_extent *ext,
+			 uint32_t n)
+{
+	struct grant_ctx *g = ctx;
+	struct hfsd_ctl *c = g->c;
+	struct hfsd_lease *l = calloc(1, sizeof(*l));
+
+	if (!l || !(l->ext = malloc((n ? n : 1) * sizeof(*ext)))) {
+		free(l);
+		return -ENOMEM;
+	}
+	memcpy(l->ext, ext, n * sizeof(*ext));
+	l->n = n;
+	l->cl = g->cl;
+	l->pid = g->cl->pid;
+	l->uid = g->cl->uid;
+	l->ino = g->ino;
+	l->off = g->off;
+	l->len = g->len;
+	l->prot = g->prot;
+	pthread_mutex_lock(&c->lock);
+	l->id = g->id = ++c->next_lease;
+	l->next = c->leases;
+	c->leases = l;
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+}
+
+static void do_lease(struct hfsd_ctl *c, struct hfsd_client *cl,
+		     const struct hfs_msg_lease_req *m, int fd)
+{
+	uint32_t prot = m->prot & HFS_PROT_WRITE ? HFS_PROT_READ | HFS_PROT_WRITE
+						 : HFS_PROT_READ;
+	bool w = prot & HFS_PROT_WRITE;
+	struct grant_ctx g = { c, cl, 0, m->offset, m->length, prot, 0 };
+	struct hfs_msg_lease_ok *r;
+	struct hfs_attr a;
+	struct stat st;
+	uint32_t n = 0;
+	int acc, err, pass = -1;
+	size_t rlen;
+
+	if (!cl->hello) {
+		close(fd);
+		hfsd_ctl_drop(c, cl, "LEASE_REQ before HELLO");
+		return;
+	}
+	err = 0;
+	if (fstat(fd, &st) < 0)
+		err = errno;
+	else if (!c->mnt_dev_ok || st.st_dev != c->mnt_dev)
+		err = EXDEV;
+	else if (!S_ISREG(st.st_mode))
+		err = EINVAL;
+	acc = fcntl(fd, F_GETFL);
+	close(fd);
+	if (err) {
+		hfsd_ctl_send_error(c, cl, m->h.id, err, err == EXDEV
+				    ? "file is not on this holdfs mount"
+				    : "not a regular file");
+		return;
+	}
+	acc &= O_ACCMODE;
+	if (w && c->readonly) {
+		hfsd_ctl_send_error(c, cl, m->h.id, EROFS, "read-only mount");
+		return;
+	}
+	if ((w && acc == O_RDONLY) || (!w && acc == O_WRONLY)) {
+		hfsd_ctl_send_error(c, cl, m->h.id, EACCES,
+				    "file descriptor not open for that access");
+		return;
+	}
+	g.ino = st.st_ino;
+	err = -hfs_getattr(c->d->vol, g.ino, &a);
+	if (!err && !cred_allows(cl, &a, prot)) {
+		hfsd_ctl_send_error(c, cl, m->h.id, EACCES,
+				    "file mode does not allow it for the peer");
+		return;
+	}
+	r = malloc(sizeof(*r) + LEASE_MAX_EXT * sizeof(struct hfs_lease_extent));
+	if (!r) {
+		hfsd_ctl_send_error(c, cl, m->h.id, ENOMEM, "out of memory");
+		return;
+	}
+	tls_fill_job = NULL;
+	if (!err)
+		err = -hfs_lease_extents(c->d->vol, g.ino, m->offset, m->length,
+					 w, (struct hfs_lease_extent *)(r + 1),
+					 LEASE_MAX_EXT, &n, grant_publish, &g);
+	if (err) {
+		free(r);
+		hfsd_ctl_send_error(c, cl, m->h.id, err,
+				    err == EINVAL ? "range not alloc_unit aligned "
+				    "or beyond the end of the file"
+				    : err == E2BIG ? "too many extents"
+				    : strerror(err));
+		return;
+	}
+	rlen = sizeof(*r) + n * sizeof(struct hfs_lease_extent);
+	memset(r, 0, sizeof(*r));
+	hfsd_msg_init(&r->h, HFS_MSG_LEASE_OK, (uint32_t)rlen, m->h.id);
+	r->lease_id = g.id;
+	r->ino = g.ino;
+	r->offset = m->offset;
+	r->length = m->length;
+	r->prot = prot;
+	r->nextents = n;
+	if (w && !cl->has_rw) {
+		pass = c->region_rw;
+		cl->has_rw = true;
+	} else if (!w && !cl->has_rw && !cl->has_ro) {
+		pass = c->region_ro;
+		cl->has_ro = true;
+	}
+	if (tls_fill_job) {
+		/* holes of other leases got our blocks: they remap first */
+		pthread_mutex_lock(&c->lock);
+		tls_fill_job->defer_cl = cl;
+		tls_fill_job->defer_msg = r;
+		tls_fill_job->defer_len = rlen;
+		tls_fill_job->defer_fd = pass; /* open until the server stops */
+		pthread_mutex_unlock(&c->lock);
+		tls_fill_job = NULL;
+		return;
+	}
+	hfsd_ctl_send(c, cl, r, rlen, pass);
+	free(r);
+}
+
+static void do_release(struct hfsd_ctl *c, struct hfsd_client *cl,
+		       const struct hfs_msg_lease_ref *m)
+{
+	struct hfsd_lease **pp, *l;
+	struct hfs_msg_lease_ref r;
+
+	pthread_mutex_lock(&c->lock);
+	for (pp = &c->leases; (l = *pp); pp = &l->next)
+		if (l->id == m->lease_id && l->cl == cl)
+			break;
+	if (l) {
+		*pp = l->next;
+		free_lease(l);
+		/* it unmapped the lease: pending revokes of it are done */
+		for (struct hfsd_job *j = c->jobs; j; j = j->next)
+			for (uint32_t i = 0; i < j->nw; i++)
+				if (j->w[i].cl == cl &&
+				    j->w[i].lease_id == m->lease_id)
+					j->w[i].acked = true;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (!l) {
+		hfsd_ctl_send_error(c, cl, m->h.id, ENOENT, "no such lease");
+		return;
+	}
+	r = *m;
+	r.h.type = HFS_MSG_RELEASE_OK;
+	hfsd_ctl_send(c, cl, &r, sizeof(r), -1);
+}
+
+static void do_ack(struct hfsd_ctl *c, struct hfsd_client *cl,
+		   const struct hfs_msg_lease_ref *m, int kind)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&c->lock);
+	for (struct hfsd_job *j = c->jobs; j && !found; j = j->next) {
+		if (j->kind != kind)
+			continue;
+		for (uint32_t i = 0; i < j->nw; i++)
+			if (j->w[i].cl == cl && j->w[i].msg_id == m->h.id &&
+			    !j->w[i].acked) {
+				j->w[i].acked = true;
+				j->w[i].cl = NULL;
+				found = true;
+				break;
+			}
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (!found)
+		hfsd_ctl_drop(c, cl, "ack for an unknown id");
+}
+
+/* Stores through a lease are durable: drop the kernel's cached pages of
+ * that range so POSIX readers (and page-cache mmaps) see them.  The ring
+ * thread handles no FUSE request, so notifying from here cannot deadlock
+ * against the kernel waiting for our reply. */
+static void do_persisted(struct hfsd_ctl *c, struct hfsd_client *cl,
+			 const struct hfs_msg_range *m)
+{
+	struct hfsd_lease *l;
+	uint64_t ino = 0;
+	int r;
+
+	pthread_mutex_lock(&c->lock);
+	l = find_lease(c, m->lease_id);
+	if (l && l->cl == cl)
+		ino = l->ino;
+	pthread_mutex_unlock(&c->lock);
+	if (!ino) {
+		hfsd_ctl_drop(c, cl, "PERSISTED for an unknown lease");
+		return;
+	}
+	if (m->length == 0 || m->offset > INT64_MAX ||
+	    m->length > (uint64_t)INT64_MAX - m->offset)
+		return;
+	r = fuse_lowlevel_notify_inval_inode(c->se, ino, (off_t)m->offset,
+					     (off_t)m->length);
+	if (r < 0 && r != -ENOENT)
+		hfsd_log(LOG_WARNING, "control: invalidating the page cache "
+			 "of inode %" PRIu64 ": %s", ino, strerror(-r));
+}
+
+/* ------------------------------------------------------------- admin */
+
+static void send_json(struct hfsd_ctl *c, struct hfsd_client *cl,
+		      uint64_t id, json_object *o)
+{
+	const char *txt = json_object_to_json_string_ext(
+		o, JSON_C_TO_STRING_PLAIN);
+	size_t len = strlen(txt), chunk = HFS_MSG_MAX - 32, off = 0;
+	uint8_t *buf = malloc(HFS_MSG_MAX);
+
+	if (!buf) {
+		hfsd_ctl_send_error(c, cl, id, ENOMEM, "out of memory");
+		return;
+	}
+	do {
+		struct hfs_msg_admin_reply *r = (void *)buf;
+		size_t n = len - off < chunk ? len - off : chunk;
+
+		memset(r, 0, sizeof(*r));
+		hfsd_msg_init(&r->h, HFS_MSG_ADMIN_REPLY,
+			      (uint32_t)(sizeof(*r) + n), id);
+		r->more = off + n < len;
+		memcpy(buf + sizeof(*r), txt + off, n);
+		hfsd_ctl_send(c, cl, buf, sizeof(*r) + n, -1);
+		off += n;
+	} while (off < len);
+	free(buf);
+}
+
+static json_object *lease_json(const struct hfsd_lease *l)
+{
+	json_object *o = json_object_new_object(), *ex = json_object_new_array();
+
+	json_object_object_add(o, "id", json_object_new_uint64(l->id));
+	json_object_object_add(o, "pid", json_object_new_int(l->pid));
+	json_object_object_add(o, "uid", json_object_new_int64(l->uid));
+	json_object_object_add(o, "ino", json_object_new_uint64(l->ino));
+	json_object_object_add(o, "offset", json_object_new_uint64(l->off));
+	json_object_object_add(o, "length", json_object_new_uint64(l->len));
+	json_object_object_add(o, "prot", json_object_new_string(
+		l->prot & HFS_PROT_WRITE ? "rw" : "r"));
+	for (uint32_t i = 0; i < l->n; i++) {
+		const struct hfs_lease_extent *e = &l->ext[i];
+		json_object *x = json_object_new_object();
+
+		json_object_object_add(x, "file_off",
+				       json_object_new_uint64(e->file_off));
+		json_object_object_add(x, "len", json_object_new_uint64(e->len));
+		json_object_object_add(x, "state", json_object_new_string(
+			e->flags & HFSD_LEXT_REVOKED ? "revoked"
+			: e->flags & HFS_LEXT_HOLE ? "hole" : "mapped"));
+		if (!(e->flags & HFS_LEXT_HOLE))
+			json_object_object_add(x, "region_off",
+				json_object_new_uint64(e->region_off));
+		json_object_array_add(ex, x);
+	}
+	json_object_object_add(o, "extents", ex);
+	return o;
+}
+
+static bool lease_maps(const struct hfsd_lease *l, uint64_t rs, uint64_t re)
+{
+	for (uint32_t i = 0; i < l->n; i++)
+		if (!(l->ext[i].flags & (HFS_LEXT_HOLE | HFSD_LEXT_REVOKED)) &&
+		    l->ext[i].region_off < re &&
+		    l->ext[i].region_off + l->ext[i].len > rs)
+			return true;
+	return false;
+}
+
+static void admin_common(struct hfsd_ctl *c, json_object *o)
+{
+	json_object_object_add(o, "revoke_ms",
+			       json_object_new_int((int)c->revoke_ms));
+	json_object_object_add(o, "pending_free_blocks",
+			       json_object_new_uint64(c->pending_blocks));
+	json_object_object_add(o, "kills", json_object_new_uint64(c->kills));
+}
+
+static int owner_cb(void *ctx, const struct hfs_owner *w)
+{
+	json_object *x = json_object_new_object();
+
+	json_object_object_add(x, "region_off",
+			       json_object_new_uint64(w->region_off));
+	json_object_object_add(x, "len", json_object_new_uint64(w->len));
+	json_object_object_add(x, "ino", json_object_new_uint64(w->ino));
+	json_object_object_add(x, "file_off",
+			       json_object_new_uint64(w->file_off));
+	json_object_object_add(x, "kind", json_object_new_string(w->kind));
+	json_object_object_add(x, "open_handles",
+			       json_object_new_int64(w->nopen));
+	json_object_array_add(ctx, x);
+	return 0;
+}
+
+static void do_admin(struct hfsd_ctl *c, struct hfsd_client *cl,
+		     const void *buf, int type)
+{
+	const struct hfs_msg_hdr *h = buf;
+	json_object *o, *arr;
+
+	if (cl->uid != 0) {
+		hfsd_ctl_send_error(c, cl, h->id, EACCES,
+				    "administration needs root");
+		return;
+	}
+	o = json_object_new_object();
+	arr = json_object_new_array();
+	if (type == HFS_MSG_ADMIN_HOLDERS) {
+		const struct hfs_msg_range *m = buf;
+		uint64_t re = m->offset + m->length;
+		json_object *owners = json_object_new_array();
+		int r;
+
+		if (m->length == 0 || re < m->offset) {
+			json_object_put(o);
+			json_object_put(arr);
+			json_object_put(owners);
+			hfsd_ctl_send_error(c, cl, h->id, EINVAL, "bad range");
+			return;
+		}
+		r = hfs_vol_owners(c->d->vol, m->offset, m->length, owner_cb,
+				   owners);
+		if (r < 0) {
+			json_object_put(owners);
+			owners = json_object_new_array();
+		}
+		json_object_object_add(o, "offset",
+				       json_object_new_uint64(m->offset));
+		json_object_object_add(o, "length",
+				       json_object_new_uint64(m->length));
+		json_object_object_add(o, "owners", owners);
+		pthread_mutex_lock(&c->lock);
+		for (struct hfsd_lease *l = c->leases; l; l = l->next)
+			if (lease_maps(l, m->offset, re))
+				json_object_array_add(arr, lease_json(l));
+		json_object_object_add(o, "leases", arr);
+		admin_common(c, o);
+		pthread_mutex_unlock(&c->lock);
+	} else {
+		pthread_mutex_lock(&c->lock);
+		for (struct hfsd_lease *l = c->leases; l; l = l->next)
+			json_object_array_add(arr, lease_json(l));
+		json_object_object_add(o, "leases", arr);
+		admin_common(c, o);
+		pthread_mutex_unlock(&c->lock);
+	}
+	send_json(c, cl, h->id, o);
+	json_object_put(o);
+}
+
+void hfsd_lease_msg(struct hfsd_ctl *c, struct hfsd_client *cl,
+		    const void *buf, size_t len, int fd)
+{
+	const struct hfs_msg_hdr *h = buf;
+
+	(void)len;
+	switch (h->type) {
+	case HFS_MSG_HELLO:
+		do_hello(c, cl, buf);
+		break;
+	case HFS_MSG_LEASE_REQ:
+		do_lease(c, cl, buf, fd);
+		return; /* fd closed there */
+	case HFS_MSG_RELEASE:
+	case HFS_MSG_REVOKE_ACK:
+	case HFS_MSG_REMAP_ACK:
+	case HFS_MSG_PERSISTED:
+	case HFS_MSG_POISON:
+		if (!cl->hello) {
+			hfsd_ctl_drop(c, cl, "request before HELLO");
+			break;
+		}
+		if (h->type == HFS_MSG_RELEASE)
+			do_release(c, cl, buf);
+		else if (h->type == HFS_MSG_REVOKE_ACK)
+			do_ack(c, cl, buf, HFSD_JOB_REVOKE);
+		else if (h->type == HFS_MSG_REMAP_ACK)
+			do_ack(c, cl, buf, HFSD_JOB_REMAP);
+		else if (h->type == HFS_MSG_PERSISTED)
+			do_persisted(c, cl, buf);
+		else if (h->type == HFS_MSG_POISON) {
+			const struct hfs_msg_range *r = buf;
+
+			hfsd_log(LOG_ERR, "control: pid %d reports poison at "
+				 "region offset %" PRIu64 " (+%" PRIu64 ")",
+				 (int)cl->pid, r->offset, r->length);
+		}
+		break;
+	case HFS_MSG_ADMIN_LEASES:
+	case HFS_MSG_ADMIN_HOLDERS:
+		do_admin(c, cl, buf, h->type);
+		break;
+	default:
+		hfsd_ctl_drop(c, cl, "unexpected message");
+		break;
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
+void hfsd_lease_init(struct hfsd_ctl *c)
+{
+	struct hfs_vol_hooks h = {
+		.release = release_hook,
+		.fill = fill_hook,
+		.ctx = c,
+	};
+
+	hfs_vol_set_hooks(c->d->vol, &h);
+}
+
+void hfsd_lease_fini(struct hfsd_ctl *c)
+{
+	struct hfsd_lease *l, *ln;
+	struct hfsd_job *j, *jn;
+
+	hfs_vol_set_hooks(c->d->vol, NULL);
+	pthread_mutex_lock(&c->lock);
+	for (l = c->leases; l; l = ln) {
+		ln = l->next;
+		free_lease(l);
+	}
+	c->leases = NULL;
+	/* blocks still pending stay unused; the next mount finds them
+	 * free (no inode owns them) */
+	for (j = c->jobs; j; j = jn) {
+		jn = j->next;
+		if (j->sleeper) {
+			j->phase = HFSD_JOB_DONE; /* its sleeper frees it */
+			continue;
+		}
+		free_job(j);
+	}
+	c->jobs = NULL;
+	pthread_mutex_unlock(&c->lock);
+	pthread_cond_broadcast(&c->cond);
+}
+
+void hfsd_lease_ring_thread(void)
+{
+	tls_on_ring = true;
+}

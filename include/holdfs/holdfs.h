@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libholdfs: direct (DAX) load/store access to files of a holdfs mount.
+ *
+ * A holdfs_map() call asks the daemon that serves the file for a *lease* on
+ * a file range, and maps the extents of the persistent-memory region that
+ * hold that range into one contiguous piece of the caller's address space.
+ * Loads and stores then go straight to the media; holdfs_persist() makes
+ * stores durable and visible to POSIX readers.
+ *
+ * The daemon can take a lease back (truncate, hole punch, media failure,
+ * shutdown).  The library then replaces the affected pages with a mapping
+ * that raises SIGBUS (si_code BUS_ADRERR, si_addr = the faulting address) on
+ * any access, like lost memory.  holdfs_fault_info() tells a SIGBUS handler
+ * which file and offset the address belonged to.  If the process loses its
+ * connection to the daemon, every mapping of that daemon is revoked at once.
+ *
+ * All functions return 0 (or a documented non-negative value) on success and
+ * a negative errno on failure; the library never prints (set HOLDFS_LOG=1 to
+ * get a diagnostic trace on stderr).  All functions are thread-safe.
+ *
+ * See libholdfs(3) for the protocol, the coherence rules and the preload
+ * shim.
+ */
+#ifndef HOLDFS_HOLDFS_H
+#define HOLDFS_HOLDFS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One mapped lease (opaque). */
+struct holdfs_mapping;
+
+/* holdfs_map() flags. */
+#define HOLDFS_MAP_NOWAIT_CONNECT 0x1u /* fail with -ENOTCONN instead of
+					  (re)connecting to the daemon */
+
+/* Why a range was revoked (struct holdfs_revoke_event.reason and
+ * struct holdfs_fault.reason). */
+enum holdfs_revoke_reason {
+	HOLDFS_REVOKE_NONE = 0,
+	HOLDFS_REVOKE_LAYOUT = 1,   /* blocks left the file: truncate, punch
+				       hole, unlink, reallocation */
+	HOLDFS_REVOKE_FAILURE = 2,  /* media failure or device loss */
+	HOLDFS_REVOKE_SHUTDOWN = 3, /* the daemon is shutting down */
+	HOLDFS_REVOKE_CONNECTION_LOST = 4, /* the daemon connection broke
+					      (daemon died or protocol error) */
+};
+
+/* What holdfs_lease_info() reports. */
+struct holdfs_lease_info {
+	uint64_t lease_id;  /* the daemon's lease id */
+	uint64_t ino;       /* inode number of the file on the mount */
+	dev_t dev;          /* st_dev of the file (identifies the mount) */
+	uint64_t offset;    /* file range of the lease */
+	uint64_t length;    /*   (bytes; alloc_unit multiple) */
+	void *addr;         /* where file offset `offset` is mapped */
+	int prot;           /* PROT_READ or PROT_READ|PROT_WRITE */
+	uint32_t nextents;  /* extents in the last extent list received */
+	uint32_t nholes;    /*   of which holes (zero pages, read leases) */
+	uint64_t revoked_bytes; /* bytes of the range revoked so far */
+	const char *path;   /* the file's path when mapped (best effort,
+			       may be ""); valid until holdfs_unmap() */
+};
+
+/* Passed to the revoke handler, once per revoked range. */
+struct holdfs_revoke_event {
+	struct holdfs_mapping *mapping; /* still valid during the call */
+	uint64_t lease_id;
+	uint64_t ino;
+	uint64_t offset;    /* file range revoked */
+	uint64_t length;
+	void *addr;         /* where that range is mapped */
+	uint32_t reason;    /* enum holdfs_revoke_reason */
+};
+
+/* What holdfs_fault_info() reports about an address. */
+struct holdfs_fault {
+	struct holdfs_mapping *mapping; /* the mapping holding the address */
+	uint64_t lease_id;
+	uint64_t ino;
+	dev_t dev;
+	uint64_t file_offset;  /* file offset of the address */
+	int revoked;           /* 1 if that offset was revoked */
+	uint32_t reason;       /* enum holdfs_revoke_reason, if revoked */
+	const char *path;      /* as in holdfs_lease_info */
+};
+
+/*
+ * Map [offset, offset+length) of the file open on fd for direct access.
+ *
+ * fd: a file of a holdfs mount, opened O_RDONLY for prot PROT_READ or
+ * O_RDWR for PROT_READ|PROT_WRITE (the daemon checks the open mode).
+ * offset must be a multiple of the mount's allocation unit (see
+ * holdfs_alloc_unit()); length > 0 is rounded up to one.  prot is PROT_READ
+ * or PROT_READ|PROT_WRITE.  flags: HOLDFS_MAP_* or 0.
+ *
+ * The first call for a mount connects to its daemon (the connection is
+ * shared by the whole process and all threads) and starts the listener
+ * thread that serves revocations.  For a writable lease the daemon
+ * allocates blocks for any hole of the range; a read lease maps holes as
+ * read-only zero pages that are replaced by the real blocks (REMAP) before
+ * any write(2) that fills them returns.
+ *
+ * On success *out is the mapping and holdfs_addr(*out) its address.
+ * Errors: -EINVAL (bad arguments or alignment), -ENOTSUP (fd not on a
+ * holdfs mount, or no reachable daemon for it), -ENOTCONN (connection
+ * lost), -ETIMEDOUT (the daemon did not answer), -EPROTO (malformed
+ * reply), -ENOMEM, or the errno the daemon refused the lease with
+ * (-EACCES, -ENOSPC, -EIO, ...).
+ */
+int holdfs_map(int fd, uint64_t offset, size_t length, int prot,
+	       unsigned flags, struct holdfs_mapping **out);
+
+/* Address at which the lease's first byte (file offset `offset`) is mapped. */
+void *holdfs_addr(const struct holdfs_mapping *m);
+
+/* Length of the mapped range in bytes (the rounded-up lease length). */
+size_t holdfs_length(const struct holdfs_mapping *m);
+
+/*
+ * Unmap m and release its lease (RELEASE, waiting for RELEASE_OK with the
+ * usual deadline).  The address range is unmapped before the daemon is
+ * told, so no access can reach blocks the daemon may then reuse.  m is
+ * freed even when the daemon cannot be told (the return value then says
+ * why: -ENOTCONN, -ETIMEDOUT).
+ */
+int holdfs_unmap(struct holdfs_mapping *m);
+
+/*
+ * Make stores to [addr, addr+len) durable (flush + drain, as libpmem2
+ * chooses for the region: cache-line flushes on real pmem, msync on a
+ * page-cache-backed region) and tell the daemon (PERSISTED), which drops
+ * stale kernel page-cache copies so POSIX reads see the data.  The range
+ * must lie inside m.  -EINVAL if it does not or m is read-only; -ENOTCONN
+ * if the daemon could not be told (the data is durable anyway).
+ */
+int holdfs_persist(struct holdfs_mapping *m, const void *addr, size_t len);
+
+/* Fill *info about m. */
+int holdfs_lease_info(const struct holdfs_mapping *m,
+		      struct holdfs_lease_info *info);
+
+/*
+ * Called by the listener thread (never by an application thread) for every
+ * range the daemon revokes and, on a lost connection, once per mapping.
+ * It runs after the range was made inaccessible and before the daemon is
+ * acknowledged, so it must return promptly (the daemon kills clients that
+ * do not acknowledge within its deadline, typically well under a second),
+ * must not call holdfs_map()/holdfs_unmap(), and must not touch the
+ * revoked range.
+ */
+typedef void (*holdfs_revoke_fn)(void *ctx, const struct holdfs_revoke_event *ev);
+
+/* Install (fn != NULL) or remove the process-wide revoke handler. */
+void holdfs_set_revoke_handler(holdfs_revoke_fn fn, void *ctx);
+
+/*
+ * Which mapping, file and offset does addr belong to?  0 and *out filled,
+ * or -ENOENT when addr is in no live mapping.  Meant for SIGBUS handlers:
+ * it takes one internal mutex that no library path holds while touching
+ * mapped memory, so it is safe to call from a handler for a fault raised by
+ * application code (it is not formally async-signal-safe: do not call it
+ * from a handler that may interrupt a libholdfs call of the same thread).
+ */
+int holdfs_fault_info(const void *addr, struct holdfs_fault *out);
+
+/*
+ * The allocation unit (lease granularity, bytes) of the mount fd lives on:
+ * a positive value, or a negative errno (as holdfs_map()).  Connects like
+ * holdfs_map() does.
+ */
+long holdfs_alloc_unit(int fd);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The holdfs lease protocol, version 1 (docs/lease-protocol.md).
+ *
+ * Transport: a SOCK_SEQPACKET unix socket (message boundaries kept, so
+ * every message is read whole and its length checked).  The daemon
+ * listens at HFS_CTL_DIR "/<uuid>.sock", where <uuid> is the filesystem
+ * UUID (32 lowercase hex digits).  FUSE does not pass f_fsid through
+ * statfs(2), so clients find the socket from a file descriptor alone by
+ * its device number: HFS_CTL_DIR "/dev/<major>:<minor>" (st_dev of the
+ * file, decimal) is a symlink to it (docs/lease-protocol.md).
+ *
+ * Every message starts with struct hfs_msg_hdr.  Requests carry a
+ * client-chosen id echoed in the reply.  File descriptors travel as
+ * SCM_RIGHTS: the file being leased (client -> daemon, LEASE_REQ: its
+ * open mode is the kernel's word on what the client may do), and the
+ * region (daemon -> client, in LEASE_OK when the client does not yet
+ * hold a region fd with the needed protection).
+ *
+ * All integers are little-endian; structures are packed by layout (no
+ * implicit padding; static asserts below).
+ */
+#ifndef HOLDFS_PROTO_H
+#define HOLDFS_PROTO_H
+
+#include <assert.h>
+#include <stdint.h>
+
+#define HFS_PROTO_MAGIC 0x48464450u /* "PDFH" */
+#define HFS_PROTO_VERSION 1u
+#define HFS_CTL_DIR "/run/holdfs"
+#define HFS_MSG_MAX 65536u          /* no message is longer */
+#define HFS_LEASE_MAX_EXTENTS 2048u /* per LEASE_OK */
+
+enum hfs_msg_type {
+	HFS_MSG_HELLO = 1,        /* c->d: hfs_msg_hello */
+	HFS_MSG_HELLO_OK = 2,     /* d->c: hfs_msg_hello_ok */
+	HFS_MSG_LEASE_REQ = 3,    /* c->d: hfs_msg_lease_req + file fd */
+	HFS_MSG_LEASE_OK = 4,     /* d->c: hfs_msg_lease_ok + extents [+ region fd] */
+	HFS_MSG_ERROR = 5,        /* d->c: hfs_msg_error (reply to any request) */
+	HFS_MSG_RELEASE = 6,      /* c->d: hfs_msg_lease_ref */
+	HFS_MSG_RELEASE_OK = 7,   /* d->c: hfs_msg_lease_ref */
+	HFS_MSG_REVOKE = 8,       /* d->c: hfs_msg_revoke */
+	HFS_MSG_REVOKE_ACK = 9,   /* c->d: hfs_msg_lease_ref (id = revoke id) */
+	HFS_MSG_REMAP = 10,       /* d->c: hfs_msg_remap + extents */
+	HFS_MSG_REMAP_ACK = 11,   /* c->d: hfs_msg_lease_ref (id = remap id) */
+	HFS_MSG_PERSISTED = 12,   /* c->d: hfs_msg_range (stores made durable) */
+	HFS_MSG_POISON = 13,      /* c->d: hfs_msg_range (client hit poison) */
+	/* Administration (holdfsctl; uid 0 only; no HELLO needed). */
+	HFS_MSG_ADMIN_LEASES = 100,  /* c->d: hfs_msg_hdr only */
+	HFS_MSG_ADMIN_HOLDERS = 101, /* c->d: hfs_msg_range (region range;
+					lease_id zero) */
+	HFS_MSG_ADMIN_REPLY = 102,   /* d->c: hfs_msg_admin_reply + JSON */
+};
+
+struct hfs_msg_hdr {
+	uint32_t magic;   /*  0 HFS_PROTO_MAGIC */
+	uint16_t version; /*  4 HFS_PROTO_VERSION */
+	uint16_t type;    /*  6 enum hfs_msg_type */
+	uint32_t len;     /*  8 whole message in bytes, header included */
+	uint32_t pad;     /* 12 zero */
+	uint64_t id;      /* 16 request id (echoed) or revoke/remap id */
+};                        /* 24 */
+static_assert(sizeof(struct hfs_msg_hdr) == 24, "hdr");
+
+struct hfs_msg_hello {
+	struct hfs_msg_hdr h;
+	uint32_t pid;     /* 24 informational; the daemon uses SO_PEERCRED */
+	uint32_t flags;   /* 28 zero */
+};
+static_assert(sizeof(struct hfs_msg_hello) == 32, "hello");
+
+struct hfs_msg_hello_ok {
+	struct hfs_msg_hdr h;
+	uint64_t region_size;    /* 24 */
+	uint32_t alloc_unit;     /* 32 bytes; lease offsets are multiples */
+	uint32_t revoke_ms;      /* 36 deadline for REVOKE/REMAP acks */
+	uint8_t uuid[16];        /* 40 */
+};
+static_assert(sizeof(struct hfs_msg_hello_ok) == 56, "hello_ok");
+
+#define HFS_PROT_READ 0x1u
+#define HFS_PROT_WRITE 0x2u
+
+struct hfs_msg_lease_req {
+	struct hfs_msg_hdr h;
+	uint64_t offset;  /* 24 file offset, alloc_unit aligned */
+	uint64_t length;  /* 32 bytes, alloc_unit multiple, > 0 */
+	uint32_t prot;    /* 40 HFS_PROT_* */
+	uint32_t flags;   /* 44 zero */
+};
+static_assert(sizeof(struct hfs_msg_lease_req) == 48, "lease_req");
+
+#define HFS_LEXT_HOLE 0x1u /* no media: map zeros (read leases only) */
+
+struct hfs_lease_extent {
+	uint64_t file_off;   /*  0 */
+	uint64_t region_off; /*  8 ignored for holes */
+	uint64_t len;        /* 16 bytes */
+	uint32_t flags;      /* 24 HFS_LEXT_* */
+	uint32_t pad;        /* 28 */
+};
+static_assert(sizeof(struct hfs_lease_extent) == 32, "lease_extent");
+
+struct hfs_msg_lease_ok {
+	struct hfs_msg_hdr h;
+	uint64_t lease_id;   /* 24 */
+	uint64_t ino;        /* 32 */
+	uint64_t offset;     /* 40 file range granted (== requested) */
+	uint64_t length;     /* 48 */
+	uint32_t prot;       /* 56 */
+	uint32_t nextents;   /* 60 followed by nextents hfs_lease_extent */
+};
+static_assert(sizeof(struct hfs_msg_lease_ok) == 64, "lease_ok");
+
+struct hfs_msg_error {
+	struct hfs_msg_hdr h;
+	int32_t err;         /* 24 positive errno */
+	uint32_t pad;        /* 28 */
+	char msg[96];        /* 32 NUL-terminated reason */
+};
+static_assert(sizeof(struct hfs_msg_error) == 128, "error");
+
+struct hfs_msg_lease_ref {
+	struct hfs_msg_hdr h;
+	uint64_t lease_id;   /* 24 */
+};
+static_assert(sizeof(struct hfs_msg_lease_ref) == 32, "lease_ref");
+
+#define HFS_REVOKE_LAYOUT 1u  /* blocks leaving the file (truncate, punch,
+				 unlink, reallocation) */
+#define HFS_REVOKE_FAILURE 2u /* media failure or device loss */
+#define HFS_REVOKE_SHUTDOWN 3u
+
+/* REVOKE: make [offset, offset+length) of the lease inaccessible (any
+ * access raises SIGBUS), then ACK with h.id.  The lease stays valid for
+ * the rest of its range. */
+struct hfs_msg_revoke {
+	struct hfs_msg_hdr h;
+	uint64_t lease_id;   /* 24 */
+	uint64_t offset;     /* 32 file range revoked */
+	uint64_t length;     /* 40 */
+	uint32_t reason;     /* 48 HFS_REVOKE_* */
+	uint32_t pad;        /* 52 */
+};
+static_assert(sizeof(struct hfs_msg_revoke) == 56, "revoke");
+
+/* REMAP: a hole of a read lease got blocks; map the new extents over it
+ * (MAP_FIXED, no gap), then ACK with h.id. */
+struct hfs_msg_remap {
+	struct hfs_msg_hdr h;
+	uint64_t lease_id;   /* 24 */
+	uint32_t nextents;   /* 32 followed by hfs_lease_extent[] */
+	uint32_t pad;        /* 36 */
+};
+static_assert(sizeof(struct hfs_msg_remap) == 40, "remap");
+
+struct hfs_msg_range {
+	struct hfs_msg_hdr h;
+	uint64_t lease_id;   /* 24 */
+	uint64_t offset;     /* 32 file offset (PERSISTED) or region offset (POISON) */
+	uint64_t length;     /* 40 */
+};
+static_assert(sizeof(struct hfs_msg_range) == 48, "range");
+
+/* ADMIN_REPLY: a JSON document in one or more chunks (more != 0: another
+ * ADMIN_REPLY with the same id follows); concatenate the text. */
+struct hfs_msg_admin_reply {
+	struct hfs_msg_hdr h;
+	uint32_t more;       /* 24 */
+	uint32_t pad;        /* 28 */
+	/* 32: UTF-8 text, h.len - 32 bytes, not NUL-terminated */
+};
+static_assert(sizeof(struct hfs_msg_admin_reply) == 32, "admin_reply");
+
+#endif
