@@ -15,6 +15,7 @@
  * mount) is a symlink to it (docs/lease-protocol.md).
  */
 #include "ctl_server.h"
+#include "mountpoint.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -409,59 +410,13 @@ static void on_cqe(struct hfsd_ctl *c, struct io_uring_cqe *cqe)
 	}
 }
 
-/* Undo mountinfo's octal escapes (\040 for a space, ...) in place. */
-static void unescape(char *s)
-{
-	char *d = s;
-
-	while (*s) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
-		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
-			*d++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 +
-				      (s[3] - '0'));
-			s += 4;
-		} else {
-			*d++ = *s++;
-		}
-	}
-	*d = '\0';
-}
-
-/* st_dev of our mount from /proc/self/mountinfo (the last mount on that
- * path): no FUSE request, so it works before the loop serves. */
-static int mount_dev(const char *mnt, dev_t *dev)
-{
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char *line = NULL;
-	size_t cap = 0;
-	int found = -1;
-
-	if (!f)
-		return -1;
-	while (getline(&line, &cap, f) > 0) {
-		unsigned ma, mi;
-		char path[4096];
-
-		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &ma, &mi, path) != 3)
-			continue;
-		unescape(path);
-		if (strcmp(path, mnt) == 0) {
-			*dev = makedev(ma, mi);
-			found = 0;
-		}
-	}
-	free(line);
-	fclose(f);
-	return found;
-}
-
 /* Publish /run/holdfs/dev/<major>:<minor> before the FUSE loop serves, so
  * the socket is findable as soon as the mount answers. */
 static void publish_dev_link(struct hfsd_ctl *c)
 {
 	dev_t dev;
 
-	if (mount_dev(c->mnt, &dev) < 0) {
+	if (hfsd_mount_dev(c->mnt, &dev) < 0) {
 		hfsd_log(LOG_ERR, "control: %s not in /proc/self/mountinfo; "
 			 "DAX leases disabled", c->mnt);
 		return;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "daemon.h"
 
@@ -137,4 +138,32 @@ int hfsd_check_mountpoint(const char *path, char **abs)
 		return -1;
 	}
 	return 0;
+}
+
+/* st_dev of our mount from /proc/self/mountinfo (the last mount on that
+ * path): no FUSE request, so it works before the loop serves. */
+int hfsd_mount_dev(const char *mnt, dev_t *dev)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL;
+	size_t cap = 0;
+	int found = -1;
+
+	if (!f)
+		return -1;
+	while (getline(&line, &cap, f) > 0) {
+		unsigned ma, mi;
+		char path[4096];
+
+		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &ma, &mi, path) != 3)
+			continue;
+		unescape_octal(path);
+		if (strcmp(path, mnt) == 0) {
+			*dev = makedev(ma, mi);
+			found = 0;
+		}
+	}
+	free(line);
+	fclose(f);
+	return found;
 }

@@ -5,10 +5,17 @@
 #ifndef HOLDFS_FS_MOUNTPOINT_H
 #define HOLDFS_FS_MOUNTPOINT_H
 
+#include <sys/types.h>
+
 /* Is path usable as a holdfs mount point?  On success *abs is its
  * canonical absolute path (malloc'd; libfuse unmounts by that path after
  * the daemon has changed to "/").  On failure a message naming path and
  * the problem has been logged and -1 is returned. */
 int hfsd_check_mountpoint(const char *path, char **abs);
+
+/* st_dev of the filesystem mounted at mnt (the last mount on that path),
+ * from /proc/self/mountinfo: no FUSE request, so it works before the
+ * session loop serves.  0, or -1 if mnt is not a mount point. */
+int hfsd_mount_dev(const char *mnt, dev_t *dev);
 
 #endif
