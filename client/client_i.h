@@ -91,6 +91,10 @@ int hfc_conn_get(int fd, dev_t dev, struct hfc_conn **out, bool connect_ok,
 		 int (*try_fn)(struct hfc_conn *, void *), void *arg);
 int hfc_request(struct hfc_conn *c, void *msg, size_t len, int send_fd,
 		struct hfc_pending *p);
+/* The same with a deadline of ms milliseconds (hfc_request: the
+ * HOLDFS_TIMEOUT_MS default). */
+int hfc_request_ms(struct hfc_conn *c, void *msg, size_t len, int send_fd,
+		   struct hfc_pending *p, int ms);
 int hfc_send(struct hfc_conn *c, void *msg, size_t len, uint16_t type,
 	     uint64_t id, int send_fd);
 void hfc_conn_region_fd(struct hfc_conn *c, uint32_t prot, int fd);

@@ -179,9 +179,15 @@ void hfc_persist_range(struct hfc_conn *c, const void *addr, size_t len)
 int hfc_request(struct hfc_conn *c, void *msg, size_t len, int send_fd,
 		struct hfc_pending *p)
 {
+	return hfc_request_ms(c, msg, len, send_fd, p, timeout_ms());
+}
+
+int hfc_request_ms(struct hfc_conn *c, void *msg, size_t len, int send_fd,
+		   struct hfc_pending *p, int ms)
+{
 	uint16_t type = ((struct hfs_msg_hdr *)msg)->type;
 	struct timespec dl;
-	int r = 0, ms = timeout_ms();
+	int r = 0;
 
 	p->done = false;
 	p->err = 0;

@@ -116,6 +116,7 @@ static void handle(struct hfc_conn *c, const struct hfs_msg_hdr *h, size_t n,
 	case HFS_MSG_HELLO_OK:
 	case HFS_MSG_LEASE_OK:
 	case HFS_MSG_RELEASE_OK:
+	case HFS_MSG_PERSISTED_OK:
 	case HFS_MSG_ERROR:
 		deliver(c, h, n, fd);
 		return;

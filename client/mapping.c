@@ -386,7 +386,7 @@ int hfc_on_remap(struct hfc_conn *c, const struct hfs_msg_remap *rm, size_t len)
 	uint32_t *bad, nbad = 0, i;
 	int rfd;
 
-	if (rm->nextents > HFS_LEASE_MAX_EXTENTS ||
+	if (rm->nextents > HFS_REMAP_MAX_EXTENTS ||
 	    len != sizeof(*rm) + (size_t)rm->nextents * sizeof(*e)) {
 		lose_range(c, rm->lease_id, 0, UINT64_MAX, HOLDFS_REVOKE_FAILURE);
 		return -EPROTO;
@@ -553,7 +553,9 @@ int holdfs_unmap(struct holdfs_mapping *m)
 int holdfs_persist(struct holdfs_mapping *m, const void *addr, size_t len)
 {
 	struct hfs_msg_range pr = { 0 };
+	struct hfc_pending p = { 0 };
 	const uint8_t *a = addr;
+	int r, ms;
 
 	if (!m || !(m->hprot & HFS_PROT_WRITE) || a < m->base ||
 	    len > m->length || (uint64_t)(a - m->base) > m->length - len)
@@ -561,17 +563,30 @@ int holdfs_persist(struct holdfs_mapping *m, const void *addr, size_t len)
 	if (!len)
 		return 0;
 	hfc_persist_range(m->conn, addr, len);
-	/* Drop clean kernel page-cache copies of the range now, so that a
-	 * read(2) that starts after we return goes to the daemon (which reads
-	 * the region).  The daemon's PERSISTED handling also reaches pages
-	 * other processes have mapped through the page cache. */
-	if (m->file_fd >= 0)
-		posix_fadvise(m->file_fd, (off_t)(m->offset + (uint64_t)(a - m->base)),
-			      (off_t)len, POSIX_FADV_DONTNEED);
+	/* PERSISTED, then wait for PERSISTED_OK: the daemon sends it after
+	 * the kernel invalidated its cached pages of the range (including
+	 * pages a readahead was filling, and pages other processes have
+	 * mapped), so a read(2) that starts after we return reads the
+	 * region.  Deadline: 4 x the daemon's revoke_ms, at least 1 s. */
+	pr.h.type = HFS_MSG_PERSISTED;
 	pr.lease_id = m->lease_id;
 	pr.offset = m->offset + (uint64_t)(a - m->base);
 	pr.length = len;
-	return hfc_send(m->conn, &pr, sizeof(pr), HFS_MSG_PERSISTED, 0, -1);
+	ms = m->conn->revoke_ms > 250 ? (int)(m->conn->revoke_ms > 900000 ?
+		3600000 : m->conn->revoke_ms * 4) : 1000;
+	r = hfc_request_ms(m->conn, &pr, sizeof(pr), -1, &p, ms);
+	if (!r && (!p.msg || p.len != sizeof(struct hfs_msg_lease_ref) ||
+		   ((struct hfs_msg_hdr *)p.msg)->type != HFS_MSG_PERSISTED_OK))
+		r = -EPROTO;
+	free(p.msg);
+	if (p.fd >= 0)
+		close(p.fd);
+	if (r && m->file_fd >= 0)
+		/* Not confirmed (the data is durable anyway): at least drop
+		 * this process's view of clean, unmapped cached pages. */
+		posix_fadvise(m->file_fd, (off_t)pr.offset, (off_t)len,
+			      POSIX_FADV_DONTNEED);
+	return r;
 }
 
 int holdfs_lease_info(const struct holdfs_mapping *m,

@@ -104,6 +104,7 @@ static size_t min_len(uint16_t type)
 	case HFS_MSG_LEASE_OK: return sizeof(struct hfs_msg_lease_ok);
 	case HFS_MSG_ERROR: return sizeof(struct hfs_msg_error);
 	case HFS_MSG_RELEASE_OK: return sizeof(struct hfs_msg_lease_ref);
+	case HFS_MSG_PERSISTED_OK: return sizeof(struct hfs_msg_lease_ref);
 	case HFS_MSG_REVOKE: return sizeof(struct hfs_msg_revoke);
 	case HFS_MSG_REMAP: return sizeof(struct hfs_msg_remap);
 	default: return sizeof(struct hfs_msg_hdr);

@@ -5,6 +5,10 @@
  *
  *   holdfsctl leases [--json] MOUNTPOINT
  *   holdfsctl holders --range OFF,LEN [--json] MOUNTPOINT
+ *   holdfsctl status [--json] MOUNTPOINT
+ *   holdfsctl inject --whole-device | --range OFF,LEN [--media] MOUNTPOINT
+ *   holdfsctl health [--json] REGION|MOUNTPOINT
+ *   holdfsctl drill [OPTIONS] MOUNTPOINT      (ctl/drill.c)
  *
  * Exit status: 0 success, 1 failure (not a holdfs mount, daemon refused,
  * I/O error), 2 usage error.
@@ -25,6 +29,10 @@
 #include <unistd.h>
 
 #include <holdfs/proto.h>
+#include <time.h>
+
+#include "vol_i.h"
+#include "holdfsctl.h"
 
 #define TIMEOUT_MS 10000
 
@@ -44,6 +52,19 @@ static void usage(FILE *f)
 "                         who owns and who holds region bytes\n"
 "                         [OFF, OFF+LEN): owning inodes (file offset, kind,\n"
 "                         open handles) and the leases mapping them\n"
+"  status                 failure state (ok, degraded, shutdown), failure\n"
+"                         events with time and source, affected paths, bad\n"
+"                         extents, revoked leases, killed holders, phase\n"
+"                         timings (docs/failure-model.md)\n"
+"  inject --whole-device | --range OFF,LEN [--media]\n"
+"                         feed the failure pipeline as a drill: device loss\n"
+"                         (shuts the filesystem down) or a failed region\n"
+"                         range; waits for the outcome and prints it\n"
+"  health REGION|MOUNTPOINT\n"
+"                         print the persistent health log (read-only; works\n"
+"                         on an unmounted region)\n"
+"  drill [--help]         failure drill with DAX clients and writers, checks\n"
+"                         and a report (holdfsctl drill --help)\n"
 "\n"
 "Options:\n"
 "  --json                 print the daemon's JSON document\n"
@@ -83,7 +104,7 @@ static int parse_num(const char *s, uint64_t *out)
 	return 0;
 }
 
-static int ctl_connect(const char *mnt)
+int ctl_connect(const char *mnt)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct stat st;
@@ -113,7 +134,7 @@ static int ctl_connect(const char *mnt)
 }
 
 /* Send one request, collect the ADMIN_REPLY chunks into a string. */
-static char *query(int fd, const void *req, size_t len)
+char *query(int fd, const void *req, size_t len)
 {
 	static uint8_t buf[HFS_MSG_MAX];
 	char *txt = NULL;
@@ -264,15 +285,257 @@ static void print_holders(json_object *o)
 		       u64(o, "pending_free_blocks"));
 }
 
+static void print_status(json_object *o)
+{
+	json_object *a;
+	size_t n;
+
+	printf("state: %s\n", str(o, "state"));
+	if (*str(o, "reason"))
+		printf("reason: %s\n", str(o, "reason"));
+	a = arr(o, "events");
+	n = a ? json_object_array_length(a) : 0;
+	printf("events: %zu\n", n);
+	for (size_t i = 0; i < n; i++) {
+		json_object *e = json_object_array_get_idx(a, i);
+
+		printf("  %s  %-24s %#" PRIx64 "+%#" PRIx64 "  %s\n",
+		       str(e, "time"), str(e, "source"), u64(e, "offset"),
+		       u64(e, "length"), str(e, "outcome"));
+	}
+	a = arr(o, "affected");
+	n = a ? json_object_array_length(a) : 0;
+	if (n)
+		printf("files with lost data:\n");
+	for (size_t i = 0; i < n; i++) {
+		json_object *e = json_object_array_get_idx(a, i);
+
+		printf("  %s (inode %" PRIu64 ") bytes %#" PRIx64 "+%#" PRIx64
+		       "\n", str(e, "path"), u64(e, "ino"), u64(e, "file_off"),
+		       u64(e, "len"));
+	}
+	a = arr(o, "bad_extents");
+	n = a ? json_object_array_length(a) : 0;
+	if (n)
+		printf("bad extents (never allocated):\n");
+	for (size_t i = 0; i < n; i++) {
+		json_object *e = json_object_array_get_idx(a, i);
+
+		printf("  %#" PRIx64 "+%#" PRIx64 "\n", u64(e, "offset"),
+		       u64(e, "length"));
+	}
+	a = arr(o, "revoked");
+	n = a ? json_object_array_length(a) : 0;
+	if (n)
+		printf("leases revoked for failures:\n");
+	for (size_t i = 0; i < n; i++) {
+		json_object *e = json_object_array_get_idx(a, i);
+
+		printf("  lease %" PRIu64 " pid %" PRIu64 ": %s\n",
+		       u64(e, "lease"), u64(e, "pid"), str(e, "outcome"));
+	}
+	printf("holders killed: %" PRIu64 "\n", u64(o, "killed"));
+	a = arr(o, "phases");
+	n = a ? json_object_array_length(a) : 0;
+	for (size_t i = 0; i < n; i++) {
+		json_object *e = json_object_array_get_idx(a, i), *v;
+
+		printf("  phase %-24s %.3f ms\n", str(e, "phase"),
+		       json_object_object_get_ex(e, "ms", &v)
+			       ? json_object_get_double(v) : 0.0);
+	}
+}
+
+json_object *get_status(const char *mnt)
+{
+	struct hfs_msg_hdr h = { HFS_PROTO_MAGIC, HFS_PROTO_VERSION,
+				 HFS_MSG_ADMIN_STATUS, sizeof(h), 0, 1 };
+	int fd = ctl_connect(mnt);
+	json_object *doc = NULL;
+	char *txt;
+
+	if (fd < 0)
+		return NULL;
+	txt = query(fd, &h, sizeof(h));
+	close(fd);
+	if (txt && !(doc = json_tokener_parse(txt)))
+		fprintf(stderr, "%s: the daemon sent invalid JSON\n", prog);
+	free(txt);
+	return doc;
+}
+
+/* Queue the injection, then wait (30 s) for its event to be handled. */
+static int do_inject(const char *mnt, uint64_t off, uint64_t len,
+		     uint32_t flags, bool json)
+{
+	struct hfs_msg_inject m = { { HFS_PROTO_MAGIC, HFS_PROTO_VERSION,
+				      HFS_MSG_ADMIN_INJECT, sizeof(m), 0, 1 },
+				    off, len, flags, 0 };
+	json_object *st = get_status(mnt), *ev;
+	size_t before;
+	char *txt;
+	int fd;
+
+	if (!st)
+		return 1;
+	ev = arr(st, "events");
+	before = ev ? json_object_array_length(ev) : 0;
+	json_object_put(st);
+	fd = ctl_connect(mnt);
+	if (fd < 0)
+		return 1;
+	txt = query(fd, &m, sizeof(m));
+	close(fd);
+	if (!txt)
+		return 1;
+	free(txt);
+	for (int i = 0; i < 3000; i++) {
+		json_object *e;
+		size_t n;
+
+		st = get_status(mnt);
+		if (!st)
+			return 1;
+		ev = arr(st, "events");
+		n = ev ? json_object_array_length(ev) : 0;
+		e = n > before ? json_object_array_get_idx(ev, n - 1) : NULL;
+		if (e && strcmp(str(e, "outcome"), "in progress")) {
+			if (json)
+				printf("%s\n", json_object_to_json_string_ext(
+					e, JSON_C_TO_STRING_PRETTY));
+			else
+				printf("%s\n", str(e, "outcome"));
+			json_object_put(st);
+			return fflush(stdout) ? 1 : 0;
+		}
+		json_object_put(st);
+		usleep(10000);
+	}
+	fprintf(stderr, "%s: the injected failure was not handled within "
+		"30 s\n", prog);
+	return 1;
+}
+
+/* Region of a mounted holdfs: the mount source in /proc/self/mountinfo
+ * (the daemon sets fsname to the region's absolute path). */
+char *region_of(const char *mnt)
+{
+	char *real = realpath(mnt, NULL), *line = NULL, *res = NULL;
+	size_t cap = 0;
+	FILE *f;
+
+	if (!real || !(f = fopen("/proc/self/mountinfo", "re"))) {
+		free(real);
+		return NULL;
+	}
+	while (getline(&line, &cap, f) > 0) {
+		char mp[4096], fstype[64], src[4096];
+		char *sep = strstr(line, " - ");
+
+		if (!sep || sscanf(line, "%*u %*u %*s %*s %4095s", mp) != 1 ||
+		    sscanf(sep + 3, "%63s %4095s", fstype, src) != 2)
+			continue;
+		if (!strcmp(mp, real) && !strncmp(fstype, "fuse.holdfs", 11)) {
+			free(res);
+			res = strdup(src);
+		}
+	}
+	free(line);
+	fclose(f);
+	free(real);
+	return res;
+}
+
+struct health_ctx {
+	bool json;
+	json_object *arr;
+};
+
+static int health_cb(void *ctx, const struct hfs_health_rec *r)
+{
+	struct health_ctx *h = ctx;
+	char tb[64], msg[sizeof(r->h_msg) + 1];
+	time_t t = (time_t)(r->h_time / 1000000000ull);
+	struct tm tm;
+
+	memcpy(msg, r->h_msg, sizeof(r->h_msg));
+	msg[sizeof(r->h_msg)] = '\0';
+	gmtime_r(&t, &tm);
+	strftime(tb, sizeof(tb), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (h->json) {
+		json_object *x = json_object_new_object();
+
+		json_object_object_add(x, "seq", json_object_new_uint64(r->h_seq));
+		json_object_object_add(x, "time", json_object_new_string(tb));
+		json_object_object_add(x, "type", json_object_new_string(
+			hfs_health_type_name(r->h_type)));
+		json_object_object_add(x, "offset", json_object_new_uint64(r->h_off));
+		json_object_object_add(x, "length", json_object_new_uint64(r->h_len));
+		json_object_object_add(x, "ino", json_object_new_uint64(r->h_ino));
+		json_object_object_add(x, "message", json_object_new_string(msg));
+		json_object_array_add(h->arr, x);
+	} else {
+		printf("%-6" PRIu64 " %s %-14s %#" PRIx64 "+%#" PRIx64,
+		       r->h_seq, tb, hfs_health_type_name(r->h_type), r->h_off,
+		       r->h_len);
+		if (r->h_ino)
+			printf(" ino %" PRIu64, r->h_ino);
+		printf("  %s\n", msg);
+	}
+	return 0;
+}
+
+static int do_health(const char *what, bool json)
+{
+	struct hfs_region_opts ro = { .readonly = true, .no_lock = true };
+	struct health_ctx h = { json, json_object_new_array() };
+	struct hfs_region *rg = NULL;
+	struct hfs_err err = { 0 };
+	struct hfs_super sb;
+	char *region = NULL;
+	bool backup;
+	struct stat st;
+	int r;
+
+	if (stat(what, &st) == 0 && S_ISDIR(st.st_mode)) {
+		region = region_of(what);
+		if (!region) {
+			fprintf(stderr, "%s: %s: not a holdfs mount point\n",
+				prog, what);
+			json_object_put(h.arr);
+			return 1;
+		}
+		what = region;
+	}
+	r = hfs_region_open(what, &ro, &rg, &err);
+	if (!r)
+		r = hfs_super_read(rg, false, &sb, &backup, &err);
+	if (!r)
+		r = hfs_health_walk(rg, &sb, health_cb, &h);
+	if (r < 0)
+		fprintf(stderr, "%s: %s\n", prog, err.code ? err.msg
+			: strerror(-r));
+	else if (json)
+		printf("%s\n", json_object_to_json_string_ext(
+			h.arr, JSON_C_TO_STRING_PRETTY));
+	if (rg)
+		hfs_region_close(rg);
+	json_object_put(h.arr);
+	free(region);
+	return r < 0 || fflush(stdout) ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "range", required_argument, NULL, 'r' },
+		{ "whole-device", no_argument, NULL, 'W' },
+		{ "media", no_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	bool json = false, have_range = false;
+	bool json = false, have_range = false, whole = false, media = false;
 	uint64_t off = 0, len = 0;
 	const char *cmd, *mnt;
 	json_object *doc;
@@ -289,9 +552,14 @@ int main(int argc, char **argv)
 	if (optind >= argc)
 		return usage_error("missing COMMAND");
 	cmd = argv[optind++];
-	if (strcmp(cmd, "leases") && strcmp(cmd, "holders")) {
+	if (!strcmp(cmd, "drill"))
+		return hfsctl_drill(argc - optind + 1, argv + optind - 1);
+	if (strcmp(cmd, "leases") && strcmp(cmd, "holders") &&
+	    strcmp(cmd, "status") && strcmp(cmd, "inject") &&
+	    strcmp(cmd, "health")) {
 		fprintf(stderr, "%s: unknown command '%s'\n", prog, cmd);
-		return usage_error("commands: leases, holders");
+		return usage_error("commands: leases, holders, status, inject, "
+				   "health, drill");
 	}
 	optind--; /* getopt_long skips argv[0] of the sub-vector */
 	argc -= optind;
@@ -306,6 +574,12 @@ int main(int argc, char **argv)
 			return fflush(stdout) ? 1 : 0;
 		case 'j':
 			json = true;
+			break;
+		case 'W':
+			whole = true;
+			break;
+		case 'M':
+			media = true;
 			break;
 		case 'r':
 			comma = strchr(optarg, ',');
@@ -325,6 +599,33 @@ int main(int argc, char **argv)
 		return usage_error(optind >= argc ? "missing MOUNTPOINT"
 						  : "too many arguments");
 	mnt = argv[optind];
+	if ((whole || media) && strcmp(cmd, "inject"))
+		return usage_error("--whole-device and --media are for inject");
+	if (!strcmp(cmd, "inject")) {
+		if (whole == have_range)
+			return usage_error("inject needs --whole-device or "
+					   "--range OFF,LEN");
+		return do_inject(mnt, off, len,
+				 (whole ? HFS_FAIL_WHOLE_DEVICE |
+					  HFS_FAIL_PRE_REMOVE : 0) |
+				 (media ? HFS_FAIL_MEDIA : 0), json);
+	}
+	if (have_range && strcmp(cmd, "holders"))
+		return usage_error("--range is for holders and inject");
+	if (!strcmp(cmd, "health"))
+		return do_health(mnt, json);
+	if (!strcmp(cmd, "status")) {
+		doc = get_status(mnt);
+		if (!doc)
+			return 1;
+		if (json)
+			printf("%s\n", json_object_to_json_string_ext(
+				doc, JSON_C_TO_STRING_PRETTY));
+		else
+			print_status(doc);
+		json_object_put(doc);
+		return fflush(stdout) || ferror(stdout) ? 1 : 0;
+	}
 	if (!strcmp(cmd, "holders") && !have_range)
 		return usage_error("holders needs --range OFF,LEN");
 	if (!strcmp(cmd, "leases") && have_range)

@@ -442,8 +442,11 @@ static void *ring_main(void *arg)
 	unsigned head, n;
 	sigset_t all;
 
-	/* signals belong to the FUSE loop */
+	/* signals belong to the FUSE loop; not SIGBUS: lease grants zero
+	 * blocks through the region guard, and a blocked synchronous
+	 * SIGBUS kills the process (docs/failure-model.md) */
 	sigfillset(&all);
+	sigdelset(&all, SIGBUS);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	hfsd_lease_ring_thread();
 	arm_accept(c);

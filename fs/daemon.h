@@ -38,12 +38,15 @@
  * bounded by the same max_pages).  1 MiB is also libfuse's buffer size. */
 #define HFSD_MAX_IO (1u << 20)
 
+struct hfsd_fail;
+
 struct hfsd {
 	struct hfs_region *rg;
 	struct hfs_vol *vol;
 	const char *region_path;  /* as given on the command line */
 	bool readonly;
 	bool debug;
+	struct hfsd_fail *fail;   /* failure pipeline (fs/failure.c) */
 };
 
 static inline struct hfsd *hfsd_of(fuse_req_t req)

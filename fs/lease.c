@@ -13,6 +13,7 @@
  *    (bounded) for their acks.  fs mapping -> rmap -> client mappings.
  */
 #include "lease.h"
+#include "failure.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,11 +27,6 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
-
-/* extents per LEASE_OK / REMAP that fit in HFS_MSG_MAX */
-#define LEASE_MAX_EXT                                                      \
-	((HFS_MSG_MAX - sizeof(struct hfs_msg_lease_ok)) /                  \
-	 sizeof(struct hfs_lease_extent))
 
 /* Ring thread marker and the job a fill hook created on it (a write
  * lease filling holes: its LEASE_OK waits for that job). */
@@ -85,6 +81,42 @@ static struct hfsd_job *new_job(struct hfsd_ctl *c, int kind)
 	j->id = ++c->next_job;
 	clock_gettime(CLOCK_MONOTONIC, &j->start);
 	return j;
+}
+
+/* A thread other than the ring queued job j and waits for it: bounded by
+ * the ack deadline plus the time a killed holder may take to die.
+ * Returns with c->lock held. */
+static void job_wait_locked(struct hfsd_ctl *c, struct hfsd_job *j)
+{
+	struct timespec dl;
+
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	dl.tv_sec += (c->revoke_ms + dying_ms(c)) / 1000 + 2;
+	pthread_mutex_lock(&c->lock);
+	while (j->phase != HFSD_JOB_DONE &&
+	       pthread_cond_timedwait(&c->cond, &c->lock, &dl) != ETIMEDOUT)
+		;
+}
+
+/* After job_wait_locked: free a finished job, or leave an unfinished one
+ * to the ring (which frees it when done) and say so.  Drops c->lock. */
+static void job_finish_unlock(struct hfsd_ctl *c, struct hfsd_job *j,
+			      const char *what)
+{
+	if (j->phase == HFSD_JOB_DONE) {
+		struct hfsd_job **pp;
+
+		for (pp = &c->jobs; *pp; pp = &(*pp)->next)
+			if (*pp == j) {
+				*pp = j->next;
+				break;
+			}
+		free_job(j);
+	} else {
+		j->sleeper = false;
+		hfsd_log(LOG_ERR, "control: %s not completed in time", what);
+	}
+	pthread_mutex_unlock(&c->lock);
 }
 
 static int add_waiter(struct hfsd_job *j, struct hfsd_lease *l, void *msg,
@@ -305,7 +337,7 @@ static int remap_publish(void *ctx, const struct hfs_lease_extent *nx,
 		size_t len = sizeof(struct hfs_msg_remap) + ns * sizeof(*sent);
 		struct hfs_msg_remap *m;
 
-		if (ns > LEASE_MAX_EXT) {
+		if (ns > HFS_REMAP_MAX_EXTENTS) {
 			hfsd_log(LOG_ERR, "control: lease %" PRIu64 " of pid %d: "
 				 "too many new extents to REMAP", l->id,
 				 (int)l->pid);
@@ -352,7 +384,6 @@ static void fill_hook(void *ctx, uint64_t ino, uint64_t off, uint64_t len)
 	struct hfs_lease_extent *buf;
 	struct hfsd_job *job = NULL;
 	size_t nt = 0, cap = 0;
-	struct timespec dl;
 
 	pthread_mutex_lock(&c->lock);
 	for (struct hfsd_lease *l = c->leases; l; l = l->next) {
@@ -383,14 +414,15 @@ static void fill_hook(void *ctx, uint64_t ino, uint64_t off, uint64_t len)
 		free(t);
 		return;
 	}
-	buf = malloc(LEASE_MAX_EXT * sizeof(*buf));
+	buf = malloc(HFS_LEASE_MAX_EXTENTS * sizeof(*buf));
 	for (size_t i = 0; buf && i < nt; i++) {
 		struct remap_ctx rc = { c, t[i].id, fo, fe, &job };
 		uint32_t n;
 
 		/* -EINVAL: truncated meanwhile; the revocation covers it */
 		hfs_lease_extents(c->d->vol, ino, t[i].off, t[i].len, false,
-				  buf, LEASE_MAX_EXT, &n, remap_publish, &rc);
+				  buf, HFS_LEASE_MAX_EXTENTS, &n, remap_publish,
+				  &rc);
 	}
 	free(buf);
 	free(t);
@@ -406,27 +438,8 @@ static void fill_hook(void *ctx, uint64_t ino, uint64_t off, uint64_t len)
 		return;
 	}
 	wake_ring(c);
-	/* bounded: acks within revoke_ms, else kill and wait for exit */
-	clock_gettime(CLOCK_MONOTONIC, &dl);
-	dl.tv_sec += (c->revoke_ms + dying_ms(c)) / 1000 + 2;
-	pthread_mutex_lock(&c->lock);
-	while (job->phase != HFSD_JOB_DONE &&
-	       pthread_cond_timedwait(&c->cond, &c->lock, &dl) != ETIMEDOUT)
-		;
-	if (job->phase == HFSD_JOB_DONE) {
-		struct hfsd_job **pp;
-
-		for (pp = &c->jobs; *pp; pp = &(*pp)->next)
-			if (*pp == job) {
-				*pp = job->next;
-				break;
-			}
-		free_job(job);
-	} else {
-		job->sleeper = false; /* the ring frees it when done */
-		hfsd_log(LOG_ERR, "control: REMAP not completed in time");
-	}
-	pthread_mutex_unlock(&c->lock);
+	job_wait_locked(c, job);
+	job_finish_unlock(c, job, "REMAP");
 }
 
 /* ---------------------------------------------------------- the jobs */
@@ -552,6 +565,7 @@ void hfsd_lease_timeout(struct hfsd_ctl *c, uint64_t job_id)
 				hfsd_log(LOG_ERR, "control: kill pid %d: %s",
 					 (int)w->pid, strerror(errno));
 			w->cl->killed = true;
+			w->killed = true;
 			c->kills++;
 		}
 		/* its mappings are gone once its socket closes (exit
@@ -779,7 +793,7 @@ static void do_lease(struct hfsd_ctl *c, struct hfsd_client *cl,
 				    "file mode does not allow it for the peer");
 		return;
 	}
-	r = malloc(sizeof(*r) + LEASE_MAX_EXT * sizeof(struct hfs_lease_extent));
+	r = malloc(sizeof(*r) + HFS_LEASE_MAX_EXTENTS * sizeof(struct hfs_lease_extent));
 	if (!r) {
 		hfsd_ctl_send_error(c, cl, m->h.id, ENOMEM, "out of memory");
 		return;
@@ -788,7 +802,7 @@ static void do_lease(struct hfsd_ctl *c, struct hfsd_client *cl,
 	if (!err)
 		err = -hfs_lease_extents(c->d->vol, g.ino, m->offset, m->length,
 					 w, (struct hfs_lease_extent *)(r + 1),
-					 LEASE_MAX_EXT, &n, grant_publish, &g);
+					 HFS_LEASE_MAX_EXTENTS, &n, grant_publish, &g);
 	if (err) {
 		free(r);
 		hfsd_ctl_send_error(c, cl, m->h.id, err,
@@ -883,12 +897,20 @@ static void do_ack(struct hfsd_ctl *c, struct hfsd_client *cl,
 }
 
 /* Stores through a lease are durable: drop the kernel's cached pages of
- * that range so POSIX readers (and page-cache mmaps) see them.  The ring
- * thread handles no FUSE request, so notifying from here cannot deadlock
- * against the kernel waiting for our reply. */
+ * that range so POSIX readers (and page-cache mmaps) see them, then tell
+ * the client (PERSISTED_OK): holdfs_persist returns only after that, so
+ * a read(2) that starts after it cannot find a page filled before the
+ * stores.  fuse_lowlevel_notify_inval_inode returns once the kernel has
+ * invalidated the range (it waits for pages under I/O, e.g. a readahead
+ * READ a worker thread is answering, and no writeback cache is used, so
+ * there is no writeback to wait for).  It must not run on a thread that
+ * handles a FUSE request of that inode or holds a lock such a request
+ * needs: the ring thread handles no FUSE request, and c->lock is not
+ * held here. */
 static void do_persisted(struct hfsd_ctl *c, struct hfsd_client *cl,
 			 const struct hfs_msg_range *m)
 {
+	struct hfs_msg_lease_ref ok;
 	struct hfsd_lease *l;
 	uint64_t ino = 0;
 	int r;
@@ -903,13 +925,24 @@ static void do_persisted(struct hfsd_ctl *c, struct hfsd_client *cl,
 		return;
 	}
 	if (m->length == 0 || m->offset > INT64_MAX ||
-	    m->length > (uint64_t)INT64_MAX - m->offset)
+	    m->length > (uint64_t)INT64_MAX - m->offset) {
+		hfsd_ctl_send_error(c, cl, m->h.id, EINVAL, "bad range");
 		return;
+	}
 	r = fuse_lowlevel_notify_inval_inode(c->se, ino, (off_t)m->offset,
 					     (off_t)m->length);
-	if (r < 0 && r != -ENOENT)
+	if (r < 0 && r != -ENOENT) {
+		/* -ENOENT: the kernel has no inode, so no cached pages */
 		hfsd_log(LOG_WARNING, "control: invalidating the page cache "
 			 "of inode %" PRIu64 ": %s", ino, strerror(-r));
+		hfsd_ctl_send_error(c, cl, m->h.id, -r,
+				    "page cache invalidation failed");
+		return;
+	}
+	memset(&ok, 0, sizeof(ok));
+	hfsd_msg_init(&ok.h, HFS_MSG_PERSISTED_OK, sizeof(ok), m->h.id);
+	ok.lease_id = m->lease_id;
+	hfsd_ctl_send(c, cl, &ok, sizeof(ok), -1);
 }
 
 /* ------------------------------------------------------------- admin */
@@ -1064,6 +1097,59 @@ static void do_admin(struct hfsd_ctl *c, struct hfsd_client *cl,
 	json_object_put(o);
 }
 
+/* ADMIN_STATUS / ADMIN_INJECT (docs/failure-model.md).  The ring never
+ * waits for the pipeline: an injection is queued and its outcome shows
+ * in the status. */
+static void do_admin_failure(struct hfsd_ctl *c, struct hfsd_client *cl,
+			     const void *buf, int type)
+{
+	const struct hfs_msg_hdr *h = buf;
+	json_object *o, *arr;
+
+	if (cl->uid != 0) {
+		hfsd_ctl_send_error(c, cl, h->id, EACCES,
+				    "administration needs root");
+		return;
+	}
+	if (!c->d->fail) {
+		hfsd_ctl_send_error(c, cl, h->id, ENOTSUP,
+				    "failure monitor not running");
+		return;
+	}
+	if (type == HFS_MSG_ADMIN_INJECT) {
+		const struct hfs_msg_inject *m = buf;
+
+		if (m->pad || (m->flags & ~(HFS_FAIL_PRE_REMOVE |
+					    HFS_FAIL_WHOLE_DEVICE |
+					    HFS_FAIL_MEDIA)) ||
+		    (!(m->flags & HFS_FAIL_WHOLE_DEVICE) &&
+		     (m->length == 0 || m->offset + m->length < m->offset))) {
+			hfsd_ctl_send_error(c, cl, h->id, EINVAL,
+					    "bad injection");
+			return;
+		}
+		hfsd_log(LOG_WARNING, "control: uid 0 pid %d injects a %s "
+			 "failure", (int)cl->pid,
+			 m->flags & HFS_FAIL_WHOLE_DEVICE ? "whole-device"
+							  : "range");
+		hfsd_fail_post(c->d->fail, m->offset, m->length, m->flags,
+			       "operator");
+		o = json_object_new_object();
+		json_object_object_add(o, "queued", json_object_new_boolean(1));
+	} else {
+		o = hfsd_fail_status_json(c->d->fail);
+		arr = json_object_new_array();
+		pthread_mutex_lock(&c->lock);
+		for (struct hfsd_lease *l = c->leases; l; l = l->next)
+			json_object_array_add(arr, lease_json(l));
+		json_object_object_add(o, "leases", arr);
+		admin_common(c, o);
+		pthread_mutex_unlock(&c->lock);
+	}
+	send_json(c, cl, h->id, o);
+	json_object_put(o);
+}
+
 void hfsd_lease_msg(struct hfsd_ctl *c, struct hfsd_client *cl,
 		    const void *buf, size_t len, int fd)
 {
@@ -1100,11 +1186,19 @@ void hfsd_lease_msg(struct hfsd_ctl *c, struct hfsd_client *cl,
 			hfsd_log(LOG_ERR, "control: pid %d reports poison at "
 				 "region offset %" PRIu64 " (+%" PRIu64 ")",
 				 (int)cl->pid, r->offset, r->length);
+			if (c->d->fail)
+				hfsd_fail_post(c->d->fail, r->offset,
+					       r->length ? r->length : 4096,
+					       HFS_FAIL_MEDIA, "client poison");
 		}
 		break;
 	case HFS_MSG_ADMIN_LEASES:
 	case HFS_MSG_ADMIN_HOLDERS:
 		do_admin(c, cl, buf, h->type);
+		break;
+	case HFS_MSG_ADMIN_STATUS:
+	case HFS_MSG_ADMIN_INJECT:
+		do_admin_failure(c, cl, buf, h->type);
 		break;
 	default:
 		hfsd_ctl_drop(c, cl, "unexpected message");
@@ -1155,4 +1249,74 @@ void hfsd_lease_fini(struct hfsd_ctl *c)
 void hfsd_lease_ring_thread(void)
 {
 	tls_on_ring = true;
+}
+
+/* ----------------------------------------------------- failure pipeline */
+
+int hfsd_lease_revoke_failure(struct hfsd_ctl *c, uint64_t rs, uint64_t re,
+			      bool all, json_object *leases, unsigned *killed)
+{
+	struct hfsd_job *j;
+	int n = 0;
+
+	*killed = 0;
+	j = new_job(c, HFSD_JOB_REVOKE);
+	if (!j)
+		return -ENOMEM;
+	pthread_mutex_lock(&c->lock);
+	for (struct hfsd_lease *l = c->leases; l; l = l->next) {
+		struct hfs_msg_revoke *m;
+		uint64_t fs = l->off, fe = l->off + l->len;
+
+		if (all) {
+			for (uint32_t i = 0; i < l->n; i++)
+				l->ext[i].flags |= HFSD_LEXT_REVOKED;
+		} else if (!revoke_in_lease(l, rs, re, &fs, &fe)) {
+			continue;
+		}
+		m = calloc(1, sizeof(*m));
+		if (!m)
+			continue;
+		hfsd_msg_init(&m->h, HFS_MSG_REVOKE, sizeof(*m), ++c->next_msg);
+		m->lease_id = l->id;
+		m->offset = fs;
+		m->length = fe - fs;
+		m->reason = HFS_REVOKE_FAILURE;
+		if (add_waiter(j, l, m, sizeof(*m), m->h.id) < 0) {
+			free(m);
+			continue;
+		}
+		n++;
+	}
+	if (!n) {
+		pthread_mutex_unlock(&c->lock);
+		free_job(j);
+		return 0;
+	}
+	j->sleeper = true;
+	j->next = c->jobs;
+	c->jobs = j;
+	pthread_mutex_unlock(&c->lock);
+	wake_ring(c);
+	job_wait_locked(c, j);
+	for (uint32_t i = 0; i < j->nw; i++) {
+		const struct hfsd_waiter *w = &j->w[i];
+
+		if (w->killed)
+			(*killed)++;
+		if (leases) {
+			json_object *x = json_object_new_object();
+
+			json_object_object_add(x, "lease",
+					       json_object_new_uint64(w->lease_id));
+			json_object_object_add(x, "pid",
+					       json_object_new_int(w->pid));
+			json_object_object_add(x, "outcome",
+				json_object_new_string(w->killed ? "killed"
+					: w->acked ? "acked" : "no answer"));
+			json_object_array_add(leases, x);
+		}
+	}
+	job_finish_unlock(c, j, "failure REVOKE");
+	return n;
 }

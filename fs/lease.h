@@ -16,6 +16,7 @@
 
 #include "daemon.h"
 
+#include <json-c/json.h>
 #include <liburing.h>
 #include <pthread.h>
 #include <sys/socket.h>
@@ -69,6 +70,7 @@ struct hfsd_waiter {
 	uint64_t lease_id;
 	pid_t pid;
 	bool acked;
+	bool killed;              /* did not ack in time: SIGKILL sent */
 	void *msg;                /* built by the hook; freed when sent */
 	size_t len;
 };
@@ -156,5 +158,15 @@ void hfsd_lease_run_jobs(struct hfsd_ctl *c);
 void hfsd_lease_timeout(struct hfsd_ctl *c, uint64_t job_id);
 /* Called once by the ring thread at start. */
 void hfsd_lease_ring_thread(void);
+
+/* Failure pipeline (fs/failure.c; not on the ring thread): REVOKE with
+ * reason FAILURE every lease mapping region bytes [rs, re) (all: every
+ * lease, its whole range) in one round, and wait until each holder acked
+ * or was killed (bounded).  leases (may be NULL) gets one object per
+ * lease revoked {id, pid, ino, offset, length, outcome}.  Returns the
+ * number of leases revoked; *killed the number of holders killed. */
+int hfsd_lease_revoke_failure(struct hfsd_ctl *c, uint64_t rs, uint64_t re,
+			      bool all, json_object *leases,
+			      unsigned *killed);
 
 #endif

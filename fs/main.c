@@ -24,9 +24,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include "ctl_server.h"
 #include "detach.h"
+#include "failure.h"
 #include "mountpoint.h"
 #include "options.h"
 
@@ -128,6 +130,9 @@ static int run(struct hfsd *d, struct fuse_session *se,
 	       const struct hfsd_opts *o, const char *mnt, int ready_fd)
 {
 	struct hfsd_ctl *ctl = NULL;
+	struct hfsd_fail *fail = NULL;
+	const char *why = NULL;
+	bool shut = false;
 	int status = 0;
 
 	if (open_volume(d, o) < 0)
@@ -156,6 +161,20 @@ static int run(struct hfsd *d, struct fuse_session *se,
 			hfsd_log(LOG_WARNING, "DAX leases unavailable on %s",
 				 mnt);
 	}
+	{
+		/* The failure pipeline (docs/failure-model.md).  Without it
+		 * faults still become EIO; log and go on. */
+		struct hfsd_fail_opts fo = {
+			.uevent_source = o->uevent_source,
+			.sysfs_root = o->sysfs_root,
+			.devname = o->devname,
+			.poll_ms = o->poll_ms,
+		};
+
+		if (hfsd_fail_start(d, se, ctl, &fo, &fail) < 0)
+			hfsd_log(LOG_WARNING, "failure monitor unavailable on "
+				 "%s", mnt);
+	}
 	if (ready_fd >= 0) {
 		if (hfsd_detach_finish(ready_fd) < 0) {
 			status = 1;
@@ -167,17 +186,25 @@ static int run(struct hfsd *d, struct fuse_session *se,
 	if (serve(se, o) < 0)
 		status = 1;
 signals:
+	hfsd_fail_stop(fail); /* uses the control server: stop it first */
+	shut = hfsd_fail_is_shutdown(fail, &why);
 	hfsd_ctl_stop(ctl); /* before unmount: clients see EOF first */
 	fuse_remove_signal_handlers(se);
 unmount:
 	fuse_session_unmount(se);
 close_vol:
-	if (hfs_vol_close(d->vol) < 0) {
+	if (shut) {
+		/* nothing is written to a failed region (no clean flag) */
+		hfs_vol_close(d->vol);
+		hfsd_log(LOG_CRIT, "%s", why);
+		status = 1;
+	} else if (hfs_vol_close(d->vol) < 0) {
 		hfsd_log(LOG_ERR, "%s: could not record a clean unmount; run "
 			 "fsck.holdfs before the next mount", o->region);
 		status = 1;
 	}
 	hfs_region_close(d->rg);
+	hfsd_fail_free(fail);
 	if (ready_fd >= 0 && status == 0)
 		hfsd_log(LOG_INFO, "%s unmounted from %s", o->region, mnt);
 	return status;
@@ -209,6 +236,9 @@ int main(int argc, char *argv[])
 	int ready_fd = -1, status = 1;
 
 	hfsd_log_init();
+	/* machine checks on region memory: SIGBUS at once (BUS_MCEERR_AO
+	 * too), so the failure pipeline hears of poison early */
+	prctl(PR_MCE_KILL, PR_MCE_KILL_SET, PR_MCE_KILL_EARLY, 0, 0);
 	if (hfsd_opts_parse(argc, argv, &o) < 0)
 		goto out;
 	if (o.show_help) {

@@ -43,6 +43,9 @@ static const struct fuse_opt hfsd_opt_spec[] = {
 	HOPT("max_idle_threads=%u", max_idle_threads),
 	HOPT("revoke_ms=%u", revoke_ms),
 	HOPT("dax_group=%s", dax_group),
+	HOPT("uevent_source=%s", uevent_source),
+	HOPT("devname=%s", devname),
+	HOPT("poll_ms=%u", poll_ms),
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_KEY("rw", KEY_RW),
 	FUSE_OPT_KEY("-f", KEY_FOREGROUND),
@@ -163,6 +166,7 @@ int hfsd_opts_parse(int argc, char **argv, struct hfsd_opts *o)
 	o->fuse_args = (struct fuse_args)FUSE_ARGS_INIT(argc, argv);
 	o->max_threads = HFSD_OPT_UNSET;
 	o->revoke_ms = 250;
+	o->poll_ms = 1000;
 	o->max_idle_threads = HFSD_OPT_UNSET;
 	/* fuse_opt_parse has said what it did not like ("fuse: ...") */
 	if (fuse_opt_parse(&o->fuse_args, o, hfsd_opt_spec, opt_proc) != 0)
@@ -177,6 +181,8 @@ int hfsd_opts_parse(int argc, char **argv, struct hfsd_opts *o)
 		return usage_error("%s", "missing MOUNTPOINT");
 	if (o->revoke_ms == 0 || o->revoke_ms > 60000)
 		return usage_error("%s", "revoke_ms must be 1..60000");
+	if (o->poll_ms == 0 || o->poll_ms > 3600000)
+		return usage_error("%s", "poll_ms must be 1..3600000");
 	if (o->max_threads == 0)
 		return usage_error("%s", "max_threads must be at least 1");
 	return 0;
@@ -218,6 +224,8 @@ void hfsd_opts_free(struct hfsd_opts *o)
 	free(o->mountpoint);
 	free(o->sysfs_root);
 	free(o->dax_group);
+	free(o->uevent_source);
+	free(o->devname);
 	free(o->bad_arg);
 }
 
@@ -257,6 +265,12 @@ void hfsd_usage(FILE *f)
 "                        REVOKE or REMAP before they are killed (250)\n"
 "  dax_group=NAME        members of group NAME may take DAX leases (and so\n"
 "                        map the whole region); default: root only\n"
+"  poll_ms=N             failure monitor: poll sysfs (driver link,\n"
+"                        badblocks) and the region file every N ms (1000)\n"
+"  devname=daxN.M        device-dax whose uevents and sysfs the failure\n"
+"                        monitor watches (default: the region's own)\n"
+"  uevent_source=PATH    read uevent records from the FIFO PATH instead\n"
+"                        of the kernel (tests, drills)\n"
 "  max_threads=N         serve at most N requests at once (default 10)\n"
 "  max_idle_threads=N    keep at most N idle threads (default: no limit)\n"
 "  fsname=NAME           mount source shown in /proc/mounts (default:\n"

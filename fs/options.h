@@ -30,6 +30,9 @@ struct hfsd_opts {
 	unsigned max_idle_threads; /* likewise: unset = libfuse default */
 	unsigned revoke_ms;     /* -o revoke_ms=N: REVOKE/REMAP ack deadline */
 	char *dax_group;        /* -o dax_group=NAME: may hold DAX leases */
+	char *uevent_source;    /* -o uevent_source=PATH: FIFO of uevents */
+	char *devname;          /* -o devname=daxN.M: device to monitor */
+	unsigned poll_ms;       /* -o poll_ms=N: failure monitor period */
 	char *bad_arg;          /* first surplus non-option argument */
 	/* What is left for fuse_session_new: kernel and libfuse mount
 	 * options, plus default_permissions, fsname and subtype. */

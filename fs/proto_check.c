@@ -56,8 +56,14 @@ int hfs_proto_check(const void *buf, size_t len, int nfds, const char **why)
 		want = sizeof(struct hfs_msg_range);
 		break;
 	case HFS_MSG_ADMIN_LEASES:
+	case HFS_MSG_ADMIN_STATUS:
 		want = sizeof(struct hfs_msg_hdr);
 		break;
+	case HFS_MSG_ADMIN_INJECT:
+		want = sizeof(struct hfs_msg_inject);
+		break;
+	case HFS_MSG_PERSISTED_OK: /* the daemon's answer to PERSISTED */
+		return bad(why, "PERSISTED_OK is daemon-to-client only");
 	default:
 		return bad(why, "unknown or daemon-only message type");
 	}

@@ -57,13 +57,14 @@ static uint64_t map_off(const struct hfs_inode *ip, uint64_t off,
 {
 	uint64_t lblk = off / HFS_BLOCK_SIZE;
 	uint32_t i = hfs_emap_find(&ip->em, lblk);
-	const struct hfs_extent *e = &ip->em.v[i];
+	const struct hfs_extent *e;
 
 	*run = 0;
 	*hole = UINT64_MAX;
 	*lost = false;
 	if (i == ip->em.n)
-		return 0;
+		return 0; /* (em.v may be NULL: no &v[i] before this) */
+	e = &ip->em.v[i];
 	if (e->e_lblk > lblk) {
 		*hole = e->e_lblk * HFS_BLOCK_SIZE - off;
 		return 0;
@@ -87,10 +88,14 @@ static int read_range(struct hfs_vol *vol, struct hfs_inode *ip, uint8_t *buf,
 		if (lost)
 			return -EIO;
 		if (run) {
+			struct hfs_fault f = { 0 };
+
 			n = run < len ? run : len;
-			ret = hfs_region_read(vol->rg, roff, buf, n, NULL);
-			if (ret)
+			ret = hfs_region_read(vol->rg, roff, buf, n, &f);
+			if (ret) {
+				hfs_vol_fault(vol, &f);
 				return ret;
+			}
 		} else {
 			n = hole < len ? hole : len;
 			memset(buf, 0, n);
@@ -128,15 +133,22 @@ static int write_mapped(struct hfs_vol *vol, struct hfs_inode *ip,
 		uint64_t run, hole, n;
 		bool lost;
 		uint64_t roff = map_off(ip, off, &run, &hole, &lost);
+		struct hfs_fault f = { 0 };
 		int ret = 0;
 
+		/* lost media is never written (docs/failure-model.md: no
+		 * healing; truncate or punch the range to reuse it) */
+		if (lost)
+			return -EIO;
 		n = run ? (run < len ? run : len) : (hole < len ? hole : len);
 		if (run && buf)
-			ret = hfs_region_write(vol->rg, roff, buf, n, NULL);
+			ret = hfs_region_write(vol->rg, roff, buf, n, &f);
 		else if (run)
-			ret = hfs_region_zero(vol->rg, roff, n, NULL);
-		if (ret)
+			ret = hfs_region_zero(vol->rg, roff, n, &f);
+		if (ret) {
+			hfs_vol_fault(vol, &f);
 			return ret;
+		}
 		if (buf)
 			buf += n;
 		off += n;
@@ -406,8 +418,11 @@ static int setattr_locked(struct hfs_vol *vol, struct hfs_inode *ip,
 		if (!S_ISREG(ip->d.i_mode))
 			return -EINVAL;
 		ret = resize_locked(vol, ip, sa->size);
-		if (!ret)
-			hfs_inode_touch(ip, true, false);
+		/* EFBIG changed nothing: neither may the rest of the call
+		 * (a later transaction would persist it) */
+		if (ret)
+			return ret;
+		hfs_inode_touch(ip, true, false);
 	}
 	if (sa->mask & HFS_SET_MODE)
 		ip->d.i_mode = (ip->d.i_mode & S_IFMT) | (sa->mode & 07777);
@@ -421,8 +436,6 @@ static int setattr_locked(struct hfs_vol *vol, struct hfs_inode *ip,
 			ip->d.i_mode &= ~(uint32_t)S_ISGID;
 	}
 	apply_times(ip, sa);
-	if (ret)
-		return ret;
 	ret = (sa->mask & HFS_SET_SIZE) ? hfs_inode_stage_extents(vol, ip)
 					: hfs_inode_stage(vol, ip);
 	return ret ? ret : hfs_tx_commit(vol, &vol->tx);

@@ -216,6 +216,11 @@ static int chain_load(struct hfs_vol *vol, struct hfs_inode *ip,
 	return 0;
 }
 
+/* File blocks an extent may map: files end before 2^60 bytes.  Beyond,
+ * byte offsets overflow 64 bits and the data path's arithmetic breaks
+ * (found by fuzz_mount: hfs_read looping forever on a huge e_lblk). */
+#define EXT_MAX_LBLK ((1ull << 60) / HFS_BLOCK_SIZE)
+
 /* Extents must be sorted, non-overlapping, inside the pool. */
 static int emap_check(const struct hfs_vol *vol, const struct hfs_emap *m)
 {
@@ -224,7 +229,9 @@ static int emap_check(const struct hfs_vol *vol, const struct hfs_emap *m)
 
 		if (e->e_len == 0 || e->e_pblk < vol->alloc.pool_start ||
 		    e->e_pblk + e->e_len > vol->alloc.pool_end ||
-		    e->e_pblk + e->e_len < e->e_pblk)
+		    e->e_pblk + e->e_len < e->e_pblk ||
+		    e->e_lblk >= EXT_MAX_LBLK ||
+		    e->e_len > EXT_MAX_LBLK - e->e_lblk)
 			return -EUCLEAN;
 		if (i && m->v[i - 1].e_lblk + m->v[i - 1].e_len > e->e_lblk)
 			return -EUCLEAN;
@@ -242,6 +249,17 @@ int hfs_inode_load(struct hfs_vol *vol, uint64_t ino,
 
 	if (d->i_crc != hfs_crc_struct(d, sizeof(*d),
 				       offsetof(struct hfs_inode_disk, i_crc)))
+		return -EUCLEAN;
+	/* Every extent maps at least one pool block: a larger count is
+	 * damage, and must not size the allocation below (found by
+	 * fuzz_mount: a 13 GB calloc). */
+	if (d->i_nextents > vol->sb.s_pool_blocks)
+		return -EUCLEAN;
+	/* An inline target is at most the 120 bytes of the slot; readlink
+	 * copies i_size bytes from it (found by fuzz_mount: a heap overflow
+	 * in hfs_readlink). */
+	if ((d->i_flags & HFS_IF_INLINE_DATA) &&
+	    (!S_ISLNK(d->i_mode) || d->i_size > HFS_INLINE_SYMLINK))
 		return -EUCLEAN;
 	ip = hfs_inode_alloc_mem(ino);
 	if (!ip)

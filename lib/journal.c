@@ -148,7 +148,8 @@ static int records_valid(const struct hfs_region *rg, const uint8_t *recs,
 	return n == nrec;
 }
 
-static int journal_write(struct hfs_vol *vol, struct hfs_tx *tx)
+static int journal_write(struct hfs_vol *vol, struct hfs_tx *tx,
+			 struct hfs_fault *fp)
 {
 	struct hfs_region *rg = vol->rg;
 	uint64_t joff = vol->sb.s_journal_off;
@@ -158,7 +159,7 @@ static int journal_write(struct hfs_vol *vol, struct hfs_tx *tx)
 		.j_nrec = tx->nrec,
 		.j_bytes = tx->len,
 	};
-	struct hfs_fault f;
+	struct hfs_fault f = { 0 };
 	int ret;
 
 	h.j_crc = tx_crc(&h, tx->buf, tx->len);
@@ -167,8 +168,10 @@ static int journal_write(struct hfs_vol *vol, struct hfs_tx *tx)
 	ret = hfs_region_write(rg, joff + sizeof(h), tx->buf, tx->len, &f);
 	if (!ret)
 		ret = hfs_region_write(rg, joff, &h, sizeof(h), &f);
-	if (ret)
+	if (ret) {
+		*fp = f;
 		return ret;
+	}
 	vol->jseq = h.j_seq;
 	return 0;
 }
@@ -177,7 +180,7 @@ int hfs_tx_commit(struct hfs_vol *vol, struct hfs_tx *tx)
 {
 	struct apply_ctx a = { vol->rg, tx->buf, tx->len };
 	uint64_t jcap = vol->sb.s_journal_blocks * HFS_BLOCK_SIZE;
-	struct hfs_fault f;
+	struct hfs_fault f = { 0 };
 	int ret;
 
 	if (tx->nrec == 0)
@@ -196,10 +199,12 @@ int hfs_tx_commit(struct hfs_vol *vol, struct hfs_tx *tx)
 		ret = -E2BIG;
 		goto out;
 	}
-	ret = journal_write(vol, tx);
+	ret = journal_write(vol, tx, &f);
 	if (!ret)
 		ret = hfs_region_guard(vol->rg, apply_records, &a, &f);
 	if (ret) {
+		if (ret == -EIO)
+			hfs_vol_fault(vol, &f); /* failure pipeline */
 		vol->failed = true;
 		ret = -EIO;
 	}

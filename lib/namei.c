@@ -151,7 +151,7 @@ void hfs_forget(struct hfs_vol *vol, uint64_t ino, uint64_t nlookup)
 int hfs_getattr(struct hfs_vol *vol, uint64_t ino, struct hfs_attr *out)
 {
 	struct hfs_inode *ip;
-	int ret = hfs_vol_lock(vol, false);
+	int ret = hfs_vol_lock_look(vol, ino);
 
 	if (ret)
 		return ret;
@@ -167,7 +167,7 @@ int hfs_getattr(struct hfs_vol *vol, uint64_t ino, struct hfs_attr *out)
 int hfs_open(struct hfs_vol *vol, uint64_t ino)
 {
 	struct hfs_inode *ip;
-	int ret = hfs_vol_lock(vol, false);
+	int ret = hfs_vol_lock_look(vol, ino);
 
 	if (ret)
 		return ret;
@@ -541,14 +541,21 @@ static void move_dir(struct hfs_inode *ip, struct hfs_inode *from,
 	to->d.i_nlink++;
 }
 
-static int rename_exchange(struct hfs_vol *vol, struct rename_ctx *c)
+/* Validation of an exchange, before anything changes (an error after a
+ * change fails the volume, see commit()). */
+static int rename_exchange_check(struct hfs_vol *vol, struct rename_ctx *c)
 {
-	int ret;
-
 	if (S_ISDIR(c->src->d.i_mode) && is_ancestor(vol, c->src->ino, c->ddir->ino))
 		return -EINVAL;
 	if (S_ISDIR(c->dst->d.i_mode) && is_ancestor(vol, c->dst->ino, c->sdir->ino))
 		return -EINVAL;
+	return 0;
+}
+
+static int rename_exchange(struct hfs_vol *vol, struct rename_ctx *c)
+{
+	int ret;
+
 	move_dir(c->src, c->sdir, c->ddir);
 	move_dir(c->dst, c->ddir, c->sdir);
 	ret = hfs_dir_retarget_locked(vol, c->sdir, c->se, c->dst->ino,
@@ -638,6 +645,8 @@ static int rename_locked(struct hfs_vol *vol, uint64_t parent,
 	if (flags & RENAME_EXCHANGE) {
 		if (!c.dst)
 			return -ENOENT;
+		if ((ret = rename_exchange_check(vol, &c)))
+			return ret;
 		ret = rename_exchange(vol, &c);
 	} else {
 		if (c.dst && (flags & RENAME_NOREPLACE))
@@ -701,7 +710,7 @@ int hfs_readdir(struct hfs_vol *vol, uint64_t ino, uint64_t off, bool plus,
 	struct hfs_inode *dip, *ip;
 	struct hfs_dent *e;
 	uint64_t slot;
-	int ret = hfs_vol_lock(vol, false);
+	int ret = hfs_vol_lock_look(vol, ino);
 
 	if (ret)
 		return ret;

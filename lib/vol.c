@@ -30,6 +30,16 @@ int hfs_vol_lock(struct hfs_vol *vol, bool write)
 	return 0;
 }
 
+int hfs_vol_lock_look(struct hfs_vol *vol, uint64_t ino)
+{
+	pthread_mutex_lock(&vol->lock);
+	if (vol->failed && !(vol->shutdown && ino == HFS_ROOT_INO)) {
+		pthread_mutex_unlock(&vol->lock);
+		return -EIO;
+	}
+	return 0;
+}
+
 void hfs_vol_unlock(struct hfs_vol *vol)
 {
 	pthread_mutex_unlock(&vol->lock);
@@ -47,6 +57,31 @@ int hfs_vol_fail(struct hfs_vol *vol, int ret)
 	return ret;
 }
 
+/* Blocks on the bad-extent list never return to the free index
+ * (docs/failure-model.md): put [pblk, pblk+n) minus the bad ranges. */
+static void put_good(struct hfs_vol *vol, uint64_t pblk, uint64_t n)
+{
+	uint64_t b = pblk, end = pblk + n;
+
+	if (!vol->nbad || !hfs_badlist_overlaps(vol, pblk * HFS_BLOCK_SIZE,
+						 n * HFS_BLOCK_SIZE)) {
+		hfs_alloc_put(&vol->alloc, pblk, n);
+		return;
+	}
+	while (b < end) {
+		uint64_t s = b;
+
+		while (b < end && !hfs_badlist_overlaps(vol, b * HFS_BLOCK_SIZE,
+							HFS_BLOCK_SIZE))
+			b++;
+		if (b > s)
+			hfs_alloc_put(&vol->alloc, s, b - s);
+		while (b < end && hfs_badlist_overlaps(vol, b * HFS_BLOCK_SIZE,
+						       HFS_BLOCK_SIZE))
+			b++;
+	}
+}
+
 struct release_walk {
 	struct hfs_vol *vol;
 	uint64_t next;  /* first block not yet handled */
@@ -58,10 +93,10 @@ static int release_piece(void *ctx, const struct hfs_rmap_piece *p)
 	struct hfs_vol *vol = w->vol;
 
 	if (p->pblk > w->next) /* not in the rmap: nobody can map it */
-		hfs_alloc_put(&vol->alloc, w->next, p->pblk - w->next);
+		put_good(vol, w->next, p->pblk - w->next);
 	if (!vol->hooks.release(vol->hooks.ctx, p->pblk, p->len, p->ino,
 				p->lblk, p->kind == HFS_RMAP_DATA))
-		hfs_alloc_put(&vol->alloc, p->pblk, p->len);
+		put_good(vol, p->pblk, p->len);
 	w->next = p->pblk + p->len;
 	return 0;
 }
@@ -74,14 +109,14 @@ void hfs_vol_release_blocks(struct hfs_vol *vol, uint64_t pblk, uint64_t n)
 
 		hfs_rmap_query(vol->rmap, pblk, n, release_piece, &w);
 		if (w.next < pblk + n)
-			hfs_alloc_put(&vol->alloc, w.next, pblk + n - w.next);
+			put_good(vol, w.next, pblk + n - w.next);
 		hfs_rmap_remove(vol->rmap, pblk, n);
 		return;
 	}
 	/* the rmap split can only fail for lack of memory; the stale piece
 	 * then names a free block, which the next mount forgets */
 	hfs_rmap_remove(vol->rmap, pblk, n);
-	hfs_alloc_put(&vol->alloc, pblk, n);
+	put_good(vol, pblk, n);
 }
 
 void hfs_vol_set_hooks(struct hfs_vol *vol, const struct hfs_vol_hooks *h)
@@ -97,7 +132,7 @@ void hfs_vol_set_hooks(struct hfs_vol *vol, const struct hfs_vol_hooks *h)
 void hfs_vol_free_blocks(struct hfs_vol *vol, uint64_t pblk, uint64_t n)
 {
 	pthread_mutex_lock(&vol->lock);
-	hfs_alloc_put(&vol->alloc, pblk, n);
+	put_good(vol, pblk, n);
 	pthread_mutex_unlock(&vol->lock);
 }
 

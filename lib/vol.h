@@ -224,4 +224,65 @@ struct hfs_owner {
 int hfs_vol_owners(struct hfs_vol *vol, uint64_t off, uint64_t len,
 		   int (*cb)(void *ctx, const struct hfs_owner *o), void *ctx);
 
+/* ---- Failure pipeline (lib/failure.c, docs/failure-model.md) ----
+ * fault hook: called after a guarded region access of the volume failed
+ * (SIGBUS: off = region offset, si_code BUS_ADRERR / BUS_MCEERR_*), on
+ * the thread that made the access, possibly with the volume lock held.
+ * It must only record the event (no blocking, no volume calls). */
+void hfs_vol_set_fault_hook(struct hfs_vol *vol,
+			    void (*fn)(void *ctx, uint64_t off, int si_code),
+			    void *ctx);
+
+/* One piece of file data in a failed range. */
+struct hfs_fail_piece {
+	uint64_t region_off, len;   /* bytes, 4 KiB aligned */
+	uint64_t ino, file_off;
+};
+/* Decide what [off, off+len) of the region holds.  metadata: a fixed area
+ * (superblocks, health log, bad list, journal, inode table) or a
+ * directory / extent-chain / xattr block is hit (what names the first
+ * one).  cb (may be NULL) gets every file-data piece, under the volume
+ * lock (must not call the volume).  O(log n + k). */
+struct hfs_fail_class {
+	bool metadata;
+	const char *what;           /* "journal", "inode table", "data", ... */
+	uint64_t data_pieces, free_blocks;
+};
+int hfs_vol_classify_failure(struct hfs_vol *vol, uint64_t off, uint64_t len,
+			     struct hfs_fail_class *out,
+			     int (*cb)(void *ctx, const struct hfs_fail_piece *p),
+			     void *ctx);
+/* Range failure on data: mark every data piece of [off, off+len) lost
+ * (HFS_EXT_LOST on the extent pieces, split as needed; HFS_IF_LOSTDATA
+ * on the inode), add the range to the bad-extent list, take free blocks
+ * of it out of the free index; journaled.  cb (may be NULL) gets each
+ * piece marked, with no lock held.  -EIO if the volume failed. */
+int hfs_vol_mark_lost(struct hfs_vol *vol, uint64_t off, uint64_t len,
+		      int (*cb)(void *ctx, const struct hfs_fail_piece *p),
+		      void *ctx);
+/* Enter the shutdown state: every operation returns EIO except statfs,
+ * getattr of the root, forget and release (so ls/df/unmount answer);
+ * no journal write ever again (the clean flag is not written). */
+void hfs_vol_shutdown(struct hfs_vol *vol);
+bool hfs_vol_is_shutdown(struct hfs_vol *vol);
+/* Inodes the kernel holds references to (nlookup > 0), malloc'd array. */
+int hfs_vol_cached_inodes(struct hfs_vol *vol, uint64_t **inos, size_t *n);
+/* One path of ino ("/a/b"), for reports.  Directories walk i_parent and
+ * look their name up in the parent (O(depth x dir size)); other inodes
+ * are first found by scanning the directory indexes (O(entries)).
+ * -ENOENT if unlinked or not found, -ENAMETOOLONG. */
+int hfs_vol_ino_path(struct hfs_vol *vol, uint64_t ino, char *buf,
+		     size_t len);
+/* Best-effort persistent health record of a failure: whole device
+ * (HFS_HEALTH_DEVICE_LOSS) or metadata hit (HFS_HEALTH_CORRUPTION).
+ * Guarded: returns -EIO when the media no longer takes writes. */
+int hfs_vol_health_note(struct hfs_vol *vol, bool whole, uint64_t off,
+			uint64_t len, const char *msg);
+/* The bad-extent list, in region order, under the volume lock. */
+int hfs_vol_badlist(struct hfs_vol *vol,
+		    int (*cb)(void *ctx, uint64_t off, uint64_t len),
+		    void *ctx);
+/* Bytes of the region the filesystem was formatted on (s_region_size). */
+uint64_t hfs_vol_fs_size(struct hfs_vol *vol);
+
 #endif

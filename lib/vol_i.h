@@ -176,7 +176,15 @@ struct hfs_vol {
 	uint64_t errors;          /* inconsistencies seen at mount */
 	struct hfs_tx tx;         /* reusable transaction (under lock) */
 	struct hfs_vol_hooks hooks; /* DAX path (vol.h); zero = none */
+	bool shutdown;            /* failure pipeline: failed + answers the
+				   * root getattr (lib/failure.c) */
+	void (*fault_hook)(void *ctx, uint64_t off, int si_code);
+	void *fault_ctx;
 };
+
+/* failure.c: report a failed guarded access to the fault hook (no-op
+ * without one or if f->si_code is 0).  Any locks may be held. */
+void hfs_vol_fault(struct hfs_vol *vol, const struct hfs_fault *f);
 
 static inline uint64_t hfs_inode_off(const struct hfs_vol *vol, uint64_t ino)
 {
@@ -259,6 +267,11 @@ int64_t hfs_vol_alloc(struct hfs_vol *vol, uint64_t ino,
  * volume is read-only.  On error the lock is not held. */
 int hfs_vol_lock(struct hfs_vol *vol, bool write);
 void hfs_vol_unlock(struct hfs_vol *vol);
+/* Lock for a read-only look at inode ino (getattr, open, readdir).  Like
+ * hfs_vol_lock(vol, false), except that a shut-down volume still answers
+ * for the root, from DRAM without touching the media, so ls, stat and df
+ * of the mount point return promptly (docs/failure-model.md). */
+int hfs_vol_lock_look(struct hfs_vol *vol, uint64_t ino);
 /* Journal dirty timestamps of ip (called before it is forgotten). */
 int hfs_inode_flush_times_locked(struct hfs_vol *vol, struct hfs_inode *ip);
 

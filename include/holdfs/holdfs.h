@@ -135,10 +135,13 @@ int holdfs_unmap(struct holdfs_mapping *m);
 /*
  * Make stores to [addr, addr+len) durable (flush + drain, as libpmem2
  * chooses for the region: cache-line flushes on real pmem, msync on a
- * page-cache-backed region) and tell the daemon (PERSISTED), which drops
- * stale kernel page-cache copies so POSIX reads see the data.  The range
- * must lie inside m.  -EINVAL if it does not or m is read-only; -ENOTCONN
- * if the daemon could not be told (the data is durable anyway).
+ * page-cache-backed region) and tell the daemon (PERSISTED), then wait for
+ * its PERSISTED_OK: the daemon sends it after the kernel dropped its cached
+ * pages of the range, so once this returns 0, read(2) of the range from
+ * any process returns the stored data.  The range must lie inside m.
+ * -EINVAL if it does not or m is read-only; -ENOTCONN if the daemon could
+ * not be told, -ETIMEDOUT if it did not answer within max(4 x revoke_ms,
+ * 1 s) (the data is durable anyway in both cases).
  */
 int holdfs_persist(struct holdfs_mapping *m, const void *addr, size_t len);
 

@@ -30,7 +30,6 @@
 #define HFS_PROTO_VERSION 1u
 #define HFS_CTL_DIR "/run/holdfs"
 #define HFS_MSG_MAX 65536u          /* no message is longer */
-#define HFS_LEASE_MAX_EXTENTS 2048u /* per LEASE_OK */
 
 enum hfs_msg_type {
 	HFS_MSG_HELLO = 1,        /* c->d: hfs_msg_hello */
@@ -46,11 +45,17 @@ enum hfs_msg_type {
 	HFS_MSG_REMAP_ACK = 11,   /* c->d: hfs_msg_lease_ref (id = remap id) */
 	HFS_MSG_PERSISTED = 12,   /* c->d: hfs_msg_range (stores made durable) */
 	HFS_MSG_POISON = 13,      /* c->d: hfs_msg_range (client hit poison) */
+	HFS_MSG_PERSISTED_OK = 14, /* d->c: hfs_msg_lease_ref (id = PERSISTED
+				      id): the kernel page cache of the range
+				      was invalidated */
 	/* Administration (holdfsctl; uid 0 only; no HELLO needed). */
 	HFS_MSG_ADMIN_LEASES = 100,  /* c->d: hfs_msg_hdr only */
 	HFS_MSG_ADMIN_HOLDERS = 101, /* c->d: hfs_msg_range (region range;
 					lease_id zero) */
 	HFS_MSG_ADMIN_REPLY = 102,   /* d->c: hfs_msg_admin_reply + JSON */
+	HFS_MSG_ADMIN_STATUS = 103,  /* c->d: hfs_msg_hdr only; failure state
+					(docs/failure-model.md) */
+	HFS_MSG_ADMIN_INJECT = 104,  /* c->d: hfs_msg_inject (drill) */
 };
 
 struct hfs_msg_hdr {
@@ -113,6 +118,16 @@ struct hfs_msg_lease_ok {
 };
 static_assert(sizeof(struct hfs_msg_lease_ok) == 64, "lease_ok");
 
+/* Most extents one LEASE_OK carries: 64 + N * 32 <= HFS_MSG_MAX, so 2046.
+ * A request needing more gets ERROR E2BIG. */
+#define HFS_LEASE_MAX_EXTENTS                                               \
+	((HFS_MSG_MAX - sizeof(struct hfs_msg_lease_ok)) /                  \
+	 sizeof(struct hfs_lease_extent))
+static_assert(HFS_LEASE_MAX_EXTENTS == 2046, "lease_ok extents");
+static_assert(sizeof(struct hfs_msg_lease_ok) +
+	      HFS_LEASE_MAX_EXTENTS * sizeof(struct hfs_lease_extent) <=
+	      HFS_MSG_MAX, "LEASE_OK fits");
+
 struct hfs_msg_error {
 	struct hfs_msg_hdr h;
 	int32_t err;         /* 24 positive errno */
@@ -155,6 +170,15 @@ struct hfs_msg_remap {
 };
 static_assert(sizeof(struct hfs_msg_remap) == 40, "remap");
 
+/* Most extents one REMAP carries: (65536 - 40) / 32 = 2046. */
+#define HFS_REMAP_MAX_EXTENTS                                               \
+	((HFS_MSG_MAX - sizeof(struct hfs_msg_remap)) /                     \
+	 sizeof(struct hfs_lease_extent))
+static_assert(HFS_REMAP_MAX_EXTENTS == 2046, "remap extents");
+static_assert(sizeof(struct hfs_msg_remap) +
+	      HFS_REMAP_MAX_EXTENTS * sizeof(struct hfs_lease_extent) <=
+	      HFS_MSG_MAX, "REMAP fits");
+
 struct hfs_msg_range {
 	struct hfs_msg_hdr h;
 	uint64_t lease_id;   /* 24 */
@@ -162,6 +186,21 @@ struct hfs_msg_range {
 	uint64_t length;     /* 40 */
 };
 static_assert(sizeof(struct hfs_msg_range) == 48, "range");
+
+/* ADMIN_INJECT: feed notify_failure as an operator or drill would.
+ * Replied to with ADMIN_REPLY {"queued": true} once queued; the outcome
+ * shows in ADMIN_STATUS. */
+#define HFS_FAIL_PRE_REMOVE 0x1u   /* the device is going away */
+#define HFS_FAIL_WHOLE_DEVICE 0x2u /* offset/length ignored: everything */
+#define HFS_FAIL_MEDIA 0x4u        /* media error (poison, badblocks) */
+struct hfs_msg_inject {
+	struct hfs_msg_hdr h;
+	uint64_t offset;     /* 24 region bytes */
+	uint64_t length;     /* 32 */
+	uint32_t flags;      /* 40 HFS_FAIL_* */
+	uint32_t pad;        /* 44 zero */
+};
+static_assert(sizeof(struct hfs_msg_inject) == 48, "inject");
 
 /* ADMIN_REPLY: a JSON document in one or more chunks (more != 0: another
  * ADMIN_REPLY with the same id follows); concatenate the text. */

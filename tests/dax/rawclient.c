@@ -247,12 +247,24 @@ static int cmd_lease(int argc, char **argv)
 				printf("FILLED %llu\n", (unsigned long long)e[0].len);
 				if (persist) {
 					struct hfs_msg_range pm = { 0 };
+					struct hfs_msg_lease_ref pok = { 0 };
+					int dfd0;
 
 					hdr(&pm.h, HFS_MSG_PERSISTED, sizeof(pm));
 					pm.lease_id = lease;
 					pm.offset = e[0].file_off;
 					pm.length = e[0].len;
 					send_fd(s, &pm, sizeof(pm), -1);
+					/* the page cache is invalidated once
+					 * PERSISTED_OK (same id) arrives */
+					n = recv_msg(s, &pok, sizeof(pok), &dfd0, 5000);
+					if (dfd0 >= 0)
+						close(dfd0);
+					printf("%s\n", n == (ssize_t)sizeof(pok) &&
+					       pok.h.type == HFS_MSG_PERSISTED_OK &&
+					       pok.h.id == pm.h.id &&
+					       pok.lease_id == lease ? "PERSISTED_OK"
+								     : "PERSISTED_FAILED");
 				}
 			}
 			if (expect >= 0)
@@ -372,6 +384,11 @@ static int cmd_bad(const char *file, const char *kind)
 		h->type = 77;
 	} else if (!strcmp(kind, "daemontype")) {
 		h->type = HFS_MSG_REVOKE;
+	} else if (!strcmp(kind, "persistedok")) { /* d->c only */
+		if (hello(s, true) < 0)
+			return 1;
+		hdr(h, HFS_MSG_PERSISTED_OK, sizeof(struct hfs_msg_lease_ref));
+		len = sizeof(struct hfs_msg_lease_ref);
 	} else if (!strcmp(kind, "strayfd")) {
 		fd = open(file, O_RDONLY | O_CLOEXEC);
 	} else if (!strcmp(kind, "leasenofd")) {

@@ -135,7 +135,7 @@ def test_discovery_and_hello():
 def test_malformed_messages_close_connection():
     kinds = ['short', 'badmagic', 'badversion', 'lenmismatch', 'truncated', 'oversize',
              'unknowntype', 'daemontype', 'strayfd', 'leasenofd', 'leasebeforehello',
-             'unknownack', 'doublehello']
+             'unknownack', 'doublehello', 'persistedok']
     with H.HoldFS(size='64M') as fs:
         mkfile(fs, 'f', MiB)
         for k in kinds:
@@ -225,6 +225,8 @@ def test_persisted_invalidates_page_cache():
             open(go, 'w').close()
             out, _ = h.communicate(timeout=20)
             check('FILLED %d' % MiB in out, 'DAX fill: %r' % out)
+            check('PERSISTED_OK' in out.split('\n'),
+                  'PERSISTED_OK (same id) after PERSISTED: %r' % out)
             check_eq(os.pread(fd, 4096, 0), b'\x77' * 4096,
                      'POSIX read through an open fd after PERSISTED')
         finally:
@@ -358,6 +360,16 @@ def test_remap_hole_before_write_returns():
               'remap message: %r' % out)
 
 
+def address_space_gone(pid):
+    """True when pid maps nothing any more: exited, a zombie, or past the
+    point of exit where its memory is released (/proc/PID/maps empty)."""
+    try:
+        with open('/proc/%d/maps' % pid) as f:
+            return f.read() == ''
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+
+
 def test_write_waits_for_remap_ack_or_kill():
     with H.HoldFS(size='64M', mount_opts=('allow_other', 'revoke_ms=%d' % REVOKE_MS)) as fs:
         p = mkfile(fs, 'f', MiB)                # a hole
@@ -367,8 +379,13 @@ def test_write_waits_for_remap_ack_or_kill():
             f.write(b'G' * 4096)
             f.flush()
         dt = time.monotonic() - t0
-        # the reader never acked: write(2) returned only after it was killed
-        check(h.poll() is not None, 'write returned while a reader still maps stale zeros')
+        # the reader never acked: write(2) returned only after it was
+        # killed and its address space torn down.  (The daemon learns
+        # that from the socket closing: exit releases the mm before the
+        # file table, so the process may not be a zombie yet -- check the
+        # mappings themselves, then reap it.)
+        check(address_space_gone(h.pid), 'write returned while a reader still maps stale zeros')
+        h.wait(timeout=10)
         check_eq(h.returncode, -signal.SIGKILL, 'silent reader exit status')
         check(dt >= REVOKE_MS / 1000 * 0.9, 'write returned after %.3fs, before the deadline' % dt)
         check(dt < REVOKE_MS / 1000 + 5, 'write blocked %.3fs' % dt)

@@ -49,6 +49,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if ((t == HFS_MSG_LEASE_REQ) != (nfds == 1) || nfds > 1)
 			abort();
+		switch (t) { /* daemon-to-client types are never accepted */
+		case HFS_MSG_HELLO_OK: case HFS_MSG_LEASE_OK:
+		case HFS_MSG_ERROR: case HFS_MSG_RELEASE_OK:
+		case HFS_MSG_REVOKE: case HFS_MSG_REMAP:
+		case HFS_MSG_PERSISTED_OK: case HFS_MSG_ADMIN_REPLY:
+			abort();
+		}
 		if (t == HFS_MSG_LEASE_REQ) {
 			struct hfs_msg_lease_req q;
 

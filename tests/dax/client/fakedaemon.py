@@ -34,7 +34,8 @@ RANGE = struct.Struct('<QQQ')
 ERROR = struct.Struct('<iI96s')
 
 (HELLO, HELLO_OK_T, LEASE_REQ_T, LEASE_OK_T, ERROR_T, RELEASE, RELEASE_OK,
- REVOKE_T, REVOKE_ACK, REMAP_T, REMAP_ACK, PERSISTED, POISON) = range(1, 14)
+ REVOKE_T, REVOKE_ACK, REMAP_T, REMAP_ACK, PERSISTED, POISON,
+ PERSISTED_OK) = range(1, 15)
 HOLE = 1
 PROT_WRITE = 2
 
@@ -49,8 +50,10 @@ class Lease:
 
 
 class FakeDaemon:
-    def __init__(self, path, alloc_unit=4096, revoke_ms=1000, holes=True):
+    def __init__(self, path, alloc_unit=4096, revoke_ms=1000, holes=True,
+                 persist_reply=True):
         self.path = path
+        self.persist_reply = persist_reply  # False: never answer PERSISTED
         self.alloc_unit = alloc_unit
         self.revoke_ms = revoke_ms
         self.holes = holes
@@ -117,9 +120,13 @@ class FakeDaemon:
                     self.acks.add(id_)
                     self.lock.notify_all()
             elif type_ == PERSISTED:
+                rng = RANGE.unpack_from(body)
                 with self.lock:
-                    self.persisted.append(RANGE.unpack_from(body))
+                    self.persisted.append(rng)
                     self.lock.notify_all()
+                if self.persist_reply:
+                    # the file is "the region": no other cache to drop
+                    c.send(msg(PERSISTED_OK, id_, LEASE_REF.pack(rng[0])))
             for fd in fds:
                 os.close(fd)
 

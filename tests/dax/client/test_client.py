@@ -19,6 +19,7 @@ Two kinds of tests:
     HOLDFS_BUILD=build python3 tests/dax/client/test_client.py [-k NAME]
 """
 
+import errno
 import os
 import select
 import signal
@@ -200,6 +201,25 @@ def test_fake_dax_write_posix_read():
         check_eq(info['path'], f.file, 'path')
         check_eq(c.ok('unmap'), '0', 'holdfs_unmap')
         check(f.d.wait_released(lid), 'RELEASE reached the daemon')
+
+
+def test_fake_persist_waits_for_persisted_ok():
+    """holdfs_persist returns only after PERSISTED_OK; none within
+    max(4 x revoke_ms, 1 s) -> -ETIMEDOUT (the data is durable anyway)."""
+    with Fake(revoke_ms=100, persist_reply=False) as f, Client(f.env) as c:
+        c.ok('map %s 0 65536 rw' % f.file)
+        lid = f.d.wait_lease()
+        c.ok('fill 0 10 7')
+        t0 = time.monotonic()
+        ans = c.cmd('persist 0 10')
+        took = time.monotonic() - t0
+        check_eq(ans.split()[:2], ['err', str(errno.ETIMEDOUT)],
+                 'persist without PERSISTED_OK (%r)' % ans)
+        check(0.9 <= took < 5, 'deadline is at least 1 s (took %.2fs)' % took)
+        check_eq(f.d.wait_persisted()[-1], (lid, 0, 10), 'PERSISTED was sent')
+        check_eq(pread(f.file, 0, 10), b'\x07' * 10, 'data durable anyway')
+        f.d.persist_reply = True
+        c.ok('persist 0 10')  # the connection still works
 
 
 def test_fake_posix_write_dax_read():
@@ -551,16 +571,16 @@ def test_dax_e2e_daemon_killed():
 
 
 def test_dax_e2e_threads():
-    """8 threads, one connection, real daemon: map/store/persist/unmap and
-    read back through a new lease.  (Not through pread: with concurrent
-    readers, a readahead issued before the stores can land in the page
-    cache after holdfs_persist dropped it; closing that needs the daemon to
-    answer PERSISTED after invalidating - see the lead's notes.)"""
+    """8 threads, one connection, real daemon: map/store/persist, then
+    pread(2) the range before unmapping (holdfs_persist returns after the
+    daemon's PERSISTED_OK, i.e. after the kernel page cache of the range -
+    including a concurrent readahead of a neighbour - was invalidated)."""
     with hfstest.HoldFS(size='128M') as fs:
         _need_lease_server(fs)
         path = fs.path('f')
         hfstest.write_file(path, b'')
-        r = subprocess.run([build_path('tests', 'dax', 'client', 'mt_stress'), path, '8', '30'],
+        r = subprocess.run([build_path('tests', 'dax', 'client', 'mt_stress'), path, '8', '30',
+                            'pread'],
                            capture_output=True, timeout=300)
         check_eq((r.returncode, r.stdout.strip()), (0, b'ok'), 'mt_stress (stderr %r)' % r.stderr)
 

@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# Failure-handling benchmark (issue 5): how long from an injected failure
+# until every lease is revoked and every handle fails, and whether that
+# depends on the region size or on the number of files.  A benchmark, not
+# a test: nothing asserts the numbers.
+#
+#   sudo bench/failure-bench.sh [--json]
+#
+# 1. whole-device loss, 10k files + 1k leases over 8 DAX clients, on a
+#    1 GiB and on a 1 TiB sparse region file (same -N), in the same run;
+#    the ratio should be ~1 (the cost is O(leases + cached inodes)).
+# 2. range failure hitting one leased file, with 100 and with 100k files
+#    in the filesystem: should not grow with the total.
+#
+# Both use `holdfsctl drill --json` (the clients, writers and checks) with
+# the injection through the daemon (--inject-only for the whole-device
+# rows, so the region is not destroyed and the pipeline, not the kernel's
+# SIGBUS on a truncated file, is what is timed).  Columns:
+#   daemon ms  sum of the daemon's failure phases (`holdfsctl status
+#              --json` "phases": freeze+revoke+invalidate+log, or
+#              revoke+mark lost); after "freeze" every handle fails (EIO),
+#              after "revoke" every affected lease is revoked (acked or
+#              holder killed)
+#   revoke ms  the revoke phase alone
+#   clients ms injection -> the last affected lease reported lost by its
+#              client (revoke handler or SIGBUS), measured by the drill
+#   first EIO  injection -> first writer EIO (whole rows)
+#
+# Environment: BENCH_DIR [/dev/shm], HOLDFS_BUILD [build], BENCH_RUNS [3]
+# (best run per row).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${HOLDFS_BUILD:-$root/build}
+dir=${BENCH_DIR:-/dev/shm}
+runs=${BENCH_RUNS:-3}
+json=0
+[ "${1:-}" = "--json" ] && json=1
+say() { echo "failure-bench: $*" >&2; }
+
+holdfs=$build/fs/holdfs
+mkfs=$build/mkfs/mkfs.holdfs
+ctl=$build/ctl/holdfsctl
+for b in "$holdfs" "$mkfs" "$ctl"; do
+	[ -x "$b" ] || { say "build first (scripts/build.sh): $b missing"; exit 1; }
+done
+[ "$(id -u)" = 0 ] || { say "needs root (FUSE mounts, control socket)"; exit 1; }
+
+work=$(mktemp -d "$dir/failure-bench.XXXXXX")
+mnt=$work/mnt
+mkdir "$mnt"
+cleanup() {
+	if grep -q " $mnt " /proc/self/mountinfo 2>/dev/null; then
+		fusermount3 -u "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null || true
+	fi
+	# daemons of this run only (their region is in $work)
+	for p in $(pgrep -f -- "$work/region" || true); do kill -9 "$p" 2>/dev/null || true; done
+	rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+mount_fs() { # SIZE INODES
+	rm -f "$work/region"
+	"$mkfs" --size "$1" -N "$2" "$work/region" >/dev/null
+	"$holdfs" "$work/region" "$mnt" -o allow_other,revoke_ms=1000
+}
+
+unmount_fs() {
+	if grep -q " $mnt " /proc/self/mountinfo; then fusermount3 -u "$mnt"; fi
+	for _ in $(seq 100); do pgrep -f -- "$work/region" >/dev/null || break; sleep 0.05; done
+}
+
+populate() { # FILES: empty files, 1000 per directory
+	python3 - "$mnt/pop" "$1" <<'EOF'
+import os, sys
+top, n = sys.argv[1], int(sys.argv[2])
+os.mkdir(top)
+for i in range(n):
+    if i % 1000 == 0:
+        d = os.path.join(top, 'd%05d' % (i // 1000))
+        os.mkdir(d)
+    os.close(os.open(os.path.join(d, 'f%d' % i), os.O_CREAT | os.O_WRONLY, 0o644))
+EOF
+}
+
+# drill ARGS... -> one line "daemon revoke clients firsteio leases killed ok"
+drill() {
+	"$ctl" drill --json "$@" "$mnt" >"$work/drill.json" || true
+	python3 - "$work/drill.json" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+print('%.3f %.3f %.3f %.3f %d %d %s' % (
+    r.get('daemon_phases_ms', -1), r.get('daemon_revoke_ms', -1),
+    r.get('all_holders_lost_ms', -1), r.get('first_eio_ms', -1),
+    r.get('leases_revoked_acked', 0) + r.get('leases_revoked_killed', 0),
+    r.get('leases_revoked_killed', 0), 'ok' if r.get('ok') else 'FAILED'))
+EOF
+}
+
+best_of() { # label SIZE INODES FILES DRILL-ARGS...: best daemon ms of $runs
+	local label=$1 size=$2 inodes=$3 files=$4 best= line
+	shift 4
+	for r in $(seq "$runs"); do
+		say "$label: run $r/$runs ($files files, $(numfmt --to=iec "$size") region)"
+		mount_fs "$size" "$inodes"
+		populate "$files"
+		line=$(drill "$@")
+		unmount_fs
+		if [ -z "$best" ] || python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) < float(sys.argv[2]) else 1)' \
+			"${line%% *}" "${best%% *}"; then
+			best=$line
+		fi
+	done
+	echo "$label $size $files $best"
+}
+
+G=$((1 << 30))
+T=$((1 << 40))
+rows=()
+# 1k leases over 8 clients (125 each), 8 writers; whole device, injected
+W=(--clients 8 --leases-per-client 125 --writers 8 --inject-only --deadline-ms 10000)
+rows+=("$(best_of whole-1G $G 16384 10000 "${W[@]}")")
+rows+=("$(best_of whole-1T $T 16384 10000 "${W[@]}")")
+# one leased file hit, 100 vs 100k files around it
+R=(--kind range --clients 1 --leases-per-client 1 --writers 0 --deadline-ms 10000)
+rows+=("$(best_of range-100 $G 131072 100 "${R[@]}")")
+rows+=("$(best_of range-100k $G 131072 100000 "${R[@]}")")
+
+python3 - "$json" "$runs" "$(uname -r)" "$(nproc)" "${rows[@]}" <<'EOF'
+import json, sys
+as_json, runs, kern, ncpu = sys.argv[1] == '1', sys.argv[2], sys.argv[3], sys.argv[4]
+rows = []
+for s in sys.argv[5:]:
+    f = s.split()
+    rows.append(dict(row=f[0], region_bytes=int(f[1]), files=int(f[2]),
+                     daemon_ms=float(f[3]), revoke_ms=float(f[4]),
+                     clients_ms=float(f[5]), first_eio_ms=float(f[6]),
+                     leases_revoked=int(f[7]), killed=int(f[8]), drill=f[9]))
+by = {r['row']: r for r in rows}
+def ratio(a, b):
+    return by[a]['daemon_ms'] / by[b]['daemon_ms'] if by[b]['daemon_ms'] > 0 else None
+summary = dict(whole_1T_over_1G=ratio('whole-1T', 'whole-1G'),
+               range_100k_over_100=ratio('range-100k', 'range-100'))
+if as_json:
+    print(json.dumps(dict(mode=dict(kernel=kern, cpus=int(ncpu), best_of=int(runs),
+                                    inject='holdfsctl drill (admin inject)'),
+                          rows=rows, ratios=summary), indent=2))
+    sys.exit(0)
+print('# failure-bench: kernel %s, %s CPUs, best of %s runs per row; injection through'
+      % (kern, ncpu, runs))
+print('# holdfsctl drill (daemon ADMIN_INJECT); region files on tmpfs; target <= 10 ms')
+print('%-11s %7s %8s %10s %10s %11s %10s %7s %7s %s' % (
+    'row', 'region', 'files', 'daemon ms', 'revoke ms', 'clients ms', 'first EIO',
+    'leases', 'killed', 'drill'))
+for r in rows:
+    print('%-11s %7s %8d %10.3f %10.3f %11.3f %10s %7d %7d %s' % (
+        r['row'], '1T' if r['region_bytes'] >= 1 << 40 else '1G', r['files'],
+        r['daemon_ms'], r['revoke_ms'], r['clients_ms'],
+        '%.3f' % r['first_eio_ms'] if r['first_eio_ms'] >= 0 else '-',
+        r['leases_revoked'], r['killed'], r['drill']))
+for k, v in summary.items():
+    print('ratio %-22s %s' % (k, '%.2f' % v if v is not None else '-'))
+EOF

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Pass 1 internals shared by its files:
+ *   pass1_inodes.c   the scan of the inode table, per-type checks, the
+ *                    checksum policy, repairs, claims
+ *   pass1_maps.c     one inode's extent map (inline + overflow chain) and
+ *                    xattr block
+ *   pass1_badlist.c  the bad-extent list
+ * A struct p1_img is one inode being checked: a cleaned copy of its slot
+ * and extent map, and what was found, reported only once the checksum
+ * policy has decided (pass1_inodes.c, settle()).
+ */
+#ifndef HOLDFS_FSCK_PASS1_H
+#define HOLDFS_FSCK_PASS1_H
+
+#include "fsck_i.h"
+
+#define P1_MAX_FIND 8u
+#define P1_MAX_FILE_BLOCKS ((1ull << 60) / HFS_BLOCK_SIZE)
+
+struct p1_finding {
+	enum hfs_fsck_code code;
+	uint64_t off;
+	char msg[200];
+};
+
+struct p1_img {
+	uint64_t ino;
+	struct hfs_inode_disk d;
+	struct hfs_extent *v;
+	uint32_t n, cap;
+	uint64_t *chain;
+	uint32_t nchain;
+	bool dirty, map_dirty, clear, lost;
+	enum hfs_fsck_code clear_code;
+	char why[200];
+	struct p1_finding find[P1_MAX_FIND];
+	unsigned nfind, more;
+};
+
+/* Note a finding (reported later, by the checksum policy). */
+void p1_find(struct p1_img *m, enum hfs_fsck_code code, uint64_t off,
+	     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* The inode must be cleared; the first reason wins. */
+void p1_must_clear(struct p1_img *m, enum hfs_fsck_code code,
+		   const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* pass1_maps.c */
+int p1_load_extents(struct fsck *f, struct p1_img *m);
+void p1_check_extents(const struct fsck *f, struct p1_img *m);
+void p1_check_xattr(struct fsck *f, struct p1_img *m);
+
+/* pass1_badlist.c: load and check the list, claim its ranges. */
+int p1_badlist(struct fsck *f);
+
+#endif

@@ -1,0 +1,455 @@
+#!/bin/busybox sh
+# SPDX-License-Identifier: MIT
+#
+# /init of the device-dax rig's guest (tests/devdax/rig.sh builds the
+# initramfs around it).  Runs the scenario named by rig.scenario= on the
+# kernel command line, prints
+#   RIG-RESULT scenario=S name=N ok=0|1 detail=FREE TEXT
+# lines on the console (plus RIG-LOG lines for humans), then
+#   RIG-DONE scenario=S
+# and powers off.  Every command that touches holdfs or the device runs
+# under 'timeout' so that a hang becomes a result line, never a stuck rig.
+
+/bin/busybox mkdir -p /proc /sys /dev /run /tmp /mnt
+/bin/busybox mount -t proc proc /proc
+/bin/busybox mount -t sysfs sysfs /sys
+/bin/busybox mount -t devtmpfs devtmpfs /dev 2>/dev/null
+/bin/busybox --install -s
+export PATH=/opt/holdfs/bin:/usr/bin:/usr/sbin:/bin:/sbin
+export HOME=/ TERM=dumb
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /tmp
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts 2>/dev/null
+mount -t tmpfs tmpfs /dev/shm
+exec </dev/null >/dev/console 2>&1
+
+SCEN=unknown
+for a in $(cat /proc/cmdline); do
+	case $a in rig.scenario=*) SCEN=${a#rig.scenario=} ;; esac
+done
+
+now_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
+result() { # result NAME OK DETAIL...
+	n=$1 ok=$2
+	shift 2
+	echo "RIG-RESULT scenario=$SCEN name=$n ok=$ok t=$(now_ms) detail=$*"
+}
+rlog() { echo "RIG-LOG $*"; }
+logfile() { # logfile TAG FILE [MAXLINES]
+	[ -f "$2" ] || return 0
+	tail -n "${3:-40}" "$2" | while IFS= read -r l; do echo "RIG-LOG [$1] $l"; done
+}
+# T SECS CMD...: run with a deadline; rc 137 (SIGKILL) means it hung.
+T() { s=$1; shift; timeout -s KILL "$s" "$@"; }
+finish() {
+	dmesg | grep -iE 'dax|nvdimm|nd_|pmem|fuse|holdfs|segfault|bus error|BUG|Oops|WARNING|blocked for|fatal signal|RIP:|Comm:' |
+		grep -v 'Command line' | tail -n 40 | while IFS= read -r l; do echo "RIG-LOG [dmesg] $l"; done
+	echo "RIG-DONE scenario=$SCEN"
+	sync
+	poweroff -f
+	sleep 10
+}
+
+echo 0 > /proc/sys/kernel/randomize_va_space
+rlog "scenario $SCEN, kernel $(uname -r) ($(cat /etc/rig-kernel)), $(nproc) cpus"
+# Record uevents (the failure pipeline is expected to listen to them).
+uevent sh -c 'echo "$(awk "{ printf \"%d\", \$1 * 1000 }" /proc/uptime) $ACTION $SUBSYSTEM $DEVPATH" >> /tmp/uevents' &
+
+# --- setup: modules, namespace, mkfs, mount, I/O -------------------------
+setup() {
+	bad=
+	for m in libnvdimm nfit nd_btt nd_pmem device_dax dax_pmem fuse; do
+		modprobe "$m" 2>/tmp/modprobe.err || bad="$bad $m($(head -c 80 /tmp/modprobe.err))"
+	done
+	[ -c /dev/fuse ] || mknod /dev/fuse c 10 229
+	if [ -n "$bad" ]; then result setup.modules 0 "modprobe failed:$bad"; return 1; fi
+	result setup.modules 1 "$(lsmod | awk 'NR > 1 { printf "%s ", $1 }')"
+
+	i=0
+	while [ ! -e /sys/bus/nd/devices/region0/align ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	if [ ! -e /sys/bus/nd/devices/region0 ]; then
+		result setup.namespace 0 "no nd region0 after 10s (nfit did not find the NVDIMM)"
+		return 1
+	fi
+	ralign_before=$(cat /sys/bus/nd/devices/region0/align)
+	echo 0x200000 > /sys/bus/nd/devices/region0/align 2>/tmp/align.err
+	ralign=$(cat /sys/bus/nd/devices/region0/align)
+	rsize=$(cat /sys/bus/nd/devices/region0/size)
+	DAXALIGN=2M
+	if ! T 60 ndctl create-namespace -f -e namespace0.0 -m devdax -a 2M >/tmp/ns.json 2>/tmp/ns.err; then
+		rlog "create-namespace -a 2M failed: $(head -c 200 /tmp/ns.err)"
+		DAXALIGN=4K
+		if ! T 60 ndctl create-namespace -f -e namespace0.0 -m devdax -a 4K >/tmp/ns.json 2>/tmp/ns.err; then
+			result setup.namespace 0 "create-namespace failed with -a 2M and -a 4K: $(head -c 200 /tmp/ns.err | tr '\n' ' ')"
+			return 1
+		fi
+	fi
+	i=0
+	while [ ! -c /dev/dax0.0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	if [ ! -c /dev/dax0.0 ]; then
+		result setup.namespace 0 "namespace created (-a $DAXALIGN) but no /dev/dax0.0"
+		return 1
+	fi
+	result setup.namespace 1 "devdax -a $DAXALIGN; region0 size=$rsize align=$ralign (was $ralign_before); /dev/dax0.0 $(stat -c '%t:%T' /dev/dax0.0)"
+
+	d=/sys/bus/dax/devices/dax0.0
+	dsize=$(cat $d/size 2>/dev/null) dalign=$(cat $d/align 2>/dev/null)
+	drv=$(basename "$(readlink $d/driver 2>/dev/null)" 2>/dev/null)
+	want=2097152; [ $DAXALIGN = 4K ] && want=4096
+	if [ -n "$dsize" ] && [ "$dsize" -gt 0 ] && [ "$dalign" = "$want" ] && [ "$drv" = device_dax ]; then
+		result setup.sysfs 1 "size=$dsize align=$dalign driver=$drv resource=$(cat $d/resource 2>/dev/null) target_node=$(cat $d/target_node 2>/dev/null)"
+	else
+		result setup.sysfs 0 "size=$dsize align=$dalign (want $want) driver=$drv"
+		return 1
+	fi
+	DSIZE=$dsize
+
+	t0=$(now_ms)
+	T 120 mkfs.holdfs /dev/dax0.0 >/tmp/mkfs.out 2>&1
+	rc=$?
+	t1=$(now_ms)
+	logfile mkfs /tmp/mkfs.out 30
+	if [ $rc != 0 ]; then
+		result setup.mkfs 0 "mkfs.holdfs /dev/dax0.0 rc=$rc after $((t1 - t0))ms: $(tail -n 3 /tmp/mkfs.out | tr '\n' ' ')"
+		return 1
+	fi
+	bs=$(grep -iE 'alloc unit|block.?size' /tmp/mkfs.out | head -n 1 | tr -s ' ')
+	result setup.mkfs 1 "rc=0 in $((t1 - t0))ms; $bs"
+
+	mount_holdfs || return 1
+
+	dd if=/dev/urandom of=/tmp/ref bs=1M count=8 2>/dev/null
+	err=
+	T 30 cp /tmp/ref /mnt/f1 || err="$err cp-rc=$?"
+	T 30 cmp /tmp/ref /mnt/f1 >/dev/null 2>&1 || err="$err cmp-mismatch"
+	T 10 mkdir /mnt/dir || err="$err mkdir"
+	for k in 1 2 3 4 5 6 7 8 9 10; do
+		echo "small file $k" > /mnt/dir/s$k || err="$err small$k"
+	done
+	[ "$(T 10 cat /mnt/dir/s7)" = "small file 7" ] || err="$err small-readback"
+	[ "$(T 10 ls /mnt/dir | wc -l)" = 10 ] || err="$err readdir"
+	T 10 sync || err="$err sync"
+	if [ -z "$err" ]; then
+		result setup.io 1 "8 MiB file + 10 small files written and read back"
+	else
+		result setup.io 0 "errors:$err"
+	fi
+	return 0
+}
+
+mount_holdfs() {
+	: > /tmp/holdfs.log
+	t0=$(now_ms)
+	holdfs -f /dev/dax0.0 /mnt >>/tmp/holdfs.log 2>&1 &
+	DPID=$!
+	i=0
+	while ! grep -q ' /mnt fuse' /proc/mounts && kill -0 $DPID 2>/dev/null && [ $i -lt 300 ]; do
+		sleep 0.1; i=$((i + 1))
+	done
+	t1=$(now_ms)
+	if grep -q ' /mnt fuse' /proc/mounts; then
+		# For post-mortems (print_fatal_signals prints the faulting RIP;
+		# ASLR is off in the guest): where the daemon's code is mapped.
+		grep ' r-xp ' /proc/$DPID/maps 2>/dev/null | awk '{ print "RIG-LOG [maps] " $1 " " $3 " " $6 }'
+		DSTATUS=
+		result setup.mount 1 "holdfs -f /dev/dax0.0 /mnt up in $((t1 - t0))ms, pid $DPID: $(grep ' /mnt ' /proc/mounts)"
+		return 0
+	fi
+	logfile holdfs /tmp/holdfs.log
+	if kill -0 $DPID 2>/dev/null; then
+		result setup.mount 0 "no mount after 30s (daemon still running): $(tail -n 2 /tmp/holdfs.log | tr '\n' ' ')"
+		kill -9 $DPID
+	else
+		wait $DPID; rc=$?
+		result setup.mount 0 "daemon exited rc=$rc: $(tail -n 3 /tmp/holdfs.log | tr '\n' ' ')"
+	fi
+	return 1
+}
+
+# Unmount (with fallbacks), then wait for the daemon to exit.  NAME is the
+# result prefix.
+unmount_holdfs() { # unmount_holdfs PREFIX [any-rc]
+	pfx=$1 anyrc=${2:-}
+	t0=$(now_ms)
+	how=
+	if T 15 umount /mnt 2>/tmp/umount.err; then how="umount"
+	elif T 15 fusermount3 -u /mnt 2>>/tmp/umount.err; then how="fusermount3 -u (umount failed: $(head -c 120 /tmp/umount.err | tr '\n' ' '))"
+	fi
+	t1=$(now_ms)
+	if [ -n "$how" ] && ! grep -q ' /mnt fuse' /proc/mounts; then
+		result $pfx.unmount 1 "$how in $((t1 - t0))ms"
+	else
+		result $pfx.unmount 0 "unmount failed or hung ($((t1 - t0))ms): $(head -c 200 /tmp/umount.err | tr '\n' ' '); aborting the connection"
+		mount -t fusectl fusectl /sys/fs/fuse/connections 2>/dev/null
+		for c in /sys/fs/fuse/connections/*/abort; do echo 1 > "$c"; done 2>/dev/null
+		umount -l /mnt 2>/dev/null
+	fi
+	i=0
+	while kill -0 $DPID 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	if [ -n "$DSTATUS" ]; then
+		result $pfx.daemon_exit 0 "daemon had already died before the unmount (status $DSTATUS$([ $DSTATUS -gt 128 ] && echo ", signal $((DSTATUS - 128))"))"
+	elif kill -0 $DPID 2>/dev/null; then
+		result $pfx.daemon_exit 0 "daemon pid $DPID still running 10s after unmount; killed"
+		kill -9 $DPID
+		wait $DPID
+	else
+		wait $DPID; rc=$?
+		if [ $rc = 0 ] || { [ -n "$anyrc" ] && [ $rc -lt 128 ]; }; then
+			result $pfx.daemon_exit 1 "daemon exited rc=$rc $(( $(now_ms) - t1 ))ms after unmount$([ $rc != 0 ] && echo ": $(tail -n 1 /tmp/holdfs.log)")"
+		else
+			result $pfx.daemon_exit 0 "daemon exited rc=$rc$([ $rc -gt 128 ] && echo " (signal $((rc - 128)))"): $(tail -n 2 /tmp/holdfs.log | tr '\n' ' ')"
+			logfile holdfs /tmp/holdfs.log 30
+		fi
+	fi
+}
+
+# --- basic: persistence across remount, fsck, clean unmount ---------------
+scenario_basic() {
+	df_line=$(T 10 df -k /mnt | tail -n 1)
+	total_k=$(echo "$df_line" | awk '{ print $2 }')
+	if [ -n "$total_k" ] && [ "$total_k" -gt $((DSIZE / 1024 * 80 / 100)) ] && [ "$total_k" -le $((DSIZE / 1024)) ]; then
+		result setup.df 1 "$df_line (device $((DSIZE / 1024)) KiB)"
+	else
+		result setup.df 0 "df says '$df_line', device is $((DSIZE / 1024)) KiB"
+	fi
+	unmount_holdfs basic.first
+	if mount_holdfs; then
+		if T 30 cmp /tmp/ref /mnt/f1 >/dev/null 2>&1 && [ "$(T 10 cat /mnt/dir/s3)" = "small file 3" ]; then
+			result basic.remount 1 "data intact after unmount + mount"
+		else
+			result basic.remount 0 "data differs after remount"
+		fi
+		unmount_holdfs basic
+	else
+		result basic.remount 0 "remount failed"
+		result basic.unmount 0 "not mounted"
+	fi
+	if [ -x /opt/holdfs/bin/fsck.holdfs ]; then
+		T 120 fsck.holdfs -n /dev/dax0.0 >/tmp/fsck.out 2>&1
+		rc=$?
+		logfile fsck /tmp/fsck.out 20
+		if [ $rc = 0 ] || { [ -n "$anyrc" ] && [ $rc -lt 128 ]; }; then
+			result basic.fsck 1 "fsck.holdfs -n clean"
+		else
+			result basic.fsck 0 "fsck.holdfs -n rc=$rc: $(tail -n 3 /tmp/fsck.out | tr '\n' ' ')"
+		fi
+	else
+		result basic.fsck 1 "fsck.holdfs not built; skipped"
+	fi
+}
+
+# --- removal under load -----------------------------------------------------
+# dax client helpers: a libholdfs client fed through a FIFO.
+dc_cmd() { # dc_cmd SECS LINE: send LINE, wait for one more answer line
+	n0=$(wc -l < /tmp/dc.out)
+	echo "$2" >&8 2>/dev/null || { echo "pipe-closed"; return; }
+	i=0
+	while [ "$(wc -l < /tmp/dc.out)" -le "$n0" ] && [ $i -lt $(($1 * 10)) ]; do
+		sleep 0.1; i=$((i + 1))
+	done
+	if [ "$(wc -l < /tmp/dc.out)" -le "$n0" ]; then
+		if kill -0 $DCPID 2>/dev/null; then echo "no-answer-${1}s"; else echo "client-dead"; fi
+	else
+		sed -n "$((n0 + 1))p" /tmp/dc.out
+	fi
+}
+
+scenario_remove() {
+	method=$1
+	T 10 df -k /mnt | tail -n 1 | while IFS= read -r l; do rlog "df: $l"; done
+	# A held-open file (1 MiB, 0xAB pattern is not needed: compare with ref).
+	dd if=/tmp/ref of=/mnt/held bs=1M count=1 2>/dev/null
+	sync
+	exec 7</mnt/held
+	# The DAX mapping client.
+	DCPID=
+	if [ -x /opt/holdfs/bin/dax_client ]; then
+		dd if=/dev/zero of=/mnt/dx bs=1M count=4 2>/dev/null
+		mkfifo /tmp/dc.in
+		: > /tmp/dc.out
+		dax_client < /tmp/dc.in > /tmp/dc.out 2>/tmp/dc.err &
+		DCPID=$!
+		exec 8>/tmp/dc.in
+		a=$(dc_cmd 10 "map /mnt/dx 0 2097152 rw")
+		b=$(dc_cmd 10 "fill 0 4096 171")
+		c=$(dc_cmd 10 "persist 0 4096")
+		d=$(dc_cmd 10 "touch 0")
+		rlog "dax_client before removal: map=[$a] fill=[$b] persist=[$c] touch=[$d]"
+		case $a in ok*) DC_MAPPED=1 ;; *) DC_MAPPED=0 ;; esac
+	fi
+	# The writer loop: one line per write, with its time.
+	( i=0
+	  while [ ! -e /tmp/writer.stop ]; do
+		if dd if=/dev/zero of=/mnt/w.$((i % 4)) bs=64k count=4 conv=fsync 2>/dev/null; then
+			echo "$(now_ms) ok"
+		else
+			echo "$(now_ms) err"
+		fi
+		i=$((i + 1))
+	  done ) > /tmp/writer.log 2>&1 &
+	WPID=$!
+	sleep 2
+	nlog=$(wc -l < /tmp/holdfs.log)
+	nwr=$(wc -l < /tmp/writer.log)
+
+	t0=$(now_ms)
+	case $method in
+	daxctl) cmd="daxctl disable-device dax0.0" ;;
+	ndctl) cmd="ndctl disable-namespace namespace0.0" ;;
+	esac
+	T 30 $cmd >/tmp/remove.out 2>&1
+	rc=$?
+	t1=$(now_ms)
+	if [ $rc = 0 ]; then
+		result remove.command 1 "'$cmd' rc=0 in $((t1 - t0))ms (writer did $nwr writes before); /dev/dax0.0 $([ -e /dev/dax0.0 ] && echo present || echo gone)"
+	else
+		result remove.command 0 "'$cmd' rc=$rc after $((t1 - t0))ms: $(head -c 200 /tmp/remove.out | tr '\n' ' ')"
+	fi
+
+	# Observe for up to 10 s: held fd, new open, stat of the root.
+	held_eio= held_stale=0 open_eio= open_ok=0 hangs= daemon_gone=
+	while [ $(($(now_ms) - t0)) -lt 10000 ]; do
+		t=$(($(now_ms) - t0))
+		if [ -z "$daemon_gone" ] && ! kill -0 $DPID 2>/dev/null; then daemon_gone=$t; fi
+		if [ -z "$held_eio" ]; then
+			T 3 dd bs=4096 count=1 skip=0 of=/dev/null <&7 2>/tmp/held.err
+			r=$?
+			if [ $r = 137 ]; then hangs="$hangs held-read@${t}ms"
+			elif [ $r = 0 ]; then held_stale=$((held_stale + 1))
+			else held_eio=$t held_err=$(head -n 1 /tmp/held.err | sed 's/^dd: //')
+			fi
+		fi
+		if [ -z "$open_eio" ]; then
+			T 3 cat /mnt/f1 > /dev/null 2>/tmp/open.err
+			r=$?
+			if [ $r = 137 ]; then hangs="$hangs open-read@${t}ms"
+			elif [ $r != 0 ]; then open_eio=$t open_err=$(head -n 1 /tmp/open.err | sed 's/^cat: //')
+			else open_ok=$((open_ok + 1))
+			fi
+		fi
+		T 3 stat /mnt >/dev/null 2>&1
+		[ $? = 137 ] && hangs="$hangs stat-root@${t}ms"
+		[ -n "$held_eio" ] && [ -n "$open_eio" ] && break
+		sleep 0.1
+	done
+	t_obs=$(($(now_ms) - t0))
+	# The shutdown state must still answer on the root (DESIGN: ls, stat
+	# of the root and unmount work promptly).
+	T 3 stat -c '%i %F' /mnt >/tmp/stat.out 2>&1; rs=$?
+	T 3 ls /mnt >/tmp/ls.out 2>&1; r=$?
+	[ $r = 137 ] && hangs="$hangs ls-root"
+	[ $rs = 137 ] && hangs="$hangs stat-root"
+	if [ $rs = 0 ] && [ $r = 0 ]; then
+		result remove.root_answers 1 "stat /mnt: $(cat /tmp/stat.out); ls /mnt: $(cat /tmp/ls.out | tr '\n' ' ')"
+	else
+		result remove.root_answers 0 "stat /mnt rc=$rs: $(head -c 100 /tmp/stat.out | tr '\n' ' '); ls /mnt rc=$r: $(head -c 100 /tmp/ls.out | tr '\n' ' ')"
+	fi
+
+	if [ -z "$daemon_gone" ] && kill -0 $DPID 2>/dev/null; then
+		result remove.daemon_alive 1 "daemon pid $DPID still running ${t_obs}ms after removal"
+	else
+		wait $DPID; rc=$?; DSTATUS=$rc
+		result remove.daemon_alive 0 "daemon died ${daemon_gone:-?}ms after removal, status $rc$([ $rc -gt 128 ] && echo " (signal $((rc - 128)))")"
+	fi
+
+	# Did holdfs notice?  Its log after the removal, and holdfsctl status.
+	tail -n +$((nlog + 1)) /tmp/holdfs.log > /tmp/holdfs.new
+	status=
+	if [ -x /opt/holdfs/bin/holdfsctl ]; then
+		T 5 holdfsctl status /mnt >/tmp/status.out 2>&1; src=$?
+		status="holdfsctl status rc=$src: $(head -c 160 /tmp/status.out | tr '\n' ' ')"
+		logfile holdfsctl /tmp/status.out 20
+	fi
+	logfile holdfs /tmp/holdfs.new 40
+	first=$(grep -iE 'lost|remov|unbind|gone|device|shut|fail|sigbus|enxio|revok|error' /tmp/holdfs.new | head -n 1)
+	if [ -n "$first" ] || { [ "${src:-1}" = 0 ] && grep -qiE 'shut|lost|fail|remov' /tmp/status.out; }; then
+		result remove.notice 1 "daemon log: ${first:-(none)}; $status"
+	else
+		result remove.notice 0 "no daemon log line after the removal ($(wc -l < /tmp/holdfs.new) new lines); $status"
+	fi
+
+	if [ -n "$held_eio" ]; then
+		case $held_err in
+		*Input/output*) result remove.eio_held_fd 1 "read on a file opened before the removal failed at +${held_eio}ms (command returned at +$((t1 - t0))ms): $held_err; $held_stale reads returned data before" ;;
+		*) result remove.eio_held_fd 0 "read on a file opened before the removal failed at +${held_eio}ms, not with EIO: $held_err" ;;
+		esac
+	else
+		result remove.eio_held_fd 0 "read on a file opened before the removal kept returning data for ${t_obs}ms ($held_stale reads; stale, no EIO)"
+	fi
+	if [ -n "$open_eio" ]; then
+		case $open_err in
+		*Input/output*) result remove.eio_new_open 1 "open+read of an existing file failed at +${open_eio}ms: $open_err; $open_ok successful reads before" ;;
+		*) result remove.eio_new_open 0 "open+read of an existing file failed at +${open_eio}ms, not with EIO: $open_err" ;;
+		esac
+	else
+		result remove.eio_new_open 0 "open+read of an existing file kept succeeding for ${t_obs}ms ($open_ok reads; stale data served)"
+	fi
+
+	# Writer: stop it, then look at what its writes did after the removal.
+	# Stop it and wait (a dd left running would keep /mnt busy).
+	touch /tmp/writer.stop
+	i=0
+	while kill -0 $WPID 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	if kill -0 $WPID 2>/dev/null; then
+		hangs="$hangs writer-stuck"
+		for p in /proc/[0-9]*; do
+			[ "$(awk '{ print $4 }' $p/stat 2>/dev/null)" = "$WPID" ] && kill -9 ${p#/proc/}
+		done
+		kill -9 $WPID
+	fi
+	wait $WPID 2>/dev/null
+	tail -n +$((nwr + 1)) /tmp/writer.log > /tmp/writer.new
+	w_ok=$(grep -c ' ok$' /tmp/writer.new) w_err=$(grep -c ' err$' /tmp/writer.new)
+	w_first=$(awk '$2 == "err" { print $1; exit }' /tmp/writer.new)
+	w_last=$(tail -n 1 /tmp/writer.new | awk '{ print $1 }')
+	if [ -n "$w_first" ]; then
+		result remove.eio_write 1 "writes fail from +$((w_first - t0))ms ($w_ok ok / $w_err failed after the removal)"
+	elif [ "$w_ok" -gt 0 ]; then
+		result remove.eio_write 0 "all $w_ok writes after the removal succeeded (no EIO)"
+	else
+		result remove.eio_write 0 "writer made no progress after the removal (blocked? last line at ${w_last:-never})"
+	fi
+
+	if [ -n "$DCPID" ]; then
+		if [ "$DC_MAPPED" = 1 ]; then
+			a=$(dc_cmd 10 "touch 0")
+			e=$(dc_cmd 10 "events")
+			i=$(dc_cmd 10 "info")
+			rlog "dax_client after removal: touch=[$a] events=[$e] info=[$i]"
+			case "$a $e" in
+			*revoked=1*|*"ok n="[1-9]*) result remove.dax_client 1 "lease revoked: touch=[$a] events=[$e]" ;;
+			*) result remove.dax_client 0 "lease not revoked by holdfs: touch=[$a] events=[$e]" ;;
+			esac
+		else
+			result remove.dax_client 0 "could not map before the removal: $(head -n 1 /tmp/dc.out) $(head -c 120 /tmp/dc.err)"
+		fi
+		exec 8>&-
+		i=0
+		while kill -0 $DCPID 2>/dev/null && [ $i -lt 30 ]; do sleep 0.1; i=$((i + 1)); done
+		kill -9 $DCPID 2>/dev/null
+		wait $DCPID 2>/dev/null
+		logfile dax_client.err /tmp/dc.err 10
+	else
+		result remove.dax_client 1 "dax_client not built; skipped"
+	fi
+	exec 7<&-
+
+	if [ -z "$hangs" ]; then
+		result remove.nohang 1 "every access after the removal answered within 3s"
+	else
+		result remove.nohang 0 "timed out (3s):$hangs"
+	fi
+	unmount_holdfs remove any-rc
+	logfile uevents /tmp/uevents 20
+}
+
+case $SCEN in
+basic)
+	if setup; then scenario_basic; fi ;;
+daxctl|ndctl)
+	if setup; then scenario_remove $SCEN; fi ;;
+*)
+	result scenario 0 "unknown scenario '$SCEN'" ;;
+esac
+finish

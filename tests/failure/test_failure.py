@@ -1,0 +1,438 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""Failure pipeline: every event source, whole-device loss and range failure.
+
+    HOLDFS_BUILD=build python3 tests/failure/test_failure.py [-k NAME] [-x]
+
+docs/failure-model.md.  Uses the integration harness (hfstest.py) and the
+raw lease client of tests/dax.  Sources: injected uevents (-o
+uevent_source=FIFO), a fake sysfs tree (-o sysfs_root=, devname=,
+poll_ms=), the region file itself (truncate), holdfsctl inject, a DAX
+client's POISON (through rawclient-free raw socket), and the outcomes:
+shutdown (ls/df still answer, EIO elsewhere, unmount works, daemon exits
+non-zero with the message) or range failure (only the hit file EIO in the
+range, everything else intact, bad list, persists across remount).
+"""
+
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, '..', 'integration'))
+sys.path.insert(0, os.path.join(HERE, '..', 'dax'))
+import hfstest as H  # noqa: E402
+from hfstest import check, check_eq, fail  # noqa: E402
+import test_dax as D  # noqa: E402
+
+MiB = 1 << 20
+MAGIC = 0x48464450
+ADMIN_STATUS, ADMIN_INJECT, ADMIN_REPLY = 103, 104, 102
+DEV = 'dax9.0'
+
+
+def holdfsctl(*args, timeout=60):
+    return subprocess.run([D.holdfsctl()] + [str(a) for a in args],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def status(fs):
+    r = holdfsctl('status', '--json', fs.mnt)
+    check(r.returncode == 0, 'holdfsctl status: %s' % r.stderr)
+    return json.loads(r.stdout)
+
+
+def wait_state(fs, state, timeout=10):
+    deadline = time.monotonic() + timeout
+    st = None
+    while time.monotonic() < deadline:
+        st = status(fs)
+        if st['state'] == state and all(e['outcome'] != 'in progress' for e in st['events']):
+            return st
+        time.sleep(0.05)
+    fail('state never became %s: %r' % (state, st))
+
+
+def data_offset(fs, path):
+    """Region offset of the first data block of path (holders admin)."""
+    ino = os.stat(path).st_ino
+    size = os.path.getsize(fs.region)
+    j = D.admin(fs, D.ADMIN_HOLDERS, 0, size)
+    for o in j['owners']:
+        if o['ino'] == ino and o['kind'] == 'data':
+            return o['region_off'] - o['file_off']
+    fail('no data owner for %s: %r' % (path, j['owners']))
+
+
+def itable_off(fs):
+    with open(fs.region, 'rb') as f:
+        sb = f.read(4096)
+    return struct.unpack_from('<Q', sb, 176)[0]
+
+
+def expect_eio(fn, *a):
+    try:
+        fn(*a)
+    except OSError as e:
+        check_eq(e.errno, 5, 'errno of %s' % fn.__name__)
+        return
+    fail('%s did not fail with EIO' % fn.__name__)
+
+
+def read_all(p):
+    with open(p, 'rb') as f:
+        return f.read()
+
+
+def check_shutdown_behaviour(fs, other):
+    """ls and df of the mount answer promptly, other files EIO, unmount
+    works, the daemon exits non-zero with the message."""
+    t0 = time.monotonic()
+    r = subprocess.run(['stat', fs.mnt], capture_output=True, timeout=10)
+    check(r.returncode == 0, 'stat of the root after shutdown: %r' % r.stderr)
+    r = subprocess.run(['df', fs.mnt], capture_output=True, timeout=10)
+    check(r.returncode == 0, 'df after shutdown: %r' % r.stderr)
+    subprocess.run(['ls', fs.mnt], capture_output=True, timeout=10)  # EIO is fine
+    check(time.monotonic() - t0 < 10, 'ls/df slow after shutdown')
+    expect_eio(read_all, other)
+    expect_eio(open, fs.path('new-after-shutdown'), 'w')
+    rc = fs.unmount(check_clean=False, timeout=20)
+    check(rc is not None and rc != 0, 'daemon exit status after shutdown: %r' % rc)
+    log = fs.daemon_log()
+    check('filesystem shut down' in log, 'no shutdown message: %s' % log[-800:])
+    return log
+
+
+def populate(fs, n=4, size=256 * 1024):
+    files = {}
+    for i in range(n):
+        data = H.pattern(i + 1, size)
+        p = fs.path('f%d' % i)
+        H.write_file(p, data)
+        files[p] = data
+    return files
+
+
+def verify(files, skip=()):
+    for p, data in files.items():
+        if p in skip:
+            continue
+        got = read_all(p)
+        check(got == data, '%s changed (%d bytes read)' % (p, len(got)))
+
+
+def fake_sysfs(tmp, dev=DEV):
+    d = os.path.join(tmp, 'sys', 'bus', 'dax', 'devices', dev)
+    os.makedirs(d)
+    for k, v in (('size', '268435456'), ('align', '4096')):
+        with open(os.path.join(d, k), 'w') as f:
+            f.write(v + '\n')
+    drv = os.path.join(tmp, 'sys', 'bus', 'dax', 'drivers', 'device_dax')
+    os.makedirs(drv)
+    os.symlink(drv, os.path.join(d, 'driver'))
+    return os.path.join(tmp, 'sys'), d
+
+
+# ------------------------------------------------------------------ uevents
+
+def _uevent(action, dev=DEV):
+    with H.HoldFS(size='64M') as fs:
+        fifo = os.path.join(fs.tmpdir, 'uevents')
+        os.mkfifo(fifo)
+        fs.remount(opts=('allow_other', 'uevent_source=' + fifo, 'devname=' + DEV))
+        files = populate(fs, 2)
+        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        # another device and another subsystem: ignored
+        os.write(fd, b'ACTION=unbind\0SUBSYSTEM=dax\0DEVNAME=dax1.0\0')
+        os.write(fd, b'ACTION=remove\0SUBSYSTEM=block\0DEVNAME=%s\0' % DEV.encode())
+        time.sleep(0.3)
+        check_eq(status(fs)['state'], 'ok', 'state after foreign uevents')
+        os.write(fd, b'ACTION=%s\0SUBSYSTEM=dax\0DEVNAME=%s\0' % (action.encode(), dev.encode()))
+        os.close(fd)
+        st = wait_state(fs, 'shutdown')
+        check(any(e['source'] == 'uevent ' + action for e in st['events']), 'source: %r' % st['events'])
+        log = check_shutdown_behaviour(fs, list(files)[0])
+        check('device lost' in log, 'device lost message')
+
+
+def test_uevent_unbind_shuts_down():
+    _uevent('unbind')
+
+
+def test_uevent_remove_shuts_down():
+    _uevent('remove')
+
+
+# -------------------------------------------------------------------- sysfs
+
+def test_sysfs_driver_unbound_shuts_down():
+    with H.HoldFS(size='64M') as fs:
+        root, d = fake_sysfs(fs.tmpdir)
+        fs.remount(opts=('allow_other', 'sysfs_root=' + root, 'devname=' + DEV, 'poll_ms=100'))
+        files = populate(fs, 2)
+        time.sleep(0.3)
+        check_eq(status(fs)['state'], 'ok', 'state with the driver bound')
+        os.unlink(os.path.join(d, 'driver'))
+        st = wait_state(fs, 'shutdown', timeout=5)
+        check(any('sysfs' in e['source'] for e in st['events']), 'source: %r' % st['events'])
+        check_shutdown_behaviour(fs, list(files)[0])
+
+
+def test_sysfs_badblocks_range_failure():
+    with H.HoldFS(size='64M') as fs:
+        root, d = fake_sysfs(fs.tmpdir)
+        fs.remount(opts=('allow_other', 'sysfs_root=' + root, 'devname=' + DEV, 'poll_ms=100'))
+        files = populate(fs, 3)
+        victim = fs.path('f1')
+        off = data_offset(fs, victim) + 64 * 1024
+        with open(os.path.join(d, 'badblocks'), 'w') as f:
+            f.write('%d %d\n' % (off // 512, 8))
+        st = wait_state(fs, 'degraded', timeout=5)
+        check(any(a['ino'] == os.stat(victim).st_ino for a in st['affected']), 'affected: %r' % st)
+        check(st['affected'][0]['path'] == '/f1', 'path: %r' % st['affected'])
+        fd = os.open(victim, os.O_RDONLY)
+        expect_eio(os.pread, fd, 4096, 64 * 1024)
+        check_eq(os.pread(fd, 4096, 0), files[victim][:4096], 'rest of the victim')
+        os.close(fd)
+        verify(files, skip=(victim,))
+        fs.unmount()
+
+
+# ----------------------------------------------------------- region file
+
+def test_region_truncated_shuts_down():
+    with H.HoldFS(size='64M') as fs:
+        files = populate(fs, 3)
+        t0 = time.monotonic()
+        os.truncate(fs.region, 0)
+        st = wait_state(fs, 'shutdown', timeout=5)
+        dt = time.monotonic() - t0
+        check(dt < 3, 'shutdown took %.2fs' % dt)
+        check(any('truncated' in e['source'] or 'sigbus' in e['source'] for e in st['events']),
+              'source: %r' % st['events'])
+        check([p['phase'] for p in st['phases']][:2] == ['freeze', 'revoke'], 'phases %r' % st['phases'])
+        check_shutdown_behaviour(fs, list(files)[0])
+
+
+def test_region_unlinked_shuts_down():
+    with H.HoldFS(size='64M') as fs:
+        files = populate(fs, 1)
+        os.unlink(fs.region)
+        wait_state(fs, 'shutdown', timeout=5)
+        check_shutdown_behaviour(fs, list(files)[0])
+
+
+# ----------------------------------------------------------- holdfsctl
+
+def test_inject_range_on_data():
+    with H.HoldFS(size='64M') as fs:
+        files = populate(fs, 4)
+        victim = fs.path('f2')
+        off = data_offset(fs, victim) + 128 * 1024
+        r = holdfsctl('inject', '--range', '%d,%d' % (off, 8192), '--media', fs.mnt)
+        check(r.returncode == 0 and 'range failure' in r.stdout, 'inject: %r %r' % (r.stdout, r.stderr))
+        st = status(fs)
+        check_eq(st['state'], 'degraded', 'state')
+        check({'offset': off, 'length': 8192} in st['bad_extents'], 'bad list %r' % st['bad_extents'])
+        r = holdfsctl('status', fs.mnt)
+        check('/f2' in r.stdout and 'bad extents' in r.stdout, 'human status: %s' % r.stdout)
+
+        def lost_ok():
+            fd = os.open(victim, os.O_RDONLY)
+            try:
+                expect_eio(os.pread, fd, 4096, 128 * 1024)
+                expect_eio(os.pread, fd, 4096, 132 * 1024)
+                check_eq(os.pread(fd, 128 * 1024, 0), files[victim][:128 * 1024], 'before the hole')
+                check_eq(os.pread(fd, 64 * 1024, 136 * 1024), files[victim][136 * 1024:200 * 1024],
+                         'after the hole')
+            finally:
+                os.close(fd)
+        lost_ok()
+        verify(files, skip=(victim,))
+        # other files stay writable
+        H.write_file(fs.path('g'), b'new' * 1000)
+        fs.remount()
+        lost_ok()
+        verify(files, skip=(victim,))
+        # the health log has it, mounted and unmounted
+        r = holdfsctl('health', fs.mnt)
+        check('lost-data' in r.stdout and 'media-error' in r.stdout, 'health: %s' % r.stdout)
+        # unlink: the bad blocks never return to the free pool
+        os.unlink(victim)
+        fs.unmount()
+        r = holdfsctl('health', '--json', fs.region)
+        check(r.returncode == 0 and json.loads(r.stdout), 'health of the unmounted region')
+        fs.fsck_clean('after a range failure')
+        fs.mount()
+        for i in range(40):
+            H.write_file(fs.path('fill%d' % i), b'z' * MiB)
+        j = D.admin(fs, D.ADMIN_HOLDERS, off, 8192)
+        check_eq(j['owners'], [], 'bad blocks reallocated')
+        fs.unmount()
+
+
+def test_inject_metadata_shuts_down():
+    with H.HoldFS(size='64M') as fs:
+        files = populate(fs, 1)
+        r = holdfsctl('inject', '--range', '%d,4096' % itable_off(fs), fs.mnt)
+        check(r.returncode == 0 and 'inode table' in r.stdout, 'inject: %r' % r.stdout)
+        check_shutdown_behaviour(fs, list(files)[0])
+
+
+def test_inject_whole_device():
+    with H.HoldFS(size='64M') as fs:
+        files = populate(fs, 1)
+        r = holdfsctl('inject', '--whole-device', fs.mnt)
+        check(r.returncode == 0 and 'shutdown' in r.stdout, 'inject: %r' % r.stdout)
+        check_shutdown_behaviour(fs, list(files)[0])
+        fs.mount()   # the region is intact: it mounts again
+        verify(files)
+        fs.unmount()
+
+
+def test_repeated_range_failures():
+    with H.HoldFS(size='64M') as fs:
+        files = populate(fs, 3)
+        for name in ('f0', 'f2', 'f0'):
+            off = data_offset(fs, fs.path(name))
+            r = holdfsctl('inject', '--range', '%d,4096' % off, fs.mnt)
+            check(r.returncode == 0, 'inject %s: %r' % (name, r.stderr))
+        st = status(fs)
+        check_eq(len(st['events']), 3, 'events')
+        check_eq(st['state'], 'degraded', 'state')
+        verify(files, skip=(fs.path('f0'), fs.path('f2')))
+        fs.unmount()
+        fs.fsck_clean('after repeated failures')
+
+
+# ------------------------------------------------------------- DAX holders
+
+def test_lease_over_range_revoked():
+    with H.HoldFS(size='64M', mount_opts=('allow_other', 'revoke_ms=300')) as fs:
+        p = D.mkfile(fs, 'f', 4 * MiB, b'L' * 4 * MiB)
+        q = D.mkfile(fs, 'other', 2 * MiB, b'O' * 2 * MiB)
+        h = D.holder('lease', p, 0, 4 * MiB, 'r', '--hold-ms', 8000)
+        h2 = D.holder('lease', q, 0, 2 * MiB, 'r', '--hold-ms', 3000)
+        off = data_offset(fs, p) + MiB
+        r = holdfsctl('inject', '--range', '%d,4096' % off, fs.mnt)
+        check(r.returncode == 0, 'inject: %r' % r.stderr)
+        h.send_signal(signal.SIGTERM)
+        out, _ = h.communicate(timeout=10)
+        check('REVOKE' in out and 'reason=2' in out and 'off=%d' % MiB in out,
+              'holder got no FAILURE revoke of its range: %r' % out)
+        out2, _ = h2.communicate(timeout=10)
+        check('REVOKE' not in out2, 'unrelated lease revoked: %r' % out2)
+        fs.unmount()
+
+
+def test_silent_holder_killed_on_device_loss():
+    with H.HoldFS(size='64M', mount_opts=('allow_other', 'revoke_ms=300')) as fs:
+        p = D.mkfile(fs, 'f', 4 * MiB, b'K' * 4 * MiB)
+        h = D.holder('lease', p, 0, 4 * MiB, 'w', '--hold-ms', 30000, '--noack')
+        good = D.holder('lease', p, 0, 4 * MiB, 'r', '--hold-ms', 30000)
+        t0 = time.monotonic()
+        r = holdfsctl('inject', '--whole-device', fs.mnt)
+        check(r.returncode == 0, 'inject: %r' % r.stderr)
+        try:
+            h.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            fail('silent holder not killed')
+        dt = time.monotonic() - t0
+        check_eq(h.returncode, -signal.SIGKILL, 'silent holder status')
+        check(dt < 0.3 + 3, 'killed after %.2fs' % dt)
+        st = status(fs)
+        outcomes = sorted(x['outcome'] for x in st['revoked'])
+        check_eq(outcomes, ['acked', 'killed'], 'revoked leases')
+        check_eq(st['killed'], 1, 'killed count')
+        good.kill()
+        good.communicate(timeout=10)
+        check_shutdown_behaviour(fs, p)
+
+
+def test_client_poison_report():
+    with H.HoldFS(size='64M') as fs:
+        files = populate(fs, 2)
+        victim = fs.path('f0')
+        off = data_offset(fs, victim)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        s.connect(D.ctl_sock(fs))
+        s.send(struct.pack('<IHHIIQII', MAGIC, 1, 1, 32, 0, 1, os.getpid(), 0))  # HELLO
+        s.recv(1000)
+        s.send(struct.pack('<IHHIIQQQQ', MAGIC, 1, 13, 48, 0, 2, 0, off, 4096))  # POISON
+        wait_state(fs, 'degraded', timeout=5)
+        s.close()
+        expect_eio(read_all, victim)
+        verify(files, skip=(victim,))
+        fs.unmount()
+
+
+# ------------------------------------------------------------- workloads
+
+def test_failure_during_writes_then_remount():
+    with H.HoldFS(size='128M') as fs:
+        stop = threading.Event()
+        errs = []
+
+        def writer(k):
+            i = 0
+            while not stop.is_set():
+                try:
+                    p = fs.path('w%d-%d' % (k, i % 20))
+                    H.write_file(p, H.pattern(i, 64 * 1024))
+                    if i % 3 == 0:
+                        os.rename(p, p + '.r')
+                except OSError as e:
+                    errs.append(e.errno)
+                    if e.errno == 5:
+                        return
+                i += 1
+        ts = [threading.Thread(target=writer, args=(k,)) for k in range(3)]
+        for t in ts:
+            t.start()
+        time.sleep(0.5)
+        r = holdfsctl('inject', '--whole-device', fs.mnt)
+        check(r.returncode == 0, 'inject')
+        time.sleep(0.3)
+        stop.set()
+        for t in ts:
+            t.join(20)
+        check(all(not t.is_alive() for t in ts), 'a writer hung')
+        check(set(errs) <= {5}, 'unexpected errors %r' % errs)
+        fs.unmount(check_clean=False)
+        # the next mount replays the last committed transaction; then
+        # every file reads back and fsck finds nothing half-applied
+        fs.mount()
+        for name in os.listdir(fs.mnt):
+            read_all(fs.path(name))
+        fs.unmount()
+        fs.fsck_clean('after a failure under load')
+
+
+def test_inject_then_unmount_no_hang():
+    with H.HoldFS(size='64M', mount_opts=('allow_other', 'revoke_ms=300')) as fs:
+        p = D.mkfile(fs, 'f', MiB, b'U' * MiB)
+        h = D.holder('lease', p, 0, MiB, 'r', '--hold-ms', 30000, '--noack')
+        subprocess.Popen([D.holdfsctl(), 'inject', '--whole-device', fs.mnt],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        t0 = time.monotonic()
+        fs.unmount(check_clean=False, timeout=20)
+        check(time.monotonic() - t0 < 15, 'unmount took %.1fs' % (time.monotonic() - t0))
+        h.kill()
+        h.communicate(timeout=10)
+
+
+def main():
+    ap = H.default_parser(__doc__.splitlines()[0])
+    args = ap.parse_args()
+    print('# test_failure: HOLDFS_BUILD=%s' % H.build_dir())
+    H.run_tests(H.collect(globals()), args)
+
+
+if __name__ == '__main__':
+    main()

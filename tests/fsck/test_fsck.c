@@ -1,0 +1,1261 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The fsck corruption corpus, in e2fsprogs' f_* spirit but as a table.
+ *
+ * Each case builds a fresh populated image in memory (image.c), damages
+ * one kind of metadata in a targeted way, and then:
+ *   1. mounts a copy of the damaged image: hfs_vol_open must refuse it or
+ *      mount it and survive a walk of the tree (run under ASan in CI);
+ *   2. fsck -n (forced): exit code as the table says, the expected
+ *      problem code reported, and not one byte of the image changed
+ *      (the region is marked read-only, and the bytes are compared);
+ *   3. fsck -y: exit 1 (or as the table says);
+ *   4. fsck -n again: exit 0;
+ *   5. mount the repaired image: every object the damage did not touch
+ *      reads back byte for byte; unmount; fsck -n once more: exit 0.
+ *
+ *   test_fsck                          run every case
+ *   test_fsck NAME...                  run the named cases
+ *   test_fsck --list
+ *   test_fsck --write-image PATH [--corrupt NAME]
+ *                                      write an image file (CLI test)
+ * TEST_FSCK_VERBOSE=1 prints every fsck report.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "fsck.h"
+#include "image.h"
+#include "vol_i.h"
+
+static int failures;
+
+#define FAIL(...)                                                  \
+	do {                                                       \
+		fprintf(stderr, "  FAIL %s:%d: ", __FILE__, __LINE__); \
+		fprintf(stderr, __VA_ARGS__);                      \
+		fputc('\n', stderr);                               \
+		failures++;                                        \
+	} while (0)
+
+/* ------------------------------------------------------ the image */
+
+struct img {
+	uint8_t *mem;
+	uint64_t size;
+	struct hfs_super sb;
+};
+
+static struct hfs_super *sb_of(struct img *im)
+{
+	return (struct hfs_super *)im->mem;
+}
+
+static struct hfs_inode_disk *inode_at(struct img *im, uint64_t ino)
+{
+	return (struct hfs_inode_disk *)(im->mem + im->sb.s_itable_off +
+					 ino * HFS_INODE_SIZE);
+}
+
+static void inode_recrc(struct hfs_inode_disk *d)
+{
+	d->i_crc = hfs_crc_struct(d, sizeof(*d),
+				  offsetof(struct hfs_inode_disk, i_crc));
+}
+
+static void sb_recrc(struct hfs_super *s)
+{
+	hfs_super_set_crc(s);
+}
+
+static void dentry_recrc(struct hfs_dentry_disk *dd)
+{
+	dd->d_crc = hfs_crc_struct(dd, sizeof(*dd),
+				   offsetof(struct hfs_dentry_disk, d_crc));
+}
+
+static void blk_recrc(uint8_t *blk)
+{
+	struct hfs_blkhdr *h = (struct hfs_blkhdr *)blk;
+
+	h->b_crc = hfs_crc_struct(blk, HFS_BLOCK_SIZE,
+				  offsetof(struct hfs_blkhdr, b_crc));
+}
+
+/* Inode of path, by a read-only mount (changes nothing). */
+static uint64_t ino_of(struct img *im, const char *path)
+{
+	struct hfs_vol_opts vo = { .readonly = true };
+	struct hfs_region *rg;
+	struct hfs_vol *vol;
+	uint64_t ino = 0;
+
+	if (hfs_region_from_memory(im->mem, im->size, &rg))
+		return 0;
+	if (!hfs_vol_open(rg, &vo, &vol, NULL, NULL)) {
+		ino = image_lookup(vol, path);
+		hfs_vol_close(vol);
+	}
+	hfs_region_close(rg);
+	if (!ino)
+		FAIL("setup: %s not found", path);
+	return ino;
+}
+
+/* The slot naming name in directory dir (by scanning its blocks). */
+static struct hfs_dentry_disk *dentry_find(struct img *im, const char *dir,
+					   const char *name)
+{
+	struct hfs_inode_disk *d = inode_at(im, ino_of(im, dir));
+
+	for (uint32_t i = 0; i < d->i_nextents && i < HFS_INLINE_EXTENTS; i++)
+		for (uint64_t b = 0; b < d->i_extents[i].e_len; b++)
+			for (uint32_t k = 0; k < HFS_DENTRIES_PER_BLOCK; k++) {
+				struct hfs_dentry_disk *dd = (void *)(im->mem +
+					(d->i_extents[i].e_pblk + b) * 4096 +
+					k * sizeof(*dd));
+
+				if (dd->d_ino && dd->d_name_len == strlen(name) &&
+				    !memcmp(dd->d_name, name, strlen(name)))
+					return dd;
+			}
+	FAIL("setup: entry %s/%s not found", dir, name);
+	return NULL;
+}
+
+static struct hfs_dentry_disk *dentry_free(struct img *im, const char *dir)
+{
+	struct hfs_inode_disk *d = inode_at(im, ino_of(im, dir));
+
+	for (uint32_t i = 0; i < d->i_nextents && i < HFS_INLINE_EXTENTS; i++) {
+		struct hfs_extent *e = &d->i_extents[i];
+
+		for (uint32_t k = 0; k < e->e_len * HFS_DENTRIES_PER_BLOCK; k++) {
+			struct hfs_dentry_disk *dd = (void *)(im->mem +
+				e->e_pblk * 4096 + k * sizeof(*dd));
+
+			if (!dd->d_ino)
+				return dd;
+		}
+	}
+	FAIL("setup: no free slot in %s", dir);
+	return NULL;
+}
+
+/* ------------------------------------------------------ corruptions */
+
+static void c_none(struct img *im) { (void)im; }
+
+static void c_sb_primary_crc(struct img *im)
+{
+	sb_of(im)->s_label[3] ^= 0x40;
+}
+
+static void c_sb_primary_magic(struct img *im)
+{
+	sb_of(im)->s_magic = 0;
+}
+
+static void c_sb_primary_geometry(struct img *im)
+{
+	sb_of(im)->s_pool_off += 4096 * 3;
+	sb_of(im)->s_alloc_unit = 3 * 4096;
+	sb_recrc(sb_of(im));
+}
+
+static struct hfs_super *backup(struct img *im)
+{
+	return (struct hfs_super *)(im->mem + im->sb.s_backup_off);
+}
+
+static void c_sb_backup_crc(struct img *im)
+{
+	backup(im)->s_crc ^= 1;
+}
+
+static void c_sb_backup_geometry(struct img *im)
+{
+	backup(im)->s_journal_blocks -= 8;
+	sb_recrc(backup(im));
+}
+
+static void c_sb_both(struct img *im)
+{
+	sb_of(im)->s_crc ^= 1;
+	backup(im)->s_inode_count = 1;
+	sb_recrc(backup(im));
+}
+
+static void c_sb_version(struct img *im)
+{
+	sb_of(im)->s_version_major = 7;
+	sb_recrc(sb_of(im));
+	backup(im)->s_version_major = 7;
+	sb_recrc(backup(im));
+}
+
+static void c_counters(struct img *im)
+{
+	sb_of(im)->s_used_inodes += 3;
+	sb_of(im)->s_used_blocks -= 2;
+	sb_recrc(sb_of(im));
+}
+
+static void c_inode_crc(struct img *im)
+{
+	inode_at(im, ino_of(im, "/a/f1"))->i_crc ^= 0x100;
+}
+
+static void c_inode_mode(struct img *im)
+{
+	struct hfs_inode_disk *d = inode_at(im, ino_of(im, "/a/f2"));
+
+	d->i_mode = 0170644;
+	inode_recrc(d);
+}
+
+static void c_inode_crc_insane(struct img *im)
+{
+	struct hfs_inode_disk *d = inode_at(im, ino_of(im, "/a/f2"));
+
+	d->i_extents[0].e_pblk = 1ull << 40;
+}
+
+static void c_inode_nlink(struct img *im)
+{
+	struct hfs_inode_disk *d = inode_at(im, ino_of(im, "/a/f1"));
+
+	d->i_nlink = 7;
+	inode_recrc(d);
+}
+
+static void c_dir_nlink(struct img *im)
+{
+	struct hfs_inode_disk *d = inode_at(im, ino_of(im, "/a"));
+
+	d->i_nlink = 2;
+	inode_recrc(d);
+}
+
+static void c_inode_size(struct img *im)
+{
+	struct hfs_inode_disk *d = inode_at(im, ino_of(im, "/many"));
+
+	d->i_size = 4096;
+	inode_recrc(d);
+}
+
+static void c_inode_nextents(struct img *im)
+{
+	struct hfs_inode_disk *d = inode_at(im, ino_of(im, "/a/f1"));
+
+	d->i_nextents = 4;
+	inode_recrc(d);
+}
+
+static void c_inode_flags(struct img *im)
+{
+	struct hfs_inode_disk *d = inode_at(im, ino_of(im, "/a/f1"));
+
+	d->i_flags |= 0x80 | HFS_IF_INLINE_DATA;
+	inode_recrc(d);
+}
+
+static void c_special_data(struct img *im)
+{
+	struct hfs_inode_disk *d = inode_at(im, ino_of(im, "/fifo"));
+
+	d->i_size = 77;
+	inode_recrc(d);
+}
+
+static void c_symlink_empty(struct img *im)
+{
+	struct hfs_inode_disk *d = inode_at(im, ino_of(im, "/link"));
+
+	memset(d->i_symlink, 0, sizeof(d->i_symlink));
+	inode_recrc(d);
+}
+
+static void c_extent_out_of_pool(struct img *im)
+{
+	struct hfs_inode_disk *d = inode_at(im, ino_of(im, "/big"));
+
+	d->i_extents[2].e_pblk = im->sb.s_backup_off / 4096 + 5;
+	inode_recrc(d);
+}
+
+static void c_extent_overlap(struct img *im)
+{
+	struct hfs_inode_disk *d = inode_at(im, ino_of(im, "/a/f1"));
+
+	d->i_extents[1] = d->i_extents[0];
+	d->i_extents[1].e_lblk = 1;
+	d->i_extents[1].e_len = 1;
+	d->i_nextents = 2;
+	inode_recrc(d);
+}
+
+static void c_extent_crosslink(struct img *im)
+{
+	struct hfs_inode_disk *f1 = inode_at(im, ino_of(im, "/a/f1"));
+	struct hfs_inode_disk *f2 = inode_at(im, ino_of(im, "/a/f2"));
+
+	f2->i_extents[0].e_pblk = f1->i_extents[0].e_pblk;
+	inode_recrc(f2);
+}
+
+/* The free runs of the pool, from a read-only mount. */
+static size_t free_runs(struct img *im, struct hfs_run *out, size_t max)
+{
+	struct hfs_vol_opts vo = { .readonly = true };
+	struct hfs_region *rg;
+	struct hfs_vol *vol;
+	size_t n = 0;
+
+	if (hfs_region_from_memory(im->mem, im->size, &rg))
+		return 0;
+	if (!hfs_vol_open(rg, &vo, &vol, NULL, NULL)) {
+		for (n = 0; n < vol->alloc.n && n < max; n++)
+			out[n] = vol->alloc.runs[n];
+		hfs_vol_close(vol);
+	}
+	hfs_region_close(rg);
+	return n;
+}
+
+/* The same on a full pool: /empty takes f2's own old blocks and what
+ * the allocator's safety margin left free, so no block is free for a
+ * private copy and the range must be cut. */
+static void c_extent_crosslink_full(struct img *im)
+{
+	struct hfs_inode_disk *f2 = inode_at(im, ino_of(im, "/a/f2"));
+	struct hfs_inode_disk *e = inode_at(im, ino_of(im, "/empty"));
+	struct hfs_run r[4];
+	size_t n = free_runs(im, r, 4);
+
+	e->i_extents[0] = f2->i_extents[0];
+	for (size_t i = 0; i < n && i < 4; i++)
+		e->i_extents[i + 1] = (struct hfs_extent){ 100 + 100 * i,
+							   r[i].start,
+							   (uint32_t)r[i].len, 0 };
+	e->i_nextents = 1 + (uint32_t)(n < 4 ? n : 4);
+	inode_recrc(e);
+	c_extent_crosslink(im);
+}
+
+static void c_extent_on_chain(struct img *im)
+{
+	struct hfs_inode_disk *big = inode_at(im, ino_of(im, "/big"));
+	struct hfs_inode_disk *f2 = inode_at(im, ino_of(im, "/a/f2"));
+
+	f2->i_extents[0].e_pblk = big->i_ext_blk;
+	f2->i_extents[0].e_len = 1;
+	inode_recrc(f2);
+}
+
+/* Add [pblk, pblk+len) to the bad-extent list (kept sorted). */
+static void bad_add(struct img *im, uint64_t pblk, uint64_t len)
+{
+	uint8_t *bl = im->mem + im->sb.s_badlist_off;
+	struct hfs_badlist_hdr *h = (struct hfs_badlist_hdr *)bl;
+	struct hfs_bad_extent *v = (struct hfs_bad_extent *)(h + 1);
+	uint32_t i = h->bl_count;
+
+	while (i > 0 && v[i - 1].bx_off > pblk * 4096) {
+		v[i] = v[i - 1];
+		i--;
+	}
+	v[i] = (struct hfs_bad_extent){ pblk * 4096, len * 4096 };
+	h->bl_count++;
+	h->bl_crc = hfs_crc_struct(bl, sizeof(*h) + h->bl_count * sizeof(*v),
+				   offsetof(struct hfs_badlist_hdr, bl_crc));
+}
+
+static void c_extent_on_bad(struct img *im)
+{
+	bad_add(im, inode_at(im, ino_of(im, "/a/f1"))->i_extents[0].e_pblk, 1);
+}
+
+static void c_lost_extent_ok(struct img *im)
+{
+	struct hfs_inode_disk *d = inode_at(im, ino_of(im, "/a/f2"));
+
+	bad_add(im, d->i_extents[0].e_pblk, d->i_extents[0].e_len);
+	d->i_extents[0].e_flags = HFS_EXT_LOST;
+	d->i_flags |= HFS_IF_LOSTDATA;
+	inode_recrc(d);
+}
+
+static void c_dir_on_bad(struct img *im)
+{
+	bad_add(im, inode_at(im, ino_of(im, "/many"))->i_extents[0].e_pblk, 1);
+}
+
+static uint8_t *chain_block(struct img *im)
+{
+	return im->mem + inode_at(im, ino_of(im, "/big"))->i_ext_blk * 4096;
+}
+
+static void c_chain_crc(struct img *im)
+{
+	chain_block(im)[100] ^= 0xff;
+}
+
+static void c_chain_owner(struct img *im)
+{
+	uint8_t *b = chain_block(im);
+
+	((struct hfs_blkhdr *)b)->b_owner = 3;
+	blk_recrc(b);
+}
+
+static void c_chain_loop(struct img *im)
+{
+	uint64_t blk = inode_at(im, ino_of(im, "/big"))->i_ext_blk;
+	uint8_t *b = chain_block(im);
+
+	((struct hfs_blkhdr *)b)->b_next = blk;
+	blk_recrc(b);
+}
+
+static void c_chain_count(struct img *im)
+{
+	struct hfs_inode_disk *d = inode_at(im, ino_of(im, "/big"));
+
+	d->i_nextents = 3;
+	inode_recrc(d);
+}
+
+static void c_xattr_crc(struct img *im)
+{
+	im->mem[inode_at(im, ino_of(im, "/x"))->i_xattr_blk * 4096 + 40] ^= 1;
+}
+
+static void c_dentry_crc(struct img *im)
+{
+	struct hfs_dentry_disk *dd = dentry_find(im, "/a", "f1");
+
+	if (dd)
+		dd->d_name[0] = 'g';
+}
+
+static void c_dentry_name(struct img *im)
+{
+	struct hfs_dentry_disk *dd = dentry_find(im, "/a", "f2");
+
+	if (!dd)
+		return;
+	dd->d_name[1] = '/';
+	dentry_recrc(dd);
+}
+
+static void c_dentry_dangling(struct img *im)
+{
+	struct hfs_dentry_disk *dd = dentry_find(im, "/many", "m07");
+
+	if (!dd)
+		return;
+	dd->d_ino = im->sb.s_inode_count - 3;
+	dentry_recrc(dd);
+}
+
+static void c_dentry_dup(struct img *im)
+{
+	struct hfs_dentry_disk *dd = dentry_free(im, "/a");
+
+	if (!dd)
+		return;
+	memset(dd, 0, sizeof(*dd));
+	dd->d_ino = ino_of(im, "/a/f2");
+	dd->d_name_len = 2;
+	memcpy(dd->d_name, "f1", 2);
+	dd->d_type = DT_REG;
+	dentry_recrc(dd);
+}
+
+static void c_dentry_type(struct img *im)
+{
+	struct hfs_dentry_disk *dd = dentry_find(im, "/", "link");
+
+	if (!dd)
+		return;
+	dd->d_type = DT_REG;
+	dentry_recrc(dd);
+}
+
+static void c_dir_unconnected(struct img *im)
+{
+	struct hfs_dentry_disk *dd = dentry_find(im, "/a", "sub");
+
+	if (!dd)
+		return;
+	memset(dd, 0, sizeof(*dd));
+	dentry_recrc(dd);
+}
+
+static void c_dir_linked_twice(struct img *im)
+{
+	struct hfs_dentry_disk *dd = dentry_free(im, "/many");
+
+	if (!dd)
+		return;
+	memset(dd, 0, sizeof(*dd));
+	dd->d_ino = ino_of(im, "/a/sub");
+	dd->d_name_len = 3;
+	memcpy(dd->d_name, "sub", 3);
+	dd->d_type = DT_DIR;
+	dentry_recrc(dd);
+}
+
+static void c_dir_loop(struct img *im)
+{
+	struct hfs_dentry_disk *dd = dentry_find(im, "/", "a"), *back;
+	uint64_t a = ino_of(im, "/a");
+
+	if (!dd)
+		return;
+	back = dentry_free(im, "/a/sub");
+	memset(dd, 0, sizeof(*dd));
+	dentry_recrc(dd);
+	if (!back)
+		return;
+	/* nothing names /a but /a/sub, which /a names: a loop away from
+	 * the root */
+	memset(back, 0, sizeof(*back));
+	back->d_ino = a;
+	back->d_name_len = 4;
+	memcpy(back->d_name, "loop", 4);
+	back->d_type = DT_DIR;
+	dentry_recrc(back);
+}
+
+static void c_orphan(struct img *im)
+{
+	uint64_t ino = ino_of(im, "/a/f2");
+	struct hfs_dentry_disk *dd = dentry_find(im, "/a", "f2");
+	struct hfs_inode_disk *d = inode_at(im, ino);
+
+	if (dd) {
+		memset(dd, 0, sizeof(*dd));
+		dentry_recrc(dd);
+	}
+	d->i_nlink = 0;
+	d->i_flags |= HFS_IF_ORPHAN;
+	inode_recrc(d);
+}
+
+static uint64_t saved_ino; /* for the post checks */
+
+static void c_unattached(struct img *im)
+{
+	struct hfs_dentry_disk *dd = dentry_find(im, "/a", "f2");
+
+	saved_ino = ino_of(im, "/a/f2");
+	if (!dd)
+		return;
+	memset(dd, 0, sizeof(*dd));
+	dentry_recrc(dd);
+}
+
+/* /lost+found is a file: nowhere to reconnect /a/f2. */
+static void c_lpf_not_dir(struct img *im)
+{
+	struct hfs_dentry_disk *dd = dentry_find(im, "/", "empty");
+
+	if (!dd)
+		return;
+	dd->d_name_len = 10;
+	memcpy(dd->d_name, "lost+found", 10);
+	dentry_recrc(dd);
+	c_unattached(im);
+}
+
+static void c_free_slot_dirty(struct img *im)
+{
+	inode_at(im, 0)->i_uid = 99;
+}
+
+/* A journal transaction in the journal area: record = the slot as it
+ * should be; tear = spoil the crc. */
+static void journal_put(struct img *im, uint64_t off, const void *data,
+			uint32_t len, bool tear)
+{
+	uint8_t *j = im->mem + im->sb.s_journal_off;
+	struct hfs_jheader h = { .j_magic = HFS_JOURNAL_MAGIC, .j_seq = 99,
+				 .j_nrec = 1 };
+	struct hfs_jrecord r = { .r_off = off, .r_len = len };
+	size_t rl = sizeof(r) + ((len + 7) & ~7u);
+
+	memset(j, 0, sizeof(h) + rl);
+	memcpy(j + sizeof(h), &r, sizeof(r));
+	memcpy(j + sizeof(h) + sizeof(r), data, len);
+	h.j_bytes = rl;
+	h.j_crc = hfs_crc32c_cont(hfs_crc32c(&h, sizeof(h)), j + sizeof(h), rl);
+	if (tear)
+		h.j_crc ^= 1;
+	memcpy(j, &h, sizeof(h));
+}
+
+static void c_journal_pending(struct img *im)
+{
+	uint64_t ino = ino_of(im, "/a/f1");
+	struct hfs_inode_disk good = *inode_at(im, ino);
+
+	/* the home location is half-written, the journal has it whole */
+	inode_at(im, ino)->i_crc ^= 0x55;
+	journal_put(im, im->sb.s_itable_off + ino * HFS_INODE_SIZE, &good,
+		    sizeof(good), false);
+}
+
+static void c_journal_torn(struct img *im)
+{
+	struct hfs_inode_disk junk;
+
+	memset(&junk, 0xab, sizeof(junk));
+	journal_put(im, im->sb.s_itable_off + 1 * HFS_INODE_SIZE, &junk,
+		    sizeof(junk), true);
+}
+
+static void c_journal_outside(struct img *im)
+{
+	uint8_t x[8] = { 0 };
+
+	journal_put(im, im->size - 4, x, sizeof(x), false);
+}
+
+static void c_health_torn(struct img *im)
+{
+	struct hfs_health_rec *r = (void *)(im->mem + im->sb.s_health_off);
+
+	r[1].h_msg[5] ^= 0x20;
+}
+
+static void c_badlist_crc(struct img *im)
+{
+	((struct hfs_badlist_hdr *)(im->mem + im->sb.s_badlist_off))->bl_crc ^= 1;
+}
+
+static void c_root_not_dir(struct img *im)
+{
+	struct hfs_inode_disk *d = inode_at(im, 1);
+
+	d->i_mode = S_IFREG | 0644;
+	inode_recrc(d);
+}
+
+/* ------------------------------------------------------ post checks */
+
+struct hfs_vol;
+static int post_unattached(struct hfs_vol *vol, char *why, size_t len)
+{
+	struct image_obj o = { "/a/f2", O_FILE, 5000, NULL };
+	char path[64];
+	uint64_t ino;
+	struct hfs_attr a;
+
+	snprintf(path, sizeof(path), "/lost+found/#%llu",
+		 (unsigned long long)saved_ino);
+	ino = image_lookup(vol, path);
+	if (ino != saved_ino || hfs_getattr(vol, ino, &a) || a.size != 5000) {
+		snprintf(why, len, "%s missing", path);
+		return -1;
+	}
+	/* the pattern is keyed by the old path */
+	for (uint64_t off = 0; off < o.size; off++) {
+		uint8_t c;
+
+		if (hfs_read(vol, ino, &c, 1, off) != 1 ||
+		    c != image_pattern(o.path, off)) {
+			snprintf(why, len, "%s: content differs", path);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int post_lost_f1(struct hfs_vol *vol, char *why, size_t len)
+{
+	uint8_t buf[4096];
+	uint64_t ino = image_lookup(vol, "/a/f1");
+
+	/* block 0 is on bad media: EIO; blocks 1 and 2 read back */
+	if (!ino || hfs_read(vol, ino, buf, 4096, 0) != -EIO) {
+		snprintf(why, len, "/a/f1: block 0 should fail with EIO");
+		return -1;
+	}
+	for (uint64_t off = 4096; off < 3 * 4096; off += 4096) {
+		if (hfs_read(vol, ino, buf, 4096, off) != 4096)
+			goto bad;
+		for (int i = 0; i < 4096; i++)
+			if (buf[i] != image_pattern("/a/f1", off + i))
+				goto bad;
+	}
+	return 0;
+bad:
+	snprintf(why, len, "/a/f1: blocks 1-2 differ");
+	return -1;
+}
+
+/* ------------------------------------------------------ the table */
+
+#define F_ALL 0x1u    /* every path may change (root rebuilt) */
+#define F_FILL 0x2u   /* image with a full pool */
+#define F_NOFIX 0x4u  /* cannot be repaired: -y exits as -n did */
+#define F_PREEN 0x8u  /* also run -p: expect exit preen_code */
+#define F_NOXATTR 0x10u /* the xattrs of /x may be gone */
+#define F_LOST 0x20u  /* the report lists a file with lost data */
+
+struct fcase {
+	const char *name;
+	void (*corrupt)(struct img *im);
+	int code_no;                 /* first fsck -n */
+	enum hfs_fsck_code problem;  /* must be reported (0: none) */
+	/* objects the damage may change; "/d/" means everything below */
+	const char *touched[4];
+	unsigned flags;
+	int preen_code;
+	int (*post)(struct hfs_vol *vol, char *why, size_t len);
+};
+
+static const struct fcase cases[] = {
+	{ "clean", c_none, 0, 0, { NULL }, F_PREEN, 0, NULL },
+	{ "sb_primary_crc", c_sb_primary_crc, 4, HFS_P0_PRIMARY_BAD, { NULL },
+	  F_PREEN, 1, NULL },
+	{ "sb_primary_magic", c_sb_primary_magic, 4, HFS_P0_PRIMARY_BAD,
+	  { NULL }, 0, 0, NULL },
+	{ "sb_primary_geometry", c_sb_primary_geometry, 4, HFS_P0_PRIMARY_BAD,
+	  { NULL }, 0, 0, NULL },
+	{ "sb_backup_crc", c_sb_backup_crc, 4, HFS_P5_BACKUP_BAD, { NULL },
+	  F_PREEN, 1, NULL },
+	{ "sb_backup_geometry", c_sb_backup_geometry, 4,
+	  HFS_P5_BACKUP_GEOMETRY, { NULL }, 0, 0, NULL },
+	{ "sb_both_bad", c_sb_both, 8, HFS_P0_NO_SUPER, { NULL }, F_NOFIX, 0,
+	  NULL },
+	{ "sb_version", c_sb_version, 8, HFS_P0_UNSUPPORTED, { NULL }, F_NOFIX,
+	  0, NULL },
+	{ "counters_clean", c_counters, 4, HFS_P5_COUNTERS, { NULL }, F_PREEN,
+	  1, NULL },
+	{ "inode_crc", c_inode_crc, 4, HFS_P1_INODE_CRC, { NULL }, 0, 0, NULL },
+	{ "inode_crc_insane", c_inode_crc_insane, 4, HFS_P1_INODE_CLEAR,
+	  { "/a/f2" }, 0, 0, NULL },
+	{ "inode_mode", c_inode_mode, 4, HFS_P1_INODE_MODE, { "/a/f2" },
+	  F_PREEN, 4, NULL },
+	{ "inode_nlink", c_inode_nlink, 4, HFS_P4_NLINK, { NULL }, F_PREEN, 1,
+	  NULL },
+	{ "dir_nlink", c_dir_nlink, 4, HFS_P4_NLINK, { NULL }, 0, 0, NULL },
+	{ "inode_size_dir", c_inode_size, 4, HFS_P1_INODE_SIZE, { NULL }, 0, 0,
+	  NULL },
+	{ "inode_nextents", c_inode_nextents, 4, HFS_P1_INODE_NEXTENTS,
+	  { NULL }, 0, 0, NULL },
+	{ "inode_flags", c_inode_flags, 4, HFS_P1_INODE_FLAGS, { NULL }, 0, 0,
+	  NULL },
+	{ "special_size", c_special_data, 4, HFS_P1_INODE_SIZE, { NULL }, 0, 0,
+	  NULL },
+	{ "symlink_empty", c_symlink_empty, 4, HFS_P1_SYMLINK_BAD, { "/link" },
+	  0, 0, NULL },
+	{ "extent_out_of_pool", c_extent_out_of_pool, 4, HFS_P1_EXTENT_BAD,
+	  { "/big" }, F_LOST, 0, NULL },
+	{ "extent_overlap", c_extent_overlap, 4, HFS_P1_EXTENT_BAD, { NULL },
+	  0, 0, NULL },
+	{ "extent_crosslink", c_extent_crosslink, 4, HFS_P1B_DUP_BLOCKS,
+	  { "/a/f2" }, 0, 0, NULL },
+	{ "extent_crosslink_full", c_extent_crosslink_full, 4,
+	  HFS_P1B_DUP_BLOCKS,
+	  { "/a/f2" }, F_FILL | F_LOST, 0, NULL },
+	{ "extent_on_chain", c_extent_on_chain, 4, HFS_P1B_DUP_BLOCKS,
+	  { "/a/f2" }, F_LOST, 0, NULL },
+	{ "extent_on_bad", c_extent_on_bad, 4, HFS_P1B_ON_BAD, { "/a/f1" },
+	  F_LOST, 0, post_lost_f1 },
+	{ "lost_extent_ok", c_lost_extent_ok, 0, 0, { "/a/f2" }, F_LOST, 0,
+	  NULL },
+	{ "dir_block_on_bad", c_dir_on_bad, 4, HFS_P1B_META_ON_BAD, { NULL },
+	  0, 0, NULL },
+	{ "chain_crc", c_chain_crc, 4, HFS_P1_EXTBLK_BAD, { "/big" }, F_LOST, 0,
+	  NULL },
+	{ "chain_owner", c_chain_owner, 4, HFS_P1_EXTBLK_BAD, { "/big" },
+	  F_LOST, 0, NULL },
+	{ "chain_loop", c_chain_loop, 4, HFS_P1_EXTBLK_BAD, { NULL }, 0, 0,
+	  NULL },
+	{ "chain_count", c_chain_count, 4, HFS_P1_INODE_NEXTENTS, { NULL }, 0,
+	  0, NULL },
+	{ "xattr_crc", c_xattr_crc, 4, HFS_P1_XATTR_BAD, { NULL }, F_NOXATTR, 0,
+	  NULL },
+	{ "dentry_crc", c_dentry_crc, 4, HFS_P2_DENTRY_CRC, { "/a/f1" }, 0, 0,
+	  NULL },
+	{ "dentry_name", c_dentry_name, 4, HFS_P2_DENTRY_NAME, { "/a/f2" }, 0,
+	  0, NULL },
+	{ "dentry_dangling", c_dentry_dangling, 4, HFS_P2_DENTRY_DANGLING,
+	  { "/many/m07" }, 0, 0, NULL },
+	{ "dentry_dup", c_dentry_dup, 4, HFS_P2_DENTRY_DUP, { NULL }, 0, 0,
+	  NULL },
+	{ "dentry_type", c_dentry_type, 4, HFS_P2_DENTRY_TYPE, { NULL },
+	  F_PREEN, 1, NULL },
+	{ "dir_unconnected", c_dir_unconnected, 4, HFS_P3_DIR_UNCONNECTED,
+	  { "/a/sub", "/a/sub/" }, 0, 0, NULL },
+	{ "dir_linked_twice", c_dir_linked_twice, 4, HFS_P2_DIR_LINKED_TWICE,
+	  { NULL }, 0, 0, NULL },
+	{ "dir_loop", c_dir_loop, 4, HFS_P3_DIR_UNCONNECTED, { "/a", "/a/" },
+	  0, 0, NULL },
+	{ "unattached", c_unattached, 4, HFS_P3_UNATTACHED, { "/a/f2" }, 0, 0,
+	  post_unattached },
+	{ "lpf_not_dir", c_lpf_not_dir, 4, HFS_P3_LPF_FAILED, { NULL },
+	  F_NOFIX, 0, NULL },
+	{ "orphan", c_orphan, 4, HFS_P4_ORPHAN, { "/a/f2" }, F_PREEN, 1, NULL },
+	{ "free_slot_dirty", c_free_slot_dirty, 4, HFS_P1_FREE_DIRTY, { NULL },
+	  0, 0, NULL },
+	{ "journal_pending", c_journal_pending, 4, HFS_P0_JOURNAL_REPLAY,
+	  { NULL }, F_PREEN, 1, NULL },
+	{ "journal_torn", c_journal_torn, 4, HFS_P0_JOURNAL_TORN, { NULL },
+	  F_PREEN, 1, NULL },
+	{ "journal_outside", c_journal_outside, 4, HFS_P0_JOURNAL_INVALID,
+	  { NULL }, 0, 0, NULL },
+	{ "health_torn", c_health_torn, 4, HFS_P5_HEALTH_TORN, { NULL },
+	  F_PREEN, 1, NULL },
+	{ "badlist_crc", c_badlist_crc, 4, HFS_P1_BADLIST_BAD, { NULL }, 0, 0,
+	  NULL },
+	{ "root_not_dir", c_root_not_dir, 4, HFS_P1_ROOT_BAD, { NULL }, F_ALL,
+	  0, NULL },
+};
+#define NCASES (sizeof(cases) / sizeof(cases[0]))
+
+/* ------------------------------------------------------ running */
+
+static uint8_t *pristine[2]; /* normal, full pool */
+
+static int build_pristine(int which)
+{
+	struct image_opts o = { .fill = which == 1, .bad_range = true };
+
+	if (pristine[which])
+		return 0;
+	pristine[which] = calloc(1, IMAGE_SIZE);
+	if (!pristine[which])
+		return -ENOMEM;
+	return image_build(pristine[which], IMAGE_SIZE, &o);
+}
+
+static int run_fsck(uint8_t *mem, enum hfs_fsck_mode mode,
+		    struct hfs_fsck_report *rep)
+{
+	struct hfs_fsck_opts o = { .mode = mode, .force = true };
+	struct hfs_region *rg;
+	int code;
+
+	if (hfs_region_from_memory(mem, IMAGE_SIZE, &rg))
+		return -1;
+	rg->readonly = mode == HFS_FSCK_NO; /* a write would fail loudly */
+	code = hfs_fsck(rg, &o, rep);
+	hfs_region_close(rg);
+	return code;
+}
+
+static void dump(const struct hfs_fsck_report *rep)
+{
+	if (getenv("TEST_FSCK_VERBOSE"))
+		hfs_fsck_report_print(rep, stderr, false);
+}
+
+/* Any problem with this code in the report? */
+static bool reported(const struct hfs_fsck_report *rep,
+		     enum hfs_fsck_code code)
+{
+	return hfs_fsck_report_count(rep, code) > 0;
+}
+
+static int readdir_cb(void *ctx, const char *name, const struct hfs_attr *a,
+		      uint64_t next)
+{
+	(void)name;
+	(void)a;
+	(void)next;
+	++*(int *)ctx;
+	return 0;
+}
+
+/* Mount a copy of the damaged image and walk it: refusing is fine,
+ * crashing is not (ASan). */
+static void mount_damaged(const uint8_t *mem)
+{
+	uint8_t *copy = malloc(IMAGE_SIZE);
+	struct hfs_region *rg;
+	struct hfs_vol *vol;
+	struct hfs_err err = { 0 };
+	char why[256];
+	int n = 0;
+
+	if (!copy || hfs_region_from_memory(copy, IMAGE_SIZE, &rg)) {
+		free(copy);
+		return;
+	}
+	memcpy(copy, mem, IMAGE_SIZE);
+	if (!hfs_vol_open(rg, NULL, &vol, NULL, &err)) {
+		hfs_readdir(vol, 1, 0, false, readdir_cb, &n);
+		for (size_t i = 0; i < image_ntree; i++)
+			image_verify_obj(vol, &image_tree[i], why, sizeof(why));
+		hfs_vol_close(vol);
+	}
+	hfs_region_close(rg);
+	free(copy);
+}
+
+static bool touched(const struct fcase *c, const char *path)
+{
+	if (c->flags & F_ALL)
+		return true;
+	for (int i = 0; i < 4 && c->touched[i]; i++) {
+		size_t n = strlen(c->touched[i]);
+
+		if (c->touched[i][n - 1] == '/'
+			    ? !strncmp(path, c->touched[i], n)
+			    : !strcmp(path, c->touched[i]))
+			return true;
+	}
+	return false;
+}
+
+static void verify_xattrs(struct hfs_vol *vol)
+{
+	char buf[512];
+	uint64_t ino = image_lookup(vol, "/x");
+
+	if (hfs_getxattr(vol, ino, "user.a", buf, sizeof(buf)) != 1 ||
+	    buf[0] != '1' ||
+	    hfs_getxattr(vol, ino, "user.b", buf, sizeof(buf)) != 300)
+		FAIL("/x: xattrs lost");
+	for (int i = 0; i < 300; i++)
+		if ((uint8_t)buf[i] != image_pattern("xattr", (uint64_t)i)) {
+			FAIL("/x: xattr user.b differs");
+			break;
+		}
+}
+
+/* Everything the damage did not touch reads back as built. */
+static void verify_tree(const struct fcase *c, uint8_t *mem)
+{
+	struct hfs_region *rg;
+	struct hfs_vol *vol;
+	struct hfs_err err = { 0 };
+	char why[256];
+
+	if (hfs_region_from_memory(mem, IMAGE_SIZE, &rg))
+		return;
+	if (hfs_vol_open(rg, NULL, &vol, NULL, &err)) {
+		FAIL("%s: repaired image does not mount: %s", c->name, err.msg);
+		hfs_region_close(rg);
+		return;
+	}
+	for (size_t i = 0; i < image_ntree; i++)
+		if (!touched(c, image_tree[i].path) &&
+		    image_verify_obj(vol, &image_tree[i], why, sizeof(why)))
+			FAIL("%s: %s", c->name, why);
+	for (int i = 0; i < 40 && !(c->flags & F_ALL); i++) {
+		char path[32];
+		struct image_obj o = { path, O_FILE, 10, NULL };
+
+		snprintf(path, sizeof(path), "/many/m%02d", i);
+		if (!touched(c, path) &&
+		    image_verify_obj(vol, &o, why, sizeof(why)))
+			FAIL("%s: %s", c->name, why);
+	}
+	if (!(c->flags & (F_NOXATTR | F_ALL)))
+		verify_xattrs(vol);
+	if (c->post && c->post(vol, why, sizeof(why)))
+		FAIL("%s: %s", c->name, why);
+	if (hfs_vol_close(vol))
+		FAIL("%s: unmount of the repaired image failed", c->name);
+	hfs_region_close(rg);
+}
+
+static void corrupt(const struct fcase *c, uint8_t *mem)
+{
+	struct img im = { mem, IMAGE_SIZE, { 0 } };
+
+	memcpy(mem, pristine[c->flags & F_FILL ? 1 : 0], IMAGE_SIZE);
+	im.sb = *sb_of(&im);
+	c->corrupt(&im);
+}
+
+/* fsck -n: the expected code and problem, and not a byte changed. */
+static void step_no(const struct fcase *c, uint8_t *mem, uint8_t *copy,
+		    int want, bool first)
+{
+	struct hfs_fsck_report rep;
+	int code;
+
+	memcpy(copy, mem, IMAGE_SIZE);
+	code = run_fsck(mem, HFS_FSCK_NO, &rep);
+	dump(&rep);
+	if (code != want)
+		FAIL("%s: fsck -n %s exited %d, expected %d%s%s", c->name,
+		     first ? "(first)" : "(after repair)", code, want,
+		     rep.nproblems ? "; first problem: " : "",
+		     rep.nproblems ? rep.problems[0].msg : "");
+	if (first && c->problem && !reported(&rep, c->problem))
+		FAIL("%s: %s not reported", c->name,
+		     hfs_fsck_problem_desc(c->problem)->name);
+	if (first && (c->flags & F_LOST) && !rep.nlost)
+		FAIL("%s: no file with lost data reported", c->name);
+	if (memcmp(copy, mem, IMAGE_SIZE))
+		FAIL("%s: fsck -n changed the image", c->name);
+	hfs_fsck_report_free(&rep);
+}
+
+static void step_preen(const struct fcase *c, uint8_t *mem)
+{
+	struct hfs_fsck_report rep;
+	int code;
+
+	corrupt(c, mem);
+	code = run_fsck(mem, HFS_FSCK_PREEN, &rep);
+	dump(&rep);
+	if (code != c->preen_code)
+		FAIL("%s: fsck -p exited %d, expected %d", c->name, code,
+		     c->preen_code);
+	if ((code & HFS_FSCK_UNCORRECTED) && !rep.preen_halted)
+		FAIL("%s: fsck -p left errors without halting", c->name);
+	hfs_fsck_report_free(&rep);
+	if (!(code & HFS_FSCK_UNCORRECTED)) {
+		code = run_fsck(mem, HFS_FSCK_NO, &rep);
+		if (code)
+			FAIL("%s: fsck -n after -p exited %d", c->name, code);
+		hfs_fsck_report_free(&rep);
+	}
+}
+
+static void run_case(const struct fcase *c, uint8_t *mem, uint8_t *copy)
+{
+	struct hfs_fsck_report rep;
+	int before = failures, code;
+
+	corrupt(c, mem);
+	mount_damaged(mem);
+	step_no(c, mem, copy, c->code_no, true);
+	code = run_fsck(mem, HFS_FSCK_YES, &rep);
+	dump(&rep);
+	if (code != (c->flags & F_NOFIX ? c->code_no : c->code_no ? 1 : 0))
+		FAIL("%s: fsck -y exited %d", c->name, code);
+	hfs_fsck_report_free(&rep);
+	if (!(c->flags & F_NOFIX)) {
+		step_no(c, mem, copy, 0, false);
+		verify_tree(c, mem);
+		step_no(c, mem, copy, 0, false); /* mount + unmount: still clean */
+	}
+	if (c->flags & F_PREEN)
+		step_preen(c, mem);
+	printf("%s %s\n", failures == before ? "ok  " : "FAIL", c->name);
+}
+
+/* ------------------------------------------------------ poisoned media */
+
+/* Make the page at addr fault with SIGBUS, as a poisoned line does: map
+ * a one-page memfd over it, then shrink the memfd to nothing. */
+static int poison(void *addr)
+{
+	int fd = memfd_create("poison", MFD_CLOEXEC);
+	void *p;
+
+	if (fd < 0 || ftruncate(fd, 4096))
+		return -1;
+	p = mmap(addr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		 fd, 0);
+	if (p == MAP_FAILED || ftruncate(fd, 0))
+		return -1;
+	close(fd);
+	return 0;
+}
+
+/* Replace the media: a fresh zero page. */
+static void unpoison(void *addr)
+{
+	mmap(addr, 4096, PROT_READ | PROT_WRITE,
+	     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+}
+
+static void test_poisoned(void)
+{
+	uint8_t *mem = mmap(NULL, IMAGE_SIZE, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct img im = { mem, IMAGE_SIZE, { 0 } };
+	struct hfs_fsck_report rep;
+	uint8_t *pages[3];
+	int before = failures, code;
+
+	if (mem == MAP_FAILED)
+		return;
+	memcpy(mem, pristine[0], IMAGE_SIZE);
+	im.sb = *sb_of(&im);
+	pages[0] = mem + im.sb.s_itable_off + 32 * HFS_INODE_SIZE;
+	pages[1] = mem + inode_at(&im, ino_of(&im, "/many"))->i_extents[0]
+			 .e_pblk * 4096;
+	pages[2] = mem + im.sb.s_backup_off;
+	for (int i = 0; i < 3; i++)
+		if (poison(pages[i])) {
+			printf("skip poisoned (memfd: %s)\n", strerror(errno));
+			munmap(mem, IMAGE_SIZE);
+			return;
+		}
+	code = run_fsck(mem, HFS_FSCK_NO, &rep);
+	dump(&rep);
+	if (code != 4 || !reported(&rep, HFS_P1_ITABLE_IO) ||
+	    !reported(&rep, HFS_P2_DIRBLOCK_IO) ||
+	    !reported(&rep, HFS_P5_BACKUP_BAD))
+		FAIL("poisoned: fsck -n exited %d without the media errors", code);
+	hfs_fsck_report_free(&rep);
+	code = run_fsck(mem, HFS_FSCK_YES, &rep);
+	dump(&rep);
+	if (!(code & HFS_FSCK_UNCORRECTED))
+		FAIL("poisoned: fsck -y exited %d: writes to poisoned media "
+		     "cannot have worked", code);
+	hfs_fsck_report_free(&rep);
+	for (int i = 0; i < 3; i++)
+		unpoison(pages[i]);
+	code = run_fsck(mem, HFS_FSCK_YES, &rep);
+	dump(&rep);
+	hfs_fsck_report_free(&rep);
+	code = run_fsck(mem, HFS_FSCK_NO, &rep);
+	dump(&rep);
+	if (code)
+		FAIL("poisoned: after new media and fsck -y, fsck -n exited %d",
+		     code);
+	hfs_fsck_report_free(&rep);
+	munmap(mem, IMAGE_SIZE);
+	printf("%s poisoned\n", failures == before ? "ok  " : "FAIL");
+}
+
+/* ------------------------------------------------------ cancel */
+
+static const struct fcase *find_case(const char *name)
+{
+	for (size_t i = 0; i < NCASES; i++)
+		if (!strcmp(cases[i].name, name))
+			return &cases[i];
+	return NULL;
+}
+
+
+static int cancel_at_pass2(void *ctx, int pass, const char *unit,
+			   uint64_t done, uint64_t total)
+{
+	(void)unit;
+	(void)done;
+	(void)total;
+	++*(int *)ctx;
+	return pass >= 3;
+}
+
+/* A progress callback that says stop: exit 32, the run stops, the
+ * filesystem is left flagged (repairs already written stay). */
+static void test_cancel(uint8_t *mem)
+{
+	int calls = 0, before = failures;
+	struct hfs_fsck_opts o = { .mode = HFS_FSCK_YES, .force = true,
+				   .progress = cancel_at_pass2,
+				   .ctx = &calls };
+	struct hfs_fsck_report rep;
+	struct hfs_region *rg;
+	int code;
+
+	corrupt(find_case("inode_crc"), mem);
+	if (hfs_region_from_memory(mem, IMAGE_SIZE, &rg))
+		return;
+	code = hfs_fsck(rg, &o, &rep);
+	if (!(code & HFS_FSCK_CANCELLED) || !rep.cancelled || calls < 3)
+		FAIL("cancel: exit %d, cancelled %d, %d calls", code,
+		     rep.cancelled, calls);
+	if (rep.pass_ms[4] != 0 || rep.pass_ms[6] != 0)
+		FAIL("cancel: passes ran after the cancel");
+	hfs_fsck_report_free(&rep);
+	if (!(((struct hfs_super *)mem)->s_state & HFS_STATE_ERRORS))
+		FAIL("cancel: a cut-short repair must leave ERRORS set");
+	hfs_region_close(rg);
+	code = run_fsck(mem, HFS_FSCK_YES, &rep);
+	hfs_fsck_report_free(&rep);
+	if (run_fsck(mem, HFS_FSCK_NO, &rep))
+		FAIL("cancel: not clean after a full -y run (exit %d)", code);
+	hfs_fsck_report_free(&rep);
+	printf("%s cancel\n", failures == before ? "ok  " : "FAIL");
+}
+
+/* ------------------------------------------------------ main */
+
+/* --write-image PATH [--corrupt NAME] (for the CLI test) */
+static int write_image(const char *path, const char *name)
+{
+	const struct fcase *c = name ? find_case(name) : &cases[0];
+	uint8_t *mem = calloc(1, IMAGE_SIZE);
+	int fd, ret = 1;
+
+	if (!c || !mem) {
+		fprintf(stderr, "test_fsck: unknown case %s\n", name);
+		free(mem);
+		return 2;
+	}
+	corrupt(c, mem);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd >= 0 && write(fd, mem, IMAGE_SIZE) == IMAGE_SIZE)
+		ret = 0;
+	if (fd >= 0)
+		close(fd);
+	free(mem);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	uint8_t *mem = malloc(IMAGE_SIZE), *copy = malloc(IMAGE_SIZE);
+	int ran = 0;
+
+	if (!mem || !copy || build_pristine(0) || build_pristine(1)) {
+		fprintf(stderr, "test_fsck: cannot build the test images\n");
+		return 1;
+	}
+	if (argc > 1 && !strcmp(argv[1], "--list")) {
+		for (size_t i = 0; i < NCASES; i++)
+			printf("%s\n", cases[i].name);
+		argc = -1;
+	}
+	if (argc > 2 && !strcmp(argv[1], "--write-image")) {
+		ran = write_image(argv[2], argc > 4 ? argv[4] : NULL);
+		argc = -1;
+	}
+	if (argc < 0) {
+		free(mem);
+		free(copy);
+		free(pristine[0]);
+		free(pristine[1]);
+		return ran;
+	}
+	for (size_t i = 0; i < NCASES; i++) {
+		bool want = argc == 1;
+
+		for (int a = 1; a < argc; a++)
+			want |= !strcmp(argv[a], cases[i].name);
+		if (want) {
+			run_case(&cases[i], mem, copy);
+			ran++;
+		}
+	}
+	for (int a = 1; a < argc || argc == 1; a++)
+		if (argc == 1 || !strcmp(argv[a], "poisoned")) {
+			test_poisoned();
+			break;
+		}
+	for (int a = 1; a < argc || argc == 1; a++)
+		if (argc == 1 || !strcmp(argv[a], "cancel")) {
+			test_cancel(mem);
+			break;
+		}
+	printf("%d cases, %d failures\n", ran, failures);
+	free(mem);
+	free(copy);
+	free(pristine[0]);
+	free(pristine[1]);
+	return failures ? 1 : 0;
+}

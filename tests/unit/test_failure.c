@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lib/failure.c on a region in memory: classification of failed ranges
+ * (fixed metadata areas, data pieces, free space), marking data lost
+ * (EIO on reads and writes of the lost blocks only, flags on media,
+ * survives remount), bad blocks never freed again, the shutdown state
+ * (root getattr and statfs answer, the rest EIO), inode paths.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mkfs.h"
+#include "vol_i.h"
+
+static int failures;
+#define CHECK(c)                                                          \
+	do {                                                              \
+		if (!(c)) {                                               \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n",      \
+				__FILE__, __LINE__, #c);                  \
+			failures++;                                       \
+		}                                                         \
+	} while (0)
+#define CHECK_EQ(a, b)                                                    \
+	do {                                                              \
+		long long _a = (long long)(a), _b = (long long)(b);       \
+		if (_a != _b) {                                           \
+			fprintf(stderr, "%s:%d: %s == %lld, expected %lld\n", \
+				__FILE__, __LINE__, #a, _a, _b);          \
+			failures++;                                       \
+		}                                                         \
+	} while (0)
+
+#define REGION_SIZE (64u << 20)
+#define FSZ (64u * 1024)
+
+static const struct hfs_cred root_cred = { 0, 0, 0, NULL, 0 };
+
+static struct hfs_vol *mount_vol(struct hfs_region *rg)
+{
+	struct hfs_vol *vol = NULL;
+	struct hfs_vol_info info;
+	struct hfs_err err = { 0 };
+
+	if (hfs_vol_open(rg, NULL, &vol, &info, &err)) {
+		fprintf(stderr, "mount: %s\n", err.msg);
+		abort();
+	}
+	return vol;
+}
+
+static uint64_t mkfile(struct hfs_vol *vol, uint64_t dir, const char *name,
+		       const uint8_t *data)
+{
+	struct hfs_attr a;
+
+	CHECK_EQ(hfs_mknod(vol, dir, name, S_IFREG | 0644, 0, &root_cred, &a),
+		 0);
+	CHECK_EQ(hfs_write(vol, a.ino, data, FSZ, 0), FSZ);
+	return a.ino;
+}
+
+struct first {
+	uint64_t ino, roff, foff;
+};
+
+static int first_piece(void *ctx, const struct hfs_fail_piece *p)
+{
+	struct first *f = ctx;
+
+	if (!f->ino) {
+		f->ino = p->ino;
+		f->roff = p->region_off;
+		f->foff = p->file_off;
+	}
+	return 0;
+}
+
+/* Region offset of file byte 0 of ino (first data piece). */
+static uint64_t data_off(struct hfs_vol *vol, uint64_t ino)
+{
+	struct first f = { 0 };
+	struct hfs_fail_class fc;
+
+	for (uint64_t b = vol->sb.s_pool_off; b < REGION_SIZE && !f.ino;
+	     b += HFS_BLOCK_SIZE) {
+		f.ino = 0;
+		hfs_vol_classify_failure(vol, b, HFS_BLOCK_SIZE, &fc,
+					 first_piece, &f);
+		if (f.ino && (f.ino != ino || f.foff != 0))
+			f.ino = 0;
+	}
+	return f.roff;
+}
+
+static int count_names(void *ctx, const char *name,
+		       const struct hfs_attr *a, uint64_t next)
+{
+	(void)name;
+	(void)a;
+	(void)next;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+int main(void)
+{
+	void *mem = calloc(1, REGION_SIZE);
+	struct hfs_mkfs_opts mo = { .label = "t" };
+	struct hfs_mkfs_result res;
+	struct hfs_region *rg;
+	struct hfs_err err = { 0 };
+	struct hfs_vol *vol;
+	struct hfs_fail_class fc;
+	struct hfs_attr a;
+	struct statvfs sv;
+	static uint8_t d1[FSZ], d2[FSZ], buf[FSZ];
+	uint64_t dir, f1, f2, off;
+	char path[256];
+
+	memset(d1, 'a', sizeof(d1));
+	memset(d2, 'b', sizeof(d2));
+	if (!mem || hfs_region_from_memory(mem, REGION_SIZE, &rg) ||
+	    hfs_mkfs(rg, &mo, &res, &err))
+		abort();
+	vol = mount_vol(rg);
+	CHECK_EQ(hfs_mkdir(vol, HFS_ROOT_INO, "d", 0755, &root_cred, &a), 0);
+	dir = a.ino;
+	f1 = mkfile(vol, dir, "f1", d1);
+	f2 = mkfile(vol, HFS_ROOT_INO, "f2", d2);
+
+	/* classification */
+	CHECK_EQ(hfs_vol_classify_failure(vol, vol->sb.s_itable_off, 4096, &fc,
+					  NULL, NULL), 0);
+	CHECK(fc.metadata && !strcmp(fc.what, "inode table"));
+	CHECK_EQ(hfs_vol_classify_failure(vol, vol->sb.s_journal_off + 8192, 1,
+					  &fc, NULL, NULL), 0);
+	CHECK(fc.metadata && !strcmp(fc.what, "journal"));
+	CHECK_EQ(hfs_vol_classify_failure(vol, REGION_SIZE - 8u * 4096 * 64,
+					  4096, &fc, NULL, NULL), 0);
+	CHECK(!fc.metadata);
+	off = data_off(vol, f1);
+	CHECK(off != 0);
+	CHECK_EQ(hfs_vol_classify_failure(vol, off, 4096, &fc, NULL, NULL), 0);
+	CHECK(!fc.metadata && fc.data_pieces == 1);
+
+	/* paths */
+	CHECK_EQ(hfs_vol_ino_path(vol, f1, path, sizeof(path)), 0);
+	CHECK(!strcmp(path, "/d/f1"));
+	CHECK_EQ(hfs_vol_ino_path(vol, dir, path, sizeof(path)), 0);
+	CHECK(!strcmp(path, "/d"));
+	CHECK_EQ(hfs_vol_ino_path(vol, HFS_ROOT_INO, path, sizeof(path)), 0);
+	CHECK(!strcmp(path, "/"));
+
+	/* mark block 2 of f1 lost */
+	CHECK_EQ(hfs_vol_mark_lost(vol, off + 8192, 4096, NULL, NULL), 0);
+	CHECK(hfs_iget(vol, f1)->d.i_flags & HFS_IF_LOSTDATA);
+	CHECK_EQ(hfs_read(vol, f1, buf, 4096, 8192), -EIO);
+	CHECK_EQ(hfs_read(vol, f1, buf, FSZ, 0), -EIO);
+	CHECK_EQ(hfs_read(vol, f1, buf, 8192, 0), 8192);
+	CHECK(!memcmp(buf, d1, 8192));
+	CHECK_EQ(hfs_read(vol, f1, buf, 4096, 12288), 4096);
+	CHECK_EQ(hfs_write(vol, f1, d1, 4096, 8192), -EIO);
+	CHECK_EQ(hfs_read(vol, f2, buf, FSZ, 0), FSZ);
+	CHECK(!memcmp(buf, d2, FSZ));
+	CHECK(hfs_badlist_overlaps(vol, off + 8192, 4096));
+	CHECK_EQ(hfs_vol_close(vol), 0);
+
+	/* persists; unlink never frees the bad block */
+	vol = mount_vol(rg);
+	CHECK_EQ(hfs_read(vol, f1, buf, 4096, 8192), -EIO);
+	CHECK_EQ(hfs_read(vol, f1, buf, 4096, 12288), 4096);
+	CHECK_EQ(hfs_unlink(vol, dir, "f1"), 0);
+	CHECK_EQ(hfs_alloc_reserve(&vol->alloc, (off + 8192) / 4096, 1),
+		 -EEXIST);
+	CHECK_EQ(hfs_alloc_reserve(&vol->alloc, off / 4096, 1), 0);
+	hfs_alloc_put(&vol->alloc, off / 4096, 1);
+
+	/* shutdown: the root answers (getattr, open, readdir: ls works),
+	 * statfs answers, the rest EIO */
+	hfs_vol_shutdown(vol);
+	CHECK(hfs_vol_is_shutdown(vol));
+	CHECK_EQ(hfs_getattr(vol, HFS_ROOT_INO, &a), 0);
+	CHECK_EQ(hfs_statfs(vol, &sv), 0);
+	CHECK_EQ(hfs_open(vol, HFS_ROOT_INO), 0);
+	{
+		int names = 0;
+
+		CHECK_EQ(hfs_readdir(vol, HFS_ROOT_INO, 0, false, count_names,
+				     &names), 0);
+		CHECK(names >= 3); /* ".", "..", and the files */
+	}
+	hfs_release(vol, HFS_ROOT_INO);
+	CHECK_EQ(hfs_readdir(vol, dir, 0, false, count_names, &(int){ 0 }),
+		 -EIO);
+	CHECK_EQ(hfs_getattr(vol, f2, &a), -EIO);
+	CHECK_EQ(hfs_lookup(vol, HFS_ROOT_INO, "f2", &a), -EIO);
+	CHECK_EQ(hfs_read(vol, f2, buf, 10, 0), -EIO);
+	CHECK_EQ(hfs_vol_close(vol), -EIO);
+	vol = mount_vol(rg); /* nothing half-written */
+	CHECK_EQ(hfs_read(vol, f2, buf, FSZ, 0), FSZ);
+	CHECK(!memcmp(buf, d2, FSZ));
+	CHECK_EQ(hfs_vol_close(vol), 0);
+	hfs_region_close(rg);
+	free(mem);
+	if (failures)
+		fprintf(stderr, "%d check(s) failed\n", failures);
+	return failures ? 1 : 0;
+}
