@@ -386,6 +386,8 @@ static struct mdent *sorted_ents(const struct mobj *d)
 {
 	struct mdent *v = xmalloc((size_t)d->nent * sizeof(*v));
 
+	if (d->nent == 0) /* d->ent may be NULL: memcpy/qsort must not see it */
+		return v;
 	memcpy(v, d->ent, (size_t)d->nent * sizeof(*v));
 	qsort(v, (size_t)d->nent, sizeof(*v), ent_cmp);
 	return v;
