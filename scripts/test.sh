@@ -3,7 +3,7 @@
 #
 #   scripts/test.sh           deps, plain build + all suites, then the
 #                             ASan/UBSan build + all suites
-#   scripts/test.sh --quick   skip the sanitizer pass (local iteration)
+#   scripts/test.sh --quick   skip the sanitizer and fuzz passes (local iteration)
 #
 # Arguments after `--` go to both `meson test` runs (e.g. -- --suite unit).
 # Ends with one line `N passed, N failed, N skipped` totalled over all
@@ -175,6 +175,24 @@ run_pass() {
 	note "$name: $ok passed, $bad failed, $skip skipped"
 }
 
+# fuzz_pass: every libFuzzer harness (fsck, mount-time parsing, control
+# messages) for a bounded time over its seed corpus, clang build in
+# build-fuzz/.  One result: passed, or failed with the crash files named.
+# HOLDFS_FUZZ_SECONDS sets the time per fuzzer (default 60).
+fuzz_pass() {
+	local secs=${HOLDFS_FUZZ_SECONDS:-60}
+
+	echo
+	echo "==== test.sh: fuzz pass: tests/fuzz/run-fuzz.sh $secs ===="
+	if tests/fuzz/run-fuzz.sh "$secs" </dev/null; then
+		passed=$((passed + 1))
+		note "fuzz: every harness ran ${secs}s without a crash"
+	else
+		failed=$((failed + 1))
+		note "fuzz: FAILED (see build-fuzz/artifacts/)"
+	fi
+}
+
 check_leftovers before
 
 echo
@@ -198,8 +216,10 @@ else
 		# new there.
 		mtest_extra=(--timeout-multiplier 3 --no-suite devdax)
 		run_pass sanitizer build-asan --sanitize
+		unset ASAN_OPTIONS UBSAN_OPTIONS
+		fuzz_pass
 	else
-		note "sanitizer pass skipped (--quick)"
+		note "sanitizer and fuzz passes skipped (--quick)"
 	fi
 fi
 
