@@ -1041,17 +1041,25 @@ static int owner_cb(void *ctx, const struct hfs_owner *w)
 	return 0;
 }
 
+/* Administration (status, leases, holders, inject) is root's: refuse
+ * anyone else with an ERROR reply. */
+static bool admin_allowed(struct hfsd_ctl *c, struct hfsd_client *cl,
+			  const struct hfs_msg_hdr *h)
+{
+	if (cl->uid == 0)
+		return true;
+	hfsd_ctl_send_error(c, cl, h->id, EACCES, "administration needs root");
+	return false;
+}
+
 static void do_admin(struct hfsd_ctl *c, struct hfsd_client *cl,
 		     const void *buf, int type)
 {
 	const struct hfs_msg_hdr *h = buf;
 	json_object *o, *arr;
 
-	if (cl->uid != 0) {
-		hfsd_ctl_send_error(c, cl, h->id, EACCES,
-				    "administration needs root");
+	if (!admin_allowed(c, cl, h))
 		return;
-	}
 	o = json_object_new_object();
 	arr = json_object_new_array();
 	if (type == HFS_MSG_ADMIN_HOLDERS) {
@@ -1106,11 +1114,8 @@ static void do_admin_failure(struct hfsd_ctl *c, struct hfsd_client *cl,
 	const struct hfs_msg_hdr *h = buf;
 	json_object *o, *arr;
 
-	if (cl->uid != 0) {
-		hfsd_ctl_send_error(c, cl, h->id, EACCES,
-				    "administration needs root");
+	if (!admin_allowed(c, cl, h))
 		return;
-	}
 	if (!c->d->fail) {
 		hfsd_ctl_send_error(c, cl, h->id, ENOTSUP,
 				    "failure monitor not running");

@@ -26,7 +26,6 @@
 
 #include "fsck_i.h"
 
-#define JPAD(n) (((n) + 7u) & ~(size_t)7u)
 
 struct sb_copy {
 	struct hfs_super sb;
@@ -116,28 +115,6 @@ static int choose_super(struct fsck *f, struct sb_copy *p, struct sb_copy *b)
 
 enum jstate { J_EMPTY, J_COMMITTED, J_TORN, J_INVALID, J_IO };
 
-static bool records_valid(const struct fsck *f, const uint8_t *recs,
-			  size_t len, uint32_t nrec)
-{
-	size_t pos = 0;
-	uint32_t n = 0;
-
-	while (pos < len) {
-		struct hfs_jrecord r;
-
-		if (len - pos < sizeof(r))
-			return false;
-		memcpy(&r, recs + pos, sizeof(r));
-		pos += sizeof(r);
-		if (r.r_len == 0 || JPAD(r.r_len) > len - pos ||
-		    r.r_off > f->rg->size || r.r_len > f->rg->size - r.r_off)
-			return false;
-		pos += JPAD(r.r_len);
-		n++;
-	}
-	return n == nrec;
-}
-
 /* Classify the journal; a committed transaction's records go to *recs. */
 static enum jstate journal_state(struct fsck *f, struct hfs_jheader *h,
 				 uint8_t **recs)
@@ -163,7 +140,7 @@ static enum jstate journal_state(struct fsck *f, struct hfs_jheader *h,
 	crc = hfs_crc32c_cont(hfs_crc32c(&c, sizeof(c)), *recs, h->j_bytes);
 	if (crc != h->j_crc)
 		return J_TORN;
-	if (!records_valid(f, *recs, h->j_bytes, h->j_nrec))
+	if (!hfs_journal_records_valid(f->rg, *recs, h->j_bytes, h->j_nrec))
 		return J_INVALID;
 	return J_COMMITTED;
 }

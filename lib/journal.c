@@ -124,10 +124,10 @@ static int apply_records(void *arg)
 	return 0;
 }
 
-/* Check that every record lies inside the region and the metadata it may
- * touch; a crafted journal must not be able to write anywhere else. */
-static int records_valid(const struct hfs_region *rg, const uint8_t *recs,
-			 size_t len, uint32_t nrec)
+/* Check that every record lies inside the region; a crafted journal must
+ * not be able to write anywhere else.  Shared with fsck. */
+bool hfs_journal_records_valid(const struct hfs_region *rg,
+			       const uint8_t *recs, size_t len, uint32_t nrec)
 {
 	size_t pos = 0;
 	uint32_t n = 0;
@@ -136,12 +136,12 @@ static int records_valid(const struct hfs_region *rg, const uint8_t *recs,
 		struct hfs_jrecord r;
 
 		if (len - pos < sizeof(r))
-			return 0;
+			return false;
 		memcpy(&r, recs + pos, sizeof(r));
 		pos += sizeof(r);
 		if (r.r_len == 0 || JPAD(r.r_len) > len - pos ||
 		    r.r_off > rg->size || r.r_len > rg->size - r.r_off)
-			return 0;
+			return false;
 		pos += JPAD(r.r_len);
 		n++;
 	}
@@ -243,7 +243,7 @@ int hfs_journal_replay(struct hfs_region *rg, const struct hfs_super *sb,
 				   rg->path, (unsigned long long)f.off);
 	}
 	if (tx_crc(&h, recs, h.j_bytes) != h.j_crc ||
-	    !records_valid(rg, recs, h.j_bytes, h.j_nrec)) {
+	    !hfs_journal_records_valid(rg, recs, h.j_bytes, h.j_nrec)) {
 		free(recs); /* torn: never applied anywhere */
 		return 0;
 	}

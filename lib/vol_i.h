@@ -87,6 +87,9 @@ int hfs_tx_commit(struct hfs_vol *vol, struct hfs_tx *tx);
  * Returns 1 if one was replayed, 0 if none, -errno on fault. */
 int hfs_journal_replay(struct hfs_region *rg, const struct hfs_super *sb,
 		       uint64_t *seq, struct hfs_err *err);
+/* Do nrec redo records fill exactly [recs, recs+len), each inside rg? */
+bool hfs_journal_records_valid(const struct hfs_region *rg,
+			       const uint8_t *recs, size_t len, uint32_t nrec);
 /* Invalidate the journal (after replay, at clean unmount, before fsck
  * repairs) so an old transaction is never applied over later writes. */
 int hfs_journal_clear(struct hfs_region *rg, const struct hfs_super *sb);

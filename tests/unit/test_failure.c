@@ -14,24 +14,7 @@
 #include "mkfs.h"
 #include "vol_i.h"
 
-static int failures;
-#define CHECK(c)                                                          \
-	do {                                                              \
-		if (!(c)) {                                               \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n",      \
-				__FILE__, __LINE__, #c);                  \
-			failures++;                                       \
-		}                                                         \
-	} while (0)
-#define CHECK_EQ(a, b)                                                    \
-	do {                                                              \
-		long long _a = (long long)(a), _b = (long long)(b);       \
-		if (_a != _b) {                                           \
-			fprintf(stderr, "%s:%d: %s == %lld, expected %lld\n", \
-				__FILE__, __LINE__, #a, _a, _b);          \
-			failures++;                                       \
-		}                                                         \
-	} while (0)
+#include "check.h"
 
 #define REGION_SIZE (64u << 20)
 #define FSZ (64u * 1024)

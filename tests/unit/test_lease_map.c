@@ -15,16 +15,7 @@
 #include "mkfs.h"
 #include "vol_i.h"
 
-static int failures;
-#define CHECK_EQ(a, b)                                                    \
-	do {                                                              \
-		long long _a = (long long)(a), _b = (long long)(b);       \
-		if (_a != _b) {                                           \
-			fprintf(stderr, "%s:%d: %s == %lld, expected %lld\n", \
-				__FILE__, __LINE__, #a, _a, _b);          \
-			failures++;                                       \
-		}                                                         \
-	} while (0)
+#include "check.h"
 
 #define REGION_SIZE (64u << 20)
 
