@@ -1024,6 +1024,20 @@ static void admin_common(struct hfsd_ctl *c, json_object *o)
 	json_object_object_add(o, "kills", json_object_new_uint64(c->kills));
 }
 
+/* o.leases = the leases (only those mapping region bytes [rs, re) when
+ * in_range), plus the common fields, under the lease lock. */
+static void add_leases(struct hfsd_ctl *c, json_object *o, json_object *arr,
+		       bool in_range, uint64_t rs, uint64_t re)
+{
+	pthread_mutex_lock(&c->lock);
+	for (struct hfsd_lease *l = c->leases; l; l = l->next)
+		if (!in_range || lease_maps(l, rs, re))
+			json_object_array_add(arr, lease_json(l));
+	json_object_object_add(o, "leases", arr);
+	admin_common(c, o);
+	pthread_mutex_unlock(&c->lock);
+}
+
 static int owner_cb(void *ctx, const struct hfs_owner *w)
 {
 	json_object *x = json_object_new_object();
@@ -1086,20 +1100,9 @@ static void do_admin(struct hfsd_ctl *c, struct hfsd_client *cl,
 		json_object_object_add(o, "length",
 				       json_object_new_uint64(m->length));
 		json_object_object_add(o, "owners", owners);
-		pthread_mutex_lock(&c->lock);
-		for (struct hfsd_lease *l = c->leases; l; l = l->next)
-			if (lease_maps(l, m->offset, re))
-				json_object_array_add(arr, lease_json(l));
-		json_object_object_add(o, "leases", arr);
-		admin_common(c, o);
-		pthread_mutex_unlock(&c->lock);
+		add_leases(c, o, arr, true, m->offset, re);
 	} else {
-		pthread_mutex_lock(&c->lock);
-		for (struct hfsd_lease *l = c->leases; l; l = l->next)
-			json_object_array_add(arr, lease_json(l));
-		json_object_object_add(o, "leases", arr);
-		admin_common(c, o);
-		pthread_mutex_unlock(&c->lock);
+		add_leases(c, o, arr, false, 0, 0);
 	}
 	send_json(c, cl, h->id, o);
 	json_object_put(o);
@@ -1144,12 +1147,7 @@ static void do_admin_failure(struct hfsd_ctl *c, struct hfsd_client *cl,
 	} else {
 		o = hfsd_fail_status_json(c->d->fail);
 		arr = json_object_new_array();
-		pthread_mutex_lock(&c->lock);
-		for (struct hfsd_lease *l = c->leases; l; l = l->next)
-			json_object_array_add(arr, lease_json(l));
-		json_object_object_add(o, "leases", arr);
-		admin_common(c, o);
-		pthread_mutex_unlock(&c->lock);
+		add_leases(c, o, arr, false, 0, 0);
 	}
 	send_json(c, cl, h->id, o);
 	json_object_put(o);

@@ -200,6 +200,9 @@ void fsck_claims_sort(struct fsck *f);
 void fsck_claims_drop(struct fsck *f, uint64_t ino);
 /* Claims of ino in the sorted part: index of the first, count in *n. */
 size_t fsck_claims_of(struct fsck *f, uint64_t ino, size_t *n);
+/* Append a directory entry for ino to f->dirs (zeroed but for ino) and
+ * point f->ino[ino].dir at it (pass3_connect.c).  0 or -ENOMEM. */
+int fsck_dirs_push(struct fsck *f, uint64_t ino);
 /* Pass 1's chain block check, for reuse. */
 bool fsck_extblk_ok(const uint8_t *blk, uint64_t ino, uint32_t left);
 struct fsck_dir *fsck_dir_of(struct fsck *f, uint64_t ino);

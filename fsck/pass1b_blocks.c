@@ -255,19 +255,9 @@ static int dirs_build(struct fsck *f)
 
 		if (!f->ino[ino].mode || !S_ISDIR(f->ino[ino].mode))
 			continue;
-		if (f->ndirs == f->capdirs) {
-			size_t cap = f->capdirs ? f->capdirs * 2 : 64;
-
-			d = realloc(f->dirs, cap * sizeof(*d));
-			if (!d)
-				return -ENOMEM;
-			f->dirs = d;
-			f->capdirs = cap;
-		}
-		d = &f->dirs[f->ndirs++];
-		memset(d, 0, sizeof(*d));
-		d->ino = ino;
-		f->ino[ino].dir = (uint32_t)f->ndirs;
+		if (fsck_dirs_push(f, ino))
+			return -ENOMEM;
+		d = &f->dirs[f->ndirs - 1];
 		first = fsck_claims_of(f, ino, &n);
 		d->v = malloc((n ? n : 1) * sizeof(*d->v));
 		d->chain = malloc((n ? n : 1) * sizeof(*d->chain));

@@ -59,7 +59,7 @@ static int64_t free_slot(struct fsck *f)
 	return (int64_t)f->scan_end++;
 }
 
-static int dirs_push(struct fsck *f, uint64_t ino)
+int fsck_dirs_push(struct fsck *f, uint64_t ino)
 {
 	struct fsck_dir *d;
 
@@ -100,7 +100,7 @@ static int lpf_create(struct fsck *f)
 	};
 	f->max_gen = d.i_generation;
 	if ((ret = fsck_write_inode(f, (uint64_t)ino, &d)) ||
-	    (ret = dirs_push(f, (uint64_t)ino)))
+	    (ret = fsck_dirs_push(f, (uint64_t)ino)))
 		return ret;
 	f->ino[ino] = (struct fsck_ino){
 		.mode = d.i_mode, .nlink = 2, .links = 1, .flags = FI_USED |

@@ -32,22 +32,8 @@ def J(*a):
     return os.path.join(*a)
 
 
-def pwrite_all(fd, data, off):
-    view = memoryview(data)
-    while view:
-        n = os.pwrite(fd, view, off)
-        view = view[n:]
-        off += n
-
-
-def pread_all(fd, n, off):
-    out = bytearray()
-    while len(out) < n:
-        b = os.pread(fd, n - len(out), off + len(out))
-        if not b:
-            break
-        out += b
-    return bytes(out)
+pwrite_all = posix_ops.pwrite_all
+pread_all = posix_ops.pread_all
 
 
 # ---------------------------------------------------------------------------
