@@ -83,6 +83,19 @@ static struct hfsd_job *new_job(struct hfsd_ctl *c, int kind)
 	return j;
 }
 
+/* Queue j behind every job already queued (c->lock held): the ring sends
+ * jobs in list order, so clients see REVOKE/REMAP in the order the
+ * layout changed (a punch before the unlink that follows it). */
+static void queue_job_locked(struct hfsd_ctl *c, struct hfsd_job *j)
+{
+	struct hfsd_job **pp = &c->jobs;
+
+	while (*pp)
+		pp = &(*pp)->next;
+	j->next = NULL;
+	*pp = j;
+}
+
 /* A thread other than the ring queued job j and waits for it: bounded by
  * the ack deadline plus the time a killed holder may take to die.
  * Returns with c->lock held. */
@@ -250,8 +263,7 @@ static bool release_hook(void *ctx, uint64_t pblk, uint64_t n, uint64_t ino,
 		if (j) {
 			j->pblk = pblk;
 			j->nblk = n;
-			j->next = c->jobs;
-			c->jobs = j;
+			queue_job_locked(c, j);
 		} else {
 			hfsd_log(LOG_ERR, "control: out of memory revoking "
 				 "%" PRIu64 " blocks; kept out of use", n);
@@ -430,8 +442,7 @@ static void fill_hook(void *ctx, uint64_t ino, uint64_t off, uint64_t len)
 		return;
 	pthread_mutex_lock(&c->lock);
 	job->sleeper = !tls_on_ring;
-	job->next = c->jobs;
-	c->jobs = job;
+	queue_job_locked(c, job);
 	pthread_mutex_unlock(&c->lock);
 	if (tls_on_ring) {
 		tls_fill_job = job; /* the grant defers its reply to it */
@@ -1297,8 +1308,7 @@ int hfsd_lease_revoke_failure(struct hfsd_ctl *c, uint64_t rs, uint64_t re,
 		return 0;
 	}
 	j->sleeper = true;
-	j->next = c->jobs;
-	c->jobs = j;
+	queue_job_locked(c, j);
 	pthread_mutex_unlock(&c->lock);
 	wake_ring(c);
 	job_wait_locked(c, j);
