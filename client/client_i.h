@@ -65,6 +65,11 @@ struct hfc_conn {
 	int region_fd[2];    /* [0] read-only, [1] read-write; -1 if none */
 	struct pmem2_map *pmap;   /* small map of the rw region fd: persist fn */
 	void (*persist)(const void *, size_t);  /* NULL: msync */
+	/* The daemon's coherence table (read-only map of its sealed memfd;
+	 * proto.h HFS_COH_*), coh_slots words, or NULL */
+	const _Atomic uint32_t *coh;
+	uint32_t coh_slots;
+	size_t coh_len;
 	enum { HFC_PERSIST_UNKNOWN, HFC_PERSIST_LEARNING, HFC_PERSIST_KNOWN }
 		persist_state;
 	pthread_mutex_t lock;     /* pending, next_id, dead */
@@ -106,6 +111,7 @@ void hfc_persist_range(struct hfc_conn *c, const void *addr, size_t len);
 int hfc_discover(int fd, char (*paths)[108], int max);
 
 /* --- mapping.c: called by the listener of c. */
+/* A REVOKE, its length checked (n bytes, nranges ranges) */
 void hfc_on_revoke(struct hfc_conn *c, const struct hfs_msg_revoke *r);
 int hfc_on_remap(struct hfc_conn *c, const struct hfs_msg_remap *r, size_t len);
 void hfc_on_conn_lost(struct hfc_conn *c);

@@ -245,6 +245,34 @@ int hfc_request_ms(struct hfc_conn *c, void *msg, size_t len, int send_fd,
 
 /* ---- connecting ------------------------------------------------------ */
 
+/* The daemon's coherence table (proto.h): map it read-only.  Without it
+ * every holdfs_persist asks the daemon (correct, slower).  Takes fd. */
+static void map_coherence(struct hfc_conn *c, int fd, uint32_t slots)
+{
+	struct stat st;
+	void *p;
+
+	c->coh = NULL;
+	c->coh_slots = 0;
+	if (fd < 0 || !slots)
+		goto out;
+	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size < (uint64_t)slots * 4) {
+		hfc_log("coherence table too small; persist always asks");
+		goto out;
+	}
+	p = hfc_mmap(NULL, (size_t)slots * 4, PROT_READ, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		hfc_log("coherence table: mmap: %s", strerror(errno));
+		goto out;
+	}
+	c->coh = p;
+	c->coh_slots = slots;
+	c->coh_len = (size_t)slots * 4;
+out:
+	if (fd >= 0)
+		close(fd);
+}
+
 static int hello(struct hfc_conn *c)
 {
 	struct hfs_msg_hello m = { .pid = (uint32_t)getpid() };
@@ -262,18 +290,23 @@ static int hello(struct hfc_conn *c)
 		return r;
 	n = hfc_recv_msg(c->sock, &ok, sizeof(ok), &fd);
 	setsockopt(c->sock, SOL_SOCKET, SO_RCVTIMEO, &zero, sizeof(zero));
-	if (fd >= 0)
-		close(fd);
-	if (n < 0)
+	if (n < 0) {
+		if (fd >= 0)
+			close(fd);
 		return n == -EAGAIN ? -ETIMEDOUT : (int)n;
+	}
 	if (hfc_check_hdr(&ok.h, (size_t)n) || ok.h.type != HFS_MSG_HELLO_OK ||
 	    !ok.alloc_unit || (ok.alloc_unit & (ok.alloc_unit - 1)) ||
-	    ok.alloc_unit % (uint32_t)sysconf(_SC_PAGESIZE))
+	    ok.alloc_unit % (uint32_t)sysconf(_SC_PAGESIZE)) {
+		if (fd >= 0)
+			close(fd);
 		return -EPROTO;
+	}
 	c->region_size = ok.region_size;
 	c->alloc_unit = ok.alloc_unit;
 	c->revoke_ms = ok.revoke_ms;
 	memcpy(c->uuid, ok.uuid, sizeof(c->uuid));
+	map_coherence(c, fd, ok.coh_slots);
 	return 0;
 }
 

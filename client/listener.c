@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <libpmem2.h>
@@ -120,13 +121,27 @@ static void handle(struct hfc_conn *c, const struct hfs_msg_hdr *h, size_t n,
 	case HFS_MSG_ERROR:
 		deliver(c, h, n, fd);
 		return;
-	case HFS_MSG_REVOKE:
-		hfc_on_revoke(c, (const struct hfs_msg_revoke *)h);
-		ack.lease_id = ((const struct hfs_msg_revoke *)h)->lease_id;
+	case HFS_MSG_REVOKE: {
+		const struct hfs_msg_revoke *rv = (const void *)h;
+
+		if (!rv->nranges || rv->nranges > HFS_REVOKE_MAX_RANGES ||
+		    n != sizeof(*rv) + (size_t)rv->nranges *
+					   sizeof(struct hfs_revoke_range)) {
+			/* cannot tell what to revoke: revoke everything */
+			if (fd >= 0)
+				close(fd);
+			shutdown(c->sock, SHUT_RDWR);
+			hfc_log("malformed REVOKE %llu", (unsigned long long)h->id);
+			return;
+		}
+		hfc_on_revoke(c, rv);
+		ack.lease_id = 0;
 		hfc_send(c, &ack, sizeof(ack), HFS_MSG_REVOKE_ACK, h->id, -1);
-		hfc_log("REVOKE %llu of lease %llu acknowledged",
-			(unsigned long long)h->id, (unsigned long long)ack.lease_id);
+		hfc_log("REVOKE %llu (%u range%s) acknowledged",
+			(unsigned long long)h->id, rv->nranges,
+			rv->nranges == 1 ? "" : "s");
 		break;
+	}
 	case HFS_MSG_REMAP:
 		if (fd >= 0)
 			hfc_conn_region_fd(c, HFS_PROT_READ, fd), fd = -1;

@@ -48,6 +48,7 @@ struct holdfs_mapping {
 	uint64_t revoked_bytes;
 	int busy;              /* revoke handler calls in flight */
 	int file_fd;           /* a dup of the leased file (coherence), or -1 */
+	const _Atomic uint32_t *coh_word; /* the file's coherence word, or NULL */
 	char path[256];
 	struct holdfs_mapping *next;
 };
@@ -172,11 +173,14 @@ static void lose_range(struct hfc_conn *c, uint64_t lease_id, uint64_t off,
 
 void hfc_on_revoke(struct hfc_conn *c, const struct hfs_msg_revoke *r)
 {
+	const struct hfs_revoke_range *rr = (const void *)(r + 1);
 	uint32_t reason = r->reason;
 
 	if (reason < HOLDFS_REVOKE_LAYOUT || reason > HOLDFS_REVOKE_SHUTDOWN)
 		reason = HOLDFS_REVOKE_FAILURE;
-	lose_range(c, r->lease_id, r->offset, r->length, reason);
+	for (uint32_t i = 0; i < r->nranges; i++)
+		lose_range(c, rr[i].lease_id, rr[i].offset, rr[i].length,
+			   reason);
 }
 
 void hfc_on_conn_lost(struct hfc_conn *c)
@@ -296,6 +300,9 @@ static int lease_hook(struct hfc_conn *c, void *arg, const void *msg,
 	}
 	m->lease_id = ok->lease_id;  /* set first: the caller releases it */
 	m->ino = ok->ino;
+	/* a word outside the table is the daemon's bug: ask every time */
+	m->coh_word = c->coh && ok->coh_slot < c->coh_slots ?
+		      &c->coh[ok->coh_slot] : NULL;
 	hfc_conn_region_fd(c, ok->prot, fd);
 	if (ok->nextents > HFS_LEASE_MAX_EXTENTS ||
 	    len != sizeof(*ok) + (size_t)ok->nextents * sizeof(*e) ||
@@ -563,6 +570,15 @@ int holdfs_persist(struct holdfs_mapping *m, const void *addr, size_t len)
 	if (!len)
 		return 0;
 	hfc_persist_range(m->conn, addr, len);
+	/* The stores are durable.  If the kernel caches no page of the file
+	 * (the daemon's word says CLEAN), nothing can be stale: done.  The
+	 * fence orders the stores above before the load of the word; the
+	 * daemon stores the word before it reads the file for the kernel
+	 * (docs/lease-protocol.md, "Coherence"). */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (m->coh_word && !atomic_load(&m->conn->dead) &&
+	    atomic_load(m->coh_word) == HFS_COH_CLEAN)
+		return 0;
 	/* PERSISTED, then wait for PERSISTED_OK: the daemon sends it after
 	 * the kernel invalidated its cached pages of the range (including
 	 * pages a readahead was filling, and pages other processes have

@@ -5,6 +5,8 @@
  * shim), and the optional trace (HOLDFS_LOG=1 -> stderr).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -42,19 +44,36 @@ int hfc_msync(void *addr, size_t len, int flags)
  * there atomically.  If no memfd can be had (EMFILE), the range becomes
  * PROT_NONE (SIGSEGV instead of SIGBUS, but never stale data).
  */
+/* One empty memfd per process serves every revocation: a shared mapping
+ * of a zero-length file raises SIGBUS (BUS_ADRERR) on any access, like
+ * lost memory.  Sealed against growing, so it stays empty; made once,
+ * because a revocation round may cover thousands of leases. */
+static pthread_once_t empty_once = PTHREAD_ONCE_INIT;
+static int empty_fd = -1;
+
+static void make_empty(void)
+{
+	empty_fd = memfd_create("holdfs-revoked", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (empty_fd >= 0 &&
+	    fcntl(empty_fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK |
+		  F_SEAL_SEAL) < 0) {
+		close(empty_fd);
+		empty_fd = -1;
+	}
+}
+
 int hfc_revoke_range(void *addr, size_t len)
 {
-	int fd = memfd_create("holdfs-revoked", MFD_CLOEXEC);
 	void *p;
 
-	if (fd >= 0) {
+	pthread_once(&empty_once, make_empty);
+	if (empty_fd >= 0) {
 		p = hfc_mmap(addr, len, PROT_READ | PROT_WRITE,
-			     MAP_SHARED | MAP_FIXED, fd, 0);
-		close(fd);
-		if (p != MAP_FAILED) {
-			madvise(addr, len, MADV_DONTFORK);
+			     MAP_SHARED | MAP_FIXED, empty_fd, 0);
+		/* (no MADV_DONTFORK: a child inheriting an empty file's
+		 * mapping inherits nothing of the region) */
+		if (p != MAP_FAILED)
 			return 0;
-		}
 	}
 	hfc_log("revoke %p+%zu: memfd unavailable (%s), using PROT_NONE",
 		addr, len, strerror(errno));

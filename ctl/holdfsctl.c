@@ -230,17 +230,19 @@ static void print_leases(json_object *leases)
 		printf("no leases\n");
 		return;
 	}
-	printf("%-8s %-8s %-6s %-10s %-18s %-18s %-4s %s\n", "LEASE", "PID",
-	       "UID", "INODE", "OFFSET", "LENGTH", "PROT", "EXTENTS");
+	printf("%-8s %-8s %-6s %-10s %-18s %-18s %-4s %-8s %s\n", "LEASE",
+	       "PID", "UID", "INODE", "OFFSET", "LENGTH", "PROT", "PAGES",
+	       "EXTENTS");
 	for (size_t i = 0; i < n; i++) {
 		json_object *l = json_object_array_get_idx(leases, i);
 		json_object *ex = arr(l, "extents");
 		size_t ne = ex ? json_object_array_length(ex) : 0;
 
 		printf("%-8" PRIu64 " %-8" PRIu64 " %-6" PRIu64 " %-10" PRIu64
-		       " %#-18" PRIx64 " %#-18" PRIx64 " %-4s", u64(l, "id"),
+		       " %#-18" PRIx64 " %#-18" PRIx64 " %-4s %-8s", u64(l, "id"),
 		       u64(l, "pid"), u64(l, "uid"), u64(l, "ino"),
-		       u64(l, "offset"), u64(l, "length"), str(l, "prot"));
+		       u64(l, "offset"), u64(l, "length"), str(l, "prot"),
+		       str(l, "coherence"));
 		for (size_t k = 0; k < ne; k++) {
 			json_object *e = json_object_array_get_idx(ex, k);
 			const char *st = str(e, "state");

@@ -47,6 +47,8 @@ struct hfsd {
 	bool readonly;
 	bool debug;
 	struct hfsd_fail *fail;   /* failure pipeline (fs/failure.c) */
+	struct hfsd_coh *coh;     /* page-cache coherence table of the DAX
+				     leases (fs/coherence.h), or NULL */
 };
 
 static inline struct hfsd *hfsd_of(fuse_req_t req)

@@ -46,16 +46,91 @@ static unsigned dying_ms(const struct hfsd_ctl *c)
 	return c->revoke_ms * 4 > 2000 ? c->revoke_ms * 4 : 2000;
 }
 
-static struct hfsd_lease *find_lease(struct hfsd_ctl *c, uint64_t id)
+/* ------------------------------------------------------ lease table */
+
+static int lease_id_cmp(const struct hfsd_lease *a, const struct hfsd_lease *b)
 {
-	for (struct hfsd_lease *l = c->leases; l; l = l->next)
-		if (l->id == id)
-			return l;
-	return NULL;
+	return a->id < b->id ? -1 : a->id > b->id;
 }
 
-static void free_lease(struct hfsd_lease *l)
+static int lease_ino_cmp(const struct hfsd_lease *a, const struct hfsd_lease *b)
 {
+	if (a->ino != b->ino)
+		return a->ino < b->ino ? -1 : 1;
+	return lease_id_cmp(a, b);
+}
+
+/* libbsd's tree.h marks the generated functions __unused, which libbsd
+ * leaves undefined on Linux; define it only around the generated code. */
+#define __unused __attribute__((__unused__))
+RB_GENERATE_STATIC(lease_ids, hfsd_lease, by_id, lease_id_cmp)
+RB_GENERATE_STATIC(lease_inos, hfsd_lease, by_ino, lease_ino_cmp)
+RB_GENERATE_STATIC(lease_holes, hfsd_lease, by_hole, lease_ino_cmp)
+#undef __unused
+
+/* c->lock held for all of these. */
+static struct hfsd_lease *find_lease(struct hfsd_ctl *c, uint64_t id)
+{
+	struct hfsd_lease k = { .id = id };
+
+	return RB_FIND(lease_ids, &c->leases_by_id, &k);
+}
+
+/* The leases of inode ino, in id order: first_of_ino, then next_of_ino
+ * (O(log n) to start, O(1) amortised per step). */
+static struct hfsd_lease *first_of_ino(struct hfsd_ctl *c, uint64_t ino)
+{
+	struct hfsd_lease k = { .ino = ino, .id = 0 }, *l;
+
+	l = RB_NFIND(lease_inos, &c->leases_by_ino, &k);
+	return l && l->ino == ino ? l : NULL;
+}
+
+static struct hfsd_lease *next_of_ino(struct hfsd_ctl *c, struct hfsd_lease *l)
+{
+	struct hfsd_lease *n = RB_NEXT(lease_inos, &c->leases_by_ino, l);
+
+	(void)c; /* libbsd's RB_NEXT does not use the head */
+	return n && n->ino == l->ino ? n : NULL;
+}
+
+/* The leases of ino that map holes (read leases): first, then next. */
+static struct hfsd_lease *first_holey(struct hfsd_ctl *c, uint64_t ino)
+{
+	struct hfsd_lease k = { .ino = ino, .id = 0 }, *l;
+
+	l = RB_NFIND(lease_holes, &c->leases_with_holes, &k);
+	return l && l->ino == ino ? l : NULL;
+}
+
+static struct hfsd_lease *next_holey(struct hfsd_ctl *c, struct hfsd_lease *l)
+{
+	struct hfsd_lease *n = RB_NEXT(lease_holes, &c->leases_with_holes, l);
+
+	(void)c;
+	return n && n->ino == l->ino ? n : NULL;
+}
+
+static void insert_lease(struct hfsd_ctl *c, struct hfsd_lease *l)
+{
+	RB_INSERT(lease_ids, &c->leases_by_id, l);
+	RB_INSERT(lease_inos, &c->leases_by_ino, l);
+	for (uint32_t i = 0; i < l->n && !l->holey; i++)
+		l->holey = l->ext[i].flags & HFS_LEXT_HOLE;
+	if (l->holey)
+		RB_INSERT(lease_holes, &c->leases_with_holes, l);
+	c->nleases++;
+}
+
+/* Take l out of the table and free it. */
+static void drop_lease(struct hfsd_ctl *c, struct hfsd_lease *l)
+{
+	RB_REMOVE(lease_ids, &c->leases_by_id, l);
+	RB_REMOVE(lease_inos, &c->leases_by_ino, l);
+	if (l->holey)
+		RB_REMOVE(lease_holes, &c->leases_with_holes, l);
+	c->nleases--;
+	hfsd_coh_put(c->coh, l->ino);
 	free(l->ext);
 	free(l);
 }
@@ -65,6 +140,7 @@ static void free_job(struct hfsd_job *j)
 	for (uint32_t i = 0; i < j->nw; i++)
 		free(j->w[i].msg);
 	free(j->w);
+	free(j->rv);
 	free(j->defer_msg);
 	free(j);
 }
@@ -132,8 +208,8 @@ static void job_finish_unlock(struct hfsd_ctl *c, struct hfsd_job *j,
 	pthread_mutex_unlock(&c->lock);
 }
 
-static int add_waiter(struct hfsd_job *j, struct hfsd_lease *l, void *msg,
-		      size_t len, uint64_t msg_id)
+static int add_waiter(struct hfsd_job *j, const struct hfsd_lease *l,
+		      void *msg, size_t len, uint64_t msg_id)
 {
 	if (j->nw == j->cap) {
 		uint32_t cap = j->cap ? j->cap * 2 : 4;
@@ -148,6 +224,70 @@ static int add_waiter(struct hfsd_job *j, struct hfsd_lease *l, void *msg,
 		.cl = l->cl, .msg_id = msg_id, .lease_id = l->id,
 		.pid = l->pid, .msg = msg, .len = len,
 	};
+	return 0;
+}
+
+/* Add [fs, fe) of lease l to job j's REVOKE for l's client: one message
+ * per client per round (another when one is full), so revoking 10,000
+ * leases of 8 clients costs 8 messages and 8 acks.  c->lock held. */
+static int add_revoke(struct hfsd_ctl *c, struct hfsd_job *j,
+		      const struct hfsd_lease *l, uint64_t fs, uint64_t fe)
+{
+	struct hfsd_client *cl = l->cl;
+	struct hfs_revoke_range *rr;
+	struct hfsd_waiter *w = NULL;
+	struct hfs_msg_revoke *m;
+
+	if (cl->rv_job == j->id && cl->rv_w < j->nw &&
+	    j->w[cl->rv_w].nranges < HFS_REVOKE_MAX_RANGES)
+		w = &j->w[cl->rv_w];
+	if (!w) {
+		size_t len = sizeof(*m) + 8 * sizeof(*rr);
+
+		m = calloc(1, len);
+		if (!m)
+			return -ENOMEM;
+		hfsd_msg_init(&m->h, HFS_MSG_REVOKE, sizeof(*m), ++c->next_msg);
+		m->reason = j->reason;
+		if (add_waiter(j, l, m, len, m->h.id) < 0) {
+			free(m);
+			return -ENOMEM;
+		}
+		w = &j->w[j->nw - 1];
+		w->nranges = 0;
+		cl->rv_job = j->id;
+		cl->rv_w = j->nw - 1;
+	}
+	/* w->len is the allocation; h.len the bytes in use */
+	m = w->msg;
+	if (m->h.len + sizeof(*rr) > w->len) {
+		size_t cap = w->len * 2;
+
+		if (cap > HFS_MSG_MAX)
+			cap = HFS_MSG_MAX;
+		m = realloc(w->msg, cap);
+		if (!m)
+			return -ENOMEM;
+		w->msg = m;
+		w->len = cap;
+	}
+	if (j->nrv == j->caprv) {
+		uint32_t cap = j->caprv ? j->caprv * 2 : 16;
+		struct hfsd_revoked *rv = realloc(j->rv, cap * sizeof(*rv));
+
+		if (!rv)
+			return -ENOMEM;
+		j->rv = rv;
+		j->caprv = cap;
+	}
+	rr = (struct hfs_revoke_range *)((uint8_t *)m + m->h.len);
+	rr->lease_id = l->id;
+	rr->offset = fs;
+	rr->length = fe - fs;
+	m->h.len += sizeof(*rr);
+	m->nranges = ++w->nranges;
+	j->rv[j->nrv++] = (struct hfsd_revoked){ l->id, l->pid,
+						 (uint32_t)(w - j->w) };
 	return 0;
 }
 
@@ -232,32 +372,27 @@ static bool release_hook(void *ctx, uint64_t pblk, uint64_t n, uint64_t ino,
 	struct hfsd_job *j = NULL;
 	bool keep = false;
 
-	(void)ino;
 	(void)lblk;
 	if (!data)
 		return false; /* metadata blocks are never leased */
 	pthread_mutex_lock(&c->lock);
-	for (struct hfsd_lease *l = c->leases; l; l = l->next) {
-		struct hfs_msg_revoke *m;
+	/* the rmap named the owner: only its leases can map the blocks */
+	for (struct hfsd_lease *l = first_of_ino(c, ino); l;
+	     l = next_of_ino(c, l)) {
 		uint64_t fs, fe;
 
 		if (!revoke_in_lease(l, rs, re, &fs, &fe))
 			continue;
 		keep = true; /* even if we cannot tell the holder */
-		if (!j)
-			j = new_job(c, HFSD_JOB_REVOKE);
-		m = calloc(1, sizeof(*m));
-		if (!j || !m) {
-			free(m);
-			continue;
+		if (!j && (j = new_job(c, HFSD_JOB_REVOKE)))
+			j->reason = HFS_REVOKE_LAYOUT;
+		if (j && add_revoke(c, j, l, fs, fe) < 0) {
+			/* the holder cannot be told: never reuse the blocks */
+			j->leak = true;
+			hfsd_log(LOG_ERR, "control: out of memory revoking "
+				 "lease %" PRIu64 "; its blocks stay out of "
+				 "use", l->id);
 		}
-		hfsd_msg_init(&m->h, HFS_MSG_REVOKE, sizeof(*m), ++c->next_msg);
-		m->lease_id = l->id;
-		m->offset = fs;
-		m->length = fe - fs;
-		m->reason = HFS_REVOKE_LAYOUT;
-		if (add_waiter(j, l, m, sizeof(*m), m->h.id) < 0)
-			free(m);
 	}
 	if (keep) {
 		if (j) {
@@ -398,10 +533,12 @@ static void fill_hook(void *ctx, uint64_t ino, uint64_t off, uint64_t len)
 	size_t nt = 0, cap = 0;
 
 	pthread_mutex_lock(&c->lock);
-	for (struct hfsd_lease *l = c->leases; l; l = l->next) {
+	/* leases that never mapped a hole cannot need a REMAP */
+	for (struct hfsd_lease *l = first_holey(c, ino); l;
+	     l = next_holey(c, l)) {
 		bool hit = false;
 
-		if (l->ino != ino || l->off >= fe || l->off + l->len <= fo)
+		if (l->off >= fe || l->off + l->len <= fo)
 			continue;
 		for (uint32_t i = 0; i < l->n && !hit; i++)
 			hit = (l->ext[i].flags & HFS_LEXT_HOLE) &&
@@ -499,7 +636,10 @@ void hfsd_lease_run_jobs(struct hfsd_ctl *c)
 				w->acked = true;
 				w->cl = NULL;
 			} else {
-				hfsd_ctl_send(c, w->cl, w->msg, w->len, -1);
+				/* h.len: a REVOKE's buffer may be larger */
+				hfsd_ctl_send(c, w->cl, w->msg,
+					      ((struct hfs_msg_hdr *)w->msg)->len,
+					      -1);
 			}
 			free(w->msg);
 			w->msg = NULL;
@@ -564,19 +704,29 @@ void hfsd_lease_timeout(struct hfsd_ctl *c, uint64_t job_id)
 		for (uint32_t i = 0; i < j->nw; i++) {
 			struct hfsd_waiter *w = &j->w[i];
 
-			if (w->acked || !w->cl || w->cl->killed)
+			if (w->acked || !w->cl)
 				continue;
-			hfsd_log(LOG_WARNING, "control: pid %d did not ack %s %"
-				 PRIu64 " of lease %" PRIu64 " within %u ms; "
-				 "killing it", (int)w->pid,
-				 j->kind == HFSD_JOB_REVOKE ? "REVOKE" : "REMAP",
-				 w->msg_id, w->lease_id, c->revoke_ms);
+			w->killed = true;
+			if (w->cl->killed)
+				continue; /* one SIGKILL per client */
+			if (j->kind == HFSD_JOB_REVOKE)
+				hfsd_log(LOG_WARNING, "control: pid %d did not "
+					 "ack REVOKE %" PRIu64 " (%u lease "
+					 "range%s) within %u ms; killing it",
+					 (int)w->pid, w->msg_id, w->nranges,
+					 w->nranges == 1 ? "" : "s",
+					 c->revoke_ms);
+			else
+				hfsd_log(LOG_WARNING, "control: pid %d did not "
+					 "ack REMAP %" PRIu64 " of lease %"
+					 PRIu64 " within %u ms; killing it",
+					 (int)w->pid, w->msg_id, w->lease_id,
+					 c->revoke_ms);
 			if (syscall(SYS_pidfd_send_signal, w->cl->pidfd,
 				    SIGKILL, NULL, 0) < 0 && errno != ESRCH)
 				hfsd_log(LOG_ERR, "control: kill pid %d: %s",
 					 (int)w->pid, strerror(errno));
 			w->cl->killed = true;
-			w->killed = true;
 			c->kills++;
 		}
 		/* its mappings are gone once its socket closes (exit
@@ -598,17 +748,15 @@ void hfsd_lease_timeout(struct hfsd_ctl *c, uint64_t job_id)
 
 void hfsd_lease_client_gone(struct hfsd_ctl *c, struct hfsd_client *cl)
 {
-	struct hfsd_lease **pp, *l;
+	struct hfsd_lease *l, *next;
 	unsigned n = 0;
 
 	pthread_mutex_lock(&c->lock);
-	for (pp = &c->leases; (l = *pp);) {
+	for (l = RB_MIN(lease_ids, &c->leases_by_id); l; l = next) {
+		next = RB_NEXT(lease_ids, &c->leases_by_id, l);
 		if (l->cl == cl) {
-			*pp = l->next;
-			free_lease(l);
+			drop_lease(c, l);
 			n++;
-		} else {
-			pp = &l->next;
 		}
 	}
 	mark_acked(c, cl, 0);
@@ -692,7 +840,8 @@ static void do_hello(struct hfsd_ctl *c, struct hfsd_client *cl,
 	r.alloc_unit = (uint32_t)c->alloc_unit;
 	r.revoke_ms = c->revoke_ms;
 	memcpy(r.uuid, c->uuid, 16);
-	hfsd_ctl_send(c, cl, &r, sizeof(r), -1);
+	r.coh_slots = c->coh ? hfsd_coh_nslots(c->coh) : 0;
+	hfsd_ctl_send(c, cl, &r, sizeof(r), c->coh ? hfsd_coh_fd(c->coh) : -1);
 }
 
 /* Second factor after the fd's open mode: the peer's credentials
@@ -721,6 +870,7 @@ struct grant_ctx {
 	uint64_t ino, off, len;
 	uint32_t prot;
 	uint64_t id;
+	uint32_t coh_slot;
 };
 
 /* Under the volume lock: the lease exists before anyone can free its
@@ -745,10 +895,11 @@ static int grant_publish(void *ctx, const struct hfs_lease_extent *ext,
 	l->off = g->off;
 	l->len = g->len;
 	l->prot = g->prot;
+	/* a leaf lock: fine under the volume lock */
+	l->coh_slot = g->coh_slot = hfsd_coh_get(c->coh, g->ino);
 	pthread_mutex_lock(&c->lock);
 	l->id = g->id = ++c->next_lease;
-	l->next = c->leases;
-	c->leases = l;
+	insert_lease(c, l);
 	pthread_mutex_unlock(&c->lock);
 	return 0;
 }
@@ -759,7 +910,8 @@ static void do_lease(struct hfsd_ctl *c, struct hfsd_client *cl,
 	uint32_t prot = m->prot & HFS_PROT_WRITE ? HFS_PROT_READ | HFS_PROT_WRITE
 						 : HFS_PROT_READ;
 	bool w = prot & HFS_PROT_WRITE;
-	struct grant_ctx g = { c, cl, 0, m->offset, m->length, prot, 0 };
+	struct grant_ctx g = { c, cl, 0, m->offset, m->length, prot, 0,
+			       HFS_COH_NONE };
 	struct hfs_msg_lease_ok *r;
 	struct hfs_attr a;
 	struct stat st;
@@ -832,6 +984,7 @@ static void do_lease(struct hfsd_ctl *c, struct hfsd_client *cl,
 	r->length = m->length;
 	r->prot = prot;
 	r->nextents = n;
+	r->coh_slot = g.coh_slot;
 	if (w && !cl->has_rw) {
 		pass = c->region_rw;
 		cl->has_rw = true;
@@ -857,23 +1010,19 @@ static void do_lease(struct hfsd_ctl *c, struct hfsd_client *cl,
 static void do_release(struct hfsd_ctl *c, struct hfsd_client *cl,
 		       const struct hfs_msg_lease_ref *m)
 {
-	struct hfsd_lease **pp, *l;
+	struct hfsd_lease *l;
 	struct hfs_msg_lease_ref r;
 
+	/* A REVOKE of it that is in flight is still acked by the client
+	 * (it acks every REVOKE, known lease or not), so it is not
+	 * counted as acked here: one ack per message covers all its
+	 * leases. */
 	pthread_mutex_lock(&c->lock);
-	for (pp = &c->leases; (l = *pp); pp = &l->next)
-		if (l->id == m->lease_id && l->cl == cl)
-			break;
-	if (l) {
-		*pp = l->next;
-		free_lease(l);
-		/* it unmapped the lease: pending revokes of it are done */
-		for (struct hfsd_job *j = c->jobs; j; j = j->next)
-			for (uint32_t i = 0; i < j->nw; i++)
-				if (j->w[i].cl == cl &&
-				    j->w[i].lease_id == m->lease_id)
-					j->w[i].acked = true;
-	}
+	l = find_lease(c, m->lease_id);
+	if (l && l->cl != cl)
+		l = NULL;
+	if (l)
+		drop_lease(c, l);
 	pthread_mutex_unlock(&c->lock);
 	if (!l) {
 		hfsd_ctl_send_error(c, cl, m->h.id, ENOENT, "no such lease");
@@ -918,6 +1067,16 @@ static void do_ack(struct hfsd_ctl *c, struct hfsd_client *cl,
  * handles a FUSE request of that inode or holds a lock such a request
  * needs: the ring thread handles no FUSE request, and c->lock is not
  * held here. */
+static int inval_cb(void *ctx, uint64_t ino, uint64_t off, uint64_t len)
+{
+	struct hfsd_ctl *c = ctx;
+	int r = fuse_lowlevel_notify_inval_inode(c->se, ino, (off_t)off,
+						 (off_t)len);
+
+	/* -ENOENT: the kernel has no inode, so no cached pages */
+	return r == -ENOENT ? 0 : r;
+}
+
 static void do_persisted(struct hfsd_ctl *c, struct hfsd_client *cl,
 			 const struct hfs_msg_range *m)
 {
@@ -940,10 +1099,8 @@ static void do_persisted(struct hfsd_ctl *c, struct hfsd_client *cl,
 		hfsd_ctl_send_error(c, cl, m->h.id, EINVAL, "bad range");
 		return;
 	}
-	r = fuse_lowlevel_notify_inval_inode(c->se, ino, (off_t)m->offset,
-					     (off_t)m->length);
-	if (r < 0 && r != -ENOENT) {
-		/* -ENOENT: the kernel has no inode, so no cached pages */
+	r = hfsd_coh_persisted(c->coh, ino, m->offset, m->length, inval_cb, c);
+	if (r < 0) {
 		hfsd_log(LOG_WARNING, "control: invalidating the page cache "
 			 "of inode %" PRIu64 ": %s", ino, strerror(-r));
 		hfsd_ctl_send_error(c, cl, m->h.id, -r,
@@ -985,7 +1142,18 @@ static void send_json(struct hfsd_ctl *c, struct hfsd_client *cl,
 	free(buf);
 }
 
-static json_object *lease_json(const struct hfsd_lease *l)
+static const char *coh_name(uint32_t s)
+{
+	switch (s) {
+	case HFS_COH_CLEAN: return "clean";
+	case HFS_COH_CACHED: return "cached";
+	case HFS_COH_CLEARING: return "clearing";
+	case HFS_COH_NONE: return "none";
+	default: return "?";
+	}
+}
+
+static json_object *lease_json(struct hfsd_ctl *c, const struct hfsd_lease *l)
 {
 	json_object *o = json_object_new_object(), *ex = json_object_new_array();
 
@@ -997,6 +1165,11 @@ static json_object *lease_json(const struct hfsd_lease *l)
 	json_object_object_add(o, "length", json_object_new_uint64(l->len));
 	json_object_object_add(o, "prot", json_object_new_string(
 		l->prot & HFS_PROT_WRITE ? "rw" : "r"));
+	/* the file's coherence word: "clean" = persists need no round trip
+	 * (no kernel page cached); "none" = no word, always a round trip */
+	json_object_object_add(o, "coherence", json_object_new_string(
+		coh_name(l->coh_slot == HFS_COH_NONE ? HFS_COH_NONE
+			 : hfsd_coh_state(c->coh, l->ino))));
 	for (uint32_t i = 0; i < l->n; i++) {
 		const struct hfs_lease_extent *e = &l->ext[i];
 		json_object *x = json_object_new_object();
@@ -1035,18 +1208,93 @@ static void admin_common(struct hfsd_ctl *c, json_object *o)
 	json_object_object_add(o, "kills", json_object_new_uint64(c->kills));
 }
 
+/* The data-owning inodes of region bytes [rs, re), from the rmap
+ * (O(log n + k)), sorted and unique.  Takes the volume lock: call
+ * without c->lock.  *inos is malloc'd (NULL when none). */
+struct ino_set {
+	uint64_t *v;
+	size_t n, cap;
+	int err;
+};
+
+static int ino_cb(void *ctx, const struct hfs_owner *w)
+{
+	struct ino_set *s = ctx;
+
+	if (strcmp(w->kind, "data"))
+		return 0; /* leases map file data only */
+	if (s->n && s->v[s->n - 1] == w->ino)
+		return 0;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 16;
+		uint64_t *v = realloc(s->v, cap * sizeof(*v));
+
+		if (!v) {
+			s->err = -ENOMEM;
+			return 1;
+		}
+		s->v = v;
+		s->cap = cap;
+	}
+	s->v[s->n++] = w->ino;
+	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int owner_inos(struct hfsd_ctl *c, uint64_t rs, uint64_t re,
+		      struct ino_set *s)
+{
+	size_t k = 0;
+	int r;
+
+	*s = (struct ino_set){ 0 };
+	r = hfs_vol_owners(c->d->vol, rs, re - rs, ino_cb, s);
+	if (r < 0 || s->err < 0) {
+		free(s->v);
+		*s = (struct ino_set){ 0 };
+		return r < 0 ? r : -ENOMEM;
+	}
+	qsort(s->v, s->n, sizeof(*s->v), cmp_u64);
+	for (size_t i = 0; i < s->n; i++)
+		if (!k || s->v[k - 1] != s->v[i])
+			s->v[k++] = s->v[i];
+	s->n = k;
+	return 0;
+}
+
 /* o.leases = the leases (only those mapping region bytes [rs, re) when
- * in_range), plus the common fields, under the lease lock. */
+ * in_range: the rmap's owners, then their leases), plus the common
+ * fields, under the lease lock. */
 static void add_leases(struct hfsd_ctl *c, json_object *o, json_object *arr,
 		       bool in_range, uint64_t rs, uint64_t re)
 {
+	struct ino_set s = { 0 };
+
+	if (in_range && owner_inos(c, rs, re, &s) < 0)
+		hfsd_log(LOG_WARNING, "control: holders query: cannot list "
+			 "the owners of the range");
 	pthread_mutex_lock(&c->lock);
-	for (struct hfsd_lease *l = c->leases; l; l = l->next)
-		if (!in_range || lease_maps(l, rs, re))
-			json_object_array_add(arr, lease_json(l));
+	if (!in_range) {
+		struct hfsd_lease *l;
+
+		RB_FOREACH(l, lease_ids, &c->leases_by_id)
+			json_object_array_add(arr, lease_json(c, l));
+	}
+	for (size_t i = 0; i < s.n; i++)
+		for (struct hfsd_lease *l = first_of_ino(c, s.v[i]); l;
+		     l = next_of_ino(c, l))
+			if (lease_maps(l, rs, re))
+				json_object_array_add(arr, lease_json(c, l));
 	json_object_object_add(o, "leases", arr);
 	admin_common(c, o);
 	pthread_mutex_unlock(&c->lock);
+	free(s.v);
 }
 
 static int owner_cb(void *ctx, const struct hfs_owner *w)
@@ -1222,6 +1470,11 @@ void hfsd_lease_msg(struct hfsd_ctl *c, struct hfsd_client *cl,
 		close(fd);
 }
 
+/* Words in the coherence table: a leased inode takes one until its last
+ * lease goes; beyond that many leased inodes, clients ask on every
+ * persist (correct, slower).  256 KiB. */
+#define COH_SLOTS 65536u
+
 void hfsd_lease_init(struct hfsd_ctl *c)
 {
 	struct hfs_vol_hooks h = {
@@ -1229,10 +1482,25 @@ void hfsd_lease_init(struct hfsd_ctl *c)
 		.fill = fill_hook,
 		.ctx = c,
 	};
+	int r;
 
+	RB_INIT(&c->leases_by_id);
+	RB_INIT(&c->leases_by_ino);
+	RB_INIT(&c->leases_with_holes);
+	r = hfsd_coh_new(COH_SLOTS, &c->coh);
+	if (r < 0) {
+		c->coh = NULL;
+		hfsd_log(LOG_WARNING, "control: no page-cache coherence table "
+			 "(%s); every holdfs_persist asks the daemon",
+			 strerror(-r));
+	}
+	/* FUSE READ/WRITE mark inodes cached through it (fs/ops_file.c) */
+	c->d->coh = c->coh;
 	hfs_vol_set_hooks(c->d->vol, &h);
 }
 
+/* Runs after the FUSE loop has ended (or before it started): no READ or
+ * WRITE handler uses the coherence table any more. */
 void hfsd_lease_fini(struct hfsd_ctl *c)
 {
 	struct hfsd_lease *l, *ln;
@@ -1240,11 +1508,10 @@ void hfsd_lease_fini(struct hfsd_ctl *c)
 
 	hfs_vol_set_hooks(c->d->vol, NULL);
 	pthread_mutex_lock(&c->lock);
-	for (l = c->leases; l; l = ln) {
-		ln = l->next;
-		free_lease(l);
+	for (l = RB_MIN(lease_ids, &c->leases_by_id); l; l = ln) {
+		ln = RB_NEXT(lease_ids, &c->leases_by_id, l);
+		drop_lease(c, l);
 	}
-	c->leases = NULL;
 	/* blocks still pending stay unused; the next mount finds them
 	 * free (no inode owns them) */
 	for (j = c->jobs; j; j = jn) {
@@ -1258,6 +1525,9 @@ void hfsd_lease_fini(struct hfsd_ctl *c)
 	c->jobs = NULL;
 	pthread_mutex_unlock(&c->lock);
 	pthread_cond_broadcast(&c->cond);
+	c->d->coh = NULL;
+	hfsd_coh_free(c->coh);
+	c->coh = NULL;
 }
 
 void hfsd_lease_ring_thread(void)
@@ -1270,39 +1540,42 @@ void hfsd_lease_ring_thread(void)
 int hfsd_lease_revoke_failure(struct hfsd_ctl *c, uint64_t rs, uint64_t re,
 			      bool all, json_object *leases, unsigned *killed)
 {
+	struct ino_set s = { 0 };
 	struct hfsd_job *j;
-	int n = 0;
+	int n = 0, r;
 
 	*killed = 0;
+	/* a range: only the leases of the inodes owning it (rmap) */
+	if (!all && (r = owner_inos(c, rs, re, &s)) < 0)
+		return r;
 	j = new_job(c, HFSD_JOB_REVOKE);
-	if (!j)
+	if (!j) {
+		free(s.v);
 		return -ENOMEM;
+	}
+	j->reason = HFS_REVOKE_FAILURE;
 	pthread_mutex_lock(&c->lock);
-	for (struct hfsd_lease *l = c->leases; l; l = l->next) {
-		struct hfs_msg_revoke *m;
-		uint64_t fs = l->off, fe = l->off + l->len;
+	if (all) {
+		struct hfsd_lease *l;
 
-		if (all) {
+		RB_FOREACH(l, lease_ids, &c->leases_by_id) {
 			for (uint32_t i = 0; i < l->n; i++)
 				l->ext[i].flags |= HFSD_LEXT_REVOKED;
-		} else if (!revoke_in_lease(l, rs, re, &fs, &fe)) {
-			continue;
+			if (add_revoke(c, j, l, l->off, l->off + l->len) == 0)
+				n++;
 		}
-		m = calloc(1, sizeof(*m));
-		if (!m)
-			continue;
-		hfsd_msg_init(&m->h, HFS_MSG_REVOKE, sizeof(*m), ++c->next_msg);
-		m->lease_id = l->id;
-		m->offset = fs;
-		m->length = fe - fs;
-		m->reason = HFS_REVOKE_FAILURE;
-		if (add_waiter(j, l, m, sizeof(*m), m->h.id) < 0) {
-			free(m);
-			continue;
-		}
-		n++;
 	}
-	if (!n) {
+	for (size_t k = 0; k < s.n; k++)
+		for (struct hfsd_lease *l = first_of_ino(c, s.v[k]); l;
+		     l = next_of_ino(c, l)) {
+			uint64_t fs, fe;
+
+			if (revoke_in_lease(l, rs, re, &fs, &fe) &&
+			    add_revoke(c, j, l, fs, fe) == 0)
+				n++;
+		}
+	free(s.v);
+	if (!j->nw) {
 		pthread_mutex_unlock(&c->lock);
 		free_job(j);
 		return 0;
@@ -1312,23 +1585,28 @@ int hfsd_lease_revoke_failure(struct hfsd_ctl *c, uint64_t rs, uint64_t re,
 	pthread_mutex_unlock(&c->lock);
 	wake_ring(c);
 	job_wait_locked(c, j);
+	/* holders killed: distinct pids (a client may have had several
+	 * REVOKE messages in the round) */
 	for (uint32_t i = 0; i < j->nw; i++) {
-		const struct hfsd_waiter *w = &j->w[i];
+		bool seen = false;
 
-		if (w->killed)
+		for (uint32_t k = 0; k < i && !seen; k++)
+			seen = j->w[k].killed && j->w[k].pid == j->w[i].pid;
+		if (j->w[i].killed && !seen)
 			(*killed)++;
-		if (leases) {
-			json_object *x = json_object_new_object();
+	}
+	for (uint32_t i = 0; leases && i < j->nrv; i++) {
+		const struct hfsd_revoked *v = &j->rv[i];
+		const struct hfsd_waiter *w = &j->w[v->waiter];
+		json_object *x = json_object_new_object();
 
-			json_object_object_add(x, "lease",
-					       json_object_new_uint64(w->lease_id));
-			json_object_object_add(x, "pid",
-					       json_object_new_int(w->pid));
-			json_object_object_add(x, "outcome",
-				json_object_new_string(w->killed ? "killed"
-					: w->acked ? "acked" : "no answer"));
-			json_object_array_add(leases, x);
-		}
+		json_object_object_add(x, "lease",
+				       json_object_new_uint64(v->lease_id));
+		json_object_object_add(x, "pid", json_object_new_int(v->pid));
+		json_object_object_add(x, "outcome",
+			json_object_new_string(w->killed ? "killed"
+				: w->acked ? "acked" : "no answer"));
+		json_object_array_add(leases, x);
 	}
 	job_finish_unlock(c, j, "failure REVOKE");
 	return n;

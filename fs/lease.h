@@ -14,8 +14,12 @@
 #ifndef HOLDFS_FS_LEASE_H
 #define HOLDFS_FS_LEASE_H
 
+#include "coherence.h"
 #include "daemon.h"
 
+/* RB_ENTRY / RB_HEAD only; the trees' functions are generated in
+ * lease.c (libbsd's tree.h, as lib/rmap.c). */
+#include <bsd/sys/tree.h>
 #include <json-c/json.h>
 #include <liburing.h>
 #include <pthread.h>
@@ -42,6 +46,9 @@ struct hfsd_client {
 	bool killed;          /* SIGKILL sent */
 	bool recv_armed;
 	unsigned inflight;    /* sends in flight */
+	/* (L) the REVOKE being built for this client: job id, waiter */
+	uint64_t rv_job;
+	uint32_t rv_w;
 	/* receive state */
 	struct msghdr msg;
 	struct iovec iov;
@@ -51,28 +58,44 @@ struct hfsd_client {
 	uint8_t *rbuf;        /* HFS_MSG_MAX + 1 */
 };
 
+/* Leases are indexed (libbsd red-black trees, lease.c) by id (messages
+ * name leases) and by (inode, id) (the volume hooks and the failure
+ * pipeline go from the rmap's owning inode to its leases); leases that
+ * map holes are also in a third tree by (inode, id), the only ones the
+ * fill hook must look at. */
 struct hfsd_lease {
-	struct hfsd_lease *next;
+	RB_ENTRY(hfsd_lease) by_id, by_ino, by_hole;
+	bool holey;           /* in leases_with_holes */
 	uint64_t id;
 	struct hfsd_client *cl;
 	pid_t pid;
 	uid_t uid;
 	uint64_t ino, off, len;
 	uint32_t prot;
+	uint32_t coh_slot;    /* coherence table word (HFS_COH_NONE: none) */
 	uint32_t n;
 	struct hfs_lease_extent *ext; /* file order; HOLE / REVOKED flags */
 };
 
-/* One REVOKE or REMAP message a job waits on. */
+/* One REVOKE or REMAP message a job waits on.  A REVOKE carries every
+ * range of one client in the round (up to HFS_REVOKE_MAX_RANGES). */
 struct hfsd_waiter {
 	struct hfsd_client *cl;   /* NULL once gone */
 	uint64_t msg_id;          /* h.id of the REVOKE / REMAP */
-	uint64_t lease_id;
+	uint64_t lease_id;        /* REMAP: its lease; REVOKE: the first */
+	uint32_t nranges;         /* REVOKE: ranges in msg */
 	pid_t pid;
 	bool acked;
 	bool killed;              /* did not ack in time: SIGKILL sent */
 	void *msg;                /* built by the hook; freed when sent */
 	size_t len;
+};
+
+/* A lease a REVOKE job covers, for the failure report. */
+struct hfsd_revoked {
+	uint64_t lease_id;
+	pid_t pid;
+	uint32_t waiter;          /* index into the job's waiters */
 };
 
 enum { HFSD_JOB_REVOKE = 1, HFSD_JOB_REMAP = 2 };
@@ -87,6 +110,9 @@ struct hfsd_job {
 	uint32_t nw, cap;
 	/* REVOKE: blocks to free when done (n may be 0) */
 	uint64_t pblk, nblk;
+	uint32_t reason;          /* REVOKE: HFS_REVOKE_* */
+	struct hfsd_revoked *rv;  /* REVOKE: leases covered */
+	uint32_t nrv, caprv;
 	bool leak;                /* a holder never went away: keep blocks */
 	/* REMAP: a FUSE thread sleeps on ctl->cond until done */
 	bool sleeper;
@@ -122,9 +148,13 @@ struct hfsd_ctl {
 	gid_t dax_gid;
 	bool dax_gid_set;
 	uint8_t uuid[16];
+	struct hfsd_coh *coh;     /* page-cache coherence table, or NULL */
 	/* (L) */
 	struct hfsd_client *clients;
-	struct hfsd_lease *leases;
+	RB_HEAD(lease_ids, hfsd_lease) leases_by_id;
+	RB_HEAD(lease_inos, hfsd_lease) leases_by_ino;
+	RB_HEAD(lease_holes, hfsd_lease) leases_with_holes;
+	uint64_t nleases;
 	struct hfsd_job *jobs;
 	uint64_t next_cid, next_lease, next_msg, next_job;
 	uint64_t pending_blocks;  /* held back for revocation */

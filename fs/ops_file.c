@@ -11,6 +11,7 @@
  * writeback cache, so write(2) returns only after hfs_write has made the
  * data persistent.
  */
+#include "coherence.h"
 #include "daemon.h"
 
 #include <errno.h>
@@ -77,6 +78,8 @@ void hfsd_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 void hfsd_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	       struct fuse_file_info *fi)
 {
+	struct hfsd *d = hfsd_of(req);
+	struct hfsd_coh_ent *e;
 	ssize_t n;
 	char *buf;
 
@@ -91,25 +94,35 @@ void hfsd_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	n = hfs_read(hfsd_of(req)->vol, ino, buf, size, (uint64_t)off);
+	/* The kernel caches what we reply: mark the inode cached for DAX
+	 * clients before reading, until the reply is written
+	 * (fs/coherence.h). */
+	e = hfsd_coh_io_begin(d->coh, ino);
+	n = hfs_read(d->vol, ino, buf, size, (uint64_t)off);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else
 		fuse_reply_buf(req, buf, (size_t)n);
+	hfsd_coh_io_end(d->coh, e);
 	free(buf);
 }
 
 void hfsd_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 		off_t off, struct fuse_file_info *fi)
 {
+	struct hfsd *d = hfsd_of(req);
+	struct hfsd_coh_ent *e;
 	ssize_t n;
 
 	(void)fi;
-	n = hfs_write(hfsd_of(req)->vol, ino, buf, size, (uint64_t)off);
+	/* write(2) leaves the written pages cached (no direct_io) */
+	e = hfsd_coh_io_begin(d->coh, ino);
+	n = hfs_write(d->vol, ino, buf, size, (uint64_t)off);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else
 		fuse_reply_write(req, (size_t)n);
+	hfsd_coh_io_end(d->coh, e);
 }
 
 /* close(2) of one descriptor.  Nothing is buffered in the daemon, so

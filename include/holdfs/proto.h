@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The holdfs lease protocol, version 1 (docs/lease-protocol.md).
+ * The holdfs lease protocol, version 2 (docs/lease-protocol.md).
  *
  * Transport: a SOCK_SEQPACKET unix socket (message boundaries kept, so
  * every message is read whole and its length checked).  The daemon
@@ -15,7 +15,8 @@
  * SCM_RIGHTS: the file being leased (client -> daemon, LEASE_REQ: its
  * open mode is the kernel's word on what the client may do), and the
  * region (daemon -> client, in LEASE_OK when the client does not yet
- * hold a region fd with the needed protection).
+ * hold a region fd with the needed protection), and the coherence table
+ * (daemon -> client, in HELLO_OK).
  *
  * All integers are little-endian; structures are packed by layout (no
  * implicit padding; static asserts below).
@@ -27,20 +28,21 @@
 #include <stdint.h>
 
 #define HFS_PROTO_MAGIC 0x48464450u /* "PDFH" */
-#define HFS_PROTO_VERSION 1u
+#define HFS_PROTO_VERSION 2u /* 2: batched REVOKE, coherence table */
 #define HFS_CTL_DIR "/run/holdfs"
 #define HFS_MSG_MAX 65536u          /* no message is longer */
 
 enum hfs_msg_type {
 	HFS_MSG_HELLO = 1,        /* c->d: hfs_msg_hello */
-	HFS_MSG_HELLO_OK = 2,     /* d->c: hfs_msg_hello_ok */
+	HFS_MSG_HELLO_OK = 2,     /* d->c: hfs_msg_hello_ok [+ coherence fd] */
 	HFS_MSG_LEASE_REQ = 3,    /* c->d: hfs_msg_lease_req + file fd */
 	HFS_MSG_LEASE_OK = 4,     /* d->c: hfs_msg_lease_ok + extents [+ region fd] */
 	HFS_MSG_ERROR = 5,        /* d->c: hfs_msg_error (reply to any request) */
 	HFS_MSG_RELEASE = 6,      /* c->d: hfs_msg_lease_ref */
 	HFS_MSG_RELEASE_OK = 7,   /* d->c: hfs_msg_lease_ref */
-	HFS_MSG_REVOKE = 8,       /* d->c: hfs_msg_revoke */
-	HFS_MSG_REVOKE_ACK = 9,   /* c->d: hfs_msg_lease_ref (id = revoke id) */
+	HFS_MSG_REVOKE = 8,       /* d->c: hfs_msg_revoke + ranges */
+	HFS_MSG_REVOKE_ACK = 9,   /* c->d: hfs_msg_lease_ref (id = revoke id,
+				     lease_id zero) */
 	HFS_MSG_REMAP = 10,       /* d->c: hfs_msg_remap + extents */
 	HFS_MSG_REMAP_ACK = 11,   /* c->d: hfs_msg_lease_ref (id = remap id) */
 	HFS_MSG_PERSISTED = 12,   /* c->d: hfs_msg_range (stores made durable) */
@@ -81,8 +83,22 @@ struct hfs_msg_hello_ok {
 	uint32_t alloc_unit;     /* 32 bytes; lease offsets are multiples */
 	uint32_t revoke_ms;      /* 36 deadline for REVOKE/REMAP acks */
 	uint8_t uuid[16];        /* 40 */
+	uint32_t coh_slots;      /* 56 words in the coherence table (its fd
+				    rides along); 0: no table */
+	uint32_t pad;            /* 60 */
 };
-static_assert(sizeof(struct hfs_msg_hello_ok) == 56, "hello_ok");
+static_assert(sizeof(struct hfs_msg_hello_ok) == 64, "hello_ok");
+
+/* The coherence table (docs/lease-protocol.md, "Coherence"): a sealed
+ * memfd of coh_slots little-endian 32-bit words, mapped read-only by the
+ * client.  LEASE_OK names the lease's word.  After its stores are
+ * flushed and a full fence, a client that reads HFS_COH_CLEAN knows the
+ * kernel caches no page of the file and holdfs_persist is complete; any
+ * other value: send PERSISTED and wait for PERSISTED_OK. */
+#define HFS_COH_CLEAN 0u
+#define HFS_COH_CACHED 1u
+#define HFS_COH_CLEARING 2u
+#define HFS_COH_NONE 0xffffffffu /* coh_slot: no word; always ask */
 
 #define HFS_PROT_READ 0x1u
 #define HFS_PROT_WRITE 0x2u
@@ -115,15 +131,17 @@ struct hfs_msg_lease_ok {
 	uint64_t length;     /* 48 */
 	uint32_t prot;       /* 56 */
 	uint32_t nextents;   /* 60 followed by nextents hfs_lease_extent */
+	uint32_t coh_slot;   /* 64 word of the coherence table, or HFS_COH_NONE */
+	uint32_t pad;        /* 68 */
 };
-static_assert(sizeof(struct hfs_msg_lease_ok) == 64, "lease_ok");
+static_assert(sizeof(struct hfs_msg_lease_ok) == 72, "lease_ok");
 
-/* Most extents one LEASE_OK carries: 64 + N * 32 <= HFS_MSG_MAX, so 2046.
+/* Most extents one LEASE_OK carries: 72 + N * 32 <= HFS_MSG_MAX, so 2045.
  * A request needing more gets ERROR E2BIG. */
 #define HFS_LEASE_MAX_EXTENTS                                               \
 	((HFS_MSG_MAX - sizeof(struct hfs_msg_lease_ok)) /                  \
 	 sizeof(struct hfs_lease_extent))
-static_assert(HFS_LEASE_MAX_EXTENTS == 2046, "lease_ok extents");
+static_assert(HFS_LEASE_MAX_EXTENTS == 2045, "lease_ok extents");
 static_assert(sizeof(struct hfs_msg_lease_ok) +
 	      HFS_LEASE_MAX_EXTENTS * sizeof(struct hfs_lease_extent) <=
 	      HFS_MSG_MAX, "LEASE_OK fits");
@@ -147,18 +165,30 @@ static_assert(sizeof(struct hfs_msg_lease_ref) == 32, "lease_ref");
 #define HFS_REVOKE_FAILURE 2u /* media failure or device loss */
 #define HFS_REVOKE_SHUTDOWN 3u
 
-/* REVOKE: make [offset, offset+length) of the lease inaccessible (any
- * access raises SIGBUS), then ACK with h.id.  The lease stays valid for
- * the rest of its range. */
+/* REVOKE: make every range listed inaccessible (any access raises
+ * SIGBUS), then ACK once with h.id.  One message carries every range of
+ * one client in one revocation round (up to HFS_REVOKE_MAX_RANGES; a
+ * bigger round sends several), so a round costs a message per client,
+ * not per lease.  Each lease stays valid for the rest of its range. */
+struct hfs_revoke_range {
+	uint64_t lease_id;   /*  0 */
+	uint64_t offset;     /*  8 file range revoked */
+	uint64_t length;     /* 16 */
+};
+static_assert(sizeof(struct hfs_revoke_range) == 24, "revoke_range");
+
 struct hfs_msg_revoke {
 	struct hfs_msg_hdr h;
-	uint64_t lease_id;   /* 24 */
-	uint64_t offset;     /* 32 file range revoked */
-	uint64_t length;     /* 40 */
-	uint32_t reason;     /* 48 HFS_REVOKE_* */
-	uint32_t pad;        /* 52 */
+	uint32_t reason;     /* 24 HFS_REVOKE_* */
+	uint32_t nranges;    /* 28 > 0, followed by hfs_revoke_range[] */
 };
-static_assert(sizeof(struct hfs_msg_revoke) == 56, "revoke");
+static_assert(sizeof(struct hfs_msg_revoke) == 32, "revoke");
+
+/* Most ranges one REVOKE carries: (65536 - 32) / 24 = 2729. */
+#define HFS_REVOKE_MAX_RANGES                                               \
+	((HFS_MSG_MAX - sizeof(struct hfs_msg_revoke)) /                    \
+	 sizeof(struct hfs_revoke_range))
+static_assert(HFS_REVOKE_MAX_RANGES == 2729, "revoke ranges");
 
 /* REMAP: a hole of a read lease got blocks; map the new extents over it
  * (MAP_FIXED, no gap), then ACK with h.id. */

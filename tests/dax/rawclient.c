@@ -135,12 +135,15 @@ static int hello(int s, bool quiet)
 		printf("%s\n", n == 0 ? "CLOSED" : "OPEN");
 		return -1;
 	}
+	if (fd >= 0)
+		close(fd); /* the coherence table */
 	if (!quiet) {
 		const struct hfs_msg_hello_ok *r = (void *)rbuf;
 
-		printf("HELLO_OK region_size=%llu alloc_unit=%u revoke_ms=%u\n",
+		printf("HELLO_OK region_size=%llu alloc_unit=%u revoke_ms=%u "
+		       "coh_slots=%u coh_fd=%s\n",
 		       (unsigned long long)r->region_size, r->alloc_unit,
-		       r->revoke_ms);
+		       r->revoke_ms, r->coh_slots, fd >= 0 ? "yes" : "no");
 	}
 	return 0;
 }
@@ -152,6 +155,7 @@ static int cmd_lease(int argc, char **argv)
 	uint64_t off = strtoull(argv[3], NULL, 0), len = strtoull(argv[4], NULL, 0);
 	bool w = argv[5][0] == 'w', noack = false, persist = false;
 	int hold_ms = 0, fill = -1, expect = -1, s, ffd, rfd = -1, oflags;
+	int extra = 0; /* more leases: the next ranges of the same length */
 	struct hfs_msg_lease_req q = { 0 };
 	struct hfs_msg_lease_ok *r = (void *)rbuf;
 	uint8_t *map = NULL;
@@ -174,6 +178,8 @@ static int cmd_lease(int argc, char **argv)
 			expect = (int)strtol(argv[++i], NULL, 0);
 		else if (!strcmp(argv[i], "--ready") && i + 1 < argc)
 			ready = argv[++i];
+		else if (!strcmp(argv[i], "--extra") && i + 1 < argc)
+			extra = atoi(argv[++i]);
 	}
 	oflags = w ? O_RDWR : O_RDONLY;
 	if (open_mode)
@@ -221,6 +227,27 @@ static int cmd_lease(int argc, char **argv)
 			       e[i].flags & HFS_LEXT_HOLE ? "(hole)" : "");
 		printf("\n");
 		fflush(stdout);
+		for (int k = 1; k <= extra; k++) {
+			struct hfs_msg_lease_req xq = q;
+			int xfd = open(file, oflags | O_CLOEXEC), dfd;
+
+			hdr(&xq.h, HFS_MSG_LEASE_REQ, sizeof(xq));
+			xq.offset = off + (uint64_t)k * len;
+			send_fd(s, &xq, sizeof(xq), xfd);
+			close(xfd);
+			/* r/rbuf reused: only the first lease's extents are
+			 * needed below, so read the extra replies elsewhere */
+			static uint8_t xbuf[HFS_MSG_MAX];
+			n = recv_msg(s, xbuf, sizeof(xbuf), &dfd, 10000);
+			if (dfd >= 0)
+				close(dfd);
+			if (n <= 0 || ((struct hfs_msg_hdr *)xbuf)->type != HFS_MSG_LEASE_OK) {
+				printf("EXTRA_FAILED %d\n", k);
+				return 1;
+			}
+		}
+		if (extra)
+			printf("EXTRA_OK %d\n", extra);
 		/* map the first extent and touch it */
 		if (rfd >= 0 && r->nextents && !(e[0].flags & HFS_LEXT_HOLE)) {
 			map = mmap(NULL, e[0].len, w ? PROT_READ | PROT_WRITE
@@ -303,11 +330,21 @@ static int cmd_lease(int argc, char **argv)
 
 				if (h->type == HFS_MSG_REVOKE) {
 					const struct hfs_msg_revoke *v = (void *)rbuf;
+					const struct hfs_revoke_range *rr = (void *)(v + 1);
 
-					printf("REVOKE lease=%llu off=%llu len=%llu reason=%u\n",
-					       (unsigned long long)v->lease_id,
-					       (unsigned long long)v->offset,
-					       (unsigned long long)v->length, v->reason);
+					if (v->nranges == 0 ||
+					    (size_t)n != sizeof(*v) + v->nranges * sizeof(*rr))
+						printf("BAD_REVOKE n=%u len=%zd\n", v->nranges, n);
+					printf("REVOKE_MSG id=%llu nranges=%u\n",
+					       (unsigned long long)h->id, v->nranges);
+					/* one line per range: one REVOKE carries
+					 * every range of this client in a round */
+					for (uint32_t i = 0; i < v->nranges &&
+					     (size_t)n >= sizeof(*v) + (i + 1) * sizeof(*rr); i++)
+						printf("REVOKE lease=%llu off=%llu len=%llu reason=%u\n",
+						       (unsigned long long)rr[i].lease_id,
+						       (unsigned long long)rr[i].offset,
+						       (unsigned long long)rr[i].length, v->reason);
 					if (map && !noack)
 						mprotect(map, e[0].len, PROT_NONE);
 				} else {
@@ -331,7 +368,8 @@ static int cmd_lease(int argc, char **argv)
 								    : HFS_MSG_REMAP_ACK,
 				    sizeof(a));
 				a.h.id = h->id;
-				a.lease_id = ((const struct hfs_msg_revoke *)rbuf)->lease_id;
+				a.lease_id = h->type == HFS_MSG_REVOKE ? 0 :
+					((const struct hfs_msg_remap *)rbuf)->lease_id;
 				send_fd(s, &a, sizeof(a), -1);
 			} else {
 				printf("UNEXPECTED type=%u\n", h->type);

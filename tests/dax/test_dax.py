@@ -27,6 +27,7 @@ from hfstest import check, check_eq, fail  # noqa: E402
 
 MiB = 1 << 20
 MAGIC = 0x48464450
+PROTO_VERSION = 2  # include/holdfs/proto.h HFS_PROTO_VERSION
 ADMIN_LEASES, ADMIN_HOLDERS, ADMIN_REPLY = 100, 101, 102
 REVOKE_MS = 300
 
@@ -84,9 +85,9 @@ def admin(fs, typ=ADMIN_LEASES, off=0, length=0):
     s.settimeout(10)
     s.connect(ctl_sock(fs))
     if typ == ADMIN_LEASES:
-        s.send(struct.pack('<IHHIIQ', MAGIC, 1, typ, 24, 0, 1))
+        s.send(struct.pack('<IHHIIQ', MAGIC, PROTO_VERSION, typ, 24, 0, 1))
     else:
-        s.send(struct.pack('<IHHIIQQQQ', MAGIC, 1, typ, 48, 0, 1, 0, off, length))
+        s.send(struct.pack('<IHHIIQQQQ', MAGIC, PROTO_VERSION, typ, 48, 0, 1, 0, off, length))
     txt = b''
     while True:
         r = s.recv(70000)
@@ -265,6 +266,29 @@ def test_revoke_on_truncate_acked():
         check_eq(admin(fs)['kills'], 0, 'nobody killed')
 
 
+def test_revoke_batched_per_client():
+    """A round that revokes several leases of one client sends it one
+    REVOKE naming every range, acked once; the blocks are freed after that
+    single ack."""
+    with H.HoldFS(size='64M', mount_opts=('allow_other', 'revoke_ms=%d' % REVOKE_MS)) as fs:
+        p = mkfile(fs, 'f', 4 * 65536, b'B' * 4 * 65536)
+        h = holder('lease', p, 0, 65536, 'w', '--extra', 3, '--hold-ms', 8000)
+        check_eq(len(admin(fs)['leases']), 4, 'leases held')
+        os.truncate(p, 0)
+        deadline = time.monotonic() + 5
+        while admin(fs)['pending_free_blocks'] and time.monotonic() < deadline:
+            time.sleep(0.02)
+        check_eq(admin(fs)['pending_free_blocks'], 0, 'blocks freed after the ack')
+        h.send_signal(signal.SIGTERM)
+        out, _ = h.communicate(timeout=10)
+        msgs = [l for l in out.splitlines() if l.startswith('REVOKE_MSG')]
+        ranges = [l for l in out.splitlines() if l.startswith('REVOKE lease=')]
+        check_eq(len(msgs), 1, 'REVOKE messages for one truncate (%r)' % out)
+        check('nranges=4' in msgs[0], 'one message, four ranges: %r' % msgs)
+        check_eq(len({l.split()[1] for l in ranges}), 4, 'four distinct leases revoked')
+        check_eq(admin(fs)['kills'], 0, 'nobody killed')
+
+
 def test_revoke_on_unlink_and_punch():
     with H.HoldFS(size='64M', mount_opts=('allow_other', 'revoke_ms=%d' % REVOKE_MS)) as fs:
         p = mkfile(fs, 'f', 2 * MiB, b'U' * 2 * MiB)
@@ -293,7 +317,7 @@ def test_revoke_on_unlink_and_punch():
         check_eq(j['pending_free_blocks'], 0, 'pending blocks')
         h.send_signal(signal.SIGTERM)
         out, _ = h.communicate(timeout=10)
-        revs = [ln for ln in out.split('\n') if ln.startswith('REVOKE')]
+        revs = [ln for ln in out.split('\n') if ln.startswith('REVOKE lease=')]
         check('off=%d len=%d' % (MiB, MiB) in revs[0], 'punch revokes only its range: %r' % revs)
 
 

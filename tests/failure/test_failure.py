@@ -362,9 +362,9 @@ def test_client_poison_report():
         off = data_offset(fs, victim)
         s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         s.connect(D.ctl_sock(fs))
-        s.send(struct.pack('<IHHIIQII', MAGIC, 1, 1, 32, 0, 1, os.getpid(), 0))  # HELLO
+        s.send(struct.pack("<IHHIIQII", MAGIC, D.PROTO_VERSION, 1, 32, 0, 1, os.getpid(), 0))  # HELLO
         s.recv(1000)
-        s.send(struct.pack('<IHHIIQQQQ', MAGIC, 1, 13, 48, 0, 2, 0, off, 4096))  # POISON
+        s.send(struct.pack("<IHHIIQQQQ", MAGIC, D.PROTO_VERSION, 13, 48, 0, 2, 0, off, 4096))  # POISON
         wait_state(fs, 'degraded', timeout=5)
         s.close()
         expect_eio(read_all, victim)

@@ -15,20 +15,23 @@ Run as a thread (FakeDaemon(path).start()) or as a process
 
 import os
 import socket
+import mmap
 import struct
 import sys
 import threading
 import time
 
 MAGIC = 0x48464450
-VERSION = 1
+VERSION = 2
 HDR = struct.Struct('<IHHIIQ')          # 24
-HELLO_OK = struct.Struct('<QII16s')       # after hdr: 32 bytes
+HELLO_OK = struct.Struct('<QII16sII')     # after hdr: 40 bytes
 LEASE_REQ = struct.Struct('<QQII')
-LEASE_OK = struct.Struct('<QQQQII')
+LEASE_OK = struct.Struct('<QQQQIIII')
 EXTENT = struct.Struct('<QQQII')
 LEASE_REF = struct.Struct('<Q')
-REVOKE = struct.Struct('<QQQII')
+REVOKE = struct.Struct('<II')              # reason, nranges
+REVOKE_RANGE = struct.Struct('<QQQ')       # lease, offset, length
+COH_NONE = 0xffffffff
 REMAP = struct.Struct('<QII')
 RANGE = struct.Struct('<QQQ')
 ERROR = struct.Struct('<iI96s')
@@ -51,8 +54,16 @@ class Lease:
 
 class FakeDaemon:
     def __init__(self, path, alloc_unit=4096, revoke_ms=1000, holes=True,
-                 persist_reply=True):
+                 persist_reply=True, coherence=False):
         self.path = path
+        # coherence: hand out a coherence table (one page; every lease
+        # gets word 0, set with set_coh); else clients always ask
+        self.coh_fd, self.coh_map = -1, None
+        if coherence:
+            self.coh_fd = os.memfd_create('fake-coherence')
+            os.ftruncate(self.coh_fd, 4096)
+            self.coh_map = mmap.mmap(self.coh_fd, 4096)
+            self.set_coh(1)
         self.persist_reply = persist_reply  # False: never answer PERSISTED
         self.alloc_unit = alloc_unit
         self.revoke_ms = revoke_ms
@@ -101,8 +112,13 @@ class FakeDaemon:
             body = data[HDR.size:]
             self.log.append(type_)
             if type_ == HELLO:
-                c.send(msg(HELLO_OK_T, id_, HELLO_OK.pack(1 << 40, self.alloc_unit,
-                                                          self.revoke_ms, b'U' * 16)))
+                m = msg(HELLO_OK_T, id_, HELLO_OK.pack(1 << 40, self.alloc_unit,
+                                                       self.revoke_ms, b'U' * 16,
+                                                       1024 if self.coh_map else 0, 0))
+                if self.coh_map:
+                    socket.send_fds(c, [m], [self.coh_fd])
+                else:
+                    c.send(m)
             elif type_ == LEASE_REQ_T:
                 self._lease(c, id_, body, fds, sent_region)
                 continue
@@ -168,7 +184,8 @@ class FakeDaemon:
             self.next_id += 1
             self.leases[lid] = Lease(c, lid, off, length, prot, fd)
             self.lock.notify_all()
-        body = LEASE_OK.pack(lid, os.fstat(fd).st_ino, off, length, prot, len(ext))
+        body = LEASE_OK.pack(lid, os.fstat(fd).st_ino, off, length, prot, len(ext),
+                             0 if self.coh_map else COH_NONE, 0)
         body += b''.join(EXTENT.pack(a, b, n, f, 0) for a, b, n, f in ext)
         key = prot & PROT_WRITE
         if key not in sent_region:
@@ -195,12 +212,22 @@ class FakeDaemon:
 
     def revoke(self, lid, off, length, reason=1, timeout=5):
         """Send REVOKE; return the seconds until the ACK."""
+        return self.revoke_many([(lid, off, length)], reason, timeout)
+
+    def revoke_many(self, ranges, reason=1, timeout=5):
+        """One REVOKE with ranges [(lease, off, len)] (leases of one
+        connection); return the seconds until its one ACK."""
         with self.lock:
-            l = self.leases[lid]
+            l = self.leases[ranges[0][0]]
             rid = self.next_id
             self.next_id += 1
-        return self._send_wait(l, msg(REVOKE_T, rid, REVOKE.pack(lid, off, length, reason, 0)),
-                               rid, timeout)
+        body = REVOKE.pack(reason, len(ranges))
+        body += b''.join(REVOKE_RANGE.pack(*r) for r in ranges)
+        return self._send_wait(l, msg(REVOKE_T, rid, body), rid, timeout)
+
+    def set_coh(self, value):
+        """Set coherence word 0 (0 CLEAN, 1 CACHED)."""
+        self.coh_map[0:4] = struct.pack('<I', value)
 
     def remap(self, lid, extents, timeout=5):
         """extents: [(file_off, region_off, len)]; returns seconds to ACK."""

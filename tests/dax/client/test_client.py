@@ -222,6 +222,41 @@ def test_fake_persist_waits_for_persisted_ok():
         c.ok('persist 0 10')  # the connection still works
 
 
+def test_fake_persist_coherence_word():
+    """With a coherence table: a CLEAN word makes holdfs_persist local (no
+    PERSISTED), any other value makes it ask; the word is read at every
+    persist, not cached by the library."""
+    with Fake(coherence=True) as f, Client(f.env) as c:
+        c.ok('map %s 0 65536 rw' % f.file)
+        lid = f.d.wait_lease()
+        c.ok('fill 0 10 7')
+        c.ok('persist 0 10')                      # word starts CACHED
+        check_eq(f.d.wait_persisted(1)[-1], (lid, 0, 10), 'CACHED: PERSISTED sent')
+        f.d.set_coh(0)
+        c.ok('fill 4096 10 8')
+        c.ok('persist 4096 10')
+        check_eq(len(f.d.persisted), 1, 'CLEAN: no PERSISTED')
+        check_eq(pread(f.file, 4096, 10), b'\x08' * 10, 'CLEAN: data durable')
+        f.d.set_coh(2)                            # CLEARING: still ask
+        c.ok('persist 4096 10')
+        check_eq(f.d.wait_persisted(2)[-1], (lid, 4096, 10), 'CLEARING: PERSISTED sent')
+
+
+def test_fake_revoke_batched():
+    """One REVOKE names several ranges (and a lease the client does not
+    know): every range is revoked, the rest stays mapped, one ACK."""
+    with Fake() as f, Client(f.env) as c:
+        c.ok('map %s 0 65536 rw' % f.file)
+        lid = f.d.wait_lease()
+        f.d.revoke_many([(lid, 0, 4096), (999999, 0, 4096), (lid, 32768, 8192)],
+                        reason=2)
+        check_sigbus(c.ok('touch 100'), 100, 2)
+        check_sigbus(c.ok('touch 40000'), 40000, 2)
+        c.ok('poke 8192 5')                       # between the ranges: mapped
+        c.ok('poke 49152 5')
+        check_eq(pread(f.file, 8192, 1), b'\x05', 'unrevoked part still works')
+
+
 def test_fake_posix_write_dax_read():
     """write(2) in another process is visible through the mapping at once."""
     with Fake() as f, Client(f.env) as c:
@@ -301,6 +336,25 @@ def test_fake_remap_malformed_fails_safe():
         f.d._send_wait(l, fakedaemon.msg(fakedaemon.REMAP_T, 999, body), 999, 5)
         check_sigbus(c.ok('touch 40000'), 40000, 2, f.file)
         check_eq(c.fields('events')['reason'], '2', 'handler reason')
+
+
+def test_fake_revoke_malformed_fails_safe():
+    """A REVOKE whose range count does not match its length: the client
+    cannot tell what to revoke, so it drops the connection and revokes
+    every mapping of it (reason connection lost)."""
+    with Fake() as f, Client(f.env) as c:
+        c.ok('map %s 0 65536 rw' % f.file)
+        lid = f.d.wait_lease()
+        with f.d.lock:
+            l = f.d.leases[lid]
+        body = fakedaemon.REVOKE.pack(1, 3) + fakedaemon.REVOKE_RANGE.pack(lid, 0, 4096)
+        l.conn.send(fakedaemon.msg(fakedaemon.REVOKE_T, 998, body))
+        deadline = time.monotonic() + 5
+        ans = c.ok('touch 40000')
+        while not ans.startswith('sigbus') and time.monotonic() < deadline:
+            time.sleep(0.05)
+            ans = c.ok('touch 40000')
+        check_sigbus(ans, 40000, 4)
 
 
 def test_fake_daemon_killed():
@@ -514,6 +568,68 @@ def test_dax_e2e_coherence():
                      'POSIX read in another process after persist')
             pwrite(path, 8192, b'posix')
             check_eq(c.ok('read 8192 5'), b'posix'.hex(), 'write(2) visible through DAX')
+            check_eq(c.ok('unmap'), '0', 'unmap')
+
+
+def _coherence(fs, path):
+    """The coherence word of path's leases, from holdfsctl leases --json."""
+    import json
+    r = subprocess.run([hfstest.binary('holdfsctl'), 'leases', '--json', fs.mnt],
+                       capture_output=True, text=True, timeout=30)
+    check_eq(r.returncode, 0, 'holdfsctl leases (%s)' % r.stderr.strip())
+    ino = os.stat(path).st_ino
+    states = {l['coherence'] for l in json.loads(r.stdout)['leases'] if l['ino'] == ino}
+    check_eq(len(states), 1, 'one coherence word per file (%r)' % states)
+    return states.pop()
+
+
+def test_dax_e2e_coherence_word():
+    """The persist fast path never leaves a stale page: the word starts
+    cached, a persist clears it (dropping every cached page), a POSIX
+    read(2) or page-cache mmap sets it again, and after every persist an
+    fd opened earlier and a page-cache mmap both see the DAX stores."""
+    import mmap
+    with hfstest.HoldFS(size='128M') as fs:
+        _need_lease_server(fs)
+        path = fs.path('f')
+        hfstest.write_file(path, b'\0' * (1 << 20))   # write(2): pages cached
+        with Client() as c:
+            c.ok('map %s 0 1048576 rw' % path)
+            check_eq(_coherence(fs, path), 'cached', 'a new word')
+            c.ok('fill 0 64 65')
+            c.ok('persist 0 64')
+            check_eq(_coherence(fs, path), 'clean', 'after the first persist')
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                check_eq(os.pread(fd, 64, 0), b'A' * 64, 'read(2) after persist')
+                check_eq(_coherence(fs, path), 'cached', 'after a read(2)')
+                c.ok('fill 0 64 66')
+                c.ok('persist 0 64')
+                check_eq(os.pread(fd, 64, 0), b'B' * 64,
+                         'the same fd after the next persist (no stale page)')
+                mm = mmap.mmap(fd, 65536, mmap.MAP_SHARED, mmap.PROT_READ)
+                try:
+                    check_eq(mm[0:64], b'B' * 64, 'page-cache mmap')
+                    c.ok('fill 0 64 67')
+                    c.ok('persist 0 64')
+                    check_eq(mm[0:64], b'C' * 64,
+                             'page-cache mmap after persist (page dropped)')
+                finally:
+                    mm.close()
+            finally:
+                os.close(fd)
+            # a readahead READ the reads above started may still be in
+            # flight (no clear then): persist until one clears it
+            for _ in range(100):
+                c.ok('persist 0 64')
+                if _coherence(fs, path) == 'clean':
+                    break
+                time.sleep(0.05)
+            check_eq(_coherence(fs, path), 'clean', 'cleared again once nothing reads')
+            c.ok('fill 0 64 68')
+            c.ok('persist 0 64')                   # local only
+            check_eq(hfstest.in_child(pread, path, 0, 64), b'D' * 64,
+                     'read(2) in another process after a local persist')
             check_eq(c.ok('unmap'), '0', 'unmap')
 
 
