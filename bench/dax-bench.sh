@@ -13,6 +13,7 @@
 #   BENCH_DIR       tmpfs directory for the region, scratch file, mount [/dev/shm]
 #   BENCH_REGION_SIZE  holdfs region size [2G]
 #   BENCH_REVOKE_MS the daemon's revoke_ms (-o revoke_ms=N) [its default, 250]
+#   BENCH_ROWS      row groups to run, comma-separated: revoke,bw,append,lease [all]
 #   HOLDFS_BUILD    meson build directory with the holdfs binaries [build]
 #   PMEM2_FORCE_GRANULARITY  passed through to holdfs and daxbench (libpmem2)
 #
@@ -21,7 +22,7 @@
 set -euo pipefail
 
 usage() {
-	sed -n '2,18s/^# \{0,1\}//p' "$0"
+	sed -n '2,19s/^# \{0,1\}//p' "$0"
 }
 
 root=$(cd "$(dirname "$0")/.." && pwd)
