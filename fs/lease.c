@@ -1503,8 +1503,11 @@ void hfsd_lease_init(struct hfsd_ctl *c)
  * WRITE handler uses the coherence table any more. */
 void hfsd_lease_fini(struct hfsd_ctl *c)
 {
+	struct done_blocks *back = NULL;
 	struct hfsd_lease *l, *ln;
 	struct hfsd_job *j, *jn;
+	size_t nback = 0;
+	uint64_t held = 0;
 
 	hfs_vol_set_hooks(c->d->vol, NULL);
 	pthread_mutex_lock(&c->lock);
@@ -1512,10 +1515,22 @@ void hfsd_lease_fini(struct hfsd_ctl *c)
 		ln = RB_NEXT(lease_ids, &c->leases_by_id, l);
 		drop_lease(c, l);
 	}
-	/* blocks still pending stay unused; the next mount finds them
-	 * free (no inode owns them) */
+	/* Blocks still waiting for revocation: every connection is closed
+	 * now, and no inode owns them, so the next mount finds them free
+	 * whatever we do.  Give them back so the counters written at
+	 * unmount agree with that (fsck would report them otherwise). */
+	for (j = c->jobs; j; j = j->next)
+		if (j->kind == HFSD_JOB_REVOKE && j->nblk)
+			nback++;
+	if (nback && !(back = calloc(nback, sizeof(*back))))
+		nback = 0;
+	nback = 0;
 	for (j = c->jobs; j; j = jn) {
 		jn = j->next;
+		if (back && j->kind == HFSD_JOB_REVOKE && j->nblk) {
+			back[nback++] = (struct done_blocks){ j->pblk, j->nblk };
+			held += j->nblk;
+		}
 		if (j->sleeper) {
 			j->phase = HFSD_JOB_DONE; /* its sleeper frees it */
 			continue;
@@ -1523,8 +1538,17 @@ void hfsd_lease_fini(struct hfsd_ctl *c)
 		free_job(j);
 	}
 	c->jobs = NULL;
+	c->pending_blocks = 0;
 	pthread_mutex_unlock(&c->lock);
 	pthread_cond_broadcast(&c->cond);
+	/* the volume lock outside ctl->lock (lock order) */
+	for (size_t i = 0; i < nback; i++)
+		hfs_vol_free_blocks(c->d->vol, back[i].pblk, back[i].n);
+	if (held)
+		hfsd_log(LOG_NOTICE, "control: %" PRIu64 " blocks still waiting "
+			 "for revocation at shutdown are free again",
+			 held);
+	free(back);
 	c->d->coh = NULL;
 	hfsd_coh_free(c->coh);
 	c->coh = NULL;

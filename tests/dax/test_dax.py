@@ -351,6 +351,24 @@ def test_revoke_kills_silent_holder():
         check('killing it' in fs.daemon_log(), 'kill not logged')
 
 
+def test_unmount_with_blocks_pending_revocation():
+    """Unmount while a silent holder keeps truncated blocks pending: the
+    daemon exits cleanly, the blocks are free again, and fsck agrees with
+    the counters written at unmount (no P5_COUNTERS)."""
+    with H.HoldFS(size='64M', mount_opts=('allow_other', 'revoke_ms=20000')) as fs:
+        p = mkfile(fs, 'f', 4 * MiB, b'C' * 4 * MiB)
+        h = holder('lease', p, 0, 4 * MiB, 'w', '--hold-ms', 30000, '--noack')
+        try:
+            os.truncate(p, 0)
+            check_eq(admin(fs)['pending_free_blocks'], 1024, 'blocks held back')
+            fs.unmount()
+            check('free again' in fs.daemon_log(), 'return of pending blocks not logged')
+            fs.fsck_clean('after unmount with blocks pending revocation')
+        finally:
+            h.kill()
+            h.communicate(timeout=10)
+
+
 def test_dead_client_releases_leases():
     with H.HoldFS(size='64M') as fs:
         p = mkfile(fs, 'f', MiB, b'D' * MiB)
