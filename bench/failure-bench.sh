@@ -8,7 +8,7 @@
 #
 # 1. whole-device loss, 10k files + 1k leases over 8 DAX clients, on a
 #    1 GiB and on a 1 TiB sparse region file (same -N), in the same run;
-#    the ratio should be ~1 (the cost is O(leases + cached inodes)).
+#    the ratio should be ~1 (the cost is O(leases + open inodes)).
 # 2. range failure hitting one leased file, with 100 and with 100k files
 #    in the filesystem: should not grow with the total.
 #
@@ -17,7 +17,7 @@
 # rows, so the region is not destroyed and the pipeline, not the kernel's
 # SIGBUS on a truncated file, is what is timed).  Columns:
 #   daemon ms  sum of the daemon's failure phases (`holdfsctl status
-#              --json` "phases": freeze+revoke+invalidate+log, or
+#              --json` "phases": freeze+revoke+invalidate open+log, or
 #              revoke+mark lost); after "freeze" every handle fails (EIO),
 #              after "revoke" every affected lease is revoked (acked or
 #              holder killed)

@@ -12,10 +12,12 @@
  *
  * Whole-device loss: freeze (the volume's shutdown state: EIO for all but
  * root getattr, statfs, forget, release), revoke every lease (one round,
- * reason FAILURE, kill on deadline), invalidate the kernel cache of every
- * inode it holds (notify_inval_inode), log (daemon log + health log, best
- * effort).  Cost: O(leases + cached inodes).  Range failure: classify
- * with the rmap; metadata -> whole shutdown; data -> revoke the leases
+ * reason FAILURE, kill on deadline), drop the kernel cache of the inodes
+ * it can still read without asking us (open handles, cached symlink
+ * targets: hfs_vol_kernel_readable; every other cached page needs an
+ * OPEN to reach, which now fails), log (daemon log + health log, best
+ * effort).  Cost: O(leases + open inodes).  Range failure: classify with
+ * the rmap; metadata -> whole shutdown; data -> revoke the leases
  * covering the range, mark the pieces lost (journaled, bad list), drop
  * those pages, keep serving.
  */
@@ -58,7 +60,7 @@ struct fev {
 	uint64_t off, len;
 	unsigned flags;
 	char source[32];
-	char outcome[96];
+	char outcome[160];
 };
 
 struct faff {
@@ -241,12 +243,38 @@ static void revoke_leases(struct hfsd_fail *f, uint64_t rs, uint64_t re, bool al
 	json_object_put(arr);
 }
 
+/* After the freeze: drop the kernel cache of every inode the kernel can
+ * still read without a request (docs/failure-model.md has the argument
+ * why the others need nothing).  Returns how many the kernel had, or -1. */
+static long invalidate_open(struct hfsd_fail *f, size_t *listed)
+{
+	uint64_t *inos;
+	size_t n;
+	long ninval = 0;
+	int r = hfs_vol_kernel_readable(f->d->vol, &inos, &n);
+
+	*listed = 0;
+	if (r < 0) {
+		hfsd_log(LOG_ERR, "failure: cannot list the open inodes (%s); "
+			 "their cached pages stay readable until closed",
+			 strerror(-r));
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		/* ENOENT: the kernel no longer has it, nothing cached */
+		if (fuse_lowlevel_notify_inval_inode(f->se, inos[i], 0, 0) == 0)
+			ninval++;
+	free(inos);
+	*listed = n;
+	return ninval;
+}
+
 static void shut_down(struct hfsd_fail *f, struct fev *e, bool whole,
 		      const char *why)
 {
 	struct timespec t0;
-	uint64_t *inos = NULL;
-	size_t n = 0, ninval = 0;
+	size_t listed;
+	long ninval;
 	char tbuf[64];
 	struct tm tm;
 
@@ -270,22 +298,22 @@ static void shut_down(struct hfsd_fail *f, struct fev *e, bool whole,
 	add_phase(f, "revoke", &t0);
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (hfs_vol_cached_inodes(f->d->vol, &inos, &n) == 0) {
-		for (size_t i = 0; i < n; i++)
-			if (fuse_lowlevel_notify_inval_inode(f->se, inos[i], 0,
-							     0) == 0)
-				ninval++;
-	}
-	free(inos);
-	add_phase(f, "invalidate", &t0);
+	ninval = invalidate_open(f, &listed);
+	add_phase(f, "invalidate open", &t0);
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (hfs_vol_health_note(f->d->vol, whole, e->off, e->len, why) < 0)
 		hfsd_log(LOG_WARNING, "failure: health log not writable (%s)",
 			 whole ? "device gone" : "media");
 	add_phase(f, "log", &t0);
-	set_outcome(f, e, "shutdown: %s; %zu cached inode%s invalidated", why,
-		    ninval, ninval == 1 ? "" : "s");
+	if (ninval < 0)
+		set_outcome(f, e, "shutdown: %s; open inodes could not be "
+			    "listed, their cache was not dropped", why);
+	else
+		/* "open" counts cached symlink targets too (the doc says) */
+		set_outcome(f, e, "shutdown: %s; kernel cache dropped for %ld "
+			    "open inode%s (%zu listed)", why, ninval,
+			    ninval == 1 ? "" : "s", listed);
 }
 
 /* ------------------------------------------------------------ range */

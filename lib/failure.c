@@ -3,7 +3,8 @@
  * The volume side of the failure pipeline (docs/failure-model.md):
  * classifying a failed region range (metadata or file data, through the
  * fixed layout and the rmap), marking file data lost, the shutdown state,
- * the fault hook, and the helpers reports need (cached inodes, paths).
+ * the fault hook, and the helpers the daemon needs (the inodes whose
+ * kernel cache a shutdown must drop, paths for reports).
  * The daemon side (event sources, revocation, invalidation) is fs/failure.c.
  */
 #include <errno.h>
@@ -287,7 +288,7 @@ int hfs_vol_mark_lost(struct hfs_vol *vol, uint64_t off, uint64_t len,
 			break;
 		ip = hfs_iget(vol, p->ino);
 		if (ip)
-			ip->nopen++;
+			hfs_inode_open_get_locked(vol, ip);
 		hfs_vol_unlock(vol);
 		if (!ip)
 			continue;
@@ -333,33 +334,25 @@ int hfs_vol_mark_lost(struct hfs_vol *vol, uint64_t off, uint64_t len,
 
 /* ---------------------------------------------------------- reports */
 
-int hfs_vol_cached_inodes(struct hfs_vol *vol, uint64_t **inos, size_t *n)
+int hfs_vol_kernel_readable(struct hfs_vol *vol, uint64_t **inos, size_t *n)
 {
-	size_t cap = 64;
-	uint64_t *v = malloc(cap * sizeof(*v));
+	uint64_t *v;
+	size_t i = 0;
 
 	*inos = NULL;
 	*n = 0;
-	if (!v)
-		return -ENOMEM;
 	pthread_mutex_lock(&vol->lock);
-	for (uint64_t ino = 1; ino < vol->sb.s_inode_hwm; ino++) {
-		struct hfs_inode *ip = vol->itab[ino];
-
-		if (!ip || ip->nlookup == 0)
-			continue;
-		if (*n == cap) {
-			uint64_t *nv = realloc(v, cap * 2 * sizeof(*v));
-
-			if (!nv)
-				break;
-			v = nv;
-			cap *= 2;
-		}
-		v[(*n)++] = ino;
+	/* one allocation under the lock: the list cannot change meanwhile */
+	v = malloc((vol->nkread ? vol->nkread : 1) * sizeof(*v));
+	if (!v) {
+		pthread_mutex_unlock(&vol->lock);
+		return -ENOMEM;
 	}
+	for (const struct hfs_inode *ip = vol->kread; ip; ip = ip->kread_next)
+		v[i++] = ip->ino;
 	pthread_mutex_unlock(&vol->lock);
 	*inos = v;
+	*n = i;
 	return 0;
 }
 

@@ -141,6 +141,11 @@ void hfs_forget(struct hfs_vol *vol, uint64_t ino, uint64_t nlookup)
 	ip = hfs_iget(vol, ino);
 	if (ip) {
 		ip->nlookup = ip->nlookup > nlookup ? ip->nlookup - nlookup : 0;
+		if (ip->nlookup == 0) {
+			/* evicted: its cached symlink target went with it */
+			ip->link_cached = false;
+			hfs_inode_kread_update_locked(vol, ip);
+		}
 		if (!vol->failed && !vol->readonly && ip->nlookup == 0 &&
 		    ip->nopen == 0 && ip->d.i_nlink == 0)
 			commit(vol, drop_if_unused_locked(vol, ip));
@@ -173,7 +178,7 @@ int hfs_open(struct hfs_vol *vol, uint64_t ino)
 		return ret;
 	ip = hfs_iget(vol, ino);
 	if (ip)
-		ip->nopen++;
+		hfs_inode_open_get_locked(vol, ip);
 	else
 		ret = -ENOENT;
 	hfs_vol_unlock(vol);
@@ -187,7 +192,7 @@ void hfs_release(struct hfs_vol *vol, uint64_t ino)
 	pthread_mutex_lock(&vol->lock);
 	ip = hfs_iget(vol, ino);
 	if (ip && ip->nopen) {
-		ip->nopen--;
+		hfs_inode_open_put_locked(vol, ip);
 		if (!vol->failed && !vol->readonly) {
 			if (ip->nopen == 0 && ip->nlookup == 0 &&
 			    ip->d.i_nlink == 0)
@@ -370,8 +375,12 @@ int hfs_readlink(struct hfs_vol *vol, uint64_t ino, char *buf, size_t size)
 		ret = hfs_region_read(vol->rg, ip->em.v[0].e_pblk * HFS_BLOCK_SIZE,
 				      buf, len, NULL);
 	buf[len] = 0;
-	if (!ret)
+	if (!ret) {
+		/* the kernel may now serve it from its cache (inode.c) */
+		ip->link_cached = true;
+		hfs_inode_kread_update_locked(vol, ip);
 		ret = (int)len;
+	}
 out:
 	hfs_vol_unlock(vol);
 	return ret;

@@ -265,8 +265,13 @@ int hfs_vol_mark_lost(struct hfs_vol *vol, uint64_t off, uint64_t len,
  * no journal write ever again (the clean flag is not written). */
 void hfs_vol_shutdown(struct hfs_vol *vol);
 bool hfs_vol_is_shutdown(struct hfs_vol *vol);
-/* Inodes the kernel holds references to (nlookup > 0), malloc'd array. */
-int hfs_vol_cached_inodes(struct hfs_vol *vol, uint64_t **inos, size_t *n);
+/* Inodes whose cached pages the kernel can still read without asking
+ * the volume: those with an open handle (a page-cache mmap keeps its
+ * file open) and symlinks whose target it was given since their last
+ * forget.  After hfs_vol_shutdown these are the only ones a shutdown
+ * must invalidate (docs/failure-model.md).  O(their number); malloc'd
+ * array, -ENOMEM. */
+int hfs_vol_kernel_readable(struct hfs_vol *vol, uint64_t **inos, size_t *n);
 /* One path of ino ("/a/b"), for reports.  Directories walk i_parent and
  * look their name up in the parent (O(depth x dir size)); other inodes
  * are first found by scanning the directory indexes (O(entries)).

@@ -8,7 +8,8 @@
  *   journal.c  redo journal: stage records, commit, replay at mount
  *   alloc.c    free-space index of the pool (derived at mount)
  *   extent.c   per-inode extent maps in DRAM and their on-media chains
- *   inode.c    inode table slots, in-memory inodes, attributes
+ *   inode.c    inode table slots, in-memory inodes, attributes, open
+ *              references and the kernel-readable list
  *   dir.c      directory index (hash) and dentry slots on media
  *   xattr.c    extended attributes (one xattr block per inode)
  *   badlist.c  bad-extent list (never allocate known-bad media)
@@ -152,9 +153,16 @@ struct hfs_inode {
 	struct hfs_dir *dir;      /* directories: the name index */
 	uint8_t *xattr;           /* DRAM copy of the xattr block, or NULL */
 	uint64_t nlookup;         /* kernel references (FUSE lookup count) */
-	uint32_t nopen;           /* open handles */
+	uint32_t nopen;           /* open handles; change with
+				   * hfs_inode_open_get/put_locked */
 	bool dirty_times;         /* times changed but not yet journaled */
 	pthread_rwlock_t iolock;  /* data I/O vs truncate/extent changes */
+	/* Kernel-readable cache (inode.c): on vol->kread while the kernel
+	 * can serve cached pages of this inode without a request to us. */
+	bool link_cached;         /* symlink target handed out since the
+				   * last forget (FUSE caches it) */
+	bool on_kread;
+	struct hfs_inode *kread_prev, *kread_next;
 };
 
 struct hfs_vol {
@@ -181,6 +189,9 @@ struct hfs_vol {
 	struct hfs_vol_hooks hooks; /* DAX path (vol.h); zero = none */
 	bool shutdown;            /* failure pipeline: failed + answers the
 				   * root getattr (lib/failure.c) */
+	struct hfs_inode *kread;  /* inodes the kernel can read cached
+				   * pages of without asking (inode.c) */
+	uint64_t nkread;
 	void (*fault_hook)(void *ctx, uint64_t off, int si_code);
 	void *fault_ctx;
 };
@@ -218,6 +229,13 @@ int hfs_inode_new_locked(struct hfs_vol *vol, uint32_t mode,
 int hfs_inode_delete_locked(struct hfs_vol *vol, struct hfs_inode *ip);
 void hfs_inode_to_attr(const struct hfs_vol *vol, const struct hfs_inode *ip,
 		       struct hfs_attr *a);
+/* Open references (an open FUSE handle, or a pin): nopen and the
+ * kernel-readable list move together.  Caller holds vol->lock. */
+void hfs_inode_open_get_locked(struct hfs_vol *vol, struct hfs_inode *ip);
+void hfs_inode_open_put_locked(struct hfs_vol *vol, struct hfs_inode *ip);
+/* Re-decide ip's place on vol->kread after nlookup or link_cached
+ * changed.  Caller holds vol->lock. */
+void hfs_inode_kread_update_locked(struct hfs_vol *vol, struct hfs_inode *ip);
 void hfs_now(struct timespec *ts);
 void hfs_inode_touch(struct hfs_inode *ip, bool m, bool c);
 

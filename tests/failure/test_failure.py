@@ -16,6 +16,7 @@ range, everything else intact, bad list, persists across remount).
 
 import json
 import os
+import re
 import signal
 import socket
 import struct
@@ -294,6 +295,78 @@ def test_inject_whole_device():
         fs.mount()   # the region is intact: it mounts again
         verify(files)
         fs.unmount()
+
+
+# A page-cache mmap in a child: it touches the first page, says "ready",
+# closes its descriptor (the mapping keeps the file open), waits for a
+# line on stdin and touches the page again.  After a shutdown that second
+# touch must fault (SIGBUS), not read the old page.
+MMAP_CHILD = r"""
+import mmap, os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+m = mmap.mmap(fd, 4096, mmap.MAP_SHARED, mmap.PROT_READ)
+os.close(fd)
+first = m[:16]
+print('ready', flush=True)
+sys.stdin.readline()
+print('read', m[:16] == first, flush=True)
+"""
+
+
+def readlink_fd(fd):
+    """readlink of an O_PATH descriptor: no lookup, no open, only the
+    kernel's cached target (FUSE_CAP_CACHE_SYMLINKS) or a READLINK."""
+    return os.readlink('', dir_fd=fd)
+
+
+def test_shutdown_drops_open_caches():
+    """Only what the kernel can still read without asking is invalidated
+    (open handles, mappings, cached symlink targets), and all of that
+    is: no stale byte through an old descriptor, a mapping or an O_PATH
+    symlink after the shutdown; new opens fail."""
+    with H.HoldFS(size='64M') as fs:
+        files = populate(fs, 40, size=64 * 1024)   # cached, not open
+        held, mapped, other = fs.path('f0'), fs.path('f1'), fs.path('f2')
+        os.symlink('target-of-the-link', fs.path('ln'))
+        fd = os.open(held, os.O_RDONLY)
+        check_eq(os.pread(fd, 8192, 0), files[held][:8192], 'held file before')
+        child = subprocess.Popen([sys.executable, '-c', MMAP_CHILD, mapped],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 text=True)
+        check_eq(child.stdout.readline().strip(), 'ready', 'mmap child')
+        lfd = os.open(fs.path('ln'), os.O_PATH | os.O_NOFOLLOW)
+        check_eq(readlink_fd(lfd), 'target-of-the-link', 'link before')
+        read_all(other)   # cached pages, no handle left
+        r = holdfsctl('inject', '--whole-device', fs.mnt)
+        check(r.returncode == 0, 'inject: %r' % r.stderr)
+        st = wait_state(fs, 'shutdown')
+        try:
+            # the descriptor opened before the failure: EIO, not the
+            # pages the kernel had cached
+            expect_eio(os.pread, fd, 8192, 0)
+            expect_eio(readlink_fd, lfd)
+            child.stdin.write('go\n')
+            child.stdin.flush()
+            out, _ = child.communicate(timeout=20)
+            check_eq(child.returncode, -signal.SIGBUS,
+                     'mapped page after shutdown (child said %r)' % out)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.communicate(timeout=10)
+            os.close(fd)
+            os.close(lfd)
+        expect_eio(read_all, other)   # cached, but reaching it needs an open
+        phases = [p['phase'] for p in st['phases']]
+        check('invalidate open' in phases, 'phases %r' % phases)
+        outcome = st['events'][-1]['outcome']
+        m = re.search(r'\((\d+) listed\)', outcome)
+        check(m is not None, 'outcome %r' % outcome)
+        # the fd, the mapping and the link, not the 40 cached files (a
+        # few more only if a RELEASE of populate's closes is still queued)
+        n = int(m.group(1))
+        check(3 <= n < 40, 'inodes listed for invalidation: %d (%s)' % (n, outcome))
+        check_shutdown_behaviour(fs, other)
 
 
 def test_repeated_range_failures():

@@ -4,7 +4,9 @@
  * (fixed metadata areas, data pieces, free space), marking data lost
  * (EIO on reads and writes of the lost blocks only, flags on media,
  * survives remount), bad blocks never freed again, the shutdown state
- * (root getattr and statfs answer, the rest EIO), inode paths.
+ * (root getattr and statfs answer, the rest EIO), inode paths, and
+ * the list of inodes the kernel can read without asking (open handles,
+ * cached symlink targets) that a shutdown invalidates.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -86,6 +88,106 @@ static int count_names(void *ctx, const char *name,
 	(void)next;
 	(*(int *)ctx)++;
 	return 0;
+}
+
+static uint64_t mk(struct hfs_vol *vol, uint64_t dir, const char *name,
+		   uint32_t mode)
+{
+	struct hfs_attr a = { 0 };
+
+	if (S_ISDIR(mode))
+		CHECK_EQ(hfs_mkdir(vol, dir, name, mode & 07777, &root_cred,
+				   &a), 0);
+	else
+		CHECK_EQ(hfs_mknod(vol, dir, name, mode, 0, &root_cred, &a), 0);
+	return a.ino;
+}
+
+/* Is ino on the kernel-readable list?  *count gets the list's length. */
+static bool listed(struct hfs_vol *vol, uint64_t ino, size_t *count)
+{
+	uint64_t *v;
+	size_t n;
+	bool found = false;
+
+	CHECK_EQ(hfs_vol_kernel_readable(vol, &v, &n), 0);
+	for (size_t i = 0; i < n; i++)
+		found |= v[i] == ino;
+	free(v);
+	if (count)
+		*count = n;
+	return found;
+}
+
+/* The inodes a shutdown invalidates: open ones and symlinks whose target
+ * was handed out and not yet forgotten; nothing else, however cached. */
+static void test_kernel_readable(struct hfs_vol *vol)
+{
+	struct hfs_attr a;
+	char buf[64];
+	uint64_t f, l, g;
+	size_t n;
+
+	f = mk(vol, HFS_ROOT_INO, "kr", S_IFREG | 0644); /* nlookup 1 */
+	CHECK(!listed(vol, f, &n));
+	CHECK_EQ(n, 0);
+	CHECK_EQ(hfs_open(vol, f), 0);
+	CHECK_EQ(hfs_open(vol, f), 0);
+	CHECK(listed(vol, f, &n));
+	CHECK_EQ(n, 1);
+	hfs_release(vol, f);
+	CHECK(listed(vol, f, NULL));
+	hfs_release(vol, f);
+	CHECK(!listed(vol, f, &n));
+	CHECK_EQ(n, 0);
+
+	CHECK_EQ(hfs_symlink(vol, HFS_ROOT_INO, "kl", "somewhere", &root_cred,
+			     &a), 0);
+	l = a.ino;
+	CHECK(!listed(vol, l, NULL));
+	CHECK_EQ(hfs_readlink(vol, l, buf, sizeof(buf)), 9);
+	CHECK(listed(vol, l, NULL));
+	CHECK_EQ(hfs_lookup(vol, HFS_ROOT_INO, "kl", &a), 0);
+	hfs_forget(vol, l, 1);
+	CHECK(listed(vol, l, NULL)); /* still one kernel reference */
+	hfs_forget(vol, l, 1);
+	CHECK(!listed(vol, l, NULL));
+
+	/* unlinked while open: listed until the last release frees it */
+	CHECK_EQ(hfs_open(vol, f), 0);
+	hfs_forget(vol, f, 1);
+	CHECK_EQ(hfs_unlink(vol, HFS_ROOT_INO, "kr"), 0);
+	CHECK(listed(vol, f, NULL));
+	hfs_release(vol, f);
+	CHECK(hfs_iget(vol, f) == NULL);
+	CHECK(!listed(vol, f, &n));
+	CHECK_EQ(n, 0);
+
+	/* shutdown: no new opens or symlink reads; the list still answers */
+	g = mk(vol, HFS_ROOT_INO, "ks", S_IFREG | 0644);
+	CHECK_EQ(hfs_open(vol, g), 0);
+	hfs_vol_shutdown(vol);
+	CHECK_EQ(hfs_open(vol, f), -EIO);
+	CHECK_EQ(hfs_readlink(vol, l, buf, sizeof(buf)), -EIO);
+	CHECK(listed(vol, g, &n));
+	CHECK_EQ(n, 1);
+	hfs_release(vol, g);
+	CHECK(!listed(vol, g, &n));
+	CHECK_EQ(n, 0);
+}
+
+/* A fresh filesystem in a malloc'd region (*mem, *rg), mounted. */
+static struct hfs_vol *fresh_vol(void **mem, struct hfs_region **rg)
+{
+	struct hfs_mkfs_opts mo = { .label = "t" };
+	struct hfs_mkfs_result res;
+	struct hfs_err err = { 0 };
+
+	*mem = calloc(1, REGION_SIZE);
+	if (!*mem || hfs_region_from_memory(*mem, REGION_SIZE, rg) ||
+	    hfs_mkfs(*rg, &mo, &res, &err))
+		abort();
+	return mount_vol(*rg);
 }
 
 int main(void)
@@ -186,6 +288,12 @@ int main(void)
 	CHECK_EQ(hfs_read(vol, f2, buf, FSZ, 0), FSZ);
 	CHECK(!memcmp(buf, d2, FSZ));
 	CHECK_EQ(hfs_vol_close(vol), 0);
+	hfs_region_close(rg);
+	free(mem);
+
+	vol = fresh_vol(&mem, &rg);
+	test_kernel_readable(vol);
+	CHECK_EQ(hfs_vol_close(vol), -EIO); /* it ends shut down */
 	hfs_region_close(rg);
 	free(mem);
 	if (failures)
