@@ -19,7 +19,7 @@
  * effort).  Cost: O(leases + open inodes).  Range failure: classify with
  * the rmap; metadata -> whole shutdown; data -> revoke the leases
  * covering the range, mark the pieces lost (journaled, bad list), drop
- * those pages, keep serving.
+ * those pages, keep serving; cost O(affected pieces x path depth).
  */
 #include "failure.h"
 

@@ -238,6 +238,19 @@ undo:
 	return (int)b;
 }
 
+/* e is one of its target's names: remember it for reports (the name
+ * hint of struct hfs_inode, used by hfs_vol_ino_path). */
+static void hint_name(struct hfs_vol *vol, const struct hfs_inode *dip,
+		      const struct hfs_dent *e)
+{
+	struct hfs_inode *ip = hfs_iget(vol, e->ino);
+
+	if (ip) {
+		ip->name_dir = dip->ino;
+		ip->name_slot = e->slot;
+	}
+}
+
 int hfs_dir_add_locked(struct hfs_vol *vol, struct hfs_inode *dip,
 		       const char *name, uint64_t ino, uint8_t type)
 {
@@ -255,6 +268,7 @@ int hfs_dir_add_locked(struct hfs_vol *vol, struct hfs_inode *dip,
 		return -ENOMEM;
 	d->nfree--;
 	index_insert(d, e);
+	hint_name(vol, dip, e);
 	return stage_slot(vol, dip, e->slot, e);
 }
 
@@ -275,7 +289,13 @@ int hfs_dir_retarget_locked(struct hfs_vol *vol, struct hfs_inode *dip,
 {
 	e->ino = ino;
 	e->type = type;
+	hint_name(vol, dip, e);
 	return stage_slot(vol, dip, e->slot, e);
+}
+
+struct hfs_dent *hfs_dir_slot(const struct hfs_dir *d, uint64_t slot)
+{
+	return slot < d->nslot ? d->slot[slot] : NULL;
 }
 
 struct hfs_dent *hfs_dir_at(const struct hfs_dir *d, uint64_t slot,
@@ -349,6 +369,7 @@ int hfs_dir_load(struct hfs_vol *vol, struct hfs_inode *dip, uint64_t *bad)
 					goto out;
 				}
 				index_insert(d, de);
+				hint_name(vol, dip, de);
 				continue;
 			}
 			if (st != 0)

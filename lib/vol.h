@@ -272,10 +272,11 @@ bool hfs_vol_is_shutdown(struct hfs_vol *vol);
  * must invalidate (docs/failure-model.md).  O(their number); malloc'd
  * array, -ENOMEM. */
 int hfs_vol_kernel_readable(struct hfs_vol *vol, uint64_t **inos, size_t *n);
-/* One path of ino ("/a/b"), for reports.  Directories walk i_parent and
- * look their name up in the parent (O(depth x dir size)); other inodes
- * are first found by scanning the directory indexes (O(entries)).
- * -ENOENT if unlinked or not found, -ENAMETOOLONG. */
+/* One path of ino ("/a/b"; for a hard-linked file one of its names), for
+ * reports.  O(depth) through each inode's name hint; only when the hinted
+ * name was removed while the inode kept another one are the directory
+ * indexes scanned (O(entries)), once.  -ENOENT if unlinked or not found,
+ * -ENAMETOOLONG, -ENOMEM. */
 int hfs_vol_ino_path(struct hfs_vol *vol, uint64_t ino, char *buf,
 		     size_t len);
 /* Best-effort persistent health record of a failure: whole device

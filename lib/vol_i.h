@@ -157,6 +157,13 @@ struct hfs_inode {
 				   * hfs_inode_open_get/put_locked */
 	bool dirty_times;         /* times changed but not yet journaled */
 	pthread_rwlock_t iolock;  /* data I/O vs truncate/extent changes */
+	/* One of its names, for reports (hfs_vol_ino_path): the directory
+	 * and dentry slot that last named it (dir.c sets it whenever a
+	 * dentry gets this inode: mount, create, link, rename).  A hint,
+	 * checked on use; a slot that was freed or now names another inode
+	 * (its name was unlinked, a hard link lives on) means "unknown". */
+	uint64_t name_dir;
+	uint32_t name_slot;
 	/* Kernel-readable cache (inode.c): on vol->kread while the kernel
 	 * can serve cached pages of this inode without a request to us. */
 	bool link_cached;         /* symlink target handed out since the
@@ -260,8 +267,11 @@ struct hfs_dent *hfs_dir_lookup_n(const struct hfs_dir *d, const char *name,
 /* First live entry at slot >= slot (its slot in *found), or NULL. */
 struct hfs_dent *hfs_dir_at(const struct hfs_dir *d, uint64_t slot,
 			    uint64_t *found);
+/* The live entry at exactly slot, or NULL (O(1)). */
+struct hfs_dent *hfs_dir_slot(const struct hfs_dir *d, uint64_t slot);
 /* Changes: stage into vol->tx (growing the directory by a block when
- * full); the caller commits. */
+ * full); the caller commits.  add and retarget (and load) make the entry
+ * its target's name hint (struct hfs_inode). */
 int hfs_dir_add_locked(struct hfs_vol *vol, struct hfs_inode *dip,
 		       const char *name, uint64_t ino, uint8_t type);
 int hfs_dir_remove_locked(struct hfs_vol *vol, struct hfs_inode *dip,

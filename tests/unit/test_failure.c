@@ -4,7 +4,8 @@
  * (fixed metadata areas, data pieces, free space), marking data lost
  * (EIO on reads and writes of the lost blocks only, flags on media,
  * survives remount), bad blocks never freed again, the shutdown state
- * (root getattr and statfs answer, the rest EIO), inode paths, and
+ * (root getattr and statfs answer, the rest EIO), inode paths (through
+ * the name hints, across rename, exchange, hard links and remount), and
  * the list of inodes the kernel can read without asking (open handles,
  * cached symlink targets) that a shutdown invalidates.
  */
@@ -17,6 +18,10 @@
 #include "vol_i.h"
 
 #include "check.h"
+
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE (1 << 1)
+#endif
 
 #define REGION_SIZE (64u << 20)
 #define FSZ (64u * 1024)
@@ -103,6 +108,18 @@ static uint64_t mk(struct hfs_vol *vol, uint64_t dir, const char *name,
 	return a.ino;
 }
 
+static void check_path(struct hfs_vol *vol, uint64_t ino, const char *want)
+{
+	char path[256];
+
+	CHECK_EQ(hfs_vol_ino_path(vol, ino, path, sizeof(path)), 0);
+	if (strcmp(path, want)) {
+		fprintf(stderr, "path of inode %llu: %s, expected %s\n",
+			(unsigned long long)ino, path, want);
+		failures++;
+	}
+}
+
 /* Is ino on the kernel-readable list?  *count gets the list's length. */
 static bool listed(struct hfs_vol *vol, uint64_t ino, size_t *count)
 {
@@ -117,6 +134,46 @@ static bool listed(struct hfs_vol *vol, uint64_t ino, size_t *count)
 	if (count)
 		*count = n;
 	return found;
+}
+
+/* Paths are built from the name hints: they follow renames of the file
+ * and of its directories, survive a remount, and a removed hinted name
+ * of a hard-linked file falls back to the other name. */
+static void test_paths(struct hfs_vol **volp, struct hfs_region *rg)
+{
+	struct hfs_vol *vol = *volp;
+	uint64_t a, b, f, k;
+	char path[64];
+
+	a = mk(vol, HFS_ROOT_INO, "a", S_IFDIR | 0755);
+	b = mk(vol, a, "b", S_IFDIR | 0755);
+	f = mk(vol, b, "f", S_IFREG | 0644);
+	CHECK_EQ(hfs_iget(vol, f)->name_dir, b);
+	check_path(vol, f, "/a/b/f");
+	CHECK_EQ(hfs_rename(vol, b, "f", a, "g", 0), 0);
+	check_path(vol, f, "/a/g");
+	CHECK_EQ(hfs_rename(vol, HFS_ROOT_INO, "a", HFS_ROOT_INO, "z", 0), 0);
+	check_path(vol, f, "/z/g");
+	check_path(vol, b, "/z/b");
+	/* a second name takes the hint; removing it leaves the first */
+	CHECK_EQ(hfs_link(vol, f, b, "h", &(struct hfs_attr){ 0 }), 0);
+	check_path(vol, f, "/z/b/h");
+	CHECK_EQ(hfs_unlink(vol, b, "h"), 0);
+	check_path(vol, f, "/z/g");
+	CHECK_EQ(hfs_iget(vol, f)->name_dir, a); /* refreshed by the scan */
+	/* exchange: both sides move */
+	k = mk(vol, b, "k", S_IFREG | 0644);
+	CHECK_EQ(hfs_rename(vol, a, "g", a, "b", RENAME_EXCHANGE), 0);
+	check_path(vol, f, "/z/b");
+	check_path(vol, k, "/z/g/k");
+	/* after a remount the hints come from the directory load */
+	CHECK_EQ(hfs_vol_close(vol), 0);
+	*volp = vol = mount_vol(rg);
+	CHECK_EQ(hfs_iget(vol, k)->name_dir, b);
+	check_path(vol, k, "/z/g/k");
+	check_path(vol, f, "/z/b");
+	CHECK_EQ(hfs_unlink(vol, b, "k"), 0);
+	CHECK_EQ(hfs_vol_ino_path(vol, k, path, sizeof(path)), -ENOENT);
 }
 
 /* The inodes a shutdown invalidates: open ones and symlinks whose target
@@ -287,6 +344,12 @@ int main(void)
 	vol = mount_vol(rg); /* nothing half-written */
 	CHECK_EQ(hfs_read(vol, f2, buf, FSZ, 0), FSZ);
 	CHECK(!memcmp(buf, d2, FSZ));
+	CHECK_EQ(hfs_vol_close(vol), 0);
+	hfs_region_close(rg);
+	free(mem);
+
+	vol = fresh_vol(&mem, &rg);
+	test_paths(&vol, rg);
 	CHECK_EQ(hfs_vol_close(vol), 0);
 	hfs_region_close(rg);
 	free(mem);
