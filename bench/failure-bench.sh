@@ -22,6 +22,9 @@
 #              after "revoke" every affected lease is revoked (acked or
 #              holder killed)
 #   revoke ms  the revoke phase alone
+#   rest ms    daemon ms minus revoke ms: freeze + invalidate open + log
+#              (whole rows), mark lost + invalidate (range rows); the part
+#              that must not grow with the number of files
 #   clients ms injection -> the last affected lease reported lost by its
 #              client (revoke handler or SIGBUS), measured by the drill
 #   first EIO  injection -> first writer EIO (whole rows)
@@ -83,17 +86,18 @@ for i in range(n):
 EOF
 }
 
-# drill ARGS... -> one line "daemon revoke clients firsteio leases killed ok"
+# drill ARGS... -> one line "daemon revoke clients firsteio leases killed ok rest"
 drill() {
 	"$ctl" drill --json "$@" "$mnt" >"$work/drill.json" || true
 	python3 - "$work/drill.json" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))
-print('%.3f %.3f %.3f %.3f %d %d %s' % (
-    r.get('daemon_phases_ms', -1), r.get('daemon_revoke_ms', -1),
-    r.get('all_holders_lost_ms', -1), r.get('first_eio_ms', -1),
+daemon, revoke = r.get('daemon_phases_ms', -1), r.get('daemon_revoke_ms', -1)
+print('%.3f %.3f %.3f %.3f %d %d %s %.3f' % (
+    daemon, revoke, r.get('all_holders_lost_ms', -1), r.get('first_eio_ms', -1),
     r.get('leases_revoked_acked', 0) + r.get('leases_revoked_killed', 0),
-    r.get('leases_revoked_killed', 0), 'ok' if r.get('ok') else 'FAILED'))
+    r.get('leases_revoked_killed', 0), 'ok' if r.get('ok') else 'FAILED',
+    daemon - revoke if daemon >= 0 and revoke >= 0 else -1))
 EOF
 }
 
@@ -135,7 +139,8 @@ for s in sys.argv[5:]:
     rows.append(dict(row=f[0], region_bytes=int(f[1]), files=int(f[2]),
                      daemon_ms=float(f[3]), revoke_ms=float(f[4]),
                      clients_ms=float(f[5]), first_eio_ms=float(f[6]),
-                     leases_revoked=int(f[7]), killed=int(f[8]), drill=f[9]))
+                     leases_revoked=int(f[7]), killed=int(f[8]), drill=f[9],
+                     rest_ms=float(f[10])))
 by = {r['row']: r for r in rows}
 def ratio(a, b):
     return by[a]['daemon_ms'] / by[b]['daemon_ms'] if by[b]['daemon_ms'] > 0 else None
@@ -149,13 +154,13 @@ if as_json:
 print('# failure-bench: kernel %s, %s CPUs, best of %s runs per row; injection through'
       % (kern, ncpu, runs))
 print('# holdfsctl drill (daemon ADMIN_INJECT); region files on tmpfs; target <= 10 ms')
-print('%-11s %7s %8s %10s %10s %11s %10s %7s %7s %s' % (
-    'row', 'region', 'files', 'daemon ms', 'revoke ms', 'clients ms', 'first EIO',
-    'leases', 'killed', 'drill'))
+print('%-11s %7s %8s %10s %10s %8s %11s %10s %7s %7s %s' % (
+    'row', 'region', 'files', 'daemon ms', 'revoke ms', 'rest ms', 'clients ms',
+    'first EIO', 'leases', 'killed', 'drill'))
 for r in rows:
-    print('%-11s %7s %8d %10.3f %10.3f %11.3f %10s %7d %7d %s' % (
+    print('%-11s %7s %8d %10.3f %10.3f %8.3f %11.3f %10s %7d %7d %s' % (
         r['row'], '1T' if r['region_bytes'] >= 1 << 40 else '1G', r['files'],
-        r['daemon_ms'], r['revoke_ms'], r['clients_ms'],
+        r['daemon_ms'], r['revoke_ms'], r['rest_ms'], r['clients_ms'],
         '%.3f' % r['first_eio_ms'] if r['first_eio_ms'] >= 0 else '-',
         r['leases_revoked'], r['killed'], r['drill']))
 for k, v in summary.items():
