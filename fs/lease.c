@@ -623,6 +623,8 @@ void hfsd_lease_run_jobs(struct hfsd_ctl *c)
 	struct hfsd_job **pp, *j;
 	bool woke = false;
 
+	hfsd_persisted_replies(c);
+
 	pthread_mutex_lock(&c->lock);
 	for (j = c->jobs; j; j = j->next) {
 		if (j->phase != HFSD_JOB_NEW)
@@ -1067,20 +1069,9 @@ static void do_ack(struct hfsd_ctl *c, struct hfsd_client *cl,
  * handles a FUSE request of that inode or holds a lock such a request
  * needs: the ring thread handles no FUSE request, and c->lock is not
  * held here. */
-static int inval_cb(void *ctx, uint64_t ino, uint64_t off, uint64_t len)
-{
-	struct hfsd_ctl *c = ctx;
-	int r = fuse_lowlevel_notify_inval_inode(c->se, ino, (off_t)off,
-						 (off_t)len);
-
-	/* -ENOENT: the kernel has no inode, so no cached pages */
-	return r == -ENOENT ? 0 : r;
-}
-
 static void do_persisted(struct hfsd_ctl *c, struct hfsd_client *cl,
 			 const struct hfs_msg_range *m)
 {
-	struct hfs_msg_lease_ref ok;
 	struct hfsd_lease *l;
 	uint64_t ino = 0;
 	int r;
@@ -1099,18 +1090,13 @@ static void do_persisted(struct hfsd_ctl *c, struct hfsd_client *cl,
 		hfsd_ctl_send_error(c, cl, m->h.id, EINVAL, "bad range");
 		return;
 	}
-	r = hfsd_coh_persisted(c->coh, ino, m->offset, m->length, inval_cb, c);
-	if (r < 0) {
-		hfsd_log(LOG_WARNING, "control: invalidating the page cache "
-			 "of inode %" PRIu64 ": %s", ino, strerror(-r));
+	/* the invalidation may wait for a page a FUSE WRITE holds locked,
+	 * and that WRITE may wait for this thread (fill hook): a worker
+	 * does it (fs/persisted.c) */
+	r = hfsd_persisted_queue(c, cl, m, ino);
+	if (r < 0)
 		hfsd_ctl_send_error(c, cl, m->h.id, -r,
-				    "page cache invalidation failed");
-		return;
-	}
-	memset(&ok, 0, sizeof(ok));
-	hfsd_msg_init(&ok.h, HFS_MSG_PERSISTED_OK, sizeof(ok), m->h.id);
-	ok.lease_id = m->lease_id;
-	hfsd_ctl_send(c, cl, &ok, sizeof(ok), -1);
+				    "cannot queue the page cache invalidation");
 }
 
 /* ------------------------------------------------------------- admin */
@@ -1496,6 +1482,11 @@ void hfsd_lease_init(struct hfsd_ctl *c)
 	}
 	/* FUSE READ/WRITE mark inodes cached through it (fs/ops_file.c) */
 	c->d->coh = c->coh;
+	r = hfsd_persisted_start(c);
+	if (r < 0)
+		hfsd_log(LOG_WARNING, "control: no PERSISTED worker (%s); "
+			 "holdfs_persist gets ERROR when it must ask",
+			 strerror(-r));
 	hfs_vol_set_hooks(c->d->vol, &h);
 }
 
@@ -1550,7 +1541,8 @@ void hfsd_lease_fini(struct hfsd_ctl *c)
 			 held);
 	free(back);
 	c->d->coh = NULL;
-	hfsd_coh_free(c->coh);
+	if (hfsd_persisted_stop(c))
+		hfsd_coh_free(c->coh); /* else the stuck worker may use it */
 	c->coh = NULL;
 }
 

@@ -149,6 +149,7 @@ struct hfsd_ctl {
 	bool dax_gid_set;
 	uint8_t uuid[16];
 	struct hfsd_coh *coh;     /* page-cache coherence table, or NULL */
+	struct hfsd_pw *pw;       /* PERSISTED worker (persisted.c), or NULL */
 	/* (L) */
 	struct hfsd_client *clients;
 	RB_HEAD(lease_ids, hfsd_lease) leases_by_id;
@@ -188,6 +189,17 @@ void hfsd_lease_run_jobs(struct hfsd_ctl *c);
 void hfsd_lease_timeout(struct hfsd_ctl *c, uint64_t job_id);
 /* Called once by the ring thread at start. */
 void hfsd_lease_ring_thread(void);
+
+/* persisted.c: PERSISTED answered by a worker thread, not the ring.
+ * start/stop from hfsd_lease_init/fini; stop returns false when the worker
+ * could not be stopped (then the coherence table must stay allocated).
+ * queue: a validated PERSISTED of inode ino (ring thread).  replies: send
+ * the answers of finished ones (ring thread). */
+int hfsd_persisted_start(struct hfsd_ctl *c);
+bool hfsd_persisted_stop(struct hfsd_ctl *c);
+int hfsd_persisted_queue(struct hfsd_ctl *c, const struct hfsd_client *cl,
+			 const struct hfs_msg_range *m, uint64_t ino);
+void hfsd_persisted_replies(struct hfsd_ctl *c);
 
 /* Failure pipeline (fs/failure.c; not on the ring thread): REVOKE with
  * reason FAILURE every lease mapping region bytes [rs, re) (all: every

@@ -633,6 +633,53 @@ def test_dax_e2e_coherence_word():
             check_eq(c.ok('unmap'), '0', 'unmap')
 
 
+def test_dax_e2e_persist_while_write_fills_holes():
+    """A persist that must drop every page of the file while write(2)
+    holds one locked and fills a hole another client maps read-only: the
+    invalidation waits for the WRITE, the WRITE waits for the REMAP ack.  Neither may
+    wait for the other (the daemon invalidates off its control thread), so
+    no REMAP misses its deadline and nobody is killed."""
+    import threading
+    MiB = 1 << 20
+    rounds = 24
+    with hfstest.HoldFS(size='256M', mount_opts=('allow_other', 'revoke_ms=3000')) as fs:
+        _need_lease_server(fs)
+        with Client() as writer, Client() as reader:
+            asked = [0]
+            for k in range(rounds):
+                path = fs.path('f%d' % k)
+                hfstest.write_file(path, b'w' * MiB)
+                os.truncate(path, 2 * MiB)         # 1..2 MiB: a hole
+                writer.ok('map %s 0 %d rw' % (path, MiB))
+                reader.ok('map %s %d %d r' % (path, MiB, MiB))
+                stop = threading.Event()
+
+                def persist_loop():
+                    while not stop.is_set():
+                        pread(path, 0, 4096)       # word CACHED: ask
+                        writer.ok('persist 0 4096')
+                        asked[0] += 1
+                t = threading.Thread(target=persist_loop)
+                t.start()
+                try:
+                    time.sleep(0.002 * (k % 5))
+                    # part of a page: the kernel keeps it locked (not
+                    # uptodate) until the WRITE, which fills the hole
+                    # and waits for the REMAP ack, is answered
+                    pwrite(path, MiB + 100, b'%04d' % k)
+                finally:
+                    stop.set()
+                    t.join(60)
+                check_eq(reader.ok('read %d 4' % (MiB + 100)), (b'%04d' % k).hex(),
+                         'round %d: the reader sees the filled hole' % k)
+                writer.ok('unmap')
+                reader.ok('unmap')
+            note('%d persists during %d hole-filling writes' % (asked[0], rounds))
+            log = fs.daemon_log()
+            check('not completed in time' not in log and 'killing' not in log,
+                  'a REMAP waited for its deadline: %s' % log[-1500:])
+
+
 def test_dax_e2e_truncate_sigbus():
     with hfstest.HoldFS(size='128M') as fs:
         _need_lease_server(fs)
