@@ -1246,7 +1246,8 @@ static int owner_inos(struct hfsd_ctl *c, uint64_t rs, uint64_t re,
 		*s = (struct ino_set){ 0 };
 		return r < 0 ? r : -ENOMEM;
 	}
-	qsort(s->v, s->n, sizeof(*s->v), cmp_u64);
+	if (s->n > 1) /* (qsort of a NULL array is undefined, even empty) */
+		qsort(s->v, s->n, sizeof(*s->v), cmp_u64);
 	for (size_t i = 0; i < s->n; i++)
 		if (!k || s->v[k - 1] != s->v[i])
 			s->v[k++] = s->v[i];
