@@ -111,8 +111,13 @@ void hfc_persist_range(struct hfc_conn *c, const void *addr, size_t len);
 int hfc_discover(int fd, char (*paths)[108], int max);
 
 /* --- mapping.c: called by the listener of c. */
-/* A REVOKE, its length checked (n bytes, nranges ranges) */
-void hfc_on_revoke(struct hfc_conn *c, const struct hfs_msg_revoke *r);
+/* A REVOKE, its length checked: make every range inaccessible (done when
+ * it returns) and return the handler events (malloc'd array in *evs, may
+ * be NULL) to pass to hfc_deliver_revoked once the REVOKE is acked. */
+size_t hfc_on_revoke(struct hfc_conn *c, const struct hfs_msg_revoke *r,
+		     struct holdfs_revoke_event **evs);
+/* Run the revoke handler for each event, unpin the mappings, free evs. */
+void hfc_deliver_revoked(struct holdfs_revoke_event *evs, size_t n);
 int hfc_on_remap(struct hfc_conn *c, const struct hfs_msg_remap *r, size_t len);
 void hfc_on_conn_lost(struct hfc_conn *c);
 void hfc_maps_after_fork(void);

@@ -6,8 +6,18 @@
  * read), serves REVOKE and REMAP and acknowledges them, and on EOF or a
  * malformed message declares the connection dead: every waiter gets
  * -ENOTCONN and every mapping of the daemon is revoked (mapping.c).
+ *
+ * Revocation is this thread's urgent job: the daemon kills the process
+ * if the ACK is late, and a device loss waits for it.  So the thread asks
+ * for real-time scheduling (SCHED_FIFO 1, when the process may; opt out
+ * with HOLDFS_LISTENER_RT=0) and does only bounded work at that priority:
+ * it revokes every range of a REVOKE, acks, and only then runs the
+ * application's revoke handlers, at normal priority (they are
+ * application code of unknown length).
  */
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +27,32 @@
 #include <libpmem2.h>
 
 #include "client_i.h"
+
+static __thread bool rt_on; /* this listener runs SCHED_FIFO */
+
+static void prio_rt(void)
+{
+	const char *e = getenv("HOLDFS_LISTENER_RT");
+	struct sched_param sp = { .sched_priority = 1 };
+	int r;
+
+	if (e && !strcmp(e, "0"))
+		return;
+	r = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
+	rt_on = r == 0;
+	hfc_log("listener: %s", rt_on ? "SCHED_FIFO 1" :
+		"normal priority (no real-time scheduling allowed)");
+}
+
+/* Around application code: back to normal priority and up again. */
+static void prio_normal(bool normal)
+{
+	struct sched_param sp = { .sched_priority = normal ? 0 : 1 };
+
+	if (rt_on)
+		pthread_setschedparam(pthread_self(),
+				      normal ? SCHED_OTHER : SCHED_FIFO, &sp);
+}
 
 /* The listener hands a reply to its waiter (or drops it). */
 static void deliver(struct hfc_conn *c, const struct hfs_msg_hdr *h, size_t n,
@@ -134,18 +170,28 @@ static void handle(struct hfc_conn *c, const struct hfs_msg_hdr *h, size_t n,
 			hfc_log("malformed REVOKE %llu", (unsigned long long)h->id);
 			return;
 		}
-		hfc_on_revoke(c, rv);
+		struct holdfs_revoke_event *evs;
+		size_t nev = hfc_on_revoke(c, rv, &evs);
+
+		/* every range is inaccessible: ack before the handlers run,
+		 * so the daemon's wait does not include application code */
 		ack.lease_id = 0;
 		hfc_send(c, &ack, sizeof(ack), HFS_MSG_REVOKE_ACK, h->id, -1);
 		hfc_log("REVOKE %llu (%u range%s) acknowledged",
 			(unsigned long long)h->id, rv->nranges,
 			rv->nranges == 1 ? "" : "s");
+		prio_normal(true);
+		hfc_deliver_revoked(evs, nev);
+		prio_normal(false);
 		break;
 	}
 	case HFS_MSG_REMAP:
 		if (fd >= 0)
 			hfc_conn_region_fd(c, HFS_PROT_READ, fd), fd = -1;
+		/* a REMAP that cannot be applied calls the revoke handler */
+		prio_normal(true);
 		hfc_on_remap(c, (const struct hfs_msg_remap *)h, n);
+		prio_normal(false);
 		ack.lease_id = ((const struct hfs_msg_remap *)h)->lease_id;
 		hfc_send(c, &ack, sizeof(ack), HFS_MSG_REMAP_ACK, h->id, -1);
 		hfc_log("REMAP %llu of lease %llu (%u extents) done and acknowledged",
@@ -166,6 +212,7 @@ static void *listener(void *arg)
 	const char *why = "out of memory";
 
 	pthread_setname_np(pthread_self(), "holdfs-listen");
+	prio_rt();
 
 	while (buf) {
 		int fd;
@@ -184,6 +231,7 @@ static void *listener(void *arg)
 		handle(c, buf, (size_t)n, fd);
 	}
 	free(buf);
+	prio_normal(true); /* conn_die runs the handlers */
 	conn_die(c, why);
 	return NULL;
 }

@@ -89,10 +89,13 @@ static void call_handler(const struct holdfs_revoke_event *ev)
 
 /* ---- revocation ------------------------------------------------------- */
 
-/* Revoke the file range [off, off+len) of m (clipped, widened to pages);
- * maps lock held.  Fills *ev for the handler. */
-static void revoke_locked(struct holdfs_mapping *m, uint64_t off, uint64_t len,
-			  uint32_t reason, struct holdfs_revoke_event *ev)
+/* Record the revocation of the file range [off, off+len) of m (clipped,
+ * widened to pages) and pin m; the caller maps the empty file over
+ * ev->addr/ev->length (hfc_revoke_range) before it drops the maps lock.
+ * Fills *ev for the handler (ev->mapping NULL: nothing to revoke). */
+static void revoke_mark_locked(struct holdfs_mapping *m, uint64_t off,
+			       uint64_t len, uint32_t reason,
+			       struct holdfs_revoke_event *ev)
 {
 	uint64_t pg = page_size(), end = off + len;
 	struct hfc_revoked *r;
@@ -105,7 +108,6 @@ static void revoke_locked(struct holdfs_mapping *m, uint64_t off, uint64_t len,
 	end = (end + pg - 1) & ~(pg - 1);
 	if (end <= off)
 		return;
-	hfc_revoke_range(m->base + (off - m->offset), end - off);
 	hfc_log("lease %llu: revoked file range %llu+%llu (reason %u)",
 		(unsigned long long)m->lease_id, (unsigned long long)off,
 		(unsigned long long)(end - off), reason);
@@ -130,6 +132,48 @@ static void revoke_locked(struct holdfs_mapping *m, uint64_t off, uint64_t len,
 		.offset = off, .length = end - off,
 		.addr = m->base + (off - m->offset), .reason = reason };
 	m->busy++;
+}
+
+/* The same, mapping at once. */
+static void revoke_locked(struct holdfs_mapping *m, uint64_t off, uint64_t len,
+			  uint32_t reason, struct holdfs_revoke_event *ev)
+{
+	revoke_mark_locked(m, off, len, reason, ev);
+	if (ev->mapping)
+		hfc_revoke_range(ev->addr, ev->length);
+}
+
+struct va_run {
+	uint8_t *a;
+	size_t n;
+};
+
+static int cmp_run(const void *x, const void *y)
+{
+	const struct va_run *a = x, *b = y;
+
+	return a->a < b->a ? -1 : a->a > b->a;
+}
+
+/* Map the empty file over runs[0..n) with as few mmap calls as possible:
+ * leases mapped one after another are usually adjacent in the address
+ * space, and every mmap costs a TLB shootdown on a multi-threaded
+ * process.  Adjacent runs are all ours (pinned), so one mapping over
+ * them is exactly the same as one each. */
+static void revoke_runs(struct va_run *runs, size_t n)
+{
+	size_t i = 0;
+
+	if (n > 1)
+		qsort(runs, n, sizeof(*runs), cmp_run);
+	while (i < n) {
+		uint8_t *a = runs[i].a, *e = a + runs[i].n;
+
+		for (i++; i < n && runs[i].a <= e; i++)
+			if (runs[i].a + runs[i].n > e)
+				e = runs[i].a + runs[i].n;
+		hfc_revoke_range(a, (size_t)(e - a));
+	}
 }
 
 static void unpin(struct holdfs_mapping *m)
@@ -171,16 +215,54 @@ static void lose_range(struct hfc_conn *c, uint64_t lease_id, uint64_t off,
 	unpin(ev.mapping);
 }
 
-void hfc_on_revoke(struct hfc_conn *c, const struct hfs_msg_revoke *r)
+size_t hfc_on_revoke(struct hfc_conn *c, const struct hfs_msg_revoke *r,
+		     struct holdfs_revoke_event **evs)
 {
 	const struct hfs_revoke_range *rr = (const void *)(r + 1);
 	uint32_t reason = r->reason;
+	size_t n = 0;
 
 	if (reason < HOLDFS_REVOKE_LAYOUT || reason > HOLDFS_REVOKE_SHUTDOWN)
 		reason = HOLDFS_REVOKE_FAILURE;
-	for (uint32_t i = 0; i < r->nranges; i++)
-		lose_range(c, rr[i].lease_id, rr[i].offset, rr[i].length,
-			   reason);
+	struct va_run *runs = calloc(r->nranges, sizeof(*runs));
+	size_t nruns = 0;
+
+	*evs = calloc(r->nranges, sizeof(**evs));
+	pthread_mutex_lock(&maps_lock);
+	for (uint32_t i = 0; i < r->nranges; i++) {
+		struct holdfs_mapping *m = find_lease_locked(c, rr[i].lease_id);
+		struct holdfs_revoke_event ev = { 0 };
+
+		if (!m) {
+			hfc_log("revocation of unknown lease %llu (already "
+				"released?)", (unsigned long long)rr[i].lease_id);
+			continue;
+		}
+		revoke_mark_locked(m, rr[i].offset, rr[i].length, reason, &ev);
+		if (!ev.mapping)
+			continue;
+		if (runs)
+			runs[nruns++] = (struct va_run){ ev.addr, ev.length };
+		else
+			hfc_revoke_range(ev.addr, ev.length);
+		if (*evs)
+			(*evs)[n++] = ev;
+		else
+			m->busy--;  /* no memory for events: revoke silently */
+	}
+	revoke_runs(runs, nruns);
+	pthread_mutex_unlock(&maps_lock);
+	free(runs);
+	return n;
+}
+
+void hfc_deliver_revoked(struct holdfs_revoke_event *evs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		call_handler(&evs[i]);
+		unpin(evs[i].mapping);
+	}
+	free(evs);
 }
 
 void hfc_on_conn_lost(struct hfc_conn *c)
@@ -210,11 +292,7 @@ void hfc_on_conn_lost(struct hfc_conn *c)
 			m->busy--;  /* no memory for events: revoke silently */
 	}
 	pthread_mutex_unlock(&maps_lock);
-	for (n = 0; n < i; n++) {
-		call_handler(&evs[n]);
-		unpin(evs[n].mapping);
-	}
-	free(evs);
+	hfc_deliver_revoked(evs, i);
 }
 
 void hfc_maps_after_fork(void)

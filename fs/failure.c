@@ -29,6 +29,7 @@
 #include <linux/netlink.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -384,6 +385,14 @@ static void range_failure(struct hfsd_fail *f, struct fev *e)
 		    f->naff - before == 1 ? "" : "s");
 }
 
+static void rt_self(bool on)
+{
+	struct sched_param sp = { .sched_priority = on ? 1 : 0 };
+
+	pthread_setschedparam(pthread_self(), on ? SCHED_FIFO : SCHED_OTHER,
+			      &sp);
+}
+
 void hfsd_notify_failure(struct hfsd_fail *f, uint64_t off, uint64_t len,
 			 unsigned flags, const char *source)
 {
@@ -402,10 +411,17 @@ void hfsd_notify_failure(struct hfsd_fail *f, uint64_t off, uint64_t len,
 		set_outcome(f, e, "ignored: already shut down");
 		return;
 	}
+	/* The pipeline is the daemon's emergency path and its work is
+	 * bounded (holders, open inodes, a log record): run it real-time
+	 * when the daemon may, so a machine full of busy processes (the
+	 * applications whose device just went) does not delay it.  The
+	 * control thread is raised for the revocation round (lease.c). */
+	rt_self(true);
 	if (flags & HFS_FAIL_WHOLE_DEVICE)
 		shut_down(f, e, true, "device lost");
 	else
 		range_failure(f, e);
+	rt_self(false);
 }
 
 /* ------------------------------------------------------------ sources */

@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <json-c/json.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1554,6 +1555,20 @@ void hfsd_lease_ring_thread(void)
 
 /* ----------------------------------------------------- failure pipeline */
 
+/* A failure round is urgent: the clients' listeners run real-time
+ * (client/listener.c), the failure pipeline does (fs/failure.c), and the
+ * acks must not wait for the control thread behind the machine's busy
+ * processes either.  So for the round the control thread runs SCHED_FIFO
+ * 1, when the daemon may; the round's work is bounded (messages, acks).
+ * Layout revocations (truncate, ...) are not raised: they do not hold
+ * anyone up but the blocks' reuse. */
+static void rt_boost(struct hfsd_ctl *c, bool on)
+{
+	struct sched_param sp = { .sched_priority = on ? 1 : 0 };
+
+	pthread_setschedparam(c->thread, on ? SCHED_FIFO : SCHED_OTHER, &sp);
+}
+
 int hfsd_lease_revoke_failure(struct hfsd_ctl *c, uint64_t rs, uint64_t re,
 			      bool all, json_object *leases, unsigned *killed)
 {
@@ -1600,8 +1615,10 @@ int hfsd_lease_revoke_failure(struct hfsd_ctl *c, uint64_t rs, uint64_t re,
 	j->sleeper = true;
 	queue_job_locked(c, j);
 	pthread_mutex_unlock(&c->lock);
+	rt_boost(c, true);
 	wake_ring(c);
 	job_wait_locked(c, j);
+	rt_boost(c, false);
 	/* holders killed: distinct pids (a client may have had several
 	 * REVOKE messages in the round) */
 	for (uint32_t i = 0; i < j->nw; i++) {
