@@ -29,7 +29,6 @@
 #include <linux/netlink.h>
 #include <poll.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -43,6 +42,7 @@
 #include <unistd.h>
 
 #include "lease.h"
+#include "rt.h"
 
 #define QMAX 256        /* queued events */
 #define EVMAX 256       /* events kept for status */
@@ -385,17 +385,11 @@ static void range_failure(struct hfsd_fail *f, struct fev *e)
 		    f->naff - before == 1 ? "" : "s");
 }
 
-static void rt_self(bool on)
-{
-	struct sched_param sp = { .sched_priority = on ? 1 : 0 };
-
-	pthread_setschedparam(pthread_self(), on ? SCHED_FIFO : SCHED_OTHER,
-			      &sp);
-}
 
 void hfsd_notify_failure(struct hfsd_fail *f, uint64_t off, uint64_t len,
 			 unsigned flags, const char *source)
 {
+	struct hfsd_rt rt;
 	struct fev *e;
 
 	if (flags & HFS_FAIL_WHOLE_DEVICE) {
@@ -416,12 +410,12 @@ void hfsd_notify_failure(struct hfsd_fail *f, uint64_t off, uint64_t len,
 	 * when the daemon may, so a machine full of busy processes (the
 	 * applications whose device just went) does not delay it.  The
 	 * control thread is raised for the revocation round (lease.c). */
-	rt_self(true);
+	hfsd_rt_raise(pthread_self(), &rt);
 	if (flags & HFS_FAIL_WHOLE_DEVICE)
 		shut_down(f, e, true, "device lost");
 	else
 		range_failure(f, e);
-	rt_self(false);
+	hfsd_rt_restore(pthread_self(), &rt);
 }
 
 /* ------------------------------------------------------------ sources */

@@ -14,12 +14,12 @@
  */
 #include "lease.h"
 #include "failure.h"
+#include "rt.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <json-c/json.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1562,16 +1562,10 @@ void hfsd_lease_ring_thread(void)
  * 1, when the daemon may; the round's work is bounded (messages, acks).
  * Layout revocations (truncate, ...) are not raised: they do not hold
  * anyone up but the blocks' reuse. */
-static void rt_boost(struct hfsd_ctl *c, bool on)
-{
-	struct sched_param sp = { .sched_priority = on ? 1 : 0 };
-
-	pthread_setschedparam(c->thread, on ? SCHED_FIFO : SCHED_OTHER, &sp);
-}
-
 int hfsd_lease_revoke_failure(struct hfsd_ctl *c, uint64_t rs, uint64_t re,
 			      bool all, json_object *leases, unsigned *killed)
 {
+	struct hfsd_rt rt;
 	struct ino_set s = { 0 };
 	struct hfsd_job *j;
 	int n = 0, r;
@@ -1615,10 +1609,10 @@ int hfsd_lease_revoke_failure(struct hfsd_ctl *c, uint64_t rs, uint64_t re,
 	j->sleeper = true;
 	queue_job_locked(c, j);
 	pthread_mutex_unlock(&c->lock);
-	rt_boost(c, true);
+	hfsd_rt_raise(c->thread, &rt);
 	wake_ring(c);
 	job_wait_locked(c, j);
-	rt_boost(c, false);
+	hfsd_rt_restore(c->thread, &rt);
 	/* holders killed: distinct pids (a client may have had several
 	 * REVOKE messages in the round) */
 	for (uint32_t i = 0; i < j->nw; i++) {
