@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <holdfs/proto.h>
@@ -34,6 +35,8 @@ struct hfsd_coh_ent {
 
 struct hfsd_coh {
 	pthread_mutex_t lock;
+	pthread_cond_t idle;      /* signalled when nothing is in flight */
+	uint64_t inflight_all;    /* every READ/WRITE between begin and end */
 	int fd;
 	uint32_t nslots;
 	_Atomic uint32_t *words;  /* nslots, shared with clients */
@@ -120,6 +123,14 @@ int hfsd_coh_new(uint32_t nslots, struct hfsd_coh **out)
 	for (uint32_t i = 0; i < nslots; i++)
 		atomic_store(&t->words[i], HFS_COH_CACHED);
 	pthread_mutex_init(&t->lock, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&t->idle, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	*out = t;
 	return 0;
 fail:
@@ -146,6 +157,7 @@ void hfsd_coh_free(struct hfsd_coh *t)
 	munmap((void *)t->words, t->map_len);
 	close(t->fd);
 	free(t->free_slots);
+	pthread_cond_destroy(&t->idle);
 	pthread_mutex_destroy(&t->lock);
 	free(t);
 }
@@ -206,6 +218,7 @@ struct hfsd_coh_ent *hfsd_coh_io_begin(struct hfsd_coh *t, uint64_t ino)
 	if (!t)
 		return NULL;
 	pthread_mutex_lock(&t->lock);
+	t->inflight_all++;
 	e = find(t, ino);
 	if (e) {
 		e->inflight++;
@@ -231,6 +244,8 @@ void hfsd_coh_io_end(struct hfsd_coh *t, struct hfsd_coh_ent *e)
 	} else {
 		t->uncounted--;
 	}
+	if (!--t->inflight_all)
+		pthread_cond_broadcast(&t->idle);
 	pthread_mutex_unlock(&t->lock);
 }
 
@@ -275,6 +290,29 @@ int hfsd_coh_persisted(struct hfsd_coh *t, uint64_t ino, uint64_t off,
 		pthread_mutex_unlock(&t->lock);
 	}
 	return r;
+}
+
+bool hfsd_coh_drain(struct hfsd_coh *t, unsigned ms)
+{
+	struct timespec dl;
+	bool idle;
+
+	if (!t)
+		return true;
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	dl.tv_sec += ms / 1000;
+	dl.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&t->lock);
+	while (t->inflight_all &&
+	       pthread_cond_timedwait(&t->idle, &t->lock, &dl) != ETIMEDOUT)
+		;
+	idle = !t->inflight_all;
+	pthread_mutex_unlock(&t->lock);
+	return idle;
 }
 
 uint32_t hfsd_coh_state(struct hfsd_coh *t, uint64_t ino)

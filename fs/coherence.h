@@ -63,6 +63,10 @@ int hfsd_coh_persisted(struct hfsd_coh *t, uint64_t ino, uint64_t off,
 		       int (*inval)(void *ctx, uint64_t ino, uint64_t off,
 				    uint64_t len),
 		       void *ctx);
+/* Wait until no READ or WRITE is between io_begin and io_end, at most ms
+ * milliseconds (the shutdown's invalidation: a READ answered after it
+ * would put pages back).  true when drained.  t may be NULL (true). */
+bool hfsd_coh_drain(struct hfsd_coh *t, unsigned ms);
 /* The slot word of ino: HFS_COH_* or HFS_COH_NONE (tests, status). */
 uint32_t hfsd_coh_state(struct hfsd_coh *t, uint64_t ino);
 

@@ -21,6 +21,7 @@
  * covering the range, mark the pieces lost (journaled, bad list), drop
  * those pages, keep serving; cost O(affected pieces x path depth).
  */
+#include "coherence.h"
 #include "failure.h"
 
 #include <errno.h>
@@ -299,6 +300,13 @@ static void shut_down(struct hfsd_fail *f, struct fev *e, bool whole,
 	add_phase(f, "revoke", &t0);
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* A READ answered after the invalidation would put pages back:
+	 * let the ones that started before the freeze finish first (new
+	 * ones fail at once).  Bounded; usually already idle by now. */
+	if (!hfsd_coh_drain(f->d->coh, 1000))
+		hfsd_log(LOG_WARNING, "failure: a READ/WRITE begun before the "
+			 "freeze is still running after 1 s; invalidating "
+			 "anyway");
 	ninval = invalidate_open(f, &listed);
 	add_phase(f, "invalidate open", &t0);
 
