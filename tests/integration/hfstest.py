@@ -685,17 +685,17 @@ class HoldFS:
             if rc is not None and rc != 0 and not problems:
                 problems.append('daemon exited with %s after a clean unmount' % _rc_desc(rc))
             self.proc = None
-        else:
-            # a daemon we did not start (remounted by holdfsctl drill,
-            # detached): it still closes the region after the unmount
-            # returns; wait for it, or fsck would race its last writes
-            deadline = time.monotonic() + timeout
-            while any(_pid_alive(p) for p in _pids_with_arg(self.region)):
-                if time.monotonic() > deadline:
-                    problems.append('a daemon of %s still runs %.0f s after the unmount'
-                                    % (self.region, timeout))
-                    break
-                time.sleep(0.02)
+        # A daemon we did not start (holdfsctl drill remounts with a
+        # detached one, after our own daemon exited): it still closes the
+        # region after the unmount returns; wait for it, or fsck would
+        # race its last writes.
+        deadline = time.monotonic() + timeout
+        while any(_pid_alive(p) for p in _pids_with_arg(self.region)):
+            if time.monotonic() > deadline:
+                problems.append('a daemon of %s still runs %.0f s after the unmount'
+                                % (self.region, timeout))
+                break
+            time.sleep(0.02)
         self._save_log()
         if is_mounted(self.mnt):
             problems.append('still mounted after unmount')
