@@ -50,7 +50,9 @@ struct holdfs_mapping {
 	int file_fd;           /* a dup of the leased file (coherence), or -1 */
 	const _Atomic uint32_t *coh_word; /* the file's coherence word, or NULL */
 	char path[256];
-	struct holdfs_mapping *next;
+	struct holdfs_mapping *next, *prev;  /* maps, doubly linked */
+	struct holdfs_mapping *hnext;        /* lease-id hash chain */
+	bool linked;
 };
 
 static pthread_mutex_t maps_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -184,11 +186,92 @@ static void unpin(struct holdfs_mapping *m)
 	pthread_mutex_unlock(&maps_lock);
 }
 
+/* Every published mapping is on the maps list (O(1) unlink) and in a
+ * hash by (connection, lease id): one REVOKE may name thousands of
+ * leases of a process holding thousands more. */
+static struct holdfs_mapping **htab;
+static size_t hcap, hcount;
+
+static size_t hslot(const struct hfc_conn *c, uint64_t id, size_t cap)
+{
+	uint64_t h = ((uint64_t)(uintptr_t)c >> 4) ^ (id * 0x9e3779b97f4a7c15ull);
+
+	return (size_t)(h ^ (h >> 29)) & (cap - 1);
+}
+
+static void hash_grow_locked(void)
+{
+	size_t cap = hcap ? hcap * 2 : 64;
+	struct holdfs_mapping **t = calloc(cap, sizeof(*t));
+
+	if (!t)
+		return; /* longer chains; still correct */
+	for (size_t i = 0; i < hcap; i++)
+		while (htab[i]) {
+			struct holdfs_mapping *m = htab[i];
+			size_t k = hslot(m->conn, m->lease_id, cap);
+
+			htab[i] = m->hnext;
+			m->hnext = t[k];
+			t[k] = m;
+		}
+	free(htab);
+	htab = t;
+	hcap = cap;
+}
+
+static void link_locked(struct holdfs_mapping *m)
+{
+	size_t k;
+
+	m->prev = NULL;
+	m->next = maps;
+	if (maps)
+		maps->prev = m;
+	maps = m;
+	if (hcount >= hcap)
+		hash_grow_locked();
+	if (hcap) {
+		k = hslot(m->conn, m->lease_id, hcap);
+		m->hnext = htab[k];
+		htab[k] = m;
+	}
+	hcount++;
+	m->linked = true;
+}
+
+static void unlink_locked(struct holdfs_mapping *m)
+{
+	struct holdfs_mapping **pp;
+
+	if (!m->linked)
+		return;
+	if (m->prev)
+		m->prev->next = m->next;
+	else
+		maps = m->next;
+	if (m->next)
+		m->next->prev = m->prev;
+	if (hcap)
+		for (pp = &htab[hslot(m->conn, m->lease_id, hcap)]; *pp;
+		     pp = &(*pp)->hnext)
+			if (*pp == m) {
+				*pp = m->hnext;
+				break;
+			}
+	hcount--;
+	m->linked = false;
+}
+
 static struct holdfs_mapping *find_lease_locked(struct hfc_conn *c, uint64_t id)
 {
 	struct holdfs_mapping *m;
 
-	for (m = maps; m; m = m->next)
+	if (!hcap) /* the table could never be allocated: walk the list */
+		for (m = maps; m; m = m->next)
+			if (m->conn == c && m->lease_id == id)
+				return m;
+	for (m = hcap ? htab[hslot(c, id, hcap)] : NULL; m; m = m->hnext)
 		if (m->conn == c && m->lease_id == id)
 			return m;
 	return NULL;
@@ -300,6 +383,8 @@ void hfc_maps_after_fork(void)
 	pthread_mutex_init(&maps_lock, NULL);
 	pthread_cond_init(&maps_cond, NULL);
 	maps = NULL;	/* the structs leak in the child: a few hundred bytes */
+	htab = NULL;	/* (and the table) */
+	hcap = hcount = 0;
 }
 
 /* ---- mapping extents -------------------------------------------------- */
@@ -414,8 +499,7 @@ static int lease_hook(struct hfc_conn *c, void *arg, const void *msg,
 		return r;
 	}
 	pthread_mutex_lock(&maps_lock);
-	m->next = maps;
-	maps = m;
+	link_locked(m);
 	pthread_mutex_unlock(&maps_lock);
 	return 0;
 }
@@ -609,17 +693,12 @@ size_t holdfs_length(const struct holdfs_mapping *m)
 
 int holdfs_unmap(struct holdfs_mapping *m)
 {
-	struct holdfs_mapping **pp;
 	int r = 0;
 
 	if (!m)
 		return -EINVAL;
 	pthread_mutex_lock(&maps_lock);
-	for (pp = &maps; *pp; pp = &(*pp)->next)
-		if (*pp == m) {
-			*pp = m->next;
-			break;
-		}
+	unlink_locked(m);
 	while (m->busy)
 		pthread_cond_wait(&maps_cond, &maps_lock);
 	pthread_mutex_unlock(&maps_lock);
