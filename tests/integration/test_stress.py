@@ -836,8 +836,9 @@ def _verify_model(root, model, pending, when):
         want = _content(segs)
         got = H.read_file(full)
         if got != want:
-            damaged.append('%s (%d bytes, want %d; first difference at %s)'
-                           % (p, len(got), len(want), posix_ops._first_diff(got, want)))
+            damaged.append('%s (ino %d, %d bytes, want %d; first difference at %s)'
+                           % (p, os.stat(full).st_ino, len(got), len(want),
+                              posix_ops._first_diff(got, want)))
     check(not missing, '%s: %d fsync\'ed files missing, e.g. %s' % (when, len(missing), missing[:5]))
     check(not damaged, '%s: %d fsync\'ed files damaged, e.g. %s' % (when, len(damaged), damaged[:3]))
     for p in model['dirs']:
@@ -917,6 +918,12 @@ def _sigkill_rounds(sync, seed):
             note('sigkill round %d: killed after %d durable ops; remount (replay) in %.2f s'
                  % (rnd, ndone, time.monotonic() - t0))
             pending = _apply_log(model, log_path)
+            # for the post-mortem of an intermittent failure (a file
+            # verified in an earlier round came back shorter): what was
+            # in flight at each kill
+            note('sigkill round %d: in flight at the kill: %s' % (
+                rnd, '%s %s (op %d)' % (pending['op'], pending['path'], pending['n'])
+                if pending else 'nothing'))
             _verify_model(fs.mnt, model, pending, 'after SIGKILL round %d' % rnd)
             if pending:
                 # the in-flight op's outcome is now known from the tree
@@ -926,7 +933,10 @@ def _sigkill_rounds(sync, seed):
                 elif pending['op'] == 'mkdir' and os.path.isdir(J(fs.mnt, p)):
                     model['dirs'].add(p)
                 elif pending['op'] in ('append', 'truncate'):
-                    H.write_file(J(fs.mnt, p), _content(model['files'][p]), fsync=True)
+                    data = _content(model['files'][p])
+                    note('sigkill round %d: rewrote %s (%d bytes, ino %d) to the model'
+                         % (rnd, p, len(data), os.stat(J(fs.mnt, p)).st_ino))
+                    H.write_file(J(fs.mnt, p), data, fsync=True)
         # a clean cycle at the end: everything still there, fsck agrees
         fs.unmount()
         fs.fsck_clean('after the SIGKILL rounds and a clean unmount')
