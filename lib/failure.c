@@ -248,18 +248,6 @@ static int mark_piece_locked(struct hfs_vol *vol, struct hfs_inode *ip,
 	return r ? r : 1;
 }
 
-/* Take the free blocks of [s, e) out of the free index, block by block
- * (bad ranges are small; used ones return -EEXIST and stay as they are). */
-static void reserve_free(struct hfs_vol *vol, uint64_t s, uint64_t e)
-{
-	if (s < vol->alloc.pool_start)
-		s = vol->alloc.pool_start;
-	if (e > vol->alloc.pool_end)
-		e = vol->alloc.pool_end;
-	for (uint64_t b = s; b < e; b++)
-		hfs_alloc_reserve(&vol->alloc, b, 1);
-}
-
 int hfs_vol_mark_lost(struct hfs_vol *vol, uint64_t off, uint64_t len,
 		      int (*cb)(void *ctx, const struct hfs_fail_piece *p),
 		      void *ctx)
@@ -321,7 +309,7 @@ int hfs_vol_mark_lost(struct hfs_vol *vol, uint64_t off, uint64_t len,
 		return r;
 	r = hfs_badlist_add_locked(vol, off & ~(BLK - 1), end - (off & ~(BLK - 1)));
 	if (!r) {
-		reserve_free(vol, off / BLK, (end + BLK - 1) / BLK);
+		hfs_vol_reserve_range(vol, off / BLK, (end + BLK - 1) / BLK);
 		r = hfs_tx_commit(vol, &vol->tx);
 	} else {
 		hfs_tx_abort(&vol->tx);

@@ -339,21 +339,22 @@ static int vol_alloc_tables(struct hfs_vol *vol)
 	return hfs_alloc_init(&vol->alloc, start, start + vol->sb.s_pool_blocks);
 }
 
+void hfs_vol_reserve_range(struct hfs_vol *vol, uint64_t s, uint64_t e)
+{
+	if (s < vol->alloc.pool_start)
+		s = vol->alloc.pool_start;
+	if (e > vol->alloc.pool_end)
+		e = vol->alloc.pool_end;
+	for (uint64_t b = s; b < e; b++)
+		hfs_alloc_reserve(&vol->alloc, b, 1);
+}
+
 static void reserve_bad(struct hfs_vol *vol)
 {
-	for (uint32_t i = 0; i < vol->nbad; i++) {
-		uint64_t s = vol->bad[i].bx_off / HFS_BLOCK_SIZE;
-		uint64_t e = (vol->bad[i].bx_off + vol->bad[i].bx_len +
-			      HFS_BLOCK_SIZE - 1) / HFS_BLOCK_SIZE;
-
-		if (s < vol->alloc.pool_start)
-			s = vol->alloc.pool_start;
-		if (e > vol->alloc.pool_end)
-			e = vol->alloc.pool_end;
-		/* a bad block still owned by a file is reserved by the file */
-		for (uint64_t b = s; b < e; b++)
-			hfs_alloc_reserve(&vol->alloc, b, 1);
-	}
+	for (uint32_t i = 0; i < vol->nbad; i++)
+		hfs_vol_reserve_range(vol, vol->bad[i].bx_off / HFS_BLOCK_SIZE,
+				      (vol->bad[i].bx_off + vol->bad[i].bx_len +
+				       HFS_BLOCK_SIZE - 1) / HFS_BLOCK_SIZE);
 }
 
 static int read_super_and_replay(struct hfs_vol *vol,

@@ -288,6 +288,10 @@ int hfs_dir_load(struct hfs_vol *vol, struct hfs_inode *dip, uint64_t *bad);
  * DAX lease service) keeps them until every mapping of them is revoked;
  * it then frees them with hfs_vol_free_blocks. */
 void hfs_vol_release_blocks(struct hfs_vol *vol, uint64_t pblk, uint64_t n);
+/* Take the free blocks of region blocks [s, e) (clipped to the pool) out
+ * of the free index, block by block: bad ranges are small, and blocks a
+ * file still owns stay reserved by the file.  vol->lock held or mount. */
+void hfs_vol_reserve_range(struct hfs_vol *vol, uint64_t s, uint64_t e);
 /* Allocate blocks for inode ino (hfs_alloc_get semantics) and record
  * them in the rmap as kind, backing file block lblk onwards. */
 int64_t hfs_vol_alloc(struct hfs_vol *vol, uint64_t ino,
