@@ -11,6 +11,7 @@
  * any lock.
  */
 #include "coherence.h"
+#include "deadline.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -123,14 +124,7 @@ int hfsd_coh_new(uint32_t nslots, struct hfsd_coh **out)
 	for (uint32_t i = 0; i < nslots; i++)
 		atomic_store(&t->words[i], HFS_COH_CACHED);
 	pthread_mutex_init(&t->lock, NULL);
-	{
-		pthread_condattr_t ca;
-
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&t->idle, &ca);
-		pthread_condattr_destroy(&ca);
-	}
+	hfsd_cond_init_monotonic(&t->idle);
 	*out = t;
 	return 0;
 fail:
@@ -299,13 +293,7 @@ bool hfsd_coh_drain(struct hfsd_coh *t, unsigned ms)
 
 	if (!t)
 		return true;
-	clock_gettime(CLOCK_MONOTONIC, &dl);
-	dl.tv_sec += ms / 1000;
-	dl.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (dl.tv_nsec >= 1000000000L) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000L;
-	}
+	dl = hfsd_deadline_ms(ms);
 	pthread_mutex_lock(&t->lock);
 	while (t->inflight_all &&
 	       pthread_cond_timedwait(&t->idle, &t->lock, &dl) != ETIMEDOUT)

@@ -15,6 +15,7 @@
  * mount) is a symlink to it (docs/lease-protocol.md).
  */
 #include "ctl_server.h"
+#include "deadline.h"
 #include "mountpoint.h"
 
 #include <dirent.h>
@@ -602,15 +603,8 @@ int hfsd_ctl_start(struct hfsd *d, struct fuse_session *se,
 	c->alloc_unit = hfs_vol_alloc_unit(d->vol);
 	hfs_vol_uuid(d->vol, c->uuid);
 	pthread_mutex_init(&c->lock, NULL);
-	{
-		/* the REMAP sleepers' deadlines are CLOCK_MONOTONIC */
-		pthread_condattr_t ca;
-
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&c->cond, &ca);
-		pthread_condattr_destroy(&ca);
-	}
+	/* the REMAP and failure-round sleepers wait on it with deadlines */
+	hfsd_cond_init_monotonic(&c->cond);
 	if (o->dax_group) {
 		struct group *g = getgrnam(o->dax_group);
 

@@ -13,6 +13,7 @@
  *    (bounded) for their acks.  fs mapping -> rmap -> client mappings.
  */
 #include "lease.h"
+#include "deadline.h"
 #include "failure.h"
 #include "rt.h"
 
@@ -178,10 +179,9 @@ static void queue_job_locked(struct hfsd_ctl *c, struct hfsd_job *j)
  * Returns with c->lock held. */
 static void job_wait_locked(struct hfsd_ctl *c, struct hfsd_job *j)
 {
-	struct timespec dl;
+	struct timespec dl = hfsd_deadline_ms(
+		((c->revoke_ms + dying_ms(c)) / 1000 + 2) * 1000);
 
-	clock_gettime(CLOCK_MONOTONIC, &dl);
-	dl.tv_sec += (c->revoke_ms + dying_ms(c)) / 1000 + 2;
 	pthread_mutex_lock(&c->lock);
 	while (j->phase != HFSD_JOB_DONE &&
 	       pthread_cond_timedwait(&c->cond, &c->lock, &dl) != ETIMEDOUT)

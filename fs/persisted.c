@@ -14,6 +14,7 @@
  * it (it owns the sockets) when the eventfd wakes it.  Answers name the
  * client by its connection id: the client may be gone by then.
  */
+#include "deadline.h"
 #include "lease.h"
 
 #include <errno.h>
@@ -93,16 +94,12 @@ static void *worker(void *arg)
 int hfsd_persisted_start(struct hfsd_ctl *c)
 {
 	struct hfsd_pw *pw = calloc(1, sizeof(*pw));
-	pthread_condattr_t ca;
 	int r;
 
 	if (!pw)
 		return -ENOMEM;
 	pthread_mutex_init(&pw->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&pw->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	hfsd_cond_init_monotonic(&pw->cond);
 	pw->todo_tail = &pw->todo;
 	pw->se = c->se;
 	pw->coh = c->coh;
@@ -143,8 +140,7 @@ bool hfsd_persisted_stop(struct hfsd_ctl *c)
 
 	if (!pw)
 		return true;
-	clock_gettime(CLOCK_MONOTONIC, &dl);
-	dl.tv_sec += 2;
+	dl = hfsd_deadline_ms(2000);
 	pthread_mutex_lock(&pw->lock);
 	pw->stop = true;
 	pthread_cond_broadcast(&pw->cond);
