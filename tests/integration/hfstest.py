@@ -1311,13 +1311,19 @@ def default_parser(description):
 # small file helpers shared by the suites
 
 
+def write_all(fd, data):
+    """write(2) until every byte is written: on FUSE a write may return
+    short with no error (the daemon died between two of its requests);
+    the next call then reports the error."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
 def write_file(path, data, mode=0o644, fsync=False):
     fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, mode)
     try:
-        view = memoryview(data)
-        while view:
-            n = os.write(fd, view)
-            view = view[n:]
+        write_all(fd, data)
         if fsync:
             os.fsync(fd)
     finally:

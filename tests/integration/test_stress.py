@@ -669,15 +669,10 @@ def _workload(root, log_path, round_no, model, seed, sync=True):
                 rec = op('append', path=p, old=files[p], seg=seg)
                 fd = os.open(J(root, p), os.O_WRONLY | os.O_APPEND)
                 try:
-                    # write(2) may return short: FUSE splits a write into
-                    # requests, and when the daemon dies between two of
-                    # them the call returns what the first wrote, with no
-                    # error.  Not looping made the model count bytes that
-                    # were never written (the "damaged" file this test
-                    # reported now and then, cut at a page boundary).
-                    view = memoryview(pattern(seg[0], n))
-                    while view:
-                        view = view[os.write(fd, view):]
+                    # not one os.write: a short write (daemon killed
+                    # between two FUSE requests) made the model count
+                    # bytes never written ("damaged" files cut at a page)
+                    H.write_all(fd, pattern(seg[0], n))
                     fsync_fd(fd)
                 finally:
                     os.close(fd)
