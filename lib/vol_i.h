@@ -15,6 +15,8 @@
  *   badlist.c  bad-extent list (never allocate known-bad media)
  *   health.c   persistent health/error log
  *   mkfs.c     formatting
+ *   blocks.c   pool blocks of a mounted volume: allocate (free index +
+ *              rmap), release (bad list, DAX release hook), claim at mount
  *   vol.c      mount-time load, unmount, statfs
  *   namei.c    namespace operations (create, link, unlink, rename, ...)
  *   file.c     data path (read, write, truncate, fallocate, lseek, copy)
@@ -282,7 +284,7 @@ int hfs_dir_retarget_locked(struct hfs_vol *vol, struct hfs_inode *dip,
  * counted in *bad and treated as free. */
 int hfs_dir_load(struct hfs_vol *vol, struct hfs_inode *dip, uint64_t *bad);
 
-/* ------------------------------------------------------------ vol.c */
+/* --------------------------------------------------------- blocks.c */
 /* Blocks leaving a file (truncate, punch, unlink, overwrite).  They go
  * back to the free index unless the release hook (vol.h, installed by the
  * DAX lease service) keeps them until every mapping of them is revoked;
@@ -298,6 +300,14 @@ int64_t hfs_vol_alloc(struct hfs_vol *vol, uint64_t ino,
 		      enum hfs_rmap_kind kind, uint64_t lblk, uint64_t want,
 		      uint64_t min, uint64_t align, uint64_t hint,
 		      uint64_t *got);
+/* Mount: claim every block the loaded inode ip names (extents, chain,
+ * xattr block) in the free index and the rmap.  A block named twice
+ * counts in vol->errors (fsck resolves it); -ENOMEM only. */
+int hfs_vol_claim_blocks(struct hfs_vol *vol, struct hfs_inode *ip);
+/* Mount: reserve every range of the loaded bad-extent list. */
+void hfs_vol_reserve_bad(struct hfs_vol *vol);
+
+/* ------------------------------------------------------------ vol.c */
 /* Lock the volume; returns -EIO if it has failed, -EROFS if write and the
  * volume is read-only.  On error the lock is not held. */
 int hfs_vol_lock(struct hfs_vol *vol, bool write);
