@@ -3,9 +3,10 @@
  * The volume side of the failure pipeline (docs/failure-model.md):
  * classifying a failed region range (metadata or file data, through the
  * fixed layout and the rmap), marking file data lost, the shutdown state,
- * the fault hook, and the helpers the daemon needs (the inodes whose
- * kernel cache a shutdown must drop, paths for reports).
- * The daemon side (event sources, revocation, invalidation) is fs/failure.c.
+ * the fault hook, and the helpers the daemon needs (paths for reports).
+ * The inodes whose kernel cache a shutdown must drop are listed by
+ * holders.c.  The daemon side (event sources, revocation, invalidation)
+ * is fs/failure.c.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -321,28 +322,6 @@ int hfs_vol_mark_lost(struct hfs_vol *vol, uint64_t off, uint64_t len,
 }
 
 /* ---------------------------------------------------------- reports */
-
-int hfs_vol_kernel_readable(struct hfs_vol *vol, uint64_t **inos, size_t *n)
-{
-	uint64_t *v;
-	size_t i = 0;
-
-	*inos = NULL;
-	*n = 0;
-	pthread_mutex_lock(&vol->lock);
-	/* one allocation under the lock: the list cannot change meanwhile */
-	v = malloc((vol->nkread ? vol->nkread : 1) * sizeof(*v));
-	if (!v) {
-		pthread_mutex_unlock(&vol->lock);
-		return -ENOMEM;
-	}
-	for (const struct hfs_inode *ip = vol->kread; ip; ip = ip->kread_next)
-		v[i++] = ip->ino;
-	pthread_mutex_unlock(&vol->lock);
-	*inos = v;
-	*n = i;
-	return 0;
-}
 
 /*
  * Paths for reports.  A range failure names every affected file, so the

@@ -291,67 +291,6 @@ fail:
 	return ret;
 }
 
-/* ------------------------------------------- kernel-readable inodes */
-
-/*
- * Which inodes can the kernel still read cached pages of without sending
- * us a request?  A shutdown must invalidate exactly those (fs/failure.c,
- * docs/failure-model.md, "Whole-device loss"):
- *  - inodes with an open handle: read(2) through it, or a page-cache
- *    mmap, which keeps its file open (RELEASE only after munmap);
- *  - symlinks whose target we handed out since their last forget: with
- *    FUSE_CAP_CACHE_SYMLINKS the kernel keeps it in the page cache and
- *    readlink (even through an O_PATH descriptor) never asks again.
- * Any other cached page is unreachable once the volume is shut down:
- * reaching it needs an OPEN, which fails with EIO (and the kernel drops
- * the page cache on every successful open anyway, as holdfs never sets
- * keep_cache).  A list kept at the 0 <-> 1 transitions makes listing
- * them O(such inodes) instead of a walk of every inode.
- */
-static bool kread_wanted(const struct hfs_inode *ip)
-{
-	return ip->nopen > 0 || (ip->link_cached && ip->nlookup > 0);
-}
-
-void hfs_inode_kread_update_locked(struct hfs_vol *vol, struct hfs_inode *ip)
-{
-	bool want = kread_wanted(ip);
-
-	if (want == ip->on_kread)
-		return;
-	if (want) {
-		ip->kread_prev = NULL;
-		ip->kread_next = vol->kread;
-		if (vol->kread)
-			vol->kread->kread_prev = ip;
-		vol->kread = ip;
-		vol->nkread++;
-	} else {
-		if (ip->kread_prev)
-			ip->kread_prev->kread_next = ip->kread_next;
-		else
-			vol->kread = ip->kread_next;
-		if (ip->kread_next)
-			ip->kread_next->kread_prev = ip->kread_prev;
-		ip->kread_prev = ip->kread_next = NULL;
-		vol->nkread--;
-	}
-	ip->on_kread = want;
-}
-
-void hfs_inode_open_get_locked(struct hfs_vol *vol, struct hfs_inode *ip)
-{
-	ip->nopen++;
-	hfs_inode_kread_update_locked(vol, ip);
-}
-
-void hfs_inode_open_put_locked(struct hfs_vol *vol, struct hfs_inode *ip)
-{
-	if (ip->nopen)
-		ip->nopen--;
-	hfs_inode_kread_update_locked(vol, ip);
-}
-
 /* ------------------------------------------------ allocation of slots */
 
 struct hfs_inode *hfs_inode_alloc_mem(uint64_t ino)

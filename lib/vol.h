@@ -213,7 +213,8 @@ int hfs_lease_extents(struct hfs_vol *vol, uint64_t ino, uint64_t off,
 
 /* Owners of region bytes [off, off+len) (rmap), in region order, pieces
  * clipped to whole 4 KiB blocks; cb gets them under the volume lock and
- * returns non-zero to stop (returned).  For holdfsctl holders. */
+ * returns non-zero to stop (returned).  For holdfsctl holders
+ * (lib/holders.c). */
 struct hfs_owner {
 	uint64_t region_off, len;   /* bytes */
 	uint64_t ino, file_off;     /* file_off: data and dir pieces */
@@ -270,7 +271,7 @@ bool hfs_vol_is_shutdown(struct hfs_vol *vol);
  * file open) and symlinks whose target it was given since their last
  * forget.  After hfs_vol_shutdown these are the only ones a shutdown
  * must invalidate (docs/failure-model.md).  O(their number); malloc'd
- * array, -ENOMEM. */
+ * array, -ENOMEM.  (lib/holders.c) */
 int hfs_vol_kernel_readable(struct hfs_vol *vol, uint64_t **inos, size_t *n);
 /* One path of ino ("/a/b"; for a hard-linked file one of its names), for
  * reports.  O(depth) through each inode's name hint; only when the hinted

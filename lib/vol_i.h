@@ -8,8 +8,9 @@
  *   journal.c  redo journal: stage records, commit, replay at mount
  *   alloc.c    free-space index of the pool (derived at mount)
  *   extent.c   per-inode extent maps in DRAM and their on-media chains
- *   inode.c    inode table slots, in-memory inodes, attributes, open
- *              references and the kernel-readable list
+ *   inode.c    inode table slots, in-memory inodes, attributes
+ *   holders.c  who holds an inode: open references, the kernel-readable
+ *              list, owners of a region range (rmap + holders)
  *   dir.c      directory index (hash) and dentry slots on media
  *   xattr.c    extended attributes (one xattr block per inode)
  *   badlist.c  bad-extent list (never allocate known-bad media)
@@ -156,7 +157,8 @@ struct hfs_inode {
 	uint8_t *xattr;           /* DRAM copy of the xattr block, or NULL */
 	uint64_t nlookup;         /* kernel references (FUSE lookup count) */
 	uint32_t nopen;           /* open handles; change with
-				   * hfs_inode_open_get/put_locked */
+				   * hfs_inode_open_get/put_locked
+				   * (holders.c) */
 	bool dirty_times;         /* times changed but not yet journaled */
 	pthread_rwlock_t iolock;  /* data I/O vs truncate/extent changes */
 	/* One of its names, for reports (hfs_vol_ino_path): the directory
@@ -166,7 +168,7 @@ struct hfs_inode {
 	 * (its name was unlinked, a hard link lives on) means "unknown". */
 	uint64_t name_dir;
 	uint32_t name_slot;
-	/* Kernel-readable cache (inode.c): on vol->kread while the kernel
+	/* Kernel-readable cache (holders.c): on vol->kread while the kernel
 	 * can serve cached pages of this inode without a request to us. */
 	bool link_cached;         /* symlink target handed out since the
 				   * last forget (FUSE caches it) */
@@ -199,7 +201,7 @@ struct hfs_vol {
 	bool shutdown;            /* failure pipeline: failed + answers the
 				   * root getattr (lib/failure.c) */
 	struct hfs_inode *kread;  /* inodes the kernel can read cached
-				   * pages of without asking (inode.c) */
+				   * pages of without asking (holders.c) */
 	uint64_t nkread;
 	void (*fault_hook)(void *ctx, uint64_t off, int si_code);
 	void *fault_ctx;
@@ -238,6 +240,10 @@ int hfs_inode_new_locked(struct hfs_vol *vol, uint32_t mode,
 int hfs_inode_delete_locked(struct hfs_vol *vol, struct hfs_inode *ip);
 void hfs_inode_to_attr(const struct hfs_vol *vol, const struct hfs_inode *ip,
 		       struct hfs_attr *a);
+void hfs_now(struct timespec *ts);
+void hfs_inode_touch(struct hfs_inode *ip, bool m, bool c);
+
+/* -------------------------------------------------------- holders.c */
 /* Open references (an open FUSE handle, or a pin): nopen and the
  * kernel-readable list move together.  Caller holds vol->lock. */
 void hfs_inode_open_get_locked(struct hfs_vol *vol, struct hfs_inode *ip);
@@ -245,8 +251,6 @@ void hfs_inode_open_put_locked(struct hfs_vol *vol, struct hfs_inode *ip);
 /* Re-decide ip's place on vol->kread after nlookup or link_cached
  * changed.  Caller holds vol->lock. */
 void hfs_inode_kread_update_locked(struct hfs_vol *vol, struct hfs_inode *ip);
-void hfs_now(struct timespec *ts);
-void hfs_inode_touch(struct hfs_inode *ip, bool m, bool c);
 
 /* ------------------------------------------------------------ dir.c */
 struct hfs_dent {
