@@ -277,7 +277,7 @@ int hfs_vol_kernel_readable(struct hfs_vol *vol, uint64_t **inos, size_t *n);
  * reports.  O(depth) through each inode's name hint; only when the hinted
  * name was removed while the inode kept another one are the directory
  * indexes scanned (O(entries)), once.  -ENOENT if unlinked or not found,
- * -ENAMETOOLONG, -ENOMEM. */
+ * -ENAMETOOLONG, -ENOMEM.  (lib/namei_path.c) */
 int hfs_vol_ino_path(struct hfs_vol *vol, uint64_t ino, char *buf,
 		     size_t len);
 /* Best-effort persistent health record of a failure: whole device

@@ -20,6 +20,7 @@
  *              rmap), release (bad list, DAX release hook), claim at mount
  *   vol.c      mount-time load, unmount, statfs
  *   namei.c    namespace operations (create, link, unlink, rename, ...)
+ *   namei_path.c  path of an inode, for reports (name hints)
  *   file.c     data path (read, write, truncate, fallocate, lseek, copy)
  *
  * The commit discipline every operation follows (see docs/architecture.md):
@@ -161,11 +162,12 @@ struct hfs_inode {
 				   * (holders.c) */
 	bool dirty_times;         /* times changed but not yet journaled */
 	pthread_rwlock_t iolock;  /* data I/O vs truncate/extent changes */
-	/* One of its names, for reports (hfs_vol_ino_path): the directory
-	 * and dentry slot that last named it (dir.c sets it whenever a
-	 * dentry gets this inode: mount, create, link, rename).  A hint,
-	 * checked on use; a slot that was freed or now names another inode
-	 * (its name was unlinked, a hard link lives on) means "unknown". */
+	/* One of its names, for reports (hfs_vol_ino_path, namei_path.c):
+	 * the directory and dentry slot that last named it (dir.c sets it
+	 * whenever a dentry gets this inode: mount, create, link, rename).
+	 * A hint, checked on use; a slot that was freed or now names
+	 * another inode (its name was unlinked, a hard link lives on)
+	 * means "unknown". */
 	uint64_t name_dir;
 	uint32_t name_slot;
 	/* Kernel-readable cache (holders.c): on vol->kread while the kernel
