@@ -53,6 +53,16 @@ int hfs_inode_stage(struct hfs_vol *vol, struct hfs_inode *ip)
 			  sizeof(ip->d));
 }
 
+int hfs_inode_flush_times_locked(struct hfs_vol *vol, struct hfs_inode *ip)
+{
+	int ret;
+
+	if (!ip->dirty_times || vol->readonly)
+		return 0;
+	ret = hfs_inode_stage(vol, ip);
+	return ret ? ret : hfs_tx_commit(vol, &vol->tx);
+}
+
 static void ts_of(struct timespec *t, uint64_t s, uint32_t ns)
 {
 	t->tv_sec = (time_t)s;

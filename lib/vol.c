@@ -78,16 +78,6 @@ void hfs_vol_uuid(struct hfs_vol *vol, uint8_t uuid[16])
 	memcpy(uuid, vol->sb.s_uuid, 16);
 }
 
-int hfs_inode_flush_times_locked(struct hfs_vol *vol, struct hfs_inode *ip)
-{
-	int ret;
-
-	if (!ip->dirty_times || vol->readonly)
-		return 0;
-	ret = hfs_inode_stage(vol, ip);
-	return ret ? ret : hfs_tx_commit(vol, &vol->tx);
-}
-
 /* ------------------------------------------------------------ mount */
 
 static int load_slot(struct hfs_vol *vol, uint64_t ino,

@@ -244,6 +244,8 @@ void hfs_inode_to_attr(const struct hfs_vol *vol, const struct hfs_inode *ip,
 		       struct hfs_attr *a);
 void hfs_now(struct timespec *ts);
 void hfs_inode_touch(struct hfs_inode *ip, bool m, bool c);
+/* Journal dirty timestamps of ip (called before it is forgotten). */
+int hfs_inode_flush_times_locked(struct hfs_vol *vol, struct hfs_inode *ip);
 
 /* -------------------------------------------------------- holders.c */
 /* Open references (an open FUSE handle, or a pin): nopen and the
@@ -323,8 +325,6 @@ void hfs_vol_unlock(struct hfs_vol *vol);
  * for the root, from DRAM without touching the media, so ls, stat and df
  * of the mount point return promptly (docs/failure-model.md). */
 int hfs_vol_lock_look(struct hfs_vol *vol, uint64_t ino);
-/* Journal dirty timestamps of ip (called before it is forgotten). */
-int hfs_inode_flush_times_locked(struct hfs_vol *vol, struct hfs_inode *ip);
 
 /* ---------------------------------------------------------- xattr.c */
 /* Load ip->xattr from media at mount (i_xattr_blk != 0).  -EUCLEAN on a
