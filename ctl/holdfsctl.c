@@ -31,7 +31,7 @@
 #include <holdfs/proto.h>
 #include <time.h>
 
-#include "vol_i.h"
+#include "media.h"
 #include "holdfsctl.h"
 
 #define TIMEOUT_MS 10000

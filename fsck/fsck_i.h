@@ -2,6 +2,10 @@
 /*
  * fsck internals shared by the pass files.  Not installed.
  *
+ * lib/ is reached through its public headers only: region.h, media.h
+ * (superblock, journal, crc, bad list, health log on a region) and
+ * alloc.h (the free-space index fsck builds for itself).
+ *
  * Map of fsck/ (one job per file):
  *   fsck.c          the pass table, the quick check, exit status
  *   problem.c       the problem table and fix_problem() (-n/-y/-p)
@@ -39,7 +43,8 @@
 #include <time.h>
 
 #include "fsck.h"
-#include "vol_i.h"
+#include "alloc.h"
+#include "media.h"
 
 #define BLK ((uint64_t)HFS_BLOCK_SIZE)
 #define FSCK_MAX_PROBLEMS 10000 /* kept in the report; the rest counted */

@@ -39,33 +39,11 @@
 
 #include <holdfs/format.h>
 
+#include "alloc.h"
+#include "media.h"
 #include "region.h"
 #include "rmap.h"
 #include "vol.h"
-
-/* ------------------------------------------------------------ crc.c */
-uint32_t hfs_crc32c(const void *buf, size_t len);
-/* crc32c of (earlier bytes || buf), given prev = crc32c of earlier bytes */
-uint32_t hfs_crc32c_cont(uint32_t prev, const void *buf, size_t len);
-/* crc32c of a struct of size len whose 32-bit crc field at crc_off is
- * treated as zero. */
-uint32_t hfs_crc_struct(const void *p, size_t len, size_t crc_off);
-
-/* ---------------------------------------------------------- super.c */
-/* Check magic, version, features, crc and geometry against a region of
- * rg_size bytes.  Returns 0 or -EINVAL/-EUCLEAN with a reason in err. */
-int hfs_super_check(const struct hfs_super *sb, uint64_t rg_size,
-		    const char *which, struct hfs_err *err);
-void hfs_super_set_crc(struct hfs_super *sb);
-/* Offset of the backup superblock for a region of rg_size bytes. */
-uint64_t hfs_super_backup_off(uint64_t rg_size);
-/* Read the primary, falling back to the backup.  *used_backup set when the
- * primary was bad.  Returns 0 or -errno with a message. */
-int hfs_super_read(struct hfs_region *rg, bool force_backup,
-		   struct hfs_super *sb, bool *used_backup,
-		   struct hfs_err *err);
-/* Write sb (crc set here) to the backup location directly, persisted. */
-int hfs_super_write_backup(struct hfs_region *rg, struct hfs_super *sb);
 
 /* -------------------------------------------------------- journal.c */
 struct hfs_tx {
@@ -88,40 +66,6 @@ int hfs_tx_add(struct hfs_tx *tx, uint64_t off, const void *src, size_t len);
  * volume is marked failed and -EIO returned.  An empty tx is a no-op.
  * The tx is reset (not freed) for reuse. */
 int hfs_tx_commit(struct hfs_vol *vol, struct hfs_tx *tx);
-/* Mount: replay the committed transaction in the journal, if any.
- * Returns 1 if one was replayed, 0 if none, -errno on fault. */
-int hfs_journal_replay(struct hfs_region *rg, const struct hfs_super *sb,
-		       uint64_t *seq, struct hfs_err *err);
-/* Do nrec redo records fill exactly [recs, recs+len), each inside rg? */
-bool hfs_journal_records_valid(const struct hfs_region *rg,
-			       const uint8_t *recs, size_t len, uint32_t nrec);
-/* Invalidate the journal (after replay, at clean unmount, before fsck
- * repairs) so an old transaction is never applied over later writes. */
-int hfs_journal_clear(struct hfs_region *rg, const struct hfs_super *sb);
-
-/* ---------------------------------------------------------- alloc.c */
-/* Free space as a sorted array of disjoint, non-adjacent block runs. */
-struct hfs_run {
-	uint64_t start, len; /* region blocks */
-};
-struct hfs_alloc {
-	struct hfs_run *runs;
-	size_t n, cap;
-	uint64_t free_blocks;
-	uint64_t pool_start, pool_end; /* region blocks */
-};
-int hfs_alloc_init(struct hfs_alloc *a, uint64_t start, uint64_t end);
-void hfs_alloc_destroy(struct hfs_alloc *a);
-/* Mount: remove a used range from the free index (it must be free: returns
- * -EEXIST if any of it is already used, -ERANGE outside the pool). */
-int hfs_alloc_reserve(struct hfs_alloc *a, uint64_t start, uint64_t len);
-/* Allocate up to want blocks, at least min, aligned to align blocks
- * (want, min multiples of align); prefer placing at/after hint.  Returns
- * the start block and sets *got, or -ENOSPC. */
-int64_t hfs_alloc_get(struct hfs_alloc *a, uint64_t want, uint64_t min,
-		      uint64_t align, uint64_t hint, uint64_t *got);
-/* Return a range to the free index (merging neighbours). */
-void hfs_alloc_put(struct hfs_alloc *a, uint64_t start, uint64_t len);
 
 /* --------------------------------------------------------- extent.c */
 /* An extent map: extents sorted by e_lblk, non-overlapping. */
@@ -350,27 +294,14 @@ int hfs_badlist_load(struct hfs_vol *vol, struct hfs_err *err);
 int hfs_badlist_add_locked(struct hfs_vol *vol, uint64_t off, uint64_t len);
 bool hfs_badlist_overlaps(const struct hfs_vol *vol, uint64_t off,
 			  uint64_t len);
-/* Write a whole list (mkfs). */
-int hfs_badlist_format(struct hfs_region *rg, const struct hfs_super *sb,
-		       const struct hfs_bad_extent *bad, uint32_t nbad);
 
 /* --------------------------------------------------------- health.c */
 /* Append a record (direct persisted write, not journaled).  Best effort:
  * returns -errno but callers may ignore it when the media is gone. */
 int hfs_health_log(struct hfs_vol *vol, enum hfs_health_type type,
 		   uint64_t off, uint64_t len, uint64_t ino, const char *msg);
-/* Iterate valid records oldest first.  Usable without a mounted volume
- * (fsck, holdfsctl).  cb returns non-zero to stop. */
-int hfs_health_walk(struct hfs_region *rg, const struct hfs_super *sb,
-		    int (*cb)(void *ctx, const struct hfs_health_rec *r),
-		    void *ctx);
 /* Highest valid sequence number in the log (0 if empty). */
 uint64_t hfs_health_last_seq(struct hfs_region *rg,
 			     const struct hfs_super *sb);
-/* --- added by the super/mkfs/badlist/health/xattr helper --- */
-/* Short stable name of an HFS_HEALTH_* type for tools ("mount",
- * "media-error", "device-loss", "lost-data", ...; "unknown" otherwise). */
-const char *hfs_health_type_name(uint32_t type);
-/* --- end of addition --- */
 
 #endif

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * On-media access for tools: the fixed areas of a holdfs region
+ * (superblocks, journal, bad-extent list, health log) and the checksums
+ * that guard every metadata structure, on a region that is not mounted.
+ *
+ * This is the public face of crc.c, super.c, journal.c, badlist.c and
+ * health.c for fsck.holdfs and holdfsctl (and for mkfs.c in lib/).  The
+ * structures are include/holdfs/format.h (prose: docs/format.md); every
+ * function here takes a struct hfs_region (region.h) and, where it needs
+ * the layout, a superblock image.  None takes a mounted struct hfs_vol:
+ * its internals stay private to lib/ (the *_i.h headers).
+ *
+ * Two halves:
+ *  - reading (holdfsctl health uses only these): checksums, superblock
+ *    read and check, journal record validation, health log walk;
+ *  - writing, for fsck repairs and formatting: superblock crc and
+ *    backup, journal replay and clear, a whole bad-extent list.  These
+ *    write the region directly and persisted, outside any journal
+ *    transaction, so they are only for a region no daemon has mounted
+ *    read-write (the ownership flock of region.h sees to that).
+ *
+ * Returns: 0 or a negative errno, as everywhere in lib/.
+ */
+#ifndef HOLDFS_MEDIA_H
+#define HOLDFS_MEDIA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <holdfs/format.h>
+
+#include "err.h"
+#include "region.h"
+
+/* ------------------------------------------------------------ reading */
+
+/* crc32c (crc.c) of buf. */
+uint32_t hfs_crc32c(const void *buf, size_t len);
+/* crc32c of (earlier bytes || buf), given prev = crc32c of earlier bytes */
+uint32_t hfs_crc32c_cont(uint32_t prev, const void *buf, size_t len);
+/* crc32c of a struct of size len whose 32-bit crc field at crc_off is
+ * treated as zero. */
+uint32_t hfs_crc_struct(const void *p, size_t len, size_t crc_off);
+
+/* Superblock (super.c).  Check magic, version, features, crc and
+ * geometry against a region of rg_size bytes.  Returns 0 or
+ * -EINVAL/-EUCLEAN with a reason in err, prefixed by which (the copy
+ * checked, or the region path; may be NULL). */
+int hfs_super_check(const struct hfs_super *sb, uint64_t rg_size,
+		    const char *which, struct hfs_err *err);
+/* Offset of the backup superblock for a region of rg_size bytes. */
+uint64_t hfs_super_backup_off(uint64_t rg_size);
+/* Read the primary, falling back to the backup.  *used_backup set when the
+ * primary was bad.  Returns 0 or -errno with a message. */
+int hfs_super_read(struct hfs_region *rg, bool force_backup,
+		   struct hfs_super *sb, bool *used_backup,
+		   struct hfs_err *err);
+
+/* Journal (journal.c).  Do nrec redo records fill exactly
+ * [recs, recs+len), each inside rg?  A crafted journal must not be able
+ * to write anywhere else. */
+bool hfs_journal_records_valid(const struct hfs_region *rg,
+			       const uint8_t *recs, size_t len, uint32_t nrec);
+
+/* Health log (health.c).  Iterate valid records oldest first.  cb
+ * returns non-zero to stop.  -EIO if a block of the log could not be
+ * read (the records of the others are still walked), -ENOMEM. */
+int hfs_health_walk(struct hfs_region *rg, const struct hfs_super *sb,
+		    int (*cb)(void *ctx, const struct hfs_health_rec *r),
+		    void *ctx);
+/* Short stable name of an HFS_HEALTH_* type for tools ("mount",
+ * "media-error", "device-loss", "lost-data", ...; "unknown" otherwise). */
+const char *hfs_health_type_name(uint32_t type);
+
+/* ------------------------------------------------------------ writing */
+
+/* Superblock (super.c).  Set sb's crc over its current contents. */
+void hfs_super_set_crc(struct hfs_super *sb);
+/* Write sb (crc set here) to the backup location directly, persisted. */
+int hfs_super_write_backup(struct hfs_region *rg, struct hfs_super *sb);
+
+/* Journal (journal.c).  Replay the committed transaction in the journal,
+ * if any (mount; fsck before it reads anything).  Returns 1 if one was
+ * replayed, 0 if none (or a torn one), -errno on fault with a message;
+ * *seq gets the journal's sequence number. */
+int hfs_journal_replay(struct hfs_region *rg, const struct hfs_super *sb,
+		       uint64_t *seq, struct hfs_err *err);
+/* Invalidate the journal (after replay, at clean unmount, before fsck
+ * repairs) so an old transaction is never applied over later writes. */
+int hfs_journal_clear(struct hfs_region *rg, const struct hfs_super *sb);
+
+/* Bad-extent list (badlist.c).  Write a whole list (mkfs, fsck
+ * rebuilding a damaged one): the nbad ranges are rounded out to 4 KiB,
+ * sorted and merged first.  -EINVAL if one lies outside the region,
+ * -ENOSPC if they do not fit the list's blocks. */
+int hfs_badlist_format(struct hfs_region *rg, const struct hfs_super *sb,
+		       const struct hfs_bad_extent *bad, uint32_t nbad);
+
+#endif
