@@ -10,10 +10,11 @@
  * hint (the end of the file's last extent), which keeps files contiguous.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "vol_i.h"
+#include "alloc.h"
 
 int hfs_alloc_init(struct hfs_alloc *a, uint64_t start, uint64_t end)
 {

@@ -18,6 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "badlist_i.h"
+#include "journal_i.h"
+#include "media.h"
+#include "region.h"
 #include "vol_i.h"
 
 #define BLK ((uint64_t)HFS_BLOCK_SIZE)

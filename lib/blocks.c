@@ -18,6 +18,12 @@
  */
 #include <errno.h>
 
+#include "alloc.h"
+#include "badlist_i.h"
+#include "blocks_i.h"
+#include "inode_i.h"
+#include "rmap.h"
+#include "vol.h"
 #include "vol_i.h"
 
 /* Blocks on the bad-extent list never return to the free index

@@ -6,7 +6,7 @@
 #include <isa-l/crc.h>
 #include <string.h>
 
-#include "vol_i.h"
+#include "media.h"
 
 uint32_t hfs_crc32c(const void *buf, size_t len)
 {

@@ -14,6 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blocks_i.h"
+#include "dir_i.h"
+#include "extent_i.h"
+#include "inode_i.h"
+#include "journal_i.h"
+#include "media.h"
+#include "region.h"
 #include "vol_i.h"
 
 struct hfs_dir {

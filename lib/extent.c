@@ -5,10 +5,11 @@
  * chain of overflow blocks) is written by hfs_inode_stage_extents().
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "vol_i.h"
+#include "extent_i.h"
 
 void hfs_emap_destroy(struct hfs_emap *m)
 {

@@ -14,6 +14,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "badlist_i.h"
+#include "blocks_i.h"
+#include "extent_i.h"
+#include "failure_i.h"
+#include "health_i.h"
+#include "holders_i.h"
+#include "inode_i.h"
+#include "journal_i.h"
+#include "region.h"
+#include "rmap.h"
+#include "vol.h"
 #include "vol_i.h"
 
 #define BLK ((uint64_t)HFS_BLOCK_SIZE)

@@ -22,7 +22,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "blocks_i.h"
+#include "extent_i.h"
+#include "failure_i.h"
+#include "inode_i.h"
+#include "journal_i.h"
+#include "region.h"
+#include "vol.h"
 #include "vol_i.h"
+#include "xattr_i.h"
 
 #define HFS_MAX_FILE_SIZE (1ull << 60)
 

@@ -20,6 +20,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "health_i.h"
+#include "media.h"
+#include "region.h"
 #include "vol_i.h"
 
 #define REC_SIZE sizeof(struct hfs_health_rec)

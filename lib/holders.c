@@ -18,6 +18,10 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "holders_i.h"
+#include "inode_i.h"
+#include "rmap.h"
+#include "vol.h"
 #include "vol_i.h"
 
 /* ------------------------------------------- kernel-readable inodes */

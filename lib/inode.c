@@ -13,7 +13,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blocks_i.h"
+#include "dir_i.h"
+#include "extent_i.h"
+#include "holders_i.h"
+#include "inode_i.h"
+#include "journal_i.h"
+#include "media.h"
+#include "region.h"
+#include "vol.h"
 #include "vol_i.h"
+#include "xattr_i.h"
 
 void hfs_now(struct timespec *ts)
 {

@@ -28,6 +28,10 @@
 
 #include <libpmem2.h>
 
+#include "failure_i.h"
+#include "journal_i.h"
+#include "media.h"
+#include "region.h"
 #include "vol_i.h"
 
 #define JPAD(n) (((n) + 7u) & ~(size_t)7u)

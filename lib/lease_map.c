@@ -13,6 +13,9 @@
 
 #include <holdfs/proto.h>
 
+#include "extent_i.h"
+#include "inode_i.h"
+#include "vol.h"
 #include "vol_i.h"
 
 #define LEASE_MAX_FILE_SIZE (1ull << 60) /* as file.c */

@@ -21,8 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "media.h"
 #include "mkfs.h"
-#include "vol_i.h"
+#include "region.h"
 
 #define BLK ((uint64_t)HFS_BLOCK_SIZE)
 #define MIN_JOURNAL_BLOCKS 64u

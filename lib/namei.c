@@ -7,13 +7,21 @@
  * Every change runs under vol->lock as one journal transaction.  Space
  * is checked before anything changes (space_for), so ENOSPC never leaves
  * a half-made change; failures after that point can only be ENOMEM or a
- * media fault, which put the volume into the failed state (vol_i.h).
+ * media fault, which put the volume into the failed state (journal_i.h).
  */
 #include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "blocks_i.h"
+#include "dir_i.h"
+#include "extent_i.h"
+#include "holders_i.h"
+#include "inode_i.h"
+#include "journal_i.h"
+#include "region.h"
+#include "vol.h"
 #include "vol_i.h"
 
 #ifndef RENAME_NOREPLACE

@@ -18,6 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dir_i.h"
+#include "inode_i.h"
+#include "vol.h"
 #include "vol_i.h"
 
 /* The dentry ip's hint points at, if it still names ip (*parent set). */

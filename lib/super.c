@@ -22,8 +22,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "media.h"
 #include "mkfs.h"
-#include "vol_i.h"
+#include "region.h"
 
 #define SB_CRC_OFF offsetof(struct hfs_super, s_crc)
 #define BLK ((uint64_t)HFS_BLOCK_SIZE)

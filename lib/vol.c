@@ -13,7 +13,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
+#include "badlist_i.h"
+#include "blocks_i.h"
+#include "dir_i.h"
+#include "health_i.h"
+#include "inode_i.h"
+#include "journal_i.h"
+#include "media.h"
+#include "region.h"
+#include "rmap.h"
+#include "vol.h"
 #include "vol_i.h"
+#include "xattr_i.h"
 
 #define ITAB_CHUNK 256 /* inode slots read per guarded copy */
 

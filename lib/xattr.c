@@ -25,7 +25,13 @@
 #include <string.h>
 #include <sys/xattr.h>
 
+#include "blocks_i.h"
+#include "inode_i.h"
+#include "journal_i.h"
+#include "media.h"
+#include "region.h"
 #include "vol_i.h"
+#include "xattr_i.h"
 
 #define XA_HDR sizeof(struct hfs_blkhdr)
 #define XA_ENT sizeof(struct hfs_xattr_entry)

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "extent_i.h"
+#include "inode_i.h"
 #include "vol_i.h"
 #include "workload.h"
 

@@ -19,11 +19,12 @@
 #include <string.h>
 #include <time.h>
 
+#include <holdfs/format.h>
+
 #include "check.h"
 #include "crashgen.h"
 #include "recovery.h"
 #include "trace.h"
-#include "vol_i.h"
 #include "workload.h"
 
 #define MAX_FAIL_DETAIL 8 /* failures described in full per workload run */

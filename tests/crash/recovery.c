@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vol_i.h"
+#include "media.h"
 #include "workload.h"
 
 void recovery_init(struct recovery *rc, uint64_t size, bool probe)

@@ -32,6 +32,7 @@
 
 #include "fsck.h"
 #include "image.h"
+#include "media.h"
 #include "vol_i.h"
 
 static int failures;

@@ -11,6 +11,8 @@
 
 #include "fuzz_image.h"
 #include "image.h"
+#include "inode_i.h"
+#include "media.h"
 #include "vol_i.h"
 
 #define SEED_SIZE (16u << 20)

@@ -15,6 +15,8 @@
 #include <string.h>
 
 #include "mkfs.h"
+#include "badlist_i.h"
+#include "inode_i.h"
 #include "vol_i.h"
 
 #include "check.h"

@@ -13,6 +13,7 @@
 #include <holdfs/proto.h>
 
 #include "mkfs.h"
+#include "inode_i.h"
 #include "vol_i.h"
 
 #include "check.h"

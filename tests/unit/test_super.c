@@ -12,6 +12,10 @@
 #include <sys/stat.h>
 
 #include "mkfs.h"
+#include "badlist_i.h"
+#include "health_i.h"
+#include "journal_i.h"
+#include "media.h"
 #include "vol_i.h"
 
 #define MIB (1ull << 20)

@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "mkfs.h"
+#include "inode_i.h"
+#include "rmap.h"
 #include "vol_i.h"
 
 #include "check.h"

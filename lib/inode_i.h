@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Inodes (inode.c): the in-memory inode, the inode table slots on media,
+ * and the extent chains written back from the DRAM extent map.
+ *
+ * ip->d is the DRAM image of the 256-byte slot as last staged; changing
+ * an inode means editing ip->d and staging it (hfs_inode_stage) in the
+ * running transaction (journal_i.h).  Fields are protected by vol->lock,
+ * except what ip->iolock orders (data I/O against extent changes).
+ */
+#ifndef HOLDFS_INODE_I_H
+#define HOLDFS_INODE_I_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <holdfs/format.h>
+
+#include "extent_i.h"
+#include "vol_i.h"
+
+struct hfs_dir;
+
+struct hfs_inode {
+	uint64_t ino;
+	struct hfs_inode_disk d;  /* DRAM image of the slot (last staged) */
+	struct hfs_emap em;       /* data / directory blocks */
+	struct hfs_dir *dir;      /* directories: the name index (dir_i.h) */
+	uint8_t *xattr;           /* DRAM copy of the xattr block, or NULL */
+	uint64_t nlookup;         /* kernel references (FUSE lookup count) */
+	uint32_t nopen;           /* open handles; change with
+				   * hfs_inode_open_get/put_locked
+				   * (holders.c) */
+	bool dirty_times;         /* times changed but not yet journaled */
+	pthread_rwlock_t iolock;  /* data I/O vs truncate/extent changes */
+	/* One of its names, for reports (hfs_vol_ino_path, namei_path.c):
+	 * the directory and dentry slot that last named it (dir.c sets it
+	 * whenever a dentry gets this inode: mount, create, link, rename).
+	 * A hint, checked on use; a slot that was freed or now names
+	 * another inode (its name was unlinked, a hard link lives on)
+	 * means "unknown". */
+	uint64_t name_dir;
+	uint32_t name_slot;
+	/* Kernel-readable cache (holders.c): on vol->kread while the kernel
+	 * can serve cached pages of this inode without a request to us. */
+	bool link_cached;         /* symlink target handed out since the
+				   * last forget (FUSE caches it) */
+	bool on_kread;
+	struct hfs_inode *kread_prev, *kread_next;
+};
+
+/* Region offset of inode slot ino. */
+static inline uint64_t hfs_inode_off(const struct hfs_vol *vol, uint64_t ino)
+{
+	return vol->sb.s_itable_off + ino * HFS_INODE_SIZE;
+}
+
+/* Look up a live inode (NULL if the slot is free or out of range). */
+struct hfs_inode *hfs_iget(struct hfs_vol *vol, uint64_t ino);
+/* Recompute the crc of ip->d and stage the slot in vol->tx. */
+int hfs_inode_stage(struct hfs_vol *vol, struct hfs_inode *ip);
+/* Stage the extent map (inline extents + overflow chain) and the slot.
+ * Allocates/frees overflow blocks as needed; -ENOSPC before any change. */
+int hfs_inode_stage_extents(struct hfs_vol *vol, struct hfs_inode *ip);
+/* In-memory inode objects. */
+struct hfs_inode *hfs_inode_alloc_mem(uint64_t ino);
+void hfs_inode_free_mem(struct hfs_inode *ip);
+/* Mount: build an inode from its slot (checks crc, loads the extent
+ * chain, validates extents).  -EUCLEAN if anything is inconsistent. */
+int hfs_inode_load(struct hfs_vol *vol, uint64_t ino,
+		   const struct hfs_inode_disk *d, struct hfs_inode **out);
+/* Take a free slot and initialise it (times now, nlink 1 or 2, uid from
+ * cred, gid given).  Stages the superblock when the hwm grows; the caller
+ * stages the inode itself once it is filled in. */
+int hfs_inode_new_locked(struct hfs_vol *vol, uint32_t mode,
+			 const struct hfs_cred *cred, uint32_t gid,
+			 struct hfs_inode **out);
+/* Free the inode, its blocks, chain and xattrs; stage the freed slot. */
+int hfs_inode_delete_locked(struct hfs_vol *vol, struct hfs_inode *ip);
+void hfs_inode_to_attr(const struct hfs_vol *vol, const struct hfs_inode *ip,
+		       struct hfs_attr *a);
+void hfs_now(struct timespec *ts);
+void hfs_inode_touch(struct hfs_inode *ip, bool m, bool c);
+/* Journal dirty timestamps of ip (called before it is forgotten). */
+int hfs_inode_flush_times_locked(struct hfs_vol *vol, struct hfs_inode *ip);
+
+#endif
