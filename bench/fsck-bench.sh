@@ -36,7 +36,7 @@ trap 'rm -rf "$work"' EXIT
 
 say "compiling fsck-gen"
 gcc -O2 -std=c17 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
-	-I"$root/include" -I"$root/lib" -o "$work/fsck-gen" \
+	-I"$root/include" -I"$root/lib/include" -o "$work/fsck-gen" \
 	"$root/bench/fsck-gen.c" "$core" \
 	$(pkg-config --libs libpmem2 libsysfs) -lisal -lpthread
 

@@ -22,7 +22,7 @@
 #include "badlist_i.h"
 #include "blocks_i.h"
 #include "inode_i.h"
-#include "rmap.h"
+#include "rmap_i.h"
 #include "vol.h"
 #include "vol_i.h"
 

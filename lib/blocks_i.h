@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#include "rmap.h"
+#include "rmap_i.h"
 
 struct hfs_inode;
 struct hfs_vol;

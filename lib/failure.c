@@ -23,7 +23,7 @@
 #include "inode_i.h"
 #include "journal_i.h"
 #include "region.h"
-#include "rmap.h"
+#include "rmap_i.h"
 #include "vol.h"
 #include "vol_i.h"
 

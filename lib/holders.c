@@ -20,7 +20,7 @@
 
 #include "holders_i.h"
 #include "inode_i.h"
-#include "rmap.h"
+#include "rmap_i.h"
 #include "vol.h"
 #include "vol_i.h"
 

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Reverse map (rmap.h): a red-black tree of owned pieces keyed by region
+ * Reverse map (rmap_i.h): a red-black tree of owned pieces keyed by region
  * block.  Pieces never overlap, so "first piece ending after X" is the
  * predecessor-or-successor of X, found with one RB_NFIND.
  */
 #include <errno.h>
 #include <stdlib.h>
 
-#include "rmap.h"
+#include "rmap_i.h"
 
 /* libbsd's tree.h marks the generated functions __unused, which libbsd
  * leaves undefined on Linux (a kernel header uses the name); define it

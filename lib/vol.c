@@ -22,7 +22,7 @@
 #include "journal_i.h"
 #include "media.h"
 #include "region.h"
-#include "rmap.h"
+#include "rmap_i.h"
 #include "vol.h"
 #include "vol_i.h"
 #include "xattr_i.h"

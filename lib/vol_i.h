@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The volume core: struct hfs_vol and its lock (vol.c).  Private to
- * lib/: the public volume API is vol.h, and the private headers of the
+ * lib/.  The public headers are in lib/include/ (on every target's
+ * include path): vol.h, the volume API; region.h, err.h, mkfs.h; media.h
+ * and alloc.h, the API of the offline tools.  The private headers of the
  * modules (the _i.h files) sit beside their sources, reachable only by
  * the lib/ sources (and by white-box tests that ask for them in their
  * meson.build).
@@ -13,7 +15,7 @@
  *   journal.c      transactions: stage, commit (the commit   journal_i.h
  *                  discipline); replay, clear at mount       media.h
  *   alloc.c        free-space index (sorted free runs)       alloc.h
- *   rmap.c         reverse map: region block -> owner        rmap.h
+ *   rmap.c         reverse map: region block -> owner        rmap_i.h
  *   blocks.c       pool blocks: allocate (free index +       blocks_i.h
  *                  rmap), release (bad list, DAX release     vol.h
  *                  hook), claim at mount
@@ -72,7 +74,7 @@ struct hfs_vol {
 	uint64_t nifree;
 	uint64_t used_inodes;
 	struct hfs_alloc alloc;
-	struct hfs_rmap *rmap;    /* region block -> owner (rmap.h) */
+	struct hfs_rmap *rmap;    /* region block -> owner (rmap_i.h) */
 	uint64_t unit_blocks;     /* data allocation unit in 4 KiB blocks */
 	struct hfs_bad_extent *bad; /* bad-extent list (DRAM copy) */
 	uint32_t nbad;

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rmap.h"
+#include "rmap_i.h"
 
 #define SPACE 2048
 #define ROUNDS 20000

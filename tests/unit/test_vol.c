@@ -15,7 +15,7 @@
 
 #include "mkfs.h"
 #include "inode_i.h"
-#include "rmap.h"
+#include "rmap_i.h"
 #include "vol_i.h"
 
 #include "check.h"

@@ -14,8 +14,8 @@
  * several pieces); the map never merges, it only splits on removal.
  * Not thread-safe: the volume lock protects it.
  */
-#ifndef HOLDFS_RMAP_H
-#define HOLDFS_RMAP_H
+#ifndef HOLDFS_RMAP_I_H
+#define HOLDFS_RMAP_I_H
 
 #include <stdbool.h>
 #include <stdint.h>
