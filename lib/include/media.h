@@ -6,10 +6,11 @@
  *
  * This is the public face of crc.c, super.c, journal.c, badlist.c and
  * health.c for fsck.holdfs and holdfsctl (and for mkfs.c in lib/).  The
- * structures are include/holdfs/format.h (prose: docs/format.md); every
- * function here takes a struct hfs_region (region.h) and, where it needs
- * the layout, a superblock image.  None takes a mounted struct hfs_vol:
- * its internals stay private to lib/ (the *_i.h headers).
+ * structures are include/holdfs/format.h (prose: docs/format.md); the
+ * functions that touch the media take a struct hfs_region (region.h)
+ * and, where they need the layout, a superblock image.  None takes a
+ * mounted struct hfs_vol: its internals stay private to lib/ (the _i.h
+ * headers).
  *
  * Two halves:
  *  - reading (holdfsctl health uses only these): checksums, superblock
@@ -17,8 +18,9 @@
  *  - writing, for fsck repairs and formatting: superblock crc and
  *    backup, journal replay and clear, a whole bad-extent list.  These
  *    write the region directly and persisted, outside any journal
- *    transaction, so they are only for a region no daemon has mounted
- *    read-write (the ownership flock of region.h sees to that).
+ *    transaction: a tool uses them only on a region no daemon has
+ *    mounted (the ownership flock of region.h sees to that); the volume
+ *    itself uses them at mount and unmount (vol.c).
  *
  * Returns: 0 or a negative errno, as everywhere in lib/.
  */
