@@ -11,9 +11,11 @@
  * can expose stale blocks.  Timestamp-only changes of in-place writes are
  * journaled at fsync, close, or unmount (docs/architecture.md).
  *
- * Bytes past EOF inside the last allocation unit may hold old data after
- * a truncate; they are zeroed whenever the file grows over them
- * (zero_past_eof), so reads never see them.
+ * Bytes past EOF inside the last allocation unit are zero at every size
+ * change (eof_tail.c): a truncate down zeroes the new tail after its
+ * commit, and growing zeroes what the file is about to cover before the
+ * new size commits (zero_past_eof), so neither read(2) nor a DAX mapping
+ * past EOF ever shows old data or a client's stores past EOF.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +25,7 @@
 #include <unistd.h>
 
 #include "blocks_i.h"
+#include "eof_tail_i.h"
 #include "extent_i.h"
 #include "failure_i.h"
 #include "inode_i.h"
@@ -165,8 +168,9 @@ static int write_mapped(struct hfs_vol *vol, struct hfs_inode *ip,
 	return 0;
 }
 
-/* Bytes between the old EOF and the end of its allocation unit may be
- * stale; zero the part the file is about to cover. */
+/* Bytes between the old EOF and the end of its allocation unit may hold
+ * what a DAX client stored past EOF; zero the part the file is about to
+ * cover, before the new size commits (eof_tail.c). */
 static int zero_past_eof(struct hfs_vol *vol, struct hfs_inode *ip,
 			 uint64_t new_size)
 {
@@ -418,9 +422,11 @@ static void apply_times(struct hfs_inode *ip, const struct hfs_setattr *sa)
 static int setattr_locked(struct hfs_vol *vol, struct hfs_inode *ip,
 			  const struct hfs_setattr *sa)
 {
+	bool shrink = false;
 	int ret = 0;
 
 	if (sa->mask & HFS_SET_SIZE) {
+		shrink = sa->size < ip->d.i_size;
 		if (S_ISDIR(ip->d.i_mode))
 			return -EISDIR;
 		if (!S_ISREG(ip->d.i_mode))
@@ -446,7 +452,15 @@ static int setattr_locked(struct hfs_vol *vol, struct hfs_inode *ip,
 	apply_times(ip, sa);
 	ret = (sa->mask & HFS_SET_SIZE) ? hfs_inode_stage_extents(vol, ip)
 					: hfs_inode_stage(vol, ip);
-	return ret ? ret : hfs_tx_commit(vol, &vol->tx);
+	if (!ret)
+		ret = hfs_tx_commit(vol, &vol->tx);
+	/* The new EOF tail held file data until the commit; zero it now,
+	 * before anyone can map it (eof_tail.c: replay covers a crash
+	 * here).  A media error is the failure pipeline's (the guard
+	 * reports it); the truncate itself has happened. */
+	if (!ret && shrink)
+		(void)hfs_eof_tail_zero_locked(vol, ip);
+	return ret;
 }
 
 int hfs_setattr(struct hfs_vol *vol, uint64_t ino, const struct hfs_setattr *sa,

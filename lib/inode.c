@@ -198,6 +198,28 @@ int hfs_inode_stage_extents(struct hfs_vol *vol, struct hfs_inode *ip)
 
 /* ------------------------------------------------------ load at mount */
 
+/* Read overflow block b of inode ino's extent chain into blk and check
+ * it: inside the pool [ps, pe), magic, owner, count (non-zero, at most
+ * left, fits the block), crc.  0, -EIO (unreadable) or -EUCLEAN. */
+static int chain_block_read(struct hfs_region *rg, uint64_t b, uint64_t ps,
+			    uint64_t pe, uint64_t ino, uint32_t left,
+			    uint8_t *blk)
+{
+	const struct hfs_blkhdr *h = (const struct hfs_blkhdr *)blk;
+
+	if (b < ps || b >= pe)
+		return -EUCLEAN;
+	if (hfs_region_read(rg, b * HFS_BLOCK_SIZE, blk, HFS_BLOCK_SIZE, NULL))
+		return -EIO;
+	if (h->b_magic != HFS_EXTBLK_MAGIC || h->b_owner != ino ||
+	    h->b_count == 0 || h->b_count > HFS_EXTENTS_PER_BLOCK ||
+	    h->b_count > left ||
+	    h->b_crc != hfs_crc_struct(blk, HFS_BLOCK_SIZE,
+				       offsetof(struct hfs_blkhdr, b_crc)))
+		return -EUCLEAN;
+	return 0;
+}
+
 /* Read the overflow chain of ip into ip->em.  Validates every block. */
 static int chain_load(struct hfs_vol *vol, struct hfs_inode *ip,
 		      uint8_t *blk)
@@ -209,19 +231,14 @@ static int chain_load(struct hfs_vol *vol, struct hfs_inode *ip,
 	while (left) {
 		struct hfs_blkhdr *h = (struct hfs_blkhdr *)blk;
 		uint64_t *nc;
+		int ret;
 
-		if (b < vol->alloc.pool_start || b >= vol->alloc.pool_end ||
-		    m->nchain >= chain_needed(ip->d.i_nextents))
+		if (m->nchain >= chain_needed(ip->d.i_nextents))
 			return -EUCLEAN;
-		if (hfs_region_read(vol->rg, b * HFS_BLOCK_SIZE, blk,
-				    HFS_BLOCK_SIZE, NULL))
-			return -EIO;
-		if (h->b_magic != HFS_EXTBLK_MAGIC || h->b_owner != ip->ino ||
-		    h->b_count == 0 || h->b_count > HFS_EXTENTS_PER_BLOCK ||
-		    h->b_count > left ||
-		    h->b_crc != hfs_crc_struct(blk, HFS_BLOCK_SIZE,
-					       offsetof(struct hfs_blkhdr, b_crc)))
-			return -EUCLEAN;
+		ret = chain_block_read(vol->rg, b, vol->alloc.pool_start,
+				       vol->alloc.pool_end, ip->ino, left, blk);
+		if (ret)
+			return ret;
 		nc = realloc(m->chain, (m->nchain + 1) * sizeof(*nc));
 		if (!nc)
 			return -ENOMEM;
@@ -309,6 +326,69 @@ fail:
 	free(blk);
 	hfs_inode_free_mem(ip);
 	return ret;
+}
+
+/* ---------------------------------------- extents straight from media */
+
+/* One extent read from media, checked before anyone writes through it:
+ * only pool blocks, no overflow (a crc-valid but wrong slot must not
+ * make replay zero the journal or the inode table). */
+static int media_extent(uint64_t ps, uint64_t pe, const struct hfs_extent *e,
+			int (*cb)(void *ctx, const struct hfs_extent *e),
+			void *ctx)
+{
+	if (e->e_len == 0 || e->e_pblk < ps || e->e_pblk + e->e_len > pe ||
+	    e->e_pblk + e->e_len < e->e_pblk || e->e_lblk >= EXT_MAX_LBLK ||
+	    e->e_len > EXT_MAX_LBLK - e->e_lblk)
+		return -EUCLEAN;
+	return cb(ctx, e);
+}
+
+int hfs_inode_media_extents(struct hfs_region *rg, const struct hfs_super *sb,
+			    uint64_t ino, const struct hfs_inode_disk *d,
+			    int (*cb)(void *ctx, const struct hfs_extent *e),
+			    void *ctx)
+{
+	uint64_t ps = sb->s_pool_off / HFS_BLOCK_SIZE;
+	uint64_t pe = ps + sb->s_pool_blocks, b = d->i_ext_blk;
+	uint32_t inl, left, hops = 0;
+	uint8_t *blk;
+	int ret = 0;
+
+	if (d->i_crc != hfs_crc_struct(d, sizeof(*d),
+				       offsetof(struct hfs_inode_disk, i_crc)))
+		return -EUCLEAN;
+	if ((d->i_flags & HFS_IF_INLINE_DATA) || d->i_nextents == 0)
+		return 0;
+	if (d->i_nextents > sb->s_pool_blocks)
+		return -EUCLEAN;
+	inl = d->i_nextents < HFS_INLINE_EXTENTS ? d->i_nextents
+						 : HFS_INLINE_EXTENTS;
+	for (uint32_t i = 0; i < inl && !ret; i++)
+		ret = media_extent(ps, pe, &d->i_extents[i], cb, ctx);
+	left = d->i_nextents - inl;
+	if (ret || !left)
+		return ret < 0 ? ret : 0;
+	blk = malloc(HFS_BLOCK_SIZE);
+	if (!blk)
+		return -ENOMEM;
+	while (left && !ret) {
+		const struct hfs_blkhdr *h = (const struct hfs_blkhdr *)blk;
+		const struct hfs_extent *v = (const void *)(blk + sizeof(*h));
+
+		/* a loop in a damaged chain must end */
+		if (++hops > chain_needed(d->i_nextents)) {
+			ret = -EUCLEAN;
+			break;
+		}
+		ret = chain_block_read(rg, b, ps, pe, ino, left, blk);
+		for (uint32_t i = 0; !ret && i < h->b_count; i++)
+			ret = media_extent(ps, pe, &v[i], cb, ctx);
+		left -= ret ? 0 : h->b_count;
+		b = h->b_next;
+	}
+	free(blk);
+	return ret < 0 ? ret : 0;
 }
 
 /* ------------------------------------------------ allocation of slots */

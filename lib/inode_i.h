@@ -67,6 +67,15 @@ int hfs_inode_stage_extents(struct hfs_vol *vol, struct hfs_inode *ip);
 /* In-memory inode objects. */
 struct hfs_inode *hfs_inode_alloc_mem(uint64_t ino);
 void hfs_inode_free_mem(struct hfs_inode *ip);
+/* Every extent of on-media inode slot d (inode ino), inline then
+ * overflow chain, in file order, read straight from the region: for
+ * journal replay, before any volume exists.  Every chain block is checked
+ * as at mount and every extent must lie in the pool; -EUCLEAN on damage,
+ * -EIO if unreadable.  cb returns non-zero to stop (not an error). */
+int hfs_inode_media_extents(struct hfs_region *rg, const struct hfs_super *sb,
+			    uint64_t ino, const struct hfs_inode_disk *d,
+			    int (*cb)(void *ctx, const struct hfs_extent *e),
+			    void *ctx);
 /* Mount: build an inode from its slot (checks crc, loads the extent
  * chain, validates extents).  -EUCLEAN if anything is inconsistent. */
 int hfs_inode_load(struct hfs_vol *vol, uint64_t ino,

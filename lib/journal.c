@@ -28,6 +28,7 @@
 
 #include <libpmem2.h>
 
+#include "eof_tail_i.h"
 #include "failure_i.h"
 #include "journal_i.h"
 #include "media.h"
@@ -217,6 +218,25 @@ out:
 	return ret;
 }
 
+/* A truncate zeroes the new EOF tail only after its commit (eof_tail.c):
+ * a crash in between leaves that transaction here, so replay finishes the
+ * job for every inode slot the transaction wrote.  Before the caller
+ * clears the journal, so a crash during replay replays this too. */
+static void zero_replayed_tails(struct hfs_region *rg,
+				const struct hfs_super *sb,
+				const uint8_t *recs, size_t len)
+{
+	size_t pos = 0;
+
+	while (pos < len) {
+		struct hfs_jrecord r;
+
+		memcpy(&r, recs + pos, sizeof(r));
+		pos += sizeof(r) + JPAD(r.r_len);
+		hfs_eof_zero_replayed(rg, sb, r.r_off, r.r_len);
+	}
+}
+
 int hfs_journal_replay(struct hfs_region *rg, const struct hfs_super *sb,
 		       uint64_t *seq, struct hfs_err *err)
 {
@@ -260,6 +280,8 @@ int hfs_journal_replay(struct hfs_region *rg, const struct hfs_super *sb,
 	a.recs = recs;
 	a.len = h.j_bytes;
 	ret = hfs_region_guard(rg, apply_records, &a, &f);
+	if (!ret)
+		zero_replayed_tails(rg, sb, recs, h.j_bytes);
 	free(recs);
 	if (ret)
 		return hfs_err_set(err, -EIO, "%s: media error replaying the journal at 0x%llx",

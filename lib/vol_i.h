@@ -38,6 +38,8 @@
  *   namei_path.c   path of an inode, for reports             vol.h
  *   file.c         data path (read, write, truncate,         vol.h
  *                  fallocate, lseek, copy), xattr calls
+ *   eof_tail.c     the past-EOF rule: zero the last unit's   eof_tail_i.h
+ *                  bytes past the size (truncate, replay)
  *   lease_map.c    extent lists of DAX leases                vol.h
  *   failure.c      failure classification, mark lost,        failure_i.h
  *                  shutdown, the fault hook                  vol.h
