@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <holdfs/proto.h> /* struct hfs_lease_extent */
+
 #include "extent_i.h"
 #include "inode_i.h"
 #include "vol_i.h"
@@ -151,6 +153,47 @@ static int load_xattrs(struct snap *s, int obj, uint64_t ino, const char *path)
 	return ret;
 }
 
+/* What a DAX mapping of the file's last allocation unit shows past EOF
+ * (lib/eof_tail.c), read the way a client maps it, through the lease
+ * extent list; compared by model_compare. */
+static int load_tail(struct snap *s, struct mobj *o, const struct hfs_attr *a,
+		     const char *path)
+{
+	uint64_t unit = hfs_vol_alloc_unit(s->vol);
+	uint64_t uoff = a->size / unit * unit, uend = uoff + unit;
+	struct hfs_lease_extent ext[16];
+	uint32_t n = 0;
+	int r;
+
+	if (a->size % unit == 0)
+		return 0;
+	r = hfs_lease_extents(s->vol, a->ino, uoff, unit, false, ext, 16, &n,
+			      NULL, NULL);
+	if (r)
+		return failf(s->msg, s->len, "%s: lease extents of the last "
+			     "unit: %s", path, strerror(-r));
+	o->ntail = uend - a->size;
+	o->tail = calloc(1, o->ntail);
+	if (!o->tail)
+		abort();
+	for (uint32_t i = 0; i < n; i++) {
+		const struct hfs_lease_extent *x = &ext[i];
+		uint64_t fs = x->file_off > a->size ? x->file_off : a->size;
+		uint64_t fe = x->file_off + x->len < uend ? x->file_off + x->len
+							  : uend;
+
+		if ((x->flags & HFS_LEXT_HOLE) || fs >= fe)
+			continue; /* a hole maps zeros */
+		r = hfs_region_read(hfs_vol_region(s->vol),
+				    x->region_off + (fs - x->file_off),
+				    o->tail + (fs - a->size), fe - fs, NULL);
+		if (r)
+			return failf(s->msg, s->len, "%s: region read past "
+				     "EOF: %s", path, strerror(-r));
+	}
+	return 0;
+}
+
 static int load_content(struct snap *s, int obj, const struct hfs_attr *a,
 			const char *path)
 {
@@ -176,6 +219,8 @@ static int load_content(struct snap *s, int obj, const struct hfs_attr *a,
 		}
 		model_write(s->m, obj, 0, buf, a->size);
 		free(buf);
+		if (load_tail(s, o, a, path))
+			return -1;
 	} else if (o->type == MT_LNK) {
 		char t[HFS_PATH_MAX + 2];
 		int n = hfs_readlink(s->vol, a->ino, t, sizeof(t));

@@ -44,6 +44,7 @@ void model_init(struct model *m)
 static void obj_free(struct mobj *o)
 {
 	free(o->data);
+	free(o->tail);
 	for (int i = 0; i < o->nxa; i++) {
 		free(o->xa[i].name);
 		free(o->xa[i].val);
@@ -77,6 +78,11 @@ void model_copy(struct model *dst, const struct model *src)
 		if (s->size) {
 			d->data = xmalloc(s->size);
 			memcpy(d->data, s->data, s->size);
+		}
+		d->tail = NULL;
+		if (s->ntail) {
+			d->tail = xmalloc(s->ntail);
+			memcpy(d->tail, s->tail, s->ntail);
 		}
 		d->xa = NULL;
 		if (s->nxa) {
@@ -458,12 +464,50 @@ static int cmp_fuzzy_data(struct cmp *c, const struct mobj *a,
 	return 0;
 }
 
+/* Past EOF a mapping shows zeros; only the target of an in-flight data
+ * operation (n: the model after it, else NULL) may show that operation's
+ * new bytes there, written before its size commits. */
+static int cmp_tail(struct cmp *c, const struct mobj *a, const struct mobj *n,
+		    const char *path)
+{
+	for (uint64_t j = 0; j < a->ntail; j++) {
+		uint64_t i = a->size + j;
+		uint8_t v = a->tail[j];
+
+		if (v == 0 || (n && v == byte_at(n, i)))
+			continue;
+		return fail(c, "%s: a mapping shows 0x%02x past EOF at byte "
+			    "%llu (size %llu)%s", path, v,
+			    (unsigned long long)i, (unsigned long long)a->size,
+			    n ? ", not the in-flight operation's byte" : "");
+	}
+	return 0;
+}
+
 static int first_diff(const uint8_t *a, const uint8_t *b, uint64_t n)
 {
 	for (uint64_t i = 0; i < n; i++)
 		if (a[i] != b[i])
 			return (int)(i > INT32_MAX ? INT32_MAX : i);
 	return -1;
+}
+
+/* Size and every byte (file content, symlink target) exactly. */
+static int cmp_data(struct cmp *c, const struct mobj *a, const struct mobj *e,
+		    const char *path)
+{
+	if (a->size != e->size)
+		return fail(c, "%s: size %llu, expected %llu", path,
+			    (unsigned long long)a->size,
+			    (unsigned long long)e->size);
+	if (a->size && memcmp(a->data, e->data, a->size)) {
+		int i = first_diff(a->data, e->data, a->size);
+
+		return fail(c, "%s: content differs at byte %d (0x%02x, "
+			    "expected 0x%02x)", path, i, a->data[i],
+			    e->data[i]);
+	}
+	return 0;
 }
 
 static int cmp_dir(struct cmp *c, int ad, int ed, const char *path);
@@ -493,21 +537,12 @@ static int cmp_obj(struct cmp *c, int ao, int eo, const char *path)
 		return cmp_dir(c, ao, eo, path);
 	case MT_REG:
 		if (eo == c->fuzzy)
-			return cmp_fuzzy_data(c, a, e, &c->alt->o[eo], path);
-		/* fall through */
+			return cmp_fuzzy_data(c, a, e, &c->alt->o[eo], path) ||
+			       cmp_tail(c, a, &c->alt->o[eo], path) ? -1 : 0;
+		return cmp_data(c, a, e, path) || cmp_tail(c, a, NULL, path)
+			       ? -1 : 0;
 	case MT_LNK:
-		if (a->size != e->size)
-			return fail(c, "%s: size %llu, expected %llu", path,
-				    (unsigned long long)a->size,
-				    (unsigned long long)e->size);
-		if (a->size && memcmp(a->data, e->data, a->size)) {
-			int i = first_diff(a->data, e->data, a->size);
-
-			return fail(c, "%s: content differs at byte %d (0x%02x, "
-				    "expected 0x%02x)", path, i, a->data[i],
-				    e->data[i]);
-		}
-		return 0;
+		return cmp_data(c, a, e, path);
 	default:
 		return 0;
 	}

@@ -52,6 +52,10 @@ struct mobj {
 	uint64_t ino;
 	uint32_t nlink;      /* as reported by getattr */
 	uint64_t dotdot;     /* directories: inode of ".." */
+	/* regular files: what a DAX mapping of the last allocation unit
+	 * shows past EOF, bytes [size, size + ntail) (lib/eof_tail.c) */
+	uint8_t *tail;
+	uint64_t ntail;
 };
 
 struct model {
@@ -102,8 +106,11 @@ size_t model_xattr_space(const struct model *m, int obj, const char *name,
  * be the old or the new one, and each byte may be old or new (a size
  * change implies the new bytes are all there).  Everything else must
  * match exactly: names, types, permissions, hard-link identity, content,
- * symlink targets, xattrs.  Returns 0, or -1 with a message naming the
- * first difference.
+ * symlink targets, xattrs.  What a snapshot's regular file shows past EOF
+ * in its last unit (tail) must be zeros, except that the target of an
+ * in-flight data operation may show that operation's own new bytes there
+ * (its data is written before its size commits).  Returns 0, or -1 with
+ * a message naming the first difference.
  */
 int model_compare(const struct model *a, const struct model *e,
 		  const struct model *alt, int fuzzy, char *msg, size_t len);
