@@ -190,6 +190,34 @@ def mkfs_bin():
     return binary('mkfs.holdfs')
 
 
+def preload_lib():
+    """The DAX preload shim of this build."""
+    return os.path.join(build_dir(), 'client', 'libholdfs-preload.so')
+
+
+def _sanitizer_runtimes(lib):
+    """A sanitized build's shim needs its runtime loaded first."""
+    r = subprocess.run(['ldd', lib], capture_output=True, text=True)
+    libs = []
+    for ln in r.stdout.splitlines():
+        parts = ln.split()
+        if parts and parts[0].startswith(('libasan', 'libubsan')) and len(parts) > 2:
+            libs.append(parts[2])
+    return libs
+
+
+def shim_env(extra=None):
+    """os.environ with the preload shim in LD_PRELOAD (and its sanitizer
+    runtime first in a sanitized build), HOLDFS_LOG=1, plus extra."""
+    require(os.path.exists(preload_lib()), 'preload shim not built (%s)' % preload_lib())
+    pre = ':'.join(_sanitizer_runtimes(preload_lib()) + [preload_lib()])
+    e = dict(os.environ, LD_PRELOAD=pre, HOLDFS_LOG='1')
+    if len(pre.split(':')) > 1:
+        e['ASAN_OPTIONS'] = 'detect_leaks=0'   # python and cmp leak by design
+    e.update(extra or {})
+    return e
+
+
 def fuse_env_problems(need_binaries=True):
     """Reasons the real-mount tests cannot run here (empty list: they can)."""
     probs = []

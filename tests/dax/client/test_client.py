@@ -48,12 +48,8 @@ def client_bin():
     return build_path('tests', 'dax', 'client', 'dax_client')
 
 
-def preload_lib():
-    return build_path('client', 'libholdfs-preload.so')
-
-
 def require_bins():
-    for b in (client_bin(), preload_lib()):
+    for b in (client_bin(), hfstest.preload_lib()):
         hfstest.require(os.path.exists(b), '%s is not built (HOLDFS_BUILD=%s)'
                         % (b, hfstest.build_dir()))
 
@@ -439,26 +435,6 @@ def test_fake_no_daemon():
 # the preload shim on a real mount
 
 
-def _sanitizer_runtimes():
-    """A sanitized build's shim needs its runtime loaded first."""
-    r = subprocess.run(['ldd', preload_lib()], capture_output=True, text=True)
-    libs = []
-    for ln in r.stdout.splitlines():
-        parts = ln.split()
-        if parts and parts[0].startswith(('libasan', 'libubsan')) and len(parts) > 2:
-            libs.append(parts[2])
-    return libs
-
-
-def shim_env(extra=None):
-    pre = ':'.join(_sanitizer_runtimes() + [preload_lib()])
-    e = dict(os.environ, LD_PRELOAD=pre, HOLDFS_LOG='1')
-    if len(pre.split(':')) > 1:
-        e['ASAN_OPTIONS'] = 'detect_leaks=0'   # python and cmp leak by design
-    e.update(extra or {})
-    return e
-
-
 PY_MMAP = r'''
 import mmap, os, sys
 path, n = sys.argv[1], int(sys.argv[2])
@@ -508,14 +484,14 @@ def check_leases(log):
 def test_mount_shim_fallback_without_lease_server():
     """No lease server for the mount: the shim falls back to the page cache
     and unmodified programs work exactly as without it."""
-    hfstest.require(os.path.exists(preload_lib()), 'preload shim not built')
+    hfstest.require(os.path.exists(hfstest.preload_lib()), 'preload shim not built')
     with hfstest.HoldFS(size='128M') as fs:
         ctl = os.path.join(fs.tmpdir, 'ctl-empty')
         os.mkdir(ctl)
-        log = run_shim_programs(fs, shim_env({'HOLDFS_CTL_DIR': ctl}))
+        log = run_shim_programs(fs, hfstest.shim_env({'HOLDFS_CTL_DIR': ctl}))
         check('mapped ' not in log, 'no lease expected: %s' % log[-500:])
         r = subprocess.run([sys.executable, '-c', 'print(1)'],
-                           env=shim_env({'HOLDFS_PRELOAD_DISABLE': '1'}),
+                           env=hfstest.shim_env({'HOLDFS_PRELOAD_DISABLE': '1'}),
                            capture_output=True, timeout=60)
         check_eq(r.stdout.strip(), b'1', 'disabled shim')
 
@@ -524,7 +500,7 @@ def test_mount_shim_dax_with_fake_server():
     """The shim turns MAP_SHARED mmaps of holdfs files into leases (served
     here by the stand-in, published under the mount's st_dev) and msync into
     holdfs_persist; read(2) sees the data."""
-    hfstest.require(os.path.exists(preload_lib()), 'preload shim not built')
+    hfstest.require(os.path.exists(hfstest.preload_lib()), 'preload shim not built')
     with hfstest.HoldFS(size='128M') as fs:
         ctl = os.path.join(fs.tmpdir, 'ctl')
         d = subprocess.Popen([sys.executable, fakedaemon.__file__,
@@ -532,7 +508,7 @@ def test_mount_shim_dax_with_fake_server():
                              stdout=subprocess.PIPE)
         try:
             check_eq(d.stdout.readline().strip(), b'ready', 'fake daemon start')
-            log = run_shim_programs(fs, shim_env({'HOLDFS_CTL_DIR': ctl}))
+            log = run_shim_programs(fs, hfstest.shim_env({'HOLDFS_CTL_DIR': ctl}))
             check_leases(log)
         finally:
             d.kill()
@@ -713,6 +689,90 @@ def test_dax_e2e_hole_then_write():
             check_eq(c.ok('read 600000 4'), b'late'.hex(), 'no stale zeros after write(2)')
 
 
+def read_hex(c, off, n):
+    """dax_client's `read` in pieces it accepts (up to 2000 bytes)."""
+    return ''.join(c.ok('read %d %d' % (off + k, min(2000, n - k)))
+                   for k in range(0, n, 2000))
+
+
+def test_dax_e2e_eof_tail_zero_after_truncate():
+    """After a truncate down to an odd size, the mapping that was there and
+    a new one show zeros past EOF, not the old bytes (lib/eof_tail.c)."""
+    with hfstest.HoldFS(size='128M') as fs:
+        _need_lease_server(fs)
+        path = fs.path('f')
+        hfstest.write_file(path, b'Z' * 20000)
+        tail = 8192 - 5003
+        with Client() as c:
+            c.ok('map %s 0 20480 rw' % path)
+            check_eq(c.ok('read 5003 8'), '5a' * 8, 'file bytes before the truncate')
+            hfstest.in_child(os.truncate, path, 5003)
+            check_eq(read_hex(c, 5003, tail), '00' * tail,
+                     'the old mapping past EOF after the truncate')
+            c.ok('unmap')
+        with Client() as c:
+            c.ok('map %s 0 8192 r' % path)
+            check_eq(read_hex(c, 5003, tail), '00' * tail,
+                     'a new mapping past EOF after the truncate')
+
+
+def test_dax_e2e_store_past_eof_never_content():
+    """Stores a client makes past EOF never become file content: a
+    truncate up and a write(2) that grows the file over them show zeros
+    there, to read(2) and to a new mapping."""
+    with hfstest.HoldFS(size='128M') as fs:
+        _need_lease_server(fs)
+        path = fs.path('f')
+        hfstest.write_file(path, b'Z' * 5003)
+        with Client() as c:
+            c.ok('map %s 0 8192 rw' % path)
+            c.ok('fill 6000 100 171')
+            c.ok('persist 6000 100')
+            hfstest.in_child(os.truncate, path, 12000)
+            check_eq(pread(path, 6000, 100), b'\0' * 100, 'read(2) after a truncate up')
+            check_eq(c.ok('read 6000 100'), '00' * 100,
+                     'the storing mapping after a truncate up')
+        with Client() as c:
+            c.ok('map %s 0 12288 rw' % path)
+            check_eq(c.ok('read 6000 100'), '00' * 100, 'a new mapping after a truncate up')
+            c.ok('fill 12100 100 205')          # past EOF (12000) again
+            c.ok('persist 12100 100')
+            hfstest.in_child(pwrite, path, 20000, b'x')
+            check_eq(pread(path, 12000, 8192 - 12000 % 4096), b'\0' * (8192 - 12000 % 4096),
+                     'read(2) of the gap a write(2) past EOF left')
+            check_eq(c.ok('read 12100 100'), '00' * 100, 'the mapping after write(2) grew the file')
+        check_eq(pread(path, 0, 5003), b'Z' * 5003, 'the file bytes before the old EOF')
+
+
+def eof_prog(env, *args):
+    """eof_prog under the shim; it must have taken a DAX lease."""
+    r = subprocess.run([build_path('tests', 'dax', 'client', 'eof_prog')] +
+                       [str(a) for a in args], env=env, capture_output=True,
+                       text=True, timeout=60 * hfstest.TIMEOUT_MULTIPLIER)
+    check_eq(r.returncode, 0, 'eof_prog %s (stderr %r)' % (args[0], r.stderr[-500:]))
+    check('mapped ' in r.stderr, 'eof_prog %s took no DAX lease: %r' % (args[0], r.stderr[-500:]))
+    return r.stdout.strip()
+
+
+def test_dax_e2e_shim_past_eof():
+    """The same past-EOF rules for an unmodified program under the shim."""
+    with hfstest.HoldFS(size='128M') as fs:
+        _need_lease_server(fs)
+        path = fs.path('f')
+        env = hfstest.shim_env()
+        hfstest.write_file(path, b'Z' * 20000)
+        os.truncate(path, 5003)
+        tail = 8192 - 5003
+        check_eq(eof_prog(env, 'read', path, 5003, tail), '00' * tail,
+                 'a mapping past EOF after a truncate down')
+        eof_prog(env, 'store', path, 6000, 100, 0xab)
+        os.truncate(path, 12000)
+        check_eq(pread(path, 6000, 100), b'\0' * 100, 'read(2) after a truncate up')
+        check_eq(eof_prog(env, 'read', path, 6000, 100), '00' * 100,
+                 'a mapping after a truncate up')
+        check_eq(eof_prog(env, 'read', path, 0, 8), '5a' * 8, 'bytes before the old EOF')
+
+
 def test_dax_e2e_daemon_killed():
     with hfstest.HoldFS(size='128M') as fs:
         _need_lease_server(fs)
@@ -752,7 +812,7 @@ def test_dax_e2e_shim():
     """Unmodified programs under the shim take real leases."""
     with hfstest.HoldFS(size='128M') as fs:
         _need_lease_server(fs)
-        log = run_shim_programs(fs, shim_env())
+        log = run_shim_programs(fs, hfstest.shim_env())
         check_leases(log)
 
 
