@@ -45,6 +45,7 @@ static void obj_free(struct mobj *o)
 {
 	free(o->data);
 	free(o->tail);
+	free(o->shadow);
 	for (int i = 0; i < o->nxa; i++) {
 		free(o->xa[i].name);
 		free(o->xa[i].val);
@@ -83,6 +84,11 @@ void model_copy(struct model *dst, const struct model *src)
 		if (s->ntail) {
 			d->tail = xmalloc(s->ntail);
 			memcpy(d->tail, s->tail, s->ntail);
+		}
+		d->shadow = NULL;
+		if (s->nshadow) {
+			d->shadow = xmalloc(s->nshadow);
+			memcpy(d->shadow, s->shadow, s->nshadow);
 		}
 		d->xa = NULL;
 		if (s->nxa) {
@@ -242,15 +248,55 @@ static void obj_reserve(struct mobj *o, uint64_t size)
 	o->data = xrealloc(o->data, o->cap);
 }
 
+static void shadow_clear(struct mobj *o)
+{
+	free(o->shadow);
+	o->shadow = NULL;
+	o->shadow_off = o->nshadow = 0;
+}
+
+/* Shrinking clears the shadow (the new tail is zeroed, units past it
+ * freed); growing turns [old size, size) into zeros (content), and the
+ * shadow past the new size stays. */
 void model_truncate(struct model *m, int obj, uint64_t size)
 {
 	struct mobj *o = &m->o[obj];
+	uint64_t se = o->shadow_off + o->nshadow;
 
+	if (size < o->size || se <= size) {
+		shadow_clear(o);
+	} else if (o->nshadow && o->shadow_off < size) {
+		memmove(o->shadow, o->shadow + (size - o->shadow_off),
+			se - size);
+		o->nshadow = se - size;
+		o->shadow_off = size;
+	}
 	if (size > o->size) {
 		obj_reserve(o, size);
 		memset(o->data + o->size, 0, size - o->size);
 	}
 	o->size = size;
+}
+
+void model_store_past_eof(struct model *m, int obj, uint64_t off,
+			  const uint8_t *buf, uint64_t len)
+{
+	struct mobj *o = &m->o[obj];
+	uint64_t s = o->nshadow && o->shadow_off < off ? o->shadow_off : off;
+	uint64_t e = off + len, oe = o->shadow_off + o->nshadow;
+	uint8_t *v;
+
+	if (o->nshadow && oe > e)
+		e = oe;
+	v = xmalloc(e - s);
+	memset(v, 0, e - s); /* a byte between two stores may read zero */
+	if (o->nshadow)
+		memcpy(v + (o->shadow_off - s), o->shadow, o->nshadow);
+	memcpy(v + (off - s), buf, len);
+	free(o->shadow);
+	o->shadow = v;
+	o->shadow_off = s;
+	o->nshadow = e - s;
 }
 
 void model_write(struct model *m, int obj, uint64_t off, const uint8_t *buf,
@@ -464,17 +510,31 @@ static int cmp_fuzzy_data(struct cmp *c, const struct mobj *a,
 	return 0;
 }
 
-/* Past EOF a mapping shows zeros; only the target of an in-flight data
- * operation (n: the model after it, else NULL) may show that operation's
- * new bytes there, written before its size commits. */
-static int cmp_tail(struct cmp *c, const struct mobj *a, const struct mobj *n,
-		    const char *path)
+/* What e allows past EOF at byte i besides zero: the shadow of a
+ * workload's model, or the tail of a snapshot used as the expectation
+ * (a crashed recovery must give what the uninterrupted one gave). */
+static uint8_t shadow_at(const struct mobj *o, uint64_t i)
+{
+	if (i >= o->shadow_off && i - o->shadow_off < o->nshadow)
+		return o->shadow[i - o->shadow_off];
+	if (i >= o->size && i - o->size < o->ntail)
+		return o->tail[i - o->size];
+	return 0;
+}
+
+/* Past EOF a mapping shows zeros or what DAX stores put there (e's
+ * shadow); the target of an in-flight data operation (n: the model
+ * after it, else NULL) may also show that operation's new bytes, written
+ * before its size commits, or its stores past EOF. */
+static int cmp_tail(struct cmp *c, const struct mobj *a, const struct mobj *e,
+		    const struct mobj *n, const char *path)
 {
 	for (uint64_t j = 0; j < a->ntail; j++) {
 		uint64_t i = a->size + j;
 		uint8_t v = a->tail[j];
 
-		if (v == 0 || (n && v == byte_at(n, i)))
+		if (v == 0 || v == shadow_at(e, i) ||
+		    (n && (v == byte_at(n, i) || v == shadow_at(n, i))))
 			continue;
 		return fail(c, "%s: a mapping shows 0x%02x past EOF at byte "
 			    "%llu (size %llu)%s", path, v,
@@ -538,8 +598,8 @@ static int cmp_obj(struct cmp *c, int ao, int eo, const char *path)
 	case MT_REG:
 		if (eo == c->fuzzy)
 			return cmp_fuzzy_data(c, a, e, &c->alt->o[eo], path) ||
-			       cmp_tail(c, a, &c->alt->o[eo], path) ? -1 : 0;
-		return cmp_data(c, a, e, path) || cmp_tail(c, a, NULL, path)
+			       cmp_tail(c, a, e, &c->alt->o[eo], path) ? -1 : 0;
+		return cmp_data(c, a, e, path) || cmp_tail(c, a, e, NULL, path)
 			       ? -1 : 0;
 	case MT_LNK:
 		return cmp_data(c, a, e, path);

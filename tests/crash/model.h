@@ -56,6 +56,11 @@ struct mobj {
 	 * shows past EOF, bytes [size, size + ntail) (lib/eof_tail.c) */
 	uint8_t *tail;
 	uint64_t ntail;
+	/* expected models: what DAX stores left past EOF, bytes
+	 * [shadow_off, shadow_off + nshadow); a mapping may show them
+	 * there, or zeros, never anything else */
+	uint8_t *shadow;
+	uint64_t shadow_off, nshadow;
 };
 
 struct model {
@@ -85,6 +90,9 @@ void model_path(const struct model *m, int dir, const char *name, char *buf,
 void model_write(struct model *m, int obj, uint64_t off, const uint8_t *buf,
 		 uint64_t len);
 void model_truncate(struct model *m, int obj, uint64_t size);
+/* A DAX store of len bytes at off >= size, past EOF: the shadow. */
+void model_store_past_eof(struct model *m, int obj, uint64_t off,
+			  const uint8_t *buf, uint64_t len);
 /* Zero [off, off+len) inside the file, size unchanged. */
 void model_zero(struct model *m, int obj, uint64_t off, uint64_t len);
 void model_set_target(struct model *m, int obj, const char *target);
@@ -107,10 +115,11 @@ size_t model_xattr_space(const struct model *m, int obj, const char *name,
  * change implies the new bytes are all there).  Everything else must
  * match exactly: names, types, permissions, hard-link identity, content,
  * symlink targets, xattrs.  What a snapshot's regular file shows past EOF
- * in its last unit (tail) must be zeros, except that the target of an
- * in-flight data operation may show that operation's own new bytes there
- * (its data is written before its size commits).  Returns 0, or -1 with
- * a message naming the first difference.
+ * in its last unit (tail) must be zeros or what DAX stores put there (the
+ * expected shadow), except that the target of an in-flight data operation
+ * may also show that operation's own new bytes there (its data is
+ * written before its size commits).  Returns 0, or -1 with a message
+ * naming the first difference.
  */
 int model_compare(const struct model *a, const struct model *e,
 		  const struct model *alt, int fuzzy, char *msg, size_t len);

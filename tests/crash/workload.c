@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <sys/xattr.h>
 
+#include <holdfs/proto.h> /* struct hfs_lease_extent */
+
 #include "fakeclock.h"
 #include "mkfs.h"
 #include "vol_i.h"
@@ -73,12 +75,12 @@ static const char *const op_names[] = {
 	[OP_FALLOC] = "fallocate", [OP_SETXATTR] = "setxattr",
 	[OP_RMXATTR] = "removexattr", [OP_CHMOD] = "chmod",
 	[OP_FORGET] = "forget", [OP_OPEN] = "open", [OP_RELEASE] = "release",
-	[OP_COPY] = "copy_file_range",
+	[OP_COPY] = "copy_file_range", [OP_DAXSTORE] = "dax-store",
 };
 
 const char *op_name(int kind)
 {
-	if (kind > 0 && kind <= OP_COPY && op_names[kind])
+	if (kind > 0 && kind <= OP_DAXSTORE && op_names[kind])
 		return op_names[kind];
 	return "?";
 }
@@ -93,7 +95,7 @@ static int op_class(const struct wop *op)
 	case OP_TRUNCATE: case OP_FALLOC: case OP_SETXATTR: case OP_RMXATTR:
 	case OP_CHMOD:
 		return OPC_ATOMIC;
-	case OP_WRITE: case OP_PUNCH: case OP_ZERO:
+	case OP_WRITE: case OP_PUNCH: case OP_ZERO: case OP_DAXSTORE:
 		return OPC_DATA;
 	case OP_COPY:
 		return op->n ? OPC_DATA : OPC_NONE;
@@ -119,6 +121,7 @@ void op_describe(const struct model *m, const struct wop *op, char *buf,
 		snprintf(buf, len, "link obj %d -> %s", op->obj, p2);
 		break;
 	case OP_WRITE: case OP_PUNCH: case OP_ZERO: case OP_FALLOC:
+	case OP_DAXSTORE:
 		snprintf(buf, len, "%s obj %d off %llu len %llu flags %u",
 			 op_name(op->kind), op->obj, (unsigned long long)op->off,
 			 (unsigned long long)op->len, op->flags);
@@ -202,6 +205,9 @@ void op_apply(struct model *m, struct wop *op)
 	case OP_UNLINK: case OP_RMDIR: model_remove(m, op->dir, op->name); break;
 	case OP_RENAME: apply_rename(m, op); break;
 	case OP_WRITE: model_write(m, op->obj, op->off, op->buf, op->len); break;
+	case OP_DAXSTORE:
+		model_store_past_eof(m, op->obj, op->off, op->buf, op->len);
+		break;
 	case OP_TRUNCATE:
 		model_truncate(m, op->obj, op->off);
 		if (op->flags)
@@ -282,6 +288,31 @@ static int do_remount(struct wctx *w)
 	return 0;
 }
 
+/* A DAX client's stores past EOF: through the lease extent list of the
+ * last unit, as libholdfs maps it, into the region (rg->ops: traced). */
+static int dax_store(struct hfs_vol *v, uint64_t ino, const struct wop *op)
+{
+	uint64_t unit = hfs_vol_alloc_unit(v), uoff = op->off / unit * unit;
+	struct hfs_region *rg = hfs_vol_region(v);
+	struct hfs_lease_extent ext[16];
+	uint32_t n = 0;
+	int r = hfs_lease_extents(v, ino, uoff, unit, false, ext, 16, &n, NULL,
+				  NULL);
+
+	for (uint32_t i = 0; !r && i < n; i++) {
+		const struct hfs_lease_extent *x = &ext[i];
+		uint64_t s = x->file_off > op->off ? x->file_off : op->off;
+		uint64_t e = op->off + op->len < x->file_off + x->len
+				     ? op->off + op->len : x->file_off + x->len;
+
+		if (!(x->flags & HFS_LEXT_HOLE) && s < e)
+			rg->ops.memcpy(rg->base + x->region_off +
+					       (s - x->file_off),
+				       op->buf + (s - op->off), e - s, 0);
+	}
+	return r;
+}
+
 static int exec_op(struct wctx *w, struct wop *op, struct hfs_attr *a)
 {
 	struct hfs_vol *v = w->vol;
@@ -353,6 +384,8 @@ static int exec_op(struct wctx *w, struct wop *op, struct hfs_attr *a)
 		n = hfs_copy_range(v, w->ino[op->src], op->off2, ino, op->off,
 				   op->len);
 		return n < 0 ? (int)n : (uint64_t)n == op->n ? 0 : -EIO;
+	case OP_DAXSTORE:
+		return dax_store(v, ino, op);
 	default:
 		return -EINVAL;
 	}
@@ -608,19 +641,43 @@ static struct wop obj_op(int kind, int obj, uint64_t off, uint64_t len)
 	return op;
 }
 
-int wl_write(struct wctx *w, int obj, uint64_t off, uint64_t len)
+/* len generator bytes, never zero */
+static uint8_t *gen_data(struct wctx *w, uint64_t len)
 {
-	struct wop op = obj_op(OP_WRITE, obj, off, len);
+	uint8_t *buf = malloc(len ? len : 1);
 
-	op.buf = malloc(len ? len : 1);
-	if (!op.buf)
+	if (!buf)
 		abort();
 	for (uint64_t i = 0; i < len; i += 8) {
 		uint64_t v = rng_next(&w->rng);
 
 		for (uint64_t k = 0; k < 8 && i + k < len; k++)
-			op.buf[i + k] = (uint8_t)(1 + ((v >> (8 * k)) & 0xff) % 255);
+			buf[i + k] = (uint8_t)(1 + ((v >> (8 * k)) & 0xff) % 255);
 	}
+	return buf;
+}
+
+int wl_write(struct wctx *w, int obj, uint64_t off, uint64_t len)
+{
+	struct wop op = obj_op(OP_WRITE, obj, off, len);
+
+	op.buf = gen_data(w, len);
+	return wl_do(w, &op);
+}
+
+int wl_daxstore(struct wctx *w, int obj, uint64_t len)
+{
+	uint64_t unit, size = w->live.o[obj].size, room;
+	struct wop op;
+
+	if (w->broken || !w->vol)
+		return -ECANCELED;
+	unit = hfs_vol_alloc_unit(w->vol);
+	room = (size + unit - 1) / unit * unit - size;
+	if (!room)
+		return 0;
+	op = obj_op(OP_DAXSTORE, obj, size, len < room ? len : room);
+	op.buf = gen_data(w, op.len);
 	return wl_do(w, &op);
 }
 

@@ -30,6 +30,7 @@ enum op_kind {
 	OP_WRITE, OP_FSYNC, OP_TRUNCATE, OP_PUNCH, OP_ZERO, OP_FALLOC,
 	OP_SETXATTR, OP_RMXATTR, OP_CHMOD,
 	OP_FORGET, OP_OPEN, OP_RELEASE, OP_COPY,
+	OP_DAXSTORE,
 };
 
 /* What a crash during the operation may leave. */
@@ -127,6 +128,11 @@ int wl_remount(struct wctx *w);
 /* copy_file_range of len bytes (short at the source's EOF). */
 int wl_copy(struct wctx *w, int src, uint64_t off_in, int dst, uint64_t off_out,
 	    uint64_t len);
+/* What a DAX client with a write lease on the last unit does past EOF:
+ * store len generator bytes at the size (stores into the region through
+ * the lease's extents, traced like every region write).  No-op when the
+ * size is unit-aligned or the last unit is a hole. */
+int wl_daxstore(struct wctx *w, int obj, uint64_t len);
 /* The next op may answer ENOSPC (a full volume): then it changes nothing. */
 void wl_flex(struct wctx *w);
 

@@ -240,6 +240,77 @@ static void wl_data(struct wctx *w)
 	wl_truncate(w, frag, 4096 * 41);
 }
 
+/* --------------------------------------------------------- eoftail */
+
+/* Past EOF (lib/eof_tail.c, docs/lease-protocol.md "Bytes past EOF"): a
+ * DAX client stores past EOF, then the size changes every way it can.
+ * After any crash a mapping past EOF shows zeros or those stores (never
+ * old data), and the stores never become content. */
+static void eoftail_step(struct wctx *w, int *files, int nfiles)
+{
+	int f = files[rnd(w, (uint64_t)nfiles)], g;
+	uint64_t size = w->live.o[f].size;
+
+	switch (rnd(w, 9)) {
+	case 0: case 1:
+		wl_daxstore(w, f, 1 + rnd(w, 4096));
+		break;
+	case 2: /* truncate down to an odd size, or up */
+		wl_truncate(w, f, rnd(w, 2) && size ? rnd(w, size)
+						    : size + rnd(w, 9000));
+		break;
+	case 3: /* write past EOF, with a gap */
+		wl_write(w, f, size + rnd(w, 6000), 1 + rnd(w, 3000));
+		break;
+	case 4:
+		wl_falloc(w, f, size ? rnd(w, size) : 0, 1 + rnd(w, 9000),
+			  rnd(w, 2));
+		break;
+	case 5:
+		wl_zero(w, f, size ? rnd(w, size) : 0, 1 + rnd(w, 9000),
+			rnd(w, 2));
+		break;
+	case 6:
+		wl_punch(w, f, size ? rnd(w, size) : 0, 1 + rnd(w, 9000));
+		break;
+	case 7:
+		g = files[rnd(w, (uint64_t)nfiles)];
+		if (g != f && w->live.o[g].size)
+			wl_copy(w, g, rnd(w, w->live.o[g].size), f,
+				size + rnd(w, 3000), 1 + rnd(w, 6000));
+		break;
+	default:
+		wl_write(w, f, size ? rnd(w, size) : 0, 1 + rnd(w, 2000));
+		break;
+	}
+}
+
+static void wl_eoftail(struct wctx *w)
+{
+	int f[3];
+
+	for (int i = 0; i < 3; i++) {
+		wl_create(w, 0, wl_fresh_name(w, "t"));
+		f[i] = w->live.n - 1;
+	}
+	/* the cases first, in order */
+	wl_write(w, f[0], 0, 20000);
+	wl_truncate(w, f[0], 5003);          /* old data past the new EOF */
+	/* another transaction, so the truncate's is no longer the one
+	 * replay would finish: its own zeroing must have persisted */
+	wl_write(w, f[1], 0, 6000);
+	wl_daxstore(w, f[0], 3189);
+	wl_truncate(w, f[0], 12000);         /* the stores: zeros now */
+	wl_daxstore(w, f[0], 288);
+	wl_write(w, f[0], 20000, 1);         /* grows over them */
+	wl_remount(w);
+	for (int i = 0; i < 90 && !w->broken; i++) {
+		eoftail_step(w, f, 3);
+		if (i % 30 == 29)
+			wl_remount(w);
+	}
+}
+
 /* ---------------------------------------------------------- xattr */
 
 static const char *const xnames[] = {
@@ -681,6 +752,8 @@ const struct workload workloads[] = {
 	  "remount", true, wl_links },
 	{ "bigdir", "a directory of 240 entries over a fragmented extent "
 	  "chain, churn, renames, rmdir", true, wl_bigdir },
+	{ "eoftail", "DAX stores past EOF and every size change: what a "
+	  "mapping shows past EOF", true, wl_eoftail },
 	{ "mixed", "everything, with remounts", true, wl_mixed },
 	{ "remounts", "bursts of operations between 40 remounts (clean "
 	  "unmount, mount, health log ring)", true, wl_remounts },
