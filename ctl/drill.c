@@ -33,7 +33,6 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -43,6 +42,7 @@
 #include <holdfs/holdfs.h>
 #include <holdfs/proto.h>
 
+#include "conn.h"
 #include "holdfsctl.h"
 
 #define DPROG "holdfsctl drill"
@@ -529,27 +529,19 @@ static void stop_workers(struct drill *d)
  * from /proc/PID/exe, the -o options from /proc/PID/cmdline. */
 static int find_daemon(struct drill *d)
 {
-	struct ucred cr;
-	socklen_t cl = sizeof(cr);
 	char p[64], *buf;
-	int fd = ctl_connect(d->mnt);
 	ssize_t n;
 	FILE *f;
 
-	if (fd < 0)
+	d->dpid = ctl_daemon_pid(d->mnt);
+	if (d->dpid < 0)
 		return -1;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) < 0) {
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	d->dpid = cr.pid;
-	snprintf(p, sizeof(p), "/proc/%d/exe", (int)cr.pid);
+	snprintf(p, sizeof(p), "/proc/%d/exe", (int)d->dpid);
 	n = readlink(p, d->exe, sizeof(d->exe) - 1);
 	d->exe[n > 0 ? n : 0] = '\0';
 	if (d->daemon_opt)
 		snprintf(d->exe, sizeof(d->exe), "%s", d->daemon_opt);
-	snprintf(p, sizeof(p), "/proc/%d/cmdline", (int)cr.pid);
+	snprintf(p, sizeof(p), "/proc/%d/cmdline", (int)d->dpid);
 	f = fopen(p, "re");
 	if (!f)
 		return 0;
@@ -578,7 +570,7 @@ static int find_daemon(struct drill *d)
 
 static bool mounted(const char *mnt)
 {
-	char *r = region_of(mnt);
+	char *r = ctl_region_of(mnt);
 
 	free(r);
 	return r != NULL;
@@ -677,7 +669,7 @@ static int inject(struct drill *d)
 	if (fd < 0)
 		return -1;
 	d->t_inj = now_ns();
-	txt = query(fd, &m, sizeof(m));
+	txt = ctl_query(fd, &m, sizeof(m));
 	close(fd);
 	free(txt);
 	return txt ? 0 : -1;
@@ -695,7 +687,7 @@ static unsigned mark_expected(struct drill *d, bool pick_default)
 
 	if (fd < 0)
 		return 0;
-	txt = query(fd, &h, sizeof(h));
+	txt = ctl_query(fd, &h, sizeof(h));
 	close(fd);
 	if (txt)
 		doc = json_tokener_parse(txt);
@@ -1057,7 +1049,7 @@ static void run(struct drill *d)
 		json_object *ev, *last;
 
 		json_object_put(st);
-		st = get_status(d->mnt);
+		st = ctl_get_status(d->mnt);
 		ev = jget(st, "events");
 		last = jlen(ev) ? json_object_array_get_idx(ev, jlen(ev) - 1)
 				: NULL;
@@ -1305,7 +1297,7 @@ int hfsctl_drill(int argc, char **argv)
 		return r;
 	if (d.k * (uint64_t)FSIZE > (1ull << 30))
 		return usage_err("--leases-per-client too large");
-	d.region = region_of(d.mnt);
+	d.region = ctl_region_of(d.mnt);
 	if (!d.region) {
 		fprintf(stderr, "%s: %s: not a holdfs mount point\n", DPROG,
 			d.mnt);

@@ -17,24 +17,19 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <json-c/json.h>
-#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <holdfs/proto.h>
 #include <time.h>
 
 #include "vol_i.h"
+#include "conn.h"
 #include "holdfsctl.h"
-
-#define TIMEOUT_MS 10000
 
 static const char *prog = "holdfsctl";
 
@@ -102,100 +97,6 @@ static int parse_num(const char *s, uint64_t *out)
 		return -1;
 	*out = (uint64_t)v << shift;
 	return 0;
-}
-
-int ctl_connect(const char *mnt)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
-	int fd;
-
-	if (stat(mnt, &st) < 0) {
-		fprintf(stderr, "%s: %s: %s\n", prog, mnt, strerror(errno));
-		return -1;
-	}
-	snprintf(sa.sun_path, sizeof(sa.sun_path), HFS_CTL_DIR "/dev/%u:%u",
-		 major(st.st_dev), minor(st.st_dev));
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		fprintf(stderr, "%s: socket: %s\n", prog, strerror(errno));
-		return -1;
-	}
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = errno;
-
-		fprintf(stderr, "%s: %s: not a mounted holdfs with a control "
-			"socket (%s: %s)\n", prog, mnt, sa.sun_path,
-			strerror(e));
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* Send one request, collect the ADMIN_REPLY chunks into a string. */
-char *query(int fd, const void *req, size_t len)
-{
-	static uint8_t buf[HFS_MSG_MAX];
-	char *txt = NULL;
-	size_t tlen = 0;
-
-	if (send(fd, req, len, MSG_NOSIGNAL) < 0) {
-		fprintf(stderr, "%s: send: %s\n", prog, strerror(errno));
-		return NULL;
-	}
-	for (;;) {
-		struct pollfd p = { fd, POLLIN, 0 };
-		const struct hfs_msg_hdr *h = (void *)buf;
-		ssize_t n;
-		char *nt;
-
-		if (poll(&p, 1, TIMEOUT_MS) <= 0) {
-			fprintf(stderr, "%s: no answer from the daemon within "
-				"%d s\n", prog, TIMEOUT_MS / 1000);
-			break;
-		}
-		n = recv(fd, buf, sizeof(buf), 0);
-		if (n <= 0) {
-			fprintf(stderr, "%s: the daemon closed the connection\n",
-				prog);
-			break;
-		}
-		if ((size_t)n < sizeof(*h) || h->magic != HFS_PROTO_MAGIC ||
-		    h->len != n) {
-			fprintf(stderr, "%s: malformed reply\n", prog);
-			break;
-		}
-		if (h->type == HFS_MSG_ERROR &&
-		    (size_t)n == sizeof(struct hfs_msg_error)) {
-			const struct hfs_msg_error *e = (void *)buf;
-
-			fprintf(stderr, "%s: the daemon refused: %s (%s)\n", prog,
-				strerror(e->err), e->msg);
-			break;
-		}
-		if (h->type != HFS_MSG_ADMIN_REPLY ||
-		    (size_t)n < sizeof(struct hfs_msg_admin_reply)) {
-			fprintf(stderr, "%s: unexpected reply type %u\n", prog,
-				h->type);
-			break;
-		}
-		n -= sizeof(struct hfs_msg_admin_reply);
-		nt = realloc(txt, tlen + (size_t)n + 1);
-		if (!nt) {
-			fprintf(stderr, "%s: out of memory\n", prog);
-			break;
-		}
-		txt = nt;
-		memcpy(txt + tlen, buf + sizeof(struct hfs_msg_admin_reply),
-		       (size_t)n);
-		tlen += (size_t)n;
-		txt[tlen] = '\0';
-		if (!((const struct hfs_msg_admin_reply *)buf)->more)
-			return txt;
-	}
-	free(txt);
-	return NULL;
 }
 
 static uint64_t u64(json_object *o, const char *k)
@@ -348,24 +249,6 @@ static void print_status(json_object *o)
 	}
 }
 
-json_object *get_status(const char *mnt)
-{
-	struct hfs_msg_hdr h = { HFS_PROTO_MAGIC, HFS_PROTO_VERSION,
-				 HFS_MSG_ADMIN_STATUS, sizeof(h), 0, 1 };
-	int fd = ctl_connect(mnt);
-	json_object *doc = NULL;
-	char *txt;
-
-	if (fd < 0)
-		return NULL;
-	txt = query(fd, &h, sizeof(h));
-	close(fd);
-	if (txt && !(doc = json_tokener_parse(txt)))
-		fprintf(stderr, "%s: the daemon sent invalid JSON\n", prog);
-	free(txt);
-	return doc;
-}
-
 /* Queue the injection, then wait (30 s) for its event to be handled. */
 static int do_inject(const char *mnt, uint64_t off, uint64_t len,
 		     uint32_t flags, bool json)
@@ -373,7 +256,7 @@ static int do_inject(const char *mnt, uint64_t off, uint64_t len,
 	struct hfs_msg_inject m = { { HFS_PROTO_MAGIC, HFS_PROTO_VERSION,
 				      HFS_MSG_ADMIN_INJECT, sizeof(m), 0, 1 },
 				    off, len, flags, 0 };
-	json_object *st = get_status(mnt), *ev;
+	json_object *st = ctl_get_status(mnt), *ev;
 	size_t before;
 	char *txt;
 	int fd;
@@ -386,7 +269,7 @@ static int do_inject(const char *mnt, uint64_t off, uint64_t len,
 	fd = ctl_connect(mnt);
 	if (fd < 0)
 		return 1;
-	txt = query(fd, &m, sizeof(m));
+	txt = ctl_query(fd, &m, sizeof(m));
 	close(fd);
 	if (!txt)
 		return 1;
@@ -395,7 +278,7 @@ static int do_inject(const char *mnt, uint64_t off, uint64_t len,
 		json_object *e;
 		size_t n;
 
-		st = get_status(mnt);
+		st = ctl_get_status(mnt);
 		if (!st)
 			return 1;
 		ev = arr(st, "events");
@@ -416,36 +299,6 @@ static int do_inject(const char *mnt, uint64_t off, uint64_t len,
 	fprintf(stderr, "%s: the injected failure was not handled within "
 		"30 s\n", prog);
 	return 1;
-}
-
-/* Region of a mounted holdfs: the mount source in /proc/self/mountinfo
- * (the daemon sets fsname to the region's absolute path). */
-char *region_of(const char *mnt)
-{
-	char *real = realpath(mnt, NULL), *line = NULL, *res = NULL;
-	size_t cap = 0;
-	FILE *f;
-
-	if (!real || !(f = fopen("/proc/self/mountinfo", "re"))) {
-		free(real);
-		return NULL;
-	}
-	while (getline(&line, &cap, f) > 0) {
-		char mp[4096], fstype[64], src[4096];
-		char *sep = strstr(line, " - ");
-
-		if (!sep || sscanf(line, "%*u %*u %*s %*s %4095s", mp) != 1 ||
-		    sscanf(sep + 3, "%63s %4095s", fstype, src) != 2)
-			continue;
-		if (!strcmp(mp, real) && !strncmp(fstype, "fuse.holdfs", 11)) {
-			free(res);
-			res = strdup(src);
-		}
-	}
-	free(line);
-	fclose(f);
-	free(real);
-	return res;
 }
 
 struct health_ctx {
@@ -500,7 +353,7 @@ static int do_health(const char *what, bool json)
 	int r;
 
 	if (stat(what, &st) == 0 && S_ISDIR(st.st_mode)) {
-		region = region_of(what);
+		region = ctl_region_of(what);
 		if (!region) {
 			fprintf(stderr, "%s: %s: not a holdfs mount point\n",
 				prog, what);
@@ -617,7 +470,7 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "health"))
 		return do_health(mnt, json);
 	if (!strcmp(cmd, "status")) {
-		doc = get_status(mnt);
+		doc = ctl_get_status(mnt);
 		if (!doc)
 			return 1;
 		if (json)
@@ -639,13 +492,13 @@ int main(int argc, char **argv)
 		struct hfs_msg_hdr h = { HFS_PROTO_MAGIC, HFS_PROTO_VERSION,
 					 HFS_MSG_ADMIN_LEASES, sizeof(h), 0, 1 };
 
-		txt = query(fd, &h, sizeof(h));
+		txt = ctl_query(fd, &h, sizeof(h));
 	} else {
 		struct hfs_msg_range r = { { HFS_PROTO_MAGIC, HFS_PROTO_VERSION,
 					     HFS_MSG_ADMIN_HOLDERS, sizeof(r),
 					     0, 1 }, 0, off, len };
 
-		txt = query(fd, &r, sizeof(r));
+		txt = ctl_query(fd, &r, sizeof(r));
 	}
 	close(fd);
 	if (!txt)
