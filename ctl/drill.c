@@ -44,6 +44,7 @@
 
 #include "conn.h"
 #include "holdfsctl.h"
+#include "json_print.h"
 
 #define DPROG "holdfsctl drill"
 #define MAXW 256          /* clients, writers */
@@ -280,17 +281,13 @@ static void check(struct drill *d, const char *name, bool ok,
 static void check(struct drill *d, const char *name, bool ok,
 		  const char *fmt, ...)
 {
-	json_object *x = json_object_new_object();
 	char detail[512];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
-	json_object_object_add(x, "name", json_object_new_string(name));
-	json_object_object_add(x, "ok", json_object_new_boolean(ok));
-	json_object_object_add(x, "detail", json_object_new_string(detail));
-	json_object_array_add(d->checks, x);
+	json_object_array_add(d->checks, ctl_check_json(name, ok, detail));
 	if (ok)
 		d->npass++;
 	else
@@ -305,33 +302,6 @@ static void put_num(struct drill *d, const char *k, double v)
 static void put_int(struct drill *d, const char *k, int64_t v)
 {
 	json_object_object_add(d->out, k, json_object_new_int64(v));
-}
-
-static json_object *jget(json_object *o, const char *k)
-{
-	json_object *v;
-
-	return o && json_object_object_get_ex(o, k, &v) ? v : NULL;
-}
-
-static uint64_t ju64(json_object *o, const char *k)
-{
-	json_object *v = jget(o, k);
-
-	return v ? json_object_get_uint64(v) : 0;
-}
-
-static const char *jstr(json_object *o, const char *k)
-{
-	json_object *v = jget(o, k);
-
-	return v ? json_object_get_string(v) : "";
-}
-
-static size_t jlen(json_object *a)
-{
-	return a && json_object_is_type(a, json_type_array)
-		? json_object_array_length(a) : 0;
 }
 
 static int write_pattern(const char *path, size_t size, unsigned seed)
@@ -902,23 +872,10 @@ static int parse_args(struct drill *d, int argc, char **argv)
 
 static void print_report(struct drill *d)
 {
-	json_object *c = d->checks;
-
-	if (d->json) {
-		printf("%s\n", json_object_to_json_string_ext(d->out,
-		       JSON_C_TO_STRING_PRETTY));
-		return;
-	}
-	printf("checks:\n");
-	for (size_t i = 0; i < jlen(c); i++) {
-		json_object *x = json_object_array_get_idx(c, i);
-
-		printf("  %s %-18s %s\n",
-		       json_object_get_boolean(jget(x, "ok")) ? "PASS" : "FAIL",
-		       jstr(x, "name"), jstr(x, "detail"));
-	}
-	printf("result: %s (%u of %u checks passed)\n", d->nfail ? "FAIL"
-	       : "PASS", d->npass, d->npass + d->nfail);
+	if (d->json)
+		ctl_print_json(d->out);
+	else
+		ctl_print_checks(d->checks, d->npass, d->nfail);
 }
 
 static void run(struct drill *d)
@@ -1067,15 +1024,9 @@ static void run(struct drill *d)
 		bool aff = w->writer && d->range && in_affected(st, w->path);
 
 		if (!worker_settled(d, w, aff)) {
-			json_object *x = json_object_new_object();
-
 			hung++;
-			json_object_object_add(x, "worker", json_object_new_string(
-				w->writer ? "writer" : "client"));
-			json_object_object_add(x, "index", json_object_new_int(
-				(int)(w->writer ? i - d->n : i)));
-			json_object_object_add(x, "pid", json_object_new_int(w->pid));
-			json_object_array_add(hj, x);
+			json_object_array_add(hj, ctl_hung_json(w->writer,
+				(int)(w->writer ? i - d->n : i), w->pid));
 		}
 		if (!w->writer) {
 			uint64_t t = client_lost(d, w);
@@ -1101,7 +1052,7 @@ static void run(struct drill *d)
 	ph = jget(st, "phases");
 	for (size_t i = 0; i < jlen(ph); i++) {
 		json_object *p = json_object_array_get_idx(ph, i);
-		double v = json_object_get_double(jget(p, "ms"));
+		double v = jdouble(p, "ms");
 
 		dph_total += v;
 		if (!strcmp(jstr(p, "phase"), "revoke"))

@@ -30,6 +30,7 @@
 #include "vol_i.h"
 #include "conn.h"
 #include "holdfsctl.h"
+#include "json_print.h"
 
 static const char *prog = "holdfsctl";
 
@@ -99,156 +100,6 @@ static int parse_num(const char *s, uint64_t *out)
 	return 0;
 }
 
-static uint64_t u64(json_object *o, const char *k)
-{
-	json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) ? json_object_get_uint64(v)
-						   : 0;
-}
-
-static const char *str(json_object *o, const char *k)
-{
-	json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v)
-						   : "";
-}
-
-static json_object *arr(json_object *o, const char *k)
-{
-	json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) &&
-	       json_object_is_type(v, json_type_array) ? v : NULL;
-}
-
-static void print_leases(json_object *leases)
-{
-	size_t n = leases ? json_object_array_length(leases) : 0;
-
-	if (!n) {
-		printf("no leases\n");
-		return;
-	}
-	printf("%-8s %-8s %-6s %-10s %-18s %-18s %-4s %-8s %s\n", "LEASE",
-	       "PID", "UID", "INODE", "OFFSET", "LENGTH", "PROT", "PAGES",
-	       "EXTENTS");
-	for (size_t i = 0; i < n; i++) {
-		json_object *l = json_object_array_get_idx(leases, i);
-		json_object *ex = arr(l, "extents");
-		size_t ne = ex ? json_object_array_length(ex) : 0;
-
-		printf("%-8" PRIu64 " %-8" PRIu64 " %-6" PRIu64 " %-10" PRIu64
-		       " %#-18" PRIx64 " %#-18" PRIx64 " %-4s %-8s", u64(l, "id"),
-		       u64(l, "pid"), u64(l, "uid"), u64(l, "ino"),
-		       u64(l, "offset"), u64(l, "length"), str(l, "prot"),
-		       str(l, "coherence"));
-		for (size_t k = 0; k < ne; k++) {
-			json_object *e = json_object_array_get_idx(ex, k);
-			const char *st = str(e, "state");
-
-			if (!strcmp(st, "mapped"))
-				printf(" %#" PRIx64 "+%#" PRIx64 "@%#" PRIx64,
-				       u64(e, "file_off"), u64(e, "len"),
-				       u64(e, "region_off"));
-			else
-				printf(" %#" PRIx64 "+%#" PRIx64 "(%s)",
-				       u64(e, "file_off"), u64(e, "len"), st);
-		}
-		printf("\n");
-	}
-}
-
-static void print_holders(json_object *o)
-{
-	json_object *ow = arr(o, "owners");
-	size_t n = ow ? json_object_array_length(ow) : 0;
-
-	printf("region bytes %#" PRIx64 "+%#" PRIx64 "\n", u64(o, "offset"),
-	       u64(o, "length"));
-	if (!n)
-		printf("owners: none (free or metadata outside the pool)\n");
-	else
-		printf("%-18s %-12s %-10s %-18s %-13s %s\n", "REGION", "LENGTH",
-		       "INODE", "FILE OFFSET", "KIND", "OPEN HANDLES");
-	for (size_t i = 0; i < n; i++) {
-		json_object *p = json_object_array_get_idx(ow, i);
-
-		printf("%#-18" PRIx64 " %#-12" PRIx64 " %-10" PRIu64
-		       " %#-18" PRIx64 " %-13s %" PRIu64 "\n",
-		       u64(p, "region_off"), u64(p, "len"), u64(p, "ino"),
-		       u64(p, "file_off"), str(p, "kind"),
-		       u64(p, "open_handles"));
-	}
-	printf("leases mapping the range:\n");
-	print_leases(arr(o, "leases"));
-	if (u64(o, "pending_free_blocks"))
-		printf("blocks waiting for revocation: %" PRIu64 "\n",
-		       u64(o, "pending_free_blocks"));
-}
-
-static void print_status(json_object *o)
-{
-	json_object *a;
-	size_t n;
-
-	printf("state: %s\n", str(o, "state"));
-	if (*str(o, "reason"))
-		printf("reason: %s\n", str(o, "reason"));
-	a = arr(o, "events");
-	n = a ? json_object_array_length(a) : 0;
-	printf("events: %zu\n", n);
-	for (size_t i = 0; i < n; i++) {
-		json_object *e = json_object_array_get_idx(a, i);
-
-		printf("  %s  %-24s %#" PRIx64 "+%#" PRIx64 "  %s\n",
-		       str(e, "time"), str(e, "source"), u64(e, "offset"),
-		       u64(e, "length"), str(e, "outcome"));
-	}
-	a = arr(o, "affected");
-	n = a ? json_object_array_length(a) : 0;
-	if (n)
-		printf("files with lost data:\n");
-	for (size_t i = 0; i < n; i++) {
-		json_object *e = json_object_array_get_idx(a, i);
-
-		printf("  %s (inode %" PRIu64 ") bytes %#" PRIx64 "+%#" PRIx64
-		       "\n", str(e, "path"), u64(e, "ino"), u64(e, "file_off"),
-		       u64(e, "len"));
-	}
-	a = arr(o, "bad_extents");
-	n = a ? json_object_array_length(a) : 0;
-	if (n)
-		printf("bad extents (never allocated):\n");
-	for (size_t i = 0; i < n; i++) {
-		json_object *e = json_object_array_get_idx(a, i);
-
-		printf("  %#" PRIx64 "+%#" PRIx64 "\n", u64(e, "offset"),
-		       u64(e, "length"));
-	}
-	a = arr(o, "revoked");
-	n = a ? json_object_array_length(a) : 0;
-	if (n)
-		printf("leases revoked for failures:\n");
-	for (size_t i = 0; i < n; i++) {
-		json_object *e = json_object_array_get_idx(a, i);
-
-		printf("  lease %" PRIu64 " pid %" PRIu64 ": %s\n",
-		       u64(e, "lease"), u64(e, "pid"), str(e, "outcome"));
-	}
-	printf("holders killed: %" PRIu64 "\n", u64(o, "killed"));
-	a = arr(o, "phases");
-	n = a ? json_object_array_length(a) : 0;
-	for (size_t i = 0; i < n; i++) {
-		json_object *e = json_object_array_get_idx(a, i), *v;
-
-		printf("  phase %-24s %.3f ms\n", str(e, "phase"),
-		       json_object_object_get_ex(e, "ms", &v)
-			       ? json_object_get_double(v) : 0.0);
-	}
-}
-
 /* Queue the injection, then wait (30 s) for its event to be handled. */
 static int do_inject(const char *mnt, uint64_t off, uint64_t len,
 		     uint32_t flags, bool json)
@@ -263,8 +114,7 @@ static int do_inject(const char *mnt, uint64_t off, uint64_t len,
 
 	if (!st)
 		return 1;
-	ev = arr(st, "events");
-	before = ev ? json_object_array_length(ev) : 0;
+	before = jlen(jget(st, "events"));
 	json_object_put(st);
 	fd = ctl_connect(mnt);
 	if (fd < 0)
@@ -281,15 +131,14 @@ static int do_inject(const char *mnt, uint64_t off, uint64_t len,
 		st = ctl_get_status(mnt);
 		if (!st)
 			return 1;
-		ev = arr(st, "events");
-		n = ev ? json_object_array_length(ev) : 0;
+		ev = jget(st, "events");
+		n = jlen(ev);
 		e = n > before ? json_object_array_get_idx(ev, n - 1) : NULL;
-		if (e && strcmp(str(e, "outcome"), "in progress")) {
+		if (e && strcmp(jstr(e, "outcome"), "in progress")) {
 			if (json)
-				printf("%s\n", json_object_to_json_string_ext(
-					e, JSON_C_TO_STRING_PRETTY));
+				ctl_print_json(e);
 			else
-				printf("%s\n", str(e, "outcome"));
+				printf("%s\n", jstr(e, "outcome"));
 			json_object_put(st);
 			return fflush(stdout) ? 1 : 0;
 		}
@@ -311,32 +160,19 @@ static int health_cb(void *ctx, const struct hfs_health_rec *r)
 	struct health_ctx *h = ctx;
 	char tb[64], msg[sizeof(r->h_msg) + 1];
 	time_t t = (time_t)(r->h_time / 1000000000ull);
+	struct ctl_health_rec x = { r->h_seq, tb,
+				    hfs_health_type_name(r->h_type), r->h_off,
+				    r->h_len, r->h_ino, msg };
 	struct tm tm;
 
 	memcpy(msg, r->h_msg, sizeof(r->h_msg));
 	msg[sizeof(r->h_msg)] = '\0';
 	gmtime_r(&t, &tm);
 	strftime(tb, sizeof(tb), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	if (h->json) {
-		json_object *x = json_object_new_object();
-
-		json_object_object_add(x, "seq", json_object_new_uint64(r->h_seq));
-		json_object_object_add(x, "time", json_object_new_string(tb));
-		json_object_object_add(x, "type", json_object_new_string(
-			hfs_health_type_name(r->h_type)));
-		json_object_object_add(x, "offset", json_object_new_uint64(r->h_off));
-		json_object_object_add(x, "length", json_object_new_uint64(r->h_len));
-		json_object_object_add(x, "ino", json_object_new_uint64(r->h_ino));
-		json_object_object_add(x, "message", json_object_new_string(msg));
-		json_object_array_add(h->arr, x);
-	} else {
-		printf("%-6" PRIu64 " %s %-14s %#" PRIx64 "+%#" PRIx64,
-		       r->h_seq, tb, hfs_health_type_name(r->h_type), r->h_off,
-		       r->h_len);
-		if (r->h_ino)
-			printf(" ino %" PRIu64, r->h_ino);
-		printf("  %s\n", msg);
-	}
+	if (h->json)
+		json_object_array_add(h->arr, ctl_health_json(&x));
+	else
+		ctl_print_health(&x);
 	return 0;
 }
 
@@ -371,8 +207,7 @@ static int do_health(const char *what, bool json)
 		fprintf(stderr, "%s: %s\n", prog, err.code ? err.msg
 			: strerror(-r));
 	else if (json)
-		printf("%s\n", json_object_to_json_string_ext(
-			h.arr, JSON_C_TO_STRING_PRETTY));
+		ctl_print_json(h.arr);
 	if (rg)
 		hfs_region_close(rg);
 	json_object_put(h.arr);
@@ -474,10 +309,9 @@ int main(int argc, char **argv)
 		if (!doc)
 			return 1;
 		if (json)
-			printf("%s\n", json_object_to_json_string_ext(
-				doc, JSON_C_TO_STRING_PRETTY));
+			ctl_print_json(doc);
 		else
-			print_status(doc);
+			ctl_print_status(doc);
 		json_object_put(doc);
 		return fflush(stdout) || ferror(stdout) ? 1 : 0;
 	}
@@ -508,12 +342,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: the daemon sent invalid JSON\n", prog);
 	} else {
 		if (json)
-			printf("%s\n", json_object_to_json_string_ext(
-				doc, JSON_C_TO_STRING_PRETTY));
+			ctl_print_json(doc);
 		else if (!strcmp(cmd, "leases"))
-			print_leases(arr(doc, "leases"));
+			ctl_print_leases(jget(doc, "leases"));
 		else
-			print_holders(doc);
+			ctl_print_holders(doc);
 		json_object_put(doc);
 		status = fflush(stdout) || ferror(stdout) ? 1 : 0;
 	}
