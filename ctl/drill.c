@@ -1238,7 +1238,7 @@ out:
 	close(d->rfd);
 }
 
-int hfsctl_drill(int argc, char **argv)
+int cmd_drill(int argc, char **argv)
 {
 	struct drill d = { .n = 4, .k = 4, .w = 2, .deadline_ms = 5000,
 			   .rfd = -1 };
