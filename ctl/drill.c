@@ -13,258 +13,34 @@
  * past the deadline, unmount is prompt; for a range drill also fsck -n,
  * remount and byte-for-byte verification of the unaffected files.
  *
+ * This file: the options, the report and the run; the workers are in
+ * drill_worker.c, their messages in drill_pump.c, the daemon, files and
+ * external commands in drill_sys.c.
+ *
  * Exit status: 0 every check passed, 1 a check failed, 2 usage.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <json-c/json.h>
-#include <limits.h>
-#include <poll.h>
-#include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
-#include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <holdfs/holdfs.h>
 #include <holdfs/proto.h>
 
 #include "conn.h"
+#include "drill.h"
 #include "holdfsctl.h"
 #include "json_print.h"
 
-#define DPROG "holdfsctl drill"
-#define MAXW 256          /* clients, writers */
-#define MAXK 1024         /* leases per client */
-#define NSTATIC 4         /* untouched files, verified after a range drill */
-#define FSIZE (256u << 10)
-#define BEAT_NS 20000000ull
+/* ------------------------------------------------------------ report */
 
-/* ------------------------------------------------------------ patterns */
-
-static uint8_t pat(unsigned seed, uint64_t off)
-{
-	uint64_t x = off * 0x9E3779B97F4A7C15ull + seed * 0xBF58476D1CE4E5B9ull;
-
-	return (uint8_t)(x >> 29 ^ x >> 47 ^ off >> 12);
-}
-
-static void fill(uint8_t *b, size_t n, unsigned seed, uint64_t off)
-{
-	for (size_t i = 0; i < n; i++)
-		b[i] = pat(seed, off + i);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
-
-static double ms(uint64_t a, uint64_t b)
-{
-	return b > a ? (double)(b - a) / 1e6 : 0.0;
-}
-
-/* --------------------------------------------------- worker messages */
-
-enum { M_READY = 1, M_BEAT, M_REVOKED, M_SIGBUS, M_ERROR, M_FATAL };
-
-struct dmsg {
-	uint32_t type;
-	uint32_t worker;
-	uint32_t lease;
-	int32_t val;      /* reason, errno */
-	uint64_t t_ns;
-	uint64_t aux;     /* M_READY: lease size */
-};
-
-static int g_wfd = -1;
-static unsigned g_me;
-
-static void say(uint32_t type, uint32_t lease, int32_t val, uint64_t aux)
-{
-	struct dmsg m = { type, g_me, lease, val, now_ns(), aux };
-	ssize_t r;
-
-	do
-		r = write(g_wfd, &m, sizeof(m));
-	while (r < 0 && errno == EINTR);
-}
-
-/* ----------------------------------------------------- client process */
-
-static struct holdfs_mapping *g_map[MAXK];
-static volatile sig_atomic_t g_dead[MAXK];
-static volatile sig_atomic_t g_stop;
-static volatile unsigned g_cur;
-static unsigned g_k;
-static sigjmp_buf g_jb;
-
-static void on_term(int sig)
-{
-	(void)sig;
-	g_stop = 1;
-}
-
-static void on_revoke(void *ctx, const struct holdfs_revoke_event *ev)
-{
-	(void)ctx;
-	for (unsigned i = 0; i < g_k; i++)
-		if (g_map[i] == ev->mapping) {
-			say(M_REVOKED, i, (int32_t)ev->reason, ev->offset);
-			return;
-		}
-}
-
-static void on_sigbus(int sig, siginfo_t *si, void *uc)
-{
-	struct holdfs_fault f;
-	int32_t reason = -1;
-
-	(void)sig;
-	(void)uc;
-	if (holdfs_fault_info(si->si_addr, &f) == 0)
-		reason = (int32_t)f.reason;
-	say(M_SIGBUS, g_cur, reason, 0);
-	siglongjmp(g_jb, 1);
-}
-
-static void client_main(const char *path, unsigned k)
-{
-	struct sigaction sa = { 0 };
-	volatile unsigned ndead = 0;
-	static uint64_t last;
-	uint64_t lsz;
-	long unit;
-	int fd;
-
-	g_k = k;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		say(M_FATAL, 0, errno, 0);
-		_exit(1);
-	}
-	unit = holdfs_alloc_unit(fd);
-	if (unit <= 0) {
-		say(M_FATAL, 0, unit ? (int32_t)-unit : EINVAL, 0);
-		_exit(1);
-	}
-	lsz = ((FSIZE + (uint64_t)unit - 1) / (uint64_t)unit) * (uint64_t)unit;
-	holdfs_set_revoke_handler(on_revoke, NULL);
-	sa.sa_sigaction = on_sigbus;
-	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
-	sigaction(SIGBUS, &sa, NULL);
-	for (unsigned i = 0; i < k; i++) {
-		int r = holdfs_map(fd, i * lsz, lsz, PROT_READ, 0, &g_map[i]);
-
-		if (r < 0) {
-			say(M_FATAL, i, -r, lsz);
-			_exit(1);
-		}
-	}
-	say(M_READY, 0, 0, lsz);
-	while (!g_stop) {
-		for (volatile unsigned i = 0; i < k; i++) {
-			const volatile uint8_t *p;
-
-			if (g_dead[i])
-				continue;
-			g_cur = i;
-			if (sigsetjmp(g_jb, 1)) {
-				g_dead[i] = 1;
-				ndead = ndead + 1;
-				continue;
-			}
-			p = holdfs_addr(g_map[i]);
-			for (uint64_t o = 0; o < lsz; o += 4096)
-				(void)p[o];
-		}
-		if (now_ns() - last >= BEAT_NS) {
-			last = now_ns();
-			say(M_BEAT, 0, (int32_t)ndead, 0);
-		}
-		usleep(ndead == k ? 10000 : 1000); /* stay: the daemon revokes */
-	}
-	_exit(0);
-}
-
-/* ----------------------------------------------------- writer process */
-
-static void writer_main(const char *path, unsigned seed)
-{
-	static uint8_t buf[FSIZE];
-	uint64_t last = 0;
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-
-	if (fd < 0) {
-		say(M_ERROR, 0, errno, 0);
-		_exit(1);
-	}
-	fill(buf, sizeof(buf), seed, 0);
-	say(M_READY, 0, 0, 0);
-	while (!g_stop) {
-		if (pwrite(fd, buf, sizeof(buf), 0) != (ssize_t)sizeof(buf) ||
-		    fsync(fd) < 0) {
-			say(M_ERROR, 0, errno ? errno : EIO, 0);
-			_exit(0);
-		}
-		if (now_ns() - last >= BEAT_NS) {
-			last = now_ns();
-			say(M_BEAT, 0, 0, 0);
-		}
-		usleep(2000);
-	}
-	_exit(0);
-}
-
-/* -------------------------------------------------------------- drill */
-
-struct worker {
-	pid_t pid;
-	bool writer, ready, exited, killed, fatal;
-	int status, err, fatal_err;
-	unsigned seed, nrev, nbus;
-	uint64_t t_beat, t_err, t_exit, t_lost_all;
-	uint64_t *t_lost;          /* clients: per lease, 0 = still mapped */
-	bool *expect;              /* clients: lease expected to be lost */
-	char path[PATH_MAX + 32];
-};
-
-struct drill {
-	unsigned n, k, w, deadline_ms;
-	bool range, have_range, json, inject_only, keep;
-	uint64_t roff, rlen, lsz;
-	const char *mnt, *daemon_opt, *fsck_opt;
-	char *region, dir[PATH_MAX], exe[PATH_MAX];
-	pid_t dpid;
-	char **dopts;              /* "-o" values of the daemon's cmdline */
-	size_t ndopts;
-	struct worker *wk;
-	int rfd;
-	uint64_t t_inj;
-	json_object *out, *checks;
-	unsigned nfail, npass;
-};
-
-static void note(struct drill *d, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void note(struct drill *d, const char *fmt, ...)
+void drill_note(struct drill *d, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -276,10 +52,8 @@ static void note(struct drill *d, const char *fmt, ...)
 	fflush(stdout);
 }
 
-static void check(struct drill *d, const char *name, bool ok,
-		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static void check(struct drill *d, const char *name, bool ok,
-		  const char *fmt, ...)
+void drill_check(struct drill *d, const char *name, bool ok,
+		 const char *fmt, ...)
 {
 	char detail[512];
 	va_list ap;
@@ -294,298 +68,19 @@ static void check(struct drill *d, const char *name, bool ok,
 		d->nfail++;
 }
 
-static void put_num(struct drill *d, const char *k, double v)
+void drill_put_num(struct drill *d, const char *k, double v)
 {
 	json_object_object_add(d->out, k, json_object_new_double(v));
 }
 
-static void put_int(struct drill *d, const char *k, int64_t v)
+void drill_put_int(struct drill *d, const char *k, int64_t v)
 {
 	json_object_object_add(d->out, k, json_object_new_int64(v));
 }
 
-static int write_pattern(const char *path, size_t size, unsigned seed)
-{
-	uint8_t *b = malloc(size);
-	int fd, r = 0;
-
-	if (!b)
-		return -ENOMEM;
-	fill(b, size, seed, 0);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || write(fd, b, size) != (ssize_t)size || fsync(fd) < 0)
-		r = -errno;
-	if (fd >= 0)
-		close(fd);
-	free(b);
-	return r;
-}
-
-/* 0 identical, 1 different, -errno unreadable. */
-static int verify_pattern(const char *path, size_t size, unsigned seed)
-{
-	uint8_t *b = malloc(size + 1), *e = malloc(size);
-	int fd = open(path, O_RDONLY | O_CLOEXEC), r;
-	ssize_t n = -1;
-
-	if (fd >= 0) {
-		n = pread(fd, b, size + 1, 0);
-		if (n < 0)
-			n = -errno;
-		close(fd);
-	}
-	if (!b || !e)
-		r = -ENOMEM;
-	else if (fd < 0)
-		r = -errno;
-	else if (n < 0)
-		r = (int)n;
-	else {
-		fill(e, size, seed, 0);
-		r = (size_t)n != size || memcmp(b, e, size) ? 1 : 0;
-	}
-	free(b);
-	free(e);
-	return r;
-}
-
-static pid_t spawn(struct drill *d, unsigned i, int wfd)
-{
-	struct worker *w = &d->wk[i];
-	pid_t pid;
-
-	fflush(NULL);
-	pid = fork();
-	if (pid != 0)
-		return pid;
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	close(d->rfd);
-	g_wfd = wfd;
-	g_me = i;
-	signal(SIGTERM, on_term);
-	if (w->writer)
-		writer_main(w->path, w->seed);
-	else
-		client_main(w->path, d->k);
-	_exit(1);
-}
-
-static void handle_msg(struct drill *d, const struct dmsg *m)
-{
-	struct worker *w;
-
-	if (m->worker >= d->n + d->w)
-		return;
-	w = &d->wk[m->worker];
-	switch (m->type) {
-	case M_READY:
-		w->ready = true;
-		if (!w->writer)
-			d->lsz = m->aux;
-		break;
-	case M_BEAT:
-		w->t_beat = m->t_ns;
-		break;
-	case M_REVOKED:
-	case M_SIGBUS:
-		if (m->type == M_REVOKED)
-			w->nrev++;
-		else
-			w->nbus++;
-		if (!w->writer && m->lease < d->k && !w->t_lost[m->lease])
-			w->t_lost[m->lease] = m->t_ns;
-		break;
-	case M_ERROR:
-		if (!w->t_err) {
-			w->t_err = m->t_ns;
-			w->err = m->val;
-		}
-		break;
-	case M_FATAL:
-		w->fatal = true;
-		w->fatal_err = m->val;
-		break;
-	}
-}
-
-static void reap(struct drill *d)
-{
-	int st;
-	pid_t p;
-
-	while ((p = waitpid(-1, &st, WNOHANG)) > 0)
-		for (unsigned i = 0; i < d->n + d->w; i++)
-			if (d->wk[i].pid == p) {
-				d->wk[i].exited = true;
-				d->wk[i].status = st;
-				d->wk[i].t_exit = now_ns();
-				d->wk[i].killed = WIFSIGNALED(st) &&
-						  WTERMSIG(st) == SIGKILL;
-			}
-}
-
-/* Read messages for up to wait_ms. */
-static void pump(struct drill *d, int wait_ms)
-{
-	struct pollfd p = { d->rfd, POLLIN, 0 };
-	struct dmsg m;
-
-	if (poll(&p, 1, wait_ms) > 0)
-		while (read(d->rfd, &m, sizeof(m)) == (ssize_t)sizeof(m))
-			handle_msg(d, &m);
-	reap(d);
-}
-
-/* A client's expected losses are all in; when (0: not yet). */
-static uint64_t client_lost(struct drill *d, struct worker *w)
-{
-	uint64_t t = 0;
-
-	if (w->exited && w->killed)
-		return w->t_exit;
-	for (unsigned j = 0; j < d->k; j++) {
-		if (!w->expect[j])
-			continue;
-		if (!w->t_lost[j])
-			return 0;
-		if (w->t_lost[j] > t)
-			t = w->t_lost[j];
-	}
-	return t ? t : d->t_inj;
-}
-
-static bool worker_settled(struct drill *d, struct worker *w, bool affected)
-{
-	if (w->writer) {
-		if (!d->range || affected)
-			return w->t_err || w->exited;
-		return w->t_beat > d->t_inj;
-	}
-	if (!client_lost(d, w))
-		return false;
-	return !d->range || w->exited || w->t_beat > d->t_inj;
-}
-
-static void stop_workers(struct drill *d)
-{
-	uint64_t until;
-
-	for (unsigned i = 0; i < d->n + d->w; i++)
-		if (!d->wk[i].exited && d->wk[i].pid > 0)
-			kill(d->wk[i].pid, SIGTERM);
-	until = now_ns() + 2000000000ull;
-	for (;;) {
-		bool all = true;
-
-		pump(d, 10);
-		for (unsigned i = 0; i < d->n + d->w; i++)
-			all &= d->wk[i].exited || d->wk[i].pid <= 0;
-		if (all)
-			return;
-		if (now_ns() > until)
-			break;
-	}
-	for (unsigned i = 0; i < d->n + d->w; i++)
-		if (!d->wk[i].exited && d->wk[i].pid > 0)
-			kill(d->wk[i].pid, SIGKILL);
-	for (unsigned i = 0; i < d->n + d->w; i++)
-		if (!d->wk[i].exited && d->wk[i].pid > 0) {
-			waitpid(d->wk[i].pid, &d->wk[i].status, 0);
-			d->wk[i].exited = true;
-		}
-}
-
-/* The daemon: pid from the control socket's peer credentials, binary
- * from /proc/PID/exe, the -o options from /proc/PID/cmdline. */
-static int find_daemon(struct drill *d)
-{
-	char p[64], *buf;
-	ssize_t n;
-	FILE *f;
-
-	d->dpid = ctl_daemon_pid(d->mnt);
-	if (d->dpid < 0)
-		return -1;
-	snprintf(p, sizeof(p), "/proc/%d/exe", (int)d->dpid);
-	n = readlink(p, d->exe, sizeof(d->exe) - 1);
-	d->exe[n > 0 ? n : 0] = '\0';
-	if (d->daemon_opt)
-		snprintf(d->exe, sizeof(d->exe), "%s", d->daemon_opt);
-	snprintf(p, sizeof(p), "/proc/%d/cmdline", (int)d->dpid);
-	f = fopen(p, "re");
-	if (!f)
-		return 0;
-	buf = calloc(1, 65536);
-	n = buf ? (ssize_t)fread(buf, 1, 65535, f) : 0;
-	fclose(f);
-	for (ssize_t i = 0; i < n;) {
-		char *a = buf + i;
-		size_t l = strlen(a);
-
-		i += (ssize_t)l + 1;
-		if (!strcmp(a, "-o") && i < n) {
-			a = buf + i;
-			i += (ssize_t)strlen(a) + 1;
-		} else if (!strncmp(a, "-o", 2)) {
-			a += 2;
-		} else {
-			continue;
-		}
-		d->dopts = realloc(d->dopts, (d->ndopts + 1) * sizeof(char *));
-		d->dopts[d->ndopts++] = strdup(a);
-	}
-	free(buf);
-	return 0;
-}
-
-static bool mounted(const char *mnt)
-{
-	char *r = ctl_region_of(mnt);
-
-	free(r);
-	return r != NULL;
-}
-
-/* Wait up to ms for pid to go away. */
-static bool wait_gone(pid_t pid, int wait_ms)
-{
-	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	struct pollfd p;
-	bool gone;
-
-	if (pfd < 0)
-		return errno == ESRCH;
-	p = (struct pollfd){ pfd, POLLIN, 0 };
-	gone = poll(&p, 1, wait_ms) > 0;
-	close(pfd);
-	return gone;
-}
-
-static int run_cmd(char *const argv[], bool quiet)
-{
-	pid_t pid;
-	int st;
-
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		if (quiet) {
-			int nul = open("/dev/null", O_WRONLY);
-
-			dup2(nul, 1);
-			dup2(nul, 2);
-		}
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	if (waitpid(pid, &st, 0) < 0)
-		return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static void find_fsck(struct drill *d, char *out, size_t n)
+/* fsck.holdfs: --fsck, else next to the daemon (build tree, then
+ * installed), else from PATH. */
+static void find_fsck(const struct drill *d, char *out, size_t n)
 {
 	char dir[PATH_MAX], *s;
 
@@ -718,24 +213,6 @@ static bool in_affected(json_object *st, const char *path)
 		if (ju64(json_object_array_get_idx(a, i), "ino") == sb.st_ino)
 			return true;
 	return false;
-}
-
-static int remount(struct drill *d)
-{
-	char opts[8192] = "";
-	char *argv[8];
-	size_t n = 0;
-
-	for (size_t i = 0; i < d->ndopts; i++)
-		n += (size_t)snprintf(opts + n, n < sizeof(opts) ? sizeof(opts) - n
-				      : 0, "%s%s", i ? "," : "", d->dopts[i]);
-	argv[0] = d->exe;
-	argv[1] = d->region;
-	argv[2] = (char *)d->mnt;
-	argv[3] = d->ndopts ? "-o" : NULL;
-	argv[4] = d->ndopts ? opts : NULL;
-	argv[5] = NULL;
-	return run_cmd(argv, false);
 }
 
 static void usage(FILE *f)
@@ -894,7 +371,7 @@ static void run(struct drill *d)
 	snprintf(d->dir, sizeof(d->dir), "%s/holdfs-drill.%d", d->mnt,
 		 (int)getpid());
 	if (mkdir(d->dir, 0755) < 0) {
-		check(d, "setup", false, "mkdir %s: %s", d->dir, strerror(errno));
+		drill_check(d, "setup", false, "mkdir %s: %s", d->dir, strerror(errno));
 		return;
 	}
 	for (unsigned i = 0; i < nw; i++) {
@@ -905,18 +382,18 @@ static void run(struct drill *d)
 		w->seed = 1000 + i;
 		snprintf(w->path, sizeof(w->path), "%s/%c%u", d->dir,
 			 w->writer ? 'w' : 'c', w->writer ? i - d->n : i);
-		r = write_pattern(w->path, w->writer ? FSIZE
+		r = drill_write_pattern(w->path, w->writer ? FSIZE
 				  : (size_t)FSIZE * d->k, w->seed);
 		if (r < 0) {
-			check(d, "setup", false, "write %s: %s", w->path,
+			drill_check(d, "setup", false, "write %s: %s", w->path,
 			      strerror(-r));
 			return;
 		}
 	}
 	for (unsigned i = 0; i < NSTATIC; i++) {
 		snprintf(tmp, sizeof(tmp), "%s/u%u", d->dir, i);
-		if (write_pattern(tmp, FSIZE, 3000 + i) < 0) {
-			check(d, "setup", false, "write %s", tmp);
+		if (drill_write_pattern(tmp, FSIZE, 3000 + i) < 0) {
+			drill_check(d, "setup", false, "write %s", tmp);
 			return;
 		}
 	}
@@ -925,9 +402,9 @@ static void run(struct drill *d)
 		return;
 	d->rfd = pfd[0];
 	for (unsigned i = 0; i < nw; i++) {
-		d->wk[i].pid = spawn(d, i, pfd[1]);
+		d->wk[i].pid = drill_fork_worker(d, i, pfd[1]);
 		if (d->wk[i].pid < 0) {
-			check(d, "setup", false, "fork: %s", strerror(errno));
+			drill_check(d, "setup", false, "fork: %s", strerror(errno));
 			close(pfd[1]);
 			return;
 		}
@@ -936,7 +413,7 @@ static void run(struct drill *d)
 	fcntl(d->rfd, F_SETFL, O_NONBLOCK);
 	until = now_ns() + 20000000000ull;
 	while (nready < nw && now_ns() < until) {
-		pump(d, 50);
+		drill_pump(d, 50);
 		nready = 0;
 		for (unsigned i = 0; i < nw; i++) {
 			if (d->wk[i].fatal || (d->wk[i].exited && !d->wk[i].ready))
@@ -947,11 +424,11 @@ static void run(struct drill *d)
 	if (nready < nw) {
 		for (unsigned i = 0; i < nw; i++)
 			if (!d->wk[i].ready)
-				check(d, "setup", false, "%s %u not ready (%s)",
+				drill_check(d, "setup", false, "%s %u not ready (%s)",
 				      d->wk[i].writer ? "writer" : "client", i,
 				      d->wk[i].fatal ? strerror(d->wk[i].fatal_err)
 				      : "no lease within 20 s");
-		stop_workers(d);
+		drill_stop_workers(d);
 		return;
 	}
 	/* expectations */
@@ -962,32 +439,32 @@ static void run(struct drill *d)
 			for (unsigned j = 0; j < d->k; j++, nexp++)
 				d->wk[i].expect[j] = true;
 	if (d->range && !d->have_range) {
-		check(d, "setup", false, "no mapped extent of client 0's lease");
-		stop_workers(d);
+		drill_check(d, "setup", false, "no mapped extent of client 0's lease");
+		drill_stop_workers(d);
 		return;
 	}
-	check(d, "setup", true, "%u clients x %u leases, %u writers, "
+	drill_check(d, "setup", true, "%u clients x %u leases, %u writers, "
 	      "%u files", d->n, d->k, d->w, nw + NSTATIC);
 	json_object_object_add(d->out, "inject_offset",
 			       json_object_new_uint64(d->roff));
 	json_object_object_add(d->out, "inject_length",
 			       json_object_new_uint64(d->rlen));
-	put_int(d, "expected_lost_leases", nexp);
-	note(d, "%s: %s failure of %s%s on %s\n  %u clients x %u leases, "
+	drill_put_int(d, "expected_lost_leases", nexp);
+	drill_note(d, "%s: %s failure of %s%s on %s\n  %u clients x %u leases, "
 	     "%u writers, deadline %u ms, %u lease%s expected to be lost\n",
 	     DPROG, d->range ? "range" : "whole-device", d->region,
 	     d->range ? "" : d->inject_only ? " (injected)"
 	     : " (truncated to 0)", d->mnt, d->n, d->k, d->w, d->deadline_ms,
 	     nexp, nexp == 1 ? "" : "s");
 	if (d->range)
-		note(d, "  failing region bytes %#" PRIx64 "+%#" PRIx64 "\n",
+		drill_note(d, "  failing region bytes %#" PRIx64 "+%#" PRIx64 "\n",
 		     d->roff, d->rlen);
-	pump(d, 100); /* let everyone settle into the loop */
+	drill_pump(d, 100); /* let everyone settle into the loop */
 
 	/* inject */
 	if (inject(d) < 0) {
-		check(d, "inject", false, "the failure could not be injected");
-		stop_workers(d);
+		drill_check(d, "inject", false, "the failure could not be injected");
+		drill_stop_workers(d);
 		return;
 	}
 	/* wait for everyone, or the deadline */
@@ -995,9 +472,9 @@ static void run(struct drill *d)
 	for (;;) {
 		bool all = true;
 
-		pump(d, 2);
+		drill_pump(d, 2);
 		for (unsigned i = 0; i < nw && all; i++)
-			all = worker_settled(d, &d->wk[i], false);
+			all = drill_worker_settled(d, &d->wk[i], false);
 		if (all || now_ns() > until)
 			break;
 	}
@@ -1012,24 +489,24 @@ static void run(struct drill *d)
 				: NULL;
 		if (last && strcmp(jstr(last, "outcome"), "in progress"))
 			break;
-		pump(d, 20);
+		drill_pump(d, 20);
 	}
 	if (d->range)
 		for (unsigned i = d->n; i < nw; i++)
-			if (!worker_settled(d, &d->wk[i],
+			if (!drill_worker_settled(d, &d->wk[i],
 					    in_affected(st, d->wk[i].path)))
-				pump(d, 0);
+				drill_pump(d, 0);
 	for (unsigned i = 0; i < nw; i++) {
 		struct worker *w = &d->wk[i];
 		bool aff = w->writer && d->range && in_affected(st, w->path);
 
-		if (!worker_settled(d, w, aff)) {
+		if (!drill_worker_settled(d, w, aff)) {
 			hung++;
 			json_object_array_add(hj, ctl_hung_json(w->writer,
 				(int)(w->writer ? i - d->n : i), w->pid));
 		}
 		if (!w->writer) {
-			uint64_t t = client_lost(d, w);
+			uint64_t t = drill_client_lost(d, w);
 
 			if (t > t_all)
 				t_all = t;
@@ -1059,15 +536,15 @@ static void run(struct drill *d)
 			dph_revoke = v;
 	}
 	json_object_object_add(d->out, "daemon_status", json_object_get(st));
-	put_num(d, "all_holders_lost_ms", ms(d->t_inj, t_all));
-	put_num(d, "daemon_revoke_ms", dph_revoke);
-	put_num(d, "daemon_phases_ms", dph_total);
-	put_int(d, "clients_notified", notified);
-	put_int(d, "clients_killed", killed);
-	put_int(d, "clients_sigbus", sigbus);
-	put_int(d, "writers_eio", eio);
-	put_num(d, "first_eio_ms", t_first_eio ? ms(d->t_inj, t_first_eio) : -1);
-	put_num(d, "last_eio_ms", t_last_eio ? ms(d->t_inj, t_last_eio) : -1);
+	drill_put_num(d, "all_holders_lost_ms", ms(d->t_inj, t_all));
+	drill_put_num(d, "daemon_revoke_ms", dph_revoke);
+	drill_put_num(d, "daemon_phases_ms", dph_total);
+	drill_put_int(d, "clients_notified", notified);
+	drill_put_int(d, "clients_killed", killed);
+	drill_put_int(d, "clients_sigbus", sigbus);
+	drill_put_int(d, "writers_eio", eio);
+	drill_put_num(d, "first_eio_ms", t_first_eio ? ms(d->t_inj, t_first_eio) : -1);
+	drill_put_num(d, "last_eio_ms", t_last_eio ? ms(d->t_inj, t_last_eio) : -1);
 	{
 		json_object *rv = jget(st, "revoked");
 		unsigned acked = 0, rk = 0;
@@ -1081,31 +558,31 @@ static void run(struct drill *d)
 			else
 				acked++;
 		}
-		put_int(d, "leases_revoked_acked", acked);
-		put_int(d, "leases_revoked_killed", rk);
-		note(d, "injection -> every affected holder revoked or killed: "
+		drill_put_int(d, "leases_revoked_acked", acked);
+		drill_put_int(d, "leases_revoked_killed", rk);
+		drill_note(d, "injection -> every affected holder revoked or killed: "
 		     "%.3f ms (daemon: %u lease%s acked, %u killed; revoke "
 		     "phase %.3f ms, all phases %.3f ms)\n",
 		     ms(d->t_inj, t_all), acked, acked == 1 ? "" : "s", rk,
 		     dph_revoke, dph_total);
-		note(d, "clients: %u notified, %u killed, %u saw SIGBUS\n",
+		drill_note(d, "clients: %u notified, %u killed, %u saw SIGBUS\n",
 		     notified, killed, sigbus);
 		if (d->w)
-			note(d, "writers: %u of %u got EIO%s", eio, d->w,
+			drill_note(d, "writers: %u of %u got EIO%s", eio, d->w,
 			     t_first_eio ? "" : "\n");
 		if (d->w && t_first_eio)
-			note(d, ", first after %.3f ms, last after %.3f ms\n",
+			drill_note(d, ", first after %.3f ms, last after %.3f ms\n",
 			     ms(d->t_inj, t_first_eio), ms(d->t_inj, t_last_eio));
 		ok = !strcmp(jstr(st, "state"), d->range ? "degraded"
 			     : "shutdown");
-		check(d, "state", ok, "%s", *jstr(st, "state")
+		drill_check(d, "state", ok, "%s", *jstr(st, "state")
 		      ? jstr(st, "state") : "no status from the daemon");
 		/* a truncated region file SIGBUSes the clients' own region
 		 * mappings before the daemon revokes: loss counts, from
 		 * either path; a range drill must go through the daemon */
 		ok = t_all && ms(d->t_inj, t_all) <= d->deadline_ms &&
 		     (!d->range || acked + rk >= nexp);
-		check(d, "holders", ok, "%u expected lease%s lost in %.3f ms; "
+		drill_check(d, "holders", ok, "%u expected lease%s lost in %.3f ms; "
 		      "daemon revoked %u (%u acked, %u killed)", nexp,
 		      nexp == 1 ? "" : "s", ms(d->t_inj, t_all), acked + rk,
 		      acked, rk);
@@ -1117,15 +594,15 @@ static void run(struct drill *d)
 			for (unsigned j = 0; j < d->k; j++)
 				extra += d->wk[i].t_lost[j] &&
 					 !d->wk[i].expect[j];
-		check(d, "unaffected leases", !extra, "%u lease%s outside the "
+		drill_check(d, "unaffected leases", !extra, "%u lease%s outside the "
 		      "range lost access", extra, extra == 1 ? "" : "s");
 	}
-	check(d, "writers", !bad_writers, d->range ? "%u writer%s failed "
+	drill_check(d, "writers", !bad_writers, d->range ? "%u writer%s failed "
 	      "or stalled" : "%u writer%s without EIO", bad_writers,
 	      bad_writers == 1 ? "" : "s");
-	check(d, "no hung operations", !hung, "%u worker%s silent %u ms after "
+	drill_check(d, "no hung operations", !hung, "%u worker%s silent %u ms after "
 	      "the injection", hung, hung == 1 ? "" : "s", d->deadline_ms);
-	stop_workers(d);
+	drill_stop_workers(d);
 
 	/* unmount */
 	{
@@ -1136,14 +613,14 @@ static void run(struct drill *d)
 		if (r < 0 && errno == EPERM) {
 			char *av[] = { "fusermount3", "-u", (char *)d->mnt, NULL };
 
-			r = run_cmd(av, false) ? -1 : 0;
+			r = drill_run_cmd(av, false) ? -1 : 0;
 		}
 		t1 = now_ns();
-		gone = wait_gone(d->dpid, 10000);
-		put_num(d, "unmount_ms", ms(t0, t1));
-		note(d, "unmount: %.3f ms; daemon %s\n", ms(t0, t1),
+		gone = drill_wait_gone(d->dpid, 10000);
+		drill_put_num(d, "unmount_ms", ms(t0, t1));
+		drill_note(d, "unmount: %.3f ms; daemon %s\n", ms(t0, t1),
 		     gone ? "exited" : "STILL RUNNING after 10 s");
-		check(d, "unmount", r == 0 && gone && !mounted(d->mnt) &&
+		drill_check(d, "unmount", r == 0 && gone && !drill_mounted(d->mnt) &&
 		      ms(t0, t1) <= d->deadline_ms, "%s in %.3f ms, daemon %s",
 		      r == 0 ? "unmounted" : strerror(errno), ms(t0, t1),
 		      gone ? "exited" : "still running");
@@ -1160,13 +637,13 @@ static void run(struct drill *d)
 		int r;
 
 		find_fsck(d, fsck, sizeof(fsck));
-		r = run_cmd(av, d->json);
-		put_int(d, "fsck_exit", r);
-		check(d, "fsck", r == 0, "%s -n -f: exit %d", fsck, r);
-		r = remount(d);
-		check(d, "remount", r == 0 && mounted(d->mnt), "%s: exit %d",
+		r = drill_run_cmd(av, d->json);
+		drill_put_int(d, "fsck_exit", r);
+		drill_check(d, "fsck", r == 0, "%s -n -f: exit %d", fsck, r);
+		r = drill_remount_cmd(d);
+		drill_check(d, "remount", r == 0 && drill_mounted(d->mnt), "%s: exit %d",
 		      d->exe, r);
-		if (r || !mounted(d->mnt))
+		if (r || !drill_mounted(d->mnt))
 			goto out;
 	}
 	{
@@ -1194,7 +671,7 @@ static void run(struct drill *d)
 				skipped++;
 				continue;
 			}
-			r = verify_pattern(p, size, seed);
+			r = drill_verify_pattern(p, size, seed);
 			if (r) {
 				bad++;
 				json_object_array_add(mm, json_object_new_string(p));
@@ -1213,14 +690,14 @@ static void run(struct drill *d)
 			if (fd >= 0)
 				close(fd);
 		}
-		put_int(d, "verified_files", good);
-		put_int(d, "affected_files", skipped);
-		note(d, "verify: %u file%s byte-identical, %u mismatched, %u "
+		drill_put_int(d, "verified_files", good);
+		drill_put_int(d, "affected_files", skipped);
+		drill_note(d, "verify: %u file%s byte-identical, %u mismatched, %u "
 		     "affected (not compared)\n", good, good == 1 ? "" : "s",
 		     bad, skipped);
-		check(d, "verify", !bad && good, "%u unaffected files "
+		drill_check(d, "verify", !bad && good, "%u unaffected files "
 		      "identical, %u differ", good, bad);
-		check(d, "lost range", lost_ok, "reads of the failed block %s",
+		drill_check(d, "lost range", lost_ok, "reads of the failed block %s",
 		      lost_ok ? "return EIO (or not in a file)"
 		      : "did not return EIO");
 		if (!d->keep) {
@@ -1254,7 +731,7 @@ int cmd_drill(int argc, char **argv)
 			d.mnt);
 		return 1;
 	}
-	if (find_daemon(&d) < 0)
+	if (drill_find_daemon(&d) < 0)
 		return 1;
 	if (!d.range && !d.inject_only) {
 		struct stat sb;
@@ -1280,11 +757,11 @@ int cmd_drill(int argc, char **argv)
 		d.range || d.inject_only ? "admin" : "truncate"));
 	json_object_object_add(d.out, "mountpoint", json_object_new_string(d.mnt));
 	json_object_object_add(d.out, "region", json_object_new_string(d.region));
-	put_int(&d, "clients", d.n);
-	put_int(&d, "leases_per_client", d.k);
-	put_int(&d, "writers", d.w);
-	put_int(&d, "deadline_ms", d.deadline_ms);
-	put_int(&d, "daemon_pid", d.dpid);
+	drill_put_int(&d, "clients", d.n);
+	drill_put_int(&d, "leases_per_client", d.k);
+	drill_put_int(&d, "writers", d.w);
+	drill_put_int(&d, "deadline_ms", d.deadline_ms);
+	drill_put_int(&d, "daemon_pid", d.dpid);
 	json_object_object_add(d.out, "checks", d.checks);
 	run(&d);
 	json_object_object_add(d.out, "ok", json_object_new_boolean(!d.nfail));

@@ -9,7 +9,7 @@
  *   cmd_query.c     leases, holders, status
  *   cmd_inject.c    inject
  *   cmd_health.c    health (the one file that uses lib/)
- *   drill.c         drill
+ *   drill*.c        drill (drill.h)
  */
 #ifndef HOLDFSCTL_H
 #define HOLDFSCTL_H
