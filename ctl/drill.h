@@ -2,7 +2,8 @@
 /*
  * holdfsctl drill internals, shared by its files:
  *
- *   drill.c         options, the report, the run
+ *   drill.c         options, the report, the table of steps and its loop
+ *   drill_steps.c   the steps: setup ... verify
  *   drill_pump.c    the parent's side of the workers: messages, settling,
  *                   stopping
  *   drill_worker.c  the worker processes: DAX clients and writers
@@ -119,6 +120,21 @@ void drill_check(struct drill *d, const char *name, bool ok,
 		 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void drill_put_num(struct drill *d, const char *k, double v);
 void drill_put_int(struct drill *d, const char *k, int64_t v);
+
+/* drill_steps.c: each returns DRILL_NEXT or DRILL_STOP (skip the rest). */
+enum { DRILL_NEXT, DRILL_STOP };
+int drill_setup(struct drill *d);
+int drill_spawn(struct drill *d);
+int drill_expect(struct drill *d);
+int drill_inject(struct drill *d);
+int drill_settle(struct drill *d);
+int drill_tally(struct drill *d);
+int drill_stop(struct drill *d);
+int drill_unmount(struct drill *d);
+int drill_fsck(struct drill *d);
+int drill_remount(struct drill *d);
+int drill_verify(struct drill *d);
+int drill_cleanup(struct drill *d);
 
 /* drill_pump.c */
 /* Read the workers' messages for up to wait_ms, then reap the exited. */
