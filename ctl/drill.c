@@ -13,257 +13,28 @@
  * past the deadline, unmount is prompt; for a range drill also fsck -n,
  * remount and byte-for-byte verification of the unaffected files.
  *
+ * This file: the options, the report, and the table of steps
+ * (drill_steps.c) with the loop that runs them.
+ *
  * Exit status: 0 every check passed, 1 a check failed, 2 usage.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <inttypes.h>
-#include <json-c/json.h>
-#include <limits.h>
-#include <poll.h>
-#include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
-#include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/mount.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <holdfs/holdfs.h>
-#include <holdfs/proto.h>
-
+#include "conn.h"
+#include "drill.h"
 #include "holdfsctl.h"
+#include "json_print.h"
 
-#define DPROG "holdfsctl drill"
-#define MAXW 256          /* clients, writers */
-#define MAXK 1024         /* leases per client */
-#define NSTATIC 4         /* untouched files, verified after a range drill */
-#define FSIZE (256u << 10)
-#define BEAT_NS 20000000ull
+/* ------------------------------------------------------------ report */
 
-/* ------------------------------------------------------------ patterns */
-
-static uint8_t pat(unsigned seed, uint64_t off)
-{
-	uint64_t x = off * 0x9E3779B97F4A7C15ull + seed * 0xBF58476D1CE4E5B9ull;
-
-	return (uint8_t)(x >> 29 ^ x >> 47 ^ off >> 12);
-}
-
-static void fill(uint8_t *b, size_t n, unsigned seed, uint64_t off)
-{
-	for (size_t i = 0; i < n; i++)
-		b[i] = pat(seed, off + i);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
-
-static double ms(uint64_t a, uint64_t b)
-{
-	return b > a ? (double)(b - a) / 1e6 : 0.0;
-}
-
-/* --------------------------------------------------- worker messages */
-
-enum { M_READY = 1, M_BEAT, M_REVOKED, M_SIGBUS, M_ERROR, M_FATAL };
-
-struct dmsg {
-	uint32_t type;
-	uint32_t worker;
-	uint32_t lease;
-	int32_t val;      /* reason, errno */
-	uint64_t t_ns;
-	uint64_t aux;     /* M_READY: lease size */
-};
-
-static int g_wfd = -1;
-static unsigned g_me;
-
-static void say(uint32_t type, uint32_t lease, int32_t val, uint64_t aux)
-{
-	struct dmsg m = { type, g_me, lease, val, now_ns(), aux };
-	ssize_t r;
-
-	do
-		r = write(g_wfd, &m, sizeof(m));
-	while (r < 0 && errno == EINTR);
-}
-
-/* ----------------------------------------------------- client process */
-
-static struct holdfs_mapping *g_map[MAXK];
-static volatile sig_atomic_t g_dead[MAXK];
-static volatile sig_atomic_t g_stop;
-static volatile unsigned g_cur;
-static unsigned g_k;
-static sigjmp_buf g_jb;
-
-static void on_term(int sig)
-{
-	(void)sig;
-	g_stop = 1;
-}
-
-static void on_revoke(void *ctx, const struct holdfs_revoke_event *ev)
-{
-	(void)ctx;
-	for (unsigned i = 0; i < g_k; i++)
-		if (g_map[i] == ev->mapping) {
-			say(M_REVOKED, i, (int32_t)ev->reason, ev->offset);
-			return;
-		}
-}
-
-static void on_sigbus(int sig, siginfo_t *si, void *uc)
-{
-	struct holdfs_fault f;
-	int32_t reason = -1;
-
-	(void)sig;
-	(void)uc;
-	if (holdfs_fault_info(si->si_addr, &f) == 0)
-		reason = (int32_t)f.reason;
-	say(M_SIGBUS, g_cur, reason, 0);
-	siglongjmp(g_jb, 1);
-}
-
-static void client_main(const char *path, unsigned k)
-{
-	struct sigaction sa = { 0 };
-	volatile unsigned ndead = 0;
-	static uint64_t last;
-	uint64_t lsz;
-	long unit;
-	int fd;
-
-	g_k = k;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		say(M_FATAL, 0, errno, 0);
-		_exit(1);
-	}
-	unit = holdfs_alloc_unit(fd);
-	if (unit <= 0) {
-		say(M_FATAL, 0, unit ? (int32_t)-unit : EINVAL, 0);
-		_exit(1);
-	}
-	lsz = ((FSIZE + (uint64_t)unit - 1) / (uint64_t)unit) * (uint64_t)unit;
-	holdfs_set_revoke_handler(on_revoke, NULL);
-	sa.sa_sigaction = on_sigbus;
-	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
-	sigaction(SIGBUS, &sa, NULL);
-	for (unsigned i = 0; i < k; i++) {
-		int r = holdfs_map(fd, i * lsz, lsz, PROT_READ, 0, &g_map[i]);
-
-		if (r < 0) {
-			say(M_FATAL, i, -r, lsz);
-			_exit(1);
-		}
-	}
-	say(M_READY, 0, 0, lsz);
-	while (!g_stop) {
-		for (volatile unsigned i = 0; i < k; i++) {
-			const volatile uint8_t *p;
-
-			if (g_dead[i])
-				continue;
-			g_cur = i;
-			if (sigsetjmp(g_jb, 1)) {
-				g_dead[i] = 1;
-				ndead = ndead + 1;
-				continue;
-			}
-			p = holdfs_addr(g_map[i]);
-			for (uint64_t o = 0; o < lsz; o += 4096)
-				(void)p[o];
-		}
-		if (now_ns() - last >= BEAT_NS) {
-			last = now_ns();
-			say(M_BEAT, 0, (int32_t)ndead, 0);
-		}
-		usleep(ndead == k ? 10000 : 1000); /* stay: the daemon revokes */
-	}
-	_exit(0);
-}
-
-/* ----------------------------------------------------- writer process */
-
-static void writer_main(const char *path, unsigned seed)
-{
-	static uint8_t buf[FSIZE];
-	uint64_t last = 0;
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-
-	if (fd < 0) {
-		say(M_ERROR, 0, errno, 0);
-		_exit(1);
-	}
-	fill(buf, sizeof(buf), seed, 0);
-	say(M_READY, 0, 0, 0);
-	while (!g_stop) {
-		if (pwrite(fd, buf, sizeof(buf), 0) != (ssize_t)sizeof(buf) ||
-		    fsync(fd) < 0) {
-			say(M_ERROR, 0, errno ? errno : EIO, 0);
-			_exit(0);
-		}
-		if (now_ns() - last >= BEAT_NS) {
-			last = now_ns();
-			say(M_BEAT, 0, 0, 0);
-		}
-		usleep(2000);
-	}
-	_exit(0);
-}
-
-/* -------------------------------------------------------------- drill */
-
-struct worker {
-	pid_t pid;
-	bool writer, ready, exited, killed, fatal;
-	int status, err, fatal_err;
-	unsigned seed, nrev, nbus;
-	uint64_t t_beat, t_err, t_exit, t_lost_all;
-	uint64_t *t_lost;          /* clients: per lease, 0 = still mapped */
-	bool *expect;              /* clients: lease expected to be lost */
-	char path[PATH_MAX + 32];
-};
-
-struct drill {
-	unsigned n, k, w, deadline_ms;
-	bool range, have_range, json, inject_only, keep;
-	uint64_t roff, rlen, lsz;
-	const char *mnt, *daemon_opt, *fsck_opt;
-	char *region, dir[PATH_MAX], exe[PATH_MAX];
-	pid_t dpid;
-	char **dopts;              /* "-o" values of the daemon's cmdline */
-	size_t ndopts;
-	struct worker *wk;
-	int rfd;
-	uint64_t t_inj;
-	json_object *out, *checks;
-	unsigned nfail, npass;
-};
-
-static void note(struct drill *d, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void note(struct drill *d, const char *fmt, ...)
+void drill_note(struct drill *d, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -275,506 +46,66 @@ static void note(struct drill *d, const char *fmt, ...)
 	fflush(stdout);
 }
 
-static void check(struct drill *d, const char *name, bool ok,
-		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static void check(struct drill *d, const char *name, bool ok,
-		  const char *fmt, ...)
+void drill_check(struct drill *d, const char *name, bool ok,
+		 const char *fmt, ...)
 {
-	json_object *x = json_object_new_object();
 	char detail[512];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
-	json_object_object_add(x, "name", json_object_new_string(name));
-	json_object_object_add(x, "ok", json_object_new_boolean(ok));
-	json_object_object_add(x, "detail", json_object_new_string(detail));
-	json_object_array_add(d->checks, x);
+	json_object_array_add(d->checks, ctl_check_json(name, ok, detail));
 	if (ok)
 		d->npass++;
 	else
 		d->nfail++;
 }
 
-static void put_num(struct drill *d, const char *k, double v)
+void drill_put_num(struct drill *d, const char *k, double v)
 {
 	json_object_object_add(d->out, k, json_object_new_double(v));
 }
 
-static void put_int(struct drill *d, const char *k, int64_t v)
+void drill_put_int(struct drill *d, const char *k, int64_t v)
 {
 	json_object_object_add(d->out, k, json_object_new_int64(v));
 }
 
-static json_object *jget(json_object *o, const char *k)
+/* The report's parameters; the steps add the rest. */
+static void report_start(struct drill *d)
 {
-	json_object *v;
-
-	return o && json_object_object_get_ex(o, k, &v) ? v : NULL;
+	d->out = json_object_new_object();
+	d->checks = json_object_new_array();
+	d->hung = json_object_new_array();
+	json_object_object_add(d->out, "kind", json_object_new_string(
+		d->range ? "range" : "whole"));
+	json_object_object_add(d->out, "inject", json_object_new_string(
+		d->range || d->inject_only ? "admin" : "truncate"));
+	json_object_object_add(d->out, "mountpoint",
+			       json_object_new_string(d->mnt));
+	json_object_object_add(d->out, "region",
+			       json_object_new_string(d->region));
+	drill_put_int(d, "clients", d->n);
+	drill_put_int(d, "leases_per_client", d->k);
+	drill_put_int(d, "writers", d->w);
+	drill_put_int(d, "deadline_ms", d->deadline_ms);
+	drill_put_int(d, "daemon_pid", d->dpid);
+	json_object_object_add(d->out, "checks", d->checks);
+	json_object_object_add(d->out, "hung", d->hung);
 }
 
-static uint64_t ju64(json_object *o, const char *k)
+static void report_print(struct drill *d)
 {
-	json_object *v = jget(o, k);
-
-	return v ? json_object_get_uint64(v) : 0;
-}
-
-static const char *jstr(json_object *o, const char *k)
-{
-	json_object *v = jget(o, k);
-
-	return v ? json_object_get_string(v) : "";
-}
-
-static size_t jlen(json_object *a)
-{
-	return a && json_object_is_type(a, json_type_array)
-		? json_object_array_length(a) : 0;
-}
-
-static int write_pattern(const char *path, size_t size, unsigned seed)
-{
-	uint8_t *b = malloc(size);
-	int fd, r = 0;
-
-	if (!b)
-		return -ENOMEM;
-	fill(b, size, seed, 0);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || write(fd, b, size) != (ssize_t)size || fsync(fd) < 0)
-		r = -errno;
-	if (fd >= 0)
-		close(fd);
-	free(b);
-	return r;
-}
-
-/* 0 identical, 1 different, -errno unreadable. */
-static int verify_pattern(const char *path, size_t size, unsigned seed)
-{
-	uint8_t *b = malloc(size + 1), *e = malloc(size);
-	int fd = open(path, O_RDONLY | O_CLOEXEC), r;
-	ssize_t n = -1;
-
-	if (fd >= 0) {
-		n = pread(fd, b, size + 1, 0);
-		if (n < 0)
-			n = -errno;
-		close(fd);
-	}
-	if (!b || !e)
-		r = -ENOMEM;
-	else if (fd < 0)
-		r = -errno;
-	else if (n < 0)
-		r = (int)n;
-	else {
-		fill(e, size, seed, 0);
-		r = (size_t)n != size || memcmp(b, e, size) ? 1 : 0;
-	}
-	free(b);
-	free(e);
-	return r;
-}
-
-static pid_t spawn(struct drill *d, unsigned i, int wfd)
-{
-	struct worker *w = &d->wk[i];
-	pid_t pid;
-
-	fflush(NULL);
-	pid = fork();
-	if (pid != 0)
-		return pid;
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	close(d->rfd);
-	g_wfd = wfd;
-	g_me = i;
-	signal(SIGTERM, on_term);
-	if (w->writer)
-		writer_main(w->path, w->seed);
+	json_object_object_add(d->out, "ok",
+			       json_object_new_boolean(!d->nfail));
+	if (d->json)
+		ctl_print_json(d->out);
 	else
-		client_main(w->path, d->k);
-	_exit(1);
+		ctl_print_checks(d->checks, d->npass, d->nfail);
 }
 
-static void handle_msg(struct drill *d, const struct dmsg *m)
-{
-	struct worker *w;
-
-	if (m->worker >= d->n + d->w)
-		return;
-	w = &d->wk[m->worker];
-	switch (m->type) {
-	case M_READY:
-		w->ready = true;
-		if (!w->writer)
-			d->lsz = m->aux;
-		break;
-	case M_BEAT:
-		w->t_beat = m->t_ns;
-		break;
-	case M_REVOKED:
-	case M_SIGBUS:
-		if (m->type == M_REVOKED)
-			w->nrev++;
-		else
-			w->nbus++;
-		if (!w->writer && m->lease < d->k && !w->t_lost[m->lease])
-			w->t_lost[m->lease] = m->t_ns;
-		break;
-	case M_ERROR:
-		if (!w->t_err) {
-			w->t_err = m->t_ns;
-			w->err = m->val;
-		}
-		break;
-	case M_FATAL:
-		w->fatal = true;
-		w->fatal_err = m->val;
-		break;
-	}
-}
-
-static void reap(struct drill *d)
-{
-	int st;
-	pid_t p;
-
-	while ((p = waitpid(-1, &st, WNOHANG)) > 0)
-		for (unsigned i = 0; i < d->n + d->w; i++)
-			if (d->wk[i].pid == p) {
-				d->wk[i].exited = true;
-				d->wk[i].status = st;
-				d->wk[i].t_exit = now_ns();
-				d->wk[i].killed = WIFSIGNALED(st) &&
-						  WTERMSIG(st) == SIGKILL;
-			}
-}
-
-/* Read messages for up to wait_ms. */
-static void pump(struct drill *d, int wait_ms)
-{
-	struct pollfd p = { d->rfd, POLLIN, 0 };
-	struct dmsg m;
-
-	if (poll(&p, 1, wait_ms) > 0)
-		while (read(d->rfd, &m, sizeof(m)) == (ssize_t)sizeof(m))
-			handle_msg(d, &m);
-	reap(d);
-}
-
-/* A client's expected losses are all in; when (0: not yet). */
-static uint64_t client_lost(struct drill *d, struct worker *w)
-{
-	uint64_t t = 0;
-
-	if (w->exited && w->killed)
-		return w->t_exit;
-	for (unsigned j = 0; j < d->k; j++) {
-		if (!w->expect[j])
-			continue;
-		if (!w->t_lost[j])
-			return 0;
-		if (w->t_lost[j] > t)
-			t = w->t_lost[j];
-	}
-	return t ? t : d->t_inj;
-}
-
-static bool worker_settled(struct drill *d, struct worker *w, bool affected)
-{
-	if (w->writer) {
-		if (!d->range || affected)
-			return w->t_err || w->exited;
-		return w->t_beat > d->t_inj;
-	}
-	if (!client_lost(d, w))
-		return false;
-	return !d->range || w->exited || w->t_beat > d->t_inj;
-}
-
-static void stop_workers(struct drill *d)
-{
-	uint64_t until;
-
-	for (unsigned i = 0; i < d->n + d->w; i++)
-		if (!d->wk[i].exited && d->wk[i].pid > 0)
-			kill(d->wk[i].pid, SIGTERM);
-	until = now_ns() + 2000000000ull;
-	for (;;) {
-		bool all = true;
-
-		pump(d, 10);
-		for (unsigned i = 0; i < d->n + d->w; i++)
-			all &= d->wk[i].exited || d->wk[i].pid <= 0;
-		if (all)
-			return;
-		if (now_ns() > until)
-			break;
-	}
-	for (unsigned i = 0; i < d->n + d->w; i++)
-		if (!d->wk[i].exited && d->wk[i].pid > 0)
-			kill(d->wk[i].pid, SIGKILL);
-	for (unsigned i = 0; i < d->n + d->w; i++)
-		if (!d->wk[i].exited && d->wk[i].pid > 0) {
-			waitpid(d->wk[i].pid, &d->wk[i].status, 0);
-			d->wk[i].exited = true;
-		}
-}
-
-/* The daemon: pid from the control socket's peer credentials, binary
- * from /proc/PID/exe, the -o options from /proc/PID/cmdline. */
-static int find_daemon(struct drill *d)
-{
-	struct ucred cr;
-	socklen_t cl = sizeof(cr);
-	char p[64], *buf;
-	int fd = ctl_connect(d->mnt);
-	ssize_t n;
-	FILE *f;
-
-	if (fd < 0)
-		return -1;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) < 0) {
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	d->dpid = cr.pid;
-	snprintf(p, sizeof(p), "/proc/%d/exe", (int)cr.pid);
-	n = readlink(p, d->exe, sizeof(d->exe) - 1);
-	d->exe[n > 0 ? n : 0] = '\0';
-	if (d->daemon_opt)
-		snprintf(d->exe, sizeof(d->exe), "%s", d->daemon_opt);
-	snprintf(p, sizeof(p), "/proc/%d/cmdline", (int)cr.pid);
-	f = fopen(p, "re");
-	if (!f)
-		return 0;
-	buf = calloc(1, 65536);
-	n = buf ? (ssize_t)fread(buf, 1, 65535, f) : 0;
-	fclose(f);
-	for (ssize_t i = 0; i < n;) {
-		char *a = buf + i;
-		size_t l = strlen(a);
-
-		i += (ssize_t)l + 1;
-		if (!strcmp(a, "-o") && i < n) {
-			a = buf + i;
-			i += (ssize_t)strlen(a) + 1;
-		} else if (!strncmp(a, "-o", 2)) {
-			a += 2;
-		} else {
-			continue;
-		}
-		d->dopts = realloc(d->dopts, (d->ndopts + 1) * sizeof(char *));
-		d->dopts[d->ndopts++] = strdup(a);
-	}
-	free(buf);
-	return 0;
-}
-
-static bool mounted(const char *mnt)
-{
-	char *r = region_of(mnt);
-
-	free(r);
-	return r != NULL;
-}
-
-/* Wait up to ms for pid to go away. */
-static bool wait_gone(pid_t pid, int wait_ms)
-{
-	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	struct pollfd p;
-	bool gone;
-
-	if (pfd < 0)
-		return errno == ESRCH;
-	p = (struct pollfd){ pfd, POLLIN, 0 };
-	gone = poll(&p, 1, wait_ms) > 0;
-	close(pfd);
-	return gone;
-}
-
-static int run_cmd(char *const argv[], bool quiet)
-{
-	pid_t pid;
-	int st;
-
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		if (quiet) {
-			int nul = open("/dev/null", O_WRONLY);
-
-			dup2(nul, 1);
-			dup2(nul, 2);
-		}
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	if (waitpid(pid, &st, 0) < 0)
-		return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static void find_fsck(struct drill *d, char *out, size_t n)
-{
-	char dir[PATH_MAX], *s;
-
-	if (d->fsck_opt) {
-		snprintf(out, n, "%s", d->fsck_opt);
-		return;
-	}
-	snprintf(dir, sizeof(dir), "%s", d->exe);
-	s = strrchr(dir, '/');
-	if (s) {
-		*s = '\0';
-		snprintf(out, n, "%s/../fsck/fsck.holdfs", dir); /* build tree */
-		if (access(out, X_OK) == 0)
-			return;
-		snprintf(out, n, "%s/fsck.holdfs", dir);        /* installed */
-		if (access(out, X_OK) == 0)
-			return;
-	}
-	snprintf(out, n, "fsck.holdfs");
-}
-
-static int inject(struct drill *d)
-{
-	struct hfs_msg_inject m = { { HFS_PROTO_MAGIC, HFS_PROTO_VERSION,
-				      HFS_MSG_ADMIN_INJECT, sizeof(m), 0, 1 },
-				    d->roff, d->rlen, HFS_FAIL_MEDIA, 0 };
-	struct stat st;
-	char *txt;
-	int fd;
-
-	if (!d->range) {
-		m.flags = HFS_FAIL_WHOLE_DEVICE | HFS_FAIL_PRE_REMOVE;
-		m.offset = m.length = 0;
-	}
-	if (!d->range && !d->inject_only) {
-		if (stat(d->region, &st) < 0 || !S_ISREG(st.st_mode)) {
-			fprintf(stderr, "%s: %s is not a region file (device-dax?): "
-				"a real whole-device drill needs the device "
-				"removed; use --inject-only\n", DPROG, d->region);
-			return -1;
-		}
-		d->t_inj = now_ns();
-		if (truncate(d->region, 0) < 0) {
-			fprintf(stderr, "%s: truncate %s: %s\n", DPROG,
-				d->region, strerror(errno));
-			return -1;
-		}
-		return 0;
-	}
-	fd = ctl_connect(d->mnt);
-	if (fd < 0)
-		return -1;
-	d->t_inj = now_ns();
-	txt = query(fd, &m, sizeof(m));
-	close(fd);
-	free(txt);
-	return txt ? 0 : -1;
-}
-
-/* Which client leases map [roff, roff+rlen)?  From ADMIN_LEASES. */
-static unsigned mark_expected(struct drill *d, bool pick_default)
-{
-	struct hfs_msg_hdr h = { HFS_PROTO_MAGIC, HFS_PROTO_VERSION,
-				 HFS_MSG_ADMIN_LEASES, sizeof(h), 0, 1 };
-	json_object *doc = NULL, *ls;
-	unsigned n = 0;
-	char *txt;
-	int fd = ctl_connect(d->mnt);
-
-	if (fd < 0)
-		return 0;
-	txt = query(fd, &h, sizeof(h));
-	close(fd);
-	if (txt)
-		doc = json_tokener_parse(txt);
-	free(txt);
-	ls = jget(doc, "leases");
-	for (size_t i = 0; pick_default && i < jlen(ls); i++) {
-		json_object *l = json_object_array_get_idx(ls, i);
-		json_object *ex = jget(l, "extents");
-
-		if ((pid_t)ju64(l, "pid") != d->wk[0].pid || ju64(l, "offset"))
-			continue;
-		for (size_t j = 0; j < jlen(ex); j++) {
-			json_object *e = json_object_array_get_idx(ex, j);
-
-			if (!strcmp(jstr(e, "state"), "mapped") &&
-			    ju64(e, "file_off") == 0) {
-				d->roff = ju64(e, "region_off");
-				d->rlen = 4096;
-				d->have_range = true;
-			}
-		}
-	}
-	for (size_t i = 0; d->have_range && i < jlen(ls); i++) {
-		json_object *l = json_object_array_get_idx(ls, i);
-		json_object *ex = jget(l, "extents");
-		pid_t pid = (pid_t)ju64(l, "pid");
-
-		for (size_t j = 0; j < jlen(ex); j++) {
-			json_object *e = json_object_array_get_idx(ex, j);
-			uint64_t ro = ju64(e, "region_off"), el = ju64(e, "len");
-
-			if (strcmp(jstr(e, "state"), "mapped") ||
-			    ro >= d->roff + d->rlen || ro + el <= d->roff)
-				continue;
-			for (unsigned c = 0; c < d->n; c++) {
-				uint64_t li = ju64(l, "offset") / d->lsz;
-
-				if (d->wk[c].pid == pid && li < d->k &&
-				    !d->wk[c].expect[li]) {
-					d->wk[c].expect[li] = true;
-					n++;
-				}
-			}
-		}
-	}
-	json_object_put(doc);
-	return n;
-}
-
-static bool in_affected(json_object *st, const char *path)
-{
-	struct stat sb;
-	json_object *a = jget(st, "affected");
-
-	if (stat(path, &sb) < 0)
-		return false;
-	for (size_t i = 0; i < jlen(a); i++)
-		if (ju64(json_object_array_get_idx(a, i), "ino") == sb.st_ino)
-			return true;
-	return false;
-}
-
-static int remount(struct drill *d)
-{
-	char opts[8192] = "";
-	char *argv[8];
-	size_t n = 0;
-
-	for (size_t i = 0; i < d->ndopts; i++)
-		n += (size_t)snprintf(opts + n, n < sizeof(opts) ? sizeof(opts) - n
-				      : 0, "%s%s", i ? "," : "", d->dopts[i]);
-	argv[0] = d->exe;
-	argv[1] = d->region;
-	argv[2] = (char *)d->mnt;
-	argv[3] = d->ndopts ? "-o" : NULL;
-	argv[4] = d->ndopts ? opts : NULL;
-	argv[5] = NULL;
-	return run_cmd(argv, false);
-}
+/* ----------------------------------------------------------- options */
 
 static void usage(FILE *f)
 {
@@ -807,7 +138,7 @@ static int usage_err(const char *msg)
 {
 	fprintf(stderr, "%s: %s\n", DPROG, msg);
 	usage(stderr);
-	return 2;
+	return EXIT_USAGE;
 }
 
 static bool parse_u(const char *s, uint64_t *v)
@@ -819,6 +150,77 @@ static bool parse_u(const char *s, uint64_t *v)
 	return !errno && e != s && !*e;
 }
 
+/* --clients, --leases-per-client, --writers, --deadline-ms. */
+static int parse_count(struct drill *d, int c, const char *arg)
+{
+	uint64_t v;
+
+	if (!parse_u(arg, &v) || v > (c == 'd' ? 600000u : c == 'k' ? MAXK
+	    : MAXW) || (v == 0 && c != 'w'))
+		return usage_err("bad number");
+	if (c == 'c')
+		d->n = (unsigned)v;
+	else if (c == 'k')
+		d->k = (unsigned)v;
+	else if (c == 'w')
+		d->w = (unsigned)v;
+	else
+		d->deadline_ms = (unsigned)v;
+	return 0;
+}
+
+static int parse_range(struct drill *d, char *arg)
+{
+	char *comma = strchr(arg, ',');
+
+	if (!comma)
+		return usage_err("--range wants OFF,LEN");
+	*comma = '\0';
+	if (!parse_u(arg, &d->roff) || !parse_u(comma + 1, &d->rlen) ||
+	    !d->rlen || d->roff + d->rlen < d->roff)
+		return usage_err("--range: bad OFF,LEN");
+	d->have_range = true;
+	return 0;
+}
+
+/* One option: 0, -1 after --help, or EXIT_USAGE (printed). */
+static int parse_opt(struct drill *d, int c, char *arg)
+{
+	switch (c) {
+	case 'c': case 'k': case 'w': case 'd':
+		return parse_count(d, c, arg);
+	case 'K':
+		if (strcmp(arg, "whole") && strcmp(arg, "range"))
+			return usage_err("--kind is whole or range");
+		d->range = !strcmp(arg, "range");
+		return 0;
+	case 'r':
+		return parse_range(d, arg);
+	case 'I':
+		d->inject_only = true;
+		return 0;
+	case 'D':
+		d->daemon_opt = arg;
+		return 0;
+	case 'F':
+		d->fsck_opt = arg;
+		return 0;
+	case 'p':
+		d->keep = true;
+		return 0;
+	case 'j':
+		d->json = true;
+		return 0;
+	case 'h':
+		usage(stdout);
+		return -1;
+	default:
+		return usage_err("bad option");
+	}
+}
+
+/* Options before the operand, as for the other commands (ctl/args.c).
+ * 0: run; -1: --help printed; EXIT_USAGE: usage error printed. */
 static int parse_args(struct drill *d, int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -836,67 +238,12 @@ static int parse_args(struct drill *d, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	uint64_t v;
-	char *comma;
-	int c;
+	int c, r;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-		case 'k':
-		case 'w':
-		case 'd':
-			if (!parse_u(optarg, &v) || v > (c == 'd' ? 600000u
-			    : c == 'k' ? MAXK : MAXW) || (v == 0 && c != 'w'))
-				return usage_err("bad number");
-			if (c == 'c')
-				d->n = (unsigned)v;
-			else if (c == 'k')
-				d->k = (unsigned)v;
-			else if (c == 'w')
-				d->w = (unsigned)v;
-			else
-				d->deadline_ms = (unsigned)v;
-			break;
-		case 'K':
-			if (strcmp(optarg, "whole") && strcmp(optarg, "range"))
-				return usage_err("--kind is whole or range");
-			d->range = !strcmp(optarg, "range");
-			break;
-		case 'r':
-			comma = strchr(optarg, ',');
-			if (!comma)
-				return usage_err("--range wants OFF,LEN");
-			*comma = '\0';
-			if (!parse_u(optarg, &d->roff) ||
-			    !parse_u(comma + 1, &d->rlen) || !d->rlen ||
-			    d->roff + d->rlen < d->roff)
-				return usage_err("--range: bad OFF,LEN");
-			d->have_range = true;
-			break;
-		case 'I':
-			d->inject_only = true;
-			break;
-		case 'D':
-			d->daemon_opt = optarg;
-			break;
-		case 'F':
-			d->fsck_opt = optarg;
-			break;
-		case 'p':
-			d->keep = true;
-			break;
-		case 'j':
-			d->json = true;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(fflush(stdout) ? 1 : 0);
-		default:
-			return usage_err("bad option");
-		}
-	}
+	optind = 0;             /* a fresh scan of this argv (glibc) */
+	while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1)
+		if ((r = parse_opt(d, c, optarg)))
+			return r;
 	if (optind != argc - 1)
 		return usage_err(optind >= argc ? "missing MOUNTPOINT"
 				 : "too many arguments");
@@ -905,457 +252,116 @@ static int parse_args(struct drill *d, int argc, char **argv)
 	if (d->inject_only && d->range)
 		return usage_err("--inject-only is for --kind whole");
 	d->mnt = argv[optind];
+	if (d->k * (uint64_t)FSIZE > (1ull << 30))
+		return usage_err("--leases-per-client too large");
 	return 0;
 }
 
-static void print_report(struct drill *d)
-{
-	json_object *c = d->checks;
+/* ------------------------------------------------------------- steps */
 
-	if (d->json) {
-		printf("%s\n", json_object_to_json_string_ext(d->out,
-		       JSON_C_TO_STRING_PRETTY));
-		return;
-	}
-	printf("checks:\n");
-	for (size_t i = 0; i < jlen(c); i++) {
-		json_object *x = json_object_array_get_idx(c, i);
-
-		printf("  %s %-18s %s\n",
-		       json_object_get_boolean(jget(x, "ok")) ? "PASS" : "FAIL",
-		       jstr(x, "name"), jstr(x, "detail"));
-	}
-	printf("result: %s (%u of %u checks passed)\n", d->nfail ? "FAIL"
-	       : "PASS", d->npass, d->npass + d->nfail);
-}
+static const struct drill_step {
+	const char *name;
+	int (*run)(struct drill *d);
+	bool range_only;
+} steps[] = {
+	{ "setup",   drill_setup,   false },
+	{ "spawn",   drill_spawn,   false },
+	{ "expect",  drill_expect,  false },
+	{ "inject",  drill_inject,  false },
+	{ "settle",  drill_settle,  false },
+	{ "tally",   drill_tally,   false },
+	{ "stop",    drill_stop,    false },
+	{ "unmount", drill_unmount, false },
+	{ "fsck",    drill_fsck,    true },
+	{ "remount", drill_remount, true },
+	{ "verify",  drill_verify,  true },
+	{ "cleanup", drill_cleanup, true },
+};
 
 static void run(struct drill *d)
 {
-	int pfd[2];
-	unsigned nexp, nready = 0, nw = d->n + d->w, hung = 0, eio = 0;
-	unsigned notified = 0, killed = 0, sigbus = 0, bad_writers = 0;
-	uint64_t until, t_all = 0, t_first_eio = 0, t_last_eio = 0;
-	json_object *st = NULL, *hj = json_object_new_array(), *ph;
-	double dph_revoke = 0, dph_total = 0;
-	char tmp[PATH_MAX + 32];
-	bool ok;
-
-	json_object_object_add(d->out, "hung", hj);
-	/* files */
-	snprintf(d->dir, sizeof(d->dir), "%s/holdfs-drill.%d", d->mnt,
-		 (int)getpid());
-	if (mkdir(d->dir, 0755) < 0) {
-		check(d, "setup", false, "mkdir %s: %s", d->dir, strerror(errno));
-		return;
-	}
-	for (unsigned i = 0; i < nw; i++) {
-		struct worker *w = &d->wk[i];
-		int r;
-
-		w->writer = i >= d->n;
-		w->seed = 1000 + i;
-		snprintf(w->path, sizeof(w->path), "%s/%c%u", d->dir,
-			 w->writer ? 'w' : 'c', w->writer ? i - d->n : i);
-		r = write_pattern(w->path, w->writer ? FSIZE
-				  : (size_t)FSIZE * d->k, w->seed);
-		if (r < 0) {
-			check(d, "setup", false, "write %s: %s", w->path,
-			      strerror(-r));
-			return;
-		}
-	}
-	for (unsigned i = 0; i < NSTATIC; i++) {
-		snprintf(tmp, sizeof(tmp), "%s/u%u", d->dir, i);
-		if (write_pattern(tmp, FSIZE, 3000 + i) < 0) {
-			check(d, "setup", false, "write %s", tmp);
-			return;
-		}
-	}
-	/* workers */
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return;
-	d->rfd = pfd[0];
-	for (unsigned i = 0; i < nw; i++) {
-		d->wk[i].pid = spawn(d, i, pfd[1]);
-		if (d->wk[i].pid < 0) {
-			check(d, "setup", false, "fork: %s", strerror(errno));
-			close(pfd[1]);
-			return;
-		}
-	}
-	close(pfd[1]);
-	fcntl(d->rfd, F_SETFL, O_NONBLOCK);
-	until = now_ns() + 20000000000ull;
-	while (nready < nw && now_ns() < until) {
-		pump(d, 50);
-		nready = 0;
-		for (unsigned i = 0; i < nw; i++) {
-			if (d->wk[i].fatal || (d->wk[i].exited && !d->wk[i].ready))
-				until = 0;
-			nready += d->wk[i].ready;
-		}
-	}
-	if (nready < nw) {
-		for (unsigned i = 0; i < nw; i++)
-			if (!d->wk[i].ready)
-				check(d, "setup", false, "%s %u not ready (%s)",
-				      d->wk[i].writer ? "writer" : "client", i,
-				      d->wk[i].fatal ? strerror(d->wk[i].fatal_err)
-				      : "no lease within 20 s");
-		stop_workers(d);
-		return;
-	}
-	/* expectations */
-	if (d->range)
-		nexp = mark_expected(d, !d->have_range);
-	else
-		for (unsigned i = nexp = 0; i < d->n; i++)
-			for (unsigned j = 0; j < d->k; j++, nexp++)
-				d->wk[i].expect[j] = true;
-	if (d->range && !d->have_range) {
-		check(d, "setup", false, "no mapped extent of client 0's lease");
-		stop_workers(d);
-		return;
-	}
-	check(d, "setup", true, "%u clients x %u leases, %u writers, "
-	      "%u files", d->n, d->k, d->w, nw + NSTATIC);
-	json_object_object_add(d->out, "inject_offset",
-			       json_object_new_uint64(d->roff));
-	json_object_object_add(d->out, "inject_length",
-			       json_object_new_uint64(d->rlen));
-	put_int(d, "expected_lost_leases", nexp);
-	note(d, "%s: %s failure of %s%s on %s\n  %u clients x %u leases, "
-	     "%u writers, deadline %u ms, %u lease%s expected to be lost\n",
-	     DPROG, d->range ? "range" : "whole-device", d->region,
-	     d->range ? "" : d->inject_only ? " (injected)"
-	     : " (truncated to 0)", d->mnt, d->n, d->k, d->w, d->deadline_ms,
-	     nexp, nexp == 1 ? "" : "s");
-	if (d->range)
-		note(d, "  failing region bytes %#" PRIx64 "+%#" PRIx64 "\n",
-		     d->roff, d->rlen);
-	pump(d, 100); /* let everyone settle into the loop */
-
-	/* inject */
-	if (inject(d) < 0) {
-		check(d, "inject", false, "the failure could not be injected");
-		stop_workers(d);
-		return;
-	}
-	/* wait for everyone, or the deadline */
-	until = d->t_inj + (uint64_t)d->deadline_ms * 1000000ull;
-	for (;;) {
-		bool all = true;
-
-		pump(d, 2);
-		for (unsigned i = 0; i < nw && all; i++)
-			all = worker_settled(d, &d->wk[i], false);
-		if (all || now_ns() > until)
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		if (steps[i].range_only && !d->range)
+			continue;
+		if (steps[i].run(d) == DRILL_STOP)
 			break;
 	}
-	/* the daemon's view; an affected writer file may legitimately EIO */
-	for (int i = 0; i < 200; i++) {
-		json_object *ev, *last;
-
-		json_object_put(st);
-		st = get_status(d->mnt);
-		ev = jget(st, "events");
-		last = jlen(ev) ? json_object_array_get_idx(ev, jlen(ev) - 1)
-				: NULL;
-		if (last && strcmp(jstr(last, "outcome"), "in progress"))
-			break;
-		pump(d, 20);
-	}
-	if (d->range)
-		for (unsigned i = d->n; i < nw; i++)
-			if (!worker_settled(d, &d->wk[i],
-					    in_affected(st, d->wk[i].path)))
-				pump(d, 0);
-	for (unsigned i = 0; i < nw; i++) {
-		struct worker *w = &d->wk[i];
-		bool aff = w->writer && d->range && in_affected(st, w->path);
-
-		if (!worker_settled(d, w, aff)) {
-			json_object *x = json_object_new_object();
-
-			hung++;
-			json_object_object_add(x, "worker", json_object_new_string(
-				w->writer ? "writer" : "client"));
-			json_object_object_add(x, "index", json_object_new_int(
-				(int)(w->writer ? i - d->n : i)));
-			json_object_object_add(x, "pid", json_object_new_int(w->pid));
-			json_object_array_add(hj, x);
-		}
-		if (!w->writer) {
-			uint64_t t = client_lost(d, w);
-
-			if (t > t_all)
-				t_all = t;
-			notified += w->nrev > 0;
-			killed += w->killed;
-			sigbus += w->nbus > 0;
-		} else if (w->t_err) {
-			if (w->err == EIO)
-				eio++;
-			if (!t_first_eio || w->t_err < t_first_eio)
-				t_first_eio = w->t_err;
-			if (w->t_err > t_last_eio)
-				t_last_eio = w->t_err;
-			if (w->err != EIO || (d->range && !aff))
-				bad_writers++;
-		} else if (!d->range || aff) {
-			bad_writers++;
-		}
-	}
-	ph = jget(st, "phases");
-	for (size_t i = 0; i < jlen(ph); i++) {
-		json_object *p = json_object_array_get_idx(ph, i);
-		double v = json_object_get_double(jget(p, "ms"));
-
-		dph_total += v;
-		if (!strcmp(jstr(p, "phase"), "revoke"))
-			dph_revoke = v;
-	}
-	json_object_object_add(d->out, "daemon_status", json_object_get(st));
-	put_num(d, "all_holders_lost_ms", ms(d->t_inj, t_all));
-	put_num(d, "daemon_revoke_ms", dph_revoke);
-	put_num(d, "daemon_phases_ms", dph_total);
-	put_int(d, "clients_notified", notified);
-	put_int(d, "clients_killed", killed);
-	put_int(d, "clients_sigbus", sigbus);
-	put_int(d, "writers_eio", eio);
-	put_num(d, "first_eio_ms", t_first_eio ? ms(d->t_inj, t_first_eio) : -1);
-	put_num(d, "last_eio_ms", t_last_eio ? ms(d->t_inj, t_last_eio) : -1);
-	{
-		json_object *rv = jget(st, "revoked");
-		unsigned acked = 0, rk = 0;
-
-		for (size_t i = 0; i < jlen(rv); i++) {
-			const char *o = jstr(json_object_array_get_idx(rv, i),
-					     "outcome");
-
-			if (!strcmp(o, "killed"))
-				rk++;
-			else
-				acked++;
-		}
-		put_int(d, "leases_revoked_acked", acked);
-		put_int(d, "leases_revoked_killed", rk);
-		note(d, "injection -> every affected holder revoked or killed: "
-		     "%.3f ms (daemon: %u lease%s acked, %u killed; revoke "
-		     "phase %.3f ms, all phases %.3f ms)\n",
-		     ms(d->t_inj, t_all), acked, acked == 1 ? "" : "s", rk,
-		     dph_revoke, dph_total);
-		note(d, "clients: %u notified, %u killed, %u saw SIGBUS\n",
-		     notified, killed, sigbus);
-		if (d->w)
-			note(d, "writers: %u of %u got EIO%s", eio, d->w,
-			     t_first_eio ? "" : "\n");
-		if (d->w && t_first_eio)
-			note(d, ", first after %.3f ms, last after %.3f ms\n",
-			     ms(d->t_inj, t_first_eio), ms(d->t_inj, t_last_eio));
-		ok = !strcmp(jstr(st, "state"), d->range ? "degraded"
-			     : "shutdown");
-		check(d, "state", ok, "%s", *jstr(st, "state")
-		      ? jstr(st, "state") : "no status from the daemon");
-		/* a truncated region file SIGBUSes the clients' own region
-		 * mappings before the daemon revokes: loss counts, from
-		 * either path; a range drill must go through the daemon */
-		ok = t_all && ms(d->t_inj, t_all) <= d->deadline_ms &&
-		     (!d->range || acked + rk >= nexp);
-		check(d, "holders", ok, "%u expected lease%s lost in %.3f ms; "
-		      "daemon revoked %u (%u acked, %u killed)", nexp,
-		      nexp == 1 ? "" : "s", ms(d->t_inj, t_all), acked + rk,
-		      acked, rk);
-	}
-	if (d->range) {
-		unsigned extra = 0;
-
-		for (unsigned i = 0; i < d->n; i++)
-			for (unsigned j = 0; j < d->k; j++)
-				extra += d->wk[i].t_lost[j] &&
-					 !d->wk[i].expect[j];
-		check(d, "unaffected leases", !extra, "%u lease%s outside the "
-		      "range lost access", extra, extra == 1 ? "" : "s");
-	}
-	check(d, "writers", !bad_writers, d->range ? "%u writer%s failed "
-	      "or stalled" : "%u writer%s without EIO", bad_writers,
-	      bad_writers == 1 ? "" : "s");
-	check(d, "no hung operations", !hung, "%u worker%s silent %u ms after "
-	      "the injection", hung, hung == 1 ? "" : "s", d->deadline_ms);
-	stop_workers(d);
-
-	/* unmount */
-	{
-		uint64_t t0 = now_ns(), t1;
-		bool gone;
-		int r = umount2(d->mnt, 0);
-
-		if (r < 0 && errno == EPERM) {
-			char *av[] = { "fusermount3", "-u", (char *)d->mnt, NULL };
-
-			r = run_cmd(av, false) ? -1 : 0;
-		}
-		t1 = now_ns();
-		gone = wait_gone(d->dpid, 10000);
-		put_num(d, "unmount_ms", ms(t0, t1));
-		note(d, "unmount: %.3f ms; daemon %s\n", ms(t0, t1),
-		     gone ? "exited" : "STILL RUNNING after 10 s");
-		check(d, "unmount", r == 0 && gone && !mounted(d->mnt) &&
-		      ms(t0, t1) <= d->deadline_ms, "%s in %.3f ms, daemon %s",
-		      r == 0 ? "unmounted" : strerror(errno), ms(t0, t1),
-		      gone ? "exited" : "still running");
-		if (r < 0 || !gone)
-			goto out;
-	}
-	if (!d->range)
-		goto out;
-
-	/* range: fsck, remount, verify */
-	{
-		char fsck[PATH_MAX + 32];
-		char *av[] = { fsck, "-n", "-f", d->region, NULL };
-		int r;
-
-		find_fsck(d, fsck, sizeof(fsck));
-		r = run_cmd(av, d->json);
-		put_int(d, "fsck_exit", r);
-		check(d, "fsck", r == 0, "%s -n -f: exit %d", fsck, r);
-		r = remount(d);
-		check(d, "remount", r == 0 && mounted(d->mnt), "%s: exit %d",
-		      d->exe, r);
-		if (r || !mounted(d->mnt))
-			goto out;
-	}
-	{
-		unsigned good = 0, bad = 0, skipped = 0;
-		json_object *mm = json_object_new_array();
-		bool lost_ok = true;
-
-		json_object_object_add(d->out, "mismatched_files", mm);
-		for (unsigned i = 0; i < nw + NSTATIC; i++) {
-			const char *p = tmp;
-			size_t size = FSIZE;
-			unsigned seed = 3000 + i - nw;
-			int r;
-
-			if (i < nw) {
-				p = d->wk[i].path;
-				seed = d->wk[i].seed;
-				if (!d->wk[i].writer)
-					size = (size_t)FSIZE * d->k;
-			} else {
-				snprintf(tmp, sizeof(tmp), "%s/u%u", d->dir,
-					 i - nw);
-			}
-			if (in_affected(st, p)) {
-				skipped++;
-				continue;
-			}
-			r = verify_pattern(p, size, seed);
-			if (r) {
-				bad++;
-				json_object_array_add(mm, json_object_new_string(p));
-			} else {
-				good++;
-			}
-		}
-		/* the default target: its block reads EIO, the rest intact */
-		if (!d->have_range || d->n) {
-			int fd = open(d->wk[0].path, O_RDONLY | O_CLOEXEC);
-			char b[4096];
-
-			if (in_affected(st, d->wk[0].path) && fd >= 0)
-				lost_ok = pread(fd, b, sizeof(b), 0) < 0 &&
-					  errno == EIO;
-			if (fd >= 0)
-				close(fd);
-		}
-		put_int(d, "verified_files", good);
-		put_int(d, "affected_files", skipped);
-		note(d, "verify: %u file%s byte-identical, %u mismatched, %u "
-		     "affected (not compared)\n", good, good == 1 ? "" : "s",
-		     bad, skipped);
-		check(d, "verify", !bad && good, "%u unaffected files "
-		      "identical, %u differ", good, bad);
-		check(d, "lost range", lost_ok, "reads of the failed block %s",
-		      lost_ok ? "return EIO (or not in a file)"
-		      : "did not return EIO");
-		if (!d->keep) {
-			for (unsigned i = 0; i < nw; i++)
-				unlink(d->wk[i].path);
-			for (unsigned i = 0; i < NSTATIC; i++) {
-				snprintf(tmp, sizeof(tmp), "%s/u%u", d->dir, i);
-				unlink(tmp);
-			}
-			rmdir(d->dir);
-		}
-	}
-out:
-	json_object_put(st);
-	close(d->rfd);
+	if (d->running)
+		drill_stop_workers(d);
 }
 
-int hfsctl_drill(int argc, char **argv)
+/* ------------------------------------------------------------- drill */
+
+/* The region and the daemon of the mount; 0, or the exit status after
+ * a message. */
+static int find_target(struct drill *d)
+{
+	struct stat sb;
+
+	d->region = ctl_region_of(d->mnt);
+	if (!d->region) {
+		fprintf(stderr, "%s: %s: not a holdfs mount point\n", DPROG,
+			d->mnt);
+		return 1;
+	}
+	if (drill_find_daemon(d) < 0)
+		return 1;
+	if (d->range || d->inject_only)
+		return 0;
+	if (stat(d->region, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		fprintf(stderr, "%s: %s is not a regular file (device-dax?):"
+			" a real whole-device drill means removing the "
+			"device; use --inject-only for an injected one\n",
+			DPROG, d->region);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static void alloc_workers(struct drill *d)
+{
+	d->wk = calloc(nworkers(d), sizeof(*d->wk));
+	for (unsigned i = 0; i < d->n; i++) {
+		d->wk[i].t_lost = calloc(d->k, sizeof(uint64_t));
+		d->wk[i].expect = calloc(d->k, sizeof(bool));
+	}
+}
+
+static void drill_free(struct drill *d)
+{
+	json_object_put(d->st);
+	json_object_put(d->out);
+	if (d->rfd >= 0)
+		close(d->rfd);
+	for (unsigned i = 0; d->wk && i < d->n; i++) {
+		free(d->wk[i].t_lost);
+		free(d->wk[i].expect);
+	}
+	for (size_t i = 0; i < d->ndopts; i++)
+		free(d->dopts[i]);
+	free(d->dopts);
+	free(d->wk);
+	free(d->region);
+}
+
+int cmd_drill(int argc, char **argv)
 {
 	struct drill d = { .n = 4, .k = 4, .w = 2, .deadline_ms = 5000,
 			   .rfd = -1 };
 	int r = parse_args(&d, argc, argv);
 
 	if (r)
+		return r < 0 ? 0 : r;
+	r = find_target(&d);
+	if (r) {
+		drill_free(&d);
 		return r;
-	if (d.k * (uint64_t)FSIZE > (1ull << 30))
-		return usage_err("--leases-per-client too large");
-	d.region = region_of(d.mnt);
-	if (!d.region) {
-		fprintf(stderr, "%s: %s: not a holdfs mount point\n", DPROG,
-			d.mnt);
-		return 1;
 	}
-	if (find_daemon(&d) < 0)
-		return 1;
-	if (!d.range && !d.inject_only) {
-		struct stat sb;
-
-		if (stat(d.region, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-			fprintf(stderr, "%s: %s is not a regular file (device-dax?):"
-				" a real whole-device drill means removing the "
-				"device; use --inject-only for an injected one\n",
-				DPROG, d.region);
-			return 2;
-		}
-	}
-	d.wk = calloc(d.n + d.w, sizeof(*d.wk));
-	for (unsigned i = 0; i < d.n; i++) {
-		d.wk[i].t_lost = calloc(d.k, sizeof(uint64_t));
-		d.wk[i].expect = calloc(d.k, sizeof(bool));
-	}
-	d.out = json_object_new_object();
-	d.checks = json_object_new_array();
-	json_object_object_add(d.out, "kind", json_object_new_string(
-		d.range ? "range" : "whole"));
-	json_object_object_add(d.out, "inject", json_object_new_string(
-		d.range || d.inject_only ? "admin" : "truncate"));
-	json_object_object_add(d.out, "mountpoint", json_object_new_string(d.mnt));
-	json_object_object_add(d.out, "region", json_object_new_string(d.region));
-	put_int(&d, "clients", d.n);
-	put_int(&d, "leases_per_client", d.k);
-	put_int(&d, "writers", d.w);
-	put_int(&d, "deadline_ms", d.deadline_ms);
-	put_int(&d, "daemon_pid", d.dpid);
-	json_object_object_add(d.out, "checks", d.checks);
+	alloc_workers(&d);
+	report_start(&d);
 	run(&d);
-	json_object_object_add(d.out, "ok", json_object_new_boolean(!d.nfail));
-	print_report(&d);
+	report_print(&d);
 	r = d.nfail ? 1 : 0;
-	json_object_put(d.out);
-	for (unsigned i = 0; i < d.n; i++) {
-		free(d.wk[i].t_lost);
-		free(d.wk[i].expect);
-	}
-	for (size_t i = 0; i < d.ndopts; i++)
-		free(d.dopts[i]);
-	free(d.dopts);
-	free(d.wk);
-	free(d.region);
-	return fflush(stdout) ? 1 : r;
+	drill_free(&d);
+	return r;
 }

@@ -3,68 +3,98 @@
  * holdfsctl: administration of a mounted holdfs over its control socket
  * (docs/lease-protocol.md, admin messages; docs/man/holdfsctl.8).
  *
- *   holdfsctl leases [--json] MOUNTPOINT
- *   holdfsctl holders --range OFF,LEN [--json] MOUNTPOINT
- *   holdfsctl status [--json] MOUNTPOINT
+ *   holdfsctl leases [--json] MOUNTPOINT                    (cmd_query.c)
+ *   holdfsctl holders --range OFF,LEN [--json] MOUNTPOINT   (cmd_query.c)
+ *   holdfsctl status [--json] MOUNTPOINT                    (cmd_query.c)
  *   holdfsctl inject --whole-device | --range OFF,LEN [--media] MOUNTPOINT
- *   holdfsctl health [--json] REGION|MOUNTPOINT
- *   holdfsctl drill [OPTIONS] MOUNTPOINT      (ctl/drill.c)
+ *                                                           (cmd_inject.c)
+ *   holdfsctl health [--json] REGION|MOUNTPOINT             (cmd_health.c)
+ *   holdfsctl drill [OPTIONS] MOUNTPOINT                    (drill.c)
+ *
+ * main looks the command up in the table below and hands it its part of
+ * the command line (argv[0] = the command).  Each command parses its own
+ * options; after a successful one main flushes stdout and checks it, so a
+ * full disk or a closed pipe is a failure.
  *
  * Exit status: 0 success, 1 failure (not a holdfs mount, daemon refused,
  * I/O error), 2 usage error.
  */
-#include <errno.h>
-#include <getopt.h>
-#include <inttypes.h>
-#include <json-c/json.h>
-#include <poll.h>
-#include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
-#include <sys/un.h>
-#include <unistd.h>
 
-#include <holdfs/proto.h>
-#include <time.h>
-
-#include "media.h"
+#include "conn.h"
 #include "holdfsctl.h"
 
-#define TIMEOUT_MS 10000
+struct ctl_cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *args;           /* after the name in --help, or NULL */
+	const char *help;           /* --help text, lines of at most 50 */
+};
 
-static const char *prog = "holdfsctl";
+static const struct ctl_cmd commands[] = {
+	{ "leases", cmd_leases, NULL,
+	  "list the DAX leases: id, pid, uid, inode, file\n"
+	  "range, protection and extents" },
+	{ "holders", cmd_holders, "--range OFF,LEN",
+	  "who owns and who holds region bytes\n"
+	  "[OFF, OFF+LEN): owning inodes (file offset, kind,\n"
+	  "open handles) and the leases mapping them" },
+	{ "status", cmd_status, NULL,
+	  "failure state (ok, degraded, shutdown), failure\n"
+	  "events with time and source, affected paths, bad\n"
+	  "extents, revoked leases, killed holders, phase\n"
+	  "timings (docs/failure-model.md)" },
+	{ "inject", cmd_inject, "--whole-device | --range OFF,LEN [--media]",
+	  "feed the failure pipeline as a drill: device loss\n"
+	  "(shuts the filesystem down) or a failed region\n"
+	  "range; waits for the outcome and prints it" },
+	{ "health", cmd_health, "REGION|MOUNTPOINT",
+	  "print the persistent health log (read-only; works\n"
+	  "on an unmounted region)" },
+	{ "drill", cmd_drill, "[--help]",
+	  "failure drill with DAX clients and writers, checks\n"
+	  "and a report (holdfsctl drill --help)" },
+};
 
-static void usage(FILE *f)
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+#define HELP_COL 25
+
+/* "  NAME ARGS" and its help, indented to HELP_COL; a synopsis too long
+ * for the column gets a line of its own. */
+static void print_command(FILE *f, const struct ctl_cmd *c)
+{
+	char head[128];
+	const char *s = c->help;
+
+	snprintf(head, sizeof(head), "%s%s%s", c->name, c->args ? " " : "",
+		 c->args ? c->args : "");
+	if (strlen(head) + 3 > HELP_COL)
+		fprintf(f, "  %s\n%*s", head, HELP_COL, "");
+	else
+		fprintf(f, "  %-*s", HELP_COL - 2, head);
+	for (;;) {
+		size_t n = strcspn(s, "\n");
+
+		fprintf(f, "%.*s\n", (int)n, s);
+		if (!s[n])
+			break;
+		s += n + 1;
+		fprintf(f, "%*s", HELP_COL, "");
+	}
+}
+
+void ctl_usage(FILE *f)
 {
 	fprintf(f,
 "Usage: holdfsctl COMMAND [OPTIONS] MOUNTPOINT\n"
 "\n"
 "Query a mounted holdfs through its control socket (root only).\n"
 "\n"
-"Commands:\n"
-"  leases                 list the DAX leases: id, pid, uid, inode, file\n"
-"                         range, protection and extents\n"
-"  holders --range OFF,LEN\n"
-"                         who owns and who holds region bytes\n"
-"                         [OFF, OFF+LEN): owning inodes (file offset, kind,\n"
-"                         open handles) and the leases mapping them\n"
-"  status                 failure state (ok, degraded, shutdown), failure\n"
-"                         events with time and source, affected paths, bad\n"
-"                         extents, revoked leases, killed holders, phase\n"
-"                         timings (docs/failure-model.md)\n"
-"  inject --whole-device | --range OFF,LEN [--media]\n"
-"                         feed the failure pipeline as a drill: device loss\n"
-"                         (shuts the filesystem down) or a failed region\n"
-"                         range; waits for the outcome and prints it\n"
-"  health REGION|MOUNTPOINT\n"
-"                         print the persistent health log (read-only; works\n"
-"                         on an unmounted region)\n"
-"  drill [--help]         failure drill with DAX clients and writers, checks\n"
-"                         and a report (holdfsctl drill --help)\n"
+"Commands:\n");
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		print_command(f, &commands[i]);
+	fprintf(f,
 "\n"
 "Options:\n"
 "  --json                 print the daemon's JSON document\n"
@@ -75,595 +105,51 @@ static void usage(FILE *f)
 "Exit status: 0 success, 1 failure, 2 usage error.\n");
 }
 
-static int usage_error(const char *msg)
+int ctl_usage_error(const char *msg)
 {
-	fprintf(stderr, "%s: %s\nTry '%s --help'.\n", prog, msg, prog);
-	return 2;
+	fprintf(stderr, "%s: %s\nTry '%s --help'.\n", CTL_PROG, msg, CTL_PROG);
+	return EXIT_USAGE;
 }
 
-static int parse_num(const char *s, uint64_t *out)
+static const struct ctl_cmd *find_command(const char *name)
 {
-	char *end;
-	unsigned long long v;
-	unsigned shift = 0;
-
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || end == s || *s == '-')
-		return -1;
-	switch (*end) {
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	case 't': case 'T': shift = 40; end++; break;
-	default: break;
-	}
-	if (*end || (shift && v > (UINT64_MAX >> shift)))
-		return -1;
-	*out = (uint64_t)v << shift;
-	return 0;
-}
-
-int ctl_connect(const char *mnt)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
-	int fd;
-
-	if (stat(mnt, &st) < 0) {
-		fprintf(stderr, "%s: %s: %s\n", prog, mnt, strerror(errno));
-		return -1;
-	}
-	snprintf(sa.sun_path, sizeof(sa.sun_path), HFS_CTL_DIR "/dev/%u:%u",
-		 major(st.st_dev), minor(st.st_dev));
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		fprintf(stderr, "%s: socket: %s\n", prog, strerror(errno));
-		return -1;
-	}
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = errno;
-
-		fprintf(stderr, "%s: %s: not a mounted holdfs with a control "
-			"socket (%s: %s)\n", prog, mnt, sa.sun_path,
-			strerror(e));
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* Send one request, collect the ADMIN_REPLY chunks into a string. */
-char *query(int fd, const void *req, size_t len)
-{
-	static uint8_t buf[HFS_MSG_MAX];
-	char *txt = NULL;
-	size_t tlen = 0;
-
-	if (send(fd, req, len, MSG_NOSIGNAL) < 0) {
-		fprintf(stderr, "%s: send: %s\n", prog, strerror(errno));
-		return NULL;
-	}
-	for (;;) {
-		struct pollfd p = { fd, POLLIN, 0 };
-		const struct hfs_msg_hdr *h = (void *)buf;
-		ssize_t n;
-		char *nt;
-
-		if (poll(&p, 1, TIMEOUT_MS) <= 0) {
-			fprintf(stderr, "%s: no answer from the daemon within "
-				"%d s\n", prog, TIMEOUT_MS / 1000);
-			break;
-		}
-		n = recv(fd, buf, sizeof(buf), 0);
-		if (n <= 0) {
-			fprintf(stderr, "%s: the daemon closed the connection\n",
-				prog);
-			break;
-		}
-		if ((size_t)n < sizeof(*h) || h->magic != HFS_PROTO_MAGIC ||
-		    h->len != n) {
-			fprintf(stderr, "%s: malformed reply\n", prog);
-			break;
-		}
-		if (h->type == HFS_MSG_ERROR &&
-		    (size_t)n == sizeof(struct hfs_msg_error)) {
-			const struct hfs_msg_error *e = (void *)buf;
-
-			fprintf(stderr, "%s: the daemon refused: %s (%s)\n", prog,
-				strerror(e->err), e->msg);
-			break;
-		}
-		if (h->type != HFS_MSG_ADMIN_REPLY ||
-		    (size_t)n < sizeof(struct hfs_msg_admin_reply)) {
-			fprintf(stderr, "%s: unexpected reply type %u\n", prog,
-				h->type);
-			break;
-		}
-		n -= sizeof(struct hfs_msg_admin_reply);
-		nt = realloc(txt, tlen + (size_t)n + 1);
-		if (!nt) {
-			fprintf(stderr, "%s: out of memory\n", prog);
-			break;
-		}
-		txt = nt;
-		memcpy(txt + tlen, buf + sizeof(struct hfs_msg_admin_reply),
-		       (size_t)n);
-		tlen += (size_t)n;
-		txt[tlen] = '\0';
-		if (!((const struct hfs_msg_admin_reply *)buf)->more)
-			return txt;
-	}
-	free(txt);
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
 	return NULL;
 }
 
-static uint64_t u64(json_object *o, const char *k)
+static int unknown_command(const char *name)
 {
-	json_object *v;
+	char list[256] = "commands:";
+	size_t n = strlen(list);
 
-	return json_object_object_get_ex(o, k, &v) ? json_object_get_uint64(v)
-						   : 0;
-}
-
-static const char *str(json_object *o, const char *k)
-{
-	json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v)
-						   : "";
-}
-
-static json_object *arr(json_object *o, const char *k)
-{
-	json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) &&
-	       json_object_is_type(v, json_type_array) ? v : NULL;
-}
-
-static void print_leases(json_object *leases)
-{
-	size_t n = leases ? json_object_array_length(leases) : 0;
-
-	if (!n) {
-		printf("no leases\n");
-		return;
-	}
-	printf("%-8s %-8s %-6s %-10s %-18s %-18s %-4s %-8s %s\n", "LEASE",
-	       "PID", "UID", "INODE", "OFFSET", "LENGTH", "PROT", "PAGES",
-	       "EXTENTS");
-	for (size_t i = 0; i < n; i++) {
-		json_object *l = json_object_array_get_idx(leases, i);
-		json_object *ex = arr(l, "extents");
-		size_t ne = ex ? json_object_array_length(ex) : 0;
-
-		printf("%-8" PRIu64 " %-8" PRIu64 " %-6" PRIu64 " %-10" PRIu64
-		       " %#-18" PRIx64 " %#-18" PRIx64 " %-4s %-8s", u64(l, "id"),
-		       u64(l, "pid"), u64(l, "uid"), u64(l, "ino"),
-		       u64(l, "offset"), u64(l, "length"), str(l, "prot"),
-		       str(l, "coherence"));
-		for (size_t k = 0; k < ne; k++) {
-			json_object *e = json_object_array_get_idx(ex, k);
-			const char *st = str(e, "state");
-
-			if (!strcmp(st, "mapped"))
-				printf(" %#" PRIx64 "+%#" PRIx64 "@%#" PRIx64,
-				       u64(e, "file_off"), u64(e, "len"),
-				       u64(e, "region_off"));
-			else
-				printf(" %#" PRIx64 "+%#" PRIx64 "(%s)",
-				       u64(e, "file_off"), u64(e, "len"), st);
-		}
-		printf("\n");
-	}
-}
-
-static void print_holders(json_object *o)
-{
-	json_object *ow = arr(o, "owners");
-	size_t n = ow ? json_object_array_length(ow) : 0;
-
-	printf("region bytes %#" PRIx64 "+%#" PRIx64 "\n", u64(o, "offset"),
-	       u64(o, "length"));
-	if (!n)
-		printf("owners: none (free or metadata outside the pool)\n");
-	else
-		printf("%-18s %-12s %-10s %-18s %-13s %s\n", "REGION", "LENGTH",
-		       "INODE", "FILE OFFSET", "KIND", "OPEN HANDLES");
-	for (size_t i = 0; i < n; i++) {
-		json_object *p = json_object_array_get_idx(ow, i);
-
-		printf("%#-18" PRIx64 " %#-12" PRIx64 " %-10" PRIu64
-		       " %#-18" PRIx64 " %-13s %" PRIu64 "\n",
-		       u64(p, "region_off"), u64(p, "len"), u64(p, "ino"),
-		       u64(p, "file_off"), str(p, "kind"),
-		       u64(p, "open_handles"));
-	}
-	printf("leases mapping the range:\n");
-	print_leases(arr(o, "leases"));
-	if (u64(o, "pending_free_blocks"))
-		printf("blocks waiting for revocation: %" PRIu64 "\n",
-		       u64(o, "pending_free_blocks"));
-}
-
-static void print_status(json_object *o)
-{
-	json_object *a;
-	size_t n;
-
-	printf("state: %s\n", str(o, "state"));
-	if (*str(o, "reason"))
-		printf("reason: %s\n", str(o, "reason"));
-	a = arr(o, "events");
-	n = a ? json_object_array_length(a) : 0;
-	printf("events: %zu\n", n);
-	for (size_t i = 0; i < n; i++) {
-		json_object *e = json_object_array_get_idx(a, i);
-
-		printf("  %s  %-24s %#" PRIx64 "+%#" PRIx64 "  %s\n",
-		       str(e, "time"), str(e, "source"), u64(e, "offset"),
-		       u64(e, "length"), str(e, "outcome"));
-	}
-	a = arr(o, "affected");
-	n = a ? json_object_array_length(a) : 0;
-	if (n)
-		printf("files with lost data:\n");
-	for (size_t i = 0; i < n; i++) {
-		json_object *e = json_object_array_get_idx(a, i);
-
-		printf("  %s (inode %" PRIu64 ") bytes %#" PRIx64 "+%#" PRIx64
-		       "\n", str(e, "path"), u64(e, "ino"), u64(e, "file_off"),
-		       u64(e, "len"));
-	}
-	a = arr(o, "bad_extents");
-	n = a ? json_object_array_length(a) : 0;
-	if (n)
-		printf("bad extents (never allocated):\n");
-	for (size_t i = 0; i < n; i++) {
-		json_object *e = json_object_array_get_idx(a, i);
-
-		printf("  %#" PRIx64 "+%#" PRIx64 "\n", u64(e, "offset"),
-		       u64(e, "length"));
-	}
-	a = arr(o, "revoked");
-	n = a ? json_object_array_length(a) : 0;
-	if (n)
-		printf("leases revoked for failures:\n");
-	for (size_t i = 0; i < n; i++) {
-		json_object *e = json_object_array_get_idx(a, i);
-
-		printf("  lease %" PRIu64 " pid %" PRIu64 ": %s\n",
-		       u64(e, "lease"), u64(e, "pid"), str(e, "outcome"));
-	}
-	printf("holders killed: %" PRIu64 "\n", u64(o, "killed"));
-	a = arr(o, "phases");
-	n = a ? json_object_array_length(a) : 0;
-	for (size_t i = 0; i < n; i++) {
-		json_object *e = json_object_array_get_idx(a, i), *v;
-
-		printf("  phase %-24s %.3f ms\n", str(e, "phase"),
-		       json_object_object_get_ex(e, "ms", &v)
-			       ? json_object_get_double(v) : 0.0);
-	}
-}
-
-json_object *get_status(const char *mnt)
-{
-	struct hfs_msg_hdr h = { HFS_PROTO_MAGIC, HFS_PROTO_VERSION,
-				 HFS_MSG_ADMIN_STATUS, sizeof(h), 0, 1 };
-	int fd = ctl_connect(mnt);
-	json_object *doc = NULL;
-	char *txt;
-
-	if (fd < 0)
-		return NULL;
-	txt = query(fd, &h, sizeof(h));
-	close(fd);
-	if (txt && !(doc = json_tokener_parse(txt)))
-		fprintf(stderr, "%s: the daemon sent invalid JSON\n", prog);
-	free(txt);
-	return doc;
-}
-
-/* Queue the injection, then wait (30 s) for its event to be handled. */
-static int do_inject(const char *mnt, uint64_t off, uint64_t len,
-		     uint32_t flags, bool json)
-{
-	struct hfs_msg_inject m = { { HFS_PROTO_MAGIC, HFS_PROTO_VERSION,
-				      HFS_MSG_ADMIN_INJECT, sizeof(m), 0, 1 },
-				    off, len, flags, 0 };
-	json_object *st = get_status(mnt), *ev;
-	size_t before;
-	char *txt;
-	int fd;
-
-	if (!st)
-		return 1;
-	ev = arr(st, "events");
-	before = ev ? json_object_array_length(ev) : 0;
-	json_object_put(st);
-	fd = ctl_connect(mnt);
-	if (fd < 0)
-		return 1;
-	txt = query(fd, &m, sizeof(m));
-	close(fd);
-	if (!txt)
-		return 1;
-	free(txt);
-	for (int i = 0; i < 3000; i++) {
-		json_object *e;
-		size_t n;
-
-		st = get_status(mnt);
-		if (!st)
-			return 1;
-		ev = arr(st, "events");
-		n = ev ? json_object_array_length(ev) : 0;
-		e = n > before ? json_object_array_get_idx(ev, n - 1) : NULL;
-		if (e && strcmp(str(e, "outcome"), "in progress")) {
-			if (json)
-				printf("%s\n", json_object_to_json_string_ext(
-					e, JSON_C_TO_STRING_PRETTY));
-			else
-				printf("%s\n", str(e, "outcome"));
-			json_object_put(st);
-			return fflush(stdout) ? 1 : 0;
-		}
-		json_object_put(st);
-		usleep(10000);
-	}
-	fprintf(stderr, "%s: the injected failure was not handled within "
-		"30 s\n", prog);
-	return 1;
-}
-
-/* Region of a mounted holdfs: the mount source in /proc/self/mountinfo
- * (the daemon sets fsname to the region's absolute path). */
-char *region_of(const char *mnt)
-{
-	char *real = realpath(mnt, NULL), *line = NULL, *res = NULL;
-	size_t cap = 0;
-	FILE *f;
-
-	if (!real || !(f = fopen("/proc/self/mountinfo", "re"))) {
-		free(real);
-		return NULL;
-	}
-	while (getline(&line, &cap, f) > 0) {
-		char mp[4096], fstype[64], src[4096];
-		char *sep = strstr(line, " - ");
-
-		if (!sep || sscanf(line, "%*u %*u %*s %*s %4095s", mp) != 1 ||
-		    sscanf(sep + 3, "%63s %4095s", fstype, src) != 2)
-			continue;
-		if (!strcmp(mp, real) && !strncmp(fstype, "fuse.holdfs", 11)) {
-			free(res);
-			res = strdup(src);
-		}
-	}
-	free(line);
-	fclose(f);
-	free(real);
-	return res;
-}
-
-struct health_ctx {
-	bool json;
-	json_object *arr;
-};
-
-static int health_cb(void *ctx, const struct hfs_health_rec *r)
-{
-	struct health_ctx *h = ctx;
-	char tb[64], msg[sizeof(r->h_msg) + 1];
-	time_t t = (time_t)(r->h_time / 1000000000ull);
-	struct tm tm;
-
-	memcpy(msg, r->h_msg, sizeof(r->h_msg));
-	msg[sizeof(r->h_msg)] = '\0';
-	gmtime_r(&t, &tm);
-	strftime(tb, sizeof(tb), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	if (h->json) {
-		json_object *x = json_object_new_object();
-
-		json_object_object_add(x, "seq", json_object_new_uint64(r->h_seq));
-		json_object_object_add(x, "time", json_object_new_string(tb));
-		json_object_object_add(x, "type", json_object_new_string(
-			hfs_health_type_name(r->h_type)));
-		json_object_object_add(x, "offset", json_object_new_uint64(r->h_off));
-		json_object_object_add(x, "length", json_object_new_uint64(r->h_len));
-		json_object_object_add(x, "ino", json_object_new_uint64(r->h_ino));
-		json_object_object_add(x, "message", json_object_new_string(msg));
-		json_object_array_add(h->arr, x);
-	} else {
-		printf("%-6" PRIu64 " %s %-14s %#" PRIx64 "+%#" PRIx64,
-		       r->h_seq, tb, hfs_health_type_name(r->h_type), r->h_off,
-		       r->h_len);
-		if (r->h_ino)
-			printf(" ino %" PRIu64, r->h_ino);
-		printf("  %s\n", msg);
-	}
-	return 0;
-}
-
-static int do_health(const char *what, bool json)
-{
-	struct hfs_region_opts ro = { .readonly = true, .no_lock = true };
-	struct health_ctx h = { json, json_object_new_array() };
-	struct hfs_region *rg = NULL;
-	struct hfs_err err = { 0 };
-	struct hfs_super sb;
-	char *region = NULL;
-	bool backup;
-	struct stat st;
-	int r;
-
-	if (stat(what, &st) == 0 && S_ISDIR(st.st_mode)) {
-		region = region_of(what);
-		if (!region) {
-			fprintf(stderr, "%s: %s: not a holdfs mount point\n",
-				prog, what);
-			json_object_put(h.arr);
-			return 1;
-		}
-		what = region;
-	}
-	r = hfs_region_open(what, &ro, &rg, &err);
-	if (!r)
-		r = hfs_super_read(rg, false, &sb, &backup, &err);
-	if (!r)
-		r = hfs_health_walk(rg, &sb, health_cb, &h);
-	if (r < 0)
-		fprintf(stderr, "%s: %s\n", prog, err.code ? err.msg
-			: strerror(-r));
-	else if (json)
-		printf("%s\n", json_object_to_json_string_ext(
-			h.arr, JSON_C_TO_STRING_PRETTY));
-	if (rg)
-		hfs_region_close(rg);
-	json_object_put(h.arr);
-	free(region);
-	return r < 0 || fflush(stdout) ? 1 : 0;
+	fprintf(stderr, "%s: unknown command '%s'\n", CTL_PROG, name);
+	for (size_t i = 0; i < NCOMMANDS && n < sizeof(list); i++)
+		n += (size_t)snprintf(list + n, sizeof(list) - n, "%s %s",
+				      i ? "," : "", commands[i].name);
+	return ctl_usage_error(list);
 }
 
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "range", required_argument, NULL, 'r' },
-		{ "whole-device", no_argument, NULL, 'W' },
-		{ "media", no_argument, NULL, 'M' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	bool json = false, have_range = false, whole = false, media = false;
-	uint64_t off = 0, len = 0;
-	const char *cmd, *mnt;
-	json_object *doc;
-	char *txt;
-	int c, fd, status = 1;
+	const struct ctl_cmd *cmd;
+	int c, r;
 
-	while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
-		if (c == 'h') {
-			usage(stdout);
-			return fflush(stdout) ? 1 : 0;
-		}
-		return usage_error("options go after the command");
+	/* only --help before the command */
+	while ((c = getopt_long(argc, argv, "+h", ctl_options, NULL)) != -1) {
+		if (c != 'h')
+			return ctl_usage_error("options go after the command");
+		ctl_usage(stdout);
+		return fflush(stdout) ? 1 : 0;
 	}
 	if (optind >= argc)
-		return usage_error("missing COMMAND");
-	cmd = argv[optind++];
-	if (!strcmp(cmd, "drill"))
-		return hfsctl_drill(argc - optind + 1, argv + optind - 1);
-	if (strcmp(cmd, "leases") && strcmp(cmd, "holders") &&
-	    strcmp(cmd, "status") && strcmp(cmd, "inject") &&
-	    strcmp(cmd, "health")) {
-		fprintf(stderr, "%s: unknown command '%s'\n", prog, cmd);
-		return usage_error("commands: leases, holders, status, inject, "
-				   "health, drill");
-	}
-	optind--; /* getopt_long skips argv[0] of the sub-vector */
-	argc -= optind;
-	argv += optind;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "hj", lo, NULL)) != -1) {
-		char *comma;
-
-		switch (c) {
-		case 'h':
-			usage(stdout);
-			return fflush(stdout) ? 1 : 0;
-		case 'j':
-			json = true;
-			break;
-		case 'W':
-			whole = true;
-			break;
-		case 'M':
-			media = true;
-			break;
-		case 'r':
-			comma = strchr(optarg, ',');
-			if (!comma)
-				return usage_error("--range wants OFF,LEN");
-			*comma = '\0';
-			if (parse_num(optarg, &off) || parse_num(comma + 1, &len) ||
-			    len == 0 || off + len < off)
-				return usage_error("--range: bad OFF,LEN");
-			have_range = true;
-			break;
-		default:
-			return usage_error("bad option");
-		}
-	}
-	if (optind != argc - 1)
-		return usage_error(optind >= argc ? "missing MOUNTPOINT"
-						  : "too many arguments");
-	mnt = argv[optind];
-	if ((whole || media) && strcmp(cmd, "inject"))
-		return usage_error("--whole-device and --media are for inject");
-	if (!strcmp(cmd, "inject")) {
-		if (whole == have_range)
-			return usage_error("inject needs --whole-device or "
-					   "--range OFF,LEN");
-		return do_inject(mnt, off, len,
-				 (whole ? HFS_FAIL_WHOLE_DEVICE |
-					  HFS_FAIL_PRE_REMOVE : 0) |
-				 (media ? HFS_FAIL_MEDIA : 0), json);
-	}
-	if (have_range && strcmp(cmd, "holders"))
-		return usage_error("--range is for holders and inject");
-	if (!strcmp(cmd, "health"))
-		return do_health(mnt, json);
-	if (!strcmp(cmd, "status")) {
-		doc = get_status(mnt);
-		if (!doc)
-			return 1;
-		if (json)
-			printf("%s\n", json_object_to_json_string_ext(
-				doc, JSON_C_TO_STRING_PRETTY));
-		else
-			print_status(doc);
-		json_object_put(doc);
-		return fflush(stdout) || ferror(stdout) ? 1 : 0;
-	}
-	if (!strcmp(cmd, "holders") && !have_range)
-		return usage_error("holders needs --range OFF,LEN");
-	if (!strcmp(cmd, "leases") && have_range)
-		return usage_error("leases takes no --range");
-	fd = ctl_connect(mnt);
-	if (fd < 0)
-		return 1;
-	if (!strcmp(cmd, "leases")) {
-		struct hfs_msg_hdr h = { HFS_PROTO_MAGIC, HFS_PROTO_VERSION,
-					 HFS_MSG_ADMIN_LEASES, sizeof(h), 0, 1 };
-
-		txt = query(fd, &h, sizeof(h));
-	} else {
-		struct hfs_msg_range r = { { HFS_PROTO_MAGIC, HFS_PROTO_VERSION,
-					     HFS_MSG_ADMIN_HOLDERS, sizeof(r),
-					     0, 1 }, 0, off, len };
-
-		txt = query(fd, &r, sizeof(r));
-	}
-	close(fd);
-	if (!txt)
-		return 1;
-	doc = json_tokener_parse(txt);
-	if (!doc) {
-		fprintf(stderr, "%s: the daemon sent invalid JSON\n", prog);
-	} else {
-		if (json)
-			printf("%s\n", json_object_to_json_string_ext(
-				doc, JSON_C_TO_STRING_PRETTY));
-		else if (!strcmp(cmd, "leases"))
-			print_leases(arr(doc, "leases"));
-		else
-			print_holders(doc);
-		json_object_put(doc);
-		status = fflush(stdout) || ferror(stdout) ? 1 : 0;
-	}
-	free(txt);
-	return status;
+		return ctl_usage_error("missing COMMAND");
+	cmd = find_command(argv[optind]);
+	if (!cmd)
+		return unknown_command(argv[optind]);
+	r = cmd->fn(argc - optind, argv + optind);
+	if (r == 0 && (fflush(stdout) || ferror(stdout)))
+		r = 1;
+	return r;
 }

@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * holdfsctl drill internals, shared by its files:
+ *
+ *   drill.c         options, the report, the table of steps and its loop
+ *   drill_steps.c   the steps: setup ... verify
+ *   drill_pump.c    the parent's side of the workers: messages, settling,
+ *                   stopping
+ *   drill_worker.c  the worker processes: DAX clients and writers
+ *   drill_sys.c     the daemon, files, external commands
+ */
+#ifndef HOLDFSCTL_DRILL_H
+#define HOLDFSCTL_DRILL_H
+
+#include <json-c/json.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#define DPROG "holdfsctl drill"
+#define MAXW 256          /* clients, writers */
+#define MAXK 1024         /* leases per client */
+#define NSTATIC 4         /* untouched files, verified after a range drill */
+#define FSIZE (256u << 10)
+#define BEAT_NS 20000000ull
+
+/* --------------------------------------------------- worker messages */
+
+enum { M_READY = 1, M_BEAT, M_REVOKED, M_SIGBUS, M_ERROR, M_FATAL };
+
+/* What a worker writes to the pipe; one write(2) each. */
+struct dmsg {
+	uint32_t type;
+	uint32_t worker;
+	uint32_t lease;
+	int32_t val;      /* reason, errno */
+	uint64_t t_ns;
+	uint64_t aux;     /* M_READY: lease size */
+};
+
+/* ---------------------------------------------------------- the drill */
+
+struct worker {
+	pid_t pid;
+	bool writer, ready, exited, killed, fatal;
+	int status, err, fatal_err;
+	unsigned seed, nrev, nbus;
+	uint64_t t_beat, t_err, t_exit;
+	uint64_t *t_lost;          /* clients: per lease, 0 = still mapped */
+	bool *expect;              /* clients: lease expected to be lost */
+	char path[PATH_MAX + 32];
+};
+
+struct drill {
+	/* options */
+	unsigned n, k, w, deadline_ms;
+	bool range, have_range, json, inject_only, keep;
+	uint64_t roff, rlen;
+	const char *mnt, *daemon_opt, *fsck_opt;
+	/* found before the run */
+	char *region, exe[PATH_MAX];
+	pid_t dpid;
+	char **dopts;              /* "-o" values of the daemon's cmdline */
+	size_t ndopts;
+	/* the run */
+	char dir[PATH_MAX];
+	struct worker *wk;         /* n clients, then w writers */
+	bool running;              /* workers to stop */
+	int rfd;                   /* the read end of their pipe */
+	uint64_t lsz;              /* a client lease's length */
+	uint64_t t_inj;
+	unsigned nexp;             /* leases expected to be lost */
+	json_object *st;           /* the daemon's status after the injection */
+	/* the report */
+	json_object *out, *checks, *hung;
+	unsigned nfail, npass;
+};
+
+/* Clients and writers. */
+static inline unsigned nworkers(const struct drill *d)
+{
+	return d->n + d->w;
+}
+
+static inline uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+/* Milliseconds from a to b, 0 if b is not later. */
+static inline double ms(uint64_t a, uint64_t b)
+{
+	return b > a ? (double)(b - a) / 1e6 : 0.0;
+}
+
+/* The drill's file patterns: byte off of the file with seed. */
+static inline uint8_t pat(unsigned seed, uint64_t off)
+{
+	uint64_t x = off * 0x9E3779B97F4A7C15ull + seed * 0xBF58476D1CE4E5B9ull;
+
+	return (uint8_t)(x >> 29 ^ x >> 47 ^ off >> 12);
+}
+
+static inline void fill(uint8_t *b, size_t n, unsigned seed, uint64_t off)
+{
+	for (size_t i = 0; i < n; i++)
+		b[i] = pat(seed, off + i);
+}
+
+/* drill.c: the report.  A progress line (not with --json); a check. */
+void drill_note(struct drill *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void drill_check(struct drill *d, const char *name, bool ok,
+		 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void drill_put_num(struct drill *d, const char *k, double v);
+void drill_put_int(struct drill *d, const char *k, int64_t v);
+
+/* drill_steps.c: each returns DRILL_NEXT or DRILL_STOP (skip the rest). */
+enum { DRILL_NEXT, DRILL_STOP };
+int drill_setup(struct drill *d);
+int drill_spawn(struct drill *d);
+int drill_expect(struct drill *d);
+int drill_inject(struct drill *d);
+int drill_settle(struct drill *d);
+int drill_tally(struct drill *d);
+int drill_stop(struct drill *d);
+int drill_unmount(struct drill *d);
+int drill_fsck(struct drill *d);
+int drill_remount(struct drill *d);
+int drill_verify(struct drill *d);
+int drill_cleanup(struct drill *d);
+
+/* drill_pump.c */
+/* Read the workers' messages for up to wait_ms, then reap the exited. */
+void drill_pump(struct drill *d, int wait_ms);
+/* When a client's expected losses were all in (0: not yet). */
+uint64_t drill_client_lost(struct drill *d, struct worker *w);
+/* The worker reacted to the injection as it should by now. */
+bool drill_worker_settled(struct drill *d, struct worker *w, bool affected);
+/* SIGTERM every worker, SIGKILL after 2 s, reap them. */
+void drill_stop_workers(struct drill *d);
+
+/* drill_worker.c: fork worker i writing its messages to wfd; the pid, or
+ * -1 if fork failed. */
+pid_t drill_fork_worker(struct drill *d, unsigned i, int wfd);
+
+/* drill_sys.c */
+int drill_find_daemon(struct drill *d);
+bool drill_mounted(const char *mnt);
+bool drill_wait_gone(pid_t pid, int wait_ms);
+int drill_run_cmd(char *const argv[], bool quiet);
+int drill_remount_cmd(struct drill *d);
+int drill_write_pattern(const char *path, size_t size, unsigned seed);
+int drill_verify_pattern(const char *path, size_t size, unsigned seed);
+
+#endif
