@@ -77,6 +77,8 @@ struct hfc_conn {
 	struct hfc_pending *pending;
 	uint64_t next_id;
 	pthread_mutex_t send_lock;
+	void *lbuf;          /* the listener's receive buffer (a forked
+				child frees it: it has no listener) */
 	struct hfc_conn *next;
 };
 

@@ -327,6 +327,8 @@ static void child_after_fork(void)
 		pthread_mutex_init(&c->lock, NULL);
 		pthread_mutex_init(&c->send_lock, NULL);
 		c->pending = NULL;
+		free(c->lbuf);  /* its listener thread was not inherited */
+		c->lbuf = NULL;
 		if (c->dead)
 			continue;
 		c->dead = true;

@@ -213,6 +213,7 @@ static void *listener(void *arg)
 
 	pthread_setname_np(pthread_self(), "holdfs-listen");
 	prio_rt();
+	c->lbuf = buf;
 
 	while (buf) {
 		int fd;
@@ -230,6 +231,7 @@ static void *listener(void *arg)
 		}
 		handle(c, buf, (size_t)n, fd);
 	}
+	c->lbuf = NULL;
 	free(buf);
 	prio_normal(true); /* conn_die runs the handlers */
 	conn_die(c, why);
