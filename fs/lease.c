@@ -13,8 +13,11 @@
  *    (bounded) for their acks.  fs mapping -> rmap -> client mappings.
  */
 #include "lease.h"
+#include "coherence.h"
+#include "ctl_send.h"
 #include "deadline.h"
 #include "failure.h"
+#include "persisted.h"
 #include "rt.h"
 
 #include <errno.h>
@@ -34,14 +37,6 @@
  * lease filling holes: its LEASE_OK waits for that job). */
 static __thread bool tls_on_ring;
 static __thread struct hfsd_job *tls_fill_job;
-
-static void wake_ring(struct hfsd_ctl *c)
-{
-	uint64_t one = 1;
-
-	if (write(c->efd, &one, sizeof(one)) < 0)
-		hfsd_log(LOG_ERR, "control: eventfd: %s", strerror(errno));
-}
 
 static unsigned dying_ms(const struct hfsd_ctl *c)
 {
@@ -408,7 +403,7 @@ static bool release_hook(void *ctx, uint64_t pblk, uint64_t n, uint64_t ino,
 	}
 	pthread_mutex_unlock(&c->lock);
 	if (keep && !tls_on_ring)
-		wake_ring(c);
+		hfsd_ctl_wake(c);
 	return keep;
 }
 
@@ -586,7 +581,7 @@ static void fill_hook(void *ctx, uint64_t ino, uint64_t off, uint64_t len)
 		tls_fill_job = job; /* the grant defers its reply to it */
 		return;
 	}
-	wake_ring(c);
+	hfsd_ctl_wake(c);
 	job_wait_locked(c, job);
 	job_finish_unlock(c, job, "REMAP");
 }
@@ -623,8 +618,6 @@ void hfsd_lease_run_jobs(struct hfsd_ctl *c)
 	size_t nfr = 0, cap = 0;
 	struct hfsd_job **pp, *j;
 	bool woke = false;
-
-	hfsd_persisted_replies(c);
 
 	pthread_mutex_lock(&c->lock);
 	for (j = c->jobs; j; j = j->next) {
@@ -1610,7 +1603,7 @@ int hfsd_lease_revoke_failure(struct hfsd_ctl *c, uint64_t rs, uint64_t re,
 	queue_job_locked(c, j);
 	pthread_mutex_unlock(&c->lock);
 	hfsd_rt_raise(c->thread, &rt);
-	wake_ring(c);
+	hfsd_ctl_wake(c);
 	job_wait_locked(c, j);
 	hfsd_rt_restore(c->thread, &rt);
 	/* holders killed: distinct pids (a client may have had several

@@ -1,62 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The lease service (fs/lease.c) and the control server that carries it
- * (fs/ctl_server.c): state they share.  Private to those two files and
- * main.c (through ctl_server.h).
- *
- * Threads: one ring thread owns every socket (liburing event loop in
- * ctl_server.c) and runs the message handlers.  The volume hooks run on
- * FUSE worker threads (and on the ring thread when a write lease fills
- * holes).  ctl->lock protects the lease table, the jobs and the client
- * fields marked (L).  Lock order: inode I/O lock, volume lock, ctl->lock;
- * the ring thread never holds ctl->lock while calling into the volume.
+ * The lease service (fs/lease.c): its leases and revocation jobs, and
+ * what the control server and the failure pipeline call.  The state it
+ * shares with the control server, threads and lock order: ctl_i.h.
  */
 #ifndef HOLDFS_FS_LEASE_H
 #define HOLDFS_FS_LEASE_H
 
-#include "coherence.h"
-#include "daemon.h"
+#include "ctl_i.h"
 
-/* RB_ENTRY / RB_HEAD only; the trees' functions are generated in
- * lease.c (libbsd's tree.h, as lib/rmap.c). */
-#include <bsd/sys/tree.h>
 #include <json-c/json.h>
-#include <liburing.h>
-#include <pthread.h>
-#include <sys/socket.h>
-#include <sys/types.h>
 
 #include <holdfs/proto.h>
 
 /* Internal extent flag: revoked part of a lease (never sent). */
 #define HFSD_LEXT_REVOKED 0x100u
-
-struct ctl_op;
-
-struct hfsd_client {
-	struct hfsd_client *next;
-	uint64_t cid;
-	int fd, pidfd;
-	pid_t pid;
-	uid_t uid;
-	gid_t gid;
-	bool hello;           /* HELLO accepted */
-	bool has_ro, has_rw;  /* region fds sent */
-	bool closing;         /* (L) dropped; waiting for in-flight I/O */
-	bool killed;          /* SIGKILL sent */
-	bool recv_armed;
-	unsigned inflight;    /* sends in flight */
-	/* (L) the REVOKE being built for this client: job id, waiter */
-	uint64_t rv_job;
-	uint32_t rv_w;
-	/* receive state */
-	struct msghdr msg;
-	struct iovec iov;
-	struct {
-		_Alignas(struct cmsghdr) char buf[CMSG_SPACE(sizeof(int) * 4)];
-	} cbuf;
-	uint8_t *rbuf;        /* HFS_MSG_MAX + 1 */
-};
 
 /* Leases are indexed (libbsd red-black trees, lease.c) by id (messages
  * name leases) and by (inode, id) (the volume hooks and the failure
@@ -124,56 +82,6 @@ struct hfsd_job {
 	struct timespec start;
 };
 
-struct hfsd_ctl {
-	struct hfsd *d;
-	struct fuse_session *se;
-	pthread_t thread;
-	bool started;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	struct io_uring ring;
-	int lfd;                  /* listening socket */
-	int efd;                  /* eventfd: hooks -> ring */
-	uint64_t ebuf;
-	bool stop;
-	char sock_path[100];
-	char dev_link[100];
-	char mnt[4096];
-	dev_t mnt_dev;
-	bool mnt_dev_ok;
-	int region_rw, region_ro; /* fds handed to clients */
-	uint64_t region_size, alloc_unit;
-	unsigned revoke_ms;
-	bool readonly;
-	gid_t dax_gid;
-	bool dax_gid_set;
-	uint8_t uuid[16];
-	struct hfsd_coh *coh;     /* page-cache coherence table, or NULL */
-	struct hfsd_pw *pw;       /* PERSISTED worker (persisted.c), or NULL */
-	/* (L) */
-	struct hfsd_client *clients;
-	RB_HEAD(lease_ids, hfsd_lease) leases_by_id;
-	RB_HEAD(lease_inos, hfsd_lease) leases_by_ino;
-	RB_HEAD(lease_holes, hfsd_lease) leases_with_holes;
-	uint64_t nleases;
-	struct hfsd_job *jobs;
-	uint64_t next_cid, next_lease, next_msg, next_job;
-	uint64_t pending_blocks;  /* held back for revocation */
-	uint64_t kills;
-	struct ctl_op *inflight;  /* ring thread only (ctl_server.c) */
-};
-
-/* ctl_server.c: transport, for lease.c (ring thread only). */
-int hfsd_ctl_send(struct hfsd_ctl *c, struct hfsd_client *cl,
-		  const void *msg, size_t len, int pass_fd);
-void hfsd_ctl_send_error(struct hfsd_ctl *c, struct hfsd_client *cl,
-			 uint64_t id, int err, const char *why);
-void hfsd_ctl_drop(struct hfsd_ctl *c, struct hfsd_client *cl,
-		   const char *why);
-int hfsd_ctl_arm_timeout(struct hfsd_ctl *c, uint64_t job_id, unsigned ms);
-void hfsd_msg_init(struct hfs_msg_hdr *h, uint16_t type, uint32_t len,
-		   uint64_t id);
-
 /* lease.c */
 void hfsd_lease_init(struct hfsd_ctl *c);  /* installs the volume hooks */
 void hfsd_lease_fini(struct hfsd_ctl *c);
@@ -189,17 +97,6 @@ void hfsd_lease_run_jobs(struct hfsd_ctl *c);
 void hfsd_lease_timeout(struct hfsd_ctl *c, uint64_t job_id);
 /* Called once by the ring thread at start. */
 void hfsd_lease_ring_thread(void);
-
-/* persisted.c: PERSISTED answered by a worker thread, not the ring.
- * start/stop from hfsd_lease_init/fini; stop returns false when the worker
- * could not be stopped (then the coherence table must stay allocated).
- * queue: a validated PERSISTED of inode ino (ring thread).  replies: send
- * the answers of finished ones (ring thread). */
-int hfsd_persisted_start(struct hfsd_ctl *c);
-bool hfsd_persisted_stop(struct hfsd_ctl *c);
-int hfsd_persisted_queue(struct hfsd_ctl *c, const struct hfsd_client *cl,
-			 const struct hfs_msg_range *m, uint64_t ino);
-void hfsd_persisted_replies(struct hfsd_ctl *c);
 
 /* Failure pipeline (fs/failure.c; not on the ring thread): REVOKE with
  * reason FAILURE every lease mapping region bytes [rs, re) (all: every
