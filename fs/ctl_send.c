@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lease.h"
+#include "revoke.h"
 
 struct ctl_send {
 	struct ctl_op op;       /* first: freed as a ctl_op at shutdown */

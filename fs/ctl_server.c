@@ -39,8 +39,10 @@
 
 #include "ctl_send.h"
 #include "lease.h"
+#include "lease_req.h"
 #include "persisted.h"
 #include "proto_check.h"
+#include "revoke.h"
 
 /* Free a dropped client once no operation of the ring refers to it. */
 static void maybe_free(struct hfsd_ctl *c, struct hfsd_client *cl)

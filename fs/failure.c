@@ -42,7 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lease.h"
+#include "revoke.h"
 #include "rt.h"
 
 #define QMAX 256        /* queued events */
