@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The operator's requests (admin.h) and their JSON documents, sent as
- * ADMIN_REPLY chunks (holdfsctl and the tests parse them: keys and
- * values are an interface, docs/lease-protocol.md and
- * docs/failure-model.md).
+ * The operator's requests (admin.h) and every JSON document the daemon
+ * produces, sent as ADMIN_REPLY chunks (holdfsctl and the tests parse
+ * them: keys and values are an interface, docs/lease-protocol.md and
+ * docs/failure-model.md).  No other daemon file uses json-c.
  *
  *   ADMIN_LEASES   {leases: [...], revoke_ms, pending_free_blocks, kills}
  *   ADMIN_HOLDERS  {offset, length, owners: [...], leases: [...the
@@ -19,12 +19,15 @@
 
 #include <errno.h>
 #include <json-c/json.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "coherence.h"
 #include "ctl_send.h"
 #include "failure.h"
+#include "revoke.h"
 
 /* --------------------------------------------------------- transport */
 
@@ -227,6 +230,143 @@ void hfsd_on_admin_holders(struct hfsd_ctl *c, struct hfsd_client *cl,
 
 /* ----------------------------------------------- the failure pipeline */
 
+static json_object *ts_json(const struct timespec *t)
+{
+	char buf[64];
+	struct tm tm;
+
+	gmtime_r(&t->tv_sec, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), ".%03ldZ",
+		 t->tv_nsec / 1000000);
+	return json_object_new_string(buf);
+}
+
+static json_object *events_json(const struct hfsd_fail_status *st)
+{
+	json_object *a = json_object_new_array();
+
+	for (unsigned i = 0; i < st->nev; i++) {
+		json_object *x = json_object_new_object();
+		const struct hfsd_fail_event *e = &st->ev[i];
+
+		json_object_object_add(x, "time", ts_json(&e->when));
+		json_object_object_add(x, "source", json_object_new_string(e->source));
+		json_object_object_add(x, "offset", json_object_new_uint64(e->off));
+		json_object_object_add(x, "length", json_object_new_uint64(e->len));
+		json_object_object_add(x, "whole_device", json_object_new_boolean(
+			!!(e->flags & HFS_FAIL_WHOLE_DEVICE)));
+		json_object_object_add(x, "media", json_object_new_boolean(
+			!!(e->flags & HFS_FAIL_MEDIA)));
+		json_object_object_add(x, "outcome", json_object_new_string(e->outcome));
+		json_object_array_add(a, x);
+	}
+	return a;
+}
+
+static json_object *affected_json(const struct hfsd_fail_status *st)
+{
+	json_object *a = json_object_new_array();
+
+	for (unsigned i = 0; i < st->naff; i++) {
+		json_object *x = json_object_new_object();
+		const struct hfsd_fail_file *e = &st->aff[i];
+
+		json_object_object_add(x, "path", json_object_new_string(e->path));
+		json_object_object_add(x, "ino", json_object_new_uint64(e->ino));
+		json_object_object_add(x, "file_off", json_object_new_uint64(e->file_off));
+		json_object_object_add(x, "len", json_object_new_uint64(e->len));
+		json_object_object_add(x, "region_off", json_object_new_uint64(e->region_off));
+		json_object_array_add(a, x);
+	}
+	return a;
+}
+
+static const char *outcome_name(enum hfsd_revoke_outcome o)
+{
+	switch (o) {
+	case HFSD_REVOKE_KILLED: return "killed";
+	case HFSD_REVOKE_ACKED: return "acked";
+	case HFSD_REVOKE_NO_ANSWER: return "no answer";
+	}
+	return "?";
+}
+
+static json_object *revoked_json(const struct hfsd_fail_status *st)
+{
+	json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < st->nrevoked; i++) {
+		const struct hfsd_revoked_lease *v = &st->revoked[i];
+		json_object *x = json_object_new_object();
+
+		json_object_object_add(x, "lease",
+				       json_object_new_uint64(v->lease_id));
+		json_object_object_add(x, "pid", json_object_new_int(v->pid));
+		json_object_object_add(x, "outcome", json_object_new_string(
+			outcome_name(v->outcome)));
+		json_object_array_add(a, x);
+	}
+	return a;
+}
+
+static int bad_cb(void *ctx, uint64_t off, uint64_t len)
+{
+	json_object *x = json_object_new_object();
+
+	json_object_object_add(x, "offset", json_object_new_uint64(off));
+	json_object_object_add(x, "length", json_object_new_uint64(len));
+	json_object_array_add(ctx, x);
+	return 0;
+}
+
+static json_object *badlist_json(struct hfsd_ctl *c)
+{
+	json_object *a = json_object_new_array();
+
+	hfs_vol_badlist(c->d->vol, bad_cb, a);
+	return a;
+}
+
+static json_object *phases_json(const struct hfsd_fail_status *st)
+{
+	json_object *a = json_object_new_array();
+
+	for (unsigned i = 0; i < st->nphase; i++) {
+		json_object *x = json_object_new_object();
+
+		json_object_object_add(x, "phase", json_object_new_string(st->phase[i].name));
+		json_object_object_add(x, "ms", json_object_new_double(st->phase[i].ms));
+		json_object_array_add(a, x);
+	}
+	return a;
+}
+
+/* ADMIN_STATUS's failure part: state, events, affected paths, revoked
+ * leases, killed holders, phase timings (docs/failure-model.md). */
+static json_object *status_json(struct hfsd_ctl *c,
+				const struct hfsd_fail_status *st)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "state", json_object_new_string(
+		st->shutdown ? "shutdown" : st->naff ? "degraded" : "ok"));
+	if (st->shutdown) {
+		json_object_object_add(o, "reason", json_object_new_string(st->why));
+		json_object_object_add(o, "shutdown_at", ts_json(&st->shut_at));
+	}
+	json_object_object_add(o, "devname", json_object_new_string(st->devname));
+	json_object_object_add(o, "poll_ms", json_object_new_int((int)st->poll_ms));
+	json_object_object_add(o, "events", events_json(st));
+	json_object_object_add(o, "affected", affected_json(st));
+	json_object_object_add(o, "revoked", revoked_json(st));
+	json_object_object_add(o, "bad_extents", badlist_json(c));
+	json_object_object_add(o, "killed", json_object_new_uint64(st->kills));
+	json_object_object_add(o, "phases", phases_json(st));
+	json_object_object_add(o, "dropped_events", json_object_new_uint64(st->dropped));
+	return o;
+}
+
 static bool fail_running(struct hfsd_ctl *c, struct hfsd_client *cl,
 			 const struct hfs_msg_hdr *h)
 {
@@ -241,12 +381,18 @@ void hfsd_on_admin_status(struct hfsd_ctl *c, struct hfsd_client *cl,
 			  const void *msg, int fd)
 {
 	const struct hfs_msg_hdr *h = msg;
+	struct hfsd_fail_status *st;
 	json_object *o;
 
 	(void)fd;
 	if (!admin_allowed(c, cl, h) || !fail_running(c, cl, h))
 		return;
-	o = hfsd_fail_status_json(c->d->fail);
+	if (hfsd_fail_status(c->d->fail, &st) < 0) {
+		hfsd_ctl_send_error(c, cl, h->id, ENOMEM, "out of memory");
+		return;
+	}
+	o = status_json(c, st);
+	hfsd_fail_status_free(st);
 	add_leases(c, o, false, 0, 0);
 	reply_json(c, cl, h->id, o);
 }

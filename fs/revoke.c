@@ -536,21 +536,26 @@ static unsigned killed_pids(const struct hfsd_job *j)
 	return killed;
 }
 
-static void report_outcomes(const struct hfsd_job *j, json_object *leases)
+/* Each lease of a finished round and what its holder did (malloc'd;
+ * NULL when out of memory: the report is then empty). */
+static struct hfsd_revoked_lease *outcomes(const struct hfsd_job *j,
+					   size_t *n)
 {
-	for (uint32_t i = 0; leases && i < j->nrv; i++) {
-		const struct hfsd_revoked *v = &j->rv[i];
-		const struct hfsd_waiter *w = &j->w[v->waiter];
-		json_object *x = json_object_new_object();
+	struct hfsd_revoked_lease *v = calloc(j->nrv, sizeof(*v));
 
-		json_object_object_add(x, "lease",
-				       json_object_new_uint64(v->lease_id));
-		json_object_object_add(x, "pid", json_object_new_int(v->pid));
-		json_object_object_add(x, "outcome",
-			json_object_new_string(w->killed ? "killed"
-				: w->acked ? "acked" : "no answer"));
-		json_object_array_add(leases, x);
+	*n = v ? j->nrv : 0;
+	for (uint32_t i = 0; v && i < j->nrv; i++) {
+		const struct hfsd_waiter *w = &j->w[j->rv[i].waiter];
+
+		v[i] = (struct hfsd_revoked_lease){
+			.lease_id = j->rv[i].lease_id,
+			.pid = j->rv[i].pid,
+			.outcome = w->killed ? HFSD_REVOKE_KILLED
+				   : w->acked ? HFSD_REVOKE_ACKED
+				   : HFSD_REVOKE_NO_ANSWER,
+		};
 	}
+	return v;
 }
 
 /* A failure round is urgent: the clients' listeners run real-time
@@ -561,7 +566,8 @@ static void report_outcomes(const struct hfsd_job *j, json_object *leases)
  * Layout revocations (truncate, ...) are not raised: they do not hold
  * anyone up but the blocks' reuse. */
 int hfsd_lease_revoke_failure(struct hfsd_ctl *c, uint64_t rs, uint64_t re,
-			      bool all, json_object *leases, unsigned *killed)
+			      bool all, struct hfsd_revoked_lease **leases,
+			      size_t *nleases, unsigned *killed)
 {
 	struct hfsd_ino_set s = { 0 };
 	struct hfsd_job *j;
@@ -569,6 +575,8 @@ int hfsd_lease_revoke_failure(struct hfsd_ctl *c, uint64_t rs, uint64_t re,
 	int n, r;
 
 	*killed = 0;
+	*leases = NULL;
+	*nleases = 0;
 	/* a range: only the leases of the inodes owning it (rmap) */
 	if (!all && (r = hfsd_lease_owner_inos(c, rs, re, &s)) < 0)
 		return r;
@@ -594,7 +602,7 @@ int hfsd_lease_revoke_failure(struct hfsd_ctl *c, uint64_t rs, uint64_t re,
 	hfsd_job_wait(c, j);
 	hfsd_rt_restore(c->thread, &rt);
 	*killed = killed_pids(j);
-	report_outcomes(j, leases);
+	*leases = outcomes(j, nleases);
 	hfsd_job_finish_unlock(c, j, "failure REVOKE");
 	return n;
 }

@@ -13,8 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include <json-c/json.h>
+#include <sys/types.h>
 
 struct hfsd_ctl;
 struct hfsd_client;
@@ -47,14 +46,27 @@ void hfsd_lease_grant_begin(void);
 bool hfsd_lease_grant_defer(struct hfsd_ctl *c, struct hfsd_client *cl,
 			    void *msg, size_t len, int fd);
 
+/* What became of one lease in a failure round (ADMIN_STATUS "revoked"). */
+enum hfsd_revoke_outcome {
+	HFSD_REVOKE_ACKED,        /* its holder acked */
+	HFSD_REVOKE_KILLED,       /* no ack in time: its holder was killed */
+	HFSD_REVOKE_NO_ANSWER,    /* neither when the round's wait ended */
+};
+
+struct hfsd_revoked_lease {
+	uint64_t lease_id;
+	pid_t pid;
+	enum hfsd_revoke_outcome outcome;
+};
+
 /* Failure pipeline (fs/failure.c; not on the ring thread): REVOKE with
  * reason FAILURE every lease mapping region bytes [rs, re) (all: every
  * lease, its whole range) in one round, and wait until each holder acked
- * or was killed (bounded).  leases (may be NULL) gets one object per
- * lease revoked {lease, pid, outcome}.  Returns the number of leases
- * revoked; *killed the number of holders killed. */
+ * or was killed (bounded).  *leases (malloc'd, *nleases of them; may stay
+ * NULL) gets one record per lease revoked.  Returns the number of leases
+ * revoked or -errno; *killed the number of holders killed. */
 int hfsd_lease_revoke_failure(struct hfsd_ctl *c, uint64_t rs, uint64_t re,
-			      bool all, json_object *leases,
-			      unsigned *killed);
+			      bool all, struct hfsd_revoked_lease **leases,
+			      size_t *nleases, unsigned *killed);
 
 #endif
