@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The operator's requests (admin.h) and every JSON document the daemon
- * produces, sent as ADMIN_REPLY chunks (holdfsctl and the tests parse
- * them: keys and values are an interface, docs/lease-protocol.md and
- * docs/failure-model.md).  No other daemon file uses json-c.
+ * The operator's requests (root only: their rows in msg_table.h) and
+ * every JSON document the daemon produces, sent as ADMIN_REPLY chunks
+ * (holdfsctl and the tests parse them: keys and values are an
+ * interface, docs/lease-protocol.md and docs/failure-model.md).  No
+ * other daemon file uses json-c.
  *
  *   ADMIN_LEASES   {leases: [...], revoke_ms, pending_free_blocks, kills}
  *   ADMIN_HOLDERS  {offset, length, owners: [...], leases: [...the
@@ -15,7 +16,7 @@
  *                  pipeline)
  */
 #include "lease_i.h"
-#include "admin.h"
+#include "msg_table.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -64,17 +65,6 @@ static void reply_json(struct hfsd_ctl *c, struct hfsd_client *cl,
 {
 	send_json(c, cl, id, o);
 	json_object_put(o);
-}
-
-/* Administration (status, leases, holders, inject) is root's: refuse
- * anyone else with an ERROR reply. */
-static bool admin_allowed(struct hfsd_ctl *c, struct hfsd_client *cl,
-			  const struct hfs_msg_hdr *h)
-{
-	if (cl->uid == 0)
-		return true;
-	hfsd_ctl_send_error(c, cl, h->id, EACCES, "administration needs root");
-	return false;
 }
 
 /* ------------------------------------------------------------ leases */
@@ -174,8 +164,6 @@ void hfsd_on_admin_leases(struct hfsd_ctl *c, struct hfsd_client *cl,
 	json_object *o;
 
 	(void)fd;
-	if (!admin_allowed(c, cl, h))
-		return;
 	o = json_object_new_object();
 	add_leases(c, o, false, 0, 0);
 	reply_json(c, cl, h->id, o);
@@ -208,8 +196,6 @@ void hfsd_on_admin_holders(struct hfsd_ctl *c, struct hfsd_client *cl,
 	json_object *o, *owners;
 
 	(void)fd;
-	if (!admin_allowed(c, cl, &m->h))
-		return;
 	if (m->length == 0 || re < m->offset) {
 		hfsd_ctl_send_error(c, cl, m->h.id, EINVAL, "bad range");
 		return;
@@ -385,7 +371,7 @@ void hfsd_on_admin_status(struct hfsd_ctl *c, struct hfsd_client *cl,
 	json_object *o;
 
 	(void)fd;
-	if (!admin_allowed(c, cl, h) || !fail_running(c, cl, h))
+	if (!fail_running(c, cl, h))
 		return;
 	if (hfsd_fail_status(c->d->fail, &st) < 0) {
 		hfsd_ctl_send_error(c, cl, h->id, ENOMEM, "out of memory");
@@ -404,7 +390,7 @@ void hfsd_on_admin_inject(struct hfsd_ctl *c, struct hfsd_client *cl,
 	json_object *o;
 
 	(void)fd;
-	if (!admin_allowed(c, cl, &m->h) || !fail_running(c, cl, &m->h))
+	if (!fail_running(c, cl, &m->h))
 		return;
 	if (m->pad || (m->flags & ~(HFS_FAIL_PRE_REMOVE |
 				    HFS_FAIL_WHOLE_DEVICE |

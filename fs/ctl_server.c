@@ -8,8 +8,9 @@
  * oversized one is seen as such, and for a few SCM_RIGHTS fds), the sends
  * of replies and REVOKE/REMAP broadcasts, and one timeout per revocation
  * job (those two queued by ctl_send.c).  Every message is validated
- * (proto_check.c) before fs/lease.c sees it; any violation closes that
- * connection and releases what it held.
+ * (proto_check.c) before it is dispatched to its handler
+ * (msg_dispatch.c), both by the message table (msg_table.h); any
+ * violation closes that connection and releases what it held.
  *
  * Discovery: the socket is /run/holdfs/<uuid>.sock; FUSE does not pass
  * f_fsid through statfs, so /run/holdfs/dev/<major>:<minor> (st_dev of the
@@ -39,7 +40,7 @@
 
 #include "ctl_send.h"
 #include "lease.h"
-#include "lease_req.h"
+#include "msg_table.h"
 #include "persisted.h"
 #include "proto_check.h"
 #include "revoke.h"
@@ -192,7 +193,7 @@ static void on_recv(struct hfsd_ctl *c, struct hfsd_client *cl, int res)
 		hfsd_ctl_drop(c, cl, why);
 		return;
 	}
-	hfsd_lease_msg(c, cl, cl->rbuf, (size_t)res, nfds ? fds[0] : -1);
+	hfsd_msg_dispatch(c, cl, cl->rbuf, nfds ? fds[0] : -1);
 	if (!cl->closing)
 		arm_recv(c, cl);
 }

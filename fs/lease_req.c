@@ -3,10 +3,12 @@
  * What DAX clients ask (docs/lease-protocol.md): HELLO (who may use DAX
  * at all: root, or the dax_group), LEASE_REQ (the checks, the grant and
  * its LEASE_OK), RELEASE, the acks of REVOKE and REMAP, PERSISTED and
- * POISON.  Ring thread; every message here has been validated.
+ * POISON.  Ring thread; every message here has been validated and
+ * passed its row of the message table (msg_table.h): all but HELLO come
+ * after HELLO.
  */
 #include "lease_i.h"
-#include "lease_req.h"
+#include "msg_table.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,7 +20,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "admin.h"
 #include "coherence.h"
 #include "ctl_send.h"
 #include "failure.h"
@@ -264,11 +265,6 @@ void hfsd_on_lease_req(struct hfsd_ctl *c, struct hfsd_client *cl,
 	int err, pass;
 	size_t rlen;
 
-	if (!cl->hello) {
-		close(fd);
-		hfsd_ctl_drop(c, cl, "LEASE_REQ before HELLO");
-		return;
-	}
 	if (!lease_allowed(c, cl, m, fd, prot, &g.ino, &err))
 		return;
 	r = malloc(sizeof(*r) + HFS_LEASE_MAX_EXTENTS * sizeof(struct hfs_lease_extent));
@@ -398,56 +394,4 @@ void hfsd_on_poison(struct hfsd_ctl *c, struct hfsd_client *cl,
 		hfsd_fail_post(c->d->fail, r->offset,
 			       r->length ? r->length : 4096,
 			       HFS_FAIL_MEDIA, "client poison");
-}
-
-void hfsd_lease_msg(struct hfsd_ctl *c, struct hfsd_client *cl,
-		    const void *buf, size_t len, int fd)
-{
-	const struct hfs_msg_hdr *h = buf;
-
-	(void)len;
-	switch (h->type) {
-	case HFS_MSG_HELLO:
-		hfsd_on_hello(c, cl, buf, fd);
-		break;
-	case HFS_MSG_LEASE_REQ:
-		hfsd_on_lease_req(c, cl, buf, fd);
-		return; /* fd closed there */
-	case HFS_MSG_RELEASE:
-	case HFS_MSG_REVOKE_ACK:
-	case HFS_MSG_REMAP_ACK:
-	case HFS_MSG_PERSISTED:
-	case HFS_MSG_POISON:
-		if (!cl->hello) {
-			hfsd_ctl_drop(c, cl, "request before HELLO");
-			break;
-		}
-		if (h->type == HFS_MSG_RELEASE)
-			hfsd_on_release(c, cl, buf, fd);
-		else if (h->type == HFS_MSG_REVOKE_ACK ||
-			 h->type == HFS_MSG_REMAP_ACK)
-			hfsd_on_ack(c, cl, buf, fd);
-		else if (h->type == HFS_MSG_PERSISTED)
-			hfsd_on_persisted(c, cl, buf, fd);
-		else
-			hfsd_on_poison(c, cl, buf, fd);
-		break;
-	case HFS_MSG_ADMIN_LEASES:
-		hfsd_on_admin_leases(c, cl, buf, fd);
-		break;
-	case HFS_MSG_ADMIN_HOLDERS:
-		hfsd_on_admin_holders(c, cl, buf, fd);
-		break;
-	case HFS_MSG_ADMIN_STATUS:
-		hfsd_on_admin_status(c, cl, buf, fd);
-		break;
-	case HFS_MSG_ADMIN_INJECT:
-		hfsd_on_admin_inject(c, cl, buf, fd);
-		break;
-	default:
-		hfsd_ctl_drop(c, cl, "unexpected message");
-		break;
-	}
-	if (fd >= 0)
-		close(fd);
 }
