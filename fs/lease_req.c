@@ -144,8 +144,8 @@ static int check_file(struct hfsd_ctl *c, int fd, struct stat *st, int *acc)
 
 /* Everything a LEASE_REQ is refused for before anything is allocated
  * (docs/lease-protocol.md, LEASE_REQ 2-5): false when refused (ERROR
- * sent).  *ino: the file's inode; *err: its getattr error, answered
- * after the grant would have been tried (as before). */
+ * sent).  *ino: the file's inode; *err: its getattr error, which is
+ * answered as the grant's error (after the reply buffer is allocated). */
 static bool lease_allowed(struct hfsd_ctl *c, struct hfsd_client *cl,
 			  const struct hfs_msg_lease_req *m, int fd,
 			  uint32_t prot, uint64_t *ino, int *err)
