@@ -97,18 +97,14 @@ ssize_t hfc_recv_msg(int sock, void *buf, size_t size, int *fd)
 	return n;
 }
 
+/* What a message from the daemon holds at least: the fixed part of its
+ * type (holdfs/proto.h); a header for a type the daemon does not send
+ * (the listener ignores those). */
 static size_t min_len(uint16_t type)
 {
-	switch (type) {
-	case HFS_MSG_HELLO_OK: return sizeof(struct hfs_msg_hello_ok);
-	case HFS_MSG_LEASE_OK: return sizeof(struct hfs_msg_lease_ok);
-	case HFS_MSG_ERROR: return sizeof(struct hfs_msg_error);
-	case HFS_MSG_RELEASE_OK: return sizeof(struct hfs_msg_lease_ref);
-	case HFS_MSG_PERSISTED_OK: return sizeof(struct hfs_msg_lease_ref);
-	case HFS_MSG_REVOKE: return sizeof(struct hfs_msg_revoke);
-	case HFS_MSG_REMAP: return sizeof(struct hfs_msg_remap);
-	default: return sizeof(struct hfs_msg_hdr);
-	}
+	if (hfs_msg_direction(type) == HFS_TO_CLIENT)
+		return hfs_msg_fixed_len(type);
+	return sizeof(struct hfs_msg_hdr);
 }
 
 int hfc_check_hdr(const struct hfs_msg_hdr *h, size_t n)

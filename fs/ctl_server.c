@@ -7,13 +7,16 @@
  * recvmsg per client (room for the largest message plus one byte, so an
  * oversized one is seen as such, and for a few SCM_RIGHTS fds), the sends
  * of replies and REVOKE/REMAP broadcasts, and one timeout per revocation
- * job.  Every message is validated (proto_check.c) before fs/lease.c sees
- * it; any violation closes that connection and releases what it held.
+ * job (those two queued by ctl_send.c).  Every message is validated
+ * (proto_check.c) before it is dispatched to its handler
+ * (msg_dispatch.c), both by the message table (msg_table.h); any
+ * violation closes that connection and releases what it held.
  *
  * Discovery: the socket is /run/holdfs/<uuid>.sock; FUSE does not pass
  * f_fsid through statfs, so /run/holdfs/dev/<major>:<minor> (st_dev of the
  * mount) is a symlink to it (docs/lease-protocol.md).
  */
+#include "ctl_ring_i.h"
 #include "ctl_server.h"
 #include "deadline.h"
 #include "mountpoint.h"
@@ -35,174 +38,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ctl_send.h"
 #include "lease.h"
+#include "msg_table.h"
+#include "persisted.h"
 #include "proto_check.h"
-
-enum {
-	TAG_ACCEPT = 1,
-	TAG_EVENT = 2,
-	TAG_RECV = 3,
-	TAG_SEND = 4,
-	TAG_TIMER = 5,
-	TAG_MASK = 7,
-};
-
-/* Every buffer an in-flight operation uses is on c->inflight, so the
- * ones still pending at shutdown are freed after the ring is gone. */
-struct ctl_op {
-	struct ctl_op *prev, *next;
-};
-
-static void op_link(struct hfsd_ctl *c, struct ctl_op *op)
-{
-	op->prev = NULL;
-	op->next = c->inflight;
-	if (op->next)
-		op->next->prev = op;
-	c->inflight = op;
-}
-
-static void op_unlink(struct hfsd_ctl *c, struct ctl_op *op)
-{
-	if (op->prev)
-		op->prev->next = op->next;
-	else
-		c->inflight = op->next;
-	if (op->next)
-		op->next->prev = op->prev;
-}
-
-struct ctl_send {
-	struct ctl_op op;       /* first: freed as a ctl_op at shutdown */
-	struct hfsd_client *cl;
-	struct msghdr msg;
-	struct iovec iov;
-	struct {
-		_Alignas(struct cmsghdr) char buf[CMSG_SPACE(sizeof(int))];
-	} cbuf;
-	uint8_t data[];
-};
-
-struct ctl_timer {
-	struct ctl_op op;
-	struct __kernel_timespec ts;
-	uint64_t job_id;
-};
-
-static uint64_t tag(void *p, unsigned t)
-{
-	return (uint64_t)(uintptr_t)p | t;
-}
-
-static struct io_uring_sqe *get_sqe(struct hfsd_ctl *c)
-{
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&c->ring);
-
-	if (!sqe) {
-		io_uring_submit(&c->ring);
-		sqe = io_uring_get_sqe(&c->ring);
-	}
-	return sqe;
-}
-
-void hfsd_msg_init(struct hfs_msg_hdr *h, uint16_t type, uint32_t len,
-		   uint64_t id)
-{
-	memset(h, 0, sizeof(*h));
-	h->magic = HFS_PROTO_MAGIC;
-	h->version = HFS_PROTO_VERSION;
-	h->type = type;
-	h->len = len;
-	h->id = id;
-}
-
-/* Queue a message (submitted with the next batch).  Does not take
- * ctl->lock, so callers may hold it. */
-int hfsd_ctl_send(struct hfsd_ctl *c, struct hfsd_client *cl,
-		  const void *msg, size_t len, int pass_fd)
-{
-	struct ctl_send *s = calloc(1, sizeof(*s) + len);
-	struct io_uring_sqe *sqe;
-
-	if (!s || !(sqe = get_sqe(c))) {
-		free(s);
-		/* may run under ctl->lock: no drop here; the pending recv
-		 * sees EOF and drops the client */
-		hfsd_log(LOG_ERR, "control: pid %d: cannot queue a message; "
-			 "disconnecting", (int)cl->pid);
-		shutdown(cl->fd, SHUT_RDWR);
-		return -ENOMEM;
-	}
-	s->cl = cl;
-	memcpy(s->data, msg, len);
-	s->iov.iov_base = s->data;
-	s->iov.iov_len = len;
-	s->msg.msg_iov = &s->iov;
-	s->msg.msg_iovlen = 1;
-	if (pass_fd >= 0) {
-		struct cmsghdr *cm;
-
-		s->msg.msg_control = s->cbuf.buf;
-		s->msg.msg_controllen = sizeof(s->cbuf.buf);
-		cm = CMSG_FIRSTHDR(&s->msg);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &pass_fd, sizeof(int));
-	}
-	io_uring_prep_sendmsg(sqe, cl->fd, &s->msg, MSG_NOSIGNAL);
-	io_uring_sqe_set_data64(sqe, tag(s, TAG_SEND));
-	op_link(c, &s->op);
-	cl->inflight++;
-	return 0;
-}
-
-void hfsd_ctl_send_error(struct hfsd_ctl *c, struct hfsd_client *cl,
-			 uint64_t id, int err, const char *why)
-{
-	struct hfs_msg_error m;
-
-	memset(&m, 0, sizeof(m));
-	hfsd_msg_init(&m.h, HFS_MSG_ERROR, sizeof(m), id);
-	m.err = err;
-	snprintf(m.msg, sizeof(m.msg), "%s", why);
-	hfsd_ctl_send(c, cl, &m, sizeof(m), -1);
-}
-
-int hfsd_ctl_arm_timeout(struct hfsd_ctl *c, uint64_t job_id, unsigned ms)
-{
-	struct ctl_timer *t = calloc(1, sizeof(*t));
-	struct io_uring_sqe *sqe;
-
-	if (!t || !(sqe = get_sqe(c))) {
-		free(t);
-		return -ENOMEM;
-	}
-	t->ts.tv_sec = ms / 1000;
-	t->ts.tv_nsec = (long long)(ms % 1000) * 1000000;
-	t->job_id = job_id;
-	io_uring_prep_timeout(sqe, &t->ts, 0, 0);
-	io_uring_sqe_set_data64(sqe, tag(t, TAG_TIMER));
-	op_link(c, &t->op);
-	return 0;
-}
-
-void hfsd_ctl_drop(struct hfsd_ctl *c, struct hfsd_client *cl,
-		   const char *why)
-{
-	if (cl->closing)
-		return;
-	if (why)
-		hfsd_log(LOG_WARNING, "control: client pid %d uid %u: %s; "
-			 "connection closed", (int)cl->pid, (unsigned)cl->uid,
-			 why);
-	pthread_mutex_lock(&c->lock);
-	cl->closing = true;
-	pthread_mutex_unlock(&c->lock);
-	/* completes the pending recvmsg; in-flight sends fail */
-	shutdown(cl->fd, SHUT_RDWR);
-	hfsd_lease_client_gone(c, cl);
-}
+#include "revoke.h"
 
 /* Free a dropped client once no operation of the ring refers to it. */
 static void maybe_free(struct hfsd_ctl *c, struct hfsd_client *cl)
@@ -227,7 +68,7 @@ static void maybe_free(struct hfsd_ctl *c, struct hfsd_client *cl)
 
 static void arm_recv(struct hfsd_ctl *c, struct hfsd_client *cl)
 {
-	struct io_uring_sqe *sqe = get_sqe(c);
+	struct io_uring_sqe *sqe = hfsd_ctl_sqe(c);
 
 	if (!sqe) {
 		hfsd_ctl_drop(c, cl, "submission queue full");
@@ -241,13 +82,13 @@ static void arm_recv(struct hfsd_ctl *c, struct hfsd_client *cl)
 	cl->msg.msg_control = cl->cbuf.buf;
 	cl->msg.msg_controllen = sizeof(cl->cbuf.buf);
 	io_uring_prep_recvmsg(sqe, cl->fd, &cl->msg, MSG_CMSG_CLOEXEC);
-	io_uring_sqe_set_data64(sqe, tag(cl, TAG_RECV));
+	io_uring_sqe_set_data64(sqe, hfsd_op_tag(cl, TAG_RECV));
 	cl->recv_armed = true;
 }
 
 static void arm_accept(struct hfsd_ctl *c)
 {
-	struct io_uring_sqe *sqe = get_sqe(c);
+	struct io_uring_sqe *sqe = hfsd_ctl_sqe(c);
 
 	if (!sqe)
 		return;
@@ -258,7 +99,7 @@ static void arm_accept(struct hfsd_ctl *c)
 
 static void arm_event(struct hfsd_ctl *c)
 {
-	struct io_uring_sqe *sqe = get_sqe(c);
+	struct io_uring_sqe *sqe = hfsd_ctl_sqe(c);
 
 	if (!sqe)
 		return;
@@ -352,7 +193,7 @@ static void on_recv(struct hfsd_ctl *c, struct hfsd_client *cl, int res)
 		hfsd_ctl_drop(c, cl, why);
 		return;
 	}
-	hfsd_lease_msg(c, cl, cl->rbuf, (size_t)res, nfds ? fds[0] : -1);
+	hfsd_msg_dispatch(c, cl, cl->rbuf, nfds ? fds[0] : -1);
 	if (!cl->closing)
 		arm_recv(c, cl);
 }
@@ -384,26 +225,14 @@ static void on_cqe(struct hfsd_ctl *c, struct io_uring_cqe *cqe)
 		maybe_free(c, cl);
 		break;
 	}
-	case TAG_SEND: {
-		struct ctl_send *s = p;
-		struct hfsd_client *cl = s->cl;
-
-		cl->inflight--;
-		op_unlink(c, &s->op);
-		free(s);
-		if (cqe->res < 0)
-			hfsd_ctl_drop(c, cl, cl->closing ? NULL
-				      : "send failed");
-		maybe_free(c, cl);
+	case TAG_SEND:
+		maybe_free(c, hfsd_ctl_send_done(c, p, cqe->res));
 		break;
-	}
 	case TAG_TIMER: {
-		struct ctl_timer *tm = p;
+		uint64_t job = hfsd_ctl_timer_done(c, p, cqe->res);
 
-		if (cqe->res == -ETIME)
-			hfsd_lease_timeout(c, tm->job_id);
-		op_unlink(c, &tm->op);
-		free(tm);
+		if (job)
+			hfsd_lease_timeout(c, job);
 		break;
 	}
 	default:
@@ -465,6 +294,7 @@ static void *ring_main(void *arg)
 			n++;
 		}
 		io_uring_cq_advance(&c->ring, n);
+		hfsd_persisted_replies(c);
 		hfsd_lease_run_jobs(c);
 	}
 	return NULL;
@@ -687,7 +517,7 @@ void hfsd_ctl_stop(struct hfsd_ctl *c)
 	while (c->inflight) {
 		struct ctl_op *op = c->inflight;
 
-		op_unlink(c, op);
+		hfsd_op_unlink(c, op);
 		free(op);
 	}
 	for (cl = c->clients; cl; cl = next) {

@@ -42,7 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lease.h"
+#include "revoke.h"
 #include "rt.h"
 
 #define QMAX 256        /* queued events */
@@ -55,24 +55,6 @@ struct qev {
 	unsigned flags;
 	int si_code;          /* fault hook: to be confirmed */
 	char source[32];
-};
-
-struct fev {
-	struct timespec when; /* CLOCK_REALTIME */
-	uint64_t off, len;
-	unsigned flags;
-	char source[32];
-	char outcome[160];
-};
-
-struct faff {
-	uint64_t ino, file_off, len, region_off;
-	char path[256];
-};
-
-struct fphase {
-	const char *name;
-	double ms;
 };
 
 struct hfsd_fail {
@@ -95,16 +77,17 @@ struct hfsd_fail {
 	unsigned qn;
 	uint64_t dropped;
 	/* monitor thread writes, status reads: (lock) */
-	struct fev ev[EVMAX];
+	struct hfsd_fail_event ev[EVMAX];
 	unsigned nev;
-	struct faff aff[AFFMAX];
+	struct hfsd_fail_file aff[AFFMAX];
 	unsigned naff;
-	json_object *revoked;    /* array */
+	struct hfsd_revoked_lease *revoked;
+	size_t nrevoked, caprevoked;
 	uint64_t kills;
 	bool shutdown;
 	char why[160];
 	struct timespec shut_at;
-	struct fphase phase[8];
+	struct hfsd_fail_phase phase[HFSD_FAIL_PHASES];
 	unsigned nphase;
 	uint64_t seen[SEENMAX][2];
 	unsigned nseen;
@@ -171,10 +154,10 @@ static void fault_hook(void *ctx, uint64_t off, int si_code)
 
 /* ------------------------------------------------------------ record */
 
-static struct fev *record(struct hfsd_fail *f, uint64_t off, uint64_t len,
+static struct hfsd_fail_event *record(struct hfsd_fail *f, uint64_t off, uint64_t len,
 			  unsigned flags, const char *source)
 {
-	struct fev *e;
+	struct hfsd_fail_event *e;
 
 	pthread_mutex_lock(&f->lock);
 	if (f->nev == EVMAX) {
@@ -193,10 +176,11 @@ static struct fev *record(struct hfsd_fail *f, uint64_t off, uint64_t len,
 	return e;
 }
 
-static void set_outcome(struct hfsd_fail *f, struct fev *e, const char *fmt,
-			...) __attribute__((format(printf, 3, 4)));
-static void set_outcome(struct hfsd_fail *f, struct fev *e, const char *fmt,
-			...)
+static void set_outcome(struct hfsd_fail *f, struct hfsd_fail_event *e,
+			const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void set_outcome(struct hfsd_fail *f, struct hfsd_fail_event *e,
+			const char *fmt, ...)
 {
 	va_list ap;
 
@@ -214,35 +198,52 @@ static void add_phase(struct hfsd_fail *f, const char *name,
 
 	pthread_mutex_lock(&f->lock);
 	if (f->nphase < sizeof(f->phase) / sizeof(f->phase[0]))
-		f->phase[f->nphase++] = (struct fphase){ name, ms };
+		f->phase[f->nphase++] = (struct hfsd_fail_phase){ name, ms };
 	pthread_mutex_unlock(&f->lock);
 	hfsd_log(LOG_INFO, "failure: %s took %.3f ms", name, ms);
 }
 
 /* --------------------------------------------------------- shutdown */
 
+/* Keep a round's leases for the status (all of them, every round). */
+static void keep_revoked_locked(struct hfsd_fail *f,
+				const struct hfsd_revoked_lease *v, size_t n)
+{
+	if (f->nrevoked + n > f->caprevoked) {
+		size_t cap = f->caprevoked * 2 > f->nrevoked + n
+			     ? f->caprevoked * 2 : f->nrevoked + n;
+		struct hfsd_revoked_lease *r = realloc(f->revoked,
+						       cap * sizeof(*r));
+
+		if (!r)
+			return;
+		f->revoked = r;
+		f->caprevoked = cap;
+	}
+	if (n)
+		memcpy(f->revoked + f->nrevoked, v, n * sizeof(*v));
+	f->nrevoked += n;
+}
+
 static void revoke_leases(struct hfsd_fail *f, uint64_t rs, uint64_t re, bool all)
 {
-	json_object *arr = json_object_new_array();
+	struct hfsd_revoked_lease *v;
 	unsigned killed = 0;
+	size_t nv;
 	int n;
 
-	if (!f->ctl) {
-		json_object_put(arr);
+	if (!f->ctl)
 		return;
-	}
-	n = hfsd_lease_revoke_failure(f->ctl, rs, re, all, arr, &killed);
+	n = hfsd_lease_revoke_failure(f->ctl, rs, re, all, &v, &nv, &killed);
 	if (n > 0)
 		hfsd_log(LOG_WARNING, "failure: revoked %d lease%s (%u holder%s "
 			 "killed)", n, n == 1 ? "" : "s", killed,
 			 killed == 1 ? "" : "s");
 	pthread_mutex_lock(&f->lock);
-	for (size_t i = 0; i < json_object_array_length(arr); i++)
-		json_object_array_add(f->revoked, json_object_get(
-			json_object_array_get_idx(arr, i)));
+	keep_revoked_locked(f, v, nv);
 	f->kills += killed;
 	pthread_mutex_unlock(&f->lock);
-	json_object_put(arr);
+	free(v);
 }
 
 /* After the freeze: drop the kernel cache of every inode the kernel can
@@ -271,7 +272,7 @@ static long invalidate_open(struct hfsd_fail *f, size_t *listed)
 	return ninval;
 }
 
-static void shut_down(struct hfsd_fail *f, struct fev *e, bool whole,
+static void shut_down(struct hfsd_fail *f, struct hfsd_fail_event *e, bool whole,
 		      const char *why)
 {
 	struct timespec t0;
@@ -330,7 +331,8 @@ static void shut_down(struct hfsd_fail *f, struct fev *e, bool whole,
 static int affected_cb(void *ctx, const struct hfs_fail_piece *p)
 {
 	struct hfsd_fail *f = ctx;
-	struct faff a = { p->ino, p->file_off, p->len, p->region_off, "" };
+	struct hfsd_fail_file a = { p->ino, p->file_off, p->len, p->region_off,
+				    "" };
 	int r;
 
 	if (hfs_vol_ino_path(f->d->vol, p->ino, a.path, sizeof(a.path)) < 0)
@@ -349,7 +351,7 @@ static int affected_cb(void *ctx, const struct hfs_fail_piece *p)
 	return 0;
 }
 
-static void range_failure(struct hfsd_fail *f, struct fev *e)
+static void range_failure(struct hfsd_fail *f, struct hfsd_fail_event *e)
 {
 	struct hfs_fail_class fc;
 	struct timespec t0;
@@ -398,7 +400,7 @@ void hfsd_notify_failure(struct hfsd_fail *f, uint64_t off, uint64_t len,
 			 unsigned flags, const char *source)
 {
 	struct hfsd_rt rt;
-	struct fev *e;
+	struct hfsd_fail_event *e;
 
 	if (flags & HFS_FAIL_WHOLE_DEVICE) {
 		off = 0;
@@ -710,7 +712,6 @@ int hfsd_fail_start(struct hfsd *d, struct fuse_session *se,
 	f->ufd = f->ifd = -1;
 	f->sysfs_root = o->sysfs_root;
 	f->poll_ms = o->poll_ms ? o->poll_ms : 1000;
-	f->revoked = json_object_new_array();
 	pthread_mutex_init(&f->lock, NULL);
 	snprintf(f->devname, sizeof(f->devname), "%s",
 		 o->devname ? o->devname : d->rg->devname);
@@ -749,7 +750,6 @@ fail:
 		close(f->ufd);
 	if (f->ifd >= 0)
 		close(f->ifd);
-	json_object_put(f->revoked);
 	pthread_mutex_destroy(&f->lock);
 	free(f->rpath);
 	free(f);
@@ -779,7 +779,7 @@ void hfsd_fail_free(struct hfsd_fail *f)
 {
 	if (!f)
 		return;
-	json_object_put(f->revoked);
+	free(f->revoked);
 	pthread_mutex_destroy(&f->lock);
 	free(f->rpath);
 	free(f);
@@ -796,92 +796,58 @@ bool hfsd_fail_is_shutdown(struct hfsd_fail *f, const char **msg)
 
 /* ------------------------------------------------------------ status */
 
-static json_object *ts_json(const struct timespec *t)
+/* A copy of the first n elements of an array (NULL when n is 0 or out
+ * of memory). */
+static void *dup_array(const void *src, size_t n, size_t size)
 {
-	char buf[64];
-	struct tm tm;
+	void *p = n ? malloc(n * size) : NULL;
 
-	gmtime_r(&t->tv_sec, &tm);
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), ".%03ldZ",
-		 t->tv_nsec / 1000000);
-	return json_object_new_string(buf);
+	if (p)
+		memcpy(p, src, n * size);
+	return p;
 }
 
-static int bad_cb(void *ctx, uint64_t off, uint64_t len)
+void hfsd_fail_status_free(struct hfsd_fail_status *st)
 {
-	json_object *x = json_object_new_object();
-
-	json_object_object_add(x, "offset", json_object_new_uint64(off));
-	json_object_object_add(x, "length", json_object_new_uint64(len));
-	json_object_array_add(ctx, x);
-	return 0;
+	if (!st)
+		return;
+	free(st->ev);
+	free(st->aff);
+	free(st->revoked);
+	free(st);
 }
 
-static json_object *badlist_json(struct hfsd_fail *f)
+int hfsd_fail_status(struct hfsd_fail *f, struct hfsd_fail_status **out)
 {
-	json_object *a = json_object_new_array();
+	struct hfsd_fail_status *st = calloc(1, sizeof(*st));
+	int r;
 
-	hfs_vol_badlist(f->d->vol, bad_cb, a);
-	return a;
-}
-
-json_object *hfsd_fail_status_json(struct hfsd_fail *f)
-{
-	json_object *o = json_object_new_object(), *a;
-
+	*out = NULL;
+	if (!st)
+		return -ENOMEM;
 	pthread_mutex_lock(&f->lock);
-	json_object_object_add(o, "state", json_object_new_string(
-		f->shutdown ? "shutdown" : f->naff ? "degraded" : "ok"));
-	if (f->shutdown) {
-		json_object_object_add(o, "reason", json_object_new_string(f->why));
-		json_object_object_add(o, "shutdown_at", ts_json(&f->shut_at));
-	}
-	json_object_object_add(o, "devname", json_object_new_string(f->devname));
-	json_object_object_add(o, "poll_ms", json_object_new_int((int)f->poll_ms));
-	a = json_object_new_array();
-	for (unsigned i = 0; i < f->nev; i++) {
-		json_object *x = json_object_new_object();
-		const struct fev *e = &f->ev[i];
-
-		json_object_object_add(x, "time", ts_json(&e->when));
-		json_object_object_add(x, "source", json_object_new_string(e->source));
-		json_object_object_add(x, "offset", json_object_new_uint64(e->off));
-		json_object_object_add(x, "length", json_object_new_uint64(e->len));
-		json_object_object_add(x, "whole_device", json_object_new_boolean(
-			!!(e->flags & HFS_FAIL_WHOLE_DEVICE)));
-		json_object_object_add(x, "media", json_object_new_boolean(
-			!!(e->flags & HFS_FAIL_MEDIA)));
-		json_object_object_add(x, "outcome", json_object_new_string(e->outcome));
-		json_object_array_add(a, x);
-	}
-	json_object_object_add(o, "events", a);
-	a = json_object_new_array();
-	for (unsigned i = 0; i < f->naff; i++) {
-		json_object *x = json_object_new_object();
-		const struct faff *e = &f->aff[i];
-
-		json_object_object_add(x, "path", json_object_new_string(e->path));
-		json_object_object_add(x, "ino", json_object_new_uint64(e->ino));
-		json_object_object_add(x, "file_off", json_object_new_uint64(e->file_off));
-		json_object_object_add(x, "len", json_object_new_uint64(e->len));
-		json_object_object_add(x, "region_off", json_object_new_uint64(e->region_off));
-		json_object_array_add(a, x);
-	}
-	json_object_object_add(o, "affected", a);
-	json_object_object_add(o, "revoked", json_object_get(f->revoked));
-	json_object_object_add(o, "bad_extents", badlist_json(f));
-	json_object_object_add(o, "killed", json_object_new_uint64(f->kills));
-	a = json_object_new_array();
-	for (unsigned i = 0; i < f->nphase; i++) {
-		json_object *x = json_object_new_object();
-
-		json_object_object_add(x, "phase", json_object_new_string(f->phase[i].name));
-		json_object_object_add(x, "ms", json_object_new_double(f->phase[i].ms));
-		json_object_array_add(a, x);
-	}
-	json_object_object_add(o, "phases", a);
-	json_object_object_add(o, "dropped_events", json_object_new_uint64(f->dropped));
+	st->shutdown = f->shutdown;
+	memcpy(st->why, f->why, sizeof(st->why));
+	st->shut_at = f->shut_at;
+	memcpy(st->devname, f->devname, sizeof(st->devname));
+	st->poll_ms = f->poll_ms;
+	st->nev = f->nev;
+	st->naff = f->naff;
+	st->nrevoked = f->nrevoked;
+	st->kills = f->kills;
+	memcpy(st->phase, f->phase, sizeof(st->phase));
+	st->nphase = f->nphase;
+	st->dropped = f->dropped;
+	st->ev = dup_array(f->ev, f->nev, sizeof(f->ev[0]));
+	st->aff = dup_array(f->aff, f->naff, sizeof(f->aff[0]));
+	st->revoked = dup_array(f->revoked, f->nrevoked, sizeof(f->revoked[0]));
+	r = (st->nev && !st->ev) || (st->naff && !st->aff) ||
+	    (st->nrevoked && !st->revoked) ? -ENOMEM : 0;
 	pthread_mutex_unlock(&f->lock);
-	return o;
+	if (r < 0) {
+		hfsd_fail_status_free(st);
+		return r;
+	}
+	*out = st;
+	return 0;
 }

@@ -16,11 +16,12 @@
 
 #include "daemon.h"
 
-#include <json-c/json.h>
+#include <time.h>
 
 #include <holdfs/proto.h> /* HFS_FAIL_* */
 
 struct hfsd_ctl;
+struct hfsd_revoked_lease; /* revoke.h */
 
 struct hfsd_fail_opts {
 	const char *uevent_source; /* FIFO instead of netlink, or NULL */
@@ -45,9 +46,51 @@ void hfsd_fail_post(struct hfsd_fail *f, uint64_t off, uint64_t len,
 /* The entry point; monitor thread only (exposed for the design docs). */
 void hfsd_notify_failure(struct hfsd_fail *f, uint64_t off, uint64_t len,
 			 unsigned flags, const char *source);
-/* ADMIN_STATUS document: state, events, affected paths, revoked leases,
- * killed pids, phase timings.  New reference. */
-json_object *hfsd_fail_status_json(struct hfsd_fail *f);
+
+/* What the pipeline reports (ADMIN_STATUS; fs/admin.c writes it as
+ * JSON): a copy taken under its lock by hfsd_fail_status. */
+struct hfsd_fail_event {          /* one event, as the pipeline saw it */
+	struct timespec when;     /* CLOCK_REALTIME */
+	uint64_t off, len;        /* region bytes */
+	unsigned flags;           /* HFS_FAIL_* */
+	char source[32];
+	char outcome[160];
+};
+
+struct hfsd_fail_file {           /* a file piece lost to a range failure */
+	uint64_t ino, file_off, len, region_off;
+	char path[256];
+};
+
+struct hfsd_fail_phase {          /* a step of the last failure handled */
+	const char *name;         /* static */
+	double ms;
+};
+
+#define HFSD_FAIL_PHASES 8
+
+struct hfsd_fail_status {
+	bool shutdown;
+	char why[160];            /* shutdown: the reason, for the log */
+	struct timespec shut_at;  /* shutdown: CLOCK_REALTIME */
+	char devname[64];
+	unsigned poll_ms;
+	struct hfsd_fail_event *ev;        /* oldest first */
+	unsigned nev;
+	struct hfsd_fail_file *aff;
+	unsigned naff;
+	struct hfsd_revoked_lease *revoked; /* every failure round's leases */
+	size_t nrevoked;
+	uint64_t kills;
+	struct hfsd_fail_phase phase[HFSD_FAIL_PHASES];
+	unsigned nphase;
+	uint64_t dropped;         /* events lost to a full queue */
+};
+
+/* A copy of the state above, or -ENOMEM.  Free with
+ * hfsd_fail_status_free. */
+int hfsd_fail_status(struct hfsd_fail *f, struct hfsd_fail_status **out);
+void hfsd_fail_status_free(struct hfsd_fail_status *st);
 /* Shut down?  Then *msg (static storage) says why, for the exit log. */
 bool hfsd_fail_is_shutdown(struct hfsd_fail *f, const char **msg);
 

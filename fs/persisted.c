@@ -14,8 +14,11 @@
  * it (it owns the sockets) when the eventfd wakes it.  Answers name the
  * client by its connection id: the client may be gone by then.
  */
+#include "coherence.h"
+#include "ctl_i.h"
+#include "ctl_send.h"
 #include "deadline.h"
-#include "lease.h"
+#include "persisted.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -1,15 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Client -> daemon message validation (see proto_check.h).  Nothing here
- * trusts a length or count from the message before checking it against
- * the bytes actually received.
+ * Client -> daemon message validation (see proto_check.h), driven by the
+ * message table (msg_table.h) and the wire's lengths (holdfs/proto.h).
+ * Nothing here trusts a length or count from the message before checking
+ * it against the bytes actually received.
  */
 #include "proto_check.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
 #include <holdfs/proto.h>
+
+#include "msg_table.h"
 
 static int bad(const char **why, const char *reason)
 {
@@ -18,75 +22,86 @@ static int bad(const char **why, const char *reason)
 	return -1;
 }
 
+/* The type's own fields, once its length is known to be right: a static
+ * reason if they are wrong, NULL if fine. */
+static const char *check_hello(const void *buf)
+{
+	struct hfs_msg_hello m;
+
+	memcpy(&m, buf, sizeof(m));
+	return m.flags ? "HELLO flags not zero" : NULL;
+}
+
+static const char *check_lease_req(const void *buf)
+{
+	struct hfs_msg_lease_req m;
+
+	memcpy(&m, buf, sizeof(m));
+	if (m.flags)
+		return "LEASE_REQ flags not zero";
+	if (m.prot == 0 || (m.prot & ~(HFS_PROT_READ | HFS_PROT_WRITE)))
+		return "LEASE_REQ prot invalid";
+	return NULL;
+}
+
+/* The validation half of the table (msg_table.h), by type. */
+struct rule {
+	bool known;
+	int fds;
+	const char *(*check)(const void *buf);
+};
+
+#define RULE(type, nfds, before_hello, admin, chk, handler)               \
+	[type] = { .known = true, .fds = nfds, .check = chk },
+static const struct rule rules[] = { HFSD_CLIENT_MSGS(RULE) };
+#undef RULE
+
+static const struct rule *rule_of(uint16_t type)
+{
+	if (type >= sizeof(rules) / sizeof(rules[0]) || !rules[type].known ||
+	    hfs_msg_direction(type) != HFS_TO_DAEMON)
+		return NULL;
+	return &rules[type];
+}
+
+/* The header alone: a reason if it is wrong, NULL if fine. */
+static const char *check_hdr(const struct hfs_msg_hdr *h, size_t len)
+{
+	if (h->magic != HFS_PROTO_MAGIC)
+		return "bad magic";
+	if (h->version != HFS_PROTO_VERSION)
+		return "unsupported version";
+	if (h->len != len)
+		return "length field differs from bytes received";
+	if (h->pad != 0)
+		return "header pad not zero";
+	return NULL;
+}
+
 int hfs_proto_check(const void *buf, size_t len, int nfds, const char **why)
 {
+	const struct rule *r;
 	struct hfs_msg_hdr h;
-	size_t want;
-	int fds = 0;
+	const char *wrong;
 
 	if (len < sizeof(h))
 		return bad(why, "short message");
 	if (len > HFS_MSG_MAX)
 		return bad(why, "oversized message");
 	memcpy(&h, buf, sizeof(h));
-	if (h.magic != HFS_PROTO_MAGIC)
-		return bad(why, "bad magic");
-	if (h.version != HFS_PROTO_VERSION)
-		return bad(why, "unsupported version");
-	if (h.len != len)
-		return bad(why, "length field differs from bytes received");
-	if (h.pad != 0)
-		return bad(why, "header pad not zero");
-	switch (h.type) {
-	case HFS_MSG_HELLO:
-		want = sizeof(struct hfs_msg_hello);
-		break;
-	case HFS_MSG_LEASE_REQ:
-		want = sizeof(struct hfs_msg_lease_req);
-		fds = 1;
-		break;
-	case HFS_MSG_RELEASE:
-	case HFS_MSG_REVOKE_ACK:
-	case HFS_MSG_REMAP_ACK:
-		want = sizeof(struct hfs_msg_lease_ref);
-		break;
-	case HFS_MSG_PERSISTED:
-	case HFS_MSG_POISON:
-	case HFS_MSG_ADMIN_HOLDERS:
-		want = sizeof(struct hfs_msg_range);
-		break;
-	case HFS_MSG_ADMIN_LEASES:
-	case HFS_MSG_ADMIN_STATUS:
-		want = sizeof(struct hfs_msg_hdr);
-		break;
-	case HFS_MSG_ADMIN_INJECT:
-		want = sizeof(struct hfs_msg_inject);
-		break;
-	case HFS_MSG_PERSISTED_OK: /* the daemon's answer to PERSISTED */
-		return bad(why, "PERSISTED_OK is daemon-to-client only");
-	default:
-		return bad(why, "unknown or daemon-only message type");
-	}
-	if (len != want)
+	if ((wrong = check_hdr(&h, len)))
+		return bad(why, wrong);
+	r = rule_of(h.type);
+	if (!r)
+		return bad(why, h.type == HFS_MSG_PERSISTED_OK
+			   ? "PERSISTED_OK is daemon-to-client only"
+			   : "unknown or daemon-only message type");
+	if (len != hfs_msg_fixed_len(h.type))
 		return bad(why, "wrong size for the message type");
-	if (nfds != fds)
-		return bad(why, fds ? "LEASE_REQ without exactly one fd"
-				    : "unexpected file descriptor");
-	if (h.type == HFS_MSG_HELLO) {
-		struct hfs_msg_hello m;
-
-		memcpy(&m, buf, sizeof(m));
-		if (m.flags)
-			return bad(why, "HELLO flags not zero");
-	} else if (h.type == HFS_MSG_LEASE_REQ) {
-		struct hfs_msg_lease_req m;
-
-		memcpy(&m, buf, sizeof(m));
-		if (m.flags)
-			return bad(why, "LEASE_REQ flags not zero");
-		if (m.prot == 0 ||
-		    (m.prot & ~(HFS_PROT_READ | HFS_PROT_WRITE)))
-			return bad(why, "LEASE_REQ prot invalid");
-	}
+	if (nfds != r->fds)
+		return bad(why, r->fds ? "LEASE_REQ without exactly one fd"
+				       : "unexpected file descriptor");
+	if (r->check && (wrong = r->check(buf)))
+		return bad(why, wrong);
 	return (int)h.type;
 }

@@ -242,4 +242,62 @@ struct hfs_msg_admin_reply {
 };
 static_assert(sizeof(struct hfs_msg_admin_reply) == 32, "admin_reply");
 
+/* Every message type: who sends it and the struct it starts with.  A
+ * message to the daemon is exactly that long; one to a client at least
+ * that long (LEASE_OK, REVOKE and REMAP are followed by an array,
+ * ADMIN_REPLY by text).  Both ends take received lengths from here: the
+ * daemon's validator (fs/proto_check.c, with its message table
+ * fs/msg_table.h) and libholdfs (client/wire.c).
+ *   X(type, direction, struct) */
+#define HFS_TO_DAEMON 1
+#define HFS_TO_CLIENT 2
+#define HFS_MSG_TYPES(X)                                                    \
+	X(HFS_MSG_HELLO, HFS_TO_DAEMON, struct hfs_msg_hello)               \
+	X(HFS_MSG_HELLO_OK, HFS_TO_CLIENT, struct hfs_msg_hello_ok)         \
+	X(HFS_MSG_LEASE_REQ, HFS_TO_DAEMON, struct hfs_msg_lease_req)       \
+	X(HFS_MSG_LEASE_OK, HFS_TO_CLIENT, struct hfs_msg_lease_ok)         \
+	X(HFS_MSG_ERROR, HFS_TO_CLIENT, struct hfs_msg_error)               \
+	X(HFS_MSG_RELEASE, HFS_TO_DAEMON, struct hfs_msg_lease_ref)         \
+	X(HFS_MSG_RELEASE_OK, HFS_TO_CLIENT, struct hfs_msg_lease_ref)      \
+	X(HFS_MSG_REVOKE, HFS_TO_CLIENT, struct hfs_msg_revoke)             \
+	X(HFS_MSG_REVOKE_ACK, HFS_TO_DAEMON, struct hfs_msg_lease_ref)      \
+	X(HFS_MSG_REMAP, HFS_TO_CLIENT, struct hfs_msg_remap)               \
+	X(HFS_MSG_REMAP_ACK, HFS_TO_DAEMON, struct hfs_msg_lease_ref)       \
+	X(HFS_MSG_PERSISTED, HFS_TO_DAEMON, struct hfs_msg_range)           \
+	X(HFS_MSG_POISON, HFS_TO_DAEMON, struct hfs_msg_range)              \
+	X(HFS_MSG_PERSISTED_OK, HFS_TO_CLIENT, struct hfs_msg_lease_ref)    \
+	X(HFS_MSG_ADMIN_LEASES, HFS_TO_DAEMON, struct hfs_msg_hdr)          \
+	X(HFS_MSG_ADMIN_HOLDERS, HFS_TO_DAEMON, struct hfs_msg_range)       \
+	X(HFS_MSG_ADMIN_REPLY, HFS_TO_CLIENT, struct hfs_msg_admin_reply)   \
+	X(HFS_MSG_ADMIN_STATUS, HFS_TO_DAEMON, struct hfs_msg_hdr)          \
+	X(HFS_MSG_ADMIN_INJECT, HFS_TO_DAEMON, struct hfs_msg_inject)
+
+/* The fixed length of a message of this type (its struct); 0: unknown. */
+static inline uint32_t hfs_msg_fixed_len(uint32_t type)
+{
+	switch (type) {
+#define HFS_MSG_LEN_CASE(t, dir, st)                                        \
+	case t:                                                             \
+		return (uint32_t)sizeof(st);
+		HFS_MSG_TYPES(HFS_MSG_LEN_CASE)
+#undef HFS_MSG_LEN_CASE
+	default:
+		return 0;
+	}
+}
+
+/* Who sends this type: HFS_TO_DAEMON, HFS_TO_CLIENT; 0: unknown. */
+static inline int hfs_msg_direction(uint32_t type)
+{
+	switch (type) {
+#define HFS_MSG_DIR_CASE(t, dir, st)                                        \
+	case t:                                                             \
+		return dir;
+		HFS_MSG_TYPES(HFS_MSG_DIR_CASE)
+#undef HFS_MSG_DIR_CASE
+	default:
+		return 0;
+	}
+}
+
 #endif

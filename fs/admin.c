@@ -1,0 +1,411 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The operator's requests (root only: their rows in msg_table.h) and
+ * every JSON document the daemon produces, sent as ADMIN_REPLY chunks
+ * (holdfsctl and the tests parse them: keys and values are an
+ * interface, docs/lease-protocol.md and docs/failure-model.md).  No
+ * other daemon file uses json-c.
+ *
+ *   ADMIN_LEASES   {leases: [...], revoke_ms, pending_free_blocks, kills}
+ *   ADMIN_HOLDERS  {offset, length, owners: [...], leases: [...the
+ *                  leases mapping any of it], revoke_ms, ...}
+ *   ADMIN_STATUS   the failure pipeline's state, then the ADMIN_LEASES
+ *                  fields
+ *   ADMIN_INJECT   {queued: true}: the failure is queued; its outcome
+ *                  shows in ADMIN_STATUS (the ring never waits for the
+ *                  pipeline)
+ */
+#include "lease_i.h"
+#include "msg_table.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "coherence.h"
+#include "ctl_send.h"
+#include "failure.h"
+#include "revoke.h"
+
+/* --------------------------------------------------------- transport */
+
+static void send_json(struct hfsd_ctl *c, struct hfsd_client *cl,
+		      uint64_t id, json_object *o)
+{
+	const char *txt = json_object_to_json_string_ext(
+		o, JSON_C_TO_STRING_PLAIN);
+	size_t len = strlen(txt), chunk = HFS_MSG_MAX - 32, off = 0;
+	uint8_t *buf = malloc(HFS_MSG_MAX);
+
+	if (!buf) {
+		hfsd_ctl_send_error(c, cl, id, ENOMEM, "out of memory");
+		return;
+	}
+	do {
+		struct hfs_msg_admin_reply *r = (void *)buf;
+		size_t n = len - off < chunk ? len - off : chunk;
+
+		memset(r, 0, sizeof(*r));
+		hfsd_msg_init(&r->h, HFS_MSG_ADMIN_REPLY,
+			      (uint32_t)(sizeof(*r) + n), id);
+		r->more = off + n < len;
+		memcpy(buf + sizeof(*r), txt + off, n);
+		hfsd_ctl_send(c, cl, buf, sizeof(*r) + n, -1);
+		off += n;
+	} while (off < len);
+	free(buf);
+}
+
+/* Send o and drop the reference. */
+static void reply_json(struct hfsd_ctl *c, struct hfsd_client *cl,
+		       uint64_t id, json_object *o)
+{
+	send_json(c, cl, id, o);
+	json_object_put(o);
+}
+
+/* ------------------------------------------------------------ leases */
+
+static const char *coh_name(uint32_t s)
+{
+	switch (s) {
+	case HFS_COH_CLEAN: return "clean";
+	case HFS_COH_CACHED: return "cached";
+	case HFS_COH_CLEARING: return "clearing";
+	case HFS_COH_NONE: return "none";
+	default: return "?";
+	}
+}
+
+static json_object *extent_json(const struct hfs_lease_extent *e)
+{
+	json_object *x = json_object_new_object();
+
+	json_object_object_add(x, "file_off",
+			       json_object_new_uint64(e->file_off));
+	json_object_object_add(x, "len", json_object_new_uint64(e->len));
+	json_object_object_add(x, "state", json_object_new_string(
+		e->flags & HFSD_LEXT_REVOKED ? "revoked"
+		: e->flags & HFS_LEXT_HOLE ? "hole" : "mapped"));
+	if (!(e->flags & HFS_LEXT_HOLE))
+		json_object_object_add(x, "region_off",
+			json_object_new_uint64(e->region_off));
+	return x;
+}
+
+static json_object *lease_json(struct hfsd_ctl *c, const struct hfsd_lease *l)
+{
+	json_object *o = json_object_new_object(), *ex = json_object_new_array();
+
+	json_object_object_add(o, "id", json_object_new_uint64(l->id));
+	json_object_object_add(o, "pid", json_object_new_int(l->pid));
+	json_object_object_add(o, "uid", json_object_new_int64(l->uid));
+	json_object_object_add(o, "ino", json_object_new_uint64(l->ino));
+	json_object_object_add(o, "offset", json_object_new_uint64(l->off));
+	json_object_object_add(o, "length", json_object_new_uint64(l->len));
+	json_object_object_add(o, "prot", json_object_new_string(
+		l->prot & HFS_PROT_WRITE ? "rw" : "r"));
+	/* the file's coherence word: "clean" = persists need no round trip
+	 * (no kernel page cached); "none" = no word, always a round trip */
+	json_object_object_add(o, "coherence", json_object_new_string(
+		coh_name(l->coh_slot == HFS_COH_NONE ? HFS_COH_NONE
+			 : hfsd_coh_state(c->coh, l->ino))));
+	for (uint32_t i = 0; i < l->n; i++)
+		json_object_array_add(ex, extent_json(&l->ext[i]));
+	json_object_object_add(o, "extents", ex);
+	return o;
+}
+
+static void admin_common(struct hfsd_ctl *c, json_object *o)
+{
+	json_object_object_add(o, "revoke_ms",
+			       json_object_new_int((int)c->revoke_ms));
+	json_object_object_add(o, "pending_free_blocks",
+			       json_object_new_uint64(c->pending_blocks));
+	json_object_object_add(o, "kills", json_object_new_uint64(c->kills));
+}
+
+/* o.leases = the leases (only those mapping region bytes [rs, re) when
+ * in_range: the rmap's owners, then their leases), plus the common
+ * fields, under the lease lock. */
+static void add_leases(struct hfsd_ctl *c, json_object *o, bool in_range,
+		       uint64_t rs, uint64_t re)
+{
+	json_object *arr = json_object_new_array();
+	struct hfsd_ino_set s = { 0 };
+	struct hfsd_lease *l;
+
+	if (in_range && hfsd_lease_owner_inos(c, rs, re, &s) < 0)
+		hfsd_log(LOG_WARNING, "control: holders query: cannot list "
+			 "the owners of the range");
+	pthread_mutex_lock(&c->lock);
+	if (!in_range)
+		for (l = hfsd_lease_first_locked(c); l;
+		     l = hfsd_lease_next_locked(c, l))
+			json_object_array_add(arr, lease_json(c, l));
+	for (size_t i = 0; i < s.n; i++)
+		for (l = hfsd_lease_first_of_ino_locked(c, s.v[i]); l;
+		     l = hfsd_lease_next_of_ino_locked(c, l))
+			if (hfsd_lease_maps_locked(l, rs, re))
+				json_object_array_add(arr, lease_json(c, l));
+	json_object_object_add(o, "leases", arr);
+	admin_common(c, o);
+	pthread_mutex_unlock(&c->lock);
+	free(s.v);
+}
+
+void hfsd_on_admin_leases(struct hfsd_ctl *c, struct hfsd_client *cl,
+			  const void *msg, int fd)
+{
+	const struct hfs_msg_hdr *h = msg;
+	json_object *o;
+
+	(void)fd;
+	o = json_object_new_object();
+	add_leases(c, o, false, 0, 0);
+	reply_json(c, cl, h->id, o);
+}
+
+/* ----------------------------------------------------------- holders */
+
+static int owner_cb(void *ctx, const struct hfs_owner *w)
+{
+	json_object *x = json_object_new_object();
+
+	json_object_object_add(x, "region_off",
+			       json_object_new_uint64(w->region_off));
+	json_object_object_add(x, "len", json_object_new_uint64(w->len));
+	json_object_object_add(x, "ino", json_object_new_uint64(w->ino));
+	json_object_object_add(x, "file_off",
+			       json_object_new_uint64(w->file_off));
+	json_object_object_add(x, "kind", json_object_new_string(w->kind));
+	json_object_object_add(x, "open_handles",
+			       json_object_new_int64(w->nopen));
+	json_object_array_add(ctx, x);
+	return 0;
+}
+
+void hfsd_on_admin_holders(struct hfsd_ctl *c, struct hfsd_client *cl,
+			   const void *msg, int fd)
+{
+	const struct hfs_msg_range *m = msg;
+	uint64_t re = m->offset + m->length;
+	json_object *o, *owners;
+
+	(void)fd;
+	if (m->length == 0 || re < m->offset) {
+		hfsd_ctl_send_error(c, cl, m->h.id, EINVAL, "bad range");
+		return;
+	}
+	o = json_object_new_object();
+	owners = json_object_new_array();
+	if (hfs_vol_owners(c->d->vol, m->offset, m->length, owner_cb,
+			   owners) < 0) {
+		json_object_put(owners);
+		owners = json_object_new_array();
+	}
+	json_object_object_add(o, "offset", json_object_new_uint64(m->offset));
+	json_object_object_add(o, "length", json_object_new_uint64(m->length));
+	json_object_object_add(o, "owners", owners);
+	add_leases(c, o, true, m->offset, re);
+	reply_json(c, cl, m->h.id, o);
+}
+
+/* ----------------------------------------------- the failure pipeline */
+
+static json_object *ts_json(const struct timespec *t)
+{
+	char buf[64];
+	struct tm tm;
+
+	gmtime_r(&t->tv_sec, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), ".%03ldZ",
+		 t->tv_nsec / 1000000);
+	return json_object_new_string(buf);
+}
+
+static json_object *events_json(const struct hfsd_fail_status *st)
+{
+	json_object *a = json_object_new_array();
+
+	for (unsigned i = 0; i < st->nev; i++) {
+		json_object *x = json_object_new_object();
+		const struct hfsd_fail_event *e = &st->ev[i];
+
+		json_object_object_add(x, "time", ts_json(&e->when));
+		json_object_object_add(x, "source", json_object_new_string(e->source));
+		json_object_object_add(x, "offset", json_object_new_uint64(e->off));
+		json_object_object_add(x, "length", json_object_new_uint64(e->len));
+		json_object_object_add(x, "whole_device", json_object_new_boolean(
+			!!(e->flags & HFS_FAIL_WHOLE_DEVICE)));
+		json_object_object_add(x, "media", json_object_new_boolean(
+			!!(e->flags & HFS_FAIL_MEDIA)));
+		json_object_object_add(x, "outcome", json_object_new_string(e->outcome));
+		json_object_array_add(a, x);
+	}
+	return a;
+}
+
+static json_object *affected_json(const struct hfsd_fail_status *st)
+{
+	json_object *a = json_object_new_array();
+
+	for (unsigned i = 0; i < st->naff; i++) {
+		json_object *x = json_object_new_object();
+		const struct hfsd_fail_file *e = &st->aff[i];
+
+		json_object_object_add(x, "path", json_object_new_string(e->path));
+		json_object_object_add(x, "ino", json_object_new_uint64(e->ino));
+		json_object_object_add(x, "file_off", json_object_new_uint64(e->file_off));
+		json_object_object_add(x, "len", json_object_new_uint64(e->len));
+		json_object_object_add(x, "region_off", json_object_new_uint64(e->region_off));
+		json_object_array_add(a, x);
+	}
+	return a;
+}
+
+static const char *outcome_name(enum hfsd_revoke_outcome o)
+{
+	switch (o) {
+	case HFSD_REVOKE_KILLED: return "killed";
+	case HFSD_REVOKE_ACKED: return "acked";
+	case HFSD_REVOKE_NO_ANSWER: return "no answer";
+	}
+	return "?";
+}
+
+static json_object *revoked_json(const struct hfsd_fail_status *st)
+{
+	json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < st->nrevoked; i++) {
+		const struct hfsd_revoked_lease *v = &st->revoked[i];
+		json_object *x = json_object_new_object();
+
+		json_object_object_add(x, "lease",
+				       json_object_new_uint64(v->lease_id));
+		json_object_object_add(x, "pid", json_object_new_int(v->pid));
+		json_object_object_add(x, "outcome", json_object_new_string(
+			outcome_name(v->outcome)));
+		json_object_array_add(a, x);
+	}
+	return a;
+}
+
+static int bad_cb(void *ctx, uint64_t off, uint64_t len)
+{
+	json_object *x = json_object_new_object();
+
+	json_object_object_add(x, "offset", json_object_new_uint64(off));
+	json_object_object_add(x, "length", json_object_new_uint64(len));
+	json_object_array_add(ctx, x);
+	return 0;
+}
+
+static json_object *badlist_json(struct hfsd_ctl *c)
+{
+	json_object *a = json_object_new_array();
+
+	hfs_vol_badlist(c->d->vol, bad_cb, a);
+	return a;
+}
+
+static json_object *phases_json(const struct hfsd_fail_status *st)
+{
+	json_object *a = json_object_new_array();
+
+	for (unsigned i = 0; i < st->nphase; i++) {
+		json_object *x = json_object_new_object();
+
+		json_object_object_add(x, "phase", json_object_new_string(st->phase[i].name));
+		json_object_object_add(x, "ms", json_object_new_double(st->phase[i].ms));
+		json_object_array_add(a, x);
+	}
+	return a;
+}
+
+/* ADMIN_STATUS's failure part: state, events, affected paths, revoked
+ * leases, killed holders, phase timings (docs/failure-model.md). */
+static json_object *status_json(struct hfsd_ctl *c,
+				const struct hfsd_fail_status *st)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "state", json_object_new_string(
+		st->shutdown ? "shutdown" : st->naff ? "degraded" : "ok"));
+	if (st->shutdown) {
+		json_object_object_add(o, "reason", json_object_new_string(st->why));
+		json_object_object_add(o, "shutdown_at", ts_json(&st->shut_at));
+	}
+	json_object_object_add(o, "devname", json_object_new_string(st->devname));
+	json_object_object_add(o, "poll_ms", json_object_new_int((int)st->poll_ms));
+	json_object_object_add(o, "events", events_json(st));
+	json_object_object_add(o, "affected", affected_json(st));
+	json_object_object_add(o, "revoked", revoked_json(st));
+	json_object_object_add(o, "bad_extents", badlist_json(c));
+	json_object_object_add(o, "killed", json_object_new_uint64(st->kills));
+	json_object_object_add(o, "phases", phases_json(st));
+	json_object_object_add(o, "dropped_events", json_object_new_uint64(st->dropped));
+	return o;
+}
+
+static bool fail_running(struct hfsd_ctl *c, struct hfsd_client *cl,
+			 const struct hfs_msg_hdr *h)
+{
+	if (c->d->fail)
+		return true;
+	hfsd_ctl_send_error(c, cl, h->id, ENOTSUP,
+			    "failure monitor not running");
+	return false;
+}
+
+void hfsd_on_admin_status(struct hfsd_ctl *c, struct hfsd_client *cl,
+			  const void *msg, int fd)
+{
+	const struct hfs_msg_hdr *h = msg;
+	struct hfsd_fail_status *st;
+	json_object *o;
+
+	(void)fd;
+	if (!fail_running(c, cl, h))
+		return;
+	if (hfsd_fail_status(c->d->fail, &st) < 0) {
+		hfsd_ctl_send_error(c, cl, h->id, ENOMEM, "out of memory");
+		return;
+	}
+	o = status_json(c, st);
+	hfsd_fail_status_free(st);
+	add_leases(c, o, false, 0, 0);
+	reply_json(c, cl, h->id, o);
+}
+
+void hfsd_on_admin_inject(struct hfsd_ctl *c, struct hfsd_client *cl,
+			  const void *msg, int fd)
+{
+	const struct hfs_msg_inject *m = msg;
+	json_object *o;
+
+	(void)fd;
+	if (!fail_running(c, cl, &m->h))
+		return;
+	if (m->pad || (m->flags & ~(HFS_FAIL_PRE_REMOVE |
+				    HFS_FAIL_WHOLE_DEVICE |
+				    HFS_FAIL_MEDIA)) ||
+	    (!(m->flags & HFS_FAIL_WHOLE_DEVICE) &&
+	     (m->length == 0 || m->offset + m->length < m->offset))) {
+		hfsd_ctl_send_error(c, cl, m->h.id, EINVAL, "bad injection");
+		return;
+	}
+	hfsd_log(LOG_WARNING, "control: uid 0 pid %d injects a %s "
+		 "failure", (int)cl->pid,
+		 m->flags & HFS_FAIL_WHOLE_DEVICE ? "whole-device" : "range");
+	hfsd_fail_post(c->d->fail, m->offset, m->length, m->flags,
+		       "operator");
+	o = json_object_new_object();
+	json_object_object_add(o, "queued", json_object_new_boolean(1));
+	reply_json(c, cl, m->h.id, o);
+}

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The control side's state: the control server (ctl_server.c,
+ * ctl_send.c), the lease service it carries (lease*.c, revoke*.c,
+ * admin.c) and the PERSISTED worker (persisted.c).  Private to those
+ * files; main.c sees only ctl_server.h.
+ *
+ * Threads: one ring thread owns every socket (liburing event loop in
+ * ctl_server.c) and runs the message handlers.  The volume hooks run on
+ * FUSE worker threads (and on the ring thread when a write lease fills
+ * holes); the failure round runs on the failure monitor thread.
+ * ctl->lock protects the lease table, the jobs and the client fields
+ * marked (L).  Lock order: inode I/O lock, volume lock, ctl->lock; the
+ * ring thread never holds ctl->lock while calling into the volume.
+ */
+#ifndef HOLDFS_FS_CTL_I_H
+#define HOLDFS_FS_CTL_I_H
+
+#include "daemon.h"
+
+/* RB_HEAD only; the trees and their functions are lease_table.c's
+ * (libbsd's tree.h, as lib/rmap.c). */
+#include <bsd/sys/tree.h>
+#include <liburing.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+struct ctl_op;
+struct hfsd_job;
+struct hfsd_lease;
+
+struct hfsd_client {
+	struct hfsd_client *next;
+	uint64_t cid;
+	int fd, pidfd;
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	bool hello;           /* HELLO accepted */
+	bool has_ro, has_rw;  /* region fds sent */
+	bool closing;         /* (L) dropped; waiting for in-flight I/O */
+	bool killed;          /* SIGKILL sent */
+	bool recv_armed;
+	unsigned inflight;    /* sends in flight */
+	/* (L) the REVOKE being built for this client: job id, waiter */
+	uint64_t rv_job;
+	uint32_t rv_w;
+	/* receive state */
+	struct msghdr msg;
+	struct iovec iov;
+	struct {
+		_Alignas(struct cmsghdr) char buf[CMSG_SPACE(sizeof(int) * 4)];
+	} cbuf;
+	uint8_t *rbuf;        /* HFS_MSG_MAX + 1 */
+};
+
+struct hfsd_ctl {
+	struct hfsd *d;
+	struct fuse_session *se;
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct io_uring ring;
+	int lfd;                  /* listening socket */
+	int efd;                  /* eventfd: hooks -> ring */
+	uint64_t ebuf;
+	bool stop;
+	char sock_path[100];
+	char dev_link[100];
+	char mnt[4096];
+	dev_t mnt_dev;
+	bool mnt_dev_ok;
+	int region_rw, region_ro; /* fds handed to clients */
+	uint64_t region_size, alloc_unit;
+	unsigned revoke_ms;
+	bool readonly;
+	gid_t dax_gid;
+	bool dax_gid_set;
+	uint8_t uuid[16];
+	struct hfsd_coh *coh;     /* page-cache coherence table, or NULL */
+	struct hfsd_pw *pw;       /* PERSISTED worker (persisted.c), or NULL */
+	/* (L) */
+	struct hfsd_client *clients;
+	RB_HEAD(lease_ids, hfsd_lease) leases_by_id;
+	RB_HEAD(lease_inos, hfsd_lease) leases_by_ino;
+	RB_HEAD(lease_holes, hfsd_lease) leases_with_holes;
+	uint64_t nleases;
+	struct hfsd_job *jobs;
+	uint64_t next_cid, next_lease, next_msg, next_job;
+	uint64_t pending_blocks;  /* held back for revocation */
+	uint64_t kills;
+	struct ctl_op *inflight;  /* ring thread only (ctl_ring_i.h) */
+};
+
+#endif

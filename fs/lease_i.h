@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The lease table (fs/lease_table.c): every lease granted, indexed so
+ * that "who holds this range" never scans every lease.  Private to the
+ * control side's files.  The functions ending in _locked want ctl->lock
+ * held (ctl_i.h has the lock order).
+ */
+#ifndef HOLDFS_FS_LEASE_I_H
+#define HOLDFS_FS_LEASE_I_H
+
+#include "ctl_i.h"
+
+#include <holdfs/proto.h>
+
+/* Internal extent flag: revoked part of a lease (never sent). */
+#define HFSD_LEXT_REVOKED 0x100u
+
+/* Leases are indexed (libbsd red-black trees, lease_table.c) by id
+ * (messages name leases) and by (inode, id) (the volume hooks and the
+ * failure pipeline go from the rmap's owning inode to its leases); leases
+ * that map holes are also in a third tree by (inode, id), the only ones
+ * the fill hook must look at. */
+struct hfsd_lease {
+	RB_ENTRY(hfsd_lease) by_id, by_ino, by_hole;
+	bool holey;           /* in leases_with_holes */
+	uint64_t id;
+	struct hfsd_client *cl;
+	pid_t pid;
+	uid_t uid;
+	uint64_t ino, off, len;
+	uint32_t prot;
+	uint32_t coh_slot;    /* coherence table word (HFS_COH_NONE: none) */
+	uint32_t n;
+	struct hfs_lease_extent *ext; /* file order; HOLE / REVOKED flags */
+};
+
+void hfsd_lease_table_init(struct hfsd_ctl *c);
+
+struct hfsd_lease *hfsd_lease_find_locked(struct hfsd_ctl *c, uint64_t id);
+/* Every lease in id order: first, then next. */
+struct hfsd_lease *hfsd_lease_first_locked(struct hfsd_ctl *c);
+struct hfsd_lease *hfsd_lease_next_locked(struct hfsd_ctl *c,
+					  struct hfsd_lease *l);
+/* The leases of inode ino, in id order: first_of_ino, then next_of_ino
+ * (O(log n) to start, O(1) amortised per step). */
+struct hfsd_lease *hfsd_lease_first_of_ino_locked(struct hfsd_ctl *c,
+						  uint64_t ino);
+struct hfsd_lease *hfsd_lease_next_of_ino_locked(struct hfsd_ctl *c,
+						 struct hfsd_lease *l);
+/* The leases of ino that map holes (read leases): first, then next. */
+struct hfsd_lease *hfsd_lease_first_holey_locked(struct hfsd_ctl *c,
+						 uint64_t ino);
+struct hfsd_lease *hfsd_lease_next_holey_locked(struct hfsd_ctl *c,
+						struct hfsd_lease *l);
+
+/* Put l (its extents set) into the table. */
+void hfsd_lease_insert_locked(struct hfsd_ctl *c, struct hfsd_lease *l);
+/* Take l out of the table and free it. */
+void hfsd_lease_drop_locked(struct hfsd_ctl *c, struct hfsd_lease *l);
+/* Drop every lease of cl (NULL: every lease); returns how many. */
+unsigned hfsd_lease_drop_client_locked(struct hfsd_ctl *c,
+				       const struct hfsd_client *cl);
+
+/* Does l map (media, not revoked) any of region bytes [rs, re)? */
+bool hfsd_lease_maps_locked(const struct hfsd_lease *l, uint64_t rs,
+			    uint64_t re);
+/* Mark [rs, re) (region bytes) of l revoked; file range touched in
+ * [*fs, *fe).  Returns true if anything of l mapped it. */
+bool hfsd_lease_revoke_range_locked(struct hfsd_lease *l, uint64_t rs,
+				    uint64_t re, uint64_t *fs, uint64_t *fe);
+
+/* The data-owning inodes of region bytes [rs, re), from the rmap
+ * (O(log n + k)), sorted and unique.  Takes the volume lock: call
+ * without ctl->lock.  s->v is malloc'd (NULL when none); 0 or -errno. */
+struct hfsd_ino_set {
+	uint64_t *v;
+	size_t n, cap;
+	int err;
+};
+int hfsd_lease_owner_inos(struct hfsd_ctl *c, uint64_t rs, uint64_t re,
+			  struct hfsd_ino_set *s);
+
+#endif

@@ -1,0 +1,397 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What DAX clients ask (docs/lease-protocol.md): HELLO (who may use DAX
+ * at all: root, or the dax_group), LEASE_REQ (the checks, the grant and
+ * its LEASE_OK), RELEASE, the acks of REVOKE and REMAP, PERSISTED and
+ * POISON.  Ring thread; every message here has been validated and
+ * passed its row of the message table (msg_table.h): all but HELLO come
+ * after HELLO.
+ */
+#include "lease_i.h"
+#include "msg_table.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "coherence.h"
+#include "ctl_send.h"
+#include "failure.h"
+#include "persisted.h"
+#include "revoke.h"
+
+/* ------------------------------------------------------------- HELLO */
+
+/* Is gid among the supplementary groups of pid?  Read after the pidfd
+ * was opened and re-validated with it, so the pid is still the peer. */
+static bool pid_in_group(const struct hfsd_client *cl, gid_t gid)
+{
+	char path[64], line[4096];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)cl->pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		char *p, *end;
+
+		if (strncmp(line, "Groups:", 7))
+			continue;
+		for (p = line + 7;; p = end) {
+			unsigned long g = strtoul(p, &end, 10);
+
+			if (end == p)
+				break;
+			if (g == gid)
+				found = true;
+		}
+	}
+	fclose(f);
+	/* still the same process? */
+	return found && syscall(SYS_pidfd_send_signal, cl->pidfd, 0, NULL,
+				0) == 0;
+}
+
+static bool dax_allowed(const struct hfsd_ctl *c, const struct hfsd_client *cl)
+{
+	if (cl->uid == 0)
+		return true;
+	if (!c->dax_gid_set)
+		return false;
+	return cl->gid == c->dax_gid || pid_in_group(cl, c->dax_gid);
+}
+
+void hfsd_on_hello(struct hfsd_ctl *c, struct hfsd_client *cl,
+		   const void *msg, int fd)
+{
+	const struct hfs_msg_hello *m = msg;
+	struct hfs_msg_hello_ok r;
+
+	(void)fd;
+	if (cl->hello) {
+		hfsd_ctl_drop(c, cl, "second HELLO");
+		return;
+	}
+	if (!dax_allowed(c, cl)) {
+		hfsd_log(LOG_NOTICE, "control: pid %d uid %u refused: DAX "
+			 "access is for root%s%s", (int)cl->pid,
+			 (unsigned)cl->uid, c->dax_gid_set ? " and group " : "",
+			 c->dax_gid_set ? "dax_group" : " only");
+		hfsd_ctl_send_error(c, cl, m->h.id, EACCES,
+				    "DAX access needs root or dax_group");
+		cl->closing = true; /* no more requests; EOF when sent */
+		shutdown(cl->fd, SHUT_RD);
+		hfsd_lease_client_gone(c, cl);
+		return;
+	}
+	cl->hello = true;
+	memset(&r, 0, sizeof(r));
+	hfsd_msg_init(&r.h, HFS_MSG_HELLO_OK, sizeof(r), m->h.id);
+	r.region_size = c->region_size;
+	r.alloc_unit = (uint32_t)c->alloc_unit;
+	r.revoke_ms = c->revoke_ms;
+	memcpy(r.uuid, c->uuid, 16);
+	r.coh_slots = c->coh ? hfsd_coh_nslots(c->coh) : 0;
+	hfsd_ctl_send(c, cl, &r, sizeof(r), c->coh ? hfsd_coh_fd(c->coh) : -1);
+}
+
+/* --------------------------------------------------------- LEASE_REQ */
+
+/* Second factor after the fd's open mode: the peer's credentials
+ * against the file's mode bits (owner, group, other; root passes). */
+static bool cred_allows(const struct hfsd_client *cl, const struct hfs_attr *a,
+			uint32_t prot)
+{
+	unsigned need = ((prot & HFS_PROT_READ) ? 4 : 0) |
+			((prot & HFS_PROT_WRITE) ? 2 : 0);
+	unsigned bits;
+
+	if (cl->uid == 0)
+		return true;
+	if (cl->uid == a->uid)
+		bits = (a->mode >> 6) & 7;
+	else if (cl->gid == a->gid)
+		bits = (a->mode >> 3) & 7;
+	else
+		bits = a->mode & 7;
+	return (bits & need) == need;
+}
+
+/* The file the client passed (closed here): on this mount and regular;
+ * its open flags in *acc.  0 or a positive errno. */
+static int check_file(struct hfsd_ctl *c, int fd, struct stat *st, int *acc)
+{
+	int err = 0;
+
+	if (fstat(fd, st) < 0)
+		err = errno;
+	else if (!c->mnt_dev_ok || st->st_dev != c->mnt_dev)
+		err = EXDEV;
+	else if (!S_ISREG(st->st_mode))
+		err = EINVAL;
+	*acc = fcntl(fd, F_GETFL);
+	close(fd);
+	return err;
+}
+
+/* Everything a LEASE_REQ is refused for before anything is allocated
+ * (docs/lease-protocol.md, LEASE_REQ 2-5): false when refused (ERROR
+ * sent).  *ino: the file's inode; *err: its getattr error, which is
+ * answered as the grant's error (after the reply buffer is allocated). */
+static bool lease_allowed(struct hfsd_ctl *c, struct hfsd_client *cl,
+			  const struct hfs_msg_lease_req *m, int fd,
+			  uint32_t prot, uint64_t *ino, int *err)
+{
+	bool w = prot & HFS_PROT_WRITE;
+	struct hfs_attr a;
+	struct stat st;
+	int acc, e;
+
+	e = check_file(c, fd, &st, &acc);
+	if (e) {
+		hfsd_ctl_send_error(c, cl, m->h.id, e, e == EXDEV
+				    ? "file is not on this holdfs mount"
+				    : "not a regular file");
+		return false;
+	}
+	acc &= O_ACCMODE;
+	if (w && c->readonly) {
+		hfsd_ctl_send_error(c, cl, m->h.id, EROFS, "read-only mount");
+		return false;
+	}
+	if ((w && acc == O_RDONLY) || (!w && acc == O_WRONLY)) {
+		hfsd_ctl_send_error(c, cl, m->h.id, EACCES,
+				    "file descriptor not open for that access");
+		return false;
+	}
+	*ino = st.st_ino;
+	*err = -hfs_getattr(c->d->vol, *ino, &a);
+	if (!*err && !cred_allows(cl, &a, prot)) {
+		hfsd_ctl_send_error(c, cl, m->h.id, EACCES,
+				    "file mode does not allow it for the peer");
+		return false;
+	}
+	return true;
+}
+
+struct grant_ctx {
+	struct hfsd_ctl *c;
+	struct hfsd_client *cl;
+	uint64_t ino, off, len;
+	uint32_t prot;
+	uint64_t id;
+	uint32_t coh_slot;
+};
+
+/* Under the volume lock: the lease exists before anyone can free its
+ * blocks. */
+static int grant_publish(void *ctx, const struct hfs_lease_extent *ext,
+			 uint32_t n)
+{
+	struct grant_ctx *g = ctx;
+	struct hfsd_ctl *c = g->c;
+	struct hfsd_lease *l = calloc(1, sizeof(*l));
+
+	if (!l || !(l->ext = malloc((n ? n : 1) * sizeof(*ext)))) {
+		free(l);
+		return -ENOMEM;
+	}
+	memcpy(l->ext, ext, n * sizeof(*ext));
+	l->n = n;
+	l->cl = g->cl;
+	l->pid = g->cl->pid;
+	l->uid = g->cl->uid;
+	l->ino = g->ino;
+	l->off = g->off;
+	l->len = g->len;
+	l->prot = g->prot;
+	/* a leaf lock: fine under the volume lock */
+	l->coh_slot = g->coh_slot = hfsd_coh_get(c->coh, g->ino);
+	pthread_mutex_lock(&c->lock);
+	l->id = g->id = ++c->next_lease;
+	hfsd_lease_insert_locked(c, l);
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+}
+
+/* Fill LEASE_OK r (its n extents already follow it) for grant g; the
+ * region fd to pass in *pass if the client has none good for it yet.
+ * Returns its length. */
+static size_t lease_ok(struct hfsd_ctl *c, struct hfsd_client *cl,
+		       struct hfs_msg_lease_ok *r, uint64_t req_id,
+		       const struct grant_ctx *g, uint32_t n, int *pass)
+{
+	size_t rlen = sizeof(*r) + n * sizeof(struct hfs_lease_extent);
+	bool w = g->prot & HFS_PROT_WRITE;
+
+	memset(r, 0, sizeof(*r));
+	hfsd_msg_init(&r->h, HFS_MSG_LEASE_OK, (uint32_t)rlen, req_id);
+	r->lease_id = g->id;
+	r->ino = g->ino;
+	r->offset = g->off;
+	r->length = g->len;
+	r->prot = g->prot;
+	r->nextents = n;
+	r->coh_slot = g->coh_slot;
+	*pass = -1;
+	if (w && !cl->has_rw) {
+		*pass = c->region_rw;
+		cl->has_rw = true;
+	} else if (!w && !cl->has_rw && !cl->has_ro) {
+		*pass = c->region_ro;
+		cl->has_ro = true;
+	}
+	return rlen;
+}
+
+void hfsd_on_lease_req(struct hfsd_ctl *c, struct hfsd_client *cl,
+		       const void *msg, int fd)
+{
+	const struct hfs_msg_lease_req *m = msg;
+	uint32_t prot = m->prot & HFS_PROT_WRITE ? HFS_PROT_READ | HFS_PROT_WRITE
+						 : HFS_PROT_READ;
+	struct grant_ctx g = { c, cl, 0, m->offset, m->length, prot, 0,
+			       HFS_COH_NONE };
+	struct hfs_msg_lease_ok *r;
+	uint32_t n = 0;
+	int err, pass;
+	size_t rlen;
+
+	if (!lease_allowed(c, cl, m, fd, prot, &g.ino, &err))
+		return;
+	r = malloc(sizeof(*r) + HFS_LEASE_MAX_EXTENTS * sizeof(struct hfs_lease_extent));
+	if (!r) {
+		hfsd_ctl_send_error(c, cl, m->h.id, ENOMEM, "out of memory");
+		return;
+	}
+	hfsd_lease_grant_begin();
+	if (!err)
+		err = -hfs_lease_extents(c->d->vol, g.ino, m->offset, m->length,
+					 prot & HFS_PROT_WRITE,
+					 (struct hfs_lease_extent *)(r + 1),
+					 HFS_LEASE_MAX_EXTENTS, &n, grant_publish, &g);
+	if (err) {
+		free(r);
+		hfsd_ctl_send_error(c, cl, m->h.id, err,
+				    err == EINVAL ? "range not alloc_unit aligned "
+				    "or beyond the end of the file"
+				    : err == E2BIG ? "too many extents"
+				    : strerror(err));
+		return;
+	}
+	rlen = lease_ok(c, cl, r, m->h.id, &g, n, &pass);
+	/* holes of other leases got our blocks: they remap first */
+	if (hfsd_lease_grant_defer(c, cl, r, rlen, pass))
+		return;
+	hfsd_ctl_send(c, cl, r, rlen, pass);
+	free(r);
+}
+
+/* ------------------------------------------------ RELEASE, acks, ... */
+
+void hfsd_on_release(struct hfsd_ctl *c, struct hfsd_client *cl,
+		     const void *msg, int fd)
+{
+	const struct hfs_msg_lease_ref *m = msg;
+	struct hfsd_lease *l;
+	struct hfs_msg_lease_ref r;
+
+	(void)fd;
+	/* A REVOKE of it that is in flight is still acked by the client
+	 * (it acks every REVOKE, known lease or not), so it is not
+	 * counted as acked here: one ack per message covers all its
+	 * leases. */
+	pthread_mutex_lock(&c->lock);
+	l = hfsd_lease_find_locked(c, m->lease_id);
+	if (l && l->cl != cl)
+		l = NULL;
+	if (l)
+		hfsd_lease_drop_locked(c, l);
+	pthread_mutex_unlock(&c->lock);
+	if (!l) {
+		hfsd_ctl_send_error(c, cl, m->h.id, ENOENT, "no such lease");
+		return;
+	}
+	r = *m;
+	r.h.type = HFS_MSG_RELEASE_OK;
+	hfsd_ctl_send(c, cl, &r, sizeof(r), -1);
+}
+
+/* REVOKE_ACK and REMAP_ACK: h.id names the message acked. */
+void hfsd_on_ack(struct hfsd_ctl *c, struct hfsd_client *cl,
+		 const void *msg, int fd)
+{
+	const struct hfs_msg_lease_ref *m = msg;
+
+	(void)fd;
+	if (!hfsd_lease_acked(c, cl, m->h.id,
+			      m->h.type == HFS_MSG_REMAP_ACK))
+		hfsd_ctl_drop(c, cl, "ack for an unknown id");
+}
+
+/* Stores through a lease are durable: drop the kernel's cached pages of
+ * that range so POSIX readers (and page-cache mmaps) see them, then tell
+ * the client (PERSISTED_OK): holdfs_persist returns only after that, so
+ * a read(2) that starts after it cannot find a page filled before the
+ * stores.  fuse_lowlevel_notify_inval_inode returns once the kernel has
+ * invalidated the range (it waits for pages under I/O, e.g. a readahead
+ * READ a worker thread is answering, and no writeback cache is used, so
+ * there is no writeback to wait for).  It must not run on a thread that
+ * handles a FUSE request of that inode or holds a lock such a request
+ * needs: the ring thread handles no FUSE request, and c->lock is not
+ * held here. */
+void hfsd_on_persisted(struct hfsd_ctl *c, struct hfsd_client *cl,
+		       const void *msg, int fd)
+{
+	const struct hfs_msg_range *m = msg;
+	struct hfsd_lease *l;
+	uint64_t ino = 0;
+	int r;
+
+	(void)fd;
+	pthread_mutex_lock(&c->lock);
+	l = hfsd_lease_find_locked(c, m->lease_id);
+	if (l && l->cl == cl)
+		ino = l->ino;
+	pthread_mutex_unlock(&c->lock);
+	if (!ino) {
+		hfsd_ctl_drop(c, cl, "PERSISTED for an unknown lease");
+		return;
+	}
+	if (m->length == 0 || m->offset > INT64_MAX ||
+	    m->length > (uint64_t)INT64_MAX - m->offset) {
+		hfsd_ctl_send_error(c, cl, m->h.id, EINVAL, "bad range");
+		return;
+	}
+	/* the invalidation may wait for a page a FUSE WRITE holds locked,
+	 * and that WRITE may wait for this thread (fill hook): a worker
+	 * does it (fs/persisted.c) */
+	r = hfsd_persisted_queue(c, cl, m, ino);
+	if (r < 0)
+		hfsd_ctl_send_error(c, cl, m->h.id, -r,
+				    "cannot queue the page cache invalidation");
+}
+
+/* A client hit poison: the failure pipeline confirms and handles it. */
+void hfsd_on_poison(struct hfsd_ctl *c, struct hfsd_client *cl,
+		    const void *msg, int fd)
+{
+	const struct hfs_msg_range *r = msg;
+
+	(void)fd;
+	hfsd_log(LOG_ERR, "control: pid %d reports poison at "
+		 "region offset %" PRIu64 " (+%" PRIu64 ")",
+		 (int)cl->pid, r->offset, r->length);
+	if (c->d->fail)
+		hfsd_fail_post(c->d->fail, r->offset,
+			       r->length ? r->length : 4096,
+			       HFS_FAIL_MEDIA, "client poison");
+}

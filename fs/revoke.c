@@ -1,0 +1,608 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The revocation engine (revoke.h, revoke_i.h): jobs, their rounds,
+ * deadlines and kills.
+ *
+ * A job is created by a volume hook (revoke_hooks.c) or by the failure
+ * pipeline (hfsd_lease_revoke_failure, below) and queued on ctl->jobs.
+ * The ring thread sends every new job's messages together with one
+ * IORING_OP_TIMEOUT (one submission), collects the acks, and when the
+ * deadline passes first SIGKILLs (pidfd) every holder that did not ack,
+ * then waits a second deadline for its socket to close: exit tears the
+ * address space down before it closes files, so EOF means its mappings
+ * are gone.  Only then do a REVOKE job's blocks go back to the allocator;
+ * a holder that never goes away keeps them out of use until the next
+ * mount.  The volume lock is never taken with ctl->lock held.
+ */
+#include "revoke_i.h"
+#include "revoke.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "ctl_send.h"
+#include "deadline.h"
+#include "rt.h"
+
+static unsigned dying_ms(const struct hfsd_ctl *c)
+{
+	return c->revoke_ms * 4 > 2000 ? c->revoke_ms * 4 : 2000;
+}
+
+/* ------------------------------------------------------------ a job */
+
+void hfsd_job_free(struct hfsd_job *j)
+{
+	for (uint32_t i = 0; i < j->nw; i++)
+		free(j->w[i].msg);
+	free(j->w);
+	free(j->rv);
+	free(j->defer_msg);
+	free(j);
+}
+
+struct hfsd_job *hfsd_job_new(struct hfsd_ctl *c, int kind)
+{
+	struct hfsd_job *j = calloc(1, sizeof(*j));
+
+	if (!j)
+		return NULL;
+	j->kind = kind;
+	j->phase = HFSD_JOB_NEW;
+	j->defer_fd = -1;
+	j->id = ++c->next_job;
+	clock_gettime(CLOCK_MONOTONIC, &j->start);
+	return j;
+}
+
+void hfsd_job_queue_locked(struct hfsd_ctl *c, struct hfsd_job *j)
+{
+	struct hfsd_job **pp = &c->jobs;
+
+	while (*pp)
+		pp = &(*pp)->next;
+	j->next = NULL;
+	*pp = j;
+}
+
+void hfsd_job_wait(struct hfsd_ctl *c, struct hfsd_job *j)
+{
+	struct timespec dl = hfsd_deadline_ms(
+		((c->revoke_ms + dying_ms(c)) / 1000 + 2) * 1000);
+
+	pthread_mutex_lock(&c->lock);
+	while (j->phase != HFSD_JOB_DONE &&
+	       pthread_cond_timedwait(&c->cond, &c->lock, &dl) != ETIMEDOUT)
+		;
+}
+
+void hfsd_job_finish_unlock(struct hfsd_ctl *c, struct hfsd_job *j,
+			    const char *what)
+{
+	if (j->phase == HFSD_JOB_DONE) {
+		struct hfsd_job **pp;
+
+		for (pp = &c->jobs; *pp; pp = &(*pp)->next)
+			if (*pp == j) {
+				*pp = j->next;
+				break;
+			}
+		hfsd_job_free(j);
+	} else {
+		j->sleeper = false;
+		hfsd_log(LOG_ERR, "control: %s not completed in time", what);
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+int hfsd_job_add_waiter(struct hfsd_job *j, const struct hfsd_lease *l,
+			void *msg, size_t len, uint64_t msg_id)
+{
+	if (j->nw == j->cap) {
+		uint32_t cap = j->cap ? j->cap * 2 : 4;
+		struct hfsd_waiter *w = realloc(j->w, cap * sizeof(*w));
+
+		if (!w)
+			return -ENOMEM;
+		j->w = w;
+		j->cap = cap;
+	}
+	j->w[j->nw++] = (struct hfsd_waiter){
+		.cl = l->cl, .msg_id = msg_id, .lease_id = l->id,
+		.pid = l->pid, .msg = msg, .len = len,
+	};
+	return 0;
+}
+
+/* The REVOKE of this round for l's client with room for a range: the
+ * one being built, or a new one.  NULL: out of memory. */
+static struct hfsd_waiter *revoke_waiter_locked(struct hfsd_ctl *c,
+						struct hfsd_job *j,
+						const struct hfsd_lease *l)
+{
+	struct hfsd_client *cl = l->cl;
+	struct hfs_msg_revoke *m;
+	size_t len;
+
+	if (cl->rv_job == j->id && cl->rv_w < j->nw &&
+	    j->w[cl->rv_w].nranges < HFS_REVOKE_MAX_RANGES)
+		return &j->w[cl->rv_w];
+	len = sizeof(*m) + 8 * sizeof(struct hfs_revoke_range);
+	m = calloc(1, len);
+	if (!m)
+		return NULL;
+	hfsd_msg_init(&m->h, HFS_MSG_REVOKE, sizeof(*m), ++c->next_msg);
+	m->reason = j->reason;
+	if (hfsd_job_add_waiter(j, l, m, len, m->h.id) < 0) {
+		free(m);
+		return NULL;
+	}
+	j->w[j->nw - 1].nranges = 0;
+	cl->rv_job = j->id;
+	cl->rv_w = j->nw - 1;
+	return &j->w[j->nw - 1];
+}
+
+/* Room for one more range in w's REVOKE (w->len is the allocation,
+ * h.len the bytes in use) and in j's list of leases covered. */
+static int revoke_room(struct hfsd_job *j, struct hfsd_waiter *w)
+{
+	struct hfs_msg_revoke *m = w->msg;
+
+	if (m->h.len + sizeof(struct hfs_revoke_range) > w->len) {
+		size_t cap = w->len * 2;
+
+		if (cap > HFS_MSG_MAX)
+			cap = HFS_MSG_MAX;
+		m = realloc(w->msg, cap);
+		if (!m)
+			return -ENOMEM;
+		w->msg = m;
+		w->len = cap;
+	}
+	if (j->nrv == j->caprv) {
+		uint32_t cap = j->caprv ? j->caprv * 2 : 16;
+		struct hfsd_revoked *rv = realloc(j->rv, cap * sizeof(*rv));
+
+		if (!rv)
+			return -ENOMEM;
+		j->rv = rv;
+		j->caprv = cap;
+	}
+	return 0;
+}
+
+/* One message per client per round (another when one is full), so
+ * revoking 10,000 leases of 8 clients costs 8 messages and 8 acks. */
+int hfsd_job_add_revoke_locked(struct hfsd_ctl *c, struct hfsd_job *j,
+			       const struct hfsd_lease *l, uint64_t fs,
+			       uint64_t fe)
+{
+	struct hfsd_waiter *w = revoke_waiter_locked(c, j, l);
+	struct hfs_revoke_range *rr;
+	struct hfs_msg_revoke *m;
+
+	if (!w || revoke_room(j, w) < 0)
+		return -ENOMEM;
+	m = w->msg;
+	rr = (struct hfs_revoke_range *)((uint8_t *)m + m->h.len);
+	rr->lease_id = l->id;
+	rr->offset = fs;
+	rr->length = fe - fs;
+	m->h.len += sizeof(*rr);
+	m->nranges = ++w->nranges;
+	j->rv[j->nrv++] = (struct hfsd_revoked){ l->id, l->pid,
+						 (uint32_t)(w - j->w) };
+	return 0;
+}
+
+/* --------------------------------------------------- the ring's side */
+
+static void mark_acked(struct hfsd_ctl *c, struct hfsd_client *cl,
+		       uint64_t lease_id)
+{
+	for (struct hfsd_job *j = c->jobs; j; j = j->next)
+		for (uint32_t i = 0; i < j->nw; i++)
+			if (j->w[i].cl == cl &&
+			    (!lease_id || j->w[i].lease_id == lease_id)) {
+				j->w[i].acked = true;
+				j->w[i].cl = NULL;
+			}
+}
+
+static bool all_acked(const struct hfsd_job *j)
+{
+	for (uint32_t i = 0; i < j->nw; i++)
+		if (!j->w[i].acked)
+			return false;
+	return true;
+}
+
+/* New jobs: every REVOKE/REMAP of a job and its timeout are queued
+ * before the loop submits (one submission). */
+static void send_new_locked(struct hfsd_ctl *c)
+{
+	for (struct hfsd_job *j = c->jobs; j; j = j->next) {
+		if (j->phase != HFSD_JOB_NEW)
+			continue;
+		for (uint32_t i = 0; i < j->nw; i++) {
+			struct hfsd_waiter *w = &j->w[i];
+
+			if (!w->cl || w->cl->closing) {
+				w->acked = true;
+				w->cl = NULL;
+			} else {
+				/* h.len: a REVOKE's buffer may be larger */
+				hfsd_ctl_send(c, w->cl, w->msg,
+					      ((struct hfs_msg_hdr *)w->msg)->len,
+					      -1);
+			}
+			free(w->msg);
+			w->msg = NULL;
+		}
+		j->phase = HFSD_JOB_WAIT;
+		if (!all_acked(j))
+			hfsd_ctl_arm_timeout(c, j->id, c->revoke_ms);
+	}
+}
+
+struct done_blocks {
+	uint64_t pblk, n;
+};
+
+struct block_list {
+	struct done_blocks *v;
+	size_t n, cap;
+};
+
+/* A finished job nobody sleeps on leaves: a REVOKE's blocks are listed
+ * to go back (or stay out of use when a holder never went away), a
+ * deferred LEASE_OK goes out. */
+static void retire_locked(struct hfsd_ctl *c, struct hfsd_job *j,
+			  struct block_list *fr)
+{
+	if (j->kind == HFSD_JOB_REVOKE && j->nblk) {
+		if (j->leak) {
+			hfsd_log(LOG_ERR, "control: %" PRIu64 " blocks at "
+				 "%" PRIu64 " stay out of use until the "
+				 "next mount (a holder did not exit)",
+				 j->nblk, j->pblk);
+		} else if (fr->n < fr->cap ||
+			   (fr->v = realloc(fr->v, (fr->cap = fr->cap * 2 + 8) *
+							   sizeof(*fr->v)))) {
+			fr->v[fr->n++] = (struct done_blocks){ j->pblk,
+							       j->nblk };
+			c->pending_blocks -= j->nblk;
+		}
+	}
+	if (j->defer_cl && !j->defer_cl->closing) {
+		hfsd_ctl_send(c, j->defer_cl, j->defer_msg, j->defer_len,
+			      j->defer_fd);
+	}
+	hfsd_job_free(j);
+}
+
+/* Jobs whose every waiter is done are DONE (true if any became so: their
+ * sleepers are woken); the ones no thread sleeps on are retired. */
+static bool reap_locked(struct hfsd_ctl *c, struct block_list *fr)
+{
+	struct hfsd_job **pp, *j;
+	bool woke = false;
+
+	for (pp = &c->jobs; (j = *pp);) {
+		if (j->phase == HFSD_JOB_WAIT || j->phase == HFSD_JOB_DYING) {
+			if (all_acked(j)) {
+				j->phase = HFSD_JOB_DONE;
+				woke = true;
+			}
+		}
+		if (j->phase != HFSD_JOB_DONE || j->sleeper) {
+			pp = &j->next;
+			continue;
+		}
+		*pp = j->next;
+		retire_locked(c, j, fr);
+	}
+	return woke;
+}
+
+void hfsd_lease_run_jobs(struct hfsd_ctl *c)
+{
+	struct block_list fr = { 0 };
+	bool woke;
+
+	pthread_mutex_lock(&c->lock);
+	send_new_locked(c);
+	woke = reap_locked(c, &fr);
+	pthread_mutex_unlock(&c->lock);
+	if (woke)
+		pthread_cond_broadcast(&c->cond);
+	/* the volume lock is taken outside ctl->lock (lock order) */
+	for (size_t i = 0; i < fr.n; i++)
+		hfs_vol_free_blocks(c->d->vol, fr.v[i].pblk, fr.v[i].n);
+	free(fr.v);
+}
+
+/* The ack deadline passed: SIGKILL every holder that did not ack, one
+ * signal per client, through its pidfd (never a process that reused the
+ * pid). */
+static void kill_laggards_locked(struct hfsd_ctl *c, struct hfsd_job *j)
+{
+	for (uint32_t i = 0; i < j->nw; i++) {
+		struct hfsd_waiter *w = &j->w[i];
+
+		if (w->acked || !w->cl)
+			continue;
+		w->killed = true;
+		if (w->cl->killed)
+			continue; /* one SIGKILL per client */
+		if (j->kind == HFSD_JOB_REVOKE)
+			hfsd_log(LOG_WARNING, "control: pid %d did not "
+				 "ack REVOKE %" PRIu64 " (%u lease "
+				 "range%s) within %u ms; killing it",
+				 (int)w->pid, w->msg_id, w->nranges,
+				 w->nranges == 1 ? "" : "s",
+				 c->revoke_ms);
+		else
+			hfsd_log(LOG_WARNING, "control: pid %d did not "
+				 "ack REMAP %" PRIu64 " of lease %"
+				 PRIu64 " within %u ms; killing it",
+				 (int)w->pid, w->msg_id, w->lease_id,
+				 c->revoke_ms);
+		if (syscall(SYS_pidfd_send_signal, w->cl->pidfd,
+			    SIGKILL, NULL, 0) < 0 && errno != ESRCH)
+			hfsd_log(LOG_ERR, "control: kill pid %d: %s",
+				 (int)w->pid, strerror(errno));
+		w->cl->killed = true;
+		c->kills++;
+	}
+}
+
+/* The second deadline passed: a killed holder still has not exited.
+ * Its blocks are never reused during this mount. */
+static void give_up_locked(struct hfsd_ctl *c, struct hfsd_job *j)
+{
+	for (uint32_t i = 0; i < j->nw; i++)
+		if (!j->w[i].acked) {
+			hfsd_log(LOG_ERR, "control: pid %d still alive "
+				 "%u ms after SIGKILL",
+				 (int)j->w[i].pid, dying_ms(c));
+			j->w[i].acked = true;
+			j->leak = true;
+		}
+}
+
+void hfsd_lease_timeout(struct hfsd_ctl *c, uint64_t job_id)
+{
+	struct hfsd_job *j;
+
+	pthread_mutex_lock(&c->lock);
+	for (j = c->jobs; j && j->id != job_id; j = j->next)
+		;
+	if (!j || j->phase == HFSD_JOB_DONE) {
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	if (j->phase == HFSD_JOB_WAIT) {
+		kill_laggards_locked(c, j);
+		/* its mappings are gone once its socket closes (exit
+		 * tears down the address space before the files) */
+		j->phase = HFSD_JOB_DYING;
+		hfsd_ctl_arm_timeout(c, j->id, dying_ms(c));
+	} else if (j->phase == HFSD_JOB_DYING) {
+		give_up_locked(c, j);
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+bool hfsd_lease_acked(struct hfsd_ctl *c, struct hfsd_client *cl,
+		      uint64_t msg_id, bool remap)
+{
+	int kind = remap ? HFSD_JOB_REMAP : HFSD_JOB_REVOKE;
+	bool found = false;
+
+	pthread_mutex_lock(&c->lock);
+	for (struct hfsd_job *j = c->jobs; j && !found; j = j->next) {
+		if (j->kind != kind)
+			continue;
+		for (uint32_t i = 0; i < j->nw; i++)
+			if (j->w[i].cl == cl && j->w[i].msg_id == msg_id &&
+			    !j->w[i].acked) {
+				j->w[i].acked = true;
+				j->w[i].cl = NULL;
+				found = true;
+				break;
+			}
+	}
+	pthread_mutex_unlock(&c->lock);
+	return found;
+}
+
+void hfsd_lease_client_gone(struct hfsd_ctl *c, struct hfsd_client *cl)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&c->lock);
+	n = hfsd_lease_drop_client_locked(c, cl);
+	mark_acked(c, cl, 0);
+	for (struct hfsd_job *j = c->jobs; j; j = j->next)
+		if (j->defer_cl == cl)
+			j->defer_cl = NULL;
+	pthread_mutex_unlock(&c->lock);
+	if (n)
+		hfsd_log(LOG_INFO, "control: pid %d gone; released %u "
+			 "lease%s", (int)cl->pid, n, n == 1 ? "" : "s");
+}
+
+/* Runs after the FUSE loop has ended and the ring thread has stopped,
+ * with the hooks removed. */
+void hfsd_revoke_jobs_fini(struct hfsd_ctl *c)
+{
+	struct done_blocks *back = NULL;
+	struct hfsd_job *j, *jn;
+	size_t nback = 0;
+	uint64_t held = 0;
+
+	pthread_mutex_lock(&c->lock);
+	/* Blocks still waiting for revocation: every connection is closed
+	 * now, and no inode owns them, so the next mount finds them free
+	 * whatever we do.  Give them back so the counters written at
+	 * unmount agree with that (fsck would report them otherwise). */
+	for (j = c->jobs; j; j = j->next)
+		if (j->kind == HFSD_JOB_REVOKE && j->nblk)
+			nback++;
+	if (nback && !(back = calloc(nback, sizeof(*back))))
+		nback = 0;
+	nback = 0;
+	for (j = c->jobs; j; j = jn) {
+		jn = j->next;
+		if (back && j->kind == HFSD_JOB_REVOKE && j->nblk) {
+			back[nback++] = (struct done_blocks){ j->pblk, j->nblk };
+			held += j->nblk;
+		}
+		if (j->sleeper) {
+			j->phase = HFSD_JOB_DONE; /* its sleeper frees it */
+			continue;
+		}
+		hfsd_job_free(j);
+	}
+	c->jobs = NULL;
+	c->pending_blocks = 0;
+	pthread_mutex_unlock(&c->lock);
+	pthread_cond_broadcast(&c->cond);
+	/* the volume lock outside ctl->lock (lock order) */
+	for (size_t i = 0; i < nback; i++)
+		hfs_vol_free_blocks(c->d->vol, back[i].pblk, back[i].n);
+	if (held)
+		hfsd_log(LOG_NOTICE, "control: %" PRIu64 " blocks still waiting "
+			 "for revocation at shutdown are free again",
+			 held);
+	free(back);
+}
+
+/* ----------------------------------------------------- failure round */
+
+/* Into j's REVOKE: every lease, all of it (all), and the leases of the
+ * inodes in s, the part of them mapping region bytes [rs, re).  Returns
+ * how many leases were added. */
+static int add_failed_leases_locked(struct hfsd_ctl *c, struct hfsd_job *j,
+				    bool all, const struct hfsd_ino_set *s,
+				    uint64_t rs, uint64_t re)
+{
+	struct hfsd_lease *l;
+	int n = 0;
+
+	if (all) {
+		for (l = hfsd_lease_first_locked(c); l;
+		     l = hfsd_lease_next_locked(c, l)) {
+			for (uint32_t i = 0; i < l->n; i++)
+				l->ext[i].flags |= HFSD_LEXT_REVOKED;
+			if (hfsd_job_add_revoke_locked(c, j, l, l->off,
+						       l->off + l->len) == 0)
+				n++;
+		}
+	}
+	for (size_t k = 0; k < s->n; k++)
+		for (l = hfsd_lease_first_of_ino_locked(c, s->v[k]); l;
+		     l = hfsd_lease_next_of_ino_locked(c, l)) {
+			uint64_t fs, fe;
+
+			if (hfsd_lease_revoke_range_locked(l, rs, re, &fs, &fe) &&
+			    hfsd_job_add_revoke_locked(c, j, l, fs, fe) == 0)
+				n++;
+		}
+	return n;
+}
+
+/* Holders killed in a finished round: distinct pids (a client may have
+ * had several REVOKE messages in the round). */
+static unsigned killed_pids(const struct hfsd_job *j)
+{
+	unsigned killed = 0;
+
+	for (uint32_t i = 0; i < j->nw; i++) {
+		bool seen = false;
+
+		for (uint32_t k = 0; k < i && !seen; k++)
+			seen = j->w[k].killed && j->w[k].pid == j->w[i].pid;
+		if (j->w[i].killed && !seen)
+			killed++;
+	}
+	return killed;
+}
+
+/* Each lease of a finished round and what its holder did (malloc'd;
+ * NULL when out of memory: the report is then empty). */
+static struct hfsd_revoked_lease *outcomes(const struct hfsd_job *j,
+					   size_t *n)
+{
+	struct hfsd_revoked_lease *v = calloc(j->nrv, sizeof(*v));
+
+	*n = v ? j->nrv : 0;
+	for (uint32_t i = 0; v && i < j->nrv; i++) {
+		const struct hfsd_waiter *w = &j->w[j->rv[i].waiter];
+
+		v[i] = (struct hfsd_revoked_lease){
+			.lease_id = j->rv[i].lease_id,
+			.pid = j->rv[i].pid,
+			.outcome = w->killed ? HFSD_REVOKE_KILLED
+				   : w->acked ? HFSD_REVOKE_ACKED
+				   : HFSD_REVOKE_NO_ANSWER,
+		};
+	}
+	return v;
+}
+
+/* A failure round is urgent: the clients' listeners run real-time
+ * (client/listener.c), the failure pipeline does (fs/failure.c), and the
+ * acks must not wait for the control thread behind the machine's busy
+ * processes either.  So for the round the control thread runs SCHED_FIFO
+ * 1, when the daemon may; the round's work is bounded (messages, acks).
+ * Layout revocations (truncate, ...) are not raised: they do not hold
+ * anyone up but the blocks' reuse. */
+int hfsd_lease_revoke_failure(struct hfsd_ctl *c, uint64_t rs, uint64_t re,
+			      bool all, struct hfsd_revoked_lease **leases,
+			      size_t *nleases, unsigned *killed)
+{
+	struct hfsd_ino_set s = { 0 };
+	struct hfsd_job *j;
+	struct hfsd_rt rt;
+	int n, r;
+
+	*killed = 0;
+	*leases = NULL;
+	*nleases = 0;
+	/* a range: only the leases of the inodes owning it (rmap) */
+	if (!all && (r = hfsd_lease_owner_inos(c, rs, re, &s)) < 0)
+		return r;
+	j = hfsd_job_new(c, HFSD_JOB_REVOKE);
+	if (!j) {
+		free(s.v);
+		return -ENOMEM;
+	}
+	j->reason = HFS_REVOKE_FAILURE;
+	pthread_mutex_lock(&c->lock);
+	n = add_failed_leases_locked(c, j, all, &s, rs, re);
+	free(s.v);
+	if (!j->nw) {
+		pthread_mutex_unlock(&c->lock);
+		hfsd_job_free(j);
+		return 0;
+	}
+	j->sleeper = true;
+	hfsd_job_queue_locked(c, j);
+	pthread_mutex_unlock(&c->lock);
+	hfsd_rt_raise(c->thread, &rt);
+	hfsd_ctl_wake(c);
+	hfsd_job_wait(c, j);
+	hfsd_rt_restore(c->thread, &rt);
+	*killed = killed_pids(j);
+	*leases = outcomes(j, nleases);
+	hfsd_job_finish_unlock(c, j, "failure REVOKE");
+	return n;
+}

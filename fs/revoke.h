@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The revocation engine (fs/revoke.c, fs/revoke_hooks.c): taking DAX
+ * mappings back.  Layout changes reach it through two volume hooks
+ * (blocks leaving a file: REVOKE; holes getting blocks: REMAP), media
+ * failures through hfsd_lease_revoke_failure; it sends each round, waits
+ * for the acks with a deadline, kills holders that miss it, and only then
+ * lets blocks be reused (docs/lease-protocol.md).
+ */
+#ifndef HOLDFS_FS_REVOKE_H
+#define HOLDFS_FS_REVOKE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct hfsd_ctl;
+struct hfsd_client;
+
+/* lease.c: the volume hooks, installed at start and removed first at
+ * stop; then the jobs are ended (blocks they held back freed). */
+void hfsd_revoke_hooks_install(struct hfsd_ctl *c);
+void hfsd_revoke_hooks_remove(struct hfsd_ctl *c);
+void hfsd_revoke_jobs_fini(struct hfsd_ctl *c);
+
+/* Ring thread. */
+/* Called once by the ring thread at start. */
+void hfsd_lease_ring_thread(void);
+/* Send new jobs (one submission), finish completed ones. */
+void hfsd_lease_run_jobs(struct hfsd_ctl *c);
+/* A job's deadline passed. */
+void hfsd_lease_timeout(struct hfsd_ctl *c, uint64_t job_id);
+/* A client went away: release its leases, count it as acked. */
+void hfsd_lease_client_gone(struct hfsd_ctl *c, struct hfsd_client *cl);
+/* cl acked message msg_id, a REVOKE (remap false) or a REMAP it was
+ * sent.  false: no such message is waiting for cl's ack. */
+bool hfsd_lease_acked(struct hfsd_ctl *c, struct hfsd_client *cl,
+		      uint64_t msg_id, bool remap);
+/* A lease grant on the ring thread may fill holes other read leases map:
+ * the fill hook then queues a REMAP job it cannot wait for there.  Call
+ * grant_begin before the grant; after it, grant_defer hands the LEASE_OK
+ * (msg, taken; fd passed with it, not owned) to that job, which sends it
+ * when done, and returns true; false when there is no such job. */
+void hfsd_lease_grant_begin(void);
+bool hfsd_lease_grant_defer(struct hfsd_ctl *c, struct hfsd_client *cl,
+			    void *msg, size_t len, int fd);
+
+/* What became of one lease in a failure round (ADMIN_STATUS "revoked"). */
+enum hfsd_revoke_outcome {
+	HFSD_REVOKE_ACKED,        /* its holder acked */
+	HFSD_REVOKE_KILLED,       /* no ack in time: its holder was killed */
+	HFSD_REVOKE_NO_ANSWER,    /* neither when the round's wait ended */
+};
+
+struct hfsd_revoked_lease {
+	uint64_t lease_id;
+	pid_t pid;
+	enum hfsd_revoke_outcome outcome;
+};
+
+/* Failure pipeline (fs/failure.c; not on the ring thread): REVOKE with
+ * reason FAILURE every lease mapping region bytes [rs, re) (all: every
+ * lease, its whole range) in one round, and wait until each holder acked
+ * or was killed (bounded).  *leases (malloc'd, *nleases of them; may stay
+ * NULL) gets one record per lease revoked.  Returns the number of leases
+ * revoked or -errno; *killed the number of holders killed. */
+int hfsd_lease_revoke_failure(struct hfsd_ctl *c, uint64_t rs, uint64_t re,
+			      bool all, struct hfsd_revoked_lease **leases,
+			      size_t *nleases, unsigned *killed);
+
+#endif

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Revocation jobs, shared by the engine that runs them (revoke.c) and
+ * the volume hooks that create them (revoke_hooks.c).
+ *
+ * A job is one round: REVOKE messages (one per client, every range of
+ * that client's leases in it) or REMAP messages (one per lease), each a
+ * waiter that is done when acked, or when its client went away or was
+ * killed and its socket closed.  Jobs live on ctl->jobs (ctl->lock) in
+ * the order the layout changed; the ring thread sends them and arms
+ * their deadline (hfsd_lease_run_jobs), and kills on the deadline
+ * (hfsd_lease_timeout).
+ */
+#ifndef HOLDFS_FS_REVOKE_I_H
+#define HOLDFS_FS_REVOKE_I_H
+
+#include "ctl_i.h"
+#include "lease_i.h"
+
+#include <time.h>
+
+/* One REVOKE or REMAP message a job waits on.  A REVOKE carries every
+ * range of one client in the round (up to HFS_REVOKE_MAX_RANGES). */
+struct hfsd_waiter {
+	struct hfsd_client *cl;   /* NULL once gone */
+	uint64_t msg_id;          /* h.id of the REVOKE / REMAP */
+	uint64_t lease_id;        /* REMAP: its lease; REVOKE: the first */
+	uint32_t nranges;         /* REVOKE: ranges in msg */
+	pid_t pid;
+	bool acked;
+	bool killed;              /* did not ack in time: SIGKILL sent */
+	void *msg;                /* built by the hook; freed when sent */
+	size_t len;
+};
+
+/* A lease a REVOKE job covers, for the failure report. */
+struct hfsd_revoked {
+	uint64_t lease_id;
+	pid_t pid;
+	uint32_t waiter;          /* index into the job's waiters */
+};
+
+enum { HFSD_JOB_REVOKE = 1, HFSD_JOB_REMAP = 2 };
+enum { HFSD_JOB_NEW, HFSD_JOB_WAIT, HFSD_JOB_DYING, HFSD_JOB_DONE };
+
+struct hfsd_job {
+	struct hfsd_job *next;
+	uint64_t id;
+	int kind;
+	int phase;
+	struct hfsd_waiter *w;
+	uint32_t nw, cap;
+	/* REVOKE: blocks to free when done (n may be 0) */
+	uint64_t pblk, nblk;
+	uint32_t reason;          /* REVOKE: HFS_REVOKE_* */
+	struct hfsd_revoked *rv;  /* REVOKE: leases covered */
+	uint32_t nrv, caprv;
+	bool leak;                /* a holder never went away: keep blocks */
+	/* REMAP: a FUSE thread sleeps on ctl->cond until done */
+	bool sleeper;
+	/* REMAP from a lease grant on the ring thread: LEASE_OK deferred */
+	struct hfsd_client *defer_cl;
+	void *defer_msg;
+	size_t defer_len;
+	int defer_fd;             /* region fd to pass (not owned) */
+	struct timespec start;
+};
+
+struct hfsd_job *hfsd_job_new(struct hfsd_ctl *c, int kind);
+void hfsd_job_free(struct hfsd_job *j);
+/* Queue j behind every job already queued: the ring sends jobs in list
+ * order, so clients see REVOKE/REMAP in the order the layout changed (a
+ * punch before the unlink that follows it). */
+void hfsd_job_queue_locked(struct hfsd_ctl *c, struct hfsd_job *j);
+/* A thread other than the ring queued job j and waits for it: bounded by
+ * the ack deadline plus the time a killed holder may take to die.  Takes
+ * ctl->lock and returns with it held. */
+void hfsd_job_wait(struct hfsd_ctl *c, struct hfsd_job *j);
+/* After hfsd_job_wait: free a finished job, or leave an unfinished one
+ * to the ring (which frees it when done) and say so.  Drops ctl->lock. */
+void hfsd_job_finish_unlock(struct hfsd_ctl *c, struct hfsd_job *j,
+			    const char *what);
+/* A message for l's client that j waits on (msg is j's from now on). */
+int hfsd_job_add_waiter(struct hfsd_job *j, const struct hfsd_lease *l,
+			void *msg, size_t len, uint64_t msg_id);
+/* Add file range [fs, fe) of lease l to j's REVOKE for l's client. */
+int hfsd_job_add_revoke_locked(struct hfsd_ctl *c, struct hfsd_job *j,
+			       const struct hfsd_lease *l, uint64_t fs,
+			       uint64_t fe);
+
+#endif
