@@ -32,6 +32,7 @@ RB_GENERATE_STATIC(rtree, rnode, link, rnode_cmp)
 struct hfs_rmap {
 	struct rtree root;
 	uint64_t count;
+	uint64_t queries;  /* hfs_rmap_query calls, for the tests */
 };
 
 struct hfs_rmap *hfs_rmap_new(void)
@@ -59,6 +60,11 @@ void hfs_rmap_free(struct hfs_rmap *rm)
 uint64_t hfs_rmap_count(const struct hfs_rmap *rm)
 {
 	return rm->count;
+}
+
+uint64_t hfs_rmap_queries(const struct hfs_rmap *rm)
+{
+	return rm->queries;
 }
 
 /* The first piece that ends after pblk (the one containing pblk, or the
@@ -149,11 +155,13 @@ int hfs_rmap_remove(struct hfs_rmap *rm, uint64_t pblk, uint64_t len)
 	return 0;
 }
 
-int hfs_rmap_query(const struct hfs_rmap *rm, uint64_t pblk, uint64_t len,
+int hfs_rmap_query(struct hfs_rmap *rm, uint64_t pblk, uint64_t len,
 		   int (*cb)(void *ctx, const struct hfs_rmap_piece *p),
 		   void *ctx)
 {
 	uint64_t end = pblk + len;
+
+	rm->queries++;
 	for (struct rnode *n = first_after(rm, pblk); n && n->p.pblk < end;
 	     n = RB_NEXT(rtree, NULL, n)) { /* RB_NEXT ignores its head */
 		struct hfs_rmap_piece c = n->p;

@@ -47,10 +47,13 @@ int hfs_rmap_add(struct hfs_rmap *rm, const struct hfs_rmap_piece *p);
 int hfs_rmap_remove(struct hfs_rmap *rm, uint64_t pblk, uint64_t len);
 /* Call cb for every piece overlapping [pblk, pblk+len), in region order,
  * clipped to the range.  cb returns non-zero to stop (that value is
- * returned). */
-int hfs_rmap_query(const struct hfs_rmap *rm, uint64_t pblk, uint64_t len,
+ * returned).  Counted (hfs_rmap_queries). */
+int hfs_rmap_query(struct hfs_rmap *rm, uint64_t pblk, uint64_t len,
 		   int (*cb)(void *ctx, const struct hfs_rmap_piece *p),
 		   void *ctx);
 uint64_t hfs_rmap_count(const struct hfs_rmap *rm);
+/* How many queries this map answered: the unit tests assert how many
+ * reads a path makes (one per range failure, tests/unit/test_failure.c). */
+uint64_t hfs_rmap_queries(const struct hfs_rmap *rm);
 
 #endif
