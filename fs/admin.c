@@ -181,7 +181,8 @@ static int owner_cb(void *ctx, const struct hfs_owner *w)
 	json_object_object_add(x, "ino", json_object_new_uint64(w->ino));
 	json_object_object_add(x, "file_off",
 			       json_object_new_uint64(w->file_off));
-	json_object_object_add(x, "kind", json_object_new_string(w->kind));
+	json_object_object_add(x, "kind",
+			       json_object_new_string(hfs_kind_name(w->kind)));
 	json_object_object_add(x, "open_handles",
 			       json_object_new_int64(w->nopen));
 	json_object_array_add(ctx, x);

@@ -222,7 +222,7 @@ static int ino_cb(void *ctx, const struct hfs_owner *w)
 {
 	struct hfsd_ino_set *s = ctx;
 
-	if (strcmp(w->kind, "data"))
+	if (w->kind != HFS_KIND_DATA)
 		return 0; /* leases map file data only */
 	if (s->n && s->v[s->n - 1] == w->ino)
 		return 0;

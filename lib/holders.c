@@ -109,6 +109,38 @@ int hfs_vol_kernel_readable(struct hfs_vol *vol, uint64_t **inos, size_t *n)
 
 /* ------------------------------------------------------ owners */
 
+enum hfs_kind hfs_owner_kind(enum hfs_rmap_kind k)
+{
+	switch (k) {
+	case HFS_RMAP_DATA:
+		return HFS_KIND_DATA;
+	case HFS_RMAP_DIR:
+		return HFS_KIND_DIR;
+	case HFS_RMAP_CHAIN:
+		return HFS_KIND_CHAIN;
+	case HFS_RMAP_XATTR:
+		return HFS_KIND_XATTR;
+	}
+	return HFS_KIND_XATTR; /* not reached: every rmap kind is above */
+}
+
+const char *hfs_kind_name(enum hfs_kind k)
+{
+	switch (k) {
+	case HFS_KIND_DATA:
+		return "data";
+	case HFS_KIND_DIR:
+		return "dir";
+	case HFS_KIND_CHAIN:
+		return "extent-chain";
+	case HFS_KIND_XATTR:
+		return "xattr";
+	case HFS_KIND_FIXED:
+		return "fixed";
+	}
+	return "unknown";
+}
+
 struct owners_walk {
 	struct hfs_vol *vol;
 	int (*cb)(void *ctx, const struct hfs_owner *o);
@@ -124,10 +156,7 @@ static int owner_piece(void *ctx, const struct hfs_rmap_piece *p)
 		.len = p->len * HFS_BLOCK_SIZE,
 		.ino = p->ino,
 		.file_off = p->lblk * HFS_BLOCK_SIZE,
-		.kind = p->kind == HFS_RMAP_DATA    ? "data"
-			: p->kind == HFS_RMAP_DIR   ? "dir"
-			: p->kind == HFS_RMAP_CHAIN ? "extent-chain"
-						    : "xattr",
+		.kind = hfs_owner_kind(p->kind),
 		.nopen = ip ? ip->nopen : 0,
 		.nlookup = ip ? ip->nlookup : 0,
 	};

@@ -7,6 +7,9 @@
 #ifndef HOLDFS_HOLDERS_I_H
 #define HOLDFS_HOLDERS_I_H
 
+#include "rmap_i.h"
+#include "vol.h"
+
 struct hfs_inode;
 struct hfs_vol;
 
@@ -17,5 +20,7 @@ void hfs_inode_open_put_locked(struct hfs_vol *vol, struct hfs_inode *ip);
 /* Re-decide ip's place on vol->kread after nlookup or link_cached
  * changed.  Caller holds vol->lock. */
 void hfs_inode_kread_update_locked(struct hfs_vol *vol, struct hfs_inode *ip);
+/* The kind (vol.h) of an rmap piece, as owners and failed ranges give it. */
+enum hfs_kind hfs_owner_kind(enum hfs_rmap_kind k);
 
 #endif

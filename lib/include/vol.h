@@ -211,6 +211,19 @@ int hfs_lease_extents(struct hfs_vol *vol, uint64_t ino, uint64_t off,
 				     uint32_t n),
 		      void *ctx);
 
+/* What a piece of the region holds: the kind of an owner (hfs_vol_owners)
+ * and of a piece of a failed range (hfs_vol_classify_failure). */
+enum hfs_kind {
+	HFS_KIND_DATA,   /* file data */
+	HFS_KIND_DIR,    /* directory block */
+	HFS_KIND_CHAIN,  /* extent overflow chain block */
+	HFS_KIND_XATTR,  /* xattr block */
+	HFS_KIND_FIXED,  /* a fixed metadata area (failed ranges only) */
+};
+/* Its name in holdfsctl holders: "data", "dir", "extent-chain", "xattr"
+ * ("fixed"). */
+const char *hfs_kind_name(enum hfs_kind k);
+
 /* Owners of region bytes [off, off+len) (rmap), in region order, pieces
  * clipped to whole 4 KiB blocks; cb gets them under the volume lock and
  * returns non-zero to stop (returned).  For holdfsctl holders
@@ -218,7 +231,7 @@ int hfs_lease_extents(struct hfs_vol *vol, uint64_t ino, uint64_t off,
 struct hfs_owner {
 	uint64_t region_off, len;   /* bytes */
 	uint64_t ino, file_off;     /* file_off: data and dir pieces */
-	const char *kind;           /* "data", "dir", "extent-chain", "xattr" */
+	enum hfs_kind kind;         /* data, dir, extent chain or xattr */
 	uint32_t nopen;             /* open FUSE handles of ino */
 	uint64_t nlookup;           /* kernel references of ino */
 };
