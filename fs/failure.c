@@ -16,10 +16,11 @@
  * it can still read without asking us (open handles, cached symlink
  * targets: hfs_vol_kernel_readable; every other cached page needs an
  * OPEN to reach, which now fails), log (daemon log + health log, best
- * effort).  Cost: O(leases + open inodes).  Range failure: classify with
- * the rmap; metadata -> whole shutdown; data -> revoke the leases
- * covering the range, mark the pieces lost (journaled, bad list), drop
- * those pages, keep serving; cost O(affected pieces x path depth).
+ * effort).  Cost: O(leases + open inodes).  Range failure: classify once
+ * (one rmap read: the range's pieces); metadata -> whole shutdown; data ->
+ * revoke the leases of the data pieces' inodes covering the range, mark
+ * the same pieces lost (journaled, bad list), drop those pages, keep
+ * serving; cost O(affected pieces x path depth).
  */
 #include "coherence.h"
 #include "failure.h"
@@ -225,7 +226,8 @@ static void keep_revoked_locked(struct hfsd_fail *f,
 	f->nrevoked += n;
 }
 
-static void revoke_leases(struct hfsd_fail *f, uint64_t rs, uint64_t re, bool all)
+/* Revoke the leases of fc's data pieces (fc NULL: every lease). */
+static void revoke_leases(struct hfsd_fail *f, const struct hfs_fail_class *fc)
 {
 	struct hfsd_revoked_lease *v;
 	unsigned killed = 0;
@@ -234,7 +236,7 @@ static void revoke_leases(struct hfsd_fail *f, uint64_t rs, uint64_t re, bool al
 
 	if (!f->ctl)
 		return;
-	n = hfsd_lease_revoke_failure(f->ctl, rs, re, all, &v, &nv, &killed);
+	n = hfsd_lease_revoke_failure(f->ctl, fc, &v, &nv, &killed);
 	if (n > 0)
 		hfsd_log(LOG_WARNING, "failure: revoked %d lease%s (%u holder%s "
 			 "killed)", n, n == 1 ? "" : "s", killed,
@@ -297,7 +299,7 @@ static void shut_down(struct hfsd_fail *f, struct hfsd_fail_event *e, bool whole
 	add_phase(f, "freeze", &t0);
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	revoke_leases(f, 0, UINT64_MAX, true);
+	revoke_leases(f, NULL);
 	add_phase(f, "revoke", &t0);
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -351,6 +353,8 @@ static int affected_cb(void *ctx, const struct hfs_fail_piece *p)
 	return 0;
 }
 
+/* Classified once: the same pieces go to the revocation round and to
+ * mark-lost, so the range costs one rmap read. */
 static void range_failure(struct hfsd_fail *f, struct hfsd_fail_event *e)
 {
 	struct hfs_fail_class fc;
@@ -358,8 +362,7 @@ static void range_failure(struct hfsd_fail *f, struct hfsd_fail_event *e)
 	unsigned before;
 	int r;
 
-	r = hfs_vol_classify_failure(f->d->vol, e->off, e->len, &fc, NULL,
-				     NULL);
+	r = hfs_vol_classify_failure(f->d->vol, e->off, e->len, &fc);
 	if (r < 0) {
 		set_outcome(f, e, "not handled: %s", strerror(-r));
 		return;
@@ -369,6 +372,7 @@ static void range_failure(struct hfsd_fail *f, struct hfsd_fail_event *e)
 
 		snprintf(why, sizeof(why), "metadata lost (%s at %#" PRIx64 ")",
 			 fc.what, e->off);
+		hfs_fail_class_free(&fc);
 		shut_down(f, e, false, why);
 		return;
 	}
@@ -380,10 +384,11 @@ static void range_failure(struct hfsd_fail *f, struct hfsd_fail_event *e)
 	before = f->naff;
 	pthread_mutex_unlock(&f->lock);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	revoke_leases(f, e->off, e->off + e->len, false);
+	revoke_leases(f, &fc);
 	add_phase(f, "revoke", &t0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	r = hfs_vol_mark_lost(f->d->vol, e->off, e->len, affected_cb, f);
+	r = hfs_vol_mark_lost(f->d->vol, &fc, affected_cb, f);
+	hfs_fail_class_free(&fc);
 	add_phase(f, "mark lost + invalidate", &t0);
 	if (r < 0) {
 		/* the metadata update itself failed: no safe way on */

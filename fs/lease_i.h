@@ -79,5 +79,9 @@ struct hfsd_ino_set {
 };
 int hfsd_lease_owner_inos(struct hfsd_ctl *c, uint64_t rs, uint64_t re,
 			  struct hfsd_ino_set *s);
+/* The same from pieces a failed range was classified into (no rmap
+ * read, no lock): the inodes of its data pieces. */
+int hfsd_lease_piece_inos(const struct hfs_fail_piece *v, size_t n,
+			  struct hfsd_ino_set *s);
 
 #endif

@@ -2,9 +2,9 @@
 /*
  * The lease table (lease_i.h): three red-black trees over the same
  * leases, by id, by (inode, id), and by (inode, id) for those that map
- * holes; the extent-level questions asked of one lease; and the rmap
- * walk that turns a region range into the inodes whose leases to look
- * at.  "Who holds this range" is rmap -> owning inodes -> their leases,
+ * holes; the extent-level questions asked of one lease; and the inodes
+ * whose leases to look at, from an rmap walk of a region range or from
+ * the pieces a failed range was classified into.  "Who holds this range" is rmap -> owning inodes -> their leases,
  * O(log n + k); nothing here scans every lease except the admin listing
  * and a whole-device failure, which want every lease.
  */
@@ -218,13 +218,9 @@ bool hfsd_lease_revoke_range_locked(struct hfsd_lease *l, uint64_t rs,
 	return true;
 }
 
-static int ino_cb(void *ctx, const struct hfs_owner *w)
+static int ino_set_add(struct hfsd_ino_set *s, uint64_t ino)
 {
-	struct hfsd_ino_set *s = ctx;
-
-	if (w->kind != HFS_KIND_DATA)
-		return 0; /* leases map file data only */
-	if (s->n && s->v[s->n - 1] == w->ino)
+	if (s->n && s->v[s->n - 1] == ino)
 		return 0;
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 16;
@@ -237,8 +233,15 @@ static int ino_cb(void *ctx, const struct hfs_owner *w)
 		s->v = v;
 		s->cap = cap;
 	}
-	s->v[s->n++] = w->ino;
+	s->v[s->n++] = ino;
 	return 0;
+}
+
+static int ino_cb(void *ctx, const struct hfs_owner *w)
+{
+	if (w->kind != HFS_KIND_DATA)
+		return 0; /* leases map file data only */
+	return ino_set_add(ctx, w->ino);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -248,14 +251,11 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-int hfsd_lease_owner_inos(struct hfsd_ctl *c, uint64_t rs, uint64_t re,
-			  struct hfsd_ino_set *s)
+/* Sort and make unique; on an error (r or s->err) free and empty it. */
+static int ino_set_finish(struct hfsd_ino_set *s, int r)
 {
 	size_t k = 0;
-	int r;
 
-	*s = (struct hfsd_ino_set){ 0 };
-	r = hfs_vol_owners(c->d->vol, rs, re - rs, ino_cb, s);
 	if (r < 0 || s->err < 0) {
 		free(s->v);
 		*s = (struct hfsd_ino_set){ 0 };
@@ -268,4 +268,22 @@ int hfsd_lease_owner_inos(struct hfsd_ctl *c, uint64_t rs, uint64_t re,
 			s->v[k++] = s->v[i];
 	s->n = k;
 	return 0;
+}
+
+int hfsd_lease_owner_inos(struct hfsd_ctl *c, uint64_t rs, uint64_t re,
+			  struct hfsd_ino_set *s)
+{
+	*s = (struct hfsd_ino_set){ 0 };
+	return ino_set_finish(s, hfs_vol_owners(c->d->vol, rs, re - rs,
+						ino_cb, s));
+}
+
+int hfsd_lease_piece_inos(const struct hfs_fail_piece *v, size_t n,
+			  struct hfsd_ino_set *s)
+{
+	*s = (struct hfsd_ino_set){ 0 };
+	for (size_t i = 0; i < n && !s->err; i++)
+		if (v[i].kind == HFS_KIND_DATA) /* leases map file data only */
+			ino_set_add(s, v[i].ino);
+	return ino_set_finish(s, 0);
 }

@@ -565,11 +565,14 @@ static struct hfsd_revoked_lease *outcomes(const struct hfsd_job *j,
  * 1, when the daemon may; the round's work is bounded (messages, acks).
  * Layout revocations (truncate, ...) are not raised: they do not hold
  * anyone up but the blocks' reuse. */
-int hfsd_lease_revoke_failure(struct hfsd_ctl *c, uint64_t rs, uint64_t re,
-			      bool all, struct hfsd_revoked_lease **leases,
+int hfsd_lease_revoke_failure(struct hfsd_ctl *c,
+			      const struct hfs_fail_class *fc,
+			      struct hfsd_revoked_lease **leases,
 			      size_t *nleases, unsigned *killed)
 {
 	struct hfsd_ino_set s = { 0 };
+	uint64_t rs = fc ? fc->off : 0;
+	uint64_t re = fc ? fc->off + fc->len : UINT64_MAX;
 	struct hfsd_job *j;
 	struct hfsd_rt rt;
 	int n, r;
@@ -577,8 +580,9 @@ int hfsd_lease_revoke_failure(struct hfsd_ctl *c, uint64_t rs, uint64_t re,
 	*killed = 0;
 	*leases = NULL;
 	*nleases = 0;
-	/* a range: only the leases of the inodes owning it (rmap) */
-	if (!all && (r = hfsd_lease_owner_inos(c, rs, re, &s)) < 0)
+	/* a range: only the leases of the inodes owning its data (the
+	 * classification's pieces; no second rmap read) */
+	if (fc && (r = hfsd_lease_piece_inos(fc->v, fc->n, &s)) < 0)
 		return r;
 	j = hfsd_job_new(c, HFSD_JOB_REVOKE);
 	if (!j) {
@@ -587,7 +591,7 @@ int hfsd_lease_revoke_failure(struct hfsd_ctl *c, uint64_t rs, uint64_t re,
 	}
 	j->reason = HFS_REVOKE_FAILURE;
 	pthread_mutex_lock(&c->lock);
-	n = add_failed_leases_locked(c, j, all, &s, rs, re);
+	n = add_failed_leases_locked(c, j, !fc, &s, rs, re);
 	free(s.v);
 	if (!j->nw) {
 		pthread_mutex_unlock(&c->lock);

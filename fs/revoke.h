@@ -17,6 +17,7 @@
 
 struct hfsd_ctl;
 struct hfsd_client;
+struct hfs_fail_class; /* vol.h */
 
 /* lease.c: the volume hooks, installed at start and removed first at
  * stop; then the jobs are ended (blocks they held back freed). */
@@ -60,13 +61,16 @@ struct hfsd_revoked_lease {
 };
 
 /* Failure pipeline (fs/failure.c; not on the ring thread): REVOKE with
- * reason FAILURE every lease mapping region bytes [rs, re) (all: every
- * lease, its whole range) in one round, and wait until each holder acked
- * or was killed (bounded).  *leases (malloc'd, *nleases of them; may stay
- * NULL) gets one record per lease revoked.  Returns the number of leases
- * revoked or -errno; *killed the number of holders killed. */
-int hfsd_lease_revoke_failure(struct hfsd_ctl *c, uint64_t rs, uint64_t re,
-			      bool all, struct hfsd_revoked_lease **leases,
+ * reason FAILURE, in one round, the leases of the inodes of fc's data
+ * pieces, the part of them mapping fc's range (fc NULL: every lease, its
+ * whole range), and wait until each holder acked or was killed
+ * (bounded).  fc is the range's classification (vol.h): no rmap read
+ * here.  *leases (malloc'd, *nleases of them; may stay NULL) gets one
+ * record per lease revoked.  Returns the number of leases revoked or
+ * -errno; *killed the number of holders killed. */
+int hfsd_lease_revoke_failure(struct hfsd_ctl *c,
+			      const struct hfs_fail_class *fc,
+			      struct hfsd_revoked_lease **leases,
 			      size_t *nleases, unsigned *killed);
 
 #endif

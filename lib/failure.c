@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The volume side of the failure pipeline (docs/failure-model.md):
- * classifying a failed region range (metadata or file data, through the
- * fixed layout and the rmap), marking file data lost, the shutdown state,
- * the fault hook, the health note and the bad-list report.  The inodes
+ * classifying a failed region range once (the fixed layout and one rmap
+ * read, under the volume lock, into a vector of pieces the daemon then
+ * revokes leases by and hands back), marking the data pieces lost, the
+ * shutdown state, the fault hook, the health note and the bad-list
+ * report.  The inodes
  * whose kernel cache a shutdown must drop are listed by holders.c, the
  * paths of affected files found by namei_path.c.  The daemon side (event
  * sources, revocation, invalidation) is fs/failure.c.
@@ -74,151 +76,174 @@ uint64_t hfs_vol_fs_size(struct hfs_vol *vol)
 
 /* ------------------------------------------------------- classify */
 
-/* Name of the fixed metadata area [off, off+len) overlaps, or NULL. */
-static const char *fixed_area(const struct hfs_super *sb, uint64_t off,
-			      uint64_t len)
-{
-	const struct {
-		uint64_t off, len;
-		const char *name;
-	} a[] = {
-		{ 0, BLK, "superblock" },
-		{ sb->s_health_off, sb->s_health_blocks * BLK, "health log" },
-		{ sb->s_badlist_off, sb->s_badlist_blocks * BLK,
-		  "bad-extent list" },
-		{ sb->s_journal_off, sb->s_journal_blocks * BLK, "journal" },
-		{ sb->s_itable_off, sb->s_inode_count * HFS_INODE_SIZE,
-		  "inode table" },
-		{ sb->s_backup_off, BLK, "backup superblock" },
-	};
-	uint64_t end = off + len < off ? UINT64_MAX : off + len;
+struct fixed_area {
+	uint64_t off, len;
+	const char *name;
+};
 
-	for (size_t i = 0; i < sizeof(a) / sizeof(a[0]); i++)
-		if (a[i].len && off < a[i].off + a[i].len && a[i].off < end)
-			return a[i].name;
-	/* anything else before the pool (alignment padding) is unused */
-	return NULL;
+#define NFIXED 6
+
+/* The fixed metadata areas, in region order (docs/format.md); anything
+ * else before the pool (alignment padding) is unused. */
+static void fixed_areas(const struct hfs_super *sb,
+			struct fixed_area a[NFIXED])
+{
+	a[0] = (struct fixed_area){ 0, BLK, "superblock" };
+	a[1] = (struct fixed_area){ sb->s_health_off,
+				    sb->s_health_blocks * BLK, "health log" };
+	a[2] = (struct fixed_area){ sb->s_badlist_off,
+				    sb->s_badlist_blocks * BLK,
+				    "bad-extent list" };
+	a[3] = (struct fixed_area){ sb->s_journal_off,
+				    sb->s_journal_blocks * BLK, "journal" };
+	a[4] = (struct fixed_area){ sb->s_itable_off,
+				    sb->s_inode_count * HFS_INODE_SIZE,
+				    "inode table" };
+	a[5] = (struct fixed_area){ sb->s_backup_off, BLK,
+				    "backup superblock" };
 }
 
-static const char *kind_name(enum hfs_rmap_kind k)
+/* The name a failure report gives a metadata block of an inode. */
+static const char *kind_what(enum hfs_kind k)
 {
 	switch (k) {
-	case HFS_RMAP_DATA:
+	case HFS_KIND_DATA:
 		return "data";
-	case HFS_RMAP_DIR:
+	case HFS_KIND_DIR:
 		return "directory";
-	case HFS_RMAP_CHAIN:
+	case HFS_KIND_CHAIN:
 		return "extent chain";
-	case HFS_RMAP_XATTR:
+	case HFS_KIND_XATTR:
 		return "xattr";
+	case HFS_KIND_FIXED:
+		break;
 	}
 	return "unknown";
 }
 
 struct classify_walk {
-	struct hfs_fail_class *out;
-	uint64_t next;  /* first block not covered by a piece yet */
-	int (*cb)(void *ctx, const struct hfs_fail_piece *p);
-	void *ctx;
+	struct hfs_fail_class *fc;
+	size_t cap;          /* of fc->v */
+	uint64_t next;       /* first pool block not covered by a piece yet */
+	const char *fixed;   /* name of the first fixed area hit */
+	const char *meta;    /* name of the first inode metadata block hit */
 };
 
-static int classify_piece(void *ctx, const struct hfs_rmap_piece *p)
+static int push_piece(struct classify_walk *w, const struct hfs_fail_piece *p)
 {
-	struct classify_walk *w = ctx;
-	struct hfs_fail_piece fp;
+	struct hfs_fail_class *fc = w->fc;
 
-	if (p->pblk > w->next)
-		w->out->free_blocks += p->pblk - w->next;
-	w->next = p->pblk + p->len;
-	if (p->kind != HFS_RMAP_DATA) {
-		if (!w->out->metadata) {
-			w->out->metadata = true;
-			w->out->what = kind_name(p->kind);
-		}
-		return 0;
+	if (fc->n == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 8;
+		struct hfs_fail_piece *v = realloc(fc->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		fc->v = v;
+		w->cap = cap;
 	}
-	w->out->data_pieces++;
-	if (!w->out->metadata && !w->out->what)
-		w->out->what = "data";
-	if (!w->cb)
-		return 0;
-	fp.region_off = p->pblk * BLK;
-	fp.len = p->len * BLK;
-	fp.ino = p->ino;
-	fp.file_off = p->lblk * BLK;
-	return w->cb(w->ctx, &fp);
+	fc->v[fc->n++] = *p;
+	return 0;
 }
 
-/* Caller holds vol->lock.  Clips to the pool for the rmap walk. */
-static int classify_locked(struct hfs_vol *vol, uint64_t off, uint64_t len,
-			   struct hfs_fail_class *out,
-			   int (*cb)(void *ctx, const struct hfs_fail_piece *p),
-			   void *ctx)
+/* The fixed areas starting in [lo, hi) that region bytes [off, end)
+ * overlap, as pieces of whole blocks. */
+static int add_fixed(struct classify_walk *w, const struct fixed_area *a,
+		     uint64_t off, uint64_t end, uint64_t lo, uint64_t hi)
 {
-	uint64_t end = off + len < off ? UINT64_MAX : off + len;
-	uint64_t ps = vol->alloc.pool_start, pe = vol->alloc.pool_end;
-	uint64_t s = off / BLK, e = (end + BLK - 1) / BLK;
-	struct classify_walk w = { out, 0, cb, ctx };
-	const char *fixed;
-	int r = 0;
+	for (size_t i = 0; i < NFIXED; i++) {
+		uint64_t ae = a[i].off + a[i].len;
+		struct hfs_fail_piece p = { .kind = HFS_KIND_FIXED };
+		uint64_t pe = ae < end ? ae : end;
+		int r;
 
-	memset(out, 0, sizeof(*out));
-	fixed = fixed_area(&vol->sb, off, len);
-	if (fixed) {
-		out->metadata = true;
-		out->what = fixed;
+		if (!a[i].len || a[i].off < lo || a[i].off >= hi ||
+		    !(off < ae && a[i].off < end))
+			continue;
+		p.region_off = a[i].off > off ? a[i].off : off & ~(BLK - 1);
+		p.len = (pe + BLK - 1) / BLK * BLK - p.region_off;
+		if (!w->fixed)
+			w->fixed = a[i].name;
+		if ((r = push_piece(w, &p)))
+			return r;
 	}
-	if (s < ps)
-		s = ps;
-	if (e > pe)
-		e = pe;
-	if (s < e) {
-		w.next = s;
-		r = hfs_rmap_query(vol->rmap, s, e - s, classify_piece, &w);
-		if (w.next < e)
-			out->free_blocks += e - w.next;
+	return 0;
+}
+
+static int classify_piece(void *ctx, const struct hfs_rmap_piece *rp)
+{
+	struct classify_walk *w = ctx;
+	struct hfs_fail_piece p = {
+		.region_off = rp->pblk * BLK,
+		.len = rp->len * BLK,
+		.ino = rp->ino,
+		.file_off = rp->lblk * BLK,
+		.kind = hfs_owner_kind(rp->kind),
+	};
+
+	if (rp->pblk > w->next)
+		w->fc->free_blocks += rp->pblk - w->next;
+	w->next = rp->pblk + rp->len;
+	if (p.kind == HFS_KIND_DATA)
+		w->fc->data_pieces++;
+	else if (!w->meta)
+		w->meta = kind_what(p.kind);
+	return push_piece(w, &p);
+}
+
+/* Caller holds vol->lock.  The rmap walk is clipped to the pool; fixed
+ * areas before it come first, the backup superblock after it. */
+static int classify_locked(struct hfs_vol *vol, struct hfs_fail_class *fc)
+{
+	uint64_t end = fc->off + fc->len < fc->off ? UINT64_MAX
+						     : fc->off + fc->len;
+	uint64_t ps = vol->alloc.pool_start, pe = vol->alloc.pool_end;
+	uint64_t s = fc->off / BLK, e = (end + BLK - 1) / BLK;
+	uint64_t ws = s > ps ? s : ps, we = e < pe ? e : pe;
+	struct classify_walk w = { .fc = fc, .next = ws };
+	struct fixed_area a[NFIXED];
+	int r;
+
+	fixed_areas(&vol->sb, a);
+	r = add_fixed(&w, a, fc->off, end, 0, ps * BLK);
+	if (!r && ws < we) {
+		r = hfs_rmap_query(vol->rmap, ws, we - ws, classify_piece, &w);
+		if (w.next < we)
+			fc->free_blocks += we - w.next;
 	}
-	if (!out->what)
-		out->what = out->free_blocks ? "free space" : "unused";
+	if (!r)
+		r = add_fixed(&w, a, fc->off, end, ps * BLK, UINT64_MAX);
+	fc->metadata = w.fixed || w.meta;
+	fc->what = w.fixed ? w.fixed : w.meta ? w.meta
+		 : fc->data_pieces ? "data"
+		 : fc->free_blocks ? "free space" : "unused";
 	return r;
 }
 
 int hfs_vol_classify_failure(struct hfs_vol *vol, uint64_t off, uint64_t len,
-			     struct hfs_fail_class *out,
-			     int (*cb)(void *ctx, const struct hfs_fail_piece *p),
-			     void *ctx)
+			     struct hfs_fail_class *out)
 {
 	int r;
 
+	*out = (struct hfs_fail_class){ .off = off, .len = len };
 	pthread_mutex_lock(&vol->lock);
-	r = classify_locked(vol, off, len, out, cb, ctx);
+	r = classify_locked(vol, out);
 	pthread_mutex_unlock(&vol->lock);
+	if (r < 0) {
+		hfs_fail_class_free(out);
+		*out = (struct hfs_fail_class){ .off = off, .len = len };
+	}
 	return r;
 }
 
-/* ------------------------------------------------------ mark lost */
-
-struct piece_vec {
-	struct hfs_fail_piece *v;
-	size_t n, cap;
-};
-
-static int collect_piece(void *ctx, const struct hfs_fail_piece *p)
+void hfs_fail_class_free(struct hfs_fail_class *fc)
 {
-	struct piece_vec *pv = ctx;
-
-	if (pv->n == pv->cap) {
-		size_t cap = pv->cap ? pv->cap * 2 : 8;
-		struct hfs_fail_piece *v = realloc(pv->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		pv->v = v;
-		pv->cap = cap;
-	}
-	pv->v[pv->n++] = *p;
-	return 0;
+	free(fc->v);
+	fc->v = NULL;
+	fc->n = 0;
 }
+
+/* ------------------------------------------------------ mark lost */
 
 static void no_put(void *ctx, uint64_t pblk, uint64_t n)
 {
@@ -242,7 +267,7 @@ static int mark_piece_locked(struct hfs_vol *vol, struct hfs_inode *ip,
 	e = &ip->em.v[i];
 	if (e->e_lblk > lblk || e->e_lblk + e->e_len < lblk + n ||
 	    e->e_pblk + (lblk - e->e_lblk) != pblk)
-		return 0; /* changed since the rmap walk */
+		return 0; /* changed since the classification */
 	if (e->e_flags & HFS_EXT_LOST)
 		return 0;
 	r = hfs_emap_remove(&ip->em, lblk, n, no_put, NULL);
@@ -260,75 +285,83 @@ static int mark_piece_locked(struct hfs_vol *vol, struct hfs_inode *ip,
 	return r ? r : 1;
 }
 
-int hfs_vol_mark_lost(struct hfs_vol *vol, uint64_t off, uint64_t len,
-		      int (*cb)(void *ctx, const struct hfs_fail_piece *p),
-		      void *ctx)
+/* Mark one data piece lost, if its inode still exists and the piece did
+ * not move: 1 marked, 0 not, -errno. */
+static int mark_piece(struct hfs_vol *vol, const struct hfs_fail_piece *p)
 {
-	struct piece_vec pv = { 0 };
-	struct hfs_fail_class fc;
-	uint64_t end = off + len < off ? UINT64_MAX : off + len;
-	char msg[64];
+	struct hfs_inode *ip;
 	int r;
 
+	/* pin it (an open reference) so it cannot go away while we take
+	 * its I/O lock; lock order: inode before volume */
 	if ((r = hfs_vol_lock(vol, true)))
 		return r;
-	r = classify_locked(vol, off, len, &fc, collect_piece, &pv);
+	ip = hfs_iget(vol, p->ino);
+	if (ip)
+		hfs_inode_open_get_locked(vol, ip);
 	hfs_vol_unlock(vol);
-	if (r) {
-		free(pv.v);
-		return r;
-	}
-	for (size_t i = 0; i < pv.n; i++) {
-		struct hfs_fail_piece *p = &pv.v[i];
-		struct hfs_inode *ip;
-
-		/* pin it (an open reference) so it cannot go away while we
-		 * take its I/O lock; lock order: inode before volume */
-		if ((r = hfs_vol_lock(vol, true)))
-			break;
-		ip = hfs_iget(vol, p->ino);
-		if (ip)
-			hfs_inode_open_get_locked(vol, ip);
+	if (!ip)
+		return 0;
+	pthread_rwlock_wrlock(&ip->iolock);
+	r = hfs_vol_lock(vol, true);
+	if (!r) {
+		r = mark_piece_locked(vol, ip, p->file_off / BLK,
+				      p->region_off / BLK, p->len / BLK);
 		hfs_vol_unlock(vol);
-		if (!ip)
-			continue;
-		pthread_rwlock_wrlock(&ip->iolock);
-		r = hfs_vol_lock(vol, true);
-		if (!r) {
-			r = mark_piece_locked(vol, ip, p->file_off / BLK,
-					      p->region_off / BLK,
-					      p->len / BLK);
-			hfs_vol_unlock(vol);
-		}
-		pthread_rwlock_unlock(&ip->iolock);
-		hfs_release(vol, p->ino);
-		if (r < 0)
-			break;
-		if (r == 1) {
-			snprintf(msg, sizeof(msg), "lost data at file offset %"
-				 PRIu64, p->file_off);
-			hfs_health_log(vol, HFS_HEALTH_LOST_DATA, p->region_off,
-				       p->len, p->ino, msg);
-			if (cb)
-				cb(ctx, p);
-		}
-		r = 0;
 	}
-	free(pv.v);
-	if (r)
-		return r;
-	if ((r = hfs_vol_lock(vol, true)))
-		return r;
-	r = hfs_badlist_add_locked(vol, off & ~(BLK - 1), end - (off & ~(BLK - 1)));
+	pthread_rwlock_unlock(&ip->iolock);
+	hfs_release(vol, p->ino);
+	return r;
+}
+
+/* The range onto the bad-extent list, its free blocks out of the free
+ * index; one transaction (caller holds vol->lock). */
+static int add_bad_range_locked(struct hfs_vol *vol, uint64_t off,
+				uint64_t end)
+{
+	int r = hfs_badlist_add_locked(vol, off & ~(BLK - 1),
+				       end - (off & ~(BLK - 1)));
+
 	if (!r) {
 		hfs_vol_reserve_range(vol, off / BLK, (end + BLK - 1) / BLK);
 		r = hfs_tx_commit(vol, &vol->tx);
 	} else {
 		hfs_tx_abort(&vol->tx);
 	}
+	return r;
+}
+
+int hfs_vol_mark_lost(struct hfs_vol *vol, const struct hfs_fail_class *fc,
+		      int (*cb)(void *ctx, const struct hfs_fail_piece *p),
+		      void *ctx)
+{
+	uint64_t end = fc->off + fc->len < fc->off ? UINT64_MAX
+						     : fc->off + fc->len;
+	char msg[64];
+	int r;
+
+	for (size_t i = 0; i < fc->n; i++) {
+		const struct hfs_fail_piece *p = &fc->v[i];
+
+		if (p->kind != HFS_KIND_DATA)
+			continue;
+		if ((r = mark_piece(vol, p)) < 0)
+			return r;
+		if (r == 0)
+			continue;
+		snprintf(msg, sizeof(msg), "lost data at file offset %" PRIu64,
+			 p->file_off);
+		hfs_health_log(vol, HFS_HEALTH_LOST_DATA, p->region_off, p->len,
+			       p->ino, msg);
+		if (cb)
+			cb(ctx, p);
+	}
+	if ((r = hfs_vol_lock(vol, true)))
+		return r;
+	r = add_bad_range_locked(vol, fc->off, end);
 	hfs_vol_unlock(vol);
-	snprintf(msg, sizeof(msg), "range failure (%s)", fc.what);
-	hfs_health_log(vol, HFS_HEALTH_MEDIA_ERROR, off, len, 0, msg);
+	snprintf(msg, sizeof(msg), "range failure (%s)", fc->what);
+	hfs_health_log(vol, HFS_HEALTH_MEDIA_ERROR, fc->off, fc->len, 0, msg);
 	return r;
 }
 

@@ -247,31 +247,44 @@ void hfs_vol_set_fault_hook(struct hfs_vol *vol,
 			    void (*fn)(void *ctx, uint64_t off, int si_code),
 			    void *ctx);
 
-/* One piece of file data in a failed range. */
+/* A failed range, classified once (one rmap read, under the volume
+ * lock): every piece of [off, off+len) that something owns, and the
+ * summary.  A piece is file data, a directory / extent-chain / xattr block
+ * of an inode, or the part of a fixed metadata area (superblocks, health
+ * log, bad list, journal, inode table) the range covers.  metadata: the
+ * range hits a fixed area or a directory / extent-chain / xattr block
+ * (what names it: a fixed area first, else the first such block); else
+ * what is "data", "free space" or "unused".  The pipeline (fs/failure.c)
+ * revokes the leases of the data pieces' inodes and hands the same class
+ * to hfs_vol_mark_lost.  O(log n + k). */
 struct hfs_fail_piece {
-	uint64_t region_off, len;   /* bytes, 4 KiB aligned */
-	uint64_t ino, file_off;
+	uint64_t region_off, len;   /* bytes, whole 4 KiB blocks */
+	uint64_t ino, file_off;     /* owner (0: fixed area); file_off: data
+				     * and dir pieces */
+	enum hfs_kind kind;
 };
-/* Decide what [off, off+len) of the region holds.  metadata: a fixed area
- * (superblocks, health log, bad list, journal, inode table) or a
- * directory / extent-chain / xattr block is hit (what names the first
- * one).  cb (may be NULL) gets every file-data piece, under the volume
- * lock (must not call the volume).  O(log n + k). */
 struct hfs_fail_class {
+	uint64_t off, len;          /* the range classified */
 	bool metadata;
 	const char *what;           /* "journal", "inode table", "data", ... */
 	uint64_t data_pieces, free_blocks;
+	struct hfs_fail_piece *v;   /* malloc'd (NULL: none), region order */
+	size_t n;
 };
+/* Fills *out (free its vector with hfs_fail_class_free); 0 or -ENOMEM
+ * (*out then holds nothing to free). */
 int hfs_vol_classify_failure(struct hfs_vol *vol, uint64_t off, uint64_t len,
-			     struct hfs_fail_class *out,
-			     int (*cb)(void *ctx, const struct hfs_fail_piece *p),
-			     void *ctx);
-/* Range failure on data: mark every data piece of [off, off+len) lost
- * (HFS_EXT_LOST on the extent pieces, split as needed; HFS_IF_LOSTDATA
- * on the inode), add the range to the bad-extent list, take free blocks
- * of it out of the free index; journaled.  cb (may be NULL) gets each
- * piece marked, with no lock held.  -EIO if the volume failed. */
-int hfs_vol_mark_lost(struct hfs_vol *vol, uint64_t off, uint64_t len,
+			     struct hfs_fail_class *out);
+void hfs_fail_class_free(struct hfs_fail_class *fc);
+/* Range failure on data: mark the data pieces of fc lost (HFS_EXT_LOST on
+ * the extent pieces, split as needed; HFS_IF_LOSTDATA on the inode), add
+ * fc's range to the bad-extent list, take free blocks of it out of the
+ * free index; journaled.  No rmap read: each piece is checked again under
+ * its inode's I/O lock and the volume lock, and one that moved since the
+ * classification (truncated, punched, freed) is skipped.  cb (may be
+ * NULL) gets each piece marked, with no lock held.  -EIO if the volume
+ * failed. */
+int hfs_vol_mark_lost(struct hfs_vol *vol, const struct hfs_fail_class *fc,
 		      int (*cb)(void *ctx, const struct hfs_fail_piece *p),
 		      void *ctx);
 /* Enter the shutdown state: every operation returns EIO except statfs,

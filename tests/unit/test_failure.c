@@ -5,9 +5,11 @@
  * (EIO on reads and writes of the lost blocks only, flags on media,
  * survives remount), bad blocks never freed again, the shutdown state
  * (root getattr and statfs answer, the rest EIO), inode paths (through
- * the name hints, across rename, exchange, hard links and remount), and
- * the list of inodes the kernel can read without asking (open handles,
- * cached symlink targets) that a shutdown invalidates.
+ * the name hints, across rename, exchange, hard links and remount), the
+ * list of inodes the kernel can read without asking (open handles,
+ * cached symlink targets) that a shutdown invalidates, and one rmap read
+ * per range failure (classification into pieces, then mark-lost on the
+ * same pieces, re-checked: a piece that moved meanwhile is skipped).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,6 +19,7 @@
 #include "mkfs.h"
 #include "badlist_i.h"
 #include "inode_i.h"
+#include "rmap_i.h"
 #include "vol_i.h"
 
 #include "check.h"
@@ -54,37 +57,30 @@ static uint64_t mkfile(struct hfs_vol *vol, uint64_t dir, const char *name,
 	return a.ino;
 }
 
-struct first {
-	uint64_t ino, roff, foff;
-};
-
-static int first_piece(void *ctx, const struct hfs_fail_piece *p)
+/* Region offset of the block at file offset 0 of ino's pieces of that
+ * kind (data: file byte 0; dir: the first dentry block). */
+static uint64_t piece_off(struct hfs_vol *vol, uint64_t ino,
+			  enum hfs_kind kind)
 {
-	struct first *f = ctx;
+	struct hfs_fail_class fc;
+	uint64_t roff = 0;
 
-	if (!f->ino) {
-		f->ino = p->ino;
-		f->roff = p->region_off;
-		f->foff = p->file_off;
+	for (uint64_t b = vol->sb.s_pool_off; b < REGION_SIZE && !roff;
+	     b += HFS_BLOCK_SIZE) {
+		CHECK_EQ(hfs_vol_classify_failure(vol, b, HFS_BLOCK_SIZE, &fc),
+			 0);
+		for (size_t i = 0; i < fc.n && !roff; i++)
+			if (fc.v[i].kind == kind && fc.v[i].ino == ino &&
+			    fc.v[i].file_off == 0)
+				roff = fc.v[i].region_off;
+		hfs_fail_class_free(&fc);
 	}
-	return 0;
+	return roff;
 }
 
-/* Region offset of file byte 0 of ino (first data piece). */
 static uint64_t data_off(struct hfs_vol *vol, uint64_t ino)
 {
-	struct first f = { 0 };
-	struct hfs_fail_class fc;
-
-	for (uint64_t b = vol->sb.s_pool_off; b < REGION_SIZE && !f.ino;
-	     b += HFS_BLOCK_SIZE) {
-		f.ino = 0;
-		hfs_vol_classify_failure(vol, b, HFS_BLOCK_SIZE, &fc,
-					 first_piece, &f);
-		if (f.ino && (f.ino != ino || f.foff != 0))
-			f.ino = 0;
-	}
-	return f.roff;
+	return piece_off(vol, ino, HFS_KIND_DATA);
 }
 
 static int count_names(void *ctx, const char *name,
@@ -235,6 +231,99 @@ static void test_kernel_readable(struct hfs_vol *vol)
 	CHECK_EQ(n, 0);
 }
 
+static int owner_kind(void *ctx, const struct hfs_owner *o)
+{
+	*(enum hfs_kind *)ctx = o->kind;
+	return 1;
+}
+
+/* One range failure reads the rmap once: the classification returns
+ * every piece (kind as an enum), and marking them lost (what the daemon
+ * does after revoking the leases of the same pieces' inodes, with no
+ * lookup of its own: fs/revoke.c) reads it no more. */
+static void test_one_rmap_read(struct hfs_vol *vol)
+{
+	static uint8_t d[FSZ], buf[FSZ];
+	struct hfs_fail_class fc;
+	uint64_t dir, f, g, off, q;
+	enum hfs_kind k = HFS_KIND_FIXED;
+
+	memset(d, 'c', sizeof(d));
+	dir = mk(vol, HFS_ROOT_INO, "one", S_IFDIR | 0755);
+	f = mkfile(vol, dir, "f", d);
+	off = data_off(vol, f);
+	CHECK(off != 0);
+
+	/* all of f's 64 KiB, and the free block after it */
+	q = hfs_rmap_queries(vol->rmap);
+	CHECK_EQ(hfs_vol_classify_failure(vol, off, FSZ + 4096, &fc), 0);
+	CHECK_EQ(hfs_rmap_queries(vol->rmap), q + 1);
+	CHECK(!fc.metadata && !strcmp(fc.what, "data"));
+	CHECK_EQ(fc.off, off);
+	CHECK_EQ(fc.len, FSZ + 4096);
+	CHECK_EQ(fc.free_blocks, 1);
+	CHECK(fc.n >= 1);
+	{
+		uint64_t bytes = 0, next = off;
+
+		for (size_t i = 0; i < fc.n; i++) {
+			CHECK_EQ(fc.v[i].ino, f);
+			CHECK_EQ(fc.v[i].kind, HFS_KIND_DATA);
+			CHECK_EQ(fc.v[i].region_off, next);
+			CHECK_EQ(fc.v[i].file_off, next - off);
+			next += fc.v[i].len;
+			bytes += fc.v[i].len;
+		}
+		CHECK_EQ(bytes, FSZ);
+	}
+	CHECK_EQ(hfs_vol_mark_lost(vol, &fc, NULL, NULL), 0);
+	hfs_fail_class_free(&fc);
+	CHECK_EQ(hfs_rmap_queries(vol->rmap), q + 1);
+	CHECK(hfs_iget(vol, f)->d.i_flags & HFS_IF_LOSTDATA);
+	CHECK_EQ(hfs_read(vol, f, buf, 4096, 0), -EIO);
+	CHECK_EQ(hfs_read(vol, f, buf, 4096, FSZ - 4096), -EIO);
+	CHECK(hfs_badlist_overlaps(vol, off, FSZ));
+
+	/* a piece that moved between classification and marking (here:
+	 * truncated away) is skipped; the range still goes bad */
+	g = mkfile(vol, dir, "g", d);
+	off = data_off(vol, g);
+	CHECK_EQ(hfs_vol_classify_failure(vol, off, 4096, &fc), 0);
+	CHECK_EQ(fc.data_pieces, 1);
+	CHECK_EQ(hfs_setattr(vol, g, &(struct hfs_setattr){
+			.mask = HFS_SET_SIZE, .size = 0 }, &(struct hfs_attr){ 0 }),
+		 0);
+	q = hfs_rmap_queries(vol->rmap);
+	CHECK_EQ(hfs_vol_mark_lost(vol, &fc, NULL, NULL), 0);
+	hfs_fail_class_free(&fc);
+	CHECK_EQ(hfs_rmap_queries(vol->rmap), q);
+	CHECK(!(hfs_iget(vol, g)->d.i_flags & HFS_IF_LOSTDATA));
+	CHECK(hfs_badlist_overlaps(vol, off, 4096));
+
+	/* metadata: a directory block, a fixed area; kinds as enums */
+	off = piece_off(vol, dir, HFS_KIND_DIR);
+	CHECK(off != 0);
+	CHECK_EQ(hfs_vol_classify_failure(vol, off, 4096, &fc), 0);
+	CHECK(fc.metadata && !strcmp(fc.what, "directory"));
+	CHECK(fc.n == 1 && fc.v[0].kind == HFS_KIND_DIR && fc.v[0].ino == dir);
+	hfs_fail_class_free(&fc);
+	CHECK_EQ(hfs_vol_owners(vol, off, 4096, owner_kind, &k), 1);
+	CHECK_EQ(k, HFS_KIND_DIR);
+	CHECK_EQ(hfs_vol_classify_failure(vol, vol->sb.s_itable_off + 100, 1,
+					  &fc), 0);
+	CHECK(fc.metadata && !strcmp(fc.what, "inode table"));
+	CHECK(fc.n == 1 && fc.v[0].kind == HFS_KIND_FIXED &&
+	      fc.v[0].region_off == vol->sb.s_itable_off &&
+	      fc.v[0].len == 4096 && fc.v[0].ino == 0);
+	hfs_fail_class_free(&fc);
+
+	/* the names holdfsctl holders prints */
+	CHECK(!strcmp(hfs_kind_name(HFS_KIND_DATA), "data"));
+	CHECK(!strcmp(hfs_kind_name(HFS_KIND_DIR), "dir"));
+	CHECK(!strcmp(hfs_kind_name(HFS_KIND_CHAIN), "extent-chain"));
+	CHECK(!strcmp(hfs_kind_name(HFS_KIND_XATTR), "xattr"));
+}
+
 /* A fresh filesystem in a malloc'd region (*mem, *rg), mounted. */
 static struct hfs_vol *fresh_vol(void **mem, struct hfs_region **rg)
 {
@@ -276,19 +365,23 @@ int main(void)
 	f2 = mkfile(vol, HFS_ROOT_INO, "f2", d2);
 
 	/* classification */
-	CHECK_EQ(hfs_vol_classify_failure(vol, vol->sb.s_itable_off, 4096, &fc,
-					  NULL, NULL), 0);
+	CHECK_EQ(hfs_vol_classify_failure(vol, vol->sb.s_itable_off, 4096, &fc),
+		 0);
 	CHECK(fc.metadata && !strcmp(fc.what, "inode table"));
+	hfs_fail_class_free(&fc);
 	CHECK_EQ(hfs_vol_classify_failure(vol, vol->sb.s_journal_off + 8192, 1,
-					  &fc, NULL, NULL), 0);
+					  &fc), 0);
 	CHECK(fc.metadata && !strcmp(fc.what, "journal"));
+	hfs_fail_class_free(&fc);
 	CHECK_EQ(hfs_vol_classify_failure(vol, REGION_SIZE - 8u * 4096 * 64,
-					  4096, &fc, NULL, NULL), 0);
+					  4096, &fc), 0);
 	CHECK(!fc.metadata);
+	hfs_fail_class_free(&fc);
 	off = data_off(vol, f1);
 	CHECK(off != 0);
-	CHECK_EQ(hfs_vol_classify_failure(vol, off, 4096, &fc, NULL, NULL), 0);
+	CHECK_EQ(hfs_vol_classify_failure(vol, off, 4096, &fc), 0);
 	CHECK(!fc.metadata && fc.data_pieces == 1);
+	hfs_fail_class_free(&fc);
 
 	/* paths */
 	CHECK_EQ(hfs_vol_ino_path(vol, f1, path, sizeof(path)), 0);
@@ -299,7 +392,9 @@ int main(void)
 	CHECK(!strcmp(path, "/"));
 
 	/* mark block 2 of f1 lost */
-	CHECK_EQ(hfs_vol_mark_lost(vol, off + 8192, 4096, NULL, NULL), 0);
+	CHECK_EQ(hfs_vol_classify_failure(vol, off + 8192, 4096, &fc), 0);
+	CHECK_EQ(hfs_vol_mark_lost(vol, &fc, NULL, NULL), 0);
+	hfs_fail_class_free(&fc);
 	CHECK(hfs_iget(vol, f1)->d.i_flags & HFS_IF_LOSTDATA);
 	CHECK_EQ(hfs_read(vol, f1, buf, 4096, 8192), -EIO);
 	CHECK_EQ(hfs_read(vol, f1, buf, FSZ, 0), -EIO);
@@ -352,6 +447,12 @@ int main(void)
 
 	vol = fresh_vol(&mem, &rg);
 	test_paths(&vol, rg);
+	CHECK_EQ(hfs_vol_close(vol), 0);
+	hfs_region_close(rg);
+	free(mem);
+
+	vol = fresh_vol(&mem, &rg);
+	test_one_rmap_read(vol);
 	CHECK_EQ(hfs_vol_close(vol), 0);
 	hfs_region_close(rg);
 	free(mem);
