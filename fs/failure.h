@@ -7,9 +7,10 @@
  * FIFO given with -o uevent_source=), a sysfs poll (driver link, badblocks),
  * inotify + stat of a file-backed region, SIGBUS in the daemon's own
  * guarded region accesses (volume fault hook), POISON from DAX clients and
- * ADMIN_INJECT from holdfsctl.  Sources on other threads only queue
- * (hfsd_fail_post), so nothing heavy ever runs in a FUSE worker, on the
- * ring thread or with a volume lock held.
+ * ADMIN_INJECT from holdfsctl (the source table: fs/fail_sources.c).
+ * Sources on other threads only queue (hfsd_fail_post), so nothing heavy
+ * ever runs in a FUSE worker, on the ring thread or with a volume lock
+ * held.
  */
 #ifndef HOLDFS_FS_FAILURE_H
 #define HOLDFS_FS_FAILURE_H

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The failure pipeline's private half, shared by fs/failure.c (the
+ * pipeline: notify, whole-device shutdown, range failure, the status) and
+ * fs/fail_sources.c (the event sources and the monitor thread that polls
+ * them): the pipeline's state and the source table.
+ *
+ * Threads: the monitor thread owns every source and is the only caller
+ * of hfsd_notify_failure().  Other threads only queue (post), under
+ * f->lock, and wake it through the eventfd.
+ */
+#ifndef HOLDFS_FS_FAILURE_I_H
+#define HOLDFS_FS_FAILURE_I_H
+
+#include "failure.h"
+
+#include <pthread.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define HFSD_FAIL_QMAX 256    /* queued events */
+#define HFSD_FAIL_EVMAX 256   /* events kept for status */
+#define HFSD_FAIL_AFFMAX 1024 /* affected files kept for status */
+#define HFSD_FAIL_SEENMAX 1024 /* badblocks lines already handled */
+
+/* A queued event: client POISON, operator inject, or a guarded-access
+ * fault (si_code set: to be confirmed by the monitor thread). */
+struct hfsd_fail_qev {
+	uint64_t off, len;
+	unsigned flags;
+	int si_code;
+	char source[32];
+};
+
+struct hfsd_fail {
+	struct hfsd *d;
+	struct fuse_session *se;
+	struct hfsd_ctl *ctl;
+	pthread_t thread;
+	/* the sources' state (fail_sources.c; monitor thread after start) */
+	int efd, ufd, ifd;       /* queue eventfd, uevents, inotify */
+	bool uevent_fifo;
+	char devname[64];
+	const char *sysfs_root;
+	unsigned poll_ms;
+	struct stat rst;         /* region file at start */
+	char *rpath;             /* its absolute path (the daemon chdirs) */
+	bool file_region;
+	uint64_t seen[HFSD_FAIL_SEENMAX][2]; /* badblocks lines handled */
+	unsigned nseen;
+	/* (lock) */
+	pthread_mutex_t lock;
+	bool stop;
+	struct hfsd_fail_qev q[HFSD_FAIL_QMAX];
+	unsigned qn;
+	uint64_t dropped;
+	/* monitor thread writes, status reads: (lock) */
+	struct hfsd_fail_event ev[HFSD_FAIL_EVMAX];
+	unsigned nev;
+	struct hfsd_fail_file aff[HFSD_FAIL_AFFMAX];
+	unsigned naff;
+	struct hfsd_revoked_lease *revoked;
+	size_t nrevoked, caprevoked;
+	uint64_t kills;
+	bool shutdown;
+	char why[160];
+	struct timespec shut_at;
+	struct hfsd_fail_phase phase[HFSD_FAIL_PHASES];
+	unsigned nphase;
+};
+
+/* One event source of the monitor thread (fail_sources.c), a row of its
+ * table.  Every member but name may be NULL.
+ *   open:        at start, before the thread (f's options are set);
+ *                0, or -1 with errno set to fail the start
+ *   fd:          the descriptor to poll now, or -1
+ *   on_readable: fd polled readable
+ *   on_tick:     every poll_ms while not shut down, in table order */
+struct hfsd_fail_source {
+	const char *name;
+	int (*open)(struct hfsd_fail *f, const struct hfsd_fail_opts *o);
+	int (*fd)(const struct hfsd_fail *f);
+	void (*on_readable)(struct hfsd_fail *f);
+	void (*on_tick)(struct hfsd_fail *f);
+};
+
+/* fail_sources.c */
+/* Open every source in table order; -1 (errno set) if one failed: then
+ * close them with hfsd_fail_sources_close. */
+int hfsd_fail_sources_open(struct hfsd_fail *f, const struct hfsd_fail_opts *o);
+/* Close every descriptor the sources opened (after the thread ended). */
+void hfsd_fail_sources_close(struct hfsd_fail *f);
+/* The monitor thread (arg: f): polls the sources until f->stop. */
+void *hfsd_fail_monitor(void *arg);
+/* Wake the monitor thread (the queue's eventfd). */
+void hfsd_fail_wake(struct hfsd_fail *f);
+/* The volume fault hook (hfs_vol_set_fault_hook; ctx: f). */
+void hfsd_fail_fault_hook(void *ctx, uint64_t off, int si_code);
+
+static inline double hfsd_fail_ms_since(const struct timespec *a)
+{
+	struct timespec b;
+
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	return (double)(b.tv_sec - a->tv_sec) * 1e3 +
+	       (double)(b.tv_nsec - a->tv_nsec) / 1e6;
+}
+
+#endif
