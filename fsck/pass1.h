@@ -16,7 +16,6 @@
 #include "fsck_i.h"
 
 #define P1_MAX_FIND 8u
-#define P1_MAX_FILE_BLOCKS ((1ull << 60) / HFS_BLOCK_SIZE)
 
 struct p1_finding {
 	enum hfs_fsck_code code;

@@ -147,8 +147,8 @@ static const char *extent_why(const struct fsck *f, const struct hfs_extent *e,
 	if (e->e_pblk < f->pool_start || e->e_pblk + e->e_len > f->pool_end ||
 	    e->e_pblk + e->e_len < e->e_pblk)
 		return "lies outside the pool";
-	if (e->e_lblk >= P1_MAX_FILE_BLOCKS ||
-	    e->e_lblk + e->e_len > P1_MAX_FILE_BLOCKS)
+	if (e->e_lblk >= HFS_MAX_FILE_BLOCKS ||
+	    e->e_lblk + e->e_len > HFS_MAX_FILE_BLOCKS)
 		return "lies beyond the largest file size";
 	if (e->e_lblk < prev_end)
 		return "overlaps the extent before it in the file";
