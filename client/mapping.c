@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "client_i.h"
+#include "grow.h"
 
 struct hfc_revoked {
 	uint64_t off, len;   /* file range */
@@ -113,16 +114,9 @@ static void revoke_mark_locked(struct holdfs_mapping *m, uint64_t off,
 	hfc_log("lease %llu: revoked file range %llu+%llu (reason %u)",
 		(unsigned long long)m->lease_id, (unsigned long long)off,
 		(unsigned long long)(end - off), reason);
-	if (m->nrevoked == m->caprevoked) {
-		size_t cap = m->caprevoked ? 2 * m->caprevoked : 4;
-		void *p = realloc(m->revoked, cap * sizeof(*m->revoked));
-
-		if (p) {
-			m->revoked = p;
-			m->caprevoked = cap;
-		}
-	}
-	if (m->nrevoked < m->caprevoked) {
+	if (m->nrevoked < m->caprevoked ||
+	    !hfs_grow(&m->revoked, &m->caprevoked, m->nrevoked + 1,
+		      sizeof(*m->revoked))) {
 		r = &m->revoked[m->nrevoked++];
 		r->off = off;
 		r->len = end - off;

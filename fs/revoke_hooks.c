@@ -25,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
+
 #include "ctl_send.h"
 
 /* Ring thread marker and the job a fill hook created on it (a write
@@ -252,15 +254,8 @@ static struct fill_target *fill_targets_locked(struct hfsd_ctl *c,
 			      l->ext[i].file_off + l->ext[i].len > fo;
 		if (!hit)
 			continue;
-		if (*nt == cap) {
-			struct fill_target *nt2;
-
-			cap = cap ? cap * 2 : 8;
-			nt2 = realloc(t, cap * sizeof(*t));
-			if (!nt2)
-				break;
-			t = nt2;
-		}
+		if (*nt == cap && hfs_grow(&t, &cap, *nt + 1, sizeof(*t)))
+			break;
 		t[(*nt)++] = (struct fill_target){ l->id, l->off, l->len };
 	}
 	return t;

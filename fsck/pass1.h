@@ -27,7 +27,8 @@ struct p1_img {
 	uint64_t ino;
 	struct hfs_inode_disk d;
 	struct hfs_extent *v;
-	uint32_t n, cap;
+	uint32_t n;
+	size_t cap;
 	uint64_t *chain;
 	uint32_t nchain;
 	bool dirty, map_dirty, clear, lost;

@@ -14,19 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "pass1.h"
 
 static int img_push(struct p1_img *m, const struct hfs_extent *e)
 {
-	if (m->n == m->cap) {
-		uint32_t cap = m->cap ? m->cap * 2 : 8;
-		struct hfs_extent *v = realloc(m->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		m->v = v;
-		m->cap = cap;
-	}
+	if (m->n == m->cap &&
+	    hfs_grow(&m->v, &m->cap, (size_t)m->n + 1, sizeof(*m->v)))
+		return -ENOMEM;
 	m->v[m->n++] = *e;
 	return 0;
 }
