@@ -40,6 +40,9 @@
 #define DRILL_READY_MS 20000
 #define DRILL_STOP_MS 2000
 #define DRILL_DAEMON_EXIT_MS 10000
+/* The workers read a byte of every 4 KiB page of a lease, so a revoked
+ * or failed page anywhere faults. */
+#define DRILL_PAGE 4096u
 
 /* --------------------------------------------------- worker messages */
 

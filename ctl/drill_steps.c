@@ -32,6 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <holdfs/format.h>
 #include <holdfs/proto.h>
 
 #include "conn.h"
@@ -180,7 +181,7 @@ static void pick_default_range(struct drill *d, json_object *ls)
 			if (!strcmp(jstr(e, "state"), "mapped") &&
 			    ju64(e, "file_off") == 0) {
 				d->roff = ju64(e, "region_off");
-				d->rlen = 4096;
+				d->rlen = HFS_BLOCK_SIZE;
 				d->have_range = true;
 			}
 		}
@@ -670,7 +671,7 @@ static bool lost_range_ok(struct drill *d)
 
 	if (!d->have_range || d->n) {
 		int fd = open(d->wk[0].path, O_RDONLY | O_CLOEXEC);
-		char b[4096];
+		char b[HFS_BLOCK_SIZE];
 
 		if (in_affected(d->st, d->wk[0].path) && fd >= 0)
 			lost_ok = pread(fd, b, sizeof(b), 0) < 0 &&

@@ -25,9 +25,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "grow.h"
+#include <holdfs/format.h>
 
 #include "ctl_send.h"
+#include "grow.h"
 
 /* Ring thread marker and the job a fill hook created on it (a write
  * lease filling holes: its LEASE_OK waits for that job). */
@@ -45,7 +46,7 @@ static bool release_hook(void *ctx, uint64_t pblk, uint64_t n, uint64_t ino,
 			 uint64_t lblk, bool data)
 {
 	struct hfsd_ctl *c = ctx;
-	uint64_t rs = pblk * 4096, re = (pblk + n) * 4096;
+	uint64_t rs = pblk * HFS_BLOCK_SIZE, re = (pblk + n) * HFS_BLOCK_SIZE;
 	struct hfsd_job *j = NULL;
 	bool keep = false;
 
