@@ -24,6 +24,25 @@
 
 struct pmem2_map;
 
+/* Deadlines of the library's waits for the daemon, in milliseconds.
+ *
+ * A reply: HOLDFS_TIMEOUT_MS, by default 10 s.  The slowest reply is a
+ * LEASE_OK that waits for a REMAP round, bounded by the daemon at
+ * revoke_ms + max(4 x revoke_ms, 2 s) + 2 s (docs/lease-protocol.md),
+ * 4.25 s with its defaults; a daemon silent for 10 s is not coming back.
+ *
+ * PERSISTED_OK: 4 x the daemon's revoke_ms, never under 1 s.  The
+ * daemon's page-cache invalidation may wait for a WRITE that waits for a
+ * REMAP round (one revoke_ms), so the wait scales with revoke_ms; the
+ * floor keeps a small revoke_ms from turning an ordinary busy page cache
+ * into -ETIMEDOUT.
+ *
+ * No wait is longer than an hour, whatever the environment or the daemon
+ * says. */
+#define HFC_TIMEOUT_MS_DEFAULT 10000
+#define HFC_PERSIST_MIN_MS 1000
+#define HFC_WAIT_MAX_MS 3600000
+
 /* --- sys.c: memory syscalls that bypass any interposed mmap (the preload
  * shim), and the HOLDFS_LOG trace. */
 void *hfc_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);

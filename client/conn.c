@@ -36,7 +36,7 @@ static int timeout_ms(void)
 	const char *e = getenv("HOLDFS_TIMEOUT_MS");
 	long v = e ? strtol(e, NULL, 10) : 0;
 
-	return v > 0 && v < 3600000 ? (int)v : 10000;
+	return v > 0 && v < HFC_WAIT_MAX_MS ? (int)v : HFC_TIMEOUT_MS_DEFAULT;
 }
 
 

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "client_i.h"
+#include "grow.h"
 
 struct hfc_revoked {
 	uint64_t off, len;   /* file range */
@@ -113,16 +114,9 @@ static void revoke_mark_locked(struct holdfs_mapping *m, uint64_t off,
 	hfc_log("lease %llu: revoked file range %llu+%llu (reason %u)",
 		(unsigned long long)m->lease_id, (unsigned long long)off,
 		(unsigned long long)(end - off), reason);
-	if (m->nrevoked == m->caprevoked) {
-		size_t cap = m->caprevoked ? 2 * m->caprevoked : 4;
-		void *p = realloc(m->revoked, cap * sizeof(*m->revoked));
-
-		if (p) {
-			m->revoked = p;
-			m->caprevoked = cap;
-		}
-	}
-	if (m->nrevoked < m->caprevoked) {
+	if (m->nrevoked < m->caprevoked ||
+	    !hfs_grow(&m->revoked, &m->caprevoked, m->nrevoked + 1,
+		      sizeof(*m->revoked))) {
 		r = &m->revoked[m->nrevoked++];
 		r->off = off;
 		r->len = end - off;
@@ -719,6 +713,7 @@ int holdfs_persist(struct holdfs_mapping *m, const void *addr, size_t len)
 	struct hfs_msg_range pr = { 0 };
 	struct hfc_pending p = { 0 };
 	const uint8_t *a = addr;
+	uint32_t rms;
 	int r, ms;
 
 	if (!m || !(m->hprot & HFS_PROT_WRITE) || a < m->base ||
@@ -740,13 +735,15 @@ int holdfs_persist(struct holdfs_mapping *m, const void *addr, size_t len)
 	 * the kernel invalidated its cached pages of the range (including
 	 * pages a readahead was filling, and pages other processes have
 	 * mapped), so a read(2) that starts after we return reads the
-	 * region.  Deadline: 4 x the daemon's revoke_ms, at least 1 s. */
+	 * region.  Deadline: 4 x the daemon's revoke_ms, at least 1 s, at
+	 * most an hour (client_i.h). */
 	pr.h.type = HFS_MSG_PERSISTED;
 	pr.lease_id = m->lease_id;
 	pr.offset = m->offset + (uint64_t)(a - m->base);
 	pr.length = len;
-	ms = m->conn->revoke_ms > 250 ? (int)(m->conn->revoke_ms > 900000 ?
-		3600000 : m->conn->revoke_ms * 4) : 1000;
+	rms = m->conn->revoke_ms;
+	ms = rms <= HFC_PERSIST_MIN_MS / 4 ? HFC_PERSIST_MIN_MS :
+	     rms > HFC_WAIT_MAX_MS / 4 ? HFC_WAIT_MAX_MS : (int)rms * 4;
 	r = hfc_request_ms(m->conn, &pr, sizeof(pr), -1, &p, ms);
 	if (!r && (!p.msg || p.len != sizeof(struct hfs_msg_lease_ref) ||
 		   ((struct hfs_msg_hdr *)p.msg)->type != HFS_MSG_PERSISTED_OK))

@@ -42,6 +42,8 @@
 
 #include <holdfs/holdfs.h>
 
+#include "grow.h"
+
 #define FUSE_SUPER_MAGIC 0x65735546
 #define NEG_CACHE 16
 #define EXPORT __attribute__((visibility("default")))
@@ -156,15 +158,9 @@ static bool candidate(void *addr, int prot, int flags, int fd, dev_t *dev)
 
 static bool add_lease(struct holdfs_mapping *m)
 {
-	if (nleases == capleases) {
-		size_t cap = capleases ? 2 * capleases : 16;
-		void *p = realloc(leases, cap * sizeof(*leases));
-
-		if (!p)
-			return false;
-		leases = p;
-		capleases = cap;
-	}
+	if (nleases == capleases &&
+	    hfs_grow(&leases, &capleases, nleases + 1, sizeof(*leases)))
+		return false;
 	leases[nleases++] = (struct lease){ holdfs_addr(m), holdfs_length(m), m };
 	atomic_store(&nleases_pub, nleases);
 	return true;

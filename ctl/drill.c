@@ -32,6 +32,10 @@
 #include "holdfsctl.h"
 #include "json_print.h"
 
+/* A default from drill.h in the help text. */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 /* ------------------------------------------------------------ report */
 
 void drill_note(struct drill *d, const char *fmt, ...)
@@ -122,7 +126,8 @@ static void usage(FILE *f)
 "                         block of client 0's first lease)\n"
 "  --inject-only          whole: inject through the daemon instead of\n"
 "                         truncating the region file (needed for devdax)\n"
-"  --deadline-ms MS       every holder/writer must react within MS (5000)\n"
+"  --deadline-ms MS       every holder/writer must react within MS ("
+	STR(DRILL_DEADLINE_MS) ")\n"
 "  --daemon PATH          holdfs binary for the remount (default: the\n"
 "                         running daemon's /proc/PID/exe)\n"
 "  --fsck PATH            fsck.holdfs (default: next to the daemon)\n"
@@ -346,7 +351,8 @@ static void drill_free(struct drill *d)
 
 int cmd_drill(int argc, char **argv)
 {
-	struct drill d = { .n = 4, .k = 4, .w = 2, .deadline_ms = 5000,
+	struct drill d = { .n = 4, .k = 4, .w = 2,
+			   .deadline_ms = DRILL_DEADLINE_MS,
 			   .rfd = -1 };
 	int r = parse_args(&d, argc, argv);
 

@@ -27,6 +27,23 @@
 #define FSIZE (256u << 10)
 #define BEAT_NS 20000000ull
 
+/* The drill's deadlines, in milliseconds (the checks in
+ * docs/failure-model.md).  DRILL_DEADLINE_MS, the default --deadline-ms:
+ * with the daemon's default revoke_ms a holder that ignores its REVOKE
+ * is killed after 250 ms and must be gone 2 s later, so 5 s is that worst
+ * case with room for a loaded machine.  The others are generous bounds
+ * for what takes milliseconds when all is well: every worker started
+ * (its leases mapped, its file open) within 20 s; a worker still there
+ * 2 s after SIGTERM gets SIGKILL; the daemon gone 10 s after its
+ * unmount. */
+#define DRILL_DEADLINE_MS 5000
+#define DRILL_READY_MS 20000
+#define DRILL_STOP_MS 2000
+#define DRILL_DAEMON_EXIT_MS 10000
+/* The workers read a byte of every 4 KiB page of a lease, so a revoked
+ * or failed page anywhere faults. */
+#define DRILL_PAGE 4096u
+
 /* --------------------------------------------------- worker messages */
 
 enum { M_READY = 1, M_BEAT, M_REVOKED, M_SIGBUS, M_ERROR, M_FATAL };

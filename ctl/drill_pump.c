@@ -127,7 +127,7 @@ void drill_stop_workers(struct drill *d)
 	for (unsigned i = 0; i < nworkers(d); i++)
 		if (!d->wk[i].exited && d->wk[i].pid > 0)
 			kill(d->wk[i].pid, SIGTERM);
-	until = now_ns() + 2000000000ull;
+	until = now_ns() + DRILL_STOP_MS * 1000000ull;
 	for (;;) {
 		drill_pump(d, 10);
 		if (all_exited(d))

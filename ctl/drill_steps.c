@@ -32,6 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <holdfs/format.h>
 #include <holdfs/proto.h>
 
 #include "conn.h"
@@ -107,11 +108,12 @@ int drill_setup(struct drill *d)
 
 /* ------------------------------------------------------------- spawn */
 
-/* Every worker ready within 20 s (a fatal error or an early exit ends the
- * wait); else a failed "setup" check for each one that is not. */
+/* Every worker ready within DRILL_READY_MS (a fatal error or an early
+ * exit ends the wait); else a failed "setup" check for each one that is
+ * not. */
 static bool wait_ready(struct drill *d)
 {
-	uint64_t until = now_ns() + 20000000000ull;
+	uint64_t until = now_ns() + DRILL_READY_MS * 1000000ull;
 	unsigned nready = 0, nw = nworkers(d);
 
 	while (nready < nw && now_ns() < until) {
@@ -179,7 +181,7 @@ static void pick_default_range(struct drill *d, json_object *ls)
 			if (!strcmp(jstr(e, "state"), "mapped") &&
 			    ju64(e, "file_off") == 0) {
 				d->roff = ju64(e, "region_off");
-				d->rlen = 4096;
+				d->rlen = HFS_BLOCK_SIZE;
 				d->have_range = true;
 			}
 		}
@@ -569,10 +571,13 @@ int drill_unmount(struct drill *d)
 		r = drill_run_cmd(av, false) ? -1 : 0;
 	}
 	t1 = now_ns();
-	gone = drill_wait_gone(d->dpid, 10000);
+	gone = drill_wait_gone(d->dpid, DRILL_DAEMON_EXIT_MS);
 	drill_put_num(d, "unmount_ms", ms(t0, t1));
-	drill_note(d, "unmount: %.3f ms; daemon %s\n", ms(t0, t1),
-		   gone ? "exited" : "STILL RUNNING after 10 s");
+	if (gone)
+		drill_note(d, "unmount: %.3f ms; daemon exited\n", ms(t0, t1));
+	else
+		drill_note(d, "unmount: %.3f ms; daemon STILL RUNNING after "
+			   "%u s\n", ms(t0, t1), DRILL_DAEMON_EXIT_MS / 1000);
 	drill_check(d, "unmount", r == 0 && gone && !drill_mounted(d->mnt) &&
 		    ms(t0, t1) <= d->deadline_ms, "%s in %.3f ms, daemon %s",
 		    r == 0 ? "unmounted" : strerror(errno), ms(t0, t1),
@@ -666,7 +671,7 @@ static bool lost_range_ok(struct drill *d)
 
 	if (!d->have_range || d->n) {
 		int fd = open(d->wk[0].path, O_RDONLY | O_CLOEXEC);
-		char b[4096];
+		char b[HFS_BLOCK_SIZE];
 
 		if (in_affected(d->st, d->wk[0].path) && fd >= 0)
 			lost_ok = pread(fd, b, sizeof(b), 0) < 0 &&

@@ -133,7 +133,7 @@ static void client_main(const char *path, unsigned k)
 				continue;
 			}
 			p = holdfs_addr(g_map[i]);
-			for (uint64_t o = 0; o < lsz; o += 4096)
+			for (uint64_t o = 0; o < lsz; o += DRILL_PAGE)
 				(void)p[o];
 		}
 		if (now_ns() - last >= BEAT_NS) {

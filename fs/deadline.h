@@ -1,14 +1,43 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Bounded condition-variable waits on CLOCK_MONOTONIC (a wall-clock jump
- * must not stretch or cut a deadline): the condvar to wait on, and the
- * absolute deadline "ms from now" to pass to pthread_cond_timedwait.
+ * The daemon's deadlines and periods, in milliseconds, each with why it
+ * is what it is (the table of them all: docs/lease-protocol.md
+ * "Deadlines"), and bounded condition-variable waits on CLOCK_MONOTONIC
+ * (a wall-clock jump must not stretch or cut a deadline): the condvar to
+ * wait on, and the absolute deadline "ms from now" to pass to
+ * pthread_cond_timedwait.
+ *
+ * The option values are plain decimal numbers: options.c prints them in
+ * its help and errors.
  */
 #ifndef HOLDFS_FS_DEADLINE_H
 #define HOLDFS_FS_DEADLINE_H
 
 #include <pthread.h>
 #include <time.h>
+
+/* -o revoke_ms: how long a DAX client has to ack a REVOKE or REMAP
+ * before it is killed.  The ack needs only the client's listener thread
+ * (SCHED_FIFO by default) to run and unmap, which a quarter second leaves
+ * ample time for; and every writer that fills a hole a read lease maps
+ * waits for those acks, so the default is kept well under a second.  At
+ * most a minute: a writer can wait about five times revoke_ms plus 2 s. */
+#define HFSD_REVOKE_MS_DEFAULT 250
+#define HFSD_REVOKE_MS_MAX 60000
+
+/* -o poll_ms: the failure monitor's poll of sysfs (driver link,
+ * badblocks) and of the region file.  The poll only catches what no
+ * event reported (uevents, SIGBUS and inotify come at once), so once a
+ * second bounds that delay for a few sysfs reads and a stat per second.
+ * At most an hour: slower is as good as no poll. */
+#define HFSD_POLL_MS_DEFAULT 1000
+#define HFSD_POLL_MS_MAX 3600000
+
+/* hfsd_persisted_stop: how long the stop waits for the PERSISTED worker
+ * to exit.  An idle worker exits at once and a page-cache invalidation
+ * that completes does so in far less; past 2 s the worker is stuck on a
+ * FUSE request only the unmount will abort, and is left to it. */
+#define HFSD_PERSISTED_STOP_MS 2000
 
 static inline void hfsd_cond_init_monotonic(pthread_cond_t *cond)
 {

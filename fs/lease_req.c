@@ -392,6 +392,6 @@ void hfsd_on_poison(struct hfsd_ctl *c, struct hfsd_client *cl,
 		 (int)cl->pid, r->offset, r->length);
 	if (c->d->fail)
 		hfsd_fail_post(c->d->fail, r->offset,
-			       r->length ? r->length : 4096,
+			       r->length ? r->length : HFS_FAIL_GRANULE,
 			       HFS_FAIL_MEDIA, "client poison");
 }

@@ -22,6 +22,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "deadline.h"
+
+/* A default or bound from deadline.h, in the help and error texts. */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 enum {
 	KEY_RO,
 	KEY_RW,
@@ -165,8 +171,8 @@ int hfsd_opts_parse(int argc, char **argv, struct hfsd_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->fuse_args = (struct fuse_args)FUSE_ARGS_INIT(argc, argv);
 	o->max_threads = HFSD_OPT_UNSET;
-	o->revoke_ms = 250;
-	o->poll_ms = 1000;
+	o->revoke_ms = HFSD_REVOKE_MS_DEFAULT;
+	o->poll_ms = HFSD_POLL_MS_DEFAULT;
 	o->max_idle_threads = HFSD_OPT_UNSET;
 	/* fuse_opt_parse has said what it did not like ("fuse: ...") */
 	if (fuse_opt_parse(&o->fuse_args, o, hfsd_opt_spec, opt_proc) != 0)
@@ -179,10 +185,12 @@ int hfsd_opts_parse(int argc, char **argv, struct hfsd_opts *o)
 		return usage_error("%s", "missing REGION and MOUNTPOINT");
 	if (!o->mountpoint)
 		return usage_error("%s", "missing MOUNTPOINT");
-	if (o->revoke_ms == 0 || o->revoke_ms > 60000)
-		return usage_error("%s", "revoke_ms must be 1..60000");
-	if (o->poll_ms == 0 || o->poll_ms > 3600000)
-		return usage_error("%s", "poll_ms must be 1..3600000");
+	if (o->revoke_ms == 0 || o->revoke_ms > HFSD_REVOKE_MS_MAX)
+		return usage_error("%s", "revoke_ms must be 1.."
+				   STR(HFSD_REVOKE_MS_MAX));
+	if (o->poll_ms == 0 || o->poll_ms > HFSD_POLL_MS_MAX)
+		return usage_error("%s", "poll_ms must be 1.."
+				   STR(HFSD_POLL_MS_MAX));
 	if (o->max_threads == 0)
 		return usage_error("%s", "max_threads must be at least 1");
 	return 0;
@@ -262,11 +270,13 @@ void hfsd_usage(FILE *f)
 "  sysfs_root=PATH       read device-dax attributes below PATH instead of\n"
 "                        /sys (default: $HOLDFS_SYSFS_ROOT, else /sys)\n"
 "  revoke_ms=N           deadline in ms for DAX clients to acknowledge a\n"
-"                        REVOKE or REMAP before they are killed (250)\n"
+"                        REVOKE or REMAP before they are killed ("
+			STR(HFSD_REVOKE_MS_DEFAULT) ")\n"
 "  dax_group=NAME        members of group NAME may take DAX leases (and so\n"
 "                        map the whole region); default: root only\n"
 "  poll_ms=N             failure monitor: poll sysfs (driver link,\n"
-"                        badblocks) and the region file every N ms (1000)\n"
+"                        badblocks) and the region file every N ms ("
+			STR(HFSD_POLL_MS_DEFAULT) ")\n"
 "  devname=daxN.M        device-dax whose uevents and sysfs the failure\n"
 "                        monitor watches (default: the region's own)\n"
 "  uevent_source=PATH    read uevent records from the FIFO PATH instead\n"

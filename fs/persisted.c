@@ -143,7 +143,7 @@ bool hfsd_persisted_stop(struct hfsd_ctl *c)
 
 	if (!pw)
 		return true;
-	dl = hfsd_deadline_ms(2000);
+	dl = hfsd_deadline_ms(HFSD_PERSISTED_STOP_MS);
 	pthread_mutex_lock(&pw->lock);
 	pw->stop = true;
 	pthread_cond_broadcast(&pw->cond);

@@ -25,7 +25,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <holdfs/format.h>
+
 #include "ctl_send.h"
+#include "grow.h"
 
 /* Ring thread marker and the job a fill hook created on it (a write
  * lease filling holes: its LEASE_OK waits for that job). */
@@ -43,7 +46,7 @@ static bool release_hook(void *ctx, uint64_t pblk, uint64_t n, uint64_t ino,
 			 uint64_t lblk, bool data)
 {
 	struct hfsd_ctl *c = ctx;
-	uint64_t rs = pblk * 4096, re = (pblk + n) * 4096;
+	uint64_t rs = pblk * HFS_BLOCK_SIZE, re = (pblk + n) * HFS_BLOCK_SIZE;
 	struct hfsd_job *j = NULL;
 	bool keep = false;
 
@@ -252,15 +255,8 @@ static struct fill_target *fill_targets_locked(struct hfsd_ctl *c,
 			      l->ext[i].file_off + l->ext[i].len > fo;
 		if (!hit)
 			continue;
-		if (*nt == cap) {
-			struct fill_target *nt2;
-
-			cap = cap ? cap * 2 : 8;
-			nt2 = realloc(t, cap * sizeof(*t));
-			if (!nt2)
-				break;
-			t = nt2;
-		}
+		if (*nt == cap && hfs_grow(&t, &cap, *nt + 1, sizeof(*t)))
+			break;
 		t[(*nt)++] = (struct fill_target){ l->id, l->off, l->len };
 	}
 	return t;

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "fsck_i.h"
+#include "grow.h"
 
 #define JPAD(n) (((n) + 7u) & ~(size_t)7u)
 
@@ -222,15 +223,9 @@ int64_t fsck_alloc(struct fsck *f, uint64_t n, uint64_t align, uint64_t hint)
 
 int fsck_claim_add(struct fsck *f, const struct fsck_claim *c)
 {
-	if (f->ncl == f->capcl) {
-		size_t cap = f->capcl ? f->capcl * 2 : 1024;
-		struct fsck_claim *v = realloc(f->cl, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		f->cl = v;
-		f->capcl = cap;
-	}
+	if (f->ncl == f->capcl &&
+	    hfs_grow(&f->cl, &f->capcl, f->ncl + 1, sizeof(*f->cl)))
+		return -ENOMEM;
 	f->cl[f->ncl++] = *c;
 	return 0;
 }
@@ -421,15 +416,9 @@ void fsck_hlog(struct fsck *f, uint32_t type, uint64_t off, uint64_t len,
 		f->hlog_dropped++;
 		return;
 	}
-	if (f->nhlog == f->caphlog) {
-		size_t cap = f->caphlog ? f->caphlog * 2 : 32;
-
-		h = realloc(f->hlog, cap * sizeof(*h));
-		if (!h)
-			return;
-		f->hlog = h;
-		f->caphlog = cap;
-	}
+	if (f->nhlog == f->caphlog &&
+	    hfs_grow(&f->hlog, &f->caphlog, f->nhlog + 1, sizeof(*f->hlog)))
+		return;
 	h = &f->hlog[f->nhlog++];
 	*h = (struct fsck_hlog){ .type = type, .off = off, .len = len,
 				 .ino = ino };

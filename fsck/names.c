@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "fsck_i.h"
+#include "grow.h"
 
 static uint32_t name_hash(const char *s, size_t len)
 {
@@ -86,15 +87,10 @@ int fsck_nameset_add(struct fsck_nameset *s, const char *name, uint16_t len)
 	for (i = h % s->cap; s->slot[i]; i = (i + 1) % s->cap)
 		if (s->hash[i] == h && nameset_eq(s, s->slot[i] - 1, name, len))
 			return 1;
-	if (s->alen + len + sizeof(len) > s->acap) {
-		size_t cap = (s->acap ? s->acap * 2 : 4096) + len;
-		char *a = realloc(s->arena, cap);
-
-		if (!a || cap > UINT32_MAX)
-			return -ENOMEM;
-		s->arena = a;
-		s->acap = cap;
-	}
+	/* slot[] holds arena offsets in 32 bits */
+	if (s->alen + len + sizeof(len) > UINT32_MAX ||
+	    hfs_grow(&s->arena, &s->acap, s->alen + len + sizeof(len), 1))
+		return -ENOMEM;
 	memcpy(s->arena + s->alen, &len, sizeof(len));
 	memcpy(s->arena + s->alen + sizeof(len), name, len);
 	s->slot[i] = (uint32_t)s->alen + 1;

@@ -16,7 +16,6 @@
 #include "fsck_i.h"
 
 #define P1_MAX_FIND 8u
-#define P1_MAX_FILE_BLOCKS ((1ull << 60) / HFS_BLOCK_SIZE)
 
 struct p1_finding {
 	enum hfs_fsck_code code;
@@ -28,7 +27,8 @@ struct p1_img {
 	uint64_t ino;
 	struct hfs_inode_disk d;
 	struct hfs_extent *v;
-	uint32_t n, cap;
+	uint32_t n;
+	size_t cap;
 	uint64_t *chain;
 	uint32_t nchain;
 	bool dirty, map_dirty, clear, lost;

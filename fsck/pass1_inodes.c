@@ -169,7 +169,7 @@ static void check_regular(struct p1_img *m)
 {
 	bool lost_ext = false;
 
-	if (m->d.i_size > (1ull << 60)) {
+	if (m->d.i_size > HFS_MAX_FILE_SIZE) {
 		uint64_t end = m->n ? (m->v[m->n - 1].e_lblk +
 				       m->v[m->n - 1].e_len) * BLK : 0;
 

@@ -14,19 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "pass1.h"
 
 static int img_push(struct p1_img *m, const struct hfs_extent *e)
 {
-	if (m->n == m->cap) {
-		uint32_t cap = m->cap ? m->cap * 2 : 8;
-		struct hfs_extent *v = realloc(m->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		m->v = v;
-		m->cap = cap;
-	}
+	if (m->n == m->cap &&
+	    hfs_grow(&m->v, &m->cap, (size_t)m->n + 1, sizeof(*m->v)))
+		return -ENOMEM;
 	m->v[m->n++] = *e;
 	return 0;
 }
@@ -147,8 +142,8 @@ static const char *extent_why(const struct fsck *f, const struct hfs_extent *e,
 	if (e->e_pblk < f->pool_start || e->e_pblk + e->e_len > f->pool_end ||
 	    e->e_pblk + e->e_len < e->e_pblk)
 		return "lies outside the pool";
-	if (e->e_lblk >= P1_MAX_FILE_BLOCKS ||
-	    e->e_lblk + e->e_len > P1_MAX_FILE_BLOCKS)
+	if (e->e_lblk >= HFS_MAX_FILE_BLOCKS ||
+	    e->e_lblk + e->e_len > HFS_MAX_FILE_BLOCKS)
 		return "lies beyond the largest file size";
 	if (e->e_lblk < prev_end)
 		return "overlaps the extent before it in the file";

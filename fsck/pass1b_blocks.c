@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "pass1b.h"
 
 /* A claimed range already decided for in a group. */
@@ -88,15 +89,9 @@ static int by_prio(const void *a, const void *b, void *ctx)
 
 static int act_add(struct p1b_acts *a, const struct p1b_act *x)
 {
-	if (a->n == a->cap) {
-		size_t cap = a->cap ? a->cap * 2 : 16;
-		struct p1b_act *v = realloc(a->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		a->v = v;
-		a->cap = cap;
-	}
+	if (a->n == a->cap &&
+	    hfs_grow(&a->v, &a->cap, a->n + 1, sizeof(*a->v)))
+		return -ENOMEM;
 	a->v[a->n++] = *x;
 	return 0;
 }

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "pass1b.h"
 
 #define COPY_CHUNK 16u /* blocks per copy step */
@@ -26,7 +27,8 @@
 struct rimg {
 	struct hfs_inode_disk d;
 	struct hfs_extent *v;
-	uint32_t n, cap;
+	uint32_t n;
+	size_t cap;
 	uint64_t *chain;
 	uint32_t nchain;
 	bool lost;
@@ -39,7 +41,7 @@ static int rimg_load(struct fsck *f, uint64_t ino, struct rimg *m)
 	memset(m, 0, sizeof(*m));
 	if (fsck_read_inode(f, ino, &m->d))
 		return -EIO;
-	m->cap = (uint32_t)n + 4;
+	m->cap = n + 4;
 	m->v = calloc(m->cap, sizeof(*m->v));
 	m->chain = calloc(n + 1, sizeof(*m->chain));
 	if (!m->v || !m->chain)
@@ -86,15 +88,8 @@ static bool extent_split(struct rimg *m, uint32_t k, uint64_t s, uint64_t e,
 	uint32_t np = 0;
 	uint64_t xe = x.e_pblk + x.e_len;
 
-	if (m->n + 2 > m->cap) {
-		struct hfs_extent *v = realloc(m->v, (m->cap * 2 + 2) *
-					       sizeof(*v));
-
-		if (!v)
-			return false;
-		m->v = v;
-		m->cap = m->cap * 2 + 2;
-	}
+	if (hfs_grow(&m->v, &m->cap, (size_t)m->n + 2, sizeof(*m->v)))
+		return false;
 	s = s > x.e_pblk ? s : x.e_pblk;
 	e = e < xe ? e : xe;
 	if (s > x.e_pblk)

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "fsck_i.h"
+#include "grow.h"
 
 struct p3 {
 	struct fsck *f;
@@ -63,15 +64,9 @@ int fsck_dirs_push(struct fsck *f, uint64_t ino)
 {
 	struct fsck_dir *d;
 
-	if (f->ndirs == f->capdirs) {
-		size_t cap = f->capdirs ? f->capdirs * 2 : 64;
-
-		d = realloc(f->dirs, cap * sizeof(*d));
-		if (!d)
-			return -ENOMEM;
-		f->dirs = d;
-		f->capdirs = cap;
-	}
+	if (f->ndirs == f->capdirs &&
+	    hfs_grow(&f->dirs, &f->capdirs, f->ndirs + 1, sizeof(*f->dirs)))
+		return -ENOMEM;
 	d = &f->dirs[f->ndirs++];
 	memset(d, 0, sizeof(*d));
 	d->ino = ino;
@@ -215,15 +210,9 @@ static int reconnect(struct p3 *p, uint64_t ino, bool yes)
 
 static int push(struct p3 *p, uint64_t ino)
 {
-	if (p->n == p->cap) {
-		size_t cap = p->cap ? p->cap * 2 : 64;
-		uint64_t *v = realloc(p->stack, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		p->stack = v;
-		p->cap = cap;
-	}
+	if (p->n == p->cap &&
+	    hfs_grow(&p->stack, &p->cap, p->n + 1, sizeof(*p->stack)))
+		return -ENOMEM;
 	p->stack[p->n++] = ino;
 	p->f->ino[ino].flags |= FI_VISITING;
 	return 0;

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "grow.h"
 
 int hfs_alloc_init(struct hfs_alloc *a, uint64_t start, uint64_t end)
 {
@@ -57,15 +58,9 @@ static size_t run_find(const struct hfs_alloc *a, uint64_t blk)
 
 static int run_insert(struct hfs_alloc *a, size_t i, struct hfs_run r)
 {
-	if (a->n == a->cap) {
-		size_t cap = a->cap * 2;
-		struct hfs_run *nr = realloc(a->runs, cap * sizeof(*nr));
-
-		if (!nr)
-			return -ENOMEM;
-		a->runs = nr;
-		a->cap = cap;
-	}
+	if (a->n == a->cap &&
+	    hfs_grow(&a->runs, &a->cap, a->n + 1, sizeof(*a->runs)))
+		return -ENOMEM;
 	memmove(&a->runs[i + 1], &a->runs[i], (a->n - i) * sizeof(r));
 	a->runs[i] = r;
 	a->n++;

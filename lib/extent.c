@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "extent_i.h"
+#include "grow.h"
 
 void hfs_emap_destroy(struct hfs_emap *m)
 {
@@ -36,19 +37,7 @@ uint32_t hfs_emap_find(const struct hfs_emap *m, uint64_t lblk)
 
 static int emap_grow(struct hfs_emap *m, uint32_t more)
 {
-	uint32_t cap = m->cap ? m->cap : 4;
-	struct hfs_extent *nv;
-
-	if (m->n + more <= m->cap)
-		return 0;
-	while (cap < m->n + more)
-		cap *= 2;
-	nv = realloc(m->v, cap * sizeof(*nv));
-	if (!nv)
-		return -ENOMEM;
-	m->v = nv;
-	m->cap = cap;
-	return 0;
+	return hfs_grow(&m->v, &m->cap, (size_t)m->n + more, sizeof(*m->v));
 }
 
 static bool contiguous(const struct hfs_extent *a, const struct hfs_extent *b)

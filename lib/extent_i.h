@@ -7,6 +7,7 @@
 #ifndef HOLDFS_EXTENT_I_H
 #define HOLDFS_EXTENT_I_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <holdfs/format.h>
@@ -14,7 +15,8 @@
 /* An extent map: extents sorted by e_lblk, non-overlapping. */
 struct hfs_emap {
 	struct hfs_extent *v;
-	uint32_t n, cap;
+	uint32_t n;
+	size_t cap;        /* elements allocated (grow.h) */
 	uint64_t *chain;   /* overflow extent blocks on media, in order */
 	uint32_t nchain;
 };

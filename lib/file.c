@@ -35,8 +35,6 @@
 #include "vol_i.h"
 #include "xattr_i.h"
 
-#define HFS_MAX_FILE_SIZE (1ull << 60)
-
 static uint64_t unit_bytes(const struct hfs_vol *vol)
 {
 	return vol->unit_blocks * HFS_BLOCK_SIZE;

@@ -253,11 +253,6 @@ static int chain_load(struct hfs_vol *vol, struct hfs_inode *ip,
 	return 0;
 }
 
-/* File blocks an extent may map: files end before 2^60 bytes.  Beyond,
- * byte offsets overflow 64 bits and the data path's arithmetic breaks
- * (found by fuzz_mount: hfs_read looping forever on a huge e_lblk). */
-#define EXT_MAX_LBLK ((1ull << 60) / HFS_BLOCK_SIZE)
-
 /* Extents must be sorted, non-overlapping, inside the pool. */
 static int emap_check(const struct hfs_vol *vol, const struct hfs_emap *m)
 {
@@ -267,8 +262,8 @@ static int emap_check(const struct hfs_vol *vol, const struct hfs_emap *m)
 		if (e->e_len == 0 || e->e_pblk < vol->alloc.pool_start ||
 		    e->e_pblk + e->e_len > vol->alloc.pool_end ||
 		    e->e_pblk + e->e_len < e->e_pblk ||
-		    e->e_lblk >= EXT_MAX_LBLK ||
-		    e->e_len > EXT_MAX_LBLK - e->e_lblk)
+		    e->e_lblk >= HFS_MAX_FILE_BLOCKS ||
+		    e->e_len > HFS_MAX_FILE_BLOCKS - e->e_lblk)
 			return -EUCLEAN;
 		if (i && m->v[i - 1].e_lblk + m->v[i - 1].e_len > e->e_lblk)
 			return -EUCLEAN;
@@ -338,8 +333,9 @@ static int media_extent(uint64_t ps, uint64_t pe, const struct hfs_extent *e,
 			void *ctx)
 {
 	if (e->e_len == 0 || e->e_pblk < ps || e->e_pblk + e->e_len > pe ||
-	    e->e_pblk + e->e_len < e->e_pblk || e->e_lblk >= EXT_MAX_LBLK ||
-	    e->e_len > EXT_MAX_LBLK - e->e_lblk)
+	    e->e_pblk + e->e_len < e->e_pblk ||
+	    e->e_lblk >= HFS_MAX_FILE_BLOCKS ||
+	    e->e_len > HFS_MAX_FILE_BLOCKS - e->e_lblk)
 		return -EUCLEAN;
 	return cb(ctx, e);
 }

@@ -30,6 +30,7 @@
 
 #include "eof_tail_i.h"
 #include "failure_i.h"
+#include "grow.h"
 #include "journal_i.h"
 #include "media.h"
 #include "region.h"
@@ -56,19 +57,7 @@ void hfs_tx_abort(struct hfs_tx *tx)
 
 static int tx_reserve(struct hfs_tx *tx, size_t more)
 {
-	size_t cap = tx->cap ? tx->cap : 4096;
-	uint8_t *nb;
-
-	if (tx->len + more <= tx->cap)
-		return 0;
-	while (cap < tx->len + more)
-		cap *= 2;
-	nb = realloc(tx->buf, cap);
-	if (!nb)
-		return -ENOMEM;
-	tx->buf = nb;
-	tx->cap = cap;
-	return 0;
+	return hfs_grow(&tx->buf, &tx->cap, tx->len + more, 1);
 }
 
 int hfs_tx_add(struct hfs_tx *tx, uint64_t off, const void *src, size_t len)

@@ -18,7 +18,6 @@
 #include "vol.h"
 #include "vol_i.h"
 
-#define LEASE_MAX_FILE_SIZE (1ull << 60) /* as file.c */
 #define LEASE_ALLOC_TRIES 4
 
 /* Extents of [lblk, lblk+nblk) into out; *holes counts hole extents. */
@@ -74,8 +73,8 @@ int hfs_lease_extents(struct hfs_vol *vol, uint64_t ino, uint64_t off,
 	uint32_t holes;
 	int ret;
 
-	if (len == 0 || off % ub || len % ub || off >= LEASE_MAX_FILE_SIZE ||
-	    len > LEASE_MAX_FILE_SIZE - off)
+	if (len == 0 || off % ub || len % ub || off >= HFS_MAX_FILE_SIZE ||
+	    len > HFS_MAX_FILE_SIZE - off)
 		return -EINVAL;
 	for (int tries = 0;; tries++) {
 		/* allocate outside the locks (fallocate takes them and calls

@@ -60,8 +60,9 @@ static int mkfs_alloc_unit(const struct hfs_region *rg,
 	*au = o->alloc_unit ? o->alloc_unit : (align > BLK ? align : BLK);
 	if (!is_pow2(*au) || *au < BLK || *au > MAX_ALLOC_UNIT)
 		return hfs_err_set(err, -EINVAL, "%s: allocation unit %" PRIu64
-				   " must be a power of two between 4096 and "
-				   "%llu bytes", rg->path, *au, MAX_ALLOC_UNIT);
+				   " must be a power of two between %" PRIu64
+				   " and %llu bytes", rg->path, *au, BLK,
+				   MAX_ALLOC_UNIT);
 	if (*au % align)
 		return hfs_err_set(err, -EINVAL, "%s: allocation unit %" PRIu64
 				   " is not a multiple of the region's mapping "

@@ -3,10 +3,11 @@
  * The volume core: struct hfs_vol and its lock (vol.c).  Private to
  * lib/.  The public headers are in lib/include/ (on every target's
  * include path): vol.h, the volume API; region.h, err.h, mkfs.h; media.h
- * and alloc.h, the API of the offline tools.  The private headers of the
- * modules (the _i.h files) sit beside their sources, reachable only by
- * the lib/ sources (and by white-box tests that ask for them in their
- * meson.build).
+ * and alloc.h, the API of the offline tools; grow.h, the header-only
+ * grow-by-doubling step of arrays (libholdfs uses it too).  The private
+ * headers of the modules (the _i.h files) sit beside their sources,
+ * reachable only by the lib/ sources (and by white-box tests that ask
+ * for them in their meson.build).
  *
  * Map of the core, one job per file, with the header that declares it
  * (a .c includes the headers of what it uses, nothing more):

@@ -24,6 +24,7 @@
 #include <holdfs/format.h>
 
 #include "err.h"
+#include "grow.h"
 #include "tool.h"
 
 void mkfs_fail(const char *fmt, ...)
@@ -42,17 +43,10 @@ void mkfs_fail(const char *fmt, ...)
 static int bad_cb(void *ctx, uint64_t off, uint64_t len)
 {
 	struct badlist *bl = ctx;
-	struct hfs_bad_extent *v;
 
-	if (bl->n == bl->cap) {
-		uint32_t cap = bl->cap ? bl->cap * 2 : 16;
-
-		v = realloc(bl->v, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		bl->v = v;
-		bl->cap = cap;
-	}
+	if (bl->n == bl->cap &&
+	    hfs_grow(&bl->v, &bl->cap, (size_t)bl->n + 1, sizeof(*bl->v)))
+		return -ENOMEM;
 	bl->v[bl->n++] = (struct hfs_bad_extent){ .bx_off = off,
 						  .bx_len = len };
 	return 0;

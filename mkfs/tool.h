@@ -24,7 +24,8 @@ struct mkfs_args {
 /* Growing list of bad ranges from hfs_region_badblocks. */
 struct badlist {
 	struct hfs_bad_extent *v;
-	uint32_t n, cap;
+	uint32_t n;
+	size_t cap;
 };
 
 /* How the summary describes the region: the real one, even when a dry

@@ -40,6 +40,16 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 #define HFS_BLOCK_SIZE 4096u
 #define HFS_BLOCK_SHIFT 12
 
+/* The largest file: 2^60 bytes.  A size (i_size) may reach it and no
+ * extent maps a block at or past it (e_lblk + e_len <=
+ * HFS_MAX_FILE_BLOCKS).  Beyond, byte offsets of file blocks overflow 64
+ * bits and the data path's arithmetic breaks (found by fuzz_mount:
+ * hfs_read looping forever on a huge e_lblk).  lib/ checks writes,
+ * truncates, fallocates and leases against it, and every extent it loads;
+ * fsck checks sizes and extents. */
+#define HFS_MAX_FILE_SIZE (1ull << 60)
+#define HFS_MAX_FILE_BLOCKS (HFS_MAX_FILE_SIZE / HFS_BLOCK_SIZE)
+
 /* "HOLDFS\0\1" read as a little-endian u64 */
 #define HFS_SB_MAGIC 0x01005346444c4f48ull
 #define HFS_VERSION_MAJOR 1

@@ -213,9 +213,16 @@ struct hfs_msg_range {
 	struct hfs_msg_hdr h;
 	uint64_t lease_id;   /* 24 */
 	uint64_t offset;     /* 32 file offset (PERSISTED) or region offset (POISON) */
-	uint64_t length;     /* 40 */
+	uint64_t length;     /* 40 (POISON: 0 = HFS_FAIL_GRANULE) */
 };
 static_assert(sizeof(struct hfs_msg_range) == 48, "range");
+
+/* A media error known only by an address (a POISON of length 0, a
+ * machine-check SIGBUS in the daemon) is taken to fail the 4 KiB around
+ * it: the kernel reports memory errors by page, and a base page is one
+ * block of the format (HFS_BLOCK_SIZE), the unit the failure pipeline
+ * marks lost in. */
+#define HFS_FAIL_GRANULE 4096u
 
 /* ADMIN_INJECT: feed notify_failure as an operator or drill would.
  * Replied to with ADMIN_REPLY {"queued": true} once queued; the outcome

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "workload.h" /* splitmix64 */
 
 #define WORD 8u
@@ -141,12 +142,9 @@ int gen_largest(const struct gen *g, uint64_t *words)
 
 static void push(struct gen *g, const struct unit *u)
 {
-	if (g->np == g->pcap) {
-		g->pcap = g->pcap ? g->pcap * 2 : 256;
-		g->p = realloc(g->p, g->pcap * sizeof(*g->p));
-		if (!g->p)
-			abort();
-	}
+	if (g->np == g->pcap &&
+	    hfs_grow(&g->p, &g->pcap, g->np + 1, sizeof(*g->p)))
+		abort();
 	g->p[g->np++] = *u;
 }
 

@@ -10,20 +10,21 @@
 
 #include <libpmem2.h>
 
+#include "grow.h"
+
 static struct trace *cur_trace;
 /* Undo logs in use, found by address (pmem ops carry no context). */
 #define MAX_UNDO 4
 static struct undo_log *undo_logs[MAX_UNDO];
 
-static void *xrealloc(void *p, size_t n)
+/* hfs_grow, or abort: the harness cannot go on without its trace. */
+static void xgrow(void *pv, size_t *cap, size_t need, size_t elem)
 {
-	void *q = realloc(p, n ? n : 1);
-
-	if (!q) {
-		fprintf(stderr, "crashcheck: out of memory (%zu bytes)\n", n);
+	if (hfs_grow(pv, cap, need, elem)) {
+		fprintf(stderr, "crashcheck: out of memory (%zu x %zu bytes)\n",
+			need, elem);
 		abort();
 	}
-	return q;
 }
 
 /* Region offset of [addr, addr+len), which must lie in the region. */
@@ -60,10 +61,7 @@ static struct tr_ev *ev_new(struct trace *t, uint8_t kind)
 {
 	struct tr_ev *e;
 
-	if (t->nev == t->cap) {
-		t->cap = t->cap ? t->cap * 2 : 4096;
-		t->ev = xrealloc(t->ev, t->cap * sizeof(*t->ev));
-	}
+	xgrow(&t->ev, &t->cap, t->nev + 1, sizeof(*t->ev));
 	e = &t->ev[t->nev++];
 	memset(e, 0, sizeof(*e));
 	e->kind = kind;
@@ -121,11 +119,7 @@ static void tr_record_store(void *dst, const void *src, int fill, size_t len,
 	e->len = (uint32_t)len;
 	e->flushed = !(flags & PMEM2_F_MEM_NOFLUSH);
 	if (src) {
-		if (t->alen + len > t->acap) {
-			while (t->alen + len > t->acap)
-				t->acap = t->acap ? t->acap * 2 : (1u << 20);
-			t->arena = xrealloc(t->arena, t->acap);
-		}
+		xgrow(&t->arena, &t->acap, t->alen + len, 1);
 		memcpy(t->arena + t->alen, src, len);
 		e->data = t->alen;
 		t->alen += len;
@@ -228,15 +222,8 @@ void undo_save(struct undo_log *u, uint64_t off, size_t len)
 		fprintf(stderr, "crashcheck: undo range outside the image\n");
 		abort();
 	}
-	if (u->n == u->cap) {
-		u->cap = u->cap ? u->cap * 2 : 1024;
-		u->rec = xrealloc(u->rec, u->cap * sizeof(*u->rec));
-	}
-	if (u->alen + len > u->acap) {
-		while (u->alen + len > u->acap)
-			u->acap = u->acap ? u->acap * 2 : (1u << 20);
-		u->arena = xrealloc(u->arena, u->acap);
-	}
+	xgrow(&u->rec, &u->cap, u->n + 1, sizeof(*u->rec));
+	xgrow(&u->arena, &u->acap, u->alen + len, 1);
 	r = &u->rec[u->n++];
 	r->off = off;
 	r->len = len;

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/xattr.h>
 
+#include <holdfs/format.h>
 #include <holdfs/proto.h> /* struct hfs_lease_extent */
 
 #include "fakeclock.h"
@@ -700,7 +701,7 @@ int wl_truncate_chmod(struct wctx *w, int obj, uint64_t size, uint32_t mode)
 	struct wop op = obj_op(OP_TRUNCATE, obj, size, 0);
 
 	op.flags = (mode & 07777) ? mode & 07777 : 0400;
-	if (size > (1ull << 60)) /* HFS_MAX_FILE_SIZE */
+	if (size > HFS_MAX_FILE_SIZE)
 		op.expect = -EFBIG;
 	return wl_do(w, &op);
 }

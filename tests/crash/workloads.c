@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/xattr.h>
 
+#include <holdfs/format.h>
+
 #include "workload.h"
 
 #ifndef RENAME_NOREPLACE
@@ -236,7 +238,7 @@ static void wl_data(struct wctx *w)
 	wl_truncate(w, frag, 4096 * 40);               /* grows sparse */
 	/* a refused setattr (EFBIG) must not change the mode either, not
 	 * even when a later transaction writes the inode */
-	wl_truncate_chmod(w, frag, 1ull << 61, 0600);
+	wl_truncate_chmod(w, frag, 2 * HFS_MAX_FILE_SIZE, 0600);
 	wl_truncate(w, frag, 4096 * 41);
 }
 

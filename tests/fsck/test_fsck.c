@@ -119,8 +119,8 @@ static struct hfs_dentry_disk *dentry_find(struct img *im, const char *dir,
 		for (uint64_t b = 0; b < d->i_extents[i].e_len; b++)
 			for (uint32_t k = 0; k < HFS_DENTRIES_PER_BLOCK; k++) {
 				struct hfs_dentry_disk *dd = (void *)(im->mem +
-					(d->i_extents[i].e_pblk + b) * 4096 +
-					k * sizeof(*dd));
+					(d->i_extents[i].e_pblk + b) *
+					HFS_BLOCK_SIZE + k * sizeof(*dd));
 
 				if (dd->d_ino && dd->d_name_len == strlen(name) &&
 				    !memcmp(dd->d_name, name, strlen(name)))
@@ -139,7 +139,7 @@ static struct hfs_dentry_disk *dentry_free(struct img *im, const char *dir)
 
 		for (uint32_t k = 0; k < e->e_len * HFS_DENTRIES_PER_BLOCK; k++) {
 			struct hfs_dentry_disk *dd = (void *)(im->mem +
-				e->e_pblk * 4096 + k * sizeof(*dd));
+				e->e_pblk * HFS_BLOCK_SIZE + k * sizeof(*dd));
 
 			if (!dd->d_ino)
 				return dd;
@@ -165,8 +165,8 @@ static void c_sb_primary_magic(struct img *im)
 
 static void c_sb_primary_geometry(struct img *im)
 {
-	sb_of(im)->s_pool_off += 4096 * 3;
-	sb_of(im)->s_alloc_unit = 3 * 4096;
+	sb_of(im)->s_pool_off += 3 * HFS_BLOCK_SIZE;
+	sb_of(im)->s_alloc_unit = 3 * HFS_BLOCK_SIZE;
 	sb_recrc(sb_of(im));
 }
 
@@ -288,7 +288,7 @@ static void c_extent_out_of_pool(struct img *im)
 {
 	struct hfs_inode_disk *d = inode_at(im, ino_of(im, "/big"));
 
-	d->i_extents[2].e_pblk = im->sb.s_backup_off / 4096 + 5;
+	d->i_extents[2].e_pblk = im->sb.s_backup_off / HFS_BLOCK_SIZE + 5;
 	inode_recrc(d);
 }
 
@@ -369,11 +369,12 @@ static void bad_add(struct img *im, uint64_t pblk, uint64_t len)
 	struct hfs_bad_extent *v = (struct hfs_bad_extent *)(h + 1);
 	uint32_t i = h->bl_count;
 
-	while (i > 0 && v[i - 1].bx_off > pblk * 4096) {
+	while (i > 0 && v[i - 1].bx_off > pblk * HFS_BLOCK_SIZE) {
 		v[i] = v[i - 1];
 		i--;
 	}
-	v[i] = (struct hfs_bad_extent){ pblk * 4096, len * 4096 };
+	v[i] = (struct hfs_bad_extent){ pblk * HFS_BLOCK_SIZE,
+					  len * HFS_BLOCK_SIZE };
 	h->bl_count++;
 	h->bl_crc = hfs_crc_struct(bl, sizeof(*h) + h->bl_count * sizeof(*v),
 				   offsetof(struct hfs_badlist_hdr, bl_crc));
@@ -401,7 +402,8 @@ static void c_dir_on_bad(struct img *im)
 
 static uint8_t *chain_block(struct img *im)
 {
-	return im->mem + inode_at(im, ino_of(im, "/big"))->i_ext_blk * 4096;
+	return im->mem +
+	       inode_at(im, ino_of(im, "/big"))->i_ext_blk * HFS_BLOCK_SIZE;
 }
 
 static void c_chain_crc(struct img *im)
@@ -436,7 +438,9 @@ static void c_chain_count(struct img *im)
 
 static void c_xattr_crc(struct img *im)
 {
-	im->mem[inode_at(im, ino_of(im, "/x"))->i_xattr_blk * 4096 + 40] ^= 1;
+	uint64_t blk = inode_at(im, ino_of(im, "/x"))->i_xattr_blk;
+
+	im->mem[blk * HFS_BLOCK_SIZE + 40] ^= 1;
 }
 
 static void c_dentry_crc(struct img *im)
@@ -1094,7 +1098,7 @@ static void test_poisoned(void)
 	im.sb = *sb_of(&im);
 	pages[0] = mem + im.sb.s_itable_off + 32 * HFS_INODE_SIZE;
 	pages[1] = mem + inode_at(&im, ino_of(&im, "/many"))->i_extents[0]
-			 .e_pblk * 4096;
+			 .e_pblk * HFS_BLOCK_SIZE;
 	pages[2] = mem + im.sb.s_backup_off;
 	for (int i = 0; i < 3; i++)
 		if (poison(pages[i])) {

@@ -192,6 +192,8 @@ static void test_constants(void)
 {
 	check("HFS_BLOCK_SIZE", HFS_BLOCK_SIZE, 4096);
 	check("1 << HFS_BLOCK_SHIFT", 1u << HFS_BLOCK_SHIFT, 4096);
+	check("HFS_MAX_FILE_SIZE == 2^60", HFS_MAX_FILE_SIZE == 1ull << 60, 1);
+	check("HFS_MAX_FILE_BLOCKS", HFS_MAX_FILE_BLOCKS, 1ull << 48);
 	check("HFS_SB_MAGIC", HFS_SB_MAGIC == 0x01005346444c4f48ull, 1);
 	check("HFS_VERSION_MAJOR", HFS_VERSION_MAJOR, 1);
 	check("HFS_ROOT_INO", HFS_ROOT_INO, 1);
