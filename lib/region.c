@@ -514,3 +514,40 @@ int hfs_region_check_backing(const struct hfs_region *rg)
 	munmap(p, rg->align);
 	return 0;
 }
+
+/*
+ * Whoever can read the region reads every file on it, whatever the
+ * files' own modes; whoever can write it can change any of them (and
+ * the metadata).  So a region others can reach is refused unless the
+ * caller says it means it (holdfs -o unsafe_region_mode, mkfs.holdfs
+ * --unsafe-region-mode).
+ */
+int hfs_region_check_private(const struct hfs_region *rg, uid_t uid,
+			     struct hfs_err *err)
+{
+	const char *what = rg->kind == HFS_REGION_DEVDAX ? "device" : "file";
+	struct stat st;
+
+	if (rg->fd < 0)
+		return 0; /* memory: the caller's own */
+	if (fstat(rg->fd, &st) < 0)
+		return hfs_err_set(err, -errno, "%s: %s", rg->path,
+				   strerror(errno));
+	if (st.st_mode & (S_IRWXG | S_IRWXO) & 0666)
+		return hfs_err_set(err, -EPERM, "%s: %s mode %04o lets users "
+				   "other than its owner %s every file's data; "
+				   "chmod 600 %s (or say it is intended: "
+				   "unsafe region mode, see --help)",
+				   rg->path, what, (unsigned)(st.st_mode & 07777),
+				   st.st_mode & (S_IWGRP | S_IWOTH)
+					   ? "read and change" : "read",
+				   rg->path);
+	if (st.st_uid != 0 && st.st_uid != uid)
+		return hfs_err_set(err, -EPERM, "%s: %s owned by uid %u, who "
+				   "can read and change every file's data; "
+				   "chown it to root or to uid %u (or say it "
+				   "is intended: unsafe region mode, see "
+				   "--help)", rg->path, what,
+				   (unsigned)st.st_uid, (unsigned)uid);
+	return 0;
+}

@@ -53,6 +53,11 @@ static void usage(FILE *f)
 "  -J, --journal-size SIZE metadata journal size, a multiple of 4K (default:\n"
 "                          1/64 of the region, between 256K and 4M)\n"
 "  -f, --force             overwrite an existing holdfs\n"
+"      --unsafe-region-mode\n"
+"                          format REGION even if users other than its owner\n"
+"                          may read or write it, or it belongs to someone\n"
+"                          other than root or you (they could read or\n"
+"                          change every file); refused otherwise\n"
 "  -q, --quiet             print nothing but errors\n"
 "  -n, --dry-run           print the layout that would be written; write\n"
 "                          nothing (not even --size)\n"
@@ -63,7 +68,9 @@ static void usage(FILE *f)
 "of 1024; KiB, MiB, ... are accepted too), e.g. 1G.\n"
 "\n"
 "Known bad media (libpmem2 badblocks) is recorded in the bad-extent list\n"
-"and never allocated.  A region in use by a mounted holdfs is refused.\n"
+"and never allocated.  A region in use by a mounted holdfs is refused.  A\n"
+"region file created with --size is mode 0600; an existing one that other\n"
+"users may read or write is refused (see --unsafe-region-mode).\n"
 "\n"
 "Examples:\n"
 "  mkfs.holdfs --size 1G /var/tmp/holdfs/region.img\n"
@@ -132,6 +139,7 @@ int mkfs_parse_args(int argc, char **argv, struct mkfs_args *a)
 		{ "inodes", required_argument, NULL, 'N' },
 		{ "journal-size", required_argument, NULL, 'J' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "unsafe-region-mode", no_argument, NULL, 'U' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
@@ -182,6 +190,9 @@ int mkfs_parse_args(int argc, char **argv, struct mkfs_args *a)
 			break;
 		case 'f':
 			a->force = true;
+			break;
+		case 'U':
+			a->unsafe_region_mode = true;
 			break;
 		case 'q':
 			a->quiet = true;

@@ -101,6 +101,19 @@ static int open_region(const char *path, bool readonly, bool have_size,
 	return 0;
 }
 
+/* Whoever may read the region reads every file: refuse one other users
+ * may reach, unless told otherwise. */
+static int check_private(const struct mkfs_args *a, struct hfs_region *rg)
+{
+	struct hfs_err err = { 0 };
+
+	if (a->unsafe_region_mode ||
+	    hfs_region_check_private(rg, geteuid(), &err) == 0)
+		return 0;
+	mkfs_fail("%s", err.msg);
+	return -1;
+}
+
 /* Refuse to overwrite a holdfs without -f.  Returns 1 if one was found
  * (and -f allows overwriting it), 0 if none, -1 if refused. */
 static int check_existing(const struct mkfs_args *a, struct hfs_region *rg,
@@ -281,7 +294,8 @@ static int dry_run(struct mkfs_args *a)
 		align = rg->align;
 		if (size < rg->size)
 			size = rg->size;
-		if (check_existing(a, rg, &old) < 0 ||
+		if (check_private(a, rg) < 0 ||
+		    check_existing(a, rg, &old) < 0 ||
 		    collect_bad(a, rg, &bl) < 0)
 			goto out;
 	}
@@ -311,7 +325,8 @@ static int format(struct mkfs_args *a)
 		return -1;
 	if (open_region(a->region, false, a->size != 0, &rg) < 0)
 		goto out;
-	if (check_existing(a, rg, &old) < 0 || collect_bad(a, rg, &bl) < 0)
+	if (check_private(a, rg) < 0 || check_existing(a, rg, &old) < 0 ||
+	    collect_bad(a, rg, &bl) < 0)
 		goto out;
 	a->mo.bad = bl.v;
 	a->mo.nbad = bl.n;

@@ -19,6 +19,7 @@ struct mkfs_args {
 	uint64_t size;          /* --size, 0 = use the region as it is */
 	struct hfs_mkfs_opts mo;
 	bool force, quiet, dry_run;
+	bool unsafe_region_mode; /* format a region others may reach */
 };
 
 /* Growing list of bad ranges from hfs_region_badblocks. */

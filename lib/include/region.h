@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "err.h"
 
@@ -134,6 +135,13 @@ int hfs_devdax_probe(const char *sysfs_root, const char *name,
 /* The sysfs root in effect: override if non-empty, else
  * $HOLDFS_SYSFS_ROOT (ignored in setuid programs), else "/sys". */
 const char *hfs_region_sysfs_root(const char *override);
+
+/* Is the region private to uid (or root)?  -EPERM with a message naming
+ * the mode or owner when users other than its owner may read or write
+ * it, or when it belongs to someone other than root and uid (they could
+ * read or change every file).  Memory regions: 0. */
+int hfs_region_check_private(const struct hfs_region *rg, uid_t uid,
+			     struct hfs_err *err);
 
 /* Cheap probe after a SIGBUS: is the region still backed?  Returns 0 if
  * so, -ENXIO if the backing is gone (file shorter than the mapping, or

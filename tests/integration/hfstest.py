@@ -294,7 +294,9 @@ def make_tmpdir(prefix='hfstest-', base=None):
 
 
 def make_sparse_file(path, size):
-    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644)
+    """A region-like file: sparse, mode 0600 (holdfs refuses a region
+    other users may read or write)."""
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
     try:
         os.ftruncate(fd, size)
     finally:

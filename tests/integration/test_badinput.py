@@ -32,7 +32,9 @@ def sha256(path):
 
 
 def random_file(path, size):
-    with open(path, 'wb') as f:
+    """size random bytes, mode 0600 like a region (holdfs refuses one
+    other users may read, before it looks inside)."""
+    with open(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600), 'wb') as f:
         left = size
         while left:
             n = min(left, 4 * MiB)
@@ -166,6 +168,36 @@ def test_mount_truncated_image():
         check_refused(a, 'mount of a 64M image truncated to 8M',
                       any_of=[r'size', r'truncat', r'small', r'short', r'shorter', r'expect'])
         check_eq(sha256(fs.region), before, 'the truncated image after a refused mount')
+
+
+def test_region_others_may_read_refused():
+    """A region other users may read or write, or that belongs to another
+    user, is refused by mount and by mkfs, with a message naming the mode
+    (the owner); -o unsafe_region_mode / --unsafe-region-mode override it.
+    mkfs --size creates 0600."""
+    with H.HoldFS(size='64M', mount=False) as fs:
+        check_eq(os.stat(fs.region).st_mode & 0o777, 0o600, 'mode of a new region file')
+        for mode, word in ((0o644, 'read'), (0o606, 'read and change'), (0o660, 'read and change')):
+            os.chmod(fs.region, mode)
+            before = sha256(fs.region)
+            a = attempt_mount(fs, foreground=True)
+            check_refused(a, 'mount of a %04o region' % mode, must='mode %04o' % mode)
+            check(word in a.err, 'the message says what others can do (%s): %s' % (word, a.err))
+            check_eq(sha256(fs.region), before, 'region after the refused mount')
+            r = run_tool([H.mkfs_bin(), '-q', '-f', fs.region])
+            check(r.rc == 1 and ('mode %04o' % mode) in r.err, 'mkfs of a %04o region: %s' % (mode, r.desc()))
+            check_eq(sha256(fs.region), before, 'region after the refused mkfs')
+        os.chmod(fs.region, 0o600)
+        os.chown(fs.region, 4321, -1)
+        a = attempt_mount(fs, foreground=True)
+        check_refused(a, 'mount of a region owned by uid 4321', must='uid 4321')
+        os.chown(fs.region, 0, -1)
+        os.chmod(fs.region, 0o644)
+        r = run_tool([H.mkfs_bin(), '-q', '-f', '--unsafe-region-mode', fs.region])
+        check_eq(r.rc, 0, 'mkfs --unsafe-region-mode (%s)' % r.desc())
+        fs.mount(opts=H.DEFAULT_MOUNT_OPTS + ('unsafe_region_mode',))
+        H.write_file(fs.path('f'), b'allowed')
+        fs.unmount()
 
 
 def test_mount_empty_file():
