@@ -17,6 +17,7 @@
 #define HOLDFS_FS_CTL_I_H
 
 #include "daemon.h"
+#include "ratelog.h"
 
 /* RB_HEAD only; the trees and their functions are lease_table.c's
  * (libbsd's tree.h, as lib/rmap.c). */
@@ -38,10 +39,15 @@ struct hfsd_client {
 	uid_t uid;
 	gid_t gid;
 	bool hello;           /* HELLO accepted */
-	bool has_ro, has_rw;  /* region fds sent */
+	int region_fd[2];     /* its own open file descriptions of the
+				 region, [0] read-only, [1] read-write, once
+				 sent (-1 before): holder_scan.c tells its
+				 holders from other clients' by them */
 	bool closing;         /* (L) dropped; waiting for in-flight I/O */
 	bool killed;          /* SIGKILL sent */
 	bool recv_armed;
+	bool spoke;           /* sent a valid message (ctl_admit.c) */
+	uint64_t since_ns;    /* accepted at (CLOCK_MONOTONIC) */
 	unsigned inflight;    /* sends in flight */
 	/* (L) the REVOKE being built for this client: job id, waiter */
 	uint64_t rv_job;
@@ -52,7 +58,7 @@ struct hfsd_client {
 	struct {
 		_Alignas(struct cmsghdr) char buf[CMSG_SPACE(sizeof(int) * 4)];
 	} cbuf;
-	uint8_t *rbuf;        /* HFS_MSG_MAX + 1 */
+	uint8_t *rbuf;        /* HFS_REQ_MAX + 1 */
 };
 
 struct hfsd_ctl {
@@ -68,6 +74,8 @@ struct hfsd_ctl {
 	uint64_t ebuf;
 	bool stop;
 	char sock_path[100];
+	dev_t sock_dev;           /* the name we bound (ctl_socket.c) */
+	ino_t sock_ino;
 	char dev_link[100];
 	char mnt[4096];
 	dev_t mnt_dev;
@@ -76,6 +84,13 @@ struct hfsd_ctl {
 	uint64_t region_size, alloc_unit;
 	unsigned revoke_ms;
 	bool readonly;
+	/* admission (ctl_admit.c), ring thread only */
+	unsigned max_clients, max_per_uid, hello_ms;
+	unsigned fd_base;         /* descriptors held before any client */
+	unsigned backoff_ms;      /* accept back-off, 0: none */
+	bool tick_armed;
+	struct __kernel_timespec tick_ts, retry_ts;
+	struct hfsd_ratelog refuse_log, accept_log;
 	gid_t dax_gid;
 	bool dax_gid_set;
 	uint8_t uuid[16];

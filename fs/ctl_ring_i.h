@@ -19,6 +19,8 @@ enum {
 	TAG_RECV = 3,
 	TAG_SEND = 4,
 	TAG_TIMER = 5,
+	TAG_TICK = 6,   /* first-message deadline look (ctl_admit.c) */
+	TAG_RETRY = 7,  /* accept again after a back-off */
 	TAG_MASK = 7,
 };
 

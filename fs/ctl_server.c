@@ -14,14 +14,13 @@
  *
  * Discovery: the socket is /run/holdfs/<uuid>.sock; FUSE does not pass
  * f_fsid through statfs, so /run/holdfs/dev/<major>:<minor> (st_dev of the
- * mount) is a symlink to it (docs/lease-protocol.md).
+ * mount) is a symlink to it (docs/lease-protocol.md); ctl_socket.c
+ * creates and removes both.
  */
 #include "ctl_ring_i.h"
 #include "ctl_server.h"
 #include "deadline.h"
-#include "mountpoint.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -33,17 +32,30 @@
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/sysmacros.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "ctl_admit.h"
 #include "ctl_send.h"
+#include "ctl_socket.h"
 #include "lease.h"
 #include "msg_table.h"
 #include "persisted.h"
 #include "proto_check.h"
 #include "revoke.h"
+
+/* Close what a client holds and free it. */
+static void client_close(struct hfsd_client *cl)
+{
+	close(cl->fd);
+	if (cl->pidfd >= 0)
+		close(cl->pidfd);
+	for (int i = 0; i < 2; i++)
+		if (cl->region_fd[i] >= 0)
+			close(cl->region_fd[i]);
+	free(cl->rbuf);
+	free(cl);
+}
 
 /* Free a dropped client once no operation of the ring refers to it. */
 static void maybe_free(struct hfsd_ctl *c, struct hfsd_client *cl)
@@ -59,11 +71,7 @@ static void maybe_free(struct hfsd_ctl *c, struct hfsd_client *cl)
 			break;
 		}
 	pthread_mutex_unlock(&c->lock);
-	close(cl->fd);
-	if (cl->pidfd >= 0)
-		close(cl->pidfd);
-	free(cl->rbuf);
-	free(cl);
+	client_close(cl);
 }
 
 static void arm_recv(struct hfsd_ctl *c, struct hfsd_client *cl)
@@ -75,7 +83,7 @@ static void arm_recv(struct hfsd_ctl *c, struct hfsd_client *cl)
 		return;
 	}
 	cl->iov.iov_base = cl->rbuf;
-	cl->iov.iov_len = HFS_MSG_MAX + 1;
+	cl->iov.iov_len = HFS_REQ_MAX + 1;
 	memset(&cl->msg, 0, sizeof(cl->msg));
 	cl->msg.msg_iov = &cl->iov;
 	cl->msg.msg_iovlen = 1;
@@ -97,6 +105,31 @@ static void arm_accept(struct hfsd_ctl *c)
 	io_uring_sqe_set_data64(sqe, TAG_ACCEPT);
 }
 
+/* A timeout of ms on the ring, tagged t (TAG_TICK, TAG_RETRY); ts must
+ * stay valid until it completes (it is in c). */
+static void arm_timeout(struct hfsd_ctl *c, struct __kernel_timespec *ts,
+			unsigned ms, unsigned t)
+{
+	struct io_uring_sqe *sqe = hfsd_ctl_sqe(c);
+
+	if (!sqe)
+		return;
+	ts->tv_sec = ms / 1000;
+	ts->tv_nsec = (long long)(ms % 1000) * 1000000;
+	io_uring_prep_timeout(sqe, ts, 0, 0);
+	io_uring_sqe_set_data64(sqe, t);
+}
+
+/* The first-message deadline needs a look now and then while some
+ * connection has not spoken yet. */
+static void arm_tick(struct hfsd_ctl *c)
+{
+	if (c->tick_armed || c->stop)
+		return;
+	c->tick_armed = true;
+	arm_timeout(c, &c->tick_ts, HFSD_ADMIT_TICK_MS, TAG_TICK);
+}
+
 static void arm_event(struct hfsd_ctl *c)
 {
 	struct io_uring_sqe *sqe = hfsd_ctl_sqe(c);
@@ -109,23 +142,29 @@ static void arm_event(struct hfsd_ctl *c)
 
 static void new_client(struct hfsd_ctl *c, int fd)
 {
-	struct hfsd_client *cl = calloc(1, sizeof(*cl));
+	struct hfsd_client *cl;
 	struct ucred uc;
 	socklen_t sl = sizeof(uc);
+	struct timespec ts;
 
-	if (!cl || !(cl->rbuf = malloc(HFS_MSG_MAX + 1))) {
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &sl) < 0) {
+		close(fd);
+		return;
+	}
+	if (hfsd_admit(c, fd, uc.uid, uc.pid) < 0)
+		return; /* refused, told and closed */
+	cl = calloc(1, sizeof(*cl));
+	if (!cl || !(cl->rbuf = malloc(HFS_REQ_MAX + 1))) {
 		free(cl);
 		close(fd);
 		return;
 	}
 	cl->fd = fd;
 	cl->pidfd = -1;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &sl) < 0) {
-		free(cl->rbuf);
-		free(cl);
-		close(fd);
-		return;
-	}
+	cl->region_fd[0] = cl->region_fd[1] = -1;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	cl->since_ns = (uint64_t)ts.tv_sec * 1000000000ull +
+		       (uint64_t)ts.tv_nsec;
 	cl->pid = uc.pid;
 	cl->uid = uc.uid;
 	cl->gid = uc.gid;
@@ -143,6 +182,7 @@ static void new_client(struct hfsd_ctl *c, int fd)
 		return;
 	}
 	arm_recv(c, cl);
+	arm_tick(c);
 }
 
 static void close_fds(const int *fds, int n)
@@ -181,8 +221,10 @@ static void on_recv(struct hfsd_ctl *c, struct hfsd_client *cl, int res)
 		hfsd_ctl_drop(c, cl, res < 0 ? strerror(-res) : NULL);
 		return;
 	}
-	if (cl->msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
-		why = "message or control data truncated";
+	if (cl->msg.msg_flags & MSG_TRUNC)
+		why = "oversized message"; /* no request exceeds HFS_REQ_MAX */
+	else if (cl->msg.msg_flags & MSG_CTRUNC)
+		why = "control data truncated";
 	if (!why) {
 		type = hfs_proto_check(cl->rbuf, (size_t)res, nfds, &why);
 		if (type > 0)
@@ -193,9 +235,42 @@ static void on_recv(struct hfsd_ctl *c, struct hfsd_client *cl, int res)
 		hfsd_ctl_drop(c, cl, why);
 		return;
 	}
+	cl->spoke = true;
 	hfsd_msg_dispatch(c, cl, cl->rbuf, nfds ? fds[0] : -1);
 	if (!cl->closing)
 		arm_recv(c, cl);
+}
+
+/* A multishot accept completion: a new connection, or an error after
+ * which accepting pauses (ctl_admit.c) rather than spin. */
+static void on_accept(struct hfsd_ctl *c, struct io_uring_cqe *cqe)
+{
+	bool more = cqe->flags & IORING_CQE_F_MORE;
+	unsigned pause = 0;
+
+	if (cqe->res >= 0) {
+		hfsd_admit_accept_ok(c);
+		new_client(c, cqe->res);
+	} else if (cqe->res != -ECANCELED) {
+		pause = hfsd_admit_accept_error(c, -cqe->res);
+	}
+	if (pause && more) {
+		/* stop the multishot; its last completion re-arms below */
+		struct io_uring_sqe *sqe = hfsd_ctl_sqe(c);
+
+		if (sqe) {
+			io_uring_prep_cancel64(sqe, TAG_ACCEPT, 0);
+			io_uring_sqe_set_data64(sqe, 0);
+		}
+		c->backoff_ms = pause;
+		return;
+	}
+	if (more || c->stop)
+		return;
+	if (c->backoff_ms)
+		arm_timeout(c, &c->retry_ts, c->backoff_ms, TAG_RETRY);
+	else
+		arm_accept(c);
 }
 
 static void on_cqe(struct hfsd_ctl *c, struct io_uring_cqe *cqe)
@@ -206,13 +281,16 @@ static void on_cqe(struct hfsd_ctl *c, struct io_uring_cqe *cqe)
 
 	switch (t) {
 	case TAG_ACCEPT:
-		if (cqe->res >= 0)
-			new_client(c, cqe->res);
-		else if (cqe->res != -ECANCELED)
-			hfsd_log(LOG_WARNING, "control: accept: %s",
-				 strerror(-cqe->res));
-		if (!(cqe->flags & IORING_CQE_F_MORE) && !c->stop)
+		on_accept(c, cqe);
+		break;
+	case TAG_RETRY:
+		if (!c->stop)
 			arm_accept(c);
+		break;
+	case TAG_TICK:
+		c->tick_armed = false;
+		if (hfsd_admit_tick(c))
+			arm_tick(c);
 		break;
 	case TAG_EVENT:
 		if (!c->stop)
@@ -237,31 +315,6 @@ static void on_cqe(struct hfsd_ctl *c, struct io_uring_cqe *cqe)
 	}
 	default:
 		break;
-	}
-}
-
-/* Publish /run/holdfs/dev/<major>:<minor> before the FUSE loop serves, so
- * the socket is findable as soon as the mount answers. */
-static void publish_dev_link(struct hfsd_ctl *c)
-{
-	dev_t dev;
-
-	if (hfsd_mount_dev(c->mnt, &dev) < 0) {
-		hfsd_log(LOG_ERR, "control: %s not in /proc/self/mountinfo; "
-			 "DAX leases disabled", c->mnt);
-		return;
-	}
-	pthread_mutex_lock(&c->lock);
-	c->mnt_dev = dev;
-	c->mnt_dev_ok = true;
-	pthread_mutex_unlock(&c->lock);
-	snprintf(c->dev_link, sizeof(c->dev_link), HFS_CTL_DIR "/dev/%u:%u",
-		 major(dev), minor(dev));
-	unlink(c->dev_link);
-	if (symlink(c->sock_path, c->dev_link) < 0) {
-		hfsd_log(LOG_ERR, "control: symlink %s: %s", c->dev_link,
-			 strerror(errno));
-		c->dev_link[0] = '\0';
 	}
 }
 
@@ -298,97 +351,6 @@ static void *ring_main(void *arg)
 		hfsd_lease_run_jobs(c);
 	}
 	return NULL;
-}
-
-static int make_dirs(void)
-{
-	if (mkdir(HFS_CTL_DIR, 0755) < 0 && errno != EEXIST)
-		return -1;
-	if (mkdir(HFS_CTL_DIR "/dev", 0755) < 0 && errno != EEXIST)
-		return -1;
-	return 0;
-}
-
-/* Another live daemon with the same uuid (a copy of the image)?  Then
- * its socket stays and we take a pid-qualified name. */
-static bool socket_alive(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	bool alive;
-
-	if (fd < 0)
-		return false;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	alive = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-	close(fd);
-	return alive;
-}
-
-/* Remove what daemons that died without cleaning up left behind: sockets
- * nobody listens on (ECONNREFUSED) and symlinks to missing or dead
- * sockets.  Live daemons' names are never touched. */
-static void sweep_stale(void)
-{
-	static const char *const dirs[] = { HFS_CTL_DIR, HFS_CTL_DIR "/dev" };
-
-	for (size_t i = 0; i < 2; i++) {
-		DIR *d = opendir(dirs[i]);
-		struct dirent *de;
-
-		if (!d)
-			continue;
-		while ((de = readdir(d)) != NULL) {
-			struct sockaddr_un sa = { .sun_family = AF_UNIX };
-			int fd, r;
-
-			if (de->d_name[0] == '.' ||
-			    (de->d_type != DT_SOCK && de->d_type != DT_LNK))
-				continue;
-			if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path),
-					     "%s/%s", dirs[i], de->d_name) >=
-			    sizeof(sa.sun_path))
-				continue;
-			fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC |
-					     SOCK_NONBLOCK, 0);
-			if (fd < 0)
-				continue;
-			r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-			if (r < 0 && (errno == ECONNREFUSED || errno == ENOENT))
-				unlink(sa.sun_path);
-			close(fd);
-		}
-		closedir(d);
-	}
-}
-
-static int listen_socket(struct hfsd_ctl *c)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char hex[33];
-
-	for (int i = 0; i < 16; i++)
-		snprintf(hex + 2 * i, 3, "%02x", c->uuid[i]);
-	snprintf(c->sock_path, sizeof(c->sock_path), HFS_CTL_DIR "/%s.sock",
-		 hex);
-	if (socket_alive(c->sock_path)) {
-		hfsd_log(LOG_WARNING, "control: %s is served by another "
-			 "daemon (same filesystem uuid); using a per-pid name",
-			 c->sock_path);
-		snprintf(c->sock_path, sizeof(c->sock_path),
-			 HFS_CTL_DIR "/%s.%d.sock", hex, (int)getpid());
-	}
-	unlink(c->sock_path); /* stale, from a daemon that died */
-	c->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (c->lfd < 0)
-		return -1;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", c->sock_path);
-	if (bind(c->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return -1;
-	/* everyone may connect; each request is checked (SO_PEERCRED) */
-	if (chmod(c->sock_path, 0666) < 0 || listen(c->lfd, 128) < 0)
-		return -1;
-	return 0;
 }
 
 /* Descriptors of the region for clients: fresh open file descriptions
@@ -428,6 +390,10 @@ int hfsd_ctl_start(struct hfsd *d, struct fuse_session *se,
 	c->lfd = c->efd = c->region_ro = c->region_rw = -1;
 	c->revoke_ms = o->revoke_ms;
 	c->readonly = o->readonly;
+	c->max_clients = o->max_clients ? o->max_clients : HFSD_MAX_CLIENTS;
+	c->max_per_uid = o->max_per_uid ? o->max_per_uid
+					: HFSD_MAX_CLIENTS_PER_UID;
+	c->hello_ms = o->hello_ms ? o->hello_ms : HFSD_HELLO_MS;
 	snprintf(c->mnt, sizeof(c->mnt), "%s", o->mountpoint);
 	c->region_size = d->rg->size;
 	c->alloc_unit = hfs_vol_alloc_unit(d->vol);
@@ -446,15 +412,11 @@ int hfsd_ctl_start(struct hfsd *d, struct fuse_session *se,
 		c->dax_gid = g->gr_gid;
 		c->dax_gid_set = true;
 	}
-	what = "create " HFS_CTL_DIR;
-	if (make_dirs() < 0)
-		goto fail;
-	sweep_stale();
 	what = "open the region for clients";
 	if (region_fds(c) < 0)
 		goto fail;
-	what = "create the control socket";
-	if (listen_socket(c) < 0)
+	what = "create the control socket in " HFS_CTL_DIR;
+	if (hfsd_ctl_socket_open(c) < 0)
 		goto fail;
 	what = "create an eventfd";
 	c->efd = eventfd(0, EFD_CLOEXEC);
@@ -466,14 +428,17 @@ int hfsd_ctl_start(struct hfsd *d, struct fuse_session *se,
 		what = "set up io_uring";
 		goto fail;
 	}
-	publish_dev_link(c);
+	/* before the FUSE loop serves: findable once the mount answers */
+	hfsd_ctl_socket_publish(c);
+	hfsd_admit_init(c);
 	hfsd_lease_init(c);
 	r = pthread_create(&c->thread, NULL, ring_main, c);
 	if (r) {
 		hfsd_lease_fini(c);
 		io_uring_queue_exit(&c->ring);
-		if (c->dev_link[0])
-			unlink(c->dev_link);
+		hfsd_ctl_socket_remove(c);
+		close(c->lfd);
+		c->lfd = -1;
 		errno = r;
 		what = "start the control thread";
 		goto fail;
@@ -486,7 +451,7 @@ fail:
 fail_early:
 	if (c->lfd >= 0) {
 		close(c->lfd);
-		unlink(c->sock_path);
+		hfsd_ctl_socket_remove(c);
 	}
 	if (c->efd >= 0)
 		close(c->efd);
@@ -522,11 +487,7 @@ void hfsd_ctl_stop(struct hfsd_ctl *c)
 	}
 	for (cl = c->clients; cl; cl = next) {
 		next = cl->next;
-		close(cl->fd);
-		if (cl->pidfd >= 0)
-			close(cl->pidfd);
-		free(cl->rbuf);
-		free(cl);
+		client_close(cl);
 	}
 	close(c->lfd);
 	close(c->efd);
@@ -534,9 +495,7 @@ void hfsd_ctl_stop(struct hfsd_ctl *c)
 		close(c->region_ro);
 	if (c->region_rw >= 0)
 		close(c->region_rw);
-	unlink(c->sock_path);
-	if (c->dev_link[0])
-		unlink(c->dev_link);
+	hfsd_ctl_socket_remove(c);
 	pthread_cond_destroy(&c->cond);
 	pthread_mutex_destroy(&c->lock);
 	free(c);

@@ -11,11 +11,26 @@
 
 struct hfsd_ctl;
 
+/* -o max_clients, max_clients_per_uid (ctl_admit.c): connections the
+ * users other than root may hold together, and each of them.  Each costs
+ * the daemon up to four descriptors and a small buffer; 128 is more DAX
+ * processes than one user runs on a machine, and the per-uid bound, not
+ * the total, is what keeps one user from crowding out the others.
+ * Root's own bound is apart from everyone else's, so holdfsctl gets in
+ * even when every other slot is taken.  Plain decimals: options.c
+ * prints them. */
+#define HFSD_MAX_CLIENTS 1024
+#define HFSD_MAX_CLIENTS_PER_UID 128
+#define HFSD_MAX_CLIENTS_MAX 1000000
+#define HFSD_ROOT_CLIENTS 64
+
 struct hfsd_ctl_opts {
 	const char *mountpoint;   /* absolute */
 	unsigned revoke_ms;
 	const char *dax_group;    /* NULL: root only */
 	bool readonly;
+	/* connection bounds, 0: the defaults (ctl_admit.h) */
+	unsigned max_clients, max_per_uid, hello_ms;
 };
 
 /* After the mount: create the socket, start the thread, install the

@@ -33,6 +33,13 @@
 #define HFSD_POLL_MS_DEFAULT 1000
 #define HFSD_POLL_MS_MAX 3600000
 
+/* -o hello_ms: a control connection must send its first request within
+ * this (ctl_admit.c).  A DAX client sends HELLO, holdfsctl its request,
+ * right after connecting; two seconds allow for a loaded machine, and
+ * bound how long a silent connection holds the daemon's descriptors. */
+#define HFSD_HELLO_MS 2000
+#define HFSD_HELLO_MS_MAX 600000
+
 /* hfsd_persisted_stop: how long the stop waits for the PERSISTED worker
  * to exit.  An idle worker exits at once and a page-cache invalidation
  * that completes does so in far less; past 2 s the worker is stuck on a

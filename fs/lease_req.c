@@ -222,15 +222,12 @@ static int grant_publish(void *ctx, const struct hfs_lease_extent *ext,
 	return 0;
 }
 
-/* Fill LEASE_OK r (its n extents already follow it) for grant g; the
- * region fd to pass in *pass if the client has none good for it yet.
+/* Fill LEASE_OK r (its n extents already follow it) for grant g.
  * Returns its length. */
-static size_t lease_ok(struct hfsd_ctl *c, struct hfsd_client *cl,
-		       struct hfs_msg_lease_ok *r, uint64_t req_id,
-		       const struct grant_ctx *g, uint32_t n, int *pass)
+static size_t lease_ok(struct hfs_msg_lease_ok *r, uint64_t req_id,
+		       const struct grant_ctx *g, uint32_t n)
 {
 	size_t rlen = sizeof(*r) + n * sizeof(struct hfs_lease_extent);
-	bool w = g->prot & HFS_PROT_WRITE;
 
 	memset(r, 0, sizeof(*r));
 	hfsd_msg_init(&r->h, HFS_MSG_LEASE_OK, (uint32_t)rlen, req_id);
@@ -241,15 +238,31 @@ static size_t lease_ok(struct hfsd_ctl *c, struct hfsd_client *cl,
 	r->prot = g->prot;
 	r->nextents = n;
 	r->coh_slot = g->coh_slot;
-	*pass = -1;
-	if (w && !cl->has_rw) {
-		*pass = c->region_rw;
-		cl->has_rw = true;
-	} else if (!w && !cl->has_rw && !cl->has_ro) {
-		*pass = c->region_ro;
-		cl->has_ro = true;
-	}
 	return rlen;
+}
+
+/* The region description cl needs for a lease of protection w, opened
+ * on first need: every client gets its own open file description (not
+ * the daemon's, which carries the ownership flock, nor another
+ * client's), so holder_scan.c can tell who holds this one.  *pass: the
+ * descriptor to send with the LEASE_OK, or -1 when cl already has one
+ * good for w.  0 or -errno. */
+static int client_region(struct hfsd_ctl *c, struct hfsd_client *cl, bool w,
+			 int *pass)
+{
+	int i = w ? 1 : 0;
+	char p[64];
+
+	*pass = -1;
+	if (cl->region_fd[1] >= 0 || cl->region_fd[i] >= 0)
+		return 0;
+	snprintf(p, sizeof(p), "/proc/self/fd/%d",
+		 w ? c->region_rw : c->region_ro);
+	cl->region_fd[i] = open(p, (w ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	if (cl->region_fd[i] < 0)
+		return -errno;
+	*pass = cl->region_fd[i];
+	return 0;
 }
 
 void hfsd_on_lease_req(struct hfsd_ctl *c, struct hfsd_client *cl,
@@ -274,6 +287,8 @@ void hfsd_on_lease_req(struct hfsd_ctl *c, struct hfsd_client *cl,
 	}
 	hfsd_lease_grant_begin();
 	if (!err)
+		err = -client_region(c, cl, prot & HFS_PROT_WRITE, &pass);
+	if (!err)
 		err = -hfs_lease_extents(c->d->vol, g.ino, m->offset, m->length,
 					 prot & HFS_PROT_WRITE,
 					 (struct hfs_lease_extent *)(r + 1),
@@ -287,7 +302,7 @@ void hfsd_on_lease_req(struct hfsd_ctl *c, struct hfsd_client *cl,
 				    : strerror(err));
 		return;
 	}
-	rlen = lease_ok(c, cl, r, m->h.id, &g, n, &pass);
+	rlen = lease_ok(r, m->h.id, &g, n);
 	/* holes of other leases got our blocks: they remap first */
 	if (hfsd_lease_grant_defer(c, cl, r, rlen, pass))
 		return;

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
 #include "ctl_server.h"
 #include "detach.h"
@@ -72,6 +73,13 @@ static int open_volume(struct hfsd *d, const struct hfsd_opts *o)
 		else
 			hfsd_log(LOG_ERR, "%s: cannot open region: %s",
 				 o->region, strerror(-r));
+		return -1;
+	}
+	if (!o->unsafe_region_mode &&
+	    hfs_region_check_private(d->rg, geteuid(), &err) < 0) {
+		hfsd_log(LOG_ERR, "%s", err.msg);
+		hfs_region_close(d->rg);
+		d->rg = NULL;
 		return -1;
 	}
 	r = hfs_vol_open(d->rg, &vopts, &d->vol, &vi, &err);
@@ -155,6 +163,9 @@ static int run(struct hfsd *d, struct fuse_session *se,
 			.revoke_ms = o->revoke_ms,
 			.dax_group = o->dax_group,
 			.readonly = o->readonly,
+			.max_clients = o->max_clients,
+			.max_per_uid = o->max_clients_per_uid,
+			.hello_ms = o->hello_ms,
 		};
 
 		if (hfsd_ctl_start(d, se, &co, &ctl) < 0)

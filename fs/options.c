@@ -16,6 +16,7 @@
  *    and libfuse mount options and rejects what it does not know.
  */
 #include "options.h"
+#include "ctl_server.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -52,6 +53,11 @@ static const struct fuse_opt hfsd_opt_spec[] = {
 	HOPT("uevent_source=%s", uevent_source),
 	HOPT("devname=%s", devname),
 	HOPT("poll_ms=%u", poll_ms),
+	HOPT("max_clients=%u", max_clients),
+	HOPT("max_clients_per_uid=%u", max_clients_per_uid),
+	HOPT("hello_ms=%u", hello_ms),
+	{ "unsafe_region_mode", offsetof(struct hfsd_opts, unsafe_region_mode),
+	  1 },
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_KEY("rw", KEY_RW),
 	FUSE_OPT_KEY("-f", KEY_FOREGROUND),
@@ -191,6 +197,13 @@ int hfsd_opts_parse(int argc, char **argv, struct hfsd_opts *o)
 	if (o->poll_ms == 0 || o->poll_ms > HFSD_POLL_MS_MAX)
 		return usage_error("%s", "poll_ms must be 1.."
 				   STR(HFSD_POLL_MS_MAX));
+	if (o->max_clients > HFSD_MAX_CLIENTS_MAX ||
+	    o->max_clients_per_uid > HFSD_MAX_CLIENTS_MAX)
+		return usage_error("%s", "max_clients and max_clients_per_uid "
+				   "must be 1.." STR(HFSD_MAX_CLIENTS_MAX));
+	if (o->hello_ms > HFSD_HELLO_MS_MAX)
+		return usage_error("%s", "hello_ms must be 1.."
+				   STR(HFSD_HELLO_MS_MAX));
 	if (o->max_threads == 0)
 		return usage_error("%s", "max_threads must be at least 1");
 	return 0;
@@ -274,6 +287,17 @@ void hfsd_usage(FILE *f)
 			STR(HFSD_REVOKE_MS_DEFAULT) ")\n"
 "  dax_group=NAME        members of group NAME may take DAX leases (and so\n"
 "                        map the whole region); default: root only\n"
+"  max_clients=N         control-socket connections of all users but root\n"
+"                        together (" STR(HFSD_MAX_CLIENTS) "); root has "
+			STR(HFSD_ROOT_CLIENTS) " of its own\n"
+"  max_clients_per_uid=N connections of one user other than root ("
+			STR(HFSD_MAX_CLIENTS_PER_UID) ")\n"
+"  hello_ms=N            a connection must send its first request within\n"
+"                        N ms or is closed (" STR(HFSD_HELLO_MS) ")\n"
+"  unsafe_region_mode    mount even if the region file or device lets\n"
+"                        users other than its owner read or write it, or\n"
+"                        is owned by someone other than the mounter or\n"
+"                        root (they could read or change every file)\n"
 "  poll_ms=N             failure monitor: poll sysfs (driver link,\n"
 "                        badblocks) and the region file every N ms ("
 			STR(HFSD_POLL_MS_DEFAULT) ")\n"

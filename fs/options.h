@@ -33,6 +33,11 @@ struct hfsd_opts {
 	char *uevent_source;    /* -o uevent_source=PATH: FIFO of uevents */
 	char *devname;          /* -o devname=daxN.M: device to monitor */
 	unsigned poll_ms;       /* -o poll_ms=N: failure monitor period */
+	unsigned max_clients;   /* -o max_clients=N: control connections */
+	unsigned max_clients_per_uid; /* -o max_clients_per_uid=N */
+	unsigned hello_ms;      /* -o hello_ms=N: first-message deadline */
+	int unsafe_region_mode; /* -o unsafe_region_mode: allow a region
+				   others may read or write */
 	char *bad_arg;          /* first surplus non-option argument */
 	/* What is left for fuse_session_new: kernel and libfuse mount
 	 * options, plus default_permissions, fsname and subtype. */

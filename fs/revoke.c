@@ -29,10 +29,6 @@
 #include "deadline.h"
 #include "rt.h"
 
-static unsigned dying_ms(const struct hfsd_ctl *c)
-{
-	return c->revoke_ms * 4 > 2000 ? c->revoke_ms * 4 : 2000;
-}
 
 /* ------------------------------------------------------------ a job */
 
@@ -43,6 +39,7 @@ void hfsd_job_free(struct hfsd_job *j)
 	free(j->w);
 	free(j->rv);
 	free(j->defer_msg);
+	hfsd_reap_free(j->reap);
 	free(j);
 }
 
@@ -73,7 +70,7 @@ void hfsd_job_queue_locked(struct hfsd_ctl *c, struct hfsd_job *j)
 void hfsd_job_wait(struct hfsd_ctl *c, struct hfsd_job *j)
 {
 	struct timespec dl = hfsd_deadline_ms(
-		((c->revoke_ms + dying_ms(c)) / 1000 + 2) * 1000);
+		((c->revoke_ms + hfsd_dying_ms(c)) / 1000 + 2) * 1000);
 
 	pthread_mutex_lock(&c->lock);
 	while (j->phase != HFSD_JOB_DONE &&
@@ -203,17 +200,6 @@ int hfsd_job_add_revoke_locked(struct hfsd_ctl *c, struct hfsd_job *j,
 
 /* --------------------------------------------------- the ring's side */
 
-static void mark_acked(struct hfsd_ctl *c, struct hfsd_client *cl,
-		       uint64_t lease_id)
-{
-	for (struct hfsd_job *j = c->jobs; j; j = j->next)
-		for (uint32_t i = 0; i < j->nw; i++)
-			if (j->w[i].cl == cl &&
-			    (!lease_id || j->w[i].lease_id == lease_id)) {
-				j->w[i].acked = true;
-				j->w[i].cl = NULL;
-			}
-}
 
 static bool all_acked(const struct hfsd_job *j)
 {
@@ -328,58 +314,33 @@ void hfsd_lease_run_jobs(struct hfsd_ctl *c)
 	free(fr.v);
 }
 
-/* The ack deadline passed: SIGKILL every holder that did not ack, one
- * signal per client, through its pidfd (never a process that reused the
- * pid). */
-static void kill_laggards_locked(struct hfsd_ctl *c, struct hfsd_job *j)
+/* The clients of j's waiters that did not ack and are not being reaped
+ * yet (each once); ctl->lock held.  Marks j DYING. */
+static size_t laggards_locked(struct hfsd_job *j, struct hfsd_client **v)
 {
+	size_t n = 0;
+
 	for (uint32_t i = 0; i < j->nw; i++) {
-		struct hfsd_waiter *w = &j->w[i];
+		struct hfsd_client *cl = j->w[i].cl;
+		bool seen = false;
 
-		if (w->acked || !w->cl)
+		if (j->w[i].acked || j->w[i].reaping || !cl)
 			continue;
-		w->killed = true;
-		if (w->cl->killed)
-			continue; /* one SIGKILL per client */
-		if (j->kind == HFSD_JOB_REVOKE)
-			hfsd_log(LOG_WARNING, "control: pid %d did not "
-				 "ack REVOKE %" PRIu64 " (%u lease "
-				 "range%s) within %u ms; killing it",
-				 (int)w->pid, w->msg_id, w->nranges,
-				 w->nranges == 1 ? "" : "s",
-				 c->revoke_ms);
-		else
-			hfsd_log(LOG_WARNING, "control: pid %d did not "
-				 "ack REMAP %" PRIu64 " of lease %"
-				 PRIu64 " within %u ms; killing it",
-				 (int)w->pid, w->msg_id, w->lease_id,
-				 c->revoke_ms);
-		if (syscall(SYS_pidfd_send_signal, w->cl->pidfd,
-			    SIGKILL, NULL, 0) < 0 && errno != ESRCH)
-			hfsd_log(LOG_ERR, "control: kill pid %d: %s",
-				 (int)w->pid, strerror(errno));
-		w->cl->killed = true;
-		c->kills++;
+		for (size_t k = 0; k < n && !seen; k++)
+			seen = v[k] == cl;
+		if (!seen)
+			v[n++] = cl;
 	}
+	j->phase = HFSD_JOB_DYING;
+	return n;
 }
 
-/* The second deadline passed: a killed holder still has not exited.
- * Its blocks are never reused during this mount. */
-static void give_up_locked(struct hfsd_ctl *c, struct hfsd_job *j)
+void hfsd_lease_timeout(struct hfsd_ctl *c, uint64_t id)
 {
-	for (uint32_t i = 0; i < j->nw; i++)
-		if (!j->w[i].acked) {
-			hfsd_log(LOG_ERR, "control: pid %d still alive "
-				 "%u ms after SIGKILL",
-				 (int)j->w[i].pid, dying_ms(c));
-			j->w[i].acked = true;
-			j->leak = true;
-		}
-}
-
-void hfsd_lease_timeout(struct hfsd_ctl *c, uint64_t job_id)
-{
+	uint64_t job_id = id & ~HFSD_JOB_POLL_BIT;
+	struct hfsd_client **lag = NULL;
 	struct hfsd_job *j;
+	size_t n = 0;
 
 	pthread_mutex_lock(&c->lock);
 	for (j = c->jobs; j && j->id != job_id; j = j->next)
@@ -388,16 +349,16 @@ void hfsd_lease_timeout(struct hfsd_ctl *c, uint64_t job_id)
 		pthread_mutex_unlock(&c->lock);
 		return;
 	}
-	if (j->phase == HFSD_JOB_WAIT) {
-		kill_laggards_locked(c, j);
-		/* its mappings are gone once its socket closes (exit
-		 * tears down the address space before the files) */
-		j->phase = HFSD_JOB_DYING;
-		hfsd_ctl_arm_timeout(c, j->id, dying_ms(c));
-	} else if (j->phase == HFSD_JOB_DYING) {
-		give_up_locked(c, j);
-	}
+	if (!(id & HFSD_JOB_POLL_BIT) && j->phase == HFSD_JOB_WAIT &&
+	    (lag = calloc(j->nw ? j->nw : 1, sizeof(*lag))) != NULL)
+		n = laggards_locked(j, lag);
 	pthread_mutex_unlock(&c->lock);
+	/* the ring thread frees jobs (and clients): both outlive this */
+	if (id & HFSD_JOB_POLL_BIT)
+		hfsd_reap_poll(c, j);
+	for (size_t k = 0; k < n; k++)
+		hfsd_reap_client(c, j, lag[k], true);
+	free(lag);
 }
 
 bool hfsd_lease_acked(struct hfsd_ctl *c, struct hfsd_client *cl,
@@ -423,20 +384,65 @@ bool hfsd_lease_acked(struct hfsd_ctl *c, struct hfsd_client *cl,
 	return found;
 }
 
+/* cl's waiters in j that are not done: done now, unless j takes region
+ * bytes back and the daemon is running, in which case cl may have left a
+ * holder behind (a fork keeps what the parent had) and is reaped
+ * (returns true) before they count as done. */
+static bool client_gone_from_locked(struct hfsd_ctl *c, struct hfsd_job *j,
+				    struct hfsd_client *cl)
+{
+	bool reap = false;
+
+	for (uint32_t i = 0; i < j->nw; i++) {
+		struct hfsd_waiter *w = &j->w[i];
+
+		if (w->cl != cl || w->acked || w->reaping)
+			continue;
+		if (!c->stop && j->kind == HFSD_JOB_REVOKE && j->rs < j->re &&
+		    (cl->region_fd[0] >= 0 || cl->region_fd[1] >= 0)) {
+			reap = true;
+			continue;
+		}
+		w->acked = true;
+		w->cl = NULL;
+	}
+	return reap;
+}
+
 void hfsd_lease_client_gone(struct hfsd_ctl *c, struct hfsd_client *cl)
 {
+	struct hfsd_job **reap = NULL;
+	size_t nreap = 0, cap = 0;
 	unsigned n;
 
 	pthread_mutex_lock(&c->lock);
 	n = hfsd_lease_drop_client_locked(c, cl);
-	mark_acked(c, cl, 0);
-	for (struct hfsd_job *j = c->jobs; j; j = j->next)
+	for (struct hfsd_job *j = c->jobs; j; j = j->next) {
 		if (j->defer_cl == cl)
 			j->defer_cl = NULL;
+		if (!client_gone_from_locked(c, j, cl))
+			continue;
+		if (nreap == cap) {
+			struct hfsd_job **v;
+
+			cap = cap ? cap * 2 : 4;
+			v = realloc(reap, cap * sizeof(*v));
+			if (!v) {
+				j->leak = true; /* cannot reap: keep blocks */
+				continue;
+			}
+			reap = v;
+		}
+		reap[nreap++] = j;
+	}
 	pthread_mutex_unlock(&c->lock);
 	if (n)
 		hfsd_log(LOG_INFO, "control: pid %d gone; released %u "
 			 "lease%s", (int)cl->pid, n, n == 1 ? "" : "s");
+	/* ring thread: the jobs outlive this (it is the one freeing them) */
+	for (size_t i = 0; i < nreap; i++)
+		hfsd_reap_client(c, reap[i], cl, false);
+	free(reap);
 }
 
 /* Runs after the FUSE loop has ended and the ring thread has stopped,
@@ -590,6 +596,8 @@ int hfsd_lease_revoke_failure(struct hfsd_ctl *c,
 		return -ENOMEM;
 	}
 	j->reason = HFS_REVOKE_FAILURE;
+	j->rs = fc ? rs : 0;
+	j->re = fc ? re : c->region_size;
 	pthread_mutex_lock(&c->lock);
 	n = add_failed_leases_locked(c, j, !fc, &s, rs, re);
 	free(s.v);

@@ -76,6 +76,8 @@ static bool release_hook(void *ctx, uint64_t pblk, uint64_t n, uint64_t ino,
 		if (j) {
 			j->pblk = pblk;
 			j->nblk = n;
+			j->rs = pblk * HFS_BLOCK_SIZE;
+			j->re = (pblk + n) * HFS_BLOCK_SIZE;
 			hfsd_job_queue_locked(c, j);
 		} else {
 			hfsd_log(LOG_ERR, "control: out of memory revoking "

@@ -29,6 +29,8 @@ struct hfsd_waiter {
 	pid_t pid;
 	bool acked;
 	bool killed;              /* did not ack in time: SIGKILL sent */
+	bool reaping;             /* its holders are being killed and
+				     waited for (revoke_reap.c) */
 	void *msg;                /* built by the hook; freed when sent */
 	size_t len;
 };
@@ -52,6 +54,10 @@ struct hfsd_job {
 	uint32_t nw, cap;
 	/* REVOKE: blocks to free when done (n may be 0) */
 	uint64_t pblk, nblk;
+	/* REVOKE: the region bytes taken back; a process still mapping
+	 * them after a missed deadline is a holder (revoke_reap.c) */
+	uint64_t rs, re;
+	struct hfsd_reap *reap;   /* holders killed, to wait for, or NULL */
 	uint32_t reason;          /* REVOKE: HFS_REVOKE_* */
 	struct hfsd_revoked *rv;  /* REVOKE: leases covered */
 	uint32_t nrv, caprv;
@@ -65,6 +71,31 @@ struct hfsd_job {
 	int defer_fd;             /* region fd to pass (not owned) */
 	struct timespec start;
 };
+
+/* Killed holders get max(4 x revoke_ms, HFSD_DYING_MIN_MS) to go away
+ * (exit tears a process down in milliseconds; a loaded machine may need
+ * more), and are looked at every HFSD_REAP_POLL_MS meanwhile. */
+#define HFSD_DYING_MIN_MS 2000u
+#define HFSD_REAP_POLL_MS 50u
+
+/* Poll timers of a job being reaped carry this bit in their job id. */
+#define HFSD_JOB_POLL_BIT (1ull << 63)
+
+/* revoke_reap.c: a holder of j that missed its deadline (at_deadline) or
+ * went away without acking: kill it and every process that still holds
+ * its connection, its region descriptions or a mapping of j's range;
+ * its waiters in j are done once those are gone (hfsd_reap_poll).  Ring
+ * thread, without ctl->lock. */
+void hfsd_reap_client(struct hfsd_ctl *c, struct hfsd_job *j,
+		      struct hfsd_client *cl, bool at_deadline);
+/* The poll timer of j: every killed process gone and no holder left ->
+ * its reaping waiters are done; else poll again, until the dying
+ * deadline, after which the blocks stay out of use.  Ring thread,
+ * without ctl->lock. */
+void hfsd_reap_poll(struct hfsd_ctl *c, struct hfsd_job *j);
+void hfsd_reap_free(struct hfsd_reap *r);
+/* How long killed holders may take to go away. */
+unsigned hfsd_dying_ms(const struct hfsd_ctl *c);
 
 struct hfsd_job *hfsd_job_new(struct hfsd_ctl *c, int kind);
 void hfsd_job_free(struct hfsd_job *j);

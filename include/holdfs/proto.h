@@ -279,6 +279,15 @@ static_assert(sizeof(struct hfs_msg_admin_reply) == 32, "admin_reply");
 	X(HFS_MSG_ADMIN_STATUS, HFS_TO_DAEMON, struct hfs_msg_hdr)          \
 	X(HFS_MSG_ADMIN_INJECT, HFS_TO_DAEMON, struct hfs_msg_inject)
 
+/* No client-to-daemon message is longer: the daemon receives requests
+ * into buffers of this size (plus one byte, to see an oversized one). */
+#define HFS_REQ_MAX 64u
+#define HFS_REQ_MAX_ASSERT(t, dir, st)                                      \
+	static_assert((dir) != HFS_TO_DAEMON || sizeof(st) <= HFS_REQ_MAX,   \
+		      #t " fits HFS_REQ_MAX");
+HFS_MSG_TYPES(HFS_REQ_MAX_ASSERT)
+#undef HFS_REQ_MAX_ASSERT
+
 /* The fixed length of a message of this type (its struct); 0: unknown. */
 static inline uint32_t hfs_msg_fixed_len(uint32_t type)
 {

@@ -159,6 +159,7 @@ static int cmd_lease(int argc, char **argv)
 	struct hfs_msg_lease_req q = { 0 };
 	struct hfs_msg_lease_ok *r = (void *)rbuf;
 	uint8_t *map = NULL;
+	size_t map_len = 0;  /* e[] lives in rbuf, which later replies reuse */
 	ssize_t n;
 
 	for (int i = 6; i < argc; i++) {
@@ -250,7 +251,8 @@ static int cmd_lease(int argc, char **argv)
 			printf("EXTRA_OK %d\n", extra);
 		/* map the first extent and touch it */
 		if (rfd >= 0 && r->nextents && !(e[0].flags & HFS_LEXT_HOLE)) {
-			map = mmap(NULL, e[0].len, w ? PROT_READ | PROT_WRITE
+			map_len = e[0].len;
+			map = mmap(NULL, map_len, w ? PROT_READ | PROT_WRITE
 						     : PROT_READ, MAP_SHARED,
 				   rfd, (off_t)e[0].region_off);
 			if (map == MAP_FAILED) {
@@ -346,7 +348,7 @@ static int cmd_lease(int argc, char **argv)
 						       (unsigned long long)rr[i].offset,
 						       (unsigned long long)rr[i].length, v->reason);
 					if (map && !noack)
-						mprotect(map, e[0].len, PROT_NONE);
+						mprotect(map, map_len, PROT_NONE);
 				} else {
 					const struct hfs_msg_remap *v = (void *)rbuf;
 					const struct hfs_lease_extent *x = (void *)(v + 1);

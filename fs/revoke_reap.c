@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Reaping: what happens when a DAX client does not give a revoked range
+ * back (docs/lease-protocol.md, "Deadlines").
+ *
+ * A holder that misses the ack deadline, or whose connection closes with
+ * a revocation still unacknowledged, may have handed what it holds to
+ * another process: a fork inherits the socket, the region descriptor and
+ * (without MADV_DONTFORK, which only libholdfs promises) the mappings.
+ * So the daemon
+ *
+ *  1. SIGKILLs the pid that connected (through its pidfd) and every
+ *     process holder_scan.c finds holding the client's end of the
+ *     connection, a descriptor of the region description the client got,
+ *     or a mapping of the region bytes the job takes back;
+ *  2. shuts the connection down and drops the client's leases, so no
+ *     later REVOKE or REMAP waits for it again;
+ *  3. polls every HFSD_REAP_POLL_MS: once every killed process is gone
+ *     (its pidfd readable), a fresh scan must find no holder (a fork
+ *     between the scan and the kill is found then and killed too); then
+ *     the client's part of the job is done and, with the rest, the blocks
+ *     go back to the allocator;
+ *  4. if holders are still there after the dying deadline (a process
+ *     stuck in the kernel), the blocks stay out of use until the next
+ *     mount, and the log names the processes still alive (checked on
+ *     their pidfds: a dead pid is never reported alive).
+ *
+ * All of it runs on the ring thread; a scan reads /proc, O(processes),
+ * and happens only after a missed deadline or a vanished holder.
+ */
+#include "revoke_i.h"
+#include "revoke.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctl_send.h"
+#include "holder_scan.h"
+
+struct hfsd_reap {
+	struct hfsd_holder_key *keys;  /* one per client reaped */
+	size_t nkeys, capkeys;
+	int *pidfds;                   /* every process killed */
+	pid_t *pids;
+	size_t npids, cappids;
+	uint64_t since_ns;             /* the first kill */
+	bool polling;
+};
+
+unsigned hfsd_dying_ms(const struct hfsd_ctl *c)
+{
+	return c->revoke_ms * 4 > HFSD_DYING_MIN_MS ? c->revoke_ms * 4
+						    : HFSD_DYING_MIN_MS;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void hfsd_reap_free(struct hfsd_reap *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->nkeys; i++)
+		for (int k = 0; k < 2; k++)
+			if (r->keys[i].region_fd[k] >= 0)
+				close(r->keys[i].region_fd[k]);
+	for (size_t i = 0; i < r->npids; i++)
+		close(r->pidfds[i]);
+	free(r->keys);
+	free(r->pidfds);
+	free(r->pids);
+	free(r);
+}
+
+/* Has the process of pidfd exited (its pidfd is readable then)? */
+static bool exited(int pidfd)
+{
+	struct pollfd p = { pidfd, POLLIN, 0 };
+
+	return poll(&p, 1, 0) == 1;
+}
+
+/* Already killed (and so already waited for)? */
+static bool known(const struct hfsd_reap *r, pid_t pid)
+{
+	for (size_t i = 0; i < r->npids; i++)
+		if (r->pids[i] == pid)
+			return true;
+	return false;
+}
+
+/* SIGKILL pid through a pidfd and remember it.  pidfd: the caller's
+ * (taken over) or -1 to open one now.  Returns true if it was signalled. */
+static bool kill_holder(struct hfsd_ctl *c, struct hfsd_reap *r, pid_t pid,
+			int pidfd)
+{
+	if (known(r, pid))
+		return false;
+	if (pidfd < 0)
+		pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0)
+		return false; /* gone already (ESRCH) */
+	if (exited(pidfd)) { /* a zombie: nothing to kill, never "killed" */
+		close(pidfd);
+		return false;
+	}
+	if (r->npids == r->cappids) {
+		size_t cap = r->cappids ? r->cappids * 2 : 8;
+		int *f = realloc(r->pidfds, cap * sizeof(*f));
+		pid_t *p = f ? realloc(r->pids, cap * sizeof(*p)) : NULL;
+
+		if (f)
+			r->pidfds = f;
+		if (!f || !p) {
+			/* kill it anyway; it cannot be waited for */
+			syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+			close(pidfd);
+			return true;
+		}
+		r->pids = p;
+		r->cappids = cap;
+	}
+	if (syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) < 0 &&
+	    errno != ESRCH)
+		hfsd_log(LOG_ERR, "control: kill pid %d: %s", (int)pid,
+			 strerror(errno));
+	r->pidfds[r->npids] = pidfd;
+	r->pids[r->npids++] = pid;
+	c->kills++;
+	return true;
+}
+
+/* Kill every process a scan finds holding key k; how many were new. */
+static unsigned kill_holders(struct hfsd_ctl *c, struct hfsd_reap *r,
+			     const struct hfsd_holder_key *k)
+{
+	pid_t *pids;
+	size_t n;
+	unsigned nk = 0;
+	int e = hfsd_holders_find(k, &pids, &n);
+
+	if (e < 0)
+		hfsd_log(LOG_ERR, "control: looking for holders in /proc: %s",
+			 strerror(-e));
+	for (size_t i = 0; i < n; i++)
+		if (kill_holder(c, r, pids[i], -1)) {
+			hfsd_log(LOG_WARNING, "control: pid %d still holds a "
+				 "revoked client's connection, region or "
+				 "mapping; killing it", (int)pids[i]);
+			nk++;
+		}
+	free(pids);
+	return nk;
+}
+
+/* The key of cl: its socket's peer, its region descriptions (taken over
+ * from cl: they must outlive it), the region and j's range. */
+static int add_key(struct hfsd_ctl *c, struct hfsd_reap *r,
+		   struct hfsd_job *j, struct hfsd_client *cl)
+{
+	struct hfsd_holder_key *k;
+	struct stat st;
+
+	if (r->nkeys == r->capkeys) {
+		size_t cap = r->capkeys ? r->capkeys * 2 : 4;
+
+		k = realloc(r->keys, cap * sizeof(*k));
+		if (!k)
+			return -ENOMEM;
+		r->keys = k;
+		r->capkeys = cap;
+	}
+	k = &r->keys[r->nkeys++];
+	memset(k, 0, sizeof(*k));
+	k->sock_peer = hfsd_unix_peer_ino(cl->fd);
+	for (int i = 0; i < 2; i++) {
+		k->region_fd[i] = cl->region_fd[i];
+		cl->region_fd[i] = -1;
+	}
+	if (fstat(c->d->rg->fd, &st) == 0) {
+		k->region_dev = st.st_dev;
+		k->region_ino = st.st_ino;
+	}
+	k->rs = j->kind == HFSD_JOB_REVOKE ? j->rs : 0;
+	k->re = j->kind == HFSD_JOB_REVOKE ? j->re : 0;
+	return 0;
+}
+
+static void arm_poll(struct hfsd_ctl *c, struct hfsd_job *j)
+{
+	j->reap->polling = true;
+	hfsd_ctl_arm_timeout(c, j->id | HFSD_JOB_POLL_BIT, HFSD_REAP_POLL_MS);
+}
+
+void hfsd_reap_client(struct hfsd_ctl *c, struct hfsd_job *j,
+		      struct hfsd_client *cl, bool at_deadline)
+{
+	struct hfsd_reap *r = j->reap;
+	unsigned others;
+	bool direct;
+
+	if (!r && !(r = j->reap = calloc(1, sizeof(*r)))) {
+		hfsd_log(LOG_ERR, "control: out of memory reaping pid %d; "
+			 "its blocks stay out of use", (int)cl->pid);
+		j->leak = true;
+		return;
+	}
+	if (!r->since_ns)
+		r->since_ns = now_ns();
+	pthread_mutex_lock(&c->lock);
+	for (uint32_t i = 0; i < j->nw; i++)
+		if (j->w[i].cl == cl && !j->w[i].acked) {
+			j->w[i].reaping = true;
+			j->w[i].killed = at_deadline;
+			j->w[i].cl = NULL; /* cl is freed once dropped */
+		}
+	pthread_mutex_unlock(&c->lock);
+	if (add_key(c, r, j, cl) < 0) {
+		j->leak = true; /* cannot tell its holders: keep the blocks */
+		return;
+	}
+	/* the pid that connected, through the pidfd taken at accept */
+	direct = !cl->killed && kill_holder(c, r, cl->pid, dup(cl->pidfd));
+	cl->killed = true;
+	others = kill_holders(c, r, &r->keys[r->nkeys - 1]);
+	if (direct || others)
+		hfsd_log(LOG_WARNING, "control: pid %d %s; %s (and %u other "
+			 "holder%s)", (int)cl->pid, at_deadline
+			 ? "did not ack its REVOKE in time"
+			 : "went away with a revocation unacknowledged",
+			 direct ? "killing it" : "it is gone", others,
+			 others == 1 ? "" : "s");
+	/* no REVOKE or REMAP waits for it again; its leases are gone */
+	hfsd_ctl_drop(c, cl, NULL);
+	if (!r->polling)
+		arm_poll(c, j);
+}
+
+/* Has every killed process exited? */
+static bool all_gone(const struct hfsd_reap *r)
+{
+	for (size_t i = 0; i < r->npids; i++)
+		if (!exited(r->pidfds[i]))
+			return false;
+	return true;
+}
+
+static void log_survivors(const struct hfsd_ctl *c, const struct hfsd_reap *r)
+{
+	for (size_t i = 0; i < r->npids; i++) {
+		if (!exited(r->pidfds[i])) /* alive, by its pidfd */
+			hfsd_log(LOG_ERR, "control: pid %d still alive %u ms "
+				 "after SIGKILL; the blocks it may map stay "
+				 "out of use until the next mount",
+				 (int)r->pids[i], hfsd_dying_ms(c));
+	}
+}
+
+void hfsd_reap_poll(struct hfsd_ctl *c, struct hfsd_job *j)
+{
+	struct hfsd_reap *r = j->reap;
+	bool done = false, late;
+
+	if (!r)
+		return;
+	r->polling = false;
+	late = now_ns() - r->since_ns >=
+	       (uint64_t)hfsd_dying_ms(c) * 1000000ull;
+	if (all_gone(r)) {
+		unsigned found = 0;
+
+		/* a process forked between the last scan and its parent's
+		 * death holds it still: find it and kill it too */
+		for (size_t i = 0; i < r->nkeys; i++)
+			found += kill_holders(c, r, &r->keys[i]);
+		done = !found;
+	}
+	if (!done && !late) {
+		arm_poll(c, j);
+		return;
+	}
+	if (!done) {
+		log_survivors(c, r);
+		j->leak = true;
+	}
+	pthread_mutex_lock(&c->lock);
+	for (uint32_t i = 0; i < j->nw; i++)
+		if (j->w[i].reaping) {
+			j->w[i].reaping = false;
+			j->w[i].acked = true;
+			j->w[i].cl = NULL;
+		}
+	pthread_mutex_unlock(&c->lock);
+}
