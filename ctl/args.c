@@ -3,7 +3,7 @@
  * The command line of leases, holders, status, inject and health:
  *
  *   holdfsctl COMMAND [--json] [--range OFF,LEN] [--whole-device] [--media]
- *             MOUNTPOINT
+ *             [--simulate-poison] MOUNTPOINT
  *
  * Every command parses with the one option table below and says which of
  * the options it takes, so an option of another command is still
@@ -23,6 +23,7 @@ const struct option ctl_options[] = {
 	{ "range", required_argument, NULL, 'r' },
 	{ "whole-device", no_argument, NULL, 'W' },
 	{ "media", no_argument, NULL, 'M' },
+	{ "simulate-poison", no_argument, NULL, 'P' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -82,6 +83,9 @@ static int parse_opt(int c, struct ctl_args *a)
 	case 'M':
 		a->media = true;
 		return 0;
+	case 'P':
+		a->simulate = true;
+		return 0;
 	case 'r':
 		return parse_range(optarg, a);
 	default:
@@ -102,9 +106,10 @@ int ctl_parse_args(int argc, char **argv, unsigned takes, struct ctl_args *a)
 		return ctl_usage_error(optind >= argc ? "missing MOUNTPOINT"
 					      : "too many arguments");
 	a->target = argv[optind];
-	if ((a->whole || a->media) && !(takes & CTL_OPT_INJECT))
-		return ctl_usage_error("--whole-device and --media are for "
-				       "inject");
+	if ((a->whole || a->media || a->simulate) &&
+	    !(takes & CTL_OPT_INJECT))
+		return ctl_usage_error("--whole-device, --media and "
+				       "--simulate-poison are for inject");
 	if (a->have_range && !(takes & CTL_OPT_RANGE))
 		return ctl_usage_error("--range is for holders and inject");
 	return 0;

@@ -3,7 +3,8 @@
  * holdfsctl inject --whole-device | --range OFF,LEN [--media] [--json]
  * MOUNTPOINT: feed the failure pipeline as a drill would (ADMIN_INJECT,
  * docs/failure-model.md), then wait for the new event's outcome and print
- * it (--json: the whole event).
+ * it (--json: the whole event).  --range OFF,LEN --simulate-poison: only
+ * make the daemon's accesses of the range fail as poisoned media.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +81,28 @@ static int inject(const char *mnt, const struct hfs_msg_inject *m, bool json)
 	return 1;
 }
 
+/* --simulate-poison: no failure event; say what was set up. */
+static int simulate(const char *mnt, struct hfs_msg_inject *m,
+		    const struct ctl_args *a)
+{
+	char *txt;
+
+	if (a->whole || a->media)
+		return ctl_usage_error("--simulate-poison takes --range only");
+	m->flags = HFS_FAIL_SIMULATE_POISON;
+	txt = ctl_query_mnt(mnt, m, sizeof(*m));
+	if (!txt)
+		return 1;
+	if (a->json)
+		printf("%s\n", txt);
+	else
+		printf("simulated poison at region bytes %#llx+%#llx: the "
+		       "daemon's accesses there fail as media errors\n",
+		       (unsigned long long)a->off, (unsigned long long)a->len);
+	free(txt);
+	return 0;
+}
+
 int cmd_inject(int argc, char **argv)
 {
 	struct hfs_msg_inject m = { { HFS_PROTO_MAGIC, HFS_PROTO_VERSION,
@@ -95,6 +118,8 @@ int cmd_inject(int argc, char **argv)
 				       "--range OFF,LEN");
 	m.offset = a.off;
 	m.length = a.len;
+	if (a.simulate)
+		return simulate(a.target, &m, &a);
 	m.flags = (a.whole ? HFS_FAIL_WHOLE_DEVICE | HFS_FAIL_PRE_REMOVE : 0) |
 		  (a.media ? HFS_FAIL_MEDIA : 0);
 	return inject(a.target, &m, a.json);

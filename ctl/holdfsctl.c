@@ -7,6 +7,7 @@
  *   holdfsctl holders --range OFF,LEN [--json] MOUNTPOINT   (cmd_query.c)
  *   holdfsctl status [--json] MOUNTPOINT                    (cmd_query.c)
  *   holdfsctl inject --whole-device | --range OFF,LEN [--media] MOUNTPOINT
+ *   holdfsctl inject --range OFF,LEN --simulate-poison MOUNTPOINT
  *                                                           (cmd_inject.c)
  *   holdfsctl health [--json] REGION|MOUNTPOINT             (cmd_health.c)
  *   holdfsctl drill [OPTIONS] MOUNTPOINT                    (drill.c)
@@ -48,7 +49,12 @@ static const struct ctl_cmd commands[] = {
 	{ "inject", cmd_inject, "--whole-device | --range OFF,LEN [--media]",
 	  "feed the failure pipeline as a drill: device loss\n"
 	  "(shuts the filesystem down) or a failed region\n"
-	  "range; waits for the outcome and prints it" },
+	  "range; waits for the outcome and prints it.\n"
+	  "With --range OFF,LEN --simulate-poison: run nothing,\n"
+	  "make the daemon's own accesses of the range fail as\n"
+	  "poisoned media from now on (where the kernel cannot\n"
+	  "poison memory); a read there, or a client's POISON\n"
+	  "report, then finds it" },
 	{ "health", cmd_health, "REGION|MOUNTPOINT",
 	  "print the persistent health log (read-only; works\n"
 	  "on an unmounted region)" },

@@ -37,17 +37,19 @@ void ctl_usage(FILE *f);
 int ctl_usage_error(const char *msg);
 
 /* The options holdfsctl knows (drill has its own): --json, --range,
- * --whole-device, --media, --help.  main rejects them before a command. */
+ * --whole-device, --media, --simulate-poison, --help.  main rejects them
+ * before a command. */
 extern const struct option ctl_options[];
 
 /* Which of them a command takes besides --json and --help. */
 enum {
 	CTL_OPT_RANGE  = 1u << 0,   /* --range OFF,LEN */
-	CTL_OPT_INJECT = 1u << 1,   /* --whole-device, --media */
+	CTL_OPT_INJECT = 1u << 1,   /* --whole-device, --media,
+				       --simulate-poison */
 };
 
 struct ctl_args {
-	bool json, have_range, whole, media;
+	bool json, have_range, whole, media, simulate;
 	uint64_t off, len;          /* --range */
 	const char *target;         /* the operand: MOUNTPOINT (or REGION) */
 };

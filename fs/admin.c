@@ -384,6 +384,36 @@ void hfsd_on_admin_status(struct hfsd_ctl *c, struct hfsd_client *cl,
 	reply_json(c, cl, h->id, o);
 }
 
+/* A drill's poisoned range: the daemon's own accesses fail there from
+ * now on (as a machine check would make them), and what happens next is
+ * the pipeline's: a read of a file there, or a client's POISON report
+ * confirmed by the daemon's guarded read. */
+static void simulate_poison(struct hfsd_ctl *c, struct hfsd_client *cl,
+			    const struct hfs_msg_inject *m)
+{
+	int r;
+	json_object *o;
+
+	if (m->flags != HFS_FAIL_SIMULATE_POISON) {
+		hfsd_ctl_send_error(c, cl, m->h.id, EINVAL, "simulated poison "
+				    "takes a range and no other flag");
+		return;
+	}
+	r = hfs_region_simulate_poison(c->d->rg, m->offset, m->length);
+	if (r < 0) {
+		hfsd_ctl_send_error(c, cl, m->h.id, -r, r == -ERANGE
+				    ? "range outside the region"
+				    : "too many simulated poisoned ranges");
+		return;
+	}
+	hfsd_log(LOG_WARNING, "control: uid 0 pid %d simulates poisoned media "
+		 "at region bytes %#" PRIx64 "+%#" PRIx64 " (drill)",
+		 (int)cl->pid, m->offset, m->length);
+	o = json_object_new_object();
+	json_object_object_add(o, "simulated", json_object_new_boolean(1));
+	reply_json(c, cl, m->h.id, o);
+}
+
 void hfsd_on_admin_inject(struct hfsd_ctl *c, struct hfsd_client *cl,
 			  const void *msg, int fd)
 {
@@ -395,10 +425,15 @@ void hfsd_on_admin_inject(struct hfsd_ctl *c, struct hfsd_client *cl,
 		return;
 	if (m->pad || (m->flags & ~(HFS_FAIL_PRE_REMOVE |
 				    HFS_FAIL_WHOLE_DEVICE |
-				    HFS_FAIL_MEDIA)) ||
+				    HFS_FAIL_MEDIA |
+				    HFS_FAIL_SIMULATE_POISON)) ||
 	    (!(m->flags & HFS_FAIL_WHOLE_DEVICE) &&
 	     (m->length == 0 || m->offset + m->length < m->offset))) {
 		hfsd_ctl_send_error(c, cl, m->h.id, EINVAL, "bad injection");
+		return;
+	}
+	if (m->flags & HFS_FAIL_SIMULATE_POISON) {
+		simulate_poison(c, cl, m);
 		return;
 	}
 	hfsd_log(LOG_WARNING, "control: uid 0 pid %d injects a %s "

@@ -126,8 +126,8 @@ static const char *over_limit(struct hfsd_ctl *c, uid_t uid, char *buf,
 	return NULL;
 }
 
-static void refuse(struct hfsd_ctl *c, int fd, uid_t uid, pid_t pid,
-		   const char *why)
+void hfsd_admit_refuse(struct hfsd_ctl *c, int fd, uid_t uid, pid_t pid,
+		       const char *why)
 {
 	struct hfs_msg_error m;
 	uint64_t missed;
@@ -155,7 +155,7 @@ int hfsd_admit(struct hfsd_ctl *c, int fd, uid_t uid, pid_t pid)
 
 	if (!why)
 		return 0;
-	refuse(c, fd, uid, pid, why);
+	hfsd_admit_refuse(c, fd, uid, pid, why);
 	return -1;
 }
 

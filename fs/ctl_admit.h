@@ -30,6 +30,10 @@ void hfsd_admit_init(struct hfsd_ctl *c);
 /* A new connection fd from uid/pid: 0 to take it; -1 when it must be
  * refused (then it has been told why, closed and logged, rate-limited). */
 int hfsd_admit(struct hfsd_ctl *c, int fd, uid_t uid, pid_t pid);
+/* Refuse connection fd after all: tell it why (ERROR EUSERS), close it,
+ * log it (rate-limited). */
+void hfsd_admit_refuse(struct hfsd_ctl *c, int fd, uid_t uid, pid_t pid,
+		       const char *why);
 /* Close connections that sent nothing within hello_ms.  Returns true
  * while some connection has still not spoken (keep ticking). */
 bool hfsd_admit_tick(struct hfsd_ctl *c);

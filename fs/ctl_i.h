@@ -47,6 +47,10 @@ struct hfsd_client {
 	bool killed;          /* SIGKILL sent */
 	bool recv_armed;
 	bool spoke;           /* sent a valid message (ctl_admit.c) */
+	/* POISON reports it may still send now, and when one more is due
+	 * (lease_req.c: a burst, then one per HFSD_POISON_PERIOD_MS) */
+	unsigned poison_budget;
+	uint64_t poison_due_ns;
 	uint64_t since_ns;    /* accepted at (CLOCK_MONOTONIC) */
 	unsigned inflight;    /* sends in flight */
 	/* (L) the REVOKE being built for this client: job id, waiter */
@@ -90,7 +94,7 @@ struct hfsd_ctl {
 	unsigned backoff_ms;      /* accept back-off, 0: none */
 	bool tick_armed;
 	struct __kernel_timespec tick_ts, retry_ts;
-	struct hfsd_ratelog refuse_log, accept_log;
+	struct hfsd_ratelog refuse_log, accept_log, poison_log;
 	gid_t dax_gid;
 	bool dax_gid_set;
 	uint8_t uuid[16];

@@ -156,11 +156,23 @@ static void new_client(struct hfsd_ctl *c, int fd)
 	cl = calloc(1, sizeof(*cl));
 	if (!cl || !(cl->rbuf = malloc(HFS_REQ_MAX + 1))) {
 		free(cl);
-		close(fd);
+		hfsd_admit_refuse(c, fd, uc.uid, uc.pid, "out of memory");
+		return;
+	}
+	/* A pidfd names this process, not its number: a kill after the
+	 * client died never hits a process that reused the pid. */
+	cl->pidfd = (int)syscall(SYS_pidfd_open, uc.pid, 0);
+	if (cl->pidfd < 0) {
+		char why[64];
+
+		snprintf(why, sizeof(why), "no pidfd for the peer (%s)",
+			 strerror(errno));
+		free(cl->rbuf);
+		free(cl);
+		hfsd_admit_refuse(c, fd, uc.uid, uc.pid, why);
 		return;
 	}
 	cl->fd = fd;
-	cl->pidfd = -1;
 	cl->region_fd[0] = cl->region_fd[1] = -1;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	cl->since_ns = (uint64_t)ts.tv_sec * 1000000000ull +
@@ -168,19 +180,11 @@ static void new_client(struct hfsd_ctl *c, int fd)
 	cl->pid = uc.pid;
 	cl->uid = uc.uid;
 	cl->gid = uc.gid;
-	/* A pidfd names this process, not its number: a kill after the
-	 * client died never hits a process that reused the pid. */
-	cl->pidfd = (int)syscall(SYS_pidfd_open, uc.pid, 0);
 	pthread_mutex_lock(&c->lock);
 	cl->cid = ++c->next_cid;
 	cl->next = c->clients;
 	c->clients = cl;
 	pthread_mutex_unlock(&c->lock);
-	if (cl->pidfd < 0) {
-		hfsd_ctl_drop(c, cl, "cannot open a pidfd for the peer");
-		maybe_free(c, cl);
-		return;
-	}
 	arm_recv(c, cl);
 	arm_tick(c);
 }

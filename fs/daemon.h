@@ -51,8 +51,13 @@ struct hfsd {
 				     leases (fs/coherence.h), or NULL */
 };
 
+/* The daemon of a request.  Every handler starts with it, so it also
+ * tells the volume who this thread now works for: a caller other than
+ * root may not take the blocks and inodes reserved for root (mkfs -m;
+ * hfs_vol_set_caller). */
 static inline struct hfsd *hfsd_of(fuse_req_t req)
 {
+	hfs_vol_set_caller(fuse_req_ctx(req)->uid == 0);
 	return fuse_req_userdata(req);
 }
 

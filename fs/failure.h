@@ -21,6 +21,11 @@
 
 #include <holdfs/proto.h> /* HFS_FAIL_* */
 
+/* Daemon-internal event flag (never on the wire): a report to confirm
+ * with the daemon's own guarded read before acting on it (a client's
+ * POISON). */
+#define HFSD_FAIL_CONFIRM 0x100u
+
 struct hfsd_ctl;
 struct hfsd_revoked_lease; /* revoke.h */
 

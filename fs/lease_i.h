@@ -64,6 +64,12 @@ unsigned hfsd_lease_drop_client_locked(struct hfsd_ctl *c,
 /* Does l map (media, not revoked) any of region bytes [rs, re)? */
 bool hfsd_lease_maps_locked(const struct hfsd_lease *l, uint64_t rs,
 			    uint64_t re);
+/* The first run of region bytes [rs, re) that cl maps through one of
+ * its leases (media, not revoked), clipped, in [*ms, *me); false if it
+ * maps none of it.  O(leases): POISON reports are rate-limited. */
+bool hfsd_lease_client_maps_locked(struct hfsd_ctl *c,
+				   const struct hfsd_client *cl, uint64_t rs,
+				   uint64_t re, uint64_t *ms, uint64_t *me);
 /* Mark [rs, re) (region bytes) of l revoked; file range touched in
  * [*fs, *fe).  Returns true if anything of l mapped it. */
 bool hfsd_lease_revoke_range_locked(struct hfsd_lease *l, uint64_t rs,

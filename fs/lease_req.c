@@ -10,6 +10,12 @@
 #include "lease_i.h"
 #include "msg_table.h"
 
+/* A client's POISON reports: a burst, then one per period; refusals are
+ * logged at most once per HFSD_POISON_LOG_MS. */
+#define HFSD_POISON_BURST 8u
+#define HFSD_POISON_PERIOD_MS 100u
+#define HFSD_POISON_LOG_MS 10000u
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -18,7 +24,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <holdfs/format.h>
 
 #include "coherence.h"
 #include "ctl_send.h"
@@ -286,6 +295,8 @@ void hfsd_on_lease_req(struct hfsd_ctl *c, struct hfsd_client *cl,
 		return;
 	}
 	hfsd_lease_grant_begin();
+	/* a write lease allocates its holes: as the client, for the reserve */
+	hfs_vol_set_caller(cl->uid == 0);
 	if (!err)
 		err = -client_region(c, cl, prot & HFS_PROT_WRITE, &pass);
 	if (!err)
@@ -396,17 +407,80 @@ void hfsd_on_persisted(struct hfsd_ctl *c, struct hfsd_client *cl,
 }
 
 /* A client hit poison: the failure pipeline confirms and handles it. */
+/* May cl send one more POISON now?  A burst of HFSD_POISON_BURST, then
+ * one per HFSD_POISON_PERIOD_MS: real poison comes a line at a time, and
+ * a client must not keep the failure pipeline busy. */
+static bool poison_allowed(struct hfsd_client *cl)
+{
+	struct timespec ts;
+	uint64_t now, period = HFSD_POISON_PERIOD_MS * 1000000ull;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	if (!cl->poison_due_ns) {
+		cl->poison_budget = HFSD_POISON_BURST;
+		cl->poison_due_ns = now + period;
+	}
+	while (now >= cl->poison_due_ns &&
+	       cl->poison_budget < HFSD_POISON_BURST) {
+		cl->poison_budget++;
+		cl->poison_due_ns += period;
+	}
+	if (now >= cl->poison_due_ns)
+		cl->poison_due_ns = now + period;
+	if (!cl->poison_budget)
+		return false;
+	cl->poison_budget--;
+	return true;
+}
+
+/* A client saw poison (a machine check on its mapping).  Trusted only
+ * as far as it goes: the range is clamped to the region and to what the
+ * client maps right now, and the pipeline confirms it with its own
+ * guarded read before it marks anything lost (docs/failure-model.md).
+ * A client maps file data only, so no report can reach metadata and
+ * shut the filesystem down.  POISON has no reply: what is ignored is
+ * logged (rate-limited). */
 void hfsd_on_poison(struct hfsd_ctl *c, struct hfsd_client *cl,
 		    const void *msg, int fd)
 {
 	const struct hfs_msg_range *r = msg;
+	uint64_t len = r->length ? r->length : HFS_FAIL_GRANULE;
+	uint64_t end = r->offset + len, ms = 0, me = 0, missed;
+	const char *why = NULL;
+	bool maps = false;
 
 	(void)fd;
-	hfsd_log(LOG_ERR, "control: pid %d reports poison at "
-		 "region offset %" PRIu64 " (+%" PRIu64 ")",
-		 (int)cl->pid, r->offset, r->length);
+	if (!poison_allowed(cl))
+		why = "faster than the daemon takes reports";
+	else if (r->offset >= c->region_size || end < r->offset)
+		why = "outside the region";
+	if (!why) {
+		if (end > c->region_size)
+			end = c->region_size;
+		pthread_mutex_lock(&c->lock);
+		maps = hfsd_lease_client_maps_locked(c, cl, r->offset, end,
+						     &ms, &me);
+		pthread_mutex_unlock(&c->lock);
+		if (!maps)
+			why = "a range it does not map";
+	}
+	if (why) {
+		if (hfsd_ratelog_ok(&c->poison_log, HFSD_POISON_LOG_MS,
+				    &missed))
+			hfsd_log(LOG_WARNING, "control: pid %d uid %u reports "
+				 "poison at region offset %" PRIu64 " (+%"
+				 PRIu64 "), %s; ignored (%" PRIu64 " more "
+				 "reports ignored since the last message)",
+				 (int)cl->pid, (unsigned)cl->uid, r->offset,
+				 r->length, why, missed);
+		return;
+	}
+	hfsd_log(LOG_ERR, "control: pid %d reports poison at region offset %"
+		 PRIu64 " (+%" PRIu64 "); to be confirmed", (int)cl->pid, ms,
+		 me - ms);
 	if (c->d->fail)
-		hfsd_fail_post(c->d->fail, r->offset,
-			       r->length ? r->length : HFS_FAIL_GRANULE,
-			       HFS_FAIL_MEDIA, "client poison");
+		hfsd_fail_post(c->d->fail, ms, me - ms,
+			       HFS_FAIL_MEDIA | HFSD_FAIL_CONFIRM,
+			       "client poison");
 }

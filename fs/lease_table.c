@@ -147,6 +147,29 @@ bool hfsd_lease_maps_locked(const struct hfsd_lease *l, uint64_t rs,
 	return false;
 }
 
+bool hfsd_lease_client_maps_locked(struct hfsd_ctl *c,
+				   const struct hfsd_client *cl, uint64_t rs,
+				   uint64_t re, uint64_t *ms, uint64_t *me)
+{
+	for (struct hfsd_lease *l = hfsd_lease_first_locked(c); l;
+	     l = hfsd_lease_next_locked(c, l)) {
+		if (l->cl != cl)
+			continue;
+		for (uint32_t i = 0; i < l->n; i++) {
+			const struct hfs_lease_extent *e = &l->ext[i];
+			uint64_t es = e->region_off, ee = es + e->len;
+
+			if ((e->flags & (HFS_LEXT_HOLE | HFSD_LEXT_REVOKED)) ||
+			    es >= re || ee <= rs)
+				continue;
+			*ms = es > rs ? es : rs;
+			*me = ee < re ? ee : re;
+			return true;
+		}
+	}
+	return false;
+}
+
 /* Extent e of a lease, [rs, re) of it revoked: the part before, the
  * revoked middle and the part after (lengths may be 0 but the middle's). */
 static void split_extent(const struct hfs_lease_extent *e, uint64_t rs,

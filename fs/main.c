@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "ctl_server.h"
@@ -238,6 +239,22 @@ static int flush_stdout(int status)
 	return status;
 }
 
+/* Every control-socket connection costs descriptors (ctl_admit.c), and
+ * the soft limit is often 1024 where the hard one is far higher: take
+ * what we are allowed, as servers do.  The connection bounds, not the
+ * descriptor limit, are what keep a user from crowding others out. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			hfsd_log(LOG_INFO, "cannot raise the descriptor limit: "
+				 "%s", strerror(errno));
+	}
+}
+
 int main(int argc, char *argv[])
 {
 	struct hfsd_opts o;
@@ -250,6 +267,7 @@ int main(int argc, char *argv[])
 	/* machine checks on region memory: SIGBUS at once (BUS_MCEERR_AO
 	 * too), so the failure pipeline hears of poison early */
 	prctl(PR_MCE_KILL, PR_MCE_KILL_SET, PR_MCE_KILL_EARLY, 0, 0);
+	raise_nofile();
 	if (hfsd_opts_parse(argc, argv, &o) < 0)
 		goto out;
 	if (o.show_help) {

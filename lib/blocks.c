@@ -26,6 +26,37 @@
 #include "vol.h"
 #include "vol_i.h"
 
+/*
+ * The reserve for root (s_root_blocks, s_root_inodes; mkfs -m): blocks
+ * and inodes a caller that is not privileged may not take, so that a
+ * user who fills the filesystem leaves root room to work, as in ext4.
+ * The volume learns who it works for per thread, as the kernel asks the
+ * current task: the daemon says so for each request that may allocate
+ * (fs/reply.c); tools and tests, which never set it, are privileged.
+ */
+static __thread bool caller_unprivileged;
+
+void hfs_vol_set_caller(bool privileged)
+{
+	caller_unprivileged = !privileged;
+}
+
+uint64_t hfs_vol_blocks_avail(const struct hfs_vol *vol)
+{
+	uint64_t free = vol->alloc.free_blocks, keep = vol->sb.s_root_blocks;
+
+	if (!caller_unprivileged)
+		return free;
+	return free > keep ? free - keep : 0;
+}
+
+bool hfs_vol_inode_avail(const struct hfs_vol *vol)
+{
+	uint64_t left = vol->sb.s_inode_count - 1 - vol->used_inodes;
+
+	return caller_unprivileged ? left > vol->sb.s_root_inodes : left > 0;
+}
+
 /* Blocks on the bad-extent list never return to the free index
  * (docs/failure-model.md): put [pblk, pblk+n) minus the bad ranges. */
 static void put_good(struct hfs_vol *vol, uint64_t pblk, uint64_t n)

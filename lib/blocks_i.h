@@ -8,6 +8,7 @@
 #ifndef HOLDFS_BLOCKS_I_H
 #define HOLDFS_BLOCKS_I_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "rmap_i.h"
@@ -30,6 +31,14 @@ int64_t hfs_vol_alloc(struct hfs_vol *vol, uint64_t ino,
 		      enum hfs_rmap_kind kind, uint64_t lblk, uint64_t want,
 		      uint64_t min, uint64_t align, uint64_t hint,
 		      uint64_t *got);
+/* Pool blocks the caller of this thread may still allocate: the free
+ * ones, less the reserve for root unless the caller is privileged
+ * (hfs_vol_set_caller).  Every "is there room" check before a change
+ * asks this, never hfs_vol_alloc itself, so an operation refused for the
+ * reserve is refused before it changed anything. */
+uint64_t hfs_vol_blocks_avail(const struct hfs_vol *vol);
+/* May the caller of this thread take one more inode? */
+bool hfs_vol_inode_avail(const struct hfs_vol *vol);
 /* Mount: claim every block the loaded inode ip names (extents, chain,
  * xattr block) in the free index and the rmap.  A block named twice
  * counts in vol->errors (fsck resolves it); -ENOMEM only. */

@@ -272,7 +272,7 @@ static int ensure_mapped(struct hfs_vol *vol, struct hfs_inode *ip,
 	if (need == 0)
 		return 0;
 	/* +2: the extent chain may need a block; keep one spare */
-	if (vol->alloc.free_blocks < need + 2)
+	if (hfs_vol_blocks_avail(vol) < need + 2)
 		return -ENOSPC;
 	return fill_holes(vol, ip, first, last, zoff, zlen);
 }

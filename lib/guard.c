@@ -184,6 +184,43 @@ static bool in_region(const struct hfs_region *rg, uint64_t off, size_t len)
 	return rg->base && off <= rg->size && len <= rg->size - off;
 }
 
+int hfs_region_simulate_poison(struct hfs_region *rg, uint64_t off,
+			       uint64_t len)
+{
+	unsigned n = atomic_load_explicit(&rg->nsim, memory_order_relaxed);
+
+	if (len == 0 || !in_region(rg, off, len))
+		return -ERANGE;
+	if (n == HFS_SIM_POISON_MAX)
+		return -ENOSPC;
+	rg->sim[n].off = off;
+	rg->sim[n].len = len;
+	atomic_store_explicit(&rg->nsim, n + 1, memory_order_release);
+	return 0;
+}
+
+/* Does [off, off+len) touch simulated poison?  Then -EIO, the fault at
+ * its first poisoned byte, as a machine check would report it. */
+static int sim_poisoned(const struct hfs_region *rg, uint64_t off,
+			size_t len, struct hfs_fault *fault)
+{
+	unsigned n = atomic_load_explicit(&((struct hfs_region *)rg)->nsim,
+					  memory_order_acquire);
+
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t s = rg->sim[i].off, e = s + rg->sim[i].len;
+
+		if (off < e && s < off + len) {
+			if (fault) {
+				fault->off = off > s ? off : s;
+				fault->si_code = BUS_MCEERR_AR;
+			}
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
 int hfs_region_read(const struct hfs_region *rg, uint64_t off, void *buf,
 		    size_t len, struct hfs_fault *fault)
 {
@@ -193,6 +230,8 @@ int hfs_region_read(const struct hfs_region *rg, uint64_t off, void *buf,
 		return -ERANGE;
 	if (len == 0)
 		return 0;
+	if (sim_poisoned(rg, off, len, fault))
+		return -EIO;
 	a.src = rg->base + off;
 	return hfs_region_guard(rg, do_read, &a, fault);
 }
@@ -208,6 +247,8 @@ int hfs_region_write(struct hfs_region *rg, uint64_t off, const void *buf,
 		return -ERANGE;
 	if (len == 0)
 		return 0;
+	if (sim_poisoned(rg, off, len, fault))
+		return -EIO;
 	a.dst = rg->base + off;
 	return hfs_region_guard(rg, do_write, &a, fault);
 }
@@ -223,6 +264,8 @@ int hfs_region_zero(struct hfs_region *rg, uint64_t off, size_t len,
 		return -ERANGE;
 	if (len == 0)
 		return 0;
+	if (sim_poisoned(rg, off, len, fault))
+		return -EIO;
 	a.dst = rg->base + off;
 	return hfs_region_guard(rg, do_zero, &a, fault);
 }

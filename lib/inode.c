@@ -420,6 +420,8 @@ int hfs_inode_new_locked(struct hfs_vol *vol, uint32_t mode,
 	uint64_t ino;
 	bool bump = false;
 
+	if (!hfs_vol_inode_avail(vol))
+		return -ENOSPC; /* the last ones are root's (mkfs -m) */
 	if (vol->nifree) {
 		ino = vol->ifree[vol->nifree - 1];
 	} else if (vol->sb.s_inode_hwm < vol->sb.s_inode_count) {

@@ -169,6 +169,15 @@ static int mkfs_layout(const struct hfs_region *rg,
 				   pool_end - sb->s_pool_off : 0, need,
 				   MIN_POOL_BLOCKS, MIN_POOL_UNITS, au);
 	sb->s_pool_blocks = (pool_end - sb->s_pool_off) / BLK;
+	if (o->root_pct > HFS_ROOT_RESERVE_MAX_PCT)
+		return hfs_err_set(err, -EINVAL, "reserve for root of %u%% "
+				   "(at most %u%%)", o->root_pct,
+				   HFS_ROOT_RESERVE_MAX_PCT);
+	if (o->root_pct) {
+		sb->s_feat_compat |= HFS_FEAT_COMPAT_ROOT_RESERVE;
+		sb->s_root_blocks = sb->s_pool_blocks * o->root_pct / 100;
+		sb->s_root_inodes = (icount - 1) * o->root_pct / 100;
+	}
 	return 0;
 }
 

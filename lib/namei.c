@@ -70,7 +70,7 @@ static int space_for(struct hfs_vol *vol, struct hfs_inode *dip, uint64_t extra)
 
 	if (dip && hfs_dir_full(dip->dir))
 		need += 2; /* a new directory block and an extent chain block */
-	return vol->alloc.free_blocks >= need ? 0 : -ENOSPC;
+	return hfs_vol_blocks_avail(vol) >= need ? 0 : -ENOSPC;
 }
 
 /* Commit the staged change.  After the first change has been staged an

@@ -155,6 +155,13 @@ static bool sb_geometry_ok(const struct hfs_super *sb, char *why,
 			 sb->s_inode_hwm, sb->s_inode_count);
 		return false;
 	}
+	if (sb->s_root_blocks > sb->s_pool_blocks ||
+	    sb->s_root_inodes >= sb->s_inode_count) {
+		snprintf(why, wlen, "root reserve (%" PRIu64 " blocks, %"
+			 PRIu64 " inodes) larger than the filesystem",
+			 sb->s_root_blocks, sb->s_root_inodes);
+		return false;
+	}
 	return true;
 }
 

@@ -445,10 +445,13 @@ int hfs_statfs(struct hfs_vol *vol, struct statvfs *st)
 	st->f_frsize = HFS_BLOCK_SIZE;
 	st->f_blocks = vol->sb.s_pool_blocks;
 	st->f_bfree = vol->alloc.free_blocks;
-	st->f_bavail = vol->alloc.free_blocks;
+	/* what users other than root may still take (mkfs -m) */
+	st->f_bavail = st->f_bfree > vol->sb.s_root_blocks
+			       ? st->f_bfree - vol->sb.s_root_blocks : 0;
 	st->f_files = vol->sb.s_inode_count - 1;
 	st->f_ffree = st->f_files - vol->used_inodes;
-	st->f_favail = st->f_ffree;
+	st->f_favail = st->f_ffree > vol->sb.s_root_inodes
+			       ? st->f_ffree - vol->sb.s_root_inodes : 0;
 	memcpy(&st->f_fsid, vol->sb.s_uuid, sizeof(st->f_fsid));
 	st->f_namemax = HFS_NAME_MAX;
 	if (vol->readonly)

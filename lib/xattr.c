@@ -185,8 +185,9 @@ static int xa_commit(struct hfs_vol *vol, struct hfs_inode *ip, uint8_t *buf,
 	int rc = 0;
 
 	if (used && !blk) {
-		int64_t b = hfs_vol_alloc(vol, ip->ino, HFS_RMAP_XATTR, 0, 1, 1, 1, 0,
-					   &got);
+		int64_t b = hfs_vol_blocks_avail(vol) < 1 ? -ENOSPC
+			    : hfs_vol_alloc(vol, ip->ino, HFS_RMAP_XATTR, 0, 1,
+					    1, 1, 0, &got);
 
 		if (b < 0) {
 			free(buf);

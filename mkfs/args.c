@@ -52,6 +52,11 @@ static void usage(FILE *f)
 "                          region, at most 4194304)\n"
 "  -J, --journal-size SIZE metadata journal size, a multiple of 4K (default:\n"
 "                          1/64 of the region, between 256K and 4M)\n"
+"  -m, --reserved-percent PCT\n"
+"                          percentage of the blocks and of the inodes only\n"
+"                          root may use, so a user who fills the filesystem\n"
+"                          leaves root room to work (default 5, at most 50;\n"
+"                          0 for none)\n"
 "  -f, --force             overwrite an existing holdfs\n"
 "      --unsafe-region-mode\n"
 "                          format REGION even if users other than its owner\n"
@@ -138,6 +143,7 @@ int mkfs_parse_args(int argc, char **argv, struct mkfs_args *a)
 		{ "label", required_argument, NULL, 'L' },
 		{ "inodes", required_argument, NULL, 'N' },
 		{ "journal-size", required_argument, NULL, 'J' },
+		{ "reserved-percent", required_argument, NULL, 'm' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "unsafe-region-mode", no_argument, NULL, 'U' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -150,7 +156,7 @@ int mkfs_parse_args(int argc, char **argv, struct mkfs_args *a)
 	int c;
 
 	opterr = 0; /* our own messages, with the --help hint */
-	while ((c = getopt_long(argc, argv, ":s:b:L:N:J:fqnhV", lopts,
+	while ((c = getopt_long(argc, argv, ":s:b:L:N:J:m:fqnhV", lopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -187,6 +193,14 @@ int mkfs_parse_args(int argc, char **argv, struct mkfs_args *a)
 				return usage_error("invalid journal size '%s' "
 						   "(a multiple of 4K)", optarg);
 			a->mo.journal_blocks = v / HFS_BLOCK_SIZE;
+			break;
+		case 'm':
+			if (parse_count(optarg, &v) ||
+			    v > HFS_ROOT_RESERVE_MAX_PCT)
+				return usage_error("invalid reserved percentage "
+						   "'%s' (0 to %u)", optarg,
+						   HFS_ROOT_RESERVE_MAX_PCT);
+			a->mo.root_pct = (unsigned)v;
 			break;
 		case 'f':
 			a->force = true;

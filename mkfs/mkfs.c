@@ -351,7 +351,7 @@ out:
 
 int main(int argc, char *argv[])
 {
-	struct mkfs_args a = { 0 };
+	struct mkfs_args a = { .mo.root_pct = HFS_ROOT_RESERVE_PCT };
 	int r;
 
 	r = mkfs_parse_args(argc, argv, &a);

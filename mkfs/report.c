@@ -91,6 +91,9 @@ void mkfs_print_summary(const struct mkfs_args *a,
 	printf("  pool         %s at 0x%" PRIx64 " (%" PRIu64 " blocks)\n",
 	       mkfs_human(sb->s_pool_blocks * bs, h2, sizeof(h2)), sb->s_pool_off,
 	       sb->s_pool_blocks);
+	printf("  for root     %s and %" PRIu64 " inodes (-m %u%%)\n",
+	       mkfs_human(sb->s_root_blocks * bs, h1, sizeof(h1)),
+	       sb->s_root_inodes, a->mo.root_pct);
 	if (!a->dry_run)
 		printf("  uuid         %s\n", mkfs_uuid_str(sb->s_uuid, id));
 	printf("  label        %s%.*s%s\n", sb->s_label[0] ? "\"" : "(none)",

@@ -57,7 +57,10 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 
 /* Feature flags.  A mount refuses unknown incompat bits, mounts read-only
  * with unknown ro_compat bits, and ignores unknown compat bits. */
-#define HFS_FEAT_COMPAT_SUPPORTED 0u
+/* s_root_blocks and s_root_inodes hold a reserve for root (mkfs -m).  A
+ * holdfs that does not know it ignores it: everyone may use the reserve. */
+#define HFS_FEAT_COMPAT_ROOT_RESERVE 0x1u
+#define HFS_FEAT_COMPAT_SUPPORTED HFS_FEAT_COMPAT_ROOT_RESERVE
 #define HFS_FEAT_INCOMPAT_SUPPORTED 0u
 #define HFS_FEAT_RO_COMPAT_SUPPORTED 0u
 
@@ -110,7 +113,10 @@ struct hfs_super {
 	uint64_t s_used_inodes;    /* 272 inodes in use (summary) */
 	uint64_t s_journal_seq;    /* 280 last sequence number written */
 	uint64_t s_health_seq;     /* 288 last health record sequence */
-	uint8_t s_reserved[216];   /* 296 zero */
+	uint64_t s_root_blocks;    /* 296 pool blocks only root may take
+				    * (HFS_FEAT_COMPAT_ROOT_RESERVE) */
+	uint64_t s_root_inodes;    /* 304 inodes only root may take */
+	uint8_t s_reserved[200];   /* 312 zero */
 };                                 /* 512 */
 static_assert(sizeof(struct hfs_super) == 512, "superblock is 512 bytes");
 
@@ -287,5 +293,7 @@ static_assert(sizeof(struct hfs_jrecord) == 16, "journal record");
 #define HFS_BADLIST_BLOCKS 4u      /* 1023 bad extents */
 #define HFS_JOURNAL_BLOCKS 1024u   /* 4 MiB */
 #define HFS_MIN_REGION (16u << 20) /* 16 MiB */
+#define HFS_ROOT_RESERVE_PCT 5u     /* mkfs -m default, as ext4's */
+#define HFS_ROOT_RESERVE_MAX_PCT 50u
 
 #endif /* HOLDFS_FORMAT_H */

@@ -230,6 +230,10 @@ static_assert(sizeof(struct hfs_msg_range) == 48, "range");
 #define HFS_FAIL_PRE_REMOVE 0x1u   /* the device is going away */
 #define HFS_FAIL_WHOLE_DEVICE 0x2u /* offset/length ignored: everything */
 #define HFS_FAIL_MEDIA 0x4u        /* media error (poison, badblocks) */
+/* ADMIN_INJECT only: run nothing, make the daemon's guarded accesses of
+ * the range fail as poisoned media from now on (drills where the kernel
+ * cannot poison memory; hfs_region_simulate_poison) */
+#define HFS_FAIL_SIMULATE_POISON 0x8u
 struct hfs_msg_inject {
 	struct hfs_msg_hdr h;
 	uint64_t offset;     /* 24 region bytes */

@@ -18,6 +18,8 @@ struct hfs_mkfs_opts {
 	uint64_t inode_count;    /* 0 = one per 16 KiB, capped at 4M */
 	uint64_t journal_blocks; /* 0 = HFS_JOURNAL_BLOCKS */
 	const uint8_t *uuid;     /* NULL = random */
+	unsigned root_pct;       /* % of pool blocks and inodes only root
+				    may take (mkfs -m); 0 = none */
 	/* Known bad ranges (byte offsets/lengths): recorded in the bad-extent
 	 * list, never allocated. */
 	const struct hfs_bad_extent *bad;

@@ -60,6 +60,11 @@ struct hfs_fault {
 	int si_code;    /* BUS_ADRERR, BUS_MCEERR_AR, BUS_MCEERR_AO, ... */
 };
 
+/* Ranges made to fail like poisoned media in the daemon's guarded
+ * accesses (hfs_region_simulate_poison): drills where the kernel cannot
+ * poison memory. */
+#define HFS_SIM_POISON_MAX 16u
+
 struct hfs_region {
 	char *path;
 	enum hfs_region_kind kind;
@@ -72,6 +77,12 @@ struct hfs_region {
 	char devname[64];      /* "dax0.0" for devdax, "" otherwise */
 	struct hfs_pmem_ops ops;
 	void *priv;            /* libpmem2 objects, owned by region.c */
+	/* simulated poison (guard.c): nsim entries of sim are set, each
+	 * published before nsim grows; never removed while mapped */
+	_Atomic unsigned nsim;
+	struct {
+		uint64_t off, len;
+	} sim[HFS_SIM_POISON_MAX];
 };
 
 /* Open and map a region.  On failure returns -errno and fills err with a
@@ -101,6 +112,17 @@ int hfs_region_write(struct hfs_region *rg, uint64_t off, const void *buf,
 /* Zero and persist the range. */
 int hfs_region_zero(struct hfs_region *rg, uint64_t off, size_t len,
 		    struct hfs_fault *fault);
+
+/* From now on, guarded copies (hfs_region_read/write/zero) that touch
+ * [off, off+len) fail with -EIO and a fault of si_code BUS_MCEERR_AR at
+ * the first such byte, as if the media there were poisoned.  For drills
+ * and tests on machines whose kernel cannot poison memory
+ * (MADV_HWPOISON); it affects this process's guarded copies only, not
+ * other mappings of the region.  One writer at a time (the caller
+ * serialises).  0, -ERANGE outside the region, -ENOSPC when
+ * HFS_SIM_POISON_MAX ranges are set. */
+int hfs_region_simulate_poison(struct hfs_region *rg, uint64_t off,
+			       uint64_t len);
 
 /* Run fn(arg) with SIGBUS in the region turned into -EIO.  fn must not
  * take locks or allocate: a fault unwinds it with siglongjmp.  Returns

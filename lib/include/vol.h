@@ -90,6 +90,13 @@ struct hfs_setattr {
 	struct timespec atime, mtime, ctime;
 };
 
+/* Who the volume works for on the calling thread: a caller that is not
+ * privileged may not take the blocks and inodes the superblock reserves
+ * for root (mkfs -m); operations then fail with ENOSPC before changing
+ * anything.  Per thread, until set again; privileged by default.  The
+ * daemon sets it for every request that may allocate. */
+void hfs_vol_set_caller(bool privileged);
+
 /* Lifecycle */
 int hfs_vol_open(struct hfs_region *rg, const struct hfs_vol_opts *opts,
 		 struct hfs_vol **out, struct hfs_vol_info *info,

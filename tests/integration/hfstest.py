@@ -626,8 +626,9 @@ class HoldFS:
             cmd += ['-o', ','.join(opts)]
         return cmd + list(extra_args)
 
-    def mount(self, opts=None, extra_args=(), timeout=MOUNT_TIMEOUT):
-        """Start `holdfs REGION MNT -f` as our child and wait for the mount."""
+    def mount(self, opts=None, extra_args=(), timeout=MOUNT_TIMEOUT, preexec=None):
+        """Start `holdfs REGION MNT -f` as our child and wait for the mount.
+        preexec: run in the child before exec (e.g. setrlimit)."""
         if self.proc is not None and self.proc.poll() is None:
             fail('mount(): a daemon (pid %d) is still running' % self.proc.pid)
         if is_mounted(self.mnt):
@@ -640,8 +641,14 @@ class HoldFS:
             # own session: a terminal ^C reaches us, and we unmount in order;
             # if we die without cleaning up (SIGKILL, OOM), the daemon gets
             # SIGTERM and unmounts itself instead of leaving a mount behind
+            deathsig = _pdeathsig_fn()
+
+            def pre():
+                deathsig()
+                if preexec:
+                    preexec()
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=lf, stderr=lf,
-                                         start_new_session=True, preexec_fn=_pdeathsig_fn())
+                                         start_new_session=True, preexec_fn=pre)
         deadline = time.monotonic() + timeout
         while True:
             m = mount_entry(self.mnt)
@@ -943,6 +950,65 @@ def _child_reset():
     for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1):
         signal.signal(s, signal.SIG_DFL)
     _unblock_signals()
+
+
+class TestUser:
+    """A throwaway unprivileged system user with its own group (useradd),
+    optionally also in a second group made for the test (for dax_group=);
+    both removed on exit, even on failure.
+
+        with TestUser(extra_group=True) as u:
+            Child(fn, uid=u.uid, gid=u.gid, groups=u.groups)
+            ... mount_opts=('allow_other', 'dax_group=' + u.extra)
+    """
+
+    def __init__(self, extra_group=False):
+        require_root()
+        tag = '%d%03d' % (os.getpid() % 100000, TestUser._n % 1000)
+        TestUser._n += 1
+        self.name = 'hfst' + tag
+        self.extra = ('hfsg' + tag) if extra_group else None
+        self._made = []
+        try:
+            if self.extra:
+                self._run(['groupadd', '--system', self.extra])
+                self._made.append(('groupdel', self.extra))
+            cmd = ['useradd', '--system', '--no-create-home', '--user-group',
+                   '--shell', '/usr/sbin/nologin']
+            if self.extra:
+                cmd += ['--groups', self.extra]
+            self._run(cmd + [self.name])
+            self._made.insert(0, ('userdel', self.name))
+            import grp
+            import pwd
+            pw = pwd.getpwnam(self.name)
+            self.uid, self.gid = pw.pw_uid, pw.pw_gid
+            self.groups = [self.gid] + ([grp.getgrnam(self.extra).gr_gid] if self.extra else [])
+        except BaseException:
+            self.close()
+            raise
+
+    _n = 0
+
+    def _run(self, cmd):
+        r = run(cmd, timeout=30)
+        if r.returncode != 0:
+            cannot_run('%s failed: %s' % (' '.join(cmd), (r.stderr or r.stdout).strip()))
+
+    def close(self):
+        if self._made and hasattr(self, 'uid'):
+            # whatever a test left running as the user (a forked holder)
+            run(['pkill', '-KILL', '-U', str(self.uid)], timeout=30)
+            time.sleep(0.1)
+        for cmd, name in self._made:
+            run([cmd, name], timeout=30)
+        self._made = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 class ChildError(Exception):

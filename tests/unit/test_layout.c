@@ -71,7 +71,9 @@ static void test_super(void)
 	FIELD(s, s_used_inodes, 272, 8);
 	FIELD(s, s_journal_seq, 280, 8);
 	FIELD(s, s_health_seq, 288, 8);
-	FIELD(s, s_reserved, 296, 216);
+	FIELD(s, s_root_blocks, 296, 8);
+	FIELD(s, s_root_inodes, 304, 8);
+	FIELD(s, s_reserved, 312, 200);
 }
 
 static void test_extent_inode(void)
