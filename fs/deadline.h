@@ -40,6 +40,12 @@
 #define HFSD_HELLO_MS 2000
 #define HFSD_HELLO_MS_MAX 600000
 
+/* A shutdown waits this long for FUSE READ/WRITE begun before the freeze
+ * to finish before it drops the kernel's cached pages (fs/failure.c): a
+ * READ answered after the invalidation would put pages back.  They are
+ * usually done already; a second bounds a stuck one, which is logged. */
+#define HFSD_SHUTDOWN_DRAIN_MS 1000
+
 /* hfsd_persisted_stop: how long the stop waits for the PERSISTED worker
  * to exit.  An idle worker exits at once and a page-cache invalidation
  * that completes does so in far less; past 2 s the worker is stuck on a

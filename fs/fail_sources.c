@@ -84,14 +84,15 @@ void hfsd_fail_fault_hook(void *ctx, uint64_t off, int si_code)
 			return;
 		}
 	pthread_mutex_unlock(&f->lock);
-	post(f, off, 4096, 0, si_code, "sigbus");
+	post(f, off, HFS_FAIL_GRANULE, 0, si_code, "sigbus");
 }
 
 /* A SIGBUS in a guarded access: confirm and classify. */
 static void handle_fault(struct hfsd_fail *f, const struct hfsd_fail_qev *q)
 {
 	if (q->si_code == BUS_MCEERR_AR || q->si_code == BUS_MCEERR_AO) {
-		hfsd_notify_failure(f, q->off & ~4095ull, 4096, HFS_FAIL_MEDIA,
+		hfsd_notify_failure(f, q->off & ~(uint64_t)(HFS_FAIL_GRANULE - 1),
+				    HFS_FAIL_GRANULE, HFS_FAIL_MEDIA,
 				    "sigbus (machine check)");
 		return;
 	}
@@ -254,6 +255,22 @@ static int uevent_fd(const struct hfsd_fail *f)
 
 /* ------------------------------------------------------- region file */
 
+/*
+ * Only evidence of loss is loss: a probe that cannot run (no descriptor
+ * left, no memory, ...) says nothing about the device.  It is logged, at
+ * most once per HFSD_PROBE_LOG_MS, and tried again at the next tick.
+ */
+static void probe_failed(struct hfsd_fail *f, const char *why)
+{
+	uint64_t missed;
+
+	if (hfsd_ratelog_ok(&f->probe_log, HFSD_PROBE_LOG_MS, &missed))
+		hfsd_log(LOG_WARNING, "failure: cannot check %s: %s; not taken "
+			 "for a failure, trying again (%" PRIu64 " more such "
+			 "since the last message)", f->devname[0] ? f->devname
+			 : f->d->region_path, why, missed);
+}
+
 /* File-backed region: shrunk below the filesystem, replaced or unlinked
  * -> device loss. */
 static void file_tick(struct hfsd_fail *f)
@@ -263,15 +280,23 @@ static void file_tick(struct hfsd_fail *f)
 
 	if (!f->file_region)
 		return;
-	if (fstat(f->d->rg->fd, &st) < 0)
-		why = "region file unreadable";
-	else if ((uint64_t)st.st_size < hfs_vol_fs_size(f->d->vol))
+	if (fstat(f->d->rg->fd, &st) < 0) {
+		probe_failed(f, strerror(errno)); /* our own fd: no evidence */
+		return;
+	}
+	if ((uint64_t)st.st_size < hfs_vol_fs_size(f->d->vol))
 		why = "region file truncated";
 	else if (st.st_nlink == 0)
 		why = "region file unlinked";
-	else if (stat(f->rpath, &pst) < 0 || pst.st_ino != f->rst.st_ino ||
-		 pst.st_dev != f->rst.st_dev)
+	else if (stat(f->rpath, &pst) < 0) {
+		if (errno != ENOENT && errno != ENOTDIR) {
+			probe_failed(f, strerror(errno));
+			return;
+		}
 		why = "region file replaced";
+	} else if (pst.st_ino != f->rst.st_ino || pst.st_dev != f->rst.st_dev) {
+		why = "region file replaced";
+	}
 	if (why)
 		hfsd_notify_failure(f, 0, 0, HFS_FAIL_WHOLE_DEVICE, why);
 }
@@ -354,12 +379,20 @@ static void sysfs_tick(struct hfsd_fail *f)
 {
 	struct hfs_devdax_info info;
 	struct hfs_err err = { 0 };
+	int r;
 
 	if (!f->devname[0])
 		return;
-	if (hfs_devdax_probe(f->sysfs_root, f->devname, &info, &err) < 0) {
+	r = hfs_devdax_probe(f->sysfs_root, f->devname, &info, &err);
+	if (r == -ENODEV || r == -ENOENT) {
 		hfsd_notify_failure(f, 0, 0, HFS_FAIL_WHOLE_DEVICE,
 				    "sysfs (device gone)");
+		return;
+	}
+	if (r < 0) {
+		/* the probe could not run (EMFILE, ENOMEM, ...): no evidence
+		 * of anything; try again next tick */
+		probe_failed(f, err.code ? err.msg : strerror(-r));
 		return;
 	}
 	if (!info.bound) {

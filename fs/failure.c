@@ -21,16 +21,20 @@
  * serving; cost O(affected pieces x path depth).
  */
 #include "coherence.h"
+#include "deadline.h"
 #include "failure_i.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "grow.h"
 
 #include "revoke.h"
 #include "rt.h"
@@ -93,17 +97,9 @@ static void add_phase(struct hfsd_fail *f, const char *name,
 static void keep_revoked_locked(struct hfsd_fail *f,
 				const struct hfsd_revoked_lease *v, size_t n)
 {
-	if (f->nrevoked + n > f->caprevoked) {
-		size_t cap = f->caprevoked * 2 > f->nrevoked + n
-			     ? f->caprevoked * 2 : f->nrevoked + n;
-		struct hfsd_revoked_lease *r = realloc(f->revoked,
-						       cap * sizeof(*r));
-
-		if (!r)
-			return;
-		f->revoked = r;
-		f->caprevoked = cap;
-	}
+	if (hfs_grow(&f->revoked, &f->caprevoked, f->nrevoked + n,
+		     sizeof(*f->revoked)))
+		return; /* the status misses this round */
 	if (n)
 		memcpy(f->revoked + f->nrevoked, v, n * sizeof(*v));
 	f->nrevoked += n;
@@ -189,7 +185,7 @@ static void shut_down(struct hfsd_fail *f, struct hfsd_fail_event *e, bool whole
 	/* A READ answered after the invalidation would put pages back:
 	 * let the ones that started before the freeze finish first (new
 	 * ones fail at once).  Bounded; usually already idle by now. */
-	if (!hfsd_coh_drain(f->d->coh, 1000))
+	if (!hfsd_coh_drain(f->d->coh, HFSD_SHUTDOWN_DRAIN_MS))
 		hfsd_log(LOG_WARNING, "failure: a READ/WRITE begun before the "
 			 "freeze is still running after 1 s; invalidating "
 			 "anyway");
@@ -273,14 +269,60 @@ static void range_failure(struct hfsd_fail *f, struct hfsd_fail_event *e)
 	r = hfs_vol_mark_lost(f->d->vol, &fc, affected_cb, f);
 	hfs_fail_class_free(&fc);
 	add_phase(f, "mark lost + invalidate", &t0);
-	if (r < 0) {
+	if (r == -EIO) {
 		/* the metadata update itself failed: no safe way on */
 		shut_down(f, e, false, "cannot record lost data");
+		return;
+	}
+	if (r < 0) {
+		/* bookkeeping refused (a read-only mount: -EROFS): the media
+		 * is what it is and reads of it fail; never a reason to stop
+		 * serving the rest */
+		set_outcome(f, e, "range failure: not recorded (%s); reads of "
+			    "the range fail", strerror(-r));
 		return;
 	}
 	set_outcome(f, e, "range failure: %u file piece%s lost; bad list "
 		    "updated", f->naff - before,
 		    f->naff - before == 1 ? "" : "s");
+}
+
+/*
+ * A report the daemon has no evidence for yet (a client's POISON): it
+ * reads the range itself, guarded, a granule at a time.  A read that
+ * faults like poisoned media confirms it, narrowed to that granule; a
+ * fault because the backing is gone is device loss; a read that goes
+ * through means the media answers, and nothing is marked lost
+ * (docs/failure-model.md, "Sources").  Returns true to go on with
+ * *flags, e's range and e set.
+ */
+static bool confirm(struct hfsd_fail *f, struct hfsd_fail_event *e,
+		    unsigned *flags)
+{
+	uint8_t buf[HFS_FAIL_GRANULE];
+	struct hfs_fault fault = { 0 };
+	uint64_t off = e->off & ~(uint64_t)(HFS_FAIL_GRANULE - 1);
+	int r = 0;
+
+	for (; off < e->off + e->len && !r; off += HFS_FAIL_GRANULE)
+		r = hfs_region_read(f->d->rg, off, buf, sizeof(buf), &fault);
+	if (r == -EIO && (fault.si_code == BUS_MCEERR_AR ||
+			  fault.si_code == BUS_MCEERR_AO)) {
+		pthread_mutex_lock(&f->lock);
+		e->off = fault.off & ~(uint64_t)(HFS_FAIL_GRANULE - 1);
+		e->len = HFS_FAIL_GRANULE;
+		pthread_mutex_unlock(&f->lock);
+		*flags = HFS_FAIL_MEDIA;
+		return true;
+	}
+	if (r == -EIO && hfs_region_check_backing(f->d->rg) == -ENXIO) {
+		*flags = HFS_FAIL_WHOLE_DEVICE;
+		return true;
+	}
+	set_outcome(f, e, "not confirmed: the daemon read the range without "
+		    "a media error (%s); nothing marked lost",
+		    r ? strerror(-r) : "no fault");
+	return false;
 }
 
 void hfsd_notify_failure(struct hfsd_fail *f, uint64_t off, uint64_t len,
@@ -302,6 +344,8 @@ void hfsd_notify_failure(struct hfsd_fail *f, uint64_t off, uint64_t len,
 		set_outcome(f, e, "ignored: already shut down");
 		return;
 	}
+	if ((flags & HFSD_FAIL_CONFIRM) && !confirm(f, e, &flags))
+		return;
 	/* The pipeline is the daemon's emergency path and its work is
 	 * bounded (holders, open inodes, a log record): run it real-time
 	 * when the daemon may, so a machine full of busy processes (the
@@ -331,7 +375,7 @@ int hfsd_fail_start(struct hfsd *d, struct fuse_session *se,
 	f->se = se;
 	f->ctl = ctl;
 	f->sysfs_root = o->sysfs_root;
-	f->poll_ms = o->poll_ms ? o->poll_ms : 1000;
+	f->poll_ms = o->poll_ms ? o->poll_ms : HFSD_POLL_MS_DEFAULT;
 	pthread_mutex_init(&f->lock, NULL);
 	snprintf(f->devname, sizeof(f->devname), "%s",
 		 o->devname ? o->devname : d->rg->devname);

@@ -13,6 +13,7 @@
 #define HOLDFS_FS_FAILURE_I_H
 
 #include "failure.h"
+#include "ratelog.h"
 
 #include <pthread.h>
 #include <sys/stat.h>
@@ -22,6 +23,7 @@
 #define HFSD_FAIL_EVMAX 256   /* events kept for status */
 #define HFSD_FAIL_AFFMAX 1024 /* affected files kept for status */
 #define HFSD_FAIL_SEENMAX 1024 /* badblocks lines already handled */
+#define HFSD_PROBE_LOG_MS 10000 /* a failing probe: one line per 10 s */
 
 /* A queued event: client POISON, operator inject, or a guarded-access
  * fault (si_code set: to be confirmed by the monitor thread). */
@@ -48,6 +50,7 @@ struct hfsd_fail {
 	bool file_region;
 	uint64_t seen[HFSD_FAIL_SEENMAX][2]; /* badblocks lines handled */
 	unsigned nseen;
+	struct hfsd_ratelog probe_log; /* probes that could not run */
 	/* (lock) */
 	pthread_mutex_t lock;
 	bool stop;

@@ -42,6 +42,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "grow.h"
+
 ino_t hfsd_unix_peer_ino(int fd)
 {
 	struct {
@@ -181,17 +183,10 @@ int hfsd_holders_find(const struct hfsd_holder_key *k, pid_t **pids,
 			continue;
 		if (!holds_fd(k, (pid_t)pid) && !maps_range(k, (pid_t)pid))
 			continue;
-		if (*n == cap) {
-			pid_t *nv;
-
-			cap = cap ? cap * 2 : 8;
-			nv = realloc(v, cap * sizeof(*v));
-			if (!nv) {
-				closedir(d);
-				*pids = v;
-				return -ENOMEM; /* what was found is kept */
-			}
-			v = nv;
+		if (hfs_grow(&v, &cap, *n + 1, sizeof(*v))) {
+			closedir(d);
+			*pids = v;
+			return -ENOMEM; /* what was found is kept */
 		}
 		v[(*n)++] = (pid_t)pid;
 	}

@@ -15,6 +15,8 @@
 #define HFSD_POISON_BURST 8u
 #define HFSD_POISON_PERIOD_MS 100u
 #define HFSD_POISON_LOG_MS 10000u
+/* The most of one report the daemon reads to confirm it. */
+#define HFSD_POISON_MAX_LEN (16u * HFS_FAIL_GRANULE)
 
 #include <errno.h>
 #include <fcntl.h>
@@ -464,6 +466,9 @@ void hfsd_on_poison(struct hfsd_ctl *c, struct hfsd_client *cl,
 		pthread_mutex_unlock(&c->lock);
 		if (!maps)
 			why = "a range it does not map";
+		else if (me - ms > HFSD_POISON_MAX_LEN)
+			me = ms + HFSD_POISON_MAX_LEN; /* poison is a line or
+							  a page, not more */
 	}
 	if (why) {
 		if (hfsd_ratelog_ok(&c->poison_log, HFSD_POISON_LOG_MS,

@@ -10,6 +10,7 @@
  */
 #include "lease_i.h"
 #include "coherence.h"
+#include "grow.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -245,16 +246,9 @@ static int ino_set_add(struct hfsd_ino_set *s, uint64_t ino)
 {
 	if (s->n && s->v[s->n - 1] == ino)
 		return 0;
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 16;
-		uint64_t *v = realloc(s->v, cap * sizeof(*v));
-
-		if (!v) {
-			s->err = -ENOMEM;
-			return 1;
-		}
-		s->v = v;
-		s->cap = cap;
+	if (hfs_grow(&s->v, &s->cap, s->n + 1, sizeof(*s->v))) {
+		s->err = -ENOMEM;
+		return 1;
 	}
 	s->v[s->n++] = ino;
 	return 0;

@@ -27,6 +27,7 @@
 
 #include "ctl_send.h"
 #include "deadline.h"
+#include "grow.h"
 #include "rt.h"
 
 
@@ -70,7 +71,8 @@ void hfsd_job_queue_locked(struct hfsd_ctl *c, struct hfsd_job *j)
 void hfsd_job_wait(struct hfsd_ctl *c, struct hfsd_job *j)
 {
 	struct timespec dl = hfsd_deadline_ms(
-		((c->revoke_ms + hfsd_dying_ms(c)) / 1000 + 2) * 1000);
+		((c->revoke_ms + hfsd_dying_ms(c)) / 1000) * 1000 +
+		HFSD_JOB_WAIT_SLACK_MS);
 
 	pthread_mutex_lock(&c->lock);
 	while (j->phase != HFSD_JOB_DONE &&
@@ -100,15 +102,8 @@ void hfsd_job_finish_unlock(struct hfsd_ctl *c, struct hfsd_job *j,
 int hfsd_job_add_waiter(struct hfsd_job *j, const struct hfsd_lease *l,
 			void *msg, size_t len, uint64_t msg_id)
 {
-	if (j->nw == j->cap) {
-		uint32_t cap = j->cap ? j->cap * 2 : 4;
-		struct hfsd_waiter *w = realloc(j->w, cap * sizeof(*w));
-
-		if (!w)
-			return -ENOMEM;
-		j->w = w;
-		j->cap = cap;
-	}
+	if (hfs_grow(&j->w, &j->cap, (size_t)j->nw + 1, sizeof(*j->w)))
+		return -ENOMEM;
 	j->w[j->nw++] = (struct hfsd_waiter){
 		.cl = l->cl, .msg_id = msg_id, .lease_id = l->id,
 		.pid = l->pid, .msg = msg, .len = len,
@@ -162,15 +157,8 @@ static int revoke_room(struct hfsd_job *j, struct hfsd_waiter *w)
 		w->msg = m;
 		w->len = cap;
 	}
-	if (j->nrv == j->caprv) {
-		uint32_t cap = j->caprv ? j->caprv * 2 : 16;
-		struct hfsd_revoked *rv = realloc(j->rv, cap * sizeof(*rv));
-
-		if (!rv)
-			return -ENOMEM;
-		j->rv = rv;
-		j->caprv = cap;
-	}
+	if (hfs_grow(&j->rv, &j->caprv, (size_t)j->nrv + 1, sizeof(*j->rv)))
+		return -ENOMEM;
 	return 0;
 }
 
@@ -258,9 +246,12 @@ static void retire_locked(struct hfsd_ctl *c, struct hfsd_job *j,
 				 "%" PRIu64 " stay out of use until the "
 				 "next mount (a holder did not exit)",
 				 j->nblk, j->pblk);
-		} else if (fr->n < fr->cap ||
-			   (fr->v = realloc(fr->v, (fr->cap = fr->cap * 2 + 8) *
-							   sizeof(*fr->v)))) {
+		} else if (hfs_grow(&fr->v, &fr->cap, fr->n + 1,
+				    sizeof(*fr->v))) {
+			hfsd_log(LOG_ERR, "control: out of memory: %" PRIu64
+				 " blocks at %" PRIu64 " stay out of use until "
+				 "the next mount", j->nblk, j->pblk);
+		} else {
 			fr->v[fr->n++] = (struct done_blocks){ j->pblk,
 							       j->nblk };
 			c->pending_blocks -= j->nblk;
@@ -422,16 +413,9 @@ void hfsd_lease_client_gone(struct hfsd_ctl *c, struct hfsd_client *cl)
 			j->defer_cl = NULL;
 		if (!client_gone_from_locked(c, j, cl))
 			continue;
-		if (nreap == cap) {
-			struct hfsd_job **v;
-
-			cap = cap ? cap * 2 : 4;
-			v = realloc(reap, cap * sizeof(*v));
-			if (!v) {
-				j->leak = true; /* cannot reap: keep blocks */
-				continue;
-			}
-			reap = v;
+		if (hfs_grow(&reap, &cap, nreap + 1, sizeof(*reap))) {
+			j->leak = true; /* cannot reap: keep the blocks */
+			continue;
 		}
 		reap[nreap++] = j;
 	}

@@ -51,7 +51,8 @@ struct hfsd_job {
 	int kind;
 	int phase;
 	struct hfsd_waiter *w;
-	uint32_t nw, cap;
+	uint32_t nw;
+	size_t cap;
 	/* REVOKE: blocks to free when done (n may be 0) */
 	uint64_t pblk, nblk;
 	/* REVOKE: the region bytes taken back; a process still mapping
@@ -60,7 +61,8 @@ struct hfsd_job {
 	struct hfsd_reap *reap;   /* holders killed, to wait for, or NULL */
 	uint32_t reason;          /* REVOKE: HFS_REVOKE_* */
 	struct hfsd_revoked *rv;  /* REVOKE: leases covered */
-	uint32_t nrv, caprv;
+	uint32_t nrv;
+	size_t caprv;
 	bool leak;                /* a holder never went away: keep blocks */
 	/* REMAP: a FUSE thread sleeps on ctl->cond until done */
 	bool sleeper;
@@ -77,6 +79,11 @@ struct hfsd_job {
  * more), and are looked at every HFSD_REAP_POLL_MS meanwhile. */
 #define HFSD_DYING_MIN_MS 2000u
 #define HFSD_REAP_POLL_MS 50u
+/* A thread that waits for a job (a writer filling a hole, the failure
+ * round) waits its deadlines plus this: the ring thread's own work
+ * (sending, a /proc scan when reaping) and scheduling on a loaded
+ * machine, so the waiter gives up only after the ring would have. */
+#define HFSD_JOB_WAIT_SLACK_MS 2000u
 
 /* Poll timers of a job being reaped carry this bit in their job id. */
 #define HFSD_JOB_POLL_BIT (1ull << 63)

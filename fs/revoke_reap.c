@@ -9,10 +9,12 @@
  * (without MADV_DONTFORK, which only libholdfs promises) the mappings.
  * So the daemon
  *
- *  1. SIGKILLs the pid that connected (through its pidfd) and every
- *     process holder_scan.c finds holding the client's end of the
- *     connection, a descriptor of the region description the client got,
- *     or a mapping of the region bytes the job takes back;
+ *  1. SIGKILLs (through pidfds) the pid that connected, if it missed
+ *     the deadline, and every process holder_scan.c finds holding the
+ *     client's end of the connection, a descriptor of the region
+ *     description the client got, or a mapping of the region bytes the
+ *     job takes back (a client that closed its connection and holds
+ *     nothing any more is left alone);
  *  2. shuts the connection down and drops the client's leases, so no
  *     later REVOKE or REMAP waits for it again;
  *  3. polls every HFSD_REAP_POLL_MS: once every killed process is gone
@@ -43,14 +45,19 @@
 #include <unistd.h>
 
 #include "ctl_send.h"
+#include "grow.h"
 #include "holder_scan.h"
+
+struct hfsd_killed {
+	pid_t pid;
+	int pidfd;                     /* readable once it exited */
+};
 
 struct hfsd_reap {
 	struct hfsd_holder_key *keys;  /* one per client reaped */
 	size_t nkeys, capkeys;
-	int *pidfds;                   /* every process killed */
-	pid_t *pids;
-	size_t npids, cappids;
+	struct hfsd_killed *k;         /* every process killed */
+	size_t nk, capk;
 	uint64_t since_ns;             /* the first kill */
 	bool polling;
 };
@@ -77,11 +84,10 @@ void hfsd_reap_free(struct hfsd_reap *r)
 		for (int k = 0; k < 2; k++)
 			if (r->keys[i].region_fd[k] >= 0)
 				close(r->keys[i].region_fd[k]);
-	for (size_t i = 0; i < r->npids; i++)
-		close(r->pidfds[i]);
+	for (size_t i = 0; i < r->nk; i++)
+		close(r->k[i].pidfd);
 	free(r->keys);
-	free(r->pidfds);
-	free(r->pids);
+	free(r->k);
 	free(r);
 }
 
@@ -96,8 +102,8 @@ static bool exited(int pidfd)
 /* Already killed (and so already waited for)? */
 static bool known(const struct hfsd_reap *r, pid_t pid)
 {
-	for (size_t i = 0; i < r->npids; i++)
-		if (r->pids[i] == pid)
+	for (size_t i = 0; i < r->nk; i++)
+		if (r->k[i].pid == pid)
 			return true;
 	return false;
 }
@@ -117,29 +123,16 @@ static bool kill_holder(struct hfsd_ctl *c, struct hfsd_reap *r, pid_t pid,
 		close(pidfd);
 		return false;
 	}
-	if (r->npids == r->cappids) {
-		size_t cap = r->cappids ? r->cappids * 2 : 8;
-		int *f = realloc(r->pidfds, cap * sizeof(*f));
-		pid_t *p = f ? realloc(r->pids, cap * sizeof(*p)) : NULL;
-
-		if (f)
-			r->pidfds = f;
-		if (!f || !p) {
-			/* kill it anyway; it cannot be waited for */
-			syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-			close(pidfd);
-			return true;
-		}
-		r->pids = p;
-		r->cappids = cap;
-	}
 	if (syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) < 0 &&
 	    errno != ESRCH)
 		hfsd_log(LOG_ERR, "control: kill pid %d: %s", (int)pid,
 			 strerror(errno));
-	r->pidfds[r->npids] = pidfd;
-	r->pids[r->npids++] = pid;
 	c->kills++;
+	if (hfs_grow(&r->k, &r->capk, r->nk + 1, sizeof(*r->k))) {
+		close(pidfd); /* killed, but it cannot be waited for */
+		return true;
+	}
+	r->k[r->nk++] = (struct hfsd_killed){ pid, pidfd };
 	return true;
 }
 
@@ -174,15 +167,8 @@ static int add_key(struct hfsd_ctl *c, struct hfsd_reap *r,
 	struct hfsd_holder_key *k;
 	struct stat st;
 
-	if (r->nkeys == r->capkeys) {
-		size_t cap = r->capkeys ? r->capkeys * 2 : 4;
-
-		k = realloc(r->keys, cap * sizeof(*k));
-		if (!k)
-			return -ENOMEM;
-		r->keys = k;
-		r->capkeys = cap;
-	}
+	if (hfs_grow(&r->keys, &r->capkeys, r->nkeys + 1, sizeof(*r->keys)))
+		return -ENOMEM;
 	k = &r->keys[r->nkeys++];
 	memset(k, 0, sizeof(*k));
 	k->sock_peer = hfsd_unix_peer_ino(cl->fd);
@@ -232,9 +218,13 @@ void hfsd_reap_client(struct hfsd_ctl *c, struct hfsd_job *j,
 		j->leak = true; /* cannot tell its holders: keep the blocks */
 		return;
 	}
-	/* the pid that connected, through the pidfd taken at accept */
-	direct = !cl->killed && kill_holder(c, r, cl->pid, dup(cl->pidfd));
-	cl->killed = true;
+	/* past the deadline: the pid that connected, through the pidfd
+	 * taken at accept.  A client that went away is killed only if the
+	 * scan finds it still holding something (closing the connection is
+	 * a client's way to give everything up: libholdfs unmaps then). */
+	direct = at_deadline && !cl->killed &&
+		 kill_holder(c, r, cl->pid, dup(cl->pidfd));
+	cl->killed = cl->killed || at_deadline;
 	others = kill_holders(c, r, &r->keys[r->nkeys - 1]);
 	if (direct || others)
 		hfsd_log(LOG_WARNING, "control: pid %d %s; %s (and %u other "
@@ -252,20 +242,20 @@ void hfsd_reap_client(struct hfsd_ctl *c, struct hfsd_job *j,
 /* Has every killed process exited? */
 static bool all_gone(const struct hfsd_reap *r)
 {
-	for (size_t i = 0; i < r->npids; i++)
-		if (!exited(r->pidfds[i]))
+	for (size_t i = 0; i < r->nk; i++)
+		if (!exited(r->k[i].pidfd))
 			return false;
 	return true;
 }
 
 static void log_survivors(const struct hfsd_ctl *c, const struct hfsd_reap *r)
 {
-	for (size_t i = 0; i < r->npids; i++) {
-		if (!exited(r->pidfds[i])) /* alive, by its pidfd */
+	for (size_t i = 0; i < r->nk; i++) {
+		if (!exited(r->k[i].pidfd)) /* alive, by its pidfd */
 			hfsd_log(LOG_ERR, "control: pid %d still alive %u ms "
 				 "after SIGKILL; the blocks it may map stay "
 				 "out of use until the next mount",
-				 (int)r->pids[i], hfsd_dying_ms(c));
+				 (int)r->k[i].pid, hfsd_dying_ms(c));
 	}
 }
 

@@ -20,6 +20,7 @@
 #include "blocks_i.h"
 #include "extent_i.h"
 #include "failure_i.h"
+#include "grow.h"
 #include "health_i.h"
 #include "holders_i.h"
 #include "inode_i.h"
@@ -133,15 +134,8 @@ static int push_piece(struct classify_walk *w, const struct hfs_fail_piece *p)
 {
 	struct hfs_fail_class *fc = w->fc;
 
-	if (fc->n == w->cap) {
-		size_t cap = w->cap ? w->cap * 2 : 8;
-		struct hfs_fail_piece *v = realloc(fc->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		fc->v = v;
-		w->cap = cap;
-	}
+	if (hfs_grow(&fc->v, &w->cap, fc->n + 1, sizeof(*fc->v)))
+		return -ENOMEM;
 	fc->v[fc->n++] = *p;
 	return 0;
 }

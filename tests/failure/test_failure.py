@@ -428,21 +428,74 @@ def test_silent_holder_killed_on_device_loss():
         check_shutdown_behaviour(fs, p)
 
 
+def poison_client(fs, path, length):
+    """A raw client with a read lease on the start of path; returns (the
+    socket, the region offset it maps)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.connect(D.ctl_sock(fs))
+    s.send(struct.pack("<IHHIIQII", MAGIC, D.PROTO_VERSION, 1, 32, 0, 1, os.getpid(), 0))  # HELLO
+    for f in socket.recv_fds(s, 1000, 4)[1]:
+        os.close(f)
+    fd = os.open(path, os.O_RDONLY)
+    socket.send_fds(s, [struct.pack("<IHHIIQQQII", MAGIC, D.PROTO_VERSION, 3, 48, 0, 2,
+                                    0, length, 1, 0)], [fd])  # LEASE_REQ, read
+    os.close(fd)
+    data, fds, _, _ = socket.recv_fds(s, 65536, 4)
+    for f in fds:
+        os.close(f)
+    check_eq(struct.unpack_from('<H', data, 6)[0], 4, 'LEASE_OK')
+    return s, struct.unpack_from('<Q', data, 72 + 8)[0]
+
+
+def send_poison(s, off, length):
+    s.send(struct.pack("<IHHIIQQQQ", MAGIC, D.PROTO_VERSION, 13, 48, 0, 3, 0, off, length))
+
+
 def test_client_poison_report():
+    """A client's POISON for a range it maps, confirmed by the daemon's
+    own read of it (simulated poison: this kernel cannot poison memory),
+    is a range failure of that file only."""
     with H.HoldFS(size='64M') as fs:
         files = populate(fs, 2)
         victim = fs.path('f0')
-        off = data_offset(fs, victim)
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        s.connect(D.ctl_sock(fs))
-        s.send(struct.pack("<IHHIIQII", MAGIC, D.PROTO_VERSION, 1, 32, 0, 1, os.getpid(), 0))  # HELLO
-        s.recv(1000)
-        s.send(struct.pack("<IHHIIQQQQ", MAGIC, D.PROTO_VERSION, 13, 48, 0, 2, 0, off, 4096))  # POISON
+        s, off = poison_client(fs, victim, 65536)
+        r = holdfsctl('inject', '--range', '%d,4096' % (off + 8192), '--simulate-poison', fs.mnt)
+        check(r.returncode == 0, 'simulate poison: %s' % r.stderr)
+        send_poison(s, off, 65536)
+        s.close()   # (a holder that does not ack the round's REVOKE is killed)
         wait_state(fs, 'degraded', timeout=5)
-        s.close()
+        st = status(fs)
+        ev = [e for e in st['events'] if e['source'] == 'client poison']
+        check(ev and ev[-1]['offset'] == off + 8192 and ev[-1]['length'] == 4096,
+              'the confirmed granule: %r' % ev)
         expect_eio(read_all, victim)
         verify(files, skip=(victim,))
         fs.unmount()
+
+
+def test_client_poison_unconfirmed():
+    """POISON the daemon's own read does not confirm marks nothing lost;
+    on a read-only mount neither report nor bookkeeping shuts it down."""
+    for opts in (('allow_other',), ('allow_other', 'ro')):
+        with H.HoldFS(size='64M', mount=False) as fs:
+            fs.mount()
+            files = populate(fs, 2)
+            fs.unmount()
+            fs.mount(opts=opts)
+            s, off = poison_client(fs, fs.path('f0'), 65536)
+            send_poison(s, off, 4096)
+            s.close()
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                ev = [e for e in status(fs)['events'] if e['source'] == 'client poison']
+                if ev and ev[-1]['outcome'] != 'in progress':
+                    break
+                time.sleep(0.02)
+            check(ev and ev[-1]['outcome'].startswith('not confirmed'),
+                  'outcome of an unconfirmed report (%s): %r' % (opts, ev))
+            check_eq(status(fs)['state'], 'ok', 'state (%s)' % (opts,))
+            verify(files)
+            fs.unmount()
 
 
 # ------------------------------------------------------------- workloads

@@ -256,11 +256,11 @@ static void test_one_rmap_read(struct hfs_vol *vol)
 
 	/* all of f's 64 KiB, and the free block after it */
 	q = hfs_rmap_queries(vol->rmap);
-	CHECK_EQ(hfs_vol_classify_failure(vol, off, FSZ + 4096, &fc), 0);
+	CHECK_EQ(hfs_vol_classify_failure(vol, off, FSZ + HFS_BLOCK_SIZE, &fc), 0);
 	CHECK_EQ(hfs_rmap_queries(vol->rmap), q + 1);
 	CHECK(!fc.metadata && !strcmp(fc.what, "data"));
 	CHECK_EQ(fc.off, off);
-	CHECK_EQ(fc.len, FSZ + 4096);
+	CHECK_EQ(fc.len, FSZ + HFS_BLOCK_SIZE);
 	CHECK_EQ(fc.free_blocks, 1);
 	CHECK(fc.n >= 1);
 	{
@@ -280,15 +280,15 @@ static void test_one_rmap_read(struct hfs_vol *vol)
 	hfs_fail_class_free(&fc);
 	CHECK_EQ(hfs_rmap_queries(vol->rmap), q + 1);
 	CHECK(hfs_iget(vol, f)->d.i_flags & HFS_IF_LOSTDATA);
-	CHECK_EQ(hfs_read(vol, f, buf, 4096, 0), -EIO);
-	CHECK_EQ(hfs_read(vol, f, buf, 4096, FSZ - 4096), -EIO);
+	CHECK_EQ(hfs_read(vol, f, buf, HFS_BLOCK_SIZE, 0), -EIO);
+	CHECK_EQ(hfs_read(vol, f, buf, HFS_BLOCK_SIZE, FSZ - HFS_BLOCK_SIZE), -EIO);
 	CHECK(hfs_badlist_overlaps(vol, off, FSZ));
 
 	/* a piece that moved between classification and marking (here:
 	 * truncated away) is skipped; the range still goes bad */
 	g = mkfile(vol, dir, "g", d);
 	off = data_off(vol, g);
-	CHECK_EQ(hfs_vol_classify_failure(vol, off, 4096, &fc), 0);
+	CHECK_EQ(hfs_vol_classify_failure(vol, off, HFS_BLOCK_SIZE, &fc), 0);
 	CHECK_EQ(fc.data_pieces, 1);
 	CHECK_EQ(hfs_setattr(vol, g, &(struct hfs_setattr){
 			.mask = HFS_SET_SIZE, .size = 0 }, &(struct hfs_attr){ 0 }),
@@ -298,23 +298,23 @@ static void test_one_rmap_read(struct hfs_vol *vol)
 	hfs_fail_class_free(&fc);
 	CHECK_EQ(hfs_rmap_queries(vol->rmap), q);
 	CHECK(!(hfs_iget(vol, g)->d.i_flags & HFS_IF_LOSTDATA));
-	CHECK(hfs_badlist_overlaps(vol, off, 4096));
+	CHECK(hfs_badlist_overlaps(vol, off, HFS_BLOCK_SIZE));
 
 	/* metadata: a directory block, a fixed area; kinds as enums */
 	off = piece_off(vol, dir, HFS_KIND_DIR);
 	CHECK(off != 0);
-	CHECK_EQ(hfs_vol_classify_failure(vol, off, 4096, &fc), 0);
+	CHECK_EQ(hfs_vol_classify_failure(vol, off, HFS_BLOCK_SIZE, &fc), 0);
 	CHECK(fc.metadata && !strcmp(fc.what, "directory"));
 	CHECK(fc.n == 1 && fc.v[0].kind == HFS_KIND_DIR && fc.v[0].ino == dir);
 	hfs_fail_class_free(&fc);
-	CHECK_EQ(hfs_vol_owners(vol, off, 4096, owner_kind, &k), 1);
+	CHECK_EQ(hfs_vol_owners(vol, off, HFS_BLOCK_SIZE, owner_kind, &k), 1);
 	CHECK_EQ(k, HFS_KIND_DIR);
 	CHECK_EQ(hfs_vol_classify_failure(vol, vol->sb.s_itable_off + 100, 1,
 					  &fc), 0);
 	CHECK(fc.metadata && !strcmp(fc.what, "inode table"));
 	CHECK(fc.n == 1 && fc.v[0].kind == HFS_KIND_FIXED &&
 	      fc.v[0].region_off == vol->sb.s_itable_off &&
-	      fc.v[0].len == 4096 && fc.v[0].ino == 0);
+	      fc.v[0].len == HFS_BLOCK_SIZE && fc.v[0].ino == 0);
 	hfs_fail_class_free(&fc);
 
 	/* the names holdfsctl holders prints */
@@ -365,7 +365,7 @@ int main(void)
 	f2 = mkfile(vol, HFS_ROOT_INO, "f2", d2);
 
 	/* classification */
-	CHECK_EQ(hfs_vol_classify_failure(vol, vol->sb.s_itable_off, 4096, &fc),
+	CHECK_EQ(hfs_vol_classify_failure(vol, vol->sb.s_itable_off, HFS_BLOCK_SIZE, &fc),
 		 0);
 	CHECK(fc.metadata && !strcmp(fc.what, "inode table"));
 	hfs_fail_class_free(&fc);
@@ -373,13 +373,13 @@ int main(void)
 					  &fc), 0);
 	CHECK(fc.metadata && !strcmp(fc.what, "journal"));
 	hfs_fail_class_free(&fc);
-	CHECK_EQ(hfs_vol_classify_failure(vol, REGION_SIZE - 8u * 4096 * 64,
-					  4096, &fc), 0);
+	CHECK_EQ(hfs_vol_classify_failure(vol, REGION_SIZE - 8u * HFS_BLOCK_SIZE * 64,
+					  HFS_BLOCK_SIZE, &fc), 0);
 	CHECK(!fc.metadata);
 	hfs_fail_class_free(&fc);
 	off = data_off(vol, f1);
 	CHECK(off != 0);
-	CHECK_EQ(hfs_vol_classify_failure(vol, off, 4096, &fc), 0);
+	CHECK_EQ(hfs_vol_classify_failure(vol, off, HFS_BLOCK_SIZE, &fc), 0);
 	CHECK(!fc.metadata && fc.data_pieces == 1);
 	hfs_fail_class_free(&fc);
 
@@ -392,30 +392,30 @@ int main(void)
 	CHECK(!strcmp(path, "/"));
 
 	/* mark block 2 of f1 lost */
-	CHECK_EQ(hfs_vol_classify_failure(vol, off + 8192, 4096, &fc), 0);
+	CHECK_EQ(hfs_vol_classify_failure(vol, off + 8192, HFS_BLOCK_SIZE, &fc), 0);
 	CHECK_EQ(hfs_vol_mark_lost(vol, &fc, NULL, NULL), 0);
 	hfs_fail_class_free(&fc);
 	CHECK(hfs_iget(vol, f1)->d.i_flags & HFS_IF_LOSTDATA);
-	CHECK_EQ(hfs_read(vol, f1, buf, 4096, 8192), -EIO);
+	CHECK_EQ(hfs_read(vol, f1, buf, HFS_BLOCK_SIZE, 8192), -EIO);
 	CHECK_EQ(hfs_read(vol, f1, buf, FSZ, 0), -EIO);
 	CHECK_EQ(hfs_read(vol, f1, buf, 8192, 0), 8192);
 	CHECK(!memcmp(buf, d1, 8192));
-	CHECK_EQ(hfs_read(vol, f1, buf, 4096, 12288), 4096);
-	CHECK_EQ(hfs_write(vol, f1, d1, 4096, 8192), -EIO);
+	CHECK_EQ(hfs_read(vol, f1, buf, HFS_BLOCK_SIZE, 12288), HFS_BLOCK_SIZE);
+	CHECK_EQ(hfs_write(vol, f1, d1, HFS_BLOCK_SIZE, 8192), -EIO);
 	CHECK_EQ(hfs_read(vol, f2, buf, FSZ, 0), FSZ);
 	CHECK(!memcmp(buf, d2, FSZ));
-	CHECK(hfs_badlist_overlaps(vol, off + 8192, 4096));
+	CHECK(hfs_badlist_overlaps(vol, off + 8192, HFS_BLOCK_SIZE));
 	CHECK_EQ(hfs_vol_close(vol), 0);
 
 	/* persists; unlink never frees the bad block */
 	vol = mount_vol(rg);
-	CHECK_EQ(hfs_read(vol, f1, buf, 4096, 8192), -EIO);
-	CHECK_EQ(hfs_read(vol, f1, buf, 4096, 12288), 4096);
+	CHECK_EQ(hfs_read(vol, f1, buf, HFS_BLOCK_SIZE, 8192), -EIO);
+	CHECK_EQ(hfs_read(vol, f1, buf, HFS_BLOCK_SIZE, 12288), HFS_BLOCK_SIZE);
 	CHECK_EQ(hfs_unlink(vol, dir, "f1"), 0);
-	CHECK_EQ(hfs_alloc_reserve(&vol->alloc, (off + 8192) / 4096, 1),
+	CHECK_EQ(hfs_alloc_reserve(&vol->alloc, (off + 8192) / HFS_BLOCK_SIZE, 1),
 		 -EEXIST);
-	CHECK_EQ(hfs_alloc_reserve(&vol->alloc, off / 4096, 1), 0);
-	hfs_alloc_put(&vol->alloc, off / 4096, 1);
+	CHECK_EQ(hfs_alloc_reserve(&vol->alloc, off / HFS_BLOCK_SIZE, 1), 0);
+	hfs_alloc_put(&vol->alloc, off / HFS_BLOCK_SIZE, 1);
 
 	/* shutdown: the root answers (getattr, open, readdir: ls works),
 	 * statfs answers, the rest EIO */
