@@ -128,18 +128,6 @@ def verify(files, skip=()):
         check(got == data, '%s changed (%d bytes read)' % (p, len(got)))
 
 
-def fake_sysfs(tmp, dev=DEV):
-    d = os.path.join(tmp, 'sys', 'bus', 'dax', 'devices', dev)
-    os.makedirs(d)
-    for k, v in (('size', '268435456'), ('align', '4096')):
-        with open(os.path.join(d, k), 'w') as f:
-            f.write(v + '\n')
-    drv = os.path.join(tmp, 'sys', 'bus', 'dax', 'drivers', 'device_dax')
-    os.makedirs(drv)
-    os.symlink(drv, os.path.join(d, 'driver'))
-    return os.path.join(tmp, 'sys'), d
-
-
 # ------------------------------------------------------------------ uevents
 
 def _uevent(action, dev=DEV):
@@ -174,7 +162,7 @@ def test_uevent_remove_shuts_down():
 
 def test_sysfs_driver_unbound_shuts_down():
     with H.HoldFS(size='64M') as fs:
-        root, d = fake_sysfs(fs.tmpdir)
+        root, d = H.fake_sysfs(fs.tmpdir, DEV)
         fs.remount(opts=('allow_other', 'sysfs_root=' + root, 'devname=' + DEV, 'poll_ms=100'))
         files = populate(fs, 2)
         time.sleep(0.3)
@@ -187,7 +175,7 @@ def test_sysfs_driver_unbound_shuts_down():
 
 def test_sysfs_badblocks_range_failure():
     with H.HoldFS(size='64M') as fs:
-        root, d = fake_sysfs(fs.tmpdir)
+        root, d = H.fake_sysfs(fs.tmpdir, DEV)
         fs.remount(opts=('allow_other', 'sysfs_root=' + root, 'devname=' + DEV, 'poll_ms=100'))
         files = populate(fs, 3)
         victim = fs.path('f1')

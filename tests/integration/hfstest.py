@@ -873,6 +873,21 @@ def _rc_desc(rc):
     return 'status %d' % rc
 
 
+def fake_sysfs(tmp, dev='dax9.0'):
+    """A sysfs tree under tmp/sys with one bound device-dax, for
+    -o sysfs_root=,devname= (docs/failure-model.md).  Returns (root,
+    device directory); unlink device/driver to unbind it."""
+    d = os.path.join(tmp, 'sys', 'bus', 'dax', 'devices', dev)
+    os.makedirs(d)
+    for k, v in (('size', '268435456'), ('align', '4096')):
+        with open(os.path.join(d, k), 'w') as f:
+            f.write(v + '\n')
+    drv = os.path.join(tmp, 'sys', 'bus', 'dax', 'drivers', 'device_dax')
+    os.makedirs(drv)
+    os.symlink(drv, os.path.join(d, 'driver'))
+    return os.path.join(tmp, 'sys'), d
+
+
 def _with_deadline(fn, args, timeout):
     """Run fn(*args) in a thread; return its exception, 'timeout', or None."""
     box = {}

@@ -227,6 +227,37 @@ def test_accept_errors_back_off():
         H.write_file(fs.path('f'), b'still serving')
 
 
+
+def test_probe_without_descriptors_is_not_loss():
+    """With -o devname= the failure monitor probes a (fake) device-dax in
+    sysfs every poll_ms, opening its attribute files.  Take every
+    descriptor from the daemon (its soft RLIMIT_NOFILE lowered to what it
+    has open, as a flood that beat the admission bounds would): the probe
+    cannot run, which is no evidence of device loss.  The filesystem stays
+    up, the log says so at most once per 10 s, it serves again once
+    descriptors are back, and a real unbind still shuts it down."""
+    with H.HoldFS(size='64M', mount=False) as fs:
+        root, dev = H.fake_sysfs(fs.tmpdir)
+        fs.mount(opts=('allow_other', 'sysfs_root=' + root, 'devname=dax9.0',
+                       'poll_ms=50'))
+        pid = fs.proc.pid
+        soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (fds_of(pid), hard))
+        try:
+            time.sleep(1.5)     # ~30 probes without a descriptor
+        finally:
+            resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
+        log = fs.daemon_log()
+        n = log_lines(fs, 'cannot check dax9.0')
+        check(1 <= n <= 2, 'probe errors logged %d times in 1.5 s: %s' % (n, log[-1500:]))
+        check('Too many open files' in log, 'the probe saw EMFILE: %s' % log[-1500:])
+        check('shut' not in log, 'shut down: %s' % log[-1500:])
+        check_eq(_admin(fs, ADMIN_STATUS)['state'], 'ok', 'state once descriptors are back')
+        H.write_file(fs.path('f'), b'still serving')
+        os.unlink(os.path.join(dev, 'driver'))
+        wait_for('shutdown on a real unbind',
+                 lambda: _admin(fs, ADMIN_STATUS)['state'] == 'shutdown', 5)
+
 # ---------------------------------------------------------------- kills
 
 def evade(mnt, path):
