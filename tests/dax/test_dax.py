@@ -44,15 +44,19 @@ def holdfsctl():
     return p
 
 
-def rc(*args, uid=None, timeout=30):
-    """Run rawclient to completion; returns its stdout lines."""
-    pre = None
-    if uid is not None:
+def rc(*args, user=None, timeout=30):
+    """Run rawclient to completion; returns its stdout lines.  user: an
+    H.TestUser to run it as (its own copy of rawclient: the build may sit
+    where that user cannot reach)."""
+    pre, exe = None, rawclient()
+    if user is not None:
+        exe = user.exe(exe)
+
         def pre():
-            os.setgroups([])
-            os.setgid(uid)
-            os.setuid(uid)
-    p = subprocess.run([rawclient()] + [str(a) for a in args], capture_output=True,
+            os.setgroups(user.groups)
+            os.setgid(user.gid)
+            os.setuid(user.uid)
+    p = subprocess.run([exe] + [str(a) for a in args], capture_output=True,
                        text=True, timeout=timeout, preexec_fn=pre)
     return p.stdout.split('\n'), p
 
@@ -152,21 +156,18 @@ def test_malformed_messages_close_connection():
 
 
 def test_nonroot_refused_at_hello():
-    with H.HoldFS(size='64M') as fs:
-        lines, _ = rc('hello', fs.mnt, uid=1000)
-        check(lines[0].startswith('ERROR errno=13'), 'non-root hello: %r' % lines)
+    with H.TestUser() as u, H.HoldFS(size='64M') as fs:
+        lines, p = rc('hello', fs.mnt, user=u)
+        check(lines[0].startswith('ERROR errno=13'), 'non-root hello: %r %r' % (lines, p.stderr))
         check_eq(lines[1], 'CLOSED', 'connection after EACCES')
 
 
 def test_dax_group_allows_member():
-    import grp
-    try:
-        g = grp.getgrgid(1000).gr_name
-    except KeyError:
-        H.cannot_run('no group with gid 1000')
-    with H.HoldFS(size='64M', mount_opts=('allow_other', 'dax_group=' + g)) as fs:
-        lines, _ = rc('hello', fs.mnt, uid=1000)
-        check(lines[0].startswith('HELLO_OK'), 'dax_group member refused: %r' % lines)
+    with H.TestUser(extra_group=True) as u, \
+            H.HoldFS(size='64M', mount_opts=('allow_other', 'dax_group=' + u.extra)) as fs:
+        lines, p = rc('hello', fs.mnt, user=u)
+        check(lines[0].startswith('HELLO_OK'), 'dax_group member refused: %r %r'
+              % (lines, p.stderr))
 
 
 def test_write_lease_needs_writable_fd():

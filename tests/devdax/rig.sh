@@ -91,8 +91,10 @@ exec 9>"$cache/.lock"
 flock 9
 kpkg=${HOLDFS_RIG_KERNEL:-}
 if [ -z "$kpkg" ]; then
+	# awk reads to the end: an early exit would SIGPIPE apt-cache,
+	# and pipefail would make that the script's death.
 	kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
-		awk '$1 == "Depends:" && $2 ~ /^linux-image-6\.1\.0-[0-9]+-amd64$/ {print $2; exit}')
+		awk '$1 == "Depends:" && $2 ~ /^linux-image-6\.1\.0-[0-9]+-amd64$/ && !k {k = $2} END {print k}')
 fi
 if [ -z "$kpkg" ]; then
 	kpkg=$(apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-amd64$' 2>/dev/null |
@@ -114,12 +116,12 @@ if [ ! -e "$kroot/.done" ]; then
 		{ apt-get update -q >&2 && ( cd "$cache/dl" && apt-get download "$kpkg" >&2 ); } ||
 		die "apt-get download $kpkg failed"
 	dpkg-deb -x "$cache"/dl/"$kpkg"_*.deb "$kroot"
-	kver=$(ls "$kroot/lib/modules" | head -n 1)
+	kver=$(ls "$kroot/lib/modules" | sed -n 1p)
 	depmod -b "$kroot" "$kver"
 	rm -rf "$cache/dl"
 	touch "$kroot/.done"
 fi
-kver=$(ls "$kroot/lib/modules" | head -n 1)
+kver=$(ls "$kroot/lib/modules" | sed -n 1p)
 vmlinuz=$kroot/boot/vmlinuz-$kver
 [ -f "$vmlinuz" ] || die "no $vmlinuz in $kpkg"
 flock -u 9

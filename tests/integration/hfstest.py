@@ -1005,6 +1005,20 @@ class TestUser:
 
     _n = 0
 
+    def exe(self, path):
+        """A copy of the executable path that this user can run.  The
+        tree may be a clone in a 0700 home directory, where the user
+        cannot reach the build's binaries; the copy sits in a root-owned
+        0755 directory removed with the user."""
+        if getattr(self, '_bindir', None) is None:
+            self._bindir = tempfile.mkdtemp(prefix='hfstest-bin-')
+            os.chmod(self._bindir, 0o755)
+        dst = os.path.join(self._bindir, os.path.basename(path))
+        if not os.path.exists(dst):
+            shutil.copy2(path, dst)
+            os.chmod(dst, 0o755)
+        return dst
+
     def _run(self, cmd):
         r = run(cmd, timeout=30)
         if r.returncode != 0:
@@ -1018,6 +1032,9 @@ class TestUser:
         for cmd, name in self._made:
             run([cmd, name], timeout=30)
         self._made = []
+        if getattr(self, '_bindir', None):
+            shutil.rmtree(self._bindir, ignore_errors=True)
+            self._bindir = None
 
     def __enter__(self):
         return self
