@@ -27,7 +27,7 @@ from hfstest import check, check_eq, fail  # noqa: E402
 
 MiB = 1 << 20
 MAGIC = 0x48464450
-PROTO_VERSION = 2  # include/holdfs/proto.h HFS_PROTO_VERSION
+PROTO_VERSION = 3  # include/holdfs/proto.h HFS_PROTO_VERSION
 ADMIN_LEASES, ADMIN_HOLDERS, ADMIN_REPLY = 100, 101, 102
 REVOKE_MS = 300
 
