@@ -35,6 +35,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <holdfs/format.h>
+
 #include "ctl_admit.h"
 #include "ctl_send.h"
 #include "ctl_socket.h"
@@ -182,6 +184,7 @@ static void new_client(struct hfsd_ctl *c, int fd)
 	cl->gid = uc.gid;
 	pthread_mutex_lock(&c->lock);
 	cl->cid = ++c->next_cid;
+	cl->client_id = (uint32_t)(cl->cid % (HFS_DSLOT_DAEMON - 1u)) + 1u;
 	cl->next = c->clients;
 	c->clients = cl;
 	pthread_mutex_unlock(&c->lock);

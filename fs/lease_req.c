@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/falloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@
 #include <holdfs/format.h>
 
 #include "coherence.h"
+#include "datapath.h"
 #include "ctl_send.h"
 #include "failure.h"
 #include "persisted.h"
@@ -111,6 +113,9 @@ void hfsd_on_hello(struct hfsd_ctl *c, struct hfsd_client *cl,
 	r.revoke_ms = c->revoke_ms;
 	memcpy(r.uuid, c->uuid, 16);
 	r.coh_slots = c->coh ? hfsd_coh_nslots(c->coh) : 0;
+	r.client_id = cl->client_id;
+	r.dslot_off = c->dslot_count ? c->dslot_off : 0;
+	r.dslot_count = c->dslot_count;
 	hfsd_ctl_send(c, cl, &r, sizeof(r), c->coh ? hfsd_coh_fd(c->coh) : -1);
 }
 
@@ -200,6 +205,7 @@ struct grant_ctx {
 	uint32_t prot;
 	uint64_t id;
 	uint32_t coh_slot;
+	uint32_t dslot;
 };
 
 /* Under the volume lock: the lease exists before anyone can free its
@@ -224,6 +230,7 @@ static int grant_publish(void *ctx, const struct hfs_lease_extent *ext,
 	l->off = g->off;
 	l->len = g->len;
 	l->prot = g->prot;
+	l->dslot = g->dslot;
 	/* a leaf lock: fine under the volume lock */
 	l->coh_slot = g->coh_slot = hfsd_coh_get(c->coh, g->ino);
 	pthread_mutex_lock(&c->lock);
@@ -249,7 +256,37 @@ static size_t lease_ok(struct hfs_msg_lease_ok *r, uint64_t req_id,
 	r->prot = g->prot;
 	r->nextents = n;
 	r->coh_slot = g->coh_slot;
+	r->dslot = g->dslot;
 	return rlen;
+}
+
+/* The data-path part of a grant (docs/data-path.md): the inode's slot
+ * (armed by its first data-path lease; the kernel's cached attributes of
+ * the inode are dropped then, as they are never cached while it is
+ * armed), and for an extend lease the blocks past EOF, zeroed, with the
+ * slot's limit raised over them.  0 or -errno; g->dslot set once the
+ * slot is attached (the caller detaches it if the grant fails). */
+static int datapath_grant(struct hfsd_ctl *c, struct grant_ctx *g,
+			  uint32_t flags)
+{
+	struct hfs_vol *vol = c->d->vol;
+	uint32_t idx;
+	int r;
+
+	if (!c->dslot_count)
+		return -EOPNOTSUPP;
+	r = hfs_dslot_attach(vol, g->ino, &idx);
+	if (r)
+		return r;
+	g->dslot = idx;
+	hfsd_datapath_inval(c, g->ino, true);
+	if (!(flags & HFS_LEASE_EXTEND))
+		return 0;
+	/* the blocks first, then the limit: a size may only be published
+	 * over blocks that exist (lib/dslot.c) */
+	r = hfs_fallocate(vol, g->ino, FALLOC_FL_KEEP_SIZE, g->off, g->len);
+	return r ? r : hfs_dslot_raise_limit(vol, g->ino, g->off,
+					     g->off + g->len);
 }
 
 /* The region description cl needs for a lease of protection w, opened
@@ -283,7 +320,7 @@ void hfsd_on_lease_req(struct hfsd_ctl *c, struct hfsd_client *cl,
 	uint32_t prot = m->prot & HFS_PROT_WRITE ? HFS_PROT_READ | HFS_PROT_WRITE
 						 : HFS_PROT_READ;
 	struct grant_ctx g = { c, cl, 0, m->offset, m->length, prot, 0,
-			       HFS_COH_NONE };
+			       HFS_COH_NONE, HFS_DSLOT_NONE };
 	struct hfs_msg_lease_ok *r;
 	uint32_t n = 0;
 	int err, pass;
@@ -301,12 +338,16 @@ void hfsd_on_lease_req(struct hfsd_ctl *c, struct hfsd_client *cl,
 	hfs_vol_set_caller(cl->uid == 0);
 	if (!err)
 		err = -client_region(c, cl, prot & HFS_PROT_WRITE, &pass);
+	if (!err && (m->flags & HFS_LEASE_DATAPATH))
+		err = -datapath_grant(c, &g, m->flags);
 	if (!err)
 		err = -hfs_lease_extents(c->d->vol, g.ino, m->offset, m->length,
 					 prot & HFS_PROT_WRITE,
 					 (struct hfs_lease_extent *)(r + 1),
 					 HFS_LEASE_MAX_EXTENTS, &n, grant_publish, &g);
 	if (err) {
+		if (g.dslot != HFS_DSLOT_NONE && !g.id)
+			hfsd_datapath_detach(c, g.ino, g.dslot);
 		free(r);
 		hfsd_ctl_send_error(c, cl, m->h.id, err,
 				    err == EINVAL ? "range not alloc_unit aligned "

@@ -56,7 +56,7 @@ void hfsd_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	hfsd_attr_to_stat(&a, &st);
-	fuse_reply_attr(req, &st, HFSD_ATTR_TIMEOUT);
+	fuse_reply_attr(req, &st, hfsd_attr_timeout(&a));
 }
 
 /* FUSE_SET_ATTR_* to HFS_SET_*.  The kernel sends ATIME together with
@@ -120,7 +120,7 @@ void hfsd_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		return;
 	}
 	hfsd_attr_to_stat(&a, &st);
-	fuse_reply_attr(req, &st, HFSD_ATTR_TIMEOUT);
+	fuse_reply_attr(req, &st, hfsd_attr_timeout(&a));
 }
 
 void hfsd_readlink(fuse_req_t req, fuse_ino_t ino)

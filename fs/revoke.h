@@ -47,6 +47,11 @@ void hfsd_lease_grant_begin(void);
 bool hfsd_lease_grant_defer(struct hfsd_ctl *c, struct hfsd_client *cl,
 			    void *msg, size_t len, int fd);
 
+/* REVOKE every data-path lease of ino and wait for the round (the
+ * volume's dslot_stuck hook; not on the ring thread).  Leases revoked or
+ * -errno. */
+int hfsd_lease_revoke_datapath(struct hfsd_ctl *c, uint64_t ino);
+
 /* What became of one lease in a failure round (ADMIN_STATUS "revoked"). */
 enum hfsd_revoke_outcome {
 	HFSD_REVOKE_ACKED,        /* its holder acked */

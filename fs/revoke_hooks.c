@@ -341,11 +341,33 @@ bool hfsd_lease_grant_defer(struct hfsd_ctl *c, struct hfsd_client *cl,
 	return true;
 }
 
+/* ------------------------------------------------ dslot_stuck hook */
+
+/* A client kept an inode's data-path slot lock past the wait: take the
+ * inode's data-path leases back (the holder acks once its copy is done,
+ * or is killed); the volume then takes the lock over (lib/dslot.c). */
+static void dslot_stuck_hook(void *ctx, uint64_t ino, uint32_t client_id)
+{
+	struct hfsd_ctl *c = ctx;
+	int n;
+
+	hfsd_log(LOG_WARNING, "datapath: client %" PRIu32 " holds the slot "
+		 "lock of inode %" PRIu64 " too long; revoking its data-path "
+		 "leases", client_id, ino);
+	if (tls_on_ring)
+		return; /* never waits here (lib/dslot.c keeps it off) */
+	n = hfsd_lease_revoke_datapath(c, ino);
+	if (n < 0)
+		hfsd_log(LOG_ERR, "datapath: revoking the leases of inode %"
+			 PRIu64 ": %s", ino, strerror(-n));
+}
+
 void hfsd_revoke_hooks_install(struct hfsd_ctl *c)
 {
 	struct hfs_vol_hooks h = {
 		.release = release_hook,
 		.fill = fill_hook,
+		.dslot_stuck = dslot_stuck_hook,
 		.ctx = c,
 	};
 

@@ -49,6 +49,9 @@ struct hfs_inode {
 				   * last forget (FUSE caches it) */
 	bool on_kread;
 	struct hfs_inode *kread_prev, *kread_next;
+	/* Its armed data-path slot + 1, 0: none (dslot_i.h; changes under
+	 * iolock and vol->lock). */
+	uint32_t ds;
 };
 
 /* Region offset of inode slot ino. */

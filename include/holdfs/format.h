@@ -200,17 +200,20 @@ static_assert(sizeof(struct hfs_inode_disk) == HFS_INODE_SIZE, "inode slot");
 #define HFS_DSLOT_DAEMON 0xffffffffu /* ds_lock value of the daemon */
 
 struct hfs_dslot {
+	/* the daemon's line */
 	uint64_t ds_ino;     /*   0 inode number, 0: free */
 	uint64_t ds_gen;     /*   8 its i_generation */
 	uint64_t ds_epoch;   /*  16 valid while equal to the inode's i_dp_epoch */
-	uint64_t ds_limit;   /*  24 bytes: blocks are allocated up to here and
-				    ds_size never goes beyond */
-	uint64_t ds_resv;    /*  32 first byte the reservation allocated (what
-				    lies past EOF from here to ds_limit is
-				    returned at disarm); ds_limit if none */
-	uint64_t ds_base;    /*  40 i_size when armed (for fsck's report) */
-	uint32_t ds_crc;     /*  48 crc32c of bytes [0, 48) */
-	uint32_t ds_pad0;    /*  52 */
+	uint64_t ds_base;    /*  24 i_size when armed (for fsck's report) */
+	uint32_t ds_crc;     /*  32 crc32c of bytes [0, 32): fixed while armed */
+	uint32_t ds_pad0;    /*  36 */
+	uint64_t ds_limit;   /*  40 bytes: ds_size never goes beyond; raised
+				    (one atomic store) only after the blocks
+				    below it were allocated */
+	uint64_t ds_resv;    /*  48 first byte a reservation past EOF
+				    allocated (returned at disarm from the
+				    end of file to ds_limit); ds_limit if
+				    none */
 	uint64_t ds_pad1;    /*  56 */
 	/* the clients' line */
 	uint64_t ds_size;    /*  64 published size, stored after the bytes

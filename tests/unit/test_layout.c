@@ -88,10 +88,10 @@ static void test_dslot(void)
 	FIELD(d, ds_ino, 0, 8);
 	FIELD(d, ds_gen, 8, 8);
 	FIELD(d, ds_epoch, 16, 8);
-	FIELD(d, ds_limit, 24, 8);
-	FIELD(d, ds_resv, 32, 8);
-	FIELD(d, ds_base, 40, 8);
-	FIELD(d, ds_crc, 48, 4);
+	FIELD(d, ds_base, 24, 8);
+	FIELD(d, ds_crc, 32, 4);
+	FIELD(d, ds_limit, 40, 8);
+	FIELD(d, ds_resv, 48, 8);
 	FIELD(d, ds_size, 64, 8);
 	FIELD(d, ds_mtime, 72, 8);
 	FIELD(d, ds_dirty, 80, 8);

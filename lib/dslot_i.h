@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Data-path slots of a mounted volume (dslot.c; docs/data-path.md): the
+ * size, times and append lock of inodes that processes write directly.
+ *
+ * Locks: ip->ds and the DRAM slot change under ip->iolock (write) and
+ * vol->lock.  The slot lock (ds_lock, shared with client processes)
+ * nests inside ip->iolock and outside vol->lock: a daemon operation
+ * that changes an armed inode's size takes it with hfs_dslot_enter
+ * (iolock held, vol->lock not) and drops it with hfs_dslot_leave.
+ */
+#ifndef HOLDFS_DSLOT_I_H
+#define HOLDFS_DSLOT_I_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct hfs_vol;
+struct hfs_inode;
+struct hfs_attr;
+struct hfs_vol_info;
+
+/* An armed slot, in DRAM: what the daemon wrote in its line. */
+struct hfs_dslot_mem {
+	uint64_t ino;        /* 0: free */
+	uint64_t gen, epoch;
+	uint64_t limit, resv, base;
+	uint32_t refs;       /* data-path leases attached */
+	uint64_t mtime_seen; /* the ds_mtime folded last: cleared after a
+				commit of the inode if still there */
+};
+
+struct hfs_dslots {
+	uint64_t off;        /* the area in the region; 0: none */
+	uint32_t count;
+	uint32_t armed;
+	uint32_t hint;       /* where to look for a free slot next */
+	struct hfs_dslot_mem *v;
+	uint32_t wait_ms;    /* how long the daemon waits for a client's
+				slot lock before the stuck hook */
+};
+
+/* Mount (after the inodes are loaded): fold every slot a crash left
+ * armed into its inode and clear the area (read-write), or fold them
+ * into DRAM only (read-only).  0 or -errno. */
+int hfs_dslot_mount(struct hfs_vol *vol, struct hfs_vol_info *info);
+/* Unmount (vol->lock held): disarm every armed slot. */
+int hfs_dslot_unmount_locked(struct hfs_vol *vol);
+void hfs_dslot_free(struct hfs_vol *vol);
+
+/* Before a daemon operation that may change ip's size or times (ip's
+ * iolock held for writing, vol->lock not): take the slot lock from the
+ * clients and fold their size and mtime into ip.  0 (also when ip has no
+ * slot) or -errno.  hfs_dslot_leave after it, whatever happened:
+ * publishes ip's size to the slot and releases the lock; with rearm
+ * (after a commit that bumped i_dp_epoch, hfs_dslot_bump_epoch) the
+ * slot is rewritten for the new epoch.  shrunk: the size went down and
+ * the blocks past it are gone. */
+int hfs_dslot_enter(struct hfs_vol *vol, struct hfs_inode *ip);
+void hfs_dslot_leave(struct hfs_vol *vol, struct hfs_inode *ip, bool rearm,
+		     bool shrunk);
+/* The commit about to be staged overrides what the slot says (a smaller
+ * size, explicit times): bump the epoch that validates the slot.  After
+ * hfs_dslot_enter, under vol->lock, before staging ip. */
+void hfs_dslot_bump_epoch(struct hfs_inode *ip);
+
+/* ip's size as everyone sees it: the larger of i_size and the slot's
+ * published size.  Under vol->lock or ip->iolock. */
+uint64_t hfs_dslot_size(const struct hfs_vol *vol, const struct hfs_inode *ip);
+/* The largest size a data-path client may publish (0: no slot). */
+uint64_t hfs_dslot_limit(const struct hfs_vol *vol, const struct hfs_inode *ip);
+/* Put the slot's size and times over a's (attributes as everyone sees
+ * them). */
+void hfs_dslot_overlay(const struct hfs_vol *vol, const struct hfs_inode *ip,
+		       struct hfs_attr *a);
+/* ip is being freed (vol->lock held): its slot goes with it. */
+void hfs_dslot_inode_gone_locked(struct hfs_vol *vol, struct hfs_inode *ip);
+
+#endif
