@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <holdfs/format.h>
 #include <holdfs/holdfs.h>
 #include <holdfs/proto.h>
 
@@ -80,6 +81,16 @@ struct hfc_conn {
 	uint64_t region_size;
 	uint32_t alloc_unit;
 	uint32_t revoke_ms;
+	uint32_t client_id;  /* ours, for slot locks (HELLO_OK) */
+	uint64_t dslot_off;  /* the data-path slot area; count 0: none */
+	uint32_t dslot_count;
+	/* its mapping (dp_file.c), made on first need: read-write once a
+	 * read-write region fd is held */
+	pthread_mutex_t slots_lock;
+	uint8_t *slots;      /* the area's first byte in the mapping */
+	uint8_t *slots_map;  /* the mapping (aligned down), slots_len bytes */
+	size_t slots_len;
+	bool slots_rw;
 	uint8_t uuid[16];
 	int region_fd[2];    /* [0] read-only, [1] read-write; -1 if none */
 	struct pmem2_map *pmap;   /* small map of the rw region fd: persist fn */
@@ -142,5 +153,43 @@ void hfc_deliver_revoked(struct holdfs_revoke_event *evs, size_t n);
 int hfc_on_remap(struct hfc_conn *c, const struct hfs_msg_remap *r, size_t len);
 void hfc_on_conn_lost(struct hfc_conn *c);
 void hfc_maps_after_fork(void);
+uint64_t hfc_next_id(struct hfc_conn *c);
+
+/* --- mapping.c, for the data path (dp_file.c) */
+/* What a data-path mapping's owner gives: its I/O lock, taken for
+ * writing around a revocation of the mapping (so no copy in flight
+ * touches revoked pages), and a hook told of the revocation, run under
+ * that lock and the maps lock (it must take no other lock). */
+struct hfc_dp_owner {
+	pthread_rwlock_t *io;
+	void (*revoked)(void *arg, struct holdfs_mapping *m, uint64_t off,
+			uint64_t len, uint32_t reason);
+	void *arg;
+};
+struct hfc_lease_req {
+	int fd;
+	dev_t dev;
+	uint64_t off, len;
+	uint32_t hprot;      /* HFS_PROT_* */
+	uint32_t lflags;     /* HFS_LEASE_* */
+	const struct hfc_dp_owner *owner;
+};
+int hfc_lease(const struct hfc_lease_req *rq, struct holdfs_mapping **out);
+/* The connection to the daemon serving fd (connecting if needed). */
+int hfc_conn_of(int fd, dev_t dev, struct hfc_conn **out);
+struct hfc_conn *hfc_map_conn(const struct holdfs_mapping *m);
+uint64_t hfc_map_lease_id(const struct holdfs_mapping *m);
+uint32_t hfc_map_dslot(const struct holdfs_mapping *m);
+const _Atomic uint32_t *hfc_map_coh(const struct holdfs_mapping *m);
+/* The region offset of file byte file_off of m (-ENOENT: a hole). */
+int hfc_map_region_off(const struct holdfs_mapping *m, uint64_t file_off,
+		       uint64_t *roff);
+void hfc_unmap_async(struct holdfs_mapping *m);
+void hfc_map_forget(struct holdfs_mapping *m);
+/* PERSISTED and its answer (the kernel cache of the range dropped). */
+int hfc_persisted(struct hfc_conn *c, uint64_t lease_id, uint64_t off,
+		  uint64_t len);
+/* Tell the daemon of poison at region offset roff (no answer). */
+void hfc_poison(struct hfc_conn *c, uint64_t lease_id, uint64_t roff);
 
 #endif

@@ -243,6 +243,16 @@ int hfc_request_ms(struct hfc_conn *c, void *msg, size_t len, int send_fd,
 	return p->err;
 }
 
+uint64_t hfc_next_id(struct hfc_conn *c)
+{
+	uint64_t id;
+
+	pthread_mutex_lock(&c->lock);
+	id = ++c->next_id;
+	pthread_mutex_unlock(&c->lock);
+	return id;
+}
+
 /* ---- connecting ------------------------------------------------------ */
 
 /* The daemon's coherence table (proto.h): map it read-only.  Without it
@@ -305,6 +315,17 @@ static int hello(struct hfc_conn *c)
 	c->region_size = ok.region_size;
 	c->alloc_unit = ok.alloc_unit;
 	c->revoke_ms = ok.revoke_ms;
+	c->client_id = ok.client_id;
+	/* a slot area outside the region, misaligned or from a daemon
+	 * without a client id: no data path on this connection */
+	if (ok.client_id && ok.client_id != HFS_DSLOT_DAEMON &&
+	    ok.dslot_count && !(ok.dslot_off % HFS_BLOCK_SIZE) &&
+	    ok.dslot_off < ok.region_size &&
+	    (uint64_t)ok.dslot_count * HFS_DSLOT_SIZE <=
+	    ok.region_size - ok.dslot_off) {
+		c->dslot_off = ok.dslot_off;
+		c->dslot_count = ok.dslot_count;
+	}
 	memcpy(c->uuid, ok.uuid, sizeof(c->uuid));
 	map_coherence(c, fd, ok.coh_slots);
 	return 0;
@@ -326,6 +347,8 @@ static void child_after_fork(void)
 	for (c = conns; c; c = c->next) {
 		pthread_mutex_init(&c->lock, NULL);
 		pthread_mutex_init(&c->send_lock, NULL);
+		pthread_mutex_init(&c->slots_lock, NULL);
+		c->slots = c->slots_map = NULL; /* MADV_DONTFORK'd */
 		c->pending = NULL;
 		free(c->lbuf);  /* its listener thread was not inherited */
 		c->lbuf = NULL;
@@ -366,6 +389,7 @@ static int conn_open(const char *path, struct hfc_conn **out)
 	strcpy(c->path, path);
 	c->region_fd[0] = c->region_fd[1] = -1;
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_mutex_init(&c->slots_lock, NULL);
 	pthread_mutex_init(&c->send_lock, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);

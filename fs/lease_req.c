@@ -200,6 +200,8 @@ static bool lease_allowed(struct hfsd_ctl *c, struct hfsd_client *cl,
 
 struct grant_ctx {
 	struct hfsd_ctl *c;
+	bool noholes;        /* a write lease without allocation
+				(HFS_LEASE_NOALLOC): refuse holes */
 	struct hfsd_client *cl;
 	uint64_t ino, off, len;
 	uint32_t prot;
@@ -215,7 +217,12 @@ static int grant_publish(void *ctx, const struct hfs_lease_extent *ext,
 {
 	struct grant_ctx *g = ctx;
 	struct hfsd_ctl *c = g->c;
-	struct hfsd_lease *l = calloc(1, sizeof(*l));
+	struct hfsd_lease *l;
+
+	for (uint32_t i = 0; g->noholes && i < n; i++)
+		if (ext[i].flags & HFS_LEXT_HOLE)
+			return -ENODATA;
+	l = calloc(1, sizeof(*l));
 
 	if (!l || !(l->ext = malloc((n ? n : 1) * sizeof(*ext)))) {
 		free(l);
@@ -319,8 +326,11 @@ void hfsd_on_lease_req(struct hfsd_ctl *c, struct hfsd_client *cl,
 	const struct hfs_msg_lease_req *m = msg;
 	uint32_t prot = m->prot & HFS_PROT_WRITE ? HFS_PROT_READ | HFS_PROT_WRITE
 						 : HFS_PROT_READ;
-	struct grant_ctx g = { c, cl, 0, m->offset, m->length, prot, 0,
-			       HFS_COH_NONE, HFS_DSLOT_NONE };
+	struct grant_ctx g = { c, m->flags & HFS_LEASE_NOALLOC, cl, 0,
+			       m->offset, m->length, prot, 0, HFS_COH_NONE,
+			       HFS_DSLOT_NONE };
+	bool alloc = (prot & HFS_PROT_WRITE) &&
+		     !(m->flags & HFS_LEASE_NOALLOC);
 	struct hfs_msg_lease_ok *r;
 	uint32_t n = 0;
 	int err, pass;
@@ -342,7 +352,7 @@ void hfsd_on_lease_req(struct hfsd_ctl *c, struct hfsd_client *cl,
 		err = -datapath_grant(c, &g, m->flags);
 	if (!err)
 		err = -hfs_lease_extents(c->d->vol, g.ino, m->offset, m->length,
-					 prot & HFS_PROT_WRITE,
+					 alloc,
 					 (struct hfs_lease_extent *)(r + 1),
 					 HFS_LEASE_MAX_EXTENTS, &n, grant_publish, &g);
 	if (err) {
@@ -353,6 +363,7 @@ void hfsd_on_lease_req(struct hfsd_ctl *c, struct hfsd_client *cl,
 				    err == EINVAL ? "range not alloc_unit aligned "
 				    "or beyond the end of the file"
 				    : err == E2BIG ? "too many extents"
+				    : err == ENODATA ? "range has holes"
 				    : strerror(err));
 		return;
 	}

@@ -44,6 +44,9 @@ static const char *check_lease_req(const void *buf)
 	if ((m.flags & HFS_LEASE_EXTEND) &&
 	    (!(m.flags & HFS_LEASE_DATAPATH) || !(m.prot & HFS_PROT_WRITE)))
 		return "LEASE_REQ extend without datapath or write";
+	if ((m.flags & HFS_LEASE_NOALLOC) &&
+	    (m.flags & HFS_LEASE_EXTEND || !(m.prot & HFS_PROT_WRITE)))
+		return "LEASE_REQ noalloc with extend or without write";
 	return NULL;
 }
 

@@ -535,11 +535,14 @@ int hfs_setattr(struct hfs_vol *vol, uint64_t ino, const struct hfs_setattr *sa,
 			hfs_vol_fail(vol, ret);
 		if (ret) /* nothing was committed: the epoch stays */
 			ip->d.i_dp_epoch -= ip->ds ? 1 : 0;
-		if (!ret)
-			hfs_inode_to_attr(vol, ip, out);
 		hfs_vol_unlock(vol);
 	}
 	hfs_dslot_leave(vol, ip, !ret, ip->d.i_size < old_size);
+	if (!ret) { /* after the slot says the new size too */
+		pthread_mutex_lock(&vol->lock);
+		hfs_inode_to_attr(vol, ip, out);
+		pthread_mutex_unlock(&vol->lock);
+	}
 	pthread_rwlock_unlock(&ip->iolock);
 	return ret;
 }

@@ -117,7 +117,12 @@ static_assert(sizeof(struct hfs_msg_hello_ok) == 80, "hello_ok");
 				   allocated (zeroed, size unchanged) and
 				   the slot's limit raised there; needs
 				   HFS_LEASE_DATAPATH */
-#define HFS_LEASE_FLAGS (HFS_LEASE_DATAPATH | HFS_LEASE_EXTEND)
+#define HFS_LEASE_NOALLOC 0x4u  /* write lease over blocks that exist:
+				   ERROR ENODATA if the range has holes
+				   (the client writes holes through FUSE,
+				   which allocates only what it writes) */
+#define HFS_LEASE_FLAGS (HFS_LEASE_DATAPATH | HFS_LEASE_EXTEND | \
+			 HFS_LEASE_NOALLOC)
 
 struct hfs_msg_lease_req {
 	struct hfs_msg_hdr h;
