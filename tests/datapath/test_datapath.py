@@ -69,6 +69,12 @@ def mode_env(mode, stats=None):
         pre = [p for p in e.get('LD_PRELOAD', '').split(':') if p]
         pre.insert(max(len(pre) - 1, 0), stand_in_lib())
         e['LD_PRELOAD'] = ':'.join(pre)
+    # meson puts the stand-in's directory on LD_LIBRARY_PATH (the test
+    # depends on it): only LD_PRELOAD may choose it
+    stand_in_dir = os.path.realpath(os.path.dirname(stand_in_lib()))
+    e['LD_LIBRARY_PATH'] = ':'.join(
+        p for p in e.get('LD_LIBRARY_PATH', '').split(':')
+        if p and os.path.realpath(p) != stand_in_dir)
     if mode == 'off':
         e['HOLDFS_DATAPATH'] = '0'
     if mode in ('lib', 'served-lib'):
