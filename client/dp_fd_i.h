@@ -26,6 +26,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -106,6 +107,17 @@ static inline bool hfc_open_needs_mode(int flags)
 {
 	return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE;
 }
+
+/* In a variadic open whose last named parameter is flags: mode gets the
+ * third argument if the flags say there is one. */
+#define HFC_OPEN_MODE(flags, mode) do {					\
+	if (hfc_open_needs_mode(flags)) {				\
+		va_list ap_;						\
+		va_start(ap_, flags);					\
+		mode = va_arg(ap_, mode_t);				\
+		va_end(ap_);						\
+	}								\
+} while (0)
 
 /* The type of fcntl(2)'s third argument for cmd, so a variadic wrapper
  * passes it on as what it is.  Unknown commands are taken as a pointer,

@@ -42,26 +42,16 @@ static int dp_open(int dirfd, const char *path, int flags, mode_t mode)
 int holdfs_open(const char *path, int flags, ...)
 {
 	mode_t mode = 0;
-	va_list ap;
 
-	if (hfc_open_needs_mode(flags)) {
-		va_start(ap, flags);
-		mode = va_arg(ap, mode_t);
-		va_end(ap);
-	}
+	HFC_OPEN_MODE(flags, mode);
 	return dp_open(AT_FDCWD, path, flags, mode);
 }
 
 int holdfs_openat(int dirfd, const char *path, int flags, ...)
 {
 	mode_t mode = 0;
-	va_list ap;
 
-	if (hfc_open_needs_mode(flags)) {
-		va_start(ap, flags);
-		mode = va_arg(ap, mode_t);
-		va_end(ap);
-	}
+	HFC_OPEN_MODE(flags, mode);
 	return dp_open(dirfd, path, flags, mode);
 }
 

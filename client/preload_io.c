@@ -80,7 +80,7 @@ int __fxstat64(int ver, int fd, struct stat64 *st);
 	X(lseek) X(lseek64) X(fsync) X(fdatasync) X(sync_file_range) \
 	X(fstat) X(fstat64) X(__fxstat) X(__fxstat64) \
 	X(ftruncate) X(ftruncate64) X(fallocate) X(fallocate64) \
-	X(dup) X(dup2) X(dup3) X(fcntl) X(fcntl64)
+	X(dup) X(dup2) X(dup3) X(fcntl)
 #define SLOT(name) static void *_Atomic real_##name;
 REALS(SLOT)
 #undef SLOT
@@ -122,20 +122,11 @@ static int adopted(int fd)
 	return real_fn_ ? adopted(real_fn_(__VA_ARGS__)) : hfs(__VA_ARGS__); \
 } while (0)
 
-#define MODE_ARG(flags, mode) do {					\
-	if (hfc_open_needs_mode(flags)) {				\
-		va_list ap_;						\
-		va_start(ap_, flags);					\
-		mode = va_arg(ap_, mode_t);				\
-		va_end(ap_);						\
-	}								\
-} while (0)
-
 EXPORT int open(const char *path, int flags, ...)
 {
 	mode_t mode = 0;
 
-	MODE_ARG(flags, mode);
+	HFC_OPEN_MODE(flags, mode);
 	OPEN(open, holdfs_open, path, flags, mode);
 }
 
@@ -143,7 +134,7 @@ EXPORT int open64(const char *path, int flags, ...)
 {
 	mode_t mode = 0;
 
-	MODE_ARG(flags, mode);
+	HFC_OPEN_MODE(flags, mode);
 	OPEN(open64, holdfs_open, path, flags, mode);
 }
 
@@ -151,7 +142,7 @@ EXPORT int openat(int dirfd, const char *path, int flags, ...)
 {
 	mode_t mode = 0;
 
-	MODE_ARG(flags, mode);
+	HFC_OPEN_MODE(flags, mode);
 	OPEN(openat, holdfs_openat, dirfd, path, flags, mode);
 }
 
@@ -159,7 +150,7 @@ EXPORT int openat64(int dirfd, const char *path, int flags, ...)
 {
 	mode_t mode = 0;
 
-	MODE_ARG(flags, mode);
+	HFC_OPEN_MODE(flags, mode);
 	OPEN(openat64, holdfs_openat, dirfd, path, flags, mode);
 }
 
@@ -495,16 +486,8 @@ EXPORT int fcntl(int fd, int cmd, ...)
 	return r;
 }
 
-EXPORT int fcntl64(int fd, int cmd, ...)
-{
-	va_list ap;
-	int r;
-
-	va_start(ap, cmd);
-	r = route_fcntl(REAL(fcntl64), fd, cmd, ap);
-	va_end(ap);
-	return r;
-}
+/* One function on 64-bit ABIs, as in glibc. */
+EXPORT int fcntl64(int fd, int cmd, ...) __attribute__((alias("fcntl")));
 
 __attribute__((constructor)) static void io_init(void)
 {

@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,18 +110,6 @@ static long res(const char *what, long r)
 	return r;
 }
 
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void say(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-}
-
 static long off(int fd)
 {
 	return o.lseek(fd, 0, SEEK_CUR);
@@ -177,7 +164,7 @@ static void content(const char *name)
 		h = fnv(buf, (size_t)n, h);
 		total += n;
 	}
-	say("  %s: %ld bytes, fnv %016llx", name, total, (unsigned long long)h);
+	printf("  %s: %ld bytes, fnv %016llx\n", name, total, (unsigned long long)h);
 	o.close(fd);
 }
 
@@ -201,7 +188,7 @@ static void sc_io(void)
 	if (fd < 0)
 		die("open io");
 	res("write", o.write(fd, "hello world\n", 12));
-	say("off=%ld size=%ld", off(fd), size(fd));
+	printf("off=%ld size=%ld\n", off(fd), size(fd));
 	res("lseek set 0", o.lseek(fd, 0, SEEK_SET));
 	got("read 5", fd, buf, o.read(fd, buf, 5));
 	got("readv 4+5", fd, rb, o.readv(fd, rv, 2));
@@ -210,18 +197,18 @@ static void sc_io(void)
 	got("read at eof", fd, buf, o.read(fd, buf, sizeof(buf)));
 	got("pread 4 at 6", fd, buf, o.pread(fd, buf, 4, 6));
 	res("pwrite HELLO at 0", o.pwrite(fd, "HELLO", 5, 0));
-	say("off=%ld", off(fd));
+	printf("off=%ld\n", off(fd));
 	res("writev at eof", o.writev(fd, wv, 2));
-	say("off=%ld size=%ld", off(fd), size(fd));
+	printf("off=%ld size=%ld\n", off(fd), size(fd));
 	res("pwritev at 2", o.pwritev(fd, wv, 2, 2));
 	got("preadv 6 at 1", fd, buf, o.preadv(fd, &one, 1, 1));
 	res("lseek set 3", o.lseek(fd, 3, SEEK_SET));
 	got("preadv2 -1", fd, buf, o.preadv2(fd, &one, 1, -1, 0));
 	got("preadv2 at 0", fd, buf, o.preadv2(fd, &one, 1, 0, 0));
 	res("pwritev2 -1 dsync", o.pwritev2(fd, wv, 2, -1, RWF_DSYNC));
-	say("off=%ld", off(fd));
+	printf("off=%ld\n", off(fd));
 	res("pwritev2 at 30 sync", o.pwritev2(fd, wv, 1, 30, RWF_SYNC));
-	say("off=%ld size=%ld", off(fd), size(fd));
+	printf("off=%ld size=%ld\n", off(fd), size(fd));
 	res("preadv2 nowait at 0", o.preadv2(fd, &one, 1, 0, RWF_NOWAIT));
 	res("preadv2 flags 0x40000000", o.preadv2(fd, &one, 1, 0, 0x40000000));
 	res("lseek end 0", o.lseek(fd, 0, SEEK_END));
@@ -230,18 +217,18 @@ static void sc_io(void)
 	res("lseek cur -40", o.lseek(fd, -40, SEEK_CUR));
 	res("lseek end 100 (past eof)", o.lseek(fd, 100, SEEK_END));
 	res("write past eof", o.write(fd, "Z", 1));
-	say("off=%ld size=%ld", off(fd), size(fd));
+	printf("off=%ld size=%ld\n", off(fd), size(fd));
 	got("pread the gap", fd, buf, o.pread(fd, buf, 4, 40));
 	res("lseek data 0", o.lseek(fd, 0, SEEK_DATA));
 	res("lseek hole 0", o.lseek(fd, 0, SEEK_HOLE));
 	res("ftruncate 20", o.ftruncate(fd, 20));
-	say("off=%ld size=%ld", off(fd), size(fd));
+	printf("off=%ld size=%ld\n", off(fd), size(fd));
 	res("lseek end 0", o.lseek(fd, 0, SEEK_END));
 	res("ftruncate 4096", o.ftruncate(fd, 4096));
 	got("pread over the truncated end", fd, buf, o.pread(fd, buf, 8, 16));
 	res("fallocate keep 8192", o.fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 8192));
 	res("fallocate 0..10000", o.fallocate(fd, 0, 0, 10000));
-	say("size=%ld", size(fd));
+	printf("size=%ld\n", size(fd));
 	res("fsync", o.fsync(fd));
 	res("fdatasync", o.fdatasync(fd));
 	res("sync_file_range", o.sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE));
@@ -249,12 +236,12 @@ static void sc_io(void)
 	res("lseek set 0", o.lseek(fd, 0, SEEK_SET));
 	fill(big, sizeof(big), 3);
 	res("write 300000", o.write(fd, big, sizeof(big)));
-	say("off=%ld size=%ld", off(fd), size(fd));
+	printf("off=%ld size=%ld\n", off(fd), size(fd));
 	res("pread 300000", o.pread(fd, back, sizeof(back), 0));
-	say("same bytes: %s", memcmp(big, back, sizeof(big)) ? "no" : "yes");
+	printf("same bytes: %s\n", memcmp(big, back, sizeof(big)) ? "no" : "yes");
 	res("lseek set 1000", o.lseek(fd, 1000, SEEK_SET));
 	res("read 100000", o.read(fd, back, 100000));
-	say("same bytes: %s off=%ld", memcmp(big + 1000, back, 100000) ? "no" : "yes",
+	printf("same bytes: %s off=%ld\n", memcmp(big + 1000, back, 100000) ? "no" : "yes",
 	    off(fd));
 	res("close", o.close(fd));
 	content("io");
@@ -280,33 +267,33 @@ static void sc_append(void)
 	res("write", o.write(fd, "0123456789", 10));
 	o.close(fd);
 	fd = o.open(path("ap"), O_WRONLY | O_APPEND);
-	say("off after open=%ld", off(fd));
+	printf("off after open=%ld\n", off(fd));
 	res("append ab", o.write(fd, "ab", 2));
-	say("off=%ld size=%ld", off(fd), size(fd));
+	printf("off=%ld size=%ld\n", off(fd), size(fd));
 	res("lseek set 0", o.lseek(fd, 0, SEEK_SET));
 	res("append cd", o.write(fd, "cd", 2));
-	say("off=%ld size=%ld", off(fd), size(fd));
+	printf("off=%ld size=%ld\n", off(fd), size(fd));
 	res("pwrite ef at 0 (appends)", o.pwrite(fd, "ef", 2, 0));
-	say("off=%ld size=%ld", off(fd), size(fd));
+	printf("off=%ld size=%ld\n", off(fd), size(fd));
 	res("F_SETFL 0", o.fcntl(fd, F_SETFL, 0));
-	say("O_APPEND now %d", !!(o.fcntl(fd, F_GETFL) & O_APPEND));
+	printf("O_APPEND now %d\n", !!(o.fcntl(fd, F_GETFL) & O_APPEND));
 	res("lseek set 0", o.lseek(fd, 0, SEEK_SET));
 	res("write XY at 0", o.write(fd, "XY", 2));
-	say("off=%ld size=%ld", off(fd), size(fd));
+	printf("off=%ld size=%ld\n", off(fd), size(fd));
 	res("F_SETFL O_APPEND", o.fcntl(fd, F_SETFL, O_APPEND));
-	say("O_APPEND now %d", !!(o.fcntl(fd, F_GETFL) & O_APPEND));
+	printf("O_APPEND now %d\n", !!(o.fcntl(fd, F_GETFL) & O_APPEND));
 	res("append gh", o.write(fd, "gh", 2));
-	say("off=%ld size=%ld", off(fd), size(fd));
+	printf("off=%ld size=%ld\n", off(fd), size(fd));
 	res("pwritev2 noappend at 4", o.pwritev2(fd, &v, 1, 4, RWF_NOAPPEND));
-	say("off=%ld size=%ld", off(fd), size(fd));
+	printf("off=%ld size=%ld\n", off(fd), size(fd));
 	o.close(fd);
 	fd2 = o.open(path("ap"), O_RDWR);
 	res("lseek set 3", o.lseek(fd2, 3, SEEK_SET));
 	res("pwritev2 -1 RWF_APPEND", o.pwritev2(fd2, &v, 1, -1, RWF_APPEND));
-	say("off=%ld size=%ld", off(fd2), size(fd2));
+	printf("off=%ld size=%ld\n", off(fd2), size(fd2));
 	res("lseek set 3", o.lseek(fd2, 3, SEEK_SET));
 	res("pwritev2 at 1 RWF_APPEND", o.pwritev2(fd2, &v, 1, 1, RWF_APPEND));
-	say("off=%ld size=%ld", off(fd2), size(fd2));
+	printf("off=%ld size=%ld\n", off(fd2), size(fd2));
 	got("preadv2 -1", fd2, buf, o.preadv2(fd2, &r, 1, -1, 0));
 	got("read to eof", fd2, buf, o.read(fd2, buf, sizeof(buf)));
 	o.close(fd2);
@@ -335,10 +322,10 @@ static void sc_dup(void)
 	res("dup2 to 50", o.dup2(fd, 50));
 	got("read 50", 50, buf, o.read(50, buf, 3));
 	res("dup3 to 51 cloexec", o.dup3(fd, 51, O_CLOEXEC));
-	say("51 cloexec %d", o.fcntl(51, F_GETFD) & FD_CLOEXEC);
+	printf("51 cloexec %d\n", o.fcntl(51, F_GETFD) & FD_CLOEXEC);
 	got("read 51", 51, buf, o.read(51, buf, 3));
-	say("F_DUPFD >= 60 is %s", o.fcntl(fd, F_DUPFD, 60) == 60 ? "60" : "other");
-	say("F_DUPFD_CLOEXEC >= 70 is %s",
+	printf("F_DUPFD >= 60 is %s\n", o.fcntl(fd, F_DUPFD, 60) == 60 ? "60" : "other");
+	printf("F_DUPFD_CLOEXEC >= 70 is %s\n",
 	    o.fcntl(fd, F_DUPFD_CLOEXEC, 70) == 70 ? "70" : "other");
 	got("read 60", 60, buf, o.read(60, buf, 2));
 	got("read 70", 70, buf, o.read(70, buf, 2));
@@ -385,10 +372,10 @@ static void sc_fork(void)
 		_exit(0);
 	}
 	waitpid(pid, &st, 0);
-	say("parent sees O_APPEND %d", !!(o.fcntl(fd, F_GETFL) & O_APPEND));
+	printf("parent sees O_APPEND %d\n", !!(o.fcntl(fd, F_GETFL) & O_APPEND));
 	res("lseek set 0", o.lseek(fd, 0, SEEK_SET));
 	res("parent write PA (appends)", o.write(fd, "PA", 2));
-	say("off=%ld size=%ld", off(fd), size(fd));
+	printf("off=%ld size=%ld\n", off(fd), size(fd));
 	o.close(fd);
 	content("fork");
 }
@@ -411,7 +398,7 @@ static void run_child(int fd, int n, int keep_env)
 		_exit(127);
 	}
 	waitpid(pid, &st, 0);
-	say("child exit %d", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	printf("child exit %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 }
 
 static int child_read(int fd, int n)
@@ -422,7 +409,7 @@ static int child_read(int fd, int n)
 		getenv("LD_PRELOAD") ? "set" : "unset");
 	got("  child read", fd, buf, o.read(fd, buf, (size_t)n));
 	res("  child write !", o.write(fd, "!", 1));
-	say("  child off=%ld", off(fd));
+	printf("  child off=%ld\n", off(fd));
 	return 0;
 }
 
@@ -455,11 +442,11 @@ static void sc_reuse(void)
 	fd = o.open(path("r1"), O_RDONLY);
 	got("read 3", fd, buf, o.read(fd, buf, 3));
 	fp = fdopen(fd, "r");
-	say("fgetc '%c'", fgetc(fp));
+	printf("fgetc '%c'\n", fgetc(fp));
 	res("fclose", fclose(fp));
 	if (pipe(p))
 		die("pipe");
-	say("the pipe took the number: %s", p[0] == fd ? "yes" : "no");
+	printf("the pipe took the number: %s\n", p[0] == fd ? "yes" : "no");
 	res("write pipe", o.write(p[1], "pipe!", 5));
 	got("read pipe", p[0], buf, o.read(p[0], buf, sizeof(buf)));
 	res("pread pipe", o.pread(p[0], buf, 1, 0));
@@ -470,9 +457,9 @@ static void sc_reuse(void)
 	got("read 6", fd, buf, o.read(fd, buf, 6));
 	syscall(SYS_close, fd);
 	n = syscall(SYS_openat, AT_FDCWD, path("r2"), O_RDONLY);
-	say("raw open took the number: %s", n == fd ? "yes" : "no");
+	printf("raw open took the number: %s\n", n == fd ? "yes" : "no");
 	got("read the number", fd, buf, o.read(fd, buf, 6));
-	say("size=%ld", size(fd));
+	printf("size=%ld\n", size(fd));
 	res("lseek end", o.lseek(fd, 0, SEEK_END));
 	o.close(fd);
 
@@ -481,7 +468,7 @@ static void sc_reuse(void)
 	syscall(SYS_close, fd);
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
 		die("socketpair");
-	say("the socket took the number: %s", sv[0] == fd ? "yes" : "no");
+	printf("the socket took the number: %s\n", sv[0] == fd ? "yes" : "no");
 	res("write socket", o.write(sv[0], "sock", 4));
 	got("read socket", sv[1], buf, o.read(sv[1], buf, sizeof(buf)));
 	o.close(sv[0]), o.close(sv[1]);
@@ -492,7 +479,7 @@ static void sc_reuse(void)
 	got("read after cloexec", fd, buf, o.read(fd, buf, 4));
 	res("close_range", close_range((unsigned)fd, (unsigned)fd, 0));
 	n = syscall(SYS_openat, AT_FDCWD, path("r2"), O_RDONLY);
-	say("raw open took the number: %s", n == fd ? "yes" : "no");
+	printf("raw open took the number: %s\n", n == fd ? "yes" : "no");
 	got("read the number", fd, buf, o.read(fd, buf, 4));
 	o.close(fd);
 
@@ -519,8 +506,8 @@ static void sc_stdio(void)
 	fputs("line 2\n", fp);
 	fclose(fp);
 	fp = fopen(path("st"), "r");
-	say("fgets '%s'", fgets(line, sizeof(line), fp) ? strtok(line, "\n") : "(null)");
-	say("ftell %ld", ftell(fp));
+	printf("fgets '%s'\n", fgets(line, sizeof(line), fp) ? strtok(line, "\n") : "(null)");
+	printf("ftell %ld\n", ftell(fp));
 	fclose(fp);
 	fd = o.open(path("st"), O_RDWR | O_APPEND);
 	fp = fdopen(fd, "a");
@@ -556,7 +543,7 @@ static void sc_errors(void)
 	res("dup2 to -1", o.dup2(fd, -1));
 	res("dup3 onto itself", o.dup3(fd, fd, 0));
 	res("dup3 bad flags", o.dup3(fd, 90, 0x1));
-	say("off=%ld size=%ld", off(fd), size(fd));
+	printf("off=%ld size=%ld\n", off(fd), size(fd));
 	res("close", o.close(fd));
 	res("read closed", o.read(fd, buf, 4));
 	res("write closed", o.write(fd, "x", 1));
@@ -578,14 +565,14 @@ static void sc_errors(void)
 	size(fd);
 	o.fsync(fd);
 	o.close(fd);
-	say("errno after calls that succeeded: %d", errno);
+	printf("errno after calls that succeeded: %d\n", errno);
 	res("open missing", o.open(path("missing"), O_RDONLY));
 	fd = (int)res("open the directory", o.open(dir, O_RDONLY | O_DIRECTORY));
 	res("read the directory", o.read(fd, buf, 4));
 	o.close(fd);
 	fd = (int)res("open O_PATH", o.open(path("er"), O_PATH));
 	res("read O_PATH", o.read(fd, buf, 4));
-	say("size through O_PATH=%ld", size(fd));
+	printf("size through O_PATH=%ld\n", size(fd));
 	o.close(fd);
 }
 
@@ -617,11 +604,11 @@ static void sc_plain(void)
 	got("read socket", sv[1], buf, o.read(sv[1], buf, sizeof(buf)));
 	res("fsync socket", o.fsync(sv[0]));
 	res("ftruncate socket", o.ftruncate(sv[0], 0));
-	say("socket is a socket: %d", o.fstat(sv[0], &st) == 0 && S_ISSOCK(st.st_mode));
+	printf("socket is a socket: %d\n", o.fstat(sv[0], &st) == 0 && S_ISSOCK(st.st_mode));
 	errno = 4321;
 	o.write(sv[0], "x", 1);
 	o.read(sv[1], buf, 1);
-	say("errno after calls that succeeded: %d", errno);
+	printf("errno after calls that succeeded: %d\n", errno);
 	o.close(p[0]), o.close(p[1]), o.close(sv[0]), o.close(sv[1]);
 }
 
@@ -684,7 +671,7 @@ static void sc_threads(void)
 	race.stop = 1;
 	for (int i = 0; i < 3; i++)
 		pthread_join(t[i], NULL);
-	say("bytes of neither file: %ld", race.bad);
+	printf("bytes of neither file: %ld\n", race.bad);
 	o.close(race.fd), o.close(a), o.close(b);
 }
 

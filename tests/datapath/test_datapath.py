@@ -130,6 +130,18 @@ def stats_lines(path):
         return {}
 
 
+def one_run_stats(fs, scenario, mode):
+    """Run scenario in mode on fs with HOLDFS_DATAPATH_STATS; its one
+    process's counters."""
+    st = os.path.join(fs.tmpdir, 'stats-%s-%s.json' % (scenario, mode))
+    run(scenario, fs.path('%s-%s' % (scenario, mode)), mode, stats=st)
+    lines = stats_lines(st)
+    check_eq(len(lines), 1, 'processes reporting counters (%s)' % lines)
+    (j,) = lines.values()
+    note('%s %s: %s' % (scenario, mode, j))
+    return j
+
+
 def pids(stderr, prefix):
     """The pids of stderr's lines "PREFIX PID ..."."""
     return [int(ln.split()[len(prefix.split())]) for ln in stderr.splitlines()
@@ -244,12 +256,8 @@ def test_served_by_stand_in_engine():
 def test_served_counters():
     """With the stand-in engine, served calls are counted as served."""
     with hfstest.HoldFS(size='128M') as fs:
-        st = os.path.join(fs.tmpdir, 'stats.json')
         for mode in ('served-shim', 'served-lib'):
-            os.path.exists(st) and os.unlink(st)
-            run('io', fs.path(mode), mode, stats=st)
-            (j,) = stats_lines(st).values()
-            note('%s: %s' % (mode, j))
+            j = one_run_stats(fs, 'io', mode)
             check(j['reads'] >= 10 and j['writes'] >= 8, '%s: reads, writes %s' % (mode, j))
             check(j['read_bytes'] >= 400000 and j['write_bytes'] >= 300000,
                   '%s: bytes %s' % (mode, j))
@@ -285,12 +293,8 @@ def test_counters():
     descriptors are served (files) and every call on them is counted as
     served or as sent to the kernel; none with HOLDFS_DATAPATH=0."""
     with hfstest.HoldFS(size='128M') as fs:
-        st = os.path.join(fs.tmpdir, 'stats.json')
         for mode in ('shim', 'lib'):
-            os.path.exists(st) and os.unlink(st)
-            run('io', fs.path(mode), mode, stats=st)
-            (j,) = stats_lines(st).values()
-            note('%s: %s' % (mode, j))
+            j = one_run_stats(fs, 'io', mode)
             check(j['files'] >= 3, '%s: files %d < 3' % (mode, j['files']))
             # sc_io makes 25 reads and writes on its first descriptor
             check(j['reads'] + j['writes'] + j['kernel'] >= 25,
@@ -300,9 +304,7 @@ def test_counters():
                 ['first_call', 'hole', 'no_lease', 'revoked', 'slot_busy', 'no_slot',
                  'flags', 'changed', 'not_allowed', 'other']), 'reason names')
             check(j['kernel_why']['flags'] >= 1, 'RWF_NOWAIT went to the kernel as flags')
-        os.unlink(st)
-        run('io', fs.path('off'), 'off', stats=st)
-        (j,) = stats_lines(st).values()
+        j = one_run_stats(fs, 'io', 'off')
         check_eq((j['files'], j['reads'], j['writes'], j['kernel']), (0, 0, 0, 0),
                  'counters with HOLDFS_DATAPATH=0')
 
@@ -311,11 +313,8 @@ def test_counters_changed_descriptor():
     """A number closed behind the data path's back and reused is caught by
     validation (kernel_why.changed), with and without the shim."""
     with hfstest.HoldFS(size='128M') as fs:
-        st = os.path.join(fs.tmpdir, 'stats.json')
         for mode in ('shim', 'lib'):
-            os.path.exists(st) and os.unlink(st)
-            run('reuse', fs.path(mode), mode, stats=st)
-            (j,) = stats_lines(st).values()
+            j = one_run_stats(fs, 'reuse', mode)
             check(j['kernel_why']['changed'] >= 2, '%s: changed %s' % (mode, j))
 
 
