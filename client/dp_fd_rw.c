@@ -43,18 +43,15 @@
 
 #include "dp_fd_i.h"
 
-#ifndef RWF_NOAPPEND
-#define RWF_NOAPPEND 0x00000020 /* Linux 6.9 */
-#endif
-
 /* Calls longer than this are cut short by the kernel (MAX_RW_COUNT with
  * 64 KiB pages, the smallest there is): left to it. */
 #define MAX_RW ((size_t)INT_MAX & ~(size_t)0xffff)
 /* RWF_* a served call may carry: the engine's writes are durable when
  * they return, so DSYNC and SYNC are met; reads ignore them like the
- * kernel does. */
+ * kernel does.  Any other flag (RWF_NOWAIT, RWF_HIPRI, RWF_NOAPPEND,
+ * which kernels before 6.9 refuse, ...) is the kernel's to judge. */
 #define READ_RWF (RWF_DSYNC | RWF_SYNC)
-#define WRITE_RWF (RWF_DSYNC | RWF_SYNC | RWF_APPEND | RWF_NOAPPEND)
+#define WRITE_RWF (RWF_DSYNC | RWF_SYNC | RWF_APPEND)
 
 struct dp_io {
 	long nr;                  /* the system call the caller made */
@@ -172,15 +169,13 @@ static int screen(const struct dp_io *io, struct hfc_dp_ref *r, size_t *n,
 	}
 	if (!*n)
 		return HOLDFS_DP_OTHER;
-	if (io->flags & ~(io->write ? WRITE_RWF : READ_RWF) ||
-	    (io->flags & (RWF_APPEND | RWF_NOAPPEND)) == (RWF_APPEND | RWF_NOAPPEND))
+	if (io->flags & ~(io->write ? WRITE_RWF : READ_RWF))
 		return HOLDFS_DP_FLAGS;
 	fl = io->write ? write_flags(r) : hfc_dfile_flags(r->f);
 	acc = fl & O_ACCMODE;
 	if (acc != O_RDWR && acc != (io->write ? O_WRONLY : O_RDONLY))
 		return HOLDFS_DP_FLAGS;   /* the kernel says EBADF */
-	*append = io->write && ((io->flags & RWF_APPEND) ||
-				((fl & O_APPEND) && !(io->flags & RWF_NOAPPEND)));
+	*append = io->write && ((io->flags & RWF_APPEND) || (fl & O_APPEND));
 	return -1;
 }
 

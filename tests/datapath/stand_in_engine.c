@@ -11,6 +11,8 @@
  * file in place of the engine: same soname, so preloading it ahead of
  * the shim replaces libholdfs in the whole process.  Appends are atomic
  * only among the threads of one process (a mutex), enough for the tests.
+ * Writes at an offset use RWF_NOAPPEND (Linux 6.9) so that they land at
+ * the offset whatever the description's flags, as an engine's copy does.
  */
 #include <errno.h>
 #include <pthread.h>
