@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libholdfs-preload.so: run unmodified programs with DAX access to holdfs
- * files (LD_PRELOAD=libholdfs-preload.so prog ...).
+ * files (LD_PRELOAD=libholdfs-preload.so prog ...).  This file is its
+ * mapping half; preload_io.c routes read, write & co to the direct data
+ * path.
  *
  * mmap/mmap64: a MAP_SHARED mapping (without MAP_FIXED, not executable) of
  * a file on a FUSE mount whose daemon is a holdfs daemon becomes a lease
@@ -14,7 +16,8 @@
  * PROT_NONE, until the lease is released).
  * msync: inside a writable lease = holdfs_persist(); read lease = no-op.
  *
- * HOLDFS_PRELOAD_DISABLE=1 turns the shim into a pass-through.  mremap and
+ * HOLDFS_PRELOAD_DISABLE=1 turns this half into a pass-through (the I/O
+ * half has HOLDFS_DATAPATH=0).  mremap and
  * mprotect are not interposed: do not mremap a leased range, and a
  * read-only lease cannot be made writable with mprotect.
  *
