@@ -72,8 +72,9 @@ bool hfc_dp_enabled(void);
 /* Does dev name a holdfs mount?  (Its discovery link exists; cached.) */
 bool hfc_dp_is_holdfs_dev(dev_t dev);
 
-/* The counters (holdfs.h struct holdfs_dp_stats), updated by both
- * layers with relaxed atomics (client/dp_stats.c). */
+/* The counters (holdfs.h struct holdfs_dp_stats; client/dp_stats.c):
+ * the descriptor layer counts the calls and their outcomes, the engine
+ * only what it asks the daemon for (leases, reservations). */
 enum hfc_dp_counter {
 	HFC_DPC_FILES, HFC_DPC_READS, HFC_DPC_WRITES, HFC_DPC_APPENDS,
 	HFC_DPC_SYNCS, HFC_DPC_SEEKS, HFC_DPC_READ_BYTES, HFC_DPC_WRITE_BYTES,

@@ -89,8 +89,6 @@ static long fault(struct hfc_dfile *f, const struct hfc_win *w, int r,
 							 w->base),
 			       &roff) == 0)
 		hfc_poison(f->conn, hfc_map_lease_id(w->m), roff);
-	if (r == -EIO)
-		hfc_dp_count(HFC_DPC_EIO, 1);
 	return r;
 }
 
@@ -121,7 +119,6 @@ ssize_t hfc_dfile_preadv(struct hfc_dfile *f, int fd, const struct iovec *iov,
 		pthread_rwlock_rdlock(&f->io);
 		if (atomic_load(&f->state) == HFC_DF_GONE) {
 			pthread_rwlock_unlock(&f->io);
-			hfc_dp_count(HFC_DPC_EIO, 1);
 			return done ? (ssize_t)done : -EIO;
 		}
 		w = f->slot ? hfc_dp_find(f, pos, false) : NULL;
@@ -159,8 +156,6 @@ ssize_t hfc_dfile_preadv(struct hfc_dfile *f, int fd, const struct iovec *iov,
 		pthread_rwlock_unlock(&f->io);
 		done += n;
 	}
-	hfc_dp_count(HFC_DPC_READS, 1);
-	hfc_dp_count(HFC_DPC_READ_BYTES, done);
 	return (ssize_t)done;
 }
 
@@ -200,7 +195,6 @@ static long copy_in(struct hfc_dfile *f, int fd, const struct iovec *iov,
 		pthread_rwlock_rdlock(&f->io);
 		if (atomic_load(&f->state) == HFC_DF_GONE) {
 			pthread_rwlock_unlock(&f->io);
-			hfc_dp_count(HFC_DPC_EIO, 1);
 			return -EIO;
 		}
 		w = f->slot ? hfc_dp_find(f, p, true) : NULL;
@@ -250,10 +244,10 @@ static void stamp(struct hfc_dfile *f)
  * last unit (a DAX client may have stored past EOF there) and what an
  * unpublished write may have left (ds_dirty).  Slot lock held.  0,
  * 1 when a window is missing, or -errno. */
-static long zero_gap(struct hfc_dfile *f, uint64_t size, uint64_t pos)
+static long zero_gap(struct hfc_dfile *f, uint64_t size, uint64_t pos,
+		     uint64_t dirty)
 {
 	uint64_t au = f->conn->alloc_unit;
-	uint64_t dirty = atomic_load((_Atomic uint64_t *)&f->slot->ds_dirty);
 	uint64_t end = (size + au - 1) / au * au;
 
 	if (dirty > end)
@@ -315,14 +309,16 @@ static ssize_t extend(struct hfc_dfile *f, int fd, const struct iovec *iov,
 		r = end <= lim ? 0 : 1;
 		if (!r && end > size) {
 			/* raise ds_dirty first: a writer that dies before it
-			 * publishes leaves its bytes past the size known */
+			 * publishes leaves its bytes past the size known;
+			 * what an earlier one left there is zeroed */
 			_Atomic uint64_t *d = (_Atomic uint64_t *)
 					      &f->slot->ds_dirty;
+			uint64_t dirty = atomic_load(d);
 
-			if (atomic_load(d) < end)
+			if (dirty < end)
 				atomic_store(d, end);
 			if (off > size)
-				r = zero_gap(f, size, off);
+				r = zero_gap(f, size, off, dirty);
 		}
 		if (!r)
 			r = copy_in(f, fd, iov, iovcnt, 0, off, total, true,
@@ -390,12 +386,8 @@ ssize_t hfc_dfile_pwritev(struct hfc_dfile *f, int fd,
 		}
 	}
 out:
-	if (r >= 0) {
-		hfc_dp_count(HFC_DPC_WRITES, 1);
-		hfc_dp_count(HFC_DPC_WRITE_BYTES, (uint64_t)r);
-	} else if (r == HFC_DP_KERNEL) {
+	if (r == HFC_DP_KERNEL)
 		atomic_store(&f->kernel_wrote, true);
-	}
 	return r;
 }
 
@@ -423,13 +415,8 @@ ssize_t hfc_dfile_appendv(struct hfc_dfile *f, int fd,
 	}
 	if (!r)
 		r = extend(f, fd, iov, iovcnt, total, 0, true, at, why);
-	if (r >= 0) {
-		hfc_dp_count(HFC_DPC_WRITES, 1);
-		hfc_dp_count(HFC_DPC_APPENDS, 1);
-		hfc_dp_count(HFC_DPC_WRITE_BYTES, (uint64_t)r);
-	} else if (r == HFC_DP_KERNEL) {
+	if (r == HFC_DP_KERNEL)
 		atomic_store(&f->kernel_wrote, true);
-	}
 	return r;
 }
 
@@ -459,6 +446,5 @@ int hfc_dfile_sync(struct hfc_dfile *f, int fd, bool data_only, int *why)
 	 * is now too */
 	if (f->slot_rw && atomic_exchange(&f->mtime_dirty, false))
 		hfc_dp_persist(f, &f->slot->ds_size, 64);
-	hfc_dp_count(HFC_DPC_SYNCS, 1);
 	return 0;
 }

@@ -281,6 +281,25 @@ static void fold_locked(struct hfs_vol *vol, struct hfs_inode *ip)
 	m->mtime_seen = t;
 }
 
+/* What a direct writer wrote past the published size and never
+ * published (it died, or gave up) must not become content when the
+ * daemon grows the file: zero what is mapped of [size, ds_dirty).  Slot
+ * lock and iolock held, vol->lock too. */
+static void clear_dirty_locked(struct hfs_vol *vol, struct hfs_inode *ip)
+{
+	struct hfs_dslot_mem *m = mem_of(vol, ip);
+	uint32_t idx = ip->ds - 1;
+	uint64_t dirty = load(vol, idx, F(ds_dirty)), lim = mem_limit(m);
+
+	if (dirty > lim)
+		dirty = lim;
+	if (dirty <= ip->d.i_size)
+		return;
+	(void)hfs_file_zero_mapped_locked(vol, ip, ip->d.i_size,
+					  dirty - ip->d.i_size);
+	(void)store(vol, idx, F(ds_dirty), ip->d.i_size);
+}
+
 int hfs_dslot_enter(struct hfs_vol *vol, struct hfs_inode *ip)
 {
 	int ret;
@@ -292,6 +311,7 @@ int hfs_dslot_enter(struct hfs_vol *vol, struct hfs_inode *ip)
 		return ret;
 	pthread_mutex_lock(&vol->lock);
 	fold_locked(vol, ip);
+	clear_dirty_locked(vol, ip);
 	pthread_mutex_unlock(&vol->lock);
 	return 0;
 }
@@ -456,6 +476,7 @@ static int disarm_locked(struct hfs_vol *vol, struct hfs_inode *ip)
 	uint64_t from = round_unit(vol, ip->d.i_size);
 	int ret = 0;
 
+	clear_dirty_locked(vol, ip);
 	if (m->resv > from)
 		from = m->resv;
 	if (m->limit > from)
@@ -583,22 +604,46 @@ void hfs_vol_set_dslot_wait(struct hfs_vol *vol, uint32_t ms)
 
 /* ------------------------------------------------------ mount, unmount */
 
+/* Is s a valid slot of inode slot d (docs/format.md, "Data-path
+ * slots")? */
+static bool slot_valid(const struct hfs_dslot *s, const struct hfs_inode_disk *d)
+{
+	return s->ds_crc == crc_of(s) && S_ISREG(d->i_mode) &&
+	       d->i_generation == s->ds_gen && d->i_dp_epoch == s->ds_epoch &&
+	       s->ds_size <= s->ds_limit && s->ds_limit <= HFS_MAX_FILE_SIZE &&
+	       s->ds_resv <= s->ds_limit;
+}
+
 /* A slot a crash left: is it one to fold into its inode? */
 static struct hfs_inode *slot_inode(struct hfs_vol *vol,
 				    const struct hfs_dslot *s)
 {
 	struct hfs_inode *ip;
 
-	if (s->ds_crc != crc_of(s) || s->ds_ino == 0 ||
-	    s->ds_ino >= vol->sb.s_inode_count)
+	if (s->ds_ino == 0 || s->ds_ino >= vol->sb.s_inode_count)
 		return NULL;
 	ip = vol->itab[s->ds_ino];
-	if (!ip || !S_ISREG(ip->d.i_mode) ||
-	    ip->d.i_generation != s->ds_gen || ip->d.i_dp_epoch != s->ds_epoch ||
-	    s->ds_size > s->ds_limit || s->ds_limit > HFS_MAX_FILE_SIZE ||
-	    s->ds_resv > s->ds_limit)
-		return NULL;
-	return ip;
+	return ip && slot_valid(s, &ip->d) ? ip : NULL;
+}
+
+uint64_t hfs_dslot_media_size(struct hfs_region *rg, const struct hfs_super *sb,
+			      uint64_t ino, const struct hfs_inode_disk *d)
+{
+	struct hfs_dslot s;
+	uint64_t size = 0, v;
+
+	if (!(sb->s_feat_compat & HFS_FEAT_COMPAT_DSLOTS) || !sb->s_dslot_off)
+		return 0;
+	for (uint32_t i = 0; i < sb->s_dslot_count; i++) {
+		uint64_t off = sb->s_dslot_off + (uint64_t)i * HFS_DSLOT_SIZE;
+
+		if (hfs_region_load64(rg, off, &v, NULL) || v != ino ||
+		    hfs_region_read(rg, off, &s, sizeof(s), NULL))
+			continue;
+		if (slot_valid(&s, d) && s.ds_size > size)
+			size = s.ds_size;
+	}
+	return size;
 }
 
 /* Read-write mount: fold slot idx (valid) into ip, as its disarm would

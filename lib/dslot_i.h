@@ -17,6 +17,9 @@
 
 struct hfs_vol;
 struct hfs_inode;
+struct hfs_inode_disk;
+struct hfs_region;
+struct hfs_super;
 struct hfs_attr;
 struct hfs_vol_info;
 
@@ -73,6 +76,10 @@ uint64_t hfs_dslot_limit(const struct hfs_vol *vol, const struct hfs_inode *ip);
  * them). */
 void hfs_dslot_overlay(const struct hfs_vol *vol, const struct hfs_inode *ip,
 		       struct hfs_attr *a);
+/* Journal replay, before any volume exists: the size a valid slot of
+ * inode ino (slot d, as replay left it) published on media, or 0. */
+uint64_t hfs_dslot_media_size(struct hfs_region *rg, const struct hfs_super *sb,
+			      uint64_t ino, const struct hfs_inode_disk *d);
 /* ip is being freed (vol->lock held): its slot goes with it. */
 void hfs_dslot_inode_gone_locked(struct hfs_vol *vol, struct hfs_inode *ip);
 

@@ -403,6 +403,12 @@ static void put_blocks(void *ctx, uint64_t pblk, uint64_t n)
 	hfs_vol_release_blocks(ctx, pblk, n);
 }
 
+int hfs_file_zero_mapped_locked(struct hfs_vol *vol, struct hfs_inode *ip,
+				uint64_t off, uint64_t len)
+{
+	return write_mapped(vol, ip, NULL, off, len);
+}
+
 int hfs_file_drop_blocks_locked(struct hfs_vol *vol, struct hfs_inode *ip,
 				uint64_t from, uint64_t to)
 {

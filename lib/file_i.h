@@ -17,4 +17,10 @@ struct hfs_inode;
 int hfs_file_drop_blocks_locked(struct hfs_vol *vol, struct hfs_inode *ip,
 				uint64_t from, uint64_t to);
 
+/* Zero the mapped bytes of [off, off+len) of ip (holes stay holes).
+ * Locks as above.  0, or -EIO (lost or faulting media: the rest is not
+ * zeroed). */
+int hfs_file_zero_mapped_locked(struct hfs_vol *vol, struct hfs_inode *ip,
+				uint64_t off, uint64_t len);
+
 #endif

@@ -158,6 +158,10 @@ static void test_publish_and_replay(void)
 	CHECK(hfs_getattr(cvol, ino, &a) == 0 && a.size == 15000 && !a.direct);
 	CHECK(a.mtime.tv_sec == 1900000000);
 	CHECK(hfs_read(cvol, ino, buf, 100, 14950) == 50 && buf[0] == 'b');
+	/* journal replay zeroes EOF tails of the inodes it wrote: by the
+	 * size the slot published, not the inode's (5000) */
+	CHECK(hfs_read(cvol, ino, buf, 4000, 5000) == 4000);
+	CHECK(buf[0] == 'b' && buf[3191] == 'b' && buf[3999] == 'b');
 	/* nothing of the unpublished write past EOF survives */
 	CHECK(*file_byte(cvol, ino, 15000) == 0);
 	/* the reservation past the new end went back */
