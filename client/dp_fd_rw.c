@@ -36,9 +36,13 @@
  * on a served descriptor that goes to the kernel, with its reason.
  */
 #include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "dp_fd_i.h"
@@ -48,10 +52,34 @@
 #define MAX_RW ((size_t)INT_MAX & ~(size_t)0xffff)
 /* RWF_* a served call may carry: the engine's writes are durable when
  * they return, so DSYNC and SYNC are met; reads ignore them like the
- * kernel does.  Any other flag (RWF_NOWAIT, RWF_HIPRI, RWF_NOAPPEND,
- * which kernels before 6.9 refuse, ...) is the kernel's to judge. */
+ * kernel does.  RWF_NOAPPEND (write in place on an O_APPEND description)
+ * is served where the kernel knows it (6.9 and later; earlier ones say
+ * EINVAL): through FUSE it could not be told from an append while the
+ * file is written directly (vol.h hfs_append).  Any other flag
+ * (RWF_NOWAIT, RWF_HIPRI, ...) is the kernel's to judge. */
+#ifndef RWF_NOAPPEND
+#define RWF_NOAPPEND 0x00000020
+#endif
 #define READ_RWF (RWF_DSYNC | RWF_SYNC)
 #define WRITE_RWF (RWF_DSYNC | RWF_SYNC | RWF_APPEND)
+
+static bool noappend_known;
+static pthread_once_t noappend_once = PTHREAD_ONCE_INIT;
+
+static void check_noappend(void)
+{
+	struct utsname u;
+	int maj = 0, min = 0;
+
+	if (uname(&u) == 0 && sscanf(u.release, "%d.%d", &maj, &min) == 2)
+		noappend_known = maj > 6 || (maj == 6 && min >= 9);
+}
+
+static int write_rwf(void)
+{
+	pthread_once(&noappend_once, check_noappend);
+	return WRITE_RWF | (noappend_known ? RWF_NOAPPEND : 0);
+}
 
 struct dp_io {
 	long nr;                  /* the system call the caller made */
@@ -169,13 +197,14 @@ static int screen(const struct dp_io *io, struct hfc_dp_ref *r, size_t *n,
 	}
 	if (!*n)
 		return HOLDFS_DP_OTHER;
-	if (io->flags & ~(io->write ? WRITE_RWF : READ_RWF))
+	if (io->flags & ~(io->write ? write_rwf() : READ_RWF))
 		return HOLDFS_DP_FLAGS;
 	fl = io->write ? write_flags(r) : hfc_dfile_flags(r->f);
 	acc = fl & O_ACCMODE;
 	if (acc != O_RDWR && acc != (io->write ? O_WRONLY : O_RDONLY))
 		return HOLDFS_DP_FLAGS;   /* the kernel says EBADF */
-	*append = io->write && ((io->flags & RWF_APPEND) || (fl & O_APPEND));
+	*append = io->write && ((io->flags & RWF_APPEND) ||
+				((fl & O_APPEND) && !(io->flags & RWF_NOAPPEND)));
 	return -1;
 }
 

@@ -348,7 +348,7 @@ void hfc_dp_reap(struct hfc_dfile *f)
 	pthread_mutex_lock(&f->lock);
 	pthread_rwlock_wrlock(&f->io);
 	for (unsigned i = 0; i < f->nwin;)
-		if (f->win[i].dead) {
+		if (f->win[i].dead && !f->win[i].anchor) {
 			gone[n++] = f->win[i].m;
 			f->win[i] = f->win[--f->nwin];
 		} else {
@@ -365,12 +365,12 @@ void hfc_dp_reap(struct hfc_dfile *f)
 static void make_room(struct hfc_dfile *f)
 {
 	struct holdfs_mapping *m;
-	unsigned lru = 0;
+	unsigned lru = f->win[0].anchor ? 1 : 0;
 
 	if (f->nwin < HFC_DP_NWIN)
 		return;
-	for (unsigned i = 1; i < f->nwin; i++)
-		if (f->win[i].used < f->win[lru].used)
+	for (unsigned i = lru + 1; i < f->nwin; i++)
+		if (!f->win[i].anchor && f->win[i].used < f->win[lru].used)
 			lru = i;
 	pthread_rwlock_wrlock(&f->io);
 	m = f->win[lru].m;
@@ -624,6 +624,7 @@ long hfc_dp_get_window(struct hfc_dfile *f, int fd, uint64_t pos,
 		struct hfc_win *w = &f->win[f->nwin - 1];
 		uint32_t idx = hfc_map_dslot(w->m);
 
+		w->anchor = true;
 		r = idx < f->conn->dslot_count ? map_slots(f->conn) : -EPROTO;
 		if (r == 0) {
 			f->slot_idx = idx;

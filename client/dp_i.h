@@ -54,6 +54,10 @@ struct hfc_win {
 	bool extend;              /* reaches past EOF (HFS_LEASE_EXTEND) */
 	uint32_t dead;            /* revoked (any part): the reason; the
 				     window is dropped at the next call */
+	bool anchor;              /* the lease that attached the slot: kept
+				     (even revoked) until the file is
+				     dropped, so the daemon keeps the slot
+				     armed for it and f->slot stays good */
 	uint64_t used;            /* for least-recently-used eviction */
 };
 

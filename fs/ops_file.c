@@ -14,9 +14,11 @@
 #include "coherence.h"
 #include "datapath.h"
 #include "daemon.h"
+#include "revoke.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -163,11 +165,18 @@ void hfsd_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
+	struct hfsd *d = hfsd_of(req);
+	int err;
+
 	/* Mode validation (EOPNOTSUPP for collapse/insert range, ...) is
 	 * the volume's: it knows which modes it implements. */
-	hfsd_reply_status(req, hfs_fallocate(hfsd_of(req)->vol, ino, mode,
-					     (uint64_t)offset,
-					     (uint64_t)length));
+	err = hfs_fallocate(d->vol, ino, mode, (uint64_t)offset,
+			    (uint64_t)length);
+	/* a punch took blocks away: their mappings are gone before we
+	 * answer (revoke.h hfsd_lease_settle) */
+	if (!err && (mode & FALLOC_FL_PUNCH_HOLE) && d->ctl)
+		hfsd_lease_settle(d->ctl, ino);
+	hfsd_reply_status(req, err);
 }
 
 void hfsd_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,

@@ -557,6 +557,26 @@ static struct hfsd_revoked_lease *outcomes(const struct hfsd_job *j,
  * 1, when the daemon may; the round's work is bounded (messages, acks).
  * Layout revocations (truncate, ...) are not raised: they do not hold
  * anyone up but the blocks' reuse. */
+void hfsd_lease_settle(struct hfsd_ctl *c, uint64_t ino)
+{
+	struct timespec dl = hfsd_deadline_ms(
+		((c->revoke_ms + hfsd_dying_ms(c)) / 1000) * 1000 +
+		HFSD_JOB_WAIT_SLACK_MS);
+
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		bool busy = false;
+
+		for (struct hfsd_job *j = c->jobs; j && !busy; j = j->next)
+			busy = j->kind == HFSD_JOB_REVOKE && j->ino == ino &&
+			       j->datapath && j->phase != HFSD_JOB_DONE;
+		if (!busy ||
+		    pthread_cond_timedwait(&c->cond, &c->lock, &dl) == ETIMEDOUT)
+			break;
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
 /* The dslot_stuck hook (revoke_hooks.c): REVOKE, reason LAYOUT, every
  * data-path lease of ino, whole, in one round, and wait until each holder
  * acked or was killed (bounded).  A client acks only once its copies in

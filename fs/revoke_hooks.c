@@ -62,8 +62,12 @@ static bool release_hook(void *ctx, uint64_t pblk, uint64_t n, uint64_t ino,
 		if (!hfsd_lease_revoke_range_locked(l, rs, re, &fs, &fe))
 			continue;
 		keep = true; /* even if we cannot tell the holder */
-		if (!j && (j = hfsd_job_new(c, HFSD_JOB_REVOKE)))
+		if (!j && (j = hfsd_job_new(c, HFSD_JOB_REVOKE))) {
 			j->reason = HFS_REVOKE_LAYOUT;
+			j->ino = ino;
+		}
+		if (j && l->dslot != HFS_DSLOT_NONE)
+			j->datapath = true;
 		if (j && hfsd_job_add_revoke_locked(c, j, l, fs, fe) < 0) {
 			/* the holder cannot be told: never reuse the blocks */
 			j->leak = true;

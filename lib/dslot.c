@@ -241,6 +241,8 @@ void hfs_dslot_overlay(const struct hfs_vol *vol, const struct hfs_inode *ip,
 	const struct hfs_dslot_mem *m = mem_of(vol, ip);
 	uint64_t s, t;
 
+	if (__atomic_load_n(&ip->kernel_size_stale, __ATOMIC_RELAXED))
+		a->direct = true;
 	if (!m)
 		return;
 	a->direct = true;
@@ -421,6 +423,7 @@ static int arm_locked(struct hfs_vol *vol, struct hfs_inode *ip, uint32_t *out)
 		return ret;
 	}
 	ip->ds = idx + 1;
+	__atomic_store_n(&ip->kernel_size_stale, true, __ATOMIC_RELAXED);
 	vol->ds.armed++;
 	*out = idx;
 	return 0;

@@ -328,8 +328,11 @@ static ssize_t write_at(struct hfs_vol *vol, uint64_t ino, const void *buf,
 	if (len == 0 && !append)
 		return 0;
 	pthread_rwlock_wrlock(&ip->iolock);
-	if (append) {
-		/* the end of file as direct writers left it, held still */
+	if (append && (ip->ds || __atomic_load_n(&ip->kernel_size_stale,
+						  __ATOMIC_RELAXED))) {
+		/* the end of file as direct writers left it, held still;
+		 * without them (and once the kernel has asked for the size
+		 * since) the kernel's offset is the end of file */
 		ret = hfs_dslot_enter(vol, ip);
 		slot = true;
 		*offp = off = ip->d.i_size;

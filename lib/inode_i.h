@@ -52,6 +52,14 @@ struct hfs_inode {
 	/* Its armed data-path slot + 1, 0: none (dslot_i.h; changes under
 	 * iolock and vol->lock). */
 	uint32_t ds;
+	/* Armed since the file was last closed by everyone: the kernel's
+	 * cached size may be older than the file's (direct writers grew
+	 * it), so an O_APPEND write through FUSE goes to the real end
+	 * (hfs_append) and attributes are not cached.  Set when a slot is
+	 * armed, cleared at the last release of the unarmed inode.  (Not at
+	 * a getattr: the kernel drops a getattr's size that races a write
+	 * of its own.) */
+	bool kernel_size_stale;
 };
 
 /* Region offset of inode slot ino. */

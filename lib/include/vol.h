@@ -148,9 +148,13 @@ ssize_t hfs_read(struct hfs_vol *vol, uint64_t ino, void *buf, size_t len,
 		 uint64_t off);
 ssize_t hfs_write(struct hfs_vol *vol, uint64_t ino, const void *buf,
 		  size_t len, uint64_t off);
-/* Write at the end of file as everyone sees it (O_APPEND through FUSE:
- * the kernel's offset may come from a size that direct writers have
- * since grown); *off gets where it went. */
+/* O_APPEND through FUSE: the kernel's offset *off comes from its cached
+ * size, which direct writers (docs/data-path.md) may have grown since;
+ * while the inode has them, write at the end of file as everyone sees
+ * it, and set *off to where it went.  Otherwise at *off.  (So a
+ * pwritev2(RWF_NOAPPEND) on an O_APPEND descriptor, which FUSE cannot
+ * tell from an append, also goes to the end while direct writers are
+ * at work.) */
 ssize_t hfs_append(struct hfs_vol *vol, uint64_t ino, const void *buf,
 		   size_t len, uint64_t *off);
 int hfs_fsync(struct hfs_vol *vol, uint64_t ino, bool datasync);
