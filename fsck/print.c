@@ -47,6 +47,19 @@ static void print_lost(const struct hfs_fsck_report *r, FILE *out)
 	}
 }
 
+/* Data-path slots a crash left, where the journal replay is said. */
+static void print_dslots(const struct hfs_fsck_report *r, FILE *out)
+{
+	bool no = r->mode == HFS_FSCK_NO;
+
+	if (!r->dslots_pending && !r->dslots_stale)
+		return;
+	fprintf(out, "%s: data-path slots: %" PRIu64 " pending %s, %" PRIu64
+		" stale %s\n", r->region, r->dslots_pending,
+		no ? "(not folded: -n)" : "folded", r->dslots_stale,
+		no ? "(not cleared: -n)" : "cleared");
+}
+
 static void print_counts(const struct hfs_fsck_report *r, FILE *out)
 {
 	const struct hfs_fsck_counts *c = &r->counts;
@@ -114,6 +127,7 @@ int hfs_fsck_report_print(const struct hfs_fsck_report *r, FILE *out,
 		fprintf(out, "... and %zu more problems\n", r->problems_dropped);
 	if (r->replayed && r->mode != HFS_FSCK_NO)
 		fprintf(out, "%s: journal replayed\n", r->region);
+	print_dslots(r, out);
 	if (r->used_backup_sb)
 		fprintf(out, "%s: used the backup superblock\n", r->region);
 	print_lost(r, out);
