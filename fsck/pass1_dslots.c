@@ -327,8 +327,8 @@ static void fold_one(struct fsck *f, struct p1_img *m, uint32_t k)
 		m->map_dirty = true;
 	if (hi > lo)
 		n = snprintf(resv, sizeof(resv), "; its reservation [%" PRIu64
-			     ", %" PRIu64 ") past EOF is returned", lo * BLK,
-			     hi * BLK);
+			     ", %" PRIu64 ") past EOF goes back to the pool",
+			     lo * BLK, hi * BLK);
 	if (kept)
 		snprintf(resv + n, sizeof(resv) - (size_t)n, " but for %" PRIu64
 			 " blocks (no room to split their extent)", kept);

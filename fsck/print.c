@@ -50,14 +50,16 @@ static void print_lost(const struct hfs_fsck_report *r, FILE *out)
 /* Data-path slots a crash left, where the journal replay is said. */
 static void print_dslots(const struct hfs_fsck_report *r, FILE *out)
 {
-	bool no = r->mode == HFS_FSCK_NO;
-
 	if (!r->dslots_pending && !r->dslots_stale)
 		return;
-	fprintf(out, "%s: data-path slots: %" PRIu64 " pending %s, %" PRIu64
-		" stale %s\n", r->region, r->dslots_pending,
-		no ? "(not folded: -n)" : "folded", r->dslots_stale,
-		no ? "(not cleared: -n)" : "cleared");
+	if (r->mode == HFS_FSCK_NO)
+		fprintf(out, "%s: data-path slots: %" PRIu64 " pending, %" PRIu64
+			" stale (-n: not folded, not cleared)\n", r->region,
+			r->dslots_pending, r->dslots_stale);
+	else
+		fprintf(out, "%s: data-path slots: %" PRIu64 " folded, %" PRIu64
+			" stale cleared\n", r->region, r->dslots_pending,
+			r->dslots_stale);
 }
 
 static void print_counts(const struct hfs_fsck_report *r, FILE *out)
