@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # fsck.holdfs end to end on region files: exit codes, -n leaving the file
-# byte-identical, --json parsing, refusing a region another process holds.
+# byte-identical, --json parsing, refusing a region another process holds,
+# a data-path slot a crash left (reported, folded).
 #
 #   tests/fsck/test_cli.sh FSCK_HOLDFS TEST_FSCK
 #
@@ -112,6 +113,23 @@ expect 1 "damaged, -y -f" -- "$fsck" -y -f "$work/bad.img"
 grep -q "FILESYSTEM WAS MODIFIED" "$work/out" || bad "-y: no MODIFIED line"
 expect 0 "repaired, -n -f" -- "$fsck" -n -f "$work/bad.img"
 expect 0 "repaired, quick" -- "$fsck" -p "$work/bad.img"
+
+# a data-path slot a crash left: reported by -n (JSON and text), folded by -y
+"$gen" --write-image "$work/dslot.img" --corrupt dslot_pending || exit 1
+"$fsck" -n -f --json "$work/dslot.img" >"$work/json" 2>"$work/err"
+code=$?
+[ $code -eq 4 ] || bad "dslot --json exit $code"
+if python3 -c 'import json,sys; r=json.load(sys.stdin); assert r["dslots_pending"]==1 and r["dslots_stale"]==0, r; assert any(p["code"]=="P1_DSLOT_PENDING" and not p["fixed"] and p["path"]=="/dp" for p in r["problems"])' <"$work/json"; then
+	ok "dslot: --json counts the pending slot"
+else
+	bad "dslot: --json lacks the pending slot"
+fi
+expect 4 "dslot, -n" -- "$fsck" -n -f "$work/dslot.img"
+grep -q "data-path slots: 1 pending, 0 stale" "$work/out" || bad "dslot -n: no slot summary"
+expect 1 "dslot, -y folds it" -- "$fsck" -y "$work/dslot.img"
+grep -q "data-path slots: 1 folded, 0 stale cleared" "$work/out" || bad "dslot -y: no slot summary"
+expect 0 "dslot, then clean" -- "$fsck" -n -f "$work/dslot.img"
+grep -q "data-path" "$work/out" && bad "dslot: slot summary on a clean run"
 
 # preen: a problem it may not fix stops it
 expect 4 "-p on an unsafe problem" -- "$fsck" -p -f "$work/unsafe.img"
