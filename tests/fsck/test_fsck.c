@@ -675,6 +675,7 @@ static void c_root_not_dir(struct img *im)
 static const struct hfs_cred dp_cred = { 0, 0, 0, NULL, 0 };
 static uint64_t dp_ino;
 static uint32_t dp_idx;
+static uint64_t dp_prealloc = DP_LIMIT; /* KEEP_SIZE allocation: [0, this) */
 
 static struct hfs_dslot *slot_at(struct img *im, uint32_t k)
 {
@@ -750,7 +751,7 @@ static void dp_setup(struct hfs_vol *vol)
 		      &a) || hfs_open(vol, a.ino) ||
 	    hfs_write(vol, a.ino, buf, DP_BASE, 0) != DP_BASE ||
 	    hfs_dslot_attach(vol, a.ino, &dp_idx) ||
-	    hfs_fallocate(vol, a.ino, FALLOC_FL_KEEP_SIZE, 0, DP_LIMIT) ||
+	    hfs_fallocate(vol, a.ino, FALLOC_FL_KEEP_SIZE, 0, dp_prealloc) ||
 	    hfs_dslot_raise_limit(vol, a.ino, 8192, DP_LIMIT))
 		FAIL("setup: /dp not armed");
 	dp_ino = a.ino;
@@ -1485,7 +1486,8 @@ static void mount_fold(const uint8_t *mem, uint8_t *copy,
  * inode (size, times, epoch, the extent map without the reservation),
  * the blocks in use (in -n already), the zeroed tail, the empty area,
  * DSLOTS_LIVE cleared in both superblocks. */
-static void test_dslot_fold(uint8_t *mem, uint8_t *copy)
+static void test_dslot_fold(uint8_t *mem, uint8_t *copy, const char *name,
+			    uint64_t prealloc)
 {
 	struct img im = { mem, IMAGE_SIZE, { 0 } };
 	struct hfs_inode_disk by_mount = { 0 };
@@ -1493,7 +1495,9 @@ static void test_dslot_fold(uint8_t *mem, uint8_t *copy)
 	uint64_t used_mount = 0, used_n, end;
 	int before = failures, code;
 
+	dp_prealloc = prealloc;
 	corrupt(find_case("dslot_pending"), mem);
+	dp_prealloc = DP_LIMIT;
 	im.sb = *sb_of(&im);
 	end = (DP_SIZE + im.sb.s_alloc_unit - 1) / im.sb.s_alloc_unit *
 	      im.sb.s_alloc_unit;
@@ -1559,7 +1563,80 @@ static void test_dslot_fold(uint8_t *mem, uint8_t *copy)
 	if (code || rep.dslots_pending || rep.dslots_stale)
 		FAIL("dslot_fold: second run exit %d", code);
 	hfs_fsck_report_free(&rep);
-	printf("%s dslot_fold\n", failures == before ? "ok  " : "FAIL");
+	if (prealloc > DP_LIMIT && !file_addr(&im, dp_ino, DP_LIMIT))
+		FAIL("%s: the preallocation past the reservation went too", name);
+	printf("%s %s\n", failures == before ? "ok  " : "FAIL", name);
+}
+
+/* /dq: five blocks one apart (five inline extents, no overflow chain),
+ * the last one followed by a preallocation to 2 MiB: returning a
+ * reservation inside that extent would split it into a sixth. */
+#define DQ_BASE (9u * 4096)
+#define DQ_SIZE 40000u
+
+static void dq_setup(struct hfs_vol *vol)
+{
+	uint8_t buf[4096];
+	struct hfs_attr a;
+	int bad = hfs_mknod(vol, HFS_ROOT_INO, "dq", S_IFREG | 0644, 0,
+			    &dp_cred, &a) || hfs_open(vol, a.ino);
+
+	for (uint64_t k = 0; k < 5 && !bad; k++) {
+		for (size_t i = 0; i < sizeof(buf); i++)
+			buf[i] = image_pattern("/dq", 2 * k * 4096 + i);
+		bad = hfs_write(vol, a.ino, buf, sizeof(buf), 2 * k * 4096) !=
+		      (ssize_t)sizeof(buf);
+	}
+	if (bad || hfs_dslot_attach(vol, a.ino, &dp_idx) ||
+	    hfs_fallocate(vol, a.ino, FALLOC_FL_KEEP_SIZE, DQ_BASE,
+			  2 * DP_LIMIT - DQ_BASE) ||
+	    hfs_dslot_raise_limit(vol, a.ino, DQ_BASE, DP_LIMIT))
+		FAIL("setup: /dq not armed");
+	dp_ino = a.ino;
+}
+
+/* The one fold that differs from mount's, by design (pass1_dslots.c):
+ * pass 1 has no block for a sixth extent's overflow chain, so the
+ * extent stays whole and its blocks past EOF stay preallocated.  The
+ * rest is the fold: size, tail, slot, and a clean second run. */
+static void test_dslot_nosplit(uint8_t *mem)
+{
+	struct img im = { mem, IMAGE_SIZE, { 0 } };
+	struct hfs_inode_disk *d;
+	struct hfs_dslot *s;
+	struct hfs_fsck_report rep;
+	int before = failures, code;
+
+	memcpy(mem, pristine[0], IMAGE_SIZE);
+	im.sb = *sb_of(&im);
+	crash_after(&im, dq_setup);
+	d = inode_at(&im, dp_ino);
+	s = slot_at(&im, dp_idx);
+	if (d->i_nextents != 5 || d->i_ext_blk || s->ds_ino != dp_ino)
+		FAIL("dslot_nosplit: setup: %u extents, chain %llu",
+		     d->i_nextents, (unsigned long long)d->i_ext_blk);
+	for (uint64_t off = DQ_BASE; off < DQ_SIZE; off++)
+		*file_addr(&im, dp_ino, off) = image_pattern("/dq", off);
+	*file_addr(&im, dp_ino, DQ_SIZE) = 'X';
+	s->ds_size = DQ_SIZE;
+	code = run_fsck(mem, HFS_FSCK_YES, &rep);
+	dump(&rep);
+	if (code != 1 || !reported(&rep, HFS_P1_DSLOT_PENDING) ||
+	    !strstr(rep.problems[0].msg, "no room to split"))
+		FAIL("dslot_nosplit: -y exit %d", code);
+	hfs_fsck_report_free(&rep);
+	if (d->i_size != DQ_SIZE || d->i_nextents != 5 || d->i_ext_blk ||
+	    !file_addr(&im, dp_ino, DP_LIMIT - 1) ||
+	    *file_addr(&im, dp_ino, DQ_SIZE) || s->ds_ino)
+		FAIL("dslot_nosplit: size %llu, %u extents, tail %d, slot %llu",
+		     (unsigned long long)d->i_size, d->i_nextents,
+		     *file_addr(&im, dp_ino, DQ_SIZE),
+		     (unsigned long long)s->ds_ino);
+	code = run_fsck(mem, HFS_FSCK_NO, &rep);
+	if (code)
+		FAIL("dslot_nosplit: second run exit %d", code);
+	hfs_fsck_report_free(&rep);
+	printf("%s dslot_nosplit\n", failures == before ? "ok  " : "FAIL");
 }
 
 /* DSLOTS_LIVE: accepted; kept by -n; cleared by -y when no valid slot is
@@ -1677,7 +1754,10 @@ int main(int argc, char **argv)
 		}
 	for (int a = 1; a < argc || argc == 1; a++)
 		if (argc == 1 || !strcmp(argv[a], "dslot_fold")) {
-			test_dslot_fold(mem, copy);
+			test_dslot_fold(mem, copy, "dslot_fold", DP_LIMIT);
+			test_dslot_fold(mem, copy, "dslot_fold_split",
+					2 * DP_LIMIT);
+			test_dslot_nosplit(mem);
 			test_dslot_live(mem);
 			break;
 		}
