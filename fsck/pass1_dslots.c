@@ -31,7 +31,9 @@
  *   reservation would split an extent and the overflow chain has no room
  *   for the extra extent (pass 1 allocates nothing), that extent stays
  *   whole and its blocks past EOF stay mapped, as a KEEP_SIZE
- *   preallocation would.
+ *   preallocation would.  An orphan's slot is folded too, and pass 4
+ *   then frees the orphan: the end state of mount, which frees orphans
+ *   first and clears their slots as stale.
  * Stale slots are cleared (P1_DSLOT_STALE); an unreadable block of the
  *   area is rewritten empty (P1_DSLOT_IO): the sizes it held are lost,
  *   the blocks they covered stay mapped past EOF.
