@@ -109,8 +109,8 @@ struct fsck_hlog {
 
 /* The data-path slot area (docs/data-path.md) as pass 1 found it
  * (pass1_dslots.c).  Candidates are the slots whose own fields pass
- * mount's rule, sorted by (inode, slot): the inode scan folds the ones
- * its inode validates. */
+ * mount's rule, sorted by (inode, slot): the inode scan, in inode order,
+ * folds the ones its inode validates. */
 struct fsck_dslot_cand {
 	uint64_t ino;
 	uint32_t idx;
@@ -123,6 +123,7 @@ struct fsck_dslots {
 	uint8_t *st;           /* what became of each slot (pass1_dslots.c) */
 	struct fsck_dslot_cand *cand;
 	uint32_t ncand;
+	uint32_t next;         /* the inode scan's cursor in cand */
 	uint32_t pending_left; /* valid slots not folded (-n, a failed
 				* write): HFS_FEAT_INCOMPAT_DSLOTS_LIVE stays */
 };

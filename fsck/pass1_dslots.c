@@ -345,29 +345,18 @@ static void fold_one(struct fsck *f, struct p1_img *m, uint32_t k)
 		f->ds.pending_left++;
 }
 
-/* First candidate of ino. */
-static uint32_t cand_first(const struct fsck_dslots *ds, uint64_t ino)
-{
-	uint32_t lo = 0, hi = ds->ncand;
-
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-
-		if (ds->cand[mid].ino < ino)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
+/* The scan meets inodes in ascending order, the candidates are sorted
+ * by inode: one cursor walks them (those it skips name inodes the scan
+ * did not keep, and stay candidates for p1_dslots_finish). */
 void p1_dslots_fold(struct fsck *f, struct p1_img *m)
 {
 	struct fsck_dslots *ds = &f->ds;
 
-	for (uint32_t i = cand_first(ds, m->ino);
-	     i < ds->ncand && ds->cand[i].ino == m->ino && !f->halt; i++) {
-		uint32_t k = ds->cand[i].idx;
+	while (ds->next < ds->ncand && ds->cand[ds->next].ino < m->ino)
+		ds->next++;
+	for (; ds->next < ds->ncand && ds->cand[ds->next].ino == m->ino &&
+	       !f->halt; ds->next++) {
+		uint32_t k = ds->cand[ds->next].idx;
 
 		if (!S_ISREG(m->d.i_mode))
 			ds->st[k] = DS_NOT_REG;

@@ -45,6 +45,16 @@ expect() {
 	fi
 }
 
+# json_ok FILE DESCRIPTION ASSERTIONS: the JSON report in FILE parses and
+# the python ASSERTIONS on it (r) hold
+json_ok() {
+	if python3 -c "import json,sys; r=json.load(sys.stdin); $3" <"$1"; then
+		ok "$2"
+	else
+		bad "$2"
+	fi
+}
+
 for tool in python3 flock sha256sum pkill; do
 	command -v $tool >/dev/null || { echo "test_cli: $tool missing" >&2; exit 1; }
 done
@@ -83,14 +93,9 @@ grep -q P1_INODE_CRC "$work/out" || bad "-n did not report P1_INODE_CRC"
 	|| bad "-n changed the image"
 
 # --json parses and says what happened
-"$fsck" -n -f --json "$work/bad.img" >"$work/json" 2>"$work/err"
-code=$?
-[ $code -eq 4 ] || bad "--json exit $code"
-if python3 -c 'import json,sys; r=json.load(sys.stdin); assert r["status"]=="uncorrected", r["status"]; assert any(p["code"]=="P1_INODE_CRC" for p in r["problems"]); assert r["exit_code"]==4' <"$work/json"; then
-	ok "--json parses"
-else
-	bad "--json does not parse or lacks the problem"
-fi
+expect 4 "damaged, --json" -- "$fsck" -n -f --json "$work/bad.img"
+json_ok "$work/out" "--json parses and names the problem" \
+	'assert r["status"]=="uncorrected", r["status"]; assert any(p["code"]=="P1_INODE_CRC" for p in r["problems"]); assert r["exit_code"]==4'
 
 # a held region: -y refused (8, naming the holder); -n works and says so
 flock -x "$work/bad.img" sleep 30 &
@@ -116,14 +121,9 @@ expect 0 "repaired, quick" -- "$fsck" -p "$work/bad.img"
 
 # a data-path slot a crash left: reported by -n (JSON and text), folded by -y
 "$gen" --write-image "$work/dslot.img" --corrupt dslot_pending || exit 1
-"$fsck" -n -f --json "$work/dslot.img" >"$work/json" 2>"$work/err"
-code=$?
-[ $code -eq 4 ] || bad "dslot --json exit $code"
-if python3 -c 'import json,sys; r=json.load(sys.stdin); assert r["dslots_pending"]==1 and r["dslots_stale"]==0, r; assert any(p["code"]=="P1_DSLOT_PENDING" and not p["fixed"] and p["path"]=="/dp" for p in r["problems"])' <"$work/json"; then
-	ok "dslot: --json counts the pending slot"
-else
-	bad "dslot: --json lacks the pending slot"
-fi
+expect 4 "dslot, --json" -- "$fsck" -n -f --json "$work/dslot.img"
+json_ok "$work/out" "dslot: --json counts the pending slot" \
+	'assert r["dslots_pending"]==1 and r["dslots_stale"]==0, r; assert any(p["code"]=="P1_DSLOT_PENDING" and not p["fixed"] and p["path"]=="/dp" for p in r["problems"])'
 expect 4 "dslot, -n" -- "$fsck" -n -f "$work/dslot.img"
 grep -q "data-path slots: 1 pending, 0 stale" "$work/out" || bad "dslot -n: no slot summary"
 expect 1 "dslot, -y folds it" -- "$fsck" -y "$work/dslot.img"
