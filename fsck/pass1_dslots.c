@@ -23,9 +23,10 @@
  *   size becomes max(i_size, ds_size), mtime and ctime the slot's if
  *   newer, the reservation blocks from max(ds_resv, size rounded up to
  *   the allocation unit) to ds_limit leave the extent map, i_dp_epoch is
- *   incremented, the inode is written; then the bytes past the new size
- *   in its last allocation unit are zeroed (unpublished writes) and the
- *   slot is cleared.  The in-memory inode (struct p1_img) is folded in
+ *   incremented, the inode is written; then what the inode still maps
+ *   past the new size is zeroed up to the end of its last allocation
+ *   unit, or up to ds_dirty (bounded by ds_limit) if that is further:
+ *   unpublished writes; and the slot is cleared.  The in-memory inode (struct p1_img) is folded in
  *   every mode, so -n goes on from the folded size and map and claims no
  *   returned block.  One case differs from mount: if returning the
  *   reservation would split an extent and the overflow chain has no room
@@ -261,14 +262,21 @@ static void fold_attrs(struct hfs_inode_disk *d, const struct hfs_dslot *s)
 	}
 }
 
-/* Zero the bytes of m's last allocation unit past its size (mapped, not
- * lost): they may hold writes never published.  Best effort, as at
- * mount. */
-static void zero_tail(struct fsck *f, const struct p1_img *m)
+/* Zero what m maps (not lost) past its size, up to the end of its last
+ * allocation unit or as far as slot s says unpublished writes reached
+ * (ds_dirty, never past ds_limit), whichever is further: mount's
+ * clear_dirty_locked and EOF tail.  Best effort, as at mount. */
+static void zero_past_eof(struct fsck *f, const struct p1_img *m,
+			  const struct hfs_dslot *slot)
 {
 	static const uint8_t zero[HFS_BLOCK_SIZE];
 	uint64_t from = m->d.i_size;
 	uint64_t to = round_up(from, f->unit_blocks * BLK);
+	uint64_t dirty = slot->ds_dirty < slot->ds_limit ? slot->ds_dirty
+							  : slot->ds_limit;
+
+	if (dirty > to)
+		to = dirty;
 
 	for (uint32_t i = 0; i < m->n && from < to; i++) {
 		const struct hfs_extent *e = &m->v[i];
@@ -289,7 +297,7 @@ static void zero_tail(struct fsck *f, const struct p1_img *m)
 	}
 }
 
-/* Write the folded inode, zero its tail, clear slot k. */
+/* Write the folded inode, zero past its EOF, clear slot k. */
 static void fold_write(struct fsck *f, struct p1_img *m, uint32_t k)
 {
 	static const struct hfs_dslot zero;
@@ -305,8 +313,8 @@ static void fold_write(struct fsck *f, struct p1_img *m, uint32_t k)
 		return;
 	}
 	/* the inode's new epoch has made the slot stale already: like
-	 * mount, the two writes below are best effort */
-	zero_tail(f, m);
+	 * mount, the writes below are best effort */
+	zero_past_eof(f, m, &f->ds.v[k]);
 	(void)fsck_write(f, slot_off(f, k), &zero, sizeof(zero));
 }
 

@@ -757,12 +757,14 @@ static void dp_setup(struct hfs_vol *vol)
 	dp_ino = a.ino;
 }
 
-/* The client: data first, then the size and mtime (docs/data-path.md). */
-static void dp_client(struct img *im)
+/* The client (docs/data-path.md): dirty raised, data, then the size and
+ * mtime; and unpublished bytes up to junk_end that it never published. */
+static void dp_client_to(struct img *im, uint64_t junk_end)
 {
 	struct hfs_dslot *s = slot_at(im, dp_idx);
 
-	for (uint64_t off = s->ds_size; off < DP_SIZE + DP_JUNK; off++) {
+	s->ds_dirty = junk_end;
+	for (uint64_t off = s->ds_size; off < junk_end; off++) {
 		uint8_t *p = file_addr(im, dp_ino, off);
 
 		if (!p) {
@@ -774,6 +776,11 @@ static void dp_client(struct img *im)
 	}
 	s->ds_size = DP_SIZE;
 	s->ds_mtime = DP_MTIME;
+}
+
+static void dp_client(struct img *im)
+{
+	dp_client_to(im, DP_SIZE + DP_JUNK);
 }
 
 static void c_dslot_pending(struct img *im)
@@ -1482,30 +1489,69 @@ static void mount_fold(const uint8_t *mem, uint8_t *copy,
 	hfs_region_close(rg);
 }
 
+/* A pending slot, three ways. */
+struct fold_case {
+	const char *name;
+	uint64_t prealloc; /* KEEP_SIZE allocation [0, this) before arming */
+	uint64_t resv;     /* ds_resv set by hand (crafted); 0: as armed */
+	uint64_t junk_end; /* unpublished bytes [DP_SIZE, this), ds_dirty */
+};
+
+static const struct fold_case fold_cases[] = {
+	{ "dslot_fold", DP_LIMIT, 0, DP_SIZE + DP_JUNK },
+	/* the reservation ends inside an extent that goes on past it */
+	{ "dslot_fold_split", 2 * DP_LIMIT, 0, DP_SIZE + DP_JUNK },
+	/* blocks kept past the last unit hold unpublished bytes (ds_dirty) */
+	{ "dslot_fold_dirty", DP_LIMIT, 64 << 10, 40000 },
+};
+
+/* The file bytes of dp_ino in a and b, block by block over [0, end):
+ * mapped in both or in neither, and equal. */
+static bool same_bytes(uint8_t *a, uint8_t *b, uint64_t end)
+{
+	struct img ia = { a, IMAGE_SIZE, *(struct hfs_super *)a };
+	struct img ib = { b, IMAGE_SIZE, *(struct hfs_super *)b };
+
+	for (uint64_t off = 0; off < end; off += HFS_BLOCK_SIZE) {
+		uint8_t *pa = file_addr(&ia, dp_ino, off);
+		uint8_t *pb = file_addr(&ib, dp_ino, off);
+
+		if (!pa != !pb || (pa && memcmp(pa, pb, HFS_BLOCK_SIZE)))
+			return false;
+	}
+	return true;
+}
+
 /* What fsck does with a pending slot is what mount does with it: the
  * inode (size, times, epoch, the extent map without the reservation),
- * the blocks in use (in -n already), the zeroed tail, the empty area,
- * DSLOTS_LIVE cleared in both superblocks. */
-static void test_dslot_fold(uint8_t *mem, uint8_t *copy, const char *name,
-			    uint64_t prealloc)
+ * the blocks in use (in -n already), the file's bytes (EOF tail and
+ * unpublished writes zeroed), the empty area, DSLOTS_LIVE cleared in
+ * both superblocks. */
+static void test_dslot_fold(uint8_t *mem, uint8_t *copy,
+			    const struct fold_case *fc)
 {
+	const char *name = fc->name;
 	struct img im = { mem, IMAGE_SIZE, { 0 } };
 	struct hfs_inode_disk by_mount = { 0 };
 	struct hfs_fsck_report rep;
 	uint64_t used_mount = 0, used_n, end;
 	int before = failures, code;
 
-	dp_prealloc = prealloc;
-	corrupt(find_case("dslot_pending"), mem);
-	dp_prealloc = DP_LIMIT;
+	memcpy(mem, pristine[0], IMAGE_SIZE);
 	im.sb = *sb_of(&im);
+	dp_prealloc = fc->prealloc;
+	crash_after(&im, dp_setup);
+	dp_prealloc = DP_LIMIT;
+	dp_client_to(&im, fc->junk_end);
+	if (fc->resv)
+		slot_at(&im, dp_idx)->ds_resv = fc->resv;
 	end = (DP_SIZE + im.sb.s_alloc_unit - 1) / im.sb.s_alloc_unit *
 	      im.sb.s_alloc_unit;
 	if (!live(mem, 0) || slot_at(&im, dp_idx)->ds_ino != dp_ino)
-		FAIL("dslot_fold: setup: no armed slot, or DSLOTS_LIVE clear");
+		FAIL("%s: setup: no armed slot, or DSLOTS_LIVE clear", name);
 	mount_fold(mem, copy, &by_mount, &used_mount);
 	if (by_mount.i_size != DP_SIZE)
-		FAIL("dslot_fold: mount folded size %llu",
+		FAIL("%s: mount folded size %llu", name,
 		     (unsigned long long)by_mount.i_size);
 
 	code = run_fsck(mem, HFS_FSCK_NO, &rep);
@@ -1513,8 +1559,8 @@ static void test_dslot_fold(uint8_t *mem, uint8_t *copy, const char *name,
 	used_n = rep.counts.blocks_used;
 	if (code != 4 || rep.dslots_pending != 1 || rep.dslots_stale ||
 	    used_n != used_mount)
-		FAIL("dslot_fold: -n exit %d, %llu pending, %llu stale, %llu "
-		     "blocks used (mount: %llu)", code,
+		FAIL("%s: -n exit %d, %llu pending, %llu stale, %llu blocks "
+		     "used (mount: %llu)", name, code,
 		     (unsigned long long)rep.dslots_pending,
 		     (unsigned long long)rep.dslots_stale,
 		     (unsigned long long)used_n,
@@ -1525,26 +1571,28 @@ static void test_dslot_fold(uint8_t *mem, uint8_t *copy, const char *name,
 	dump(&rep);
 	if (code != 1 || rep.dslots_pending != 1 ||
 	    rep.counts.blocks_used != used_n)
-		FAIL("dslot_fold: -y exit %d, %llu pending, %llu blocks used",
+		FAIL("%s: -y exit %d, %llu pending, %llu blocks used", name,
 		     code, (unsigned long long)rep.dslots_pending,
 		     (unsigned long long)rep.counts.blocks_used);
 	hfs_fsck_report_free(&rep);
 	if (!same_fold(inode_at(&im, dp_ino), &by_mount))
-		FAIL("dslot_fold: fsck's fold differs from mount's (size %llu, "
-		     "epoch %llu, %u extents; mount: %llu, %llu, %u)",
+		FAIL("%s: fsck's fold differs from mount's (size %llu, "
+		     "epoch %llu, %u extents; mount: %llu, %llu, %u)", name,
 		     (unsigned long long)inode_at(&im, dp_ino)->i_size,
 		     (unsigned long long)inode_at(&im, dp_ino)->i_dp_epoch,
 		     inode_at(&im, dp_ino)->i_nextents,
 		     (unsigned long long)by_mount.i_size,
 		     (unsigned long long)by_mount.i_dp_epoch,
 		     by_mount.i_nextents);
-	if (file_addr(&im, dp_ino, end))
-		FAIL("dslot_fold: the reservation past EOF is still mapped");
-	for (uint64_t off = DP_SIZE; off < end; off++) {
+	if (!same_bytes(mem, copy, fc->prealloc))
+		FAIL("%s: the file's bytes differ from mount's", name);
+	if (!fc->resv && file_addr(&im, dp_ino, end))
+		FAIL("%s: the reservation past EOF is still mapped", name);
+	for (uint64_t off = DP_SIZE; off < fc->junk_end; off++) {
 		uint8_t *p = file_addr(&im, dp_ino, off);
 
-		if (!p || *p) {
-			FAIL("dslot_fold: byte %llu past EOF not zeroed",
+		if (p && *p) {
+			FAIL("%s: byte %llu past EOF not zeroed", name,
 			     (unsigned long long)off);
 			break;
 		}
@@ -1553,17 +1601,17 @@ static void test_dslot_fold(uint8_t *mem, uint8_t *copy, const char *name,
 		static const struct hfs_dslot zero;
 
 		if (memcmp(slot_at(&im, k), &zero, sizeof(zero)))
-			FAIL("dslot_fold: slot %u not cleared", k);
+			FAIL("%s: slot %u not cleared", name, k);
 	}
 	if (live(mem, 0) || live(mem, im.sb.s_backup_off))
-		FAIL("dslot_fold: DSLOTS_LIVE left set after -y");
+		FAIL("%s: DSLOTS_LIVE left set after -y", name);
 	if (!(sb_of(&im)->s_state & HFS_STATE_CLEAN))
-		FAIL("dslot_fold: not marked clean after -y");
+		FAIL("%s: not marked clean after -y", name);
 	code = run_fsck(mem, HFS_FSCK_NO, &rep);
 	if (code || rep.dslots_pending || rep.dslots_stale)
-		FAIL("dslot_fold: second run exit %d", code);
+		FAIL("%s: second run exit %d", name, code);
 	hfs_fsck_report_free(&rep);
-	if (prealloc > DP_LIMIT && !file_addr(&im, dp_ino, DP_LIMIT))
+	if (fc->prealloc > DP_LIMIT && !file_addr(&im, dp_ino, DP_LIMIT))
 		FAIL("%s: the preallocation past the reservation went too", name);
 	printf("%s %s\n", failures == before ? "ok  " : "FAIL", name);
 }
@@ -1754,9 +1802,9 @@ int main(int argc, char **argv)
 		}
 	for (int a = 1; a < argc || argc == 1; a++)
 		if (argc == 1 || !strcmp(argv[a], "dslot_fold")) {
-			test_dslot_fold(mem, copy, "dslot_fold", DP_LIMIT);
-			test_dslot_fold(mem, copy, "dslot_fold_split",
-					2 * DP_LIMIT);
+			for (size_t i = 0; i < sizeof(fold_cases) /
+						   sizeof(fold_cases[0]); i++)
+				test_dslot_fold(mem, copy, &fold_cases[i]);
 			test_dslot_nosplit(mem);
 			test_dslot_live(mem);
 			break;
