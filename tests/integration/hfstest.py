@@ -1660,14 +1660,17 @@ def check_dp_stats(path, what):
         lines = []
     require_direct = os.environ.get('HOLDFS_TEST_REQUIRE_DIRECT') == '1'
     if not lines:
-        if not require_direct and not dp_stats_exported():
+        exported = dp_stats_exported()
+        if not require_direct and not exported:
             why = ('%s: NO PROOF that it ran through the data path: no counters in %s, and this '
                    "build's libholdfs does not export holdfs_dp_stats (counters not implemented yet)"
                    % (what, path))
             note('#' * 72 + '\nSKIP ' + why + '\n' + '#' * 72)
             return None
-        fail('%s left no line of data-path counters in %s: the preload shim was not loaded, '
-             'or it did not write HOLDFS_DATAPATH_STATS at exit' % (what, path))
+        fail('%s left no line of data-path counters in %s: %s' % (what, path, (
+            'the preload shim was not loaded, or it did not write HOLDFS_DATAPATH_STATS at exit'
+            if exported else 'HOLDFS_TEST_REQUIRE_DIRECT=1, and this libholdfs does not export '
+            'holdfs_dp_stats (no counters)')))
     tot, why = sum_dp_stats(lines)
     note('data path, %s: %d processes: %s; kernel by reason: %s'
          % (what, len(lines), ', '.join('%s %d' % kv for kv in tot.items()),
