@@ -1562,9 +1562,12 @@ def shim_supervise():
     sys.stdout.flush()
     child = subprocess.Popen(argv, env=env, preexec_fn=_pdeathsig_fn())
 
+    signalled = []
+
     def forward(sig, frame):
         # ^C and meson's timeout signal the whole process group, the child
         # included: give it the grace its own handler takes first
+        signalled.append(sig)
         t = threading.Timer(10.0, lambda: child.poll() is None and child.send_signal(sig))
         t.daemon = True
         t.start()
@@ -1584,8 +1587,11 @@ def shim_supervise():
                    '(at exit: the shim\'s exit handler?)' % _rc_desc(rc))
     runner.run_one(Case('shim/datapath-stats', _shim_stats_case, (stats,)))
     _safe_rmtree(d)
+    if signalled:
+        runner.failed += 1
+        runner.out('FAIL shim/run: interrupted by signal %d' % signalled[0])
     runner.out(runner.summary())
-    return 1 if runner.failed else 0
+    return 128 + signalled[0] if signalled else 1 if runner.failed else 0
 
 
 def _shim_stats_case(stats):
