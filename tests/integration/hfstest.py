@@ -1281,13 +1281,14 @@ class Runner:
     def finish(self):
         """The last line.  Under the shim it is the parent's to print
         (shim/datapath-stats comes after): the counts go to a file of the
-        scratch directory and the line is only a note here."""
+        scratch directory named by our pid (a runner some test starts
+        inherits the directory) and the line is only a note here."""
         d = os.environ.get(SHIM_INNER)
         if not d:
             self.out(self.summary())
             return
         self.note('under the shim: ' + self.summary())
-        with open(os.path.join(d, 'summary.json'), 'w') as f:
+        with open(os.path.join(d, 'summary-%d.json' % os.getpid()), 'w') as f:
             json.dump([self.passed, self.failed, self.skipped], f)
 
     def _hung(self, case, secs):
@@ -1575,7 +1576,7 @@ def shim_supervise():
         signal.signal(sig, forward)
     rc = child.wait()
     try:
-        with open(os.path.join(d, 'summary.json')) as f:
+        with open(os.path.join(d, 'summary-%d.json' % child.pid)) as f:
             runner.passed, runner.failed, runner.skipped = json.load(f)
     except (OSError, ValueError):
         runner.failed += 1
