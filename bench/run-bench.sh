@@ -189,7 +189,7 @@ start_fuse() {
 declare -A dir=() mode=()
 failed_jobs=()
 
-cflags=(-O2 -Wall -Wextra)
+cflags=(-O2 -Wall -Wextra -I"$root/bench")
 gcc "${cflags[@]}" -o "$bin/metabench" "$root/bench/metabench.c"
 # shellcheck disable=SC2046 # pkg-config output is a list of words
 gcc "${cflags[@]}" -o "$bin/rawcopy" "$root/bench/rawcopy.c" \
