@@ -365,7 +365,8 @@ def print_table(info, ran, rounds, table):
 
     if "holdfs_shim" in ran:
         print()
-        print("targets (bench/README.md; met = holds in every round)")
+        print("performance targets (bench/README.md; met = holds in every "
+              "round)")
         grows = []
         for g in goals(table, n):
             grows.append([g["label"], g["ratio"], g["target"],

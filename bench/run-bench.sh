@@ -24,12 +24,13 @@
 #   HOLDFS_BUILD    meson build directory with the holdfs binaries [build]
 #   PMEM2_FORCE_GRANULARITY  passed through to holdfs, rawcopy and lat
 #
-# Needs root only as far as mounting FUSE does on this machine.  Every
-# mount and daemon it starts is taken down on exit, Ctrl-C or failure.
+# Needs root as far as mounting FUSE does on this machine, and for DAX
+# leases (the holdfs+shim column's data path).  Every mount, daemon and
+# measuring process it starts is taken down on exit, Ctrl-C or failure.
 set -euo pipefail
 
 usage() {
-	sed -n '2,28s/^# \{0,1\}//p' "$0"
+	sed -n '2,29s/^# \{0,1\}//p' "$0"
 }
 
 root=$(cd "$(dirname "$0")/.." && pwd)
