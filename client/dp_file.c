@@ -489,6 +489,19 @@ static long lease_window(struct hfc_dfile *f, int fd, uint64_t off,
 	return 0;
 }
 
+/* The file's size from the daemon (one getattr: before the slot is
+ * known). */
+static int daemon_size(int fd, uint64_t *size)
+{
+	struct statx sx;
+
+	if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_FORCE_SYNC, STATX_SIZE,
+		  &sx) < 0)
+		return -errno;
+	*size = sx.stx_size;
+	return 0;
+}
+
 /* The first contact of a file: its connection (HELLO if this process
  * has none to that daemon yet), its size from the daemon (one getattr:
  * the slot is not known before the first lease), the window size, the
@@ -496,7 +509,6 @@ static long lease_window(struct hfc_dfile *f, int fd, uint64_t off,
 static long first_contact(struct hfc_dfile *f, int fd, uint64_t *size,
 			  int *why)
 {
-	struct statx sx;
 	uint64_t w;
 	int r;
 
@@ -510,10 +522,9 @@ static long first_contact(struct hfc_dfile *f, int fd, uint64_t *size,
 		f->why = HOLDFS_DP_NO_SLOT;
 		goto refused;
 	}
-	if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_FORCE_SYNC, STATX_SIZE,
-		  &sx) < 0)
-		return -errno;
-	*size = sx.stx_size;
+	r = daemon_size(fd, size);
+	if (r)
+		return r;
 	for (w = HFC_DP_WIN_MIN; w < HFC_DP_WIN_MAX && w < *size / 32; w *= 2)
 		;
 	f->win_size = w < f->conn->alloc_unit ? f->conn->alloc_unit : w;
@@ -594,9 +605,12 @@ long hfc_dp_get_window(struct hfc_dfile *f, int fd, uint64_t pos,
 		return 0;
 	}
 	pthread_rwlock_unlock(&f->io);
+	lim = 0;
 	if (!f->conn) {
 		r = first_contact(f, fd, &size, why);
-		lim = 0;
+	} else if (!f->slot) {
+		/* leased before, never got the slot: the daemon's size */
+		r = daemon_size(fd, &size);
 	} else {
 		size = cur_size(f);
 		lim = cur_limit(f);

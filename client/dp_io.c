@@ -92,6 +92,39 @@ static long fault(struct hfc_dfile *f, const struct hfc_win *w, int r,
 	return r;
 }
 
+/* Lease what [pos, end) needs before copying anything, so a call is
+ * served whole or not at all (a short read or write of a regular file
+ * surprises programs; only a revocation in between can still cut one
+ * short).  rw: write windows.  0, HFC_DP_KERNEL with *why, or -errno. */
+static long cover(struct hfc_dfile *f, int fd, uint64_t pos, uint64_t end,
+		  bool rw, int *why)
+{
+	while (pos < end) {
+		struct hfc_win *w;
+		uint64_t stop = 0;
+		long r;
+
+		pthread_rwlock_rdlock(&f->io);
+		if (f->slot && !rw && pos >= size_of(f)) {
+			pthread_rwlock_unlock(&f->io);
+			return 0; /* the rest is past EOF */
+		}
+		w = f->slot ? hfc_dp_find(f, pos, rw) : NULL;
+		if (w)
+			stop = w->off + w->len;
+		pthread_rwlock_unlock(&f->io);
+		if (w) {
+			pos = stop;
+			continue;
+		}
+		r = hfc_dp_get_window(f, fd, pos, end,
+				      rw ? HFC_WANT_WRITE : HFC_WANT_READ, why);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
 /* ---------------------------------------------------------------- read */
 
 ssize_t hfc_dfile_preadv(struct hfc_dfile *f, int fd, const struct iovec *iov,
@@ -107,6 +140,8 @@ ssize_t hfc_dfile_preadv(struct hfc_dfile *f, int fd, const struct iovec *iov,
 		return HFC_DP_KERNEL;
 	}
 	r = hfc_dp_ready(f, fd, total, why);
+	if (!r)
+		r = cover(f, fd, off, off + total, false, why);
 	if (r)
 		return r;
 	while (done < total) {
@@ -378,8 +413,10 @@ ssize_t hfc_dfile_pwritev(struct hfc_dfile *f, int fd,
 	if (off + total > size_of(f)) {
 		r = extend(f, fd, iov, iovcnt, total, off, false, &at, why);
 	} else {
-		r = copy_in(f, fd, iov, iovcnt, 0, off, total, false, &done,
-			    why);
+		r = cover(f, fd, off, off + total, true, why);
+		if (!r)
+			r = copy_in(f, fd, iov, iovcnt, 0, off, total, false,
+				    &done, why);
 		if (!r || done) {
 			stamp(f);
 			r = (ssize_t)done;

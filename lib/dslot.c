@@ -408,8 +408,12 @@ static int arm_locked(struct hfs_vol *vol, struct hfs_inode *ip, uint32_t *out)
 		.epoch = ip->d.i_dp_epoch, .base = ip->d.i_size,
 		.limit = round_unit(vol, ip->d.i_size), .refs = 1 };
 	m->resv = m->limit;
-	/* the clients' line, then the header that makes the slot valid */
-	ret = store(vol, idx, F(ds_size), ip->d.i_size);
+	/* the clients' line (from zero: a lock word left by anyone goes),
+	 * then the header that makes the slot valid */
+	ret = hfs_region_zero(vol->rg, slot_off(vol, idx) + F(ds_size),
+			      HFS_DSLOT_SIZE - F(ds_size), NULL);
+	if (!ret)
+		ret = store(vol, idx, F(ds_size), ip->d.i_size);
 	if (!ret)
 		ret = store(vol, idx, F(ds_mtime), 0);
 	if (!ret)
@@ -617,6 +621,13 @@ static bool slot_valid(const struct hfs_dslot *s, const struct hfs_inode_disk *d
 	       s->ds_resv <= s->ds_limit;
 }
 
+static bool slot_clear(const struct hfs_dslot *s)
+{
+	static const struct hfs_dslot zero;
+
+	return !memcmp(s, &zero, sizeof(zero));
+}
+
 /* A slot a crash left: is it one to fold into its inode? */
 static struct hfs_inode *slot_inode(struct hfs_vol *vol,
 				    const struct hfs_dslot *s)
@@ -686,8 +697,16 @@ int hfs_dslot_mount(struct hfs_vol *vol, struct hfs_vol_info *info)
 
 		ret = hfs_region_read(vol->rg, slot_off(vol, i), &s, sizeof(s),
 				      NULL);
-		if (ret || !s.ds_ino)
+		if (ret)
 			continue;
+		if (!s.ds_ino) {
+			/* free, or a torn arm or disarm: nothing to fold, and
+			 * nothing (a lock word) may stay */
+			if (!vol->readonly && !slot_clear(&s))
+				ret = hfs_region_zero(vol->rg, slot_off(vol, i),
+						      HFS_DSLOT_SIZE, NULL);
+			continue;
+		}
 		ip = slot_inode(vol, &s);
 		if (ip && vol->readonly) {
 			/* fold into DRAM only: the media keeps the slot */
