@@ -348,11 +348,13 @@ static int ds_attach(struct wctx *w, uint64_t ino, const struct wop *op)
 	return r;
 }
 
-/* An O_APPEND write through FUSE: at the end of file as the slot has
- * it, which the model expects. */
+/* An O_APPEND write through FUSE: the kernel's offset is the size it
+ * knows, which the workload never lets go stale, and with direct
+ * writers at work the daemon goes to the end of file as the slot has
+ * it; either way the size the model expects. */
 static int fuse_append(struct hfs_vol *v, uint64_t ino, const struct wop *op)
 {
-	uint64_t at = 0;
+	uint64_t at = op->off;
 	ssize_t n = hfs_append(v, ino, op->buf, op->len, &at);
 
 	if (n < 0)
