@@ -47,6 +47,10 @@ struct pmem2_map;
 /* --- sys.c: memory syscalls that bypass any interposed mmap (the preload
  * shim), and the HOLDFS_LOG trace. */
 void *hfc_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+/* A close-on-exec dup of fd at a high number (sys.c: out of the
+ * program's way), or -1; and fd itself moved there (fd closed). */
+int hfc_fd_dup(int fd);
+int hfc_fd_high(int fd);
 int hfc_munmap(void *addr, size_t len);
 int hfc_msync(void *addr, size_t len, int flags);
 int hfc_revoke_range(void *addr, size_t len);
@@ -180,6 +184,7 @@ int hfc_conn_of(int fd, dev_t dev, struct hfc_conn **out);
 struct hfc_conn *hfc_map_conn(const struct holdfs_mapping *m);
 uint64_t hfc_map_lease_id(const struct holdfs_mapping *m);
 uint32_t hfc_map_dslot(const struct holdfs_mapping *m);
+uint64_t hfc_map_ino(const struct holdfs_mapping *m);
 const _Atomic uint32_t *hfc_map_coh(const struct holdfs_mapping *m);
 /* The region offset of file byte file_off of m (-ENOENT: a hole). */
 int hfc_map_region_off(const struct holdfs_mapping *m, uint64_t file_off,

@@ -117,7 +117,7 @@ int hfc_conn_region_dup(struct hfc_conn *c, uint32_t prot)
 	if (!(prot & HFS_PROT_WRITE) && c->region_fd[0] >= 0)
 		fd = c->region_fd[0];
 	fd = c->dead ? -ENOTCONN : fd < 0 ? -EPROTO :
-	     fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	     hfc_fd_dup(fd);
 	if (fd == -1)
 		fd = -errno;
 	pthread_mutex_unlock(&c->lock);
@@ -144,7 +144,7 @@ void hfc_persist_range(struct hfc_conn *c, const void *addr, size_t len)
 	if (learn)
 		c->persist_state = HFC_PERSIST_LEARNING;
 	fd = learn && c->region_fd[1] >= 0 ?
-	     fcntl(c->region_fd[1], F_DUPFD_CLOEXEC, 3) : -1;
+	     hfc_fd_dup(c->region_fd[1]) : -1;
 	pthread_mutex_unlock(&c->lock);
 	if (learn) {
 		map = fd >= 0 ? learn_persist(fd, &fn) : NULL;
@@ -396,7 +396,7 @@ static int conn_open(const char *path, struct hfc_conn **out)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&c->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	c->sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	c->sock = hfc_fd_high(socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
 	if (c->sock < 0) {
 		r = -errno;
 		goto fail;

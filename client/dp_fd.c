@@ -350,3 +350,17 @@ __attribute__((constructor)) static void dp_fd_init(void)
 {
 	pthread_atfork(NULL, NULL, fork_child);
 }
+
+/* The kernel clamps copy_file_range, sendfile, splice and computes an
+ * O_APPEND write's offset by its own cached size of the file: direct
+ * writers may have grown the file since.  A getattr first (the daemon
+ * answers a file written directly with no caching, docs/data-path.md)
+ * brings it up to date. */
+void hfc_dp_kernel_size_fresh(int fd)
+{
+	struct statx sx;
+
+	if (fd >= 0 && hfc_dp_served(fd))
+		(void)statx(fd, "", AT_EMPTY_PATH | AT_STATX_FORCE_SYNC,
+			    STATX_SIZE, &sx);
+}

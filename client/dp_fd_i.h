@@ -139,4 +139,7 @@ static inline enum hfc_fcntl_arg hfc_fcntl_arg(int cmd)
 	}
 }
 
+/* Bring the kernel's cached size of fd's file up to date (dp_fd.c). */
+void hfc_dp_kernel_size_fresh(int fd);
+
 #endif

@@ -200,7 +200,7 @@ int holdfs_fstat(int fd, struct stat *st)
 
 /* The kernel changes size or layout; the engine forgets what it cached
  * (also after a failure: a fallocate may have done part of its work). */
-static int changed_layout(int fd, long res, int saved)
+static long changed_layout(int fd, long res, int saved)
 {
 	struct hfc_dp_ref r;
 
@@ -208,22 +208,59 @@ static int changed_layout(int fd, long res, int saved)
 		hfc_dfile_invalidate(r.f);
 		hfc_dp_put(&r);
 	}
-	return (int)hfc_ret(res, saved);
+	return hfc_ret(res, saved);
 }
 
 int holdfs_ftruncate(int fd, off_t len)
 {
 	int saved = errno;
 
-	return changed_layout(fd, hfc_sys(syscall(SYS_ftruncate, fd, len)), saved);
+	return (int)changed_layout(fd, hfc_sys(syscall(SYS_ftruncate, fd, len)),
+				   saved);
 }
 
 int holdfs_fallocate(int fd, int mode, off_t off, off_t len)
 {
 	int saved = errno;
 
-	return changed_layout(fd, hfc_sys(syscall(SYS_fallocate, fd, mode, off,
-						  len)), saved);
+	return (int)changed_layout(fd, hfc_sys(syscall(SYS_fallocate, fd, mode,
+							off, len)), saved);
+}
+
+/* copy_file_range, sendfile, splice go to the kernel, which clamps them
+ * to its own cached size of the file (hfc_dp_kernel_size_fresh). */
+ssize_t holdfs_copy_file_range(int fd_in, off_t *off_in, int fd_out,
+			       off_t *off_out, size_t len, unsigned int flags)
+{
+	int saved = errno;
+
+	hfc_dp_kernel_size_fresh(fd_in);
+	hfc_dp_kernel_size_fresh(fd_out);
+	return changed_layout(fd_out, hfc_sys(syscall(SYS_copy_file_range,
+				fd_in, off_in, fd_out, off_out, len, flags)),
+			      saved);
+}
+
+ssize_t holdfs_sendfile(int out_fd, int in_fd, off_t *off, size_t n)
+{
+	int saved = errno;
+
+	hfc_dp_kernel_size_fresh(in_fd);
+	hfc_dp_kernel_size_fresh(out_fd);
+	return changed_layout(out_fd, hfc_sys(syscall(SYS_sendfile, out_fd,
+						      in_fd, off, n)), saved);
+}
+
+ssize_t holdfs_splice(int fd_in, off_t *off_in, int fd_out, off_t *off_out,
+		      size_t len, unsigned int flags)
+{
+	int saved = errno;
+
+	hfc_dp_kernel_size_fresh(fd_in);
+	hfc_dp_kernel_size_fresh(fd_out);
+	return changed_layout(fd_out, hfc_sys(syscall(SYS_splice, fd_in, off_in,
+						      fd_out, off_out, len,
+						      flags)), saved);
 }
 
 /* dup, dup2, dup3, F_DUPFD, F_DUPFD_CLOEXEC (the system call nr with

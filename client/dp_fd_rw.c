@@ -224,8 +224,11 @@ static long serve_append(const struct dp_io *io, struct hfc_dp_ref *r)
 	long done = hfc_dfile_appendv(r->f, io->fd, io->iov, io->iovcnt, &at,
 				      &why);
 
-	if (done == HFC_DP_KERNEL)
+	if (done == HFC_DP_KERNEL) {
+		/* the kernel appends by its cached size */
+		hfc_dp_kernel_size_fresh(io->fd);
 		return kernel_io(io, r, why);
+	}
 	account(io, done, true);
 	if (done >= 0 && uses_offset(io))
 		sys_lseek(io->fd, (off_t)(at + (uint64_t)done), SEEK_SET);

@@ -410,7 +410,6 @@ static void window_range(struct hfc_dfile *f, uint64_t pos, uint64_t end,
 {
 	uint64_t au = f->conn->alloc_unit;
 	uint64_t w = f->win_size, eof = align_up(size, au);
-	uint64_t top = eof > lim ? eof : lim;
 	uint64_t a = align_down(pos, w), b = a + w;
 
 	if (want == HFC_WANT_EXTEND) {
@@ -423,9 +422,11 @@ static void window_range(struct hfc_dfile *f, uint64_t pos, uint64_t end,
 		*len = b - a;
 		return;
 	}
-	if (b > top)
-		b = top;
-	if (want == HFC_WANT_WRITE && b > eof)
+	/* read and write windows end at the end of file (a read lease may
+	 * not reach further; a write window there would need a reservation,
+	 * which is the extend window's) */
+	(void)lim;
+	if (b > eof)
 		b = eof;
 	if (b <= a)
 		b = a + au;
@@ -460,6 +461,13 @@ static long lease_window(struct hfc_dfile *f, int fd, uint64_t off,
 	}
 	if (r) {
 		*why = HOLDFS_DP_NO_LEASE;
+		return HFC_DP_KERNEL;
+	}
+	if (hfc_map_ino(m) != (uint64_t)f->ino) {
+		/* the descriptor number names another file by now (a dup2
+		 * or close raced this call): not this file's lease */
+		hfc_unmap_async(m);
+		*why = HOLDFS_DP_CHANGED;
 		return HFC_DP_KERNEL;
 	}
 	if (hfc_map_dslot(m) == HFS_DSLOT_NONE ||
@@ -509,16 +517,17 @@ static int daemon_size(int fd, uint64_t *size)
 static long first_contact(struct hfc_dfile *f, int fd, uint64_t *size,
 			  int *why)
 {
+	struct hfc_conn *c;
 	uint64_t w;
 	int r;
 
-	r = hfc_conn_of(fd, f->dev, &f->conn);
+	/* f->conn only once all of it is known: it means "set up" */
+	r = hfc_conn_of(fd, f->dev, &c);
 	if (r) {
-		f->conn = NULL;
 		f->why = r == -EACCES ? HOLDFS_DP_NOT_ALLOWED : HOLDFS_DP_NO_LEASE;
 		goto refused;
 	}
-	if (!f->conn->dslot_count) {
+	if (!c->dslot_count) {
 		f->why = HOLDFS_DP_NO_SLOT;
 		goto refused;
 	}
@@ -527,14 +536,30 @@ static long first_contact(struct hfc_dfile *f, int fd, uint64_t *size,
 		return r;
 	for (w = HFC_DP_WIN_MIN; w < HFC_DP_WIN_MAX && w < *size / 32; w *= 2)
 		;
-	f->win_size = w < f->conn->alloc_unit ? f->conn->alloc_unit : w;
+	f->win_size = w < c->alloc_unit ? c->alloc_unit : w;
 	hfc_dp_guard_install();
+	f->conn = c;
 	return 0;
 refused:
 	f->retry_at = hfc_dp_now_s() + HFC_DP_RETRY_S;
 	atomic_store(&f->state, HFC_DF_KERNEL);
 	*why = f->why;
 	return HFC_DP_KERNEL;
+}
+
+/* HOLDFS_DATAPATH_EAGER=1: lease from a file's first call (tests that
+ * want every call served; the default keeps one-shot small files off the
+ * daemon). */
+static size_t lazy_bytes(void)
+{
+	static int eager = -1;
+
+	if (eager < 0) {
+		const char *e = getenv("HOLDFS_DATAPATH_EAGER");
+
+		eager = e && !strcmp(e, "1");
+	}
+	return eager ? 0 : HFC_DP_LAZY_BYTES;
 }
 
 bool hfc_dp_usable(const struct hfc_dfile *f)
@@ -575,7 +600,7 @@ long hfc_dp_ready(struct hfc_dfile *f, int fd, size_t n, int *why)
 		atomic_store(&f->state, HFC_DF_NEW);
 	}
 	/* the first small call: no lease for a file read once */
-	if (atomic_fetch_add(&f->calls, 1) == 0 && n < HFC_DP_LAZY_BYTES) {
+	if (atomic_fetch_add(&f->calls, 1) == 0 && n < lazy_bytes()) {
 		*why = HOLDFS_DP_FIRST_CALL;
 		return HFC_DP_KERNEL;
 	}

@@ -670,6 +670,10 @@ static int try_lease(struct hfc_conn *c, void *arg)
 	p.hook_arg = m;
 	r = hfc_request(c, &req, sizeof(req), t->fd, &p);
 	if (r) {
+		hfc_log("lease of [%llu, +%llu) prot %u flags %#x failed: %s",
+			(unsigned long long)m->offset,
+			(unsigned long long)m->length, m->hprot, t->lflags,
+			strerror(-r));
 		if (m->lease_id)
 			release(c, m->lease_id);
 		free(m->ext);
@@ -677,7 +681,7 @@ static int try_lease(struct hfc_conn *c, void *arg)
 		return r;
 	}
 	m->file_fd = (m->hprot & HFS_PROT_WRITE) && !m->owner ?
-		     fcntl(t->fd, F_DUPFD_CLOEXEC, 3) : -1;
+		     hfc_fd_dup(t->fd) : -1;
 	t->m = m;
 	return 0;
 }
@@ -791,6 +795,11 @@ struct hfc_conn *hfc_map_conn(const struct holdfs_mapping *m)
 uint64_t hfc_map_lease_id(const struct holdfs_mapping *m)
 {
 	return m->lease_id;
+}
+
+uint64_t hfc_map_ino(const struct holdfs_mapping *m)
+{
+	return m->ino;
 }
 
 uint32_t hfc_map_dslot(const struct holdfs_mapping *m)

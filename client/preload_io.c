@@ -33,6 +33,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -80,7 +81,8 @@ int __fxstat64(int ver, int fd, struct stat64 *st);
 	X(lseek) X(lseek64) X(fsync) X(fdatasync) X(sync_file_range) \
 	X(fstat) X(fstat64) X(__fxstat) X(__fxstat64) \
 	X(ftruncate) X(ftruncate64) X(fallocate) X(fallocate64) \
-	X(dup) X(dup2) X(dup3) X(fcntl)
+	X(dup) X(dup2) X(dup3) X(fcntl) \
+	X(copy_file_range) X(sendfile) X(sendfile64) X(splice)
 #define SLOT(name) static void *_Atomic real_##name;
 REALS(SLOT)
 #undef SLOT
@@ -430,6 +432,33 @@ EXPORT int fallocate64(int fd, int mode, off64_t off, off64_t len)
 {
 	ROUTE(hfc_dp_served(fd), fallocate64, holdfs_fallocate, fd, mode, off,
 	      len);
+}
+
+EXPORT ssize_t copy_file_range(int fd_in, off64_t *off_in, int fd_out,
+			       off64_t *off_out, size_t len, unsigned int flags)
+{
+	ROUTE(hfc_dp_served(fd_in) || hfc_dp_served(fd_out), copy_file_range,
+	      holdfs_copy_file_range, fd_in, off_in, fd_out, off_out, len,
+	      flags);
+}
+
+EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *off, size_t n)
+{
+	ROUTE(hfc_dp_served(in_fd) || hfc_dp_served(out_fd), sendfile,
+	      holdfs_sendfile, out_fd, in_fd, off, n);
+}
+
+EXPORT ssize_t sendfile64(int out_fd, int in_fd, off64_t *off, size_t n)
+{
+	ROUTE(hfc_dp_served(in_fd) || hfc_dp_served(out_fd), sendfile64,
+	      holdfs_sendfile, out_fd, in_fd, off, n);
+}
+
+EXPORT ssize_t splice(int fd_in, off64_t *off_in, int fd_out,
+		      off64_t *off_out, size_t len, unsigned int flags)
+{
+	ROUTE(hfc_dp_served(fd_in) || hfc_dp_served(fd_out), splice,
+	      holdfs_splice, fd_in, off_in, fd_out, off_out, len, flags);
 }
 
 EXPORT int dup(int fd)

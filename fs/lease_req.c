@@ -333,7 +333,7 @@ void hfsd_on_lease_req(struct hfsd_ctl *c, struct hfsd_client *cl,
 		     !(m->flags & HFS_LEASE_NOALLOC);
 	struct hfs_msg_lease_ok *r;
 	uint32_t n = 0;
-	int err, pass;
+	int err, pass = -1;
 	size_t rlen;
 
 	if (!lease_allowed(c, cl, m, fd, prot, &g.ino, &err))
@@ -350,6 +350,12 @@ void hfsd_on_lease_req(struct hfsd_ctl *c, struct hfsd_client *cl,
 		err = -client_region(c, cl, prot & HFS_PROT_WRITE, &pass);
 	if (!err && (m->flags & HFS_LEASE_DATAPATH))
 		err = -datapath_grant(c, &g, m->flags);
+	/* a read lease ends at the end of file (rounded up to the unit):
+	 * holes past it would stay zero pages when blocks come (vol.h) */
+	if (!err && !(prot & HFS_PROT_WRITE) &&
+	    (m->offset > UINT64_MAX - m->length ||
+	     m->offset + m->length > hfs_lease_reach(c->d->vol, g.ino, false)))
+		err = EINVAL;
 	if (!err)
 		err = -hfs_lease_extents(c->d->vol, g.ino, m->offset, m->length,
 					 alloc,
@@ -358,6 +364,14 @@ void hfsd_on_lease_req(struct hfsd_ctl *c, struct hfsd_client *cl,
 	if (err) {
 		if (g.dslot != HFS_DSLOT_NONE && !g.id)
 			hfsd_datapath_detach(c, g.ino, g.dslot);
+		/* the region description opened for this reply never left:
+		 * the next grant must send one again */
+		if (pass >= 0) {
+			for (int i = 0; i < 2; i++)
+				if (cl->region_fd[i] == pass)
+					cl->region_fd[i] = -1;
+			close(pass);
+		}
 		free(r);
 		hfsd_ctl_send_error(c, cl, m->h.id, err,
 				    err == EINVAL ? "range not alloc_unit aligned "

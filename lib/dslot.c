@@ -285,21 +285,24 @@ static void fold_locked(struct hfs_vol *vol, struct hfs_inode *ip)
 
 /* What a direct writer wrote past the published size and never
  * published (it died, or gave up) must not become content when the
- * daemon grows the file: zero what is mapped of [size, ds_dirty).  Slot
- * lock and iolock held, vol->lock too. */
+ * daemon grows the file: zero what is mapped of it beyond the last
+ * unit, [roundup(size), ds_dirty).  The last unit's tail is every size
+ * change's to zero (eof_tail.c), and until one a DAX client's stores
+ * there stay (docs/lease-protocol.md, "Bytes past EOF").  Slot lock and
+ * iolock held, vol->lock too. */
 static void clear_dirty_locked(struct hfs_vol *vol, struct hfs_inode *ip)
 {
 	struct hfs_dslot_mem *m = mem_of(vol, ip);
 	uint32_t idx = ip->ds - 1;
 	uint64_t dirty = load(vol, idx, F(ds_dirty)), lim = mem_limit(m);
+	uint64_t from = round_unit(vol, ip->d.i_size);
 
 	if (dirty > lim)
 		dirty = lim;
-	if (dirty <= ip->d.i_size)
-		return;
-	(void)hfs_file_zero_mapped_locked(vol, ip, ip->d.i_size,
-					  dirty - ip->d.i_size);
-	(void)store(vol, idx, F(ds_dirty), ip->d.i_size);
+	if (dirty > from)
+		(void)hfs_file_zero_mapped_locked(vol, ip, from, dirty - from);
+	if (dirty > ip->d.i_size)
+		(void)store(vol, idx, F(ds_dirty), ip->d.i_size);
 }
 
 int hfs_dslot_enter(struct hfs_vol *vol, struct hfs_inode *ip)
@@ -475,8 +478,12 @@ int hfs_dslot_attach(struct hfs_vol *vol, uint64_t ino, uint32_t *idx)
 
 /* Blocks the reservation allocated past the new EOF go back; the inode
  * is committed with the slot's size and times and a new epoch; the slot
- * is cleared.  iolock held, slot lock taken, vol->lock held. */
-static int disarm_locked(struct hfs_vol *vol, struct hfs_inode *ip)
+ * is cleared.  After a crash (mount) the last unit's tail past the size
+ * is zeroed too: unpublished writes may be there, and ds_dirty, which
+ * says how far, is not persisted.  iolock held, slot lock taken,
+ * vol->lock held. */
+static int disarm_locked(struct hfs_vol *vol, struct hfs_inode *ip,
+			 bool crashed)
 {
 	struct hfs_dslot_mem *m = mem_of(vol, ip);
 	uint32_t idx = ip->ds - 1;
@@ -495,9 +502,8 @@ static int disarm_locked(struct hfs_vol *vol, struct hfs_inode *ip)
 		ret = hfs_tx_commit(vol, &vol->tx);
 	if (ret)
 		return ret;
-	/* bytes past the size in its last unit may hold unpublished
-	 * writes: zero them before anyone maps them (eof_tail.c) */
-	(void)hfs_eof_tail_zero_locked(vol, ip);
+	if (crashed)
+		(void)hfs_eof_tail_zero_locked(vol, ip);
 	(void)hfs_region_zero(vol->rg, slot_off(vol, idx), HFS_DSLOT_SIZE, NULL);
 	memset(m, 0, sizeof(*m));
 	ip->ds = 0;
@@ -532,7 +538,7 @@ int hfs_dslot_detach(struct hfs_vol *vol, uint64_t ino, uint32_t idx)
 	if (!ret) {
 		pthread_mutex_lock(&vol->lock);
 		fold_locked(vol, ip);
-		ret = disarm_locked(vol, ip);
+		ret = disarm_locked(vol, ip, false);
 		if (ret)
 			hfs_vol_fail(vol, ret);
 		pthread_mutex_unlock(&vol->lock);
@@ -673,7 +679,7 @@ static int replay_one(struct hfs_vol *vol, struct hfs_inode *ip,
 	ip->ds = idx + 1;
 	vol->ds.armed++;
 	fold_locked(vol, ip);
-	return disarm_locked(vol, ip);
+	return disarm_locked(vol, ip, true);
 }
 
 int hfs_dslot_mount(struct hfs_vol *vol, struct hfs_vol_info *info)
@@ -751,7 +757,7 @@ int hfs_dslot_unmount_locked(struct hfs_vol *vol)
 		}
 		/* no client is left to hold the lock at unmount */
 		fold_locked(vol, ip);
-		ret = disarm_locked(vol, ip);
+		ret = disarm_locked(vol, ip, false);
 	}
 	return ret;
 }

@@ -73,8 +73,24 @@ static int collect(const struct hfs_inode *ip, uint64_t lblk, uint64_t nblk,
 	return 0;
 }
 
+uint64_t hfs_lease_reach(struct hfs_vol *vol, uint64_t ino, bool past_eof)
+{
+	uint64_t ub = vol->unit_blocks * HFS_BLOCK_SIZE;
+	struct hfs_inode *ip;
+	uint64_t end = 0;
+
+	if (hfs_vol_lock(vol, false))
+		return 0;
+	ip = hfs_iget(vol, ino);
+	if (ip && S_ISREG(ip->d.i_mode))
+		end = past_eof ? lease_end(vol, ip)
+			       : (hfs_dslot_size(vol, ip) + ub - 1) / ub * ub;
+	hfs_vol_unlock(vol);
+	return end;
+}
+
 int hfs_lease_extents(struct hfs_vol *vol, uint64_t ino, uint64_t off,
-		      uint64_t len, bool alloc, struct hfs_lease_extent *out,
+		      uint64_t len, unsigned mode, struct hfs_lease_extent *out,
 		      uint32_t max, uint32_t *n,
 		      int (*publish)(void *ctx,
 				     const struct hfs_lease_extent *ext,
@@ -82,6 +98,7 @@ int hfs_lease_extents(struct hfs_vol *vol, uint64_t ino, uint64_t off,
 		      void *ctx)
 {
 	uint64_t ub = vol->unit_blocks * HFS_BLOCK_SIZE;
+	bool alloc = mode & HFS_LMAP_ALLOC;
 	struct hfs_inode *ip;
 	uint32_t holes;
 	int ret;
@@ -128,7 +145,7 @@ int hfs_lease_extents(struct hfs_vol *vol, uint64_t ino, uint64_t off,
 			pthread_rwlock_unlock(&ip->iolock);
 			return ret;
 		}
-		if (off + len > lease_end(vol, ip))
+		if (!(mode & HFS_LMAP_ANY_END) && off + len > lease_end(vol, ip))
 			ret = -EINVAL; /* leases never extend a file */
 		else
 			ret = collect(ip, off / HFS_BLOCK_SIZE,

@@ -220,6 +220,11 @@ struct stat;
 int holdfs_fstat(int fd, struct stat *st);
 int holdfs_ftruncate(int fd, off_t len);
 int holdfs_fallocate(int fd, int mode, off_t off, off_t len);
+ssize_t holdfs_copy_file_range(int fd_in, off_t *off_in, int fd_out,
+			       off_t *off_out, size_t len, unsigned int flags);
+ssize_t holdfs_sendfile(int out_fd, int in_fd, off_t *off, size_t n);
+ssize_t holdfs_splice(int fd_in, off_t *off_in, int fd_out, off_t *off_out,
+		      size_t len, unsigned int flags);
 int holdfs_dup(int fd);
 int holdfs_dup2(int fd, int fd2);
 int holdfs_dup3(int fd, int fd2, int flags);

@@ -222,16 +222,26 @@ void hfs_vol_uuid(struct hfs_vol *vol, uint8_t uuid[16]);
 
 /* Lease mapping (lib/lease_map.c).  The extents of [off, off+len) of
  * regular file ino, in file order, holes flagged HFS_LEXT_HOLE.  With
- * alloc, holes are first allocated (zeroed, like fallocate KEEP_SIZE),
- * so the list has no holes.  off and len must be alloc-unit multiples,
- * len > 0, and the range must end within the file size rounded up to
- * the unit (-EINVAL): leases never extend a file.  -E2BIG if more than
+ * HFS_LMAP_ALLOC, holes are first allocated (zeroed, like fallocate
+ * KEEP_SIZE), so the list has no holes.  off and len must be alloc-unit
+ * multiples, len > 0, and the range must end within the file size
+ * rounded up to the unit, or a data-path slot's limit (-EINVAL; not
+ * checked with HFS_LMAP_ANY_END): leases never extend a file.  -E2BIG if more than
  * max extents.  publish (may be NULL) is called with the volume lock
  * held and the list final, so a lease recorded there can never miss a
  * release hook for these blocks; its error is returned. */
 struct hfs_lease_extent;
+/* How far a lease of ino may reach now (0: not a regular file): the end
+ * of file rounded up to the unit, or with past_eof a data-path slot's
+ * limit if further (blocks reserved past EOF for extend leases: write
+ * leases only, which map no holes; a read lease reaching there would
+ * keep zero pages over blocks filled later without a fill to tell it). */
+uint64_t hfs_lease_reach(struct hfs_vol *vol, uint64_t ino, bool past_eof);
+#define HFS_LMAP_ALLOC 0x1u   /* allocate the holes first */
+#define HFS_LMAP_ANY_END 0x2u /* no end check: the extents of a lease that
+				 reaches past today's end of file (a REMAP) */
 int hfs_lease_extents(struct hfs_vol *vol, uint64_t ino, uint64_t off,
-		      uint64_t len, bool alloc, struct hfs_lease_extent *out,
+		      uint64_t len, unsigned mode, struct hfs_lease_extent *out,
 		      uint32_t max, uint32_t *n,
 		      int (*publish)(void *ctx,
 				     const struct hfs_lease_extent *ext,

@@ -1554,7 +1554,10 @@ def shim_supervise():
     # children that setuid to a test user append their counters too
     os.close(os.open(stats, os.O_CREAT | os.O_WRONLY, 0o666))
     os.chmod(stats, 0o666)
+    # EAGER: lease from a file's first call, so the suites' small
+    # one-shot files are served by the data path, not passed on
     env = shim_env({'HOLDFS_LOG': os.environ.get('HOLDFS_LOG', '0'),
+                    'HOLDFS_DATAPATH_EAGER': '1',
                     'HOLDFS_DATAPATH_STATS': stats, SHIM_INNER: d,
                     SHIM_SAVED_ASAN: os.environ.get('ASAN_OPTIONS', '')})
     argv = [sys.executable] + list(getattr(sys, 'orig_argv', [sys.executable] + sys.argv))[1:]
