@@ -224,8 +224,12 @@ static void on_recv(struct hfsd_ctl *c, struct hfsd_client *cl, int res)
 		return;
 	}
 	if (res <= 0) {
-		/* EOF: the client closed or died (after a kill, too) */
-		hfsd_ctl_drop(c, cl, res < 0 ? strerror(-res) : NULL);
+		/* EOF: the client closed or died (after a kill, too).
+		 * ECONNRESET is the same for a seqpacket socket whose
+		 * owner exited with replies still unread (an asynchronous
+		 * RELEASE_OK): an ordinary exit, not worth a warning. */
+		hfsd_ctl_drop(c, cl, res < 0 && res != -ECONNRESET
+				     ? strerror(-res) : NULL);
 		return;
 	}
 	if (cl->msg.msg_flags & MSG_TRUNC)

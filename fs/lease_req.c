@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -142,17 +143,31 @@ static bool cred_allows(const struct hfsd_client *cl, const struct hfs_attr *a,
 }
 
 /* The file the client passed (closed here): on this mount and regular;
- * its open flags in *acc.  0 or a positive errno. */
-static int check_file(struct hfsd_ctl *c, int fd, struct stat *st, int *acc)
+ * its inode number in *ino, its open flags in *acc.  0 or a positive
+ * errno.
+ *
+ * The descriptor is on our own mount, so asking the kernel for its
+ * attributes may become a GETATTR of ours, and (attribute timeout 0 on a
+ * data-path file) the kernel then drops the file's pages first, waiting
+ * for any page a WRITE in progress has locked.  That WRITE may be waiting
+ * for a REMAP this very thread must send: a deadlock, cut only by the
+ * REMAP's deadline, with a zero page left over new blocks.  Type, inode
+ * number and device never change for an open file, so the cached ones
+ * (AT_STATX_DONT_SYNC) are the truth and nothing waits. */
+static int check_file(struct hfsd_ctl *c, int fd, uint64_t *ino, int *acc)
 {
+	struct statx sx = { 0 };
 	int err = 0;
 
-	if (fstat(fd, st) < 0)
+	if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC,
+		  STATX_TYPE | STATX_INO, &sx) < 0)
 		err = errno;
-	else if (!c->mnt_dev_ok || st->st_dev != c->mnt_dev)
+	else if (!c->mnt_dev_ok ||
+		 makedev(sx.stx_dev_major, sx.stx_dev_minor) != c->mnt_dev)
 		err = EXDEV;
-	else if (!S_ISREG(st->st_mode))
+	else if (!(sx.stx_mask & STATX_TYPE) || !S_ISREG(sx.stx_mode))
 		err = EINVAL;
+	*ino = sx.stx_ino;
 	*acc = fcntl(fd, F_GETFL);
 	close(fd);
 	return err;
@@ -168,10 +183,9 @@ static bool lease_allowed(struct hfsd_ctl *c, struct hfsd_client *cl,
 {
 	bool w = prot & HFS_PROT_WRITE;
 	struct hfs_attr a;
-	struct stat st;
 	int acc, e;
 
-	e = check_file(c, fd, &st, &acc);
+	e = check_file(c, fd, ino, &acc);
 	if (e) {
 		hfsd_ctl_send_error(c, cl, m->h.id, e, e == EXDEV
 				    ? "file is not on this holdfs mount"
@@ -188,7 +202,6 @@ static bool lease_allowed(struct hfsd_ctl *c, struct hfsd_client *cl,
 				    "file descriptor not open for that access");
 		return false;
 	}
-	*ino = st.st_ino;
 	*err = -hfs_getattr(c->d->vol, *ino, &a);
 	if (!*err && !cred_allows(cl, &a, prot)) {
 		hfsd_ctl_send_error(c, cl, m->h.id, EACCES,

@@ -352,6 +352,40 @@ def test_revoke_kills_silent_holder():
         check('killing it' in fs.daemon_log(), 'kill not logged')
 
 
+def test_reaping_one_holder_spares_another_owner():
+    """Two clients map the same blocks; one dies with the revocation
+    unacknowledged.  The scan for what it left behind must not count the
+    other client's own mapping (its lease is in the same revocation and it
+    will ack) as a leftover: only the dead one's holders are killed."""
+    with H.HoldFS(size='64M', mount_opts=('allow_other', 'revoke_ms=3000')) as fs:
+        p = mkfile(fs, 'f', 4 * MiB, b'O' * 4 * MiB)
+        a = holder('lease', p, 0, 4 * MiB, 'w', '--hold-ms', 30000)
+        b = holder('lease', p, 0, 4 * MiB, 'r', '--hold-ms', 30000, '--noack')
+        try:
+            os.kill(a.pid, signal.SIGSTOP)   # a cannot ack yet
+            os.truncate(p, 0)                # REVOKE to both
+            b.kill()                         # b goes away unacknowledged
+            b.wait(timeout=10)
+            deadline = time.monotonic() + 1.0
+            while time.monotonic() < deadline and a.poll() is None:
+                time.sleep(0.05)
+            check(a.poll() is None, 'the other owner was killed with the dead holder: '
+                  '%s' % fs.daemon_log()[-600:])
+            os.kill(a.pid, signal.SIGCONT)   # a acks now
+            deadline = time.monotonic() + 5
+            while admin(fs)['pending_free_blocks'] and time.monotonic() < deadline:
+                time.sleep(0.02)
+            check_eq(admin(fs)['pending_free_blocks'], 0, 'blocks returned after the ack')
+            check(a.poll() is None, 'the acking owner died')
+            check_eq(admin(fs)['kills'], 0, 'kill count')
+        finally:
+            for h in (a, b):
+                if h.poll() is None:
+                    os.kill(h.pid, signal.SIGCONT)
+                    h.kill()
+                h.communicate(timeout=10)
+
+
 def test_unmount_with_blocks_pending_revocation():
     """Unmount while a silent holder keeps truncated blocks pending: the
     daemon exits cleanly, the blocks are free again, and fsck agrees with
