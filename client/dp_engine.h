@@ -69,8 +69,9 @@ void hfc_dfile_invalidate(struct hfc_dfile *f);
 /* Is the data path allowed at all in this process (HOLDFS_DATAPATH not
  * "0")?  Read once. */
 bool hfc_dp_enabled(void);
-/* Does dev name a holdfs mount?  (Its discovery link exists; cached.) */
-bool hfc_dp_is_holdfs_dev(dev_t dev);
+/* Does dev (mount mnt) name a holdfs mount?  (Its discovery link
+ * exists; cached per device and mount.) */
+bool hfc_dp_is_holdfs_dev(dev_t dev, uint64_t mnt);
 
 /* The counters (holdfs.h struct holdfs_dp_stats; client/dp_stats.c):
  * the descriptor layer counts the calls and their outcomes, the engine

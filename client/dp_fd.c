@@ -55,6 +55,7 @@
 
 #include "client_i.h"
 #include "dp_fd_i.h"
+#include "statx_mnt.h"
 
 #define CHUNK0_SHIFT 6
 #define CHUNK0 (1u << CHUNK0_SHIFT)
@@ -273,10 +274,11 @@ void hfc_dp_adopt(int fd)
 	if (!hfc_dp_enabled())
 		return;
 	if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC,
-		  STATX_TYPE | STATX_INO, &sx) == 0 &&
+		  STATX_TYPE | STATX_INO | HFC_STATX_MNT, &sx) == 0 &&
 	    (sx.stx_mask & (STATX_TYPE | STATX_INO)) == (STATX_TYPE | STATX_INO) &&
 	    S_ISREG(sx.stx_mode) &&
-	    hfc_dp_is_holdfs_dev(makedev(sx.stx_dev_major, sx.stx_dev_minor)) &&
+	    hfc_dp_is_holdfs_dev(makedev(sx.stx_dev_major, sx.stx_dev_minor),
+				 sx.stx_mask & HFC_STATX_MNT ? sx.stx_mnt_id : 0) &&
 	    (fl = syscall(SYS_fcntl, fd, F_GETFL)) >= 0 && !(fl & O_PATH))
 		f = hfc_dfile_new(makedev(sx.stx_dev_major, sx.stx_dev_minor),
 				  sx.stx_ino, (int)fl);

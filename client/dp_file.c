@@ -200,31 +200,38 @@ bool hfc_dp_enabled(void)
 }
 
 /* A holdfs daemon publishes HFS_CTL_DIR/dev/<major>:<minor> for its
- * mount (docs/lease-protocol.md); remembered per device for a few
- * seconds, so a daemon that starts or stops is noticed. */
+ * mount (docs/lease-protocol.md); the answer is remembered for a few
+ * seconds, so a daemon that starts or stops is noticed.  Keyed by the
+ * mount as well as the device: anonymous device numbers are reused at
+ * once, so a tmpfs unmounted a moment ago and the holdfs mounted after it
+ * share one (mnt: statx's mount id, unique on 6.8+; 0 if unknown). */
 #define DEV_CACHE 16
 #define DEV_TTL_S 5
 
 static struct {
 	_Atomic uint64_t key;   /* dev + 1, 0: empty */
+	_Atomic uint64_t mnt;
 	_Atomic int64_t until;  /* monotonic seconds */
 	atomic_bool yes;
 } dev_cache[DEV_CACHE];
 
-bool hfc_dp_is_holdfs_dev(dev_t dev)
+bool hfc_dp_is_holdfs_dev(dev_t dev, uint64_t mnt)
 {
 	char p[96];
-	unsigned k = (unsigned)(dev ^ (dev >> 20)) % DEV_CACHE;
+	unsigned k = (unsigned)(dev ^ (dev >> 20) ^ mnt) % DEV_CACHE;
 	int64_t now = (int64_t)hfc_dp_now_s();
 	bool yes;
 
 	if (atomic_load(&dev_cache[k].key) == (uint64_t)dev + 1 &&
+	    atomic_load(&dev_cache[k].mnt) == mnt &&
 	    atomic_load(&dev_cache[k].until) > now)
 		return atomic_load(&dev_cache[k].yes);
 	snprintf(p, sizeof(p), HFS_CTL_DIR "/dev/%u:%u", major(dev), minor(dev));
 	yes = access(p, F_OK) == 0;
+	atomic_store(&dev_cache[k].key, 0); /* no reader takes a torn entry */
 	atomic_store(&dev_cache[k].yes, yes);
 	atomic_store(&dev_cache[k].until, now + DEV_TTL_S);
+	atomic_store(&dev_cache[k].mnt, mnt);
 	atomic_store(&dev_cache[k].key, (uint64_t)dev + 1);
 	return yes;
 }

@@ -46,6 +46,7 @@
 #include <holdfs/holdfs.h>
 
 #include "grow.h"
+#include "statx_mnt.h"
 
 #define FUSE_SUPER_MAGIC 0x65735546
 #define NEG_CACHE 16
@@ -78,6 +79,7 @@ static atomic_size_t nleases_pub;      /* lock-free "any lease?" */
 #define NEG_TTL 5
 static struct {
 	dev_t dev;
+	uint64_t mnt;  /* anonymous device numbers are reused at once */
 	time_t until;
 } not_holdfs[NEG_CACHE];
 static unsigned not_holdfs_next;
@@ -131,10 +133,11 @@ static int sys_msync(void *a, size_t l, int f)
 }
 
 /* Worth asking libholdfs?  (cheap checks first) */
-static bool candidate(void *addr, int prot, int flags, int fd, dev_t *dev)
+static bool candidate(void *addr, int prot, int flags, int fd, dev_t *dev,
+		      uint64_t *mnt)
 {
 	struct statfs sf;
-	struct stat st;
+	struct statx sx;
 	unsigned i;
 
 	(void)addr;
@@ -147,15 +150,18 @@ static bool candidate(void *addr, int prot, int flags, int fd, dev_t *dev)
 		return false;
 	if (fstatfs(fd, &sf) < 0 || sf.f_type != FUSE_SUPER_MAGIC)
 		return false;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+	if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC,
+		  STATX_TYPE | HFC_STATX_MNT, &sx) < 0 ||
+	    !(sx.stx_mask & STATX_TYPE) || !S_ISREG(sx.stx_mode))
 		return false;
+	*dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+	*mnt = sx.stx_mask & HFC_STATX_MNT ? sx.stx_mnt_id : 0;
 	pthread_mutex_lock(&lock);
 	for (i = 0; i < NEG_CACHE; i++)
-		if (not_holdfs[i].dev == st.st_dev &&
+		if (not_holdfs[i].dev == *dev && not_holdfs[i].mnt == *mnt &&
 		    not_holdfs[i].until > now_s())
 			break;
 	pthread_mutex_unlock(&lock);
-	*dev = st.st_dev;
 	return i == NEG_CACHE;
 }
 
@@ -173,10 +179,11 @@ EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
 {
 	struct holdfs_mapping *m;
 	int saved = errno, r;
+	uint64_t mnt = 0;
 	dev_t dev = 0;
 	bool ok;
 
-	if (!candidate(addr, prot, flags, fd, &dev) || off < 0)
+	if (!candidate(addr, prot, flags, fd, &dev, &mnt) || off < 0)
 		return sys_mmap(addr, len, prot, flags, fd, off);
 	in_shim++;
 	r = holdfs_map(fd, (uint64_t)off, len, prot, 0, &m);
@@ -198,6 +205,7 @@ EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
 		unsigned k = not_holdfs_next++ % NEG_CACHE;
 
 		not_holdfs[k].dev = dev;
+		not_holdfs[k].mnt = mnt;
 		not_holdfs[k].until = now_s() + NEG_TTL;
 		pthread_mutex_unlock(&lock);
 	}

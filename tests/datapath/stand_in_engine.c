@@ -134,10 +134,11 @@ bool hfc_dp_enabled(void)
 	return !e || strcmp(e, "0");
 }
 
-bool hfc_dp_is_holdfs_dev(dev_t dev)
+bool hfc_dp_is_holdfs_dev(dev_t dev, uint64_t mnt)
 {
 	char p[96];
 
+	(void)mnt;
 	snprintf(p, sizeof(p), HFS_CTL_DIR "/dev/%u:%u", major(dev), minor(dev));
 	return access(p, F_OK) == 0;
 }

@@ -185,6 +185,42 @@ def test_stat_sees_size_at_once():
         served(fs, 'writes', 3)
 
 
+def test_new_mount_on_a_reused_device_number():
+    """Anonymous device numbers are reused at once: a process that looked
+    at a tmpfs a moment ago must not take the holdfs mounted after it, on
+    the same number, for that tmpfs (a cached "not holdfs")."""
+    reused = False
+    for attempt in range(5):
+        st = tempfile.NamedTemporaryFile(prefix='hfs-dpstats-', suffix='.jsonl')
+        with Client(stats=st.name) as c:
+            with H.Tmpfs() as t:
+                tp = t.path('t')
+                H.write_file(tp, b'tmpfs')
+                tdev = os.stat(tp).st_dev
+                c.ok('open %s r' % tp)
+                c.ok('pread 0 5')
+                c.ok('close')
+            with mount() as fs:
+                p = fs.path('f')
+                H.write_file(p, b'y' * 8192)
+                if os.stat(p).st_dev != tdev:
+                    continue                  # not reused this time: again
+                reused = True
+                c.ok('open %s rw' % p)
+                c.ok('pread 0 4096')
+                c.ok('pwrite 0 4096 0x41')
+                c.ok('close')
+                c.close()
+                check(stats_of(st.name).get('writes', 0) >= 1,
+                      'a holdfs mount on the device number a tmpfs had a moment ago was not '
+                      'served by the data path: %r' % stats_of(st.name))
+                check_eq(content(p)[:4096], b'A' * 4096, 'the direct write')
+        st.close()
+        if reused:
+            return
+    H.require(reused, 'the kernel never reused the device number in 5 tries')
+
+
 def test_holes_and_gaps_read_zero():
     """Bytes past the old end of file and in holes read as zeros, direct
     or not, even where a mapping stored past EOF before."""
