@@ -82,6 +82,7 @@ static void on_revoked(void *arg, struct holdfs_mapping *m, uint64_t off,
 
 	(void)off;
 	(void)len;
+	atomic_fetch_add(&f->revokes, 1);
 	for (unsigned i = 0; i < f->nwin; i++)
 		if (f->win[i].m == m)
 			f->win[i].dead = reason ? reason : HOLDFS_REVOKE_LAYOUT;
@@ -288,6 +289,20 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* The daemon keeps the lock (HFS_DSLOT_HOLD) between the pieces of an
+ * O_APPEND write the kernel split; past ds_hold none is coming
+ * (docs/data-path.md, "Appends through the kernel"). */
+static bool hold_passed(const struct hfc_dfile *f)
+{
+	struct timespec ts;
+	uint64_t until = atomic_load((const _Atomic uint64_t *)
+				     &f->slot->ds_hold);
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec >=
+	       until;
+}
+
 long hfc_dp_slot_lock(struct hfc_dfile *f, int *why)
 {
 	_Atomic uint32_t *lk = (_Atomic uint32_t *)&f->slot->ds_lock;
@@ -300,6 +315,9 @@ long hfc_dp_slot_lock(struct hfc_dfile *f, int *why)
 
 		if (atomic_compare_exchange_weak(lk, &cur, me))
 			return 0;
+		if (cur == HFS_DSLOT_HOLD && hold_passed(f) &&
+		    atomic_compare_exchange_strong(lk, &cur, me))
+			return 0; /* no piece of a kernel append came */
 		if (i < 100)
 			continue;
 		if (!deadline)

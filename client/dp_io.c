@@ -209,14 +209,44 @@ static void coherent(struct hfc_dfile *f, int fd, const _Atomic uint32_t *coh,
 		posix_fadvise(fd, (off_t)pos, (off_t)n, POSIX_FADV_DONTNEED);
 }
 
+/* Page-cache coherence owed for bytes copied under the slot lock: told
+ * (coherent) only once the lock is dropped.  PERSISTED is a round trip,
+ * and the daemon's invalidation may wait for a page a FUSE WRITE of the
+ * file holds locked while that WRITE waits for the slot lock: holding
+ * the lock across it would stall both until the daemon gives up on us
+ * and takes the lock over. */
+struct coh_owed {
+	uint64_t lease_id;    /* any lease of the file names it */
+	uint64_t lo, hi;      /* hi == lo: nothing owed */
+};
+
+static void owe(struct coh_owed *o, const _Atomic uint32_t *coh,
+		uint64_t lease_id, uint64_t pos, uint64_t n)
+{
+	atomic_thread_fence(memory_order_seq_cst);
+	if (coh && atomic_load(coh) == HFS_COH_CLEAN)
+		return;
+	if (o->hi == o->lo) {
+		*o = (struct coh_owed){ lease_id, pos, pos + n };
+		return;
+	}
+	if (pos < o->lo)
+		o->lo = pos;
+	if (pos + n > o->hi)
+		o->hi = pos + n;
+}
+
 /* Copy [pos, pos+n) of iov (from byte skip) into the file through write
  * windows, persisted.  With the slot lock held (extending), the windows
- * must reach: *extend_ok false asks the caller for an extend lease.
- * Returns 0, HFC_DP_KERNEL (*why), or -errno; *done the bytes copied. */
+ * must reach (1 asks the caller for an extend lease), and the coherence
+ * owed is added to *owed rather than told.  Returns 0, HFC_DP_KERNEL
+ * (*why), or -errno; *done the bytes copied. */
 static long copy_in(struct hfc_dfile *f, int fd, const struct iovec *iov,
 		    int iovcnt, size_t skip, uint64_t pos, size_t n,
-		    bool locked, size_t *done, int *why)
+		    struct coh_owed *owed, size_t *done, int *why)
 {
+	bool locked = owed != NULL;
+
 	*done = 0;
 	while (*done < n) {
 		uint64_t p = pos + *done, lease_id;
@@ -262,7 +292,10 @@ static long copy_in(struct hfc_dfile *f, int fd, const struct iovec *iov,
 			return r;
 		}
 		pthread_rwlock_unlock(&f->io);
-		coherent(f, fd, coh, lease_id, p, k);
+		if (owed)
+			owe(owed, coh, lease_id, p, k);
+		else
+			coherent(f, fd, coh, lease_id, p, k);
 		*done += k;
 	}
 	return 0;
@@ -324,13 +357,16 @@ static ssize_t extend(struct hfc_dfile *f, int fd, const struct iovec *iov,
 {
 	for (int tries = 0;; tries++) {
 		_Atomic uint64_t *sz = (_Atomic uint64_t *)&f->slot->ds_size;
+		struct coh_owed owed = { 0 };
 		uint64_t size, end, lim;
+		unsigned revokes;
 		size_t done = 0;
 		long r;
 
 		r = hfc_dp_slot_lock(f, why);
 		if (r)
 			return r;
+		revokes = atomic_load(&f->revokes);
 		size = atomic_load_explicit(sz, memory_order_acquire);
 		lim = atomic_load((_Atomic uint64_t *)&f->slot->ds_limit);
 		if (append)
@@ -356,9 +392,16 @@ static ssize_t extend(struct hfc_dfile *f, int fd, const struct iovec *iov,
 				r = zero_gap(f, size, off, dirty);
 		}
 		if (!r)
-			r = copy_in(f, fd, iov, iovcnt, 0, off, total, true,
+			r = copy_in(f, fd, iov, iovcnt, 0, off, total, &owed,
 				    &done, why);
-		if (!r && end > size) {
+		if (!r && end > size && atomic_load(&f->revokes) != revokes) {
+			/* Revoked meanwhile: the daemon may be about to take
+			 * the lock over from a holder it thinks stuck.  Publish
+			 * nothing; the kernel does the whole write (what was
+			 * copied lies past the size, under ds_dirty). */
+			*why = HOLDFS_DP_REVOKED;
+			r = HFC_DP_KERNEL;
+		} else if (!r && end > size) {
 			atomic_store_explicit(sz, end, memory_order_release);
 			stamp(f);
 			hfc_dp_persist(f, &f->slot->ds_size, 64);
@@ -366,6 +409,9 @@ static ssize_t extend(struct hfc_dfile *f, int fd, const struct iovec *iov,
 			stamp(f);
 		}
 		hfc_dp_slot_unlock(f);
+		if (owed.hi > owed.lo)
+			coherent(f, fd, NULL, owed.lease_id, owed.lo,
+				 owed.hi - owed.lo);
 		if (r < 0 || r == HFC_DP_KERNEL)
 			return r;
 		if (r == 0) {
@@ -415,7 +461,7 @@ ssize_t hfc_dfile_pwritev(struct hfc_dfile *f, int fd,
 	} else {
 		r = cover(f, fd, off, off + total, true, why);
 		if (!r)
-			r = copy_in(f, fd, iov, iovcnt, 0, off, total, false,
+			r = copy_in(f, fd, iov, iovcnt, 0, off, total, NULL,
 				    &done, why);
 		if (!r || done) {
 			stamp(f);

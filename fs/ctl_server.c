@@ -184,7 +184,7 @@ static void new_client(struct hfsd_ctl *c, int fd)
 	cl->gid = uc.gid;
 	pthread_mutex_lock(&c->lock);
 	cl->cid = ++c->next_cid;
-	cl->client_id = (uint32_t)(cl->cid % (HFS_DSLOT_DAEMON - 1u)) + 1u;
+	cl->client_id = (uint32_t)(cl->cid % (HFS_DSLOT_HOLD - 1u)) + 1u;
 	cl->next = c->clients;
 	c->clients = cl;
 	pthread_mutex_unlock(&c->lock);

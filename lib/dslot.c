@@ -167,10 +167,23 @@ static int lock_slot(struct hfs_vol *vol, struct hfs_inode *ip, uint32_t idx)
 
 		if (r < 0)
 			return r;
-		if (r == 1)
+		if (r == 1) {
+			ip->split_hold = false; /* taken over meanwhile, or none */
 			return 0;
+		}
 		if (cur == HFS_DSLOT_DAEMON)
 			return 0; /* ours: a crash image or a forced take */
+		if (cur == HFS_DSLOT_HOLD) {
+			/* ours, between the pieces of an append (write_at):
+			 * ours again unless a client takes it this instant */
+			r = hfs_region_cas32(vol->rg, off, &cur,
+					     HFS_DSLOT_DAEMON, NULL);
+			if (r < 0)
+				return r;
+			if (r == 1)
+				return 0;
+			continue;
+		}
 		if (now_ms() < deadline) {
 			if (i > LOCK_SPINS) {
 				nap(sleep_ns);
@@ -200,6 +213,33 @@ static void unlock_slot(struct hfs_vol *vol, uint32_t idx)
 
 	(void)hfs_region_cas32(vol->rg, slot_off(vol, idx) + F(ds_lock), &cur,
 			       0, NULL);
+}
+
+/* Keep the lock across the kernel's next WRITE of an O_APPEND write
+ * (hfs_dslot_hold): HFS_DSLOT_HOLD, which a client may take once ds_hold
+ * passed. */
+static void hold_slot(struct hfs_vol *vol, uint32_t idx)
+{
+	uint32_t cur = HFS_DSLOT_DAEMON;
+
+	(void)hfs_region_cas32(vol->rg, slot_off(vol, idx) + F(ds_lock), &cur,
+			       HFS_DSLOT_HOLD, NULL);
+}
+
+void hfs_dslot_hold(struct hfs_vol *vol, struct hfs_inode *ip, bool hold)
+{
+	struct timespec ts;
+
+	if (!ip->ds)
+		return;
+	if (hold) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		(void)store(vol, ip->ds - 1, F(ds_hold),
+			    (uint64_t)ts.tv_sec * 1000000000ull +
+			    (uint64_t)ts.tv_nsec +
+			    (uint64_t)HFS_DSLOT_HOLD_MS * 1000000ull);
+	}
+	ip->split_hold = hold;
 }
 
 /* ----------------------------------------------------- size and times */
@@ -375,7 +415,10 @@ void hfs_dslot_leave(struct hfs_vol *vol, struct hfs_inode *ip, bool rearm_it,
 			(void)store(vol, idx, F(ds_size), ip->d.i_size);
 	}
 	pthread_mutex_unlock(&vol->lock);
-	unlock_slot(vol, idx);
+	if (ip->split_hold)
+		hold_slot(vol, idx);
+	else
+		unlock_slot(vol, idx);
 }
 
 /* ------------------------------------------------------ arm, disarm */
@@ -536,6 +579,7 @@ int hfs_dslot_detach(struct hfs_vol *vol, uint64_t ino, uint32_t idx)
 		ret = lock_slot(vol, ip, idx);
 	}
 	if (!ret) {
+		ip->split_hold = false; /* no slot, nothing to hold */
 		pthread_mutex_lock(&vol->lock);
 		fold_locked(vol, ip);
 		ret = disarm_locked(vol, ip, false);

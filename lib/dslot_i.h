@@ -62,6 +62,17 @@ void hfs_dslot_free(struct hfs_vol *vol);
 int hfs_dslot_enter(struct hfs_vol *vol, struct hfs_inode *ip);
 void hfs_dslot_leave(struct hfs_vol *vol, struct hfs_inode *ip, bool rearm,
 		     bool shrunk);
+/* Between hfs_dslot_enter and hfs_dslot_leave of an O_APPEND write
+ * through FUSE: hold (true) makes leave keep the lock as HFS_DSLOT_HOLD
+ * for HFS_DSLOT_HOLD_MS, for the kernel's next piece of the same write;
+ * false lets it go.  The kernel sends one write(2) as several WRITEs
+ * when its first page-cache folio is only partly written (every piece
+ * but the last then ends on a page boundary); it holds the inode lock
+ * across them, so no other kernel write comes in between -- but a
+ * direct appender would.  A client takes a HOLD over once ds_hold has
+ * passed, so a guess that no piece follows costs it at most that long. */
+#define HFS_DSLOT_HOLD_MS 50
+void hfs_dslot_hold(struct hfs_vol *vol, struct hfs_inode *ip, bool hold);
 /* The commit about to be staged overrides what the slot says (a smaller
  * size, explicit times): bump the epoch that validates the slot.  After
  * hfs_dslot_enter, under vol->lock, before staging ip. */

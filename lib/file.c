@@ -313,15 +313,27 @@ static int write_alloc(struct hfs_vol *vol, struct hfs_inode *ip,
 	return ret;
 }
 
+static uint64_t page_size(void)
+{
+	static uint64_t ps;
+
+	if (!ps) {
+		long v = sysconf(_SC_PAGESIZE);
+
+		ps = v > 0 ? (uint64_t)v : 4096;
+	}
+	return ps;
+}
+
 /* hfs_write and hfs_append: at *off, or at the end of file (append, which
- * sets *off). */
+ * sets *off; the caller's *off is where the kernel thought the end was). */
 static ssize_t write_at(struct hfs_vol *vol, uint64_t ino, const void *buf,
 			size_t len, uint64_t *offp, bool append)
 {
 	struct hfs_inode *ip;
 	int ret = get_inode(vol, ino, true, &ip);
 	bool filled = false, slot = false;
-	uint64_t off = *offp;
+	uint64_t off = *offp, koff = *offp; /* koff: the kernel's offset */
 
 	if (ret)
 		return ret;
@@ -360,8 +372,12 @@ static ssize_t write_at(struct hfs_vol *vol, uint64_t ino, const void *buf,
 			ret = write_alloc(vol, ip, buf, len, off);
 		filled = !ret;
 	}
-	if (slot)
+	if (slot) {
+		if (append) /* maybe a piece: see hfs_dslot_hold */
+			hfs_dslot_hold(vol, ip, !ret && len &&
+				       (koff + len) % page_size() == 0);
 		hfs_dslot_leave(vol, ip, false, false);
+	}
 	pthread_rwlock_unlock(&ip->iolock);
 	/* holes may have got blocks: DAX read leases mapping them as zeros
 	 * are remapped before the write returns (vol.h, fill hook) */

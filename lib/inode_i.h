@@ -60,6 +60,9 @@ struct hfs_inode {
 	 * a getattr: the kernel drops a getattr's size that races a write
 	 * of its own.) */
 	bool kernel_size_stale;
+	/* The slot lock is kept (HFS_DSLOT_HOLD) for the rest of an O_APPEND
+	 * write the kernel may send in pieces (hfs_dslot_hold).  iolock. */
+	bool split_hold;
 };
 
 /* Region offset of inode slot ino. */

@@ -198,6 +198,10 @@ static_assert(sizeof(struct hfs_inode_disk) == HFS_INODE_SIZE, "inode slot");
 #define HFS_DSLOTS_PER_BLOCK (HFS_BLOCK_SIZE / HFS_DSLOT_SIZE)
 #define HFS_DSLOT_NONE 0xffffffffu   /* "no slot" in protocol messages */
 #define HFS_DSLOT_DAEMON 0xffffffffu /* ds_lock value of the daemon */
+/* ds_lock value of the daemon between the pieces of one O_APPEND write
+ * the kernel sent as several WRITEs (docs/data-path.md, "Appends through
+ * the kernel"): a client may take it over (CAS) once ds_hold passed. */
+#define HFS_DSLOT_HOLD 0xfffffffeu
 
 struct hfs_dslot {
 	/* the daemon's line */
@@ -225,7 +229,9 @@ struct hfs_dslot {
 	uint32_t ds_lock;    /*  88 client id of the holder, 0: free (reset
 				    at mount) */
 	uint32_t ds_pad2;    /*  92 */
-	uint64_t ds_pad3[4]; /*  96 */
+	uint64_t ds_hold;    /*  96 with ds_lock HFS_DSLOT_HOLD: CLOCK_MONOTONIC
+				    ns after which a client may take the lock */
+	uint64_t ds_pad3[3]; /* 104 */
 };                           /* 128 */
 static_assert(sizeof(struct hfs_dslot) == HFS_DSLOT_SIZE, "dslot");
 

@@ -240,11 +240,10 @@ def test_holes_and_gaps_read_zero():
         served(fs, 'reads', 2)
 
 
-def test_o_append_writers_never_overwrite():
-    """Four writers append self-describing records at once, two through
-    the data path, two through FUSE: every record is there exactly once,
-    intact."""
-    n, ln = 300, 512
+def appenders(n, ln):
+    """Four writers append n self-describing records of ln bytes at once,
+    two through the data path, two through FUSE: every record is there
+    exactly once, intact."""
     with mount() as fs:
         p = fs.path('shared.log')
         H.write_file(p, b'')
@@ -261,6 +260,20 @@ def test_o_append_writers_never_overwrite():
                            capture_output=True, text=True, timeout=60)
         check(r.returncode == 0, 'log check: %s' % r.stdout)
         served(fs, 'appends', n)
+
+
+def test_o_append_writers_never_overwrite():
+    """Records that never cross a page boundary (512 bytes)."""
+    appenders(300, 512)
+
+
+def test_o_append_split_by_the_kernel():
+    """Records of 3000 bytes: most start inside a page the kernel has not
+    cached and cross into the next, and the kernel sends such a write(2)
+    as two WRITEs, each an append to the daemon.  No direct append may
+    land between the two (the daemon holds the slot lock for the second,
+    HFS_DSLOT_HOLD)."""
+    appenders(300, 3000)
 
 
 def test_page_cache_coherence():
