@@ -358,11 +358,40 @@ __attribute__((constructor)) static void dp_fd_init(void)
  * writers may have grown the file since.  A getattr first (the daemon
  * answers a file written directly with no caching, docs/data-path.md)
  * brings it up to date. */
-void hfc_dp_kernel_size_fresh(int fd)
+void hfc_dp_kernel_size_fresh_to(int fd, int64_t want)
 {
 	struct statx sx;
 
-	if (fd >= 0 && hfc_dp_served(fd))
-		(void)statx(fd, "", AT_EMPTY_PATH | AT_STATX_FORCE_SYNC,
-			    STATX_SIZE, &sx);
+	/* The kernel drops a GETATTR's size when anything bumped the
+	 * inode's attribute version meanwhile (an invalidation the daemon
+	 * sent for an earlier write, say), though the caller gets the
+	 * daemon's answer: ask again, a few times, until the cached size
+	 * holds at least that and the size this process knows. */
+	for (int i = 0; i < 8; i++) {
+		int64_t target = want;
+
+		if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_FORCE_SYNC,
+			  STATX_SIZE, &sx) < 0)
+			break;
+		if ((int64_t)sx.stx_size > target)
+			target = (int64_t)sx.stx_size;
+		if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC,
+			  STATX_SIZE, &sx) < 0 || (int64_t)sx.stx_size >= target)
+			break;
+	}
+}
+
+void hfc_dp_kernel_size_fresh(int fd)
+{
+	struct hfc_dp_ref r;
+	int64_t want = -1;
+	int why;
+
+	if (fd < 0 || !hfc_dp_served(fd))
+		return;
+	if (hfc_dp_get(fd, &r)) {
+		want = hfc_dfile_size(r.f, fd, &why);
+		hfc_dp_put(&r);
+	}
+	hfc_dp_kernel_size_fresh_to(fd, want < 0 ? -1 : want);
 }

@@ -141,5 +141,8 @@ static inline enum hfc_fcntl_arg hfc_fcntl_arg(int cmd)
 
 /* Bring the kernel's cached size of fd's file up to date (dp_fd.c). */
 void hfc_dp_kernel_size_fresh(int fd);
+/* The same from inside a served call: at least want (the slot's size;
+ * -1: unknown). */
+void hfc_dp_kernel_size_fresh_to(int fd, int64_t want);
 
 #endif

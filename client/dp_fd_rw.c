@@ -225,8 +225,13 @@ static long serve_append(const struct dp_io *io, struct hfc_dp_ref *r)
 				      &why);
 
 	if (done == HFC_DP_KERNEL) {
-		/* the kernel appends by its cached size */
-		hfc_dp_kernel_size_fresh(io->fd);
+		/* the kernel appends by its cached size (the data lands at
+		 * the daemon's end of file whatever it is, but the offset the
+		 * call leaves is the kernel's) */
+		int w2;
+		int64_t want = hfc_dfile_size(r->f, io->fd, &w2);
+
+		hfc_dp_kernel_size_fresh_to(io->fd, want < 0 ? -1 : want);
 		return kernel_io(io, r, why);
 	}
 	account(io, done, true);

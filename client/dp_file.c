@@ -315,9 +315,16 @@ long hfc_dp_slot_lock(struct hfc_dfile *f, int *why)
 
 		if (atomic_compare_exchange_weak(lk, &cur, me))
 			return 0;
-		if (cur == HFS_DSLOT_HOLD && hold_passed(f) &&
-		    atomic_compare_exchange_strong(lk, &cur, me))
-			return 0; /* no piece of a kernel append came */
+		if (cur == HFS_DSLOT_HOLD) {
+			if (hold_passed(f) &&
+			    atomic_compare_exchange_strong(lk, &cur, me))
+				return 0; /* no piece of a kernel append came */
+			/* a kernel O_APPEND write may be between its pieces:
+			 * the kernel call waits for it (the inode lock), this
+			 * lock would not */
+			*why = HOLDFS_DP_SLOT_BUSY;
+			return HFC_DP_KERNEL;
+		}
 		if (i < 100)
 			continue;
 		if (!deadline)

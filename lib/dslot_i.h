@@ -69,9 +69,12 @@ void hfs_dslot_leave(struct hfs_vol *vol, struct hfs_inode *ip, bool rearm,
  * when its first page-cache folio is only partly written (every piece
  * but the last then ends on a page boundary); it holds the inode lock
  * across them, so no other kernel write comes in between -- but a
- * direct appender would.  A client takes a HOLD over once ds_hold has
- * passed, so a guess that no piece follows costs it at most that long. */
-#define HFS_DSLOT_HOLD_MS 50
+ * direct appender would.  A client that finds the lock held so sends
+ * its write through the kernel (which waits for the inode lock, so for
+ * every piece) and may take the lock over once ds_hold has passed: a
+ * guess that no piece follows costs direct writers of the file the
+ * kernel path for at most that long. */
+#define HFS_DSLOT_HOLD_MS 1000
 void hfs_dslot_hold(struct hfs_vol *vol, struct hfs_inode *ip, bool hold);
 /* The commit about to be staged overrides what the slot says (a smaller
  * size, explicit times): bump the epoch that validates the slot.  After

@@ -495,6 +495,28 @@ def test_remap_on_fallocate_and_foreign_write_lease():
             check_eq(f.read(4096), b'\x33' * 4096, 'POSIX read of the writer data')
 
 
+def test_remap_two_holes_filled_at_once():
+    """One fallocate fills two holes a read lease maps as zeros, with
+    data between them: one REMAP names both new extents, and the reader
+    maps no hole afterwards."""
+    with H.HoldFS(size='64M', mount_opts=('allow_other', 'revoke_ms=%d' % REVOKE_MS)) as fs:
+        p = mkfile(fs, 'f', 3 * MiB)            # all hole
+        with open(p, 'r+b') as f:               # data in the middle MiB
+            f.seek(MiB)
+            f.write(b'M' * MiB)
+        h = holder('lease', p, 0, 3 * MiB, 'r', '--hold-ms', 4000)
+        holes = [e for e in admin(fs)['leases'][0]['extents'] if e['state'] != 'mapped']
+        check_eq(len(holes), 2, 'holes the reader maps before: %r' % holes)
+        fd = os.open(p, os.O_RDWR)
+        os.posix_fallocate(fd, 0, 3 * MiB)
+        os.close(fd)
+        j = admin(fs)['leases'][0]
+        check(all(e['state'] == 'mapped' for e in j['extents']),
+              'a hole is still mapped as zeros after the fallocate: %r' % j)
+        out, _ = h.communicate(timeout=10)
+        check('REMAP' in out, 'no REMAP: %r' % out)
+
+
 def test_holdfsctl():
     with H.HoldFS(size='64M') as fs:
         p = mkfile(fs, 'f', MiB, b'F' * MiB)
