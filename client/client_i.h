@@ -99,6 +99,9 @@ struct hfc_conn {
 	int region_fd[2];    /* [0] read-only, [1] read-write; -1 if none */
 	struct pmem2_map *pmap;   /* small map of the rw region fd: persist fn */
 	void (*persist)(const void *, size_t);  /* NULL: msync */
+	/* libpmem2's memcpy for the region (non-temporal stores above a
+	 * few hundred bytes), NULL: memcpy; known with persist */
+	void *(*pmem_copy)(void *, const void *, size_t, unsigned);
 	/* The daemon's coherence table (read-only map of its sealed memfd;
 	 * proto.h HFS_COH_*), coh_slots words, or NULL */
 	const _Atomic uint32_t *coh;
@@ -106,6 +109,7 @@ struct hfc_conn {
 	size_t coh_len;
 	enum { HFC_PERSIST_UNKNOWN, HFC_PERSIST_LEARNING, HFC_PERSIST_KNOWN }
 		persist_state;
+	atomic_bool persist_known;  /* persist is final: read it unlocked */
 	pthread_mutex_t lock;     /* pending, next_id, dead */
 	pthread_cond_t cond;
 	struct hfc_pending *pending;
@@ -141,6 +145,10 @@ int hfc_send(struct hfc_conn *c, void *msg, size_t len, uint16_t type,
 void hfc_conn_region_fd(struct hfc_conn *c, uint32_t prot, int fd);
 int hfc_conn_region_dup(struct hfc_conn *c, uint32_t prot);
 void hfc_persist_range(struct hfc_conn *c, const void *addr, size_t len);
+/* libpmem2's memcpy for stores into the region, once hfc_persist_range
+ * has learnt it (NULL before, or without libpmem2). */
+void *(*hfc_pmem_copy_fn(struct hfc_conn *c))(void *, const void *, size_t,
+					     unsigned);
 
 /* --- discover.c: candidate socket paths for fd, in order of preference.
  * Fills up to max paths; returns how many (0: none). */

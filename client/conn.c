@@ -61,7 +61,8 @@ int hfc_send(struct hfc_conn *c, void *msg, size_t len, uint16_t type,
  * PMEM2_FORCE_GRANULARITY allows).  The function is valid for any address
  * of the region, so the piece stays mapped only to keep it alive.
  */
-static struct pmem2_map *learn_persist(int fd, pmem2_persist_fn *fn)
+static struct pmem2_map *learn_persist(int fd, pmem2_persist_fn *fn,
+					pmem2_memcpy_fn *copy)
 {
 	struct pmem2_source *src = NULL;
 	struct pmem2_config *cfg = NULL;
@@ -78,6 +79,7 @@ static struct pmem2_map *learn_persist(int fd, pmem2_persist_fn *fn)
 		map = NULL;
 	} else {
 		*fn = pmem2_get_persist_fn(map);
+		*copy = pmem2_get_memcpy_fn(map);
 		hfc_log("region store granularity %d (0 byte, 1 cache line, 2 page)",
 			(int)pmem2_map_get_store_granularity(map));
 	}
@@ -124,6 +126,13 @@ int hfc_conn_region_dup(struct hfc_conn *c, uint32_t prot)
 	return fd;
 }
 
+void *(*hfc_pmem_copy_fn(struct hfc_conn *c))(void *, const void *, size_t,
+					     unsigned)
+{
+	return atomic_load_explicit(&c->persist_known, memory_order_acquire) ?
+	       c->pmem_copy : NULL;
+}
+
 /*
  * The persist function is learnt on first use, by the application thread
  * and with no lock held: libpmem2's own mmap may pass through the preload
@@ -135,10 +144,16 @@ void hfc_persist_range(struct hfc_conn *c, const void *addr, size_t len)
 	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
 	uintptr_t a = (uintptr_t)addr & ~(pg - 1);
 	pmem2_persist_fn fn = NULL;
+	pmem2_memcpy_fn copy = NULL;
 	struct pmem2_map *map = NULL;
 	bool learn;
 	int fd;
 
+	/* the hot path of every direct write: no lock once learnt */
+	if (atomic_load_explicit(&c->persist_known, memory_order_acquire)) {
+		fn = c->persist;
+		goto run;
+	}
 	pthread_mutex_lock(&c->lock);
 	learn = c->persist_state == HFC_PERSIST_UNKNOWN;
 	if (learn)
@@ -147,12 +162,15 @@ void hfc_persist_range(struct hfc_conn *c, const void *addr, size_t len)
 	     hfc_fd_dup(c->region_fd[1]) : -1;
 	pthread_mutex_unlock(&c->lock);
 	if (learn) {
-		map = fd >= 0 ? learn_persist(fd, &fn) : NULL;
+		map = fd >= 0 ? learn_persist(fd, &fn, &copy) : NULL;
 		if (fd >= 0)
 			close(fd);
 		pthread_mutex_lock(&c->lock);
 		c->persist = fn;
+		c->pmem_copy = copy;
 		c->persist_state = HFC_PERSIST_KNOWN;
+		atomic_store_explicit(&c->persist_known, true,
+				      memory_order_release);
 		if (!c->dead) {
 			c->pmap = map;
 			map = NULL;
@@ -167,6 +185,7 @@ void hfc_persist_range(struct hfc_conn *c, const void *addr, size_t len)
 		pthread_cond_wait(&c->cond, &c->lock);
 	fn = c->persist;
 	pthread_mutex_unlock(&c->lock);
+run:
 	if (fn) {
 		fn(addr, len);
 		return;

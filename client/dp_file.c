@@ -366,9 +366,19 @@ struct hfc_win *hfc_dp_find(struct hfc_dfile *f, uint64_t pos, bool rw)
 		if (!best || w->off + w->len > best->off + best->len)
 			best = w;
 	}
-	if (best) /* a hint only: racing copies may store in any order */
-		__atomic_store_n(&best->used, atomic_fetch_add(&f->tick, 1),
-				 __ATOMIC_RELAXED);
+	if (best) {
+		/* An LRU hint only, so no locked instruction (this runs twice
+		 * per call): racing threads may lose a tick or store in any
+		 * order, and the window most used stays the most recent. */
+		uint64_t t = atomic_load_explicit(&f->tick,
+						  memory_order_relaxed);
+
+		if (__atomic_load_n(&best->used, __ATOMIC_RELAXED) != t) {
+			atomic_store_explicit(&f->tick, t + 1,
+					      memory_order_relaxed);
+			__atomic_store_n(&best->used, t + 1, __ATOMIC_RELAXED);
+		}
+	}
 	return best;
 }
 

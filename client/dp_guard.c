@@ -21,6 +21,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <libpmem2.h>
+
 #include "dp_i.h"
 
 struct guard {
@@ -105,6 +107,39 @@ int hfc_dp_copy(void *dst, const void *src, size_t n, const void *map_lo,
 	memcpy(dst, src, n);
 	atomic_signal_fence(memory_order_seq_cst);
 	g->armed = 0;
+	return 0;
+}
+
+int hfc_dp_copy_in(void *dst, const void *src, size_t n, const void *map_lo,
+		   size_t map_len, hfc_pmem_copy_t pcopy, void **fault_addr,
+		   int *code)
+{
+	struct guard *g = &tls_guard;
+
+	if (!pcopy)
+		return hfc_dp_copy(dst, src, n, map_lo, map_len, fault_addr,
+				   code);
+	g->lo = map_lo;
+	g->hi = (const uint8_t *)map_lo + map_len;
+	if (sigsetjmp(g->jb, 0)) {
+		*fault_addr = g->addr;
+		*code = g->code;
+		return g->mapping_side ? -EIO : -EFAULT;
+	}
+	g->armed = 1;
+	atomic_signal_fence(memory_order_seq_cst);
+	/* no drain inside: the caller persists the whole range once */
+	pcopy(dst, src, n, PMEM2_F_MEM_NONTEMPORAL | PMEM2_F_MEM_NODRAIN);
+	atomic_signal_fence(memory_order_seq_cst);
+	g->armed = 0;
+	/* Non-temporal stores are weakly ordered: fence them before the
+	 * size that publishes them (a plain release store) or a persist
+	 * that is only an msync could be seen first. */
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_sfence();
+#else
+	atomic_thread_fence(memory_order_seq_cst);
+#endif
 	return 0;
 }
 

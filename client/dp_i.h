@@ -131,5 +131,11 @@ void hfc_dp_guard_install(void);
 int hfc_dp_copy(void *dst, const void *src, size_t n, const void *map_lo,
 		size_t map_len, void **fault_addr, int *code);
 int hfc_dp_zero(void *dst, size_t n, void **fault_addr, int *code);
+/* The same into the region with libpmem2's memcpy (non-temporal stores,
+ * no drain: hfc_dp_persist after), or hfc_dp_copy when pcopy is NULL. */
+typedef void *(*hfc_pmem_copy_t)(void *, const void *, size_t, unsigned);
+int hfc_dp_copy_in(void *dst, const void *src, size_t n, const void *map_lo,
+		   size_t map_len, hfc_pmem_copy_t pcopy, void **fault_addr,
+		   int *code);
 
 #endif

@@ -37,7 +37,8 @@ static size_t iov_total(const struct iovec *iov, int cnt, bool *bad)
 /* Copy n bytes between the caller's iovec (from byte skip) and the
  * mapping at map: into the mapping (to_map) or out of it. */
 static int iov_copy(const struct iovec *iov, int cnt, size_t skip,
-		    uint8_t *map, size_t n, bool to_map, void **fa, int *code)
+		    uint8_t *map, size_t n, bool to_map, void **fa, int *code,
+		    hfc_pmem_copy_t pcopy)
 {
 	size_t done = 0;
 
@@ -54,7 +55,8 @@ static int iov_copy(const struct iovec *iov, int cnt, size_t skip,
 		l -= skip;
 		skip = 0;
 		k = l < n - done ? l : n - done;
-		r = to_map ? hfc_dp_copy(map + done, u, k, map, n, fa, code)
+		r = to_map ? hfc_dp_copy_in(map + done, u, k, map, n, pcopy,
+					    fa, code)
 			   : hfc_dp_copy(u, map + done, k, map, n, fa, code);
 		if (r)
 			return r;
@@ -182,7 +184,7 @@ ssize_t hfc_dfile_preadv(struct hfc_dfile *f, int fd, const struct iovec *iov,
 		if (n > HFC_DP_CHUNK)
 			n = HFC_DP_CHUNK;
 		rc = iov_copy(iov, iovcnt, done, w->base + (pos - w->off), n,
-			      false, &fa, &code);
+			      false, &fa, &code, NULL);
 		if (rc) {
 			r = fault(f, w, rc, fa, code);
 			pthread_rwlock_unlock(&f->io);
@@ -281,7 +283,8 @@ static long copy_in(struct hfc_dfile *f, int fd, const struct iovec *iov,
 		if (k > HFC_DP_CHUNK)
 			k = HFC_DP_CHUNK;
 		rc = iov_copy(iov, iovcnt, skip + *done,
-			      w->base + (p - w->off), k, true, &fa, &code);
+			      w->base + (p - w->off), k, true, &fa, &code,
+			      hfc_pmem_copy_fn(f->conn));
 		if (!rc)
 			hfc_dp_persist(f, w->base + (p - w->off), k);
 		coh = hfc_map_coh(w->m);
