@@ -576,7 +576,10 @@ static long first_contact(struct hfc_dfile *f, int fd, uint64_t *size,
 	r = daemon_size(fd, size);
 	if (r)
 		return r;
-	for (w = HFC_DP_WIN_MIN; w < HFC_DP_WIN_MAX && w < *size / 32; w *= 2)
+	/* A quarter of the file (2 MiB to 64 MiB): few windows to look
+	 * through per call and few lease round trips, while a punch or
+	 * truncate revokes no more than that much at once. */
+	for (w = HFC_DP_WIN_MIN; w < HFC_DP_WIN_MAX && w < *size / 4; w *= 2)
 		;
 	f->win_size = w < c->alloc_unit ? c->alloc_unit : w;
 	hfc_dp_guard_install();

@@ -304,11 +304,19 @@ static long copy_in(struct hfc_dfile *f, int fd, const struct iovec *iov,
 	return 0;
 }
 
-static void stamp(struct hfc_dfile *f)
+/* Store the direct write's mtime in the slot; persisted (and so owed to
+ * fsync) unless the caller persists the line right after. */
+static void stamp_mtime(struct hfc_dfile *f, bool persisted_next)
 {
 	atomic_store_explicit((_Atomic uint64_t *)&f->slot->ds_mtime, now_ns(),
 			      memory_order_relaxed);
-	atomic_store(&f->mtime_dirty, true);
+	if (!persisted_next)
+		atomic_store(&f->mtime_dirty, true);
+}
+
+static void stamp(struct hfc_dfile *f)
+{
+	stamp_mtime(f, false);
 }
 
 /* Zero what lies between the old end of file and pos: the tail of its
@@ -406,7 +414,7 @@ static ssize_t extend(struct hfc_dfile *f, int fd, const struct iovec *iov,
 			r = HFC_DP_KERNEL;
 		} else if (!r && end > size) {
 			atomic_store_explicit(sz, end, memory_order_release);
-			stamp(f);
+			stamp_mtime(f, true);   /* same line as the size */
 			hfc_dp_persist(f, &f->slot->ds_size, 64);
 		} else if (!r) {
 			stamp(f);
