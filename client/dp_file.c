@@ -28,6 +28,10 @@
 
 #include "dp_i.h"
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
 /* Every file object (the fork handler walks them), and the fork
  * generation: a file created or last used before a fork, in the child,
  * holds leases of the parent's connection, which it must forget. */
@@ -526,6 +530,10 @@ static long lease_window(struct hfc_dfile *f, int fd, uint64_t off,
 		hfc_dp_count(HFC_DPC_RESERVATIONS, 1);
 		if (f->resv_next < HFC_DP_WIN_MAX)
 			f->resv_next *= 2;
+		/* Appends touch every page of a reservation once, in order:
+		 * one batched page-table fill now instead of a fault per
+		 * page later (advice only; older kernels say EINVAL). */
+		(void)madvise(holdfs_addr(m), len, MADV_POPULATE_WRITE);
 	}
 	make_room(f);
 	pthread_rwlock_wrlock(&f->io);
