@@ -88,10 +88,12 @@ void hfc_dp_guard_install(void)
 	pthread_mutex_unlock(&install_lock);
 }
 
-/* Copy with the guard armed.  map_lo/map_len: the mapping's side (src
+/* Copy with the guard armed, by memcpy or (pcopy) libpmem2's memcpy
+ * with non-temporal stores.  map_lo/map_len: the mapping's side (src
  * for a read, dst for a write), to tell whose fault it was. */
-int hfc_dp_copy(void *dst, const void *src, size_t n, const void *map_lo,
-		size_t map_len, void **fault_addr, int *code)
+static int guarded_copy(void *dst, const void *src, size_t n,
+			const void *map_lo, size_t map_len,
+			hfc_pmem_copy_t pcopy, void **fault_addr, int *code)
 {
 	struct guard *g = &tls_guard;
 
@@ -104,43 +106,41 @@ int hfc_dp_copy(void *dst, const void *src, size_t n, const void *map_lo,
 	}
 	g->armed = 1;
 	atomic_signal_fence(memory_order_seq_cst);
-	memcpy(dst, src, n);
+	if (pcopy) /* no drain inside: the caller persists the range once */
+		pcopy(dst, src, n,
+		      PMEM2_F_MEM_NONTEMPORAL | PMEM2_F_MEM_NODRAIN);
+	else
+		memcpy(dst, src, n);
 	atomic_signal_fence(memory_order_seq_cst);
 	g->armed = 0;
 	return 0;
+}
+
+int hfc_dp_copy(void *dst, const void *src, size_t n, const void *map_lo,
+		size_t map_len, void **fault_addr, int *code)
+{
+	return guarded_copy(dst, src, n, map_lo, map_len, NULL, fault_addr,
+			    code);
 }
 
 int hfc_dp_copy_in(void *dst, const void *src, size_t n, const void *map_lo,
 		   size_t map_len, hfc_pmem_copy_t pcopy, void **fault_addr,
 		   int *code)
 {
-	struct guard *g = &tls_guard;
+	int r = guarded_copy(dst, src, n, map_lo, map_len, pcopy, fault_addr,
+			     code);
 
-	if (!pcopy)
-		return hfc_dp_copy(dst, src, n, map_lo, map_len, fault_addr,
-				   code);
-	g->lo = map_lo;
-	g->hi = (const uint8_t *)map_lo + map_len;
-	if (sigsetjmp(g->jb, 0)) {
-		*fault_addr = g->addr;
-		*code = g->code;
-		return g->mapping_side ? -EIO : -EFAULT;
-	}
-	g->armed = 1;
-	atomic_signal_fence(memory_order_seq_cst);
-	/* no drain inside: the caller persists the whole range once */
-	pcopy(dst, src, n, PMEM2_F_MEM_NONTEMPORAL | PMEM2_F_MEM_NODRAIN);
-	atomic_signal_fence(memory_order_seq_cst);
-	g->armed = 0;
 	/* Non-temporal stores are weakly ordered: fence them before the
 	 * size that publishes them (a plain release store) or a persist
 	 * that is only an msync could be seen first. */
+	if (!r && pcopy) {
 #if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_sfence();
+		__builtin_ia32_sfence();
 #else
-	atomic_thread_fence(memory_order_seq_cst);
+		atomic_thread_fence(memory_order_seq_cst);
 #endif
-	return 0;
+	}
+	return r;
 }
 
 int hfc_dp_zero(void *dst, size_t n, void **fault_addr, int *code)

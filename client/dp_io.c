@@ -94,6 +94,22 @@ static long fault(struct hfc_dfile *f, const struct hfc_win *w, int r,
 	return r;
 }
 
+/* Every call's start: its length in *total (the kernel judges an odd
+ * or empty vector), then the file ready for the data path.  0,
+ * HFC_DP_KERNEL with *why, or -errno. */
+static long begin(struct hfc_dfile *f, int fd, const struct iovec *iov,
+		  int iovcnt, size_t *total, int *why)
+{
+	bool bad;
+
+	*total = iov_total(iov, iovcnt, &bad);
+	if (bad || *total == 0) {
+		*why = HOLDFS_DP_OTHER; /* the kernel says EINVAL, or 0 */
+		return HFC_DP_KERNEL;
+	}
+	return hfc_dp_ready(f, fd, *total, why);
+}
+
 /* Lease what [pos, end) needs before copying anything, so a call is
  * served whole or not at all (a short read or write of a regular file
  * surprises programs; only a revocation in between can still cut one
@@ -133,15 +149,9 @@ ssize_t hfc_dfile_preadv(struct hfc_dfile *f, int fd, const struct iovec *iov,
 			 int iovcnt, uint64_t off, int *why)
 {
 	size_t total, done = 0;
-	bool bad;
 	long r;
 
-	total = iov_total(iov, iovcnt, &bad);
-	if (bad || total == 0) {
-		*why = HOLDFS_DP_OTHER; /* the kernel says EINVAL, or 0 */
-		return HFC_DP_KERNEL;
-	}
-	r = hfc_dp_ready(f, fd, total, why);
+	r = begin(f, fd, iov, iovcnt, &total, why);
 	if (!r)
 		r = cover(f, fd, off, off + total, false, why);
 	if (r)
@@ -446,15 +456,9 @@ ssize_t hfc_dfile_pwritev(struct hfc_dfile *f, int fd,
 {
 	size_t total, done = 0;
 	uint64_t at;
-	bool bad;
 	long r;
 
-	total = iov_total(iov, iovcnt, &bad);
-	if (bad || total == 0) {
-		*why = HOLDFS_DP_OTHER;
-		return HFC_DP_KERNEL;
-	}
-	r = hfc_dp_ready(f, fd, total, why);
+	r = begin(f, fd, iov, iovcnt, &total, why);
 	if (!r && !f->slot)
 		r = hfc_dp_get_window(f, fd, off, off + total, HFC_WANT_WRITE,
 				      why);
@@ -490,15 +494,9 @@ ssize_t hfc_dfile_appendv(struct hfc_dfile *f, int fd,
 			  int *why)
 {
 	size_t total;
-	bool bad;
 	long r;
 
-	total = iov_total(iov, iovcnt, &bad);
-	if (bad || total == 0) {
-		*why = HOLDFS_DP_OTHER;
-		return HFC_DP_KERNEL;
-	}
-	r = hfc_dp_ready(f, fd, total, why);
+	r = begin(f, fd, iov, iovcnt, &total, why);
 	if (!r && (!f->slot || !f->slot_rw))
 		r = hfc_dp_get_window(f, fd, f->slot ? size_of(f) : 0,
 				      (f->slot ? size_of(f) : 0) + total,

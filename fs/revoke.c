@@ -577,6 +577,21 @@ void hfsd_lease_settle(struct hfsd_ctl *c, uint64_t ino)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* A job a caller sleeps on: queued (c->lock held, released here), or
+ * freed if it found no lease to wait for (false). */
+static bool queue_sleeper_unlock(struct hfsd_ctl *c, struct hfsd_job *j)
+{
+	if (!j->nw) {
+		pthread_mutex_unlock(&c->lock);
+		hfsd_job_free(j);
+		return false;
+	}
+	j->sleeper = true;
+	hfsd_job_queue_locked(c, j);
+	pthread_mutex_unlock(&c->lock);
+	return true;
+}
+
 /* The dslot_stuck hook (revoke_hooks.c): REVOKE, reason LAYOUT, every
  * data-path lease of ino, whole, in one round, and wait until each holder
  * acked or was killed (bounded).  A client acks only once its copies in
@@ -604,14 +619,8 @@ int hfsd_lease_revoke_datapath(struct hfsd_ctl *c, uint64_t ino)
 					       l->off + l->len) == 0)
 			n++;
 	}
-	if (!j->nw) {
-		pthread_mutex_unlock(&c->lock);
-		hfsd_job_free(j);
+	if (!queue_sleeper_unlock(c, j))
 		return 0;
-	}
-	j->sleeper = true;
-	hfsd_job_queue_locked(c, j);
-	pthread_mutex_unlock(&c->lock);
 	hfsd_ctl_wake(c);
 	hfsd_job_wait(c, j);
 	hfsd_job_finish_unlock(c, j, "data-path REVOKE");
@@ -648,14 +657,8 @@ int hfsd_lease_revoke_failure(struct hfsd_ctl *c,
 	pthread_mutex_lock(&c->lock);
 	n = add_failed_leases_locked(c, j, !fc, &s, rs, re);
 	free(s.v);
-	if (!j->nw) {
-		pthread_mutex_unlock(&c->lock);
-		hfsd_job_free(j);
+	if (!queue_sleeper_unlock(c, j))
 		return 0;
-	}
-	j->sleeper = true;
-	hfsd_job_queue_locked(c, j);
-	pthread_mutex_unlock(&c->lock);
 	hfsd_rt_raise(c->thread, &rt);
 	hfsd_ctl_wake(c);
 	hfsd_job_wait(c, j);
