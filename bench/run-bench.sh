@@ -5,30 +5,36 @@
 #
 #   bench/run-bench.sh [--targets LIST] [--json]
 #
-#   --targets LIST  comma-separated subset of: holdfs,passthrough,tmpfs,memcpy
-#                   (default: all four)
+#   --targets LIST  comma-separated subset of:
+#                   holdfs,holdfs_shim,passthrough,tmpfs,memcpy (default: all)
 #   --json          print the result table as JSON instead of text
 #
 # Environment (defaults in brackets):
 #   BENCH_SIZE      fio file size [256M]
 #   BENCH_RUNTIME   seconds per fio job and per memcpy load [10]
 #   BENCH_FILES     files per metabench phase [10000]
+#   BENCH_REPEAT    rounds of every measurement; cells are medians [1]
+#   BENCH_APPENDS   timed 4 KiB append+fsync iterations [20000]
+#   BENCH_APPEND_WARMUP  untimed ones before them [2000]
+#   BENCH_SMALL_FILES    4 KiB files of the small-file row [2000]
+#   BENCH_SMALL_PASSES   timed open+read+close passes over them [5]
 #   BENCH_DIR       tmpfs directory for regions, sources and mounts [/dev/shm]
 #   BENCH_REGION_SIZE  holdfs region size [max(1G, 4 x BENCH_SIZE)]
-#   BENCH_RESULTS   keep the raw fio/metabench outputs in this directory
+#   BENCH_RESULTS   keep the raw fio/metabench/lat outputs in this directory
 #   HOLDFS_BUILD    meson build directory with the holdfs binaries [build]
-#   PMEM2_FORCE_GRANULARITY  passed through to holdfs and rawcopy (libpmem2)
+#   PMEM2_FORCE_GRANULARITY  passed through to holdfs, rawcopy and lat
 #
-# Needs root only as far as mounting FUSE does on this machine.  Every
-# mount and daemon it starts is taken down on exit, Ctrl-C or failure.
+# Needs root as far as mounting FUSE does on this machine, and for DAX
+# leases (the holdfs+shim column's data path).  Every mount, daemon and
+# measuring process it starts is taken down on exit, Ctrl-C or failure.
 set -euo pipefail
 
 usage() {
-	sed -n '2,22s/^# \{0,1\}//p' "$0"
+	sed -n '2,29s/^# \{0,1\}//p' "$0"
 }
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-all_targets=(holdfs passthrough tmpfs memcpy)
+all_targets=(holdfs holdfs_shim passthrough tmpfs memcpy)
 targets_arg=$(IFS=,; echo "${all_targets[*]}")
 json=0
 while [ $# -gt 0 ]; do
@@ -50,7 +56,8 @@ declare -A want=()
 IFS=, read -r -a given <<<"$targets_arg"
 for t in "${given[@]}"; do
 	case "$t" in
-	holdfs | passthrough | tmpfs | memcpy) want[$t]=1 ;;
+	holdfs | holdfs_shim | passthrough | tmpfs | memcpy) want[$t]=1 ;;
+	holdfs+shim) want[holdfs_shim]=1 ;;
 	passthrough_ll) want[passthrough]=1 ;;
 	*) die "unknown target '$t' (known: ${all_targets[*]})" ;;
 	esac
@@ -65,6 +72,11 @@ has() { [ -n "${want[$1]:-}" ]; }
 size_arg=${BENCH_SIZE:-256M}
 runtime=${BENCH_RUNTIME:-10}
 nfiles=${BENCH_FILES:-10000}
+rounds=${BENCH_REPEAT:-1}
+appends=${BENCH_APPENDS:-20000}
+append_warm=${BENCH_APPEND_WARMUP:-2000}
+small_files=${BENCH_SMALL_FILES:-2000}
+small_passes=${BENCH_SMALL_PASSES:-5}
 bench_dir=${BENCH_DIR:-/dev/shm}
 build=${HOLDFS_BUILD:-$root/build}
 
@@ -76,14 +88,22 @@ size=$(numfmt --from=iec "$size_arg") || die "bad BENCH_SIZE: $size_arg"
 [ "$size" -ge $((1 << 20)) ] || die "BENCH_SIZE must be at least 1M"
 [[ "$runtime" =~ ^[1-9][0-9]*$ ]] || die "bad BENCH_RUNTIME: $runtime"
 [[ "$nfiles" =~ ^[1-9][0-9]*$ ]] || die "bad BENCH_FILES: $nfiles"
+[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || die "bad BENCH_REPEAT: $rounds"
+[[ "$appends" =~ ^[1-9][0-9]*$ ]] || die "bad BENCH_APPENDS: $appends"
+[[ "$append_warm" =~ ^[0-9]+$ ]] || die "bad BENCH_APPEND_WARMUP: $append_warm"
+[[ "$small_files" =~ ^[1-9][0-9]*$ ]] || die "bad BENCH_SMALL_FILES: $small_files"
+[[ "$small_passes" =~ ^[1-9][0-9]*$ ]] || die "bad BENCH_SMALL_PASSES: $small_passes"
 [ "$(stat -f -c %T "$bench_dir" 2>/dev/null)" = tmpfs ] ||
 	die "BENCH_DIR=$bench_dir is not a tmpfs directory"
 
-if has holdfs; then
+if has holdfs || has holdfs_shim; then
 	holdfs_bin=$build/fs/holdfs
 	mkfs_bin=$build/mkfs/mkfs.holdfs
-	for b in "$holdfs_bin" "$mkfs_bin"; do
-		[ -x "$b" ] || die "holdfs target: $b not built; run" \
+	preload=$build/client/libholdfs-preload.so
+	need=("$holdfs_bin" "$mkfs_bin")
+	has holdfs_shim && need+=("$preload")
+	for b in "${need[@]}"; do
+		[ -e "$b" ] || die "holdfs targets: $b not built; run" \
 			"scripts/build.sh (or HOLDFS_BUILD=DIR), or leave holdfs out:" \
 			"--targets passthrough,tmpfs,memcpy"
 	done
@@ -115,8 +135,11 @@ wait_gone() {
 cleanup() {
 	local rc=$? i m p grace
 	trap - EXIT INT TERM
+	# The measuring child first (it may hold files open on a mount),
+	# with a deadline: a process stuck on a mount is killed.
 	if [ -n "$child" ]; then
 		kill -TERM "$child" 2>/dev/null || true
+		wait_gone "$child" 50 || kill -KILL "$child" 2>/dev/null || true
 		wait "$child" 2>/dev/null || true
 	fi
 	# pids[i] serves mounts[i]: unmounting ends a daemon; one that never
@@ -189,11 +212,13 @@ start_fuse() {
 declare -A dir=() mode=()
 failed_jobs=()
 
-cflags=(-O2 -Wall -Wextra)
+cflags=(-O2 -Wall -Wextra -I"$root/bench")
 gcc "${cflags[@]}" -o "$bin/metabench" "$root/bench/metabench.c"
-# shellcheck disable=SC2046 # pkg-config output is a list of words
-gcc "${cflags[@]}" -o "$bin/rawcopy" "$root/bench/rawcopy.c" \
-	$(pkg-config --cflags --libs libpmem2)
+for p in rawcopy lat; do
+	# shellcheck disable=SC2046 # pkg-config output is a list of words
+	gcc "${cflags[@]}" -std=c17 -o "$bin/$p" "$root/bench/$p.c" \
+		$(pkg-config --cflags --libs libpmem2)
+done
 
 # The store granularity libpmem2 picks for a file in BENCH_DIR under this
 # environment: what the holdfs region mapping gets too.
@@ -202,7 +227,24 @@ granularity=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["granulari
 gran_note="libpmem2 store granularity $granularity (PMEM2_FORCE_GRANULARITY=${PMEM2_FORCE_GRANULARITY:-unset})"
 
 # ---- targets ---------------------------------------------------------------
-if has holdfs; then
+# mount_holdfs T: format a region for target T and mount it at dir[T].
+# holdfs and holdfs_shim get one each, set up the same way, so neither
+# column sees the other's files, leases or cached pages.
+mount_holdfs() {
+	local t=$1
+	say "$t: mkfs of a ${region_mib} MiB region in $work"
+	"$mkfs_bin" --size "${region_mib}M" -L bench "$work/region-$t.img" \
+		>"$bin/mkfs-$t.log" 2>&1 || {
+		sed 's/^/    /' "$bin/mkfs-$t.log" >&2
+		die "$t target: mkfs.holdfs failed (output above)"
+	}
+	start_fuse "$work/mnt-$t" "$bin/$t.log" \
+		"$holdfs_bin" "$work/region-$t.img" "$work/mnt-$t" -f ||
+		die "$t target: could not mount holdfs (output above)"
+	dir[$t]=$work/mnt-$t
+}
+
+if has holdfs || has holdfs_shim; then
 	region_size=${BENCH_REGION_SIZE:-}
 	if [ -z "$region_size" ]; then
 		region_size=$((4 * size))
@@ -211,17 +253,20 @@ if has holdfs; then
 		region_size=$(numfmt --from=iec "$region_size")
 	fi
 	region_mib=$((region_size >> 20))
-	say "holdfs: mkfs of a ${region_mib} MiB region in $work"
-	"$mkfs_bin" --size "${region_mib}M" -L bench "$work/region.img" \
-		>"$bin/mkfs.log" 2>&1 || {
-		sed 's/^/    /' "$bin/mkfs.log" >&2
-		die "holdfs target: mkfs.holdfs failed (output above)"
-	}
-	start_fuse "$work/mnt-holdfs" "$bin/holdfs.log" \
-		"$holdfs_bin" "$work/region.img" "$work/mnt-holdfs" -f ||
-		die "holdfs target: could not mount holdfs (output above)"
-	dir[holdfs]=$work/mnt-holdfs
-	mode[holdfs]="region file on $bench_dir (tmpfs: DRAM standing in for pmem), ${region_mib} MiB; $gran_note; mounted with no -o options"
+	holdfs_mode="region file on $bench_dir (tmpfs: DRAM standing in for pmem), ${region_mib} MiB; $gran_note; mounted with no -o options"
+fi
+if has holdfs; then
+	mount_holdfs holdfs
+	mode[holdfs]=$holdfs_mode
+fi
+if has holdfs_shim; then
+	mount_holdfs holdfs_shim
+	if [ "$(id -u)" = 0 ]; then
+		shim_who="run as root (DAX leases allowed)"
+	else
+		shim_who="not run as root: the daemon refuses DAX leases (no -o dax_group), so the data path sends every call to the kernel"
+	fi
+	mode[holdfs_shim]="its own region and mount, set up as holdfs's; every measured program runs with LD_PRELOAD=$preload and HOLDFS_DATAPATH_STATS=<a file per job>; HOLDFS_DATAPATH=${HOLDFS_DATAPATH:-unset}; $shim_who"
 fi
 
 if has passthrough; then
@@ -266,7 +311,7 @@ if has tmpfs; then
 fi
 
 if has memcpy; then
-	mode[memcpy]="memcpy into/out of a libpmem2 mapping of a file on $bench_dir, pmem2_memcpy (with persist) for writes; $gran_note; data rows only"
+	mode[memcpy]="memcpy into/out of a libpmem2 mapping of a file on $bench_dir, pmem2_memcpy (with persist) for writes; on the append rows the same store+persist of 4 KiB at an advancing offset (bench/lat raw); $gran_note; no metadata or small-file rows"
 fi
 
 # ---- jobs ------------------------------------------------------------------
@@ -281,52 +326,97 @@ for t in "${targets[@]}"; do
 	[ "$t" = memcpy ] || fs_targets+=("$t")
 done
 
-run_fio() {
-	local t=$1 job=$2 rw bs out=$res/$1/$2
-	read -r rw bs <<<"${job_spec[$job]}"
-	mkdir -p "$res/$t"
-	say "$t: fio $job ($rw, bs=$bs, ${runtime}s)"
-	if ! run_child fio --name="$job" --directory="${dir[$t]}" --filename=bench.dat \
-		--size="$size" --rw="$rw" --bs="$bs" --ioengine=psync \
-		--iodepth=1 --numjobs=1 --direct=0 --invalidate=1 \
-		--fallocate=none --time_based --runtime="$runtime" \
-		--output-format=json --output="$out.json" 2>"$out.err"; then
-		say "$t: fio $job FAILED:"
-		sed 's/^/    /' "$out.err" >&2
-		failed_jobs+=("$t:$job")
+# measure T OUT NAME CMD...: run CMD as the measuring child for target T
+# (stdout to OUT.json, stderr to OUT.err); for holdfs_shim under the
+# preload shim, its data path counters appended to OUT.dpstats.  Records
+# a failure as T:NAME (with the round when there are several).
+measure() {
+	local t=$1 out=$2 name=$3 rc=0
+	shift 3
+	if [ "$t" = holdfs_shim ]; then
+		run_child env LD_PRELOAD="$preload" \
+			HOLDFS_DATAPATH_STATS="$out.dpstats" "$@" \
+			>"$out.json" 2>"$out.err" || rc=$?
+	else
+		run_child "$@" >"$out.json" 2>"$out.err" || rc=$?
+	fi
+	[ "$rc" -eq 0 ] && return 0
+	say "$t: $name FAILED (exit $rc):"
+	sed 's/^/    /' "$out.err" >&2
+	if [ "$rounds" -gt 1 ]; then
+		failed_jobs+=("$t:$name@r$round")
+	else
+		failed_jobs+=("$t:$name")
 	fi
 }
 
-for job in "${jobs[@]}"; do
-	for t in "${fs_targets[@]}"; do
-		run_fio "$t" "$job"
+# fio runs its job as a thread of its own process (--thread): with the
+# default, a forked job process ends with _exit(), and at-exit work such
+# as the shim's HOLDFS_DATAPATH_STATS output would be lost.
+run_fio() {
+	local t=$1 job=$2 rw bs
+	read -r rw bs <<<"${job_spec[$job]}"
+	say "$t: fio $job ($rw, bs=$bs, ${runtime}s)"
+	measure "$t" "$rd/$t/$job" "fio $job" \
+		fio --name="$job" --directory="${dir[$t]}" --filename=bench.dat \
+		--size="$size" --rw="$rw" --bs="$bs" --ioengine=psync \
+		--iodepth=1 --numjobs=1 --direct=0 --invalidate=1 \
+		--fallocate=none --time_based --runtime="$runtime" --thread \
+		--output-format=json
+}
+
+for ((round = 1; round <= rounds; round++)); do
+	rd=$res/r$round
+	# Each round starts with another target: on a noisy machine, a
+	# column is then not always the one measured right after another.
+	order=()
+	if [ ${#fs_targets[@]} -gt 0 ]; then
+		k=$(((round - 1) % ${#fs_targets[@]}))
+		order=("${fs_targets[@]:k}" "${fs_targets[@]:0:k}")
+	fi
+	for t in "${targets[@]}"; do
+		mkdir -p "$rd/$t"
 	done
-done
+	[ "$rounds" -eq 1 ] || say "round $round of $rounds"
 
-for t in "${fs_targets[@]}"; do
-	rm -f "${dir[$t]}/bench.dat"
-	say "$t: metabench, $nfiles files"
-	if ! run_child "$bin/metabench" "${dir[$t]}" "$nfiles" >"$res/$t/meta.json" \
-		2>"$res/$t/meta.err"; then
-		say "$t: metabench FAILED:"
-		sed 's/^/    /' "$res/$t/meta.err" >&2
-		failed_jobs+=("$t:metabench")
+	for job in "${jobs[@]}"; do
+		for t in "${order[@]}"; do
+			run_fio "$t" "$job"
+		done
+	done
+
+	for t in "${order[@]}"; do
+		rm -f "${dir[$t]}/bench.dat"
+		say "$t: metabench, $nfiles files"
+		measure "$t" "$rd/$t/meta" metabench "$bin/metabench" "${dir[$t]}" "$nfiles"
+	done
+
+	for t in "${order[@]}"; do
+		say "$t: $appends appends of 4 KiB + fsync ($append_warm untimed first)"
+		rm -f "${dir[$t]}/lat-append.dat"
+		measure "$t" "$rd/$t/append" "append+fsync" \
+			"$bin/lat" append "${dir[$t]}/lat-append.dat" "$appends" "$append_warm"
+		say "$t: open+read 4 KiB+close of $small_files small files, $small_passes passes"
+		measure "$t" "$rd/$t/small" "small files" \
+			"$bin/lat" small "${dir[$t]}" "$small_files" "$small_passes"
+	done
+
+	if has memcpy; then
+		say "memcpy: 4 loads of ${runtime}s on a $size_arg mapping"
+		measure memcpy "$rd/memcpy/raw" rawcopy \
+			"$bin/rawcopy" "$work/raw.img" "$size" "$runtime"
+		say "memcpy: $appends stores + persists of 4 KiB at an advancing offset"
+		measure memcpy "$rd/memcpy/append" "store+persist" \
+			"$bin/lat" raw "$work/lat-raw.img" "$appends" "$append_warm"
 	fi
 done
-
-if has memcpy; then
-	mkdir -p "$res/memcpy"
-	say "memcpy: 4 loads of ${runtime}s on a $size_arg mapping"
-	if ! run_child "$bin/rawcopy" "$work/raw.img" "$size" "$runtime" \
-		>"$res/memcpy/raw.json"; then
-		failed_jobs+=("memcpy:rawcopy")
-	fi
-fi
 
 # ---- report ----------------------------------------------------------------
 export INFO_TARGETS="${targets[*]}" INFO_FAILED="${failed_jobs[*]}"
 export INFO_SIZE="$size_arg" INFO_RUNTIME="$runtime" INFO_FILES="$nfiles"
-export INFO_GRAN="$granularity"
+export INFO_GRAN="$granularity" INFO_REPEAT="$rounds"
+export INFO_APPENDS="$appends" INFO_APPEND_WARM="$append_warm"
+export INFO_SMALL="$small_files" INFO_SMALL_PASSES="$small_passes"
 for t in "${targets[@]}"; do
 	export "INFO_MODE_$t=${mode[$t]}"
 done
@@ -351,9 +441,15 @@ info = {
                           text=True).stdout.strip(),
     "file_size": env["INFO_SIZE"],
     "runtime_s": int(env["INFO_RUNTIME"]),
-    "io": "buffered (direct=0), psync, iodepth 1, 1 job, time_based; "
-          "page cache dropped at job start (invalidate=1)",
+    "io": "buffered (direct=0), psync, iodepth 1, 1 job as a thread "
+          "(--thread), time_based; page cache dropped at job start "
+          "(invalidate=1)",
     "meta_files": int(env["INFO_FILES"]),
+    "latency": f"append+fsync: {env['INFO_APPENDS']} timed 4 KiB "
+               f"iterations after {env['INFO_APPEND_WARM']} untimed; "
+               f"small files: {env['INFO_SMALL']} files of 4 KiB, "
+               f"{env['INFO_SMALL_PASSES']} timed passes after 1 untimed",
+    "repeat": int(env["INFO_REPEAT"]),
     "pmem2_force_granularity": env.get("PMEM2_FORCE_GRANULARITY"),
     "pmem2_store_granularity": env["INFO_GRAN"],
     "targets": targets,

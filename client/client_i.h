@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <holdfs/format.h>
 #include <holdfs/holdfs.h>
 #include <holdfs/proto.h>
 
@@ -46,6 +47,10 @@ struct pmem2_map;
 /* --- sys.c: memory syscalls that bypass any interposed mmap (the preload
  * shim), and the HOLDFS_LOG trace. */
 void *hfc_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+/* A close-on-exec dup of fd at a high number (sys.c: out of the
+ * program's way), or -1; and fd itself moved there (fd closed). */
+int hfc_fd_dup(int fd);
+int hfc_fd_high(int fd);
 int hfc_munmap(void *addr, size_t len);
 int hfc_msync(void *addr, size_t len, int flags);
 int hfc_revoke_range(void *addr, size_t len);
@@ -80,10 +85,23 @@ struct hfc_conn {
 	uint64_t region_size;
 	uint32_t alloc_unit;
 	uint32_t revoke_ms;
+	uint32_t client_id;  /* ours, for slot locks (HELLO_OK) */
+	uint64_t dslot_off;  /* the data-path slot area; count 0: none */
+	uint32_t dslot_count;
+	/* its mapping (dp_file.c), made on first need: read-write once a
+	 * read-write region fd is held */
+	pthread_mutex_t slots_lock;
+	uint8_t *slots;      /* the area's first byte in the mapping */
+	uint8_t *slots_map;  /* the mapping (aligned down), slots_len bytes */
+	size_t slots_len;
+	bool slots_rw;
 	uint8_t uuid[16];
 	int region_fd[2];    /* [0] read-only, [1] read-write; -1 if none */
 	struct pmem2_map *pmap;   /* small map of the rw region fd: persist fn */
 	void (*persist)(const void *, size_t);  /* NULL: msync */
+	/* libpmem2's memcpy for the region (non-temporal stores above a
+	 * few hundred bytes), NULL: memcpy; known with persist */
+	void *(*pmem_copy)(void *, const void *, size_t, unsigned);
 	/* The daemon's coherence table (read-only map of its sealed memfd;
 	 * proto.h HFS_COH_*), coh_slots words, or NULL */
 	const _Atomic uint32_t *coh;
@@ -91,6 +109,7 @@ struct hfc_conn {
 	size_t coh_len;
 	enum { HFC_PERSIST_UNKNOWN, HFC_PERSIST_LEARNING, HFC_PERSIST_KNOWN }
 		persist_state;
+	atomic_bool persist_known;  /* persist is final: read it unlocked */
 	pthread_mutex_t lock;     /* pending, next_id, dead */
 	pthread_cond_t cond;
 	struct hfc_pending *pending;
@@ -126,6 +145,10 @@ int hfc_send(struct hfc_conn *c, void *msg, size_t len, uint16_t type,
 void hfc_conn_region_fd(struct hfc_conn *c, uint32_t prot, int fd);
 int hfc_conn_region_dup(struct hfc_conn *c, uint32_t prot);
 void hfc_persist_range(struct hfc_conn *c, const void *addr, size_t len);
+/* libpmem2's memcpy for stores into the region, once hfc_persist_range
+ * has learnt it (NULL before, or without libpmem2). */
+void *(*hfc_pmem_copy_fn(struct hfc_conn *c))(void *, const void *, size_t,
+					     unsigned);
 
 /* --- discover.c: candidate socket paths for fd, in order of preference.
  * Fills up to max paths; returns how many (0: none). */
@@ -142,5 +165,44 @@ void hfc_deliver_revoked(struct holdfs_revoke_event *evs, size_t n);
 int hfc_on_remap(struct hfc_conn *c, const struct hfs_msg_remap *r, size_t len);
 void hfc_on_conn_lost(struct hfc_conn *c);
 void hfc_maps_after_fork(void);
+uint64_t hfc_next_id(struct hfc_conn *c);
+
+/* --- mapping.c, for the data path (dp_file.c) */
+/* What a data-path mapping's owner gives: its I/O lock, taken for
+ * writing around a revocation of the mapping (so no copy in flight
+ * touches revoked pages), and a hook told of the revocation, run under
+ * that lock and the maps lock (it must take no other lock). */
+struct hfc_dp_owner {
+	pthread_rwlock_t *io;
+	void (*revoked)(void *arg, struct holdfs_mapping *m, uint64_t off,
+			uint64_t len, uint32_t reason);
+	void *arg;
+};
+struct hfc_lease_req {
+	int fd;
+	dev_t dev;
+	uint64_t off, len;
+	uint32_t hprot;      /* HFS_PROT_* */
+	uint32_t lflags;     /* HFS_LEASE_* */
+	const struct hfc_dp_owner *owner;
+};
+int hfc_lease(const struct hfc_lease_req *rq, struct holdfs_mapping **out);
+/* The connection to the daemon serving fd (connecting if needed). */
+int hfc_conn_of(int fd, dev_t dev, struct hfc_conn **out);
+struct hfc_conn *hfc_map_conn(const struct holdfs_mapping *m);
+uint64_t hfc_map_lease_id(const struct holdfs_mapping *m);
+uint32_t hfc_map_dslot(const struct holdfs_mapping *m);
+uint64_t hfc_map_ino(const struct holdfs_mapping *m);
+const _Atomic uint32_t *hfc_map_coh(const struct holdfs_mapping *m);
+/* The region offset of file byte file_off of m (-ENOENT: a hole). */
+int hfc_map_region_off(const struct holdfs_mapping *m, uint64_t file_off,
+		       uint64_t *roff);
+void hfc_unmap_async(struct holdfs_mapping *m);
+void hfc_map_forget(struct holdfs_mapping *m);
+/* PERSISTED and its answer (the kernel cache of the range dropped). */
+int hfc_persisted(struct hfc_conn *c, uint64_t lease_id, uint64_t off,
+		  uint64_t len);
+/* Tell the daemon of poison at region offset roff (no answer). */
+void hfc_poison(struct hfc_conn *c, uint64_t lease_id, uint64_t roff);
 
 #endif

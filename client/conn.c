@@ -61,7 +61,8 @@ int hfc_send(struct hfc_conn *c, void *msg, size_t len, uint16_t type,
  * PMEM2_FORCE_GRANULARITY allows).  The function is valid for any address
  * of the region, so the piece stays mapped only to keep it alive.
  */
-static struct pmem2_map *learn_persist(int fd, pmem2_persist_fn *fn)
+static struct pmem2_map *learn_persist(int fd, pmem2_persist_fn *fn,
+					pmem2_memcpy_fn *copy)
 {
 	struct pmem2_source *src = NULL;
 	struct pmem2_config *cfg = NULL;
@@ -78,6 +79,7 @@ static struct pmem2_map *learn_persist(int fd, pmem2_persist_fn *fn)
 		map = NULL;
 	} else {
 		*fn = pmem2_get_persist_fn(map);
+		*copy = pmem2_get_memcpy_fn(map);
 		hfc_log("region store granularity %d (0 byte, 1 cache line, 2 page)",
 			(int)pmem2_map_get_store_granularity(map));
 	}
@@ -117,11 +119,18 @@ int hfc_conn_region_dup(struct hfc_conn *c, uint32_t prot)
 	if (!(prot & HFS_PROT_WRITE) && c->region_fd[0] >= 0)
 		fd = c->region_fd[0];
 	fd = c->dead ? -ENOTCONN : fd < 0 ? -EPROTO :
-	     fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	     hfc_fd_dup(fd);
 	if (fd == -1)
 		fd = -errno;
 	pthread_mutex_unlock(&c->lock);
 	return fd;
+}
+
+void *(*hfc_pmem_copy_fn(struct hfc_conn *c))(void *, const void *, size_t,
+					     unsigned)
+{
+	return atomic_load_explicit(&c->persist_known, memory_order_acquire) ?
+	       c->pmem_copy : NULL;
 }
 
 /*
@@ -135,24 +144,33 @@ void hfc_persist_range(struct hfc_conn *c, const void *addr, size_t len)
 	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
 	uintptr_t a = (uintptr_t)addr & ~(pg - 1);
 	pmem2_persist_fn fn = NULL;
+	pmem2_memcpy_fn copy = NULL;
 	struct pmem2_map *map = NULL;
 	bool learn;
 	int fd;
 
+	/* the hot path of every direct write: no lock once learnt */
+	if (atomic_load_explicit(&c->persist_known, memory_order_acquire)) {
+		fn = c->persist;
+		goto run;
+	}
 	pthread_mutex_lock(&c->lock);
 	learn = c->persist_state == HFC_PERSIST_UNKNOWN;
 	if (learn)
 		c->persist_state = HFC_PERSIST_LEARNING;
 	fd = learn && c->region_fd[1] >= 0 ?
-	     fcntl(c->region_fd[1], F_DUPFD_CLOEXEC, 3) : -1;
+	     hfc_fd_dup(c->region_fd[1]) : -1;
 	pthread_mutex_unlock(&c->lock);
 	if (learn) {
-		map = fd >= 0 ? learn_persist(fd, &fn) : NULL;
+		map = fd >= 0 ? learn_persist(fd, &fn, &copy) : NULL;
 		if (fd >= 0)
 			close(fd);
 		pthread_mutex_lock(&c->lock);
 		c->persist = fn;
+		c->pmem_copy = copy;
 		c->persist_state = HFC_PERSIST_KNOWN;
+		atomic_store_explicit(&c->persist_known, true,
+				      memory_order_release);
 		if (!c->dead) {
 			c->pmap = map;
 			map = NULL;
@@ -167,6 +185,7 @@ void hfc_persist_range(struct hfc_conn *c, const void *addr, size_t len)
 		pthread_cond_wait(&c->cond, &c->lock);
 	fn = c->persist;
 	pthread_mutex_unlock(&c->lock);
+run:
 	if (fn) {
 		fn(addr, len);
 		return;
@@ -243,6 +262,16 @@ int hfc_request_ms(struct hfc_conn *c, void *msg, size_t len, int send_fd,
 	return p->err;
 }
 
+uint64_t hfc_next_id(struct hfc_conn *c)
+{
+	uint64_t id;
+
+	pthread_mutex_lock(&c->lock);
+	id = ++c->next_id;
+	pthread_mutex_unlock(&c->lock);
+	return id;
+}
+
 /* ---- connecting ------------------------------------------------------ */
 
 /* The daemon's coherence table (proto.h): map it read-only.  Without it
@@ -305,6 +334,17 @@ static int hello(struct hfc_conn *c)
 	c->region_size = ok.region_size;
 	c->alloc_unit = ok.alloc_unit;
 	c->revoke_ms = ok.revoke_ms;
+	c->client_id = ok.client_id;
+	/* a slot area outside the region, misaligned or from a daemon
+	 * without a client id: no data path on this connection */
+	if (ok.client_id && ok.client_id != HFS_DSLOT_DAEMON &&
+	    ok.dslot_count && !(ok.dslot_off % HFS_BLOCK_SIZE) &&
+	    ok.dslot_off < ok.region_size &&
+	    (uint64_t)ok.dslot_count * HFS_DSLOT_SIZE <=
+	    ok.region_size - ok.dslot_off) {
+		c->dslot_off = ok.dslot_off;
+		c->dslot_count = ok.dslot_count;
+	}
 	memcpy(c->uuid, ok.uuid, sizeof(c->uuid));
 	map_coherence(c, fd, ok.coh_slots);
 	return 0;
@@ -326,6 +366,8 @@ static void child_after_fork(void)
 	for (c = conns; c; c = c->next) {
 		pthread_mutex_init(&c->lock, NULL);
 		pthread_mutex_init(&c->send_lock, NULL);
+		pthread_mutex_init(&c->slots_lock, NULL);
+		c->slots = c->slots_map = NULL; /* MADV_DONTFORK'd */
 		c->pending = NULL;
 		free(c->lbuf);  /* its listener thread was not inherited */
 		c->lbuf = NULL;
@@ -366,13 +408,14 @@ static int conn_open(const char *path, struct hfc_conn **out)
 	strcpy(c->path, path);
 	c->region_fd[0] = c->region_fd[1] = -1;
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_mutex_init(&c->slots_lock, NULL);
 	pthread_mutex_init(&c->send_lock, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&c->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	c->sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	c->sock = hfc_fd_high(socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
 	if (c->sock < 0) {
 		r = -errno;
 		goto fail;

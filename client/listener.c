@@ -69,8 +69,9 @@ static void deliver(struct hfc_conn *c, const struct hfs_msg_hdr *h, size_t n,
 		}
 	pthread_mutex_unlock(&c->lock);
 	if (!p) {
-		hfc_log("reply type %u to unknown request %llu dropped", h->type,
-			(unsigned long long)h->id);
+		if (h->type != HFS_MSG_RELEASE_OK) /* hfc_unmap_async's */
+			hfc_log("reply type %u to unknown request %llu dropped",
+				h->type, (unsigned long long)h->id);
 		if (h->type == HFS_MSG_LEASE_OK) /* the waiter gave up: release */
 			hfc_send(c, &(struct hfs_msg_lease_ref){
 				.lease_id = ((const struct hfs_msg_lease_ok *)h)->lease_id },

@@ -50,6 +50,11 @@ struct holdfs_mapping {
 	int busy;              /* revoke handler calls in flight */
 	int file_fd;           /* a dup of the leased file (coherence), or -1 */
 	const _Atomic uint32_t *coh_word; /* the file's coherence word, or NULL */
+	/* data-path mappings (dp_file.c): the owner's hook, the slot the
+	 * daemon attached, the extents as granted (POISON reports) */
+	const struct hfc_dp_owner *owner;
+	uint32_t dslot;
+	struct hfs_lease_extent *ext;
 	char path[256];
 	struct holdfs_mapping *next, *prev;  /* maps, doubly linked */
 	struct holdfs_mapping *hnext;        /* lease-id hash chain */
@@ -130,13 +135,23 @@ static void revoke_mark_locked(struct holdfs_mapping *m, uint64_t off,
 	m->busy++;
 }
 
-/* The same, mapping at once. */
+/* The same, mapping at once.  A data-path mapping's owner is told,
+ * with its copies kept out: its I/O lock is taken for writing around
+ * the change, so no copy in flight ever touches the revoked pages. */
 static void revoke_locked(struct holdfs_mapping *m, uint64_t off, uint64_t len,
 			  uint32_t reason, struct holdfs_revoke_event *ev)
 {
 	revoke_mark_locked(m, off, len, reason, ev);
-	if (ev->mapping)
-		hfc_revoke_range(ev->addr, ev->length);
+	if (!ev->mapping)
+		return;
+	if (m->owner)
+		pthread_rwlock_wrlock(m->owner->io);
+	hfc_revoke_range(ev->addr, ev->length);
+	if (m->owner) {
+		m->owner->revoked(m->owner->arg, m, ev->offset, ev->length,
+				  reason);
+		pthread_rwlock_unlock(m->owner->io);
+	}
 }
 
 struct va_run {
@@ -277,12 +292,19 @@ static void lose_range(struct hfc_conn *c, uint64_t lease_id, uint64_t off,
 {
 	struct holdfs_revoke_event ev = { 0 };
 	struct holdfs_mapping *m;
+	bool owned = false;
 
 	pthread_mutex_lock(&maps_lock);
 	m = find_lease_locked(c, lease_id);
 	if (m)
 		revoke_locked(m, off, len, reason, &ev);
+	if (m && m->owner && ev.mapping) {	/* told through its hook */
+		m->busy--;
+		owned = true;
+	}
 	pthread_mutex_unlock(&maps_lock);
+	if (owned)
+		return;
 	if (!ev.mapping) {
 		hfc_log("revocation of unknown lease %llu (already released?)",
 			(unsigned long long)lease_id);
@@ -315,13 +337,24 @@ size_t hfc_on_revoke(struct hfc_conn *c, const struct hfs_msg_revoke *r,
 				"released?)", (unsigned long long)rr[i].lease_id);
 			continue;
 		}
-		revoke_mark_locked(m, rr[i].offset, rr[i].length, reason, &ev);
+		if (m->owner) {
+			/* one at a time, with the owner's copies kept out;
+			 * the owner was told: no event for the handler */
+			revoke_locked(m, rr[i].offset, rr[i].length, reason, &ev);
+			if (ev.mapping)
+				m->busy--;
+			continue;
+		} else {
+			revoke_mark_locked(m, rr[i].offset, rr[i].length,
+					   reason, &ev);
+			if (ev.mapping && runs)
+				runs[nruns++] = (struct va_run){ ev.addr,
+								 ev.length };
+			else if (ev.mapping)
+				hfc_revoke_range(ev.addr, ev.length);
+		}
 		if (!ev.mapping)
 			continue;
-		if (runs)
-			runs[nruns++] = (struct va_run){ ev.addr, ev.length };
-		else
-			hfc_revoke_range(ev.addr, ev.length);
 		if (*evs)
 			(*evs)[n++] = ev;
 		else
@@ -363,6 +396,10 @@ void hfc_on_conn_lost(struct hfc_conn *c)
 			      HOLDFS_REVOKE_CONNECTION_LOST, &ev);
 		if (!ev.mapping)
 			continue;
+		if (m->owner) {	/* told through its hook */
+			m->busy--;
+			continue;
+		}
 		if (evs)
 			evs[i++] = ev;
 		else
@@ -457,6 +494,7 @@ static int lease_hook(struct hfc_conn *c, void *arg, const void *msg,
 	}
 	m->lease_id = ok->lease_id;  /* set first: the caller releases it */
 	m->ino = ok->ino;
+	m->dslot = ok->dslot;
 	/* a word outside the table is the daemon's bug: ask every time */
 	m->coh_word = c->coh && ok->coh_slot < c->coh_slots ?
 		      &c->coh[ok->coh_slot] : NULL;
@@ -474,6 +512,10 @@ static int lease_hook(struct hfc_conn *c, void *arg, const void *msg,
 	if (pos != m->offset + m->length)
 		return -EPROTO;
 	m->nextents = ok->nextents;
+	if (m->owner && !(m->ext = malloc(ok->nextents * sizeof(*e))))
+		return -ENOMEM;
+	if (m->ext)
+		memcpy(m->ext, e, ok->nextents * sizeof(*e));
 	if (m->nholes < m->nextents) {
 		rfd = hfc_conn_region_dup(c, m->hprot);
 		if (rfd < 0)
@@ -582,6 +624,7 @@ struct lease_try {
 	int fd;
 	struct holdfs_mapping *proto;  /* fields to copy into each attempt */
 	size_t length;
+	uint32_t lflags;               /* HFS_LEASE_* */
 	struct holdfs_mapping *m;      /* out */
 };
 
@@ -622,17 +665,23 @@ static int try_lease(struct hfc_conn *c, void *arg)
 	req.offset = m->offset;
 	req.length = m->length;
 	req.prot = m->hprot;
+	req.flags = t->lflags;
 	p.hook = lease_hook;
 	p.hook_arg = m;
 	r = hfc_request(c, &req, sizeof(req), t->fd, &p);
 	if (r) {
+		hfc_log("lease of [%llu, +%llu) prot %u flags %#x failed: %s",
+			(unsigned long long)m->offset,
+			(unsigned long long)m->length, m->hprot, t->lflags,
+			strerror(-r));
 		if (m->lease_id)
 			release(c, m->lease_id);
+		free(m->ext);
 		free(m);
 		return r;
 	}
-	m->file_fd = (m->hprot & HFS_PROT_WRITE) ?
-		     fcntl(t->fd, F_DUPFD_CLOEXEC, 3) : -1;
+	m->file_fd = (m->hprot & HFS_PROT_WRITE) && !m->owner ?
+		     hfc_fd_dup(t->fd) : -1;
 	t->m = m;
 	return 0;
 }
@@ -704,8 +753,142 @@ int holdfs_unmap(struct holdfs_mapping *m)
 	if (m->file_fd >= 0)
 		close(m->file_fd);
 	free(m->revoked);
+	free(m->ext);
 	free(m);
 	return r;
+}
+
+/* ---- data-path mappings (dp_file.c) ------------------------------------ */
+
+int hfc_lease(const struct hfc_lease_req *rq, struct holdfs_mapping **out)
+{
+	struct holdfs_mapping proto = { 0 };
+	struct lease_try t = { .fd = rq->fd, .proto = &proto,
+			       .length = rq->len, .lflags = rq->lflags };
+	struct hfc_conn *c;
+	int r;
+
+	proto.offset = rq->off;
+	proto.dev = rq->dev;
+	proto.hprot = rq->hprot;
+	proto.mprot = (rq->hprot & HFS_PROT_WRITE) ? PROT_READ | PROT_WRITE
+						   : PROT_READ;
+	proto.owner = rq->owner;
+	proto.dslot = HFS_DSLOT_NONE;
+	r = hfc_conn_get(rq->fd, rq->dev, &c, true, try_lease, &t);
+	if (r)
+		return r;
+	hfc_log("data path: lease %llu [%llu, +%llu) prot %u flags %#x at %p, "
+		"slot %u", (unsigned long long)t.m->lease_id,
+		(unsigned long long)t.m->offset,
+		(unsigned long long)t.m->length, rq->hprot, rq->lflags,
+		(void *)t.m->base, t.m->dslot);
+	*out = t.m;
+	return 0;
+}
+
+struct hfc_conn *hfc_map_conn(const struct holdfs_mapping *m)
+{
+	return m->conn;
+}
+
+uint64_t hfc_map_lease_id(const struct holdfs_mapping *m)
+{
+	return m->lease_id;
+}
+
+uint64_t hfc_map_ino(const struct holdfs_mapping *m)
+{
+	return m->ino;
+}
+
+uint32_t hfc_map_dslot(const struct holdfs_mapping *m)
+{
+	return m->dslot;
+}
+
+const _Atomic uint32_t *hfc_map_coh(const struct holdfs_mapping *m)
+{
+	return m->coh_word;
+}
+
+int hfc_map_region_off(const struct holdfs_mapping *m, uint64_t file_off,
+		       uint64_t *roff)
+{
+	for (uint32_t i = 0; m->ext && i < m->nextents; i++) {
+		const struct hfs_lease_extent *e = &m->ext[i];
+
+		if (file_off - e->file_off < e->len) {
+			if (e->flags & HFS_LEXT_HOLE)
+				return -ENOENT;
+			*roff = e->region_off + (file_off - e->file_off);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* Unmap first, then tell the daemon without waiting for RELEASE_OK (the
+ * listener drops the reply): a file's close must not wait a round trip.
+ * The pages are gone before the daemon can reuse the blocks. */
+void hfc_unmap_async(struct holdfs_mapping *m)
+{
+	struct hfs_msg_lease_ref ref = { .lease_id = m->lease_id };
+
+	pthread_mutex_lock(&maps_lock);
+	unlink_locked(m);
+	while (m->busy)
+		pthread_cond_wait(&maps_cond, &maps_lock);
+	pthread_mutex_unlock(&maps_lock);
+	hfc_munmap(m->base, m->length);
+	if (!m->conn->dead)
+		(void)hfc_send(m->conn, &ref, sizeof(ref), HFS_MSG_RELEASE,
+			       hfc_next_id(m->conn), -1);
+	free(m->revoked);
+	free(m->ext);
+	free(m);
+}
+
+/* The forked child's copy of m: its pages were not inherited, its lease
+ * is the parent's.  Free the struct only. */
+void hfc_map_forget(struct holdfs_mapping *m)
+{
+	free(m->revoked);
+	free(m->ext);
+	free(m);
+}
+
+int hfc_persisted(struct hfc_conn *c, uint64_t lease_id, uint64_t off,
+		  uint64_t len)
+{
+	struct hfs_msg_range pr = { 0 };
+	struct hfc_pending p = { 0 };
+	uint32_t rms = c->revoke_ms;
+	int r, ms;
+
+	pr.h.type = HFS_MSG_PERSISTED;
+	pr.lease_id = lease_id;
+	pr.offset = off;
+	pr.length = len;
+	ms = rms <= HFC_PERSIST_MIN_MS / 4 ? HFC_PERSIST_MIN_MS :
+	     rms > HFC_WAIT_MAX_MS / 4 ? HFC_WAIT_MAX_MS : (int)rms * 4;
+	r = hfc_request_ms(c, &pr, sizeof(pr), -1, &p, ms);
+	if (!r && (!p.msg || p.len != sizeof(struct hfs_msg_lease_ref) ||
+		   ((struct hfs_msg_hdr *)p.msg)->type != HFS_MSG_PERSISTED_OK))
+		r = -EPROTO;
+	free(p.msg);
+	if (p.fd >= 0)
+		close(p.fd);
+	return r;
+}
+
+void hfc_poison(struct hfc_conn *c, uint64_t lease_id, uint64_t roff)
+{
+	struct hfs_msg_range pr = { .lease_id = lease_id, .offset = roff };
+
+	if (!c->dead)
+		(void)hfc_send(c, &pr, sizeof(pr), HFS_MSG_POISON,
+			       hfc_next_id(c), -1);
 }
 
 int holdfs_persist(struct holdfs_mapping *m, const void *addr, size_t len)
@@ -805,6 +988,13 @@ static int au_try(struct hfc_conn *c, void *arg)
 {
 	*(long *)arg = (long)c->alloc_unit;
 	return 1;  /* success, but no proof the daemon serves this mount */
+}
+
+int hfc_conn_of(int fd, dev_t dev, struct hfc_conn **out)
+{
+	long au = 0;
+
+	return hfc_conn_get(fd, dev, out, true, au_try, &au);
 }
 
 long holdfs_alloc_unit(int fd)

@@ -13,10 +13,54 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "client_i.h"
+
+/* Where libholdfs keeps its own descriptors: high, out of the way of the
+ * program's.  A program that closes a number and dup2()s onto it (a
+ * shell redirecting, the data path's tests) must not find one of ours
+ * there in between: libholdfs makes descriptors inside the program's
+ * read(2) and mmap(2) calls, where the kernel would make none.  Half the
+ * soft limit, at most 65536, at least 3. */
+static int fd_floor(void)
+{
+	static int floor_fd;
+	struct rlimit rl;
+
+	if (!floor_fd) {
+		int f = 3;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > 6)
+			f = rl.rlim_cur / 2 > 65536 ? 65536 : (int)(rl.rlim_cur / 2);
+		floor_fd = f;
+	}
+	return floor_fd;
+}
+
+int hfc_fd_dup(int fd)
+{
+	int r = fcntl(fd, F_DUPFD_CLOEXEC, fd_floor());
+
+	if (r < 0 && errno == EINVAL) /* the floor is past the limit now */
+		r = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	return r;
+}
+
+int hfc_fd_high(int fd)
+{
+	int r;
+
+	if (fd < 0 || fd >= fd_floor())
+		return fd;
+	r = hfc_fd_dup(fd);
+	if (r < 0)
+		return fd; /* keep the low one: better than none */
+	close(fd);
+	return r;
+}
 
 void *hfc_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
@@ -53,7 +97,8 @@ static int empty_fd = -1;
 
 static void make_empty(void)
 {
-	empty_fd = memfd_create("holdfs-revoked", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	empty_fd = hfc_fd_high(memfd_create("holdfs-revoked",
+					    MFD_CLOEXEC | MFD_ALLOW_SEALING));
 	if (empty_fd >= 0 &&
 	    fcntl(empty_fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK |
 		  F_SEAL_SEAL) < 0) {

@@ -83,7 +83,7 @@ ssize_t hfc_recv_msg(int sock, void *buf, size_t size, int *fd)
 
 			memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
 			if (*fd < 0)
-				*fd = f;
+				*fd = hfc_fd_high(f);
 			else
 				close(f);
 		}

@@ -34,6 +34,8 @@ struct hfsd_lease;
 struct hfsd_client {
 	struct hfsd_client *next;
 	uint64_t cid;
+	uint32_t client_id;   /* what it stores in a slot's ds_lock: from
+				 cid, never 0 nor HFS_DSLOT_DAEMON */
 	int fd, pidfd;
 	pid_t pid;
 	uid_t uid;
@@ -100,6 +102,9 @@ struct hfsd_ctl {
 	uint8_t uuid[16];
 	struct hfsd_coh *coh;     /* page-cache coherence table, or NULL */
 	struct hfsd_pw *pw;       /* PERSISTED worker (persisted.c), or NULL */
+	struct hfsd_dp *dp;       /* data-path worker (datapath.c), or NULL */
+	uint64_t dslot_off;       /* data-path slot area (HELLO_OK) */
+	uint32_t dslot_count;
 	/* (L) */
 	struct hfsd_client *clients;
 	RB_HEAD(lease_ids, hfsd_lease) leases_by_id;

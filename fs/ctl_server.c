@@ -35,6 +35,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <holdfs/format.h>
+
 #include "ctl_admit.h"
 #include "ctl_send.h"
 #include "ctl_socket.h"
@@ -182,6 +184,7 @@ static void new_client(struct hfsd_ctl *c, int fd)
 	cl->gid = uc.gid;
 	pthread_mutex_lock(&c->lock);
 	cl->cid = ++c->next_cid;
+	cl->client_id = (uint32_t)(cl->cid % (HFS_DSLOT_HOLD - 1u)) + 1u;
 	cl->next = c->clients;
 	c->clients = cl;
 	pthread_mutex_unlock(&c->lock);
@@ -221,8 +224,12 @@ static void on_recv(struct hfsd_ctl *c, struct hfsd_client *cl, int res)
 		return;
 	}
 	if (res <= 0) {
-		/* EOF: the client closed or died (after a kill, too) */
-		hfsd_ctl_drop(c, cl, res < 0 ? strerror(-res) : NULL);
+		/* EOF: the client closed or died (after a kill, too).
+		 * ECONNRESET is the same for a seqpacket socket whose
+		 * owner exited with replies still unread (an asynchronous
+		 * RELEASE_OK): an ordinary exit, not worth a warning. */
+		hfsd_ctl_drop(c, cl, res < 0 && res != -ECONNRESET
+				     ? strerror(-res) : NULL);
 		return;
 	}
 	if (cl->msg.msg_flags & MSG_TRUNC)

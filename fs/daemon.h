@@ -49,6 +49,8 @@ struct hfsd {
 	struct hfsd_fail *fail;   /* failure pipeline (fs/failure.c) */
 	struct hfsd_coh *coh;     /* page-cache coherence table of the DAX
 				     leases (fs/coherence.h), or NULL */
+	struct hfsd_ctl *ctl;     /* the control server while the lease
+				     service runs (fs/datapath.h), or NULL */
 };
 
 /* The daemon of a request.  Every handler starts with it, so it also
@@ -129,6 +131,9 @@ void hfsd_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
 
 /* fs/reply.c: conversions and replies shared by the handlers. */
 void hfsd_attr_to_stat(const struct hfs_attr *a, struct stat *st);
+/* How long the kernel may cache a's attributes (0 for a file written
+ * directly, docs/data-path.md). */
+double hfsd_attr_timeout(const struct hfs_attr *a);
 void hfsd_attr_to_entry(const struct hfs_attr *a,
 			struct fuse_entry_param *e);
 /* Reply with the entry for an inode the volume just handed out with one

@@ -15,7 +15,12 @@
  *    client gets its own open file description of the region, so
  *    kcmp(KCMP_FILE) tells this client's from every other client's;
  *  - a mapping of the region bytes being revoked, from /proc/PID/maps
- *    (device and inode of the region, the mapping's file offset).
+ *    (device and inode of the region, the mapping's file offset) --
+ *    unless the process is itself a client that maps those bytes under a
+ *    lease of its own that the same revocation is still waiting for:
+ *    two clients of one file map the same blocks, and one going away
+ *    must not get the other killed; that one acks (and unmaps) or meets
+ *    the deadline itself.
  *
  * Limits (also in the docs): processes in another pid namespace, or
  * hidden from this /proc, are not seen; the daemon must be able to read
@@ -163,6 +168,14 @@ static bool maps_range(const struct hfsd_holder_key *k, pid_t pid)
 	return found;
 }
 
+static bool owner(const struct hfsd_holder_key *k, pid_t pid)
+{
+	for (size_t i = 0; i < k->nowners; i++)
+		if (k->owners[i] == pid)
+			return true;
+	return false;
+}
+
 int hfsd_holders_find(const struct hfsd_holder_key *k, pid_t **pids,
 		      size_t *n)
 {
@@ -181,7 +194,8 @@ int hfsd_holders_find(const struct hfsd_holder_key *k, pid_t **pids,
 
 		if (*end || pid <= 0 || pid == self)
 			continue;
-		if (!holds_fd(k, (pid_t)pid) && !maps_range(k, (pid_t)pid))
+		if (!holds_fd(k, (pid_t)pid) &&
+		    (owner(k, (pid_t)pid) || !maps_range(k, (pid_t)pid)))
 			continue;
 		if (hfs_grow(&v, &cap, *n + 1, sizeof(*v))) {
 			closedir(d);

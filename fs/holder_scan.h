@@ -18,6 +18,11 @@ struct hfsd_holder_key {
 	dev_t region_dev;         /* the region file or device */
 	ino_t region_ino;
 	uint64_t rs, re;          /* region bytes revoked; rs == re: none */
+	const pid_t *owners;      /* clients that map [rs, re) under leases
+				     of their own still being revoked: not
+				     holders by their mappings (they answer
+				     for them with their own ack) */
+	size_t nowners;
 };
 
 /* The inode of the other end of our unix socket fd, or 0 (unknown). */

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "coherence.h"
+#include "datapath.h"
 #include "persisted.h"
 #include "revoke.h"
 
@@ -40,6 +41,18 @@ void hfsd_lease_init(struct hfsd_ctl *c)
 		hfsd_log(LOG_WARNING, "control: no PERSISTED worker (%s); "
 			 "holdfs_persist gets ERROR when it must ask",
 			 strerror(-r));
+	hfs_vol_dslot_area(c->d->vol, &c->dslot_off, &c->dslot_count);
+	/* a client holds a slot lock for one copy; one that keeps it
+	 * longer than a revocation deadline is stuck */
+	hfs_vol_set_dslot_wait(c->d->vol, 4 * c->revoke_ms > 2000
+				       ? 4 * c->revoke_ms : 2000);
+	r = hfsd_datapath_start(c);
+	if (r < 0) {
+		hfsd_log(LOG_WARNING, "control: no data-path worker (%s); "
+			 "no data-path leases", strerror(-r));
+		c->dslot_count = 0;
+	}
+	c->d->ctl = c;
 	hfsd_revoke_hooks_install(c);
 }
 
@@ -52,6 +65,8 @@ void hfsd_lease_fini(struct hfsd_ctl *c)
 	hfsd_lease_drop_client_locked(c, NULL);
 	pthread_mutex_unlock(&c->lock);
 	hfsd_revoke_jobs_fini(c);
+	c->d->ctl = NULL;
+	hfsd_datapath_stop(c);
 	c->d->coh = NULL;
 	if (hfsd_persisted_stop(c))
 		hfsd_coh_free(c->coh); /* else the stuck worker may use it */

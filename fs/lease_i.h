@@ -10,6 +10,7 @@
 
 #include "ctl_i.h"
 
+#include <holdfs/format.h>
 #include <holdfs/proto.h>
 
 /* Internal extent flag: revoked part of a lease (never sent). */
@@ -30,6 +31,8 @@ struct hfsd_lease {
 	uint64_t ino, off, len;
 	uint32_t prot;
 	uint32_t coh_slot;    /* coherence table word (HFS_COH_NONE: none) */
+	uint32_t dslot;       /* data-path slot it is attached to
+				 (HFS_DSLOT_NONE: none; datapath.c) */
 	uint32_t n;
 	struct hfs_lease_extent *ext; /* file order; HOLE / REVOKED flags */
 };

@@ -21,10 +21,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/falloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,6 +34,7 @@
 #include <holdfs/format.h>
 
 #include "coherence.h"
+#include "datapath.h"
 #include "ctl_send.h"
 #include "failure.h"
 #include "persisted.h"
@@ -111,6 +114,9 @@ void hfsd_on_hello(struct hfsd_ctl *c, struct hfsd_client *cl,
 	r.revoke_ms = c->revoke_ms;
 	memcpy(r.uuid, c->uuid, 16);
 	r.coh_slots = c->coh ? hfsd_coh_nslots(c->coh) : 0;
+	r.client_id = cl->client_id;
+	r.dslot_off = c->dslot_count ? c->dslot_off : 0;
+	r.dslot_count = c->dslot_count;
 	hfsd_ctl_send(c, cl, &r, sizeof(r), c->coh ? hfsd_coh_fd(c->coh) : -1);
 }
 
@@ -137,17 +143,31 @@ static bool cred_allows(const struct hfsd_client *cl, const struct hfs_attr *a,
 }
 
 /* The file the client passed (closed here): on this mount and regular;
- * its open flags in *acc.  0 or a positive errno. */
-static int check_file(struct hfsd_ctl *c, int fd, struct stat *st, int *acc)
+ * its inode number in *ino, its open flags in *acc.  0 or a positive
+ * errno.
+ *
+ * The descriptor is on our own mount, so asking the kernel for its
+ * attributes may become a GETATTR of ours, and (attribute timeout 0 on a
+ * data-path file) the kernel then drops the file's pages first, waiting
+ * for any page a WRITE in progress has locked.  That WRITE may be waiting
+ * for a REMAP this very thread must send: a deadlock, cut only by the
+ * REMAP's deadline, with a zero page left over new blocks.  Type, inode
+ * number and device never change for an open file, so the cached ones
+ * (AT_STATX_DONT_SYNC) are the truth and nothing waits. */
+static int check_file(struct hfsd_ctl *c, int fd, uint64_t *ino, int *acc)
 {
+	struct statx sx = { 0 };
 	int err = 0;
 
-	if (fstat(fd, st) < 0)
+	if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC,
+		  STATX_TYPE | STATX_INO, &sx) < 0)
 		err = errno;
-	else if (!c->mnt_dev_ok || st->st_dev != c->mnt_dev)
+	else if (!c->mnt_dev_ok ||
+		 makedev(sx.stx_dev_major, sx.stx_dev_minor) != c->mnt_dev)
 		err = EXDEV;
-	else if (!S_ISREG(st->st_mode))
+	else if (!(sx.stx_mask & STATX_TYPE) || !S_ISREG(sx.stx_mode))
 		err = EINVAL;
+	*ino = sx.stx_ino;
 	*acc = fcntl(fd, F_GETFL);
 	close(fd);
 	return err;
@@ -163,10 +183,9 @@ static bool lease_allowed(struct hfsd_ctl *c, struct hfsd_client *cl,
 {
 	bool w = prot & HFS_PROT_WRITE;
 	struct hfs_attr a;
-	struct stat st;
 	int acc, e;
 
-	e = check_file(c, fd, &st, &acc);
+	e = check_file(c, fd, ino, &acc);
 	if (e) {
 		hfsd_ctl_send_error(c, cl, m->h.id, e, e == EXDEV
 				    ? "file is not on this holdfs mount"
@@ -183,7 +202,6 @@ static bool lease_allowed(struct hfsd_ctl *c, struct hfsd_client *cl,
 				    "file descriptor not open for that access");
 		return false;
 	}
-	*ino = st.st_ino;
 	*err = -hfs_getattr(c->d->vol, *ino, &a);
 	if (!*err && !cred_allows(cl, &a, prot)) {
 		hfsd_ctl_send_error(c, cl, m->h.id, EACCES,
@@ -195,11 +213,14 @@ static bool lease_allowed(struct hfsd_ctl *c, struct hfsd_client *cl,
 
 struct grant_ctx {
 	struct hfsd_ctl *c;
+	bool noholes;        /* a write lease without allocation
+				(HFS_LEASE_NOALLOC): refuse holes */
 	struct hfsd_client *cl;
 	uint64_t ino, off, len;
 	uint32_t prot;
 	uint64_t id;
 	uint32_t coh_slot;
+	uint32_t dslot;
 };
 
 /* Under the volume lock: the lease exists before anyone can free its
@@ -209,7 +230,12 @@ static int grant_publish(void *ctx, const struct hfs_lease_extent *ext,
 {
 	struct grant_ctx *g = ctx;
 	struct hfsd_ctl *c = g->c;
-	struct hfsd_lease *l = calloc(1, sizeof(*l));
+	struct hfsd_lease *l;
+
+	for (uint32_t i = 0; g->noholes && i < n; i++)
+		if (ext[i].flags & HFS_LEXT_HOLE)
+			return -ENODATA;
+	l = calloc(1, sizeof(*l));
 
 	if (!l || !(l->ext = malloc((n ? n : 1) * sizeof(*ext)))) {
 		free(l);
@@ -224,6 +250,7 @@ static int grant_publish(void *ctx, const struct hfs_lease_extent *ext,
 	l->off = g->off;
 	l->len = g->len;
 	l->prot = g->prot;
+	l->dslot = g->dslot;
 	/* a leaf lock: fine under the volume lock */
 	l->coh_slot = g->coh_slot = hfsd_coh_get(c->coh, g->ino);
 	pthread_mutex_lock(&c->lock);
@@ -249,7 +276,37 @@ static size_t lease_ok(struct hfs_msg_lease_ok *r, uint64_t req_id,
 	r->prot = g->prot;
 	r->nextents = n;
 	r->coh_slot = g->coh_slot;
+	r->dslot = g->dslot;
 	return rlen;
+}
+
+/* The data-path part of a grant (docs/data-path.md): the inode's slot
+ * (armed by its first data-path lease; the kernel's cached attributes of
+ * the inode are dropped then, as they are never cached while it is
+ * armed), and for an extend lease the blocks past EOF, zeroed, with the
+ * slot's limit raised over them.  0 or -errno; g->dslot set once the
+ * slot is attached (the caller detaches it if the grant fails). */
+static int datapath_grant(struct hfsd_ctl *c, struct grant_ctx *g,
+			  uint32_t flags)
+{
+	struct hfs_vol *vol = c->d->vol;
+	uint32_t idx;
+	int r;
+
+	if (!c->dslot_count)
+		return -EOPNOTSUPP;
+	r = hfs_dslot_attach(vol, g->ino, &idx);
+	if (r)
+		return r;
+	g->dslot = idx;
+	hfsd_datapath_inval(c, g->ino, true);
+	if (!(flags & HFS_LEASE_EXTEND))
+		return 0;
+	/* the blocks first, then the limit: a size may only be published
+	 * over blocks that exist (lib/dslot.c) */
+	r = hfs_fallocate(vol, g->ino, FALLOC_FL_KEEP_SIZE, g->off, g->len);
+	return r ? r : hfs_dslot_raise_limit(vol, g->ino, g->off,
+					     g->off + g->len);
 }
 
 /* The region description cl needs for a lease of protection w, opened
@@ -282,11 +339,14 @@ void hfsd_on_lease_req(struct hfsd_ctl *c, struct hfsd_client *cl,
 	const struct hfs_msg_lease_req *m = msg;
 	uint32_t prot = m->prot & HFS_PROT_WRITE ? HFS_PROT_READ | HFS_PROT_WRITE
 						 : HFS_PROT_READ;
-	struct grant_ctx g = { c, cl, 0, m->offset, m->length, prot, 0,
-			       HFS_COH_NONE };
+	struct grant_ctx g = { c, m->flags & HFS_LEASE_NOALLOC, cl, 0,
+			       m->offset, m->length, prot, 0, HFS_COH_NONE,
+			       HFS_DSLOT_NONE };
+	bool alloc = (prot & HFS_PROT_WRITE) &&
+		     !(m->flags & HFS_LEASE_NOALLOC);
 	struct hfs_msg_lease_ok *r;
 	uint32_t n = 0;
-	int err, pass;
+	int err, pass = -1;
 	size_t rlen;
 
 	if (!lease_allowed(c, cl, m, fd, prot, &g.ino, &err))
@@ -301,17 +361,36 @@ void hfsd_on_lease_req(struct hfsd_ctl *c, struct hfsd_client *cl,
 	hfs_vol_set_caller(cl->uid == 0);
 	if (!err)
 		err = -client_region(c, cl, prot & HFS_PROT_WRITE, &pass);
+	if (!err && (m->flags & HFS_LEASE_DATAPATH))
+		err = -datapath_grant(c, &g, m->flags);
+	/* a read lease ends at the end of file (rounded up to the unit):
+	 * holes past it would stay zero pages when blocks come (vol.h) */
+	if (!err && !(prot & HFS_PROT_WRITE) &&
+	    (m->offset > UINT64_MAX - m->length ||
+	     m->offset + m->length > hfs_lease_reach(c->d->vol, g.ino, false)))
+		err = EINVAL;
 	if (!err)
 		err = -hfs_lease_extents(c->d->vol, g.ino, m->offset, m->length,
-					 prot & HFS_PROT_WRITE,
+					 alloc,
 					 (struct hfs_lease_extent *)(r + 1),
 					 HFS_LEASE_MAX_EXTENTS, &n, grant_publish, &g);
 	if (err) {
+		if (g.dslot != HFS_DSLOT_NONE && !g.id)
+			hfsd_datapath_detach(c, g.ino, g.dslot);
+		/* the region description opened for this reply never left:
+		 * the next grant must send one again */
+		if (pass >= 0) {
+			for (int i = 0; i < 2; i++)
+				if (cl->region_fd[i] == pass)
+					cl->region_fd[i] = -1;
+			close(pass);
+		}
 		free(r);
 		hfsd_ctl_send_error(c, cl, m->h.id, err,
 				    err == EINVAL ? "range not alloc_unit aligned "
 				    "or beyond the end of the file"
 				    : err == E2BIG ? "too many extents"
+				    : err == ENODATA ? "range has holes"
 				    : strerror(err));
 		return;
 	}

@@ -10,6 +10,7 @@
  */
 #include "lease_i.h"
 #include "coherence.h"
+#include "datapath.h"
 #include "grow.h"
 
 #include <errno.h>
@@ -117,6 +118,8 @@ void hfsd_lease_drop_locked(struct hfsd_ctl *c, struct hfsd_lease *l)
 		RB_REMOVE(lease_holes, &c->leases_with_holes, l);
 	c->nleases--;
 	hfsd_coh_put(c->coh, l->ino);
+	if (l->dslot != HFS_DSLOT_NONE)
+		hfsd_datapath_detach(c, l->ino, l->dslot);
 	free(l->ext);
 	free(l);
 }

@@ -9,6 +9,7 @@
  * never forgotten for good.
  */
 #include "daemon.h"
+#include "revoke.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -56,7 +57,7 @@ void hfsd_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	hfsd_attr_to_stat(&a, &st);
-	fuse_reply_attr(req, &st, HFSD_ATTR_TIMEOUT);
+	fuse_reply_attr(req, &st, hfsd_attr_timeout(&a));
 }
 
 /* FUSE_SET_ATTR_* to HFS_SET_*.  The kernel sends ATIME together with
@@ -113,14 +114,19 @@ void hfsd_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	int err;
 
 	(void)fi;
+	struct hfsd *d = hfsd_of(req);
+
 	setattr_from_fuse(attr, to_set, &sa);
-	err = hfs_setattr(hfsd_of(req)->vol, ino, &sa, &a);
+	err = hfs_setattr(d->vol, ino, &sa, &a);
 	if (err) {
 		hfsd_reply_status(req, err);
 		return;
 	}
+	/* blocks left the file: its mappings are gone before we answer */
+	if ((sa.mask & HFS_SET_SIZE) && d->ctl)
+		hfsd_lease_settle(d->ctl, ino);
 	hfsd_attr_to_stat(&a, &st);
-	fuse_reply_attr(req, &st, HFSD_ATTR_TIMEOUT);
+	fuse_reply_attr(req, &st, hfsd_attr_timeout(&a));
 }
 
 void hfsd_readlink(fuse_req_t req, fuse_ino_t ino)

@@ -12,10 +12,13 @@
  * data persistent.
  */
 #include "coherence.h"
+#include "datapath.h"
 #include "daemon.h"
+#include "revoke.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -112,17 +115,29 @@ void hfsd_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 {
 	struct hfsd *d = hfsd_of(req);
 	struct hfsd_coh_ent *e;
+	uint64_t at = (uint64_t)off;
 	ssize_t n;
 
-	(void)fi;
 	/* write(2) leaves the written pages cached (no direct_io) */
 	e = hfsd_coh_io_begin(d->coh, ino);
-	n = hfs_write(d->vol, ino, buf, size, (uint64_t)off);
+	/* O_APPEND: at the end of file as the volume knows it.  The kernel
+	 * computed off from its cached size, which processes writing
+	 * directly may have grown since (docs/data-path.md); two appenders
+	 * must never overwrite each other. */
+	if (fi->flags & O_APPEND)
+		n = hfs_append(d->vol, ino, buf, size, &at);
+	else
+		n = hfs_write(d->vol, ino, buf, size, at);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else
 		fuse_reply_write(req, (size_t)n);
 	hfsd_coh_io_end(d->coh, e);
+	/* It went elsewhere than the kernel thinks: its cached pages and
+	 * size of the file are wrong; drop them (not here: the kernel holds
+	 * the pages of this WRITE locked until we answer). */
+	if (n > 0 && at != (uint64_t)off && d->ctl)
+		hfsd_datapath_inval(d->ctl, ino, false);
 }
 
 /* close(2) of one descriptor.  Nothing is buffered in the daemon, so
@@ -150,11 +165,18 @@ void hfsd_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
+	struct hfsd *d = hfsd_of(req);
+	int err;
+
 	/* Mode validation (EOPNOTSUPP for collapse/insert range, ...) is
 	 * the volume's: it knows which modes it implements. */
-	hfsd_reply_status(req, hfs_fallocate(hfsd_of(req)->vol, ino, mode,
-					     (uint64_t)offset,
-					     (uint64_t)length));
+	err = hfs_fallocate(d->vol, ino, mode, (uint64_t)offset,
+			    (uint64_t)length);
+	/* a punch took blocks away: their mappings are gone before we
+	 * answer (revoke.h hfsd_lease_settle) */
+	if (!err && (mode & FALLOC_FL_PUNCH_HOLE) && d->ctl)
+		hfsd_lease_settle(d->ctl, ino);
+	hfsd_reply_status(req, err);
 }
 
 void hfsd_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,

@@ -37,10 +37,16 @@ static const char *check_lease_req(const void *buf)
 	struct hfs_msg_lease_req m;
 
 	memcpy(&m, buf, sizeof(m));
-	if (m.flags)
-		return "LEASE_REQ flags not zero";
+	if (m.flags & ~HFS_LEASE_FLAGS)
+		return "LEASE_REQ flags unknown";
 	if (m.prot == 0 || (m.prot & ~(HFS_PROT_READ | HFS_PROT_WRITE)))
 		return "LEASE_REQ prot invalid";
+	if ((m.flags & HFS_LEASE_EXTEND) &&
+	    (!(m.flags & HFS_LEASE_DATAPATH) || !(m.prot & HFS_PROT_WRITE)))
+		return "LEASE_REQ extend without datapath or write";
+	if ((m.flags & HFS_LEASE_NOALLOC) &&
+	    (m.flags & HFS_LEASE_EXTEND || !(m.prot & HFS_PROT_WRITE)))
+		return "LEASE_REQ noalloc with extend or without write";
 	return NULL;
 }
 

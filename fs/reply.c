@@ -29,6 +29,13 @@ void hfsd_attr_to_stat(const struct hfs_attr *a, struct stat *st)
 	st->st_ctim = a->ctime;
 }
 
+double hfsd_attr_timeout(const struct hfs_attr *a)
+{
+	/* a file written directly changes size and times without asking
+	 * us: the kernel must ask every time (docs/data-path.md) */
+	return a->direct ? 0.0 : HFSD_ATTR_TIMEOUT;
+}
+
 void hfsd_attr_to_entry(const struct hfs_attr *a, struct fuse_entry_param *e)
 {
 	memset(e, 0, sizeof(*e));
@@ -37,7 +44,7 @@ void hfsd_attr_to_entry(const struct hfs_attr *a, struct fuse_entry_param *e)
 	 * handles, were they enabled) that a reused number is a new file. */
 	e->generation = a->generation;
 	hfsd_attr_to_stat(a, &e->attr);
-	e->attr_timeout = HFSD_ATTR_TIMEOUT;
+	e->attr_timeout = hfsd_attr_timeout(a);
 	e->entry_timeout = HFSD_ENTRY_TIMEOUT;
 }
 

@@ -420,6 +420,8 @@ void hfsd_lease_client_gone(struct hfsd_ctl *c, struct hfsd_client *cl)
 		reap[nreap++] = j;
 	}
 	pthread_mutex_unlock(&c->lock);
+	/* its data-path slot locks: it holds none any more */
+	hfs_dslot_client_gone(c->d->vol, cl->client_id);
 	if (n)
 		hfsd_log(LOG_INFO, "control: pid %d gone; released %u "
 			 "lease%s", (int)cl->pid, n, n == 1 ? "" : "s");
@@ -555,6 +557,76 @@ static struct hfsd_revoked_lease *outcomes(const struct hfsd_job *j,
  * 1, when the daemon may; the round's work is bounded (messages, acks).
  * Layout revocations (truncate, ...) are not raised: they do not hold
  * anyone up but the blocks' reuse. */
+void hfsd_lease_settle(struct hfsd_ctl *c, uint64_t ino)
+{
+	struct timespec dl = hfsd_deadline_ms(
+		((c->revoke_ms + hfsd_dying_ms(c)) / 1000) * 1000 +
+		HFSD_JOB_WAIT_SLACK_MS);
+
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		bool busy = false;
+
+		for (struct hfsd_job *j = c->jobs; j && !busy; j = j->next)
+			busy = j->kind == HFSD_JOB_REVOKE && j->ino == ino &&
+			       j->datapath && j->phase != HFSD_JOB_DONE;
+		if (!busy ||
+		    pthread_cond_timedwait(&c->cond, &c->lock, &dl) == ETIMEDOUT)
+			break;
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* A job a caller sleeps on: queued (c->lock held, released here), or
+ * freed if it found no lease to wait for (false). */
+static bool queue_sleeper_unlock(struct hfsd_ctl *c, struct hfsd_job *j)
+{
+	if (!j->nw) {
+		pthread_mutex_unlock(&c->lock);
+		hfsd_job_free(j);
+		return false;
+	}
+	j->sleeper = true;
+	hfsd_job_queue_locked(c, j);
+	pthread_mutex_unlock(&c->lock);
+	return true;
+}
+
+/* The dslot_stuck hook (revoke_hooks.c): REVOKE, reason LAYOUT, every
+ * data-path lease of ino, whole, in one round, and wait until each holder
+ * acked or was killed (bounded).  A client acks only once its copies in
+ * flight are done, so after the round no live client holds the slot
+ * lock.  Not on the ring thread (the ring never waits for a slot lock:
+ * lib/dslot.c). */
+int hfsd_lease_revoke_datapath(struct hfsd_ctl *c, uint64_t ino)
+{
+	struct hfsd_job *j = hfsd_job_new(c, HFSD_JOB_REVOKE);
+	int n = 0;
+
+	if (!j)
+		return -ENOMEM;
+	j->reason = HFS_REVOKE_LAYOUT;
+	j->rs = 0;
+	j->re = c->region_size;
+	pthread_mutex_lock(&c->lock);
+	for (struct hfsd_lease *l = hfsd_lease_first_of_ino_locked(c, ino); l;
+	     l = hfsd_lease_next_of_ino_locked(c, l)) {
+		if (l->dslot == HFS_DSLOT_NONE)
+			continue;
+		for (uint32_t i = 0; i < l->n; i++)
+			l->ext[i].flags |= HFSD_LEXT_REVOKED;
+		if (hfsd_job_add_revoke_locked(c, j, l, l->off,
+					       l->off + l->len) == 0)
+			n++;
+	}
+	if (!queue_sleeper_unlock(c, j))
+		return 0;
+	hfsd_ctl_wake(c);
+	hfsd_job_wait(c, j);
+	hfsd_job_finish_unlock(c, j, "data-path REVOKE");
+	return n;
+}
+
 int hfsd_lease_revoke_failure(struct hfsd_ctl *c,
 			      const struct hfs_fail_class *fc,
 			      struct hfsd_revoked_lease **leases,
@@ -585,14 +657,8 @@ int hfsd_lease_revoke_failure(struct hfsd_ctl *c,
 	pthread_mutex_lock(&c->lock);
 	n = add_failed_leases_locked(c, j, !fc, &s, rs, re);
 	free(s.v);
-	if (!j->nw) {
-		pthread_mutex_unlock(&c->lock);
-		hfsd_job_free(j);
+	if (!queue_sleeper_unlock(c, j))
 		return 0;
-	}
-	j->sleeper = true;
-	hfsd_job_queue_locked(c, j);
-	pthread_mutex_unlock(&c->lock);
 	hfsd_rt_raise(c->thread, &rt);
 	hfsd_ctl_wake(c);
 	hfsd_job_wait(c, j);

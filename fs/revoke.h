@@ -47,6 +47,19 @@ void hfsd_lease_grant_begin(void);
 bool hfsd_lease_grant_defer(struct hfsd_ctl *c, struct hfsd_client *cl,
 			    void *msg, size_t len, int fd);
 
+/* A truncate or punch of ino returned from the volume: wait until the
+ * revocations of data-path leases it started are acked (or their
+ * holders killed), so that a read(2) served directly that starts after
+ * it returns sees the change (docs/data-path.md).  Mappings (DAX leases
+ * of mmap) are revoked without holding the caller up, as before.
+ * Bounded like any job's wait.  A FUSE thread, no lock held. */
+void hfsd_lease_settle(struct hfsd_ctl *c, uint64_t ino);
+
+/* REVOKE every data-path lease of ino and wait for the round (the
+ * volume's dslot_stuck hook; not on the ring thread).  Leases revoked or
+ * -errno. */
+int hfsd_lease_revoke_datapath(struct hfsd_ctl *c, uint64_t ino);
+
 /* What became of one lease in a failure round (ADMIN_STATUS "revoked"). */
 enum hfsd_revoke_outcome {
 	HFSD_REVOKE_ACKED,        /* its holder acked */

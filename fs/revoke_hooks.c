@@ -62,8 +62,12 @@ static bool release_hook(void *ctx, uint64_t pblk, uint64_t n, uint64_t ino,
 		if (!hfsd_lease_revoke_range_locked(l, rs, re, &fs, &fe))
 			continue;
 		keep = true; /* even if we cannot tell the holder */
-		if (!j && (j = hfsd_job_new(c, HFSD_JOB_REVOKE)))
+		if (!j && (j = hfsd_job_new(c, HFSD_JOB_REVOKE))) {
 			j->reason = HFS_REVOKE_LAYOUT;
+			j->ino = ino;
+		}
+		if (j && l->dslot != HFS_DSLOT_NONE)
+			j->datapath = true;
 		if (j && hfsd_job_add_revoke_locked(c, j, l, fs, fe) < 0) {
 			/* the holder cannot be told: never reuse the blocks */
 			j->leak = true;
@@ -101,7 +105,7 @@ struct remap_ctx {
 };
 
 /* The new extents nx clipped to [s, en), a hole of the lease: appended
- * to out and, up to nn of them, to sent.  Returns whether any has media. */
+ * to out and to sent.  Returns whether any has media. */
 static bool clip_new(const struct hfs_lease_extent *nx, uint32_t nn,
 		     uint64_t s, uint64_t en, struct hfs_lease_extent *out,
 		     uint32_t *n, struct hfs_lease_extent *sent, uint32_t *ns)
@@ -122,8 +126,7 @@ static bool clip_new(const struct hfs_lease_extent *nx, uint32_t nn,
 		x.file_off = xs;
 		x.len = xe - xs;
 		out[(*n)++] = x;
-		if (*ns < nn)
-			sent[(*ns)++] = x;
+		sent[(*ns)++] = x;
 	}
 	return media;
 }
@@ -212,8 +215,13 @@ static int remap_publish(void *ctx, const struct hfs_lease_extent *nx,
 	l = hfsd_lease_find_locked(c, rc->lease_id);
 	if (!l)
 		goto out;
-	out = calloc((size_t)l->n * 2 + nn, sizeof(*out));
-	sent = calloc(nn ? nn : 1, sizeof(*sent));
+	/* every hole can be cut into pieces by the new extents: at most
+	 * one piece per hole and per new extent, plus the holes' leftovers.
+	 * (sent was nn long: a second hole's pieces were left out of the
+	 * REMAP while the lease's own extents said mapped, so the client
+	 * kept zeros over data.) */
+	out = calloc((size_t)l->n * 3 + nn, sizeof(*out));
+	sent = calloc((size_t)l->n + nn, sizeof(*sent));
 	if (!out || !sent)
 		goto out;
 	if (fill_holes(l, rc->fo, rc->fe, nx, nn, out, &n, sent, &ns) &&
@@ -279,10 +287,13 @@ static struct hfsd_job *remap_targets(struct hfsd_ctl *c, uint64_t ino,
 		struct remap_ctx rc = { c, t[i].id, fo, fe, &job };
 		uint32_t n;
 
-		/* -EINVAL: truncated meanwhile; the revocation covers it */
-		hfs_lease_extents(c->d->vol, ino, t[i].off, t[i].len, false,
-				  buf, HFS_LEASE_MAX_EXTENTS, &n, remap_publish,
-				  &rc);
+		/* All of the lease, even where it now reaches past the end of
+		 * file (a truncate since): every hole that got blocks must be
+		 * told, or it stays a zero page over them when the file grows
+		 * back over it. */
+		hfs_lease_extents(c->d->vol, ino, t[i].off, t[i].len,
+				  HFS_LMAP_ANY_END, buf, HFS_LEASE_MAX_EXTENTS,
+				  &n, remap_publish, &rc);
 	}
 	free(buf);
 	return job;
@@ -341,11 +352,33 @@ bool hfsd_lease_grant_defer(struct hfsd_ctl *c, struct hfsd_client *cl,
 	return true;
 }
 
+/* ------------------------------------------------ dslot_stuck hook */
+
+/* A client kept an inode's data-path slot lock past the wait: take the
+ * inode's data-path leases back (the holder acks once its copy is done,
+ * or is killed); the volume then takes the lock over (lib/dslot.c). */
+static void dslot_stuck_hook(void *ctx, uint64_t ino, uint32_t client_id)
+{
+	struct hfsd_ctl *c = ctx;
+	int n;
+
+	hfsd_log(LOG_WARNING, "datapath: client %" PRIu32 " holds the slot "
+		 "lock of inode %" PRIu64 " too long; revoking its data-path "
+		 "leases", client_id, ino);
+	if (tls_on_ring)
+		return; /* never waits here (lib/dslot.c keeps it off) */
+	n = hfsd_lease_revoke_datapath(c, ino);
+	if (n < 0)
+		hfsd_log(LOG_ERR, "datapath: revoking the leases of inode %"
+			 PRIu64 ": %s", ino, strerror(-n));
+}
+
 void hfsd_revoke_hooks_install(struct hfsd_ctl *c)
 {
 	struct hfs_vol_hooks h = {
 		.release = release_hook,
 		.fill = fill_hook,
+		.dslot_stuck = dslot_stuck_hook,
 		.ctx = c,
 	};
 

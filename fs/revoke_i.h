@@ -60,6 +60,10 @@ struct hfsd_job {
 	uint64_t rs, re;
 	struct hfsd_reap *reap;   /* holders killed, to wait for, or NULL */
 	uint32_t reason;          /* REVOKE: HFS_REVOKE_* */
+	uint64_t ino;             /* REVOKE of a layout change: its inode
+				     (hfsd_lease_settle), else 0 */
+	bool datapath;            /* ... covering a data-path lease, which
+				     a truncate or punch waits for */
 	struct hfsd_revoked *rv;  /* REVOKE: leases covered */
 	uint32_t nrv;
 	size_t caprv;

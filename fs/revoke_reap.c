@@ -136,14 +136,40 @@ static bool kill_holder(struct hfsd_ctl *c, struct hfsd_reap *r, pid_t pid,
 	return true;
 }
 
+/* The pids of j's clients that still owe an ack: they map the job's
+ * bytes under their own leases (holder_scan.h, owners).  malloc'd. */
+static pid_t *owners_of(struct hfsd_ctl *c, const struct hfsd_job *j,
+			size_t *n)
+{
+	pid_t *v = NULL;
+	size_t cap = 0;
+
+	*n = 0;
+	pthread_mutex_lock(&c->lock);
+	for (uint32_t i = 0; i < j->nw; i++)
+		if (j->w[i].cl && !j->w[i].acked && !j->w[i].reaping &&
+		    !j->w[i].cl->killed &&
+		    !hfs_grow(&v, &cap, *n + 1, sizeof(*v)))
+			v[(*n)++] = j->w[i].cl->pid;
+	pthread_mutex_unlock(&c->lock);
+	return v;
+}
+
 /* Kill every process a scan finds holding key k; how many were new. */
 static unsigned kill_holders(struct hfsd_ctl *c, struct hfsd_reap *r,
-			     const struct hfsd_holder_key *k)
+			     struct hfsd_job *j, struct hfsd_holder_key *k)
 {
 	pid_t *pids;
 	size_t n;
 	unsigned nk = 0;
-	int e = hfsd_holders_find(k, &pids, &n);
+	pid_t *own = owners_of(c, j, &k->nowners);
+	int e;
+
+	k->owners = own;
+	e = hfsd_holders_find(k, &pids, &n);
+	k->owners = NULL;
+	k->nowners = 0;
+	free(own);
 
 	if (e < 0)
 		hfsd_log(LOG_ERR, "control: looking for holders in /proc: %s",
@@ -225,7 +251,7 @@ void hfsd_reap_client(struct hfsd_ctl *c, struct hfsd_job *j,
 	direct = at_deadline && !cl->killed &&
 		 kill_holder(c, r, cl->pid, dup(cl->pidfd));
 	cl->killed = cl->killed || at_deadline;
-	others = kill_holders(c, r, &r->keys[r->nkeys - 1]);
+	others = kill_holders(c, r, j, &r->keys[r->nkeys - 1]);
 	if (direct || others)
 		hfsd_log(LOG_WARNING, "control: pid %d %s; %s (and %u other "
 			 "holder%s)", (int)cl->pid, at_deadline
@@ -275,7 +301,7 @@ void hfsd_reap_poll(struct hfsd_ctl *c, struct hfsd_job *j)
 		/* a process forked between the last scan and its parent's
 		 * death holds it still: find it and kill it too */
 		for (size_t i = 0; i < r->nkeys; i++)
-			found += kill_holders(c, r, &r->keys[i]);
+			found += kill_holders(c, r, j, &r->keys[i]);
 		done = !found;
 	}
 	if (!done && !late) {

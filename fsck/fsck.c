@@ -79,6 +79,9 @@ static void fsck_free(struct fsck *f)
 	free(f->ino);
 	free(f->cl);
 	free(f->bad);
+	free(f->ds.v);
+	free(f->ds.st);
+	free(f->ds.cand);
 	free(f->hlog);
 	free(f->ov.recs);
 	if (f->alloc_ready)

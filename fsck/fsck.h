@@ -106,6 +106,9 @@ struct hfs_fsck_report {
 	bool was_clean;      /* clean flag at start */
 	bool had_errors;     /* ERRORS flag at start */
 	bool replayed;       /* a journal transaction was (or would be) replayed */
+	uint64_t dslots_pending; /* valid data-path slots folded (-n: to fold) */
+	uint64_t dslots_stale;   /* stale or damaged slots cleared (-n: to
+				  * clear) */
 	bool used_backup_sb; /* the primary was bad */
 	bool modified;       /* something was written */
 	bool preen_halted;   /* -p met a problem it may not fix */

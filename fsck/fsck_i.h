@@ -18,6 +18,7 @@
  *                   block claims (pass1.h)
  *   pass1_maps.c    one inode's extent map, overflow chain, xattr block
  *   pass1_badlist.c the bad-extent list
+ *   pass1_dslots.c  the data-path slot area: fold, clear
  *   pass1b_blocks.c block ownership: cross-links, bad media (pass1b.h)
  *   pass1b_repair.c clone, cut or mark lost; rewrite those inodes
  *   pass2_dirs.c    directory entries
@@ -106,6 +107,27 @@ struct fsck_hlog {
 	char msg[72];
 };
 
+/* The data-path slot area (docs/data-path.md) as pass 1 found it
+ * (pass1_dslots.c).  Candidates are the slots whose own fields pass
+ * mount's rule, sorted by (inode, slot): the inode scan, in inode order,
+ * folds the ones its inode validates. */
+struct fsck_dslot_cand {
+	uint64_t ino;
+	uint32_t idx;
+};
+
+struct fsck_dslots {
+	uint64_t off;          /* region offset; 0: the filesystem has none */
+	uint32_t count;
+	struct hfs_dslot *v;   /* the slots as read (zero where unreadable) */
+	uint8_t *st;           /* what became of each slot (pass1_dslots.c) */
+	struct fsck_dslot_cand *cand;
+	uint32_t ncand;
+	uint32_t next;         /* the inode scan's cursor in cand */
+	uint32_t pending_left; /* valid slots not folded (-n, a failed
+				* write): HFS_FEAT_INCOMPAT_DSLOTS_LIVE stays */
+};
+
 /* An in-flight journal transaction applied virtually (NO mode). */
 struct fsck_overlay {
 	uint8_t *recs;
@@ -138,6 +160,7 @@ struct fsck {
 	size_t ncl, capcl, nsorted;
 	struct hfs_bad_extent *bad;
 	uint32_t nbad;
+	struct fsck_dslots ds;
 	struct hfs_alloc alloc;
 	bool alloc_ready;
 	struct fsck_dir *dirs;

@@ -2,7 +2,8 @@
 /*
  * The report as JSON (json-c), for fsck.holdfs --json and tools.
  *
- *   { "region", "mode", "exit_code", "status", flags..., "uuid", "label",
+ *   { "region", "mode", "exit_code", "status", flags... (with
+ *     "journal_replayed", "dslots_pending", "dslots_stale"), "uuid", "label",
  *     "counts": {...}, "problems": [...], "problems_dropped",
  *     "lost_data": [...], "health_log": [...], "timings_ms": {...} }
  *
@@ -190,6 +191,8 @@ static void add_flags(struct json_object *o, const struct hfs_fsck_report *r)
 	add(o, "was_clean", json_object_new_boolean(r->was_clean));
 	add(o, "had_errors", json_object_new_boolean(r->had_errors));
 	add(o, "journal_replayed", json_object_new_boolean(r->replayed));
+	add(o, "dslots_pending", ju64(r->dslots_pending));
+	add(o, "dslots_stale", ju64(r->dslots_stale));
 	add(o, "used_backup_superblock",
 	    json_object_new_boolean(r->used_backup_sb));
 	add(o, "modified", json_object_new_boolean(r->modified));

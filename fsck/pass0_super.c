@@ -3,8 +3,10 @@
  * Pass 0: superblocks and journal.
  *
  * Checks: both superblock copies (magic, version, checksum, size,
- *   features, geometry: lib/super.c's rules); the journal header and
- *   records (committed, torn, out of bounds, unreadable).
+ *   features, geometry: lib/super.c's rules, which accept
+ *   HFS_FEAT_INCOMPAT_DSLOTS_LIVE: a mount may have left armed data-path
+ *   slots, pass 1 folds them); the journal header and records
+ *   (committed, torn, out of bounds, unreadable).
  * Needs: nothing.
  * Repairs: replays a committed transaction (-y/-p; -n lays it over every
  *   later read instead), clears a torn or invalid one, restores a damaged
@@ -17,7 +19,8 @@
  *   backup_ok for pass 5, the pool bounds, and the overlay in -n.
  *
  * The quick check of a cleanly unmounted filesystem (fsck_quick_ok) is
- * this pass plus the backup and the plausibility of the counters.
+ * this pass plus the backup and the plausibility of the counters; a
+ * superblock with DSLOTS_LIVE set always gets the full check.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -323,7 +326,8 @@ bool fsck_quick_ok(struct fsck *f)
 	const struct hfs_super *s = &f->sb;
 
 	if (f->o->force || f->halt || f->rep->nproblems ||
-	    !(s->s_state & HFS_STATE_CLEAN) || (s->s_state & HFS_STATE_ERRORS))
+	    !(s->s_state & HFS_STATE_CLEAN) || (s->s_state & HFS_STATE_ERRORS) ||
+	    (s->s_feat_incompat & HFS_FEAT_INCOMPAT_DSLOTS_LIVE))
 		return false;
 	if (!f->backup_ok || f->backup.s_inode_count != s->s_inode_count ||
 	    f->backup.s_pool_off != s->s_pool_off ||

@@ -6,6 +6,8 @@
  *   pass1_maps.c     one inode's extent map (inline + overflow chain) and
  *                    xattr block
  *   pass1_badlist.c  the bad-extent list
+ *   pass1_dslots.c   the data-path slot area: pending slots folded into
+ *                    their inodes during the scan, stale ones cleared
  * A struct p1_img is one inode being checked: a cleaned copy of its slot
  * and extent map, and what was found, reported only once the checksum
  * policy has decided (pass1_inodes.c, settle()).
@@ -52,5 +54,13 @@ void p1_check_xattr(struct fsck *f, struct p1_img *m);
 
 /* pass1_badlist.c: load and check the list, claim its ranges. */
 int p1_badlist(struct fsck *f);
+
+/* pass1_dslots.c.  Before the scan: read the slot area, sort out the
+ * slots whose own fields pass.  For each inode the scan keeps (after the
+ * checksum policy): fold its valid slots into m.  After the scan: clear
+ * every slot neither free nor folded. */
+int p1_dslots_load(struct fsck *f);
+void p1_dslots_fold(struct fsck *f, struct p1_img *m);
+void p1_dslots_finish(struct fsck *f);
 
 #endif

@@ -15,7 +15,9 @@
  *     symlinks hold 1..4095 bytes inline or in one block; device nodes,
  *     FIFOs and sockets hold no data; regular files stay under 2^60;
  *   - the xattr block (magic, crc, owner, entries);
- *   - the bad-extent list (magic, crc, entries sorted and aligned).
+ *   - the bad-extent list (magic, crc, entries sorted and aligned);
+ *   - the data-path slot area: every slot free, pending (valid by
+ *     mount's rule for the inode as this pass leaves it) or stale.
  * Checksum policy: an inode whose checksum fails but whose fields all
  *   pass the checks above gets its checksum rewritten (the damage was the
  *   checksum, or a field it cannot tell); one that also fails any check is
@@ -23,12 +25,18 @@
  * Repairs: drops what is invalid (an extent, the tail of a chain, the
  *   xattr block) and marks regular files that lost data (HFS_IF_LOSTDATA
  *   and a lost-data record in the health log); recreates the root.
+ *   Folds each pending data-path slot into its inode as mount would
+ *   (size, times, epoch, the reservation past EOF returned, the EOF tail
+ *   zeroed, the slot cleared; in -n only in memory, so the rest of the
+ *   run sees the folded size and map) and clears stale slots.
  * The extent map and xattr block of one inode are pass1_maps.c's, the
- * bad-extent list pass1_badlist.c's (pass1.h).
+ * bad-extent list pass1_badlist.c's, the slot area pass1_dslots.c's
+ * (pass1.h).
  * Needs: pass 0 (f->sb, the overlay).
  * Leaves: f->ino[] (type, link count, parent, flags of every slot),
  *   f->cl (every block range some inode or the bad list names, after the
- *   repairs), f->bad, f->max_gen.  Pass 1b checks the claims.
+ *   repairs), f->bad, f->max_gen, f->ds (pending_left: valid slots not
+ *   folded, for pass 5's DSLOTS_LIVE).  Pass 1b checks the claims.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -369,6 +377,8 @@ static int check_slot(struct fsck *f, uint64_t ino,
 	ret = examine(f, &m);
 	if (!ret)
 		settle(f, &m, crc_ok);
+	if (!ret && !m.clear && !f->halt)
+		p1_dslots_fold(f, &m);
 	if (!ret && !m.clear)
 		ret = record(f, &m);
 	free(m.v);
@@ -464,6 +474,8 @@ int fsck_pass1(struct fsck *f)
 		return -ENOMEM;
 	}
 	ret = p1_badlist(f);
+	if (!ret)
+		ret = p1_dslots_load(f);
 	for (uint64_t first = 0; !ret && first < f->scan_end;
 	     first += ITAB_CHUNK) {
 		uint64_t n = f->scan_end - first < ITAB_CHUNK
@@ -476,6 +488,8 @@ int fsck_pass1(struct fsck *f)
 	free(buf);
 	if (!ret && !f->halt)
 		check_root(f);
+	if (!ret && !f->halt)
+		p1_dslots_finish(f);
 	f->rep->counts.slots_checked = f->scan_end;
 	return ret;
 }

@@ -8,13 +8,15 @@
  *   be right on a cleanly unmounted filesystem, so a mismatch is a problem
  *   only when the clean flag was set.  The high-water mark covers every
  *   used slot.  The backup superblock is valid and has the primary's
- *   geometry (counters and state in it are a snapshot and may be stale).
+ *   geometry, data-path slot area included (counters, state and
+ *   DSLOTS_LIVE in it are a snapshot and may be stale).
  *   Every health log slot is empty or a valid record in its own slot.
  * Repairs: the counters; a torn health record is cleared; the backup is
  *   rewritten from the primary.  Then, if anything was written (or the
  *   filesystem was not clean), the final primary: counters, CLEAN and no
- *   ERRORS if nothing is left uncorrected (else ERRORS), and a copy to
- *   the backup, as a clean unmount would.  Repairs are logged in the
+ *   ERRORS if nothing is left uncorrected (else ERRORS), DSLOTS_LIVE
+ *   cleared unless a valid data-path slot is left unfolded, and a copy
+ *   to the backup, as a clean unmount would.  Repairs are logged in the
  *   health log (HFS_HEALTH_FSCK, and HFS_HEALTH_LOST_DATA per file fsck
  *   made lose data).
  * Needs: every earlier pass.
@@ -107,8 +109,13 @@ static void check_counters(struct fsck *f, struct summary *s)
 
 /* ------------------------------------------------------ backup */
 
+/* Layout and incompatible features.  DSLOTS_LIVE is run-time state,
+ * not layout: set in the primary by every read-write mount, cleared at
+ * clean unmount, while the backup is written only when clean. */
 static bool same_geometry(const struct hfs_super *a, const struct hfs_super *b)
 {
+	uint32_t live = HFS_FEAT_INCOMPAT_DSLOTS_LIVE;
+
 	return a->s_block_size == b->s_block_size &&
 	       a->s_alloc_unit == b->s_alloc_unit &&
 	       a->s_region_size == b->s_region_size &&
@@ -124,7 +131,11 @@ static bool same_geometry(const struct hfs_super *a, const struct hfs_super *b)
 	       a->s_pool_off == b->s_pool_off &&
 	       a->s_pool_blocks == b->s_pool_blocks &&
 	       a->s_backup_off == b->s_backup_off &&
-	       a->s_feat_incompat == b->s_feat_incompat;
+	       !((a->s_feat_compat ^ b->s_feat_compat) &
+		 HFS_FEAT_COMPAT_DSLOTS) &&
+	       a->s_dslot_off == b->s_dslot_off &&
+	       a->s_dslot_count == b->s_dslot_count &&
+	       (a->s_feat_incompat & ~live) == (b->s_feat_incompat & ~live);
 }
 
 /* True if the backup must be rewritten. */
@@ -251,7 +262,11 @@ static void health_log_run(struct fsck *f, struct summary *s)
 static void write_final(struct fsck *f, struct summary *s, bool backup)
 {
 	struct hfs_super *sb = &f->sb;
-	bool dirty = f->rep->modified || backup ||
+	/* no valid slot is left unfolded: nothing a holdfs that cannot fold
+	 * slots would miss */
+	bool unlive = (sb->s_feat_incompat & HFS_FEAT_INCOMPAT_DSLOTS_LIVE) &&
+		      !f->ds.pending_left;
+	bool dirty = f->rep->modified || backup || unlive ||
 		     !(f->orig.s_state & HFS_STATE_CLEAN) ||
 		     (f->orig.s_state & HFS_STATE_ERRORS) ||
 		     sb->s_used_inodes != s->used_inodes ||
@@ -268,6 +283,8 @@ static void write_final(struct fsck *f, struct summary *s, bool backup)
 	sb->s_health_seq = s->health_seq;
 	sb->s_state &= ~(HFS_STATE_CLEAN | HFS_STATE_ERRORS);
 	sb->s_state |= f->nunfixed ? HFS_STATE_ERRORS : HFS_STATE_CLEAN;
+	if (unlive)
+		sb->s_feat_incompat &= ~HFS_FEAT_INCOMPAT_DSLOTS_LIVE;
 	hfs_super_set_crc(sb);
 	ret = fsck_write(f, 0, sb, sizeof(*sb));
 	if (!ret)

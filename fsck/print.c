@@ -47,6 +47,21 @@ static void print_lost(const struct hfs_fsck_report *r, FILE *out)
 	}
 }
 
+/* Data-path slots a crash left, where the journal replay is said. */
+static void print_dslots(const struct hfs_fsck_report *r, FILE *out)
+{
+	if (!r->dslots_pending && !r->dslots_stale)
+		return;
+	if (r->mode == HFS_FSCK_NO)
+		fprintf(out, "%s: data-path slots: %" PRIu64 " pending, %" PRIu64
+			" stale (-n: not folded, not cleared)\n", r->region,
+			r->dslots_pending, r->dslots_stale);
+	else
+		fprintf(out, "%s: data-path slots: %" PRIu64 " folded, %" PRIu64
+			" stale cleared\n", r->region, r->dslots_pending,
+			r->dslots_stale);
+}
+
 static void print_counts(const struct hfs_fsck_report *r, FILE *out)
 {
 	const struct hfs_fsck_counts *c = &r->counts;
@@ -114,6 +129,7 @@ int hfs_fsck_report_print(const struct hfs_fsck_report *r, FILE *out,
 		fprintf(out, "... and %zu more problems\n", r->problems_dropped);
 	if (r->replayed && r->mode != HFS_FSCK_NO)
 		fprintf(out, "%s: journal replayed\n", r->region);
+	print_dslots(r, out);
 	if (r->used_backup_sb)
 		fprintf(out, "%s: used the backup superblock\n", r->region);
 	print_lost(r, out);

@@ -60,6 +60,9 @@ static const struct hfs_fsck_problem_desc table[] = {
 	ROW(P1_SPECIAL_DATA, 1, PREEN, "remove the data"),
 	ROW(P1_XATTR_BAD, 1, 0, "drop the extended attributes"),
 	ROW(P1_BADLIST_BAD, 1, 0, "rewrite the valid entries"),
+	ROW(P1_DSLOT_PENDING, 1, PREEN, "fold it into the inode"),
+	ROW(P1_DSLOT_STALE, 1, PREEN, "clear the slot"),
+	ROW(P1_DSLOT_IO, 1, 0, "clear the block"),
 
 	ROW(P1B_DUP_BLOCKS, 1, 0, "give the later owner its own copy"),
 	ROW(P1B_ON_BAD, 1, 0, "mark the range lost"),

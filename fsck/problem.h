@@ -45,6 +45,9 @@ enum hfs_fsck_code {
 	HFS_P1_SPECIAL_DATA = 0x0111,    /* device/fifo/socket with data */
 	HFS_P1_XATTR_BAD = 0x0112,
 	HFS_P1_BADLIST_BAD = 0x0113,
+	HFS_P1_DSLOT_PENDING = 0x0114,   /* valid data-path slot: fold it */
+	HFS_P1_DSLOT_STALE = 0x0115,     /* stale or damaged slot: clear it */
+	HFS_P1_DSLOT_IO = 0x0116,        /* slot area block unreadable */
 
 	/* pass 1b: block ownership */
 	HFS_P1B_DUP_BLOCKS = 0x1801,     /* blocks claimed twice */

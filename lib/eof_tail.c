@@ -44,6 +44,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include "dslot_i.h"
 #include "eof_tail_i.h"
 #include "extent_i.h"
 #include "inode_i.h"
@@ -113,11 +114,18 @@ static void zero_slot(struct hfs_region *rg, const struct hfs_super *sb,
 {
 	struct hfs_inode_disk d;
 	struct tail t = { .rg = rg };
+	uint64_t size;
 
 	if (hfs_region_read(rg, sb->s_itable_off + ino * HFS_INODE_SIZE, &d,
-			    sizeof(d), NULL))
+			    sizeof(d), NULL) || !S_ISREG(d.i_mode))
 		return;
-	if (!S_ISREG(d.i_mode) || !tail_of(d.i_size, sb->s_alloc_unit, &t))
+	/* the size as the mount will see it: a data-path slot may have
+	 * published more than the inode says (docs/data-path.md), and those
+	 * bytes are file data */
+	size = hfs_dslot_media_size(rg, sb, ino, &d);
+	if (size < d.i_size)
+		size = d.i_size;
+	if (!tail_of(size, sb->s_alloc_unit, &t))
 		return;
 	/* a damaged inode is the mount's (or fsck's) to report; a media
 	 * error in the tail is the failure pipeline's: best effort here */

@@ -25,9 +25,11 @@
 #include <unistd.h>
 
 #include "blocks_i.h"
+#include "dslot_i.h"
 #include "eof_tail_i.h"
 #include "extent_i.h"
 #include "failure_i.h"
+#include "file_i.h"
 #include "inode_i.h"
 #include "journal_i.h"
 #include "region.h"
@@ -120,15 +122,17 @@ ssize_t hfs_read(struct hfs_vol *vol, uint64_t ino, void *buf, size_t len,
 		 uint64_t off)
 {
 	struct hfs_inode *ip;
+	uint64_t size;
 	int ret = get_inode(vol, ino, false, &ip);
 
 	if (ret)
 		return ret;
 	pthread_rwlock_rdlock(&ip->iolock);
-	if (off >= ip->d.i_size)
+	size = hfs_dslot_size(vol, ip); /* what direct writers published */
+	if (off >= size)
 		len = 0;
-	else if (len > ip->d.i_size - off)
-		len = ip->d.i_size - off;
+	else if (len > size - off)
+		len = size - off;
 	ret = read_range(vol, ip, buf, off, len);
 	pthread_rwlock_unlock(&ip->iolock);
 	return ret ? ret : (ssize_t)len;
@@ -309,21 +313,47 @@ static int write_alloc(struct hfs_vol *vol, struct hfs_inode *ip,
 	return ret;
 }
 
-ssize_t hfs_write(struct hfs_vol *vol, uint64_t ino, const void *buf,
-		  size_t len, uint64_t off)
+static uint64_t page_size(void)
+{
+	static uint64_t ps;
+
+	if (!ps) {
+		long v = sysconf(_SC_PAGESIZE);
+
+		ps = v > 0 ? (uint64_t)v : 4096;
+	}
+	return ps;
+}
+
+/* hfs_write and hfs_append: at *off, or at the end of file (append, which
+ * sets *off; the caller's *off is where the kernel thought the end was). */
+static ssize_t write_at(struct hfs_vol *vol, uint64_t ino, const void *buf,
+			size_t len, uint64_t *offp, bool append)
 {
 	struct hfs_inode *ip;
 	int ret = get_inode(vol, ino, true, &ip);
-	bool filled = false;
+	bool filled = false, slot = false;
+	uint64_t off = *offp, koff = *offp; /* koff: the kernel's offset */
 
 	if (ret)
 		return ret;
-	if (len == 0)
+	if (len == 0 && !append)
 		return 0;
-	if (off >= HFS_MAX_FILE_SIZE || len > HFS_MAX_FILE_SIZE - off)
-		return -EFBIG;
 	pthread_rwlock_wrlock(&ip->iolock);
-	if (off + len <= ip->d.i_size && fully_mapped(ip, off, len)) {
+	if (append && (ip->ds || __atomic_load_n(&ip->kernel_size_stale,
+						  __ATOMIC_RELAXED))) {
+		/* the end of file as direct writers left it, held still;
+		 * without them (and once the kernel has asked for the size
+		 * since) the kernel's offset is the end of file */
+		ret = hfs_dslot_enter(vol, ip);
+		slot = true;
+		*offp = off = ip->d.i_size;
+	}
+	if (!ret && (off >= HFS_MAX_FILE_SIZE || len > HFS_MAX_FILE_SIZE - off))
+		ret = -EFBIG;
+	if (ret || len == 0) {
+		/* nothing to write */
+	} else if (off + len <= ip->d.i_size && fully_mapped(ip, off, len)) {
 		/* in place: no metadata changes but the times */
 		ret = write_mapped(vol, ip, buf, off, len);
 		if (!ret) {
@@ -333,8 +363,20 @@ ssize_t hfs_write(struct hfs_vol *vol, uint64_t ino, const void *buf,
 			pthread_mutex_unlock(&vol->lock);
 		}
 	} else {
-		ret = write_alloc(vol, ip, buf, len, off);
+		/* allocating or growing: direct writers hold still */
+		if (!slot) {
+			ret = hfs_dslot_enter(vol, ip);
+			slot = true;
+		}
+		if (!ret)
+			ret = write_alloc(vol, ip, buf, len, off);
 		filled = !ret;
+	}
+	if (slot) {
+		if (append) /* maybe a piece: see hfs_dslot_hold */
+			hfs_dslot_hold(vol, ip, !ret && len &&
+				       (koff + len) % page_size() == 0);
+		hfs_dslot_leave(vol, ip, false, false);
 	}
 	pthread_rwlock_unlock(&ip->iolock);
 	/* holes may have got blocks: DAX read leases mapping them as zeros
@@ -342,6 +384,18 @@ ssize_t hfs_write(struct hfs_vol *vol, uint64_t ino, const void *buf,
 	if (filled && vol->hooks.fill)
 		vol->hooks.fill(vol->hooks.ctx, ino, off, len);
 	return ret ? ret : (ssize_t)len;
+}
+
+ssize_t hfs_write(struct hfs_vol *vol, uint64_t ino, const void *buf,
+		  size_t len, uint64_t off)
+{
+	return write_at(vol, ino, buf, len, &off, false);
+}
+
+ssize_t hfs_append(struct hfs_vol *vol, uint64_t ino, const void *buf,
+		   size_t len, uint64_t *off)
+{
+	return write_at(vol, ino, buf, len, off, true);
 }
 
 int hfs_fsync(struct hfs_vol *vol, uint64_t ino, bool datasync)
@@ -366,6 +420,21 @@ int hfs_fsync(struct hfs_vol *vol, uint64_t ino, bool datasync)
 static void put_blocks(void *ctx, uint64_t pblk, uint64_t n)
 {
 	hfs_vol_release_blocks(ctx, pblk, n);
+}
+
+int hfs_file_zero_mapped_locked(struct hfs_vol *vol, struct hfs_inode *ip,
+				uint64_t off, uint64_t len)
+{
+	return write_mapped(vol, ip, NULL, off, len);
+}
+
+int hfs_file_drop_blocks_locked(struct hfs_vol *vol, struct hfs_inode *ip,
+				uint64_t from, uint64_t to)
+{
+	if (to <= from)
+		return 0;
+	return hfs_emap_remove(&ip->em, from / HFS_BLOCK_SIZE,
+			       (to - from) / HFS_BLOCK_SIZE, put_blocks, vol);
 }
 
 /* Change the size: drop whole units past the new EOF, or zero the stale
@@ -465,6 +534,7 @@ int hfs_setattr(struct hfs_vol *vol, uint64_t ino, const struct hfs_setattr *sa,
 		struct hfs_attr *out)
 {
 	struct hfs_inode *ip;
+	uint64_t old_size;
 	int ret = hfs_vol_lock(vol, true);
 
 	if (ret)
@@ -475,14 +545,28 @@ int hfs_setattr(struct hfs_vol *vol, uint64_t ino, const struct hfs_setattr *sa,
 		return -ENOENT;
 	/* iolock before vol->lock (vol.h lock order) */
 	pthread_rwlock_wrlock(&ip->iolock);
-	ret = hfs_vol_lock(vol, true);
+	/* Direct writers hold still, their size and times are folded in,
+	 * and this commit gets a new epoch: what it sets (a smaller size,
+	 * explicit times) is never overridden by the slot after a crash
+	 * (docs/data-path.md). */
+	ret = hfs_dslot_enter(vol, ip);
+	old_size = ip->d.i_size;
+	if (!ret)
+		ret = hfs_vol_lock(vol, true);
 	if (!ret) {
+		hfs_dslot_bump_epoch(ip);
 		ret = setattr_locked(vol, ip, sa);
 		if (ret && ret != -EFBIG && ret != -EISDIR && ret != -EINVAL)
 			hfs_vol_fail(vol, ret);
-		if (!ret)
-			hfs_inode_to_attr(vol, ip, out);
+		if (ret) /* nothing was committed: the epoch stays */
+			ip->d.i_dp_epoch -= ip->ds ? 1 : 0;
 		hfs_vol_unlock(vol);
+	}
+	hfs_dslot_leave(vol, ip, !ret, ip->d.i_size < old_size);
+	if (!ret) { /* after the slot says the new size too */
+		pthread_mutex_lock(&vol->lock);
+		hfs_inode_to_attr(vol, ip, out);
+		pthread_mutex_unlock(&vol->lock);
 	}
 	pthread_rwlock_unlock(&ip->iolock);
 	return ret;
@@ -554,13 +638,21 @@ int hfs_fallocate(struct hfs_vol *vol, uint64_t ino, int mode, uint64_t off,
 	if (!S_ISREG(ip->d.i_mode))
 		return -ENODEV;
 	pthread_rwlock_wrlock(&ip->iolock);
-	ret = hfs_vol_lock(vol, true);
+	/* The size may grow: direct writers hold still.  KEEP_SIZE changes
+	 * no size (and a write lease grant, on the control thread, which
+	 * must never wait for a client, allocates with it). */
+	if (!(mode & FALLOC_FL_KEEP_SIZE))
+		ret = hfs_dslot_enter(vol, ip);
+	if (!ret)
+		ret = hfs_vol_lock(vol, true);
 	if (!ret) {
 		ret = fallocate_locked(vol, ip, mode, off, len);
 		if (ret && ret != -ENOSPC && ret != -EOPNOTSUPP)
 			hfs_vol_fail(vol, ret);
 		hfs_vol_unlock(vol);
 	}
+	if (!(mode & FALLOC_FL_KEEP_SIZE))
+		hfs_dslot_leave(vol, ip, false, false);
 	pthread_rwlock_unlock(&ip->iolock);
 	if (!ret && !(mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) &&
 	    vol->hooks.fill) /* see hfs_write */
@@ -572,10 +664,10 @@ int hfs_fallocate(struct hfs_vol *vol, uint64_t ino, int mode, uint64_t off,
 
 /* SEEK_DATA / SEEK_HOLE: the first data (hole) byte at or after off.
  * Past the last extent there is the implicit hole at EOF. */
-static int seek_locked(const struct hfs_inode *ip, uint64_t off, int whence,
-		       uint64_t *out)
+static int seek_locked(const struct hfs_vol *vol, const struct hfs_inode *ip,
+		       uint64_t off, int whence, uint64_t *out)
 {
-	uint64_t size = ip->d.i_size, run, hole;
+	uint64_t size = hfs_dslot_size(vol, ip), run, hole;
 	bool lost;
 
 	if (off >= size)
@@ -608,7 +700,7 @@ int hfs_lseek(struct hfs_vol *vol, uint64_t ino, uint64_t off, int whence,
 	if (whence != SEEK_DATA && whence != SEEK_HOLE)
 		return -EINVAL;
 	pthread_rwlock_rdlock(&ip->iolock);
-	ret = seek_locked(ip, off, whence, out);
+	ret = seek_locked(vol, ip, off, whence, out);
 	pthread_rwlock_unlock(&ip->iolock);
 	return ret;
 }

@@ -269,3 +269,94 @@ int hfs_region_zero(struct hfs_region *rg, uint64_t off, size_t len,
 	a.dst = rg->base + off;
 	return hfs_region_guard(rg, do_zero, &a, fault);
 }
+
+/* --- shared words ------------------------------------------------------ */
+
+struct word_args {
+	struct hfs_region *rg;
+	void *p;
+	uint64_t v;
+	uint32_t expected, desired;
+	int result;
+};
+
+static int do_load64(void *arg)
+{
+	struct word_args *a = arg;
+
+	a->v = __atomic_load_n((uint64_t *)a->p, __ATOMIC_ACQUIRE);
+	return 0;
+}
+
+static int do_store64(void *arg)
+{
+	struct word_args *a = arg;
+
+	/* The atomic store is what readers see; the same bytes again
+	 * through ops.memcpy persist them, and let a tracing region (the
+	 * crash harness) record the store. */
+	__atomic_store_n((uint64_t *)a->p, a->v, __ATOMIC_RELEASE);
+	a->rg->ops.memcpy(a->p, &a->v, sizeof(a->v), 0);
+	return 0;
+}
+
+static int do_cas32(void *arg)
+{
+	struct word_args *a = arg;
+
+	a->result = __atomic_compare_exchange_n((uint32_t *)a->p, &a->expected,
+						a->desired, false,
+						__ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE);
+	return 0;
+}
+
+static int word_check(const struct hfs_region *rg, uint64_t off, size_t len)
+{
+	if (!in_region(rg, off, len))
+		return -ERANGE;
+	return off % len ? -EINVAL : 0;
+}
+
+int hfs_region_load64(const struct hfs_region *rg, uint64_t off,
+		      uint64_t *v, struct hfs_fault *fault)
+{
+	struct word_args a = { .p = rg->base + off };
+	int r = word_check(rg, off, sizeof(uint64_t));
+
+	if (!r && sim_poisoned(rg, off, sizeof(uint64_t), fault))
+		r = -EIO;
+	if (!r)
+		r = hfs_region_guard(rg, do_load64, &a, fault);
+	if (!r)
+		*v = a.v;
+	return r;
+}
+
+int hfs_region_store64(struct hfs_region *rg, uint64_t off, uint64_t v,
+		       struct hfs_fault *fault)
+{
+	struct word_args a = { .rg = rg, .p = rg->base + off, .v = v };
+	int r = rg->readonly ? -EROFS : word_check(rg, off, sizeof(v));
+
+	if (!r && sim_poisoned(rg, off, sizeof(v), fault))
+		r = -EIO;
+	return r ? r : hfs_region_guard(rg, do_store64, &a, fault);
+}
+
+int hfs_region_cas32(struct hfs_region *rg, uint64_t off, uint32_t *expected,
+		     uint32_t desired, struct hfs_fault *fault)
+{
+	struct word_args a = { .rg = rg, .p = rg->base + off,
+			       .expected = *expected, .desired = desired };
+	int r = rg->readonly ? -EROFS : word_check(rg, off, sizeof(uint32_t));
+
+	if (!r && sim_poisoned(rg, off, sizeof(uint32_t), fault))
+		r = -EIO;
+	if (!r)
+		r = hfs_region_guard(rg, do_cas32, &a, fault);
+	if (r)
+		return r;
+	*expected = a.expected;
+	return a.result;
+}

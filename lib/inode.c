@@ -15,6 +15,7 @@
 
 #include "blocks_i.h"
 #include "dir_i.h"
+#include "dslot_i.h"
 #include "extent_i.h"
 #include "holders_i.h"
 #include "inode_i.h"
@@ -84,7 +85,6 @@ void hfs_inode_to_attr(const struct hfs_vol *vol, const struct hfs_inode *ip,
 {
 	const struct hfs_inode_disk *d = &ip->d;
 
-	(void)vol;
 	memset(a, 0, sizeof(*a));
 	a->ino = ip->ino;
 	a->generation = d->i_generation;
@@ -99,6 +99,8 @@ void hfs_inode_to_attr(const struct hfs_vol *vol, const struct hfs_inode *ip,
 	ts_of(&a->mtime, d->i_mtime, d->i_mtime_ns);
 	ts_of(&a->ctime, d->i_ctime, d->i_ctime_ns);
 	ts_of(&a->btime, d->i_btime, d->i_btime_ns);
+	/* what direct writers published since (docs/data-path.md) */
+	hfs_dslot_overlay(vol, ip, a);
 }
 
 /* ------------------------------------------------- extent chain on media */
@@ -470,6 +472,7 @@ int hfs_inode_delete_locked(struct hfs_vol *vol, struct hfs_inode *ip)
 	struct hfs_inode_disk freed;
 	int ret;
 
+	hfs_dslot_inode_gone_locked(vol, ip);
 	hfs_emap_remove(&ip->em, 0, UINT64_MAX, put_blocks, vol);
 	while (ip->em.nchain)
 		hfs_vol_release_blocks(vol, ip->em.chain[--ip->em.nchain], 1);

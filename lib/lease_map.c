@@ -13,12 +13,25 @@
 
 #include <holdfs/proto.h>
 
+#include "dslot_i.h"
 #include "extent_i.h"
 #include "inode_i.h"
 #include "vol.h"
 #include "vol_i.h"
 
 #define LEASE_ALLOC_TRIES 4
+
+/* How far a lease of ip may reach: the end of file rounded up to the
+ * unit (as everyone sees it), or the data-path slot's limit (blocks
+ * reserved past EOF for an extend lease) if further. */
+static uint64_t lease_end(const struct hfs_vol *vol, const struct hfs_inode *ip)
+{
+	uint64_t ub = vol->unit_blocks * HFS_BLOCK_SIZE;
+	uint64_t end = (hfs_dslot_size(vol, ip) + ub - 1) / ub * ub;
+	uint64_t lim = hfs_dslot_limit(vol, ip);
+
+	return lim > end ? lim : end;
+}
 
 /* Extents of [lblk, lblk+nblk) into out; *holes counts hole extents. */
 static int collect(const struct hfs_inode *ip, uint64_t lblk, uint64_t nblk,
@@ -60,8 +73,24 @@ static int collect(const struct hfs_inode *ip, uint64_t lblk, uint64_t nblk,
 	return 0;
 }
 
+uint64_t hfs_lease_reach(struct hfs_vol *vol, uint64_t ino, bool past_eof)
+{
+	uint64_t ub = vol->unit_blocks * HFS_BLOCK_SIZE;
+	struct hfs_inode *ip;
+	uint64_t end = 0;
+
+	if (hfs_vol_lock(vol, false))
+		return 0;
+	ip = hfs_iget(vol, ino);
+	if (ip && S_ISREG(ip->d.i_mode))
+		end = past_eof ? lease_end(vol, ip)
+			       : (hfs_dslot_size(vol, ip) + ub - 1) / ub * ub;
+	hfs_vol_unlock(vol);
+	return end;
+}
+
 int hfs_lease_extents(struct hfs_vol *vol, uint64_t ino, uint64_t off,
-		      uint64_t len, bool alloc, struct hfs_lease_extent *out,
+		      uint64_t len, unsigned mode, struct hfs_lease_extent *out,
 		      uint32_t max, uint32_t *n,
 		      int (*publish)(void *ctx,
 				     const struct hfs_lease_extent *ext,
@@ -69,6 +98,7 @@ int hfs_lease_extents(struct hfs_vol *vol, uint64_t ino, uint64_t off,
 		      void *ctx)
 {
 	uint64_t ub = vol->unit_blocks * HFS_BLOCK_SIZE;
+	bool alloc = mode & HFS_LMAP_ALLOC;
 	struct hfs_inode *ip;
 	uint32_t holes;
 	int ret;
@@ -80,13 +110,18 @@ int hfs_lease_extents(struct hfs_vol *vol, uint64_t ino, uint64_t off,
 		/* allocate outside the locks (fallocate takes them and calls
 		 * the fill hook, which may wait for REMAP acks) */
 		if (alloc) {
-			struct hfs_attr a;
+			uint64_t end = 0;
 
-			ret = hfs_getattr(vol, ino, &a);
+			ret = hfs_vol_lock(vol, false);
 			if (ret)
 				return ret;
-			if (!S_ISREG(a.mode) ||
-			    off + len > (a.size + ub - 1) / ub * ub)
+			ip = hfs_iget(vol, ino);
+			if (ip && S_ISREG(ip->d.i_mode))
+				end = lease_end(vol, ip);
+			hfs_vol_unlock(vol);
+			if (!ip)
+				return -ENOENT;
+			if (off + len > end)
 				return -EINVAL;
 			ret = hfs_fallocate(vol, ino, FALLOC_FL_KEEP_SIZE, off,
 					    len);
@@ -110,7 +145,7 @@ int hfs_lease_extents(struct hfs_vol *vol, uint64_t ino, uint64_t off,
 			pthread_rwlock_unlock(&ip->iolock);
 			return ret;
 		}
-		if (off + len > (ip->d.i_size + ub - 1) / ub * ub)
+		if (!(mode & HFS_LMAP_ANY_END) && off + len > lease_end(vol, ip))
 			ret = -EINVAL; /* leases never extend a file */
 		else
 			ret = collect(ip, off / HFS_BLOCK_SIZE,

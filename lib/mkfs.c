@@ -122,12 +122,38 @@ static int mkfs_inode_count(const struct hfs_region *rg,
 	return 0;
 }
 
+/* Data-path slots: as asked, or one per 256 KiB of region (a slot per
+ * file written directly at the same time), at least a block's worth and
+ * at most 4096 (512 KiB); whole blocks of them. */
+static int mkfs_dslots(const struct hfs_region *rg,
+		       const struct hfs_mkfs_opts *o, uint32_t *out,
+		       struct hfs_err *err)
+{
+	uint64_t n = o->dslots;
+
+	if (n == HFS_MKFS_NO_DSLOTS) {
+		*out = 0;
+		return 0;
+	}
+	if (n > HFS_MKFS_DSLOTS_MAX)
+		return hfs_err_set(err, -EINVAL, "%s: %" PRIu64 " data-path "
+				   "slots asked; at most %u", rg->path, n,
+				   HFS_MKFS_DSLOTS_MAX);
+	if (n == 0) {
+		n = rg->size / (256u << 10);
+		n = n < 64 ? 64 : n > 4096 ? 4096 : n;
+	}
+	*out = (uint32_t)round_up(n, HFS_DSLOTS_PER_BLOCK);
+	return 0;
+}
+
 /* Fill the geometry fields of sb for rg. */
 static int mkfs_layout(const struct hfs_region *rg,
 		       const struct hfs_mkfs_opts *o, struct hfs_super *sb,
 		       struct hfs_err *err)
 {
-	uint64_t au, jblocks = 0, icount = 0, pool_end, need;
+	uint64_t au, jblocks = 0, icount = 0, pool_end, need, meta_end;
+	uint32_t nslots = 0;
 	int rc;
 
 	if (rg->size < HFS_MIN_REGION)
@@ -151,8 +177,16 @@ static int mkfs_layout(const struct hfs_region *rg,
 	sb->s_journal_blocks = jblocks;
 	sb->s_itable_off = sb->s_journal_off + jblocks * BLK;
 	sb->s_inode_count = icount;
-	sb->s_pool_off = round_up(sb->s_itable_off + icount * HFS_INODE_SIZE,
-				  au);
+	meta_end = round_up(sb->s_itable_off + icount * HFS_INODE_SIZE, BLK);
+	if ((rc = mkfs_dslots(rg, o, &nslots, err)))
+		return rc;
+	if (nslots) {
+		sb->s_feat_compat |= HFS_FEAT_COMPAT_DSLOTS;
+		sb->s_dslot_off = meta_end;
+		sb->s_dslot_count = nslots;
+		meta_end += (uint64_t)nslots / HFS_DSLOTS_PER_BLOCK * BLK;
+	}
+	sb->s_pool_off = round_up(meta_end, au);
 	sb->s_backup_off = hfs_super_backup_off(rg->size);
 	pool_end = round_down(sb->s_backup_off, au);
 	need = MIN_POOL_BLOCKS * BLK > MIN_POOL_UNITS * au ?
@@ -402,7 +436,10 @@ static int mkfs_clear(struct hfs_region *rg, const struct hfs_super *sb,
 			    sb->s_journal_blocks * BLK, "journal", err)) ||
 	    (rc = mkfs_zero(rg, sb->s_itable_off,
 			    sb->s_inode_count * HFS_INODE_SIZE, "inode table",
-			    err)))
+			    err)) ||
+	    (rc = mkfs_zero(rg, sb->s_dslot_off,
+			    (uint64_t)sb->s_dslot_count * HFS_DSLOT_SIZE,
+			    "data-path slot area", err)))
 		return rc;
 	return 0;
 }

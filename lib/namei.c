@@ -201,6 +201,11 @@ void hfs_release(struct hfs_vol *vol, uint64_t ino)
 	ip = hfs_iget(vol, ino);
 	if (ip && ip->nopen) {
 		hfs_inode_open_put_locked(vol, ip);
+		/* no descriptor of the kernel's is left that may append by
+		 * an old size (inode_i.h kernel_size_stale) */
+		if (ip->nopen == 0 && !ip->ds)
+			__atomic_store_n(&ip->kernel_size_stale, false,
+					 __ATOMIC_RELAXED);
 		if (!vol->failed && !vol->readonly) {
 			if (ip->nopen == 0 && ip->nlookup == 0 &&
 			    ip->d.i_nlink == 0)

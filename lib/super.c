@@ -64,6 +64,7 @@ struct sb_area {
 	const char *name;
 	uint64_t off;
 	uint64_t blocks;
+	bool absent;    /* an optional area this filesystem does not have */
 };
 
 /* Check the areas are 4 KiB aligned, non-empty, in order, disjoint and
@@ -76,12 +77,18 @@ static bool sb_areas_ok(const struct hfs_super *sb, char *why, size_t wlen)
 		{ "bad-extent list", sb->s_badlist_off, sb->s_badlist_blocks },
 		{ "journal", sb->s_journal_off, sb->s_journal_blocks },
 		{ "inode table", sb->s_itable_off, (ibytes + BLK - 1) / BLK },
+		{ "data-path slot area", sb->s_dslot_off,
+		  ((uint64_t)sb->s_dslot_count * HFS_DSLOT_SIZE + BLK - 1) / BLK,
+		  !(sb->s_feat_compat & HFS_FEAT_COMPAT_DSLOTS) },
 		{ "pool", sb->s_pool_off, sb->s_pool_blocks },
 	};
 	uint64_t prev_end = BLK; /* block 0: primary superblock */
 
 	for (size_t i = 0; i < sizeof(a) / sizeof(a[0]); i++) {
 		const struct sb_area *x = &a[i];
+
+		if (x->absent)
+			continue;
 
 		if (x->off % BLK || x->blocks == 0 ||
 		    x->blocks > (UINT64_MAX - x->off) / BLK) {

@@ -17,6 +17,7 @@
 #include "badlist_i.h"
 #include "blocks_i.h"
 #include "dir_i.h"
+#include "dslot_i.h"
 #include "health_i.h"
 #include "inode_i.h"
 #include "journal_i.h"
@@ -296,6 +297,10 @@ static int mark_mounted(struct hfs_vol *vol)
 	if (vol->errors)
 		vol->sb.s_state |= HFS_STATE_ERRORS;
 	vol->sb.s_mount_count++;
+	/* slots may hold sizes not yet in their inodes until a clean
+	 * unmount: a holdfs that cannot fold them must not mount this */
+	if (vol->ds.count)
+		vol->sb.s_feat_incompat |= HFS_FEAT_INCOMPAT_DSLOTS_LIVE;
 	vol->sb.s_mount_time = (uint64_t)now.tv_sec * 1000000000ull +
 			       (uint64_t)now.tv_nsec;
 	vol->sb.s_journal_seq = vol->jseq;
@@ -346,6 +351,8 @@ int hfs_vol_open(struct hfs_region *rg, const struct hfs_vol_opts *opts,
 		vol->health_seq = hfs_health_last_seq(rg, &vol->sb);
 	if (!ret && !vol->readonly)
 		ret = free_orphans(vol, info);
+	if (!ret)
+		ret = hfs_dslot_mount(vol, info);
 	if (!ret && !vol->readonly)
 		ret = mark_mounted(vol);
 	if (ret) {
@@ -369,7 +376,7 @@ int hfs_vol_open(struct hfs_region *rg, const struct hfs_vol_opts *opts,
 static int write_clean(struct hfs_vol *vol)
 {
 	struct timespec now;
-	int ret = 0;
+	int ret = hfs_dslot_unmount_locked(vol);
 
 	for (uint64_t ino = 1; ino < vol->sb.s_inode_hwm && !ret; ino++) {
 		struct hfs_inode *ip = vol->itab[ino];
@@ -389,6 +396,8 @@ static int write_clean(struct hfs_vol *vol)
 	}
 	hfs_now(&now);
 	vol->sb.s_state |= HFS_STATE_CLEAN;
+	if (!ret)
+		vol->sb.s_feat_incompat &= ~HFS_FEAT_INCOMPAT_DSLOTS_LIVE;
 	vol->sb.s_unmount_time = (uint64_t)now.tv_sec * 1000000000ull +
 				 (uint64_t)now.tv_nsec;
 	vol->sb.s_used_inodes = vol->used_inodes;
@@ -427,6 +436,7 @@ int hfs_vol_close(struct hfs_vol *vol)
 		for (uint64_t i = 0; i < vol->sb.s_inode_count; i++)
 			hfs_inode_free_mem(vol->itab[i]);
 	free(vol->itab);
+	hfs_dslot_free(vol);
 	free(vol->ifree);
 	free(vol->bad);
 	hfs_alloc_destroy(&vol->alloc);

@@ -42,6 +42,8 @@
  *   eof_tail.c     the past-EOF rule: zero the last unit's   eof_tail_i.h
  *                  bytes past the size (truncate, replay)
  *   lease_map.c    extent lists of DAX leases                vol.h
+ *   dslot.c        data-path slots: size, times and append   dslot_i.h
+ *                  lock of directly written inodes           vol.h
  *   failure.c      failure classification, mark lost,        failure_i.h
  *                  shutdown, the fault hook                  vol.h
  * The region layer (region.c, devdax.c, region_holder.c, guard.c) is
@@ -59,6 +61,7 @@
 #include <holdfs/format.h>
 
 #include "alloc.h"
+#include "dslot_i.h"
 #include "journal_i.h"
 #include "region.h"
 #include "vol.h"
@@ -95,6 +98,7 @@ struct hfs_vol {
 	uint64_t nkread;
 	void (*fault_hook)(void *ctx, uint64_t off, int si_code);
 	void *fault_ctx;
+	struct hfs_dslots ds;     /* data-path slots (dslot_i.h) */
 };
 
 /* Lock the volume; returns -EIO if it has failed, -EROFS if write and the

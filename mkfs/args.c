@@ -57,6 +57,9 @@ static void usage(FILE *f)
 "                          root may use, so a user who fills the filesystem\n"
 "                          leaves root room to work (default 5, at most 50;\n"
 "                          0 for none)\n"
+"  -D, --data-path-slots N files written directly at the same time\n"
+"                          (docs/data-path.md; default: one per 256K of\n"
+"                          region, 64 to 4096; 0: no direct data path)\n"
 "  -f, --force             overwrite an existing holdfs\n"
 "      --unsafe-region-mode\n"
 "                          format REGION even if users other than its owner\n"
@@ -144,6 +147,7 @@ int mkfs_parse_args(int argc, char **argv, struct mkfs_args *a)
 		{ "inodes", required_argument, NULL, 'N' },
 		{ "journal-size", required_argument, NULL, 'J' },
 		{ "reserved-percent", required_argument, NULL, 'm' },
+		{ "data-path-slots", required_argument, NULL, 'D' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "unsafe-region-mode", no_argument, NULL, 'U' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -156,7 +160,7 @@ int mkfs_parse_args(int argc, char **argv, struct mkfs_args *a)
 	int c;
 
 	opterr = 0; /* our own messages, with the --help hint */
-	while ((c = getopt_long(argc, argv, ":s:b:L:N:J:m:fqnhV", lopts,
+	while ((c = getopt_long(argc, argv, ":s:b:L:N:J:m:D:fqnhV", lopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -201,6 +205,13 @@ int mkfs_parse_args(int argc, char **argv, struct mkfs_args *a)
 						   "'%s' (0 to %u)", optarg,
 						   HFS_ROOT_RESERVE_MAX_PCT);
 			a->mo.root_pct = (unsigned)v;
+			break;
+		case 'D':
+			if (parse_count(optarg, &v) || v > HFS_MKFS_DSLOTS_MAX)
+				return usage_error("invalid data-path slot count "
+						   "'%s' (0 to %u)", optarg,
+						   HFS_MKFS_DSLOTS_MAX);
+			a->mo.dslots = v ? (uint32_t)v : HFS_MKFS_NO_DSLOTS;
 			break;
 		case 'f':
 			a->force = true;

@@ -88,6 +88,11 @@ void mkfs_print_summary(const struct mkfs_args *a,
 	printf("  journal      %s at 0x%" PRIx64 "\n",
 	       mkfs_human(sb->s_journal_blocks * bs, h1, sizeof(h1)),
 	       sb->s_journal_off);
+	if (sb->s_dslot_count)
+		printf("  data path    %" PRIu32 " slots at 0x%" PRIx64 "\n",
+		       sb->s_dslot_count, sb->s_dslot_off);
+	else
+		printf("  data path    none (-D 0)\n");
 	printf("  pool         %s at 0x%" PRIx64 " (%" PRIu64 " blocks)\n",
 	       mkfs_human(sb->s_pool_blocks * bs, h2, sizeof(h2)), sb->s_pool_off,
 	       sb->s_pool_blocks);

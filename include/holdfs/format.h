@@ -60,8 +60,17 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 /* s_root_blocks and s_root_inodes hold a reserve for root (mkfs -m).  A
  * holdfs that does not know it ignores it: everyone may use the reserve. */
 #define HFS_FEAT_COMPAT_ROOT_RESERVE 0x1u
-#define HFS_FEAT_COMPAT_SUPPORTED HFS_FEAT_COMPAT_ROOT_RESERVE
-#define HFS_FEAT_INCOMPAT_SUPPORTED 0u
+/* s_dslot_off/s_dslot_count name the data-path slot area
+ * (docs/data-path.md).  A holdfs that does not know it ignores it; the
+ * area is outside the pool, so nothing else uses its blocks. */
+#define HFS_FEAT_COMPAT_DSLOTS 0x2u
+#define HFS_FEAT_COMPAT_SUPPORTED \
+	(HFS_FEAT_COMPAT_ROOT_RESERVE | HFS_FEAT_COMPAT_DSLOTS)
+/* Set while a read-write mount may have armed slots, cleared at a clean
+ * unmount: a slot may then hold a size or time not yet in its inode, so
+ * a holdfs that cannot fold slots must not mount the region. */
+#define HFS_FEAT_INCOMPAT_DSLOTS_LIVE 0x1u
+#define HFS_FEAT_INCOMPAT_SUPPORTED HFS_FEAT_INCOMPAT_DSLOTS_LIVE
 #define HFS_FEAT_RO_COMPAT_SUPPORTED 0u
 
 /* sb.state bits */
@@ -116,7 +125,11 @@ struct hfs_super {
 	uint64_t s_root_blocks;    /* 296 pool blocks only root may take
 				    * (HFS_FEAT_COMPAT_ROOT_RESERVE) */
 	uint64_t s_root_inodes;    /* 304 inodes only root may take */
-	uint8_t s_reserved[200];   /* 312 zero */
+	uint64_t s_dslot_off;      /* 312 data-path slot area, 0: none
+				    * (HFS_FEAT_COMPAT_DSLOTS) */
+	uint32_t s_dslot_count;    /* 320 slots in it */
+	uint32_t s_pad1;           /* 324 */
+	uint8_t s_reserved[184];   /* 328 zero */
 };                                 /* 512 */
 static_assert(sizeof(struct hfs_super) == 512, "superblock is 512 bytes");
 
@@ -166,13 +179,61 @@ struct hfs_inode_disk {
 		struct hfs_extent i_extents[HFS_INLINE_EXTENTS];
 		char i_symlink[HFS_INLINE_SYMLINK]; /* HFS_IF_INLINE_DATA */
 	};
-	uint8_t i_reserved[8]; /* 248 */
+	uint64_t i_dp_epoch;   /* 248 a data-path slot is valid only while
+				  its ds_epoch equals this */
 };                             /* 256 */
 static_assert(sizeof(struct hfs_inode_disk) == HFS_INODE_SIZE, "inode slot");
 
 #define HFS_IF_ORPHAN 0x1u      /* nlink 0 but still open at last commit */
 #define HFS_IF_INLINE_DATA 0x2u /* symlink target lives in the inode */
 #define HFS_IF_LOSTDATA 0x4u    /* some extent is HFS_EXT_LOST */
+
+/* ------------------------------------------------------------------ */
+/* Data-path slot (docs/data-path.md): the size, times and append lock of
+ * an inode that processes write directly, without the daemon.  128 bytes,
+ * two cache lines: the first is the daemon's (written when it arms the
+ * slot, CRC-covered), the second the clients' (each field one aligned
+ * store, persisted by whoever stores it).  A free slot has ds_ino 0. */
+#define HFS_DSLOT_SIZE 128u
+#define HFS_DSLOTS_PER_BLOCK (HFS_BLOCK_SIZE / HFS_DSLOT_SIZE)
+#define HFS_DSLOT_NONE 0xffffffffu   /* "no slot" in protocol messages */
+#define HFS_DSLOT_DAEMON 0xffffffffu /* ds_lock value of the daemon */
+/* ds_lock value of the daemon between the pieces of one O_APPEND write
+ * the kernel sent as several WRITEs (docs/data-path.md, "Appends through
+ * the kernel"): a client may take it over (CAS) once ds_hold passed. */
+#define HFS_DSLOT_HOLD 0xfffffffeu
+
+struct hfs_dslot {
+	/* the daemon's line */
+	uint64_t ds_ino;     /*   0 inode number, 0: free */
+	uint64_t ds_gen;     /*   8 its i_generation */
+	uint64_t ds_epoch;   /*  16 valid while equal to the inode's i_dp_epoch */
+	uint64_t ds_base;    /*  24 i_size when armed (for fsck's report) */
+	uint32_t ds_crc;     /*  32 crc32c of bytes [0, 32): fixed while armed */
+	uint32_t ds_pad0;    /*  36 */
+	uint64_t ds_limit;   /*  40 bytes: ds_size never goes beyond; raised
+				    (one atomic store) only after the blocks
+				    below it were allocated */
+	uint64_t ds_resv;    /*  48 first byte a reservation past EOF
+				    allocated (returned at disarm from the
+				    end of file to ds_limit); ds_limit if
+				    none */
+	uint64_t ds_pad1;    /*  56 */
+	/* the clients' line */
+	uint64_t ds_size;    /*  64 published size, stored after the bytes
+				    it covers are persistent */
+	uint64_t ds_mtime;   /*  72 ns since the epoch of the last direct
+				    write; 0: none since the last fold */
+	uint64_t ds_dirty;   /*  80 unpublished writes past ds_size may have
+				    reached this offset */
+	uint32_t ds_lock;    /*  88 client id of the holder, 0: free (reset
+				    at mount) */
+	uint32_t ds_pad2;    /*  92 */
+	uint64_t ds_hold;    /*  96 with ds_lock HFS_DSLOT_HOLD: CLOCK_MONOTONIC
+				    ns after which a client may take the lock */
+	uint64_t ds_pad3[3]; /* 104 */
+};                           /* 128 */
+static_assert(sizeof(struct hfs_dslot) == HFS_DSLOT_SIZE, "dslot");
 
 /* ------------------------------------------------------------------ */
 /* Directory block: a 4 KiB block of a directory's extent map holding

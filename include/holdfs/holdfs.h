@@ -180,6 +180,91 @@ int holdfs_fault_info(const void *addr, struct holdfs_fault *out);
  */
 long holdfs_alloc_unit(int fd);
 
+/* ---- the direct data path (docs/data-path.md, libholdfs(3)) ----------
+ *
+ * POSIX data calls on files of a holdfs mount served inside the calling
+ * process from leased mappings, with the FUSE path's contract: a write is
+ * durable when it returns, a write that grows the file has its new size
+ * durable too, every process sees the same bytes and size.  Each function
+ * takes the arguments of, and returns what, the libc call of the same
+ * name returns (-1 and errno on failure).  A descriptor the data path
+ * does not serve (another filesystem, a process without DAX access,
+ * HOLDFS_DATAPATH=0, ...) and any call it cannot serve go to the kernel:
+ * the result is the same, only slower.  The preload shim
+ * (libholdfs-preload.so) routes the libc calls here; a program that links
+ * libholdfs can call them itself.  Descriptors are ordinary kernel
+ * descriptors: they survive exec as such, and fork shares their offsets.
+ */
+int holdfs_open(const char *path, int flags, ...);
+int holdfs_openat(int dirfd, const char *path, int flags, ...);
+int holdfs_creat(const char *path, mode_t mode);
+int holdfs_close(int fd);
+ssize_t holdfs_read(int fd, void *buf, size_t n);
+ssize_t holdfs_write(int fd, const void *buf, size_t n);
+ssize_t holdfs_pread(int fd, void *buf, size_t n, off_t off);
+ssize_t holdfs_pwrite(int fd, const void *buf, size_t n, off_t off);
+struct iovec;
+ssize_t holdfs_readv(int fd, const struct iovec *iov, int iovcnt);
+ssize_t holdfs_writev(int fd, const struct iovec *iov, int iovcnt);
+ssize_t holdfs_preadv(int fd, const struct iovec *iov, int iovcnt, off_t off);
+ssize_t holdfs_pwritev(int fd, const struct iovec *iov, int iovcnt, off_t off);
+ssize_t holdfs_preadv2(int fd, const struct iovec *iov, int iovcnt, off_t off,
+		       int flags);
+ssize_t holdfs_pwritev2(int fd, const struct iovec *iov, int iovcnt, off_t off,
+			int flags);
+off_t holdfs_lseek(int fd, off_t off, int whence);
+int holdfs_fsync(int fd);
+int holdfs_fdatasync(int fd);
+int holdfs_sync_file_range(int fd, off_t off, off_t n, unsigned int flags);
+struct stat;
+int holdfs_fstat(int fd, struct stat *st);
+int holdfs_ftruncate(int fd, off_t len);
+int holdfs_fallocate(int fd, int mode, off_t off, off_t len);
+ssize_t holdfs_copy_file_range(int fd_in, off_t *off_in, int fd_out,
+			       off_t *off_out, size_t len, unsigned int flags);
+ssize_t holdfs_sendfile(int out_fd, int in_fd, off_t *off, size_t n);
+ssize_t holdfs_splice(int fd_in, off_t *off_in, int fd_out, off_t *off_out,
+		      size_t len, unsigned int flags);
+int holdfs_dup(int fd);
+int holdfs_dup2(int fd, int fd2);
+int holdfs_dup3(int fd, int fd2, int flags);
+int holdfs_fcntl(int fd, int cmd, ...);
+
+/* Why a call on a served descriptor went to the kernel. */
+enum holdfs_dp_reason {
+	HOLDFS_DP_FIRST_CALL = 0, /* a file's first small call: no lease yet */
+	HOLDFS_DP_HOLE,           /* a write into a hole (the daemon allocates) */
+	HOLDFS_DP_NO_LEASE,       /* the daemon refused or could not be asked */
+	HOLDFS_DP_REVOKED,        /* the range was revoked (layout change) */
+	HOLDFS_DP_SLOT_BUSY,      /* the slot lock was not free in time */
+	HOLDFS_DP_NO_SLOT,        /* the daemon had no slot for the inode */
+	HOLDFS_DP_FLAGS,          /* flags the data path does not serve */
+	HOLDFS_DP_CHANGED,        /* the descriptor no longer names the file */
+	HOLDFS_DP_NOT_ALLOWED,    /* no DAX access for this process */
+	HOLDFS_DP_OTHER,
+	HOLDFS_DP_NREASONS
+};
+
+/* The data path's counters for this process (since it started, or since
+ * fork in a child).  HOLDFS_DATAPATH_STATS=1 prints them to stderr at
+ * exit, HOLDFS_DATAPATH_STATS=PATH appends them to PATH as one JSON
+ * line. */
+struct holdfs_dp_stats {
+	uint64_t files;          /* descriptions served (opened or found) */
+	uint64_t reads, writes;  /* calls served directly */
+	uint64_t appends;        /*   of the writes, appends */
+	uint64_t syncs, seeks;   /* fsync & co, lseek served directly */
+	uint64_t read_bytes, write_bytes;
+	uint64_t leases;         /* leases taken by the data path */
+	uint64_t reservations;   /* reservations past EOF taken */
+	uint64_t eio;            /* calls answered EIO (revoked, lost, gone) */
+	uint64_t kernel;         /* calls on served descriptors that went to
+				    the kernel, by reason: */
+	uint64_t kernel_why[HOLDFS_DP_NREASONS];
+};
+void holdfs_dp_stats(struct holdfs_dp_stats *out);
+const char *holdfs_dp_reason_name(int reason);
+
 #ifdef __cplusplus
 }
 #endif

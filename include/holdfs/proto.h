@@ -28,7 +28,8 @@
 #include <stdint.h>
 
 #define HFS_PROTO_MAGIC 0x48464450u /* "PDFH" */
-#define HFS_PROTO_VERSION 2u /* 2: batched REVOKE, coherence table */
+#define HFS_PROTO_VERSION 3u /* 2: batched REVOKE, coherence table;
+				3: data-path slots (docs/data-path.md) */
 #define HFS_CTL_DIR "/run/holdfs"
 #define HFS_MSG_MAX 65536u          /* no message is longer */
 
@@ -85,9 +86,14 @@ struct hfs_msg_hello_ok {
 	uint8_t uuid[16];        /* 40 */
 	uint32_t coh_slots;      /* 56 words in the coherence table (its fd
 				    rides along); 0: no table */
-	uint32_t pad;            /* 60 */
+	uint32_t client_id;      /* 60 this connection's id, nonzero: what
+				    it stores in a slot's ds_lock */
+	uint64_t dslot_off;      /* 64 region offset of the data-path slot
+				    area (format.h struct hfs_dslot) */
+	uint32_t dslot_count;    /* 72 slots in it; 0: no data path */
+	uint32_t pad;            /* 76 */
 };
-static_assert(sizeof(struct hfs_msg_hello_ok) == 64, "hello_ok");
+static_assert(sizeof(struct hfs_msg_hello_ok) == 80, "hello_ok");
 
 /* The coherence table (docs/lease-protocol.md, "Coherence"): a sealed
  * memfd of coh_slots little-endian 32-bit words, mapped read-only by the
@@ -103,12 +109,27 @@ static_assert(sizeof(struct hfs_msg_hello_ok) == 64, "hello_ok");
 #define HFS_PROT_READ 0x1u
 #define HFS_PROT_WRITE 0x2u
 
+/* LEASE_REQ flags (docs/data-path.md) */
+#define HFS_LEASE_DATAPATH 0x1u /* attach the inode's data-path slot
+				   (LEASE_OK.dslot) */
+#define HFS_LEASE_EXTEND 0x2u   /* write lease that may reach past EOF:
+				   blocks up to offset + length are
+				   allocated (zeroed, size unchanged) and
+				   the slot's limit raised there; needs
+				   HFS_LEASE_DATAPATH */
+#define HFS_LEASE_NOALLOC 0x4u  /* write lease over blocks that exist:
+				   ERROR ENODATA if the range has holes
+				   (the client writes holes through FUSE,
+				   which allocates only what it writes) */
+#define HFS_LEASE_FLAGS (HFS_LEASE_DATAPATH | HFS_LEASE_EXTEND | \
+			 HFS_LEASE_NOALLOC)
+
 struct hfs_msg_lease_req {
 	struct hfs_msg_hdr h;
 	uint64_t offset;  /* 24 file offset, alloc_unit aligned */
 	uint64_t length;  /* 32 bytes, alloc_unit multiple, > 0 */
 	uint32_t prot;    /* 40 HFS_PROT_* */
-	uint32_t flags;   /* 44 zero */
+	uint32_t flags;   /* 44 HFS_LEASE_* */
 };
 static_assert(sizeof(struct hfs_msg_lease_req) == 48, "lease_req");
 
@@ -132,7 +153,8 @@ struct hfs_msg_lease_ok {
 	uint32_t prot;       /* 56 */
 	uint32_t nextents;   /* 60 followed by nextents hfs_lease_extent */
 	uint32_t coh_slot;   /* 64 word of the coherence table, or HFS_COH_NONE */
-	uint32_t pad;        /* 68 */
+	uint32_t dslot;      /* 68 the inode's data-path slot (index in the
+				HELLO_OK area), or HFS_DSLOT_NONE */
 };
 static_assert(sizeof(struct hfs_msg_lease_ok) == 72, "lease_ok");
 

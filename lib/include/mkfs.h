@@ -12,6 +12,9 @@
 #include "err.h"
 #include "region.h"
 
+#define HFS_MKFS_NO_DSLOTS UINT32_MAX
+#define HFS_MKFS_DSLOTS_MAX 65536u
+
 struct hfs_mkfs_opts {
 	uint64_t alloc_unit;     /* bytes; 0 = region alignment (>= 4 KiB) */
 	const char *label;       /* NULL = none; at most HFS_LABEL_MAX-1 bytes */
@@ -20,6 +23,9 @@ struct hfs_mkfs_opts {
 	const uint8_t *uuid;     /* NULL = random */
 	unsigned root_pct;       /* % of pool blocks and inodes only root
 				    may take (mkfs -m); 0 = none */
+	uint32_t dslots;         /* data-path slots (docs/data-path.md);
+				    0 = one per 256 KiB of region, 64 to
+				    4096; HFS_MKFS_NO_DSLOTS = no area */
 	/* Known bad ranges (byte offsets/lengths): recorded in the bad-extent
 	 * list, never allocated. */
 	const struct hfs_bad_extent *bad;

@@ -51,6 +51,8 @@ struct hfs_vol_info {
 	bool replayed;           /* a committed transaction was replayed */
 	bool was_clean;          /* clean flag was set */
 	uint64_t orphans_freed;  /* unlinked-but-open inodes reclaimed */
+	uint64_t dslots_folded;  /* data-path slots folded into inodes */
+	uint64_t dslots_stale;   /* slots found invalid and cleared */
 	uint64_t inodes, dirs, files;
 };
 
@@ -69,6 +71,9 @@ struct hfs_attr {
 	uint64_t blocks;       /* 512-byte units allocated */
 	uint64_t rdev;
 	struct timespec atime, mtime, ctime, btime;
+	bool direct;           /* written directly (an armed data-path
+				  slot): size and times change without the
+				  daemon, so they must not be cached */
 };
 
 /* hfs_setattr mask */
@@ -143,6 +148,15 @@ ssize_t hfs_read(struct hfs_vol *vol, uint64_t ino, void *buf, size_t len,
 		 uint64_t off);
 ssize_t hfs_write(struct hfs_vol *vol, uint64_t ino, const void *buf,
 		  size_t len, uint64_t off);
+/* O_APPEND through FUSE: the kernel's offset *off comes from its cached
+ * size, which direct writers (docs/data-path.md) may have grown since;
+ * while the inode has them, write at the end of file as everyone sees
+ * it, and set *off to where it went.  Otherwise at *off.  (So a
+ * pwritev2(RWF_NOAPPEND) on an O_APPEND descriptor, which FUSE cannot
+ * tell from an append, also goes to the end while direct writers are
+ * at work.) */
+ssize_t hfs_append(struct hfs_vol *vol, uint64_t ino, const void *buf,
+		   size_t len, uint64_t *off);
 int hfs_fsync(struct hfs_vol *vol, uint64_t ino, bool datasync);
 /* mode: 0, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE|KEEP_SIZE,
  * FALLOC_FL_ZERO_RANGE (|KEEP_SIZE) */
@@ -190,6 +204,12 @@ struct hfs_vol_hooks {
 	bool (*release)(void *ctx, uint64_t pblk, uint64_t n, uint64_t ino,
 			uint64_t lblk, bool data);
 	void (*fill)(void *ctx, uint64_t ino, uint64_t off, uint64_t len);
+	/* A client (client_id) has held inode ino's data-path slot lock
+	 * past the wait (hfs_vol_set_dslot_wait): revoke the inode's
+	 * data-path leases, killing holders that do not ack, and return;
+	 * the volume then takes the lock over.  Called with the inode's
+	 * I/O lock held (like release). */
+	void (*dslot_stuck)(void *ctx, uint64_t ino, uint32_t client_id);
 	void *ctx;
 };
 /* Install (or with NULL remove) the hooks; before any concurrent use. */
@@ -202,21 +222,52 @@ void hfs_vol_uuid(struct hfs_vol *vol, uint8_t uuid[16]);
 
 /* Lease mapping (lib/lease_map.c).  The extents of [off, off+len) of
  * regular file ino, in file order, holes flagged HFS_LEXT_HOLE.  With
- * alloc, holes are first allocated (zeroed, like fallocate KEEP_SIZE),
- * so the list has no holes.  off and len must be alloc-unit multiples,
- * len > 0, and the range must end within the file size rounded up to
- * the unit (-EINVAL): leases never extend a file.  -E2BIG if more than
+ * HFS_LMAP_ALLOC, holes are first allocated (zeroed, like fallocate
+ * KEEP_SIZE), so the list has no holes.  off and len must be alloc-unit
+ * multiples, len > 0, and the range must end within the file size
+ * rounded up to the unit, or a data-path slot's limit (-EINVAL; not
+ * checked with HFS_LMAP_ANY_END): leases never extend a file.  -E2BIG if more than
  * max extents.  publish (may be NULL) is called with the volume lock
  * held and the list final, so a lease recorded there can never miss a
  * release hook for these blocks; its error is returned. */
 struct hfs_lease_extent;
+/* How far a lease of ino may reach now (0: not a regular file): the end
+ * of file rounded up to the unit, or with past_eof a data-path slot's
+ * limit if further (blocks reserved past EOF for extend leases: write
+ * leases only, which map no holes; a read lease reaching there would
+ * keep zero pages over blocks filled later without a fill to tell it). */
+uint64_t hfs_lease_reach(struct hfs_vol *vol, uint64_t ino, bool past_eof);
+#define HFS_LMAP_ALLOC 0x1u   /* allocate the holes first */
+#define HFS_LMAP_ANY_END 0x2u /* no end check: the extents of a lease that
+				 reaches past today's end of file (a REMAP) */
 int hfs_lease_extents(struct hfs_vol *vol, uint64_t ino, uint64_t off,
-		      uint64_t len, bool alloc, struct hfs_lease_extent *out,
+		      uint64_t len, unsigned mode, struct hfs_lease_extent *out,
 		      uint32_t max, uint32_t *n,
 		      int (*publish)(void *ctx,
 				     const struct hfs_lease_extent *ext,
 				     uint32_t n),
 		      void *ctx);
+
+/* Data-path slots (lib/dslot.c, docs/data-path.md).  The slot area
+ * (*off 0, *count 0: none; then attach fails with -EOPNOTSUPP). */
+void hfs_vol_dslot_area(struct hfs_vol *vol, uint64_t *off, uint32_t *count);
+/* How long the volume waits for a client's slot lock before calling the
+ * dslot_stuck hook (and as long again after it). */
+void hfs_vol_set_dslot_wait(struct hfs_vol *vol, uint32_t ms);
+/* A data-path lease of regular file ino begins: its slot, armed if it
+ * was not (*idx).  -ENOSPC when every slot is in use. */
+int hfs_dslot_attach(struct hfs_vol *vol, uint64_t ino, uint32_t *idx);
+/* A data-path lease ended; the last one disarms the slot: its size and
+ * times are committed to the inode, the reservation past EOF returned.
+ * May wait for a client's slot lock and call the stuck hook: not on a
+ * thread that must answer clients. */
+int hfs_dslot_detach(struct hfs_vol *vol, uint64_t ino, uint32_t idx);
+/* Let the file's published size reach end (an extend lease over [off,
+ * end), whose blocks the caller allocated first): the slot's limit. */
+int hfs_dslot_raise_limit(struct hfs_vol *vol, uint64_t ino, uint64_t off,
+			  uint64_t end);
+/* A client's connection closed: clear the slot locks it held. */
+void hfs_dslot_client_gone(struct hfs_vol *vol, uint32_t client_id);
 
 /* What a piece of the region holds: the kind of an owner (hfs_vol_owners)
  * and of a piece of a failed range (hfs_vol_classify_failure). */

@@ -387,6 +387,35 @@ static int check_accounting(struct hfs_vol *vol, int reachable, char *msg,
 	return 0;
 }
 
+/* Mount folds every data-path slot a crash left armed into its inode,
+ * or clears it (lib/dslot.c hfs_dslot_mount): no slot may be left
+ * holding anything, a stale lock word least of all. */
+static int check_dslots(struct hfs_vol *vol, char *msg, size_t len)
+{
+	const struct hfs_super *sb = &vol->sb;
+	const uint8_t *base = hfs_vol_region(vol)->base;
+
+	if (!(sb->s_feat_compat & HFS_FEAT_COMPAT_DSLOTS))
+		return 0;
+	for (uint32_t i = 0; i < sb->s_dslot_count; i++) {
+		const uint8_t *p = base + sb->s_dslot_off +
+				   (uint64_t)i * HFS_DSLOT_SIZE;
+		struct hfs_dslot s;
+
+		if (p[0] == 0 && !memcmp(p, p + 1, HFS_DSLOT_SIZE - 1))
+			continue;
+		memcpy(&s, p, sizeof(s));
+		return failf(msg, len, "data-path slot %u not cleared at mount: "
+			     "ino %llu epoch %llu size %llu limit %llu dirty "
+			     "%llu lock %u", i, (unsigned long long)s.ds_ino,
+			     (unsigned long long)s.ds_epoch,
+			     (unsigned long long)s.ds_size,
+			     (unsigned long long)s.ds_limit,
+			     (unsigned long long)s.ds_dirty, s.ds_lock);
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------- probe */
 
 /*
@@ -484,7 +513,8 @@ static int check_mounted(struct checker *ck, struct hfs_vol *vol,
 			     (unsigned long long)vol->errors);
 	if (vol->sb.s_state & HFS_STATE_ERRORS)
 		return failf(msg, len, "superblock has the ERRORS flag");
-	if (snapshot(vol, &ck->snap, &reachable, msg, len) ||
+	if (check_dslots(vol, msg, len) ||
+	    snapshot(vol, &ck->snap, &reachable, msg, len) ||
 	    check_links(&ck->snap, msg, len) ||
 	    check_accounting(vol, reachable, msg, len))
 		return -1;

@@ -85,7 +85,10 @@ struct run {
 	int replay_found;
 	/* nested recovery crashes */
 	struct recovery rec;
-	uint64_t rec_every, rec_seen;
+	/* states whose recovery writes: [0] a journal to replay, [1] a
+	 * data-path slot to fold (own budget: the journal states come
+	 * first in every trace and would take it all) */
+	uint64_t rec_every, rec_seen[2], rec_done[2];
 	uint64_t cur_epoch;
 	char cur_mask[4096];
 	const char *replay_nested;  /* "F2/MASK2" after '@', or NULL */
@@ -227,6 +230,13 @@ static void describe_off(const struct hfs_super *sb, uint64_t off, char *buf,
 		snprintf(buf, len, "inode %" PRIu64 "+%" PRIu64,
 			 (off - sb->s_itable_off) / HFS_INODE_SIZE,
 			 (off - sb->s_itable_off) % HFS_INODE_SIZE);
+	else if ((sb->s_feat_compat & HFS_FEAT_COMPAT_DSLOTS) &&
+		 off >= sb->s_dslot_off &&
+		 off < sb->s_dslot_off +
+			       (uint64_t)sb->s_dslot_count * HFS_DSLOT_SIZE)
+		snprintf(buf, len, "data-path slot %" PRIu64 "+%" PRIu64,
+			 (off - sb->s_dslot_off) / HFS_DSLOT_SIZE,
+			 (off - sb->s_dslot_off) % HFS_DSLOT_SIZE);
 	else if (off >= sb->s_backup_off)
 		snprintf(buf, len, "backup superblock+%" PRIu64,
 			 off - sb->s_backup_off);
@@ -348,8 +358,7 @@ static int check_one(struct run *r, struct gen *g, uint64_t e, int c,
 {
 	struct expect ex;
 	char msg[1500];
-	bool pending = false;
-	int bad;
+	int pending = -1, bad;
 
 	set_expect(r, c, inflight, &ex);
 	/* the same image may be checked again under another expectation
@@ -373,7 +382,9 @@ static int check_one(struct run *r, struct gen *g, uint64_t e, int c,
 		describe_state(r, g, c, inflight, s);
 	}
 	if (r->o->recovery)
-		pending = recovery_journal_pending(r->img, WL_REGION_SIZE);
+		pending = recovery_dslot_pending(r->img, WL_REGION_SIZE) ? 1
+			  : recovery_journal_pending(r->img, WL_REGION_SIZE) ? 0
+			  : -1;
 	bad = check_state(&r->ck, &ex, msg, sizeof(msg));
 	if (bad)
 		report_failure(r, g, e, c, inflight, s, msg);
@@ -381,10 +392,12 @@ static int check_one(struct run *r, struct gen *g, uint64_t e, int c,
 		say("  state fence %" PRIu64 ": recovered and checked: ok\n", e);
 	if (!bad && r->replay && r->replay_nested)
 		crash_recovery(r, g, e, s, r->replay_nested);
-	else if (!bad && pending && !r->replay &&
-		 ++r->rec_seen % r->rec_every == 0 &&
-		 r->st.rec_outer < r->o->recovery)
+	else if (!bad && pending >= 0 && !r->replay &&
+		 ++r->rec_seen[pending] % r->rec_every == 0 &&
+		 r->rec_done[pending] < r->o->recovery) {
+		r->rec_done[pending]++;
 		crash_recovery(r, g, e, s, NULL);
+	}
 	undo_rollback(&r->undo);
 	return bad;
 }

@@ -132,6 +132,24 @@ uint64_t recovery_run(struct recovery *rc, const uint8_t *img,
 	return rc->failed - failed0;
 }
 
+bool recovery_dslot_pending(const uint8_t *img, uint64_t size)
+{
+	const struct hfs_super *sb = (const void *)img;
+	uint64_t end = sb->s_dslot_off +
+		       (uint64_t)sb->s_dslot_count * HFS_DSLOT_SIZE;
+
+	if (!(sb->s_feat_compat & HFS_FEAT_COMPAT_DSLOTS) || end > size)
+		return false;
+	for (uint32_t i = 0; i < sb->s_dslot_count; i++) {
+		const struct hfs_dslot *s = (const void *)(img + sb->s_dslot_off +
+					   (uint64_t)i * HFS_DSLOT_SIZE);
+
+		if (s->ds_ino)
+			return true;
+	}
+	return false;
+}
+
 bool recovery_journal_pending(const uint8_t *img, uint64_t size)
 {
 	const struct hfs_super *sb = (const void *)img;

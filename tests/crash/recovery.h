@@ -2,8 +2,9 @@
 /*
  * Crashes during recovery.
  *
- * Mount after a crash replays the journal, clears it, frees orphans and
- * marks the volume mounted: writes, which a second crash can interrupt.
+ * Mount after a crash replays the journal, clears it, frees orphans,
+ * folds the data-path slots into their inodes and marks the volume
+ * mounted: writes, which a second crash can interrupt.
  * recovery_run() takes one crash state, traces its recovery (the mount),
  * and checks every crash state of that trace the way the main run does,
  * with one difference in the oracle: each must recover to exactly what
@@ -52,5 +53,8 @@ uint64_t recovery_run(struct recovery *rc, const uint8_t *img,
 /* Does the image hold a committed journal transaction (so its recovery
  * replays)?  Reads the primary superblock's geometry. */
 bool recovery_journal_pending(const uint8_t *img, uint64_t size);
+/* Does it hold a data-path slot (so its recovery folds or clears it,
+ * lib/dslot.c hfs_dslot_mount)? */
+bool recovery_dslot_pending(const uint8_t *img, uint64_t size);
 
 #endif

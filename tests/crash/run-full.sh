@@ -40,6 +40,10 @@ run() { # name, crashcheck arguments...
 	# beyond, 60 crashed recoveries per run
 	run quick --workload all --quick --seed 1 --seeds "$seeds" \
 		--subset-limit 10 --samples 64 --recovery 60
+	# data-path slots: ten more seeds (the quick run above covers 1 to
+	# CRASH_SEEDS), every state
+	run dslot --workload dslot --seed 101 --seeds 10 --subset-limit 10 \
+		--samples 64 --recovery 60
 	# the full-only workloads: one seed each, capped (their checks walk
 	# thousands of entries or megabytes of data)
 	run fill --workload fill --seed 1 --max-states 12000 --recovery 20

@@ -16,8 +16,8 @@
 #include <sys/xattr.h>
 
 #include <holdfs/format.h>
-#include <holdfs/proto.h> /* struct hfs_lease_extent */
 
+#include "dpclient.h"
 #include "fakeclock.h"
 #include "mkfs.h"
 #include "vol_i.h"
@@ -77,11 +77,14 @@ static const char *const op_names[] = {
 	[OP_RMXATTR] = "removexattr", [OP_CHMOD] = "chmod",
 	[OP_FORGET] = "forget", [OP_OPEN] = "open", [OP_RELEASE] = "release",
 	[OP_COPY] = "copy_file_range", [OP_DAXSTORE] = "dax-store",
+	[OP_DSATTACH] = "dslot-attach", [OP_DSRAISE] = "dslot-raise-limit",
+	[OP_DSDETACH] = "dslot-detach", [OP_DSWRITE] = "client-write",
+	[OP_APPEND] = "append",
 };
 
 const char *op_name(int kind)
 {
-	if (kind > 0 && kind <= OP_DAXSTORE && op_names[kind])
+	if (kind > 0 && kind <= OP_APPEND && op_names[kind])
 		return op_names[kind];
 	return "?";
 }
@@ -97,6 +100,7 @@ static int op_class(const struct wop *op)
 	case OP_CHMOD:
 		return OPC_ATOMIC;
 	case OP_WRITE: case OP_PUNCH: case OP_ZERO: case OP_DAXSTORE:
+	case OP_DSWRITE: case OP_APPEND:
 		return OPC_DATA;
 	case OP_COPY:
 		return op->n ? OPC_DATA : OPC_NONE;
@@ -122,10 +126,21 @@ void op_describe(const struct model *m, const struct wop *op, char *buf,
 		snprintf(buf, len, "link obj %d -> %s", op->obj, p2);
 		break;
 	case OP_WRITE: case OP_PUNCH: case OP_ZERO: case OP_FALLOC:
-	case OP_DAXSTORE:
+	case OP_DAXSTORE: case OP_APPEND:
 		snprintf(buf, len, "%s obj %d off %llu len %llu flags %u",
 			 op_name(op->kind), op->obj, (unsigned long long)op->off,
 			 (unsigned long long)op->len, op->flags);
+		break;
+	case OP_DSWRITE:
+		snprintf(buf, len, "client-%s obj %d off %llu len %llu",
+			 op->flags & DSW_APPEND ? "append" : "write", op->obj,
+			 (unsigned long long)op->off,
+			 (unsigned long long)op->len);
+		break;
+	case OP_DSRAISE:
+		snprintf(buf, len, "dslot-raise-limit obj %d [%llu, %llu)",
+			 op->obj, (unsigned long long)op->off,
+			 (unsigned long long)(op->off + op->len));
 		break;
 	case OP_COPY:
 		snprintf(buf, len, "copy_file_range obj %d off %llu -> obj %d "
@@ -145,7 +160,7 @@ void op_describe(const struct model *m, const struct wop *op, char *buf,
 			 (unsigned long long)op->len, op->flags);
 		break;
 	case OP_CHMOD: case OP_FSYNC: case OP_FORGET: case OP_OPEN:
-	case OP_RELEASE:
+	case OP_RELEASE: case OP_DSATTACH: case OP_DSDETACH:
 		snprintf(buf, len, "%s obj %d", op_name(op->kind), op->obj);
 		break;
 	default:
@@ -205,7 +220,9 @@ void op_apply(struct model *m, struct wop *op)
 	case OP_LINK: model_add(m, op->ndir, op->nname, op->obj); break;
 	case OP_UNLINK: case OP_RMDIR: model_remove(m, op->dir, op->name); break;
 	case OP_RENAME: apply_rename(m, op); break;
-	case OP_WRITE: model_write(m, op->obj, op->off, op->buf, op->len); break;
+	case OP_WRITE: case OP_DSWRITE: case OP_APPEND:
+		model_write(m, op->obj, op->off, op->buf, op->len);
+		break;
 	case OP_DAXSTORE:
 		model_store_past_eof(m, op->obj, op->off, op->buf, op->len);
 		break;
@@ -257,12 +274,14 @@ static void grow_maps(struct wctx *w, int n)
 	w->ino = realloc(w->ino, (size_t)cap * sizeof(*w->ino));
 	w->refs = realloc(w->refs, (size_t)cap * sizeof(*w->refs));
 	w->opened = realloc(w->opened, (size_t)cap * sizeof(*w->opened));
-	if (!w->ino || !w->refs || !w->opened)
+	w->dslot = realloc(w->dslot, (size_t)cap * sizeof(*w->dslot));
+	if (!w->ino || !w->refs || !w->opened || !w->dslot)
 		abort();
 	for (int i = w->ncap; i < cap; i++) {
 		w->ino[i] = 0;
 		w->refs[i] = 0;
 		w->opened[i] = 0;
+		w->dslot[i] = 0;
 	}
 	w->ncap = cap;
 }
@@ -284,8 +303,9 @@ static int do_remount(struct wctx *w)
 		fmt(w->why, sizeof(w->why), "mount failed: %s", err.msg);
 		return ret;
 	}
+	/* the unmount disarmed every slot */
 	for (int i = 0; i < w->ncap; i++)
-		w->refs[i] = w->opened[i] = 0;
+		w->refs[i] = w->opened[i] = 0, w->dslot[i] = 0;
 	return 0;
 }
 
@@ -293,25 +313,53 @@ static int do_remount(struct wctx *w)
  * last unit, as libholdfs maps it, into the region (rg->ops: traced). */
 static int dax_store(struct hfs_vol *v, uint64_t ino, const struct wop *op)
 {
-	uint64_t unit = hfs_vol_alloc_unit(v), uoff = op->off / unit * unit;
-	struct hfs_region *rg = hfs_vol_region(v);
-	struct hfs_lease_extent ext[16];
-	uint32_t n = 0;
-	int r = hfs_lease_extents(v, ino, uoff, unit, false, ext, 16, &n, NULL,
-				  NULL);
+	return dpc_store(v, ino, op->off, op->buf, op->len, 0);
+}
 
-	for (uint32_t i = 0; !r && i < n; i++) {
-		const struct hfs_lease_extent *x = &ext[i];
-		uint64_t s = x->file_off > op->off ? x->file_off : op->off;
-		uint64_t e = op->off + op->len < x->file_off + x->len
-				     ? op->off + op->len : x->file_off + x->len;
+/* A direct write through the file's slot (dpclient.h); an append must
+ * land at the size the model expects. */
+static int ds_write(struct wctx *w, uint64_t ino, const struct wop *op)
+{
+	uint64_t off = op->off;
+	int r;
 
-		if (!(x->flags & HFS_LEXT_HOLE) && s < e)
-			rg->ops.memcpy(rg->base + x->region_off +
-					       (s - x->file_off),
-				       op->buf + (s - op->off), e - s, 0);
+	if (!w->dslot[op->obj])
+		return -ENOENT;
+	r = dpc_write(w->vol, ino, w->dslot[op->obj] - 1, op->buf, op->len,
+		      &off, op->flags & DSW_APPEND);
+	return r ? r : off == op->off ? 0 : -EIO;
+}
+
+/* A slot armed (the workload keeps the slot number) or disarmed. */
+static int ds_attach(struct wctx *w, uint64_t ino, const struct wop *op)
+{
+	uint32_t idx;
+	int r;
+
+	if (op->kind == OP_DSDETACH) {
+		r = hfs_dslot_detach(w->vol, ino, w->dslot[op->obj] - 1);
+		if (!r)
+			w->dslot[op->obj] = 0;
+		return r;
 	}
+	r = hfs_dslot_attach(w->vol, ino, &idx);
+	if (!r)
+		w->dslot[op->obj] = idx + 1;
 	return r;
+}
+
+/* An O_APPEND write through FUSE: the kernel's offset is the size it
+ * knows, which the workload never lets go stale, and with direct
+ * writers at work the daemon goes to the end of file as the slot has
+ * it; either way the size the model expects. */
+static int fuse_append(struct hfs_vol *v, uint64_t ino, const struct wop *op)
+{
+	uint64_t at = op->off;
+	ssize_t n = hfs_append(v, ino, op->buf, op->len, &at);
+
+	if (n < 0)
+		return (int)n;
+	return n == (ssize_t)op->len && at == op->off ? 0 : -EIO;
 }
 
 static int exec_op(struct wctx *w, struct wop *op, struct hfs_attr *a)
@@ -387,6 +435,14 @@ static int exec_op(struct wctx *w, struct wop *op, struct hfs_attr *a)
 		return n < 0 ? (int)n : (uint64_t)n == op->n ? 0 : -EIO;
 	case OP_DAXSTORE:
 		return dax_store(v, ino, op);
+	case OP_DSATTACH: case OP_DSDETACH:
+		return ds_attach(w, ino, op);
+	case OP_DSRAISE:
+		return hfs_dslot_raise_limit(v, ino, op->off, op->off + op->len);
+	case OP_DSWRITE:
+		return ds_write(w, ino, op);
+	case OP_APPEND:
+		return fuse_append(v, ino, op);
 	default:
 		return -EINVAL;
 	}
@@ -679,6 +735,115 @@ int wl_daxstore(struct wctx *w, int obj, uint64_t len)
 		return 0;
 	op = obj_op(OP_DAXSTORE, obj, size, len < room ? len : room);
 	op.buf = gen_data(w, op.len);
+	return wl_do(w, &op);
+}
+
+/* ------------------------------------------------- data-path slots */
+
+static const struct hfs_dslot *ds_slot(struct wctx *w, int obj)
+{
+	return w->dslot[obj] ? dpc_slot(w->vol, w->dslot[obj] - 1) : NULL;
+}
+
+int64_t wl_ds_base(struct wctx *w, int obj)
+{
+	const struct hfs_dslot *s = w->vol ? ds_slot(w, obj) : NULL;
+
+	return s ? (int64_t)s->ds_base : -1;
+}
+
+int wl_ds_attach(struct wctx *w, int obj)
+{
+	struct wop op;
+
+	if (w->broken || !w->vol)
+		return -ECANCELED;
+	if (w->dslot[obj])
+		return 0;
+	op = obj_op(OP_DSATTACH, obj, 0, 0);
+	return wl_do(w, &op);
+}
+
+int wl_ds_detach(struct wctx *w, int obj)
+{
+	struct wop op;
+
+	if (w->broken || !w->vol)
+		return -ECANCELED;
+	if (!w->dslot[obj])
+		return 0;
+	op = obj_op(OP_DSDETACH, obj, 0, 0);
+	return wl_do(w, &op);
+}
+
+int wl_ds_reserve(struct wctx *w, int obj, uint64_t off, uint64_t len)
+{
+	uint64_t unit, end;
+	struct wop op;
+	int r = wl_ds_attach(w, obj);
+
+	if (r)
+		return r;
+	unit = hfs_vol_alloc_unit(w->vol);
+	end = (off + len + unit - 1) / unit * unit;
+	off = off / unit * unit;
+	len = end - off;
+	/* the blocks first, then the limit (fs/lease_req.c) */
+	r = wl_falloc(w, obj, off, len, true);
+	if (r)
+		return r;
+	op = obj_op(OP_DSRAISE, obj, off, len);
+	return wl_do(w, &op);
+}
+
+/* A direct write (or append) as libholdfs routes it. */
+static int ds_write_op(struct wctx *w, int obj, uint64_t off, uint64_t len,
+		       uint32_t flags)
+{
+	const struct hfs_dslot *s;
+	uint64_t size = w->live.o[obj].size, from;
+	struct wop op;
+	int r = wl_ds_attach(w, obj);
+
+	if (r)
+		return r;
+	if (flags & DSW_APPEND)
+		off = size;
+	from = off < size ? off : size;
+	s = ds_slot(w, obj);
+	if (off + len <= size) {
+		/* a write lease never allocates a hole inside the file:
+		 * that write goes through FUSE */
+		if (dpc_has_holes(w->vol, w->ino[obj], off, len))
+			return wl_write(w, obj, off, len);
+	} else if (off + len > s->ds_limit ||
+		   dpc_has_holes(w->vol, w->ino[obj], from, off + len - from)) {
+		/* an extend lease from the write (or EOF) past its end */
+		r = wl_ds_reserve(w, obj, from, off + len - from + 16 * 1024);
+		if (r)
+			return r;
+	}
+	op = obj_op(OP_DSWRITE, obj, off, len);
+	op.flags = flags;
+	op.buf = gen_data(w, len);
+	return wl_do(w, &op);
+}
+
+int wl_ds_write(struct wctx *w, int obj, uint64_t off, uint64_t len)
+{
+	return ds_write_op(w, obj, off, len, 0);
+}
+
+int wl_ds_append(struct wctx *w, int obj, uint64_t len)
+{
+	return ds_write_op(w, obj, 0, len, DSW_APPEND);
+}
+
+int wl_append(struct wctx *w, int obj, uint64_t len)
+{
+	struct wop op = obj_op(OP_APPEND, obj, w->live.o[obj].size, len);
+
+	op.buf = gen_data(w, len);
 	return wl_do(w, &op);
 }
 
@@ -1015,6 +1180,7 @@ void workload_free(struct wctx *w)
 	free(w->ino);
 	free(w->refs);
 	free(w->opened);
+	free(w->dslot);
 	if (w->rg)
 		hfs_region_close(w->rg);
 	free(w->img);

@@ -31,6 +31,8 @@ enum op_kind {
 	OP_SETXATTR, OP_RMXATTR, OP_CHMOD,
 	OP_FORGET, OP_OPEN, OP_RELEASE, OP_COPY,
 	OP_DAXSTORE,
+	/* data-path slots (docs/data-path.md) */
+	OP_DSATTACH, OP_DSRAISE, OP_DSDETACH, OP_DSWRITE, OP_APPEND,
 };
 
 /* What a crash during the operation may leave. */
@@ -49,7 +51,8 @@ struct wop {
 	char *name, *nname;
 	uint64_t off, len;  /* data ops; truncate: off = new size */
 	uint8_t *buf;       /* write data, xattr value, symlink target */
-	uint32_t flags;     /* rename / xattr / fallocate flags, chmod mode */
+	uint32_t flags;     /* rename / xattr / fallocate flags, chmod mode;
+			       client write: DSW_APPEND */
 	int newobj;         /* object created (set by op_apply) */
 	int src;            /* copy: source object */
 	uint64_t off2;      /* copy: source offset */
@@ -83,6 +86,7 @@ struct wctx {
 	uint64_t *ino;         /* model id -> inode number */
 	uint64_t *refs;        /* lookup references held, per model id */
 	int *opened;           /* open handles held, per model id */
+	uint32_t *dslot;       /* data-path slot attached + 1, per model id */
 	int ncap;
 	struct wop *ops;
 	int nops, cap;
@@ -133,6 +137,26 @@ int wl_copy(struct wctx *w, int src, uint64_t off_in, int dst, uint64_t off_out,
  * the lease's extents, traced like every region write).  No-op when the
  * size is unit-aligned or the last unit is a hole. */
 int wl_daxstore(struct wctx *w, int obj, uint64_t len);
+/*
+ * Data-path slots (docs/data-path.md, dpclient.h).  attach arms the
+ * file's slot (no-op if this workload attached it already); reserve is
+ * an extend lease's grant: fallocate KEEP_SIZE over [off, off + len) in
+ * whole units, then the slot's limit raised to its end; detach disarms.  A client
+ * write goes to the data path the way libholdfs sends it: armed first,
+ * an extend lease asked for when the write passes the limit or meets a
+ * hole past EOF, and through FUSE (wl_write) when it would write into a
+ * hole inside the file.  wl_append is an O_APPEND write through FUSE
+ * (hfs_append).
+ */
+#define DSW_APPEND 1u
+int wl_ds_attach(struct wctx *w, int obj);
+int wl_ds_reserve(struct wctx *w, int obj, uint64_t off, uint64_t len);
+int wl_ds_detach(struct wctx *w, int obj);
+int wl_ds_write(struct wctx *w, int obj, uint64_t off, uint64_t len);
+int wl_ds_append(struct wctx *w, int obj, uint64_t len);
+int wl_append(struct wctx *w, int obj, uint64_t len);
+/* The size the file's slot was armed (or last rearmed) with, or -1. */
+int64_t wl_ds_base(struct wctx *w, int obj);
 /* The next op may answer ENOSPC (a full volume): then it changes nothing. */
 void wl_flex(struct wctx *w);
 

@@ -313,6 +313,150 @@ static void wl_eoftail(struct wctx *w)
 	}
 }
 
+/* ---------------------------------------------------------- dslot */
+
+/* Data-path slots (docs/data-path.md): direct writers publish sizes in
+ * the slot while the daemon changes sizes too.  After any crash a file
+ * has the size before or after the operation in flight (a client's
+ * append: old or new, never between) with all of an append's bytes
+ * when its size is there, a truncate is never undone by a slot, even
+ * back to the very size the slot was armed with, and mount folds or
+ * clears every slot. */
+static void dslot_step(struct wctx *w, int *files, int nfiles)
+{
+	int f = files[rnd(w, (uint64_t)nfiles)], g;
+	uint64_t size = w->live.o[f].size, off, back;
+	int64_t base;
+
+	switch (rnd(w, 21)) {
+	case 0: case 1: case 2: case 3:
+		wl_ds_append(w, f, 1 + rnd(w, 6000));
+		break;
+	case 4: /* past EOF, with a gap */
+		wl_ds_write(w, f, size + 1 + rnd(w, 6000), 1 + rnd(w, 3000));
+		break;
+	case 5: case 6: /* in place, or across EOF */
+		back = rnd(w, size < 3000 ? size + 1 : 3000);
+		wl_ds_write(w, f, size - back, 1 + rnd(w, 4000));
+		break;
+	case 7: case 8: /* O_APPEND through FUSE */
+		wl_append(w, f, 1 + rnd(w, 3000));
+		break;
+	case 9: /* through FUSE, extending, maybe with a gap */
+		off = size ? size - rnd(w, size < 500 ? size : 500) : 0;
+		wl_write(w, f, off + rnd(w, 2) * rnd(w, 5000), 1 + rnd(w, 3000));
+		break;
+	case 10: /* truncate down: to the size the slot was armed with (the
+		  * ABA case), or anywhere */
+		base = wl_ds_base(w, f);
+		if (base >= 0 && (uint64_t)base < size && rnd(w, 2))
+			wl_truncate(w, f, (uint64_t)base);
+		else
+			wl_truncate(w, f, size ? rnd(w, size) : 0);
+		break;
+	case 11:
+		wl_truncate(w, f, size + 1 + rnd(w, 9000));
+		break;
+	case 12:
+		wl_ds_detach(w, f);
+		break;
+	case 13:
+		wl_daxstore(w, f, 1 + rnd(w, 2000));
+		break;
+	case 14:
+		wl_ds_reserve(w, f, size, 4096 * (1 + rnd(w, 8)));
+		break;
+	case 15:
+		if (size)
+			wl_punch(w, f, rnd(w, size), 1 + rnd(w, 9000));
+		break;
+	case 16: /* fallocate growing the file, or zeroing in it */
+		if (rnd(w, 2))
+			wl_falloc(w, f, size ? rnd(w, size) : 0,
+				  1 + rnd(w, 9000), false);
+		else if (size)
+			wl_zero(w, f, rnd(w, size), 1 + rnd(w, 5000), true);
+		break;
+	case 17: /* copy_file_range from or into an armed file */
+		g = files[rnd(w, (uint64_t)nfiles)];
+		if (g != f && w->live.o[g].size)
+			wl_copy(w, g, rnd(w, w->live.o[g].size), f,
+				size ? rnd(w, size + 3000) : 0,
+				1 + rnd(w, 6000));
+		break;
+	case 18:
+		wl_fsync(w, f);
+		break;
+	default: /* in place through FUSE */
+		if (size)
+			wl_write(w, f, rnd(w, size), 1 + rnd(w, 2000));
+		break;
+	}
+}
+
+static void wl_dslot(struct wctx *w)
+{
+	int f[3];
+	int64_t base;
+
+	for (int i = 0; i < 3; i++) {
+		wl_create(w, 0, wl_fresh_name(w, "ds"));
+		f[i] = w->live.n - 1;
+	}
+	wl_write(w, f[0], 0, 5000);
+	wl_write(w, f[1], 0, 6000);
+	/* the issue's cases first, in order: armed at 5000, a reservation,
+	 * client appends within and across units */
+	wl_ds_attach(w, f[0]);
+	base = wl_ds_base(w, f[0]);
+	wl_ds_reserve(w, f[0], w->live.o[f[0]].size, 64 * KB);
+	wl_ds_append(w, f[0], 3000);
+	wl_ds_append(w, f[0], 7000);
+	/* O_APPEND and an extending write through FUSE, between them */
+	wl_append(w, f[0], 100);
+	wl_ds_append(w, f[0], 500);
+	wl_write(w, f[0], w->live.o[f[0]].size + 2000, 1500);
+	/* a client's write past EOF (the gap zeroed), one in place */
+	wl_ds_write(w, f[0], w->live.o[f[0]].size + 3000, 2000);
+	wl_ds_write(w, f[0], 100, 3000);
+	/* back to exactly the armed size, then appends again */
+	wl_truncate(w, f[0], (uint64_t)(base < 0 ? 0 : base));
+	wl_ds_append(w, f[0], 2500);
+	wl_truncate(w, f[0], w->live.o[f[0]].size + 9000);
+	wl_ds_append(w, f[0], 1000);
+	wl_ds_detach(w, f[0]);
+	/* DAX stores past EOF, then a client's write past them: zeros */
+	wl_daxstore(w, f[1], 1000);
+	wl_ds_write(w, f[1], w->live.o[f[1]].size + 1500, 700);
+	/* an empty file */
+	wl_ds_append(w, f[2], 10000);
+	wl_remount(w);            /* the unmount disarms f[1] and f[2] */
+	for (int i = 0; i < 60 && !w->broken; i++) {
+		dslot_step(w, f, 3);
+		if (i % 25 == 24)
+			wl_remount(w);
+	}
+	wl_ds_detach(w, f[0]);
+	/* an armed file (open: a lease holds it) unlinked, then closed
+	 * while still armed: its slot goes with the orphan */
+	wl_open(w, f[2]);
+	wl_ds_append(w, f[2], 700);
+	for (int i = 0; i < w->live.o[0].nent; i++) {
+		if (w->live.o[0].ent[i].obj == f[2]) {
+			char nb[300];
+
+			wl_unlink(w, 0, keep(nb, sizeof(nb),
+					     w->live.o[0].ent[i].name));
+			wl_forget(w, f[2]);
+			wl_release(w, f[2]);
+			wl_ds_detach(w, f[2]);
+			break;
+		}
+	}
+	/* f[1] stays armed for the final unmount */
+	wl_ds_append(w, f[1], 333);
+}
+
 /* ---------------------------------------------------------- xattr */
 
 static const char *const xnames[] = {
@@ -756,6 +900,9 @@ const struct workload workloads[] = {
 	  "chain, churn, renames, rmdir", true, wl_bigdir },
 	{ "eoftail", "DAX stores past EOF and every size change: what a "
 	  "mapping shows past EOF", true, wl_eoftail },
+	{ "dslot", "data-path slots: client appends and writes past EOF "
+	  "through the slot, FUSE appends and writes, truncates (ABA), "
+	  "reservations, detach", true, wl_dslot },
 	{ "mixed", "everything, with remounts", true, wl_mixed },
 	{ "remounts", "bursts of operations between 40 remounts (clean "
 	  "unmount, mount, health log ring)", true, wl_remounts },

@@ -27,7 +27,7 @@ from hfstest import check, check_eq, fail  # noqa: E402
 
 MiB = 1 << 20
 MAGIC = 0x48464450
-PROTO_VERSION = 2  # include/holdfs/proto.h HFS_PROTO_VERSION
+PROTO_VERSION = 3  # include/holdfs/proto.h HFS_PROTO_VERSION
 ADMIN_LEASES, ADMIN_HOLDERS, ADMIN_REPLY = 100, 101, 102
 REVOKE_MS = 300
 
@@ -352,6 +352,40 @@ def test_revoke_kills_silent_holder():
         check('killing it' in fs.daemon_log(), 'kill not logged')
 
 
+def test_reaping_one_holder_spares_another_owner():
+    """Two clients map the same blocks; one dies with the revocation
+    unacknowledged.  The scan for what it left behind must not count the
+    other client's own mapping (its lease is in the same revocation and it
+    will ack) as a leftover: only the dead one's holders are killed."""
+    with H.HoldFS(size='64M', mount_opts=('allow_other', 'revoke_ms=3000')) as fs:
+        p = mkfile(fs, 'f', 4 * MiB, b'O' * 4 * MiB)
+        a = holder('lease', p, 0, 4 * MiB, 'w', '--hold-ms', 30000)
+        b = holder('lease', p, 0, 4 * MiB, 'r', '--hold-ms', 30000, '--noack')
+        try:
+            os.kill(a.pid, signal.SIGSTOP)   # a cannot ack yet
+            os.truncate(p, 0)                # REVOKE to both
+            b.kill()                         # b goes away unacknowledged
+            b.wait(timeout=10)
+            deadline = time.monotonic() + 1.0
+            while time.monotonic() < deadline and a.poll() is None:
+                time.sleep(0.05)
+            check(a.poll() is None, 'the other owner was killed with the dead holder: '
+                  '%s' % fs.daemon_log()[-600:])
+            os.kill(a.pid, signal.SIGCONT)   # a acks now
+            deadline = time.monotonic() + 5
+            while admin(fs)['pending_free_blocks'] and time.monotonic() < deadline:
+                time.sleep(0.02)
+            check_eq(admin(fs)['pending_free_blocks'], 0, 'blocks returned after the ack')
+            check(a.poll() is None, 'the acking owner died')
+            check_eq(admin(fs)['kills'], 0, 'kill count')
+        finally:
+            for h in (a, b):
+                if h.poll() is None:
+                    os.kill(h.pid, signal.SIGCONT)
+                    h.kill()
+                h.communicate(timeout=10)
+
+
 def test_unmount_with_blocks_pending_revocation():
     """Unmount while a silent holder keeps truncated blocks pending: the
     daemon exits cleanly, the blocks are free again, and fsck agrees with
@@ -459,6 +493,28 @@ def test_remap_on_fallocate_and_foreign_write_lease():
         with open(p, 'rb') as f:
             f.seek(MiB)
             check_eq(f.read(4096), b'\x33' * 4096, 'POSIX read of the writer data')
+
+
+def test_remap_two_holes_filled_at_once():
+    """One fallocate fills two holes a read lease maps as zeros, with
+    data between them: one REMAP names both new extents, and the reader
+    maps no hole afterwards."""
+    with H.HoldFS(size='64M', mount_opts=('allow_other', 'revoke_ms=%d' % REVOKE_MS)) as fs:
+        p = mkfile(fs, 'f', 3 * MiB)            # all hole
+        with open(p, 'r+b') as f:               # data in the middle MiB
+            f.seek(MiB)
+            f.write(b'M' * MiB)
+        h = holder('lease', p, 0, 3 * MiB, 'r', '--hold-ms', 4000)
+        holes = [e for e in admin(fs)['leases'][0]['extents'] if e['state'] != 'mapped']
+        check_eq(len(holes), 2, 'holes the reader maps before: %r' % holes)
+        fd = os.open(p, os.O_RDWR)
+        os.posix_fallocate(fd, 0, 3 * MiB)
+        os.close(fd)
+        j = admin(fs)['leases'][0]
+        check(all(e['state'] == 'mapped' for e in j['extents']),
+              'a hole is still mapped as zeros after the fallocate: %r' % j)
+        out, _ = h.communicate(timeout=10)
+        check('REMAP' in out, 'no REMAP: %r' % out)
 
 
 def test_holdfsctl():

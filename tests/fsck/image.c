@@ -205,6 +205,7 @@ int image_build(void *mem, uint64_t size, const struct image_opts *o)
 	struct hfs_bad_extent bad = { size - 16 * 4096 - (2u << 20), 8192 };
 	struct hfs_mkfs_opts mo = { .label = "fsck-test", .uuid = uuid,
 				    .inode_count = o->small ? 128 : 0,
+				    .dslots = o->no_dslots ? HFS_MKFS_NO_DSLOTS : 0,
 				    .bad = &bad, .nbad = o->bad_range };
 	struct hfs_region *rg;
 	struct hfs_vol *vol;

@@ -37,6 +37,7 @@ struct image_opts {
 	bool fill;        /* fill the pool with /fill (no free space left) */
 	bool bad_range;   /* a bad-extent list entry in the pool */
 	bool small;       /* 16 MiB, 128 inodes (fuzz seed) */
+	bool no_dslots;   /* no data-path slot area, as older mkfs made */
 };
 
 /* Build a fresh image into mem (size bytes, zeroed by the caller). */

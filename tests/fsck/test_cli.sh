@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # fsck.holdfs end to end on region files: exit codes, -n leaving the file
-# byte-identical, --json parsing, refusing a region another process holds.
+# byte-identical, --json parsing, refusing a region another process holds,
+# a data-path slot a crash left (reported, folded).
 #
 #   tests/fsck/test_cli.sh FSCK_HOLDFS TEST_FSCK
 #
@@ -44,6 +45,16 @@ expect() {
 	fi
 }
 
+# json_ok FILE DESCRIPTION ASSERTIONS: the JSON report in FILE parses and
+# the python ASSERTIONS on it (r) hold
+json_ok() {
+	if python3 -c "import json,sys; r=json.load(sys.stdin); $3" <"$1"; then
+		ok "$2"
+	else
+		bad "$2"
+	fi
+}
+
 for tool in python3 flock sha256sum pkill; do
 	command -v $tool >/dev/null || { echo "test_cli: $tool missing" >&2; exit 1; }
 done
@@ -82,14 +93,9 @@ grep -q P1_INODE_CRC "$work/out" || bad "-n did not report P1_INODE_CRC"
 	|| bad "-n changed the image"
 
 # --json parses and says what happened
-"$fsck" -n -f --json "$work/bad.img" >"$work/json" 2>"$work/err"
-code=$?
-[ $code -eq 4 ] || bad "--json exit $code"
-if python3 -c 'import json,sys; r=json.load(sys.stdin); assert r["status"]=="uncorrected", r["status"]; assert any(p["code"]=="P1_INODE_CRC" for p in r["problems"]); assert r["exit_code"]==4' <"$work/json"; then
-	ok "--json parses"
-else
-	bad "--json does not parse or lacks the problem"
-fi
+expect 4 "damaged, --json" -- "$fsck" -n -f --json "$work/bad.img"
+json_ok "$work/out" "--json parses and names the problem" \
+	'assert r["status"]=="uncorrected", r["status"]; assert any(p["code"]=="P1_INODE_CRC" for p in r["problems"]); assert r["exit_code"]==4'
 
 # a held region: -y refused (8, naming the holder); -n works and says so
 flock -x "$work/bad.img" sleep 30 &
@@ -112,6 +118,18 @@ expect 1 "damaged, -y -f" -- "$fsck" -y -f "$work/bad.img"
 grep -q "FILESYSTEM WAS MODIFIED" "$work/out" || bad "-y: no MODIFIED line"
 expect 0 "repaired, -n -f" -- "$fsck" -n -f "$work/bad.img"
 expect 0 "repaired, quick" -- "$fsck" -p "$work/bad.img"
+
+# a data-path slot a crash left: reported by -n (JSON and text), folded by -y
+"$gen" --write-image "$work/dslot.img" --corrupt dslot_pending || exit 1
+expect 4 "dslot, --json" -- "$fsck" -n -f --json "$work/dslot.img"
+json_ok "$work/out" "dslot: --json counts the pending slot" \
+	'assert r["dslots_pending"]==1 and r["dslots_stale"]==0, r; assert any(p["code"]=="P1_DSLOT_PENDING" and not p["fixed"] and p["path"]=="/dp" for p in r["problems"])'
+expect 4 "dslot, -n" -- "$fsck" -n -f "$work/dslot.img"
+grep -q "data-path slots: 1 pending, 0 stale" "$work/out" || bad "dslot -n: no slot summary"
+expect 1 "dslot, -y folds it" -- "$fsck" -y "$work/dslot.img"
+grep -q "data-path slots: 1 folded, 0 stale cleared" "$work/out" || bad "dslot -y: no slot summary"
+expect 0 "dslot, then clean" -- "$fsck" -n -f "$work/dslot.img"
+grep -q "data-path" "$work/out" && bad "dslot: slot summary on a clean run"
 
 # preen: a problem it may not fix stops it
 expect 4 "-p on an unsafe problem" -- "$fsck" -p -f "$work/unsafe.img"

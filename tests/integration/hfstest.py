@@ -38,6 +38,21 @@ Environment:
                              ASAN_OPTIONS is set: sanitizer builds are slow)
   HOLDFS_REGION_DIR          where region files go (default /dev/shm or /tmp)
   HOLDFS_KEEP_LOGS=1         print the daemon log of passing tests too
+  HOLDFS_TEST_SHIM=1         shim mode (same as --shim): see "shim mode" below
+  HOLDFS_TEST_REQUIRE_DIRECT=1  shim mode and datacheck --direct: fail unless
+                             some read or write was served by the data path
+
+Shim mode (--shim or HOLDFS_TEST_SHIM=1): the same tests, every test
+process under the preload shim.  The runner re-executes itself once, as a
+child, with LD_PRELOAD=<build>/client/libholdfs-preload.so and
+HOLDFS_DATAPATH_STATS=<scratch>/dpstats.jsonl (HOLDFS_TEST_SHIM_INNER
+names the scratch directory and is the guard: a runner that has it runs
+the tests instead of re-executing).  Everything the tests start inherits
+the shim (forked children, cp, helpers); holdfs's own programs (daemon,
+mkfs, fsck, holdfsctl) get LD_PRELOAD and every HOLDFS_* variable removed.
+When the child has exited (its own counters are written at exit), the
+parent sums the counters every process appended and reports them as the
+extra case shim/datapath-stats (check_dp_stats()).
 """
 
 import argparse
@@ -45,6 +60,7 @@ import atexit
 import ctypes
 import ctypes.util
 import errno
+import json
 import os
 import pickle
 import select
@@ -218,6 +234,43 @@ def shim_env(extra=None):
     return e
 
 
+# holdfs's own programs: never under the shim, even in shim mode
+TOOLS = ('holdfs', 'mkfs.holdfs', 'fsck.holdfs', 'holdfsctl')
+SHIM_INNER = 'HOLDFS_TEST_SHIM_INNER'       # set in the re-executed runner
+SHIM_SAVED_ASAN = 'HOLDFS_TEST_SHIM_ASAN_OPTIONS'
+
+
+def in_shim_mode():
+    """Is this the runner re-executed under the shim (or its child)?"""
+    return bool(os.environ.get(SHIM_INNER))
+
+
+def tool_env():
+    """The environment for holdfs's own programs.  In shim mode: ours
+    without LD_PRELOAD, without any HOLDFS_* variable, with ASAN_OPTIONS
+    as it was before shim_env() changed it.  Otherwise None (inherit)."""
+    if not in_shim_mode():
+        return None
+    e = {k: v for k, v in os.environ.items()
+         if k != 'LD_PRELOAD' and not k.startswith('HOLDFS_')}
+    saved = os.environ.get(SHIM_SAVED_ASAN)
+    if saved == '':
+        e.pop('ASAN_OPTIONS', None)
+    elif saved is not None:
+        e['ASAN_OPTIONS'] = saved
+    return e
+
+
+def maps_preload(pid='self'):
+    """Does process pid have this build's preload shim mapped?"""
+    want = os.path.realpath(preload_lib())
+    try:
+        with open('/proc/%s/maps' % pid) as f:
+            return any(ln.split()[-1] == want for ln in f if ln.count('/'))
+    except OSError:
+        return False
+
+
 def fuse_env_problems(need_binaries=True):
     """Reasons the real-mount tests cannot run here (empty list: they can)."""
     probs = []
@@ -384,10 +437,12 @@ def fs_type(path):
 def run(cmd, timeout=60.0, check_rc=False, stdin=subprocess.DEVNULL):
     """Run cmd; output goes to temp files (never pipes: a daemon that forks
     would keep a pipe open and hang us).  Returns CompletedProcess with str
-    stdout/stderr."""
+    stdout/stderr.  holdfs's own programs run with tool_env()."""
+    env = tool_env() if os.path.basename(cmd[0]) in TOOLS else None
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         try:
-            p = subprocess.Popen(cmd, stdin=stdin, stdout=out, stderr=err, preexec_fn=_unblock_signals)
+            p = subprocess.Popen(cmd, stdin=stdin, stdout=out, stderr=err, env=env,
+                                 preexec_fn=_unblock_signals)
         except OSError as e:
             raise TestFailure('cannot run %s: %s' % (cmd[0], e))
         try:
@@ -648,7 +703,7 @@ class HoldFS:
                 if preexec:
                     preexec()
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=lf, stderr=lf,
-                                         start_new_session=True, preexec_fn=pre)
+                                         env=tool_env(), start_new_session=True, preexec_fn=pre)
         deadline = time.monotonic() + timeout
         while True:
             m = mount_entry(self.mnt)
@@ -675,6 +730,10 @@ class HoldFS:
             self._abort_daemon()
             fail('mount appeared but stat(%s) failed: %s; stderr: %s'
                  % (self.mnt, err, self.daemon_log().strip()[-1500:]))
+        if in_shim_mode() and maps_preload(self.proc.pid):
+            pid = self.proc.pid
+            self._abort_daemon()
+            fail('shim mode: the holdfs daemon (pid %d) runs with the preload shim mapped' % pid)
         return self
 
     def _abort_daemon(self):
@@ -1052,11 +1111,18 @@ class Child:
 
     join() returns fn's (picklable) result; an OSError in the child comes
     back as an OSError with the same errno, a TestFailure as a TestFailure,
-    anything else as ChildError."""
+    anything else as ChildError.
+
+    In shim mode the child ends with libc's exit() instead of _exit(), so
+    the shim's exit handler appends the child's data-path counters (and a
+    shim that cannot exit a forked child cleanly shows as a hang or a
+    crash here).  exit() is looked up before the fork: after a setuid the
+    interpreter may not be able to load anything."""
 
     def __init__(self, fn, *args, uid=None, gid=None, groups=None):
         sys.stdout.flush()
         sys.stderr.flush()
+        leave = libc().exit if in_shim_mode() else os._exit
         r, w = os.pipe()
         pid = os.fork()
         if pid == 0:                         # child: never returns
@@ -1088,6 +1154,7 @@ class Child:
                     view = view[n:]
             except BaseException:
                 code = 2
+            leave(code)
             os._exit(code)
         os.close(w)
         self.pid = pid
@@ -1211,6 +1278,19 @@ class Runner:
     def summary(self):
         return '%d passed, %d failed, %d skipped' % (self.passed, self.failed, self.skipped)
 
+    def finish(self):
+        """The last line.  Under the shim it is the parent's to print
+        (shim/datapath-stats comes after): the counts go to a file of the
+        scratch directory named by our pid (a runner some test starts
+        inherits the directory) and the line is only a note here."""
+        d = os.environ.get(SHIM_INNER)
+        if not d:
+            self.out(self.summary())
+            return
+        self.note('under the shim: ' + self.summary())
+        with open(os.path.join(d, 'summary-%d.json' % os.getpid()), 'w') as f:
+            json.dump([self.passed, self.failed, self.skipped], f)
+
     def _hung(self, case, secs):
         with _print_lock:
             if self._current is not case or self._done:
@@ -1224,7 +1304,7 @@ class Runner:
             for c in self._pending:
                 self.failed += 1
                 self.out('FAIL %s: not run (the run was aborted after a hang)' % c.name)
-            self.out(self.summary())
+            self.finish()
             os._exit(1)
 
     def _dump_logs(self, always=False):
@@ -1319,10 +1399,10 @@ class Runner:
                 self.out('FAIL %s: not run (interrupted)' % rest.name)
             self._pending = []
             cleanup_all()
-            self.out(self.summary())
+            self.finish()
             return 130
         cleanup_all()
-        self.out(self.summary())
+        self.finish()
         return 1 if self.failed else 0
 
 
@@ -1403,6 +1483,8 @@ def add_common_args(parser):
     parser.add_argument('-x', '--exitfirst', action='store_true',
                         help='stop after the first failure')
     parser.add_argument('--list', action='store_true', help='list the tests and exit')
+    parser.add_argument('--shim', action='store_true',
+                        help='run every test process under the preload shim (HOLDFS_TEST_SHIM=1)')
     return parser
 
 
@@ -1412,13 +1494,21 @@ def select_cases(cases, patterns):
     return [c for c in cases if any(p in c.name for p in patterns)]
 
 
-def run_tests(cases, args):
-    """Filter, run, print, and exit the process with the right status."""
+def run_tests(cases, args, header=None):
+    """Filter, run, print, and exit the process with the right status.
+    In shim mode the tests run in a re-executed child (shim_supervise());
+    header is printed by whichever process runs them."""
     cases = select_cases(cases, getattr(args, 'patterns', []))
     if getattr(args, 'list', False):
         for c in cases:
             print(c.name)
         sys.exit(0)
+    if cases and (getattr(args, 'shim', False) or os.environ.get('HOLDFS_TEST_SHIM') == '1'):
+        if not in_shim_mode():
+            sys.exit(shim_supervise())
+        cases = [Case('shim/preloaded', check_preloaded)] + cases
+    if header:
+        print(header)
     os.umask(0o022)
     install_signal_handlers()
     runner = Runner(exitfirst=getattr(args, 'exitfirst', False))
@@ -1433,6 +1523,173 @@ def run_tests(cases, args):
 
 def default_parser(description):
     return add_common_args(argparse.ArgumentParser(description=description))
+
+
+# ---------------------------------------------------------------------------
+# shim mode (the module docstring says what it is) and the data path's
+# counters
+
+DP_STATS_FILE = 'dpstats.jsonl'
+# struct holdfs_dp_stats (include/holdfs/holdfs.h): the counters summed
+DP_COUNTERS = ('files', 'reads', 'writes', 'appends', 'syncs', 'seeks', 'read_bytes',
+               'write_bytes', 'leases', 'reservations', 'eio', 'kernel')
+# enum holdfs_dp_reason, for a kernel_why given as an array
+DP_REASONS = ('first_call', 'hole', 'no_lease', 'revoked', 'slot_busy', 'no_slot', 'flags',
+              'changed', 'not_allowed', 'other')
+
+
+def shim_supervise():
+    """Run this runner again, as a child, with every test process under the
+    preload shim; when it has exited, check the counters its processes
+    appended (shim/datapath-stats) and print the last line for both.
+    Returns the exit status."""
+    runner = Runner()
+    if not os.path.exists(preload_lib()):
+        runner.failed += 1
+        runner.out('FAIL shim/setup: preload shim not built (%s)' % preload_lib())
+        runner.out(runner.summary())
+        return 1
+    d = make_tmpdir('hfstest-shim-')
+    stats = os.path.join(d, DP_STATS_FILE)
+    # children that setuid to a test user append their counters too
+    os.close(os.open(stats, os.O_CREAT | os.O_WRONLY, 0o666))
+    os.chmod(stats, 0o666)
+    # EAGER: lease from a file's first call, so the suites' small
+    # one-shot files are served by the data path, not passed on
+    env = shim_env({'HOLDFS_LOG': os.environ.get('HOLDFS_LOG', '0'),
+                    'HOLDFS_DATAPATH_EAGER': '1',
+                    'HOLDFS_DATAPATH_STATS': stats, SHIM_INNER: d,
+                    SHIM_SAVED_ASAN: os.environ.get('ASAN_OPTIONS', '')})
+    argv = [sys.executable] + list(getattr(sys, 'orig_argv', [sys.executable] + sys.argv))[1:]
+    print('# shim mode: %s with LD_PRELOAD=%s HOLDFS_DATAPATH_STATS=%s'
+          % (' '.join(argv), env['LD_PRELOAD'], stats))
+    sys.stdout.flush()
+    child = subprocess.Popen(argv, env=env, preexec_fn=_pdeathsig_fn())
+
+    signalled = []
+
+    def forward(sig, frame):
+        # ^C and meson's timeout signal the whole process group, the child
+        # included: give it the grace its own handler takes first
+        signalled.append(sig)
+        t = threading.Timer(10.0, lambda: child.poll() is None and child.send_signal(sig))
+        t.daemon = True
+        t.start()
+    for sig in _TERM_SIGNALS:
+        signal.signal(sig, forward)
+    rc = child.wait()
+    try:
+        with open(os.path.join(d, 'summary-%d.json' % child.pid)) as f:
+            runner.passed, runner.failed, runner.skipped = json.load(f)
+    except (OSError, ValueError):
+        runner.failed += 1
+        runner.out('FAIL shim/run: the runner under the shim exited with %s without a summary'
+                   % _rc_desc(rc))
+    if rc != 0 and not runner.failed:
+        runner.failed += 1
+        runner.out('FAIL shim/run: every test passed but the runner under the shim exited with %s '
+                   '(at exit: the shim\'s exit handler?)' % _rc_desc(rc))
+    runner.run_one(Case('shim/datapath-stats', _shim_stats_case, (stats,)))
+    _safe_rmtree(d)
+    if signalled:
+        runner.failed += 1
+        runner.out('FAIL shim/run: interrupted by signal %d' % signalled[0])
+    runner.out(runner.summary())
+    return 128 + signalled[0] if signalled else 1 if runner.failed else 0
+
+
+def _shim_stats_case(stats):
+    if check_dp_stats(stats, 'the tests under the shim') is None:
+        raise TestSkip('no data-path counters to check (libholdfs has no holdfs_dp_stats yet)')
+
+
+def check_preloaded():
+    """Shim mode's first case: the shim is mapped in this runner and in a
+    program it starts."""
+    check(maps_preload(), 'shim mode: %s is not mapped in the test process (LD_PRELOAD=%s)'
+          % (preload_lib(), os.environ.get('LD_PRELOAD')))
+    r = run(['cat', '/proc/self/maps'], check_rc=True)
+    check(os.path.realpath(preload_lib()) in r.stdout,
+          'shim mode: a program the tests start (cat) does not map the shim')
+    env = tool_env()
+    check(env is not None and 'LD_PRELOAD' not in env,
+          'shim mode: holdfs\'s own programs would inherit LD_PRELOAD')
+
+
+def dp_stats_exported():
+    """Does this build's libholdfs export holdfs_dp_stats (the counters)?"""
+    lib = os.path.join(build_dir(), 'client', 'libholdfs.so')
+    r = run(['nm', '-D', '--defined-only', lib])
+    if r.returncode != 0:
+        fail('nm -D %s: exit %d: %s' % (lib, r.returncode, r.stderr.strip()))
+    return any(ln.split()[-1].split('@')[0] == 'holdfs_dp_stats'
+               for ln in r.stdout.splitlines() if ln.strip())
+
+
+def sum_dp_stats(lines):
+    """Sum the JSON lines of HOLDFS_DATAPATH_STATS: ({counter: total},
+    {reason: total}).  kernel_why may be an object (by reason name) or
+    an array (in enum order)."""
+    tot = dict.fromkeys(DP_COUNTERS, 0)
+    why = {}
+    seen = set()
+    for n, ln in enumerate(lines, 1):
+        try:
+            rec = json.loads(ln)
+        except ValueError as e:
+            fail('line %d of the data-path counters is not JSON (%s): %r' % (n, e, ln[:200]))
+        check(isinstance(rec, dict), 'line %d of the data-path counters is not an object: %r'
+              % (n, ln[:200]))
+        seen.update(rec)
+        for k in DP_COUNTERS:
+            if isinstance(rec.get(k), int):
+                tot[k] += rec[k]
+        kw = rec.get('kernel_why') or {}
+        items = kw.items() if isinstance(kw, dict) else (
+            (DP_REASONS[i] if i < len(DP_REASONS) else str(i), v) for i, v in enumerate(kw))
+        for k, v in items:
+            if isinstance(v, int):
+                why[k] = why.get(k, 0) + v
+    check('reads' in seen and 'writes' in seen,
+          'the data-path counters have no "reads"/"writes" fields (format of struct '
+          'holdfs_dp_stats expected); fields seen: %s' % sorted(seen))
+    return tot, why
+
+
+def check_dp_stats(path, what):
+    """Prove that what ran under the shim: path (HOLDFS_DATAPATH_STATS)
+    must hold a line of counters, and with HOLDFS_TEST_REQUIRE_DIRECT=1
+    some read or write must have been served directly.  Returns the
+    summed counters.  A build whose libholdfs has no counters yet (no
+    holdfs_dp_stats) and no line: a loud note and None, unless
+    REQUIRE_DIRECT."""
+    try:
+        with open(path) as f:
+            lines = [ln for ln in f.read().splitlines() if ln.strip()]
+    except FileNotFoundError:
+        lines = []
+    require_direct = os.environ.get('HOLDFS_TEST_REQUIRE_DIRECT') == '1'
+    if not lines:
+        exported = dp_stats_exported()
+        if not require_direct and not exported:
+            why = ('%s: NO PROOF that it ran through the data path: no counters in %s, and this '
+                   "build's libholdfs does not export holdfs_dp_stats (counters not implemented yet)"
+                   % (what, path))
+            note('#' * 72 + '\nSKIP ' + why + '\n' + '#' * 72)
+            return None
+        fail('%s left no line of data-path counters in %s: %s' % (what, path, (
+            'the preload shim was not loaded, or it did not write HOLDFS_DATAPATH_STATS at exit'
+            if exported else 'HOLDFS_TEST_REQUIRE_DIRECT=1, and this libholdfs does not export '
+            'holdfs_dp_stats (no counters)')))
+    tot, why = sum_dp_stats(lines)
+    note('data path, %s: %d processes: %s; kernel by reason: %s'
+         % (what, len(lines), ', '.join('%s %d' % kv for kv in tot.items()),
+            ', '.join('%s %d' % kv for kv in sorted(why.items()) if kv[1]) or 'none'))
+    if require_direct:
+        check(tot['reads'] + tot['writes'] > 0,
+              '%s: HOLDFS_TEST_REQUIRE_DIRECT=1 but no read or write was served by the data path '
+              '(%d calls went to the kernel: %s)' % (what, tot['kernel'], why))
+    return tot
 
 
 # ---------------------------------------------------------------------------

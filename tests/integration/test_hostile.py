@@ -27,7 +27,7 @@ import hfstest as H  # noqa: E402
 from hfstest import check, check_eq, fail  # noqa: E402
 
 MiB = 1 << 20
-MAGIC, VERSION = 0x48464450, 2  # include/holdfs/proto.h
+MAGIC, VERSION = 0x48464450, 3  # include/holdfs/proto.h
 HELLO, HELLO_OK, LEASE_REQ, LEASE_OK, ERROR = 1, 2, 3, 4, 5
 POISON = 13
 ADMIN_STATUS, ADMIN_LEASES, ADMIN_REPLY = 103, 100, 102

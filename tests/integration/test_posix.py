@@ -265,8 +265,8 @@ def main():
         for c in H.collect(globals()):
             c.name = 'holdfs-mount/' + c.name
             cases.append(c)
-    print('# test_posix: HOLDFS_BUILD=%s, regions in %s' % (H.build_dir(), H.region_base()))
-    H.run_tests(cases, args)
+    H.run_tests(cases, args, header='# test_posix: HOLDFS_BUILD=%s, regions in %s'
+                % (H.build_dir(), H.region_base()))
 
 
 if __name__ == '__main__':

@@ -1097,8 +1097,8 @@ def test_enospc_inodes():
 def main():
     ap = H.default_parser(__doc__.splitlines()[0])
     args = ap.parse_args()
-    print('# test_stress: HOLDFS_BUILD=%s, regions in %s' % (H.build_dir(), H.region_base()))
-    H.run_tests(H.collect(globals()), args)
+    H.run_tests(H.collect(globals()), args, header='# test_stress: HOLDFS_BUILD=%s, regions in %s'
+                % (H.build_dir(), H.region_base()))
 
 
 if __name__ == '__main__':

@@ -4,16 +4,20 @@
  * model (in the spirit of fsx; our own code).
  *
  *   datacheck [OPTIONS] FILE
+ *   datacheck --check-log LOG --parts N [--max-size S] FILE
  *
- * A seeded random sequence of operations - read, write, mapped reads and
- * writes, truncate up and down, punch hole, zero range, fallocate,
- * copy_file_range, reopen, fsync and, for DAX mappings, stores past EOF -
- * runs on FILE while the model says what every byte and the size must be.
- * Every read (read(2) or through a mapping) is compared with the model, a
- * mapping's bytes past EOF in its last page (last allocation unit for a
- * DAX lease) must be zeros, and every --verify-every operations a forked
- * child checks the whole file through a fresh descriptor and a fresh
- * mapping (another process must see the same bytes and size).
+ * A seeded random sequence of operations - reads and writes through every
+ * call (pread/pwrite, read/write at the file offset, preadv/pwritev,
+ * readv/writev, preadv2/pwritev2; dc_ops.c), O_APPEND writes, mapped
+ * reads and writes, truncate up and down, punch hole, zero range,
+ * fallocate, copy_file_range, reopen, fsync and, for DAX mappings, stores
+ * past EOF - runs on FILE while the model says what every byte and the
+ * size must be.  Every read (a call or through a mapping) is compared
+ * with the model, every call must leave the file offset where POSIX puts
+ * it, a mapping's bytes past EOF in its last page (last allocation unit
+ * for a DAX lease) must be zeros, and every --verify-every operations a
+ * forked child checks the whole file through a fresh descriptor and a
+ * fresh mapping (another process must see the same bytes and size).
  *
  * Mapped I/O goes through (--map):
  *   mmap       mmap(MAP_SHARED)/msync/munmap: the kernel page cache, or a
@@ -24,6 +28,10 @@
  * maps the region, not FILE) and turns on stores past EOF, which POSIX
  * leaves out of the file and which the page cache may write back as file
  * content after a later extension (kernel behaviour we do not test).
+ * --direct says the process runs under the preload shim, so its plain
+ * calls go through the direct data path (docs/data-path.md): datacheck
+ * refuses to run without the shim mapped, and prints the data path's
+ * counters at the end when libholdfs has them (holdfs_dp_stats).
  *
  * The model also holds what a mapping shows past EOF in the last unit
  * (the "shadow"): zeros, except what --dax stores put there since the last
@@ -33,14 +41,24 @@
  * what lies past the new size stays as it was; punch hole and zero range
  * zero their whole range, past EOF too.
  *
+ * Several processes on one file (--part I/N, --log LOG): writer I owns
+ * bytes [I, I+1) * max-size of FILE, whose size stays N * max-size (it is
+ * made so, never truncated: no truncate, append or store past EOF), and
+ * runs the other operations there while the others run theirs, plus
+ * appends of self-describing records to the shared O_APPEND log LOG
+ * (dc_log.c).  Its verifications cover its part only.  Once all writers
+ * have exited, --check-log checks that every record of every writer is in
+ * LOG exactly once, in order and intact, and that every part of FILE is
+ * what its writer's model says.
+ *
  * On the first difference it prints the seed, the operation number and the
  * last operations, and exits 1.  Exit 2: usage or setup error.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <linux/falloc.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -58,58 +76,16 @@
 
 #include <holdfs/holdfs.h>
 
-enum map_mode { MAP_NONE, MAP_MMAP, MAP_LIBHOLDFS };
+#include "datacheck.h"
 
-enum op_kind {
-	OP_READ, OP_WRITE, OP_MAPREAD, OP_MAPWRITE, OP_TRUNCATE, OP_PUNCH,
-	OP_ZERO, OP_FALLOC, OP_COPY, OP_EOFSTORE, OP_REOPEN, OP_FSYNC,
-	OP_COUNT
+const char *const op_names[OP_COUNT] = {
+	"read", "write", "readv", "writev", "append", "mapread", "mapwrite",
+	"truncate", "punch", "zero", "falloc", "copy", "eofstore", "reopen",
+	"fsync", "logappend",
 };
 
-static const char *const op_names[OP_COUNT] = {
-	"read", "write", "mapread", "mapwrite", "truncate", "punch", "zero",
-	"falloc", "copy", "eofstore", "reopen", "fsync",
-};
-
-/* Relative frequency of each operation (mapped ones only with --map). */
-static const unsigned op_weight[OP_COUNT] = {
-	[OP_READ] = 20, [OP_WRITE] = 20, [OP_MAPREAD] = 12,
-	[OP_MAPWRITE] = 12, [OP_TRUNCATE] = 8, [OP_PUNCH] = 5, [OP_ZERO] = 5,
-	[OP_FALLOC] = 4, [OP_COPY] = 5, [OP_EOFSTORE] = 4, [OP_REOPEN] = 1,
-	[OP_FSYNC] = 1,
-};
-
-#define HISTORY 64
-
-struct logged {
-	uint64_t n;
-	int kind;
-	uint64_t a, b, c;   /* offsets and lengths, per kind */
-	uint64_t size;      /* model size after the operation */
-};
-
-struct dc {
-	const char *path;
-	int fd;
-	uint64_t seed, rng;
-	uint64_t ops, opn;
-	uint64_t maxsize, maxlen;
-	enum map_mode map;
-	bool dax;
-	bool excluded[OP_COUNT];
-	unsigned verify_every;
-	bool verbose;
-	long page, unit;         /* mapping granularity */
-	uint8_t *model, *buf;    /* model: content, then the shadow */
-	uint64_t size, cap;      /* cap: bytes of model (max size + unit) */
-	struct logged hist[HISTORY];
-	uint64_t count[OP_COUNT], skipped;
-};
-
-/* A SIGBUS during a mapped access (bus_what set) jumps back to main,
- * which reports it; anywhere else it is a crash of the checker. */
-static sigjmp_buf bus_jb;
-static const char *volatile bus_what;
+sigjmp_buf bus_jb;
+const char *volatile bus_what;
 static void *volatile bus_addr;
 
 /* ------------------------------------------------------------ helpers */
@@ -124,7 +100,7 @@ static uint64_t rnd(struct dc *d)
 	return z ^ (z >> 31);
 }
 
-static uint64_t below(struct dc *d, uint64_t n)
+uint64_t below(struct dc *d, uint64_t n)
 {
 	return n ? rnd(d) % n : 0;
 }
@@ -138,13 +114,13 @@ static uint8_t pattern(uint64_t opn, uint64_t off)
 	return v ? v : 1;
 }
 
-static void fill(uint8_t *p, uint64_t off, uint64_t len, uint64_t opn)
+void fill(uint8_t *p, uint64_t off, uint64_t len, uint64_t opn)
 {
 	for (uint64_t i = 0; i < len; i++)
 		p[i] = pattern(opn, off + i);
 }
 
-static void log_op(struct dc *d, int kind, uint64_t a, uint64_t b, uint64_t c)
+void log_op(struct dc *d, int kind, uint64_t a, uint64_t b, uint64_t c)
 {
 	struct logged *l = &d->hist[d->opn % HISTORY];
 
@@ -171,16 +147,27 @@ static void dump_history(const struct dc *d)
 	}
 }
 
-static void replay_hint(const struct dc *d)
+void replay_hint(const struct dc *d)
 {
 	fprintf(stderr, "datacheck: replay with --seed %" PRIu64
-		" --ops %" PRIu64 " (op %" PRIu64 " failed)\n", d->seed,
+		" --ops %" PRIu64 " (op %" PRIu64 " failed)", d->seed,
 		d->opn, d->opn);
+	if (d->parts)
+		fprintf(stderr, "; a writer of %u: run all with the same "
+			"seeds (the interleaving is not replayed)", d->parts);
+	fputc('\n', stderr);
 }
 
-static void die(const struct dc *d, const char *fmt, ...)
-	__attribute__((noreturn, format(printf, 2, 3)));
-static void die(const struct dc *d, const char *fmt, ...)
+uint64_t fnv64(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h;
+}
+
+void die(const struct dc *d, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -196,7 +183,7 @@ static void die(const struct dc *d, const char *fmt, ...)
 
 /* Compare got[0..len) with what the model holds at off (past EOF: the
  * shadow).  what names the path for the message. */
-static void compare(const struct dc *d, const uint8_t *got, uint64_t off,
+void compare(const struct dc *d, const uint8_t *got, uint64_t off,
 		    uint64_t len, const char *what)
 {
 	for (uint64_t i = 0; i < len; i++) {
@@ -214,7 +201,7 @@ static void compare(const struct dc *d, const uint8_t *got, uint64_t off,
 /* Growing: [old, new) reads zeros, the shadow past the new size stays.
  * Shrinking: everything past the new size reads zeros (the new tail is
  * zeroed, whole units past it are freed). */
-static void set_size(struct dc *d, uint64_t size)
+void set_size(struct dc *d, uint64_t size)
 {
 	if (size > d->size)
 		memset(d->model + d->size, 0, size - d->size);
@@ -234,12 +221,6 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 	bus_addr = si->si_addr;
 	siglongjmp(bus_jb, 1);
 }
-
-struct map {
-	uint8_t *base;           /* file offset off0 */
-	uint64_t off0, len;
-	struct holdfs_mapping *m;
-};
 
 /* Is the mapping at addr one of FILE itself (the page cache)?  A DAX
  * lease maps the region instead. */
@@ -268,7 +249,7 @@ static bool maps_file(const struct dc *d, const void *addr)
 }
 
 /* Map [off0, off0+len) (off0 aligned to the mapping granularity). */
-static void map_range(struct dc *d, uint64_t off0, uint64_t len, bool rw,
+void map_range(struct dc *d, uint64_t off0, uint64_t len, bool rw,
 		      struct map *mp)
 {
 	int prot = PROT_READ | (rw ? PROT_WRITE : 0);
@@ -295,7 +276,7 @@ static void map_range(struct dc *d, uint64_t off0, uint64_t len, bool rw,
 		    "preloaded and the lease server running?)", off0);
 }
 
-static void map_persist(struct dc *d, struct map *mp, uint64_t off,
+void map_persist(struct dc *d, struct map *mp, uint64_t off,
 			uint64_t len)
 {
 	uint64_t a = (off - mp->off0) / (uint64_t)d->page * (uint64_t)d->page;
@@ -311,7 +292,7 @@ static void map_persist(struct dc *d, struct map *mp, uint64_t off,
 		    len, strerror(-r));
 }
 
-static void unmap_range(struct dc *d, struct map *mp)
+void unmap_range(struct dc *d, struct map *mp)
 {
 	int r = d->map == MAP_LIBHOLDFS ? holdfs_unmap(mp->m)
 		: (munmap(mp->base, mp->len) < 0 ? -errno : 0);
@@ -323,7 +304,7 @@ static void unmap_range(struct dc *d, struct map *mp)
 /* Mapped bytes [size, end of the last page/unit) must match the shadow
  * (zeros unless stored past EOF) when the mapping covers the end of the
  * file (a lease maps whole units). */
-static void check_eof_tail(struct dc *d, const struct map *mp)
+void check_eof_tail(struct dc *d, const struct map *mp)
 {
 	uint64_t g = (uint64_t)(d->map == MAP_MMAP && !d->dax ? d->page
 							      : d->unit);
@@ -338,7 +319,7 @@ static void check_eof_tail(struct dc *d, const struct map *mp)
 
 /* off rounded down to the mapping granularity, and the length from there
  * to off+len rounded up (whole units: a lease is never partial). */
-static void map_bounds(const struct dc *d, uint64_t off, uint64_t len,
+void map_bounds(const struct dc *d, uint64_t off, uint64_t len,
 		       uint64_t *off0, uint64_t *mlen)
 {
 	uint64_t g = (uint64_t)d->unit;
@@ -347,219 +328,13 @@ static void map_bounds(const struct dc *d, uint64_t off, uint64_t len,
 	*mlen = (off + len - *off0 + g - 1) / g * g;
 }
 
-/* Run body with a SIGBUS reported as a failure (main's sigsetjmp). */
-#define GUARDED(what, body)                                                 \
-	do {                                                                \
-		bus_what = (what);                                          \
-		body;                                                       \
-		bus_what = NULL;                                            \
-	} while (0)
-
-/* ---------------------------------------------------------- operations */
-
-static void op_read(struct dc *d)
-{
-	uint64_t off = below(d, d->size + d->maxlen / 4 + 1);
-	uint64_t len = below(d, d->maxlen) + 1;
-	uint64_t want = off >= d->size ? 0 : (d->size - off < len ? d->size - off : len);
-	ssize_t n = pread(d->fd, d->buf, len, (off_t)off);
-
-	log_op(d, OP_READ, off, len, 0);
-	if (n < 0)
-		die(d, "pread(%#" PRIx64 ", %#" PRIx64 "): %s", off, len,
-		    strerror(errno));
-	if ((uint64_t)n != want)
-		die(d, "pread(%#" PRIx64 ", %#" PRIx64 ") returned %zd, "
-		    "expected %" PRIu64 " (size %#" PRIx64 ")", off, len, n,
-		    want, d->size);
-	compare(d, d->buf, off, (uint64_t)n, "read(2)");
-}
-
-static void op_write(struct dc *d)
-{
-	uint64_t off = below(d, d->maxsize);
-	uint64_t len = below(d, d->maxlen) + 1;
-	ssize_t n;
-
-	if (off + len > d->maxsize)
-		len = d->maxsize - off;
-	fill(d->buf, off, len, d->opn);
-	n = pwrite(d->fd, d->buf, len, (off_t)off);
-	if (n != (ssize_t)len)
-		die(d, "pwrite(%#" PRIx64 ", %#" PRIx64 ") returned %zd: %s",
-		    off, len, n, n < 0 ? strerror(errno) : "short write");
-	if (off + len > d->size)
-		set_size(d, off + len);
-	memcpy(d->model + off, d->buf, len);
-	log_op(d, OP_WRITE, off, len, 0);
-}
-
-static void op_mapread(struct dc *d)
-{
-	uint64_t off, len, off0, mlen;
-	struct map mp;
-
-	if (d->size == 0) {
-		d->skipped++;
-		return;
-	}
-	off = below(d, d->size);
-	len = below(d, d->size - off < d->maxlen ? d->size - off : d->maxlen) + 1;
-	map_bounds(d, off, len, &off0, &mlen);
-	log_op(d, OP_MAPREAD, off, len, off0);
-	map_range(d, off0, mlen, false, &mp);
-	GUARDED("a mapped read", {
-		compare(d, mp.base + (off - off0), off, len, "mapped read");
-		check_eof_tail(d, &mp);
-	});
-	unmap_range(d, &mp);
-}
-
-/* Like fsx: extend with ftruncate first, then store through a mapping. */
-static void op_mapwrite(struct dc *d)
-{
-	uint64_t off = below(d, d->maxsize), len = below(d, d->maxlen) + 1;
-	uint64_t off0, mlen;
-	struct map mp;
-
-	if (off + len > d->maxsize)
-		len = d->maxsize - off;
-	if (off + len > d->size) {
-		if (ftruncate(d->fd, (off_t)(off + len)) < 0)
-			die(d, "ftruncate(%#" PRIx64 ") before a mapped write: %s",
-			    off + len, strerror(errno));
-		set_size(d, off + len);
-	}
-	map_bounds(d, off, len, &off0, &mlen);
-	log_op(d, OP_MAPWRITE, off, len, off0);
-	fill(d->buf, off, len, d->opn);
-	map_range(d, off0, mlen, true, &mp);
-	GUARDED("a mapped write", {
-		memcpy(mp.base + (off - off0), d->buf, len);
-		map_persist(d, &mp, off, len);
-		memcpy(d->model + off, d->buf, len);
-		check_eof_tail(d, &mp);
-	});
-	unmap_range(d, &mp);
-}
-
-/* DAX only: store garbage past EOF in the last unit; POSIX keeps it out
- * of the file, so the model does not change.  A later extension must
- * read zeros there. */
-static void op_eofstore(struct dc *d)
-{
-	uint64_t g = (uint64_t)d->unit, off0, end;
-	struct map mp;
-
-	if (d->size % g == 0) {
-		d->skipped++;
-		return;
-	}
-	off0 = d->size / g * g;
-	end = off0 + g;
-	log_op(d, OP_EOFSTORE, d->size, end - d->size, off0);
-	map_range(d, off0, g, true, &mp);
-	fill(d->buf, d->size, end - d->size, d->opn);
-	GUARDED("a store past EOF", {
-		memcpy(mp.base + (d->size - off0), d->buf, end - d->size);
-		map_persist(d, &mp, d->size, end - d->size);
-	});
-	memcpy(d->model + d->size, d->buf, end - d->size); /* the shadow */
-	unmap_range(d, &mp);
-}
-
-static void op_truncate(struct dc *d)
-{
-	uint64_t size = below(d, d->maxsize + 1);
-
-	if (below(d, 4) == 0) /* often an odd size inside a unit */
-		size = size / (uint64_t)d->unit * (uint64_t)d->unit +
-		       below(d, (uint64_t)d->unit - 1) + 1;
-	if (size > d->maxsize)
-		size = d->maxsize;
-	if (ftruncate(d->fd, (off_t)size) < 0)
-		die(d, "ftruncate(%#" PRIx64 "): %s", size, strerror(errno));
-	set_size(d, size);
-	log_op(d, OP_TRUNCATE, size, 0, 0);
-}
-
-/* fallocate with mode; the model follows (keep: size unchanged). */
-static void op_fallocate(struct dc *d, int kind, int mode)
-{
-	uint64_t off = below(d, d->maxsize), len = below(d, d->maxlen) + 1;
-	uint64_t end;
-
-	if (off + len > d->maxsize)
-		len = d->maxsize - off;
-	end = off + len;
-	log_op(d, kind, off, len, (uint64_t)mode);
-	if (fallocate(d->fd, mode, (off_t)off, (off_t)len) < 0)
-		die(d, "fallocate(mode %#x, %#" PRIx64 ", %#" PRIx64 "): %s",
-		    mode, off, len, strerror(errno));
-	if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE))
-		memset(d->model + off, 0, len); /* past EOF too */
-	if (!(mode & FALLOC_FL_KEEP_SIZE) && end > d->size)
-		set_size(d, end);
-	d->hist[d->opn % HISTORY].size = d->size;
-}
-
-/* copy_file_range inside the file, source and destination apart. */
-static void op_copy(struct dc *d)
-{
-	uint64_t len = below(d, d->maxlen) + 1, in, out, want;
-	loff_t oi, oo;
-	ssize_t n;
-
-	if (d->size == 0) {
-		d->skipped++;
-		return;
-	}
-	in = below(d, d->size);
-	out = below(d, d->maxsize);
-	if (out + len > d->maxsize)
-		len = d->maxsize - out;
-	if (in < out + len && out < in + len) { /* overlap: EINVAL */
-		d->skipped++;
-		return;
-	}
-	want = d->size - in < len ? d->size - in : len;
-	oi = (loff_t)in;
-	oo = (loff_t)out;
-	log_op(d, OP_COPY, in, out, len);
-	n = copy_file_range(d->fd, &oi, d->fd, &oo, len, 0);
-	if (n != (ssize_t)want)
-		die(d, "copy_file_range(%#" PRIx64 " -> %#" PRIx64 ", %#" PRIx64
-		    ") returned %zd, expected %" PRIu64 "%s%s", in, out, len, n,
-		    want, n < 0 ? ": " : "", n < 0 ? strerror(errno) : "");
-	memmove(d->buf, d->model + in, want);
-	if (out + want > d->size)
-		set_size(d, out + want);
-	memcpy(d->model + out, d->buf, want);
-	d->hist[d->opn % HISTORY].size = d->size;
-}
-
-static void op_reopen(struct dc *d)
-{
-	log_op(d, OP_REOPEN, 0, 0, 0);
-	close(d->fd);
-	d->fd = open(d->path, O_RDWR);
-	if (d->fd < 0)
-		die(d, "reopen: %s", strerror(errno));
-}
-
-static void op_fsync(struct dc *d)
-{
-	log_op(d, OP_FSYNC, 0, 0, 0);
-	if (fsync(d->fd) < 0)
-		die(d, "fsync: %s", strerror(errno));
-}
-
 /* ------------------------------------------------------------- verify */
 
 /* In a forked child: a fresh descriptor and a fresh mapping must show
- * exactly the model (size, every byte, zeros past EOF). */
+ * exactly the model (size, every byte of the part, zeros past EOF). */
 static void verify_child(struct dc *d)
 {
+	uint64_t lo = d->lo, hi = d->parts ? d->hi : d->size;
 	struct stat st;
 	ssize_t n;
 
@@ -569,21 +344,24 @@ static void verify_child(struct dc *d)
 	if (fstat(d->fd, &st) < 0 || (uint64_t)st.st_size != d->size)
 		die(d, "verify: another process sees size %#" PRIx64
 		    ", expected %#" PRIx64, (uint64_t)st.st_size, d->size);
-	for (uint64_t off = 0; off < d->size; off += (uint64_t)n) {
-		n = pread(d->fd, d->buf, d->maxlen, (off_t)off);
+	for (uint64_t off = lo; off < hi; off += (uint64_t)n) {
+		n = pread(d->fd, d->buf, hi - off < d->maxlen ? hi - off
+							     : d->maxlen,
+			  (off_t)off);
 		if (n <= 0)
 			die(d, "verify: pread at %#" PRIx64 ": %s", off,
 			    n < 0 ? strerror(errno) : "unexpected EOF");
 		compare(d, d->buf, off, (uint64_t)n, "verify read(2)");
 	}
-	if (d->map != MAP_NONE && d->size) {
+	if (d->map != MAP_NONE && hi > lo) {
 		uint64_t off0, mlen;
 		struct map mp;
 
-		map_bounds(d, 0, d->size, &off0, &mlen);
+		map_bounds(d, lo, hi - lo, &off0, &mlen);
 		map_range(d, off0, mlen, false, &mp);
 		GUARDED("the verify mapping", {
-			compare(d, mp.base, 0, d->size, "verify mapping");
+			compare(d, mp.base + (lo - off0), lo, hi - lo,
+				"verify mapping");
 			check_eof_tail(d, &mp);
 		});
 		unmap_range(d, &mp);
@@ -611,79 +389,86 @@ static void verify(struct dc *d)
 	}
 }
 
+/* ---------------------------------------------------------- data path */
+
+/* --direct: the shim must be mapped, or the run would quietly test the
+ * kernel path. */
+static bool shim_loaded(void)
+{
+	char line[512];
+	bool found = false;
+	FILE *f = fopen("/proc/self/maps", "re");
+
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = strstr(line, "/libholdfs-preload.so") != NULL;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/* The data path's counters of this process, when libholdfs has them
+ * (looked up at run time: a libholdfs without them still runs us). */
+static void print_dp_stats(void)
+{
+	void (*get)(struct holdfs_dp_stats *) =
+		(void (*)(struct holdfs_dp_stats *))dlsym(RTLD_DEFAULT,
+							  "holdfs_dp_stats");
+	const char *(*why)(int) =
+		(const char *(*)(int))dlsym(RTLD_DEFAULT, "holdfs_dp_reason_name");
+	struct holdfs_dp_stats s;
+
+	if (!get) {
+		printf("datacheck: data path: no counters (this libholdfs does "
+		       "not export holdfs_dp_stats)\n");
+		return;
+	}
+	get(&s);
+	printf("datacheck: data path: files %" PRIu64 ", reads %" PRIu64
+	       " (%" PRIu64 " bytes), writes %" PRIu64 " (%" PRIu64
+	       " bytes, appends %" PRIu64 "), syncs %" PRIu64 ", seeks %"
+	       PRIu64 ", leases %" PRIu64 ", reservations %" PRIu64 ", eio %"
+	       PRIu64 ", kernel %" PRIu64, s.files, s.reads, s.read_bytes,
+	       s.writes, s.write_bytes, s.appends, s.syncs, s.seeks, s.leases,
+	       s.reservations, s.eio, s.kernel);
+	for (int k = 0; k < HOLDFS_DP_NREASONS; k++)
+		if (s.kernel_why[k])
+			printf(" %s %" PRIu64, why ? why(k) : "?",
+			       s.kernel_why[k]);
+	printf("\n");
+}
+
 /* ---------------------------------------------------------------- run */
-
-static int pick(struct dc *d)
-{
-	unsigned total = 0, w[OP_COUNT];
-	uint64_t r;
-
-	for (int k = 0; k < OP_COUNT; k++) {
-		bool mapped = k == OP_MAPREAD || k == OP_MAPWRITE ||
-			      k == OP_EOFSTORE;
-
-		w[k] = op_weight[k];
-		if ((mapped && d->map == MAP_NONE) ||
-		    (k == OP_EOFSTORE && !d->dax) || d->excluded[k])
-			w[k] = 0;
-		total += w[k];
-	}
-	r = below(d, total);
-	for (int k = 0; k < OP_COUNT; k++) {
-		if (r < w[k])
-			return k;
-		r -= w[k];
-	}
-	return OP_READ;
-}
-
-static void step(struct dc *d)
-{
-	int k = pick(d);
-
-	d->count[k]++;
-	switch (k) {
-	case OP_READ: op_read(d); break;
-	case OP_WRITE: op_write(d); break;
-	case OP_MAPREAD: op_mapread(d); break;
-	case OP_MAPWRITE: op_mapwrite(d); break;
-	case OP_TRUNCATE: op_truncate(d); break;
-	case OP_PUNCH:
-		op_fallocate(d, k, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE);
-		break;
-	case OP_ZERO:
-		op_fallocate(d, k, FALLOC_FL_ZERO_RANGE |
-				   (below(d, 2) ? FALLOC_FL_KEEP_SIZE : 0));
-		break;
-	case OP_FALLOC:
-		op_fallocate(d, k, below(d, 2) ? FALLOC_FL_KEEP_SIZE : 0);
-		break;
-	case OP_COPY: op_copy(d); break;
-	case OP_EOFSTORE: op_eofstore(d); break;
-	case OP_REOPEN: op_reopen(d); break;
-	default: op_fsync(d); break;
-	}
-}
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 "Usage: datacheck [OPTIONS] FILE\n"
+"       datacheck --check-log LOG --parts N [--max-size S] FILE\n"
 "\n"
 "Random read/write/mapped/size-changing operations on FILE (created or\n"
 "truncated to 0), checked against an in-memory model.\n"
 "\n"
 "  -n, --ops N            operations (default 100000)\n"
 "  -s, --seed S           seed (default: from the clock; always printed)\n"
-"  -S, --max-size N       largest file size (default 262144)\n"
+"  -S, --max-size N       largest file size, or size of a part (default\n"
+"                         262144)\n"
 "  -l, --max-len N        largest single read/write (default 65536)\n"
 "  -m, --map MODE         mapped I/O: mmap (default), libholdfs, none\n"
 "      --dax              mappings must be DAX leases; also store past EOF\n"
+"      --direct           run only under the preload shim (the direct data\n"
+"                         path); print its counters at the end\n"
 "      --verify-every N   a child re-checks the whole file (default 1000;\n"
 "                         0: only at the end)\n"
-"  -x, --exclude K[,K..]  leave out these operations (read, write, mapread,\n"
-"                         mapwrite, truncate, punch, zero, falloc, copy,\n"
-"                         eofstore, reopen, fsync)\n"
+"  -x, --exclude K[,K..]  leave out these operations (read, write, readv,\n"
+"                         writev, append, mapread, mapwrite, truncate,\n"
+"                         punch, zero, falloc, copy, eofstore, reopen, fsync,\n"
+"                         logappend)\n"
+"      --part I/N         be writer I of N on FILE (not truncated; made\n"
+"                         N * max-size bytes): only bytes [I, I+1) * max-size,\n"
+"                         no size changes\n"
+"      --log LOG          with --part: also append records to LOG (O_APPEND)\n"
+"      --check-log LOG    after a --part run: check LOG and FILE's parts\n"
+"      --parts N          with --check-log: how many writers\n"
 "  -v, --verbose          print every operation\n"
 "  -h, --help             this help\n"
 "\n"
@@ -719,7 +504,36 @@ static int exclude(struct dc *d, char *list)
 	return 0;
 }
 
-static int parse(struct dc *d, int argc, char **argv)
+/* --part I/N */
+static int part(struct dc *d, const char *s)
+{
+	unsigned i, n;
+	int end = 0;
+
+	if (sscanf(s, "%u/%u%n", &i, &n, &end) != 2 || s[end] || !n ||
+	    i >= n || n > 1024)
+		return -1;
+	d->part = i;
+	d->parts = n;
+	return 0;
+}
+
+static int set_map(struct dc *d, const char *s)
+{
+	if (!strcmp(s, "mmap"))
+		d->map = MAP_MMAP;
+	else if (!strcmp(s, "libholdfs"))
+		d->map = MAP_LIBHOLDFS;
+	else if (!strcmp(s, "none"))
+		d->map = MAP_NONE;
+	else
+		return -1;
+	return 0;
+}
+
+enum { OPT_DAX = 256, OPT_VERIFY, OPT_DIRECT, OPT_PART, OPT_LOG, OPT_CHECKLOG, OPT_PARTS };
+
+static int parse(struct dc *d, int argc, char **argv, const char **check)
 {
 	static const struct option lo[] = {
 		{ "ops", required_argument, NULL, 'n' },
@@ -727,9 +541,14 @@ static int parse(struct dc *d, int argc, char **argv)
 		{ "max-size", required_argument, NULL, 'S' },
 		{ "max-len", required_argument, NULL, 'l' },
 		{ "map", required_argument, NULL, 'm' },
-		{ "dax", no_argument, NULL, 'D' },
-		{ "verify-every", required_argument, NULL, 'V' },
+		{ "dax", no_argument, NULL, OPT_DAX },
+		{ "direct", no_argument, NULL, OPT_DIRECT },
+		{ "verify-every", required_argument, NULL, OPT_VERIFY },
 		{ "exclude", required_argument, NULL, 'x' },
+		{ "part", required_argument, NULL, OPT_PART },
+		{ "log", required_argument, NULL, OPT_LOG },
+		{ "check-log", required_argument, NULL, OPT_CHECKLOG },
+		{ "parts", required_argument, NULL, OPT_PARTS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -743,25 +562,58 @@ static int parse(struct dc *d, int argc, char **argv)
 		case 's': if (!num(optarg, &d->seed)) return -1; break;
 		case 'S': if (!num(optarg, &d->maxsize) || !d->maxsize) return -1; break;
 		case 'l': if (!num(optarg, &d->maxlen) || !d->maxlen) return -1; break;
-		case 'V': if (!num(optarg, &v) || v > 1u << 30) return -1;
+		case OPT_VERIFY: if (!num(optarg, &v) || v > 1u << 30) return -1;
 			d->verify_every = (unsigned)v; break;
-		case 'D': d->dax = true; break;
+		case OPT_DAX: d->dax = true; break;
+		case OPT_DIRECT: d->direct = true; break;
 		case 'x': if (exclude(d, optarg)) return -1; break;
+		case OPT_PART: if (part(d, optarg)) return -1; break;
+		case OPT_LOG: d->log = optarg; break;
+		case OPT_CHECKLOG: *check = optarg; break;
+		case OPT_PARTS: if (!num(optarg, &v) || !v || v > 1024) return -1;
+			d->parts = (unsigned)v; break;
 		case 'v': d->verbose = true; break;
-		case 'm':
-			if (!strcmp(optarg, "mmap")) d->map = MAP_MMAP;
-			else if (!strcmp(optarg, "libholdfs")) d->map = MAP_LIBHOLDFS;
-			else if (!strcmp(optarg, "none")) d->map = MAP_NONE;
-			else return -1;
-			break;
+		case 'm': if (set_map(d, optarg)) return -1; break;
 		case 'h': usage(stdout); exit(0);
 		default: return -1;
 		}
 	}
-	if (optind != argc - 1 || (d->dax && d->map == MAP_NONE))
+	if (optind != argc - 1 || (d->dax && d->map == MAP_NONE) ||
+	    (d->log && !d->parts) || (*check && !d->parts))
 		return -1;
 	d->path = argv[optind];
 	return 0;
+}
+
+/* Open FILE (and the log): a single run truncates it, a part makes it
+ * parts * maxsize bytes (every writer does, idempotently). */
+static int open_files(struct dc *d)
+{
+	uint64_t total = (uint64_t)d->parts * d->maxsize;
+	struct stat st;
+
+	d->fd = open(d->path, O_RDWR | O_CREAT | (d->parts ? 0 : O_TRUNC), 0644);
+	if (d->fd < 0 || fstat(d->fd, &st) < 0)
+		goto fail;
+	if (d->parts && (uint64_t)st.st_size != total &&
+	    ((uint64_t)st.st_size > total || ftruncate(d->fd, (off_t)total) < 0)) {
+		fprintf(stderr, "datacheck: %s: size %jd, cannot be made %" PRIu64
+			"\n", d->path, (intmax_t)st.st_size, total);
+		return -1;
+	}
+	d->size = d->parts ? total : 0;
+	d->afd = open(d->path, O_WRONLY | O_APPEND);
+	if (d->afd < 0)
+		goto fail;
+	if (d->log &&
+	    (d->logfd = open(d->log, O_WRONLY | O_APPEND | O_CREAT, 0644)) < 0) {
+		fprintf(stderr, "datacheck: %s: %s\n", d->log, strerror(errno));
+		return -1;
+	}
+	return 0;
+fail:
+	fprintf(stderr, "datacheck: %s: %s\n", d->path, strerror(errno));
+	return -1;
 }
 
 static int setup(struct dc *d)
@@ -769,11 +621,13 @@ static int setup(struct dc *d)
 	struct sigaction sa = { .sa_sigaction = on_sigbus,
 				.sa_flags = SA_SIGINFO | SA_NODEFER };
 
-	d->fd = open(d->path, O_RDWR | O_CREAT | O_TRUNC, 0644);
-	if (d->fd < 0) {
-		fprintf(stderr, "datacheck: %s: %s\n", d->path, strerror(errno));
+	if (d->direct && !shim_loaded()) {
+		fprintf(stderr, "datacheck: --direct: libholdfs-preload.so is not "
+			"loaded (run with LD_PRELOAD=.../libholdfs-preload.so)\n");
 		return -1;
 	}
+	if (open_files(d) < 0)
+		return -1;
 	d->page = sysconf(_SC_PAGESIZE);
 	d->unit = d->page;
 	if (d->map == MAP_LIBHOLDFS || d->dax) {
@@ -786,9 +640,16 @@ static int setup(struct dc *d)
 		}
 		d->unit = u > d->page ? u : d->page;
 	}
+	if (d->parts && d->maxsize % (uint64_t)d->unit) {
+		fprintf(stderr, "datacheck: --part: --max-size %" PRIu64 " is not "
+			"a multiple of the mapping unit %ld\n", d->maxsize, d->unit);
+		return -1;
+	}
 	if (d->maxlen > d->maxsize)
 		d->maxlen = d->maxsize;
-	d->cap = d->maxsize + (uint64_t)d->unit;
+	d->lo = (uint64_t)d->part * d->maxsize;
+	d->hi = d->lo + d->maxsize;
+	d->cap = (d->parts ? d->parts : 1) * d->maxsize + (uint64_t)d->unit;
 	d->model = calloc(1, d->cap);
 	d->buf = malloc(d->cap);
 	if (!d->model || !d->buf || sigaction(SIGBUS, &sa, NULL) < 0) {
@@ -798,24 +659,48 @@ static int setup(struct dc *d)
 	return 0;
 }
 
+static void report(const struct dc *d, double secs)
+{
+	printf("datacheck: ok: %" PRIu64 " operations in %.1f s (", d->ops, secs);
+	for (int k = 0, first = 1; k < OP_COUNT; k++) {
+		if (!d->count[k])
+			continue;
+		printf("%s%s %" PRIu64, first ? "" : ", ", op_names[k], d->count[k]);
+		first = 0;
+	}
+	printf("; %" PRIu64 " skipped)\n", d->skipped);
+	if (d->direct)
+		print_dp_stats();
+}
+
 int main(int argc, char **argv)
 {
 	struct dc d = { .ops = 100000, .maxsize = 256 << 10, .maxlen = 64 << 10,
-			.map = MAP_MMAP, .verify_every = 1000 };
+			.map = MAP_MMAP, .verify_every = 1000, .logfd = -1 };
+	const char *check = NULL;
 	struct timespec t0, t1;
 
 	d.seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
-	if (parse(&d, argc, argv) < 0) {
+	if (parse(&d, argc, argv, &check) < 0) {
 		usage(stderr);
 		return 2;
 	}
+	if (check)
+		return check_log(check, d.path, d.parts, d.maxsize);
 	if (setup(&d) < 0)
 		return 2;
-	d.rng = d.seed;
+	/* writers of one run with one seed draw different sequences */
+	d.rng = d.seed + d.part * 0xd1b54a32d192ed03ull;
 	printf("datacheck: %s: seed %" PRIu64 ", %" PRIu64 " operations, map "
-	       "%s%s, unit %ld\n", d.path, d.seed, d.ops,
+	       "%s%s%s, unit %ld", d.path, d.seed, d.ops,
 	       d.map == MAP_NONE ? "none" : d.map == MAP_MMAP ? "mmap"
-				  : "libholdfs", d.dax ? " (dax)" : "", d.unit);
+				  : "libholdfs", d.dax ? " (dax)" : "",
+	       d.direct ? ", direct data path" : "", d.unit);
+	if (d.parts)
+		printf(", writer %u of %u on [%#" PRIx64 ", %#" PRIx64 ")%s%s",
+		       d.part, d.parts, d.lo, d.hi, d.log ? ", log " : "",
+		       d.log ? d.log : "");
+	printf("\n");
 	fflush(stdout);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (sigsetjmp(bus_jb, 1))
@@ -827,16 +712,13 @@ int main(int argc, char **argv)
 	}
 	d.opn = d.ops;
 	verify(&d);
+	if (d.log)
+		log_end(&d);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	printf("datacheck: ok: %" PRIu64 " operations in %.1f s (", d.ops,
-	       (double)(t1.tv_sec - t0.tv_sec) +
-		       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
-	for (int k = 0; k < OP_COUNT; k++)
-		if (d.count[k])
-			printf("%s%s %" PRIu64, k ? ", " : "", op_names[k],
-			       d.count[k]);
-	printf("; %" PRIu64 " skipped)\n", d.skipped);
+	report(&d, (double)(t1.tv_sec - t0.tv_sec) +
+			   (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	close(d.fd);
+	close(d.afd);
 	free(d.model);
 	free(d.buf);
 	return 0;

@@ -73,7 +73,29 @@ static void test_super(void)
 	FIELD(s, s_health_seq, 288, 8);
 	FIELD(s, s_root_blocks, 296, 8);
 	FIELD(s, s_root_inodes, 304, 8);
-	FIELD(s, s_reserved, 312, 200);
+	FIELD(s, s_dslot_off, 312, 8);
+	FIELD(s, s_dslot_count, 320, 4);
+	FIELD(s, s_pad1, 324, 4);
+	FIELD(s, s_reserved, 328, 184);
+}
+
+static void test_dslot(void)
+{
+	typedef struct hfs_dslot d;
+
+	SIZE(d, 128);
+	check("HFS_DSLOTS_PER_BLOCK", HFS_DSLOTS_PER_BLOCK, 32);
+	FIELD(d, ds_ino, 0, 8);
+	FIELD(d, ds_gen, 8, 8);
+	FIELD(d, ds_epoch, 16, 8);
+	FIELD(d, ds_base, 24, 8);
+	FIELD(d, ds_crc, 32, 4);
+	FIELD(d, ds_limit, 40, 8);
+	FIELD(d, ds_resv, 48, 8);
+	FIELD(d, ds_size, 64, 8);
+	FIELD(d, ds_mtime, 72, 8);
+	FIELD(d, ds_dirty, 80, 8);
+	FIELD(d, ds_lock, 88, 4);
 }
 
 static void test_extent_inode(void)
@@ -114,7 +136,7 @@ static void test_extent_inode(void)
 	FIELD(i, i_parent, 120, 8);
 	FIELD(i, i_extents, 128, 120);
 	FIELD(i, i_symlink, 128, 120);
-	FIELD(i, i_reserved, 248, 8);
+	FIELD(i, i_dp_epoch, 248, 8);
 }
 
 static void test_dentry_blocks(void)
@@ -213,6 +235,7 @@ int main(void)
 {
 	test_super();
 	test_extent_inode();
+	test_dslot();
 	test_dentry_blocks();
 	test_lists_journal();
 	test_constants();

@@ -94,7 +94,8 @@ int main(void)
 	struct hfs_mkfs_opts o = { .label = "t" };
 	struct hfs_vol *vol = NULL;
 	struct hook_state hs = { 0 };
-	struct hfs_vol_hooks hooks = { release_cb, fill_cb, &hs };
+	struct hfs_vol_hooks hooks = { .release = release_cb, .fill = fill_cb,
+				       .ctx = &hs };
 	struct hfs_lease_extent ext[64];
 	struct hfs_setattr sa = { 0 };
 	struct hfs_attr a;

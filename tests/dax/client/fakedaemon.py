@@ -22,9 +22,9 @@ import threading
 import time
 
 MAGIC = 0x48464450
-VERSION = 2
+VERSION = 3  # include/holdfs/proto.h HFS_PROTO_VERSION
 HDR = struct.Struct('<IHHIIQ')          # 24
-HELLO_OK = struct.Struct('<QII16sII')     # after hdr: 40 bytes
+HELLO_OK = struct.Struct('<QII16sIIQII')  # after hdr: 56 bytes
 LEASE_REQ = struct.Struct('<QQII')
 LEASE_OK = struct.Struct('<QQQQIIII')
 EXTENT = struct.Struct('<QQQII')
@@ -114,7 +114,8 @@ class FakeDaemon:
             if type_ == HELLO:
                 m = msg(HELLO_OK_T, id_, HELLO_OK.pack(1 << 40, self.alloc_unit,
                                                        self.revoke_ms, b'U' * 16,
-                                                       1024 if self.coh_map else 0, 0))
+                                                       1024 if self.coh_map else 0,
+                                                       1, 0, 0, 0))
                 if self.coh_map:
                     socket.send_fds(c, [m], [self.coh_fd])
                 else:
@@ -185,7 +186,7 @@ class FakeDaemon:
             self.leases[lid] = Lease(c, lid, off, length, prot, fd)
             self.lock.notify_all()
         body = LEASE_OK.pack(lid, os.fstat(fd).st_ino, off, length, prot, len(ext),
-                             0 if self.coh_map else COH_NONE, 0)
+                             0 if self.coh_map else COH_NONE, 0xffffffff)
         body += b''.join(EXTENT.pack(a, b, n, f, 0) for a, b, n, f in ext)
         key = prot & PROT_WRITE
         if key not in sent_region:

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libholdfs-preload.so: run unmodified programs with DAX access to holdfs
- * files (LD_PRELOAD=libholdfs-preload.so prog ...).
+ * files (LD_PRELOAD=libholdfs-preload.so prog ...).  This file is its
+ * mapping half; preload_io.c routes read, write & co to the direct data
+ * path.
  *
  * mmap/mmap64: a MAP_SHARED mapping (without MAP_FIXED, not executable) of
  * a file on a FUSE mount whose daemon is a holdfs daemon becomes a lease
@@ -14,7 +16,8 @@
  * PROT_NONE, until the lease is released).
  * msync: inside a writable lease = holdfs_persist(); read lease = no-op.
  *
- * HOLDFS_PRELOAD_DISABLE=1 turns the shim into a pass-through.  mremap and
+ * HOLDFS_PRELOAD_DISABLE=1 turns this half into a pass-through (the I/O
+ * half has HOLDFS_DATAPATH=0).  mremap and
  * mprotect are not interposed: do not mremap a leased range, and a
  * read-only lease cannot be made writable with mprotect.
  *
@@ -43,6 +46,7 @@
 #include <holdfs/holdfs.h>
 
 #include "grow.h"
+#include "statx_mnt.h"
 
 #define FUSE_SUPER_MAGIC 0x65735546
 #define NEG_CACHE 16
@@ -75,6 +79,7 @@ static atomic_size_t nleases_pub;      /* lock-free "any lease?" */
 #define NEG_TTL 5
 static struct {
 	dev_t dev;
+	uint64_t mnt;  /* anonymous device numbers are reused at once */
 	time_t until;
 } not_holdfs[NEG_CACHE];
 static unsigned not_holdfs_next;
@@ -128,10 +133,11 @@ static int sys_msync(void *a, size_t l, int f)
 }
 
 /* Worth asking libholdfs?  (cheap checks first) */
-static bool candidate(void *addr, int prot, int flags, int fd, dev_t *dev)
+static bool candidate(void *addr, int prot, int flags, int fd, dev_t *dev,
+		      uint64_t *mnt)
 {
 	struct statfs sf;
-	struct stat st;
+	struct statx sx;
 	unsigned i;
 
 	(void)addr;
@@ -144,15 +150,18 @@ static bool candidate(void *addr, int prot, int flags, int fd, dev_t *dev)
 		return false;
 	if (fstatfs(fd, &sf) < 0 || sf.f_type != FUSE_SUPER_MAGIC)
 		return false;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+	if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC,
+		  STATX_TYPE | HFC_STATX_MNT, &sx) < 0 ||
+	    !(sx.stx_mask & STATX_TYPE) || !S_ISREG(sx.stx_mode))
 		return false;
+	*dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+	*mnt = sx.stx_mask & HFC_STATX_MNT ? sx.stx_mnt_id : 0;
 	pthread_mutex_lock(&lock);
 	for (i = 0; i < NEG_CACHE; i++)
-		if (not_holdfs[i].dev == st.st_dev &&
+		if (not_holdfs[i].dev == *dev && not_holdfs[i].mnt == *mnt &&
 		    not_holdfs[i].until > now_s())
 			break;
 	pthread_mutex_unlock(&lock);
-	*dev = st.st_dev;
 	return i == NEG_CACHE;
 }
 
@@ -170,10 +179,11 @@ EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
 {
 	struct holdfs_mapping *m;
 	int saved = errno, r;
+	uint64_t mnt = 0;
 	dev_t dev = 0;
 	bool ok;
 
-	if (!candidate(addr, prot, flags, fd, &dev) || off < 0)
+	if (!candidate(addr, prot, flags, fd, &dev, &mnt) || off < 0)
 		return sys_mmap(addr, len, prot, flags, fd, off);
 	in_shim++;
 	r = holdfs_map(fd, (uint64_t)off, len, prot, 0, &m);
@@ -195,6 +205,7 @@ EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
 		unsigned k = not_holdfs_next++ % NEG_CACHE;
 
 		not_holdfs[k].dev = dev;
+		not_holdfs[k].mnt = mnt;
 		not_holdfs[k].until = now_s() + NEG_TTL;
 		pthread_mutex_unlock(&lock);
 	}

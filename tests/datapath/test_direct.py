@@ -1,0 +1,410 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""The direct data path's contract, multi-process (docs/data-path.md).
+
+    HOLDFS_BUILD=build python3 tests/datapath/test_direct.py [-k NAME]
+
+dp_client (plain POSIX calls) runs under the preload shim, so its reads
+and writes are served from leases; other processes look at the same
+files with and without the shim.  Each test proves the data path served
+the calls it is about (HOLDFS_DATAPATH_STATS counters), so a shim that
+quietly sent everything to the kernel fails here.
+
+  - durable when a write returns: after a direct append the daemon is
+    killed (nothing of it runs afterwards), and the remount shows the
+    bytes and the size (the slot, folded at mount);
+  - the same answers everywhere: stat(2) in another process sees a size
+    the moment a direct write returns; O_APPEND writers, direct and
+    through FUSE, never overwrite each other; page-cache readers see
+    direct writes and direct readers see page-cache writes;
+  - zeros in holes and past the old end of file; mtime by fsync/close;
+  - truncate, punch and rewrite by another process are seen, never a
+    SIGBUS;
+  - failures: a lost range reads EIO (not SIGBUS); device loss and a dead
+    daemon make every direct call EIO, promptly.
+"""
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                '..', 'integration'))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                '..', 'dax'))
+import hfstest as H  # noqa: E402
+from hfstest import check, check_eq, fail  # noqa: E402
+import test_dax as D  # noqa: E402
+
+MiB = 1 << 20
+
+
+def dp_client():
+    p = os.path.join(H.build_dir(), 'tests', 'datapath', 'dp_client')
+    H.require(os.path.exists(p), 'dp_client not built (%s)' % p)
+    return p
+
+
+def holdfsctl(*args):
+    p = os.path.join(H.build_dir(), 'ctl', 'holdfsctl')
+    return subprocess.run([p] + [str(a) for a in args], capture_output=True,
+                          text=True, timeout=60)
+
+
+class Client:
+    """A dp_client process, with or without the shim."""
+
+    def __init__(self, shim=True, stats=None):
+        e = H.shim_env({'HOLDFS_LOG': os.environ.get('DP_LOG', '0')}) if shim else dict(os.environ)
+        if shim and stats:
+            e['HOLDFS_DATAPATH_STATS'] = stats
+        self.err = tempfile.TemporaryFile()
+        self.p = subprocess.Popen([dp_client()], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=self.err, env=e)
+
+    def cmd(self, line, timeout=20):
+        self.p.stdin.write((line + '\n').encode())
+        self.p.stdin.flush()
+        r, _, _ = select.select([self.p.stdout], [], [], timeout * H.TIMEOUT_MULTIPLIER)
+        if not r:
+            fail('dp_client did not answer %r within %ss' % (line, timeout))
+        ans = self.p.stdout.readline().decode().strip()
+        if not ans:
+            fail('dp_client died on %r (%s); stderr: %s'
+                 % (line, self.p.wait(), self.stderr()))
+        check(ans != 'sigbus', 'SIGBUS out of %r' % line)
+        return ans
+
+    def ok(self, line, timeout=20):
+        ans = self.cmd(line, timeout)
+        check(ans.startswith('ok'), '%r answered %r (stderr %s)' % (line, ans, self.stderr()))
+        return dict(kv.split('=', 1) for kv in ans[2:].split() if '=' in kv)
+
+    def err_of(self, line, timeout=20):
+        ans = self.cmd(line, timeout)
+        check(ans.startswith('err'), '%r answered %r, expected an error' % (line, ans))
+        return int(ans.split()[1]) if ans.startswith('err') else 0
+
+    def stderr(self):
+        self.err.seek(0)
+        return self.err.read().decode(errors='replace')[-2000:]
+
+    def close(self):
+        if self.p.poll() is None:
+            try:
+                self.p.stdin.write(b'quit\n')
+                self.p.stdin.flush()
+                self.p.wait(timeout=30)
+            except (OSError, subprocess.TimeoutExpired):
+                self.p.kill()
+                self.p.wait()
+        self.err.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
+
+
+def stats_of(path):
+    """Counters summed over every process that wrote a line."""
+    tot = {}
+    if not os.path.exists(path):
+        return tot
+    with open(path) as f:
+        for line in f:
+            d = json.loads(line)
+            for k, v in d.items():
+                if isinstance(v, int):
+                    tot[k] = tot.get(k, 0) + v
+    return tot
+
+
+def served(fs, what, at_least=1):
+    """The direct path served at least that many calls of kind what."""
+    st = stats_of(fs.stats)
+    check(st.get(what, 0) >= at_least, 'direct %s: %r' % (what, st))
+
+
+def mount(size='256M'):
+    fs = H.HoldFS(size=size)
+    fs.stats = os.path.join(fs.tmpdir, 'dpstats.jsonl')
+    return fs
+
+
+def content(path):
+    with open(path, 'rb') as f:
+        return f.read()
+
+
+# ------------------------------------------------------------ contract
+
+def test_append_durable_without_the_daemon():
+    """Direct appends are durable when write(2) returns: the daemon is
+    SIGKILLed right after (it never saw them), and the remount shows
+    every byte and the size."""
+    with mount() as fs:
+        p = fs.path('log')
+        with Client(stats=fs.stats) as c:
+            c.ok('open %s ac' % p)
+            for i in range(40):
+                check_eq(c.ok('write 1000 %d' % (0x41 + i % 26))['n'], '1000', 'append')
+            fs.kill_daemon(signal.SIGKILL, remount=False, clear=False)
+            c.close()
+        fs.clear_dead_mount()
+        fs.mount()
+        data = content(p)
+        check_eq(len(data), 40000, 'size after the crash')
+        check(all(data[i * 1000:(i + 1) * 1000] == bytes([0x41 + i % 26]) * 1000
+                  for i in range(40)), 'appended bytes after the crash')
+        served(fs, 'appends', 30)
+
+
+def test_stat_sees_size_at_once():
+    """A size is visible to stat(2) in another process the moment the
+    direct write returns; so is the new mtime after fsync."""
+    with mount() as fs:
+        p = fs.path('f')
+        H.write_file(p, b'x' * 4096)
+        with Client(stats=fs.stats) as c, Client(shim=False) as other:
+            c.ok('open %s rw' % p)
+            c.ok('pread 0 4096')               # the first call: lease from here on
+            t0 = int(other.ok('stat %s' % p)['mtime'])
+            for end in (5000, 70000, 3 * MiB + 17):
+                c.ok('pwrite %d 1 0x5a' % (end - 1))
+                check_eq(int(other.ok('stat %s' % p)['size']), end, 'stat after a write to %d' % end)
+                check_eq(int(c.ok('fstat')['size']), end, 'fstat in the writer')
+            c.ok('fsync')
+            check(int(other.ok('stat %s' % p)['mtime']) > t0, 'mtime after fsync')
+        served(fs, 'writes', 3)
+
+
+def test_new_mount_on_a_reused_device_number():
+    """Anonymous device numbers are reused at once: a process that looked
+    at a tmpfs a moment ago must not take the holdfs mounted after it, on
+    the same number, for that tmpfs (a cached "not holdfs")."""
+    reused = False
+    for attempt in range(5):
+        st = tempfile.NamedTemporaryFile(prefix='hfs-dpstats-', suffix='.jsonl')
+        with Client(stats=st.name) as c:
+            with H.Tmpfs() as t:
+                tp = t.path('t')
+                H.write_file(tp, b'tmpfs')
+                tdev = os.stat(tp).st_dev
+                c.ok('open %s r' % tp)
+                c.ok('pread 0 5')
+                c.ok('close')
+            with mount() as fs:
+                p = fs.path('f')
+                H.write_file(p, b'y' * 8192)
+                if os.stat(p).st_dev != tdev:
+                    continue                  # not reused this time: again
+                reused = True
+                c.ok('open %s rw' % p)
+                c.ok('pread 0 4096')
+                c.ok('pwrite 0 4096 0x41')
+                c.ok('close')
+                c.close()
+                check(stats_of(st.name).get('writes', 0) >= 1,
+                      'a holdfs mount on the device number a tmpfs had a moment ago was not '
+                      'served by the data path: %r' % stats_of(st.name))
+                check_eq(content(p)[:4096], b'A' * 4096, 'the direct write')
+        st.close()
+        if reused:
+            return
+    H.require(reused, 'the kernel never reused the device number in 5 tries')
+
+
+def test_holes_and_gaps_read_zero():
+    """Bytes past the old end of file and in holes read as zeros, direct
+    or not, even where a mapping stored past EOF before."""
+    with mount() as fs:
+        p = fs.path('g')
+        H.write_file(p, b'y' * 5000)
+        with Client(stats=fs.stats) as c:
+            c.ok('open %s rw' % p)
+            c.ok('pread 0 100')
+            c.ok('pwrite %d 10 0x33' % (1 * MiB))
+            r = c.ok('pread 5000 %d' % (1 * MiB - 5000))
+            check_eq(r['sum'], '0', 'the gap reads as zeros (direct)')
+            r = c.ok('pread %d 10' % (1 * MiB))
+            check_eq(r['first'], '33', 'the bytes written past the gap')
+        data = content(p)
+        check(data[5000:1 * MiB] == bytes(1 * MiB - 5000), 'the gap through FUSE')
+        served(fs, 'reads', 2)
+
+
+def appenders(n, ln):
+    """Four writers append n self-describing records of ln bytes at once,
+    two through the data path, two through FUSE: every record is there
+    exactly once, intact."""
+    with mount() as fs:
+        p = fs.path('shared.log')
+        H.write_file(p, b'')
+        procs = []
+        for w in range(4):
+            env = H.shim_env({'HOLDFS_LOG': '0', 'HOLDFS_DATAPATH_STATS': fs.stats}) \
+                if w < 2 else dict(os.environ)
+            procs.append(subprocess.Popen([dp_client(), '--append', p, str(w), str(n), str(ln)],
+                                          env=env, stderr=subprocess.PIPE))
+        for pr in procs:
+            _, err = pr.communicate(timeout=120)
+            check_eq(pr.returncode, 0, 'appender: %s' % err.decode()[-500:])
+        r = subprocess.run([dp_client(), '--check-log', p, '4', str(n), str(ln)],
+                           capture_output=True, text=True, timeout=60)
+        check(r.returncode == 0, 'log check: %s' % r.stdout)
+        served(fs, 'appends', n)
+
+
+def test_o_append_writers_never_overwrite():
+    """Records that never cross a page boundary (512 bytes)."""
+    appenders(300, 512)
+
+
+def test_o_append_split_by_the_kernel():
+    """Records of 3000 bytes: most start inside a page the kernel has not
+    cached and cross into the next, and the kernel sends such a write(2)
+    as two WRITEs, each an append to the daemon.  No direct append may
+    land between the two (the daemon holds the slot lock for the second,
+    HFS_DSLOT_HOLD)."""
+    appenders(300, 3000)
+
+
+def test_page_cache_coherence():
+    """A reader through the page cache sees direct writes, and a direct
+    reader sees writes through FUSE."""
+    with mount() as fs:
+        p = fs.path('c')
+        H.write_file(p, b'\x01' * (2 * MiB))
+        with Client(stats=fs.stats) as d, Client(shim=False) as k:
+            d.ok('open %s rw' % p)
+            k.ok('open %s rw' % p)
+            d.ok('pread 0 4096')
+            check_eq(k.ok('pread 4096 4096')['first'], '01', 'page cache filled')
+            d.ok('pwrite 4096 4096 0x02')
+            check_eq(k.ok('pread 4096 4096')['sum'], str(2 * 4096),
+                     'page-cache reader after a direct write')
+            k.ok('pwrite 8192 4096 0x03')
+            check_eq(d.ok('pread 8192 4096')['sum'], str(3 * 4096),
+                     'direct reader after a FUSE write')
+        served(fs, 'writes', 1)
+
+
+def test_truncate_punch_by_another_process():
+    """Another process truncates, rewrites and punches: the direct
+    reader sees it all (new size, new bytes, zeros), never a SIGBUS."""
+    with mount() as fs:
+        p = fs.path('t')
+        H.write_file(p, b'\x07' * (4 * MiB))
+        with Client(stats=fs.stats) as d, Client(shim=False) as k:
+            d.ok('open %s rw' % p)
+            d.ok('pread 0 4096')
+            check_eq(d.ok('pread 0 %d' % MiB)['first'], '07', 'before')
+            k.ok('open %s rw' % p)
+            k.ok('ftruncate 0')
+            check_eq(d.ok('pread 0 4096')['n'], '0', 'after the truncate: EOF')
+            k.ok('pwrite 0 %d 0x09' % (2 * MiB))
+            check_eq(d.ok('pread %d 4096' % MiB)['sum'], str(9 * 4096), 'rewritten bytes')
+            subprocess.run(['fallocate', '-p', '-o', str(MiB), '-l', str(MiB // 2), p],
+                           check=True, timeout=30)
+            check_eq(d.ok('pread %d 4096' % MiB)['sum'], '0', 'a punched hole')
+            check_eq(int(d.ok('seek 0 end')['pos']), 2 * MiB, 'SEEK_END')
+        served(fs, 'reads', 3)
+
+
+# ------------------------------------------------------------ failures
+
+def region_offset(fs, path, file_off):
+    """Region offset of file byte file_off of path (the holders query)."""
+    ino = os.stat(path).st_ino
+    j = D.admin(fs, D.ADMIN_HOLDERS, 0, os.path.getsize(fs.region))
+    for o in j['owners']:
+        if o['ino'] == ino and o['kind'] == 'data' and \
+                o['file_off'] <= file_off < o['file_off'] + o['len']:
+            return o['region_off'] + file_off - o['file_off']
+    fail('no data owner of %s at %d: %r' % (path, file_off, j['owners']))
+
+
+def test_lost_range_is_eio():
+    """A media failure under part of a file: direct reads there fail with
+    EIO (never SIGBUS), the rest of the file reads."""
+    with mount() as fs:
+        p = fs.path('l')
+        H.write_file(p, b'\x05' * (4 * MiB))
+        off = region_offset(fs, p, 2 * MiB)
+        with Client(stats=fs.stats) as d:
+            d.ok('open %s r' % p)
+            d.ok('pread 0 4096')
+            check_eq(d.ok('pread %d 4096' % (2 * MiB))['first'], '05', 'before')
+            r = holdfsctl('inject', '--range', '%d,4096' % off, fs.mnt)
+            check(r.returncode == 0, 'inject: %s' % r.stderr)
+            check_eq(d.err_of('pread %d 4096' % (2 * MiB)), 5, 'the lost block')
+            check_eq(d.ok('pread 0 4096')['first'], '05', 'the rest of the file')
+        served(fs, 'reads', 2)
+
+
+def test_device_loss_is_eio_everywhere():
+    """Device loss: every direct call on every descriptor fails with EIO,
+    promptly."""
+    with mount() as fs:
+        p, q = fs.path('a'), fs.path('b')
+        H.write_file(p, b'\x01' * MiB)
+        H.write_file(q, b'\x02' * MiB)
+        with Client(stats=fs.stats) as d, Client(stats=fs.stats) as e:
+            d.ok('open %s rw' % p)
+            e.ok('open %s r' % q)
+            d.ok('pread 0 4096')
+            e.ok('pread 0 4096')
+            d.ok('pread 0 4096')
+            e.ok('pread 0 4096')
+            r = holdfsctl('inject', '--whole-device', fs.mnt)
+            check(r.returncode == 0, 'inject: %s' % r.stderr)
+            t0 = time.monotonic()
+            check_eq(d.err_of('pread 0 4096'), 5, 'read after device loss')
+            check_eq(d.err_of('pwrite 0 10 1'), 5, 'write after device loss')
+            check_eq(e.err_of('pread 4096 4096'), 5, 'another process')
+            check(time.monotonic() - t0 < 10 * H.TIMEOUT_MULTIPLIER, 'EIO promptly')
+        served(fs, 'reads', 2)
+
+
+def test_daemon_death_is_eio():
+    """The daemon dies: direct calls fail with EIO as soon as the
+    process's listener sees the connection close (a call already past
+    that check completes), and they never hang."""
+    with mount() as fs:
+        p = fs.path('d')
+        H.write_file(p, b'\x01' * MiB)
+        with Client(stats=fs.stats) as d:
+            d.ok('open %s rw' % p)
+            d.ok('pread 0 4096')
+            d.ok('pread 0 4096')
+            fs.kill_daemon(signal.SIGKILL, remount=False, clear=False)
+            deadline = time.monotonic() + 5 * H.TIMEOUT_MULTIPLIER
+            while True:
+                ans = d.cmd('pread 0 4096', timeout=15)
+                if ans.startswith('err') or time.monotonic() > deadline:
+                    break
+                time.sleep(0.01)
+            check(ans.startswith('err 5 '), 'read after the daemon died: %r' % ans)
+            check_eq(d.err_of('pwrite 0 1 1', timeout=15), 5, 'write after the daemon died')
+            check_eq(d.err_of('pread 0 4096', timeout=15), 5, 'and it stays so')
+            d.close()
+        fs.clear_dead_mount()
+        fs.mount()
+
+
+def main():
+    ap = H.default_parser(__doc__.splitlines()[0])
+    args = ap.parse_args()
+    print('# test_direct: HOLDFS_BUILD=%s' % H.build_dir())
+    H.run_tests(H.collect(globals()), args)
+
+
+if __name__ == '__main__':
+    main()
