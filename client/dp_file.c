@@ -345,8 +345,14 @@ long hfc_dp_slot_lock(struct hfc_dfile *f, int *why)
 
 void hfc_dp_slot_unlock(struct hfc_dfile *f)
 {
-	atomic_store_explicit((_Atomic uint32_t *)&f->slot->ds_lock, 0,
-			      memory_order_release);
+	uint32_t me = f->conn->client_id;
+
+	/* Only if still ours: the daemon takes a lock over from a holder it
+	 * found stuck (after revoking its windows), and a plain store here
+	 * would then free whatever holder came next. */
+	(void)atomic_compare_exchange_strong_explicit(
+		(_Atomic uint32_t *)&f->slot->ds_lock, &me, 0,
+		memory_order_release, memory_order_relaxed);
 }
 
 void hfc_dp_persist(struct hfc_dfile *f, const void *addr, size_t len)

@@ -52,13 +52,16 @@ struct hfs_inode {
 	/* Its armed data-path slot + 1, 0: none (dslot_i.h; changes under
 	 * iolock and vol->lock). */
 	uint32_t ds;
-	/* Armed since the file was last closed by everyone: the kernel's
+	/* Armed since the kernel last forgot the inode: the kernel's
 	 * cached size may be older than the file's (direct writers grew
 	 * it), so an O_APPEND write through FUSE goes to the real end
 	 * (hfs_append) and attributes are not cached.  Set when a slot is
-	 * armed, cleared at the last release of the unarmed inode.  (Not at
-	 * a getattr: the kernel drops a getattr's size that races a write
-	 * of its own.) */
+	 * armed, cleared when the kernel forgets the unarmed inode (FORGET):
+	 * its cached size lives as long as its inode, across closes and
+	 * opens -- a process that opens the file after the last direct
+	 * writer closed it appends by the kernel's size too.  (Not at a
+	 * getattr: the kernel drops a getattr's size that races a write of
+	 * its own.) */
 	bool kernel_size_stale;
 	/* The slot lock is kept (HFS_DSLOT_HOLD) for the rest of an O_APPEND
 	 * write the kernel may send in pieces (hfs_dslot_hold).  iolock. */

@@ -150,8 +150,12 @@ void hfs_forget(struct hfs_vol *vol, uint64_t ino, uint64_t nlookup)
 	if (ip) {
 		ip->nlookup = ip->nlookup > nlookup ? ip->nlookup - nlookup : 0;
 		if (ip->nlookup == 0) {
-			/* evicted: its cached symlink target went with it */
+			/* evicted: its cached symlink target went with it, and
+			 * so did its cached size (inode_i.h kernel_size_stale) */
 			ip->link_cached = false;
+			if (!ip->ds)
+				__atomic_store_n(&ip->kernel_size_stale, false,
+						 __ATOMIC_RELAXED);
 			hfs_inode_kread_update_locked(vol, ip);
 		}
 		if (!vol->failed && !vol->readonly && ip->nlookup == 0 &&
@@ -201,11 +205,6 @@ void hfs_release(struct hfs_vol *vol, uint64_t ino)
 	ip = hfs_iget(vol, ino);
 	if (ip && ip->nopen) {
 		hfs_inode_open_put_locked(vol, ip);
-		/* no descriptor of the kernel's is left that may append by
-		 * an old size (inode_i.h kernel_size_stale) */
-		if (ip->nopen == 0 && !ip->ds)
-			__atomic_store_n(&ip->kernel_size_stale, false,
-					 __ATOMIC_RELAXED);
 		if (!vol->failed && !vol->readonly) {
 			if (ip->nopen == 0 && ip->nlookup == 0 &&
 			    ip->d.i_nlink == 0)

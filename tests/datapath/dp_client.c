@@ -210,29 +210,35 @@ static void fill_rec(uint8_t *r, uint32_t writer, uint32_t seq, uint32_t len)
 static int appender(const char *path, int writer, int n, int len, bool sync)
 {
 	uint8_t *r = malloc((size_t)len);
-	int f = open(path, O_WRONLY | O_APPEND | O_CREAT, 0644);
+	int f = open(path, O_WRONLY | O_APPEND | O_CREAT, 0644), ret = 1;
 
 	if (!r || f < 0 || len < (int)sizeof(struct rec_hdr)) {
 		perror("appender");
-		return 1;
+		goto out;
 	}
 	for (int s = 0; s < n; s++) {
 		fill_rec(r, (uint32_t)writer, (uint32_t)s, (uint32_t)len);
 		if (write(f, r, (size_t)len) != len) {
 			perror("append");
-			return 1;
+			goto out;
 		}
 		if (sync && fsync(f) < 0) {
 			perror("fsync");
-			return 1;
+			goto out;
 		}
 	}
-	return close(f) < 0;
+	ret = close(f) < 0;
+	f = -1;
+out:
+	if (f >= 0)
+		close(f);
+	free(r);
+	return ret;
 }
 
 static int check_log(const char *path, int writers, int n, int len)
 {
-	int f = open(path, O_RDONLY);
+	int f = open(path, O_RDONLY), ret = 1;
 	uint8_t *seen = calloc((size_t)writers * (size_t)n, 1);
 	uint8_t *r = malloc((size_t)len);
 	long long off = 0, count = 0;
@@ -240,19 +246,19 @@ static int check_log(const char *path, int writers, int n, int len)
 
 	if (f < 0 || !seen || !r || fstat(f, &st) < 0) {
 		perror("check-log");
-		return 1;
+		goto out;
 	}
 	if (st.st_size != (off_t)writers * n * len) {
 		printf("size %lld, expected %lld\n", (long long)st.st_size,
 		       (long long)writers * n * len);
-		return 1;
+		goto out;
 	}
 	for (; off < st.st_size; off += len) {
 		struct rec_hdr h;
 
 		if (pread(f, r, (size_t)len, (off_t)off) != len) {
 			printf("short read at %lld\n", off);
-			return 1;
+			goto out;
 		}
 		memcpy(&h, r, sizeof(h));
 		if (h.magic != REC_MAGIC || h.len != (uint32_t)len ||
@@ -260,17 +266,23 @@ static int check_log(const char *path, int writers, int n, int len)
 		    h.sum != rec_sum(r + sizeof(h), (size_t)len - sizeof(h))) {
 			printf("bad record at %lld (magic %#x writer %u seq %u)\n",
 			       off, h.magic, h.writer, h.seq);
-			return 1;
+			goto out;
 		}
 		if (seen[h.writer * (uint32_t)n + h.seq]++) {
 			printf("record %u/%u twice (at %lld)\n", h.writer, h.seq,
 			       off);
-			return 1;
+			goto out;
 		}
 		count++;
 	}
 	printf("ok records=%lld\n", count);
-	return 0;
+	ret = 0;
+out:
+	if (f >= 0)
+		close(f);
+	free(seen);
+	free(r);
+	return ret;
 }
 
 int main(int argc, char **argv)

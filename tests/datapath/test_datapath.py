@@ -68,7 +68,11 @@ def mode_env(mode, stats=None):
         # ahead of the shim (after a sanitizer runtime): the process's libholdfs
         pre = [p for p in e.get('LD_PRELOAD', '').split(':') if p]
         pre.insert(max(len(pre) - 1, 0), stand_in_lib())
-        e['LD_PRELOAD'] = ':'.join(pre)
+        # a sanitized stand-in needs its runtime first, shim or not
+        runtimes = [r for r in hfstest._sanitizer_runtimes(stand_in_lib()) if r not in pre]
+        e['LD_PRELOAD'] = ':'.join(runtimes + pre)
+        if runtimes:
+            e['ASAN_OPTIONS'] = 'detect_leaks=0'   # as shim_env: the runtime is preloaded
     # meson puts the stand-in's directory on LD_LIBRARY_PATH (the test
     # depends on it): only LD_PRELOAD may choose it
     stand_in_dir = os.path.realpath(os.path.dirname(stand_in_lib()))

@@ -258,8 +258,26 @@ def appenders(n, ln):
             check_eq(pr.returncode, 0, 'appender: %s' % err.decode()[-500:])
         r = subprocess.run([dp_client(), '--check-log', p, '4', str(n), str(ln)],
                            capture_output=True, text=True, timeout=60)
-        check(r.returncode == 0, 'log check: %s' % r.stdout)
+        check(r.returncode == 0, 'log check: %s%s' % (r.stdout, log_layout(p, ln)))
         served(fs, 'appends', n)
+
+
+def log_layout(path, ln):
+    """For a failed log check: the log as runs of records (writer, first
+    and last seq, count, offset) and of what is not a record."""
+    import struct
+    data = content(path)
+    runs = []
+    for off in range(0, len(data) - ln + 1, ln):
+        magic, w, seq, rl = struct.unpack_from('<IIII', data, off)
+        key = ('w%d' % w) if magic == 0x52454344 and rl == ln else 'junk'
+        if runs and runs[-1][0] == key and (key == 'junk' or runs[-1][2] + 1 == seq):
+            runs[-1][2] = seq
+            runs[-1][3] += 1
+        else:
+            runs.append([key, seq, seq, 1, off])
+    return '\nlayout (%d bytes): %s' % (len(data), ', '.join(
+        '%s %d..%d x%d @%d' % tuple(r) for r in runs[:60]))
 
 
 def test_o_append_writers_never_overwrite():
@@ -274,6 +292,37 @@ def test_o_append_split_by_the_kernel():
     land between the two (the daemon holds the slot lock for the second,
     HFS_DSLOT_HOLD)."""
     appenders(300, 3000)
+
+
+def test_append_after_the_direct_writer_left():
+    """A process that opens the file after the last direct writer closed
+    it appends by the kernel's cached size, which no close or open
+    refreshes: the daemon must still put the bytes at the real end
+    (lib/inode_i.h kernel_size_stale lives until FORGET)."""
+    with mount() as fs:
+        p = fs.path('log')
+        H.write_file(p, b'S' * 512)          # the kernel caches size 512
+        with Client(shim=False) as holder:
+            holder.ok('open %s r' % p)         # the last close comes later
+            with Client(stats=fs.stats) as c:
+                c.ok('open %s a' % p)
+                for _ in range(8):
+                    c.ok('write 512 0x41')
+                c.ok('close')
+            # the direct writer is gone and its slot disarmed (after its
+            # leases, off the control thread): then the last close
+            time.sleep(0.5)
+            holder.ok('close')
+        served(fs, 'appends', 1)
+        with Client(shim=False) as k:         # no stat in between
+            k.ok('open %s a' % p)
+            k.ok('write 512 0x42')
+            k.ok('close')
+        data = content(p)
+        check_eq(len(data), 512 * 10, 'size after the kernel append')
+        check_eq(data[:512], b'S' * 512, 'the first record')
+        check_eq(data[512:512 * 9], b'A' * 512 * 8, 'the direct appends')
+        check_eq(data[512 * 9:], b'B' * 512, 'the kernel append, at the end')
 
 
 def test_page_cache_coherence():
