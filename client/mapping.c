@@ -734,27 +734,39 @@ size_t holdfs_length(const struct holdfs_mapping *m)
 	return m ? (size_t)m->length : 0;
 }
 
+/* Out of the list (no revocation finds it any more), no listener
+ * callback running on it, and its pages gone. */
+static void take_down(struct holdfs_mapping *m)
+{
+	pthread_mutex_lock(&maps_lock);
+	unlink_locked(m);
+	while (m->busy)
+		pthread_cond_wait(&maps_cond, &maps_lock);
+	pthread_mutex_unlock(&maps_lock);
+	hfc_munmap(m->base, m->length);
+}
+
+static void free_mapping(struct holdfs_mapping *m)
+{
+	if (m->file_fd >= 0)
+		close(m->file_fd);
+	free(m->revoked);
+	free(m->ext);
+	free(m);
+}
+
 int holdfs_unmap(struct holdfs_mapping *m)
 {
 	int r = 0;
 
 	if (!m)
 		return -EINVAL;
-	pthread_mutex_lock(&maps_lock);
-	unlink_locked(m);
-	while (m->busy)
-		pthread_cond_wait(&maps_cond, &maps_lock);
-	pthread_mutex_unlock(&maps_lock);
 	/* unmap first: once the daemon hears RELEASE it may reuse blocks */
-	hfc_munmap(m->base, m->length);
+	take_down(m);
 	r = release(m->conn, m->lease_id);	/* -ENOTCONN if it died */
 	hfc_log("released lease %llu (%s)", (unsigned long long)m->lease_id,
 		r ? strerror(-r) : "ok");
-	if (m->file_fd >= 0)
-		close(m->file_fd);
-	free(m->revoked);
-	free(m->ext);
-	free(m);
+	free_mapping(m);
 	return r;
 }
 
@@ -835,18 +847,11 @@ void hfc_unmap_async(struct holdfs_mapping *m)
 {
 	struct hfs_msg_lease_ref ref = { .lease_id = m->lease_id };
 
-	pthread_mutex_lock(&maps_lock);
-	unlink_locked(m);
-	while (m->busy)
-		pthread_cond_wait(&maps_cond, &maps_lock);
-	pthread_mutex_unlock(&maps_lock);
-	hfc_munmap(m->base, m->length);
+	take_down(m);
 	if (!m->conn->dead)
 		(void)hfc_send(m->conn, &ref, sizeof(ref), HFS_MSG_RELEASE,
 			       hfc_next_id(m->conn), -1);
-	free(m->revoked);
-	free(m->ext);
-	free(m);
+	free_mapping(m);
 }
 
 /* The forked child's copy of m: its pages were not inherited, its lease
