@@ -26,7 +26,6 @@ quietly sent everything to the kernel fails here.
 
 import json
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -56,27 +55,20 @@ def holdfsctl(*args):
                           text=True, timeout=60)
 
 
-class Client:
+class Client(H.LineClient):
     """A dp_client process, with or without the shim."""
+
+    name = 'dp_client'
+    quit_wait = 30
 
     def __init__(self, shim=True, stats=None):
         e = H.shim_env({'HOLDFS_LOG': os.environ.get('DP_LOG', '0')}) if shim else dict(os.environ)
         if shim and stats:
             e['HOLDFS_DATAPATH_STATS'] = stats
-        self.err = tempfile.TemporaryFile()
-        self.p = subprocess.Popen([dp_client()], stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, stderr=self.err, env=e)
+        super().__init__([dp_client()], e)
 
     def cmd(self, line, timeout=20):
-        self.p.stdin.write((line + '\n').encode())
-        self.p.stdin.flush()
-        r, _, _ = select.select([self.p.stdout], [], [], timeout * H.TIMEOUT_MULTIPLIER)
-        if not r:
-            fail('dp_client did not answer %r within %ss' % (line, timeout))
-        ans = self.p.stdout.readline().decode().strip()
-        if not ans:
-            fail('dp_client died on %r (%s); stderr: %s'
-                 % (line, self.p.wait(), self.stderr()))
+        ans = super().cmd(line, timeout)
         check(ans != 'sigbus', 'SIGBUS out of %r' % line)
         return ans
 
@@ -89,27 +81,6 @@ class Client:
         ans = self.cmd(line, timeout)
         check(ans.startswith('err'), '%r answered %r, expected an error' % (line, ans))
         return int(ans.split()[1]) if ans.startswith('err') else 0
-
-    def stderr(self):
-        self.err.seek(0)
-        return self.err.read().decode(errors='replace')[-2000:]
-
-    def close(self):
-        if self.p.poll() is None:
-            try:
-                self.p.stdin.write(b'quit\n')
-                self.p.stdin.flush()
-                self.p.wait(timeout=30)
-            except (OSError, subprocess.TimeoutExpired):
-                self.p.kill()
-                self.p.wait()
-        self.err.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        self.close()
 
 
 def stats_of(path):

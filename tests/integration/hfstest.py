@@ -1693,6 +1693,63 @@ def check_dp_stats(path, what):
 
 
 # ---------------------------------------------------------------------------
+# a test program driven one line at a time
+
+
+class LineClient:
+    """A test program that reads one command per line on stdin and
+    answers each with one line on stdout (dax_client, dp_client): cmd(),
+    stderr() for failure messages, close() (asks it to quit, kills it
+    past quit_wait seconds), usable as a context manager."""
+
+    name = 'client'
+    quit_wait = 10
+
+    def __init__(self, argv, env):
+        self.err = tempfile.TemporaryFile()
+        self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=self.err, env=env)
+
+    def cmd(self, line, timeout=20):
+        """Send line; its answer, stripped.  Fails on silence past timeout
+        (scaled by HOLDFS_TIMEOUT_MULTIPLIER) and on death."""
+        self.p.stdin.write((line + '\n').encode())
+        self.p.stdin.flush()
+        r, _, _ = select.select([self.p.stdout], [], [], timeout * TIMEOUT_MULTIPLIER)
+        if not r:
+            fail('%s did not answer %r within %ss' % (self.name, line, timeout))
+        ans = self.p.stdout.readline().decode().strip()
+        if not ans:
+            fail('%s died on %r (%s); stderr: %s'
+                 % (self.name, line, self.p.wait(), self.stderr()))
+        return ans
+
+    def stderr(self):
+        self.err.seek(0)
+        return self.err.read().decode(errors='replace')[-2000:]
+
+    def close(self):
+        if self.p.poll() is None:
+            try:
+                self.p.stdin.write(b'quit\n')
+                self.p.stdin.flush()
+            except OSError:
+                pass
+            try:
+                self.p.wait(self.quit_wait)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        self.err.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
+
+
+# ---------------------------------------------------------------------------
 # small file helpers shared by the suites
 
 

@@ -21,7 +21,6 @@ Two kinds of tests:
 
 import errno
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -54,28 +53,16 @@ def require_bins():
                         % (b, hfstest.build_dir()))
 
 
-class Client:
+class Client(hfstest.LineClient):
     """A dax_client process: send a command line, get its answer line."""
+
+    name = 'dax_client'
 
     def __init__(self, env=None):
         require_bins()
         e = dict(os.environ)
         e.update(env or {})
-        self.err = tempfile.TemporaryFile()
-        self.p = subprocess.Popen([client_bin()], stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, stderr=self.err, env=e)
-
-    def cmd(self, line, timeout=20):
-        self.p.stdin.write((line + '\n').encode())
-        self.p.stdin.flush()
-        r, _, _ = select.select([self.p.stdout], [], [], timeout * hfstest.TIMEOUT_MULTIPLIER)
-        if not r:
-            fail('dax_client did not answer %r within %ss' % (line, timeout))
-        ans = self.p.stdout.readline().decode().strip()
-        if not ans:
-            fail('dax_client died on %r (%s); stderr: %s'
-                 % (line, self.p.wait(), self.stderr()))
-        return ans
+        super().__init__([client_bin()], e)
 
     def ok(self, line, timeout=20):
         ans = self.cmd(line, timeout)
@@ -84,29 +71,6 @@ class Client:
 
     def fields(self, line):
         return dict(kv.split('=', 1) for kv in self.ok(line).split() if '=' in kv)
-
-    def stderr(self):
-        self.err.seek(0)
-        return self.err.read().decode(errors='replace')[-2000:]
-
-    def close(self):
-        if self.p.poll() is None:
-            try:
-                self.p.stdin.write(b'quit\n')
-                self.p.stdin.flush()
-            except OSError:
-                pass
-            try:
-                self.p.wait(10)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        self.close()
 
 
 class Fake:
