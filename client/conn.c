@@ -141,8 +141,7 @@ void *(*hfc_pmem_copy_fn(struct hfc_conn *c))(void *, const void *, size_t,
  */
 void hfc_persist_range(struct hfc_conn *c, const void *addr, size_t len)
 {
-	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
-	uintptr_t a = (uintptr_t)addr & ~(pg - 1);
+	uintptr_t pg, a;
 	pmem2_persist_fn fn = NULL;
 	pmem2_memcpy_fn copy = NULL;
 	struct pmem2_map *map = NULL;
@@ -190,6 +189,8 @@ run:
 		fn(addr, len);
 		return;
 	}
+	pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+	a = (uintptr_t)addr & ~(pg - 1);
 	hfc_msync((void *)a, (uintptr_t)addr + len - a, MS_SYNC);
 }
 
