@@ -43,9 +43,14 @@ struct hfsd_fail;
 struct hfsd {
 	struct hfs_region *rg;
 	struct hfs_vol *vol;
+	struct fuse_session *se;  /* for notifications from handlers */
 	const char *region_path;  /* as given on the command line */
 	bool readonly;
 	bool debug;
+	/* FUSE_HANDLE_KILLPRIV_V2 negotiated (fs/fuse_io.c): the kernel
+	 * leaves setuid/setgid/capability clearing on write to us.  Set
+	 * while INIT is answered, before the kernel sends anything else. */
+	bool killpriv_v2;
 	struct hfsd_fail *fail;   /* failure pipeline (fs/failure.c) */
 	struct hfsd_coh *coh;     /* page-cache coherence table of the DAX
 				     leases (fs/coherence.h), or NULL */

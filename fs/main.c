@@ -31,6 +31,7 @@
 #include "ctl_server.h"
 #include "detach.h"
 #include "failure.h"
+#include "fuse_io.h"
 #include "mountpoint.h"
 #include "options.h"
 
@@ -150,6 +151,10 @@ static int run(struct hfsd *d, struct fuse_session *se,
 		hfsd_log(LOG_ERR, "%s: mount failed", o->mountpoint);
 		status = 1;
 		goto close_vol;
+	}
+	if (hfsd_fuse_io_install(se) < 0) {
+		status = 1;
+		goto unmount;
 	}
 	if (fuse_set_signal_handlers(se) != 0) {
 		hfsd_log(LOG_ERR, "cannot install signal handlers");
@@ -293,6 +298,7 @@ int main(int argc, char *argv[])
 	se = fuse_session_new(&o.fuse_args, &hfsd_ops, sizeof(hfsd_ops), &d);
 	if (!se)
 		goto out;
+	d.se = se;
 	if (!o.foreground && hfsd_detach_begin(&ready_fd) < 0)
 		goto out;
 	status = run(&d, se, &o, mnt, ready_fd);

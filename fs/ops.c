@@ -15,8 +15,12 @@
  *   write-through.
  * - ATOMIC_O_TRUNC: open(O_TRUNC) then arrives as a separate setattr,
  *   keeping truncation in one code path (the volume's setattr).
- * - HANDLE_KILLPRIV: the kernel clears setuid/setgid itself on write,
- *   truncate and chown (by sending a mode change), so hfs_write need not.
+ * - HANDLE_KILLPRIV (v1): would make us clear setuid/setgid on every
+ *   write without telling us whether the caller holds CAP_FSETID.  Its
+ *   successor, FUSE_HANDLE_KILLPRIV_V2, which libfuse 3.14 does not
+ *   name, is negotiated by the transport hooks instead (fs/fuse_io.c):
+ *   it carries that bit and spares each write(2) the kernel's
+ *   GETXATTR(security.capability) probe.
  * - POSIX_ACL: permission checks are the kernel's default_permissions
  *   mode bits only; ACL xattrs are refused by the kernel.
  * - EXPORT_SUPPORT: no lookup of "." / ".." by handle (no NFS export).

@@ -9,6 +9,7 @@
  * never forgotten for good.
  */
 #include "daemon.h"
+#include "killpriv.h"
 #include "revoke.h"
 
 #include <errno.h>
@@ -99,9 +100,11 @@ static void setattr_from_fuse(const struct stat *st, int to_set,
 		sa->mask |= HFS_SET_CTIME;
 		sa->ctime = st->st_ctim;
 	}
-	/* Only sent with FUSE_CAP_HANDLE_KILLPRIV(_V2), which the daemon
-	 * turns off (fs/ops.c); mapped anyway so enabling it is safe. */
-	if (to_set & (FUSE_SET_ATTR_KILL_SUID | FUSE_SET_ATTR_KILL_SGID))
+	/* KILLPRIV_V2 (fs/fuse_io.c): a chown asks to clear setuid, and
+	 * setgid with group execute.  A truncate's kill is the write rule,
+	 * applied before (hfsd_setattr). */
+	if ((to_set & (FUSE_SET_ATTR_KILL_SUID | FUSE_SET_ATTR_KILL_SGID)) &&
+	    !(to_set & FUSE_SET_ATTR_SIZE))
 		sa->mask |= HFS_SET_KILL_SUIDGID;
 }
 
@@ -117,7 +120,14 @@ void hfsd_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	struct hfsd *d = hfsd_of(req);
 
 	setattr_from_fuse(attr, to_set, &sa);
-	err = hfs_setattr(d->vol, ino, &sa, &a);
+	/* A size change by a caller without CAP_FSETID (the kernel's bit)
+	 * costs setuid/setgid/capabilities, as a write does. */
+	err = (to_set & FUSE_SET_ATTR_SIZE) &&
+		      (to_set & (FUSE_SET_ATTR_KILL_SUID | FUSE_SET_ATTR_KILL_SGID))
+		      ? hfsd_kill_privs(req, ino, HFSD_FSETID_KERNEL)
+		      : 0;
+	if (!err)
+		err = hfs_setattr(d->vol, ino, &sa, &a);
 	if (err) {
 		hfsd_reply_status(req, err);
 		return;

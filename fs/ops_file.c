@@ -14,6 +14,7 @@
 #include "coherence.h"
 #include "datapath.h"
 #include "daemon.h"
+#include "killpriv.h"
 #include "revoke.h"
 
 #include <errno.h>
@@ -118,6 +119,16 @@ void hfsd_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	uint64_t at = (uint64_t)off;
 	ssize_t n;
 
+	/* Under KILLPRIV_V2 setuid/setgid/capabilities are ours to clear,
+	 * before the data lands, as the VFS does (fs/killpriv.c). */
+	if (d->killpriv_v2) {
+		int err = hfsd_kill_privs(req, ino, HFSD_FSETID_KERNEL);
+
+		if (err) {
+			hfsd_reply_status(req, err);
+			return;
+		}
+	}
 	/* write(2) leaves the written pages cached (no direct_io) */
 	e = hfsd_coh_io_begin(d->coh, ino);
 	/* O_APPEND: at the end of file as the volume knows it.  The kernel
@@ -168,9 +179,13 @@ void hfsd_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 	struct hfsd *d = hfsd_of(req);
 	int err;
 
+	/* The kernel clears nothing for fallocate: a file that changes
+	 * loses its setuid/setgid/capabilities here, as on write. */
+	err = hfsd_kill_privs(req, ino, HFSD_FSETID_PROC);
 	/* Mode validation (EOPNOTSUPP for collapse/insert range, ...) is
 	 * the volume's: it knows which modes it implements. */
-	err = hfs_fallocate(d->vol, ino, mode, (uint64_t)offset,
+	if (!err)
+		err = hfs_fallocate(d->vol, ino, mode, (uint64_t)offset,
 			    (uint64_t)length);
 	/* a punch took blocks away: their mappings are gone before we
 	 * answer (revoke.h hfsd_lease_settle) */
@@ -212,8 +227,12 @@ void hfsd_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	n = hfs_copy_range(hfsd_of(req)->vol, ino_in, (uint64_t)off_in,
-			   ino_out, (uint64_t)off_out, len);
+	/* the destination changes: as a write, but the kernel gives no
+	 * CAP_FSETID bit for this request */
+	n = hfsd_kill_privs(req, ino_out, HFSD_FSETID_PROC);
+	if (!n)
+		n = hfs_copy_range(hfsd_of(req)->vol, ino_in, (uint64_t)off_in,
+				   ino_out, (uint64_t)off_out, len);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else

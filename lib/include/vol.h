@@ -117,6 +117,21 @@ void hfs_forget(struct hfs_vol *vol, uint64_t ino, uint64_t nlookup);
 int hfs_getattr(struct hfs_vol *vol, uint64_t ino, struct hfs_attr *out);
 int hfs_setattr(struct hfs_vol *vol, uint64_t ino, const struct hfs_setattr *sa,
 		struct hfs_attr *out);
+
+/* Who changes a file's contents, for hfs_kill_privs.  The callbacks are
+ * asked only when the answer matters (a setuid or setgid file), under
+ * the volume lock. */
+struct hfs_killpriv {
+	bool (*fsetid)(void *ctx);               /* caller holds CAP_FSETID */
+	bool (*in_group)(void *ctx, uint32_t gid); /* caller is in group gid */
+	void *ctx;
+};
+/* Before a write, truncate, fallocate or copy into ino: take away what
+ * the change costs by the kernel's rule (setuid, setgid, file
+ * capabilities; lib/killpriv.c).  0 when nothing had to go, 1 when
+ * something went (the kernel's cached mode is stale then), or -errno. */
+int hfs_kill_privs(struct hfs_vol *vol, uint64_t ino,
+		   const struct hfs_killpriv *kp);
 /* mode includes the file type: S_IFREG, S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK */
 int hfs_mknod(struct hfs_vol *vol, uint64_t parent, const char *name,
 	      uint32_t mode, uint64_t rdev, const struct hfs_cred *cred,
