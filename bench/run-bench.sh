@@ -213,7 +213,7 @@ declare -A dir=() mode=()
 failed_jobs=()
 
 cflags=(-O2 -Wall -Wextra -I"$root/bench")
-gcc "${cflags[@]}" -o "$bin/metabench" "$root/bench/metabench.c"
+gcc "${cflags[@]}" -pthread -o "$bin/metabench" "$root/bench/metabench.c"
 for p in rawcopy lat; do
 	# shellcheck disable=SC2046 # pkg-config output is a list of words
 	gcc "${cflags[@]}" -std=c17 -o "$bin/$p" "$root/bench/$p.c" \
