@@ -51,6 +51,11 @@ struct hfsd {
 	 * leaves setuid/setgid/capability clearing on write to us.  Set
 	 * while INIT is answered, before the kernel sends anything else. */
 	bool killpriv_v2;
+	/* FUSE over io_uring (-o io_uring): asked for, threads per queue,
+	 * and the queues once running (fs/fuse_uring.c), or NULL */
+	bool want_uring;
+	unsigned uring_depth;
+	struct hfsd_uring *uring;
 	struct hfsd_fail *fail;   /* failure pipeline (fs/failure.c) */
 	struct hfsd_coh *coh;     /* page-cache coherence table of the DAX
 				     leases (fs/coherence.h), or NULL */

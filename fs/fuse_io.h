@@ -8,6 +8,7 @@
 #define HOLDFS_FS_FUSE_IO_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct fuse_session;
 
@@ -19,5 +20,9 @@ int hfsd_fuse_io_install(struct fuse_session *se);
  * setuid/setgid to be killed (the caller lacks CAP_FSETID; always set
  * for a chown).  Meaningful only once hfsd.killpriv_v2 is set. */
 bool hfsd_req_kill_suidgid(void);
+
+/* A request read by another transport (fs/fuse_uring.c), about to be
+ * handled on this thread: note what the read hook notes. */
+void hfsd_fuse_io_note_request(const void *buf, size_t n);
 
 #endif

@@ -32,6 +32,7 @@
 #include "detach.h"
 #include "failure.h"
 #include "fuse_io.h"
+#include "fuse_uring.h"
 #include "mountpoint.h"
 #include "options.h"
 
@@ -203,6 +204,8 @@ static int run(struct hfsd *d, struct fuse_session *se,
 	if (serve(se, o) < 0)
 		status = 1;
 signals:
+	hfsd_uring_stop(d->uring); /* its threads end with the loop's */
+	d->uring = NULL;
 	hfsd_fail_stop(fail); /* uses the control server: stop it first */
 	shut = hfsd_fail_is_shutdown(fail, &why);
 	hfsd_ctl_stop(ctl); /* before unmount: clients see EOF first */
@@ -294,6 +297,8 @@ int main(int argc, char *argv[])
 	d.region_path = o.region;
 	d.readonly = o.readonly;
 	d.debug = o.debug;
+	d.want_uring = o.io_uring;
+	d.uring_depth = o.io_uring_depth;
 	/* Rejects unknown -o options (libfuse says which). */
 	se = fuse_session_new(&o.fuse_args, &hfsd_ops, sizeof(hfsd_ops), &d);
 	if (!se)
