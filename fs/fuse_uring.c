@@ -312,14 +312,13 @@ static int init_ent(struct hfsd_uring *u, struct hfsd_uring_ent *e,
 	e->u = u;
 	e->qid = qid;
 	e->payload_len = u->payload_len;
-	e->hdr = aligned_alloc(64, sizeof(*e->hdr));
+	e->hdr = calloc(1, sizeof(*e->hdr));
 	e->map = mmap(NULL, FRONT + e->payload_len, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (e->map == MAP_FAILED)
 		e->map = NULL;
 	if (!e->hdr || !e->map)
 		return -ENOMEM;
-	memset(e->hdr, 0, sizeof(*e->hdr));
 	e->payload = e->map + FRONT;
 	e->iov[0] = (struct iovec){ e->hdr, sizeof(*e->hdr) };
 	e->iov[1] = (struct iovec){ e->payload, e->payload_len };
