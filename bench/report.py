@@ -26,12 +26,15 @@ import re
 import statistics
 import sys
 
-TARGETS = ["holdfs", "holdfs_shim", "passthrough", "tmpfs", "memcpy"]
-COLUMN = {"holdfs": "holdfs", "holdfs_shim": "holdfs+shim",
+TARGETS = ["holdfs", "holdfs_uring", "holdfs_shim", "passthrough", "tmpfs",
+           "memcpy"]
+COLUMN = {"holdfs": "holdfs", "holdfs_uring": "holdfs+uring",
+          "holdfs_shim": "holdfs+shim",
           "passthrough": "passthrough_ll", "tmpfs": "tmpfs",
           "memcpy": "memcpy"}
 # Ratio columns: numerator / denominator, shown when both ran.
 RATIOS = [("holdfs", "passthrough"), ("holdfs", "tmpfs"), ("holdfs", "memcpy"),
+          ("holdfs_uring", "holdfs"), ("holdfs_uring", "passthrough"),
           ("holdfs_shim", "holdfs"), ("holdfs_shim", "tmpfs"),
           ("holdfs_shim", "memcpy")]
 
@@ -242,7 +245,8 @@ def datapath(rounds):
     return jobs
 
 
-SHORT = {"holdfs": "holdfs", "holdfs_shim": "shim", "passthrough": "pt",
+SHORT = {"holdfs": "holdfs", "holdfs_uring": "uring", "holdfs_shim": "shim",
+         "passthrough": "pt",
          "tmpfs": "tmpfs", "memcpy": "memcpy"}
 
 
