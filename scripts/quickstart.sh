@@ -2,7 +2,7 @@
 # holdfs quick start: install dependencies, build, format a file-backed
 # region, mount it and show it working.  Leaves the filesystem mounted.
 #
-#   sudo scripts/quickstart.sh
+#   scripts/quickstart.sh       (as root; anyone else: it re-runs itself with sudo)
 #
 # Environment (defaults in brackets):
 #   HOLDFS_REGION   region file [/var/tmp/holdfs/region.img]; created
@@ -23,6 +23,9 @@ case "${1:-}" in
 esac
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/as-root.sh
+. "$root/scripts/as-root.sh"
+as_root quickstart "$@"
 region=${HOLDFS_REGION:-/var/tmp/holdfs/region.img}
 size=${HOLDFS_SIZE:-1G}
 mnt=${HOLDFS_MNT:-/mnt/holdfs}
@@ -34,9 +37,6 @@ step() { printf '\n==> %s\n' "$*"; }
 die() { echo "quickstart: error: $*" >&2; exit 1; }
 show() { printf '$ %s\n' "$*"; "$@"; }
 
-if [ "$(id -u)" -ne 0 ]; then
-	die "run as root (sudo $0): it installs packages and mounts on $mnt"
-fi
 
 fstype_at() {
 	awk -v m="$1" '$2 == m { t = $3 } END { if (t) print t; else exit 1 }' \

@@ -11,6 +11,7 @@
 # that ran no test, or a holdfs mount/daemon left behind under a temp dir.
 set -uo pipefail
 
+args=("$@")
 usage() {
 	sed -n '2,11s/^# \{0,1\}//p' "$0"
 }
@@ -28,6 +29,11 @@ while [ $# -gt 0 ]; do
 done
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+# Root for the packages and the mounts (/dev/fuse); sudo only when not root.
+# shellcheck source=scripts/as-root.sh
+. "$root/scripts/as-root.sh"
+as_root test.sh "${args[@]}"
+
 cd "$root" || exit 1
 
 passed=0
