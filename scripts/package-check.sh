@@ -110,9 +110,14 @@ echo "build dependencies and lintian present"
 
 say "dpkg-buildpackage -b -us -uc (on a copy of the tree in $work/src)"
 mkdir -p "$work/src"
-(cd "$root" && git ls-files -co --exclude-standard -z |
-	tar --null -cf - -T -) | tar -xf - -C "$work/src" ||
-	die "cannot copy the tree"
+if git -C "$root" rev-parse --git-dir >/dev/null 2>&1; then
+	# tracked and new files, not what .gitignore names (build dirs)
+	(cd "$root" && git ls-files -co --exclude-standard -z |
+		tar --null -cf - -T -) | tar -xf - -C "$work/src"
+else
+	tar -C "$root" --exclude='./build' --exclude='./build-*' \
+		--exclude='./obj-*' -cf - . | tar -xf - -C "$work/src"
+fi || die "cannot copy the tree"
 t=$SECONDS
 if ! (cd "$work/src" && dpkg-buildpackage -b -us -uc) >"$work/build.log" 2>&1; then
 	tail -40 "$work/build.log" >&2
