@@ -155,6 +155,20 @@ struct hfsd_cred {
 const struct hfs_cred *hfsd_req_cred(fuse_req_t req, uint32_t mode,
 				     struct hfsd_cred *buf);
 
+/* fs/killpriv.c: setuid/setgid taken away by data and owner changes, by
+ * the kernel's current rule (the file's header says which). */
+enum hfsd_kill_cause {
+	HFSD_KILL_DATA,   /* write, truncate, fallocate, copy destination */
+	HFSD_KILL_OWNER,  /* chown, chgrp */
+};
+/* The HFS_SET_KILL_SUID/SGID bits that a change of kind why to the file
+ * with attributes a, by the caller of req, clears; 0 for none. */
+unsigned hfsd_kill_priv_mask(fuse_req_t req, const struct hfs_attr *a,
+			     enum hfsd_kill_cause why);
+/* Clears them for a data change to ino (before the change, as the kernel
+ * does): 0 or -errno. */
+int hfsd_kill_priv(fuse_req_t req, fuse_ino_t ino);
+
 /* fs/log.c: "holdfs: ..." on stderr in the foreground, syslog once the
  * daemon has detached.  libfuse's own messages are routed here too. */
 void hfsd_log_init(void);

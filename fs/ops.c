@@ -15,8 +15,11 @@
  *   write-through.
  * - ATOMIC_O_TRUNC: open(O_TRUNC) then arrives as a separate setattr,
  *   keeping truncation in one code path (the volume's setattr).
- * - HANDLE_KILLPRIV: the kernel clears setuid/setgid itself on write,
- *   truncate and chown (by sending a mode change), so hfs_write need not.
+ * - HANDLE_KILLPRIV: the kernel sends a mode change that clears
+ *   setuid/setgid on write, truncate and chown, but by an older rule
+ *   (setgid only on group-executable files); the handlers complete it
+ *   with the current one (fs/killpriv.c), which does not depend on
+ *   whether the kernel sent anything.
  * - POSIX_ACL: permission checks are the kernel's default_permissions
  *   mode bits only; ACL xattrs are refused by the kernel.
  * - EXPORT_SUPPORT: no lookup of "." / ".." by handle (no NFS export).

@@ -117,7 +117,14 @@ void hfsd_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	struct hfsd_coh_ent *e;
 	uint64_t at = (uint64_t)off;
 	ssize_t n;
+	int err;
 
+	/* setuid/setgid go before the data changes (fs/killpriv.c) */
+	err = size ? hfsd_kill_priv(req, ino) : 0;
+	if (err) {
+		hfsd_reply_status(req, err);
+		return;
+	}
 	/* write(2) leaves the written pages cached (no direct_io) */
 	e = hfsd_coh_io_begin(d->coh, ino);
 	/* O_APPEND: at the end of file as the volume knows it.  The kernel
@@ -169,9 +176,12 @@ void hfsd_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 	int err;
 
 	/* Mode validation (EOPNOTSUPP for collapse/insert range, ...) is
-	 * the volume's: it knows which modes it implements. */
-	err = hfs_fallocate(d->vol, ino, mode, (uint64_t)offset,
-			    (uint64_t)length);
+	 * the volume's: it knows which modes it implements.  Every mode
+	 * the kernel passes on kills privileges first, as on ext4. */
+	err = hfsd_kill_priv(req, ino);
+	if (!err)
+		err = hfs_fallocate(d->vol, ino, mode, (uint64_t)offset,
+				    (uint64_t)length);
 	/* a punch took blocks away: their mappings are gone before we
 	 * answer (revoke.h hfsd_lease_settle) */
 	if (!err && (mode & FALLOC_FL_PUNCH_HOLE) && d->ctl)
@@ -204,7 +214,7 @@ void hfsd_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 			  off_t off_out, struct fuse_file_info *fi_out,
 			  size_t len, int flags)
 {
-	ssize_t n;
+	ssize_t n = 0;
 
 	(void)fi_in;
 	(void)fi_out;
@@ -212,7 +222,11 @@ void hfsd_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	n = hfs_copy_range(hfsd_of(req)->vol, ino_in, (uint64_t)off_in,
+	/* the destination is written to: fs/killpriv.c */
+	if (len)
+		n = hfsd_kill_priv(req, ino_out);
+	if (!n)
+		n = hfs_copy_range(hfsd_of(req)->vol, ino_in, (uint64_t)off_in,
 			   ino_out, (uint64_t)off_out, len);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);

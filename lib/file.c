@@ -516,6 +516,10 @@ static int setattr_locked(struct hfs_vol *vol, struct hfs_inode *ip,
 		if (ip->d.i_mode & S_IXGRP)
 			ip->d.i_mode &= ~(uint32_t)S_ISGID;
 	}
+	if ((sa->mask & HFS_SET_KILL_SUID) && !S_ISDIR(ip->d.i_mode))
+		ip->d.i_mode &= ~(uint32_t)S_ISUID;
+	if ((sa->mask & HFS_SET_KILL_SGID) && !S_ISDIR(ip->d.i_mode))
+		ip->d.i_mode &= ~(uint32_t)S_ISGID;
 	apply_times(ip, sa);
 	ret = (sa->mask & HFS_SET_SIZE) ? hfs_inode_stage_extents(vol, ip)
 					: hfs_inode_stage(vol, ip);

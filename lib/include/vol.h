@@ -18,7 +18,8 @@
  *
  * Permissions: the kernel checks access (the mount always uses
  * default_permissions); the volume applies ownership rules the kernel
- * leaves to filesystems (setgid directories, clearing setgid on chown).
+ * leaves to filesystems (setgid directories), and clears setuid/setgid
+ * when told to (HFS_SET_KILL_*: the daemon decides, fs/killpriv.c).
  *
  * Locking: thread-safe.  A volume lock serialises namespace and allocation
  * changes; each inode has a rwlock for data I/O.  Lock order: inode before
@@ -87,6 +88,11 @@ struct hfs_attr {
 #define HFS_SET_MTIME_NOW 0x080u
 #define HFS_SET_CTIME     0x100u
 #define HFS_SET_KILL_SUIDGID 0x200u /* clear setuid, and setgid if g+x */
+/* Clear one bit, whatever the rest of the mode (not on directories): the
+ * caller has decided by the kernel's rule (fs/killpriv.c), and the
+ * volume clears it atomically with whatever else the call changes. */
+#define HFS_SET_KILL_SUID 0x400u
+#define HFS_SET_KILL_SGID 0x800u
 
 struct hfs_setattr {
 	unsigned mask;
