@@ -197,9 +197,14 @@ void hfsd_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 
 	(void)fi;
 	/* The kernel resolves SEEK_SET/CUR/END itself and only asks about
-	 * holes and data. */
-	if ((whence != SEEK_DATA && whence != SEEK_HOLE) || off < 0) {
+	 * holes and data.  A negative offset is past every byte there is,
+	 * for these two: ENXIO, as on ext4 and tmpfs (docs/semantics.md). */
+	if (whence != SEEK_DATA && whence != SEEK_HOLE) {
 		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (off < 0) {
+		fuse_reply_err(req, ENXIO);
 		return;
 	}
 	err = hfs_lseek(hfsd_of(req)->vol, ino, (uint64_t)off, whence, &pos);

@@ -46,6 +46,21 @@ def ename(e):
     return 'EOPNOTSUPP' if e == errno.EOPNOTSUPP else H.errname(e)
 
 
+def copy_file_range(fd_in, off_in, fd_out, off_out, length, flags=0):
+    """The system call itself (os.copy_file_range has no flags and checks
+    offsets itself): bytes copied, or OSError."""
+    import ctypes
+    c = H.libc()
+    c.copy_file_range.restype = ctypes.c_ssize_t
+    a, b = ctypes.c_longlong(off_in), ctypes.c_longlong(off_out)
+    n = c.copy_file_range(fd_in, ctypes.byref(a), fd_out, ctypes.byref(b),
+                          ctypes.c_size_t(length), ctypes.c_uint(flags))
+    if n < 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+    return n
+
+
 def errno_or(fn, *args):
     """fn(*args), or the name of the errno it failed with."""
     try:
@@ -96,7 +111,7 @@ KILL_DATA = {
 def _cfr_dest(fd, path):
     sfd = os.open(path + '.src', os.O_RDONLY)
     try:
-        os.copy_file_range(sfd, fd, 10, 0, 0)
+        copy_file_range(sfd, 0, fd, 0, 10)
     finally:
         os.close(sfd)
 
@@ -218,11 +233,193 @@ def check_killpriv_chown(d):
 
 
 # ---------------------------------------------------------------------------
+# item 3: the errnos (and results) of lseek, fallocate and copy_file_range
+#
+# Each row: a name, an operation run on a fresh fixture in directory d,
+# and what it gives on tmpfs and on ext4 (a number or an errno name),
+# measured.  Where the two differ, the last column says which one holdfs
+# follows and the comment says why.
+
+MiB = 1 << 20
+BIG = 1 << 62            # within every s_maxbytes but ext4's (16 TiB)
+
+
+def _seek(d, off, whence, name='sparse'):
+    fd = os.open(os.path.join(d, name), os.O_RDONLY)
+    try:
+        return errno_or(os.lseek, fd, off, whence)
+    finally:
+        os.close(fd)
+
+
+def _seek_dir(d, off, whence):
+    fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        return errno_or(os.lseek, fd, off, whence)
+    finally:
+        os.close(fd)
+
+
+def _falloc(d, mode, off, length, flags=os.O_RDWR, name='victim'):
+    p = os.path.join(d, name)
+    fd = os.open(p, flags)
+    try:
+        r = errno_or(fallocate, fd, mode, off, length)
+    finally:
+        os.close(fd)
+    return r if isinstance(r, str) else os.stat(p).st_size
+
+
+def _cfr(d, off_in, off_out, length, flags=0, src='sparse', dst='victim',
+         src_flags=os.O_RDONLY, dst_flags=os.O_WRONLY):
+    sfd = os.open(os.path.join(d, src), src_flags)
+    dfd = os.open(os.path.join(d, dst), dst_flags)
+    try:
+        return errno_or(copy_file_range, sfd, off_in, dfd, off_out, length, flags)
+    finally:
+        os.close(sfd)
+        os.close(dfd)
+
+
+def _fifo_falloc(d):
+    p = os.path.join(d, 'fifo')
+    fd = os.open(p, os.O_RDWR)
+    try:
+        return errno_or(fallocate, fd, 0, 0, 4096)
+    finally:
+        os.close(fd)
+
+
+def errno_fixture(d):
+    """sparse: data [0, 1 MiB), hole [1, 2) MiB, data [2, 3) MiB, hole to
+    its size, 4 MiB (MiB-aligned, so every filesystem's block and page
+    size sees the same layout).  victim: 1 MiB of data.  empty.  fifo."""
+    p = os.path.join(d, 'sparse')
+    with open(p, 'wb') as f:
+        f.write(b'd' * MiB)
+        f.seek(2 * MiB)
+        f.write(b'd' * MiB)
+        f.truncate(4 * MiB)
+    H.write_file(os.path.join(d, 'victim'), b'v' * MiB)
+    H.write_file(os.path.join(d, 'empty'), b'')
+    os.mkfifo(os.path.join(d, 'fifo'))
+
+
+S_D, S_H = os.SEEK_DATA, os.SEEK_HOLE
+KEEP, PUNCH, ZERO = FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE
+COLLAPSE, INSERT = 0x08, 0x20
+
+ERRNO_ROWS = [
+    # name, operation, tmpfs, ext4, holdfs follows
+    ('lseek DATA -1', lambda d: _seek(d, -1, S_D), 'ENXIO', 'ENXIO', None),
+    ('lseek HOLE -1', lambda d: _seek(d, -1, S_H), 'ENXIO', 'ENXIO', None),
+    ('lseek DATA -4096', lambda d: _seek(d, -4096, S_D), 'ENXIO', 'ENXIO', None),
+    ('lseek HOLE -2^62', lambda d: _seek(d, -BIG, S_H), 'ENXIO', 'ENXIO', None),
+    ('lseek DATA 0', lambda d: _seek(d, 0, S_D), 0, 0, None),
+    ('lseek HOLE 0', lambda d: _seek(d, 0, S_H), MiB, MiB, None),
+    ('lseek DATA in hole', lambda d: _seek(d, MiB + 5, S_D), 2 * MiB, 2 * MiB, None),
+    ('lseek HOLE in hole', lambda d: _seek(d, MiB + 5, S_H), MiB + 5, MiB + 5, None),
+    ('lseek DATA in the hole at EOF', lambda d: _seek(d, 3 * MiB, S_D), 'ENXIO', 'ENXIO', None),
+    ('lseek HOLE in the hole at EOF', lambda d: _seek(d, 3 * MiB + 1, S_H),
+     3 * MiB + 1, 3 * MiB + 1, None),
+    ('lseek DATA at EOF', lambda d: _seek(d, 4 * MiB, S_D), 'ENXIO', 'ENXIO', None),
+    ('lseek HOLE at EOF', lambda d: _seek(d, 4 * MiB, S_H), 'ENXIO', 'ENXIO', None),
+    ('lseek DATA past EOF', lambda d: _seek(d, BIG, S_D), 'ENXIO', 'ENXIO', None),
+    ('lseek HOLE past EOF', lambda d: _seek(d, BIG, S_H), 'ENXIO', 'ENXIO', None),
+    ('lseek DATA empty file', lambda d: _seek(d, 0, S_D, 'empty'), 'ENXIO', 'ENXIO', None),
+    ('lseek HOLE empty file', lambda d: _seek(d, 0, S_H, 'empty'), 'ENXIO', 'ENXIO', None),
+    ('lseek whence 5', lambda d: _seek(d, 0, 5), 'EINVAL', 'EINVAL', None),
+    ('lseek SET -1', lambda d: _seek(d, -1, os.SEEK_SET), 'EINVAL', 'EINVAL', None),
+    ('lseek CUR -1', lambda d: _seek(d, -1, os.SEEK_CUR), 'EINVAL', 'EINVAL', None),
+    ('lseek END -5 MiB', lambda d: _seek(d, -5 * MiB, os.SEEK_END), 'EINVAL', 'EINVAL', None),
+    ('lseek END +1', lambda d: _seek(d, 1, os.SEEK_END), 4 * MiB + 1, 4 * MiB + 1, None),
+    # directories: tmpfs refuses; FUSE seeks them in the kernel (the
+    # daemon never sees it), like ext4 for these two.  SEEK_HOLE is left
+    # out: ext4 answers its largest hash offset, FUSE the directory size.
+    ('lseek DATA -1 on a directory', lambda d: _seek_dir(d, -1, S_D), 'EINVAL', 'ENXIO', 'ext4'),
+    ('lseek DATA 0 on a directory', lambda d: _seek_dir(d, 0, S_D), 'EINVAL', 0, 'ext4'),
+    ('fallocate off -1', lambda d: _falloc(d, 0, -1, 4096), 'EINVAL', 'EINVAL', None),
+    ('fallocate len 0', lambda d: _falloc(d, 0, 0, 0), 'EINVAL', 'EINVAL', None),
+    ('fallocate len -1', lambda d: _falloc(d, 0, 0, -1), 'EINVAL', 'EINVAL', None),
+    ('fallocate off+len overflows', lambda d: _falloc(d, 0, BIG, BIG), 'EFBIG', 'EFBIG', None),
+    ('fallocate unknown mode bit', lambda d: _falloc(d, 0x100, 0, 4096),
+     'EOPNOTSUPP', 'EOPNOTSUPP', None),
+    ('fallocate PUNCH without KEEP_SIZE', lambda d: _falloc(d, PUNCH, 0, 4096),
+     'EOPNOTSUPP', 'EOPNOTSUPP', None),
+    ('fallocate PUNCH|ZERO', lambda d: _falloc(d, PUNCH | ZERO | KEEP, 0, 4096),
+     'EOPNOTSUPP', 'EOPNOTSUPP', None),
+    # a size limit: ext4's 16 TiB; tmpfs has none and allocates one
+    # page at 2^62.  holdfs has one (HFS_MAX_FILE_SIZE), like ext4.
+    ('fallocate at 2^62', lambda d: _falloc(d, 0, BIG, 4096), BIG + 4096, 'EFBIG', 'ext4'),
+    ('fallocate O_RDONLY', lambda d: _falloc(d, 0, 0, 4096, os.O_RDONLY), 'EBADF', 'EBADF', None),
+    ('fallocate O_APPEND', lambda d: _falloc(d, 0, 0, 4096, os.O_WRONLY | os.O_APPEND),
+     MiB, MiB, None),
+    ('fallocate a fifo', _fifo_falloc, 'ESPIPE', 'ESPIPE', None),
+    ('fallocate more than the free space', lambda d: _falloc(d, 0, 0, 1 << 40), 'ENOSPC', 'ENOSPC', None),
+    # tmpfs implements neither; FUSE passes neither to a daemon
+    ('fallocate COLLAPSE_RANGE', lambda d: _falloc(d, COLLAPSE, 0, 65536), 'EOPNOTSUPP', 65536 * 15, 'tmpfs'),
+    ('fallocate INSERT_RANGE', lambda d: _falloc(d, INSERT, 0, 65536), 'EOPNOTSUPP', MiB + 65536, 'tmpfs'),
+    ('fallocate ZERO_RANGE', lambda d: _falloc(d, ZERO, 0, 4096), 'EOPNOTSUPP', MiB, 'ext4'),
+    ('fallocate KEEP_SIZE past EOF', lambda d: _falloc(d, KEEP, 2 * MiB, 4096), MiB, MiB, None),
+    ('copy_file_range flags 1', lambda d: _cfr(d, 0, 0, 4096, flags=1), 'EINVAL', 'EINVAL', None),
+    ('copy_file_range off_in -1', lambda d: _cfr(d, -1, 0, 4096), 'EOVERFLOW', 'EOVERFLOW', None),
+    ('copy_file_range off_out -1', lambda d: _cfr(d, 0, -1, 4096), 'EOVERFLOW', 'EOVERFLOW', None),
+    ('copy_file_range len 0', lambda d: _cfr(d, 0, 0, 0), 0, 0, None),
+    ('copy_file_range from EOF', lambda d: _cfr(d, 4 * MiB, 0, 4096), 0, 0, None),
+    ('copy_file_range across EOF', lambda d: _cfr(d, 4 * MiB - 100, 0, 4096), 100, 100, None),
+    ('copy_file_range from a hole', lambda d: _cfr(d, MiB, 0, 4096), 4096, 4096, None),
+    ('copy_file_range src O_WRONLY', lambda d: _cfr(d, 0, 0, 4096, src='victim', dst='empty',
+                                                    src_flags=os.O_WRONLY),
+     'EBADF', 'EBADF', None),
+    ('copy_file_range dst O_RDONLY', lambda d: _cfr(d, 0, 0, 4096, dst_flags=os.O_RDONLY),
+     'EBADF', 'EBADF', None),
+    ('copy_file_range dst O_APPEND', lambda d: _cfr(d, 0, 0, 4096, dst_flags=os.O_WRONLY | os.O_APPEND),
+     'EBADF', 'EBADF', None),
+    ('copy_file_range overlap in one file', lambda d: _cfr(d, 0, 100, 4096, src='victim',
+                                                           src_flags=os.O_RDWR, dst_flags=os.O_RDWR),
+     'EINVAL', 'EINVAL', None),
+    ('copy_file_range off_out 2^62', lambda d: _cfr(d, 0, BIG, 4096), 4096, 'EFBIG', 'ext4'),
+    ('copy_file_range src a directory', lambda d: _cfr(d, 0, 0, 4096, src='.'), 'EISDIR', 'EISDIR', None),
+]
+
+
+def observe_errnos(d):
+    got = {}
+    sub = os.path.join(d, 'errnos')
+    os.mkdir(sub)
+    try:
+        for name, fn, _, _, _ in ERRNO_ROWS:
+            errno_fixture(sub)
+            try:
+                got[name] = fn(sub)
+            finally:
+                for f in os.listdir(sub):
+                    os.unlink(os.path.join(sub, f))
+    finally:
+        os.rmdir(sub)
+    return got
+
+
+def check_errnos(d):
+    """lseek SEEK_DATA/SEEK_HOLE (negative offsets: ENXIO), fallocate and
+    copy_file_range: results and errnos against the kernel's tables."""
+    fstype = H.fs_type(d)
+    want = {}
+    for name, _, t, e, follows in ERRNO_ROWS:
+        if fstype in ('tmpfs', 'ext4'):
+            want[name] = t if fstype == 'tmpfs' else e
+        else:
+            want[name] = t if t == e else (t if follows == 'tmpfs' else e)
+    diff_tables(observe_errnos(d), want, 'lseek/fallocate/copy_file_range results')
+
+
+# ---------------------------------------------------------------------------
 # the targets
 
 CHECKS = [
     ('killpriv-data', check_killpriv_data),
     ('killpriv-chown', check_killpriv_chown),
+    ('errnos', check_errnos),
 ]
 
 tmpfs = H.Lazy('tmpfs mount', lambda: H.Tmpfs(size='256m'))
