@@ -62,7 +62,11 @@ static int open_volume(struct hfsd *d, const struct hfsd_opts *o)
 		.sysfs_root = o->sysfs_root,
 		.readonly = o->readonly,
 	};
-	struct hfs_vol_opts vopts = { .readonly = o->readonly };
+	struct hfs_vol_opts vopts = {
+		.readonly = o->readonly,
+		.atime = hfsd_opts_atime(o),
+		.nodiratime = o->nodiratime,
+	};
 	struct hfs_vol_info vi = { 0 };
 	struct hfs_err err = { 0 };
 	int r;

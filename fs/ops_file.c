@@ -86,7 +86,6 @@ void hfsd_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	ssize_t n;
 	char *buf;
 
-	(void)fi;
 	/* Copy out through the volume rather than replying with pointers
 	 * into the region: hfs_read is the guarded path, so a poisoned or
 	 * vanished page becomes EIO on this request, not a SIGBUS inside
@@ -102,6 +101,11 @@ void hfsd_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	 * (fs/coherence.h). */
 	e = hfsd_coh_io_begin(d->coh, ino);
 	n = hfs_read(d->vol, ino, buf, size, (uint64_t)off);
+	/* The kernel leaves atime to FUSE daemons (and forgets its cached
+	 * atime after a READ).  Only reads that reach the daemon count:
+	 * docs/semantics.md.  A failure to mark it is not the read's. */
+	if (n >= 0 && !(fi->flags & O_NOATIME))
+		(void)hfs_accessed(d->vol, ino);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else

@@ -181,6 +181,26 @@ int hfs_getattr(struct hfs_vol *vol, uint64_t ino, struct hfs_attr *out)
 	return ret;
 }
 
+int hfs_accessed(struct hfs_vol *vol, uint64_t ino)
+{
+	struct hfs_inode *ip;
+	int ret;
+
+	/* both fixed at open: no lock for the common noatime case */
+	if (vol->readonly || vol->atime == HFS_ATIME_NEVER)
+		return 0;
+	ret = hfs_vol_lock(vol, false);
+	if (ret)
+		return ret;
+	ip = hfs_iget(vol, ino);
+	if (ip)
+		hfs_inode_accessed_locked(vol, ip);
+	else
+		ret = -ENOENT;
+	hfs_vol_unlock(vol);
+	return ret;
+}
+
 int hfs_open(struct hfs_vol *vol, uint64_t ino)
 {
 	struct hfs_inode *ip;

@@ -41,9 +41,20 @@
 
 struct hfs_vol;
 
+/* When a read or a directory listing updates the access time: the
+ * mount's atime options, with the kernel's rules (docs/semantics.md). */
+enum hfs_atime {
+	HFS_ATIME_RELATIME = 0, /* default: when atime is not after mtime or
+				   ctime, or is a day old */
+	HFS_ATIME_STRICT,       /* strictatime: every time */
+	HFS_ATIME_NEVER,        /* noatime */
+};
+
 struct hfs_vol_opts {
 	bool readonly;      /* no journal writes, EROFS on changes */
 	bool force_backup;  /* testing: ignore the primary superblock */
+	enum hfs_atime atime;
+	bool nodiratime;    /* never for directories */
 };
 
 /* What hfs_vol_open learnt, for the daemon log. */
@@ -168,6 +179,12 @@ int hfs_fsync(struct hfs_vol *vol, uint64_t ino, bool datasync);
  * FALLOC_FL_ZERO_RANGE (|KEEP_SIZE) */
 int hfs_fallocate(struct hfs_vol *vol, uint64_t ino, int mode, uint64_t off,
 		  uint64_t len);
+/* ino was read (a file) or listed (a directory): update its access time
+ * if the volume's atime policy says so.  Lazy, like the times of
+ * in-place writes: kept in DRAM and journaled at fsync, the last close,
+ * unmount or the inode's next transaction.  Never on a read-only
+ * volume; never changes ctime.  0 or -errno. */
+int hfs_accessed(struct hfs_vol *vol, uint64_t ino);
 /* whence: SEEK_DATA or SEEK_HOLE; others are the caller's */
 int hfs_lseek(struct hfs_vol *vol, uint64_t ino, uint64_t off, int whence,
 	      uint64_t *out);

@@ -971,7 +971,7 @@ def _with_deadline(fn, args, timeout):
 class Tmpfs:
     """A private tmpfs mount (the calibration target)."""
 
-    def __init__(self, size='16g'):
+    def __init__(self, size='16g', opts=()):
         require_root()
         self._owner = os.getpid()
         self._closed = False
@@ -979,7 +979,8 @@ class Tmpfs:
         self.mnt = os.path.join(self.tmpdir, 'mnt')
         os.mkdir(self.mnt, 0o755)
         _register(self)
-        r = run(['mount', '-t', 'tmpfs', '-o', 'size=%s,mode=0755' % size, 'hfstest-tmpfs', self.mnt])
+        o = ','.join(('size=%s' % size, 'mode=0755') + tuple(opts))
+        r = run(['mount', '-t', 'tmpfs', '-o', o, 'hfstest-tmpfs', self.mnt])
         if r.returncode != 0:
             self.close()
             cannot_run('mount -t tmpfs failed: %s' % r.stderr.strip())

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mkfs.h"
@@ -314,6 +315,87 @@ static void test_enospc(void)
 	free(mem);
 }
 
+/* Set ino's atime, mtime and ctime to now minus the given seconds. */
+static void set_times(struct hfs_vol *vol, uint64_t ino, long a, long m,
+		      long c)
+{
+	struct hfs_setattr sa = { .mask = HFS_SET_ATIME | HFS_SET_MTIME |
+					  HFS_SET_CTIME };
+	struct hfs_attr out;
+	time_t now = time(NULL);
+
+	sa.atime.tv_sec = now - a;
+	sa.mtime.tv_sec = now - m;
+	sa.ctime.tv_sec = now - c;
+	CHECK_EQ(hfs_setattr(vol, ino, &sa, &out), 0);
+}
+
+/* hfs_accessed moved the atime of ino to about now */
+static bool atime_moved(struct hfs_vol *vol, uint64_t ino)
+{
+	struct hfs_attr a;
+
+	CHECK_EQ(hfs_accessed(vol, ino), 0);
+	CHECK_EQ(hfs_getattr(vol, ino, &a), 0);
+	return a.atime.tv_sec >= time(NULL) - 5;
+}
+
+/* The relatime rule (the kernel's relatime_need_update), including the
+ * day rule a mounted test cannot reach (utime sets ctime to now), and
+ * the other policies; ctime never moves. */
+static void test_atime(void)
+{
+	static const struct {
+		enum hfs_atime pol;
+		bool nodiratime;
+		long a, m, c;   /* seconds ago */
+		bool dir, moved;
+	} t[] = {
+		{ HFS_ATIME_RELATIME, false, 100, 200, 300, false, false },
+		{ HFS_ATIME_RELATIME, false, 200, 100, 300, false, true },
+		{ HFS_ATIME_RELATIME, false, 200, 300, 100, false, true },
+		{ HFS_ATIME_RELATIME, false, 200, 200, 300, false, true },
+		{ HFS_ATIME_RELATIME, false, 86400, 90000, 90000, false, true },
+		{ HFS_ATIME_RELATIME, false, 86300, 90000, 90000, false, false },
+		{ HFS_ATIME_RELATIME, false, 200, 100, 300, true, true },
+		{ HFS_ATIME_RELATIME, true, 200, 100, 300, true, false },
+		{ HFS_ATIME_RELATIME, true, 200, 100, 300, false, true },
+		{ HFS_ATIME_STRICT, false, 100, 200, 300, false, true },
+		{ HFS_ATIME_STRICT, false, 100, 200, 300, true, true },
+		{ HFS_ATIME_NEVER, false, 200, 100, 100, false, false },
+		{ HFS_ATIME_NEVER, false, 90000, 100, 100, true, false },
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		void *mem;
+		struct hfs_region *rg = make_region(&mem);
+		struct hfs_vol_opts o = { .atime = t[i].pol,
+					  .nodiratime = t[i].nodiratime };
+		struct hfs_vol *vol = NULL;
+		struct hfs_err err = { 0 };
+		struct hfs_attr a, b;
+		uint64_t ino;
+
+		CHECK_EQ(hfs_vol_open(rg, &o, &vol, NULL, &err), 0);
+		if (t[i].dir) {
+			CHECK_EQ(hfs_mkdir(vol, HFS_ROOT_INO, "d", 0755,
+					   &root_cred, &a), 0);
+			ino = a.ino;
+		} else {
+			ino = mkfile(vol, HFS_ROOT_INO, "f");
+		}
+		set_times(vol, ino, t[i].a, t[i].m, t[i].c);
+		CHECK_EQ(hfs_getattr(vol, ino, &a), 0);
+		if (atime_moved(vol, ino) != t[i].moved)
+			fprintf(stderr, "test_atime: row %zu\n", i),
+				failures++;
+		CHECK_EQ(hfs_getattr(vol, ino, &b), 0);
+		CHECK_EQ(b.ctime.tv_sec, a.ctime.tv_sec);
+		CHECK_EQ(hfs_vol_close(vol), 0);
+		hfs_region_close(rg);
+		free(mem);
+	}
+}
+
 int main(void)
 {
 	void *mem;
@@ -336,6 +418,7 @@ int main(void)
 	free(mem);
 	test_big_dir();
 	test_enospc();
+	test_atime();
 	if (failures) {
 		fprintf(stderr, "test_vol: %d failure(s)\n", failures);
 		return 1;
