@@ -20,6 +20,7 @@
 #include "daemon.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,10 +30,12 @@
 #include <unistd.h>
 
 #include "ctl_server.h"
+#include "deadline.h"
 #include "detach.h"
 #include "failure.h"
 #include "mountpoint.h"
 #include "options.h"
+#include "region_wait.h"
 
 #ifndef HOLDFS_VERSION
 #define HOLDFS_VERSION "unknown"
@@ -72,6 +75,13 @@ static int open_volume(struct hfsd *d, const struct hfsd_opts *o)
 	int r;
 
 	r = hfs_region_open(o->region, &ropts, &d->rg, &err);
+	/* umount; mount: the daemon of the old mount may still be closing
+	 * the region (fs/region_wait.c) */
+	if (r == -EBUSY &&
+	    hfsd_region_wait_holder(o->region, HFSD_HOLDER_WAIT_MS)) {
+		memset(&err, 0, sizeof(err));
+		r = hfs_region_open(o->region, &ropts, &d->rg, &err);
+	}
 	if (r < 0) {
 		if (err.code)
 			hfsd_log(LOG_ERR, "%s", err.msg);
@@ -146,7 +156,7 @@ static int run(struct hfsd *d, struct fuse_session *se,
 	struct hfsd_fail *fail = NULL;
 	const char *why = NULL;
 	bool shut = false;
-	int status = 0;
+	int status = 0, conn_fd = -1;
 
 	if (open_volume(d, o) < 0)
 		return 1;
@@ -155,6 +165,11 @@ static int run(struct hfsd *d, struct fuse_session *se,
 		status = 1;
 		goto close_vol;
 	}
+	/* A copy of the FUSE descriptor, closed only once the region is:
+	 * until then its fdinfo names this connection, which is how a new
+	 * mount of the region tells a daemon that has lost its mount and
+	 * is closing from one still serving (fs/region_wait.c). */
+	conn_fd = fcntl(fuse_session_fd(se), F_DUPFD_CLOEXEC, 3);
 	if (fuse_set_signal_handlers(se) != 0) {
 		hfsd_log(LOG_ERR, "cannot install signal handlers");
 		status = 1;
@@ -220,6 +235,8 @@ close_vol:
 		status = 1;
 	}
 	hfs_region_close(d->rg);
+	if (conn_fd >= 0)
+		close(conn_fd);
 	hfsd_fail_free(fail);
 	if (ready_fd >= 0 && status == 0)
 		hfsd_log(LOG_INFO, "%s unmounted from %s", o->region, mnt);

@@ -537,6 +537,86 @@ def test_atime_persists():
 
 
 # ---------------------------------------------------------------------------
+# item 5: umount; mount at once (the old daemon may still be closing the
+# region).  Mounted through mount(8) and mount.fuse3, as scripts do:
+# `mount -t fuse BUILD/fs/holdfs#REGION MNT` runs the same helper as
+# `-t fuse.holdfs` without needing holdfs in mount(8)'s PATH.
+
+
+def _mount8(fs, opts=('allow_other',), mnt=None):
+    if not H.shutil.which('mount.fuse3') and not os.path.exists('/sbin/mount.fuse3'):
+        H.cannot_run('mount.fuse3 not installed (fuse3): cannot mount through mount(8)')
+    return H.run(['mount', '-t', 'fuse', '%s#%s' % (H.holdfs_bin(), fs.region), mnt or fs.mnt,
+                  '-o', ','.join(opts)], timeout=60)
+
+
+def test_umount_then_mount_at_once():
+    """`umount MNT; mount ... MNT`, ten times in a row: every mount
+    succeeds and sees what the previous one wrote; fsck clean after."""
+    with H.HoldFS(size='256M', mount=False) as fs:
+        for i in range(10):
+            r = _mount8(fs)
+            check(r.returncode == 0, 'mount #%d right after umount failed (exit %d): %s'
+                  % (i, r.returncode, (r.stderr or r.stdout).strip()))
+            for j in range(i):
+                check(os.path.exists(fs.path('f%d' % j)), 'f%d missing in mount #%d' % (j, i))
+            H.write_file(fs.path('f%d' % i), b'x' * 4096)
+            r = H.run(['umount', fs.mnt], timeout=60)
+            check(r.returncode == 0, 'umount #%d failed: %s' % (i, r.stderr.strip()))
+        fs.unmount(check_clean=True)
+        fs.fsck_clean('after ten umount/mount cycles')
+
+
+def test_mount_refuses_a_mounted_holder_at_once():
+    """A region another daemon still serves: refused without waiting,
+    naming the holder."""
+    with H.HoldFS(size='256M') as fs:
+        other = os.path.join(fs.tmpdir, 'other')
+        os.mkdir(other)
+        t0 = time.monotonic()
+        r = _mount8(fs, mnt=other)
+        dt = time.monotonic() - t0
+        if r.returncode == 0:
+            H.unmount_path(other)
+            fail('a second mount of a mounted region succeeded')
+        check('held by pid %d' % fs.proc.pid in r.stderr,
+              'refusal does not name the holder: %s' % r.stderr.strip())
+        check(dt < 5, 'refusing a mounted holder took %.1f s (it waited?)' % dt)
+        check(H.is_mounted(fs.mnt), 'the first mount is gone')
+
+
+@H.timeout(120)
+def test_mount_waits_bounded_for_a_lazily_unmounted_daemon():
+    """umount -l with a file open: the old daemon lost its mount but keeps
+    serving the file, and the region.  A new mount waits for it, gives up
+    after the bound (10 s) with a message saying so, and mounts once the
+    file is closed."""
+    with H.HoldFS(size='256M', mount=False) as fs:
+        r = _mount8(fs)
+        check(r.returncode == 0, 'first mount failed: %s' % r.stderr.strip())
+        fd = os.open(fs.path('held'), os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            r = H.run(['umount', '-l', fs.mnt], timeout=60)
+            check(r.returncode == 0, 'umount -l failed: %s' % r.stderr.strip())
+            t0 = time.monotonic()
+            r = _mount8(fs)
+            dt = time.monotonic() - t0
+            if r.returncode == 0:
+                fail('mounted while the lazily unmounted daemon still holds the region')
+            check('gave up after 10000 ms' in r.stderr,
+                  'no give-up message: %s' % r.stderr.strip())
+            check(dt >= 9, 'gave up after %.1f s, before the 10 s bound' % dt)
+            os.write(fd, b'still served')
+        finally:
+            os.close(fd)
+        r = _mount8(fs)
+        check(r.returncode == 0, 'mount after the old daemon let go failed: %s' % r.stderr.strip())
+        check_eq(H.read_file(fs.path('held')), b'still served', 'file written after umount -l')
+        fs.unmount(check_clean=True)
+        fs.fsck_clean('after a lazy unmount')
+
+
+# ---------------------------------------------------------------------------
 # the targets
 
 CHECKS = [
@@ -577,6 +657,9 @@ def main():
         if name == 'holdfs':
             cases.append(H.Case('holdfs/fsck-clean', holdfs_fsck))
             cases.append(H.Case('holdfs/atime-persists', test_atime_persists))
+            for fn in (test_umount_then_mount_at_once, test_mount_refuses_a_mounted_holder_at_once,
+                       test_mount_waits_bounded_for_a_lazily_unmounted_daemon):
+                cases.append(H.Case('holdfs/' + fn.__name__[5:], fn))
         else:
             cases.append(H.Case('%s/unmount' % name, target.close))
     H.run_tests(cases, args, header='# test_semantics: HOLDFS_BUILD=%s, regions in %s'
