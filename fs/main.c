@@ -36,6 +36,7 @@
 #include "mountpoint.h"
 #include "options.h"
 #include "region_wait.h"
+#include "remount.h"
 
 #ifndef HOLDFS_VERSION
 #define HOLDFS_VERSION "unknown"
@@ -154,6 +155,7 @@ static int run(struct hfsd *d, struct fuse_session *se,
 {
 	struct hfsd_ctl *ctl = NULL;
 	struct hfsd_fail *fail = NULL;
+	struct hfsd_remount_watch *rw = NULL;
 	const char *why = NULL;
 	bool shut = false;
 	int status = 0, conn_fd = -1;
@@ -206,6 +208,12 @@ static int run(struct hfsd *d, struct fuse_session *se,
 			hfsd_log(LOG_WARNING, "failure monitor unavailable on "
 				 "%s", mnt);
 	}
+	/* mount -o remount (fs/remount.c) */
+	if (hfsd_remount_watch_start(d, ctl, mnt, hfsd_opts_atime(o),
+				     o->nodiratime, &rw) < 0)
+		hfsd_log(LOG_WARNING, "%s: remounts will not be followed "
+			 "(read-only remounts still refuse every write through "
+			 "the mount)", mnt);
 	if (ready_fd >= 0) {
 		if (hfsd_detach_finish(ready_fd) < 0) {
 			status = 1;
@@ -217,6 +225,7 @@ static int run(struct hfsd *d, struct fuse_session *se,
 	if (serve(se, o) < 0)
 		status = 1;
 signals:
+	hfsd_remount_watch_stop(rw); /* uses the control server */
 	hfsd_fail_stop(fail); /* uses the control server: stop it first */
 	shut = hfsd_fail_is_shutdown(fail, &why);
 	hfsd_ctl_stop(ctl); /* before unmount: clients see EOF first */
@@ -298,6 +307,10 @@ int main(int argc, char *argv[])
 	}
 	if (o.show_version) {
 		status = flush_stdout(print_version());
+		goto out;
+	}
+	if (o.remount) {
+		status = hfsd_remount(&o);
 		goto out;
 	}
 	if (hfsd_check_mountpoint(o.mountpoint, &mnt) < 0)

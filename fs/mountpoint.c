@@ -65,8 +65,7 @@ static bool parse_mountinfo(char *line, char **mnt, char **fstype,
 	return true;
 }
 
-/* Is a holdfs mounted at abs?  Copies its source into src if so. */
-static bool holdfs_mounted_at(const char *abs, char *src, size_t len)
+bool hfsd_holdfs_mounted_at(const char *abs, char *src, size_t len)
 {
 	char *line = NULL, *mnt, *fstype, *source;
 	size_t cap = 0;
@@ -130,7 +129,7 @@ int hfsd_check_mountpoint(const char *path, char **abs)
 	*abs = realpath(path, NULL);
 	if (!*abs)
 		return stat_error(path, errno);
-	if (holdfs_mounted_at(*abs, src, sizeof(src))) {
+	if (hfsd_holdfs_mounted_at(*abs, src, sizeof(src))) {
 		hfsd_log(LOG_ERR, "%s: already mounted (holdfs from %s); "
 			 "unmount it first", path, src);
 		free(*abs);

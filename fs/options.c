@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 
 #include "deadline.h"
 
@@ -50,7 +51,37 @@ enum {
 	KEY_NOSTRICTATIME,
 	KEY_NODIRATIME,
 	KEY_DIRATIME,
+	KEY_REMOUNT,
+	KEY_LAZYTIME,
+	KEY_NOLAZYTIME,
 };
+
+/* Generic per-mount flags, passed on to libfuse as they are, and noted
+ * for a remount, which sets them itself (fs/remount.c). */
+static const struct {
+	const char *name;
+	unsigned long flag;
+	bool set;
+} generic_flags[] = {
+	{ "nosuid", MS_NOSUID, true },   { "suid", MS_NOSUID, false },
+	{ "nodev", MS_NODEV, true },     { "dev", MS_NODEV, false },
+	{ "noexec", MS_NOEXEC, true },   { "exec", MS_NOEXEC, false },
+	{ "sync", MS_SYNCHRONOUS, true }, { "async", MS_SYNCHRONOUS, false },
+	{ "dirsync", MS_DIRSYNC, true },
+};
+
+static void note_generic_flag(struct hfsd_opts *o, const char *arg)
+{
+	for (size_t i = 0; i < sizeof(generic_flags) / sizeof(generic_flags[0]);
+	     i++) {
+		if (strcmp(arg, generic_flags[i].name) != 0)
+			continue;
+		if (generic_flags[i].set)
+			o->msflags |= generic_flags[i].flag;
+		else
+			o->msflags &= ~generic_flags[i].flag;
+	}
+}
 
 #define HOPT(t, field) { t, offsetof(struct hfsd_opts, field), 0 }
 
@@ -108,8 +139,10 @@ static const struct fuse_opt hfsd_opt_spec[] = {
 	FUSE_OPT_KEY("diratime", KEY_DIRATIME),
 	FUSE_OPT_KEY("relatime", KEY_DROP),
 	FUSE_OPT_KEY("norelatime", KEY_DROP),
-	FUSE_OPT_KEY("lazytime", KEY_DROP),
-	FUSE_OPT_KEY("nolazytime", KEY_DROP),
+	FUSE_OPT_KEY("lazytime", KEY_LAZYTIME),
+	FUSE_OPT_KEY("nolazytime", KEY_NOLAZYTIME),
+	/* mount -o remount: change a running mount (fs/remount.c) */
+	FUSE_OPT_KEY("remount", KEY_REMOUNT),
 	FUSE_OPT_KEY("iversion", KEY_DROP),
 	FUSE_OPT_KEY("noiversion", KEY_DROP),
 	FUSE_OPT_END
@@ -145,6 +178,7 @@ static int opt_proc(void *data, const char *arg, int key,
 		if (strncmp(arg, "x-", 2) == 0 ||
 		    strncmp(arg, "comment=", 8) == 0)
 			return 0;
+		note_generic_flag(o, arg);
 		return 1;
 	case KEY_RO:
 		o->readonly = 1;
@@ -185,6 +219,16 @@ static int opt_proc(void *data, const char *arg, int key,
 	case KEY_NODIRATIME:
 	case KEY_DIRATIME:
 		o->nodiratime = key == KEY_NODIRATIME;
+		return 0;
+	case KEY_LAZYTIME:
+	case KEY_NOLAZYTIME:
+		if (key == KEY_LAZYTIME)
+			o->msflags |= MS_LAZYTIME;
+		else
+			o->msflags &= ~(unsigned long)MS_LAZYTIME;
+		return 0;
+	case KEY_REMOUNT:
+		o->remount = 1;
 		return 0;
 	default:
 		return 0;
@@ -346,6 +390,9 @@ void hfsd_usage(FILE *f)
 "                        of the kernel (tests, drills)\n"
 "  max_threads=N         serve at most N requests at once (default 10)\n"
 "  max_idle_threads=N    keep at most N idle threads (default: no limit)\n"
+"  remount               (from mount -o remount,...) change the running\n"
+"                        mount at MOUNTPOINT: ro/rw, atime and generic\n"
+"                        flags; a mount started ro cannot become rw\n"
 "  fsname=NAME           mount source shown in /proc/mounts (default:\n"
 "                        the absolute region path)\n"
 "\n"

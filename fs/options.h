@@ -28,6 +28,9 @@ struct hfsd_opts {
 	int noatime;            /* -o noatime (atime clears it) */
 	int strictatime;        /* -o strictatime (beats noatime) */
 	int nodiratime;         /* -o nodiratime */
+	int remount;            /* -o remount: change a running mount */
+	unsigned long msflags;  /* generic MS_* flags given (nosuid, nodev,
+				   noexec, sync, dirsync, lazytime) */
 	char *sysfs_root;       /* -o sysfs_root=PATH */
 	unsigned max_threads;   /* -o max_threads=N, or HFSD_OPT_UNSET */
 	unsigned max_idle_threads; /* likewise: unset = libfuse default */

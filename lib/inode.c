@@ -84,13 +84,15 @@ static bool relatime_due(const struct hfs_inode_disk *d,
 
 void hfs_inode_accessed_locked(struct hfs_vol *vol, struct hfs_inode *ip)
 {
+	enum hfs_atime pol = __atomic_load_n(&vol->atime, __ATOMIC_RELAXED);
 	struct timespec now;
 
-	if (vol->readonly || vol->atime == HFS_ATIME_NEVER ||
-	    (vol->nodiratime && S_ISDIR(ip->d.i_mode)))
+	if (vol->readonly || pol == HFS_ATIME_NEVER ||
+	    (__atomic_load_n(&vol->nodiratime, __ATOMIC_RELAXED) &&
+	     S_ISDIR(ip->d.i_mode)))
 		return;
 	hfs_now(&now);
-	if (vol->atime == HFS_ATIME_RELATIME && !relatime_due(&ip->d, &now))
+	if (pol == HFS_ATIME_RELATIME && !relatime_due(&ip->d, &now))
 		return;
 	if (ip->d.i_atime == (uint64_t)now.tv_sec &&
 	    ip->d.i_atime_ns == (uint32_t)now.tv_nsec)

@@ -186,8 +186,10 @@ int hfs_accessed(struct hfs_vol *vol, uint64_t ino)
 	struct hfs_inode *ip;
 	int ret;
 
-	/* both fixed at open: no lock for the common noatime case */
-	if (vol->readonly || vol->atime == HFS_ATIME_NEVER)
+	/* no lock for the noatime case (the policy may change under a
+	 * remount: hfs_vol_set_atime) */
+	if (vol->readonly ||
+	    __atomic_load_n(&vol->atime, __ATOMIC_RELAXED) == HFS_ATIME_NEVER)
 		return 0;
 	ret = hfs_vol_lock(vol, false);
 	if (ret)
@@ -199,6 +201,13 @@ int hfs_accessed(struct hfs_vol *vol, uint64_t ino)
 		ret = -ENOENT;
 	hfs_vol_unlock(vol);
 	return ret;
+}
+
+void hfs_vol_set_atime(struct hfs_vol *vol, enum hfs_atime atime,
+		       bool nodiratime)
+{
+	__atomic_store_n(&vol->nodiratime, nodiratime, __ATOMIC_RELAXED);
+	__atomic_store_n(&vol->atime, atime, __ATOMIC_RELAXED);
 }
 
 int hfs_open(struct hfs_vol *vol, uint64_t ino)

@@ -185,6 +185,11 @@ int hfs_fallocate(struct hfs_vol *vol, uint64_t ino, int mode, uint64_t off,
  * unmount or the inode's next transaction.  Never on a read-only
  * volume; never changes ctime.  0 or -errno. */
 int hfs_accessed(struct hfs_vol *vol, uint64_t ino);
+/* Change the atime policy of a mounted volume (a remount: the daemon
+ * sets HFS_ATIME_NEVER while the kernel mount is read-only).  Takes
+ * effect for the next hfs_accessed; any thread. */
+void hfs_vol_set_atime(struct hfs_vol *vol, enum hfs_atime atime,
+		       bool nodiratime);
 /* whence: SEEK_DATA or SEEK_HOLE; others are the caller's */
 int hfs_lseek(struct hfs_vol *vol, uint64_t ino, uint64_t off, int whence,
 	      uint64_t *out);

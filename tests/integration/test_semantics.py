@@ -617,6 +617,143 @@ def test_mount_waits_bounded_for_a_lazily_unmounted_daemon():
 
 
 # ---------------------------------------------------------------------------
+# item 6: mount -o remount,ro / rw through mount(8)
+#
+# mount(8) finds a FUSE type's daemon through mount.fuse3 and PATH, so
+# the check runs in a child with its own mount namespace, where a
+# directory holding a `holdfs` link to the build is bind-mounted over
+# /usr/local/bin (seen by nobody else).  The same steps run on tmpfs as
+# the calibration.  Every mount made in the namespace is unmounted in
+# it; a daemon left behind is killed by HoldFS's teardown.
+
+CLONE_NEWNS = 0x00020000
+
+
+def _sh(cmd):
+    r = H.run(['sh', '-c', cmd], timeout=60)
+    return r.returncode, (r.stdout + r.stderr).strip()
+
+
+def _age(p):
+    """An atime before the mtime: due for an update under relatime (set
+    before a read-only remount, which forbids it)."""
+    now = time.time()
+    os.utime(p, (now - 2 * DAY, now - DAY))
+    return os.stat(p).st_atime
+
+
+def _atime_after_read(p, before=None):
+    ro = before is not None
+    before = _age(p) if before is None else before
+    _read(p)
+    if ro:
+        # on a read-only mount the FUSE kernel module keeps its cached
+        # atime after a read: look past the attribute timeout (1 s,
+        # fs/daemon.h) at what the daemon has
+        time.sleep(1.5)
+    return 'kept' if os.stat(p).st_atime == before else 'updated'
+
+
+def _write_ok(p):
+    try:
+        H.write_file(p, b'w')
+        return 'ok'
+    except OSError as e:
+        return ename(e.errno)
+
+
+def _remount_steps(mnt, mount_cmd):
+    """In the child's own namespace: mount, remount ro and rw in each way
+    mount(8) offers, and what each state allows."""
+    got = {}
+    rc, out = _sh(mount_cmd)
+    if rc != 0:
+        return {'mount': out}
+    try:
+        f = os.path.join(mnt, 'f')
+        H.write_file(f, b'data')
+        before = _age(f)
+        rc, out = _sh('mount -o remount,ro ' + mnt)
+        got['remount,ro'] = rc
+        got['ro: in /proc/mounts'] = 'ro' in (H.mount_entry(mnt) or {}).get('options', '').split(',')
+        got['ro: write'] = _write_ok(os.path.join(mnt, 'g'))
+        got['ro: atime after a read'] = _atime_after_read(f, before)
+        rc, out = _sh('mount -o remount,rw ' + mnt)
+        got['remount,rw'] = rc
+        got['rw: write'] = _write_ok(os.path.join(mnt, 'g'))
+        got['rw: atime after a read'] = _atime_after_read(f)
+        fd = os.open(os.path.join(mnt, 'g'), os.O_WRONLY)
+        try:
+            rc, out = _sh('mount -o remount,ro ' + mnt)
+            got['remount,ro with a file open for writing'] = 'refused' if rc else 'done'
+        finally:
+            os.close(fd)
+        before = _age(f)
+        rc, out = _sh('mount -i -o remount,ro ' + mnt)
+        got['mount -i remount,ro'] = rc
+        got['ro (-i): atime after a read'] = _atime_after_read(f, before)
+        rc, out = _sh('mount -i -o remount,rw ' + mnt)
+        got['mount -i remount,rw'] = rc
+        got['rw (-i): atime after a read'] = _atime_after_read(f)
+    finally:
+        _sh('umount ' + mnt)
+    return got
+
+
+def _in_namespace(fs_kind, region, mnt, bindir):
+    import ctypes
+    if H.libc().unshare(CLONE_NEWNS) != 0:
+        raise OSError(ctypes.get_errno(), 'unshare(CLONE_NEWNS)')
+    rc, out = _sh('mount --make-rprivate / && mount --bind %s /usr/local/bin' % bindir)
+    if rc != 0:
+        return {'namespace': out}
+    if fs_kind == 'tmpfs':
+        return _remount_steps(mnt, 'mount -t tmpfs -o size=16m hfstest-remount ' + mnt)
+    got = _remount_steps(mnt, 'mount -t fuse.holdfs -o allow_other %s %s' % (region, mnt))
+    # a mount started read-only cannot become read-write
+    rc, out = _sh('mount -t fuse.holdfs -o ro,allow_other %s %s' % (region, mnt))
+    if rc == 0:
+        try:
+            rc, out = _sh('mount -o remount,rw ' + mnt)
+            got['ro from the start: remount,rw'] = ('refused: says so' if rc and
+                                                    'remount,rw is not supported' in out
+                                                    else 'rc %d: %s' % (rc, out))
+        finally:
+            _sh('umount ' + mnt)
+    return got
+
+
+REMOUNT_EXPECT = {
+    'remount,ro': 0, 'ro: in /proc/mounts': True, 'ro: write': 'EROFS',
+    'ro: atime after a read': 'kept',
+    'remount,rw': 0, 'rw: write': 'ok', 'rw: atime after a read': 'updated',
+    'remount,ro with a file open for writing': 'refused',
+    'mount -i remount,ro': 0, 'ro (-i): atime after a read': 'kept',
+    'mount -i remount,rw': 0, 'rw (-i): atime after a read': 'updated',
+}
+
+
+def check_remount(fs_kind):
+    """mount -o remount,ro and rw (through mount.fuse3 for holdfs), and
+    mount -i -o remount: the state each leaves (writes, atime), as on
+    tmpfs; a busy remount,ro refused; holdfs mounted ro from the start
+    refuses remount,rw with a message."""
+    if not H.shutil.which('unshare') and not os.path.exists('/usr/bin/unshare'):
+        H.cannot_run('unshare(1) missing (util-linux)')
+    with H.HoldFS(size='128M', mount=False) as fs:
+        bindir = os.path.join(fs.tmpdir, 'bin')
+        os.mkdir(bindir)
+        os.symlink(H.holdfs_bin(), os.path.join(bindir, 'holdfs'))
+        got = H.in_child(_in_namespace, fs_kind, fs.region, fs.mnt, bindir, timeout=120)
+        want = dict(REMOUNT_EXPECT)
+        if fs_kind == 'holdfs':
+            want['ro from the start: remount,rw'] = 'refused: says so'
+        diff_tables(got, want, 'remount (%s)' % fs_kind)
+        if fs_kind == 'holdfs':
+            fs.fsck_clean('after the remounts')
+
+
+# ---------------------------------------------------------------------------
 # the targets
 
 CHECKS = [
@@ -648,6 +785,8 @@ def main():
     if not args.no_calibration:
         targets = [('tmpfs', tmpfs), ('ext4', ext4)] + targets
     for name, target in targets:
+        if name != 'ext4':
+            cases.append(H.Case('%s/remount' % name, lambda n=name: check_remount(n)))
         for opt in ATIME_EXPECT:
             cases.append(H.Case('%s/atime-%s' % (name, opt),
                                 lambda n=name, o=opt: check_atime(n, o)))
