@@ -16,6 +16,9 @@
  *   - S_ISUID goes, whoever the caller is;
  *   - S_ISGID goes if the file is group-executable, or if the caller is
  *     neither in the file's old group nor holds CAP_FSETID.
+ * Setting an access ACL (on anything): S_ISGID goes if the caller is
+ * neither in the file's group nor holds CAP_FSETID, as a chmod by such a
+ * caller (libfuse 3.14 cannot receive the kernel's flag for it).
  *
  * Why the daemon does it: without FUSE_CAP_HANDLE_KILLPRIV the FUSE
  * kernel module refreshes the mode and kills by an older rule (setgid only
@@ -124,8 +127,13 @@ unsigned hfsd_kill_priv_mask(fuse_req_t req, const struct hfs_attr *a,
 	unsigned kill = 0;
 	struct caller c;
 
-	if (why == HFSD_KILL_DATA ? !S_ISREG(a->mode) : S_ISDIR(a->mode))
+	if (why == HFSD_KILL_ACL) {
+		suid = false;
+		gexec = false;
+	} else if (why == HFSD_KILL_DATA ? !S_ISREG(a->mode)
+					 : S_ISDIR(a->mode)) {
 		return 0;
+	}
 	if (!suid && !sgid)
 		return 0;
 	if (!read_caller((unsigned)ctx->pid, &c))
@@ -139,7 +147,7 @@ unsigned hfsd_kill_priv_mask(fuse_req_t req, const struct hfs_attr *a,
 	return kill;
 }
 
-int hfsd_kill_priv(fuse_req_t req, fuse_ino_t ino)
+int hfsd_kill_priv(fuse_req_t req, fuse_ino_t ino, enum hfsd_kill_cause why)
 {
 	struct hfs_vol *vol = hfsd_of(req)->vol;
 	struct hfs_setattr sa = { 0 };
@@ -148,6 +156,11 @@ int hfsd_kill_priv(fuse_req_t req, fuse_ino_t ino)
 
 	if (err)
 		return err;
-	sa.mask = hfsd_kill_priv_mask(req, &a, HFSD_KILL_DATA);
+	sa.mask = hfsd_kill_priv_mask(req, &a, why);
+	/* the volume's kill bits spare directories; an ACL's does not */
+	if (sa.mask && S_ISDIR(a.mode)) {
+		sa.mask = HFS_SET_MODE;
+		sa.mode = a.mode & 07777 & ~(uint32_t)S_ISGID;
+	}
 	return sa.mask ? hfs_setattr(vol, ino, &sa, &a) : 0;
 }

@@ -124,7 +124,7 @@ void hfsd_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	int err;
 
 	/* setuid/setgid go before the data changes (fs/killpriv.c) */
-	err = size ? hfsd_kill_priv(req, ino) : 0;
+	err = size ? hfsd_kill_priv(req, ino, HFSD_KILL_DATA) : 0;
 	if (err) {
 		hfsd_reply_status(req, err);
 		return;
@@ -182,7 +182,7 @@ void hfsd_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 	/* Mode validation (EOPNOTSUPP for collapse/insert range, ...) is
 	 * the volume's: it knows which modes it implements.  Every mode
 	 * the kernel passes on kills privileges first, as on ext4. */
-	err = hfsd_kill_priv(req, ino);
+	err = hfsd_kill_priv(req, ino, HFSD_KILL_DATA);
 	if (!err)
 		err = hfs_fallocate(d->vol, ino, mode, (uint64_t)offset,
 				    (uint64_t)length);
@@ -233,7 +233,7 @@ void hfsd_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 	}
 	/* the destination is written to: fs/killpriv.c */
 	if (len)
-		n = hfsd_kill_priv(req, ino_out);
+		n = hfsd_kill_priv(req, ino_out, HFSD_KILL_DATA);
 	if (!n)
 		n = hfs_copy_range(hfsd_of(req)->vol, ino_in, (uint64_t)off_in,
 			   ino_out, (uint64_t)off_out, len);

@@ -17,9 +17,12 @@
  * its last lookup reference and last open are gone.
  *
  * Permissions: the kernel checks access (the mount always uses
- * default_permissions); the volume applies ownership rules the kernel
- * leaves to filesystems (setgid directories), and clears setuid/setgid
- * when told to (HFS_SET_KILL_*: the daemon decides, fs/killpriv.c).
+ * default_permissions), against POSIX ACLs too; the volume applies the
+ * rules the kernel leaves to filesystems: setgid directories, the umask
+ * (cred->umask, unless the parent has a default ACL), ACLs kept in step
+ * with the mode and inherited at create (lib/acl_i.h), and clears
+ * setuid/setgid when told to (HFS_SET_KILL_*: the daemon decides,
+ * fs/killpriv.c).
  *
  * Locking: thread-safe.  A volume lock serialises namespace and allocation
  * changes; each inode has a rwlock for data I/O.  Lock order: inode before

@@ -754,12 +754,146 @@ def check_remount(fs_kind):
 
 
 # ---------------------------------------------------------------------------
+# item 7: POSIX ACLs, through getfacl/setfacl (package acl) and the
+# kernel's own permission checks.  Every step's getfacl output (numeric,
+# without the "# file" line) and the resulting mode, and what users
+# H.USER1 / H.USER2 may do, must be what tmpfs and ext4 give.
+
+def _facl(*args, cwd=None):
+    r = H.run(list(args), timeout=60)
+    if r.returncode != 0:
+        return 'exit %d: %s' % (r.returncode, r.stderr.strip())
+    return '\n'.join(ln for ln in r.stdout.splitlines() if not ln.startswith('# file:'))
+
+
+def _getfacl(p):
+    return _facl('getfacl', '-n', '-p', p)
+
+
+def _open_as(uid, p, flags):
+    def fn():
+        os.close(os.open(p, flags))
+        return 'ok'
+    try:
+        return H.as_user(uid, uid, fn)
+    except OSError as e:
+        return ename(e.errno)
+
+
+def _create_with_umask(p, umask, mkdir=False):
+    def fn():
+        os.umask(umask)
+        if mkdir:
+            os.mkdir(p, 0o777)
+        else:
+            os.close(os.open(p, os.O_CREAT | os.O_WRONLY, 0o666))
+        return oct(stat.S_IMODE(os.stat(p).st_mode))
+    return H.in_child(fn)
+
+
+def observe_acl(d):
+    """What each step leaves (a table keyed by step)."""
+    got = {}
+    base = os.path.join(d, 'acl')
+    os.mkdir(base, 0o755)
+    try:
+        f = os.path.join(base, 'f')
+        H.write_file(f, b'secret')
+        os.chmod(f, 0o600)
+        got['named user'] = (_facl('setfacl', '-m', 'u:%d:r' % H.USER1, f), _getfacl(f), mode_of(f))
+        got['named user may read'] = _open_as(H.USER1, f, os.O_RDONLY)
+        got['named user may not write'] = _open_as(H.USER1, f, os.O_WRONLY)
+        got['other user may not read'] = _open_as(H.USER2, f, os.O_RDONLY)
+        _facl('setfacl', '-m', 'm::-', f)
+        got['mask ---'] = (_getfacl(f), mode_of(f))
+        got['mask --- denies the named user'] = _open_as(H.USER1, f, os.O_RDONLY)
+        os.chmod(f, 0o640)
+        got['chmod 640 sets the mask'] = (_getfacl(f), mode_of(f))
+        got['named user reads again'] = _open_as(H.USER1, f, os.O_RDONLY)
+        _facl('setfacl', '-m', 'g:%d:rw' % H.GROUP2, f)
+        got['named group'] = (_getfacl(f), mode_of(f))
+        got['named group may write'] = _open_as(H.USER2, f, os.O_WRONLY)
+        _facl('setfacl', '-b', f)
+        got['setfacl -b'] = (_getfacl(f), mode_of(f),
+                             'system.posix_acl_access' in os.listxattr(f))
+        _facl('setfacl', '-m', 'u::rwx,g::r,o::-', f)
+        got['an ACL the mode says all of'] = (_getfacl(f), mode_of(f),
+                                              'system.posix_acl_access' in os.listxattr(f))
+        dd = os.path.join(base, 'd')
+        os.mkdir(dd, 0o755)
+        _facl('setfacl', '-d', '-m', 'u:%d:rx,g::rwx,o::r' % H.USER1, dd)
+        got['default ACL'] = _getfacl(dd)
+        got['file under it, umask 077 (ignored)'] = (
+            _create_with_umask(os.path.join(dd, 'nf'), 0o077), _getfacl(os.path.join(dd, 'nf')))
+        got['dir under it'] = (_create_with_umask(os.path.join(dd, 'nd'), 0o077, mkdir=True),
+                               _getfacl(os.path.join(dd, 'nd')))
+        got['file two levels down'] = (_create_with_umask(os.path.join(dd, 'nd', 'f2'), 0o022),
+                                       _getfacl(os.path.join(dd, 'nd', 'f2')))
+        got['no default ACL: umask 027 applies'] = _create_with_umask(os.path.join(base, 'plain'), 0o027)
+        got['symlink under a default ACL'] = (os.symlink('nf', os.path.join(dd, 'ln')) or
+                                              stat.S_IMODE(os.lstat(os.path.join(dd, 'ln')).st_mode))
+        try:
+            os.setxattr(f, 'system.posix_acl_default', bytes.fromhex('02000000') +
+                        bytes.fromhex('0100060000000000') + bytes.fromhex('0400040000000000') +
+                        bytes.fromhex('2000040000000000'))
+            got['default ACL on a file'] = 'ok'
+        except OSError as e:
+            got['default ACL on a file'] = ename(e.errno)
+        # round trip: dump, strip, restore, compare (relative names; the
+        # dump is kept outside the filesystem under test)
+        dump = os.path.join(H.make_tmpdir('hfstest-acl-'), 'dump')
+        try:
+            r1 = _facl('sh', '-c', 'cd %s && getfacl -R -n . >%s 2>/dev/null' % (base, dump))
+            with open(dump) as fd:
+                before = '\n'.join(ln for ln in fd.read().splitlines()
+                                   if not ln.startswith('# file:'))
+            r2 = _facl('setfacl', '-R', '-b', base)
+            stripped = _facl('sh', '-c', 'cd %s && getfacl -R -n . 2>/dev/null' % base)
+            r3 = _facl('sh', '-c', 'cd %s && setfacl --restore=%s' % (base, dump))
+            after = _facl('sh', '-c', 'cd %s && getfacl -R -n . 2>/dev/null' % base)
+            got['getfacl -R / setfacl --restore round trip'] = (
+                (r1, r2, r3), stripped != before, after == before)
+        finally:
+            H.run(['rm', '-rf', os.path.dirname(dump)], timeout=60)
+        # setgid: a non-member owner setting an ACL loses it, as by chmod
+        sg = os.path.join(base, 'sg')
+        H.write_file(sg, b'x')
+        os.chown(sg, H.USER1, GROUP_F)
+        os.chmod(sg, 0o2770)
+        got['setgid after a non-member sets an ACL'] = H.as_user(
+            H.USER1, H.GROUP1, lambda: (_facl('setfacl', '-m', 'u:%d:r' % H.USER2, sg), mode_of(sg))[1])
+    finally:
+        H.run(['rm', '-rf', base], timeout=60)
+    return got
+
+
+def check_acl(d):
+    """The ACL table equals the one observed on a private tmpfs (so the
+    ext4 run compares ext4 with it too): named users and groups, the mask, chmod, inheritance of
+    default ACLs (umask ignored), ACLs the mode bits already say, the
+    round trip, setgid."""
+    if not H.shutil.which('setfacl'):
+        H.cannot_run('setfacl/getfacl missing (package acl; scripts/setup-deps.sh installs it)')
+    if 'table' not in ACL_REF:
+        with H.Tmpfs(size='16m') as t:
+            ACL_REF['table'] = observe_acl(t.mnt)
+        if os.environ.get('HOLDFS_TEST_SHOW_ACL') == '1':
+            for k, v in ACL_REF['table'].items():
+                print('# %s: %r' % (k, v))
+    diff_tables(observe_acl(d), ACL_REF['table'], 'ACLs (against tmpfs)')
+
+
+ACL_REF = {}    # tmpfs's table, observed once: the reference
+
+
+# ---------------------------------------------------------------------------
 # the targets
 
 CHECKS = [
     ('killpriv-data', check_killpriv_data),
     ('killpriv-chown', check_killpriv_chown),
     ('errnos', check_errnos),
+    ('acl', check_acl),
 ]
 
 tmpfs = H.Lazy('tmpfs mount', lambda: H.Tmpfs(size='256m'))

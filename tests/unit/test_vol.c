@@ -4,6 +4,7 @@
  * remount persistence, journal replay of a committed-but-unapplied
  * transaction, allocator behaviour, and a 100k-entry directory.
  */
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "mkfs.h"
+#include "acl_i.h"
 #include "inode_i.h"
 #include "rmap_i.h"
 #include "vol_i.h"
@@ -396,6 +398,101 @@ static void test_atime(void)
 	}
 }
 
+/* A POSIX ACL xattr value: version 2, then (tag, perm, id) entries. */
+static size_t acl_value(uint8_t *v, const uint16_t (*e)[3], size_t n)
+{
+	uint32_t ver = htole32(2);
+
+	memcpy(v, &ver, 4);
+	for (size_t i = 0; i < n; i++) {
+		uint16_t tag = htole16(e[i][0]), perm = htole16(e[i][1]);
+		uint32_t id = htole32(e[i][2]);
+
+		memcpy(v + 4 + i * 8, &tag, 2);
+		memcpy(v + 4 + i * 8 + 2, &perm, 2);
+		memcpy(v + 4 + i * 8 + 4, &id, 4);
+	}
+	return 4 + n * 8;
+}
+
+static uint32_t mode_of(struct hfs_vol *vol, uint64_t ino)
+{
+	struct hfs_attr a;
+
+	CHECK_EQ(hfs_getattr(vol, ino, &a), 0);
+	return a.mode & 07777;
+}
+
+/* POSIX ACLs through the volume (lib/acl.c): checks, the mode an access
+ * ACL sets, an ACL the mode says all of is not stored, chmod rewrites
+ * the ACL, default ACLs are inherited with the umask ignored, and the
+ * umask applies without one. */
+static void test_acl(void)
+{
+	static const uint16_t named[][3] = {
+		{ 1, 6, 0 }, { 2, 4, 1000 }, { 4, 0, 0 }, { 0x10, 4, 0 },
+		{ 0x20, 0, 0 },
+	};
+	static const uint16_t plain[][3] = {
+		{ 1, 7, 0 }, { 4, 5, 0 }, { 0x20, 0, 0 },
+	};
+	static const uint16_t nomask[][3] = {
+		{ 1, 6, 0 }, { 2, 4, 1000 }, { 4, 0, 0 }, { 0x20, 0, 0 },
+	};
+	struct hfs_cred um = { 0, 0, 022, NULL, 0 };
+	uint8_t v[256], got[256];
+	void *mem;
+	struct hfs_region *rg = make_region(&mem);
+	struct hfs_vol *vol = mount_vol(rg, NULL);
+	struct hfs_setattr sa = { .mask = HFS_SET_MODE, .mode = 0750 };
+	struct hfs_attr a;
+	uint64_t f = mkfile(vol, HFS_ROOT_INO, "af"), d;
+	size_t n;
+
+	n = acl_value(v, nomask, 4);
+	CHECK_EQ(hfs_setxattr(vol, f, HFS_ACL_ACCESS, v, n, 0), -EINVAL);
+	n = acl_value(v, named, 5);
+	CHECK_EQ(hfs_setxattr(vol, f, HFS_ACL_ACCESS, v, n, 0), 0);
+	CHECK_EQ(mode_of(vol, f), 0640);
+	CHECK_EQ(hfs_setxattr(vol, f, HFS_ACL_DEFAULT, v, n, 0), -EACCES);
+	CHECK_EQ(hfs_setattr(vol, f, &sa, &a), 0);
+	CHECK_EQ(hfs_getxattr(vol, f, HFS_ACL_ACCESS, got, sizeof(got)),
+		 (ssize_t)n);
+	CHECK_EQ(got[4 + 2], 7);          /* owner rwx */
+	CHECK_EQ(got[4 + 3 * 8 + 2], 5);  /* the mask takes the group bits */
+	CHECK_EQ(got[4 + 4 * 8 + 2], 0);
+	n = acl_value(v, plain, 3);
+	CHECK_EQ(hfs_setxattr(vol, f, HFS_ACL_ACCESS, v, n, 0), 0);
+	CHECK_EQ(mode_of(vol, f), 0750);
+	CHECK_EQ(hfs_getxattr(vol, f, HFS_ACL_ACCESS, got, sizeof(got)),
+		 -ENODATA);
+	/* inheritance */
+	CHECK_EQ(hfs_mkdir(vol, HFS_ROOT_INO, "ad", 0755, &root_cred, &a), 0);
+	d = a.ino;
+	CHECK_EQ(hfs_mknod(vol, d, "plain", S_IFREG | 0666, 0, &um, &a), 0);
+	CHECK_EQ(a.mode & 07777, 0644);
+	n = acl_value(v, named, 5);
+	CHECK_EQ(hfs_setxattr(vol, d, HFS_ACL_DEFAULT, v, n, 0), 0);
+	CHECK_EQ(hfs_mknod(vol, d, "inh", S_IFREG | 0666, 0, &um, &a), 0);
+	CHECK_EQ(a.mode & 07777, 0640);   /* the ACL's bits, not the umask's */
+	CHECK_EQ(hfs_getxattr(vol, a.ino, HFS_ACL_ACCESS, got, sizeof(got)),
+		 (ssize_t)n);
+	CHECK_EQ(hfs_getxattr(vol, a.ino, HFS_ACL_DEFAULT, got, sizeof(got)),
+		 -ENODATA);
+	CHECK_EQ(hfs_mkdir(vol, d, "sub", 0777, &um, &a), 0);
+	CHECK_EQ(hfs_getxattr(vol, a.ino, HFS_ACL_DEFAULT, got, sizeof(got)),
+		 (ssize_t)n);
+	CHECK_EQ(hfs_vol_close(vol), 0);
+	vol = mount_vol(rg, NULL); /* persisted */
+	CHECK_EQ(hfs_lookup(vol, HFS_ROOT_INO, "ad", &a), 0);
+	CHECK_EQ(hfs_getxattr(vol, a.ino, HFS_ACL_DEFAULT, got, sizeof(got)),
+		 (ssize_t)n);
+	hfs_forget(vol, a.ino, 1);
+	CHECK_EQ(hfs_vol_close(vol), 0);
+	hfs_region_close(rg);
+	free(mem);
+}
+
 int main(void)
 {
 	void *mem;
@@ -419,6 +516,7 @@ int main(void)
 	test_big_dir();
 	test_enospc();
 	test_atime();
+	test_acl();
 	if (failures) {
 		fprintf(stderr, "test_vol: %d failure(s)\n", failures);
 		return 1;
