@@ -37,11 +37,8 @@ static void unescape_octal(char *s)
 	*out = '\0';
 }
 
-/* One mountinfo line: "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [TAGS] -
- * FSTYPE SOURCE SUPEROPTS".  Fills mnt, fstype and source (pointers into
- * line); returns false for a line it cannot read. */
-static bool parse_mountinfo(char *line, char **mnt, char **fstype,
-			    char **source)
+bool hfsd_parse_mountinfo(char *line, char **mnt, char **fstype,
+			  char **source)
 {
 	char *save = NULL, *tok;
 	int field = 0;
@@ -76,7 +73,7 @@ bool hfsd_holdfs_mounted_at(const char *abs, char *src, size_t len)
 	if (!f)
 		return false; /* cannot tell; libfuse will still mount */
 	while (getline(&line, &cap, f) > 0) {
-		if (!parse_mountinfo(line, &mnt, &fstype, &source))
+		if (!hfsd_parse_mountinfo(line, &mnt, &fstype, &source))
 			continue;
 		if (strcmp(mnt, abs) == 0 && strcmp(fstype, "fuse.holdfs") == 0) {
 			snprintf(src, len, "%s", source);

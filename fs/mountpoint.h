@@ -15,6 +15,13 @@
  * the problem has been logged and -1 is returned. */
 int hfsd_check_mountpoint(const char *path, char **abs);
 
+/* One /proc/PID/mountinfo line: "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS
+ * [TAGS] - FSTYPE SOURCE SUPEROPTS".  Fills mnt, fstype and source
+ * (pointers into line, unescaped; line is cut up); false for a line it
+ * cannot read. */
+bool hfsd_parse_mountinfo(char *line, char **mnt, char **fstype,
+			  char **source);
+
 /* Is a holdfs mounted at the absolute path abs?  Copies its source (the
  * region, unless fsname= said otherwise) into src if so. */
 bool hfsd_holdfs_mounted_at(const char *abs, char *src, size_t len);

@@ -13,7 +13,8 @@
  * flock owner in /proc/locks): a process with a FUSE connection open
  * (/dev/fuse, whose fdinfo names the connection, "fuse_connection: N")
  * none of whose connections is mounted any more in its own mount
- * namespace (no "0:N" in /proc/PID/mountinfo) is a daemon on its way
+ * namespace (no fuse.holdfs line "0:N" of this region or at its mount
+ * point in /proc/PID/mountinfo: conn_mounted) is a daemon on its way
  * out, and the new daemon waits for it, up to HFSD_HOLDER_WAIT_MS.
  * Anything else (a daemon still mounted, fsck.holdfs, a daemon still
  * starting up and not yet mounted, a kernel whose fdinfo does not name
@@ -27,12 +28,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "mountpoint.h"
 #include "region.h"
 
 #define MAX_CONNS 8
@@ -75,32 +78,77 @@ static int fuse_conns(int pid, unsigned *conns, int max)
 	return n;
 }
 
-/* Is a filesystem of device 0:minor mounted in PID's mount namespace? */
-static bool conn_mounted(int pid, unsigned minor)
+/* argv[2] of PID, the mount point a holdfs daemon was started with
+ * ("holdfs REGION MOUNTPOINT ..."), made absolute; "" if unknown. */
+static void holder_mountpoint(int pid, char *out, size_t len)
 {
-	char path[64], line[4096], want[32];
+	char path[64], args[2 * PATH_MAX + 64], *abs;
+	ssize_t n = 0;
+	int fd, i = 0;
+
+	out[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, args, sizeof(args) - 1);
+		close(fd);
+	}
+	if (n <= 0)
+		return;
+	args[n] = '\0';
+	for (char *a = args; a < args + n; a += strlen(a) + 1, i++) {
+		if (i != 2)
+			continue;
+		abs = realpath(a, NULL);
+		if (abs)
+			snprintf(out, len, "%s", abs);
+		free(abs);
+		return;
+	}
+}
+
+/* Is connection 0:minor still mounted in PID's namespace as its holdfs?
+ * The device number alone is not enough: the kernel gives a freed one to
+ * the next mount at once, maybe another FUSE filesystem's.  So the line
+ * must be a fuse.holdfs mount of this region (the default source) or at
+ * the holder's own mount point. */
+static bool conn_mounted(int pid, unsigned minor, const char *region)
+{
+	char path[64], want[32], hmnt[PATH_MAX], *line = NULL;
+	char *rabs = realpath(region, NULL);
+	size_t cap = 0;
 	bool found = false;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/mountinfo", pid);
 	snprintf(want, sizeof(want), " 0:%u ", minor);
+	holder_mountpoint(pid, hmnt, sizeof(hmnt));
 	f = fopen(path, "re");
-	if (!f)
+	if (!f) {
+		free(rabs);
 		return true; /* cannot tell: do not wait */
-	while (!found && fgets(line, sizeof(line), f)) {
-		/* "ID PARENT MAJ:MIN ROOT ...": the third field */
-		char *sp = strchr(line, ' ');
+	}
+	while (!found && getline(&line, &cap, f) > 0) {
+		/* "ID PARENT MAJ:MIN ...": the third field */
+		char *sp = strchr(line, ' '), *mnt, *type, *src;
 
 		sp = sp ? strchr(sp + 1, ' ') : NULL;
-		found = sp && strncmp(sp, want, strlen(want)) == 0;
+		if (!sp || strncmp(sp, want, strlen(want)) != 0 ||
+		    !hfsd_parse_mountinfo(line, &mnt, &type, &src) ||
+		    strcmp(type, "fuse.holdfs") != 0)
+			continue;
+		found = (rabs && strcmp(src, rabs) == 0) ||
+			(hmnt[0] && strcmp(mnt, hmnt) == 0);
 	}
+	free(line);
+	free(rabs);
 	fclose(f);
 	return found;
 }
 
-/* A holdfs daemon (or any FUSE server) that has lost every mount it
- * served, but not yet exited. */
-static bool lost_its_mount(int pid)
+/* A holdfs daemon that has lost every mount it served, but not yet
+ * exited. */
+static bool lost_its_mount(int pid, const char *region)
 {
 	unsigned conns[MAX_CONNS];
 	int n = fuse_conns(pid, conns, MAX_CONNS);
@@ -108,7 +156,7 @@ static bool lost_its_mount(int pid)
 	if (n == 0)
 		return false;
 	for (int i = 0; i < n; i++)
-		if (conn_mounted(pid, conns[i]))
+		if (conn_mounted(pid, conns[i], region))
 			return false;
 	return true;
 }
@@ -131,7 +179,7 @@ bool hfsd_region_wait_holder(const char *region, unsigned timeout_ms)
 
 	if (pid <= 0)
 		return pid == 0; /* gone already: try again */
-	if (!lost_its_mount(pid))
+	if (!lost_its_mount(pid, region))
 		return false;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (ms_since(&t0) < timeout_ms) {

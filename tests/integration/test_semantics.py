@@ -550,21 +550,47 @@ def _mount8(fs, opts=('allow_other',), mnt=None):
                   '-o', ','.join(opts)], timeout=60)
 
 
+def _churn_mounts(where, stop):
+    """Mount and unmount a tmpfs at where until stop is set: other users'
+    mounts, which take the device number (0:N) an unmounted FUSE
+    connection just gave back."""
+    while not stop.is_set():
+        if H.run(['mount', '-t', 'tmpfs', '-o', 'size=1m', 'hfstest-churn', where],
+                 timeout=30).returncode == 0:
+            H.run(['umount', where], timeout=30)
+
+
 def test_umount_then_mount_at_once():
-    """`umount MNT; mount ... MNT`, ten times in a row: every mount
-    succeeds and sees what the previous one wrote; fsck clean after."""
+    """`umount MNT; mount ... MNT`, ten times in a row while other mounts
+    come and go: every mount succeeds and sees what the previous one
+    wrote; fsck clean after."""
+    import threading
     with H.HoldFS(size='256M', mount=False) as fs:
-        for i in range(10):
-            r = _mount8(fs)
-            check(r.returncode == 0, 'mount #%d right after umount failed (exit %d): %s'
-                  % (i, r.returncode, (r.stderr or r.stdout).strip()))
-            for j in range(i):
-                check(os.path.exists(fs.path('f%d' % j)), 'f%d missing in mount #%d' % (j, i))
-            H.write_file(fs.path('f%d' % i), b'x' * 4096)
-            r = H.run(['umount', fs.mnt], timeout=60)
-            check(r.returncode == 0, 'umount #%d failed: %s' % (i, r.stderr.strip()))
+        churn = os.path.join(fs.tmpdir, 'churn')
+        os.mkdir(churn)
+        stop = threading.Event()
+        t = threading.Thread(target=_churn_mounts, args=(churn, stop), daemon=True)
+        t.start()
+        try:
+            _umount_mount_cycles(fs)
+        finally:
+            stop.set()
+            t.join(60)
+            H.unmount_path(churn)
         fs.unmount(check_clean=True)
         fs.fsck_clean('after ten umount/mount cycles')
+
+
+def _umount_mount_cycles(fs):
+    for i in range(10):
+        r = _mount8(fs)
+        check(r.returncode == 0, 'mount #%d right after umount failed (exit %d): %s'
+              % (i, r.returncode, (r.stderr or r.stdout).strip()))
+        for j in range(i):
+            check(os.path.exists(fs.path('f%d' % j)), 'f%d missing in mount #%d' % (j, i))
+        H.write_file(fs.path('f%d' % i), b'x' * 4096)
+        r = H.run(['umount', fs.mnt], timeout=60)
+        check(r.returncode == 0, 'umount #%d failed: %s' % (i, r.stderr.strip()))
 
 
 def test_mount_refuses_a_mounted_holder_at_once():
