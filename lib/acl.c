@@ -191,8 +191,7 @@ int hfs_acl_set_locked(struct hfs_vol *vol, struct hfs_inode *ip,
 		       : -EACCES;
 	if (vol->readonly)
 		return -EROFS;
-	/* staged with the inode by either call below */
-	ip->d.i_mode = mode;
+	/* the new mode is staged with the inode by either call below */
 	if (hfs_acl_mode(v, len, &mode)) {
 		ip->d.i_mode = mode;
 		ret = hfs_xattr_set_locked(vol, ip, name, v, len, 0);
