@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Killing privileges: which of S_ISUID and S_ISGID a change to a file
+ * takes away, decided by the rule current Linux kernels apply on their
+ * own filesystems (measured on tmpfs and ext4 on this kernel:
+ * tests/integration/test_semantics.py), and cleared by the volume.
+ *
+ * Data changes of a regular file (write, truncate to any size, fallocate
+ * of any mode, the destination of copy_file_range), by a caller without
+ * CAP_FSETID:
+ *   - S_ISUID goes;
+ *   - S_ISGID goes if the file is group-executable, or if the caller is
+ *     not in the file's group (primary or supplementary).
+ * A caller with CAP_FSETID keeps both.
+ * Owner changes (chown, chgrp) of anything but a directory:
+ *   - S_ISUID goes, whoever the caller is;
+ *   - S_ISGID goes if the file is group-executable, or if the caller is
+ *     neither in the file's old group nor holds CAP_FSETID.
+ * Setting an access ACL (on anything): S_ISGID goes if the caller is
+ * neither in the file's group nor holds CAP_FSETID, as a chmod by such a
+ * caller (libfuse 3.14 cannot receive the kernel's flag for it).
+ *
+ * Why the daemon does it: without FUSE_CAP_HANDLE_KILLPRIV the FUSE
+ * kernel module refreshes the mode and kills by an older rule (setgid only
+ * on group-executable files), so a setgid bit on a 2666 file survived a
+ * write by a stranger.  That SETATTR of the kernel's still arrives first;
+ * these functions add what it leaves.  With killpriv negotiated the
+ * kernel sends nothing and these functions are the whole rule, so every
+ * handler that changes data or owners calls them either way.
+ *
+ * The caller: FUSE gives the fsuid, fsgid and thread id of a request.
+ * The supplementary groups and effective capabilities come from
+ * /proc/TID/status, read only when the file has a bit to lose.  A caller
+ * the daemon cannot see (gone, in another pid namespace) counts as a
+ * stranger without privileges, so the bits go: the safe side.
+ * Capabilities count only for a caller in the daemon's own user
+ * namespace, as the kernel's check is against the initial one.
+ */
+#include "daemon.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define HFSD_CAP_FSETID 4 /* linux/capability.h */
+
+struct caller {
+	bool cap_fsetid;
+	int ngroups;
+	uint32_t groups[HFSD_MAX_GROUPS];
+};
+
+static bool same_userns(unsigned tid)
+{
+	char p[64], mine[64], theirs[64];
+	ssize_t a, b;
+
+	snprintf(p, sizeof(p), "/proc/%u/ns/user", tid);
+	a = readlink("/proc/self/ns/user", mine, sizeof(mine));
+	b = readlink(p, theirs, sizeof(theirs));
+	return a > 0 && a == b && memcmp(mine, theirs, (size_t)a) == 0;
+}
+
+/* "Groups:\t1 2 3" and "CapEff:\t<hex>" of /proc/TID/status.  false when
+ * the caller cannot be seen. */
+static bool read_caller(unsigned tid, struct caller *c)
+{
+	char path[64], line[1024];
+	bool groups = false, caps = false;
+	FILE *f;
+
+	memset(c, 0, sizeof(*c));
+	if (tid == 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%u/status", tid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f) && !(groups && caps)) {
+		char *s, *end;
+
+		if (strncmp(line, "Groups:", 7) == 0) {
+			groups = true;
+			/* more than fit: a caller in the 65th group loses
+			 * the bit, the safe side */
+			for (s = line + 7; c->ngroups < HFSD_MAX_GROUPS;
+			     s = end) {
+				unsigned long g = strtoul(s, &end, 10);
+
+				if (end == s)
+					break;
+				c->groups[c->ngroups++] = (uint32_t)g;
+			}
+		} else if (strncmp(line, "CapEff:", 7) == 0) {
+			unsigned long long eff = strtoull(line + 7, NULL, 16);
+
+			caps = true;
+			c->cap_fsetid = (eff >> HFSD_CAP_FSETID) & 1;
+		}
+	}
+	fclose(f);
+	if (c->cap_fsetid && !same_userns(tid))
+		c->cap_fsetid = false;
+	return groups && caps;
+}
+
+static bool in_group(const struct fuse_ctx *ctx, const struct caller *c,
+		     uint32_t gid)
+{
+	if (ctx->gid == gid)
+		return true;
+	for (int i = 0; i < c->ngroups; i++)
+		if (c->groups[i] == gid)
+			return true;
+	return false;
+}
+
+unsigned hfsd_kill_priv_mask(fuse_req_t req, const struct hfs_attr *a,
+			     enum hfsd_kill_cause why)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	bool suid = a->mode & S_ISUID, sgid = a->mode & S_ISGID;
+	bool gexec = a->mode & S_IXGRP;
+	unsigned kill = 0;
+	struct caller c;
+
+	if (why == HFSD_KILL_ACL) {
+		suid = false;
+		gexec = false;
+	} else if (why == HFSD_KILL_DATA ? !S_ISREG(a->mode)
+					 : S_ISDIR(a->mode)) {
+		return 0;
+	}
+	if (!suid && !sgid)
+		return 0;
+	if (!read_caller((unsigned)ctx->pid, &c))
+		memset(&c, 0, sizeof(c)); /* a stranger, unprivileged */
+	if (why == HFSD_KILL_DATA && c.cap_fsetid)
+		return 0;
+	if (suid)
+		kill |= HFS_SET_KILL_SUID;
+	if (sgid && (gexec || (!c.cap_fsetid && !in_group(ctx, &c, a->gid))))
+		kill |= HFS_SET_KILL_SGID;
+	return kill;
+}
+
+int hfsd_kill_priv(fuse_req_t req, fuse_ino_t ino, enum hfsd_kill_cause why)
+{
+	struct hfs_vol *vol = hfsd_of(req)->vol;
+	struct hfs_setattr sa = { 0 };
+	struct hfs_attr a;
+	int err = hfs_getattr(vol, ino, &a);
+
+	if (err)
+		return err;
+	sa.mask = hfsd_kill_priv_mask(req, &a, why);
+	/* the volume's kill bits spare directories; an ACL's does not */
+	if (sa.mask && S_ISDIR(a.mode)) {
+		sa.mask = HFS_SET_MODE;
+		sa.mode = a.mode & 07777 & ~(uint32_t)S_ISGID;
+	}
+	return sa.mask ? hfs_setattr(vol, ino, &sa, &a) : 0;
+}
