@@ -90,6 +90,8 @@ struct hfsd_ctl {
 	uint64_t region_size, alloc_unit;
 	unsigned revoke_ms;
 	bool readonly;
+	bool mount_ro;            /* the kernel mount is read-only now (a
+				     remount: fs/remount.c); atomic */
 	/* admission (ctl_admit.c), ring thread only */
 	unsigned max_clients, max_per_uid, hello_ms;
 	unsigned fd_base;         /* descriptors held before any client */

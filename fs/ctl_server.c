@@ -386,6 +386,12 @@ static int region_fds(struct hfsd_ctl *c)
 	return 0;
 }
 
+void hfsd_ctl_set_mount_ro(struct hfsd_ctl *c, bool ro)
+{
+	if (c)
+		__atomic_store_n(&c->mount_ro, ro, __ATOMIC_RELAXED);
+}
+
 int hfsd_ctl_start(struct hfsd *d, struct fuse_session *se,
 		   const struct hfsd_ctl_opts *o, struct hfsd_ctl **out)
 {

@@ -40,5 +40,8 @@ int hfsd_ctl_start(struct hfsd *d, struct fuse_session *se,
 /* Before unmount: disconnect every client, remove the hooks, the socket
  * and the symlink, join the thread. */
 void hfsd_ctl_stop(struct hfsd_ctl *c);
+/* The kernel mount became read-only (or read-write again): refuse write
+ * leases with EROFS while it is.  Any thread (fs/remount.c). */
+void hfsd_ctl_set_mount_ro(struct hfsd_ctl *c, bool ro);
 
 #endif

@@ -56,6 +56,8 @@ struct hfsd {
 	bool want_uring;
 	unsigned uring_depth;
 	struct hfsd_uring *uring;
+	bool acl;                 /* POSIX ACLs negotiated (fs/ops.c): the
+				     umask comes unapplied */
 	struct hfsd_fail *fail;   /* failure pipeline (fs/failure.c) */
 	struct hfsd_coh *coh;     /* page-cache coherence table of the DAX
 				     leases (fs/coherence.h), or NULL */
@@ -153,8 +155,10 @@ void hfsd_reply_entry(fuse_req_t req, const struct hfs_attr *a);
 /* Reply to a volume call's result: err < 0 is -errno, 0 is success. */
 void hfsd_reply_status(fuse_req_t req, int err);
 
-/* Caller credentials for creating inodes.  The kernel has already applied
- * the umask (no FUSE_CAP_DONT_MASK), so cred.umask is 0.  Supplementary
+/* Caller credentials for creating inodes.  With POSIX ACLs the kernel
+ * sends the umask unapplied (FUSE_CAP_DONT_MASK) and the volume applies
+ * it unless the parent has a default ACL; without, it has applied it and
+ * cred.umask is 0.  Supplementary
  * groups are fetched (from /proc, so only when needed) for modes with the
  * setgid bit, the one case where the volume needs them. */
 #define HFSD_MAX_GROUPS 64
@@ -164,6 +168,21 @@ struct hfsd_cred {
 };
 const struct hfs_cred *hfsd_req_cred(fuse_req_t req, uint32_t mode,
 				     struct hfsd_cred *buf);
+
+/* fs/killpriv.c: setuid/setgid taken away by data and owner changes, by
+ * the kernel's current rule (the file's header says which). */
+enum hfsd_kill_cause {
+	HFSD_KILL_DATA,   /* write, truncate, fallocate, copy destination */
+	HFSD_KILL_OWNER,  /* chown, chgrp */
+	HFSD_KILL_ACL,    /* setting an access ACL (setfacl) */
+};
+/* The HFS_SET_KILL_SUID/SGID bits that a change of kind why to the file
+ * with attributes a, by the caller of req, clears; 0 for none. */
+unsigned hfsd_kill_priv_mask(fuse_req_t req, const struct hfs_attr *a,
+			     enum hfsd_kill_cause why);
+/* Clears them for a change of kind why to ino (a data change: before
+ * it, as the kernel does): 0 or -errno. */
+int hfsd_kill_priv(fuse_req_t req, fuse_ino_t ino, enum hfsd_kill_cause why);
 
 /* fs/log.c: "holdfs: ..." on stderr in the foreground, syslog once the
  * daemon has detached.  libfuse's own messages are routed here too. */

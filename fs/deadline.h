@@ -33,6 +33,14 @@
 #define HFSD_POLL_MS_DEFAULT 1000
 #define HFSD_POLL_MS_MAX 3600000
 
+/* A new mount of a region still held by a daemon that has lost its
+ * mount waits this long for it to close the region (fs/region_wait.c).
+ * Measured: 2 to 25 ms from umount(8) returning to the region's release;
+ * ten seconds leave room for a loaded machine and a large journal to
+ * clear, and bound a mount(8) that waits for a lazily unmounted daemon
+ * whose files stay open. */
+#define HFSD_HOLDER_WAIT_MS 10000
+
 /* -o hello_ms: a control connection must send its first request within
  * this (ctl_admit.c).  A DAX client sends HELLO, holdfsctl its request,
  * right after connecting; two seconds allow for a loaded machine, and

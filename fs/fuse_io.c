@@ -41,6 +41,8 @@
 
 /* The kill bit of the request this thread is handling. */
 static _Thread_local bool req_kill_suidgid;
+/* ... and whether it is one that carries the bit (WRITE, SETATTR) */
+static _Thread_local bool req_kill_known;
 
 /* The INIT exchange: written by the one thread that reads INIT (the
  * first request of the session, answered before any other is read). */
@@ -56,6 +58,7 @@ void hfsd_fuse_io_note_request(const void *buf, size_t n)
 	size_t alen;
 
 	req_kill_suidgid = false;
+	req_kill_known = false;
 	if (n < sizeof(*h))
 		return;
 	alen = n - sizeof(*h);
@@ -77,12 +80,14 @@ void hfsd_fuse_io_note_request(const void *buf, size_t n)
 		break;
 	}
 	case FUSE_WRITE:
+		req_kill_known = true;
 		if (alen >= sizeof(struct fuse_write_in))
 			req_kill_suidgid =
 				((const struct fuse_write_in *)arg)->write_flags &
 				FUSE_WRITE_KILL_SUIDGID;
 		break;
 	case FUSE_SETATTR:
+		req_kill_known = true;
 		if (alen >= sizeof(struct fuse_setattr_in))
 			req_kill_suidgid =
 				((const struct fuse_setattr_in *)arg)->valid &
@@ -214,4 +219,9 @@ int hfsd_fuse_io_install(struct fuse_session *se)
 bool hfsd_req_kill_suidgid(void)
 {
 	return req_kill_suidgid;
+}
+
+bool hfsd_req_kill_known(void)
+{
+	return req_kill_known;
 }

@@ -20,6 +20,9 @@ int hfsd_fuse_io_install(struct fuse_session *se);
  * setuid/setgid to be killed (the caller lacks CAP_FSETID; always set
  * for a chown).  Meaningful only once hfsd.killpriv_v2 is set. */
 bool hfsd_req_kill_suidgid(void);
+/* The request being handled is a WRITE or SETATTR: under KILLPRIV_V2
+ * its kill bit says whether the caller holds CAP_FSETID. */
+bool hfsd_req_kill_known(void);
 
 /* A request read by another transport (fs/fuse_uring.c), about to be
  * handled on this thread: note what the read hook notes. */

@@ -193,7 +193,8 @@ static bool lease_allowed(struct hfsd_ctl *c, struct hfsd_client *cl,
 		return false;
 	}
 	acc &= O_ACCMODE;
-	if (w && c->readonly) {
+	if (w && (c->readonly ||
+		  __atomic_load_n(&c->mount_ro, __ATOMIC_RELAXED))) {
 		hfsd_ctl_send_error(c, cl, m->h.id, EROFS, "read-only mount");
 		return false;
 	}

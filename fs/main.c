@@ -20,6 +20,7 @@
 #include "daemon.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,12 +30,15 @@
 #include <unistd.h>
 
 #include "ctl_server.h"
+#include "deadline.h"
 #include "detach.h"
 #include "failure.h"
 #include "fuse_io.h"
 #include "fuse_uring.h"
 #include "mountpoint.h"
 #include "options.h"
+#include "region_wait.h"
+#include "remount.h"
 
 #ifndef HOLDFS_VERSION
 #define HOLDFS_VERSION "unknown"
@@ -64,12 +68,23 @@ static int open_volume(struct hfsd *d, const struct hfsd_opts *o)
 		.sysfs_root = o->sysfs_root,
 		.readonly = o->readonly,
 	};
-	struct hfs_vol_opts vopts = { .readonly = o->readonly };
+	struct hfs_vol_opts vopts = {
+		.readonly = o->readonly,
+		.atime = hfsd_opts_atime(o),
+		.nodiratime = o->nodiratime,
+	};
 	struct hfs_vol_info vi = { 0 };
 	struct hfs_err err = { 0 };
 	int r;
 
 	r = hfs_region_open(o->region, &ropts, &d->rg, &err);
+	/* umount; mount: the daemon of the old mount may still be closing
+	 * the region (fs/region_wait.c) */
+	if (r == -EBUSY &&
+	    hfsd_region_wait_holder(o->region, HFSD_HOLDER_WAIT_MS)) {
+		memset(&err, 0, sizeof(err));
+		r = hfs_region_open(o->region, &ropts, &d->rg, &err);
+	}
 	if (r < 0) {
 		if (err.code)
 			hfsd_log(LOG_ERR, "%s", err.msg);
@@ -142,9 +157,10 @@ static int run(struct hfsd *d, struct fuse_session *se,
 {
 	struct hfsd_ctl *ctl = NULL;
 	struct hfsd_fail *fail = NULL;
+	struct hfsd_remount_watch *rw = NULL;
 	const char *why = NULL;
 	bool shut = false;
-	int status = 0;
+	int status = 0, conn_fd = -1;
 
 	if (open_volume(d, o) < 0)
 		return 1;
@@ -157,6 +173,11 @@ static int run(struct hfsd *d, struct fuse_session *se,
 		status = 1;
 		goto unmount;
 	}
+	/* A copy of the FUSE descriptor, closed only once the region is:
+	 * until then its fdinfo names this connection, which is how a new
+	 * mount of the region tells a daemon that has lost its mount and
+	 * is closing from one still serving (fs/region_wait.c). */
+	conn_fd = fcntl(fuse_session_fd(se), F_DUPFD_CLOEXEC, 3);
 	if (fuse_set_signal_handlers(se) != 0) {
 		hfsd_log(LOG_ERR, "cannot install signal handlers");
 		status = 1;
@@ -193,6 +214,12 @@ static int run(struct hfsd *d, struct fuse_session *se,
 			hfsd_log(LOG_WARNING, "failure monitor unavailable on "
 				 "%s", mnt);
 	}
+	/* mount -o remount (fs/remount.c) */
+	if (hfsd_remount_watch_start(d, ctl, mnt, hfsd_opts_atime(o),
+				     o->nodiratime, &rw) < 0)
+		hfsd_log(LOG_WARNING, "%s: remounts will not be followed "
+			 "(read-only remounts still refuse every write through "
+			 "the mount)", mnt);
 	if (ready_fd >= 0) {
 		if (hfsd_detach_finish(ready_fd) < 0) {
 			status = 1;
@@ -206,6 +233,7 @@ static int run(struct hfsd *d, struct fuse_session *se,
 signals:
 	hfsd_uring_stop(d->uring); /* its threads end with the loop's */
 	d->uring = NULL;
+	hfsd_remount_watch_stop(rw); /* uses the control server */
 	hfsd_fail_stop(fail); /* uses the control server: stop it first */
 	shut = hfsd_fail_is_shutdown(fail, &why);
 	hfsd_ctl_stop(ctl); /* before unmount: clients see EOF first */
@@ -224,6 +252,8 @@ close_vol:
 		status = 1;
 	}
 	hfs_region_close(d->rg);
+	if (conn_fd >= 0)
+		close(conn_fd);
 	hfsd_fail_free(fail);
 	if (ready_fd >= 0 && status == 0)
 		hfsd_log(LOG_INFO, "%s unmounted from %s", o->region, mnt);
@@ -285,6 +315,10 @@ int main(int argc, char *argv[])
 	}
 	if (o.show_version) {
 		status = flush_stdout(print_version());
+		goto out;
+	}
+	if (o.remount) {
+		status = hfsd_remount(&o);
 		goto out;
 	}
 	if (hfsd_check_mountpoint(o.mountpoint, &mnt) < 0)

@@ -37,11 +37,8 @@ static void unescape_octal(char *s)
 	*out = '\0';
 }
 
-/* One mountinfo line: "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [TAGS] -
- * FSTYPE SOURCE SUPEROPTS".  Fills mnt, fstype and source (pointers into
- * line); returns false for a line it cannot read. */
-static bool parse_mountinfo(char *line, char **mnt, char **fstype,
-			    char **source)
+bool hfsd_parse_mountinfo(char *line, char **mnt, char **fstype,
+			  char **source)
 {
 	char *save = NULL, *tok;
 	int field = 0;
@@ -65,8 +62,7 @@ static bool parse_mountinfo(char *line, char **mnt, char **fstype,
 	return true;
 }
 
-/* Is a holdfs mounted at abs?  Copies its source into src if so. */
-static bool holdfs_mounted_at(const char *abs, char *src, size_t len)
+bool hfsd_holdfs_mounted_at(const char *abs, char *src, size_t len)
 {
 	char *line = NULL, *mnt, *fstype, *source;
 	size_t cap = 0;
@@ -77,7 +73,7 @@ static bool holdfs_mounted_at(const char *abs, char *src, size_t len)
 	if (!f)
 		return false; /* cannot tell; libfuse will still mount */
 	while (getline(&line, &cap, f) > 0) {
-		if (!parse_mountinfo(line, &mnt, &fstype, &source))
+		if (!hfsd_parse_mountinfo(line, &mnt, &fstype, &source))
 			continue;
 		if (strcmp(mnt, abs) == 0 && strcmp(fstype, "fuse.holdfs") == 0) {
 			snprintf(src, len, "%s", source);
@@ -130,7 +126,7 @@ int hfsd_check_mountpoint(const char *path, char **abs)
 	*abs = realpath(path, NULL);
 	if (!*abs)
 		return stat_error(path, errno);
-	if (holdfs_mounted_at(*abs, src, sizeof(src))) {
+	if (hfsd_holdfs_mounted_at(*abs, src, sizeof(src))) {
 		hfsd_log(LOG_ERR, "%s: already mounted (holdfs from %s); "
 			 "unmount it first", path, src);
 		free(*abs);

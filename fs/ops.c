@@ -19,17 +19,15 @@
  *   write without telling us whether the caller holds CAP_FSETID.  Its
  *   successor, FUSE_HANDLE_KILLPRIV_V2, which libfuse 3.14 does not
  *   name, is negotiated by the transport hooks instead (fs/fuse_io.c):
- *   it carries that bit and spares each write(2) the kernel's
- *   GETXATTR(security.capability) probe.
- * - POSIX_ACL: permission checks are the kernel's default_permissions
- *   mode bits only; ACL xattrs are refused by the kernel.
+ *   it carries that bit, spares each write(2) the kernel's
+ *   GETXATTR(security.capability) probe, and leaves the whole rule to
+ *   the handlers (fs/killpriv.c), which apply the kernel's current one
+ *   either way (without V2 the kernel kills by an older rule first).
  * - EXPORT_SUPPORT: no lookup of "." / ".." by handle (no NFS export).
- * - DONT_MASK: the kernel applies the umask before sending the mode.
  */
 static const unsigned hfsd_caps_off =
 	FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_ATOMIC_O_TRUNC |
-	FUSE_CAP_HANDLE_KILLPRIV | FUSE_CAP_POSIX_ACL |
-	FUSE_CAP_EXPORT_SUPPORT | FUSE_CAP_DONT_MASK;
+	FUSE_CAP_HANDLE_KILLPRIV | FUSE_CAP_EXPORT_SUPPORT;
 
 /* Wanted where the kernel offers them: concurrent reads and directory
  * operations (the volume is thread-safe), readdirplus (the volume hands
@@ -40,12 +38,27 @@ static const unsigned hfsd_caps_on =
 	FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO |
 	FUSE_CAP_CACHE_SYMLINKS;
 
+/* POSIX ACLs (docs/semantics.md): the kernel checks access against them
+ * (with default_permissions) and caches them; the volume stores them as
+ * system.posix_acl_* xattrs, keeps the mode bits in step, and does the
+ * inheritance at create, which needs the umask unapplied (DONT_MASK: the
+ * volume applies it when the parent has no default ACL).  Both or
+ * neither. */
+static const unsigned hfsd_caps_acl = FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
+
 static void hfsd_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct hfsd *d = userdata;
 
-	conn->want &= ~hfsd_caps_off;
+	conn->want &= ~(hfsd_caps_off | hfsd_caps_acl);
 	conn->want |= conn->capable & hfsd_caps_on;
+	if ((conn->capable & hfsd_caps_acl) == hfsd_caps_acl) {
+		conn->want |= hfsd_caps_acl;
+		d->acl = true;
+	} else {
+		hfsd_log(LOG_WARNING, "the kernel offers no POSIX ACLs to "
+			 "FUSE (capable 0x%x): mode bits only", conn->capable);
+	}
 	/* libfuse clamps this to its receive buffer (1 MiB in 3.14) and
 	 * negotiates max_pages with the kernel from it. */
 	conn->max_write = HFSD_MAX_IO;

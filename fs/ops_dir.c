@@ -107,6 +107,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 		return;
 	}
 	err = hfs_readdir(vol, ino, (uint64_t)off, plus, dirbuf_fill, &d);
+	if (err >= 0) /* a listing is a read of the directory */
+		(void)hfs_accessed(vol, ino);
 	/* An error after some entries: send those; the next request from
 	 * the following offset reports the error. */
 	if (err < 0 && d.used == 0) {

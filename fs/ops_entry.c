@@ -9,7 +9,6 @@
  * never forgotten for good.
  */
 #include "daemon.h"
-#include "killpriv.h"
 #include "revoke.h"
 
 #include <errno.h>
@@ -100,12 +99,41 @@ static void setattr_from_fuse(const struct stat *st, int to_set,
 		sa->mask |= HFS_SET_CTIME;
 		sa->ctime = st->st_ctim;
 	}
-	/* KILLPRIV_V2 (fs/fuse_io.c): a chown asks to clear setuid, and
-	 * setgid with group execute.  A truncate's kill is the write rule,
-	 * applied before (hfsd_setattr). */
+	/* Sent under KILLPRIV_V2 (fs/fuse_io.c): with a chown, clear
+	 * setuid, and setgid with group execute (the owner rule adds the
+	 * rest, setattr_kill_priv); with a truncate, the caller lacks
+	 * CAP_FSETID, which the data rule reads from the same bit. */
 	if ((to_set & (FUSE_SET_ATTR_KILL_SUID | FUSE_SET_ATTR_KILL_SGID)) &&
 	    !(to_set & FUSE_SET_ATTR_SIZE))
 		sa->mask |= HFS_SET_KILL_SUIDGID;
+}
+
+/* A truncate is a data change and a chown an owner change: the setuid
+ * and setgid bits they take away (fs/killpriv.c) go in the same
+ * transaction.  The owner rule looks at the old group.
+ *
+ * chown(f, -1, -1) changes no owner, yet kills like any chown; FUSE
+ * sends it as a SETATTR with nothing to set, so an empty SETATTR is
+ * taken as one.  (The kernel sends the same empty request when a write
+ * removes security.capability from a file; a setuid bit that such a
+ * write by a caller with CAP_FSETID would keep on ext4 goes here.) */
+static int setattr_kill_priv(fuse_req_t req, fuse_ino_t ino, int to_set,
+			     struct hfs_setattr *sa)
+{
+	bool owner = (sa->mask & (HFS_SET_UID | HFS_SET_GID)) || to_set == 0;
+	struct hfs_attr a;
+	int err;
+
+	if (!(sa->mask & HFS_SET_SIZE) && !owner)
+		return 0;
+	err = hfs_getattr(hfsd_of(req)->vol, ino, &a);
+	if (err)
+		return err;
+	if (sa->mask & HFS_SET_SIZE)
+		sa->mask |= hfsd_kill_priv_mask(req, &a, HFSD_KILL_DATA);
+	if (owner)
+		sa->mask |= hfsd_kill_priv_mask(req, &a, HFSD_KILL_OWNER);
+	return 0;
 }
 
 void hfsd_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
@@ -120,12 +148,7 @@ void hfsd_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	struct hfsd *d = hfsd_of(req);
 
 	setattr_from_fuse(attr, to_set, &sa);
-	/* A size change by a caller without CAP_FSETID (the kernel's bit)
-	 * costs setuid/setgid/capabilities, as a write does. */
-	err = (to_set & FUSE_SET_ATTR_SIZE) &&
-		      (to_set & (FUSE_SET_ATTR_KILL_SUID | FUSE_SET_ATTR_KILL_SGID))
-		      ? hfsd_kill_privs(req, ino, HFSD_FSETID_KERNEL)
-		      : 0;
+	err = setattr_kill_priv(req, ino, to_set, &sa);
 	if (!err)
 		err = hfs_setattr(d->vol, ino, &sa, &a);
 	if (err) {

@@ -14,7 +14,6 @@
 #include "coherence.h"
 #include "datapath.h"
 #include "daemon.h"
-#include "killpriv.h"
 #include "revoke.h"
 
 #include <errno.h>
@@ -87,7 +86,6 @@ void hfsd_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	ssize_t n;
 	char *buf;
 
-	(void)fi;
 	/* Copy out through the volume rather than replying with pointers
 	 * into the region: hfs_read is the guarded path, so a poisoned or
 	 * vanished page becomes EIO on this request, not a SIGBUS inside
@@ -103,6 +101,11 @@ void hfsd_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	 * (fs/coherence.h). */
 	e = hfsd_coh_io_begin(d->coh, ino);
 	n = hfs_read(d->vol, ino, buf, size, (uint64_t)off);
+	/* The kernel leaves atime to FUSE daemons (and forgets its cached
+	 * atime after a READ).  Only reads that reach the daemon count:
+	 * docs/semantics.md.  A failure to mark it is not the read's. */
+	if (n >= 0 && !(fi->flags & O_NOATIME))
+		(void)hfs_accessed(d->vol, ino);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else
@@ -118,16 +121,13 @@ void hfsd_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	struct hfsd_coh_ent *e;
 	uint64_t at = (uint64_t)off;
 	ssize_t n;
+	int err;
 
-	/* Under KILLPRIV_V2 setuid/setgid/capabilities are ours to clear,
-	 * before the data lands, as the VFS does (fs/killpriv.c). */
-	if (d->killpriv_v2) {
-		int err = hfsd_kill_privs(req, ino, HFSD_FSETID_KERNEL);
-
-		if (err) {
-			hfsd_reply_status(req, err);
-			return;
-		}
+	/* setuid/setgid go before the data changes (fs/killpriv.c) */
+	err = size ? hfsd_kill_priv(req, ino, HFSD_KILL_DATA) : 0;
+	if (err) {
+		hfsd_reply_status(req, err);
+		return;
 	}
 	/* write(2) leaves the written pages cached (no direct_io) */
 	e = hfsd_coh_io_begin(d->coh, ino);
@@ -179,14 +179,13 @@ void hfsd_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 	struct hfsd *d = hfsd_of(req);
 	int err;
 
-	/* The kernel clears nothing for fallocate: a file that changes
-	 * loses its setuid/setgid/capabilities here, as on write. */
-	err = hfsd_kill_privs(req, ino, HFSD_FSETID_PROC);
 	/* Mode validation (EOPNOTSUPP for collapse/insert range, ...) is
-	 * the volume's: it knows which modes it implements. */
+	 * the volume's: it knows which modes it implements.  Every mode
+	 * the kernel passes on kills privileges first, as on ext4. */
+	err = hfsd_kill_priv(req, ino, HFSD_KILL_DATA);
 	if (!err)
 		err = hfs_fallocate(d->vol, ino, mode, (uint64_t)offset,
-			    (uint64_t)length);
+				    (uint64_t)length);
 	/* a punch took blocks away: their mappings are gone before we
 	 * answer (revoke.h hfsd_lease_settle) */
 	if (!err && (mode & FALLOC_FL_PUNCH_HOLE) && d->ctl)
@@ -202,9 +201,14 @@ void hfsd_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 
 	(void)fi;
 	/* The kernel resolves SEEK_SET/CUR/END itself and only asks about
-	 * holes and data. */
-	if ((whence != SEEK_DATA && whence != SEEK_HOLE) || off < 0) {
+	 * holes and data.  A negative offset is past every byte there is,
+	 * for these two: ENXIO, as on ext4 and tmpfs (docs/semantics.md). */
+	if (whence != SEEK_DATA && whence != SEEK_HOLE) {
 		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (off < 0) {
+		fuse_reply_err(req, ENXIO);
 		return;
 	}
 	err = hfs_lseek(hfsd_of(req)->vol, ino, (uint64_t)off, whence, &pos);
@@ -219,7 +223,7 @@ void hfsd_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 			  off_t off_out, struct fuse_file_info *fi_out,
 			  size_t len, int flags)
 {
-	ssize_t n;
+	ssize_t n = 0;
 
 	(void)fi_in;
 	(void)fi_out;
@@ -227,12 +231,12 @@ void hfsd_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	/* the destination changes: as a write, but the kernel gives no
-	 * CAP_FSETID bit for this request */
-	n = hfsd_kill_privs(req, ino_out, HFSD_FSETID_PROC);
+	/* the destination is written to: fs/killpriv.c */
+	if (len)
+		n = hfsd_kill_priv(req, ino_out, HFSD_KILL_DATA);
 	if (!n)
 		n = hfs_copy_range(hfsd_of(req)->vol, ino_in, (uint64_t)off_in,
-				   ino_out, (uint64_t)off_out, len);
+			   ino_out, (uint64_t)off_out, len);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else

@@ -3,9 +3,10 @@
  * Extended attribute handlers.  The kernel asks with size 0 for the size
  * it needs, then again with a buffer; the volume answers both (returning
  * the length, or -ERANGE when the buffer is too small).  Which namespaces
- * are allowed (user., trusted., security.) is the volume's decision.
- * POSIX ACLs are not offered (no FUSE_CAP_POSIX_ACL), so the kernel
- * refuses system.posix_acl_* itself.
+ * are allowed (user., trusted., security., and the POSIX ACLs
+ * system.posix_acl_access/_default) is the volume's decision.  Setting an
+ * access ACL changes the mode (the volume's) and may take the setgid bit
+ * away (fs/killpriv.c).
  */
 #include "daemon.h"
 
@@ -17,8 +18,12 @@
 void hfsd_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		   const char *value, size_t size, int flags)
 {
-	hfsd_reply_status(req, hfs_setxattr(hfsd_of(req)->vol, ino, name,
-					    value, size, flags));
+	int err = hfs_setxattr(hfsd_of(req)->vol, ino, name, value, size,
+			       flags);
+
+	if (!err && strcmp(name, "system.posix_acl_access") == 0)
+		err = hfsd_kill_priv(req, ino, HFSD_KILL_ACL);
+	hfsd_reply_status(req, err);
 }
 
 /* Shared by get and list: size 0 asks for the length only. */

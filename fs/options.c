@@ -9,9 +9,13 @@
  *    here;
  *  - ro / rw, noted here (the region is opened read-only for ro) and also
  *    passed on, because the kernel must mark the mount read-only;
+ *  - the atime options (noatime, strictatime, relatime, nodiratime,
+ *    lazytime and their opposites), consumed here: the daemon keeps the
+ *    access times (the kernel leaves them to FUSE daemons), and noatime
+ *    is passed on when it is the outcome so /proc/mounts shows it;
  *  - options mount(8) and mount.fuse3 hand every helper but which mean
  *    nothing to a FUSE mount (defaults, nofail, _netdev, x-*, nonempty,
- *    relatime, ...), dropped so that an /etc/fstab line works;
+ *    iversion, ...), dropped so that an /etc/fstab line works;
  *  - everything else, passed to fuse_session_new, which applies kernel
  *    and libfuse mount options and rejects what it does not know.
  */
@@ -22,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 
 #include "deadline.h"
 
@@ -40,7 +45,43 @@ enum {
 	KEY_FSNAME,
 	KEY_SUBTYPE,
 	KEY_DROP,
+	KEY_NOATIME,
+	KEY_ATIME,
+	KEY_STRICTATIME,
+	KEY_NOSTRICTATIME,
+	KEY_NODIRATIME,
+	KEY_DIRATIME,
+	KEY_REMOUNT,
+	KEY_LAZYTIME,
+	KEY_NOLAZYTIME,
 };
+
+/* Generic per-mount flags, passed on to libfuse as they are, and noted
+ * for a remount, which sets them itself (fs/remount.c). */
+static const struct {
+	const char *name;
+	unsigned long flag;
+	bool set;
+} generic_flags[] = {
+	{ "nosuid", MS_NOSUID, true },   { "suid", MS_NOSUID, false },
+	{ "nodev", MS_NODEV, true },     { "dev", MS_NODEV, false },
+	{ "noexec", MS_NOEXEC, true },   { "exec", MS_NOEXEC, false },
+	{ "sync", MS_SYNCHRONOUS, true }, { "async", MS_SYNCHRONOUS, false },
+	{ "dirsync", MS_DIRSYNC, true },
+};
+
+static void note_generic_flag(struct hfsd_opts *o, const char *arg)
+{
+	for (size_t i = 0; i < sizeof(generic_flags) / sizeof(generic_flags[0]);
+	     i++) {
+		if (strcmp(arg, generic_flags[i].name) != 0)
+			continue;
+		if (generic_flags[i].set)
+			o->msflags |= generic_flags[i].flag;
+		else
+			o->msflags &= ~generic_flags[i].flag;
+	}
+}
 
 #define HOPT(t, field) { t, offsetof(struct hfsd_opts, field), 0 }
 
@@ -88,15 +129,22 @@ static const struct fuse_opt hfsd_opt_spec[] = {
 	FUSE_OPT_KEY("group", KEY_DROP),
 	/* fuse2's mountpoint check; libfuse 3 always allows it */
 	FUSE_OPT_KEY("nonempty", KEY_DROP),
-	/* atime flavours libfuse cannot pass; relatime is the default */
+	/* atime policy, combined as the kernel combines the mount flags
+	 * (measured: strictatime beats noatime, norelatime alone is still
+	 * relatime; docs/semantics.md).  Access times are always lazy, so
+	 * lazytime changes nothing. */
+	FUSE_OPT_KEY("noatime", KEY_NOATIME),
+	FUSE_OPT_KEY("atime", KEY_ATIME),
+	FUSE_OPT_KEY("strictatime", KEY_STRICTATIME),
+	FUSE_OPT_KEY("nostrictatime", KEY_NOSTRICTATIME),
+	FUSE_OPT_KEY("nodiratime", KEY_NODIRATIME),
+	FUSE_OPT_KEY("diratime", KEY_DIRATIME),
 	FUSE_OPT_KEY("relatime", KEY_DROP),
 	FUSE_OPT_KEY("norelatime", KEY_DROP),
-	FUSE_OPT_KEY("strictatime", KEY_DROP),
-	FUSE_OPT_KEY("nostrictatime", KEY_DROP),
-	FUSE_OPT_KEY("lazytime", KEY_DROP),
-	FUSE_OPT_KEY("nolazytime", KEY_DROP),
-	FUSE_OPT_KEY("diratime", KEY_DROP),
-	FUSE_OPT_KEY("nodiratime", KEY_DROP),
+	FUSE_OPT_KEY("lazytime", KEY_LAZYTIME),
+	FUSE_OPT_KEY("nolazytime", KEY_NOLAZYTIME),
+	/* mount -o remount: change a running mount (fs/remount.c) */
+	FUSE_OPT_KEY("remount", KEY_REMOUNT),
 	FUSE_OPT_KEY("iversion", KEY_DROP),
 	FUSE_OPT_KEY("noiversion", KEY_DROP),
 	FUSE_OPT_END
@@ -132,6 +180,7 @@ static int opt_proc(void *data, const char *arg, int key,
 		if (strncmp(arg, "x-", 2) == 0 ||
 		    strncmp(arg, "comment=", 8) == 0)
 			return 0;
+		note_generic_flag(o, arg);
 		return 1;
 	case KEY_RO:
 		o->readonly = 1;
@@ -161,6 +210,28 @@ static int opt_proc(void *data, const char *arg, int key,
 	case KEY_SUBTYPE:
 		o->has_subtype = 1;
 		return 1;
+	case KEY_NOATIME:
+	case KEY_ATIME:
+		o->noatime = key == KEY_NOATIME;
+		return 0;
+	case KEY_STRICTATIME:
+	case KEY_NOSTRICTATIME:
+		o->strictatime = key == KEY_STRICTATIME;
+		return 0;
+	case KEY_NODIRATIME:
+	case KEY_DIRATIME:
+		o->nodiratime = key == KEY_NODIRATIME;
+		return 0;
+	case KEY_LAZYTIME:
+	case KEY_NOLAZYTIME:
+		if (key == KEY_LAZYTIME)
+			o->msflags |= MS_LAZYTIME;
+		else
+			o->msflags &= ~(unsigned long)MS_LAZYTIME;
+		return 0;
+	case KEY_REMOUNT:
+		o->remount = 1;
+		return 0;
 	default:
 		return 0;
 	}
@@ -215,6 +286,13 @@ int hfsd_opts_parse(int argc, char **argv, struct hfsd_opts *o)
 	return 0;
 }
 
+enum hfs_atime hfsd_opts_atime(const struct hfsd_opts *o)
+{
+	if (o->strictatime)
+		return HFS_ATIME_STRICT;
+	return o->noatime ? HFS_ATIME_NEVER : HFS_ATIME_RELATIME;
+}
+
 int hfsd_opts_finish(struct hfsd_opts *o, const char *region_abs)
 {
 	char *list = NULL;
@@ -222,6 +300,11 @@ int hfsd_opts_finish(struct hfsd_opts *o, const char *region_abs)
 	int err = -1;
 
 	if (fuse_opt_add_opt(&list, "default_permissions"))
+		goto out;
+	/* the kernel's flag only shows the policy in /proc/mounts: the
+	 * kernel never updates a FUSE inode's atime itself */
+	if (hfsd_opts_atime(o) == HFS_ATIME_NEVER &&
+	    fuse_opt_add_opt(&list, "noatime"))
 		goto out;
 	if (!o->has_subtype && fuse_opt_add_opt(&list, "subtype=holdfs"))
 		goto out;
@@ -320,16 +403,27 @@ void hfsd_usage(FILE *f)
 "  io_uring_depth=N      io_uring threads per CPU, each holding one\n"
 "                        request (default " STR(HFSD_URING_DEPTH_DEFAULT) ", at most "
 			STR(HFSD_URING_DEPTH_MAX) ")\n"
+"  remount               (from mount -o remount,...) change the running\n"
+"                        mount at MOUNTPOINT: ro/rw, atime and generic\n"
+"                        flags; a mount started ro cannot become rw\n"
 "  fsname=NAME           mount source shown in /proc/mounts (default:\n"
 "                        the absolute region path)\n"
 "\n"
-"  Generic mount flags (nodev, nosuid, noexec, noatime, sync, dirsync,\n"
-"  ...) go to the kernel.  Options that only mean something to mount(8)\n"
-"  or fstab (defaults, auto, noauto, nofail, _netdev, user, users, owner,\n"
+"  relatime              reads update the access time when it is not\n"
+"                        after the modification or change time, or is a\n"
+"                        day old (the default)\n"
+"  strictatime           every read updates it (beats noatime)\n"
+"  noatime               reads never update it\n"
+"  nodiratime            listing a directory never updates its atime\n"
+"  lazytime              accepted: access times are always kept in memory\n"
+"                        and journaled at fsync, last close or unmount\n"
+"\n"
+"  Generic mount flags (nodev, nosuid, noexec, sync, dirsync, ...) go\n"
+"  to the kernel.  Options that only mean something to mount(8) or\n"
+"  fstab (defaults, auto, noauto, nofail, _netdev, user, users, owner,\n"
 "  group, comment=, x-*) and ones a FUSE mount cannot honour (nonempty,\n"
-"  relatime, strictatime, lazytime, [no]diratime, [no]iversion) are\n"
-"  accepted and ignored.  Anything else is passed to libfuse, which\n"
-"  rejects what it does not know.\n"
+"  [no]iversion) are accepted and ignored.  Anything else is passed to\n"
+"  libfuse, which rejects what it does not know.\n"
 "\n"
 "Examples:\n"
 "  mkfs.holdfs --size 1G /var/tmp/holdfs/region.img\n"

@@ -29,6 +29,12 @@ struct hfsd_opts {
 	int show_version;
 	int has_fsname;         /* user gave fsname=, keep it */
 	int has_subtype;
+	int noatime;            /* -o noatime (atime clears it) */
+	int strictatime;        /* -o strictatime (beats noatime) */
+	int nodiratime;         /* -o nodiratime */
+	int remount;            /* -o remount: change a running mount */
+	unsigned long msflags;  /* generic MS_* flags given (nosuid, nodev,
+				   noexec, sync, dirsync, lazytime) */
 	char *sysfs_root;       /* -o sysfs_root=PATH */
 	unsigned max_threads;   /* -o max_threads=N, or HFSD_OPT_UNSET */
 	unsigned max_idle_threads; /* likewise: unset = libfuse default */
@@ -56,6 +62,9 @@ void hfsd_opts_free(struct hfsd_opts *o);
 /* Add the options every holdfs mount gets (default_permissions, fsname,
  * subtype).  region_abs names the region in /proc/mounts. */
 int hfsd_opts_finish(struct hfsd_opts *o, const char *region_abs);
+
+/* The access-time policy the atime options add up to. */
+enum hfs_atime hfsd_opts_atime(const struct hfsd_opts *o);
 
 void hfsd_usage(FILE *f);
 

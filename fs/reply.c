@@ -71,7 +71,7 @@ const struct hfs_cred *hfsd_req_cred(fuse_req_t req, uint32_t mode,
 	memset(buf, 0, sizeof(*buf));
 	buf->c.uid = ctx->uid;
 	buf->c.gid = ctx->gid;
-	buf->c.umask = 0;
+	buf->c.umask = hfsd_of(req)->acl ? ctx->umask : 0;
 	if (mode & S_ISGID) {
 		n = fuse_req_getgroups(req, HFSD_MAX_GROUPS, buf->groups);
 		/* More groups than fit: pass the ones we have.  A caller in

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "acl_i.h"
 #include "blocks_i.h"
 #include "dslot_i.h"
 #include "eof_tail_i.h"
@@ -505,8 +506,12 @@ static int setattr_locked(struct hfs_vol *vol, struct hfs_inode *ip,
 			return ret;
 		hfs_inode_touch(ip, true, false);
 	}
-	if (sa->mask & HFS_SET_MODE)
+	if (sa->mask & HFS_SET_MODE) {
 		ip->d.i_mode = (ip->d.i_mode & S_IFMT) | (sa->mode & 07777);
+		ret = hfs_acl_chmod_locked(vol, ip);
+		if (ret)
+			return ret;
+	}
 	if (sa->mask & HFS_SET_UID)
 		ip->d.i_uid = sa->uid;
 	if (sa->mask & HFS_SET_GID)
@@ -516,6 +521,10 @@ static int setattr_locked(struct hfs_vol *vol, struct hfs_inode *ip,
 		if (ip->d.i_mode & S_IXGRP)
 			ip->d.i_mode &= ~(uint32_t)S_ISGID;
 	}
+	if ((sa->mask & HFS_SET_KILL_SUID) && !S_ISDIR(ip->d.i_mode))
+		ip->d.i_mode &= ~(uint32_t)S_ISUID;
+	if ((sa->mask & HFS_SET_KILL_SGID) && !S_ISDIR(ip->d.i_mode))
+		ip->d.i_mode &= ~(uint32_t)S_ISGID;
 	apply_times(ip, sa);
 	ret = (sa->mask & HFS_SET_SIZE) ? hfs_inode_stage_extents(vol, ip)
 					: hfs_inode_stage(vol, ip);
@@ -764,7 +773,11 @@ int hfs_setxattr(struct hfs_vol *vol, uint64_t ino, const char *name,
 
 	if (ret)
 		return ret;
-	ret = hfs_xattr_set_locked(vol, ip, name, value, size, flags);
+	if (name && (!strcmp(name, HFS_ACL_ACCESS) ||
+		     !strcmp(name, HFS_ACL_DEFAULT)))
+		ret = hfs_acl_set_locked(vol, ip, name, value, size);
+	else
+		ret = hfs_xattr_set_locked(vol, ip, name, value, size, flags);
 	if (!ret)
 		ret = hfs_tx_commit(vol, &vol->tx);
 	else

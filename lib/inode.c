@@ -64,6 +64,43 @@ int hfs_inode_stage(struct hfs_vol *vol, struct hfs_inode *ip)
 			  sizeof(ip->d));
 }
 
+static int ts_cmp(uint64_t s1, uint32_t ns1, uint64_t s2, uint32_t ns2)
+{
+	if (s1 != s2)
+		return s1 < s2 ? -1 : 1;
+	return ns1 < ns2 ? -1 : ns1 > ns2;
+}
+
+/* The kernel's relatime rule (fs/inode.c relatime_need_update): update
+ * when atime is not after mtime or ctime, or is at least a day old. */
+static bool relatime_due(const struct hfs_inode_disk *d,
+			 const struct timespec *now)
+{
+	if (ts_cmp(d->i_mtime, d->i_mtime_ns, d->i_atime, d->i_atime_ns) >= 0 ||
+	    ts_cmp(d->i_ctime, d->i_ctime_ns, d->i_atime, d->i_atime_ns) >= 0)
+		return true;
+	return (int64_t)now->tv_sec - (int64_t)d->i_atime >= 24 * 60 * 60;
+}
+
+void hfs_inode_accessed_locked(struct hfs_vol *vol, struct hfs_inode *ip)
+{
+	enum hfs_atime pol = __atomic_load_n(&vol->atime, __ATOMIC_RELAXED);
+	struct timespec now;
+
+	if (vol->readonly || pol == HFS_ATIME_NEVER ||
+	    (__atomic_load_n(&vol->nodiratime, __ATOMIC_RELAXED) &&
+	     S_ISDIR(ip->d.i_mode)))
+		return;
+	hfs_now(&now);
+	if (pol == HFS_ATIME_RELATIME && !relatime_due(&ip->d, &now))
+		return;
+	if (ip->d.i_atime == (uint64_t)now.tv_sec &&
+	    ip->d.i_atime_ns == (uint32_t)now.tv_nsec)
+		return;
+	set_time(&ip->d.i_atime, &ip->d.i_atime_ns, &now);
+	ip->dirty_times = true;
+}
+
 int hfs_inode_flush_times_locked(struct hfs_vol *vol, struct hfs_inode *ip)
 {
 	int ret;

@@ -113,6 +113,9 @@ void hfs_inode_to_attr(const struct hfs_vol *vol, const struct hfs_inode *ip,
 		       struct hfs_attr *a);
 void hfs_now(struct timespec *ts);
 void hfs_inode_touch(struct hfs_inode *ip, bool m, bool c);
+/* Update the access time by the volume's atime policy (hfs_accessed);
+ * marks the times dirty, journals nothing. */
+void hfs_inode_accessed_locked(struct hfs_vol *vol, struct hfs_inode *ip);
 /* Journal dirty timestamps of ip (called before it is forgotten). */
 int hfs_inode_flush_times_locked(struct hfs_vol *vol, struct hfs_inode *ip);
 

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl_i.h"
 #include "blocks_i.h"
 #include "dir_i.h"
 #include "extent_i.h"
@@ -23,6 +24,7 @@
 #include "region.h"
 #include "vol.h"
 #include "vol_i.h"
+#include "xattr_i.h"
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
@@ -181,6 +183,35 @@ int hfs_getattr(struct hfs_vol *vol, uint64_t ino, struct hfs_attr *out)
 	return ret;
 }
 
+int hfs_accessed(struct hfs_vol *vol, uint64_t ino)
+{
+	struct hfs_inode *ip;
+	int ret;
+
+	/* no lock for the noatime case (the policy may change under a
+	 * remount: hfs_vol_set_atime) */
+	if (vol->readonly ||
+	    __atomic_load_n(&vol->atime, __ATOMIC_RELAXED) == HFS_ATIME_NEVER)
+		return 0;
+	ret = hfs_vol_lock(vol, false);
+	if (ret)
+		return ret;
+	ip = hfs_iget(vol, ino);
+	if (ip)
+		hfs_inode_accessed_locked(vol, ip);
+	else
+		ret = -ENOENT;
+	hfs_vol_unlock(vol);
+	return ret;
+}
+
+void hfs_vol_set_atime(struct hfs_vol *vol, enum hfs_atime atime,
+		       bool nodiratime)
+{
+	__atomic_store_n(&vol->nodiratime, nodiratime, __ATOMIC_RELAXED);
+	__atomic_store_n(&vol->atime, atime, __ATOMIC_RELAXED);
+}
+
 int hfs_open(struct hfs_vol *vol, uint64_t ino)
 {
 	struct hfs_inode *ip;
@@ -250,12 +281,65 @@ static int symlink_store(struct hfs_vol *vol, struct hfs_inode *ip,
 	return ret;
 }
 
+/* The ACLs a new inode inherits (acl_i.h), with their lengths (0: none). */
+struct inherit {
+	uint8_t acc[HFS_ACL_MAX], dfl[HFS_ACL_MAX];
+	size_t nacc, ndfl;
+};
+
+/* The mode of a new inode under dip.  Without a default ACL on dip the
+ * umask applies; with one it does not, the ACL limits the mode instead
+ * and becomes the inode's access ACL (unless the mode says it all), and
+ * a new directory's default ACL too.  -ENOSPC if both would not fit in
+ * the inode's xattr block (checked now: nothing can fail once the inode
+ * is staged). */
+static int inherit_locked(struct hfs_vol *vol, struct hfs_inode *dip,
+			  uint32_t *mode, uint32_t umask, struct inherit *in)
+{
+	ssize_t n = -ENODATA;
+
+	in->nacc = in->ndfl = 0;
+	if (S_ISLNK(*mode))
+		return 0;
+	if (dip->xattr)
+		n = hfs_xattr_get_locked(vol, dip, HFS_ACL_DEFAULT, in->dfl,
+					 sizeof(in->dfl));
+	if (n <= 0 || hfs_acl_check(in->dfl, (size_t)n) < 0) {
+		*mode &= ~(umask & 0777);
+		return 0;
+	}
+	memcpy(in->acc, in->dfl, (size_t)n);
+	if (hfs_acl_create(in->acc, (size_t)n, mode))
+		in->nacc = (size_t)n;
+	if (S_ISDIR(*mode))
+		in->ndfl = (size_t)n;
+	/* two entries of at most 64 bytes of header and name */
+	if (in->nacc + in->ndfl + 128 > HFS_XATTR_SPACE)
+		return -ENOSPC;
+	return 0;
+}
+
+static int inherit_store_locked(struct hfs_vol *vol, struct hfs_inode *ip,
+				const struct inherit *in)
+{
+	int ret = 0;
+
+	if (in->nacc)
+		ret = hfs_xattr_set_locked(vol, ip, HFS_ACL_ACCESS, in->acc,
+					   in->nacc, 0);
+	if (!ret && in->ndfl)
+		ret = hfs_xattr_set_locked(vol, ip, HFS_ACL_DEFAULT, in->dfl,
+					   in->ndfl, 0);
+	return ret;
+}
+
 static int create_locked(struct hfs_vol *vol, uint64_t parent,
 			 const char *name, const struct create_args *a,
 			 struct hfs_attr *out)
 {
 	struct hfs_inode *dip, *ip;
 	uint32_t mode = a->mode, gid = a->cred->gid;
+	struct inherit in;
 	int ret = get_dir(vol, parent, &dip);
 
 	if (ret)
@@ -268,7 +352,11 @@ static int create_locked(struct hfs_vol *vol, uint64_t parent,
 		return -EEXIST;
 	if (S_ISDIR(mode) && dip->d.i_nlink >= HFS_LINK_MAX)
 		return -EMLINK;
-	ret = space_for(vol, dip, a->target ? 1 : 0);
+	ret = inherit_locked(vol, dip, &mode, a->cred->umask, &in);
+	if (ret)
+		return ret;
+	ret = space_for(vol, dip, (a->target ? 1 : 0) +
+			(in.nacc || in.ndfl ? 1 : 0));
 	if (ret)
 		return ret;
 	if (dip->d.i_mode & S_ISGID) { /* BSD group semantics, as Linux */
@@ -289,6 +377,8 @@ static int create_locked(struct hfs_vol *vol, uint64_t parent,
 	}
 	if (!ret && a->target)
 		ret = symlink_store(vol, ip, a->target);
+	if (!ret)
+		ret = inherit_store_locked(vol, ip, &in);
 	if (!ret)
 		ret = hfs_inode_stage_extents(vol, ip);
 	if (!ret)
@@ -320,7 +410,7 @@ int hfs_mknod(struct hfs_vol *vol, uint64_t parent, const char *name,
 	      uint32_t mode, uint64_t rdev, const struct hfs_cred *cred,
 	      struct hfs_attr *out)
 {
-	struct create_args a = { mode & ~cred->umask, rdev, NULL, cred };
+	struct create_args a = { mode, rdev, NULL, cred };
 
 	switch (mode & S_IFMT) {
 	case 0:
@@ -340,9 +430,7 @@ int hfs_mknod(struct hfs_vol *vol, uint64_t parent, const char *name,
 int hfs_mkdir(struct hfs_vol *vol, uint64_t parent, const char *name,
 	      uint32_t mode, const struct hfs_cred *cred, struct hfs_attr *out)
 {
-	struct create_args a = {
-		S_IFDIR | (mode & 07777 & ~cred->umask), 0, NULL, cred
-	};
+	struct create_args a = { S_IFDIR | (mode & 07777), 0, NULL, cred };
 
 	return create(vol, parent, name, &a, out);
 }

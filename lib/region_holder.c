@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,19 +21,21 @@
 /* Who holds the flock on (dev, ino): one /proc/locks line, e.g.
  * "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF" (major:minor in hex).
  * Waiters ("1: -> FLOCK ...") do not parse and are skipped. */
-static int locks_line_pid(const char *line, dev_t dev, ino_t ino)
+static int locks_line_pid(const char *line, dev_t dev, ino_t ino,
+			  bool *shared)
 {
-	char kind[16];
+	char kind[16], mode[16];
 	unsigned int maj, min;
 	unsigned long long i;
 	int pid;
 
-	if (sscanf(line, "%*d: %15s %*s %*s %d %x:%x:%llu", kind, &pid, &maj,
-		   &min, &i) != 5)
+	if (sscanf(line, "%*d: %15s %*s %15s %d %x:%x:%llu", kind, mode, &pid,
+		   &maj, &min, &i) != 6)
 		return 0;
 	if (strcmp(kind, "FLOCK") || pid <= 0 || i != (unsigned long long)ino ||
 	    makedev(maj, min) != dev)
 		return 0;
+	*shared = strcmp(mode, "READ") == 0;
 	return pid;
 }
 
@@ -58,23 +61,45 @@ static void describe_pid(int pid, char *buf, size_t len)
 	snprintf(buf, len, "pid %d (%s)", pid, n > 0 ? cmd : "?");
 }
 
-int hfs_region_holder_of(dev_t dev, ino_t ino, char *buf, size_t len)
+/* The first holder of (dev, ino) and whether its lock is shared. */
+static int first_holder(dev_t dev, ino_t ino, bool *shared)
 {
 	char line[256];
 	FILE *f;
 	int pid = 0;
 
-	if (buf && len)
-		buf[0] = '\0';
+	*shared = false;
 	f = fopen("/proc/locks", "re");
 	if (!f)
 		return -errno;
 	while (!pid && fgets(line, sizeof(line), f))
-		pid = locks_line_pid(line, dev, ino);
+		pid = locks_line_pid(line, dev, ino, shared);
 	fclose(f);
+	return pid;
+}
+
+int hfs_region_holder_of(dev_t dev, ino_t ino, char *buf, size_t len)
+{
+	bool shared;
+	int pid = first_holder(dev, ino, &shared);
+
+	if (buf && len)
+		buf[0] = '\0';
 	if (pid > 0 && buf && len)
 		describe_pid(pid, buf, len);
 	return pid;
+}
+
+int hfs_region_held_shared(const char *path)
+{
+	struct stat st;
+	bool shared;
+	int pid;
+
+	if (stat(path, &st))
+		return -errno;
+	pid = first_holder(st.st_dev, st.st_ino, &shared);
+	return pid <= 0 ? pid : shared;
 }
 
 /* Returns the pid, 0 if nobody holds it, or -errno if path or /proc/locks

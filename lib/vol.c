@@ -342,6 +342,8 @@ int hfs_vol_open(struct hfs_region *rg, const struct hfs_vol_opts *opts,
 		return -ENOMEM;
 	vol->rg = rg;
 	vol->readonly = opts->readonly || rg->readonly;
+	vol->atime = opts->atime;
+	vol->nodiratime = opts->nodiratime;
 	pthread_mutex_init(&vol->lock, NULL);
 	hfs_tx_init(&vol->tx);
 	ret = read_super_and_replay(vol, opts, info, err);

@@ -74,6 +74,8 @@ struct hfs_vol {
 	struct hfs_super sb;      /* DRAM image of the primary superblock */
 	pthread_mutex_t lock;     /* namespace, allocation, journal */
 	bool readonly;
+	enum hfs_atime atime;     /* access-time policy (hfs_accessed) */
+	bool nodiratime;
 	bool failed;              /* media failed: every operation is EIO */
 	struct hfs_inode **itab;  /* sb.s_inode_count slots (inode_i.h) */
 	uint64_t *ifree;          /* free slots below the hwm (stack) */

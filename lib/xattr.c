@@ -16,15 +16,18 @@
  * only then replaces ip->xattr; the caller commits.  The block is
  * allocated with the first attribute and freed with the last.
  *
- * Namespaces: user., trusted., security.  Everything else (system.*,
- * including POSIX ACLs) is -EOPNOTSUPP.  Access checks for trusted.* and
- * for user.* on special files are the kernel's (VFS xattr_permission).
+ * Namespaces: user., trusted., security., and of system.* the two POSIX
+ * ACLs (system.posix_acl_access and _default: acl_i.h; their values are
+ * checked and applied by file.c and namei.c).  Everything else is
+ * -EOPNOTSUPP.  Access checks for trusted.* and for user.* on special
+ * files are the kernel's (VFS xattr_permission).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/xattr.h>
 
+#include "acl_i.h"
 #include "blocks_i.h"
 #include "inode_i.h"
 #include "journal_i.h"
@@ -62,6 +65,8 @@ static int xa_check_ns(const char *name, size_t nlen)
 {
 	static const char *const ns[] = { "user.", "trusted.", "security." };
 
+	if (!strcmp(name, HFS_ACL_ACCESS) || !strcmp(name, HFS_ACL_DEFAULT))
+		return 0;
 	for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
 		size_t plen = strlen(ns[i]);
 

@@ -2,8 +2,8 @@
 # Install the Debian 12 packages needed to build, test and benchmark holdfs.
 #
 # Idempotent: installs only what is missing, and runs `apt-get update` only
-# when something is.  Needs root for that (run it with sudo); when nothing
-# is missing it succeeds for any user.
+# when something is.  Needs root for that (not root: it re-runs itself with
+# sudo); when nothing is missing it succeeds for any user.
 set -euo pipefail
 
 # What each group is for, so a package can be traced to its user.
@@ -30,8 +30,8 @@ if [ ${#missing[@]} -eq 0 ]; then
 else
 	if [ "$(id -u)" -ne 0 ]; then
 		echo "setup-deps: missing packages: ${missing[*]}" >&2
-		echo "setup-deps: error: installing them needs root; run: sudo $0" >&2
-		exit 1
+		. "$(dirname "$0")/as-root.sh"
+		as_root setup-deps "$@"
 	fi
 	echo "setup-deps: installing: ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive

@@ -2,8 +2,9 @@
 # Set everything up and run every holdfs test suite; what .ci/run calls.
 #
 #   scripts/test.sh           deps, plain build + all suites, then the
-#                             ASan/UBSan build + all suites
-#   scripts/test.sh --quick   skip the sanitizer and fuzz passes (local iteration)
+#                             ASan/UBSan build + all suites, fuzzing, and
+#                             the Debian packages (scripts/package-check.sh)
+#   scripts/test.sh --quick   skip the sanitizer, fuzz and package passes
 #
 # Arguments after `--` go to both `meson test` runs (e.g. -- --suite unit).
 # Ends with one line `N passed, N failed, N skipped` totalled over all
@@ -11,8 +12,9 @@
 # that ran no test, or a holdfs mount/daemon left behind under a temp dir.
 set -uo pipefail
 
+args=("$@")
 usage() {
-	sed -n '2,11s/^# \{0,1\}//p' "$0"
+	sed -n '2,12s/^# \{0,1\}//p' "$0"
 }
 
 quick=0
@@ -28,6 +30,11 @@ while [ $# -gt 0 ]; do
 done
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+# Root for the packages and the mounts (/dev/fuse); sudo only when not root.
+# shellcheck source=scripts/as-root.sh
+. "$root/scripts/as-root.sh"
+as_root test.sh "${args[@]}"
+
 cd "$root" || exit 1
 
 passed=0
@@ -193,6 +200,24 @@ fuzz_pass() {
 	fi
 }
 
+# package_pass: build the Debian packages, lintian, install them, exercise
+# mkfs/fsck -t/mount -t/fstab/shim/pkg-config/unit, purge (~20 s once the
+# build dependencies are in).  Exit 77 from it: it cannot run on this
+# machine (holdfs already installed, a meson install shadowing it); that
+# is a loud skip, not a pass.
+package_pass() {
+	local rc
+	echo
+	echo "==== test.sh: package pass: scripts/package-check.sh ===="
+	scripts/package-check.sh </dev/null
+	rc=$?
+	case $rc in
+	0) passed=$((passed + 1)); note "packages: built, lintian clean, installed, checked, purged" ;;
+	77) skipped=$((skipped + 1)); note "packages: SKIPPED, cannot run here (see its message above)" ;;
+	*) failed=$((failed + 1)); note "packages: FAILED (exit $rc)" ;;
+	esac
+}
+
 check_leftovers before
 
 echo
@@ -218,8 +243,9 @@ else
 		run_pass sanitizer build-asan --sanitize
 		unset ASAN_OPTIONS UBSAN_OPTIONS
 		fuzz_pass
+		package_pass
 	else
-		note "sanitizer and fuzz passes skipped (--quick)"
+		note "sanitizer, fuzz and package passes skipped (--quick)"
 	fi
 fi
 

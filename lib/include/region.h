@@ -163,6 +163,9 @@ int hfs_region_badblocks(struct hfs_region *rg,
 /* Who holds the ownership lock on path (pid and command line), written
  * into buf; returns the pid or 0 if nobody holds it. */
 int hfs_region_holder(const char *path, char *buf, size_t len);
+/* Is the region at path held with a shared lock (by read-only mounts)?
+ * 1 shared, 0 exclusive or not held, -errno if it cannot be told. */
+int hfs_region_held_shared(const char *path);
 
 /* Device-dax discovery through libsysfs, exposed for tools and tests.
  * name is "dax0.0"; sysfs_root as in hfs_region_opts. */

@@ -17,8 +17,12 @@
  * its last lookup reference and last open are gone.
  *
  * Permissions: the kernel checks access (the mount always uses
- * default_permissions); the volume applies ownership rules the kernel
- * leaves to filesystems (setgid directories, clearing setgid on chown).
+ * default_permissions), against POSIX ACLs too; the volume applies the
+ * rules the kernel leaves to filesystems: setgid directories, the umask
+ * (cred->umask, unless the parent has a default ACL), ACLs kept in step
+ * with the mode and inherited at create (lib/acl_i.h), and clears
+ * setuid/setgid when told to (HFS_SET_KILL_*: the daemon decides,
+ * fs/killpriv.c).
  *
  * Locking: thread-safe.  A volume lock serialises namespace and allocation
  * changes; each inode has a rwlock for data I/O.  Lock order: inode before
@@ -40,9 +44,20 @@
 
 struct hfs_vol;
 
+/* When a read or a directory listing updates the access time: the
+ * mount's atime options, with the kernel's rules (docs/semantics.md). */
+enum hfs_atime {
+	HFS_ATIME_RELATIME = 0, /* default: when atime is not after mtime or
+				   ctime, or is a day old */
+	HFS_ATIME_STRICT,       /* strictatime: every time */
+	HFS_ATIME_NEVER,        /* noatime */
+};
+
 struct hfs_vol_opts {
 	bool readonly;      /* no journal writes, EROFS on changes */
 	bool force_backup;  /* testing: ignore the primary superblock */
+	enum hfs_atime atime;
+	bool nodiratime;    /* never for directories */
 };
 
 /* What hfs_vol_open learnt, for the daemon log. */
@@ -87,6 +102,11 @@ struct hfs_attr {
 #define HFS_SET_MTIME_NOW 0x080u
 #define HFS_SET_CTIME     0x100u
 #define HFS_SET_KILL_SUIDGID 0x200u /* clear setuid, and setgid if g+x */
+/* Clear one bit, whatever the rest of the mode (not on directories): the
+ * caller has decided by the kernel's rule (fs/killpriv.c), and the
+ * volume clears it atomically with whatever else the call changes. */
+#define HFS_SET_KILL_SUID 0x400u
+#define HFS_SET_KILL_SGID 0x800u
 
 struct hfs_setattr {
 	unsigned mask;
@@ -118,20 +138,10 @@ int hfs_getattr(struct hfs_vol *vol, uint64_t ino, struct hfs_attr *out);
 int hfs_setattr(struct hfs_vol *vol, uint64_t ino, const struct hfs_setattr *sa,
 		struct hfs_attr *out);
 
-/* Who changes a file's contents, for hfs_kill_privs.  The callbacks are
- * asked only when the answer matters (a setuid or setgid file), under
- * the volume lock. */
-struct hfs_killpriv {
-	bool (*fsetid)(void *ctx);               /* caller holds CAP_FSETID */
-	bool (*in_group)(void *ctx, uint32_t gid); /* caller is in group gid */
-	void *ctx;
-};
-/* Before a write, truncate, fallocate or copy into ino: take away what
- * the change costs by the kernel's rule (setuid, setgid, file
- * capabilities; lib/killpriv.c).  0 when nothing had to go, 1 when
- * something went (the kernel's cached mode is stale then), or -errno. */
-int hfs_kill_privs(struct hfs_vol *vol, uint64_t ino,
-		   const struct hfs_killpriv *kp);
+/* Before a write, fallocate or copy into ino: remove its file
+ * capabilities (security.capability), as the VFS does on every write
+ * (lib/killpriv.c).  0 when it had none, 1 when they went, or -errno. */
+int hfs_kill_fcaps(struct hfs_vol *vol, uint64_t ino);
 /* mode includes the file type: S_IFREG, S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK */
 int hfs_mknod(struct hfs_vol *vol, uint64_t parent, const char *name,
 	      uint32_t mode, uint64_t rdev, const struct hfs_cred *cred,
@@ -177,6 +187,17 @@ int hfs_fsync(struct hfs_vol *vol, uint64_t ino, bool datasync);
  * FALLOC_FL_ZERO_RANGE (|KEEP_SIZE) */
 int hfs_fallocate(struct hfs_vol *vol, uint64_t ino, int mode, uint64_t off,
 		  uint64_t len);
+/* ino was read (a file) or listed (a directory): update its access time
+ * if the volume's atime policy says so.  Lazy, like the times of
+ * in-place writes: kept in DRAM and journaled at fsync, the last close,
+ * unmount or the inode's next transaction.  Never on a read-only
+ * volume; never changes ctime.  0 or -errno. */
+int hfs_accessed(struct hfs_vol *vol, uint64_t ino);
+/* Change the atime policy of a mounted volume (a remount: the daemon
+ * sets HFS_ATIME_NEVER while the kernel mount is read-only).  Takes
+ * effect for the next hfs_accessed; any thread. */
+void hfs_vol_set_atime(struct hfs_vol *vol, enum hfs_atime atime,
+		       bool nodiratime);
 /* whence: SEEK_DATA or SEEK_HOLE; others are the caller's */
 int hfs_lseek(struct hfs_vol *vol, uint64_t ino, uint64_t off, int whence,
 	      uint64_t *out);

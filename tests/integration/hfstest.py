@@ -18,6 +18,9 @@ What it gives the test files:
             (context manager + atexit + signal handling) and on a hung test
             (per-test watchdog).
 * Tmpfs   - a private tmpfs mount, the calibration target.
+* Ext4Loop - ext4 on a loop device, the calibration target where tmpfs
+            lacks a feature or differs.
+* Lazy    - a mount made on first use and shared by the cases after it.
 * check / check_eq / fail / expect_errno / cannot_run - assertions.
 * Child / as_user - run a function in a forked child (optionally as another
             uid/gid) and get its result or its OSError back.
@@ -973,7 +976,7 @@ def _with_deadline(fn, args, timeout):
 class Tmpfs:
     """A private tmpfs mount (the calibration target)."""
 
-    def __init__(self, size='16g'):
+    def __init__(self, size='16g', opts=()):
         require_root()
         self._owner = os.getpid()
         self._closed = False
@@ -981,7 +984,8 @@ class Tmpfs:
         self.mnt = os.path.join(self.tmpdir, 'mnt')
         os.mkdir(self.mnt, 0o755)
         _register(self)
-        r = run(['mount', '-t', 'tmpfs', '-o', 'size=%s,mode=0755' % size, 'hfstest-tmpfs', self.mnt])
+        o = ','.join(('size=%s' % size, 'mode=0755') + tuple(opts))
+        r = run(['mount', '-t', 'tmpfs', '-o', o, 'hfstest-tmpfs', self.mnt])
         if r.returncode != 0:
             self.close()
             cannot_run('mount -t tmpfs failed: %s' % r.stderr.strip())
@@ -1019,6 +1023,95 @@ class Tmpfs:
         _safe_rmtree(self.tmpdir)
         self._closed = True
         _unregister(self)
+
+
+class Ext4Loop:
+    """ext4 on a loop device: the second calibration target, for what tmpfs
+    does not implement (FALLOC_FL_ZERO_RANGE, ...) or does differently.
+    A sparse image in a temp dir, mkfs.ext4, `mount -o loop`; close()
+    unmounts (which frees the loop device) and removes the image."""
+
+    def __init__(self, size='128M', opts=()):
+        require_root()
+        self._owner = os.getpid()
+        self._closed = False
+        self.tmpdir = make_tmpdir('hfstest-ext4-')
+        self.mnt = os.path.join(self.tmpdir, 'mnt')
+        self.image = os.path.join(self.tmpdir, 'ext4.img')
+        os.mkdir(self.mnt, 0o755)
+        _register(self)
+        if not shutil.which('mkfs.ext4'):
+            self.close()
+            cannot_run('mkfs.ext4 not installed (e2fsprogs): no ext4 calibration')
+        make_sparse_file(self.image, parse_size(size))
+        r = run(['mkfs.ext4', '-q', '-F', self.image], timeout=120)
+        if r.returncode != 0:
+            self.close()
+            cannot_run('mkfs.ext4 failed: %s' % (r.stderr or r.stdout).strip())
+        o = ','.join(('loop',) + tuple(opts))
+        r = run(['mount', '-t', 'ext4', '-o', o, self.image, self.mnt], timeout=60)
+        if r.returncode != 0:
+            self.close()
+            cannot_run('mount -o loop of an ext4 image failed (no loop devices?): %s'
+                       % r.stderr.strip())
+        os.chmod(self.mnt, 0o755)
+        self.saved_logs = []
+
+    def __repr__(self):
+        return '<Ext4Loop on %s>' % self.mnt
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def path(self, *parts):
+        return os.path.join(self.mnt, *parts)
+
+    def close(self):
+        if self._closed or os.getpid() != self._owner:
+            return
+        unmount_path(self.mnt)
+        if _safe_rmtree(self.tmpdir):
+            self._closed = True
+            _unregister(self)
+
+    emergency = Tmpfs.emergency
+
+
+class Lazy:
+    """A mount made on first use and shared by the cases that follow.  If
+    setting it up fails, every case that needs it fails (or skips, when
+    allowed) with that reason."""
+
+    def __init__(self, what, factory):
+        self.what = what
+        self.factory = factory
+        self.obj = None
+        self.err = None
+
+    def get(self):
+        if self.err is not None:
+            if isinstance(self.err, TestSkip):
+                raise TestSkip(str(self.err))
+            fail('%s could not be set up: %s' % (self.what, self.err))
+        if self.obj is None:
+            try:
+                self.obj = self.factory()
+            except (TestFailure, TestSkip) as e:
+                self.err = e
+                raise
+            except Exception as e:
+                self.err = e
+                raise
+        return self.obj
+
+    def close(self):
+        if self.obj is not None:
+            self.obj.close()
+            self.obj = None
 
 
 # ---------------------------------------------------------------------------

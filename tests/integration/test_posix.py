@@ -28,39 +28,6 @@ from hfstest import check, check_eq, expect_errno, fail  # noqa: E402
 REGION_SIZE = '1G'      # sparse; the posix checks write a few tens of MiB
 
 
-class Lazy:
-    """A mount made on first use and shared by the cases that follow.  If
-    setting it up fails, every case that needs it fails (or skips, when
-    allowed) with that reason."""
-
-    def __init__(self, what, factory):
-        self.what = what
-        self.factory = factory
-        self.obj = None
-        self.err = None
-
-    def get(self):
-        if self.err is not None:
-            if isinstance(self.err, H.TestSkip):
-                raise H.TestSkip(str(self.err))
-            fail('%s could not be set up: %s' % (self.what, self.err))
-        if self.obj is None:
-            try:
-                self.obj = self.factory()
-            except (H.TestFailure, H.TestSkip) as e:
-                self.err = e
-                raise
-            except Exception as e:
-                self.err = e
-                raise
-        return self.obj
-
-    def close(self):
-        if self.obj is not None:
-            self.obj.close()
-            self.obj = None
-
-
 _baseline = {}
 
 
@@ -73,8 +40,8 @@ def _new_holdfs():
     return fs
 
 
-holdfs = Lazy('holdfs mount', _new_holdfs)
-tmpfs = Lazy('tmpfs mount', lambda: H.Tmpfs(size='16g'))
+holdfs = H.Lazy('holdfs mount', _new_holdfs)
+tmpfs = H.Lazy('tmpfs mount', lambda: H.Tmpfs(size='16g'))
 
 
 def holdfs_after_all_checks():

@@ -369,9 +369,11 @@ def _seek_map(p):
 def _digest_file(p):
     """sha256 over the data ranges SEEK_DATA reports (with their offsets);
     each hole is sampled (first and last 4 KiB must read as zeros) instead
-    of reading gigabytes of zeros through FUSE."""
+    of reading gigabytes of zeros through FUSE.  O_NOATIME: looking must
+    not change the access times the snapshot compares (reads update them
+    under relatime, as on ext4)."""
     h = hashlib.sha256()
-    fd = os.open(p, os.O_RDONLY)
+    fd = os.open(p, os.O_RDONLY | os.O_NOATIME)
     try:
         size = os.fstat(fd).st_size
         segs = _seek_map(p)

@@ -4,6 +4,7 @@
  * remount persistence, journal replay of a committed-but-unapplied
  * transaction, allocator behaviour, and a 100k-entry directory.
  */
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
@@ -11,9 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mkfs.h"
+#include "acl_i.h"
 #include "inode_i.h"
 #include "rmap_i.h"
 #include "vol_i.h"
@@ -314,6 +317,182 @@ static void test_enospc(void)
 	free(mem);
 }
 
+/* Set ino's atime, mtime and ctime to now minus the given seconds. */
+static void set_times(struct hfs_vol *vol, uint64_t ino, long a, long m,
+		      long c)
+{
+	struct hfs_setattr sa = { .mask = HFS_SET_ATIME | HFS_SET_MTIME |
+					  HFS_SET_CTIME };
+	struct hfs_attr out;
+	time_t now = time(NULL);
+
+	sa.atime.tv_sec = now - a;
+	sa.mtime.tv_sec = now - m;
+	sa.ctime.tv_sec = now - c;
+	CHECK_EQ(hfs_setattr(vol, ino, &sa, &out), 0);
+}
+
+/* hfs_accessed moved the atime of ino to about now */
+static bool atime_moved(struct hfs_vol *vol, uint64_t ino)
+{
+	struct hfs_attr a;
+
+	CHECK_EQ(hfs_accessed(vol, ino), 0);
+	CHECK_EQ(hfs_getattr(vol, ino, &a), 0);
+	return a.atime.tv_sec >= time(NULL) - 5;
+}
+
+/* The relatime rule (the kernel's relatime_need_update), including the
+ * day rule a mounted test cannot reach (utime sets ctime to now), and
+ * the other policies; ctime never moves. */
+static void test_atime(void)
+{
+	static const struct {
+		enum hfs_atime pol;
+		bool nodiratime;
+		long a, m, c;   /* seconds ago */
+		bool dir, moved;
+	} t[] = {
+		{ HFS_ATIME_RELATIME, false, 100, 200, 300, false, false },
+		{ HFS_ATIME_RELATIME, false, 200, 100, 300, false, true },
+		{ HFS_ATIME_RELATIME, false, 200, 300, 100, false, true },
+		{ HFS_ATIME_RELATIME, false, 200, 200, 300, false, true },
+		{ HFS_ATIME_RELATIME, false, 86400, 90000, 90000, false, true },
+		{ HFS_ATIME_RELATIME, false, 86300, 90000, 90000, false, false },
+		{ HFS_ATIME_RELATIME, false, 200, 100, 300, true, true },
+		{ HFS_ATIME_RELATIME, true, 200, 100, 300, true, false },
+		{ HFS_ATIME_RELATIME, true, 200, 100, 300, false, true },
+		{ HFS_ATIME_STRICT, false, 100, 200, 300, false, true },
+		{ HFS_ATIME_STRICT, false, 100, 200, 300, true, true },
+		{ HFS_ATIME_NEVER, false, 200, 100, 100, false, false },
+		{ HFS_ATIME_NEVER, false, 90000, 100, 100, true, false },
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		void *mem;
+		struct hfs_region *rg = make_region(&mem);
+		struct hfs_vol_opts o = { .atime = t[i].pol,
+					  .nodiratime = t[i].nodiratime };
+		struct hfs_vol *vol = NULL;
+		struct hfs_err err = { 0 };
+		struct hfs_attr a, b;
+		uint64_t ino;
+
+		CHECK_EQ(hfs_vol_open(rg, &o, &vol, NULL, &err), 0);
+		if (t[i].dir) {
+			CHECK_EQ(hfs_mkdir(vol, HFS_ROOT_INO, "d", 0755,
+					   &root_cred, &a), 0);
+			ino = a.ino;
+		} else {
+			ino = mkfile(vol, HFS_ROOT_INO, "f");
+		}
+		set_times(vol, ino, t[i].a, t[i].m, t[i].c);
+		CHECK_EQ(hfs_getattr(vol, ino, &a), 0);
+		if (atime_moved(vol, ino) != t[i].moved)
+			fprintf(stderr, "test_atime: row %zu\n", i),
+				failures++;
+		CHECK_EQ(hfs_getattr(vol, ino, &b), 0);
+		CHECK_EQ(b.ctime.tv_sec, a.ctime.tv_sec);
+		CHECK_EQ(hfs_vol_close(vol), 0);
+		hfs_region_close(rg);
+		free(mem);
+	}
+}
+
+/* A POSIX ACL xattr value: version 2, then (tag, perm, id) entries. */
+static size_t acl_value(uint8_t *v, const uint16_t (*e)[3], size_t n)
+{
+	uint32_t ver = htole32(2);
+
+	memcpy(v, &ver, 4);
+	for (size_t i = 0; i < n; i++) {
+		uint16_t tag = htole16(e[i][0]), perm = htole16(e[i][1]);
+		uint32_t id = htole32(e[i][2]);
+
+		memcpy(v + 4 + i * 8, &tag, 2);
+		memcpy(v + 4 + i * 8 + 2, &perm, 2);
+		memcpy(v + 4 + i * 8 + 4, &id, 4);
+	}
+	return 4 + n * 8;
+}
+
+static uint32_t mode_of(struct hfs_vol *vol, uint64_t ino)
+{
+	struct hfs_attr a;
+
+	CHECK_EQ(hfs_getattr(vol, ino, &a), 0);
+	return a.mode & 07777;
+}
+
+/* POSIX ACLs through the volume (lib/acl.c): checks, the mode an access
+ * ACL sets, an ACL the mode says all of is not stored, chmod rewrites
+ * the ACL, default ACLs are inherited with the umask ignored, and the
+ * umask applies without one. */
+static void test_acl(void)
+{
+	static const uint16_t named[][3] = {
+		{ 1, 6, 0 }, { 2, 4, 1000 }, { 4, 0, 0 }, { 0x10, 4, 0 },
+		{ 0x20, 0, 0 },
+	};
+	static const uint16_t plain[][3] = {
+		{ 1, 7, 0 }, { 4, 5, 0 }, { 0x20, 0, 0 },
+	};
+	static const uint16_t nomask[][3] = {
+		{ 1, 6, 0 }, { 2, 4, 1000 }, { 4, 0, 0 }, { 0x20, 0, 0 },
+	};
+	struct hfs_cred um = { 0, 0, 022, NULL, 0 };
+	uint8_t v[256], got[256];
+	void *mem;
+	struct hfs_region *rg = make_region(&mem);
+	struct hfs_vol *vol = mount_vol(rg, NULL);
+	struct hfs_setattr sa = { .mask = HFS_SET_MODE, .mode = 0750 };
+	struct hfs_attr a;
+	uint64_t f = mkfile(vol, HFS_ROOT_INO, "af"), d;
+	size_t n;
+
+	n = acl_value(v, nomask, 4);
+	CHECK_EQ(hfs_setxattr(vol, f, HFS_ACL_ACCESS, v, n, 0), -EINVAL);
+	n = acl_value(v, named, 5);
+	CHECK_EQ(hfs_setxattr(vol, f, HFS_ACL_ACCESS, v, n, 0), 0);
+	CHECK_EQ(mode_of(vol, f), 0640);
+	CHECK_EQ(hfs_setxattr(vol, f, HFS_ACL_DEFAULT, v, n, 0), -EACCES);
+	CHECK_EQ(hfs_setattr(vol, f, &sa, &a), 0);
+	CHECK_EQ(hfs_getxattr(vol, f, HFS_ACL_ACCESS, got, sizeof(got)),
+		 (ssize_t)n);
+	CHECK_EQ(got[4 + 2], 7);          /* owner rwx */
+	CHECK_EQ(got[4 + 3 * 8 + 2], 5);  /* the mask takes the group bits */
+	CHECK_EQ(got[4 + 4 * 8 + 2], 0);
+	n = acl_value(v, plain, 3);
+	CHECK_EQ(hfs_setxattr(vol, f, HFS_ACL_ACCESS, v, n, 0), 0);
+	CHECK_EQ(mode_of(vol, f), 0750);
+	CHECK_EQ(hfs_getxattr(vol, f, HFS_ACL_ACCESS, got, sizeof(got)),
+		 -ENODATA);
+	/* inheritance */
+	CHECK_EQ(hfs_mkdir(vol, HFS_ROOT_INO, "ad", 0755, &root_cred, &a), 0);
+	d = a.ino;
+	CHECK_EQ(hfs_mknod(vol, d, "plain", S_IFREG | 0666, 0, &um, &a), 0);
+	CHECK_EQ(a.mode & 07777, 0644);
+	n = acl_value(v, named, 5);
+	CHECK_EQ(hfs_setxattr(vol, d, HFS_ACL_DEFAULT, v, n, 0), 0);
+	CHECK_EQ(hfs_mknod(vol, d, "inh", S_IFREG | 0666, 0, &um, &a), 0);
+	CHECK_EQ(a.mode & 07777, 0640);   /* the ACL's bits, not the umask's */
+	CHECK_EQ(hfs_getxattr(vol, a.ino, HFS_ACL_ACCESS, got, sizeof(got)),
+		 (ssize_t)n);
+	CHECK_EQ(hfs_getxattr(vol, a.ino, HFS_ACL_DEFAULT, got, sizeof(got)),
+		 -ENODATA);
+	CHECK_EQ(hfs_mkdir(vol, d, "sub", 0777, &um, &a), 0);
+	CHECK_EQ(hfs_getxattr(vol, a.ino, HFS_ACL_DEFAULT, got, sizeof(got)),
+		 (ssize_t)n);
+	CHECK_EQ(hfs_vol_close(vol), 0);
+	vol = mount_vol(rg, NULL); /* persisted */
+	CHECK_EQ(hfs_lookup(vol, HFS_ROOT_INO, "ad", &a), 0);
+	CHECK_EQ(hfs_getxattr(vol, a.ino, HFS_ACL_DEFAULT, got, sizeof(got)),
+		 (ssize_t)n);
+	hfs_forget(vol, a.ino, 1);
+	CHECK_EQ(hfs_vol_close(vol), 0);
+	hfs_region_close(rg);
+	free(mem);
+}
+
 int main(void)
 {
 	void *mem;
@@ -336,6 +515,8 @@ int main(void)
 	free(mem);
 	test_big_dir();
 	test_enospc();
+	test_atime();
+	test_acl();
 	if (failures) {
 		fprintf(stderr, "test_vol: %d failure(s)\n", failures);
 		return 1;
