@@ -608,6 +608,34 @@ def test_client_sigbus_poison_unconfirmed():
         fs.unmount()
 
 
+def test_daemon_sigbus_ao():
+    """BUS_MCEERR_AO on the daemon's own mapping, outside any guarded
+    access (the kernel's early poison notice; sent by the daemon to
+    itself through holdfsctl inject --sigbus-ao): the daemon keeps
+    running and handles it as a media error of that block: the lease over
+    it revoked, the file range EIO, the other file intact."""
+    with H.HoldFS(size='64M', mount_opts=('allow_other', 'revoke_ms=300')) as fs:
+        files = populate(fs, 2)
+        victim = fs.path('f0')
+        bad = data_offset(fs, victim) + 4096
+        h = D.holder('lease', victim, 0, 65536, 'r', '--hold-ms', 8000)
+        r = holdfsctl('inject', '--range', '%d,4096' % bad, '--sigbus-ao', fs.mnt)
+        check(r.returncode == 0, 'inject --sigbus-ao: %r %r' % (r.stdout, r.stderr))
+        check(r.stdout.startswith('range failure'), 'outcome: %r' % r.stdout)
+        check(fs.proc.poll() is None, 'the daemon died of the AO signal')
+        st = wait_state(fs, 'degraded')
+        ev = [e for e in st['events'] if e['source'].startswith('sigbus')]
+        check(ev and ev[-1]['offset'] == bad and ev[-1]['length'] == 4096,
+              'the AO event: %r' % st['events'])
+        h.send_signal(signal.SIGTERM)
+        out, _ = h.communicate(timeout=10)
+        check(re.search(r'REVOKE lease=\d+ off=4096 len=4096 reason=2', out),
+              'the holder was not revoked: %r' % out)
+        expect_eio(read_all, victim)
+        verify(files, skip=(victim,))
+        fs.unmount()
+
+
 # ------------------------------------------------------------- workloads
 
 def test_failure_during_writes_then_remount():
