@@ -256,10 +256,14 @@ static int parse_args(struct drill *d, int argc, char **argv)
 		return usage_err("--range needs --kind range");
 	if (d->inject_only && d->range)
 		return usage_err("--inject-only is for --kind whole");
+	if (!d->range && (d->keep || d->daemon_opt || d->fsck_opt))
+		return usage_err("--keep, --daemon and --fsck are for --kind "
+				 "range (a whole-device drill loses the "
+				 "filesystem: nothing to keep, check or mount)");
 	d->mnt = argv[optind];
 	if (d->k * (uint64_t)FSIZE > (1ull << 30))
 		return usage_err("--leases-per-client too large");
-	return 0;
+	return 0;  /* against the mount: drill_plan() */
 }
 
 /* ------------------------------------------------------------- steps */
@@ -359,6 +363,8 @@ int cmd_drill(int argc, char **argv)
 	if (r)
 		return r < 0 ? 0 : r;
 	r = find_target(&d);
+	if (!r)
+		r = drill_plan(&d);
 	if (r) {
 		drill_free(&d);
 		return r;

@@ -8,6 +8,7 @@
  *                   stopping
  *   drill_worker.c  the worker processes: DAX clients and writers
  *   drill_sys.c     the daemon, files, external commands
+ *   drill_plan.c    the options against the mount, before anything runs
  */
 #ifndef HOLDFSCTL_DRILL_H
 #define HOLDFSCTL_DRILL_H
@@ -87,7 +88,10 @@ struct drill {
 	struct worker *wk;         /* n clients, then w writers */
 	bool running;              /* workers to stop */
 	int rfd;                   /* the read end of their pipe */
-	uint64_t lsz;              /* a client lease's length */
+	uint64_t unit;             /* the allocation unit (drill_plan) */
+	uint64_t lsz;              /* a client lease's length: FSIZE
+				      rounded up to unit */
+	bool leases_read;          /* ADMIN_LEASES answered (expect) */
 	uint64_t t_inj;
 	unsigned nexp;             /* leases expected to be lost */
 	json_object *st;           /* the daemon's status after the injection */
@@ -140,6 +144,9 @@ void drill_put_int(struct drill *d, const char *k, int64_t v);
 
 /* drill_steps.c: each returns DRILL_NEXT or DRILL_STOP (skip the rest). */
 enum { DRILL_NEXT, DRILL_STOP };
+/* drill_plan.c: 0, or the exit status after a message (2: the options
+ * do not fit this mount). */
+int drill_plan(struct drill *d);
 int drill_setup(struct drill *d);
 int drill_spawn(struct drill *d);
 int drill_expect(struct drill *d);

@@ -62,8 +62,9 @@ static bool in_affected(json_object *st, const char *path)
 
 /* ------------------------------------------------------------- setup */
 
-/* Name worker i's file and write its pattern: clients K x FSIZE, writers
- * FSIZE; 0 or -errno. */
+/* Name worker i's file and write its pattern: clients K leases of lsz
+ * (FSIZE rounded up to the allocation unit, as the client maps them),
+ * writers FSIZE; 0 or -errno. */
 static int worker_file(struct drill *d, unsigned i)
 {
 	struct worker *w = &d->wk[i];
@@ -73,7 +74,7 @@ static int worker_file(struct drill *d, unsigned i)
 	snprintf(w->path, sizeof(w->path), "%s/%c%u", d->dir,
 		 w->writer ? 'w' : 'c', w->writer ? i - d->n : i);
 	return drill_write_pattern(w->path, w->writer ? FSIZE
-				   : (size_t)FSIZE * d->k, w->seed);
+				   : (size_t)d->lsz * d->k, w->seed);
 }
 
 int drill_setup(struct drill *d)
@@ -221,11 +222,11 @@ static unsigned mark_expected(struct drill *d, bool pick_default)
 {
 	struct hfs_msg_hdr h = { HFS_PROTO_MAGIC, HFS_PROTO_VERSION,
 				 HFS_MSG_ADMIN_LEASES, sizeof(h), 0, 1 };
-	char *txt = ctl_query_mnt(d->mnt, &h, sizeof(h));
-	json_object *doc = txt ? json_tokener_parse(txt) : NULL, *ls;
+	json_object *doc = ctl_parse_reply(ctl_query_mnt(d->mnt, &h,
+							  sizeof(h))), *ls;
 	unsigned n = 0;
 
-	free(txt);
+	d->leases_read = doc != NULL;
 	ls = jget(doc, "leases");
 	if (pick_default)
 		pick_default_range(d, ls);
@@ -249,6 +250,11 @@ static unsigned expect_all(struct drill *d)
 int drill_expect(struct drill *d)
 {
 	d->nexp = d->range ? mark_expected(d, !d->have_range) : expect_all(d);
+	if (d->range && !d->leases_read) {
+		drill_check(d, "setup", false, "cannot read the daemon's "
+			    "leases (ADMIN_LEASES)");
+		return DRILL_STOP;
+	}
 	if (d->range && !d->have_range) {
 		drill_check(d, "setup", false,
 			    "no mapped extent of client 0's lease");
@@ -651,7 +657,7 @@ static int verify_file(struct drill *d, unsigned i, json_object *mm)
 		p = d->wk[i].path;
 		seed = d->wk[i].seed;
 		if (!d->wk[i].writer)
-			size = (size_t)FSIZE * d->k;
+			size = (size_t)d->lsz * d->k;
 	} else {
 		static_path(d, i - nworkers(d), tmp, sizeof(tmp));
 	}
