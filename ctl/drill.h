@@ -92,6 +92,7 @@ struct drill {
 	uint64_t lsz;              /* a client lease's length: FSIZE
 				      rounded up to unit */
 	bool leases_read;          /* ADMIN_LEASES answered (expect) */
+	bool range_data;           /* the range holds file data (expect) */
 	uint64_t t_inj;
 	unsigned nexp;             /* leases expected to be lost */
 	json_object *st;           /* the daemon's status after the injection */
@@ -147,6 +148,9 @@ enum { DRILL_NEXT, DRILL_STOP };
 /* drill_plan.c: 0, or the exit status after a message (2: the options
  * do not fit this mount). */
 int drill_plan(struct drill *d);
+/* Does the range hold file data now (a range drill of free space loses
+ * nothing: the state stays ok)?  1, 0, or -1 (printed). */
+int drill_range_owned(const struct drill *d);
 int drill_setup(struct drill *d);
 int drill_spawn(struct drill *d);
 int drill_expect(struct drill *d);

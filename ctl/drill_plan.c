@@ -102,6 +102,25 @@ static int plan_space(struct drill *d)
 	return 0;
 }
 
+/* ADMIN_HOLDERS of the drill's range: the document, or NULL (printed). */
+static json_object *holders_of(const struct drill *d)
+{
+	struct hfs_msg_range q = { { HFS_PROTO_MAGIC, HFS_PROTO_VERSION,
+				     HFS_MSG_ADMIN_HOLDERS, sizeof(q), 0, 1 },
+				   0, d->roff, d->rlen };
+
+	return ctl_parse_reply(ctl_query_mnt(d->mnt, &q, sizeof(q)));
+}
+
+int drill_range_owned(const struct drill *d)
+{
+	json_object *doc = holders_of(d);
+	int r = doc ? jlen(jget(doc, "owners")) > 0 : -1;
+
+	json_object_put(doc);
+	return r;
+}
+
 /* The pool [*lo, *hi) from the region's superblock; 0 or the exit
  * status after a message. */
 static int pool_of(const struct drill *d, uint64_t *lo, uint64_t *hi)
@@ -125,9 +144,6 @@ static int pool_of(const struct drill *d, uint64_t *lo, uint64_t *hi)
 /* --range: inside the pool, and no metadata in it. */
 static int plan_range(struct drill *d)
 {
-	struct hfs_msg_range q = { { HFS_PROTO_MAGIC, HFS_PROTO_VERSION,
-				     HFS_MSG_ADMIN_HOLDERS, sizeof(q), 0, 1 },
-				   0, d->roff, d->rlen };
 	json_object *doc, *own;
 	uint64_t lo, hi;
 	int r = 0;
@@ -144,7 +160,7 @@ static int plan_range(struct drill *d)
 			      d->roff < lo ? "failing the fixed metadata shuts "
 			      "the filesystem down (--kind whole)"
 			      : "outside the filesystem");
-	doc = ctl_parse_reply(ctl_query_mnt(d->mnt, &q, sizeof(q)));
+	doc = holders_of(d);
 	if (!doc)
 		return refuse("--range %#" PRIx64 ",%#" PRIx64 ": the daemon "
 			      "cannot tell who holds it (outside the region?)",

@@ -11,7 +11,8 @@
  *   inject   truncate the region file, or ADMIN_INJECT
  *   settle   wait for every worker's reaction (or the deadline), then for
  *            the daemon's outcome (d->st)
- *   tally    the figures of the report; checks "state", "holders",
+ *   tally    the figures of the report; checks "state" (shutdown;
+ *            degraded, or ok for a range of free space), "holders",
  *            "unaffected leases", "writers", "no hung operations"
  *   stop     the workers
  *   unmount  check "unmount"; the daemon must exit
@@ -259,6 +260,16 @@ int drill_expect(struct drill *d)
 		drill_check(d, "setup", false,
 			    "no mapped extent of client 0's lease");
 		return DRILL_STOP;
+	}
+	if (d->range) {
+		int own = drill_range_owned(d);
+
+		if (own < 0) {
+			drill_check(d, "setup", false, "cannot read the "
+				    "holders of the range (ADMIN_HOLDERS)");
+			return DRILL_STOP;
+		}
+		d->range_data = own;
 	}
 	drill_check(d, "setup", true, "%u clients x %u leases, %u writers, "
 		    "%u files", d->n, d->k, d->w, nworkers(d) + NSTATIC);
@@ -519,7 +530,9 @@ static void check_tally(struct drill *d, const struct tally *t)
 	unsigned extra, bad = t->bad_writers, nexp = d->nexp;
 	bool ok;
 
-	ok = !strcmp(state, d->range ? "degraded" : "shutdown");
+	/* a range of free space only joins the bad list: nothing lost */
+	ok = !strcmp(state, !d->range ? "shutdown" : d->range_data ?
+		     "degraded" : "ok");
 	drill_check(d, "state", ok, "%s", *state ? state
 		    : "no status from the daemon");
 	/* a truncated region file SIGBUSes the clients' own region

@@ -138,6 +138,13 @@ def dir_range(fs):
     return '%d,4096' % owned_block(fs, fs.mnt, 'dir')  # the root's
 
 
+def free_range(fs):
+    """A block no file owns (near the end of a 64 MiB region)."""
+    off = 60 << 20
+    check_eq(D.admin(fs, D.ADMIN_HOLDERS, off, 4096)['owners'], [], 'owners of a free block')
+    return '%d,4096' % off
+
+
 def data_range(fs):
     """A data block of a file outside the drill's directory."""
     p = fs.path('outside')
@@ -161,6 +168,9 @@ RUNS = [
     ('whole, 2M unit', ('-b', '2M'), '256M', ['--clients', 2, '--leases-per-client', 3]),
     ('whole injected, no writers', (), '64M',
      ['--inject-only', '--clients', 2, '--leases-per-client', 2, '--writers', 0]),
+    ('range on free space', (), '64M',
+     lambda fs: ['--kind', 'range', '--clients', 2, '--leases-per-client', 2,
+                 '--range', free_range(fs)]),
     ('range on given data, kept', (), '64M',
      lambda fs: ['--kind', 'range', '--keep', '--clients', 2, '--leases-per-client', 2]
      + data_range(fs)),
