@@ -23,7 +23,7 @@
 
 #define DPROG "holdfsctl drill"
 #define MAXW 256          /* clients, writers */
-#define MAXK 1024         /* leases per client */
+#define MAXK 1024         /* leases per client (one more: nleases) */
 #define NSTATIC 4         /* untouched files, verified after a range drill */
 #define FSIZE (256u << 10)
 #define BEAT_NS 20000000ull
@@ -76,6 +76,7 @@ struct drill {
 	/* options */
 	unsigned n, k, w, deadline_ms;
 	bool range, have_range, json, inject_only, keep;
+	bool poison;               /* --kind poison (range is set too) */
 	uint64_t roff, rlen;
 	const char *mnt, *daemon_opt, *fsck_opt;
 	/* found before the run */
@@ -93,6 +94,7 @@ struct drill {
 				      rounded up to unit */
 	bool leases_read;          /* ADMIN_LEASES answered (expect) */
 	bool range_data;           /* the range holds file data (expect) */
+	uint64_t c0_ino;           /* client 0's file (poison: shared) */
 	uint64_t t_inj;
 	unsigned nexp;             /* leases expected to be lost */
 	json_object *st;           /* the daemon's status after the injection */
@@ -105,6 +107,14 @@ struct drill {
 static inline unsigned nworkers(const struct drill *d)
 {
 	return d->n + d->w;
+}
+
+/* Leases of client i: its K, and in a poison drill every client but 0
+ * also maps client 0's first lease (index K), the poisoned block's
+ * other holders. */
+static inline unsigned nleases(const struct drill *d, unsigned i)
+{
+	return d->k + (d->poison && i > 0 && i < d->n);
 }
 
 static inline uint64_t now_ns(void)

@@ -8,7 +8,9 @@
  *   setup    the drill directory and its pattern files
  *   spawn    the clients and writers, until all are ready (20 s)
  *   expect   which client leases the failure must take; check "setup"
- *   inject   truncate the region file, or ADMIN_INJECT
+ *   inject   truncate the region file, or ADMIN_INJECT; poison: simulate
+ *            poison under client 0's first block, then SIGUSR1 makes
+ *            that client touch it (the machine check's SIGBUS)
  *   settle   wait for every worker's reaction (or the deadline), then for
  *            the daemon's outcome (d->st)
  *   tally    the figures of the report; checks "state" (shutdown;
@@ -26,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,7 +211,9 @@ static unsigned mark_lease(struct drill *d, json_object *l)
 		for (unsigned c = 0; c < d->n; c++) {
 			uint64_t li = ju64(l, "offset") / d->lsz;
 
-			if (d->wk[c].pid == pid && li < d->k &&
+			if (c && d->poison && ju64(l, "ino") == d->c0_ino)
+				li = d->k;   /* the shared lease */
+			if (d->wk[c].pid == pid && li < nleases(d, c) &&
 			    !d->wk[c].expect[li]) {
 				d->wk[c].expect[li] = true;
 				n++;
@@ -250,6 +255,10 @@ static unsigned expect_all(struct drill *d)
 
 int drill_expect(struct drill *d)
 {
+	struct stat sb;
+
+	if (d->poison && stat(d->wk[0].path, &sb) == 0)
+		d->c0_ino = sb.st_ino;
 	d->nexp = d->range ? mark_expected(d, !d->have_range) : expect_all(d);
 	if (d->range && !d->leases_read) {
 		drill_check(d, "setup", false, "cannot read the daemon's "
@@ -280,7 +289,8 @@ int drill_expect(struct drill *d)
 	drill_put_int(d, "expected_lost_leases", d->nexp);
 	drill_note(d, "%s: %s failure of %s%s on %s\n  %u clients x %u "
 		   "leases, %u writers, deadline %u ms, %u lease%s expected to "
-		   "be lost\n", DPROG, d->range ? "range" : "whole-device",
+		   "be lost\n", DPROG, d->poison ? "client-reported poison"
+		   : d->range ? "range" : "whole-device",
 		   d->region, d->range ? "" : d->inject_only ? " (injected)"
 		   : " (truncated to 0)", d->mnt, d->n, d->k, d->w,
 		   d->deadline_ms, d->nexp, d->nexp == 1 ? "" : "s");
@@ -338,10 +348,35 @@ static int inject_admin(struct drill *d)
 	return 0;
 }
 
+/* Poison seen first by client 0: the daemon's guarded reads of the
+ * range fail as poisoned media from now on (simulated: this kernel may
+ * not poison memory), then the client touches it and gets the machine
+ * check's SIGBUS (drill_worker.c); libholdfs reports it, the daemon
+ * confirms it with its own read and fails the range. */
+static int inject_poison(struct drill *d)
+{
+	struct hfs_msg_inject m = { { HFS_PROTO_MAGIC, HFS_PROTO_VERSION,
+				      HFS_MSG_ADMIN_INJECT, sizeof(m), 0, 1 },
+				    d->roff, d->rlen, HFS_FAIL_SIMULATE_POISON,
+				    0 };
+	char *txt = ctl_query_mnt(d->mnt, &m, sizeof(m));
+
+	if (!txt)
+		return -1;
+	free(txt);
+	d->t_inj = now_ns();
+	if (kill(d->wk[0].pid, SIGUSR1) < 0) {
+		fprintf(stderr, "%s: client 0 (pid %d): %s\n", DPROG,
+			(int)d->wk[0].pid, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int drill_inject(struct drill *d)
 {
-	int r = !d->range && !d->inject_only ? truncate_region(d)
-					     : inject_admin(d);
+	int r = d->poison ? inject_poison(d) : !d->range && !d->inject_only
+		? truncate_region(d) : inject_admin(d);
 
 	if (r < 0) {
 		drill_check(d, "inject", false,
@@ -519,7 +554,7 @@ static unsigned unexpected_losses(struct drill *d)
 	unsigned extra = 0;
 
 	for (unsigned i = 0; i < d->n; i++)
-		for (unsigned j = 0; j < d->k; j++)
+		for (unsigned j = 0; j < nleases(d, i); j++)
 			extra += d->wk[i].t_lost[j] && !d->wk[i].expect[j];
 	return extra;
 }

@@ -85,6 +85,34 @@ def test_drill_range():
         fs.fsck_clean('after two range drills')
 
 
+def test_drill_poison():
+    """--kind poison: client 0 gets the machine check's SIGBUS
+    (BUS_MCEERR_AR) on its first lease, whose block the daemon sees as
+    poisoned (simulated); libholdfs reports it, the daemon confirms and
+    fails the block: the toucher and every other holder of the block lose
+    it, the rest goes on, fsck, remount and verify pass."""
+    with H.HoldFS(size='128M', mount_opts=('allow_other', 'revoke_ms=500')) as fs:
+        r = drill(fs, '--json', '--kind', 'poison', '--clients', 3, '--leases-per-client', 2,
+                  '--writers', 1)
+        check(r.returncode == 0, 'drill exit %d: %s %s' % (r.returncode, r.stdout[-3000:], r.stderr))
+        rep = json.loads(r.stdout)
+        check_eq(rep['ok'], True, 'ok')
+        check_eq(rep['kind'], 'poison', 'kind')
+        check_eq(rep['inject'], 'client-sigbus', 'inject method')
+        # client 0's lease and the two other clients' leases of the block
+        check_eq(rep['expected_lost_leases'], 3, 'expected lost leases')
+        check_eq(rep['leases_revoked_acked'], 3, 'revoked leases')
+        check(rep['clients_sigbus'] >= 1, 'the toucher saw its SIGBUS: %r' % rep['clients_sigbus'])
+        ev = [e for e in rep['daemon_status']['events'] if e['source'] == 'client poison']
+        check(ev and ev[-1]['offset'] == rep['inject_offset'] and
+              ev[-1]['outcome'].startswith('range failure'), 'the report: %r' % ev)
+        check_eq(rep['affected_files'], 1, 'affected files')
+        check_eq(rep['fsck_exit'], 0, 'fsck')
+        check_eq(rep['mismatched_files'], [], 'mismatched files')
+        check(fs.mounted(), 'remounted')
+        fs.unmount(check_clean=False)
+
+
 # Every combination of drill options either runs (and passes) or is
 # refused up front: exit 2 and a message naming the problem, before the
 # drill creates anything.  Rows: (name, mkfs args, region size, drill args
@@ -100,7 +128,11 @@ REFUSED = [
     ('no leases', ['--leases-per-client', '0'], 'bad number'),
     ('too many leases', ['--leases-per-client', '5000'], 'bad number'),
     ('no deadline', ['--deadline-ms', '0'], 'bad number'),
-    ('bad kind', ['--kind', 'bogus'], '--kind is whole or range'),
+    ('bad kind', ['--kind', 'bogus'], '--kind is whole, range or poison'),
+    ('range on a poison drill', ['--kind', 'poison', '--range', '0,4096'],
+     'a poison drill poisons the first block'),
+    ('inject-only on a poison drill', ['--kind', 'poison', '--inject-only'],
+     '--inject-only is for --kind whole'),
     ('more than fits', ['--kind', 'range', '--clients', 32, '--leases-per-client', 64],
      'MiB free'),
     ('range on the superblock', ['--kind', 'range', '--range', '0,4096'],
@@ -166,6 +198,8 @@ RUNS = [
     ('range, 2M unit', ('-b', '2M'), '256M',
      ['--kind', 'range', '--clients', 2, '--leases-per-client', 3, '--writers', 1]),
     ('whole, 2M unit', ('-b', '2M'), '256M', ['--clients', 2, '--leases-per-client', 3]),
+    ('poison, 2M unit', ('-b', '2M'), '256M',
+     ['--kind', 'poison', '--clients', 2, '--leases-per-client', 2, '--writers', 0]),
     ('whole injected, no writers', (), '64M',
      ['--inject-only', '--clients', 2, '--leases-per-client', 2, '--writers', 0]),
     ('range on free space', (), '64M',
