@@ -216,6 +216,14 @@ void hfc_sigbus_install(void);
 /* fn runs first in the handler (the data path's guard: jumps out of an
  * armed copy, returns otherwise) */
 void hfc_sigbus_set_catch(void (*fn)(const siginfo_t *si));
+/* For the preload shim (exported, HOLDFS_PRIVATE): libc's sigaction for
+ * the library's own calls; and a program's sigaction(SIGBUS, act, old)
+ * taken over while our handler is installed (act becomes the handler we
+ * pass signals on to, old the one before): true if taken, false to let
+ * libc do it. */
+void hfc_sigbus_set_real(int (*fn)(int, const struct sigaction *,
+				   struct sigaction *));
+bool hfc_sigbus_adopt(const struct sigaction *act, struct sigaction *old);
 void hfc_sigbus_add_conn(struct hfc_conn *c, int region_fd);
 void hfc_sigbus_drop_conn(struct hfc_conn *c);
 void hfc_sigbus_after_fork(void);

@@ -43,7 +43,12 @@
  * it (a handler that chains to the one it replaced would then call us
  * in a loop); a handler reset to the default is replaced again at the
  * next lease.  Install SIGBUS handlers before the first mapping, or
- * chain to the previous one (libholdfs(3)).
+ * chain to the previous one (libholdfs(3)).  Under the preload shim the
+ * program's sigaction() and signal() for SIGBUS come here instead
+ * (hfc_sigbus_adopt): while ours is installed, the program's handler
+ * becomes the one we pass signals on to, and the program sees its own
+ * handlers, as if we were not there; the shim hands us libc's
+ * sigaction for our own calls (hfc_sigbus_set_real).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -79,6 +84,17 @@ static atomic_uint_fast64_t report_ids;
 
 /* the data path's copy guard (dp_guard.c), once it is in use */
 static void (*_Atomic catch_fn)(const siginfo_t *si);
+
+/* libc's sigaction (the shim's interposed one would come back to us) */
+typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
+static _Atomic sigaction_fn real_sa;
+
+static int sa_call(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	sigaction_fn fn = atomic_load(&real_sa);
+
+	return fn ? fn(sig, act, old) : sigaction(sig, act, old);
+}
 
 static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sigaction prev;   /* what we pass signals on to */
@@ -280,7 +296,7 @@ static void die_of(int sig, siginfo_t *si)
 	memset(&dfl, 0, sizeof(dfl));
 	dfl.sa_handler = SIG_DFL;
 	sigemptyset(&dfl.sa_mask);
-	sigaction(sig, &dfl, NULL);
+	sa_call(sig, &dfl, NULL);
 	syscall(SYS_rt_tgsigqueueinfo, getpid(), syscall(SYS_gettid), sig, si);
 }
 
@@ -340,7 +356,7 @@ void hfc_sigbus_install(void)
 	pthread_mutex_lock(&install_lock);
 	/* the first time, or over a reset to the default; never over a
 	 * handler that replaced ours (it may chain to us: a loop) */
-	if (sigaction(SIGBUS, NULL, &cur) == 0 && !is_ours(&cur) &&
+	if (sa_call(SIGBUS, NULL, &cur) == 0 && !is_ours(&cur) &&
 	    (!atomic_load(&installed) || is_default(&cur))) {
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_sigaction = on_sigbus;
@@ -348,10 +364,38 @@ void hfc_sigbus_install(void)
 		 * jump, so SIGBUS must not stay blocked */
 		sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
 		sigemptyset(&sa.sa_mask);
-		if (sigaction(SIGBUS, &sa, NULL) == 0) {
+		if (sa_call(SIGBUS, &sa, NULL) == 0) {
 			prev = cur;
 			atomic_store(&installed, true);
 		}
 	}
 	pthread_mutex_unlock(&install_lock);
+}
+
+/* ---- the preload shim's sigaction and signal for SIGBUS ------------- */
+
+void hfc_sigbus_set_real(int (*fn)(int, const struct sigaction *,
+				   struct sigaction *))
+{
+	atomic_store(&real_sa, fn);
+}
+
+bool hfc_sigbus_adopt(const struct sigaction *act, struct sigaction *old)
+{
+	struct sigaction cur;
+	bool ours;
+
+	/* sigaction may be called from a signal handler: never wait */
+	if (pthread_mutex_trylock(&install_lock))
+		return false;
+	ours = atomic_load(&installed) && sa_call(SIGBUS, NULL, &cur) == 0 &&
+	       is_ours(&cur) && !(act && is_ours(act));
+	if (ours) {
+		if (old)
+			*old = prev;
+		if (act)
+			prev = *act;
+	}
+	pthread_mutex_unlock(&install_lock);
+	return ours;
 }

@@ -11,6 +11,9 @@
  *
  * --handler   install the program's own SIGBUS handler (SA_SIGINFO)
  *             before mapping: it prints what it got
+ * --late-handler  the same, installed after mapping, without chaining
+ *             (under the preload shim it is chained behind libholdfs's);
+ *             then "query ok" if sigaction() reports it installed
  * --where     si_addr inside the mapping (at file offset --off) or in a
  *             page of the program's own (outside any holdfs mapping)
  * --no-map    do not use libholdfs at all (the baseline)
@@ -61,6 +64,17 @@ static void on_revoke(void *ctx, const struct holdfs_revoke_event *ev)
 	atomic_fetch_add(&revokes, 1);
 }
 
+static void install_handler(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_bus;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
+}
+
 static int code_of(const char *s)
 {
 	if (!strcmp(s, "ar"))
@@ -89,7 +103,7 @@ static void wait_revoke(int ms)
 
 int main(int argc, char **argv)
 {
-	bool handler = false, inside = true, map = true;
+	bool handler = false, late = false, inside = true, map = true;
 	int code = BUS_MCEERR_AR, wait_ms = 0, i, fd, r;
 	unsigned long long off = 0;
 	struct holdfs_mapping *m = NULL;
@@ -99,6 +113,8 @@ int main(int argc, char **argv)
 	for (i = 1; i < argc && !strncmp(argv[i], "--", 2); i++) {
 		if (!strcmp(argv[i], "--handler"))
 			handler = true;
+		else if (!strcmp(argv[i], "--late-handler"))
+			late = true;
 		else if (!strcmp(argv[i], "--no-map"))
 			map = false;
 		else if (!strcmp(argv[i], "--code") && i + 1 < argc)
@@ -116,15 +132,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: poison_prog [options] FILE LEN\n");
 		return 2;
 	}
-	if (handler) {
-		struct sigaction sa;
-
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_sigaction = on_bus;
-		sa.sa_flags = SA_SIGINFO;
-		sigemptyset(&sa.sa_mask);
-		sigaction(SIGBUS, &sa, NULL);
-	}
+	if (handler)
+		install_handler();
 	addr = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (addr == MAP_FAILED)
@@ -144,6 +153,14 @@ int main(int argc, char **argv)
 		}
 		if (inside)
 			addr = (uint8_t *)holdfs_addr(m) + off;
+	}
+	if (late) {
+		struct sigaction q;
+
+		install_handler();
+		if (sigaction(SIGBUS, NULL, &q) == 0 &&
+		    (q.sa_flags & SA_SIGINFO) && q.sa_sigaction == on_bus)
+			printf("query ok\n");
 	}
 	printf("mapped\n");
 	fflush(stdout);

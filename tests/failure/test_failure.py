@@ -546,6 +546,38 @@ def test_client_sigbus_poison_reported():
         fs.unmount()
 
 
+def test_client_sigbus_preload_late_handler():
+    """Under the preload shim a program may install its SIGBUS handler
+    after its first mapping, without chaining: the shim keeps libholdfs's
+    handler first (the poison is reported) and the program's handler runs
+    after it and is what sigaction() reports."""
+    with H.HoldFS(size='64M', mount_opts=('allow_other', 'revoke_ms=300')) as fs:
+        files = populate(fs, 2)
+        victim = fs.path('f0')
+        bad = data_offset(fs, victim) + 8192
+        r = holdfsctl('inject', '--range', '%d,4096' % bad, '--simulate-poison', fs.mnt)
+        check(r.returncode == 0, 'simulate poison: %s' % r.stderr)
+        p = os.environ.get('HOLDFS_POISON_PROG') or \
+            os.path.join(H.build_dir(), 'tests', 'failure', 'poison_prog')
+        env = dict(os.environ)
+        env['LD_PRELOAD'] = ' '.join(x for x in (env.get('LD_PRELOAD'), H.preload_lib()) if x)
+        r = subprocess.run([p, '--late-handler', '--code', 'ar', '--off', '8192',
+                            '--wait-ms', '5000', victim, '65536'],
+                           capture_output=True, text=True, timeout=30, env=env)
+        check_eq(r.returncode, 0, 'poison_prog exit (%s)' % r.stderr)
+        check('query ok' in r.stdout, 'sigaction() does not report the program\'s handler: %r'
+              % r.stdout)
+        check('handler code=%d addr_ok=1' % BUS_MCEERR_AR in r.stdout,
+              'the late handler did not run: %r' % r.stdout)
+        check('revoked off=8192 len=4096 reason=2' in r.stdout, 'no FAILURE revoke: %r' % r.stdout)
+        check('reports poison at region offset %d' % bad in fs.daemon_log(),
+              'no report: %s' % fs.daemon_log()[-800:])
+        wait_state(fs, 'degraded', timeout=5)
+        expect_eio(read_all, victim)
+        verify(files, skip=(victim,))
+        fs.unmount()
+
+
 def test_client_sigbus_not_holdfs():
     """A SIGBUS that is not poison in a holdfs mapping is passed on as if
     libholdfs were not there, and reports nothing: poison outside any
