@@ -11,6 +11,17 @@
 #    the ratio should be ~1 (the cost is O(leases + open inodes)).
 # 2. range failure hitting one leased file, with 100 and with 100k files
 #    in the filesystem: should not grow with the total.
+# 3. client-reported poison (issue 15): `drill --kind poison` with 8
+#    clients, 1 lease each; client 0 gets the machine check's SIGBUS on
+#    its lease's first block (daemon side: simulated poison), libholdfs
+#    reports it, the daemon confirms and revokes the block's holders:
+#    client 0's lease and the 7 other clients' leases of that block.
+#    Baseline: the same drill shape as a range drill (--kind range, the
+#    operator injects the media error on the same block; only client 0
+#    holds it).  The figure is "clients ms": signal (poison) or
+#    injection (range) -> every holder lost, so the ratio is the cost of
+#    the report path (signal, handler, POISON, confirming read) plus 7
+#    more holders in the revoke round.  Target: poison-to-revoked <= 2 ms.
 #
 # Both use `holdfsctl drill --json` (the clients, writers and checks) with
 # the injection through the daemon (--inject-only for the whole-device
@@ -30,7 +41,8 @@
 #   first EIO  injection -> first writer EIO (whole rows)
 #
 # Environment: BENCH_DIR [/dev/shm], HOLDFS_BUILD [build], BENCH_RUNS [3]
-# (best run per row).
+# (best run per row), BENCH_ONLY [all rows] (row names to run, e.g.
+# "range-8 poison-8"; a ratio whose rows did not run prints "-").
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -101,8 +113,9 @@ print('%.3f %.3f %.3f %.3f %d %d %s %.3f' % (
 EOF
 }
 
-best_of() { # label SIZE INODES FILES DRILL-ARGS...: best daemon ms of $runs
-	local label=$1 size=$2 inodes=$3 files=$4 best= line
+best_of() { # label SIZE INODES FILES DRILL-ARGS...: best daemon ms (or
+	   # column BEST_COL of the drill line) of $runs
+	local label=$1 size=$2 inodes=$3 files=$4 best= line col=${BEST_COL:-1}
 	shift 4
 	for r in $(seq "$runs"); do
 		say "$label: run $r/$runs ($files files, $(numfmt --to=iec "$size") region)"
@@ -111,7 +124,7 @@ best_of() { # label SIZE INODES FILES DRILL-ARGS...: best daemon ms of $runs
 		line=$(drill "$@")
 		unmount_fs
 		if [ -z "$best" ] || python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) < float(sys.argv[2]) else 1)' \
-			"${line%% *}" "${best%% *}"; then
+			"$(echo "$line" | cut -d' ' -f"$col")" "$(echo "$best" | cut -d' ' -f"$col")"; then
 			best=$line
 		fi
 	done
@@ -121,14 +134,21 @@ best_of() { # label SIZE INODES FILES DRILL-ARGS...: best daemon ms of $runs
 G=$((1 << 30))
 T=$((1 << 40))
 rows=()
+only=${BENCH_ONLY:-}
+want() { [ -z "$only" ] || [[ " $only " == *" $1 "* ]]; }
 # 1k leases over 8 clients (125 each), 8 writers; whole device, injected
 W=(--clients 8 --leases-per-client 125 --writers 8 --inject-only --deadline-ms 10000)
-rows+=("$(best_of whole-1G $G 16384 10000 "${W[@]}")")
-rows+=("$(best_of whole-1T $T 16384 10000 "${W[@]}")")
+want whole-1G && rows+=("$(best_of whole-1G $G 16384 10000 "${W[@]}")")
+want whole-1T && rows+=("$(best_of whole-1T $T 16384 10000 "${W[@]}")")
 # one leased file hit, 100 vs 100k files around it
 R=(--kind range --clients 1 --leases-per-client 1 --writers 0 --deadline-ms 10000)
-rows+=("$(best_of range-100 $G 131072 100 "${R[@]}")")
-rows+=("$(best_of range-100k $G 131072 100000 "${R[@]}")")
+want range-100 && rows+=("$(best_of range-100 $G 131072 100 "${R[@]}")")
+want range-100k && rows+=("$(best_of range-100k $G 131072 100000 "${R[@]}")")
+# client-reported poison (best of the "clients ms" column) and its baseline
+P=(--clients 8 --leases-per-client 1 --writers 0 --deadline-ms 10000)
+want range-8 && rows+=("$(BEST_COL=3 best_of range-8 $G 16384 100 --kind range "${P[@]}")")
+want poison-8 && rows+=("$(BEST_COL=3 best_of poison-8 $G 16384 100 --kind poison "${P[@]}")")
+[ ${#rows[@]} -gt 0 ] || { say "no row selected (BENCH_ONLY=$only)"; exit 1; }
 
 python3 - "$json" "$runs" "$(uname -r)" "$(nproc)" "${rows[@]}" <<'EOF'
 import json, sys
@@ -142,10 +162,13 @@ for s in sys.argv[5:]:
                      leases_revoked=int(f[7]), killed=int(f[8]), drill=f[9],
                      rest_ms=float(f[10])))
 by = {r['row']: r for r in rows}
-def ratio(a, b):
-    return by[a]['daemon_ms'] / by[b]['daemon_ms'] if by[b]['daemon_ms'] > 0 else None
+def ratio(a, b, col='daemon_ms'):
+    if a not in by or b not in by or by[b][col] <= 0:
+        return None
+    return by[a][col] / by[b][col]
 summary = dict(whole_1T_over_1G=ratio('whole-1T', 'whole-1G'),
-               range_100k_over_100=ratio('range-100k', 'range-100'))
+               range_100k_over_100=ratio('range-100k', 'range-100'),
+               poison_over_range_clients=ratio('poison-8', 'range-8', 'clients_ms'))
 if as_json:
     print(json.dumps(dict(mode=dict(kernel=kern, cpus=int(ncpu), best_of=int(runs),
                                     inject='holdfsctl drill (admin inject)'),
@@ -153,7 +176,8 @@ if as_json:
     sys.exit(0)
 print('# failure-bench: kernel %s, %s CPUs, best of %s runs per row; injection through'
       % (kern, ncpu, runs))
-print('# holdfsctl drill (daemon ADMIN_INJECT); region files on tmpfs; target <= 10 ms')
+print('# holdfsctl drill (daemon ADMIN_INJECT; poison-8: the client\'s SIGBUS report);'
+      ' region files on tmpfs; target <= 10 ms, poison-8 clients ms <= 2 ms')
 print('%-11s %7s %8s %10s %10s %8s %11s %10s %7s %7s %s' % (
     'row', 'region', 'files', 'daemon ms', 'revoke ms', 'rest ms', 'clients ms',
     'first EIO', 'leases', 'killed', 'drill'))

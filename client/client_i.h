@@ -13,6 +13,7 @@
 #define HOLDFS_CLIENT_I_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -204,5 +205,27 @@ int hfc_persisted(struct hfc_conn *c, uint64_t lease_id, uint64_t off,
 		  uint64_t len);
 /* Tell the daemon of poison at region offset roff (no answer). */
 void hfc_poison(struct hfc_conn *c, uint64_t lease_id, uint64_t roff);
+
+/* --- sigbus.c: the process-wide SIGBUS handler (poison seen by the
+ * application is reported to its daemon, then the signal is passed on).
+ * Install: with every lease (put back only over a reset to default).
+ * add_conn: c's region fd arrived (c reachable by the handler); drop:
+ * c dies (waits, bounded, for handlers in flight); after_fork: in the
+ * child. */
+void hfc_sigbus_install(void);
+/* fn runs first in the handler (the data path's guard: jumps out of an
+ * armed copy, returns otherwise) */
+void hfc_sigbus_set_catch(void (*fn)(const siginfo_t *si));
+/* For the preload shim (exported, HOLDFS_PRIVATE): libc's sigaction for
+ * the library's own calls; and a program's sigaction(SIGBUS, act, old)
+ * taken over while our handler is installed (act becomes the handler we
+ * pass signals on to, old the one before): true if taken, false to let
+ * libc do it. */
+void hfc_sigbus_set_real(int (*fn)(int, const struct sigaction *,
+				   struct sigaction *));
+bool hfc_sigbus_adopt(const struct sigaction *act, struct sigaction *old);
+void hfc_sigbus_add_conn(struct hfc_conn *c, int region_fd);
+void hfc_sigbus_drop_conn(struct hfc_conn *c);
+void hfc_sigbus_after_fork(void);
 
 #endif

@@ -105,6 +105,7 @@ void hfc_conn_region_fd(struct hfc_conn *c, uint32_t prot, int fd)
 	}
 	c->region_fd[i] = fd;
 	pthread_mutex_unlock(&c->lock);
+	hfc_sigbus_add_conn(c, fd);  /* poison on its mappings: reported */
 }
 
 /* A private dup of the region fd that can back a mapping of prot, or a
@@ -384,6 +385,7 @@ static void child_after_fork(void)
 		c->pmap = NULL;  /* its pages were not inherited either */
 	}
 	hfc_maps_after_fork();
+	hfc_sigbus_after_fork();
 }
 
 static void register_atfork(void)

@@ -7,15 +7,13 @@
  * copy (the listener waits for copies in flight: dp_i.h), so only the
  * kernel's own faults reach here.
  *
- * A copy runs with a per-thread jump buffer armed; the handler jumps
- * back for a fault during an armed copy, and otherwise passes the signal
- * on to the handler the program had installed (or to the default
- * action).  The handler is installed with the first lease of a file and
- * again whenever a later one finds it replaced, chaining to the
- * replacement.
+ * A copy runs with a per-thread jump buffer armed; libholdfs's one
+ * SIGBUS handler (sigbus.c) asks hfc_dp_guard_catch() first, which jumps
+ * back for a fault during an armed copy; every other SIGBUS the handler
+ * reports (poison) and passes on to the program's handler or the
+ * default action.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
@@ -35,57 +33,25 @@ struct guard {
 };
 
 static _Thread_local struct guard tls_guard;
-static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct sigaction prev;     /* what we chain to */
-static bool installed;
 
-static void on_bus(int sig, siginfo_t *si, void *uc)
+void hfc_dp_guard_catch(const siginfo_t *si)
 {
 	struct guard *g = &tls_guard;
 
-	if (g->armed) {
-		g->armed = 0;
-		g->addr = si->si_addr;
-		g->code = si->si_code;
-		g->mapping_side = (const uint8_t *)si->si_addr >= g->lo &&
-				  (const uint8_t *)si->si_addr < g->hi;
-		siglongjmp(g->jb, 1);
-	}
-	/* not ours: as if we were not there */
-	if (prev.sa_flags & SA_SIGINFO) {
-		prev.sa_sigaction(sig, si, uc);
+	if (!g->armed)
 		return;
-	}
-	if (prev.sa_handler != SIG_DFL && prev.sa_handler != SIG_IGN) {
-		prev.sa_handler(sig);
-		return;
-	}
-	/* default (or ignored, which a synchronous fault cannot be):
-	 * restore the default; the faulting access runs again and the
-	 * kernel kills the process as it would have */
-	signal(SIGBUS, SIG_DFL);
+	g->armed = 0;
+	g->addr = si->si_addr;
+	g->code = si->si_code;
+	g->mapping_side = (const uint8_t *)si->si_addr >= g->lo &&
+			  (const uint8_t *)si->si_addr < g->hi;
+	siglongjmp(g->jb, 1);
 }
 
 void hfc_dp_guard_install(void)
 {
-	struct sigaction sa, cur;
-
-	pthread_mutex_lock(&install_lock);
-	if (sigaction(SIGBUS, NULL, &cur) == 0 &&
-	    (!installed || !(cur.sa_flags & SA_SIGINFO) ||
-	     cur.sa_sigaction != on_bus)) {
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_sigaction = on_bus;
-		/* NODEFER: the jump leaves the handler without sigreturn,
-		 * so SIGBUS must not stay blocked */
-		sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
-		sigemptyset(&sa.sa_mask);
-		if (sigaction(SIGBUS, &sa, NULL) == 0) {
-			prev = cur;
-			installed = true;
-		}
-	}
-	pthread_mutex_unlock(&install_lock);
+	hfc_sigbus_set_catch(hfc_dp_guard_catch);
+	hfc_sigbus_install();
 }
 
 /* Copy with the guard armed, by memcpy or (pcopy) libpmem2's memcpy

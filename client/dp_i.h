@@ -124,10 +124,13 @@ void hfc_dp_slot_unlock(struct hfc_dfile *f);
 void hfc_dp_persist(struct hfc_dfile *f, const void *addr, size_t len);
 
 /* dp_guard.c: copies that turn a SIGBUS into an error.  Install the
- * handler (again, if something replaced it) before a file's first lease.
+ * handler (sigbus.c) before a file's first lease; the handler calls
+ * hfc_dp_guard_catch() first, which jumps out of an armed copy (and
+ * returns otherwise).
  * A copy returns 0, or -EIO with *fault_addr and *code (si_code) set
  * when the mapping side faulted, or -EFAULT when the caller's side did. */
 void hfc_dp_guard_install(void);
+void hfc_dp_guard_catch(const siginfo_t *si);
 int hfc_dp_copy(void *dst, const void *src, size_t n, const void *map_lo,
 		size_t map_len, void **fault_addr, int *code);
 int hfc_dp_zero(void *dst, size_t n, void **fault_addr, int *code);

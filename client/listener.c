@@ -125,6 +125,7 @@ static void conn_die(struct hfc_conn *c, const char *why)
 	pthread_mutex_unlock(&c->send_lock);
 
 	hfc_on_conn_lost(c);
+	hfc_sigbus_drop_conn(c);
 
 	pthread_mutex_lock(&c->send_lock);
 	pthread_mutex_lock(&c->lock);

@@ -499,6 +499,7 @@ static int lease_hook(struct hfc_conn *c, void *arg, const void *msg,
 	m->coh_word = c->coh && ok->coh_slot < c->coh_slots ?
 		      &c->coh[ok->coh_slot] : NULL;
 	hfc_conn_region_fd(c, ok->prot, fd);
+	hfc_sigbus_install();  /* before the mapping exists */
 	if (ok->nextents > HFS_LEASE_MAX_EXTENTS ||
 	    len != sizeof(*ok) + (size_t)ok->nextents * sizeof(*e) ||
 	    ok->offset != m->offset || ok->length != m->length ||

@@ -3,7 +3,7 @@
  * The command line of leases, holders, status, inject and health:
  *
  *   holdfsctl COMMAND [--json] [--range OFF,LEN] [--whole-device] [--media]
- *             [--simulate-poison] MOUNTPOINT
+ *             [--simulate-poison | --sigbus-ao] MOUNTPOINT
  *
  * Every command parses with the one option table below and says which of
  * the options it takes, so an option of another command is still
@@ -24,6 +24,7 @@ const struct option ctl_options[] = {
 	{ "whole-device", no_argument, NULL, 'W' },
 	{ "media", no_argument, NULL, 'M' },
 	{ "simulate-poison", no_argument, NULL, 'P' },
+	{ "sigbus-ao", no_argument, NULL, 'A' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -86,6 +87,9 @@ static int parse_opt(int c, struct ctl_args *a)
 	case 'P':
 		a->simulate = true;
 		return 0;
+	case 'A':
+		a->sigbus_ao = true;
+		return 0;
 	case 'r':
 		return parse_range(optarg, a);
 	default:
@@ -106,10 +110,11 @@ int ctl_parse_args(int argc, char **argv, unsigned takes, struct ctl_args *a)
 		return ctl_usage_error(optind >= argc ? "missing MOUNTPOINT"
 					      : "too many arguments");
 	a->target = argv[optind];
-	if ((a->whole || a->media || a->simulate) &&
+	if ((a->whole || a->media || a->simulate || a->sigbus_ao) &&
 	    !(takes & CTL_OPT_INJECT))
-		return ctl_usage_error("--whole-device, --media and "
-				       "--simulate-poison are for inject");
+		return ctl_usage_error("--whole-device, --media, "
+				       "--simulate-poison and --sigbus-ao are "
+				       "for inject");
 	if (a->have_range && !(takes & CTL_OPT_RANGE))
 		return ctl_usage_error("--range is for holders and inject");
 	return 0;

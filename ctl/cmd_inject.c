@@ -5,6 +5,8 @@
  * docs/failure-model.md), then wait for the new event's outcome and print
  * it (--json: the whole event).  --range OFF,LEN --simulate-poison: only
  * make the daemon's accesses of the range fail as poisoned media.
+ * --range OFF,LEN --sigbus-ao: the daemon sends itself the SIGBUS of an
+ * action-optional machine check at OFF; the event is that signal's.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,6 +122,12 @@ int cmd_inject(int argc, char **argv)
 	m.length = a.len;
 	if (a.simulate)
 		return simulate(a.target, &m, &a);
+	if (a.sigbus_ao) {
+		if (a.whole || a.media || !a.have_range)
+			return ctl_usage_error("--sigbus-ao takes --range only");
+		m.flags = HFS_FAIL_SIGBUS_AO;
+		return inject(a.target, &m, a.json);
+	}
 	m.flags = (a.whole ? HFS_FAIL_WHOLE_DEVICE | HFS_FAIL_PRE_REMOVE : 0) |
 		  (a.media ? HFS_FAIL_MEDIA : 0);
 	return inject(a.target, &m, a.json);

@@ -7,8 +7,10 @@
  * client processes (libholdfs: K read leases each, touched in a loop, a
  * revoke handler and a SIGBUS handler report over a pipe) and W POSIX
  * writers (pwrite + fsync of a fixed pattern, first error reported), then
- * injects a whole-device loss (a file region is really truncated to 0) or
- * a range failure (ADMIN_INJECT), and checks: every holder lost access or
+ * injects a whole-device loss (a file region is really truncated to 0),
+ * a range failure (ADMIN_INJECT) or poison seen first by a client (its
+ * daemon-side view made poisoned by simulation, then the client's own
+ * SIGBUS BUS_MCEERR_AR through libholdfs's handler), and checks: every holder lost access or
  * was killed, writers failed (whole) or kept going (range), nobody hung
  * past the deadline, unmount is prompt; for a range drill also fsck -n,
  * remount and byte-for-byte verification of the unaffected files.
@@ -83,9 +85,10 @@ static void report_start(struct drill *d)
 	d->checks = json_object_new_array();
 	d->hung = json_object_new_array();
 	json_object_object_add(d->out, "kind", json_object_new_string(
-		d->range ? "range" : "whole"));
+		d->poison ? "poison" : d->range ? "range" : "whole"));
 	json_object_object_add(d->out, "inject", json_object_new_string(
-		d->range || d->inject_only ? "admin" : "truncate"));
+		d->poison ? "client-sigbus" : d->range || d->inject_only
+		? "admin" : "truncate"));
 	json_object_object_add(d->out, "mountpoint",
 			       json_object_new_string(d->mnt));
 	json_object_object_add(d->out, "region",
@@ -121,7 +124,12 @@ static void usage(FILE *f)
 "  --clients N            DAX client processes (default 4)\n"
 "  --leases-per-client K  read leases each client maps and touches (4)\n"
 "  --writers W            write+fsync writer processes (2)\n"
-"  --kind whole|range     whole-device loss (default) or a range failure\n"
+"  --kind whole|range|poison\n"
+"                         whole-device loss (default), a range failure,\n"
+"                         or poison seen first by client 0: the daemon's\n"
+"                         view of the block is made poisoned (simulated)\n"
+"                         and the client gets the machine check's SIGBUS\n"
+"                         (BUS_MCEERR_AR) on it; libholdfs reports it\n"
 "  --range OFF,LEN        region bytes to fail (range; default: the first\n"
 "                         block of client 0's first lease)\n"
 "  --inject-only          whole: inject through the daemon instead of\n"
@@ -195,9 +203,11 @@ static int parse_opt(struct drill *d, int c, char *arg)
 	case 'c': case 'k': case 'w': case 'd':
 		return parse_count(d, c, arg);
 	case 'K':
-		if (strcmp(arg, "whole") && strcmp(arg, "range"))
-			return usage_err("--kind is whole or range");
-		d->range = !strcmp(arg, "range");
+		if (strcmp(arg, "whole") && strcmp(arg, "range") &&
+		    strcmp(arg, "poison"))
+			return usage_err("--kind is whole, range or poison");
+		d->poison = !strcmp(arg, "poison");
+		d->range = d->poison || !strcmp(arg, "range");
 		return 0;
 	case 'r':
 		return parse_range(d, arg);
@@ -254,12 +264,21 @@ static int parse_args(struct drill *d, int argc, char **argv)
 				 : "too many arguments");
 	if (d->have_range && !d->range)
 		return usage_err("--range needs --kind range");
+	if (d->have_range && d->poison)
+		return usage_err("--range is for --kind range: a poison drill "
+				 "poisons the first block of client 0's first "
+				 "lease, where that client touches it");
 	if (d->inject_only && d->range)
 		return usage_err("--inject-only is for --kind whole");
+	if (!d->range && (d->keep || d->daemon_opt || d->fsck_opt))
+		return usage_err("--keep, --daemon and --fsck are for --kind "
+				 "range or poison (a whole-device drill loses "
+				 "the filesystem: nothing to keep, check or "
+				 "mount)");
 	d->mnt = argv[optind];
 	if (d->k * (uint64_t)FSIZE > (1ull << 30))
 		return usage_err("--leases-per-client too large");
-	return 0;
+	return 0;  /* against the mount: drill_plan() */
 }
 
 /* ------------------------------------------------------------- steps */
@@ -327,8 +346,8 @@ static void alloc_workers(struct drill *d)
 {
 	d->wk = calloc(nworkers(d), sizeof(*d->wk));
 	for (unsigned i = 0; i < d->n; i++) {
-		d->wk[i].t_lost = calloc(d->k, sizeof(uint64_t));
-		d->wk[i].expect = calloc(d->k, sizeof(bool));
+		d->wk[i].t_lost = calloc(d->k + 1, sizeof(uint64_t));
+		d->wk[i].expect = calloc(d->k + 1, sizeof(bool));
 	}
 }
 
@@ -359,6 +378,8 @@ int cmd_drill(int argc, char **argv)
 	if (r)
 		return r < 0 ? 0 : r;
 	r = find_target(&d);
+	if (!r)
+		r = drill_plan(&d);
 	if (r) {
 		drill_free(&d);
 		return r;

@@ -8,6 +8,7 @@
  *                   stopping
  *   drill_worker.c  the worker processes: DAX clients and writers
  *   drill_sys.c     the daemon, files, external commands
+ *   drill_plan.c    the options against the mount, before anything runs
  */
 #ifndef HOLDFSCTL_DRILL_H
 #define HOLDFSCTL_DRILL_H
@@ -22,7 +23,7 @@
 
 #define DPROG "holdfsctl drill"
 #define MAXW 256          /* clients, writers */
-#define MAXK 1024         /* leases per client */
+#define MAXK 1024         /* leases per client (one more: nleases) */
 #define NSTATIC 4         /* untouched files, verified after a range drill */
 #define FSIZE (256u << 10)
 #define BEAT_NS 20000000ull
@@ -75,6 +76,7 @@ struct drill {
 	/* options */
 	unsigned n, k, w, deadline_ms;
 	bool range, have_range, json, inject_only, keep;
+	bool poison;               /* --kind poison (range is set too) */
 	uint64_t roff, rlen;
 	const char *mnt, *daemon_opt, *fsck_opt;
 	/* found before the run */
@@ -87,7 +89,12 @@ struct drill {
 	struct worker *wk;         /* n clients, then w writers */
 	bool running;              /* workers to stop */
 	int rfd;                   /* the read end of their pipe */
-	uint64_t lsz;              /* a client lease's length */
+	uint64_t unit;             /* the allocation unit (drill_plan) */
+	uint64_t lsz;              /* a client lease's length: FSIZE
+				      rounded up to unit */
+	bool leases_read;          /* ADMIN_LEASES answered (expect) */
+	bool range_data;           /* the range holds file data (expect) */
+	uint64_t c0_ino;           /* client 0's file (poison: shared) */
 	uint64_t t_inj;
 	unsigned nexp;             /* leases expected to be lost */
 	json_object *st;           /* the daemon's status after the injection */
@@ -100,6 +107,14 @@ struct drill {
 static inline unsigned nworkers(const struct drill *d)
 {
 	return d->n + d->w;
+}
+
+/* Leases of client i: its K, and in a poison drill every client but 0
+ * also maps client 0's first lease (index K), the poisoned block's
+ * other holders. */
+static inline unsigned nleases(const struct drill *d, unsigned i)
+{
+	return d->k + (d->poison && i > 0 && i < d->n);
 }
 
 static inline uint64_t now_ns(void)
@@ -140,6 +155,12 @@ void drill_put_int(struct drill *d, const char *k, int64_t v);
 
 /* drill_steps.c: each returns DRILL_NEXT or DRILL_STOP (skip the rest). */
 enum { DRILL_NEXT, DRILL_STOP };
+/* drill_plan.c: 0, or the exit status after a message (2: the options
+ * do not fit this mount). */
+int drill_plan(struct drill *d);
+/* Does the range hold file data now (a range drill of free space loses
+ * nothing: the state stays ok)?  1, 0, or -1 (printed). */
+int drill_range_owned(const struct drill *d);
 int drill_setup(struct drill *d);
 int drill_spawn(struct drill *d);
 int drill_expect(struct drill *d);

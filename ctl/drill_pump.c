@@ -34,7 +34,8 @@ static void handle_msg(struct drill *d, const struct dmsg *m)
 			w->nrev++;
 		else
 			w->nbus++;
-		if (!w->writer && m->lease < d->k && !w->t_lost[m->lease])
+		if (!w->writer && m->lease < nleases(d, m->worker) &&
+		    !w->t_lost[m->lease])
 			w->t_lost[m->lease] = m->t_ns;
 		break;
 	case M_ERROR:
@@ -83,7 +84,7 @@ uint64_t drill_client_lost(struct drill *d, struct worker *w)
 
 	if (w->exited && w->killed)
 		return w->t_exit;
-	for (unsigned j = 0; j < d->k; j++) {
+	for (unsigned j = 0; j < nleases(d, (unsigned)(w - d->wk)); j++) {
 		if (!w->expect[j])
 			continue;
 		if (!w->t_lost[j])

@@ -8,10 +8,13 @@
  *   setup    the drill directory and its pattern files
  *   spawn    the clients and writers, until all are ready (20 s)
  *   expect   which client leases the failure must take; check "setup"
- *   inject   truncate the region file, or ADMIN_INJECT
+ *   inject   truncate the region file, or ADMIN_INJECT; poison: simulate
+ *            poison under client 0's first block, then SIGUSR1 makes
+ *            that client touch it (the machine check's SIGBUS)
  *   settle   wait for every worker's reaction (or the deadline), then for
  *            the daemon's outcome (d->st)
- *   tally    the figures of the report; checks "state", "holders",
+ *   tally    the figures of the report; checks "state" (shutdown;
+ *            degraded, or ok for a range of free space), "holders",
  *            "unaffected leases", "writers", "no hung operations"
  *   stop     the workers
  *   unmount  check "unmount"; the daemon must exit
@@ -25,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,8 +66,9 @@ static bool in_affected(json_object *st, const char *path)
 
 /* ------------------------------------------------------------- setup */
 
-/* Name worker i's file and write its pattern: clients K x FSIZE, writers
- * FSIZE; 0 or -errno. */
+/* Name worker i's file and write its pattern: clients K leases of lsz
+ * (FSIZE rounded up to the allocation unit, as the client maps them),
+ * writers FSIZE; 0 or -errno. */
 static int worker_file(struct drill *d, unsigned i)
 {
 	struct worker *w = &d->wk[i];
@@ -73,7 +78,7 @@ static int worker_file(struct drill *d, unsigned i)
 	snprintf(w->path, sizeof(w->path), "%s/%c%u", d->dir,
 		 w->writer ? 'w' : 'c', w->writer ? i - d->n : i);
 	return drill_write_pattern(w->path, w->writer ? FSIZE
-				   : (size_t)FSIZE * d->k, w->seed);
+				   : (size_t)d->lsz * d->k, w->seed);
 }
 
 int drill_setup(struct drill *d)
@@ -206,7 +211,9 @@ static unsigned mark_lease(struct drill *d, json_object *l)
 		for (unsigned c = 0; c < d->n; c++) {
 			uint64_t li = ju64(l, "offset") / d->lsz;
 
-			if (d->wk[c].pid == pid && li < d->k &&
+			if (c && d->poison && ju64(l, "ino") == d->c0_ino)
+				li = d->k;   /* the shared lease */
+			if (d->wk[c].pid == pid && li < nleases(d, c) &&
 			    !d->wk[c].expect[li]) {
 				d->wk[c].expect[li] = true;
 				n++;
@@ -221,11 +228,11 @@ static unsigned mark_expected(struct drill *d, bool pick_default)
 {
 	struct hfs_msg_hdr h = { HFS_PROTO_MAGIC, HFS_PROTO_VERSION,
 				 HFS_MSG_ADMIN_LEASES, sizeof(h), 0, 1 };
-	char *txt = ctl_query_mnt(d->mnt, &h, sizeof(h));
-	json_object *doc = txt ? json_tokener_parse(txt) : NULL, *ls;
+	json_object *doc = ctl_parse_reply(ctl_query_mnt(d->mnt, &h,
+							  sizeof(h))), *ls;
 	unsigned n = 0;
 
-	free(txt);
+	d->leases_read = doc != NULL;
 	ls = jget(doc, "leases");
 	if (pick_default)
 		pick_default_range(d, ls);
@@ -248,11 +255,30 @@ static unsigned expect_all(struct drill *d)
 
 int drill_expect(struct drill *d)
 {
+	struct stat sb;
+
+	if (d->poison && stat(d->wk[0].path, &sb) == 0)
+		d->c0_ino = sb.st_ino;
 	d->nexp = d->range ? mark_expected(d, !d->have_range) : expect_all(d);
+	if (d->range && !d->leases_read) {
+		drill_check(d, "setup", false, "cannot read the daemon's "
+			    "leases (ADMIN_LEASES)");
+		return DRILL_STOP;
+	}
 	if (d->range && !d->have_range) {
 		drill_check(d, "setup", false,
 			    "no mapped extent of client 0's lease");
 		return DRILL_STOP;
+	}
+	if (d->range) {
+		int own = drill_range_owned(d);
+
+		if (own < 0) {
+			drill_check(d, "setup", false, "cannot read the "
+				    "holders of the range (ADMIN_HOLDERS)");
+			return DRILL_STOP;
+		}
+		d->range_data = own;
 	}
 	drill_check(d, "setup", true, "%u clients x %u leases, %u writers, "
 		    "%u files", d->n, d->k, d->w, nworkers(d) + NSTATIC);
@@ -263,7 +289,8 @@ int drill_expect(struct drill *d)
 	drill_put_int(d, "expected_lost_leases", d->nexp);
 	drill_note(d, "%s: %s failure of %s%s on %s\n  %u clients x %u "
 		   "leases, %u writers, deadline %u ms, %u lease%s expected to "
-		   "be lost\n", DPROG, d->range ? "range" : "whole-device",
+		   "be lost\n", DPROG, d->poison ? "client-reported poison"
+		   : d->range ? "range" : "whole-device",
 		   d->region, d->range ? "" : d->inject_only ? " (injected)"
 		   : " (truncated to 0)", d->mnt, d->n, d->k, d->w,
 		   d->deadline_ms, d->nexp, d->nexp == 1 ? "" : "s");
@@ -321,10 +348,35 @@ static int inject_admin(struct drill *d)
 	return 0;
 }
 
+/* Poison seen first by client 0: the daemon's guarded reads of the
+ * range fail as poisoned media from now on (simulated: this kernel may
+ * not poison memory), then the client touches it and gets the machine
+ * check's SIGBUS (drill_worker.c); libholdfs reports it, the daemon
+ * confirms it with its own read and fails the range. */
+static int inject_poison(struct drill *d)
+{
+	struct hfs_msg_inject m = { { HFS_PROTO_MAGIC, HFS_PROTO_VERSION,
+				      HFS_MSG_ADMIN_INJECT, sizeof(m), 0, 1 },
+				    d->roff, d->rlen, HFS_FAIL_SIMULATE_POISON,
+				    0 };
+	char *txt = ctl_query_mnt(d->mnt, &m, sizeof(m));
+
+	if (!txt)
+		return -1;
+	free(txt);
+	d->t_inj = now_ns();
+	if (kill(d->wk[0].pid, SIGUSR1) < 0) {
+		fprintf(stderr, "%s: client 0 (pid %d): %s\n", DPROG,
+			(int)d->wk[0].pid, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int drill_inject(struct drill *d)
 {
-	int r = !d->range && !d->inject_only ? truncate_region(d)
-					     : inject_admin(d);
+	int r = d->poison ? inject_poison(d) : !d->range && !d->inject_only
+		? truncate_region(d) : inject_admin(d);
 
 	if (r < 0) {
 		drill_check(d, "inject", false,
@@ -502,7 +554,7 @@ static unsigned unexpected_losses(struct drill *d)
 	unsigned extra = 0;
 
 	for (unsigned i = 0; i < d->n; i++)
-		for (unsigned j = 0; j < d->k; j++)
+		for (unsigned j = 0; j < nleases(d, i); j++)
 			extra += d->wk[i].t_lost[j] && !d->wk[i].expect[j];
 	return extra;
 }
@@ -513,7 +565,9 @@ static void check_tally(struct drill *d, const struct tally *t)
 	unsigned extra, bad = t->bad_writers, nexp = d->nexp;
 	bool ok;
 
-	ok = !strcmp(state, d->range ? "degraded" : "shutdown");
+	/* a range of free space only joins the bad list: nothing lost */
+	ok = !strcmp(state, !d->range ? "shutdown" : d->range_data ?
+		     "degraded" : "ok");
 	drill_check(d, "state", ok, "%s", *state ? state
 		    : "no status from the daemon");
 	/* a truncated region file SIGBUSes the clients' own region
@@ -651,7 +705,7 @@ static int verify_file(struct drill *d, unsigned i, json_object *mm)
 		p = d->wk[i].path;
 		seed = d->wk[i].seed;
 		if (!d->wk[i].writer)
-			size = (size_t)FSIZE * d->k;
+			size = (size_t)d->lsz * d->k;
 	} else {
 		static_path(d, i - nworkers(d), tmp, sizeof(tmp));
 	}

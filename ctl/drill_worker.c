@@ -8,7 +8,13 @@
  * of each in a loop, and reports its revoke callbacks (M_REVOKED) and
  * SIGBUS faults (M_SIGBUS: the handler longjmps out of the touch and the
  * lease counts as lost); it stays after losing everything, since the
- * daemon revokes or kills.  A writer pwrites its file's pattern and
+ * daemon revokes or kills.  On SIGUSR1 (a poison drill) a client sends
+ * itself, while touching its first lease, the SIGBUS a machine check on
+ * that lease's first page raises (BUS_MCEERR_AR, rt_tgsigqueueinfo to
+ * its own thread): libholdfs's handler reports the poison to the daemon
+ * and passes the signal on to the client's handler, as a real one would
+ * go; every other client of a poison drill also maps client 0's first
+ * lease (the poisoned block's other holders).  A writer pwrites its file's pattern and
  * fsyncs in a loop and reports its first error (M_ERROR).  Both send
  * M_BEAT every BEAT_NS of progress.
  */
@@ -19,6 +25,7 @@
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <holdfs/holdfs.h>
@@ -40,9 +47,10 @@ static void say(uint32_t type, uint32_t lease, int32_t val, uint64_t aux)
 
 /* ----------------------------------------------------- client process */
 
-static struct holdfs_mapping *g_map[MAXK];
-static volatile sig_atomic_t g_dead[MAXK];
+static struct holdfs_mapping *g_map[MAXK + 1];
+static volatile sig_atomic_t g_dead[MAXK + 1];
 static volatile sig_atomic_t g_stop;
+static volatile sig_atomic_t g_poison;   /* SIGUSR1: touch poison */
 static volatile unsigned g_cur;
 static unsigned g_k;
 static sigjmp_buf g_jb;
@@ -51,6 +59,27 @@ static void on_term(int sig)
 {
 	(void)sig;
 	g_stop = 1;
+}
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	g_poison = 1;
+}
+
+/* The machine check of a load from poisoned memory at p, as the kernel
+ * delivers it: to this thread, si_code BUS_MCEERR_AR, si_addr p. */
+static void touch_poison(const volatile uint8_t *p)
+{
+	siginfo_t si = { 0 };
+
+	g_poison = 0;
+	si.si_signo = SIGBUS;
+	si.si_code = BUS_MCEERR_AR;
+	si.si_addr = (void *)p;
+	si.si_addr_lsb = 12;
+	syscall(SYS_rt_tgsigqueueinfo, getpid(), syscall(SYS_gettid), SIGBUS,
+		&si);
 }
 
 static void on_revoke(void *ctx, const struct holdfs_revoke_event *ev)
@@ -113,11 +142,31 @@ static uint64_t client_map(const char *path, unsigned k)
 	return lsz;
 }
 
-static void client_main(const char *path, unsigned k)
+/* A poison drill: map client 0's first lease too, as lease k (shared:
+ * its other holders). */
+static void client_share(const char *path, uint64_t lsz)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int r = fd < 0 ? -errno : holdfs_map(fd, 0, lsz, PROT_READ, 0,
+					     &g_map[g_k]);
+
+	if (r < 0) {
+		say(M_FATAL, g_k, -r, lsz);
+		_exit(1);
+	}
+	g_k++;
+}
+
+static void client_main(const char *path, unsigned nown, const char *share)
 {
 	volatile unsigned ndead = 0;
 	static uint64_t last;
-	uint64_t lsz = client_map(path, k);
+	uint64_t lsz = client_map(path, nown);
+	unsigned k;
+
+	if (share)
+		client_share(share, lsz);
+	k = g_k;
 
 	say(M_READY, 0, 0, lsz);
 	while (!g_stop) {
@@ -133,6 +182,8 @@ static void client_main(const char *path, unsigned k)
 				continue;
 			}
 			p = holdfs_addr(g_map[i]);
+			if (i == 0 && g_poison)
+				touch_poison(p);  /* the handler jumps */
 			for (uint64_t o = 0; o < lsz; o += DRILL_PAGE)
 				(void)p[o];
 		}
@@ -188,9 +239,11 @@ pid_t drill_fork_worker(struct drill *d, unsigned i, int wfd)
 	g_wfd = wfd;
 	g_me = i;
 	signal(SIGTERM, on_term);
+	signal(SIGUSR1, on_usr1);
 	if (w->writer)
 		writer_main(w->path, w->seed);
 	else
-		client_main(w->path, d->k);
+		client_main(w->path, d->k, d->poison && i > 0 ?
+			    d->wk[0].path : NULL);
 	_exit(1);
 }

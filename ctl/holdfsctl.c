@@ -8,6 +8,7 @@
  *   holdfsctl status [--json] MOUNTPOINT                    (cmd_query.c)
  *   holdfsctl inject --whole-device | --range OFF,LEN [--media] MOUNTPOINT
  *   holdfsctl inject --range OFF,LEN --simulate-poison MOUNTPOINT
+ *   holdfsctl inject --range OFF,LEN --sigbus-ao MOUNTPOINT
  *                                                           (cmd_inject.c)
  *   holdfsctl health [--json] REGION|MOUNTPOINT             (cmd_health.c)
  *   holdfsctl drill [OPTIONS] MOUNTPOINT                    (drill.c)
@@ -54,7 +55,11 @@ static const struct ctl_cmd commands[] = {
 	  "make the daemon's own accesses of the range fail as\n"
 	  "poisoned media from now on (where the kernel cannot\n"
 	  "poison memory); a read there, or a client's POISON\n"
-	  "report, then finds it" },
+	  "report, then finds it.\n"
+	  "With --range OFF,LEN --sigbus-ao: the daemon sends\n"
+	  "itself the SIGBUS of an action-optional machine\n"
+	  "check (BUS_MCEERR_AO) at OFF of its mapping; waits\n"
+	  "for that event's outcome" },
 	{ "health", cmd_health, "REGION|MOUNTPOINT",
 	  "print the persistent health log (read-only; works\n"
 	  "on an unmounted region)" },

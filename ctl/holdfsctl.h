@@ -45,11 +45,11 @@ extern const struct option ctl_options[];
 enum {
 	CTL_OPT_RANGE  = 1u << 0,   /* --range OFF,LEN */
 	CTL_OPT_INJECT = 1u << 1,   /* --whole-device, --media,
-				       --simulate-poison */
+				       --simulate-poison, --sigbus-ao */
 };
 
 struct ctl_args {
-	bool json, have_range, whole, media, simulate;
+	bool json, have_range, whole, media, simulate, sigbus_ao;
 	uint64_t off, len;          /* --range */
 	const char *target;         /* the operand: MOUNTPOINT (or REGION) */
 };

@@ -414,6 +414,35 @@ static void simulate_poison(struct hfsd_ctl *c, struct hfsd_client *cl,
 	reply_json(c, cl, m->h.id, o);
 }
 
+/* A drill of the kernel's AO notice: the daemon signals itself at its
+ * mapping of m->offset (this thread has SIGBUS unblocked); the region's
+ * AO hook queues it for the pipeline, which records it as an event. */
+static void sigbus_ao(struct hfsd_ctl *c, struct hfsd_client *cl,
+		      const struct hfs_msg_inject *m)
+{
+	json_object *o;
+	int r;
+
+	if (m->flags != HFS_FAIL_SIGBUS_AO) {
+		hfsd_ctl_send_error(c, cl, m->h.id, EINVAL, "a SIGBUS drill "
+				    "takes a range and no other flag");
+		return;
+	}
+	hfsd_log(LOG_WARNING, "control: uid 0 pid %d sends the daemon SIGBUS "
+		 "BUS_MCEERR_AO at region byte %#" PRIx64 " (drill)",
+		 (int)cl->pid, m->offset);
+	r = hfs_region_send_ao(c->d->rg, m->offset);
+	if (r < 0) {
+		hfsd_ctl_send_error(c, cl, m->h.id, -r, r == -ERANGE
+				    ? "range outside the region"
+				    : "cannot signal the daemon");
+		return;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "queued", json_object_new_boolean(1));
+	reply_json(c, cl, m->h.id, o);
+}
+
 void hfsd_on_admin_inject(struct hfsd_ctl *c, struct hfsd_client *cl,
 			  const void *msg, int fd)
 {
@@ -426,7 +455,8 @@ void hfsd_on_admin_inject(struct hfsd_ctl *c, struct hfsd_client *cl,
 	if (m->pad || (m->flags & ~(HFS_FAIL_PRE_REMOVE |
 				    HFS_FAIL_WHOLE_DEVICE |
 				    HFS_FAIL_MEDIA |
-				    HFS_FAIL_SIMULATE_POISON)) ||
+				    HFS_FAIL_SIMULATE_POISON |
+				    HFS_FAIL_SIGBUS_AO)) ||
 	    (!(m->flags & HFS_FAIL_WHOLE_DEVICE) &&
 	     (m->length == 0 || m->offset + m->length < m->offset))) {
 		hfsd_ctl_send_error(c, cl, m->h.id, EINVAL, "bad injection");
@@ -434,6 +464,10 @@ void hfsd_on_admin_inject(struct hfsd_ctl *c, struct hfsd_client *cl,
 	}
 	if (m->flags & HFS_FAIL_SIMULATE_POISON) {
 		simulate_poison(c, cl, m);
+		return;
+	}
+	if (m->flags & HFS_FAIL_SIGBUS_AO) {
+		sigbus_ao(c, cl, m);
 		return;
 	}
 	hfsd_log(LOG_WARNING, "control: uid 0 pid %d injects a %s "

@@ -31,6 +31,8 @@ struct ctl_op;
 struct hfsd_job;
 struct hfsd_lease;
 
+struct ctl_send;
+
 struct hfsd_client {
 	struct hfsd_client *next;
 	uint64_t cid;
@@ -54,7 +56,12 @@ struct hfsd_client {
 	unsigned poison_budget;
 	uint64_t poison_due_ns;
 	uint64_t since_ns;    /* accepted at (CLOCK_MONOTONIC) */
-	unsigned inflight;    /* sends in flight */
+	unsigned inflight;    /* sends in flight or queued */
+	/* sends waiting for the one on the ring: one sendmsg per client at
+	 * a time, so its messages (and the chunks of one ADMIN_REPLY) leave
+	 * in order even when the socket buffer is full (ctl_send.c) */
+	struct ctl_send *sq_head, *sq_tail;
+	bool sending;
 	/* (L) the REVOKE being built for this client: job id, waiter */
 	uint64_t rv_job;
 	uint32_t rv_w;

@@ -4,6 +4,13 @@
  * REMAP broadcasts and the timeouts of revocation jobs are queued as ring
  * operations and go out with the loop's next submission, so a round's
  * messages and its deadline are one io_uring_submit.  Nothing here waits.
+ *
+ * A client has at most one sendmsg on the ring; later messages wait in
+ * its queue and go on when it completes.  Several sendmsgs on one socket
+ * in flight at once may complete in any order once its buffer is full
+ * (each waits for space on its own), which reordered the chunks of large
+ * ADMIN_REPLY documents (holdfsctl drill with 2048 leases got invalid
+ * JSON).
  */
 #include "ctl_ring_i.h"
 #include "ctl_send.h"
@@ -19,6 +26,7 @@
 struct ctl_send {
 	struct ctl_op op;       /* first: freed as a ctl_op at shutdown */
 	struct hfsd_client *cl;
+	struct ctl_send *qnext; /* the client's send queue */
 	struct msghdr msg;
 	struct iovec iov;
 	struct {
@@ -57,16 +65,61 @@ static void attach_fd(struct ctl_send *s, int pass_fd)
 	memcpy(CMSG_DATA(cm), &pass_fd, sizeof(int));
 }
 
+/* A send that will not go out: forget it. */
+static void discard(struct hfsd_ctl *c, struct ctl_send *s)
+{
+	s->cl->inflight--;
+	hfsd_op_unlink(c, &s->op);
+	free(s);
+}
+
+/* Put s on the ring (the client has nothing there now). */
+static int submit(struct hfsd_ctl *c, struct ctl_send *s)
+{
+	struct hfsd_client *cl = s->cl;
+	struct io_uring_sqe *sqe = hfsd_ctl_sqe(c);
+
+	if (!sqe) {
+		discard(c, s);
+		/* may run under ctl->lock: no drop here; the pending recv
+		 * sees EOF and drops the client */
+		hfsd_log(LOG_ERR, "control: pid %d: cannot queue a message; "
+			 "disconnecting", (int)cl->pid);
+		shutdown(cl->fd, SHUT_RDWR);
+		return -ENOMEM;
+	}
+	io_uring_prep_sendmsg(sqe, cl->fd, &s->msg, MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(sqe, hfsd_op_tag(s, TAG_SEND));
+	cl->sending = true;
+	return 0;
+}
+
+/* The client's next queued send, if it has one and nothing on the ring;
+ * a closing client's queue is dropped. */
+static void send_next(struct hfsd_ctl *c, struct hfsd_client *cl)
+{
+	bool failed = false;
+
+	while (cl->sq_head && !cl->sending) {
+		struct ctl_send *s = cl->sq_head;
+
+		cl->sq_head = s->qnext;
+		if (!cl->sq_head)
+			cl->sq_tail = NULL;
+		if (cl->closing || failed)
+			discard(c, s);
+		else
+			failed = submit(c, s) < 0; /* the rest would be out
+						      of order: dropped */
+	}
+}
+
 int hfsd_ctl_send(struct hfsd_ctl *c, struct hfsd_client *cl,
 		  const void *msg, size_t len, int pass_fd)
 {
 	struct ctl_send *s = calloc(1, sizeof(*s) + len);
-	struct io_uring_sqe *sqe;
 
-	if (!s || !(sqe = hfsd_ctl_sqe(c))) {
-		free(s);
-		/* may run under ctl->lock: no drop here; the pending recv
-		 * sees EOF and drops the client */
+	if (!s) {
 		hfsd_log(LOG_ERR, "control: pid %d: cannot queue a message; "
 			 "disconnecting", (int)cl->pid);
 		shutdown(cl->fd, SHUT_RDWR);
@@ -80,10 +133,15 @@ int hfsd_ctl_send(struct hfsd_ctl *c, struct hfsd_client *cl,
 	s->msg.msg_iovlen = 1;
 	if (pass_fd >= 0)
 		attach_fd(s, pass_fd);
-	io_uring_prep_sendmsg(sqe, cl->fd, &s->msg, MSG_NOSIGNAL);
-	io_uring_sqe_set_data64(sqe, hfsd_op_tag(s, TAG_SEND));
 	hfsd_op_link(c, &s->op);
 	cl->inflight++;
+	if (!cl->sending)
+		return submit(c, s);
+	if (cl->sq_tail)
+		cl->sq_tail->qnext = s;
+	else
+		cl->sq_head = s;
+	cl->sq_tail = s;
 	return 0;
 }
 
@@ -92,11 +150,11 @@ struct hfsd_client *hfsd_ctl_send_done(struct hfsd_ctl *c, void *op, int res)
 	struct ctl_send *s = op;
 	struct hfsd_client *cl = s->cl;
 
-	cl->inflight--;
-	hfsd_op_unlink(c, &s->op);
-	free(s);
+	cl->sending = false;
+	discard(c, s);
 	if (res < 0)
 		hfsd_ctl_drop(c, cl, cl->closing ? NULL : "send failed");
+	send_next(c, cl);
 	return cl;
 }
 

@@ -6,8 +6,10 @@
  *
  *   queue       an eventfd other threads wake after posting an event:
  *               guarded-access faults (the volume fault hook; a SIGBUS is
- *               confirmed here before it counts), client POISON, operator
- *               ADMIN_INJECT; and the stop request
+ *               confirmed here before it counts), action-optional machine
+ *               checks on the daemon's mapping (the region's AO hook, from
+ *               the SIGBUS handler), client POISON, operator ADMIN_INJECT;
+ *               and the stop request
  *   uevent      kernel uevents (netlink NETLINK_KOBJECT_UEVENT), or the
  *               FIFO of -o uevent_source=: unbind/remove of our device
  *   region file inotify on a file-backed region, and an fstat/stat check
@@ -87,6 +89,28 @@ void hfsd_fail_fault_hook(void *ctx, uint64_t off, int si_code)
 	post(f, off, HFS_FAIL_GRANULE, 0, si_code, "sigbus");
 }
 
+/* The region's AO hook: the kernel's early notice of poison in a page
+ * the daemon maps, outside any guarded access.  In the SIGBUS handler:
+ * a free slot and the eventfd, nothing else. */
+static void ao_hook(void *ctx, uint64_t off)
+{
+	struct hfsd_fail *f = ctx;
+	int saved = errno;
+
+	for (unsigned i = 0; i < HFSD_FAIL_AOMAX; i++) {
+		uint64_t none = 0;
+
+		if (atomic_compare_exchange_strong(&f->ao[i], &none, off + 1)) {
+			hfsd_fail_wake(f);
+			errno = saved;
+			return;
+		}
+	}
+	atomic_fetch_add(&f->ao_dropped, 1);
+	hfsd_fail_wake(f);
+	errno = saved;
+}
+
 /* A SIGBUS in a guarded access: confirm and classify. */
 static void handle_fault(struct hfsd_fail *f, const struct hfsd_fail_qev *q)
 {
@@ -106,10 +130,33 @@ static void handle_fault(struct hfsd_fail *f, const struct hfsd_fail_qev *q)
 		 q->off);
 }
 
+/* What the AO hook posted: media errors the kernel reported. */
+static void drain_ao(struct hfsd_fail *f)
+{
+	unsigned lost = atomic_exchange(&f->ao_dropped, 0);
+
+	for (unsigned i = 0; i < HFSD_FAIL_AOMAX; i++) {
+		uint64_t v = atomic_exchange(&f->ao[i], 0);
+		struct hfsd_fail_qev q = { .si_code = BUS_MCEERR_AO };
+
+		if (!v)
+			continue;
+		q.off = v - 1;
+		q.len = HFS_FAIL_GRANULE;
+		handle_fault(f, &q);
+	}
+	if (lost)
+		hfsd_log(LOG_ERR, "failure: %u action-optional machine checks "
+			 "on the daemon's mapping came faster than they were "
+			 "handled and were not recorded", lost);
+}
+
 static void drain_queue(struct hfsd_fail *f)
 {
 	struct hfsd_fail_qev q[HFSD_FAIL_QMAX];
 	unsigned n;
+
+	drain_ao(f);
 
 	pthread_mutex_lock(&f->lock);
 	n = f->qn;
@@ -129,7 +176,16 @@ static int queue_open(struct hfsd_fail *f, const struct hfsd_fail_opts *o)
 {
 	(void)o;
 	f->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	return f->efd < 0 ? -1 : 0;
+	if (f->efd < 0)
+		return -1;
+	/* AO machine checks outside guarded accesses: the pipeline's, not
+	 * fatal (a region already hooked by a mount in this process would
+	 * be a bug: logged, the mount goes on without) */
+	if (hfs_region_set_ao_hook(f->d->rg, ao_hook, f) < 0)
+		hfsd_log(LOG_WARNING, "failure: action-optional machine checks "
+			 "on the region cannot be hooked; they will kill the "
+			 "daemon");
+	return 0;
 }
 
 static int queue_fd(const struct hfsd_fail *f)
@@ -429,6 +485,8 @@ void hfsd_fail_sources_close(struct hfsd_fail *f)
 {
 	int *fds[] = { &f->efd, &f->ufd, &f->ifd };
 
+	if (f->efd >= 0)  /* the hook writes to efd */
+		hfs_region_set_ao_hook(f->d->rg, NULL, NULL);
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (*fds[i] >= 0) {
 			close(*fds[i]);

@@ -322,6 +322,10 @@ static bool confirm(struct hfsd_fail *f, struct hfsd_fail_event *e,
 	set_outcome(f, e, "not confirmed: the daemon read the range without "
 		    "a media error (%s); nothing marked lost",
 		    r ? strerror(-r) : "no fault");
+	hfsd_log(LOG_WARNING, "failure: %s at %#" PRIx64 "+%#" PRIx64 " not "
+		 "confirmed: the daemon read it without a media error (%s); "
+		 "nothing marked lost", e->source, e->off, e->len,
+		 r ? strerror(-r) : "no fault");
 	return false;
 }
 

@@ -16,6 +16,7 @@
 #include "ratelog.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -24,6 +25,7 @@
 #define HFSD_FAIL_AFFMAX 1024 /* affected files kept for status */
 #define HFSD_FAIL_SEENMAX 1024 /* badblocks lines already handled */
 #define HFSD_PROBE_LOG_MS 10000 /* a failing probe: one line per 10 s */
+#define HFSD_FAIL_AOMAX 16    /* AO machine checks waiting for the queue */
 
 /* A queued event: client POISON, operator inject, or a guarded-access
  * fault (si_code set: to be confirmed by the monitor thread). */
@@ -51,6 +53,10 @@ struct hfsd_fail {
 	uint64_t seen[HFSD_FAIL_SEENMAX][2]; /* badblocks lines handled */
 	unsigned nseen;
 	struct hfsd_ratelog probe_log; /* probes that could not run */
+	/* action-optional machine checks on the daemon's mapping, posted
+	 * by the SIGBUS handler (no lock there): region offset + 1, 0 free */
+	_Atomic uint64_t ao[HFSD_FAIL_AOMAX];
+	atomic_uint ao_dropped;
 	/* (lock) */
 	pthread_mutex_t lock;
 	bool stop;

@@ -21,6 +21,15 @@
  * signals blocked.  Not SA_ONSTACK: unwinding from an alternate stack
  * confuses AddressSanitizer, and a guarded copy never overflows.
  *
+ * Action-optional machine checks (BUS_MCEERR_AO): with early kill
+ * (PR_MCE_KILL_EARLY) the kernel tells every process mapping a page it
+ * found poisoned, whatever the thread is doing; nothing faulted and
+ * nothing is retried.  One in a region that has an AO hook
+ * (hfs_region_set_ao_hook) goes to the hook, off the guard frames, and
+ * the process goes on; the hook runs in the signal handler.  Without a
+ * hook, or outside every hooked region, it is passed on like any other
+ * signal (by default it kills).
+ *
  * The guarded function must not take locks or allocate: a fault abandons
  * it mid-way.  It must return normally (no longjmp or exit out of it, or
  * its frame stays published) and must not change the signal mask.
@@ -33,7 +42,10 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <ucontext.h>
+#include <unistd.h>
 
 struct guard_frame {
 	sigjmp_buf jb;
@@ -82,6 +94,38 @@ static void guard_chain(int sig, siginfo_t *si, void *uctx)
 		raise(SIGBUS);
 }
 
+/* Regions with an AO hook.  fn is published last and cleared first;
+ * ao_inflight counts handlers between reading an entry and returning
+ * from its hook, so a hook is not removed under a running call. */
+#define GUARD_AO_MAX 4
+static struct {
+	_Atomic uintptr_t lo, hi;
+	void (*_Atomic fn)(void *ctx, uint64_t off);
+	void *_Atomic ctx;
+} ao_hooks[GUARD_AO_MAX];
+static atomic_int ao_inflight;
+static pthread_mutex_t ao_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* An action-optional machine check in a hooked region: true if a hook
+ * took it. */
+static bool ao_take(uintptr_t addr)
+{
+	bool taken = false;
+
+	atomic_fetch_add(&ao_inflight, 1);
+	for (int i = 0; i < GUARD_AO_MAX && !taken; i++) {
+		void (*fn)(void *, uint64_t) = atomic_load(&ao_hooks[i].fn);
+		uintptr_t lo = atomic_load(&ao_hooks[i].lo);
+
+		if (fn && addr >= lo && addr < atomic_load(&ao_hooks[i].hi)) {
+			fn(atomic_load(&ao_hooks[i].ctx), addr - lo);
+			taken = true;
+		}
+	}
+	atomic_fetch_sub(&ao_inflight, 1);
+	return taken;
+}
+
 static void guard_handler(int sig, siginfo_t *si, void *uctx)
 {
 	uintptr_t addr = (uintptr_t)si->si_addr;
@@ -98,6 +142,10 @@ static void guard_handler(int sig, siginfo_t *si, void *uctx)
 			siglongjmp(fr->jb, 1);
 		}
 	}
+	if (si->si_code == BUS_MCEERR_AO && ao_take(addr)) {
+		errno = saved_errno;
+		return;
+	}
 	errno = saved_errno;
 	guard_chain(sig, si, uctx);
 }
@@ -112,6 +160,59 @@ static void guard_install(void)
 	sa.sa_flags = SA_SIGINFO;
 	if (sigaction(SIGBUS, &sa, &prev_action))
 		guard_install_err = -errno;
+}
+
+int hfs_region_set_ao_hook(const struct hfs_region *rg,
+			   void (*fn)(void *ctx, uint64_t off), void *ctx)
+{
+	struct timespec ms = { 0, 1000000 };
+	uintptr_t lo = (uintptr_t)rg->base;
+	int r = -ENOSPC;
+
+	pthread_once(&guard_once, guard_install);
+	if (guard_install_err)
+		return guard_install_err;
+	pthread_mutex_lock(&ao_lock);
+	for (int i = 0; i < GUARD_AO_MAX; i++) {
+		if (atomic_load(&ao_hooks[i].lo) != lo ||
+		    !atomic_load(&ao_hooks[i].fn))
+			continue;
+		atomic_store(&ao_hooks[i].fn, NULL);  /* replaced or removed */
+		for (int k = 0; atomic_load(&ao_inflight) && k < 1000; k++)
+			nanosleep(&ms, NULL);
+		atomic_store(&ao_hooks[i].lo, 0);
+	}
+	if (!fn)
+		r = 0;
+	for (int i = 0; fn && i < GUARD_AO_MAX; i++) {
+		if (atomic_load(&ao_hooks[i].fn) || atomic_load(&ao_hooks[i].lo))
+			continue;
+		atomic_store(&ao_hooks[i].lo, lo);
+		atomic_store(&ao_hooks[i].hi, lo + rg->size);
+		atomic_store(&ao_hooks[i].ctx, ctx);
+		atomic_store(&ao_hooks[i].fn, fn);
+		r = 0;
+		break;
+	}
+	pthread_mutex_unlock(&ao_lock);
+	return r;
+}
+
+int hfs_region_send_ao(const struct hfs_region *rg, uint64_t off)
+{
+	siginfo_t si;
+
+	if (!rg->base || off >= rg->size)
+		return -ERANGE;
+	memset(&si, 0, sizeof(si));
+	si.si_signo = SIGBUS;
+	si.si_code = BUS_MCEERR_AO;
+	si.si_addr = rg->base + off;
+	si.si_addr_lsb = 12;
+	if (syscall(SYS_rt_tgsigqueueinfo, getpid(), syscall(SYS_gettid),
+		    SIGBUS, &si))
+		return -errno;
+	return 0;
 }
 
 int hfs_region_guard(const struct hfs_region *rg, int (*fn)(void *arg),

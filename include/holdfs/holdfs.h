@@ -15,6 +15,14 @@
  * which file and offset the address belonged to.  If the process loses its
  * connection to the daemon, every mapping of that daemon is revoked at once.
  *
+ * Poison: with the first lease the library installs a SIGBUS handler.  A
+ * SIGBUS with si_code BUS_MCEERR_AR or BUS_MCEERR_AO (a machine check) at
+ * an address of a holdfs mapping is reported to its daemon, which checks
+ * it and fails the range for every holder; every SIGBUS is then passed on
+ * to the handler installed before the library's, or the default action.
+ * Install your SIGBUS handler before the first mapping, or chain to the
+ * one you replace (libholdfs(3)).
+ *
  * All functions return 0 (or a documented non-negative value) on success and
  * a negative errno on failure; the library never prints (set HOLDFS_LOG=1 to
  * get a diagnostic trace on stderr).  All functions are thread-safe.

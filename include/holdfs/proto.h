@@ -256,6 +256,12 @@ static_assert(sizeof(struct hfs_msg_range) == 48, "range");
  * the range fail as poisoned media from now on (drills where the kernel
  * cannot poison memory; hfs_region_simulate_poison) */
 #define HFS_FAIL_SIMULATE_POISON 0x8u
+/* ADMIN_INJECT only: the daemon sends itself the SIGBUS the kernel sends
+ * for an action-optional machine check (BUS_MCEERR_AO) at its mapping of
+ * region byte offset (a drill of that signal path: the kernel's early
+ * notice of poison, which a host without memory-failure support never
+ * sends); the failure pipeline then handles it as that signal */
+#define HFS_FAIL_SIGBUS_AO 0x10u
 struct hfs_msg_inject {
 	struct hfs_msg_hdr h;
 	uint64_t offset;     /* 24 region bytes */

@@ -146,6 +146,19 @@ int hfs_region_simulate_poison(struct hfs_region *rg, uint64_t off,
 int hfs_region_sim_poisoned(const struct hfs_region *rg, uint64_t off,
 			    size_t len, struct hfs_fault *fault);
 
+/* Action-optional machine checks (SIGBUS, BUS_MCEERR_AO) at an address
+ * of rg's mapping, outside any guarded access, call fn(ctx, region
+ * offset) from the signal handler instead of being passed on (which by
+ * default kills): fn must be async-signal-safe.  fn NULL removes rg's
+ * hook (waiting, at most 1 s, for a call in flight).  0, -ENOSPC (four
+ * regions hooked), or the handler's install error. */
+int hfs_region_set_ao_hook(const struct hfs_region *rg,
+			   void (*fn)(void *ctx, uint64_t off), void *ctx);
+/* Send the calling thread the SIGBUS the kernel sends for an
+ * action-optional machine check at region offset off (a drill of the
+ * AO path where the kernel cannot poison memory).  0, -ERANGE, -errno. */
+int hfs_region_send_ao(const struct hfs_region *rg, uint64_t off);
+
 /* Run fn(arg) with SIGBUS in the region turned into -EIO.  fn must not
  * take locks or allocate: a fault unwinds it with siglongjmp.  Returns
  * fn's result, or -EIO with *fault filled. */

@@ -85,6 +85,149 @@ def test_drill_range():
         fs.fsck_clean('after two range drills')
 
 
+def test_drill_poison():
+    """--kind poison: client 0 gets the machine check's SIGBUS
+    (BUS_MCEERR_AR) on its first lease, whose block the daemon sees as
+    poisoned (simulated); libholdfs reports it, the daemon confirms and
+    fails the block: the toucher and every other holder of the block lose
+    it, the rest goes on, fsck, remount and verify pass."""
+    with H.HoldFS(size='128M', mount_opts=('allow_other', 'revoke_ms=500')) as fs:
+        r = drill(fs, '--json', '--kind', 'poison', '--clients', 3, '--leases-per-client', 2,
+                  '--writers', 1)
+        check(r.returncode == 0, 'drill exit %d: %s %s' % (r.returncode, r.stdout[-3000:], r.stderr))
+        rep = json.loads(r.stdout)
+        check_eq(rep['ok'], True, 'ok')
+        check_eq(rep['kind'], 'poison', 'kind')
+        check_eq(rep['inject'], 'client-sigbus', 'inject method')
+        # client 0's lease and the two other clients' leases of the block
+        check_eq(rep['expected_lost_leases'], 3, 'expected lost leases')
+        check_eq(rep['leases_revoked_acked'], 3, 'revoked leases')
+        check(rep['clients_sigbus'] >= 1, 'the toucher saw its SIGBUS: %r' % rep['clients_sigbus'])
+        ev = [e for e in rep['daemon_status']['events'] if e['source'] == 'client poison']
+        check(ev and ev[-1]['offset'] == rep['inject_offset'] and
+              ev[-1]['outcome'].startswith('range failure'), 'the report: %r' % ev)
+        check_eq(rep['affected_files'], 1, 'affected files')
+        check_eq(rep['fsck_exit'], 0, 'fsck')
+        check_eq(rep['mismatched_files'], [], 'mismatched files')
+        check(fs.mounted(), 'remounted')
+        fs.unmount(check_clean=False)
+
+
+# Every combination of drill options either runs (and passes) or is
+# refused up front: exit 2 and a message naming the problem, before the
+# drill creates anything.  Rows: (name, mkfs args, region size, drill args
+# (a callable gets the mount), expected: 'pass' or the refusal's words).
+REFUSED = [
+    ('range on a whole drill', ['--range', '0,4096'], '--range needs --kind range'),
+    ('inject-only on a range drill', ['--kind', 'range', '--inject-only'],
+     '--inject-only is for --kind whole'),
+    ('keep on a whole drill', ['--keep'], 'are for --kind range'),
+    ('fsck on a whole drill', ['--fsck', '/bin/true'], 'are for --kind range'),
+    ('daemon on a whole drill', ['--daemon', '/bin/true'], 'are for --kind range'),
+    ('no clients', ['--clients', '0'], 'bad number'),
+    ('no leases', ['--leases-per-client', '0'], 'bad number'),
+    ('too many leases', ['--leases-per-client', '5000'], 'bad number'),
+    ('no deadline', ['--deadline-ms', '0'], 'bad number'),
+    ('bad kind', ['--kind', 'bogus'], '--kind is whole, range or poison'),
+    ('range on a poison drill', ['--kind', 'poison', '--range', '0,4096'],
+     'a poison drill poisons the first block'),
+    ('inject-only on a poison drill', ['--kind', 'poison', '--inject-only'],
+     '--inject-only is for --kind whole'),
+    ('more than fits', ['--kind', 'range', '--clients', 32, '--leases-per-client', 64],
+     'MiB free'),
+    ('range on the superblock', ['--kind', 'range', '--range', '0,4096'],
+     'the fixed metadata'),
+    ('range past the region', ['--kind', 'range', '--range', '%d,4096' % (1 << 40)],
+     'outside the filesystem'),
+    ('range on a directory', lambda fs: ['--kind', 'range', '--range', dir_range(fs)],
+     'holds metadata (dir'),
+]
+
+
+def test_drill_refusals():
+    """Combinations the mount cannot run are refused before anything is
+    created, with a message that says why."""
+    with H.HoldFS(size='64M', mount_opts=('allow_other', 'revoke_ms=500')) as fs:
+        open(fs.path('x'), 'w').close()   # the root gets a directory block
+        for name, args, words in REFUSED:
+            r = drill(fs, *(args(fs) if callable(args) else args), timeout=60)
+            check_eq(r.returncode, 2, '%s: exit (%s)' % (name, r.stderr[-500:]))
+            check(words in r.stderr, '%s: message %r' % (name, r.stderr[-500:]))
+            check_eq(os.listdir(fs.mnt), ['x'], '%s: nothing created' % name)
+        fs.unmount()
+
+
+def owned_block(fs, path, kind):
+    ino = os.stat(path).st_ino
+    j = D.admin(fs, D.ADMIN_HOLDERS, 0, os.path.getsize(fs.region))
+    for o in j['owners']:
+        if o['ino'] == ino and o['kind'] == kind:
+            return o['region_off']
+    H.fail('no %s block of %s: %r' % (kind, path, j['owners']))
+
+
+def dir_range(fs):
+    return '%d,4096' % owned_block(fs, fs.mnt, 'dir')  # the root's
+
+
+def free_range(fs):
+    """A block no file owns (near the end of a 64 MiB region)."""
+    off = 60 << 20
+    check_eq(D.admin(fs, D.ADMIN_HOLDERS, off, 4096)['owners'], [], 'owners of a free block')
+    return '%d,4096' % off
+
+
+def data_range(fs):
+    """A data block of a file outside the drill's directory."""
+    p = fs.path('outside')
+    with open(p, 'wb') as f:
+        f.write(b'o' * 65536)
+    ino = os.stat(p).st_ino
+    j = D.admin(fs, D.ADMIN_HOLDERS, 0, os.path.getsize(fs.region))
+    for o in j['owners']:
+        if o['ino'] == ino and o['kind'] == 'data':
+            return ['--range', '%d,4096' % o['region_off']]
+    H.fail('no data block of %s' % p)
+
+
+RUNS = [
+    # the issue's case: 2048 leases (ADMIN_LEASES in many chunks)
+    ('range 32x64', (), '1G', ['--kind', 'range', '--clients', 32, '--leases-per-client', 64]),
+    ('whole 32x64', (), '1G', ['--clients', 32, '--leases-per-client', 64]),
+    # a 2 MiB allocation unit: leases are 2 MiB, the files hold them
+    ('range, 2M unit', ('-b', '2M'), '256M',
+     ['--kind', 'range', '--clients', 2, '--leases-per-client', 3, '--writers', 1]),
+    ('whole, 2M unit', ('-b', '2M'), '256M', ['--clients', 2, '--leases-per-client', 3]),
+    ('poison, 2M unit', ('-b', '2M'), '256M',
+     ['--kind', 'poison', '--clients', 2, '--leases-per-client', 2, '--writers', 0]),
+    ('whole injected, no writers', (), '64M',
+     ['--inject-only', '--clients', 2, '--leases-per-client', 2, '--writers', 0]),
+    ('range on free space', (), '64M',
+     lambda fs: ['--kind', 'range', '--clients', 2, '--leases-per-client', 2,
+                 '--range', free_range(fs)]),
+    ('range on given data, kept', (), '64M',
+     lambda fs: ['--kind', 'range', '--keep', '--clients', 2, '--leases-per-client', 2]
+     + data_range(fs)),
+]
+
+
+def test_drill_combinations():
+    """Every other combination runs and passes, each on a fresh mount."""
+    for name, mkfs, size, args in RUNS:
+        with H.HoldFS(size=size, mkfs_args=mkfs,
+                      mount_opts=('allow_other', 'revoke_ms=500')) as fs:
+            a = args(fs) if callable(args) else args
+            r = drill(fs, '--json', *a, timeout=240)
+            check(r.returncode == 0, '%s: exit %d: %s %s' % (name, r.returncode,
+                                                             r.stdout[-3000:], r.stderr[-2000:]))
+            rep = json.loads(r.stdout)
+            check_eq(rep['ok'], True, '%s: ok' % name)
+            if '--keep' in a:
+                check(any(n.startswith('holdfs-drill.') for n in os.listdir(fs.mnt)),
+                      '%s: directory kept' % name)
+            fs.unmount(check_clean=False)
+
+
 def main():
     ap = H.default_parser(__doc__.splitlines()[0])
     args = ap.parse_args()

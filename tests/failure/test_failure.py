@@ -486,6 +486,189 @@ def test_client_poison_unconfirmed():
             fs.unmount()
 
 
+# ------------------------------------- poison seen first by an application
+
+BUS_ADRERR, BUS_MCEERR_AR, BUS_MCEERR_AO = 2, 4, 5
+
+
+def poison_prog(*args, timeout=30):
+    """tests/failure/poison_prog: a libholdfs client that sends itself the
+    SIGBUS of a machine check (rt_tgsigqueueinfo to its own thread)."""
+    p = os.environ.get('HOLDFS_POISON_PROG') or \
+        os.path.join(H.build_dir(), 'tests', 'failure', 'poison_prog')
+    H.require(os.path.exists(p), 'poison_prog not built (%s)' % p)
+    return subprocess.run([p] + [str(a) for a in args], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def poison_events(fs):
+    return [e for e in status(fs)['events'] if e['source'] == 'client poison']
+
+
+def test_client_sigbus_poison_reported():
+    """SIGBUS BUS_MCEERR_AR inside a libholdfs mapping: libholdfs reports
+    the poisoned range, the daemon confirms it (simulated poison) and runs
+    a range failure: the other holder of the range is revoked, a lease on
+    another file is not, the range reads EIO, the other file is intact,
+    and the application's own SIGBUS handler still ran."""
+    with H.HoldFS(size='64M', mount_opts=('allow_other', 'revoke_ms=300')) as fs:
+        files = populate(fs, 2)
+        victim = fs.path('f0')
+        bad = data_offset(fs, victim) + 8192
+        r = holdfsctl('inject', '--range', '%d,4096' % bad, '--simulate-poison', fs.mnt)
+        check(r.returncode == 0, 'simulate poison: %s' % r.stderr)
+        other = D.holder('lease', victim, 0, 65536, 'r', '--hold-ms', 8000)
+        bystander = D.holder('lease', fs.path('f1'), 0, 65536, 'r', '--hold-ms', 3000)
+        r = poison_prog('--handler', '--code', 'ar', '--off', 8192, '--wait-ms', 5000,
+                        victim, 65536)
+        check_eq(r.returncode, 0, 'poison_prog exit (%s)' % r.stderr)
+        check('handler code=%d addr_ok=1' % BUS_MCEERR_AR in r.stdout,
+              'the application handler did not run after ours: %r' % r.stdout)
+        check('revoked off=8192 len=4096 reason=2' in r.stdout,
+              'the reporter lost the poisoned page (FAILURE): %r' % r.stdout)
+        check('reports poison at region offset %d' % bad in fs.daemon_log(),
+              'no report in the daemon log: %s' % fs.daemon_log()[-800:])
+        st = wait_state(fs, 'degraded', timeout=5)
+        ev = [e for e in st['events'] if e['source'] == 'client poison']
+        check(ev and ev[-1]['offset'] == bad and ev[-1]['length'] == 4096 and
+              ev[-1]['outcome'].startswith('range failure'),
+              'the confirmed granule: %r' % ev)
+        other.send_signal(signal.SIGTERM)
+        out, _ = other.communicate(timeout=10)
+        check(re.search(r'REVOKE lease=\d+ off=8192 len=4096 reason=2', out),
+              'the other holder was not revoked: %r' % out)
+        out, _ = bystander.communicate(timeout=10)
+        check('REVOKE' not in out, 'a lease on another file revoked: %r' % out)
+        expect_eio(read_all, victim)
+        with open(victim, 'rb') as f:
+            check(f.read(8192) == files[victim][:8192], 'bytes before the lost page')
+        verify(files, skip=(victim,))
+        fs.unmount()
+
+
+def test_client_sigbus_preload_late_handler():
+    """Under the preload shim a program may install its SIGBUS handler
+    after its first mapping, without chaining: the shim keeps libholdfs's
+    handler first (the poison is reported) and the program's handler runs
+    after it and is what sigaction() reports."""
+    with H.HoldFS(size='64M', mount_opts=('allow_other', 'revoke_ms=300')) as fs:
+        files = populate(fs, 2)
+        victim = fs.path('f0')
+        bad = data_offset(fs, victim) + 8192
+        r = holdfsctl('inject', '--range', '%d,4096' % bad, '--simulate-poison', fs.mnt)
+        check(r.returncode == 0, 'simulate poison: %s' % r.stderr)
+        p = os.environ.get('HOLDFS_POISON_PROG') or \
+            os.path.join(H.build_dir(), 'tests', 'failure', 'poison_prog')
+        env = H.shim_env()  # (a sanitized build's runtime first)
+        if 'ASAN_OPTIONS' in env:
+            env['ASAN_OPTIONS'] += ':handle_sigbus=0'
+        r = subprocess.run([p, '--late-handler', '--code', 'ar', '--off', '8192',
+                            '--wait-ms', '5000', victim, '65536'],
+                           capture_output=True, text=True, timeout=30, env=env)
+        check_eq(r.returncode, 0, 'poison_prog exit (%s)' % r.stderr)
+        check('query ok' in r.stdout, 'sigaction() does not report the program\'s handler: %r'
+              % r.stdout)
+        check('handler code=%d addr_ok=1' % BUS_MCEERR_AR in r.stdout,
+              'the late handler did not run: %r' % r.stdout)
+        check('revoked off=8192 len=4096 reason=2' in r.stdout, 'no FAILURE revoke: %r' % r.stdout)
+        check('reports poison at region offset %d' % bad in fs.daemon_log(),
+              'no report: %s' % fs.daemon_log()[-800:])
+        wait_state(fs, 'degraded', timeout=5)
+        expect_eio(read_all, victim)
+        verify(files, skip=(victim,))
+        fs.unmount()
+
+
+def test_client_sigbus_not_holdfs():
+    """A SIGBUS that is not poison in a holdfs mapping is passed on as if
+    libholdfs were not there, and reports nothing: poison outside any
+    holdfs mapping (the program's handler gets it; without one the process
+    dies of it, as without libholdfs), and BUS_ADRERR inside a mapping
+    (libholdfs's own signal for revoked pages)."""
+    with H.HoldFS(size='64M') as fs:
+        files = populate(fs, 1)
+        p = fs.path('f0')
+        for code in ('ar', 'ao'):
+            base = poison_prog('--no-map', '--code', code, '--where', 'outside', p, 65536)
+            check_eq(base.returncode, -signal.SIGBUS, 'baseline without libholdfs (%s)' % code)
+            r = poison_prog('--code', code, '--where', 'outside', p, 65536)
+            check_eq(r.returncode, -signal.SIGBUS, 'default action with libholdfs (%s)' % code)
+            check_eq(r.stdout, base.stdout, 'output (%s)' % code)
+            r = poison_prog('--handler', '--code', code, '--where', 'outside', p, 65536)
+            check_eq(r.returncode, 0, 'with a handler (%s): %s' % (code, r.stderr))
+            want = BUS_MCEERR_AR if code == 'ar' else BUS_MCEERR_AO
+            check('handler code=%d addr_ok=1' % want in r.stdout,
+                  'the handler got another signal: %r' % r.stdout)
+        r = poison_prog('--handler', '--code', 'adrerr', '--off', 4096, p, 65536)
+        check_eq(r.returncode, 0, 'BUS_ADRERR in a mapping: %s' % r.stderr)
+        check('handler code=%d addr_ok=1' % BUS_ADRERR in r.stdout, 'handler: %r' % r.stdout)
+        r = poison_prog('--code', 'adrerr', '--off', 4096, p, 65536)
+        check_eq(r.returncode, -signal.SIGBUS, 'BUS_ADRERR in a mapping, no handler')
+        time.sleep(0.3)
+        check('reports poison' not in fs.daemon_log(),
+              'a report for a SIGBUS that is not poison in a mapping: %s'
+              % fs.daemon_log()[-800:])
+        check_eq(poison_events(fs), [], 'events')
+        check_eq(status(fs)['state'], 'ok', 'state')
+        verify(files)
+        fs.unmount()
+
+
+def test_client_sigbus_poison_unconfirmed():
+    """A report of poison the daemon's own read does not find (nothing
+    simulated): logged, the event says "not confirmed", nothing is lost;
+    the program without a handler still dies of its SIGBUS."""
+    with H.HoldFS(size='64M') as fs:
+        files = populate(fs, 2)
+        victim = fs.path('f0')
+        bad = data_offset(fs, victim) + 4096
+        r = poison_prog('--code', 'ar', '--off', 4096, victim, 65536)
+        check_eq(r.returncode, -signal.SIGBUS, 'default action after the report')
+        deadline = time.monotonic() + 5
+        ev = []
+        while time.monotonic() < deadline:
+            ev = poison_events(fs)
+            if ev and ev[-1]['outcome'] != 'in progress':
+                break
+            time.sleep(0.02)
+        check(ev and ev[-1]['offset'] == bad and ev[-1]['outcome'].startswith('not confirmed'),
+              'outcome of an unconfirmed report: %r' % ev)
+        log = fs.daemon_log()
+        check('reports poison at region offset %d' % bad in log and 'not confirmed' in log,
+              'the report and its outcome in the daemon log: %s' % log[-800:])
+        check_eq(status(fs)['state'], 'ok', 'state')
+        verify(files)
+        fs.unmount()
+
+
+def test_daemon_sigbus_ao():
+    """BUS_MCEERR_AO on the daemon's own mapping, outside any guarded
+    access (the kernel's early poison notice; sent by the daemon to
+    itself through holdfsctl inject --sigbus-ao): the daemon keeps
+    running and handles it as a media error of that block: the lease over
+    it revoked, the file range EIO, the other file intact."""
+    with H.HoldFS(size='64M', mount_opts=('allow_other', 'revoke_ms=300')) as fs:
+        files = populate(fs, 2)
+        victim = fs.path('f0')
+        bad = data_offset(fs, victim) + 4096
+        h = D.holder('lease', victim, 0, 65536, 'r', '--hold-ms', 8000)
+        r = holdfsctl('inject', '--range', '%d,4096' % bad, '--sigbus-ao', fs.mnt)
+        check(r.returncode == 0, 'inject --sigbus-ao: %r %r' % (r.stdout, r.stderr))
+        check(r.stdout.startswith('range failure'), 'outcome: %r' % r.stdout)
+        check(fs.proc.poll() is None, 'the daemon died of the AO signal')
+        st = wait_state(fs, 'degraded')
+        ev = [e for e in st['events'] if e['source'].startswith('sigbus')]
+        check(ev and ev[-1]['offset'] == bad and ev[-1]['length'] == 4096,
+              'the AO event: %r' % st['events'])
+        h.send_signal(signal.SIGTERM)
+        out, _ = h.communicate(timeout=10)
+        check(re.search(r'REVOKE lease=\d+ off=4096 len=4096 reason=2', out),
+              'the holder was not revoked: %r' % out)
+        expect_eio(read_all, victim)
+        verify(files, skip=(victim,))
+        fs.unmount()
+
+
 # ------------------------------------------------------------- workloads
 
 def test_failure_during_writes_then_remount():

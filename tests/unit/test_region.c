@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,6 +225,58 @@ static void test_chains_previous_handler(void)
 		_exit(chain_child(path));
 	st = wait_child(pid);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* An action-optional machine check (BUS_MCEERR_AO) in a region with an
+ * AO hook goes to the hook, with the region offset, and the process goes
+ * on; outside it, or once the hook is removed, it kills as before. */
+static _Atomic uint64_t ao_off = UINT64_MAX;
+
+static void ao_hook(void *ctx, uint64_t off)
+{
+	(void)ctx;
+	atomic_store(&ao_off, off);
+}
+
+static int ao_child(bool outside, bool removed)
+{
+	static uint8_t buf[65536], other[4096];
+	struct hfs_region *rg, *og;
+
+	hfs_region_from_memory(buf, sizeof(buf), &rg);
+	hfs_region_from_memory(other, sizeof(other), &og);
+	if (hfs_region_set_ao_hook(rg, ao_hook, NULL))
+		return 2;
+	if (removed && hfs_region_set_ao_hook(rg, NULL, NULL))
+		return 3;
+	if (outside)
+		hfs_region_send_ao(og, 100);  /* no hook there: kills */
+	else
+		hfs_region_send_ao(rg, 12345);
+	return atomic_load(&ao_off) == 12345 ? 0 : 4;
+}
+
+static void test_ao_hook(void)
+{
+	static const bool cases[][3] = {
+		/* outside, removed, survives */
+		{ false, false, true },
+		{ true, false, false },
+		{ false, true, false },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		pid_t pid = fork();
+		int st;
+
+		if (pid == 0)
+			_exit(ao_child(cases[i][0], cases[i][1]));
+		st = wait_child(pid);
+		if (cases[i][2])
+			CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+		else
+			CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS);
+	}
 }
 
 /* --- memory and file regions -------------------------------------- */
@@ -658,6 +711,7 @@ int main(void)
 	test_fault_outside_window_kills(65536 + 4096);
 	test_sent_sigbus_kills();
 	test_chains_previous_handler();
+	test_ao_hook();
 
 	test_memory_region();
 	test_file_roundtrip();
