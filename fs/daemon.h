@@ -183,6 +183,10 @@ unsigned hfsd_kill_priv_mask(fuse_req_t req, const struct hfs_attr *a,
 /* Clears them for a change of kind why to ino (a data change: before
  * it, as the kernel does): 0 or -errno. */
 int hfsd_kill_priv(fuse_req_t req, fuse_ino_t ino, enum hfsd_kill_cause why);
+/* The same for a data-path client about to write ino directly (its
+ * write lease): what its first write(2) through FUSE would clear, the
+ * caller's CAP_FSETID and groups from /proc/PID.  0 or -errno. */
+int hfsd_kill_priv_client(struct hfsd *d, pid_t pid, gid_t gid, uint64_t ino);
 
 /* fs/log.c: "holdfs: ..." on stderr in the foreground, syslog once the
  * daemon has detached.  libfuse's own messages are routed here too. */

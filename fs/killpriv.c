@@ -119,18 +119,26 @@ static bool read_caller(unsigned tid, struct caller *c)
  * bit, true returned. */
 static bool kernel_says_fsetid(fuse_req_t req, bool *fsetid)
 {
-	const struct hfsd *d = fuse_req_userdata(req);
+	const struct hfsd *d = req ? fuse_req_userdata(req) : NULL;
 
-	if (!d->killpriv_v2 || !hfsd_req_kill_known())
+	if (!d || !d->killpriv_v2 || !hfsd_req_kill_known())
 		return false;
 	*fsetid = !hfsd_req_kill_suidgid();
 	return true;
 }
 
-static bool in_group(const struct fuse_ctx *ctx, const struct caller *c,
+/* Who makes the change: a FUSE request's caller, or a data-path client
+ * (req NULL: its pid and gid from the control socket's credentials). */
+struct who {
+	fuse_req_t req;
+	pid_t pid;
+	gid_t gid;
+};
+
+static bool in_group(const struct who *w, const struct caller *c,
 		     uint32_t gid)
 {
-	if (ctx->gid == gid)
+	if (w->gid == gid)
 		return true;
 	for (int i = 0; i < c->ngroups; i++)
 		if (c->groups[i] == gid)
@@ -138,10 +146,9 @@ static bool in_group(const struct fuse_ctx *ctx, const struct caller *c,
 	return false;
 }
 
-unsigned hfsd_kill_priv_mask(fuse_req_t req, const struct hfs_attr *a,
-			     enum hfsd_kill_cause why)
+static unsigned kill_mask(const struct who *w, const struct hfs_attr *a,
+			  enum hfsd_kill_cause why)
 {
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	bool suid = a->mode & S_ISUID, sgid = a->mode & S_ISGID;
 	bool gexec = a->mode & S_IXGRP;
 	unsigned kill = 0;
@@ -156,41 +163,50 @@ unsigned hfsd_kill_priv_mask(fuse_req_t req, const struct hfs_attr *a,
 	}
 	if (!suid && !sgid)
 		return 0;
-	if (why == HFSD_KILL_DATA && kernel_says_fsetid(req, &c.cap_fsetid)) {
+	if (why == HFSD_KILL_DATA && kernel_says_fsetid(w->req, &c.cap_fsetid)) {
 		/* the caller's groups matter only here */
 		if (c.cap_fsetid)
 			return 0;
 		c.ngroups = 0;
-		if (sgid && !gexec && ctx->gid != a->gid) {
+		if (sgid && !gexec && w->gid != a->gid) {
 			struct caller p;
 
-			if (read_caller((unsigned)ctx->pid, &p)) {
+			if (read_caller((unsigned)w->pid, &p)) {
 				memcpy(c.groups, p.groups, sizeof(c.groups));
 				c.ngroups = p.ngroups;
 			}
 		}
-	} else if (!read_caller((unsigned)ctx->pid, &c)) {
+	} else if (!read_caller((unsigned)w->pid, &c)) {
 		memset(&c, 0, sizeof(c)); /* a stranger, unprivileged */
 	}
 	if (why == HFSD_KILL_DATA && c.cap_fsetid)
 		return 0;
 	if (suid)
 		kill |= HFS_SET_KILL_SUID;
-	if (sgid && (gexec || (!c.cap_fsetid && !in_group(ctx, &c, a->gid))))
+	if (sgid && (gexec || (!c.cap_fsetid && !in_group(w, &c, a->gid))))
 		kill |= HFS_SET_KILL_SGID;
 	return kill;
 }
 
-int hfsd_kill_priv(fuse_req_t req, fuse_ino_t ino, enum hfsd_kill_cause why)
+unsigned hfsd_kill_priv_mask(fuse_req_t req, const struct hfs_attr *a,
+			     enum hfsd_kill_cause why)
 {
-	struct hfsd *d = hfsd_of(req);
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	const struct who w = { req, ctx->pid, ctx->gid };
+
+	return kill_mask(&w, a, why);
+}
+
+static int kill_apply(struct hfsd *d, const struct who *w, uint64_t ino,
+		      enum hfsd_kill_cause why)
+{
 	struct hfs_setattr sa = { 0 };
 	struct hfs_attr a;
 	int err = hfs_getattr(d->vol, ino, &a), caps = 0;
 
 	if (err)
 		return err;
-	sa.mask = hfsd_kill_priv_mask(req, &a, why);
+	sa.mask = kill_mask(w, &a, why);
 	/* the volume's kill bits spare directories; an ACL's does not */
 	if (sa.mask && S_ISDIR(a.mode)) {
 		sa.mask = HFS_SET_MODE;
@@ -210,4 +226,19 @@ int hfsd_kill_priv(fuse_req_t req, fuse_ino_t ino, enum hfsd_kill_cause why)
 	if (!err && (sa.mask || caps > 0) && d->se)
 		(void)fuse_lowlevel_notify_inval_inode(d->se, ino, -1, 0);
 	return err;
+}
+
+int hfsd_kill_priv(fuse_req_t req, fuse_ino_t ino, enum hfsd_kill_cause why)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	const struct who w = { req, ctx->pid, ctx->gid };
+
+	return kill_apply(hfsd_of(req), &w, ino, why);
+}
+
+int hfsd_kill_priv_client(struct hfsd *d, pid_t pid, gid_t gid, uint64_t ino)
+{
+	const struct who w = { NULL, pid, gid };
+
+	return kill_apply(d, &w, ino, HFSD_KILL_DATA);
 }
