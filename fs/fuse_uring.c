@@ -157,7 +157,11 @@ bool hfsd_uring_reply(struct iovec *iov, int count)
 			len = 0;
 			break;
 		}
-		memcpy(e->payload + len, iov[i].iov_base, iov[i].iov_len);
+		/* a handler that built its reply in place (hfsd_uring_buffer)
+		 * needs no copy */
+		if (iov[i].iov_base != e->payload + len)
+			memcpy(e->payload + len, iov[i].iov_base,
+			       iov[i].iov_len);
 		len += iov[i].iov_len;
 	}
 	out->len = (uint32_t)(sizeof(*out) + len);
@@ -168,6 +172,15 @@ bool hfsd_uring_reply(struct iovec *iov, int count)
 	cmd_sqe(sqe, e, URING_CMD_COMMIT_AND_FETCH, e->hdr->ent.commit_id);
 	e->replied = true;
 	return true;
+}
+
+void *hfsd_uring_buffer(size_t size)
+{
+	struct hfsd_uring_ent *e = cur;
+
+	/* the request's own bytes are in front of the payload, not in it:
+	 * once libfuse has parsed them the payload is free for the reply */
+	return e && !e->replied && size <= e->payload_len ? e->payload : NULL;
 }
 
 /* A request is in the entry: hand it to libfuse as if it came from

@@ -27,4 +27,11 @@ void hfsd_uring_stop(struct hfsd_uring *u);
  * a request that came from there). */
 bool hfsd_uring_reply(struct iovec *iov, int count);
 
+/* In a handler of a ring request: where a reply of up to size bytes can
+ * be built in place (the reply then skips a copy), or NULL.  Valid until
+ * the reply is sent; the request's own data (a WRITE's payload) is in
+ * the same buffer, so only handlers whose request carries none may use
+ * it (READ, READDIR). */
+void *hfsd_uring_buffer(size_t size);
+
 #endif
