@@ -847,91 +847,12 @@ def test_write_clears_suid(d):
 
 
 
-def _mode_after_as_user(p, mode, fn, uid=USER1, gid=GROUP1, groups=None):
-    """chmod p to mode, run fn(path) as uid/gid; the mode after."""
-    os.chmod(p, mode)
-    H.as_user(uid, gid, fn, p, groups=groups)
-    return stat.S_IMODE(os.stat(p).st_mode)
-
-
 def _pwrite_x(p):
     fd = os.open(p, os.O_WRONLY)
     try:
         os.pwrite(fd, b'X', 0)
     finally:
         os.close(fd)
-
-
-def test_write_kills_sgid_without_group_exec(d):
-    """The kernel's current rule (setattr_should_drop_sgid): a setgid file
-    without group execute loses S_ISGID to a writer who is neither in its
-    group nor holds CAP_FSETID, and keeps it for a member."""
-    require_root()
-    p = J(d, 'f')
-    touch(p, data=b'data')
-    os.chown(p, 0, GROUP2)
-    check_eq(_mode_after_as_user(p, 0o2666, _pwrite_x), 0o666,
-             'mode of a 02666 file (group %d) after a write by non-member uid %d' % (GROUP2, USER1))
-    check_eq(_mode_after_as_user(p, 0o2666, _pwrite_x, groups=[GROUP2]), 0o2666,
-             'mode of a 02666 file (group %d) after a write by a member' % GROUP2)
-    check_eq(_mode_after_as_user(p, 0o2676, _pwrite_x, groups=[GROUP2]), 0o676,
-             'mode of a 02676 file (group exec) after a write by a member')
-    # root holds CAP_FSETID: nothing goes
-    os.chmod(p, 0o6777)
-    _pwrite_x(p)
-    check_eq(stat.S_IMODE(os.stat(p).st_mode), 0o6777, 'mode of a 06777 file after a write by root')
-
-
-def test_truncate_clears_suid(d):
-    require_root()
-    p = J(d, 'f')
-    touch(p, data=b'data')
-    check_eq(_mode_after_as_user(p, 0o6777, lambda q: os.truncate(q, 1)), 0o777,
-             'mode of a 06777 file after truncate by uid %d' % USER1)
-
-
-def test_fallocate_clears_suid(d):
-    """Allocating, punching or zeroing changes the file like a write: the
-    same bits go (tmpfs and ext4 on this kernel)."""
-    require_root()
-    p = J(d, 'f')
-    touch(p, data=b'x' * 8192)
-
-    def falloc(mode, off, length):
-        def fn(q):
-            fd = os.open(q, os.O_WRONLY)
-            try:
-                fallocate(fd, mode, off, length)
-            finally:
-                os.close(fd)
-        return fn
-    for name, mode in (('allocate', 0), ('punch hole', FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE),
-                       ('zero range', FALLOC_FL_ZERO_RANGE)):
-        if mode == FALLOC_FL_ZERO_RANGE and is_tmpfs(d):
-            continue  # tmpfs has no zero range (EOPNOTSUPP); ext4 kills here too
-        check_eq(_mode_after_as_user(p, 0o6777, falloc(mode, 0, 4096)), 0o777,
-                 'mode of a 06777 file after fallocate (%s) by uid %d' % (name, USER1))
-        check_eq(_mode_after_as_user(p, 0o2666, falloc(mode, 0, 4096)), 0o666,
-                 'mode of a 02666 file after fallocate (%s) by non-member uid %d' % (name, USER1))
-
-
-def test_copy_file_range_clears_suid(d):
-    require_root()
-    p, src = J(d, 'f'), J(d, 'src')
-    touch(p, data=b'data')
-    touch(src, data=b'abc')
-
-    def copy_into(q):
-        s = os.open(src, os.O_RDONLY)
-        t = os.open(q, os.O_WRONLY)
-        try:
-            check_eq(os.copy_file_range(s, t, 3, 0, 0), 3, 'bytes copied')
-        finally:
-            os.close(s)
-            os.close(t)
-    check_eq(_mode_after_as_user(p, 0o6777, copy_into), 0o777,
-             'mode of a 06777 copy_file_range destination after a copy by uid %d' % USER1)
-    check_eq(read_file(p), b'abca', 'destination after copy_file_range')
 
 
 def test_write_drops_file_capabilities(d):
