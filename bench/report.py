@@ -26,12 +26,15 @@ import re
 import statistics
 import sys
 
-TARGETS = ["holdfs", "holdfs_shim", "passthrough", "tmpfs", "memcpy"]
-COLUMN = {"holdfs": "holdfs", "holdfs_shim": "holdfs+shim",
+TARGETS = ["holdfs", "holdfs_uring", "holdfs_shim", "passthrough", "tmpfs",
+           "memcpy"]
+COLUMN = {"holdfs": "holdfs", "holdfs_uring": "holdfs+uring",
+          "holdfs_shim": "holdfs+shim",
           "passthrough": "passthrough_ll", "tmpfs": "tmpfs",
           "memcpy": "memcpy"}
 # Ratio columns: numerator / denominator, shown when both ran.
 RATIOS = [("holdfs", "passthrough"), ("holdfs", "tmpfs"), ("holdfs", "memcpy"),
+          ("holdfs_uring", "holdfs"), ("holdfs_uring", "passthrough"),
           ("holdfs_shim", "holdfs"), ("holdfs_shim", "tmpfs"),
           ("holdfs_shim", "memcpy")]
 
@@ -51,6 +54,10 @@ ROWS = [
      ("meta", "create")),
     ("stat", "stat", "ops/s", 0, False, ("meta", "stat")),
     ("unlink", "unlink", "ops/s", 0, False, ("meta", "unlink")),
+    ("create2", "create, 2 threads in 2 dirs", "ops/s", 0, False,
+     ("meta", "create_2dirs")),
+    ("create2_scale", "create: 2 threads / 1 thread", "x", 2, False,
+     ("meta", "create_2dirs_scale")),
     ("append_p50", "4 KiB append+fsync p50", "us", 2, True,
      ("lat", "append", "p50_us")),
     ("append_p99", "4 KiB append+fsync p99", "us", 2, True,
@@ -238,7 +245,8 @@ def datapath(rounds):
     return jobs
 
 
-SHORT = {"holdfs": "holdfs", "holdfs_shim": "shim", "passthrough": "pt",
+SHORT = {"holdfs": "holdfs", "holdfs_uring": "uring", "holdfs_shim": "shim",
+         "passthrough": "pt",
          "tmpfs": "tmpfs", "memcpy": "memcpy"}
 
 

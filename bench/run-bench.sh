@@ -6,7 +6,10 @@
 #   bench/run-bench.sh [--targets LIST] [--json]
 #
 #   --targets LIST  comma-separated subset of:
-#                   holdfs,holdfs_shim,passthrough,tmpfs,memcpy (default: all)
+#                   holdfs,holdfs_shim,passthrough,tmpfs,memcpy (default: all),
+#                   and holdfs_uring (holdfs mounted -o io_uring, with the
+#                   fuse module's enable_uring set for the run; not in
+#                   the default set)
 #   --json          print the result table as JSON instead of text
 #
 # Environment (defaults in brackets):
@@ -34,8 +37,9 @@ usage() {
 }
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-all_targets=(holdfs holdfs_shim passthrough tmpfs memcpy)
-targets_arg=$(IFS=,; echo "${all_targets[*]}")
+all_targets=(holdfs holdfs_uring holdfs_shim passthrough tmpfs memcpy)
+default_targets=(holdfs holdfs_shim passthrough tmpfs memcpy)
+targets_arg=$(IFS=,; echo "${default_targets[*]}")
 json=0
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -56,7 +60,7 @@ declare -A want=()
 IFS=, read -r -a given <<<"$targets_arg"
 for t in "${given[@]}"; do
 	case "$t" in
-	holdfs | holdfs_shim | passthrough | tmpfs | memcpy) want[$t]=1 ;;
+	holdfs | holdfs_uring | holdfs_shim | passthrough | tmpfs | memcpy) want[$t]=1 ;;
 	holdfs+shim) want[holdfs_shim]=1 ;;
 	passthrough_ll) want[passthrough]=1 ;;
 	*) die "unknown target '$t' (known: ${all_targets[*]})" ;;
@@ -96,7 +100,7 @@ size=$(numfmt --from=iec "$size_arg") || die "bad BENCH_SIZE: $size_arg"
 [ "$(stat -f -c %T "$bench_dir" 2>/dev/null)" = tmpfs ] ||
 	die "BENCH_DIR=$bench_dir is not a tmpfs directory"
 
-if has holdfs || has holdfs_shim; then
+if has holdfs || has holdfs_shim || has holdfs_uring; then
 	holdfs_bin=$build/fs/holdfs
 	mkfs_bin=$build/mkfs/mkfs.holdfs
 	preload=$build/client/libholdfs-preload.so
@@ -166,6 +170,9 @@ cleanup() {
 			say "raw results kept in $BENCH_RESULTS"
 	fi
 	rm -rf "$work" "$bin"
+	if [ -n "${uring_param_saved:-}" ]; then
+		echo "$uring_param_saved" >"$uring_param" 2>/dev/null || true
+	fi
 	exit "$rc"
 }
 trap cleanup EXIT
@@ -213,7 +220,7 @@ declare -A dir=() mode=()
 failed_jobs=()
 
 cflags=(-O2 -Wall -Wextra -I"$root/bench")
-gcc "${cflags[@]}" -o "$bin/metabench" "$root/bench/metabench.c"
+gcc "${cflags[@]}" -pthread -o "$bin/metabench" "$root/bench/metabench.c"
 for p in rawcopy lat; do
 	# shellcheck disable=SC2046 # pkg-config output is a list of words
 	gcc "${cflags[@]}" -std=c17 -o "$bin/$p" "$root/bench/$p.c" \
@@ -232,6 +239,7 @@ gran_note="libpmem2 store granularity $granularity (PMEM2_FORCE_GRANULARITY=${PM
 # column sees the other's files, leases or cached pages.
 mount_holdfs() {
 	local t=$1
+	shift
 	say "$t: mkfs of a ${region_mib} MiB region in $work"
 	"$mkfs_bin" --size "${region_mib}M" -L bench "$work/region-$t.img" \
 		>"$bin/mkfs-$t.log" 2>&1 || {
@@ -239,12 +247,12 @@ mount_holdfs() {
 		die "$t target: mkfs.holdfs failed (output above)"
 	}
 	start_fuse "$work/mnt-$t" "$bin/$t.log" \
-		"$holdfs_bin" "$work/region-$t.img" "$work/mnt-$t" -f ||
+		"$holdfs_bin" "$work/region-$t.img" "$work/mnt-$t" -f "$@" ||
 		die "$t target: could not mount holdfs (output above)"
 	dir[$t]=$work/mnt-$t
 }
 
-if has holdfs || has holdfs_shim; then
+if has holdfs || has holdfs_shim || has holdfs_uring; then
 	region_size=${BENCH_REGION_SIZE:-}
 	if [ -z "$region_size" ]; then
 		region_size=$((4 * size))
@@ -258,6 +266,19 @@ fi
 if has holdfs; then
 	mount_holdfs holdfs
 	mode[holdfs]=$holdfs_mode
+fi
+if has holdfs_uring; then
+	# FUSE over io_uring needs the fuse module's consent; put the
+	# parameter back on exit (cleanup)
+	uring_param=/sys/module/fuse/parameters/enable_uring
+	[ -w "$uring_param" ] ||
+		die "holdfs_uring target: $uring_param missing or not writable (kernel 6.14+ and root needed)"
+	uring_param_saved=$(cat "$uring_param")
+	echo Y >"$uring_param"
+	mount_holdfs holdfs_uring -o io_uring
+	grep -q "FUSE over io_uring" "$bin/holdfs_uring.log" ||
+		die "holdfs_uring target: the daemon did not start its io_uring queues (log: $(cat "$bin/holdfs_uring.log"))"
+	mode[holdfs_uring]="its own region and mount, set up as holdfs's, mounted -o io_uring (io_uring_depth default)"
 fi
 if has holdfs_shim; then
 	mount_holdfs holdfs_shim

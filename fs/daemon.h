@@ -43,9 +43,19 @@ struct hfsd_fail;
 struct hfsd {
 	struct hfs_region *rg;
 	struct hfs_vol *vol;
+	struct fuse_session *se;  /* for notifications from handlers */
 	const char *region_path;  /* as given on the command line */
 	bool readonly;
 	bool debug;
+	/* FUSE_HANDLE_KILLPRIV_V2 negotiated (fs/fuse_io.c): the kernel
+	 * leaves setuid/setgid/capability clearing on write to us.  Set
+	 * while INIT is answered, before the kernel sends anything else. */
+	bool killpriv_v2;
+	/* FUSE over io_uring (-o io_uring): asked for, threads per queue,
+	 * and the queues once running (fs/fuse_uring.c), or NULL */
+	bool want_uring;
+	unsigned uring_depth;
+	struct hfsd_uring *uring;
 	bool acl;                 /* POSIX ACLs negotiated (fs/ops.c): the
 				     umask comes unapplied */
 	struct hfsd_fail *fail;   /* failure pipeline (fs/failure.c) */
@@ -173,6 +183,10 @@ unsigned hfsd_kill_priv_mask(fuse_req_t req, const struct hfs_attr *a,
 /* Clears them for a change of kind why to ino (a data change: before
  * it, as the kernel does): 0 or -errno. */
 int hfsd_kill_priv(fuse_req_t req, fuse_ino_t ino, enum hfsd_kill_cause why);
+/* The same for a data-path client about to write ino directly (its
+ * write lease): what its first write(2) through FUSE would clear, the
+ * caller's CAP_FSETID and groups from /proc/PID.  0 or -errno. */
+int hfsd_kill_priv_client(struct hfsd *d, pid_t pid, gid_t gid, uint64_t ino);
 
 /* fs/log.c: "holdfs: ..." on stderr in the foreground, syslog once the
  * daemon has detached.  libfuse's own messages are routed here too. */

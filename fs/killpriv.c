@@ -35,8 +35,16 @@
  * stranger without privileges, so the bits go: the safe side.
  * Capabilities count only for a caller in the daemon's own user
  * namespace, as the kernel's check is against the initial one.
+ *
+ * Under FUSE_HANDLE_KILLPRIV_V2 (fs/fuse_io.c) a WRITE or a size-changing
+ * SETATTR says itself whether its caller lacks CAP_FSETID (the kernel
+ * checked, in the right namespace): /proc is then read only for the
+ * groups, and only for a setgid file without group execute.  The kernel
+ * then leaves file capabilities to us as well: a data change drops
+ * security.capability (lib/killpriv.c), as it would on ext4.
  */
 #include "daemon.h"
+#include "fuse_io.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -107,10 +115,30 @@ static bool read_caller(unsigned tid, struct caller *c)
 	return groups && caps;
 }
 
-static bool in_group(const struct fuse_ctx *ctx, const struct caller *c,
+/* Under KILLPRIV_V2, in a WRITE or SETATTR: *fsetid from the kernel's
+ * bit, true returned. */
+static bool kernel_says_fsetid(fuse_req_t req, bool *fsetid)
+{
+	const struct hfsd *d = req ? fuse_req_userdata(req) : NULL;
+
+	if (!d || !d->killpriv_v2 || !hfsd_req_kill_known())
+		return false;
+	*fsetid = !hfsd_req_kill_suidgid();
+	return true;
+}
+
+/* Who makes the change: a FUSE request's caller, or a data-path client
+ * (req NULL: its pid and gid from the control socket's credentials). */
+struct who {
+	fuse_req_t req;
+	pid_t pid;
+	gid_t gid;
+};
+
+static bool in_group(const struct who *w, const struct caller *c,
 		     uint32_t gid)
 {
-	if (ctx->gid == gid)
+	if (w->gid == gid)
 		return true;
 	for (int i = 0; i < c->ngroups; i++)
 		if (c->groups[i] == gid)
@@ -118,10 +146,9 @@ static bool in_group(const struct fuse_ctx *ctx, const struct caller *c,
 	return false;
 }
 
-unsigned hfsd_kill_priv_mask(fuse_req_t req, const struct hfs_attr *a,
-			     enum hfsd_kill_cause why)
+static unsigned kill_mask(const struct who *w, const struct hfs_attr *a,
+			  enum hfsd_kill_cause why)
 {
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	bool suid = a->mode & S_ISUID, sgid = a->mode & S_ISGID;
 	bool gexec = a->mode & S_IXGRP;
 	unsigned kill = 0;
@@ -136,31 +163,82 @@ unsigned hfsd_kill_priv_mask(fuse_req_t req, const struct hfs_attr *a,
 	}
 	if (!suid && !sgid)
 		return 0;
-	if (!read_caller((unsigned)ctx->pid, &c))
+	if (why == HFSD_KILL_DATA && kernel_says_fsetid(w->req, &c.cap_fsetid)) {
+		/* the caller's groups matter only here */
+		if (c.cap_fsetid)
+			return 0;
+		c.ngroups = 0;
+		if (sgid && !gexec && w->gid != a->gid) {
+			struct caller p;
+
+			if (read_caller((unsigned)w->pid, &p)) {
+				memcpy(c.groups, p.groups, sizeof(c.groups));
+				c.ngroups = p.ngroups;
+			}
+		}
+	} else if (!read_caller((unsigned)w->pid, &c)) {
 		memset(&c, 0, sizeof(c)); /* a stranger, unprivileged */
+	}
 	if (why == HFSD_KILL_DATA && c.cap_fsetid)
 		return 0;
 	if (suid)
 		kill |= HFS_SET_KILL_SUID;
-	if (sgid && (gexec || (!c.cap_fsetid && !in_group(ctx, &c, a->gid))))
+	if (sgid && (gexec || (!c.cap_fsetid && !in_group(w, &c, a->gid))))
 		kill |= HFS_SET_KILL_SGID;
 	return kill;
 }
 
-int hfsd_kill_priv(fuse_req_t req, fuse_ino_t ino, enum hfsd_kill_cause why)
+unsigned hfsd_kill_priv_mask(fuse_req_t req, const struct hfs_attr *a,
+			     enum hfsd_kill_cause why)
 {
-	struct hfs_vol *vol = hfsd_of(req)->vol;
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	const struct who w = { req, ctx->pid, ctx->gid };
+
+	return kill_mask(&w, a, why);
+}
+
+static int kill_apply(struct hfsd *d, const struct who *w, uint64_t ino,
+		      enum hfsd_kill_cause why)
+{
 	struct hfs_setattr sa = { 0 };
 	struct hfs_attr a;
-	int err = hfs_getattr(vol, ino, &a);
+	int err = hfs_getattr(d->vol, ino, &a), caps = 0;
 
 	if (err)
 		return err;
-	sa.mask = hfsd_kill_priv_mask(req, &a, why);
+	sa.mask = kill_mask(w, &a, why);
 	/* the volume's kill bits spare directories; an ACL's does not */
 	if (sa.mask && S_ISDIR(a.mode)) {
 		sa.mask = HFS_SET_MODE;
 		sa.mode = a.mode & 07777 & ~(uint32_t)S_ISGID;
 	}
-	return sa.mask ? hfs_setattr(vol, ino, &sa, &a) : 0;
+	if (sa.mask)
+		err = hfs_setattr(d->vol, ino, &sa, &a);
+	/* file capabilities: every data change, whoever makes it */
+	if (!err && why == HFSD_KILL_DATA && !d->readonly) {
+		caps = hfs_kill_fcaps(d->vol, ino);
+		err = caps < 0 ? caps : 0;
+	}
+	/* The kernel keeps the old mode cached (a write does not refresh
+	 * it): drop its attributes, so a stat right after sees the bits
+	 * gone.  Attributes only: no page is waited for, so this is safe
+	 * inside the WRITE that holds them locked. */
+	if (!err && (sa.mask || caps > 0) && d->se)
+		(void)fuse_lowlevel_notify_inval_inode(d->se, ino, -1, 0);
+	return err;
+}
+
+int hfsd_kill_priv(fuse_req_t req, fuse_ino_t ino, enum hfsd_kill_cause why)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	const struct who w = { req, ctx->pid, ctx->gid };
+
+	return kill_apply(hfsd_of(req), &w, ino, why);
+}
+
+int hfsd_kill_priv_client(struct hfsd *d, pid_t pid, gid_t gid, uint64_t ino)
+{
+	const struct who w = { NULL, pid, gid };
+
+	return kill_apply(d, &w, ino, HFSD_KILL_DATA);
 }

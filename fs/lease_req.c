@@ -364,6 +364,11 @@ void hfsd_on_lease_req(struct hfsd_ctl *c, struct hfsd_client *cl,
 		err = -client_region(c, cl, prot & HFS_PROT_WRITE, &pass);
 	if (!err && (m->flags & HFS_LEASE_DATAPATH))
 		err = -datapath_grant(c, &g, m->flags);
+	/* Writes served directly never reach a FUSE handler: what a write
+	 * takes away (setuid, setgid, file capabilities; fs/killpriv.c)
+	 * goes before the first of them can happen. */
+	if (!err && (m->flags & HFS_LEASE_DATAPATH) && (prot & HFS_PROT_WRITE))
+		err = -hfsd_kill_priv_client(c->d, cl->pid, cl->gid, g.ino);
 	/* a read lease ends at the end of file (rounded up to the unit):
 	 * holes past it would stay zero pages when blocks come (vol.h) */
 	if (!err && !(prot & HFS_PROT_WRITE) &&

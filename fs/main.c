@@ -33,6 +33,8 @@
 #include "deadline.h"
 #include "detach.h"
 #include "failure.h"
+#include "fuse_io.h"
+#include "fuse_uring.h"
 #include "mountpoint.h"
 #include "options.h"
 #include "region_wait.h"
@@ -167,6 +169,10 @@ static int run(struct hfsd *d, struct fuse_session *se,
 		status = 1;
 		goto close_vol;
 	}
+	if (hfsd_fuse_io_install(se) < 0) {
+		status = 1;
+		goto unmount;
+	}
 	/* A copy of the FUSE descriptor, closed only once the region is:
 	 * until then its fdinfo names this connection, which is how a new
 	 * mount of the region tells a daemon that has lost its mount and
@@ -225,6 +231,8 @@ static int run(struct hfsd *d, struct fuse_session *se,
 	if (serve(se, o) < 0)
 		status = 1;
 signals:
+	hfsd_uring_stop(d->uring); /* its threads end with the loop's */
+	d->uring = NULL;
 	hfsd_remount_watch_stop(rw); /* uses the control server */
 	hfsd_fail_stop(fail); /* uses the control server: stop it first */
 	shut = hfsd_fail_is_shutdown(fail, &why);
@@ -323,10 +331,13 @@ int main(int argc, char *argv[])
 	d.region_path = o.region;
 	d.readonly = o.readonly;
 	d.debug = o.debug;
+	d.want_uring = o.io_uring;
+	d.uring_depth = o.io_uring_depth;
 	/* Rejects unknown -o options (libfuse says which). */
 	se = fuse_session_new(&o.fuse_args, &hfsd_ops, sizeof(hfsd_ops), &d);
 	if (!se)
 		goto out;
+	d.se = se;
 	if (!o.foreground && hfsd_detach_begin(&ready_fd) < 0)
 		goto out;
 	status = run(&d, se, &o, mnt, ready_fd);

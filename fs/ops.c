@@ -15,11 +15,14 @@
  *   write-through.
  * - ATOMIC_O_TRUNC: open(O_TRUNC) then arrives as a separate setattr,
  *   keeping truncation in one code path (the volume's setattr).
- * - HANDLE_KILLPRIV: the kernel sends a mode change that clears
- *   setuid/setgid on write, truncate and chown, but by an older rule
- *   (setgid only on group-executable files); the handlers complete it
- *   with the current one (fs/killpriv.c), which does not depend on
- *   whether the kernel sent anything.
+ * - HANDLE_KILLPRIV (v1): would make us clear setuid/setgid on every
+ *   write without telling us whether the caller holds CAP_FSETID.  Its
+ *   successor, FUSE_HANDLE_KILLPRIV_V2, which libfuse 3.14 does not
+ *   name, is negotiated by the transport hooks instead (fs/fuse_io.c):
+ *   it carries that bit, spares each write(2) the kernel's
+ *   GETXATTR(security.capability) probe, and leaves the whole rule to
+ *   the handlers (fs/killpriv.c), which apply the kernel's current one
+ *   either way (without V2 the kernel kills by an older rule first).
  * - EXPORT_SUPPORT: no lookup of "." / ".." by handle (no NFS export).
  */
 static const unsigned hfsd_caps_off =

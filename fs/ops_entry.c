@@ -99,9 +99,12 @@ static void setattr_from_fuse(const struct stat *st, int to_set,
 		sa->mask |= HFS_SET_CTIME;
 		sa->ctime = st->st_ctim;
 	}
-	/* Only sent with FUSE_CAP_HANDLE_KILLPRIV(_V2), which the daemon
-	 * turns off (fs/ops.c); mapped anyway so enabling it is safe. */
-	if (to_set & (FUSE_SET_ATTR_KILL_SUID | FUSE_SET_ATTR_KILL_SGID))
+	/* Sent under KILLPRIV_V2 (fs/fuse_io.c): with a chown, clear
+	 * setuid, and setgid with group execute (the owner rule adds the
+	 * rest, setattr_kill_priv); with a truncate, the caller lacks
+	 * CAP_FSETID, which the data rule reads from the same bit. */
+	if ((to_set & (FUSE_SET_ATTR_KILL_SUID | FUSE_SET_ATTR_KILL_SGID)) &&
+	    !(to_set & FUSE_SET_ATTR_SIZE))
 		sa->mask |= HFS_SET_KILL_SUIDGID;
 }
 

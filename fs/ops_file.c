@@ -14,6 +14,7 @@
 #include "coherence.h"
 #include "datapath.h"
 #include "daemon.h"
+#include "fuse_uring.h"
 #include "revoke.h"
 
 #include <errno.h>
@@ -84,14 +85,17 @@ void hfsd_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct hfsd *d = hfsd_of(req);
 	struct hfsd_coh_ent *e;
 	ssize_t n;
-	char *buf;
+	char *ring, *buf;
 
 	/* Copy out through the volume rather than replying with pointers
 	 * into the region: hfs_read is the guarded path, so a poisoned or
 	 * vanished page becomes EIO on this request, not a SIGBUS inside
-	 * libfuse's writev.  glibc's malloc adapts its mmap threshold after
-	 * the first large free, so 1 MiB reads reuse heap memory. */
-	buf = malloc(size ? size : 1);
+	 * libfuse's writev.  Over io_uring straight into the ring entry's
+	 * payload (no second copy, fs/fuse_uring.c); else glibc's malloc,
+	 * which adapts its mmap threshold after the first large free, so
+	 * 1 MiB reads reuse heap memory. */
+	ring = hfsd_uring_buffer(size);
+	buf = ring ? ring : malloc(size ? size : 1);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -111,7 +115,8 @@ void hfsd_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	else
 		fuse_reply_buf(req, buf, (size_t)n);
 	hfsd_coh_io_end(d->coh, e);
-	free(buf);
+	if (!ring)
+		free(buf);
 }
 
 void hfsd_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,

@@ -89,6 +89,8 @@ static const struct fuse_opt hfsd_opt_spec[] = {
 	HOPT("sysfs_root=%s", sysfs_root),
 	HOPT("max_threads=%u", max_threads),
 	HOPT("max_idle_threads=%u", max_idle_threads),
+	HOPT("io_uring_depth=%u", io_uring_depth),
+	{ "io_uring", offsetof(struct hfsd_opts, io_uring), 1 },
 	HOPT("revoke_ms=%u", revoke_ms),
 	HOPT("dax_group=%s", dax_group),
 	HOPT("uevent_source=%s", uevent_source),
@@ -251,6 +253,7 @@ int hfsd_opts_parse(int argc, char **argv, struct hfsd_opts *o)
 	o->revoke_ms = HFSD_REVOKE_MS_DEFAULT;
 	o->poll_ms = HFSD_POLL_MS_DEFAULT;
 	o->max_idle_threads = HFSD_OPT_UNSET;
+	o->io_uring_depth = HFSD_URING_DEPTH_DEFAULT;
 	/* fuse_opt_parse has said what it did not like ("fuse: ...") */
 	if (fuse_opt_parse(&o->fuse_args, o, hfsd_opt_spec, opt_proc) != 0)
 		return usage_error("%s", "invalid command line");
@@ -277,6 +280,9 @@ int hfsd_opts_parse(int argc, char **argv, struct hfsd_opts *o)
 				   STR(HFSD_HELLO_MS_MAX));
 	if (o->max_threads == 0)
 		return usage_error("%s", "max_threads must be at least 1");
+	if (o->io_uring_depth == 0 || o->io_uring_depth > HFSD_URING_DEPTH_MAX)
+		return usage_error("%s", "io_uring_depth must be 1.."
+				   STR(HFSD_URING_DEPTH_MAX));
 	return 0;
 }
 
@@ -390,6 +396,13 @@ void hfsd_usage(FILE *f)
 "                        of the kernel (tests, drills)\n"
 "  max_threads=N         serve at most N requests at once (default 10)\n"
 "  max_idle_threads=N    keep at most N idle threads (default: no limit)\n"
+"  io_uring              take requests through FUSE over io_uring where\n"
+"                        the kernel offers it (6.14+, and the fuse\n"
+"                        module's enable_uring parameter set); otherwise\n"
+"                        /dev/fuse, with a warning\n"
+"  io_uring_depth=N      io_uring threads per CPU, each holding one\n"
+"                        request (default " STR(HFSD_URING_DEPTH_DEFAULT) ", at most "
+			STR(HFSD_URING_DEPTH_MAX) ")\n"
 "  remount               (from mount -o remount,...) change the running\n"
 "                        mount at MOUNTPOINT: ro/rw, atime and generic\n"
 "                        flags; a mount started ro cannot become rw\n"

@@ -13,6 +13,10 @@
 
 /* An unsigned option not given: libfuse's default applies. */
 #define HFSD_OPT_UNSET (~0u)
+/* io_uring threads per CPU queue: each holds one request, so a handler
+ * that waits (a REMAP, a revocation) blocks one of them, not the queue */
+#define HFSD_URING_DEPTH_DEFAULT 4
+#define HFSD_URING_DEPTH_MAX 64
 
 struct hfsd_opts {
 	char *region;
@@ -34,6 +38,8 @@ struct hfsd_opts {
 	char *sysfs_root;       /* -o sysfs_root=PATH */
 	unsigned max_threads;   /* -o max_threads=N, or HFSD_OPT_UNSET */
 	unsigned max_idle_threads; /* likewise: unset = libfuse default */
+	int io_uring;           /* -o io_uring: FUSE over io_uring if offered */
+	unsigned io_uring_depth; /* -o io_uring_depth=N: threads per CPU */
 	unsigned revoke_ms;     /* -o revoke_ms=N: REVOKE/REMAP ack deadline */
 	char *dax_group;        /* -o dax_group=NAME: may hold DAX leases */
 	char *uevent_source;    /* -o uevent_source=PATH: FIFO of uevents */

@@ -226,12 +226,28 @@ static void hold_slot(struct hfs_vol *vol, uint32_t idx)
 			       HFS_DSLOT_HOLD, NULL);
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void hfs_dslot_note_piece(struct hfs_inode *ip)
+{
+	ip->piece_until = mono_ns() + (uint64_t)HFS_DSLOT_HOLD_MS * 1000000ull;
+}
+
 void hfs_dslot_hold(struct hfs_vol *vol, struct hfs_inode *ip, bool hold)
 {
 	struct timespec ts;
 
-	if (!ip->ds)
+	if (!ip->ds) { /* for a slot armed before the next piece */
+		if (hold)
+			hfs_dslot_note_piece(ip);
 		return;
+	}
 	if (hold) {
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		(void)store(vol, ip->ds - 1, F(ds_hold),
@@ -475,6 +491,18 @@ static int arm_locked(struct hfs_vol *vol, struct hfs_inode *ip, uint32_t *out)
 	ip->ds = idx + 1;
 	__atomic_store_n(&ip->kernel_size_stale, true, __ATOMIC_RELAXED);
 	vol->ds.armed++;
+	/* armed between two pieces of a kernel O_APPEND write, maybe:
+	 * held until the guess expires, as if the first piece had found
+	 * the slot (no client knows the slot yet: the lease that names it
+	 * is granted after this returns) */
+	if (ip->piece_until > mono_ns() &&
+	    store(vol, idx, F(ds_hold), ip->piece_until) == 0) {
+		uint32_t cur = 0;
+
+		if (hfs_region_cas32(vol->rg, slot_off(vol, idx) + F(ds_lock),
+				     &cur, HFS_DSLOT_HOLD, NULL) == 1)
+			ip->split_hold = true;
+	}
 	*out = idx;
 	return 0;
 }

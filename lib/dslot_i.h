@@ -76,6 +76,12 @@ void hfs_dslot_leave(struct hfs_vol *vol, struct hfs_inode *ip, bool rearm,
  * kernel path for at most that long. */
 #define HFS_DSLOT_HOLD_MS 1000
 void hfs_dslot_hold(struct hfs_vol *vol, struct hfs_inode *ip, bool hold);
+/* The same guess for a file without a slot (hfs_dslot_hold calls it
+ * then): an O_APPEND write through FUSE ended on a page boundary, so its
+ * next piece may follow.  A slot armed before HFS_DSLOT_HOLD_MS have
+ * passed starts held (arm_locked): otherwise the first direct append of
+ * a new data-path client could land between the pieces.  iolock held. */
+void hfs_dslot_note_piece(struct hfs_inode *ip);
 /* The commit about to be staged overrides what the slot says (a smaller
  * size, explicit times): bump the epoch that validates the slot.  After
  * hfs_dslot_enter, under vol->lock, before staging ip. */

@@ -302,8 +302,8 @@ int hfs_region_simulate_poison(struct hfs_region *rg, uint64_t off,
 
 /* Does [off, off+len) touch simulated poison?  Then -EIO, the fault at
  * its first poisoned byte, as a machine check would report it. */
-static int sim_poisoned(const struct hfs_region *rg, uint64_t off,
-			size_t len, struct hfs_fault *fault)
+int hfs_region_sim_poisoned(const struct hfs_region *rg, uint64_t off,
+			    size_t len, struct hfs_fault *fault)
 {
 	unsigned n = atomic_load_explicit(&((struct hfs_region *)rg)->nsim,
 					  memory_order_acquire);
@@ -331,7 +331,7 @@ int hfs_region_read(const struct hfs_region *rg, uint64_t off, void *buf,
 		return -ERANGE;
 	if (len == 0)
 		return 0;
-	if (sim_poisoned(rg, off, len, fault))
+	if (hfs_region_sim_poisoned(rg, off, len, fault))
 		return -EIO;
 	a.src = rg->base + off;
 	return hfs_region_guard(rg, do_read, &a, fault);
@@ -348,7 +348,7 @@ int hfs_region_write(struct hfs_region *rg, uint64_t off, const void *buf,
 		return -ERANGE;
 	if (len == 0)
 		return 0;
-	if (sim_poisoned(rg, off, len, fault))
+	if (hfs_region_sim_poisoned(rg, off, len, fault))
 		return -EIO;
 	a.dst = rg->base + off;
 	return hfs_region_guard(rg, do_write, &a, fault);
@@ -365,7 +365,7 @@ int hfs_region_zero(struct hfs_region *rg, uint64_t off, size_t len,
 		return -ERANGE;
 	if (len == 0)
 		return 0;
-	if (sim_poisoned(rg, off, len, fault))
+	if (hfs_region_sim_poisoned(rg, off, len, fault))
 		return -EIO;
 	a.dst = rg->base + off;
 	return hfs_region_guard(rg, do_zero, &a, fault);
@@ -425,7 +425,7 @@ int hfs_region_load64(const struct hfs_region *rg, uint64_t off,
 	struct word_args a = { .p = rg->base + off };
 	int r = word_check(rg, off, sizeof(uint64_t));
 
-	if (!r && sim_poisoned(rg, off, sizeof(uint64_t), fault))
+	if (!r && hfs_region_sim_poisoned(rg, off, sizeof(uint64_t), fault))
 		r = -EIO;
 	if (!r)
 		r = hfs_region_guard(rg, do_load64, &a, fault);
@@ -440,7 +440,7 @@ int hfs_region_store64(struct hfs_region *rg, uint64_t off, uint64_t v,
 	struct word_args a = { .rg = rg, .p = rg->base + off, .v = v };
 	int r = rg->readonly ? -EROFS : word_check(rg, off, sizeof(v));
 
-	if (!r && sim_poisoned(rg, off, sizeof(v), fault))
+	if (!r && hfs_region_sim_poisoned(rg, off, sizeof(v), fault))
 		r = -EIO;
 	return r ? r : hfs_region_guard(rg, do_store64, &a, fault);
 }
@@ -452,7 +452,7 @@ int hfs_region_cas32(struct hfs_region *rg, uint64_t off, uint32_t *expected,
 			       .expected = *expected, .desired = desired };
 	int r = rg->readonly ? -EROFS : word_check(rg, off, sizeof(uint32_t));
 
-	if (!r && sim_poisoned(rg, off, sizeof(uint32_t), fault))
+	if (!r && hfs_region_sim_poisoned(rg, off, sizeof(uint32_t), fault))
 		r = -EIO;
 	if (!r)
 		r = hfs_region_guard(rg, do_cas32, &a, fault);

@@ -66,6 +66,10 @@ struct hfs_inode {
 	/* The slot lock is kept (HFS_DSLOT_HOLD) for the rest of an O_APPEND
 	 * write the kernel may send in pieces (hfs_dslot_hold).  iolock. */
 	bool split_hold;
+	/* CLOCK_MONOTONIC ns until which a slot armed now starts held: the
+	 * last O_APPEND write through FUSE, without a slot, may have been a
+	 * piece (hfs_dslot_note_piece).  iolock. */
+	uint64_t piece_until;
 };
 
 /* Region offset of inode slot ino. */

@@ -6,9 +6,11 @@
  * (region offset, new bytes) records staged in DRAM while the operation
  * runs under vol->lock, then committed here:
  *
- *   1. copy header + records into the journal area, flush, drain
- *      -> commit point: the crc over header and records now matches;
- *   2. copy each record to its home location, flush, drain;
+ *   1. copy records + header into the journal area, one flush of that
+ *      span, drain -> commit point: the crc over header and records
+ *      now matches;
+ *   2. copy each record to its home location; flush each page (or cache
+ *      line) they touched once, drain;
  *   3. return.  The next transaction overwrites the journal area.
  *
  * Only one transaction is ever in the journal, and it has always been
@@ -96,10 +98,76 @@ struct apply_ctx {
 	size_t len;
 };
 
-/* Copy every record to its home location and flush it; one drain at the
- * end.  Runs under the SIGBUS guard.  The stores go through rg->ops (copy
- * and flush, no drain) like every other write to region memory, so a
- * persistence tracer sees them (tests/crash). */
+/* A range to flush, rounded out to the region's flush unit. */
+struct frange {
+	uint64_t s, e;
+};
+
+static int frange_cmp(const void *a, const void *b)
+{
+	const struct frange *x = a, *y = b;
+
+	return x->s < y->s ? -1 : x->s > y->s;
+}
+
+/* Flush what the records wrote home, each flush unit once: the ranges
+ * are rounded out to rg->flush_unit (a page where a flush is an msync, a
+ * cache line otherwise), sorted and merged, so the inode slots, dentry
+ * slots and bitmap words a transaction touches in one page cost one
+ * msync, not one each.  Flushing a whole unit is what the hardware (or
+ * msync) does anyway.  Without memory for the sort each record is
+ * flushed on its own: more flushes, the same persistence. */
+static void flush_records(struct hfs_region *rg, const uint8_t *recs,
+			  size_t len)
+{
+	uint64_t unit = rg->flush_unit ? rg->flush_unit : 64;
+	struct frange stack[32], *v = stack;
+	size_t n = 0, cap = 32, pos;
+
+	for (pos = 0; pos < len; n++) {
+		struct hfs_jrecord r;
+
+		memcpy(&r, recs + pos, sizeof(r));
+		pos += sizeof(r) + JPAD(r.r_len);
+	}
+	if (n > cap) {
+		v = malloc(n * sizeof(*v));
+		cap = n;
+	}
+	for (pos = 0, n = 0; pos < len; n++) {
+		struct hfs_jrecord r;
+
+		memcpy(&r, recs + pos, sizeof(r));
+		pos += sizeof(r) + JPAD(r.r_len);
+		if (!v) {
+			rg->ops.flush(rg->base + r.r_off, r.r_len);
+			continue;
+		}
+		v[n].s = r.r_off / unit * unit;
+		v[n].e = r.r_off + r.r_len;
+		v[n].e = (v[n].e + unit - 1) / unit * unit;
+		if (v[n].e > rg->size)
+			v[n].e = rg->size;
+	}
+	if (!v)
+		return;
+	qsort(v, n, sizeof(*v), frange_cmp);
+	for (size_t i = 0; i < n;) {
+		uint64_t s0 = v[i].s, e0 = v[i].e;
+
+		for (i++; i < n && v[i].s <= e0; i++)
+			if (v[i].e > e0)
+				e0 = v[i].e;
+		rg->ops.flush(rg->base + s0, e0 - s0);
+	}
+	if (v != stack)
+		free(v);
+}
+
+/* Copy every record to its home location, then flush what they wrote
+ * (flush_records) and drain once.  Runs under the SIGBUS guard.  The
+ * stores go through rg->ops like every other write to region memory, so
+ * a persistence tracer sees them (tests/crash). */
 static int apply_records(void *arg)
 {
 	struct apply_ctx *a = arg;
@@ -111,9 +179,10 @@ static int apply_records(void *arg)
 		memcpy(&r, a->recs + pos, sizeof(r));
 		pos += sizeof(r);
 		a->rg->ops.memcpy(a->rg->base + r.r_off, a->recs + pos, r.r_len,
-				  PMEM2_F_MEM_NODRAIN);
+				  PMEM2_F_MEM_NOFLUSH);
 		pos += JPAD(r.r_len);
 	}
+	flush_records(a->rg, a->recs, a->len);
 	a->rg->ops.drain();
 	return 0;
 }
@@ -142,6 +211,30 @@ bool hfs_journal_records_valid(const struct hfs_region *rg,
 	return n == nrec;
 }
 
+struct jwrite_ctx {
+	struct hfs_region *rg;
+	uint8_t *at;                 /* the journal area */
+	const struct hfs_jheader *h;
+	const uint8_t *recs;
+	size_t len;
+};
+
+/* Records, then the header, then one flush of the whole span and one
+ * drain: the crc over header and records makes them one commit record
+ * whatever order the stores persist in (a torn one fails the crc and is
+ * never applied), so nothing needs ordering inside it. */
+static int jwrite(void *arg)
+{
+	struct jwrite_ctx *c = arg;
+	size_t hl = sizeof(*c->h);
+
+	c->rg->ops.memcpy(c->at + hl, c->recs, c->len, PMEM2_F_MEM_NOFLUSH);
+	c->rg->ops.memcpy(c->at, c->h, hl, PMEM2_F_MEM_NOFLUSH);
+	c->rg->ops.flush(c->at, hl + c->len);
+	c->rg->ops.drain();
+	return 0;
+}
+
 static int journal_write(struct hfs_vol *vol, struct hfs_tx *tx,
 			 struct hfs_fault *fp)
 {
@@ -153,15 +246,14 @@ static int journal_write(struct hfs_vol *vol, struct hfs_tx *tx,
 		.j_nrec = tx->nrec,
 		.j_bytes = tx->len,
 	};
+	struct jwrite_ctx c = { rg, rg->base + joff, &h, tx->buf, tx->len };
 	struct hfs_fault f = { 0 };
 	int ret;
 
 	h.j_crc = tx_crc(&h, tx->buf, tx->len);
-	/* Records first, header last, one drain: the crc makes the whole
-	 * thing the commit record, whatever order the stores persist in. */
-	ret = hfs_region_write(rg, joff + sizeof(h), tx->buf, tx->len, &f);
+	ret = hfs_region_sim_poisoned(rg, joff, sizeof(h) + tx->len, &f);
 	if (!ret)
-		ret = hfs_region_write(rg, joff, &h, sizeof(h), &f);
+		ret = hfs_region_guard(rg, jwrite, &c, &f);
 	if (ret) {
 		*fp = f;
 		return ret;

@@ -211,6 +211,13 @@ static const char *granularity_name(enum pmem2_granularity g)
 	}
 }
 
+static uint32_t page_bytes(void)
+{
+	long v = sysconf(_SC_PAGESIZE);
+
+	return v > 0 ? (uint32_t)v : 4096;
+}
+
 /* size comes from the mapping: for a file it may have changed since
  * fstat, and for devdax libpmem2 read the real device, not a fake tree. */
 static void region_fill_ops(struct hfs_region *rg, struct pmem2_map *map)
@@ -219,6 +226,10 @@ static void region_fill_ops(struct hfs_region *rg, struct pmem2_map *map)
 	rg->size = pmem2_map_get_size(map);
 	rg->granularity =
 		granularity_name(pmem2_map_get_store_granularity(map));
+	rg->flush_unit = pmem2_map_get_store_granularity(map) ==
+					 PMEM2_GRANULARITY_PAGE
+				 ? page_bytes()
+				 : 64;
 	rg->ops.persist = pmem2_get_persist_fn(map);
 	rg->ops.flush = pmem2_get_flush_fn(map);
 	rg->ops.drain = pmem2_get_drain_fn(map);
@@ -452,6 +463,7 @@ int hfs_region_from_memory(void *base, uint64_t size, struct hfs_region **out)
 	rg->size = size;
 	rg->align = FILE_ALIGN;
 	rg->granularity = "byte";
+	rg->flush_unit = 64;
 	rg->ops = (struct hfs_pmem_ops){ mem_persist, mem_flush, mem_drain,
 					 mem_memcpy, mem_memset };
 	*out = rg;

@@ -74,6 +74,9 @@ struct hfs_region {
 	uint64_t align;        /* devdax mapping alignment; 4096 for files */
 	bool readonly;
 	const char *granularity; /* "byte", "cache line" or "page" (pmem2) */
+	uint32_t flush_unit;   /* bytes one flush covers at least: the page
+				* size for "page" (msync), a cache line
+				* otherwise; what flushes are merged by */
 	char devname[64];      /* "dax0.0" for devdax, "" otherwise */
 	struct hfs_pmem_ops ops;
 	void *priv;            /* libpmem2 objects, owned by region.c */
@@ -137,6 +140,11 @@ int hfs_region_cas32(struct hfs_region *rg, uint64_t off, uint32_t *expected,
  * HFS_SIM_POISON_MAX ranges are set. */
 int hfs_region_simulate_poison(struct hfs_region *rg, uint64_t off,
 			       uint64_t len);
+/* Does [off, off+len) touch simulated poison?  -EIO with *fault set at
+ * its first poisoned byte (as a machine check would report it), else 0.
+ * hfs_region_read/write check it; so must a guarded access of its own. */
+int hfs_region_sim_poisoned(const struct hfs_region *rg, uint64_t off,
+			    size_t len, struct hfs_fault *fault);
 
 /* Action-optional machine checks (SIGBUS, BUS_MCEERR_AO) at an address
  * of rg's mapping, outside any guarded access, call fn(ctx, region

@@ -137,6 +137,11 @@ void hfs_forget(struct hfs_vol *vol, uint64_t ino, uint64_t nlookup);
 int hfs_getattr(struct hfs_vol *vol, uint64_t ino, struct hfs_attr *out);
 int hfs_setattr(struct hfs_vol *vol, uint64_t ino, const struct hfs_setattr *sa,
 		struct hfs_attr *out);
+
+/* Before a write, fallocate or copy into ino: remove its file
+ * capabilities (security.capability), as the VFS does on every write
+ * (lib/killpriv.c).  0 when it had none, 1 when they went, or -errno. */
+int hfs_kill_fcaps(struct hfs_vol *vol, uint64_t ino);
 /* mode includes the file type: S_IFREG, S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK */
 int hfs_mknod(struct hfs_vol *vol, uint64_t parent, const char *name,
 	      uint32_t mode, uint64_t rdev, const struct hfs_cred *cred,

@@ -39,6 +39,7 @@ struct opts {
 	unsigned recovery;     /* states whose recovery is crashed too */
 	const char *report;
 	const char *replay;
+	const char *replay_op;  /* W:S:N: every state of operation N */
 	bool probe;
 	bool quick;
 	bool list_ops;
@@ -83,6 +84,8 @@ struct run {
 	const char *replay_mask;
 	char replay_buf[4096];
 	int replay_found;
+	bool replay_op;            /* --replay-op: the epochs of one op */
+	uint64_t replay_opi;
 	/* nested recovery crashes */
 	struct recovery rec;
 	/* states whose recovery writes: [0] a journal to replay, [1] a
@@ -411,6 +414,25 @@ static int epoch_cb(void *ctx, struct gen *g, uint64_t e)
 
 	n = gen_cand_count(g, r->o->subset_limit, r->o->samples);
 	r->st.candidates += n;
+	if (r->replay_op) {
+		/* every epoch the operation spans, every candidate, no
+		 * sampling: a regression pinned to an operation survives
+		 * changes in how many fences other operations take */
+		const struct wop *op;
+
+		if (r->replay_opi >= (uint64_t)r->w.nops) {
+			say("replay: the run has %d operations, no %" PRIu64
+			    "\n", r->w.nops, r->replay_opi);
+			r->replay_found = -1;
+			return 1;
+		}
+		op = &r->w.ops[r->replay_opi];
+		if (e < op->s)
+			return 0;
+		if (e > op->r)
+			return 1;
+		r->replay_found = 1;
+	}
 	if (r->replay) {
 		uint8_t *m;
 
@@ -556,6 +578,10 @@ static void run_setup(struct run *r, const uint8_t *img0)
 		}
 		r->replay_mask = r->replay_buf;
 	}
+	if (o->replay_op) {
+		r->replay_op = true;
+		sscanf(o->replay_op, "%*[^:]:%*[^:]:%" SCNu64, &r->replay_opi);
+	}
 	if (o->recovery || r->replay_nested) {
 		recovery_init(&r->rec, WL_REGION_SIZE, o->probe);
 		r->rec.report = rec_report;
@@ -579,12 +605,19 @@ static void run_generate(struct run *r)
 
 	gen_init(&g, &r->tr, r->img, WL_REGION_SIZE, &r->undo, false);
 	g.stop = r->w.limit;
+	if (r->replay_op)
+		r->p_fence = r->p_other = 1.0;
 	gen_walk(&g, epoch_cb, r);
-	if (!r->replay && gen_hash_full(r->img, WL_REGION_SIZE) != g.hash) {
+	if (!r->replay && !r->replay_op && gen_hash_full(r->img, WL_REGION_SIZE) != g.hash) {
 		say("crashcheck: internal error: working image hash mismatch\n");
 		exit(3);
 	}
 	gen_free(&g);
+	if (r->replay_op && r->replay_found == 0) {
+		say("replay: operation %" PRIu64 " spans no epoch of the trace\n",
+		    r->replay_opi);
+		r->st.failed++;
+	}
 	if (r->replay && r->replay_found == 0) {
 		say("replay: fence %" PRIu64 " is past the end of the trace "
 		    "(%" PRIu64 " fences)\n", r->replay_epoch, r->tr.fences);
@@ -721,6 +754,10 @@ static void usage(FILE *f)
 "  --report FILE         write the report to FILE too\n"
 "  --replay W:S:F:MASK   check one state: workload W, seed S, fence F,\n"
 "                        surviving units MASK (as printed in a report)\n"
+"  --replay-op W:S:N     check every state of operation N of workload W,\n"
+"                        seed S (all candidates of the epochs it spans;\n"
+"                        --list-ops numbers them): how regressions are\n"
+"                        pinned, so they survive fence-count changes\n"
 "  --list                list the workloads\n"
 "  --list-ops            print each operation of the selected workload\n"
 "                        runs with the fences at which it was called and\n"
@@ -747,6 +784,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "recovery", required_argument, NULL, 'R' },
 		{ "report", required_argument, NULL, 'o' },
 		{ "replay", required_argument, NULL, 'p' },
+		{ "replay-op", required_argument, NULL, 'O' },
 		{ "no-probe", no_argument, NULL, 'P' },
 		{ "quick", no_argument, NULL, 'q' },
 		{ "list", no_argument, NULL, 'l' },
@@ -769,6 +807,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'R': o->recovery = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'o': o->report = optarg; break;
 		case 'p': o->replay = optarg; break;
+		case 'O': o->replay_op = optarg; break;
 		case 'P': o->probe = false; break;
 		case 'q': o->quick = true; break;
 		case 'l': list_workloads(); exit(0);
@@ -799,6 +838,18 @@ int main(int argc, char **argv)
 		    !strchr(o.replay, ':') || !strchr(strchr(o.replay, ':') + 1, ':') ||
 		    !strchr(strchr(strchr(o.replay, ':') + 1, ':') + 1, ':')) {
 			fprintf(stderr, "crashcheck: --replay wants WORKLOAD:SEED:FENCE:MASK\n");
+			return 2;
+		}
+		o.workload = wname;
+		o.nseeds = 1;
+	}
+	if (o.replay_op) {
+		uint64_t opi;
+
+		if (o.replay || sscanf(o.replay_op, "%63[^:]:%" SCNu64 ":%" SCNu64,
+				       wname, &o.seed, &opi) != 3) {
+			fprintf(stderr, "crashcheck: --replay-op wants WORKLOAD:SEED:OP "
+				"(and no --replay)\n");
 			return 2;
 		}
 		o.workload = wname;

@@ -41,6 +41,8 @@ Environment:
                              ASAN_OPTIONS is set: sanitizer builds are slow)
   HOLDFS_REGION_DIR          where region files go (default /dev/shm or /tmp)
   HOLDFS_KEEP_LOGS=1         print the daemon log of passing tests too
+  HOLDFS_TEST_MOUNT_OPTS     extra -o options for every default mount
+                             (e.g. io_uring: the suites over that transport)
   HOLDFS_TEST_SHIM=1         shim mode (same as --shim): see "shim mode" below
   HOLDFS_TEST_REQUIRE_DIRECT=1  shim mode and datacheck --direct: fail unless
                              some read or write was served by the data path
@@ -99,7 +101,10 @@ DEFAULT_TEST_TIMEOUT = float(os.environ.get('HOLDFS_TEST_TIMEOUT', '180'))
 # allow_other: the posix checks fork children that setuid to 1000/1001; a FUSE
 # mount without allow_other refuses every other uid outright (EACCES), which
 # would hide the permission checks we want to see.  Root may always use it.
-DEFAULT_MOUNT_OPTS = ('allow_other',)
+# HOLDFS_TEST_MOUNT_OPTS (comma-separated) is added to every default mount:
+# the same tests over another configuration, e.g. io_uring.
+DEFAULT_MOUNT_OPTS = ('allow_other',) + tuple(
+    o for o in os.environ.get('HOLDFS_TEST_MOUNT_OPTS', '').split(',') if o)
 
 # Unprivileged ids used by the permission tests; they need not exist in
 # /etc/passwd.

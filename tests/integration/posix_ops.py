@@ -24,6 +24,7 @@ import os
 import random
 import socket
 import stat
+import struct
 import sys
 import time
 
@@ -844,6 +845,32 @@ def test_write_clears_suid(d):
     check_eq(stat.S_IMODE(os.stat(p).st_mode), 0o777,
              'mode of a root-owned 06777 file after a write by uid %d (suid/sgid must be cleared)' % USER1)
 
+
+
+def _pwrite_x(p):
+    fd = os.open(p, os.O_WRONLY)
+    try:
+        os.pwrite(fd, b'X', 0)
+    finally:
+        os.close(fd)
+
+
+def test_write_drops_file_capabilities(d):
+    """security.capability goes on any write, even root's (the VFS's
+    cap_inode_need_killpriv)."""
+    require_root()
+    p = J(d, 'f')
+    touch(p, data=b'data')
+    # VFS_CAP_REVISION_2, effective, permitted = CAP_NET_RAW (13)
+    caps = struct.pack('<IIIII', 0x02000001, 1 << 13, 0, 0, 0)
+    os.setxattr(p, 'security.capability', caps)
+    check_eq(len(os.getxattr(p, 'security.capability')), 20, 'capability xattr set')
+    _pwrite_x(p)
+    try:
+        os.getxattr(p, 'security.capability')
+        check(False, 'security.capability survived a write')
+    except OSError as e:
+        check_eq(e.errno, errno.ENODATA, 'getxattr(security.capability) after a write')
 
 def test_setgid_directory(d):
     require_root()

@@ -127,6 +127,57 @@ def test_mount_ro():
         check_eq(H.read_file(fs.path('f')), b'rw again', 'writing after the ro mount')
 
 
+
+URING_PARAM = '/sys/module/fuse/parameters/enable_uring'
+
+
+def test_io_uring_transport():
+    """-o io_uring: requests through FUSE over io_uring (fs/fuse_uring.c),
+    with the same answers, its queue threads waiting in io_uring_enter.
+    Needs the fuse module's enable_uring
+    (set here for the test, restored after)."""
+    if not os.path.exists(URING_PARAM):
+        H.cannot_run('this kernel has no FUSE over io_uring (%s missing)' % URING_PARAM)
+    with open(URING_PARAM) as f:
+        old = f.read().strip()
+    try:
+        with open(URING_PARAM, 'w') as f:
+            f.write('Y')
+        with H.HoldFS(size='64M', mount_opts=H.DEFAULT_MOUNT_OPTS + ('io_uring',)) as fs:
+            data = os.urandom(3 * 1024 * 1024 + 123)
+            H.write_file(fs.path('f'), data, fsync=True)
+            check_eq(H.read_file(fs.path('f')), data, 'a 3 MiB file read back over io_uring')
+            os.mkdir(fs.path('d'))
+            for i in range(200):
+                H.write_file(fs.path('d/f%d' % i), b'%d' % i)
+            check_eq(sorted(os.listdir(fs.path('d'))), sorted('f%d' % i for i in range(200)),
+                     'a directory of 200 files listed over io_uring')
+            os.rename(fs.path('d/f7'), fs.path('g'))
+            check_eq(H.read_file(fs.path('g')), b'7', 'a renamed file')
+            for i in range(200):
+                if i != 7:
+                    os.unlink(fs.path('d/f%d' % i))
+            os.rmdir(fs.path('d'))
+            expect_errno(errno.ENOENT, os.stat, fs.path('d'))
+            # the queue threads wait in io_uring_enter (x86-64: 426)
+            waiting = 0
+            for t in os.listdir('/proc/%d/task' % fs.proc.pid):
+                try:
+                    with open('/proc/%d/task/%s/syscall' % (fs.proc.pid, t)) as f:
+                        waiting += f.read().split()[0] == '426'
+                except OSError:
+                    pass
+            check(waiting >= 1, 'no daemon thread waits in io_uring_enter')
+            log = fs.daemon_log()
+            check('FUSE over io_uring' in log, 'the daemon did not start its io_uring queues; log:\n' + log)
+            fs.unmount(check_clean=True)
+            fs.mount(opts=H.DEFAULT_MOUNT_OPTS)
+            check_eq(H.read_file(fs.path('f')), data, 'the file after a remount without io_uring')
+    finally:
+        with open(URING_PARAM, 'w') as f:
+            f.write(old)
+
+
 def test_umount_command_stops_daemon():
     with H.HoldFS(size='64M') as fs:
         H.write_file(fs.path('f'), b'x', fsync=True)

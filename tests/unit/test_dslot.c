@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <holdfs/proto.h>
 
@@ -303,11 +304,54 @@ static void test_append_and_stuck_lock(void)
 	free(mem);
 }
 
+/* An O_APPEND write through FUSE on a file without a slot that ends on a
+ * page boundary may be the first piece of a longer write(2): a slot armed
+ * before its next piece starts held, so no direct append lands between
+ * them (seen as a torn record in the two-writer integrity test). */
+static void test_arm_between_pieces(void)
+{
+	void *mem;
+	struct hfs_region *rg = make_region(&mem);
+	struct hfs_vol_info info = { 0 };
+	struct hfs_vol *vol = mount_vol(rg, &info);
+	uint64_t a = mkfile(vol, "a", 100), b = mkfile(vol, "b", 100), at;
+	static char piece[4096];
+	struct hfs_dslot *s;
+	struct timespec ts;
+	uint32_t idx;
+
+	memset(piece, 'p', sizeof(piece));
+	/* the kernel's first piece: from 100 to the page boundary */
+	at = 100;
+	CHECK(hfs_append(vol, a, piece, 4096 - 100, &at) == 4096 - 100);
+	CHECK(hfs_dslot_attach(vol, a, &idx) == 0);
+	s = slot_at(vol, idx);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	CHECK(s->ds_lock == HFS_DSLOT_HOLD);
+	CHECK(s->ds_hold > (uint64_t)ts.tv_sec * 1000000000ull +
+				   (uint64_t)ts.tv_nsec);
+	/* the next piece takes the hold and lands at the end */
+	at = 4096;
+	CHECK(hfs_append(vol, a, "rest", 4, &at) == 4 && at == 4096);
+	CHECK(s->ds_size == 4100);
+	/* an append that does not end on a page boundary: no hold */
+	at = 100;
+	CHECK(hfs_append(vol, b, piece, 50, &at) == 50);
+	CHECK(hfs_dslot_attach(vol, b, &idx) == 0);
+	CHECK(slot_at(vol, idx)->ds_lock == 0);
+	hfs_release(vol, a);
+	hfs_release(vol, b);
+	CHECK(hfs_vol_close(vol) == 0);
+	hfs_region_close(rg);
+	free(mem);
+}
+
 int main(void)
 {
 	test_publish_and_replay();
 	test_truncate_not_undone();
 	test_append_and_stuck_lock();
+	test_arm_between_pieces();
 	if (failures) {
 		fprintf(stderr, "test_dslot: %d check(s) failed\n", failures);
 		return EXIT_FAILURE;

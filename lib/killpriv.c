@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * File capabilities (security.capability) that a change of a file's
+ * contents takes away.
+ *
+ * The VFS removes them on every write, whoever writes
+ * (cap_inode_need_killpriv), and so do ext4 and tmpfs on fallocate and on
+ * the destination of copy_file_range.  Through FUSE the kernel does it for
+ * write(2) only while it probes each write with a GETXATTR, which the
+ * daemon turns off by negotiating FUSE_HANDLE_KILLPRIV_V2 (fs/fuse_io.c),
+ * and never for fallocate or copy_file_range: so the daemon asks here
+ * before each of them (fs/killpriv.c).  Setuid and setgid are the
+ * daemon's decision (fs/killpriv.c) and go through hfs_setattr.
+ *
+ * The common case, an inode without extended attributes, costs one lock
+ * round and a pointer test.
+ */
+#include <errno.h>
+#include <sys/stat.h>
+
+#include "inode_i.h"
+#include "journal_i.h"
+#include "vol_i.h"
+#include "xattr_i.h"
+
+#define FCAPS_XATTR "security.capability"
+
+int hfs_kill_fcaps(struct hfs_vol *vol, uint64_t ino)
+{
+	struct hfs_inode *ip;
+	int ret = hfs_vol_lock(vol, true);
+
+	if (ret)
+		return ret == -EROFS ? 0 : ret; /* nothing changes on ro */
+	ip = hfs_iget(vol, ino);
+	if (!ip) {
+		ret = -ENOENT;
+	} else if (S_ISREG(ip->d.i_mode) && ip->xattr &&
+		   hfs_xattr_get_locked(vol, ip, FCAPS_XATTR, NULL, 0) >= 0) {
+		/* stages the block and the inode with its new ctime */
+		ret = hfs_xattr_remove_locked(vol, ip, FCAPS_XATTR);
+		if (!ret)
+			ret = hfs_tx_commit(vol, &vol->tx);
+		if (ret) {
+			hfs_tx_abort(&vol->tx);
+			if (ret != -ENOSPC)
+				hfs_vol_fail(vol, ret);
+		} else {
+			ret = 1;
+		}
+	}
+	hfs_vol_unlock(vol);
+	return ret;
+}
