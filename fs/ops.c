@@ -23,20 +23,23 @@
  *   GETXATTR(security.capability) probe, and leaves the whole rule to
  *   the handlers (fs/killpriv.c), which apply the kernel's current one
  *   either way (without V2 the kernel kills by an older rule first).
- * - EXPORT_SUPPORT: no lookup of "." / ".." by handle (no NFS export).
  */
 static const unsigned hfsd_caps_off =
 	FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_ATOMIC_O_TRUNC |
-	FUSE_CAP_HANDLE_KILLPRIV | FUSE_CAP_EXPORT_SUPPORT;
+	FUSE_CAP_HANDLE_KILLPRIV;
 
 /* Wanted where the kernel offers them: concurrent reads and directory
  * operations (the volume is thread-safe), readdirplus (the volume hands
  * out attributes with entries; AUTO lets the kernel use it only when it
- * pays), and cached symlink targets (a symlink never changes). */
+ * pays), cached symlink targets (a symlink never changes), and file
+ * handles that outlive the kernel's inode cache and a restart of the
+ * daemon (EXPORT_SUPPORT: node ids are inode numbers with a generation,
+ * and "." / ".." of any node id are answered, hfs_lookup; NFS export and
+ * open_by_handle_at, docs/nfs.md). */
 static const unsigned hfsd_caps_on =
 	FUSE_CAP_ASYNC_READ | FUSE_CAP_PARALLEL_DIROPS |
 	FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO |
-	FUSE_CAP_CACHE_SYMLINKS;
+	FUSE_CAP_CACHE_SYMLINKS | FUSE_CAP_EXPORT_SUPPORT;
 
 /* POSIX ACLs (docs/semantics.md): the kernel checks access against them
  * (with default_permissions) and caches them; the volume stores them as

@@ -115,6 +115,20 @@ int hfs_lookup(struct hfs_vol *vol, uint64_t parent, const char *name,
 
 	if (ret)
 		return ret;
+	if (!strcmp(name, ".")) {
+		/* The kernel asks for "." of an inode it has no longer
+		 * cached when it decodes a file handle (NFS export,
+		 * open_by_handle_at), for any kind of inode: the inode
+		 * itself, while it has a name.  The number is only an index
+		 * (hfs_iget checks it); a stale or forged one is ENOENT,
+		 * which the kernel turns into ESTALE, and so is a reused
+		 * slot through its new generation, which the kernel
+		 * compares with the handle's. */
+		ip = hfs_iget(vol, parent);
+		if (ip && ip->d.i_nlink == 0 && ip->ino != HFS_ROOT_INO)
+			ip = NULL;
+		goto found;
+	}
 	ret = get_dir(vol, parent, &dip);
 	if (ret)
 		goto out;
@@ -122,9 +136,7 @@ int hfs_lookup(struct hfs_vol *vol, uint64_t parent, const char *name,
 		ret = -ENAMETOOLONG;
 		goto out;
 	}
-	if (!strcmp(name, ".")) {
-		ip = dip;
-	} else if (!strcmp(name, "..")) {
+	if (!strcmp(name, "..")) {
 		ip = hfs_iget(vol, dip->d.i_parent);
 	} else {
 		e = hfs_dir_lookup(dip->dir, name);
@@ -132,6 +144,7 @@ int hfs_lookup(struct hfs_vol *vol, uint64_t parent, const char *name,
 		if (e && !ip)
 			ret = -EIO; /* dangling entry: fsck repairs it */
 	}
+found:
 	if (!ip) {
 		ret = ret ? ret : -ENOENT;
 		goto out;

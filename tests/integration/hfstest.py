@@ -973,26 +973,10 @@ def _with_deadline(fn, args, timeout):
     return box.get('r')
 
 
-class Tmpfs:
-    """A private tmpfs mount (the calibration target)."""
-
-    def __init__(self, size='16g', opts=()):
-        require_root()
-        self._owner = os.getpid()
-        self._closed = False
-        self.tmpdir = make_tmpdir('hfstest-tmpfs-')
-        self.mnt = os.path.join(self.tmpdir, 'mnt')
-        os.mkdir(self.mnt, 0o755)
-        _register(self)
-        o = ','.join(('size=%s' % size, 'mode=0755') + tuple(opts))
-        r = run(['mount', '-t', 'tmpfs', '-o', o, 'hfstest-tmpfs', self.mnt])
-        if r.returncode != 0:
-            self.close()
-            cannot_run('mount -t tmpfs failed: %s' % r.stderr.strip())
-        self.saved_logs = []
-
-    def __repr__(self):
-        return '<Tmpfs on %s>' % self.mnt
+class _ScratchMount:
+    """What Tmpfs and Ext4Loop share: a kernel filesystem mounted in a temp
+    dir by this process, unmounted and removed by close() (or, from the
+    runner's emergency path, lazily)."""
 
     def __enter__(self):
         return self
@@ -1025,7 +1009,29 @@ class Tmpfs:
         _unregister(self)
 
 
-class Ext4Loop:
+class Tmpfs(_ScratchMount):
+    """A private tmpfs mount (the calibration target)."""
+
+    def __init__(self, size='16g', opts=()):
+        require_root()
+        self._owner = os.getpid()
+        self._closed = False
+        self.tmpdir = make_tmpdir('hfstest-tmpfs-')
+        self.mnt = os.path.join(self.tmpdir, 'mnt')
+        os.mkdir(self.mnt, 0o755)
+        _register(self)
+        o = ','.join(('size=%s' % size, 'mode=0755') + tuple(opts))
+        r = run(['mount', '-t', 'tmpfs', '-o', o, 'hfstest-tmpfs', self.mnt])
+        if r.returncode != 0:
+            self.close()
+            cannot_run('mount -t tmpfs failed: %s' % r.stderr.strip())
+        self.saved_logs = []
+
+    def __repr__(self):
+        return '<Tmpfs on %s>' % self.mnt
+
+
+class Ext4Loop(_ScratchMount):
     """ext4 on a loop device: the second calibration target, for what tmpfs
     does not implement (FALLOC_FL_ZERO_RANGE, ...) or does differently.
     A sparse image in a temp dir, mkfs.ext4, `mount -o loop`; close()
@@ -1059,26 +1065,6 @@ class Ext4Loop:
 
     def __repr__(self):
         return '<Ext4Loop on %s>' % self.mnt
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
-
-    def path(self, *parts):
-        return os.path.join(self.mnt, *parts)
-
-    def close(self):
-        if self._closed or os.getpid() != self._owner:
-            return
-        unmount_path(self.mnt)
-        if _safe_rmtree(self.tmpdir):
-            self._closed = True
-            _unregister(self)
-
-    emergency = Tmpfs.emergency
 
 
 class Lazy:

@@ -157,6 +157,41 @@ static void test_namespace(struct hfs_vol *vol)
 	CHECK_EQ(a.nlink, 1);
 }
 
+/* "." of any node id, as the kernel asks when it decodes a file handle:
+ * the inode itself while it has a name; a free, unlinked, forged or out
+ * of range number is ENOENT (the kernel's ESTALE), never another inode;
+ * a reused slot answers with its new generation. */
+static void test_handle_lookup(struct hfs_vol *vol)
+{
+	struct hfs_attr a, b;
+	uint64_t ino = mkfile(vol, HFS_ROOT_INO, "h");
+	uint64_t gen;
+
+	CHECK_EQ(hfs_lookup(vol, ino, ".", &a), 0);
+	CHECK_EQ(a.ino, ino);
+	gen = a.generation;
+	hfs_forget(vol, ino, 2); /* mkfile's reference and this one */
+	CHECK_EQ(hfs_lookup(vol, ino, "..", &a), -ENOTDIR);
+	CHECK_EQ(hfs_lookup(vol, 0, ".", &a), -ENOENT);
+	CHECK_EQ(hfs_lookup(vol, UINT64_MAX, ".", &a), -ENOENT);
+	CHECK_EQ(hfs_lookup(vol, (uint64_t)1 << 40, ".", &a), -ENOENT);
+	CHECK_EQ(hfs_lookup(vol, HFS_ROOT_INO, ".", &a), 0);
+	CHECK_EQ(a.ino, (uint64_t)HFS_ROOT_INO);
+	hfs_forget(vol, HFS_ROOT_INO, 1);
+	CHECK_EQ(hfs_unlink(vol, HFS_ROOT_INO, "h"), 0);
+	CHECK_EQ(hfs_lookup(vol, ino, ".", &a), -ENOENT);
+	/* the slot is reused (most recently freed first) with a new
+	 * generation */
+	CHECK_EQ(hfs_mknod(vol, HFS_ROOT_INO, "h2", S_IFREG | 0644, 0,
+			   &root_cred, &b), 0);
+	CHECK_EQ(b.ino, ino);
+	CHECK(b.generation != gen);
+	CHECK_EQ(hfs_lookup(vol, ino, ".", &a), 0);
+	CHECK_EQ(a.generation, b.generation);
+	hfs_forget(vol, ino, 2);
+	CHECK_EQ(hfs_unlink(vol, HFS_ROOT_INO, "h2"), 0);
+}
+
 static void test_data(struct hfs_vol *vol)
 {
 	static char big[300000], back[300000];
@@ -500,6 +535,8 @@ int main(void)
 	struct hfs_vol *vol = mount_vol(rg, NULL);
 
 	test_namespace(vol);
+	check_rmap(vol);
+	test_handle_lookup(vol);
 	check_rmap(vol);
 	test_data(vol);
 	check_rmap(vol);
