@@ -913,7 +913,7 @@ ACL_REF = {}    # tmpfs's table, observed once: the reference
 
 
 # ---------------------------------------------------------------------------
-# item 8: RENAME_WHITEOUT
+# item 8: RENAME_WHITEOUT, O_TMPFILE
 #
 # RENAME_WHITEOUT (overlayfs's upper layer uses it) leaves at the old name a
 # character device 0:0 of mode 0, owned by the caller, with the group of a
@@ -1073,6 +1073,50 @@ OVERLAY_EXPECT = {    # measured with a tmpfs upper, Linux 6.18
 }
 
 
+O_TMPFILE = getattr(os, 'O_TMPFILE', 0o20200000)
+
+
+def _tmpfile(d):
+    try:
+        fd = os.open(d, O_TMPFILE | os.O_RDWR, 0o600)
+    except OSError as e:
+        return ename(e.errno)
+    try:
+        os.write(fd, b'x')
+        linked = os.path.join(d, 'tmpfile-linked')
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        # linkat(AT_FDCWD, /proc/self/fd/N, AT_FDCWD, linked, AT_SYMLINK_FOLLOW)
+        if libc.linkat(-100, ('/proc/self/fd/%d' % fd).encode(), -100,
+                       linked.encode(), 0x400) != 0:
+            return 'linkat ' + ename(ctypes.get_errno())
+        st = os.lstat(linked)
+        os.unlink(linked)
+        return ('ok', st.st_size, st.st_nlink)
+    finally:
+        os.close(fd)
+
+
+def check_tmpfile(d):
+    """open(O_TMPFILE): tmpfs and ext4 make an unnamed file that linkat can
+    name; libfuse 3.14 has no TMPFILE handler (no tmpfile in struct
+    fuse_lowlevel_ops), so the kernel's FUSE_TMPFILE request is answered ENOSYS
+    and the kernel fails the open cleanly with EOPNOTSUPP, leaving nothing
+    behind."""
+    sub = os.path.join(d, 'tmpfile')
+    os.mkdir(sub)
+    try:
+        got = {'open': _tmpfile(sub), 'again': _tmpfile(sub),
+               'left behind': sorted(os.listdir(sub))}
+    finally:
+        H.run(['rm', '-rf', sub], timeout=60)
+    if H.fs_type(d) in ('tmpfs', 'ext4'):
+        want = {'open': ('ok', 1, 1), 'again': ('ok', 1, 1), 'left behind': []}
+    else:
+        want = {'open': 'EOPNOTSUPP', 'again': 'EOPNOTSUPP', 'left behind': []}
+    diff_tables(got, want, 'O_TMPFILE')
+
+
 # ---------------------------------------------------------------------------
 # the targets
 
@@ -1082,6 +1126,7 @@ CHECKS = [
     ('errnos', check_errnos),
     ('acl', check_acl),
     ('whiteout', check_whiteout),
+    ('tmpfile', check_tmpfile),
 ]
 
 tmpfs = H.Lazy('tmpfs mount', lambda: H.Tmpfs(size='256m'))
