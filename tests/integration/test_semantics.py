@@ -968,6 +968,10 @@ def _whiteout_steps(base):
     got['e after'] = _node(d + '/e')[0]
     os.unlink(d + '/e')
     got['unlink a whiteout'] = _node(d + '/e')
+    d = os.path.join(base, 'acl')
+    open(d + '/a', 'w').close()
+    got['acl: rename a b'] = _renameat2(d + '/a', d + '/b', RENAME_WHITEOUT)
+    got['acl: a'] = _node(d + '/a')[0]
     return got
 
 
@@ -990,13 +994,20 @@ WHITEOUT_EXPECT = {
     'dir after': '0o100644',
     'e after': '0o20000',
     'unlink a whiteout': 'ENOENT',
+    # a default ACL is inherited (limited by mode 0) as by any new inode
+    'acl: rename a b': 'ok',
+    'acl: a': '0o20000',
+    'acl: the whiteout\'s ACL': ['user::---', 'user:%d:rwx' % H.USER2, 'group::rwx',
+                                 'mask::---', 'other::---'],
 }
 
 
 def check_whiteout(d):
     """renameat2(RENAME_WHITEOUT) by an unprivileged caller: the whiteout's
     mode, owner, group (setgid directory), device and link count, and the
-    flags it combines with."""
+    flags it combines with, the default ACL it inherits."""
+    if not H.shutil.which('setfacl'):
+        H.cannot_run('setfacl/getfacl missing (package acl; scripts/setup-deps.sh installs it)')
     base = os.path.join(d, 'whiteout')
     os.mkdir(base)
     try:
@@ -1006,7 +1017,12 @@ def check_whiteout(d):
         os.mkdir(base + '/sg')
         os.chown(base + '/sg', 0, GROUP_F)
         os.chmod(base + '/sg', 0o2777)
+        os.mkdir(base + '/acl')
+        os.chmod(base + '/acl', 0o777)
+        _facl('setfacl', '-d', '-m', 'u:%d:rwx' % H.USER2, base + '/acl')
         got = H.as_user(H.USER1, H.GROUP1, _whiteout_steps, base)
+        got['acl: the whiteout\'s ACL'] = _facl('getfacl', '-c', '-n', '-p', '-E',
+                                                base + '/acl/a').split()
     finally:
         H.run(['rm', '-rf', base], timeout=60)
     diff_tables(got, WHITEOUT_EXPECT, 'RENAME_WHITEOUT')
