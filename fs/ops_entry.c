@@ -246,14 +246,13 @@ void hfsd_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 void hfsd_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		 fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
+	struct hfsd_cred cb;
+	const struct hfs_cred *cred = hfsd_req_cred(req, 0, &cb);
 	int err;
 
-	/* RENAME_WHITEOUT is for overlayfs upper layers; not supported. */
-	if (flags & ~(unsigned int)(RENAME_NOREPLACE | RENAME_EXCHANGE)) {
-		fuse_reply_err(req, EINVAL);
-		return;
-	}
+	/* RENAME_WHITEOUT (overlayfs upper layers) leaves a whiteout owned
+	 * by the caller at the old name; the volume checks the flags. */
 	err = hfs_rename(hfsd_of(req)->vol, parent, name, newparent, newname,
-			 flags);
+			 flags, cred);
 	hfsd_reply_status(req, err);
 }

@@ -30,6 +30,9 @@
 #define RENAME_NOREPLACE (1 << 0)
 #define RENAME_EXCHANGE (1 << 1)
 #endif
+#ifndef RENAME_WHITEOUT
+#define RENAME_WHITEOUT (1 << 2)
+#endif
 
 #define HFS_LINK_MAX 65000u
 
@@ -704,8 +707,10 @@ static int rename_check_replace(struct rename_ctx *c)
 	return 0;
 }
 
+/* Move src to newname.  With wh (RENAME_WHITEOUT), the source name is
+ * retargeted to the whiteout instead of removed. */
 static int rename_move(struct hfs_vol *vol, struct rename_ctx *c,
-		       const char *newname)
+		       const char *newname, struct hfs_inode *wh)
 {
 	uint8_t t = dtype(c->src->d.i_mode);
 	int ret;
@@ -717,9 +722,47 @@ static int rename_move(struct hfs_vol *vol, struct rename_ctx *c,
 	} else {
 		ret = hfs_dir_add_locked(vol, c->ddir, newname, c->src->ino, t);
 	}
-	if (!ret)
+	if (!ret && wh)
+		ret = hfs_dir_retarget_locked(vol, c->sdir, c->se, wh->ino,
+					      dtype(wh->d.i_mode));
+	else if (!ret)
 		ret = hfs_dir_remove_locked(vol, c->sdir, c->se);
 	move_dir(c->src, c->sdir, c->ddir);
+	return ret;
+}
+
+/* The whiteout RENAME_WHITEOUT leaves at the source name: a character
+ * device 0:0 of mode 0, owned by the caller (the group of a setgid
+ * directory), with the directory's default ACL like any new inode, as
+ * tmpfs and ext4 make it.  Everything that can refuse it is checked here,
+ * before the rename stages anything; allocating the inode is the first
+ * change (as in create_locked). */
+static int whiteout_new_locked(struct hfs_vol *vol, struct rename_ctx *c,
+			       const struct hfs_cred *cred,
+			       struct hfs_inode **out)
+{
+	struct hfs_inode *dip = c->sdir;
+	uint32_t mode = S_IFCHR, gid = cred->gid;
+	struct inherit in;
+	int ret;
+
+	ret = inherit_locked(vol, dip, &mode, cred->umask, &in);
+	if (!ret)
+		ret = space_for(vol, c->dst ? NULL : c->ddir,
+				in.nacc || in.ndfl ? 1 : 0);
+	if (ret)
+		return ret;
+	if (!hfs_vol_inode_avail(vol))
+		return -ENOSPC;
+	if (dip->d.i_mode & S_ISGID)
+		gid = dip->d.i_gid;
+	ret = hfs_inode_new_locked(vol, mode, cred, gid, out);
+	if (ret)
+		return ret;
+	(*out)->d.i_rdev = 0;
+	ret = inherit_store_locked(vol, *out, &in);
+	if (!ret)
+		ret = hfs_inode_stage_extents(vol, *out);
 	return ret;
 }
 
@@ -753,9 +796,11 @@ static int rename_lookup(struct hfs_vol *vol, struct rename_ctx *c,
 
 static int rename_locked(struct hfs_vol *vol, uint64_t parent,
 			 const char *name, uint64_t newparent,
-			 const char *newname, unsigned flags)
+			 const char *newname, unsigned flags,
+			 const struct hfs_cred *cred)
 {
 	struct rename_ctx c = { 0 };
+	struct hfs_inode *wh = NULL;
 	int ret = rename_lookup(vol, &c, parent, name, newparent, newname);
 
 	if (ret)
@@ -781,9 +826,16 @@ static int rename_locked(struct hfs_vol *vol, uint64_t parent,
 		if (!c.dst && S_ISDIR(c.src->d.i_mode) && c.sdir != c.ddir &&
 		    c.ddir->d.i_nlink >= HFS_LINK_MAX)
 			return -EMLINK;
-		if (!c.dst && (ret = space_for(vol, c.ddir, 0)))
+		if (flags & RENAME_WHITEOUT) {
+			/* returns unstaged on a refusal, or the volume fails */
+			ret = whiteout_new_locked(vol, &c, cred, &wh);
+			if (ret && !wh)
+				return ret;
+		} else if (!c.dst && (ret = space_for(vol, c.ddir, 0))) {
 			return ret;
-		ret = rename_move(vol, &c, newname);
+		}
+		if (!ret)
+			ret = rename_move(vol, &c, newname, wh);
 	}
 	hfs_inode_touch(c.src, false, true);
 	parent_touch(c.sdir);
@@ -798,18 +850,24 @@ static int rename_locked(struct hfs_vol *vol, uint64_t parent,
 }
 
 int hfs_rename(struct hfs_vol *vol, uint64_t parent, const char *name,
-	       uint64_t newparent, const char *newname, unsigned flags)
+	       uint64_t newparent, const char *newname, unsigned flags,
+	       const struct hfs_cred *cred)
 {
 	int ret;
 
-	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
+	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE |
+				RENAME_WHITEOUT))
 		return -EINVAL;
-	if ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE))
+	if ((flags & RENAME_EXCHANGE) &&
+	    (flags & (RENAME_NOREPLACE | RENAME_WHITEOUT)))
+		return -EINVAL;
+	if ((flags & RENAME_WHITEOUT) && !cred)
 		return -EINVAL;
 	ret = hfs_vol_lock(vol, true);
 	if (ret)
 		return ret;
-	ret = rename_locked(vol, parent, name, newparent, newname, flags);
+	ret = rename_locked(vol, parent, name, newparent, newname, flags,
+			    cred);
 	hfs_vol_unlock(vol);
 	return ret;
 }

@@ -157,9 +157,13 @@ int hfs_link(struct hfs_vol *vol, uint64_t ino, uint64_t newparent,
 	     const char *newname, struct hfs_attr *out);
 int hfs_unlink(struct hfs_vol *vol, uint64_t parent, const char *name);
 int hfs_rmdir(struct hfs_vol *vol, uint64_t parent, const char *name);
-/* flags: 0, RENAME_NOREPLACE or RENAME_EXCHANGE */
+/* flags: 0, RENAME_NOREPLACE or RENAME_EXCHANGE, or RENAME_WHITEOUT
+ * (alone or with NOREPLACE): the source name then becomes a whiteout
+ * (character device 0:0, mode 0) made with cred in the same transaction.
+ * cred may be NULL without RENAME_WHITEOUT. */
 int hfs_rename(struct hfs_vol *vol, uint64_t parent, const char *name,
-	       uint64_t newparent, const char *newname, unsigned flags);
+	       uint64_t newparent, const char *newname, unsigned flags,
+	       const struct hfs_cred *cred);
 
 /* Open files.  Opening pins the inode; O_TRUNC is done by the caller via
  * setattr.  Directories are opened with hfs_open too. */

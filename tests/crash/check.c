@@ -117,6 +117,7 @@ static int mtype_of(uint32_t mode)
 	case S_IFDIR: return MT_DIR;
 	case S_IFLNK: return MT_LNK;
 	case S_IFIFO: return MT_FIFO;
+	case S_IFCHR: return MT_CHR;
 	default: return MT_NONE;
 	}
 }
@@ -463,7 +464,8 @@ static int probe(struct hfs_vol *vol, char *msg, size_t len)
 	}
 	if (!ret) {
 		step = "rename";
-		ret = hfs_rename(vol, HFS_ROOT_INO, ".crash-probe", d.ino, "p", 0);
+		ret = hfs_rename(vol, HFS_ROOT_INO, ".crash-probe", d.ino, "p", 0,
+				 NULL);
 		if (!ret) {
 			dir = d.ino;
 			where = "p";

@@ -422,9 +422,10 @@ static int fail(struct cmp *c, const char *fmt, ...)
 
 static const char *type_name(int t)
 {
-	static const char *const n[] = { "none", "file", "dir", "symlink", "fifo" };
+	static const char *const n[] = { "none", "file", "dir", "symlink", "fifo",
+					"whiteout" };
 
-	return t >= 0 && t <= MT_FIFO ? n[t] : "?";
+	return t >= 0 && t <= MT_CHR ? n[t] : "?";
 }
 
 static int ent_cmp(const void *x, const void *y)

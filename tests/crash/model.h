@@ -23,6 +23,7 @@ enum mtype {
 	MT_DIR,
 	MT_LNK,
 	MT_FIFO,
+	MT_CHR,   /* a whiteout (RENAME_WHITEOUT): character device 0:0 */
 };
 
 struct mxattr {

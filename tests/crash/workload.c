@@ -26,6 +26,9 @@
 #define RENAME_NOREPLACE (1 << 0)
 #define RENAME_EXCHANGE (1 << 1)
 #endif
+#ifndef RENAME_WHITEOUT
+#define RENAME_WHITEOUT (1 << 2)
+#endif
 
 static const struct hfs_cred cred = { 0, 0, 0, NULL, 0 };
 
@@ -176,7 +179,7 @@ void op_describe(const struct model *m, const struct wop *op, char *buf,
 
 /* ------------------------------------------------------------ model */
 
-static void apply_rename(struct model *m, const struct wop *op)
+static void apply_rename(struct model *m, struct wop *op)
 {
 	int src = model_lookup(m, op->dir, op->name);
 	int dst = model_lookup(m, op->ndir, op->nname);
@@ -195,6 +198,10 @@ static void apply_rename(struct model *m, const struct wop *op)
 	model_remove(m, op->dir, op->name);
 	if (m->o[src].type == MT_DIR)
 		m->o[src].parent = op->ndir;
+	if (op->flags & RENAME_WHITEOUT) {
+		op->newobj = model_new(m, MT_CHR, 0);
+		model_add(m, op->dir, op->name, op->newobj);
+	}
 }
 
 static void apply_new(struct model *m, struct wop *op, enum mtype t,
@@ -388,7 +395,8 @@ static int exec_op(struct wctx *w, struct wop *op, struct hfs_attr *a)
 	case OP_RMDIR:
 		return hfs_rmdir(v, dino, op->name);
 	case OP_RENAME:
-		return hfs_rename(v, dino, op->name, nino, op->nname, op->flags);
+		return hfs_rename(v, dino, op->name, nino, op->nname, op->flags,
+				  &cred);
 	case OP_WRITE:
 		n = hfs_write(v, ino, op->buf, op->len, op->off);
 		return n < 0 ? (int)n : n == (ssize_t)op->len ? 0 : -EIO;
@@ -466,6 +474,29 @@ static void free_op(struct wop *op)
 	free(op->buf);
 }
 
+/* The whiteout a rename left: its inode number, found by a lookup (which
+ * takes a reference like the one a create hands out). */
+static int record_whiteout(struct wctx *w, struct wop *op)
+{
+	struct hfs_attr a;
+	int ret = hfs_lookup(w->vol, w->ino[op->dir], op->name, &a);
+
+	if (!ret && !S_ISCHR(a.mode))
+		ret = -EIO;
+	if (ret) {
+		w->broken = true;
+		w->limit = op->r;
+		fmt(w->why, sizeof(w->why), "op %d: no whiteout at %s after "
+		    "the rename (%d)", w->nops, op->name, ret);
+		free_op(op);
+		return ret;
+	}
+	grow_maps(w, op->newobj + 1);
+	w->ino[op->newobj] = a.ino;
+	w->refs[op->newobj]++;
+	return 0;
+}
+
 int wl_do(struct wctx *w, struct wop *op)
 {
 	struct hfs_attr a;
@@ -523,6 +554,11 @@ int wl_do(struct wctx *w, struct wop *op)
 			break;
 		case OP_LINK:
 			w->refs[op->obj]++;
+			break;
+		case OP_RENAME:
+			if (op->newobj >= 0 &&
+			    (ret = record_whiteout(w, op)) != 0)
+				return ret;
 			break;
 		case OP_OPEN:
 			w->opened[op->obj]++;
@@ -646,6 +682,9 @@ static int rename_expect(struct wctx *w, int dir, const char *name, int ndir,
 	int src = model_lookup(m, dir, name), dst = model_lookup(m, ndir, nname);
 	bool sdir, ddir;
 
+	if ((flags & RENAME_EXCHANGE) &&
+	    (flags & (RENAME_NOREPLACE | RENAME_WHITEOUT)))
+		return -EINVAL;
 	if (src < 0)
 		return -ENOENT;
 	if (dst >= 0 && (flags & RENAME_NOREPLACE))

@@ -16,6 +16,9 @@
 #define RENAME_NOREPLACE (1 << 0)
 #define RENAME_EXCHANGE (1 << 1)
 #endif
+#ifndef RENAME_WHITEOUT
+#define RENAME_WHITEOUT (1 << 2)
+#endif
 
 #define KB 1024ull
 
@@ -572,6 +575,36 @@ static void wl_bigdir_large(struct wctx *w)
 
 /* --------------------------------------------------------- rename */
 
+/* RENAME_WHITEOUT (what overlayfs does in its upper layer): the source
+ * name becomes a whiteout in the same transaction.  After the random
+ * renames, so that the ops before keep their numbers (crash_regressions
+ * in meson.build name them). */
+static void rename_whiteouts(struct wctx *w)
+{
+	int wd, x;
+
+	wl_mkdir(w, 0, "W");
+	wd = w->live.n - 1;
+	wl_mkdir(w, wd, "X");
+	x = w->live.n - 1;
+	wl_create(w, wd, "w0");
+	wl_write(w, w->live.n - 1, 0, 5000);
+	wl_create(w, wd, "w1");
+	wl_create(w, x, "w2");
+	wl_rename(w, wd, "w0", wd, "w0-moved", RENAME_WHITEOUT);  /* same dir */
+	wl_rename(w, wd, "w1", x, "w2", RENAME_WHITEOUT);         /* over a file */
+	wl_rename(w, x, "w2", wd, "w1", RENAME_WHITEOUT |
+		  RENAME_NOREPLACE);                              /* EEXIST */
+	wl_rename(w, x, "w2", wd, "w3", RENAME_WHITEOUT |
+		  RENAME_NOREPLACE);                              /* across */
+	wl_rename(w, wd, "X", 0, "X-moved", RENAME_WHITEOUT);     /* a directory */
+	wl_rename(w, wd, "w3", wd, "w0", RENAME_WHITEOUT);        /* over a whiteout */
+	wl_rename(w, wd, "w0", wd, "w1", RENAME_WHITEOUT |
+		  RENAME_EXCHANGE);                               /* EINVAL */
+	wl_unlink(w, wd, "w3");                                   /* a whiteout goes */
+	wl_rename(w, wd, "none", wd, "w9", RENAME_WHITEOUT);      /* ENOENT */
+}
+
 static void wl_rename_w(struct wctx *w)
 {
 	int a, b, c, sub;
@@ -646,6 +679,7 @@ static void wl_rename_w(struct wctx *w)
 				wl_write(w, obj, 0, 1 + rnd(w, 3000));
 		}
 	}
+	rename_whiteouts(w);
 }
 
 /* ---------------------------------------------------------- links */
@@ -893,7 +927,8 @@ const struct workload workloads[] = {
 	{ "xattr", "xattr set/replace/remove, full block, freeing", true,
 	  wl_xattr },
 	{ "rename", "renames across directories, over files, "
-	  "RENAME_EXCHANGE, NOREPLACE, directory moves", true, wl_rename_w },
+	  "RENAME_EXCHANGE, NOREPLACE, directory moves, RENAME_WHITEOUT",
+	  true, wl_rename_w },
 	{ "links", "hard links, unlink while open (orphans), forget, "
 	  "remount", true, wl_links },
 	{ "bigdir", "a directory of 240 entries over a fragmented extent "

@@ -148,9 +148,9 @@ static void test_paths(struct hfs_vol **volp, struct hfs_region *rg)
 	f = mk(vol, b, "f", S_IFREG | 0644);
 	CHECK_EQ(hfs_iget(vol, f)->name_dir, b);
 	check_path(vol, f, "/a/b/f");
-	CHECK_EQ(hfs_rename(vol, b, "f", a, "g", 0), 0);
+	CHECK_EQ(hfs_rename(vol, b, "f", a, "g", 0, NULL), 0);
 	check_path(vol, f, "/a/g");
-	CHECK_EQ(hfs_rename(vol, HFS_ROOT_INO, "a", HFS_ROOT_INO, "z", 0), 0);
+	CHECK_EQ(hfs_rename(vol, HFS_ROOT_INO, "a", HFS_ROOT_INO, "z", 0, NULL), 0);
 	check_path(vol, f, "/z/g");
 	check_path(vol, b, "/z/b");
 	/* a second name takes the hint; removing it leaves the first */
@@ -161,7 +161,7 @@ static void test_paths(struct hfs_vol **volp, struct hfs_region *rg)
 	CHECK_EQ(hfs_iget(vol, f)->name_dir, a); /* refreshed by the scan */
 	/* exchange: both sides move */
 	k = mk(vol, b, "k", S_IFREG | 0644);
-	CHECK_EQ(hfs_rename(vol, a, "g", a, "b", RENAME_EXCHANGE), 0);
+	CHECK_EQ(hfs_rename(vol, a, "g", a, "b", RENAME_EXCHANGE, NULL), 0);
 	check_path(vol, f, "/z/b");
 	check_path(vol, k, "/z/g/k");
 	/* after a remount the hints come from the directory load */

@@ -142,13 +142,13 @@ static void test_namespace(struct hfs_vol *vol)
 	CHECK_EQ(hfs_symlink(vol, HFS_ROOT_INO, "sl", "d/f", &root_cred, &a), 0);
 	CHECK_EQ(hfs_readlink(vol, a.ino, buf, sizeof(buf)), 3);
 	CHECK(!strcmp(buf, "d/f"));
-	CHECK_EQ(hfs_rename(vol, d.ino, "f", HFS_ROOT_INO, "g", 0), 0);
+	CHECK_EQ(hfs_rename(vol, d.ino, "f", HFS_ROOT_INO, "g", 0, NULL), 0);
 	CHECK_EQ(hfs_lookup(vol, d.ino, "f", &a), -ENOENT);
-	CHECK_EQ(hfs_rename(vol, HFS_ROOT_INO, "d", d.ino, "x", 0), -EINVAL);
+	CHECK_EQ(hfs_rename(vol, HFS_ROOT_INO, "d", d.ino, "x", 0, NULL), -EINVAL);
 	CHECK_EQ(hfs_rename(vol, HFS_ROOT_INO, "g", HFS_ROOT_INO, "hard",
-			    RENAME_NOREPLACE), -EEXIST);
+			    RENAME_NOREPLACE, NULL), -EEXIST);
 	CHECK_EQ(hfs_rename(vol, HFS_ROOT_INO, "g", HFS_ROOT_INO, "d",
-			    RENAME_EXCHANGE), 0);
+			    RENAME_EXCHANGE, NULL), 0);
 	CHECK_EQ(hfs_lookup(vol, HFS_ROOT_INO, "g", &a), 0);
 	CHECK(S_ISDIR(a.mode));
 	CHECK_EQ(hfs_rmdir(vol, HFS_ROOT_INO, "g"), 0);
@@ -347,6 +347,56 @@ static void test_enospc(void)
 	hfs_forget(vol, ino, 1);
 	CHECK_EQ(hfs_statfs(vol, &st), 0);
 	CHECK(st.f_bfree > st.f_blocks - 100);
+	CHECK_EQ(hfs_vol_close(vol), 0);
+	hfs_region_close(rg);
+	free(mem);
+}
+
+/* RENAME_WHITEOUT: the source name becomes a character device 0:0 of mode
+ * 0 owned by the caller (the group of a setgid directory), as tmpfs and
+ * ext4 make it; with no inode left the rename is refused before anything
+ * changes, and the volume stays usable. */
+static void test_whiteout(void)
+{
+	void *mem;
+	struct hfs_region *rg = make_region_sized(&mem, REGION_SIZE, 16);
+	struct hfs_vol *vol = mount_vol(rg, NULL);
+	const struct hfs_cred user = { 1000, 1000, 022, NULL, 0 };
+	const struct hfs_cred grp = { 0, 777, 0, NULL, 0 };
+	struct hfs_attr a, d, f;
+	char n[32];
+	int ret = 0;
+
+	CHECK_EQ(hfs_mkdir(vol, HFS_ROOT_INO, "sg", 02777, &grp, &d), 0);
+	CHECK_EQ(hfs_mknod(vol, d.ino, "a", S_IFREG | 0644, 0, &user, &f), 0);
+	CHECK_EQ(hfs_rename(vol, d.ino, "a", HFS_ROOT_INO, "b",
+			    RENAME_WHITEOUT, &user), 0);
+	CHECK_EQ(hfs_lookup(vol, HFS_ROOT_INO, "b", &a), 0);
+	CHECK_EQ(a.ino, f.ino);
+	CHECK_EQ(hfs_lookup(vol, d.ino, "a", &a), 0);
+	CHECK_EQ(a.mode, S_IFCHR);
+	CHECK_EQ(a.rdev, 0);
+	CHECK_EQ(a.uid, 1000);
+	CHECK_EQ(a.gid, 777);
+	CHECK_EQ(a.nlink, 1);
+	CHECK_EQ(hfs_rename(vol, HFS_ROOT_INO, "b", d.ino, "a",
+			    RENAME_WHITEOUT | RENAME_EXCHANGE, &user), -EINVAL);
+	CHECK_EQ(hfs_rename(vol, HFS_ROOT_INO, "b", d.ino, "a",
+			    RENAME_WHITEOUT | RENAME_NOREPLACE, &user), -EEXIST);
+	/* use up the inodes, then a whiteout cannot be made */
+	for (int i = 0; !ret; i++) {
+		snprintf(n, sizeof(n), "fill%d", i);
+		ret = hfs_mknod(vol, HFS_ROOT_INO, n, S_IFREG | 0644, 0,
+				&root_cred, &a);
+	}
+	CHECK_EQ(ret, -ENOSPC);
+	CHECK_EQ(hfs_rename(vol, HFS_ROOT_INO, "b", HFS_ROOT_INO, "c",
+			    RENAME_WHITEOUT, &user), -ENOSPC);
+	CHECK(!vol->failed);
+	CHECK_EQ(hfs_lookup(vol, HFS_ROOT_INO, "b", &a), 0);
+	CHECK_EQ(hfs_lookup(vol, HFS_ROOT_INO, "c", &a), -ENOENT);
+	CHECK_EQ(hfs_rename(vol, HFS_ROOT_INO, "b", HFS_ROOT_INO, "c", 0,
+			    NULL), 0);
 	CHECK_EQ(hfs_vol_close(vol), 0);
 	hfs_region_close(rg);
 	free(mem);
@@ -552,6 +602,7 @@ int main(void)
 	free(mem);
 	test_big_dir();
 	test_enospc();
+	test_whiteout();
 	test_atime();
 	test_acl();
 	if (failures) {
