@@ -5,7 +5,12 @@
  * revoke handler, says "mapped" (and creates --ready PATH), and waits at
  * most --wait-ms for the mapping to go.
  *
- *   offline_prog [--ignore] [--ready PATH] [--wait-ms N] FILE LEN
+ *   offline_prog [--ignore] [--leases K] [--ready PATH] [--wait-ms N]
+ *                FILE LEN
+ *
+ * --leases K  K mappings (leases) of LEN bytes each, at file offsets 0,
+ *             LEN, ... (the file holds K * LEN bytes): the benchmark's
+ *             many leases per client (bench/failure-bench.sh)
  *
  * On the notice it prints "notice seq=S reason=R deadline_ms=D" and
  * (unless --ignore) stores a byte pattern ('N') into the mapping,
@@ -30,7 +35,9 @@
 static atomic_int seq;
 static atomic_bool done;
 static bool ignore;
-static struct holdfs_mapping *map;
+#define MAXL 4096
+static struct holdfs_mapping *maps[MAXL];
+static unsigned nmaps = 1;
 static size_t maplen;
 
 static void on_offline(void *ctx, const struct holdfs_offline_event *ev)
@@ -41,10 +48,17 @@ static void on_offline(void *ctx, const struct holdfs_offline_event *ev)
 	fflush(stdout);
 	if (ignore)
 		return;
-	memset(holdfs_addr(map), 'N', maplen);
-	if (holdfs_persist(map, holdfs_addr(map), maplen) == 0)
+	bool ok = true;
+
+	for (unsigned i = 0; i < nmaps; i++) {
+		memset(holdfs_addr(maps[i]), 'N', maplen);
+		ok &= holdfs_persist(maps[i], holdfs_addr(maps[i]), maplen) == 0;
+	}
+	if (ok)
 		printf("persisted seq=%d\n", atomic_fetch_add(&seq, 1));
-	if (holdfs_unmap(map) == 0)
+	for (unsigned i = 0; i < nmaps; i++)
+		ok &= holdfs_unmap(maps[i]) == 0;
+	if (ok)
 		printf("released seq=%d\n", atomic_fetch_add(&seq, 1));
 	fflush(stdout);
 	atomic_store(&done, true);
@@ -68,6 +82,8 @@ int main(int argc, char **argv)
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "--ignore"))
 			ignore = true;
+		else if (!strcmp(argv[i], "--leases") && i + 1 < argc)
+			nmaps = (unsigned)atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--ready") && i + 1 < argc)
 			ready = argv[++i];
 		else if (!strcmp(argv[i], "--wait-ms") && i + 1 < argc)
@@ -75,9 +91,9 @@ int main(int argc, char **argv)
 		else
 			break;
 	}
-	if (argc - i != 2) {
-		fprintf(stderr, "usage: offline_prog [--ignore] [--ready PATH] "
-			"[--wait-ms N] FILE LEN\n");
+	if (argc - i != 2 || nmaps < 1 || nmaps > MAXL) {
+		fprintf(stderr, "usage: offline_prog [--ignore] [--leases K] "
+			"[--ready PATH] [--wait-ms N] FILE LEN\n");
 		return 2;
 	}
 	maplen = (size_t)strtoull(argv[i + 1], NULL, 0);
@@ -88,11 +104,14 @@ int main(int argc, char **argv)
 	}
 	holdfs_set_offline_handler(on_offline, NULL);
 	holdfs_set_revoke_handler(on_revoke, NULL);
-	int r = holdfs_map(fd, 0, maplen, PROT_READ | PROT_WRITE, 0, &map);
+	for (unsigned k = 0; k < nmaps; k++) {
+		int r = holdfs_map(fd, (uint64_t)k * maplen, maplen,
+				   PROT_READ | PROT_WRITE, 0, &maps[k]);
 
-	if (r < 0) {
-		fprintf(stderr, "holdfs_map: %s\n", strerror(-r));
-		return 1;
+		if (r < 0) {
+			fprintf(stderr, "holdfs_map %u: %s\n", k, strerror(-r));
+			return 1;
+		}
 	}
 	close(fd);
 	printf("mapped\n");
