@@ -137,6 +137,30 @@ def test_offline_idle():
         check_clean_region(fs, files)
 
 
+def test_offline_journals_pending_times():
+    """An in-place write's mtime is kept in DRAM until fsync, the last
+    close or unmount: offline with the file still open must journal it."""
+    with H.HoldFS(size='64M', mount_opts=OPTS) as fs:
+        p = D.mkfile(fs, 't', MiB, b'T' * MiB)
+        old = os.stat(p).st_mtime_ns
+        time.sleep(0.05)
+        fd = os.open(p, os.O_RDWR)
+        os.pwrite(fd, b'W' * 4096, 8192)          # in place: no new blocks
+        new = os.fstat(fd).st_mtime_ns
+        check(new > old, 'in-place write did not change mtime')
+        offline(fs, '--deadline-ms', 1000)
+        try:
+            os.close(fd)
+        except OSError:
+            pass                                   # the connection is gone
+        fs.mount()
+        check_eq(os.stat(p).st_mtime_ns, new, 'mtime after offline and remount')
+        with open(p, 'rb') as f:
+            check_eq(f.read(12288)[8192:], b'W' * 4096, 'written bytes')
+        fs.unmount()
+        fs.fsck_clean('after offline with an open file')
+
+
 def test_offline_text_report():
     with H.HoldFS(size='64M', mount_opts=OPTS) as fs:
         r = holdfsctl('offline', '--deadline-ms', 1000, fs.mnt)
