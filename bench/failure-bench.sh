@@ -22,8 +22,17 @@
 #    injection (range) -> every holder lost, so the ratio is the cost of
 #    the report path (signal, handler, POISON, confirming read) plus 7
 #    more holders in the revoke round.  Target: poison-to-revoked <= 2 ms.
+# 4. planned removal (issue 15): `holdfsctl offline` with 1k leases over
+#    8 libholdfs clients (tests/failure/offline_prog --leases 125 of 4 KiB,
+#    each persisting and unmapping its leases in its offline handler), on
+#    an otherwise idle 1 GiB region.  A table of its own: offline ms
+#    (holdfsctl offline sent -> daemon exited, the report's "total"),
+#    wait ms (notice -> last lease released, "wait_clients") and its share
+#    of the total, daemon ms (the daemon's phases up to its report), exit
+#    ms (report -> exit: clean flag, unmount); leases, released by their
+#    holders, revoked, killed.  Target: offline - wait <= 20 ms.
 #
-# Both use `holdfsctl drill --json` (the clients, writers and checks) with
+# Rows 1-3 use `holdfsctl drill --json` (the clients, writers and checks) with
 # the injection through the daemon (--inject-only for the whole-device
 # rows, so the region is not destroyed and the pipeline, not the kernel's
 # SIGBUS on a truncated file, is what is timed).  Columns:
@@ -148,13 +157,65 @@ want range-100k && rows+=("$(best_of range-100k $G 131072 100000 "${R[@]}")")
 P=(--clients 8 --leases-per-client 1 --writers 0 --deadline-ms 10000)
 want range-8 && rows+=("$(BEST_COL=3 best_of range-8 $G 16384 100 --kind range "${P[@]}")")
 want poison-8 && rows+=("$(BEST_COL=3 best_of poison-8 $G 16384 100 --kind poison "${P[@]}")")
-[ ${#rows[@]} -gt 0 ] || { say "no row selected (BENCH_ONLY=$only)"; exit 1; }
+# planned removal: 1k leases over 8 clients, each letting go on the notice
+offline_row() { # -> "total wait daemon exit leases released revoked killed"
+	local prog=$build/tests/failure/offline_prog pids=() i p
+	[ -x "$prog" ] || { say "offline_prog missing: $prog"; echo "-1 -1 -1 -1 0 0 0 0"; return; }
+	for i in $(seq 0 7); do
+		head -c $((125 * 4096)) /dev/zero | tr '\0' o >"$mnt/off$i"
+	done
+	for i in $(seq 0 7); do
+		rm -f "$work/ready$i"
+		"$prog" --leases 125 --ready "$work/ready$i" --wait-ms 60000 \
+			"$mnt/off$i" 4096 >"$work/prog$i.out" 2>&1 &
+		pids+=($!)
+	done
+	for i in $(seq 0 7); do
+		for _ in $(seq 400); do [ -e "$work/ready$i" ] && break; sleep 0.05; done
+	done
+	"$ctl" offline --json --deadline-ms 10000 "$mnt" >"$work/offline.json" || true
+	for p in "${pids[@]}"; do wait "$p" || true; done
+	python3 -c '
+import json, sys
+try:
+    r = json.load(open(sys.argv[1]))
+except ValueError:
+    print("-1 -1 -1 -1 0 0 0 0"); sys.exit(0)
+ph = r["phases_ms"]
+print("%.3f %.3f %.3f %.3f %d %d %d %d" % (
+    ph["total"], ph["wait_clients"], ph["daemon_total"], ph["unmount_exit"],
+    r["leases"], r["released_by_holders"], r["revoked"], r["killed"]))
+' "$work/offline.json"
+}
+off_rows=()
+if want offline-1k; then
+	best=
+	for r in $(seq "$runs"); do
+		say "offline-1k: run $r/$runs (1k leases over 8 clients, 1G region)"
+		mount_fs $G 16384
+		line=$(offline_row)
+		unmount_fs
+		if [ -z "$best" ] || python3 -c 'import sys; sys.exit(0 if 0 <= float(sys.argv[1]) < float(sys.argv[2]) else 1)' \
+			"$(echo "$line" | cut -d' ' -f1)" "$(echo "$best" | cut -d' ' -f1)"; then
+			best=$line
+		fi
+	done
+	off_rows+=("offline-1k $best")
+fi
+[ ${#rows[@]} -gt 0 ] || [ ${#off_rows[@]} -gt 0 ] || { say "no row selected (BENCH_ONLY=$only)"; exit 1; }
 
-python3 - "$json" "$runs" "$(uname -r)" "$(nproc)" "${rows[@]}" <<'EOF'
+python3 - "$json" "$runs" "$(uname -r)" "$(nproc)" "${off_rows[*]:-}" "${rows[@]}" <<'EOF'
 import json, sys
 as_json, runs, kern, ncpu = sys.argv[1] == '1', sys.argv[2], sys.argv[3], sys.argv[4]
+offs = []
+if sys.argv[5]:
+    f = sys.argv[5].split()
+    offs.append(dict(row=f[0], offline_ms=float(f[1]), wait_ms=float(f[2]),
+                     daemon_ms=float(f[3]), exit_ms=float(f[4]), leases=int(f[5]),
+                     released=int(f[6]), revoked=int(f[7]), killed=int(f[8]),
+                     wait_share=float(f[2]) / float(f[1]) if float(f[1]) > 0 else None))
 rows = []
-for s in sys.argv[5:]:
+for s in sys.argv[6:]:
     f = s.split()
     rows.append(dict(row=f[0], region_bytes=int(f[1]), files=int(f[2]),
                      daemon_ms=float(f[3]), revoke_ms=float(f[4]),
@@ -172,7 +233,7 @@ summary = dict(whole_1T_over_1G=ratio('whole-1T', 'whole-1G'),
 if as_json:
     print(json.dumps(dict(mode=dict(kernel=kern, cpus=int(ncpu), best_of=int(runs),
                                     inject='holdfsctl drill (admin inject)'),
-                          rows=rows, ratios=summary), indent=2))
+                          rows=rows, offline=offs, ratios=summary), indent=2))
     sys.exit(0)
 print('# failure-bench: kernel %s, %s CPUs, best of %s runs per row; injection through'
       % (kern, ncpu, runs))
@@ -189,4 +250,15 @@ for r in rows:
         r['leases_revoked'], r['killed'], r['drill']))
 for k, v in summary.items():
     print('ratio %-22s %s' % (k, '%.2f' % v if v is not None else '-'))
+if offs:
+    print('# planned removal (holdfsctl offline), 1G region; target: offline - wait <= 20 ms')
+    print('%-11s %10s %9s %6s %10s %8s %7s %9s %8s %7s' % (
+        'row', 'offline ms', 'wait ms', 'wait%', 'daemon ms', 'exit ms', 'leases',
+        'released', 'revoked', 'killed'))
+    for r in offs:
+        print('%-11s %10.3f %9.3f %5.0f%% %10.3f %8.3f %7d %9d %8d %7d' % (
+            r['row'], r['offline_ms'], r['wait_ms'],
+            100 * r['wait_share'] if r['wait_share'] is not None else -1,
+            r['daemon_ms'], r['exit_ms'], r['leases'], r['released'],
+            r['revoked'], r['killed']))
 EOF

@@ -306,7 +306,8 @@ out:
 
 static int hello(struct hfc_conn *c)
 {
-	struct hfs_msg_hello m = { .pid = (uint32_t)getpid() };
+	struct hfs_msg_hello m = { .pid = (uint32_t)getpid(),
+				   .flags = HFS_HELLO_NOTICE };
 	struct hfs_msg_hello_ok ok;
 	struct timeval tv = { .tv_sec = timeout_ms() / 1000,
 			      .tv_usec = (timeout_ms() % 1000) * 1000 };

@@ -146,6 +146,80 @@ static void conn_die(struct hfc_conn *c, const char *why)
 		pmem2_map_delete(&pmap);
 }
 
+/* ---- planned removal --------------------------------------------------- */
+
+static pthread_mutex_t off_lock = PTHREAD_MUTEX_INITIALIZER;
+static holdfs_offline_fn off_fn;
+static void *off_ctx;
+
+void holdfs_set_offline_handler(holdfs_offline_fn fn, void *ctx)
+{
+	pthread_mutex_lock(&off_lock);
+	off_fn = fn;
+	off_ctx = ctx;
+	pthread_mutex_unlock(&off_lock);
+}
+
+struct off_call {
+	holdfs_offline_fn fn;
+	void *ctx;
+	struct holdfs_offline_event ev;
+};
+
+static void *off_thread(void *arg)
+{
+	struct off_call *oc = arg;
+
+	pthread_setname_np(pthread_self(), "holdfs-offline");
+	oc->fn(oc->ctx, &oc->ev);
+	free(oc);
+	return NULL;
+}
+
+/* The application's handler on a thread of its own: the listener must
+ * stay free to deliver the RELEASE_OKs and PERSISTED_OKs it waits for. */
+static void on_offline(struct hfc_conn *c,
+		       const struct hfs_msg_offline_notice *m)
+{
+	struct off_call *oc;
+	pthread_attr_t at;
+	pthread_t t;
+	sigset_t all, old;
+	int r;
+
+	hfc_log("OFFLINE notice: reason %u, deadline %u ms", m->reason,
+		m->deadline_ms);
+	pthread_mutex_lock(&off_lock);
+	if (!off_fn) {
+		pthread_mutex_unlock(&off_lock);
+		return;
+	}
+	oc = malloc(sizeof(*oc));
+	if (oc) {
+		oc->fn = off_fn;
+		oc->ctx = off_ctx;
+	}
+	pthread_mutex_unlock(&off_lock);
+	if (!oc)
+		return; /* the REVOKE at the deadline still comes */
+	oc->ev.dev = c->dev;
+	oc->ev.reason = m->reason;
+	oc->ev.deadline_ms = m->deadline_ms;
+	/* the listener blocks every signal; the handler's thread blocks
+	 * none (a synchronous SIGBUS must never be blocked) */
+	sigemptyset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	r = pthread_create(&t, &at, off_thread, oc);
+	pthread_attr_destroy(&at);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r) {
+		hfc_log("cannot run the offline handler: %s", strerror(r));
+		free(oc);
+	}
+}
+
 static void handle(struct hfc_conn *c, const struct hfs_msg_hdr *h, size_t n,
 		   int fd)
 {
@@ -199,6 +273,11 @@ static void handle(struct hfc_conn *c, const struct hfs_msg_hdr *h, size_t n,
 		hfc_log("REMAP %llu of lease %llu (%u extents) done and acknowledged",
 			(unsigned long long)h->id, (unsigned long long)ack.lease_id,
 			((const struct hfs_msg_remap *)h)->nextents);
+		break;
+	case HFS_MSG_OFFLINE_NOTICE:
+		prio_normal(true);
+		on_offline(c, (const struct hfs_msg_offline_notice *)h);
+		prio_normal(false);
 		break;
 	default:
 		hfc_log("ignoring message type %u", h->type);

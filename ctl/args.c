@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <holdfs/proto.h>
+
 #include "holdfsctl.h"
 
 const struct option ctl_options[] = {
@@ -25,6 +27,7 @@ const struct option ctl_options[] = {
 	{ "media", no_argument, NULL, 'M' },
 	{ "simulate-poison", no_argument, NULL, 'P' },
 	{ "sigbus-ao", no_argument, NULL, 'A' },
+	{ "deadline-ms", required_argument, NULL, 'D' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -92,6 +95,15 @@ static int parse_opt(int c, struct ctl_args *a)
 		return 0;
 	case 'r':
 		return parse_range(optarg, a);
+	case 'D': {
+		uint64_t v;
+
+		if (parse_num(optarg, &v) || v == 0 ||
+		    v > HFS_OFFLINE_DEADLINE_MAX)
+			return ctl_usage_error("--deadline-ms: 1 to 600000");
+		a->deadline_ms = (uint32_t)v;
+		return 0;
+	}
 	default:
 		return ctl_usage_error("bad option");
 	}
@@ -115,6 +127,8 @@ int ctl_parse_args(int argc, char **argv, unsigned takes, struct ctl_args *a)
 		return ctl_usage_error("--whole-device, --media, "
 				       "--simulate-poison and --sigbus-ao are "
 				       "for inject");
+	if (a->deadline_ms && !(takes & CTL_OPT_OFFLINE))
+		return ctl_usage_error("--deadline-ms is for offline");
 	if (a->have_range && !(takes & CTL_OPT_RANGE))
 		return ctl_usage_error("--range is for holders and inject");
 	return 0;

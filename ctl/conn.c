@@ -58,14 +58,21 @@ int ctl_connect(const char *mnt)
 
 /* Wait for and receive one message into buf: its length, or -1 (printed)
  * if none came within TIMEOUT_MS or the daemon closed the connection. */
+static int timeout_ms = TIMEOUT_MS;
+
+void ctl_set_timeout(int ms)
+{
+	timeout_ms = ms > 0 ? ms : TIMEOUT_MS;
+}
+
 static ssize_t recv_msg(int fd, uint8_t *buf, size_t size)
 {
 	struct pollfd p = { fd, POLLIN, 0 };
 	ssize_t n;
 
-	if (poll(&p, 1, TIMEOUT_MS) <= 0) {
+	if (poll(&p, 1, timeout_ms) <= 0) {
 		fprintf(stderr, "%s: no answer from the daemon within %d s\n",
-			CTL_PROG, TIMEOUT_MS / 1000);
+			CTL_PROG, timeout_ms / 1000);
 		return -1;
 	}
 	n = recv(fd, buf, size, 0);

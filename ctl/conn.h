@@ -24,6 +24,10 @@ int ctl_connect(const char *mnt);
  * an error reply, a malformed one, or none within 10 s. */
 char *ctl_query(int fd, const void *req, size_t len);
 
+/* How long ctl_query waits for each message (ms; <= 0: the default,
+ * 10 s).  holdfsctl offline waits for its whole deadline. */
+void ctl_set_timeout(int ms);
+
 /* ctl_connect + ctl_query + close: the reply's text, or NULL (printed). */
 char *ctl_query_mnt(const char *mnt, const void *req, size_t len);
 

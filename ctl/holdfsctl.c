@@ -60,6 +60,12 @@ static const struct ctl_cmd commands[] = {
 	  "itself the SIGBUS of an action-optional machine\n"
 	  "check (BUS_MCEERR_AO) at OFF of its mapping; waits\n"
 	  "for that event's outcome" },
+	{ "offline", cmd_offline, "[--deadline-ms N]",
+	  "planned removal: refuse new opens and leases,\n"
+	  "notify the lease holders, revoke what they keep\n"
+	  "after N ms (default 5000; holders that do not\n"
+	  "ack are killed), drain, unmount, daemon exits 0;\n"
+	  "prints a report with per-phase timings" },
 	{ "health", cmd_health, "REGION|MOUNTPOINT",
 	  "print the persistent health log (read-only; works\n"
 	  "on an unmounted region)" },

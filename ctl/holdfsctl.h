@@ -8,6 +8,7 @@
  *   json_print.[ch] JSON getters, the human printers, the JSON it builds
  *   cmd_query.c     leases, holders, status
  *   cmd_inject.c    inject
+ *   cmd_offline.c   offline
  *   cmd_health.c    health (the one file that uses lib/)
  *   drill*.c        drill (drill.h)
  */
@@ -29,6 +30,7 @@ int cmd_holders(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_inject(int argc, char **argv);
 int cmd_health(int argc, char **argv);
+int cmd_offline(int argc, char **argv);      /* ctl/cmd_offline.c */
 int cmd_drill(int argc, char **argv);       /* ctl/drill.c */
 
 /* holdfsctl --help. */
@@ -46,11 +48,13 @@ enum {
 	CTL_OPT_RANGE  = 1u << 0,   /* --range OFF,LEN */
 	CTL_OPT_INJECT = 1u << 1,   /* --whole-device, --media,
 				       --simulate-poison, --sigbus-ao */
+	CTL_OPT_OFFLINE = 1u << 2,  /* --deadline-ms N */
 };
 
 struct ctl_args {
 	bool json, have_range, whole, media, simulate, sigbus_ao;
 	uint64_t off, len;          /* --range */
+	uint32_t deadline_ms;       /* --deadline-ms, 0: not given */
 	const char *target;         /* the operand: MOUNTPOINT (or REGION) */
 };
 

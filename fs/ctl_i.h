@@ -43,6 +43,8 @@ struct hfsd_client {
 	uid_t uid;
 	gid_t gid;
 	bool hello;           /* HELLO accepted */
+	bool notice;          /* HELLO had HFS_HELLO_NOTICE */
+	bool off_holds;       /* (L) scratch of fs/offline.c */
 	int region_fd[2];     /* its own open file descriptions of the
 				 region, [0] read-only, [1] read-write, once
 				 sent (-1 before): holder_scan.c tells its
@@ -125,6 +127,10 @@ struct hfsd_ctl {
 	uint64_t pending_blocks;  /* held back for revocation */
 	uint64_t kills;
 	struct ctl_op *inflight;  /* ring thread only (ctl_ring_i.h) */
+	/* planned removal (fs/offline.c): set once, by the ring thread;
+	 * LEASE_REQ refused from then on (atomic) */
+	bool offline;
+	struct hfsd_offline *off; /* its worker, or NULL */
 };
 
 #endif

@@ -42,6 +42,7 @@
 #include "ctl_socket.h"
 #include "lease.h"
 #include "msg_table.h"
+#include "offline.h"
 #include "persisted.h"
 #include "proto_check.h"
 #include "revoke.h"
@@ -359,6 +360,7 @@ static void *ring_main(void *arg)
 		}
 		io_uring_cq_advance(&c->ring, n);
 		hfsd_persisted_replies(c);
+		hfsd_offline_replies(c);
 		hfsd_lease_run_jobs(c);
 	}
 	return NULL;
@@ -487,10 +489,12 @@ void hfsd_ctl_stop(struct hfsd_ctl *c)
 
 	if (!c)
 		return;
+	hfsd_offline_stop(c); /* its revocation round needs the ring */
 	c->stop = true;
 	if (write(c->efd, &one, sizeof(one)) < 0)
 		hfsd_log(LOG_WARNING, "control: eventfd: %s", strerror(errno));
 	pthread_join(c->thread, NULL);
+	hfsd_offline_free(c);
 	/* Clients see EOF and revoke all their mappings (fail safe). */
 	for (cl = c->clients; cl; cl = cl->next)
 		hfsd_ctl_drop(c, cl, NULL);

@@ -61,6 +61,9 @@ struct hfsd {
 	struct hfsd_fail *fail;   /* failure pipeline (fs/failure.c) */
 	struct hfsd_coh *coh;     /* page-cache coherence table of the DAX
 				     leases (fs/coherence.h), or NULL */
+	/* holdfsctl offline (fs/offline.c): new opens and creates are
+	 * refused with ESHUTDOWN from then on (atomic) */
+	bool offline;
 	struct hfsd_ctl *ctl;     /* the control server while the lease
 				     service runs (fs/datapath.h), or NULL */
 };

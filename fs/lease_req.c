@@ -107,6 +107,7 @@ void hfsd_on_hello(struct hfsd_ctl *c, struct hfsd_client *cl,
 		return;
 	}
 	cl->hello = true;
+	cl->notice = (m->flags & HFS_HELLO_NOTICE) != 0;
 	memset(&r, 0, sizeof(r));
 	hfsd_msg_init(&r.h, HFS_MSG_HELLO_OK, sizeof(r), m->h.id);
 	r.region_size = c->region_size;
@@ -350,6 +351,13 @@ void hfsd_on_lease_req(struct hfsd_ctl *c, struct hfsd_client *cl,
 	int err, pass = -1;
 	size_t rlen;
 
+	if (__atomic_load_n(&c->offline, __ATOMIC_ACQUIRE)) {
+		if (fd >= 0)
+			close(fd);
+		hfsd_ctl_send_error(c, cl, m->h.id, ESHUTDOWN,
+				    "filesystem going offline");
+		return;
+	}
 	if (!lease_allowed(c, cl, m, fd, prot, &g.ino, &err))
 		return;
 	r = malloc(sizeof(*r) + HFS_LEASE_MAX_EXTENTS * sizeof(struct hfs_lease_extent));

@@ -33,6 +33,10 @@ void hfsd_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct hfs_attr a;
 	int err;
 
+	if (__atomic_load_n(&hfsd_of(req)->offline, __ATOMIC_ACQUIRE)) {
+		hfsd_reply_status(req, -ESHUTDOWN);
+		return;
+	}
 	/* The VFS holds the directory lock across lookup and create, so a
 	 * name that appeared meanwhile is a real EEXIST, not a race. */
 	err = hfs_mknod(vol, parent, name, S_IFREG | (mode & 07777), 0, cred,
@@ -61,6 +65,10 @@ void hfsd_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct hfs_vol *vol = hfsd_of(req)->vol;
 	int err;
 
+	if (__atomic_load_n(&hfsd_of(req)->offline, __ATOMIC_ACQUIRE)) {
+		hfsd_reply_status(req, -ESHUTDOWN);
+		return;
+	}
 	err = hfs_open(vol, ino);
 	if (err) {
 		hfsd_reply_status(req, err);

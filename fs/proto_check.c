@@ -29,7 +29,19 @@ static const char *check_hello(const void *buf)
 	struct hfs_msg_hello m;
 
 	memcpy(&m, buf, sizeof(m));
-	return m.flags ? "HELLO flags not zero" : NULL;
+	return m.flags & ~HFS_HELLO_FLAGS ? "HELLO flags unknown" : NULL;
+}
+
+static const char *check_offline(const void *buf)
+{
+	struct hfs_msg_offline m;
+
+	memcpy(&m, buf, sizeof(m));
+	if (m.flags)
+		return "ADMIN_OFFLINE flags not zero";
+	if (m.deadline_ms == 0 || m.deadline_ms > HFS_OFFLINE_DEADLINE_MAX)
+		return "ADMIN_OFFLINE deadline out of range";
+	return NULL;
 }
 
 static const char *check_lease_req(const void *buf)

@@ -627,10 +627,9 @@ int hfsd_lease_revoke_datapath(struct hfsd_ctl *c, uint64_t ino)
 	return n;
 }
 
-int hfsd_lease_revoke_failure(struct hfsd_ctl *c,
-			      const struct hfs_fail_class *fc,
-			      struct hfsd_revoked_lease **leases,
-			      size_t *nleases, unsigned *killed)
+static int revoke_round(struct hfsd_ctl *c, const struct hfs_fail_class *fc,
+			uint32_t reason, struct hfsd_revoked_lease **leases,
+			size_t *nleases, unsigned *killed)
 {
 	struct hfsd_ino_set s = { 0 };
 	uint64_t rs = fc ? fc->off : 0;
@@ -651,7 +650,7 @@ int hfsd_lease_revoke_failure(struct hfsd_ctl *c,
 		free(s.v);
 		return -ENOMEM;
 	}
-	j->reason = HFS_REVOKE_FAILURE;
+	j->reason = reason;
 	j->rs = fc ? rs : 0;
 	j->re = fc ? re : c->region_size;
 	pthread_mutex_lock(&c->lock);
@@ -665,6 +664,24 @@ int hfsd_lease_revoke_failure(struct hfsd_ctl *c,
 	hfsd_rt_restore(c->thread, &rt);
 	*killed = killed_pids(j);
 	*leases = outcomes(j, nleases);
-	hfsd_job_finish_unlock(c, j, "failure REVOKE");
+	hfsd_job_finish_unlock(c, j, reason == HFS_REVOKE_FAILURE
+			       ? "failure REVOKE" : "offline REVOKE");
 	return n;
+}
+
+int hfsd_lease_revoke_failure(struct hfsd_ctl *c,
+			      const struct hfs_fail_class *fc,
+			      struct hfsd_revoked_lease **leases,
+			      size_t *nleases, unsigned *killed)
+{
+	return revoke_round(c, fc, HFS_REVOKE_FAILURE, leases, nleases,
+			    killed);
+}
+
+int hfsd_lease_revoke_shutdown(struct hfsd_ctl *c,
+			       struct hfsd_revoked_lease **leases,
+			       size_t *nleases, unsigned *killed)
+{
+	return revoke_round(c, NULL, HFS_REVOKE_SHUTDOWN, leases, nleases,
+			    killed);
 }

@@ -85,5 +85,11 @@ int hfsd_lease_revoke_failure(struct hfsd_ctl *c,
 			      const struct hfs_fail_class *fc,
 			      struct hfsd_revoked_lease **leases,
 			      size_t *nleases, unsigned *killed);
+/* The same for every lease, whole, with reason SHUTDOWN (holdfsctl
+ * offline, fs/offline.c): the holders that did not let go by the
+ * notice's deadline. */
+int hfsd_lease_revoke_shutdown(struct hfsd_ctl *c,
+			       struct hfsd_revoked_lease **leases,
+			       size_t *nleases, unsigned *killed);
 
 #endif

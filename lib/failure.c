@@ -370,6 +370,11 @@ int hfs_vol_health_note(struct hfs_vol *vol, bool whole, uint64_t off,
 			      off, len, 0, msg);
 }
 
+int hfs_vol_health_offline(struct hfs_vol *vol, const char *msg)
+{
+	return hfs_health_log(vol, HFS_HEALTH_OFFLINE, 0, 0, 0, msg);
+}
+
 int hfs_vol_badlist(struct hfs_vol *vol,
 		    int (*cb)(void *ctx, uint64_t off, uint64_t len),
 		    void *ctx)

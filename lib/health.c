@@ -48,6 +48,7 @@ const char *hfs_health_type_name(uint32_t type)
 		[HFS_HEALTH_FSCK] = "fsck",
 		[HFS_HEALTH_BACKUP_SB] = "backup-superblock",
 		[HFS_HEALTH_CORRUPTION] = "corruption",
+		[HFS_HEALTH_OFFLINE] = "offline",
 	};
 
 	if (type < sizeof(names) / sizeof(names[0]) && names[type])

@@ -323,6 +323,7 @@ enum hfs_health_type {
 	HFS_HEALTH_FSCK = 7,
 	HFS_HEALTH_BACKUP_SB = 8,   /* mounted from the backup superblock */
 	HFS_HEALTH_CORRUPTION = 9,
+	HFS_HEALTH_OFFLINE = 10,    /* planned removal (holdfsctl offline) */
 };
 
 /* ------------------------------------------------------------------ */

@@ -171,6 +171,33 @@ typedef void (*holdfs_revoke_fn)(void *ctx, const struct holdfs_revoke_event *ev
 /* Install (fn != NULL) or remove the process-wide revoke handler. */
 void holdfs_set_revoke_handler(holdfs_revoke_fn fn, void *ctx);
 
+/* Planned removal of a mount (holdfsctl offline): notice that every
+ * mapping of it will be revoked deadline_ms after the daemon sent it. */
+enum holdfs_offline_reason {
+	HOLDFS_OFFLINE_PLANNED = 1, /* an operator takes the device away */
+};
+
+struct holdfs_offline_event {
+	dev_t dev;            /* st_dev of the mount going offline */
+	uint32_t reason;      /* enum holdfs_offline_reason */
+	uint32_t deadline_ms; /* from the daemon's send: then REVOKE */
+};
+
+/*
+ * Called once per notice, on a thread of its own (so it may persist, call
+ * holdfs_unmap() and holdfs_close(), and take its time), *before* any
+ * mapping of the mount is revoked: the application persists what it must
+ * and unmaps; the daemon waits until every lease is released or the
+ * deadline passed, then revokes what is left as at shutdown (the revoke
+ * handler runs with HOLDFS_REVOKE_SHUTDOWN).  New maps of the mount fail
+ * from the notice on.  Without a handler a notice does nothing.
+ */
+typedef void (*holdfs_offline_fn)(void *ctx,
+				  const struct holdfs_offline_event *ev);
+
+/* Install (fn != NULL) or remove the process-wide offline handler. */
+void holdfs_set_offline_handler(holdfs_offline_fn fn, void *ctx);
+
 /*
  * Which mapping, file and offset does addr belong to?  0 and *out filled,
  * or -ENOENT when addr is in no live mapping.  Meant for SIGBUS handlers:

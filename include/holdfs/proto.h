@@ -51,6 +51,9 @@ enum hfs_msg_type {
 	HFS_MSG_PERSISTED_OK = 14, /* d->c: hfs_msg_lease_ref (id = PERSISTED
 				      id): the kernel page cache of the range
 				      was invalidated */
+	HFS_MSG_OFFLINE_NOTICE = 15, /* d->c: hfs_msg_offline_notice (only
+					to clients whose HELLO set
+					HFS_HELLO_NOTICE) */
 	/* Administration (holdfsctl; uid 0 only; no HELLO needed). */
 	HFS_MSG_ADMIN_LEASES = 100,  /* c->d: hfs_msg_hdr only */
 	HFS_MSG_ADMIN_HOLDERS = 101, /* c->d: hfs_msg_range (region range;
@@ -59,6 +62,8 @@ enum hfs_msg_type {
 	HFS_MSG_ADMIN_STATUS = 103,  /* c->d: hfs_msg_hdr only; failure state
 					(docs/failure-model.md) */
 	HFS_MSG_ADMIN_INJECT = 104,  /* c->d: hfs_msg_inject (drill) */
+	HFS_MSG_ADMIN_OFFLINE = 105, /* c->d: hfs_msg_offline (planned
+					removal); ADMIN_REPLY report */
 };
 
 struct hfs_msg_hdr {
@@ -74,9 +79,15 @@ static_assert(sizeof(struct hfs_msg_hdr) == 24, "hdr");
 struct hfs_msg_hello {
 	struct hfs_msg_hdr h;
 	uint32_t pid;     /* 24 informational; the daemon uses SO_PEERCRED */
-	uint32_t flags;   /* 28 zero */
+	uint32_t flags;   /* 28 HFS_HELLO_* */
 };
 static_assert(sizeof(struct hfs_msg_hello) == 32, "hello");
+
+/* HELLO flags */
+#define HFS_HELLO_NOTICE 0x1u /* the client handles OFFLINE_NOTICE; a
+				 client without it only ever sees the
+				 REVOKE of a planned removal */
+#define HFS_HELLO_FLAGS HFS_HELLO_NOTICE
 
 struct hfs_msg_hello_ok {
 	struct hfs_msg_hdr h;
@@ -271,6 +282,30 @@ struct hfs_msg_inject {
 };
 static_assert(sizeof(struct hfs_msg_inject) == 48, "inject");
 
+/* OFFLINE_NOTICE: the filesystem goes offline (holdfsctl offline).  No
+ * new lease is granted; every lease still held deadline_ms after this
+ * was sent is revoked (REVOKE reason HFS_REVOKE_SHUTDOWN) and its holder
+ * killed if it does not ACK that.  Not answered: the client persists and
+ * RELEASEs its leases. */
+#define HFS_OFFLINE_PLANNED 1u
+struct hfs_msg_offline_notice {
+	struct hfs_msg_hdr h;
+	uint32_t reason;      /* 24 HFS_OFFLINE_* */
+	uint32_t deadline_ms; /* 28 */
+};
+static_assert(sizeof(struct hfs_msg_offline_notice) == 32, "notice");
+
+/* ADMIN_OFFLINE: planned removal.  Replied to with ADMIN_REPLY (the
+ * report, JSON) once the leases are gone, in-flight I/O drained and the
+ * region synced; then the daemon unmounts and exits 0. */
+#define HFS_OFFLINE_DEADLINE_MAX 600000u
+struct hfs_msg_offline {
+	struct hfs_msg_hdr h;
+	uint32_t deadline_ms; /* 24 1..HFS_OFFLINE_DEADLINE_MAX */
+	uint32_t flags;       /* 28 zero */
+};
+static_assert(sizeof(struct hfs_msg_offline) == 32, "offline");
+
 /* ADMIN_REPLY: a JSON document in one or more chunks (more != 0: another
  * ADMIN_REPLY with the same id follows); concatenate the text. */
 struct hfs_msg_admin_reply {
@@ -305,11 +340,14 @@ static_assert(sizeof(struct hfs_msg_admin_reply) == 32, "admin_reply");
 	X(HFS_MSG_PERSISTED, HFS_TO_DAEMON, struct hfs_msg_range)           \
 	X(HFS_MSG_POISON, HFS_TO_DAEMON, struct hfs_msg_range)              \
 	X(HFS_MSG_PERSISTED_OK, HFS_TO_CLIENT, struct hfs_msg_lease_ref)    \
+	X(HFS_MSG_OFFLINE_NOTICE, HFS_TO_CLIENT,                            \
+	  struct hfs_msg_offline_notice)                                    \
 	X(HFS_MSG_ADMIN_LEASES, HFS_TO_DAEMON, struct hfs_msg_hdr)          \
 	X(HFS_MSG_ADMIN_HOLDERS, HFS_TO_DAEMON, struct hfs_msg_range)       \
 	X(HFS_MSG_ADMIN_REPLY, HFS_TO_CLIENT, struct hfs_msg_admin_reply)   \
 	X(HFS_MSG_ADMIN_STATUS, HFS_TO_DAEMON, struct hfs_msg_hdr)          \
-	X(HFS_MSG_ADMIN_INJECT, HFS_TO_DAEMON, struct hfs_msg_inject)
+	X(HFS_MSG_ADMIN_INJECT, HFS_TO_DAEMON, struct hfs_msg_inject)       \
+	X(HFS_MSG_ADMIN_OFFLINE, HFS_TO_DAEMON, struct hfs_msg_offline)
 
 /* No client-to-daemon message is longer: the daemon receives requests
  * into buffers of this size (plus one byte, to see an oversized one). */

@@ -409,6 +409,9 @@ int hfs_vol_ino_path(struct hfs_vol *vol, uint64_t ino, char *buf,
  * Guarded: returns -EIO when the media no longer takes writes. */
 int hfs_vol_health_note(struct hfs_vol *vol, bool whole, uint64_t off,
 			uint64_t len, const char *msg);
+/* Health record of a planned removal (holdfsctl offline); guarded,
+ * -EROFS on a read-only volume (as every record), -EIO. */
+int hfs_vol_health_offline(struct hfs_vol *vol, const char *msg);
 /* The bad-extent list, in region order, under the volume lock. */
 int hfs_vol_badlist(struct hfs_vol *vol,
 		    int (*cb)(void *ctx, uint64_t off, uint64_t len),

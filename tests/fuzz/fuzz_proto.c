@@ -54,7 +54,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case HFS_MSG_ERROR: case HFS_MSG_RELEASE_OK:
 		case HFS_MSG_REVOKE: case HFS_MSG_REMAP:
 		case HFS_MSG_PERSISTED_OK: case HFS_MSG_ADMIN_REPLY:
+		case HFS_MSG_OFFLINE_NOTICE:
 			abort();
+		}
+		if (t == HFS_MSG_HELLO) {
+			struct hfs_msg_hello m;
+
+			memcpy(&m, copy, sizeof(m));
+			if (m.flags & ~HFS_HELLO_FLAGS)
+				abort();
+		}
+		if (t == HFS_MSG_ADMIN_OFFLINE) {
+			struct hfs_msg_offline m;
+
+			memcpy(&m, copy, sizeof(m));
+			if (m.flags || !m.deadline_ms ||
+			    m.deadline_ms > HFS_OFFLINE_DEADLINE_MAX)
+				abort();
 		}
 		if (t == HFS_MSG_LEASE_REQ) {
 			struct hfs_msg_lease_req q;
