@@ -37,6 +37,8 @@
 /* Largest read or write the kernel sends (conn->max_write, and reads are
  * bounded by the same max_pages).  1 MiB is also libfuse's buffer size. */
 #define HFSD_MAX_IO (1u << 20)
+_Static_assert(HFSD_MAX_IO == HFS_WRITE_PIECE_MAX,
+	       "lib/file.c guesses the kernel's write pieces from this size");
 
 struct hfsd_fail;
 

@@ -326,6 +326,20 @@ static uint64_t page_size(void)
 	return ps;
 }
 
+/* Could this O_APPEND WRITE be one piece of a longer write(2) the kernel
+ * split (hfs_dslot_hold)?  The kernel splits where the first page-cache
+ * folio is only partly written -- that piece starts inside a page and
+ * ends on the next page boundary -- and every HFS_WRITE_PIECE_MAX
+ * bytes.  A page-aligned write that ends on a page boundary and is
+ * shorter than that is a whole write(2): holding after it would send the
+ * next direct appends to the kernel, whose 4 KiB appends would hold again
+ * (seen: every append of bench/lat went through the kernel). */
+static bool maybe_piece(uint64_t koff, size_t len)
+{
+	return len && (koff + len) % page_size() == 0 &&
+	       (koff % page_size() != 0 || len >= HFS_WRITE_PIECE_MAX);
+}
+
 /* hfs_write and hfs_append: at *off, or at the end of file (append, which
  * sets *off; the caller's *off is where the kernel thought the end was). */
 static ssize_t write_at(struct hfs_vol *vol, uint64_t ino, const void *buf,
@@ -375,8 +389,7 @@ static ssize_t write_at(struct hfs_vol *vol, uint64_t ino, const void *buf,
 	}
 	if (slot) {
 		if (append) /* maybe a piece: see hfs_dslot_hold */
-			hfs_dslot_hold(vol, ip, !ret && len &&
-				       (koff + len) % page_size() == 0);
+			hfs_dslot_hold(vol, ip, !ret && maybe_piece(koff, len));
 		hfs_dslot_leave(vol, ip, false, false);
 	}
 	pthread_rwlock_unlock(&ip->iolock);

@@ -138,6 +138,11 @@ int hfs_getattr(struct hfs_vol *vol, uint64_t ino, struct hfs_attr *out);
 int hfs_setattr(struct hfs_vol *vol, uint64_t ino, const struct hfs_setattr *sa,
 		struct hfs_attr *out);
 
+/* The largest WRITE the daemon lets the kernel send (its max_write and
+ * max_pages, fs/daemon.h HFSD_MAX_IO): the kernel splits longer writes
+ * into pieces of this size (lib/file.c maybe_piece). */
+#define HFS_WRITE_PIECE_MAX (1u << 20)
+
 /* Before a write, fallocate or copy into ino: remove its file
  * capabilities (security.capability), as the VFS does on every write
  * (lib/killpriv.c).  0 when it had none, 1 when they went, or -errno. */

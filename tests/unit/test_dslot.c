@@ -334,6 +334,17 @@ static void test_arm_between_pieces(void)
 	at = 4096;
 	CHECK(hfs_append(vol, a, "rest", 4, &at) == 4 && at == 4096);
 	CHECK(s->ds_size == 4100);
+	/* a whole page-aligned append (what the first call of a data-path
+	 * client sends through the kernel): no hold */
+	{
+		uint64_t c = mkfile(vol, "c", 4096);
+
+		at = 4096;
+		CHECK(hfs_append(vol, c, piece, 4096, &at) == 4096);
+		CHECK(hfs_dslot_attach(vol, c, &idx) == 0);
+		CHECK(slot_at(vol, idx)->ds_lock == 0);
+		hfs_release(vol, c);
+	}
 	/* an append that does not end on a page boundary: no hold */
 	at = 100;
 	CHECK(hfs_append(vol, b, piece, 50, &at) == 50);
