@@ -157,9 +157,13 @@ static size_t amend_init_reply(struct hfsd *d, struct fuse_init_out *out,
 	out->flags2 |= OVER_IO_URING_FLAGS2;
 	/* the kernel's max_payload_sz: max(8 KiB, max_write, max_pages) */
 	payload = out->max_write > 8192 ? out->max_write : 8192;
-	if ((out->flags & FUSE_MAX_PAGES) &&
-	    (size_t)out->max_pages * (size_t)(pg > 0 ? pg : 4096) > payload)
-		payload = (size_t)out->max_pages * (size_t)(pg > 0 ? pg : 4096);
+	if (out->flags & FUSE_MAX_PAGES) {
+		size_t pages = (size_t)out->max_pages * (size_t)(pg > 0 ? pg
+								     : 4096);
+
+		if (pages > payload)
+			payload = pages;
+	}
 	return payload;
 }
 

@@ -350,8 +350,10 @@ void hfsd_uring_stop(struct hfsd_uring *u)
 
 	if (!u)
 		return;
-	n = u->nqueues * u->depth;
-	if (write(u->stopfd, &one, sizeof(one)) < 0)
+	/* also a start that failed half-way: no eventfd, no entries, or
+	 * only some threads started */
+	n = u->ents ? u->nqueues * u->depth : 0;
+	if (u->stopfd >= 0 && write(u->stopfd, &one, sizeof(one)) < 0)
 		hfsd_log(LOG_ERR, "io_uring: cannot wake the queues: %s",
 			 strerror(errno));
 	for (unsigned i = 0; i < n; i++)
@@ -359,7 +361,8 @@ void hfsd_uring_stop(struct hfsd_uring *u)
 			pthread_join(u->ents[i].thread, NULL);
 	for (unsigned i = 0; i < n; i++)
 		free_ent(&u->ents[i]);
-	close(u->stopfd);
+	if (u->stopfd >= 0)
+		close(u->stopfd);
 	free(u->ents);
 	free(u);
 }
@@ -378,8 +381,8 @@ int hfsd_uring_start(struct fuse_session *se, unsigned depth,
 	u->fd = fuse_session_fd(se);
 	u->nqueues = (unsigned)get_nprocs_conf();
 	u->depth = depth;
-	/* the kernel wants room for its largest request: max_write and
-	 * max_pages, both HFSD_MAX_IO here */
+	/* the kernel wants room for its largest request (fs/fuse_io.c
+	 * works it out from the INIT reply) */
 	u->payload_len = max_payload;
 	/* written once to stop: every thread polls it, none reads it */
 	u->stopfd = eventfd(0, EFD_CLOEXEC);
@@ -401,21 +404,6 @@ int hfsd_uring_start(struct fuse_session *se, unsigned depth,
 	*out = u;
 	return 0;
 fail:
-	if (u->stopfd >= 0) {
-		uint64_t one = 1;
-
-		if (write(u->stopfd, &one, sizeof(one)) < 0)
-			hfsd_log(LOG_ERR, "io_uring: cannot wake the queues: "
-				 "%s", strerror(errno));
-	}
-	for (unsigned i = 0; u->ents && i < n; i++)
-		if (u->ents[i].started)
-			pthread_join(u->ents[i].thread, NULL);
-	for (unsigned i = 0; u->ents && i < n; i++)
-		free_ent(&u->ents[i]);
-	if (u->stopfd >= 0)
-		close(u->stopfd);
-	free(u->ents);
-	free(u);
+	hfsd_uring_stop(u);
 	return r;
 }
