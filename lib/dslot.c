@@ -234,27 +234,26 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* When a hold taken now expires (ds_hold, piece_until). */
+static uint64_t hold_until(void)
+{
+	return mono_ns() + (uint64_t)HFS_DSLOT_HOLD_MS * 1000000ull;
+}
+
 void hfs_dslot_note_piece(struct hfs_inode *ip)
 {
-	ip->piece_until = mono_ns() + (uint64_t)HFS_DSLOT_HOLD_MS * 1000000ull;
+	ip->piece_until = hold_until();
 }
 
 void hfs_dslot_hold(struct hfs_vol *vol, struct hfs_inode *ip, bool hold)
 {
-	struct timespec ts;
-
 	if (!ip->ds) { /* for a slot armed before the next piece */
 		if (hold)
 			hfs_dslot_note_piece(ip);
 		return;
 	}
-	if (hold) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		(void)store(vol, ip->ds - 1, F(ds_hold),
-			    (uint64_t)ts.tv_sec * 1000000000ull +
-			    (uint64_t)ts.tv_nsec +
-			    (uint64_t)HFS_DSLOT_HOLD_MS * 1000000ull);
-	}
+	if (hold)
+		(void)store(vol, ip->ds - 1, F(ds_hold), hold_until());
 	ip->split_hold = hold;
 }
 

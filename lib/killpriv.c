@@ -35,18 +35,18 @@ int hfs_kill_fcaps(struct hfs_vol *vol, uint64_t ino)
 	ip = hfs_iget(vol, ino);
 	if (!ip) {
 		ret = -ENOENT;
-	} else if (S_ISREG(ip->d.i_mode) && ip->xattr &&
-		   hfs_xattr_get_locked(vol, ip, FCAPS_XATTR, NULL, 0) >= 0) {
-		/* stages the block and the inode with its new ctime */
+	} else if (S_ISREG(ip->d.i_mode) && ip->xattr) {
+		/* stages the block and the inode with its new ctime, or
+		 * finds nothing to remove (ENODATA: nothing staged) */
 		ret = hfs_xattr_remove_locked(vol, ip, FCAPS_XATTR);
-		if (!ret)
-			ret = hfs_tx_commit(vol, &vol->tx);
-		if (ret) {
+		if (ret == -ENODATA)
+			ret = 0;
+		else if (!ret && !(ret = hfs_tx_commit(vol, &vol->tx)))
+			ret = 1;
+		if (ret < 0) {
 			hfs_tx_abort(&vol->tx);
 			if (ret != -ENOSPC)
 				hfs_vol_fail(vol, ret);
-		} else {
-			ret = 1;
 		}
 	}
 	hfs_vol_unlock(vol);
