@@ -439,6 +439,13 @@ def send_poison(s, off, length):
     s.send(struct.pack("<IHHIIQQQQ", MAGIC, D.PROTO_VERSION, 13, 48, 0, 3, 0, off, length))
 
 
+
+def simulate_poison(fs, off):
+    """The daemon's guarded reads of the 4 KiB at region offset off fail
+    as poisoned media would (this kernel cannot poison memory)."""
+    r = holdfsctl('inject', '--range', '%d,4096' % off, '--simulate-poison', fs.mnt)
+    check(r.returncode == 0, 'simulate poison: %s' % r.stderr)
+
 def test_client_poison_report():
     """A client's POISON for a range it maps, confirmed by the daemon's
     own read of it (simulated poison: this kernel cannot poison memory),
@@ -447,8 +454,7 @@ def test_client_poison_report():
         files = populate(fs, 2)
         victim = fs.path('f0')
         s, off = poison_client(fs, victim, 65536)
-        r = holdfsctl('inject', '--range', '%d,4096' % (off + 8192), '--simulate-poison', fs.mnt)
-        check(r.returncode == 0, 'simulate poison: %s' % r.stderr)
+        simulate_poison(fs, off + 8192)
         send_poison(s, off, 65536)
         s.close()   # (a holder that does not ack the round's REVOKE is killed)
         wait_state(fs, 'degraded', timeout=5)
@@ -515,8 +521,7 @@ def test_client_sigbus_poison_reported():
         files = populate(fs, 2)
         victim = fs.path('f0')
         bad = data_offset(fs, victim) + 8192
-        r = holdfsctl('inject', '--range', '%d,4096' % bad, '--simulate-poison', fs.mnt)
-        check(r.returncode == 0, 'simulate poison: %s' % r.stderr)
+        simulate_poison(fs, bad)
         other = D.holder('lease', victim, 0, 65536, 'r', '--hold-ms', 8000)
         bystander = D.holder('lease', fs.path('f1'), 0, 65536, 'r', '--hold-ms', 3000)
         r = poison_prog('--handler', '--code', 'ar', '--off', 8192, '--wait-ms', 5000,
@@ -555,8 +560,7 @@ def test_client_sigbus_preload_late_handler():
         files = populate(fs, 2)
         victim = fs.path('f0')
         bad = data_offset(fs, victim) + 8192
-        r = holdfsctl('inject', '--range', '%d,4096' % bad, '--simulate-poison', fs.mnt)
-        check(r.returncode == 0, 'simulate poison: %s' % r.stderr)
+        simulate_poison(fs, bad)
         p = os.environ.get('HOLDFS_POISON_PROG') or \
             os.path.join(H.build_dir(), 'tests', 'failure', 'poison_prog')
         env = H.shim_env()  # (a sanitized build's runtime first)

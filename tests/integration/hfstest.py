@@ -978,6 +978,16 @@ class _ScratchMount:
     dir by this process, unmounted and removed by close() (or, from the
     runner's emergency path, lazily)."""
 
+    def _scratch(self, prefix):
+        """The temp dir and its empty mnt/, registered for cleanup."""
+        require_root()
+        self._owner = os.getpid()
+        self._closed = False
+        self.tmpdir = make_tmpdir(prefix)
+        self.mnt = os.path.join(self.tmpdir, 'mnt')
+        os.mkdir(self.mnt, 0o755)
+        _register(self)
+
     def __enter__(self):
         return self
 
@@ -1013,13 +1023,7 @@ class Tmpfs(_ScratchMount):
     """A private tmpfs mount (the calibration target)."""
 
     def __init__(self, size='16g', opts=()):
-        require_root()
-        self._owner = os.getpid()
-        self._closed = False
-        self.tmpdir = make_tmpdir('hfstest-tmpfs-')
-        self.mnt = os.path.join(self.tmpdir, 'mnt')
-        os.mkdir(self.mnt, 0o755)
-        _register(self)
+        self._scratch('hfstest-tmpfs-')
         o = ','.join(('size=%s' % size, 'mode=0755') + tuple(opts))
         r = run(['mount', '-t', 'tmpfs', '-o', o, 'hfstest-tmpfs', self.mnt])
         if r.returncode != 0:
@@ -1038,14 +1042,8 @@ class Ext4Loop(_ScratchMount):
     unmounts (which frees the loop device) and removes the image."""
 
     def __init__(self, size='128M', opts=()):
-        require_root()
-        self._owner = os.getpid()
-        self._closed = False
-        self.tmpdir = make_tmpdir('hfstest-ext4-')
-        self.mnt = os.path.join(self.tmpdir, 'mnt')
+        self._scratch('hfstest-ext4-')
         self.image = os.path.join(self.tmpdir, 'ext4.img')
-        os.mkdir(self.mnt, 0o755)
-        _register(self)
         if not shutil.which('mkfs.ext4'):
             self.close()
             cannot_run('mkfs.ext4 not installed (e2fsprogs): no ext4 calibration')
