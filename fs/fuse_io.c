@@ -14,7 +14,8 @@
  * bytes, which is all it takes:
  *
  *   read:   notes the INIT request (its unique, what the kernel offers),
- *           and each request's kill bit for the thread that handles it;
+ *           and the kill bit of each WRITE and SETATTR for the thread
+ *           that handles it;
  *   writev: adds FUSE_HANDLE_KILLPRIV_V2 to libfuse's INIT reply when
  *           the kernel offered it.
  *
@@ -93,18 +94,8 @@ void hfsd_fuse_io_note_request(const void *buf, size_t n)
 				((const struct fuse_setattr_in *)arg)->valid &
 				FATTR_KILL_SUIDGID;
 		break;
-	case FUSE_OPEN:
-		if (alen >= sizeof(struct fuse_open_in))
-			req_kill_suidgid =
-				((const struct fuse_open_in *)arg)->open_flags &
-				FUSE_OPEN_KILL_SUIDGID;
-		break;
-	case FUSE_CREATE:
-		if (alen >= sizeof(struct fuse_create_in))
-			req_kill_suidgid =
-				((const struct fuse_create_in *)arg)->open_flags &
-				FUSE_OPEN_KILL_SUIDGID;
-		break;
+	/* OPEN's and CREATE's kill bit (an O_TRUNC open) never comes: the
+	 * daemon declines ATOMIC_O_TRUNC, so the truncate is a SETATTR */
 	default:
 		break;
 	}

@@ -16,9 +16,9 @@ struct fuse_session;
  * the hooks.  Returns 0, or -1 with the reason logged. */
 int hfsd_fuse_io_install(struct fuse_session *se);
 
-/* In a WRITE, SETATTR, OPEN or CREATE handler: the kernel asked for
- * setuid/setgid to be killed (the caller lacks CAP_FSETID; always set
- * for a chown).  Meaningful only once hfsd.killpriv_v2 is set. */
+/* In a WRITE or SETATTR handler: the kernel asked for setuid/setgid to
+ * be killed (the caller lacks CAP_FSETID; always set for a chown).
+ * Meaningful only once hfsd.killpriv_v2 is set. */
 bool hfsd_req_kill_suidgid(void);
 /* The request being handled is a WRITE or SETATTR: under KILLPRIV_V2
  * its kill bit says whether the caller holds CAP_FSETID. */
