@@ -183,6 +183,20 @@ void *hfsd_uring_buffer(size_t size)
 	return e && !e->replied && size <= e->payload_len ? e->payload : NULL;
 }
 
+/* Answer e's request (unique) with EIO ourselves: every request on the
+ * ring gets exactly one reply, or its entry is stranded. */
+static void reply_eio(struct hfsd_uring_ent *e, uint64_t unique)
+{
+	struct fuse_out_header oh = { .error = -EIO, .unique = unique };
+	struct iovec iov = { &oh, sizeof(oh) };
+
+	e->unique = unique;
+	e->replied = false;
+	cur = e;
+	hfsd_uring_reply(&iov, 1);
+	cur = NULL;
+}
+
 /* A request is in the entry: hand it to libfuse as if it came from
  * /dev/fuse (header, operation header, payload, contiguous). */
 static void handle(struct hfsd_uring_ent *e)
@@ -200,13 +214,7 @@ static void handle(struct hfsd_uring_ent *e)
 		hfsd_log(LOG_ERR, "io_uring: malformed request (opcode %u, "
 			 "len %u, payload %zu); answering EIO", in.opcode,
 			 in.len, plen);
-		struct fuse_out_header oh = { .error = -EIO,
-					      .unique = in.unique };
-		struct iovec iov = { &oh, sizeof(oh) };
-
-		e->unique = in.unique;
-		e->replied = false;
-		hfsd_uring_reply(&iov, 1);
+		reply_eio(e, in.unique);
 		return;
 	}
 	oplen = in.len - sizeof(in) - plen;
@@ -222,17 +230,9 @@ static void handle(struct hfsd_uring_ent *e)
 	fuse_session_process_buf(e->u->se, &buf);
 	cur = NULL;
 	if (!e->replied) {
-		/* every request on the ring gets exactly one reply; a
-		 * handler that did not answer here would strand the entry */
-		struct fuse_out_header oh = { .error = -EIO,
-					      .unique = in.unique };
-		struct iovec iov = { &oh, sizeof(oh) };
-
 		hfsd_log(LOG_ERR, "io_uring: opcode %u got no reply on its "
 			 "thread; answering EIO", in.opcode);
-		cur = e;
-		hfsd_uring_reply(&iov, 1);
-		cur = NULL;
+		reply_eio(e, in.unique);
 	}
 }
 
