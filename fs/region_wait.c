@@ -179,8 +179,14 @@ bool hfsd_region_wait_holder(const char *region, unsigned timeout_ms)
 
 	if (pid <= 0)
 		return pid == 0; /* gone already: try again */
-	if (!lost_its_mount(pid, region))
-		return false;
+	if (!lost_its_mount(pid, region)) {
+		/* Or it has let go while we looked: the daemon closes the
+		 * region, then its copy of the FUSE descriptor, then exits,
+		 * so a holder read from /proc/locks a moment ago may show no
+		 * connection now only because it is gone.  Ask again; a
+		 * different holder gets its own refusal from the open. */
+		return hfs_region_holder(region, NULL, 0) != pid;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (ms_since(&t0) < timeout_ms) {
 		int now = hfs_region_holder(region, NULL, 0);
