@@ -165,7 +165,7 @@ static void test_dentry_blocks(void)
 
 	SIZE(x, 4);
 	FIELD(x, x_name_len, 0, 1);
-	FIELD(x, x_pad, 1, 1);
+	FIELD(x, x_flags, 1, 1);
 	FIELD(x, x_value_len, 2, 2);
 	check("HFS_XATTR_SPACE", HFS_XATTR_SPACE, 4064);
 }
