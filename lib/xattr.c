@@ -747,12 +747,17 @@ void hfs_xattr_drop_locked(struct hfs_vol *vol, struct hfs_inode *ip)
 	ip->xattr = NULL;
 }
 
-uint64_t hfs_xattr_blocks(const struct hfs_inode *ip)
+static uint64_t hfs_xattr_blocks_of(const struct hfs_xattrs *xs)
 {
 	uint64_t n = 0;
 
-	each_block(ip->xattr, count_one, &n);
+	each_block(xs, count_one, &n);
 	return n;
+}
+
+uint64_t hfs_xattr_blocks(const struct hfs_inode *ip)
+{
+	return hfs_xattr_blocks_of(ip->xattr);
 }
 
 /* ---------------------------------------------------------- loading */
@@ -876,6 +881,10 @@ int hfs_xattr_load(struct hfs_vol *vol, struct hfs_inode *ip)
 		hfs_xattr_free(xs);
 		return cret;
 	}
+	/* the new layout on a superblock without the flag (an old backup
+	 * superblock mounted): the mount's superblock write sets it */
+	if (hfs_xattr_blocks_of(xs) > 1)
+		vol->sb.s_feat_incompat |= HFS_FEAT_INCOMPAT_XATTR_CHAIN;
 	hfs_xattr_free(ip->xattr);
 	ip->xattr = xs;
 	return 0;
