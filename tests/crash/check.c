@@ -142,7 +142,7 @@ static int load_xattrs(struct snap *s, int obj, uint64_t ino, const char *path)
 		return failf(s->msg, s->len, "%s: listxattr size changed", path);
 	}
 	for (char *p = list; p < list + n && !ret; p += strlen(p) + 1) {
-		uint8_t val[4096];
+		static uint8_t val[HFS_XATTR_VALUE_MAX];
 		ssize_t v = hfs_getxattr(s->vol, ino, p, val, sizeof(val));
 
 		if (v < 0)
