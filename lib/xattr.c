@@ -143,12 +143,22 @@ static uint32_t xa_nvblk(size_t len)
 }
 
 /* Out-of-line entries: the reference is only 4-byte aligned. */
-static struct hfs_xattr_vref xa_vref(const struct hfs_xattr_entry *e)
+static uint32_t xa_ref_len(const struct hfs_xattr_entry *e)
 {
-	struct hfs_xattr_vref r;
+	uint32_t v;
 
-	memcpy(&r, xa_val(e), VREF);
-	return r;
+	memcpy(&v, xa_val(e) + offsetof(struct hfs_xattr_vref, v_len),
+	       sizeof(v));
+	return v;
+}
+
+static uint32_t xa_ref_nblk(const struct hfs_xattr_entry *e)
+{
+	uint32_t v;
+
+	memcpy(&v, xa_val(e) + offsetof(struct hfs_xattr_vref, v_nblk),
+	       sizeof(v));
+	return v;
 }
 
 static uint64_t xa_vblk(const struct hfs_xattr_entry *e, uint32_t i)
@@ -162,7 +172,7 @@ static uint64_t xa_vblk(const struct hfs_xattr_entry *e, uint32_t i)
 /* Length of the value of entry e. */
 static uint32_t xa_vlen(const struct hfs_xattr_entry *e)
 {
-	return e->x_flags & HFS_XATTR_F_VALBLK ? xa_vref(e).v_len
+	return e->x_flags & HFS_XATTR_F_VALBLK ? xa_ref_len(e)
 					       : e->x_value_len;
 }
 
@@ -194,17 +204,13 @@ static bool xa_find(const struct hfs_xattrs *xs, const char *name,
 /* Header fields other than b_next and b_count, then the crc. */
 static void xa_seal(uint8_t *buf, uint32_t magic, uint64_t owner)
 {
-	struct hfs_blkhdr h;
+	struct hfs_blkhdr *h = (void *)buf;
 
-	memcpy(&h, buf, XA_HDR);
-	h.b_magic = magic;
-	h.b_owner = owner;
-	h.b_pad = 0;
-	h.b_crc = 0;
-	memcpy(buf, &h, XA_HDR);
-	h.b_crc = hfs_crc_struct(buf, HFS_BLOCK_SIZE,
-				 offsetof(struct hfs_blkhdr, b_crc));
-	memcpy(buf, &h, XA_HDR);
+	h->b_magic = magic;
+	h->b_owner = owner;
+	h->b_pad = 0;
+	h->b_crc = hfs_crc_struct(buf, HFS_BLOCK_SIZE,
+				  offsetof(struct hfs_blkhdr, b_crc));
 }
 
 static void xa_set_hdr(uint8_t *buf, uint32_t count, uint64_t next)
@@ -319,12 +325,9 @@ static int work_remove(struct xa_work *w, struct xa_pos at)
 		return ret;
 	img = w->img[at.blk];
 	e = xa_at(img, at.pos);
-	if (e->x_flags & HFS_XATTR_F_VALBLK) {
-		struct hfs_xattr_vref r = xa_vref(e);
-
-		for (uint32_t i = 0; i < r.v_nblk && i < VBLK_MAX; i++)
+	if (e->x_flags & HFS_XATTR_F_VALBLK)
+		for (uint32_t i = 0; i < xa_ref_nblk(e) && i < VBLK_MAX; i++)
 			w->vfree[w->nvfree++] = xa_vblk(e, i);
-	}
 	used = xa_used(img);
 	esz = xa_esz(e);
 	memmove(img + XA_HDR + at.pos, img + XA_HDR + at.pos + esz,
@@ -417,10 +420,10 @@ static void put_entry(struct xa_work *w, uint32_t t, const char *name,
 	p = img + XA_HDR + used;
 	memcpy(p + XA_ENT, name, nlen);
 	if (w->nvnew) {
-		struct hfs_xattr_vref r = { (uint32_t)size, w->nvnew };
+		uint32_t r[2] = { (uint32_t)size, w->nvnew }; /* vref */
 
 		e.x_flags = HFS_XATTR_F_VALBLK;
-		memcpy(p + XA_ENT + nlen, &r, VREF);
+		memcpy(p + XA_ENT + nlen, r, VREF);
 		memcpy(p + XA_ENT + nlen + VREF, w->vnew,
 		       w->nvnew * sizeof(uint64_t));
 	} else if (size) {
@@ -599,15 +602,14 @@ int hfs_xattr_set_locked(struct hfs_vol *vol, struct hfs_inode *ip,
 static int read_value(struct hfs_vol *vol, struct hfs_inode *ip,
 		      const struct hfs_xattr_entry *e, void *out)
 {
-	struct hfs_xattr_vref r = xa_vref(e);
+	uint32_t len = xa_ref_len(e), nblk = xa_ref_nblk(e);
 	uint8_t *buf = malloc(HFS_BLOCK_SIZE);
 	int ret = buf ? 0 : -ENOMEM;
 
-	for (uint32_t i = 0; i < r.v_nblk && !ret; i++) {
+	for (uint32_t i = 0; i < nblk && !ret; i++) {
 		uint64_t b = xa_vblk(e, i);
 		size_t off = (size_t)i * SPACE;
-		uint32_t cnt = (uint32_t)(r.v_len - off < SPACE ? r.v_len - off
-								: SPACE);
+		uint32_t cnt = (uint32_t)(len - off < SPACE ? len - off : SPACE);
 		struct hfs_blkhdr h;
 
 		if (hfs_region_read(vol->rg, b * BLK, buf, HFS_BLOCK_SIZE,
@@ -716,7 +718,7 @@ static void each_block(const struct hfs_xattrs *xs,
 			const struct hfs_xattr_entry *e = xa_at(img, pos);
 
 			if (e->x_flags & HFS_XATTR_F_VALBLK)
-				for (uint32_t k = 0; k < xa_vref(e).v_nblk; k++)
+				for (uint32_t k = 0; k < xa_ref_nblk(e); k++)
 					fn(ctx, xa_vblk(e, k));
 			pos += xa_esz(e);
 		}
@@ -783,16 +785,16 @@ static bool xa_entries_ok(const uint8_t *blk, uint32_t used, uint64_t first,
 		    (e->x_flags & ~HFS_XATTR_F_VALBLK))
 			return false;
 		if (e->x_flags & HFS_XATTR_F_VALBLK) {
-			struct hfs_xattr_vref r;
+			uint32_t len, nblk;
 
 			if (e->x_value_len < VREF)
 				return false;
-			r = xa_vref(e);
-			if (r.v_len > HFS_XATTR_VALUE_MAX ||
-			    r.v_nblk != xa_nvblk(r.v_len) || r.v_nblk == 0 ||
-			    e->x_value_len != VREF + 8 * (size_t)r.v_nblk)
+			len = xa_ref_len(e);
+			nblk = xa_ref_nblk(e);
+			if (len > HFS_XATTR_VALUE_MAX || nblk != xa_nvblk(len) ||
+			    nblk == 0 || e->x_value_len != VREF + 8 * (size_t)nblk)
 				return false;
-			for (uint32_t k = 0; k < r.v_nblk; k++) {
+			for (uint32_t k = 0; k < nblk; k++) {
 				uint64_t b = xa_vblk(e, k);
 
 				if (b < first || b >= end)

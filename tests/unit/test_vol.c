@@ -390,7 +390,7 @@ static void test_xattr_many(void)
 	void *mem;
 	struct hfs_region *rg = make_region(&mem);
 	struct hfs_vol *vol = mount_vol(rg, NULL);
-	static char big[BIG + 1], back[BIG + 1], list[N * 16];
+	static char big[BIG + 8], back[BIG + 1], list[N * 16];
 	uint64_t ino = mkfile(vol, HFS_ROOT_INO, "many"), ino2;
 	struct statvfs st0, st;
 	struct hfs_attr a;
