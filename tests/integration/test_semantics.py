@@ -1204,6 +1204,15 @@ def _free_blocks(d):
     return st.f_bfree
 
 
+def _wait_free(d, before, what):
+    """The inode goes when the kernel sends FORGET, a moment after its
+    last reference: wait (10 s at most) for the free blocks to return."""
+    deadline = time.monotonic() + 10
+    while _free_blocks(d) != before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    check_eq(_free_blocks(d), before, 'free blocks (10 s at most) after %s' % what)
+
+
 def test_xattr_space():
     """holdfs only (tmpfs does not count xattrs in statfs): 1000 xattrs
     and a 64 KiB value take pool blocks, removing them gives every block
@@ -1242,7 +1251,18 @@ def test_xattr_space():
         os.setxattr(p, 'user.k%04d' % i, _xval(i))
     os.setxattr(p, 'user.big', big)
     os.unlink(p)
-    check_eq(_free_blocks(d), before, 'free blocks after unlinking a file with xattrs')
+    _wait_free(d, before, 'unlinking a file with xattrs')
+    # unlinked while open: the attributes stay usable through the
+    # descriptor and go with the inode after the last close (the kernel
+    # sends FORGET when it drops the inode, a moment after the close)
+    with open(p, 'w') as f:
+        for i in range(XATTR_N):
+            os.setxattr(f.fileno(), 'user.k%04d' % i, _xval(i))
+        os.setxattr(f.fileno(), 'user.big', big)
+        os.unlink(p)
+        check_eq(os.getxattr(f.fileno(), 'user.big'), big, '64 KiB value of an unlinked open file')
+        check(_free_blocks(d) < before, 'blocks of an unlinked open file freed early')
+    _wait_free(d, before, 'the last close of an unlinked file')
     for i in range(XATTR_N):
         os.setxattr(keep, 'user.k%04d' % i, _xval(i))
     os.setxattr(keep, 'user.big', big)
