@@ -373,6 +373,14 @@ int p1_check_xattr(struct fsck *f, struct p1_img *m)
 	for (size_t i = 0; i < c.nnames; i++)
 		free(c.names[i]);
 	free(c.names);
+	if (!ret && m->nxa > 1 &&
+	    !(f->sb.s_feat_incompat & HFS_FEAT_INCOMPAT_XATTR_CHAIN) &&
+	    fix_problem(f, HFS_P1_XATTR_FEATURE, m->ino, HFS_FSCK_NO_OFF,
+			"inode %" PRIu64 " has %u xattr and value blocks, "
+			"the superblock lacks XATTR_CHAIN", m->ino, m->nxa)) {
+		f->sb.s_feat_incompat |= HFS_FEAT_INCOMPAT_XATTR_CHAIN;
+		f->rep->modified = true;
+	}
 	if (ret != -EUCLEAN)
 		return ret;
 	p1_find(m, HFS_P1_XATTR_BAD, c.at * BLK,

@@ -548,6 +548,14 @@ static void c_xattr_dup_name(struct img *im)
 	blk_recrc(blk);
 }
 
+static void c_xattr_feature(struct img *im)
+{
+	struct hfs_super *s = sb_of(im);
+
+	s->s_feat_incompat &= ~HFS_FEAT_INCOMPAT_XATTR_CHAIN;
+	sb_recrc(s);
+}
+
 static void c_extent_on_xattr_value(struct img *im)
 {
 	struct hfs_inode_disk *f2 = inode_at(im, ino_of(im, "/a/f2"));
@@ -1147,6 +1155,8 @@ static const struct fcase cases[] = {
 	  F_NOXATTR, 0, NULL },
 	{ "xattr_dup_name", c_xattr_dup_name, 4, HFS_P1_XATTR_BAD, { NULL },
 	  F_NOXATTR, 0, NULL },
+	{ "xattr_feature", c_xattr_feature, 4, HFS_P1_XATTR_FEATURE, { NULL },
+	  F_PREEN, 1, NULL },
 	{ "extent_on_xattr_value", c_extent_on_xattr_value, 4,
 	  HFS_P1B_DUP_BLOCKS, { "/a/f2" }, F_LOST, 0, NULL },
 	{ "dentry_crc", c_dentry_crc, 4, HFS_P2_DENTRY_CRC, { "/a/f1" }, 0, 0,
