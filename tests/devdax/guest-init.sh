@@ -77,8 +77,11 @@ setup() {
 	ralign=$(cat /sys/bus/nd/devices/region0/align)
 	rsize=$(cat /sys/bus/nd/devices/region0/size)
 	DAXALIGN=2M
-	if ! T 60 ndctl create-namespace -f -e namespace0.0 -m devdax -a 2M >/tmp/ns.json 2>/tmp/ns.err; then
-		rlog "create-namespace -a 2M failed: $(head -c 200 /tmp/ns.err)"
+	# poison4k: a 4 KiB-aligned device, so that mappings are by page
+	# (PTEs) and the kernel reports poison per page (si_addr_lsb 12).
+	if [ "$SCEN" = poison4k ] ||
+	   ! T 60 ndctl create-namespace -f -e namespace0.0 -m devdax -a 2M >/tmp/ns.json 2>/tmp/ns.err; then
+		[ "$SCEN" = poison4k ] || rlog "create-namespace -a 2M failed: $(head -c 200 /tmp/ns.err)"
 		DAXALIGN=4K
 		if ! T 60 ndctl create-namespace -f -e namespace0.0 -m devdax -a 4K >/tmp/ns.json 2>/tmp/ns.err; then
 			result setup.namespace 0 "create-namespace failed with -a 2M and -a 4K: $(head -c 200 /tmp/ns.err | tr '\n' ' ')"
@@ -763,6 +766,247 @@ nfs_range_failure() {
 	fi
 }
 
+# --- poison: a real memory failure on a DAX-mapped page ---------------------
+# Several dax clients, each on fds/files of its own: dcn NAME SECS LINE.
+dcn_start() { # dcn_start NAME FD
+	mkfifo /tmp/dc$1.in
+	: > /tmp/dc$1.out
+	dax_client < /tmp/dc$1.in > /tmp/dc$1.out 2>/tmp/dc$1.err 5<&- 6<&- 7<&- 8<&- 9<&- &
+	eval "DC_$1=\$!"
+	eval "exec $2>/tmp/dc$1.in"
+	eval "DCFD_$1=$2"
+}
+dcn() { # dcn NAME SECS LINE: one answer line, or no-answer/client-dead
+	eval "fd=\$DCFD_$1 pid=\$DC_$1"
+	n0=$(wc -l < /tmp/dc$1.out)
+	eval "echo \"\$3\" >&$fd" 2>/dev/null || { echo "pipe-closed"; return; }
+	i=0
+	while [ "$(wc -l < /tmp/dc$1.out)" -le "$n0" ] && [ $i -lt $(($2 * 10)) ]; do
+		sleep 0.1; i=$((i + 1))
+	done
+	if [ "$(wc -l < /tmp/dc$1.out)" -gt "$n0" ]; then sed -n "$((n0 + 1))p" /tmp/dc$1.out
+	elif kill -0 $pid 2>/dev/null; then echo "no-answer-${2}s"
+	else wait $pid; echo "client-dead status=$?"
+	fi
+}
+dcn_stop() { # dcn_stop NAME
+	eval "fd=\$DCFD_$1 pid=\$DC_$1"
+	eval "exec $fd>&-"
+	i=0
+	while kill -0 $pid 2>/dev/null && [ $i -lt 30 ]; do sleep 0.1; i=$((i + 1)); done
+	kill -9 $pid 2>/dev/null
+	wait $pid 2>/dev/null
+}
+
+scenario_poison() {
+	if [ ! -x /opt/holdfs/bin/dax_client ]; then
+		result poison.sigbus 0 "dax_client not built"
+		unmount_holdfs poison any-rc
+		return
+	fi
+	dd if=/dev/urandom of=/tmp/pref bs=1M count=4 2>/dev/null
+	cp /tmp/pref /mnt/pz
+	T 10 sync
+	# Two holders of pz's first allocation unit: A poisons, B is the
+	# other holder that must be revoked.
+	dcn_start A 8
+	dcn_start B 9
+	ma=$(dcn A 10 "map /mnt/pz 0 2097152 r") ta=$(dcn A 10 "touch 4096")
+	mb=$(dcn B 10 "map /mnt/pz 0 2097152 r") tb=$(dcn B 10 "touch 4096")
+	ia=$(dcn A 10 info)
+	rlog "holders before: A map=[$ma] touch=[$ta] info=[$ia]; B map=[$mb] touch=[$tb]"
+	T 10 holdfsctl leases /mnt 2>&1 | while IFS= read -r l; do rlog "[leases] $l"; done
+	nlog=$(wc -l < /tmp/holdfs.log)
+	dmesg -c > /dev/null
+
+	t0=$(now_ms)
+	hp=$(dcn A 10 "hwpoison 4096")
+	t1=$(now_ms)
+	ta2=$(dcn A 10 "touch 4096")
+	dmesg | grep -iE 'memory failure|hwpoison|poison|mce|inject' | head -n 20 | while IFS= read -r l; do rlog "[dmesg] $l"; done
+	rlog "A: hwpoison=[$hp] in $((t1 - t0))ms, touch after=[$ta2]"
+	code=
+	case "$hp $ta2" in
+	*"sigbus code=4 "*) code=BUS_MCEERR_AR ;;
+	*"sigbus code=5 "*) code=BUS_MCEERR_AO ;;
+	esac
+	if [ -n "$code" ]; then
+		result poison.sigbus 1 "madvise(MADV_HWPOISON) on A's lease page at file offset 4096: A got SIGBUS $code: hwpoison=[$hp] touch=[$ta2]"
+	else
+		result poison.sigbus 0 "no machine-check SIGBUS in A: hwpoison=[$hp] touch=[$ta2]"
+	fi
+
+	# The daemon learns (libholdfs's report, or its own AO notice).
+	i=0
+	while [ $i -lt 50 ]; do
+		tail -n +$((nlog + 1)) /tmp/holdfs.log > /tmp/holdfs.new
+		grep -qiE 'poison|media error|lost bytes' /tmp/holdfs.new && break
+		sleep 0.1; i=$((i + 1))
+	done
+	sleep 0.5
+	tail -n +$((nlog + 1)) /tmp/holdfs.log > /tmp/holdfs.new
+	logfile holdfs /tmp/holdfs.new 30
+	T 10 holdfsctl status /mnt > /tmp/status.out 2>&1
+	logfile status /tmp/status.out 30
+	first=$(grep -iE 'poison|media error' /tmp/holdfs.new | head -n 1)
+	if [ -n "$first" ] && grep -qiE 'degraded' /tmp/status.out; then
+		result poison.daemon_learned 1 "$first; status $(grep -iE '^ *state' /tmp/status.out | head -n 1)"
+	else
+		result poison.daemon_learned 0 "daemon log: ${first:-(nothing about poison)}; status: $(head -c 200 /tmp/status.out | tr '\n' ' ')"
+	fi
+
+	eb=$(dcn B 10 events) tb2=$(dcn B 10 "touch 4096") aob=$(dcn B 10 ao)
+	ea=$(dcn A 10 events)
+	rlog "B after: events=[$eb] touch=[$tb2] ao=[$aob]; A events=[$ea]"
+	case "$eb $tb2" in
+	*"ok n="[1-9]*|*revoked=1*) result poison.holders_revoked 1 "the other holder B lost the range: events=[$eb] touch=[$tb2] (kernel AO to B: $aob)" ;;
+	*) result poison.holders_revoked 0 "B still maps the poisoned range: events=[$eb] touch=[$tb2] ao=[$aob]" ;;
+	esac
+	dcn_stop A
+	dcn_stop B
+
+	echo 3 > /proc/sys/vm/drop_caches
+	T 10 dd if=/mnt/pz of=/dev/null bs=4096 skip=1 count=1 2>/tmp/pz.err; r1=$?
+	e1=$(head -n 1 /tmp/pz.err)
+	dd if=/tmp/pref bs=1M skip=2 count=2 2>/dev/null | md5sum > /tmp/pz.want
+	T 10 dd if=/mnt/pz bs=1M skip=2 count=2 2>/dev/null | md5sum > /tmp/pz.got
+	case $e1 in
+	*Input/output*) result poison.range_eio 1 "read of the poisoned page through the mount: $e1; the file's second allocation unit reads back $(cmp -s /tmp/pz.want /tmp/pz.got && echo intact || echo DIFFERENT)" ;;
+	*) result poison.range_eio 0 "read of the poisoned page through the mount rc=$r1: ${e1:-no error (data served)}" ;;
+	esac
+	err=
+	T 30 cmp /tmp/ref /mnt/f1 >/dev/null 2>&1 || err="$err f1"
+	for k in 1 2 3 4 5 6 7 8 9 10; do
+		[ "$(T 10 cat /mnt/dir/s$k)" = "small file $k" ] || err="$err s$k"
+	done
+	cmp -s /tmp/pz.want /tmp/pz.got || err="$err pz-second-unit"
+	if [ -z "$err" ]; then result poison.others_intact 1 "the 8 MiB file, ten small files and pz's unpoisoned unit read back byte for byte"
+	else result poison.others_intact 0 "differ or fail:$err"
+	fi
+
+	# The bad extents the daemon recorded ("0xOFF+0xLEN" lines).
+	badx=$(sed -n '/^bad extents/,/^[a-z]/p' /tmp/status.out | grep -o '0x[0-9a-f]*+0x[0-9a-f]*' | tr '\n' ' ')
+	T 10 rm /mnt/pz
+	unmount_holdfs poison.first any-rc
+	T 120 fsck.holdfs -n -f --json /dev/dax0.0 >/tmp/fsck.json 2>/tmp/fsck.err; frc=$?
+	nbad=$(tr -d ' \n' < /tmp/fsck.json | grep -o '"bad_extents":[0-9]*' | cut -d: -f2)
+	bbad=$(tr -d ' \n' < /tmp/fsck.json | grep -o '"blocks_bad":[0-9]*' | cut -d: -f2)
+	rlog "fsck.holdfs -n -f --json rc=$frc: bad_extents=$nbad blocks_bad=$bbad $(head -c 200 /tmp/fsck.err)"
+	if [ "${nbad:-0}" -ge 1 ] 2>/dev/null; then
+		result poison.fsck_bad 1 "fsck.holdfs -n -f rc=$frc: $nbad bad extent(s), $bbad bad block(s); the daemon had recorded: $badx"
+	else
+		result poison.fsck_bad 0 "fsck.holdfs -n -f rc=$frc reports bad_extents=${nbad:-?}; the daemon had recorded: ${badx:-nothing}"
+	fi
+
+	# Remount: the bad range stays on the list, and new data (after pz,
+	# which owned the block, was removed) is never placed on it.
+	if mount_holdfs; then
+		T 10 holdfsctl status /mnt > /tmp/status2.out 2>&1
+		logfile status2 /tmp/status2.out 12
+		badx2=$(sed -n '/^bad extents/,/^[a-z]/p' /tmp/status2.out | grep -o '0x[0-9a-f]*+0x[0-9a-f]*' | tr '\n' ' ')
+		dd if=/dev/urandom of=/tmp/nref bs=1M count=16 2>/dev/null
+		T 30 cp /tmp/nref /mnt/new
+		T 10 sync
+		dcn_start N 8
+		mn=$(dcn N 10 "map /mnt/new 0 16777216 r")
+		T 10 holdfsctl leases /mnt > /tmp/leases2.out 2>&1
+		dcn_stop N
+		ext=$(grep -o '[0-9a-fx]*+0x[0-9a-f]*@0x[0-9a-f]*' /tmp/leases2.out | tr '\n' ' ')
+		over=
+		for b in $badx; do
+			bo=$((${b%%+*})) bl=$((${b#*+}))
+			for e in $ext; do
+				el=${e#*+}; el=$((${el%%@*})) eo=$((${e#*@}))
+				[ $bo -lt $((eo + el)) ] && [ $eo -lt $((bo + bl)) ] && over="$over $e"
+			done
+		done
+		echo 3 > /proc/sys/vm/drop_caches
+		T 30 cmp /tmp/nref /mnt/new >/dev/null 2>&1; crc=$?
+		if [ -n "$badx" ] && [ "$badx2" = "$badx" ] && [ -n "$ext" ] && [ -z "$over" ] && [ $crc = 0 ]; then
+			result poison.remount 1 "after remount the bad list is still $badx2; a new 16 MiB file (map=[$mn]) lies at $ext, none on it, and reads back"
+		else
+			result poison.remount 0 "bad list before '$badx' after '$badx2'; new file extents '$ext' (map=[$mn]) overlapping:${over:- none}; cmp rc=$crc"
+		fi
+		scenario_offline
+	else
+		result poison.remount 0 "remount failed"
+	fi
+}
+
+# Planned removal: holdfsctl offline under load, then disable the device.
+scenario_offline() {
+	dd if=/dev/urandom of=/tmp/oref bs=1M count=4 2>/dev/null
+	cp /tmp/oref /mnt/held
+	T 10 sync
+	exec 7</mnt/held
+	dd if=/dev/zero of=/mnt/dx bs=1M count=4 2>/dev/null
+	dcn_start C 8
+	mc=$(dcn C 10 "map /mnt/dx 0 2097152 rw") fc=$(dcn C 10 "fill 0 4096 171") pc=$(dcn C 10 "persist 0 4096")
+	rlog "offline: client C map=[$mc] fill=[$fc] persist=[$pc]"
+	( i=0
+	  while [ ! -e /tmp/writer.stop ]; do
+		if dd if=/dev/zero of=/mnt/w.$((i % 4)) bs=64k count=4 conv=fsync 2>/dev/null; then
+			echo "$(now_ms) ok"
+		else
+			echo "$(now_ms) err"
+		fi
+		i=$((i + 1))
+		sleep 0.05
+	  done ) > /tmp/writer.log 2>&1 5<&- 6<&- 7<&- 8<&- 9<&- &
+	WPID=$!
+	sleep 1
+	t0=$(now_ms)
+	T 60 holdfsctl offline --deadline-ms 2000 /mnt > /tmp/offline.out 2>&1; orc=$?
+	t1=$(now_ms)
+	logfile offline /tmp/offline.out 20
+	i=0
+	while kill -0 $DPID 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	if kill -0 $DPID 2>/dev/null; then drc=running; else wait $DPID; drc=$?; fi
+	if [ $orc = 0 ] && [ "$drc" = 0 ] && ! grep -q ' /mnt fuse' /proc/mounts; then
+		result offline.command 1 "holdfsctl offline rc=0 in $((t1 - t0))ms; the daemon unmounted and exited 0: $(head -n 1 /tmp/offline.out)"
+	else
+		result offline.command 0 "holdfsctl offline rc=$orc; daemon $drc; $(grep ' /mnt ' /proc/mounts | cut -d' ' -f1-3)"
+	fi
+	ec=$(dcn C 10 events)
+	T 20 daxctl disable-device dax0.0 >/tmp/remove.out 2>&1; rrc=$?
+	sleep 1
+	ec2=$(dcn C 10 events) tc=$(dcn C 10 "touch 0")
+	touch /tmp/writer.stop
+	i=0
+	while kill -0 $WPID 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	kill -9 $WPID 2>/dev/null; wait $WPID 2>/dev/null
+	alive=0; kill -0 $DC_C 2>/dev/null && alive=1
+	rlog "offline: client C events before disable=[$ec] after=[$ec2] touch=[$tc] alive=$alive; writer $(grep -c ok /tmp/writer.log) ok / $(grep -c err /tmp/writer.log) err"
+	killed=$(dmesg | grep -ciE 'killed|potentially unexpected fatal signal')
+	if [ $rrc = 0 ] && [ $alive = 1 ] && [ "$killed" = 0 ]; then
+		result offline.no_kill 1 "daxctl disable-device after offline rc=0; the client is alive (lease revoked before: events=[$ec]), no process killed"
+	else
+		result offline.no_kill 0 "disable rc=$rrc ($(head -c 100 /tmp/remove.out)); client alive=$alive ($tc); $killed kill lines in dmesg"
+	fi
+	dcn_stop C
+	exec 7<&-
+	T 20 daxctl enable-device dax0.0 >/tmp/enable.out 2>&1; erc=$?
+	i=0
+	while [ ! -c /dev/dax0.0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	T 120 fsck.holdfs -n /dev/dax0.0 >/tmp/fsck2.out 2>&1; frc=$?
+	logfile fsck2 /tmp/fsck2.out 8
+	lost=
+	if [ $erc = 0 ] && mount_holdfs; then
+		T 30 cmp /tmp/oref /mnt/held >/dev/null 2>&1 || lost="$lost held"
+		T 30 cmp /tmp/ref /mnt/f1 >/dev/null 2>&1 || lost="$lost f1"
+		T 30 cmp /tmp/nref /mnt/new >/dev/null 2>&1 || lost="$lost new"
+		[ "$(T 10 dd if=/mnt/dx bs=4096 count=1 2>/dev/null | tr -d '\253' | wc -c)" = 0 ] || lost="$lost dx-persisted-fill"
+		if [ $frc = 0 ] && [ -z "$lost" ]; then
+			result offline.nothing_lost 1 "after daxctl enable-device: fsck.holdfs -n clean (no replay), and every file, the client's persisted store included, reads back"
+		else
+			result offline.nothing_lost 0 "fsck rc=$frc: $(tail -n 1 /tmp/fsck2.out); lost or different:$lost"
+		fi
+		unmount_holdfs offline
+	else
+		result offline.nothing_lost 0 "daxctl enable-device rc=$erc ($(head -c 100 /tmp/enable.out)) or mount failed; fsck rc=$frc"
+	fi
+}
+
 case $SCEN in
 basic)
 	if setup; then scenario_basic; fi ;;
@@ -770,6 +1014,8 @@ daxctl|ndctl)
 	if setup; then scenario_remove $SCEN; fi ;;
 nfs)
 	if setup; then scenario_nfs; fi ;;
+poison|poison4k)
+	if setup; then scenario_poison; fi ;;
 *)
 	result scenario 0 "unknown scenario '$SCEN'" ;;
 esac

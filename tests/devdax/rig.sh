@@ -13,6 +13,10 @@
 #   nfs      export the holdfs mount with the guest kernel's nfsd (NFSv4
 #            over loopback), file operations through two NFS mounts, a
 #            restart of holdfs under the export, a range failure
+#   poison   madvise(MADV_HWPOISON) on a page a DAX client maps (a real
+#            memory failure in the guest kernel), then 'holdfsctl offline'
+#            and 'daxctl disable-device' under load
+#   poison4k the same on a 4 KiB-aligned device-dax (page-sized mappings)
 #
 # The guest prints "RIG-RESULT scenario=S name=N ok=0|1 detail=..." lines on
 # its serial console; this script collects them and exits 0 only if every
@@ -51,9 +55,9 @@ while getopts "kt:h" o; do
 done
 shift $((OPTIND - 1))
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(basic daxctl ndctl nfs)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(basic daxctl ndctl nfs poison4k)
 for s in "${scenarios[@]}"; do
-	case $s in basic|daxctl|ndctl|nfs) ;; *) echo "rig: unknown scenario '$s'" >&2; exit 2 ;; esac
+	case $s in basic|daxctl|ndctl|nfs|poison|poison4k) ;; *) echo "rig: unknown scenario '$s'" >&2; exit 2 ;; esac
 done
 
 log() { printf 'rig: %s\n' "$*" >&2; }
@@ -227,8 +231,10 @@ if [ -n "$nfsroot" ]; then
 fi
 # dlopen()ed by glibc, invisible to ldd: pthread_cancel (libfuse's worker
 # threads at unmount) aborts without libgcc_s.
+# (awk reads to the end: an early exit could SIGPIPE ldconfig, and pipefail
+# made that the rig's silent death, exit 141.)
 for l in libgcc_s.so.1; do
-	p=$(ldconfig -p | awk -v l="$l" '$1 == l && /x86-64/ { print $NF; exit }')
+	p=$(ldconfig -p | awk -v l="$l" '$1 == l && /x86-64/ && !p { p = $NF } END { print p }')
 	[ -n "$p" ] && cp -L "$p" "$root/usr/lib/x86_64-linux-gnu/$l"
 done
 cp "$here/guest-init.sh" "$root/init"
@@ -271,6 +277,8 @@ declare -A expect=(
 	[daxctl]="setup.modules setup.namespace setup.sysfs setup.mkfs setup.mount setup.io remove.command remove.daemon_alive remove.notice remove.eio_held_fd remove.eio_new_open remove.eio_write remove.root_answers remove.dax_client remove.nohang remove.unmount remove.daemon_exit"
 )
 expect[ndctl]=${expect[daxctl]}
+expect[poison]="setup.modules setup.namespace setup.sysfs setup.mkfs setup.mount setup.io poison.sigbus poison.daemon_learned poison.holders_revoked poison.range_eio poison.others_intact poison.first.unmount poison.fsck_bad poison.remount offline.command offline.no_kill offline.nothing_lost offline.unmount offline.daemon_exit"
+expect[poison4k]=${expect[poison]}
 expect[nfs]="setup.modules setup.namespace setup.sysfs setup.mkfs setup.mount setup.io nfs.server nfs.write_read nfs.rename nfs.link nfs.unlink_open nfs.truncate nfs.second_view nfs.readdir nfs.restart nfs.restart_new_open nfs.restart_old_handles nfs.range_eio nfs.range_unaffected nfs.nohang nfs.unmount nfs.daemon_exit"
 
 
