@@ -623,6 +623,7 @@ scenario_nfs() {
 
 	nfs_restart
 	nfs_range_failure
+	nfs_device_loss
 
 	nfs_down
 	unmount_holdfs nfs any-rc
@@ -702,6 +703,29 @@ nfs_restart() {
 	   *"Stale file handle"*|*"Input/output"*) result nfs.restart_old_handles 1 "old handles fail cleanly: $fd_how; $h_how" ;;
 	   *) result nfs.restart_old_handles 0 "old handles: $fd_how; $h_how" ;;
 	   esac ;;
+	esac
+}
+
+# The device taken away under the export: NFS clients get EIO, no hang.
+nfs_device_loss() {
+	t0=$(now_ms)
+	T 30 daxctl disable-device dax0.0 >/tmp/remove.out 2>&1; rrc=$?
+	t1=$(now_ms)
+	sleep 0.5
+	T 10 dd if=/nfs1/other of=/dev/null bs=64k count=1 iflag=direct 2>/tmp/l1.err; r1=$?
+	T 10 dd if=/nfs2/f1 of=/dev/null bs=64k count=1 2>/tmp/l2.err; r2=$?
+	T 10 sh -c 'echo x > /nfs1/after-loss' 2>/tmp/l3.err; r3=$?
+	T 10 ls /nfs2 >/tmp/l4.out 2>&1; r4=$?
+	t2=$(now_ms)
+	e1=$(head -n 1 /tmp/l1.err) e2=$(head -n 1 /tmp/l2.err) e3=$(head -n 1 /tmp/l3.err)
+	rlog "device loss under the export: daxctl rc=$rrc in $((t1 - t0))ms; read /nfs1 rc=$r1 $e1; read /nfs2 rc=$r2 $e2; create rc=$r3 $e3; ls /nfs2 rc=$r4 $(head -c 100 /tmp/l4.out | tr '\n' ' '); $((t2 - t1))ms"
+	hung=
+	for r in $r1 $r2 $r3 $r4; do [ $r = 137 ] && hung=1; done
+	case "$e1|$e2|$e3" in
+	*Input/output*"|"*Input/output*"|"*Input/output*)
+		[ -z "$hung" ] && result nfs.loss_eio 1 "after daxctl disable-device: reads on both NFS mounts and a create fail with EIO within $((t2 - t1))ms; ls rc=$r4" ||
+			result nfs.loss_eio 0 "EIO, but something hung (rc 137): $r1 $r2 $r3 $r4" ;;
+	*) result nfs.loss_eio 0 "daxctl rc=$rrc; /nfs1 read rc=$r1 $e1; /nfs2 read rc=$r2 $e2; create rc=$r3 $e3; ls rc=$r4" ;;
 	esac
 }
 
