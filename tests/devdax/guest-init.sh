@@ -877,8 +877,14 @@ scenario_poison() {
 	T 10 holdfsctl status /mnt > /tmp/status.out 2>&1
 	logfile status /tmp/status.out 30
 	first=$(grep -iE 'poison|media error' /tmp/holdfs.new | head -n 1)
+	# Which source told it: its own AO (the kernel signals the daemon, which
+	# asked for early kill) and/or libholdfs's report from A's handler (none
+	# if the daemon had already revoked A's range when the handler ran).
+	src=
+	grep -q 'sigbus (machine check)' /tmp/holdfs.new && src="$src daemon-AO"
+	grep -q 'reports poison' /tmp/holdfs.new && src="$src client-report"
 	if [ -n "$first" ] && grep -qiE 'degraded' /tmp/status.out; then
-		result poison.daemon_learned 1 "$first; status $(grep -iE '^ *state' /tmp/status.out | head -n 1)"
+		result poison.daemon_learned 1 "sources:${src:- ?}; $first; status $(grep -iE '^ *state' /tmp/status.out | head -n 1)"
 	else
 		result poison.daemon_learned 0 "daemon log: ${first:-(nothing about poison)}; status: $(head -c 200 /tmp/status.out | tr '\n' ' ')"
 	fi
