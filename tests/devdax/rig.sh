@@ -10,6 +10,13 @@
 #   daxctl   as basic up to I/O, then 'daxctl disable-device dax0.0' under
 #            load (writer loop, a held-open file, a libholdfs DAX mapping)
 #   ndctl    the same with 'ndctl disable-namespace namespace0.0'
+#   nfs      export the holdfs mount with the guest kernel's nfsd (NFSv4
+#            over loopback), file operations through two NFS mounts, a
+#            restart of holdfs under the export, a range failure
+#   poison   madvise(MADV_HWPOISON) on a page a DAX client maps (a real
+#            memory failure in the guest kernel), then 'holdfsctl offline'
+#            and 'daxctl disable-device' under load
+#   poison4k the same on a 4 KiB-aligned device-dax (page-sized mappings)
 #
 # The guest prints "RIG-RESULT scenario=S name=N ok=0|1 detail=..." lines on
 # its serial console; this script collects them and exits 0 only if every
@@ -48,9 +55,9 @@ while getopts "kt:h" o; do
 done
 shift $((OPTIND - 1))
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(basic daxctl ndctl)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(basic daxctl ndctl nfs poison4k)
 for s in "${scenarios[@]}"; do
-	case $s in basic|daxctl|ndctl) ;; *) echo "rig: unknown scenario '$s'" >&2; exit 2 ;; esac
+	case $s in basic|daxctl|ndctl|nfs|poison|poison4k) ;; *) echo "rig: unknown scenario '$s'" >&2; exit 2 ;; esac
 done
 
 log() { printf 'rig: %s\n' "$*" >&2; }
@@ -124,6 +131,30 @@ fi
 kver=$(ls "$kroot/lib/modules" | sed -n 1p)
 vmlinuz=$kroot/boot/vmlinuz-$kver
 [ -f "$vmlinuz" ] || die "no $vmlinuz in $kpkg"
+
+# NFS server and client tools for the nfs scenario: the packages are
+# downloaded and unpacked into the cache, never installed (installing
+# nfs-kernel-server would pull in rpcbind and try to start both services on
+# a host whose kernel may have no nfsd).  Libraries the host lacks come from
+# the same unpacked tree.
+nfsroot=
+case " ${scenarios[*]} " in *" nfs "*)
+	nfsroot=$cache/nfs-utils
+	nfs_pkgs="nfs-kernel-server nfs-common libwrap0 libnfsidmap1 libtirpc3 libtirpc-common"
+	if [ ! -e "$nfsroot/.done" ]; then
+		log "downloading $nfs_pkgs (once; unpacked in $nfsroot, not installed)"
+		rm -rf "$nfsroot" "$cache/dl"
+		mkdir -p "$cache/dl" "$nfsroot"
+		chmod 777 "$cache/dl"
+		# shellcheck disable=SC2086
+		( cd "$cache/dl" && apt-get download $nfs_pkgs >&2 ) ||
+			{ apt-get update -q >&2 && ( cd "$cache/dl" && apt-get download $nfs_pkgs >&2 ); } ||
+			die "apt-get download $nfs_pkgs failed"
+		for d in "$cache"/dl/*.deb; do dpkg-deb -x "$d" "$nfsroot"; done
+		rm -rf "$cache/dl"
+		touch "$nfsroot/.done"
+	fi ;;
+esac
 flock -u 9
 
 # --- initramfs ------------------------------------------------------------
@@ -182,10 +213,28 @@ for l in "$build"/client/libholdfs.so*; do
 	cp -L "$l" "$root/usr/lib/x86_64-linux-gnu/$(basename "$l")"
 	add_libs "$l"
 done
+if [ -n "$nfsroot" ]; then
+	nfslib=$nfsroot/usr/lib/x86_64-linux-gnu:$nfsroot/lib/x86_64-linux-gnu
+	for b in usr/sbin/rpc.nfsd usr/sbin/rpc.mountd usr/sbin/exportfs sbin/mount.nfs; do
+		[ -x "$nfsroot/$b" ] || die "no $b in the unpacked nfs packages ($nfsroot)"
+		missing=$(LD_LIBRARY_PATH=$nfslib ldd "$nfsroot/$b" | awk '/not found/ { print $1 }')
+		[ -z "$missing" ] || die "$b needs libraries neither the host nor $nfsroot has: $missing"
+		LD_LIBRARY_PATH=$nfslib add_bin "$nfsroot/$b" usr/sbin
+	done
+	ln -s mount.nfs "$root/usr/sbin/mount.nfs4"
+	cp "$nfsroot/etc/netconfig" "$root/etc/netconfig"
+	printf '127.0.0.1 localhost\n::1 localhost\n' > "$root/etc/hosts"
+	printf 'passwd: files\ngroup: files\nhosts: files\nservices: files\nprotocols: files\n' > "$root/etc/nsswitch.conf"
+	# what netbase would provide: rpc.nfsd looks up the "nfs" service
+	printf 'sunrpc 111/tcp\nsunrpc 111/udp\nnfs 2049/tcp\nnfs 2049/udp\n' > "$root/etc/services"
+	printf 'ip 0 IP\ntcp 6 TCP\nudp 17 UDP\n' > "$root/etc/protocols"
+fi
 # dlopen()ed by glibc, invisible to ldd: pthread_cancel (libfuse's worker
 # threads at unmount) aborts without libgcc_s.
+# (awk reads to the end: an early exit could SIGPIPE ldconfig, and pipefail
+# made that the rig's silent death, exit 141.)
 for l in libgcc_s.so.1; do
-	p=$(ldconfig -p | awk -v l="$l" '$1 == l && /x86-64/ { print $NF; exit }')
+	p=$(ldconfig -p | awk -v l="$l" '$1 == l && /x86-64/ && !p { p = $NF } END { print p }')
 	[ -n "$p" ] && cp -L "$p" "$root/usr/lib/x86_64-linux-gnu/$l"
 done
 cp "$here/guest-init.sh" "$root/init"
@@ -199,7 +248,9 @@ printf '%s\n' "$kpkg" > "$root/etc/rig-kernel"
 # layout, with a fresh modules.dep for busybox modprobe.
 modlist=()
 mkdir -p "$work/empty-modprobe.d"  # ignore the host's modprobe.d (ndctl adds an install rule)
-for m in libnvdimm nfit nd_btt nd_pmem device_dax dax_pmem fuse; do
+mods="libnvdimm nfit nd_btt nd_pmem device_dax dax_pmem fuse"
+[ -n "$nfsroot" ] && mods="$mods nfsd nfsv4"
+for m in $mods; do
 	out=$(modprobe -C "$work/empty-modprobe.d" -d "$kroot" -S "$kver" --show-depends "$m" 2>&1) ||
 		die "modprobe --show-depends $m: $out"
 	while read -r kind path _; do
@@ -226,6 +277,10 @@ declare -A expect=(
 	[daxctl]="setup.modules setup.namespace setup.sysfs setup.mkfs setup.mount setup.io remove.command remove.daemon_alive remove.notice remove.eio_held_fd remove.eio_new_open remove.eio_write remove.root_answers remove.dax_client remove.nohang remove.unmount remove.daemon_exit"
 )
 expect[ndctl]=${expect[daxctl]}
+expect[poison]="setup.modules setup.namespace setup.sysfs setup.mkfs setup.mount setup.io poison.sigbus poison.daemon_learned poison.holders_revoked poison.range_eio poison.others_intact poison.first.unmount poison.fsck_bad poison.remount offline.command offline.no_kill offline.nothing_lost offline.unmount offline.daemon_exit"
+expect[poison4k]=${expect[poison]}
+expect[nfs]="setup.modules setup.namespace setup.sysfs setup.mkfs setup.mount setup.io nfs.server nfs.write_read nfs.rename nfs.link nfs.unlink_open nfs.truncate nfs.second_view nfs.readdir nfs.restart nfs.restart_new_open nfs.restart_old_handles nfs.range_eio nfs.range_unaffected nfs.nohang nfs.loss_eio nfs.unmount nfs.daemon_exit"
+
 
 for s in "${scenarios[@]}"; do
 	img=$work/nvdimm-$s.img

@@ -9,12 +9,20 @@
  *   persist OFF LEN         holdfs_persist
  *   read OFF LEN            hex of the bytes at file offset OFF
  *   touch OFF               load one byte, catching SIGBUS:
- *                           "ok sigbus code=C addr=0|1 off=O revoked=R
- *                            reason=N path=P" or "ok byte XX"
+ *                           "ok sigbus code=C lsb=L addr=0|1 off=O
+ *                            revoked=R reason=N path=P" or "ok byte XX"
+ *                           (L: si_addr_lsb of a machine check, else 0)
  *   poke OFF BYTE           store one byte, catching SIGBUS (same answer)
  *   info                    holdfs_lease_info
  *   events                  revoke handler calls so far
  *   unmap                   holdfs_unmap
+ *   hwpoison OFF            madvise(MADV_HWPOISON) of the page at file
+ *                           offset OFF (root), catching SIGBUS: the
+ *                           touch answer, or "ok madvise" if no signal
+ *   ao                      action-optional machine-check SIGBUS
+ *                           (BUS_MCEERR_AO) received outside a touch:
+ *                           "ok ao=N addr=A" (A: the last one's si_addr
+ *                           as a file offset, -1 if none or below the map)
  *   fork OFF                in a forked child: holdfs_unmap (must not
  *                           release the parent's lease), then load OFF;
  *                           "ok child unmap=R signal=S" (S: the signal
@@ -42,20 +50,32 @@ static uint8_t *base;
 static sigjmp_buf jb;
 static volatile sig_atomic_t armed;
 static void *volatile bus_addr;
-static volatile int bus_code, bus_info_rc;
+static volatile int bus_code, bus_lsb, bus_info_rc;
 static struct holdfs_fault bus_fault;
 
 static atomic_int nevents;
 static struct holdfs_revoke_event last_ev;
 
+static volatile sig_atomic_t ao_count;
+static void *volatile ao_addr;
+
 static void on_sigbus(int sig, siginfo_t *si, void *uc)
 {
 	(void)sig;
 	(void)uc;
+	if (!armed && si->si_code == BUS_MCEERR_AO) {
+		/* the kernel's notice that a page we map is poisoned: no
+		 * fault to unwind, only count it */
+		ao_addr = si->si_addr;
+		ao_count++;
+		return;
+	}
 	if (!armed)
 		abort();
 	bus_addr = si->si_addr;
 	bus_code = si->si_code;
+	bus_lsb = si->si_code == BUS_MCEERR_AR || si->si_code == BUS_MCEERR_AO ?
+		  si->si_addr_lsb : 0;
 	/* the contract under test: callable from a SIGBUS handler */
 	bus_info_rc = holdfs_fault_info(si->si_addr, &bus_fault);
 	armed = 0;
@@ -69,19 +89,33 @@ static void on_revoke(void *ctx, const struct holdfs_revoke_event *ev)
 	atomic_fetch_add(&nevents, 1);
 }
 
+/* store: 0 load, 1 store, 2 madvise(MADV_HWPOISON) of the page */
 static int touch(uint64_t off, int store, int byte)
 {
 	volatile uint8_t *p = base + (off - map_off);
 
 	if (sigsetjmp(jb, 1)) {
-		printf("ok sigbus code=%d addr=%d off=%llu revoked=%d reason=%u "
-		       "info=%d path=%s\n", bus_code, bus_addr == (void *)p,
+		printf("ok sigbus code=%d lsb=%d addr=%d off=%llu revoked=%d "
+		       "reason=%u info=%d path=%s\n", bus_code, bus_lsb,
+		       bus_addr == (void *)p,
 		       (unsigned long long)bus_fault.file_offset,
 		       bus_fault.revoked, bus_fault.reason, bus_info_rc,
 		       bus_info_rc ? "-" : bus_fault.path);
 		return 0;
 	}
 	armed = 1;
+	if (store == 2) {
+		long pg = sysconf(_SC_PAGESIZE);
+		int r = madvise((void *)((uintptr_t)p & ~(uintptr_t)(pg - 1)),
+				(size_t)pg, MADV_HWPOISON);
+		int e = errno;
+
+		armed = 0;
+		if (r)
+			return -e;
+		printf("ok madvise\n");
+		return 0;
+	}
 	if (store)
 		*p = (uint8_t)byte;
 	else
@@ -164,6 +198,16 @@ static int dispatch(char *line)
 		return touch(a, 0, 0);
 	if (!strcmp(cmd, "poke") && sscanf(line, "%*s %llu %u", &a, &c) == 2)
 		return touch(a, 1, (int)c);
+	if (!strcmp(cmd, "hwpoison") && sscanf(line, "%*s %llu", &a) == 1)
+		return touch(a, 2, 0);
+	if (!strcmp(cmd, "ao")) {
+		uint8_t *x = ao_addr;
+
+		printf("ok ao=%d addr=%lld\n", (int)ao_count,
+		       x >= base && ao_count ? (long long)(x - base) +
+						(long long)map_off : -1LL);
+		return 0;
+	}
 	if (!strcmp(cmd, "info"))
 		return cmd_info();
 	if (!strcmp(cmd, "events")) {
