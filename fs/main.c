@@ -67,11 +67,16 @@ static int open_volume(struct hfsd *d, const struct hfsd_opts *o)
 	struct hfs_region_opts ropts = {
 		.sysfs_root = o->sysfs_root,
 		.readonly = o->readonly,
+		.check_private = !o->unsafe_region_mode,
+		.private_uid = geteuid(),
 	};
 	struct hfs_vol_opts vopts = {
 		.readonly = o->readonly,
 		.atime = hfsd_opts_atime(o),
 		.nodiratime = o->nodiratime,
+		.devices = (const char *const *)o->devices,
+		.ndevices = o->ndevices,
+		.region_opts = &ropts,
 	};
 	struct hfs_vol_info vi = { 0 };
 	struct hfs_err err = { 0 };

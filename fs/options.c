@@ -52,6 +52,7 @@ enum {
 	KEY_NODIRATIME,
 	KEY_DIRATIME,
 	KEY_REMOUNT,
+	KEY_DEVICE,
 	KEY_LAZYTIME,
 	KEY_NOLAZYTIME,
 };
@@ -145,6 +146,8 @@ static const struct fuse_opt hfsd_opt_spec[] = {
 	FUSE_OPT_KEY("nolazytime", KEY_NOLAZYTIME),
 	/* mount -o remount: change a running mount (fs/remount.c) */
 	FUSE_OPT_KEY("remount", KEY_REMOUNT),
+	/* the other devices of a volume of several (docs/format.md) */
+	FUSE_OPT_KEY("device=", KEY_DEVICE),
 	FUSE_OPT_KEY("iversion", KEY_DROP),
 	FUSE_OPT_KEY("noiversion", KEY_DROP),
 	FUSE_OPT_END
@@ -232,6 +235,14 @@ static int opt_proc(void *data, const char *arg, int key,
 	case KEY_REMOUNT:
 		o->remount = 1;
 		return 0;
+	case KEY_DEVICE:
+		if (o->ndevices == HFSD_MAX_DEVICES) {
+			if (!o->bad_arg)
+				o->bad_arg = strdup(arg);
+			return 0;
+		}
+		o->devices[o->ndevices] = strdup(arg + strlen("device="));
+		return o->devices[o->ndevices++] ? 0 : -1;
 	default:
 		return 0;
 	}
@@ -299,6 +310,16 @@ int hfsd_opts_finish(struct hfsd_opts *o, const char *region_abs)
 	char *fsname = NULL;
 	int err = -1;
 
+	/* the daemon leaves its working directory once mounted */
+	for (unsigned i = 0; i < o->ndevices; i++) {
+		char *abs = realpath(o->devices[i], NULL);
+
+		if (abs) {
+			free(o->devices[i]);
+			o->devices[i] = abs;
+		}
+	}
+
 	if (fuse_opt_add_opt(&list, "default_permissions"))
 		goto out;
 	/* the kernel's flag only shows the policy in /proc/mounts: the
@@ -337,6 +358,8 @@ void hfsd_opts_free(struct hfsd_opts *o)
 	free(o->uevent_source);
 	free(o->devname);
 	free(o->bad_arg);
+	for (unsigned i = 0; i < o->ndevices; i++)
+		free(o->devices[i]);
 }
 
 void hfsd_usage(FILE *f)
@@ -369,6 +392,9 @@ void hfsd_usage(FILE *f)
 "  default_permissions   the kernel checks access against mode bits; always\n"
 "                        on, accepted so fstab lines may name it\n"
 "  auto_unmount          unmount if the daemon dies\n"
+"  device=PATH           another device of a volume that spans several\n"
+"                        (mkfs.holdfs REGION DEVICE...); once per device,\n"
+"                        in any order\n"
 "  sysfs_root=PATH       read device-dax attributes below PATH instead of\n"
 "                        /sys (default: $HOLDFS_SYSFS_ROOT, else /sys)\n"
 "  revoke_ms=N           deadline in ms for DAX clients to acknowledge a\n"

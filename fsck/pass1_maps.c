@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "grow.h"
+#include "members.h"
 #include "pass1.h"
 
 static int img_push(struct p1_img *m, const struct hfs_extent *e)
@@ -73,7 +74,8 @@ static int load_chain(struct fsck *f, struct p1_img *m)
 		const struct hfs_blkhdr *h = (const void *)blk;
 		uint64_t *c;
 
-		if (b < f->pool_start || b >= f->pool_end)
+		if (b < f->pool_start || b >= f->pool_end ||
+		    !hfs_devtab_range_ok(&f->devtab, b, 1))
 			why = "outside the pool";
 		else if (!blkset_add(&seen, b))
 			why = "a loop";
@@ -142,6 +144,8 @@ static const char *extent_why(const struct fsck *f, const struct hfs_extent *e,
 	if (e->e_pblk < f->pool_start || e->e_pblk + e->e_len > f->pool_end ||
 	    e->e_pblk + e->e_len < e->e_pblk)
 		return "lies outside the pool";
+	if (!hfs_devtab_range_ok(&f->devtab, e->e_pblk, e->e_len))
+		return "is not inside one device's pool";
 	if (e->e_lblk >= HFS_MAX_FILE_BLOCKS ||
 	    e->e_lblk + e->e_len > HFS_MAX_FILE_BLOCKS)
 		return "lies beyond the largest file size";
@@ -215,7 +219,8 @@ void p1_check_xattr(struct fsck *f, struct p1_img *m)
 		return;
 	blk = malloc(HFS_BLOCK_SIZE);
 	h = (const void *)blk;
-	if (!blk || b < f->pool_start || b >= f->pool_end)
+	if (!blk || b < f->pool_start || b >= f->pool_end ||
+	    !hfs_devtab_range_ok(&f->devtab, b, 1))
 		why = "outside the pool";
 	else if (fsck_read(f, b * BLK, blk, HFS_BLOCK_SIZE))
 		why = "unreadable";

@@ -22,6 +22,7 @@
 #include "inode_i.h"
 #include "journal_i.h"
 #include "media.h"
+#include "members.h"
 #include "region.h"
 #include "rmap_i.h"
 #include "vol.h"
@@ -208,7 +209,8 @@ static int free_orphans(struct hfs_vol *vol, struct hfs_vol_info *info)
 
 static int vol_alloc_tables(struct hfs_vol *vol)
 {
-	uint64_t start = vol->sb.s_pool_off / HFS_BLOCK_SIZE;
+	uint64_t start, end;
+	int ret;
 
 	vol->itab = calloc(vol->sb.s_inode_count, sizeof(*vol->itab));
 	vol->ifree = malloc(vol->sb.s_inode_count * sizeof(*vol->ifree));
@@ -218,7 +220,45 @@ static int vol_alloc_tables(struct hfs_vol *vol)
 	vol->rmap = hfs_rmap_new();
 	if (!vol->rmap)
 		return -ENOMEM;
-	return hfs_alloc_init(&vol->alloc, start, start + vol->sb.s_pool_blocks);
+	hfs_super_pool_range(&vol->sb, &start, &end);
+	ret = hfs_alloc_init(&vol->alloc, start, end);
+	return ret ? ret : hfs_devtab_reserve_gaps(&vol->devtab, &vol->alloc);
+}
+
+/* A volume of several devices: map the others next to member 0 before
+ * the journal replays into any of them. */
+static int assemble(struct hfs_vol *vol, const struct hfs_vol_opts *opts,
+		    struct hfs_err *err)
+{
+	static const struct hfs_region_opts none;
+	bool multi = vol->sb.s_feat_incompat & HFS_FEAT_INCOMPAT_MULTIDEV;
+
+	if (!multi && opts->ndevices)
+		return hfs_err_set(err, -EINVAL, "%s: a holdfs of one device; "
+				   "it has no members to give with -o device=",
+				   vol->rg->path);
+	if (!multi || vol->rg->nmembers)
+		return 0;
+	return hfs_members_assemble(vol->rg, &vol->sb, opts->devices,
+				    opts->ndevices,
+				    opts->region_opts ? opts->region_opts
+						      : &none,
+				    &vol->devtab, err);
+}
+
+/* No superblock: say so plainly if rg is another device of a volume. */
+static int not_the_first(struct hfs_region *rg, int ret, struct hfs_err *err)
+{
+	struct hfs_member_super h;
+
+	if (ret != -EINVAL || !hfs_member_probe(rg, &h))
+		return ret;
+	if (err) /* this says more than "bad magic" */
+		memset(err, 0, sizeof(*err));
+	return hfs_err_set(err, -EINVAL, "%s: device %u of a holdfs volume, "
+			   "not its first; mount the first device and name "
+			   "this one with -o device=%s", rg->path, h.m_index,
+			   rg->path);
 }
 
 static int read_super_and_replay(struct hfs_vol *vol,
@@ -231,9 +271,12 @@ static int read_super_and_replay(struct hfs_vol *vol,
 	ret = hfs_super_read(rg, opts->force_backup, &vol->sb,
 			     &info->used_backup_sb, err);
 	if (ret)
-		return ret;
+		return not_the_first(rg, ret, err);
 	if (vol->sb.s_feat_ro_compat & ~HFS_FEAT_RO_COMPAT_SUPPORTED)
 		vol->readonly = true;
+	ret = assemble(vol, opts, err);
+	if (ret)
+		return ret;
 	ret = hfs_journal_replay(rg, &vol->sb, &vol->jseq, err);
 	if (ret < 0)
 		return ret;

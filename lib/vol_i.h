@@ -72,6 +72,8 @@ struct hfs_rmap;
 struct hfs_vol {
 	struct hfs_region *rg;
 	struct hfs_super sb;      /* DRAM image of the primary superblock */
+	struct hfs_devtab devtab; /* several devices (members.c); t_count 0:
+				   * a volume of one */
 	pthread_mutex_t lock;     /* namespace, allocation, journal */
 	bool readonly;
 	enum hfs_atime atime;     /* access-time policy (hfs_accessed) */

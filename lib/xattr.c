@@ -370,13 +370,12 @@ static bool xa_entries_ok(const uint8_t *blk, uint32_t used)
 int hfs_xattr_load(struct hfs_vol *vol, struct hfs_inode *ip)
 {
 	uint64_t blk = ip->d.i_xattr_blk;
-	uint64_t first = vol->sb.s_pool_off / BLK;
 	struct hfs_blkhdr h;
 	uint8_t *buf;
 
 	if (blk == 0)
 		return 0;
-	if (blk < first || blk - first >= vol->sb.s_pool_blocks)
+	if (blk < vol->alloc.pool_start || blk >= vol->alloc.pool_end)
 		return -EUCLEAN;
 	buf = malloc(HFS_BLOCK_SIZE);
 	if (!buf)

@@ -76,7 +76,8 @@ static void test_super(void)
 	FIELD(s, s_dslot_off, 312, 8);
 	FIELD(s, s_dslot_count, 320, 4);
 	FIELD(s, s_pad1, 324, 4);
-	FIELD(s, s_reserved, 328, 184);
+	FIELD(s, s_pool_end, 328, 8);
+	FIELD(s, s_reserved, 336, 176);
 }
 
 static void test_dslot(void)
