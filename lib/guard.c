@@ -288,7 +288,7 @@ static bool in_region(const struct hfs_region *rg, uint64_t off, size_t len)
 
 	if (!rg->base || off > rg->size || len > rg->size - off)
 		return false;
-	if (!rg->nmembers)
+	if (!rg->nmembers || len == 0)
 		return true;
 	m = hfs_region_member_of(rg, off);
 	return m >= 0 && len <= hfs_region_member_off(rg, (unsigned)m) +

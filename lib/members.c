@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "alloc.h"
 #include "media.h"
@@ -228,6 +229,28 @@ static int recognise(struct hfs_region *m, const struct hfs_super *sb,
 	return (int)h.m_index;
 }
 
+/* Is paths[i] the same node as rg or as an earlier path?  Opening it
+ * again would only find our own ownership lock. */
+static int same_node_twice(struct hfs_region *rg, const char *const *paths,
+			   unsigned i, struct hfs_err *err)
+{
+	struct stat a, b;
+
+	if (stat(paths[i], &a) != 0)
+		return 0; /* the open says why */
+	if (rg->fd >= 0 && fstat(rg->fd, &b) == 0 && a.st_dev == b.st_dev &&
+	    a.st_ino == b.st_ino)
+		return hfs_err_set(err, -EINVAL, "%s: is the first device of "
+				   "the volume (%s), given again", paths[i],
+				   rg->path);
+	for (unsigned j = 0; j < i; j++)
+		if (stat(paths[j], &b) == 0 && a.st_dev == b.st_dev &&
+		    a.st_ino == b.st_ino)
+			return hfs_err_set(err, -EINVAL, "%s: given twice (also "
+					   "as %s)", paths[i], paths[j]);
+	return 0;
+}
+
 int hfs_members_assemble(struct hfs_region *rg, const struct hfs_super *sb,
 			 const char *const *paths, unsigned npaths,
 			 const struct hfs_region_opts *ropts,
@@ -241,7 +264,9 @@ int hfs_members_assemble(struct hfs_region *rg, const struct hfs_super *sb,
 		struct hfs_region *m = NULL;
 		int idx;
 
-		ret = hfs_region_open(paths[i], ropts, &m, err);
+		ret = same_node_twice(rg, paths, i, err);
+		if (!ret)
+			ret = hfs_region_open(paths[i], ropts, &m, err);
 		if (ret)
 			break;
 		idx = ropts->check_private

@@ -32,18 +32,29 @@ static uint64_t align_up(uint64_t x, uint64_t a)
 	return (x + a - 1) / a * a;
 }
 
-/* A reservation of span bytes at an address aligned to align: find a
- * free aligned range with a throwaway PROT_NONE mapping, then ask
- * libpmem2 to reserve exactly there (it refuses if another thread took
- * the range meanwhile: try again). */
+/* A reservation of span bytes at an address aligned to align.  libpmem2
+ * places a reservation on its own 2 MiB boundary (and may reserve more
+ * than asked: it rounds the size up), which is enough for files and most
+ * devices; a larger alignment (1 GiB device-dax) needs a free aligned
+ * range found with a throwaway PROT_NONE mapping of the size libpmem2
+ * really reserves, then a reservation exactly there (refused if another
+ * thread took the range meanwhile: try again). */
 static int reserve_aligned(uint64_t span, uint64_t align,
 			   struct pmem2_vm_reservation **rsv,
 			   struct hfs_err *err, const char *path)
 {
-	int ret = 0;
+	size_t real;
+	int ret = pmem2_vm_reservation_new(rsv, NULL, span);
 
+	if (ret)
+		return hfs_pmem2_fail(err, ret, path, "cannot reserve the "
+				      "volume's address range");
+	if ((uintptr_t)pmem2_vm_reservation_get_address(*rsv) % align == 0)
+		return 0;
+	real = pmem2_vm_reservation_get_size(*rsv);
+	pmem2_vm_reservation_delete(rsv);
 	for (int tries = 0; tries < 4; tries++) {
-		size_t len = span + align;
+		size_t len = real + align;
 		uint8_t *p = mmap(NULL, len, PROT_NONE,
 				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
 				  -1, 0);
@@ -51,8 +62,8 @@ static int reserve_aligned(uint64_t span, uint64_t align,
 
 		if (p == MAP_FAILED)
 			return hfs_err_set(err, -errno, "%s: cannot reserve "
-					   "%" PRIu64 " bytes of address space"
-					   " for the volume: %s", path, span,
+					   "%zu bytes of address space for the "
+					   "volume: %s", path, len,
 					   strerror(errno));
 		a = (uintptr_t)align_up((uintptr_t)p, align);
 		munmap(p, len);
