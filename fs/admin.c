@@ -414,6 +414,18 @@ void hfsd_on_admin_devices(struct hfsd_ctl *c, struct hfsd_client *cl,
 	reply_json(c, cl, m->h.id, o);
 }
 
+/* A device of the volume lost or retired: the volume runs degraded. */
+static bool device_lost(struct hfsd_ctl *c)
+{
+	struct hfs_vol_device dv[HFS_MEMBERS_MAX];
+	unsigned n = hfs_vol_devices(c->d->vol, dv, HFS_MEMBERS_MAX);
+
+	for (unsigned i = 0; i < n && i < HFS_MEMBERS_MAX; i++)
+		if (dv[i].state != HFS_DEV_ACTIVE)
+			return true;
+	return false;
+}
+
 /* ADMIN_STATUS's failure part: state, events, affected paths, revoked
  * leases, killed holders, phase timings (docs/failure-model.md). */
 static json_object *status_json(struct hfsd_ctl *c,
@@ -422,7 +434,8 @@ static json_object *status_json(struct hfsd_ctl *c,
 	json_object *o = json_object_new_object();
 
 	json_object_object_add(o, "state", json_object_new_string(
-		st->shutdown ? "shutdown" : st->naff ? "degraded" : "ok"));
+		st->shutdown ? "shutdown"
+		: st->naff || device_lost(c) ? "degraded" : "ok"));
 	if (st->shutdown) {
 		json_object_object_add(o, "reason", json_object_new_string(st->why));
 		json_object_object_add(o, "shutdown_at", ts_json(&st->shut_at));

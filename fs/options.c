@@ -100,6 +100,7 @@ static const struct fuse_opt hfsd_opt_spec[] = {
 	HOPT("max_clients=%u", max_clients),
 	HOPT("max_clients_per_uid=%u", max_clients_per_uid),
 	HOPT("hello_ms=%u", hello_ms),
+	{ "degraded", offsetof(struct hfsd_opts, degraded), 1 },
 	{ "unsafe_region_mode", offsetof(struct hfsd_opts, unsafe_region_mode),
 	  1 },
 	FUSE_OPT_KEY("ro", KEY_RO),
@@ -395,6 +396,9 @@ void hfsd_usage(FILE *f)
 "  device=PATH           another device of a volume that spans several\n"
 "                        (mkfs.holdfs REGION DEVICE...); once per device,\n"
 "                        in any order\n"
+"  degraded              mount a volume of several devices without the\n"
+"                        ones not given: the data of their files is lost\n"
+"                        (EIO) and they are recorded lost for good\n"
 "  sysfs_root=PATH       read device-dax attributes below PATH instead of\n"
 "                        /sys (default: $HOLDFS_SYSFS_ROOT, else /sys)\n"
 "  revoke_ms=N           deadline in ms for DAX clients to acknowledge a\n"

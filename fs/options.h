@@ -54,6 +54,7 @@ struct hfsd_opts {
 	char *devices[HFSD_MAX_DEVICES]; /* -o device=PATH, each member
 				   after REGION of a volume of several */
 	unsigned ndevices;
+	int degraded;           /* -o degraded: mount without missing devices */
 	char *bad_arg;          /* first surplus non-option argument */
 	/* What is left for fuse_session_new: kernel and libfuse mount
 	 * options, plus default_permissions, fsname and subtype. */

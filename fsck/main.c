@@ -187,8 +187,10 @@ static int assemble(const struct args *a, struct hfs_region *rg,
 				   "devices; check it alone", a->region);
 	if (!multi)
 		return 0;
-	return hfs_members_assemble(rg, &sb, a->devices, a->ndevices, ro, &t,
-				    err);
+	uint32_t missing;
+
+	return hfs_members_assemble(rg, &sb, a->devices, a->ndevices, ro,
+				    false, &t, &missing, err);
 }
 
 static int open_region(const struct args *a, struct hfs_region **rg)

@@ -200,6 +200,33 @@ int64_t hfs_alloc_get(struct hfs_alloc *a, uint64_t want, uint64_t min,
 			  a->pool_end, got);
 }
 
+uint64_t hfs_alloc_take_range(struct hfs_alloc *a, uint64_t start,
+			      uint64_t end)
+{
+	uint64_t taken = 0;
+
+	if (start < a->pool_start)
+		start = a->pool_start;
+	if (end > a->pool_end)
+		end = a->pool_end;
+	while (start < end) {
+		size_t i = run_find(a, start);
+		uint64_t s, e;
+
+		if (i == a->n || a->runs[i].start >= end)
+			break;
+		s = a->runs[i].start > start ? a->runs[i].start : start;
+		e = a->runs[i].start + a->runs[i].len;
+		if (e > end)
+			e = end;
+		if (run_carve(a, i, s, e - s))
+			break; /* out of memory: the rest stays free */
+		taken += e - s;
+		start = e;
+	}
+	return taken;
+}
+
 int64_t hfs_alloc_get_in(struct hfs_alloc *a, uint64_t want, uint64_t min,
 			 uint64_t align, uint64_t hint, uint64_t lo,
 			 uint64_t hi, uint64_t *got)

@@ -147,12 +147,7 @@ int64_t hfs_vol_alloc(struct hfs_vol *vol, uint64_t ino,
 
 void hfs_vol_reserve_range(struct hfs_vol *vol, uint64_t s, uint64_t e)
 {
-	if (s < vol->alloc.pool_start)
-		s = vol->alloc.pool_start;
-	if (e > vol->alloc.pool_end)
-		e = vol->alloc.pool_end;
-	for (uint64_t b = s; b < e; b++)
-		hfs_alloc_reserve(&vol->alloc, b, 1);
+	hfs_alloc_take_range(&vol->alloc, s, e);
 }
 
 /* ------------------------------------------------------------ mount */

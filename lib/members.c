@@ -253,8 +253,9 @@ static int same_node_twice(struct hfs_region *rg, const char *const *paths,
 
 int hfs_members_assemble(struct hfs_region *rg, const struct hfs_super *sb,
 			 const char *const *paths, unsigned npaths,
-			 const struct hfs_region_opts *ropts,
-			 struct hfs_devtab *t, struct hfs_err *err)
+			 const struct hfs_region_opts *ropts, bool degraded,
+			 struct hfs_devtab *t, uint32_t *missing,
+			 struct hfs_err *err)
 {
 	struct hfs_region *by_index[HFS_MEMBERS_MAX] = { NULL };
 	uint64_t offs[HFS_MEMBERS_MAX];
@@ -286,21 +287,29 @@ int hfs_members_assemble(struct hfs_region *rg, const struct hfs_super *sb,
 		}
 		by_index[idx] = m;
 	}
+	*missing = 0;
 	for (uint32_t i = 1; !ret && i < t->t_count; i++) {
-		if (t->t_dev[i].d_state != HFS_DEV_ACTIVE)
-			ret = hfs_err_set(err, -EOPNOTSUPP, "%s: member %u is "
-					  "%s; mounting without it is not "
-					  "supported yet", rg->path, i,
-					  t->t_dev[i].d_state == HFS_DEV_LOST
-						  ? "lost" : "retired");
-		else if (!by_index[i])
+		offs[i] = t->t_dev[i].d_base;
+		if (t->t_dev[i].d_state != HFS_DEV_ACTIVE) {
+			/* lost or retired: its files' data there is marked
+			 * lost already; never mapped again */
+			hfs_region_close(by_index[i]);
+			by_index[i] = NULL;
+			continue;
+		}
+		if (by_index[i])
+			continue;
+		if (degraded)
+			*missing |= 1u << i;
+		else
 			ret = hfs_err_set(err, -ENODEV, "%s: device %u of the "
 					  "volume (%u after this one) is "
 					  "missing; name every device (holdfs "
 					  "-o device=PATH, fsck.holdfs REGION "
-					  "DEVICE...)", rg->path, i,
+					  "DEVICE...), or mount without it "
+					  "with -o degraded (its files' data "
+					  "is then lost)", rg->path, i,
 					  t->t_count - 1);
-		offs[i] = t->t_dev[i].d_base;
 	}
 	if (ret) {
 		for (uint32_t i = 1; i < HFS_MEMBERS_MAX; i++)

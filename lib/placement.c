@@ -19,10 +19,7 @@
 #include "placement_i.h"
 
 #include <errno.h>
-#include <pthread.h>
-#include <string.h>
 
-#include "inode_i.h"
 #include "vol_i.h"
 
 static void member_pool(const struct hfs_vol *vol, unsigned i, uint64_t *lo,
@@ -97,61 +94,4 @@ int64_t hfs_place_alloc(struct hfs_vol *vol, enum hfs_rmap_kind kind,
 	m = (int)emptiest(vol);
 	member_pool(vol, (unsigned)m, &lo, &hi);
 	return hfs_alloc_get_in(&vol->alloc, want, min, align, lo, lo, hi, got);
-}
-
-unsigned hfs_vol_devices(struct hfs_vol *vol, struct hfs_vol_device *out,
-			 unsigned max)
-{
-	unsigned n;
-
-	pthread_mutex_lock(&vol->lock);
-	n = vol->devtab.t_count ? vol->devtab.t_count : 1;
-	for (unsigned i = 0; i < n && i < max; i++) {
-		struct hfs_vol_device *o = &out[i];
-
-		o->path = hfs_region_member(vol->rg, i)->path;
-		o->size = hfs_region_member_size(vol->rg, i);
-		if (!vol->devtab.t_count) {
-			memcpy(o->uuid, vol->sb.s_uuid, 16);
-			o->state = HFS_DEV_ACTIVE;
-			o->role = HFS_DEV_ROLE_META | HFS_DEV_ROLE_DATA;
-			o->pool_blocks = vol->sb.s_pool_blocks;
-			o->free_blocks = vol->alloc.free_blocks;
-			continue;
-		}
-		memcpy(o->uuid, vol->devtab.t_dev[i].d_uuid, 16);
-		o->state = vol->devtab.t_dev[i].d_state;
-		o->role = vol->devtab.t_dev[i].d_role;
-		o->pool_blocks = vol->devtab.t_dev[i].d_pool_blocks;
-		o->free_blocks = hfs_place_member_free(vol, i);
-	}
-	pthread_mutex_unlock(&vol->lock);
-	return n;
-}
-
-int hfs_vol_file_devices(struct hfs_vol *vol, uint64_t ino, uint64_t *counts,
-			 unsigned max)
-{
-	struct hfs_inode *ip;
-	unsigned n;
-
-	pthread_mutex_lock(&vol->lock);
-	n = vol->devtab.t_count ? vol->devtab.t_count : 1;
-	for (unsigned i = 0; i < max; i++)
-		counts[i] = 0;
-	ip = hfs_iget(vol, ino);
-	if (!ip) {
-		pthread_mutex_unlock(&vol->lock);
-		return -ENOENT;
-	}
-	for (uint32_t i = 0; i < ip->em.n; i++) {
-		const struct hfs_extent *e = &ip->em.v[i];
-		int m = vol->devtab.t_count
-				? hfs_place_member_of(vol, e->e_pblk) : 0;
-
-		if (m >= 0 && (unsigned)m < max)
-			counts[m] += e->e_len;
-	}
-	pthread_mutex_unlock(&vol->lock);
-	return (int)n;
 }

@@ -542,15 +542,20 @@ static int device_backed(const struct hfs_region *rg, uint64_t size)
 	return 0;
 }
 
-/* A volume of several devices: -ENXIO if any of them is gone (the loss
- * of one member is still handled as the loss of the volume). */
+int hfs_region_check_member_backing(const struct hfs_region *rg, unsigned i)
+{
+	const struct hfs_region *m = hfs_region_member(rg, i);
+
+	return m ? device_backed(m, hfs_region_member_size(rg, i)) : 0;
+}
+
+/* A volume of several devices: -ENXIO if any of them is gone. */
 int hfs_region_check_backing(const struct hfs_region *rg)
 {
 	int ret = 0;
 
 	for (unsigned i = 0; !ret && i < hfs_region_nmembers(rg); i++)
-		ret = device_backed(hfs_region_member(rg, i),
-				    hfs_region_member_size(rg, i));
+		ret = hfs_region_check_member_backing(rg, i);
 	return ret;
 }
 

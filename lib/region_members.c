@@ -86,6 +86,15 @@ static int check_layout(struct hfs_region *rg, struct hfs_region **others,
 	for (unsigned i = 1; i < n; i++) {
 		struct hfs_region *m = others[i - 1];
 
+		if (!m) {
+			if (offs[i] < end)
+				return hfs_err_set(err, -EINVAL, "%s: member "
+						   "%u overlaps member %u",
+						   rg->path, i, i - 1);
+			end = offs[i];
+			continue;
+		}
+
 		if (strcmp(m->granularity, rg->granularity) != 0)
 			return hfs_err_set(err, -EINVAL, "%s: stores persist "
 					   "at %s granularity, %s at %s; all "
@@ -117,12 +126,17 @@ int hfs_region_assemble(struct hfs_region *rg, struct hfs_region **others,
 		      : check_layout(rg, others, offs, n, err);
 	if (ret)
 		goto fail;
-	for (unsigned i = 1; i < n; i++)
+	span = rg->size;
+	for (unsigned i = 1; i < n; i++) {
+		if (!others[i - 1])
+			continue;
 		if (others[i - 1]->align > align)
 			align = others[i - 1]->align;
+		span = offs[i] + others[i - 1]->size;
+	}
 	/* libpmem2 wants reservations on its own 2 MiB boundary */
 	align = align > RSV_ALIGN ? align : RSV_ALIGN;
-	span = align_up(offs[n - 1] + others[n - 2]->size, RSV_ALIGN);
+	span = align_up(span, RSV_ALIGN);
 	mem = calloc(n, sizeof(*mem));
 	if (!mem) {
 		ret = hfs_err_set(err, -ENOMEM, "%s: out of memory", rg->path);
@@ -134,17 +148,22 @@ int hfs_region_assemble(struct hfs_region *rg, struct hfs_region **others,
 	/* every member, member 0 too, moves into the reservation */
 	mem[0] = (struct hfs_region_member){ rg, 0, rg->size };
 	for (unsigned i = 1; i < n; i++)
-		mem[i] = (struct hfs_region_member){ others[i - 1], offs[i],
-						     others[i - 1]->size };
+		mem[i] = (struct hfs_region_member){
+			others[i - 1], offs[i],
+			others[i - 1] ? others[i - 1]->size : 0 };
 	rg->members = mem;
 	rg->nmembers = n;
 	ret = hfs_region_map_at(rg, p->rsv, 0, err);
 	for (unsigned i = 1; !ret && i < n; i++)
-		ret = hfs_region_map_at(mem[i].rg, p->rsv, offs[i], err);
+		if (mem[i].rg)
+			ret = hfs_region_map_at(mem[i].rg, p->rsv, offs[i], err);
 	if (ret)
 		return ret; /* hfs_region_close undoes it all */
 	rg->base = pmem2_vm_reservation_get_address(p->rsv);
-	rg->size = offs[n - 1] + mem[n - 1].size;
+	rg->size = 0;
+	for (unsigned i = 0; i < n; i++)
+		if (mem[i].size)
+			rg->size = mem[i].off + mem[i].size;
 	return 0;
 fail:
 	for (unsigned i = 1; i < n; i++)

@@ -68,6 +68,13 @@ void hfs_super_pool_range(const struct hfs_super *sb, uint64_t *start,
 		       : *start + sb->s_pool_blocks;
 }
 
+uint64_t hfs_super_volume_end(const struct hfs_super *sb)
+{
+	return sb->s_feat_incompat & HFS_FEAT_INCOMPAT_MULTIDEV
+		       ? sb->s_pool_end
+		       : sb->s_region_size;
+}
+
 /* One area of the layout, in the order the layout comment gives. */
 struct sb_area {
 	const char *name;

@@ -243,7 +243,40 @@ static int assemble(struct hfs_vol *vol, const struct hfs_vol_opts *opts,
 				    opts->ndevices,
 				    opts->region_opts ? opts->region_opts
 						      : &none,
-				    &vol->devtab, err);
+				    opts->degraded, &vol->devtab,
+				    &vol->missing, err);
+}
+
+/* -o degraded: the devices not given are lost now, as if they had gone
+ * while mounted: their range fails (the files with data there lose it,
+ * the range goes on the bad-extent list) and the table records them
+ * lost, so the next mount no longer asks for them. */
+static int lose_missing(struct hfs_vol *vol, struct hfs_vol_info *info,
+			struct hfs_err *err)
+{
+	for (uint32_t i = 1; i < vol->devtab.t_count; i++) {
+		const struct hfs_dev_entry *d = &vol->devtab.t_dev[i];
+		struct hfs_fail_class fc;
+		int r;
+
+		if (!(vol->missing & (1u << i)))
+			continue;
+		r = hfs_vol_classify_failure(vol, d->d_base, d->d_size, &fc);
+		if (!r && fc.metadata)
+			r = -EUCLEAN;
+		if (!r)
+			r = hfs_vol_mark_lost(vol, &fc, NULL, NULL);
+		hfs_fail_class_free(&fc);
+		if (!r)
+			r = hfs_vol_device_state(vol, i, HFS_DEV_LOST);
+		if (r)
+			return hfs_err_set(err, r, "%s: cannot mount without "
+					   "device %u: %s", vol->rg->path, i,
+					   r == -EUCLEAN ? "metadata on it"
+							 : strerror(-r));
+		info->devices_lost++;
+	}
+	return 0;
 }
 
 /* No superblock: say so plainly if rg is another device of a volume. */
@@ -398,6 +431,14 @@ int hfs_vol_open(struct hfs_region *rg, const struct hfs_vol_opts *opts,
 		ret = free_orphans(vol, info);
 	if (!ret)
 		ret = hfs_dslot_mount(vol, info);
+	if (!ret && vol->missing)
+		ret = vol->readonly ? hfs_err_set(err, -EROFS, "%s: a device "
+						  "is missing: a read-only "
+						  "mount cannot record it "
+						  "lost; mount read-write "
+						  "with -o degraded",
+						  rg->path)
+				    : lose_missing(vol, info, err);
 	if (!ret && !vol->readonly)
 		ret = mark_mounted(vol);
 	if (ret) {

@@ -42,6 +42,12 @@ int64_t hfs_alloc_get(struct hfs_alloc *a, uint64_t want, uint64_t min,
 int64_t hfs_alloc_get_in(struct hfs_alloc *a, uint64_t want, uint64_t min,
 			 uint64_t align, uint64_t hint, uint64_t lo,
 			 uint64_t hi, uint64_t *got);
+/* Take every free block of [start, end) out of the index, whatever is
+ * used already (a failed range, the gaps between devices): cost in the
+ * number of free runs there, not of blocks.  Returns how many it took;
+ * fewer than free on -ENOMEM (those stay free). */
+uint64_t hfs_alloc_take_range(struct hfs_alloc *a, uint64_t start,
+			      uint64_t end);
 /* Free blocks inside [lo, hi). */
 uint64_t hfs_alloc_free_in(const struct hfs_alloc *a, uint64_t lo,
 			   uint64_t hi);

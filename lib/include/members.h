@@ -52,12 +52,15 @@ bool hfs_devtab_range_ok(const struct hfs_devtab *t, uint64_t blk,
  * open; sb its superblock) from paths (any order: each is recognised
  * by its header), check them against the device table, and assemble
  * the volume (hfs_region_assemble).  The table comes from the
- * superblock's block, else the backup superblock's, into *t.  Every
- * member must be present and ACTIVE.  0 or -errno with err naming the
- * member. */
+ * superblock's block, else the backup superblock's, into *t.  Devices
+ * the table says are lost or retired are not mapped (given or not).  An
+ * active device not given fails, unless degraded: then it is left
+ * unmapped and its bit set in *missing (the caller fails its range).
+ * 0 or -errno with err naming the device. */
 int hfs_members_assemble(struct hfs_region *rg, const struct hfs_super *sb,
 			 const char *const *paths, unsigned npaths,
-			 const struct hfs_region_opts *ropts,
-			 struct hfs_devtab *t, struct hfs_err *err);
+			 const struct hfs_region_opts *ropts, bool degraded,
+			 struct hfs_devtab *t, uint32_t *missing,
+			 struct hfs_err *err);
 
 #endif

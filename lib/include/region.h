@@ -121,7 +121,8 @@ void hfs_region_close(struct hfs_region *rg);
  * devices others[0..n-2] (members 1..n-1, each opened with
  * hfs_region_open) mapped at volume offsets offs[1..n-1] (offs[0] is 0):
  * one reserved address range, each member mapped inside it at its
- * offset, the gaps left unmapped.  Takes ownership of others, success or
+ * offset, the gaps left unmapped.  A NULL member (a device lost) is left
+ * unmapped too: offsets there are -ERANGE to guarded accesses.  Takes ownership of others, success or
  * not.  The members must offer the same store granularity (one set of
  * persistence functions serves the whole range); offsets must increase,
  * not overlap, and fit each member's alignment.  rg->base changes:
@@ -253,5 +254,8 @@ int hfs_region_check_private(const struct hfs_region *rg, uid_t uid,
  * device-dax refusing a fresh mmap because it was disabled or removed),
  * or another -errno if the probe itself failed.  Memory regions: 0. */
 int hfs_region_check_backing(const struct hfs_region *rg);
+/* The same for device i of a volume alone (0 for a device not mapped:
+ * nothing of it can fault). */
+int hfs_region_check_member_backing(const struct hfs_region *rg, unsigned i);
 
 #endif

@@ -64,6 +64,9 @@ struct hfs_vol_opts {
 	const char *const *devices;
 	unsigned ndevices;
 	const struct hfs_region_opts *region_opts;
+	/* mount without the devices not given: their files' data there is
+	 * lost, and they are recorded lost (read-write mounts only) */
+	bool degraded;
 };
 
 /* What hfs_vol_open learnt, for the daemon log. */
@@ -74,6 +77,7 @@ struct hfs_vol_info {
 	uint64_t orphans_freed;  /* unlinked-but-open inodes reclaimed */
 	uint64_t dslots_folded;  /* data-path slots folded into inodes */
 	uint64_t dslots_stale;   /* slots found invalid and cleared */
+	uint32_t devices_lost;   /* -o degraded: devices recorded lost */
 	uint64_t inodes, dirs, files;
 };
 
@@ -274,7 +278,9 @@ uint64_t hfs_vol_alloc_unit(struct hfs_vol *vol);
  * a volume of one device.  Fills up to max entries, returns how many
  * devices there are (<= HFS_MEMBERS_MAX). */
 struct hfs_vol_device {
-	const char *path;       /* as opened (valid while the volume is) */
+	const char *path;       /* as opened (valid while the volume is);
+				 * "" for a device not mapped (lost) */
+	uint64_t base;          /* volume byte offset it is mapped at */
 	uint8_t uuid[16];       /* the member's; the volume's for a single */
 	uint32_t state;         /* HFS_DEV_* */
 	uint32_t role;          /* HFS_DEV_ROLE_* */
@@ -288,6 +294,10 @@ unsigned hfs_vol_devices(struct hfs_vol *vol, struct hfs_vol_device *out,
  * device i, up to max.  Returns the number of devices, -ENOENT. */
 int hfs_vol_file_devices(struct hfs_vol *vol, uint64_t ino, uint64_t *counts,
 			 unsigned max);
+/* Record device i (not 0) as HFS_DEV_LOST or HFS_DEV_RETIRED in the
+ * device table (journaled): later mounts no longer ask for it, and
+ * placement no longer uses it.  0, -EINVAL, or the commit's error. */
+int hfs_vol_device_state(struct hfs_vol *vol, unsigned i, uint32_t state);
 void hfs_vol_uuid(struct hfs_vol *vol, uint8_t uuid[16]);
 
 /* Lease mapping (lib/lease_map.c).  The extents of [off, off+len) of

@@ -230,6 +230,136 @@ def test_dax_leases_are_refused_and_io_still_works():
         vol.fs.unmount()
 
 
+def _spread_files(vol, n=8, size=2 * MiB):
+    """n files; returns {path: (sha, device)}."""
+    out = {}
+    for i in range(n):
+        p = vol.fs.path('f%d' % i)
+        s = write_random(p, size)
+        counts = blocks_by_device(vol, p)
+        out[p] = (s, [d for d, c in enumerate(counts) if c])
+    check(any(d == [1] for _, d in out.values()) and any(d == [0] for _, d in out.values()),
+          'files on both devices: %s' % [d for _, d in out.values()])
+    return out
+
+
+def _reads_eio(path):
+    try:
+        with open(path, 'rb') as f:
+            f.read()
+    except OSError as e:
+        return e.errno == H.errno.EIO
+    return False
+
+
+def _wait_lost(vol, dev, timeout=15.0):
+    deadline = H.time.monotonic() + timeout
+    while H.time.monotonic() < deadline:
+        if vol.devices(vol.fs.mnt)[dev]['state'] == 'lost':
+            return
+        H.time.sleep(0.05)
+    H.fail('device %d not reported lost within %.0f s; daemon log: %s'
+           % (dev, timeout, vol.fs.daemon_log()[-1500:]))
+
+
+def _check_after_loss(vol, files, lost_dev, what):
+    for p, (s, devs) in files.items():
+        if lost_dev in devs:
+            check(_reads_eio(p), '%s: %s (on device %d) reads EIO' % (what, p, lost_dev))
+        else:
+            check_eq(sha(p), s, '%s: %s (not on device %d) byte for byte' % (what, p, lost_dev))
+
+
+def _status(vol):
+    r = H.run([H.binary('holdfsctl'), 'status', '--json', vol.fs.mnt], timeout=30)
+    check(r.returncode == 0, 'holdfsctl status: %s' % r.stderr)
+    return json.loads(r.stdout)
+
+
+def _losing_a_device(how):
+    """A device file truncated (or unlinked) while mounted: the files with
+    data on it read EIO, every other file reads back byte for byte, writes
+    go on (to the other device), the volume reports itself degraded, and
+    after an unmount it mounts again without that device and fsck is
+    clean."""
+    with Volume(2) as vol:
+        vol.mount()
+        files = _spread_files(vol)
+        if how == 'truncate':
+            os.truncate(vol.members[0], MiB)
+        else:
+            os.unlink(vol.members[0])
+        _wait_lost(vol, 1)
+        _check_after_loss(vol, files, 1, 'after the loss')
+        p = vol.fs.path('after')
+        s = write_random(p, 3 * MiB)
+        check_eq(blocks_by_device(vol, p)[1], 0, 'a new file avoids the lost device')
+        st = _status(vol)
+        check_eq(st['state'], 'degraded', 'holdfsctl status state')
+        check_eq([d['state'] for d in st['devices']], ['active', 'lost'], 'device states')
+        vol.fs.unmount()
+        vol.members = []   # lost for good: not asked for any more
+        r = vol.fsck()
+        check(r.returncode == 0, 'fsck -n -f without the lost device: %d %s %s'
+              % (r.returncode, r.stdout[-1200:], r.stderr[-400:]))
+        vol.mount()
+        _check_after_loss(vol, files, 1, 'after a remount')
+        check_eq(sha(p), s, 'the file written after the loss')
+        vol.fs.unmount()
+
+
+def test_losing_a_device_file_truncated():
+    _losing_a_device('truncate')
+
+
+def test_losing_a_device_file_unlinked():
+    _losing_a_device('unlink')
+
+
+def test_mount_without_a_device_needs_degraded():
+    """A device gone while unmounted: the mount is refused and says how to
+    go on; with -o degraded it mounts, the device's files read EIO, the
+    rest is intact, and the device is recorded lost for later mounts."""
+    with Volume(2) as vol:
+        vol.mount()
+        files = _spread_files(vol)
+        vol.fs.unmount()
+        os.unlink(vol.members[0])
+        r = H.run([H.holdfs_bin(), vol.fs.region, vol.fs.mnt, '-f', '-o',
+                   ','.join(H.DEFAULT_MOUNT_OPTS)], timeout=60)
+        check(r.returncode != 0 and '-o degraded' in r.stderr,
+              'mount without the device refused, naming -o degraded: %d %r'
+              % (r.returncode, r.stderr))
+        vol.members = []
+        vol.fs.mount(opts=H.DEFAULT_MOUNT_OPTS + ('degraded',))
+        check('mounted degraded' in vol.fs.daemon_log(), 'the daemon says it mounted degraded: '
+              + vol.fs.daemon_log()[-800:])
+        _check_after_loss(vol, files, 1, 'mounted degraded')
+        check_eq(_status(vol)['state'], 'degraded', 'status after a degraded mount')
+        vol.fs.unmount()
+        vol.mount()   # no -o degraded needed any more
+        _check_after_loss(vol, files, 1, 'mounted again')
+        vol.fs.unmount()
+        vol.fsck_clean('after a degraded mount')
+
+
+def test_a_range_drill_over_a_device():
+    """The operator's range drill over a whole device: the same outcome
+    as losing it (files there EIO, the rest intact), the device stays
+    active in the table (a drill is not a loss of the device)."""
+    with Volume(2) as vol:
+        vol.mount()
+        files = _spread_files(vol)
+        dev1 = vol.devices(vol.fs.mnt)[1]
+        r = H.run([H.binary('holdfsctl'), 'inject', '--range', '%d,%d' % (
+            1 << 30, dev1['size']), vol.fs.mnt], timeout=60)
+        check(r.returncode == 0, 'holdfsctl inject --range over device 1: %d %s %s'
+              % (r.returncode, r.stdout, r.stderr))
+        _check_after_loss(vol, files, 1, 'after the drill')
+        vol.fs.unmount()
+        vol.fsck_clean('after a range drill over a device')
+
+
 def main():
     args = H.default_parser(__doc__.splitlines()[0]).parse_args()
     H.require_root()
