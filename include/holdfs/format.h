@@ -79,7 +79,7 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
  * (struct hfs_member_super), and region offsets are volume offsets (each
  * member mapped at its d_base).  A holdfs that does not know it would see
  * only the first member and lose the others' files: it must refuse. */
-#define HFS_FEAT_INCOMPAT_MULTIDEV 0x2u
+#define HFS_FEAT_INCOMPAT_MULTIDEV 0x4u
 #define HFS_FEAT_INCOMPAT_SUPPORTED \
 	(HFS_FEAT_INCOMPAT_DSLOTS_LIVE | HFS_FEAT_INCOMPAT_MULTIDEV)
 #define HFS_FEAT_RO_COMPAT_SUPPORTED 0u

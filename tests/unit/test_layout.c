@@ -250,7 +250,7 @@ static void test_members(void)
 	check("HFS_MEMBER_SPACING", HFS_MEMBER_SPACING, 1ull << 30);
 	check("HFS_DEVTAB_MAGIC", HFS_DEVTAB_MAGIC, 0x42545644u);
 	check("HFS_MEMBER_MAGIC", HFS_MEMBER_MAGIC == 0x424d4d53464448ull, 1);
-	check("HFS_FEAT_INCOMPAT_MULTIDEV", HFS_FEAT_INCOMPAT_MULTIDEV, 2);
+	check("HFS_FEAT_INCOMPAT_MULTIDEV", HFS_FEAT_INCOMPAT_MULTIDEV, 4);
 }
 
 /* Constants that are part of the format. */
