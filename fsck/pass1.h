@@ -4,7 +4,7 @@
  *   pass1_inodes.c   the scan of the inode table, per-type checks, the
  *                    checksum policy, repairs, claims
  *   pass1_maps.c     one inode's extent map (inline + overflow chain) and
- *                    xattr block
+ *                    xattr chain
  *   pass1_badlist.c  the bad-extent list
  *   pass1_dslots.c   the data-path slot area: pending slots folded into
  *                    their inodes during the scan, stale ones cleared
@@ -33,6 +33,9 @@ struct p1_img {
 	size_t cap;
 	uint64_t *chain;
 	uint32_t nchain;
+	uint64_t *xa;       /* xattr and value blocks (p1_check_xattr) */
+	uint32_t nxa;
+	size_t capxa;
 	bool dirty, map_dirty, clear, lost;
 	enum hfs_fsck_code clear_code;
 	char why[200];
@@ -50,7 +53,9 @@ void p1_must_clear(struct p1_img *m, enum hfs_fsck_code code,
 /* pass1_maps.c */
 int p1_load_extents(struct fsck *f, struct p1_img *m);
 void p1_check_extents(const struct fsck *f, struct p1_img *m);
-void p1_check_xattr(struct fsck *f, struct p1_img *m);
+/* The xattr chain and value blocks: every block into m->xa; a bad chain
+ * is reported and dropped (HFS_P1_XATTR_BAD).  -ENOMEM only. */
+int p1_check_xattr(struct fsck *f, struct p1_img *m);
 
 /* pass1_badlist.c: load and check the list, claim its ranges. */
 int p1_badlist(struct fsck *f);

@@ -244,8 +244,7 @@ static int examine(struct fsck *f, struct p1_img *m)
 		else
 			check_special(m);
 	}
-	p1_check_xattr(f, m);
-	return 0;
+	return p1_check_xattr(f, m);
 }
 
 /* Write the repaired inode (YES/PREEN); failures become uncorrected. */
@@ -326,9 +325,10 @@ static int record(struct fsck *f, const struct p1_img *m)
 					.kind = CL_CHAIN };
 		ret = fsck_claim_add(f, &c);
 	}
-	if (m->d.i_xattr_blk && !ret) {
-		struct fsck_claim c = { .pblk = m->d.i_xattr_blk, .len = 1,
-					.ino = m->ino, .kind = CL_XATTR };
+	for (uint32_t k = 0; k < m->nxa && !ret; k++) {
+		struct fsck_claim c = { .pblk = m->xa[k], .len = 1,
+					.lblk = k, .ino = m->ino,
+					.kind = CL_XATTR };
 		ret = fsck_claim_add(f, &c);
 	}
 	f->rep->counts.extents += m->n;
@@ -383,6 +383,7 @@ static int check_slot(struct fsck *f, uint64_t ino,
 		ret = record(f, &m);
 	free(m.v);
 	free(m.chain);
+	free(m.xa);
 	return ret;
 }
 

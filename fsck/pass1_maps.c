@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Pass 1, one inode's extent map and xattr block (pass1.h).
+ * Pass 1, one inode's extent map and xattr chain (pass1.h).
  *
  * The map is the inline extents (all-zero slots are unused) then the
  * overflow chain from i_ext_blk to its end.  Chain blocks check
@@ -185,57 +185,214 @@ void p1_check_extents(const struct fsck *f, struct p1_img *m)
 	m->n = out;
 }
 
-/* ------------------------------------------------------ xattr block */
+/* ------------------------------------------------------ xattrs */
 
-static bool xattr_entries_ok(const uint8_t *blk, uint32_t used)
+/* The xattr chain of one inode, as checked: its blocks (m->xa, xattr
+ * blocks then the value blocks of each entry) and the names seen. */
+struct xa_check {
+	struct fsck *f;
+	struct p1_img *m;
+	uint8_t *blk;          /* a scratch block */
+	char **names;          /* copies, for the uniqueness check */
+	size_t nnames, capn, list;
+	const char *why;
+	uint64_t at;           /* the block the finding is about */
+};
+
+static int xa_push(struct xa_check *c, uint64_t b)
+{
+	struct p1_img *m = c->m;
+
+	for (uint32_t i = 0; i < m->nxa; i++)
+		if (m->xa[i] == b) {
+			c->why = "named twice (a loop or a shared value block)";
+			c->at = b;
+			return -EUCLEAN;
+		}
+	if (m->nxa == m->capxa &&
+	    hfs_grow(&m->xa, &m->capxa, (size_t)m->nxa + 1, sizeof(*m->xa)))
+		return -ENOMEM;
+	m->xa[m->nxa++] = b;
+	return 0;
+}
+
+/* Read block b into c->blk and check its header (magic, crc, owner;
+ * b_next 0 for value blocks). */
+static int xa_read(struct xa_check *c, uint64_t b, uint32_t magic)
+{
+	const struct hfs_blkhdr *h = (const void *)c->blk;
+
+	c->at = b;
+	if (b < c->f->pool_start || b >= c->f->pool_end ||
+	    !hfs_devtab_range_ok(&c->f->devtab, b, 1))
+		c->why = "outside the pool";
+	else if (fsck_read(c->f, b * BLK, c->blk, HFS_BLOCK_SIZE))
+		c->why = "unreadable";
+	else if (h->b_magic != magic || h->b_owner != c->m->ino ||
+		 h->b_count > HFS_XATTR_SPACE ||
+		 (magic == HFS_XATTRVAL_MAGIC && h->b_next != 0) ||
+		 h->b_crc != hfs_crc_struct(c->blk, HFS_BLOCK_SIZE,
+					    offsetof(struct hfs_blkhdr, b_crc)))
+		c->why = "damaged (magic, checksum, owner or size)";
+	else
+		return xa_push(c, b);
+	return -EUCLEAN;
+}
+
+/* The value blocks of an out-of-line entry (its reference copied out). */
+static int xa_check_value(struct xa_check *c, const uint8_t *ref,
+			  uint32_t vlen)
+{
+	struct hfs_xattr_vref r;
+	uint64_t *b;
+	int ret = 0;
+
+	memcpy(&r, ref, sizeof(r));
+	if (vlen < sizeof(r) || r.v_len > HFS_XATTR_VALUE_MAX || r.v_nblk == 0 ||
+	    r.v_nblk != (r.v_len + HFS_XATTR_SPACE - 1) / HFS_XATTR_SPACE ||
+	    vlen != sizeof(r) + 8 * (size_t)r.v_nblk) {
+		c->why = "holding a malformed value reference";
+		return -EUCLEAN;
+	}
+	b = malloc(8 * (size_t)r.v_nblk);
+	if (!b)
+		return -ENOMEM;
+	memcpy(b, ref + sizeof(r), 8 * (size_t)r.v_nblk);
+	for (uint32_t k = 0; k < r.v_nblk && !ret; k++) {
+		uint32_t want = k + 1 < r.v_nblk ? HFS_XATTR_SPACE
+			: r.v_len - k * (uint32_t)HFS_XATTR_SPACE;
+
+		ret = xa_read(c, b[k], HFS_XATTRVAL_MAGIC);
+		if (!ret && ((const struct hfs_blkhdr *)c->blk)->b_count != want) {
+			c->why = "a value block of the wrong length";
+			ret = -EUCLEAN;
+		}
+	}
+	free(b);
+	return ret;
+}
+
+/* Entries of one xattr block (copied to blk, b_count used): inside the
+ * payload, names non-empty without NULs, known flags, values in their
+ * value blocks; the last entry ends exactly at b_count. */
+static int xa_check_entries(struct xa_check *c, const uint8_t *blk,
+			    uint32_t used)
 {
 	uint32_t pos = 0;
+	int ret = 0;
 
-	while (pos < used) {
+	while (pos < used && !ret) {
 		const struct hfs_xattr_entry *e;
 		size_t esz;
 
-		if (used - pos < sizeof(*e))
-			return false;
 		e = (const void *)(blk + sizeof(struct hfs_blkhdr) + pos);
 		esz = (sizeof(*e) + e->x_name_len + e->x_value_len + 3) &
 		      ~(size_t)3;
-		if (e->x_name_len == 0 || esz > used - pos ||
-		    memchr(e + 1, 0, e->x_name_len))
-			return false;
+		if (used - pos < sizeof(*e) || e->x_name_len == 0 ||
+		    esz > used - pos || memchr(e + 1, 0, e->x_name_len) ||
+		    (e->x_flags & ~HFS_XATTR_F_VALBLK)) {
+			c->why = "holding malformed entries";
+			return -EUCLEAN;
+		}
+		if (c->nnames == c->capn &&
+		    hfs_grow(&c->names, &c->capn, c->nnames + 1,
+			     sizeof(*c->names)))
+			return -ENOMEM;
+		c->names[c->nnames] = strndup((const char *)(e + 1),
+					      e->x_name_len);
+		if (!c->names[c->nnames])
+			return -ENOMEM;
+		c->nnames++;
+		c->list += e->x_name_len + 1u;
+		if (e->x_flags & HFS_XATTR_F_VALBLK)
+			ret = xa_check_value(c, (const uint8_t *)(e + 1) +
+					     e->x_name_len, e->x_value_len);
 		pos += (uint32_t)esz;
 	}
-	return true;
+	return ret;
 }
 
-void p1_check_xattr(struct fsck *f, struct p1_img *m)
+static int name_cmp(const void *a, const void *b)
 {
-	uint64_t b = m->d.i_xattr_blk;
-	uint8_t *blk;
-	const struct hfs_blkhdr *h;
-	const char *why = NULL;
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
-	if (b == 0)
-		return;
-	blk = malloc(HFS_BLOCK_SIZE);
-	h = (const void *)blk;
-	if (!blk || b < f->pool_start || b >= f->pool_end ||
-	    !hfs_devtab_range_ok(&f->devtab, b, 1))
-		why = "outside the pool";
-	else if (fsck_read(f, b * BLK, blk, HFS_BLOCK_SIZE))
-		why = "unreadable";
-	else if (h->b_magic != HFS_XATTRBLK_MAGIC || h->b_owner != m->ino ||
-		 h->b_next != 0 || h->b_count > HFS_XATTR_SPACE ||
-		 h->b_crc != hfs_crc_struct(blk, HFS_BLOCK_SIZE,
-					    offsetof(struct hfs_blkhdr, b_crc)))
-		why = "damaged (magic, checksum, owner or size)";
-	else if (!xattr_entries_ok(blk, h->b_count))
-		why = "holding malformed entries";
-	free(blk);
-	if (!why)
-		return;
-	p1_find(m, HFS_P1_XATTR_BAD, b * BLK, "xattr block %" PRIu64 " is %s",
-	     b, why);
+/* The whole chain from i_xattr_blk. */
+static int xa_walk(struct xa_check *c)
+{
+	uint64_t b = c->m->d.i_xattr_blk;
+	uint8_t *copy = malloc(HFS_BLOCK_SIZE);
+	uint32_t nblk = 0;
+	int ret = copy ? 0 : -ENOMEM;
+
+	while (b && !ret) {
+		const struct hfs_blkhdr *h = (const void *)c->blk;
+		uint32_t used;
+
+		if (++nblk > HFS_XATTR_MAX_BLOCKS) {
+			c->why = "in a chain longer than 1024 blocks";
+			ret = -EUCLEAN;
+			break;
+		}
+		if ((ret = xa_read(c, b, HFS_XATTRBLK_MAGIC)))
+			break;
+		if (h->b_count == 0) {
+			c->why = "empty";
+			ret = -EUCLEAN;
+			break;
+		}
+		memcpy(copy, c->blk, HFS_BLOCK_SIZE);
+		used = h->b_count;
+		b = h->b_next;
+		ret = xa_check_entries(c, copy, used);
+	}
+	free(copy);
+	if (ret)
+		return ret;
+	if (c->list > HFS_XATTR_LIST_MAX) {
+		c->why = "naming more than a listxattr can return (64 KiB)";
+		c->at = c->m->d.i_xattr_blk;
+		return -EUCLEAN;
+	}
+	qsort(c->names, c->nnames, sizeof(*c->names), name_cmp);
+	for (size_t i = 1; i < c->nnames; i++)
+		if (!strcmp(c->names[i - 1], c->names[i])) {
+			c->why = "holding a name twice";
+			c->at = c->m->d.i_xattr_blk;
+			return -EUCLEAN;
+		}
+	return 0;
+}
+
+int p1_check_xattr(struct fsck *f, struct p1_img *m)
+{
+	struct xa_check c = { .f = f, .m = m };
+	int ret;
+
+	m->nxa = 0;
+	if (m->d.i_xattr_blk == 0)
+		return 0;
+	c.blk = malloc(HFS_BLOCK_SIZE);
+	ret = c.blk ? xa_walk(&c) : -ENOMEM;
+	free(c.blk);
+	for (size_t i = 0; i < c.nnames; i++)
+		free(c.names[i]);
+	free(c.names);
+	if (!ret && m->nxa > 1 &&
+	    !(f->sb.s_feat_incompat & HFS_FEAT_INCOMPAT_XATTR_CHAIN) &&
+	    fix_problem(f, HFS_P1_XATTR_FEATURE, m->ino, HFS_FSCK_NO_OFF,
+			"inode %" PRIu64 " has %u xattr and value blocks, "
+			"the superblock lacks XATTR_CHAIN", m->ino, m->nxa)) {
+		f->sb.s_feat_incompat |= HFS_FEAT_INCOMPAT_XATTR_CHAIN;
+		f->rep->modified = true;
+	}
+	if (ret != -EUCLEAN)
+		return ret;
+	p1_find(m, HFS_P1_XATTR_BAD, c.at * BLK,
+		"xattr chain from block %" PRIu64 ": block %" PRIu64 " is %s",
+		m->d.i_xattr_blk, c.at, c.why);
 	m->d.i_xattr_blk = 0;
+	m->nxa = 0;
 	m->dirty = true;
+	return 0;
 }

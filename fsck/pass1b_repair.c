@@ -5,7 +5,10 @@
  * then its claims are replaced.
  *   - A_LOST: the extent is split at every bad range it crosses and the
  *     pieces on bad media flagged HFS_EXT_LOST;
- *   - A_MOVE: the extent (or xattr block) is copied to fresh space
+ *   - A_MOVE: the extent (or an inode's only xattr block) is copied to
+ *     fresh space; a shared block of a longer xattr chain or a value
+ *     block drops the inode's extended attributes instead (the blocks
+ *     name each other)
  *     (aligned to the allocation unit for file data); a chain block is
  *     simply dropped and the chain rewritten in new blocks; if the copy is
  *     impossible (no space, unreadable, or the bytes are another inode's
@@ -31,6 +34,8 @@ struct rimg {
 	size_t cap;
 	uint64_t *chain;
 	uint32_t nchain;
+	uint64_t *xa;    /* xattr and value blocks */
+	uint32_t nxa;
 	bool lost;
 };
 
@@ -44,7 +49,8 @@ static int rimg_load(struct fsck *f, uint64_t ino, struct rimg *m)
 	m->cap = n + 4;
 	m->v = calloc(m->cap, sizeof(*m->v));
 	m->chain = calloc(n + 1, sizeof(*m->chain));
-	if (!m->v || !m->chain)
+	m->xa = calloc(n + 1, sizeof(*m->xa));
+	if (!m->v || !m->chain || !m->xa)
 		return -ENOMEM;
 	for (size_t i = first; i < first + n; i++) {
 		const struct fsck_claim *c = &f->cl[i];
@@ -54,6 +60,8 @@ static int rimg_load(struct fsck *f, uint64_t ino, struct rimg *m)
 				c->lblk, c->pblk, (uint32_t)c->len, c->eflags };
 		else if (c->kind == CL_CHAIN)
 			m->chain[m->nchain++] = c->pblk;
+		else if (c->kind == CL_XATTR)
+			m->xa[m->nxa++] = c->pblk;
 	}
 	return 0;
 }
@@ -261,9 +269,25 @@ static void act_meta(struct fsck *f, const struct p1b_act *a, struct rimg *m)
 	const struct fsck_claim c = f->cl[a->claim];
 	int64_t b;
 
-	if (c.kind == CL_XATTR) {
+	if (c.kind == CL_XATTR && m->nxa == 1 &&
+	    m->xa[0] == m->d.i_xattr_blk) {
+		/* the one xattr block: a copy of it */
 		b = clone_blocks(f, c.pblk, 1, false);
 		m->d.i_xattr_blk = b >= 0 ? (uint64_t)b : 0;
+		m->xa[0] = m->d.i_xattr_blk;
+		m->nxa = b >= 0;
+		return;
+	}
+	if (c.kind == CL_XATTR) {
+		/* a chain or a value block: the blocks name each other, so
+		 * copying one means rewriting others; the attributes go */
+		if (m->d.i_xattr_blk)
+			fix_problem(f, HFS_P1_XATTR_BAD, a->ino, c.pblk * BLK,
+				    "inode %" PRIu64 ": xattr block %" PRIu64
+				    " is shared; the extended attributes are "
+				    "dropped", a->ino, c.pblk);
+		m->d.i_xattr_blk = 0;
+		m->nxa = 0;
 		return;
 	}
 	/* chain block: forget it; fsck_chain_fit allocates a new one and
@@ -311,9 +335,8 @@ static int reclaim(struct fsck *f, uint64_t ino, const struct rimg *m)
 		struct fsck_claim c = { m->chain[k], 1, k, ino, 0, CL_CHAIN };
 		ret = fsck_claim_add(f, &c);
 	}
-	if (m->d.i_xattr_blk && !ret) {
-		struct fsck_claim c = { m->d.i_xattr_blk, 1, 0, ino, 0,
-					CL_XATTR };
+	for (uint32_t k = 0; k < m->nxa && !ret; k++) {
+		struct fsck_claim c = { m->xa[k], 1, k, ino, 0, CL_XATTR };
 		ret = fsck_claim_add(f, &c);
 	}
 	return ret;
@@ -353,9 +376,11 @@ static int apply_inode(struct fsck *f, const struct p1b_act *a, size_t n)
 	    && m.n == 0) {
 		f->ino[ino].mode = 0;
 		m.d.i_xattr_blk = 0;
+		m.nxa = 0;
 		ret = reclaim(f, ino, &m);
 		free(m.v);
 		free(m.chain);
+		free(m.xa);
 		return ret ? ret : fsck_free_inode(f, ino);
 	}
 	if (!ret) {
@@ -370,6 +395,7 @@ static int apply_inode(struct fsck *f, const struct p1b_act *a, size_t n)
 	}
 	free(m.v);
 	free(m.chain);
+	free(m.xa);
 	return ret;
 }
 

@@ -116,6 +116,13 @@ static bool same_geometry(const struct hfs_super *a, const struct hfs_super *b)
 {
 	uint32_t live = HFS_FEAT_INCOMPAT_DSLOTS_LIVE;
 
+	/* XATTR_CHAIN reaches the primary of an older filesystem with the
+	 * first change that needs it, the backup at the next clean
+	 * unmount (a: the backup, b: the primary) */
+	if ((b->s_feat_incompat & ~a->s_feat_incompat) ==
+	    HFS_FEAT_INCOMPAT_XATTR_CHAIN)
+		live |= HFS_FEAT_INCOMPAT_XATTR_CHAIN;
+
 	return a->s_block_size == b->s_block_size &&
 	       a->s_alloc_unit == b->s_alloc_unit &&
 	       a->s_region_size == b->s_region_size &&

@@ -181,10 +181,13 @@ int hfs_vol_claim_blocks(struct hfs_vol *vol, struct hfs_inode *ip)
 	for (uint32_t i = 0; i < ip->em.nchain && !ret; i++)
 		ret = claim(vol, &(struct hfs_rmap_piece){
 			ip->em.chain[i], 1, ip->ino, 0, HFS_RMAP_CHAIN });
-	if (ip->d.i_xattr_blk && !ret)
-		ret = claim(vol, &(struct hfs_rmap_piece){
-			ip->d.i_xattr_blk, 1, ip->ino, 0, HFS_RMAP_XATTR });
 	return ret;
+}
+
+int hfs_vol_claim_range(struct hfs_vol *vol, uint64_t pblk, uint64_t len,
+			uint64_t ino, enum hfs_rmap_kind kind)
+{
+	return claim(vol, &(struct hfs_rmap_piece){ pblk, len, ino, 0, kind });
 }
 
 void hfs_vol_reserve_bad(struct hfs_vol *vol)

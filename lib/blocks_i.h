@@ -39,10 +39,14 @@ int64_t hfs_vol_alloc(struct hfs_vol *vol, uint64_t ino,
 uint64_t hfs_vol_blocks_avail(const struct hfs_vol *vol);
 /* May the caller of this thread take one more inode? */
 bool hfs_vol_inode_avail(const struct hfs_vol *vol);
-/* Mount: claim every block the loaded inode ip names (extents, chain,
- * xattr block) in the free index and the rmap.  A block named twice
- * counts in vol->errors (fsck resolves it); -ENOMEM only. */
+/* Mount: claim every block the loaded inode ip names (extents, chain;
+ * its xattr blocks are claimed by hfs_xattr_load) in the free index and
+ * the rmap.  A block named twice counts in vol->errors (fsck resolves
+ * it); -ENOMEM only. */
 int hfs_vol_claim_blocks(struct hfs_vol *vol, struct hfs_inode *ip);
+/* Mount: claim one range the same way. */
+int hfs_vol_claim_range(struct hfs_vol *vol, uint64_t pblk, uint64_t len,
+			uint64_t ino, enum hfs_rmap_kind kind);
 /* Mount: reserve every range of the loaded bad-extent list. */
 void hfs_vol_reserve_bad(struct hfs_vol *vol);
 

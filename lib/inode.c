@@ -447,7 +447,7 @@ void hfs_inode_free_mem(struct hfs_inode *ip)
 		return;
 	hfs_emap_destroy(&ip->em);
 	hfs_dir_destroy(ip->dir);
-	free(ip->xattr);
+	hfs_xattr_free(ip->xattr);
 	pthread_rwlock_destroy(&ip->iolock);
 	free(ip);
 }

@@ -22,13 +22,15 @@
 #include "vol_i.h"
 
 struct hfs_dir;
+struct hfs_xattrs;
 
 struct hfs_inode {
 	uint64_t ino;
 	struct hfs_inode_disk d;  /* DRAM image of the slot (last staged) */
 	struct hfs_emap em;       /* data / directory blocks */
 	struct hfs_dir *dir;      /* directories: the name index (dir_i.h) */
-	uint8_t *xattr;           /* DRAM copy of the xattr block, or NULL */
+	struct hfs_xattrs *xattr; /* DRAM copy of the xattr chain, or NULL
+				   * (xattr_i.h) */
 	uint64_t nlookup;         /* kernel references (FUSE lookup count) */
 	uint32_t nopen;           /* open handles; change with
 				   * hfs_inode_open_get/put_locked

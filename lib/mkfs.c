@@ -403,6 +403,7 @@ static int mkfs_build_super(struct hfs_region *rg,
 	sb->s_magic = HFS_SB_MAGIC;
 	sb->s_version_major = HFS_VERSION_MAJOR;
 	sb->s_version_minor = HFS_VERSION_MINOR;
+	sb->s_feat_incompat = HFS_FEAT_INCOMPAT_XATTR_CHAIN;
 	sb->s_state = HFS_STATE_CLEAN;
 	sb->s_inode_hwm = HFS_ROOT_INO + 1;
 	sb->s_used_inodes = 1;

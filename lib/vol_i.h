@@ -26,7 +26,7 @@
  *   holders.c      who holds an inode: open references, the  holders_i.h
  *                  kernel-readable list, owners of a range   vol.h
  *   dir.c          directory index (hash), dentry slots      dir_i.h
- *   xattr.c        extended attributes (one block/inode)     xattr_i.h
+ *   xattr.c        extended attributes (a block chain/inode) xattr_i.h
  *   badlist.c      bad-extent list (never allocate known-    badlist_i.h
  *                  bad media)                                media.h
  *   health.c       persistent health/error log               health_i.h

@@ -73,6 +73,12 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
  * unmount: a slot may then hold a size or time not yet in its inode, so
  * a holdfs that cannot fold slots must not mount the region. */
 #define HFS_FEAT_INCOMPAT_DSLOTS_LIVE 0x1u
+/* Extended attributes may use a chain of xattr blocks and values stored
+ * out of line in xattr value blocks (docs/format.md).  mkfs sets it; an
+ * older filesystem gets it in the transaction of the first change that
+ * needs it.  Without it an inode has at most one xattr block and every
+ * value is inline (the version 1.0 layout, a special case of the new). */
+#define HFS_FEAT_INCOMPAT_XATTR_CHAIN 0x2u
 /* The volume spans several devices ("members"): bytes [512, 4096) of the
  * superblock's block (primary and backup) hold the device table (struct
  * hfs_devtab), block 0 of every other member holds a member header
@@ -81,7 +87,8 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
  * only the first member and lose the others' files: it must refuse. */
 #define HFS_FEAT_INCOMPAT_MULTIDEV 0x4u
 #define HFS_FEAT_INCOMPAT_SUPPORTED \
-	(HFS_FEAT_INCOMPAT_DSLOTS_LIVE | HFS_FEAT_INCOMPAT_MULTIDEV)
+	(HFS_FEAT_INCOMPAT_DSLOTS_LIVE | HFS_FEAT_INCOMPAT_XATTR_CHAIN | \
+	 HFS_FEAT_INCOMPAT_MULTIDEV)
 #define HFS_FEAT_RO_COMPAT_SUPPORTED 0u
 
 /* sb.state bits */
@@ -344,19 +351,36 @@ static_assert(sizeof(struct hfs_blkhdr) == 32, "block header");
 
 #define HFS_EXTBLK_MAGIC 0x4b425845u   /* "EXBK" */
 #define HFS_XATTRBLK_MAGIC 0x4b425858u /* "XXBK" */
+#define HFS_XATTRVAL_MAGIC 0x4b425658u /* "XVBK" */
 #define HFS_EXTENTS_PER_BLOCK \
 	((HFS_BLOCK_SIZE - sizeof(struct hfs_blkhdr)) / sizeof(struct hfs_extent))
 
 /* An xattr block holds packed entries after the header:
- *   u8 name_len, u8 pad, le16 value_len, name bytes, value bytes,
- *   padded to 4 bytes.  b_count is the number of payload bytes used. */
+ *   u8 name_len, u8 flags, le16 value_len, name bytes, value bytes,
+ *   padded to 4 bytes.  b_count is the number of payload bytes used.
+ * With HFS_XATTR_F_VALBLK the value bytes are a struct hfs_xattr_vref
+ * naming the value blocks (XATTR_CHAIN filesystems only). */
 struct hfs_xattr_entry {
 	uint8_t x_name_len;
-	uint8_t x_pad;
+	uint8_t x_flags;
 	uint16_t x_value_len;
 };
 static_assert(sizeof(struct hfs_xattr_entry) == 4, "xattr entry header");
 #define HFS_XATTR_SPACE (HFS_BLOCK_SIZE - sizeof(struct hfs_blkhdr))
+#define HFS_XATTR_F_VALBLK 0x1u /* value out of line, in value blocks */
+/* Out-of-line value: v_len bytes in v_nblk = ceil(v_len / HFS_XATTR_SPACE)
+ * value blocks (header magic XVBK, b_owner the inode, b_next 0, b_count
+ * the value bytes in that block), v_blk[i] holding bytes
+ * [i * HFS_XATTR_SPACE, ...). */
+struct hfs_xattr_vref {
+	uint32_t v_len;
+	uint32_t v_nblk;
+	uint64_t v_blk[];
+};
+static_assert(sizeof(struct hfs_xattr_vref) == 8, "xattr value reference");
+#define HFS_XATTR_VALUE_MAX 65536u   /* XATTR_SIZE_MAX of the VFS */
+#define HFS_XATTR_LIST_MAX 65536u    /* XATTR_LIST_MAX: all names + NULs */
+#define HFS_XATTR_MAX_BLOCKS 1024u   /* xattr (index) blocks per inode */
 
 /* ------------------------------------------------------------------ */
 /* Bad-extent list: header then entries, one crc over header + entries. */

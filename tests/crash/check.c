@@ -16,6 +16,7 @@
 #include "extent_i.h"
 #include "inode_i.h"
 #include "vol_i.h"
+#include "xattr_i.h"
 #include "workload.h"
 
 #define MAX_DEPTH 64
@@ -141,7 +142,7 @@ static int load_xattrs(struct snap *s, int obj, uint64_t ino, const char *path)
 		return failf(s->msg, s->len, "%s: listxattr size changed", path);
 	}
 	for (char *p = list; p < list + n && !ret; p += strlen(p) + 1) {
-		uint8_t val[4096];
+		static uint8_t val[HFS_XATTR_VALUE_MAX];
 		ssize_t v = hfs_getxattr(s->vol, ino, p, val, sizeof(val));
 
 		if (v < 0)
@@ -378,7 +379,7 @@ static int check_accounting(struct hfs_vol *vol, int reachable, char *msg,
 		if (!ip)
 			continue;
 		owned += hfs_emap_blocks(&ip->em) + ip->em.nchain +
-			 (ip->d.i_xattr_blk ? 1 : 0);
+			 hfs_xattr_blocks(ip);
 	}
 	used = vol->sb.s_pool_blocks - vol->alloc.free_blocks;
 	if (vol->nbad == 0 && used != owned)

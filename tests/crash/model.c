@@ -378,22 +378,17 @@ void model_xattr_remove(struct model *m, int obj, const char *name)
 	o->nxa--;
 }
 
-static size_t xa_esize(size_t nlen, size_t vlen)
-{
-	return (4 + nlen + vlen + 3) & ~(size_t)3;
-}
-
-size_t model_xattr_space(const struct model *m, int obj, const char *name,
-			 long vlen)
+size_t model_xattr_list(const struct model *m, int obj, const char *name,
+			bool set)
 {
 	const struct mobj *o = &m->o[obj];
 	size_t used = 0;
 
 	for (int i = 0; i < o->nxa; i++)
 		if (strcmp(o->xa[i].name, name))
-			used += xa_esize(strlen(o->xa[i].name), o->xa[i].len);
-	if (vlen >= 0)
-		used += xa_esize(strlen(name), (size_t)vlen);
+			used += strlen(o->xa[i].name) + 1;
+	if (set)
+		used += strlen(name) + 1;
 	return used;
 }
 

@@ -103,10 +103,11 @@ int model_xattr_find(const struct model *m, int obj, const char *name);
 void model_xattr_set(struct model *m, int obj, const char *name,
 		     const uint8_t *val, size_t len);
 void model_xattr_remove(struct model *m, int obj, const char *name);
-/* Bytes the object's xattrs take on media (format.md), with name set to
- * a value of vlen (or removed if vlen < 0). */
-size_t model_xattr_space(const struct model *m, int obj, const char *name,
-			 long vlen);
+/* Bytes a listxattr of the object needs (every name and its NUL), with
+ * name set (or removed if !set): the per-inode limit is
+ * HFS_XATTR_LIST_MAX (format.md). */
+size_t model_xattr_list(const struct model *m, int obj, const char *name,
+			bool set);
 
 /*
  * Compare a volume snapshot a with the expected model e.  If fuzzy >= 0,

@@ -950,8 +950,10 @@ int wl_setxattr(struct wctx *w, int obj, const char *name, size_t vlen,
 		op.expect = -EEXIST;
 	else if (!exists && (flags & XATTR_REPLACE))
 		op.expect = -ENODATA;
-	else if (model_xattr_space(&w->live, obj, name, (long)vlen) >
-		 HFS_XATTR_SPACE)
+	else if (vlen > HFS_XATTR_VALUE_MAX)
+		op.expect = -E2BIG;
+	else if (model_xattr_list(&w->live, obj, name, true) >
+		 HFS_XATTR_LIST_MAX)
 		op.expect = -ENOSPC;
 	return wl_do(w, &op);
 }

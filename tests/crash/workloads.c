@@ -460,6 +460,58 @@ static void wl_dslot(struct wctx *w)
 	wl_ds_append(w, f[1], 333);
 }
 
+/* The xattr chain (docs/format.md): enough attributes for several xattr
+ * blocks, values in value blocks up to 64 KiB, replaced in and out of
+ * line, a block emptied in the middle of the chain, a remount, and an
+ * unlinked inode that still holds them freed at its last close/forget. */
+static void wl_xattrchain(struct wctx *w)
+{
+	char n[32];
+	int f, g;
+
+	wl_create(w, 0, "xc");
+	f = w->live.n - 1;
+	for (int i = 0; i < 200 && !w->broken; i++) {
+		snprintf(n, sizeof(n), "user.chain%03d", i);
+		wl_setxattr(w, f, n, 10 + rnd(w, 30), XATTR_CREATE);
+	}
+	wl_setxattr(w, f, "user.v", 65536, 0);
+	wl_setxattr(w, f, "user.v", 65537, 0);        /* E2BIG */
+	wl_setxattr(w, f, "user.v", 5000, XATTR_REPLACE);
+	wl_setxattr(w, f, "user.v", 100, 0);          /* back inline */
+	wl_setxattr(w, f, "user.w", 4064, 0);         /* just too big inline */
+	for (int i = 60; i < 130 && !w->broken; i++) { /* middle blocks */
+		snprintf(n, sizeof(n), "user.chain%03d", i);
+		wl_rmxattr(w, f, n);
+	}
+	for (int i = 0; i < 20 && !w->broken; i++) {
+		snprintf(n, sizeof(n), "user.chain%03d", (int)rnd(w, 200));
+		if (rnd(w, 2))
+			wl_setxattr(w, f, n, rnd(w, 3) ? 20 : 9000, 0);
+		else
+			wl_rmxattr(w, f, n);
+	}
+	wl_remount(w);
+	wl_create(w, 0, "xg");
+	g = w->live.n - 1;
+	for (int i = 0; i < 150 && !w->broken; i++) {
+		snprintf(n, sizeof(n), "user.gone%03d", i);
+		wl_setxattr(w, g, n, 30, 0);
+	}
+	wl_setxattr(w, g, "user.v", 30000, 0);
+	wl_open(w, g);
+	wl_unlink(w, 0, "xg");
+	wl_setxattr(w, g, "user.late", 12000, 0);
+	wl_release(w, g);
+	wl_forget(w, g);                              /* all freed */
+	for (int i = 0; i < 200 && !w->broken; i++) {
+		snprintf(n, sizeof(n), "user.chain%03d", i);
+		wl_rmxattr(w, f, n);
+	}
+	wl_rmxattr(w, f, "user.v");
+	wl_rmxattr(w, f, "user.w");                   /* chain gone */
+}
+
 /* ---------------------------------------------------------- xattr */
 
 static const char *const xnames[] = {
@@ -497,14 +549,15 @@ static void wl_xattr(struct wctx *w)
 	objs[3] = w->live.n - 1;
 	for (int i = 0; i < 110 && !w->broken; i++)
 		xattr_step(w, objs, 4);
-	/* fill a block to the last byte, then past it (ENOSPC) */
+	/* fill a block to the last byte, then past it (a second block) */
 	for (int i = 0; i < (int)NXN; i++)
 		wl_rmxattr(w, objs[0], xnames[i]);
 	wl_setxattr(w, objs[0], "user.big1", 2000, 0);
 	wl_setxattr(w, objs[0], "user.big2", 2064 - 4 - 9 - 4, 0);
 	wl_setxattr(w, objs[0], "user.big3", 10, 0);
 	wl_rmxattr(w, objs[0], "user.big1");
-	wl_rmxattr(w, objs[0], "user.big2"); /* last one: block freed */
+	wl_rmxattr(w, objs[0], "user.big2");
+	wl_rmxattr(w, objs[0], "user.big3"); /* last one: chain freed */
 	wl_unlink(w, 0, "x1");               /* inode with xattrs freed */
 	wl_forget(w, objs[1]);
 }
@@ -926,6 +979,9 @@ const struct workload workloads[] = {
 	  "punch, zero range, fallocate, fragmented extents", true, wl_data },
 	{ "xattr", "xattr set/replace/remove, full block, freeing", true,
 	  wl_xattr },
+	{ "xattrchain", "xattr chains: 200 attributes, 64 KiB values in "
+	  "value blocks, a middle block emptied, an unlinked holder freed",
+	  true, wl_xattrchain },
 	{ "rename", "renames across directories, over files, "
 	  "RENAME_EXCHANGE, NOREPLACE, directory moves, RENAME_WHITEOUT",
 	  true, wl_rename_w },

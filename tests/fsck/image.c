@@ -172,6 +172,21 @@ static int populate(struct hfs_vol *vol)
 	if (!ret)
 		ret = hfs_setxattr(vol, image_lookup(vol, "/x"), "user.b", xb,
 				   sizeof(xb), 0);
+	/* a chain of xattr blocks and a value in value blocks */
+	for (int i = 0; i < IMAGE_XATTR_MANY && !ret; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "user.m%03d", i);
+		ret = hfs_setxattr(vol, image_lookup(vol, "/x"), name, xb, 16,
+				   0);
+	}
+	if (!ret) {
+		static uint8_t v[IMAGE_XATTR_V_LEN];
+
+		fill_pattern("xattr-v", 0, v, sizeof(v));
+		ret = hfs_setxattr(vol, image_lookup(vol, "/x"), "user.v", v,
+				   sizeof(v), 0);
+	}
 	return ret;
 }
 

@@ -19,6 +19,10 @@
 #include "region.h"
 
 #define IMAGE_SIZE (32u << 20)
+/* /x: user.a, user.b (300 bytes), user.m000.. (16 bytes each, enough for
+ * a chain of xattr blocks) and user.v (in value blocks) */
+#define IMAGE_XATTR_MANY 150
+#define IMAGE_XATTR_V_LEN 10000
 
 enum obj_type { O_DIR, O_FILE, O_SPARSE, O_SYMLINK, O_HARDLINK, O_FIFO,
 		O_CHR };

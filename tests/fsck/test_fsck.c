@@ -449,6 +449,122 @@ static void c_xattr_crc(struct img *im)
 	im->mem[blk * HFS_BLOCK_SIZE + 40] ^= 1;
 }
 
+/* /x's second xattr block. */
+static uint8_t *xattr_block2(struct img *im)
+{
+	uint64_t blk = inode_at(im, ino_of(im, "/x"))->i_xattr_blk;
+	struct hfs_blkhdr *h = (void *)(im->mem + blk * HFS_BLOCK_SIZE);
+
+	return im->mem + h->b_next * HFS_BLOCK_SIZE;
+}
+
+/* /x's entry called name (in its chain), or NULL. */
+static struct hfs_xattr_entry *xattr_entry(struct img *im, const char *name,
+					   uint8_t **blk)
+{
+	uint64_t b = inode_at(im, ino_of(im, "/x"))->i_xattr_blk;
+
+	for (int n = 0; b && n < 100; n++) {
+		uint8_t *p = im->mem + b * HFS_BLOCK_SIZE;
+		struct hfs_blkhdr *h = (void *)p;
+
+		for (uint32_t pos = 0; pos < h->b_count;) {
+			struct hfs_xattr_entry *e =
+				(void *)(p + sizeof(*h) + pos);
+
+			if (e->x_name_len == strlen(name) &&
+			    !memcmp(e + 1, name, e->x_name_len)) {
+				*blk = p;
+				return e;
+			}
+			pos += (sizeof(*e) + e->x_name_len + e->x_value_len +
+				3) & ~3u;
+		}
+		b = h->b_next;
+	}
+	return NULL;
+}
+
+/* The first value block of /x's user.v. */
+static uint64_t xattr_vblk(struct img *im)
+{
+	uint8_t *blk;
+	struct hfs_xattr_entry *e = xattr_entry(im, "user.v", &blk);
+	uint64_t b = 0;
+
+	if (e)
+		memcpy(&b, (uint8_t *)(e + 1) + e->x_name_len +
+		       sizeof(struct hfs_xattr_vref), sizeof(b));
+	return b;
+}
+
+static void c_xattr_chain_crc(struct img *im)
+{
+	xattr_block2(im)[200] ^= 1;
+}
+
+static void c_xattr_chain_loop(struct img *im)
+{
+	uint8_t *b = xattr_block2(im);
+
+	((struct hfs_blkhdr *)b)->b_next =
+		inode_at(im, ino_of(im, "/x"))->i_xattr_blk;
+	blk_recrc(b);
+}
+
+static void c_xattr_value_crc(struct img *im)
+{
+	im->mem[xattr_vblk(im) * HFS_BLOCK_SIZE + 1000] ^= 1;
+}
+
+static void c_xattr_value_owner(struct img *im)
+{
+	uint8_t *b = im->mem + xattr_vblk(im) * HFS_BLOCK_SIZE;
+
+	((struct hfs_blkhdr *)b)->b_owner = 1;
+	blk_recrc(b);
+}
+
+static void c_xattr_value_ref(struct img *im)
+{
+	uint8_t *blk;
+	struct hfs_xattr_entry *e = xattr_entry(im, "user.v", &blk);
+	uint32_t len = 20000;
+
+	if (!e)
+		return;
+	memcpy((uint8_t *)(e + 1) + e->x_name_len, &len, sizeof(len));
+	blk_recrc(blk);
+}
+
+static void c_xattr_dup_name(struct img *im)
+{
+	uint8_t *blk;
+	struct hfs_xattr_entry *e = xattr_entry(im, "user.m001", &blk);
+
+	if (!e)
+		return;
+	memcpy(e + 1, "user.m000", 9);
+	blk_recrc(blk);
+}
+
+static void c_xattr_feature(struct img *im)
+{
+	struct hfs_super *s = sb_of(im);
+
+	s->s_feat_incompat &= ~HFS_FEAT_INCOMPAT_XATTR_CHAIN;
+	sb_recrc(s);
+}
+
+static void c_extent_on_xattr_value(struct img *im)
+{
+	struct hfs_inode_disk *f2 = inode_at(im, ino_of(im, "/a/f2"));
+
+	f2->i_extents[0].e_pblk = xattr_vblk(im);
+	f2->i_extents[0].e_len = 1;
+	inode_recrc(f2);
+}
+
 static void c_dentry_crc(struct img *im)
 {
 	struct hfs_dentry_disk *dd = dentry_find(im, "/a", "f1");
@@ -1027,6 +1143,22 @@ static const struct fcase cases[] = {
 	  0, NULL },
 	{ "xattr_crc", c_xattr_crc, 4, HFS_P1_XATTR_BAD, { NULL }, F_NOXATTR, 0,
 	  NULL },
+	{ "xattr_chain_crc", c_xattr_chain_crc, 4, HFS_P1_XATTR_BAD, { NULL },
+	  F_NOXATTR, 0, NULL },
+	{ "xattr_chain_loop", c_xattr_chain_loop, 4, HFS_P1_XATTR_BAD,
+	  { NULL }, F_NOXATTR, 0, NULL },
+	{ "xattr_value_crc", c_xattr_value_crc, 4, HFS_P1_XATTR_BAD, { NULL },
+	  F_NOXATTR, 0, NULL },
+	{ "xattr_value_owner", c_xattr_value_owner, 4, HFS_P1_XATTR_BAD,
+	  { NULL }, F_NOXATTR, 0, NULL },
+	{ "xattr_value_ref", c_xattr_value_ref, 4, HFS_P1_XATTR_BAD, { NULL },
+	  F_NOXATTR, 0, NULL },
+	{ "xattr_dup_name", c_xattr_dup_name, 4, HFS_P1_XATTR_BAD, { NULL },
+	  F_NOXATTR, 0, NULL },
+	{ "xattr_feature", c_xattr_feature, 4, HFS_P1_XATTR_FEATURE, { NULL },
+	  F_PREEN, 1, NULL },
+	{ "extent_on_xattr_value", c_extent_on_xattr_value, 4,
+	  HFS_P1B_DUP_BLOCKS, { "/a/f2" }, F_LOST, 0, NULL },
 	{ "dentry_crc", c_dentry_crc, 4, HFS_P2_DENTRY_CRC, { "/a/f1" }, 0, 0,
 	  NULL },
 	{ "dentry_name", c_dentry_name, 4, HFS_P2_DENTRY_NAME, { "/a/f2" }, 0,
@@ -1193,6 +1325,28 @@ static void verify_xattrs(struct hfs_vol *vol)
 			FAIL("/x: xattr user.b differs");
 			break;
 		}
+	for (int i = 0; i < IMAGE_XATTR_MANY; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "user.m%03d", i);
+		if (hfs_getxattr(vol, ino, name, buf, sizeof(buf)) != 16) {
+			FAIL("/x: xattr %s lost", name);
+			break;
+		}
+	}
+	{
+		static char v[IMAGE_XATTR_V_LEN];
+
+		if (hfs_getxattr(vol, ino, "user.v", v, sizeof(v)) !=
+		    IMAGE_XATTR_V_LEN)
+			FAIL("/x: xattr user.v lost");
+		for (int i = 0; i < IMAGE_XATTR_V_LEN; i++)
+			if ((uint8_t)v[i] != image_pattern("xattr-v",
+							   (uint64_t)i)) {
+				FAIL("/x: xattr user.v differs");
+				break;
+			}
+	}
 }
 
 /* Everything the damage did not touch reads back as built. */

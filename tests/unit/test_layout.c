@@ -166,9 +166,18 @@ static void test_dentry_blocks(void)
 
 	SIZE(x, 4);
 	FIELD(x, x_name_len, 0, 1);
-	FIELD(x, x_pad, 1, 1);
+	FIELD(x, x_flags, 1, 1);
 	FIELD(x, x_value_len, 2, 2);
 	check("HFS_XATTR_SPACE", HFS_XATTR_SPACE, 4064);
+	check("sizeof(struct hfs_xattr_vref)", sizeof(struct hfs_xattr_vref), 8);
+	FIELD(struct hfs_xattr_vref, v_len, 0, 4);
+	FIELD(struct hfs_xattr_vref, v_nblk, 4, 4);
+	check("offsetof(struct hfs_xattr_vref, v_blk)",
+	      offsetof(struct hfs_xattr_vref, v_blk), 8);
+	check("HFS_XATTR_F_VALBLK", HFS_XATTR_F_VALBLK, 1);
+	check("HFS_XATTR_VALUE_MAX", HFS_XATTR_VALUE_MAX, 65536);
+	check("HFS_XATTR_LIST_MAX", HFS_XATTR_LIST_MAX, 65536);
+	check("HFS_XATTR_MAX_BLOCKS", HFS_XATTR_MAX_BLOCKS, 1024);
 }
 
 static void test_lists_journal(void)
@@ -265,6 +274,8 @@ static void test_constants(void)
 	check("HFS_ROOT_INO", HFS_ROOT_INO, 1);
 	check("HFS_EXTBLK_MAGIC", HFS_EXTBLK_MAGIC, 0x4b425845u);
 	check("HFS_XATTRBLK_MAGIC", HFS_XATTRBLK_MAGIC, 0x4b425858u);
+	check("HFS_XATTRVAL_MAGIC", HFS_XATTRVAL_MAGIC, 0x4b425658u);
+	check("HFS_FEAT_INCOMPAT_XATTR_CHAIN", HFS_FEAT_INCOMPAT_XATTR_CHAIN, 2);
 	check("HFS_BADLIST_MAGIC", HFS_BADLIST_MAGIC, 0x4c444142u);
 	check("HFS_JOURNAL_MAGIC",
 	      HFS_JOURNAL_MAGIC == 0x4c4e524a53464448ull, 1);

@@ -15,11 +15,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "media.h"
 #include "mkfs.h"
 #include "acl_i.h"
 #include "inode_i.h"
 #include "rmap_i.h"
 #include "vol_i.h"
+#include "xattr_i.h"
 
 #include "check.h"
 
@@ -107,7 +109,7 @@ static void check_rmap(struct hfs_vol *vol)
 			CHECK_EQ(w.blocks, e->e_len);
 			named += e->e_len;
 		}
-		named += ip->em.nchain + (ip->d.i_xattr_blk ? 1 : 0);
+		named += ip->em.nchain + hfs_xattr_blocks(ip);
 	}
 	left = named;
 	CHECK_EQ(hfs_rmap_query(vol->rmap, 0, UINT64_MAX / 2, count_piece,
@@ -347,6 +349,215 @@ static void test_enospc(void)
 	hfs_forget(vol, ino, 1);
 	CHECK_EQ(hfs_statfs(vol, &st), 0);
 	CHECK(st.f_bfree > st.f_blocks - 100);
+	CHECK_EQ(hfs_vol_close(vol), 0);
+	hfs_region_close(rg);
+	free(mem);
+}
+
+/* Many xattrs on one inode (a chain of xattr blocks), values up to the
+ * VFS's 64 KiB in value blocks, replace/remove, the Linux errnos, the
+ * name-list limit, a full region, space given back (also when an
+ * unlinked inode goes), persistence and the rmap after each step. */
+static void xa_pat(char *v, int i, size_t len)
+{
+	for (size_t k = 0; k < len; k++)
+		v[k] = (char)(i * 31 + (int)k * 7 + 1);
+}
+
+static void check_many(struct hfs_vol *vol, uint64_t ino, int n, int skip2)
+{
+	char name[32], want[24], got[64];
+	int bad = 0;
+
+	for (int i = 0; i < n; i++) {
+		ssize_t r;
+
+		snprintf(name, sizeof(name), "user.attr%04d", i);
+		xa_pat(want, i, sizeof(want));
+		r = hfs_getxattr(vol, ino, name, got, sizeof(got));
+		if (skip2 && i % 2)
+			bad += r != -ENODATA;
+		else
+			bad += r != (ssize_t)sizeof(want) ||
+			       memcmp(got, want, sizeof(want));
+	}
+	CHECK_EQ(bad, 0);
+}
+
+static void test_xattr_many(void)
+{
+	enum { N = 1200, BIG = 65536 };
+	void *mem;
+	struct hfs_region *rg = make_region(&mem);
+	struct hfs_vol *vol = mount_vol(rg, NULL);
+	static char big[BIG + 8], back[BIG + 1], list[N * 16];
+	uint64_t ino = mkfile(vol, HFS_ROOT_INO, "many"), ino2;
+	struct statvfs st0, st;
+	struct hfs_attr a;
+	char name[300], v[24];
+	size_t want = 0;
+	ssize_t r;
+	int ret = 0;
+
+	CHECK(vol->sb.s_feat_incompat & HFS_FEAT_INCOMPAT_XATTR_CHAIN);
+	CHECK_EQ(hfs_statfs(vol, &st0), 0);
+	for (int i = 0; i < N && !ret; i++) {
+		snprintf(name, sizeof(name), "user.attr%04d", i);
+		xa_pat(v, i, sizeof(v));
+		ret = hfs_setxattr(vol, ino, name, v, sizeof(v), XATTR_CREATE);
+		want += strlen(name) + 1;
+	}
+	CHECK_EQ(ret, 0);
+	CHECK(hfs_xattr_blocks(vol->itab[ino]) > 5);
+	check_many(vol, ino, N, 0);
+	CHECK_EQ(hfs_listxattr(vol, ino, NULL, 0), (ssize_t)want);
+	CHECK_EQ(hfs_listxattr(vol, ino, list, want - 1), -ERANGE);
+	CHECK_EQ(hfs_listxattr(vol, ino, list, sizeof(list)), (ssize_t)want);
+	CHECK(!memcmp(list, "user.attr0000", 14));
+	CHECK_EQ(hfs_setxattr(vol, ino, "user.attr0007", v, 3, XATTR_CREATE),
+		 -EEXIST);
+	CHECK_EQ(hfs_setxattr(vol, ino, "user.nope", v, 3, XATTR_REPLACE),
+		 -ENODATA);
+	check_rmap(vol);
+
+	/* 64 KiB: the VFS limit; one byte more is E2BIG */
+	for (int i = 0; i <= BIG; i++)
+		big[i] = (char)(i * 13 + i / 4093);
+	CHECK_EQ(hfs_setxattr(vol, ino, "user.big", big, BIG + 1, 0), -E2BIG);
+	CHECK_EQ(hfs_setxattr(vol, ino, "user.big", big, BIG, 0), 0);
+	CHECK_EQ(hfs_getxattr(vol, ino, "user.big", NULL, 0), BIG);
+	CHECK_EQ(hfs_getxattr(vol, ino, "user.big", back, BIG - 1), -ERANGE);
+	CHECK_EQ(hfs_getxattr(vol, ino, "user.big", back, sizeof(back)), BIG);
+	CHECK(!memcmp(back, big, BIG));
+	check_rmap(vol);
+	/* replace: smaller out of line, then inline, then large again */
+	CHECK_EQ(hfs_setxattr(vol, ino, "user.big", big + 1, 10000,
+			      XATTR_REPLACE), 0);
+	CHECK_EQ(hfs_getxattr(vol, ino, "user.big", back, sizeof(back)),
+		 10000);
+	CHECK(!memcmp(back, big + 1, 10000));
+	CHECK_EQ(hfs_setxattr(vol, ino, "user.big", big + 2, 100, 0), 0);
+	CHECK_EQ(hfs_getxattr(vol, ino, "user.big", back, sizeof(back)), 100);
+	CHECK(!memcmp(back, big + 2, 100));
+	CHECK_EQ(hfs_setxattr(vol, ino, "user.big", big + 3, BIG, 0), 0);
+	check_rmap(vol);
+	/* remove every other small one */
+	for (int i = 1; i < N; i += 2) {
+		snprintf(name, sizeof(name), "user.attr%04d", i);
+		ret |= hfs_removexattr(vol, ino, name);
+	}
+	CHECK_EQ(ret, 0);
+	check_many(vol, ino, N, 1);
+	check_rmap(vol);
+
+	/* persistence */
+	CHECK_EQ(hfs_vol_close(vol), 0);
+	vol = mount_vol(rg, NULL);
+	check_rmap(vol);
+	check_many(vol, ino, N, 1);
+	CHECK_EQ(hfs_getxattr(vol, ino, "user.big", back, sizeof(back)), BIG);
+	CHECK(!memcmp(back, big + 3, BIG));
+
+	/* removing everything gives every block back */
+	for (int i = 0; i < N; i += 2) {
+		snprintf(name, sizeof(name), "user.attr%04d", i);
+		ret |= hfs_removexattr(vol, ino, name);
+	}
+	CHECK_EQ(hfs_removexattr(vol, ino, "user.big"), 0);
+	CHECK_EQ(ret, 0);
+	CHECK(vol->itab[ino]->xattr == NULL);
+	CHECK_EQ(vol->itab[ino]->d.i_xattr_blk, 0);
+	CHECK_EQ(hfs_statfs(vol, &st), 0);
+	CHECK_EQ(st.f_bfree, st0.f_bfree);
+
+	/* an unlinked inode still open keeps its xattrs until it goes */
+	ino2 = mkfile(vol, HFS_ROOT_INO, "gone");
+	CHECK_EQ(hfs_lookup(vol, HFS_ROOT_INO, "gone", &a), 0);
+	CHECK_EQ(hfs_open(vol, ino2), 0);
+	for (int i = 0; i < 300 && !ret; i++) {
+		snprintf(name, sizeof(name), "user.g%04d", i);
+		ret = hfs_setxattr(vol, ino2, name, big, 40, 0);
+	}
+	CHECK_EQ(hfs_setxattr(vol, ino2, "user.big", big, BIG, 0), 0);
+	CHECK_EQ(hfs_unlink(vol, HFS_ROOT_INO, "gone"), 0);
+	CHECK_EQ(hfs_getxattr(vol, ino2, "user.big", back, sizeof(back)), BIG);
+	hfs_release(vol, ino2);
+	hfs_forget(vol, ino2, 2);
+	CHECK_EQ(hfs_statfs(vol, &st), 0);
+	CHECK_EQ(st.f_bfree, st0.f_bfree);
+	check_rmap(vol);
+
+	/* the names must fit one listxattr answer (XATTR_LIST_MAX) */
+	ino2 = mkfile(vol, HFS_ROOT_INO, "names");
+	memset(name, 'n', sizeof(name));
+	memcpy(name, "user.", 5);
+	name[255] = 0;
+	for (int i = 0; i < 256; i++) {
+		snprintf(name + 5, 5, "%04d", i);
+		name[9] = 'n';
+		CHECK_EQ(hfs_setxattr(vol, ino2, name, "", 0, 0), 0);
+	}
+	snprintf(name + 5, 5, "%04d", 256);
+	name[9] = 'n';
+	CHECK_EQ(hfs_setxattr(vol, ino2, name, "", 0, 0), -ENOSPC);
+	CHECK_EQ(hfs_listxattr(vol, ino2, NULL, 0), 65536);
+
+	/* a full region: refused with nothing changed, works once freed */
+	{
+		static char chunk[1 << 20];
+		uint64_t f = mkfile(vol, HFS_ROOT_INO, "fill"), off = 0;
+
+		while ((r = hfs_write(vol, f, chunk, sizeof(chunk), off)) > 0)
+			off += (uint64_t)r;
+		do {
+			r = hfs_write(vol, f, chunk, 4096, off);
+			off += r > 0 ? (uint64_t)r : 0;
+		} while (r > 0);
+		CHECK_EQ(hfs_setxattr(vol, ino, "user.big", big, BIG, 0),
+			 -ENOSPC);
+		CHECK_EQ(hfs_getxattr(vol, ino, "user.big", NULL, 0), -ENODATA);
+		ret = 0;
+		for (int i = 0; i < 2000 && !ret; i++) {
+			snprintf(name, sizeof(name), "user.full%04d", i);
+			ret = hfs_setxattr(vol, ino, name, big, 200, 0);
+		}
+		CHECK_EQ(ret, -ENOSPC);
+		check_rmap(vol);
+		CHECK_EQ(hfs_unlink(vol, HFS_ROOT_INO, "fill"), 0);
+		hfs_forget(vol, f, 1);
+		CHECK_EQ(hfs_setxattr(vol, ino, "user.big", big, BIG, 0), 0);
+	}
+	check_rmap(vol);
+	CHECK_EQ(hfs_vol_close(vol), 0);
+	hfs_region_close(rg);
+	free(mem);
+}
+
+/* A filesystem made before XATTR_CHAIN (the bit clear) keeps the old
+ * layout until a change needs the new one; that change sets the bit in
+ * its own transaction. */
+static void test_xattr_upgrade(void)
+{
+	void *mem;
+	struct hfs_region *rg = make_region(&mem);
+	struct hfs_super *sb = mem;
+	struct hfs_vol *vol;
+	static char big[8000];
+	uint64_t ino;
+
+	sb->s_feat_incompat &= ~HFS_FEAT_INCOMPAT_XATTR_CHAIN;
+	hfs_super_set_crc(sb);
+	vol = mount_vol(rg, NULL);
+	ino = mkfile(vol, HFS_ROOT_INO, "old");
+	CHECK_EQ(hfs_setxattr(vol, ino, "user.a", big, 4000, 0), 0);
+	CHECK(!(vol->sb.s_feat_incompat & HFS_FEAT_INCOMPAT_XATTR_CHAIN));
+	CHECK(!(sb->s_feat_incompat & HFS_FEAT_INCOMPAT_XATTR_CHAIN));
+	CHECK_EQ(hfs_setxattr(vol, ino, "user.b", big, 8000, 0), 0);
+	CHECK(sb->s_feat_incompat & HFS_FEAT_INCOMPAT_XATTR_CHAIN);
+	CHECK_EQ(hfs_vol_close(vol), 0);
+	vol = mount_vol(rg, NULL);
+	CHECK_EQ(hfs_getxattr(vol, ino, "user.b", big, sizeof(big)), 8000);
+	check_rmap(vol);
 	CHECK_EQ(hfs_vol_close(vol), 0);
 	hfs_region_close(rg);
 	free(mem);
@@ -602,6 +813,8 @@ int main(void)
 	free(mem);
 	test_big_dir();
 	test_enospc();
+	test_xattr_many();
+	test_xattr_upgrade();
 	test_whiteout();
 	test_atime();
 	test_acl();
