@@ -6,7 +6,14 @@
  *   leases [--json] MOUNTPOINT                   ADMIN_LEASES
  *   holders --range OFF,LEN [--json] MOUNTPOINT  ADMIN_HOLDERS
  *   status [--json] MOUNTPOINT                   ADMIN_STATUS
+ *   devices [--json] MOUNTPOINT|PATH             ADMIN_DEVICES
  */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
 #include <holdfs/proto.h>
 
 #include "conn.h"
@@ -70,4 +77,33 @@ int cmd_status(int argc, char **argv)
 	if (r)
 		return r < 0 ? 0 : r;
 	return show(ctl_get_status(a.target), a.json, ctl_print_status);
+}
+
+/* The target is the mount point (the volume's devices) or a path inside
+ * the mount (its inode's blocks on each device as well). */
+int cmd_devices(int argc, char **argv)
+{
+	struct hfs_msg_devices m = { { HFS_PROTO_MAGIC, HFS_PROTO_VERSION,
+				       HFS_MSG_ADMIN_DEVICES, sizeof(m), 0, 1 },
+				     0, 0 };
+	struct ctl_args a;
+	struct stat st, up;
+	char *parent;
+	int r = ctl_parse_args(argc, argv, 0, &a);
+
+	if (r)
+		return r < 0 ? 0 : r;
+	if (stat(a.target, &st) < 0) {
+		fprintf(stderr, "%s: %s: %s\n", CTL_PROG, a.target,
+			strerror(errno));
+		return 1;
+	}
+	/* the mount point itself: the same device as its parent's? no */
+	if (asprintf(&parent, "%s/..", a.target) < 0)
+		return 1;
+	if (stat(parent, &up) < 0 || up.st_dev == st.st_dev)
+		m.ino = st.st_ino;
+	free(parent);
+	return show(ctl_parse_reply(ctl_query_mnt(a.target, &m, sizeof(m))),
+		    a.json, ctl_print_devices);
 }

@@ -6,6 +6,7 @@
  *   holdfsctl leases [--json] MOUNTPOINT                    (cmd_query.c)
  *   holdfsctl holders --range OFF,LEN [--json] MOUNTPOINT   (cmd_query.c)
  *   holdfsctl status [--json] MOUNTPOINT                    (cmd_query.c)
+ *   holdfsctl devices [--json] MOUNTPOINT|PATH              (cmd_query.c)
  *   holdfsctl inject --whole-device | --range OFF,LEN [--media] MOUNTPOINT
  *   holdfsctl inject --range OFF,LEN --simulate-poison MOUNTPOINT
  *   holdfsctl inject --range OFF,LEN --sigbus-ao MOUNTPOINT
@@ -47,6 +48,12 @@ static const struct ctl_cmd commands[] = {
 	  "events with time and source, affected paths, bad\n"
 	  "extents, revoked leases, killed holders, phase\n"
 	  "timings (docs/failure-model.md)" },
+	{ "devices", cmd_devices, "[PATH]",
+	  "the devices of the volume (several for one made\n"
+	  "with mkfs.holdfs REGION DEVICE...): path, state,\n"
+	  "which holds the metadata, size and free blocks;\n"
+	  "for a PATH inside the mount, also how many of the\n"
+	  "file's blocks lie on each" },
 	{ "inject", cmd_inject, "--whole-device | --range OFF,LEN [--media]",
 	  "feed the failure pipeline as a drill: device loss\n"
 	  "(shuts the filesystem down) or a failed region\n"

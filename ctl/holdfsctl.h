@@ -28,6 +28,7 @@
 int cmd_leases(int argc, char **argv);
 int cmd_holders(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_devices(int argc, char **argv);
 int cmd_inject(int argc, char **argv);
 int cmd_health(int argc, char **argv);
 int cmd_offline(int argc, char **argv);      /* ctl/cmd_offline.c */

@@ -193,11 +193,37 @@ void ctl_print_status(json_object *doc)
 	print_bad_extents(jget(doc, "bad_extents"));
 	print_revoked(jget(doc, "revoked"));
 	printf("holders killed: %" PRIu64 "\n", ju64(doc, "killed"));
+	if (jlen(jget(doc, "devices")) > 1)
+		ctl_print_devices(doc);
 	for (size_t i = 0; i < jlen(ph); i++) {
 		json_object *e = json_object_array_get_idx(ph, i);
 
 		printf("  phase %-24s %.3f ms\n", jstr(e, "phase"),
 		       jdouble(e, "ms"));
+	}
+}
+
+/* ------------------------------------------------------------ devices */
+
+void ctl_print_devices(json_object *doc)
+{
+	json_object *a = jget(doc, "devices");
+	bool file = jget(doc, "ino") != NULL;
+
+	printf("%-3s %-8s %-4s %10s %10s%s  %s\n", "dev", "state", "meta",
+	       "size MiB", "free MiB", file ? "  file blocks" : "", "path");
+	for (size_t i = 0; i < jlen(a); i++) {
+		json_object *d = json_object_array_get_idx(a, i);
+
+		printf("%-3" PRIu64 " %-8s %-4s %10" PRIu64 " %10" PRIu64,
+		       ju64(d, "device"), jstr(d, "state"),
+		       json_object_get_boolean(jget(d, "metadata")) ? "yes"
+								     : "no",
+		       ju64(d, "size") >> 20,
+		       ju64(d, "free_blocks") * 4096 >> 20);
+		if (file)
+			printf("  %11" PRIu64, ju64(d, "file_blocks"));
+		printf("  %s\n", jstr(d, "path"));
 	}
 }
 

@@ -30,6 +30,8 @@ void ctl_print_json(json_object *o);
 void ctl_print_leases(json_object *leases);
 void ctl_print_holders(json_object *doc);
 void ctl_print_status(json_object *doc);
+/* the "devices" array of ADMIN_DEVICES or ADMIN_STATUS */
+void ctl_print_devices(json_object *doc);
 
 /* One record of the persistent health log, decoded by the health
  * command. */

@@ -329,6 +329,103 @@ static json_object *phases_json(const struct hfsd_fail_status *st)
 	return a;
 }
 
+/* ----------------------------------------------------------- devices */
+
+static void uuid_str(const uint8_t u[16], char out[37])
+{
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+		 "%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3], u[4], u[5],
+		 u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14],
+		 u[15]);
+}
+
+static const char *dev_state_name(uint32_t s)
+{
+	switch (s) {
+	case HFS_DEV_ACTIVE: return "active";
+	case HFS_DEV_LOST: return "lost";
+	case HFS_DEV_RETIRED: return "retired";
+	default: return "?";
+	}
+}
+
+/* The volume's devices, and ino's blocks on each (ino 0: none). */
+static json_object *devices_json(struct hfsd_ctl *c, uint64_t ino, int *err)
+{
+	struct hfs_vol_device dv[HFS_MEMBERS_MAX];
+	uint64_t counts[HFS_MEMBERS_MAX];
+	unsigned n = hfs_vol_devices(c->d->vol, dv, HFS_MEMBERS_MAX);
+	json_object *o = json_object_new_object(), *a = json_object_new_array();
+	int nf = 0;
+	char id[37];
+
+	*err = 0;
+	if (ino) {
+		nf = hfs_vol_file_devices(c->d->vol, ino, counts,
+					  HFS_MEMBERS_MAX);
+		if (nf < 0) {
+			*err = -nf;
+			json_object_put(a);
+			json_object_put(o);
+			return NULL;
+		}
+	}
+	for (unsigned i = 0; i < n && i < HFS_MEMBERS_MAX; i++) {
+		json_object *x = json_object_new_object();
+
+		uuid_str(dv[i].uuid, id);
+		json_object_object_add(x, "device", json_object_new_int((int)i));
+		json_object_object_add(x, "path", json_object_new_string(dv[i].path));
+		json_object_object_add(x, "uuid", json_object_new_string(id));
+		json_object_object_add(x, "state", json_object_new_string(
+			dev_state_name(dv[i].state)));
+		json_object_object_add(x, "metadata", json_object_new_boolean(
+			dv[i].role & HFS_DEV_ROLE_META));
+		json_object_object_add(x, "size", json_object_new_uint64(dv[i].size));
+		json_object_object_add(x, "pool_blocks",
+				       json_object_new_uint64(dv[i].pool_blocks));
+		json_object_object_add(x, "free_blocks",
+				       json_object_new_uint64(dv[i].free_blocks));
+		if (ino)
+			json_object_object_add(x, "file_blocks",
+					       json_object_new_uint64(counts[i]));
+		json_object_array_add(a, x);
+	}
+	json_object_object_add(o, "devices", a);
+	if (ino)
+		json_object_object_add(o, "ino", json_object_new_uint64(ino));
+	return o;
+}
+
+void hfsd_on_admin_devices(struct hfsd_ctl *c, struct hfsd_client *cl,
+			   const void *msg, int fd)
+{
+	const struct hfs_msg_devices *m = msg;
+	json_object *o;
+	int err;
+
+	(void)fd;
+	o = devices_json(c, m->ino, &err);
+	if (!o) {
+		hfsd_ctl_send_error(c, cl, m->h.id, err, err == ENOENT
+				    ? "no such inode" : "cannot list devices");
+		return;
+	}
+	reply_json(c, cl, m->h.id, o);
+}
+
+/* A device of the volume lost or retired: the volume runs degraded. */
+static bool device_lost(struct hfsd_ctl *c)
+{
+	struct hfs_vol_device dv[HFS_MEMBERS_MAX];
+	unsigned n = hfs_vol_devices(c->d->vol, dv, HFS_MEMBERS_MAX);
+
+	for (unsigned i = 0; i < n && i < HFS_MEMBERS_MAX; i++)
+		if (dv[i].state != HFS_DEV_ACTIVE)
+			return true;
+	return false;
+}
+
 /* ADMIN_STATUS's failure part: state, events, affected paths, revoked
  * leases, killed holders, phase timings (docs/failure-model.md). */
 static json_object *status_json(struct hfsd_ctl *c,
@@ -337,7 +434,8 @@ static json_object *status_json(struct hfsd_ctl *c,
 	json_object *o = json_object_new_object();
 
 	json_object_object_add(o, "state", json_object_new_string(
-		st->shutdown ? "shutdown" : st->naff ? "degraded" : "ok"));
+		st->shutdown ? "shutdown"
+		: st->naff || device_lost(c) ? "degraded" : "ok"));
 	if (st->shutdown) {
 		json_object_object_add(o, "reason", json_object_new_string(st->why));
 		json_object_object_add(o, "shutdown_at", ts_json(&st->shut_at));
@@ -380,6 +478,18 @@ void hfsd_on_admin_status(struct hfsd_ctl *c, struct hfsd_client *cl,
 	}
 	o = status_json(c, st);
 	hfsd_fail_status_free(st);
+	{
+		int err;
+		json_object *d = devices_json(c, 0, &err);
+
+		if (d) {
+			json_object *a = NULL;
+
+			json_object_object_get_ex(d, "devices", &a);
+			json_object_object_add(o, "devices", json_object_get(a));
+			json_object_put(d);
+		}
+	}
 	add_leases(c, o, false, 0, 0);
 	reply_json(c, cl, h->id, o);
 }

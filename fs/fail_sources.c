@@ -120,7 +120,9 @@ static void handle_fault(struct hfsd_fail *f, const struct hfsd_fail_qev *q)
 				    "sigbus (machine check)");
 		return;
 	}
-	if (hfs_region_check_backing(f->d->rg) == -ENXIO) {
+	if (hfsd_fail_members_fault(f, q->off))
+		return; /* another device of the volume: its own loss */
+	if (hfs_region_check_member_backing(f->d->rg, 0) == -ENXIO) {
 		hfsd_notify_failure(f, 0, 0, HFS_FAIL_WHOLE_DEVICE,
 				    "sigbus (backing gone)");
 		return;
@@ -214,7 +216,12 @@ static void uevent_record(struct hfsd_fail *f, const char *action,
 	const char *base = devpath ? strrchr(devpath, '/') : NULL;
 	bool ours;
 
-	if (!action || !subsys || strcmp(subsys, "dax") || !f->devname[0])
+	if (!action || !subsys || strcmp(subsys, "dax"))
+		return;
+	if (hfsd_fail_members_uevent(f, action, devname) ||
+	    (base && hfsd_fail_members_uevent(f, action, base + 1)))
+		return;
+	if (!f->devname[0])
 		return;
 	ours = (devname && !strcmp(devname, f->devname)) ||
 	       (base && !strcmp(base + 1, f->devname));
@@ -364,6 +371,7 @@ static void file_readable(struct hfsd_fail *f)
 	while (read(f->ifd, buf, sizeof(buf)) > 0)
 		;
 	file_tick(f);
+	hfsd_fail_members_tick(f); /* their files share the descriptor */
 }
 
 static int file_open(struct hfsd_fail *f, const struct hfsd_fail_opts *o)
@@ -468,6 +476,8 @@ static const struct hfsd_fail_source sources[] = {
 	{ "uevent", uevent_open, uevent_fd, uevent_readable, NULL },
 	{ "region file", file_open, file_fd, file_readable, file_tick },
 	{ "sysfs", NULL, NULL, NULL, sysfs_tick },
+	{ "other devices", hfsd_fail_members_open, NULL, NULL,
+	  hfsd_fail_members_tick },
 };
 
 #define NSOURCES (sizeof(sources) / sizeof(sources[0]))

@@ -399,6 +399,7 @@ fail:
 	hfsd_fail_sources_close(f);
 	pthread_mutex_destroy(&f->lock);
 	free(f->rpath);
+	hfsd_fail_members_free(f);
 	free(f);
 	return -1;
 }
@@ -425,6 +426,7 @@ void hfsd_fail_free(struct hfsd_fail *f)
 	free(f->revoked);
 	pthread_mutex_destroy(&f->lock);
 	free(f->rpath);
+	hfsd_fail_members_free(f);
 	free(f);
 }
 

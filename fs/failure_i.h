@@ -20,6 +20,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <holdfs/format.h>
+
 #define HFSD_FAIL_QMAX 256    /* queued events */
 #define HFSD_FAIL_EVMAX 256   /* events kept for status */
 #define HFSD_FAIL_AFFMAX 1024 /* affected files kept for status */
@@ -36,6 +38,16 @@ struct hfsd_fail_qev {
 	char source[32];
 };
 
+/* One of devices 1.. of a volume as a source of its own loss. */
+struct hfsd_fail_member {
+	bool watched;           /* mapped at start, a file or a devdax */
+	bool lost;              /* reported once */
+	char devname[64];       /* device-dax, "" for a file */
+	char *rpath;            /* a file: its absolute path */
+	struct stat rst;        /* a file: at start */
+	uint64_t size;          /* bytes it must keep */
+};
+
 struct hfsd_fail {
 	struct hfsd *d;
 	struct fuse_session *se;
@@ -50,6 +62,10 @@ struct hfsd_fail {
 	struct stat rst;         /* region file at start */
 	char *rpath;             /* its absolute path (the daemon chdirs) */
 	bool file_region;
+	/* the other devices of a volume of several (fail_members.c),
+	 * indexed by device; [0] unused (the fields above are device 0's) */
+	struct hfsd_fail_member mem[HFS_MEMBERS_MAX];
+	unsigned nmem;
 	uint64_t seen[HFSD_FAIL_SEENMAX][2]; /* badblocks lines handled */
 	unsigned nseen;
 	struct hfsd_ratelog probe_log; /* probes that could not run */
@@ -103,6 +119,19 @@ void hfsd_fail_sources_close(struct hfsd_fail *f);
 void *hfsd_fail_monitor(void *arg);
 /* Wake the monitor thread (the queue's eventfd). */
 void hfsd_fail_wake(struct hfsd_fail *f);
+/* fail_members.c: devices 1.. of a volume of several, each lost on its
+ * own (a range failure over it, then recorded lost in the table) */
+int hfsd_fail_members_open(struct hfsd_fail *f, const struct hfsd_fail_opts *o);
+void hfsd_fail_members_tick(struct hfsd_fail *f);
+void hfsd_fail_members_free(struct hfsd_fail *f);
+/* A uevent for dax device devname (or devpath's last part): true if it
+ * named one of devices 1.. (and a removal was handled). */
+bool hfsd_fail_members_uevent(struct hfsd_fail *f, const char *action,
+			      const char *name);
+/* A SIGBUS at region offset off whose backing is gone: true if it was on
+ * one of devices 1.., whose loss was handled. */
+bool hfsd_fail_members_fault(struct hfsd_fail *f, uint64_t off);
+
 /* The volume fault hook (hfs_vol_set_fault_hook; ctx: f). */
 void hfsd_fail_fault_hook(void *ctx, uint64_t off, int si_code);
 

@@ -106,6 +106,20 @@ void hfsd_on_hello(struct hfsd_ctl *c, struct hfsd_client *cl,
 		hfsd_lease_client_gone(c, cl);
 		return;
 	}
+	if (hfs_region_nmembers(c->d->rg) > 1) {
+		/* A client maps the region fd it is given at extent offsets;
+		 * on a volume of several devices those offsets name other
+		 * devices' memory.  Until leases carry the member (issue:
+		 * several devices, DAX leases across members), the data path
+		 * and mappings of such a volume go through FUSE. */
+		hfsd_ctl_send_error(c, cl, m->h.id, EOPNOTSUPP,
+				    "DAX leases on a volume of several devices "
+				    "are not supported yet");
+		cl->closing = true;
+		shutdown(cl->fd, SHUT_RD);
+		hfsd_lease_client_gone(c, cl);
+		return;
+	}
 	cl->hello = true;
 	cl->notice = (m->flags & HFS_HELLO_NOTICE) != 0;
 	memset(&r, 0, sizeof(r));

@@ -59,6 +59,11 @@ static void report_recovery(const char *region, const struct hfs_vol_info *vi)
 		hfsd_log(LOG_WARNING, "%s: freed %" PRIu64 " orphaned "
 			 "inode%s (deleted while open at the crash)", region,
 			 vi->orphans_freed, vi->orphans_freed == 1 ? "" : "s");
+	if (vi->devices_lost)
+		hfsd_log(LOG_CRIT, "%s: mounted degraded: %" PRIu32 " device%s "
+			 "not given recorded lost, the data of its files with "
+			 "it (holdfsctl devices, holdfsctl status)", region,
+			 vi->devices_lost, vi->devices_lost == 1 ? "" : "s");
 }
 
 /* Step 3.  Logs "holdfs: <what>: <why>" on failure. */
@@ -67,11 +72,17 @@ static int open_volume(struct hfsd *d, const struct hfsd_opts *o)
 	struct hfs_region_opts ropts = {
 		.sysfs_root = o->sysfs_root,
 		.readonly = o->readonly,
+		.check_private = !o->unsafe_region_mode,
+		.private_uid = geteuid(),
 	};
 	struct hfs_vol_opts vopts = {
 		.readonly = o->readonly,
 		.atime = hfsd_opts_atime(o),
 		.nodiratime = o->nodiratime,
+		.devices = (const char *const *)o->devices,
+		.ndevices = o->ndevices,
+		.region_opts = &ropts,
+		.degraded = o->degraded,
 	};
 	struct hfs_vol_info vi = { 0 };
 	struct hfs_err err = { 0 };

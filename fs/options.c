@@ -52,6 +52,7 @@ enum {
 	KEY_NODIRATIME,
 	KEY_DIRATIME,
 	KEY_REMOUNT,
+	KEY_DEVICE,
 	KEY_LAZYTIME,
 	KEY_NOLAZYTIME,
 };
@@ -99,6 +100,7 @@ static const struct fuse_opt hfsd_opt_spec[] = {
 	HOPT("max_clients=%u", max_clients),
 	HOPT("max_clients_per_uid=%u", max_clients_per_uid),
 	HOPT("hello_ms=%u", hello_ms),
+	{ "degraded", offsetof(struct hfsd_opts, degraded), 1 },
 	{ "unsafe_region_mode", offsetof(struct hfsd_opts, unsafe_region_mode),
 	  1 },
 	FUSE_OPT_KEY("ro", KEY_RO),
@@ -145,6 +147,8 @@ static const struct fuse_opt hfsd_opt_spec[] = {
 	FUSE_OPT_KEY("nolazytime", KEY_NOLAZYTIME),
 	/* mount -o remount: change a running mount (fs/remount.c) */
 	FUSE_OPT_KEY("remount", KEY_REMOUNT),
+	/* the other devices of a volume of several (docs/format.md) */
+	FUSE_OPT_KEY("device=", KEY_DEVICE),
 	FUSE_OPT_KEY("iversion", KEY_DROP),
 	FUSE_OPT_KEY("noiversion", KEY_DROP),
 	FUSE_OPT_END
@@ -232,6 +236,14 @@ static int opt_proc(void *data, const char *arg, int key,
 	case KEY_REMOUNT:
 		o->remount = 1;
 		return 0;
+	case KEY_DEVICE:
+		if (o->ndevices == HFSD_MAX_DEVICES) {
+			if (!o->bad_arg)
+				o->bad_arg = strdup(arg);
+			return 0;
+		}
+		o->devices[o->ndevices] = strdup(arg + strlen("device="));
+		return o->devices[o->ndevices++] ? 0 : -1;
 	default:
 		return 0;
 	}
@@ -299,6 +311,16 @@ int hfsd_opts_finish(struct hfsd_opts *o, const char *region_abs)
 	char *fsname = NULL;
 	int err = -1;
 
+	/* the daemon leaves its working directory once mounted */
+	for (unsigned i = 0; i < o->ndevices; i++) {
+		char *abs = realpath(o->devices[i], NULL);
+
+		if (abs) {
+			free(o->devices[i]);
+			o->devices[i] = abs;
+		}
+	}
+
 	if (fuse_opt_add_opt(&list, "default_permissions"))
 		goto out;
 	/* the kernel's flag only shows the policy in /proc/mounts: the
@@ -337,6 +359,8 @@ void hfsd_opts_free(struct hfsd_opts *o)
 	free(o->uevent_source);
 	free(o->devname);
 	free(o->bad_arg);
+	for (unsigned i = 0; i < o->ndevices; i++)
+		free(o->devices[i]);
 }
 
 void hfsd_usage(FILE *f)
@@ -369,6 +393,12 @@ void hfsd_usage(FILE *f)
 "  default_permissions   the kernel checks access against mode bits; always\n"
 "                        on, accepted so fstab lines may name it\n"
 "  auto_unmount          unmount if the daemon dies\n"
+"  device=PATH           another device of a volume that spans several\n"
+"                        (mkfs.holdfs REGION DEVICE...); once per device,\n"
+"                        in any order\n"
+"  degraded              mount a volume of several devices without the\n"
+"                        ones not given: the data of their files is lost\n"
+"                        (EIO) and they are recorded lost for good\n"
 "  sysfs_root=PATH       read device-dax attributes below PATH instead of\n"
 "                        /sys (default: $HOLDFS_SYSFS_ROOT, else /sys)\n"
 "  revoke_ms=N           deadline in ms for DAX clients to acknowledge a\n"

@@ -17,6 +17,7 @@
  * that waits (a REMAP, a revocation) blocks one of them, not the queue */
 #define HFSD_URING_DEPTH_DEFAULT 4
 #define HFSD_URING_DEPTH_MAX 64
+#define HFSD_MAX_DEVICES 31 /* HFS_MEMBERS_MAX - 1 */
 
 struct hfsd_opts {
 	char *region;
@@ -50,6 +51,10 @@ struct hfsd_opts {
 	unsigned hello_ms;      /* -o hello_ms=N: first-message deadline */
 	int unsafe_region_mode; /* -o unsafe_region_mode: allow a region
 				   others may read or write */
+	char *devices[HFSD_MAX_DEVICES]; /* -o device=PATH, each member
+				   after REGION of a volume of several */
+	unsigned ndevices;
+	int degraded;           /* -o degraded: mount without missing devices */
 	char *bad_arg;          /* first surplus non-option argument */
 	/* What is left for fuse_session_new: kernel and libfuse mount
 	 * options, plus default_permissions, fsname and subtype. */

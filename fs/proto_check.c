@@ -44,6 +44,14 @@ static const char *check_offline(const void *buf)
 	return NULL;
 }
 
+static const char *check_devices(const void *buf)
+{
+	struct hfs_msg_devices m;
+
+	memcpy(&m, buf, sizeof(m));
+	return m.flags ? "ADMIN_DEVICES flags not zero" : NULL;
+}
+
 static const char *check_lease_req(const void *buf)
 {
 	struct hfs_msg_lease_req m;

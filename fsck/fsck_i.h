@@ -140,7 +140,9 @@ struct fsck {
 	struct hfs_fsck_report *rep;
 	struct hfs_super sb;      /* the primary as fsck will leave it */
 	struct hfs_super orig;    /* the primary as found (after replay) */
-	uint64_t pool_start, pool_end; /* blocks */
+	uint64_t pool_start, pool_end; /* blocks (every member's pool, and
+				    * the gaps between them) */
+	struct hfs_devtab devtab; /* several devices; t_count 0: one */
 	uint64_t unit_blocks;
 	uint64_t scan_end;        /* inode slots checked: [1, scan_end) */
 	bool writable;            /* YES/PREEN on a writable region */

@@ -24,6 +24,8 @@
 #include <unistd.h>
 
 #include "fsck.h"
+#include "members.h"
+#include "mkfs.h" /* hfs_super_probe */
 
 #ifndef HOLDFS_VERSION
 #define HOLDFS_VERSION "unknown"
@@ -34,6 +36,8 @@ struct args {
 	int nmodes;
 	bool force, json, verbose;
 	const char *region;
+	const char *const *devices; /* the other members of a volume */
+	unsigned ndevices;
 };
 
 struct progress {
@@ -52,9 +56,12 @@ static void on_signal(int sig)
 
 static void usage(FILE *out)
 {
-	fputs("Usage: fsck.holdfs [-n|-y|-p|-a] [-f] [--json] [-v] REGION\n"
+	fputs("Usage: fsck.holdfs [-n|-y|-p|-a] [-f] [--json] [-v] REGION "
+	      "[DEVICE...]\n"
 	      "Check (and repair) the holdfs filesystem in REGION, a region\n"
-	      "file or a device-dax node.\n\n"
+	      "file or a device-dax node; for a volume of several devices, the\n"
+	      "first device as REGION and every other one after it, in any\n"
+	      "order.\n\n"
 	      "  -n          check only, change nothing (read-only, works on a\n"
 	      "              mounted region)\n"
 	      "  -y          repair every problem found\n"
@@ -109,14 +116,19 @@ static int parse(int argc, char **argv, struct args *a)
 		fputs("fsck.holdfs: -n, -y and -p exclude each other\n", stderr);
 		return HFS_FSCK_USAGE;
 	}
-	if (optind + 1 != argc) {
-		fputs(optind == argc ? "fsck.holdfs: no region given\n"
-				     : "fsck.holdfs: one region at a time\n",
-		      stderr);
+	if (optind == argc) {
+		fputs("fsck.holdfs: no region given\n", stderr);
 		usage(stderr);
 		return HFS_FSCK_USAGE;
 	}
+	if ((unsigned)(argc - optind) > HFS_MEMBERS_MAX) {
+		fprintf(stderr, "fsck.holdfs: %d devices; a volume has at most "
+			"%u\n", argc - optind, HFS_MEMBERS_MAX);
+		return HFS_FSCK_USAGE;
+	}
 	a->region = argv[optind];
+	a->devices = (const char *const *)argv + optind + 1;
+	a->ndevices = (unsigned)(argc - optind - 1);
 	return 0;
 }
 
@@ -152,6 +164,35 @@ static int on_progress(void *ctx, int pass, const char *unit, uint64_t done,
 	return 0;
 }
 
+/* A volume of several devices: map the others (given after REGION, in
+ * any order) next to it.  The device table comes from the superblock
+ * that a mount would use; fsck checks and repairs the rest. */
+static int assemble(const struct args *a, struct hfs_region *rg,
+		    const struct hfs_region_opts *ro, struct hfs_err *err)
+{
+	struct hfs_member_super h;
+	struct hfs_devtab t;
+	struct hfs_super sb;
+	int found = hfs_super_probe(rg, &sb);
+	bool multi = found == 1 &&
+		     (sb.s_feat_incompat & HFS_FEAT_INCOMPAT_MULTIDEV);
+
+	if (found != 1 && hfs_member_probe(rg, &h))
+		return hfs_err_set(err, -EINVAL, "%s: device %u of a holdfs "
+				   "volume, not its first; give the first "
+				   "device first", a->region, h.m_index);
+
+	if (!multi && a->ndevices)
+		return hfs_err_set(err, -EINVAL, "%s: not a holdfs of several "
+				   "devices; check it alone", a->region);
+	if (!multi)
+		return 0;
+	uint32_t missing;
+
+	return hfs_members_assemble(rg, &sb, a->devices, a->ndevices, ro,
+				    false, &t, &missing, err);
+}
+
 static int open_region(const struct args *a, struct hfs_region **rg)
 {
 	/* -n: read-only and no lock at all, so a mounted region (held
@@ -161,7 +202,11 @@ static int open_region(const struct args *a, struct hfs_region **rg)
 	struct hfs_err err = { 0 };
 	int ret = hfs_region_open(a->region, &ro, rg, &err);
 
+	if (!ret)
+		ret = assemble(a, *rg, &ro, &err);
 	if (ret) {
+		hfs_region_close(*rg);
+		*rg = NULL;
 		fprintf(stderr, "fsck.holdfs: %s\n",
 			err.code ? err.msg : strerror(-ret));
 		if (ret == -EBUSY)

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "fsck_i.h"
+#include "members.h"
 
 
 struct sb_copy {
@@ -44,7 +45,7 @@ static void sb_load(struct fsck *f, uint64_t off, struct sb_copy *c)
 	c->off = off;
 	c->io = fsck_read(f, off, &c->sb, sizeof(c->sb));
 	if (!c->io)
-		c->check = hfs_super_check(&c->sb, f->rg->size, NULL, &c->err);
+		c->check = hfs_super_check(&c->sb, hfs_region_member_size(f->rg, 0), NULL, &c->err);
 }
 
 static const char *sb_why(const struct sb_copy *c)
@@ -67,7 +68,7 @@ static int sb_refuse(struct fsck *f, const struct sb_copy *c, const char *which)
 
 	if (c->io || s->s_magic != HFS_SB_MAGIC || c->check != -EINVAL)
 		return 0;
-	if (s->s_region_size > f->rg->size && s->s_version_major ==
+	if (s->s_region_size > hfs_region_member_size(f->rg, 0) && s->s_version_major ==
 	    HFS_VERSION_MAJOR) {
 		fix_problem(f, HFS_P0_TRUNCATED, 0, c->off, "%s superblock: %s",
 			    which, c->err.msg);
@@ -85,7 +86,7 @@ static int choose_super(struct fsck *f, struct sb_copy *p, struct sb_copy *b)
 	int ret;
 
 	sb_load(f, 0, p);
-	sb_load(f, hfs_super_backup_off(f->rg->size), b);
+	sb_load(f, hfs_super_backup_off(hfs_region_member_size(f->rg, 0)), b);
 	if ((ret = sb_refuse(f, p, "primary")))
 		return ret;
 	f->backup = b->sb;
@@ -259,14 +260,65 @@ static void settle_geometry(struct fsck *f)
 	memcpy(r->uuid, f->sb.s_uuid, sizeof(r->uuid));
 	memcpy(r->label, f->sb.s_label, sizeof(r->label));
 	r->label[sizeof(r->label) - 1] = '\0';
-	f->pool_start = f->sb.s_pool_off / BLK;
-	f->pool_end = f->pool_start + f->sb.s_pool_blocks;
+	hfs_super_pool_range(&f->sb, &f->pool_start, &f->pool_end);
 	f->unit_blocks = f->sb.s_alloc_unit / BLK;
 	/* The backup's high-water mark may be stale: scan every slot. */
 	f->scan_end = r->used_backup_sb ? f->sb.s_inode_count
 					: f->sb.s_inode_hwm;
 	r->counts.inode_count = f->sb.s_inode_count;
 	r->counts.pool_blocks = f->sb.s_pool_blocks;
+}
+
+/* A volume of several devices: every member mapped (fsck.holdfs was
+ * given them all, main.c assembled them), one good device table, and
+ * both copies on member 0 the same. */
+static int devices_check(struct fsck *f)
+{
+	uint64_t boff = f->sb.s_backup_off + HFS_DEVTAB_OFF;
+	struct hfs_devtab b;
+	char pwhy[200], bwhy[200];
+	bool pok, bok;
+
+	if (!(f->sb.s_feat_incompat & HFS_FEAT_INCOMPAT_MULTIDEV))
+		return 0;
+	if (!f->rg->nmembers) {
+		fix_problem(f, HFS_P0_MEMBERS_MISSING, 0, 0, "a volume of "
+			    "several devices, checked without them");
+		return fsck_fatal(f, -EINVAL, "%s: a volume of several "
+				  "devices; give every device after it "
+				  "(fsck.holdfs REGION DEVICE...)",
+				  f->rg->path);
+	}
+	pok = !hfs_devtab_load(f->rg, HFS_DEVTAB_OFF, &f->sb, &f->devtab, pwhy,
+			       sizeof(pwhy));
+	bok = !hfs_devtab_load(f->rg, boff, &f->sb, &b, bwhy, sizeof(bwhy));
+	if (!pok && !bok) {
+		fix_problem(f, HFS_P0_DEVTAB_BAD, 0, 0, "%s; backup: %s", pwhy,
+			    bwhy);
+		return fsck_fatal(f, -EUCLEAN, "%s: no usable device table "
+				  "(%s; backup: %s)", f->rg->path, pwhy, bwhy);
+	}
+	if (!pok) {
+		f->devtab = b;
+		if (fix_problem(f, HFS_P0_DEVTAB_PRIMARY, 0, 0,
+				"device table damaged (%s)", pwhy)) {
+			int ret = fsck_write(f, HFS_DEVTAB_OFF, &b, sizeof(b));
+
+			if (ret)
+				fsck_fix_failed(f, ret);
+		}
+	} else if (!bok || memcmp(&b, &f->devtab, sizeof(b)) != 0) {
+		if (fix_problem(f, HFS_P0_DEVTAB_BACKUP, 0, 0,
+				"backup device table %s", bok ? "differs"
+							      : bwhy)) {
+			int ret = fsck_write(f, boff, &f->devtab,
+					     sizeof(f->devtab));
+
+			if (ret)
+				fsck_fix_failed(f, ret);
+		}
+	}
+	return 0;
 }
 
 int fsck_pass0(struct fsck *f)
@@ -294,7 +346,7 @@ int fsck_pass0(struct fsck *f)
 	if (clear)
 		journal_clear(f);
 	settle_geometry(f);
-	return 0;
+	return devices_check(f);
 }
 
 /* ------------------------------------------------------- quick check */

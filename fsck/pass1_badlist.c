@@ -17,7 +17,7 @@
 static bool bad_entry_ok(const struct fsck *f, const struct hfs_bad_extent *x,
 			 uint64_t prev_end)
 {
-	uint64_t limit = (f->sb.s_region_size + BLK - 1) & ~(BLK - 1);
+	uint64_t limit = (hfs_super_volume_end(&f->sb) + BLK - 1) & ~(BLK - 1);
 
 	return x->bx_off % BLK == 0 && x->bx_len && x->bx_len % BLK == 0 &&
 	       x->bx_off + x->bx_len > x->bx_off &&
@@ -107,22 +107,43 @@ static int badlist_load(struct fsck *f)
 	return 0;
 }
 
+/* The part of [s, e) inside [lo, hi) as a bad claim. */
+static int claim_bad_in(struct fsck *f, uint64_t s, uint64_t e, uint64_t lo,
+			uint64_t hi)
+{
+	struct fsck_claim c = { .kind = CL_BAD };
+
+	s = s > lo ? s : lo;
+	e = e < hi ? e : hi;
+	if (s >= e)
+		return 0; /* metadata, a tail or a gap: never allocatable */
+	c.pblk = s;
+	c.len = e - s;
+	if (fsck_claim_add(f, &c))
+		return -ENOMEM;
+	f->rep->counts.blocks_bad += e - s;
+	return 0;
+}
+
+/* Each bad extent, clipped to the pool (to each device's pool in a
+ * volume of several: a lost device's range covers its header too). */
 static int claim_bad(struct fsck *f)
 {
+	const struct hfs_devtab *t = &f->devtab;
+
 	for (uint32_t i = 0; i < f->nbad; i++) {
 		uint64_t s = f->bad[i].bx_off / BLK;
 		uint64_t e = (f->bad[i].bx_off + f->bad[i].bx_len) / BLK;
-		struct fsck_claim c = { .kind = CL_BAD };
+		int ret = 0;
 
-		s = s > f->pool_start ? s : f->pool_start;
-		e = e < f->pool_end ? e : f->pool_end;
-		if (s >= e)
-			continue; /* metadata or tail: not allocatable anyway */
-		c.pblk = s;
-		c.len = e - s;
-		if (fsck_claim_add(f, &c))
-			return -ENOMEM;
-		f->rep->counts.blocks_bad += e - s;
+		if (!t->t_count)
+			ret = claim_bad_in(f, s, e, f->pool_start, f->pool_end);
+		for (uint32_t d = 0; d < t->t_count && !ret; d++)
+			ret = claim_bad_in(f, s, e, t->t_dev[d].d_pool_off / BLK,
+					   t->t_dev[d].d_pool_off / BLK +
+						   t->t_dev[d].d_pool_blocks);
+		if (ret)
+			return ret;
 	}
 	f->rep->counts.bad_extents = f->nbad;
 	return 0;

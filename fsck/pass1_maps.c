@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "grow.h"
+#include "members.h"
 #include "pass1.h"
 
 static int img_push(struct p1_img *m, const struct hfs_extent *e)
@@ -73,7 +74,8 @@ static int load_chain(struct fsck *f, struct p1_img *m)
 		const struct hfs_blkhdr *h = (const void *)blk;
 		uint64_t *c;
 
-		if (b < f->pool_start || b >= f->pool_end)
+		if (b < f->pool_start || b >= f->pool_end ||
+		    !hfs_devtab_range_ok(&f->devtab, b, 1))
 			why = "outside the pool";
 		else if (!blkset_add(&seen, b))
 			why = "a loop";
@@ -142,6 +144,8 @@ static const char *extent_why(const struct fsck *f, const struct hfs_extent *e,
 	if (e->e_pblk < f->pool_start || e->e_pblk + e->e_len > f->pool_end ||
 	    e->e_pblk + e->e_len < e->e_pblk)
 		return "lies outside the pool";
+	if (!hfs_devtab_range_ok(&f->devtab, e->e_pblk, e->e_len))
+		return "is not inside one device's pool";
 	if (e->e_lblk >= HFS_MAX_FILE_BLOCKS ||
 	    e->e_lblk + e->e_len > HFS_MAX_FILE_BLOCKS)
 		return "lies beyond the largest file size";
@@ -219,7 +223,8 @@ static int xa_read(struct xa_check *c, uint64_t b, uint32_t magic)
 	const struct hfs_blkhdr *h = (const void *)c->blk;
 
 	c->at = b;
-	if (b < c->f->pool_start || b >= c->f->pool_end)
+	if (b < c->f->pool_start || b >= c->f->pool_end ||
+	    !hfs_devtab_range_ok(&c->f->devtab, b, 1))
 		c->why = "outside the pool";
 	else if (fsck_read(c->f, b * BLK, c->blk, HFS_BLOCK_SIZE))
 		c->why = "unreadable";

@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include "grow.h"
+#include "members.h"
 #include "pass1b.h"
 
 /* A claimed range already decided for in a group. */
@@ -286,6 +287,8 @@ int fsck_pass1b(struct fsck *f)
 		ix[i] = i;
 	qsort_r(ix, f->ncl, sizeof(*ix), by_pblk, f);
 	ret = hfs_alloc_init(&f->alloc, f->pool_start, f->pool_end);
+	if (!ret)
+		ret = hfs_devtab_reserve_gaps(&f->devtab, &f->alloc);
 	f->alloc_ready = !ret;
 	if (!ret)
 		ret = sweep(f, ix, f->ncl, &acts);

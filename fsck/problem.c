@@ -40,6 +40,11 @@ static const struct hfs_fsck_problem_desc table[] = {
 	ROW(P0_JOURNAL_IO, 0, 0, "clear the journal header"),
 	ROW(P0_RO_FEATURES, 0, FATAL, "none: needs a newer fsck.holdfs"),
 	ROW(P0_REPLAY_FAILED, 0, NOFIX, "none"),
+	ROW(P0_DEVTAB_PRIMARY, 0, PREEN, "restore it from the backup"),
+	ROW(P0_DEVTAB_BACKUP, 0, PREEN, "rewrite it from the primary"),
+	ROW(P0_DEVTAB_BAD, 0, FATAL, "none: no usable device table"),
+	ROW(P0_MEMBERS_MISSING, 0, FATAL,
+	    "none: give every device of the volume"),
 
 	ROW(P1_ITABLE_IO, 1, 0, "clear the unreadable slots"),
 	ROW(P1_FREE_DIRTY, 1, 0, "clear the slot"),

@@ -24,6 +24,10 @@ enum hfs_fsck_code {
 	HFS_P0_JOURNAL_IO = 0x0009,      /* journal header unreadable */
 	HFS_P0_RO_FEATURES = 0x000a,     /* unknown ro_compat: no repairs */
 	HFS_P0_REPLAY_FAILED = 0x000b,   /* media error replaying */
+	HFS_P0_DEVTAB_PRIMARY = 0x000c,  /* device table: restore from backup */
+	HFS_P0_DEVTAB_BACKUP = 0x000d,   /* backup device table: rewrite it */
+	HFS_P0_DEVTAB_BAD = 0x000e,      /* both device tables damaged */
+	HFS_P0_MEMBERS_MISSING = 0x000f, /* devices of the volume not given */
 
 	/* pass 1: inode table, extent maps, chains, xattr blocks */
 	HFS_P1_ITABLE_IO = 0x0101,       /* inode slots unreadable */

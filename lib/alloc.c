@@ -138,20 +138,31 @@ static uint64_t run_fit(const struct hfs_run *r, uint64_t want, uint64_t align,
 	return n < want ? n : want;
 }
 
-/* First fit scanning from index i0 and position from: the first run that
- * satisfies want completely wins; otherwise the biggest piece >= min. */
+/* First fit scanning from index i0 and position from, inside [lo, hi):
+ * the first run that satisfies want completely wins; otherwise the
+ * biggest piece >= min. */
 static int64_t alloc_scan(struct hfs_alloc *a, size_t i0, uint64_t from,
 			  uint64_t want, uint64_t min, uint64_t align,
-			  uint64_t *got)
+			  uint64_t lo, uint64_t hi, uint64_t *got)
 {
 	uint64_t best = 0, best_at = 0;
 	size_t best_i = 0;
 
 	for (size_t k = 0; k < a->n; k++) {
 		size_t i = (i0 + k) % a->n;
-		uint64_t at = 0;
-		uint64_t n = run_fit(&a->runs[i], want, align,
-				     k == 0 ? from : 0, &at);
+		struct hfs_run r = a->runs[i];
+		uint64_t at = 0, n;
+
+		/* the part of the run inside [lo, hi) */
+		if (r.start < lo) {
+			r.len = r.start + r.len > lo ? r.start + r.len - lo : 0;
+			r.start = lo;
+		}
+		if (r.start + r.len > hi)
+			r.len = r.start < hi ? hi - r.start : 0;
+		if (r.len == 0)
+			continue;
+		n = run_fit(&r, want, align, k == 0 ? from : 0, &at);
 
 		if (n > best) {
 			best = n;
@@ -185,7 +196,73 @@ int64_t hfs_alloc_get(struct hfs_alloc *a, uint64_t want, uint64_t min,
 	i0 = run_find(a, hint);
 	if (i0 == a->n)
 		i0 = 0;
-	return alloc_scan(a, i0, hint, want, min, align, got);
+	return alloc_scan(a, i0, hint, want, min, align, a->pool_start,
+			  a->pool_end, got);
+}
+
+uint64_t hfs_alloc_take_range(struct hfs_alloc *a, uint64_t start,
+			      uint64_t end)
+{
+	uint64_t taken = 0;
+
+	if (start < a->pool_start)
+		start = a->pool_start;
+	if (end > a->pool_end)
+		end = a->pool_end;
+	while (start < end) {
+		size_t i = run_find(a, start);
+		uint64_t s, e;
+
+		if (i == a->n || a->runs[i].start >= end)
+			break;
+		s = a->runs[i].start > start ? a->runs[i].start : start;
+		e = a->runs[i].start + a->runs[i].len;
+		if (e > end)
+			e = end;
+		if (run_carve(a, i, s, e - s))
+			break; /* out of memory: the rest stays free */
+		taken += e - s;
+		start = e;
+	}
+	return taken;
+}
+
+int64_t hfs_alloc_get_in(struct hfs_alloc *a, uint64_t want, uint64_t min,
+			 uint64_t align, uint64_t hint, uint64_t lo,
+			 uint64_t hi, uint64_t *got)
+{
+	size_t i0;
+
+	if (align == 0)
+		align = 1;
+	if (min == 0)
+		min = align;
+	if (a->n == 0 || want == 0 || lo >= hi)
+		return -ENOSPC;
+	if (hint < lo || hint >= hi)
+		hint = lo;
+	i0 = run_find(a, hint);
+	if (i0 == a->n)
+		i0 = 0;
+	return alloc_scan(a, i0, hint, want, min, align, lo, hi, got);
+}
+
+uint64_t hfs_alloc_free_in(const struct hfs_alloc *a, uint64_t lo,
+			   uint64_t hi)
+{
+	uint64_t sum = 0;
+
+	for (size_t i = run_find(a, lo); i < a->n && a->runs[i].start < hi;
+	     i++) {
+		uint64_t s = a->runs[i].start > lo ? a->runs[i].start : lo;
+		uint64_t e = a->runs[i].start + a->runs[i].len;
+
+		if (e > hi)
+			e = hi;
+		if (e > s)
+			sum += e - s;
+	}
+	return sum;
 }
 
 void hfs_alloc_put(struct hfs_alloc *a, uint64_t start, uint64_t len)

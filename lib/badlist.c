@@ -189,7 +189,7 @@ int hfs_badlist_load(struct hfs_vol *vol, struct hfs_err *err)
 
 	if (rc)
 		return rc;
-	if (!bl_entries_ok(v, n, bl_limit(vol->sb.s_region_size), &bad)) {
+	if (!bl_entries_ok(v, n, bl_limit(hfs_super_volume_end(&vol->sb)), &bad)) {
 		rc = hfs_err_set(err, -EUCLEAN, "%s: bad-extent list: entry %"
 				 PRIu32 " (0x%" PRIx64 "+0x%" PRIx64 ") is "
 				 "misaligned, unsorted or outside the region",
@@ -206,7 +206,7 @@ int hfs_badlist_load(struct hfs_vol *vol, struct hfs_err *err)
 
 int hfs_badlist_add_locked(struct hfs_vol *vol, uint64_t off, uint64_t len)
 {
-	uint64_t limit = bl_limit(vol->sb.s_region_size);
+	uint64_t limit = bl_limit(hfs_super_volume_end(&vol->sb));
 	struct hfs_bad_extent *v;
 	uint8_t *img;
 	size_t ilen;
@@ -290,7 +290,7 @@ int hfs_badlist_format(struct hfs_region *rg, const struct hfs_super *sb,
 		if (!v)
 			return -ENOMEM;
 		memcpy(v, bad, (size_t)nbad * ENT_SIZE);
-		n = bl_normalize(v, nbad, bl_limit(sb->s_region_size));
+		n = bl_normalize(v, nbad, bl_limit(hfs_super_volume_end(sb)));
 	}
 	if (n < 0 || n > bl_capacity(sb)) {
 		free(v);

@@ -22,6 +22,7 @@
 #include "badlist_i.h"
 #include "blocks_i.h"
 #include "inode_i.h"
+#include "placement_i.h"
 #include "rmap_i.h"
 #include "vol.h"
 #include "vol_i.h"
@@ -131,7 +132,7 @@ int64_t hfs_vol_alloc(struct hfs_vol *vol, uint64_t ino,
 		      uint64_t min, uint64_t align, uint64_t hint,
 		      uint64_t *got)
 {
-	int64_t b = hfs_alloc_get(&vol->alloc, want, min, align, hint, got);
+	int64_t b = hfs_place_alloc(vol, kind, want, min, align, hint, got);
 	struct hfs_rmap_piece p;
 
 	if (b < 0)
@@ -146,12 +147,7 @@ int64_t hfs_vol_alloc(struct hfs_vol *vol, uint64_t ino,
 
 void hfs_vol_reserve_range(struct hfs_vol *vol, uint64_t s, uint64_t e)
 {
-	if (s < vol->alloc.pool_start)
-		s = vol->alloc.pool_start;
-	if (e > vol->alloc.pool_end)
-		e = vol->alloc.pool_end;
-	for (uint64_t b = s; b < e; b++)
-		hfs_alloc_reserve(&vol->alloc, b, 1);
+	hfs_alloc_take_range(&vol->alloc, s, e);
 }
 
 /* ------------------------------------------------------------ mount */

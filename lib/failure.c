@@ -175,9 +175,21 @@ static int classify_piece(void *ctx, const struct hfs_rmap_piece *rp)
 		.kind = hfs_owner_kind(rp->kind),
 	};
 
+	struct hfs_fail_piece *last = w->fc->n ? &w->fc->v[w->fc->n - 1] : NULL;
+
 	if (rp->pblk > w->next)
 		w->fc->free_blocks += rp->pblk - w->next;
 	w->next = rp->pblk + rp->len;
+	/* The rmap keeps each allocation apart; a file written block by
+	 * block is one run on the media and one piece here, so losing a
+	 * whole device costs a piece per run, not per block. */
+	if (last && last->kind == p.kind && last->ino == p.ino &&
+	    p.kind == HFS_KIND_DATA &&
+	    last->region_off + last->len == p.region_off &&
+	    last->file_off + last->len == p.file_off) {
+		last->len += p.len;
+		return 0;
+	}
 	if (p.kind == HFS_KIND_DATA)
 		w->fc->data_pieces++;
 	else if (!w->meta)

@@ -279,10 +279,20 @@ static int do_zero(void *arg)
 	return 0;
 }
 
-/* [off, off + len) inside the region, without overflowing. */
+/* [off, off + len) inside the region, without overflowing; in a volume
+ * of several devices, inside one of them (the gaps between members are
+ * not mapped: a stray offset there must be -ERANGE, not a SIGSEGV). */
 static bool in_region(const struct hfs_region *rg, uint64_t off, size_t len)
 {
-	return rg->base && off <= rg->size && len <= rg->size - off;
+	int m;
+
+	if (!rg->base || off > rg->size || len > rg->size - off)
+		return false;
+	if (!rg->nmembers || len == 0)
+		return true;
+	m = hfs_region_member_of(rg, off);
+	return m >= 0 && len <= hfs_region_member_off(rg, (unsigned)m) +
+				 hfs_region_member_size(rg, (unsigned)m) - off;
 }
 
 int hfs_region_simulate_poison(struct hfs_region *rg, uint64_t off,

@@ -21,6 +21,7 @@
 #include "inode_i.h"
 #include "journal_i.h"
 #include "media.h"
+#include "members.h"
 #include "region.h"
 #include "vol.h"
 #include "vol_i.h"
@@ -302,7 +303,8 @@ static int emap_check(const struct hfs_vol *vol, const struct hfs_emap *m)
 		    e->e_pblk + e->e_len > vol->alloc.pool_end ||
 		    e->e_pblk + e->e_len < e->e_pblk ||
 		    e->e_lblk >= HFS_MAX_FILE_BLOCKS ||
-		    e->e_len > HFS_MAX_FILE_BLOCKS - e->e_lblk)
+		    e->e_len > HFS_MAX_FILE_BLOCKS - e->e_lblk ||
+		    !hfs_devtab_range_ok(&vol->devtab, e->e_pblk, e->e_len))
 			return -EUCLEAN;
 		if (i && m->v[i - 1].e_lblk + m->v[i - 1].e_len > e->e_lblk)
 			return -EUCLEAN;
@@ -384,12 +386,12 @@ int hfs_inode_media_extents(struct hfs_region *rg, const struct hfs_super *sb,
 			    int (*cb)(void *ctx, const struct hfs_extent *e),
 			    void *ctx)
 {
-	uint64_t ps = sb->s_pool_off / HFS_BLOCK_SIZE;
-	uint64_t pe = ps + sb->s_pool_blocks, b = d->i_ext_blk;
+	uint64_t ps, pe, b = d->i_ext_blk;
 	uint32_t inl, left, hops = 0;
 	uint8_t *blk;
 	int ret = 0;
 
+	hfs_super_pool_range(sb, &ps, &pe);
 	if (d->i_crc != hfs_crc_struct(d, sizeof(*d),
 				       offsetof(struct hfs_inode_disk, i_crc)))
 		return -EUCLEAN;

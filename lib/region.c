@@ -29,11 +29,6 @@
 
 #define FILE_ALIGN 4096u
 
-/* libpmem2 objects behind a mapped region. */
-struct region_priv {
-	struct pmem2_source *src;
-	struct pmem2_map *map;
-};
 
 const char *hfs_region_sysfs_root(const char *override)
 {
@@ -68,8 +63,8 @@ static int pmem2_errno(int ret)
 	}
 }
 
-static int pmem2_fail(struct hfs_err *err, int ret, const char *path,
-		      const char *what)
+int hfs_pmem2_fail(struct hfs_err *err, int ret, const char *path,
+		   const char *what)
 {
 	const char *msg = pmem2_errormsg();
 
@@ -220,7 +215,7 @@ static uint32_t page_bytes(void)
 
 /* size comes from the mapping: for a file it may have changed since
  * fstat, and for devdax libpmem2 read the real device, not a fake tree. */
-static void region_fill_ops(struct hfs_region *rg, struct pmem2_map *map)
+void hfs_region_fill_ops(struct hfs_region *rg, struct pmem2_map *map)
 {
 	rg->base = pmem2_map_get_address(map);
 	rg->size = pmem2_map_get_size(map);
@@ -242,13 +237,28 @@ static void region_fill_ops(struct hfs_region *rg, struct pmem2_map *map)
 static int region_map(struct hfs_region *rg, struct hfs_err *err)
 {
 	struct region_priv *p = rg->priv;
-	struct pmem2_config *cfg = NULL;
 	int ret;
 
 	ret = pmem2_source_from_fd(&p->src, rg->fd);
 	if (ret)
-		return pmem2_fail(err, ret, rg->path, "cannot use as a region");
+		return hfs_pmem2_fail(err, ret, rg->path, "cannot use as a region");
+	return hfs_region_map_at(rg, NULL, 0, err);
+}
+
+/* (Re)map the source, inside rsv at off when rsv is not NULL (a member
+ * of a volume, region_members.c). */
+int hfs_region_map_at(struct hfs_region *rg, struct pmem2_vm_reservation *rsv,
+		      uint64_t off, struct hfs_err *err)
+{
+	struct region_priv *p = rg->priv;
+	struct pmem2_config *cfg = NULL;
+	int ret;
+
+	if (p->map)
+		pmem2_map_delete(&p->map);
 	ret = pmem2_config_new(&cfg);
+	if (!ret && rsv)
+		ret = pmem2_config_set_vm_reservation(cfg, rsv, off);
 	if (!ret)
 		ret = pmem2_config_set_required_store_granularity(
 			cfg, PMEM2_GRANULARITY_PAGE);
@@ -257,11 +267,11 @@ static int region_map(struct hfs_region *rg, struct hfs_err *err)
 	if (!ret)
 		ret = pmem2_map_new(&p->map, cfg, p->src);
 	if (ret)
-		ret = pmem2_fail(err, ret, rg->path, "cannot map");
+		ret = hfs_pmem2_fail(err, ret, rg->path, "cannot map");
 	if (cfg)
 		pmem2_config_delete(&cfg);
 	if (!ret)
-		region_fill_ops(rg, p->map);
+		hfs_region_fill_ops(rg, p->map);
 	return ret;
 }
 
@@ -336,8 +346,12 @@ void hfs_region_close(struct hfs_region *rg)
 	if (!rg)
 		return;
 	p = rg->priv;
+	/* members first: their mappings live in member 0's reservation */
+	hfs_region_members_free(rg);
 	if (p && p->map)
 		pmem2_map_delete(&p->map);
+	if (p && p->rsv)
+		pmem2_vm_reservation_delete(&p->rsv);
 	if (p && p->src)
 		pmem2_source_delete(&p->src);
 	if (rg->fd >= 0)
@@ -507,7 +521,8 @@ int hfs_region_badblocks(struct hfs_region *rg,
 }
 
 /* Device loss shows first as SIGBUS; this cheap probe confirms it. */
-int hfs_region_check_backing(const struct hfs_region *rg)
+/* One device: size is what it must still hold. */
+static int device_backed(const struct hfs_region *rg, uint64_t size)
 {
 	struct stat st;
 	void *p;
@@ -517,7 +532,7 @@ int hfs_region_check_backing(const struct hfs_region *rg)
 	if (rg->kind == HFS_REGION_FILE) {
 		if (fstat(rg->fd, &st))
 			return -errno;
-		return (uint64_t)st.st_size < rg->size ? -ENXIO : 0;
+		return (uint64_t)st.st_size < size ? -ENXIO : 0;
 	}
 	/* A disabled or removed device-dax refuses new mappings (ENXIO). */
 	p = mmap(NULL, rg->align, PROT_READ, MAP_SHARED, rg->fd, 0);
@@ -525,6 +540,23 @@ int hfs_region_check_backing(const struct hfs_region *rg)
 		return -errno;
 	munmap(p, rg->align);
 	return 0;
+}
+
+int hfs_region_check_member_backing(const struct hfs_region *rg, unsigned i)
+{
+	const struct hfs_region *m = hfs_region_member(rg, i);
+
+	return m ? device_backed(m, hfs_region_member_size(rg, i)) : 0;
+}
+
+/* A volume of several devices: -ENXIO if any of them is gone. */
+int hfs_region_check_backing(const struct hfs_region *rg)
+{
+	int ret = 0;
+
+	for (unsigned i = 0; !ret && i < hfs_region_nmembers(rg); i++)
+		ret = hfs_region_check_member_backing(rg, i);
+	return ret;
 }
 
 /*

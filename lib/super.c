@@ -59,6 +59,22 @@ uint64_t hfs_super_backup_off(uint64_t rg_size)
 	return end >= 2 * BLK ? end - BLK : 0;
 }
 
+void hfs_super_pool_range(const struct hfs_super *sb, uint64_t *start,
+			  uint64_t *end)
+{
+	*start = sb->s_pool_off / BLK;
+	*end = sb->s_feat_incompat & HFS_FEAT_INCOMPAT_MULTIDEV
+		       ? sb->s_pool_end / BLK
+		       : *start + sb->s_pool_blocks;
+}
+
+uint64_t hfs_super_volume_end(const struct hfs_super *sb)
+{
+	return sb->s_feat_incompat & HFS_FEAT_INCOMPAT_MULTIDEV
+		       ? sb->s_pool_end
+		       : sb->s_region_size;
+}
+
 /* One area of the layout, in the order the layout comment gives. */
 struct sb_area {
 	const char *name;
@@ -80,7 +96,11 @@ static bool sb_areas_ok(const struct hfs_super *sb, char *why, size_t wlen)
 		{ "data-path slot area", sb->s_dslot_off,
 		  ((uint64_t)sb->s_dslot_count * HFS_DSLOT_SIZE + BLK - 1) / BLK,
 		  !(sb->s_feat_compat & HFS_FEAT_COMPAT_DSLOTS) },
-		{ "pool", sb->s_pool_off, sb->s_pool_blocks },
+		/* several devices: the pool goes on past member 0, whose
+		 * share the device table checks (lib/members.c) */
+		{ "pool", sb->s_pool_off,
+		  sb->s_feat_incompat & HFS_FEAT_INCOMPAT_MULTIDEV
+			  ? 1 : sb->s_pool_blocks },
 	};
 	uint64_t prev_end = BLK; /* block 0: primary superblock */
 
@@ -153,6 +173,15 @@ static bool sb_geometry_ok(const struct hfs_super *sb, char *why,
 		snprintf(why, wlen, "pool offset 0x%" PRIx64
 			 " is not aligned to the allocation unit %" PRIu32,
 			 sb->s_pool_off, au);
+		return false;
+	}
+	if ((sb->s_feat_incompat & HFS_FEAT_INCOMPAT_MULTIDEV) &&
+	    (sb->s_pool_end % au || sb->s_pool_end <= sb->s_region_size ||
+	     (sb->s_pool_end - sb->s_pool_off) / BLK < sb->s_pool_blocks)) {
+		snprintf(why, wlen, "pool end 0x%" PRIx64 " of a volume of "
+			 "several devices is misaligned, inside the first, or "
+			 "too close for %" PRIu64 " pool blocks", sb->s_pool_end,
+			 sb->s_pool_blocks);
 		return false;
 	}
 	if (sb->s_inode_hwm < HFS_ROOT_INO + 1 ||
@@ -257,7 +286,7 @@ static int sb_load(struct hfs_region *rg, uint64_t off, struct hfs_super *sb,
 			 rc == -EIO ? "media error" : "range error", f.off);
 		return -1;
 	}
-	return sb_check(sb, rg->size, why, wlen);
+	return sb_check(sb, hfs_region_member_size(rg, 0), why, wlen);
 }
 
 int hfs_super_read(struct hfs_region *rg, bool force_backup,
@@ -266,7 +295,7 @@ int hfs_super_read(struct hfs_region *rg, bool force_backup,
 {
 	char pwhy[400] = "", bwhy[400];
 	int pv = SB_MAGIC, bv;
-	uint64_t boff = hfs_super_backup_off(rg->size);
+	uint64_t boff = hfs_super_backup_off(hfs_region_member_size(rg, 0));
 	struct hfs_super b;
 
 	if (used_backup)
@@ -334,7 +363,7 @@ static bool sb_probe_at(struct hfs_region *rg, uint64_t off,
 int hfs_super_probe(struct hfs_region *rg, struct hfs_super *sb)
 {
 	struct hfs_super tmp;
-	uint64_t boff = hfs_super_backup_off(rg->size);
+	uint64_t boff = hfs_super_backup_off(hfs_region_member_size(rg, 0));
 
 	if (!sb)
 		sb = &tmp;

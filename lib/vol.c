@@ -22,6 +22,7 @@
 #include "inode_i.h"
 #include "journal_i.h"
 #include "media.h"
+#include "members.h"
 #include "region.h"
 #include "rmap_i.h"
 #include "vol.h"
@@ -208,7 +209,8 @@ static int free_orphans(struct hfs_vol *vol, struct hfs_vol_info *info)
 
 static int vol_alloc_tables(struct hfs_vol *vol)
 {
-	uint64_t start = vol->sb.s_pool_off / HFS_BLOCK_SIZE;
+	uint64_t start, end;
+	int ret;
 
 	vol->itab = calloc(vol->sb.s_inode_count, sizeof(*vol->itab));
 	vol->ifree = malloc(vol->sb.s_inode_count * sizeof(*vol->ifree));
@@ -218,7 +220,78 @@ static int vol_alloc_tables(struct hfs_vol *vol)
 	vol->rmap = hfs_rmap_new();
 	if (!vol->rmap)
 		return -ENOMEM;
-	return hfs_alloc_init(&vol->alloc, start, start + vol->sb.s_pool_blocks);
+	hfs_super_pool_range(&vol->sb, &start, &end);
+	ret = hfs_alloc_init(&vol->alloc, start, end);
+	return ret ? ret : hfs_devtab_reserve_gaps(&vol->devtab, &vol->alloc);
+}
+
+/* A volume of several devices: map the others next to member 0 before
+ * the journal replays into any of them. */
+static int assemble(struct hfs_vol *vol, const struct hfs_vol_opts *opts,
+		    struct hfs_err *err)
+{
+	static const struct hfs_region_opts none;
+	bool multi = vol->sb.s_feat_incompat & HFS_FEAT_INCOMPAT_MULTIDEV;
+
+	if (!multi && opts->ndevices)
+		return hfs_err_set(err, -EINVAL, "%s: a holdfs of one device; "
+				   "it has no members to give with -o device=",
+				   vol->rg->path);
+	if (!multi || vol->rg->nmembers)
+		return 0;
+	return hfs_members_assemble(vol->rg, &vol->sb, opts->devices,
+				    opts->ndevices,
+				    opts->region_opts ? opts->region_opts
+						      : &none,
+				    opts->degraded, &vol->devtab,
+				    &vol->missing, err);
+}
+
+/* -o degraded: the devices not given are lost now, as if they had gone
+ * while mounted: their range fails (the files with data there lose it,
+ * the range goes on the bad-extent list) and the table records them
+ * lost, so the next mount no longer asks for them. */
+static int lose_missing(struct hfs_vol *vol, struct hfs_vol_info *info,
+			struct hfs_err *err)
+{
+	for (uint32_t i = 1; i < vol->devtab.t_count; i++) {
+		const struct hfs_dev_entry *d = &vol->devtab.t_dev[i];
+		struct hfs_fail_class fc;
+		int r;
+
+		if (!(vol->missing & (1u << i)))
+			continue;
+		r = hfs_vol_classify_failure(vol, d->d_base, d->d_size, &fc);
+		if (!r && fc.metadata)
+			r = -EUCLEAN;
+		if (!r)
+			r = hfs_vol_mark_lost(vol, &fc, NULL, NULL);
+		hfs_fail_class_free(&fc);
+		if (!r)
+			r = hfs_vol_device_state(vol, i, HFS_DEV_LOST);
+		if (r)
+			return hfs_err_set(err, r, "%s: cannot mount without "
+					   "device %u: %s", vol->rg->path, i,
+					   r == -EUCLEAN ? "metadata on it"
+							 : strerror(-r));
+		info->devices_lost++;
+	}
+	return 0;
+}
+
+/* No superblock: say so plainly if rg is another device of a volume. */
+static int not_the_first(struct hfs_region *rg, int ret, struct hfs_err *err)
+{
+	struct hfs_member_super h;
+
+	if (ret != -EINVAL || !hfs_member_probe(rg, &h))
+		return ret;
+	if (err) /* this says more than "bad magic" */
+		memset(err, 0, sizeof(*err));
+	return hfs_err_set(err, -EINVAL, "%s: device %u of a holdfs volume, "
+			   "not its first; mount the first device and name "
+			   "this one with -o device=%s", rg->path, h.m_index,
+			   rg->path);
 }
 
 static int read_super_and_replay(struct hfs_vol *vol,
@@ -231,9 +304,12 @@ static int read_super_and_replay(struct hfs_vol *vol,
 	ret = hfs_super_read(rg, opts->force_backup, &vol->sb,
 			     &info->used_backup_sb, err);
 	if (ret)
-		return ret;
+		return not_the_first(rg, ret, err);
 	if (vol->sb.s_feat_ro_compat & ~HFS_FEAT_RO_COMPAT_SUPPORTED)
 		vol->readonly = true;
+	ret = assemble(vol, opts, err);
+	if (ret)
+		return ret;
 	ret = hfs_journal_replay(rg, &vol->sb, &vol->jseq, err);
 	if (ret < 0)
 		return ret;
@@ -355,6 +431,14 @@ int hfs_vol_open(struct hfs_region *rg, const struct hfs_vol_opts *opts,
 		ret = free_orphans(vol, info);
 	if (!ret)
 		ret = hfs_dslot_mount(vol, info);
+	if (!ret && vol->missing)
+		ret = vol->readonly ? hfs_err_set(err, -EROFS, "%s: a device "
+						  "is missing: a read-only "
+						  "mount cannot record it "
+						  "lost; mount read-write "
+						  "with -o degraded",
+						  rg->path)
+				    : lose_missing(vol, info, err);
 	if (!ret && !vol->readonly)
 		ret = mark_mounted(vol);
 	if (ret) {

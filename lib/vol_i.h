@@ -72,6 +72,10 @@ struct hfs_rmap;
 struct hfs_vol {
 	struct hfs_region *rg;
 	struct hfs_super sb;      /* DRAM image of the primary superblock */
+	struct hfs_devtab devtab; /* several devices (members.c); t_count 0:
+				   * a volume of one */
+	uint32_t missing;         /* -o degraded: active devices not given
+				   * (bit per device), lost at mount */
 	pthread_mutex_t lock;     /* namespace, allocation, journal */
 	bool readonly;
 	enum hfs_atime atime;     /* access-time policy (hfs_accessed) */

@@ -47,6 +47,7 @@
 #include "inode_i.h"
 #include "journal_i.h"
 #include "media.h"
+#include "members.h"
 #include "region.h"
 #include "vol_i.h"
 #include "xattr_i.h"
@@ -825,7 +826,8 @@ static int load_block(struct hfs_vol *vol, struct hfs_inode *ip,
 	struct hfs_blkhdr h;
 	uint8_t *buf;
 
-	if (b < first || b >= end || xs->n >= HFS_XATTR_MAX_BLOCKS)
+	if (b < first || b >= end || xs->n >= HFS_XATTR_MAX_BLOCKS ||
+	    !hfs_devtab_range_ok(&vol->devtab, b, 1))
 		return -EUCLEAN;
 	for (uint32_t i = 0; i < xs->n; i++)
 		if (xs->bno[i] == b)
@@ -855,8 +857,9 @@ static int load_block(struct hfs_vol *vol, struct hfs_inode *ip,
 
 int hfs_xattr_load(struct hfs_vol *vol, struct hfs_inode *ip)
 {
-	uint64_t first = vol->sb.s_pool_off / BLK;
-	uint64_t end = first + vol->sb.s_pool_blocks;
+	/* the pool's range: a volume of several devices has gaps in it,
+	 * which load_block refuses and guarded reads fail with -ERANGE */
+	uint64_t first = vol->alloc.pool_start, end = vol->alloc.pool_end;
 	uint64_t b = ip->d.i_xattr_blk;
 	struct hfs_xattrs *xs;
 	size_t cap[2] = { 0, 0 };

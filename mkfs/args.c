@@ -35,18 +35,22 @@ static int __attribute__((format(printf, 1, 2))) usage_error(const char *fmt,
 static void usage(FILE *f)
 {
 	fputs(
-"Usage: mkfs.holdfs [options] REGION\n"
+"Usage: mkfs.holdfs [options] REGION [DEVICE...]\n"
 "\n"
 "Create a holdfs filesystem on REGION: a device-dax node (/dev/daxX.Y), a\n"
-"file on an fsdax filesystem, or a plain file standing in for one.\n"
+"file on an fsdax filesystem, or a plain file standing in for one.  With\n"
+"DEVICEs (same kinds), one volume spans them all, each a failure domain for\n"
+"the file data on it; the metadata stays on REGION (docs/format.md).\n"
 "\n"
 "Options:\n"
-"  -s, --size SIZE         create REGION as a sparse file of SIZE bytes, or\n"
-"                          grow an existing file to SIZE (never shrinks it)\n"
+"  -s, --size SIZE         create REGION (and each DEVICE) as a sparse file\n"
+"                          of SIZE bytes, or grow an existing file to SIZE\n"
+"                          (never shrinks it)\n"
 "  -b, --block-size SIZE   data allocation unit: a power of two, at least\n"
 "                          4K and a multiple of the region's mapping\n"
 "                          alignment (default: that alignment, e.g. 2M for\n"
-"                          device-dax, 4K for files)\n"
+"                          device-dax, 4K for files; the largest of the\n"
+"                          devices' alignments for several)\n"
 "  -L, --label LABEL       volume label, at most 63 bytes\n"
 "  -N, --inodes N          number of inodes (default: one per 16 KiB of\n"
 "                          region, at most 4194304)\n"
@@ -85,6 +89,7 @@ static void usage(FILE *f)
 "  mkfs.holdfs -L cache /dev/dax0.0\n"
 "  mkfs.holdfs -n /dev/dax0.0\n"
 "  mkfs.holdfs -f -b 2M -N 100000 /dev/dax1.0\n"
+"  mkfs.holdfs -L pool /dev/dax0.0 /dev/dax1.0 /dev/dax2.0\n"
 "\n"
 "Exit status:\n"
 "  0  the filesystem was created (with -n: would be created)\n"
@@ -246,8 +251,14 @@ int mkfs_parse_args(int argc, char **argv, struct mkfs_args *a)
 	}
 	if (optind == argc)
 		return usage_error("missing REGION");
-	if (optind + 1 < argc)
-		return usage_error("unexpected argument '%s'", argv[optind + 1]);
+	if ((unsigned)(argc - optind) > HFS_MEMBERS_MAX)
+		return usage_error("%d devices: a volume has at most %u",
+				   argc - optind, HFS_MEMBERS_MAX);
 	a->region = argv[optind];
+	a->devices = argv + optind + 1;
+	a->ndevices = (unsigned)(argc - optind - 1);
+	if (a->ndevices && a->dry_run)
+		return usage_error("--dry-run of a volume of several devices is "
+				   "not supported yet");
 	return 0;
 }

@@ -65,11 +65,11 @@ static int collect_bad(const struct mkfs_args *a, struct hfs_region *rg,
 		if (!a->quiet)
 			fprintf(stderr, "mkfs.holdfs: %s: warning: the "
 				"platform cannot list bad blocks; formatting "
-				"without a bad-block check\n", a->region);
+				"without a bad-block check\n", rg->path);
 		return 0;
 	}
 	if (r < 0) {
-		mkfs_fail("%s: cannot read the bad-block list: %s", a->region,
+		mkfs_fail("%s: cannot read the bad-block list: %s", rg->path,
 		     strerror(-r));
 		return -1;
 	}
@@ -127,12 +127,12 @@ static int check_existing(const struct mkfs_args *a, struct hfs_region *rg,
 		return 1;
 	if (old->s_label[0])
 		mkfs_fail("%s: already contains a holdfs (label \"%.*s\", "
-			  "uuid %s); use -f to overwrite", a->region,
+			  "uuid %s); use -f to overwrite", rg->path,
 			  HFS_LABEL_MAX, old->s_label,
 			  mkfs_uuid_str(old->s_uuid, id));
 	else
 		mkfs_fail("%s: already contains a holdfs (no label, uuid %s); "
-			  "use -f to overwrite", a->region,
+			  "use -f to overwrite", rg->path,
 			  mkfs_uuid_str(old->s_uuid, id));
 	return -1;
 }
@@ -143,24 +143,24 @@ static int check_existing(const struct mkfs_args *a, struct hfs_region *rg,
  * region is refused; an old holdfs needs -f, and its backup superblock
  * (the last block, soon in the middle of the pool) is destroyed first so
  * no stale superblock outlives the format. */
-static int grow_file(const struct mkfs_args *a)
+static int grow_file(const struct mkfs_args *a, const char *path)
 {
 	struct hfs_region *rg;
 	struct hfs_super old;
 	int found, r = -1;
 
-	if (open_region(a->region, false, true, &rg) < 0)
+	if (open_region(path, false, true, &rg) < 0)
 		return -1;
 	found = check_existing(a, rg, &old);
 	if (found < 0)
 		goto out;
 	if (found && old.s_backup_off + HFS_BLOCK_SIZE <= rg->size &&
 	    hfs_region_zero(rg, old.s_backup_off, HFS_BLOCK_SIZE, NULL) < 0) {
-		mkfs_fail("%s: cannot clear the old backup superblock", a->region);
+		mkfs_fail("%s: cannot clear the old backup superblock", path);
 		goto out;
 	}
 	if (ftruncate(rg->fd, (off_t)a->size) < 0) {
-		mkfs_fail("%s: cannot grow to %" PRIu64 " bytes: %s", a->region,
+		mkfs_fail("%s: cannot grow to %" PRIu64 " bytes: %s", path,
 		     a->size, strerror(errno));
 		goto out;
 	}
@@ -172,27 +172,28 @@ out:
 
 /* Is --size compatible with what is at the path?  Sets *cur to the
  * current size of an existing file (0 if none or empty). */
-static int check_size_target(const struct mkfs_args *a, uint64_t *cur)
+static int check_size_target(const struct mkfs_args *a, const char *path,
+			     uint64_t *cur)
 {
 	char h1[32], h2[32];
 	struct stat st;
 
 	*cur = 0;
-	if (stat(a->region, &st) < 0) {
+	if (stat(path, &st) < 0) {
 		if (errno == ENOENT)
 			return 0;
-		mkfs_fail("%s: %s", a->region, strerror(errno));
+		mkfs_fail("%s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		mkfs_fail("%s: --size applies to region files only; this is not a "
-		     "regular file (a device's size is fixed)", a->region);
+		     "regular file (a device's size is fixed)", path);
 		return -1;
 	}
 	*cur = (uint64_t)st.st_size;
 	if (a->size < *cur) {
 		mkfs_fail("%s: file is %s; --size %s would shrink it (remove the "
-		     "file first to start smaller)", a->region,
+		     "file first to start smaller)", path,
 		     mkfs_human(*cur, h1, sizeof(h1)), mkfs_human(a->size, h2,
 							 sizeof(h2)));
 		return -1;
@@ -202,20 +203,21 @@ static int check_size_target(const struct mkfs_args *a, uint64_t *cur)
 
 /* Size the file for --size.  *created tells the caller it made a new
  * file, to remove again if formatting fails. */
-static int size_region_file(const struct mkfs_args *a, bool *created)
+static int size_region_file(const struct mkfs_args *a, const char *path,
+			    bool *created)
 {
 	struct hfs_err err = { 0 };
 	struct stat st;
 	uint64_t cur;
 
-	if (check_size_target(a, &cur) < 0)
+	if (check_size_target(a, path, &cur) < 0)
 		return -1;
 	if (cur == a->size)
 		return 0;
 	if (cur > 0)
-		return grow_file(a);
-	*created = stat(a->region, &st) < 0 && errno == ENOENT;
-	if (hfs_region_create_file(a->region, a->size, &err) < 0) {
+		return grow_file(a, path);
+	*created = stat(path, &st) < 0 && errno == ENOENT;
+	if (hfs_region_create_file(path, a->size, &err) < 0) {
 		*created = false;
 		mkfs_fail("%s", err.msg);
 		return -1;
@@ -284,7 +286,7 @@ static int dry_run(struct mkfs_args *a)
 	uint64_t size = a->size, align = HFS_BLOCK_SIZE, cur = 0;
 	int r = -1;
 
-	if (a->size && check_size_target(a, &cur) < 0)
+	if (a->size && check_size_target(a, a->region, &cur) < 0)
 		return -1;
 	if (!a->size || cur > 0) {
 		if (open_region(a->region, true, a->size != 0, &rg) < 0)
@@ -310,8 +312,57 @@ out:
 
 /* ---- format -------------------------------------------------------- */
 
+/* The devices after REGION: sized, opened, checked like it.  Each must
+ * be private to its owner, hold no holdfs (without -f) and report no
+ * bad media: bad ranges are recorded for member 0 only so far. */
+static int open_members(struct mkfs_args *a, struct hfs_region **m,
+			bool *created)
+{
+	for (unsigned i = 0; i < a->ndevices; i++) {
+		struct badlist bl = { 0 };
+		struct hfs_super old;
+		int bad;
+
+		if (a->size && size_region_file(a, a->devices[i], &created[i]) < 0)
+			return -1;
+		if (open_region(a->devices[i], false, a->size != 0, &m[i]) < 0 ||
+		    check_private(a, m[i]) < 0 ||
+		    check_existing(a, m[i], &old) < 0)
+			return -1;
+		bad = collect_bad(a, m[i], &bl);
+		free(bl.v);
+		if (bad < 0)
+			return -1;
+		if (bl.n) {
+			mkfs_fail("%s: %u known bad ranges; bad media on a "
+				  "device other than the first is not "
+				  "recorded yet, so it is refused", a->devices[i],
+				  bl.n);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Default allocation unit of a volume: the largest alignment of its
+ * devices (a DAX lease maps whole units, each device needs its own). */
+static void members_alloc_unit(struct mkfs_args *a, struct hfs_region *rg,
+			       struct hfs_region **m)
+{
+	uint64_t au = rg->align;
+
+	if (a->mo.alloc_unit || !a->ndevices)
+		return;
+	for (unsigned i = 0; i < a->ndevices; i++)
+		if (m[i]->align > au)
+			au = m[i]->align;
+	a->mo.alloc_unit = au < HFS_BLOCK_SIZE ? HFS_BLOCK_SIZE : au;
+}
+
 static int format(struct mkfs_args *a)
 {
+	struct hfs_region *m[HFS_MEMBERS_MAX] = { NULL };
+	bool mcreated[HFS_MEMBERS_MAX] = { false };
 	struct hfs_mkfs_result res;
 	struct hfs_err err = { 0 };
 	struct region_desc rd;
@@ -321,26 +372,37 @@ static int format(struct mkfs_args *a)
 	bool created = false;
 	int r = -1;
 
-	if (a->size && size_region_file(a, &created) < 0)
+	if (a->size && size_region_file(a, a->region, &created) < 0)
 		return -1;
 	if (open_region(a->region, false, a->size != 0, &rg) < 0)
 		goto out;
 	if (check_private(a, rg) < 0 || check_existing(a, rg, &old) < 0 ||
-	    collect_bad(a, rg, &bl) < 0)
+	    collect_bad(a, rg, &bl) < 0 || open_members(a, m, mcreated) < 0)
 		goto out;
 	a->mo.bad = bl.v;
 	a->mo.nbad = bl.n;
-	if (hfs_mkfs(rg, &a->mo, &res, &err) < 0) {
+	members_alloc_unit(a, rg, m);
+	if (hfs_mkfs(rg, &a->mo, &res, &err) < 0 ||
+	    (a->ndevices &&
+	     hfs_mkfs_members(rg, m, a->ndevices + 1, &res, &err) < 0)) {
 		mkfs_fail("%s", err.code ? err.msg : "formatting failed");
 		goto out;
 	}
 	rd.kind = rg->kind;
 	rd.granularity = rg->granularity;
-	if (!a->quiet)
+	if (!a->quiet) {
 		mkfs_print_summary(a, &rd, &res.sb, &bl);
+		if (a->ndevices)
+			mkfs_print_members(a, &res.devtab);
+	}
 	r = 0;
 out:
 	hfs_region_close(rg);
+	for (unsigned i = 0; i < a->ndevices; i++) {
+		hfs_region_close(m[i]);
+		if (r < 0 && mcreated[i])
+			unlink(a->devices[i]);
+	}
 	free(bl.v);
 	/* A file this run created and could not format is not left
 	 * behind looking like a region. */

@@ -107,3 +107,28 @@ void mkfs_print_summary(const struct mkfs_args *a,
 	       bl->n, bl->n == 1 ? "" : "s", mkfs_human(bad_bytes(bl), h1,
 						   sizeof(h1)));
 }
+
+/* The members of a volume of several devices, and what losing each
+ * costs (the metadata is on member 0 alone so far). */
+void mkfs_print_members(const struct mkfs_args *a, const struct hfs_devtab *t)
+{
+	char h1[32], h2[32], id[37];
+
+	printf("  devices      %u, each a failure domain for the file data on "
+	       "it\n", t->t_count);
+	for (uint32_t i = 0; i < t->t_count; i++) {
+		const struct hfs_dev_entry *d = &t->t_dev[i];
+
+		printf("    %-2u %s\n       %s, pool %s at volume offset 0x%"
+		       PRIx64 ", uuid %s%s\n", i,
+		       i == 0 ? a->region : a->devices[i - 1],
+		       mkfs_human(d->d_size, h1, sizeof(h1)),
+		       mkfs_human(d->d_pool_blocks * HFS_BLOCK_SIZE, h2,
+				  sizeof(h2)),
+		       d->d_pool_off, mkfs_uuid_str(d->d_uuid, id),
+		       d->d_role & HFS_DEV_ROLE_META ? ", metadata" : "");
+	}
+	printf("  metadata     on device 0 only: losing %s loses the volume;\n"
+	       "               losing another device fails only the files with "
+	       "data on it\n", a->region);
+}

@@ -15,7 +15,9 @@
 #define EXIT_USAGE 2
 
 struct mkfs_args {
-	const char *region;
+	const char *region;     /* member 0: metadata and data */
+	char **devices;         /* further members (data), may be empty */
+	unsigned ndevices;
 	uint64_t size;          /* --size, 0 = use the region as it is */
 	struct hfs_mkfs_opts mo;
 	bool force, quiet, dry_run;
@@ -48,5 +50,8 @@ const char *mkfs_uuid_str(const uint8_t u[16], char out[37]);
 void mkfs_print_summary(const struct mkfs_args *a,
 			const struct region_desc *rd,
 			const struct hfs_super *sb, const struct badlist *bl);
+/* The members of a volume of several devices (after the summary). */
+void mkfs_print_members(const struct mkfs_args *a,
+			const struct hfs_devtab *t);
 
 #endif

@@ -54,6 +54,9 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 #define HFS_SB_MAGIC 0x01005346444c4f48ull
 #define HFS_VERSION_MAJOR 1
 #define HFS_VERSION_MINOR 0
+/* written by mkfs for a volume of several devices (the MULTIDEV
+ * feature, not the minor number, is what readers check) */
+#define HFS_VERSION_MINOR_MULTIDEV 1
 
 /* Feature flags.  A mount refuses unknown incompat bits, mounts read-only
  * with unknown ro_compat bits, and ignores unknown compat bits. */
@@ -76,8 +79,16 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
  * needs it.  Without it an inode has at most one xattr block and every
  * value is inline (the version 1.0 layout, a special case of the new). */
 #define HFS_FEAT_INCOMPAT_XATTR_CHAIN 0x2u
+/* The volume spans several devices ("members"): bytes [512, 4096) of the
+ * superblock's block (primary and backup) hold the device table (struct
+ * hfs_devtab), block 0 of every other member holds a member header
+ * (struct hfs_member_super), and region offsets are volume offsets (each
+ * member mapped at its d_base).  A holdfs that does not know it would see
+ * only the first member and lose the others' files: it must refuse. */
+#define HFS_FEAT_INCOMPAT_MULTIDEV 0x4u
 #define HFS_FEAT_INCOMPAT_SUPPORTED \
-	(HFS_FEAT_INCOMPAT_DSLOTS_LIVE | HFS_FEAT_INCOMPAT_XATTR_CHAIN)
+	(HFS_FEAT_INCOMPAT_DSLOTS_LIVE | HFS_FEAT_INCOMPAT_XATTR_CHAIN | \
+	 HFS_FEAT_INCOMPAT_MULTIDEV)
 #define HFS_FEAT_RO_COMPAT_SUPPORTED 0u
 
 /* sb.state bits */
@@ -116,7 +127,8 @@ struct hfs_super {
 	uint64_t s_itable_off;     /* 176 */
 	uint64_t s_inode_count;    /* 184 slots in the inode table */
 	uint64_t s_pool_off;       /* 192 first pool byte (alloc_unit aligned) */
-	uint64_t s_pool_blocks;    /* 200 4 KiB blocks in the pool */
+	uint64_t s_pool_blocks;    /* 200 4 KiB blocks in the pool (of every
+				    * member: HFS_FEAT_INCOMPAT_MULTIDEV) */
 	uint64_t s_backup_off;     /* 208 backup superblock */
 	uint64_t s_mkfs_time;      /* 216 ns since epoch */
 	uint64_t s_mount_time;     /* 224 */
@@ -136,9 +148,76 @@ struct hfs_super {
 				    * (HFS_FEAT_COMPAT_DSLOTS) */
 	uint32_t s_dslot_count;    /* 320 slots in it */
 	uint32_t s_pad1;           /* 324 */
-	uint8_t s_reserved[184];   /* 328 zero */
+	uint64_t s_pool_end;       /* 328 HFS_FEAT_INCOMPAT_MULTIDEV: volume
+				    * byte offset past the last member's
+				    * pool; 0 otherwise (the pool ends at
+				    * s_pool_off + s_pool_blocks blocks) */
+	uint8_t s_reserved[176];   /* 336 zero */
 };                                 /* 512 */
 static_assert(sizeof(struct hfs_super) == 512, "superblock is 512 bytes");
+
+/* ------------------------------------------------------------------ */
+/* Several devices in one volume (HFS_FEAT_INCOMPAT_MULTIDEV,
+ * docs/format.md "Several devices").  Member 0 holds the v1 layout
+ * (superblock, journal, inode table, pool); every other member is a
+ * header block and pool.  Member i is mapped at volume offset d_base,
+ * a multiple of HFS_MEMBER_SPACING after the end of member i-1, so every
+ * device-dax alignment (up to 1 GiB) holds; the gaps are never used. */
+#define HFS_MEMBERS_MAX 32u
+#define HFS_MEMBER_SPACING (1ull << 30)
+#define HFS_DEVTAB_OFF 512u          /* in the superblock's block */
+#define HFS_DEVTAB_MAGIC 0x42545644u /* "DVTB" */
+#define HFS_MEMBER_MAGIC 0x424d4d53464448ull /* "HDFSMMB\0" */
+
+#define HFS_DEV_ACTIVE 1u  /* present and serving */
+#define HFS_DEV_LOST 2u    /* lost: its files' data there reads EIO */
+#define HFS_DEV_RETIRED 3u /* lost for good; a mount no longer asks for it */
+
+#define HFS_DEV_ROLE_META 0x1u /* holds metadata (member 0) */
+#define HFS_DEV_ROLE_DATA 0x2u /* holds file data */
+
+struct hfs_dev_entry {
+	uint8_t d_uuid[16];     /*  0 the member's own UUID (its header's) */
+	uint64_t d_base;        /* 16 volume byte offset it is mapped at */
+	uint64_t d_size;        /* 24 bytes of the device formatted */
+	uint64_t d_pool_off;    /* 32 volume byte offset of its pool */
+	uint64_t d_pool_blocks; /* 40 4 KiB blocks in its pool */
+	uint32_t d_align;       /* 48 device alignment at mkfs (bytes) */
+	uint32_t d_state;       /* 52 HFS_DEV_* */
+	uint32_t d_role;        /* 56 HFS_DEV_ROLE_* */
+	uint32_t d_pad;         /* 60 */
+};                              /* 64 */
+static_assert(sizeof(struct hfs_dev_entry) == 64, "device table entry");
+
+/* At byte HFS_DEVTAB_OFF of the superblock's block (both copies) and of
+ * every member header's block.  crc covers the header and the t_count
+ * entries with t_crc zeroed.  t_gen grows with every change (a member
+ * lost or retired); the copy with the highest valid t_gen wins. */
+struct hfs_devtab {
+	uint32_t t_magic; /*  0 HFS_DEVTAB_MAGIC */
+	uint32_t t_count; /*  4 members, 2..HFS_MEMBERS_MAX */
+	uint32_t t_crc;   /*  8 */
+	uint32_t t_pad;   /* 12 */
+	uint64_t t_gen;   /* 16 */
+	uint64_t t_pad1;  /* 24 */
+	struct hfs_dev_entry t_dev[HFS_MEMBERS_MAX]; /* 32 */
+};
+static_assert(HFS_DEVTAB_OFF + sizeof(struct hfs_devtab) <= HFS_BLOCK_SIZE,
+	      "device table fits its block");
+
+/* Block 0 of members 1..n-1: which volume, which member.  crc covers the
+ * 512 bytes with m_crc zeroed; a device table copy follows at
+ * HFS_DEVTAB_OFF so a member can be recognised on its own. */
+struct hfs_member_super {
+	uint64_t m_magic;       /*   0 HFS_MEMBER_MAGIC */
+	uint32_t m_index;       /*   8 position in the device table */
+	uint32_t m_crc;         /*  12 */
+	uint8_t m_vol_uuid[16]; /*  16 the volume's s_uuid */
+	uint8_t m_uuid[16];     /*  32 this member's d_uuid */
+	uint64_t m_mkfs_time;   /*  48 */
+	uint8_t m_reserved[456]; /* 56 zero */
+};                              /* 512 */
+static_assert(sizeof(struct hfs_member_super) == 512, "member header");
 
 /* ------------------------------------------------------------------ */
 /* Extent: a run of 4 KiB blocks of a file (or a directory/xattr chain). */

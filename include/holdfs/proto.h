@@ -64,6 +64,9 @@ enum hfs_msg_type {
 	HFS_MSG_ADMIN_INJECT = 104,  /* c->d: hfs_msg_inject (drill) */
 	HFS_MSG_ADMIN_OFFLINE = 105, /* c->d: hfs_msg_offline (planned
 					removal); ADMIN_REPLY report */
+	HFS_MSG_ADMIN_DEVICES = 106, /* c->d: hfs_msg_devices; ADMIN_REPLY:
+					the volume's devices and, for an
+					inode, its blocks on each */
 };
 
 struct hfs_msg_hdr {
@@ -306,6 +309,16 @@ struct hfs_msg_offline {
 };
 static_assert(sizeof(struct hfs_msg_offline) == 32, "offline");
 
+/* ADMIN_DEVICES: the devices of the volume (docs/format.md "Several
+ * devices") with their usage, and for ino (not 0) how many of that
+ * inode's blocks lie on each. */
+struct hfs_msg_devices {
+	struct hfs_msg_hdr h;
+	uint64_t ino;   /* 24 0: the devices only */
+	uint64_t flags; /* 32 zero */
+};
+static_assert(sizeof(struct hfs_msg_devices) == 40, "devices");
+
 /* ADMIN_REPLY: a JSON document in one or more chunks (more != 0: another
  * ADMIN_REPLY with the same id follows); concatenate the text. */
 struct hfs_msg_admin_reply {
@@ -347,7 +360,8 @@ static_assert(sizeof(struct hfs_msg_admin_reply) == 32, "admin_reply");
 	X(HFS_MSG_ADMIN_REPLY, HFS_TO_CLIENT, struct hfs_msg_admin_reply)   \
 	X(HFS_MSG_ADMIN_STATUS, HFS_TO_DAEMON, struct hfs_msg_hdr)          \
 	X(HFS_MSG_ADMIN_INJECT, HFS_TO_DAEMON, struct hfs_msg_inject)       \
-	X(HFS_MSG_ADMIN_OFFLINE, HFS_TO_DAEMON, struct hfs_msg_offline)
+	X(HFS_MSG_ADMIN_OFFLINE, HFS_TO_DAEMON, struct hfs_msg_offline)     \
+	X(HFS_MSG_ADMIN_DEVICES, HFS_TO_DAEMON, struct hfs_msg_devices)
 
 /* No client-to-daemon message is longer: the daemon receives requests
  * into buffers of this size (plus one byte, to see an oversized one). */

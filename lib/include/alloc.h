@@ -38,6 +38,19 @@ int hfs_alloc_reserve(struct hfs_alloc *a, uint64_t start, uint64_t len);
  * the start block and sets *got, or -ENOSPC. */
 int64_t hfs_alloc_get(struct hfs_alloc *a, uint64_t want, uint64_t min,
 		      uint64_t align, uint64_t hint, uint64_t *got);
+/* The same, taking blocks only inside [lo, hi) (one member's pool). */
+int64_t hfs_alloc_get_in(struct hfs_alloc *a, uint64_t want, uint64_t min,
+			 uint64_t align, uint64_t hint, uint64_t lo,
+			 uint64_t hi, uint64_t *got);
+/* Take every free block of [start, end) out of the index, whatever is
+ * used already (a failed range, the gaps between devices): cost in the
+ * number of free runs there, not of blocks.  Returns how many it took;
+ * fewer than free on -ENOMEM (those stay free). */
+uint64_t hfs_alloc_take_range(struct hfs_alloc *a, uint64_t start,
+			      uint64_t end);
+/* Free blocks inside [lo, hi). */
+uint64_t hfs_alloc_free_in(const struct hfs_alloc *a, uint64_t lo,
+			   uint64_t hi);
 /* Return a range to the free index (merging neighbours). */
 void hfs_alloc_put(struct hfs_alloc *a, uint64_t start, uint64_t len);
 

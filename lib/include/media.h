@@ -54,6 +54,15 @@ int hfs_super_check(const struct hfs_super *sb, uint64_t rg_size,
 		    const char *which, struct hfs_err *err);
 /* Offset of the backup superblock for a region of rg_size bytes. */
 uint64_t hfs_super_backup_off(uint64_t rg_size);
+/* The pool as a range of region blocks [*start, *end): one member's pool,
+ * or (a volume of several devices) from member 0's pool to the end of
+ * the last member's, gaps between members included (never allocated:
+ * lib/vol.c reserves them). */
+void hfs_super_pool_range(const struct hfs_super *sb, uint64_t *start,
+			  uint64_t *end);
+/* Bytes of volume a range may name (the bad-extent list, failures):
+ * the region formatted, or the end of the last device's pool. */
+uint64_t hfs_super_volume_end(const struct hfs_super *sb);
 /* Read the primary, falling back to the backup.  *used_backup set when the
  * primary was bad.  Returns 0 or -errno with a message. */
 int hfs_super_read(struct hfs_region *rg, bool force_backup,

@@ -35,6 +35,7 @@ struct hfs_mkfs_opts {
 /* What mkfs laid out, for the tool's summary. */
 struct hfs_mkfs_result {
 	struct hfs_super sb;
+	struct hfs_devtab devtab; /* hfs_mkfs_members: t_count 0 before */
 };
 
 /* Format rg.  Fails with a message if the region is too small, the
@@ -43,6 +44,16 @@ struct hfs_mkfs_result {
  * filesystem: that is the tool's decision (hfs_super_probe). */
 int hfs_mkfs(struct hfs_region *rg, const struct hfs_mkfs_opts *opts,
 	     struct hfs_mkfs_result *res, struct hfs_err *err);
+
+/* Make the region rg, just formatted by hfs_mkfs (res its result; the
+ * allocation unit must be a multiple of every member's alignment), the
+ * first of n devices; others[0..n-2] become members 1..n-1 (opened
+ * read-write, not formatted; they stay the caller's).  Writes their
+ * headers, then the device table and the MULTIDEV feature into rg's
+ * superblocks; updates res.  docs/format.md "Several devices". */
+int hfs_mkfs_members(struct hfs_region *rg, struct hfs_region **others,
+		     unsigned n, struct hfs_mkfs_result *res,
+		     struct hfs_err *err);
 
 /* Does rg hold a holdfs superblock (primary or backup, crc valid)?
  * Returns 1 and fills sb if so, 0 if not. */

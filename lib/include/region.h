@@ -52,6 +52,10 @@ struct hfs_region_opts {
 	bool readonly;          /* map read-only; shared ownership lock */
 	bool no_lock;           /* no ownership lock at all (fsck -n on a
 				 * mounted region, inspection tools) */
+	bool check_private;     /* members of a volume (hfs_members_assemble)
+				 * must pass hfs_region_check_private for
+				 * private_uid */
+	uid_t private_uid;
 };
 
 /* What a guarded access hit.  Filled by hfs_region_read/write on -EIO. */
@@ -64,6 +68,8 @@ struct hfs_fault {
  * accesses (hfs_region_simulate_poison): drills where the kernel cannot
  * poison memory. */
 #define HFS_SIM_POISON_MAX 16u
+
+struct hfs_region_member;
 
 struct hfs_region {
 	char *path;
@@ -86,6 +92,22 @@ struct hfs_region {
 	struct {
 		uint64_t off, len;
 	} sim[HFS_SIM_POISON_MAX];
+	/* A volume over several devices (hfs_region_assemble): nmembers
+	 * > 1, base and size cover them all, path/fd/kind/devname/align
+	 * are member 0's.  nmembers 0: a region of one device. */
+	unsigned nmembers;
+	struct hfs_region_member *members;
+};
+
+/* One device of an assembled volume.  members[0].rg is the volume's own
+ * region; the others were opened with hfs_region_open and belong to it
+ * now.  Each member's rg->base points at its place inside the volume
+ * mapping, rg->size is the device's size. */
+struct hfs_region_member {
+	struct hfs_region *rg;
+	uint64_t off;  /* volume offset: rg->base == volume base + off */
+	uint64_t size; /* the device's bytes (member 0's rg->size is the
+			* whole volume's) */
 };
 
 /* Open and map a region.  On failure returns -errno and fills err with a
@@ -94,6 +116,30 @@ struct hfs_region {
 int hfs_region_open(const char *path, const struct hfs_region_opts *opts,
 		    struct hfs_region **out, struct hfs_err *err);
 void hfs_region_close(struct hfs_region *rg);
+
+/* Make rg (member 0, opened with hfs_region_open) the volume of the n
+ * devices others[0..n-2] (members 1..n-1, each opened with
+ * hfs_region_open) mapped at volume offsets offs[1..n-1] (offs[0] is 0):
+ * one reserved address range, each member mapped inside it at its
+ * offset, the gaps left unmapped.  A NULL member (a device lost) is left
+ * unmapped too: offsets there are -ERANGE to guarded accesses.  Takes ownership of others, success or
+ * not.  The members must offer the same store granularity (one set of
+ * persistence functions serves the whole range); offsets must increase,
+ * not overlap, and fit each member's alignment.  rg->base changes:
+ * nothing may hold a pointer into the region across the call.  0 or
+ * -errno with err filled. */
+int hfs_region_assemble(struct hfs_region *rg, struct hfs_region **others,
+			const uint64_t *offs, unsigned n, struct hfs_err *err);
+/* The member holding volume offset off, or -1 (a gap, or past the end).
+ * A region of one device: 0 for offsets inside it. */
+int hfs_region_member_of(const struct hfs_region *rg, uint64_t off);
+/* The number of devices: 1 for a plain region. */
+unsigned hfs_region_nmembers(const struct hfs_region *rg);
+/* Member i's own region (rg itself for i 0 of a plain region). */
+struct hfs_region *hfs_region_member(const struct hfs_region *rg, unsigned i);
+/* Member i's volume offset (0 for a plain region) and device size. */
+uint64_t hfs_region_member_off(const struct hfs_region *rg, unsigned i);
+uint64_t hfs_region_member_size(const struct hfs_region *rg, unsigned i);
 
 /* Create a sparse regular file of the given size (mkfs --size).  Fails
  * with -EEXIST if the path exists and is not empty. */
@@ -208,5 +254,8 @@ int hfs_region_check_private(const struct hfs_region *rg, uid_t uid,
  * device-dax refusing a fresh mmap because it was disabled or removed),
  * or another -errno if the probe itself failed.  Memory regions: 0. */
 int hfs_region_check_backing(const struct hfs_region *rg);
+/* The same for device i of a volume alone (0 for a device not mapped:
+ * nothing of it can fault). */
+int hfs_region_check_member_backing(const struct hfs_region *rg, unsigned i);
 
 #endif

@@ -58,6 +58,15 @@ struct hfs_vol_opts {
 	bool force_backup;  /* testing: ignore the primary superblock */
 	enum hfs_atime atime;
 	bool nodiratime;    /* never for directories */
+	/* The other devices of a volume of several (any order; each is
+	 * recognised by its header), opened with region_opts.  Refused for
+	 * a volume of one. */
+	const char *const *devices;
+	unsigned ndevices;
+	const struct hfs_region_opts *region_opts;
+	/* mount without the devices not given: their files' data there is
+	 * lost, and they are recorded lost (read-write mounts only) */
+	bool degraded;
 };
 
 /* What hfs_vol_open learnt, for the daemon log. */
@@ -68,6 +77,7 @@ struct hfs_vol_info {
 	uint64_t orphans_freed;  /* unlinked-but-open inodes reclaimed */
 	uint64_t dslots_folded;  /* data-path slots folded into inodes */
 	uint64_t dslots_stale;   /* slots found invalid and cleared */
+	uint32_t devices_lost;   /* -o degraded: devices recorded lost */
 	uint64_t inodes, dirs, files;
 };
 
@@ -263,6 +273,31 @@ void hfs_vol_set_hooks(struct hfs_vol *vol, const struct hfs_vol_hooks *h);
 void hfs_vol_free_blocks(struct hfs_vol *vol, uint64_t pblk, uint64_t n);
 /* Allocation unit in bytes, region size in bytes, filesystem uuid. */
 uint64_t hfs_vol_alloc_unit(struct hfs_vol *vol);
+
+/* The devices of the volume (docs/format.md "Several devices"): one for
+ * a volume of one device.  Fills up to max entries, returns how many
+ * devices there are (<= HFS_MEMBERS_MAX). */
+struct hfs_vol_device {
+	const char *path;       /* as opened (valid while the volume is);
+				 * "" for a device not mapped (lost) */
+	uint64_t base;          /* volume byte offset it is mapped at */
+	uint8_t uuid[16];       /* the member's; the volume's for a single */
+	uint32_t state;         /* HFS_DEV_* */
+	uint32_t role;          /* HFS_DEV_ROLE_* */
+	uint64_t size;          /* bytes */
+	uint64_t pool_blocks;   /* 4 KiB blocks */
+	uint64_t free_blocks;
+};
+unsigned hfs_vol_devices(struct hfs_vol *vol, struct hfs_vol_device *out,
+			 unsigned max);
+/* How many data blocks of inode ino lie on each device: counts[i] for
+ * device i, up to max.  Returns the number of devices, -ENOENT. */
+int hfs_vol_file_devices(struct hfs_vol *vol, uint64_t ino, uint64_t *counts,
+			 unsigned max);
+/* Record device i (not 0) as HFS_DEV_LOST or HFS_DEV_RETIRED in the
+ * device table (journaled): later mounts no longer ask for it, and
+ * placement no longer uses it.  0, -EINVAL, or the commit's error. */
+int hfs_vol_device_state(struct hfs_vol *vol, unsigned i, uint32_t state);
 void hfs_vol_uuid(struct hfs_vol *vol, uint8_t uuid[16]);
 
 /* Lease mapping (lib/lease_map.c).  The extents of [off, off+len) of

@@ -76,7 +76,8 @@ static void test_super(void)
 	FIELD(s, s_dslot_off, 312, 8);
 	FIELD(s, s_dslot_count, 320, 4);
 	FIELD(s, s_pad1, 324, 4);
-	FIELD(s, s_reserved, 328, 184);
+	FIELD(s, s_pool_end, 328, 8);
+	FIELD(s, s_reserved, 336, 176);
 }
 
 static void test_dslot(void)
@@ -220,6 +221,47 @@ static void test_lists_journal(void)
 	FIELD(jr, r_pad, 12, 4);
 }
 
+/* Several devices: the device table and member headers. */
+static void test_members(void)
+{
+	typedef struct hfs_dev_entry de;
+	typedef struct hfs_devtab dt;
+	typedef struct hfs_member_super ms;
+
+	SIZE(de, 64);
+	FIELD(de, d_uuid, 0, 16);
+	FIELD(de, d_base, 16, 8);
+	FIELD(de, d_size, 24, 8);
+	FIELD(de, d_pool_off, 32, 8);
+	FIELD(de, d_pool_blocks, 40, 8);
+	FIELD(de, d_align, 48, 4);
+	FIELD(de, d_state, 52, 4);
+	FIELD(de, d_role, 56, 4);
+	FIELD(de, d_pad, 60, 4);
+	SIZE(dt, 32 + 32 * 64);
+	FIELD(dt, t_magic, 0, 4);
+	FIELD(dt, t_count, 4, 4);
+	FIELD(dt, t_crc, 8, 4);
+	FIELD(dt, t_pad, 12, 4);
+	FIELD(dt, t_gen, 16, 8);
+	FIELD(dt, t_pad1, 24, 8);
+	FIELD(dt, t_dev, 32, 32 * 64);
+	SIZE(ms, 512);
+	FIELD(ms, m_magic, 0, 8);
+	FIELD(ms, m_index, 8, 4);
+	FIELD(ms, m_crc, 12, 4);
+	FIELD(ms, m_vol_uuid, 16, 16);
+	FIELD(ms, m_uuid, 32, 16);
+	FIELD(ms, m_mkfs_time, 48, 8);
+	FIELD(ms, m_reserved, 56, 456);
+	check("HFS_DEVTAB_OFF", HFS_DEVTAB_OFF, 512);
+	check("HFS_MEMBERS_MAX", HFS_MEMBERS_MAX, 32);
+	check("HFS_MEMBER_SPACING", HFS_MEMBER_SPACING, 1ull << 30);
+	check("HFS_DEVTAB_MAGIC", HFS_DEVTAB_MAGIC, 0x42545644u);
+	check("HFS_MEMBER_MAGIC", HFS_MEMBER_MAGIC == 0x424d4d53464448ull, 1);
+	check("HFS_FEAT_INCOMPAT_MULTIDEV", HFS_FEAT_INCOMPAT_MULTIDEV, 4);
+}
+
 /* Constants that are part of the format. */
 static void test_constants(void)
 {
@@ -250,6 +292,7 @@ int main(void)
 	test_dentry_blocks();
 	test_lists_journal();
 	test_constants();
+	test_members();
 	if (failures) {
 		fprintf(stderr, "test_layout: %d check(s) failed\n", failures);
 		return EXIT_FAILURE;

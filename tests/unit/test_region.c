@@ -349,6 +349,63 @@ static void test_file_roundtrip(void)
 	hfs_region_close(rg);
 }
 
+/* Three files mapped as one volume at 0, 1 GiB and 2 GiB: a store at a
+ * member's offset lands in that member's file; the gaps and a range over
+ * a member's end are -ERANGE (never a fault); the backing check looks at
+ * each member with its own size; bad layouts are refused and close what
+ * they were given. */
+static void test_assemble(void)
+{
+	const uint64_t G = 1ull << 30, offs[3] = { 0, G, 2 * G };
+	char p0[PATH_MAX], p1[PATH_MAX], p2[PATH_MAX], buf[8];
+	struct hfs_region *rg, *others[2];
+	struct hfs_err err = { 0 };
+	int fd;
+
+	make_region_file(p0, "m0.img", 4 * MIB);
+	make_region_file(p1, "m1.img", 8 * MIB);
+	make_region_file(p2, "m2.img", 4 * MIB);
+	rg = open_rw(p0);
+	others[0] = open_rw(p1);
+	others[1] = open_rw(p2);
+	CHECK(hfs_region_assemble(rg, others, offs, 3, &err) == 0);
+	CHECK(hfs_region_nmembers(rg) == 3 && rg->size == 2 * G + 4 * MIB);
+	CHECK((uintptr_t)rg->base % (2 * MIB) == 0);
+	CHECK(hfs_region_member_of(rg, 0) == 0);
+	CHECK(hfs_region_member_of(rg, G + 8 * MIB - 1) == 1);
+	CHECK(hfs_region_member_of(rg, G + 8 * MIB) == -1);
+	CHECK(hfs_region_member_of(rg, 4 * MIB) == -1);
+	CHECK(hfs_region_member_size(rg, 1) == 8 * MIB);
+	CHECK(hfs_region_write(rg, G + 4096, "member1", 8, NULL) == 0);
+	CHECK(hfs_region_write(rg, 2 * G + 8, "member2", 8, NULL) == 0);
+	CHECK(hfs_region_read(rg, 4 * MIB, buf, 1, NULL) == -ERANGE);
+	CHECK(hfs_region_read(rg, G + 8 * MIB - 4, buf, 8, NULL) == -ERANGE);
+	CHECK(hfs_region_write(rg, G - 4096, buf, 8, NULL) == -ERANGE);
+	CHECK(hfs_region_check_backing(rg) == 0);
+	/* member 2 shrinks: the volume's backing is gone */
+	CHECK(truncate(p2, 4096) == 0);
+	CHECK(hfs_region_check_backing(rg) == -ENXIO);
+	CHECK(truncate(p2, 4 * MIB) == 0);
+	hfs_region_close(rg);
+	fd = open(p1, O_RDONLY);
+	CHECK(fd >= 0 && pread(fd, buf, 8, 4096) == 8 &&
+	      memcmp(buf, "member1", 8) == 0);
+	close(fd);
+	fd = open(p2, O_RDONLY);
+	CHECK(fd >= 0 && pread(fd, buf, 8, 8) == 8 &&
+	      memcmp(buf, "member2", 8) == 0);
+	close(fd);
+
+	/* overlapping members: refused, everything closed (the locks too) */
+	rg = open_rw(p0);
+	others[0] = open_rw(p1);
+	CHECK(hfs_region_assemble(rg, others, (const uint64_t[]){ 0, 4096 }, 2,
+				  &err) == -EINVAL);
+	hfs_region_close(rg);
+	rg = open_rw(p1); /* its lock was released */
+	hfs_region_close(rg);
+}
+
 static int count_bb(void *ctx, uint64_t off, uint64_t len)
 {
 	(void)off;
@@ -715,6 +772,7 @@ int main(void)
 
 	test_memory_region();
 	test_file_roundtrip();
+	test_assemble();
 	test_file_badblocks();
 	test_create_file();
 	test_lock();

@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Formatting a volume of several devices (docs/format.md, "Several
+ * devices"): member 0 gets the single-device layout from hfs_mkfs, each
+ * other member a header and a pool, and member 0's superblock the device
+ * table and the MULTIDEV feature.
+ *
+ * Write order: the member headers first, member 0's superblocks last.
+ * Until the last write the volume reads as a single-device holdfs on
+ * member 0 (the others are only unused space), so a crash or an error
+ * half-way never leaves a volume that names members it does not have.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "media.h"
+#include "members.h"
+#include "mkfs.h"
+
+#define BLK HFS_BLOCK_SIZE
+
+static uint64_t align_up(uint64_t x, uint64_t a)
+{
+	return (x + a - 1) / a * a;
+}
+
+static int random_uuid(uint8_t u[16], const char *path, struct hfs_err *err)
+{
+	size_t got = 0;
+
+	while (got < 16) {
+		ssize_t n = getrandom(u + got, 16 - got, 0);
+
+		if (n < 0 && errno != EINTR)
+			return hfs_err_set(err, -errno, "%s: cannot generate "
+					   "a UUID: %s", path, strerror(errno));
+		if (n > 0)
+			got += (size_t)n;
+	}
+	u[6] = (uint8_t)((u[6] & 0x0f) | 0x40);
+	u[8] = (uint8_t)((u[8] & 0x3f) | 0x80);
+	return 0;
+}
+
+/* Member i's entry: mapped HFS_MEMBER_SPACING-aligned after the previous
+ * member; one allocation unit of header, then pool to the last whole
+ * unit. */
+static int plan_member(const struct hfs_region *m, unsigned i,
+		       const struct hfs_super *sb, uint64_t prev_end,
+		       struct hfs_dev_entry *d, struct hfs_err *err)
+{
+	uint64_t au = sb->s_alloc_unit, end;
+
+	if (m->align > au || au % m->align)
+		return hfs_err_set(err, -EINVAL, "%s: its %" PRIu64 "-byte "
+				   "alignment does not divide the %" PRIu64
+				   "-byte allocation unit; give -a %" PRIu64,
+				   m->path, m->align, au, m->align);
+	if (m->size < HFS_MIN_REGION)
+		return hfs_err_set(err, -EINVAL, "%s: %" PRIu64 " bytes; a "
+				   "member needs at least %u", m->path,
+				   m->size, HFS_MIN_REGION);
+	d->d_base = align_up(prev_end, HFS_MEMBER_SPACING);
+	d->d_size = m->size;
+	d->d_pool_off = d->d_base + au;
+	end = d->d_base + m->size / au * au;
+	if (end < d->d_pool_off + 4 * au)
+		return hfs_err_set(err, -EINVAL, "%s: too small for 4 "
+				   "allocation units of %" PRIu64 " bytes",
+				   m->path, au);
+	d->d_pool_blocks = (end - d->d_pool_off) / BLK;
+	d->d_align = (uint32_t)m->align;
+	d->d_state = HFS_DEV_ACTIVE;
+	d->d_role = HFS_DEV_ROLE_DATA;
+	(void)i;
+	return random_uuid(d->d_uuid, m->path, err);
+}
+
+/* Block 0 of member i: header, then the table. */
+static int write_header(struct hfs_region *m, unsigned i,
+			const struct hfs_super *sb, const struct hfs_devtab *t,
+			struct hfs_err *err)
+{
+	static uint8_t blk[BLK];
+	struct hfs_member_super h = { 0 };
+	int ret;
+
+	h.m_magic = HFS_MEMBER_MAGIC;
+	h.m_index = i;
+	memcpy(h.m_vol_uuid, sb->s_uuid, 16);
+	memcpy(h.m_uuid, t->t_dev[i].d_uuid, 16);
+	h.m_mkfs_time = sb->s_mkfs_time;
+	hfs_member_super_set_crc(&h);
+	memset(blk, 0, sizeof(blk));
+	memcpy(blk, &h, sizeof(h));
+	memcpy(blk + HFS_DEVTAB_OFF, t, sizeof(*t));
+	ret = hfs_region_write(m, 0, blk, sizeof(blk), NULL);
+	if (ret)
+		return hfs_err_set(err, ret, "%s: cannot write the member "
+				   "header: %s", m->path, strerror(-ret));
+	return 0;
+}
+
+int hfs_mkfs_members(struct hfs_region *rg, struct hfs_region **others,
+		     unsigned n, struct hfs_mkfs_result *res,
+		     struct hfs_err *err)
+{
+	struct hfs_super sb = res->sb;
+	struct hfs_devtab t = { 0 };
+	uint64_t end = sb.s_region_size, pool = sb.s_pool_blocks;
+	char why[200];
+	int ret;
+
+	if (n < 2 || n > HFS_MEMBERS_MAX)
+		return hfs_err_set(err, -EINVAL, "%u devices: a volume has 2 "
+				   "to %u", n, HFS_MEMBERS_MAX);
+	t.t_magic = HFS_DEVTAB_MAGIC;
+	t.t_count = n;
+	t.t_gen = 1;
+	t.t_dev[0] = (struct hfs_dev_entry){
+		.d_size = sb.s_region_size,
+		.d_pool_off = sb.s_pool_off,
+		.d_pool_blocks = sb.s_pool_blocks,
+		.d_align = (uint32_t)rg->align,
+		.d_state = HFS_DEV_ACTIVE,
+		.d_role = HFS_DEV_ROLE_META | HFS_DEV_ROLE_DATA,
+	};
+	ret = random_uuid(t.t_dev[0].d_uuid, rg->path, err);
+	for (unsigned i = 1; !ret && i < n; i++) {
+		if (strcmp(others[i - 1]->granularity, rg->granularity) != 0)
+			return hfs_err_set(err, -EINVAL, "%s: persists at %s "
+					   "granularity, %s at %s; the members "
+					   "of a volume must offer the same",
+					   others[i - 1]->path,
+					   others[i - 1]->granularity,
+					   rg->path, rg->granularity);
+		ret = plan_member(others[i - 1], i, &sb, end, &t.t_dev[i], err);
+		end = t.t_dev[i].d_base + t.t_dev[i].d_size;
+	}
+	if (ret)
+		return ret;
+	hfs_devtab_set_crc(&t);
+	for (unsigned i = 1; i < n; i++) {
+		ret = write_header(others[i - 1], i, &sb, &t, err);
+		if (ret)
+			return ret;
+	}
+	/* the pool is every member's; mkfs -m reserves a share of it all */
+	for (unsigned i = 1; i < n; i++)
+		pool += t.t_dev[i].d_pool_blocks;
+	sb.s_root_blocks = (uint64_t)((unsigned __int128)sb.s_root_blocks *
+				      pool / sb.s_pool_blocks);
+	sb.s_pool_blocks = pool;
+	sb.s_pool_end = t.t_dev[n - 1].d_pool_off +
+			t.t_dev[n - 1].d_pool_blocks * BLK;
+	sb.s_feat_incompat |= HFS_FEAT_INCOMPAT_MULTIDEV;
+	sb.s_version_minor = HFS_VERSION_MINOR_MULTIDEV;
+	hfs_super_set_crc(&sb);
+	/* what this file computed must pass the mount's checks */
+	if (hfs_super_check(&sb, rg->size, "mkfs: computed superblock", err))
+		return -EINVAL;
+	if (!hfs_devtab_ok(&t, &sb, why, sizeof(why)))
+		return hfs_err_set(err, -EINVAL, "mkfs: computed device table: "
+				   "%s", why);
+	if ((ret = hfs_region_write(rg, sb.s_backup_off + HFS_DEVTAB_OFF, &t,
+				    sizeof(t), NULL)) ||
+	    (ret = hfs_region_write(rg, sb.s_backup_off, &sb, sizeof(sb),
+				    NULL)) ||
+	    (ret = hfs_region_write(rg, HFS_DEVTAB_OFF, &t, sizeof(t), NULL)) ||
+	    (ret = hfs_region_write(rg, 0, &sb, sizeof(sb), NULL)))
+		return hfs_err_set(err, ret, "%s: cannot write the device "
+				   "table: %s", rg->path, strerror(-ret));
+	res->sb = sb;
+	res->devtab = t;
+	return 0;
+}

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Which device new blocks go to, in a volume of several (docs/format.md
+ * "Several devices", "Placement").
+ *
+ * The rule is simple so an operator can predict it:
+ *  - metadata blocks (directories, extent overflow, xattrs) go to the
+ *    metadata member (member 0): losing a data member must not cost a
+ *    directory;
+ *  - a file's data goes where its data already is (the allocation hint,
+ *    the end of its last extent, names the member), so a file stays on
+ *    one device and a lost device fails only the files that had data on
+ *    it;
+ *  - a file's first data goes to the member with the most free blocks;
+ *  - only when that member is full does a file spill over to another
+ *    one (space wins over failure isolation: a write never fails with
+ *    ENOSPC while the volume has room).
+ */
+#include "placement_i.h"
+
+#include <errno.h>
+
+#include "vol_i.h"
+
+static void member_pool(const struct hfs_vol *vol, unsigned i, uint64_t *lo,
+			uint64_t *hi)
+{
+	const struct hfs_dev_entry *d = &vol->devtab.t_dev[i];
+
+	*lo = d->d_pool_off / HFS_BLOCK_SIZE;
+	*hi = *lo + d->d_pool_blocks;
+}
+
+int hfs_place_member_of(const struct hfs_vol *vol, uint64_t blk)
+{
+	for (uint32_t i = 0; i < vol->devtab.t_count; i++) {
+		uint64_t lo, hi;
+
+		member_pool(vol, i, &lo, &hi);
+		if (blk >= lo && blk < hi)
+			return (int)i;
+	}
+	return -1;
+}
+
+uint64_t hfs_place_member_free(const struct hfs_vol *vol, unsigned i)
+{
+	uint64_t lo, hi;
+
+	member_pool(vol, i, &lo, &hi);
+	return hfs_alloc_free_in(&vol->alloc, lo, hi);
+}
+
+static unsigned emptiest(const struct hfs_vol *vol)
+{
+	uint64_t best = 0;
+	unsigned m = 0;
+
+	for (uint32_t i = 0; i < vol->devtab.t_count; i++) {
+		uint64_t f;
+
+		if (vol->devtab.t_dev[i].d_state != HFS_DEV_ACTIVE ||
+		    !(vol->devtab.t_dev[i].d_role & HFS_DEV_ROLE_DATA))
+			continue;
+		f = hfs_place_member_free(vol, i);
+		if (f > best) {
+			best = f;
+			m = i;
+		}
+	}
+	return m;
+}
+
+int64_t hfs_place_alloc(struct hfs_vol *vol, enum hfs_rmap_kind kind,
+			uint64_t want, uint64_t min, uint64_t align,
+			uint64_t hint, uint64_t *got)
+{
+	uint64_t lo, hi;
+	int64_t b;
+	int m;
+
+	if (!vol->devtab.t_count)
+		return hfs_alloc_get(&vol->alloc, want, min, align, hint, got);
+	if (kind != HFS_RMAP_DATA)
+		m = 0;
+	else if ((m = hfs_place_member_of(vol, hint)) < 0 || hint == 0 ||
+		 vol->devtab.t_dev[m].d_state != HFS_DEV_ACTIVE)
+		m = (int)emptiest(vol);
+	member_pool(vol, (unsigned)m, &lo, &hi);
+	b = hfs_alloc_get_in(&vol->alloc, want, min, align, hint, lo, hi, got);
+	if (b != -ENOSPC || kind != HFS_RMAP_DATA)
+		return b;
+	/* full: spill over to whichever member has room */
+	m = (int)emptiest(vol);
+	member_pool(vol, (unsigned)m, &lo, &hi);
+	return hfs_alloc_get_in(&vol->alloc, want, min, align, lo, lo, hi, got);
+}

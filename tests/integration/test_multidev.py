@@ -1,0 +1,372 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""A volume over several devices (docs/format.md "Several devices"):
+mkfs.holdfs REGION DEVICE..., holdfs REGION MNT -o device=PATH,
+fsck.holdfs REGION DEVICE..., holdfsctl devices.
+
+Members here are region files; the placement rule is checked through
+`holdfsctl devices --json PATH` (a file's blocks on each device).
+
+    HOLDFS_BUILD=build python3 tests/integration/test_multidev.py
+"""
+import hashlib
+import json
+import os
+import shutil
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hfstest as H  # noqa: E402
+from hfstest import check, check_eq  # noqa: E402
+
+MiB = 1 << 20
+
+
+class Volume:
+    """A HoldFS whose region is the first of n member files."""
+
+    def __init__(self, n=2, size='64M', mkfs_extra=()):
+        self.fs = H.HoldFS(format=False, mount=False)
+        self.members = [os.path.join(self.fs.region_dir, 'member%d.img' % i)
+                        for i in range(1, n)]
+        self.mkfs = H.run([H.mkfs_bin(), '--size', size] + list(mkfs_extra)
+                          + [self.fs.region] + self.members, timeout=120)
+        if self.mkfs.returncode != 0:
+            self.fs.close()
+            H.fail('mkfs.holdfs of %d devices failed (exit %d): %s'
+                   % (n, self.mkfs.returncode, self.mkfs.stderr.strip()))
+
+    def mount_opts(self, members=None):
+        return H.DEFAULT_MOUNT_OPTS + tuple(
+            'device=%s' % m for m in (self.members if members is None else members))
+
+    def mount(self, members=None):
+        self.fs.mount(opts=self.mount_opts(members))
+
+    def fsck(self, *extra):
+        return H.run([H.binary('fsck.holdfs'), '-n', '-f'] + list(extra)
+                     + [self.fs.region] + self.members, timeout=300)
+
+    def fsck_clean(self, what):
+        r = self.fsck()
+        check(r.returncode == 0, 'fsck.holdfs -n -f of the volume %s: exit %d: %s %s'
+              % (what, r.returncode, r.stdout.strip()[-1500:], r.stderr.strip()[-500:]))
+
+    def devices(self, path):
+        r = H.run([H.binary('holdfsctl'), 'devices', '--json', path], timeout=30)
+        check(r.returncode == 0, 'holdfsctl devices %s: exit %d: %s'
+              % (path, r.returncode, r.stderr.strip()))
+        return json.loads(r.stdout)['devices']
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.fs.close()
+        return False
+
+
+def blocks_by_device(vol, path):
+    return [d['file_blocks'] for d in vol.devices(path)]
+
+
+def write_random(path, size):
+    data = os.urandom(size)
+    H.write_file(path, data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha(path):
+    with open(path, 'rb') as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def test_mkfs_lists_devices_and_the_single_point_of_failure():
+    """mkfs prints every device, and says plainly that losing the first
+    (the metadata) loses the volume."""
+    with Volume(3) as vol:
+        out = vol.mkfs.stdout
+        check('devices      3' in out, 'mkfs summary names 3 devices:\n' + out)
+        for m in vol.members:
+            check(m in out, 'mkfs summary names %s:\n%s' % (m, out))
+        check('loses the volume' in out, 'mkfs says which device is a single point '
+              'of failure:\n' + out)
+        vol.fsck_clean('right after mkfs')
+
+
+def test_files_stay_on_one_device_and_use_all():
+    """New files go to the emptiest device, each file's data on one
+    device; both devices end up used; data and placement survive a
+    remount; fsck (given every device) is clean."""
+    with Volume(2) as vol:
+        vol.mount()
+        sums = {}
+        for i in range(6):
+            p = vol.fs.path('f%d' % i)
+            sums[p] = write_random(p, 3 * MiB + 4096 * i)
+        used = set()
+        for p in sums:
+            counts = blocks_by_device(vol, p)
+            on = [i for i, c in enumerate(counts) if c]
+            check_eq(len(on), 1, '%s: devices holding its blocks %s' % (p, counts))
+            used.add(on[0])
+        check_eq(sorted(used), [0, 1], 'devices the six files went to')
+        placed = {p: blocks_by_device(vol, p) for p in sums}
+        vol.fs.unmount()
+        vol.mount()
+        for p, s in sums.items():
+            check_eq(sha(p), s, '%s after a remount' % p)
+            check_eq(blocks_by_device(vol, p), placed[p], '%s placement after a remount' % p)
+        vol.fs.unmount()
+        vol.fsck_clean('after writing six files over two devices')
+
+
+def test_metadata_stays_on_the_first_device():
+    """Directory blocks go to device 0 whatever is full or empty."""
+    with Volume(2) as vol:
+        vol.mount()
+        d = vol.fs.path('dir')
+        os.mkdir(d)
+        for i in range(300):   # several directory blocks
+            H.write_file(os.path.join(d, 'n%03d' % i), b'')
+        counts = blocks_by_device(vol, d)
+        check(counts[0] > 1 and counts[1] == 0,
+              'directory blocks on devices %s (all must be on device 0)' % counts)
+        vol.fs.unmount()
+        vol.fsck_clean('after a directory of 300 entries')
+
+
+def test_a_file_spills_over_only_when_its_device_is_full():
+    """A file bigger than the free space of its device still gets written
+    (space wins over isolation), and reads back."""
+    with Volume(2, size='32M') as vol:
+        vol.mount()
+        p = vol.fs.path('big')
+        s = write_random(p, 40 * MiB)
+        counts = blocks_by_device(vol, p)
+        check(counts[0] and counts[1], 'a 40 MiB file over two 32 MiB devices '
+              'lies on both: %s' % counts)
+        check_eq(sha(p), s, 'the spilled file reads back')
+        vol.fs.unmount()
+        vol.fsck_clean('after a file spilled over')
+
+
+def test_members_found_by_header_in_any_order_and_after_a_path_change():
+    """Members are recognised by their headers: any order, and a member
+    whose path changed is found under its new one."""
+    with Volume(3) as vol:
+        vol.mount(members=list(reversed(vol.members)))
+        s = write_random(vol.fs.path('a'), 2 * MiB)
+        vol.fs.unmount()
+        moved = vol.members[0] + '.moved'
+        os.rename(vol.members[0], moved)
+        vol.members[0] = moved
+        vol.mount()
+        check_eq(sha(vol.fs.path('a')), s, 'data after a member moved')
+        vol.fs.unmount()
+
+
+def test_mount_names_what_is_wrong():
+    """No member given, a member given as the first device, a device of
+    another volume, the same member twice, device= on a single-device
+    holdfs: each refused with a message that says so."""
+    with Volume(2) as vol, Volume(2) as other:
+        def refused(region, members, want):
+            r = H.run([H.holdfs_bin(), region, vol.fs.mnt, '-f', '-o',
+                       ','.join(H.DEFAULT_MOUNT_OPTS + tuple('device=' + m for m in members))],
+                      timeout=60)
+            check(r.returncode != 0 and not H.is_mounted(vol.fs.mnt),
+                  'mount of %s with %s must be refused' % (region, members))
+            check(want in r.stderr, 'message for %s %s: want %r in %r'
+                  % (region, members, want, r.stderr.strip()))
+        refused(vol.fs.region, [], 'is missing')
+        refused(vol.members[0], [vol.fs.region], 'not its first')
+        refused(vol.fs.region, [other.members[0]], 'another holdfs volume')
+        refused(vol.fs.region, [vol.members[0], vol.members[0]], 'given twice')
+        with H.HoldFS(mount=False) as single:
+            refused(single.region, [vol.members[0]], 'a holdfs of one device')
+        r = H.run([H.binary('fsck.holdfs'), '-n', vol.fs.region], timeout=60)
+        check(r.returncode != 0 and 'is missing' in r.stderr,
+              'fsck without the other device: %d %r' % (r.returncode, r.stderr))
+
+
+def test_device_table_damage_is_repaired_from_its_copy():
+    """The device table lives in both superblock blocks: a damaged primary
+    is restored from the backup by fsck -y, and the volume mounts."""
+    with Volume(2) as vol:
+        with open(vol.fs.region, 'r+b') as f:
+            f.seek(512 + 40)
+            f.write(b'\xff' * 8)
+        r = vol.fsck()
+        check(r.returncode == 4 and 'P0_DEVTAB_PRIMARY' in r.stdout,
+              'fsck -n finds the damaged table: %d %s' % (r.returncode, r.stdout))
+        r = H.run([H.binary('fsck.holdfs'), '-y', vol.fs.region] + vol.members, timeout=300)
+        check(r.returncode in (0, 1), 'fsck -y repairs it: %d %s %s'
+              % (r.returncode, r.stdout, r.stderr))
+        vol.fsck_clean('after the repair')
+        vol.mount()
+        write_random(vol.fs.path('x'), MiB)
+        vol.fs.unmount()
+
+
+def test_dax_leases_are_refused_and_io_still_works():
+    """Until leases carry the device, a DAX client's HELLO is refused on
+    a volume of several devices; a program under the preload shim still
+    reads and writes through FUSE."""
+    lib = H.preload_lib()
+    H.require(os.path.exists(lib), 'preload shim not built (%s)' % lib)
+    with Volume(2) as vol:
+        vol.mount()
+        p = vol.fs.path('f')
+        s = write_random(p, 2 * MiB)
+        r = H.run(['sh', '-c', 'cat "$1" | sha256sum && cp "$1" "$1.copy"', 'sh', p],
+                  timeout=60)
+        r2 = H.run(['env', 'LD_PRELOAD=' + lib, 'HOLDFS_LOG=1', 'sh', '-c',
+                    'sha256sum < "$1"; cp "$1" "$1.shim"', 'sh', p], timeout=60)
+        check(r2.returncode == 0 and s in r2.stdout,
+              'under the shim: exit %d, %r %r' % (r2.returncode, r2.stdout, r2.stderr[-800:]))
+        check_eq(sha(p + '.shim'), s, 'a copy made under the shim')
+        check(r.returncode == 0, 'plain cat and cp work')
+        vol.fs.unmount()
+
+
+def _spread_files(vol, n=8, size=2 * MiB):
+    """n files; returns {path: (sha, device)}."""
+    out = {}
+    for i in range(n):
+        p = vol.fs.path('f%d' % i)
+        s = write_random(p, size)
+        counts = blocks_by_device(vol, p)
+        out[p] = (s, [d for d, c in enumerate(counts) if c])
+    check(any(d == [1] for _, d in out.values()) and any(d == [0] for _, d in out.values()),
+          'files on both devices: %s' % [d for _, d in out.values()])
+    return out
+
+
+def _reads_eio(path):
+    try:
+        with open(path, 'rb') as f:
+            f.read()
+    except OSError as e:
+        return e.errno == H.errno.EIO
+    return False
+
+
+def _wait_lost(vol, dev, timeout=15.0):
+    deadline = H.time.monotonic() + timeout
+    while H.time.monotonic() < deadline:
+        if vol.devices(vol.fs.mnt)[dev]['state'] == 'lost':
+            return
+        H.time.sleep(0.05)
+    H.fail('device %d not reported lost within %.0f s; daemon log: %s'
+           % (dev, timeout, vol.fs.daemon_log()[-1500:]))
+
+
+def _check_after_loss(vol, files, lost_dev, what):
+    for p, (s, devs) in files.items():
+        if lost_dev in devs:
+            check(_reads_eio(p), '%s: %s (on device %d) reads EIO' % (what, p, lost_dev))
+        else:
+            check_eq(sha(p), s, '%s: %s (not on device %d) byte for byte' % (what, p, lost_dev))
+
+
+def _status(vol):
+    r = H.run([H.binary('holdfsctl'), 'status', '--json', vol.fs.mnt], timeout=30)
+    check(r.returncode == 0, 'holdfsctl status: %s' % r.stderr)
+    return json.loads(r.stdout)
+
+
+def _losing_a_device(how):
+    """A device file truncated (or unlinked) while mounted: the files with
+    data on it read EIO, every other file reads back byte for byte, writes
+    go on (to the other device), the volume reports itself degraded, and
+    after an unmount it mounts again without that device and fsck is
+    clean."""
+    with Volume(2) as vol:
+        vol.mount()
+        files = _spread_files(vol)
+        if how == 'truncate':
+            os.truncate(vol.members[0], MiB)
+        else:
+            os.unlink(vol.members[0])
+        _wait_lost(vol, 1)
+        _check_after_loss(vol, files, 1, 'after the loss')
+        p = vol.fs.path('after')
+        s = write_random(p, 3 * MiB)
+        check_eq(blocks_by_device(vol, p)[1], 0, 'a new file avoids the lost device')
+        st = _status(vol)
+        check_eq(st['state'], 'degraded', 'holdfsctl status state')
+        check_eq([d['state'] for d in st['devices']], ['active', 'lost'], 'device states')
+        vol.fs.unmount()
+        vol.members = []   # lost for good: not asked for any more
+        r = vol.fsck()
+        check(r.returncode == 0, 'fsck -n -f without the lost device: %d %s %s'
+              % (r.returncode, r.stdout[-1200:], r.stderr[-400:]))
+        vol.mount()
+        _check_after_loss(vol, files, 1, 'after a remount')
+        check_eq(sha(p), s, 'the file written after the loss')
+        vol.fs.unmount()
+
+
+def test_losing_a_device_file_truncated():
+    _losing_a_device('truncate')
+
+
+def test_losing_a_device_file_unlinked():
+    _losing_a_device('unlink')
+
+
+def test_mount_without_a_device_needs_degraded():
+    """A device gone while unmounted: the mount is refused and says how to
+    go on; with -o degraded it mounts, the device's files read EIO, the
+    rest is intact, and the device is recorded lost for later mounts."""
+    with Volume(2) as vol:
+        vol.mount()
+        files = _spread_files(vol)
+        vol.fs.unmount()
+        os.unlink(vol.members[0])
+        r = H.run([H.holdfs_bin(), vol.fs.region, vol.fs.mnt, '-f', '-o',
+                   ','.join(H.DEFAULT_MOUNT_OPTS)], timeout=60)
+        check(r.returncode != 0 and '-o degraded' in r.stderr,
+              'mount without the device refused, naming -o degraded: %d %r'
+              % (r.returncode, r.stderr))
+        vol.members = []
+        vol.fs.mount(opts=H.DEFAULT_MOUNT_OPTS + ('degraded',))
+        check('mounted degraded' in vol.fs.daemon_log(), 'the daemon says it mounted degraded: '
+              + vol.fs.daemon_log()[-800:])
+        _check_after_loss(vol, files, 1, 'mounted degraded')
+        check_eq(_status(vol)['state'], 'degraded', 'status after a degraded mount')
+        vol.fs.unmount()
+        vol.mount()   # no -o degraded needed any more
+        _check_after_loss(vol, files, 1, 'mounted again')
+        vol.fs.unmount()
+        vol.fsck_clean('after a degraded mount')
+
+
+def test_a_range_drill_over_a_device():
+    """The operator's range drill over a whole device: the same outcome
+    as losing it (files there EIO, the rest intact), the device stays
+    active in the table (a drill is not a loss of the device)."""
+    with Volume(2) as vol:
+        vol.mount()
+        files = _spread_files(vol)
+        dev1 = vol.devices(vol.fs.mnt)[1]
+        r = H.run([H.binary('holdfsctl'), 'inject', '--range', '%d,%d' % (
+            1 << 30, dev1['size']), vol.fs.mnt], timeout=60)
+        check(r.returncode == 0, 'holdfsctl inject --range over device 1: %d %s %s'
+              % (r.returncode, r.stdout, r.stderr))
+        _check_after_loss(vol, files, 1, 'after the drill')
+        vol.fs.unmount()
+        vol.fsck_clean('after a range drill over a device')
+
+
+def main():
+    args = H.default_parser(__doc__.splitlines()[0]).parse_args()
+    H.require_root()
+    if not shutil.which('sha256sum'):
+        H.cannot_run('sha256sum not installed')
+    H.run_tests(H.collect(globals()), args)
+
+
+if __name__ == '__main__':
+    main()
