@@ -133,7 +133,7 @@ bool hfsd_fail_members_uevent(struct hfsd_fail *f, const char *action,
 bool hfsd_fail_members_fault(struct hfsd_fail *f, uint64_t off);
 
 /* The volume fault hook (hfs_vol_set_fault_hook; ctx: f). */
-void hfsd_fail_fault_hook(void *ctx, uint64_t off, int si_code);
+void hfsd_fail_fault_hook(void *ctx, const struct hfs_fault *fl);
 
 static inline double hfsd_fail_ms_since(const struct timespec *a)
 {
