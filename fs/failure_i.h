@@ -66,6 +66,7 @@ struct hfsd_fail {
 	 * indexed by device; [0] unused (the fields above are device 0's) */
 	struct hfsd_fail_member mem[HFS_MEMBERS_MAX];
 	unsigned nmem;
+	bool mirror_noted;       /* a faulted mirror copy was looked at */
 	uint64_t seen[HFSD_FAIL_SEENMAX][2]; /* badblocks lines handled */
 	unsigned nseen;
 	struct hfsd_ratelog probe_log; /* probes that could not run */

@@ -222,6 +222,11 @@ static void check_flags(struct p1_img *m)
  * moved. */
 static bool on_meta_device(const struct fsck *f, uint64_t b)
 {
+	/* with a mirror: inside device 0's metadata zone, or it is not
+	 * mirrored */
+	if (f->sb.s_meta_end)
+		return b >= f->sb.s_pool_off / HFS_BLOCK_SIZE &&
+		       b < f->sb.s_meta_end / HFS_BLOCK_SIZE;
 	for (uint32_t i = 0; i < f->devtab.t_count; i++) {
 		const struct hfs_dev_entry *d = &f->devtab.t_dev[i];
 		uint64_t lo = d->d_pool_off / HFS_BLOCK_SIZE;
@@ -250,9 +255,11 @@ static void check_placement(struct fsck *f, const struct p1_img *m)
 			b = m->xa[i], what = "xattr";
 	if (what)
 		fix_problem(f, HFS_P1_META_PLACEMENT, m->ino, b * HFS_BLOCK_SIZE,
-			    "inode %" PRIu64 ": %s block %" PRIu64 " is on a "
-			    "device that holds no metadata; losing it would "
-			    "cost more than file data", m->ino, what, b);
+			    "inode %" PRIu64 ": %s block %" PRIu64 " is outside "
+			    "the metadata %s; losing a device would cost more "
+			    "than file data", m->ino, what, b,
+			    f->sb.s_meta_end ? "zone (not mirrored)"
+					     : "device");
 }
 
 

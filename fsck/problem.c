@@ -102,6 +102,7 @@ static const struct hfs_fsck_problem_desc table[] = {
 	ROW(P5_BACKUP_GEOMETRY, 5, PREEN, "rewrite it from the primary"),
 	ROW(P5_HEALTH_TORN, 5, PREEN, "clear the slot"),
 	ROW(P5_HEALTH_IO, 5, NOFIX, "none"),
+	ROW(P5_MIRROR_STALE, 5, PREEN, "rewrite the mirror from device 0"),
 };
 
 const struct hfs_fsck_problem_desc *hfs_fsck_problem_table(unsigned *n)

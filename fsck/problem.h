@@ -90,6 +90,8 @@ enum hfs_fsck_code {
 	HFS_P5_BACKUP_GEOMETRY = 0x0504,
 	HFS_P5_HEALTH_TORN = 0x0505,
 	HFS_P5_HEALTH_IO = 0x0506,
+	HFS_P5_MIRROR_STALE = 0x0507,    /* mirror of device 0's metadata
+					    differs: rewrite it */
 };
 
 /* Table row flags */

@@ -139,6 +139,23 @@ void hfs_region_close(struct hfs_region *rg);
  * -errno with err filled. */
 int hfs_region_assemble(struct hfs_region *rg, struct hfs_region **others,
 			const uint64_t *offs, unsigned n, struct hfs_err *err);
+/* From now on every store rg persists into volume bytes [0, len) is
+ * written at [mirror_off, mirror_off + len) too (lib/region_mirror.c:
+ * the mirror of device 0's metadata, on another device of the volume).
+ * One mirrored region per process.  0, -EINVAL (the mirror is not inside
+ * a device after the first), -EBUSY. */
+int hfs_region_set_mirror(struct hfs_region *rg, uint64_t len,
+			  uint64_t mirror_off, struct hfs_err *err);
+/* Stop writing the mirror (its device is lost): device 0 goes on alone. */
+void hfs_region_mirror_stop(const struct hfs_region *rg);
+/* Did a copy into the mirror fault (its device gone before the failure
+ * monitor saw it)?  That stopped the mirror; *off: the volume offset. */
+bool hfs_region_mirror_fault(const struct hfs_region *rg, uint64_t *off);
+/* Is rg mirrored (and the mirror not stopped)?  Its length and where
+ * (either pointer may be NULL). */
+bool hfs_region_mirrored(const struct hfs_region *rg, uint64_t *len,
+			 uint64_t *mirror_off);
+
 /* The member holding volume offset off, or -1 (a gap, or past the end).
  * A region of one device: 0 for offsets inside it. */
 int hfs_region_member_of(const struct hfs_region *rg, uint64_t off);
