@@ -53,7 +53,8 @@ static uint64_t used_blocks(struct fsck *f)
 	uint64_t used = 0, end = 0;
 
 	fsck_claims_sort(f);
-	qsort(f->cl, f->ncl, sizeof(*f->cl), by_pblk);
+	if (f->ncl) /* cl may be NULL */
+		qsort(f->cl, f->ncl, sizeof(*f->cl), by_pblk);
 	f->nsorted = 0;
 	for (size_t i = 0; i < f->ncl; i++) {
 		uint64_t s = f->cl[i].pblk, e = s + f->cl[i].len;

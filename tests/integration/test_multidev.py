@@ -221,8 +221,9 @@ def test_dax_leases_are_refused_and_io_still_works():
         s = write_random(p, 2 * MiB)
         r = H.run(['sh', '-c', 'cat "$1" | sha256sum && cp "$1" "$1.copy"', 'sh', p],
                   timeout=60)
-        r2 = H.run(['env', 'LD_PRELOAD=' + lib, 'HOLDFS_LOG=1', 'sh', '-c',
-                    'sha256sum < "$1"; cp "$1" "$1.shim"', 'sh', p], timeout=60)
+        r2 = H.subprocess.run(['sh', '-c', 'sha256sum < "$1"; cp "$1" "$1.shim"', 'sh', p],
+                              env=H.shim_env({'HOLDFS_LOG': '1'}), capture_output=True,
+                              text=True, timeout=60)
         check(r2.returncode == 0 and s in r2.stdout,
               'under the shim: exit %d, %r %r' % (r2.returncode, r2.stdout, r2.stderr[-800:]))
         check_eq(sha(p + '.shim'), s, 'a copy made under the shim')
