@@ -274,6 +274,28 @@ static void c_inode_flags(struct img *im)
 	inode_recrc(d);
 }
 
+/* chattr flags on a FIFO (the superblock says IFLAGS): cleared */
+static void c_iflags_misplaced(struct img *im)
+{
+	struct hfs_inode_disk *d = inode_at(im, ino_of(im, "/fifo"));
+	struct hfs_super *s = sb_of(im);
+
+	s->s_feat_ro_compat |= HFS_FEAT_RO_COMPAT_IFLAGS;
+	sb_recrc(s);
+	d->i_flags |= HFS_IF_IMMUTABLE;
+	inode_recrc(d);
+}
+
+/* an append-only file on a superblock without IFLAGS: the flag is
+ * set, the file keeps its flag */
+static void c_iflags_feature(struct img *im)
+{
+	struct hfs_inode_disk *d = inode_at(im, ino_of(im, "/a/f1"));
+
+	d->i_flags |= HFS_IF_APPEND | HFS_IF_NODUMP;
+	inode_recrc(d);
+}
+
 static void c_special_data(struct img *im)
 {
 	struct hfs_inode_disk *d = inode_at(im, ino_of(im, "/fifo"));
@@ -1112,6 +1134,10 @@ static const struct fcase cases[] = {
 	  { NULL }, 0, 0, NULL },
 	{ "inode_flags", c_inode_flags, 4, HFS_P1_INODE_FLAGS, { NULL }, 0, 0,
 	  NULL },
+	{ "iflags_misplaced", c_iflags_misplaced, 4, HFS_P1_INODE_FLAGS,
+	  { NULL }, F_PREEN, 1, NULL },
+	{ "iflags_feature", c_iflags_feature, 4, HFS_P1_IFLAGS_FEATURE,
+	  { NULL }, F_PREEN, 1, NULL },
 	{ "special_size", c_special_data, 4, HFS_P1_INODE_SIZE, { NULL }, 0, 0,
 	  NULL },
 	{ "symlink_empty", c_symlink_empty, 4, HFS_P1_SYMLINK_BAD, { "/link" },
