@@ -7,7 +7,8 @@
  * above it are free by definition and never read, so the cost follows the
  * inodes in use, not the size of the table):
  *   - a free slot (i_mode 0) is zero but for its generation;
- *   - the checksum; the file type; the flags;
+ *   - the checksum; the file type; the flags (attribute flags only on
+ *     regular files and directories, and with the IFLAGS feature);
  *   - the extent map: inline extents plus the overflow chain (magic, crc,
  *     owner, count, inside the pool, no loop), every extent non-empty,
  *     inside the pool, sorted and not overlapping in the file;
