@@ -277,6 +277,19 @@ static int grant_publish(void *ctx, const struct hfs_lease_extent *ext,
 	/* a leaf lock: fine under the volume lock */
 	l->coh_slot = g->coh_slot = hfsd_coh_get(c->coh, g->ino);
 	pthread_mutex_lock(&c->lock);
+	/* remounted read-only since lease_allowed: the remount's round of
+	 * write revocations (hfsd_lease_revoke_writers) takes this lock
+	 * after setting mount_ro, so it either sees this lease or this
+	 * sees the flag */
+	if ((l->prot & HFS_PROT_WRITE) &&
+	    __atomic_load_n(&c->mount_ro, __ATOMIC_ACQUIRE)) {
+		pthread_mutex_unlock(&c->lock);
+		hfsd_coh_put(c->coh, l->ino);
+		g->coh_slot = HFS_COH_NONE;
+		free(l->ext);
+		free(l);
+		return -EROFS;
+	}
 	l->id = g->id = ++c->next_lease;
 	hfsd_lease_insert_locked(c, l);
 	pthread_mutex_unlock(&c->lock);

@@ -226,6 +226,41 @@ def test_write_lease_refused_by_chattr():
         check_eq(_chattr('-i', '-d', p), 'ok', 'chattr -i -d')
 
 
+def test_readonly_remount_revokes_write_leases():
+    """A read-only remount (the kernel allows it: the holders closed their
+    descriptors) revokes every write lease (reason LAYOUT, acked), keeps
+    read leases, and refuses new write leases with EROFS
+    (docs/semantics.md "Remount")."""
+    with H.HoldFS(size='64M', mount_opts=('allow_other', 'revoke_ms=%d' % REVOKE_MS)) as fs:
+        p = mkfile(fs, 'f', MiB, b'x' * 4096)
+        q = mkfile(fs, 'g', MiB, b'y' * 4096)
+        hw = holder('lease', p, 0, MiB, 'w', '--hold-ms', 20000)
+        hr = holder('lease', q, 0, MiB, 'r', '--hold-ms', 20000)
+        try:
+            r = H.run(['mount', '-i', '-o', 'remount,ro', fs.mnt], timeout=30)
+            check_eq(r.returncode, 0, 'mount -i -o remount,ro: %s' % r.stderr.strip())
+
+            def states():
+                return {ls['prot']: {e['state'] for e in ls['extents']}
+                        for ls in admin(fs)['leases']}
+            deadline = time.monotonic() + 10
+            while states().get('rw') != {'revoked'} and time.monotonic() < deadline:
+                time.sleep(0.02)
+            got = states()
+            check_eq(got.get('rw'), {'revoked'}, 'the write lease after the remount (%r)' % got)
+            check('revoked' not in got.get('r', {'revoked'}), 'the read lease after the remount (%r)' % got)
+            lines, _ = rc('lease', p, 0, MiB, 'w', '--open', 'ro')
+            check(lease_line(lines).startswith('ERROR errno=30'), 'w lease after: %r' % lines)
+            check(hw.poll() is None and hr.poll() is None, 'a holder died')
+            check_eq(admin(fs)['kills'], 0, 'nobody killed (the holder acked)')
+        finally:
+            for h in (hw, hr):
+                h.kill()
+            outw, _ = hw.communicate(timeout=10)
+            hr.communicate(timeout=10)
+        check('REVOKE' in outw and 'reason=1' in outw, 'the write holder got no REVOKE: %r' % outw)
+
+
 def test_bad_ranges_einval():
     with H.HoldFS(size='64M') as fs:
         p = mkfile(fs, 'f', MiB)
