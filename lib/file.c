@@ -365,7 +365,7 @@ static ssize_t write_at(struct hfs_vol *vol, uint64_t ino, const void *buf,
 		*offp = off = ip->d.i_size;
 	}
 	if (!ret)
-		ret = hfs_iflags_may_write(ip, off, append);
+		ret = hfs_iflags_may_write(ip, off);
 	if (!ret && (off >= HFS_MAX_FILE_SIZE || len > HFS_MAX_FILE_SIZE - off))
 		ret = -EFBIG;
 	if (ret || len == 0) {

@@ -39,12 +39,15 @@ int hfs_iflags_may_change(const struct hfs_inode *ip)
 								    : 0;
 }
 
-int hfs_iflags_may_write(const struct hfs_inode *ip, uint64_t off,
-			 bool append)
+int hfs_iflags_may_write(const struct hfs_inode *ip, uint64_t off)
 {
 	if (ip->d.i_flags & HFS_IF_IMMUTABLE)
 		return -EPERM;
-	if ((ip->d.i_flags & HFS_IF_APPEND) && !append && off != ip->d.i_size)
+	/* an O_APPEND write comes at the kernel's size, which is the file's
+	 * (no direct writers: their leases are refused), or at the end as
+	 * hfs_append found it; anything else is an overwrite (a
+	 * pwritev2(RWF_NOAPPEND), which ext4 refuses too) */
+	if ((ip->d.i_flags & HFS_IF_APPEND) && off != ip->d.i_size)
 		return -EPERM;
 	return 0;
 }

@@ -122,9 +122,8 @@ void hfs_inode_touch(struct hfs_inode *ip, bool m, bool c);
 /* any change but an append: attributes, xattrs, truncate, removal,
  * rename, a new link */
 int hfs_iflags_may_change(const struct hfs_inode *ip);
-/* data written at off (append: at the end of file, wherever off is) */
-int hfs_iflags_may_write(const struct hfs_inode *ip, uint64_t off,
-			 bool append);
+/* data written at off (append-only: only at the end of file) */
+int hfs_iflags_may_write(const struct hfs_inode *ip, uint64_t off);
 /* a new name in directory dip (create, link or rename into it) */
 int hfs_iflags_may_add_name(const struct hfs_inode *dip);
 /* ip's name in dip removed (unlink, rmdir, rename away, replaced) */

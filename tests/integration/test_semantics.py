@@ -1213,6 +1213,18 @@ def _append_write(p):
         os.close(fd)
 
 
+RWF_NOAPPEND = 0x20     # linux/fs.h (Python's os module lacks it)
+
+
+def _noappend_write(p):
+    """pwritev2(RWF_NOAPPEND) at 0 through an O_APPEND descriptor."""
+    fd = os.open(p, os.O_WRONLY | os.O_APPEND)
+    try:
+        os.pwritev(fd, [b'z'], 0, RWF_NOAPPEND)
+    finally:
+        os.close(fd)
+
+
 def _create(p):
     os.close(os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
 
@@ -1239,6 +1251,7 @@ def _file_ops(d, name):
         'open O_RDWR': _ok(_open_close, p, os.O_RDWR),
         'open O_WRONLY|O_TRUNC|O_APPEND': _ok(_open_close, p,
                                               os.O_WRONLY | os.O_TRUNC | os.O_APPEND),
+        'pwritev2 RWF_NOAPPEND': _ok(_noappend_write, p),
         'append write': _ok(_append_write, p),
         'truncate': _ok(os.truncate, p, 0),
         'chmod': _ok(os.chmod, p, 0o600),
@@ -1386,6 +1399,7 @@ CHATTR_EXT4 = {
     'append: open O_WRONLY': 'EPERM',
     'append: open O_RDWR': 'EPERM',
     'append: open O_WRONLY|O_TRUNC|O_APPEND': 'EPERM',
+    'append: pwritev2 RWF_NOAPPEND': 'EPERM',
     'append: append write': 'ok',
     'append: truncate': 'EPERM',
     'append: chmod': 'EPERM',
@@ -1410,6 +1424,7 @@ CHATTR_EXT4 = {
     'immutable: open O_WRONLY': 'EPERM',
     'immutable: open O_RDWR': 'EPERM',
     'immutable: open O_WRONLY|O_TRUNC|O_APPEND': 'EPERM',
+    'immutable: pwritev2 RWF_NOAPPEND': 'EPERM',
     'immutable: append write': 'EPERM',
     'immutable: truncate': 'EPERM',
     'immutable: chmod': 'EPERM',
