@@ -127,7 +127,10 @@ void hfsd_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 
 	(void)arg;
 	(void)fi;
-	if (flags & FUSE_IOCTL_COMPAT) { /* 32-bit callers: not kept */
+	/* a 32-bit caller's FS_IOC32_*FLAGS reach us as the calls below
+	 * (the kernel's fileattr path); what else it passes through is
+	 * not ours */
+	if (flags & FUSE_IOCTL_COMPAT) {
 		fuse_reply_err(req, ENOTTY);
 		return;
 	}
