@@ -53,6 +53,8 @@ enum hfs_fsck_code {
 	HFS_P1_DSLOT_STALE = 0x0115,     /* stale or damaged slot: clear it */
 	HFS_P1_DSLOT_IO = 0x0116,        /* slot area block unreadable */
 	HFS_P1_XATTR_FEATURE = 0x0117,   /* xattr chain, XATTR_CHAIN unset */
+	HFS_P1_IFLAGS_FEATURE = 0x0118,  /* chattr flags, IFLAGS unset */
+	HFS_P1_ACL_BAD = 0x0119,         /* a malformed stored POSIX ACL */
 
 	/* pass 1b: block ownership */
 	HFS_P1B_DUP_BLOCKS = 0x1801,     /* blocks claimed twice */
