@@ -204,6 +204,24 @@ static bool region_clean(const struct drill *d)
 	       (le32toh(sb.s_state) & HFS_STATE_CLEAN);
 }
 
+/* The daemon's phases, one line (human report). */
+static void note_phases(struct drill *d, json_object *ph)
+{
+	static const char *const names[] = {
+		"refuse", "notify", "wait_clients", "revoke", "drain", "health",
+		"daemon_total",
+	};
+
+	if (!ph)
+		return;
+	drill_note(d, "daemon phases:");
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		drill_note(d, " %s %.3f ms%s", names[i], jdouble(ph, names[i]),
+			   i + 1 < sizeof(names) / sizeof(names[0]) ? "," : "");
+	drill_note(d, "; report to daemon gone %.3f ms\n",
+		   ms(d->t_reply, d->t_gone));
+}
+
 static void report_offline(struct drill *d, const struct otally *t)
 {
 	json_object *r = d->offrep;
@@ -231,6 +249,7 @@ static void report_offline(struct drill *d, const struct otally *t)
 		   ms(d->t_inj, d->t_gone));
 	drill_note(d, "clients: %u notified, %u released, %u killed\n",
 		   t->notified, t->released, t->killed);
+	note_phases(d, jget(r, "phases_ms"));
 }
 
 /* The daemon's report against the drill's own view. */

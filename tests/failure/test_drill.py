@@ -34,10 +34,23 @@ def checks_of(rep):
     return {c['name']: c['ok'] for c in rep['checks']}
 
 
+def with_svg(fn):
+    """Run fn(svg path) with a timeline path outside the mount."""
+    svgdir = tempfile.mkdtemp(prefix='hfs-drill-svg-')
+    try:
+        fn(os.path.join(svgdir, 'drill.svg'))
+    finally:
+        shutil.rmtree(svgdir, ignore_errors=True)
+
+
 def test_drill_whole_device():
+    with_svg(drill_whole_device)
+
+
+def drill_whole_device(svg):
     with H.HoldFS(size='128M', mount_opts=('allow_other', 'revoke_ms=500')) as fs:
         r = drill(fs, '--json', '--clients', 3, '--leases-per-client', 4, '--writers', 2,
-                  '--deadline-ms', 5000)
+                  '--deadline-ms', 5000, '--svg', svg)
         check(r.returncode == 0, 'drill exit %d: %s %s' % (r.returncode, r.stdout[-3000:], r.stderr))
         rep = json.loads(r.stdout)
         check_eq(rep['ok'], True, 'ok')
@@ -50,8 +63,12 @@ def test_drill_whole_device():
         check_eq(rep['daemon_status']['state'], 'shutdown', 'daemon state')
         check(0 <= rep['all_holders_lost_ms'] <= 5000, 'lost ms %r' % rep['all_holders_lost_ms'])
         check('unmount_ms' in rep and not fs.mounted(), 'unmounted by the drill')
-        for name in ('setup', 'state', 'holders', 'writers', 'no hung operations', 'unmount'):
+        for name in ('setup', 'state', 'holders', 'writers', 'no hung operations', 'unmount',
+                     'svg'):
             check(checks_of(rep).get(name), 'check %s: %r' % (name, rep['checks']))
+        texts = check_svg(svg, 3, 2, [p['phase'] for p in rep['daemon_status']['phases']])
+        for words in ('holdfs drill whole', 'injection', 'unmount', 'daemon exit'):
+            check(words in texts, 'svg text %r' % words)
         fs.unmount(check_clean=False)
 
 
@@ -79,12 +96,7 @@ def check_svg(path, clients, writers, phases):
 
 
 def test_drill_range():
-    svgdir = tempfile.mkdtemp(prefix='hfs-drill-svg-')
-    svg = os.path.join(svgdir, 'range.svg')
-    try:
-        drill_range(svg)
-    finally:
-        shutil.rmtree(svgdir, ignore_errors=True)
+    with_svg(drill_range)
 
 
 def drill_range(svg):
@@ -124,6 +136,10 @@ def drill_range(svg):
 
 
 def test_drill_poison():
+    with_svg(drill_poison)
+
+
+def drill_poison(svg):
     """--kind poison: client 0 gets the machine check's SIGBUS
     (BUS_MCEERR_AR) on its first lease, whose block the daemon sees as
     poisoned (simulated); libholdfs reports it, the daemon confirms and
@@ -131,7 +147,7 @@ def test_drill_poison():
     it, the rest goes on, fsck, remount and verify pass."""
     with H.HoldFS(size='128M', mount_opts=('allow_other', 'revoke_ms=500')) as fs:
         r = drill(fs, '--json', '--kind', 'poison', '--clients', 3, '--leases-per-client', 2,
-                  '--writers', 1)
+                  '--writers', 1, '--svg', svg)
         check(r.returncode == 0, 'drill exit %d: %s %s' % (r.returncode, r.stdout[-3000:], r.stderr))
         rep = json.loads(r.stdout)
         check_eq(rep['ok'], True, 'ok')
@@ -148,6 +164,7 @@ def test_drill_poison():
         check_eq(rep['fsck_exit'], 0, 'fsck')
         check_eq(rep['mismatched_files'], [], 'mismatched files')
         check(fs.mounted(), 'remounted')
+        check_svg(svg, 3, 1, [p['phase'] for p in rep['daemon_status']['phases']])
         fs.unmount(check_clean=False)
 
 
