@@ -99,20 +99,48 @@ struct svg {
 	int y;                    /* the next lane's top */
 };
 
-/* s with &, <, >, " and ' escaped (and control characters dropped). */
+/* The length of the valid UTF-8 sequence (2 to 4 bytes, no overlong
+ * form, no surrogate, at most U+10FFFF) at s, or 0. */
+static size_t utf8_len(const unsigned char *s)
+{
+	size_t n = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+	uint32_t c = s[0] & (0x7f >> n);
+
+	if (!n || s[0] > 0xf4)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 || c > 0x10ffff))
+	    || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/* s as XML character data: &, <, >, " and ' escaped, control characters
+ * dropped, bytes that are not UTF-8 (a path may hold any) as '?'. */
 static void esc(FILE *f, const char *s)
 {
-	for (; s && *s; s++) {
-		switch (*s) {
-		case '&': fputs("&amp;", f); break;
-		case '<': fputs("&lt;", f); break;
-		case '>': fputs("&gt;", f); break;
-		case '"': fputs("&quot;", f); break;
-		case '\'': fputs("&apos;", f); break;
-		default:
-			if ((unsigned char)*s >= 0x20)
-				fputc(*s, f);
-		}
+	static const char *const ent[128] = {
+		['&'] = "&amp;", ['<'] = "&lt;", ['>'] = "&gt;",
+		['"'] = "&quot;", ['\''] = "&apos;",
+	};
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (p && *p) {
+		size_t n = *p < 0x80 ? 1 : utf8_len(p);
+
+		if (*p < 0x80 && ent[*p])
+			fputs(ent[*p], f);
+		else if (*p < 0x80 && *p >= 0x20)
+			fputc(*p, f);
+		else if (n > 1)
+			fwrite(p, 1, n, f);
+		else if (*p >= 0x80)
+			fputc('?', f);
+		p += n ? n : 1;
 	}
 }
 
