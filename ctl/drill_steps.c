@@ -300,8 +300,8 @@ int drill_expect(struct drill *d)
 		   : " (truncated to 0)", d->mnt, d->n, d->k, d->w,
 		   d->deadline_ms, d->nexp, d->nexp == 1 ? "" : "s");
 	if (d->stubborn)
-		drill_note(d, "  %u stubborn client%s: the notice ignored, "
-			   "the revoke not acknowledged\n", d->stubborn,
+		drill_note(d, "  %u stubborn client%s: stopped (SIGSTOP) on "
+			   "the notice, no release, no ACK\n", d->stubborn,
 			   d->stubborn == 1 ? "" : "s");
 	if (d->range)
 		drill_note(d, "  failing region bytes %#" PRIx64 "+%#" PRIx64

@@ -425,9 +425,11 @@ static void header(struct svg *g, int height)
 		"\n<rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n",
 		SVG_W, height, SVG_W, height);
 	snprintf(b, sizeof(b), "holdfs drill %s: %u clients x %u leases, %u "
-		 "writers: %s (%u checks passed, %u failed)", drill_kind(d),
-		 d->n, d->k, d->w, d->nfail ? "FAIL" : "PASS", d->npass,
-		 d->nfail);
+		 "writers: %s", drill_kind(d), d->n, d->k, d->w,
+		 d->nfail ? "FAIL" : "PASS");
+	if (d->nfail)
+		snprintf(b + strlen(b), sizeof(b) - strlen(b), " (%u check%s "
+			 "failed)", d->nfail, d->nfail == 1 ? "" : "s");
 	text(g, 10, 24, "font-size=\"16\" font-weight=\"bold\"", b);
 	snprintf(b, sizeof(b), "%s on %s, deadline %u ms%s", d->region,
 		 d->mnt, d->deadline_ms, d->t_inj ? ""
