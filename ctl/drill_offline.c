@@ -24,10 +24,10 @@
  */
 #include <endian.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -35,6 +35,8 @@
 
 #include <holdfs/format.h>
 #include <holdfs/proto.h>
+
+#include "media.h"
 
 #include "conn.h"
 #include "drill.h"
@@ -190,18 +192,26 @@ static void tally_workers(struct drill *d, struct otally *t)
 	}
 }
 
-/* The region's superblock says it was closed clean. */
+/* The region's superblock (read as fsck does: a file or device-dax,
+ * checksummed, the backup if the primary is bad) says it was closed
+ * clean. */
 static bool region_clean(const struct drill *d)
 {
+	struct hfs_region_opts ro = { .readonly = true, .no_lock = true };
+	struct hfs_region *rg = NULL;
+	struct hfs_err err = { 0 };
 	struct hfs_super sb;
-	int fd = open(d->region, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : pread(fd, &sb, sizeof(sb), 0);
+	bool backup;
+	int r = hfs_region_open(d->region, &ro, &rg, &err);
 
-	if (fd >= 0)
-		close(fd);
-	return n == (ssize_t)sizeof(sb) &&
-	       le64toh(sb.s_magic) == HFS_SB_MAGIC &&
-	       (le32toh(sb.s_state) & HFS_STATE_CLEAN);
+	if (!r)
+		r = hfs_super_read(rg, false, &sb, &backup, &err);
+	if (rg)
+		hfs_region_close(rg);
+	if (r < 0)
+		fprintf(stderr, "%s: %s: %s\n", DPROG, d->region, err.code
+			? err.msg : strerror(-r));
+	return !r && (le32toh(sb.s_state) & HFS_STATE_CLEAN);
 }
 
 /* The daemon's phases, one line (human report). */
