@@ -334,7 +334,14 @@ RUNS = [
     ('range on given data, kept', (), '64M',
      lambda fs: ['--kind', 'range', '--keep', '--clients', 2, '--leases-per-client', 2]
      + data_range(fs)),
-    # offline: no writers, the directory kept, fsck named, a 2 MiB unit
+    # offline: 2048 leases let go on the notice; every client stubborn
+    # (killed) with the daemon binary named; no writers, the directory
+    # kept, fsck named, a 2 MiB unit
+    ('offline 32x64', (), '1G', ['--kind', 'offline', '--clients', 32,
+                                 '--leases-per-client', 64]),
+    ('offline, all stubborn, daemon named', (), '64M',
+     lambda fs: ['--kind', 'offline', '--clients', 2, '--leases-per-client', 1,
+                 '--stubborn', 2, '--deadline-ms', 300, '--daemon', H.holdfs_bin()]),
     ('offline, 2M unit, no writers, kept', ('-b', '2M'), '256M',
      lambda fs: ['--kind', 'offline', '--keep', '--clients', 2, '--leases-per-client', 2,
                  '--writers', 0, '--deadline-ms', 1000, '--fsck', fsck_bin()]),
