@@ -13,7 +13,11 @@
  * SIGBUS BUS_MCEERR_AR through libholdfs's handler), and checks: every holder lost access or
  * was killed, writers failed (whole) or kept going (range), nobody hung
  * past the deadline, unmount is prompt; for a range drill also fsck -n,
- * remount and byte-for-byte verification of the unaffected files.
+ * remount and byte-for-byte verification of the unaffected files.  Or,
+ * --kind offline, it drills the planned removal (drill_offline.c): the
+ * clients let go on the notice (or, --stubborn, are killed), the daemon
+ * exits clean, fsck, remount and every file verified.  --svg draws the
+ * run as a timeline (drill_svg.c).
  *
  * This file: the options, the report, and the table of steps
  * (drill_steps.c) with the loop that runs them.
@@ -84,11 +88,11 @@ static void report_start(struct drill *d)
 	d->out = json_object_new_object();
 	d->checks = json_object_new_array();
 	d->hung = json_object_new_array();
-	json_object_object_add(d->out, "kind", json_object_new_string(
-		d->poison ? "poison" : d->range ? "range" : "whole"));
+	json_object_object_add(d->out, "kind",
+			       json_object_new_string(drill_kind(d)));
 	json_object_object_add(d->out, "inject", json_object_new_string(
-		d->poison ? "client-sigbus" : d->range || d->inject_only
-		? "admin" : "truncate"));
+		d->offline ? "admin-offline" : d->poison ? "client-sigbus"
+		: d->range || d->inject_only ? "admin" : "truncate"));
 	json_object_object_add(d->out, "mountpoint",
 			       json_object_new_string(d->mnt));
 	json_object_object_add(d->out, "region",
@@ -102,10 +106,19 @@ static void report_start(struct drill *d)
 	json_object_object_add(d->out, "hung", d->hung);
 }
 
+const char *drill_kind(const struct drill *d)
+{
+	return d->offline ? "offline" : d->poison ? "poison" : d->range
+		? "range" : "whole";
+}
+
 static void report_print(struct drill *d)
 {
 	json_object_object_add(d->out, "ok",
 			       json_object_new_boolean(!d->nfail));
+	if (d->svg)
+		json_object_object_add(d->out, "svg",
+				       json_object_new_string(d->svg));
 	if (d->json)
 		ctl_print_json(d->out);
 	else
@@ -124,22 +137,33 @@ static void usage(FILE *f)
 "  --clients N            DAX client processes (default 4)\n"
 "  --leases-per-client K  read leases each client maps and touches (4)\n"
 "  --writers W            write+fsync writer processes (2)\n"
-"  --kind whole|range|poison\n"
+"  --kind whole|range|poison|offline\n"
 "                         whole-device loss (default), a range failure,\n"
-"                         or poison seen first by client 0: the daemon's\n"
+"                         poison seen first by client 0: the daemon's\n"
 "                         view of the block is made poisoned (simulated)\n"
 "                         and the client gets the machine check's SIGBUS\n"
-"                         (BUS_MCEERR_AR) on it; libholdfs reports it\n"
+"                         (BUS_MCEERR_AR) on it; libholdfs reports it;\n"
+"                         or offline: a planned removal (holdfsctl\n"
+"                         offline) whose notice deadline is --deadline-ms\n"
+"  --stubborn N           offline: the last N clients stop themselves\n"
+"                         (SIGSTOP) on the notice: they keep their\n"
+"                         leases and cannot ACK the revoke at the\n"
+"                         deadline, so the daemon kills them (default 0)\n"
 "  --range OFF,LEN        region bytes to fail (range; default: the first\n"
 "                         block of client 0's first lease)\n"
 "  --inject-only          whole: inject through the daemon instead of\n"
 "                         truncating the region file (needed for devdax)\n"
 "  --deadline-ms MS       every holder/writer must react within MS ("
-	STR(DRILL_DEADLINE_MS) ")\n"
+	STR(DRILL_DEADLINE_MS) ");\n"
+"                         offline: the notice's deadline\n"
 "  --daemon PATH          holdfs binary for the remount (default: the\n"
 "                         running daemon's /proc/PID/exe)\n"
 "  --fsck PATH            fsck.holdfs (default: next to the daemon)\n"
-"  --keep                 keep the drill directory (range drill)\n"
+"  --keep                 keep the drill directory (range, poison,\n"
+"                         offline)\n"
+"  --svg FILE             draw the drill as a timeline: a self-contained\n"
+"                         SVG (FILE must be writable, and not on the\n"
+"                         drilled filesystem)\n"
 "  --json                 print the report as JSON\n"
 "\n"
 "A whole-device drill on a region file TRUNCATES IT TO 0: every file of\n"
@@ -169,9 +193,11 @@ static int parse_count(struct drill *d, int c, const char *arg)
 	uint64_t v;
 
 	if (!parse_u(arg, &v) || v > (c == 'd' ? 600000u : c == 'k' ? MAXK
-	    : MAXW) || (v == 0 && c != 'w'))
+	    : MAXW) || (v == 0 && c != 'w' && c != 'S'))
 		return usage_err("bad number");
-	if (c == 'c')
+	if (c == 'S')
+		d->stubborn = (unsigned)v;
+	else if (c == 'c')
 		d->n = (unsigned)v;
 	else if (c == 'k')
 		d->k = (unsigned)v;
@@ -200,14 +226,19 @@ static int parse_range(struct drill *d, char *arg)
 static int parse_opt(struct drill *d, int c, char *arg)
 {
 	switch (c) {
-	case 'c': case 'k': case 'w': case 'd':
+	case 'c': case 'k': case 'w': case 'd': case 'S':
 		return parse_count(d, c, arg);
 	case 'K':
 		if (strcmp(arg, "whole") && strcmp(arg, "range") &&
-		    strcmp(arg, "poison"))
-			return usage_err("--kind is whole, range or poison");
+		    strcmp(arg, "poison") && strcmp(arg, "offline"))
+			return usage_err("--kind is whole, range, poison or "
+					 "offline");
 		d->poison = !strcmp(arg, "poison");
 		d->range = d->poison || !strcmp(arg, "range");
+		d->offline = !strcmp(arg, "offline");
+		return 0;
+	case 'V':
+		d->svg = arg;
 		return 0;
 	case 'r':
 		return parse_range(d, arg);
@@ -234,6 +265,34 @@ static int parse_opt(struct drill *d, int c, char *arg)
 	}
 }
 
+/* The options against each other (parse_args). */
+static int check_combination(struct drill *d, const char *mnt)
+{
+	if (d->have_range && !d->range)
+		return usage_err("--range needs --kind range");
+	if (d->have_range && d->poison)
+		return usage_err("--range is for --kind range: a poison drill "
+				 "poisons the first block of client 0's first "
+				 "lease, where that client touches it");
+	if (d->inject_only && (d->range || d->offline))
+		return usage_err("--inject-only is for --kind whole");
+	if (!d->range && !d->offline &&
+	    (d->keep || d->daemon_opt || d->fsck_opt))
+		return usage_err("--keep, --daemon and --fsck are for --kind "
+				 "range, poison or offline (a whole-device "
+				 "drill loses the filesystem: nothing to keep, "
+				 "check or mount)");
+	if (d->stubborn && !d->offline)
+		return usage_err("--stubborn is for --kind offline");
+	if (d->stubborn > d->n)
+		return usage_err("--stubborn: more stubborn clients than "
+				 "--clients");
+	d->mnt = mnt;
+	if (d->k * (uint64_t)FSIZE > (1ull << 30))
+		return usage_err("--leases-per-client too large");
+	return 0;  /* against the mount: drill_plan() */
+}
+
 /* Options before the operand, as for the other commands (ctl/args.c).
  * 0: run; -1: --help printed; EXIT_USAGE: usage error printed. */
 static int parse_args(struct drill *d, int argc, char **argv)
@@ -249,6 +308,8 @@ static int parse_args(struct drill *d, int argc, char **argv)
 		{ "daemon", required_argument, NULL, 'D' },
 		{ "fsck", required_argument, NULL, 'F' },
 		{ "keep", no_argument, NULL, 'p' },
+		{ "stubborn", required_argument, NULL, 'S' },
+		{ "svg", required_argument, NULL, 'V' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -262,50 +323,44 @@ static int parse_args(struct drill *d, int argc, char **argv)
 	if (optind != argc - 1)
 		return usage_err(optind >= argc ? "missing MOUNTPOINT"
 				 : "too many arguments");
-	if (d->have_range && !d->range)
-		return usage_err("--range needs --kind range");
-	if (d->have_range && d->poison)
-		return usage_err("--range is for --kind range: a poison drill "
-				 "poisons the first block of client 0's first "
-				 "lease, where that client touches it");
-	if (d->inject_only && d->range)
-		return usage_err("--inject-only is for --kind whole");
-	if (!d->range && (d->keep || d->daemon_opt || d->fsck_opt))
-		return usage_err("--keep, --daemon and --fsck are for --kind "
-				 "range or poison (a whole-device drill loses "
-				 "the filesystem: nothing to keep, check or "
-				 "mount)");
-	d->mnt = argv[optind];
-	if (d->k * (uint64_t)FSIZE > (1ull << 30))
-		return usage_err("--leases-per-client too large");
-	return 0;  /* against the mount: drill_plan() */
+	return check_combination(d, argv[optind]);
 }
 
 /* ------------------------------------------------------------- steps */
 
+/* Which kinds run a step. */
+enum { K_WHOLE = 1, K_RANGE = 2, K_OFFLINE = 4,    /* poison: K_RANGE */
+       K_FAIL = K_WHOLE | K_RANGE, K_ALL = K_FAIL | K_OFFLINE,
+       K_REMOUNT = K_RANGE | K_OFFLINE };
+
 static const struct drill_step {
 	const char *name;
 	int (*run)(struct drill *d);
-	bool range_only;
+	unsigned kinds;
 } steps[] = {
-	{ "setup",   drill_setup,   false },
-	{ "spawn",   drill_spawn,   false },
-	{ "expect",  drill_expect,  false },
-	{ "inject",  drill_inject,  false },
-	{ "settle",  drill_settle,  false },
-	{ "tally",   drill_tally,   false },
-	{ "stop",    drill_stop,    false },
-	{ "unmount", drill_unmount, false },
-	{ "fsck",    drill_fsck,    true },
-	{ "remount", drill_remount, true },
-	{ "verify",  drill_verify,  true },
-	{ "cleanup", drill_cleanup, true },
+	{ "setup",   drill_setup,          K_ALL },
+	{ "spawn",   drill_spawn,          K_ALL },
+	{ "expect",  drill_expect,         K_ALL },
+	{ "inject",  drill_inject,         K_FAIL },
+	{ "inject",  drill_offline_inject, K_OFFLINE },
+	{ "settle",  drill_settle,         K_FAIL },
+	{ "settle",  drill_offline_settle, K_OFFLINE },
+	{ "tally",   drill_tally,          K_FAIL },
+	{ "tally",   drill_offline_tally,  K_OFFLINE },
+	{ "stop",    drill_stop,           K_ALL },
+	{ "unmount", drill_unmount,        K_FAIL },
+	{ "fsck",    drill_fsck,           K_REMOUNT },
+	{ "remount", drill_remount,        K_REMOUNT },
+	{ "verify",  drill_verify,         K_REMOUNT },
+	{ "cleanup", drill_cleanup,        K_REMOUNT },
 };
 
 static void run(struct drill *d)
 {
+	unsigned kind = d->offline ? K_OFFLINE : d->range ? K_RANGE : K_WHOLE;
+
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-		if (steps[i].range_only && !d->range)
+		if (!(steps[i].kinds & kind))
 			continue;
 		if (steps[i].run(d) == DRILL_STOP)
 			break;
@@ -330,7 +385,7 @@ static int find_target(struct drill *d)
 	}
 	if (drill_find_daemon(d) < 0)
 		return 1;
-	if (d->range || d->inject_only)
+	if (d->range || d->inject_only || d->offline)
 		return 0;
 	if (stat(d->region, &sb) < 0 || !S_ISREG(sb.st_mode)) {
 		fprintf(stderr, "%s: %s is not a regular file (device-dax?):"
@@ -353,6 +408,9 @@ static void alloc_workers(struct drill *d)
 
 static void drill_free(struct drill *d)
 {
+	drill_offline_free(d);
+	if (d->svgf)
+		fclose(d->svgf);
 	json_object_put(d->st);
 	json_object_put(d->out);
 	if (d->rfd >= 0)
@@ -380,13 +438,17 @@ int cmd_drill(int argc, char **argv)
 	r = find_target(&d);
 	if (!r)
 		r = drill_plan(&d);
+	if (!r)
+		r = drill_svg_open(&d);
 	if (r) {
+		drill_svg_discard(&d);
 		drill_free(&d);
 		return r;
 	}
 	alloc_workers(&d);
 	report_start(&d);
 	run(&d);
+	drill_svg_write(&d);
 	report_print(&d);
 	r = d.nfail ? 1 : 0;
 	drill_free(&d);

@@ -9,6 +9,8 @@
  *   drill_worker.c  the worker processes: DAX clients and writers
  *   drill_sys.c     the daemon, files, external commands
  *   drill_plan.c    the options against the mount, before anything runs
+ *   drill_offline.c --kind offline: the request, its checks
+ *   drill_svg.c     --svg: the drill as a timeline
  */
 #ifndef HOLDFSCTL_DRILL_H
 #define HOLDFSCTL_DRILL_H
@@ -18,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -47,7 +50,9 @@
 
 /* --------------------------------------------------- worker messages */
 
-enum { M_READY = 1, M_BEAT, M_REVOKED, M_SIGBUS, M_ERROR, M_FATAL };
+enum { M_READY = 1, M_BEAT, M_REVOKED, M_SIGBUS, M_ERROR, M_FATAL,
+       M_NOTICE,          /* OFFLINE_NOTICE (val: its deadline_ms) */
+       M_RELEASED };      /* the client unmapped every lease */
 
 /* What a worker writes to the pipe; one write(2) each. */
 struct dmsg {
@@ -64,9 +69,12 @@ struct dmsg {
 struct worker {
 	pid_t pid;
 	bool writer, ready, exited, killed, fatal;
+	bool stubborn;             /* offline: ignores the notice, no ACK */
 	int status, err, fatal_err;
 	unsigned seed, nrev, nbus;
 	uint64_t t_beat, t_err, t_exit;
+	/* the timeline (CLOCK_MONOTONIC, 0 = never): the first of each */
+	uint64_t t_notice, t_released, t_revoked, t_sigbus;
 	uint64_t *t_lost;          /* clients: per lease, 0 = still mapped */
 	bool *expect;              /* clients: lease expected to be lost */
 	char path[PATH_MAX + 32];
@@ -77,8 +85,13 @@ struct drill {
 	unsigned n, k, w, deadline_ms;
 	bool range, have_range, json, inject_only, keep;
 	bool poison;               /* --kind poison (range is set too) */
+	bool offline;              /* --kind offline (planned removal) */
+	unsigned stubborn;         /* offline: the last N clients */
 	uint64_t roff, rlen;
 	const char *mnt, *daemon_opt, *fsck_opt;
+	const char *svg;           /* --svg FILE */
+	FILE *svgf;                /* opened before the run */
+	bool svg_created;          /* it did not exist: remove on refusal */
 	/* found before the run */
 	char *region, exe[PATH_MAX];
 	pid_t dpid;
@@ -98,6 +111,10 @@ struct drill {
 	uint64_t t_inj;
 	unsigned nexp;             /* leases expected to be lost */
 	json_object *st;           /* the daemon's status after the injection */
+	struct drill_off *off;     /* offline: the request (drill_offline.c) */
+	json_object *offrep;       /* offline: the daemon's report */
+	uint64_t t_umount, t_reply, t_gone; /* unmount call, offline report,
+					       daemon gone (0: not seen) */
 	/* the report */
 	json_object *out, *checks, *hung;
 	unsigned nfail, npass;
@@ -152,6 +169,8 @@ void drill_check(struct drill *d, const char *name, bool ok,
 		 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void drill_put_num(struct drill *d, const char *k, double v);
 void drill_put_int(struct drill *d, const char *k, int64_t v);
+/* "whole", "range", "poison" or "offline". */
+const char *drill_kind(const struct drill *d);
 
 /* drill_steps.c: each returns DRILL_NEXT or DRILL_STOP (skip the rest). */
 enum { DRILL_NEXT, DRILL_STOP };
@@ -173,6 +192,23 @@ int drill_fsck(struct drill *d);
 int drill_remount(struct drill *d);
 int drill_verify(struct drill *d);
 int drill_cleanup(struct drill *d);
+
+/* drill_offline.c: the steps of --kind offline where they differ.
+ * inject sends ADMIN_OFFLINE from a thread (the workers' pipe is read
+ * meanwhile); settle waits for its report and the daemon's exit; tally
+ * checks "offline", "notice", "released", "stubborn", "writers",
+ * "daemon exit", "no hung operations". */
+int drill_offline_inject(struct drill *d);
+int drill_offline_settle(struct drill *d);
+int drill_offline_tally(struct drill *d);
+void drill_offline_free(struct drill *d);
+
+/* drill_svg.c: open --svg FILE before the run (0, or the exit status
+ * after a message); write the timeline into it after the run. */
+int drill_svg_open(struct drill *d);
+void drill_svg_write(struct drill *d);
+/* A refused drill leaves no empty file behind. */
+void drill_svg_discard(struct drill *d);
 
 /* drill_pump.c */
 /* Read the workers' messages for up to wait_ms, then reap the exited. */

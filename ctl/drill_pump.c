@@ -12,6 +12,13 @@
 
 #include "drill.h"
 
+/* Keep the first time of an event. */
+static void first(uint64_t *t, uint64_t v)
+{
+	if (!*t)
+		*t = v;
+}
+
 static void handle_msg(struct drill *d, const struct dmsg *m)
 {
 	struct worker *w;
@@ -34,9 +41,21 @@ static void handle_msg(struct drill *d, const struct dmsg *m)
 			w->nrev++;
 		else
 			w->nbus++;
+		first(m->type == M_REVOKED ? &w->t_revoked : &w->t_sigbus,
+		      m->t_ns);
 		if (!w->writer && m->lease < nleases(d, m->worker) &&
 		    !w->t_lost[m->lease])
 			w->t_lost[m->lease] = m->t_ns;
+		break;
+	case M_NOTICE:
+		first(&w->t_notice, m->t_ns);
+		break;
+	case M_RELEASED:
+		first(&w->t_released, m->t_ns);
+		for (unsigned j = 0; !w->writer &&
+		     j < nleases(d, m->worker); j++)
+			if (!w->t_lost[j])
+				w->t_lost[j] = m->t_ns;
 		break;
 	case M_ERROR:
 		if (!w->t_err) {
@@ -96,11 +115,14 @@ uint64_t drill_client_lost(struct drill *d, struct worker *w)
 }
 
 /* A writer of a whole-device drill, or one whose file is affected, must
- * fail (or exit); any other must make progress after the injection.  A
- * client must lose its expected leases, and in a range drill go on
- * beating (or exit). */
+ * fail (or exit); any other must make progress after the injection (an
+ * offline drill's may also fail: the daemon goes away).  A client must
+ * lose its expected leases, and in a range drill go on beating (or
+ * exit). */
 bool drill_worker_settled(struct drill *d, struct worker *w, bool affected)
 {
+	if (w->writer && d->offline)
+		return w->t_err || w->exited || w->t_beat > d->t_inj;
 	if (w->writer) {
 		if (!d->range || affected)
 			return w->t_err || w->exited;

@@ -18,7 +18,9 @@
  *            "unaffected leases", "writers", "no hung operations"
  *   stop     the workers
  *   unmount  check "unmount"; the daemon must exit
- *   range drills only:
+ *   (offline drills: inject, settle and tally of drill_offline.c, and
+ *   no unmount: the daemon unmounts itself)
+ *   range, poison and offline drills:
  *   fsck     fsck.holdfs -n -f; check "fsck"
  *   remount  the daemon's binary and options; check "remount"
  *   verify   unaffected files byte for byte, the lost block reads EIO;
@@ -74,6 +76,7 @@ static int worker_file(struct drill *d, unsigned i)
 	struct worker *w = &d->wk[i];
 
 	w->writer = i >= d->n;
+	w->stubborn = d->offline && !w->writer && i >= d->n - d->stubborn;
 	w->seed = 1000 + i;
 	snprintf(w->path, sizeof(w->path), "%s/%c%u", d->dir,
 		 w->writer ? 'w' : 'c', w->writer ? i - d->n : i);
@@ -287,13 +290,19 @@ int drill_expect(struct drill *d)
 	json_object_object_add(d->out, "inject_length",
 			       json_object_new_uint64(d->rlen));
 	drill_put_int(d, "expected_lost_leases", d->nexp);
-	drill_note(d, "%s: %s failure of %s%s on %s\n  %u clients x %u "
+	drill_note(d, "%s: %s of %s%s on %s\n  %u clients x %u "
 		   "leases, %u writers, deadline %u ms, %u lease%s expected to "
-		   "be lost\n", DPROG, d->poison ? "client-reported poison"
-		   : d->range ? "range" : "whole-device",
-		   d->region, d->range ? "" : d->inject_only ? " (injected)"
+		   "be lost\n", DPROG, d->offline ? "planned removal (offline)"
+		   : d->poison ? "client-reported poison failure"
+		   : d->range ? "range failure" : "whole-device failure",
+		   d->region, d->range || d->offline ? "" : d->inject_only
+		   ? " (injected)"
 		   : " (truncated to 0)", d->mnt, d->n, d->k, d->w,
 		   d->deadline_ms, d->nexp, d->nexp == 1 ? "" : "s");
+	if (d->stubborn)
+		drill_note(d, "  %u stubborn client%s: stopped (SIGSTOP) on "
+			   "the notice, no release, no ACK\n", d->stubborn,
+			   d->stubborn == 1 ? "" : "s");
 	if (d->range)
 		drill_note(d, "  failing region bytes %#" PRIx64 "+%#" PRIx64
 			   "\n", d->roff, d->rlen);
@@ -619,6 +628,7 @@ int drill_unmount(struct drill *d)
 	bool gone;
 	int r = umount2(d->mnt, 0);
 
+	d->t_umount = t0;
 	if (r < 0 && errno == EPERM) {
 		char *av[] = { "fusermount3", "-u", (char *)d->mnt, NULL };
 
@@ -626,6 +636,8 @@ int drill_unmount(struct drill *d)
 	}
 	t1 = now_ns();
 	gone = drill_wait_gone(d->dpid, DRILL_DAEMON_EXIT_MS);
+	if (gone)
+		d->t_gone = now_ns();
 	drill_put_num(d, "unmount_ms", ms(t0, t1));
 	if (gone)
 		drill_note(d, "unmount: %.3f ms; daemon exited\n", ms(t0, t1));
@@ -740,22 +752,27 @@ int drill_verify(struct drill *d)
 {
 	unsigned n[3] = { 0 };
 	json_object *mm = json_object_new_array();
-	bool lost_ok;
+	bool lost_ok, all;
 
 	json_object_object_add(d->out, "mismatched_files", mm);
 	for (unsigned i = 0; i < nworkers(d) + NSTATIC; i++)
 		n[verify_file(d, i, mm)]++;
 	lost_ok = lost_range_ok(d);
+	all = n[V_GOOD] == nworkers(d) + NSTATIC;
 	drill_put_int(d, "verified_files", n[V_GOOD]);
 	drill_put_int(d, "affected_files", n[V_SKIPPED]);
 	drill_note(d, "verify: %u file%s byte-identical, %u mismatched, %u "
 		   "affected (not compared)\n", n[V_GOOD],
 		   n[V_GOOD] == 1 ? "" : "s", n[V_BAD], n[V_SKIPPED]);
-	drill_check(d, "verify", !n[V_BAD] && n[V_GOOD], "%u unaffected files "
-		    "identical, %u differ", n[V_GOOD], n[V_BAD]);
-	drill_check(d, "lost range", lost_ok, "reads of the failed block %s",
-		    lost_ok ? "return EIO (or not in a file)"
-		    : "did not return EIO");
+	/* a planned removal loses nothing: every file reads back */
+	drill_check(d, "verify", !n[V_BAD] && n[V_GOOD] && (all ||
+		    !d->offline), "%u %sfiles identical, %u differ, %u not "
+		    "compared", n[V_GOOD], d->offline ? "" : "unaffected ",
+		    n[V_BAD], n[V_SKIPPED]);
+	if (!d->offline)
+		drill_check(d, "lost range", lost_ok, "reads of the failed "
+			    "block %s", lost_ok ? "return EIO (or not in a "
+			    "file)" : "did not return EIO");
 	return DRILL_NEXT;
 }
 

@@ -14,7 +14,12 @@
  * its own thread): libholdfs's handler reports the poison to the daemon
  * and passes the signal on to the client's handler, as a real one would
  * go; every other client of a poison drill also maps client 0's first
- * lease (the poisoned block's other holders).  A writer pwrites its file's pattern and
+ * lease (the poisoned block's other holders).  In an offline drill a
+ * client's offline handler (its own thread) reports the notice
+ * (M_NOTICE), has the loop stop touching, unmaps every lease and reports
+ * it (M_RELEASED); a stubborn client reports the notice and stops
+ * itself (SIGSTOP): it keeps its leases and cannot ACK the revoke that
+ * follows the deadline, so the daemon kills it.  A writer pwrites its file's pattern and
  * fsyncs in a loop and reports its first error (M_ERROR).  Both send
  * M_BEAT every BEAT_NS of progress.
  */
@@ -22,6 +27,7 @@
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -53,6 +59,9 @@ static volatile sig_atomic_t g_stop;
 static volatile sig_atomic_t g_poison;   /* SIGUSR1: touch poison */
 static volatile unsigned g_cur;
 static unsigned g_k;
+static bool g_stubborn;
+static atomic_bool g_offline;   /* the notice came: stop touching */
+static atomic_bool g_quiet;     /* the loop stopped touching */
 static sigjmp_buf g_jb;
 
 static void on_term(int sig)
@@ -92,6 +101,26 @@ static void on_revoke(void *ctx, const struct holdfs_revoke_event *ev)
 		}
 }
 
+/* The offline notice (a thread of libholdfs's): let go of everything,
+ * once the loop no longer touches it (bounded). */
+static void on_offline(void *ctx, const struct holdfs_offline_event *ev)
+{
+	(void)ctx;
+	say(M_NOTICE, 0, (int32_t)ev->deadline_ms, 0);
+	if (g_stubborn) {
+		/* libholdfs ACKs a REVOKE before any handler runs: only a
+		 * process that cannot run at all keeps it from that */
+		kill(getpid(), SIGSTOP);
+		return;
+	}
+	atomic_store(&g_offline, true);
+	for (int i = 0; i < 1000 && !atomic_load(&g_quiet); i++)
+		usleep(1000);
+	for (unsigned i = 0; i < g_k; i++)
+		holdfs_unmap(g_map[i]);
+	say(M_RELEASED, 0, 0, 0);
+}
+
 static void on_sigbus(int sig, siginfo_t *si, void *uc)
 {
 	struct holdfs_fault f;
@@ -128,6 +157,7 @@ static uint64_t client_map(const char *path, unsigned k)
 	}
 	lsz = ((FSIZE + (uint64_t)unit - 1) / (uint64_t)unit) * (uint64_t)unit;
 	holdfs_set_revoke_handler(on_revoke, NULL);
+	holdfs_set_offline_handler(on_offline, NULL);
 	sa.sa_sigaction = on_sigbus;
 	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
 	sigaction(SIGBUS, &sa, NULL);
@@ -170,7 +200,9 @@ static void client_main(const char *path, unsigned nown, const char *share)
 
 	say(M_READY, 0, 0, lsz);
 	while (!g_stop) {
-		for (volatile unsigned i = 0; i < k; i++) {
+		if (atomic_load(&g_offline))
+			atomic_store(&g_quiet, true);
+		for (volatile unsigned i = 0; i < k && !g_quiet; i++) {
 			const volatile uint8_t *p;
 
 			if (g_dead[i])
@@ -191,7 +223,8 @@ static void client_main(const char *path, unsigned nown, const char *share)
 			last = now_ns();
 			say(M_BEAT, 0, (int32_t)ndead, 0);
 		}
-		usleep(ndead == k ? 10000 : 1000); /* stay: the daemon revokes */
+		/* stay: the daemon revokes */
+		usleep(ndead == k || g_quiet ? 10000 : 1000);
 	}
 	_exit(0);
 }
@@ -240,6 +273,7 @@ pid_t drill_fork_worker(struct drill *d, unsigned i, int wfd)
 	g_me = i;
 	signal(SIGTERM, on_term);
 	signal(SIGUSR1, on_usr1);
+	g_stubborn = w->stubborn;
 	if (w->writer)
 		writer_main(w->path, w->seed);
 	else

@@ -391,7 +391,7 @@ static int region_fds(struct hfsd_ctl *c)
 void hfsd_ctl_set_mount_ro(struct hfsd_ctl *c, bool ro)
 {
 	if (c)
-		__atomic_store_n(&c->mount_ro, ro, __ATOMIC_RELAXED);
+		__atomic_store_n(&c->mount_ro, ro, __ATOMIC_RELEASE);
 }
 
 int hfsd_ctl_start(struct hfsd *d, struct fuse_session *se,

@@ -146,6 +146,12 @@ void hfsd_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 void hfsd_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
 void hfsd_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
 
+/* fs/ops_ioctl.c: chattr/lsattr (FS_IOC_GETFLAGS, SETFLAGS, FSGETXATTR,
+ * FSSETXATTR); ENOTTY for anything else */
+void hfsd_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
+		struct fuse_file_info *fi, unsigned flags, const void *in_buf,
+		size_t in_bufsz, size_t out_bufsz);
+
 /* fs/reply.c: conversions and replies shared by the handlers. */
 void hfsd_attr_to_stat(const struct hfs_attr *a, struct stat *st);
 /* How long the kernel may cache a's attributes (0 for a file written
@@ -188,6 +194,10 @@ unsigned hfsd_kill_priv_mask(fuse_req_t req, const struct hfs_attr *a,
 /* Clears them for a change of kind why to ino (a data change: before
  * it, as the kernel does): 0 or -errno. */
 int hfsd_kill_priv(fuse_req_t req, fuse_ino_t ino, enum hfsd_kill_cause why);
+/* The effective capabilities (CapEff of /proc/TID/status) of req's
+ * caller; 0 for a caller the daemon cannot see or one in another user
+ * namespace (the kernel's checks are against the initial one). */
+uint64_t hfsd_caller_caps(fuse_req_t req);
 /* The same for a data-path client about to write ino directly (its
  * write lease): what its first write(2) through FUSE would clear, the
  * caller's CAP_FSETID and groups from /proc/PID.  0 or -errno. */

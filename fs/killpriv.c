@@ -56,6 +56,7 @@
 #define HFSD_CAP_FSETID 4 /* linux/capability.h */
 
 struct caller {
+	uint64_t capeff;     /* effective capabilities (own namespace) */
 	bool cap_fsetid;
 	int ngroups;
 	uint32_t groups[HFSD_MAX_GROUPS];
@@ -106,13 +107,25 @@ static bool read_caller(unsigned tid, struct caller *c)
 			unsigned long long eff = strtoull(line + 7, NULL, 16);
 
 			caps = true;
+			c->capeff = eff;
 			c->cap_fsetid = (eff >> HFSD_CAP_FSETID) & 1;
 		}
 	}
 	fclose(f);
-	if (c->cap_fsetid && !same_userns(tid))
+	if (c->capeff && !same_userns(tid)) {
+		c->capeff = 0;
 		c->cap_fsetid = false;
+	}
 	return groups && caps;
+}
+
+uint64_t hfsd_caller_caps(fuse_req_t req)
+{
+	struct caller c;
+
+	if (!read_caller((unsigned)fuse_req_ctx(req)->pid, &c))
+		return 0;
+	return c.capeff;
 }
 
 /* Under KILLPRIV_V2, in a WRITE or SETATTR: *fsetid from the kernel's

@@ -219,6 +219,13 @@ static bool lease_allowed(struct hfsd_ctl *c, struct hfsd_client *cl,
 		return false;
 	}
 	*err = -hfs_getattr(c->d->vol, *ino, &a);
+	/* chattr +i/+a: no writes but through the daemon, which enforces
+	 * them (the grant checks again under the inode's locks) */
+	if (!*err && w && (a.flags & (HFS_IF_IMMUTABLE | HFS_IF_APPEND))) {
+		hfsd_ctl_send_error(c, cl, m->h.id, EPERM, "file is "
+				    "immutable or append-only");
+		return false;
+	}
 	if (!*err && !cred_allows(cl, &a, prot)) {
 		hfsd_ctl_send_error(c, cl, m->h.id, EACCES,
 				    "file mode does not allow it for the peer");
@@ -270,6 +277,19 @@ static int grant_publish(void *ctx, const struct hfs_lease_extent *ext,
 	/* a leaf lock: fine under the volume lock */
 	l->coh_slot = g->coh_slot = hfsd_coh_get(c->coh, g->ino);
 	pthread_mutex_lock(&c->lock);
+	/* remounted read-only since lease_allowed: the remount's round of
+	 * write revocations (hfsd_lease_revoke_writers) takes this lock
+	 * after setting mount_ro, so it either sees this lease or this
+	 * sees the flag */
+	if ((l->prot & HFS_PROT_WRITE) &&
+	    __atomic_load_n(&c->mount_ro, __ATOMIC_ACQUIRE)) {
+		pthread_mutex_unlock(&c->lock);
+		hfsd_coh_put(c->coh, l->ino);
+		g->coh_slot = HFS_COH_NONE;
+		free(l->ext);
+		free(l);
+		return -EROFS;
+	}
 	l->id = g->id = ++c->next_lease;
 	hfsd_lease_insert_locked(c, l);
 	pthread_mutex_unlock(&c->lock);
@@ -399,7 +419,9 @@ void hfsd_on_lease_req(struct hfsd_ctl *c, struct hfsd_client *cl,
 		err = EINVAL;
 	if (!err)
 		err = -hfs_lease_extents(c->d->vol, g.ino, m->offset, m->length,
-					 alloc,
+					 (alloc ? HFS_LMAP_ALLOC : 0) |
+					 ((prot & HFS_PROT_WRITE) ? HFS_LMAP_WRITE
+								  : 0),
 					 (struct hfs_lease_extent *)(r + 1),
 					 HFS_LEASE_MAX_EXTENTS, &n, grant_publish, &g);
 	if (err) {

@@ -39,7 +39,8 @@ static const unsigned hfsd_caps_off =
 static const unsigned hfsd_caps_on =
 	FUSE_CAP_ASYNC_READ | FUSE_CAP_PARALLEL_DIROPS |
 	FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO |
-	FUSE_CAP_CACHE_SYMLINKS | FUSE_CAP_EXPORT_SUPPORT;
+	FUSE_CAP_CACHE_SYMLINKS | FUSE_CAP_EXPORT_SUPPORT |
+	FUSE_CAP_IOCTL_DIR; /* chattr on directories (fs/ops_ioctl.c) */
 
 /* POSIX ACLs (docs/semantics.md): the kernel checks access against them
  * (with default_permissions) and caches them; the volume stores them as
@@ -109,4 +110,5 @@ const struct fuse_lowlevel_ops hfsd_ops = {
 	.getxattr = hfsd_getxattr,
 	.listxattr = hfsd_listxattr,
 	.removexattr = hfsd_removexattr,
+	.ioctl = hfsd_ioctl,
 };

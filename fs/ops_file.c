@@ -69,7 +69,9 @@ void hfsd_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		hfsd_reply_status(req, -ESHUTDOWN);
 		return;
 	}
-	err = hfs_open(vol, ino);
+	/* with the caller's flags: chattr +i/+a refuse write opens
+	 * (lib/iflags.c) */
+	err = hfs_open_flags(vol, ino, fi->flags);
 	if (err) {
 		hfsd_reply_status(req, err);
 		return;

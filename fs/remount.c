@@ -21,9 +21,9 @@
  *    command, or `mount -i -o remount`): a thread polls
  *    /proc/self/mountinfo, which signals POLLPRI on every change to the
  *    mount table, and compares its own mount's line with the last one.
- *    Read-only: reads no longer update access times, and write leases are
+ *    Read-only: reads no longer update access times, write leases are
  *    refused with EROFS (the kernel already refuses every write through
- *    the mount).  Read-write again: both come back.  A change of the
+ *    the mount), and the write leases granted before are revoked.  Read-write again: both come back.  A change of the
  *    atime flags (noatime, relatime, strictatime, nodiratime) changes the
  *    atime policy.  The daemon acts a moment after mount(2) returns.
  */
@@ -46,6 +46,7 @@
 #include "ctl_server.h"
 #include "mountpoint.h"
 #include "region.h"
+#include "revoke.h"
 
 /* ------------------------------------------------------------ command */
 
@@ -172,6 +173,21 @@ static const char *atime_name(enum hfs_atime a)
 	     : a == HFS_ATIME_STRICT ? "strictatime" : "relatime";
 }
 
+/* Read-only now: write leases granted before go too, or a client that
+ * closed its descriptor and kept a mapping would still store through
+ * it (docs/semantics.md "Remount"). */
+static void revoke_writers(struct hfsd_remount_watch *w)
+{
+	int n = hfsd_lease_revoke_writers(w->ctl);
+
+	if (n < 0)
+		hfsd_log(LOG_ERR, "%s: revoking the write leases after the "
+			 "read-only remount: %s", w->mnt, strerror(-n));
+	else if (n > 0)
+		hfsd_log(LOG_INFO, "%s: read-only: revoked %d write lease%s",
+			 w->mnt, n, n == 1 ? "" : "s");
+}
+
 /* The mount table changed: follow our mount if it did. */
 static void follow(struct hfsd_remount_watch *w)
 {
@@ -198,6 +214,8 @@ static void follow(struct hfsd_remount_watch *w)
 			hfsd_log(LOG_INFO, "%s: remounted %s", mnt,
 				 now.ro ? "read-only" : "read-write");
 		hfsd_ctl_set_mount_ro(w->ctl, now.ro);
+		if (now.ro && w->ctl)
+			revoke_writers(w);
 	}
 	hfs_vol_set_atime(w->d->vol, now.ro ? HFS_ATIME_NEVER : w->atime,
 			  w->nodiratime);

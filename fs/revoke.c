@@ -627,6 +627,37 @@ int hfsd_lease_revoke_datapath(struct hfsd_ctl *c, uint64_t ino)
 	return n;
 }
 
+int hfsd_lease_revoke_writers(struct hfsd_ctl *c)
+{
+	struct hfsd_job *j = hfsd_job_new(c, HFSD_JOB_REVOKE);
+	int n = 0;
+
+	if (!j)
+		return -ENOMEM;
+	j->reason = HFS_REVOKE_LAYOUT;
+	j->rs = 0;
+	j->re = c->region_size;
+	pthread_mutex_lock(&c->lock);
+	for (struct hfsd_lease *l = hfsd_lease_first_locked(c); l;
+	     l = hfsd_lease_next_locked(c, l)) {
+		if (!(l->prot & HFS_PROT_WRITE))
+			continue;
+		for (uint32_t i = 0; i < l->n; i++)
+			l->ext[i].flags |= HFSD_LEXT_REVOKED;
+		if (l->dslot != HFS_DSLOT_NONE)
+			j->datapath = true;
+		if (hfsd_job_add_revoke_locked(c, j, l, l->off,
+					       l->off + l->len) == 0)
+			n++;
+	}
+	if (!queue_sleeper_unlock(c, j))
+		return 0;
+	hfsd_ctl_wake(c);
+	hfsd_job_wait(c, j);
+	hfsd_job_finish_unlock(c, j, "read-only REVOKE");
+	return n;
+}
+
 static int revoke_round(struct hfsd_ctl *c, const struct hfs_fail_class *fc,
 			uint32_t reason, struct hfsd_revoked_lease **leases,
 			size_t *nleases, unsigned *killed)

@@ -60,6 +60,14 @@ void hfsd_lease_settle(struct hfsd_ctl *c, uint64_t ino);
  * -errno. */
 int hfsd_lease_revoke_datapath(struct hfsd_ctl *c, uint64_t ino);
 
+/* The mount became read-only (fs/remount.c): REVOKE every write lease
+ * (mmap and data path), whole, with reason LAYOUT (a client that asks
+ * again gets EROFS, or a read lease), and wait for the round: acked, or
+ * the holders killed (bounded).  Write leases granted from then on are
+ * refused (c->mount_ro, checked again when a grant is published).  Not
+ * on the ring thread.  Leases revoked or -errno. */
+int hfsd_lease_revoke_writers(struct hfsd_ctl *c);
+
 /* What became of one lease in a failure round (ADMIN_STATUS "revoked"). */
 enum hfsd_revoke_outcome {
 	HFSD_REVOKE_ACKED,        /* its holder acked */

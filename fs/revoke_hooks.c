@@ -373,12 +373,27 @@ static void dslot_stuck_hook(void *ctx, uint64_t ino, uint32_t client_id)
 			 PRIu64 ": %s", ino, strerror(-n));
 }
 
+/* Any write lease of ino out (chattr +i/+a asks, lib/iflags.c)? */
+static bool writers_hook(void *ctx, uint64_t ino)
+{
+	struct hfsd_ctl *c = ctx;
+	bool found = false;
+
+	pthread_mutex_lock(&c->lock);
+	for (struct hfsd_lease *l = hfsd_lease_first_of_ino_locked(c, ino);
+	     l && !found; l = hfsd_lease_next_of_ino_locked(c, l))
+		found = l->prot & HFS_PROT_WRITE;
+	pthread_mutex_unlock(&c->lock);
+	return found;
+}
+
 void hfsd_revoke_hooks_install(struct hfsd_ctl *c)
 {
 	struct hfs_vol_hooks h = {
 		.release = release_hook,
 		.fill = fill_hook,
 		.dslot_stuck = dslot_stuck_hook,
+		.writers = writers_hook,
 		.ctx = c,
 	};
 

@@ -7,7 +7,8 @@
  * above it are free by definition and never read, so the cost follows the
  * inodes in use, not the size of the table):
  *   - a free slot (i_mode 0) is zero but for its generation;
- *   - the checksum; the file type; the flags;
+ *   - the checksum; the file type; the flags (attribute flags only on
+ *     regular files and directories, and with the IFLAGS feature);
  *   - the extent map: inline extents plus the overflow chain (magic, crc,
  *     owner, count, inside the pool, no loop), every extent non-empty,
  *     inside the pool, sorted and not overlapping in the file;
@@ -48,7 +49,8 @@
 #include "pass1.h"
 
 #define ITAB_CHUNK 256u
-#define KNOWN_IFLAGS (HFS_IF_ORPHAN | HFS_IF_INLINE_DATA | HFS_IF_LOSTDATA)
+#define KNOWN_IFLAGS (HFS_IF_ORPHAN | HFS_IF_INLINE_DATA | HFS_IF_LOSTDATA | \
+		      HFS_IF_USER)
 
 void p1_find(struct p1_img *m, enum hfs_fsck_code code, uint64_t off,
 	     const char *fmt, ...)
@@ -214,6 +216,33 @@ static void check_flags(struct p1_img *m)
 		m->d.i_flags &= ~HFS_IF_INLINE_DATA;
 		m->dirty = true;
 	}
+	/* chattr flags: the kernel asks only regular files and directories
+	 * (docs/semantics.md) */
+	if ((fl & HFS_IF_USER) && !S_ISREG(m->d.i_mode) &&
+	    !S_ISDIR(m->d.i_mode)) {
+		p1_find(m, HFS_P1_INODE_FLAGS, HFS_FSCK_NO_OFF, "attribute "
+			"flags 0x%" PRIx32 " on a file of type 0%o",
+			fl & HFS_IF_USER, m->d.i_mode & S_IFMT);
+		m->d.i_flags &= ~HFS_IF_USER;
+		m->dirty = true;
+	}
+}
+
+/* An attribute flag on a volume whose superblock does not say so: an
+ * older holdfs would write it without enforcing the flag, an older fsck
+ * would strip it.  Setting the feature is the safe repair. */
+static void check_iflags_feature(struct fsck *f, const struct p1_img *m)
+{
+	if (!(m->d.i_flags & HFS_IF_USER) ||
+	    (f->sb.s_feat_ro_compat & HFS_FEAT_RO_COMPAT_IFLAGS))
+		return;
+	if (fix_problem(f, HFS_P1_IFLAGS_FEATURE, m->ino, HFS_FSCK_NO_OFF,
+			"inode %" PRIu64 " has attribute flags 0x%" PRIx32
+			", the superblock lacks IFLAGS", m->ino,
+			m->d.i_flags & HFS_IF_USER)) {
+		f->sb.s_feat_ro_compat |= HFS_FEAT_RO_COMPAT_IFLAGS;
+		f->rep->modified = true;
+	}
 }
 
 /* In a volume of several devices every directory, extent-overflow and
@@ -275,6 +304,7 @@ static int examine(struct fsck *f, struct p1_img *m)
 		return 0;
 	}
 	check_flags(m);
+	check_iflags_feature(f, m);
 	if (S_ISLNK(m->d.i_mode) && (m->d.i_flags & HFS_IF_INLINE_DATA)) {
 		check_symlink_inline(m);
 	} else {

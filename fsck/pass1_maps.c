@@ -8,6 +8,12 @@
  * i_nextents; it stops, and is reported, at the first block outside the
  * pool, unreadable, damaged, or seen before (a loop).  Extents are then
  * checked one by one and dropped when invalid.
+ *
+ * The xattr chain is checked block by block and entry by entry; damage
+ * drops the whole chain (P1_XATTR_BAD).  A POSIX ACL value that is
+ * well placed but malformed (lib/acl.c's check) is dropped alone
+ * (P1_ACL_BAD): its entry leaves its block, and a block left empty
+ * leaves the chain.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -197,6 +203,21 @@ struct xa_check {
 	size_t nnames, capn, list;
 	const char *why;
 	uint64_t at;           /* the block the finding is about */
+	uint64_t *chain;       /* the xattr blocks, in chain order */
+	size_t nchain, capchain;
+	struct xa_acl *bad;    /* malformed ACL values, in chain order */
+	size_t nbad, capbad;
+};
+
+/* A stored POSIX ACL value that fails lib/acl.c's check (or a default
+ * ACL on anything but a directory): dropped alone, the rest of the
+ * chain kept. */
+struct xa_acl {
+	uint64_t blk;          /* its xattr block */
+	uint32_t pos, esz;     /* its entry: payload offset and size */
+	bool dflt;             /* system.posix_acl_default */
+	uint64_t *vblk;        /* out of line: its value blocks */
+	uint32_t nvblk;
 };
 
 static int xa_push(struct xa_check *c, uint64_t b)
@@ -272,11 +293,86 @@ static int xa_check_value(struct xa_check *c, const uint8_t *ref,
 	return ret;
 }
 
+static bool name_is(const struct hfs_xattr_entry *e, const char *name)
+{
+	return e->x_name_len == strlen(name) &&
+	       !memcmp(e + 1, name, e->x_name_len);
+}
+
+/* An out-of-line ACL value (its blocks already checked): assembled in
+ * *out (malloc'd; NULL when larger than any ACL), its blocks in a->vblk. */
+static int xa_acl_value_out(struct xa_check *c, const uint8_t *ref,
+			    struct xa_acl *a, uint8_t **out, size_t *len)
+{
+	struct hfs_xattr_vref r;
+	int ret = 0;
+
+	memcpy(&r, ref, sizeof(r));
+	*out = NULL;
+	*len = r.v_len;
+	a->nvblk = r.v_nblk;
+	a->vblk = malloc(8 * (size_t)r.v_nblk);
+	if (!a->vblk)
+		return -ENOMEM;
+	memcpy(a->vblk, ref + sizeof(r), 8 * (size_t)r.v_nblk);
+	if (r.v_len > HFS_ACL_MAX)
+		return 0; /* malformed without reading it */
+	*out = malloc(r.v_len ? r.v_len : 1);
+	if (!*out)
+		return -ENOMEM;
+	for (uint32_t k = 0; k < r.v_nblk && !ret; k++) {
+		size_t at = (size_t)k * HFS_XATTR_SPACE;
+		size_t n = r.v_len - at < HFS_XATTR_SPACE ? r.v_len - at
+							  : HFS_XATTR_SPACE;
+
+		ret = fsck_read(c->f, a->vblk[k] * BLK, c->blk, HFS_BLOCK_SIZE);
+		if (!ret)
+			memcpy(*out + at, c->blk + sizeof(struct hfs_blkhdr), n);
+	}
+	return ret;
+}
+
+/* system.posix_acl_access/_default: the value passes lib/acl.c's check
+ * (what the volume lets setfacl store), and a default ACL sits on a
+ * directory; else it is noted in c->bad for p1_check_xattr to drop. */
+static int xa_check_acl(struct xa_check *c, const struct hfs_xattr_entry *e,
+			uint64_t bno, uint32_t pos, uint32_t esz)
+{
+	struct xa_acl a = { bno, pos, esz, name_is(e, HFS_ACL_DEFAULT),
+			    NULL, 0 };
+	const uint8_t *v = (const uint8_t *)(e + 1) + e->x_name_len;
+	uint8_t *out = NULL;
+	size_t len = e->x_value_len;
+	int ret = 0;
+	bool ok;
+
+	if (!a.dflt && !name_is(e, HFS_ACL_ACCESS))
+		return 0;
+	if (e->x_flags & HFS_XATTR_F_VALBLK) {
+		ret = xa_acl_value_out(c, v, &a, &out, &len);
+		v = out;
+	}
+	ok = !ret && v && hfs_acl_check(v, len) >= 0 &&
+	     (!a.dflt || S_ISDIR(c->m->d.i_mode));
+	free(out);
+	if (ret || ok) {
+		free(a.vblk);
+		return ret;
+	}
+	if (c->nbad == c->capbad &&
+	    hfs_grow(&c->bad, &c->capbad, c->nbad + 1, sizeof(*c->bad))) {
+		free(a.vblk);
+		return -ENOMEM;
+	}
+	c->bad[c->nbad++] = a;
+	return 0;
+}
+
 /* Entries of one xattr block (copied to blk, b_count used): inside the
  * payload, names non-empty without NULs, known flags, values in their
  * value blocks; the last entry ends exactly at b_count. */
 static int xa_check_entries(struct xa_check *c, const uint8_t *blk,
-			    uint32_t used)
+			    uint32_t used, uint64_t bno)
 {
 	uint32_t pos = 0;
 	int ret = 0;
@@ -307,6 +403,8 @@ static int xa_check_entries(struct xa_check *c, const uint8_t *blk,
 		if (e->x_flags & HFS_XATTR_F_VALBLK)
 			ret = xa_check_value(c, (const uint8_t *)(e + 1) +
 					     e->x_name_len, e->x_value_len);
+		if (!ret)
+			ret = xa_check_acl(c, e, bno, pos, (uint32_t)esz);
 		pos += (uint32_t)esz;
 	}
 	return ret;
@@ -336,6 +434,13 @@ static int xa_walk(struct xa_check *c)
 		}
 		if ((ret = xa_read(c, b, HFS_XATTRBLK_MAGIC)))
 			break;
+		if (c->nchain == c->capchain &&
+		    hfs_grow(&c->chain, &c->capchain, c->nchain + 1,
+			     sizeof(*c->chain))) {
+			ret = -ENOMEM;
+			break;
+		}
+		c->chain[c->nchain++] = b;
 		if (h->b_count == 0) {
 			c->why = "empty";
 			ret = -EUCLEAN;
@@ -344,7 +449,7 @@ static int xa_walk(struct xa_check *c)
 		memcpy(copy, c->blk, HFS_BLOCK_SIZE);
 		used = h->b_count;
 		b = h->b_next;
-		ret = xa_check_entries(c, copy, used);
+		ret = xa_check_entries(c, copy, used, c->chain[c->nchain - 1]);
 	}
 	free(copy);
 	if (ret)
@@ -365,6 +470,89 @@ static int xa_walk(struct xa_check *c)
 	return 0;
 }
 
+/* Forget block b among the inode's xattr blocks (it left the chain). */
+static void xa_forget(struct p1_img *m, uint64_t b)
+{
+	for (uint32_t i = 0; i < m->nxa; i++)
+		if (m->xa[i] == b) {
+			m->xa[i] = m->xa[--m->nxa];
+			return;
+		}
+}
+
+/* Xattr block k of the chain lost its last entry: the one before it
+ * (or the inode) points past it. */
+static int xa_unlink_block(struct xa_check *c, size_t k, uint64_t next)
+{
+	struct hfs_blkhdr *h = (void *)c->blk;
+	int ret = 0;
+
+	if (k == 0) {
+		c->m->d.i_xattr_blk = next;
+		c->m->dirty = true;
+	} else if (!(ret = fsck_read(c->f, c->chain[k - 1] * BLK, c->blk,
+				     HFS_BLOCK_SIZE))) {
+		h->b_next = next;
+		h->b_crc = hfs_crc_struct(c->blk, HFS_BLOCK_SIZE,
+					  offsetof(struct hfs_blkhdr, b_crc));
+		ret = fsck_write(c->f, c->chain[k - 1] * BLK, c->blk,
+				 HFS_BLOCK_SIZE);
+	}
+	xa_forget(c->m, c->chain[k]);
+	memmove(&c->chain[k], &c->chain[k + 1],
+		(c->nchain - k - 1) * sizeof(*c->chain));
+	c->nchain--;
+	return ret;
+}
+
+/* Drop one malformed ACL entry from its block (entries after it move
+ * up); its value blocks, and the block if it empties, leave the inode's
+ * claims (pass 5 frees them). */
+static int xa_drop_acl(struct xa_check *c, const struct xa_acl *a)
+{
+	struct hfs_blkhdr *h = (void *)c->blk;
+	uint8_t *pay = c->blk + sizeof(*h);
+	size_t k = 0;
+	int ret;
+
+	if (!fix_problem(c->f, HFS_P1_ACL_BAD, c->m->ino, a->blk * BLK,
+			 "inode %" PRIu64 ": %s in xattr block %" PRIu64 " %s",
+			 c->m->ino, a->dflt ? HFS_ACL_DEFAULT : HFS_ACL_ACCESS,
+			 a->blk, a->dflt && !S_ISDIR(c->m->d.i_mode)
+			 ? "on a file that is not a directory" : "is malformed"))
+		return 0;
+	while (k < c->nchain && c->chain[k] != a->blk)
+		k++;
+	ret = k < c->nchain ? fsck_read(c->f, a->blk * BLK, c->blk,
+					HFS_BLOCK_SIZE) : -EIO;
+	if (ret)
+		return ret;
+	memmove(pay + a->pos, pay + a->pos + a->esz,
+		h->b_count - a->pos - a->esz);
+	h->b_count -= a->esz;
+	memset(pay + h->b_count, 0, HFS_XATTR_SPACE - h->b_count);
+	for (uint32_t i = 0; i < a->nvblk; i++)
+		xa_forget(c->m, a->vblk[i]);
+	c->f->rep->modified = true;
+	if (h->b_count == 0)
+		return xa_unlink_block(c, k, h->b_next);
+	h->b_crc = hfs_crc_struct(c->blk, HFS_BLOCK_SIZE,
+				  offsetof(struct hfs_blkhdr, b_crc));
+	return fsck_write(c->f, a->blk * BLK, c->blk, HFS_BLOCK_SIZE);
+}
+
+static void xa_check_free(struct xa_check *c)
+{
+	free(c->blk);
+	for (size_t i = 0; i < c->nnames; i++)
+		free(c->names[i]);
+	free(c->names);
+	for (size_t i = 0; i < c->nbad; i++)
+		free(c->bad[i].vblk);
+	free(c->bad);
+	free(c->chain);
+}
+
 int p1_check_xattr(struct fsck *f, struct p1_img *m)
 {
 	struct xa_check c = { .f = f, .m = m };
@@ -375,10 +563,10 @@ int p1_check_xattr(struct fsck *f, struct p1_img *m)
 		return 0;
 	c.blk = malloc(HFS_BLOCK_SIZE);
 	ret = c.blk ? xa_walk(&c) : -ENOMEM;
-	free(c.blk);
-	for (size_t i = 0; i < c.nnames; i++)
-		free(c.names[i]);
-	free(c.names);
+	/* last first: a drop moves only the entries after it */
+	for (size_t i = c.nbad; i-- > 0 && !ret;)
+		ret = xa_drop_acl(&c, &c.bad[i]);
+	xa_check_free(&c);
 	if (!ret && m->nxa > 1 &&
 	    !(f->sb.s_feat_incompat & HFS_FEAT_INCOMPAT_XATTR_CHAIN) &&
 	    fix_problem(f, HFS_P1_XATTR_FEATURE, m->ino, HFS_FSCK_NO_OFF,

@@ -69,6 +69,8 @@ static const struct hfs_fsck_problem_desc table[] = {
 	ROW(P1_DSLOT_STALE, 1, PREEN, "clear the slot"),
 	ROW(P1_DSLOT_IO, 1, 0, "clear the block"),
 	ROW(P1_XATTR_FEATURE, 1, PREEN, "set the feature flag"),
+	ROW(P1_IFLAGS_FEATURE, 1, PREEN, "set the feature flag"),
+	ROW(P1_ACL_BAD, 1, 0, "drop the ACL"),
 	ROW(P1_META_PLACEMENT, 1, NOFIX,
 	    "none: copy the files elsewhere before that device fails"),
 

@@ -53,7 +53,9 @@ enum hfs_fsck_code {
 	HFS_P1_DSLOT_STALE = 0x0115,     /* stale or damaged slot: clear it */
 	HFS_P1_DSLOT_IO = 0x0116,        /* slot area block unreadable */
 	HFS_P1_XATTR_FEATURE = 0x0117,   /* xattr chain, XATTR_CHAIN unset */
-	HFS_P1_META_PLACEMENT = 0x0118,  /* metadata on a data-only device */
+	HFS_P1_IFLAGS_FEATURE = 0x0118,  /* chattr flags, IFLAGS unset */
+	HFS_P1_ACL_BAD = 0x0119,         /* a malformed stored POSIX ACL */
+	HFS_P1_META_PLACEMENT = 0x011a,  /* metadata on a data-only device */
 
 	/* pass 1b: block ownership */
 	HFS_P1B_DUP_BLOCKS = 0x1801,     /* blocks claimed twice */

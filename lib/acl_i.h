@@ -20,14 +20,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HFS_ACL_ACCESS "system.posix_acl_access"
-#define HFS_ACL_DEFAULT "system.posix_acl_default"
-#define HFS_ACL_MAX 4096 /* the kernel sends at most a page */
-
-/* Number of entries of a well-formed ACL value, or -EINVAL (bad size,
- * version, tag or permission; a required entry missing or repeated; a
- * named entry without a mask). */
-int hfs_acl_check(const void *v, size_t len);
+/* HFS_ACL_ACCESS, HFS_ACL_DEFAULT, HFS_ACL_MAX and hfs_acl_check: fsck
+ * checks stored values by the same rule */
+#include "media.h"
 
 /* The mode an access ACL gives the file: the permission bits of mode
  * replaced by the owner, group (the mask's, when there is one) and other

@@ -364,6 +364,8 @@ static ssize_t write_at(struct hfs_vol *vol, uint64_t ino, const void *buf,
 		slot = true;
 		*offp = off = ip->d.i_size;
 	}
+	if (!ret)
+		ret = hfs_iflags_may_write(ip, off);
 	if (!ret && (off >= HFS_MAX_FILE_SIZE || len > HFS_MAX_FILE_SIZE - off))
 		ret = -EFBIG;
 	if (ret || len == 0) {
@@ -500,12 +502,30 @@ static void apply_times(struct hfs_inode *ip, const struct hfs_setattr *sa)
 	}
 }
 
+/* Attribute flags (iflags.c, as ext4): an immutable inode takes no
+ * setattr at all; an append-only one only "now" times (touch). */
+static int setattr_iflags(const struct hfs_inode *ip,
+			  const struct hfs_setattr *sa)
+{
+	const unsigned forbidden = HFS_SET_SIZE | HFS_SET_MODE | HFS_SET_UID |
+				   HFS_SET_GID | HFS_SET_ATIME | HFS_SET_MTIME |
+				   HFS_SET_CTIME;
+
+	if (ip->d.i_flags & HFS_IF_IMMUTABLE)
+		return -EPERM;
+	if ((ip->d.i_flags & HFS_IF_APPEND) && (sa->mask & forbidden))
+		return -EPERM;
+	return 0;
+}
+
 static int setattr_locked(struct hfs_vol *vol, struct hfs_inode *ip,
 			  const struct hfs_setattr *sa)
 {
 	bool shrink = false;
-	int ret = 0;
+	int ret = setattr_iflags(ip, sa);
 
+	if (ret) /* nothing changed */
+		return ret;
 	if (sa->mask & HFS_SET_SIZE) {
 		shrink = sa->size < ip->d.i_size;
 		if (S_ISDIR(ip->d.i_mode))
@@ -578,7 +598,8 @@ int hfs_setattr(struct hfs_vol *vol, uint64_t ino, const struct hfs_setattr *sa,
 	if (!ret) {
 		hfs_dslot_bump_epoch(ip);
 		ret = setattr_locked(vol, ip, sa);
-		if (ret && ret != -EFBIG && ret != -EISDIR && ret != -EINVAL)
+		if (ret && ret != -EFBIG && ret != -EISDIR && ret != -EINVAL &&
+		    ret != -EPERM)
 			hfs_vol_fail(vol, ret);
 		if (ret) /* nothing was committed: the epoch stays */
 			ip->d.i_dp_epoch -= ip->ds ? 1 : 0;
@@ -620,6 +641,11 @@ static int fallocate_locked(struct hfs_vol *vol, struct hfs_inode *ip,
 	bool keep = mode & FALLOC_FL_KEEP_SIZE;
 	int ret;
 
+	/* attribute flags, as the VFS: append-only takes only what keeps
+	 * or grows the data (mode 0 or KEEP_SIZE) */
+	if ((ip->d.i_flags & HFS_IF_IMMUTABLE) ||
+	    ((ip->d.i_flags & HFS_IF_APPEND) && (mode & ~FALLOC_FL_KEEP_SIZE)))
+		return -EPERM;
 	if (mode & FALLOC_FL_PUNCH_HOLE) {
 		if (!keep)
 			return -EOPNOTSUPP;
@@ -669,7 +695,8 @@ int hfs_fallocate(struct hfs_vol *vol, uint64_t ino, int mode, uint64_t off,
 		ret = hfs_vol_lock(vol, true);
 	if (!ret) {
 		ret = fallocate_locked(vol, ip, mode, off, len);
-		if (ret && ret != -ENOSPC && ret != -EOPNOTSUPP)
+		if (ret && ret != -ENOSPC && ret != -EOPNOTSUPP &&
+		    ret != -EPERM)
 			hfs_vol_fail(vol, ret);
 		hfs_vol_unlock(vol);
 	}
@@ -784,6 +811,8 @@ int hfs_setxattr(struct hfs_vol *vol, uint64_t ino, const char *name,
 	struct hfs_inode *ip;
 	int ret = xattr_begin(vol, ino, true, &ip);
 
+	if (!ret && (ret = hfs_iflags_may_change(ip)))
+		hfs_vol_unlock(vol);
 	if (ret)
 		return ret;
 	if (name && (!strcmp(name, HFS_ACL_ACCESS) ||
@@ -830,6 +859,8 @@ int hfs_removexattr(struct hfs_vol *vol, uint64_t ino, const char *name)
 	struct hfs_inode *ip;
 	int ret = xattr_begin(vol, ino, true, &ip);
 
+	if (!ret && (ret = hfs_iflags_may_change(ip)))
+		hfs_vol_unlock(vol);
 	if (ret)
 		return ret;
 	ret = hfs_xattr_remove_locked(vol, ip, name);

@@ -133,6 +133,7 @@ void hfs_inode_to_attr(const struct hfs_vol *vol, const struct hfs_inode *ip,
 	a->size = d->i_size;
 	a->blocks = hfs_emap_blocks(&ip->em) * (HFS_BLOCK_SIZE / 512);
 	a->rdev = d->i_rdev;
+	a->flags = d->i_flags & HFS_IF_USER;
 	ts_of(&a->atime, d->i_atime, d->i_atime_ns);
 	ts_of(&a->mtime, d->i_mtime, d->i_mtime_ns);
 	ts_of(&a->ctime, d->i_ctime, d->i_ctime_ns);

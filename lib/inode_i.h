@@ -115,6 +115,22 @@ void hfs_inode_to_attr(const struct hfs_vol *vol, const struct hfs_inode *ip,
 		       struct hfs_attr *a);
 void hfs_now(struct timespec *ts);
 void hfs_inode_touch(struct hfs_inode *ip, bool m, bool c);
+
+/* Attribute flags (iflags.c): 0, or -EPERM when ip's immutable or
+ * append-only flag forbids the operation.  Callers hold ip's iolock or
+ * vol->lock. */
+/* any change but an append: attributes, xattrs, truncate, removal,
+ * rename, a new link */
+int hfs_iflags_may_change(const struct hfs_inode *ip);
+/* data written at off (append-only: only at the end of file) */
+int hfs_iflags_may_write(const struct hfs_inode *ip, uint64_t off);
+/* a new name in directory dip (create, link or rename into it) */
+int hfs_iflags_may_add_name(const struct hfs_inode *dip);
+/* ip's name in dip removed (unlink, rmdir, rename away, replaced) */
+int hfs_iflags_may_drop_name(const struct hfs_inode *dip,
+			     const struct hfs_inode *ip);
+/* open with these open(2) flags */
+int hfs_iflags_may_open(const struct hfs_inode *ip, int oflags);
 /* Update the access time by the volume's atime policy (hfs_accessed);
  * marks the times dirty, journals nothing. */
 void hfs_inode_accessed_locked(struct hfs_vol *vol, struct hfs_inode *ip);

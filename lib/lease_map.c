@@ -145,7 +145,11 @@ int hfs_lease_extents(struct hfs_vol *vol, uint64_t ino, uint64_t off,
 			pthread_rwlock_unlock(&ip->iolock);
 			return ret;
 		}
-		if (!(mode & HFS_LMAP_ANY_END) && off + len > lease_end(vol, ip))
+		if ((mode & HFS_LMAP_WRITE) &&
+		    (ip->d.i_flags & (HFS_IF_IMMUTABLE | HFS_IF_APPEND)))
+			ret = -EPERM; /* chattr +i/+a (iflags.c) */
+		else if (!(mode & HFS_LMAP_ANY_END) &&
+			 off + len > lease_end(vol, ip))
 			ret = -EINVAL; /* leases never extend a file */
 		else
 			ret = collect(ip, off / HFS_BLOCK_SIZE,

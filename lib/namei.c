@@ -11,6 +11,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -228,7 +229,7 @@ void hfs_vol_set_atime(struct hfs_vol *vol, enum hfs_atime atime,
 	__atomic_store_n(&vol->atime, atime, __ATOMIC_RELAXED);
 }
 
-int hfs_open(struct hfs_vol *vol, uint64_t ino)
+int hfs_open_flags(struct hfs_vol *vol, uint64_t ino, int oflags)
 {
 	struct hfs_inode *ip;
 	int ret = hfs_vol_lock_look(vol, ino);
@@ -236,12 +237,19 @@ int hfs_open(struct hfs_vol *vol, uint64_t ino)
 	if (ret)
 		return ret;
 	ip = hfs_iget(vol, ino);
-	if (ip)
-		hfs_inode_open_get_locked(vol, ip);
-	else
+	if (!ip)
 		ret = -ENOENT;
+	else
+		ret = hfs_iflags_may_open(ip, oflags);
+	if (!ret)
+		hfs_inode_open_get_locked(vol, ip);
 	hfs_vol_unlock(vol);
 	return ret;
+}
+
+int hfs_open(struct hfs_vol *vol, uint64_t ino)
+{
+	return hfs_open_flags(vol, ino, O_RDONLY);
 }
 
 void hfs_release(struct hfs_vol *vol, uint64_t ino)
@@ -366,6 +374,8 @@ static int create_locked(struct hfs_vol *vol, uint64_t parent,
 		return -ENOENT;
 	if (hfs_dir_lookup(dip->dir, name))
 		return -EEXIST;
+	if ((ret = hfs_iflags_may_add_name(dip)))
+		return ret;
 	if (S_ISDIR(mode) && dip->d.i_nlink >= HFS_LINK_MAX)
 		return -EMLINK;
 	ret = inherit_locked(vol, dip, &mode, a->cred->umask, &in);
@@ -518,6 +528,10 @@ static int link_locked(struct hfs_vol *vol, uint64_t ino, uint64_t newparent,
 		return ret;
 	if (S_ISDIR(ip->d.i_mode))
 		return -EPERM;
+	/* as the VFS: the source's flags, then the directory's */
+	if ((ret = hfs_iflags_may_change(ip)) ||
+	    (ret = hfs_iflags_may_add_name(dip)))
+		return ret;
 	if (ip->d.i_nlink >= HFS_LINK_MAX)
 		return -EMLINK;
 	if (ip->d.i_nlink == 0 || dip->d.i_nlink == 0)
@@ -593,6 +607,8 @@ static int remove_locked(struct hfs_vol *vol, uint64_t parent,
 	ip = hfs_iget(vol, e->ino);
 	if (!ip)
 		return -EIO;
+	if ((ret = hfs_iflags_may_drop_name(dip, ip)))
+		return ret;
 	if (dir && !S_ISDIR(ip->d.i_mode))
 		return -ENOTDIR;
 	if (!dir && S_ISDIR(ip->d.i_mode))
@@ -794,6 +810,20 @@ static int rename_lookup(struct hfs_vol *vol, struct rename_ctx *c,
 	return 0;
 }
 
+/* Attribute flags (iflags.c): the source leaves its directory; the
+ * target, if any, is removed (or, exchanged, leaves its own), else the
+ * name is new in the destination directory. */
+static int rename_iflags_check(const struct rename_ctx *c)
+{
+	int ret = hfs_iflags_may_drop_name(c->sdir, c->src);
+
+	if (!ret && c->dst)
+		ret = hfs_iflags_may_drop_name(c->ddir, c->dst);
+	if (!ret && !c->dst)
+		ret = hfs_iflags_may_add_name(c->ddir);
+	return ret;
+}
+
 static int rename_locked(struct hfs_vol *vol, uint64_t parent,
 			 const char *name, uint64_t newparent,
 			 const char *newname, unsigned flags,
@@ -809,6 +839,8 @@ static int rename_locked(struct hfs_vol *vol, uint64_t parent,
 		return -EEXIST;
 	if (c.src == c.dst)
 		return 0; /* same inode (or same name): POSIX says do nothing */
+	if ((ret = rename_iflags_check(&c)))
+		return ret;
 	if (flags & RENAME_EXCHANGE) {
 		if (!c.dst)
 			return -ENOENT;

@@ -89,7 +89,16 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 #define HFS_FEAT_INCOMPAT_SUPPORTED \
 	(HFS_FEAT_INCOMPAT_DSLOTS_LIVE | HFS_FEAT_INCOMPAT_XATTR_CHAIN | \
 	 HFS_FEAT_INCOMPAT_MULTIDEV)
-#define HFS_FEAT_RO_COMPAT_SUPPORTED 0u
+/* Some inode may carry an attribute flag a user set with chattr(1)
+ * (HFS_IF_IMMUTABLE, HFS_IF_APPEND, HFS_IF_NODUMP).  Set in the
+ * transaction of the first SETFLAGS that sets one; never cleared.
+ * Read-only compatible: a holdfs that does not know the flags can read
+ * every file as it is (the flags forbid changes, not reads), but must not
+ * write, or it would change an immutable or append-only file; and an
+ * older fsck, which strips unknown i_flags, repairs nothing while the bit
+ * is unknown to it. */
+#define HFS_FEAT_RO_COMPAT_IFLAGS 0x1u
+#define HFS_FEAT_RO_COMPAT_SUPPORTED HFS_FEAT_RO_COMPAT_IFLAGS
 
 /* sb.state bits */
 #define HFS_STATE_CLEAN 0x1u  /* set at clean unmount, cleared at mount */
@@ -283,6 +292,13 @@ static_assert(sizeof(struct hfs_inode_disk) == HFS_INODE_SIZE, "inode slot");
 #define HFS_IF_ORPHAN 0x1u      /* nlink 0 but still open at last commit */
 #define HFS_IF_INLINE_DATA 0x2u /* symlink target lives in the inode */
 #define HFS_IF_LOSTDATA 0x4u    /* some extent is HFS_EXT_LOST */
+/* Attribute flags (chattr(1); docs/semantics.md), only on regular files
+ * and directories; the same values as the kernel's FS_*_FL.  Their
+ * presence on a volume is HFS_FEAT_RO_COMPAT_IFLAGS. */
+#define HFS_IF_IMMUTABLE 0x10u  /* no change at all, no new or removed name */
+#define HFS_IF_APPEND 0x20u     /* data only appended; names only added */
+#define HFS_IF_NODUMP 0x40u     /* dump(8) skips it; nothing enforced */
+#define HFS_IF_USER (HFS_IF_IMMUTABLE | HFS_IF_APPEND | HFS_IF_NODUMP)
 
 /* ------------------------------------------------------------------ */
 /* Data-path slot (docs/data-path.md): the size, times and append lock of

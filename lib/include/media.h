@@ -109,4 +109,14 @@ int hfs_journal_clear(struct hfs_region *rg, const struct hfs_super *sb);
 int hfs_badlist_format(struct hfs_region *rg, const struct hfs_super *sb,
 		       const struct hfs_bad_extent *bad, uint32_t nbad);
 
+/* POSIX ACLs stored as xattrs (lib/acl.c; docs/format.md): the names,
+ * the largest value, and the check every stored value passes.  Number of
+ * entries of a well-formed ACL value, or -EINVAL (bad size, version, tag
+ * or permission; a required entry missing or repeated; a named entry
+ * without a mask).  fsck drops a stored value that fails it. */
+#define HFS_ACL_ACCESS "system.posix_acl_access"
+#define HFS_ACL_DEFAULT "system.posix_acl_default"
+#define HFS_ACL_MAX 4096 /* the kernel sends at most a page */
+int hfs_acl_check(const void *v, size_t len);
+
 #endif

@@ -96,6 +96,7 @@ struct hfs_attr {
 	uint64_t blocks;       /* 512-byte units allocated */
 	uint64_t rdev;
 	struct timespec atime, mtime, ctime, btime;
+	uint32_t flags;        /* attribute flags (HFS_IF_USER bits) */
 	bool direct;           /* written directly (an armed data-path
 				  slot): size and times change without the
 				  daemon, so they must not be cached */
@@ -183,6 +184,11 @@ int hfs_rename(struct hfs_vol *vol, uint64_t parent, const char *name,
 /* Open files.  Opening pins the inode; O_TRUNC is done by the caller via
  * setattr.  Directories are opened with hfs_open too. */
 int hfs_open(struct hfs_vol *vol, uint64_t ino);
+/* hfs_open with the open(2) flags of the caller: -EPERM, pinning
+ * nothing, when ino's attribute flags forbid that access (immutable:
+ * any write access or O_TRUNC; append-only: write access without
+ * O_APPEND, or O_TRUNC). */
+int hfs_open_flags(struct hfs_vol *vol, uint64_t ino, int oflags);
 void hfs_release(struct hfs_vol *vol, uint64_t ino);
 
 /* Data.  read returns bytes read (short at EOF, zeros in holes);
@@ -244,6 +250,25 @@ ssize_t hfs_listxattr(struct hfs_vol *vol, uint64_t ino, char *buf,
 		      size_t size);
 int hfs_removexattr(struct hfs_vol *vol, uint64_t ino, const char *name);
 
+/* Attribute flags (chattr, lib/iflags.c): HFS_IF_IMMUTABLE,
+ * HFS_IF_APPEND, HFS_IF_NODUMP (format.h; the kernel's FS_*_FL values).
+ * Regular files and directories only (-ENOTTY otherwise).  setflags
+ * replaces all three in one transaction with a new ctime: -EOPNOTSUPP
+ * for any other bit; -EPERM for a caller who is neither the owner nor
+ * holds CAP_FOWNER, for a change of immutable or append-only without
+ * CAP_LINUX_IMMUTABLE, and for any change but clearing immutable of an
+ * immutable inode; -ETXTBSY when immutable or append-only would be set
+ * while direct writers have the file (an armed data-path slot).  out (may
+ * be NULL): the new attributes. */
+struct hfs_flags_caller {
+	uint32_t uid;             /* fsuid */
+	bool cap_fowner;          /* CAP_FOWNER */
+	bool cap_linux_immutable; /* CAP_LINUX_IMMUTABLE */
+};
+int hfs_getflags(struct hfs_vol *vol, uint64_t ino, uint32_t *flags);
+int hfs_setflags(struct hfs_vol *vol, uint64_t ino, uint32_t flags,
+		 const struct hfs_flags_caller *who, struct hfs_attr *out);
+
 /* ---- DAX path (fs/lease.c; NULL hooks = no DAX clients) ----
  * release: called with the volume lock held for every rmap piece of
  *   blocks leaving an inode (truncate, punch, unlink, xattr/dir/chain
@@ -265,6 +290,13 @@ struct hfs_vol_hooks {
 	 * the volume then takes the lock over.  Called with the inode's
 	 * I/O lock held (like release). */
 	void (*dslot_stuck)(void *ctx, uint64_t ino, uint32_t client_id);
+	/* Does a DAX client hold a write lease of ino (mmap or data
+	 * path)?  Asked by hfs_setflags before it makes ino immutable or
+	 * append-only (-ETXTBSY if so), with the inode's I/O lock and the
+	 * volume lock held: no write lease of ino can be published
+	 * meanwhile, and the ones published later see the flag
+	 * (HFS_LMAP_WRITE).  Must not block or call into the volume. */
+	bool (*writers)(void *ctx, uint64_t ino);
 	void *ctx;
 };
 /* Install (or with NULL remove) the hooks; before any concurrent use. */
@@ -320,6 +352,9 @@ uint64_t hfs_lease_reach(struct hfs_vol *vol, uint64_t ino, bool past_eof);
 #define HFS_LMAP_ALLOC 0x1u   /* allocate the holes first */
 #define HFS_LMAP_ANY_END 0x2u /* no end check: the extents of a lease that
 				 reaches past today's end of file (a REMAP) */
+#define HFS_LMAP_WRITE 0x4u   /* a write lease: -EPERM if the file is
+				 immutable or append-only, checked under the
+				 locks publish runs under (lib/iflags.c) */
 int hfs_lease_extents(struct hfs_vol *vol, uint64_t ino, uint64_t off,
 		      uint64_t len, unsigned mode, struct hfs_lease_extent *out,
 		      uint32_t max, uint32_t *n,

@@ -269,6 +269,7 @@ static int add_entry(struct snap *s, int dobj, const char *name,
 	s->reachable++;
 	s->m->o[obj].ino = a->ino;
 	s->m->o[obj].nlink = a->nlink;
+	s->m->o[obj].iflags = a->flags;
 	model_add(s->m, dobj, name, obj);
 	if (load_content(s, obj, a, sub))
 		return -1;
@@ -326,6 +327,7 @@ static int snapshot(struct hfs_vol *vol, struct model *m, int *reachable,
 	m->o[0].ino = HFS_ROOT_INO;
 	m->o[0].nlink = ra.nlink;
 	m->o[0].perm = ra.mode & 07777;
+	m->o[0].iflags = ra.flags;
 	ret = load_xattrs(&s, 0, HFS_ROOT_INO, "/");
 	if (!ret)
 		ret = walk_dir(&s, 0, HFS_ROOT_INO, "", 0);

@@ -586,6 +586,9 @@ static int cmp_obj(struct cmp *c, int ao, int eo, const char *path)
 	if (a->perm != e->perm)
 		return fail(c, "%s: mode %04o, expected %04o", path, a->perm,
 			    e->perm);
+	if (a->iflags != e->iflags)
+		return fail(c, "%s: attribute flags 0x%x, expected 0x%x", path,
+			    a->iflags, e->iflags);
 	if (cmp_xattrs(c, a, e, path))
 		return -1;
 	switch (e->type) {

@@ -40,6 +40,7 @@ struct mdent {
 struct mobj {
 	uint8_t type;        /* enum mtype */
 	uint32_t perm;       /* mode & 07777 */
+	uint32_t iflags;     /* attribute flags (HFS_IF_USER bits) */
 	uint8_t *data;       /* regular file content / symlink target */
 	uint64_t size;
 	uint64_t cap;

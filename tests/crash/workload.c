@@ -31,6 +31,7 @@
 #endif
 
 static const struct hfs_cred cred = { 0, 0, 0, NULL, 0 };
+static const struct hfs_flags_caller root_who = { 0, true, true };
 
 /* snprintf without the truncation warnings: messages may be cut short. */
 static void fmt(char *buf, size_t len, const char *f, ...)
@@ -82,12 +83,12 @@ static const char *const op_names[] = {
 	[OP_COPY] = "copy_file_range", [OP_DAXSTORE] = "dax-store",
 	[OP_DSATTACH] = "dslot-attach", [OP_DSRAISE] = "dslot-raise-limit",
 	[OP_DSDETACH] = "dslot-detach", [OP_DSWRITE] = "client-write",
-	[OP_APPEND] = "append",
+	[OP_APPEND] = "append", [OP_SETFLAGS] = "setflags",
 };
 
 const char *op_name(int kind)
 {
-	if (kind > 0 && kind <= OP_APPEND && op_names[kind])
+	if (kind > 0 && kind <= OP_SETFLAGS && op_names[kind])
 		return op_names[kind];
 	return "?";
 }
@@ -100,7 +101,7 @@ static int op_class(const struct wop *op)
 	case OP_CREATE: case OP_MKFIFO: case OP_MKDIR: case OP_SYMLINK:
 	case OP_LINK: case OP_UNLINK: case OP_RMDIR: case OP_RENAME:
 	case OP_TRUNCATE: case OP_FALLOC: case OP_SETXATTR: case OP_RMXATTR:
-	case OP_CHMOD:
+	case OP_CHMOD: case OP_SETFLAGS:
 		return OPC_ATOMIC;
 	case OP_WRITE: case OP_PUNCH: case OP_ZERO: case OP_DAXSTORE:
 	case OP_DSWRITE: case OP_APPEND:
@@ -161,6 +162,10 @@ void op_describe(const struct model *m, const struct wop *op, char *buf,
 		snprintf(buf, len, "%s obj %d %s (%llu bytes, flags %u)",
 			 op_name(op->kind), op->obj, op->nname,
 			 (unsigned long long)op->len, op->flags);
+		break;
+	case OP_SETFLAGS:
+		snprintf(buf, len, "%s obj %d flags 0x%x", op_name(op->kind),
+			 op->obj, op->flags);
 		break;
 	case OP_CHMOD: case OP_FSYNC: case OP_FORGET: case OP_OPEN:
 	case OP_RELEASE: case OP_DSATTACH: case OP_DSDETACH:
@@ -253,6 +258,7 @@ void op_apply(struct model *m, struct wop *op)
 		break;
 	case OP_RMXATTR: model_xattr_remove(m, op->obj, op->nname); break;
 	case OP_CHMOD: m->o[op->obj].perm = op->flags & 07777; break;
+	case OP_SETFLAGS: m->o[op->obj].iflags = op->flags; break;
 	case OP_COPY:
 		if (op->n) {
 			uint8_t *tmp = malloc(op->n);
@@ -411,6 +417,8 @@ static int exec_op(struct wctx *w, struct wop *op, struct hfs_attr *a)
 		sa.mask = HFS_SET_MODE;
 		sa.mode = op->flags;
 		return hfs_setattr(v, ino, &sa, a);
+	case OP_SETFLAGS:
+		return hfs_setflags(v, ino, op->flags, &root_who, a);
 	case OP_PUNCH:
 		return hfs_fallocate(v, ino, FALLOC_FL_PUNCH_HOLE |
 				     FALLOC_FL_KEEP_SIZE, op->off, op->len);
@@ -649,6 +657,10 @@ static int remove_expect(struct wctx *w, int dir, const char *name, bool rmdir)
 
 	if (obj < 0)
 		return -ENOENT;
+	/* chattr +i/+a of the directory or the victim (lib/iflags.c) */
+	if ((w->live.o[dir].iflags | w->live.o[obj].iflags) &
+	    (HFS_IF_IMMUTABLE | HFS_IF_APPEND))
+		return -EPERM;
 	if (rmdir && w->live.o[obj].type != MT_DIR)
 		return -ENOTDIR;
 	if (!rmdir && w->live.o[obj].type == MT_DIR)
@@ -973,6 +985,22 @@ int wl_chmod(struct wctx *w, int obj, uint32_t mode)
 	struct wop op = obj_op(OP_CHMOD, obj, 0, 0);
 
 	op.flags = mode & 07777;
+	return wl_do(w, &op);
+}
+
+/* The errno hfs_setflags gives root (lib/iflags.c, setflags_check). */
+int wl_setflags(struct wctx *w, int obj, uint32_t flags)
+{
+	struct wop op = obj_op(OP_SETFLAGS, obj, 0, 0);
+	const struct mobj *o = &w->live.o[obj];
+
+	op.flags = flags;
+	if (o->type != MT_REG && o->type != MT_DIR)
+		op.expect = -ENOTTY;
+	else if (flags & ~HFS_IF_USER)
+		op.expect = -EOPNOTSUPP;
+	else if ((o->iflags & flags & HFS_IF_IMMUTABLE) && o->iflags != flags)
+		op.expect = -EPERM;
 	return wl_do(w, &op);
 }
 

@@ -33,6 +33,7 @@ enum op_kind {
 	OP_DAXSTORE,
 	/* data-path slots (docs/data-path.md) */
 	OP_DSATTACH, OP_DSRAISE, OP_DSDETACH, OP_DSWRITE, OP_APPEND,
+	OP_SETFLAGS,  /* chattr: flags = HFS_IF_* (lib/iflags.c) */
 };
 
 /* What a crash during the operation may leave. */
@@ -125,6 +126,10 @@ int wl_setxattr(struct wctx *w, int obj, const char *name, size_t vlen,
 		int flags);
 int wl_rmxattr(struct wctx *w, int obj, const char *name);
 int wl_chmod(struct wctx *w, int obj, uint32_t mode);
+/* chattr as root: flags are HFS_IF_IMMUTABLE/APPEND/NODUMP (others:
+ * EOPNOTSUPP).  While set, unlink and rmdir expect EPERM; the
+ * workloads use no other refused operation on flagged objects. */
+int wl_setflags(struct wctx *w, int obj, uint32_t flags);
 int wl_forget(struct wctx *w, int obj);
 int wl_open(struct wctx *w, int obj);
 int wl_release(struct wctx *w, int obj);

@@ -972,6 +972,41 @@ static void wl_remounts(struct wctx *w)
 	}
 }
 
+/* chattr: flags set and cleared atomically, across a remount, and the
+ * removals they refuse change nothing. */
+static void wl_chattr(struct wctx *w)
+{
+	int d, f, g;
+
+	wl_mkdir(w, 0, "cd");
+	d = w->live.n - 1;
+	wl_create(w, d, "cf");
+	f = w->live.n - 1;
+	wl_write(w, f, 0, 5000);
+	wl_create(w, 0, "cg");
+	g = w->live.n - 1;
+	wl_setxattr(w, g, "user.keep", 20, 0);
+	wl_setflags(w, f, HFS_IF_APPEND);
+	wl_append(w, f, 3000);
+	wl_setflags(w, g, HFS_IF_IMMUTABLE | HFS_IF_NODUMP);
+	wl_setflags(w, g, HFS_IF_IMMUTABLE);          /* EPERM */
+	wl_setflags(w, f, HFS_IF_APPEND | 0x80000u);  /* EOPNOTSUPP */
+	wl_unlink(w, d, "cf");                        /* EPERM */
+	wl_unlink(w, 0, "cg");                        /* EPERM */
+	wl_setflags(w, d, HFS_IF_APPEND | HFS_IF_NODUMP);
+	wl_create(w, d, "cn");
+	wl_unlink(w, d, "cn");                        /* EPERM */
+	wl_rmdir(w, 0, "cd");                         /* EPERM */
+	wl_remount(w);
+	wl_setflags(w, g, HFS_IF_NODUMP);
+	wl_setflags(w, d, 0);
+	wl_setflags(w, f, 0);
+	wl_unlink(w, d, "cn");
+	wl_unlink(w, d, "cf");
+	wl_rmdir(w, 0, "cd");
+	wl_unlink(w, 0, "cg");
+}
+
 const struct workload workloads[] = {
 	{ "ns", "namespace: create, mkdir, symlink, mkfifo, link, unlink, "
 	  "rmdir, chmod, error paths", true, wl_ns },
@@ -994,6 +1029,9 @@ const struct workload workloads[] = {
 	{ "dslot", "data-path slots: client appends and writes past EOF "
 	  "through the slot, FUSE appends and writes, truncates (ABA), "
 	  "reservations, detach", true, wl_dslot },
+	{ "chattr", "attribute flags (immutable, append-only, nodump) set, "
+	  "refused changes and removals, cleared across a remount", true,
+	  wl_chattr },
 	{ "mixed", "everything, with remounts", true, wl_mixed },
 	{ "remounts", "bursts of operations between 40 remounts (clean "
 	  "unmount, mount, health log ring)", true, wl_remounts },

@@ -4,7 +4,7 @@
  * directly (no client library), for tests/dax/test_dax.py.
  *
  *   rawclient hello FILE
- *   rawclient lease FILE OFF LEN r|w [--open ro|rw|wo] [--hold-ms N]
+ *   rawclient lease FILE OFF LEN r|w [--open ro|rw|wo|rwa] [--hold-ms N]
  *             [--noack] [--fill BYTE [--persist]] [--expect BYTE]
  *             [--ready PATH] [--go PATH (fill once PATH exists)]
  *   rawclient bad FILE KIND
@@ -185,7 +185,9 @@ static int cmd_lease(int argc, char **argv)
 	oflags = w ? O_RDWR : O_RDONLY;
 	if (open_mode)
 		oflags = !strcmp(open_mode, "ro") ? O_RDONLY
-			 : !strcmp(open_mode, "wo") ? O_WRONLY : O_RDWR;
+			 : !strcmp(open_mode, "wo") ? O_WRONLY
+			 : !strcmp(open_mode, "rwa") ? O_RDWR | O_APPEND
+			 : O_RDWR;
 	s = ctl_connect(file);
 	if (hello(s, true) < 0)
 		return 1;

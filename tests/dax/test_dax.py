@@ -191,6 +191,76 @@ def test_write_lease_ro_mount():
         check('BYTE0 match' in lines, 'read through the region: %r' % lines)
 
 
+def _chattr(*args):
+    r = H.run(['chattr'] + list(args), timeout=30)
+    return 'ok' if r.returncode == 0 else r.stderr.strip()
+
+
+def test_write_lease_refused_by_chattr():
+    """No DAX write lease of an append-only or immutable file (the daemon
+    enforces the flags, so no write may bypass it); read leases stay
+    allowed; +i/+a while a write lease is out is ETXTBSY, and works once
+    it is released (docs/semantics.md "Attribute flags")."""
+    with H.HoldFS(size='64M') as fs:
+        p = mkfile(fs, 'f', MiB, b'x' * 4096)
+        check_eq(_chattr('+a', p), 'ok', 'chattr +a')
+        lines, _ = rc('lease', p, 0, MiB, 'w', '--open', 'rwa')
+        check(lease_line(lines).startswith('ERROR errno=1'),
+              'w lease of an append-only file: %r' % lines)
+        lines, _ = rc('lease', p, 0, MiB, 'r', '--expect', 0x78)
+        check(lease_line(lines).startswith('LEASE_OK'),
+              'r lease of an append-only file: %r' % lines)
+        check_eq(_chattr('-a', p), 'ok', 'chattr -a')
+        h = holder('lease', p, 0, MiB, 'w', '--hold-ms', 8000)
+        try:
+            got = (_chattr('+i', p), _chattr('+a', p), _chattr('+d', p))
+        finally:
+            h.kill()    # a dead client's leases go (test_dead_client_...)
+            h.communicate(timeout=10)
+        check(('Text file busy' in got[0] and 'Text file busy' in got[1]
+               and got[2] == 'ok'), '+i, +a, +d with a write lease out: %r' % (got,))
+        deadline = time.monotonic() + 10
+        while admin(fs)['leases'] and time.monotonic() < deadline:
+            time.sleep(0.02)
+        check_eq(_chattr('+i', p), 'ok', 'chattr +i once the lease is gone')
+        check_eq(_chattr('-i', '-d', p), 'ok', 'chattr -i -d')
+
+
+def test_readonly_remount_revokes_write_leases():
+    """A read-only remount (the kernel allows it: the holders closed their
+    descriptors) revokes every write lease (reason LAYOUT, acked), keeps
+    read leases, and refuses new write leases with EROFS
+    (docs/semantics.md "Remount")."""
+    with H.HoldFS(size='64M', mount_opts=('allow_other', 'revoke_ms=%d' % REVOKE_MS)) as fs:
+        p = mkfile(fs, 'f', MiB, b'x' * 4096)
+        q = mkfile(fs, 'g', MiB, b'y' * 4096)
+        hw = holder('lease', p, 0, MiB, 'w', '--hold-ms', 20000)
+        hr = holder('lease', q, 0, MiB, 'r', '--hold-ms', 20000)
+        try:
+            r = H.run(['mount', '-i', '-o', 'remount,ro', fs.mnt], timeout=30)
+            check_eq(r.returncode, 0, 'mount -i -o remount,ro: %s' % r.stderr.strip())
+
+            def states():
+                return {ls['prot']: {e['state'] for e in ls['extents']}
+                        for ls in admin(fs)['leases']}
+            deadline = time.monotonic() + 10
+            while states().get('rw') != {'revoked'} and time.monotonic() < deadline:
+                time.sleep(0.02)
+            got = states()
+            check_eq(got.get('rw'), {'revoked'}, 'the write lease after the remount (%r)' % got)
+            check('revoked' not in got.get('r', {'revoked'}), 'the read lease after the remount (%r)' % got)
+            lines, _ = rc('lease', p, 0, MiB, 'w', '--open', 'ro')
+            check(lease_line(lines).startswith('ERROR errno=30'), 'w lease after: %r' % lines)
+            check(hw.poll() is None and hr.poll() is None, 'a holder died')
+            check_eq(admin(fs)['kills'], 0, 'nobody killed (the holder acked)')
+        finally:
+            for h in (hw, hr):
+                h.kill()
+            outw, _ = hw.communicate(timeout=10)
+            hr.communicate(timeout=10)
+        check('REVOKE' in outw and 'reason=1' in outw, 'the write holder got no REVOKE: %r' % outw)
+
+
 def test_bad_ranges_einval():
     with H.HoldFS(size='64M') as fs:
         p = mkfile(fs, 'f', MiB)

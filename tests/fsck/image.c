@@ -187,6 +187,22 @@ static int populate(struct hfs_vol *vol)
 		ret = hfs_setxattr(vol, image_lookup(vol, "/x"), "user.v", v,
 				   sizeof(v), 0);
 	}
+	/* an access ACL that says more than the mode (a named user), so it
+	 * is stored: u:rw, u:1000:r, g:r, m:r, o:r */
+	if (!ret) {
+		static const uint8_t acl[] = {
+			2, 0, 0, 0,
+			0x01, 0, 6, 0, 0xff, 0xff, 0xff, 0xff,
+			0x02, 0, 4, 0, 0xe8, 0x03, 0, 0,
+			0x04, 0, 4, 0, 0xff, 0xff, 0xff, 0xff,
+			0x10, 0, 4, 0, 0xff, 0xff, 0xff, 0xff,
+			0x20, 0, 4, 0, 0xff, 0xff, 0xff, 0xff,
+		};
+
+		ret = hfs_setxattr(vol, image_lookup(vol, "/x"),
+				   "system.posix_acl_access", acl, sizeof(acl),
+				   0);
+	}
 	return ret;
 }
 

@@ -274,6 +274,28 @@ static void c_inode_flags(struct img *im)
 	inode_recrc(d);
 }
 
+/* chattr flags on a FIFO (the superblock says IFLAGS): cleared */
+static void c_iflags_misplaced(struct img *im)
+{
+	struct hfs_inode_disk *d = inode_at(im, ino_of(im, "/fifo"));
+	struct hfs_super *s = sb_of(im);
+
+	s->s_feat_ro_compat |= HFS_FEAT_RO_COMPAT_IFLAGS;
+	sb_recrc(s);
+	d->i_flags |= HFS_IF_IMMUTABLE;
+	inode_recrc(d);
+}
+
+/* an append-only file on a superblock without IFLAGS: the flag is
+ * set, the file keeps its flag */
+static void c_iflags_feature(struct img *im)
+{
+	struct hfs_inode_disk *d = inode_at(im, ino_of(im, "/a/f1"));
+
+	d->i_flags |= HFS_IF_APPEND | HFS_IF_NODUMP;
+	inode_recrc(d);
+}
+
 static void c_special_data(struct img *im)
 {
 	struct hfs_inode_disk *d = inode_at(im, ino_of(im, "/fifo"));
@@ -546,6 +568,40 @@ static void c_xattr_dup_name(struct img *im)
 		return;
 	memcpy(e + 1, "user.m000", 9);
 	blk_recrc(blk);
+}
+
+/* /x's access ACL with an unknown version (checksum kept right) */
+static void c_acl_bad(struct img *im)
+{
+	uint8_t *blk;
+	struct hfs_xattr_entry *e = xattr_entry(im, "system.posix_acl_access",
+						&blk);
+
+	if (!e)
+		return;
+	((uint8_t *)(e + 1))[e->x_name_len] = 3;
+	blk_recrc(blk);
+}
+
+/* After the repair /x has no ACL, and its other attributes are all
+ * there. */
+static int post_acl_dropped(struct hfs_vol *vol, char *why, size_t len)
+{
+	uint64_t ino = image_lookup(vol, "/x");
+	char v[64];
+
+	if (!ino || hfs_getxattr(vol, ino, "system.posix_acl_access", v,
+				 sizeof(v)) != -ENODATA) {
+		snprintf(why, len, "/x: the malformed ACL is still there");
+		return -1;
+	}
+	if (hfs_getxattr(vol, ino, "user.a", v, sizeof(v)) != 1 ||
+	    hfs_getxattr(vol, ino, "user.m000", v, sizeof(v)) != 16 ||
+	    hfs_getxattr(vol, ino, "user.v", NULL, 0) <= 0) {
+		snprintf(why, len, "/x: other xattrs went with the ACL");
+		return -1;
+	}
+	return 0;
 }
 
 static void c_xattr_feature(struct img *im)
@@ -1112,6 +1168,10 @@ static const struct fcase cases[] = {
 	  { NULL }, 0, 0, NULL },
 	{ "inode_flags", c_inode_flags, 4, HFS_P1_INODE_FLAGS, { NULL }, 0, 0,
 	  NULL },
+	{ "iflags_misplaced", c_iflags_misplaced, 4, HFS_P1_INODE_FLAGS,
+	  { NULL }, F_PREEN, 1, NULL },
+	{ "iflags_feature", c_iflags_feature, 4, HFS_P1_IFLAGS_FEATURE,
+	  { NULL }, F_PREEN, 1, NULL },
 	{ "special_size", c_special_data, 4, HFS_P1_INODE_SIZE, { NULL }, 0, 0,
 	  NULL },
 	{ "symlink_empty", c_symlink_empty, 4, HFS_P1_SYMLINK_BAD, { "/link" },
@@ -1155,6 +1215,8 @@ static const struct fcase cases[] = {
 	  F_NOXATTR, 0, NULL },
 	{ "xattr_dup_name", c_xattr_dup_name, 4, HFS_P1_XATTR_BAD, { NULL },
 	  F_NOXATTR, 0, NULL },
+	{ "acl_bad", c_acl_bad, 4, HFS_P1_ACL_BAD, { NULL }, F_NOXATTR, 0,
+	  post_acl_dropped },
 	{ "xattr_feature", c_xattr_feature, 4, HFS_P1_XATTR_FEATURE, { NULL },
 	  F_PREEN, 1, NULL },
 	{ "extent_on_xattr_value", c_extent_on_xattr_value, 4,

@@ -789,6 +789,91 @@ static void test_acl(void)
 	free(mem);
 }
 
+/* Attribute flags (lib/iflags.c): who may set them, and what each
+ * refuses, through the volume's own checks (the daemon's callers are
+ * checked by the kernel first). */
+static void test_iflags(void)
+{
+	void *mem;
+	struct hfs_region *rg = make_region(&mem);
+	struct hfs_vol *vol = mount_vol(rg, NULL);
+	const struct hfs_flags_caller root = { 0, true, true };
+	const struct hfs_flags_caller owner = { 1000, false, false };
+	const struct hfs_flags_caller stranger = { 2000, false, true };
+	const struct hfs_cred user = { 1000, 1000, 0, NULL, 0 };
+	struct hfs_setattr sa = { .mask = HFS_SET_MODE, .mode = 0600 };
+	struct hfs_attr a, d;
+	uint64_t f, g, off;
+	uint32_t fl = 99;
+
+	CHECK_EQ(hfs_mkdir(vol, HFS_ROOT_INO, "d", 0755, &root_cred, &d), 0);
+	CHECK_EQ(hfs_mknod(vol, d.ino, "f", S_IFREG | 0644, 0, &user, &a), 0);
+	f = a.ino;
+	g = mkfile(vol, d.ino, "g");
+	CHECK_EQ(hfs_write(vol, g, "0123", 4, 0), 4);
+	CHECK_EQ(hfs_write(vol, f, "hello", 5, 0), 5);
+	CHECK_EQ(hfs_getflags(vol, f, &fl), 0);
+	CHECK_EQ(fl, 0);
+	CHECK_EQ(vol->sb.s_feat_ro_compat & HFS_FEAT_RO_COMPAT_IFLAGS, 0);
+	/* who */
+	CHECK_EQ(hfs_setflags(vol, f, HFS_IF_NODUMP, &stranger, NULL), -EPERM);
+	CHECK_EQ(hfs_setflags(vol, f, HFS_IF_APPEND, &owner, NULL), -EPERM);
+	CHECK_EQ(hfs_setflags(vol, f, HFS_IF_NODUMP, &owner, &a), 0);
+	CHECK_EQ(a.flags, HFS_IF_NODUMP);
+	CHECK(vol->sb.s_feat_ro_compat & HFS_FEAT_RO_COMPAT_IFLAGS);
+	CHECK_EQ(hfs_setflags(vol, f, 0x80, &root, NULL), -EOPNOTSUPP);
+	/* append-only */
+	CHECK_EQ(hfs_setflags(vol, f, HFS_IF_APPEND, &root, NULL), 0);
+	CHECK_EQ(hfs_write(vol, f, "x", 1, 0), -EPERM);
+	CHECK_EQ(hfs_write(vol, f, "x", 1, 5), 1);
+	off = 0; /* pwritev2(RWF_NOAPPEND) on an O_APPEND descriptor */
+	CHECK_EQ(hfs_append(vol, f, "y", 1, &off), -EPERM);
+	off = 6;
+	CHECK_EQ(hfs_append(vol, f, "y", 1, &off), 1);
+	CHECK_EQ(hfs_setattr(vol, f, &sa, &a), -EPERM);
+	CHECK_EQ(hfs_fallocate(vol, f, FALLOC_FL_PUNCH_HOLE |
+			       FALLOC_FL_KEEP_SIZE, 0, 4096), -EPERM);
+	CHECK_EQ(hfs_fallocate(vol, f, FALLOC_FL_KEEP_SIZE, 0, 8192), 0);
+	CHECK_EQ(hfs_setxattr(vol, f, "user.a", "1", 1, 0), -EPERM);
+	CHECK_EQ(hfs_copy_range(vol, g, 0, f, 0, 1), -EPERM);
+	CHECK_EQ(hfs_open_flags(vol, f, O_WRONLY), -EPERM);
+	CHECK_EQ(hfs_open_flags(vol, f, O_WRONLY | O_APPEND), 0);
+	hfs_release(vol, f);
+	CHECK_EQ(hfs_unlink(vol, d.ino, "f"), -EPERM);
+	CHECK_EQ(hfs_link(vol, f, HFS_ROOT_INO, "l", &a), -EPERM);
+	CHECK_EQ(hfs_rename(vol, d.ino, "f", d.ino, "f2", 0, NULL), -EPERM);
+	CHECK_EQ(hfs_rename(vol, d.ino, "g", d.ino, "f", 0, NULL), -EPERM);
+	/* immutable; while immutable nothing else changes */
+	CHECK_EQ(hfs_setflags(vol, f, HFS_IF_IMMUTABLE, &root, NULL), 0);
+	CHECK_EQ(hfs_setflags(vol, f, HFS_IF_IMMUTABLE | HFS_IF_NODUMP, &root,
+			      NULL), -EPERM);
+	CHECK_EQ(hfs_append(vol, f, "y", 1, &off), -EPERM);
+	CHECK_EQ(hfs_open_flags(vol, f, O_RDONLY), 0);
+	hfs_release(vol, f);
+	/* a directory: append-only takes names, loses none */
+	CHECK_EQ(hfs_setflags(vol, d.ino, HFS_IF_APPEND, &root, NULL), 0);
+	CHECK(mkfile(vol, d.ino, "new") != 0);
+	CHECK_EQ(hfs_unlink(vol, d.ino, "new"), -EPERM);
+	CHECK_EQ(hfs_setflags(vol, d.ino, HFS_IF_IMMUTABLE, &root, NULL), 0);
+	CHECK_EQ(hfs_mknod(vol, d.ino, "n2", S_IFREG | 0644, 0, &root_cred,
+			   &a), -EPERM);
+	/* kept across a remount */
+	CHECK_EQ(hfs_vol_close(vol), 0);
+	vol = mount_vol(rg, NULL);
+	CHECK_EQ(hfs_getflags(vol, f, &fl), 0);
+	CHECK_EQ(fl, HFS_IF_IMMUTABLE);
+	CHECK_EQ(hfs_getflags(vol, d.ino, &fl), 0);
+	CHECK_EQ(fl, HFS_IF_IMMUTABLE);
+	CHECK_EQ(hfs_getattr(vol, f, &a), 0);
+	CHECK_EQ(a.size, 7);
+	CHECK_EQ(hfs_setflags(vol, d.ino, 0, &root, NULL), 0);
+	CHECK_EQ(hfs_setflags(vol, f, 0, &root, NULL), 0);
+	CHECK_EQ(hfs_unlink(vol, d.ino, "f"), 0);
+	CHECK_EQ(hfs_vol_close(vol), 0);
+	hfs_region_close(rg);
+	free(mem);
+}
+
 int main(void)
 {
 	void *mem;
@@ -818,6 +903,7 @@ int main(void)
 	test_whiteout();
 	test_atime();
 	test_acl();
+	test_iflags();
 	if (failures) {
 		fprintf(stderr, "test_vol: %d failure(s)\n", failures);
 		return 1;
