@@ -538,10 +538,20 @@ static void sigbus_ao(struct hfsd_ctl *c, struct hfsd_client *cl,
 				    "takes a range and no other flag");
 		return;
 	}
+	/* the length is the range the kernel would name: si_addr_lsb */
+	if (m->length < 4096 || m->length > (1u << 30) ||
+	    (m->length & (m->length - 1)) || m->offset % m->length) {
+		hfsd_ctl_send_error(c, cl, m->h.id, EINVAL, "a SIGBUS drill "
+				    "takes a power-of-two length from 4 KiB to "
+				    "1 GiB, at an offset aligned to it (the "
+				    "range a machine check names)");
+		return;
+	}
 	hfsd_log(LOG_WARNING, "control: uid 0 pid %d sends the daemon SIGBUS "
-		 "BUS_MCEERR_AO at region byte %#" PRIx64 " (drill)",
-		 (int)cl->pid, m->offset);
-	r = hfs_region_send_ao(c->d->rg, m->offset);
+		 "BUS_MCEERR_AO at region byte %#" PRIx64 ", lsb %d (drill)",
+		 (int)cl->pid, m->offset, __builtin_ctzll(m->length));
+	r = hfs_region_send_ao(c->d->rg, m->offset,
+			       (unsigned)__builtin_ctzll(m->length));
 	if (r < 0) {
 		hfsd_ctl_send_error(c, cl, m->h.id, -r, r == -ERANGE
 				    ? "range outside the region"

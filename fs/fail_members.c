@@ -36,6 +36,9 @@ static void lost(struct hfsd_fail *f, unsigned i, const char *source)
 	if (i == 0 || i >= n || f->mem[i].lost)
 		return;
 	f->mem[i].lost = true;
+	/* first of all: no more copies into a mirror on it */
+	if (dv[i].role & HFS_DEV_ROLE_MIRROR)
+		hfs_region_mirror_stop(f->d->rg);
 	hfsd_log(LOG_CRIT, "failure: device %u of the volume (%s) lost: %s; "
 		 "failing the files with data on it", i, dv[i].path, source);
 	hfsd_notify_failure(f, dv[i].base, dv[i].size, 0, source);
@@ -120,6 +123,18 @@ static const char *devdax_gone(struct hfsd_fail *f,
 
 void hfsd_fail_members_tick(struct hfsd_fail *f)
 {
+	uint64_t moff;
+
+	/* a copy into the mirror faulted (and stopped it): whose device? */
+	if (!f->mirror_noted && hfs_region_mirror_fault(f->d->rg, &moff)) {
+		f->mirror_noted = true;
+		if (!hfsd_fail_members_fault(f, moff))
+			hfsd_log(LOG_ERR, "failure: a copy into the mirror of "
+				 "device 0 faulted at %#" PRIx64 " and the "
+				 "mirror was stopped, but its device looks "
+				 "intact; the metadata is on device 0 alone "
+				 "until the next mount", moff);
+	}
 	for (unsigned i = 1; i < f->nmem && !f->shutdown; i++) {
 		struct hfsd_fail_member *w = &f->mem[i];
 		const struct hfs_region *m = hfs_region_member(f->d->rg, i);

@@ -73,34 +73,51 @@ void hfsd_fail_post(struct hfsd_fail *f, uint64_t off, uint64_t len,
 	post(f, off, len, flags, 0, source);
 }
 
-/* Volume fault hook: any thread, maybe under the volume lock. */
-void hfsd_fail_fault_hook(void *ctx, uint64_t off, int si_code)
+static bool is_mce(int si_code)
+{
+	return si_code == BUS_MCEERR_AR || si_code == BUS_MCEERR_AO;
+}
+
+/* Volume fault hook: any thread, maybe under the volume lock.  A machine
+ * check is queued with the whole range the kernel named (si_addr_lsb: a
+ * page, or the 2 MiB mapping it had to take away whole), any other fault
+ * with its address. */
+void hfsd_fail_fault_hook(void *ctx, const struct hfs_fault *fl)
 {
 	struct hfsd_fail *f = ctx;
+	uint64_t off = fl->off, len = HFS_FAIL_GRANULE;
 
 	pthread_mutex_lock(&f->lock);
 	/* one pending address error is enough: it is confirmed anyway */
 	for (unsigned i = 0; i < f->qn; i++)
-		if (f->q[i].si_code == BUS_ADRERR && si_code == BUS_ADRERR) {
+		if (f->q[i].si_code == BUS_ADRERR &&
+		    fl->si_code == BUS_ADRERR) {
 			pthread_mutex_unlock(&f->lock);
 			return;
 		}
 	pthread_mutex_unlock(&f->lock);
-	post(f, off, HFS_FAIL_GRANULE, 0, si_code, "sigbus");
+	if (is_mce(fl->si_code))
+		hfs_fault_range(fl, &off, &len);
+	post(f, off, len, 0, fl->si_code, "sigbus");
 }
 
 /* The region's AO hook: the kernel's early notice of poison in a page
- * the daemon maps, outside any guarded access.  In the SIGBUS handler:
- * a free slot and the eventfd, nothing else. */
-static void ao_hook(void *ctx, uint64_t off)
+ * (or a mapping of 2^lsb bytes) the daemon maps, outside any guarded
+ * access.  In the SIGBUS handler: a free slot and the eventfd, nothing
+ * else.  A slot holds the range's start (a multiple of 4 KiB at least)
+ * with its lsb (12 to 30) in the low bits: never 0. */
+static void ao_hook(void *ctx, const struct hfs_fault *fl)
 {
 	struct hfsd_fail *f = ctx;
 	int saved = errno;
+	uint64_t off, len;
 
+	hfs_fault_range(fl, &off, &len);
 	for (unsigned i = 0; i < HFSD_FAIL_AOMAX; i++) {
 		uint64_t none = 0;
 
-		if (atomic_compare_exchange_strong(&f->ao[i], &none, off + 1)) {
+		if (atomic_compare_exchange_strong(&f->ao[i], &none,
+						   off | (uint64_t)__builtin_ctzll(len))) {
 			hfsd_fail_wake(f);
 			errno = saved;
 			return;
@@ -114,9 +131,11 @@ static void ao_hook(void *ctx, uint64_t off)
 /* A SIGBUS in a guarded access: confirm and classify. */
 static void handle_fault(struct hfsd_fail *f, const struct hfsd_fail_qev *q)
 {
-	if (q->si_code == BUS_MCEERR_AR || q->si_code == BUS_MCEERR_AO) {
-		hfsd_notify_failure(f, q->off & ~(uint64_t)(HFS_FAIL_GRANULE - 1),
-				    HFS_FAIL_GRANULE, HFS_FAIL_MEDIA,
+	if (is_mce(q->si_code)) {
+		/* the whole range the kernel named: it took that much away
+		 * from every mapper, and which page in it is bad cannot be
+		 * told without touching it */
+		hfsd_notify_failure(f, q->off, q->len, HFS_FAIL_MEDIA,
 				    "sigbus (machine check)");
 		return;
 	}
@@ -143,8 +162,8 @@ static void drain_ao(struct hfsd_fail *f)
 
 		if (!v)
 			continue;
-		q.off = v - 1;
-		q.len = HFS_FAIL_GRANULE;
+		q.off = v & ~(uint64_t)0xfff;
+		q.len = 1ull << (v & 0xfff);
 		handle_fault(f, &q);
 	}
 	if (lost)

@@ -66,6 +66,7 @@ struct hfsd_fail {
 	 * indexed by device; [0] unused (the fields above are device 0's) */
 	struct hfsd_fail_member mem[HFS_MEMBERS_MAX];
 	unsigned nmem;
+	bool mirror_noted;       /* a faulted mirror copy was looked at */
 	uint64_t seen[HFSD_FAIL_SEENMAX][2]; /* badblocks lines handled */
 	unsigned nseen;
 	struct hfsd_ratelog probe_log; /* probes that could not run */
@@ -133,7 +134,7 @@ bool hfsd_fail_members_uevent(struct hfsd_fail *f, const char *action,
 bool hfsd_fail_members_fault(struct hfsd_fail *f, uint64_t off);
 
 /* The volume fault hook (hfs_vol_set_fault_hook; ctx: f). */
-void hfsd_fail_fault_hook(void *ctx, uint64_t off, int si_code);
+void hfsd_fail_fault_hook(void *ctx, const struct hfs_fault *fl);
 
 static inline double hfsd_fail_ms_since(const struct timespec *a)
 {

@@ -250,7 +250,8 @@ void fsck_claims_sort(struct fsck *f)
 		if (f->cl[i].kind != CL_DEAD)
 			f->cl[out++] = f->cl[i];
 	f->ncl = out;
-	qsort(f->cl, f->ncl, sizeof(*f->cl), claim_cmp);
+	if (f->ncl) /* cl may be NULL: a filesystem with no block in use */
+		qsort(f->cl, f->ncl, sizeof(*f->cl), claim_cmp);
 	f->nsorted = f->ncl;
 }
 

@@ -175,7 +175,8 @@ int p1_dslots_load(struct fsck *f)
 			ds->cand[ds->ncand++] = (struct fsck_dslot_cand){
 				ds->v[k].ds_ino, k };
 	}
-	qsort(ds->cand, ds->ncand, sizeof(*ds->cand), cand_cmp);
+	if (ds->ncand)
+		qsort(ds->cand, ds->ncand, sizeof(*ds->cand), cand_cmp);
 	return 0;
 }
 

@@ -245,6 +245,53 @@ static void check_iflags_feature(struct fsck *f, const struct p1_img *m)
 	}
 }
 
+/* In a volume of several devices every directory, extent-overflow and
+ * xattr block lies on a metadata device (lib/placement.c): a data
+ * device's loss must never cost more than file data.  Reported, not
+ * moved. */
+static bool on_meta_device(const struct fsck *f, uint64_t b)
+{
+	/* with a mirror: inside device 0's metadata zone, or it is not
+	 * mirrored */
+	if (f->sb.s_meta_end)
+		return b >= f->sb.s_pool_off / HFS_BLOCK_SIZE &&
+		       b < f->sb.s_meta_end / HFS_BLOCK_SIZE;
+	for (uint32_t i = 0; i < f->devtab.t_count; i++) {
+		const struct hfs_dev_entry *d = &f->devtab.t_dev[i];
+		uint64_t lo = d->d_pool_off / HFS_BLOCK_SIZE;
+
+		if (b >= lo && b < lo + d->d_pool_blocks)
+			return d->d_role & HFS_DEV_ROLE_META;
+	}
+	return true; /* outside every pool: other checks say so */
+}
+
+static void check_placement(struct fsck *f, const struct p1_img *m)
+{
+	uint64_t b = 0;
+	const char *what = NULL;
+
+	if (!f->devtab.t_count || m->clear)
+		return;
+	for (uint32_t i = 0; S_ISDIR(m->d.i_mode) && i < m->n && !what; i++)
+		if (!on_meta_device(f, m->v[i].e_pblk))
+			b = m->v[i].e_pblk, what = "directory";
+	for (uint32_t i = 0; i < m->nchain && !what; i++)
+		if (!on_meta_device(f, m->chain[i]))
+			b = m->chain[i], what = "extent overflow";
+	for (uint32_t i = 0; i < m->nxa && !what; i++)
+		if (!on_meta_device(f, m->xa[i]))
+			b = m->xa[i], what = "xattr";
+	if (what)
+		fix_problem(f, HFS_P1_META_PLACEMENT, m->ino, b * HFS_BLOCK_SIZE,
+			    "inode %" PRIu64 ": %s block %" PRIu64 " is outside "
+			    "the metadata %s; losing a device would cost more "
+			    "than file data", m->ino, what, b,
+			    f->sb.s_meta_end ? "zone (not mirrored)"
+					     : "device");
+}
+
+
 /* ------------------------------------------------------ one inode */
 
 static int examine(struct fsck *f, struct p1_img *m)
@@ -274,7 +321,10 @@ static int examine(struct fsck *f, struct p1_img *m)
 		else
 			check_special(m);
 	}
-	return p1_check_xattr(f, m);
+	ret = p1_check_xattr(f, m);
+	if (!ret)
+		check_placement(f, m);
+	return ret;
 }
 
 /* Write the repaired inode (YES/PREEN); failures become uncorrected. */

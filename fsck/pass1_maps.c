@@ -459,7 +459,8 @@ static int xa_walk(struct xa_check *c)
 		c->at = c->m->d.i_xattr_blk;
 		return -EUCLEAN;
 	}
-	qsort(c->names, c->nnames, sizeof(*c->names), name_cmp);
+	if (c->nnames)
+		qsort(c->names, c->nnames, sizeof(*c->names), name_cmp);
 	for (size_t i = 1; i < c->nnames; i++)
 		if (!strcmp(c->names[i - 1], c->names[i])) {
 			c->why = "holding a name twice";

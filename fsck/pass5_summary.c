@@ -53,7 +53,8 @@ static uint64_t used_blocks(struct fsck *f)
 	uint64_t used = 0, end = 0;
 
 	fsck_claims_sort(f);
-	qsort(f->cl, f->ncl, sizeof(*f->cl), by_pblk);
+	if (f->ncl) /* cl may be NULL */
+		qsort(f->cl, f->ncl, sizeof(*f->cl), by_pblk);
 	f->nsorted = 0;
 	for (size_t i = 0; i < f->ncl; i++) {
 		uint64_t s = f->cl[i].pblk, e = s + f->cl[i].len;
@@ -300,6 +301,55 @@ static void write_final(struct fsck *f, struct summary *s, bool backup)
 		fsck_fix_failed(f, ret);
 }
 
+/* A volume of several devices with a mirror: the mirror holds device 0's
+ * bytes [0, s_meta_end) as they are now (everything fsck wrote went to
+ * both).  Blocks that differ (a crash between the two copies of a
+ * store, media trouble on one side) are rewritten from device 0, which
+ * the passes before have just checked. */
+static int check_mirror(struct fsck *f)
+{
+	uint64_t len, moff, ndiff = 0, first = 0;
+	uint8_t *a, *b;
+	int ret = 0;
+
+	if (!hfs_region_mirrored(f->rg, &len, &moff))
+		return 0;
+	a = malloc(BLK);
+	b = malloc(BLK);
+	if (!a || !b) {
+		free(a);
+		free(b);
+		return -ENOMEM;
+	}
+	for (uint64_t off = 0; off < len; off += BLK) {
+		if (fsck_read(f, off, a, BLK) || fsck_read(f, moff + off, b, BLK))
+			continue; /* unreadable: the passes said so */
+		if (memcmp(a, b, BLK) == 0)
+			continue;
+		if (!ndiff++)
+			first = off;
+	}
+	if (ndiff && fix_problem(f, HFS_P5_MIRROR_STALE, 0, moff + first,
+				 "%" PRIu64 " block%s of the mirror of device 0 "
+				 "(at %#" PRIx64 ") differ%s from device 0, "
+				 "the first at %#" PRIx64, ndiff,
+				 ndiff == 1 ? "" : "s", moff,
+				 ndiff == 1 ? "s" : "", first)) {
+		for (uint64_t off = first; off < len && !ret; off += BLK) {
+			if (fsck_read(f, off, a, BLK) ||
+			    fsck_read(f, moff + off, b, BLK) ||
+			    memcmp(a, b, BLK) == 0)
+				continue;
+			ret = fsck_write(f, moff + off, a, BLK);
+		}
+		if (ret)
+			fsck_fix_failed(f, ret);
+	}
+	free(a);
+	free(b);
+	return 0;
+}
+
 int fsck_pass5(struct fsck *f)
 {
 	struct summary s = { 0 };
@@ -318,5 +368,5 @@ int fsck_pass5(struct fsck *f)
 	if (ret)
 		return ret;
 	write_final(f, &s, backup);
-	return 0;
+	return check_mirror(f);
 }

@@ -71,6 +71,8 @@ static const struct hfs_fsck_problem_desc table[] = {
 	ROW(P1_XATTR_FEATURE, 1, PREEN, "set the feature flag"),
 	ROW(P1_IFLAGS_FEATURE, 1, PREEN, "set the feature flag"),
 	ROW(P1_ACL_BAD, 1, 0, "drop the ACL"),
+	ROW(P1_META_PLACEMENT, 1, NOFIX,
+	    "none: copy the files elsewhere before that device fails"),
 
 	ROW(P1B_DUP_BLOCKS, 1, 0, "give the later owner its own copy"),
 	ROW(P1B_ON_BAD, 1, 0, "mark the range lost"),
@@ -102,6 +104,7 @@ static const struct hfs_fsck_problem_desc table[] = {
 	ROW(P5_BACKUP_GEOMETRY, 5, PREEN, "rewrite it from the primary"),
 	ROW(P5_HEALTH_TORN, 5, PREEN, "clear the slot"),
 	ROW(P5_HEALTH_IO, 5, NOFIX, "none"),
+	ROW(P5_MIRROR_STALE, 5, PREEN, "rewrite the mirror from device 0"),
 };
 
 const struct hfs_fsck_problem_desc *hfs_fsck_problem_table(unsigned *n)

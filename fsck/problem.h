@@ -55,6 +55,7 @@ enum hfs_fsck_code {
 	HFS_P1_XATTR_FEATURE = 0x0117,   /* xattr chain, XATTR_CHAIN unset */
 	HFS_P1_IFLAGS_FEATURE = 0x0118,  /* chattr flags, IFLAGS unset */
 	HFS_P1_ACL_BAD = 0x0119,         /* a malformed stored POSIX ACL */
+	HFS_P1_META_PLACEMENT = 0x011a,  /* metadata on a data-only device */
 
 	/* pass 1b: block ownership */
 	HFS_P1B_DUP_BLOCKS = 0x1801,     /* blocks claimed twice */
@@ -91,6 +92,8 @@ enum hfs_fsck_code {
 	HFS_P5_BACKUP_GEOMETRY = 0x0504,
 	HFS_P5_HEALTH_TORN = 0x0505,
 	HFS_P5_HEALTH_IO = 0x0506,
+	HFS_P5_MIRROR_STALE = 0x0507,    /* mirror of device 0's metadata
+					    differs: rewrite it */
 };
 
 /* Table row flags */

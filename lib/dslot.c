@@ -34,6 +34,7 @@
 #include "eof_tail_i.h"
 #include "extent_i.h"
 #include "file_i.h"
+#include "holders_i.h"
 #include "inode_i.h"
 #include "journal_i.h"
 #include "media.h"
@@ -508,6 +509,10 @@ static int arm_locked(struct hfs_vol *vol, struct hfs_inode *ip, uint32_t *out)
 
 /* Lock order: iolock, then vol->lock.  *ipp pinned by the caller's open
  * file (a lease request passes the file's descriptor). */
+/* The regular file ino, pinned (an open reference: a FORGET on another
+ * thread cannot free it while we wait for its I/O lock; the detach runs
+ * on the data-path worker, after the last close).  Unpin with
+ * hfs_release(vol, ino). */
 static int inode_for(struct hfs_vol *vol, uint64_t ino, struct hfs_inode **ipp)
 {
 	int ret = hfs_vol_lock(vol, true);
@@ -515,10 +520,14 @@ static int inode_for(struct hfs_vol *vol, uint64_t ino, struct hfs_inode **ipp)
 	if (ret)
 		return ret;
 	*ipp = hfs_iget(vol, ino);
+	if (*ipp && !S_ISREG((*ipp)->d.i_mode))
+		ret = -EINVAL;
+	else if (*ipp)
+		hfs_inode_open_get_locked(vol, *ipp);
 	hfs_vol_unlock(vol);
 	if (!*ipp)
 		return -ENOENT;
-	return S_ISREG((*ipp)->d.i_mode) ? 0 : -EINVAL;
+	return ret;
 }
 
 int hfs_dslot_attach(struct hfs_vol *vol, uint64_t ino, uint32_t *idx)
@@ -543,6 +552,7 @@ int hfs_dslot_attach(struct hfs_vol *vol, uint64_t ino, uint32_t *idx)
 		hfs_vol_unlock(vol);
 	}
 	pthread_rwlock_unlock(&ip->iolock);
+	hfs_release(vol, ino);
 	return ret;
 }
 
@@ -593,12 +603,14 @@ int hfs_dslot_detach(struct hfs_vol *vol, uint64_t ino, uint32_t idx)
 	pthread_rwlock_wrlock(&ip->iolock);
 	if (ip->ds != idx + 1) {
 		pthread_rwlock_unlock(&ip->iolock);
+		hfs_release(vol, ino);
 		return 0;
 	}
 	ret = hfs_vol_lock(vol, true);
 	if (!ret && --vol->ds.v[idx].refs > 0) {
 		hfs_vol_unlock(vol);
 		pthread_rwlock_unlock(&ip->iolock);
+		hfs_release(vol, ino);
 		return 0;
 	}
 	if (!ret) {
@@ -615,6 +627,9 @@ int hfs_dslot_detach(struct hfs_vol *vol, uint64_t ino, uint32_t idx)
 		pthread_mutex_unlock(&vol->lock);
 	}
 	pthread_rwlock_unlock(&ip->iolock);
+	/* the last reference may go here: an unlinked file is deleted now,
+	 * its slot disarmed above */
+	hfs_release(vol, ino);
 	return ret;
 }
 

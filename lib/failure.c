@@ -33,7 +33,7 @@
 #define BLK ((uint64_t)HFS_BLOCK_SIZE)
 
 void hfs_vol_set_fault_hook(struct hfs_vol *vol,
-			    void (*fn)(void *ctx, uint64_t off, int si_code),
+			    void (*fn)(void *ctx, const struct hfs_fault *f),
 			    void *ctx)
 {
 	pthread_mutex_lock(&vol->lock);
@@ -45,10 +45,10 @@ void hfs_vol_set_fault_hook(struct hfs_vol *vol,
 void hfs_vol_fault(struct hfs_vol *vol, const struct hfs_fault *f)
 {
 	/* read without the lock: set once before concurrent use */
-	void (*fn)(void *, uint64_t, int) = vol->fault_hook;
+	void (*fn)(void *, const struct hfs_fault *) = vol->fault_hook;
 
 	if (fn && f->si_code)
-		fn(vol->fault_ctx, f->off, f->si_code);
+		fn(vol->fault_ctx, f);
 }
 
 void hfs_vol_shutdown(struct hfs_vol *vol)

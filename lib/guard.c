@@ -53,6 +53,7 @@ struct guard_frame {
 	struct guard_frame *prev;    /* enclosing guard of this thread */
 	volatile uint64_t off;       /* written by the handler */
 	volatile int code;
+	volatile unsigned lsb;
 };
 
 /* initial-exec: the handler reads it, and a dynamic TLS access could
@@ -100,7 +101,7 @@ static void guard_chain(int sig, siginfo_t *si, void *uctx)
 #define GUARD_AO_MAX 4
 static struct {
 	_Atomic uintptr_t lo, hi;
-	void (*_Atomic fn)(void *ctx, uint64_t off);
+	void (*_Atomic fn)(void *ctx, const struct hfs_fault *f);
 	void *_Atomic ctx;
 } ao_hooks[GUARD_AO_MAX];
 static atomic_int ao_inflight;
@@ -108,22 +109,38 @@ static pthread_mutex_t ao_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* An action-optional machine check in a hooked region: true if a hook
  * took it. */
-static bool ao_take(uintptr_t addr)
+static bool ao_take(uintptr_t addr, unsigned lsb)
 {
 	bool taken = false;
 
 	atomic_fetch_add(&ao_inflight, 1);
 	for (int i = 0; i < GUARD_AO_MAX && !taken; i++) {
-		void (*fn)(void *, uint64_t) = atomic_load(&ao_hooks[i].fn);
+		void (*fn)(void *, const struct hfs_fault *) =
+			atomic_load(&ao_hooks[i].fn);
 		uintptr_t lo = atomic_load(&ao_hooks[i].lo);
 
 		if (fn && addr >= lo && addr < atomic_load(&ao_hooks[i].hi)) {
-			fn(atomic_load(&ao_hooks[i].ctx), addr - lo);
+			struct hfs_fault f = { addr - lo, BUS_MCEERR_AO, lsb };
+
+			fn(atomic_load(&ao_hooks[i].ctx), &f);
 			taken = true;
 		}
 	}
 	atomic_fetch_sub(&ao_inflight, 1);
 	return taken;
+}
+
+static bool mce(const siginfo_t *si)
+{
+	return si->si_code == BUS_MCEERR_AR || si->si_code == BUS_MCEERR_AO;
+}
+
+void hfs_fault_range(const struct hfs_fault *f, uint64_t *off, uint64_t *len)
+{
+	unsigned lsb = f->lsb < 12 ? 12 : f->lsb > 30 ? 30 : f->lsb;
+
+	*len = 1ull << lsb;
+	*off = f->off & ~(*len - 1);
 }
 
 static void guard_handler(int sig, siginfo_t *si, void *uctx)
@@ -137,12 +154,13 @@ static void guard_handler(int sig, siginfo_t *si, void *uctx)
 		if (addr >= fr->lo && addr < fr->hi) {
 			fr->off = addr - fr->lo;
 			fr->code = si->si_code;
+			fr->lsb = mce(si) ? si->si_addr_lsb : 0;
 			sigprocmask(SIG_SETMASK,
 				    &((ucontext_t *)uctx)->uc_sigmask, NULL);
 			siglongjmp(fr->jb, 1);
 		}
 	}
-	if (si->si_code == BUS_MCEERR_AO && ao_take(addr)) {
+	if (si->si_code == BUS_MCEERR_AO && ao_take(addr, si->si_addr_lsb)) {
 		errno = saved_errno;
 		return;
 	}
@@ -163,7 +181,8 @@ static void guard_install(void)
 }
 
 int hfs_region_set_ao_hook(const struct hfs_region *rg,
-			   void (*fn)(void *ctx, uint64_t off), void *ctx)
+			   void (*fn)(void *ctx, const struct hfs_fault *f),
+			   void *ctx)
 {
 	struct timespec ms = { 0, 1000000 };
 	uintptr_t lo = (uintptr_t)rg->base;
@@ -198,17 +217,20 @@ int hfs_region_set_ao_hook(const struct hfs_region *rg,
 	return r;
 }
 
-int hfs_region_send_ao(const struct hfs_region *rg, uint64_t off)
+int hfs_region_send_ao(const struct hfs_region *rg, uint64_t off,
+		       unsigned lsb)
 {
 	siginfo_t si;
 
 	if (!rg->base || off >= rg->size)
 		return -ERANGE;
+	if (lsb < 12 || lsb > 30)
+		return -EINVAL;
 	memset(&si, 0, sizeof(si));
 	si.si_signo = SIGBUS;
 	si.si_code = BUS_MCEERR_AO;
 	si.si_addr = rg->base + off;
-	si.si_addr_lsb = 12;
+	si.si_addr_lsb = (short)lsb;
 	if (syscall(SYS_rt_tgsigqueueinfo, getpid(), syscall(SYS_gettid),
 		    SIGBUS, &si))
 		return -errno;
@@ -229,11 +251,13 @@ int hfs_region_guard(const struct hfs_region *rg, int (*fn)(void *arg),
 	fr.prev = cur_frame;
 	fr.off = 0;
 	fr.code = 0;
+	fr.lsb = 0;
 	if (sigsetjmp(fr.jb, 0)) {
 		cur_frame = fr.prev;
 		if (fault) {
 			fault->off = fr.off;
 			fault->si_code = fr.code;
+			fault->lsb = fr.lsb;
 		}
 		return -EIO;
 	}
@@ -325,6 +349,7 @@ int hfs_region_sim_poisoned(const struct hfs_region *rg, uint64_t off,
 			if (fault) {
 				fault->off = off > s ? off : s;
 				fault->si_code = BUS_MCEERR_AR;
+				fault->lsb = 12;
 			}
 			return -EIO;
 		}

@@ -104,6 +104,34 @@ bool hfs_devtab_ok(const struct hfs_devtab *t, const struct hfs_super *sb,
 			 sb->s_pool_blocks);
 		return false;
 	}
+	if (t->t_mirror_dev) {
+		const struct hfs_dev_entry *dm = t->t_mirror_dev < t->t_count
+							 ? &t->t_dev[t->t_mirror_dev]
+							 : NULL;
+		uint64_t mlen = (sb->s_meta_end + au - 1) / au * au;
+
+		if (sb->s_meta_end <= sb->s_pool_off || sb->s_meta_end % au ||
+		    sb->s_meta_end > d0->d_pool_off + d0->d_pool_blocks * BLK) {
+			snprintf(why, wlen, "the metadata zone of device 0 "
+				 "(up to %#" PRIx64 ") is not inside its pool",
+				 sb->s_meta_end);
+			return false;
+		}
+		if (!dm || !(dm->d_role & HFS_DEV_ROLE_MIRROR) ||
+		    t->t_mirror_off < dm->d_base + BLK ||
+		    t->t_mirror_off % au ||
+		    t->t_mirror_off + mlen > dm->d_pool_off) {
+			snprintf(why, wlen, "the mirror of device 0 (device %u "
+				 "at %#" PRIx64 ") is not inside that device "
+				 "before its pool", t->t_mirror_dev,
+				 t->t_mirror_off);
+			return false;
+		}
+	} else if (t->t_mirror_off || sb->s_meta_end) {
+		snprintf(why, wlen, "a mirror offset or metadata zone without a "
+			 "mirror device");
+		return false;
+	}
 	{
 		const struct hfs_dev_entry *dl = &t->t_dev[t->t_count - 1];
 
@@ -317,5 +345,13 @@ int hfs_members_assemble(struct hfs_region *rg, const struct hfs_super *sb,
 		return ret;
 	}
 	offs[0] = 0;
-	return hfs_region_assemble(rg, by_index + 1, offs, t->t_count, err);
+	ret = hfs_region_assemble(rg, by_index + 1, offs, t->t_count, err);
+	if (ret || !t->t_mirror_dev)
+		return ret;
+	if (!by_index[t->t_mirror_dev]) {
+		/* the mirror's device is lost (recorded, or missing with -o
+		 * degraded): device 0 goes on alone */
+		return 0;
+	}
+	return hfs_region_set_mirror(rg, sb->s_meta_end, t->t_mirror_off, err);
 }

@@ -45,11 +45,12 @@ static int random_uuid(uint8_t u[16], const char *path, struct hfs_err *err)
 }
 
 /* Member i's entry: mapped HFS_MEMBER_SPACING-aligned after the previous
- * member; one allocation unit of header, then pool to the last whole
- * unit. */
+ * member; one allocation unit of header, then mirror bytes (the mirror of
+ * device 0, on device 1 only), then pool to the last whole unit. */
 static int plan_member(const struct hfs_region *m, unsigned i,
 		       const struct hfs_super *sb, uint64_t prev_end,
-		       struct hfs_dev_entry *d, struct hfs_err *err)
+		       uint64_t mirror, struct hfs_dev_entry *d,
+		       struct hfs_err *err)
 {
 	uint64_t au = sb->s_alloc_unit, end;
 
@@ -64,8 +65,14 @@ static int plan_member(const struct hfs_region *m, unsigned i,
 				   m->size, HFS_MIN_REGION);
 	d->d_base = align_up(prev_end, HFS_MEMBER_SPACING);
 	d->d_size = m->size;
-	d->d_pool_off = d->d_base + au;
+	d->d_pool_off = d->d_base + au + mirror;
 	end = d->d_base + m->size / au * au;
+	if (end < d->d_pool_off + 4 * au && mirror)
+		return hfs_err_set(err, -EINVAL, "%s: too small to hold the "
+				   "mirror of the first device (%" PRIu64
+				   " bytes) and 4 allocation units of %" PRIu64
+				   " bytes; give a larger device second, or "
+				   "--no-mirror", m->path, mirror, au);
 	if (end < d->d_pool_off + 4 * au)
 		return hfs_err_set(err, -EINVAL, "%s: too small for 4 "
 				   "allocation units of %" PRIu64 " bytes",
@@ -73,7 +80,7 @@ static int plan_member(const struct hfs_region *m, unsigned i,
 	d->d_pool_blocks = (end - d->d_pool_off) / BLK;
 	d->d_align = (uint32_t)m->align;
 	d->d_state = HFS_DEV_ACTIVE;
-	d->d_role = HFS_DEV_ROLE_DATA;
+	d->d_role = HFS_DEV_ROLE_DATA | (mirror ? HFS_DEV_ROLE_MIRROR : 0);
 	(void)i;
 	return random_uuid(d->d_uuid, m->path, err);
 }
@@ -103,9 +110,77 @@ static int write_header(struct hfs_region *m, unsigned i,
 	return 0;
 }
 
+/* Device 0's metadata zone, at the start of its pool: meta_size bytes,
+ * or by default 1/32 of its pool (at least 4 MiB, at most 8 GiB), whole
+ * allocation units; 4 units at least are left for data. */
+static int meta_zone(const struct hfs_region *rg, struct hfs_super *sb,
+		     uint64_t meta_size, struct hfs_err *err)
+{
+	uint64_t au = sb->s_alloc_unit, pool = sb->s_pool_blocks * BLK;
+	uint64_t z = meta_size ? meta_size : pool / 32;
+
+	if (!meta_size)
+		z = z < (4ull << 20) ? 4ull << 20 : z > (8ull << 30) ? 8ull << 30 : z;
+	z = align_up(z, au);
+	if (z + 4 * au > pool)
+		return hfs_err_set(err, -EINVAL, "%s: a metadata zone of %" PRIu64
+				   " bytes leaves no room for data in its pool "
+				   "of %" PRIu64 " bytes; give --meta-size, a "
+				   "larger first device or --no-mirror",
+				   rg->path, z, pool);
+	sb->s_meta_end = sb->s_pool_off + z;
+	return 0;
+}
+
+/* Superblock and device table into the copy of device 0 that starts at
+ * byte at of dst: backup then primary on device 0 itself (at 0), the
+ * primary's only in the mirror (which ends at s_meta_end). */
+static int write_super_and_table(struct hfs_region *dst, uint64_t at,
+				 const struct hfs_super *sb,
+				 const struct hfs_devtab *t)
+{
+	int ret;
+
+	if (at == 0 &&
+	    ((ret = hfs_region_write(dst, sb->s_backup_off + HFS_DEVTAB_OFF,
+				     t, sizeof(*t), NULL)) ||
+	     (ret = hfs_region_write(dst, sb->s_backup_off, sb, sizeof(*sb),
+				     NULL))))
+		return ret;
+	if ((ret = hfs_region_write(dst, at + HFS_DEVTAB_OFF, t, sizeof(*t),
+				    NULL)))
+		return ret;
+	return hfs_region_write(dst, at, sb, sizeof(*sb), NULL);
+}
+
+/* Device 0's metadata areas (block 0 to the pool) into the mirror at byte
+ * at of m. */
+static int copy_metadata(struct hfs_region *rg, struct hfs_region *m,
+			 uint64_t at, const struct hfs_super *sb,
+			 struct hfs_err *err)
+{
+	static uint8_t buf[1 << 20];
+	int ret = 0;
+
+	for (uint64_t off = 0; off < sb->s_pool_off && !ret;
+	     off += sizeof(buf)) {
+		size_t n = sb->s_pool_off - off < sizeof(buf)
+				   ? (size_t)(sb->s_pool_off - off) : sizeof(buf);
+
+		ret = hfs_region_read(rg, off, buf, n, NULL);
+		if (!ret)
+			ret = hfs_region_write(m, at + off, buf, n, NULL);
+	}
+	if (ret)
+		return hfs_err_set(err, ret, "%s: cannot copy the metadata of "
+				   "%s into its mirror: %s", m->path, rg->path,
+				   strerror(-ret));
+	return 0;
+}
+
 int hfs_mkfs_members(struct hfs_region *rg, struct hfs_region **others,
-		     unsigned n, struct hfs_mkfs_result *res,
-		     struct hfs_err *err)
+		     unsigned n, bool mirror, uint64_t meta_size,
+		     struct hfs_mkfs_result *res, struct hfs_err *err)
 {
 	struct hfs_super sb = res->sb;
 	struct hfs_devtab t = { 0 };
@@ -116,6 +191,8 @@ int hfs_mkfs_members(struct hfs_region *rg, struct hfs_region **others,
 	if (n < 2 || n > HFS_MEMBERS_MAX)
 		return hfs_err_set(err, -EINVAL, "%u devices: a volume has 2 "
 				   "to %u", n, HFS_MEMBERS_MAX);
+	if (mirror && (ret = meta_zone(rg, &sb, meta_size, err)))
+		return ret;
 	t.t_magic = HFS_DEVTAB_MAGIC;
 	t.t_count = n;
 	t.t_gen = 1;
@@ -136,11 +213,22 @@ int hfs_mkfs_members(struct hfs_region *rg, struct hfs_region **others,
 					   others[i - 1]->path,
 					   others[i - 1]->granularity,
 					   rg->path, rg->granularity);
-		ret = plan_member(others[i - 1], i, &sb, end, &t.t_dev[i], err);
+		/* device 1 holds the mirror of device 0's metadata, whole
+		 * allocation units after its header */
+		ret = plan_member(others[i - 1], i, &sb, end,
+				  i == 1 && mirror
+					  ? align_up(sb.s_meta_end,
+						     sb.s_alloc_unit)
+					  : 0,
+				  &t.t_dev[i], err);
 		end = t.t_dev[i].d_base + t.t_dev[i].d_size;
 	}
 	if (ret)
 		return ret;
+	if (mirror) {
+		t.t_mirror_dev = 1;
+		t.t_mirror_off = t.t_dev[1].d_base + sb.s_alloc_unit;
+	}
 	hfs_devtab_set_crc(&t);
 	for (unsigned i = 1; i < n; i++) {
 		ret = write_header(others[i - 1], i, &sb, &t, err);
@@ -164,12 +252,18 @@ int hfs_mkfs_members(struct hfs_region *rg, struct hfs_region **others,
 	if (!hfs_devtab_ok(&t, &sb, why, sizeof(why)))
 		return hfs_err_set(err, -EINVAL, "mkfs: computed device table: "
 				   "%s", why);
-	if ((ret = hfs_region_write(rg, sb.s_backup_off + HFS_DEVTAB_OFF, &t,
-				    sizeof(t), NULL)) ||
-	    (ret = hfs_region_write(rg, sb.s_backup_off, &sb, sizeof(sb),
-				    NULL)) ||
-	    (ret = hfs_region_write(rg, HFS_DEVTAB_OFF, &t, sizeof(t), NULL)) ||
-	    (ret = hfs_region_write(rg, 0, &sb, sizeof(sb), NULL)))
+	/* the mirror first: a copy of what hfs_mkfs wrote to device 0 (its
+	 * metadata areas; the pool's free blocks are nobody's), then the
+	 * table and superblock in both, device 0's primary last */
+	if (mirror && (ret = copy_metadata(rg, others[0], sb.s_alloc_unit,
+					   &sb, err)))
+		return ret;
+	if (mirror && (ret = write_super_and_table(others[0], sb.s_alloc_unit,
+						   &sb, &t)))
+		return hfs_err_set(err, ret, "%s: cannot write the mirror's "
+				   "device table: %s", others[0]->path,
+				   strerror(-ret));
+	if ((ret = write_super_and_table(rg, 0, &sb, &t)))
 		return hfs_err_set(err, ret, "%s: cannot write the device "
 				   "table: %s", rg->path, strerror(-ret));
 	res->sb = sb;

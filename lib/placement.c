@@ -5,8 +5,9 @@
  *
  * The rule is simple so an operator can predict it:
  *  - metadata blocks (directories, extent overflow, xattrs) go to the
- *    metadata member (member 0): losing a data member must not cost a
- *    directory;
+ *    metadata member (member 0), into its metadata zone when the volume
+ *    keeps a mirror of it (s_meta_end): losing a data member must not
+ *    cost a directory, and losing member 0 must not either;
  *  - a file's data goes where its data already is (the allocation hint,
  *    the end of its last extent, names the member), so a file stays on
  *    one device and a lost device fails only the files that had data on
@@ -29,6 +30,30 @@ static void member_pool(const struct hfs_vol *vol, unsigned i, uint64_t *lo,
 
 	*lo = d->d_pool_off / HFS_BLOCK_SIZE;
 	*hi = *lo + d->d_pool_blocks;
+}
+
+/* With a mirror, device 0's pool is two: the metadata zone (mirrored)
+ * first, then room for data. */
+static void zone_split(const struct hfs_vol *vol, bool meta, uint64_t *lo,
+		       uint64_t *hi)
+{
+	uint64_t z = vol->sb.s_meta_end / HFS_BLOCK_SIZE;
+
+	if (!z)
+		return;
+	if (meta)
+		*hi = z;
+	else
+		*lo = z;
+}
+
+/* Where file data may go on device i. */
+static void data_pool(const struct hfs_vol *vol, unsigned i, uint64_t *lo,
+		      uint64_t *hi)
+{
+	member_pool(vol, i, lo, hi);
+	if (i == 0)
+		zone_split(vol, false, lo, hi);
 }
 
 int hfs_place_member_of(const struct hfs_vol *vol, uint64_t blk)
@@ -62,7 +87,12 @@ static unsigned emptiest(const struct hfs_vol *vol)
 		if (vol->devtab.t_dev[i].d_state != HFS_DEV_ACTIVE ||
 		    !(vol->devtab.t_dev[i].d_role & HFS_DEV_ROLE_DATA))
 			continue;
-		f = hfs_place_member_free(vol, i);
+		{
+			uint64_t lo, hi;
+
+			data_pool(vol, i, &lo, &hi);
+			f = hfs_alloc_free_in(&vol->alloc, lo, hi);
+		}
 		if (f > best) {
 			best = f;
 			m = i;
@@ -81,17 +111,22 @@ int64_t hfs_place_alloc(struct hfs_vol *vol, enum hfs_rmap_kind kind,
 
 	if (!vol->devtab.t_count)
 		return hfs_alloc_get(&vol->alloc, want, min, align, hint, got);
-	if (kind != HFS_RMAP_DATA)
-		m = 0;
-	else if ((m = hfs_place_member_of(vol, hint)) < 0 || hint == 0 ||
+	if (kind != HFS_RMAP_DATA) {
+		/* metadata: device 0's zone (or pool), never elsewhere */
+		member_pool(vol, 0, &lo, &hi);
+		zone_split(vol, true, &lo, &hi);
+		return hfs_alloc_get_in(&vol->alloc, want, min, align, hint, lo,
+					hi, got);
+	}
+	if ((m = hfs_place_member_of(vol, hint)) < 0 || hint == 0 ||
 		 vol->devtab.t_dev[m].d_state != HFS_DEV_ACTIVE)
 		m = (int)emptiest(vol);
-	member_pool(vol, (unsigned)m, &lo, &hi);
+	data_pool(vol, (unsigned)m, &lo, &hi);
 	b = hfs_alloc_get_in(&vol->alloc, want, min, align, hint, lo, hi, got);
-	if (b != -ENOSPC || kind != HFS_RMAP_DATA)
+	if (b != -ENOSPC)
 		return b;
 	/* full: spill over to whichever member has room */
 	m = (int)emptiest(vol);
-	member_pool(vol, (unsigned)m, &lo, &hi);
+	data_pool(vol, (unsigned)m, &lo, &hi);
 	return hfs_alloc_get_in(&vol->alloc, want, min, align, lo, lo, hi, got);
 }

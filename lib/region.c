@@ -346,6 +346,7 @@ void hfs_region_close(struct hfs_region *rg)
 	if (!rg)
 		return;
 	p = rg->priv;
+	hfs_region_mirror_free(rg);
 	/* members first: their mappings live in member 0's reservation */
 	hfs_region_members_free(rg);
 	if (p && p->map)

@@ -34,6 +34,8 @@ int hfs_region_map_at(struct hfs_region *rg, struct pmem2_vm_reservation *rsv,
 /* "PATH: WHAT: libpmem2: message", the errno of a PMEM2_E_* code */
 int hfs_pmem2_fail(struct hfs_err *err, int ret, const char *path,
 		   const char *what);
+/* region_mirror.c: stop mirroring rg's stores (hfs_region_close) */
+void hfs_region_mirror_free(struct hfs_region *rg);
 /* region_members.c: unmap and close members 1.. (hfs_region_close) */
 void hfs_region_members_free(struct hfs_region *rg);
 

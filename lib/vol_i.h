@@ -102,7 +102,7 @@ struct hfs_vol {
 	struct hfs_inode *kread;  /* inodes the kernel can read cached
 				   * pages of without asking (holders.c) */
 	uint64_t nkread;
-	void (*fault_hook)(void *ctx, uint64_t off, int si_code);
+	void (*fault_hook)(void *ctx, const struct hfs_fault *f);
 	void *fault_ctx;
 	struct hfs_dslots ds;     /* data-path slots (dslot_i.h) */
 };

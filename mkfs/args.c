@@ -40,7 +40,9 @@ static void usage(FILE *f)
 "Create a holdfs filesystem on REGION: a device-dax node (/dev/daxX.Y), a\n"
 "file on an fsdax filesystem, or a plain file standing in for one.  With\n"
 "DEVICEs (same kinds), one volume spans them all, each a failure domain for\n"
-"the file data on it; the metadata stays on REGION (docs/format.md).\n"
+"the file data on it; the metadata is on REGION, with a copy on the first\n"
+"DEVICE, so the volume's namespace survives losing any one device\n"
+"(docs/format.md).\n"
 "\n"
 "Options:\n"
 "  -s, --size SIZE         create REGION (and each DEVICE) as a sparse file\n"
@@ -65,6 +67,12 @@ static void usage(FILE *f)
 "                          (docs/data-path.md; default: one per 256K of\n"
 "                          region, 64 to 4096; 0: no direct data path)\n"
 "  -f, --force             overwrite an existing holdfs\n"
+"      --no-mirror         with DEVICEs: keep no copy of REGION's metadata\n"
+"                          on the first DEVICE; losing REGION then loses the\n"
+"                          volume\n"
+"      --meta-size SIZE    with DEVICEs: REGION's metadata zone (directories,\n"
+"                          extent and xattr blocks), mirrored on the first\n"
+"                          DEVICE (default 1/32 of REGION's pool, 4M to 8G)\n"
 "      --unsafe-region-mode\n"
 "                          format REGION even if users other than its owner\n"
 "                          may read or write it, or it belongs to someone\n"
@@ -155,6 +163,8 @@ int mkfs_parse_args(int argc, char **argv, struct mkfs_args *a)
 		{ "data-path-slots", required_argument, NULL, 'D' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "unsafe-region-mode", no_argument, NULL, 'U' },
+		{ "no-mirror", no_argument, NULL, 'M' },
+		{ "meta-size", required_argument, NULL, 'Z' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
@@ -221,6 +231,14 @@ int mkfs_parse_args(int argc, char **argv, struct mkfs_args *a)
 		case 'f':
 			a->force = true;
 			break;
+		case 'M':
+			a->no_mirror = true;
+			break;
+		case 'Z':
+			if (parse_size(optarg, &a->meta_size) || !a->meta_size)
+				return usage_error("invalid --meta-size '%s'",
+						   optarg);
+			break;
 		case 'U':
 			a->unsafe_region_mode = true;
 			break;
@@ -257,6 +275,15 @@ int mkfs_parse_args(int argc, char **argv, struct mkfs_args *a)
 	a->region = argv[optind];
 	a->devices = argv + optind + 1;
 	a->ndevices = (unsigned)(argc - optind - 1);
+	if ((a->no_mirror || a->meta_size) && !a->ndevices)
+		return usage_error("--no-mirror and --meta-size are for a volume "
+				   "of several devices (REGION DEVICE...)");
+	if (a->no_mirror && a->meta_size)
+		return usage_error("--meta-size sizes the mirrored metadata "
+				   "zone: not with --no-mirror");
+	if (a->no_mirror && !a->ndevices)
+		return usage_error("--no-mirror is for a volume of several "
+				   "devices (REGION DEVICE...)");
 	if (a->ndevices && a->dry_run)
 		return usage_error("--dry-run of a volume of several devices is "
 				   "not supported yet");

@@ -384,7 +384,8 @@ static int format(struct mkfs_args *a)
 	members_alloc_unit(a, rg, m);
 	if (hfs_mkfs(rg, &a->mo, &res, &err) < 0 ||
 	    (a->ndevices &&
-	     hfs_mkfs_members(rg, m, a->ndevices + 1, &res, &err) < 0)) {
+	     hfs_mkfs_members(rg, m, a->ndevices + 1, !a->no_mirror,
+			      a->meta_size, &res, &err) < 0)) {
 		mkfs_fail("%s", err.code ? err.msg : "formatting failed");
 		goto out;
 	}
@@ -393,7 +394,7 @@ static int format(struct mkfs_args *a)
 	if (!a->quiet) {
 		mkfs_print_summary(a, &rd, &res.sb, &bl);
 		if (a->ndevices)
-			mkfs_print_members(a, &res.devtab);
+			mkfs_print_members(a, &res.sb, &res.devtab);
 	}
 	r = 0;
 out:

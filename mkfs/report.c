@@ -110,7 +110,8 @@ void mkfs_print_summary(const struct mkfs_args *a,
 
 /* The members of a volume of several devices, and what losing each
  * costs (the metadata is on member 0 alone so far). */
-void mkfs_print_members(const struct mkfs_args *a, const struct hfs_devtab *t)
+void mkfs_print_members(const struct mkfs_args *a, const struct hfs_super *sb,
+			const struct hfs_devtab *t)
 {
 	char h1[32], h2[32], id[37];
 
@@ -126,9 +127,25 @@ void mkfs_print_members(const struct mkfs_args *a, const struct hfs_devtab *t)
 		       mkfs_human(d->d_pool_blocks * HFS_BLOCK_SIZE, h2,
 				  sizeof(h2)),
 		       d->d_pool_off, mkfs_uuid_str(d->d_uuid, id),
-		       d->d_role & HFS_DEV_ROLE_META ? ", metadata" : "");
+		       d->d_role & HFS_DEV_ROLE_META ? ", metadata"
+		       : d->d_role & HFS_DEV_ROLE_MIRROR ? ", mirror of device 0"
+							 : "");
 	}
-	printf("  metadata     on device 0 only: losing %s loses the volume;\n"
-	       "               losing another device fails only the files with "
-	       "data on it\n", a->region);
+	if (t->t_mirror_dev)
+		printf("  metadata     on device 0 (its areas and a %s zone for "
+		       "directory, extent\n"
+		       "               and xattr blocks), mirrored on device %u; "
+		       "mounting from the\n"
+		       "               mirror is not built yet, so losing %s "
+		       "still loses the\n"
+		       "               volume; losing another device fails only "
+		       "the files with data\n"
+		       "               on it\n",
+		       mkfs_human(sb->s_meta_end - sb->s_pool_off, h1, sizeof(h1)),
+		       t->t_mirror_dev, a->region);
+	else
+		printf("  metadata     on device 0 only (--no-mirror): losing %s "
+		       "loses the volume;\n"
+		       "               losing another device fails only the "
+		       "files with data on it\n", a->region);
 }

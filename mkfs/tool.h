@@ -22,6 +22,8 @@ struct mkfs_args {
 	struct hfs_mkfs_opts mo;
 	bool force, quiet, dry_run;
 	bool unsafe_region_mode; /* format a region others may reach */
+	bool no_mirror;         /* several devices: no mirror of the first */
+	uint64_t meta_size;     /* --meta-size: device 0's metadata zone */
 };
 
 /* Growing list of bad ranges from hfs_region_badblocks. */
@@ -51,7 +53,7 @@ void mkfs_print_summary(const struct mkfs_args *a,
 			const struct region_desc *rd,
 			const struct hfs_super *sb, const struct badlist *bl);
 /* The members of a volume of several devices (after the summary). */
-void mkfs_print_members(const struct mkfs_args *a,
+void mkfs_print_members(const struct mkfs_args *a, const struct hfs_super *sb,
 			const struct hfs_devtab *t);
 
 #endif

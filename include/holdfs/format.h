@@ -161,7 +161,13 @@ struct hfs_super {
 				    * byte offset past the last member's
 				    * pool; 0 otherwise (the pool ends at
 				    * s_pool_off + s_pool_blocks blocks) */
-	uint8_t s_reserved[176];   /* 336 zero */
+	uint64_t s_meta_end;       /* 336 MULTIDEV with a mirror: device 0's
+				    * metadata zone is [s_pool_off,
+				    * s_meta_end) (directory, extent and
+				    * xattr blocks only, never file data);
+				    * [0, s_meta_end) is what the mirror
+				    * copies.  0: no zone, no mirror */
+	uint8_t s_reserved[168];   /* 344 zero */
 };                                 /* 512 */
 static_assert(sizeof(struct hfs_super) == 512, "superblock is 512 bytes");
 
@@ -184,6 +190,7 @@ static_assert(sizeof(struct hfs_super) == 512, "superblock is 512 bytes");
 
 #define HFS_DEV_ROLE_META 0x1u /* holds metadata (member 0) */
 #define HFS_DEV_ROLE_DATA 0x2u /* holds file data */
+#define HFS_DEV_ROLE_MIRROR 0x4u /* holds the mirror of device 0 */
 
 struct hfs_dev_entry {
 	uint8_t d_uuid[16];     /*  0 the member's own UUID (its header's) */
@@ -206,9 +213,12 @@ struct hfs_devtab {
 	uint32_t t_magic; /*  0 HFS_DEVTAB_MAGIC */
 	uint32_t t_count; /*  4 members, 2..HFS_MEMBERS_MAX */
 	uint32_t t_crc;   /*  8 */
-	uint32_t t_pad;   /* 12 */
+	uint32_t t_mirror_dev; /* 12 the device holding the mirror of device
+				* 0, 0: no mirror (mkfs --no-mirror) */
 	uint64_t t_gen;   /* 16 */
-	uint64_t t_pad1;  /* 24 */
+	uint64_t t_mirror_off; /* 24 volume offset of that mirror: a copy of
+				* device 0's bytes [0, s_meta_end), written
+				* with every persisted store there */
 	struct hfs_dev_entry t_dev[HFS_MEMBERS_MAX]; /* 32 */
 };
 static_assert(HFS_DEVTAB_OFF + sizeof(struct hfs_devtab) <= HFS_BLOCK_SIZE,

@@ -5,6 +5,7 @@
 #ifndef HOLDFS_MKFS_H
 #define HOLDFS_MKFS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <holdfs/format.h>
@@ -48,12 +49,16 @@ int hfs_mkfs(struct hfs_region *rg, const struct hfs_mkfs_opts *opts,
 /* Make the region rg, just formatted by hfs_mkfs (res its result; the
  * allocation unit must be a multiple of every member's alignment), the
  * first of n devices; others[0..n-2] become members 1..n-1 (opened
- * read-write, not formatted; they stay the caller's).  Writes their
+ * read-write, not formatted; they stay the caller's).  mirror: member 0
+ * gets a metadata zone at the start of its pool (meta_size bytes, 0 for
+ * the default) and member 1 a copy of member 0's metadata (its areas and
+ * the zone: the metadata survives losing either), taken from member 1's
+ * pool.  Writes their
  * headers, then the device table and the MULTIDEV feature into rg's
  * superblocks; updates res.  docs/format.md "Several devices". */
 int hfs_mkfs_members(struct hfs_region *rg, struct hfs_region **others,
-		     unsigned n, struct hfs_mkfs_result *res,
-		     struct hfs_err *err);
+		     unsigned n, bool mirror, uint64_t meta_size,
+		     struct hfs_mkfs_result *res, struct hfs_err *err);
 
 /* Does rg hold a holdfs superblock (primary or backup, crc valid)?
  * Returns 1 and fills sb if so, 0 if not. */

@@ -62,7 +62,16 @@ struct hfs_region_opts {
 struct hfs_fault {
 	uint64_t off;   /* region offset of the faulting address */
 	int si_code;    /* BUS_ADRERR, BUS_MCEERR_AR, BUS_MCEERR_AO, ... */
+	unsigned lsb;   /* machine checks: the kernel's si_addr_lsb, log2 of
+			 * the poisoned range around off (12: one page, 21:
+			 * a 2 MiB mapping the kernel took away whole);
+			 * 0 for other faults */
 };
+
+/* The range a machine-check fault names: [*off, *off + *len), 2^lsb
+ * bytes aligned around f->off; lsb is taken between 12 and 30 (a page,
+ * the largest device-dax mapping), 12 when the kernel gave none. */
+void hfs_fault_range(const struct hfs_fault *f, uint64_t *off, uint64_t *len);
 
 /* Ranges made to fail like poisoned media in the daemon's guarded
  * accesses (hfs_region_simulate_poison): drills where the kernel cannot
@@ -130,6 +139,23 @@ void hfs_region_close(struct hfs_region *rg);
  * -errno with err filled. */
 int hfs_region_assemble(struct hfs_region *rg, struct hfs_region **others,
 			const uint64_t *offs, unsigned n, struct hfs_err *err);
+/* From now on every store rg persists into volume bytes [0, len) is
+ * written at [mirror_off, mirror_off + len) too (lib/region_mirror.c:
+ * the mirror of device 0's metadata, on another device of the volume).
+ * One mirrored region per process.  0, -EINVAL (the mirror is not inside
+ * a device after the first), -EBUSY. */
+int hfs_region_set_mirror(struct hfs_region *rg, uint64_t len,
+			  uint64_t mirror_off, struct hfs_err *err);
+/* Stop writing the mirror (its device is lost): device 0 goes on alone. */
+void hfs_region_mirror_stop(const struct hfs_region *rg);
+/* Did a copy into the mirror fault (its device gone before the failure
+ * monitor saw it)?  That stopped the mirror; *off: the volume offset. */
+bool hfs_region_mirror_fault(const struct hfs_region *rg, uint64_t *off);
+/* Is rg mirrored (and the mirror not stopped)?  Its length and where
+ * (either pointer may be NULL). */
+bool hfs_region_mirrored(const struct hfs_region *rg, uint64_t *len,
+			 uint64_t *mirror_off);
+
 /* The member holding volume offset off, or -1 (a gap, or past the end).
  * A region of one device: 0 for offsets inside it. */
 int hfs_region_member_of(const struct hfs_region *rg, uint64_t off);
@@ -193,17 +219,22 @@ int hfs_region_sim_poisoned(const struct hfs_region *rg, uint64_t off,
 			    size_t len, struct hfs_fault *fault);
 
 /* Action-optional machine checks (SIGBUS, BUS_MCEERR_AO) at an address
- * of rg's mapping, outside any guarded access, call fn(ctx, region
- * offset) from the signal handler instead of being passed on (which by
- * default kills): fn must be async-signal-safe.  fn NULL removes rg's
+ * of rg's mapping, outside any guarded access, call fn(ctx, fault: the
+ * region offset, BUS_MCEERR_AO and the kernel's si_addr_lsb) from the
+ * signal handler instead of being passed on (which by default kills): fn
+ * must be async-signal-safe.  fn NULL removes rg's
  * hook (waiting, at most 1 s, for a call in flight).  0, -ENOSPC (four
  * regions hooked), or the handler's install error. */
 int hfs_region_set_ao_hook(const struct hfs_region *rg,
-			   void (*fn)(void *ctx, uint64_t off), void *ctx);
+			   void (*fn)(void *ctx, const struct hfs_fault *f),
+			   void *ctx);
 /* Send the calling thread the SIGBUS the kernel sends for an
- * action-optional machine check at region offset off (a drill of the
- * AO path where the kernel cannot poison memory).  0, -ERANGE, -errno. */
-int hfs_region_send_ao(const struct hfs_region *rg, uint64_t off);
+ * action-optional machine check at region offset off naming 2^lsb bytes
+ * (si_addr_lsb: 12 for a page, 21 for a 2 MiB mapping; a drill of the AO
+ * path where the kernel cannot poison memory).  0, -ERANGE, -EINVAL (lsb
+ * not 12 to 30), -errno. */
+int hfs_region_send_ao(const struct hfs_region *rg, uint64_t off,
+		       unsigned lsb);
 
 /* Run fn(arg) with SIGBUS in the region turned into -EIO.  fn must not
  * take locks or allocate: a fault unwinds it with siglongjmp.  Returns

@@ -413,11 +413,12 @@ int hfs_vol_owners(struct hfs_vol *vol, uint64_t off, uint64_t len,
 
 /* ---- Failure pipeline (lib/failure.c, docs/failure-model.md) ----
  * fault hook: called after a guarded region access of the volume failed
- * (SIGBUS: off = region offset, si_code BUS_ADRERR / BUS_MCEERR_*), on
+ * (SIGBUS: the fault's region offset, si_code BUS_ADRERR / BUS_MCEERR_*
+ * and for a machine check the kernel's lsb), on
  * the thread that made the access, possibly with the volume lock held.
  * It must only record the event (no blocking, no volume calls). */
 void hfs_vol_set_fault_hook(struct hfs_vol *vol,
-			    void (*fn)(void *ctx, uint64_t off, int si_code),
+			    void (*fn)(void *ctx, const struct hfs_fault *f),
 			    void *ctx);
 
 /* A failed range, classified once (one rmap read, under the volume

@@ -673,6 +673,40 @@ def test_daemon_sigbus_ao():
         fs.unmount()
 
 
+def test_daemon_sigbus_ao_names_a_whole_mapping():
+    """A machine check naming a 2 MiB mapping (si_addr_lsb 21: what the
+    kernel sends for a PMD-mapped device-dax page, si_addr at the
+    mapping's start, found in the qemu rig): the whole 2 MiB is lost, not
+    only the page at si_addr (the poisoned page may be any of them); the
+    other file is intact.  A length that is not a power of two is
+    refused up front."""
+    with H.HoldFS(size='64M') as fs:
+        files = populate(fs, 2, size=6 << 20)
+        victim = fs.path('f0')
+        start = data_offset(fs, victim)
+        bad = (start + (2 << 20) - 1) // (2 << 20) * (2 << 20)
+        foff = bad - start
+        check(foff + (2 << 20) <= 6 << 20, 'a 2 MiB window inside the victim')
+        r = holdfsctl('inject', '--range', '%d,%d' % (bad, 3 << 20), '--sigbus-ao', fs.mnt)
+        check(r.returncode != 0 and 'power-of-two' in r.stdout + r.stderr,
+              'a 3 MiB AO drill refused: %r %r' % (r.stdout, r.stderr))
+        r = holdfsctl('inject', '--range', '%d,%d' % (bad, 2 << 20), '--sigbus-ao', fs.mnt)
+        check(r.returncode == 0, 'inject --sigbus-ao 2 MiB: %r %r' % (r.stdout, r.stderr))
+        st = wait_state(fs, 'degraded')
+        ev = [e for e in st['events'] if e['source'].startswith('sigbus')]
+        check(ev and ev[-1]['offset'] == bad and ev[-1]['length'] == 2 << 20,
+              'the AO event covers the mapping: %r' % st['events'])
+        with open(victim, 'rb') as f:
+            for at in (foff, foff + (1 << 20) + 4096, foff + (2 << 20) - 4096):
+                f.seek(at)
+                expect_eio(f.read, 4096)
+            f.seek(foff + (2 << 20))
+            check_eq(f.read(4096), files[victim][foff + (2 << 20):foff + (2 << 20) + 4096],
+                     'the page after the mapping')
+        verify(files, skip=(victim,))
+        fs.unmount()
+
+
 # ------------------------------------------------------------- workloads
 
 def test_failure_during_writes_then_remount():

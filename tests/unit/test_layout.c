@@ -77,7 +77,8 @@ static void test_super(void)
 	FIELD(s, s_dslot_count, 320, 4);
 	FIELD(s, s_pad1, 324, 4);
 	FIELD(s, s_pool_end, 328, 8);
-	FIELD(s, s_reserved, 336, 176);
+	FIELD(s, s_meta_end, 336, 8);
+	FIELD(s, s_reserved, 344, 168);
 }
 
 static void test_dslot(void)
@@ -242,9 +243,9 @@ static void test_members(void)
 	FIELD(dt, t_magic, 0, 4);
 	FIELD(dt, t_count, 4, 4);
 	FIELD(dt, t_crc, 8, 4);
-	FIELD(dt, t_pad, 12, 4);
+	FIELD(dt, t_mirror_dev, 12, 4);
 	FIELD(dt, t_gen, 16, 8);
-	FIELD(dt, t_pad1, 24, 8);
+	FIELD(dt, t_mirror_off, 24, 8);
 	FIELD(dt, t_dev, 32, 32 * 64);
 	SIZE(ms, 512);
 	FIELD(ms, m_magic, 0, 8);

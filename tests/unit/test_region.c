@@ -232,10 +232,11 @@ static void test_chains_previous_handler(void)
  * on; outside it, or once the hook is removed, it kills as before. */
 static _Atomic uint64_t ao_off = UINT64_MAX;
 
-static void ao_hook(void *ctx, uint64_t off)
+static void ao_hook(void *ctx, const struct hfs_fault *f)
 {
 	(void)ctx;
-	atomic_store(&ao_off, off);
+	if (f->si_code == BUS_MCEERR_AO && f->lsb == 12)
+		atomic_store(&ao_off, f->off);
 }
 
 static int ao_child(bool outside, bool removed)
@@ -250,10 +251,30 @@ static int ao_child(bool outside, bool removed)
 	if (removed && hfs_region_set_ao_hook(rg, NULL, NULL))
 		return 3;
 	if (outside)
-		hfs_region_send_ao(og, 100);  /* no hook there: kills */
+		hfs_region_send_ao(og, 100, 12);  /* no hook there: kills */
 	else
-		hfs_region_send_ao(rg, 12345);
+		hfs_region_send_ao(rg, 12345, 12);
 	return atomic_load(&ao_off) == 12345 ? 0 : 4;
+}
+
+/* The range a machine check names: 2^lsb aligned around the address,
+ * lsb taken between a page and 1 GiB. */
+static void test_fault_range(void)
+{
+	struct hfs_fault f = { 0x3401234, BUS_MCEERR_AO, 21 };
+	uint64_t off, len;
+
+	hfs_fault_range(&f, &off, &len);
+	CHECK(off == 0x3400000 && len == 2 * MIB);
+	f.lsb = 12;
+	hfs_fault_range(&f, &off, &len);
+	CHECK(off == 0x3401000 && len == 4096);
+	f.lsb = 0; /* the kernel gave none: a page */
+	hfs_fault_range(&f, &off, &len);
+	CHECK(off == 0x3401000 && len == 4096);
+	f.lsb = 40; /* nonsense: at most 1 GiB */
+	hfs_fault_range(&f, &off, &len);
+	CHECK(off == 0 && len == 1ull << 30);
 }
 
 static void test_ao_hook(void)
@@ -770,6 +791,7 @@ int main(void)
 	test_chains_previous_handler();
 	test_ao_hook();
 
+	test_fault_range();
 	test_memory_region();
 	test_file_roundtrip();
 	test_assemble();
