@@ -247,6 +247,24 @@ static int assemble(struct hfs_vol *vol, const struct hfs_vol_opts *opts,
 				    &vol->missing, err);
 }
 
+/* Device i lost at mount: [off, off + len) of the volume fails like a
+ * range lost while mounted (the files with data there lose it, the range
+ * goes on the bad-extent list), then the table records the device lost.
+ * -EUCLEAN if metadata lies there. */
+static int lose_device_range(struct hfs_vol *vol, unsigned i, uint64_t off,
+			     uint64_t len)
+{
+	struct hfs_fail_class fc;
+	int r = hfs_vol_classify_failure(vol, off, len, &fc);
+
+	if (!r && fc.metadata)
+		r = -EUCLEAN;
+	if (!r)
+		r = hfs_vol_mark_lost(vol, &fc, NULL, NULL);
+	hfs_fail_class_free(&fc);
+	return r ? r : hfs_vol_device_state(vol, i, HFS_DEV_LOST);
+}
+
 /* -o degraded: the devices not given are lost now, as if they had gone
  * while mounted: their range fails (the files with data there lose it,
  * the range goes on the bad-extent list) and the table records them
@@ -256,19 +274,11 @@ static int lose_missing(struct hfs_vol *vol, struct hfs_vol_info *info,
 {
 	for (uint32_t i = 1; i < vol->devtab.t_count; i++) {
 		const struct hfs_dev_entry *d = &vol->devtab.t_dev[i];
-		struct hfs_fail_class fc;
 		int r;
 
 		if (!(vol->missing & (1u << i)))
 			continue;
-		r = hfs_vol_classify_failure(vol, d->d_base, d->d_size, &fc);
-		if (!r && fc.metadata)
-			r = -EUCLEAN;
-		if (!r)
-			r = hfs_vol_mark_lost(vol, &fc, NULL, NULL);
-		hfs_fail_class_free(&fc);
-		if (!r)
-			r = hfs_vol_device_state(vol, i, HFS_DEV_LOST);
+		r = lose_device_range(vol, i, d->d_base, d->d_size);
 		if (r)
 			return hfs_err_set(err, r, "%s: cannot mount without "
 					   "device %u: %s", vol->rg->path, i,
@@ -285,7 +295,6 @@ static int lose_missing(struct hfs_vol *vol, struct hfs_vol_info *info,
 static int lose_device0(struct hfs_vol *vol, struct hfs_vol_info *info,
 			struct hfs_err *err)
 {
-	struct hfs_fail_class fc;
 	int r;
 
 	if (!vol->from_mirror ||
@@ -295,16 +304,8 @@ static int lose_device0(struct hfs_vol *vol, struct hfs_vol_info *info,
 		return hfs_err_set(err, -EROFS, "%s: the first device is lost: "
 				   "a read-only mount cannot record it; mount "
 				   "read-write with -o degraded", vol->rg->path);
-	r = hfs_vol_classify_failure(vol, vol->sb.s_meta_end,
-				     vol->sb.s_backup_off - vol->sb.s_meta_end,
-				     &fc);
-	if (!r && fc.metadata)
-		r = -EUCLEAN;
-	if (!r)
-		r = hfs_vol_mark_lost(vol, &fc, NULL, NULL);
-	hfs_fail_class_free(&fc);
-	if (!r)
-		r = hfs_vol_device_state(vol, 0, HFS_DEV_LOST);
+	r = lose_device_range(vol, 0, vol->sb.s_meta_end,
+			      vol->sb.s_backup_off - vol->sb.s_meta_end);
 	if (r)
 		return hfs_err_set(err, r, "%s: cannot record the first device "
 				   "lost: %s", vol->rg->path,
