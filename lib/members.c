@@ -13,6 +13,7 @@
  */
 #include "members.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stddef.h>
@@ -279,6 +280,63 @@ static int same_node_twice(const struct hfs_region *rg, const char *const *paths
 	return 0;
 }
 
+/* Is node path one of the regions already open (rg, or a member)? */
+static bool already_open(const char *path, const struct hfs_region *rg,
+			 struct hfs_region *const *by_index)
+{
+	struct stat a, b;
+
+	if (stat(path, &a) != 0)
+		return true; /* nothing to try */
+	if (rg->fd >= 0 && fstat(rg->fd, &b) == 0 && a.st_rdev == b.st_rdev &&
+	    S_ISCHR(b.st_mode))
+		return true;
+	for (uint32_t i = 0; i < HFS_MEMBERS_MAX; i++)
+		if (by_index[i] && by_index[i]->fd >= 0 &&
+		    fstat(by_index[i]->fd, &b) == 0 && a.st_rdev == b.st_rdev)
+			return true;
+	return false;
+}
+
+/* Active device-dax members the paths given did not name: a device that
+ * got another number since (/dev/dax1.0 now /dev/dax2.0) is found among
+ * the machine's /dev/daxX.Y by its header's UUID.  Files cannot be
+ * searched for: their path must be given. */
+static void find_renamed(struct hfs_region *rg, const struct hfs_super *sb,
+			 const struct hfs_devtab *t,
+			 struct hfs_region **by_index,
+			 const struct hfs_region_opts *ropts)
+{
+	struct dirent *e;
+	bool want = false;
+	DIR *d;
+
+	for (uint32_t i = 1; i < t->t_count; i++)
+		want |= t->t_dev[i].d_state == HFS_DEV_ACTIVE && !by_index[i];
+	if (!want || !(d = opendir("/dev")))
+		return;
+	while ((e = readdir(d))) {
+		struct hfs_region *m = NULL;
+		struct hfs_err err = { 0 };
+		char path[300];
+		int idx;
+
+		if (strncmp(e->d_name, "dax", 3) != 0)
+			continue;
+		snprintf(path, sizeof(path), "/dev/%s", e->d_name);
+		if (already_open(path, rg, by_index) ||
+		    hfs_region_open(path, ropts, &m, &err))
+			continue; /* not a region, or someone else's */
+		idx = recognise(m, sb, t, &err);
+		if (idx > 0 && !by_index[idx] &&
+		    t->t_dev[idx].d_state == HFS_DEV_ACTIVE)
+			by_index[idx] = m;
+		else
+			hfs_region_close(m);
+	}
+	closedir(d);
+}
+
 static int assemble(struct hfs_region *rg, const struct hfs_super *sb,
 		    const struct hfs_region *held, const char *const *paths,
 		    unsigned npaths, const struct hfs_region_opts *ropts,
@@ -399,6 +457,8 @@ static int assemble(struct hfs_region *rg, const struct hfs_super *sb,
 		}
 		by_index[idx] = m;
 	}
+	if (!ret)
+		find_renamed(rg, sb, t, by_index, ropts);
 	*missing = 0;
 	for (uint32_t i = 1; !ret && i < t->t_count; i++) {
 		offs[i] = t->t_dev[i].d_base;
