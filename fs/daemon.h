@@ -43,7 +43,10 @@ _Static_assert(HFSD_MAX_IO == HFS_WRITE_PIECE_MAX,
 struct hfsd_fail;
 
 struct hfsd {
-	struct hfs_region *rg;
+	struct hfs_region *rg;   /* the volume's region (hfs_vol_region) */
+	struct hfs_region *held; /* the region opened from REGION, when it
+				  * is not the volume's (device 0 served
+				  * from its mirror): holds the lock */
 	struct hfs_vol *vol;
 	struct fuse_session *se;  /* for notifications from handlers */
 	const char *region_path;  /* as given on the command line */

@@ -36,6 +36,11 @@ static void lost(struct hfsd_fail *f, unsigned i, const char *source)
 	if (i == 0 || i >= n || f->mem[i].lost)
 		return;
 	f->mem[i].lost = true;
+	if (hfs_vol_from_mirror(f->d->vol) && (dv[i].role & HFS_DEV_ROLE_MIRROR)) {
+		/* it serves device 0's metadata now: the volume's loss */
+		hfsd_notify_failure(f, 0, 0, HFS_FAIL_WHOLE_DEVICE, source);
+		return;
+	}
 	/* first of all: no more copies into a mirror on it */
 	if (dv[i].role & HFS_DEV_ROLE_MIRROR)
 		hfs_region_mirror_stop(f->d->rg);

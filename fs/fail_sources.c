@@ -353,6 +353,18 @@ static void probe_failed(struct hfsd_fail *f, const char *why)
 			 : f->d->region_path, why, missed);
 }
 
+/* How many bytes of the region file the volume's device 0 needs: the
+ * filesystem, or (device 0 lost, served from its mirror, which is a
+ * slice of another device's file) up to the end of that slice. */
+static uint64_t region_bytes(struct hfsd_fail *f)
+{
+	const struct hfs_region *rg = f->d->rg;
+
+	if (hfs_vol_from_mirror(f->d->vol))
+		return rg->slice_off + hfs_region_member_size(rg, 0);
+	return hfs_vol_fs_size(f->d->vol);
+}
+
 /* File-backed region: shrunk below the filesystem, replaced or unlinked
  * -> device loss. */
 static void file_tick(struct hfsd_fail *f)
@@ -366,7 +378,7 @@ static void file_tick(struct hfsd_fail *f)
 		probe_failed(f, strerror(errno)); /* our own fd: no evidence */
 		return;
 	}
-	if ((uint64_t)st.st_size < hfs_vol_fs_size(f->d->vol))
+	if ((uint64_t)st.st_size < region_bytes(f))
 		why = "region file truncated";
 	else if (st.st_nlink == 0)
 		why = "region file unlinked";

@@ -125,6 +125,15 @@ static int open_volume(struct hfsd *d, const struct hfsd_opts *o)
 		d->rg = NULL;
 		return -1;
 	}
+	if (hfs_vol_from_mirror(d->vol)) {
+		/* the volume is built on the mirror of device 0: everything
+		 * from here works on it; REGION's own mapping keeps the lock */
+		d->held = d->rg;
+		d->rg = hfs_vol_region(d->vol);
+		hfsd_log(LOG_WARNING, "%s: the volume's first device is lost; "
+			 "serving its metadata from its mirror on %s",
+			 o->region, o->region);
+	}
 	report_recovery(o->region, &vi);
 	return 0;
 }
@@ -262,7 +271,9 @@ close_vol:
 			 "fsck.holdfs before the next mount", o->region);
 		status = 1;
 	}
-	hfs_region_close(d->rg);
+	/* the volume closed its own region if it built one (from the
+	 * mirror); ours last: it drops the ownership lock */
+	hfs_region_close(d->held ? d->held : d->rg);
 	if (conn_fd >= 0)
 		close(conn_fd);
 	hfsd_fail_free(fail);

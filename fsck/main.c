@@ -164,10 +164,49 @@ static int on_progress(void *ctx, int pass, const char *unit, uint64_t done,
 	return 0;
 }
 
+/* REGION holds the mirror of a volume's first device, which is lost
+ * (recorded so by a mount with -o degraded): check the volume built on
+ * the mirror.  *vol gets that volume; rg stays ours (it holds the lock).
+ * -ENOENT (err untouched) if rg holds no mirror. */
+static int from_mirror(const struct args *a, struct hfs_region *rg,
+		       struct hfs_region **vol, const struct hfs_region_opts *ro,
+		       struct hfs_err *err)
+{
+	struct hfs_region *slice = NULL;
+	struct hfs_devtab t;
+	struct hfs_super sb;
+	uint32_t missing;
+	uint64_t rel;
+	int ret = hfs_members_read_mirror(rg, &sb, &t, &rel, err);
+
+	if (ret)
+		return ret == -ENOENT ? -ENOENT : err->code;
+	if (t.t_dev[0].d_state == HFS_DEV_ACTIVE) {
+		hfs_err_set(err, -ENODEV, "%s: holds the mirror of the volume's "
+			    "first device, which is not recorded lost; check "
+			    "the volume with its first device, or mount it "
+			    "once with -o degraded to serve it from the "
+			    "mirror", a->region);
+		return -ENODEV;
+	}
+	ret = hfs_region_open_slice(rg, rel, sb.s_meta_end, &slice, err);
+	if (!ret)
+		ret = hfs_members_assemble_from_mirror(
+			slice, &sb, rg, a->devices, a->ndevices, ro, false, &t,
+			&missing, err);
+	if (ret) {
+		hfs_region_close(slice);
+		return err->code ? err->code : ret;
+	}
+	*vol = slice;
+	return 0;
+}
+
 /* A volume of several devices: map the others (given after REGION, in
  * any order) next to it.  The device table comes from the superblock
  * that a mount would use; fsck checks and repairs the rest. */
 static int assemble(const struct args *a, struct hfs_region *rg,
+		    struct hfs_region **mirror_vol,
 		    const struct hfs_region_opts *ro, struct hfs_err *err)
 {
 	struct hfs_member_super h;
@@ -178,9 +217,12 @@ static int assemble(const struct args *a, struct hfs_region *rg,
 		     (sb.s_feat_incompat & HFS_FEAT_INCOMPAT_MULTIDEV);
 
 	if (found != 1 && hfs_member_probe(rg, &h))
-		return hfs_err_set(err, -EINVAL, "%s: device %u of a holdfs "
-				   "volume, not its first; give the first "
-				   "device first", a->region, h.m_index);
+		return from_mirror(a, rg, mirror_vol, ro, err) == -ENOENT
+			       ? hfs_err_set(err, -EINVAL, "%s: device %u of "
+					     "a holdfs volume, not its first; "
+					     "give the first device first",
+					     a->region, h.m_index)
+			       : err->code;
 
 	if (!multi && a->ndevices)
 		return hfs_err_set(err, -EINVAL, "%s: not a holdfs of several "
@@ -193,7 +235,10 @@ static int assemble(const struct args *a, struct hfs_region *rg,
 				    false, &t, &missing, err);
 }
 
-static int open_region(const struct args *a, struct hfs_region **rg)
+/* *rg: REGION as opened (it holds the lock); *vol: the region to check
+ * (the volume built on the mirror of a lost first device), or *rg. */
+static int open_region(const struct args *a, struct hfs_region **rg,
+		       struct hfs_region **vol)
 {
 	/* -n: read-only and no lock at all, so a mounted region (held
 	 * exclusively by its daemon) can be checked live */
@@ -202,8 +247,11 @@ static int open_region(const struct args *a, struct hfs_region **rg)
 	struct hfs_err err = { 0 };
 	int ret = hfs_region_open(a->region, &ro, rg, &err);
 
+	*vol = NULL;
 	if (!ret)
-		ret = assemble(a, *rg, &ro, &err);
+		ret = assemble(a, *rg, vol, &ro, &err);
+	if (!ret && !*vol)
+		*vol = *rg;
 	if (ret) {
 		hfs_region_close(*rg);
 		*rg = NULL;
@@ -249,7 +297,7 @@ int main(int argc, char **argv)
 	struct hfs_fsck_opts o = { .progress = on_progress, .ctx = &prog };
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct hfs_fsck_report rep;
-	struct hfs_region *rg;
+	struct hfs_region *rg, *vol;
 	struct args a;
 	int code = parse(argc, argv, &a);
 
@@ -257,15 +305,17 @@ int main(int argc, char **argv)
 		return code < 0 ? 0 : code;
 	o.mode = a.mode;
 	o.force = a.force;
-	if ((code = open_region(&a, &rg)))
+	if ((code = open_region(&a, &rg, &vol)))
 		return code;
 	note_holder(&a);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &prog.start);
-	code = hfs_fsck(rg, &o, &rep);
+	code = hfs_fsck(vol, &o, &rep);
 	if (prog.shown)
 		fputs("\r\033[K", stderr);
+	if (vol != rg)
+		hfs_region_close(vol);
 	hfs_region_close(rg);
 	code |= report(&a, &rep);
 	if (rep.fatal[0] && a.json)

@@ -44,8 +44,14 @@ static void sb_load(struct fsck *f, uint64_t off, struct sb_copy *c)
 	memset(c, 0, sizeof(*c));
 	c->off = off;
 	c->io = fsck_read(f, off, &c->sb, sizeof(c->sb));
+	/* device 0 served from its mirror: the mirror holds its first
+	 * s_meta_end bytes only; the rest of it is lost, not truncated */
 	if (!c->io)
-		c->check = hfs_super_check(&c->sb, hfs_region_member_size(f->rg, 0), NULL, &c->err);
+		c->check = hfs_super_check(&c->sb,
+					   f->rg->slice_off
+						   ? c->sb.s_region_size
+						   : hfs_region_member_size(f->rg, 0),
+					   NULL, &c->err);
 }
 
 static const char *sb_why(const struct sb_copy *c)
@@ -86,7 +92,11 @@ static int choose_super(struct fsck *f, struct sb_copy *p, struct sb_copy *b)
 	int ret;
 
 	sb_load(f, 0, p);
-	sb_load(f, hfs_super_backup_off(hfs_region_member_size(f->rg, 0)), b);
+	if (f->rg->slice_off)
+		*b = *p; /* from the mirror: no backup (it was at device 0's end) */
+	else
+		sb_load(f, hfs_super_backup_off(hfs_region_member_size(f->rg, 0)),
+			b);
 	if ((ret = sb_refuse(f, p, "primary")))
 		return ret;
 	f->backup = b->sb;
@@ -291,6 +301,13 @@ static int devices_check(struct fsck *f)
 	}
 	pok = !hfs_devtab_load(f->rg, HFS_DEVTAB_OFF, &f->sb, &f->devtab, pwhy,
 			       sizeof(pwhy));
+	if (f->rg->slice_off) { /* from the mirror: one table */
+		if (pok)
+			return 0;
+		fix_problem(f, HFS_P0_DEVTAB_BAD, 0, 0, "%s", pwhy);
+		return fsck_fatal(f, -EUCLEAN, "%s: no usable device table in "
+				  "the mirror (%s)", f->rg->path, pwhy);
+	}
 	bok = !hfs_devtab_load(f->rg, boff, &f->sb, &b, bwhy, sizeof(bwhy));
 	if (!pok && !bok) {
 		fix_problem(f, HFS_P0_DEVTAB_BAD, 0, 0, "%s; backup: %s", pwhy,

@@ -13,6 +13,7 @@
  */
 #include "members.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stddef.h>
@@ -259,7 +260,7 @@ static int recognise(struct hfs_region *m, const struct hfs_super *sb,
 
 /* Is paths[i] the same node as rg or as an earlier path?  Opening it
  * again would only find our own ownership lock. */
-static int same_node_twice(struct hfs_region *rg, const char *const *paths,
+static int same_node_twice(const struct hfs_region *rg, const char *const *paths,
 			   unsigned i, struct hfs_err *err)
 {
 	struct stat a, b;
@@ -279,21 +280,162 @@ static int same_node_twice(struct hfs_region *rg, const char *const *paths,
 	return 0;
 }
 
+/* Is node path one of the regions already open (rg, or a member)? */
+static bool already_open(const char *path, const struct hfs_region *rg,
+			 struct hfs_region *const *by_index)
+{
+	struct stat a, b;
+
+	if (stat(path, &a) != 0)
+		return true; /* nothing to try */
+	if (rg->fd >= 0 && fstat(rg->fd, &b) == 0 && a.st_rdev == b.st_rdev &&
+	    S_ISCHR(b.st_mode))
+		return true;
+	for (uint32_t i = 0; i < HFS_MEMBERS_MAX; i++)
+		if (by_index[i] && by_index[i]->fd >= 0 &&
+		    fstat(by_index[i]->fd, &b) == 0 && a.st_rdev == b.st_rdev)
+			return true;
+	return false;
+}
+
+/* Active device-dax members the paths given did not name: a device that
+ * got another number since (/dev/dax1.0 now /dev/dax2.0) is found among
+ * the machine's /dev/daxX.Y by its header's UUID.  Files cannot be
+ * searched for: their path must be given. */
+static void find_renamed(struct hfs_region *rg, const struct hfs_super *sb,
+			 const struct hfs_devtab *t,
+			 struct hfs_region **by_index,
+			 const struct hfs_region_opts *ropts)
+{
+	struct dirent *e;
+	bool want = false;
+	DIR *d;
+
+	for (uint32_t i = 1; i < t->t_count; i++)
+		want |= t->t_dev[i].d_state == HFS_DEV_ACTIVE && !by_index[i];
+	if (!want || !(d = opendir("/dev")))
+		return;
+	while ((e = readdir(d))) {
+		struct hfs_region *m = NULL;
+		struct hfs_err err = { 0 };
+		char path[300];
+		int idx;
+
+		if (strncmp(e->d_name, "dax", 3) != 0)
+			continue;
+		snprintf(path, sizeof(path), "/dev/%s", e->d_name);
+		if (already_open(path, rg, by_index) ||
+		    hfs_region_open(path, ropts, &m, &err))
+			continue; /* not a region, or someone else's */
+		idx = recognise(m, sb, t, &err);
+		if (idx > 0 && !by_index[idx] &&
+		    t->t_dev[idx].d_state == HFS_DEV_ACTIVE)
+			by_index[idx] = m;
+		else
+			hfs_region_close(m);
+	}
+	closedir(d);
+}
+
+static int assemble(struct hfs_region *rg, const struct hfs_super *sb,
+		    const struct hfs_region *held, const char *const *paths,
+		    unsigned npaths, const struct hfs_region_opts *ropts,
+		    bool degraded, struct hfs_devtab *t, uint32_t *missing,
+		    struct hfs_err *err);
+
 int hfs_members_assemble(struct hfs_region *rg, const struct hfs_super *sb,
 			 const char *const *paths, unsigned npaths,
 			 const struct hfs_region_opts *ropts, bool degraded,
 			 struct hfs_devtab *t, uint32_t *missing,
 			 struct hfs_err *err)
 {
+	int ret = table_of_member0(rg, sb, t, err);
+
+	return ret ? ret : assemble(rg, sb, NULL, paths, npaths, ropts,
+				    degraded, t, missing, err);
+}
+
+int hfs_members_assemble_from_mirror(struct hfs_region *rg,
+				     const struct hfs_super *sb,
+				     const struct hfs_region *held,
+				     const char *const *paths, unsigned npaths,
+				     const struct hfs_region_opts *ropts,
+				     bool degraded, struct hfs_devtab *t,
+				     uint32_t *missing, struct hfs_err *err)
+{
+	return assemble(rg, sb, held, paths, npaths, ropts, degraded, t,
+			missing, err);
+}
+
+int hfs_members_read_mirror(struct hfs_region *held, struct hfs_super *sb,
+			    struct hfs_devtab *t, uint64_t *rel,
+			    struct hfs_err *err)
+{
+	struct hfs_member_super h;
+	struct hfs_devtab hdr;
+	char why[200];
+	uint32_t crc;
+
+	if (!hfs_member_probe(held, &h) ||
+	    hfs_region_read(held, HFS_DEVTAB_OFF, &hdr, sizeof(hdr), NULL))
+		return -ENOENT;
+	crc = hdr.t_crc;
+	hfs_devtab_set_crc(&hdr);
+	if (hdr.t_magic != HFS_DEVTAB_MAGIC || crc != hdr.t_crc ||
+	    hdr.t_count > HFS_MEMBERS_MAX || !hdr.t_mirror_dev ||
+	    hdr.t_mirror_dev != h.m_index)
+		return -ENOENT;
+	*rel = hdr.t_mirror_off - hdr.t_dev[h.m_index].d_base;
+	if (hfs_region_read(held, *rel, sb, sizeof(*sb), NULL) ||
+	    hfs_super_check(sb, sb->s_region_size, NULL, err) ||
+	    !(sb->s_feat_incompat & HFS_FEAT_INCOMPAT_MULTIDEV) ||
+	    memcmp(sb->s_uuid, h.m_vol_uuid, 16) != 0)
+		return hfs_err_set(err, -EUCLEAN, "%s: the mirror of the "
+				   "first device holds no valid superblock; "
+				   "run fsck.holdfs", held->path);
+	/* the table in the mirror is the volume's own (kept current); the
+	 * one in the header only identifies the device */
+	if (hfs_devtab_load(held, *rel + HFS_DEVTAB_OFF, sb, t, why,
+			    sizeof(why)))
+		return hfs_err_set(err, -EUCLEAN, "%s: the mirror's device "
+				   "table: %s", held->path, why);
+	return 0;
+}
+
+static int assemble(struct hfs_region *rg, const struct hfs_super *sb,
+		    const struct hfs_region *held, const char *const *paths,
+		    unsigned npaths, const struct hfs_region_opts *ropts,
+		    bool degraded, struct hfs_devtab *t, uint32_t *missing,
+		    struct hfs_err *err)
+{
 	struct hfs_region *by_index[HFS_MEMBERS_MAX] = { NULL };
 	uint64_t offs[HFS_MEMBERS_MAX];
-	int ret = table_of_member0(rg, sb, t, err);
+	int ret = 0;
+
+	if (held) {
+		/* the mirror's device, held (and locked) by the caller */
+		struct hfs_region_opts o = *ropts;
+		struct hfs_region *m = NULL;
+
+		o.no_lock = true;
+		ret = hfs_region_open(held->path, &o, &m, err);
+		if (!ret) {
+			int idx = recognise(m, sb, t, err);
+
+			if (idx > 0)
+				by_index[idx] = m;
+			else {
+				hfs_region_close(m);
+				ret = idx ? idx : -EINVAL;
+			}
+		}
+	}
 
 	for (unsigned i = 0; !ret && i < npaths; i++) {
 		struct hfs_region *m = NULL;
 		int idx;
 
-		ret = same_node_twice(rg, paths, i, err);
+		ret = same_node_twice(held ? held : rg, paths, i, err);
 		if (!ret)
 			ret = hfs_region_open(paths[i], ropts, &m, err);
 		if (ret)
@@ -315,6 +457,8 @@ int hfs_members_assemble(struct hfs_region *rg, const struct hfs_super *sb,
 		}
 		by_index[idx] = m;
 	}
+	if (!ret)
+		find_renamed(rg, sb, t, by_index, ropts);
 	*missing = 0;
 	for (uint32_t i = 1; !ret && i < t->t_count; i++) {
 		offs[i] = t->t_dev[i].d_base;
@@ -346,8 +490,8 @@ int hfs_members_assemble(struct hfs_region *rg, const struct hfs_super *sb,
 	}
 	offs[0] = 0;
 	ret = hfs_region_assemble(rg, by_index + 1, offs, t->t_count, err);
-	if (ret || !t->t_mirror_dev)
-		return ret;
+	if (ret || !t->t_mirror_dev || held)
+		return ret; /* from the mirror: nothing to mirror to */
 	if (!by_index[t->t_mirror_dev]) {
 		/* the mirror's device is lost (recorded, or missing with -o
 		 * degraded): device 0 goes on alone */

@@ -264,6 +264,10 @@ int hfs_region_map_at(struct hfs_region *rg, struct pmem2_vm_reservation *rsv,
 			cfg, PMEM2_GRANULARITY_PAGE);
 	if (!ret && rg->readonly)
 		ret = pmem2_config_set_protection(cfg, PMEM2_PROT_READ);
+	if (!ret && p->slice_len)
+		ret = pmem2_config_set_offset(cfg, rg->slice_off);
+	if (!ret && p->slice_len)
+		ret = pmem2_config_set_length(cfg, p->slice_len);
 	if (!ret)
 		ret = pmem2_map_new(&p->map, cfg, p->src);
 	if (ret)
@@ -312,6 +316,50 @@ static int region_setup(struct hfs_region *rg,
 	if (!ret)
 		ret = region_map(rg, err);
 	return ret;
+}
+
+int hfs_region_open_slice(const struct hfs_region *dev, uint64_t off,
+			  uint64_t len, struct hfs_region **out,
+			  struct hfs_err *err)
+{
+	struct hfs_region_opts opts = { .readonly = dev->readonly,
+					.no_lock = true };
+	struct hfs_region *rg;
+	struct region_priv *p;
+	struct stat st;
+	int ret;
+
+	*out = NULL;
+	if (!len || off % dev->align || off > dev->size ||
+	    len > dev->size - off)
+		return hfs_err_set(err, -EINVAL, "%s: bytes %#" PRIx64 "+%#"
+				   PRIx64 " are not a slice of the device",
+				   dev->path, off, len);
+	rg = region_alloc(dev->path);
+	if (!rg)
+		return hfs_err_set(err, -ENOMEM, "%s: out of memory", dev->path);
+	rg->readonly = opts.readonly;
+	ret = region_open_fd(rg, &st, err);
+	if (!ret)
+		ret = region_classify(rg, &st, hfs_region_sysfs_root(NULL),
+				      err);
+	p = rg->priv;
+	if (!ret)
+		ret = pmem2_source_from_fd(&p->src, rg->fd)
+			      ? hfs_err_set(err, -EINVAL, "%s: cannot use as a "
+					    "region", rg->path)
+			      : 0;
+	if (!ret) {
+		rg->slice_off = off;
+		p->slice_len = len;
+		ret = hfs_region_map_at(rg, NULL, 0, err);
+	}
+	if (ret) {
+		hfs_region_close(rg);
+		return ret;
+	}
+	*out = rg;
+	return 0;
 }
 
 int hfs_region_open(const char *path, const struct hfs_region_opts *opts,
@@ -533,7 +581,7 @@ static int device_backed(const struct hfs_region *rg, uint64_t size)
 	if (rg->kind == HFS_REGION_FILE) {
 		if (fstat(rg->fd, &st))
 			return -errno;
-		return (uint64_t)st.st_size < size ? -ENXIO : 0;
+		return (uint64_t)st.st_size < rg->slice_off + size ? -ENXIO : 0;
 	}
 	/* A disabled or removed device-dax refuses new mappings (ENXIO). */
 	p = mmap(NULL, rg->align, PROT_READ, MAP_SHARED, rg->fd, 0);

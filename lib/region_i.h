@@ -23,6 +23,8 @@ struct region_priv {
 	struct pmem2_source *src;
 	struct pmem2_map *map;
 	struct pmem2_vm_reservation *rsv;
+	uint64_t slice_len;  /* a slice (hfs_region_open_slice): its bytes
+			      * from rg->slice_off; 0: the whole source */
 };
 
 /* base, size, granularity and persistence functions from a mapping */

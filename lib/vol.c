@@ -247,6 +247,24 @@ static int assemble(struct hfs_vol *vol, const struct hfs_vol_opts *opts,
 				    &vol->missing, err);
 }
 
+/* Device i lost at mount: [off, off + len) of the volume fails like a
+ * range lost while mounted (the files with data there lose it, the range
+ * goes on the bad-extent list), then the table records the device lost.
+ * -EUCLEAN if metadata lies there. */
+static int lose_device_range(struct hfs_vol *vol, unsigned i, uint64_t off,
+			     uint64_t len)
+{
+	struct hfs_fail_class fc;
+	int r = hfs_vol_classify_failure(vol, off, len, &fc);
+
+	if (!r && fc.metadata)
+		r = -EUCLEAN;
+	if (!r)
+		r = hfs_vol_mark_lost(vol, &fc, NULL, NULL);
+	hfs_fail_class_free(&fc);
+	return r ? r : hfs_vol_device_state(vol, i, HFS_DEV_LOST);
+}
+
 /* -o degraded: the devices not given are lost now, as if they had gone
  * while mounted: their range fails (the files with data there lose it,
  * the range goes on the bad-extent list) and the table records them
@@ -256,19 +274,11 @@ static int lose_missing(struct hfs_vol *vol, struct hfs_vol_info *info,
 {
 	for (uint32_t i = 1; i < vol->devtab.t_count; i++) {
 		const struct hfs_dev_entry *d = &vol->devtab.t_dev[i];
-		struct hfs_fail_class fc;
 		int r;
 
 		if (!(vol->missing & (1u << i)))
 			continue;
-		r = hfs_vol_classify_failure(vol, d->d_base, d->d_size, &fc);
-		if (!r && fc.metadata)
-			r = -EUCLEAN;
-		if (!r)
-			r = hfs_vol_mark_lost(vol, &fc, NULL, NULL);
-		hfs_fail_class_free(&fc);
-		if (!r)
-			r = hfs_vol_device_state(vol, i, HFS_DEV_LOST);
+		r = lose_device_range(vol, i, d->d_base, d->d_size);
 		if (r)
 			return hfs_err_set(err, r, "%s: cannot mount without "
 					   "device %u: %s", vol->rg->path, i,
@@ -276,6 +286,32 @@ static int lose_missing(struct hfs_vol *vol, struct hfs_vol_info *info,
 							 : strerror(-r));
 		info->devices_lost++;
 	}
+	return 0;
+}
+
+/* Device 0 served from its mirror for the first time: the file data on
+ * it is lost (its areas and metadata zone live on in the mirror), the
+ * table records it lost. */
+static int lose_device0(struct hfs_vol *vol, struct hfs_vol_info *info,
+			struct hfs_err *err)
+{
+	int r;
+
+	if (!vol->from_mirror ||
+	    vol->devtab.t_dev[0].d_state != HFS_DEV_ACTIVE)
+		return 0;
+	if (vol->readonly)
+		return hfs_err_set(err, -EROFS, "%s: the first device is lost: "
+				   "a read-only mount cannot record it; mount "
+				   "read-write with -o degraded", vol->rg->path);
+	r = lose_device_range(vol, 0, vol->sb.s_meta_end,
+			      vol->sb.s_backup_off - vol->sb.s_meta_end);
+	if (r)
+		return hfs_err_set(err, r, "%s: cannot record the first device "
+				   "lost: %s", vol->rg->path,
+				   r == -EUCLEAN ? "metadata outside its zone"
+						 : strerror(-r));
+	info->devices_lost++;
 	return 0;
 }
 
@@ -294,6 +330,76 @@ static int not_the_first(struct hfs_region *rg, int ret, struct hfs_err *err)
 			   rg->path);
 }
 
+/* The superblock as device 0 has it: from device 0, or from its mirror
+ * (no backup there: it was at device 0's end). */
+static int read_primary(struct hfs_vol *vol, const struct hfs_vol_opts *opts,
+			struct hfs_vol_info *info, struct hfs_err *err)
+{
+	if (!vol->from_mirror)
+		return hfs_super_read(vol->rg, opts->force_backup, &vol->sb,
+				      &info->used_backup_sb, err);
+	if (hfs_region_read(vol->rg, 0, &vol->sb, sizeof(vol->sb), NULL))
+		return hfs_err_set(err, -EIO, "%s: the mirror's superblock is "
+				   "unreadable", vol->rg->path);
+	return hfs_super_check(&vol->sb, vol->sb.s_region_size,
+			       vol->rg->path, err);
+}
+
+/* Device 0 is gone and rg is the device that holds its mirror: serve
+ * device 0 from the mirror (docs/format.md "Mirror of the metadata").
+ * Allowed when the table already says device 0 is lost, or with -o
+ * degraded.  vol->rg becomes the volume made of the mirror as device 0
+ * and the other devices; the caller's rg stays the caller's (it holds
+ * the ownership lock). */
+static int from_mirror(struct hfs_vol *vol, const struct hfs_vol_opts *opts,
+		       int why, struct hfs_err *err)
+{
+	static const struct hfs_region_opts none;
+	struct hfs_region *held = vol->rg, *slice = NULL;
+	struct hfs_err e2 = { 0 };
+	struct hfs_super sb;
+	struct hfs_devtab t;
+	uint64_t rel;
+	int ret = hfs_members_read_mirror(held, &sb, &t, &rel, &e2);
+
+	if (ret == -ENOENT)
+		return not_the_first(held, why, err);
+	if (ret) {
+		if (err)
+			*err = e2;
+		return ret;
+	}
+	if (t.t_dev[0].d_state == HFS_DEV_ACTIVE && !opts->degraded) {
+		if (err)
+			memset(err, 0, sizeof(*err));
+		return hfs_err_set(err, -EINVAL, "%s: device %u of a holdfs "
+				   "volume, not its first; mount the first "
+				   "device and name this one with -o device=%s; "
+				   "if the first device is lost, this one holds "
+				   "its mirror: mount it with -o degraded (the "
+				   "file data on the first device is lost)",
+				   held->path, t.t_mirror_dev, held->path);
+	}
+	if (err)
+		memset(err, 0, sizeof(*err));
+	ret = hfs_region_open_slice(held, rel, sb.s_meta_end, &slice, err);
+	if (!ret)
+		ret = hfs_members_assemble_from_mirror(
+			slice, &sb, held, opts->devices, opts->ndevices,
+			opts->region_opts ? opts->region_opts : &none,
+			opts->degraded, &t, &vol->missing, err);
+	if (ret) {
+		hfs_region_close(slice);
+		return ret;
+	}
+	vol->rg = slice;
+	vol->own_rg = true;
+	vol->from_mirror = true;
+	vol->devtab = t;
+	vol->sb = sb;
+	return 0;
+}
+
 static int read_super_and_replay(struct hfs_vol *vol,
 				 const struct hfs_vol_opts *opts,
 				 struct hfs_vol_info *info, struct hfs_err *err)
@@ -303,8 +409,9 @@ static int read_super_and_replay(struct hfs_vol *vol,
 
 	ret = hfs_super_read(rg, opts->force_backup, &vol->sb,
 			     &info->used_backup_sb, err);
-	if (ret)
-		return not_the_first(rg, ret, err);
+	if (ret && (ret = from_mirror(vol, opts, ret, err)))
+		return ret;
+	rg = vol->rg;
 	if (vol->sb.s_feat_ro_compat & ~HFS_FEAT_RO_COMPAT_SUPPORTED)
 		vol->readonly = true;
 	ret = assemble(vol, opts, err);
@@ -316,8 +423,7 @@ static int read_super_and_replay(struct hfs_vol *vol,
 	info->replayed = ret == 1;
 	if (info->replayed) {
 		/* the transaction may have changed the superblock */
-		ret = hfs_super_read(rg, opts->force_backup, &vol->sb,
-				     &info->used_backup_sb, err);
+		ret = read_primary(vol, opts, info, err);
 		if (ret)
 			return ret;
 	}
@@ -431,6 +537,8 @@ int hfs_vol_open(struct hfs_region *rg, const struct hfs_vol_opts *opts,
 		ret = free_orphans(vol, info);
 	if (!ret)
 		ret = hfs_dslot_mount(vol, info);
+	if (!ret)
+		ret = lose_device0(vol, info, err);
 	if (!ret && vol->missing)
 		ret = vol->readonly ? hfs_err_set(err, -EROFS, "%s: a device "
 						  "is missing: a read-only "
@@ -497,7 +605,8 @@ static int write_clean(struct hfs_vol *vol)
 		ret = hfs_tx_commit(vol, &vol->tx);
 	if (!ret)
 		ret = hfs_journal_clear(vol->rg, &vol->sb);
-	if (!ret)
+	/* served from the mirror: the backup was at device 0's end */
+	if (!ret && !vol->from_mirror)
 		ret = hfs_super_write_backup(vol->rg, &vol->sb);
 	return ret;
 }
@@ -529,8 +638,15 @@ int hfs_vol_close(struct hfs_vol *vol)
 	hfs_rmap_free(vol->rmap);
 	hfs_tx_free(&vol->tx);
 	pthread_mutex_destroy(&vol->lock);
+	if (vol->own_rg)
+		hfs_region_close(vol->rg);
 	free(vol);
 	return ret;
+}
+
+bool hfs_vol_from_mirror(struct hfs_vol *vol)
+{
+	return vol->from_mirror;
 }
 
 int hfs_statfs(struct hfs_vol *vol, struct statvfs *st)

@@ -86,9 +86,12 @@ int hfs_vol_device_state(struct hfs_vol *vol, unsigned i, uint32_t state)
 		return -EINVAL;
 	if ((r = hfs_vol_lock(vol, true)))
 		return r;
-	if (!vol->devtab.t_count || i == 0 || i >= vol->devtab.t_count) {
+	if (!vol->devtab.t_count || i >= vol->devtab.t_count ||
+	    (i == 0 && !vol->from_mirror)) {
 		hfs_vol_unlock(vol);
-		return -EINVAL; /* device 0 holds the metadata: never "lost" */
+		/* device 0 holds the metadata: "lost" only once it is
+		 * served from its mirror */
+		return -EINVAL;
 	}
 	if (vol->devtab.t_dev[i].d_state == state) {
 		hfs_vol_unlock(vol);
@@ -99,7 +102,7 @@ int hfs_vol_device_state(struct hfs_vol *vol, unsigned i, uint32_t state)
 	t.t_gen++;
 	hfs_devtab_set_crc(&t);
 	r = hfs_tx_add(&vol->tx, HFS_DEVTAB_OFF, &t, sizeof(t));
-	if (!r)
+	if (!r && !vol->from_mirror) /* no backup in the mirror */
 		r = hfs_tx_add(&vol->tx, vol->sb.s_backup_off + HFS_DEVTAB_OFF,
 			       &t, sizeof(t));
 	if (!r)

@@ -76,6 +76,9 @@ struct hfs_vol {
 				   * a volume of one */
 	uint32_t missing;         /* -o degraded: active devices not given
 				   * (bit per device), lost at mount */
+	bool from_mirror;         /* device 0 lost: served from its mirror
+				   * (rg is that slice and the others) */
+	bool own_rg;              /* rg is ours to close (from_mirror) */
 	pthread_mutex_t lock;     /* namespace, allocation, journal */
 	bool readonly;
 	enum hfs_atime atime;     /* access-time policy (hfs_accessed) */

@@ -134,15 +134,14 @@ void mkfs_print_members(const struct mkfs_args *a, const struct hfs_super *sb,
 	if (t->t_mirror_dev)
 		printf("  metadata     on device 0 (its areas and a %s zone for "
 		       "directory, extent\n"
-		       "               and xattr blocks), mirrored on device %u; "
-		       "mounting from the\n"
-		       "               mirror is not built yet, so losing %s "
-		       "still loses the\n"
-		       "               volume; losing another device fails only "
-		       "the files with data\n"
-		       "               on it\n",
+		       "               and xattr blocks), mirrored on device %u "
+		       "(%s): losing any\n"
+		       "               one device fails only the files with "
+		       "data on it; without\n"
+		       "               %s, mount %s with -o degraded\n",
 		       mkfs_human(sb->s_meta_end - sb->s_pool_off, h1, sizeof(h1)),
-		       t->t_mirror_dev, a->region);
+		       t->t_mirror_dev, a->devices[t->t_mirror_dev - 1],
+		       a->region, a->devices[t->t_mirror_dev - 1]);
 	else
 		printf("  metadata     on device 0 only (--no-mirror): losing %s "
 		       "loses the volume;\n"

@@ -160,11 +160,11 @@ int holdfs_lease_info(const struct holdfs_mapping *m,
 /*
  * Called by the listener thread (never by an application thread) for every
  * range the daemon revokes and, on a lost connection, once per mapping.
- * It runs after the range was made inaccessible and before the daemon is
- * acknowledged, so it must return promptly (the daemon kills clients that
- * do not acknowledge within its deadline, typically well under a second),
- * must not call holdfs_map()/holdfs_unmap(), and must not touch the
- * revoked range.
+ * It runs after the range was made inaccessible and after the daemon was
+ * acknowledged (client/listener.c acks first, so a slow handler never
+ * gets the process killed), so it only informs: it should still return
+ * promptly (the listener serves the next message after it), must not call
+ * holdfs_map()/holdfs_unmap(), and must not touch the revoked range.
  */
 typedef void (*holdfs_revoke_fn)(void *ctx, const struct holdfs_revoke_event *ev);
 

@@ -62,5 +62,23 @@ int hfs_members_assemble(struct hfs_region *rg, const struct hfs_super *sb,
 			 const struct hfs_region_opts *ropts, bool degraded,
 			 struct hfs_devtab *t, uint32_t *missing,
 			 struct hfs_err *err);
+/* The same for a volume whose device 0 is served from its mirror: rg is
+ * that slice (hfs_region_open_slice of held, the mirror's device, which
+ * the caller opened and holds the lock of: it is opened again here,
+ * without one); t is the table read from the mirror.  No mirroring. */
+int hfs_members_assemble_from_mirror(struct hfs_region *rg,
+				     const struct hfs_super *sb,
+				     const struct hfs_region *held,
+				     const char *const *paths, unsigned npaths,
+				     const struct hfs_region_opts *ropts,
+				     bool degraded, struct hfs_devtab *t,
+				     uint32_t *missing, struct hfs_err *err);
+/* Read and check what the mirror on device held (a member that holds
+ * the mirror of device 0) says: the superblock and device table of the
+ * volume, and where the mirror starts in held.  0; -ENOENT if held is
+ * not the mirror's device (no error set); -EUCLEAN with err. */
+int hfs_members_read_mirror(struct hfs_region *held, struct hfs_super *sb,
+			    struct hfs_devtab *t, uint64_t *rel,
+			    struct hfs_err *err);
 
 #endif

@@ -106,6 +106,9 @@ struct hfs_region {
 	 * are member 0's.  nmembers 0: a region of one device. */
 	unsigned nmembers;
 	struct hfs_region_member *members;
+	/* A slice of a device (hfs_region_open_slice): the mapping shows
+	 * the device's bytes [slice_off, slice_off + size). */
+	uint64_t slice_off;
 };
 
 /* One device of an assembled volume.  members[0].rg is the volume's own
@@ -155,6 +158,15 @@ bool hfs_region_mirror_fault(const struct hfs_region *rg, uint64_t *off);
  * (either pointer may be NULL). */
 bool hfs_region_mirrored(const struct hfs_region *rg, uint64_t *len,
 			 uint64_t *mirror_off);
+
+/* A region of dev's bytes [off, off + len): the same device opened again
+ * (without an ownership lock: dev holds it) and mapped from off.  For a
+ * volume whose device 0 is lost and served from its mirror on another
+ * device (docs/format.md "Mirror of the metadata").  off must fit the
+ * device's alignment.  0 or -errno with err filled. */
+int hfs_region_open_slice(const struct hfs_region *dev, uint64_t off,
+			  uint64_t len, struct hfs_region **out,
+			  struct hfs_err *err);
 
 /* The member holding volume offset off, or -1 (a gap, or past the end).
  * A region of one device: 0 for offsets inside it. */

@@ -330,6 +330,11 @@ int hfs_vol_file_devices(struct hfs_vol *vol, uint64_t ino, uint64_t *counts,
  * device table (journaled): later mounts no longer ask for it, and
  * placement no longer uses it.  0, -EINVAL, or the commit's error. */
 int hfs_vol_device_state(struct hfs_vol *vol, unsigned i, uint32_t state);
+/* Is device 0 lost and served from its mirror?  Then hfs_vol_region() is
+ * the volume built on the mirror (not the region hfs_vol_open was given,
+ * which stays the caller's: it holds the ownership lock), and the
+ * mirror's device is where the metadata lives. */
+bool hfs_vol_from_mirror(struct hfs_vol *vol);
 void hfs_vol_uuid(struct hfs_vol *vol, uint8_t uuid[16]);
 
 /* Lease mapping (lib/lease_map.c).  The extents of [off, off+len) of

@@ -55,7 +55,7 @@ while getopts "kt:h" o; do
 done
 shift $((OPTIND - 1))
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(basic daxctl ndctl nfs poison4k)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(basic daxctl ndctl nfs poison4k poison)
 for s in "${scenarios[@]}"; do
 	case $s in basic|daxctl|ndctl|nfs|poison|poison4k) ;; *) echo "rig: unknown scenario '$s'" >&2; exit 2 ;; esac
 done

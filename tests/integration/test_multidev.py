@@ -81,16 +81,16 @@ def sha(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def test_mkfs_lists_devices_and_the_single_point_of_failure():
-    """mkfs prints every device, and says plainly that losing the first
-    (the metadata) loses the volume."""
+def test_mkfs_lists_devices_and_what_a_loss_costs():
+    """mkfs prints every device, and says what losing one costs (with the
+    mirror: only the files on it) and how to mount without the first."""
     with Volume(3) as vol:
         out = vol.mkfs.stdout
         check('devices      3' in out, 'mkfs summary names 3 devices:\n' + out)
         for m in vol.members:
             check(m in out, 'mkfs summary names %s:\n%s' % (m, out))
-        check('still loses the' in out, 'mkfs says which device is a single point '
-              'of failure:\n' + out)
+        check('losing any' in out and '-o degraded' in out,
+              'mkfs says the volume survives losing any one device, and how:\n' + out)
         vol.fsck_clean('right after mkfs')
 
 
@@ -297,6 +297,51 @@ def test_fsck_rewrites_a_stale_mirror():
         check(r.returncode == 1, 'fsck -y fixed it: %d %s' % (r.returncode, r.stdout[-600:]))
         check_eq(_mirror_diff(vol), [], 'mirror after fsck -y')
         vol.fsck_clean('after the mirror was rewritten')
+
+
+def test_losing_the_first_device_serves_it_from_its_mirror():
+    """Device 0 (the metadata) gone while unmounted: the device holding
+    its mirror mounts the volume with -o degraded (and only with it), the
+    namespace, the xattrs and the files on the surviving device are all
+    there byte for byte, the files that had data on device 0 read EIO,
+    new files and directories work, fsck of the mirror is clean, and the
+    next mount needs no -o degraded."""
+    with Volume(2) as vol:
+        vol.mount()
+        files = _spread_files(vol)
+        d = vol.fs.path('dir')
+        os.mkdir(d)
+        os.setxattr(d, 'user.k', b'v' * 100)
+        vol.fs.unmount()
+        os.unlink(vol.fs.region)             # device 0 gone for good
+        mirror = vol.members[0]
+        r = H.run([H.holdfs_bin(), mirror, vol.fs.mnt, '-f', '-o',
+                   ','.join(H.DEFAULT_MOUNT_OPTS)], timeout=60)
+        check(r.returncode != 0 and '-o degraded' in r.stderr,
+              'the mirror refuses to mount without -o degraded: %d %r'
+              % (r.returncode, r.stderr))
+        vol.fs.region, vol.members = mirror, []
+        vol.fs.mount(opts=H.DEFAULT_MOUNT_OPTS + ('degraded',))
+        check('serving its metadata from its mirror' in vol.fs.daemon_log(),
+              'the daemon says so: ' + vol.fs.daemon_log()[-600:])
+        _check_after_loss(vol, files, 0, 'served from the mirror')
+        check_eq(os.getxattr(d, 'user.k'), b'v' * 100, 'an xattr from the mirror')
+        check_eq(sorted(os.listdir(vol.fs.mnt)), sorted(['dir'] + [os.path.basename(p)
+                                                            for p in files]),
+                 'the root listing')
+        st = _status(vol)
+        check_eq(st['state'], 'degraded', 'status')
+        check_eq([x['state'] for x in st['devices']], ['lost', 'active'], 'device states')
+        s = write_random(vol.fs.path('dir', 'new'), 2 * MiB)
+        os.mkdir(vol.fs.path('dir', 'sub'))
+        vol.fs.unmount()
+        r = vol.fsck()
+        check(r.returncode == 0, 'fsck -n -f of the mirror: %d %s %s'
+              % (r.returncode, r.stdout[-800:], r.stderr[-300:]))
+        vol.fs.mount()                       # recorded lost: no option now
+        check_eq(sha(vol.fs.path('dir', 'new')), s, 'a file written from the mirror')
+        _check_after_loss(vol, files, 0, 'mounted again')
+        vol.fs.unmount()
 
 
 def test_no_mirror_says_device_0_is_a_single_point_of_failure():
