@@ -52,18 +52,36 @@ static bool init_offered_v2;
 static bool init_offered_uring;
 static bool init_seen;
 
-void hfsd_fuse_io_note_request(const void *buf, size_t n)
+static _Thread_local bool req_tmpfile;
+
+bool hfsd_fuse_io_req_tmpfile(void)
 {
-	const struct fuse_in_header *h = buf;
+	return req_tmpfile;
+}
+
+void hfsd_fuse_io_note_request(void *buf, size_t n)
+{
+	struct fuse_in_header *h = buf;
 	const void *arg = h + 1;
 	size_t alen;
 
 	req_kill_suidgid = false;
 	req_kill_known = false;
+	req_tmpfile = false;
 	if (n < sizeof(*h))
 		return;
 	alen = n - sizeof(*h);
 	switch (h->opcode) {
+	case FUSE_TMPFILE:
+		/* libfuse 3.14 has no tmpfile handler (it would answer
+		 * ENOSYS).  The request is a CREATE in all but its opcode:
+		 * fuse_create_in and the name "/" (the kernel's name for an
+		 * O_TMPFILE dentry), and the reply is CREATE's (entry and
+		 * open).  So it goes to libfuse as a CREATE, marked for
+		 * hfsd_create on this thread, which makes an unnamed inode. */
+		h->opcode = FUSE_CREATE;
+		req_tmpfile = true;
+		break;
 	case FUSE_INIT: {
 		const struct fuse_init_in *in = arg;
 

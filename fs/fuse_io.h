@@ -26,6 +26,9 @@ bool hfsd_req_kill_known(void);
 
 /* A request read by another transport (fs/fuse_uring.c), about to be
  * handled on this thread: note what the read hook notes. */
-void hfsd_fuse_io_note_request(const void *buf, size_t n);
+void hfsd_fuse_io_note_request(void *buf, size_t n);
+/* Was the request this thread handles now a FUSE_TMPFILE (open with
+ * O_TMPFILE), handed to libfuse as a CREATE of the name "/"? */
+bool hfsd_fuse_io_req_tmpfile(void);
 
 #endif

@@ -14,6 +14,7 @@
 #include "coherence.h"
 #include "datapath.h"
 #include "daemon.h"
+#include "fuse_io.h"
 #include "fuse_uring.h"
 #include "revoke.h"
 
@@ -21,6 +22,7 @@
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 void hfsd_create(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -38,9 +40,13 @@ void hfsd_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	/* The VFS holds the directory lock across lookup and create, so a
-	 * name that appeared meanwhile is a real EEXIST, not a race. */
-	err = hfs_mknod(vol, parent, name, S_IFREG | (mode & 07777), 0, cred,
-			&a);
+	 * name that appeared meanwhile is a real EEXIST, not a race.  An
+	 * O_TMPFILE open arrives here too (fs/fuse_io.c), named "/". */
+	if (hfsd_fuse_io_req_tmpfile() && strcmp(name, "/") == 0)
+		err = hfs_tmpfile(vol, parent, mode, cred, &a);
+	else
+		err = hfs_mknod(vol, parent, name, S_IFREG | (mode & 07777), 0,
+				cred, &a);
 	if (err) {
 		hfsd_reply_status(req, err);
 		return;

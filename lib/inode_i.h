@@ -68,6 +68,11 @@ struct hfs_inode {
 	/* The slot lock is kept (HFS_DSLOT_HOLD) for the rest of an O_APPEND
 	 * write the kernel may send in pieces (hfs_dslot_hold).  iolock. */
 	bool split_hold;
+	/* Made by hfs_tmpfile (O_TMPFILE) and not linked yet: a link may
+	 * give it its first name (the kernel allows it only for a tmpfile
+	 * opened without O_EXCL).  Not on media: an unnamed file is an
+	 * orphan, freed at the next mount after a crash. */
+	bool tmpfile;
 	/* CLOCK_MONOTONIC ns until which a slot armed now starts held: the
 	 * last O_APPEND write through FUSE, without a slot, may have been a
 	 * piece (hfs_dslot_note_piece).  iolock. */

@@ -420,6 +420,58 @@ static int create_locked(struct hfs_vol *vol, uint64_t parent,
 	return 0;
 }
 
+/* An unnamed regular file in directory parent (open(O_TMPFILE)): an
+ * orphan from the start, with the mode, group and default ACL a create
+ * there would give it, freed at its last close unless linked first. */
+static int tmpfile_locked(struct hfs_vol *vol, uint64_t parent,
+			  uint32_t mode, const struct hfs_cred *cred,
+			  struct hfs_attr *out)
+{
+	struct hfs_inode *dip, *ip;
+	uint32_t gid = cred->gid;
+	struct inherit in;
+	int ret = get_dir(vol, parent, &dip);
+
+	if (ret)
+		return ret;
+	if (dip->d.i_nlink == 0)
+		return -ENOENT;
+	ret = inherit_locked(vol, dip, &mode, cred->umask, &in);
+	if (!ret)
+		ret = space_for(vol, dip, in.nacc || in.ndfl ? 1 : 0);
+	if (ret)
+		return ret;
+	if (dip->d.i_mode & S_ISGID)
+		gid = dip->d.i_gid;
+	ret = hfs_inode_new_locked(vol, mode, cred, gid, &ip);
+	if (ret)
+		return ret;
+	ip->d.i_nlink = 0;
+	ip->d.i_flags |= HFS_IF_ORPHAN;
+	ret = inherit_store_locked(vol, ip, &in);
+	if (!ret)
+		ret = hfs_inode_stage_extents(vol, ip);
+	ret = commit(vol, ret);
+	if (ret)
+		return ret;
+	ip->tmpfile = true;
+	ip->nlookup++;
+	hfs_inode_to_attr(vol, ip, out);
+	return 0;
+}
+
+int hfs_tmpfile(struct hfs_vol *vol, uint64_t parent, uint32_t mode,
+		const struct hfs_cred *cred, struct hfs_attr *out)
+{
+	int ret = hfs_vol_lock(vol, true);
+
+	if (ret)
+		return ret;
+	ret = tmpfile_locked(vol, parent, S_IFREG | (mode & 07777), cred, out);
+	hfs_vol_unlock(vol);
+	return ret;
+}
+
 static int create(struct hfs_vol *vol, uint64_t parent, const char *name,
 		  const struct create_args *a, struct hfs_attr *out)
 {
@@ -534,13 +586,16 @@ static int link_locked(struct hfs_vol *vol, uint64_t ino, uint64_t newparent,
 		return ret;
 	if (ip->d.i_nlink >= HFS_LINK_MAX)
 		return -EMLINK;
-	if (ip->d.i_nlink == 0 || dip->d.i_nlink == 0)
+	if ((ip->d.i_nlink == 0 && !ip->tmpfile) || dip->d.i_nlink == 0)
 		return -ENOENT;
 	if (hfs_dir_lookup(dip->dir, newname))
 		return -EEXIST;
 	if ((ret = space_for(vol, dip, 0)))
 		return ret;
-	ip->d.i_nlink++;
+	if (ip->d.i_nlink++ == 0) { /* an O_TMPFILE file gets its name */
+		ip->d.i_flags &= ~HFS_IF_ORPHAN;
+		ip->tmpfile = false;
+	}
 	hfs_inode_touch(ip, false, true);
 	ret = hfs_dir_add_locked(vol, dip, newname, ino, dtype(ip->d.i_mode));
 	parent_touch(dip);

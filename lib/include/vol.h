@@ -164,6 +164,11 @@ int hfs_mknod(struct hfs_vol *vol, uint64_t parent, const char *name,
 	      struct hfs_attr *out);
 int hfs_mkdir(struct hfs_vol *vol, uint64_t parent, const char *name,
 	      uint32_t mode, const struct hfs_cred *cred, struct hfs_attr *out);
+/* open(O_TMPFILE): an unnamed regular file in directory parent, as a
+ * create there would make it (mode, group, default ACL), freed at its
+ * last close and forget unless hfs_link names it first. */
+int hfs_tmpfile(struct hfs_vol *vol, uint64_t parent, uint32_t mode,
+		const struct hfs_cred *cred, struct hfs_attr *out);
 int hfs_symlink(struct hfs_vol *vol, uint64_t parent, const char *name,
 		const char *target, const struct hfs_cred *cred,
 		struct hfs_attr *out);

@@ -1114,23 +1114,34 @@ def _tmpfile(d):
 
 
 def check_tmpfile(d):
-    """open(O_TMPFILE): tmpfs and ext4 make an unnamed file that linkat can
-    name; libfuse 3.14 has no TMPFILE handler (no tmpfile in struct
-    fuse_lowlevel_ops), so the kernel's FUSE_TMPFILE request is answered ENOSYS
-    and the kernel fails the open cleanly with EOPNOTSUPP, leaving nothing
-    behind."""
+    """open(O_TMPFILE): an unnamed file that linkat can name, on tmpfs,
+    ext4 and holdfs alike (holdfs answers the kernel's FUSE_TMPFILE itself,
+    fs/fuse_io.c: libfuse 3.14 has no handler for it), and nothing left
+    behind when it is closed unlinked."""
     sub = os.path.join(d, 'tmpfile')
     os.mkdir(sub)
     try:
         got = {'open': _tmpfile(sub), 'again': _tmpfile(sub),
+               'unnamed, closed': _tmpfile_unnamed(sub),
                'left behind': sorted(os.listdir(sub))}
     finally:
         H.run(['rm', '-rf', sub], timeout=60)
-    if H.fs_type(d) in ('tmpfs', 'ext4'):
-        want = {'open': ('ok', 1, 1), 'again': ('ok', 1, 1), 'left behind': []}
-    else:
-        want = {'open': 'EOPNOTSUPP', 'again': 'EOPNOTSUPP', 'left behind': []}
+    want = {'open': ('ok', 1, 1), 'again': ('ok', 1, 1),
+            'unnamed, closed': ('ok', 0), 'left behind': []}
     diff_tables(got, want, 'O_TMPFILE')
+
+
+def _tmpfile_unnamed(d):
+    """An O_TMPFILE file written and closed without a name: its nlink."""
+    try:
+        fd = os.open(d, O_TMPFILE | os.O_RDWR, 0o600)
+    except OSError as e:
+        return ename(e.errno)
+    try:
+        os.write(fd, b'y' * 100000)
+        return ('ok', os.fstat(fd).st_nlink)
+    finally:
+        os.close(fd)
 
 
 # ---------------------------------------------------------------------------
