@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <holdfs/format.h>
 #include <holdfs/proto.h>
 
 #include "holdfsctl.h"
@@ -28,6 +29,7 @@ const struct option ctl_options[] = {
 	{ "simulate-poison", no_argument, NULL, 'P' },
 	{ "sigbus-ao", no_argument, NULL, 'A' },
 	{ "deadline-ms", required_argument, NULL, 'D' },
+	{ "device", required_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -95,6 +97,15 @@ static int parse_opt(int c, struct ctl_args *a)
 		return 0;
 	case 'r':
 		return parse_range(optarg, a);
+	case 'v': {
+		uint64_t v;
+
+		if (parse_num(optarg, &v) || v >= HFS_MEMBERS_MAX)
+			return ctl_usage_error("--device: a device index, 0 to "
+					       "31 (holdfsctl devices)");
+		a->device = (int)v;
+		return 0;
+	}
 	case 'D': {
 		uint64_t v;
 
@@ -113,7 +124,7 @@ int ctl_parse_args(int argc, char **argv, unsigned takes, struct ctl_args *a)
 {
 	int c, r;
 
-	*a = (struct ctl_args){ 0 };
+	*a = (struct ctl_args){ .device = -1 };
 	optind = 0;             /* a fresh scan of this argv (glibc) */
 	while ((c = getopt_long(argc, argv, "+hj", ctl_options, NULL)) != -1)
 		if ((r = parse_opt(c, a)))
@@ -127,6 +138,8 @@ int ctl_parse_args(int argc, char **argv, unsigned takes, struct ctl_args *a)
 		return ctl_usage_error("--whole-device, --media, "
 				       "--simulate-poison and --sigbus-ao are "
 				       "for inject");
+	if (a->device >= 0 && !(takes & CTL_OPT_DEVICE))
+		return ctl_usage_error("--device is for retire");
 	if (a->deadline_ms && !(takes & CTL_OPT_OFFLINE))
 		return ctl_usage_error("--deadline-ms is for offline");
 	if (a->have_range && !(takes & CTL_OPT_RANGE))

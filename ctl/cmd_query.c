@@ -7,8 +7,10 @@
  *   holders --range OFF,LEN [--json] MOUNTPOINT  ADMIN_HOLDERS
  *   status [--json] MOUNTPOINT                   ADMIN_STATUS
  *   devices [--json] MOUNTPOINT|PATH             ADMIN_DEVICES
+ *   retire --device N [--json] MOUNTPOINT        ADMIN_RETIRE
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,4 +108,29 @@ int cmd_devices(int argc, char **argv)
 	free(parent);
 	return show(ctl_parse_reply(ctl_query_mnt(a.target, &m, sizeof(m))),
 		    a.json, ctl_print_devices);
+}
+
+static void print_retired(json_object *doc)
+{
+	printf("device %" PRIu64 " retired\n", ju64(doc, "device"));
+}
+
+/* A lost device given up for good: the volume no longer counts it as
+ * degraded. */
+int cmd_retire(int argc, char **argv)
+{
+	struct hfs_msg_retire m = { { HFS_PROTO_MAGIC, HFS_PROTO_VERSION,
+				      HFS_MSG_ADMIN_RETIRE, sizeof(m), 0, 1 },
+				    0, 0 };
+	struct ctl_args a;
+	int r = ctl_parse_args(argc, argv, CTL_OPT_DEVICE, &a);
+
+	if (r)
+		return r < 0 ? 0 : r;
+	if (a.device < 0)
+		return ctl_usage_error("retire needs --device N (holdfsctl "
+				       "devices shows them)");
+	m.device = (uint32_t)a.device;
+	return show(ctl_parse_reply(ctl_query_mnt(a.target, &m, sizeof(m))),
+		    a.json, print_retired);
 }

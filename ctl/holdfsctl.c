@@ -54,6 +54,10 @@ static const struct ctl_cmd commands[] = {
 	  "which holds the metadata, size and free blocks;\n"
 	  "for a PATH inside the mount, also how many of the\n"
 	  "file's blocks lie on each" },
+	{ "retire", cmd_retire, "--device N",
+	  "a lost device of the volume given up for good:\n"
+	  "the volume no longer counts it as degraded (what\n"
+	  "was lost on it stays lost)" },
 	{ "inject", cmd_inject, "--whole-device | --range OFF,LEN [--media]",
 	  "feed the failure pipeline as a drill: device loss\n"
 	  "(shuts the filesystem down) or a failed region\n"

@@ -29,6 +29,7 @@ int cmd_leases(int argc, char **argv);
 int cmd_holders(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_devices(int argc, char **argv);
+int cmd_retire(int argc, char **argv);
 int cmd_inject(int argc, char **argv);
 int cmd_health(int argc, char **argv);
 int cmd_offline(int argc, char **argv);      /* ctl/cmd_offline.c */
@@ -50,12 +51,14 @@ enum {
 	CTL_OPT_INJECT = 1u << 1,   /* --whole-device, --media,
 				       --simulate-poison, --sigbus-ao */
 	CTL_OPT_OFFLINE = 1u << 2,  /* --deadline-ms N */
+	CTL_OPT_DEVICE = 1u << 3,   /* --device N */
 };
 
 struct ctl_args {
 	bool json, have_range, whole, media, simulate, sigbus_ao;
 	uint64_t off, len;          /* --range */
 	uint32_t deadline_ms;       /* --deadline-ms, 0: not given */
+	int device;                 /* --device N, -1: not given */
 	const char *target;         /* the operand: MOUNTPOINT (or REGION) */
 };
 

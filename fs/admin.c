@@ -397,6 +397,41 @@ static json_object *devices_json(struct hfsd_ctl *c, uint64_t ino, int *err)
 	return o;
 }
 
+void hfsd_on_admin_retire(struct hfsd_ctl *c, struct hfsd_client *cl,
+			  const void *msg, int fd)
+{
+	const struct hfs_msg_retire *m = msg;
+	struct hfs_vol_device dv[HFS_MEMBERS_MAX];
+	unsigned n = hfs_vol_devices(c->d->vol, dv, HFS_MEMBERS_MAX);
+	json_object *o;
+	int r;
+
+	(void)fd;
+	if (n < 2 || m->device >= n) {
+		hfsd_ctl_send_error(c, cl, m->h.id, EINVAL, n < 2
+				    ? "a volume of one device"
+				    : "no such device in the volume");
+		return;
+	}
+	if (dv[m->device].state == HFS_DEV_ACTIVE) {
+		hfsd_ctl_send_error(c, cl, m->h.id, EBUSY, "the device is "
+				    "active: a device is retired once lost");
+		return;
+	}
+	r = hfs_vol_device_state(c->d->vol, m->device, HFS_DEV_RETIRED);
+	if (r < 0) {
+		hfsd_ctl_send_error(c, cl, m->h.id, -r, "cannot record it in "
+				    "the device table");
+		return;
+	}
+	hfsd_log(LOG_NOTICE, "control: uid 0 pid %d retired device %u (%s)",
+		 (int)cl->pid, m->device, dv[m->device].path);
+	o = json_object_new_object();
+	json_object_object_add(o, "device", json_object_new_int((int)m->device));
+	json_object_object_add(o, "state", json_object_new_string("retired"));
+	reply_json(c, cl, m->h.id, o);
+}
+
 void hfsd_on_admin_devices(struct hfsd_ctl *c, struct hfsd_client *cl,
 			   const void *msg, int fd)
 {
@@ -414,14 +449,15 @@ void hfsd_on_admin_devices(struct hfsd_ctl *c, struct hfsd_client *cl,
 	reply_json(c, cl, m->h.id, o);
 }
 
-/* A device of the volume lost or retired: the volume runs degraded. */
+/* A device of the volume lost (and not retired yet): the volume runs
+ * degraded.  A retired device is one the operator has given up on. */
 static bool device_lost(struct hfsd_ctl *c)
 {
 	struct hfs_vol_device dv[HFS_MEMBERS_MAX];
 	unsigned n = hfs_vol_devices(c->d->vol, dv, HFS_MEMBERS_MAX);
 
 	for (unsigned i = 0; i < n && i < HFS_MEMBERS_MAX; i++)
-		if (dv[i].state != HFS_DEV_ACTIVE)
+		if (dv[i].state == HFS_DEV_LOST)
 			return true;
 	return false;
 }

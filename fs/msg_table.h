@@ -56,7 +56,9 @@
 	X(HFS_MSG_ADMIN_OFFLINE, 0, NULL, true, check_offline,             \
 	  hfsd_on_admin_offline)                                           \
 	X(HFS_MSG_ADMIN_DEVICES, 0, NULL, true, check_devices,             \
-	  hfsd_on_admin_devices)
+	  hfsd_on_admin_devices)                                           \
+	X(HFS_MSG_ADMIN_RETIRE, 0, NULL, true, check_retire,               \
+	  hfsd_on_admin_retire)
 
 struct hfsd_ctl;
 struct hfsd_client;
@@ -93,6 +95,8 @@ void hfsd_on_admin_inject(struct hfsd_ctl *c, struct hfsd_client *cl,
 			  const void *msg, int fd);
 void hfsd_on_admin_devices(struct hfsd_ctl *c, struct hfsd_client *cl,
 			   const void *msg, int fd);
+void hfsd_on_admin_retire(struct hfsd_ctl *c, struct hfsd_client *cl,
+			  const void *msg, int fd);
 /* offline.c */
 void hfsd_on_admin_offline(struct hfsd_ctl *c, struct hfsd_client *cl,
 			   const void *msg, int fd);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <holdfs/format.h>
 #include <holdfs/proto.h>
 
 #include "msg_table.h"
@@ -50,6 +51,17 @@ static const char *check_devices(const void *buf)
 
 	memcpy(&m, buf, sizeof(m));
 	return m.flags ? "ADMIN_DEVICES flags not zero" : NULL;
+}
+
+static const char *check_retire(const void *buf)
+{
+	struct hfs_msg_retire m;
+
+	memcpy(&m, buf, sizeof(m));
+	if (m.flags)
+		return "ADMIN_RETIRE flags not zero";
+	return m.device >= HFS_MEMBERS_MAX ? "ADMIN_RETIRE device out of range"
+					   : NULL;
 }
 
 static const char *check_lease_req(const void *buf)

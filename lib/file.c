@@ -31,6 +31,7 @@
 #include "extent_i.h"
 #include "failure_i.h"
 #include "file_i.h"
+#include "grow.h"
 #include "inode_i.h"
 #include "journal_i.h"
 #include "region.h"
@@ -245,6 +246,13 @@ static int fill_holes(struct hfs_vol *vol, struct hfs_inode *ip,
 	return 0;
 }
 
+/* ------------------------------------------------------------ setattr */
+
+static void put_blocks(void *ctx, uint64_t pblk, uint64_t n)
+{
+	hfs_vol_release_blocks(ctx, pblk, n);
+}
+
 /* Unmapped blocks in [first, last] (an upper bound on what fill_holes
  * allocates). */
 static uint64_t holes_in(const struct hfs_inode *ip, uint64_t first,
@@ -263,16 +271,79 @@ static uint64_t holes_in(const struct hfs_inode *ip, uint64_t first,
 	return last - first + 1 - mapped;
 }
 
+/* The whole allocation units [*first, *last] (file blocks) that
+ * [off, off+len) touches. */
+static void unit_span(const struct hfs_vol *vol, uint64_t off, uint64_t len,
+		      uint64_t *first, uint64_t *last)
+{
+	uint64_t u = vol->unit_blocks;
+
+	*first = off / HFS_BLOCK_SIZE / u * u;
+	*last = ((off + len - 1) / HFS_BLOCK_SIZE / u + 1) * u - 1;
+}
+
+/*
+ * The holes of a file range before a change that allocates there, to
+ * undo it if a copy into the new blocks fails: an I/O error there is the
+ * data's (a lost device of a volume of several, poisoned media), not the
+ * metadata's, so the file goes back to what it was (the new blocks are
+ * released; a bad one never returns to the free index), nothing is
+ * committed, the caller gets the error and the volume goes on.
+ */
+struct holes {
+	struct { uint64_t lblk, len; } *v;
+	size_t n, cap;
+};
+
+static int holes_collect(const struct hfs_inode *ip, uint64_t first,
+			 uint64_t last, struct holes *h)
+{
+	uint64_t lb = first;
+
+	h->n = 0;
+	while (lb <= last) {
+		uint32_t i = hfs_emap_find(&ip->em, lb);
+		uint64_t stop = last + 1;
+
+		if (i < ip->em.n && ip->em.v[i].e_lblk <= lb) {
+			lb = ip->em.v[i].e_lblk + ip->em.v[i].e_len;
+			continue;
+		}
+		if (i < ip->em.n && ip->em.v[i].e_lblk < stop)
+			stop = ip->em.v[i].e_lblk;
+		if (hfs_grow(&h->v, &h->cap, h->n + 1, sizeof(*h->v)))
+			return -ENOMEM;
+		h->v[h->n].lblk = lb;
+		h->v[h->n++].len = stop - lb;
+		lb = stop;
+	}
+	return 0;
+}
+
+/* Unmap what was a hole.  0, or -ENOMEM (the map could not be split:
+ * the caller must then fail the volume). */
+static int holes_undo(struct hfs_vol *vol, struct hfs_inode *ip,
+		      const struct holes *h)
+{
+	int ret = 0;
+
+	for (size_t i = 0; i < h->n && !ret; i++)
+		ret = hfs_emap_remove(&ip->em, h->v[i].lblk, h->v[i].len,
+				      put_blocks, vol);
+	hfs_tx_abort(&vol->tx);
+	return ret;
+}
+
 /* Make [off, off+len) mapped (allocating units), zeroing what is new
  * except [zoff, zoff+zlen).  Returns -ENOSPC before changing anything. */
 static int ensure_mapped(struct hfs_vol *vol, struct hfs_inode *ip,
 			 uint64_t off, uint64_t len, uint64_t zoff,
 			 uint64_t zlen)
 {
-	uint64_t u = vol->unit_blocks;
-	uint64_t first = off / HFS_BLOCK_SIZE / u * u;
-	uint64_t last = ((off + len - 1) / HFS_BLOCK_SIZE / u + 1) * u - 1;
-	uint64_t need = holes_in(ip, first, last);
+	uint64_t first, last, need;
+
+	unit_span(vol, off, len, &first, &last);
+	need = holes_in(ip, first, last);
 
 	if (need == 0)
 		return 0;
@@ -292,25 +363,39 @@ static bool fully_mapped(const struct hfs_inode *ip, uint64_t off, uint64_t len)
 static int write_alloc(struct hfs_vol *vol, struct hfs_inode *ip,
 		       const void *buf, size_t len, uint64_t off)
 {
+	struct holes h = { 0 };
+	uint64_t first, last;
 	int ret = hfs_vol_lock(vol, true);
 
 	if (ret)
 		return ret;
+	unit_span(vol, off, len, &first, &last);
+	ret = holes_collect(ip, first, last, &h);
+	if (ret) { /* nothing changed yet */
+		hfs_vol_unlock(vol);
+		free(h.v);
+		return ret;
+	}
 	ret = ensure_mapped(vol, ip, off, len, off, len);
 	if (!ret && off + len > ip->d.i_size)
 		ret = zero_past_eof(vol, ip, off + len);
 	if (!ret)
 		ret = write_mapped(vol, ip, buf, off, len);
-	if (!ret) {
+	if (ret && holes_undo(vol, ip, &h) == 0) {
+		/* the data's failure: the file is as it was */
+	} else if (!ret) {
 		if (off + len > ip->d.i_size)
 			ip->d.i_size = off + len;
 		hfs_inode_touch(ip, true, true);
 		ret = hfs_inode_stage_extents(vol, ip);
 		ret = ret ? ret : hfs_tx_commit(vol, &vol->tx);
-	}
-	if (ret && ret != -ENOSPC)
+		if (ret)
+			hfs_vol_fail(vol, ret);
+	} else {
 		hfs_vol_fail(vol, ret);
+	}
 	hfs_vol_unlock(vol);
+	free(h.v);
 	return ret;
 }
 
@@ -431,12 +516,6 @@ int hfs_fsync(struct hfs_vol *vol, uint64_t ino, bool datasync)
 	return ret;
 }
 
-/* ------------------------------------------------------------ setattr */
-
-static void put_blocks(void *ctx, uint64_t pblk, uint64_t n)
-{
-	hfs_vol_release_blocks(ctx, pblk, n);
-}
 
 int hfs_file_zero_mapped_locked(struct hfs_vol *vol, struct hfs_inode *ip,
 				uint64_t off, uint64_t len)
@@ -636,9 +715,11 @@ static int punch_locked(struct hfs_vol *vol, struct hfs_inode *ip,
 }
 
 static int fallocate_locked(struct hfs_vol *vol, struct hfs_inode *ip,
-			    int mode, uint64_t off, uint64_t len)
+			    int mode, uint64_t off, uint64_t len, bool *undone)
 {
 	bool keep = mode & FALLOC_FL_KEEP_SIZE;
+	uint64_t first, last, old_size = ip->d.i_size;
+	struct holes h = { 0 };
 	int ret;
 
 	/* attribute flags, as the VFS: append-only takes only what keeps
@@ -653,12 +734,24 @@ static int fallocate_locked(struct hfs_vol *vol, struct hfs_inode *ip,
 	} else if (mode & FALLOC_FL_ZERO_RANGE) {
 		ret = write_mapped(vol, ip, NULL, off, len);
 	} else {
+		unit_span(vol, off, len, &first, &last);
+		ret = holes_collect(ip, first, last, &h);
+		if (ret) { /* nothing changed yet */
+			*undone = true;
+			free(h.v);
+			return ret;
+		}
 		ret = ensure_mapped(vol, ip, off, len, 0, 0);
 	}
 	if (!ret && !keep && off + len > ip->d.i_size) {
 		ret = zero_past_eof(vol, ip, off + len);
 		ip->d.i_size = off + len;
 	}
+	if (ret && h.v && holes_undo(vol, ip, &h) == 0) {
+		ip->d.i_size = old_size; /* the data's failure: as it was */
+		*undone = true;
+	}
+	free(h.v);
 	if (ret)
 		return ret;
 	hfs_inode_touch(ip, !(mode == 0 || mode == FALLOC_FL_KEEP_SIZE), true);
@@ -694,8 +787,10 @@ int hfs_fallocate(struct hfs_vol *vol, uint64_t ino, int mode, uint64_t off,
 	if (!ret)
 		ret = hfs_vol_lock(vol, true);
 	if (!ret) {
-		ret = fallocate_locked(vol, ip, mode, off, len);
-		if (ret && ret != -ENOSPC && ret != -EOPNOTSUPP &&
+		bool undone = false;
+
+		ret = fallocate_locked(vol, ip, mode, off, len, &undone);
+		if (ret && !undone && ret != -ENOSPC && ret != -EOPNOTSUPP &&
 		    ret != -EPERM)
 			hfs_vol_fail(vol, ret);
 		hfs_vol_unlock(vol);

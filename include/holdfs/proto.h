@@ -67,6 +67,8 @@ enum hfs_msg_type {
 	HFS_MSG_ADMIN_DEVICES = 106, /* c->d: hfs_msg_devices; ADMIN_REPLY:
 					the volume's devices and, for an
 					inode, its blocks on each */
+	HFS_MSG_ADMIN_RETIRE = 107,  /* c->d: hfs_msg_retire: a lost device
+					retired for good; ADMIN_REPLY */
 };
 
 struct hfs_msg_hdr {
@@ -319,6 +321,16 @@ struct hfs_msg_devices {
 };
 static_assert(sizeof(struct hfs_msg_devices) == 40, "devices");
 
+/* ADMIN_RETIRE: device (not 0 unless served from its mirror), which
+ * must already be lost, is retired: the volume stops counting it as
+ * degraded; what was lost on it stays lost. */
+struct hfs_msg_retire {
+	struct hfs_msg_hdr h;
+	uint32_t device; /* 24 index in the device table */
+	uint32_t flags;  /* 28 zero */
+};
+static_assert(sizeof(struct hfs_msg_retire) == 32, "retire");
+
 /* ADMIN_REPLY: a JSON document in one or more chunks (more != 0: another
  * ADMIN_REPLY with the same id follows); concatenate the text. */
 struct hfs_msg_admin_reply {
@@ -361,7 +373,8 @@ static_assert(sizeof(struct hfs_msg_admin_reply) == 32, "admin_reply");
 	X(HFS_MSG_ADMIN_STATUS, HFS_TO_DAEMON, struct hfs_msg_hdr)          \
 	X(HFS_MSG_ADMIN_INJECT, HFS_TO_DAEMON, struct hfs_msg_inject)       \
 	X(HFS_MSG_ADMIN_OFFLINE, HFS_TO_DAEMON, struct hfs_msg_offline)     \
-	X(HFS_MSG_ADMIN_DEVICES, HFS_TO_DAEMON, struct hfs_msg_devices)
+	X(HFS_MSG_ADMIN_DEVICES, HFS_TO_DAEMON, struct hfs_msg_devices)     \
+	X(HFS_MSG_ADMIN_RETIRE, HFS_TO_DAEMON, struct hfs_msg_retire)
 
 /* No client-to-daemon message is longer: the daemon receives requests
  * into buffers of this size (plus one byte, to see an oversized one). */

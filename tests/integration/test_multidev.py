@@ -423,6 +423,13 @@ def _losing_a_device(how):
         st = _status(vol)
         check_eq(st['state'], 'degraded', 'holdfsctl status state')
         check_eq([d['state'] for d in st['devices']], ['active', 'lost'], 'device states')
+        r = H.run([H.binary('holdfsctl'), 'retire', '--device', '0', vol.fs.mnt], timeout=30)
+        check(r.returncode != 0 and 'active' in r.stderr,
+              'retiring an active device is refused: %d %r' % (r.returncode, r.stderr))
+        r = H.run([H.binary('holdfsctl'), 'retire', '--device', '1', vol.fs.mnt], timeout=30)
+        check(r.returncode == 0, 'retire of the lost device: %d %r' % (r.returncode, r.stderr))
+        check_eq([d['state'] for d in _status(vol)['devices']], ['active', 'retired'],
+                 'device states once the lost device is retired')
         vol.fs.unmount()
         vol.members = []   # lost for good: not asked for any more
         r = vol.fsck()
@@ -431,6 +438,9 @@ def _losing_a_device(how):
         vol.mount()
         _check_after_loss(vol, files, 1, 'after a remount')
         check_eq(sha(p), s, 'the file written after the loss')
+        st = _status(vol)
+        check_eq(st['devices'][1]['state'], 'retired', 'retired after a remount')
+        check_eq(st['state'], 'ok', 'a volume whose lost device was retired is not degraded')
         vol.fs.unmount()
 
 
@@ -440,6 +450,54 @@ def test_losing_a_device_file_truncated():
 
 def test_losing_a_device_file_unlinked():
     _losing_a_device('unlink')
+
+
+def test_losing_a_device_under_a_writer_allocating_there():
+    """A device lost while a writer keeps growing a file on it (found by
+    the qemu rig's two-NVDIMM scenario): the writes that hit the lost
+    device fail with EIO and are undone, the volume is degraded, not shut
+    down, and the files on the other device stay intact."""
+    import threading
+    with Volume(2, size='256M') as vol:
+        vol.mount()
+        files = _spread_files(vol, n=6)
+        grow = [p for p, (_, d) in files.items() if d == [1]][0]
+        stop = threading.Event()
+        errors = []
+
+        def writer():
+            off = os.path.getsize(grow)
+            while not stop.is_set():
+                try:
+                    fd = os.open(grow, os.O_WRONLY)
+                    try:
+                        os.pwrite(fd, os.urandom(1 << 20), off)
+                        os.fsync(fd)
+                    finally:
+                        os.close(fd)
+                    off += 1 << 20
+                except OSError as e:
+                    errors.append(e.errno)
+                    H.time.sleep(0.01)
+        t = threading.Thread(target=writer)
+        t.start()
+        try:
+            H.time.sleep(0.3)
+            os.truncate(vol.members[0], 0)
+            _wait_lost(vol, 1)
+            H.time.sleep(0.3)
+        finally:
+            stop.set()
+            t.join(30)
+        check_eq(_status(vol)['state'], 'degraded', 'state after the loss under a writer')
+        check(errors and set(errors) <= {H.errno.EIO}, 'the writer saw EIO only: %r'
+              % sorted(set(errors)))
+        files.pop(grow)
+        _check_after_loss(vol, files, 1, 'after the loss under a writer')
+        write_random(vol.fs.path('after'), MiB)
+        vol.fs.unmount()
+        vol.members = []
+        vol.fsck_clean('after a loss under a writer')
 
 
 def test_mount_without_a_device_needs_degraded():
