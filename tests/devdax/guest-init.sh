@@ -25,6 +25,8 @@ mount -t tmpfs tmpfs /dev/shm
 exec </dev/null >/dev/console 2>&1
 
 SCEN=unknown
+DEVS=/dev/dax0.0     # what mkfs.holdfs formats (multidev: both devices)
+MOUNT_OPTS=          # extra holdfs arguments (multidev: -o device=...)
 for a in $(cat /proc/cmdline); do
 	case $a in rig.scenario=*) SCEN=${a#rig.scenario=} ;; esac
 done
@@ -108,14 +110,19 @@ setup() {
 	fi
 	DSIZE=$dsize
 	ALLOC_LEN=$want
+	# multidev: the second NVDIMM (region1) becomes /dev/dax1.0, set up
+	# the same way (its own result line), and the volume spans both.
+	if [ "$SCEN" = multidev ]; then
+		setup_second || return 1
+	fi
 
 	t0=$(now_ms)
-	T 120 mkfs.holdfs /dev/dax0.0 >/tmp/mkfs.out 2>&1
+	T 120 mkfs.holdfs $DEVS >/tmp/mkfs.out 2>&1
 	rc=$?
 	t1=$(now_ms)
 	logfile mkfs /tmp/mkfs.out 30
 	if [ $rc != 0 ]; then
-		result setup.mkfs 0 "mkfs.holdfs /dev/dax0.0 rc=$rc after $((t1 - t0))ms: $(tail -n 3 /tmp/mkfs.out | tr '\n' ' ')"
+		result setup.mkfs 0 "mkfs.holdfs $DEVS rc=$rc after $((t1 - t0))ms: $(tail -n 3 /tmp/mkfs.out | tr '\n' ' ')"
 		return 1
 	fi
 	bs=$(grep -iE 'alloc unit|block.?size' /tmp/mkfs.out | head -n 1 | tr -s ' ')
@@ -142,12 +149,43 @@ setup() {
 	return 0
 }
 
+# The second device of the multidev scenario: region1 -> namespace1.0 ->
+# /dev/dax1.0, with region0's alignment settings.
+setup_second() {
+	i=0
+	while [ ! -e /sys/bus/nd/devices/region1/align ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	if [ ! -e /sys/bus/nd/devices/region1 ]; then
+		result setup.namespace1 0 "no nd region1 after 10s (nfit did not find the second NVDIMM): $(ls /sys/bus/nd/devices | tr '\n' ' ')"
+		return 1
+	fi
+	ralign1_before=$(cat /sys/bus/nd/devices/region1/align)
+	echo 0x200000 > /sys/bus/nd/devices/region1/align 2>/tmp/align1.err
+	if ! T 60 ndctl create-namespace -f -e namespace1.0 -m devdax -a $DAXALIGN >/tmp/ns1.json 2>/tmp/ns1.err; then
+		result setup.namespace1 0 "create-namespace -e namespace1.0 -a $DAXALIGN failed: $(head -c 200 /tmp/ns1.err | tr '\n' ' ')"
+		return 1
+	fi
+	i=0
+	while [ ! -c /dev/dax1.0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	d=/sys/bus/dax/devices/dax1.0
+	dsize1=$(cat $d/size 2>/dev/null) dalign1=$(cat $d/align 2>/dev/null)
+	drv1=$(basename "$(readlink $d/driver 2>/dev/null)" 2>/dev/null)
+	if [ -c /dev/dax1.0 ] && [ -n "$dsize1" ] && [ "$dsize1" -gt 0 ] && [ "$dalign1" = "$ALLOC_LEN" ] && [ "$drv1" = device_dax ]; then
+		result setup.namespace1 1 "devdax -a $DAXALIGN; region1 size=$(cat /sys/bus/nd/devices/region1/size) align=$(cat /sys/bus/nd/devices/region1/align) (was $ralign1_before); /dev/dax1.0 $(stat -c '%t:%T' /dev/dax1.0) size=$dsize1 align=$dalign1 driver=$drv1"
+	else
+		result setup.namespace1 0 "/dev/dax1.0 $([ -c /dev/dax1.0 ] && echo present || echo missing) size=$dsize1 align=$dalign1 (want $ALLOC_LEN) driver=$drv1"
+		return 1
+	fi
+	DEVS="/dev/dax0.0 /dev/dax1.0"
+	MOUNT_OPTS="-o device=/dev/dax1.0"
+	return 0
+}
+
 mount_holdfs() {
 	: > /tmp/holdfs.log
 	t0=$(now_ms)
 	# Not with the scenario's fds (5-9): a daemon holding an NFS file
 	# open would hang at exit in that file's NFS CLOSE once nfsd is gone.
-	holdfs -f /dev/dax0.0 /mnt >>/tmp/holdfs.log 2>&1 5<&- 6<&- 7<&- 8<&- 9<&- &
+	holdfs -f /dev/dax0.0 /mnt $MOUNT_OPTS >>/tmp/holdfs.log 2>&1 5<&- 6<&- 7<&- 8<&- 9<&- &
 	DPID=$!
 	i=0
 	while ! grep -q ' /mnt fuse' /proc/mounts && kill -0 $DPID 2>/dev/null && [ $i -lt 300 ]; do
@@ -159,7 +197,7 @@ mount_holdfs() {
 		# ASLR is off in the guest): where the daemon's code is mapped.
 		grep ' r-xp ' /proc/$DPID/maps 2>/dev/null | awk '{ print "RIG-LOG [maps] " $1 " " $3 " " $6 }'
 		DSTATUS=
-		result setup.mount 1 "holdfs -f /dev/dax0.0 /mnt up in $((t1 - t0))ms, pid $DPID: $(grep ' /mnt ' /proc/mounts)"
+		result setup.mount 1 "holdfs -f /dev/dax0.0 /mnt${MOUNT_OPTS:+ $MOUNT_OPTS} up in $((t1 - t0))ms, pid $DPID: $(grep ' /mnt ' /proc/mounts)"
 		return 0
 	fi
 	logfile holdfs /tmp/holdfs.log
@@ -187,6 +225,12 @@ unmount_holdfs() { # unmount_holdfs PREFIX [any-rc]
 		result $pfx.unmount 1 "$how in $((t1 - t0))ms"
 	else
 		result $pfx.unmount 0 "unmount failed or hung ($((t1 - t0))ms): $(head -c 200 /tmp/umount.err | tr '\n' ' '); aborting the connection"
+		# who keeps /mnt busy: open fds and cwds below it
+		for p in /proc/[0-9]*; do
+			for l in $p/cwd $p/fd/*; do
+				case $(readlink $l 2>/dev/null) in /mnt*) rlog "busy: pid ${p#/proc/} ($(cat $p/comm 2>/dev/null)) ${l#$p/} -> $(readlink $l)" ;; esac
+			done
+		done
 		mount -t fusectl fusectl /sys/fs/fuse/connections 2>/dev/null
 		for c in /sys/fs/fuse/connections/*/abort; do echo 1 > "$c"; done 2>/dev/null
 		umount -l /mnt 2>/dev/null
@@ -1041,6 +1085,298 @@ scenario_offline() {
 	fi
 }
 
+# --- multidev: a volume over two devices, the second taken away -------------
+# dev_blocks PATH: "BLOCKS_ON_DEV0 BLOCKS_ON_DEV1" (holdfsctl devices --json)
+dev_blocks() {
+	T 3 holdfsctl devices --json "$1" 2>/dev/null | tr -d ' \n' |
+		grep -o '"file_blocks":[0-9]*' | cut -d: -f2 | tr '\n' ' '
+}
+# dev_state N: device N's state in holdfsctl devices --json /mnt
+# (the holdfsctl exit status goes to /tmp/devs.rc: 137 means it hung)
+dev_state() {
+	T 3 holdfsctl devices --json /mnt >/tmp/devs.json 2>/dev/null; echo $? > /tmp/devs.rc
+	tr -d ' \n' < /tmp/devs.json |
+		grep -o "\"device\":$1,[^}]*" | grep -o '"state":"[a-z]*"' | cut -d'"' -f4
+}
+# vol_state: the volume's state in holdfsctl status --json /mnt
+vol_state() {
+	T 3 holdfsctl status --json /mnt 2>/dev/null | tr -d ' \n' |
+		grep -o '"state":"[a-z]*"' | head -n 1 | cut -d'"' -f4
+}
+# md_classify PATH: append PATH to /tmp/files0 (data on device 0 only, or
+# none), /tmp/files1 (on device 1 only) or /tmp/filesx (on both)
+md_classify() {
+	b=$(dev_blocks "$1")
+	b0=$(echo $b | awk '{ print $1 + 0 }') b1=$(echo $b | awk '{ print $2 + 0 }')
+	if [ -z "$b" ]; then echo "$1" >> /tmp/filesx; rlog "placement $1: holdfsctl devices failed"
+	elif [ "$b1" = 0 ]; then echo "$1" >> /tmp/files0
+	elif [ "$b0" = 0 ]; then echo "$1" >> /tmp/files1
+	else echo "$1" >> /tmp/filesx
+	fi
+	rlog "placement $1: dev0 $b0 blocks, dev1 $b1 blocks"
+}
+# md_check LIST: every file in LIST reads back with its checksum from
+# /tmp/sums (3 s each); prints what differs or hangs, nothing if all match
+md_check() {
+	while read -r f; do
+		want=$(awk -v f="$f" '$2 == f { print $1 }' /tmp/sums)
+		got=$(T 3 md5sum "$f" 2>/tmp/md5.err); r=$?
+		if [ $r = 137 ]; then echo -n " $f:hang"
+		elif [ $r != 0 ]; then echo -n " $f:$(head -n 1 /tmp/md5.err | sed 's/^md5sum: //')"
+		elif [ "${got%% *}" != "$want" ]; then echo -n " $f:checksum"
+		fi
+	done < "$1"
+}
+# md_eio LIST: every file in LIST must fail to read with EIO (3 s each);
+# prints the ones that do not
+md_eio() {
+	while read -r f; do
+		T 3 cat "$f" >/dev/null 2>/tmp/eio.err; r=$?
+		if [ $r = 137 ]; then echo -n " $f:hang"
+		elif [ $r = 0 ]; then echo -n " $f:read-ok"
+		elif ! grep -q 'Input/output' /tmp/eio.err; then echo -n " $f:$(head -n 1 /tmp/eio.err | sed 's/^cat: //')"
+		fi
+	done < "$1"
+}
+
+# busybox timeout leaves its watcher process, with the caller's fds, for
+# up to 1 s after the command ended: before an unmount, wait (3 s at
+# most) until no process holds a file below /mnt
+mnt_settle() {
+	i=0
+	while [ $i -lt 30 ]; do
+		busy=
+		for p in /proc/[0-9]*; do
+			for l in $p/fd/*; do
+				case $(readlink $l 2>/dev/null) in /mnt/*) busy=1; break 2 ;; esac
+			done
+		done
+		[ -z "$busy" ] && return 0
+		sleep 0.1; i=$((i + 1))
+	done
+}
+
+scenario_multidev() {
+	hangs=
+	: > /tmp/files0; : > /tmp/files1; : > /tmp/filesx; : > /tmp/sums
+	# Files until both devices hold at least three (a new file goes to
+	# the device with the most free space, so they end up alternating).
+	k=0
+	while [ $k -lt 24 ]; do
+		k=$((k + 1))
+		dd if=/dev/urandom of=/tmp/mf bs=1M count=4 2>/dev/null
+		T 10 cp /tmp/mf /mnt/mf$k || rlog "cp /mnt/mf$k rc=$?"
+		md_classify /mnt/mf$k
+		[ $(grep -c mf /tmp/files0) -ge 3 ] && [ $(wc -l < /tmp/files1) -ge 3 ] && break
+	done
+	rm -f /tmp/mf
+	md_classify /mnt/f1
+	for f in /mnt/dir/s*; do md_classify "$f"; done
+	for f in $(cat /tmp/files0 /tmp/files1 /tmp/filesx); do
+		T 10 md5sum "$f" >> /tmp/sums
+	done
+	n0=$(wc -l < /tmp/files0) n1=$(wc -l < /tmp/files1) nx=$(wc -l < /tmp/filesx)
+	T 10 holdfsctl devices /mnt 2>&1 | while IFS= read -r l; do rlog "devices: $l"; done
+	if [ $n1 -ge 1 ] && [ $(grep -c mf /tmp/files0) -ge 1 ]; then
+		result multidev.placement 1 "$k files of 4 MiB written: $n0 files on device 0 only, $n1 on device 1 only, $nx on both"
+	else
+		result multidev.placement 0 "$k files of 4 MiB written: $n0 files on device 0 only, $n1 on device 1 only, $nx on both"
+	fi
+
+	# The mirror of device 0's metadata on device 1 is kept: after a
+	# clean unmount fsck of both devices finds it up to date.
+	T 10 sync
+	mnt_settle
+	unmount_holdfs multidev.first
+	T 120 fsck.holdfs -n -f /dev/dax0.0 /dev/dax1.0 >/tmp/fsck1.out 2>&1; frc=$?
+	logfile fsck1 /tmp/fsck1.out 12
+	if [ $frc = 0 ] && ! grep -q MIRROR_STALE /tmp/fsck1.out; then
+		result multidev.mirror_before 1 "fsck.holdfs -n -f /dev/dax0.0 /dev/dax1.0 rc=0, no P5_MIRROR_STALE: $(tail -n 1 /tmp/fsck1.out)"
+	else
+		result multidev.mirror_before 0 "fsck.holdfs -n -f /dev/dax0.0 /dev/dax1.0 rc=$frc: $(grep -m 3 -E 'P[0-9]_|error|stale' /tmp/fsck1.out | tr '\n' ' ')"
+	fi
+	if ! mount_holdfs; then
+		result multidev.command 0 "mount with $MOUNT_OPTS failed after fsck; nothing else run"
+		return
+	fi
+
+	# Load: held-open files on each device and the writer loop, which
+	# rewrites four files (placed anew each time: device 0 or 1) and
+	# grows a file on device 1 (a new unit every 8 writes, allocated on
+	# the device its data is on).
+	f1held=$(head -n 1 /tmp/files1) f0held=$(grep -m 1 mf /tmp/files0)
+	fgrow=$(grep mf /tmp/files1 | tail -n 1)
+	exec 7<"$f1held"
+	exec 6<"$f0held"
+	( i=0
+	  while [ ! -e /tmp/writer.stop ]; do
+		if dd if=/dev/zero of=/mnt/w.$((i % 4)) bs=64k count=4 conv=fsync 2>/dev/null; then
+			echo "$(now_ms) ok rewrite"
+		else
+			echo "$(now_ms) err rewrite"
+		fi
+		if dd if=/dev/zero of=$fgrow bs=64k count=4 seek=$((64 + i * 4)) conv=notrunc,fsync 2>/dev/null; then
+			echo "$(now_ms) ok grow"
+		else
+			echo "$(now_ms) err grow"
+		fi
+		i=$((i + 1))
+	  done 6<&- 7<&- ) > /tmp/writer.log 2>&1 &
+	WPID=$!
+	sleep 2
+	nlog=$(wc -l < /tmp/holdfs.log)
+	nwr=$(wc -l < /tmp/writer.log)
+
+	t0=$(now_ms)
+	T 30 daxctl disable-device dax1.0 >/tmp/remove.out 2>&1; rc=$?
+	t1=$(now_ms)
+	if [ $rc = 0 ]; then
+		result multidev.command 1 "'daxctl disable-device dax1.0' rc=0 in $((t1 - t0))ms (writer did $nwr writes before)"
+	else
+		result multidev.command 0 "'daxctl disable-device dax1.0' rc=$rc after $((t1 - t0))ms: $(head -c 200 /tmp/remove.out | tr '\n' ' ')"
+	fi
+
+	# Up to 15 s for holdfsctl to say device 1 lost and the volume degraded.
+	t_lost= t_deg= st1= vs=
+	while [ $(($(now_ms) - t0)) -lt 15000 ]; do
+		t=$(($(now_ms) - t0))
+		st1=$(dev_state 1); [ "$(cat /tmp/devs.rc)" = 137 ] && hangs="$hangs devices@${t}ms"
+		vs=$(vol_state)
+		[ -z "$t_lost" ] && [ "$st1" = lost ] && t_lost=$t
+		[ -z "$t_deg" ] && [ "$vs" = degraded ] && t_deg=$t
+		[ -n "$t_lost" ] && [ -n "$t_deg" ] && break
+		kill -0 $DPID 2>/dev/null || break
+		sleep 0.2
+	done
+	if [ -n "$t_lost" ]; then
+		result multidev.lost 1 "holdfsctl devices: device 1 lost at +${t_lost}ms; device 0 $(dev_state 0)"
+	else
+		result multidev.lost 0 "holdfsctl devices: device 1 '${st1:-no answer}' after $(($(now_ms) - t0))ms"
+	fi
+	if [ -n "$t_deg" ]; then
+		result multidev.degraded 1 "holdfsctl status: degraded at +${t_deg}ms"
+	else
+		result multidev.degraded 0 "holdfsctl status: '${vs:-no answer}' after $(($(now_ms) - t0))ms"
+	fi
+
+	# Files with data on device 1 fail with EIO, the held fd included.
+	bad1=$(md_eio /tmp/files1)
+	T 3 dd bs=4096 count=1 of=/dev/null <&7 2>/tmp/held.err; r=$?
+	case $r in
+	137) bad1="$bad1 held-fd:hang" ;;
+	0) bad1="$bad1 held-fd:read-ok" ;;
+	*) grep -q 'Input/output' /tmp/held.err || bad1="$bad1 held-fd:$(head -n 1 /tmp/held.err)" ;;
+	esac
+	if [ -z "$bad1" ]; then
+		result multidev.eio_dev1 1 "the $n1 files on device 1 and the fd held on $f1held read EIO"
+	else
+		result multidev.eio_dev1 0 "not EIO:$bad1"
+	fi
+	case $bad1 in *hang*) hangs="$hangs eio-read" ;; esac
+
+	# Files on device 0 read back intact, the held fd included.
+	bad0=$(md_check /tmp/files0)
+	T 3 dd bs=4096 count=1 of=/dev/null <&6 2>/tmp/held0.err; r=$?
+	[ $r = 0 ] || bad0="$bad0 held-fd:rc=$r:$(head -n 1 /tmp/held0.err)"
+	if [ -z "$bad0" ]; then
+		result multidev.dev0_intact 1 "the $n0 files on device 0 read back with their checksums; the fd held on $f0held reads"
+	else
+		result multidev.dev0_intact 0 "differ or fail:$bad0"
+	fi
+	case $bad0 in *hang*|*rc=137*) hangs="$hangs dev0-read" ;; esac
+	[ $nx -gt 0 ] && rlog "files on both devices (not checked): $(cat /tmp/filesx | tr '\n' ' ')"
+
+	# A new file: written, read back, and not placed on the lost device.
+	dd if=/dev/urandom of=/tmp/nref bs=1M count=4 2>/dev/null
+	T 3 cp /tmp/nref /mnt/new1 2>/tmp/new.err; r=$?
+	[ $r = 137 ] && hangs="$hangs new-write"
+	T 3 cmp /tmp/nref /mnt/new1 >/dev/null 2>&1; c=$?
+	[ $c = 137 ] && hangs="$hangs new-read"
+	nb=$(dev_blocks /mnt/new1)
+	if [ $r = 0 ] && [ $c = 0 ] && [ "$(echo $nb | awk '{ print $2 + 0 }')" = 0 ]; then
+		result multidev.new_file 1 "4 MiB written and read back; blocks on device 0/1: $nb"
+	else
+		result multidev.new_file 0 "cp rc=$r ($(head -n 1 /tmp/new.err)), cmp rc=$c, blocks on device 0/1: $nb"
+	fi
+
+	# Directories still list.
+	T 3 ls /mnt >/tmp/ls.out 2>&1; r=$?
+	T 3 ls /mnt/dir >/tmp/lsd.out 2>&1; rd=$?
+	[ $r = 137 ] || [ $rd = 137 ] && hangs="$hangs ls"
+	if [ $r = 0 ] && [ $rd = 0 ] && [ "$(wc -l < /tmp/lsd.out)" = 10 ] && grep -qx new1 /tmp/ls.out; then
+		result multidev.readdir 1 "ls /mnt: $(wc -l < /tmp/ls.out) entries, ls /mnt/dir: 10"
+	else
+		result multidev.readdir 0 "ls /mnt rc=$r ($(head -c 120 /tmp/ls.out | tr '\n' ' ')), ls /mnt/dir rc=$rd ($(wc -l < /tmp/lsd.out) entries)"
+	fi
+
+	if kill -0 $DPID 2>/dev/null; then
+		result multidev.daemon_alive 1 "daemon pid $DPID still running $(($(now_ms) - t0))ms after the removal"
+	else
+		wait $DPID; rc=$?; DSTATUS=$rc
+		result multidev.daemon_alive 0 "daemon died after the removal, status $rc$([ $rc -gt 128 ] && echo " (signal $((rc - 128)))")"
+	fi
+
+	# The writer: stop it; what its writes did is logged, not judged
+	# (a rewritten w.N may land on device 0 and succeed).
+	touch /tmp/writer.stop
+	i=0
+	while kill -0 $WPID 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	if kill -0 $WPID 2>/dev/null; then
+		hangs="$hangs writer-stuck"
+		for p in /proc/[0-9]*; do
+			[ "$(awk '{ print $4 }' $p/stat 2>/dev/null)" = "$WPID" ] && kill -9 ${p#/proc/}
+		done
+		kill -9 $WPID
+	fi
+	wait $WPID 2>/dev/null
+	tail -n +$((nwr + 1)) /tmp/writer.log > /tmp/writer.new
+	rlog "writer after the removal: rewrites $(grep -c ' ok rewrite$' /tmp/writer.new) ok, $(grep -c ' err rewrite$' /tmp/writer.new) failed; growing $fgrow (device 1) $(grep -c ' ok grow$' /tmp/writer.new) ok, $(grep -c ' err grow$' /tmp/writer.new) failed"
+	exec 6<&- 7<&-
+	mnt_settle
+
+	tail -n +$((nlog + 1)) /tmp/holdfs.log > /tmp/holdfs.new
+	logfile holdfs /tmp/holdfs.new 30
+	T 5 holdfsctl devices /mnt >/tmp/devices.out 2>&1
+	logfile devices /tmp/devices.out 5
+	T 5 holdfsctl status /mnt >/tmp/status.out 2>&1
+	logfile holdfsctl /tmp/status.out 20
+
+	if [ -z "$hangs" ]; then
+		result multidev.nohang 1 "every access after the removal answered within its deadline"
+	else
+		result multidev.nohang 0 "timed out:$hangs"
+	fi
+	unmount_holdfs multidev
+
+	# fsck of device 0 alone: device 1 is recorded lost, not asked for.
+	T 120 fsck.holdfs -n -f /dev/dax0.0 >/tmp/fsck2.out 2>&1; frc=$?
+	logfile fsck2 /tmp/fsck2.out 12
+	if [ $frc = 0 ]; then
+		result multidev.fsck_degraded 1 "fsck.holdfs -n -f /dev/dax0.0 rc=0: $(tail -n 1 /tmp/fsck2.out)"
+	else
+		result multidev.fsck_degraded 0 "fsck.holdfs -n -f /dev/dax0.0 rc=$frc: $(grep -m 4 -E 'P[0-9]_|error|lost|device' /tmp/fsck2.out | tr '\n' ' ')"
+	fi
+
+	# A second mount without -o device=: device 0's files still intact.
+	MOUNT_OPTS=
+	if mount_holdfs; then
+		bad0=$(md_check /tmp/files0)
+		T 3 cmp /tmp/nref /mnt/new1 >/dev/null 2>&1 || bad0="$bad0 /mnt/new1:rc=$?"
+		still1=$(md_eio /tmp/files1)
+		vs=$(vol_state) st1=$(dev_state 1)
+		if [ -z "$bad0" ] && [ -z "$still1" ] && [ "$vs" = degraded ] && [ "$st1" = lost ]; then
+			result multidev.remount 1 "mounted without -o device=: the $n0 files on device 0 and new1 intact, the $n1 on device 1 EIO; status $vs, device 1 $st1"
+		else
+			result multidev.remount 0 "device 0 files differ or fail:${bad0:- none}; device 1 files not EIO:${still1:- none}; status ${vs:-?}, device 1 ${st1:-?}"
+		fi
+		mnt_settle
+		unmount_holdfs multidev.second
+	else
+		result multidev.remount 0 "holdfs -f /dev/dax0.0 /mnt (no -o device=) failed: $(tail -n 2 /tmp/holdfs.log | tr '\n' ' ')"
+	fi
+	logfile uevents /tmp/uevents 20
+}
+
 case $SCEN in
 basic)
 	if setup; then scenario_basic; fi ;;
@@ -1050,6 +1386,8 @@ nfs)
 	if setup; then scenario_nfs; fi ;;
 poison|poison4k)
 	if setup; then scenario_poison; fi ;;
+multidev)
+	if setup; then scenario_multidev; fi ;;
 *)
 	result scenario 0 "unknown scenario '$SCEN'" ;;
 esac

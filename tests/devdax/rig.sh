@@ -17,6 +17,10 @@
 #            memory failure in the guest kernel), then 'holdfsctl offline'
 #            and 'daxctl disable-device' under load
 #   poison4k the same on a 4 KiB-aligned device-dax (page-sized mappings)
+#   multidev two NVDIMMs, one volume over /dev/dax0.0 and /dev/dax1.0
+#            (metadata mirrored on the second), 'daxctl disable-device
+#            dax1.0' under load: only device 1's files fail, the volume
+#            goes on degraded
 #
 # The guest prints "RIG-RESULT scenario=S name=N ok=0|1 detail=..." lines on
 # its serial console; this script collects them and exits 0 only if every
@@ -57,7 +61,7 @@ shift $((OPTIND - 1))
 scenarios=("$@")
 [ ${#scenarios[@]} -gt 0 ] || scenarios=(basic daxctl ndctl nfs poison4k poison)
 for s in "${scenarios[@]}"; do
-	case $s in basic|daxctl|ndctl|nfs|poison|poison4k) ;; *) echo "rig: unknown scenario '$s'" >&2; exit 2 ;; esac
+	case $s in basic|daxctl|ndctl|nfs|poison|poison4k|multidev) ;; *) echo "rig: unknown scenario '$s'" >&2; exit 2 ;; esac
 done
 
 log() { printf 'rig: %s\n' "$*" >&2; }
@@ -279,6 +283,7 @@ declare -A expect=(
 expect[ndctl]=${expect[daxctl]}
 expect[poison]="setup.modules setup.namespace setup.sysfs setup.mkfs setup.mount setup.io poison.sigbus poison.daemon_learned poison.holders_revoked poison.range_eio poison.others_intact poison.first.unmount poison.fsck_bad poison.remount offline.command offline.no_kill offline.nothing_lost offline.unmount offline.daemon_exit"
 expect[poison4k]=${expect[poison]}
+expect[multidev]="setup.modules setup.namespace setup.sysfs setup.namespace1 setup.mkfs setup.mount setup.io multidev.placement multidev.first.unmount multidev.first.daemon_exit multidev.mirror_before multidev.command multidev.lost multidev.degraded multidev.eio_dev1 multidev.dev0_intact multidev.new_file multidev.readdir multidev.daemon_alive multidev.nohang multidev.unmount multidev.daemon_exit multidev.fsck_degraded multidev.remount multidev.second.unmount multidev.second.daemon_exit"
 expect[nfs]="setup.modules setup.namespace setup.sysfs setup.mkfs setup.mount setup.io nfs.server nfs.write_read nfs.rename nfs.link nfs.unlink_open nfs.truncate nfs.second_view nfs.readdir nfs.restart nfs.restart_new_open nfs.restart_old_handles nfs.range_eio nfs.range_unaffected nfs.nohang nfs.loss_eio nfs.unmount nfs.daemon_exit"
 
 
@@ -286,6 +291,14 @@ for s in "${scenarios[@]}"; do
 	img=$work/nvdimm-$s.img
 	serial=$work/serial-$s.log
 	rm -f "$img"; truncate -s 1G "$img"
+	# multidev: a second NVDIMM of the same size (guest: region1 ->
+	# /dev/dax1.0); 2 GiB of RAM + 2 x 1 GiB fill maxmem's 4 GiB exactly.
+	nv2=()
+	if [ "$s" = multidev ]; then
+		rm -f "$img.2"; truncate -s 1G "$img.2"
+		nv2=(-object memory-backend-file,id=mem2,share=on,mem-path="$img.2",size=1G,align=2M
+		     -device nvdimm,memdev=mem2,id=nv2,label-size=128K)
+	fi
 	: > "$serial"
 	tb=$(date +%s.%N)
 	qemu-system-x86_64 \
@@ -293,6 +306,7 @@ for s in "${scenarios[@]}"; do
 		-machine pc,nvdimm=on -m 2G,slots=2,maxmem=4G \
 		-object memory-backend-file,id=mem1,share=on,mem-path="$img",size=1G,align=2M \
 		-device nvdimm,memdev=mem1,id=nv1,label-size=128K \
+		"${nv2[@]}" \
 		-kernel "$vmlinuz" -initrd "$initrd" \
 		-append "console=ttyS0 panic=-1 loglevel=4 print_fatal_signals=1 rig.scenario=$s" \
 		-nic none -display none -serial file:"$serial" -monitor none -no-reboot \
