@@ -59,7 +59,7 @@ while getopts "kt:h" o; do
 done
 shift $((OPTIND - 1))
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(basic daxctl ndctl nfs poison4k poison)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(basic daxctl ndctl nfs poison4k poison multidev)
 for s in "${scenarios[@]}"; do
 	case $s in basic|daxctl|ndctl|nfs|poison|poison4k|multidev) ;; *) echo "rig: unknown scenario '$s'" >&2; exit 2 ;; esac
 done
