@@ -229,11 +229,20 @@ check)
 	done
 	j=$(journalctl -b -1 -t holdfs -o short-monotonic --no-pager 2>&1)
 	blog "journalctl -b -1 -t holdfs:" "$j"
-	if echo "$j" | grep -q "$DAX unmounted from $PMEM" && echo "$j" | grep -q "$FILE unmounted from $FMNT"; then
-		result check.daemon_unmounted 1 "$(echo "$j" | grep 'unmounted from' | tr '\n' ';')"
-	else
-		result check.daemon_unmounted 0 "no 'unmounted from' line for both: $j"
-	fi
+	# the last line each region's daemon logged in that boot (the run
+	# stage restarted the dax one: its last daemon is the one the
+	# shutdown stopped) must be its clean unmount; a daemon killed by
+	# the stop's SIGTERM logs none
+	ok=1 det=
+	for pair in "$DAX:$PMEM" "$FILE:$FMNT"; do
+		r=${pair%%:*} m=${pair#*:}
+		last=$(echo "$j" | grep -E "$r (mounted on|unmounted from) $m" | tail -n 1)
+		case $last in
+		*"$r unmounted from $m") det="$det $last;" ;;
+		*) ok=0 det="$det $r: last line '$last', no clean unmount after it;" ;;
+		esac
+	done
+	result check.daemon_unmounted $ok "$det"
 	# the order of the shutdown: each holdfs mount gone before the
 	# filesystem under it / the device
 	js=$(journalctl -b -1 -o short-monotonic --no-pager -u $MUNIT -u var-lib-holdfs.mount -u $UNIT 2>&1 |
