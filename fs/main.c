@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,6 +172,28 @@ static int serve(struct fuse_session *se, const struct hfsd_opts *o)
 	return 0;
 }
 
+/*
+ * Once the request loop has ended, the daemon only unmounts and closes
+ * the region (the clean flag).  A stop signal now must not cut that
+ * short: systemd sends SIGTERM as soon as holdfs@.service's ExecStop
+ * umount returns, which is exactly while the daemon closes (seen in
+ * tests/boot/boot-test.sh: the daemon killed by that SIGTERM, no
+ * "unmounted from" line).  The loop's handlers are gone by then and the
+ * default action would kill it; ignore the signals instead.  SIGKILL
+ * (the unit's stop timeout) still ends a close that hangs.
+ */
+static void ignore_stop_signals(void)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		(void)sigaction(sigs[i], &sa, NULL);
+}
+
 /* Steps 3-7, in the process that becomes the daemon. */
 static int run(struct hfsd *d, struct fuse_session *se,
 	       const struct hfsd_opts *o, const char *mnt, int ready_fd)
@@ -258,6 +281,7 @@ signals:
 	shut = hfsd_fail_is_shutdown(fail, &why);
 	hfsd_ctl_stop(ctl); /* before unmount: clients see EOF first */
 	fuse_remove_signal_handlers(se);
+	ignore_stop_signals();
 unmount:
 	fuse_session_unmount(se);
 close_vol:
