@@ -349,6 +349,42 @@ static const char *dev_state_name(uint32_t s)
 	}
 }
 
+/* Where the metadata of a volume of several devices lives now: how many
+ * copies, and whether device 0's are served from its mirror
+ * (docs/failure-model.md "Several devices"). */
+static json_object *metadata_json(struct hfsd_ctl *c)
+{
+	struct hfs_vol_metadata m;
+	json_object *o = json_object_new_object();
+	char text[160];
+
+	hfs_vol_metadata(c->d->vol, &m);
+	if (m.from_mirror)
+		snprintf(text, sizeof(text), "one copy, served from the mirror "
+			 "on device %u (device 0 lost %s); losing device %u "
+			 "loses the volume", m.mirror_dev, m.live
+			 ? "while mounted" : "before this mount", m.mirror_dev);
+	else if (m.copies == 2)
+		snprintf(text, sizeof(text), "two copies: device 0 and its "
+			 "mirror on device %u", m.mirror_dev);
+	else if (m.mirror_dev)
+		snprintf(text, sizeof(text), "one copy, on device 0 (its "
+			 "mirror on device %u is lost)", m.mirror_dev);
+	else
+		snprintf(text, sizeof(text), "one copy, on device 0 (no "
+			 "mirror)");
+	json_object_object_add(o, "copies", json_object_new_int((int)m.copies));
+	json_object_object_add(o, "served_from", json_object_new_string(
+		m.from_mirror ? "mirror" : "device 0"));
+	json_object_object_add(o, "mirror_device",
+			       json_object_new_int((int)m.mirror_dev));
+	json_object_object_add(o, "failover", json_object_new_string(
+		!m.from_mirror ? "none" : m.live ? "while mounted"
+						 : "at mount"));
+	json_object_object_add(o, "text", json_object_new_string(text));
+	return o;
+}
+
 /* The volume's devices, and ino's blocks on each (ino 0: none). */
 static json_object *devices_json(struct hfsd_ctl *c, uint64_t ino, int *err)
 {
@@ -392,6 +428,8 @@ static json_object *devices_json(struct hfsd_ctl *c, uint64_t ino, int *err)
 		json_object_array_add(a, x);
 	}
 	json_object_object_add(o, "devices", a);
+	if (n > 1)
+		json_object_object_add(o, "metadata", metadata_json(c));
 	if (ino)
 		json_object_object_add(o, "ino", json_object_new_uint64(ino));
 	return o;
@@ -523,6 +561,10 @@ void hfsd_on_admin_status(struct hfsd_ctl *c, struct hfsd_client *cl,
 
 			json_object_object_get_ex(d, "devices", &a);
 			json_object_object_add(o, "devices", json_object_get(a));
+			a = NULL;
+			if (json_object_object_get_ex(d, "metadata", &a))
+				json_object_object_add(o, "metadata",
+						       json_object_get(a));
 			json_object_put(d);
 		}
 	}
