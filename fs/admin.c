@@ -641,6 +641,41 @@ static void sigbus_ao(struct hfsd_ctl *c, struct hfsd_client *cl,
 	reply_json(c, cl, m->h.id, o);
 }
 
+/* A drill of one device's loss in a volume of several: the pipeline
+ * treats it as that device gone (fail_members.c, fail_failover.c). */
+static void inject_device(struct hfsd_ctl *c, struct hfsd_client *cl,
+			  const struct hfs_msg_inject *m)
+{
+	struct hfs_vol_device dv[HFS_MEMBERS_MAX];
+	unsigned n = hfs_vol_devices(c->d->vol, dv, HFS_MEMBERS_MAX);
+	json_object *o;
+
+	if (m->flags != HFS_FAIL_DEVICE || m->length) {
+		hfsd_ctl_send_error(c, cl, m->h.id, EINVAL, "a device's loss "
+				    "takes a device number and no other flag");
+		return;
+	}
+	if (n < 2 || m->offset >= n) {
+		hfsd_ctl_send_error(c, cl, m->h.id, EINVAL, n < 2
+				    ? "a volume of one device: inject "
+				      "--whole-device"
+				    : "no such device in the volume");
+		return;
+	}
+	if (dv[m->offset].state != HFS_DEV_ACTIVE) {
+		hfsd_ctl_send_error(c, cl, m->h.id, EALREADY, "that device is "
+				    "not active (lost or retired already)");
+		return;
+	}
+	hfsd_log(LOG_WARNING, "control: uid 0 pid %d injects the loss of "
+		 "device %u (%s)", (int)cl->pid, (unsigned)m->offset,
+		 dv[m->offset].path);
+	hfsd_fail_post(c->d->fail, m->offset, 0, HFS_FAIL_DEVICE, "operator");
+	o = json_object_new_object();
+	json_object_object_add(o, "queued", json_object_new_boolean(1));
+	reply_json(c, cl, m->h.id, o);
+}
+
 void hfsd_on_admin_inject(struct hfsd_ctl *c, struct hfsd_client *cl,
 			  const void *msg, int fd)
 {
@@ -654,8 +689,8 @@ void hfsd_on_admin_inject(struct hfsd_ctl *c, struct hfsd_client *cl,
 				    HFS_FAIL_WHOLE_DEVICE |
 				    HFS_FAIL_MEDIA |
 				    HFS_FAIL_SIMULATE_POISON |
-				    HFS_FAIL_SIGBUS_AO)) ||
-	    (!(m->flags & HFS_FAIL_WHOLE_DEVICE) &&
+				    HFS_FAIL_SIGBUS_AO | HFS_FAIL_DEVICE)) ||
+	    (!(m->flags & (HFS_FAIL_WHOLE_DEVICE | HFS_FAIL_DEVICE)) &&
 	     (m->length == 0 || m->offset + m->length < m->offset))) {
 		hfsd_ctl_send_error(c, cl, m->h.id, EINVAL, "bad injection");
 		return;
@@ -666,6 +701,10 @@ void hfsd_on_admin_inject(struct hfsd_ctl *c, struct hfsd_client *cl,
 	}
 	if (m->flags & HFS_FAIL_SIGBUS_AO) {
 		sigbus_ao(c, cl, m);
+		return;
+	}
+	if (m->flags & HFS_FAIL_DEVICE) {
+		inject_device(c, cl, m);
 		return;
 	}
 	hfsd_log(LOG_WARNING, "control: uid 0 pid %d injects a %s "

@@ -190,6 +190,9 @@ static void drain_queue(struct hfsd_fail *f)
 	for (unsigned i = 0; i < n; i++) {
 		if (q[i].si_code)
 			handle_fault(f, &q[i]);
+		else if (q[i].flags & HFS_FAIL_DEVICE)
+			hfsd_fail_members_lose(f, (unsigned)q[i].off,
+					       q[i].source);
 		else
 			hfsd_notify_failure(f, q[i].off, q[i].len, q[i].flags,
 					    q[i].source);

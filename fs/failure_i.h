@@ -135,6 +135,10 @@ void hfsd_fail_members_free(struct hfsd_fail *f);
  * named one of devices 1.. (and a removal was handled). */
 bool hfsd_fail_members_uevent(struct hfsd_fail *f, const char *action,
 			      const char *name);
+/* Device i of the volume lost (an operator's drill, HFS_FAIL_DEVICE):
+ * device 0 as hfsd_fail_device0, any other as if it had gone away. */
+void hfsd_fail_members_lose(struct hfsd_fail *f, unsigned i,
+			    const char *source);
 /* A SIGBUS at region offset off whose backing is gone: true if it was on
  * one of devices 1.., whose loss was handled. */
 bool hfsd_fail_members_fault(struct hfsd_fail *f, uint64_t off);

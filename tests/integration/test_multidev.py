@@ -567,7 +567,17 @@ def _losing_device0_while_mounted(how):
         vol.fs.unmount()
         # device 0 recorded lost in the mirror's table: device 1 is the
         # volume now, and needs no option
-        vol.fs.region, vol.members = vol.members[0], []
+        dev0, mirror = vol.fs.region, vol.members[0]
+        if how == 'inject':
+            # device 0 is still there (a drill; a device-dax enabled
+            # again): its metadata is stale, a mount of it is refused
+            r = H.run([H.holdfs_bin(), dev0, vol.fs.mnt, '-f', '-o',
+                       ','.join(vol.mount_opts())], timeout=60)
+            check(r.returncode != 0 and 'stale' in r.stderr and mirror in r.stderr,
+                  'the old device 0 is refused, naming the mirror: %d %r'
+                  % (r.returncode, r.stderr))
+            check(not H.is_mounted(vol.fs.mnt), 'not mounted')
+        vol.fs.region, vol.members = mirror, []
         r = vol.fsck()
         check(r.returncode == 0, 'fsck -n -f of the mirror after a live failover: %d %s %s'
               % (r.returncode, r.stdout[-1500:], r.stderr[-400:]))
@@ -590,6 +600,35 @@ def test_losing_the_first_device_while_mounted_truncated():
 
 def test_losing_the_first_device_while_mounted_unlinked():
     _losing_device0_while_mounted('unlink')
+
+
+def test_losing_the_first_device_while_mounted_operator_drill():
+    _losing_device0_while_mounted('inject')
+
+
+def test_inject_device_refuses_what_it_cannot_do():
+    """holdfsctl inject --device: a device the volume does not have, one
+    lost already, a volume of one device: refused with the reason."""
+    with Volume(2) as vol:
+        vol.mount()
+        ctl = [H.binary('holdfsctl'), 'inject']
+        r = H.run(ctl + ['--device', '5', vol.fs.mnt], timeout=60)
+        check(r.returncode != 0 and 'no such device' in r.stderr, 'device 5: %d %r'
+              % (r.returncode, r.stderr))
+        r = H.run(ctl + ['--device', '1', '--media', vol.fs.mnt], timeout=60)
+        check(r.returncode == 2, '--device with --media is a usage error: %d %r'
+              % (r.returncode, r.stderr))
+        r = H.run(ctl + ['--device', '1', vol.fs.mnt], timeout=60)
+        check(r.returncode == 0, 'device 1 lost by a drill: %d %r' % (r.returncode, r.stderr))
+        _wait_lost(vol, 1)
+        r = H.run(ctl + ['--device', '1', vol.fs.mnt], timeout=60)
+        check(r.returncode != 0 and 'not active' in r.stderr, 'device 1 again: %d %r'
+              % (r.returncode, r.stderr))
+        vol.fs.unmount()
+    with H.HoldFS() as fs:
+        r = H.run([H.binary('holdfsctl'), 'inject', '--device', '0', fs.mnt], timeout=60)
+        check(r.returncode != 0 and 'one device' in r.stderr, 'a volume of one: %d %r'
+              % (r.returncode, r.stderr))
 
 
 def test_losing_the_first_device_while_mounted_after_its_mirror_shuts_down():
