@@ -35,6 +35,7 @@
 void hfsd_fail_device0(struct hfsd_fail *f, unsigned flags, const char *source)
 {
 	struct hfs_vol_failover fo = { 0 };
+	struct hfs_vol_metadata md;
 	struct hfs_err err = { 0 };
 	struct hfsd_fail_event *e;
 	char msg[72];
@@ -45,6 +46,15 @@ void hfsd_fail_device0(struct hfsd_fail *f, unsigned flags, const char *source)
 	if (f->shutdown) {
 		hfsd_notify_failure(f, 0, 0, HFS_FAIL_WHOLE_DEVICE | flags,
 				    source); /* recorded as ignored */
+		return;
+	}
+	hfs_vol_metadata(f->d->vol, &md);
+	if (md.from_mirror && !md.live) {
+		/* mounted from the mirror: "device 0" is the mirror's slice
+		 * of its device, the last copy of the metadata (a commit's
+		 * switch while mounted is md.live, and goes on below) */
+		hfsd_notify_failure(f, 0, 0, HFS_FAIL_WHOLE_DEVICE | flags,
+				    source);
 		return;
 	}
 	r = hfs_vol_fail_over(f->d->vol, &fo, &err);
