@@ -97,7 +97,17 @@ void hfsd_fail_device0(struct hfsd_fail *f, unsigned flags, const char *source)
 
 bool hfsd_fail_device0_fault(struct hfsd_fail *f, uint64_t off)
 {
-	if (!f->dev0_lost || hfs_region_member_of(f->d->rg, off) != 0)
+	if (hfs_region_member_of(f->d->rg, off) != 0)
+		return false;
+	if (!f->dev0_lost && hfs_region_failed_over(f->d->rg)) {
+		/* a journal commit that faulted on device 0 switched to the
+		 * mirror already (lib/vol_failover.c): this is device 0's
+		 * loss, which the rest of the steps still wait for (the
+		 * backing check would now look at the mirror's device) */
+		hfsd_fail_device0(f, 0, "sigbus (backing gone)");
+		return true;
+	}
+	if (!f->dev0_lost)
 		return false;
 	if (off >= f->dev0_data_off)
 		return true; /* a lost file's data: failed already */

@@ -20,8 +20,9 @@
  * Every source ends in hfsd_notify_failure() (failure.c), on this
  * thread only; device 0's loss first goes through hfsd_fail_device0()
  * (fail_failover.c: on from its mirror when the volume keeps one), and
- * once it is lost its own sources fall silent.  After a shutdown only the queue is polled (its events
- * are recorded as ignored) and no tick runs.
+ * once it is lost its own sources fall silent.  After a shutdown only
+ * the queue is polled (its events are recorded as ignored) and no tick
+ * runs.
  */
 #include "failure_i.h"
 

@@ -156,9 +156,11 @@ void hfsd_fail_set_outcome(struct hfsd_fail *f, struct hfsd_fail_event *e,
  * range; without: the volume's loss (shutdown), as for one region. */
 void hfsd_fail_device0(struct hfsd_fail *f, unsigned flags,
 		       const char *source);
-/* A SIGBUS at off on device 0's range after device 0 was lost: true if
- * handled (its data range: nothing more to do; its metadata range: the
- * mirror's device is checked, and its loss is the volume's). */
+/* A SIGBUS at off on device 0's range once its metadata is the
+ * mirror's: true if handled (a commit switched: device 0's loss, handled
+ * now; device 0 lost before: its data range needs nothing more, on its
+ * metadata range the mirror's device is checked, whose loss is the
+ * volume's). */
 bool hfsd_fail_device0_fault(struct hfsd_fail *f, uint64_t off);
 
 /* The volume fault hook (hfs_vol_set_fault_hook; ctx: f). */

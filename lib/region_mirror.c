@@ -43,7 +43,9 @@ static struct {
 /* One copy into the mirror, guarded: the mirror's device may be gone
  * (a file truncated, a device-dax disabled) before the failure monitor
  * has noticed; its loss must not stop device 0's metadata, so the fault
- * only stops the mirror (hfs_region_mirror_fault tells the monitor). */
+ * only stops the mirror (hfs_region_mirror_fault tells the monitor).
+ * The copy reads device 0 too: a fault there is device 0's, and goes
+ * back to the caller (mirror_copy). */
 struct copy {
 	uint8_t *a;
 	size_t l;
