@@ -23,7 +23,7 @@
 #            goes on degraded
 #   multidev0 the same, 'daxctl disable-device dax0.0' (the metadata's
 #            device): the volume goes on from the mirror on dax1.0, then
-#            /dev/dax1.0 mounts alone (not in the default list)
+#            /dev/dax1.0 mounts alone
 #
 # The guest prints "RIG-RESULT scenario=S name=N ok=0|1 detail=..." lines on
 # its serial console; this script collects them and exits 0 only if every
@@ -62,7 +62,7 @@ while getopts "kt:h" o; do
 done
 shift $((OPTIND - 1))
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(basic daxctl ndctl nfs poison4k poison multidev)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(basic daxctl ndctl nfs poison4k poison multidev multidev0)
 for s in "${scenarios[@]}"; do
 	case $s in basic|daxctl|ndctl|nfs|poison|poison4k|multidev|multidev0) ;; *) echo "rig: unknown scenario '$s'" >&2; exit 2 ;; esac
 done
