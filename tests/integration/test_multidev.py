@@ -631,6 +631,31 @@ def test_inject_device_refuses_what_it_cannot_do():
               % (r.returncode, r.stderr))
 
 
+def test_losing_the_mirror_served_since_the_mount_shuts_down():
+    """Mounted from the mirror (device 0 lost while unmounted), the
+    mirror's device is the last copy of the metadata: losing it shuts
+    the volume down, and is not taken for device 0's loss again."""
+    with Volume(2) as vol:
+        vol.mount()
+        files = _spread_files(vol)
+        vol.fs.unmount()
+        os.unlink(vol.fs.region)
+        vol.fs.region, vol.members = vol.members[0], []
+        vol.fs.mount(opts=H.DEFAULT_MOUNT_OPTS + ('degraded',))
+        _, md = _metadata(vol)
+        check_eq((md['copies'], md['served_from'], md['failover']), (1, 'mirror', 'at mount'),
+                 'metadata when mounted from the mirror')
+        os.truncate(vol.fs.region, 0)
+        deadline = H.time.monotonic() + 15
+        while H.time.monotonic() < deadline and _status(vol)['state'] != 'shutdown':
+            H.time.sleep(0.05)
+        check_eq(_status(vol)['state'], 'shutdown', 'the mirror served since the mount lost')
+        check(all(_reads_eio(p) for p in files), 'every file reads EIO, the volume is down')
+        check('cannot go on from a mirror' not in vol.fs.daemon_log(),
+              'not taken for a switch: ' + vol.fs.daemon_log()[-800:])
+        vol.fs.unmount(check_clean=False)
+
+
 def test_losing_the_first_device_while_mounted_after_its_mirror_shuts_down():
     """The mirror lost first (device 1 truncated: the volume goes on from
     device 0 alone, "one copy"), then device 0: that was the last copy of
