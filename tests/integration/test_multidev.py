@@ -464,6 +464,7 @@ def test_losing_a_device_under_a_writer_allocating_there():
         grow = [p for p, (_, d) in files.items() if d == [1]][0]
         stop = threading.Event()
         errors = []
+        done = [0]
 
         def writer():
             off = os.path.getsize(grow)
@@ -476,22 +477,39 @@ def test_losing_a_device_under_a_writer_allocating_there():
                     finally:
                         os.close(fd)
                     off += 1 << 20
+                    done[0] += 1
                 except OSError as e:
                     errors.append(e.errno)
                     H.time.sleep(0.01)
+
+        def wait_for(what, cond):
+            # a deadline only: no bound on the machine's speed
+            end = H.time.monotonic() + 30
+            while not cond():
+                check(H.time.monotonic() < end and t.is_alive(),
+                      'the writer %s within 30 s' % what)
+                H.time.sleep(0.01)
         t = threading.Thread(target=writer)
         t.start()
         try:
-            H.time.sleep(0.3)
+            wait_for('grew the file by 8 MiB', lambda: done[0] >= 8)
             os.truncate(vol.members[0], 0)
             _wait_lost(vol, 1)
-            H.time.sleep(0.3)
+            # the write that meets the lost device fails; the ones after
+            # go to device 0 (not enough of them to fill it: 237 MiB)
+            at = done[0]
+            wait_for('went on after the loss', lambda: errors or done[0] > at + 150)
         finally:
             stop.set()
             t.join(30)
-        check_eq(_status(vol)['state'], 'degraded', 'state after the loss under a writer')
-        check(errors and set(errors) <= {H.errno.EIO}, 'the writer saw EIO only: %r'
+        # Whether a write is in flight at the instant of the loss is the
+        # machine's timing (about 2 runs in 3 here): such a write fails
+        # with EIO and is undone (before that fix it shut the whole volume
+        # down: state 'failed' below); never any other error.
+        H.note('writer: %d writes ok, errors %r' % (done[0], errors))
+        check(set(errors) <= {H.errno.EIO}, 'the writer saw EIO only: %r'
               % sorted(set(errors)))
+        check_eq(_status(vol)['state'], 'degraded', 'state after the loss under a writer')
         files.pop(grow)
         _check_after_loss(vol, files, 1, 'after the loss under a writer')
         write_random(vol.fs.path('after'), MiB)
