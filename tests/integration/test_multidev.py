@@ -322,6 +322,21 @@ def test_dax_leases_map_each_extent_from_its_device():
                     check_eq(c.ok('read %d 6' % (fo + ln - 4096)), (b'posix%d' % dev).hex(),
                              '%s: a POSIX write on device %d seen through the mapping'
                              % (p, dev))
+        # a read lease over a hole that gets blocks: the REMAP's extents
+        # are mapped from their device (device 1, the emptier one now)
+        h = vol.fs.path('holey')
+        with open(h, 'wb') as f:
+            f.truncate(4 * MiB)
+        with TC.Client() as c:
+            c.ok('map %s 0 %d r' % (h, 4 * MiB))
+            with open(h, 'r+b') as f:
+                f.seek(MiB)
+                f.write(b'remapped' * 512)
+            check_eq(c.ok('read %d 8' % MiB), b'remapped'.hex(),
+                     'a hole filled by write(2), seen through the read mapping')
+            check_eq(c.ok('crc %d 4096' % MiB), 'crc=' + _crc(b'remapped' * 512),
+                     'the remapped block, whole')
+        check_eq(blocks_by_device(vol, h), [0, 1], 'the filled block is on device 1')
         # the shim's direct path on the same files
         stats = os.path.join(vol.fs.tmpdir, 'dpstats.jsonl')
         for p in files:
