@@ -13,10 +13,15 @@
  *      place under the volume lock; a journal commit that faulted on
  *      device 0 may have made it already, lib/vol_failover.c);
  *   2. device 0 recorded lost in the device table (now in the mirror),
- *      first, so that placement stops choosing it at once;
- *   3. a range failure over device 0's file data, as for any other
- *      device: its files' pieces marked lost, their leases revoked,
- *      the bad-extent list, the health log.
+ *      first, so that placement stops choosing it at once and no DAX
+ *      lease is granted any more;
+ *   3. every DAX lease revoked (clients map the data-path slots, which
+ *      live in device 0's metadata, through their own descriptor of
+ *      device 0: theirs is dead now, and no lease is granted again
+ *      while the metadata is the mirror's);
+ *   4. a range failure over device 0's file data, as for any other
+ *      device: its files' pieces marked lost, the bad-extent list, the
+ *      health log.
  *
  * From then on the metadata has one copy: the mirror's device is the
  * volume (its loss shuts it down: fail_members.c), device 0's own
@@ -87,6 +92,11 @@ void hfsd_fail_device0(struct hfsd_fail *f, unsigned flags, const char *source)
 	if (r < 0)
 		hfsd_log(LOG_ERR, "failure: device 0: cannot record it lost in "
 			 "the device table: %s", strerror(-r));
+	/* every lease: each client maps the data-path slots (and device
+	 * 0's extents) through its own descriptor of device 0, which is
+	 * gone; with device 0 recorded lost no lease is granted again
+	 * (lease_members.c) */
+	hfsd_fail_revoke_all(f);
 	hfsd_fail_set_outcome(f, e, "failover: metadata served from the mirror "
 			      "on device %u (one copy left)%s; device 0's file "
 			      "data failed next", fo.mirror_dev,

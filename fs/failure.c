@@ -125,6 +125,15 @@ static void revoke_leases(struct hfsd_fail *f, const struct hfs_fail_class *fc)
 	free(v);
 }
 
+void hfsd_fail_revoke_all(struct hfsd_fail *f)
+{
+	struct timespec t0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	revoke_leases(f, NULL);
+	add_phase(f, "revoke every lease", &t0);
+}
+
 /* After the freeze: drop the kernel cache of every inode the kernel can
  * still read without a request (docs/failure-model.md has the argument
  * why the others need nothing).  Returns how many the kernel had, or -1. */

@@ -150,6 +150,9 @@ struct hfsd_fail_event *hfsd_fail_record(struct hfsd_fail *f, uint64_t off,
 void hfsd_fail_set_outcome(struct hfsd_fail *f, struct hfsd_fail_event *e,
 			   const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* failure.c: revoke every lease (one round, reason FAILURE, kill on
+ * deadline), kept for the status; the volume goes on */
+void hfsd_fail_revoke_all(struct hfsd_fail *f);
 /* fail_failover.c: device 0 of the volume lost (flags: HFS_FAIL_*, as
  * its source has them).  With a working mirror: the metadata goes on
  * from it, device 0 is recorded lost and its file data fails as a

@@ -889,6 +889,46 @@ def _losing_device0_while_mounted(how):
         vol.fs.unmount()
 
 
+def test_losing_the_first_device_while_mounted_revokes_every_lease():
+    """Device 0 lost while mounted under mapped files: every lease is
+    revoked (FAILURE), the one over device 1 too (the clients' data-path
+    slots live in device 0's metadata, mapped through their descriptor
+    of device 0, which is dead), no lease is granted afterwards, and the
+    file on device 1 still reads and writes through the mount."""
+    TC, TD, TX = _dax_modules()
+    with Volume(2, size='32M') as vol:
+        vol.mount()
+        files = _three_files(vol)
+        a, b = vol.fs.path('a'), vol.fs.path('b')
+        cs = {p: TC.Client() for p in (a, b)}
+        try:
+            for p, c in cs.items():
+                c.ok('map %s 0 %d rw' % (p, len(files[p])))
+            check_eq(cs[b].ok('crc 0 %d' % len(files[b])), 'crc=' + _crc(files[b]),
+                     'b through its mapping before the loss')
+            os.truncate(vol.fs.region, 0)
+            _wait_lost(vol, 0)
+            for p, c in cs.items():
+                ans = c.cmd('crc 0 %d' % len(files[p]))
+                check(ans.startswith('ok sigbus') and 'revoked=1' in ans and 'reason=2' in ans,
+                      'the mapping of %s is revoked for FAILURE: %r' % (p, ans))
+                check(int(c.fields('events')['n']) >= 1, '%s: the revoke handler ran' % p)
+            with TC.Client() as c:
+                check_eq(c.cmd('map %s 0 %d r' % (b, len(files[b]))).split()[:2],
+                         ['err', str(H.errno.EIO)], 'a new lease while served from the mirror')
+        finally:
+            for c in cs.values():
+                c.close()
+        check_eq(open(b, 'rb').read(), files[b], 'b through the mount after the failover')
+        with open(b, 'r+b') as f:
+            f.write(b'z' * 4096)
+        check_eq(open(b, 'rb').read(4096), b'z' * 4096, 'a write to b after the failover')
+        check(_reads_eio(a), 'a (device 0) reads EIO')
+        st = _status(vol)
+        check(len(st['revoked']) >= 2, 'status lists the revoked leases: %r' % st['revoked'])
+        vol.fs.unmount()
+
+
 def test_losing_the_first_device_while_mounted_truncated():
     _losing_device0_while_mounted('truncate')
 
