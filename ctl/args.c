@@ -139,7 +139,7 @@ int ctl_parse_args(int argc, char **argv, unsigned takes, struct ctl_args *a)
 				       "--simulate-poison and --sigbus-ao are "
 				       "for inject");
 	if (a->device >= 0 && !(takes & CTL_OPT_DEVICE))
-		return ctl_usage_error("--device is for retire");
+		return ctl_usage_error("--device is for retire and inject");
 	if (a->deadline_ms && !(takes & CTL_OPT_OFFLINE))
 		return ctl_usage_error("--deadline-ms is for offline");
 	if (a->have_range && !(takes & CTL_OPT_RANGE))

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * holdfsctl inject --whole-device | --range OFF,LEN [--media] [--json]
- * MOUNTPOINT: feed the failure pipeline as a drill would (ADMIN_INJECT,
+ * holdfsctl inject --whole-device | --range OFF,LEN [--media] |
+ * --device N [--json] MOUNTPOINT: feed the failure pipeline as a drill
+ * would (ADMIN_INJECT, --device N: device N of a volume of several gone;
  * docs/failure-model.md), then wait for the new event's outcome and print
  * it (--json: the whole event).  --range OFF,LEN --simulate-poison: only
  * make the daemon's accesses of the range fail as poisoned media.
@@ -111,13 +112,21 @@ int cmd_inject(int argc, char **argv)
 				      HFS_MSG_ADMIN_INJECT, sizeof(m), 0, 1 },
 				    0, 0, 0, 0 };
 	struct ctl_args a;
-	int r = ctl_parse_args(argc, argv, CTL_OPT_RANGE | CTL_OPT_INJECT, &a);
+	int r = ctl_parse_args(argc, argv, CTL_OPT_RANGE | CTL_OPT_INJECT |
+			       CTL_OPT_DEVICE, &a);
 
 	if (r)
 		return r < 0 ? 0 : r;
-	if (a.whole == a.have_range)
-		return ctl_usage_error("inject needs --whole-device or "
-				       "--range OFF,LEN");
+	if (a.whole + a.have_range + (a.device >= 0) != 1)
+		return ctl_usage_error("inject needs one of --whole-device, "
+				       "--range OFF,LEN, --device N");
+	if (a.device >= 0) {
+		if (a.media || a.simulate || a.sigbus_ao)
+			return ctl_usage_error("--device takes no other option");
+		m.offset = (uint64_t)a.device;
+		m.flags = HFS_FAIL_DEVICE;
+		return inject(a.target, &m, a.json);
+	}
 	m.offset = a.off;
 	m.length = a.len;
 	if (a.simulate)

@@ -8,6 +8,7 @@
  *   holdfsctl status [--json] MOUNTPOINT                    (cmd_query.c)
  *   holdfsctl devices [--json] MOUNTPOINT|PATH              (cmd_query.c)
  *   holdfsctl inject --whole-device | --range OFF,LEN [--media] MOUNTPOINT
+ *   holdfsctl inject --device N MOUNTPOINT
  *   holdfsctl inject --range OFF,LEN --simulate-poison MOUNTPOINT
  *   holdfsctl inject --range OFF,LEN --sigbus-ao MOUNTPOINT
  *                                                           (cmd_inject.c)
@@ -58,10 +59,15 @@ static const struct ctl_cmd commands[] = {
 	  "a lost device of the volume given up for good:\n"
 	  "the volume no longer counts it as degraded (what\n"
 	  "was lost on it stays lost)" },
-	{ "inject", cmd_inject, "--whole-device | --range OFF,LEN [--media]",
+	{ "inject", cmd_inject, "--whole-device | --range OFF,LEN [--media] | "
+	  "--device N",
 	  "feed the failure pipeline as a drill: device loss\n"
 	  "(shuts the filesystem down) or a failed region\n"
 	  "range; waits for the outcome and prints it.\n"
+	  "With --device N (a volume of several): device N is\n"
+	  "lost for good, as if it had gone away; for device 0\n"
+	  "the volume goes on from its mirror (or, without one,\n"
+	  "shuts down).\n"
 	  "With --range OFF,LEN --simulate-poison: run nothing,\n"
 	  "make the daemon's own accesses of the range fail as\n"
 	  "poisoned media from now on (where the kernel cannot\n"

@@ -225,6 +225,8 @@ void ctl_print_devices(json_object *doc)
 			printf("  %11" PRIu64, ju64(d, "file_blocks"));
 		printf("  %s\n", jstr(d, "path"));
 	}
+	if (jget(doc, "metadata"))
+		printf("metadata: %s\n", jstr(jget(doc, "metadata"), "text"));
 }
 
 /* ------------------------------------------------------------- health */

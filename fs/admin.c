@@ -349,6 +349,42 @@ static const char *dev_state_name(uint32_t s)
 	}
 }
 
+/* Where the metadata of a volume of several devices lives now: how many
+ * copies, and whether device 0's are served from its mirror
+ * (docs/failure-model.md "Several devices"). */
+static json_object *metadata_json(struct hfsd_ctl *c)
+{
+	struct hfs_vol_metadata m;
+	json_object *o = json_object_new_object();
+	char text[160];
+
+	hfs_vol_metadata(c->d->vol, &m);
+	if (m.from_mirror)
+		snprintf(text, sizeof(text), "one copy, served from the mirror "
+			 "on device %u (device 0 lost %s); losing device %u "
+			 "loses the volume", m.mirror_dev, m.live
+			 ? "while mounted" : "before this mount", m.mirror_dev);
+	else if (m.copies == 2)
+		snprintf(text, sizeof(text), "two copies: device 0 and its "
+			 "mirror on device %u", m.mirror_dev);
+	else if (m.mirror_dev)
+		snprintf(text, sizeof(text), "one copy, on device 0 (its "
+			 "mirror on device %u is lost)", m.mirror_dev);
+	else
+		snprintf(text, sizeof(text), "one copy, on device 0 (no "
+			 "mirror)");
+	json_object_object_add(o, "copies", json_object_new_int((int)m.copies));
+	json_object_object_add(o, "served_from", json_object_new_string(
+		m.from_mirror ? "mirror" : "device 0"));
+	json_object_object_add(o, "mirror_device",
+			       json_object_new_int((int)m.mirror_dev));
+	json_object_object_add(o, "failover", json_object_new_string(
+		!m.from_mirror ? "none" : m.live ? "while mounted"
+						 : "at mount"));
+	json_object_object_add(o, "text", json_object_new_string(text));
+	return o;
+}
+
 /* The volume's devices, and ino's blocks on each (ino 0: none). */
 static json_object *devices_json(struct hfsd_ctl *c, uint64_t ino, int *err)
 {
@@ -395,6 +431,8 @@ static json_object *devices_json(struct hfsd_ctl *c, uint64_t ino, int *err)
 		json_object_array_add(a, x);
 	}
 	json_object_object_add(o, "devices", a);
+	if (n > 1)
+		json_object_object_add(o, "metadata", metadata_json(c));
 	if (ino)
 		json_object_object_add(o, "ino", json_object_new_uint64(ino));
 	return o;
@@ -526,6 +564,10 @@ void hfsd_on_admin_status(struct hfsd_ctl *c, struct hfsd_client *cl,
 
 			json_object_object_get_ex(d, "devices", &a);
 			json_object_object_add(o, "devices", json_object_get(a));
+			a = NULL;
+			if (json_object_object_get_ex(d, "metadata", &a))
+				json_object_object_add(o, "metadata",
+						       json_object_get(a));
 			json_object_put(d);
 		}
 	}
@@ -602,6 +644,41 @@ static void sigbus_ao(struct hfsd_ctl *c, struct hfsd_client *cl,
 	reply_json(c, cl, m->h.id, o);
 }
 
+/* A drill of one device's loss in a volume of several: the pipeline
+ * treats it as that device gone (fail_members.c, fail_failover.c). */
+static void inject_device(struct hfsd_ctl *c, struct hfsd_client *cl,
+			  const struct hfs_msg_inject *m)
+{
+	struct hfs_vol_device dv[HFS_MEMBERS_MAX];
+	unsigned n = hfs_vol_devices(c->d->vol, dv, HFS_MEMBERS_MAX);
+	json_object *o;
+
+	if (m->flags != HFS_FAIL_DEVICE || m->length) {
+		hfsd_ctl_send_error(c, cl, m->h.id, EINVAL, "a device's loss "
+				    "takes a device number and no other flag");
+		return;
+	}
+	if (n < 2 || m->offset >= n) {
+		hfsd_ctl_send_error(c, cl, m->h.id, EINVAL, n < 2
+				    ? "a volume of one device: inject "
+				      "--whole-device"
+				    : "no such device in the volume");
+		return;
+	}
+	if (dv[m->offset].state != HFS_DEV_ACTIVE) {
+		hfsd_ctl_send_error(c, cl, m->h.id, EALREADY, "that device is "
+				    "not active (lost or retired already)");
+		return;
+	}
+	hfsd_log(LOG_WARNING, "control: uid 0 pid %d injects the loss of "
+		 "device %u (%s)", (int)cl->pid, (unsigned)m->offset,
+		 dv[m->offset].path);
+	hfsd_fail_post(c->d->fail, m->offset, 0, HFS_FAIL_DEVICE, "operator");
+	o = json_object_new_object();
+	json_object_object_add(o, "queued", json_object_new_boolean(1));
+	reply_json(c, cl, m->h.id, o);
+}
+
 void hfsd_on_admin_inject(struct hfsd_ctl *c, struct hfsd_client *cl,
 			  const void *msg, int fd)
 {
@@ -615,8 +692,8 @@ void hfsd_on_admin_inject(struct hfsd_ctl *c, struct hfsd_client *cl,
 				    HFS_FAIL_WHOLE_DEVICE |
 				    HFS_FAIL_MEDIA |
 				    HFS_FAIL_SIMULATE_POISON |
-				    HFS_FAIL_SIGBUS_AO)) ||
-	    (!(m->flags & HFS_FAIL_WHOLE_DEVICE) &&
+				    HFS_FAIL_SIGBUS_AO | HFS_FAIL_DEVICE)) ||
+	    (!(m->flags & (HFS_FAIL_WHOLE_DEVICE | HFS_FAIL_DEVICE)) &&
 	     (m->length == 0 || m->offset + m->length < m->offset))) {
 		hfsd_ctl_send_error(c, cl, m->h.id, EINVAL, "bad injection");
 		return;
@@ -627,6 +704,10 @@ void hfsd_on_admin_inject(struct hfsd_ctl *c, struct hfsd_client *cl,
 	}
 	if (m->flags & HFS_FAIL_SIGBUS_AO) {
 		sigbus_ao(c, cl, m);
+		return;
+	}
+	if (m->flags & HFS_FAIL_DEVICE) {
+		inject_device(c, cl, m);
 		return;
 	}
 	hfsd_log(LOG_WARNING, "control: uid 0 pid %d injects a %s "

@@ -55,6 +55,15 @@ static void lost(struct hfsd_fail *f, unsigned i, const char *source)
 			 "in the device table: %s", i, strerror(-r));
 }
 
+void hfsd_fail_members_lose(struct hfsd_fail *f, unsigned i,
+			    const char *source)
+{
+	if (i == 0)
+		hfsd_fail_device0(f, 0, source);
+	else
+		lost(f, i, source);
+}
+
 int hfsd_fail_members_open(struct hfsd_fail *f, const struct hfsd_fail_opts *o)
 {
 	const struct hfs_region *rg = f->d->rg;

@@ -18,8 +18,11 @@
  *               link gone) and new badblocks lines
  *
  * Every source ends in hfsd_notify_failure() (failure.c), on this
- * thread only.  After a shutdown only the queue is polled (its events
- * are recorded as ignored) and no tick runs.
+ * thread only; device 0's loss first goes through hfsd_fail_device0()
+ * (fail_failover.c: on from its mirror when the volume keeps one), and
+ * once it is lost its own sources fall silent.  After a shutdown only
+ * the queue is polled (its events are recorded as ignored) and no tick
+ * runs.
  */
 #include "failure_i.h"
 
@@ -141,9 +144,10 @@ static void handle_fault(struct hfsd_fail *f, const struct hfsd_fail_qev *q)
 	}
 	if (hfsd_fail_members_fault(f, q->off))
 		return; /* another device of the volume: its own loss */
+	if (hfsd_fail_device0_fault(f, q->off))
+		return; /* device 0 lost before: its range is the mirror's */
 	if (hfs_region_check_member_backing(f->d->rg, 0) == -ENXIO) {
-		hfsd_notify_failure(f, 0, 0, HFS_FAIL_WHOLE_DEVICE,
-				    "sigbus (backing gone)");
+		hfsd_fail_device0(f, 0, "sigbus (backing gone)");
 		return;
 	}
 	hfsd_log(LOG_WARNING, "failure: SIGBUS (code %d) at region offset %#"
@@ -187,6 +191,9 @@ static void drain_queue(struct hfsd_fail *f)
 	for (unsigned i = 0; i < n; i++) {
 		if (q[i].si_code)
 			handle_fault(f, &q[i]);
+		else if (q[i].flags & HFS_FAIL_DEVICE)
+			hfsd_fail_members_lose(f, (unsigned)q[i].off,
+					       q[i].source);
 		else
 			hfsd_notify_failure(f, q[i].off, q[i].len, q[i].flags,
 					    q[i].source);
@@ -240,7 +247,7 @@ static void uevent_record(struct hfsd_fail *f, const char *action,
 	if (hfsd_fail_members_uevent(f, action, devname) ||
 	    (base && hfsd_fail_members_uevent(f, action, base + 1)))
 		return;
-	if (!f->devname[0])
+	if (!f->devname[0] || f->dev0_lost)
 		return;
 	ours = (devname && !strcmp(devname, f->devname)) ||
 	       (base && !strcmp(base + 1, f->devname));
@@ -250,8 +257,7 @@ static void uevent_record(struct hfsd_fail *f, const char *action,
 		char src[32];
 
 		snprintf(src, sizeof(src), "uevent %s", action);
-		hfsd_notify_failure(f, 0, 0, HFS_FAIL_WHOLE_DEVICE |
-				    HFS_FAIL_PRE_REMOVE, src);
+		hfsd_fail_device0(f, HFS_FAIL_PRE_REMOVE, src);
 	}
 }
 
@@ -372,7 +378,7 @@ static void file_tick(struct hfsd_fail *f)
 	struct stat st, pst;
 	const char *why = NULL;
 
-	if (!f->file_region)
+	if (!f->file_region || f->dev0_lost)
 		return;
 	if (fstat(f->d->rg->fd, &st) < 0) {
 		probe_failed(f, strerror(errno)); /* our own fd: no evidence */
@@ -392,7 +398,7 @@ static void file_tick(struct hfsd_fail *f)
 		why = "region file replaced";
 	}
 	if (why)
-		hfsd_notify_failure(f, 0, 0, HFS_FAIL_WHOLE_DEVICE, why);
+		hfsd_fail_device0(f, 0, why);
 }
 
 static void file_readable(struct hfsd_fail *f)
@@ -476,12 +482,11 @@ static void sysfs_tick(struct hfsd_fail *f)
 	struct hfs_err err = { 0 };
 	int r;
 
-	if (!f->devname[0])
+	if (!f->devname[0] || f->dev0_lost)
 		return;
 	r = hfs_devdax_probe(f->sysfs_root, f->devname, &info, &err);
 	if (r == -ENODEV || r == -ENOENT) {
-		hfsd_notify_failure(f, 0, 0, HFS_FAIL_WHOLE_DEVICE,
-				    "sysfs (device gone)");
+		hfsd_fail_device0(f, 0, "sysfs (device gone)");
 		return;
 	}
 	if (r < 0) {
@@ -491,8 +496,7 @@ static void sysfs_tick(struct hfsd_fail *f)
 		return;
 	}
 	if (!info.bound) {
-		hfsd_notify_failure(f, 0, 0, HFS_FAIL_WHOLE_DEVICE,
-				    "sysfs (driver unbound)");
+		hfsd_fail_device0(f, 0, "sysfs (driver unbound)");
 		return;
 	}
 	read_badblocks(f);

@@ -41,8 +41,9 @@
 
 /* ------------------------------------------------------------ record */
 
-static struct hfsd_fail_event *record(struct hfsd_fail *f, uint64_t off, uint64_t len,
-			  unsigned flags, const char *source)
+struct hfsd_fail_event *hfsd_fail_record(struct hfsd_fail *f, uint64_t off,
+					 uint64_t len, unsigned flags,
+					 const char *source)
 {
 	struct hfsd_fail_event *e;
 
@@ -64,11 +65,8 @@ static struct hfsd_fail_event *record(struct hfsd_fail *f, uint64_t off, uint64_
 	return e;
 }
 
-static void set_outcome(struct hfsd_fail *f, struct hfsd_fail_event *e,
-			const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void set_outcome(struct hfsd_fail *f, struct hfsd_fail_event *e,
-			const char *fmt, ...)
+void hfsd_fail_set_outcome(struct hfsd_fail *f, struct hfsd_fail_event *e,
+			   const char *fmt, ...)
 {
 	va_list ap;
 
@@ -125,6 +123,15 @@ static void revoke_leases(struct hfsd_fail *f, const struct hfs_fail_class *fc)
 	f->kills += killed;
 	pthread_mutex_unlock(&f->lock);
 	free(v);
+}
+
+void hfsd_fail_revoke_all(struct hfsd_fail *f)
+{
+	struct timespec t0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	revoke_leases(f, NULL);
+	add_phase(f, "revoke every lease", &t0);
 }
 
 /* After the freeze: drop the kernel cache of every inode the kernel can
@@ -198,11 +205,11 @@ static void shut_down(struct hfsd_fail *f, struct hfsd_fail_event *e, bool whole
 			 whole ? "device gone" : "media");
 	add_phase(f, "log", &t0);
 	if (ninval < 0)
-		set_outcome(f, e, "shutdown: %s; open inodes could not be "
+		hfsd_fail_set_outcome(f, e, "shutdown: %s; open inodes could not be "
 			    "listed, their cache was not dropped", why);
 	else
 		/* "open" counts cached symlink targets too (the doc says) */
-		set_outcome(f, e, "shutdown: %s; kernel cache dropped for %ld "
+		hfsd_fail_set_outcome(f, e, "shutdown: %s; kernel cache dropped for %ld "
 			    "open inode%s (%zu listed)", why, ninval,
 			    ninval == 1 ? "" : "s", listed);
 }
@@ -243,7 +250,7 @@ static void range_failure(struct hfsd_fail *f, struct hfsd_fail_event *e)
 
 	r = hfs_vol_classify_failure(f->d->vol, e->off, e->len, &fc);
 	if (r < 0) {
-		set_outcome(f, e, "not handled: %s", strerror(-r));
+		hfsd_fail_set_outcome(f, e, "not handled: %s", strerror(-r));
 		return;
 	}
 	if (fc.metadata) {
@@ -278,11 +285,11 @@ static void range_failure(struct hfsd_fail *f, struct hfsd_fail_event *e)
 		/* bookkeeping refused (a read-only mount: -EROFS): the media
 		 * is what it is and reads of it fail; never a reason to stop
 		 * serving the rest */
-		set_outcome(f, e, "range failure: not recorded (%s); reads of "
+		hfsd_fail_set_outcome(f, e, "range failure: not recorded (%s); reads of "
 			    "the range fail", strerror(-r));
 		return;
 	}
-	set_outcome(f, e, "range failure: %u file piece%s lost; bad list "
+	hfsd_fail_set_outcome(f, e, "range failure: %u file piece%s lost; bad list "
 		    "updated", f->naff - before,
 		    f->naff - before == 1 ? "" : "s");
 }
@@ -319,7 +326,7 @@ static bool confirm(struct hfsd_fail *f, struct hfsd_fail_event *e,
 		*flags = HFS_FAIL_WHOLE_DEVICE;
 		return true;
 	}
-	set_outcome(f, e, "not confirmed: the daemon read the range without "
+	hfsd_fail_set_outcome(f, e, "not confirmed: the daemon read the range without "
 		    "a media error (%s); nothing marked lost",
 		    r ? strerror(-r) : "no fault");
 	hfsd_log(LOG_WARNING, "failure: %s at %#" PRIx64 "+%#" PRIx64 " not "
@@ -339,13 +346,13 @@ void hfsd_notify_failure(struct hfsd_fail *f, uint64_t off, uint64_t len,
 		off = 0;
 		len = hfs_vol_fs_size(f->d->vol);
 	}
-	e = record(f, off, len, flags, source);
+	e = hfsd_fail_record(f, off, len, flags, source);
 	hfsd_log(LOG_ERR, "failure: %s reports %s at %#" PRIx64 "+%#" PRIx64,
 		 source, flags & HFS_FAIL_WHOLE_DEVICE ? "device loss"
 		 : flags & HFS_FAIL_MEDIA ? "a media error" : "a failure",
 		 off, len);
 	if (f->shutdown) {
-		set_outcome(f, e, "ignored: already shut down");
+		hfsd_fail_set_outcome(f, e, "ignored: already shut down");
 		return;
 	}
 	if ((flags & HFSD_FAIL_CONFIRM) && !confirm(f, e, &flags))

@@ -67,6 +67,12 @@ struct hfsd_fail {
 	struct hfsd_fail_member mem[HFS_MEMBERS_MAX];
 	unsigned nmem;
 	bool mirror_noted;       /* a faulted mirror copy was looked at */
+	/* device 0 lost, its metadata served from the mirror since
+	 * (fail_failover.c): its own sources stop, faults on its data
+	 * range are old news, faults on its metadata range are the
+	 * mirror's device's */
+	bool dev0_lost;
+	uint64_t dev0_data_off;  /* where device 0's data range starts */
 	uint64_t seen[HFSD_FAIL_SEENMAX][2]; /* badblocks lines handled */
 	unsigned nseen;
 	struct hfsd_ratelog probe_log; /* probes that could not run */
@@ -129,9 +135,36 @@ void hfsd_fail_members_free(struct hfsd_fail *f);
  * named one of devices 1.. (and a removal was handled). */
 bool hfsd_fail_members_uevent(struct hfsd_fail *f, const char *action,
 			      const char *name);
+/* Device i of the volume lost (an operator's drill, HFS_FAIL_DEVICE):
+ * device 0 as hfsd_fail_device0, any other as if it had gone away. */
+void hfsd_fail_members_lose(struct hfsd_fail *f, unsigned i,
+			    const char *source);
 /* A SIGBUS at region offset off whose backing is gone: true if it was on
  * one of devices 1.., whose loss was handled. */
 bool hfsd_fail_members_fault(struct hfsd_fail *f, uint64_t off);
+
+/* failure.c: an event for the status (monitor thread), its outcome */
+struct hfsd_fail_event *hfsd_fail_record(struct hfsd_fail *f, uint64_t off,
+					 uint64_t len, unsigned flags,
+					 const char *source);
+void hfsd_fail_set_outcome(struct hfsd_fail *f, struct hfsd_fail_event *e,
+			   const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* failure.c: revoke every lease (one round, reason FAILURE, kill on
+ * deadline), kept for the status; the volume goes on */
+void hfsd_fail_revoke_all(struct hfsd_fail *f);
+/* fail_failover.c: device 0 of the volume lost (flags: HFS_FAIL_*, as
+ * its source has them).  With a working mirror: the metadata goes on
+ * from it, device 0 is recorded lost and its file data fails as a
+ * range; without: the volume's loss (shutdown), as for one region. */
+void hfsd_fail_device0(struct hfsd_fail *f, unsigned flags,
+		       const char *source);
+/* A SIGBUS at off on device 0's range once its metadata is the
+ * mirror's: true if handled (a commit switched: device 0's loss, handled
+ * now; device 0 lost before: its data range needs nothing more, on its
+ * metadata range the mirror's device is checked, whose loss is the
+ * volume's). */
+bool hfsd_fail_device0_fault(struct hfsd_fail *f, uint64_t off);
 
 /* The volume fault hook (hfs_vol_set_fault_hook; ctx: f). */
 void hfsd_fail_fault_hook(void *ctx, const struct hfs_fault *fl);

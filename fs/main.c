@@ -134,6 +134,10 @@ static int open_volume(struct hfsd *d, const struct hfsd_opts *o)
 		hfsd_log(LOG_WARNING, "%s: the volume's first device is lost; "
 			 "serving its metadata from its mirror on %s",
 			 o->region, o->region);
+	} else {
+		/* device 0 lost while mounted: on from its mirror, if the
+		 * volume keeps one (fs/fail_failover.c) */
+		hfs_vol_allow_failover(d->vol, true);
 	}
 	report_recovery(o->region, &vi);
 	return 0;

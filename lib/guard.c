@@ -237,6 +237,14 @@ int hfs_region_send_ao(const struct hfs_region *rg, uint64_t off,
 	return 0;
 }
 
+bool hfs_region_guarded(const void *addr)
+{
+	for (struct guard_frame *fr = cur_frame; fr; fr = fr->prev)
+		if ((uintptr_t)addr >= fr->lo && (uintptr_t)addr < fr->hi)
+			return true;
+	return false;
+}
+
 int hfs_region_guard(const struct hfs_region *rg, int (*fn)(void *arg),
 		     void *arg, struct hfs_fault *fault)
 {

@@ -64,6 +64,14 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+void hfs_health_quiesce(bool hold)
+{
+	if (hold)
+		pthread_mutex_lock(&health_lock);
+	else
+		pthread_mutex_unlock(&health_lock);
+}
+
 int hfs_health_log(struct hfs_vol *vol, enum hfs_health_type type,
 		   uint64_t off, uint64_t len, uint64_t ino, const char *msg)
 {

@@ -267,6 +267,7 @@ int hfs_tx_commit(struct hfs_vol *vol, struct hfs_tx *tx)
 	struct apply_ctx a = { vol->rg, tx->buf, tx->len };
 	uint64_t jcap = vol->sb.s_journal_blocks * HFS_BLOCK_SIZE;
 	struct hfs_fault f = { 0 };
+	uint64_t seq;
 	int ret;
 
 	if (tx->nrec == 0)
@@ -285,9 +286,21 @@ int hfs_tx_commit(struct hfs_vol *vol, struct hfs_tx *tx)
 		ret = -E2BIG;
 		goto out;
 	}
+	seq = vol->jseq;
 	ret = journal_write(vol, tx, &f);
 	if (!ret)
 		ret = hfs_region_guard(vol->rg, apply_records, &a, &f);
+	if (ret == -EIO && hfs_vol_fail_over_for_fault(vol, &f)) {
+		/* device 0 went away under this commit and its mirror is
+		 * mapped in its place now: write the commit again there
+		 * (lib/vol_failover.c has why that is sound); the failure
+		 * pipeline hears of the fault and does the rest */
+		hfs_vol_fault(vol, &f);
+		vol->jseq = seq;
+		ret = journal_write(vol, tx, &f);
+		if (!ret)
+			ret = hfs_region_guard(vol->rg, apply_records, &a, &f);
+	}
 	if (ret) {
 		if (ret == -EIO)
 			hfs_vol_fault(vol, &f); /* failure pipeline */

@@ -402,6 +402,31 @@ int hfs_members_read_mirror(struct hfs_region *held, struct hfs_super *sb,
 	return 0;
 }
 
+/* Device 0 comes back after the volume went on from its mirror (a
+ * device-dax enabled again, a region file restored): its metadata is
+ * older than the mirror's, which recorded it lost.  Mirroring it now
+ * would overwrite everything done since; refuse and say what to mount.
+ * A mirror whose table cannot be read says nothing (fsck compares). */
+static int device0_not_stale(struct hfs_region *rg, const struct hfs_super *sb,
+			     const struct hfs_devtab *t,
+			     const struct hfs_region *mdev, struct hfs_err *err)
+{
+	struct hfs_devtab mt;
+	char why[200];
+
+	if (hfs_devtab_load(rg, t->t_mirror_off + HFS_DEVTAB_OFF, sb, &mt, why,
+			    sizeof(why)) ||
+	    mt.t_dev[0].d_state == HFS_DEV_ACTIVE)
+		return 0;
+	return hfs_err_set(err, -ESTALE, "%s: recorded lost by the volume, "
+			   "which went on from the mirror of its metadata on "
+			   "%s (device table generation %" PRIu64 " there, %"
+			   PRIu64 " here): what it holds is stale; mount %s "
+			   "as the volume (holdfs %s MNT), and format this "
+			   "device anew to use it again", rg->path, mdev->path,
+			   mt.t_gen, t->t_gen, mdev->path, mdev->path);
+}
+
 static int assemble(struct hfs_region *rg, const struct hfs_super *sb,
 		    const struct hfs_region *held, const char *const *paths,
 		    unsigned npaths, const struct hfs_region_opts *ropts,
@@ -497,5 +522,8 @@ static int assemble(struct hfs_region *rg, const struct hfs_super *sb,
 		 * degraded): device 0 goes on alone */
 		return 0;
 	}
-	return hfs_region_set_mirror(rg, sb->s_meta_end, t->t_mirror_off, err);
+	ret = device0_not_stale(rg, sb, t, by_index[t->t_mirror_dev], err);
+	return ret ? ret
+		   : hfs_region_set_mirror(rg, sb->s_meta_end, t->t_mirror_off,
+					   err);
 }

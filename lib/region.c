@@ -593,7 +593,13 @@ static int device_backed(const struct hfs_region *rg, uint64_t size)
 
 int hfs_region_check_member_backing(const struct hfs_region *rg, unsigned i)
 {
-	const struct hfs_region *m = hfs_region_member(rg, i);
+	const struct hfs_region *m;
+
+	/* device 0 served from its mirror: what its metadata range needs
+	 * is the mirror's device (its data range is failed already) */
+	if (i == 0 && hfs_region_failed_over(rg))
+		i = (unsigned)hfs_region_failed_over(rg);
+	m = hfs_region_member(rg, i);
 
 	return m ? device_backed(m, hfs_region_member_size(rg, i)) : 0;
 }

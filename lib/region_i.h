@@ -25,6 +25,9 @@ struct region_priv {
 	struct pmem2_vm_reservation *rsv;
 	uint64_t slice_len;  /* a slice (hfs_region_open_slice): its bytes
 			      * from rg->slice_off; 0: the whole source */
+	int failover_dev;    /* member 0 of a volume whose metadata is now
+			      * served from the mirror on this member
+			      * (region_failover.c); 0: none */
 };
 
 /* base, size, granularity and persistence functions from a mapping */

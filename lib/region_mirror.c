@@ -43,7 +43,9 @@ static struct {
 /* One copy into the mirror, guarded: the mirror's device may be gone
  * (a file truncated, a device-dax disabled) before the failure monitor
  * has noticed; its loss must not stop device 0's metadata, so the fault
- * only stops the mirror (hfs_region_mirror_fault tells the monitor). */
+ * only stops the mirror (hfs_region_mirror_fault tells the monitor).
+ * The copy reads device 0 too: a fault there is device 0's, and goes
+ * back to the caller (mirror_copy). */
 struct copy {
 	uint8_t *a;
 	size_t l;
@@ -66,16 +68,28 @@ static void mirror_copy(uint8_t *a, size_t l, int c, unsigned flags)
 {
 	struct copy k = { a, l, c, flags };
 	struct hfs_fault f = { 0 };
+	uint64_t none = 0;
 
 	if (atomic_load(&mir.stopped))
 		return;
-	if (hfs_region_guard(mir.rg, do_copy, &k, &f) == -EIO) {
-		uint64_t none = 0;
+	if (hfs_region_guard(mir.rg, do_copy, &k, &f) != -EIO)
+		return;
+	if (f.off < mir.len) {
+		/* Reading the primary faulted: device 0 went away after the
+		 * store that is being copied.  Not the mirror's fault, so it
+		 * goes on (it may be all that is left of the metadata), and
+		 * the store must not pass for persisted: the fault is raised
+		 * again, unguarded here, so that the caller's own guard
+		 * gets it, as if its store had faulted (a journal commit
+		 * then finishes on the mirror: lib/vol_failover.c). */
+		volatile const uint8_t *v = mir.lo + f.off;
 
-		atomic_store(&mir.stopped, true);
-		atomic_compare_exchange_strong(&mir.fault_off, &none,
-					       f.off + 1);
+		if (hfs_region_guarded((const void *)v))
+			(void)*v;
+		return;  /* no guard, or it reads again: nothing to undo */
 	}
+	atomic_store(&mir.stopped, true);
+	atomic_compare_exchange_strong(&mir.fault_off, &none, f.off + 1);
 }
 
 /* The part of [addr, addr + len) in the primary range. */

@@ -46,6 +46,9 @@
  *                  lock of directly written inodes           vol.h
  *   failure.c      failure classification, mark lost,        failure_i.h
  *                  shutdown, the fault hook                  vol.h
+ *   vol_failover.c device 0 lost while mounted: the switch   vol.h
+ *                  to its mirror, a commit that faulted      journal_i.h
+ *                  finished there
  * The region layer (region.c, devdax.c, region_holder.c, guard.c) is
  * region.h and region_i.h.
  *
@@ -79,6 +82,11 @@ struct hfs_vol {
 	bool from_mirror;         /* device 0 lost: served from its mirror
 				   * (rg is that slice and the others) */
 	bool own_rg;              /* rg is ours to close (from_mirror) */
+	bool failover_ok;         /* device 0 lost while mounted may switch
+				   * to its mirror (vol_failover.c) */
+	bool live_failover;       /* it did: from_mirror since then, rg the
+				   * same region with the mirror mapped in
+				   * device 0's place */
 	pthread_mutex_t lock;     /* namespace, allocation, journal */
 	bool readonly;
 	enum hfs_atime atime;     /* access-time policy (hfs_accessed) */
@@ -119,6 +127,12 @@ void hfs_vol_unlock(struct hfs_vol *vol);
  * for the root, from DRAM without touching the media, so ls, stat and df
  * of the mount point return promptly (docs/failure-model.md). */
 int hfs_vol_lock_look(struct hfs_vol *vol, uint64_t ino);
+/* A guarded access faulted at f under vol->lock: if it is device 0
+ * gone (not poison) and the volume may go on from the mirror, switch to
+ * it now (vol_failover.c); true if the metadata is the mirror's now and
+ * the access can be made again.  vol->lock held. */
+bool hfs_vol_fail_over_for_fault(struct hfs_vol *vol,
+				 const struct hfs_fault *f);
 /* An operation failed after changing DRAM: drop the tx and fail the
  * volume (the commit discipline, journal_i.h); returns ret. */
 int hfs_vol_fail(struct hfs_vol *vol, int ret);

@@ -289,6 +289,12 @@ static_assert(sizeof(struct hfs_msg_range) == 48, "range");
  * notice of poison, which a host without memory-failure support never
  * sends); the failure pipeline then handles it as that signal */
 #define HFS_FAIL_SIGBUS_AO 0x10u
+/* ADMIN_INJECT only: device number `offset` (length 0) of a volume of
+ * several is lost, as if it had gone away (a drill of a device's loss;
+ * docs/failure-model.md "Several devices"): a range failure over it and
+ * recorded lost for good, or for device 0 the switch to its mirror (or,
+ * without a working one, the volume's loss) */
+#define HFS_FAIL_DEVICE 0x20u
 struct hfs_msg_inject {
 	struct hfs_msg_hdr h;
 	uint64_t offset;     /* 24 region bytes */

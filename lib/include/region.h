@@ -159,6 +159,21 @@ bool hfs_region_mirror_fault(const struct hfs_region *rg, uint64_t *off);
 bool hfs_region_mirrored(const struct hfs_region *rg, uint64_t *len,
 			 uint64_t *mirror_off);
 
+/* Device 0 of rg (an assembled, mirrored volume) is lost while mounted:
+ * map the mirror's bytes over device 0's metadata range [0, len) of the
+ * volume, the same addresses, and make the rest of device 0's range
+ * fault (guarded accesses there get -EIO); stop the mirror, which now
+ * serves as device 0's metadata (lib/region_failover.c).  The caller
+ * keeps every other access to that range out meanwhile, or accepts that
+ * one in flight fails.  0; 1: done, but device 0's data range still
+ * shows the dead device (err says why); -errno with err filled: nothing
+ * changed (no working mirror, the mirror cannot be mapped). */
+int hfs_region_fail_over(struct hfs_region *rg, struct hfs_err *err);
+/* The member now serving device 0's metadata (hfs_region_fail_over), 0
+ * if none.  hfs_region_check_member_backing(rg, 0) then checks that
+ * member: it is what device 0's metadata range depends on. */
+int hfs_region_failed_over(const struct hfs_region *rg);
+
 /* A region of dev's bytes [off, off + len): the same device opened again
  * (without an ownership lock: dev holds it) and mapped from off.  For a
  * volume whose device 0 is lost and served from its mirror on another
@@ -253,6 +268,10 @@ int hfs_region_send_ao(const struct hfs_region *rg, uint64_t off,
  * fn's result, or -EIO with *fault filled. */
 int hfs_region_guard(const struct hfs_region *rg, int (*fn)(void *arg),
 		     void *arg, struct hfs_fault *fault);
+
+/* Is addr inside a guard of the calling thread (a fault there would
+ * unwind to it rather than kill)? */
+bool hfs_region_guarded(const void *addr);
 
 /* Known bad ranges of the region (libpmem2 badblocks: nd region badblocks
  * for devdax, the fs's bad blocks for fsdax files; none for plain files).

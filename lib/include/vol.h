@@ -331,15 +331,50 @@ unsigned hfs_vol_devices(struct hfs_vol *vol, struct hfs_vol_device *out,
  * device i, up to max.  Returns the number of devices, -ENOENT. */
 int hfs_vol_file_devices(struct hfs_vol *vol, uint64_t ino, uint64_t *counts,
 			 unsigned max);
-/* Record device i (not 0) as HFS_DEV_LOST or HFS_DEV_RETIRED in the
+/* Record device i (not 0, unless served from its mirror) as HFS_DEV_LOST or HFS_DEV_RETIRED in the
  * device table (journaled): later mounts no longer ask for it, and
  * placement no longer uses it.  0, -EINVAL, or the commit's error. */
 int hfs_vol_device_state(struct hfs_vol *vol, unsigned i, uint32_t state);
-/* Is device 0 lost and served from its mirror?  Then hfs_vol_region() is
- * the volume built on the mirror (not the region hfs_vol_open was given,
- * which stays the caller's: it holds the ownership lock), and the
- * mirror's device is where the metadata lives. */
+/* Is device 0 lost and served from its mirror?  Then the mirror's
+ * device is where the metadata lives.  Since the mount (-o degraded, or
+ * device 0 recorded lost): hfs_vol_region() is the volume built on the
+ * mirror (not the region hfs_vol_open was given, which stays the
+ * caller's: it holds the ownership lock).  Since a switch while mounted
+ * (hfs_vol_fail_over): the same region, the mirror mapped in device 0's
+ * place. */
 bool hfs_vol_from_mirror(struct hfs_vol *vol);
+
+/* Device 0 lost while mounted (docs/format.md "Device 0 lost while
+ * mounted", lib/vol_failover.c).  The daemon allows it (fsck and the
+ * other tools do not: there a device 0 gone fails the run). */
+void hfs_vol_allow_failover(struct hfs_vol *vol, bool on);
+struct hfs_vol_failover {
+	uint64_t data_off, data_len; /* device 0's file data: lost */
+	unsigned mirror_dev;         /* the device the metadata is on now */
+	bool already;                /* it was served from the mirror
+				      * already (a commit switched, or the
+				      * mount) */
+};
+/* Serve device 0's metadata from its mirror from now on, at the same
+ * addresses (the region's hfs_region_fail_over), under the volume lock;
+ * the caller then fails device 0's data range (fo) and records device 0
+ * lost (hfs_vol_device_state).  0 (also when already done; fo->already);
+ * 1: done, but device 0's data range could not be made inaccessible
+ * (err says so); -ENODEV no working mirror (none, stopped: its device
+ * was lost, or not allowed), -EIO the volume had failed already, -EROFS
+ * a read-only mount, or the mapping's error: nothing changed, the loss
+ * is the volume's. */
+int hfs_vol_fail_over(struct hfs_vol *vol, struct hfs_vol_failover *fo,
+		      struct hfs_err *err);
+/* How many copies of the metadata the volume keeps now, for reports. */
+struct hfs_vol_metadata {
+	unsigned copies;     /* 2: device 0 and its mirror; 1: one left */
+	unsigned mirror_dev; /* the mirror's device (0: the volume has no
+			      * mirror) */
+	bool from_mirror;    /* device 0 lost, the metadata is the mirror's */
+	bool live;           /* ... since a switch while mounted */
+};
+void hfs_vol_metadata(struct hfs_vol *vol, struct hfs_vol_metadata *m);
 void hfs_vol_uuid(struct hfs_vol *vol, uint8_t uuid[16]);
 
 /* Lease mapping (lib/lease_map.c).  The extents of [off, off+len) of

@@ -27,6 +27,7 @@ exec </dev/null >/dev/console 2>&1
 SCEN=unknown
 DEVS=/dev/dax0.0     # what mkfs.holdfs formats (multidev: both devices)
 MOUNT_OPTS=          # extra holdfs arguments (multidev: -o device=...)
+REGION=/dev/dax0.0   # what holdfs mounts (multidev0 at the end: dax1.0)
 for a in $(cat /proc/cmdline); do
 	case $a in rig.scenario=*) SCEN=${a#rig.scenario=} ;; esac
 done
@@ -112,7 +113,7 @@ setup() {
 	ALLOC_LEN=$want
 	# multidev: the second NVDIMM (region1) becomes /dev/dax1.0, set up
 	# the same way (its own result line), and the volume spans both.
-	if [ "$SCEN" = multidev ]; then
+	if [ "$SCEN" = multidev ] || [ "$SCEN" = multidev0 ]; then
 		setup_second || return 1
 	fi
 
@@ -185,7 +186,7 @@ mount_holdfs() {
 	t0=$(now_ms)
 	# Not with the scenario's fds (5-9): a daemon holding an NFS file
 	# open would hang at exit in that file's NFS CLOSE once nfsd is gone.
-	holdfs -f /dev/dax0.0 /mnt $MOUNT_OPTS >>/tmp/holdfs.log 2>&1 5<&- 6<&- 7<&- 8<&- 9<&- &
+	holdfs -f $REGION /mnt $MOUNT_OPTS >>/tmp/holdfs.log 2>&1 5<&- 6<&- 7<&- 8<&- 9<&- &
 	DPID=$!
 	i=0
 	while ! grep -q ' /mnt fuse' /proc/mounts && kill -0 $DPID 2>/dev/null && [ $i -lt 300 ]; do
@@ -197,7 +198,7 @@ mount_holdfs() {
 		# ASLR is off in the guest): where the daemon's code is mapped.
 		grep ' r-xp ' /proc/$DPID/maps 2>/dev/null | awk '{ print "RIG-LOG [maps] " $1 " " $3 " " $6 }'
 		DSTATUS=
-		result setup.mount 1 "holdfs -f /dev/dax0.0 /mnt${MOUNT_OPTS:+ $MOUNT_OPTS} up in $((t1 - t0))ms, pid $DPID: $(grep ' /mnt ' /proc/mounts)"
+		result setup.mount 1 "holdfs -f $REGION /mnt${MOUNT_OPTS:+ $MOUNT_OPTS} up in $((t1 - t0))ms, pid $DPID: $(grep ' /mnt ' /proc/mounts)"
 		return 0
 	fi
 	logfile holdfs /tmp/holdfs.log
@@ -1093,7 +1094,8 @@ scenario_offline() {
 	fi
 }
 
-# --- multidev: a volume over two devices, the second taken away -------------
+# --- multidev: a volume over two devices, one taken away (multidev: the
+# second; multidev0: the first, whose metadata its mirror then serves) -----
 # dev_blocks PATH: "BLOCKS_ON_DEV0 BLOCKS_ON_DEV1" (holdfsctl devices --json)
 dev_blocks() {
 	T 3 holdfsctl devices --json "$1" 2>/dev/null | tr -d ' \n' |
@@ -1165,6 +1167,11 @@ mnt_settle() {
 }
 
 scenario_multidev() {
+	# LOSE: the device taken away (multidev: 1, multidev0: 0, the
+	# metadata's own, whose mirror on device 1 then serves it); KEEP the
+	# other.  Result names start with the scenario's.
+	P=$SCEN LOSE=1 KEEP=0
+	[ "$SCEN" = multidev0 ] && LOSE=0 KEEP=1
 	hangs=
 	: > /tmp/files0; : > /tmp/files1; : > /tmp/filesx; : > /tmp/sums
 	# Files until both devices hold at least three (a new file goes to
@@ -1186,25 +1193,25 @@ scenario_multidev() {
 	n0=$(wc -l < /tmp/files0) n1=$(wc -l < /tmp/files1) nx=$(wc -l < /tmp/filesx)
 	T 10 holdfsctl devices /mnt 2>&1 | while IFS= read -r l; do rlog "devices: $l"; done
 	if [ $n1 -ge 1 ] && [ $(grep -c mf /tmp/files0) -ge 1 ]; then
-		result multidev.placement 1 "$k files of 4 MiB written: $n0 files on device 0 only, $n1 on device 1 only, $nx on both"
+		result $P.placement 1 "$k files of 4 MiB written: $n0 files on device 0 only, $n1 on device 1 only, $nx on both"
 	else
-		result multidev.placement 0 "$k files of 4 MiB written: $n0 files on device 0 only, $n1 on device 1 only, $nx on both"
+		result $P.placement 0 "$k files of 4 MiB written: $n0 files on device 0 only, $n1 on device 1 only, $nx on both"
 	fi
 
 	# The mirror of device 0's metadata on device 1 is kept: after a
 	# clean unmount fsck of both devices finds it up to date.
 	T 10 sync
 	mnt_settle
-	unmount_holdfs multidev.first
+	unmount_holdfs $P.first
 	T 120 fsck.holdfs -n -f /dev/dax0.0 /dev/dax1.0 >/tmp/fsck1.out 2>&1; frc=$?
 	logfile fsck1 /tmp/fsck1.out 12
 	if [ $frc = 0 ] && ! grep -q MIRROR_STALE /tmp/fsck1.out; then
-		result multidev.mirror_before 1 "fsck.holdfs -n -f /dev/dax0.0 /dev/dax1.0 rc=0, no P5_MIRROR_STALE: $(tail -n 1 /tmp/fsck1.out)"
+		result $P.mirror_before 1 "fsck.holdfs -n -f /dev/dax0.0 /dev/dax1.0 rc=0, no P5_MIRROR_STALE: $(tail -n 1 /tmp/fsck1.out)"
 	else
-		result multidev.mirror_before 0 "fsck.holdfs -n -f /dev/dax0.0 /dev/dax1.0 rc=$frc: $(grep -m 3 -E 'P[0-9]_|error|stale' /tmp/fsck1.out | tr '\n' ' ')"
+		result $P.mirror_before 0 "fsck.holdfs -n -f /dev/dax0.0 /dev/dax1.0 rc=$frc: $(grep -m 3 -E 'P[0-9]_|error|stale' /tmp/fsck1.out | tr '\n' ' ')"
 	fi
 	if ! mount_holdfs; then
-		result multidev.command 0 "mount with $MOUNT_OPTS failed after fsck; nothing else run"
+		result $P.command 0 "mount with $MOUNT_OPTS failed after fsck; nothing else run"
 		return
 	fi
 
@@ -1212,8 +1219,10 @@ scenario_multidev() {
 	# rewrites four files (placed anew each time: device 0 or 1) and
 	# grows a file on device 1 (a new unit every 8 writes, allocated on
 	# the device its data is on).
-	f1held=$(head -n 1 /tmp/files1) f0held=$(grep -m 1 mf /tmp/files0)
-	fgrow=$(grep mf /tmp/files1 | tail -n 1)
+	# fd 7 is held on a file of the device taken away, fd 6 on one of
+	# the device that stays
+	f1held=$(grep -m 1 mf /tmp/files$LOSE) f0held=$(grep -m 1 mf /tmp/files$KEEP)
+	fgrow=$(grep mf /tmp/files$LOSE | tail -n 1)
 	exec 7<"$f1held"
 	exec 6<"$f0held"
 	( i=0
@@ -1236,19 +1245,19 @@ scenario_multidev() {
 	nwr=$(wc -l < /tmp/writer.log)
 
 	t0=$(now_ms)
-	T 30 daxctl disable-device dax1.0 >/tmp/remove.out 2>&1; rc=$?
+	T 30 daxctl disable-device dax$LOSE.0 >/tmp/remove.out 2>&1; rc=$?
 	t1=$(now_ms)
 	if [ $rc = 0 ]; then
-		result multidev.command 1 "'daxctl disable-device dax1.0' rc=0 in $((t1 - t0))ms (writer did $nwr writes before)"
+		result $P.command 1 "'daxctl disable-device dax$LOSE.0' rc=0 in $((t1 - t0))ms (writer did $nwr writes before)"
 	else
-		result multidev.command 0 "'daxctl disable-device dax1.0' rc=$rc after $((t1 - t0))ms: $(head -c 200 /tmp/remove.out | tr '\n' ' ')"
+		result $P.command 0 "'daxctl disable-device dax$LOSE.0' rc=$rc after $((t1 - t0))ms: $(head -c 200 /tmp/remove.out | tr '\n' ' ')"
 	fi
 
 	# Up to 15 s for holdfsctl to say device 1 lost and the volume degraded.
 	t_lost= t_deg= st1= vs=
 	while [ $(($(now_ms) - t0)) -lt 15000 ]; do
 		t=$(($(now_ms) - t0))
-		st1=$(dev_state 1); [ "$(cat /tmp/devs.rc)" = 137 ] && hangs="$hangs devices@${t}ms"
+		st1=$(dev_state $LOSE); [ "$(cat /tmp/devs.rc)" = 137 ] && hangs="$hangs devices@${t}ms"
 		vs=$(vol_state)
 		[ -z "$t_lost" ] && [ "$st1" = lost ] && t_lost=$t
 		[ -z "$t_deg" ] && [ "$vs" = degraded ] && t_deg=$t
@@ -1257,18 +1266,28 @@ scenario_multidev() {
 		sleep 0.2
 	done
 	if [ -n "$t_lost" ]; then
-		result multidev.lost 1 "holdfsctl devices: device 1 lost at +${t_lost}ms; device 0 $(dev_state 0)"
+		result $P.lost 1 "holdfsctl devices: device $LOSE lost at +${t_lost}ms; device $KEEP $(dev_state $KEEP)"
 	else
-		result multidev.lost 0 "holdfsctl devices: device 1 '${st1:-no answer}' after $(($(now_ms) - t0))ms"
+		result $P.lost 0 "holdfsctl devices: device $LOSE '${st1:-no answer}' after $(($(now_ms) - t0))ms"
+	fi
+	if [ $LOSE = 0 ]; then
+		# the metadata now comes from the mirror on device 1, one copy
+		T 3 holdfsctl status --json /mnt 2>/dev/null | tr -d ' \n' > /tmp/md.json
+		if grep -q '"served_from":"mirror"' /tmp/md.json && grep -q '"copies":1' /tmp/md.json &&
+		   grep -q '"failover":"whilemounted"' /tmp/md.json; then
+			result $P.metadata 1 "holdfsctl status: metadata served from the mirror, one copy, failover while mounted"
+		else
+			result $P.metadata 0 "holdfsctl status: $(grep -o '"metadata":{[^}]*}' /tmp/md.json | head -c 300)"
+		fi
 	fi
 	if [ -n "$t_deg" ]; then
-		result multidev.degraded 1 "holdfsctl status: degraded at +${t_deg}ms"
+		result $P.degraded 1 "holdfsctl status: degraded at +${t_deg}ms"
 	else
-		result multidev.degraded 0 "holdfsctl status: '${vs:-no answer}' after $(($(now_ms) - t0))ms"
+		result $P.degraded 0 "holdfsctl status: '${vs:-no answer}' after $(($(now_ms) - t0))ms"
 	fi
 
 	# Files with data on device 1 fail with EIO, the held fd included.
-	bad1=$(md_eio /tmp/files1)
+	bad1=$(md_eio /tmp/files$LOSE)
 	T 3 dd bs=4096 count=1 of=/dev/null <&7 2>/tmp/held.err; r=$?
 	case $r in
 	137) bad1="$bad1 held-fd:hang" ;;
@@ -1276,20 +1295,20 @@ scenario_multidev() {
 	*) grep -q 'Input/output' /tmp/held.err || bad1="$bad1 held-fd:$(head -n 1 /tmp/held.err)" ;;
 	esac
 	if [ -z "$bad1" ]; then
-		result multidev.eio_dev1 1 "the $n1 files on device 1 and the fd held on $f1held read EIO"
+		result $P.eio_dev$LOSE 1 "the $(wc -l < /tmp/files$LOSE) files on device $LOSE and the fd held on $f1held read EIO"
 	else
-		result multidev.eio_dev1 0 "not EIO:$bad1"
+		result $P.eio_dev$LOSE 0 "not EIO:$bad1"
 	fi
 	case $bad1 in *hang*) hangs="$hangs eio-read" ;; esac
 
 	# Files on device 0 read back intact, the held fd included.
-	bad0=$(md_check /tmp/files0)
+	bad0=$(md_check /tmp/files$KEEP)
 	T 3 dd bs=4096 count=1 of=/dev/null <&6 2>/tmp/held0.err; r=$?
 	[ $r = 0 ] || bad0="$bad0 held-fd:rc=$r:$(head -n 1 /tmp/held0.err)"
 	if [ -z "$bad0" ]; then
-		result multidev.dev0_intact 1 "the $n0 files on device 0 read back with their checksums; the fd held on $f0held reads"
+		result $P.dev${KEEP}_intact 1 "the $(wc -l < /tmp/files$KEEP) files on device $KEEP read back with their checksums; the fd held on $f0held reads"
 	else
-		result multidev.dev0_intact 0 "differ or fail:$bad0"
+		result $P.dev${KEEP}_intact 0 "differ or fail:$bad0"
 	fi
 	case $bad0 in *hang*|*rc=137*) hangs="$hangs dev0-read" ;; esac
 	[ $nx -gt 0 ] && rlog "files on both devices (not checked): $(cat /tmp/filesx | tr '\n' ' ')"
@@ -1301,10 +1320,10 @@ scenario_multidev() {
 	T 3 cmp /tmp/nref /mnt/new1 >/dev/null 2>&1; c=$?
 	[ $c = 137 ] && hangs="$hangs new-read"
 	nb=$(dev_blocks /mnt/new1)
-	if [ $r = 0 ] && [ $c = 0 ] && [ "$(echo $nb | awk '{ print $2 + 0 }')" = 0 ]; then
-		result multidev.new_file 1 "4 MiB written and read back; blocks on device 0/1: $nb"
+	if [ $r = 0 ] && [ $c = 0 ] && [ "$(echo $nb | awk -v f=$((LOSE + 1)) '{ print $f + 0 }')" = 0 ]; then
+		result $P.new_file 1 "4 MiB written and read back; blocks on device 0/1: $nb"
 	else
-		result multidev.new_file 0 "cp rc=$r ($(head -n 1 /tmp/new.err)), cmp rc=$c, blocks on device 0/1: $nb"
+		result $P.new_file 0 "cp rc=$r ($(head -n 1 /tmp/new.err)), cmp rc=$c, blocks on device 0/1: $nb"
 	fi
 
 	# Directories still list.
@@ -1312,23 +1331,23 @@ scenario_multidev() {
 	T 3 ls /mnt/dir >/tmp/lsd.out 2>&1; rd=$?
 	[ $r = 137 ] || [ $rd = 137 ] && hangs="$hangs ls"
 	if [ $r = 0 ] && [ $rd = 0 ] && [ "$(wc -l < /tmp/lsd.out)" = 10 ] && grep -qx new1 /tmp/ls.out; then
-		result multidev.readdir 1 "ls /mnt: $(wc -l < /tmp/ls.out) entries, ls /mnt/dir: 10"
+		result $P.readdir 1 "ls /mnt: $(wc -l < /tmp/ls.out) entries, ls /mnt/dir: 10"
 	else
-		result multidev.readdir 0 "ls /mnt rc=$r ($(head -c 120 /tmp/ls.out | tr '\n' ' ')), ls /mnt/dir rc=$rd ($(wc -l < /tmp/lsd.out) entries)"
+		result $P.readdir 0 "ls /mnt rc=$r ($(head -c 120 /tmp/ls.out | tr '\n' ' ')), ls /mnt/dir rc=$rd ($(wc -l < /tmp/lsd.out) entries)"
 	fi
 
 	if kill -0 $DPID 2>/dev/null; then
-		result multidev.daemon_alive 1 "daemon pid $DPID still running $(($(now_ms) - t0))ms after the removal"
+		result $P.daemon_alive 1 "daemon pid $DPID still running $(($(now_ms) - t0))ms after the removal"
 	else
 		wait $DPID; rc=$?; DSTATUS=$rc
-		result multidev.daemon_alive 0 "daemon died after the removal, status $rc$([ $rc -gt 128 ] && echo " (signal $((rc - 128)))")"
+		result $P.daemon_alive 0 "daemon died after the removal, status $rc$([ $rc -gt 128 ] && echo " (signal $((rc - 128)))")"
 	fi
 
 	# The writer: stop it; what its writes did is logged, not judged
 	# (a rewritten w.N may land on device 0 and succeed).
 	stop_writer
 	tail -n +$((nwr + 1)) /tmp/writer.log > /tmp/writer.new
-	rlog "writer after the removal: rewrites $(grep -c ' ok rewrite$' /tmp/writer.new) ok, $(grep -c ' err rewrite$' /tmp/writer.new) failed; growing $fgrow (device 1) $(grep -c ' ok grow$' /tmp/writer.new) ok, $(grep -c ' err grow$' /tmp/writer.new) failed"
+	rlog "writer after the removal: rewrites $(grep -c ' ok rewrite$' /tmp/writer.new) ok, $(grep -c ' err rewrite$' /tmp/writer.new) failed; growing $fgrow (device $LOSE) $(grep -c ' ok grow$' /tmp/writer.new) ok, $(grep -c ' err grow$' /tmp/writer.new) failed"
 	exec 6<&- 7<&-
 	mnt_settle
 
@@ -1340,38 +1359,42 @@ scenario_multidev() {
 	logfile holdfsctl /tmp/status.out 20
 
 	if [ -z "$hangs" ]; then
-		result multidev.nohang 1 "every access after the removal answered within its deadline"
+		result $P.nohang 1 "every access after the removal answered within its deadline"
 	else
-		result multidev.nohang 0 "timed out:$hangs"
+		result $P.nohang 0 "timed out:$hangs"
 	fi
-	unmount_holdfs multidev
+	unmount_holdfs $P
 
-	# fsck of device 0 alone: device 1 is recorded lost, not asked for.
-	T 120 fsck.holdfs -n -f /dev/dax0.0 >/tmp/fsck2.out 2>&1; frc=$?
+	# fsck of the device that stays alone: the lost one is recorded
+	# lost, not asked for (device 0 lost: device 1, holding the mirror,
+	# is the volume now).
+	T 120 fsck.holdfs -n -f /dev/dax$KEEP.0 >/tmp/fsck2.out 2>&1; frc=$?
 	logfile fsck2 /tmp/fsck2.out 12
 	if [ $frc = 0 ]; then
-		result multidev.fsck_degraded 1 "fsck.holdfs -n -f /dev/dax0.0 rc=0: $(tail -n 1 /tmp/fsck2.out)"
+		result $P.fsck_degraded 1 "fsck.holdfs -n -f /dev/dax$KEEP.0 rc=0: $(tail -n 1 /tmp/fsck2.out)"
 	else
-		result multidev.fsck_degraded 0 "fsck.holdfs -n -f /dev/dax0.0 rc=$frc: $(grep -m 4 -E 'P[0-9]_|error|lost|device' /tmp/fsck2.out | tr '\n' ' ')"
+		result $P.fsck_degraded 0 "fsck.holdfs -n -f /dev/dax$KEEP.0 rc=$frc: $(grep -m 4 -E 'P[0-9]_|error|lost|device' /tmp/fsck2.out | tr '\n' ' ')"
 	fi
 
-	# A second mount without -o device=: device 0's files still intact.
-	MOUNT_OPTS=
+	# A second mount of the device that stays alone, without options:
+	# its files still intact.
+	MOUNT_OPTS= REGION=/dev/dax$KEEP.0
 	if mount_holdfs; then
-		bad0=$(md_check /tmp/files0)
+		bad0=$(md_check /tmp/files$KEEP)
 		T 3 cmp /tmp/nref /mnt/new1 >/dev/null 2>&1 || bad0="$bad0 /mnt/new1:rc=$?"
-		still1=$(md_eio /tmp/files1)
-		vs=$(vol_state) st1=$(dev_state 1)
+		still1=$(md_eio /tmp/files$LOSE)
+		vs=$(vol_state) st1=$(dev_state $LOSE)
 		if [ -z "$bad0" ] && [ -z "$still1" ] && [ "$vs" = degraded ] && [ "$st1" = lost ]; then
-			result multidev.remount 1 "mounted without -o device=: the $n0 files on device 0 and new1 intact, the $n1 on device 1 EIO; status $vs, device 1 $st1"
+			result $P.remount 1 "mounted $REGION without -o device=: the files on device $KEEP and new1 intact, the ones on device $LOSE EIO; status $vs, device $LOSE $st1"
 		else
-			result multidev.remount 0 "device 0 files differ or fail:${bad0:- none}; device 1 files not EIO:${still1:- none}; status ${vs:-?}, device 1 ${st1:-?}"
+			result $P.remount 0 "device $KEEP files differ or fail:${bad0:- none}; device $LOSE files not EIO:${still1:- none}; status ${vs:-?}, device $LOSE ${st1:-?}"
 		fi
 		mnt_settle
-		unmount_holdfs multidev.second
+		unmount_holdfs $P.second
 	else
-		result multidev.remount 0 "holdfs -f /dev/dax0.0 /mnt (no -o device=) failed: $(tail -n 2 /tmp/holdfs.log | tr '\n' ' ')"
+		result $P.remount 0 "holdfs -f $REGION /mnt (no -o device=) failed: $(tail -n 2 /tmp/holdfs.log | tr '\n' ' ')"
 	fi
+	REGION=/dev/dax0.0
 	logfile uevents /tmp/uevents 20
 }
 
@@ -1384,7 +1407,7 @@ nfs)
 	if setup; then scenario_nfs; fi ;;
 poison|poison4k)
 	if setup; then scenario_poison; fi ;;
-multidev)
+multidev|multidev0)
 	if setup; then scenario_multidev; fi ;;
 *)
 	result scenario 0 "unknown scenario '$SCEN'" ;;

@@ -21,6 +21,9 @@
 #            (metadata mirrored on the second), 'daxctl disable-device
 #            dax1.0' under load: only device 1's files fail, the volume
 #            goes on degraded
+#   multidev0 the same, 'daxctl disable-device dax0.0' (the metadata's
+#            device): the volume goes on from the mirror on dax1.0, then
+#            /dev/dax1.0 mounts alone
 #
 # The guest prints "RIG-RESULT scenario=S name=N ok=0|1 detail=..." lines on
 # its serial console; this script collects them and exits 0 only if every
@@ -59,9 +62,9 @@ while getopts "kt:h" o; do
 done
 shift $((OPTIND - 1))
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(basic daxctl ndctl nfs poison4k poison multidev)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(basic daxctl ndctl nfs poison4k poison multidev multidev0)
 for s in "${scenarios[@]}"; do
-	case $s in basic|daxctl|ndctl|nfs|poison|poison4k|multidev) ;; *) echo "rig: unknown scenario '$s'" >&2; exit 2 ;; esac
+	case $s in basic|daxctl|ndctl|nfs|poison|poison4k|multidev|multidev0) ;; *) echo "rig: unknown scenario '$s'" >&2; exit 2 ;; esac
 done
 
 log() { printf 'rig: %s\n' "$*" >&2; }
@@ -268,6 +271,7 @@ expect[ndctl]=${expect[daxctl]}
 expect[poison]="setup.modules setup.namespace setup.sysfs setup.mkfs setup.mount setup.io poison.sigbus poison.daemon_learned poison.holders_revoked poison.range_eio poison.others_intact poison.first.unmount poison.fsck_bad poison.remount offline.command offline.no_kill offline.nothing_lost offline.unmount offline.daemon_exit"
 expect[poison4k]=${expect[poison]}
 expect[multidev]="setup.modules setup.namespace setup.sysfs setup.namespace1 setup.mkfs setup.mount setup.io multidev.placement multidev.first.unmount multidev.first.daemon_exit multidev.mirror_before multidev.command multidev.lost multidev.degraded multidev.eio_dev1 multidev.dev0_intact multidev.new_file multidev.readdir multidev.daemon_alive multidev.nohang multidev.unmount multidev.daemon_exit multidev.fsck_degraded multidev.remount multidev.second.unmount multidev.second.daemon_exit"
+expect[multidev0]="setup.modules setup.namespace setup.sysfs setup.namespace1 setup.mkfs setup.mount setup.io multidev0.placement multidev0.first.unmount multidev0.first.daemon_exit multidev0.mirror_before multidev0.command multidev0.lost multidev0.metadata multidev0.degraded multidev0.eio_dev0 multidev0.dev1_intact multidev0.new_file multidev0.readdir multidev0.daemon_alive multidev0.nohang multidev0.unmount multidev0.daemon_exit multidev0.fsck_degraded multidev0.remount multidev0.second.unmount multidev0.second.daemon_exit"
 expect[nfs]="setup.modules setup.namespace setup.sysfs setup.mkfs setup.mount setup.io nfs.server nfs.write_read nfs.rename nfs.link nfs.unlink_open nfs.truncate nfs.second_view nfs.readdir nfs.restart nfs.restart_new_open nfs.restart_old_handles nfs.range_eio nfs.range_unaffected nfs.nohang nfs.loss_eio nfs.unmount nfs.daemon_exit"
 
 
@@ -278,7 +282,7 @@ for s in "${scenarios[@]}"; do
 	# multidev: a second NVDIMM of the same size (guest: region1 ->
 	# /dev/dax1.0); 2 GiB of RAM + 2 x 1 GiB fill maxmem's 4 GiB exactly.
 	nv2=()
-	if [ "$s" = multidev ]; then
+	if [ "$s" = multidev ] || [ "$s" = multidev0 ]; then
 		rm -f "$img.2"; truncate -s 1G "$img.2"
 		nv2=(-object memory-backend-file,id=mem2,share=on,mem-path="$img.2",size=1G,align=2M
 		     -device nvdimm,memdev=mem2,id=nv2,label-size=128K)

@@ -795,6 +795,317 @@ def test_losing_a_device_under_a_writer_allocating_there():
         vol.fsck_clean('after a loss under a writer')
 
 
+def _metadata(vol):
+    st = _status(vol)
+    check('metadata' in st, 'holdfsctl status --json has "metadata": %s' % sorted(st))
+    return st, st['metadata']
+
+
+def _losing_device0_while_mounted(how):
+    """Device 0 (the metadata) lost while mounted, with its mirror on
+    device 1: the mount stays up, served from the mirror.  The files on
+    device 1 read back byte for byte and take writes, new files go to
+    device 1, mkdir, rename and xattrs work, the files with data on device
+    0 read EIO, status says degraded with one copy of the metadata, served
+    from the mirror; after an unmount device 1 mounts as the volume (no
+    option: device 0 is recorded lost), everything done meanwhile is
+    there, and fsck is clean."""
+    with Volume(2) as vol:
+        vol.mount()
+        files = _spread_files(vol)
+        d = vol.fs.path('dir')
+        os.mkdir(d)
+        os.setxattr(d, 'user.k', b'v' * 100)
+        _, md = _metadata(vol)
+        check_eq((md['copies'], md['served_from']), (2, 'device 0'), 'metadata before')
+        if how == 'truncate':
+            os.truncate(vol.fs.region, 0)
+        elif how == 'unlink':
+            os.unlink(vol.fs.region)
+        else:
+            r = H.run([H.binary('holdfsctl'), 'inject', '--device', '0', vol.fs.mnt],
+                      timeout=60)
+            check(r.returncode == 0, 'holdfsctl inject --device 0: %d %s %s'
+                  % (r.returncode, r.stdout, r.stderr))
+        _wait_lost(vol, 0)
+        check(H.is_mounted(vol.fs.mnt), 'still mounted after device 0 went')
+        _check_after_loss(vol, files, 0, 'device 0 lost while mounted')
+        check_eq(os.getxattr(d, 'user.k'), b'v' * 100, 'an xattr, now from the mirror')
+        on1 = [p for p, (_, devs) in files.items() if devs == [1]]
+        # writes to a file on device 1, a rename, a new directory, a new
+        # xattr, a new file (on device 1: device 0 is lost)
+        with open(on1[0], 'r+b') as f:
+            f.seek(4096)
+            f.write(b'after the failover')
+        s_on1 = sha(on1[0])
+        moved = vol.fs.path('dir', 'moved')
+        s_moved = files[on1[1]][0]
+        os.rename(on1[1], moved)
+        os.mkdir(vol.fs.path('dir', 'sub'))
+        os.setxattr(vol.fs.path('dir', 'sub'), 'user.new', b'x' * 3000)
+        newf = vol.fs.path('dir', 'new')
+        s_new = write_random(newf, 3 * MiB)
+        check_eq(blocks_by_device(vol, newf)[0], 0, 'a new file avoids the lost device 0')
+        st, md = _metadata(vol)
+        check_eq(st['state'], 'degraded', 'status state')
+        check_eq([x['state'] for x in st['devices']], ['lost', 'active'], 'device states')
+        check_eq((md['copies'], md['served_from'], md['failover'], md['mirror_device']),
+                 (1, 'mirror', 'while mounted', 1), 'metadata after the failover')
+        r = H.run([H.binary('holdfsctl'), 'status', vol.fs.mnt], timeout=30)
+        check(r.returncode == 0 and 'one copy, served from the mirror on device 1' in r.stdout,
+              'holdfsctl status says it: %s %s' % (r.stdout[-1500:], r.stderr))
+        r = H.run([H.binary('holdfsctl'), 'devices', vol.fs.mnt], timeout=30)
+        check(r.returncode == 0 and 'one copy' in r.stdout,
+              'holdfsctl devices says it: %s %s' % (r.stdout, r.stderr))
+        check('served from its mirror on device 1' in vol.fs.daemon_log(),
+              'the daemon log says it: ' + vol.fs.daemon_log()[-1500:])
+        vol.fs.unmount()
+        # device 0 recorded lost in the mirror's table: device 1 is the
+        # volume now, and needs no option
+        dev0, mirror = vol.fs.region, vol.members[0]
+        if how == 'inject':
+            # device 0 is still there (a drill; a device-dax enabled
+            # again): its metadata is stale, a mount of it is refused
+            r = H.run([H.holdfs_bin(), dev0, vol.fs.mnt, '-f', '-o',
+                       ','.join(vol.mount_opts())], timeout=60)
+            check(r.returncode != 0 and 'stale' in r.stderr and mirror in r.stderr,
+                  'the old device 0 is refused, naming the mirror: %d %r'
+                  % (r.returncode, r.stderr))
+            check(not H.is_mounted(vol.fs.mnt), 'not mounted')
+        vol.fs.region, vol.members = mirror, []
+        r = vol.fsck()
+        check(r.returncode == 0, 'fsck -n -f of the mirror after a live failover: %d %s %s'
+              % (r.returncode, r.stdout[-1500:], r.stderr[-400:]))
+        vol.mount()
+        del files[on1[1]]
+        files[on1[0]] = (s_on1, [1])
+        _check_after_loss(vol, files, 0, 'mounted again from the mirror')
+        check_eq(sha(moved), s_moved, 'the file renamed after the failover')
+        check_eq(sha(newf), s_new, 'the file created after the failover')
+        check_eq(os.getxattr(vol.fs.path('dir', 'sub'), 'user.new'), b'x' * 3000,
+                 'the xattr set after the failover')
+        check_eq([x['state'] for x in _status(vol)['devices']], ['lost', 'active'],
+                 'device states after the remount')
+        vol.fs.unmount()
+
+
+def test_losing_the_first_device_while_mounted_revokes_every_lease():
+    """Device 0 lost while mounted under mapped files: every lease is
+    revoked (FAILURE), the one over device 1 too (the clients' data-path
+    slots live in device 0's metadata, mapped through their descriptor
+    of device 0, which is dead), no lease is granted afterwards, and the
+    file on device 1 still reads and writes through the mount."""
+    TC, TD, TX = _dax_modules()
+    with Volume(2, size='32M') as vol:
+        vol.mount()
+        files = _three_files(vol)
+        a, b = vol.fs.path('a'), vol.fs.path('b')
+        cs = {p: TC.Client() for p in (a, b)}
+        try:
+            for p, c in cs.items():
+                c.ok('map %s 0 %d rw' % (p, len(files[p])))
+            check_eq(cs[b].ok('crc 0 %d' % len(files[b])), 'crc=' + _crc(files[b]),
+                     'b through its mapping before the loss')
+            os.truncate(vol.fs.region, 0)
+            _wait_lost(vol, 0)
+            for p, c in cs.items():
+                ans = c.cmd('crc 0 %d' % len(files[p]))
+                check(ans.startswith('ok sigbus') and 'revoked=1' in ans and 'reason=2' in ans,
+                      'the mapping of %s is revoked for FAILURE: %r' % (p, ans))
+                check(int(c.fields('events')['n']) >= 1, '%s: the revoke handler ran' % p)
+            with TC.Client() as c:
+                check_eq(c.cmd('map %s 0 %d r' % (b, len(files[b]))).split()[:2],
+                         ['err', str(H.errno.EIO)], 'a new lease while served from the mirror')
+        finally:
+            for c in cs.values():
+                c.close()
+        check_eq(open(b, 'rb').read(), files[b], 'b through the mount after the failover')
+        with open(b, 'r+b') as f:
+            f.write(b'z' * 4096)
+        check_eq(open(b, 'rb').read(4096), b'z' * 4096, 'a write to b after the failover')
+        check(_reads_eio(a), 'a (device 0) reads EIO')
+        st = _status(vol)
+        check(len(st['revoked']) >= 2, 'status lists the revoked leases: %r' % st['revoked'])
+        vol.fs.unmount()
+
+
+def test_losing_the_first_device_while_mounted_truncated():
+    _losing_device0_while_mounted('truncate')
+
+
+def test_losing_the_first_device_while_mounted_unlinked():
+    _losing_device0_while_mounted('unlink')
+
+
+def test_losing_the_first_device_while_mounted_operator_drill():
+    _losing_device0_while_mounted('inject')
+
+
+def test_inject_device_refuses_what_it_cannot_do():
+    """holdfsctl inject --device: a device the volume does not have, one
+    lost already, a volume of one device: refused with the reason."""
+    with Volume(2) as vol:
+        vol.mount()
+        ctl = [H.binary('holdfsctl'), 'inject']
+        r = H.run(ctl + ['--device', '5', vol.fs.mnt], timeout=60)
+        check(r.returncode != 0 and 'no such device' in r.stderr, 'device 5: %d %r'
+              % (r.returncode, r.stderr))
+        r = H.run(ctl + ['--device', '1', '--media', vol.fs.mnt], timeout=60)
+        check(r.returncode == 2, '--device with --media is a usage error: %d %r'
+              % (r.returncode, r.stderr))
+        r = H.run(ctl + ['--device', '1', vol.fs.mnt], timeout=60)
+        check(r.returncode == 0, 'device 1 lost by a drill: %d %r' % (r.returncode, r.stderr))
+        _wait_lost(vol, 1)
+        r = H.run(ctl + ['--device', '1', vol.fs.mnt], timeout=60)
+        check(r.returncode != 0 and 'not active' in r.stderr, 'device 1 again: %d %r'
+              % (r.returncode, r.stderr))
+        vol.fs.unmount()
+    with H.HoldFS() as fs:
+        r = H.run([H.binary('holdfsctl'), 'inject', '--device', '0', fs.mnt], timeout=60)
+        check(r.returncode != 0 and 'one device' in r.stderr, 'a volume of one: %d %r'
+              % (r.returncode, r.stderr))
+
+
+def test_losing_the_mirror_served_since_the_mount_shuts_down():
+    """Mounted from the mirror (device 0 lost while unmounted), the
+    mirror's device is the last copy of the metadata: losing it shuts
+    the volume down, and is not taken for device 0's loss again."""
+    with Volume(2) as vol:
+        vol.mount()
+        files = _spread_files(vol)
+        vol.fs.unmount()
+        os.unlink(vol.fs.region)
+        vol.fs.region, vol.members = vol.members[0], []
+        vol.fs.mount(opts=H.DEFAULT_MOUNT_OPTS + ('degraded',))
+        _, md = _metadata(vol)
+        check_eq((md['copies'], md['served_from'], md['failover']), (1, 'mirror', 'at mount'),
+                 'metadata when mounted from the mirror')
+        os.truncate(vol.fs.region, 0)
+        deadline = H.time.monotonic() + 15
+        while H.time.monotonic() < deadline and _status(vol)['state'] != 'shutdown':
+            H.time.sleep(0.05)
+        check_eq(_status(vol)['state'], 'shutdown', 'the mirror served since the mount lost')
+        check(all(_reads_eio(p) for p in files), 'every file reads EIO, the volume is down')
+        check('cannot go on from a mirror' not in vol.fs.daemon_log(),
+              'not taken for a switch: ' + vol.fs.daemon_log()[-800:])
+        vol.fs.unmount(check_clean=False)
+
+
+def test_losing_the_first_device_while_mounted_after_its_mirror_shuts_down():
+    """The mirror lost first (device 1 truncated: the volume goes on from
+    device 0 alone, "one copy"), then device 0: that was the last copy of
+    the metadata, and the volume shuts down as a single region does."""
+    with Volume(2) as vol:
+        vol.mount()
+        files = _spread_files(vol)
+        os.truncate(vol.members[0], 0)
+        _wait_lost(vol, 1)
+        _, md = _metadata(vol)
+        check_eq((md['copies'], md['served_from']), (1, 'device 0'),
+                 'metadata once the mirror is lost')
+        on0 = [p for p, (_, devs) in files.items() if devs == [0]][0]
+        check_eq(sha(on0), files[on0][0], 'a file on device 0 still reads')
+        os.truncate(vol.fs.region, 0)
+        deadline = H.time.monotonic() + 15
+        while H.time.monotonic() < deadline and _status(vol)['state'] != 'shutdown':
+            H.time.sleep(0.05)
+        st = _status(vol)
+        check_eq(st['state'], 'shutdown', 'device 0 lost without a mirror: shut down')
+        check(all(_reads_eio(p) for p in files), 'every file reads EIO, the volume is down')
+        vol.fs.unmount(check_clean=False)
+
+
+def test_losing_the_mirror_after_a_live_failover_shuts_down():
+    """Device 0 lost while mounted (served from the mirror since), then
+    the mirror's device: that was the last copy of the metadata, the
+    volume shuts down."""
+    with Volume(2) as vol:
+        vol.mount()
+        files = _spread_files(vol)
+        os.truncate(vol.fs.region, 0)
+        _wait_lost(vol, 0)
+        check_eq(_status(vol)['state'], 'degraded', 'after device 0 went')
+        os.truncate(vol.members[0], 0)
+        deadline = H.time.monotonic() + 15
+        while H.time.monotonic() < deadline and _status(vol)['state'] != 'shutdown':
+            H.time.sleep(0.05)
+        check_eq(_status(vol)['state'], 'shutdown', 'the mirror lost after the failover')
+        check(all(_reads_eio(p) for p in files), 'every file reads EIO, the volume is down')
+        vol.fs.unmount(check_clean=False)
+
+
+def test_losing_the_first_device_under_a_metadata_workload():
+    """Two threads create, rename, mkdir and set xattrs without pause
+    while device 0 is truncated: no operation hangs or fails (a commit
+    that faulted on device 0 is finished on the mirror), and after an
+    unmount the volume mounted from the mirror holds exactly what the
+    threads were told succeeded; fsck is clean."""
+    import threading
+    with Volume(2) as vol:
+        vol.mount()
+        work = vol.fs.path('work')
+        os.mkdir(work)
+        stop = threading.Event()
+        done, errors = [], []
+
+        # what stays is bounded (the first KEEP rounds of each thread),
+        # so the metadata zone never fills whatever the speed
+        KEEP = 100
+
+        def worker(t):
+            i = 0
+            while not stop.is_set():
+                p = os.path.join(work, 't%d-%05d' % (t, i))
+                try:
+                    os.close(os.open(p, os.O_CREAT | os.O_WRONLY, 0o644))
+                    os.rename(p, p + '.r')
+                    if i < KEEP:
+                        os.setxattr(p + '.r', 'user.i', b'%d' % i)
+                        if i % 10 == 0:
+                            os.mkdir(p + '.d')
+                    else:
+                        os.unlink(p + '.r')
+                    done.append((t, i))
+                except OSError as e:
+                    errors.append((p, e.errno))
+                    H.time.sleep(0.01)
+                i += 1
+        threads = [threading.Thread(target=worker, args=(t,)) for t in range(2)]
+        for t in threads:
+            t.start()
+        try:
+            deadline = H.time.monotonic() + 60
+            while len(done) < 20 and not errors and H.time.monotonic() < deadline:
+                H.time.sleep(0.01)
+            os.truncate(vol.fs.region, 0)
+            _wait_lost(vol, 0)
+            at_loss = len(done)
+            while (len(done) < at_loss + 20 and not errors and
+                   H.time.monotonic() < deadline):
+                H.time.sleep(0.01)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(30)
+        check(not any(t.is_alive() for t in threads), 'no operation hangs')
+        check_eq(errors, [], 'operations that failed while device 0 went')
+        check(len(done) > at_loss, 'the workload went on after the loss (%d rounds, %d '
+              'when device 0 was reported lost)' % (len(done), at_loss))
+        kept = [x for x in done if x[1] < KEEP]
+        want = sorted(['t%d-%05d.r' % x for x in kept] +
+                      ['t%d-%05d.d' % x for x in kept if x[1] % 10 == 0])
+        check_eq(sorted(os.listdir(work)), want, 'the names after the failover')
+        vol.fs.unmount()
+        vol.fs.region, vol.members = vol.members[0], []
+        vol.fsck_clean('after a failover under a metadata workload')
+        vol.mount()
+        check_eq(sorted(os.listdir(work)), want, 'the names after a remount from the mirror')
+        for t, i in kept[-5:]:
+            check_eq(os.getxattr(os.path.join(work, 't%d-%05d.r' % (t, i)), 'user.i'),
+                     b'%d' % i, 'an xattr set by the workload')
+        vol.fs.unmount()
+
+
 def test_mount_without_a_device_needs_degraded():
     """A device gone while unmounted: the mount is refused and says how to
     go on; with -o degraded it mounts, the device's files read EIO, the

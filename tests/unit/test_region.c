@@ -427,6 +427,56 @@ static void test_assemble(void)
 	hfs_region_close(rg);
 }
 
+/* Device 0 of a mirrored volume lost (its file truncated): the mirror
+ * mapped over device 0's metadata range serves the same offsets (reads
+ * what was mirrored, writes land in the mirror's file), device 0's data
+ * range fails with -EIO (a fault, never a crash), the mirror is stopped,
+ * and device 0's backing check follows the mirror's device.  Without a
+ * mirror the switch is refused and nothing changes. */
+static void test_fail_over(void)
+{
+	const uint64_t G = 1ull << 30, offs[2] = { 0, G };
+	char p0[PATH_MAX], p1[PATH_MAX], buf[8];
+	struct hfs_region *rg, *others[1];
+	struct hfs_fault f = { 0 };
+	struct hfs_err err = { 0 };
+	int fd;
+
+	make_region_file(p0, "f0.img", 4 * MIB);
+	make_region_file(p1, "f1.img", 8 * MIB);
+	rg = open_rw(p0);
+	others[0] = open_rw(p1);
+	CHECK(hfs_region_assemble(rg, others, offs, 2, &err) == 0);
+	CHECK(hfs_region_fail_over(rg, &err) == -ENODEV); /* no mirror */
+	CHECK(hfs_region_failed_over(rg) == 0);
+	CHECK(hfs_region_set_mirror(rg, MIB, G + MIB, &err) == 0);
+	CHECK(hfs_region_write(rg, 4096, "meta-1", 7, NULL) == 0);
+	CHECK(hfs_region_write(rg, 2 * MIB, "data-0", 7, NULL) == 0);
+	CHECK(truncate(p0, 0) == 0);                 /* device 0 gone */
+	CHECK(hfs_region_read(rg, 4096, buf, 7, &f) == -EIO);
+	CHECK(hfs_region_check_member_backing(rg, 0) == -ENXIO);
+	CHECK(hfs_region_fail_over(rg, &err) == 0);
+	CHECK(hfs_region_failed_over(rg) == 1);
+	CHECK(!hfs_region_mirrored(rg, NULL, NULL));
+	CHECK(hfs_region_read(rg, 4096, buf, 7, NULL) == 0 &&
+	      memcmp(buf, "meta-1", 7) == 0);
+	CHECK(hfs_region_write(rg, 8192, "meta-2", 7, NULL) == 0);
+	memset(&f, 0, sizeof(f));
+	CHECK(hfs_region_read(rg, 2 * MIB, buf, 7, &f) == -EIO &&
+	      f.off == 2 * MIB);
+	CHECK(hfs_region_write(rg, 3 * MIB, "x", 1, NULL) == -EIO);
+	CHECK(hfs_region_check_member_backing(rg, 0) == 0); /* the mirror's */
+	CHECK(hfs_region_fail_over(rg, &err) == 0);          /* done already */
+	fd = open(p1, O_RDONLY);
+	CHECK(fd >= 0 && pread(fd, buf, 7, MIB + 8192) == 7 &&
+	      memcmp(buf, "meta-2", 7) == 0);
+	close(fd);
+	CHECK(truncate(p1, 4096) == 0);              /* then the mirror's */
+	CHECK(hfs_region_check_member_backing(rg, 0) == -ENXIO);
+	CHECK(hfs_region_read(rg, 4096, buf, 7, NULL) == -EIO);
+	hfs_region_close(rg);
+}
+
 static int count_bb(void *ctx, uint64_t off, uint64_t len)
 {
 	(void)off;
@@ -795,6 +845,7 @@ int main(void)
 	test_memory_region();
 	test_file_roundtrip();
 	test_assemble();
+	test_fail_over();
 	test_file_badblocks();
 	test_create_file();
 	test_lock();
