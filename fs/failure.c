@@ -294,6 +294,37 @@ static void range_failure(struct hfsd_fail *f, struct hfsd_fail_event *e)
 		    f->naff - before == 1 ? "" : "s");
 }
 
+/* The confirming read faulted because the backing of the device that
+ * holds off is gone: that device's loss, handled as the SIGBUS path
+ * handles it (fail_sources.c handle_fault) -- another device of a volume
+ * of several fails its own files (once), device 0 switches to its mirror
+ * where there is one, else shuts the volume down.  Never the whole
+ * volume for a device lost before (a client's report of a page there
+ * used to find that device's backing gone and shut everything down). */
+static bool device_gone(struct hfsd_fail *f, struct hfsd_fail_event *e,
+			uint64_t off)
+{
+	const struct hfs_region *rg = f->d->rg;
+	int i = hfs_region_member_of(rg, off);
+	char src[sizeof(e->source)];
+
+	if (i < 0)
+		return false;
+	if (i > 0 ? hfs_region_check_member_backing(rg, (unsigned)i) != -ENXIO
+		  : !(f->dev0_lost || hfs_region_failed_over(rg) ||
+		      hfs_region_check_member_backing(rg, 0) == -ENXIO))
+		return false;
+	snprintf(src, sizeof(src), "%s", e->source);
+	hfsd_fail_set_outcome(f, e, "the backing of device %d is gone: "
+			      "handled as that device's loss", i);
+	/* e may move from here on: the loss records events of its own */
+	if (i > 0)
+		(void)hfsd_fail_members_fault(f, off);
+	else if (!hfsd_fail_device0_fault(f, off))
+		hfsd_fail_device0(f, 0, src);
+	return true;
+}
+
 /*
  * A report the daemon has no evidence for yet (a client's POISON): it
  * reads the range itself, guarded, a granule at a time.  A read that
@@ -322,10 +353,8 @@ static bool confirm(struct hfsd_fail *f, struct hfsd_fail_event *e,
 		*flags = HFS_FAIL_MEDIA;
 		return true;
 	}
-	if (r == -EIO && hfs_region_check_backing(f->d->rg) == -ENXIO) {
-		*flags = HFS_FAIL_WHOLE_DEVICE;
-		return true;
-	}
+	if (r == -EIO && device_gone(f, e, fault.off))
+		return false;
 	hfsd_fail_set_outcome(f, e, "not confirmed: the daemon read the range without "
 		    "a media error (%s); nothing marked lost",
 		    r ? strerror(-r) : "no fault");
