@@ -27,6 +27,7 @@
 #include "rmap_i.h"
 #include "vol.h"
 #include "vol_i.h"
+#include "vol_heal_i.h"
 #include "xattr_i.h"
 
 #define ITAB_CHUNK 256 /* inode slots read per guarded copy */
@@ -415,6 +416,8 @@ static int read_super_and_replay(struct hfs_vol *vol,
 	if (vol->sb.s_feat_ro_compat & ~HFS_FEAT_RO_COMPAT_SUPPORTED)
 		vol->readonly = true;
 	ret = assemble(vol, opts, err);
+	if (!ret) /* device 0's bad superblock, table or journal */
+		ret = hfs_vol_heal_before_replay(vol, opts, info, err);
 	if (ret)
 		return ret;
 	ret = hfs_journal_replay(rg, &vol->sb, &vol->jseq, err);
@@ -430,6 +433,10 @@ static int read_super_and_replay(struct hfs_vol *vol,
 	if (!vol->readonly && (ret = hfs_journal_clear(rg, &vol->sb)))
 		return hfs_err_set(err, ret, "%s: cannot clear the journal",
 				   rg->path);
+	/* the rest of device 0's metadata, before anything loads it */
+	ret = hfs_vol_heal_after_replay(vol, opts, info, err);
+	if (ret)
+		return ret;
 	info->was_clean = vol->sb.s_state & HFS_STATE_CLEAN;
 	return 0;
 }
@@ -500,6 +507,7 @@ static void log_mount(struct hfs_vol *vol, const struct hfs_vol_info *info)
 	if (info->replayed)
 		hfs_health_log(vol, HFS_HEALTH_REPLAY, vol->sb.s_journal_off, 0,
 			       0, "journal replayed at mount");
+	hfs_vol_heal_log(vol);
 	if (vol->errors)
 		hfs_health_log(vol, HFS_HEALTH_CORRUPTION, 0, 0, 0,
 			       "inconsistencies found at mount; run fsck.holdfs");
@@ -637,6 +645,7 @@ int hfs_vol_close(struct hfs_vol *vol)
 	hfs_alloc_destroy(&vol->alloc);
 	hfs_rmap_free(vol->rmap);
 	hfs_tx_free(&vol->tx);
+	hfs_vol_heal_free(vol);
 	pthread_mutex_destroy(&vol->lock);
 	if (vol->own_rg)
 		hfs_region_close(vol->rg);

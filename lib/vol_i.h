@@ -79,6 +79,8 @@ struct hfs_vol {
 	bool from_mirror;         /* device 0 lost: served from its mirror
 				   * (rg is that slice and the others) */
 	bool own_rg;              /* rg is ours to close (from_mirror) */
+	struct hfs_vol_heal *heal; /* copies picked at mount, to log
+				   * (vol_heal.c); NULL: none */
 	pthread_mutex_t lock;     /* namespace, allocation, journal */
 	bool readonly;
 	enum hfs_atime atime;     /* access-time policy (hfs_accessed) */

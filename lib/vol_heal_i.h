@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Mount picks the good copy of device 0's metadata (vol_heal.c over
+ * mirror_heal.c).  Private to lib/.
+ */
+#ifndef HOLDFS_VOL_HEAL_I_H
+#define HOLDFS_VOL_HEAL_I_H
+
+#include "vol.h"
+#include "vol_i.h"
+
+/* Before the journal replays: superblock, device table, journal.  If the
+ * primary superblock was rewritten from the mirror, vol->sb is read
+ * again (and info->used_backup_sb cleared).  Nothing on a read-only
+ * mount or a volume without a mirror.  0 or -errno with err set. */
+int hfs_vol_heal_before_replay(struct hfs_vol *vol,
+			       const struct hfs_vol_opts *opts,
+			       struct hfs_vol_info *info, struct hfs_err *err);
+/* After the replay and before the load: the rest of [0, s_meta_end). */
+int hfs_vol_heal_after_replay(struct hfs_vol *vol,
+			      const struct hfs_vol_opts *opts,
+			      struct hfs_vol_info *info, struct hfs_err *err);
+/* One health record per copy picked (the first few), at mount's end. */
+void hfs_vol_heal_log(struct hfs_vol *vol);
+void hfs_vol_heal_free(struct hfs_vol *vol);
+
+#endif
