@@ -114,5 +114,5 @@ int fsck_mirror_after_replay(struct fsck *f)
 	if (!io_of(f, &m, &io))
 		return 0;
 	m.replayed = true;
-	return hfs_heal_after_replay(&f->sb, f->scan_end, &io, &sum);
+	return hfs_heal_after_replay(&f->sb, f->scan_end, true, &io, &sum);
 }

@@ -508,10 +508,50 @@ static int heal_zone_unreadable(uint64_t off, const uint8_t *b, bool rb,
 	return settle(io, &it, b, sum);
 }
 
+/* Compared a chunk at a time (reading both copies is the whole cost:
+ * the zone is identical on both in the common case), then block by
+ * block where the chunks differ or one does not read. */
+#define ZONE_CHUNK (64 * BLK)
+
+static int heal_zone_chunk(uint64_t off, uint64_t len, uint8_t *a, uint8_t *b,
+			   const struct hfs_heal_io *io,
+			   struct hfs_heal_sum *sum)
+{
+	int ra = io->read(io->ctx, 0, off, a, len);
+	int rb = io->read(io->ctx, 1, off, b, len);
+	int ret = 0;
+
+	if (!ra && !rb && !memcmp(a, b, len))
+		return 0;
+	for (uint64_t o = 0; o < len && !ret; o += BLK) {
+		uint8_t *x = a + o, *y = b + o;
+		int rx = ra ? io->read(io->ctx, 0, off + o, x, BLK) : 0;
+		int ry = rb ? io->read(io->ctx, 1, off + o, y, BLK) : 0;
+
+		if (rx)
+			ret = heal_zone_unreadable(off + o, y, !ry, io, sum);
+		else if (!ry && memcmp(x, y, BLK))
+			ret = heal_zone_block(off + o, x, y, io, sum);
+		/* mirror unreadable, device 0 fine: fsck's P5 says so */
+	}
+	return ret;
+}
+
+int hfs_heal_zone_block(uint64_t off, const struct hfs_heal_io *io,
+			struct hfs_heal_sum *sum)
+{
+	uint8_t *a = malloc(BLK), *b = malloc(BLK);
+	int ret = a && b ? heal_zone_chunk(off, BLK, a, b, io, sum) : -ENOMEM;
+
+	free(a);
+	free(b);
+	return ret;
+}
+
 static int heal_zone(const struct hfs_super *sb, const struct hfs_heal_io *io,
 		     struct hfs_heal_sum *sum)
 {
-	uint8_t *a = malloc(BLK), *b = malloc(BLK);
+	uint8_t *a = malloc(ZONE_CHUNK), *b = malloc(ZONE_CHUNK);
 	int ret = 0;
 
 	if (!a || !b) {
@@ -520,15 +560,11 @@ static int heal_zone(const struct hfs_super *sb, const struct hfs_heal_io *io,
 		return -ENOMEM;
 	}
 	for (uint64_t off = sb->s_pool_off; off < sb->s_meta_end && !ret;
-	     off += BLK) {
-		int ra = io->read(io->ctx, 0, off, a, BLK);
-		int rb = io->read(io->ctx, 1, off, b, BLK);
+	     off += ZONE_CHUNK) {
+		uint64_t len = sb->s_meta_end - off < ZONE_CHUNK
+				       ? sb->s_meta_end - off : ZONE_CHUNK;
 
-		if (ra)
-			ret = heal_zone_unreadable(off, b, !rb, io, sum);
-		else if (!rb && memcmp(a, b, BLK))
-			ret = heal_zone_block(off, a, b, io, sum);
-		/* mirror unreadable, device 0 fine: fsck's P5 says so */
+		ret = heal_zone_chunk(off, len, a, b, io, sum);
 	}
 	free(a);
 	free(b);
@@ -536,7 +572,7 @@ static int heal_zone(const struct hfs_super *sb, const struct hfs_heal_io *io,
 }
 
 int hfs_heal_after_replay(const struct hfs_super *sb, uint64_t hwm,
-			  const struct hfs_heal_io *io,
+			  bool zone, const struct hfs_heal_io *io,
 			  struct hfs_heal_sum *sum)
 {
 	int ret = heal_health(sb, io, sum);
@@ -545,7 +581,7 @@ int hfs_heal_after_replay(const struct hfs_super *sb, uint64_t hwm,
 		ret = heal_badlist(sb, io, sum);
 	if (!ret)
 		ret = heal_inodes(sb, hwm, io, sum);
-	if (!ret && sb->s_meta_end > sb->s_pool_off)
+	if (!ret && zone && sb->s_meta_end > sb->s_pool_off)
 		ret = heal_zone(sb, io, sum);
 	return ret;
 }

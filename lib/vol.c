@@ -539,6 +539,7 @@ int hfs_vol_open(struct hfs_region *rg, const struct hfs_vol_opts *opts,
 	ret = read_super_and_replay(vol, opts, info, err);
 	if (!ret)
 		ret = load_all(vol, info, err);
+	hfs_vol_heal_info(vol, info); /* with the zone blocks the load read */
 	if (!ret)
 		vol->health_seq = hfs_health_last_seq(rg, &vol->sb);
 	if (!ret && !vol->readonly)

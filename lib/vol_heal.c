@@ -24,6 +24,7 @@ struct hfs_vol_heal {
 	struct hfs_heal_region reg;
 	struct hfs_heal_io io;
 	struct hfs_heal_sum sum;
+	bool mounted;                   /* notes go to the health log now */
 	unsigned n;
 	uint64_t more;
 	int *last;                      /* ret of the item just noted */
@@ -167,13 +168,32 @@ int hfs_vol_heal_after_replay(struct hfs_vol *vol,
 	/* from the backup, the high-water mark may be stale */
 	if (info->used_backup_sb || hwm > vol->sb.s_inode_count || hwm < 2)
 		hwm = vol->sb.s_inode_count;
-	ret = hfs_heal_after_replay(&vol->sb, hwm, &h->io, &h->sum);
+	ret = hfs_heal_after_replay(&vol->sb, hwm, false, &h->io, &h->sum);
 	sum_info(h, info);
 	if (ret)
 		return hfs_err_set(err, ret, "%s: comparing device 0's "
 				   "metadata with its mirror: %s",
 				   vol->rg->path, strerror(-ret));
 	return 0;
+}
+
+static void log_note(struct hfs_vol *vol, const struct hfs_heal_item *it,
+		     int ret)
+{
+	char msg[sizeof(((struct hfs_health_rec *)0)->h_msg)];
+
+	snprintf(msg, sizeof(msg), "%s: %s", hfs_heal_what_name(it->what),
+		 it->both_bad ? "both copies bad, left for fsck"
+		 : ret ? "bad; rewrite from mirror failed"
+		       : "bad on device 0, mirror's taken");
+	hfs_health_log(vol, HFS_HEALTH_CORRUPTION, it->off, it->len, it->ino,
+		       msg);
+}
+
+void hfs_vol_heal_info(struct hfs_vol *vol, struct hfs_vol_info *info)
+{
+	if (vol->heal)
+		sum_info(vol->heal, info);
 }
 
 void hfs_vol_heal_log(struct hfs_vol *vol)
@@ -183,21 +203,40 @@ void hfs_vol_heal_log(struct hfs_vol *vol)
 
 	if (!h)
 		return;
-	for (unsigned i = 0; i < h->n; i++) {
-		const struct hfs_heal_item *it = &h->note[i].it;
-
-		snprintf(msg, sizeof(msg), "%s: %s", hfs_heal_what_name(it->what),
-			 it->both_bad ? "both copies bad, left for fsck"
-			 : h->note[i].ret ? "bad; rewrite from mirror failed"
-					  : "bad on device 0, mirror's taken");
-		hfs_health_log(vol, HFS_HEALTH_CORRUPTION, it->off, it->len,
-			       it->ino, msg);
-	}
+	for (unsigned i = 0; i < h->n; i++)
+		log_note(vol, &h->note[i].it, h->note[i].ret);
+	h->n = 0;
+	h->mounted = true;
 	if (h->more) {
 		snprintf(msg, sizeof(msg), "and %llu more metadata copies "
 			 "picked from the mirror", (unsigned long long)h->more);
 		hfs_health_log(vol, HFS_HEALTH_CORRUPTION, 0, 0, 0, msg);
 	}
+}
+
+void hfs_vol_meta_check(struct hfs_vol *vol, uint64_t blk)
+{
+	struct hfs_vol_heal *h = vol->heal;
+	unsigned n0;
+
+	if (!h || blk < vol->sb.s_pool_off / HFS_BLOCK_SIZE ||
+	    blk >= vol->sb.s_meta_end / HFS_BLOCK_SIZE)
+		return;
+	n0 = h->n;
+	/* ENOMEM: device 0's is read as it is */
+	(void)hfs_heal_zone_block(blk * HFS_BLOCK_SIZE, &h->io, &h->sum);
+	if (h->mounted) {
+		/* after the mount: log at once */
+		for (unsigned i = n0; i < h->n; i++)
+			log_note(vol, &h->note[i].it, h->note[i].ret);
+		h->n = n0;
+	}
+}
+
+int hfs_vol_meta_read(struct hfs_vol *vol, uint64_t off, void *buf)
+{
+	hfs_vol_meta_check(vol, off / HFS_BLOCK_SIZE);
+	return hfs_region_read(vol->rg, off, buf, HFS_BLOCK_SIZE, NULL);
 }
 
 void hfs_vol_heal_free(struct hfs_vol *vol)

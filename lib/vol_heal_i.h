@@ -20,7 +20,18 @@ int hfs_vol_heal_before_replay(struct hfs_vol *vol,
 int hfs_vol_heal_after_replay(struct hfs_vol *vol,
 			      const struct hfs_vol_opts *opts,
 			      struct hfs_vol_info *info, struct hfs_err *err);
-/* One health record per copy picked (the first few), at mount's end. */
+/* Read the 4 KiB block at off of a directory, an extent chain or an
+ * xattr chain: inside the metadata zone of a mirrored volume, device 0's
+ * copy is first checked against the mirror's (and rewritten from it if
+ * bad and the mirror's good), so a mount reads both copies of the
+ * metadata it loads and nothing more.  hfs_region_read's returns. */
+int hfs_vol_meta_read(struct hfs_vol *vol, uint64_t off, void *buf);
+/* The check alone, for block blk (before a reader of its own). */
+void hfs_vol_meta_check(struct hfs_vol *vol, uint64_t blk);
+/* The counts so far into info. */
+void hfs_vol_heal_info(struct hfs_vol *vol, struct hfs_vol_info *info);
+/* One health record per copy picked (the first few), at mount's end;
+ * from then on hfs_vol_meta_read logs each at once. */
 void hfs_vol_heal_log(struct hfs_vol *vol);
 void hfs_vol_heal_free(struct hfs_vol *vol);
 

@@ -73,12 +73,17 @@ int hfs_heal_before_replay(const struct hfs_super *sb,
 
 /* After the replay (which rewrote every home location a crash may have
  * torn, on both copies): the health log, the bad-extent list, inode slots
- * [1, hwm) and the blocks of the metadata zone.  The data-path slots are
- * not compared: clients store into device 0's slots directly, never into
- * the mirror, so the mirror's are not a copy (docs/format.md). */
+ * [1, hwm) and, with zone, every block of the metadata zone (fsck; mount
+ * checks a zone block when it reads it, hfs_heal_zone_block).  The
+ * data-path slots are not compared: clients store into device 0's slots
+ * directly, never into the mirror, so the mirror's are not a copy
+ * (docs/format.md). */
 int hfs_heal_after_replay(const struct hfs_super *sb, uint64_t hwm,
-			  const struct hfs_heal_io *io,
+			  bool zone, const struct hfs_heal_io *io,
 			  struct hfs_heal_sum *sum);
+/* One block of the metadata zone at device 0's offset off. */
+int hfs_heal_zone_block(uint64_t off, const struct hfs_heal_io *io,
+			struct hfs_heal_sum *sum);
 
 /* The hooks for a mirrored region (hfs_region_mirrored): reads are
  * guarded reads of the volume, writes hfs_region_write (which the

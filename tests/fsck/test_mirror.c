@@ -12,7 +12,9 @@
  * transaction that made it.  Each row damages device 0's copy of one
  * structure, the mirror's, or both, then twice from that image:
  *   mount: hfs_vol_open must take the mirror's copy of what device 0 has
- *     bad (info.mirror_repaired), leave what both have bad
+ *     bad (info.mirror_repaired; a value block is read, and checked,
+ *     only by the getxattr of the check after the mount), leave what
+ *     both have bad
  *     (info.mirror_both_bad) and every object the damage did not touch
  *     reads back byte for byte; unmount; fsck -n: clean (rows where
  *     mount repaired everything);
@@ -402,16 +404,22 @@ static void c_dentry_d0(void)
 	flip(0, dblk_d * HFS_BLOCK_SIZE + 3 * sizeof(struct hfs_dentry_disk) + 20,
 	     0x01);
 }
+/* /x's xattr block (loaded at mount) */
 static void c_chain_d0(void)
 {
-	flip(0, find_chain(HFS_XATTRVAL_MAGIC, ino_x) + 1000, 0x80);
+	flip(0, find_chain(HFS_XATTRBLK_MAGIC, ino_x) + 40, 0x80);
 }
 static void c_chain_both(void)
 {
-	uint64_t off = find_chain(HFS_XATTRVAL_MAGIC, ino_x);
+	uint64_t off = find_chain(HFS_XATTRBLK_MAGIC, ino_x);
 
-	flip(0, off + 1000, 0x80);
-	flip(1, off + 2000, 0x80);
+	flip(0, off + 40, 0x80);
+	flip(1, off + 44, 0x80);
+}
+/* a value block of /x: read only by getxattr, after the mount */
+static void c_xvalue_d0(void)
+{
+	flip(0, find_chain(HFS_XATTRVAL_MAGIC, ino_x) + 1000, 0x80);
 }
 static void c_badlist_d0(void) { flip(0, sb.s_badlist_off + 4, 0x01); }
 static void c_health_d0(void) { flip(0, sb.s_health_off + 60, 0x01); }
@@ -462,6 +470,8 @@ static const struct mrow rows[] = {
 	  "", false, true, NULL },
 	{ "mirror_chain_d0", c_chain_d0, HFS_P0_MIRROR_REPAIR, 4, 1, 1, 0, "",
 	  false, true, NULL },
+	{ "mirror_xvalue_d0", c_xvalue_d0, HFS_P0_MIRROR_REPAIR, 4, 1, 0, 0,
+	  "", false, true, NULL },
 	{ "mirror_chain_both", c_chain_both, HFS_P0_MIRROR_BOTH_BAD, 4, 5, 0,
 	  1, "x", false, false, NULL },
 	{ "mirror_badlist_d0", c_badlist_d0, HFS_P0_MIRROR_REPAIR, 4, 1, 1, 0,
