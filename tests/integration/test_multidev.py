@@ -299,6 +299,40 @@ def test_fsck_rewrites_a_stale_mirror():
         vol.fsck_clean('after the mirror was rewritten')
 
 
+def test_a_damaged_inode_on_device_0_is_taken_from_the_mirror():
+    """Device 0's copy of a file's inode damaged (the mirror's intact):
+    fsck -n --json reports P0_MIRROR_REPAIR and changes nothing; the
+    mount takes the mirror's copy (the file reads back), the health log
+    says so, and fsck is clean after."""
+    import struct
+    with Volume(2) as vol:
+        vol.mount()
+        want = write_random(vol.fs.path('f'), 300 * 1024)
+        ino = os.stat(vol.fs.path('f')).st_ino
+        vol.fs.unmount()
+        with open(vol.fs.region, 'rb') as f:
+            itable_off, = struct.unpack_from('<Q', f.read(512), 176)
+        slot = itable_off + ino * 256
+        with open(vol.fs.region, 'r+b') as f:
+            f.seek(slot + 24)  # i_size
+            b = f.read(1)
+            f.seek(slot + 24)
+            f.write(bytes([b[0] ^ 0x40]))
+        before = sha(vol.fs.region)
+        r = vol.fsck('--json')
+        check(r.returncode == 4, 'fsck -n --json: exit %d: %s' % (r.returncode, r.stderr))
+        codes = [p['code'] for p in json.loads(r.stdout)['problems']]
+        check('P0_MIRROR_REPAIR' in codes, 'fsck -n --json problems: %s' % codes)
+        check_eq(sha(vol.fs.region), before, 'device 0 after fsck -n')
+        vol.mount()
+        check_eq(sha(vol.fs.path('f')), want, 'the file after the mount took the mirror\'s inode')
+        r = H.run([H.binary('holdfsctl'), 'health', vol.fs.mnt], timeout=30)
+        check('inode slot' in r.stdout and "mirror's taken" in r.stdout,
+              'health log: %s' % r.stdout[-1500:])
+        vol.fs.unmount()
+        vol.fsck_clean('after the mount repaired device 0 from the mirror')
+
+
 def test_losing_the_first_device_serves_it_from_its_mirror():
     """Device 0 (the metadata) gone while unmounted: the device holding
     its mirror mounts the volume with -o degraded (and only with it), the
