@@ -359,8 +359,10 @@ int fsck_pass0(struct fsck *f)
 	/* with a mirror: device 0's bad superblock, table or journal from
 	 * the mirror's, before the journal is looked at */
 	ret = fsck_mirror_before_replay(f, &super);
-	if (!ret && super && !f->halt)
+	if (!ret && super && !f->halt) {
+		f->rep->used_backup_sb = false; /* the primary is good now */
 		ret = choose_super(f, &p, &b);
+	}
 	if (ret || f->halt)
 		return ret;
 	clear = journal_check(f);

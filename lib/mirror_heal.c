@@ -359,9 +359,14 @@ static int heal_badlist(const struct hfs_super *sb,
 
 /* ---------------------------------------------------------- inodes */
 
+/* A live slot passes its checksum; a free one is zero but for its
+ * generation (lib/inode.c: no checksum). */
 static bool slot_good(const struct hfs_inode_disk *d)
 {
-	return all_zero(d, sizeof(*d)) ||
+	struct hfs_inode_disk z = *d;
+
+	z.i_generation = 0;
+	return all_zero(&z, sizeof(z)) ||
 	       d->i_crc == hfs_crc_struct(d, sizeof(*d),
 					  offsetof(struct hfs_inode_disk,
 						   i_crc));

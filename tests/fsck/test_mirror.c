@@ -66,7 +66,8 @@ static uint8_t mirror_bad[HFS_INODE_SIZE]; /* see no_garbage */
 static struct hfs_super sb;  /* device 0's, after the build */
 static struct hfs_devtab dt;
 static uint64_t mrel;        /* the mirror's offset in device 1's file */
-static uint64_t ino_a, ino_d, ino_x, ino_j;
+static uint64_t ino_a, ino_d, ino_x, ino_j, ino_gone;
+static uint8_t gone_live[HFS_INODE_SIZE]; /* /gone's slot before unlink */
 static uint64_t dblk_d;      /* /d's first directory block */
 
 static uint8_t pat(uint64_t ino_salt, uint64_t i)
@@ -224,6 +225,14 @@ static int verify(struct hfs_vol *vol, const char *skip, char *why, size_t wl)
 	return 0;
 }
 
+static uint64_t sb_itable_off(void)
+{
+	struct hfs_super s;
+
+	file_io(0, 0, &s, sizeof(s), false);
+	return s.s_itable_off;
+}
+
 static void build(void)
 {
 	struct hfs_mkfs_opts mo = { .label = "mirror" };
@@ -298,6 +307,13 @@ static void build(void)
 							    : err.msg);
 		exit(1);
 	}
+	/* /gone: made and unlinked; its slot stays free (zero but for the
+	 * generation, no checksum) */
+	ino_gone = mk(vol, HFS_ROOT_INO, "gone", 500, 3);
+	file_io(0, sb_itable_off() + ino_gone * HFS_INODE_SIZE, gone_live,
+		sizeof(gone_live), false);
+	if (hfs_unlink(vol, HFS_ROOT_INO, "gone"))
+		abort();
 	umount_vol(vol);
 	save(clean_img);
 	file_io(0, 0, &sb, sizeof(sb), false);
@@ -399,6 +415,13 @@ static void c_inode_both(void)
 	flip(1, slot_off(ino_a) + 40, 0x22);
 }
 static void c_mirror_stale(void) { flip(1, slot_off(ino_a) + 24, 0x10); }
+/* the mirror left behind with /gone still live: device 0's free slot
+ * (no checksum) must win, never the mirror's valid old inode */
+static void c_mirror_stale_freed(void)
+{
+	file_io(1, mrel + slot_off(ino_gone), gone_live, sizeof(gone_live),
+		true);
+}
 static void c_dentry_d0(void)
 {
 	flip(0, dblk_d * HFS_BLOCK_SIZE + 3 * sizeof(struct hfs_dentry_disk) + 20,
@@ -466,6 +489,8 @@ static const struct mrow rows[] = {
 	  1, "a", false, false, slot_a },
 	{ "mirror_stale", c_mirror_stale, HFS_P5_MIRROR_STALE, 4, 1, 0, 0, "",
 	  false, false, NULL },
+	{ "mirror_stale_freed", c_mirror_stale_freed, HFS_P5_MIRROR_STALE, 4,
+	  1, 0, 0, "", false, false, NULL },
 	{ "mirror_dentry_d0", c_dentry_d0, HFS_P0_MIRROR_REPAIR, 4, 1, 1, 0,
 	  "", false, true, NULL },
 	{ "mirror_chain_d0", c_chain_d0, HFS_P0_MIRROR_REPAIR, 4, 1, 1, 0, "",
@@ -531,6 +556,9 @@ static void row_mount(const struct mrow *r)
 		FAIL("%s: mounted from the backup superblock", r->name);
 	if (verify(vol, r->lost, why, sizeof(why)))
 		FAIL("%s: after mount: %s", r->name, why);
+	if (vol->itab[ino_gone])
+		FAIL("%s: the unlinked inode %llu is live again", r->name,
+		     (unsigned long long)ino_gone);
 	umount_vol(vol);
 	check_no_garbage(r);
 	if (r->mount_clean &&
