@@ -590,36 +590,3 @@ int hfs_heal_after_replay(const struct hfs_super *sb, uint64_t hwm,
 		ret = heal_zone(sb, io, sum);
 	return ret;
 }
-
-/* -------------------------------------------- hooks for a region */
-
-static int region_read(void *ctx, int mirror, uint64_t off, void *buf,
-		       size_t len)
-{
-	struct hfs_heal_region *r = ctx;
-
-	return hfs_region_read(r->rg, off + (mirror ? r->moff : 0), buf, len,
-			       NULL);
-}
-
-static int region_write(void *ctx, uint64_t off, const void *buf, size_t len)
-{
-	struct hfs_heal_region *r = ctx;
-
-	return hfs_region_write(r->rg, off, buf, len, NULL);
-}
-
-bool hfs_heal_region_io(struct hfs_region *rg, struct hfs_heal_region *r,
-			struct hfs_heal_io *io)
-{
-	uint64_t len;
-
-	if (!hfs_region_mirrored(rg, &len, &r->moff))
-		return false;
-	r->rg = rg;
-	io->read = region_read;
-	io->write = region_write;
-	io->ctx = r;
-	io->rg = rg;
-	return true;
-}

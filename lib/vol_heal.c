@@ -21,7 +21,8 @@
 
 struct hfs_vol_heal {
 	const struct hfs_heal_io *inner; /* the caller's copies (testing) */
-	struct hfs_heal_region reg;
+	struct hfs_vol *vol;            /* its rg, read at each access: a
+					 * failover may change it */
 	struct hfs_heal_io io;
 	struct hfs_heal_sum sum;
 	bool mounted;                   /* notes go to the health log now */
@@ -52,16 +53,18 @@ static int reg_read(void *ctx, int mirror, uint64_t off, void *buf,
 		    size_t len)
 {
 	struct hfs_vol_heal *h = ctx;
+	uint64_t mlen, moff = 0;
 
-	return hfs_region_read(h->reg.rg, off + (mirror ? h->reg.moff : 0),
-			       buf, len, NULL);
+	if (mirror && !hfs_region_mirrored(h->vol->rg, &mlen, &moff))
+		return -ENODEV; /* the mirror stopped: no second copy */
+	return hfs_region_read(h->vol->rg, off + moff, buf, len, NULL);
 }
 
 static int reg_write(void *ctx, uint64_t off, const void *buf, size_t len)
 {
 	struct hfs_vol_heal *h = ctx;
 
-	return hfs_region_write(h->reg.rg, off, buf, len, NULL);
+	return hfs_region_write(h->vol->rg, off, buf, len, NULL);
 }
 
 static bool found(void *ctx, const struct hfs_heal_item *it)
@@ -103,6 +106,7 @@ static int heal_of(struct hfs_vol *vol, const struct hfs_vol_opts *opts,
 		return 0;
 	if (!opts->heal_io && !hfs_region_mirrored(vol->rg, &len, &moff))
 		return 0;
+	(void)len;
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
@@ -111,8 +115,6 @@ static int heal_of(struct hfs_vol *vol, const struct hfs_vol_opts *opts,
 		h->io.read = in_read;
 		h->io.write = in_write;
 	} else {
-		h->reg.rg = vol->rg;
-		h->reg.moff = moff;
 		h->io.read = reg_read;
 		h->io.write = reg_write;
 	}
@@ -120,6 +122,7 @@ static int heal_of(struct hfs_vol *vol, const struct hfs_vol_opts *opts,
 	h->io.done = done;
 	h->io.ctx = h;
 	h->io.rg = vol->rg;
+	h->vol = vol;
 	vol->heal = h;
 	*out = h;
 	return 0;
@@ -223,6 +226,7 @@ void hfs_vol_meta_check(struct hfs_vol *vol, uint64_t blk)
 	    blk >= vol->sb.s_meta_end / HFS_BLOCK_SIZE)
 		return;
 	n0 = h->n;
+	h->io.rg = vol->rg;
 	/* ENOMEM: device 0's is read as it is */
 	(void)hfs_heal_zone_block(blk * HFS_BLOCK_SIZE, &h->io, &h->sum);
 	if (h->mounted) {

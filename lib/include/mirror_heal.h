@@ -85,17 +85,6 @@ int hfs_heal_after_replay(const struct hfs_super *sb, uint64_t hwm,
 int hfs_heal_zone_block(uint64_t off, const struct hfs_heal_io *io,
 			struct hfs_heal_sum *sum);
 
-/* The hooks for a mirrored region (hfs_region_mirrored): reads are
- * guarded reads of the volume, writes hfs_region_write (which the
- * mirror's persistence wrapper copies to the mirror again, unchanged).
- * found and done stay the caller's.  false if rg is not mirrored. */
-struct hfs_heal_region {
-	struct hfs_region *rg;
-	uint64_t moff;
-};
-bool hfs_heal_region_io(struct hfs_region *rg, struct hfs_heal_region *r,
-			struct hfs_heal_io *io);
-
 const char *hfs_heal_what_name(enum hfs_heal_what w);
 
 #endif
