@@ -13,6 +13,8 @@
  *                   writes, inode slots, extent chains, allocation
  *   report.c        building and freeing the report, paths
  *   pass0_super.c   superblocks and journal
+ *   pass0_mirror.c  device 0's bad copies from the mirror (mirrored
+ *                   volumes; lib/mirror_heal.c decides)
  *   names.c         name sets (duplicates, lost+found names)
  *   pass1_inodes.c  inode slots: types, checksum policy, repairs; records
  *                   block claims (pass1.h)

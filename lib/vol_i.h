@@ -44,6 +44,9 @@
  *   lease_map.c    extent lists of DAX leases                vol.h
  *   dslot.c        data-path slots: size, times and append   dslot_i.h
  *                  lock of directly written inodes           vol.h
+ *   mirror_heal.c  which copy of device 0's metadata wins    mirror_heal.h
+ *   vol_heal.c     mount: device 0's bad copies from the     vol_heal_i.h
+ *                  mirror (before/after replay, zone reads)
  *   failure.c      failure classification, mark lost,        failure_i.h
  *                  shutdown, the fault hook                  vol.h
  * The region layer (region.c, devdax.c, region_holder.c, guard.c) is
