@@ -134,6 +134,9 @@ static int load_inodes(struct hfs_vol *vol, uint64_t hwm, struct hfs_err *err)
 
 		ret = hfs_region_read(vol->rg, hfs_inode_off(vol, first), buf,
 				      n * sizeof(*buf), &f);
+		if (ret == -EIO) /* poisoned on device 0: the mirror's slots */
+			ret = hfs_vol_heal_read_slots(vol, hfs_inode_off(vol, first),
+						      buf, n, sizeof(*buf), &f);
 		if (ret) {
 			hfs_err_set(err, ret, "%s: media error in the inode table at 0x%llx",
 				    vol->rg->path, (unsigned long long)f.off);

@@ -239,8 +239,37 @@ void hfs_vol_meta_check(struct hfs_vol *vol, uint64_t blk)
 
 int hfs_vol_meta_read(struct hfs_vol *vol, uint64_t off, void *buf)
 {
+	struct hfs_vol_heal *h = vol->heal;
+	int ret;
+
 	hfs_vol_meta_check(vol, off / HFS_BLOCK_SIZE);
-	return hfs_region_read(vol->rg, off, buf, HFS_BLOCK_SIZE, NULL);
+	ret = hfs_region_read(vol->rg, off, buf, HFS_BLOCK_SIZE, NULL);
+	/* still unreadable (the rewrite could not clear the poison): the
+	 * mirror's bytes, which the caller checks like device 0's */
+	if (ret == -EIO && h && off >= vol->sb.s_pool_off &&
+	    off + HFS_BLOCK_SIZE <= vol->sb.s_meta_end &&
+	    !h->io.read(h, 1, off, buf, HFS_BLOCK_SIZE))
+		ret = 0;
+	return ret;
+}
+
+int hfs_vol_heal_read_slots(struct hfs_vol *vol, uint64_t off, void *buf,
+			    uint64_t n, size_t size, struct hfs_fault *f)
+{
+	struct hfs_vol_heal *h = vol->heal;
+	uint8_t *p = buf;
+
+	if (!h)
+		return -EIO;
+	for (uint64_t i = 0; i < n; i++, p += size) {
+		uint64_t o = off + i * size;
+
+		if (!hfs_region_read(vol->rg, o, p, size, f))
+			continue;
+		if (h->io.read(h, 1, o, p, size))
+			return -EIO; /* f: device 0's fault */
+	}
+	return 0;
 }
 
 void hfs_vol_heal_free(struct hfs_vol *vol)

@@ -26,6 +26,12 @@ int hfs_vol_heal_after_replay(struct hfs_vol *vol,
  * bad and the mirror's good), so a mount reads both copies of the
  * metadata it loads and nothing more.  hfs_region_read's returns. */
 int hfs_vol_meta_read(struct hfs_vol *vol, uint64_t off, void *buf);
+/* Inode slots [off, off + n * size) of which some are unreadable on
+ * device 0 (poison the rewrite could not clear): each unreadable one
+ * read from the mirror instead.  0, or -EIO (no mirror, or it fails
+ * too; *f: device 0's fault). */
+int hfs_vol_heal_read_slots(struct hfs_vol *vol, uint64_t off, void *buf,
+			    uint64_t n, size_t size, struct hfs_fault *f);
 /* The check alone, for block blk (before a reader of its own). */
 void hfs_vol_meta_check(struct hfs_vol *vol, uint64_t blk);
 /* The counts so far into info. */

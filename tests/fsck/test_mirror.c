@@ -623,6 +623,46 @@ static void row_fsck(const struct mrow *r)
 		FAIL("%s: fsck -n after the mount exited %d", r->name, code);
 }
 
+/* Device 0's copies unreadable (simulated poison, which a rewrite does
+ * not clear): /a's inode slot and /d's directory block.  The mount must
+ * still serve both from the mirror's copies, and say the rewrites
+ * failed. */
+static void poisoned(void)
+{
+	const char *devs[1] = { p1 };
+	struct hfs_vol_opts o = { .devices = devs, .ndevices = 1 };
+	struct hfs_region *rg = NULL;
+	struct hfs_vol_info info;
+	struct hfs_err err = { 0 };
+	struct hfs_vol *vol = NULL;
+	char why[200];
+	int before = failures;
+
+	restore(clean_img);
+	if (hfs_region_open(p0, NULL, &rg, &err) ||
+	    hfs_region_simulate_poison(rg, slot_off(ino_a), HFS_INODE_SIZE) ||
+	    hfs_region_simulate_poison(rg, dblk_d * HFS_BLOCK_SIZE,
+				       HFS_BLOCK_SIZE)) {
+		FAIL("poisoned: setup: %s", err.msg);
+		hfs_region_close(rg);
+		return;
+	}
+	if (hfs_vol_open(rg, &o, &vol, &info, &err)) {
+		FAIL("poisoned: mount refused: %s", err.msg);
+		hfs_region_close(rg);
+		return;
+	}
+	if (info.mirror_failed != 2 || info.mirror_repaired != 0)
+		FAIL("poisoned: %llu rewrites failed, %llu done; expected 2, 0",
+		     (unsigned long long)info.mirror_failed,
+		     (unsigned long long)info.mirror_repaired);
+	if (verify(vol, "", why, sizeof(why)))
+		FAIL("poisoned: %s", why);
+	hfs_vol_close(vol);
+	hfs_region_close(rg);
+	printf("%s poisoned\n", failures == before ? "ok  " : "FAIL");
+}
+
 static bool wanted(const char *name, int argc, char **argv)
 {
 	if (argc < 2)
@@ -646,6 +686,10 @@ int main(int argc, char **argv)
 	snprintf(p0, sizeof(p0), "%s/dev0", dir);
 	snprintf(p1, sizeof(p1), "%s/dev1", dir);
 	build();
+	if (wanted("poisoned", argc, argv)) {
+		n++;
+		poisoned();
+	}
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		int before = failures;
 
