@@ -592,13 +592,13 @@ static bool queue_sleeper_unlock(struct hfsd_ctl *c, struct hfsd_job *j)
 	return true;
 }
 
-/* The dslot_stuck hook (revoke_hooks.c): REVOKE, reason LAYOUT, every
- * data-path lease of ino, whole, in one round, and wait until each holder
- * acked or was killed (bounded).  A client acks only once its copies in
- * flight are done, so after the round no live client holds the slot
- * lock.  Not on the ring thread (the ring never waits for a slot lock:
- * lib/dslot.c). */
-int hfsd_lease_revoke_datapath(struct hfsd_ctl *c, uint64_t ino)
+/* REVOKE, reason LAYOUT, every lease pick() chooses (of ino's leases
+ * when ino is not 0, else of all), whole, in one round, and wait until
+ * each holder acked or was killed (bounded).  The number revoked, or
+ * -ENOMEM. */
+static int revoke_picked(struct hfsd_ctl *c, uint64_t ino,
+			 bool (*pick)(const struct hfsd_lease *l),
+			 const char *what)
 {
 	struct hfsd_job *j = hfsd_job_new(c, HFSD_JOB_REVOKE);
 	int n = 0;
@@ -609,38 +609,11 @@ int hfsd_lease_revoke_datapath(struct hfsd_ctl *c, uint64_t ino)
 	j->rs = 0;
 	j->re = c->region_size;
 	pthread_mutex_lock(&c->lock);
-	for (struct hfsd_lease *l = hfsd_lease_first_of_ino_locked(c, ino); l;
-	     l = hfsd_lease_next_of_ino_locked(c, l)) {
-		if (l->dslot == HFS_DSLOT_NONE)
-			continue;
-		for (uint32_t i = 0; i < l->n; i++)
-			l->ext[i].flags |= HFSD_LEXT_REVOKED;
-		if (hfsd_job_add_revoke_locked(c, j, l, l->off,
-					       l->off + l->len) == 0)
-			n++;
-	}
-	if (!queue_sleeper_unlock(c, j))
-		return 0;
-	hfsd_ctl_wake(c);
-	hfsd_job_wait(c, j);
-	hfsd_job_finish_unlock(c, j, "data-path REVOKE");
-	return n;
-}
-
-int hfsd_lease_revoke_writers(struct hfsd_ctl *c)
-{
-	struct hfsd_job *j = hfsd_job_new(c, HFSD_JOB_REVOKE);
-	int n = 0;
-
-	if (!j)
-		return -ENOMEM;
-	j->reason = HFS_REVOKE_LAYOUT;
-	j->rs = 0;
-	j->re = c->region_size;
-	pthread_mutex_lock(&c->lock);
-	for (struct hfsd_lease *l = hfsd_lease_first_locked(c); l;
-	     l = hfsd_lease_next_locked(c, l)) {
-		if (!(l->prot & HFS_PROT_WRITE))
+	for (struct hfsd_lease *l = ino ? hfsd_lease_first_of_ino_locked(c, ino)
+					: hfsd_lease_first_locked(c);
+	     l; l = ino ? hfsd_lease_next_of_ino_locked(c, l)
+			: hfsd_lease_next_locked(c, l)) {
+		if (!pick(l))
 			continue;
 		for (uint32_t i = 0; i < l->n; i++)
 			l->ext[i].flags |= HFSD_LEXT_REVOKED;
@@ -654,8 +627,33 @@ int hfsd_lease_revoke_writers(struct hfsd_ctl *c)
 		return 0;
 	hfsd_ctl_wake(c);
 	hfsd_job_wait(c, j);
-	hfsd_job_finish_unlock(c, j, "read-only REVOKE");
+	hfsd_job_finish_unlock(c, j, what);
 	return n;
+}
+
+static bool is_datapath(const struct hfsd_lease *l)
+{
+	return l->dslot != HFS_DSLOT_NONE;
+}
+
+static bool is_writer(const struct hfsd_lease *l)
+{
+	return (l->prot & HFS_PROT_WRITE) != 0;
+}
+
+/* The dslot_stuck hook (revoke_hooks.c): every data-path lease of ino.
+ * A client acks only once its copies in flight are done, so after the
+ * round no live client holds the slot lock.  Not on the ring thread (the
+ * ring never waits for a slot lock: lib/dslot.c). */
+int hfsd_lease_revoke_datapath(struct hfsd_ctl *c, uint64_t ino)
+{
+	return revoke_picked(c, ino, is_datapath, "data-path REVOKE");
+}
+
+/* A read-only remount: every lease that may write. */
+int hfsd_lease_revoke_writers(struct hfsd_ctl *c)
+{
+	return revoke_picked(c, 0, is_writer, "read-only REVOKE");
 }
 
 static int revoke_round(struct hfsd_ctl *c, const struct hfs_fail_class *fc,

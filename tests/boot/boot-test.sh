@@ -59,26 +59,11 @@ elapsed() { echo $(( $(date +%s) - t_start )); }
 [ "$(id -u)" = 0 ] || { log "must run as root (apt-get, chroot, images); SKIP"; exit 77; }
 
 # --- host tools -------------------------------------------------------
-need_pkgs=()
-for pair in qemu-system-x86_64:qemu-system-x86 busybox:busybox-static \
-	    mmdebstrap:mmdebstrap mkfs.ext4:e2fsprogs cpio:cpio depmod:kmod \
-	    modprobe:kmod; do
-	command -v "${pair%%:*}" >/dev/null 2>&1 || need_pkgs+=("${pair#*:}")
-done
-is_static() { case $(ldd "$1" 2>&1 || true) in *"not a dynamic"*) return 0 ;; esac; return 1; }
-if command -v busybox >/dev/null && ! is_static "$(command -v busybox)"; then
-	need_pkgs+=(busybox-static)
-fi
-if [ ${#need_pkgs[@]} -gt 0 ]; then
-	[ "${HOLDFS_RIG_NO_APT:-0}" = 1 ] && { log "missing host packages: ${need_pkgs[*]}; SKIP"; exit 77; }
-	log "installing host packages: ${need_pkgs[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get install -y -q --no-install-recommends "${need_pkgs[@]}" >&2 ||
-		{ apt-get update -q >&2 && apt-get install -y -q --no-install-recommends "${need_pkgs[@]}" >&2; } ||
-		die "apt-get install ${need_pkgs[*]} failed"
-fi
-busybox_bin=$(command -v busybox)
-is_static "$busybox_bin" || die "$busybox_bin is not static (install busybox-static)"
+# shellcheck source=tests/devdax/host-tools.sh
+. "$here/../devdax/host-tools.sh"
+ensure_host_tools qemu-system-x86_64:qemu-system-x86 busybox:busybox-static \
+	mmdebstrap:mmdebstrap mkfs.ext4:e2fsprogs cpio:cpio depmod:kmod \
+	modprobe:kmod
 
 work=$(mktemp -d /var/tmp/holdfs-boot.XXXXXX)
 qpid=

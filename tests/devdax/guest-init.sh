@@ -313,6 +313,24 @@ dc_cmd() { # dc_cmd SECS LINE: send LINE, wait for one more answer line
 	fi
 }
 
+# stop_writer: ask the background writer ($WPID, a loop that watches
+# /tmp/writer.stop) to end, wait up to 5 s, then kill it and any child
+# stuck in the mount, noting the hang in $hangs.  A writer left running
+# would keep /mnt busy.
+stop_writer() {
+	touch /tmp/writer.stop
+	i=0
+	while kill -0 $WPID 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	if kill -0 $WPID 2>/dev/null; then
+		hangs="$hangs writer-stuck"
+		for p in /proc/[0-9]*; do
+			[ "$(awk '{ print $4 }' $p/stat 2>/dev/null)" = "$WPID" ] && kill -9 ${p#/proc/}
+		done
+		kill -9 $WPID
+	fi
+	wait $WPID 2>/dev/null
+}
+
 scenario_remove() {
 	method=$1
 	T 10 df -k /mnt | tail -n 1 | while IFS= read -r l; do rlog "df: $l"; done
@@ -446,17 +464,7 @@ scenario_remove() {
 
 	# Writer: stop it, then look at what its writes did after the removal.
 	# Stop it and wait (a dd left running would keep /mnt busy).
-	touch /tmp/writer.stop
-	i=0
-	while kill -0 $WPID 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-	if kill -0 $WPID 2>/dev/null; then
-		hangs="$hangs writer-stuck"
-		for p in /proc/[0-9]*; do
-			[ "$(awk '{ print $4 }' $p/stat 2>/dev/null)" = "$WPID" ] && kill -9 ${p#/proc/}
-		done
-		kill -9 $WPID
-	fi
-	wait $WPID 2>/dev/null
+	stop_writer
 	tail -n +$((nwr + 1)) /tmp/writer.log > /tmp/writer.new
 	w_ok=$(grep -c ' ok$' /tmp/writer.new) w_err=$(grep -c ' err$' /tmp/writer.new)
 	w_first=$(awk '$2 == "err" { print $1; exit }' /tmp/writer.new)
@@ -1318,17 +1326,7 @@ scenario_multidev() {
 
 	# The writer: stop it; what its writes did is logged, not judged
 	# (a rewritten w.N may land on device 0 and succeed).
-	touch /tmp/writer.stop
-	i=0
-	while kill -0 $WPID 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-	if kill -0 $WPID 2>/dev/null; then
-		hangs="$hangs writer-stuck"
-		for p in /proc/[0-9]*; do
-			[ "$(awk '{ print $4 }' $p/stat 2>/dev/null)" = "$WPID" ] && kill -9 ${p#/proc/}
-		done
-		kill -9 $WPID
-	fi
-	wait $WPID 2>/dev/null
+	stop_writer
 	tail -n +$((nwr + 1)) /tmp/writer.log > /tmp/writer.new
 	rlog "writer after the removal: rewrites $(grep -c ' ok rewrite$' /tmp/writer.new) ok, $(grep -c ' err rewrite$' /tmp/writer.new) failed; growing $fgrow (device 1) $(grep -c ' ok grow$' /tmp/writer.new) ok, $(grep -c ' err grow$' /tmp/writer.new) failed"
 	exec 6<&- 7<&-

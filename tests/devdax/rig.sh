@@ -74,27 +74,11 @@ elapsed() { awk -v a="$t_start" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}
 	die "no holdfs build in $build (set HOLDFS_BUILD or run meson/ninja first)"
 
 # --- host tools -------------------------------------------------------
-need_pkgs=()
-for pair in qemu-system-x86_64:qemu-system-x86 busybox:busybox-static \
-	    ndctl:ndctl daxctl:daxctl cpio:cpio depmod:kmod modprobe:kmod \
-	    fusermount3:fuse3; do
-	command -v "${pair%%:*}" >/dev/null 2>&1 || need_pkgs+=("${pair#*:}")
-done
-# The static busybox is what goes into the guest; a dynamic one will not do.
-is_static() { case $(ldd "$1" 2>&1 || true) in *"not a dynamic"*) return 0 ;; esac; return 1; }
-if command -v busybox >/dev/null && ! is_static "$(command -v busybox)"; then
-	need_pkgs+=(busybox-static)
-fi
-if [ ${#need_pkgs[@]} -gt 0 ]; then
-	[ "${HOLDFS_RIG_NO_APT:-0}" = 1 ] && { log "missing host packages: ${need_pkgs[*]}; SKIP"; exit 77; }
-	log "installing host packages: ${need_pkgs[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get install -y -q --no-install-recommends "${need_pkgs[@]}" >&2 ||
-		{ apt-get update -q >&2 && apt-get install -y -q --no-install-recommends "${need_pkgs[@]}" >&2; } ||
-		die "apt-get install ${need_pkgs[*]} failed"
-fi
-busybox_bin=$(command -v busybox)
-is_static "$busybox_bin" || die "$busybox_bin is not static (install busybox-static)"
+# shellcheck source=tests/devdax/host-tools.sh
+. "$here/host-tools.sh"
+ensure_host_tools qemu-system-x86_64:qemu-system-x86 busybox:busybox-static \
+	ndctl:ndctl daxctl:daxctl cpio:cpio depmod:kmod modprobe:kmod \
+	fusermount3:fuse3
 
 # --- guest kernel (cached) -------------------------------------------
 mkdir -p "$cache"
