@@ -454,9 +454,9 @@ static bool dentry_good(const struct hfs_dentry_disk *d)
  * chained block (extent, xattr, value: magic and a checksum over all
  * 4096 bytes) is judged whole; any other is a directory block, judged
  * entry by entry (each has its own checksum). */
-static int heal_zone_block(uint64_t off, const uint8_t *a, const uint8_t *b,
-			   const struct hfs_heal_io *io,
-			   struct hfs_heal_sum *sum)
+static int judge_zone_block(uint64_t off, const uint8_t *a, const uint8_t *b,
+			    const struct hfs_heal_io *io,
+			    struct hfs_heal_sum *sum)
 {
 	uint32_t ma, mb;
 
@@ -536,7 +536,7 @@ static int heal_zone_chunk(uint64_t off, uint64_t len, uint8_t *a, uint8_t *b,
 		if (rx)
 			ret = heal_zone_unreadable(off + o, y, !ry, io, sum);
 		else if (!ry && memcmp(x, y, BLK))
-			ret = heal_zone_block(off + o, x, y, io, sum);
+			ret = judge_zone_block(off + o, x, y, io, sum);
 		/* mirror unreadable, device 0 fine: fsck's P5 says so */
 	}
 	return ret;
