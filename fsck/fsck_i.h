@@ -185,6 +185,8 @@ int fsck_pass0(struct fsck *f);   /* also the quick check */
  * primary superblock was rewritten (choose again). */
 int fsck_mirror_before_replay(struct fsck *f, bool *super);
 int fsck_mirror_after_replay(struct fsck *f);
+/* Both of device 0's superblocks bad: the mirror's, if it is valid. */
+bool fsck_mirror_super(struct fsck *f, struct hfs_super *sb);
 bool fsck_quick_ok(struct fsck *f);
 int fsck_pass1(struct fsck *f);
 int fsck_pass1b(struct fsck *f);

@@ -116,3 +116,19 @@ int fsck_mirror_after_replay(struct fsck *f)
 	m.replayed = true;
 	return hfs_heal_after_replay(&f->sb, f->scan_end, true, &io, &sum);
 }
+
+bool fsck_mirror_super(struct fsck *f, struct hfs_super *sb)
+{
+	struct hfs_heal_io io;
+	struct mctx m = { 0 };
+	struct hfs_super s;
+
+	if (!io_of(f, &m, &io) || m_read(&m, 1, 0, &s, sizeof(s)) ||
+	    hfs_super_check(&s, s.s_region_size, NULL, NULL) ||
+	    s.s_region_size > hfs_region_member_size(f->rg, 0) ||
+	    !(s.s_feat_incompat & HFS_FEAT_INCOMPAT_MULTIDEV))
+		return false;
+	*sb = s;
+	return true;
+}
+

@@ -110,6 +110,10 @@ static int choose_super(struct fsck *f, struct sb_copy *p, struct sb_copy *b)
 		f->rep->used_backup_sb = true;
 		return 0;
 	}
+	/* a mirrored volume: the mirror's (pass0_mirror.c restores the
+	 * primary from it) */
+	if (fsck_mirror_super(f, &f->sb))
+		return 0;
 	if ((ret = sb_refuse(f, b, "backup")))
 		return ret;
 	if (p->sb.s_magic != HFS_SB_MAGIC && b->sb.s_magic != HFS_SB_MAGIC) {

@@ -590,3 +590,52 @@ int hfs_heal_after_replay(const struct hfs_super *sb, uint64_t hwm,
 		ret = heal_zone(sb, io, sum);
 	return ret;
 }
+
+/* ------------------------------- device 0's superblocks both bad */
+
+/* Is rg the device 0 of the volume whose table t is?  Its own table
+ * (primary or backup copy) must be t. */
+static bool table_is(struct hfs_region *rg, const struct hfs_super *sb,
+		     const struct hfs_devtab *t)
+{
+	uint64_t offs[2] = { HFS_DEVTAB_OFF, sb->s_backup_off + HFS_DEVTAB_OFF };
+	struct hfs_devtab *own = malloc(sizeof(*own));
+	char why[200];
+	bool same = false;
+
+	for (int i = 0; own && i < 2 && !same; i++)
+		same = !hfs_devtab_load(rg, offs[i], sb, own, why, sizeof(why)) &&
+		       own->t_gen == t->t_gen &&
+		       !memcmp(own->t_dev, t->t_dev, sizeof(t->t_dev));
+	free(own);
+	return same;
+}
+
+int hfs_mirror_find_super(struct hfs_region *rg, const char *const *paths,
+			  unsigned n, struct hfs_super *sb)
+{
+	struct hfs_devtab *t = malloc(sizeof(*t));
+	int ret = -ENOENT;
+
+	for (unsigned i = 0; t && i < n && ret; i++) {
+		struct hfs_region_opts o = { .readonly = true, .no_lock = true };
+		struct hfs_region *m = NULL;
+		struct hfs_err err = { 0 };
+		struct hfs_super s;
+		uint64_t rel;
+
+		if (hfs_region_open(paths[i], &o, &m, &err))
+			continue;
+		if (!hfs_members_read_mirror(m, &s, t, &rel, &err) &&
+		    t->t_dev[0].d_state == HFS_DEV_ACTIVE &&
+		    s.s_region_size <= hfs_region_member_size(rg, 0) &&
+		    table_is(rg, &s, t)) {
+			*sb = s;
+			ret = 0;
+		}
+		hfs_region_close(m);
+	}
+	free(t);
+	return t ? ret : -ENOMEM;
+}
+

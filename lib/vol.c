@@ -23,6 +23,7 @@
 #include "journal_i.h"
 #include "media.h"
 #include "members.h"
+#include "mirror_heal.h"
 #include "region.h"
 #include "rmap_i.h"
 #include "vol.h"
@@ -413,6 +414,14 @@ static int read_super_and_replay(struct hfs_vol *vol,
 
 	ret = hfs_super_read(rg, opts->force_backup, &vol->sb,
 			     &info->used_backup_sb, err);
+	/* both bad: the superblock of the mirror on a device given */
+	if (ret && opts->ndevices &&
+	    !hfs_mirror_find_super(rg, opts->devices, opts->ndevices,
+				   &vol->sb)) {
+		if (err)
+			memset(err, 0, sizeof(*err));
+		ret = 0;
+	}
 	if (ret && (ret = from_mirror(vol, opts, ret, err)))
 		return ret;
 	rg = vol->rg;

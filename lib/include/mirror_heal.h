@@ -85,6 +85,16 @@ int hfs_heal_after_replay(const struct hfs_super *sb, uint64_t hwm,
 int hfs_heal_zone_block(uint64_t off, const struct hfs_heal_io *io,
 			struct hfs_heal_sum *sum);
 
+/* Both of device 0's superblocks bad: the volume's superblock from the
+ * mirror, found on one of the devices paths names (opened read-only,
+ * without a lock, and closed again), if rg's own device table (primary
+ * or backup) is the one in the mirror, so rg is that volume's device 0
+ * and nothing else.  The caller then assembles the volume with it and
+ * the comparison before the replay rewrites device 0's primary.  0 with
+ * *sb, -ENOENT (no such mirror), -ENOMEM. */
+int hfs_mirror_find_super(struct hfs_region *rg, const char *const *paths,
+			  unsigned n, struct hfs_super *sb);
+
 const char *hfs_heal_what_name(enum hfs_heal_what w);
 
 #endif

@@ -40,6 +40,7 @@
 #include "inode_i.h"
 #include "media.h"
 #include "members.h"
+#include "mirror_heal.h"
 #include "mkfs.h"
 #include "vol_i.h"
 
@@ -94,6 +95,11 @@ static void save(uint8_t *img[2])
 {
 	for (int d = 0; d < 2; d++)
 		file_io(d, 0, img[d], DEV_SIZE, false);
+}
+
+static void save_one0(uint8_t *img)
+{
+	file_io(0, 0, img, DEV_SIZE, false);
 }
 
 static void restore(uint8_t *img[2])
@@ -338,7 +344,10 @@ static int run_fsck(enum hfs_fsck_mode mode, enum hfs_fsck_code want,
 	uint32_t missing;
 	int code;
 
-	if (hfs_region_open(p0, &ro, &rg, &err) || hfs_super_probe(rg, &s) != 1 ||
+	/* as fsck.holdfs assembles (fsck/main.c) */
+	if (hfs_region_open(p0, &ro, &rg, &err) ||
+	    (hfs_super_probe(rg, &s) != 1 &&
+	     hfs_mirror_find_super(rg, devs, 1, &s)) ||
 	    hfs_members_assemble(rg, &s, devs, 1, &ro, false, &t, &missing,
 				 &err)) {
 		FAIL("fsck: cannot open the volume: %s", err.msg);
@@ -386,6 +395,12 @@ static uint64_t find_chain(uint32_t magic, uint64_t owner)
 static void c_none(void) {}
 static void c_sb_d0(void) { flip(0, offsetof(struct hfs_super, s_label), 0x5a); }
 static void c_sb_d0_magic(void) { flip(0, 0, 0xff); }
+/* both of device 0's copies: only the mirror's is left */
+static void c_sb_d0_both(void)
+{
+	flip(0, 0, 0xff);
+	flip(0, sb.s_backup_off, 0xff);
+}
 static void c_devtab_d0(void) { flip(0, HFS_DEVTAB_OFF + 40, 0x33); }
 static void c_devtab_backup(void)
 {
@@ -473,6 +488,8 @@ static const struct mrow rows[] = {
 	  true, NULL },
 	{ "mirror_sb_d0_magic", c_sb_d0_magic, HFS_P0_MIRROR_REPAIR, 4, 1, 1,
 	  0, "", false, true, NULL },
+	{ "mirror_sb_d0_both", c_sb_d0_both, HFS_P0_MIRROR_REPAIR, 4, 1, 1, 0,
+	  "", false, true, NULL },
 	{ "mirror_devtab_d0", c_devtab_d0, HFS_P0_MIRROR_REPAIR, 4, 1, 1, 0,
 	  "", false, true, NULL },
 	{ "mirror_devtab_backup", c_devtab_backup, HFS_P0_DEVTAB_BACKUP, 4, 1,
@@ -663,6 +680,50 @@ static void poisoned(void)
 	printf("%s poisoned\n", failures == before ? "ok  " : "FAIL");
 }
 
+/* A region that is not this volume's device 0 (both superblocks gone,
+ * and no device table of this volume either), given with the mirror's
+ * device: the mount must refuse it and write nothing to it, never
+ * "restore" the mirror's superblock onto a stranger.  (Two checks refuse
+ * it: hfs_mirror_find_super wants device 0's own table to be the
+ * mirror's, and the assembly wants a table at all.) */
+static void foreign(void)
+{
+	const char *devs[1] = { p1 };
+	struct hfs_vol_opts o = { .devices = devs, .ndevices = 1 };
+	struct hfs_region *rg = NULL;
+	struct hfs_err err = { 0 };
+	struct hfs_vol *vol = NULL;
+	uint8_t *img = calloc(1, DEV_SIZE);
+	int before = failures;
+
+	restore(clean_img);
+	if (!img)
+		abort();
+	/* device 0 with its superblocks and device tables destroyed */
+	file_io(0, 0, img, HFS_BLOCK_SIZE, true);
+	file_io(0, sb.s_backup_off, img, HFS_BLOCK_SIZE, true);
+	save_one0(img);
+	if (hfs_region_open(p0, NULL, &rg, &err)) {
+		FAIL("foreign: open: %s", err.msg);
+	} else if (!hfs_vol_open(rg, &o, &vol, NULL, &err)) {
+		FAIL("foreign: mounted a region with no table of this volume");
+		hfs_vol_close(vol);
+		hfs_region_close(rg);
+	} else {
+		uint8_t *now = malloc(DEV_SIZE);
+
+		hfs_region_close(rg);
+		if (!now)
+			abort();
+		file_io(0, 0, now, DEV_SIZE, false);
+		if (memcmp(now, img, DEV_SIZE))
+			FAIL("foreign: the refused region was written");
+		free(now);
+	}
+	free(img);
+	printf("%s foreign\n", failures == before ? "ok  " : "FAIL");
+}
+
 static bool wanted(const char *name, int argc, char **argv)
 {
 	if (argc < 2)
@@ -686,6 +747,10 @@ int main(int argc, char **argv)
 	snprintf(p0, sizeof(p0), "%s/dev0", dir);
 	snprintf(p1, sizeof(p1), "%s/dev1", dir);
 	build();
+	if (wanted("foreign", argc, argv)) {
+		n++;
+		foreign();
+	}
 	if (wanted("poisoned", argc, argv)) {
 		n++;
 		poisoned();
