@@ -333,6 +333,41 @@ def test_a_damaged_inode_on_device_0_is_taken_from_the_mirror():
         vol.fsck_clean('after the mount repaired device 0 from the mirror')
 
 
+def test_both_superblocks_of_device_0_bad_the_mirror_has_it():
+    """Both superblocks of device 0 destroyed: fsck.holdfs given the other
+    device finds the volume through the mirror, -n reports
+    P0_MIRROR_REPAIR, -y restores them; and a mount does the same."""
+    import struct
+    with Volume(2) as vol:
+        vol.mount()
+        want = write_random(vol.fs.path('f'), 200 * 1024)
+        vol.fs.unmount()
+        with open(vol.fs.region, 'rb') as f:
+            backup_off, = struct.unpack_from('<Q', f.read(512), 208)
+        image = open(vol.fs.region, 'rb').read()
+
+        def destroy():
+            with open(vol.fs.region, 'r+b') as f:
+                for off in (0, backup_off):
+                    f.seek(off)
+                    f.write(b'\0' * 8)  # the magic
+        destroy()
+        r = vol.fsck()
+        check(r.returncode == 4 and 'P0_MIRROR_REPAIR' in r.stdout,
+              'fsck -n: %d %s %s' % (r.returncode, r.stdout[-800:], r.stderr))
+        r = H.run([H.binary('fsck.holdfs'), '-y', '-f', vol.fs.region] + vol.members,
+                  timeout=300)
+        check(r.returncode == 1, 'fsck -y: %d %s %s' % (r.returncode, r.stdout[-800:], r.stderr))
+        vol.fsck_clean('after fsck -y restored the superblocks')
+        with open(vol.fs.region, 'r+b') as f:
+            f.write(image)
+        destroy()
+        vol.mount()
+        check_eq(sha(vol.fs.path('f')), want, 'the file, mounted through the mirror')
+        vol.fs.unmount()
+        vol.fsck_clean('after the mount restored the superblocks')
+
+
 def test_losing_the_first_device_serves_it_from_its_mirror():
     """Device 0 (the metadata) gone while unmounted: the device holding
     its mirror mounts the volume with -o degraded (and only with it), the
