@@ -277,6 +277,35 @@ def test_the_mirror_is_device_0s_metadata_byte_for_byte():
         vol.fsck_clean('with the mirror compared')
 
 
+def test_a_reused_device_makes_a_clean_volume():
+    """Devices with old bytes everywhere (used before): the mirror is a
+    copy of device 0's metadata zone as mkfs leaves it, so fsck (which
+    compares every block of it) is clean right after mkfs and after use."""
+    fs = H.HoldFS(format=False, mount=False)
+    try:
+        member = os.path.join(fs.region_dir, 'member1.img')
+        junk = os.urandom(MiB)
+        for path in (fs.region, member):
+            with open(path, 'wb') as f:
+                for _ in range(64):
+                    f.write(junk)
+            os.chmod(path, 0o600)
+        r = H.run([H.mkfs_bin(), fs.region, member], timeout=120)
+        check(r.returncode == 0, 'mkfs over old bytes: %d %s' % (r.returncode, r.stderr))
+        r = H.run([H.binary('fsck.holdfs'), '-n', '-f', fs.region, member], timeout=300)
+        check(r.returncode == 0, 'fsck right after mkfs over old bytes: %d %s'
+              % (r.returncode, r.stdout[-1500:]))
+        fs.mount(opts=H.DEFAULT_MOUNT_OPTS + ('device=%s' % member,))
+        os.mkdir(fs.path('d'))
+        for i in range(50):
+            H.write_file(os.path.join(fs.path('d'), 'f%d' % i), b'x' * 100)
+        fs.unmount()
+        r = H.run([H.binary('fsck.holdfs'), '-n', '-f', fs.region, member], timeout=300)
+        check(r.returncode == 0, 'fsck after use: %d %s' % (r.returncode, r.stdout[-1500:]))
+    finally:
+        fs.close()
+
+
 def test_fsck_rewrites_a_stale_mirror():
     """A block of the mirror that differs from device 0 (a crash between
     the two copies, bad media): fsck -n reports P5_MIRROR_STALE, fsck -y
