@@ -18,13 +18,23 @@
 #    invalidate), and the wall time from the truncate until `holdfsctl
 #    devices` says "lost" (inotify-driven detection + handling + the poll
 #    of this script, 5 ms).  With FILES and 4 * FILES, so the growth with
-#    the number of affected files shows.  Target (issue 16): every
-#    affected lease revoked within 10 ms, flat in the unaffected files
-#    (DAX leases are refused on such volumes for now: the revoke phase is
-#    what that will cost, the rest is marking the files' data lost).
+#    the number of affected files shows.
+# 3. loss of a device under DAX leases: a two-device volume of
+#    LEASE_FILES (default 10000) files of 8 KiB; bench/leasehold (one
+#    libholdfs process) holds a read lease on every file of device 0 (the
+#    unaffected leases) and on AFFECTED (1000) files of device 1; device
+#    1's file is truncated.  Measured: CLOCK_MONOTONIC from just before
+#    the truncate to the client's first and last revoke handler call
+#    (detection by inotify + the range failure + REVOKE + ack + handler),
+#    and the daemon's own phases.  Run with LEASE_FILES and
+#    LEASE_FILES / 4 files (the same AFFECTED leases), so what the number
+#    of unaffected files costs shows.  Target (issue 16): every affected
+#    lease revoked within 10 ms, flat in the number of unaffected files.
 #
 # Environment: BENCH_FILES (default 2000), BENCH_REPEAT (3), BENCH_DIR
-# (region files; default /dev/shm), HOLDFS_BUILD (default build).
+# (region files; default /dev/shm), BENCH_LEASE_FILES (10000),
+# BENCH_AFFECTED (1000), BENCH_PARTS (default "1 2 3": which parts run),
+# HOLDFS_BUILD (default build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 json=0
@@ -48,7 +58,10 @@ cleanup() {
 }
 trap cleanup EXIT
 gcc -O2 -pthread -o "$work/metabench" bench/metabench.c
+gcc -std=c17 -O2 -Wall -Wextra -Werror -Iinclude -o "$work/leasehold" \
+	bench/leasehold.c -L"$build/client" -lholdfs -Wl,-rpath,"$build/client"
 say() { [ $json = 1 ] || echo "$@"; }
+part() { [[ " ${BENCH_PARTS:-1 2 3} " == *" $1 "* ]]; }
 
 mount_vol() { # REGION [DEVICE...]
 	local r=$1; shift
@@ -66,6 +79,7 @@ umount_vol() {
 rate() { # JSON KEY
 	python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"
 }
+if part 1; then
 declare -a r1 r2
 for i in $(seq "$repeat"); do
 	for shape in one two; do
@@ -103,6 +117,7 @@ for k, v in json.loads(sys.argv[1]).items():
     print('  %-7s one %-24s two %-24s ratio %s (min %.2f, max %.2f)'
           % (k, v['one'], v['two'], v['ratio'], v['ratio_min'], v['ratio_max']))
 EOF
+fi
 
 # --- 2. loss of a device -----------------------------------------------
 loss() { # NFILES
@@ -136,6 +151,7 @@ print(json.dumps({'files': n, 'affected_files': lost, 'phases_ms': ph,
                   'truncate_to_lost_ms': us / 1000}))
 EOF
 }
+if part 2; then
 l1=$(loss "$files")
 l4=$(loss $((files * 4)))
 say "== loss of device 1 (half of the files on it)"
@@ -148,4 +164,95 @@ for x in sys.argv[1:]:
              ', '.join('%s %.3f ms' % kv for kv in r['phases_ms'].items()),
              r['truncate_to_lost_ms']))
 EOF
-[ $json = 0 ] || python3 -c 'import json,sys; print(json.dumps({"metadata": json.loads(sys.argv[1]), "loss": [json.loads(sys.argv[2]), json.loads(sys.argv[3])]}))' "$summary" "$l1" "$l4"
+fi
+# --- 3. loss of a device under DAX leases ------------------------------
+lease_files=${BENCH_LEASE_FILES:-10000}
+affected=${BENCH_AFFECTED:-1000}
+leaseloss() { # NFILES
+	local n=$1
+	rm -f "$work"/*.img
+	"$mkfs" -q --size 2G -N $((n * 2 + 1000)) "$work/a.img" "$work/b.img"
+	mount_vol "$work/a.img" "$work/b.img"
+	python3 - "$mnt" "$n" "$affected" "$work" "$ctl" <<'EOF'
+import json, os, subprocess, sys, time
+mnt, n, want, work, ctl = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+buf = b'x' * 8192
+paths = [os.path.join(mnt, 'f%06d' % i) for i in range(n)]
+for p in paths:
+    with open(p, 'wb') as f:
+        f.write(buf)
+devs = json.loads(subprocess.check_output([ctl, 'devices', '--json', mnt]))['devices']
+base1 = devs[1]['base']
+
+
+def hold(lst):
+    with open(os.path.join(work, 'list'), 'w') as f:
+        f.write(''.join(p + '\n' for p in lst))
+    h = subprocess.Popen([os.path.join(work, 'leasehold'), os.path.join(work, 'list')],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    line = h.stdout.readline()
+    if not line.startswith('ready'):
+        sys.exit('leasehold did not start: %r' % line)
+    return h
+
+
+# which files are on device 1: one holder of everything, then the lease table
+h = hold(paths)
+leases = json.loads(subprocess.check_output([ctl, 'leases', '--json', mnt]))['leases']
+h.stdin.close()
+h.wait()
+ino1 = {l['ino'] for l in leases if any(e['state'] == 'mapped' and e['region_off'] >= base1
+                                        for e in l['extents'])}
+on1 = [p for p in paths if os.stat(p).st_ino in ino1]
+on0 = [p for p in paths if os.stat(p).st_ino not in ino1]
+aff = min(want, len(on1))
+h = hold(on0 + on1[:aff])
+t0, t0r = time.monotonic_ns(), time.time()
+os.truncate(os.path.join(work, 'b.img'), 1 << 20)
+deadline = time.monotonic() + 10
+k = first = last = 0
+while time.monotonic() < deadline:
+    h.stdin.write('report\n')
+    h.stdin.flush()
+    k, first, last = [int(x) for x in h.stdout.readline().split()[1::2]]
+    if k >= aff:
+        break
+    time.sleep(0.002)
+st = json.loads(subprocess.check_output([ctl, 'status', '--json', mnt]))
+h.stdin.close()
+h.wait()
+ph = {p['phase']: p['ms'] for p in st.get('phases', [])}
+ev = [e for e in st.get('events', []) if e['offset'] == base1]
+# the failure event's time (realtime, ms): detection and queueing
+import calendar
+evt = None
+if ev:
+    t = ev[0]['time']
+    evt = calendar.timegm(time.strptime(t[:19], '%Y-%m-%dT%H:%M:%S')) + int(t[20:23]) / 1000
+print(json.dumps({'files': n, 'affected_leases': aff,
+                  'truncate_to_event_ms': round((evt - t0r) * 1000, 1) if evt else None, 'unaffected_leases': len(on0),
+                  'revoked': k,
+                  'truncate_to_first_revoke_ms': round((first - t0) / 1e6, 3) if first else None,
+                  'truncate_to_last_revoke_ms': round((last - t0) / 1e6, 3) if last else None,
+                  'phases_ms': ph}))
+EOF
+	umount_vol
+}
+summary=${summary:-null} l1=${l1:-null} l4=${l4:-null} m1=null m4=null
+if part 3; then
+	m1=$(leaseloss "$lease_files")
+	m4=$(leaseloss $((lease_files / 4)))
+	say "== loss of device 1 under DAX leases ($affected affected leases)"
+	[ $json = 1 ] || python3 - "$m1" "$m4" <<'EOF'
+import json, sys
+for x in sys.argv[1:]:
+    r = json.loads(x)
+    print('  %6d files, %5d unaffected leases: %d of %d affected leases revoked; truncate -> '
+          'failure event %s ms (1 ms resolution), first revoke %s ms, last %s ms; daemon: %s'
+          % (r['files'], r['unaffected_leases'], r['revoked'], r['affected_leases'],
+             r['truncate_to_event_ms'],
+             r['truncate_to_first_revoke_ms'], r['truncate_to_last_revoke_ms'],
+             ', '.join('%s %.3f ms' % kv for kv in r['phases_ms'].items())))
+EOF
+fi
+[ $json = 0 ] || python3 -c 'import json,sys; print(json.dumps({"metadata": json.loads(sys.argv[1]), "loss": [json.loads(sys.argv[2]), json.loads(sys.argv[3])], "loss_under_leases": [json.loads(sys.argv[4]), json.loads(sys.argv[5])]}))' "$summary" "$l1" "$l4" "$m1" "$m4"

@@ -97,7 +97,17 @@ struct hfc_conn {
 	size_t slots_len;
 	bool slots_rw;
 	uint8_t uuid[16];
-	int region_fd[2];    /* [0] read-only, [1] read-write; -1 if none */
+	int region_fd[2];    /* [0] read-only, [1] read-write; -1 if none;
+				on a volume of several devices: device 0's */
+	/* A volume of several devices (HELLO_OK nmembers >= 2): each
+	 * device's volume span, as its MEMBER told, and its descriptors
+	 * ([0] read-only, [1] read-write, -1 if none; device 0's are
+	 * region_fd).  size 0: not known (never sent: lost).  (lock) */
+	uint32_t nmembers;
+	struct hfc_member {
+		uint64_t base, size;
+		int fd[2];
+	} mem[HFS_MEMBERS_MAX];
 	struct pmem2_map *pmap;   /* small map of the rw region fd: persist fn */
 	void (*persist)(const void *, size_t);  /* NULL: msync */
 	/* libpmem2's memcpy for the region (non-temporal stores above a
@@ -144,6 +154,18 @@ int hfc_request_ms(struct hfc_conn *c, void *msg, size_t len, int send_fd,
 int hfc_send(struct hfc_conn *c, void *msg, size_t len, uint16_t type,
 	     uint64_t id, int send_fd);
 void hfc_conn_region_fd(struct hfc_conn *c, uint32_t prot, int fd);
+/* A MEMBER from the daemon (listener): keep the device's descriptor fd
+ * (taken over).  0 or -EPROTO (a malformed one). */
+int hfc_conn_member(struct hfc_conn *c, const struct hfs_msg_member *m,
+		    size_t len, int fd);
+/* A private dup of the descriptor that maps volume bytes [off, off +
+ * len) for prot, and in *moff the offset to map them at: the region's
+ * on one device, the device's holding them whole on a volume of
+ * several.  -EPROTO: no device the client knows holds them. */
+int hfc_conn_extent_fd(struct hfc_conn *c, uint32_t prot, uint64_t off,
+		       uint64_t len, uint64_t *moff);
+/* Close every device descriptor (lock held). */
+void hfc_conn_close_fds_locked(struct hfc_conn *c);
 int hfc_conn_region_dup(struct hfc_conn *c, uint32_t prot);
 void hfc_persist_range(struct hfc_conn *c, const void *addr, size_t len);
 /* libpmem2's memcpy for stores into the region, once hfc_persist_range
@@ -224,7 +246,7 @@ void hfc_sigbus_set_catch(void (*fn)(const siginfo_t *si));
 void hfc_sigbus_set_real(int (*fn)(int, const struct sigaction *,
 				   struct sigaction *));
 bool hfc_sigbus_adopt(const struct sigaction *act, struct sigaction *old);
-void hfc_sigbus_add_conn(struct hfc_conn *c, int region_fd);
+void hfc_sigbus_add_conn(struct hfc_conn *c, int region_fd, uint64_t base);
 void hfc_sigbus_drop_conn(struct hfc_conn *c);
 void hfc_sigbus_after_fork(void);
 

@@ -105,7 +105,96 @@ void hfc_conn_region_fd(struct hfc_conn *c, uint32_t prot, int fd)
 	}
 	c->region_fd[i] = fd;
 	pthread_mutex_unlock(&c->lock);
-	hfc_sigbus_add_conn(c, fd);  /* poison on its mappings: reported */
+	hfc_sigbus_add_conn(c, fd, 0);  /* poison on its mappings: reported */
+}
+
+int hfc_conn_member(struct hfc_conn *c, const struct hfs_msg_member *m,
+		    size_t len, int fd)
+{
+	uint32_t prot = m->prot;
+	struct hfc_member *d;
+	int i = (prot & HFS_PROT_WRITE) ? 1 : 0, *slot;
+
+	/* a span we would map extents from: it must be sane */
+	if (len != sizeof(*m) || fd < 0 || m->index >= c->nmembers ||
+	    (prot != HFS_PROT_READ && prot != (HFS_PROT_READ | HFS_PROT_WRITE)) ||
+	    !m->size || m->base > c->region_size ||
+	    m->size > c->region_size - m->base || (m->index == 0) != !m->base) {
+		if (fd >= 0)
+			close(fd);
+		return -EPROTO;
+	}
+	pthread_mutex_lock(&c->lock);
+	d = &c->mem[m->index];
+	if (d->size && (d->base != m->base || d->size != m->size)) {
+		pthread_mutex_unlock(&c->lock);
+		close(fd);
+		return -EPROTO; /* a device does not move */
+	}
+	d->base = m->base;
+	d->size = m->size;
+	slot = m->index == 0 ? &c->region_fd[i] : &d->fd[i];
+	if (*slot >= 0 || c->dead) {
+		pthread_mutex_unlock(&c->lock);
+		close(fd);
+		return 0;
+	}
+	*slot = fd;
+	pthread_mutex_unlock(&c->lock);
+	/* poison on its mappings: reported at its volume offsets */
+	hfc_sigbus_add_conn(c, fd, m->base);
+	return 0;
+}
+
+int hfc_conn_extent_fd(struct hfc_conn *c, uint32_t prot, uint64_t off,
+		       uint64_t len, uint64_t *moff)
+{
+	int fd = -EPROTO, *fds = c->region_fd;
+
+	pthread_mutex_lock(&c->lock);
+	*moff = off;
+	if (c->nmembers) {
+		fds = NULL;
+		for (uint32_t i = 0; i < c->nmembers; i++) {
+			const struct hfc_member *d = &c->mem[i];
+
+			if (d->size && off >= d->base && off - d->base < d->size &&
+			    len <= d->size - (off - d->base)) {
+				fds = i == 0 ? c->region_fd : c->mem[i].fd;
+				*moff = off - d->base;
+				break;
+			}
+		}
+	}
+	if (fds) {
+		fd = fds[1];
+		if (!(prot & HFS_PROT_WRITE) && fds[0] >= 0)
+			fd = fds[0];
+		fd = fd < 0 ? -EPROTO : hfc_fd_dup(fd);
+		if (fd == -1)
+			fd = -errno;
+	}
+	if (c->dead) {
+		if (fd >= 0)
+			close(fd);
+		fd = -ENOTCONN;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return fd;
+}
+
+void hfc_conn_close_fds_locked(struct hfc_conn *c)
+{
+	for (int i = 0; i < 2; i++) {
+		if (c->region_fd[i] >= 0)
+			close(c->region_fd[i]);
+		c->region_fd[i] = -1;
+		for (unsigned m = 0; m < HFS_MEMBERS_MAX; m++) {
+			if (c->mem[m].fd[i] >= 0)
+				close(c->mem[m].fd[i]);
+			c->mem[m].fd[i] = -1;
+		}
+	}
 }
 
 /* A private dup of the region fd that can back a mapping of prot, or a
@@ -307,7 +396,8 @@ out:
 static int hello(struct hfc_conn *c)
 {
 	struct hfs_msg_hello m = { .pid = (uint32_t)getpid(),
-				   .flags = HFS_HELLO_NOTICE };
+				   .flags = HFS_HELLO_NOTICE |
+					    HFS_HELLO_MEMBERS };
 	struct hfs_msg_hello_ok ok;
 	struct timeval tv = { .tv_sec = timeout_ms() / 1000,
 			      .tv_usec = (timeout_ms() % 1000) * 1000 };
@@ -329,12 +419,14 @@ static int hello(struct hfc_conn *c)
 	}
 	if (hfc_check_hdr(&ok.h, (size_t)n) || ok.h.type != HFS_MSG_HELLO_OK ||
 	    !ok.alloc_unit || (ok.alloc_unit & (ok.alloc_unit - 1)) ||
+	    ok.nmembers == 1 || ok.nmembers > HFS_MEMBERS_MAX ||
 	    ok.alloc_unit % (uint32_t)sysconf(_SC_PAGESIZE)) {
 		if (fd >= 0)
 			close(fd);
 		return -EPROTO;
 	}
 	c->region_size = ok.region_size;
+	c->nmembers = ok.nmembers;
 	c->alloc_unit = ok.alloc_unit;
 	c->revoke_ms = ok.revoke_ms;
 	c->client_id = ok.client_id;
@@ -379,10 +471,7 @@ static void child_after_fork(void)
 		c->dead = true;
 		close(c->sock);
 		c->sock = -1;
-		for (int i = 0; i < 2; i++)
-			if (c->region_fd[i] >= 0)
-				close(c->region_fd[i]);
-		c->region_fd[0] = c->region_fd[1] = -1;
+		hfc_conn_close_fds_locked(c);
 		c->pmap = NULL;  /* its pages were not inherited either */
 	}
 	hfc_maps_after_fork();
@@ -411,6 +500,8 @@ static int conn_open(const char *path, struct hfc_conn **out)
 		return -ENOMEM;
 	strcpy(c->path, path);
 	c->region_fd[0] = c->region_fd[1] = -1;
+	for (unsigned m = 0; m < HFS_MEMBERS_MAX; m++)
+		c->mem[m].fd[0] = c->mem[m].fd[1] = -1;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->slots_lock, NULL);
 	pthread_mutex_init(&c->send_lock, NULL);

@@ -131,11 +131,7 @@ static void conn_die(struct hfc_conn *c, const char *why)
 	pthread_mutex_lock(&c->lock);
 	close(c->sock);
 	c->sock = -1;
-	for (int i = 0; i < 2; i++) {
-		if (c->region_fd[i] >= 0)
-			close(c->region_fd[i]);
-		c->region_fd[i] = -1;
-	}
+	hfc_conn_close_fds_locked(c);
 	pmap = c->pmap;
 	c->pmap = NULL;
 	pthread_mutex_unlock(&c->lock);
@@ -274,6 +270,15 @@ static void handle(struct hfc_conn *c, const struct hfs_msg_hdr *h, size_t n,
 			(unsigned long long)h->id, (unsigned long long)ack.lease_id,
 			((const struct hfs_msg_remap *)h)->nextents);
 		break;
+	case HFS_MSG_MEMBER:
+		/* a device of the volume, before the LEASE_OK mapped from it */
+		if (hfc_conn_member(c, (const struct hfs_msg_member *)h, n,
+				    fd) < 0) {
+			hfc_log("malformed MEMBER %llu",
+				(unsigned long long)h->id);
+			shutdown(c->sock, SHUT_RDWR);
+		}
+		return;
 	case HFS_MSG_OFFLINE_NOTICE:
 		prio_normal(true);
 		on_offline(c, (const struct hfs_msg_offline_notice *)h);

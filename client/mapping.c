@@ -438,17 +438,27 @@ static int check_extent(const struct holdfs_mapping *m, const struct hfc_conn *c
 	return 0;
 }
 
-static int map_extent(struct holdfs_mapping *m, const struct hfs_lease_extent *e,
-		      int rfd)
+/* Map extent e of m: zeros for a hole, else its volume bytes from the
+ * descriptor of the device holding them (the region's on one device;
+ * hfc_conn_extent_fd), at their offset in that device. */
+static int map_extent(struct holdfs_mapping *m, const struct hfs_lease_extent *e)
 {
 	void *addr = m->base + (e->file_off - m->offset), *p;
+	uint64_t moff;
+	int fd;
 
-	if (e->flags & HFS_LEXT_HOLE)
+	if (e->flags & HFS_LEXT_HOLE) {
 		p = hfc_mmap(addr, e->len, PROT_READ,
 			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
-	else
+	} else {
+		fd = hfc_conn_extent_fd(m->conn, m->hprot, e->region_off,
+					e->len, &moff);
+		if (fd < 0)
+			return fd;
 		p = hfc_mmap(addr, e->len, m->mprot, MAP_SHARED | MAP_FIXED,
-			     rfd, (off_t)e->region_off);
+			     fd, (off_t)moff);
+		close(fd);
+	}
 	if (p == MAP_FAILED)
 		return -errno;
 	madvise(addr, e->len, MADV_DONTFORK);
@@ -485,7 +495,7 @@ static int lease_hook(struct hfc_conn *c, void *arg, const void *msg,
 	struct holdfs_mapping *m = arg;
 	uint64_t pos;
 	uint32_t i;
-	int r = 0, rfd = -1;
+	int r = 0;
 
 	if (ok->h.type != HFS_MSG_LEASE_OK) {
 		if (fd >= 0)
@@ -517,18 +527,11 @@ static int lease_hook(struct hfc_conn *c, void *arg, const void *msg,
 		return -ENOMEM;
 	if (m->ext)
 		memcpy(m->ext, e, ok->nextents * sizeof(*e));
-	if (m->nholes < m->nextents) {
-		rfd = hfc_conn_region_dup(c, m->hprot);
-		if (rfd < 0)
-			return rfd;
-	}
 	m->base = reserve(m->length, c->alloc_unit);
 	if (!m->base)
 		r = -ENOMEM;
 	for (i = 0; !r && i < ok->nextents; i++)
-		r = map_extent(m, &e[i], rfd);
-	if (rfd >= 0)
-		close(rfd);
+		r = map_extent(m, &e[i]);
 	if (r) {
 		if (m->base)
 			hfc_munmap(m->base, m->length);
@@ -559,7 +562,7 @@ static void keep_revoked_locked(struct holdfs_mapping *m, uint64_t x, uint64_t y
  * many failed, their indexes in bad[] (maps lock held). */
 static uint32_t remap_locked(struct hfc_conn *c, struct holdfs_mapping *m,
 			     const struct hfs_lease_extent *e, uint32_t n,
-			     int rfd, uint32_t *bad)
+			     uint32_t *bad)
 {
 	uint32_t i, nbad = 0;
 
@@ -567,7 +570,7 @@ static uint32_t remap_locked(struct hfc_conn *c, struct holdfs_mapping *m,
 		int r = check_extent(m, c, &e[i]);
 
 		if (!r && !(e[i].flags & HFS_LEXT_HOLE))
-			r = rfd < 0 ? rfd : map_extent(m, &e[i], rfd);
+			r = map_extent(m, &e[i]);
 		if (r) {
 			hfc_log("lease %llu: REMAP extent %u failed (%s)",
 				(unsigned long long)m->lease_id, i, strerror(-r));
@@ -590,7 +593,6 @@ int hfc_on_remap(struct hfc_conn *c, const struct hfs_msg_remap *rm, size_t len)
 	const struct hfs_lease_extent *e = (const void *)(rm + 1);
 	struct holdfs_mapping *m;
 	uint32_t *bad, nbad = 0, i;
-	int rfd;
 
 	if (rm->nextents > HFS_REMAP_MAX_EXTENTS ||
 	    len != sizeof(*rm) + (size_t)rm->nextents * sizeof(*e)) {
@@ -602,14 +604,11 @@ int hfc_on_remap(struct hfc_conn *c, const struct hfs_msg_remap *rm, size_t len)
 		lose_range(c, rm->lease_id, 0, UINT64_MAX, HOLDFS_REVOKE_FAILURE);
 		return -ENOMEM;
 	}
-	rfd = hfc_conn_region_dup(c, HFS_PROT_READ);
 	pthread_mutex_lock(&maps_lock);
 	m = find_lease_locked(c, rm->lease_id);
 	if (m)
-		nbad = remap_locked(c, m, e, rm->nextents, rfd, bad);
+		nbad = remap_locked(c, m, e, rm->nextents, bad);
 	pthread_mutex_unlock(&maps_lock);
-	if (rfd >= 0)
-		close(rfd);
 	if (!m)
 		hfc_log("REMAP of unknown lease %llu", (unsigned long long)rm->lease_id);
 	for (i = 0; i < nbad; i++)

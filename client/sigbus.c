@@ -19,9 +19,11 @@
  *      read(2)/write(2) served from a mapping; that path reports poison
  *      itself, from normal context;
  *   2. for BUS_MCEERR_AR/AO only: looks si_addr up in /proc/self/maps;
- *      a mapping of the region file of a connection (its st_dev and
- *      st_ino, kept in a small lock-free table) gives the region offset
- *      (the mapping's file offset plus the distance into it), and one
+ *      a mapping of the region file of a connection, or of one device
+ *      of a volume of several (its st_dev and st_ino, kept in a small
+ *      lock-free table with the device's volume offset) gives the
+ *      region offset (device offset, plus the mapping's file offset,
+ *      plus the distance into it), and one
  *      POISON goes to that daemon on a private dup of the connection's
  *      socket (a SOCK_SEQPACKET send is one whole message, whatever
  *      other threads send);
@@ -65,16 +67,19 @@
 
 #include "client_i.h"
 
-#define HFC_SIG_CONNS 16       /* connections with a region, at once */
+#define HFC_SIG_CONNS 64       /* devices mapped (one per region, or per
+				  device of a volume of several), at once */
 #define HFC_SIG_DRAIN_MS 1000  /* closing waits this long for handlers */
 #define HFC_SIG_MAX_LEN (16u * HFS_FAIL_GRANULE) /* the daemon's cap */
 
-/* A connection the handler may report to.  sock holds the socket dup
- * plus one (0: free), published last. */
+/* A device a connection maps (its region, or one device of a volume of
+ * several at volume offset base), which the handler may report to.
+ * sock holds the socket dup plus one (0: free), published last. */
 struct sig_conn {
 	_Atomic uintptr_t conn;
 	_Atomic unsigned maj, min;
 	_Atomic uint64_t ino;
+	_Atomic uint64_t base;
 	atomic_int sock1;
 };
 
@@ -102,7 +107,7 @@ static atomic_bool installed;
 
 /* ---- the connection table ------------------------------------------- */
 
-void hfc_sigbus_add_conn(struct hfc_conn *c, int region_fd)
+void hfc_sigbus_add_conn(struct hfc_conn *c, int region_fd, uint64_t base)
 {
 	struct stat st;
 	int s, i;
@@ -110,8 +115,11 @@ void hfc_sigbus_add_conn(struct hfc_conn *c, int region_fd)
 	if (fstat(region_fd, &st) < 0)
 		return;
 	for (i = 0; i < HFC_SIG_CONNS; i++)
-		if (atomic_load(&sconns[i].conn) == (uintptr_t)c)
-			return;   /* known (its other region fd) */
+		if (atomic_load(&sconns[i].conn) == (uintptr_t)c &&
+		    atomic_load(&sconns[i].ino) == (uint64_t)st.st_ino &&
+		    atomic_load(&sconns[i].maj) == major(st.st_dev) &&
+		    atomic_load(&sconns[i].min) == minor(st.st_dev))
+			return;   /* known (its other descriptor) */
 	s = hfc_fd_dup(c->sock);
 	if (s < 0)
 		return;
@@ -124,6 +132,7 @@ void hfc_sigbus_add_conn(struct hfc_conn *c, int region_fd)
 		atomic_store(&sconns[i].maj, major(st.st_dev));
 		atomic_store(&sconns[i].min, minor(st.st_dev));
 		atomic_store(&sconns[i].ino, (uint64_t)st.st_ino);
+		atomic_store(&sconns[i].base, base);
 		atomic_store(&sconns[i].sock1, s + 1);
 		return;
 	}
@@ -149,6 +158,7 @@ void hfc_sigbus_drop_conn(struct hfc_conn *c)
 			close(s);
 		else if (s >= 0)
 			hfc_log("a SIGBUS handler still runs: its socket stays open");
+		atomic_store(&sconns[i].ino, 0);
 		atomic_store(&sconns[i].conn, 0);
 	}
 }
@@ -273,7 +283,9 @@ static void report(const siginfo_t *si)
 		    atomic_load(&sc->ino) != v.ino)
 			continue;
 		memset(&m, 0, sizeof(m));
-		m.offset = (v.pgoff + (addr - v.start)) &
+		/* the daemon speaks volume offsets */
+		m.offset = (atomic_load(&sc->base) + v.pgoff +
+			    (addr - v.start)) &
 			   ~((uint64_t)HFS_FAIL_GRANULE - 1);
 		if (len)
 			m.offset &= ~(len - 1);

@@ -382,6 +382,9 @@ static json_object *devices_json(struct hfsd_ctl *c, uint64_t ino, int *err)
 		json_object_object_add(x, "metadata", json_object_new_boolean(
 			dv[i].role & HFS_DEV_ROLE_META));
 		json_object_object_add(x, "size", json_object_new_uint64(dv[i].size));
+		/* where its bytes sit in the volume (lease extents, leases
+		 * and holders name volume offsets) */
+		json_object_object_add(x, "base", json_object_new_uint64(dv[i].base));
 		json_object_object_add(x, "pool_blocks",
 				       json_object_new_uint64(dv[i].pool_blocks));
 		json_object_object_add(x, "free_blocks",

@@ -19,6 +19,8 @@
 #include "daemon.h"
 #include "ratelog.h"
 
+#include <holdfs/format.h>
+
 /* RB_HEAD only; the trees and their functions are lease_table.c's
  * (libbsd's tree.h, as lib/rmap.c). */
 #include <bsd/sys/tree.h>
@@ -48,7 +50,11 @@ struct hfsd_client {
 	int region_fd[2];     /* its own open file descriptions of the
 				 region, [0] read-only, [1] read-write, once
 				 sent (-1 before): holder_scan.c tells its
-				 holders from other clients' by them */
+				 holders from other clients' by them; on a
+				 volume of several devices: device 0's */
+	int member_fd[HFS_MEMBERS_MAX][2]; /* the same for devices 1..n-1
+				 of a volume of several (lease_members.c);
+				 [0] unused */
 	bool closing;         /* (L) dropped; waiting for in-flight I/O */
 	bool killed;          /* SIGKILL sent */
 	bool recv_armed;

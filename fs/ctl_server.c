@@ -56,6 +56,10 @@ static void client_close(struct hfsd_client *cl)
 	for (int i = 0; i < 2; i++)
 		if (cl->region_fd[i] >= 0)
 			close(cl->region_fd[i]);
+	for (unsigned m = 1; m < HFS_MEMBERS_MAX; m++)
+		for (int i = 0; i < 2; i++)
+			if (cl->member_fd[m][i] >= 0)
+				close(cl->member_fd[m][i]);
 	free(cl->rbuf);
 	free(cl);
 }
@@ -177,6 +181,8 @@ static void new_client(struct hfsd_ctl *c, int fd)
 	}
 	cl->fd = fd;
 	cl->region_fd[0] = cl->region_fd[1] = -1;
+	for (unsigned m = 0; m < HFS_MEMBERS_MAX; m++)
+		cl->member_fd[m][0] = cl->member_fd[m][1] = -1;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	cl->since_ns = (uint64_t)ts.tv_sec * 1000000000ull +
 		       (uint64_t)ts.tv_nsec;

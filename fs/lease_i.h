@@ -39,6 +39,33 @@ struct hfsd_lease {
 
 void hfsd_lease_table_init(struct hfsd_ctl *c);
 
+/* Volumes of several devices (lease_members.c). */
+struct hfsd_member_pass {
+	bool w;               /* the protection opened: read-write */
+	uint32_t active;      /* bit i: device i in service at the grant */
+	unsigned n;           /* descriptors opened for this grant, */
+	unsigned idx[HFS_MEMBERS_MAX]; /* of these devices */
+};
+bool hfsd_members_multi(const struct hfsd_ctl *c);
+/* cl's descriptors of device i: [0] read-only, [1] read-write. */
+int *hfsd_member_fds(struct hfsd_client *cl, unsigned i);
+/* Open for cl, for protection w, every device in service it has no
+ * descriptor of yet (a MEMBER each, sent by hfsd_members_send).  0, or
+ * -errno (-EIO: device 0 out of service) with nothing left opened. */
+int hfsd_members_open(struct hfsd_ctl *c, struct hfsd_client *cl, bool w,
+		      struct hfsd_member_pass *p);
+/* The grant failed: close what hfsd_members_open opened. */
+void hfsd_members_undo(struct hfsd_client *cl, struct hfsd_member_pass *p);
+/* One MEMBER (with its descriptor) per device opened, before the
+ * LEASE_OK of request req_id. */
+void hfsd_members_send(struct hfsd_ctl *c, struct hfsd_client *cl,
+		       const struct hfsd_member_pass *p, uint64_t req_id);
+/* Every media extent lies inside one device in service whose descriptor
+ * cl holds for the protection: 0, else -EIO. */
+int hfsd_members_check(struct hfsd_ctl *c, struct hfsd_client *cl,
+		       const struct hfsd_member_pass *p,
+		       const struct hfs_lease_extent *ext, uint32_t n);
+
 struct hfsd_lease *hfsd_lease_find_locked(struct hfsd_ctl *c, uint64_t id);
 /* Every lease in id order: first, then next. */
 struct hfsd_lease *hfsd_lease_first_locked(struct hfsd_ctl *c);

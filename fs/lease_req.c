@@ -106,15 +106,14 @@ void hfsd_on_hello(struct hfsd_ctl *c, struct hfsd_client *cl,
 		hfsd_lease_client_gone(c, cl);
 		return;
 	}
-	if (hfs_region_nmembers(c->d->rg) > 1) {
-		/* A client maps the region fd it is given at extent offsets;
-		 * on a volume of several devices those offsets name other
-		 * devices' memory.  Until leases carry the member (issue:
-		 * several devices, DAX leases across members), the data path
-		 * and mappings of such a volume go through FUSE. */
+	if (hfsd_members_multi(c) && !(m->flags & HFS_HELLO_MEMBERS)) {
+		/* it would map every extent from one descriptor: on a volume
+		 * of several devices that is other devices' memory */
+		hfsd_log(LOG_NOTICE, "control: pid %d refused: its HELLO does "
+			 "not handle volumes of several devices", (int)cl->pid);
 		hfsd_ctl_send_error(c, cl, m->h.id, EOPNOTSUPP,
-				    "DAX leases on a volume of several devices "
-				    "are not supported yet");
+				    "client cannot map a volume of several "
+				    "devices (no HFS_HELLO_MEMBERS); update it");
 		cl->closing = true;
 		shutdown(cl->fd, SHUT_RD);
 		hfsd_lease_client_gone(c, cl);
@@ -132,6 +131,7 @@ void hfsd_on_hello(struct hfsd_ctl *c, struct hfsd_client *cl,
 	r.client_id = cl->client_id;
 	r.dslot_off = c->dslot_count ? c->dslot_off : 0;
 	r.dslot_count = c->dslot_count;
+	r.nmembers = hfsd_members_multi(c) ? hfs_region_nmembers(c->d->rg) : 0;
 	hfsd_ctl_send(c, cl, &r, sizeof(r), c->coh ? hfsd_coh_fd(c->coh) : -1);
 }
 
@@ -244,6 +244,8 @@ struct grant_ctx {
 	uint64_t id;
 	uint32_t coh_slot;
 	uint32_t dslot;
+	struct hfsd_member_pass *mp; /* a volume of several devices: the
+					devices the grant may map */
 };
 
 /* Under the volume lock: the lease exists before anyone can free its
@@ -258,6 +260,12 @@ static int grant_publish(void *ctx, const struct hfs_lease_extent *ext,
 	for (uint32_t i = 0; g->noholes && i < n; i++)
 		if (ext[i].flags & HFS_LEXT_HOLE)
 			return -ENODATA;
+	if (g->mp) {
+		int e = hfsd_members_check(c, g->cl, g->mp, ext, n);
+
+		if (e)
+			return e;
+	}
 	l = calloc(1, sizeof(*l));
 
 	if (!l || !(l->ext = malloc((n ? n : 1) * sizeof(*ext)))) {
@@ -375,9 +383,10 @@ void hfsd_on_lease_req(struct hfsd_ctl *c, struct hfsd_client *cl,
 	const struct hfs_msg_lease_req *m = msg;
 	uint32_t prot = m->prot & HFS_PROT_WRITE ? HFS_PROT_READ | HFS_PROT_WRITE
 						 : HFS_PROT_READ;
+	struct hfsd_member_pass mp = { 0 };
 	struct grant_ctx g = { c, m->flags & HFS_LEASE_NOALLOC, cl, 0,
 			       m->offset, m->length, prot, 0, HFS_COH_NONE,
-			       HFS_DSLOT_NONE };
+			       HFS_DSLOT_NONE, NULL };
 	bool alloc = (prot & HFS_PROT_WRITE) &&
 		     !(m->flags & HFS_LEASE_NOALLOC);
 	struct hfs_msg_lease_ok *r;
@@ -402,8 +411,13 @@ void hfsd_on_lease_req(struct hfsd_ctl *c, struct hfsd_client *cl,
 	hfsd_lease_grant_begin();
 	/* a write lease allocates its holes: as the client, for the reserve */
 	hfs_vol_set_caller(cl->uid == 0);
-	if (!err)
+	if (!err && hfsd_members_multi(c)) {
+		/* one descriptor per device, in MEMBER messages */
+		err = -hfsd_members_open(c, cl, prot & HFS_PROT_WRITE, &mp);
+		g.mp = &mp;
+	} else if (!err) {
 		err = -client_region(c, cl, prot & HFS_PROT_WRITE, &pass);
+	}
 	if (!err && (m->flags & HFS_LEASE_DATAPATH))
 		err = -datapath_grant(c, &g, m->flags);
 	/* Writes served directly never reach a FUSE handler: what a write
@@ -435,16 +449,21 @@ void hfsd_on_lease_req(struct hfsd_ctl *c, struct hfsd_client *cl,
 					cl->region_fd[i] = -1;
 			close(pass);
 		}
+		hfsd_members_undo(cl, &mp);
 		free(r);
 		hfsd_ctl_send_error(c, cl, m->h.id, err,
 				    err == EINVAL ? "range not alloc_unit aligned "
 				    "or beyond the end of the file"
 				    : err == E2BIG ? "too many extents"
 				    : err == ENODATA ? "range has holes"
+				    : err == EIO && g.mp ? "data on a lost device "
+				    "(or the file failed)"
 				    : strerror(err));
 		return;
 	}
 	rlen = lease_ok(r, m->h.id, &g, n);
+	/* the devices first: the client maps the LEASE_OK from them */
+	hfsd_members_send(c, cl, &mp, m->h.id);
 	/* holes of other leases got our blocks: they remap first */
 	if (hfsd_lease_grant_defer(c, cl, r, rlen, pass))
 		return;
@@ -580,15 +599,25 @@ void hfsd_on_poison(struct hfsd_ctl *c, struct hfsd_client *cl,
 	uint64_t end = r->offset + len, ms = 0, me = 0, missed;
 	const char *why = NULL;
 	bool maps = false;
+	int dev = 0;
 
 	(void)fd;
 	if (!poison_allowed(cl))
 		why = "faster than the daemon takes reports";
 	else if (r->offset >= c->region_size || end < r->offset)
 		why = "outside the region";
+	else if ((dev = hfs_region_member_of(c->d->rg, r->offset)) < 0)
+		why = "between the volume's devices";
 	if (!why) {
+		uint64_t dend = hfs_region_member_off(c->d->rg, (unsigned)dev) +
+				hfs_region_member_size(c->d->rg, (unsigned)dev);
+
 		if (end > c->region_size)
 			end = c->region_size;
+		/* a report is about one device: never past its end (on one
+		 * device this is the region's end) */
+		if (end > dend)
+			end = dend;
 		pthread_mutex_lock(&c->lock);
 		maps = hfsd_lease_client_maps_locked(c, cl, r->offset, end,
 						     &ms, &me);

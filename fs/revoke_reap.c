@@ -31,6 +31,7 @@
  * and happens only after a missed deadline or a vanished holder.
  */
 #include "revoke_i.h"
+#include "lease_i.h"
 #include "revoke.h"
 
 #include <errno.h>
@@ -185,29 +186,43 @@ static unsigned kill_holders(struct hfsd_ctl *c, struct hfsd_reap *r,
 	return nk;
 }
 
-/* The key of cl: its socket's peer, its region descriptions (taken over
- * from cl: they must outlive it), the region and j's range. */
+/* The key of cl: its socket's peer, its descriptions of the device j's
+ * range lies on (taken over from cl: they must outlive it), that device
+ * and j's range in its own offsets (what /proc/PID/maps shows of a
+ * mapping of it).  On one device the device is the region. */
 static int add_key(struct hfsd_ctl *c, struct hfsd_reap *r,
 		   struct hfsd_job *j, struct hfsd_client *cl)
 {
+	const struct hfs_region *rg = c->d->rg, *dev;
+	bool ranged = j->kind == HFSD_JOB_REVOKE && j->rs < j->re;
+	int mi = ranged ? hfs_region_member_of(rg, j->rs) : 0;
+	uint64_t base, end;
 	struct hfsd_holder_key *k;
 	struct stat st;
+	int *fds;
 
+	if (mi < 0 || !(dev = hfs_region_member(rg, (unsigned)mi)))
+		mi = 0, dev = rg;
+	base = hfs_region_member_off(rg, (unsigned)mi);
+	end = base + hfs_region_member_size(rg, (unsigned)mi);
 	if (hfs_grow(&r->keys, &r->capkeys, r->nkeys + 1, sizeof(*r->keys)))
 		return -ENOMEM;
 	k = &r->keys[r->nkeys++];
 	memset(k, 0, sizeof(*k));
 	k->sock_peer = hfsd_unix_peer_ino(cl->fd);
+	fds = hfsd_member_fds(cl, (unsigned)mi);
 	for (int i = 0; i < 2; i++) {
-		k->region_fd[i] = cl->region_fd[i];
-		cl->region_fd[i] = -1;
+		k->region_fd[i] = fds[i];
+		fds[i] = -1;
 	}
-	if (fstat(c->d->rg->fd, &st) == 0) {
+	if (fstat(mi == 0 ? rg->fd : dev->fd, &st) == 0) {
 		k->region_dev = st.st_dev;
 		k->region_ino = st.st_ino;
 	}
-	k->rs = j->kind == HFSD_JOB_REVOKE ? j->rs : 0;
-	k->re = j->kind == HFSD_JOB_REVOKE ? j->re : 0;
+	if (ranged && j->rs >= base) {
+		k->rs = j->rs - base;
+		k->re = (j->re < end ? j->re : end) - base;
+	}
 	return 0;
 }
 

@@ -54,6 +54,9 @@ enum hfs_msg_type {
 	HFS_MSG_OFFLINE_NOTICE = 15, /* d->c: hfs_msg_offline_notice (only
 					to clients whose HELLO set
 					HFS_HELLO_NOTICE) */
+	HFS_MSG_MEMBER = 16,      /* d->c: hfs_msg_member + that device's fd
+				     (volumes of several devices only;
+				     before the LEASE_OK that needs it) */
 	/* Administration (holdfsctl; uid 0 only; no HELLO needed). */
 	HFS_MSG_ADMIN_LEASES = 100,  /* c->d: hfs_msg_hdr only */
 	HFS_MSG_ADMIN_HOLDERS = 101, /* c->d: hfs_msg_range (region range;
@@ -92,7 +95,11 @@ static_assert(sizeof(struct hfs_msg_hello) == 32, "hello");
 #define HFS_HELLO_NOTICE 0x1u /* the client handles OFFLINE_NOTICE; a
 				 client without it only ever sees the
 				 REVOKE of a planned removal */
-#define HFS_HELLO_FLAGS HFS_HELLO_NOTICE
+#define HFS_HELLO_MEMBERS 0x2u /* the client maps each extent from the
+				  device it lies on (HFS_MSG_MEMBER); a
+				  volume of several devices refuses a
+				  HELLO without it (EOPNOTSUPP) */
+#define HFS_HELLO_FLAGS (HFS_HELLO_NOTICE | HFS_HELLO_MEMBERS)
 
 struct hfs_msg_hello_ok {
 	struct hfs_msg_hdr h;
@@ -107,7 +114,11 @@ struct hfs_msg_hello_ok {
 	uint64_t dslot_off;      /* 64 region offset of the data-path slot
 				    area (format.h struct hfs_dslot) */
 	uint32_t dslot_count;    /* 72 slots in it; 0: no data path */
-	uint32_t pad;            /* 76 */
+	uint32_t nmembers;       /* 76 0: one device (extents name offsets
+				    of the region fd); 2..HFS_MEMBERS_MAX:
+				    a volume of several devices, each
+				    extent mapped from the device whose
+				    HFS_MSG_MEMBER span holds it */
 };
 static_assert(sizeof(struct hfs_msg_hello_ok) == 80, "hello_ok");
 
@@ -300,6 +311,24 @@ struct hfs_msg_offline_notice {
 };
 static_assert(sizeof(struct hfs_msg_offline_notice) == 32, "notice");
 
+/* MEMBER (volumes of several devices): one device of the volume and,
+ * as SCM_RIGHTS, a descriptor of it opened for prot.  Sent before the
+ * LEASE_OK of the client's first lease that needs prot, once for every
+ * device in service then (never for a lost or retired one; device 0
+ * included, its descriptor also maps the data-path slot area).  The
+ * extents of leases and REMAPs keep naming volume offsets: a client maps
+ * volume bytes [base, base + size) from this descriptor at offset
+ * (volume offset - base).  An extent outside every span the client was
+ * sent is the daemon's error (the client treats it as lost). */
+struct hfs_msg_member {
+	struct hfs_msg_hdr h; /*  0 id: the LEASE_REQ's */
+	uint32_t index;       /* 24 < HELLO_OK nmembers */
+	uint32_t prot;        /* 28 HFS_PROT_READ, or READ|WRITE */
+	uint64_t base;        /* 32 volume offset of its first byte */
+	uint64_t size;        /* 40 bytes, > 0 */
+};
+static_assert(sizeof(struct hfs_msg_member) == 48, "member");
+
 /* ADMIN_OFFLINE: planned removal.  Replied to with ADMIN_REPLY (the
  * report, JSON) once the leases are gone, in-flight I/O drained and the
  * region synced; then the daemon unmounts and exits 0. */
@@ -367,6 +396,7 @@ static_assert(sizeof(struct hfs_msg_admin_reply) == 32, "admin_reply");
 	X(HFS_MSG_PERSISTED_OK, HFS_TO_CLIENT, struct hfs_msg_lease_ref)    \
 	X(HFS_MSG_OFFLINE_NOTICE, HFS_TO_CLIENT,                            \
 	  struct hfs_msg_offline_notice)                                    \
+	X(HFS_MSG_MEMBER, HFS_TO_CLIENT, struct hfs_msg_member)             \
 	X(HFS_MSG_ADMIN_LEASES, HFS_TO_DAEMON, struct hfs_msg_hdr)          \
 	X(HFS_MSG_ADMIN_HOLDERS, HFS_TO_DAEMON, struct hfs_msg_range)       \
 	X(HFS_MSG_ADMIN_REPLY, HFS_TO_CLIENT, struct hfs_msg_admin_reply)   \

@@ -7,6 +7,10 @@
  *   rawclient lease FILE OFF LEN r|w [--open ro|rw|wo|rwa] [--hold-ms N]
  *             [--noack] [--fill BYTE [--persist]] [--expect BYTE]
  *             [--ready PATH] [--go PATH (fill once PATH exists)]
+ *             [--members (HELLO says HFS_HELLO_MEMBERS; MEMBER messages
+ *              printed "MEMBER index=I base=B size=S prot=P fd=yes|no")]
+ *             [--poison OFF (after LEASE_OK: a POISON of region offset
+ *              OFF, length 0)]
  *   rawclient bad FILE KIND
  *
  * Prints one line per event ("HELLO_OK ...", "LEASE_OK id=...",
@@ -112,6 +116,7 @@ static ssize_t recv_msg(int s, void *buf, size_t cap, int *fd, int ms)
 }
 
 static uint8_t rbuf[HFS_MSG_MAX];
+static uint32_t hello_flags;
 
 static int hello(int s, bool quiet)
 {
@@ -122,6 +127,7 @@ static int hello(int s, bool quiet)
 
 	hdr(&m.h, HFS_MSG_HELLO, sizeof(m));
 	m.pid = (uint32_t)getpid();
+	m.flags = hello_flags;
 	send_fd(s, &m, sizeof(m), -1);
 	n = recv_msg(s, rbuf, sizeof(rbuf), &fd, 5000);
 	if (n <= 0) {
@@ -156,6 +162,8 @@ static int cmd_lease(int argc, char **argv)
 	bool w = argv[5][0] == 'w', noack = false, persist = false;
 	int hold_ms = 0, fill = -1, expect = -1, s, ffd, rfd = -1, oflags;
 	int extra = 0; /* more leases: the next ranges of the same length */
+	uint64_t poison = 0;
+	bool do_poison = false;
 	struct hfs_msg_lease_req q = { 0 };
 	struct hfs_msg_lease_ok *r = (void *)rbuf;
 	uint8_t *map = NULL;
@@ -181,6 +189,10 @@ static int cmd_lease(int argc, char **argv)
 			ready = argv[++i];
 		else if (!strcmp(argv[i], "--extra") && i + 1 < argc)
 			extra = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--members"))
+			hello_flags |= HFS_HELLO_MEMBERS;
+		else if (!strcmp(argv[i], "--poison") && i + 1 < argc)
+			poison = strtoull(argv[++i], NULL, 0), do_poison = true;
 	}
 	oflags = w ? O_RDWR : O_RDONLY;
 	if (open_mode)
@@ -203,6 +215,17 @@ static int cmd_lease(int argc, char **argv)
 	send_fd(s, &q, sizeof(q), ffd);
 	close(ffd);
 	n = recv_msg(s, rbuf, sizeof(rbuf), &rfd, 10000);
+	while (n > 0 && r->h.type == HFS_MSG_MEMBER) {
+		const struct hfs_msg_member *mm = (void *)rbuf;
+
+		printf("MEMBER index=%u base=%llu size=%llu prot=%u fd=%s\n",
+		       mm->index, (unsigned long long)mm->base,
+		       (unsigned long long)mm->size, mm->prot,
+		       rfd >= 0 ? "yes" : "no");
+		if (rfd >= 0)
+			close(rfd);
+		n = recv_msg(s, rbuf, sizeof(rbuf), &rfd, 10000);
+	}
 	if (n <= 0) {
 		printf("CLOSED\n");
 		return 1;
@@ -251,6 +274,16 @@ static int cmd_lease(int argc, char **argv)
 		}
 		if (extra)
 			printf("EXTRA_OK %d\n", extra);
+		if (do_poison) {
+			struct hfs_msg_range pm = { 0 };
+
+			hdr(&pm.h, HFS_MSG_POISON, sizeof(pm));
+			pm.lease_id = lease;
+			pm.offset = poison;
+			send_fd(s, &pm, sizeof(pm), -1);
+			printf("POISON_SENT %llu\n", (unsigned long long)poison);
+			fflush(stdout);
+		}
 		/* map the first extent and touch it */
 		if (rfd >= 0 && r->nextents && !(e[0].flags & HFS_LEXT_HOLE)) {
 			map_len = e[0].len;

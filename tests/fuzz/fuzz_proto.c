@@ -54,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case HFS_MSG_ERROR: case HFS_MSG_RELEASE_OK:
 		case HFS_MSG_REVOKE: case HFS_MSG_REMAP:
 		case HFS_MSG_PERSISTED_OK: case HFS_MSG_ADMIN_REPLY:
-		case HFS_MSG_OFFLINE_NOTICE:
+		case HFS_MSG_OFFLINE_NOTICE: case HFS_MSG_MEMBER:
 			abort();
 		}
 		if (t == HFS_MSG_HELLO) {

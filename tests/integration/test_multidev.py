@@ -209,25 +209,302 @@ def test_device_table_damage_is_repaired_from_its_copy():
         vol.fs.unmount()
 
 
-def test_dax_leases_are_refused_and_io_still_works():
-    """Until leases carry the device, a DAX client's HELLO is refused on
-    a volume of several devices; a program under the preload shim still
-    reads and writes through FUSE."""
-    lib = H.preload_lib()
-    H.require(os.path.exists(lib), 'preload shim not built (%s)' % lib)
-    with Volume(2) as vol:
+# ------------------------------------------------- DAX leases over devices
+
+def _dax_modules():
+    """The dax_client driver (tests/dax/client), the shim's dp_client
+    driver (tests/datapath) and the raw protocol client (tests/dax)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for d in (os.path.join(here, '..', 'dax', 'client'), os.path.join(here, '..', 'failure'),
+              os.path.join(here, '..', 'datapath'), os.path.join(here, '..', 'dax')):
+        if d not in sys.path:
+            sys.path.insert(0, d)
+    import test_client as TC
+    import test_direct as TD
+    import test_dax as TX
+    return TC, TD, TX
+
+
+def _three_files(vol):
+    """On a volume of two 32 MiB devices: 'a' on device 0 only, 'b' on
+    device 1 only, 'spill' over both (bigger than what is left on its
+    device).  Returns {path: bytes}; every file's content is its own."""
+    files = {}
+    for name in ('a', 'b'):
+        p = vol.fs.path(name)
+        files[p] = os.urandom(2 * MiB)
+        H.write_file(p, files[p])
+    on = {p: [d for d, c in enumerate(blocks_by_device(vol, p)) if c] for p in files}
+    check_eq(sorted(on.values()), [[0], [1]], 'a and b each on a device of their own')
+    if on[vol.fs.path('a')] != [0]:   # name them by where they are
+        os.rename(vol.fs.path('a'), vol.fs.path('t'))
+        os.rename(vol.fs.path('b'), vol.fs.path('a'))
+        os.rename(vol.fs.path('t'), vol.fs.path('b'))
+        files = {vol.fs.path('a'): files[vol.fs.path('b')],
+                 vol.fs.path('b'): files[vol.fs.path('a')]}
+    p = vol.fs.path('spill')
+    files[p] = os.urandom(36 * MiB)
+    H.write_file(p, files[p])
+    counts = blocks_by_device(vol, p)
+    check(counts[0] and counts[1], 'the 36 MiB file spills over both devices: %s' % counts)
+    return files
+
+
+def _extents(TX, path, length):
+    """[(file_off, len, volume offset)] of path's blocks, from a raw
+    lease (which says --members: the volume has several devices)."""
+    out, p = TX.rc('lease', path, 0, length, 'r', '--members')
+    ok = [l for l in out if l.startswith('LEASE_OK')]
+    check(ok, 'raw lease of %s: %r %r' % (path, out, p.stderr))
+    ext = []
+    for x in ok[0].split()[5:]:
+        f, rest = x.split('+')
+        ln, reg = rest.split('@')
+        ext.append((int(f, 16), int(ln, 16), int(reg.rstrip('(hole)'), 16)))
+    return ext
+
+
+def _device_of(vol, off):
+    for d in vol.devices(vol.fs.mnt):
+        if d['state'] != 'lost' and 0 <= off - d['base'] < d['size']:
+            return d['device']
+    return -1
+
+
+def _crc(data):
+    import zlib
+    return '%08x' % zlib.crc32(data)
+
+
+def _direct_reads(d, data, what, off=0):
+    """dp_client d (a file open) reads data at off, 8 MiB at a time (its
+    buffer is 16 MiB), each piece CRC-checked."""
+    step = 8 * MiB
+    for i in range(0, len(data), step):
+        piece = data[i:i + step]
+        check_eq(d.ok('pread %d %d' % (off + i, len(piece)))['crc'], _crc(piece),
+                 '%s: direct read of [%d, +%d)' % (what, off + i, len(piece)))
+
+
+def test_dax_leases_map_each_extent_from_its_device():
+    """A volume of two devices: a file on device 0, one on device 1 and
+    one spilled over both are mapped by libholdfs clients (every extent
+    from the device it lies on: each file's own bytes come back through
+    its mapping, CRC-checked whole), stores through each mapping land on
+    the right device (read back through POSIX) and POSIX writes show in
+    the mappings; the preload shim's direct data path reads and writes
+    them (its counters say it served the calls), and an extend lease
+    whose new blocks land on the other device works too."""
+    TC, TD, TX = _dax_modules()
+    with Volume(2, size='32M') as vol:
+        vol.mount()
+        files = _three_files(vol)
+        for p, data in files.items():
+            with TC.Client() as c:
+                c.ok('map %s 0 %d rw' % (p, len(data)))
+                check_eq(c.ok('crc 0 %d' % len(data)), 'crc=' + _crc(data),
+                         '%s read through its mapping' % p)
+                for i, (fo, ln, reg) in enumerate(_extents(TX, p, len(data))):
+                    dev = _device_of(vol, reg)
+                    check(dev in (0, 1), '%s extent at volume offset %#x is on a device'
+                          % (p, reg))
+                    byte = 0x41 + 16 * dev + i % 16
+                    c.ok('fill %d 4096 %d' % (fo, byte))
+                    c.ok('persist %d 4096' % fo)
+                    with open(p, 'rb') as f:
+                        f.seek(fo)
+                        check_eq(f.read(4096), bytes([byte]) * 4096,
+                                 '%s: a store through the mapping on device %d, read '
+                                 'through POSIX' % (p, dev))
+                    with open(p, 'r+b') as f:
+                        f.seek(fo + ln - 4096)
+                        f.write(b'posix%d' % dev)
+                    check_eq(c.ok('read %d 6' % (fo + ln - 4096)), (b'posix%d' % dev).hex(),
+                             '%s: a POSIX write on device %d seen through the mapping'
+                             % (p, dev))
+        # a read lease over a hole that gets blocks: the REMAP's extents
+        # are mapped from their device (device 1, the emptier one now)
+        h = vol.fs.path('holey')
+        with open(h, 'wb') as f:
+            f.truncate(4 * MiB)
+        with TC.Client() as c:
+            c.ok('map %s 0 %d r' % (h, 4 * MiB))
+            with open(h, 'r+b') as f:
+                f.seek(MiB)
+                f.write(b'remapped' * 512)
+            check_eq(c.ok('read %d 8' % MiB), b'remapped'.hex(),
+                     'a hole filled by write(2), seen through the read mapping')
+            check_eq(c.ok('crc %d 4096' % MiB), 'crc=' + _crc(b'remapped' * 512),
+                     'the remapped block, whole')
+        check_eq(blocks_by_device(vol, h), [0, 1], 'the filled block is on device 1')
+        # the shim's direct path on the same files
+        stats = os.path.join(vol.fs.tmpdir, 'dpstats.jsonl')
+        for p in files:
+            with open(p, 'rb') as f:
+                files[p] = f.read()
+        with TD.Client(stats=stats) as d:
+            for p, data in files.items():
+                d.ok('open %s rw' % p)
+                _direct_reads(d, data, '%s read by the direct path' % p)
+                d.ok('pwrite %d 8192 0x5a' % (len(data) - 8192))
+                d.ok('close')
+        for p, data in files.items():
+            files[p] = data[:-8192] + b'\x5a' * 8192
+            with open(p, 'rb') as f:
+                check(f.read() == files[p], '%s after a direct write at its end' % p)
+        # device 0 is nearly full now: extending 'a' puts blocks on device 1
+        a = vol.fs.path('a')
+        free0 = vol.devices(vol.fs.mnt)[0]['free_blocks'] * 4096
+        grow = free0 + 4 * MiB
+        with TD.Client(stats=stats) as d:
+            d.ok('open %s rw' % a)
+            d.ok('pwrite %d %d 0x77' % (2 * MiB, grow))
+            _direct_reads(d, b'\x77' * grow, 'the extension', 2 * MiB)
+            d.ok('close')
+        counts = blocks_by_device(vol, a)
+        check(counts[0] and counts[1], 'a grew onto device 1: %s' % counts)
+        st = TD.stats_of(stats)
+        check(st.get('reads', 0) >= 4 and st.get('writes', 0) >= 4,
+              'the direct path served the reads and writes: %r' % st)
+        check(st.get('reservations', 0) >= 1 and st.get('eio', 0) == 0,
+              'an extend lease (a reservation past EOF) was taken, no EIO: %r' % st)
+        with open(a, 'rb') as f:
+            got = f.read()
+        check(got == files[a] + b'\x77' * grow, 'a after growing over two devices')
+        with TC.Client() as c:
+            c.ok('map %s 0 %d r' % (a, len(got)))
+            check_eq(c.ok('crc 0 %d' % len(got)), 'crc=' + _crc(got),
+                     'a mapped whole over both devices')
+        vol.fs.unmount()
+        vol.fsck_clean('after DAX and direct I/O over two devices')
+
+
+def test_dax_hello_members_on_several_devices():
+    """On a volume of several devices a client that does not say it maps
+    per device (HFS_HELLO_MEMBERS) is refused at HELLO with EOPNOTSUPP and
+    a reason; one that does gets a MEMBER (span and descriptor) per device
+    before its first LEASE_OK, and LEASE_OK carries no region descriptor."""
+    TC, TD, TX = _dax_modules()
+    with Volume(2, size='32M') as vol:
         vol.mount()
         p = vol.fs.path('f')
-        s = write_random(p, 2 * MiB)
-        r = H.run(['sh', '-c', 'cat "$1" | sha256sum && cp "$1" "$1.copy"', 'sh', p],
-                  timeout=60)
-        r2 = H.subprocess.run(['sh', '-c', 'sha256sum < "$1"; cp "$1" "$1.shim"', 'sh', p],
-                              env=H.shim_env({'HOLDFS_LOG': '1'}), capture_output=True,
-                              text=True, timeout=60)
-        check(r2.returncode == 0 and s in r2.stdout,
-              'under the shim: exit %d, %r %r' % (r2.returncode, r2.stdout, r2.stderr[-800:]))
-        check_eq(sha(p + '.shim'), s, 'a copy made under the shim')
-        check(r.returncode == 0, 'plain cat and cp work')
+        H.write_file(p, os.urandom(MiB))
+        out, _ = TX.rc('hello', p)
+        check(any(l.startswith('ERROR errno=%d' % H.errno.EOPNOTSUPP) and 'HFS_HELLO_MEMBERS' in l
+                  for l in out), 'a client without HFS_HELLO_MEMBERS: %r' % out)
+        out, pr = TX.rc('lease', p, 0, MiB, 'w', '--members')
+        devs = vol.devices(vol.fs.mnt)
+        want = ['MEMBER index=%d base=%d size=%d prot=3 fd=yes' % (d['device'], d['base'], d['size'])
+                for d in devs]
+        check_eq([l for l in out if l.startswith('MEMBER')], want, 'MEMBER messages (%s)' % pr.stderr)
+        check(any(l.startswith('LEASE_OK') and 'fd=no' in l for l in out),
+              'LEASE_OK after the MEMBERs, without a region fd: %r' % out)
+        vol.fs.unmount()
+
+
+def test_losing_a_device_revokes_exactly_its_leases():
+    """Device 1 lost under mapped files: the leases with extents on it are
+    revoked (FAILURE; touching those pages raises SIGBUS like a revoked
+    range on one device), the client of the file on device 0 keeps its
+    mapping and keeps working byte for byte, direct reads of the lost
+    file fail EIO, and a new lease over data on the lost device is
+    refused EIO while one on device 0 is granted."""
+    TC, TD, TX = _dax_modules()
+    with Volume(2, size='32M') as vol:
+        vol.mount()
+        files = _three_files(vol)
+        a, b, sp = vol.fs.path('a'), vol.fs.path('b'), vol.fs.path('spill')
+        spill_ext = [(fo, ln, _device_of(vol, reg)) for fo, ln, reg in
+                     _extents(TX, sp, len(files[sp]))]
+        on1 = [fo for fo, ln, dev in spill_ext if dev == 1][0]
+        on0 = [fo for fo, ln, dev in spill_ext if dev == 0][0]
+        stats = os.path.join(vol.fs.tmpdir, 'dpstats.jsonl')
+        cs = {p: TC.Client() for p in files}
+        da, db = TD.Client(stats=stats), TD.Client(stats=stats)
+        try:
+            for p, c in cs.items():
+                c.ok('map %s 0 %d rw' % (p, len(files[p])))
+            da.ok('open %s rw' % a)
+            db.ok('open %s r' % b)
+            check_eq(da.ok('pread 0 %d' % len(files[a]))['crc'], _crc(files[a]), 'a, direct')
+            check_eq(db.ok('pread 0 %d' % len(files[b]))['crc'], _crc(files[b]), 'b, direct')
+            os.truncate(vol.members[0], MiB)
+            _wait_lost(vol, 1)
+            # b: all of it was on device 1
+            ans = cs[b].cmd('crc 0 %d' % len(files[b]))
+            check(ans.startswith('ok sigbus') and 'revoked=1' in ans and 'reason=2' in ans,
+                  'the mapping of b (device 1) is revoked for FAILURE: %r' % ans)
+            check(int(cs[b].fields('events')['n']) >= 1, 'b\'s revoke handler ran')
+            # spill: its part on device 1 is revoked
+            ans = cs[sp].cmd('touch %d' % on1)
+            check(ans.startswith('ok sigbus') and 'revoked=1' in ans,
+                  'the spilled file\'s page on device 1 is revoked: %r' % ans)
+            check(int(cs[sp].fields('events')['n']) >= 1, 'spill\'s revoke handler ran')
+            # a: untouched, byte for byte, and writable
+            check_eq(cs[a].fields('events')['n'], '0', 'no revoke event for a (device 0)')
+            check_eq(cs[a].ok('crc 0 %d' % len(files[a])), 'crc=' + _crc(files[a]),
+                     'a through its mapping after device 1 was lost')
+            cs[a].ok('fill 0 4096 99')
+            cs[a].ok('persist 0 4096')
+            with open(a, 'rb') as f:
+                check_eq(f.read(4096), b'c' * 4096, 'a store to a after the loss')
+            check_eq(da.ok('pread 4096 %d' % (len(files[a]) - 4096))['crc'],
+                     _crc(files[a][4096:]), 'a, direct, after the loss')
+            check_eq(db.err_of('pread 0 4096'), H.errno.EIO, 'b, direct, after the loss')
+            # new leases
+            with TC.Client() as c:
+                check_eq(c.cmd('map %s 0 %d r' % (b, len(files[b]))).split()[:2], ['err', str(H.errno.EIO)],
+                         'a new lease over b (lost device)')
+                check_eq(c.cmd('map %s %d 4096 r' % (sp, on1)).split()[:2], ['err', str(H.errno.EIO)],
+                         'a new lease over the spilled file\'s page on the lost device')
+            with TC.Client() as c:
+                c.ok('map %s 0 %d r' % (a, len(files[a])))
+            out, _ = TX.rc('lease', sp, on0, 4096, 'r', '--members')
+            check(not any(l.startswith('MEMBER index=1') for l in out),
+                  'no descriptor of the lost device is handed out: %r' % out)
+        finally:
+            for c in list(cs.values()) + [da, db]:
+                c.close()
+        vol.fs.unmount()
+
+
+def test_poison_reports_are_checked_against_the_right_device():
+    """POISON on a volume of several devices: a report of bytes the
+    client does not map (another file's block on device 1) or of the
+    unmapped gap between devices is ignored; libholdfs's report of a
+    machine check on a page of device 1 names that page's volume offset
+    (the device's base plus its offset there); nothing is lost on a
+    report the daemon's own read does not confirm."""
+    TC, TD, TX = _dax_modules()
+    import test_failure as TF
+    with Volume(2, size='32M') as vol:
+        vol.mount()
+        files = _three_files(vol)
+        a, b = vol.fs.path('a'), vol.fs.path('b')
+        breg = _extents(TX, b, len(files[b]))[0][2]
+        devs = vol.devices(vol.fs.mnt)
+        gap = devs[0]['base'] + devs[0]['size'] + 64 * 4096
+        check(gap < devs[1]['base'], 'a gap between the devices')
+        TX.rc('lease', a, 0, 4096, 'r', '--members', '--poison', breg + 8192,
+              '--hold-ms', 300)
+        TX.rc('lease', a, 0, 4096, 'r', '--members', '--poison', gap, '--hold-ms', 300)
+        log = vol.fs.daemon_log()
+        # (refusals are logged once per 10 s: the first one shows)
+        check('poison at region offset %d (+0), a range it does not map; ignored' % (breg + 8192)
+              in log, 'a forged report of device 1 bytes is ignored: %s' % log[-1500:])
+        check('to be confirmed' not in log, 'no forged report was taken: %s' % log[-1500:])
+        check_eq([e for e in _status(vol)['events'] if e['source'] == 'client poison'], [],
+                 'no failure event from the forged reports')
+        r = TF.poison_prog('--handler', '--code', 'ar', '--off', 8192, '--wait-ms', 1000,
+                           b, 65536)
+        check_eq(r.returncode, 0, 'poison_prog exit (%s)' % r.stderr)
+        check('reports poison at region offset %d (+4096); to be confirmed' % (breg + 8192)
+              in vol.fs.daemon_log(),
+              'libholdfs reports the volume offset of the page on device 1: %s'
+              % vol.fs.daemon_log()[-1500:])
+        for p, data in files.items():
+            check_eq(sha(p), hashlib.sha256(data).hexdigest(), '%s intact' % p)
+        check_eq(_status(vol)['state'], 'ok', 'nothing lost')
         vol.fs.unmount()
 
 
@@ -562,6 +839,7 @@ def test_losing_a_device_under_a_writer_allocating_there():
         grow = [p for p, (_, d) in files.items() if d == [1]][0]
         stop = threading.Event()
         errors = []
+        done = [0]
 
         def writer():
             off = os.path.getsize(grow)
@@ -574,22 +852,39 @@ def test_losing_a_device_under_a_writer_allocating_there():
                     finally:
                         os.close(fd)
                     off += 1 << 20
+                    done[0] += 1
                 except OSError as e:
                     errors.append(e.errno)
                     H.time.sleep(0.01)
+
+        def wait_for(what, cond):
+            # a deadline only: no bound on the machine's speed
+            end = H.time.monotonic() + 30
+            while not cond():
+                check(H.time.monotonic() < end and t.is_alive(),
+                      'the writer %s within 30 s' % what)
+                H.time.sleep(0.01)
         t = threading.Thread(target=writer)
         t.start()
         try:
-            H.time.sleep(0.3)
+            wait_for('grew the file by 8 MiB', lambda: done[0] >= 8)
             os.truncate(vol.members[0], 0)
             _wait_lost(vol, 1)
-            H.time.sleep(0.3)
+            # the write that meets the lost device fails; the ones after
+            # go to device 0 (not enough of them to fill it: 237 MiB)
+            at = done[0]
+            wait_for('went on after the loss', lambda: errors or done[0] > at + 150)
         finally:
             stop.set()
             t.join(30)
-        check_eq(_status(vol)['state'], 'degraded', 'state after the loss under a writer')
-        check(errors and set(errors) <= {H.errno.EIO}, 'the writer saw EIO only: %r'
+        # Whether a write is in flight at the instant of the loss is the
+        # machine's timing (about 2 runs in 3 here): such a write fails
+        # with EIO and is undone (before that fix it shut the whole volume
+        # down: state 'failed' below); never any other error.
+        H.note('writer: %d writes ok, errors %r' % (done[0], errors))
+        check(set(errors) <= {H.errno.EIO}, 'the writer saw EIO only: %r'
               % sorted(set(errors)))
+        check_eq(_status(vol)['state'], 'degraded', 'state after the loss under a writer')
         files.pop(grow)
         _check_after_loss(vol, files, 1, 'after the loss under a writer')
         write_random(vol.fs.path('after'), MiB)

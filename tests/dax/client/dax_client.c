@@ -8,6 +8,8 @@
  *   fill OFF LEN BYTE       memset at file offset OFF (a store)
  *   persist OFF LEN         holdfs_persist
  *   read OFF LEN            hex of the bytes at file offset OFF
+ *   crc OFF LEN             zlib's CRC-32 of the mapped bytes, catching
+ *                           SIGBUS: "ok crc=XXXXXXXX" or the touch answer
  *   touch OFF               load one byte, catching SIGBUS:
  *                           "ok sigbus code=C lsb=L addr=0|1 off=O
  *                            revoked=R reason=N path=P" or "ok byte XX"
@@ -125,6 +127,44 @@ static int touch(uint64_t off, int store, int byte)
 	return 0;
 }
 
+/* zlib's CRC-32 (reflected 0xedb88320), so a test compares a mapping
+ * with zlib.crc32 of what it wrote. */
+static uint32_t crc32_of(const volatile uint8_t *p, uint64_t n)
+{
+	static uint32_t tab[256];
+	uint32_t c = 0xffffffffu;
+
+	if (!tab[1])
+		for (uint32_t i = 0; i < 256; i++) {
+			uint32_t v = i;
+
+			for (int k = 0; k < 8; k++)
+				v = v & 1 ? 0xedb88320u ^ (v >> 1) : v >> 1;
+			tab[i] = v;
+		}
+	for (uint64_t i = 0; i < n; i++)
+		c = tab[(c ^ p[i]) & 0xff] ^ (c >> 8);
+	return c ^ 0xffffffffu;
+}
+
+static int cmd_crc(uint64_t off, uint64_t len)
+{
+	volatile uint8_t *p = base + (off - map_off);
+	uint32_t c;
+
+	if (sigsetjmp(jb, 1)) {
+		printf("ok sigbus code=%d off=%llu revoked=%d reason=%u\n",
+		       bus_code, (unsigned long long)bus_fault.file_offset,
+		       bus_fault.revoked, bus_fault.reason);
+		return 0;
+	}
+	armed = 1;
+	c = crc32_of(p, len);
+	armed = 0;
+	printf("ok crc=%08x\n", c);
+	return 0;
+}
+
 static int cmd_map(const char *path, uint64_t off, uint64_t len, const char *mode)
 {
 	int rw = !strcmp(mode, "rw");
@@ -194,6 +234,8 @@ static int dispatch(char *line)
 		printf("\n");
 		return 0;
 	}
+	if (!strcmp(cmd, "crc") && sscanf(line, "%*s %llu %llu", &a, &b) == 2)
+		return cmd_crc(a, b);
 	if (!strcmp(cmd, "touch") && sscanf(line, "%*s %llu", &a) == 1)
 		return touch(a, 0, 0);
 	if (!strcmp(cmd, "poke") && sscanf(line, "%*s %llu %u", &a, &c) == 2)
