@@ -65,6 +65,19 @@ static void report_recovery(const char *region, const struct hfs_vol_info *vi)
 			 "not given recorded lost, the data of its files with "
 			 "it (holdfsctl devices, holdfsctl status)", region,
 			 vi->devices_lost, vi->devices_lost == 1 ? "" : "s");
+	if (vi->mirror_repaired || vi->mirror_failed)
+		hfsd_log(LOG_WARNING, "%s: %" PRIu64 " metadata structure%s "
+			 "damaged on the first device, taken from its mirror"
+			 "%s (holdfsctl health)", region,
+			 vi->mirror_repaired + vi->mirror_failed,
+			 vi->mirror_repaired + vi->mirror_failed == 1 ? "" : "s",
+			 vi->mirror_failed ? "; some could not be rewritten "
+					     "(unreadable media)" : "");
+	if (vi->mirror_both_bad)
+		hfsd_log(LOG_ERR, "%s: %" PRIu64 " metadata structure%s "
+			 "damaged on the first device and in its mirror; run "
+			 "fsck.holdfs", region, vi->mirror_both_bad,
+			 vi->mirror_both_bad == 1 ? "" : "s");
 }
 
 /* Step 3.  Logs "holdfs: <what>: <why>" on failure. */

@@ -13,6 +13,8 @@
  *                   writes, inode slots, extent chains, allocation
  *   report.c        building and freeing the report, paths
  *   pass0_super.c   superblocks and journal
+ *   pass0_mirror.c  device 0's bad copies from the mirror (mirrored
+ *                   volumes; lib/mirror_heal.c decides)
  *   names.c         name sets (duplicates, lost+found names)
  *   pass1_inodes.c  inode slots: types, checksum policy, repairs; records
  *                   block claims (pass1.h)
@@ -179,6 +181,12 @@ struct fsck {
 
 /* ------------------------------------------------------------ passes */
 int fsck_pass0(struct fsck *f);   /* also the quick check */
+/* pass0_mirror.c: device 0's bad copies from the mirror; *super: the
+ * primary superblock was rewritten (choose again). */
+int fsck_mirror_before_replay(struct fsck *f, bool *super);
+int fsck_mirror_after_replay(struct fsck *f);
+/* Both of device 0's superblocks bad: the mirror's, if it is valid. */
+bool fsck_mirror_super(struct fsck *f, struct hfs_super *sb);
 bool fsck_quick_ok(struct fsck *f);
 int fsck_pass1(struct fsck *f);
 int fsck_pass1b(struct fsck *f);
@@ -204,6 +212,10 @@ bool fsck_progress(struct fsck *f, int pass, const char *unit,
 
 /* --------------------------------------------------------------- io.c */
 int fsck_read(struct fsck *f, uint64_t off, void *buf, size_t len);
+/* Read region bytes at off as if they were at at (the overlay of -n is
+ * laid at at): the mirror's copy of device 0's bytes. */
+int fsck_read_shifted(struct fsck *f, uint64_t off, uint64_t at, void *buf,
+		      size_t len);
 int fsck_write(struct fsck *f, uint64_t off, const void *buf, size_t len);
 int fsck_begin_write(struct fsck *f);
 int fsck_read_inode(struct fsck *f, uint64_t ino, struct hfs_inode_disk *d);

@@ -62,6 +62,18 @@ int fsck_read(struct fsck *f, uint64_t off, void *buf, size_t len)
 	return ret;
 }
 
+int fsck_read_shifted(struct fsck *f, uint64_t off, uint64_t at, void *buf,
+		      size_t len)
+{
+	int ret = hfs_region_read(f->rg, off, buf, len, &f->fault);
+
+	if (ret == -ERANGE)
+		f->fault.off = off;
+	if (!ret && f->ov.len)
+		overlay_apply(&f->ov, at, buf, len);
+	return ret;
+}
+
 int fsck_begin_write(struct fsck *f)
 {
 	struct hfs_super s;

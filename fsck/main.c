@@ -25,6 +25,7 @@
 
 #include "fsck.h"
 #include "members.h"
+#include "mirror_heal.h"
 #include "mkfs.h" /* hfs_super_probe */
 
 #ifndef HOLDFS_VERSION
@@ -213,7 +214,14 @@ static int assemble(const struct args *a, struct hfs_region *rg,
 	struct hfs_devtab t;
 	struct hfs_super sb;
 	int found = hfs_super_probe(rg, &sb);
-	bool multi = found == 1 &&
+	bool multi;
+
+	/* both superblocks bad: the mirror's, if a device given holds the
+	 * mirror of this device 0 (pass 0 then restores the primary) */
+	if (found != 1 && a->ndevices &&
+	    !hfs_mirror_find_super(rg, a->devices, a->ndevices, &sb))
+		found = 1;
+	multi = found == 1 &&
 		     (sb.s_feat_incompat & HFS_FEAT_INCOMPAT_MULTIDEV);
 
 	if (found != 1 && hfs_member_probe(rg, &h))

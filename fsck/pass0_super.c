@@ -110,6 +110,10 @@ static int choose_super(struct fsck *f, struct sb_copy *p, struct sb_copy *b)
 		f->rep->used_backup_sb = true;
 		return 0;
 	}
+	/* a mirrored volume: the mirror's (pass0_mirror.c restores the
+	 * primary from it) */
+	if (fsck_mirror_super(f, &f->sb))
+		return 0;
 	if ((ret = sb_refuse(f, b, "backup")))
 		return ret;
 	if (p->sb.s_magic != HFS_SB_MAGIC && b->sb.s_magic != HFS_SB_MAGIC) {
@@ -342,7 +346,7 @@ int fsck_pass0(struct fsck *f)
 {
 	struct sb_copy p, b;
 	int ret = choose_super(f, &p, &b);
-	bool clear;
+	bool clear, super;
 
 	if (ret)
 		return ret;
@@ -356,6 +360,15 @@ int fsck_pass0(struct fsck *f)
 				  "is needed to repair it (-n can check it)",
 				  f->rg->path, f->sb.s_feat_ro_compat);
 	}
+	/* with a mirror: device 0's bad superblock, table or journal from
+	 * the mirror's, before the journal is looked at */
+	ret = fsck_mirror_before_replay(f, &super);
+	if (!ret && super && !f->halt) {
+		f->rep->used_backup_sb = false; /* the primary is good now */
+		ret = choose_super(f, &p, &b);
+	}
+	if (ret || f->halt)
+		return ret;
 	clear = journal_check(f);
 	if (f->halt)
 		return 0;
@@ -363,7 +376,11 @@ int fsck_pass0(struct fsck *f)
 	if (clear)
 		journal_clear(f);
 	settle_geometry(f);
-	return devices_check(f);
+	ret = devices_check(f);
+	if (ret || f->halt)
+		return ret;
+	/* the rest of device 0's metadata, before pass 1 reads it */
+	return fsck_mirror_after_replay(f);
 }
 
 /* ------------------------------------------------------- quick check */

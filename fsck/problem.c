@@ -45,6 +45,10 @@ static const struct hfs_fsck_problem_desc table[] = {
 	ROW(P0_DEVTAB_BAD, 0, FATAL, "none: no usable device table"),
 	ROW(P0_MEMBERS_MISSING, 0, FATAL,
 	    "none: give every device of the volume"),
+	ROW(P0_MIRROR_REPAIR, 0, PREEN,
+	    "rewrite device 0's copy from the mirror"),
+	ROW(P0_MIRROR_BOTH_BAD, 0, NOFIX,
+	    "none: the passes below judge device 0's copy"),
 
 	ROW(P1_ITABLE_IO, 1, 0, "clear the unreadable slots"),
 	ROW(P1_FREE_DIRTY, 1, 0, "clear the slot"),

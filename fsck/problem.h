@@ -28,6 +28,10 @@ enum hfs_fsck_code {
 	HFS_P0_DEVTAB_BACKUP = 0x000d,   /* backup device table: rewrite it */
 	HFS_P0_DEVTAB_BAD = 0x000e,      /* both device tables damaged */
 	HFS_P0_MEMBERS_MISSING = 0x000f, /* devices of the volume not given */
+	HFS_P0_MIRROR_REPAIR = 0x0010,   /* device 0's copy bad, the mirror's
+					  * good: rewrite device 0's */
+	HFS_P0_MIRROR_BOTH_BAD = 0x0011, /* both copies bad: nothing to
+					  * repair from */
 
 	/* pass 1: inode table, extent maps, chains, xattr blocks */
 	HFS_P1_ITABLE_IO = 0x0101,       /* inode slots unreadable */

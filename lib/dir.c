@@ -16,6 +16,7 @@
 
 #include "blocks_i.h"
 #include "dir_i.h"
+#include "vol_heal_i.h"
 #include "extent_i.h"
 #include "inode_i.h"
 #include "journal_i.h"
@@ -356,9 +357,9 @@ int hfs_dir_load(struct hfs_vol *vol, struct hfs_inode *dip, uint64_t *bad)
 		ret = -EUCLEAN; /* directories have no holes */
 		if (i == dip->em.n || e->e_lblk > lb)
 			goto out;
-		ret = hfs_region_read(vol->rg,
-				      (e->e_pblk + lb - e->e_lblk) * HFS_BLOCK_SIZE,
-				      blk, HFS_BLOCK_SIZE, NULL);
+		ret = hfs_vol_meta_read(vol,
+					(e->e_pblk + lb - e->e_lblk) *
+						HFS_BLOCK_SIZE, blk);
 		if (ret)
 			goto out;
 		for (uint32_t k = 0; k < HFS_DENTRIES_PER_BLOCK; k++) {

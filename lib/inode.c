@@ -19,6 +19,7 @@
 #include "extent_i.h"
 #include "holders_i.h"
 #include "inode_i.h"
+#include "vol_heal_i.h"
 #include "journal_i.h"
 #include "media.h"
 #include "members.h"
@@ -276,6 +277,7 @@ static int chain_load(struct hfs_vol *vol, struct hfs_inode *ip,
 
 		if (m->nchain >= chain_needed(ip->d.i_nextents))
 			return -EUCLEAN;
+		hfs_vol_meta_check(vol, b); /* a mirrored volume */
 		ret = chain_block_read(vol->rg, b, vol->alloc.pool_start,
 				       vol->alloc.pool_end, ip->ino, left, blk);
 		if (ret)

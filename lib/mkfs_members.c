@@ -153,8 +153,10 @@ static int write_super_and_table(struct hfs_region *dst, uint64_t at,
 	return hfs_region_write(dst, at, sb, sizeof(*sb), NULL);
 }
 
-/* Device 0's metadata areas (block 0 to the pool) into the mirror at byte
- * at of m. */
+/* Device 0's bytes [0, s_meta_end) into the mirror at byte at of m: its
+ * metadata areas and the metadata zone, whatever the zone holds (a device
+ * used before has old bytes there): the mirror is a copy of all of it, so
+ * fsck, which compares every block of it, finds the free ones equal. */
 static int copy_metadata(struct hfs_region *rg, struct hfs_region *m,
 			 uint64_t at, const struct hfs_super *sb,
 			 struct hfs_err *err)
@@ -162,10 +164,10 @@ static int copy_metadata(struct hfs_region *rg, struct hfs_region *m,
 	static uint8_t buf[1 << 20];
 	int ret = 0;
 
-	for (uint64_t off = 0; off < sb->s_pool_off && !ret;
+	for (uint64_t off = 0; off < sb->s_meta_end && !ret;
 	     off += sizeof(buf)) {
-		size_t n = sb->s_pool_off - off < sizeof(buf)
-				   ? (size_t)(sb->s_pool_off - off) : sizeof(buf);
+		size_t n = sb->s_meta_end - off < sizeof(buf)
+				   ? (size_t)(sb->s_meta_end - off) : sizeof(buf);
 
 		ret = hfs_region_read(rg, off, buf, n, NULL);
 		if (!ret)
@@ -252,9 +254,9 @@ int hfs_mkfs_members(struct hfs_region *rg, struct hfs_region **others,
 	if (!hfs_devtab_ok(&t, &sb, why, sizeof(why)))
 		return hfs_err_set(err, -EINVAL, "mkfs: computed device table: "
 				   "%s", why);
-	/* the mirror first: a copy of what hfs_mkfs wrote to device 0 (its
-	 * metadata areas; the pool's free blocks are nobody's), then the
-	 * table and superblock in both, device 0's primary last */
+	/* the mirror first: a copy of device 0's [0, s_meta_end) (what
+	 * hfs_mkfs wrote, and the zone as it is), then the table and
+	 * superblock in both, device 0's primary last */
 	if (mirror && (ret = copy_metadata(rg, others[0], sb.s_alloc_unit,
 					   &sb, err)))
 		return ret;

@@ -23,10 +23,12 @@
 #include "journal_i.h"
 #include "media.h"
 #include "members.h"
+#include "mirror_heal.h"
 #include "region.h"
 #include "rmap_i.h"
 #include "vol.h"
 #include "vol_i.h"
+#include "vol_heal_i.h"
 #include "xattr_i.h"
 
 #define ITAB_CHUNK 256 /* inode slots read per guarded copy */
@@ -133,6 +135,9 @@ static int load_inodes(struct hfs_vol *vol, uint64_t hwm, struct hfs_err *err)
 
 		ret = hfs_region_read(vol->rg, hfs_inode_off(vol, first), buf,
 				      n * sizeof(*buf), &f);
+		if (ret == -EIO) /* poisoned on device 0: the mirror's slots */
+			ret = hfs_vol_heal_read_slots(vol, hfs_inode_off(vol, first),
+						      buf, n, sizeof(*buf), &f);
 		if (ret) {
 			hfs_err_set(err, ret, "%s: media error in the inode table at 0x%llx",
 				    vol->rg->path, (unsigned long long)f.off);
@@ -409,12 +414,22 @@ static int read_super_and_replay(struct hfs_vol *vol,
 
 	ret = hfs_super_read(rg, opts->force_backup, &vol->sb,
 			     &info->used_backup_sb, err);
+	/* both bad: the superblock of the mirror on a device given */
+	if (ret && opts->ndevices &&
+	    !hfs_mirror_find_super(rg, opts->devices, opts->ndevices,
+				   &vol->sb)) {
+		if (err)
+			memset(err, 0, sizeof(*err));
+		ret = 0;
+	}
 	if (ret && (ret = from_mirror(vol, opts, ret, err)))
 		return ret;
 	rg = vol->rg;
 	if (vol->sb.s_feat_ro_compat & ~HFS_FEAT_RO_COMPAT_SUPPORTED)
 		vol->readonly = true;
 	ret = assemble(vol, opts, err);
+	if (!ret) /* device 0's bad superblock, table or journal */
+		ret = hfs_vol_heal_before_replay(vol, opts, info, err);
 	if (ret)
 		return ret;
 	ret = hfs_journal_replay(rg, &vol->sb, &vol->jseq, err);
@@ -430,6 +445,10 @@ static int read_super_and_replay(struct hfs_vol *vol,
 	if (!vol->readonly && (ret = hfs_journal_clear(rg, &vol->sb)))
 		return hfs_err_set(err, ret, "%s: cannot clear the journal",
 				   rg->path);
+	/* the rest of device 0's metadata, before anything loads it */
+	ret = hfs_vol_heal_after_replay(vol, opts, info, err);
+	if (ret)
+		return ret;
 	info->was_clean = vol->sb.s_state & HFS_STATE_CLEAN;
 	return 0;
 }
@@ -500,6 +519,7 @@ static void log_mount(struct hfs_vol *vol, const struct hfs_vol_info *info)
 	if (info->replayed)
 		hfs_health_log(vol, HFS_HEALTH_REPLAY, vol->sb.s_journal_off, 0,
 			       0, "journal replayed at mount");
+	hfs_vol_heal_log(vol);
 	if (vol->errors)
 		hfs_health_log(vol, HFS_HEALTH_CORRUPTION, 0, 0, 0,
 			       "inconsistencies found at mount; run fsck.holdfs");
@@ -531,6 +551,7 @@ int hfs_vol_open(struct hfs_region *rg, const struct hfs_vol_opts *opts,
 	ret = read_super_and_replay(vol, opts, info, err);
 	if (!ret)
 		ret = load_all(vol, info, err);
+	hfs_vol_heal_info(vol, info); /* with the zone blocks the load read */
 	if (!ret)
 		vol->health_seq = hfs_health_last_seq(rg, &vol->sb);
 	if (!ret && !vol->readonly)
@@ -637,6 +658,7 @@ int hfs_vol_close(struct hfs_vol *vol)
 	hfs_alloc_destroy(&vol->alloc);
 	hfs_rmap_free(vol->rmap);
 	hfs_tx_free(&vol->tx);
+	hfs_vol_heal_free(vol);
 	pthread_mutex_destroy(&vol->lock);
 	if (vol->own_rg)
 		hfs_region_close(vol->rg);

@@ -44,6 +44,9 @@
  *   lease_map.c    extent lists of DAX leases                vol.h
  *   dslot.c        data-path slots: size, times and append   dslot_i.h
  *                  lock of directly written inodes           vol.h
+ *   mirror_heal.c  which copy of device 0's metadata wins    mirror_heal.h
+ *   vol_heal.c     mount: device 0's bad copies from the     vol_heal_i.h
+ *                  mirror (before/after replay, zone reads)
  *   failure.c      failure classification, mark lost,        failure_i.h
  *                  shutdown, the fault hook                  vol.h
  *   vol_failover.c device 0 lost while mounted: the switch   vol.h
@@ -87,6 +90,8 @@ struct hfs_vol {
 	bool live_failover;       /* it did: from_mirror since then, rg the
 				   * same region with the mirror mapped in
 				   * device 0's place */
+	struct hfs_vol_heal *heal; /* copies picked at mount, to log
+				   * (vol_heal.c); NULL: none */
 	pthread_mutex_t lock;     /* namespace, allocation, journal */
 	bool readonly;
 	enum hfs_atime atime;     /* access-time policy (hfs_accessed) */

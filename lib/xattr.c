@@ -51,6 +51,7 @@
 #include "region.h"
 #include "vol_i.h"
 #include "xattr_i.h"
+#include "vol_heal_i.h"
 
 #define XA_HDR sizeof(struct hfs_blkhdr)
 #define XA_ENT sizeof(struct hfs_xattr_entry)
@@ -613,8 +614,7 @@ static int read_value(struct hfs_vol *vol, struct hfs_inode *ip,
 		uint32_t cnt = (uint32_t)(len - off < SPACE ? len - off : SPACE);
 		struct hfs_blkhdr h;
 
-		if (hfs_region_read(vol->rg, b * BLK, buf, HFS_BLOCK_SIZE,
-				    NULL)) {
+		if (hfs_vol_meta_read(vol, b * BLK, buf)) {
 			ret = -EIO;
 			break;
 		}
@@ -838,7 +838,7 @@ static int load_block(struct hfs_vol *vol, struct hfs_inode *ip,
 	buf = malloc(HFS_BLOCK_SIZE);
 	if (!buf)
 		return -ENOMEM;
-	if (hfs_region_read(vol->rg, b * BLK, buf, HFS_BLOCK_SIZE, NULL)) {
+	if (hfs_vol_meta_read(vol, b * BLK, buf)) {
 		free(buf);
 		return -EIO;
 	}

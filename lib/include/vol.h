@@ -53,6 +53,8 @@ enum hfs_atime {
 	HFS_ATIME_NEVER,        /* noatime */
 };
 
+struct hfs_heal_io;
+
 struct hfs_vol_opts {
 	bool readonly;      /* no journal writes, EROFS on changes */
 	bool force_backup;  /* testing: ignore the primary superblock */
@@ -67,6 +69,10 @@ struct hfs_vol_opts {
 	/* mount without the devices not given: their files' data there is
 	 * lost, and they are recorded lost (read-write mounts only) */
 	bool degraded;
+	/* testing (the crash harness): the two copies of device 0's
+	 * metadata to pick from (mirror_heal.h), instead of the mirror of
+	 * a mirrored region */
+	const struct hfs_heal_io *heal_io;
 };
 
 /* What hfs_vol_open learnt, for the daemon log. */
@@ -78,6 +84,10 @@ struct hfs_vol_info {
 	uint64_t dslots_folded;  /* data-path slots folded into inodes */
 	uint64_t dslots_stale;   /* slots found invalid and cleared */
 	uint32_t devices_lost;   /* -o degraded: devices recorded lost */
+	/* device 0's metadata structures that failed their check: rewritten
+	 * from the mirror's good copy, both copies bad (left to fsck), a
+	 * rewrite that failed (lib/vol_heal.c) */
+	uint64_t mirror_repaired, mirror_both_bad, mirror_failed;
 	uint64_t inodes, dirs, files;
 };
 

@@ -14,6 +14,8 @@
 #include <holdfs/proto.h> /* struct hfs_lease_extent */
 
 #include "extent_i.h"
+#include "mirror.h"
+#include "mirror_heal.h"
 #include "inode_i.h"
 #include "vol_i.h"
 #include "xattr_i.h"
@@ -530,16 +532,38 @@ static int check_mounted(struct checker *ck, struct hfs_vol *vol,
 	return 0;
 }
 
+static int check_recovered(struct checker *ck, const struct hfs_vol_opts *vo,
+			   const struct expect *ex, char *msg, size_t len);
+
 int check_state(struct checker *ck, const struct expect *ex, char *msg,
 		size_t len)
+{
+	struct hfs_vol_opts vo = { 0 };
+	struct hfs_heal_io hio;
+	int ret;
+
+	ck->nchecks++;
+	if (ck->mirror) {
+		/* as a mirrored volume mounts: both copies written, device
+		 * 0's bad ones taken from the mirror (lib/vol_heal.c) */
+		mirror_heal_io(ck->rg, &hio);
+		vo.heal_io = &hio;
+		mirror_attach(ck->rg);
+	}
+	ret = check_recovered(ck, &vo, ex, msg, len);
+	mirror_detach(ck->rg);
+	return ret;
+}
+
+static int check_recovered(struct checker *ck, const struct hfs_vol_opts *vo,
+			   const struct expect *ex, char *msg, size_t len)
 {
 	struct hfs_err err = { 0 };
 	struct hfs_vol *vol = NULL;
 	char fm[400];
 	int ret;
 
-	ck->nchecks++;
-	ret = hfs_vol_open(ck->rg, NULL, &vol, NULL, &err);
+	ret = hfs_vol_open(ck->rg, vo, &vol, NULL, &err);
 	if (ret)
 		return failf(msg, len, "mount failed: %s", err.msg);
 	ret = check_mounted(ck, vol, ex, msg, len);

@@ -42,6 +42,9 @@ struct checker {
 	struct undo_log *undo;
 	bool probe;
 	bool fsck;
+	bool mirror;               /* a mirrored image (mirror.h): mount with
+				    * the mirror's ops and compares its
+				    * copies */
 	struct model snap;         /* snapshot of the last state checked */
 	uint64_t nchecks;
 };

@@ -25,6 +25,7 @@
 #include "crashgen.h"
 #include "recovery.h"
 #include "trace.h"
+#include "mirror.h"
 #include "workload.h"
 
 #define MAX_FAIL_DETAIL 8 /* failures described in full per workload run */
@@ -43,6 +44,7 @@ struct opts {
 	bool probe;
 	bool quick;
 	bool list_ops;
+	bool mirror;           /* mirrored metadata (mirror.h) */
 };
 
 struct stats {
@@ -218,6 +220,14 @@ static int oracle_class(struct run *r, uint64_t e, int *inflight)
 static void describe_off(const struct hfs_super *sb, uint64_t off, char *buf,
 			 size_t len)
 {
+	if (crash_mirror && off >= MIRROR_OFF &&
+	    off < MIRROR_OFF + mirror_len) {
+		size_t n = (size_t)snprintf(buf, len, "mirror: ");
+
+		if (n < len)
+			describe_off(sb, off - MIRROR_OFF, buf + n, len - n);
+		return;
+	}
 	if (off < HFS_BLOCK_SIZE)
 		snprintf(buf, len, "superblock+%" PRIu64, off);
 	else if (off >= sb->s_health_off && off < sb->s_badlist_off)
@@ -355,6 +365,28 @@ static void crash_recovery(struct run *r, struct gen *g, uint64_t e,
 	r->st.rec_outer++;
 }
 
+/* --mirror: the same crash state with device 0 lost at that instant:
+ * its metadata areas are the mirror's (what `-o degraded` serves; the
+ * data pool stays device 0's, see mirror.h).  Must be the old or the new
+ * state too. */
+static int check_mirror_alone(struct run *r, struct gen *g,
+			      const struct expect *ex, const struct spec *s,
+			      char *msg, size_t len)
+{
+	char m2[1400];
+	int bad;
+
+	undo_rollback(&r->undo);
+	gen_apply(g, s);
+	mirror_promote(r->ck.rg);
+	r->ck.mirror = false;
+	bad = check_state(&r->ck, ex, m2, sizeof(m2));
+	r->ck.mirror = true;
+	if (bad)
+		snprintf(msg, len, "from the mirror alone: %s", m2);
+	return bad;
+}
+
 /* Check the state now applied to the image; roll it back. */
 static int check_one(struct run *r, struct gen *g, uint64_t e, int c,
 		     int inflight, const struct spec *s, uint64_t hash)
@@ -389,6 +421,8 @@ static int check_one(struct run *r, struct gen *g, uint64_t e, int c,
 			  : recovery_journal_pending(r->img, WL_REGION_SIZE) ? 0
 			  : -1;
 	bad = check_state(&r->ck, &ex, msg, sizeof(msg));
+	if (!bad && crash_mirror)
+		bad = check_mirror_alone(r, g, &ex, s, msg, sizeof(msg));
 	if (bad)
 		report_failure(r, g, e, c, inflight, s, msg);
 	else if (r->replay)
@@ -565,6 +599,7 @@ static void run_setup(struct run *r, const uint8_t *img0)
 	if (checker_init(&r->ck, r->img, WL_REGION_SIZE, &r->undo))
 		abort();
 	r->ck.probe = o->probe;
+	r->ck.mirror = crash_mirror;
 	oracle_init(r);
 	if (o->replay) {
 		r->replay = true;
@@ -751,6 +786,9 @@ static void usage(FILE *f)
 "  --samples R           random subsets for larger epochs (default 32)\n"
 "  --recovery N          also crash the recovery of N states per run\n"
 "  --no-probe            skip the post-recovery usability probe\n"
+"  --mirror              mirrored metadata: every state recovered from\n"
+"                        both copies and from the mirror alone\n"
+"                        (docs/crash-testing.md; no --recovery)\n"
 "  --report FILE         write the report to FILE too\n"
 "  --replay W:S:F:MASK   check one state: workload W, seed S, fence F,\n"
 "                        surviving units MASK (as printed in a report)\n"
@@ -789,6 +827,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "quick", no_argument, NULL, 'q' },
 		{ "list", no_argument, NULL, 'l' },
 		{ "list-ops", no_argument, NULL, 'L' },
+		{ "mirror", no_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -812,11 +851,13 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'q': o->quick = true; break;
 		case 'l': list_workloads(); exit(0);
 		case 'L': o->list_ops = true; break;
+		case 'M': o->mirror = true; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -1;
 		}
 	}
-	if (optind < argc || o->subset_limit > 20 || o->nseeds == 0) {
+	if (optind < argc || o->subset_limit > 20 || o->nseeds == 0 ||
+	    (o->mirror && o->recovery)) {
 		usage(stderr);
 		return -1;
 	}
@@ -864,14 +905,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "crashcheck: %s: %s\n", o.report, strerror(errno));
 		return 2;
 	}
+	if (o.mirror)
+		mirror_enable();
 	img0 = malloc(WL_REGION_SIZE);
 	if (!img0 || workload_mkfs(img0, why, sizeof(why))) {
 		fprintf(stderr, "crashcheck: %s\n", img0 ? why : "out of memory");
 		return 2;
 	}
-	say("crashcheck: region %llu MiB, %u inodes, journal %u blocks; "
-	    "subset limit %u, samples %u, max states %" PRIu64 "%s, fsck %s\n",
-	    WL_REGION_SIZE >> 20, WL_INODES, WL_JOURNAL_BLOCKS, o.subset_limit,
+	say("crashcheck: region %" PRIu64 " MiB%s, %u inodes, journal %u "
+	    "blocks; subset limit %u, samples %u, max states %" PRIu64
+	    "%s, fsck %s\n", (uint64_t)(WL_FS_SIZE >> 20),
+	    crash_mirror ? " (metadata mirrored)" : "", WL_INODES, WL_JOURNAL_BLOCKS, o.subset_limit,
 	    o.samples, o.max_states, o.max_states ? "" : " (all)",
 	    crash_fsck_available() ? "on" : "not built (own checks only)");
 	say("%-13s %5s %5s %6s %10s %9s %8s %7s %8s %6s %8s\n", "workload",

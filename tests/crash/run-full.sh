@@ -44,6 +44,11 @@ run() { # name, crashcheck arguments...
 	# CRASH_SEEDS), every state
 	run dslot --workload dslot --seed 101 --seeds 10 --subset-limit 10 \
 		--samples 64 --recovery 60
+	# mirrored metadata (--mirror: recovered from both copies and from
+	# the mirror alone): the quick workloads, seeds 1 to 3, at most 4000
+	# states per run (each checked twice): ~98000 states, ~70 s
+	run mirror --mirror --workload all --quick --seed 1 --seeds 3 \
+		--subset-limit 10 --samples 64 --max-states 4000
 	# the full-only workloads: one seed each, capped (their checks walk
 	# thousands of entries or megabytes of data)
 	run fill --workload fill --seed 1 --max-states 12000 --recovery 20

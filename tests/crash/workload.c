@@ -19,6 +19,7 @@
 
 #include "dpclient.h"
 #include "fakeclock.h"
+#include "mirror.h"
 #include "mkfs.h"
 #include "vol_i.h"
 
@@ -1149,7 +1150,18 @@ const char *wl_fresh_name(struct wctx *w, const char *prefix)
 
 /* -------------------------------------------------------------- run */
 
+static int workload_mkfs_plain(uint8_t *img, char *why, size_t len);
+
 int workload_mkfs(uint8_t *img, char *why, size_t len)
+{
+	if (crash_mirror) {
+		fakeclock_reset();
+		return mirror_mkfs(img, why, len);
+	}
+	return workload_mkfs_plain(img, why, len);
+}
+
+static int workload_mkfs_plain(uint8_t *img, char *why, size_t len)
 {
 	static const uint8_t uuid[16] = { 0xc7, 0x45, 0x4a, 0x53, 0x48, 0x43,
 					  0x48, 0x4b, 0x80, 0, 0, 0, 0, 0, 0, 1 };
@@ -1205,12 +1217,15 @@ int workload_run(const struct workload *wl, uint64_t seed, uint8_t *img0,
 	}
 	fakeclock_reset();
 	trace_attach(tr, w->rg);
+	if (crash_mirror) /* over the trace: both copies are traced */
+		mirror_attach(w->rg);
 
 	op = new_op(OP_MOUNT, -1, NULL);
 	op.s = tr->fences;
 	ret = hfs_vol_open(w->rg, NULL, &w->vol, NULL, &err);
 	op.r = tr->fences;
 	if (ret) {
+		mirror_detach(w->rg);
 		trace_detach(tr);
 		fmt(w->why, sizeof(w->why), "mount: %s", err.msg);
 		return -1;
@@ -1234,6 +1249,7 @@ int workload_run(const struct workload *wl, uint64_t seed, uint8_t *img0,
 			record(w, &op);
 		}
 	}
+	mirror_detach(w->rg);
 	trace_detach(tr);
 	return 0;
 }

@@ -18,8 +18,12 @@
 #include "trace.h"
 #include "vol.h"
 
-/* Geometry of every workload volume. */
-#define WL_REGION_SIZE (16ull << 20)
+/* Geometry of every workload volume: the filesystem is WL_FS_SIZE; the
+ * image (and region) WL_REGION_SIZE, larger by the mirror's space with
+ * --mirror (mirror.h). */
+#define WL_FS_SIZE (16ull << 20)
+extern uint64_t wl_region_size;
+#define WL_REGION_SIZE wl_region_size
 #define WL_INODES 4096u
 #define WL_JOURNAL_BLOCKS 64u
 

@@ -554,6 +554,35 @@ def test_the_mirror_is_device_0s_metadata_byte_for_byte():
         vol.fsck_clean('with the mirror compared')
 
 
+def test_a_reused_device_makes_a_clean_volume():
+    """Devices with old bytes everywhere (used before): the mirror is a
+    copy of device 0's metadata zone as mkfs leaves it, so fsck (which
+    compares every block of it) is clean right after mkfs and after use."""
+    fs = H.HoldFS(format=False, mount=False)
+    try:
+        member = os.path.join(fs.region_dir, 'member1.img')
+        junk = os.urandom(MiB)
+        for path in (fs.region, member):
+            with open(path, 'wb') as f:
+                for _ in range(64):
+                    f.write(junk)
+            os.chmod(path, 0o600)
+        r = H.run([H.mkfs_bin(), fs.region, member], timeout=120)
+        check(r.returncode == 0, 'mkfs over old bytes: %d %s' % (r.returncode, r.stderr))
+        r = H.run([H.binary('fsck.holdfs'), '-n', '-f', fs.region, member], timeout=300)
+        check(r.returncode == 0, 'fsck right after mkfs over old bytes: %d %s'
+              % (r.returncode, r.stdout[-1500:]))
+        fs.mount(opts=H.DEFAULT_MOUNT_OPTS + ('device=%s' % member,))
+        os.mkdir(fs.path('d'))
+        for i in range(50):
+            H.write_file(os.path.join(fs.path('d'), 'f%d' % i), b'x' * 100)
+        fs.unmount()
+        r = H.run([H.binary('fsck.holdfs'), '-n', '-f', fs.region, member], timeout=300)
+        check(r.returncode == 0, 'fsck after use: %d %s' % (r.returncode, r.stdout[-1500:]))
+    finally:
+        fs.close()
+
+
 def test_fsck_rewrites_a_stale_mirror():
     """A block of the mirror that differs from device 0 (a crash between
     the two copies, bad media): fsck -n reports P5_MIRROR_STALE, fsck -y
@@ -574,6 +603,75 @@ def test_fsck_rewrites_a_stale_mirror():
         check(r.returncode == 1, 'fsck -y fixed it: %d %s' % (r.returncode, r.stdout[-600:]))
         check_eq(_mirror_diff(vol), [], 'mirror after fsck -y')
         vol.fsck_clean('after the mirror was rewritten')
+
+
+def test_a_damaged_inode_on_device_0_is_taken_from_the_mirror():
+    """Device 0's copy of a file's inode damaged (the mirror's intact):
+    fsck -n --json reports P0_MIRROR_REPAIR and changes nothing; the
+    mount takes the mirror's copy (the file reads back), the health log
+    says so, and fsck is clean after."""
+    import struct
+    with Volume(2) as vol:
+        vol.mount()
+        want = write_random(vol.fs.path('f'), 300 * 1024)
+        ino = os.stat(vol.fs.path('f')).st_ino
+        vol.fs.unmount()
+        with open(vol.fs.region, 'rb') as f:
+            itable_off, = struct.unpack_from('<Q', f.read(512), 176)
+        slot = itable_off + ino * 256
+        with open(vol.fs.region, 'r+b') as f:
+            f.seek(slot + 24)  # i_size
+            b = f.read(1)
+            f.seek(slot + 24)
+            f.write(bytes([b[0] ^ 0x40]))
+        before = sha(vol.fs.region)
+        r = vol.fsck('--json')
+        check(r.returncode == 4, 'fsck -n --json: exit %d: %s' % (r.returncode, r.stderr))
+        codes = [p['code'] for p in json.loads(r.stdout)['problems']]
+        check('P0_MIRROR_REPAIR' in codes, 'fsck -n --json problems: %s' % codes)
+        check_eq(sha(vol.fs.region), before, 'device 0 after fsck -n')
+        vol.mount()
+        check_eq(sha(vol.fs.path('f')), want, 'the file after the mount took the mirror\'s inode')
+        r = H.run([H.binary('holdfsctl'), 'health', vol.fs.mnt], timeout=30)
+        check('inode slot' in r.stdout and "mirror's taken" in r.stdout,
+              'health log: %s' % r.stdout[-1500:])
+        vol.fs.unmount()
+        vol.fsck_clean('after the mount repaired device 0 from the mirror')
+
+
+def test_both_superblocks_of_device_0_bad_the_mirror_has_it():
+    """Both superblocks of device 0 destroyed: fsck.holdfs given the other
+    device finds the volume through the mirror, -n reports
+    P0_MIRROR_REPAIR, -y restores them; and a mount does the same."""
+    import struct
+    with Volume(2) as vol:
+        vol.mount()
+        want = write_random(vol.fs.path('f'), 200 * 1024)
+        vol.fs.unmount()
+        with open(vol.fs.region, 'rb') as f:
+            backup_off, = struct.unpack_from('<Q', f.read(512), 208)
+        image = open(vol.fs.region, 'rb').read()
+
+        def destroy():
+            with open(vol.fs.region, 'r+b') as f:
+                for off in (0, backup_off):
+                    f.seek(off)
+                    f.write(b'\0' * 8)  # the magic
+        destroy()
+        r = vol.fsck()
+        check(r.returncode == 4 and 'P0_MIRROR_REPAIR' in r.stdout,
+              'fsck -n: %d %s %s' % (r.returncode, r.stdout[-800:], r.stderr))
+        r = H.run([H.binary('fsck.holdfs'), '-y', '-f', vol.fs.region] + vol.members,
+                  timeout=300)
+        check(r.returncode == 1, 'fsck -y: %d %s %s' % (r.returncode, r.stdout[-800:], r.stderr))
+        vol.fsck_clean('after fsck -y restored the superblocks')
+        with open(vol.fs.region, 'r+b') as f:
+            f.write(image)
+        destroy()
+        vol.mount()
+        check_eq(sha(vol.fs.path('f')), want, 'the file, mounted through the mirror')
+        vol.fs.unmount()
+        vol.fsck_clean('after the mount restored the superblocks')
 
 
 def test_losing_the_first_device_serves_it_from_its_mirror():
