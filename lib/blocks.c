@@ -51,6 +51,25 @@ uint64_t hfs_vol_blocks_avail(const struct hfs_vol *vol)
 	return free > keep ? free - keep : 0;
 }
 
+static uint64_t at_most(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+uint64_t hfs_vol_meta_avail(const struct hfs_vol *vol)
+{
+	uint64_t a = hfs_vol_blocks_avail(vol);
+
+	return vol->devtab.t_count ? at_most(a, hfs_place_meta_free(vol)) : a;
+}
+
+uint64_t hfs_vol_data_avail(const struct hfs_vol *vol)
+{
+	uint64_t a = hfs_vol_blocks_avail(vol);
+
+	return vol->devtab.t_count ? at_most(a, hfs_place_data_free(vol)) : a;
+}
+
 bool hfs_vol_inode_avail(const struct hfs_vol *vol)
 {
 	uint64_t left = vol->sb.s_inode_count - 1 - vol->used_inodes;

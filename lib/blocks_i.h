@@ -37,6 +37,13 @@ int64_t hfs_vol_alloc(struct hfs_vol *vol, uint64_t ino,
  * asks this, never hfs_vol_alloc itself, so an operation refused for the
  * reserve is refused before it changed anything. */
 uint64_t hfs_vol_blocks_avail(const struct hfs_vol *vol);
+/* The same, counting only blocks where metadata (directory, extent
+ * chain, xattr blocks) may go, or only where file data may: on a volume
+ * of several devices these are different places (placement.c), and a
+ * check against the whole pool would let a change start that its
+ * allocation then cannot finish. */
+uint64_t hfs_vol_meta_avail(const struct hfs_vol *vol);
+uint64_t hfs_vol_data_avail(const struct hfs_vol *vol);
 /* May the caller of this thread take one more inode? */
 bool hfs_vol_inode_avail(const struct hfs_vol *vol);
 /* Mount: claim every block the loaded inode ip names (extents, chain;

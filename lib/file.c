@@ -335,12 +335,18 @@ static int holes_undo(struct hfs_vol *vol, struct hfs_inode *ip,
 }
 
 /* Make [off, off+len) mapped (allocating units), zeroing what is new
- * except [zoff, zoff+zlen).  Returns -ENOSPC before changing anything. */
+ * except [zoff, zoff+zlen).  -ENOSPC before changing anything when the
+ * data does not fit where data goes; after filling, when the extent
+ * chain blocks the new extents need do not fit where metadata goes (on
+ * a volume of several devices: device 0's zone), which the caller undoes
+ * with the fill (holes_undo): a change never fails half-staged for
+ * room. */
 static int ensure_mapped(struct hfs_vol *vol, struct hfs_inode *ip,
 			 uint64_t off, uint64_t len, uint64_t zoff,
 			 uint64_t zlen)
 {
 	uint64_t first, last, need;
+	int ret;
 
 	unit_span(vol, off, len, &first, &last);
 	need = holes_in(ip, first, last);
@@ -348,9 +354,12 @@ static int ensure_mapped(struct hfs_vol *vol, struct hfs_inode *ip,
 	if (need == 0)
 		return 0;
 	/* +2: the extent chain may need a block; keep one spare */
-	if (hfs_vol_blocks_avail(vol) < need + 2)
+	if (hfs_vol_data_avail(vol) < need || hfs_vol_blocks_avail(vol) < need + 2)
 		return -ENOSPC;
-	return fill_holes(vol, ip, first, last, zoff, zlen);
+	ret = fill_holes(vol, ip, first, last, zoff, zlen);
+	if (!ret && hfs_vol_meta_avail(vol) < hfs_inode_chain_more(ip, 0))
+		ret = -ENOSPC;
+	return ret;
 }
 
 static bool fully_mapped(const struct hfs_inode *ip, uint64_t off, uint64_t len)

@@ -153,6 +153,14 @@ static uint32_t chain_needed(uint32_t n)
 			  HFS_EXTENTS_PER_BLOCK);
 }
 
+uint32_t hfs_inode_chain_more(const struct hfs_inode *ip, uint64_t extra)
+{
+	uint64_t n = ip->em.n + extra;
+	uint32_t need = chain_needed(n > UINT32_MAX ? UINT32_MAX : (uint32_t)n);
+
+	return need > ip->em.nchain ? need - ip->em.nchain : 0;
+}
+
 /* Grow or shrink ip->em.chain to hold the current extent count.  New
  * blocks are allocated before anything is staged, so -ENOSPC leaves the
  * on-media state untouched. */

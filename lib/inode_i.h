@@ -92,6 +92,9 @@ int hfs_inode_stage(struct hfs_vol *vol, struct hfs_inode *ip);
 /* Stage the extent map (inline extents + overflow chain) and the slot.
  * Allocates/frees overflow blocks as needed; -ENOSPC before any change. */
 int hfs_inode_stage_extents(struct hfs_vol *vol, struct hfs_inode *ip);
+/* Extent chain blocks ip would need on top of those it has if it had
+ * extra more extents (a check for room before a change). */
+uint32_t hfs_inode_chain_more(const struct hfs_inode *ip, uint64_t extra);
 /* In-memory inode objects. */
 struct hfs_inode *hfs_inode_alloc_mem(uint64_t ino);
 void hfs_inode_free_mem(struct hfs_inode *ip);

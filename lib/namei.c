@@ -69,14 +69,19 @@ static int get_dir(struct hfs_vol *vol, uint64_t ino, struct hfs_inode **out)
 }
 
 /* Blocks a change may need: a directory block if dip is full, plus one
- * for its extent chain, plus extra.  Checked before anything changes. */
-static int space_for(struct hfs_vol *vol, struct hfs_inode *dip, uint64_t extra)
+ * for its extent chain, plus meta more metadata blocks (an ACL's xattr
+ * block) and data blocks of file data (a symlink's target).  Checked
+ * before anything changes, each where it will be allocated: on a volume
+ * of several devices metadata and data live in different places. */
+static int space_for(struct hfs_vol *vol, struct hfs_inode *dip,
+		     uint64_t meta, uint64_t data)
 {
-	uint64_t need = extra;
-
 	if (dip && hfs_dir_full(dip->dir))
-		need += 2; /* a new directory block and an extent chain block */
-	return hfs_vol_blocks_avail(vol) >= need ? 0 : -ENOSPC;
+		meta += 2; /* a new directory block and an extent chain block */
+	if (hfs_vol_meta_avail(vol) < meta || hfs_vol_data_avail(vol) < data ||
+	    hfs_vol_blocks_avail(vol) < meta + data)
+		return -ENOSPC;
+	return 0;
 }
 
 /* Commit the staged change.  After the first change has been staged an
@@ -381,8 +386,8 @@ static int create_locked(struct hfs_vol *vol, uint64_t parent,
 	ret = inherit_locked(vol, dip, &mode, a->cred->umask, &in);
 	if (ret)
 		return ret;
-	ret = space_for(vol, dip, (a->target ? 1 : 0) +
-			(in.nacc || in.ndfl ? 1 : 0));
+	ret = space_for(vol, dip, in.nacc || in.ndfl ? 1 : 0,
+			a->target ? 1 : 0);
 	if (ret)
 		return ret;
 	if (dip->d.i_mode & S_ISGID) { /* BSD group semantics, as Linux */
@@ -438,7 +443,7 @@ static int tmpfile_locked(struct hfs_vol *vol, uint64_t parent,
 		return -ENOENT;
 	ret = inherit_locked(vol, dip, &mode, cred->umask, &in);
 	if (!ret)
-		ret = space_for(vol, dip, in.nacc || in.ndfl ? 1 : 0);
+		ret = space_for(vol, dip, in.nacc || in.ndfl ? 1 : 0, 0);
 	if (ret)
 		return ret;
 	if (dip->d.i_mode & S_ISGID)
@@ -590,7 +595,7 @@ static int link_locked(struct hfs_vol *vol, uint64_t ino, uint64_t newparent,
 		return -ENOENT;
 	if (hfs_dir_lookup(dip->dir, newname))
 		return -EEXIST;
-	if ((ret = space_for(vol, dip, 0)))
+	if ((ret = space_for(vol, dip, 0, 0)))
 		return ret;
 	if (ip->d.i_nlink++ == 0) { /* an O_TMPFILE file gets its name */
 		ip->d.i_flags &= ~HFS_IF_ORPHAN;
@@ -820,7 +825,7 @@ static int whiteout_new_locked(struct hfs_vol *vol, struct rename_ctx *c,
 	ret = inherit_locked(vol, dip, &mode, cred->umask, &in);
 	if (!ret)
 		ret = space_for(vol, c->dst ? NULL : c->ddir,
-				in.nacc || in.ndfl ? 1 : 0);
+				in.nacc || in.ndfl ? 1 : 0, 0);
 	if (ret)
 		return ret;
 	if (!hfs_vol_inode_avail(vol))
@@ -918,7 +923,7 @@ static int rename_locked(struct hfs_vol *vol, uint64_t parent,
 			ret = whiteout_new_locked(vol, &c, cred, &wh);
 			if (ret && !wh)
 				return ret;
-		} else if (!c.dst && (ret = space_for(vol, c.ddir, 0))) {
+		} else if (!c.dst && (ret = space_for(vol, c.ddir, 0, 0))) {
 			return ret;
 		}
 		if (!ret)

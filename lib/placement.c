@@ -76,6 +76,31 @@ uint64_t hfs_place_member_free(const struct hfs_vol *vol, unsigned i)
 	return hfs_alloc_free_in(&vol->alloc, lo, hi);
 }
 
+uint64_t hfs_place_meta_free(const struct hfs_vol *vol)
+{
+	uint64_t lo, hi;
+
+	member_pool(vol, 0, &lo, &hi);
+	zone_split(vol, true, &lo, &hi);
+	return hfs_alloc_free_in(&vol->alloc, lo, hi);
+}
+
+uint64_t hfs_place_data_free(const struct hfs_vol *vol)
+{
+	uint64_t sum = 0;
+
+	for (uint32_t i = 0; i < vol->devtab.t_count; i++) {
+		uint64_t lo, hi;
+
+		if (vol->devtab.t_dev[i].d_state != HFS_DEV_ACTIVE ||
+		    !(vol->devtab.t_dev[i].d_role & HFS_DEV_ROLE_DATA))
+			continue;
+		data_pool(vol, i, &lo, &hi);
+		sum += hfs_alloc_free_in(&vol->alloc, lo, hi);
+	}
+	return sum;
+}
+
 static unsigned emptiest(const struct hfs_vol *vol)
 {
 	uint64_t best = 0;

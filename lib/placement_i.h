@@ -22,5 +22,10 @@ int64_t hfs_place_alloc(struct hfs_vol *vol, enum hfs_rmap_kind kind,
 int hfs_place_member_of(const struct hfs_vol *vol, uint64_t blk);
 /* Free blocks in member i's pool. */
 uint64_t hfs_place_member_free(const struct hfs_vol *vol, unsigned i);
+/* Free blocks where hfs_place_alloc puts metadata (device 0's zone, or
+ * its pool without a mirror), and where it puts file data (every active
+ * device's data pool): a volume of several devices only. */
+uint64_t hfs_place_meta_free(const struct hfs_vol *vol);
+uint64_t hfs_place_data_free(const struct hfs_vol *vol);
 
 #endif

@@ -454,7 +454,7 @@ static int work_place(struct hfs_vol *vol, struct hfs_inode *ip,
 			t = i;
 	if (t < 0 && w->n >= HFS_XATTR_MAX_BLOCKS)
 		return -ENOSPC;
-	if (hfs_vol_blocks_avail(vol) < nv + (t < 0 ? 1u : 0u))
+	if (hfs_vol_meta_avail(vol) < nv + (t < 0 ? 1u : 0u))
 		return -ENOSPC;
 	if (nv && (ret = stage_value(vol, ip, w, value, size)))
 		return ret;

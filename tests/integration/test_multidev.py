@@ -1204,6 +1204,64 @@ def test_losing_the_first_device_under_a_metadata_workload():
         vol.fs.unmount()
 
 
+def test_a_full_metadata_zone_is_a_clean_enospc():
+    """The metadata zone on device 0 full while the volume still has room
+    for data (two threads making files with an xattr block each): the
+    operation that does not fit gets ENOSPC before it changes anything,
+    the volume goes on (no shutdown), and deleting files makes room again.
+    Room was checked against the whole pool, so a create could start and
+    then fail to allocate its directory block: the volume failed."""
+    import threading
+    with Volume(2, size='64M') as vol:
+        vol.mount()
+        errs = []
+        made = [[], []]
+
+        def maker(t):
+            d = vol.fs.path('d%d' % t)
+            os.mkdir(d)
+            for i in range(4000):
+                p = os.path.join(d, 'f%d' % i)
+                try:
+                    with open(p, 'w') as f:
+                        f.write('x')
+                    made[t].append(p)
+                    os.setxattr(p, 'user.big', b'v' * 3000)
+                    os.rename(p, p + '.r')
+                    made[t][-1] = p + '.r'
+                except OSError as e:
+                    errs.append(e.errno)
+                    return
+        ts = [threading.Thread(target=maker, args=(t,)) for t in range(2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(120)
+        check_eq(sorted(set(errs)), [H.errno.ENOSPC], 'what the threads got when the zone filled')
+        check_eq(_status(vol)['state'], 'ok', 'volume state after the zone filled')
+        # then names until a directory needs a block the zone has not got
+        err = None
+        for i in range(20000):
+            try:
+                os.close(os.open(vol.fs.path('d1/n%d' % i), os.O_CREAT | os.O_WRONLY, 0o644))
+            except OSError as e:
+                err = e.errno
+                break
+        check_eq(err, H.errno.ENOSPC, 'a create whose directory block does not fit')
+        check_eq(_status(vol)['state'], 'ok', 'volume state after a directory could not grow')
+        n = len(made[0]) + len(made[1])
+        check(n > 100, 'files made before the zone filled: %d' % n)
+        # it is the zone, not the volume, that is full: data still fits
+        write_random(vol.fs.path('data'), 8 * MiB)
+        for p in made[0][:len(made[0]) // 2]:
+            os.unlink(p)
+        with open(vol.fs.path('d0/again'), 'w') as f:
+            f.write('y')
+        os.setxattr(vol.fs.path('d0/again'), 'user.big', b'v' * 3000)
+        vol.fs.unmount()
+        vol.fsck_clean('after the metadata zone filled')
+
+
 def test_mount_without_a_device_needs_degraded():
     """A device gone while unmounted: the mount is refused and says how to
     go on; with -o degraded it mounts, the device's files read EIO, the
