@@ -256,6 +256,13 @@ static void range_failure(struct hfsd_fail *f, struct hfsd_fail_event *e)
 	if (fc.metadata) {
 		char why[96];
 
+		/* device 0's metadata with a working mirror: a good copy
+		 * of the range is there, served from now on */
+		if (hfsd_fail_device0_poison(f, e)) {
+			hfs_fail_class_free(&fc);
+			return;
+		}
+
 		snprintf(why, sizeof(why), "metadata lost (%s at %#" PRIx64 ")",
 			 fc.what, e->off);
 		hfs_fail_class_free(&fc);
@@ -349,6 +356,7 @@ static bool confirm(struct hfsd_fail *f, struct hfsd_fail_event *e,
 		pthread_mutex_lock(&f->lock);
 		e->off = fault.off & ~(uint64_t)(HFS_FAIL_GRANULE - 1);
 		e->len = HFS_FAIL_GRANULE;
+		e->flags |= HFS_FAIL_MEDIA;
 		pthread_mutex_unlock(&f->lock);
 		*flags = HFS_FAIL_MEDIA;
 		return true;
