@@ -73,6 +73,12 @@ static void report_recovery(const char *region, const struct hfs_vol_info *vi)
 			 vi->mirror_repaired + vi->mirror_failed == 1 ? "" : "s",
 			 vi->mirror_failed ? "; some could not be rewritten "
 					     "(unreadable media)" : "");
+	if (vi->ro_unwritable)
+		hfsd_log(LOG_CRIT, "%s: the first device's superblock or "
+			 "journal is unreadable (media error) and could not be "
+			 "rewritten from its mirror: mounted READ-ONLY from the "
+			 "mirror's copies; run fsck.holdfs -y to rewrite them, "
+			 "or replace the device", region);
 	if (vi->mirror_both_bad)
 		hfsd_log(LOG_ERR, "%s: %" PRIu64 " metadata structure%s "
 			 "damaged on the first device and in its mirror; run "
@@ -152,6 +158,8 @@ static int open_volume(struct hfsd *d, const struct hfsd_opts *o)
 		 * volume keeps one (fs/fail_failover.c) */
 		hfs_vol_allow_failover(d->vol, true);
 	}
+	if (vi.ro_unwritable)
+		d->readonly = true; /* the library refuses every write now */
 	report_recovery(o->region, &vi);
 	return 0;
 }
