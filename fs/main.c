@@ -258,7 +258,9 @@ static int run(struct hfsd *d, struct fuse_session *se,
 			.mountpoint = mnt,
 			.revoke_ms = o->revoke_ms,
 			.dax_group = o->dax_group,
-			.readonly = o->readonly,
+			/* also when the volume came up read-only
+			 * (open_volume): no write leases then */
+			.readonly = o->readonly || d->readonly,
 			.max_clients = o->max_clients,
 			.max_per_uid = o->max_clients_per_uid,
 			.hello_ms = o->hello_ms,
@@ -294,7 +296,7 @@ static int run(struct hfsd *d, struct fuse_session *se,
 			goto signals;
 		}
 		hfsd_log(LOG_INFO, "%s mounted on %s%s", o->region, mnt,
-			 o->readonly ? " (read-only)" : "");
+			 d->readonly ? " (read-only)" : "");
 	}
 	if (serve(se, o) < 0)
 		status = 1;
