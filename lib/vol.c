@@ -432,15 +432,24 @@ static int read_super_and_replay(struct hfs_vol *vol,
 		ret = hfs_vol_heal_before_replay(vol, opts, info, err);
 	if (ret)
 		return ret;
-	ret = hfs_journal_replay(rg, &vol->sb, &vol->jseq, err);
+	/* device 0's journal, or the mirror's if device 0's stays
+	 * unreadable */
+	ret = hfs_vol_heal_replay(vol, err);
 	if (ret < 0)
 		return ret;
 	info->replayed = ret == 1;
 	if (info->replayed) {
 		/* the transaction may have changed the superblock */
-		ret = read_primary(vol, opts, info, err);
+		ret = hfs_vol_heal_reread_super(vol, err);
+		if (ret > 0) /* device 0's primary reads */
+			ret = read_primary(vol, opts, info, err);
 		if (ret)
 			return ret;
+	}
+	/* device 0's superblock or journal cannot be written: read-only */
+	if (hfs_vol_heal_stuck(vol)) {
+		vol->readonly = true;
+		info->ro_unwritable = true;
 	}
 	if (!vol->readonly && (ret = hfs_journal_clear(rg, &vol->sb)))
 		return hfs_err_set(err, ret, "%s: cannot clear the journal",

@@ -88,6 +88,10 @@ struct hfs_vol_info {
 	 * from the mirror's good copy, both copies bad (left to fsck), a
 	 * rewrite that failed (lib/vol_heal.c) */
 	uint64_t mirror_repaired, mirror_both_bad, mirror_failed;
+	/* device 0's primary superblock or journal is unreadable and the
+	 * mirror's good copy could not be written over it: mounted from the
+	 * mirror's copies, read-only (a read-write mount was asked for) */
+	bool ro_unwritable;
 	uint64_t inodes, dirs, files;
 };
 
