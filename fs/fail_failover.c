@@ -150,21 +150,20 @@ bool hfsd_fail_device0_poison(struct hfsd_fail *f, struct hfsd_fail_event *e)
 	char msg[72];
 	int r;
 
-	if (f->dev0_lost || !(e->flags & HFS_FAIL_MEDIA) ||
-	    hfs_region_member_of(f->d->rg, e->off) != 0)
+	hfs_vol_metadata(f->d->vol, &md);
+	if (f->dev0_lost || !(e->flags & HFS_FAIL_MEDIA) || !md.mirror_dev ||
+	    e->off >= md.meta_end || e->len > md.meta_end - e->off)
 		return false;
 	r = hfs_vol_serve_from_mirror(f->d->vol, e->off, e->len, &s, &l, &err);
 	if (r < 0) {
-		if (r != -ENODEV || hfs_region_nmembers(f->d->rg) > 1)
-			hfsd_log(LOG_CRIT, "failure: media error in device 0's "
-				 "metadata at %#" PRIx64 "+%#" PRIx64 " and it "
-				 "cannot be served from a mirror: %s", e->off,
-				 e->len, err.code ? err.msg : strerror(-r));
+		hfsd_log(LOG_ERR, "failure: media error in device 0's metadata "
+			 "area at %#" PRIx64 "+%#" PRIx64 ", which cannot be "
+			 "served from the mirror: %s; handled as on one copy",
+			 e->off, e->len, err.code ? err.msg : strerror(-r));
 		return false;
 	}
 	if (r > 0)
 		hfsd_log(LOG_ERR, "failure: %s", err.msg);
-	hfs_vol_metadata(f->d->vol, &md);
 	hfsd_log(LOG_CRIT, "failure: media error in device 0's metadata at "
 		 "%#" PRIx64 "+%#" PRIx64 "; bytes %#" PRIx64 "+%#" PRIx64
 		 " are served from the mirror on device %u from now on (one "

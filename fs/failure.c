@@ -248,6 +248,11 @@ static void range_failure(struct hfsd_fail *f, struct hfsd_fail_event *e)
 	unsigned before;
 	int r;
 
+	/* device 0's metadata area with a working mirror: the mirror has
+	 * a good copy of every byte of it (the data-path slots and unused
+	 * padding too), served from now on */
+	if (hfsd_fail_device0_poison(f, e))
+		return;
 	r = hfs_vol_classify_failure(f->d->vol, e->off, e->len, &fc);
 	if (r < 0) {
 		hfsd_fail_set_outcome(f, e, "not handled: %s", strerror(-r));
@@ -256,12 +261,6 @@ static void range_failure(struct hfsd_fail *f, struct hfsd_fail_event *e)
 	if (fc.metadata) {
 		char why[96];
 
-		/* device 0's metadata with a working mirror: a good copy
-		 * of the range is there, served from now on */
-		if (hfsd_fail_device0_poison(f, e)) {
-			hfs_fail_class_free(&fc);
-			return;
-		}
 
 		snprintf(why, sizeof(why), "metadata lost (%s at %#" PRIx64 ")",
 			 fc.what, e->off);

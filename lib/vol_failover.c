@@ -130,6 +130,7 @@ void hfs_vol_metadata(struct hfs_vol *vol, struct hfs_vol_metadata *m)
 	m->copies = !vol->from_mirror && vol->devtab.t_mirror_dev &&
 				    hfs_region_mirrored(vol->rg, NULL, NULL)
 			    ? 2 : 1;
+	m->meta_end = vol->sb.s_meta_end;
 	m->nserved = atomic_load_explicit(&vol->rg->nserved,
 					  memory_order_acquire);
 	m->served_off = m->nserved ? vol->rg->served[0].off : 0;

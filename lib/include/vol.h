@@ -392,6 +392,8 @@ struct hfs_vol_metadata {
 			      * copy), served_off the first range's start */
 	uint64_t served_off;
 	unsigned nserved;    /* how many ranges */
+	uint64_t meta_end;   /* device 0's metadata area: [0, meta_end)
+			      * (s_meta_end; 0 on one device) */
 };
 void hfs_vol_metadata(struct hfs_vol *vol, struct hfs_vol_metadata *m);
 /* A media error at [off, off + len) of device 0's metadata, the mirror

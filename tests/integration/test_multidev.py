@@ -1483,6 +1483,52 @@ def test_poison_in_device0s_metadata_without_a_mirror_shuts_down():
         vol.fs.unmount(check_clean=False)
 
 
+def test_poison_in_device0s_slots_revokes_the_leases():
+    """Leases and poison in device 0's metadata (mirror working): poison
+    in the inode table leaves every mapping alone (clients map only their
+    data-path slot of device 0's metadata); poison over the data-path
+    slot area revokes every lease (FAILURE: a client maps its slot
+    through its own descriptor of device 0, the poisoned page), no lease
+    is granted again, and the files read and write through the mount."""
+    TC, TD, TX = _dax_modules()
+    with Volume(2, size='32M') as vol:
+        vol.mount()
+        files = _three_files(vol)
+        a, b = vol.fs.path('a'), vol.fs.path('b')
+        cs = {p: TC.Client() for p in (a, b)}
+        try:
+            for p, c in cs.items():
+                c.ok('map %s 0 %d rw' % (p, len(files[p])))
+            ino = os.stat(a).st_ino
+            _poison(vol, (_super_u64(vol, 176) + ino * 256) // 4096 * 4096)
+            for p, c in cs.items():
+                check_eq(c.ok('crc 0 %d' % len(files[p])), 'crc=' + _crc(files[p]),
+                         '%s through its mapping after poison in the inode table' % p)
+            check_eq(_status(vol)['revoked'], [], 'no lease revoked for the inode table')
+            _poison(vol, _super_u64(vol, 312) // 4096 * 4096)
+            for p, c in cs.items():
+                ans = c.cmd('crc 0 %d' % len(files[p]))
+                check(ans.startswith('ok sigbus') and 'revoked=1' in ans and 'reason=2' in ans,
+                      'the mapping of %s is revoked for FAILURE: %r' % (p, ans))
+            with TC.Client() as c:
+                check_eq(c.cmd('map %s 0 %d r' % (b, len(files[b]))).split()[:2],
+                         ['err', str(H.errno.EIO)], 'a new lease with the slots poisoned')
+        finally:
+            for c in cs.values():
+                c.close()
+        for p, data in files.items():
+            check_eq(open(p, 'rb').read(), data, '%s through the mount' % p)
+        with open(b, 'r+b') as f:
+            f.write(b'z' * 4096)
+        check_eq(open(b, 'rb').read(4096), b'z' * 4096, 'a write to b')
+        st, md = _metadata(vol)
+        check_eq((st['state'], md['one_copy_bytes'], md['one_copy_ranges']),
+                 ('degraded', 8192, 2), 'two ranges served from the mirror')
+        check(len(st['revoked']) >= 2, 'status lists the revoked leases: %r' % st['revoked'])
+        vol.fs.unmount()
+        vol.fsck_clean('after poison over the data-path slots')
+
+
 def main():
     args = H.default_parser(__doc__.splitlines()[0]).parse_args()
     H.require_root()
