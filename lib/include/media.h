@@ -136,8 +136,7 @@ int hfs_acl_check(const void *v, size_t len);
  * value that fails it; the state of the device named (lost, retired) is
  * not checked: a choice stays valid, and unused, once its device left
  * service. */
-#define HFS_PLACE_XATTR "trusted.holdfs.device"
-#define HFS_PLACE_VALUE_MAX 36 /* what setxattr takes: a UUID */
+/* HFS_PLACE_XATTR, HFS_PLACE_VALUE_MAX: holdfs/format.h */
 int hfs_place_choice_check(const void *v, size_t len, uint32_t ndev);
 
 #endif
