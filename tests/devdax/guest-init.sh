@@ -1210,9 +1210,28 @@ scenario_multidev() {
 	else
 		result $P.mirror_before 0 "fsck.holdfs -n -f /dev/dax0.0 /dev/dax1.0 rc=$frc: $(grep -m 3 -E 'P[0-9]_|error|stale' /tmp/fsck1.out | tr '\n' ' ')"
 	fi
+	# multidev: this mount names only /dev/dax0.0, so device 1 must be
+	# found among /dev/dax* by the UUID in its header -- what happens to
+	# a member that got another number since mkfs (lib/members.c
+	# find_renamed)
+	opts=$MOUNT_OPTS
+	[ "$SCEN" = multidev ] && MOUNT_OPTS=
 	if ! mount_holdfs; then
-		result $P.command 0 "mount with $MOUNT_OPTS failed after fsck; nothing else run"
+		MOUNT_OPTS=$opts
+		result $P.command 0 "mount with '$opts' failed after fsck; nothing else run"
 		return
+	fi
+	MOUNT_OPTS=$opts
+	if [ "$SCEN" = multidev ]; then
+		st1=$(dev_state 1)
+		# (json-c writes / as \/)
+		p1=$(tr -d ' \n\\' < /tmp/devs.json | grep -o '"device":1,[^}]*' |
+			grep -o '"path":"[^"]*"' | cut -d'"' -f4)
+		if [ "$st1" = active ] && [ "$p1" = /dev/dax1.0 ]; then
+			result $P.by_uuid 1 "holdfs /dev/dax0.0 /mnt without -o device=: device 1 found by UUID at $p1 ($st1)"
+		else
+			result $P.by_uuid 0 "holdfs /dev/dax0.0 /mnt without -o device=: device 1 state '$st1' path '$p1' (want active, /dev/dax1.0)"
+		fi
 	fi
 
 	# Load: held-open files on each device and the writer loop, which
