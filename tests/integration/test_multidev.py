@@ -9,6 +9,7 @@ Members here are region files; the placement rule is checked through
 
     HOLDFS_BUILD=build python3 tests/integration/test_multidev.py
 """
+import contextlib
 import hashlib
 import json
 import os
@@ -987,6 +988,38 @@ def _losing_device0_while_mounted(how):
         vol.fs.unmount()
 
 
+@contextlib.contextmanager
+def _mapped_clients(vol, TC):
+    """Files a, b, c (_three_files) and one DAX client per a and b, each
+    mapping its whole file read-write: yields (files, a, b, clients by
+    path); the clients are closed at the end, however it ends."""
+    files = _three_files(vol)
+    a, b = vol.fs.path('a'), vol.fs.path('b')
+    cs = {p: TC.Client() for p in (a, b)}
+    try:
+        for p, c in cs.items():
+            c.ok('map %s 0 %d rw' % (p, len(files[p])))
+        yield files, a, b, cs
+    finally:
+        for c in cs.values():
+            c.close()
+
+
+def _check_revoked_for_failure(cs, files):
+    """Every client's next load faults: its lease revoked for FAILURE."""
+    for p, c in cs.items():
+        ans = c.cmd('crc 0 %d' % len(files[p]))
+        check(ans.startswith('ok sigbus') and 'revoked=1' in ans and 'reason=2' in ans,
+              'the mapping of %s is revoked for FAILURE: %r' % (p, ans))
+
+
+def _check_no_lease(TC, path, files, what):
+    """A new client's lease on path is refused with EIO."""
+    with TC.Client() as c:
+        check_eq(c.cmd('map %s 0 %d r' % (path, len(files[path]))).split()[:2],
+                 ['err', str(H.errno.EIO)], what)
+
+
 def test_losing_the_first_device_while_mounted_revokes_every_lease():
     """Device 0 lost while mounted under mapped files: every lease is
     revoked (FAILURE), the one over device 1 too (the clients' data-path
@@ -996,27 +1029,15 @@ def test_losing_the_first_device_while_mounted_revokes_every_lease():
     TC, TD, TX = _dax_modules()
     with Volume(2, size='32M') as vol:
         vol.mount()
-        files = _three_files(vol)
-        a, b = vol.fs.path('a'), vol.fs.path('b')
-        cs = {p: TC.Client() for p in (a, b)}
-        try:
-            for p, c in cs.items():
-                c.ok('map %s 0 %d rw' % (p, len(files[p])))
+        with _mapped_clients(vol, TC) as (files, a, b, cs):
             check_eq(cs[b].ok('crc 0 %d' % len(files[b])), 'crc=' + _crc(files[b]),
                      'b through its mapping before the loss')
             os.truncate(vol.fs.region, 0)
             _wait_lost(vol, 0)
+            _check_revoked_for_failure(cs, files)
             for p, c in cs.items():
-                ans = c.cmd('crc 0 %d' % len(files[p]))
-                check(ans.startswith('ok sigbus') and 'revoked=1' in ans and 'reason=2' in ans,
-                      'the mapping of %s is revoked for FAILURE: %r' % (p, ans))
                 check(int(c.fields('events')['n']) >= 1, '%s: the revoke handler ran' % p)
-            with TC.Client() as c:
-                check_eq(c.cmd('map %s 0 %d r' % (b, len(files[b]))).split()[:2],
-                         ['err', str(H.errno.EIO)], 'a new lease while served from the mirror')
-        finally:
-            for c in cs.values():
-                c.close()
+            _check_no_lease(TC, b, files, 'a new lease while served from the mirror')
         check_eq(open(b, 'rb').read(), files[b], 'b through the mount after the failover')
         with open(b, 'r+b') as f:
             f.write(b'z' * 4096)
@@ -1493,12 +1514,7 @@ def test_poison_in_device0s_slots_revokes_the_leases():
     TC, TD, TX = _dax_modules()
     with Volume(2, size='32M') as vol:
         vol.mount()
-        files = _three_files(vol)
-        a, b = vol.fs.path('a'), vol.fs.path('b')
-        cs = {p: TC.Client() for p in (a, b)}
-        try:
-            for p, c in cs.items():
-                c.ok('map %s 0 %d rw' % (p, len(files[p])))
+        with _mapped_clients(vol, TC) as (files, a, b, cs):
             ino = os.stat(a).st_ino
             _poison(vol, (_super_u64(vol, 176) + ino * 256) // 4096 * 4096)
             for p, c in cs.items():
@@ -1506,16 +1522,8 @@ def test_poison_in_device0s_slots_revokes_the_leases():
                          '%s through its mapping after poison in the inode table' % p)
             check_eq(_status(vol)['revoked'], [], 'no lease revoked for the inode table')
             _poison(vol, _super_u64(vol, 312) // 4096 * 4096)
-            for p, c in cs.items():
-                ans = c.cmd('crc 0 %d' % len(files[p]))
-                check(ans.startswith('ok sigbus') and 'revoked=1' in ans and 'reason=2' in ans,
-                      'the mapping of %s is revoked for FAILURE: %r' % (p, ans))
-            with TC.Client() as c:
-                check_eq(c.cmd('map %s 0 %d r' % (b, len(files[b]))).split()[:2],
-                         ['err', str(H.errno.EIO)], 'a new lease with the slots poisoned')
-        finally:
-            for c in cs.values():
-                c.close()
+            _check_revoked_for_failure(cs, files)
+            _check_no_lease(TC, b, files, 'a new lease with the slots poisoned')
         for p, data in files.items():
             check_eq(open(p, 'rb').read(), data, '%s through the mount' % p)
         with open(b, 'r+b') as f:
