@@ -48,6 +48,32 @@ static int not_a_volume_path(const struct mkfs_args *a)
 	return 0;
 }
 
+/* REGION holds no superblock: say what it is when it is another device
+ * of a volume, above all the one serving a volume whose first device is
+ * lost (not covered: a new mirror of the mirror). */
+static void not_the_first(const struct mkfs_args *a, struct hfs_region *rg,
+			  const struct hfs_err *why)
+{
+	struct hfs_member_super h;
+	struct hfs_err err = { 0 };
+	struct hfs_super sb;
+	struct hfs_devtab t;
+	uint64_t rel;
+
+	if (!hfs_member_probe(rg, &h))
+		mkfs_fail("%s", why->msg);
+	else if (!hfs_members_read_mirror(rg, &sb, &t, &rel, &err) &&
+		 t.t_dev[0].d_state != HFS_DEV_ACTIVE)
+		mkfs_fail("%s: serves a volume whose first device is lost, "
+			  "from the mirror of its metadata (one copy left); a "
+			  "new mirror of that is not built: back up and "
+			  "format a new volume", a->region);
+	else
+		mkfs_fail("%s: device %u of a holdfs volume, not its first; "
+			  "give the first device as REGION", a->region,
+			  h.m_index);
+}
+
 /* Device 0 of the volume, assembled with its other devices (each
  * opened, locked and recognised by its header), its superblock from the
  * primary (a volume read from its backup wants fsck first), and the
@@ -57,7 +83,6 @@ static int open_volume(const struct mkfs_args *a, struct hfs_region **rg,
 {
 	struct hfs_region_opts ro = { .check_private = !a->unsafe_region_mode,
 				      .private_uid = geteuid() };
-	struct hfs_member_super h;
 	struct hfs_err err = { 0 };
 	bool backup = false;
 	uint32_t missing = 0;
@@ -67,12 +92,7 @@ static int open_volume(const struct mkfs_args *a, struct hfs_region **rg,
 	    mkfs_check_private(a, *rg) < 0)
 		return -1;
 	if (hfs_super_read(*rg, false, sb, &backup, &err)) {
-		if (hfs_member_probe(*rg, &h))
-			mkfs_fail("%s: device %u of a holdfs volume, not its "
-				  "first; give the first device as REGION",
-				  a->region, h.m_index);
-		else
-			mkfs_fail("%s", err.msg);
+		not_the_first(a, *rg, &err);
 		return -1;
 	}
 	if (backup) {

@@ -1865,6 +1865,9 @@ def test_a_new_mirror_once_the_mirror_is_lost():
         r = vol.fsck()
         check(r.returncode == 0, 'fsck -n -f of the new mirror: %d %s %s'
               % (r.returncode, r.stdout[-1200:], r.stderr[-300:]))
+        # a volume served from its mirror gets no mirror of that (yet)
+        r = _add_mirror(vol, os.path.join(vol.fs.region_dir, 'another.img'))
+        _refused(r, new, 'first device is lost', 'a volume served from its mirror')
 
 
 def test_losing_the_first_device_while_mounted_fails_over_to_a_new_mirror():
