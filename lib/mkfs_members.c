@@ -235,7 +235,18 @@ int hfs_mkfs_members(struct hfs_region *rg, struct hfs_region **others,
 	}
 	hfs_devtab_set_crc(&t);
 	for (unsigned i = 1; i < n; i++) {
-		ret = hfs_member_write_header(others[i - 1], i, &sb, &t, err);
+		struct hfs_region *m = others[i - 1];
+
+		/* an old holdfs's backup superblock (its last block, in the
+		 * pool now) must not outlive the format: a probe or a mount
+		 * of the device would find it; block 0 is the header */
+		ret = hfs_region_zero(m, hfs_super_backup_off(m->size), BLK,
+				      NULL);
+		if (ret)
+			return hfs_err_set(err, ret, "%s: cannot clear its last "
+					   "block: %s", m->path,
+					   strerror(-ret));
+		ret = hfs_member_write_header(m, i, &sb, &t, err);
 		if (ret)
 			return ret;
 	}

@@ -25,6 +25,7 @@
 
 #include "err.h"
 #include "grow.h"
+#include "members.h"
 #include "tool.h"
 
 void mkfs_fail(const char *fmt, ...)
@@ -114,15 +115,26 @@ int mkfs_check_private(const struct mkfs_args *a, struct hfs_region *rg)
 	return -1;
 }
 
-/* Refuse to overwrite a holdfs without -f.  Returns 1 if one was found
- * (and -f allows overwriting it), 0 if none, -1 if refused. */
+/* Refuse to overwrite a holdfs, or a device of a holdfs volume (its
+ * member header), without -f.  Returns 1 if a superblock was found (and
+ * -f allows overwriting it; *old filled), 0 if none (or a member header
+ * -f allows overwriting: block 0, which every format rewrites), -1 if
+ * refused. */
 static int check_existing(const struct mkfs_args *a, struct hfs_region *rg,
 			  struct hfs_super *old)
 {
+	struct hfs_member_super h;
 	char id[37];
 
-	if (hfs_super_probe(rg, old) != 1)
-		return 0;
+	if (hfs_super_probe(rg, old) != 1) {
+		if (a->force || !hfs_member_probe(rg, &h))
+			return 0;
+		mkfs_fail("%s: device %u of a holdfs volume (uuid %s); use -f "
+			  "to overwrite (the volume loses this device)",
+			  rg->path, h.m_index,
+			  mkfs_uuid_str(h.m_vol_uuid, id));
+		return -1;
+	}
 	if (a->force)
 		return 1;
 	if (old->s_label[0])

@@ -586,6 +586,43 @@ def test_a_reused_device_makes_a_clean_volume():
         fs.close()
 
 
+def test_formatting_over_a_holdfs_or_a_member_needs_f():
+    """A device that held a holdfs, made a member with -f, keeps no
+    superblock of it (its backup was in its last block: fsck of the
+    device alone used to find that old filesystem and offer to repair
+    it); and a member of a volume is not formatted over without -f,
+    whether as a new filesystem or as another volume's member."""
+    fs = H.HoldFS(format=False, mount=False)
+    try:
+        member = os.path.join(fs.region_dir, 'member1.img')
+        other = os.path.join(fs.region_dir, 'other.img')
+        r = H.run([H.mkfs_bin(), '-q', '--size', '64M', member], timeout=60)
+        check(r.returncode == 0, 'a holdfs on the future member: %s' % r.stderr)
+        r = H.run([H.mkfs_bin(), '-q', '--size', '64M', fs.region, member], timeout=60)
+        check(r.returncode == 1 and 'use -f' in r.stderr,
+              'a holdfs on a DEVICE needs -f: %d %r' % (r.returncode, r.stderr))
+        r = H.run([H.mkfs_bin(), '-q', '-f', '--size', '64M', fs.region, member], timeout=60)
+        check(r.returncode == 0, 'with -f: %d %r' % (r.returncode, r.stderr))
+        r = H.run([H.binary('fsck.holdfs'), '-n', '-f', member], timeout=60)
+        check(r.returncode != 0 and 'backup superblock' not in r.stdout + r.stderr
+              and "volume's first device" in r.stderr,
+              'fsck of the member alone finds no old holdfs: %d %s %s'
+              % (r.returncode, r.stdout[-600:], r.stderr[-400:]))
+        before = sha(member)
+        r = H.run([H.mkfs_bin(), '-q', member], timeout=60)
+        check(r.returncode == 1 and 'device 1 of a holdfs volume' in r.stderr
+              and 'use -f' in r.stderr,
+              'formatting a member needs -f: %d %r' % (r.returncode, r.stderr))
+        r = H.run([H.mkfs_bin(), '-q', '--size', '64M', other, member], timeout=60)
+        check(r.returncode == 1 and 'device 1 of a holdfs volume' in r.stderr,
+              'a member as another volume\'s DEVICE needs -f: %d %r' % (r.returncode, r.stderr))
+        check_eq(sha(member), before, 'the member after the refusals')
+        r = H.run([H.mkfs_bin(), '-q', '-f', member], timeout=60)
+        check(r.returncode == 0, 'formatting a member with -f: %d %r' % (r.returncode, r.stderr))
+    finally:
+        fs.close()
+
+
 def test_fsck_rewrites_a_stale_mirror():
     """A block of the mirror that differs from device 0 (a crash between
     the two copies, bad media): fsck -n reports P5_MIRROR_STALE, fsck -y
