@@ -326,7 +326,7 @@ static int add(const struct hfs_mirror_add_opts *o,
 }
 
 /* fsck of the volume (devices p2 and, when given, pn): its exit code;
- * *codes gets whether P0_DEVTAB_* or P5_MIRROR_STALE came up. */
+ * *stale (when not NULL) gets whether P5_MIRROR_STALE came up. */
 static int fsck_vol(enum hfs_fsck_mode mode, bool with_new, bool *stale)
 {
 	const char *devs[2] = { p2, pn };
