@@ -25,6 +25,10 @@
  * with the daemon's own guarded read before acting on it (a client's
  * POISON). */
 #define HFSD_FAIL_CONFIRM 0x100u
+/* Daemon-internal: the range is the whole span of device i > 0 of a
+ * volume of several, lost (fail_members.c): its leases are found by
+ * device, before the range is classified. */
+#define HFSD_FAIL_MEMBER 0x200u
 
 struct hfsd_ctl;
 struct hfsd_revoked_lease; /* revoke.h */
