@@ -59,6 +59,7 @@ struct hfsd_fail_event *hfsd_fail_record(struct hfsd_fail *f, uint64_t off,
 	e = &f->ev[f->nev++];
 	memset(e, 0, sizeof(*e));
 	clock_gettime(CLOCK_REALTIME, &e->when);
+	clock_gettime(CLOCK_MONOTONIC, &e->mono);
 	e->off = off;
 	e->len = len;
 	e->flags = flags;
