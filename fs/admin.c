@@ -359,7 +359,7 @@ static json_object *metadata_json(struct hfsd_ctl *c)
 {
 	struct hfs_vol_metadata m;
 	json_object *o = json_object_new_object();
-	char text[160];
+	char text[224];
 
 	hfs_vol_metadata(c->d->vol, &m);
 	if (m.from_mirror)
@@ -367,6 +367,12 @@ static json_object *metadata_json(struct hfsd_ctl *c)
 			 "on device %u (device 0 lost %s); losing device %u "
 			 "loses the volume", m.mirror_dev, m.live
 			 ? "while mounted" : "before this mount", m.mirror_dev);
+	else if (m.copies == 2 && m.served)
+		snprintf(text, sizeof(text), "one copy for %" PRIu64 " bytes "
+			 "at %#" PRIx64 "%s (device 0 poisoned there, served "
+			 "from the mirror on device %u); two copies of the "
+			 "rest", m.served, m.served_off, m.nserved > 1
+			 ? " and elsewhere" : "", m.mirror_dev);
 	else if (m.copies == 2)
 		snprintf(text, sizeof(text), "two copies: device 0 and its "
 			 "mirror on device %u", m.mirror_dev);
@@ -384,6 +390,15 @@ static json_object *metadata_json(struct hfsd_ctl *c)
 	json_object_object_add(o, "failover", json_object_new_string(
 		!m.from_mirror ? "none" : m.live ? "while mounted"
 						 : "at mount"));
+	/* ranges of device 0's metadata served from the mirror after a
+	 * media error there: one copy of those bytes */
+	json_object_object_add(o, "one_copy_bytes",
+			       json_object_new_uint64(m.served));
+	json_object_object_add(o, "one_copy_ranges",
+			       json_object_new_int((int)m.nserved));
+	if (m.nserved)
+		json_object_object_add(o, "one_copy_offset",
+				       json_object_new_uint64(m.served_off));
 	json_object_object_add(o, "text", json_object_new_string(text));
 	return o;
 }
@@ -506,6 +521,16 @@ static bool device_lost(struct hfsd_ctl *c)
 	return false;
 }
 
+/* Part of device 0's metadata served from the mirror after a media
+ * error there: that part has one copy, the volume runs degraded. */
+static bool metadata_poisoned(struct hfsd_ctl *c)
+{
+	struct hfs_vol_metadata m;
+
+	hfs_vol_metadata(c->d->vol, &m);
+	return m.nserved != 0;
+}
+
 /* ADMIN_STATUS's failure part: state, events, affected paths, revoked
  * leases, killed holders, phase timings (docs/failure-model.md). */
 static json_object *status_json(struct hfsd_ctl *c,
@@ -515,7 +540,8 @@ static json_object *status_json(struct hfsd_ctl *c,
 
 	json_object_object_add(o, "state", json_object_new_string(
 		st->shutdown ? "shutdown"
-		: st->naff || device_lost(c) ? "degraded" : "ok"));
+		: st->naff || device_lost(c) || metadata_poisoned(c)
+		? "degraded" : "ok"));
 	if (st->shutdown) {
 		json_object_object_add(o, "reason", json_object_new_string(st->why));
 		json_object_object_add(o, "shutdown_at", ts_json(&st->shut_at));

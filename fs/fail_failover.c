@@ -131,3 +131,59 @@ bool hfsd_fail_device0_fault(struct hfsd_fail *f, uint64_t off)
 			    "sigbus (mirror's device gone)");
 	return true;
 }
+
+/* Does [off, off + len) overlap the data-path slot area? */
+static bool overlaps_slots(struct hfsd_fail *f, uint64_t off, uint64_t len)
+{
+	uint64_t so;
+	uint32_t n;
+
+	hfs_vol_dslot_area(f->d->vol, &so, &n);
+	return n && off < so + (uint64_t)n * HFS_DSLOT_SIZE && so < off + len;
+}
+
+bool hfsd_fail_device0_poison(struct hfsd_fail *f, struct hfsd_fail_event *e)
+{
+	struct hfs_vol_metadata md;
+	struct hfs_err err = { 0 };
+	uint64_t s, l;
+	char msg[72];
+	int r;
+
+	hfs_vol_metadata(f->d->vol, &md);
+	if (f->dev0_lost || !(e->flags & HFS_FAIL_MEDIA) || !md.mirror_dev ||
+	    e->off >= md.meta_end || e->len > md.meta_end - e->off)
+		return false;
+	r = hfs_vol_serve_from_mirror(f->d->vol, e->off, e->len, &s, &l, &err);
+	if (r < 0) {
+		hfsd_log(LOG_ERR, "failure: media error in device 0's metadata "
+			 "area at %#" PRIx64 "+%#" PRIx64 ", which cannot be "
+			 "served from the mirror: %s; handled as on one copy",
+			 e->off, e->len, err.code ? err.msg : strerror(-r));
+		return false;
+	}
+	if (r > 0)
+		hfsd_log(LOG_ERR, "failure: %s", err.msg);
+	hfsd_log(LOG_CRIT, "failure: media error in device 0's metadata at "
+		 "%#" PRIx64 "+%#" PRIx64 "; bytes %#" PRIx64 "+%#" PRIx64
+		 " are served from the mirror on device %u from now on (one "
+		 "copy of them left)", e->off, e->len, s, l, md.mirror_dev);
+	snprintf(msg, sizeof(msg), "device 0 poisoned; metadata there served "
+		 "from the mirror");
+	if (hfs_vol_health_note(f->d->vol, false, s, l, msg) < 0)
+		hfsd_log(LOG_WARNING, "failure: health log not writable");
+	/* clients map the data-path slots through their own descriptor of
+	 * device 0: a slot in the range is the poisoned page to them, and
+	 * the daemon no longer reads it there.  Every lease goes (which
+	 * slot a lease has is the lease table's; all of them is simple and
+	 * rare), and no lease is granted again (lease_members.c). */
+	if (overlaps_slots(f, s, l))
+		hfsd_fail_revoke_all(f);
+	hfsd_fail_set_outcome(f, e, "served from the mirror: device 0's "
+			      "metadata at %#" PRIx64 "+%#" PRIx64 " has one "
+			      "copy (the mirror's on device %u)%s%s", s, l,
+			      md.mirror_dev, overlaps_slots(f, s, l)
+			      ? "; every lease revoked (data-path slots there)"
+			      : "", r > 0 ? "; not in the bad-extent list" : "");
+	return true;
+}

@@ -301,6 +301,11 @@ static void range_failure(struct hfsd_fail *f, struct hfsd_fail_event *e,
 	bool revoked = false;
 	int r;
 
+	/* device 0's metadata area with a working mirror: the mirror has
+	 * a good copy of every byte of it (the data-path slots and unused
+	 * padding too), served from now on */
+	if (hfsd_fail_device0_poison(f, e))
+		return;
 	pthread_mutex_lock(&f->lock);
 	f->nphase = 0;
 	before = f->naff;
@@ -319,6 +324,7 @@ static void range_failure(struct hfsd_fail *f, struct hfsd_fail_event *e,
 	}
 	if (fc.metadata) {
 		char why[96];
+
 
 		snprintf(why, sizeof(why), "metadata lost (%s at %#" PRIx64 ")",
 			 fc.what, e->off);
@@ -414,6 +420,7 @@ static bool confirm(struct hfsd_fail *f, struct hfsd_fail_event *e,
 		pthread_mutex_lock(&f->lock);
 		e->off = fault.off & ~(uint64_t)(HFS_FAIL_GRANULE - 1);
 		e->len = HFS_FAIL_GRANULE;
+		e->flags |= HFS_FAIL_MEDIA;
 		pthread_mutex_unlock(&f->lock);
 		*flags = HFS_FAIL_MEDIA;
 		return true;

@@ -166,6 +166,13 @@ void hfsd_fail_device0(struct hfsd_fail *f, unsigned flags,
  * volume's). */
 bool hfsd_fail_device0_fault(struct hfsd_fail *f, uint64_t off);
 
+/* fail_failover.c: a media error (e) inside device 0's metadata of a
+ * volume whose mirror works: that range served from the mirror from now
+ * on (no shutdown), the health log, the bad-extent list, the leases if
+ * data-path slots are there; e's outcome set.  false: not that case (no
+ * working mirror, ...): the caller shuts the volume down as before. */
+bool hfsd_fail_device0_poison(struct hfsd_fail *f, struct hfsd_fail_event *e);
+
 /* The volume fault hook (hfs_vol_set_fault_hook; ctx: f). */
 void hfsd_fail_fault_hook(void *ctx, const struct hfs_fault *fl);
 

@@ -22,6 +22,7 @@
 #include "lease_i.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -52,6 +53,29 @@ static int open_member(struct hfsd_ctl *c, unsigned i, bool w)
 	snprintf(p, sizeof(p), "/proc/self/fd/%d", src);
 	src = open(p, (w ? O_RDWR : O_RDONLY) | O_CLOEXEC);
 	return src < 0 ? -errno : src;
+}
+
+/* A range of device 0's metadata served from the mirror (a media error
+ * there: fail_failover.c) overlaps the data-path slots: a client maps
+ * its slot through its own descriptor of device 0, which shows the
+ * poisoned page, not the mirror's. */
+static bool slots_served(struct hfsd_ctl *c)
+{
+	const struct hfs_region *rg = c->d->rg;
+	unsigned n = atomic_load_explicit(&((struct hfs_region *)rg)->nserved,
+					  memory_order_acquire);
+	uint64_t so, se;
+	uint32_t cnt;
+
+	if (!n)
+		return false;
+	hfs_vol_dslot_area(c->d->vol, &so, &cnt);
+	se = so + (uint64_t)cnt * HFS_DSLOT_SIZE;
+	for (unsigned i = 0; i < n; i++)
+		if (cnt && rg->served[i].off < se &&
+		    so < rg->served[i].off + rg->served[i].len)
+			return true;
+	return false;
 }
 
 int hfsd_members_open(struct hfsd_ctl *c, struct hfsd_client *cl, bool w,
@@ -86,8 +110,8 @@ int hfsd_members_open(struct hfsd_ctl *c, struct hfsd_client *cl, bool w,
 		p->idx[p->n++] = i;
 	}
 	/* device 0 carries the metadata and the data-path slots: without
-	 * it nothing can be mapped */
-	if (!(p->active & 1u)) {
+	 * it (or with its slots poisoned) nothing can be mapped */
+	if (!(p->active & 1u) || slots_served(c)) {
 		hfsd_members_undo(cl, p);
 		return -EIO;
 	}

@@ -73,6 +73,12 @@ static void report_recovery(const char *region, const struct hfs_vol_info *vi)
 			 vi->mirror_repaired + vi->mirror_failed == 1 ? "" : "s",
 			 vi->mirror_failed ? "; some could not be rewritten "
 					     "(unreadable media)" : "");
+	if (vi->ro_unwritable)
+		hfsd_log(LOG_CRIT, "%s: the first device's superblock or "
+			 "journal is unreadable (media error) and could not be "
+			 "rewritten from its mirror: mounted READ-ONLY from the "
+			 "mirror's copies; run fsck.holdfs -y to rewrite them, "
+			 "or replace the device", region);
 	if (vi->mirror_both_bad)
 		hfsd_log(LOG_ERR, "%s: %" PRIu64 " metadata structure%s "
 			 "damaged on the first device and in its mirror; run "
@@ -152,6 +158,8 @@ static int open_volume(struct hfsd *d, const struct hfsd_opts *o)
 		 * volume keeps one (fs/fail_failover.c) */
 		hfs_vol_allow_failover(d->vol, true);
 	}
+	if (vi.ro_unwritable)
+		d->readonly = true; /* the library refuses every write now */
 	report_recovery(o->region, &vi);
 	return 0;
 }
@@ -250,7 +258,9 @@ static int run(struct hfsd *d, struct fuse_session *se,
 			.mountpoint = mnt,
 			.revoke_ms = o->revoke_ms,
 			.dax_group = o->dax_group,
-			.readonly = o->readonly,
+			/* also when the volume came up read-only
+			 * (open_volume): no write leases then */
+			.readonly = o->readonly || d->readonly,
 			.max_clients = o->max_clients,
 			.max_per_uid = o->max_clients_per_uid,
 			.hello_ms = o->hello_ms,
@@ -286,7 +296,7 @@ static int run(struct hfsd *d, struct fuse_session *se,
 			goto signals;
 		}
 		hfsd_log(LOG_INFO, "%s mounted on %s%s", o->region, mnt,
-			 o->readonly ? " (read-only)" : "");
+			 d->readonly ? " (read-only)" : "");
 	}
 	if (serve(se, o) < 0)
 		status = 1;

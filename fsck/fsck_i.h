@@ -181,9 +181,15 @@ struct fsck {
 
 /* ------------------------------------------------------------ passes */
 int fsck_pass0(struct fsck *f);   /* also the quick check */
-/* pass0_mirror.c: device 0's bad copies from the mirror; *super: the
- * primary superblock was rewritten (choose again). */
-int fsck_mirror_before_replay(struct fsck *f, bool *super);
+/* pass0_mirror.c: device 0's bad copies from the mirror; *sum says
+ * what was found (sum->super: the primary superblock was rewritten,
+ * choose again; super_stuck, journal_*: device 0's copy does not read,
+ * lib/include/mirror_heal.h). */
+struct hfs_heal_sum;
+int fsck_mirror_before_replay(struct fsck *f, struct hfs_heal_sum *sum);
+/* Device 0's journal does not read and the rule chose the mirror's
+ * transaction: its header and records (malloc'd, *len bytes), or NULL. */
+uint8_t *fsck_mirror_journal(struct fsck *f, size_t *len);
 int fsck_mirror_after_replay(struct fsck *f);
 /* Both of device 0's superblocks bad: the mirror's, if it is valid. */
 bool fsck_mirror_super(struct fsck *f, struct hfs_super *sb);

@@ -22,6 +22,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fsck_i.h"
@@ -90,19 +91,36 @@ static bool io_of(struct fsck *f, struct mctx *m, struct hfs_heal_io *io)
 	return true;
 }
 
-int fsck_mirror_before_replay(struct fsck *f, bool *super)
+int fsck_mirror_before_replay(struct fsck *f, struct hfs_heal_sum *sum)
 {
-	struct hfs_heal_sum sum = { 0 };
 	struct hfs_heal_io io;
 	struct mctx m = { 0 };
-	int ret;
 
-	*super = false;
+	memset(sum, 0, sizeof(*sum));
 	if (!io_of(f, &m, &io))
 		return 0;
-	ret = hfs_heal_before_replay(&f->sb, &io, &sum);
-	*super = sum.super;
-	return ret;
+	return hfs_heal_before_replay(&f->sb, &io, sum);
+}
+
+uint8_t *fsck_mirror_journal(struct fsck *f, size_t *len)
+{
+	uint64_t joff = f->sb.s_journal_off;
+	uint64_t jcap = f->sb.s_journal_blocks * BLK;
+	struct hfs_heal_io io;
+	struct mctx m = { 0 };
+	struct hfs_jheader h;
+	uint8_t *buf;
+
+	if (!io_of(f, &m, &io) || m_read(&m, 1, joff, &h, sizeof(h)) ||
+	    h.j_bytes > jcap - sizeof(h))
+		return NULL;
+	*len = sizeof(h) + h.j_bytes;
+	buf = malloc(*len);
+	if (buf && m_read(&m, 1, joff, buf, *len)) {
+		free(buf);
+		buf = NULL;
+	}
+	return buf;
 }
 
 int fsck_mirror_after_replay(struct fsck *f)

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "fsck_i.h"
+#include "mirror_heal.h"
 #include "members.h"
 
 
@@ -198,9 +199,53 @@ static void journal_clear(struct fsck *f)
 		fsck_fix_failed(f, ret);
 }
 
+/* Device 0's journal does not read; the rule chose the mirror's
+ * transaction (lib/mirror_heal.c): replay that one, for real (-y/-p:
+ * home locations on both copies) or as the overlay (-n). */
+static void mirror_journal_replay(struct fsck *f)
+{
+	struct hfs_err err = { 0 };
+	struct hfs_jheader h;
+	uint8_t *copy;
+	size_t len = 0;
+	uint64_t seq;
+	int ret;
+
+	copy = fsck_mirror_journal(f, &len);
+	if (!copy) {
+		fix_problem(f, HFS_P0_REPLAY_FAILED, 0, f->sb.s_journal_off,
+			    "device 0's journal is unreadable and the "
+			    "mirror's could not be read again");
+		return;
+	}
+	memcpy(&h, copy, sizeof(h));
+	f->rep->replayed = true;
+	if (!fix_problem(f, HFS_P0_JOURNAL_REPLAY, 0, f->sb.s_journal_off,
+			 "journal holds committed transaction %" PRIu64
+			 " (%" PRIu32 " records) not yet replayed (the "
+			 "mirror's copy: device 0's is unreadable)", h.j_seq,
+			 h.j_nrec)) {
+		f->ov.recs = malloc(h.j_bytes);
+		if (f->ov.recs) {
+			memcpy(f->ov.recs, copy + sizeof(h), h.j_bytes);
+			f->ov.len = h.j_bytes;
+		}
+		free(copy);
+		return;
+	}
+	ret = hfs_journal_replay_copy(f->rg, &f->sb, copy, len, &seq, &err);
+	free(copy);
+	f->rep->modified = true;
+	if (ret < 0) {
+		fsck_fix_failed(f, ret);
+		fix_problem(f, HFS_P0_REPLAY_FAILED, 0, f->fault.off, "%s",
+			    err.msg[0] ? err.msg : "journal replay failed");
+	}
+}
+
 /* Returns true if the journal must be cleared (after the primary is
  * settled, so the clear writes the right superblock). */
-static bool journal_check(struct fsck *f)
+static bool journal_check(struct fsck *f, const struct hfs_heal_sum *sum)
 {
 	struct hfs_jheader h;
 	uint8_t *recs;
@@ -227,6 +272,8 @@ static bool journal_check(struct fsck *f)
 				    h.j_bytes, h.j_nrec);
 		break;
 	case J_IO:
+		if (sum->journal_mirror)
+			mirror_journal_replay(f);
 		clear = fix_problem(f, HFS_P0_JOURNAL_IO, 0, f->fault.off,
 				    "journal unreadable at 0x%" PRIx64,
 				    f->fault.off);
@@ -236,8 +283,11 @@ static bool journal_check(struct fsck *f)
 	return clear;
 }
 
-/* After replay: the primary may have been rewritten by the transaction. */
-static void primary_settle(struct fsck *f, const struct sb_copy *b)
+/* After replay: the primary may have been rewritten by the transaction.
+ * mirror_sb: device 0's primary failed, the mirror's passed and could
+ * not be written over it: the mirror's wins, not the backup. */
+static void primary_settle(struct fsck *f, const struct sb_copy *b,
+			   bool mirror_sb)
 {
 	struct sb_copy p;
 
@@ -247,13 +297,21 @@ static void primary_settle(struct fsck *f, const struct sb_copy *b)
 		f->rep->used_backup_sb = false;
 		return;
 	}
-	/* The backup, or (backup bad too) the copy chosen before replay. */
-	if (sb_good(b)) {
+	/* The mirror's (read again: the replay may have changed it), the
+	 * backup, or (backup bad too) the copy chosen before replay. */
+	if (mirror_sb) {
+		struct hfs_super s;
+
+		if (fsck_mirror_super(f, &s) &&
+		    !memcmp(s.s_uuid, f->sb.s_uuid, sizeof(s.s_uuid)))
+			f->sb = s;
+	} else if (sb_good(b)) {
 		f->rep->used_backup_sb = true;
 		f->sb = b->sb;
 	}
 	if (fix_problem(f, HFS_P0_PRIMARY_BAD, 0, 0,
-			"primary superblock is damaged (%s)", sb_why(&p))) {
+			"primary superblock is damaged (%s)%s", sb_why(&p),
+			mirror_sb ? "; the mirror's copy is used" : "")) {
 		struct hfs_super s = f->sb;
 		int ret;
 
@@ -346,7 +404,8 @@ int fsck_pass0(struct fsck *f)
 {
 	struct sb_copy p, b;
 	int ret = choose_super(f, &p, &b);
-	bool clear, super;
+	struct hfs_heal_sum sum;
+	bool clear;
 
 	if (ret)
 		return ret;
@@ -362,17 +421,23 @@ int fsck_pass0(struct fsck *f)
 	}
 	/* with a mirror: device 0's bad superblock, table or journal from
 	 * the mirror's, before the journal is looked at */
-	ret = fsck_mirror_before_replay(f, &super);
-	if (!ret && super && !f->halt) {
+	ret = fsck_mirror_before_replay(f, &sum);
+	if (!ret && sum.super && !f->halt) {
 		f->rep->used_backup_sb = false; /* the primary is good now */
 		ret = choose_super(f, &p, &b);
 	}
+	if (!ret && sum.super_stuck) {
+		/* device 0's primary stays unreadable: the mirror's wins
+		 * (docs/format.md "Which copy wins"), not the backup */
+		f->sb = sum.super_copy;
+		f->rep->used_backup_sb = false;
+	}
 	if (ret || f->halt)
 		return ret;
-	clear = journal_check(f);
+	clear = journal_check(f, &sum);
 	if (f->halt)
 		return 0;
-	primary_settle(f, &b);
+	primary_settle(f, &b, sum.super_stuck);
 	if (clear)
 		journal_clear(f);
 	settle_geometry(f);

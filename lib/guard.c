@@ -354,6 +354,12 @@ int hfs_region_sim_poisoned(const struct hfs_region *rg, uint64_t off,
 		uint64_t s = rg->sim[i].off, e = s + rg->sim[i].len;
 
 		if (off < e && s < off + len) {
+			uint64_t lo = off > s ? off : s;
+			uint64_t hi = off + len < e ? off + len : e;
+
+			/* the mirror's bytes are mapped there now */
+			if (hfs_region_served(rg, lo, hi - lo))
+				continue;
 			if (fault) {
 				fault->off = off > s ? off : s;
 				fault->si_code = BUS_MCEERR_AR;

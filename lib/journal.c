@@ -331,13 +331,46 @@ static void zero_replayed_tails(struct hfs_region *rg,
 	}
 }
 
+/* Apply a committed transaction whose records are recs (checked here:
+ * torn or out of bounds is "none"). */
+static int replay_recs(struct hfs_region *rg, const struct hfs_super *sb,
+		       const struct hfs_jheader *h, const uint8_t *recs,
+		       struct hfs_err *err)
+{
+	struct apply_ctx a = { rg, recs, h->j_bytes };
+	struct hfs_fault f;
+	int ret;
+
+	if (tx_crc(h, recs, h->j_bytes) != h->j_crc ||
+	    !hfs_journal_records_valid(rg, recs, h->j_bytes, h->j_nrec))
+		return 0; /* torn: never applied anywhere */
+	if (rg->readonly)
+		return hfs_err_set(err, -EROFS,
+				   "%s: journal needs replay but the region is read-only",
+				   rg->path);
+	ret = hfs_region_guard(rg, apply_records, &a, &f);
+	if (!ret)
+		zero_replayed_tails(rg, sb, recs, h->j_bytes);
+	if (ret)
+		return hfs_err_set(err, -EIO, "%s: media error replaying the journal at 0x%llx",
+				   rg->path, (unsigned long long)f.off);
+	return 1;
+}
+
+static bool header_usable(const struct hfs_super *sb,
+			  const struct hfs_jheader *h)
+{
+	uint64_t jcap = sb->s_journal_blocks * HFS_BLOCK_SIZE;
+
+	return h->j_magic == HFS_JOURNAL_MAGIC && h->j_bytes != 0 &&
+	       h->j_bytes <= jcap - sizeof(*h);
+}
+
 int hfs_journal_replay(struct hfs_region *rg, const struct hfs_super *sb,
 		       uint64_t *seq, struct hfs_err *err)
 {
 	uint64_t joff = sb->s_journal_off;
-	uint64_t jcap = sb->s_journal_blocks * HFS_BLOCK_SIZE;
 	struct hfs_jheader h;
-	struct apply_ctx a = { rg, NULL, 0 };
 	struct hfs_fault f;
 	uint8_t *recs;
 	int ret;
@@ -347,8 +380,7 @@ int hfs_journal_replay(struct hfs_region *rg, const struct hfs_super *sb,
 	if (ret)
 		return hfs_err_set(err, ret, "%s: journal unreadable at 0x%llx",
 				   rg->path, (unsigned long long)f.off);
-	if (h.j_magic != HFS_JOURNAL_MAGIC || h.j_bytes == 0 ||
-	    h.j_bytes > jcap - sizeof(h))
+	if (!header_usable(sb, &h))
 		return 0;
 	*seq = h.j_seq;
 	recs = malloc(h.j_bytes);
@@ -360,27 +392,27 @@ int hfs_journal_replay(struct hfs_region *rg, const struct hfs_super *sb,
 		return hfs_err_set(err, ret, "%s: journal unreadable at 0x%llx",
 				   rg->path, (unsigned long long)f.off);
 	}
-	if (tx_crc(&h, recs, h.j_bytes) != h.j_crc ||
-	    !hfs_journal_records_valid(rg, recs, h.j_bytes, h.j_nrec)) {
-		free(recs); /* torn: never applied anywhere */
-		return 0;
-	}
-	if (rg->readonly) {
-		free(recs);
-		return hfs_err_set(err, -EROFS,
-				   "%s: journal needs replay but the region is read-only",
-				   rg->path);
-	}
-	a.recs = recs;
-	a.len = h.j_bytes;
-	ret = hfs_region_guard(rg, apply_records, &a, &f);
-	if (!ret)
-		zero_replayed_tails(rg, sb, recs, h.j_bytes);
+	ret = replay_recs(rg, sb, &h, recs, err);
 	free(recs);
-	if (ret)
-		return hfs_err_set(err, -EIO, "%s: media error replaying the journal at 0x%llx",
-				   rg->path, (unsigned long long)f.off);
-	return 1;
+	return ret;
+}
+
+int hfs_journal_replay_copy(struct hfs_region *rg, const struct hfs_super *sb,
+			    const uint8_t *copy, size_t len, uint64_t *seq,
+			    struct hfs_err *err)
+{
+	struct hfs_jheader h;
+
+	*seq = 0;
+	if (len < sizeof(h))
+		return 0;
+	memcpy(&h, copy, sizeof(h));
+	if (!header_usable(sb, &h))
+		return 0;
+	*seq = h.j_seq;
+	if (h.j_bytes > len - sizeof(h))
+		return 0; /* the copy is short: no transaction to trust */
+	return replay_recs(rg, sb, &h, copy + sizeof(h), err);
 }
 
 /*

@@ -23,7 +23,13 @@
  * (when that header is readable) nor below the superblock's
  * s_journal_seq.  A journal header that is all zeros is a cleared
  * journal, not a damaged one: device 0 has no transaction, whatever the
- * mirror still holds.
+ * mirror still holds.  A journal of device 0 that does not read says
+ * nothing: the mirror's decides alone (its transaction, or none when it
+ * is cleared or behind), and when the mirror's fails its check too the
+ * caller is told both are bad (a committed transaction may be in
+ * neither).  An unreadable device-0 superblock or journal whose rewrite
+ * fails is reported in hfs_heal_sum (super_stuck, journal_*), so the
+ * caller can go on from the mirror's copy.
  */
 #include "mirror_heal.h"
 
@@ -114,6 +120,25 @@ static int heal_super(const struct hfs_super *sb, const struct hfs_heal_io *io,
 					     ? "bad magic"
 					     : "checksum or geometry wrong";
 	it.both_bad = rb || !super_good(&b, sb);
+	if (!it.both_bad && io->found(io->ctx, &it)) {
+		/* settle's write, and if it fails (poison a write does not
+		 * clear) the mirror's copy still wins: never the backup */
+		int ret = io->write(io->ctx, it.off, &b, it.len);
+
+		if (io->done)
+			io->done(io->ctx, &it, ret);
+		if (ret) {
+			sum->failed++;
+			sum->super_stuck = true;
+			sum->super_copy = b;
+			return ret == -ENOMEM ? ret : 0;
+		}
+		sum->repaired++;
+		sum->super = true;
+		return 0;
+	}
+	if (!it.both_bad)
+		return 0; /* not to be repaired (fsck -n) */
 	return settle(io, &it, &b, sum);
 }
 
@@ -166,7 +191,7 @@ enum jcopy { J_EMPTY, J_GOOD, J_BAD };
 static enum jcopy journal_copy(const struct hfs_super *sb,
 			       const struct hfs_heal_io *io, int mirror,
 			       struct hfs_jheader *h, uint8_t **bytes,
-			       bool *readable)
+			       bool *readable, bool *ioerr)
 {
 	uint64_t jcap = sb->s_journal_blocks * BLK;
 	struct hfs_jheader c;
@@ -174,6 +199,7 @@ static enum jcopy journal_copy(const struct hfs_super *sb,
 
 	*bytes = NULL;
 	*readable = !io->read(io->ctx, mirror, sb->s_journal_off, h, sizeof(*h));
+	*ioerr = !*readable;
 	if (!*readable)
 		return J_BAD;
 	if (all_zero(h, sizeof(*h)))
@@ -186,6 +212,7 @@ static enum jcopy journal_copy(const struct hfs_super *sb,
 		return J_BAD;
 	if (io->read(io->ctx, mirror, sb->s_journal_off, buf,
 		     sizeof(*h) + h->j_bytes)) {
+		*ioerr = true;
 		free(buf);
 		return J_BAD;
 	}
@@ -202,13 +229,28 @@ static enum jcopy journal_copy(const struct hfs_super *sb,
 	return J_GOOD;
 }
 
+/* Device 0's journal did not read and the mirror's holds no transaction
+ * to replay (cleared, or one device 0 had already gone past): device 0's
+ * gets a cleared header, which is what the mirror's says. */
+static int journal_clear_unreadable(const struct hfs_super *sb,
+				    const struct hfs_heal_io *io,
+				    struct hfs_heal_sum *sum)
+{
+	static const struct hfs_jheader zero;
+	struct hfs_heal_item it = { HFS_HEAL_JOURNAL, false, sb->s_journal_off,
+				    sizeof(zero), 0, "unreadable" };
+
+	return settle(io, &it, &zero, sum);
+}
+
 static int heal_journal(const struct hfs_super *sb,
 			const struct hfs_heal_io *io, struct hfs_heal_sum *sum)
 {
+	uint64_t jcap = sb->s_journal_blocks * BLK;
 	struct hfs_jheader h0, hm;
 	uint8_t *b0, *bm;
-	bool r0, rm;
-	enum jcopy c0 = journal_copy(sb, io, 0, &h0, &b0, &r0), cm;
+	bool r0, rm, io0, iom;
+	enum jcopy c0 = journal_copy(sb, io, 0, &h0, &b0, &r0, &io0), cm;
 	struct hfs_heal_item it = { HFS_HEAL_JOURNAL, false, sb->s_journal_off,
 				    0, 0, NULL };
 	int ret = 0;
@@ -216,25 +258,50 @@ static int heal_journal(const struct hfs_super *sb,
 	free(b0);
 	if (c0 != J_BAD)
 		return 0; /* a transaction, or none: device 0's word */
-	cm = journal_copy(sb, io, 1, &hm, &bm, &rm);
+	cm = journal_copy(sb, io, 1, &hm, &bm, &rm, &iom);
+	if (io0) {
+		/* device 0's copy is no copy: the mirror's decides alone */
+		sum->journal_io = true;
+		sum->journal_span = sizeof(h0);
+		if (r0 && h0.j_magic == HFS_JOURNAL_MAGIC && h0.j_bytes &&
+		    h0.j_bytes <= jcap - sizeof(h0))
+			sum->journal_span += h0.j_bytes;
+	}
 	if (cm != J_GOOD) {
-		/* a torn commit (the mirror never saw it, or holds a cleared
-		 * journal): not a divergence, the transaction never
-		 * committed; replay ignores it as on one device */
 		free(bm);
-		return 0;
+		if (!io0)
+			/* a torn commit (the mirror never saw it, or holds a
+			 * cleared journal): not a divergence, the transaction
+			 * never committed; replay ignores it as on one
+			 * device */
+			return 0;
+		if (cm == J_EMPTY)
+			return journal_clear_unreadable(sb, io, sum);
+		/* device 0's unreadable, the mirror's fails its check or
+		 * does not read either: a committed transaction may be in
+		 * neither copy */
+		sum->journal_both_bad = true;
+		it.len = sizeof(hm);
+		it.why = "unreadable";
+		it.both_bad = true;
+		return settle(io, &it, NULL, sum);
 	}
 	if (hm.j_seq < sb->s_journal_seq ||
 	    (r0 && h0.j_magic == HFS_JOURNAL_MAGIC && hm.j_seq < h0.j_seq)) {
 		/* device 0 began a later commit and tore it; the mirror's is
 		 * older: nothing committed is lost by ignoring both */
 		free(bm);
-		return 0;
+		return io0 ? journal_clear_unreadable(sb, io, sum) : 0;
 	}
 	it.len = sizeof(hm) + hm.j_bytes;
-	it.why = !r0 ? "unreadable"
+	it.why = io0 ? "unreadable"
 		     : h0.j_magic != HFS_JOURNAL_MAGIC ? "bad magic"
 						       : "checksum mismatch";
+	if (io0) {
+		sum->journal_mirror = true;
+		if (it.len > sum->journal_span)
+			sum->journal_span = it.len;
+	}
 	ret = settle(io, &it, bm, sum);
 	free(bm);
 	return ret;

@@ -72,6 +72,11 @@ static void mirror_copy(uint8_t *a, size_t l, int c, unsigned flags)
 
 	if (atomic_load(&mir.stopped))
 		return;
+	/* a range served from the mirror (a media error on device 0
+	 * there: region_failover.c) is the mirror's own bytes at both
+	 * addresses: the store is in the mirror already */
+	if (hfs_region_served(mir.rg, (uint64_t)(a - mir.lo), l))
+		return;
 	if (hfs_region_guard(mir.rg, do_copy, &k, &f) != -EIO)
 		return;
 	if (f.off < mir.len) {

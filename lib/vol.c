@@ -432,15 +432,24 @@ static int read_super_and_replay(struct hfs_vol *vol,
 		ret = hfs_vol_heal_before_replay(vol, opts, info, err);
 	if (ret)
 		return ret;
-	ret = hfs_journal_replay(rg, &vol->sb, &vol->jseq, err);
+	/* device 0's journal, or the mirror's if device 0's stays
+	 * unreadable */
+	ret = hfs_vol_heal_replay(vol, err);
 	if (ret < 0)
 		return ret;
 	info->replayed = ret == 1;
 	if (info->replayed) {
 		/* the transaction may have changed the superblock */
-		ret = read_primary(vol, opts, info, err);
+		ret = hfs_vol_heal_reread_super(vol, err);
+		if (ret > 0) /* device 0's primary reads */
+			ret = read_primary(vol, opts, info, err);
 		if (ret)
 			return ret;
+	}
+	/* device 0's superblock or journal cannot be written: read-only */
+	if (hfs_vol_heal_stuck(vol)) {
+		vol->readonly = true;
+		info->ro_unwritable = true;
 	}
 	if (!vol->readonly && (ret = hfs_journal_clear(rg, &vol->sb)))
 		return hfs_err_set(err, ret, "%s: cannot clear the journal",
@@ -468,6 +477,8 @@ static int load_all(struct hfs_vol *vol, struct hfs_vol_info *info,
 		vol->errors++;
 		vol->nbad = 0;
 	}
+	/* before the inode table, the zone and the slots are read */
+	hfs_vol_serve_recorded(vol);
 	/* Mounted from the backup: its hwm may be stale, scan every slot. */
 	if (info->used_backup_sb || hwm > vol->sb.s_inode_count || hwm < 2)
 		hwm = vol->sb.s_inode_count;
@@ -520,6 +531,7 @@ static void log_mount(struct hfs_vol *vol, const struct hfs_vol_info *info)
 		hfs_health_log(vol, HFS_HEALTH_REPLAY, vol->sb.s_journal_off, 0,
 			       0, "journal replayed at mount");
 	hfs_vol_heal_log(vol);
+	hfs_vol_serve_log(vol);
 	if (vol->errors)
 		hfs_health_log(vol, HFS_HEALTH_CORRUPTION, 0, 0, 0,
 			       "inconsistencies found at mount; run fsck.holdfs");
@@ -644,6 +656,8 @@ int hfs_vol_close(struct hfs_vol *vol)
 		if (!ret)
 			hfs_health_log(vol, HFS_HEALTH_UNMOUNT, 0, 0, 0,
 				       "clean unmount");
+		/* last: nothing reads device 0's range after this */
+		hfs_vol_unserve(vol);
 	} else if (vol->failed) {
 		ret = -EIO;
 	}

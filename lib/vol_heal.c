@@ -26,6 +26,8 @@ struct hfs_vol_heal {
 	struct hfs_heal_io io;
 	struct hfs_heal_sum sum;
 	bool mounted;                   /* notes go to the health log now */
+	bool journal_stuck;             /* device 0's journal does not read,
+					 * even after the rewrite */
 	unsigned n;
 	uint64_t more;
 	int *last;                      /* ret of the item just noted */
@@ -128,6 +130,18 @@ static int heal_of(struct hfs_vol *vol, const struct hfs_vol_opts *opts,
 	return 0;
 }
 
+/* Device 0's journal bytes [s_journal_off, + span) read now (the
+ * rewrite from the mirror cleared what did not). */
+static bool journal_reads(struct hfs_vol *vol, uint64_t span)
+{
+	uint8_t *buf = malloc(span);
+	bool ok = buf && !hfs_region_read(vol->rg, vol->sb.s_journal_off, buf,
+					  span, NULL);
+
+	free(buf);
+	return ok;
+}
+
 static void sum_info(const struct hfs_vol_heal *h, struct hfs_vol_info *info)
 {
 	info->mirror_repaired = h->sum.repaired;
@@ -150,12 +164,91 @@ int hfs_vol_heal_before_replay(struct hfs_vol *vol,
 		return hfs_err_set(err, ret, "%s: comparing device 0's "
 				   "metadata with its mirror: %s",
 				   vol->rg->path, strerror(-ret));
+	if (h->sum.journal_both_bad)
+		return hfs_err_set(err, -EIO, "%s: device 0's journal is "
+				   "unreadable (media error) and the mirror's "
+				   "fails its check: both copies are bad, a "
+				   "committed transaction may be in neither; "
+				   "run fsck.holdfs", vol->rg->path);
+	if (h->sum.journal_io)
+		h->journal_stuck = !journal_reads(vol, h->sum.journal_span);
+	if (h->sum.super_stuck) {
+		/* the mirror's primary wins over device 0's backup, as when
+		 * device 0's primary fails its checksum; device 0's cannot
+		 * be written, so the mount ends read-only
+		 * (hfs_vol_heal_stuck) */
+		vol->sb = h->sum.super_copy;
+		info->used_backup_sb = false;
+		return 0;
+	}
 	if (!h->sum.super)
 		return 0;
 	h->sum.super = false;
 	/* the primary is the mirror's now: read it as a mount does */
 	return hfs_super_read(vol->rg, false, &vol->sb, &info->used_backup_sb,
 			      err);
+}
+
+bool hfs_vol_heal_stuck(const struct hfs_vol *vol)
+{
+	const struct hfs_vol_heal *h = vol->heal;
+
+	return h && (h->journal_stuck || h->sum.super_stuck);
+}
+
+int hfs_vol_heal_replay(struct hfs_vol *vol, struct hfs_err *err)
+{
+	struct hfs_vol_heal *h = vol->heal;
+	uint64_t joff = vol->sb.s_journal_off;
+	struct hfs_jheader jh;
+	uint8_t *copy;
+	size_t len;
+	int ret;
+
+	if (!h || !h->journal_stuck)
+		return hfs_journal_replay(vol->rg, &vol->sb, &vol->jseq, err);
+	vol->jseq = 0;
+	if (!h->sum.journal_mirror)
+		return 0; /* the mirror's says: no transaction */
+	/* device 0's journal still does not read: the mirror's, which the
+	 * rule chose, replayed onto the home locations (both copies) */
+	if (h->io.read(h, 1, joff, &jh, sizeof(jh)))
+		return hfs_err_set(err, -EIO, "%s: the mirror's journal became "
+				   "unreadable", vol->rg->path);
+	len = sizeof(jh) + jh.j_bytes;
+	if (jh.j_bytes > vol->sb.s_journal_blocks * HFS_BLOCK_SIZE)
+		return hfs_err_set(err, -EIO, "%s: the mirror's journal "
+				   "changed under the mount", vol->rg->path);
+	copy = malloc(len);
+	if (!copy)
+		return -ENOMEM;
+	ret = h->io.read(h, 1, joff, copy, len);
+	if (!ret)
+		ret = hfs_journal_replay_copy(vol->rg, &vol->sb, copy, len,
+					      &vol->jseq, err);
+	else
+		ret = hfs_err_set(err, -EIO, "%s: the mirror's journal became "
+				  "unreadable", vol->rg->path);
+	free(copy);
+	return ret;
+}
+
+int hfs_vol_heal_reread_super(struct hfs_vol *vol, struct hfs_err *err)
+{
+	struct hfs_vol_heal *h = vol->heal;
+	struct hfs_super s;
+
+	if (!h || !h->sum.super_stuck)
+		return 1;
+	if (h->io.read(h, 1, 0, &s, sizeof(s)) ||
+	    hfs_super_check(&s, vol->sb.s_region_size, NULL, NULL) ||
+	    memcmp(s.s_uuid, vol->sb.s_uuid, sizeof(s.s_uuid)))
+		return hfs_err_set(err, -EIO, "%s: device 0's primary "
+				   "superblock is unreadable and the mirror's "
+				   "went bad after the replay; run fsck.holdfs",
+				   vol->rg->path);
+	vol->sb = s;
+	return 0;
 }
 
 int hfs_vol_heal_after_replay(struct hfs_vol *vol,

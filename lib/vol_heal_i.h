@@ -16,6 +16,21 @@
 int hfs_vol_heal_before_replay(struct hfs_vol *vol,
 			       const struct hfs_vol_opts *opts,
 			       struct hfs_vol_info *info, struct hfs_err *err);
+/* Device 0's primary superblock or journal is unreadable and writing
+ * the mirror's good copy over it failed (poison a write does not clear):
+ * the mount goes on from the mirror's copies but ends read-only, since
+ * every commit writes the journal and the mount writes the superblock
+ * (docs/format.md "Which copy wins"). */
+bool hfs_vol_heal_stuck(const struct hfs_vol *vol);
+/* The replay: device 0's journal (hfs_journal_replay), or, when it
+ * stays unreadable, the mirror's transaction if the rule chose it (none
+ * otherwise).  hfs_journal_replay's returns; vol->jseq set. */
+int hfs_vol_heal_replay(struct hfs_vol *vol, struct hfs_err *err);
+/* After a replay, with device 0's primary stuck: vol->sb from the
+ * mirror's primary again (the transaction may have changed it); 0, or
+ * -errno with err set, or 1: device 0's primary is not stuck (read it
+ * as usual). */
+int hfs_vol_heal_reread_super(struct hfs_vol *vol, struct hfs_err *err);
 /* After the replay and before the load: the rest of [0, s_meta_end). */
 int hfs_vol_heal_after_replay(struct hfs_vol *vol,
 			      const struct hfs_vol_opts *opts,

@@ -87,6 +87,11 @@ struct hfs_vol {
 	bool own_rg;              /* rg is ours to close (from_mirror) */
 	bool failover_ok;         /* device 0 lost while mounted may switch
 				   * to its mirror (vol_failover.c) */
+	unsigned served_rewritten; /* ... rewritten from it and read
+				    * back: device 0's good again */
+	unsigned serve_failed;     /* recorded poisoned ranges of device
+				    * 0's metadata the mount could not
+				    * serve from the mirror */
 	bool live_failover;       /* it did: from_mirror since then, rg the
 				   * same region with the mirror mapped in
 				   * device 0's place */
@@ -141,5 +146,14 @@ bool hfs_vol_fail_over_for_fault(struct hfs_vol *vol,
 /* An operation failed after changing DRAM: drop the tx and fail the
  * volume (the commit discipline, journal_i.h); returns ret. */
 int hfs_vol_fail(struct hfs_vol *vol, int ret);
+
+/* vol_failover.c: at mount, after the bad-extent list is loaded, serve
+ * the ranges of device 0's metadata recorded poisoned from the mirror;
+ * their health records, once the log may be written. */
+void hfs_vol_serve_recorded(struct hfs_vol *vol);
+void hfs_vol_serve_log(struct hfs_vol *vol);
+/* vol_failover.c: unmount, vol->lock held: the served ranges rewritten
+ * on device 0 from the mirror and device 0's again. */
+void hfs_vol_unserve(struct hfs_vol *vol);
 
 #endif

@@ -98,6 +98,12 @@ int hfs_super_write_backup(struct hfs_region *rg, struct hfs_super *sb);
  * *seq gets the journal's sequence number. */
 int hfs_journal_replay(struct hfs_region *rg, const struct hfs_super *sb,
 		       uint64_t *seq, struct hfs_err *err);
+/* The same for a copy of the journal (header and records, len bytes)
+ * read from elsewhere: the mirror's, when device 0's journal does not
+ * read (lib/vol_heal.c, fsck pass 0).  The home locations are rg's. */
+int hfs_journal_replay_copy(struct hfs_region *rg, const struct hfs_super *sb,
+			    const uint8_t *copy, size_t len, uint64_t *seq,
+			    struct hfs_err *err);
 /* Invalidate the journal (after replay, at clean unmount, before fsck
  * repairs) so an old transaction is never applied over later writes. */
 int hfs_journal_clear(struct hfs_region *rg, const struct hfs_super *sb);

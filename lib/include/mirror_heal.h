@@ -62,6 +62,21 @@ struct hfs_heal_io {
 struct hfs_heal_sum {
 	uint64_t repaired, both_bad, failed;
 	bool super;   /* the primary superblock was repaired: read it again */
+	/* Device 0's primary superblock failed its check, the mirror's
+	 * passed, and writing it back failed (poison a write does not
+	 * clear): the mirror's copy, which wins all the same (never the
+	 * older backup). */
+	bool super_stuck;
+	struct hfs_super super_copy;
+	/* Device 0's journal did not read (media error).  The mirror's
+	 * decides: journal_mirror when its transaction is to be replayed
+	 * (it passed, and its j_seq is not behind), else there is none;
+	 * journal_both_bad when the mirror's fails its check too (a
+	 * committed transaction may be in neither: the caller refuses).
+	 * journal_span: device 0's journal bytes the decision needs
+	 * readable (header and the transaction the mirror's holds). */
+	bool journal_io, journal_mirror, journal_both_bad;
+	uint64_t journal_span;
 };
 
 /* Before the journal replays: the primary superblock, the device table

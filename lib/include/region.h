@@ -77,6 +77,8 @@ void hfs_fault_range(const struct hfs_fault *f, uint64_t *off, uint64_t *len);
  * accesses (hfs_region_simulate_poison): drills where the kernel cannot
  * poison memory. */
 #define HFS_SIM_POISON_MAX 16u
+/* ranges of device 0's metadata a volume serves from its mirror */
+#define HFS_SERVED_MAX 16u
 
 struct hfs_region_member;
 
@@ -101,6 +103,15 @@ struct hfs_region {
 	struct {
 		uint64_t off, len;
 	} sim[HFS_SIM_POISON_MAX];
+	/* ranges of device 0's metadata served from the mirror since a
+	 * media error there (region_failover.c): same publication rule,
+	 * never removed while mapped.  Simulated poison there no longer
+	 * applies (the bytes are the mirror's), and the mirror wrapper does
+	 * not copy them onto themselves (region_mirror.c). */
+	_Atomic unsigned nserved;
+	struct {
+		uint64_t off, len;
+	} served[HFS_SERVED_MAX];
 	/* A volume over several devices (hfs_region_assemble): nmembers
 	 * > 1, base and size cover them all, path/fd/kind/devname/align
 	 * are member 0's.  nmembers 0: a region of one device. */
@@ -173,6 +184,25 @@ int hfs_region_fail_over(struct hfs_region *rg, struct hfs_err *err);
  * if none.  hfs_region_check_member_backing(rg, 0) then checks that
  * member: it is what device 0's metadata range depends on. */
 int hfs_region_failed_over(const struct hfs_region *rg);
+/* A media error at [off, off + len) of device 0's metadata (inside the
+ * mirror's length): that range, rounded out to the mapping granularity
+ * (a page, or the devices' alignment), is served from the mirror from
+ * now on, mapped over device 0's addresses like hfs_region_fail_over
+ * does for the whole; the mirror goes on for the rest.  *soff, *slen:
+ * the range served.  0, or -errno with err filled and nothing changed
+ * (no working mirror, a failover already, -ENOSPC: HFS_SERVED_MAX
+ * ranges served, a refused mapping). */
+int hfs_region_serve_from_mirror(struct hfs_region *rg, uint64_t off,
+				 uint64_t len, uint64_t *soff, uint64_t *slen,
+				 struct hfs_err *err);
+/* Unmount: device 0's own bytes mapped back over every range served
+ * from the mirror (none served from then on).  0, or -errno with err
+ * (a mapping refused: ranges before it may show device 0 again, the
+ * caller writes nothing more). */
+int hfs_region_unserve(struct hfs_region *rg, struct hfs_err *err);
+/* Is [off, off + len) wholly inside ranges served from the mirror? */
+bool hfs_region_served(const struct hfs_region *rg, uint64_t off,
+		       uint64_t len);
 
 /* A region of dev's bytes [off, off + len): the same device opened again
  * (without an ownership lock: dev holds it) and mapped from off.  For a

@@ -88,6 +88,10 @@ struct hfs_vol_info {
 	 * from the mirror's good copy, both copies bad (left to fsck), a
 	 * rewrite that failed (lib/vol_heal.c) */
 	uint64_t mirror_repaired, mirror_both_bad, mirror_failed;
+	/* device 0's primary superblock or journal is unreadable and the
+	 * mirror's good copy could not be written over it: mounted from the
+	 * mirror's copies, read-only (a read-write mount was asked for) */
+	bool ro_unwritable;
 	uint64_t inodes, dirs, files;
 };
 
@@ -383,8 +387,25 @@ struct hfs_vol_metadata {
 			      * mirror) */
 	bool from_mirror;    /* device 0 lost, the metadata is the mirror's */
 	bool live;           /* ... since a switch while mounted */
+	uint64_t served;     /* bytes of device 0's metadata served from
+			      * the mirror after a media error there (one
+			      * copy), served_off the first range's start */
+	uint64_t served_off;
+	unsigned nserved;    /* how many ranges */
+	uint64_t meta_end;   /* device 0's metadata area: [0, meta_end)
+			      * (s_meta_end; 0 on one device) */
 };
 void hfs_vol_metadata(struct hfs_vol *vol, struct hfs_vol_metadata *m);
+/* A media error at [off, off + len) of device 0's metadata, the mirror
+ * working: that range (rounded out: *soff, *slen) is served from the
+ * mirror from now on, and recorded in the bad-extent list so that later
+ * mounts do the same (lib/vol_failover.c).  0; 1: served, but not
+ * recorded (err says why); -errno with err filled: nothing changed
+ * (no working mirror, mounted from it, read-only, failed already, a
+ * range that is not device 0's metadata, the mapping refused). */
+int hfs_vol_serve_from_mirror(struct hfs_vol *vol, uint64_t off, uint64_t len,
+			      uint64_t *soff, uint64_t *slen,
+			      struct hfs_err *err);
 void hfs_vol_uuid(struct hfs_vol *vol, uint8_t uuid[16]);
 
 /* Lease mapping (lib/lease_map.c).  The extents of [off, off+len) of

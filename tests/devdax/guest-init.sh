@@ -1166,6 +1166,49 @@ mnt_settle() {
 	done
 }
 
+# multidev0, before device 0 goes: real poison (madvise(MADV_HWPOISON))
+# on the first page of device 0's inode table, under the writer's load.
+# The kernel sends the daemon a machine-check SIGBUS for the page's
+# mapping (2 MiB here); with the mirror working only that range must be
+# served from device 1 from then on -- no shutdown, every file reads back,
+# a new file can be made, status says degraded with one copy of the range.
+md_meta_poison() {
+	itab=$(sed -n 's/^ *inodes .*table .* at \(0x[0-9a-f]*\)).*/\1/p' /tmp/mkfs.out)
+	if [ -z "$itab" ]; then
+		result multidev0.meta_poison 0 "no inode table offset in the mkfs output: $(grep inodes /tmp/mkfs.out)"
+		return
+	fi
+	nl=$(wc -l < /tmp/holdfs.log)
+	t0=$(now_ms)
+	pd=$(T 10 poisondev /dev/dax0.0 $itab 2>&1 | head -n 1)
+	# up to 5 s for the daemon to take the range from the mirror
+	ob=0 vs=
+	while [ $(($(now_ms) - t0)) -lt 5000 ]; do
+		T 3 holdfsctl status --json /mnt 2>/dev/null | tr -d ' \n' > /tmp/mp.json
+		ob=$(grep -o '"one_copy_bytes":[0-9]*' /tmp/mp.json | cut -d: -f2)
+		vs=$(grep -o '"state":"[a-z]*"' /tmp/mp.json | head -n 1 | cut -d'"' -f4)
+		[ "${ob:-0}" -gt 0 ] && break
+		kill -0 $DPID 2>/dev/null || break
+		sleep 0.2
+	done
+	t1=$(now_ms)
+	tail -n +$((nl + 1)) /tmp/holdfs.log > /tmp/holdfs.mp
+	logfile holdfs-poison /tmp/holdfs.mp 12
+	# (not the file the writer grows: its checksum changes)
+	grep -vxF "$fgrow" /tmp/files0 > /tmp/files0.still
+	bad=$(md_check /tmp/files0.still)$(md_check /tmp/files1)
+	T 3 ls /mnt/dir >/tmp/lsd.out 2>&1 || bad="$bad ls-dir:rc=$?"
+	dd if=/dev/urandom of=/tmp/pref bs=64k count=4 2>/dev/null
+	T 3 cp /tmp/pref /mnt/after-poison 2>/tmp/pc.err || bad="$bad create:$(head -n 1 /tmp/pc.err)"
+	T 3 cmp /tmp/pref /mnt/after-poison >/dev/null 2>&1 || bad="$bad create-readback"
+	kill -0 $DPID 2>/dev/null || bad="$bad daemon-died"
+	if [ "${ob:-0}" -gt 0 ] && [ "$vs" = degraded ] && [ -z "$bad" ]; then
+		result multidev0.meta_poison 1 "poisondev /dev/dax0.0 $itab: [$pd]; $ob bytes served from the mirror after $((t1 - t0))ms, status $vs; every file reads back, a new file made"
+	else
+		result multidev0.meta_poison 0 "poisondev /dev/dax0.0 $itab: [$pd]; one_copy_bytes=${ob:-?} status=${vs:-?} after $((t1 - t0))ms;${bad:- files fine}"
+	fi
+}
+
 scenario_multidev() {
 	# LOSE: the device taken away (multidev: 1, multidev0: 0, the
 	# metadata's own, whose mirror on device 1 then serves it); KEEP the
@@ -1210,9 +1253,28 @@ scenario_multidev() {
 	else
 		result $P.mirror_before 0 "fsck.holdfs -n -f /dev/dax0.0 /dev/dax1.0 rc=$frc: $(grep -m 3 -E 'P[0-9]_|error|stale' /tmp/fsck1.out | tr '\n' ' ')"
 	fi
+	# multidev: this mount names only /dev/dax0.0, so device 1 must be
+	# found among /dev/dax* by the UUID in its header -- what happens to
+	# a member that got another number since mkfs (lib/members.c
+	# find_renamed)
+	opts=$MOUNT_OPTS
+	[ "$SCEN" = multidev ] && MOUNT_OPTS=
 	if ! mount_holdfs; then
-		result $P.command 0 "mount with $MOUNT_OPTS failed after fsck; nothing else run"
+		MOUNT_OPTS=$opts
+		result $P.command 0 "mount with '$opts' failed after fsck; nothing else run"
 		return
+	fi
+	MOUNT_OPTS=$opts
+	if [ "$SCEN" = multidev ]; then
+		st1=$(dev_state 1)
+		# (json-c writes / as \/)
+		p1=$(tr -d ' \n\\' < /tmp/devs.json | grep -o '"device":1,[^}]*' |
+			grep -o '"path":"[^"]*"' | cut -d'"' -f4)
+		if [ "$st1" = active ] && [ "$p1" = /dev/dax1.0 ]; then
+			result $P.by_uuid 1 "holdfs /dev/dax0.0 /mnt without -o device=: device 1 found by UUID at $p1 ($st1)"
+		else
+			result $P.by_uuid 0 "holdfs /dev/dax0.0 /mnt without -o device=: device 1 state '$st1' path '$p1' (want active, /dev/dax1.0)"
+		fi
 	fi
 
 	# Load: held-open files on each device and the writer loop, which
@@ -1241,6 +1303,7 @@ scenario_multidev() {
 	  done 6<&- 7<&- ) > /tmp/writer.log 2>&1 &
 	WPID=$!
 	sleep 2
+	[ $LOSE = 0 ] && md_meta_poison
 	nlog=$(wc -l < /tmp/holdfs.log)
 	nwr=$(wc -l < /tmp/writer.log)
 

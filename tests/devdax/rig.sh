@@ -196,7 +196,7 @@ add_bin "$(command -v ndctl)" usr/bin
 add_bin "$(command -v daxctl)" usr/bin
 add_bin "$(command -v fusermount3)" usr/bin
 for b in fs/holdfs mkfs/mkfs.holdfs ctl/holdfsctl fsck/fsck.holdfs \
-	 tests/dax/client/dax_client tests/dax/rawclient; do
+	 tests/dax/client/dax_client tests/dax/rawclient tests/devdax/poisondev; do
 	add_bin "$build/$b" opt/holdfs/bin
 done
 for l in "$build"/client/libholdfs.so*; do
@@ -270,8 +270,8 @@ declare -A expect=(
 expect[ndctl]=${expect[daxctl]}
 expect[poison]="setup.modules setup.namespace setup.sysfs setup.mkfs setup.mount setup.io poison.sigbus poison.daemon_learned poison.holders_revoked poison.range_eio poison.others_intact poison.first.unmount poison.fsck_bad poison.remount offline.command offline.no_kill offline.nothing_lost offline.unmount offline.daemon_exit"
 expect[poison4k]=${expect[poison]}
-expect[multidev]="setup.modules setup.namespace setup.sysfs setup.namespace1 setup.mkfs setup.mount setup.io multidev.placement multidev.first.unmount multidev.first.daemon_exit multidev.mirror_before multidev.command multidev.lost multidev.degraded multidev.eio_dev1 multidev.dev0_intact multidev.new_file multidev.readdir multidev.daemon_alive multidev.nohang multidev.unmount multidev.daemon_exit multidev.fsck_degraded multidev.remount multidev.second.unmount multidev.second.daemon_exit"
-expect[multidev0]="setup.modules setup.namespace setup.sysfs setup.namespace1 setup.mkfs setup.mount setup.io multidev0.placement multidev0.first.unmount multidev0.first.daemon_exit multidev0.mirror_before multidev0.command multidev0.lost multidev0.metadata multidev0.degraded multidev0.eio_dev0 multidev0.dev1_intact multidev0.new_file multidev0.readdir multidev0.daemon_alive multidev0.nohang multidev0.unmount multidev0.daemon_exit multidev0.fsck_degraded multidev0.remount multidev0.second.unmount multidev0.second.daemon_exit"
+expect[multidev]="setup.modules setup.namespace setup.sysfs setup.namespace1 setup.mkfs setup.mount setup.io multidev.placement multidev.first.unmount multidev.first.daemon_exit multidev.mirror_before multidev.by_uuid multidev.command multidev.lost multidev.degraded multidev.eio_dev1 multidev.dev0_intact multidev.new_file multidev.readdir multidev.daemon_alive multidev.nohang multidev.unmount multidev.daemon_exit multidev.fsck_degraded multidev.remount multidev.second.unmount multidev.second.daemon_exit"
+expect[multidev0]="setup.modules setup.namespace setup.sysfs setup.namespace1 setup.mkfs setup.mount setup.io multidev0.placement multidev0.first.unmount multidev0.first.daemon_exit multidev0.mirror_before multidev0.meta_poison multidev0.command multidev0.lost multidev0.metadata multidev0.degraded multidev0.eio_dev0 multidev0.dev1_intact multidev0.new_file multidev0.readdir multidev0.daemon_alive multidev0.nohang multidev0.unmount multidev0.daemon_exit multidev0.fsck_degraded multidev0.remount multidev0.second.unmount multidev0.second.daemon_exit"
 expect[nfs]="setup.modules setup.namespace setup.sysfs setup.mkfs setup.mount setup.io nfs.server nfs.write_read nfs.rename nfs.link nfs.unlink_open nfs.truncate nfs.second_view nfs.readdir nfs.restart nfs.restart_new_open nfs.restart_old_handles nfs.range_eio nfs.range_unaffected nfs.nohang nfs.loss_eio nfs.unmount nfs.daemon_exit"
 
 

@@ -329,8 +329,23 @@ static void build(void)
 
 /* ------------------------------------------------------ fsck */
 
+static char fsck_label[80];  /* the superblock the last fsck worked from */
+static char fsck_y_label[80]; /* ... fsck_poisoned's -y */
+
+/* fsck with device 0's [poff, poff + plen) unreadable (plen 0: none) */
+static int run_fsck_p(enum hfs_fsck_mode mode, uint64_t poff, uint64_t plen,
+		      enum hfs_fsck_code want, bool *found_want,
+		      bool *want_fixed);
+
 static int run_fsck(enum hfs_fsck_mode mode, enum hfs_fsck_code want,
 		    bool *found_want, bool *want_fixed)
+{
+	return run_fsck_p(mode, 0, 0, want, found_want, want_fixed);
+}
+
+static int run_fsck_p(enum hfs_fsck_mode mode, uint64_t poff, uint64_t plen,
+		      enum hfs_fsck_code want, bool *found_want,
+		      bool *want_fixed)
 {
 	const char *devs[1] = { p1 };
 	struct hfs_region_opts ro = { .readonly = mode == HFS_FSCK_NO,
@@ -346,6 +361,7 @@ static int run_fsck(enum hfs_fsck_mode mode, enum hfs_fsck_code want,
 
 	/* as fsck.holdfs assembles (fsck/main.c) */
 	if (hfs_region_open(p0, &ro, &rg, &err) ||
+	    (plen && hfs_region_simulate_poison(rg, poff, plen)) ||
 	    (hfs_super_probe(rg, &s) != 1 &&
 	     hfs_mirror_find_super(rg, devs, 1, &s)) ||
 	    hfs_members_assemble(rg, &s, devs, 1, &ro, false, &t, &missing,
@@ -356,6 +372,7 @@ static int run_fsck(enum hfs_fsck_mode mode, enum hfs_fsck_code want,
 	}
 	code = hfs_fsck(rg, &o, &rep);
 	hfs_region_close(rg);
+	snprintf(fsck_label, sizeof(fsck_label), "%s", rep.label);
 	if (getenv("TEST_FSCK_VERBOSE"))
 		hfs_fsck_report_print(&rep, stderr, true);
 	if (found_want) {
@@ -680,6 +697,260 @@ static void poisoned(void)
 	printf("%s poisoned\n", failures == before ? "ok  " : "FAIL");
 }
 
+/* Device 0 opened with [off, off + len) unreadable (simulated poison,
+ * which no write clears: the rewrite from the mirror always fails). */
+static struct hfs_region *open_poisoned(uint64_t off, uint64_t len,
+					struct hfs_err *err)
+{
+	struct hfs_region *rg = NULL;
+
+	if (hfs_region_open(p0, NULL, &rg, err))
+		return NULL;
+	if (hfs_region_simulate_poison(rg, off, len)) {
+		hfs_region_close(rg);
+		return NULL;
+	}
+	return rg;
+}
+
+/* Poisoned device 0 mounted: must go on from the mirror's copies,
+ * read-only (a write is refused), and read everything back. */
+static struct hfs_vol *mount_poisoned(const char *name, struct hfs_region *rg,
+				      struct hfs_vol_info *info)
+{
+	const char *devs[1] = { p1 };
+	struct hfs_vol_opts o = { .devices = devs, .ndevices = 1 };
+	struct hfs_err err = { 0 };
+	struct hfs_vol *vol = NULL;
+	struct hfs_attr a;
+	char why[200];
+	int ret;
+
+	if (hfs_vol_open(rg, &o, &vol, info, &err)) {
+		FAIL("%s: mount refused: %s", name, err.msg);
+		return NULL;
+	}
+	if (!info->ro_unwritable)
+		FAIL("%s: not mounted read-only for the unwritable copy", name);
+	if (info->mirror_failed < 1)
+		FAIL("%s: no failed rewrite counted", name);
+	if (verify(vol, "", why, sizeof(why)))
+		FAIL("%s: %s", name, why);
+	ret = hfs_mknod(vol, HFS_ROOT_INO, "new", S_IFREG | 0644, 0, &cred, &a);
+	if (ret != -EROFS)
+		FAIL("%s: a create returned %d, expected -EROFS", name, ret);
+	return vol;
+}
+
+/* After the poison is gone (a fresh region: simulated poison was that
+ * mapping's): a plain mount reads everything, fsck is clean after. */
+static void after_poison(const char *name)
+{
+	struct hfs_vol_info info;
+	struct hfs_err err = { 0 };
+	struct hfs_vol *vol = mount_vol(&info, &err);
+	char why[200];
+	int code;
+
+	if (!vol) {
+		FAIL("%s: mount without the poison refused: %s", name, err.msg);
+		return;
+	}
+	if (verify(vol, "", why, sizeof(why)))
+		FAIL("%s: without the poison: %s", name, why);
+	umount_vol(vol);
+	if ((code = run_fsck(HFS_FSCK_NO, 0, NULL, NULL)) != 0)
+		FAIL("%s: fsck -n after exited %d", name, code);
+}
+
+/* fsck -n then -y with device 0's [off, off + len) unreadable: -n
+ * reports P0_MIRROR_REPAIR and want and changes no byte; -y ends (the
+ * poison stays, so it cannot fix everything), and then, the poison
+ * gone, a mount reads every object back. */
+static void fsck_poisoned(const char *name, uint64_t off, uint64_t len,
+			  enum hfs_fsck_code want)
+{
+	uint8_t *img[2], *now[2];
+	bool found = false;
+	int code;
+
+	for (int d = 0; d < 2; d++)
+		if (!(img[d] = malloc(DEV_SIZE)) || !(now[d] = malloc(DEV_SIZE)))
+			abort();
+	save(img);
+	code = run_fsck_p(HFS_FSCK_NO, off, len, HFS_P0_MIRROR_REPAIR, &found,
+			  NULL);
+	if (code != 4 || !found)
+		FAIL("%s: fsck -n exited %d, %s P0_MIRROR_REPAIR", name, code,
+		     found ? "with" : "without");
+	if (want != HFS_P0_MIRROR_REPAIR) {
+		code = run_fsck_p(HFS_FSCK_NO, off, len, want, &found, NULL);
+		if (!found)
+			FAIL("%s: fsck -n did not report %#x", name, want);
+	}
+	save(now);
+	if (memcmp(img[0], now[0], DEV_SIZE) || memcmp(img[1], now[1], DEV_SIZE))
+		FAIL("%s: fsck -n changed the devices", name);
+	for (int d = 0; d < 2; d++) {
+		free(img[d]);
+		free(now[d]);
+	}
+	code = run_fsck_p(HFS_FSCK_YES, off, len, want, &found, NULL);
+	if (code < 0 || !found)
+		FAIL("%s: fsck -y exited %d, %s %#x", name, code,
+		     found ? "with" : "without", want);
+	memcpy(fsck_y_label, fsck_label, sizeof(fsck_label));
+	after_poison(name);
+}
+
+/* Device 0's journal unreadable while it holds the committed
+ * transaction that made /j, whose home inode slot is gone on both
+ * devices: only a replay of the mirror's journal brings /j back. */
+static void poisoned_journal(void)
+{
+	uint8_t zero[HFS_INODE_SIZE] = { 0 };
+	struct hfs_vol_info info;
+	struct hfs_err err = { 0 };
+	struct hfs_region *rg;
+	struct hfs_vol *vol;
+	int before = failures;
+
+	restore(crash_img);
+	file_io(0, slot_off(ino_j), zero, sizeof(zero), true);
+	file_io(1, mrel + slot_off(ino_j), zero, sizeof(zero), true);
+	rg = open_poisoned(sb.s_journal_off, HFS_BLOCK_SIZE, &err);
+	if (!rg) {
+		FAIL("poisoned_journal: setup: %s", err.msg);
+		return;
+	}
+	vol = mount_poisoned("poisoned_journal", rg, &info);
+	if (vol && !info.replayed)
+		FAIL("poisoned_journal: nothing replayed");
+	if (vol)
+		hfs_vol_close(vol);
+	hfs_region_close(rg);
+	after_poison("poisoned_journal");
+	/* fsck on the same state: -n reports and writes nothing, -y
+	 * replays the mirror's transaction (the clear of device 0's journal
+	 * fails: the poison stays) */
+	restore(crash_img);
+	file_io(0, slot_off(ino_j), zero, sizeof(zero), true);
+	file_io(1, mrel + slot_off(ino_j), zero, sizeof(zero), true);
+	fsck_poisoned("poisoned_journal", sb.s_journal_off, HFS_BLOCK_SIZE,
+		      HFS_P0_JOURNAL_REPLAY);
+	printf("%s poisoned_journal\n", failures == before ? "ok  " : "FAIL");
+}
+
+/* ... and with no transaction (a clean unmount cleared both journals):
+ * the mirror's says there is none. */
+static void poisoned_journal_empty(void)
+{
+	struct hfs_vol_info info;
+	struct hfs_err err = { 0 };
+	struct hfs_region *rg;
+	struct hfs_vol *vol;
+	int before = failures;
+
+	restore(clean_img);
+	rg = open_poisoned(sb.s_journal_off, HFS_BLOCK_SIZE, &err);
+	if (!rg) {
+		FAIL("poisoned_journal_empty: setup: %s", err.msg);
+		return;
+	}
+	vol = mount_poisoned("poisoned_journal_empty", rg, &info);
+	if (vol && info.replayed)
+		FAIL("poisoned_journal_empty: replayed a transaction");
+	if (vol)
+		hfs_vol_close(vol);
+	hfs_region_close(rg);
+	after_poison("poisoned_journal_empty");
+	printf("%s poisoned_journal_empty\n",
+	       failures == before ? "ok  " : "FAIL");
+}
+
+/* Device 0's journal unreadable and the mirror's damaged: both copies
+ * bad, a committed transaction may be in neither: the mount is refused
+ * saying so, and nothing is written to either device. */
+static void poisoned_journal_both(void)
+{
+	const char *devs[1] = { p1 };
+	struct hfs_vol_opts o = { .devices = devs, .ndevices = 1 };
+	struct hfs_err err = { 0 };
+	struct hfs_region *rg;
+	struct hfs_vol *vol = NULL;
+	uint8_t *img[2], *now[2];
+	int before = failures;
+
+	restore(crash_img);
+	flip(1, sb.s_journal_off + 64, 0x40);
+	for (int d = 0; d < 2; d++)
+		if (!(img[d] = malloc(DEV_SIZE)) || !(now[d] = malloc(DEV_SIZE)))
+			abort();
+	save(img);
+	rg = open_poisoned(sb.s_journal_off, HFS_BLOCK_SIZE, &err);
+	if (!rg) {
+		FAIL("poisoned_journal_both: setup: %s", err.msg);
+	} else if (!hfs_vol_open(rg, &o, &vol, NULL, &err)) {
+		FAIL("poisoned_journal_both: mounted");
+		hfs_vol_close(vol);
+	} else if (!strstr(err.msg, "both copies are bad")) {
+		FAIL("poisoned_journal_both: refused without saying why: %s",
+		     err.msg);
+	}
+	hfs_region_close(rg);
+	save(now);
+	if (memcmp(img[0], now[0], DEV_SIZE) || memcmp(img[1], now[1], DEV_SIZE))
+		FAIL("poisoned_journal_both: the refused mount wrote");
+	for (int d = 0; d < 2; d++) {
+		free(img[d]);
+		free(now[d]);
+	}
+	printf("%s poisoned_journal_both\n",
+	       failures == before ? "ok  " : "FAIL");
+}
+
+/* Device 0's primary superblock unreadable: the mirror's primary wins,
+ * as when device 0's fails its checksum, not device 0's backup (here
+ * made to differ: another label, valid checksum). */
+static void poisoned_super(void)
+{
+	struct hfs_vol_info info;
+	struct hfs_err err = { 0 };
+	struct hfs_region *rg;
+	struct hfs_vol *vol;
+	struct hfs_super b;
+	int before = failures;
+
+	restore(clean_img);
+	file_io(0, sb.s_backup_off, &b, sizeof(b), false);
+	snprintf((char *)b.s_label, sizeof(b.s_label), "backup");
+	hfs_super_set_crc(&b);
+	file_io(0, sb.s_backup_off, &b, sizeof(b), true);
+	fsck_poisoned("poisoned_super", 0, sizeof(struct hfs_super),
+		      HFS_P0_MIRROR_REPAIR);
+	if (strcmp(fsck_y_label, "mirror"))
+		FAIL("poisoned_super: fsck -y worked from the superblock "
+		     "labelled \"%s\", not the mirror's", fsck_y_label);
+	restore(clean_img);
+	file_io(0, sb.s_backup_off, &b, sizeof(b), true);
+	rg = open_poisoned(0, sizeof(struct hfs_super), &err);
+	if (!rg) {
+		FAIL("poisoned_super: setup: %s", err.msg);
+		return;
+	}
+	vol = mount_poisoned("poisoned_super", rg, &info);
+	if (vol) {
+		if (info.used_backup_sb)
+			FAIL("poisoned_super: mounted from device 0's backup");
+		if (strcmp((const char *)vol->sb.s_label, "mirror"))
+			FAIL("poisoned_super: superblock labelled \"%.16s\", "
+			     "not the mirror's", (const char *)vol->sb.s_label);
+		hfs_vol_close(vol);
+	}
+	hfs_region_close(rg);
+	printf("%s poisoned_super\n", failures == before ? "ok  " : "FAIL");
+}
+
 /* A region that is not this volume's device 0 (both superblocks gone,
  * and no device table of this volume either), given with the mirror's
  * device: the mount must refuse it and write nothing to it, never
@@ -754,6 +1025,22 @@ int main(int argc, char **argv)
 	if (wanted("poisoned", argc, argv)) {
 		n++;
 		poisoned();
+	}
+	if (wanted("poisoned_journal", argc, argv)) {
+		n++;
+		poisoned_journal();
+	}
+	if (wanted("poisoned_journal_empty", argc, argv)) {
+		n++;
+		poisoned_journal_empty();
+	}
+	if (wanted("poisoned_journal_both", argc, argv)) {
+		n++;
+		poisoned_journal_both();
+	}
+	if (wanted("poisoned_super", argc, argv)) {
+		n++;
+		poisoned_super();
 	}
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		int before = failures;

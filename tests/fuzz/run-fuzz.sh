@@ -16,6 +16,9 @@
 #   cp build-fuzz/artifacts/fuzz_fsck/crash-* tests/fuzz/regressions/fsck/
 # the unit suite replays that directory (fuzz-fsck-replay), with any
 # compiler.
+#
+# HOLDFS_FUZZ_JOBS: how many harnesses run at once (default: the number
+# of cores).
 set -euo pipefail
 
 secs=${1:-60}
@@ -49,12 +52,15 @@ done
 "$dir/tests/fsck/gen_seeds" "$root/tests/fuzz/corpus/fsck" "$root/tests/fuzz/corpus/mount"
 
 want=("$@")
-status=0
-for t in "${built[@]}"; do
+# The harnesses run side by side, as many at once as there are cores
+# (HOLDFS_FUZZ_JOBS): each is one single-threaded process, so each still
+# gets a whole core for its SECONDS, and the run takes SECONDS per
+# round instead of per harness.
+jobs=${HOLDFS_FUZZ_JOBS:-$(nproc)}
+case $jobs in ''|*[!0-9]*|0) say "HOLDFS_FUZZ_JOBS must be a positive number"; exit 2 ;; esac
+fuzz_one() {
+	local t=$1 name seeds corpus art rc=0
 	name=$(basename "$t")
-	if [ ${#want[@]} -gt 0 ] && [[ ! " ${want[*]} " == *" $name "* ]]; then
-		continue
-	fi
 	case $name in
 	fuzz_proto) seeds=$root/tests/fuzz/corpus_proto ;;
 	*) seeds=$root/tests/fuzz/corpus/${name#fuzz_} ;;
@@ -63,13 +69,30 @@ for t in "${built[@]}"; do
 	art=$dir/artifacts/$name
 	mkdir -p "$corpus" "$art"
 	say "$name: ${secs}s (seeds: $seeds)"
-	if ! "$dir/$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=4096 \
+	"$dir/$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=4096 \
 		-print_final_stats=1 -artifact_prefix="$art/" \
-		"$corpus" "$seeds" 2>"$dir/$name.log"; then
+		"$corpus" "$seeds" 2>"$dir/$name.log" || rc=$?
+	if [ $rc -ne 0 ]; then
 		say "$name: FAILED; see $dir/$name.log and $art/"
-		status=1
 	fi
 	grep -E "stat::number_of_executed_units|stat::peak_rss_mb|cov: " \
-		"$dir/$name.log" | tail -3 | sed "s/^/run-fuzz: $name: /" >&2
+		"$dir/$name.log" | tail -3 | sed "s/^/run-fuzz: $name: /" >&2 || true
+	return $rc
+}
+pids=()
+for t in "${built[@]}"; do
+	name=$(basename "$t")
+	if [ ${#want[@]} -gt 0 ] && [[ ! " ${want[*]} " == *" $name "* ]]; then
+		continue
+	fi
+	while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do
+		sleep 0.5
+	done
+	fuzz_one "$t" &
+	pids+=($!)
+done
+status=0
+for p in "${pids[@]}"; do
+	wait "$p" || status=1
 done
 exit $status

@@ -9,6 +9,7 @@ Members here are region files; the placement rule is checked through
 
     HOLDFS_BUILD=build python3 tests/integration/test_multidev.py
 """
+import contextlib
 import hashlib
 import json
 import os
@@ -1060,6 +1061,38 @@ def _losing_device0_while_mounted(how):
         vol.fs.unmount()
 
 
+@contextlib.contextmanager
+def _mapped_clients(vol, TC):
+    """Files a, b, c (_three_files) and one DAX client per a and b, each
+    mapping its whole file read-write: yields (files, a, b, clients by
+    path); the clients are closed at the end, however it ends."""
+    files = _three_files(vol)
+    a, b = vol.fs.path('a'), vol.fs.path('b')
+    cs = {p: TC.Client() for p in (a, b)}
+    try:
+        for p, c in cs.items():
+            c.ok('map %s 0 %d rw' % (p, len(files[p])))
+        yield files, a, b, cs
+    finally:
+        for c in cs.values():
+            c.close()
+
+
+def _check_revoked_for_failure(cs, files):
+    """Every client's next load faults: its lease revoked for FAILURE."""
+    for p, c in cs.items():
+        ans = c.cmd('crc 0 %d' % len(files[p]))
+        check(ans.startswith('ok sigbus') and 'revoked=1' in ans and 'reason=2' in ans,
+              'the mapping of %s is revoked for FAILURE: %r' % (p, ans))
+
+
+def _check_no_lease(TC, path, files, what):
+    """A new client's lease on path is refused with EIO."""
+    with TC.Client() as c:
+        check_eq(c.cmd('map %s 0 %d r' % (path, len(files[path]))).split()[:2],
+                 ['err', str(H.errno.EIO)], what)
+
+
 def test_losing_the_first_device_while_mounted_revokes_every_lease():
     """Device 0 lost while mounted under mapped files: every lease is
     revoked (FAILURE), the one over device 1 too (the clients' data-path
@@ -1069,27 +1102,15 @@ def test_losing_the_first_device_while_mounted_revokes_every_lease():
     TC, TD, TX = _dax_modules()
     with Volume(2, size='32M') as vol:
         vol.mount()
-        files = _three_files(vol)
-        a, b = vol.fs.path('a'), vol.fs.path('b')
-        cs = {p: TC.Client() for p in (a, b)}
-        try:
-            for p, c in cs.items():
-                c.ok('map %s 0 %d rw' % (p, len(files[p])))
+        with _mapped_clients(vol, TC) as (files, a, b, cs):
             check_eq(cs[b].ok('crc 0 %d' % len(files[b])), 'crc=' + _crc(files[b]),
                      'b through its mapping before the loss')
             os.truncate(vol.fs.region, 0)
             _wait_lost(vol, 0)
+            _check_revoked_for_failure(cs, files)
             for p, c in cs.items():
-                ans = c.cmd('crc 0 %d' % len(files[p]))
-                check(ans.startswith('ok sigbus') and 'revoked=1' in ans and 'reason=2' in ans,
-                      'the mapping of %s is revoked for FAILURE: %r' % (p, ans))
                 check(int(c.fields('events')['n']) >= 1, '%s: the revoke handler ran' % p)
-            with TC.Client() as c:
-                check_eq(c.cmd('map %s 0 %d r' % (b, len(files[b]))).split()[:2],
-                         ['err', str(H.errno.EIO)], 'a new lease while served from the mirror')
-        finally:
-            for c in cs.values():
-                c.close()
+            _check_no_lease(TC, b, files, 'a new lease while served from the mirror')
         check_eq(open(b, 'rb').read(), files[b], 'b through the mount after the failover')
         with open(b, 'r+b') as f:
             f.write(b'z' * 4096)
@@ -1377,6 +1398,216 @@ def test_a_range_drill_over_a_device():
         _check_after_loss(vol, files, 1, 'after the drill')
         vol.fs.unmount()
         vol.fsck_clean('after a range drill over a device')
+
+
+def _super_u64(vol, at):
+    import struct
+    with open(vol.fs.region, 'rb') as f:
+        return struct.unpack_from('<Q', f.read(512), at)[0]
+
+
+def _block_holding(vol, needle, lo, hi):
+    """The 4 KiB block of device 0 in [lo, hi) whose bytes hold needle."""
+    with open(vol.fs.region, 'rb') as f:
+        f.seek(lo)
+        data = f.read(hi - lo)
+    i = data.find(needle)
+    check(i >= 0, '%r found in device 0\'s metadata' % needle)
+    return (lo + i) // 4096 * 4096
+
+
+def _poison(vol, off, expect_served=True):
+    """The drill of poison in device 0's metadata: the daemon's accesses
+    of the 4 KiB at off fail as a machine check would make them, and the
+    media error is reported (what the kernel's SIGBUS would do)."""
+    ctl = [H.binary('holdfsctl'), 'inject', '--range', '%d,4096' % off]
+    r = H.run(ctl + ['--simulate-poison', vol.fs.mnt], timeout=60)
+    check(r.returncode == 0, 'simulate poison: %d %s' % (r.returncode, r.stderr))
+    r = H.run(ctl + ['--media', vol.fs.mnt], timeout=60)
+    check(r.returncode == 0, 'inject --media: %d %s %s' % (r.returncode, r.stdout, r.stderr))
+    if expect_served:
+        check('served from the mirror' in r.stdout,
+              'the media error in device 0\'s metadata is served from the mirror: %s'
+              % r.stdout)
+    return r
+
+
+def _garble_device0(vol, off):
+    """What poison leaves behind for the drill: device 0's own bytes there
+    are not the metadata any more (the daemon must not read them)."""
+    with open(vol.fs.region, 'r+b') as f:
+        f.seek(off)
+        f.write(os.urandom(4096))
+
+
+def _fsck_after_poison(vol, where, when):
+    """fsck -n: clean, but for a block of the metadata zone, which lies on
+    a bad extent now (device 0's copy is poisoned): fsck reports it
+    (P1B_META_ON_BAD, -y moves the block), and nothing else."""
+    if where != 'directory':
+        vol.fsck_clean('after poison in device 0\'s %s and %s' % (where, when))
+        return
+    r = vol.fsck()
+    probs = sorted(set(w for w in r.stdout.split() if w.startswith(('P0', 'P1', 'P2', 'P3',
+                                                                   'P4', 'P5'))))
+    check(r.returncode == 4 and probs == ['P1B_META_ON_BAD:'],
+          'fsck -n after poison in a directory block and %s: %d %s' % (when, r.returncode,
+                                                                       r.stdout[-1500:]))
+
+
+def _poisoned_device0_metadata(where):
+    """Poison (a media error) in device 0's metadata while mounted, with
+    its mirror on device 1 working: no shutdown; that 4 KiB is served
+    from the mirror (device 0's bytes there garbled: nothing reads them),
+    state degraded, status and devices say "one copy for 4096 bytes at
+    OFF", the health log has it; the files whose metadata is there stat
+    and read byte for byte and take writes, new files and directories
+    work.  The unmount writes the mirror's bytes back over device 0's
+    (the two copies equal again, fsck clean); device 0's garbled again
+    (a crash would leave it older), the remount rewrites it from the
+    mirror (the range is in the bad-extent list) and reads it back: two
+    copies, everything intact, fsck clean (a directory block on the bad
+    extent: reported, and moved by fsck -y)."""
+    with Volume(2) as vol:
+        vol.mount()
+        d = vol.fs.path('dir')
+        os.mkdir(d)
+        files = {}
+        for i in range(40):
+            p = os.path.join(d, 'poisonvictim%03d' % i)
+            files[p] = write_random(p, 8192 + i * 512)
+        os.setxattr(d, 'user.k', b'v' * 100)
+        meta_end = _super_u64(vol, 336)
+        victim = os.path.join(d, 'poisonvictim007')
+        if where == 'inode table':
+            ino = os.stat(victim).st_ino
+            off = (_super_u64(vol, 176) + ino * 256) // 4096 * 4096
+        elif where == 'directory':
+            off = _block_holding(vol, b'poisonvictim007', _super_u64(vol, 176), meta_end)
+        else:
+            off = _super_u64(vol, 160) // 4096 * 4096
+        check(off < meta_end, 'the range is device 0\'s metadata')
+        _poison(vol, off)
+        _garble_device0(vol, off)
+        check(H.is_mounted(vol.fs.mnt), 'still mounted')
+        st, md = _metadata(vol)
+        check_eq(st['state'], 'degraded', 'status state')
+        check_eq((md['one_copy_bytes'], md['one_copy_offset']), (4096, off),
+                 'the range with one copy: %s' % md)
+        check('one copy for 4096 bytes at %#x' % off in md['text'], md['text'])
+        for cmd in ('status', 'devices'):
+            r = H.run([H.binary('holdfsctl'), cmd, vol.fs.mnt], timeout=30)
+            check(r.returncode == 0 and 'one copy for 4096 bytes at %#x (device 0 poisoned'
+                  % off in r.stdout, 'holdfsctl %s: %s %s' % (cmd, r.stdout[-1500:], r.stderr))
+        r = H.run([H.binary('holdfsctl'), 'health', vol.fs.mnt], timeout=30)
+        check('served from the mirror' in r.stdout, 'health log: %s' % r.stdout[-1500:])
+        for p, h in files.items():
+            check_eq(sha(p), h, '%s after the poison' % p)
+        check_eq(os.getxattr(d, 'user.k'), b'v' * 100, 'an xattr')
+        with open(victim, 'r+b') as f:
+            f.seek(100)
+            f.write(b'after the poison')
+        files[victim] = sha(victim)
+        os.chmod(victim, 0o600)
+        for i in range(40, 60):
+            p = os.path.join(d, 'poisonvictim%03d' % i)
+            files[p] = write_random(p, 4096 + i)
+        os.mkdir(vol.fs.path('dir', 'sub'))
+        os.unlink(os.path.join(d, 'poisonvictim001'))
+        del files[os.path.join(d, 'poisonvictim001')]
+        check_eq(_status(vol)['state'], 'degraded', 'still degraded, not shut down')
+        vol.fs.unmount()
+        # the unmount rewrote device 0's range from the mirror (the
+        # drill's poison is gone with the daemon): two equal copies
+        check_eq(_mirror_diff(vol), [], 'blocks where the mirror differs from device 0 '
+                 'after the unmount')
+        _fsck_after_poison(vol, where, 'an unmount')
+        # a crash instead of the unmount leaves device 0's bytes there
+        # older than the mirror's: the next mount takes the mirror's
+        # (the range is in the bad-extent list)
+        _garble_device0(vol, off)
+        vol.mount()
+        for p, h in files.items():
+            check_eq(sha(p), h, '%s after the remount' % p)
+        check_eq(os.stat(victim).st_mode & 0o777, 0o600, 'the chmod after the poison')
+        check(os.path.isdir(vol.fs.path('dir', 'sub')), 'the directory made after the poison')
+        st, md = _metadata(vol)
+        check_eq(md['one_copy_bytes'], 0, 'the remount rewrote device 0 there from the '
+                 'mirror and read it back: two copies: %s' % md)
+        check(any(b['offset'] <= off < b['offset'] + b['length'] for b in st['bad_extents']),
+              'the range stays in the bad-extent list: %s' % st['bad_extents'])
+        r = H.run([H.binary('holdfsctl'), 'health', vol.fs.mnt], timeout=30)
+        check('rewritten from the mirror' in r.stdout, 'health log: %s' % r.stdout[-1500:])
+        vol.fs.unmount()
+        _fsck_after_poison(vol, where, 'a remount')
+        if where == 'directory':
+            r = H.run([H.binary('fsck.holdfs'), '-y', '-f', vol.fs.region] + vol.members,
+                      timeout=300)
+            check(r.returncode == 1, 'fsck -y moves the directory block off the bad '
+                  'extent: %d %s' % (r.returncode, r.stdout[-800:]))
+            vol.fsck_clean('after fsck -y moved the directory block')
+            vol.mount()
+            for p, h in files.items():
+                check_eq(sha(p), h, '%s after fsck -y' % p)
+            vol.fs.unmount()
+
+
+def test_poison_in_device0s_inode_table_is_served_from_the_mirror():
+    _poisoned_device0_metadata('inode table')
+
+
+def test_poison_in_device0s_directory_block_is_served_from_the_mirror():
+    _poisoned_device0_metadata('directory')
+
+
+def test_poison_in_device0s_journal_is_served_from_the_mirror():
+    _poisoned_device0_metadata('journal')
+
+
+def test_poison_in_device0s_metadata_without_a_mirror_shuts_down():
+    """--no-mirror: device 0 holds the only copy of the metadata, so
+    poison in its inode table shuts the volume down, as for one device."""
+    with Volume(2, mkfs_extra=('--no-mirror',)) as vol:
+        vol.mount()
+        p = vol.fs.path('f')
+        write_random(p, 8192)
+        off = (_super_u64(vol, 176) + os.stat(p).st_ino * 256) // 4096 * 4096
+        _poison(vol, off, expect_served=False)
+        check_eq(_status(vol)['state'], 'shutdown', 'state without a mirror')
+        vol.fs.unmount(check_clean=False)
+
+
+def test_poison_in_device0s_slots_revokes_the_leases():
+    """Leases and poison in device 0's metadata (mirror working): poison
+    in the inode table leaves every mapping alone (clients map only their
+    data-path slot of device 0's metadata); poison over the data-path
+    slot area revokes every lease (FAILURE: a client maps its slot
+    through its own descriptor of device 0, the poisoned page), no lease
+    is granted again, and the files read and write through the mount."""
+    TC, TD, TX = _dax_modules()
+    with Volume(2, size='32M') as vol:
+        vol.mount()
+        with _mapped_clients(vol, TC) as (files, a, b, cs):
+            ino = os.stat(a).st_ino
+            _poison(vol, (_super_u64(vol, 176) + ino * 256) // 4096 * 4096)
+            for p, c in cs.items():
+                check_eq(c.ok('crc 0 %d' % len(files[p])), 'crc=' + _crc(files[p]),
+                         '%s through its mapping after poison in the inode table' % p)
+            check_eq(_status(vol)['revoked'], [], 'no lease revoked for the inode table')
+            _poison(vol, _super_u64(vol, 312) // 4096 * 4096)
+            _check_revoked_for_failure(cs, files)
+            _check_no_lease(TC, b, files, 'a new lease with the slots poisoned')
+        for p, data in files.items():
+            check_eq(open(p, 'rb').read(), data, '%s through the mount' % p)
+        with open(b, 'r+b') as f:
+            f.write(b'z' * 4096)
+        check_eq(open(b, 'rb').read(4096), b'z' * 4096, 'a write to b')
+        st, md = _metadata(vol)
+        check_eq((st['state'], md['one_copy_bytes'], md['one_copy_ranges']),
+                 ('degraded', 8192, 2), 'two ranges served from the mirror')
+        check(len(st['revoked']) >= 2, 'status lists the revoked leases: %r' % st['revoked'])
+        vol.fs.unmount()
+        vol.fsck_clean('after poison over the data-path slots')
 
 
 def main():
