@@ -227,6 +227,8 @@ void ctl_print_devices(json_object *doc)
 	}
 	if (jget(doc, "metadata"))
 		printf("metadata: %s\n", jstr(jget(doc, "metadata"), "text"));
+	if (jget(doc, "placement"))
+		printf("placement: %s\n", jstr(jget(doc, "placement"), "text"));
 }
 
 /* ------------------------------------------------------------- health */

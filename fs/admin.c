@@ -403,6 +403,50 @@ static json_object *metadata_json(struct hfsd_ctl *c)
 	return o;
 }
 
+/* An inode's placement choice (trusted.holdfs.device, docs/format.md
+ * "Placement"): the device it names, whether that device takes data
+ * now, and a sentence; on a volume of several devices only. */
+static json_object *placement_json(struct hfsd_ctl *c, uint64_t ino,
+				   const struct hfs_vol_device *dv, unsigned n)
+{
+	json_object *o = json_object_new_object();
+	int r = hfs_vol_place_choice(c->d->vol, ino);
+	bool serving = r >= 0 && (unsigned)r < n &&
+		       dv[r].state == HFS_DEV_ACTIVE &&
+		       (dv[r].role & HFS_DEV_ROLE_DATA);
+	char text[200], id[37];
+
+	if (r >= 0 && (unsigned)r < n) {
+		uuid_str(dv[r].uuid, id);
+		json_object_object_add(o, "device", json_object_new_int(r));
+		json_object_object_add(o, "uuid", json_object_new_string(id));
+		json_object_object_add(o, "state", json_object_new_string(
+			dev_state_name(dv[r].state)));
+		json_object_object_add(o, "in_service",
+				       json_object_new_boolean(serving));
+		if (serving)
+			snprintf(text, sizeof(text), "device %d: new data "
+				 "goes there first while it has room", r);
+		else
+			snprintf(text, sizeof(text), "device %d, %s: not in "
+				 "service, new data goes to the device with "
+				 "the most free blocks", r,
+				 dev_state_name(dv[r].state));
+	} else {
+		json_object_object_add(o, "device", NULL);
+		snprintf(text, sizeof(text), "%s", r == -EUCLEAN
+			 ? "an invalid " HFS_PLACE_XATTR " (fsck.holdfs "
+			   "drops it): new data goes to the device with the "
+			   "most free blocks"
+			 : "no choice: new data goes to the device with the "
+			   "most free blocks");
+	}
+	json_object_object_add(o, "valid",
+			       json_object_new_boolean(r != -EUCLEAN));
+	json_object_object_add(o, "text", json_object_new_string(text));
+	return o;
+}
+
 /* The volume's devices, and ino's blocks on each (ino 0: none). */
 static json_object *devices_json(struct hfsd_ctl *c, uint64_t ino, int *err)
 {
@@ -451,6 +495,11 @@ static json_object *devices_json(struct hfsd_ctl *c, uint64_t ino, int *err)
 	json_object_object_add(o, "devices", a);
 	if (n > 1)
 		json_object_object_add(o, "metadata", metadata_json(c));
+	/* the mount point: the root directory's choice, which what is
+	 * created there inherits */
+	if (n > 1)
+		json_object_object_add(o, "placement", placement_json(
+			c, ino ? ino : HFS_ROOT_INO, dv, n));
 	if (ino)
 		json_object_object_add(o, "ino", json_object_new_uint64(ino));
 	return o;

@@ -37,6 +37,10 @@ struct p1_img {
 	uint32_t nxa;
 	size_t capxa;
 	bool dirty, map_dirty, clear, lost;
+	/* a repair already agreed to changed the inode itself (an xattr
+	 * drop that emptied the chain's first block): write it even when
+	 * no finding of its own asks to */
+	bool fixed_inode;
 	enum hfs_fsck_code clear_code;
 	char why[200];
 	struct p1_finding find[P1_MAX_FIND];

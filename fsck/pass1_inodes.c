@@ -375,7 +375,7 @@ static void settle(struct fsck *f, struct p1_img *m, bool crc_ok)
 		fsck_hlog(f, HFS_HEALTH_LOST_DATA, 0, 0, m->ino,
 			  "fsck: invalid extents removed");
 	}
-	if (fix && !f->halt)
+	if ((fix || (m->fixed_inode && !m->clear)) && !f->halt)
 		img_write(f, m);
 }
 

@@ -13,7 +13,9 @@
  * drops the whole chain (P1_XATTR_BAD).  A POSIX ACL value that is
  * well placed but malformed (lib/acl.c's check) is dropped alone
  * (P1_ACL_BAD): its entry leaves its block, and a block left empty
- * leaves the chain.
+ * leaves the chain.  So is a placement choice (trusted.holdfs.device)
+ * that names no device of the volume, or sits on an inode that is
+ * neither a directory nor a regular file (P1_PLACE_BAD).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -205,17 +207,19 @@ struct xa_check {
 	uint64_t at;           /* the block the finding is about */
 	uint64_t *chain;       /* the xattr blocks, in chain order */
 	size_t nchain, capchain;
-	struct xa_acl *bad;    /* malformed ACL values, in chain order */
+	struct xa_acl *bad;    /* values to drop, in chain order */
 	size_t nbad, capbad;
 };
 
 /* A stored POSIX ACL value that fails lib/acl.c's check (or a default
- * ACL on anything but a directory): dropped alone, the rest of the
- * chain kept. */
+ * ACL on anything but a directory), or a placement choice that fails
+ * lib/place_choice.c's: dropped alone, the rest of the chain kept. */
 struct xa_acl {
 	uint64_t blk;          /* its xattr block */
 	uint32_t pos, esz;     /* its entry: payload offset and size */
 	bool dflt;             /* system.posix_acl_default */
+	bool place;            /* HFS_PLACE_XATTR */
+	char shown[48];        /* a choice's value, printable, for the report */
 	uint64_t *vblk;        /* out of line: its value blocks */
 	uint32_t nvblk;
 };
@@ -332,28 +336,49 @@ static int xa_acl_value_out(struct xa_check *c, const uint8_t *ref,
 	return ret;
 }
 
+/* A value as the report shows it: printable bytes as they are, others
+ * as '?', cut at the buffer. */
+static void shown(const uint8_t *v, size_t len, char *out, size_t size)
+{
+	size_t i;
+
+	for (i = 0; v && i < len && i + 1 < size; i++)
+		out[i] = v[i] >= 0x20 && v[i] < 0x7f ? (char)v[i] : '?';
+	out[i] = 0;
+}
+
 /* system.posix_acl_access/_default: the value passes lib/acl.c's check
  * (what the volume lets setfacl store), and a default ACL sits on a
- * directory; else it is noted in c->bad for p1_check_xattr to drop. */
+ * directory; trusted.holdfs.device: the value names a device of the
+ * volume (whatever its state: a choice stays valid when its device
+ * leaves service) and sits on a directory or regular file; else it is
+ * noted in c->bad for p1_check_xattr to drop. */
 static int xa_check_acl(struct xa_check *c, const struct hfs_xattr_entry *e,
 			uint64_t bno, uint32_t pos, uint32_t esz)
 {
 	struct xa_acl a = { bno, pos, esz, name_is(e, HFS_ACL_DEFAULT),
-			    NULL, 0 };
+			    name_is(e, HFS_PLACE_XATTR), "", NULL, 0 };
 	const uint8_t *v = (const uint8_t *)(e + 1) + e->x_name_len;
 	uint8_t *out = NULL;
 	size_t len = e->x_value_len;
 	int ret = 0;
 	bool ok;
 
-	if (!a.dflt && !name_is(e, HFS_ACL_ACCESS))
+	if (!a.dflt && !a.place && !name_is(e, HFS_ACL_ACCESS))
 		return 0;
 	if (e->x_flags & HFS_XATTR_F_VALBLK) {
 		ret = xa_acl_value_out(c, v, &a, &out, &len);
 		v = out;
 	}
-	ok = !ret && v && hfs_acl_check(v, len) >= 0 &&
-	     (!a.dflt || S_ISDIR(c->m->d.i_mode));
+	if (a.place) {
+		ok = !ret && v && hfs_place_choice_check(v, len,
+				c->f->devtab.t_count) >= 0 &&
+		     (S_ISDIR(c->m->d.i_mode) || S_ISREG(c->m->d.i_mode));
+		shown(v, len, a.shown, sizeof(a.shown));
+	} else {
+		ok = !ret && v && hfs_acl_check(v, len) >= 0 &&
+		     (!a.dflt || S_ISDIR(c->m->d.i_mode));
+	}
 	free(out);
 	if (ret || ok) {
 		free(a.vblk);
@@ -490,6 +515,7 @@ static int xa_unlink_block(struct xa_check *c, size_t k, uint64_t next)
 	if (k == 0) {
 		c->m->d.i_xattr_blk = next;
 		c->m->dirty = true;
+		c->m->fixed_inode = true;
 	} else if (!(ret = fsck_read(c->f, c->chain[k - 1] * BLK, c->blk,
 				     HFS_BLOCK_SIZE))) {
 		h->b_next = next;
@@ -512,14 +538,26 @@ static int xa_drop_acl(struct xa_check *c, const struct xa_acl *a)
 {
 	struct hfs_blkhdr *h = (void *)c->blk;
 	uint8_t *pay = c->blk + sizeof(*h);
+	bool typed = S_ISDIR(c->m->d.i_mode) || S_ISREG(c->m->d.i_mode);
 	size_t k = 0;
 	int ret;
 
-	if (!fix_problem(c->f, HFS_P1_ACL_BAD, c->m->ino, a->blk * BLK,
-			 "inode %" PRIu64 ": %s in xattr block %" PRIu64 " %s",
-			 c->m->ino, a->dflt ? HFS_ACL_DEFAULT : HFS_ACL_ACCESS,
-			 a->blk, a->dflt && !S_ISDIR(c->m->d.i_mode)
-			 ? "on a file that is not a directory" : "is malformed"))
+	if (a->place ? !fix_problem(c->f, HFS_P1_PLACE_BAD, c->m->ino,
+				    a->blk * BLK, "inode %" PRIu64 ": %s "
+				    "\"%s\" in xattr block %" PRIu64 " %s",
+				    c->m->ino, HFS_PLACE_XATTR, a->shown,
+				    a->blk, !typed ? "on a file that is "
+				    "neither a directory nor a regular file"
+				    : c->f->devtab.t_count ? "names no device "
+				    "of the volume" : "on a volume of one "
+				    "device")
+		     : !fix_problem(c->f, HFS_P1_ACL_BAD, c->m->ino,
+				    a->blk * BLK, "inode %" PRIu64 ": %s in "
+				    "xattr block %" PRIu64 " %s", c->m->ino,
+				    a->dflt ? HFS_ACL_DEFAULT : HFS_ACL_ACCESS,
+				    a->blk, a->dflt && !S_ISDIR(c->m->d.i_mode)
+				    ? "on a file that is not a directory"
+				    : "is malformed"))
 		return 0;
 	while (k < c->nchain && c->chain[k] != a->blk)
 		k++;

@@ -77,6 +77,7 @@ static const struct hfs_fsck_problem_desc table[] = {
 	ROW(P1_ACL_BAD, 1, 0, "drop the ACL"),
 	ROW(P1_META_PLACEMENT, 1, NOFIX,
 	    "none: copy the files elsewhere before that device fails"),
+	ROW(P1_PLACE_BAD, 1, PREEN, "drop the placement choice"),
 
 	ROW(P1B_DUP_BLOCKS, 1, 0, "give the later owner its own copy"),
 	ROW(P1B_ON_BAD, 1, 0, "mark the range lost"),

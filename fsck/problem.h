@@ -60,6 +60,7 @@ enum hfs_fsck_code {
 	HFS_P1_IFLAGS_FEATURE = 0x0118,  /* chattr flags, IFLAGS unset */
 	HFS_P1_ACL_BAD = 0x0119,         /* a malformed stored POSIX ACL */
 	HFS_P1_META_PLACEMENT = 0x011a,  /* metadata on a data-only device */
+	HFS_P1_PLACE_BAD = 0x011b,       /* a placement choice naming no device */
 
 	/* pass 1b: block ownership */
 	HFS_P1B_DUP_BLOCKS = 0x1801,     /* blocks claimed twice */

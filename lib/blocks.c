@@ -146,12 +146,13 @@ void hfs_vol_free_blocks(struct hfs_vol *vol, uint64_t pblk, uint64_t n)
 	pthread_mutex_unlock(&vol->lock);
 }
 
-int64_t hfs_vol_alloc(struct hfs_vol *vol, uint64_t ino,
-		      enum hfs_rmap_kind kind, uint64_t lblk, uint64_t want,
-		      uint64_t min, uint64_t align, uint64_t hint,
-		      uint64_t *got)
+static int64_t vol_alloc(struct hfs_vol *vol, uint64_t ino,
+			 enum hfs_rmap_kind kind, uint64_t lblk, uint64_t want,
+			 uint64_t min, uint64_t align, uint64_t hint, int pref,
+			 uint64_t *got)
 {
-	int64_t b = hfs_place_alloc(vol, kind, want, min, align, hint, got);
+	int64_t b = hfs_place_alloc(vol, kind, want, min, align, hint, pref,
+				    got);
 	struct hfs_rmap_piece p;
 
 	if (b < 0)
@@ -162,6 +163,23 @@ int64_t hfs_vol_alloc(struct hfs_vol *vol, uint64_t ino,
 		return -ENOMEM; /* a free block is never in the rmap */
 	}
 	return b;
+}
+
+int64_t hfs_vol_alloc(struct hfs_vol *vol, uint64_t ino,
+		      enum hfs_rmap_kind kind, uint64_t lblk, uint64_t want,
+		      uint64_t min, uint64_t align, uint64_t hint,
+		      uint64_t *got)
+{
+	return vol_alloc(vol, ino, kind, lblk, want, min, align, hint, -1,
+			 got);
+}
+
+int64_t hfs_vol_alloc_data(struct hfs_vol *vol, uint64_t ino, uint64_t lblk,
+			   uint64_t want, uint64_t min, uint64_t align,
+			   uint64_t hint, int pref, uint64_t *got)
+{
+	return vol_alloc(vol, ino, HFS_RMAP_DATA, lblk, want, min, align, hint,
+			 pref, got);
 }
 
 void hfs_vol_reserve_range(struct hfs_vol *vol, uint64_t s, uint64_t e)

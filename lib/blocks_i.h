@@ -31,6 +31,11 @@ int64_t hfs_vol_alloc(struct hfs_vol *vol, uint64_t ino,
 		      enum hfs_rmap_kind kind, uint64_t lblk, uint64_t want,
 		      uint64_t min, uint64_t align, uint64_t hint,
 		      uint64_t *got);
+/* The same for file data with a placement choice: pref names the device
+ * (-1: none; placement_i.h says when it is taken). */
+int64_t hfs_vol_alloc_data(struct hfs_vol *vol, uint64_t ino, uint64_t lblk,
+			   uint64_t want, uint64_t min, uint64_t align,
+			   uint64_t hint, int pref, uint64_t *got);
 /* Pool blocks the caller of this thread may still allocate: the free
  * ones, less the reserve for root unless the caller is privileged
  * (hfs_vol_set_caller).  Every "is there room" check before a change

@@ -34,6 +34,7 @@
 #include "grow.h"
 #include "inode_i.h"
 #include "journal_i.h"
+#include "place_choice_i.h"
 #include "region.h"
 #include "vol.h"
 #include "vol_i.h"
@@ -196,6 +197,7 @@ static int fill_holes(struct hfs_vol *vol, struct hfs_inode *ip,
 		      uint64_t zlen)
 {
 	uint64_t u = vol->unit_blocks;
+	int pref = hfs_place_choice_pref(vol, ip);
 
 	for (uint64_t lb = first; lb <= last;) {
 		uint32_t i = hfs_emap_find(&ip->em, lb);
@@ -214,8 +216,8 @@ static int fill_holes(struct hfs_vol *vol, struct hfs_inode *ip,
 			       (lb - ip->em.v[i - 1].e_lblk - ip->em.v[i - 1].e_len);
 		if (stop - lb > UINT32_MAX / 2)
 			stop = lb + UINT32_MAX / 2 / u * u;
-		b = hfs_vol_alloc(vol, ip->ino, HFS_RMAP_DATA, lb, stop - lb, u, u,
-				  hint, &got);
+		b = hfs_vol_alloc_data(vol, ip->ino, lb, stop - lb, u, u, hint,
+				       pref, &got);
 		if (b < 0)
 			return (int)b;
 		ret = hfs_emap_insert(&ip->em, lb, (uint64_t)b, (uint32_t)got, 0);
@@ -922,6 +924,9 @@ int hfs_setxattr(struct hfs_vol *vol, uint64_t ino, const char *name,
 	if (name && (!strcmp(name, HFS_ACL_ACCESS) ||
 		     !strcmp(name, HFS_ACL_DEFAULT)))
 		ret = hfs_acl_set_locked(vol, ip, name, value, size);
+	else if (name && !strcmp(name, HFS_PLACE_XATTR))
+		ret = vol->readonly ? -EROFS
+		      : hfs_place_choice_set_locked(vol, ip, value, size, flags);
 	else
 		ret = hfs_xattr_set_locked(vol, ip, name, value, size, flags);
 	if (!ret)

@@ -22,6 +22,7 @@
 #include "holders_i.h"
 #include "inode_i.h"
 #include "journal_i.h"
+#include "place_choice_i.h"
 #include "region.h"
 #include "vol.h"
 #include "vol_i.h"
@@ -310,10 +311,13 @@ static int symlink_store(struct hfs_vol *vol, struct hfs_inode *ip,
 	return ret;
 }
 
-/* The ACLs a new inode inherits (acl_i.h), with their lengths (0: none). */
+/* What a new inode inherits from its directory, with the lengths (0:
+ * none): the ACLs (acl_i.h) and the placement choice (place_choice_i.h),
+ * stored on the inode in the transaction that creates it. */
 struct inherit {
 	uint8_t acc[HFS_ACL_MAX], dfl[HFS_ACL_MAX];
-	size_t nacc, ndfl;
+	char place[HFS_PLACE_VALUE_MAX];
+	size_t nacc, ndfl, nplace;
 };
 
 /* The mode of a new inode under dip.  Without a default ACL on dip the
@@ -328,6 +332,7 @@ static int inherit_locked(struct hfs_vol *vol, struct hfs_inode *dip,
 	ssize_t n = -ENODATA;
 
 	in->nacc = in->ndfl = 0;
+	in->nplace = hfs_place_choice_inherit(vol, dip, *mode, in->place);
 	if (S_ISLNK(*mode))
 		return 0;
 	if (dip->xattr)
@@ -342,8 +347,10 @@ static int inherit_locked(struct hfs_vol *vol, struct hfs_inode *dip,
 		in->nacc = (size_t)n;
 	if (S_ISDIR(*mode))
 		in->ndfl = (size_t)n;
-	/* two entries of at most 64 bytes of header and name */
-	if (in->nacc + in->ndfl + 128 > HFS_XATTR_SPACE)
+	/* two entries of at most 64 bytes of header and name, and the
+	 * choice's entry, 64 bytes with its value */
+	if (in->nacc + in->ndfl + 128 + (in->nplace ? 64 : 0) >
+	    HFS_XATTR_SPACE)
 		return -ENOSPC;
 	return 0;
 }
@@ -359,6 +366,9 @@ static int inherit_store_locked(struct hfs_vol *vol, struct hfs_inode *ip,
 	if (!ret && in->ndfl)
 		ret = hfs_xattr_set_locked(vol, ip, HFS_ACL_DEFAULT, in->dfl,
 					   in->ndfl, 0);
+	if (!ret && in->nplace)
+		ret = hfs_xattr_set_locked(vol, ip, HFS_PLACE_XATTR, in->place,
+					   in->nplace, 0);
 	return ret;
 }
 
@@ -386,7 +396,7 @@ static int create_locked(struct hfs_vol *vol, uint64_t parent,
 	ret = inherit_locked(vol, dip, &mode, a->cred->umask, &in);
 	if (ret)
 		return ret;
-	ret = space_for(vol, dip, in.nacc || in.ndfl ? 1 : 0,
+	ret = space_for(vol, dip, in.nacc || in.ndfl || in.nplace ? 1 : 0,
 			a->target ? 1 : 0);
 	if (ret)
 		return ret;
@@ -443,7 +453,8 @@ static int tmpfile_locked(struct hfs_vol *vol, uint64_t parent,
 		return -ENOENT;
 	ret = inherit_locked(vol, dip, &mode, cred->umask, &in);
 	if (!ret)
-		ret = space_for(vol, dip, in.nacc || in.ndfl ? 1 : 0, 0);
+		ret = space_for(vol, dip, in.nacc || in.ndfl || in.nplace ? 1 : 0,
+				0);
 	if (ret)
 		return ret;
 	if (dip->d.i_mode & S_ISGID)
@@ -825,7 +836,7 @@ static int whiteout_new_locked(struct hfs_vol *vol, struct rename_ctx *c,
 	ret = inherit_locked(vol, dip, &mode, cred->umask, &in);
 	if (!ret)
 		ret = space_for(vol, c->dst ? NULL : c->ddir,
-				in.nacc || in.ndfl ? 1 : 0, 0);
+				in.nacc || in.ndfl || in.nplace ? 1 : 0, 0);
 	if (ret)
 		return ret;
 	if (!hfs_vol_inode_avail(vol))

@@ -12,10 +12,15 @@
  *    the end of its last extent, names the member), so a file stays on
  *    one device and a lost device fails only the files that had data on
  *    it;
- *  - a file's first data goes to the member with the most free blocks;
+ *  - a file's first data goes to the device its placement choice names
+ *    (trusted.holdfs.device, place_choice.c) when it has one and that
+ *    device is in service, else to the member with the most free
+ *    blocks; so does data with nothing before it in the file, or only
+ *    data on a device out of service;
  *  - only when that member is full does a file spill over to another
- *    one (space wins over failure isolation: a write never fails with
- *    ENOSPC while the volume has room).
+ *    one, the one with the most free blocks (space wins over failure
+ *    isolation and over the choice: a write never fails with ENOSPC
+ *    while the volume has room).
  */
 #include "placement_i.h"
 
@@ -101,6 +106,14 @@ uint64_t hfs_place_data_free(const struct hfs_vol *vol)
 	return sum;
 }
 
+/* Can device i take new file data? */
+static bool in_service(const struct hfs_vol *vol, int i)
+{
+	return i >= 0 && (uint32_t)i < vol->devtab.t_count &&
+	       vol->devtab.t_dev[i].d_state == HFS_DEV_ACTIVE &&
+	       (vol->devtab.t_dev[i].d_role & HFS_DEV_ROLE_DATA);
+}
+
 static unsigned emptiest(const struct hfs_vol *vol)
 {
 	uint64_t best = 0;
@@ -128,7 +141,7 @@ static unsigned emptiest(const struct hfs_vol *vol)
 
 int64_t hfs_place_alloc(struct hfs_vol *vol, enum hfs_rmap_kind kind,
 			uint64_t want, uint64_t min, uint64_t align,
-			uint64_t hint, uint64_t *got)
+			uint64_t hint, int pref, uint64_t *got)
 {
 	uint64_t lo, hi;
 	int64_t b;
@@ -145,7 +158,7 @@ int64_t hfs_place_alloc(struct hfs_vol *vol, enum hfs_rmap_kind kind,
 	}
 	if ((m = hfs_place_member_of(vol, hint)) < 0 || hint == 0 ||
 		 vol->devtab.t_dev[m].d_state != HFS_DEV_ACTIVE)
-		m = (int)emptiest(vol);
+		m = in_service(vol, pref) ? pref : (int)emptiest(vol);
 	data_pool(vol, (unsigned)m, &lo, &hi);
 	b = hfs_alloc_get_in(&vol->alloc, want, min, align, hint, lo, hi, got);
 	if (b != -ENOSPC)

@@ -13,10 +13,13 @@
 struct hfs_vol;
 
 /* Allocate like hfs_alloc_get, on the member the placement rule picks
- * for a block of this kind (caller holds vol->lock). */
+ * for a block of this kind (caller holds vol->lock).  pref: for file
+ * data, the device the file's placement choice names (-1: none), taken
+ * instead of the emptiest device when hint names no device in service;
+ * ignored when it is not in service, and for metadata. */
 int64_t hfs_place_alloc(struct hfs_vol *vol, enum hfs_rmap_kind kind,
 			uint64_t want, uint64_t min, uint64_t align,
-			uint64_t hint, uint64_t *got);
+			uint64_t hint, int pref, uint64_t *got);
 /* The member whose pool holds region block blk, or -1 (also for a
  * volume of one device). */
 int hfs_place_member_of(const struct hfs_vol *vol, uint64_t blk);

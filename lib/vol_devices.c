@@ -13,6 +13,7 @@
 #include "inode_i.h"
 #include "journal_i.h"
 #include "members.h"
+#include "place_choice_i.h"
 #include "placement_i.h"
 #include "vol_i.h"
 
@@ -75,6 +76,18 @@ int hfs_vol_file_devices(struct hfs_vol *vol, uint64_t ino, uint64_t *counts,
 	}
 	pthread_mutex_unlock(&vol->lock);
 	return (int)n;
+}
+
+int hfs_vol_place_choice(struct hfs_vol *vol, uint64_t ino)
+{
+	struct hfs_inode *ip;
+	int r;
+
+	pthread_mutex_lock(&vol->lock);
+	ip = hfs_iget(vol, ino);
+	r = ip ? hfs_place_choice_get_locked(vol, ip) : -ENOENT;
+	pthread_mutex_unlock(&vol->lock);
+	return r;
 }
 
 int hfs_vol_device_state(struct hfs_vol *vol, unsigned i, uint32_t state)

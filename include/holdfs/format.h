@@ -407,6 +407,11 @@ static_assert(sizeof(struct hfs_xattr_vref) == 8, "xattr value reference");
 #define HFS_XATTR_VALUE_MAX 65536u   /* XATTR_SIZE_MAX of the VFS */
 #define HFS_XATTR_LIST_MAX 65536u    /* XATTR_LIST_MAX: all names + NULs */
 #define HFS_XATTR_MAX_BLOCKS 1024u   /* xattr (index) blocks per inode */
+/* The placement choice of a directory or regular file (docs/format.md
+ * "Placement"): an xattr whose value is a device index in decimal ASCII
+ * (lib/include/media.h, hfs_place_choice_check). */
+#define HFS_PLACE_XATTR "trusted.holdfs.device"
+#define HFS_PLACE_VALUE_MAX 36 /* what setxattr takes: a device UUID */
 
 /* ------------------------------------------------------------------ */
 /* Bad-extent list: header then entries, one crc over header + entries. */

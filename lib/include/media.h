@@ -125,4 +125,18 @@ int hfs_badlist_format(struct hfs_region *rg, const struct hfs_super *sb,
 #define HFS_ACL_MAX 4096 /* the kernel sends at most a page */
 int hfs_acl_check(const void *v, size_t len);
 
+/* The placement choice (lib/place_choice.c; docs/format.md "Placement"):
+ * the xattr by which a directory or a regular file names the device its
+ * new data goes to first, inherited by what is created in a directory.
+ * The stored value is the device's index in the device table in decimal
+ * ASCII: digits only, no sign, no leading zero, no NUL or newline.
+ * hfs_place_choice_check returns that index, or -EINVAL when the value
+ * is not in that form or not below ndev, the volume's devices (0 for a
+ * volume of one device, where no value is valid).  fsck drops a stored
+ * value that fails it; the state of the device named (lost, retired) is
+ * not checked: a choice stays valid, and unused, once its device left
+ * service. */
+/* HFS_PLACE_XATTR, HFS_PLACE_VALUE_MAX: holdfs/format.h */
+int hfs_place_choice_check(const void *v, size_t len, uint32_t ndev);
+
 #endif

@@ -345,6 +345,11 @@ unsigned hfs_vol_devices(struct hfs_vol *vol, struct hfs_vol_device *out,
  * device i, up to max.  Returns the number of devices, -ENOENT. */
 int hfs_vol_file_devices(struct hfs_vol *vol, uint64_t ino, uint64_t *counts,
 			 unsigned max);
+/* Inode ino's placement choice (trusted.holdfs.device, docs/format.md
+ * "Placement"): the index of the device it names, whatever that
+ * device's state; -ENODATA: none; -EUCLEAN: a stored value that is not a
+ * valid one (fsck drops it); -ENOENT: no such inode. */
+int hfs_vol_place_choice(struct hfs_vol *vol, uint64_t ino);
 /* Record device i (not 0, unless served from its mirror) as HFS_DEV_LOST or HFS_DEV_RETIRED in the
  * device table (journaled): later mounts no longer ask for it, and
  * placement no longer uses it.  0, -EINVAL, or the commit's error. */

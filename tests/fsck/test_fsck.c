@@ -604,6 +604,54 @@ static int post_acl_dropped(struct hfs_vol *vol, char *why, size_t len)
 	return 0;
 }
 
+/* /x's user.b replaced by a placement choice naming device 0: no value
+ * is valid on a volume of one device (entries after it move up, the
+ * checksum kept right) */
+static void c_place_one_device(struct img *im)
+{
+	uint8_t *blk;
+	struct hfs_xattr_entry *e = xattr_entry(im, "user.b", &blk);
+	struct hfs_blkhdr *h = (void *)blk;
+	uint8_t *pay = blk + sizeof(*h);
+	size_t nlen = strlen(HFS_PLACE_XATTR), pos, old, neu;
+
+	if (!e)
+		return;
+	pos = (size_t)((uint8_t *)e - pay);
+	old = (sizeof(*e) + e->x_name_len + e->x_value_len + 3) & ~3u;
+	neu = (sizeof(*e) + nlen + 1 + 3) & ~3u;
+	memmove(pay + pos + neu, pay + pos + old, h->b_count - pos - old);
+	h->b_count -= (uint32_t)(old - neu);
+	memset(pay + h->b_count, 0, HFS_XATTR_SPACE - h->b_count);
+	memset(e, 0, neu);
+	e->x_name_len = (uint8_t)nlen;
+	e->x_value_len = 1;
+	memcpy(e + 1, HFS_PLACE_XATTR, nlen);
+	((uint8_t *)(e + 1))[nlen] = '0';
+	blk_recrc(blk);
+}
+
+/* After the repair /x has no placement choice, and its other attributes
+ * (but the user.b it replaced) are there. */
+static int post_place_dropped(struct hfs_vol *vol, char *why, size_t len)
+{
+	uint64_t ino = image_lookup(vol, "/x");
+	char v[64];
+
+	if (!ino || hfs_getxattr(vol, ino, HFS_PLACE_XATTR, v, sizeof(v)) !=
+		    -ENODATA) {
+		snprintf(why, len, "/x: the placement choice is still there");
+		return -1;
+	}
+	if (hfs_getxattr(vol, ino, "user.a", v, sizeof(v)) != 1 ||
+	    hfs_getxattr(vol, ino, "user.m000", v, sizeof(v)) != 16 ||
+	    hfs_getxattr(vol, ino, "user.v", NULL, 0) <= 0) {
+		snprintf(why, len, "/x: other xattrs went with the choice");
+		return -1;
+	}
+	return 0;
+}
+
 static void c_xattr_feature(struct img *im)
 {
 	struct hfs_super *s = sb_of(im);
@@ -1217,6 +1265,8 @@ static const struct fcase cases[] = {
 	  F_NOXATTR, 0, NULL },
 	{ "acl_bad", c_acl_bad, 4, HFS_P1_ACL_BAD, { NULL }, F_NOXATTR, 0,
 	  post_acl_dropped },
+	{ "place_one_device", c_place_one_device, 4, HFS_P1_PLACE_BAD,
+	  { NULL }, F_NOXATTR | F_PREEN, 1, post_place_dropped },
 	{ "xattr_feature", c_xattr_feature, 4, HFS_P1_XATTR_FEATURE, { NULL },
 	  F_PREEN, 1, NULL },
 	{ "extent_on_xattr_value", c_extent_on_xattr_value, 4,

@@ -6,8 +6,9 @@
  *
  * A volume of two devices (region files in a temporary directory) with
  * the mirror of device 0's metadata on device 1 is made once and
- * populated: /a (a file), /d (a directory of 20 small files), /x (a file
- * with an xattr in value blocks) and, written by a child process that
+ * populated: /a (a file), /d (a directory of 20 small files, with a
+ * placement choice naming device 1), /x (a file with an xattr in value
+ * blocks) and, written by a child process that
  * then dies without unmounting, /j: the journal still holds the
  * transaction that made it.  Each row damages device 0's copy of one
  * structure, the mirror's, or both, then twice from that image:
@@ -196,7 +197,8 @@ static char xval(size_t i)
 	return (char)('a' + i % 23);
 }
 
-/* Every object but the ones a row says it destroyed (skip: "a", "x"). */
+/* Every object but the ones a row says it destroyed (skip: "a", "x";
+ * "p": /d's placement choice). */
 static int verify(struct hfs_vol *vol, const char *skip, char *why, size_t wl)
 {
 	struct hfs_attr d;
@@ -216,6 +218,11 @@ static int verify(struct hfs_vol *vol, const char *skip, char *why, size_t wl)
 		if (check_file(vol, d.ino, name, 100 + (size_t)i, 10 + (uint64_t)i,
 			       why, wl))
 			return -1;
+	}
+	if (!strchr(skip, 'p') && hfs_vol_place_choice(vol, ino_d) != 1) {
+		snprintf(why, wl, "d: placement choice %d, expected 1",
+			 hfs_vol_place_choice(vol, ino_d));
+		return -1;
 	}
 	if (!strchr(skip, 'x')) {
 		if (hfs_getxattr(vol, ino_x, "user.v", v, sizeof(v)) != XVAL_LEN) {
@@ -278,6 +285,8 @@ static void build(void)
 		snprintf(name, sizeof(name), "e%02d", i);
 		mk(vol, ino_d, name, 100 + (size_t)i, 10 + (uint64_t)i);
 	}
+	if (hfs_setxattr(vol, ino_d, HFS_PLACE_XATTR, "1", 1, 0))
+		abort();
 	ino_x = mk(vol, HFS_ROOT_INO, "x", 0, 0);
 	for (size_t i = 0; i < XVAL_LEN; i++)
 		v[i] = xval(i);
@@ -476,6 +485,52 @@ static void c_xvalue_d0(void)
 {
 	flip(0, find_chain(HFS_XATTRVAL_MAGIC, ino_x) + 1000, 0x80);
 }
+/* /d's placement choice made to name device 7 of two, on both copies
+ * (checksums right): what a tool writing past the checks would leave */
+static void c_place_bad(void)
+{
+	uint8_t b[HFS_BLOCK_SIZE];
+	struct hfs_blkhdr *h = (void *)b;
+	uint64_t off = find_chain(HFS_XATTRBLK_MAGIC, ino_d);
+	size_t nlen = strlen(HFS_PLACE_XATTR);
+	uint32_t pos = 0;
+
+	file_io(0, off, b, sizeof(b), false);
+	while (pos < h->b_count) {
+		struct hfs_xattr_entry *e = (void *)(b + sizeof(*h) + pos);
+
+		if (e->x_name_len == nlen &&
+		    !memcmp(e + 1, HFS_PLACE_XATTR, nlen)) {
+			((uint8_t *)(e + 1))[nlen] = '7';
+			break;
+		}
+		pos += (uint32_t)(sizeof(*e) + e->x_name_len +
+				  e->x_value_len + 3) & ~3u;
+	}
+	if (pos >= h->b_count)
+		abort();
+	h->b_crc = hfs_crc_struct(b, HFS_BLOCK_SIZE,
+				  offsetof(struct hfs_blkhdr, b_crc));
+	file_io(0, off, b, sizeof(b), true);
+	file_io(1, mrel + off, b, sizeof(b), true);
+}
+
+/* Before the repair the mount reports the value as one fsck drops (and
+ * places nothing by it); after, there is none. */
+static int place_check(struct hfs_vol *vol, bool repaired, char *why,
+		       size_t wl)
+{
+	int r = hfs_vol_place_choice(vol, ino_d), want = repaired ? -ENODATA
+								  : -EUCLEAN;
+
+	if (r != want) {
+		snprintf(why, wl, "d: placement choice %d, expected %d", r,
+			 want);
+		return -1;
+	}
+	return 0;
+}
+
 static void c_badlist_d0(void) { flip(0, sb.s_badlist_off + 4, 0x01); }
 static void c_health_d0(void) { flip(0, sb.s_health_off + 60, 0x01); }
 
@@ -491,6 +546,9 @@ struct mrow {
 	/* after either repair, device 0's copy at this offset (+1; 0: none)
 	 * must not be the mirror's bad bytes */
 	uint64_t (*no_garbage)(void);
+	/* more to check after the mount (repaired false) or after fsck -y
+	 * (true); may be NULL */
+	int (*check)(struct hfs_vol *vol, bool repaired, char *why, size_t wl);
 };
 
 static uint64_t slot_a(void) { return slot_off(ino_a) + 1; }
@@ -537,6 +595,9 @@ static const struct mrow rows[] = {
 	  "", false, true, NULL },
 	{ "mirror_health_d0", c_health_d0, HFS_P0_MIRROR_REPAIR, 4, 1, 1, 0,
 	  "", false, true, NULL },
+	/* not a divergence: both copies hold the bad value */
+	{ "place_bad", c_place_bad, HFS_P1_PLACE_BAD, 4, 1, 0, 0, "p", false,
+	  false, NULL, place_check },
 };
 
 static void check_no_garbage(const struct mrow *r)
@@ -589,6 +650,8 @@ static void row_mount(const struct mrow *r)
 	if (info.used_backup_sb)
 		FAIL("%s: mounted from the backup superblock", r->name);
 	if (verify(vol, r->lost, why, sizeof(why)))
+		FAIL("%s: after mount: %s", r->name, why);
+	if (r->check && r->check(vol, false, why, sizeof(why)))
 		FAIL("%s: after mount: %s", r->name, why);
 	if (vol->itab[ino_gone])
 		FAIL("%s: the unlinked inode %llu is live again", r->name,
@@ -651,6 +714,8 @@ static void row_fsck(const struct mrow *r)
 	if (info.mirror_repaired || info.mirror_both_bad)
 		FAIL("%s: copies still differ after fsck -y", r->name);
 	if (verify(vol, r->lost, why, sizeof(why)))
+		FAIL("%s: after fsck -y: %s", r->name, why);
+	if (r->check && r->check(vol, true, why, sizeof(why)))
 		FAIL("%s: after fsck -y: %s", r->name, why);
 	umount_vol(vol);
 	if ((code = run_fsck(HFS_FSCK_NO, 0, NULL, NULL)) != 0)

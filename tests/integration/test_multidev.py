@@ -1610,6 +1610,222 @@ def test_poison_in_device0s_slots_revokes_the_leases():
         vol.fsck_clean('after poison over the data-path slots')
 
 
+CHOICE = 'trusted.holdfs.device'
+
+
+def _devices_doc(vol, path, text=False):
+    r = H.run([H.binary('holdfsctl'), 'devices'] + ([] if text else ['--json']) + [path],
+              timeout=30)
+    check(r.returncode == 0, 'holdfsctl devices %s: exit %d: %s'
+          % (path, r.returncode, r.stderr.strip()))
+    return r.stdout if text else json.loads(r.stdout)
+
+
+def _choice(path):
+    try:
+        return os.getxattr(path, CHOICE)
+    except OSError as e:
+        if e.errno == H.errno.ENODATA:
+            return None
+        raise
+
+
+def _set_refused(path, value, err, what):
+    before = _choice(path)
+    try:
+        os.setxattr(path, CHOICE, value)
+    except OSError as e:
+        check_eq(e.errno, err, '%s: setxattr %r errno' % (what, value))
+    else:
+        H.fail('%s: setxattr %r was taken' % (what, value))
+    check_eq(_choice(path), before, '%s: the choice after %r was refused' % (what, value))
+
+
+def _on(vol, path):
+    """The devices holding path's blocks."""
+    return [i for i, c in enumerate(blocks_by_device(vol, path)) if c]
+
+
+def test_a_directory_chooses_the_device_of_its_tree():
+    """trusted.holdfs.device on a directory: what is created under it,
+    files and subdirectories at any depth, carries the choice and puts
+    its data on that device (device 1, which the default rule would not
+    pick: it holds the mirror, device 2 is emptier); a file elsewhere
+    goes by the default rule; bad values are refused with nothing
+    changed; a file takes a choice before its first data, not after;
+    holdfsctl devices shows it; a remount keeps it; fsck is clean."""
+    with Volume(3, size='48M') as vol:
+        vol.mount()
+        d = vol.fs.path('d')
+        os.mkdir(d)
+        os.setxattr(d, CHOICE, b'1')
+        check_eq(_choice(d), b'1', 'the choice on d')
+        for bad in (b'3', b'9', b'32', b'-1', b'01', b' 1', b'1\n', b'', b'x',
+                    b'00000000-0000-0000-0000-000000000000'):
+            _set_refused(d, bad, H.errno.EINVAL, 'd')
+        os.makedirs(vol.fs.path('d/s/t'))
+        files = {}
+        for rel in ('d/a', 'd/s/b', 'd/s/t/c'):
+            files[rel] = write_random(vol.fs.path(rel), 2 * MiB)
+        for rel in ('d/s', 'd/s/t') + tuple(files):
+            check_eq(_choice(vol.fs.path(rel)), b'1', '%s inherits the choice' % rel)
+        for rel in files:
+            check_eq(_on(vol, vol.fs.path(rel)), [1], '%s: devices holding its data' % rel)
+        os.symlink('a', vol.fs.path('d/l'))
+        try:
+            os.getxattr(vol.fs.path('d/l'), CHOICE, follow_symlinks=False)
+            H.fail('a symlink inherited the choice')
+        except OSError as e:
+            check_eq(e.errno, H.errno.ENODATA, 'a symlink has no choice')
+        out = vol.fs.path('out')
+        write_random(out, 2 * MiB)
+        check_eq(_on(vol, out), [2], 'a file outside the tree: the emptiest device')
+        check_eq(_choice(out), None, 'a file outside the tree has no choice')
+        # a file with data refuses a choice; one without takes it
+        _set_refused(out, b'1', H.errno.EBUSY, 'a file with data')
+        e = vol.fs.path('empty')
+        H.write_file(e, b'')
+        os.setxattr(e, CHOICE, b'0')
+        write_random(e, MiB)
+        check_eq(_on(vol, e), [0], 'a file that chose device 0 before its data')
+        # a device UUID is taken and stored as its index
+        uuid2 = _devices_doc(vol, vol.fs.mnt)['devices'][2]['uuid']
+        u = vol.fs.path('u')
+        os.mkdir(u)
+        os.setxattr(u, CHOICE, uuid2.upper().encode())
+        check_eq(_choice(u), b'2', 'a UUID is stored as the index it names')
+        doc = _devices_doc(vol, d)
+        check_eq(doc['placement']['device'], 1, 'holdfsctl devices --json: the choice')
+        check_eq(doc['placement']['in_service'], True, 'holdfsctl: in service')
+        check_eq(_devices_doc(vol, out)['placement']['device'], None,
+                 'holdfsctl devices --json of a file without a choice')
+        text = _devices_doc(vol, vol.fs.path('d/s/b'), text=True)
+        check('placement: device 1: new data goes there first' in text,
+              'holdfsctl devices shows the choice:\n' + text)
+        # setting a choice moves nothing
+        os.setxattr(vol.fs.path('d/s'), CHOICE, b'2')
+        check_eq(_on(vol, vol.fs.path('d/s/b')), [1], 'b after its directory chose again')
+        os.setxattr(vol.fs.path('d/s'), CHOICE, b'1')
+        vol.fs.unmount()
+        vol.fsck_clean('with placement choices')
+        vol.mount()
+        for rel, s in files.items():
+            check_eq(sha(vol.fs.path(rel)), s, '%s after a remount' % rel)
+        check_eq(_choice(d), b'1', 'the choice after a remount')
+        n = vol.fs.path('d/s/t/new')
+        write_random(n, MiB)
+        check_eq(_choice(n), b'1', 'inherited after a remount')
+        check_eq(_on(vol, n), [1], 'placed after a remount')
+        vol.fs.unmount()
+
+
+def test_a_chosen_device_full_spills_over():
+    """The chosen device full: a file there spills over to another
+    device and the write succeeds (no ENOSPC while the volume has room);
+    the next new file in the tree goes to another device."""
+    with Volume(3, size='32M') as vol:
+        vol.mount()
+        d = vol.fs.path('d')
+        os.mkdir(d)
+        os.setxattr(d, CHOICE, b'1')
+        free1 = _devices_doc(vol, vol.fs.mnt)['devices'][1]['free_blocks']
+        big = os.path.join(d, 'big')
+        s = write_random(big, free1 * 4096 + 2 * MiB)
+        counts = blocks_by_device(vol, big)
+        check(counts[1] == free1 and sum(counts) > free1,
+              'a file larger than the chosen device fills it and spills: %s (free %d)'
+              % (counts, free1))
+        check_eq(sha(big), s, 'the spilled file reads back')
+        nxt = os.path.join(d, 'next')
+        s2 = write_random(nxt, MiB)
+        check(_on(vol, nxt) and 1 not in _on(vol, nxt),
+              'the next file, device 1 full: %s' % _on(vol, nxt))
+        check_eq(sha(nxt), s2, 'the next file reads back')
+        vol.fs.unmount()
+        vol.fsck_clean('after a chosen device filled')
+
+
+def test_losing_the_chosen_device_fails_only_its_tree():
+    """Device 1 chosen by /d, then lost: the files under /d read EIO,
+    every other file byte for byte; new files under /d still get written
+    (elsewhere), keep the choice, which holdfsctl shows out of service; a
+    new choice of the lost device is refused; the choice survives a
+    remount without the device, and fsck is clean."""
+    with Volume(3, size='48M') as vol:
+        vol.mount()
+        d = vol.fs.path('d')
+        os.mkdir(d)
+        os.setxattr(d, CHOICE, b'1')
+        files = {}
+        for i in range(3):
+            p = os.path.join(d, 'f%d' % i)
+            files[p] = (write_random(p, MiB), [1])
+        for i in range(3):
+            p = vol.fs.path('o%d' % i)
+            files[p] = (write_random(p, MiB), None)
+            files[p] = (files[p][0], _on(vol, p))
+            check(1 not in files[p][1], '%s outside /d not on device 1: %s' % (p, files[p][1]))
+        for p in files:
+            if p.startswith(d):
+                check_eq(_on(vol, p), [1], '%s on the chosen device' % p)
+        os.truncate(vol.members[0], MiB)
+        _wait_lost(vol, 1)
+        _check_after_loss(vol, files, 1, 'chosen device lost')
+        n = os.path.join(d, 'after')
+        s = write_random(n, MiB)
+        check(_on(vol, n) and 1 not in _on(vol, n), 'a new file under /d: %s' % _on(vol, n))
+        check_eq(_choice(n), b'1', 'the new file inherits the choice as it is')
+        pl = _devices_doc(vol, d)['placement']
+        check(pl['device'] == 1 and pl['in_service'] is False and pl['state'] == 'lost',
+              'holdfsctl shows the choice out of service: %s' % pl)
+        os.mkdir(vol.fs.path('e'))
+        _set_refused(vol.fs.path('e'), b'1', H.errno.EINVAL, 'a lost device')
+        vol.fs.unmount()
+        vol.members = [vol.members[1]]   # device 1 is recorded lost
+        vol.fsck_clean('after the chosen device was lost')
+        vol.mount()
+        check_eq(_choice(d), b'1', 'the choice after a remount without the device')
+        check_eq(sha(n), s, 'the file written after the loss')
+        _check_after_loss(vol, files, 1, 'after a remount')
+        vol.fs.unmount()
+
+
+def test_only_a_privileged_caller_sets_the_choice():
+    """trusted.*: the owner of a directory who lacks CAP_SYS_ADMIN can
+    neither set nor read the choice (the kernel refuses before holdfs
+    sees it)."""
+    with Volume(3, size='32M') as vol:
+        vol.mount()
+        d = vol.fs.path('mine')
+        os.mkdir(d)
+        os.chown(d, H.USER1, H.GROUP1)
+        os.setxattr(d, CHOICE, b'2')
+
+        def try_set():
+            try:
+                os.setxattr(d, CHOICE, b'1')
+            except OSError as e:
+                return e.errno
+            return 0
+
+        check_eq(H.as_user(H.USER1, H.GROUP1, try_set), H.errno.EPERM,
+                 'setxattr by the owner without CAP_SYS_ADMIN')
+        check_eq(_choice(d), b'2', 'the choice after the refused set')
+        vol.fs.unmount()
+
+
+def test_one_device_refuses_the_choice():
+    """A volume of one device: there is no device to choose, setxattr
+    is EOPNOTSUPP."""
+    fs = H.HoldFS()
+    try:
+        d = fs.path('d')
+        os.mkdir(d)
+        _set_refused(d, b'0', H.errno.EOPNOTSUPP, 'one device')
+    finally:
+        fs.close()
+
+
 def main():
     args = H.default_parser(__doc__.splitlines()[0]).parse_args()
     H.require_root()
