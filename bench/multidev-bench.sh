@@ -37,10 +37,16 @@
 #    LEASE_FILES / 4 files (the same AFFECTED leases), so what the number
 #    of unaffected files costs shows.  Target (issue 16): every affected
 #    lease revoked within 10 ms, flat in the number of unaffected files.
+# 4. the same with the files pinned by the placement choice
+#    (trusted.holdfs.device on two directories): LEASE_FILES / 2 and
+#    LEASE_FILES / 8 files on device 0, each leased, and only the AFFECTED
+#    leased files on device 1, so the two rows differ in the unaffected
+#    files and leases alone (in part 3 device 1's files, and with them
+#    what the truncate frees, grow with the volume too).
 #
 # Environment: BENCH_FILES (default 2000), BENCH_REPEAT (3), BENCH_DIR
 # (region files; default /dev/shm), BENCH_LEASE_FILES (10000),
-# BENCH_AFFECTED (1000), BENCH_PARTS (default "1 2 3": which parts run),
+# BENCH_AFFECTED (1000), BENCH_PARTS (default "1 2 3 4": which parts run),
 # HOLDFS_BUILD (default build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -68,7 +74,7 @@ gcc -O2 -pthread -o "$work/metabench" bench/metabench.c
 gcc -std=c17 -O2 -Wall -Wextra -Werror -Iinclude -o "$work/leasehold" \
 	bench/leasehold.c -L"$build/client" -lholdfs -Wl,-rpath,"$build/client"
 say() { [ $json = 1 ] || echo "$@"; }
-part() { [[ " ${BENCH_PARTS:-1 2 3} " == *" $1 "* ]]; }
+part() { [[ " ${BENCH_PARTS:-1 2 3 4} " == *" $1 "* ]]; }
 
 mount_vol() { # REGION [DEVICE...]
 	local r=$1; shift
@@ -175,19 +181,42 @@ fi
 # --- 3. loss of a device under DAX leases ------------------------------
 lease_files=${BENCH_LEASE_FILES:-10000}
 affected=${BENCH_AFFECTED:-1000}
-leaseloss() { # NFILES
-	local n=$1
+leaseloss() { # NFILES [pinned]
+	local n=$1 pinned=${2:-0} inodes=$(($1 * 2 + 1000))
+	[ "$pinned" = 0 ] || inodes=$(((n + affected) * 2 + 1000))
 	rm -f "$work"/*.img
-	"$mkfs" -q --size 2G -N $((n * 2 + 1000)) "$work/a.img" "$work/b.img"
+	"$mkfs" -q --size 2G -N $inodes "$work/a.img" "$work/b.img"
 	mount_vol "$work/a.img" "$work/b.img"
-	python3 - "$mnt" "$n" "$affected" "$work" "$ctl" <<'EOF'
+	python3 - "$mnt" "$n" "$affected" "$work" "$ctl" "$pinned" <<'EOF'
 import json, os, subprocess, sys, time
 mnt, n, want, work, ctl = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+pinned = sys.argv[6] == '1'
 buf = b'x' * 8192
-paths = [os.path.join(mnt, 'f%06d' % i) for i in range(n)]
-for p in paths:
-    with open(p, 'wb') as f:
-        f.write(buf)
+
+
+def create(paths):
+    for p in paths:
+        with open(p, 'wb') as f:
+            f.write(buf)
+
+
+if pinned:
+    # n files on device 0 and the affected ones alone on device 1, by
+    # the placement choice of their directories
+    for d in ('d0', 'd1'):
+        os.mkdir(os.path.join(mnt, d))
+        os.setxattr(os.path.join(mnt, d), 'trusted.holdfs.device', d[1].encode())
+    on0 = [os.path.join(mnt, 'd0', 'f%06d' % i) for i in range(n)]
+    on1 = [os.path.join(mnt, 'd1', 'f%06d' % i) for i in range(want)]
+    create(on0 + on1)
+    for p, dev in ((on0[0], 0), (on1[0], 1)):
+        got = json.loads(subprocess.check_output([ctl, 'devices', '--json', p]))['devices']
+        if not got[dev]['file_blocks'] or got[1 - dev]['file_blocks']:
+            sys.exit('%s is not on device %d alone: %r' % (p, dev, got))
+    paths = on0 + on1
+else:
+    paths = [os.path.join(mnt, 'f%06d' % i) for i in range(n)]
+    create(paths)
 devs = json.loads(subprocess.check_output([ctl, 'devices', '--json', mnt]))['devices']
 base1 = devs[1]['base']
 
@@ -203,15 +232,17 @@ def hold(lst):
     return h
 
 
-# which files are on device 1: one holder of everything, then the lease table
-h = hold(paths)
-leases = json.loads(subprocess.check_output([ctl, 'leases', '--json', mnt]))['leases']
-h.stdin.close()
-h.wait()
-ino1 = {l['ino'] for l in leases if any(e['state'] == 'mapped' and e['region_off'] >= base1
-                                        for e in l['extents'])}
-on1 = [p for p in paths if os.stat(p).st_ino in ino1]
-on0 = [p for p in paths if os.stat(p).st_ino not in ino1]
+if not pinned:
+    # which files are on device 1: one holder of everything, then the
+    # lease table
+    h = hold(paths)
+    leases = json.loads(subprocess.check_output([ctl, 'leases', '--json', mnt]))['leases']
+    h.stdin.close()
+    h.wait()
+    ino1 = {l['ino'] for l in leases if any(e['state'] == 'mapped' and e['region_off'] >= base1
+                                            for e in l['extents'])}
+    on1 = [p for p in paths if os.stat(p).st_ino in ino1]
+    on0 = [p for p in paths if os.stat(p).st_ino not in ino1]
 aff = min(want, len(on1))
 h = hold(on0 + on1[:aff])
 # what the truncate has to free: the device file's allocated pages
@@ -269,7 +300,7 @@ if evt is not None and 'revoke' in ph:
         if p['phase'] == 'revoke':
             break
 r3 = lambda x: round(x, 3) if x is not None else None
-print(json.dumps({'files': n, 'affected_leases': aff, 'unaffected_leases': len(on0),
+print(json.dumps({'files': len(paths), 'affected_leases': aff, 'unaffected_leases': len(on0),
                   'revoked': k, 'device_file_allocated_mib': round(alloc_mib, 1),
                   'truncate_ms': r3((t1 - t0) / 1e6),
                   'truncate_to_event_ms': r3(evt),
@@ -280,12 +311,9 @@ print(json.dumps({'files': n, 'affected_leases': aff, 'unaffected_leases': len(o
 EOF
 	umount_vol
 }
-summary=${summary:-null} l1=${l1:-null} l4=${l4:-null} m1=null m4=null
-if part 3; then
-	m1=$(leaseloss "$lease_files")
-	m4=$(leaseloss $((lease_files / 4)))
-	say "== loss of device 1 under DAX leases ($affected affected leases)"
-	[ $json = 1 ] || python3 - "$m1" "$m4" <<'EOF'
+summary=${summary:-null} l1=${l1:-null} l4=${l4:-null} m1=null m4=null p1=null p4=null
+leaseloss_report() {
+	[ $json = 1 ] || python3 - "$@" <<'EOF'
 import json, sys
 for x in sys.argv[1:]:
     r = json.loads(x)
@@ -298,5 +326,17 @@ for x in sys.argv[1:]:
              f(r['truncate_to_first_revoke_ms']), f(r['truncate_to_last_revoke_ms']),
              ', '.join('%s %.3f ms' % kv for kv in r['phases_ms'].items())))
 EOF
+}
+if part 3; then
+	m1=$(leaseloss "$lease_files")
+	m4=$(leaseloss $((lease_files / 4)))
+	say "== loss of device 1 under DAX leases ($affected affected leases)"
+	leaseloss_report "$m1" "$m4"
 fi
-[ $json = 0 ] || python3 -c 'import json,sys; print(json.dumps({"metadata": json.loads(sys.argv[1]), "loss": [json.loads(sys.argv[2]), json.loads(sys.argv[3])], "loss_under_leases": [json.loads(sys.argv[4]), json.loads(sys.argv[5])]}))' "$summary" "$l1" "$l4" "$m1" "$m4"
+if part 4; then
+	p1=$(leaseloss $((lease_files / 2)) 1)
+	p4=$(leaseloss $((lease_files / 8)) 1)
+	say "== the same, device 1 holding only the $affected affected files (placement choice): the rows differ in unaffected files alone"
+	leaseloss_report "$p1" "$p4"
+fi
+[ $json = 0 ] || python3 -c 'import json,sys; print(json.dumps({"metadata": json.loads(sys.argv[1]), "loss": [json.loads(sys.argv[2]), json.loads(sys.argv[3])], "loss_under_leases": [json.loads(sys.argv[4]), json.loads(sys.argv[5])], "loss_under_leases_pinned": [json.loads(sys.argv[6]), json.loads(sys.argv[7])]}))' "$summary" "$l1" "$l4" "$m1" "$m4" "$p1" "$p4"
