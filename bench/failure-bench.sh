@@ -38,13 +38,14 @@
 # SIGBUS on a truncated file, is what is timed).  Columns:
 #   daemon ms  sum of the daemon's failure phases (`holdfsctl status
 #              --json` "phases": freeze+revoke+invalidate open+log, or
-#              revoke+mark lost); after "freeze" every handle fails (EIO),
-#              after "revoke" every affected lease is revoked (acked or
-#              holder killed)
+#              classify+revoke+mark lost); after "freeze" every handle
+#              fails (EIO), after "revoke" every affected lease is
+#              revoked (acked or holder killed)
 #   revoke ms  the revoke phase alone
 #   rest ms    daemon ms minus revoke ms: freeze + invalidate open + log
-#              (whole rows), mark lost + invalidate (range rows); the part
-#              that must not grow with the number of files
+#              (whole rows), classify + mark lost + invalidate (range
+#              rows); the part that must not grow with the number of
+#              files
 #   clients ms injection -> the last affected lease reported lost by its
 #              client (revoke handler or SIGBUS), measured by the drill
 #   first EIO  injection -> first writer EIO (whole rows)

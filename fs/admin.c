@@ -238,6 +238,9 @@ static json_object *events_json(const struct hfsd_fail_status *st)
 		const struct hfsd_fail_event *e = &st->ev[i];
 
 		json_object_object_add(x, "time", ts_json(&e->when));
+		json_object_object_add(x, "monotonic_ns", json_object_new_uint64(
+			(uint64_t)e->mono.tv_sec * 1000000000u +
+			(uint64_t)e->mono.tv_nsec));
 		json_object_object_add(x, "source", json_object_new_string(e->source));
 		json_object_object_add(x, "offset", json_object_new_uint64(e->off));
 		json_object_object_add(x, "length", json_object_new_uint64(e->len));

@@ -128,6 +128,13 @@ struct hfsd_ctl {
 	RB_HEAD(lease_inos, hfsd_lease) leases_by_ino;
 	RB_HEAD(lease_holes, hfsd_lease) leases_with_holes;
 	uint64_t nleases;
+	/* leases by device (lease_devs.c): the losing device's are found
+	 * without the rmap; short: a node could not be allocated, the
+	 * lists are incomplete (never cleared) */
+	struct hfsd_lease_dev *dev_leases[HFS_MEMBERS_MAX];
+	bool dev_index_short;
+	uint32_t dev_lost;        /* bit i: device i's loss is being handled
+				     (or was): no grant maps it any more */
 	struct hfsd_job *jobs;
 	uint64_t next_cid, next_lease, next_msg, next_job;
 	uint64_t pending_blocks;  /* held back for revocation */

@@ -46,7 +46,8 @@ static void lost(struct hfsd_fail *f, unsigned i, const char *source)
 		hfs_region_mirror_stop(f->d->rg);
 	hfsd_log(LOG_CRIT, "failure: device %u of the volume (%s) lost: %s; "
 		 "failing the files with data on it", i, dv[i].path, source);
-	hfsd_notify_failure(f, dv[i].base, dv[i].size, 0, source);
+	hfsd_notify_failure(f, dv[i].base, dv[i].size, HFSD_FAIL_MEMBER,
+			    source);
 	if (f->shutdown)
 		return;
 	r = hfs_vol_device_state(f->d->vol, i, HFS_DEV_LOST);

@@ -25,6 +25,10 @@
  * with the daemon's own guarded read before acting on it (a client's
  * POISON). */
 #define HFSD_FAIL_CONFIRM 0x100u
+/* Daemon-internal: the range is the whole span of device i > 0 of a
+ * volume of several, lost (fail_members.c): its leases are found by
+ * device, before the range is classified. */
+#define HFSD_FAIL_MEMBER 0x200u
 
 struct hfsd_ctl;
 struct hfsd_revoked_lease; /* revoke.h */
@@ -57,6 +61,9 @@ void hfsd_notify_failure(struct hfsd_fail *f, uint64_t off, uint64_t len,
  * JSON): a copy taken under its lock by hfsd_fail_status. */
 struct hfsd_fail_event {          /* one event, as the pipeline saw it */
 	struct timespec when;     /* CLOCK_REALTIME */
+	struct timespec mono;     /* the same instant, CLOCK_MONOTONIC: a
+				     benchmark on this machine lines the
+				     event up with its own clock */
 	uint64_t off, len;        /* region bytes */
 	unsigned flags;           /* HFS_FAIL_* */
 	char source[32];

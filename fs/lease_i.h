@@ -35,9 +35,32 @@ struct hfsd_lease {
 				 (HFS_DSLOT_NONE: none; datapath.c) */
 	uint32_t n;
 	struct hfs_lease_extent *ext; /* file order; HOLE / REVOKED flags */
+	uint32_t devmask;     /* bit i: on device i's list (lease_devs.c) */
+	struct hfsd_lease_dev *devs; /* its nodes on those lists */
+};
+
+/* A lease on the list of one device it maps (lease_devs.c). */
+struct hfsd_lease_dev {
+	struct hfsd_lease_dev *prev, *next; /* c->dev_leases[dev] */
+	struct hfsd_lease_dev *sib;         /* the lease's next node */
+	struct hfsd_lease *l;
+	unsigned dev;
 };
 
 void hfsd_lease_table_init(struct hfsd_ctl *c);
+
+/* The device index of a volume of several (lease_devs.c; nothing on a
+ * volume of one): put l on the list of every device its mapped extents
+ * lie on that it is not on yet -- at the grant and whenever it gets
+ * extents (REMAP), before they are sent; off every list when it goes.
+ * Out of memory sets c->dev_index_short. */
+void hfsd_lease_devs_note_locked(struct hfsd_ctl *c, struct hfsd_lease *l);
+void hfsd_lease_devs_forget_locked(struct hfsd_ctl *c, struct hfsd_lease *l);
+/* Does l map a device in c->dev_lost?  (The grant asks, under the lock
+ * the loss's revocation took to look for the device's leases: a lease
+ * either was there to be found or is refused.) */
+bool hfsd_lease_devs_lost_locked(const struct hfsd_ctl *c,
+				 const struct hfsd_lease *l);
 
 /* Volumes of several devices (lease_members.c). */
 struct hfsd_member_pass {

@@ -298,6 +298,17 @@ static int grant_publish(void *ctx, const struct hfs_lease_extent *ext,
 		free(l);
 		return -EROFS;
 	}
+	/* data on a device whose loss is being handled: its leases were
+	 * looked for under this lock, so this one would be missed; refused
+	 * as after the loss (fs/lease_members.c) */
+	if (hfsd_lease_devs_lost_locked(c, l)) {
+		pthread_mutex_unlock(&c->lock);
+		hfsd_coh_put(c->coh, l->ino);
+		g->coh_slot = HFS_COH_NONE;
+		free(l->ext);
+		free(l);
+		return -EIO;
+	}
 	l->id = g->id = ++c->next_lease;
 	hfsd_lease_insert_locked(c, l);
 	pthread_mutex_unlock(&c->lock);

@@ -107,6 +107,7 @@ void hfsd_lease_insert_locked(struct hfsd_ctl *c, struct hfsd_lease *l)
 		l->holey = l->ext[i].flags & HFS_LEXT_HOLE;
 	if (l->holey)
 		RB_INSERT(lease_holes, &c->leases_with_holes, l);
+	hfsd_lease_devs_note_locked(c, l);
 	c->nleases++;
 }
 
@@ -116,6 +117,7 @@ void hfsd_lease_drop_locked(struct hfsd_ctl *c, struct hfsd_lease *l)
 	RB_REMOVE(lease_inos, &c->leases_by_ino, l);
 	if (l->holey)
 		RB_REMOVE(lease_holes, &c->leases_with_holes, l);
+	hfsd_lease_devs_forget_locked(c, l);
 	c->nleases--;
 	hfsd_coh_put(c->coh, l->ino);
 	if (l->dslot != HFS_DSLOT_NONE)

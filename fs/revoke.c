@@ -656,6 +656,29 @@ int hfsd_lease_revoke_writers(struct hfsd_ctl *c)
 	return revoke_picked(c, 0, is_writer, "read-only REVOKE");
 }
 
+/* Run j, built under c->lock (held; released here) with n leases, as
+ * a failure or shutdown round: the control thread raised, the wait
+ * bounded; each lease's outcome for the report.  Returns n. */
+static int run_round_unlock(struct hfsd_ctl *c, struct hfsd_job *j, int n,
+			    struct hfsd_revoked_lease **leases,
+			    size_t *nleases, unsigned *killed)
+{
+	uint32_t reason = j->reason;
+	struct hfsd_rt rt;
+
+	if (!queue_sleeper_unlock(c, j))
+		return 0;
+	hfsd_rt_raise(c->thread, &rt);
+	hfsd_ctl_wake(c);
+	hfsd_job_wait(c, j);
+	hfsd_rt_restore(c->thread, &rt);
+	*killed = killed_pids(j);
+	*leases = outcomes(j, nleases);
+	hfsd_job_finish_unlock(c, j, reason == HFS_REVOKE_FAILURE
+			       ? "failure REVOKE" : "offline REVOKE");
+	return n;
+}
+
 static int revoke_round(struct hfsd_ctl *c, const struct hfs_fail_class *fc,
 			uint32_t reason, struct hfsd_revoked_lease **leases,
 			size_t *nleases, unsigned *killed)
@@ -664,7 +687,6 @@ static int revoke_round(struct hfsd_ctl *c, const struct hfs_fail_class *fc,
 	uint64_t rs = fc ? fc->off : 0;
 	uint64_t re = fc ? fc->off + fc->len : UINT64_MAX;
 	struct hfsd_job *j;
-	struct hfsd_rt rt;
 	int n, r;
 
 	*killed = 0;
@@ -685,17 +707,42 @@ static int revoke_round(struct hfsd_ctl *c, const struct hfs_fail_class *fc,
 	pthread_mutex_lock(&c->lock);
 	n = add_failed_leases_locked(c, j, !fc, &s, rs, re);
 	free(s.v);
-	if (!queue_sleeper_unlock(c, j))
-		return 0;
-	hfsd_rt_raise(c->thread, &rt);
-	hfsd_ctl_wake(c);
-	hfsd_job_wait(c, j);
-	hfsd_rt_restore(c->thread, &rt);
-	*killed = killed_pids(j);
-	*leases = outcomes(j, nleases);
-	hfsd_job_finish_unlock(c, j, reason == HFS_REVOKE_FAILURE
-			       ? "failure REVOKE" : "offline REVOKE");
-	return n;
+	return run_round_unlock(c, j, n, leases, nleases, killed);
+}
+
+int hfsd_lease_revoke_device(struct hfsd_ctl *c, unsigned dev, uint64_t rs,
+			     uint64_t re, struct hfsd_revoked_lease **leases,
+			     size_t *nleases, unsigned *killed)
+{
+	struct hfsd_job *j;
+	int n = 0;
+
+	*killed = 0;
+	*leases = NULL;
+	*nleases = 0;
+	if (dev >= HFS_MEMBERS_MAX || !hfsd_members_multi(c))
+		return -ENOENT;
+	j = hfsd_job_new(c, HFSD_JOB_REVOKE);
+	if (!j)
+		return -ENOMEM;
+	j->reason = HFS_REVOKE_FAILURE;
+	j->rs = rs;
+	j->re = re;
+	pthread_mutex_lock(&c->lock);
+	c->dev_lost |= 1u << dev;   /* no grant on it from now on */
+	if (c->dev_index_short) {
+		pthread_mutex_unlock(&c->lock);
+		hfsd_job_free(j);
+		return -ENOENT;
+	}
+	for (struct hfsd_lease_dev *d = c->dev_leases[dev]; d; d = d->next) {
+		uint64_t fs, fe;
+
+		if (hfsd_lease_revoke_range_locked(d->l, rs, re, &fs, &fe) &&
+		    hfsd_job_add_revoke_locked(c, j, d->l, fs, fe) == 0)
+			n++;
+	}
+	return run_round_unlock(c, j, n, leases, nleases, killed);
 }
 
 int hfsd_lease_revoke_failure(struct hfsd_ctl *c,

@@ -93,6 +93,14 @@ int hfsd_lease_revoke_failure(struct hfsd_ctl *c,
 			      const struct hfs_fail_class *fc,
 			      struct hfsd_revoked_lease **leases,
 			      size_t *nleases, unsigned *killed);
+/* The same for the loss of device dev of a volume of several, without
+ * a classification: the leases on dev's list (lease_devs.c), the part of
+ * each mapping region bytes [rs, re) (dev's span), O(leases on dev).
+ * -ENOENT when the device lists cannot answer (a volume of one, an
+ * index short of memory): then classify and use the call above. */
+int hfsd_lease_revoke_device(struct hfsd_ctl *c, unsigned dev, uint64_t rs,
+			     uint64_t re, struct hfsd_revoked_lease **leases,
+			     size_t *nleases, unsigned *killed);
 /* The same for every lease, whole, with reason SHUTDOWN (holdfsctl
  * offline, fs/offline.c): the holders that did not let go by the
  * notice's deadline. */

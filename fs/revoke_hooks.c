@@ -230,6 +230,8 @@ static int remap_publish(void *ctx, const struct hfs_lease_extent *nx,
 		l->ext = out;
 		l->n = n;
 		out = NULL;
+		/* listed on the new extents' device before the REMAP goes */
+		hfsd_lease_devs_note_locked(c, l);
 	}
 out:
 	pthread_mutex_unlock(&c->lock);

@@ -469,6 +469,79 @@ def test_losing_a_device_revokes_exactly_its_leases():
         vol.fs.unmount()
 
 
+def _make_emptier(vol, dev):
+    """Device dev (of two) gets a new file's first block next: 1 MiB
+    fillers go to the other device until a 4 KiB probe lands on dev (the
+    probe is removed again, so dev is still the emptier one)."""
+    for i in range(64):
+        probe = vol.fs.path('probe')
+        H.write_file(probe, b'p' * 4096)
+        on = blocks_by_device(vol, probe)
+        os.unlink(probe)
+        if on[dev]:
+            return
+        H.write_file(vol.fs.path('filler%d' % i), b'f' * MiB)
+    H.fail('device %d never became the emptier one' % dev)
+
+
+def test_losing_a_device_revokes_a_lease_that_got_blocks_there_later():
+    """A read lease granted over a hole, whose hole then gets a block on
+    device 1 (REMAP), is revoked when device 1 is lost: the loss finds its
+    leases by device, and a lease joins a device's list when it gets
+    extents there, not only at its grant.  The daemon reports the loss's
+    phases in the order they ran: the revocation first, then the
+    classification, then marking the files lost."""
+    TC, TD, TX = _dax_modules()
+    with Volume(2, size='64M') as vol:
+        vol.mount()
+        devs = vol.devices(vol.fs.mnt)
+        _make_emptier(vol, 0)
+        a = vol.fs.path('a')        # a lease on device 0, which must stay
+        H.write_file(a, b'a' * MiB)
+        check_eq(blocks_by_device(vol, a), [256, 0], 'a is on device 0')
+        _make_emptier(vol, 1)       # where the hole's block will go
+        h = vol.fs.path('holey')
+        with open(h, 'wb') as f:
+            f.truncate(4 * MiB)
+        ca, ch = TC.Client(), TC.Client()
+        try:
+            ca.ok('map %s 0 %d r' % (a, MiB))
+            ch.ok('map %s 0 %d r' % (h, 4 * MiB))    # all hole: no device yet
+            with open(h, 'r+b') as f:
+                f.seek(MiB)
+                f.write(b'remapped' * 512)
+            check_eq(ch.ok('read %d 8' % MiB), b'remapped'.hex(),
+                     'the hole filled by write(2), seen through the read mapping')
+            check_eq(blocks_by_device(vol, h), [0, 1], 'the filled block is on device 1')
+            os.truncate(vol.members[0], MiB)
+            _wait_lost(vol, 1)
+            ans = ch.cmd('touch %d' % MiB)
+            check(ans.startswith('ok sigbus') and 'revoked=1' in ans and 'reason=2' in ans,
+                  'the remapped page on device 1 is revoked for FAILURE: %r' % ans)
+            check(int(ch.fields('events')['n']) >= 1, 'the revoke handler ran')
+            check_eq(ca.fields('events')['n'], '0', 'no revoke event for a (device 0)')
+            check_eq(ca.ok('crc 0 %d' % MiB), 'crc=' + _crc(b'a' * MiB),
+                     'a through its mapping after device 1 was lost')
+        finally:
+            ca.close()
+            ch.close()
+        deadline = H.time.monotonic() + 15
+        while True:
+            st = _status(vol)
+            ev = [e for e in st['events'] if e['offset'] == devs[1]['base']]
+            if ev and ev[0]['outcome'] != 'in progress':
+                break
+            if H.time.monotonic() > deadline:
+                H.fail('the loss of device 1 not handled within 15 s: %r' % ev)
+            H.time.sleep(0.05)
+        check_eq([p['phase'] for p in st['phases']],
+                 ['revoke', 'classify', 'mark lost + invalidate'],
+                 'the phases of the loss, in the order they ran')
+        check(any(x['path'].endswith('/holey') for x in st['affected']),
+              'holey is listed as affected: %r' % st['affected'])
+        vol.fs.unmount()
+
+
 def test_poison_reports_are_checked_against_the_right_device():
     """POISON on a volume of several devices: a report of bytes the
     client does not map (another file's block on device 1) or of the
