@@ -18,6 +18,7 @@
 #include "media.h"
 #include "members.h"
 #include "mkfs.h"
+#include "mkfs_members_i.h"
 
 #define BLK HFS_BLOCK_SIZE
 
@@ -26,7 +27,8 @@ static uint64_t align_up(uint64_t x, uint64_t a)
 	return (x + a - 1) / a * a;
 }
 
-static int random_uuid(uint8_t u[16], const char *path, struct hfs_err *err)
+int hfs_member_random_uuid(uint8_t u[16], const char *path,
+			   struct hfs_err *err)
 {
 	size_t got = 0;
 
@@ -82,13 +84,13 @@ static int plan_member(const struct hfs_region *m, unsigned i,
 	d->d_state = HFS_DEV_ACTIVE;
 	d->d_role = HFS_DEV_ROLE_DATA | (mirror ? HFS_DEV_ROLE_MIRROR : 0);
 	(void)i;
-	return random_uuid(d->d_uuid, m->path, err);
+	return hfs_member_random_uuid(d->d_uuid, m->path, err);
 }
 
 /* Block 0 of member i: header, then the table. */
-static int write_header(struct hfs_region *m, unsigned i,
-			const struct hfs_super *sb, const struct hfs_devtab *t,
-			struct hfs_err *err)
+int hfs_member_write_header(struct hfs_region *m, unsigned i,
+			    const struct hfs_super *sb,
+			    const struct hfs_devtab *t, struct hfs_err *err)
 {
 	static uint8_t blk[BLK];
 	struct hfs_member_super h = { 0 };
@@ -135,9 +137,9 @@ static int meta_zone(const struct hfs_region *rg, struct hfs_super *sb,
 /* Superblock and device table into the copy of device 0 that starts at
  * byte at of dst: backup then primary on device 0 itself (at 0), the
  * primary's only in the mirror (which ends at s_meta_end). */
-static int write_super_and_table(struct hfs_region *dst, uint64_t at,
-				 const struct hfs_super *sb,
-				 const struct hfs_devtab *t)
+int hfs_member_write_super_and_table(struct hfs_region *dst, uint64_t at,
+				     const struct hfs_super *sb,
+				     const struct hfs_devtab *t)
 {
 	int ret;
 
@@ -157,9 +159,9 @@ static int write_super_and_table(struct hfs_region *dst, uint64_t at,
  * metadata areas and the metadata zone, whatever the zone holds (a device
  * used before has old bytes there): the mirror is a copy of all of it, so
  * fsck, which compares every block of it, finds the free ones equal. */
-static int copy_metadata(struct hfs_region *rg, struct hfs_region *m,
-			 uint64_t at, const struct hfs_super *sb,
-			 struct hfs_err *err)
+int hfs_member_copy_metadata(struct hfs_region *rg, struct hfs_region *m,
+			     uint64_t at, const struct hfs_super *sb,
+			     struct hfs_err *err)
 {
 	static uint8_t buf[1 << 20];
 	int ret = 0;
@@ -206,7 +208,7 @@ int hfs_mkfs_members(struct hfs_region *rg, struct hfs_region **others,
 		.d_state = HFS_DEV_ACTIVE,
 		.d_role = HFS_DEV_ROLE_META | HFS_DEV_ROLE_DATA,
 	};
-	ret = random_uuid(t.t_dev[0].d_uuid, rg->path, err);
+	ret = hfs_member_random_uuid(t.t_dev[0].d_uuid, rg->path, err);
 	for (unsigned i = 1; !ret && i < n; i++) {
 		if (strcmp(others[i - 1]->granularity, rg->granularity) != 0)
 			return hfs_err_set(err, -EINVAL, "%s: persists at %s "
@@ -233,7 +235,18 @@ int hfs_mkfs_members(struct hfs_region *rg, struct hfs_region **others,
 	}
 	hfs_devtab_set_crc(&t);
 	for (unsigned i = 1; i < n; i++) {
-		ret = write_header(others[i - 1], i, &sb, &t, err);
+		struct hfs_region *m = others[i - 1];
+
+		/* an old holdfs's backup superblock (its last block, in the
+		 * pool now) must not outlive the format: a probe or a mount
+		 * of the device would find it; block 0 is the header */
+		ret = hfs_region_zero(m, hfs_super_backup_off(m->size), BLK,
+				      NULL);
+		if (ret)
+			return hfs_err_set(err, ret, "%s: cannot clear its last "
+					   "block: %s", m->path,
+					   strerror(-ret));
+		ret = hfs_member_write_header(m, i, &sb, &t, err);
 		if (ret)
 			return ret;
 	}
@@ -257,15 +270,17 @@ int hfs_mkfs_members(struct hfs_region *rg, struct hfs_region **others,
 	/* the mirror first: a copy of device 0's [0, s_meta_end) (what
 	 * hfs_mkfs wrote, and the zone as it is), then the table and
 	 * superblock in both, device 0's primary last */
-	if (mirror && (ret = copy_metadata(rg, others[0], sb.s_alloc_unit,
-					   &sb, err)))
+	if (mirror && (ret = hfs_member_copy_metadata(rg, others[0],
+						      sb.s_alloc_unit, &sb,
+						      err)))
 		return ret;
-	if (mirror && (ret = write_super_and_table(others[0], sb.s_alloc_unit,
-						   &sb, &t)))
+	if (mirror &&
+	    (ret = hfs_member_write_super_and_table(others[0], sb.s_alloc_unit,
+						    &sb, &t)))
 		return hfs_err_set(err, ret, "%s: cannot write the mirror's "
 				   "device table: %s", others[0]->path,
 				   strerror(-ret));
-	if ((ret = write_super_and_table(rg, 0, &sb, &t)))
+	if ((ret = hfs_member_write_super_and_table(rg, 0, &sb, &t)))
 		return hfs_err_set(err, ret, "%s: cannot write the device "
 				   "table: %s", rg->path, strerror(-ret));
 	res->sb = sb;

@@ -36,6 +36,7 @@ static void usage(FILE *f)
 {
 	fputs(
 "Usage: mkfs.holdfs [options] REGION [DEVICE...]\n"
+"       mkfs.holdfs --add-mirror NEWDEV [-f] [-s SIZE] REGION [DEVICE...]\n"
 "\n"
 "Create a holdfs filesystem on REGION: a device-dax node (/dev/daxX.Y), a\n"
 "file on an fsdax filesystem, or a plain file standing in for one.  With\n"
@@ -73,6 +74,13 @@ static void usage(FILE *f)
 "      --meta-size SIZE    with DEVICEs: REGION's metadata zone (directories,\n"
 "                          extent and xattr blocks), mirrored on the first\n"
 "                          DEVICE (default 1/32 of REGION's pool, 4M to 8G)\n"
+"      --add-mirror NEWDEV make NEWDEV a new device of the (unmounted)\n"
+"                          volume REGION DEVICE... holding the copy of\n"
+"                          REGION's metadata, when the device that held it\n"
+"                          is lost or retired; with -s, NEWDEV is created\n"
+"                          (or grown) to SIZE, with -f it may hold another\n"
+"                          holdfs; DEVICE... are the volume's devices in\n"
+"                          service, as for fsck.holdfs\n"
 "      --unsafe-region-mode\n"
 "                          format REGION even if users other than its owner\n"
 "                          may read or write it, or it belongs to someone\n"
@@ -98,11 +106,14 @@ static void usage(FILE *f)
 "  mkfs.holdfs -n /dev/dax0.0\n"
 "  mkfs.holdfs -f -b 2M -N 100000 /dev/dax1.0\n"
 "  mkfs.holdfs -L pool /dev/dax0.0 /dev/dax1.0 /dev/dax2.0\n"
+"  mkfs.holdfs --add-mirror /dev/dax3.0 /dev/dax0.0 /dev/dax2.0\n"
 "\n"
 "Exit status:\n"
-"  0  the filesystem was created (with -n: would be created)\n"
+"  0  the filesystem was created (with -n: would be created), or the\n"
+"     new mirror added\n"
 "  1  error: the region cannot be opened or sized, already holds a holdfs\n"
-"     (without -f), or formatting failed\n"
+"     (without -f), or formatting failed; --add-mirror refused (the\n"
+"     message says why and what to do) or failed\n"
 "  2  usage error\n", f);
 }
 
@@ -165,6 +176,7 @@ int mkfs_parse_args(int argc, char **argv, struct mkfs_args *a)
 		{ "unsafe-region-mode", no_argument, NULL, 'U' },
 		{ "no-mirror", no_argument, NULL, 'M' },
 		{ "meta-size", required_argument, NULL, 'Z' },
+		{ "add-mirror", required_argument, NULL, 'A' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
@@ -177,7 +189,12 @@ int mkfs_parse_args(int argc, char **argv, struct mkfs_args *a)
 	opterr = 0; /* our own messages, with the --help hint */
 	while ((c = getopt_long(argc, argv, ":s:b:L:N:J:m:D:fqnhV", lopts,
 				NULL)) != -1) {
+		if (c && strchr("bLNJmDMZ", c))
+			a->layout_opts = true;
 		switch (c) {
+		case 'A':
+			a->add_mirror = optarg;
+			break;
 		case 's':
 			if (parse_size(optarg, &a->size) || a->size == 0)
 				return usage_error("invalid size '%s'", optarg);
@@ -268,13 +285,23 @@ int mkfs_parse_args(int argc, char **argv, struct mkfs_args *a)
 		}
 	}
 	if (optind == argc)
-		return usage_error("missing REGION");
+		return usage_error(a->add_mirror ? "missing REGION (the first "
+					   "device of the volume to give a "
+					   "new mirror)"
+					 : "missing REGION");
 	if ((unsigned)(argc - optind) > HFS_MEMBERS_MAX)
 		return usage_error("%d devices: a volume has at most %u",
 				   argc - optind, HFS_MEMBERS_MAX);
 	a->region = argv[optind];
 	a->devices = argv + optind + 1;
 	a->ndevices = (unsigned)(argc - optind - 1);
+	if (a->add_mirror && a->layout_opts)
+		return usage_error("--add-mirror changes an existing volume: "
+				   "-b, -L, -N, -J, -m, -D, --no-mirror and "
+				   "--meta-size shape a new one");
+	if (a->add_mirror && a->dry_run)
+		return usage_error("--dry-run with --add-mirror is not "
+				   "supported");
 	if ((a->no_mirror || a->meta_size) && !a->ndevices)
 		return usage_error("--no-mirror and --meta-size are for a volume "
 				   "of several devices (REGION DEVICE...)");

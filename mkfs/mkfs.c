@@ -25,6 +25,7 @@
 
 #include "err.h"
 #include "grow.h"
+#include "members.h"
 #include "tool.h"
 
 void mkfs_fail(const char *fmt, ...)
@@ -55,8 +56,8 @@ static int bad_cb(void *ctx, uint64_t off, uint64_t len)
 /* Known bad media, rounded and merged by the formatter.  A platform that
  * cannot tell is a warning, not a failure: a file on a non-pmem
  * filesystem has no badblocks to report. */
-static int collect_bad(const struct mkfs_args *a, struct hfs_region *rg,
-		       struct badlist *bl)
+int mkfs_collect_bad(const struct mkfs_args *a, struct hfs_region *rg,
+		     struct badlist *bl)
 {
 	int r = hfs_region_badblocks(rg, bad_cb, bl);
 
@@ -78,8 +79,8 @@ static int collect_bad(const struct mkfs_args *a, struct hfs_region *rg,
 
 /* ---- the region ---------------------------------------------------- */
 
-static int open_region(const char *path, bool readonly, bool have_size,
-		       struct hfs_region **rg)
+int mkfs_open_region(const char *path, bool readonly, bool have_size,
+		     struct hfs_region **rg)
 {
 	struct hfs_region_opts ro = { .readonly = readonly };
 	struct hfs_err err = { 0 };
@@ -103,7 +104,7 @@ static int open_region(const char *path, bool readonly, bool have_size,
 
 /* Whoever may read the region reads every file: refuse one other users
  * may reach, unless told otherwise. */
-static int check_private(const struct mkfs_args *a, struct hfs_region *rg)
+int mkfs_check_private(const struct mkfs_args *a, struct hfs_region *rg)
 {
 	struct hfs_err err = { 0 };
 
@@ -114,15 +115,26 @@ static int check_private(const struct mkfs_args *a, struct hfs_region *rg)
 	return -1;
 }
 
-/* Refuse to overwrite a holdfs without -f.  Returns 1 if one was found
- * (and -f allows overwriting it), 0 if none, -1 if refused. */
+/* Refuse to overwrite a holdfs, or a device of a holdfs volume (its
+ * member header), without -f.  Returns 1 if a superblock was found (and
+ * -f allows overwriting it; *old filled), 0 if none (or a member header
+ * -f allows overwriting: block 0, which every format rewrites), -1 if
+ * refused. */
 static int check_existing(const struct mkfs_args *a, struct hfs_region *rg,
 			  struct hfs_super *old)
 {
+	struct hfs_member_super h;
 	char id[37];
 
-	if (hfs_super_probe(rg, old) != 1)
-		return 0;
+	if (hfs_super_probe(rg, old) != 1) {
+		if (a->force || !hfs_member_probe(rg, &h))
+			return 0;
+		mkfs_fail("%s: device %u of a holdfs volume (uuid %s); use -f "
+			  "to overwrite (the volume loses this device)",
+			  rg->path, h.m_index,
+			  mkfs_uuid_str(h.m_vol_uuid, id));
+		return -1;
+	}
 	if (a->force)
 		return 1;
 	if (old->s_label[0])
@@ -149,7 +161,7 @@ static int grow_file(const struct mkfs_args *a, const char *path)
 	struct hfs_super old;
 	int found, r = -1;
 
-	if (open_region(path, false, true, &rg) < 0)
+	if (mkfs_open_region(path, false, true, &rg) < 0)
 		return -1;
 	found = check_existing(a, rg, &old);
 	if (found < 0)
@@ -203,8 +215,8 @@ static int check_size_target(const struct mkfs_args *a, const char *path,
 
 /* Size the file for --size.  *created tells the caller it made a new
  * file, to remove again if formatting fails. */
-static int size_region_file(const struct mkfs_args *a, const char *path,
-			    bool *created)
+int mkfs_size_region_file(const struct mkfs_args *a, const char *path,
+			  bool *created)
 {
 	struct hfs_err err = { 0 };
 	struct stat st;
@@ -289,16 +301,16 @@ static int dry_run(struct mkfs_args *a)
 	if (a->size && check_size_target(a, a->region, &cur) < 0)
 		return -1;
 	if (!a->size || cur > 0) {
-		if (open_region(a->region, true, a->size != 0, &rg) < 0)
+		if (mkfs_open_region(a->region, true, a->size != 0, &rg) < 0)
 			return -1;
 		rd.kind = rg->kind;
 		rd.granularity = rg->granularity;
 		align = rg->align;
 		if (size < rg->size)
 			size = rg->size;
-		if (check_private(a, rg) < 0 ||
+		if (mkfs_check_private(a, rg) < 0 ||
 		    check_existing(a, rg, &old) < 0 ||
-		    collect_bad(a, rg, &bl) < 0)
+		    mkfs_collect_bad(a, rg, &bl) < 0)
 			goto out;
 	}
 	a->mo.bad = bl.v;
@@ -323,13 +335,15 @@ static int open_members(struct mkfs_args *a, struct hfs_region **m,
 		struct hfs_super old;
 		int bad;
 
-		if (a->size && size_region_file(a, a->devices[i], &created[i]) < 0)
+		if (a->size &&
+		    mkfs_size_region_file(a, a->devices[i], &created[i]) < 0)
 			return -1;
-		if (open_region(a->devices[i], false, a->size != 0, &m[i]) < 0 ||
-		    check_private(a, m[i]) < 0 ||
+		if (mkfs_open_region(a->devices[i], false, a->size != 0,
+				     &m[i]) < 0 ||
+		    mkfs_check_private(a, m[i]) < 0 ||
 		    check_existing(a, m[i], &old) < 0)
 			return -1;
-		bad = collect_bad(a, m[i], &bl);
+		bad = mkfs_collect_bad(a, m[i], &bl);
 		free(bl.v);
 		if (bad < 0)
 			return -1;
@@ -372,12 +386,12 @@ static int format(struct mkfs_args *a)
 	bool created = false;
 	int r = -1;
 
-	if (a->size && size_region_file(a, a->region, &created) < 0)
+	if (a->size && mkfs_size_region_file(a, a->region, &created) < 0)
 		return -1;
-	if (open_region(a->region, false, a->size != 0, &rg) < 0)
+	if (mkfs_open_region(a->region, false, a->size != 0, &rg) < 0)
 		goto out;
-	if (check_private(a, rg) < 0 || check_existing(a, rg, &old) < 0 ||
-	    collect_bad(a, rg, &bl) < 0 || open_members(a, m, mcreated) < 0)
+	if (mkfs_check_private(a, rg) < 0 || check_existing(a, rg, &old) < 0 ||
+	    mkfs_collect_bad(a, rg, &bl) < 0 || open_members(a, m, mcreated) < 0)
 		goto out;
 	a->mo.bad = bl.v;
 	a->mo.nbad = bl.n;
@@ -421,7 +435,9 @@ int main(int argc, char *argv[])
 	if (r < 0) /* --help or --version */
 		r = 0;
 	else if (r == 0)
-		r = (a.dry_run ? dry_run(&a) : format(&a)) < 0 ? 1 : 0;
+		r = (a.add_mirror ? mkfs_add_mirror(&a)
+		     : a.dry_run ? dry_run(&a)
+				 : format(&a)) < 0 ? 1 : 0;
 	else if (r != EXIT_USAGE)
 		r = 1;
 	/* A summary lost to a full disk or a closed pipe is an error. */

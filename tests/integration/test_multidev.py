@@ -594,10 +594,12 @@ def _mirror_geometry(vol):
     return meta_end, mirror_dev, mirror_off - d_base
 
 
-def _mirror_diff(vol):
+def _mirror_diff(vol, path=None, dev_want=1):
+    """Blocks where the mirror (on device dev_want, the file path: by
+    default device 1, the first member) differs from device 0."""
     meta_end, dev, off = _mirror_geometry(vol)
-    check_eq(dev, 1, 'the mirror is on device 1')
-    with open(vol.fs.region, 'rb') as a, open(vol.members[0], 'rb') as b:
+    check_eq(dev, dev_want, 'the mirror is on device %d' % dev_want)
+    with open(vol.fs.region, 'rb') as a, open(path or vol.members[0], 'rb') as b:
         pa = a.read(meta_end)
         b.seek(off)
         pb = b.read(meta_end)
@@ -653,6 +655,43 @@ def test_a_reused_device_makes_a_clean_volume():
         fs.unmount()
         r = H.run([H.binary('fsck.holdfs'), '-n', '-f', fs.region, member], timeout=300)
         check(r.returncode == 0, 'fsck after use: %d %s' % (r.returncode, r.stdout[-1500:]))
+    finally:
+        fs.close()
+
+
+def test_formatting_over_a_holdfs_or_a_member_needs_f():
+    """A device that held a holdfs, made a member with -f, keeps no
+    superblock of it (its backup was in its last block: fsck of the
+    device alone used to find that old filesystem and offer to repair
+    it); and a member of a volume is not formatted over without -f,
+    whether as a new filesystem or as another volume's member."""
+    fs = H.HoldFS(format=False, mount=False)
+    try:
+        member = os.path.join(fs.region_dir, 'member1.img')
+        other = os.path.join(fs.region_dir, 'other.img')
+        r = H.run([H.mkfs_bin(), '-q', '--size', '64M', member], timeout=60)
+        check(r.returncode == 0, 'a holdfs on the future member: %s' % r.stderr)
+        r = H.run([H.mkfs_bin(), '-q', '--size', '64M', fs.region, member], timeout=60)
+        check(r.returncode == 1 and 'use -f' in r.stderr,
+              'a holdfs on a DEVICE needs -f: %d %r' % (r.returncode, r.stderr))
+        r = H.run([H.mkfs_bin(), '-q', '-f', '--size', '64M', fs.region, member], timeout=60)
+        check(r.returncode == 0, 'with -f: %d %r' % (r.returncode, r.stderr))
+        r = H.run([H.binary('fsck.holdfs'), '-n', '-f', member], timeout=60)
+        check(r.returncode != 0 and 'backup superblock' not in r.stdout + r.stderr
+              and "volume's first device" in r.stderr,
+              'fsck of the member alone finds no old holdfs: %d %s %s'
+              % (r.returncode, r.stdout[-600:], r.stderr[-400:]))
+        before = sha(member)
+        r = H.run([H.mkfs_bin(), '-q', member], timeout=60)
+        check(r.returncode == 1 and 'device 1 of a holdfs volume' in r.stderr
+              and 'use -f' in r.stderr,
+              'formatting a member needs -f: %d %r' % (r.returncode, r.stderr))
+        r = H.run([H.mkfs_bin(), '-q', '--size', '64M', other, member], timeout=60)
+        check(r.returncode == 1 and 'device 1 of a holdfs volume' in r.stderr,
+              'a member as another volume\'s DEVICE needs -f: %d %r' % (r.returncode, r.stderr))
+        check_eq(sha(member), before, 'the member after the refusals')
+        r = H.run([H.mkfs_bin(), '-q', '-f', member], timeout=60)
+        check(r.returncode == 0, 'formatting a member with -f: %d %r' % (r.returncode, r.stderr))
     finally:
         fs.close()
 
@@ -1822,6 +1861,222 @@ def test_one_device_refuses_the_choice():
         d = fs.path('d')
         os.mkdir(d)
         _set_refused(d, b'0', H.errno.EOPNOTSUPP, 'one device')
+    finally:
+        fs.close()
+
+
+# ---------------------------------------------------------------- a new mirror
+
+def _add_mirror(vol, newdev, *extra, size='64M'):
+    """mkfs.holdfs --add-mirror NEWDEV REGION DEVICE... on vol."""
+    return H.run([H.mkfs_bin(), '--add-mirror', newdev]
+                 + (['--size', size] if size else []) + list(extra)
+                 + [vol.fs.region] + vol.members, timeout=120)
+
+
+def _placed_files(vol, devs, size=2 * MiB):
+    """One file per entry of devs, its data placed there by its placement
+    choice; {path: (sha, [device])}."""
+    out = {}
+    for i, dev in enumerate(devs):
+        p = vol.fs.path('p%d' % i)
+        H.write_file(p, b'')
+        os.setxattr(p, 'trusted.holdfs.device', b'%d' % dev)
+        s = write_random(p, size)
+        counts = blocks_by_device(vol, p)
+        check_eq([d for d, c in enumerate(counts) if c], [dev], '%s on device %d' % (p, dev))
+        out[p] = (s, [dev])
+    return out
+
+
+def _check_files(files, lost, what):
+    """Files with data on a device in lost read EIO, the others byte for
+    byte."""
+    for p, (s, devs) in files.items():
+        if set(devs) & set(lost):
+            check(_reads_eio(p), '%s: %s (on device %s) reads EIO' % (what, p, devs))
+        else:
+            check_eq(sha(p), s, '%s: %s (on device %s) byte for byte' % (what, p, devs))
+
+
+def _volume_with_a_new_mirror(vol):
+    """Volume(3): files on every device and a directory with an xattr;
+    device 1 (the mirror's) lost while mounted and retired; a new mirror
+    on a fourth file (mkfs.holdfs --add-mirror), checked by fsck and byte
+    for byte.  Returns (files, new device's path); vol.members is then
+    [device 2, the new device], unmounted."""
+    vol.mount()
+    files = _placed_files(vol, [0, 1, 2, 0, 1, 2])
+    d = vol.fs.path('dir')
+    os.mkdir(d)
+    os.setxattr(d, 'user.k', b'v' * 100)
+    os.truncate(vol.members[0], MiB)          # device 1, the mirror's
+    _wait_lost(vol, 1)
+    _, md = _metadata(vol)
+    check_eq((md['copies'], md['mirror_device']), (1, 1), 'metadata once the mirror is lost')
+    r = H.run([H.binary('holdfsctl'), 'retire', '--device', '1', vol.fs.mnt], timeout=30)
+    check(r.returncode == 0, 'retire --device 1: %d %r' % (r.returncode, r.stderr))
+    vol.fs.unmount()
+    vol.members = vol.members[1:]             # device 1 gone for good
+    new = os.path.join(vol.fs.region_dir, 'member3.img')
+    r = _add_mirror(vol, new)
+    check(r.returncode == 0 and 'device 3 of the volume' in r.stdout,
+          'mkfs.holdfs --add-mirror: %d %s %s' % (r.returncode, r.stdout, r.stderr))
+    vol.members.append(new)
+    vol.fsck_clean('right after --add-mirror')       # exit 0: no P5_MIRROR_STALE
+    check_eq(_mirror_diff(vol, new, 3), [], 'blocks where the new mirror differs from device 0')
+    return files, new
+
+
+def test_a_new_mirror_once_the_mirror_is_lost():
+    """Three devices, the mirror's (device 1) lost while mounted and
+    retired: mkfs.holdfs --add-mirror makes a fourth file device 3 and the
+    mirror; fsck is clean, the mount mirrors onto it (status: two copies,
+    mirror on device 3), writes and creates keep it byte for byte equal to
+    device 0's metadata, fsck is clean after; then device 0 is lost and
+    the new mirror mounts the volume with -o degraded: the namespace, the
+    xattr, every file on the surviving devices byte for byte."""
+    with Volume(3) as vol:
+        files, new = _volume_with_a_new_mirror(vol)
+        vol.mount()
+        st, md = _metadata(vol)
+        check_eq((md['copies'], md['served_from'], md['mirror_device']), (2, 'device 0', 3),
+                 'metadata with the new mirror')
+        check_eq([x['state'] for x in st['devices']], ['active', 'retired', 'active', 'active'],
+                 'device states')
+        check_eq(st['state'], 'ok', 'status once the lost device is retired and mirrored again')
+        _check_files(files, [1], 'with the new mirror')
+        later = {}
+        for i in range(3):
+            p = vol.fs.path('dir', 'later%d' % i)
+            later[p] = (write_random(p, MiB), None)
+        os.mkdir(vol.fs.path('dir', 'sub'))
+        os.setxattr(vol.fs.path('dir', 'sub'), 'user.n', b'n' * 3000)
+        for p in later:
+            later[p] = (later[p][0], [d for d, c in enumerate(blocks_by_device(vol, p)) if c])
+        vol.fs.unmount()
+        vol.fsck_clean('after use with the new mirror')
+        check_eq(_mirror_diff(vol, new, 3), [], 'the new mirror after use')
+        # device 0 lost: the new mirror is the volume
+        os.unlink(vol.fs.region)
+        vol.fs.region, vol.members = new, vol.members[:1]
+        vol.fs.mount(opts=vol.mount_opts() + ('degraded',))
+        check('serving its metadata from its mirror' in vol.fs.daemon_log(),
+              'the daemon says so: ' + vol.fs.daemon_log()[-600:])
+        files.update(later)
+        _check_files(files, [0, 1], 'device 0 lost, served from the new mirror')
+        check_eq(os.getxattr(vol.fs.path('dir'), 'user.k'), b'v' * 100, 'an xattr from the new mirror')
+        check_eq(os.getxattr(vol.fs.path('dir', 'sub'), 'user.n'), b'n' * 3000,
+                 'an xattr set after --add-mirror')
+        check_eq([x['state'] for x in _status(vol)['devices']],
+                 ['lost', 'retired', 'active', 'active'], 'device states from the new mirror')
+        write_random(vol.fs.path('dir', 'from-mirror'), MiB)
+        vol.fs.unmount()
+        r = vol.fsck()
+        check(r.returncode == 0, 'fsck -n -f of the new mirror: %d %s %s'
+              % (r.returncode, r.stdout[-1200:], r.stderr[-300:]))
+        # a volume served from its mirror gets no mirror of that (yet)
+        r = _add_mirror(vol, os.path.join(vol.fs.region_dir, 'another.img'))
+        _refused(r, new, 'first device is lost', 'a volume served from its mirror')
+
+
+def test_losing_the_first_device_while_mounted_fails_over_to_a_new_mirror():
+    """The live failover goes to the new mirror: after --add-mirror,
+    device 0 truncated while mounted: the mount stays up served from the
+    mirror on device 3, the files on devices 2 and 3 read back and take
+    writes, status says one copy served from the mirror on device 3; after
+    an unmount the new device mounts as the volume with no option and
+    fsck is clean."""
+    with Volume(3) as vol:
+        files, new = _volume_with_a_new_mirror(vol)
+        vol.mount()
+        files.update(_placed_files(vol, [3, 3]))
+        os.truncate(vol.fs.region, 0)
+        _wait_lost(vol, 0)
+        check(H.is_mounted(vol.fs.mnt), 'still mounted after device 0 went')
+        st, md = _metadata(vol)
+        check_eq((md['copies'], md['served_from'], md['failover'], md['mirror_device']),
+                 (1, 'mirror', 'while mounted', 3), 'metadata after the failover')
+        _check_files(files, [0, 1], 'device 0 lost while mounted')
+        check_eq(os.getxattr(vol.fs.path('dir'), 'user.k'), b'v' * 100, 'an xattr, from the mirror')
+        p = vol.fs.path('dir', 'after-failover')
+        s = write_random(p, 2 * MiB)
+        check_eq(blocks_by_device(vol, p)[0], 0, 'a new file avoids the lost device 0')
+        vol.fs.unmount()
+        vol.fs.region, vol.members = new, vol.members[:1]
+        r = vol.fsck()
+        check(r.returncode == 0, 'fsck -n -f of the new mirror after a live failover: %d %s %s'
+              % (r.returncode, r.stdout[-1200:], r.stderr[-300:]))
+        vol.mount()
+        check_eq(sha(p), s, 'the file written after the failover')
+        _check_files(files, [0, 1], 'mounted again from the new mirror')
+        vol.fs.unmount()
+
+
+def _refused(r, path, needle, what):
+    check(r.returncode == 1 and r.stderr.startswith('mkfs.holdfs: %s: ' % path)
+          and needle in r.stderr,
+          '%s: refused naming %s and saying "%s": %d %r' % (what, path, needle, r.returncode,
+                                                           r.stderr))
+
+
+def _lose_mirror_unmounted(vol):
+    """Device 1 (the mirror's) lost while unmounted, recorded lost by a
+    degraded mount; vol.members drops it."""
+    os.truncate(vol.members[0], 0)
+    vol.members = vol.members[1:]
+    vol.fs.mount(opts=vol.mount_opts() + ('degraded',))
+    vol.fs.unmount()
+
+
+def test_add_mirror_refuses_what_it_cannot_do():
+    """--add-mirror refuses, with the device and what to do, and changes
+    nothing (device 0 byte for byte, a NEWDEV it created removed): a
+    volume whose mirror works, a mounted one, one made --no-mirror, a new
+    device too small for the mirror, one holding a holdfs (until -f), one
+    of the volume's own devices, and options that shape a new volume."""
+    with Volume(3, mkfs_extra=('--meta-size', '24M')) as vol:
+        new = os.path.join(vol.fs.region_dir, 'new.img')
+        before = sha(vol.fs.region)
+        r = _add_mirror(vol, new)
+        _refused(r, vol.fs.region, 'still works', 'a working mirror')
+        check(not os.path.exists(new), 'a NEWDEV it created is removed')
+        vol.mount()
+        r = _add_mirror(vol, new)
+        _refused(r, vol.fs.region, 'held by', 'a mounted volume')
+        vol.fs.unmount()
+        _lose_mirror_unmounted(vol)
+        before = sha(vol.fs.region)
+        r = _add_mirror(vol, new, size='20M')
+        _refused(r, new, 'larger device', 'a new device too small for the 24M zone')
+        check(not os.path.exists(new), 'the too small NEWDEV it created is removed')
+        r = H.run([H.mkfs_bin(), '-q', '--size', '64M', new], timeout=60)
+        check(r.returncode == 0, 'a holdfs on the new device: %s' % r.stderr)
+        held = sha(new)
+        r = _add_mirror(vol, new, size=None)
+        _refused(r, new, 'use -f', 'a holdfs on the new device')
+        check_eq(sha(new), held, 'the holdfs on the new device untouched')
+        r = _add_mirror(vol, vol.members[0], size=None)
+        _refused(r, vol.members[0], 'a device of the volume', 'a device of the volume')
+        r = H.run([H.mkfs_bin(), '--add-mirror', new, '-L', 'x', vol.fs.region]
+                  + vol.members, timeout=60)
+        check(r.returncode == 2 and 'existing volume' in r.stderr,
+              'a layout option: usage error: %d %r' % (r.returncode, r.stderr))
+        check_eq(sha(vol.fs.region), before, 'device 0 after the refusals')
+        r = _add_mirror(vol, new, '-f', size=None)
+        check(r.returncode == 0, 'with -f: %d %r' % (r.returncode, r.stderr))
+        vol.members.append(new)
+        vol.fsck_clean('after --add-mirror -f')
+    with Volume(2, mkfs_extra=('--no-mirror',)) as vol:
+        new = os.path.join(vol.fs.region_dir, 'new.img')
+        r = _add_mirror(vol, new)
+        _refused(r, vol.fs.region, '--no-mirror', 'a --no-mirror volume')
+        check('restore' in r.stderr, 'says what it would take: %r' % r.stderr)
+    fs = H.HoldFS(mount=False)
+    try:
+        new = os.path.join(fs.region_dir, 'new.img')
+        r = H.run([H.mkfs_bin(), '--add-mirror', new, '--size', '64M', fs.region], timeout=60)
+        _refused(r, fs.region, 'one device', 'a volume of one device')
     finally:
         fs.close()
 
