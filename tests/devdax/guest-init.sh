@@ -113,8 +113,13 @@ setup() {
 	ALLOC_LEN=$want
 	# multidev: the second NVDIMM (region1) becomes /dev/dax1.0, set up
 	# the same way (its own result line), and the volume spans both.
-	if [ "$SCEN" = multidev ] || [ "$SCEN" = multidev0 ]; then
-		setup_second || return 1
+	case $SCEN in multidev|multidev0|remirror)
+		setup_member 1 || return 1
+		DEVS="/dev/dax0.0 /dev/dax1.0"
+		MOUNT_OPTS="-o device=/dev/dax1.0" ;;
+	esac
+	if [ "$SCEN" = remirror ]; then
+		setup_member 2 || return 1
 	fi
 
 	t0=$(now_ms)
@@ -150,34 +155,34 @@ setup() {
 	return 0
 }
 
-# The second device of the multidev scenario: region1 -> namespace1.0 ->
-# /dev/dax1.0, with region0's alignment settings.
-setup_second() {
+# Another device of the multidev scenarios: regionN -> namespaceN.0 ->
+# /dev/daxN.0, with region0's alignment settings (setup_member 1: the
+# second device, result setup.namespace1; 2: the third, remirror only).
+setup_member() {
+	n=$1
 	i=0
-	while [ ! -e /sys/bus/nd/devices/region1/align ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-	if [ ! -e /sys/bus/nd/devices/region1 ]; then
-		result setup.namespace1 0 "no nd region1 after 10s (nfit did not find the second NVDIMM): $(ls /sys/bus/nd/devices | tr '\n' ' ')"
+	while [ ! -e /sys/bus/nd/devices/region$n/align ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	if [ ! -e /sys/bus/nd/devices/region$n ]; then
+		result setup.namespace$n 0 "no nd region$n after 10s (nfit did not find NVDIMM $n): $(ls /sys/bus/nd/devices | tr '\n' ' ')"
 		return 1
 	fi
-	ralign1_before=$(cat /sys/bus/nd/devices/region1/align)
-	echo 0x200000 > /sys/bus/nd/devices/region1/align 2>/tmp/align1.err
-	if ! T 60 ndctl create-namespace -f -e namespace1.0 -m devdax -a $DAXALIGN >/tmp/ns1.json 2>/tmp/ns1.err; then
-		result setup.namespace1 0 "create-namespace -e namespace1.0 -a $DAXALIGN failed: $(head -c 200 /tmp/ns1.err | tr '\n' ' ')"
+	ralignn_before=$(cat /sys/bus/nd/devices/region$n/align)
+	echo 0x200000 > /sys/bus/nd/devices/region$n/align 2>/tmp/align$n.err
+	if ! T 60 ndctl create-namespace -f -e namespace$n.0 -m devdax -a $DAXALIGN >/tmp/ns$n.json 2>/tmp/ns$n.err; then
+		result setup.namespace$n 0 "create-namespace -e namespace$n.0 -a $DAXALIGN failed: $(head -c 200 /tmp/ns$n.err | tr '\n' ' ')"
 		return 1
 	fi
 	i=0
-	while [ ! -c /dev/dax1.0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-	d=/sys/bus/dax/devices/dax1.0
-	dsize1=$(cat $d/size 2>/dev/null) dalign1=$(cat $d/align 2>/dev/null)
-	drv1=$(basename "$(readlink $d/driver 2>/dev/null)" 2>/dev/null)
-	if [ -c /dev/dax1.0 ] && [ -n "$dsize1" ] && [ "$dsize1" -gt 0 ] && [ "$dalign1" = "$ALLOC_LEN" ] && [ "$drv1" = device_dax ]; then
-		result setup.namespace1 1 "devdax -a $DAXALIGN; region1 size=$(cat /sys/bus/nd/devices/region1/size) align=$(cat /sys/bus/nd/devices/region1/align) (was $ralign1_before); /dev/dax1.0 $(stat -c '%t:%T' /dev/dax1.0) size=$dsize1 align=$dalign1 driver=$drv1"
+	while [ ! -c /dev/dax$n.0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	d=/sys/bus/dax/devices/dax$n.0
+	dsizen=$(cat $d/size 2>/dev/null) dalignn=$(cat $d/align 2>/dev/null)
+	drvn=$(basename "$(readlink $d/driver 2>/dev/null)" 2>/dev/null)
+	if [ -c /dev/dax$n.0 ] && [ -n "$dsizen" ] && [ "$dsizen" -gt 0 ] && [ "$dalignn" = "$ALLOC_LEN" ] && [ "$drvn" = device_dax ]; then
+		result setup.namespace$n 1 "devdax -a $DAXALIGN; region$n size=$(cat /sys/bus/nd/devices/region$n/size) align=$(cat /sys/bus/nd/devices/region$n/align) (was $ralignn_before); /dev/dax$n.0 $(stat -c '%t:%T' /dev/dax$n.0) size=$dsizen align=$dalignn driver=$drvn"
 	else
-		result setup.namespace1 0 "/dev/dax1.0 $([ -c /dev/dax1.0 ] && echo present || echo missing) size=$dsize1 align=$dalign1 (want $ALLOC_LEN) driver=$drv1"
+		result setup.namespace$n 0 "/dev/dax$n.0 $([ -c /dev/dax$n.0 ] && echo present || echo missing) size=$dsizen align=$dalignn (want $ALLOC_LEN) driver=$drvn"
 		return 1
 	fi
-	DEVS="/dev/dax0.0 /dev/dax1.0"
-	MOUNT_OPTS="-o device=/dev/dax1.0"
 	return 0
 }
 
@@ -1461,6 +1466,103 @@ scenario_multidev() {
 	logfile uevents /tmp/uevents 20
 }
 
+# --- remirror: the mirror's device lost, a new mirror on a third device
+# (mkfs.holdfs --add-mirror), then device 0 lost: the new mirror serves
+md_json() { # md_json: holdfsctl status --json /mnt, spaces stripped
+	T 3 holdfsctl status --json /mnt 2>/dev/null | tr -d ' \n'
+}
+scenario_remirror() {
+	P=remirror
+	: > /tmp/files0; : > /tmp/files1; : > /tmp/filesx; : > /tmp/sums
+	k=0
+	while [ $k -lt 24 ]; do
+		k=$((k + 1))
+		dd if=/dev/urandom of=/tmp/mf bs=1M count=4 2>/dev/null
+		T 10 cp /tmp/mf /mnt/mf$k || rlog "cp /mnt/mf$k rc=$?"
+		md_classify /mnt/mf$k
+		[ $(wc -l < /tmp/files0) -ge 2 ] && [ $(wc -l < /tmp/files1) -ge 2 ] && break
+	done
+	rm -f /tmp/mf
+	for f in $(cat /tmp/files0 /tmp/files1); do T 10 md5sum "$f" >> /tmp/sums; done
+
+	# 1. the mirror's device goes
+	T 30 daxctl disable-device dax1.0 >/tmp/remove.out 2>&1; rc=$?
+	t0=$(now_ms) st1=
+	while [ $(($(now_ms) - t0)) -lt 15000 ]; do
+		st1=$(dev_state 1); [ "$st1" = lost ] && break
+		sleep 0.2
+	done
+	md=$(md_json)
+	if [ $rc = 0 ] && [ "$st1" = lost ] && echo "$md" | grep -q '"copies":1'; then
+		result $P.mirror_lost 1 "daxctl disable-device dax1.0: device 1 lost, the metadata has one copy"
+	else
+		result $P.mirror_lost 0 "disable rc=$rc, device 1 '$st1', metadata $(echo "$md" | grep -o '"metadata":{[^}]*}' | head -c 200)"
+	fi
+	T 10 holdfsctl retire --device 1 /mnt >/tmp/retire.out 2>&1; rc=$?
+	logfile retire /tmp/retire.out 5
+	mnt_settle
+	unmount_holdfs $P.first
+
+	# 2. a new mirror on /dev/dax2.0, offline
+	T 120 mkfs.holdfs --add-mirror /dev/dax2.0 /dev/dax0.0 >/tmp/add.out 2>&1; arc=$?
+	logfile add-mirror /tmp/add.out 20
+	T 120 fsck.holdfs -n -f /dev/dax0.0 /dev/dax2.0 >/tmp/fsck1.out 2>&1; frc=$?
+	logfile fsck1 /tmp/fsck1.out 12
+	if [ $rc = 0 ] && [ $arc = 0 ] && [ $frc = 0 ] && ! grep -q MIRROR_STALE /tmp/fsck1.out; then
+		result $P.add 1 "retire rc=0; mkfs.holdfs --add-mirror /dev/dax2.0 /dev/dax0.0 rc=0; fsck.holdfs -n -f /dev/dax0.0 /dev/dax2.0 rc=0: $(tail -n 1 /tmp/fsck1.out)"
+	else
+		result $P.add 0 "retire rc=$rc; --add-mirror rc=$arc: $(tail -n 2 /tmp/add.out | tr '\n' ' '); fsck rc=$frc: $(grep -m 3 -E 'P[0-9]_|error|stale' /tmp/fsck1.out | tr '\n' ' ')"
+		return
+	fi
+
+	# 3. mounted with it: two copies again, the mirror on device 2
+	MOUNT_OPTS="-o device=/dev/dax2.0"
+	if ! mount_holdfs; then
+		result $P.two_copies 0 "mount with $MOUNT_OPTS failed: $(tail -n 2 /tmp/holdfs.log | tr '\n' ' ')"
+		return
+	fi
+	md=$(md_json)
+	bad=$(md_check /tmp/files0)
+	dd if=/dev/urandom of=/tmp/nref bs=1M count=4 2>/dev/null
+	T 10 cp /tmp/nref /mnt/new1 2>/tmp/new.err || bad="$bad new1:$(head -n 1 /tmp/new.err)"
+	if echo "$md" | grep -q '"copies":2' && echo "$md" | grep -q '"mirror_device":2' && [ -z "$bad" ]; then
+		result $P.two_copies 1 "holdfsctl status: two copies, the mirror on device 2; device 0's files intact, a new file written"
+	else
+		result $P.two_copies 0 "metadata $(echo "$md" | grep -o '"metadata":{[^}]*}' | head -c 200);${bad:- files fine}"
+	fi
+
+	# 4. device 0 goes: the new mirror serves the metadata, live
+	T 10 sync
+	T 30 daxctl disable-device dax0.0 >/tmp/remove0.out 2>&1; rc=$?
+	t0=$(now_ms) st0=
+	while [ $(($(now_ms) - t0)) -lt 15000 ]; do
+		st0=$(dev_state 0); [ "$st0" = lost ] && break
+		kill -0 $DPID 2>/dev/null || break
+		sleep 0.2
+	done
+	md=$(md_json)
+	bad=
+	T 3 ls /mnt/dir >/tmp/lsd.out 2>&1 || bad="$bad ls:rc=$?"
+	dd if=/dev/urandom of=/tmp/n2 bs=64k count=4 2>/dev/null
+	T 3 cp /tmp/n2 /mnt/new2 2>/tmp/new.err || bad="$bad new2:$(head -n 1 /tmp/new.err)"
+	T 3 cmp /tmp/n2 /mnt/new2 >/dev/null 2>&1 || bad="$bad new2-readback"
+	kill -0 $DPID 2>/dev/null || bad="$bad daemon-died"
+	if [ $rc = 0 ] && [ "$st0" = lost ] && echo "$md" | grep -q '"served_from":"mirror"' && [ -z "$bad" ]; then
+		result $P.failover 1 "daxctl disable-device dax0.0: device 0 lost, the metadata served from the new mirror; ls, a new file, the daemon lives"
+	else
+		result $P.failover 0 "disable rc=$rc, device 0 '$st0', metadata $(echo "$md" | grep -o '"metadata":{[^}]*}' | head -c 200);${bad:- fine}"
+	fi
+	mnt_settle
+	unmount_holdfs $P.second
+	T 120 fsck.holdfs -n -f /dev/dax2.0 >/tmp/fsck2.out 2>&1; frc=$?
+	logfile fsck2 /tmp/fsck2.out 12
+	if [ $frc = 0 ]; then
+		result $P.fsck_after 1 "fsck.holdfs -n -f /dev/dax2.0 alone rc=0: $(tail -n 1 /tmp/fsck2.out)"
+	else
+		result $P.fsck_after 0 "fsck.holdfs -n -f /dev/dax2.0 rc=$frc: $(grep -m 4 -E 'P[0-9]_|error|lost|device' /tmp/fsck2.out | tr '\n' ' ')"
+	fi
+}
+
 case $SCEN in
 basic)
 	if setup; then scenario_basic; fi ;;
@@ -1472,6 +1574,8 @@ poison|poison4k)
 	if setup; then scenario_poison; fi ;;
 multidev|multidev0)
 	if setup; then scenario_multidev; fi ;;
+remirror)
+	if setup; then scenario_remirror; fi ;;
 *)
 	result scenario 0 "unknown scenario '$SCEN'" ;;
 esac

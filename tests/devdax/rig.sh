@@ -24,6 +24,10 @@
 #   multidev0 the same, 'daxctl disable-device dax0.0' (the metadata's
 #            device): the volume goes on from the mirror on dax1.0, then
 #            /dev/dax1.0 mounts alone
+#   remirror three NVDIMMs: a volume over dax0.0 and dax1.0 loses its
+#            mirror (dax1.0 disabled), 'mkfs.holdfs --add-mirror
+#            /dev/dax2.0' gives it a new one, then dax0.0 is disabled:
+#            the new mirror serves (not in the default list)
 #
 # The guest prints "RIG-RESULT scenario=S name=N ok=0|1 detail=..." lines on
 # its serial console; this script collects them and exits 0 only if every
@@ -64,7 +68,7 @@ shift $((OPTIND - 1))
 scenarios=("$@")
 [ ${#scenarios[@]} -gt 0 ] || scenarios=(basic daxctl ndctl nfs poison4k poison multidev multidev0)
 for s in "${scenarios[@]}"; do
-	case $s in basic|daxctl|ndctl|nfs|poison|poison4k|multidev|multidev0) ;; *) echo "rig: unknown scenario '$s'" >&2; exit 2 ;; esac
+	case $s in basic|daxctl|ndctl|nfs|poison|poison4k|multidev|multidev0|remirror) ;; *) echo "rig: unknown scenario '$s'" >&2; exit 2 ;; esac
 done
 
 log() { printf 'rig: %s\n' "$*" >&2; }
@@ -272,6 +276,7 @@ expect[poison]="setup.modules setup.namespace setup.sysfs setup.mkfs setup.mount
 expect[poison4k]=${expect[poison]}
 expect[multidev]="setup.modules setup.namespace setup.sysfs setup.namespace1 setup.mkfs setup.mount setup.io multidev.placement multidev.first.unmount multidev.first.daemon_exit multidev.mirror_before multidev.by_uuid multidev.command multidev.lost multidev.degraded multidev.eio_dev1 multidev.dev0_intact multidev.new_file multidev.readdir multidev.daemon_alive multidev.nohang multidev.unmount multidev.daemon_exit multidev.fsck_degraded multidev.remount multidev.second.unmount multidev.second.daemon_exit"
 expect[multidev0]="setup.modules setup.namespace setup.sysfs setup.namespace1 setup.mkfs setup.mount setup.io multidev0.placement multidev0.first.unmount multidev0.first.daemon_exit multidev0.mirror_before multidev0.meta_poison multidev0.command multidev0.lost multidev0.metadata multidev0.degraded multidev0.eio_dev0 multidev0.dev1_intact multidev0.new_file multidev0.readdir multidev0.daemon_alive multidev0.nohang multidev0.unmount multidev0.daemon_exit multidev0.fsck_degraded multidev0.remount multidev0.second.unmount multidev0.second.daemon_exit"
+expect[remirror]="setup.modules setup.namespace setup.sysfs setup.namespace1 setup.namespace2 setup.mkfs setup.mount setup.io remirror.mirror_lost remirror.first.unmount remirror.first.daemon_exit remirror.add remirror.two_copies remirror.failover remirror.second.unmount remirror.second.daemon_exit remirror.fsck_after"
 expect[nfs]="setup.modules setup.namespace setup.sysfs setup.mkfs setup.mount setup.io nfs.server nfs.write_read nfs.rename nfs.link nfs.unlink_open nfs.truncate nfs.second_view nfs.readdir nfs.restart nfs.restart_new_open nfs.restart_old_handles nfs.range_eio nfs.range_unaffected nfs.nohang nfs.loss_eio nfs.unmount nfs.daemon_exit"
 
 
@@ -281,17 +286,24 @@ for s in "${scenarios[@]}"; do
 	rm -f "$img"; truncate -s 1G "$img"
 	# multidev: a second NVDIMM of the same size (guest: region1 ->
 	# /dev/dax1.0); 2 GiB of RAM + 2 x 1 GiB fill maxmem's 4 GiB exactly.
-	nv2=()
-	if [ "$s" = multidev ] || [ "$s" = multidev0 ]; then
+	nv2=() mem=(-m 2G,slots=2,maxmem=4G)
+	if [ "$s" = multidev ] || [ "$s" = multidev0 ] || [ "$s" = remirror ]; then
 		rm -f "$img.2"; truncate -s 1G "$img.2"
 		nv2=(-object memory-backend-file,id=mem2,share=on,mem-path="$img.2",size=1G,align=2M
 		     -device nvdimm,memdev=mem2,id=nv2,label-size=128K)
+	fi
+	# remirror: a third, the new mirror's device (maxmem 5 GiB, 3 slots)
+	if [ "$s" = remirror ]; then
+		rm -f "$img.3"; truncate -s 1G "$img.3"
+		nv2+=(-object memory-backend-file,id=mem3,share=on,mem-path="$img.3",size=1G,align=2M
+		      -device nvdimm,memdev=mem3,id=nv3,label-size=128K)
+		mem=(-m 2G,slots=3,maxmem=5G)
 	fi
 	: > "$serial"
 	tb=$(date +%s.%N)
 	qemu-system-x86_64 \
 		-accel tcg,thread=multi -cpu max -smp 2 \
-		-machine pc,nvdimm=on -m 2G,slots=2,maxmem=4G \
+		-machine pc,nvdimm=on "${mem[@]}" \
 		-object memory-backend-file,id=mem1,share=on,mem-path="$img",size=1G,align=2M \
 		-device nvdimm,memdev=mem1,id=nv1,label-size=128K \
 		"${nv2[@]}" \
