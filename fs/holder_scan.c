@@ -110,7 +110,7 @@ static bool holds_fd(const struct hfsd_holder_key *k, pid_t pid)
 	if (!d)
 		return false;
 	while (!found && (de = readdir(d)) != NULL) {
-		struct stat st;
+		struct statx st;
 		ssize_t n;
 		int tfd;
 
@@ -127,8 +127,17 @@ static bool holds_fd(const struct hfsd_holder_key *k, pid_t pid)
 				continue;
 			}
 		}
-		if (stat(path, &st) < 0 || st.st_dev != k->region_dev ||
-		    st.st_ino != k->region_ino)
+		/* AT_STATX_DONT_SYNC: the descriptor may be a file of this
+		 * very mount, and a plain stat() would send this daemon a
+		 * GETATTR that waits for a free FUSE worker -- while every
+		 * worker may be waiting for this scan's holder to go (a
+		 * write waiting on an unacked REMAP). The device and inode
+		 * numbers never need the filesystem's answer. */
+		if (statx(AT_FDCWD, path, AT_STATX_DONT_SYNC, STATX_INO,
+			  &st) < 0 ||
+		    makedev(st.stx_dev_major, st.stx_dev_minor) !=
+			    k->region_dev ||
+		    st.stx_ino != k->region_ino)
 			continue;
 		tfd = atoi(de->d_name);
 		for (int i = 0; i < 2 && !found; i++)
