@@ -135,6 +135,11 @@ struct hfsd_ctl {
 	bool dev_index_short;
 	uint32_t dev_lost;        /* bit i: device i's loss is being handled
 				     (or was): no grant maps it any more */
+	/* the range failure being handled, [failing_rs, failing_re) of
+	 * the region (empty: none): set when its revoke round looks for
+	 * leases, cleared once its pieces are marked lost; no grant maps
+	 * it meanwhile (revoke.c, failure.c) */
+	uint64_t failing_rs, failing_re;
 	struct hfsd_job *jobs;
 	uint64_t next_cid, next_lease, next_msg, next_job;
 	uint64_t pending_blocks;  /* held back for revocation */

@@ -346,6 +346,10 @@ static void range_failure(struct hfsd_fail *f, struct hfsd_fail_event *e,
 	r = hfs_vol_mark_lost(f->d->vol, &fc, affected_cb, f);
 	hfs_fail_class_free(&fc);
 	add_phase(f, "mark lost + invalidate", &t0);
+	/* grants over the range were refused since the revoke round; the
+	 * lost pieces refuse them by themselves from here */
+	if (f->ctl && !revoked)
+		hfsd_lease_failing_done(f->ctl);
 	if (r == -EIO) {
 		/* the metadata update itself failed: no safe way on */
 		hfsd_rt_raise(pthread_self(), rt);

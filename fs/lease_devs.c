@@ -79,7 +79,7 @@ void hfsd_lease_devs_forget_locked(struct hfsd_ctl *c, struct hfsd_lease *l)
 bool hfsd_lease_devs_lost_locked(const struct hfsd_ctl *c,
 				 const struct hfsd_lease *l)
 {
-	if (!c->dev_lost)
+	if (!c->dev_lost && c->failing_rs >= c->failing_re)
 		return false;
 	for (uint32_t k = 0; k < l->n; k++) {
 		const struct hfs_lease_extent *e = &l->ext[k];
@@ -87,6 +87,9 @@ bool hfsd_lease_devs_lost_locked(const struct hfsd_ctl *c,
 
 		if (e->flags & (HFS_LEXT_HOLE | HFSD_LEXT_REVOKED))
 			continue;
+		if (e->region_off < c->failing_re &&
+		    c->failing_rs < e->region_off + e->len)
+			return true;
 		i = hfs_region_member_of(c->d->rg, e->region_off);
 		if (i >= 0 && i < (int)HFS_MEMBERS_MAX &&
 		    (c->dev_lost & (1u << i)))

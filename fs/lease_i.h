@@ -56,9 +56,11 @@ void hfsd_lease_table_init(struct hfsd_ctl *c);
  * Out of memory sets c->dev_index_short. */
 void hfsd_lease_devs_note_locked(struct hfsd_ctl *c, struct hfsd_lease *l);
 void hfsd_lease_devs_forget_locked(struct hfsd_ctl *c, struct hfsd_lease *l);
-/* Does l map a device in c->dev_lost?  (The grant asks, under the lock
- * the loss's revocation took to look for the device's leases: a lease
- * either was there to be found or is refused.) */
+/* Does l map bytes whose loss is being handled: a device in
+ * c->dev_lost, or the range failure in progress (c->failing_rs/re)?
+ * (The grant asks, under the lock the revocation took to look for the
+ * leases to revoke: a lease either was there to be found or is
+ * refused.) */
 bool hfsd_lease_devs_lost_locked(const struct hfsd_ctl *c,
 				 const struct hfsd_lease *l);
 

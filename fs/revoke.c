@@ -705,6 +705,13 @@ static int revoke_round(struct hfsd_ctl *c, const struct hfs_fail_class *fc,
 	j->rs = fc ? rs : 0;
 	j->re = fc ? re : c->region_size;
 	pthread_mutex_lock(&c->lock);
+	if (fc && reason == HFS_REVOKE_FAILURE) {
+		/* no grant over the range from now until its pieces are
+		 * marked lost (hfsd_lease_failing_done): a lease granted
+		 * after this round's list was taken would outlive it */
+		c->failing_rs = rs;
+		c->failing_re = re;
+	}
 	n = add_failed_leases_locked(c, j, !fc, &s, rs, re);
 	free(s.v);
 	return run_round_unlock(c, j, n, leases, nleases, killed);
@@ -752,6 +759,13 @@ int hfsd_lease_revoke_failure(struct hfsd_ctl *c,
 {
 	return revoke_round(c, fc, HFS_REVOKE_FAILURE, leases, nleases,
 			    killed);
+}
+
+void hfsd_lease_failing_done(struct hfsd_ctl *c)
+{
+	pthread_mutex_lock(&c->lock);
+	c->failing_rs = c->failing_re = 0;
+	pthread_mutex_unlock(&c->lock);
 }
 
 int hfsd_lease_revoke_shutdown(struct hfsd_ctl *c,

@@ -93,6 +93,11 @@ int hfsd_lease_revoke_failure(struct hfsd_ctl *c,
 			      const struct hfs_fail_class *fc,
 			      struct hfsd_revoked_lease **leases,
 			      size_t *nleases, unsigned *killed);
+/* The range failure of the last hfsd_lease_revoke_failure is recorded
+ * lost (or abandoned): grants over its range, refused with EIO since its
+ * round looked for leases, may map it again (lost files refuse them by
+ * themselves from then on). */
+void hfsd_lease_failing_done(struct hfsd_ctl *c);
 /* The same for the loss of device dev of a volume of several, without
  * a classification: the leases on dev's list (lease_devs.c), the part of
  * each mapping region bytes [rs, re) (dev's span), O(leases on dev).

@@ -392,6 +392,48 @@ def test_lease_over_range_revoked():
         fs.unmount()
 
 
+def test_no_lease_over_a_range_while_its_failure_is_handled():
+    """A range failure's revoke round waits for a silent holder (up to
+    revoke_ms); a lease asked for over the failing range meanwhile is
+    refused with EIO.  Before, it was granted -- after the round had taken
+    its list of leases to revoke -- and outlived the failure, mapping
+    bytes recorded lost."""
+    with H.HoldFS(size='64M', mount_opts=('allow_other', 'revoke_ms=3000')) as fs:
+        p = D.mkfile(fs, 'f', 4 * MiB, b'L' * 4 * MiB)
+        silent = D.holder('lease', p, 0, 4 * MiB, 'r', '--hold-ms', 30000, '--noack')
+        revoked = threading.Event()
+
+        def watch():
+            for ln in silent.stdout:
+                if ln.startswith('REVOKE'):
+                    revoked.set()
+        threading.Thread(target=watch, daemon=True).start()
+        off = data_offset(fs, p) + MiB
+        inj = subprocess.Popen([D.holdfsctl(), 'inject', '--range', '%d,4096' % off,
+                                '--media', fs.mnt],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            check(revoked.wait(20), 'the silent holder never got its FAILURE REVOKE')
+            # the round now waits for the silent holder's ack
+            late = subprocess.run([D.rawclient(), 'lease', p, str(MiB), '4096', 'r',
+                                   '--hold-ms', '0'],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, timeout=30)
+            check('LEASE_OK' not in late.stdout and 'errno=5' in late.stdout,
+                  'a lease over the failing range during its revoke round: %r %r'
+                  % (late.stdout, late.stderr))
+            check(inj.poll() is None,
+                  'the failure was handled before the late lease was refused: '
+                  'the refusal says nothing about the window')
+        finally:
+            inj.wait(timeout=60)
+            silent.kill()
+            silent.wait()
+        check_eq(inj.returncode, 0, 'inject: %r' % (inj.stderr.read(),))
+        check_eq(D.admin(fs)['leases'], [], 'no lease left over the lost range')
+        fs.unmount()
+
+
 def test_silent_holder_killed_on_device_loss():
     with H.HoldFS(size='64M', mount_opts=('allow_other', 'revoke_ms=300')) as fs:
         p = D.mkfile(fs, 'f', 4 * MiB, b'K' * 4 * MiB)
