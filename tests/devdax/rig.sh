@@ -27,7 +27,7 @@
 #   remirror three NVDIMMs: a volume over dax0.0 and dax1.0 loses its
 #            mirror (dax1.0 disabled), 'mkfs.holdfs --add-mirror
 #            /dev/dax2.0' gives it a new one, then dax0.0 is disabled:
-#            the new mirror serves (not in the default list)
+#            the new mirror serves
 #
 # The guest prints "RIG-RESULT scenario=S name=N ok=0|1 detail=..." lines on
 # its serial console; this script collects them and exits 0 only if every
@@ -66,7 +66,7 @@ while getopts "kt:h" o; do
 done
 shift $((OPTIND - 1))
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(basic daxctl ndctl nfs poison4k poison multidev multidev0)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(basic daxctl ndctl nfs poison4k poison multidev multidev0 remirror)
 for s in "${scenarios[@]}"; do
 	case $s in basic|daxctl|ndctl|nfs|poison|poison4k|multidev|multidev0|remirror) ;; *) echo "rig: unknown scenario '$s'" >&2; exit 2 ;; esac
 done
