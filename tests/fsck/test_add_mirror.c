@@ -45,16 +45,9 @@
 #include "mirror_add.h"
 #include "mkfs.h"
 #include "vol_i.h"
+#include "fail.h"
 
-static int failures;
-
-#define FAIL(...)                                                  \
-	do {                                                       \
-		fprintf(stderr, "  FAIL %s:%d: ", __FILE__, __LINE__); \
-		fprintf(stderr, __VA_ARGS__);                      \
-		fputc('\n', stderr);                               \
-		failures++;                                        \
-	} while (0)
+static int failures; /* FAIL (fail.h) counts here */
 
 #define DEV_SIZE (32ull << 20)
 #define NFILES 12

@@ -40,16 +40,9 @@
 #include "image.h"
 #include "media.h"
 #include "vol_i.h"
+#include "fail.h"
 
-static int failures;
-
-#define FAIL(...)                                                  \
-	do {                                                       \
-		fprintf(stderr, "  FAIL %s:%d: ", __FILE__, __LINE__); \
-		fprintf(stderr, __VA_ARGS__);                      \
-		fputc('\n', stderr);                               \
-		failures++;                                        \
-	} while (0)
+static int failures; /* FAIL (fail.h) counts here */
 
 /* ------------------------------------------------------ the image */
 
