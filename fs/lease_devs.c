@@ -76,8 +76,8 @@ void hfsd_lease_devs_forget_locked(struct hfsd_ctl *c, struct hfsd_lease *l)
 	l->devmask = 0;
 }
 
-bool hfsd_lease_devs_lost_locked(const struct hfsd_ctl *c,
-				 const struct hfsd_lease *l)
+bool hfsd_lease_maps_failing_locked(const struct hfsd_ctl *c,
+				    const struct hfsd_lease *l)
 {
 	if (!c->dev_lost && c->failing_rs >= c->failing_re)
 		return false;

@@ -61,8 +61,8 @@ void hfsd_lease_devs_forget_locked(struct hfsd_ctl *c, struct hfsd_lease *l);
  * (The grant asks, under the lock the revocation took to look for the
  * leases to revoke: a lease either was there to be found or is
  * refused.) */
-bool hfsd_lease_devs_lost_locked(const struct hfsd_ctl *c,
-				 const struct hfsd_lease *l);
+bool hfsd_lease_maps_failing_locked(const struct hfsd_ctl *c,
+				    const struct hfsd_lease *l);
 
 /* Volumes of several devices (lease_members.c). */
 struct hfsd_member_pass {

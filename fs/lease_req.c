@@ -256,6 +256,7 @@ static int grant_publish(void *ctx, const struct hfs_lease_extent *ext,
 	struct grant_ctx *g = ctx;
 	struct hfsd_ctl *c = g->c;
 	struct hfsd_lease *l;
+	int refused = 0;
 
 	for (uint32_t i = 0; g->noholes && i < n; i++)
 		if (ext[i].flags & HFS_LEXT_HOLE)
@@ -290,24 +291,21 @@ static int grant_publish(void *ctx, const struct hfs_lease_extent *ext,
 	 * after setting mount_ro, so it either sees this lease or this
 	 * sees the flag */
 	if ((l->prot & HFS_PROT_WRITE) &&
-	    __atomic_load_n(&c->mount_ro, __ATOMIC_ACQUIRE)) {
-		pthread_mutex_unlock(&c->lock);
-		hfsd_coh_put(c->coh, l->ino);
-		g->coh_slot = HFS_COH_NONE;
-		free(l->ext);
-		free(l);
-		return -EROFS;
-	}
-	/* data on a device whose loss is being handled: its leases were
+	    __atomic_load_n(&c->mount_ro, __ATOMIC_ACQUIRE))
+		refused = -EROFS;
+	/* bytes whose loss is being handled (a device, or a range failure
+	 * between its revoke round and its mark-lost): their leases were
 	 * looked for under this lock, so this one would be missed; refused
 	 * as after the loss (fs/lease_members.c) */
-	if (hfsd_lease_devs_lost_locked(c, l)) {
+	else if (hfsd_lease_maps_failing_locked(c, l))
+		refused = -EIO;
+	if (refused) {
 		pthread_mutex_unlock(&c->lock);
 		hfsd_coh_put(c->coh, l->ino);
 		g->coh_slot = HFS_COH_NONE;
 		free(l->ext);
 		free(l);
-		return -EIO;
+		return refused;
 	}
 	l->id = g->id = ++c->next_lease;
 	hfsd_lease_insert_locked(c, l);
