@@ -115,41 +115,17 @@ void mirror_detach(struct hfs_region *rg)
 	memset(&mir, 0, sizeof(mir));
 }
 
-int mirror_mkfs(uint8_t *img, char *why, size_t len)
+int mirror_format(uint8_t *img, const struct hfs_super *sb, char *why,
+		  size_t len)
 {
-	static const uint8_t uuid[16] = { 0xc7, 0x45, 0x4a, 0x53, 0x48, 0x43,
-					  0x48, 0x4b, 0x80, 0, 0, 0, 0, 0, 0, 2 };
-	struct hfs_mkfs_opts o = {
-		.label = "crash-mirror",
-		.inode_count = WL_INODES,
-		.journal_blocks = WL_JOURNAL_BLOCKS,
-		.uuid = uuid,
-	};
-	struct hfs_mkfs_result res;
-	struct hfs_err err = { 0 };
-	struct hfs_region *rg;
-	int ret;
-
-	memset(img, 0, WL_REGION_SIZE);
-	ret = hfs_region_from_memory(img, WL_FS_SIZE, &rg);
-	if (ret) {
-		snprintf(why, len, "region: %s", strerror(-ret));
-		return ret;
-	}
-	ret = hfs_mkfs(rg, &o, &res, &err);
-	hfs_region_close(rg);
-	if (ret) {
-		snprintf(why, len, "mkfs: %s", err.msg);
-		return ret;
-	}
-	mirror_len = res.sb.s_pool_off;
+	mirror_len = sb->s_pool_off;
 	if (mirror_len + HFS_BLOCK_SIZE > MIRROR_SPACE) {
 		snprintf(why, len, "the metadata areas (%llu bytes) do not fit "
 			 "the mirror's space", (unsigned long long)mirror_len);
 		return -ENOSPC;
 	}
 	memcpy(img + MIRROR_OFF, img, mirror_len);
-	memcpy(img + WL_REGION_SIZE - HFS_BLOCK_SIZE, img + res.sb.s_backup_off,
+	memcpy(img + WL_REGION_SIZE - HFS_BLOCK_SIZE, img + sb->s_backup_off,
 	       HFS_BLOCK_SIZE);
 	return 0;
 }

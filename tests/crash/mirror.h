@@ -27,6 +27,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <holdfs/format.h>
+
 #include "region.h"
 
 #define MIRROR_SPACE (4ull << 20)
@@ -36,11 +38,14 @@
  * mirror_enable: the image grows by MIRROR_SPACE). */
 extern bool crash_mirror;
 void mirror_enable(void);
-/* Bytes mirrored: the formatted volume's s_pool_off (mirror_mkfs). */
+/* Bytes mirrored: the formatted volume's s_pool_off (mirror_format). */
 extern uint64_t mirror_len;
 
-/* Format img (WL_REGION_SIZE bytes) as above. */
-int mirror_mkfs(uint8_t *img, char *why, size_t len);
+/* After workload_mkfs formatted img's first WL_FS_SIZE bytes (sb: the
+ * new superblock): the mirror's copy and the backup superblock at the
+ * image's end.  0, or -ENOSPC with why when the metadata does not fit. */
+int mirror_format(uint8_t *img, const struct hfs_super *sb, char *why,
+		  size_t len);
 /* Install the mirror ops on rg over the ops it has (the trace's, or an
  * undo log's).  One at a time. */
 void mirror_attach(struct hfs_region *rg);

@@ -1150,26 +1150,19 @@ const char *wl_fresh_name(struct wctx *w, const char *prefix)
 
 /* -------------------------------------------------------------- run */
 
-static int workload_mkfs_plain(uint8_t *img, char *why, size_t len);
-
+/* Format img; with --mirror only its first WL_FS_SIZE bytes (device
+ * 0), then the mirror's copy (mirror_format). */
 int workload_mkfs(uint8_t *img, char *why, size_t len)
-{
-	if (crash_mirror) {
-		fakeclock_reset();
-		return mirror_mkfs(img, why, len);
-	}
-	return workload_mkfs_plain(img, why, len);
-}
-
-static int workload_mkfs_plain(uint8_t *img, char *why, size_t len)
 {
 	static const uint8_t uuid[16] = { 0xc7, 0x45, 0x4a, 0x53, 0x48, 0x43,
 					  0x48, 0x4b, 0x80, 0, 0, 0, 0, 0, 0, 1 };
+	static const uint8_t muuid[16] = { 0xc7, 0x45, 0x4a, 0x53, 0x48, 0x43,
+					   0x48, 0x4b, 0x80, 0, 0, 0, 0, 0, 0, 2 };
 	struct hfs_mkfs_opts o = {
-		.label = "crash",
+		.label = crash_mirror ? "crash-mirror" : "crash",
 		.inode_count = WL_INODES,
 		.journal_blocks = WL_JOURNAL_BLOCKS,
-		.uuid = uuid,
+		.uuid = crash_mirror ? muuid : uuid,
 	};
 	struct hfs_mkfs_result res;
 	struct hfs_err err = { 0 };
@@ -1178,16 +1171,19 @@ static int workload_mkfs_plain(uint8_t *img, char *why, size_t len)
 
 	memset(img, 0, WL_REGION_SIZE);
 	fakeclock_reset();
-	ret = hfs_region_from_memory(img, WL_REGION_SIZE, &rg);
+	ret = hfs_region_from_memory(img, crash_mirror ? WL_FS_SIZE
+						       : WL_REGION_SIZE, &rg);
 	if (ret) {
 		fmt(why, len, "region: %s", strerror(-ret));
 		return ret;
 	}
 	ret = hfs_mkfs(rg, &o, &res, &err);
-	if (ret)
-		fmt(why, len, "mkfs: %s", err.msg);
 	hfs_region_close(rg);
-	return ret;
+	if (ret) {
+		fmt(why, len, "mkfs: %s", err.msg);
+		return ret;
+	}
+	return crash_mirror ? mirror_format(img, &res.sb, why, len) : 0;
 }
 
 int workload_run(const struct workload *wl, uint64_t seed, uint8_t *img0,
