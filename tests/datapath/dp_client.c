@@ -42,6 +42,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "zcrc32.h"
+
 #define REC_MAGIC 0x52454344u /* "DCER" */
 
 struct rec_hdr {
@@ -85,25 +87,6 @@ static int parse_mode(const char *m)
 	return fl;
 }
 
-/* zlib's CRC-32 (reflected 0xedb88320): tests compare with zlib.crc32 */
-static uint32_t crc32_of(const uint8_t *p, size_t n)
-{
-	static uint32_t tab[256];
-	uint32_t c = 0xffffffffu;
-
-	if (!tab[1])
-		for (uint32_t i = 0; i < 256; i++) {
-			uint32_t v = i;
-
-			for (int k = 0; k < 8; k++)
-				v = v & 1 ? 0xedb88320u ^ (v >> 1) : v >> 1;
-			tab[i] = v;
-		}
-	for (size_t i = 0; i < n; i++)
-		c = tab[(c ^ p[i]) & 0xff] ^ (c >> 8);
-	return c ^ 0xffffffffu;
-}
-
 static void io_answer(ssize_t n, const uint8_t *buf)
 {
 	uint64_t sum = 0;
@@ -115,7 +98,7 @@ static void io_answer(ssize_t n, const uint8_t *buf)
 	for (ssize_t i = 0; i < n; i++)
 		sum += buf[i];
 	printf("ok n=%zd sum=%" PRIu64 " first=%02x crc=%08x\n", n, sum,
-	       n ? buf[0] : 0, crc32_of(buf, (size_t)n));
+	       n ? buf[0] : 0, zcrc32(buf, (size_t)n));
 }
 
 static void stat_answer(int r, const struct stat *st)

@@ -45,6 +45,8 @@
 
 #include <holdfs/holdfs.h>
 
+#include "zcrc32.h"
+
 static struct holdfs_mapping *map;
 static uint64_t map_off;
 static uint8_t *base;
@@ -127,26 +129,6 @@ static int touch(uint64_t off, int store, int byte)
 	return 0;
 }
 
-/* zlib's CRC-32 (reflected 0xedb88320), so a test compares a mapping
- * with zlib.crc32 of what it wrote. */
-static uint32_t crc32_of(const volatile uint8_t *p, uint64_t n)
-{
-	static uint32_t tab[256];
-	uint32_t c = 0xffffffffu;
-
-	if (!tab[1])
-		for (uint32_t i = 0; i < 256; i++) {
-			uint32_t v = i;
-
-			for (int k = 0; k < 8; k++)
-				v = v & 1 ? 0xedb88320u ^ (v >> 1) : v >> 1;
-			tab[i] = v;
-		}
-	for (uint64_t i = 0; i < n; i++)
-		c = tab[(c ^ p[i]) & 0xff] ^ (c >> 8);
-	return c ^ 0xffffffffu;
-}
-
 static int cmd_crc(uint64_t off, uint64_t len)
 {
 	volatile uint8_t *p = base + (off - map_off);
@@ -159,7 +141,7 @@ static int cmd_crc(uint64_t off, uint64_t len)
 		return 0;
 	}
 	armed = 1;
-	c = crc32_of(p, len);
+	c = zcrc32(p, len);
 	armed = 0;
 	printf("ok crc=%08x\n", c);
 	return 0;
