@@ -1404,6 +1404,16 @@ class Runner:
                 if not txt and not always:
                     continue
                 lines = txt.splitlines()
+                # a sanitizer report's first lines (what, where, the
+                # stacks) matter, its shadow-byte legend at the end not
+                san = next((i for i, ln in enumerate(lines)
+                            if 'ERROR: AddressSanitizer' in ln or
+                            'runtime error:' in ln), None)
+                if san is not None and san < len(lines) - 30:
+                    self.note('daemon log %s of %r (sanitizer report, lines %d-%d of %d):'
+                              % (name, obj, san + 1, min(san + 80, len(lines)), len(lines)))
+                    for ln in lines[san:san + 80]:
+                        self.note('  ' + ln)
                 self.note('daemon log %s of %r (last %d of %d lines):'
                           % (name, obj, min(len(lines), 30), len(lines)))
                 for ln in lines[-30:]:
