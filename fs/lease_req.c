@@ -157,7 +157,7 @@ static bool cred_allows(const struct hfsd_client *cl, const struct hfs_attr *a,
 	return (bits & need) == need;
 }
 
-/* The file the client passed (closed here): on this mount and regular;
+/* The file the client passed: on this mount and regular;
  * its inode number in *ino, its open flags in *acc.  0 or a positive
  * errno.
  *
@@ -184,7 +184,6 @@ static int check_file(struct hfsd_ctl *c, int fd, uint64_t *ino, int *acc)
 		err = EINVAL;
 	*ino = sx.stx_ino;
 	*acc = fcntl(fd, F_GETFL);
-	close(fd);
 	return err;
 }
 
@@ -386,8 +385,8 @@ static int client_region(struct hfsd_ctl *c, struct hfsd_client *cl, bool w,
 	return 0;
 }
 
-void hfsd_on_lease_req(struct hfsd_ctl *c, struct hfsd_client *cl,
-		       const void *msg, int fd)
+static void lease_req(struct hfsd_ctl *c, struct hfsd_client *cl,
+		      const void *msg, int fd)
 {
 	const struct hfs_msg_lease_req *m = msg;
 	uint32_t prot = m->prot & HFS_PROT_WRITE ? HFS_PROT_READ | HFS_PROT_WRITE
@@ -404,8 +403,6 @@ void hfsd_on_lease_req(struct hfsd_ctl *c, struct hfsd_client *cl,
 	size_t rlen;
 
 	if (__atomic_load_n(&c->offline, __ATOMIC_ACQUIRE)) {
-		if (fd >= 0)
-			close(fd);
 		hfsd_ctl_send_error(c, cl, m->h.id, ESHUTDOWN,
 				    "filesystem going offline");
 		return;
@@ -478,6 +475,24 @@ void hfsd_on_lease_req(struct hfsd_ctl *c, struct hfsd_client *cl,
 		return;
 	hfsd_ctl_send(c, cl, r, rlen, pass);
 	free(r);
+}
+
+/*
+ * The client's descriptor of the file stays open here until the grant
+ * is over.  The volume's lease calls look the inode up by number and then
+ * use it unlocked on the promise that the file is open (lib/lease_map.c):
+ * the client's own descriptor is no such promise -- it may close it and
+ * unlink the file while this message waits in the ring -- but ours is,
+ * since the kernel sends RELEASE only after our close and FORGET after
+ * that.  Closing is cheap: RELEASE is asynchronous, and opens set
+ * noflush.
+ */
+void hfsd_on_lease_req(struct hfsd_ctl *c, struct hfsd_client *cl,
+		       const void *msg, int fd)
+{
+	lease_req(c, cl, msg, fd);
+	if (fd >= 0)
+		close(fd);
 }
 
 /* ------------------------------------------------ RELEASE, acks, ... */
