@@ -24,6 +24,8 @@
 #   BENCH_DIR       tmpfs directory for regions, sources and mounts [/dev/shm]
 #   BENCH_REGION_SIZE  holdfs region size [max(1G, 4 x BENCH_SIZE)]
 #   BENCH_RESULTS   keep the raw fio/metabench/lat outputs in this directory
+#   BENCH_PT_XATTR  1: passthrough_ll with -o xattr, as holdfs has [0]
+#   BENCH_PT_PERMS  1: passthrough_ll with -o default_permissions, as holdfs [0]
 #   HOLDFS_BUILD    meson build directory with the holdfs binaries [build]
 #   PMEM2_FORCE_GRANULARITY  passed through to holdfs, rawcopy and lat
 #
@@ -316,13 +318,25 @@ if has passthrough; then
 	pt_xattr="no xattr (getxattr answers ENOSYS: no security.capability round trip per write)"
 	if [ "${BENCH_PT_XATTR:-0}" = 1 ]; then
 		pt_opts="$pt_opts,xattr"
-		pt_xattr="-o xattr (xattr support, as holdfs: one security.capability getxattr per write)"
+		pt_xattr="-o xattr (xattr support, as holdfs; it pays a security.capability getxattr per write, which holdfs avoids with FUSE_HANDLE_KILLPRIV_V2)"
+	fi
+	# BENCH_PT_PERMS=1 makes the kernel check permissions for
+	# passthrough_ll as it does for holdfs (default_permissions): after
+	# every change to a directory the kernel then asks for the
+	# directory's attributes (GETATTR) before the next lookup in it, a
+	# round trip holdfs pays on every create and unlink.  Without it
+	# passthrough_ll checks nothing (it runs as root and any caller may
+	# do anything), which is the libfuse example's default.
+	pt_perms="no permission checks (no default_permissions)"
+	if [ "${BENCH_PT_PERMS:-0}" = 1 ]; then
+		pt_opts="$pt_opts,default_permissions"
+		pt_perms="-o default_permissions (the kernel checks permissions, as for holdfs)"
 	fi
 	start_fuse "$work/mnt-pt" "$bin/passthrough_ll.log" \
 		"$bin/passthrough_ll" -f -o "$pt_opts" "$work/mnt-pt" ||
 		die "passthrough target: could not mount passthrough_ll"
 	dir[passthrough]=$work/mnt-pt
-	mode[passthrough]="libfuse $(pkg-config --modversion fuse3) example over a directory on $bench_dir; options -o $pt_opts: cache=auto (entry/attr timeout 1 s, page cache dropped on open), no writeback cache, $pt_xattr, no flock, multi-threaded loop"
+	mode[passthrough]="libfuse $(pkg-config --modversion fuse3) example over a directory on $bench_dir; options -o $pt_opts: cache=auto (entry/attr timeout 1 s, page cache dropped on open), no writeback cache, $pt_xattr, $pt_perms, no flock, multi-threaded loop"
 fi
 
 if has tmpfs; then

@@ -56,10 +56,20 @@ int hfc_send(struct hfc_conn *c, void *msg, size_t len, uint16_t type,
 
 /*
  * Ask libpmem2 how to persist stores to the region: map a small piece of
- * the read-write region fd and take the map's persist function (cache-line
- * flush + drain on real pmem, msync on page-cache-backed regions, as
- * PMEM2_FORCE_GRANULARITY allows).  The function is valid for any address
- * of the region, so the piece stays mapped only to keep it alive.
+ * the read-write region fd and look at the map's store granularity.
+ *
+ * Cache line or byte: take the map's persist function (flush + drain, or
+ * a drain alone), which works on any address of the region, so the piece
+ * stays mapped only to keep it alive.
+ *
+ * Page (a region file in the page cache, /dev/shm or a disk): *fn stays
+ * NULL and hfc_persist_range msyncs the range itself.  libpmem2's page
+ * persist cannot be used here: it msyncs only the parts of the range that
+ * lie in mappings libpmem2 made (PMDK 1.12 looks the address up among
+ * its own maps) and silently does nothing elsewhere -- and every address
+ * we persist (data-path windows, lease mappings, slots) is a mapping of
+ * ours.  Its memcpy is kept: the non-temporal stores are what makes big
+ * copies fast, whatever makes them durable.
  */
 static struct pmem2_map *learn_persist(int fd, pmem2_persist_fn *fn,
 					pmem2_memcpy_fn *copy)
@@ -67,6 +77,7 @@ static struct pmem2_map *learn_persist(int fd, pmem2_persist_fn *fn,
 	struct pmem2_source *src = NULL;
 	struct pmem2_config *cfg = NULL;
 	struct pmem2_map *map = NULL;
+	enum pmem2_granularity g;
 	size_t align = 0;
 
 	if (pmem2_source_from_fd(&src, fd) || pmem2_source_alignment(src, &align) ||
@@ -78,10 +89,12 @@ static struct pmem2_map *learn_persist(int fd, pmem2_persist_fn *fn,
 			pmem2_errormsg());
 		map = NULL;
 	} else {
-		*fn = pmem2_get_persist_fn(map);
+		g = pmem2_map_get_store_granularity(map);
+		*fn = g == PMEM2_GRANULARITY_PAGE ? NULL :
+		      pmem2_get_persist_fn(map);
 		*copy = pmem2_get_memcpy_fn(map);
-		hfc_log("region store granularity %d (0 byte, 1 cache line, 2 page)",
-			(int)pmem2_map_get_store_granularity(map));
+		hfc_log("region store granularity %d (0 byte, 1 cache line, 2 page): "
+			"persisting with %s", (int)g, *fn ? "libpmem2" : "msync");
 	}
 	if (cfg)
 		pmem2_config_delete(&cfg);

@@ -137,6 +137,51 @@ def test_append_durable_without_the_daemon():
         served(fs, 'appends', 30)
 
 
+def disk_mount():
+    """A mount whose region is a file on a filesystem with writeback (the
+    build directory's), so the region has libpmem2's page granularity
+    and a store is durable only once msync wrote its page back."""
+    base = H.disk_region_base()
+    H.require(base, 'no directory on a non-tmpfs filesystem with 1 GiB free '
+              '(tried the build directory and /var/tmp)')
+    fs = H.HoldFS(size='256M', region_on=base)
+    fs.stats = os.path.join(fs.tmpdir, 'dpstats.jsonl')
+    return fs
+
+
+def check_written_back(fs, path, lo, hi, what):
+    """No page of path's bytes [lo, hi) is dirty or under writeback in
+    the region file: whatever stored them made them durable."""
+    for off in range(lo, hi, 4096):
+        roff = D.region_offset(fs, path, off)
+        st = H.page_cache_state(fs.region, roff - roff % 4096, 4096)
+        check(st['dirty'] == 0 and st['writeback'] == 0,
+              '%s: file byte %d (region offset %d) not written back: %r (whole region: %r)'
+              % (what, off, roff, st, H.page_cache_state(fs.region, 0, 0)))
+
+
+def test_direct_writes_durable_on_a_disk_region():
+    """On a region file of a disk filesystem, a direct write returns only
+    once its pages are written back (msync): checked with cachestat(2)
+    on the region file, for appends and overwrites, before any fsync."""
+    with disk_mount() as fs:
+        p = fs.path('log')
+        with Client(stats=fs.stats) as c:
+            c.ok('open %s ac' % p)
+            for i in range(16):
+                check_eq(c.ok('write 4096 %d' % (0x41 + i))['n'], '4096', 'append')
+            # the first calls may go through the kernel; the last eight
+            # appends are the data path's (counted below)
+            check_written_back(fs, p, 8 * 4096, 16 * 4096, 'direct append')
+            c.ok('open %s rw' % p)
+            c.ok('pwrite 8192 4096 89')
+            c.ok('pwrite 12288 4096 90')
+            check_written_back(fs, p, 12288, 16384, 'direct overwrite')
+        served(fs, 'appends', 8)
+        served(fs, 'writes', 9)
+        check_eq(content(p)[8192:16384], b'Y' * 4096 + b'Z' * 4096, 'the overwrites')
+
+
 def test_stat_sees_size_at_once():
     """A size is visible to stat(2) in another process the moment the
     direct write returns; so is the new mtime after fsync."""
@@ -340,24 +385,13 @@ def test_truncate_punch_by_another_process():
 
 # ------------------------------------------------------------ failures
 
-def region_offset(fs, path, file_off):
-    """Region offset of file byte file_off of path (the holders query)."""
-    ino = os.stat(path).st_ino
-    j = D.admin(fs, D.ADMIN_HOLDERS, 0, os.path.getsize(fs.region))
-    for o in j['owners']:
-        if o['ino'] == ino and o['kind'] == 'data' and \
-                o['file_off'] <= file_off < o['file_off'] + o['len']:
-            return o['region_off'] + file_off - o['file_off']
-    fail('no data owner of %s at %d: %r' % (path, file_off, j['owners']))
-
-
 def test_lost_range_is_eio():
     """A media failure under part of a file: direct reads there fail with
     EIO (never SIGBUS), the rest of the file reads."""
     with mount() as fs:
         p = fs.path('l')
         H.write_file(p, b'\x05' * (4 * MiB))
-        off = region_offset(fs, p, 2 * MiB)
+        off = D.region_offset(fs, p, 2 * MiB)
         with Client(stats=fs.stats) as d:
             d.ok('open %s r' % p)
             d.ok('pread 0 4096')

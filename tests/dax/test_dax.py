@@ -104,6 +104,17 @@ def admin(fs, typ=ADMIN_LEASES, off=0, length=0):
     return json.loads(txt)
 
 
+def region_offset(fs, path, file_off):
+    """Region offset of file byte file_off of path (the holders query)."""
+    ino = os.stat(path).st_ino
+    j = admin(fs, ADMIN_HOLDERS, 0, os.path.getsize(fs.region))
+    for o in j['owners']:
+        if o['ino'] == ino and o['kind'] == 'data' and \
+                o['file_off'] <= file_off < o['file_off'] + o['len']:
+            return o['region_off'] + file_off - o['file_off']
+    fail('no data owner of %s at %d: %r' % (path, file_off, j['owners']))
+
+
 def mkfile(fs, name, size, data=None):
     p = fs.path(name)
     with open(p, 'wb') as f:

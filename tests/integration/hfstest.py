@@ -354,6 +354,66 @@ def make_tmpdir(prefix='hfstest-', base=None):
     return d
 
 
+TMPFS_MAGIC = 0x01021994
+
+
+def disk_region_base():
+    """A directory on a filesystem with real writeback (not tmpfs), for
+    tests about durability through the page cache: the build directory,
+    else /var/tmp.  None if neither is such a filesystem."""
+    for d in (build_dir(), '/var/tmp'):
+        try:
+            st = os.statvfs(d)
+        except OSError:
+            continue
+        if not os.access(d, os.W_OK):
+            continue
+        if _fs_magic(d) not in (None, TMPFS_MAGIC) and st.f_bavail * st.f_frsize >= (1 << 30):
+            return d
+    return None
+
+
+def _fs_magic(path):
+    """statfs(2)'s f_type of path, or None if it cannot be read."""
+    class StatFs(ctypes.Structure):
+        _fields_ = [('f_type', ctypes.c_long), ('rest', ctypes.c_byte * 112)]
+    buf = StatFs()
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.statfs(os.fsencode(path), ctypes.byref(buf)) != 0:
+        return None
+    return buf.f_type & 0xffffffff
+
+
+SYS_cachestat = 451     # x86_64 and the generic table alike (Linux 6.5+)
+
+
+def page_cache_state(path, off, length):
+    """cachestat(2) of [off, off + length) of path: a dict with cache,
+    dirty, writeback (pages).  A dirty page is one no msync/fsync wrote
+    back yet.  cannot_run when the kernel has no cachestat."""
+    class Range(ctypes.Structure):
+        _fields_ = [('off', ctypes.c_uint64), ('len', ctypes.c_uint64)]
+
+    class Stat(ctypes.Structure):
+        _fields_ = [('cache', ctypes.c_uint64), ('dirty', ctypes.c_uint64),
+                    ('writeback', ctypes.c_uint64), ('evicted', ctypes.c_uint64),
+                    ('recently_evicted', ctypes.c_uint64)]
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    r, st = Range(off, length), Stat()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        res = libc.syscall(ctypes.c_long(SYS_cachestat), ctypes.c_int(fd),
+                           ctypes.byref(r), ctypes.byref(st), ctypes.c_uint(0))
+        e = ctypes.get_errno()
+    finally:
+        os.close(fd)
+    if res != 0:
+        require(e != errno.ENOSYS, 'the kernel has no cachestat(2) (6.5+ needed)')
+        raise OSError(e, 'cachestat %s: %s' % (path, os.strerror(e)))
+    return {'cache': st.cache, 'dirty': st.dirty, 'writeback': st.writeback}
+
+
 def make_sparse_file(path, size):
     """A region-like file: sparse, mode 0600 (holdfs refuses a region
     other users may read or write)."""
@@ -590,7 +650,10 @@ class HoldFS:
     """
 
     def __init__(self, size='256M', mkfs_args=(), mount_opts=DEFAULT_MOUNT_OPTS,
-                 format=True, mount=True, region_dir=None):
+                 format=True, mount=True, region_dir=None, region_on=None):
+        """region_dir: an existing directory for the region (kept);
+        region_on: a directory to make the region's own directory in
+        (removed at the end; default region_base())."""
         require_fuse_env()
         self._owner = os.getpid()
         self.size = size
@@ -601,7 +664,8 @@ class HoldFS:
         self._nlog = 0
         self._closed = False
         self.tmpdir = make_tmpdir('hfstest-')
-        self.region_dir = region_dir or make_tmpdir('hfstest-region-', region_base())
+        self.region_dir = region_dir or make_tmpdir('hfstest-region-',
+                                                    region_on or region_base())
         self._own_region_dir = region_dir is None
         self.region = os.path.join(self.region_dir, 'region.img')
         self.mnt = os.path.join(self.tmpdir, 'mnt')

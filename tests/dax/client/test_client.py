@@ -511,6 +511,37 @@ def test_dax_e2e_coherence():
             check_eq(c.ok('unmap'), '0', 'unmap')
 
 
+def test_dax_e2e_persist_on_a_disk_region():
+    """holdfs_persist writes the stores back on a region file of a disk
+    filesystem (libpmem2's page granularity: msync), checked with
+    cachestat(2) on the region file."""
+    sys.path.insert(0, os.path.join(HERE, '..'))
+    import test_dax as D
+    base = hfstest.disk_region_base()
+    hfstest.require(base, 'no directory on a non-tmpfs filesystem with 1 GiB free '
+                    '(tried the build directory and /var/tmp)')
+    with hfstest.HoldFS(size='128M', region_on=base) as fs:
+        _need_lease_server(fs)
+        path = fs.path('f')
+        hfstest.write_file(path, b'\0' * (1 << 20))
+        with Client() as c:
+            c.ok('map %s 0 1048576 rw' % path)
+            c.ok('fill 65536 8192 90')
+            pages = [D.region_offset(fs, path, off) for off in (65536, 69632)]
+
+            def dirty():
+                return [hfstest.page_cache_state(fs.region, r, 4096) for r in pages]
+            before = dirty()
+            check(all(s['dirty'] for s in before), 'the stores dirtied no page before '
+                  'persist: %r (is the region really in the page cache?)' % before)
+            c.ok('persist 65536 8192')
+            after = dirty()
+            check(not any(s['dirty'] or s['writeback'] for s in after),
+                  'pages still dirty after holdfs_persist returned: %r' % after)
+            check_eq(c.ok('unmap'), '0', 'unmap')
+        check_eq(hfstest.in_child(pread, path, 65536, 8192), b'Z' * 8192, 'read back')
+
+
 def _coherence(fs, path):
     """The coherence word of path's leases, from holdfsctl leases --json."""
     import json
