@@ -301,6 +301,30 @@ static struct hfsd_job *remap_targets(struct hfsd_ctl *c, uint64_t ino,
 	return job;
 }
 
+/* Before the REMAP job j is queued (ctl->lock held): a waiter whose
+ * lease is gone has nothing to wait for, and its client may be gone.
+ * remap_targets adds a waiter per lease, each under ctl->lock, but the
+ * job is queued only after the last, so a client that went away
+ * meanwhile was not found in it by hfsd_lease_client_gone (which ends
+ * the waiters of the queued jobs), and the ring thread may have freed it
+ * since: its waiter's pointer must never be used (it was, in
+ * send_new_locked: a heap-use-after-free in the daemon when a DAX
+ * client exited while a write through FUSE filled a hole it mapped).
+ * A client's leases leave the table, under ctl->lock, before it is
+ * freed: a waiter whose lease is still there names a live client, and
+ * one whose lease is gone (released, or its client went away) is done. */
+static void end_gone_waiters_locked(struct hfsd_ctl *c, struct hfsd_job *j)
+{
+	for (uint32_t i = 0; i < j->nw; i++) {
+		struct hfsd_waiter *w = &j->w[i];
+
+		if (!w->acked && !hfsd_lease_find_locked(c, w->lease_id)) {
+			w->acked = true;
+			w->cl = NULL;
+		}
+	}
+}
+
 static void fill_hook(void *ctx, uint64_t ino, uint64_t off, uint64_t len)
 {
 	struct hfsd_ctl *c = ctx;
@@ -322,6 +346,7 @@ static void fill_hook(void *ctx, uint64_t ino, uint64_t off, uint64_t len)
 	if (!job)
 		return;
 	pthread_mutex_lock(&c->lock);
+	end_gone_waiters_locked(c, job);
 	job->sleeper = !tls_on_ring;
 	hfsd_job_queue_locked(c, job);
 	pthread_mutex_unlock(&c->lock);
