@@ -31,6 +31,7 @@ struct dp_item {
 	struct dp_item *next;
 	enum dp_kind kind;
 	uint64_t ino;
+	uint64_t gen;         /* DP_DETACH: the generation attached */
 	uint32_t idx;
 };
 
@@ -50,7 +51,7 @@ static void run(struct hfsd_dp *dp, struct dp_item *it)
 
 	switch (it->kind) {
 	case DP_DETACH:
-		r = hfs_dslot_detach(dp->vol, it->ino, it->idx);
+		r = hfs_dslot_detach(dp->vol, it->ino, it->gen, it->idx);
 		if (r < 0)
 			hfsd_log(LOG_WARNING, "datapath: inode %" PRIu64
 				 ": disarming its slot: %s", it->ino,
@@ -141,7 +142,7 @@ void hfsd_datapath_stop(struct hfsd_ctl *c)
 }
 
 static void queue(struct hfsd_ctl *c, enum dp_kind kind, uint64_t ino,
-		  uint32_t idx)
+		  uint64_t gen, uint32_t idx)
 {
 	struct hfsd_dp *dp = c->dp;
 	struct dp_item *it;
@@ -157,7 +158,7 @@ static void queue(struct hfsd_ctl *c, enum dp_kind kind, uint64_t ino,
 			 "for inode %" PRIu64, ino);
 		return;
 	}
-	*it = (struct dp_item){ .kind = kind, .ino = ino, .idx = idx };
+	*it = (struct dp_item){ .kind = kind, .ino = ino, .gen = gen, .idx = idx };
 	pthread_mutex_lock(&dp->lock);
 	*dp->tail = it;
 	dp->tail = &it->next;
@@ -165,12 +166,13 @@ static void queue(struct hfsd_ctl *c, enum dp_kind kind, uint64_t ino,
 	pthread_mutex_unlock(&dp->lock);
 }
 
-void hfsd_datapath_detach(struct hfsd_ctl *c, uint64_t ino, uint32_t idx)
+void hfsd_datapath_detach(struct hfsd_ctl *c, uint64_t ino, uint64_t gen,
+			  uint32_t idx)
 {
-	queue(c, DP_DETACH, ino, idx);
+	queue(c, DP_DETACH, ino, gen, idx);
 }
 
 void hfsd_datapath_inval(struct hfsd_ctl *c, uint64_t ino, bool attrs_only)
 {
-	queue(c, attrs_only ? DP_INVAL_ATTR : DP_INVAL_ALL, ino, 0);
+	queue(c, attrs_only ? DP_INVAL_ATTR : DP_INVAL_ALL, ino, 0, 0);
 }

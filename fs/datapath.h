@@ -19,7 +19,8 @@ void hfsd_datapath_stop(struct hfsd_ctl *c);
 /* A data-path lease of ino (slot idx) ended: detach it from the slot
  * (the last one disarms it, which may wait for a client's slot lock).
  * Any thread, ctl->lock may be held. */
-void hfsd_datapath_detach(struct hfsd_ctl *c, uint64_t ino, uint32_t idx);
+void hfsd_datapath_detach(struct hfsd_ctl *c, uint64_t ino, uint64_t gen,
+			  uint32_t idx);
 /* Drop the kernel's cached attributes of ino (attrs_only), or its
  * attributes and pages: after a slot was armed, or after a write through
  * FUSE landed elsewhere than the kernel thinks (O_APPEND).  Any thread. */

@@ -33,6 +33,7 @@ struct hfsd_lease {
 	uint32_t coh_slot;    /* coherence table word (HFS_COH_NONE: none) */
 	uint32_t dslot;       /* data-path slot it is attached to
 				 (HFS_DSLOT_NONE: none; datapath.c) */
+	uint64_t dslot_gen;   /* the file's generation at the attach */
 	uint32_t n;
 	struct hfs_lease_extent *ext; /* file order; HOLE / REVOKED flags */
 	uint32_t devmask;     /* bit i: on device i's list (lease_devs.c) */

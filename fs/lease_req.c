@@ -245,6 +245,7 @@ struct grant_ctx {
 	uint32_t dslot;
 	struct hfsd_member_pass *mp; /* a volume of several devices: the
 					devices the grant may map */
+	uint64_t dslot_gen;  /* the file's generation at the slot's attach */
 };
 
 /* Under the volume lock: the lease exists before anyone can free its
@@ -282,6 +283,7 @@ static int grant_publish(void *ctx, const struct hfs_lease_extent *ext,
 	l->len = g->len;
 	l->prot = g->prot;
 	l->dslot = g->dslot;
+	l->dslot_gen = g->dslot_gen;
 	/* a leaf lock: fine under the volume lock */
 	l->coh_slot = g->coh_slot = hfsd_coh_get(c->coh, g->ino);
 	pthread_mutex_lock(&c->lock);
@@ -347,7 +349,7 @@ static int datapath_grant(struct hfsd_ctl *c, struct grant_ctx *g,
 
 	if (!c->dslot_count)
 		return -EOPNOTSUPP;
-	r = hfs_dslot_attach(vol, g->ino, &idx);
+	r = hfs_dslot_attach(vol, g->ino, &idx, &g->dslot_gen);
 	if (r)
 		return r;
 	g->dslot = idx;
@@ -446,7 +448,7 @@ static void lease_req(struct hfsd_ctl *c, struct hfsd_client *cl,
 					 HFS_LEASE_MAX_EXTENTS, &n, grant_publish, &g);
 	if (err) {
 		if (g.dslot != HFS_DSLOT_NONE && !g.id)
-			hfsd_datapath_detach(c, g.ino, g.dslot);
+			hfsd_datapath_detach(c, g.ino, g.dslot_gen, g.dslot);
 		/* the region description opened for this reply never left:
 		 * the next grant must send one again */
 		if (pass >= 0) {

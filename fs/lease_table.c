@@ -121,7 +121,7 @@ void hfsd_lease_drop_locked(struct hfsd_ctl *c, struct hfsd_lease *l)
 	c->nleases--;
 	hfsd_coh_put(c->coh, l->ino);
 	if (l->dslot != HFS_DSLOT_NONE)
-		hfsd_datapath_detach(c, l->ino, l->dslot);
+		hfsd_datapath_detach(c, l->ino, l->dslot_gen, l->dslot);
 	free(l->ext);
 	free(l);
 }

@@ -530,7 +530,8 @@ static int inode_for(struct hfs_vol *vol, uint64_t ino, struct hfs_inode **ipp)
 	return ret;
 }
 
-int hfs_dslot_attach(struct hfs_vol *vol, uint64_t ino, uint32_t *idx)
+int hfs_dslot_attach(struct hfs_vol *vol, uint64_t ino, uint32_t *idx,
+		     uint64_t *gen)
 {
 	struct hfs_inode *ip;
 	int ret;
@@ -549,6 +550,7 @@ int hfs_dslot_attach(struct hfs_vol *vol, uint64_t ino, uint32_t *idx)
 		} else {
 			ret = arm_locked(vol, ip, idx);
 		}
+		*gen = ip->d.i_generation;
 		hfs_vol_unlock(vol);
 	}
 	pthread_rwlock_unlock(&ip->iolock);
@@ -591,7 +593,8 @@ static int disarm_locked(struct hfs_vol *vol, struct hfs_inode *ip,
 	return 0;
 }
 
-int hfs_dslot_detach(struct hfs_vol *vol, uint64_t ino, uint32_t idx)
+int hfs_dslot_detach(struct hfs_vol *vol, uint64_t ino, uint64_t gen,
+		     uint32_t idx)
 {
 	struct hfs_inode *ip;
 	int ret;
@@ -601,7 +604,10 @@ int hfs_dslot_detach(struct hfs_vol *vol, uint64_t ino, uint32_t idx)
 		return ret == -ENOENT ? 0 : ret; /* the file is gone: so is
 						    its slot */
 	pthread_rwlock_wrlock(&ip->iolock);
-	if (ip->ds != idx + 1) {
+	/* Another file with the same number (the attached one was deleted,
+	 * its slot freed with it, and both given out again while this
+	 * detach waited in the queue): not ours to drop. */
+	if (ip->ds != idx + 1 || ip->d.i_generation != gen) {
 		pthread_rwlock_unlock(&ip->iolock);
 		hfs_release(vol, ino);
 		return 0;

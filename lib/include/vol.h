@@ -451,13 +451,19 @@ void hfs_vol_dslot_area(struct hfs_vol *vol, uint64_t *off, uint32_t *count);
  * dslot_stuck hook (and as long again after it). */
 void hfs_vol_set_dslot_wait(struct hfs_vol *vol, uint32_t ms);
 /* A data-path lease of regular file ino begins: its slot, armed if it
- * was not (*idx).  -ENOSPC when every slot is in use. */
-int hfs_dslot_attach(struct hfs_vol *vol, uint64_t ino, uint32_t *idx);
+ * was not (*idx), and the file's generation (*gen, for the detach).
+ * -ENOSPC when every slot is in use. */
+int hfs_dslot_attach(struct hfs_vol *vol, uint64_t ino, uint32_t *idx,
+		     uint64_t *gen);
 /* A data-path lease ended; the last one disarms the slot: its size and
  * times are committed to the inode, the reservation past EOF returned.
- * May wait for a client's slot lock and call the stuck hook: not on a
- * thread that must answer clients. */
-int hfs_dslot_detach(struct hfs_vol *vol, uint64_t ino, uint32_t idx);
+ * gen: what attach said.  A detach that comes after the file was deleted
+ * is a no-op, even when its inode number (generation differs) and slot
+ * were both given to a new file since.  May wait for a client's slot
+ * lock and call the stuck hook: not on a thread that must answer
+ * clients. */
+int hfs_dslot_detach(struct hfs_vol *vol, uint64_t ino, uint64_t gen,
+		     uint32_t idx);
 /* Let the file's published size reach end (an extend lease over [off,
  * end), whose blocks the caller allocated first): the slot's limit. */
 int hfs_dslot_raise_limit(struct hfs_vol *vol, uint64_t ino, uint64_t off,

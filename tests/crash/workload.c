@@ -347,16 +347,21 @@ static int ds_write(struct wctx *w, uint64_t ino, const struct wop *op)
 /* A slot armed (the workload keeps the slot number) or disarmed. */
 static int ds_attach(struct wctx *w, uint64_t ino, const struct wop *op)
 {
+	struct hfs_attr a;
+	uint64_t gen;
 	uint32_t idx;
 	int r;
 
 	if (op->kind == OP_DSDETACH) {
-		r = hfs_dslot_detach(w->vol, ino, w->dslot[op->obj] - 1);
+		/* the file, if it still exists, is the one attached: its
+		 * generation now is that of the attach (gone: a no-op) */
+		gen = hfs_getattr(w->vol, ino, &a) == 0 ? a.generation : 0;
+		r = hfs_dslot_detach(w->vol, ino, gen, w->dslot[op->obj] - 1);
 		if (!r)
 			w->dslot[op->obj] = 0;
 		return r;
 	}
-	r = hfs_dslot_attach(w->vol, ino, &idx);
+	r = hfs_dslot_attach(w->vol, ino, &idx, &gen);
 	if (!r)
 		w->dslot[op->obj] = idx + 1;
 	return r;

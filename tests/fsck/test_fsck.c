@@ -888,6 +888,7 @@ static void c_root_not_dir(struct img *im)
 static const struct hfs_cred dp_cred = { 0, 0, 0, NULL, 0 };
 static uint64_t dp_ino;
 static uint32_t dp_idx;
+static uint64_t dp_gen;      /* what the attach said; no detach follows */
 static uint64_t dp_prealloc = DP_LIMIT; /* KEEP_SIZE allocation: [0, this) */
 
 static struct hfs_dslot *slot_at(struct img *im, uint32_t k)
@@ -963,7 +964,7 @@ static void dp_setup(struct hfs_vol *vol)
 	if (hfs_mknod(vol, HFS_ROOT_INO, "dp", S_IFREG | 0644, 0, &dp_cred,
 		      &a) || hfs_open(vol, a.ino) ||
 	    hfs_write(vol, a.ino, buf, DP_BASE, 0) != DP_BASE ||
-	    hfs_dslot_attach(vol, a.ino, &dp_idx) ||
+	    hfs_dslot_attach(vol, a.ino, &dp_idx, &dp_gen) ||
 	    hfs_fallocate(vol, a.ino, FALLOC_FL_KEEP_SIZE, 0, dp_prealloc) ||
 	    hfs_dslot_raise_limit(vol, a.ino, 8192, DP_LIMIT))
 		FAIL("setup: /dp not armed");
@@ -1894,7 +1895,7 @@ static void dq_setup(struct hfs_vol *vol)
 		bad = hfs_write(vol, a.ino, buf, sizeof(buf), 2 * k * 4096) !=
 		      (ssize_t)sizeof(buf);
 	}
-	if (bad || hfs_dslot_attach(vol, a.ino, &dp_idx) ||
+	if (bad || hfs_dslot_attach(vol, a.ino, &dp_idx, &dp_gen) ||
 	    hfs_fallocate(vol, a.ino, FALLOC_FL_KEEP_SIZE, DQ_BASE,
 			  2 * DP_LIMIT - DQ_BASE) ||
 	    hfs_dslot_raise_limit(vol, a.ino, DQ_BASE, DP_LIMIT))

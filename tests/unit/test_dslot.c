@@ -132,10 +132,11 @@ static void test_publish_and_replay(void)
 	struct hfs_attr a;
 	char buf[8192];
 	uint32_t idx;
+	uint64_t gen;
 
 	CHECK(vol->ds.count > 0);
 	CHECK(vol->sb.s_feat_incompat & HFS_FEAT_INCOMPAT_DSLOTS_LIVE);
-	CHECK(hfs_dslot_attach(vol, ino, &idx) == 0);
+	CHECK(hfs_dslot_attach(vol, ino, &idx, &gen) == 0);
 	s = slot_at(vol, idx);
 	CHECK(s->ds_ino == ino && s->ds_size == 5000 && s->ds_lock == 0);
 	CHECK(s->ds_limit == 8192); /* the end of the last unit */
@@ -176,7 +177,7 @@ static void test_publish_and_replay(void)
 
 	/* a clean detach commits the same, and frees the reservation */
 	free_before = vol->alloc.free_blocks;
-	CHECK(hfs_dslot_detach(vol, ino, idx) == 0);
+	CHECK(hfs_dslot_detach(vol, ino, gen, idx) == 0);
 	free_after = vol->alloc.free_blocks;
 	CHECK(free_after > free_before);
 	CHECK(s->ds_ino == 0);
@@ -203,8 +204,9 @@ static void test_truncate_not_undone(void)
 	struct hfs_dslot *s;
 	struct hfs_attr a;
 	uint32_t idx;
+	uint64_t gen;
 
-	CHECK(hfs_dslot_attach(vol, ino, &idx) == 0);
+	CHECK(hfs_dslot_attach(vol, ino, &idx, &gen) == 0);
 	s = slot_at(vol, idx);
 	CHECK(hfs_fallocate(vol, ino, FALLOC_FL_KEEP_SIZE, 8192, 64 << 10) == 0);
 	CHECK(hfs_dslot_raise_limit(vol, ino, 8192, 8192 + (64 << 10)) == 0);
@@ -269,8 +271,9 @@ static void test_append_and_stuck_lock(void)
 	struct hfs_attr a;
 	char buf[16];
 	uint32_t idx;
+	uint64_t gen;
 
-	CHECK(hfs_dslot_attach(vol, ino, &idx) == 0);
+	CHECK(hfs_dslot_attach(vol, ino, &idx, &gen) == 0);
 	s = slot_at(vol, idx);
 	CHECK(hfs_fallocate(vol, ino, FALLOC_FL_KEEP_SIZE, 4096, 8192) == 0);
 	CHECK(hfs_dslot_raise_limit(vol, ino, 4096, 12288) == 0);
@@ -298,7 +301,7 @@ static void test_append_and_stuck_lock(void)
 	CHECK(hfs_unlink(vol, HFS_ROOT_INO, "a") == 0);
 	hfs_forget(vol, ino, 1);
 	CHECK(s->ds_ino == 0);
-	CHECK(hfs_dslot_detach(vol, ino, idx) == 0); /* harmless now */
+	CHECK(hfs_dslot_detach(vol, ino, gen, idx) == 0); /* harmless now */
 	CHECK(hfs_vol_close(vol) == 0);
 	hfs_region_close(rg);
 	free(mem);
@@ -319,12 +322,13 @@ static void test_arm_between_pieces(void)
 	struct hfs_dslot *s;
 	struct timespec ts;
 	uint32_t idx;
+	uint64_t gen;
 
 	memset(piece, 'p', sizeof(piece));
 	/* the kernel's first piece: from 100 to the page boundary */
 	at = 100;
 	CHECK(hfs_append(vol, a, piece, 4096 - 100, &at) == 4096 - 100);
-	CHECK(hfs_dslot_attach(vol, a, &idx) == 0);
+	CHECK(hfs_dslot_attach(vol, a, &idx, &gen) == 0);
 	s = slot_at(vol, idx);
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	CHECK(s->ds_lock == HFS_DSLOT_HOLD);
@@ -341,17 +345,60 @@ static void test_arm_between_pieces(void)
 
 		at = 4096;
 		CHECK(hfs_append(vol, c, piece, 4096, &at) == 4096);
-		CHECK(hfs_dslot_attach(vol, c, &idx) == 0);
+		CHECK(hfs_dslot_attach(vol, c, &idx, &gen) == 0);
 		CHECK(slot_at(vol, idx)->ds_lock == 0);
 		hfs_release(vol, c);
 	}
 	/* an append that does not end on a page boundary: no hold */
 	at = 100;
 	CHECK(hfs_append(vol, b, piece, 50, &at) == 50);
-	CHECK(hfs_dslot_attach(vol, b, &idx) == 0);
+	CHECK(hfs_dslot_attach(vol, b, &idx, &gen) == 0);
 	CHECK(slot_at(vol, idx)->ds_lock == 0);
 	hfs_release(vol, a);
 	hfs_release(vol, b);
+	CHECK(hfs_vol_close(vol) == 0);
+	hfs_region_close(rg);
+	free(mem);
+}
+
+/* A detach queued for a file that is then deleted, while its inode
+ * number and its slot both go to a new file with a lease of its own: the
+ * late detach must leave the new file's slot armed (the daemon queues
+ * detaches to a worker, fs/datapath.c, so they can come that late). */
+static void test_late_detach_after_reuse(void)
+{
+	void *mem;
+	struct hfs_region *rg = make_region(&mem);
+	struct hfs_vol_info info = { 0 };
+	struct hfs_vol *vol = mount_vol(rg, &info);
+	uint64_t a = mkfile(vol, "a", 100), b, gen_a, gen_b;
+	uint32_t idx_a, idx_b;
+	char name[16];
+
+	CHECK(hfs_dslot_attach(vol, a, &idx_a, &gen_a) == 0);
+	/* a's lease ends, its detach waits in the queue; a is deleted */
+	hfs_release(vol, a);
+	CHECK(hfs_unlink(vol, HFS_ROOT_INO, "a") == 0);
+	hfs_forget(vol, a, 1);
+	CHECK(slot_at(vol, idx_a)->ds_ino == 0);
+	/* a new file gets the number (and a new generation) */
+	b = 0;
+	for (int i = 0; i < 64 && b != a; i++) {
+		snprintf(name, sizeof(name), "b%d", i);
+		b = mkfile(vol, name, 100);
+	}
+	CHECK(b == a);
+	/* slots go round robin: a's is next, as after a wrap */
+	vol->ds.hint = idx_a;
+	CHECK(hfs_dslot_attach(vol, b, &idx_b, &gen_b) == 0);
+	CHECK(idx_b == idx_a && gen_b != gen_a);
+	CHECK(slot_at(vol, idx_b)->ds_ino == b);
+	/* the late detach of a: nothing of b's goes */
+	CHECK(hfs_dslot_detach(vol, a, gen_a, idx_a) == 0);
+	CHECK(slot_at(vol, idx_b)->ds_ino == b);
+	/* b's own detach disarms it */
+	CHECK(hfs_dslot_detach(vol, b, gen_b, idx_b) == 0);
+	CHECK(slot_at(vol, idx_b)->ds_ino == 0);
 	CHECK(hfs_vol_close(vol) == 0);
 	hfs_region_close(rg);
 	free(mem);
@@ -363,6 +410,7 @@ int main(void)
 	test_truncate_not_undone();
 	test_append_and_stuck_lock();
 	test_arm_between_pieces();
+	test_late_detach_after_reuse();
 	if (failures) {
 		fprintf(stderr, "test_dslot: %d check(s) failed\n", failures);
 		return EXIT_FAILURE;
