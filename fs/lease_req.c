@@ -243,9 +243,9 @@ struct grant_ctx {
 	uint64_t id;
 	uint32_t coh_slot;
 	uint32_t dslot;
+	uint64_t dslot_gen;  /* the file's generation at the slot's attach */
 	struct hfsd_member_pass *mp; /* a volume of several devices: the
 					devices the grant may map */
-	uint64_t dslot_gen;  /* the file's generation at the slot's attach */
 };
 
 /* Under the volume lock: the lease exists before anyone can free its
@@ -394,9 +394,10 @@ static void lease_req(struct hfsd_ctl *c, struct hfsd_client *cl,
 	uint32_t prot = m->prot & HFS_PROT_WRITE ? HFS_PROT_READ | HFS_PROT_WRITE
 						 : HFS_PROT_READ;
 	struct hfsd_member_pass mp = { 0 };
-	struct grant_ctx g = { c, m->flags & HFS_LEASE_NOALLOC, cl, 0,
-			       m->offset, m->length, prot, 0, HFS_COH_NONE,
-			       HFS_DSLOT_NONE, NULL };
+	struct grant_ctx g = { .c = c, .noholes = m->flags & HFS_LEASE_NOALLOC,
+			       .cl = cl, .off = m->offset, .len = m->length,
+			       .prot = prot, .coh_slot = HFS_COH_NONE,
+			       .dslot = HFS_DSLOT_NONE };
 	bool alloc = (prot & HFS_PROT_WRITE) &&
 		     !(m->flags & HFS_LEASE_NOALLOC);
 	struct hfs_msg_lease_ok *r;
