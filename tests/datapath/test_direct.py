@@ -103,8 +103,8 @@ def served(fs, what, at_least=1):
     check(st.get(what, 0) >= at_least, 'direct %s: %r' % (what, st))
 
 
-def mount(size='256M'):
-    fs = H.HoldFS(size=size)
+def mount(size='256M', region_on=None):
+    fs = H.HoldFS(size=size, region_on=region_on)
     fs.stats = os.path.join(fs.tmpdir, 'dpstats.jsonl')
     return fs
 
@@ -141,12 +141,7 @@ def disk_mount():
     """A mount whose region is a file on a filesystem with writeback (the
     build directory's), so the region has libpmem2's page granularity
     and a store is durable only once msync wrote its page back."""
-    base = H.disk_region_base()
-    H.require(base, 'no directory on a non-tmpfs filesystem with 1 GiB free '
-              '(tried the build directory and /var/tmp)')
-    fs = H.HoldFS(size='256M', region_on=base)
-    fs.stats = os.path.join(fs.tmpdir, 'dpstats.jsonl')
-    return fs
+    return mount(region_on=H.disk_region_base())
 
 
 def check_written_back(fs, path, lo, hi, what):

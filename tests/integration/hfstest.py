@@ -360,7 +360,7 @@ TMPFS_MAGIC = 0x01021994
 def disk_region_base():
     """A directory on a filesystem with real writeback (not tmpfs), for
     tests about durability through the page cache: the build directory,
-    else /var/tmp.  None if neither is such a filesystem."""
+    else /var/tmp.  cannot_run if neither is such a filesystem."""
     for d in (build_dir(), '/var/tmp'):
         try:
             st = os.statvfs(d)
@@ -370,7 +370,8 @@ def disk_region_base():
             continue
         if _fs_magic(d) not in (None, TMPFS_MAGIC) and st.f_bavail * st.f_frsize >= (1 << 30):
             return d
-    return None
+    cannot_run('no directory on a non-tmpfs filesystem with 1 GiB free '
+               '(tried the build directory and /var/tmp)')
 
 
 def _fs_magic(path):
@@ -378,8 +379,7 @@ def _fs_magic(path):
     class StatFs(ctypes.Structure):
         _fields_ = [('f_type', ctypes.c_long), ('rest', ctypes.c_byte * 112)]
     buf = StatFs()
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.statfs(os.fsencode(path), ctypes.byref(buf)) != 0:
+    if libc().statfs(os.fsencode(path), ctypes.byref(buf)) != 0:
         return None
     return buf.f_type & 0xffffffff
 
@@ -398,12 +398,12 @@ def page_cache_state(path, off, length):
         _fields_ = [('cache', ctypes.c_uint64), ('dirty', ctypes.c_uint64),
                     ('writeback', ctypes.c_uint64), ('evicted', ctypes.c_uint64),
                     ('recently_evicted', ctypes.c_uint64)]
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.syscall.restype = ctypes.c_long
+    c = libc()
+    c.syscall.restype = ctypes.c_long
     r, st = Range(off, length), Stat()
     fd = os.open(path, os.O_RDONLY)
     try:
-        res = libc.syscall(ctypes.c_long(SYS_cachestat), ctypes.c_int(fd),
+        res = c.syscall(ctypes.c_long(SYS_cachestat), ctypes.c_int(fd),
                            ctypes.byref(r), ctypes.byref(st), ctypes.c_uint(0))
         e = ctypes.get_errno()
     finally:
