@@ -289,13 +289,16 @@ static void grow_maps(struct wctx *w, int n)
 	w->refs = realloc(w->refs, (size_t)cap * sizeof(*w->refs));
 	w->opened = realloc(w->opened, (size_t)cap * sizeof(*w->opened));
 	w->dslot = realloc(w->dslot, (size_t)cap * sizeof(*w->dslot));
-	if (!w->ino || !w->refs || !w->opened || !w->dslot)
+	w->dslot_gen = realloc(w->dslot_gen,
+			       (size_t)cap * sizeof(*w->dslot_gen));
+	if (!w->ino || !w->refs || !w->opened || !w->dslot || !w->dslot_gen)
 		abort();
 	for (int i = w->ncap; i < cap; i++) {
 		w->ino[i] = 0;
 		w->refs[i] = 0;
 		w->opened[i] = 0;
 		w->dslot[i] = 0;
+		w->dslot_gen[i] = 0;
 	}
 	w->ncap = cap;
 }
@@ -347,21 +350,17 @@ static int ds_write(struct wctx *w, uint64_t ino, const struct wop *op)
 /* A slot armed (the workload keeps the slot number) or disarmed. */
 static int ds_attach(struct wctx *w, uint64_t ino, const struct wop *op)
 {
-	struct hfs_attr a;
-	uint64_t gen;
 	uint32_t idx;
 	int r;
 
 	if (op->kind == OP_DSDETACH) {
-		/* the file, if it still exists, is the one attached: its
-		 * generation now is that of the attach (gone: a no-op) */
-		gen = hfs_getattr(w->vol, ino, &a) == 0 ? a.generation : 0;
-		r = hfs_dslot_detach(w->vol, ino, gen, w->dslot[op->obj] - 1);
+		r = hfs_dslot_detach(w->vol, ino, w->dslot_gen[op->obj],
+				     w->dslot[op->obj] - 1);
 		if (!r)
 			w->dslot[op->obj] = 0;
 		return r;
 	}
-	r = hfs_dslot_attach(w->vol, ino, &idx, &gen);
+	r = hfs_dslot_attach(w->vol, ino, &idx, &w->dslot_gen[op->obj]);
 	if (!r)
 		w->dslot[op->obj] = idx + 1;
 	return r;
@@ -1267,6 +1266,7 @@ void workload_free(struct wctx *w)
 	free(w->refs);
 	free(w->opened);
 	free(w->dslot);
+	free(w->dslot_gen);
 	if (w->rg)
 		hfs_region_close(w->rg);
 	free(w->img);

@@ -92,6 +92,7 @@ struct wctx {
 	uint64_t *refs;        /* lookup references held, per model id */
 	int *opened;           /* open handles held, per model id */
 	uint32_t *dslot;       /* data-path slot attached + 1, per model id */
+	uint64_t *dslot_gen;   /* the generation that attach said, per id */
 	int ncap;
 	struct wop *ops;
 	int nops, cap;
