@@ -1,0 +1,299 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dp_race: layout changes by one process racing appends and reads of
+ * another (test_race.py, docs/data-path.md "Revocation and failures").
+ *
+ * The file is a sequence of SLOT-byte slots.  Only one process appends,
+ * whole records of SLOT bytes each with a sequence number one higher than
+ * the last; the other process only truncates (down or up), punches, zeroes
+ * or extends with fallocate, always at slot boundaries.  So, whatever the
+ * interleaving, at every moment:
+ *
+ *   - the size is a multiple of SLOT;
+ *   - every slot is all zeros or one intact record;
+ *   - the records' sequence numbers grow with their offset: a record at
+ *     a higher offset than another was appended after it (a truncation
+ *     below a record removes it before any later append lands there).
+ *
+ * A reader that reads the file from offset 0 to end of file, in order,
+ * must find the same, even while both others run: what it read at a lower
+ * offset it read earlier, so an older record seen at a higher offset
+ * would be stale bytes (a removed record read back from a freed block or
+ * a stale mapping).  Reads and writes must be whole: a short write, or a
+ * read returning a count that is not a multiple of SLOT, is a failure.
+ *
+ *   dp_race append PATH N SEED   N O_APPEND records, a reader thread
+ *                                checking the file the whole time; then a
+ *                                last check
+ *   dp_race mangle PATH N SEED   N random layout changes
+ *   dp_race check PATH           one check pass
+ *
+ * Exit 0, or 1 with the first problem on stderr; a SIGBUS (never allowed
+ * out of a read or write) kills the process with it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SLOT 4096u
+#define MAGIC 0x43415244u   /* "DRAC" */
+/* Slots read per pread in a check pass. */
+#define CHUNK_SLOTS 16u
+/* The mangler keeps the file below this many slots. */
+#define MAX_SLOTS 1024u
+
+static _Atomic bool appending = true;
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("dp_race: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	exit(1);
+}
+
+static uint64_t mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	return x ^ (x >> 33);
+}
+
+/* Record seq: magic, seq, then words derived from seq and their index. */
+static void fill(uint8_t *r, uint64_t seq)
+{
+	uint32_t m = MAGIC;
+
+	memcpy(r, &m, 4);
+	memset(r + 4, 0, 4);
+	memcpy(r + 8, &seq, 8);
+	for (unsigned i = 2; i < SLOT / 8; i++) {
+		uint64_t w = mix(seq * 1024 + i);
+
+		memcpy(r + i * 8, &w, 8);
+	}
+}
+
+/* 0: all zeros; 1: an intact record (*seq set); -1: neither. */
+static int slot_kind(const uint8_t *s, uint64_t *seq)
+{
+	static _Thread_local uint8_t want[SLOT];
+	uint32_t m;
+
+	memcpy(&m, s, 4);
+	if (m == MAGIC) {
+		memcpy(seq, s + 8, 8);
+		fill(want, *seq);
+		return memcmp(s, want, SLOT) == 0 ? 1 : -1;
+	}
+	for (unsigned i = 0; i < SLOT; i++)
+		if (s[i])
+			return -1;
+	return 0;
+}
+
+static void dump_slot(const uint8_t *s, uint64_t off)
+{
+	uint64_t first_nz = SLOT;
+
+	for (unsigned i = 0; i < SLOT; i++)
+		if (s[i]) {
+			first_nz = i;
+			break;
+		}
+	fprintf(stderr, "dp_race: slot at %" PRIu64 ": first bytes", off);
+	for (unsigned i = 0; i < 24; i++)
+		fprintf(stderr, " %02x", s[i]);
+	fprintf(stderr, ", first non-zero byte at %" PRIu64 "\n", first_nz);
+}
+
+/* One pass from offset 0 to end of file; what = who checks. */
+static void check_pass(int fd, const char *what)
+{
+	static _Thread_local uint8_t buf[SLOT * CHUNK_SLOTS];
+	uint64_t off = 0, last = 0, seq;
+	bool have_last = false;
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		die("%s: fstat: %s", what, strerror(errno));
+	if (st.st_size % SLOT)
+		die("%s: size %lld is not a multiple of %u", what,
+		    (long long)st.st_size, SLOT);
+	for (;;) {
+		ssize_t n = pread(fd, buf, sizeof(buf), (off_t)off);
+
+		if (n < 0)
+			die("%s: pread at %" PRIu64 ": %s", what, off, strerror(errno));
+		if (n == 0)
+			return;
+		if (n % SLOT)
+			die("%s: pread at %" PRIu64 " returned %zd bytes, not whole slots",
+			    what, off, n);
+		for (ssize_t i = 0; i < n; i += SLOT, off += SLOT) {
+			int k = slot_kind(buf + i, &seq);
+
+			if (k < 0) {
+				dump_slot(buf + i, off);
+				die("%s: slot at %" PRIu64 " is neither zeros nor an intact record",
+				    what, off);
+			}
+			if (k == 0)
+				continue;
+			if (have_last && seq <= last)
+				die("%s: record %" PRIu64 " at %" PRIu64 " after record %" PRIu64
+				    " at a lower offset: stale bytes", what, seq, off, last);
+			last = seq;
+			have_last = true;
+		}
+	}
+}
+
+static void *reader(void *arg)
+{
+	const char *path = arg;
+	int fd = open(path, O_RDONLY);
+	unsigned long passes = 0;
+
+	if (fd < 0)
+		die("reader: open %s: %s", path, strerror(errno));
+	while (atomic_load(&appending)) {
+		check_pass(fd, "reader");
+		passes++;
+	}
+	close(fd);
+	printf("reader passes=%lu\n", passes);
+	return NULL;
+}
+
+static int do_append(const char *path, unsigned long n)
+{
+	static uint8_t rec[SLOT];
+	int fd = open(path, O_WRONLY | O_APPEND);
+	pthread_t th;
+
+	if (fd < 0)
+		die("open %s: %s", path, strerror(errno));
+	if (pthread_create(&th, NULL, reader, (void *)path))
+		die("pthread_create failed");
+	for (uint64_t seq = 1; seq <= n; seq++) {
+		ssize_t w;
+		off_t pos;
+
+		fill(rec, seq);
+		w = write(fd, rec, SLOT);
+		if (w != (ssize_t)SLOT)
+			die("append %" PRIu64 ": write returned %zd (%s)", seq, w,
+			    w < 0 ? strerror(errno) : "short");
+		pos = lseek(fd, 0, SEEK_CUR);
+		if (pos < 0 || pos % SLOT)
+			die("append %" PRIu64 ": file offset %lld after it", seq,
+			    (long long)pos);
+	}
+	atomic_store(&appending, false);
+	pthread_join(th, NULL);
+	close(fd);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		die("open %s: %s", path, strerror(errno));
+	check_pass(fd, "appender");
+	close(fd);
+	printf("appended=%lu\n", n);
+	return 0;
+}
+
+static int do_mangle(const char *path, unsigned long n, uint64_t seed)
+{
+	int fd = open(path, O_RDWR);
+	unsigned long counts[5] = { 0 };
+
+	if (fd < 0)
+		die("open %s: %s", path, strerror(errno));
+	for (unsigned long i = 0; i < n; i++) {
+		uint64_t r = mix(seed + i);
+		struct stat st;
+		uint64_t slots, at, len;
+		unsigned op = (unsigned)(r % 5);
+		int res = 0;
+
+		if (fstat(fd, &st) < 0)
+			die("mangle: fstat: %s", strerror(errno));
+		slots = (uint64_t)st.st_size / SLOT;
+		at = slots ? (r >> 8) % (slots + 1) : 0;
+		len = 1 + (r >> 24) % 8;
+		if (slots > MAX_SLOTS)
+			op = 0, at = (r >> 8) % 64;
+		switch (op) {
+		case 0:  /* truncate down (or to the same size) */
+			res = ftruncate(fd, (off_t)(at * SLOT));
+			break;
+		case 1:  /* truncate up: zeros past the old end */
+			res = ftruncate(fd, (off_t)((slots + len) * SLOT));
+			break;
+		case 2:
+			res = fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+					(off_t)(at * SLOT), (off_t)(len * SLOT));
+			break;
+		case 3:
+			res = fallocate(fd, FALLOC_FL_ZERO_RANGE | ((r >> 40) & 1 ?
+					FALLOC_FL_KEEP_SIZE : 0),
+					(off_t)(at * SLOT), (off_t)(len * SLOT));
+			break;
+		default:  /* allocate, maybe past the end */
+			res = fallocate(fd, (r >> 40) & 1 ? FALLOC_FL_KEEP_SIZE : 0,
+					(off_t)(at * SLOT), (off_t)(len * SLOT));
+			break;
+		}
+		if (res < 0)
+			die("mangle op %u at slot %" PRIu64 " (+%" PRIu64 "): %s", op, at,
+			    len, strerror(errno));
+		counts[op]++;
+		if ((r >> 48) % 4 == 0)
+			usleep((useconds_t)((r >> 50) % 2000));
+	}
+	close(fd);
+	printf("truncate_down=%lu truncate_up=%lu punch=%lu zero=%lu allocate=%lu\n",
+	       counts[0], counts[1], counts[2], counts[3], counts[4]);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 5 && !strcmp(argv[1], "append"))
+		return do_append(argv[2], strtoul(argv[3], NULL, 0));
+	if (argc == 5 && !strcmp(argv[1], "mangle"))
+		return do_mangle(argv[2], strtoul(argv[3], NULL, 0),
+				 strtoull(argv[4], NULL, 0));
+	if (argc == 3 && !strcmp(argv[1], "check")) {
+		int fd = open(argv[2], O_RDONLY);
+
+		if (fd < 0)
+			die("open %s: %s", argv[2], strerror(errno));
+		check_pass(fd, "check");
+		close(fd);
+		printf("ok\n");
+		return 0;
+	}
+	fprintf(stderr, "usage: dp_race append|mangle PATH N SEED | check PATH\n");
+	return 2;
+}
