@@ -113,24 +113,58 @@ static int slot_kind(const uint8_t *s, uint64_t *seq)
 
 static void dump_slot(const uint8_t *s, uint64_t off)
 {
-	uint64_t first_nz = SLOT;
+	static _Thread_local uint8_t want[SLOT];
+	unsigned first = SLOT, last = 0, differ = 0, zero = 0;
+	uint64_t seq;
 
+	memcpy(&seq, s + 8, 8);
+	fill(want, seq);
 	for (unsigned i = 0; i < SLOT; i++)
-		if (s[i]) {
-			first_nz = i;
-			break;
+		if (s[i] != want[i]) {
+			if (first == SLOT)
+				first = i;
+			last = i;
+			differ++;
+			zero += !s[i];
 		}
 	fprintf(stderr, "dp_race: slot at %" PRIu64 ": first bytes", off);
-	for (unsigned i = 0; i < 24; i++)
+	for (unsigned i = 0; i < 16; i++)
 		fprintf(stderr, " %02x", s[i]);
-	fprintf(stderr, ", first non-zero byte at %" PRIu64 "\n", first_nz);
+	fprintf(stderr, "; against record %" PRIu64 ": %u bytes differ, in [%u, %u], "
+		"%u of them zero\n", seq, differ, first, last, zero);
+}
+
+/* What the file holds now at the two offsets of a stale find, and its
+ * size then and now: a failure report that tells a stale read from stale
+ * content. */
+static void stale_report(int fd, const char *what, uint64_t off, uint64_t seq,
+			 uint64_t last_off, uint64_t last, off_t size0,
+			 uint64_t call_off, ssize_t call_n)
+{
+	static _Thread_local uint8_t s[SLOT];
+	uint64_t now[2] = { 0, 0 };
+	uint64_t at[2] = { last_off, off };
+	struct stat st = { 0 };
+
+	for (int k = 0; k < 2; k++) {
+		if (pread(fd, s, SLOT, (off_t)at[k]) == (ssize_t)SLOT &&
+		    slot_kind(s, &now[k]) == 0)
+			now[k] = 0;
+	}
+	fstat(fd, &st);
+	fprintf(stderr, "dp_race: %s: record %" PRIu64 " at %" PRIu64 " after record %"
+		PRIu64 " at %" PRIu64 ", a lower offset: stale bytes (size %lld at the"
+		" pass's start, %lld now; the read: %zd bytes at %" PRIu64 "; now %"
+		PRIu64 " at %" PRIu64 " and %" PRIu64 " at %" PRIu64 ")\n", what, seq,
+		off, last, last_off, (long long)size0, (long long)st.st_size, call_n,
+		call_off, now[0], last_off, now[1], off);
 }
 
 /* One pass from offset 0 to end of file; what = who checks. */
 static void check_pass(int fd, const char *what)
 {
 	static _Thread_local uint8_t buf[SLOT * CHUNK_SLOTS];
-	uint64_t off = 0, last = 0, seq;
+	uint64_t off = 0, last = 0, last_off = 0, seq;
 	bool have_last = false;
 	struct stat st;
 
@@ -159,10 +193,13 @@ static void check_pass(int fd, const char *what)
 			}
 			if (k == 0)
 				continue;
-			if (have_last && seq <= last)
-				die("%s: record %" PRIu64 " at %" PRIu64 " after record %" PRIu64
-				    " at a lower offset: stale bytes", what, seq, off, last);
+			if (have_last && seq <= last) {
+				stale_report(fd, what, off, seq, last_off, last, st.st_size,
+					     off - (uint64_t)i, n);
+				exit(1);
+			}
 			last = seq;
+			last_off = off;
 			have_last = true;
 		}
 	}
