@@ -23,6 +23,7 @@ import os
 import random
 import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 '..', 'integration'))
@@ -66,22 +67,30 @@ def race(mangler_shim):
         mng_cmd = [dp_race(), 'mangle', p, str(n // 3), str(s)]
         note('%s (under the shim) with %s%s' % (' '.join(app_cmd), ' '.join(mng_cmd),
                                                 ' (under the shim)' if mangler_shim else ''))
-        app = subprocess.Popen(app_cmd, env=shim, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-        mng = subprocess.Popen(mng_cmd, env=shim if mangler_shim else None,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # output to files: a pipe nobody reads while waiting for the
+        # other process could block a logging thread (the listener's ack)
+        outs = [tempfile.TemporaryFile(mode='w+') for _ in range(2)]
+        app = subprocess.Popen(app_cmd, env=shim, stdout=outs[0], stderr=subprocess.STDOUT,
+                               text=True)
+        mng = subprocess.Popen(mng_cmd, env=shim if mangler_shim else None, stdout=outs[1],
+                               stderr=subprocess.STDOUT, text=True)
         try:
-            mout, merr = mng.communicate(timeout=TIMEOUT)
-            aout, aerr = app.communicate(timeout=TIMEOUT)
+            mng.wait(timeout=TIMEOUT)
+            app.wait(timeout=TIMEOUT)
         finally:
             for pr in (app, mng):
                 if pr.poll() is None:
                     pr.kill()
                     pr.wait()
+        for f in outs:
+            f.seek(0)
+        aout, mout = outs[0].read(), outs[1].read()
+        for f in outs:
+            f.close()
         for ln in (mout + aout).splitlines():
             note(ln)
-        check_eq(mng.returncode, 0, 'mangler (seed %d): %s' % (s, merr[-3000:]))
-        check_eq(app.returncode, 0, 'appender (seed %d): %s' % (s, aerr[-3000:]))
+        check_eq(mng.returncode, 0, 'mangler (seed %d): %s' % (s, mout[-3000:]))
+        check_eq(app.returncode, 0, 'appender (seed %d): %s' % (s, aout[-3000:]))
         for env, how in ((None, 'through the kernel'), (shim, 'under the shim')):
             r = subprocess.run([dp_race(), 'check', p], env=env, capture_output=True,
                                text=True, timeout=TIMEOUT)
