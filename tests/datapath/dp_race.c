@@ -29,12 +29,15 @@
  *   dp_race check PATH           one check pass
  *
  * Exit 0, or 1 with the first problem on stderr; a SIGBUS (never allowed
- * out of a read or write) kills the process with it.
+ * out of a read or write) kills the process with it.  DP_RACE_TRACE=DIR
+ * (for diagnosis) logs every change and append there, and a failure
+ * stops the mangler while it looks again and prints the last of both.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -57,6 +60,60 @@
 static _Atomic bool appending = true;
 /* The file the checks read, for a failure report's second look. */
 static const char *path_checked = "";
+
+/* DP_RACE_TRACE=DIR (diagnosis, not needed by the test): the mangler
+ * writes its pid to DIR/mangler.pid and every change to DIR/ops; a
+ * failure stops the mangler (SIGSTOP) before it looks again, so what it
+ * reads then is one state of the file, and prints the last changes. */
+static void trace_path(char *buf, size_t n, const char *name)
+{
+	const char *d = getenv("DP_RACE_TRACE");
+
+	snprintf(buf, n, "%s/%s", d ? d : "", name);
+}
+
+/* sig to the mangler, if it left its pid (SIGSTOP, then SIGCONT once
+ * the report is out). */
+static void signal_mangler(int sig)
+{
+	char p[4096];
+	FILE *f;
+	int pid = 0;
+
+	if (!getenv("DP_RACE_TRACE"))
+		return;
+	trace_path(p, sizeof(p), "mangler.pid");
+	f = fopen(p, "r");
+	if (f && fscanf(f, "%d", &pid) == 1 && pid > 0)
+		kill(pid, sig);
+	if (f)
+		fclose(f);
+}
+
+static void print_tail(const char *name, const char *who)
+{
+	char p[4096], line[256], ring[120][256];
+	unsigned n = 0;
+	FILE *f;
+
+	if (!getenv("DP_RACE_TRACE"))
+		return;
+	trace_path(p, sizeof(p), name);
+	f = fopen(p, "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		memcpy(ring[n++ % 120], line, sizeof(line));
+	fclose(f);
+	for (unsigned i = n > 120 ? n - 120 : 0; i < n; i++)
+		fprintf(stderr, "dp_race: %s: %s", who, ring[i % 120]);
+}
+
+static void print_ops_tail(void)
+{
+	print_tail("ops", "mangler");
+	print_tail("appends", "appender");
+}
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
@@ -149,6 +206,7 @@ static void stale_report(int fd, const char *what, uint64_t off, uint64_t seq,
 	uint64_t at[2] = { last_off, off };
 	struct stat st = { 0 };
 
+	signal_mangler(SIGSTOP);
 	for (int k = 0; k < 2; k++) {
 		if (pread(fd, s, SLOT, (off_t)at[k]) == (ssize_t)SLOT &&
 		    slot_kind(s, &now[k]) == 0)
@@ -176,12 +234,14 @@ static void stale_report(int fd, const char *what, uint64_t off, uint64_t seq,
 			direct ? " with O_DIRECT" : " (page cache)", q[0], at[0], got[0],
 			q[1], at[1], got[1]);
 	}
+	print_ops_tail();
 	fprintf(stderr, "dp_race: %s: record %" PRIu64 " at %" PRIu64 " after record %"
 		PRIu64 " at %" PRIu64 ", a lower offset: stale bytes (size %lld at the"
 		" pass's start, %lld now; the read: %zd bytes at %" PRIu64 "; now %"
 		PRIu64 " at %" PRIu64 " and %" PRIu64 " at %" PRIu64 ")\n", what, seq,
 		off, last, last_off, (long long)size0, (long long)st.st_size, call_n,
 		call_off, now[0], last_off, now[1], off);
+	signal_mangler(SIGCONT);
 }
 
 /* One pass from offset 0 to end of file; what = who checks. */
@@ -211,7 +271,10 @@ static void check_pass(int fd, const char *what)
 			int k = slot_kind(buf + i, &seq);
 
 			if (k < 0) {
+				signal_mangler(SIGSTOP);
 				dump_slot(buf + i, off);
+				print_ops_tail();
+				signal_mangler(SIGCONT);
 				die("%s: slot at %" PRIu64 " is neither zeros nor an intact record",
 				    what, off);
 			}
@@ -255,6 +318,15 @@ static int do_append(const char *path, unsigned long n)
 
 	if (fd < 0)
 		die("open %s: %s", path, strerror(errno));
+	char tp[4096];
+	FILE *log = NULL;
+
+	if (getenv("DP_RACE_TRACE")) {
+		trace_path(tp, sizeof(tp), "appends");
+		log = fopen(tp, "w");
+		if (log)
+			setvbuf(log, NULL, _IOLBF, 0);
+	}
 	if (pthread_create(&th, NULL, reader, (void *)path))
 		die("pthread_create failed");
 	for (uint64_t seq = 1; seq <= n; seq++) {
@@ -267,6 +339,9 @@ static int do_append(const char *path, unsigned long n)
 			die("append %" PRIu64 ": write returned %zd (%s)", seq, w,
 			    w < 0 ? strerror(errno) : "short");
 		pos = lseek(fd, 0, SEEK_CUR);
+		if (log)
+			fprintf(log, "record %" PRIu64 " ends at slot %lld\n", seq,
+				(long long)(pos / SLOT));
 		if (pos < 0 || pos % SLOT)
 			die("append %" PRIu64 ": file offset %lld after it", seq,
 			    (long long)pos);
@@ -288,8 +363,25 @@ static int do_mangle(const char *path, unsigned long n, uint64_t seed)
 	int fd = open(path, O_RDWR);
 	unsigned long counts[5] = { 0 };
 
+	char tp[4096];
+	FILE *ops = NULL;
+
 	if (fd < 0)
 		die("open %s: %s", path, strerror(errno));
+	if (getenv("DP_RACE_TRACE")) {
+		FILE *pf;
+
+		trace_path(tp, sizeof(tp), "mangler.pid");
+		pf = fopen(tp, "w");
+		if (pf) {
+			fprintf(pf, "%d\n", (int)getpid());
+			fclose(pf);
+		}
+		trace_path(tp, sizeof(tp), "ops");
+		ops = fopen(tp, "w");
+		if (ops)
+			setvbuf(ops, NULL, _IOLBF, 0);
+	}
 	for (unsigned long i = 0; i < n; i++) {
 		uint64_t r = mix(seed + i);
 		struct stat st;
@@ -329,6 +421,10 @@ static int do_mangle(const char *path, unsigned long n, uint64_t seed)
 			die("mangle op %u at slot %" PRIu64 " (+%" PRIu64 "): %s", op, at,
 			    len, strerror(errno));
 		counts[op]++;
+		if (ops)
+			fprintf(ops, "%lu op %u at slot %" PRIu64 " +%" PRIu64 " (flags %s), size "
+				"before %" PRIu64 " slots\n", i, op, at, len,
+				(r >> 40) & 1 ? "keep" : "-", slots);
 		if ((r >> 48) % 4 == 0)
 			usleep((useconds_t)((r >> 50) % 2000));
 	}
