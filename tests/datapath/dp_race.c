@@ -74,6 +74,16 @@ static void trace_path(char *buf, size_t n, const char *name)
 
 /* sig to the mangler, if it left its pid (SIGSTOP, then SIGCONT once
  * the report is out). */
+/* CLOCK_MONOTONIC in ns: the two trace logs merge into one order. */
+static unsigned long long mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000000ull +
+	       (unsigned long long)ts.tv_nsec;
+}
+
 static void signal_mangler(int sig)
 {
 	char p[4096];
@@ -207,6 +217,7 @@ static void stale_report(int fd, const char *what, uint64_t off, uint64_t seq,
 	struct stat st = { 0 };
 
 	signal_mangler(SIGSTOP);
+	fprintf(stderr, "dp_race: failure seen at %llu\n", mono_ns());
 	for (int k = 0; k < 2; k++) {
 		if (pread(fd, s, SLOT, (off_t)at[k]) == (ssize_t)SLOT &&
 		    slot_kind(s, &now[k]) == 0)
@@ -333,15 +344,18 @@ static int do_append(const char *path, unsigned long n)
 		ssize_t w;
 		off_t pos;
 
+		unsigned long long t0;
+
 		fill(rec, seq);
+		t0 = mono_ns();
 		w = write(fd, rec, SLOT);
 		if (w != (ssize_t)SLOT)
 			die("append %" PRIu64 ": write returned %zd (%s)", seq, w,
 			    w < 0 ? strerror(errno) : "short");
 		pos = lseek(fd, 0, SEEK_CUR);
 		if (log)
-			fprintf(log, "record %" PRIu64 " ends at slot %lld\n", seq,
-				(long long)(pos / SLOT));
+			fprintf(log, "%llu-%llu record %" PRIu64 " ends at slot %lld (file offset)\n",
+				t0, mono_ns(), seq, (long long)(pos / SLOT));
 		if (pos < 0 || pos % SLOT)
 			die("append %" PRIu64 ": file offset %lld after it", seq,
 			    (long long)pos);
@@ -389,6 +403,8 @@ static int do_mangle(const char *path, unsigned long n, uint64_t seed)
 		unsigned op = (unsigned)(r % 5);
 		int res = 0;
 
+		unsigned long long t0 = mono_ns();
+
 		if (fstat(fd, &st) < 0)
 			die("mangle: fstat: %s", strerror(errno));
 		slots = (uint64_t)st.st_size / SLOT;
@@ -422,8 +438,9 @@ static int do_mangle(const char *path, unsigned long n, uint64_t seed)
 			    len, strerror(errno));
 		counts[op]++;
 		if (ops)
-			fprintf(ops, "%lu op %u at slot %" PRIu64 " +%" PRIu64 " (flags %s), size "
-				"before %" PRIu64 " slots\n", i, op, at, len,
+			fprintf(ops, "%llu-%llu change %lu op %u at slot %" PRIu64 " +%" PRIu64
+				" (flags %s), size before %" PRIu64 " slots\n", t0, mono_ns(), i, op,
+				at, len,
 				(r >> 40) & 1 ? "keep" : "-", slots);
 		if ((r >> 48) % 4 == 0)
 			usleep((useconds_t)((r >> 50) % 2000));
