@@ -216,6 +216,11 @@ struct hfc_conn *hfc_map_conn(const struct holdfs_mapping *m);
 uint64_t hfc_map_lease_id(const struct holdfs_mapping *m);
 uint32_t hfc_map_dslot(const struct holdfs_mapping *m);
 uint64_t hfc_map_ino(const struct holdfs_mapping *m);
+/* The reason of m's latest revocation (any part of it), 0 if none.  No
+ * lock: an owner reads it under its I/O lock, which the revocation holds
+ * while it tells the owner, so a revocation told before the owner knew
+ * of m is seen here, and one told after finds m among the owner's. */
+uint32_t hfc_map_revoked(const struct holdfs_mapping *m);
 const _Atomic uint32_t *hfc_map_coh(const struct holdfs_mapping *m);
 /* The region offset of file byte file_off of m (-ENOENT: a hole). */
 int hfc_map_region_off(const struct holdfs_mapping *m, uint64_t file_off,

@@ -500,6 +500,7 @@ static long lease_window(struct hfc_dfile *f, int fd, uint64_t off,
 		.owner = &f->owner };
 	struct holdfs_mapping *m;
 	struct hfc_win *w;
+	uint32_t rev;
 	int r;
 
 	r = hfc_lease(&rq, &m);
@@ -549,6 +550,14 @@ static long lease_window(struct hfc_dfile *f, int fd, uint64_t off,
 			       .rw = want != HFC_WANT_READ,
 			       .extend = want == HFC_WANT_EXTEND,
 			       .used = atomic_fetch_add(&f->tick, 1) };
+	/* The listener maps a lease before hfc_lease() returns, so a
+	 * revocation can reach m before it is a window here: on_revoked
+	 * found nothing to mark, and the window would serve copies from
+	 * pages already replaced by SIGBUS ones.  Under f->io, which every
+	 * revocation holds while it tells us: seen now, or it finds w. */
+	rev = hfc_map_revoked(m);
+	if (rev)
+		on_revoked(f, m, 0, 0, rev);
 	pthread_rwlock_unlock(&f->io);
 	return 0;
 }

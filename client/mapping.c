@@ -47,6 +47,8 @@ struct holdfs_mapping {
 	struct hfc_revoked *revoked;
 	size_t nrevoked, caprevoked;
 	uint64_t revoked_bytes;
+	uint32_t last_reason;  /* of the latest revocation, 0: none yet;
+				  atomic (hfc_map_revoked reads it unlocked) */
 	int busy;              /* revoke handler calls in flight */
 	int file_fd;           /* a dup of the leased file (coherence), or -1 */
 	const _Atomic uint32_t *coh_word; /* the file's coherence word, or NULL */
@@ -128,6 +130,8 @@ static void revoke_mark_locked(struct holdfs_mapping *m, uint64_t off,
 		r->reason = reason;
 	}
 	m->revoked_bytes += end - off;
+	__atomic_store_n(&m->last_reason, reason ? reason : HOLDFS_REVOKE_LAYOUT,
+			 __ATOMIC_RELEASE);
 	*ev = (struct holdfs_revoke_event){
 		.mapping = m, .lease_id = m->lease_id, .ino = m->ino,
 		.offset = off, .length = end - off,
@@ -817,6 +821,11 @@ uint64_t hfc_map_ino(const struct holdfs_mapping *m)
 uint32_t hfc_map_dslot(const struct holdfs_mapping *m)
 {
 	return m->dslot;
+}
+
+uint32_t hfc_map_revoked(const struct holdfs_mapping *m)
+{
+	return __atomic_load_n(&m->last_reason, __ATOMIC_ACQUIRE);
 }
 
 const _Atomic uint32_t *hfc_map_coh(const struct holdfs_mapping *m)
