@@ -96,6 +96,10 @@ struct hfc_conn {
 	uint8_t *slots_map;  /* the mapping (aligned down), slots_len bytes */
 	size_t slots_len;
 	bool slots_rw;
+	/* the slot area faulted (the region is gone): zeros were mapped
+	 * over it and every direct call of this connection fails with EIO
+	 * (dp_guard.c) */
+	atomic_bool slots_lost;
 	uint8_t uuid[16];
 	int region_fd[2];    /* [0] read-only, [1] read-write; -1 if none;
 				on a volume of several devices: device 0's */
@@ -238,6 +242,10 @@ void hfc_sigbus_install(void);
 /* fn runs first in the handler (the data path's guard: jumps out of an
  * armed copy, returns otherwise) */
 void hfc_sigbus_set_catch(void (*fn)(const siginfo_t *si));
+/* fn runs after the poison report: true when the fault was in one of
+ * libholdfs's own mappings and it made the access good (the data path's
+ * slot area: dp_guard.c), so the signal ends there */
+void hfc_sigbus_set_own(bool (*fn)(const siginfo_t *si));
 /* For the preload shim (exported, HOLDFS_PRIVATE): libc's sigaction for
  * the library's own calls; and a program's sigaction(SIGBUS, act, old)
  * taken over while our handler is installed (act becomes the handler we

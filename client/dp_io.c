@@ -65,6 +65,16 @@ static int iov_copy(const struct iovec *iov, int cnt, size_t skip,
 	return 0;
 }
 
+/* The file's mount is gone: its connection lost or shut down, or the
+ * slot area faulted (the region went; dp_guard.c).  A call that read
+ * the slot must ask this before it answers: the size and lock it saw
+ * may have been the zeros mapped over a lost area. */
+static bool gone(const struct hfc_dfile *f)
+{
+	return atomic_load(&((struct hfc_dfile *)f)->state) == HFC_DF_GONE ||
+	       hfc_dp_slots_lost(f);
+}
+
 static uint64_t size_of(const struct hfc_dfile *f)
 {
 	return atomic_load_explicit((_Atomic uint64_t *)&f->slot->ds_size,
@@ -164,7 +174,7 @@ ssize_t hfc_dfile_preadv(struct hfc_dfile *f, int fd, const struct iovec *iov,
 		int code = 0, rc;
 
 		pthread_rwlock_rdlock(&f->io);
-		if (atomic_load(&f->state) == HFC_DF_GONE) {
+		if (gone(f)) {
 			pthread_rwlock_unlock(&f->io);
 			return done ? (ssize_t)done : -EIO;
 		}
@@ -203,6 +213,8 @@ ssize_t hfc_dfile_preadv(struct hfc_dfile *f, int fd, const struct iovec *iov,
 		pthread_rwlock_unlock(&f->io);
 		done += n;
 	}
+	if (hfc_dp_slots_lost(f))
+		return -EIO; /* the size it went by may have been zeros */
 	return (ssize_t)done;
 }
 
@@ -270,7 +282,7 @@ static long copy_in(struct hfc_dfile *f, int fd, const struct iovec *iov,
 		long r;
 
 		pthread_rwlock_rdlock(&f->io);
-		if (atomic_load(&f->state) == HFC_DF_GONE) {
+		if (gone(f)) {
 			pthread_rwlock_unlock(&f->io);
 			return -EIO;
 		}
@@ -484,6 +496,9 @@ ssize_t hfc_dfile_pwritev(struct hfc_dfile *f, int fd,
 		}
 	}
 out:
+	if (hfc_dp_slots_lost(f))
+		return -EIO; /* the size and lock it went by may have been
+				zeros; the region is gone anyway */
 	if (r == HFC_DP_KERNEL)
 		atomic_store(&f->kernel_wrote, true);
 	return r;
@@ -507,6 +522,8 @@ ssize_t hfc_dfile_appendv(struct hfc_dfile *f, int fd,
 	}
 	if (!r)
 		r = extend(f, fd, iov, iovcnt, total, 0, true, at, why);
+	if (hfc_dp_slots_lost(f))
+		return -EIO; /* as in hfc_dfile_pwritev */
 	if (r == HFC_DP_KERNEL)
 		atomic_store(&f->kernel_wrote, true);
 	return r;
@@ -516,18 +533,25 @@ ssize_t hfc_dfile_appendv(struct hfc_dfile *f, int fd,
 
 int64_t hfc_dfile_size(struct hfc_dfile *f, int fd, int *why)
 {
+	uint64_t size;
+
 	(void)fd;
+	if (gone(f))
+		return -EIO;
 	if (!hfc_dp_usable(f)) {
 		*why = HOLDFS_DP_OTHER;
 		return HFC_DP_KERNEL;
 	}
-	return (int64_t)size_of(f);
+	size = size_of(f);
+	return hfc_dp_slots_lost(f) ? -EIO : (int64_t)size;
 }
 
 int hfc_dfile_sync(struct hfc_dfile *f, int fd, bool data_only, int *why)
 {
 	(void)fd;
 	(void)data_only;
+	if (hfc_dp_slots_lost(f))
+		return -EIO;
 	/* Writes that went through the kernel had their times kept by the
 	 * daemon, journaled by its fsync: let the kernel call run. */
 	if (atomic_exchange(&f->kernel_wrote, false) || !hfc_dp_usable(f)) {
@@ -538,5 +562,5 @@ int hfc_dfile_sync(struct hfc_dfile *f, int fd, bool data_only, int *why)
 	 * is now too */
 	if (f->slot_rw && atomic_exchange(&f->mtime_dirty, false))
 		hfc_dp_persist(f, &f->slot->ds_size, 64);
-	return 0;
+	return hfc_dp_slots_lost(f) ? -EIO : 0;
 }

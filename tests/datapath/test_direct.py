@@ -422,6 +422,39 @@ def test_device_loss_is_eio_everywhere():
         served(fs, 'reads', 2)
 
 
+def test_region_truncated_is_eio():
+    """The region file is truncated under served descriptors (the real
+    device loss of a file-backed region: every page of it faults, the
+    slot area too): reads, in-place writes, appends, SEEK_END and fsync
+    fail with EIO, or (fsync, close) succeed; never a SIGBUS, which the
+    slot's size read used to raise out of read(2)."""
+    with mount() as fs:
+        p, q = fs.path('a'), fs.path('b')
+        H.write_file(p, b'\x01' * MiB)
+        H.write_file(q, b'\x02' * MiB)
+        with Client(stats=fs.stats) as d, Client(stats=fs.stats) as e:
+            d.ok('open %s rw' % p)
+            e.ok('open %s ra' % q)
+            d.ok('pread 0 4096')
+            d.ok('pread 0 4096')
+            e.ok('write 4096 3')
+            e.ok('write 4096 3')
+            os.truncate(fs.region, 0)
+            check_eq(d.err_of('pread 0 4096'), 5, 'read after the region went')
+            check_eq(d.err_of('pwrite 0 10 1'), 5, 'write in place')
+            check_eq(d.err_of('pwrite %d 10 1' % MiB), 5, 'write past EOF')
+            check_eq(e.err_of('write 4096 3'), 5, 'append')
+            check_eq(e.err_of('seek 0 end'), 5, 'SEEK_END')
+            for c in (d, e):
+                ans = c.cmd('fsync')
+                check(ans.startswith('ok') or ans.startswith('err 5 '), 'fsync: %r' % ans)
+                check_eq(c.err_of('pread 0 4096'), 5, 'and it stays so')
+                ans = c.cmd('close')
+                check(ans.startswith('ok') or ans.startswith('err 5 '), 'close: %r' % ans)
+        served(fs, 'reads', 1)
+        served(fs, 'writes', 1)
+
+
 def test_daemon_death_is_eio():
     """The daemon dies: direct calls fail with EIO as soon as the
     process's listener sees the connection close (a call already past
