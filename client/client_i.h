@@ -221,6 +221,9 @@ uint64_t hfc_map_lease_id(const struct holdfs_mapping *m);
 uint32_t hfc_map_dslot(const struct holdfs_mapping *m);
 uint64_t hfc_map_ino(const struct holdfs_mapping *m);
 const _Atomic uint32_t *hfc_map_coh(const struct holdfs_mapping *m);
+/* Has any part of m been revoked?  The reason (the latest), or 0.  Takes
+ * the maps lock: not with an owner's I/O lock held. */
+uint32_t hfc_map_revoked(struct holdfs_mapping *m);
 /* The region offset of file byte file_off of m (-ENOENT: a hole). */
 int hfc_map_region_off(const struct holdfs_mapping *m, uint64_t file_off,
 		       uint64_t *roff);

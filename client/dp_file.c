@@ -502,6 +502,7 @@ static long lease_window(struct hfc_dfile *f, int fd, uint64_t off,
 		.owner = &f->owner };
 	struct holdfs_mapping *m;
 	struct hfc_win *w;
+	uint32_t reason;
 	int r;
 
 	r = hfc_lease(&rq, &m);
@@ -552,6 +553,17 @@ static long lease_window(struct hfc_dfile *f, int fd, uint64_t off,
 			       .extend = want == HFC_WANT_EXTEND,
 			       .used = atomic_fetch_add(&f->tick, 1) };
 	pthread_rwlock_unlock(&f->io);
+	/* A revocation the listener ran between the LEASE_OK and the line
+	 * above found no window to mark (on_revoked looks through f->win),
+	 * yet its pages are the empty file now: a copy there would fault
+	 * and answer EIO for what is only a truncate or punch.  Any later
+	 * one finds the window; an earlier one is recorded in m. */
+	reason = hfc_map_revoked(m);
+	if (reason) {
+		pthread_rwlock_wrlock(&f->io);
+		on_revoked(f, m, 0, 0, reason);
+		pthread_rwlock_unlock(&f->io);
+	}
 	return 0;
 }
 

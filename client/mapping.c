@@ -819,6 +819,19 @@ uint32_t hfc_map_dslot(const struct holdfs_mapping *m)
 	return m->dslot;
 }
 
+uint32_t hfc_map_revoked(struct holdfs_mapping *m)
+{
+	uint32_t reason = 0;
+
+	pthread_mutex_lock(&maps_lock);
+	if (m->nrevoked)
+		reason = m->revoked[m->nrevoked - 1].reason;
+	else if (m->revoked_bytes)
+		reason = HOLDFS_REVOKE_FAILURE; /* the list could not grow */
+	pthread_mutex_unlock(&maps_lock);
+	return reason;
+}
+
 const _Atomic uint32_t *hfc_map_coh(const struct holdfs_mapping *m)
 {
 	return m->coh_word;

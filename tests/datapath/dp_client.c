@@ -26,6 +26,11 @@
  *   dp_client --append PATH ID N LEN [--sync]
  *       append N self-describing records of LEN bytes (writer ID) with
  *       write(2) on an O_APPEND descriptor; exit 0 or 1
+ *   dp_client --mixed PATH N SEED
+ *       N random calls on PATH (one O_RDWR and one O_APPEND descriptor):
+ *       4 KiB preads and pwrites in the first 4 MiB, 4 KiB appends while
+ *       the file is under 16 MiB, fsyncs; the first error ends it
+ *       ("err <errno> <call> <offset>", exit 1), else "ok calls=N"
  *   dp_client --check-log PATH WRITERS N LEN
  *       every record of every writer present exactly once, intact, and
  *       nothing else; prints "ok records=R" or the first problem
@@ -288,6 +293,54 @@ out:
 	return ret;
 }
 
+static int mixed(const char *path, long n, unsigned seed)
+{
+	static uint8_t b[4096];
+	int f = open(path, O_RDWR), a = open(path, O_WRONLY | O_APPEND);
+	const char *what = "open";
+	long long off = 0;
+	struct stat st;
+
+	if (f < 0 || a < 0)
+		goto err;
+	srand(seed);
+	memset(b, 0x5a, sizeof(b));
+	for (long i = 0; i < n; i++) {
+		off = (long long)(rand() % 1024) * 4096;
+		switch (rand() % 4) {
+		case 0:
+			what = "pread";
+			if (pread(f, b, sizeof(b), (off_t)off) < 0)
+				goto err;
+			break;
+		case 1:
+			what = "pwrite";
+			if (pwrite(f, b, sizeof(b), (off_t)off) < 0)
+				goto err;
+			break;
+		case 2:
+			what = "append";
+			off = -1;
+			if (fstat(a, &st) < 0)
+				goto err;
+			if (st.st_size < (16 << 20) &&
+			    write(a, b, sizeof(b)) < 0)
+				goto err;
+			break;
+		default:
+			what = "fsync";
+			off = -1;
+			if (fsync(f) < 0)
+				goto err;
+		}
+	}
+	printf("ok calls=%ld\n", n);
+	return 0;
+err:
+	printf("err %d %s %lld\n", errno, what, off);
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	char line[8192];
@@ -296,6 +349,8 @@ int main(int argc, char **argv)
 	if (argc >= 6 && !strcmp(argv[1], "--append"))
 		return appender(argv[2], atoi(argv[3]), atoi(argv[4]),
 				atoi(argv[5]), argc > 6);
+	if (argc == 5 && !strcmp(argv[1], "--mixed"))
+		return mixed(argv[2], atol(argv[3]), (unsigned)atoi(argv[4]));
 	if (argc == 6 && !strcmp(argv[1], "--check-log"))
 		return check_log(argv[2], atoi(argv[3]), atoi(argv[4]),
 				 atoi(argv[5]));
