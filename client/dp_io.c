@@ -550,8 +550,8 @@ int hfc_dfile_sync(struct hfc_dfile *f, int fd, bool data_only, int *why)
 {
 	(void)fd;
 	(void)data_only;
-	if (hfc_dp_slots_lost(f))
-		return -EIO;
+	if (gone(f))
+		return -EIO; /* as every direct call of a mount gone */
 	/* Writes that went through the kernel had their times kept by the
 	 * daemon, journaled by its fsync: let the kernel call run. */
 	if (atomic_exchange(&f->kernel_wrote, false) || !hfc_dp_usable(f)) {

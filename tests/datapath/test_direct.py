@@ -529,6 +529,11 @@ def test_daemon_death_is_eio():
                 time.sleep(0.01)
             check(ans.startswith('err 5 '), 'read after the daemon died: %r' % ans)
             check_eq(d.err_of('pwrite 0 1 1', timeout=15), 5, 'write after the daemon died')
+            # the served calls that lease nothing answer the same (they
+            # went to the kernel, whose dead FUSE connection says ENOTCONN)
+            check_eq(d.err_of('fsync', timeout=15), 5, 'fsync after the daemon died')
+            check_eq(d.err_of('fdatasync', timeout=15), 5, 'fdatasync after the daemon died')
+            check_eq(d.err_of('seek 0 end', timeout=15), 5, 'SEEK_END after the daemon died')
             check_eq(d.err_of('pread 0 4096', timeout=15), 5, 'and it stays so')
             d.close()
         fs.clear_dead_mount()
