@@ -83,6 +83,10 @@ struct hfc_conn {
 	int sock;
 	dev_t dev;           /* st_dev of the mount, 0 until a lease succeeded */
 	atomic_bool dead;    /* set once, under lock and send_lock */
+	/* a descriptor the daemon sent was lost (HFC_FD_LOST): the daemon
+	 * believes we hold it and never sends it again, so leases that need
+	 * it fail here; new files take a new connection (conn.c) */
+	atomic_bool retired;
 	uint64_t region_size;
 	uint32_t alloc_unit;
 	uint32_t revoke_ms;
@@ -140,6 +144,9 @@ extern pthread_mutex_t hfc_conns_lock;
 /* --- wire.c: framing (a packet per message, checked header, <= 1 fd) */
 void hfc_fill_hdr(struct hfs_msg_hdr *h, size_t len, uint16_t type, uint64_t id);
 int hfc_send_raw(int sock, const void *msg, size_t len, int send_fd);
+/* *fd: the descriptor, -1 for none, or HFC_FD_LOST: the daemon sent one
+ * the kernel could not install (EMFILE): the message itself is whole */
+#define HFC_FD_LOST (-2)
 ssize_t hfc_recv_msg(int sock, void *buf, size_t size, int *fd);
 int hfc_check_hdr(const struct hfs_msg_hdr *h, size_t n);
 

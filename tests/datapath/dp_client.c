@@ -21,6 +21,9 @@
  *   fstat                 "ok size=S mtime=NS"
  *   stat PATH             the same through stat(2)
  *   close
+ *   nofile N              the soft RLIMIT_NOFILE set to N
+ *   hog                   open /dev/null until EMFILE: "ok hogged=K"
+ *   unhog                 close those again
  *   quit
  *
  *   dp_client --append PATH ID N LEN [--sync]
@@ -44,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -67,6 +71,7 @@ static void on_bus(int sig)
 }
 
 static int fd = -1;
+static int hogs[4096], nhog;
 
 static void answer_err(int e)
 {
@@ -185,6 +190,26 @@ static void command(char *line)
 		stat_answer(fstat(fd, &st), &st);
 	} else if (sscanf(line, "stat %4095s", a) == 1) {
 		stat_answer(stat(a, &st), &st);
+	} else if (sscanf(line, "nofile %lld", &x) == 1) {
+		struct rlimit rl;
+
+		getrlimit(RLIMIT_NOFILE, &rl);
+		rl.rlim_cur = (rlim_t)x;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			answer_err(errno);
+		else
+			printf("ok\n");
+	} else if (!strcmp(line, "hog")) {
+		int h;
+
+		while (nhog < (int)(sizeof(hogs) / sizeof(hogs[0])) &&
+		       (h = open("/dev/null", O_RDONLY)) >= 0)
+			hogs[nhog++] = h;
+		printf("ok hogged=%d errno=%d\n", nhog, errno);
+	} else if (!strcmp(line, "unhog")) {
+		while (nhog > 0)
+			close(hogs[--nhog]);
+		printf("ok\n");
 	} else if (!strcmp(line, "close")) {
 		if (close(fd) < 0)
 			answer_err(errno);

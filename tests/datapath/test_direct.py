@@ -509,6 +509,43 @@ def test_region_truncated_is_eio():
         served(fs, 'writes', 1)
 
 
+def test_out_of_descriptors_is_not_a_failure():
+    """A process at its RLIMIT_NOFILE limit keeps using a served file: the
+    daemon's descriptor that comes with a first write lease cannot be
+    received then (EMFILE), which must cost at most the direct path for
+    those calls (they fall back to the kernel), never the connection:
+    losing it would make every direct call of the mount EIO, as if the
+    daemon had died.  Every call succeeds with the right bytes, while
+    out of descriptors and after."""
+    with mount() as fs:
+        p = fs.path('nofile')
+        H.write_file(p, b'\x01' * (4 * MiB))
+        with Client(stats=fs.stats) as d:
+            d.ok('nofile 64')
+            d.ok('open %s rw' % p)
+            d.ok('pread 0 4096')
+            check_eq(d.ok('pread 0 4096')['first'], '01', 'read window leased')
+            hog = d.ok('hog')
+            check(int(hog['hogged']) > 0 and hog['errno'] == '24', 'out of descriptors: %r' % hog)
+            check_eq(d.ok('pread %d 4096' % (3 * MiB))['first'], '01', 'read elsewhere, no descriptor left')
+            check_eq(d.ok('pwrite %d 4096 2' % MiB)['n'], '4096', 'write in place')
+            check_eq(d.ok('pwrite %d 4096 3' % (4 * MiB))['n'], '4096', 'write past EOF')
+            d.ok('fsync')
+            check_eq(d.ok('pread %d 4096' % MiB)['sum'], str(2 * 4096), 'the write in place reads back')
+            check_eq(d.ok('pread %d 4096' % (4 * MiB))['sum'], str(3 * 4096), 'the extending write reads back')
+            check_eq(int(d.ok('fstat')['size']), 4 * MiB + 4096, 'size')
+            d.ok('unhog')
+            check_eq(d.ok('pwrite %d 4096 4' % (2 * MiB))['n'], '4096', 'write with descriptors again')
+            check_eq(d.ok('pread %d 4096' % (2 * MiB))['sum'], str(4 * 4096), 'and it reads back')
+            d.ok('open %s r' % p)
+            d.ok('pread 0 4096')
+            check_eq(d.ok('pread %d 4096' % (4 * MiB))['sum'], str(3 * 4096), 'a new descriptor')
+        st = stats_of(fs.stats)
+        check_eq(st.get('eio', 0), 0, 'direct calls answered EIO: %r' % st)
+        served(fs, 'reads', 2)
+        check_eq(content(p)[MiB:MiB + 4096], b'\x02' * 4096, 'on the file')
+
+
 def test_daemon_death_is_eio():
     """The daemon dies: direct calls fail with EIO as soon as the
     process's listener sees the connection close (a call already past
