@@ -100,9 +100,9 @@ struct hfc_conn {
 	uint8_t *slots_map;  /* the mapping (aligned down), slots_len bytes */
 	size_t slots_len;
 	bool slots_rw;
-	/* the slot area faulted (the region is gone): zeros were mapped
-	 * over it and every direct call of this connection fails with EIO
-	 * (dp_guard.c) */
+	/* the slot area faulted (device 0 is gone): zeros were mapped over
+	 * it and every call of this connection goes to the kernel
+	 * (dp_guard.c, dp_io.c) */
 	atomic_bool slots_lost;
 	uint8_t uuid[16];
 	int region_fd[2];    /* [0] read-only, [1] read-write; -1 if none;

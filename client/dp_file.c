@@ -661,9 +661,10 @@ long hfc_dp_ready(struct hfc_dfile *f, int fd, size_t n, int *why)
 		pthread_mutex_unlock(&f->lock);
 	}
 	if (hfc_dp_slots_lost(f)) {
-		/* the slot area faulted: the region is gone (dp_guard.c) */
-		atomic_store(&f->state, HFC_DF_GONE);
-		return -EIO;
+		/* the slot area faulted: device 0 is gone (dp_guard.c); the
+		 * kernel answers from now on */
+		*why = HOLDFS_DP_NO_SLOT;
+		return HFC_DP_KERNEL;
 	}
 	st = atomic_load(&f->state);
 	if (st == HFC_DF_OK)

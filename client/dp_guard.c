@@ -12,6 +12,18 @@
  * back for a fault during an armed copy; every other SIGBUS the handler
  * reports (poison) and passes on to the program's handler or the
  * default action.
+ *
+ * The slot area (the inode slots every served file reads its size from
+ * and locks: docs/data-path.md) is read and written outside copies, by
+ * plain loads, stores and compare-and-swaps.  When device 0 goes (a
+ * region file truncated, a device-dax removed) those fault too, at any
+ * of them; jumping out is no option there (locks held, half a protocol
+ * done).  So the handler asks hfc_dp_guard_own() last: a fault inside a
+ * connection's slot area marks the connection's slots lost, maps zeros
+ * over the area (the access that faulted then completes on them) and
+ * ends the signal.  Every direct call checks the mark once it has read
+ * the slot and leaves the call to the kernel (dp_io.c), so nothing read
+ * from the zeros is ever returned or published.
  */
 #include <errno.h>
 #include <pthread.h>

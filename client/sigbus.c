@@ -30,7 +30,7 @@
  *   3. for a fault in libholdfs's own mapping of the data path's slot
  *      area (never the program's: the region is gone or poisoned there)
  *      lets the data path make the access good (dp_guard.c: zeros mapped
- *      over the area, the connection's direct calls failed with EIO)
+ *      over the area, the connection's calls sent to the kernel)
  *      and returns: the signal was libholdfs's alone;
  *   4. passes every other signal on, exactly as if libholdfs were not
  *      there: to the handler installed before ours, or the default
