@@ -83,6 +83,10 @@ struct hfc_conn {
 	int sock;
 	dev_t dev;           /* st_dev of the mount, 0 until a lease succeeded */
 	atomic_bool dead;    /* set once, under lock and send_lock */
+	/* a descriptor the daemon sent was lost (HFC_FD_LOST): the daemon
+	 * believes we hold it and never sends it again, so leases that need
+	 * it fail here; new files take a new connection (conn.c) */
+	atomic_bool retired;
 	uint64_t region_size;
 	uint32_t alloc_unit;
 	uint32_t revoke_ms;
@@ -96,6 +100,10 @@ struct hfc_conn {
 	uint8_t *slots_map;  /* the mapping (aligned down), slots_len bytes */
 	size_t slots_len;
 	bool slots_rw;
+	/* the slot area faulted (device 0 is gone): zeros were mapped over
+	 * it and every call of this connection goes to the kernel
+	 * (dp_guard.c, dp_io.c) */
+	atomic_bool slots_lost;
 	uint8_t uuid[16];
 	int region_fd[2];    /* [0] read-only, [1] read-write; -1 if none;
 				on a volume of several devices: device 0's */
@@ -136,6 +144,9 @@ extern pthread_mutex_t hfc_conns_lock;
 /* --- wire.c: framing (a packet per message, checked header, <= 1 fd) */
 void hfc_fill_hdr(struct hfs_msg_hdr *h, size_t len, uint16_t type, uint64_t id);
 int hfc_send_raw(int sock, const void *msg, size_t len, int send_fd);
+/* *fd: the descriptor, -1 for none, or HFC_FD_LOST: the daemon sent one
+ * the kernel could not install (EMFILE): the message itself is whole */
+#define HFC_FD_LOST (-2)
 ssize_t hfc_recv_msg(int sock, void *buf, size_t size, int *fd);
 int hfc_check_hdr(const struct hfs_msg_hdr *h, size_t n);
 
@@ -243,6 +254,10 @@ void hfc_sigbus_install(void);
 /* fn runs first in the handler (the data path's guard: jumps out of an
  * armed copy, returns otherwise) */
 void hfc_sigbus_set_catch(void (*fn)(const siginfo_t *si));
+/* fn runs after the poison report: true when the fault was in one of
+ * libholdfs's own mappings and it made the access good (the data path's
+ * slot area: dp_guard.c), so the signal ends there */
+void hfc_sigbus_set_own(bool (*fn)(const siginfo_t *si));
 /* For the preload shim (exported, HOLDFS_PRIVATE): libc's sigaction for
  * the library's own calls; and a program's sigaction(SIGBUS, act, old)
  * taken over while our handler is installed (act becomes the handler we

@@ -430,6 +430,8 @@ static int hello(struct hfc_conn *c)
 			close(fd);
 		return n == -EAGAIN ? -ETIMEDOUT : (int)n;
 	}
+	if (fd == HFC_FD_LOST)
+		return -EMFILE; /* the coherence table's: try again later */
 	if (hfc_check_hdr(&ok.h, (size_t)n) || ok.h.type != HFS_MSG_HELLO_OK ||
 	    !ok.alloc_unit || (ok.alloc_unit & (ok.alloc_unit - 1)) ||
 	    ok.nmembers == 1 || ok.nmembers > HFS_MEMBERS_MAX ||
@@ -560,7 +562,7 @@ static int conn_for_path_locked(const char *path, bool connect_ok,
 	int r;
 
 	for (c = conns; c; c = c->next)
-		if (!c->dead && !strcmp(c->path, path)) {
+		if (!c->dead && !c->retired && !strcmp(c->path, path)) {
 			*out = c;
 			return 0;
 		}
@@ -599,7 +601,7 @@ int hfc_conn_get(int fd, dev_t dev, struct hfc_conn **out, bool connect_ok,
 
 	pthread_mutex_lock(&hfc_conns_lock);
 	for (c = conns; c; c = c->next)
-		if (!c->dead && c->dev == dev)
+		if (!c->dead && !c->retired && c->dev == dev)
 			break;
 	pthread_mutex_unlock(&hfc_conns_lock);
 	if (c) {

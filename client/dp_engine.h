@@ -11,8 +11,11 @@
  * Every I/O entry point returns the bytes done (>= 0), a negative errno
  * for the caller, or HFC_DP_KERNEL: "not served, make the kernel call
  * instead", with *why set to the reason (enum holdfs_dp_reason, for the
- * counters).  HFC_DP_KERNEL is returned only before anything was done,
- * so the kernel call is always a correct substitute.
+ * counters).  HFC_DP_KERNEL is returned only before anything visible
+ * was done, so the kernel call is always a correct substitute: nothing
+ * published, at most bytes copied that the kernel call writes again at
+ * the same offsets (a write whose windows were revoked, or whose slot
+ * area faulted, under it).
  *
  * Thread-safe.  No entry point blocks on the daemon for longer than the
  * library's deadlines (client_i.h).

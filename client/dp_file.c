@@ -52,6 +52,7 @@ static void child_after_fork(void)
 {
 	pthread_mutex_init(&files_lock, NULL);
 	atomic_fetch_add(&fork_gen, 1);
+	hfc_dp_guard_after_fork();
 	/* the locks may have been held by threads the child does not have */
 	for (struct hfc_dfile *f = files; f; f = f->next) {
 		pthread_mutex_init(&f->lock, NULL);
@@ -276,6 +277,7 @@ static int map_slots(struct hfc_conn *c)
 		goto out;
 	}
 	madvise(p, len, MADV_DONTFORK);
+	hfc_dp_guard_slots(c, p, len);
 	c->slots_map = p;
 	c->slots_len = len;
 	c->slots = (uint8_t *)p + (c->dslot_off - off);
@@ -654,6 +656,12 @@ long hfc_dp_ready(struct hfc_dfile *f, int fd, size_t n, int *why)
 			f->fork_gen = atomic_load(&fork_gen);
 		}
 		pthread_mutex_unlock(&f->lock);
+	}
+	if (hfc_dp_slots_lost(f)) {
+		/* the slot area faulted: device 0 is gone (dp_guard.c); the
+		 * kernel answers from now on */
+		*why = HOLDFS_DP_NO_SLOT;
+		return HFC_DP_KERNEL;
 	}
 	st = atomic_load(&f->state);
 	if (st == HFC_DF_OK)

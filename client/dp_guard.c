@@ -12,12 +12,26 @@
  * back for a fault during an armed copy; every other SIGBUS the handler
  * reports (poison) and passes on to the program's handler or the
  * default action.
+ *
+ * The slot area (the inode slots every served file reads its size from
+ * and locks: docs/data-path.md) is read and written outside copies, by
+ * plain loads, stores and compare-and-swaps.  When device 0 goes (a
+ * region file truncated, a device-dax removed) those fault too, at any
+ * of them; jumping out is no option there (locks held, half a protocol
+ * done).  So the handler asks hfc_dp_guard_own() last: a fault inside a
+ * connection's slot area marks the connection's slots lost, maps zeros
+ * over the area (the access that faulted then completes on them) and
+ * ends the signal.  Every direct call checks the mark once it has read
+ * the slot and leaves the call to the kernel (dp_io.c), so nothing read
+ * from the zeros is ever returned or published.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <libpmem2.h>
 
@@ -33,6 +47,77 @@ struct guard {
 };
 
 static _Thread_local struct guard tls_guard;
+
+/* The slot areas mapped: one per connection (the area of a connection
+ * is mapped once and stays, remapped read-write in place at most). */
+#define HFC_DP_SLOT_AREAS 64
+
+static struct slot_area {
+	_Atomic uintptr_t lo;     /* 0: free; published last */
+	_Atomic size_t len;
+	struct hfc_conn *_Atomic conn;
+} areas[HFC_DP_SLOT_AREAS];
+
+static pthread_mutex_t areas_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void hfc_dp_guard_slots(struct hfc_conn *c, void *lo, size_t len)
+{
+	int free_i = -1;
+
+	pthread_mutex_lock(&areas_lock);
+	for (int i = 0; i < HFC_DP_SLOT_AREAS; i++) {
+		uintptr_t l = atomic_load(&areas[i].lo);
+
+		if (l == (uintptr_t)lo) {
+			free_i = -2; /* remapped in place: known */
+			break;
+		}
+		if (!l && free_i == -1)
+			free_i = i;
+	}
+	if (free_i >= 0) {
+		atomic_store(&areas[free_i].len, len);
+		atomic_store(&areas[free_i].conn, c);
+		atomic_store(&areas[free_i].lo, (uintptr_t)lo); /* last */
+	}
+	/* (more connections than that: a fault there stays a SIGBUS) */
+	pthread_mutex_unlock(&areas_lock);
+}
+
+void hfc_dp_guard_after_fork(void)
+{
+	pthread_mutex_init(&areas_lock, NULL);
+	/* the areas are MADV_DONTFORK: not mapped in the child, where the
+	 * addresses may come to hold anything */
+	for (int i = 0; i < HFC_DP_SLOT_AREAS; i++) {
+		atomic_store(&areas[i].lo, 0);
+		atomic_store(&areas[i].len, 0);
+		atomic_store(&areas[i].conn, NULL);
+	}
+}
+
+bool hfc_dp_guard_own(const siginfo_t *si)
+{
+	uintptr_t a = (uintptr_t)si->si_addr;
+
+	if (si->si_code == SI_USER || si->si_code == SI_QUEUE ||
+	    si->si_code == SI_TKILL)
+		return false; /* sent, not a fault */
+	for (int i = 0; i < HFC_DP_SLOT_AREAS; i++) {
+		uintptr_t lo = atomic_load(&areas[i].lo); /* then the rest */
+		size_t len = atomic_load(&areas[i].len);
+		struct hfc_conn *c = atomic_load(&areas[i].conn);
+
+		if (!lo || a < lo || a - lo >= len || !c)
+			continue;
+		/* the mark first: a thread that reads the zeros finds it */
+		atomic_store(&c->slots_lost, true);
+		return mmap((void *)lo, len, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) !=
+		       MAP_FAILED;
+	}
+	return false;
+}
 
 void hfc_dp_guard_catch(const siginfo_t *si)
 {
@@ -51,6 +136,7 @@ void hfc_dp_guard_catch(const siginfo_t *si)
 void hfc_dp_guard_install(void)
 {
 	hfc_sigbus_set_catch(hfc_dp_guard_catch);
+	hfc_sigbus_set_own(hfc_dp_guard_own);
 	hfc_sigbus_install();
 }
 

@@ -131,6 +131,18 @@ void hfc_dp_persist(struct hfc_dfile *f, const void *addr, size_t len);
  * when the mapping side faulted, or -EFAULT when the caller's side did. */
 void hfc_dp_guard_install(void);
 void hfc_dp_guard_catch(const siginfo_t *si);
+/* The slot area of c, mapped at lo (len bytes): a fault there is
+ * device 0 gone.  hfc_dp_guard_own (the handler's last say) marks
+ * c->slots_lost, maps zeros over the area and returns true for such a
+ * fault; hfc_dp_slots_lost() is the mark.  after_fork: in the child. */
+void hfc_dp_guard_slots(struct hfc_conn *c, void *lo, size_t len);
+bool hfc_dp_guard_own(const siginfo_t *si);
+void hfc_dp_guard_after_fork(void);
+
+static inline bool hfc_dp_slots_lost(const struct hfc_dfile *f)
+{
+	return f->conn && atomic_load(&f->conn->slots_lost);
+}
 int hfc_dp_copy(void *dst, const void *src, size_t n, const void *map_lo,
 		size_t map_len, void **fault_addr, int *code);
 int hfc_dp_zero(void *dst, size_t n, void **fault_addr, int *code);

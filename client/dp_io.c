@@ -65,6 +65,28 @@ static int iov_copy(const struct iovec *iov, int cnt, size_t skip,
 	return 0;
 }
 
+/* The file's mount is gone: its connection lost or shut down. */
+static bool gone(const struct hfc_dfile *f)
+{
+	return atomic_load(&((struct hfc_dfile *)f)->state) == HFC_DF_GONE;
+}
+
+/* The slot area faulted (device 0 went: dp_guard.c): nothing is served
+ * directly any more, the kernel answers (EIO once the daemon shut the
+ * volume down; the data when it serves device 0 from its mirror).  A
+ * call that read the slot asks this before it answers or publishes: the
+ * size and lock it saw may have been the zeros mapped over the area.
+ * Then the whole call is the kernel's, which is safe: nothing was
+ * published, and bytes copied in place are the ones the kernel writes
+ * again at the same offsets. */
+static bool lost(const struct hfc_dfile *f, int *why)
+{
+	if (!hfc_dp_slots_lost(f))
+		return false;
+	*why = HOLDFS_DP_NO_SLOT;
+	return true;
+}
+
 static uint64_t size_of(const struct hfc_dfile *f)
 {
 	return atomic_load_explicit((_Atomic uint64_t *)&f->slot->ds_size,
@@ -164,7 +186,7 @@ ssize_t hfc_dfile_preadv(struct hfc_dfile *f, int fd, const struct iovec *iov,
 		int code = 0, rc;
 
 		pthread_rwlock_rdlock(&f->io);
-		if (atomic_load(&f->state) == HFC_DF_GONE) {
+		if (gone(f)) {
 			pthread_rwlock_unlock(&f->io);
 			return done ? (ssize_t)done : -EIO;
 		}
@@ -203,6 +225,8 @@ ssize_t hfc_dfile_preadv(struct hfc_dfile *f, int fd, const struct iovec *iov,
 		pthread_rwlock_unlock(&f->io);
 		done += n;
 	}
+	if (lost(f, why))
+		return HFC_DP_KERNEL; /* it may have gone by a size of zeros */
 	return (ssize_t)done;
 }
 
@@ -270,7 +294,7 @@ static long copy_in(struct hfc_dfile *f, int fd, const struct iovec *iov,
 		long r;
 
 		pthread_rwlock_rdlock(&f->io);
-		if (atomic_load(&f->state) == HFC_DF_GONE) {
+		if (gone(f)) {
 			pthread_rwlock_unlock(&f->io);
 			return -EIO;
 		}
@@ -390,6 +414,11 @@ static ssize_t extend(struct hfc_dfile *f, int fd, const struct iovec *iov,
 		revokes = atomic_load(&f->revokes);
 		size = atomic_load_explicit(sz, memory_order_acquire);
 		lim = atomic_load((_Atomic uint64_t *)&f->slot->ds_limit);
+		if (lost(f, why)) {
+			/* zeros, perhaps: an append would go to offset 0 */
+			hfc_dp_slot_unlock(f);
+			return HFC_DP_KERNEL;
+		}
 		if (append)
 			off = size;
 		end = off + total;
@@ -484,6 +513,8 @@ ssize_t hfc_dfile_pwritev(struct hfc_dfile *f, int fd,
 		}
 	}
 out:
+	if (r >= 0 && lost(f, why))
+		r = HFC_DP_KERNEL; /* it may have gone by a size of zeros */
 	if (r == HFC_DP_KERNEL)
 		atomic_store(&f->kernel_wrote, true);
 	return r;
@@ -507,6 +538,8 @@ ssize_t hfc_dfile_appendv(struct hfc_dfile *f, int fd,
 	}
 	if (!r)
 		r = extend(f, fd, iov, iovcnt, total, 0, true, at, why);
+	if (r >= 0 && lost(f, why))
+		r = HFC_DP_KERNEL; /* as in hfc_dfile_pwritev */
 	if (r == HFC_DP_KERNEL)
 		atomic_store(&f->kernel_wrote, true);
 	return r;
@@ -516,21 +549,31 @@ ssize_t hfc_dfile_appendv(struct hfc_dfile *f, int fd,
 
 int64_t hfc_dfile_size(struct hfc_dfile *f, int fd, int *why)
 {
+	uint64_t size;
+
 	(void)fd;
+	if (gone(f))
+		return -EIO;
+	if (lost(f, why))
+		return HFC_DP_KERNEL;
 	if (!hfc_dp_usable(f)) {
 		*why = HOLDFS_DP_OTHER;
 		return HFC_DP_KERNEL;
 	}
-	return (int64_t)size_of(f);
+	size = size_of(f);
+	return lost(f, why) ? HFC_DP_KERNEL : (int64_t)size;
 }
 
 int hfc_dfile_sync(struct hfc_dfile *f, int fd, bool data_only, int *why)
 {
 	(void)fd;
 	(void)data_only;
+	if (gone(f))
+		return -EIO; /* as every direct call of a mount gone */
 	/* Writes that went through the kernel had their times kept by the
 	 * daemon, journaled by its fsync: let the kernel call run. */
-	if (atomic_exchange(&f->kernel_wrote, false) || !hfc_dp_usable(f)) {
+	if (atomic_exchange(&f->kernel_wrote, false) || !hfc_dp_usable(f) ||
+	    lost(f, why)) {
 		*why = HOLDFS_DP_OTHER;
 		return (int)HFC_DP_KERNEL;
 	}
@@ -538,5 +581,5 @@ int hfc_dfile_sync(struct hfc_dfile *f, int fd, bool data_only, int *why)
 	 * is now too */
 	if (f->slot_rw && atomic_exchange(&f->mtime_dirty, false))
 		hfc_dp_persist(f, &f->slot->ds_size, 64);
-	return 0;
+	return lost(f, why) ? (int)HFC_DP_KERNEL : 0;
 }

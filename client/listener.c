@@ -291,6 +291,26 @@ static void handle(struct hfc_conn *c, const struct hfs_msg_hdr *h, size_t n,
 		close(fd);
 }
 
+/* The daemon sent a descriptor with this message that the kernel could
+ * not install: the process is at its RLIMIT_NOFILE (or an LSM refused
+ * it).  The message is whole and is handled without it; whatever needed
+ * the descriptor fails (a lease's mapping: the lease is released and
+ * the data path uses the kernel), but the connection and everything
+ * mapped through it stay.  Losing them would fail every direct call of
+ * the mount with EIO, as if the daemon had died, for a process that
+ * merely ran out of descriptors.  The daemon sends a region or device
+ * descriptor once per connection, so this one is retired: new files
+ * connect anew (once a descriptor is free), its mappings stay. */
+static void fd_lost(struct hfc_conn *c, const struct hfs_msg_hdr *h)
+{
+	if (!atomic_exchange(&c->retired, true))
+		hfc_log("%s: the descriptor sent with message type %u (id "
+			"%llu) was lost: out of descriptors (RLIMIT_NOFILE)?  "
+			"What needed it falls back to the kernel; new files "
+			"connect anew", c->path, h->type,
+			(unsigned long long)h->id);
+}
+
 static void *listener(void *arg)
 {
 	struct hfc_conn *c = arg;
@@ -314,6 +334,13 @@ static void *listener(void *arg)
 				close(fd);
 			why = "malformed message";
 			break;
+		}
+		if (fd == HFC_FD_LOST) {
+			fd_lost(c, buf);
+			if (((const struct hfs_msg_hdr *)buf)->type ==
+			    HFS_MSG_MEMBER)
+				continue; /* the lease that needs it fails */
+			fd = -1;
 		}
 		handle(c, buf, (size_t)n, fd);
 	}

@@ -27,15 +27,20 @@
  *      POISON goes to that daemon on a private dup of the connection's
  *      socket (a SOCK_SEQPACKET send is one whole message, whatever
  *      other threads send);
- *   3. always passes the signal on, exactly as if libholdfs were not
+ *   3. for a fault in libholdfs's own mapping of the data path's slot
+ *      area (never the program's: the region is gone or poisoned there)
+ *      lets the data path make the access good (dp_guard.c: zeros mapped
+ *      over the area, the connection's calls sent to the kernel)
+ *      and returns: the signal was libholdfs's alone;
+ *   4. passes every other signal on, exactly as if libholdfs were not
  *      there: to the handler installed before ours, or the default
  *      action (re-queued with the same siginfo, so the process dies of
  *      the SIGBUS it got, whether it was a fault or a sent signal).
- * Nothing in it is swallowed: a SIGBUS outside a holdfs mapping is only
- * passed on.
+ * Only step 3 swallows a signal, one raised in a mapping the program
+ * never had; a SIGBUS outside a holdfs mapping is only passed on.
  *
  * Async-signal-safety: the handler uses atomics, open/read/close,
- * send, sigaction and rt_tgsigqueueinfo only; no lock, no allocation.
+ * send, mmap, sigaction and rt_tgsigqueueinfo only; no lock, no allocation.
  * A connection's slot is cleared when it dies, then its socket dup is
  * closed once no handler is between reading the slot and sending
  * (an in-flight count, waited for at most HFC_SIG_DRAIN_MS; past that
@@ -89,6 +94,7 @@ static atomic_uint_fast64_t report_ids;
 
 /* the data path's copy guard (dp_guard.c), once it is in use */
 static void (*_Atomic catch_fn)(const siginfo_t *si);
+static bool (*_Atomic own_fn)(const siginfo_t *si);
 
 /* libc's sigaction (the shim's interposed one would come back to us) */
 typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
@@ -333,6 +339,7 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 	int saved = errno;
 
 	void (*fn)(const siginfo_t *) = atomic_load(&catch_fn);
+	bool (*own)(const siginfo_t *) = atomic_load(&own_fn);
 
 	if (fn)
 		fn(si);   /* returns unless a data-path copy was armed */
@@ -342,6 +349,8 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 		atomic_fetch_sub(&inflight, 1);
 	}
 	errno = saved;
+	if (own && own(si))
+		return;   /* libholdfs's own mapping, made good */
 	pass_on(sig, si, uc);
 }
 
@@ -359,6 +368,11 @@ static bool is_default(const struct sigaction *a)
 void hfc_sigbus_set_catch(void (*fn)(const siginfo_t *si))
 {
 	atomic_store(&catch_fn, fn);
+}
+
+void hfc_sigbus_set_own(bool (*fn)(const siginfo_t *si))
+{
+	atomic_store(&own_fn, fn);
 }
 
 void hfc_sigbus_install(void)

@@ -51,7 +51,8 @@ int hfc_send_raw(int sock, const void *msg, size_t len, int send_fd)
 	return (size_t)n == len ? 0 : -EPROTO;
 }
 
-/* One message, its length and its SCM_RIGHTS fd (extra fds are closed).
+/* One message, its length and its SCM_RIGHTS fd (extra fds are closed;
+ * HFC_FD_LOST: one was sent, the kernel could not install it).
  * Returns the length, 0 on EOF, or a negative errno. */
 ssize_t hfc_recv_msg(int sock, void *buf, size_t size, int *fd)
 {
@@ -88,12 +89,17 @@ ssize_t hfc_recv_msg(int sock, void *buf, size_t size, int *fd)
 				close(f);
 		}
 	}
-	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+	if (mh.msg_flags & MSG_TRUNC) {
 		if (*fd >= 0)
 			close(*fd);
 		*fd = -1;
 		return -EPROTO;
 	}
+	if ((mh.msg_flags & MSG_CTRUNC) && *fd < 0)
+		/* the message is whole, its descriptor was not installed:
+		 * the process is out of descriptors (EMFILE) or may not take
+		 * it (an LSM) */
+		*fd = HFC_FD_LOST;
 	return n;
 }
 

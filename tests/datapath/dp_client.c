@@ -21,11 +21,19 @@
  *   fstat                 "ok size=S mtime=NS"
  *   stat PATH             the same through stat(2)
  *   close
+ *   nofile N              the soft RLIMIT_NOFILE set to N
+ *   hog                   open /dev/null until EMFILE: "ok hogged=K"
+ *   unhog                 close those again
  *   quit
  *
  *   dp_client --append PATH ID N LEN [--sync]
  *       append N self-describing records of LEN bytes (writer ID) with
  *       write(2) on an O_APPEND descriptor; exit 0 or 1
+ *   dp_client --mixed PATH N SEED
+ *       N random calls on PATH (one O_RDWR and one O_APPEND descriptor):
+ *       4 KiB preads and pwrites in the first 4 MiB, 4 KiB appends while
+ *       the file is under 16 MiB, fsyncs; the first error ends it
+ *       ("err <errno> <call> <offset>", exit 1), else "ok calls=N"
  *   dp_client --check-log PATH WRITERS N LEN
  *       every record of every writer present exactly once, intact, and
  *       nothing else; prints "ok records=R" or the first problem
@@ -39,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -62,6 +71,7 @@ static void on_bus(int sig)
 }
 
 static int fd = -1;
+static int hogs[4096], nhog;
 
 static void answer_err(int e)
 {
@@ -180,6 +190,26 @@ static void command(char *line)
 		stat_answer(fstat(fd, &st), &st);
 	} else if (sscanf(line, "stat %4095s", a) == 1) {
 		stat_answer(stat(a, &st), &st);
+	} else if (sscanf(line, "nofile %lld", &x) == 1) {
+		struct rlimit rl;
+
+		getrlimit(RLIMIT_NOFILE, &rl);
+		rl.rlim_cur = (rlim_t)x;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			answer_err(errno);
+		else
+			printf("ok\n");
+	} else if (!strcmp(line, "hog")) {
+		int h;
+
+		while (nhog < (int)(sizeof(hogs) / sizeof(hogs[0])) &&
+		       (h = open("/dev/null", O_RDONLY)) >= 0)
+			hogs[nhog++] = h;
+		printf("ok hogged=%d errno=%d\n", nhog, errno);
+	} else if (!strcmp(line, "unhog")) {
+		while (nhog > 0)
+			close(hogs[--nhog]);
+		printf("ok\n");
 	} else if (!strcmp(line, "close")) {
 		if (close(fd) < 0)
 			answer_err(errno);
@@ -288,6 +318,54 @@ out:
 	return ret;
 }
 
+static int mixed(const char *path, long n, unsigned seed)
+{
+	static uint8_t b[4096];
+	int f = open(path, O_RDWR), a = open(path, O_WRONLY | O_APPEND);
+	const char *what = "open";
+	long long off = 0;
+	struct stat st;
+
+	if (f < 0 || a < 0)
+		goto err;
+	srand(seed);
+	memset(b, 0x5a, sizeof(b));
+	for (long i = 0; i < n; i++) {
+		off = (long long)(rand() % 1024) * 4096;
+		switch (rand() % 4) {
+		case 0:
+			what = "pread";
+			if (pread(f, b, sizeof(b), (off_t)off) < 0)
+				goto err;
+			break;
+		case 1:
+			what = "pwrite";
+			if (pwrite(f, b, sizeof(b), (off_t)off) < 0)
+				goto err;
+			break;
+		case 2:
+			what = "append";
+			off = -1;
+			if (fstat(a, &st) < 0)
+				goto err;
+			if (st.st_size < (16 << 20) &&
+			    write(a, b, sizeof(b)) < 0)
+				goto err;
+			break;
+		default:
+			what = "fsync";
+			off = -1;
+			if (fsync(f) < 0)
+				goto err;
+		}
+	}
+	printf("ok calls=%ld\n", n);
+	return 0;
+err:
+	printf("err %d %s %lld\n", errno, what, off);
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	char line[8192];
@@ -296,6 +374,8 @@ int main(int argc, char **argv)
 	if (argc >= 6 && !strcmp(argv[1], "--append"))
 		return appender(argv[2], atoi(argv[3]), atoi(argv[4]),
 				atoi(argv[5]), argc > 6);
+	if (argc == 5 && !strcmp(argv[1], "--mixed"))
+		return mixed(argv[2], atol(argv[3]), (unsigned)atoi(argv[4]));
 	if (argc == 6 && !strcmp(argv[1], "--check-log"))
 		return check_log(argv[2], atoi(argv[3]), atoi(argv[4]),
 				 atoi(argv[5]));

@@ -24,12 +24,15 @@ quietly sent everything to the kernel fails here.
     daemon make every direct call EIO, promptly.
 """
 
+import ctypes
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -378,6 +381,57 @@ def test_truncate_punch_by_another_process():
         served(fs, 'reads', 3)
 
 
+def test_revocation_storm_is_not_eio():
+    """Another process truncates and punches the file in a loop while two
+    direct clients read, write, append and fsync it: a layout change is
+    never a failure, so no call of theirs may fail (no EIO), and the
+    truncates revoked windows under them all along.  A revocation that
+    arrived between a lease's grant and its window's entry used to leave
+    the window live over the empty file: the next copy there faulted and
+    answered EIO (hundreds of times a second in this loop)."""
+    with mount() as fs:
+        p = fs.path('storm')
+        H.write_file(p, b'\x03' * (4 * MiB))
+        stop = threading.Event()
+        layout_changes = [0]
+
+        def storm():
+            rnd = random.Random(13)
+            fd = os.open(p, os.O_RDWR)
+            try:
+                while not stop.is_set():
+                    if rnd.random() < 0.5:
+                        os.truncate(p, rnd.choice([0, MiB, 3 * MiB, 4 * MiB]))
+                    else:
+                        r = H.libc().fallocate(fd, 3, ctypes.c_long(rnd.randrange(4) * MiB),
+                                               ctypes.c_long(MiB))  # punch, keep size
+                        check(r == 0, 'punch: errno %d' % ctypes.get_errno())
+                    layout_changes[0] += 1
+            finally:
+                os.close(fd)
+
+        env = H.shim_env({'HOLDFS_LOG': os.environ.get('DP_LOG', '0'),
+                          'HOLDFS_DATAPATH_STATS': fs.stats})
+        t = threading.Thread(target=storm)
+        t.start()
+        try:
+            procs = [subprocess.Popen([dp_client(), '--mixed', p, '5000', str(seed)],
+                                      env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      text=True) for seed in (1, 2)]
+            outs = [pr.communicate(timeout=300) for pr in procs]
+        finally:
+            stop.set()
+            t.join(timeout=60)
+        for pr, (out, err) in zip(procs, outs):
+            check(pr.returncode == 0 and out.startswith('ok calls=5000'),
+                  'client under the storm: rc %s %r (stderr %s)' % (pr.returncode, out, err[-500:]))
+        check(layout_changes[0] > 0, 'no truncate or punch ran')
+        st = stats_of(fs.stats)
+        check_eq(st.get('eio', 0), 0, 'direct calls answered EIO: %r' % st)
+        served(fs, 'writes', 1)
+        served(fs, 'appends', 1)
+
+
 # ------------------------------------------------------------ failures
 
 def test_lost_range_is_eio():
@@ -422,6 +476,105 @@ def test_device_loss_is_eio_everywhere():
         served(fs, 'reads', 2)
 
 
+def wait_shutdown(fs):
+    """The daemon says it shut the volume down (holdfsctl status)."""
+    deadline = time.monotonic() + 10 * H.TIMEOUT_MULTIPLIER
+    st = None
+    while time.monotonic() < deadline:
+        r = holdfsctl('status', '--json', fs.mnt)
+        if r.returncode == 0:
+            st = json.loads(r.stdout)
+            if st['state'] == 'shutdown' and all(e['outcome'] != 'in progress'
+                                                 for e in st['events']):
+                return
+        time.sleep(0.05)
+    fail('the volume never shut down: %r' % st)
+
+
+def test_region_truncated_is_eio():
+    """The region file is truncated under served descriptors (the real
+    device loss of a file-backed region: every page of it faults, the
+    slot area too).  The data path's first touch of the slot used to
+    raise SIGBUS out of read(2); now libholdfs maps zeros over its slot
+    area and sends every call to the kernel, whose answer is EIO once
+    the daemon has shut the volume down (before that, what the kernel
+    still has).  Reads, in-place writes, writes past EOF, appends and
+    fsync: never a SIGBUS, EIO after the shutdown, and the counters say
+    the kernel answered for want of a slot."""
+    with mount() as fs:
+        p, q = fs.path('a'), fs.path('b')
+        H.write_file(p, b'\x01' * MiB)
+        H.write_file(q, b'\x02' * MiB)
+        with Client(stats=fs.stats) as d, Client(stats=fs.stats) as e:
+            d.ok('open %s rw' % p)
+            e.ok('open %s ra' % q)
+            d.ok('pread 0 4096')
+            d.ok('pread 0 4096')
+            e.ok('write 4096 3')
+            e.ok('write 4096 3')
+            os.truncate(fs.region, 0)
+            # the first touch of the slot faults: no SIGBUS (cmd checks),
+            # and the kernel's answer, EIO or the bytes it still caches
+            ans = d.cmd('pread 0 4096')
+            check(ans.startswith('err 5 ') or (ans.startswith('ok') and 'first=01' in ans),
+                  'read as the region went: %r' % ans)
+            ans = e.cmd('write 4096 3')
+            check(ans.startswith('err 5 ') or ans.startswith('ok n=4096'),
+                  'append as the region went: %r' % ans)
+            wait_shutdown(fs)
+            check_eq(d.err_of('pread 0 4096'), 5, 'read after the shutdown')
+            check_eq(d.err_of('pwrite 0 10 1'), 5, 'write in place')
+            check_eq(d.err_of('pwrite %d 10 1' % MiB), 5, 'write past EOF')
+            check_eq(e.err_of('write 4096 3'), 5, 'append')
+            check_eq(e.err_of('pread 0 4096'), 5, 'read in another process')
+            for c in (d, e):
+                check_eq(c.err_of('fsync'), 5, 'fsync')
+                ans = c.cmd('close')
+                check(ans.startswith('ok') or ans.startswith('err 5 '), 'close: %r' % ans)
+        served(fs, 'reads', 1)
+        served(fs, 'writes', 1)
+        with open(fs.stats) as f:
+            no_slot = sum(json.loads(ln).get('kernel_why', {}).get('no_slot', 0) for ln in f)
+        check(no_slot >= 2, 'the kernel answered for want of a slot: %d calls' % no_slot)
+
+
+def test_out_of_descriptors_is_not_a_failure():
+    """A process at its RLIMIT_NOFILE limit keeps using a served file: the
+    daemon's descriptor that comes with a first write lease cannot be
+    received then (EMFILE), which must cost at most the direct path for
+    those calls (they fall back to the kernel), never the connection:
+    losing it would make every direct call of the mount EIO, as if the
+    daemon had died.  Every call succeeds with the right bytes, while
+    out of descriptors and after."""
+    with mount() as fs:
+        p = fs.path('nofile')
+        H.write_file(p, b'\x01' * (4 * MiB))
+        with Client(stats=fs.stats) as d:
+            d.ok('nofile 64')
+            d.ok('open %s rw' % p)
+            d.ok('pread 0 4096')
+            check_eq(d.ok('pread 0 4096')['first'], '01', 'read window leased')
+            hog = d.ok('hog')
+            check(int(hog['hogged']) > 0 and hog['errno'] == '24', 'out of descriptors: %r' % hog)
+            check_eq(d.ok('pread %d 4096' % (3 * MiB))['first'], '01', 'read elsewhere, no descriptor left')
+            check_eq(d.ok('pwrite %d 4096 2' % MiB)['n'], '4096', 'write in place')
+            check_eq(d.ok('pwrite %d 4096 3' % (4 * MiB))['n'], '4096', 'write past EOF')
+            d.ok('fsync')
+            check_eq(d.ok('pread %d 4096' % MiB)['sum'], str(2 * 4096), 'the write in place reads back')
+            check_eq(d.ok('pread %d 4096' % (4 * MiB))['sum'], str(3 * 4096), 'the extending write reads back')
+            check_eq(int(d.ok('fstat')['size']), 4 * MiB + 4096, 'size')
+            d.ok('unhog')
+            check_eq(d.ok('pwrite %d 4096 4' % (2 * MiB))['n'], '4096', 'write with descriptors again')
+            check_eq(d.ok('pread %d 4096' % (2 * MiB))['sum'], str(4 * 4096), 'and it reads back')
+            d.ok('open %s r' % p)
+            d.ok('pread 0 4096')
+            check_eq(d.ok('pread %d 4096' % (4 * MiB))['sum'], str(3 * 4096), 'a new descriptor')
+        st = stats_of(fs.stats)
+        check_eq(st.get('eio', 0), 0, 'direct calls answered EIO: %r' % st)
+        served(fs, 'reads', 2)
+        check_eq(content(p)[MiB:MiB + 4096], b'\x02' * 4096, 'on the file')
+
+
 def test_daemon_death_is_eio():
     """The daemon dies: direct calls fail with EIO as soon as the
     process's listener sees the connection close (a call already past
@@ -442,6 +595,11 @@ def test_daemon_death_is_eio():
                 time.sleep(0.01)
             check(ans.startswith('err 5 '), 'read after the daemon died: %r' % ans)
             check_eq(d.err_of('pwrite 0 1 1', timeout=15), 5, 'write after the daemon died')
+            # the served calls that lease nothing answer the same (they
+            # went to the kernel, whose dead FUSE connection says ENOTCONN)
+            check_eq(d.err_of('fsync', timeout=15), 5, 'fsync after the daemon died')
+            check_eq(d.err_of('fdatasync', timeout=15), 5, 'fdatasync after the daemon died')
+            check_eq(d.err_of('seek 0 end', timeout=15), 5, 'SEEK_END after the daemon died')
             check_eq(d.err_of('pread 0 4096', timeout=15), 5, 'and it stays so')
             d.close()
         fs.clear_dead_mount()

@@ -1160,6 +1160,42 @@ def test_losing_the_first_device_while_mounted_revokes_every_lease():
         vol.fs.unmount()
 
 
+def test_losing_the_first_device_while_mounted_direct_calls_go_to_fuse():
+    """Device 0 truncated away while mounted under the preload shim's
+    direct calls: the data-path slot area (device 0's metadata, mapped
+    through the client's own descriptor of device 0) faults at the
+    client's next call.  That used to kill the process with SIGBUS out of
+    read(2); now libholdfs maps zeros over its slot area and sends every
+    call to the kernel, which the daemon serves from the mirror: the file
+    on device 1 reads and takes writes through the same descriptor, the
+    file on device 0 reads EIO."""
+    TC, TD, TX = _dax_modules()
+    with Volume(2, size='32M') as vol:
+        vol.mount()
+        files = _three_files(vol)
+        a, b = vol.fs.path('a'), vol.fs.path('b')
+        stats = os.path.join(vol.fs.tmpdir, 'dpstats.jsonl')
+        with TD.Client(stats=stats) as da, TD.Client(stats=stats) as db:
+            da.ok('open %s rw' % a)
+            db.ok('open %s rw' % b)
+            for d, p in ((da, a), (db, b)):
+                d.ok('pread 0 4096')
+                check_eq(d.ok('pread 0 %d' % len(files[p]))['crc'], _crc(files[p]),
+                         '%s, direct, before the loss' % p)
+            os.truncate(vol.fs.region, 0)
+            _wait_lost(vol, 0)
+            check_eq(db.ok('pread 0 %d' % len(files[b]))['crc'], _crc(files[b]),
+                     'b (device 1) through the same descriptor after the failover')
+            check_eq(db.ok('pwrite 4096 4096 0x7a')['n'], '4096', 'a write to b')
+            check_eq(db.ok('pread 4096 4096')['sum'], str(0x7a * 4096), 'and it reads back')
+            check_eq(da.err_of('pread 0 4096'), H.errno.EIO, 'a (device 0) reads EIO')
+        with open(stats) as f:
+            no_slot = sum(json.loads(ln).get('kernel_why', {}).get('no_slot', 0) for ln in f)
+        check(no_slot >= 3, 'the kernel answered for want of a slot: %d calls' % no_slot)
+        check_eq(open(b, 'rb').read(8192)[4096:], b'z' * 4096, 'the write, through the mount')
+        vol.fs.unmount()
+
+
 def test_losing_the_first_device_while_mounted_truncated():
     _losing_device0_while_mounted('truncate')
 
