@@ -134,6 +134,19 @@ struct hfc_conn {
 	struct hfc_pending *pending;
 	uint64_t next_id;
 	pthread_mutex_t send_lock;
+	/* REVOKEs that named a lease not mapped here yet (mapping.c, maps
+	 * lock): the daemon holds a LEASE_OK back while a REMAP round it
+	 * caused runs (fs/revoke_hooks.c), and may revoke the lease before
+	 * it sends it.  Kept while a LEASE_REQ is in flight (lease_reqs);
+	 * early_lost: one could not be kept, every lease mapped until then
+	 * is born revoked whole. */
+	struct hfc_early_revoke {
+		uint64_t lease_id, off, len;
+		uint32_t reason;
+	} *early;
+	size_t nearly, capearly;
+	uint32_t lease_reqs;
+	bool early_lost;
 	void *lbuf;          /* the listener's receive buffer (a forked
 				child frees it: it has no listener) */
 	struct hfc_conn *next;

@@ -481,6 +481,9 @@ static void child_after_fork(void)
 		c->pending = NULL;
 		free(c->lbuf);  /* its listener thread was not inherited */
 		c->lbuf = NULL;
+		c->lease_reqs = 0; /* nor its requests */
+		c->nearly = 0;
+		c->early_lost = false;
 		if (c->dead)
 			continue;
 		c->dead = true;

@@ -158,6 +158,81 @@ static void revoke_locked(struct holdfs_mapping *m, uint64_t off, uint64_t len,
 	}
 }
 
+/* ---- revocations that come before their LEASE_OK ---------------------
+ *
+ * The daemon publishes a lease (revocable from then on) before it sends
+ * its LEASE_OK, and holds the LEASE_OK back while the REMAP round its
+ * grant caused runs (fs/revoke_hooks.c, hfsd_lease_grant_defer).  A
+ * truncate or punch in between revokes the lease: that REVOKE reaches us
+ * first, names a lease we do not know, and is acked, so the daemon frees
+ * and reuses the blocks -- which the late LEASE_OK then maps.  Seen as a
+ * direct append landing in another file offset's blocks (dp_race: one
+ * record at two offsets).  So such a revocation is kept while a
+ * LEASE_REQ of the connection is in flight, and the lease it names is
+ * born revoked when its LEASE_OK comes. */
+
+/* A REVOKE of [off, off+len) of lease_id, not mapped here (maps lock). */
+static void note_early_locked(struct hfc_conn *c, uint64_t lease_id,
+			      uint64_t off, uint64_t len, uint32_t reason)
+{
+	if (!c->lease_reqs)
+		return; /* no LEASE_OK is coming: released before */
+	if (hfs_grow(&c->early, &c->capearly, c->nearly + 1,
+		     sizeof(*c->early))) {
+		c->early_lost = true;
+		return;
+	}
+	c->early[c->nearly++] = (struct hfc_early_revoke){ lease_id, off, len,
+							   reason };
+}
+
+/* Revoke what came early of m, just published (maps lock): nobody has
+ * it yet, so nobody to tell but a data-path owner, whose window is then
+ * born dead (dp_file.c lease_window reads hfc_map_revoked). */
+static void born_revoked_locked(struct hfc_conn *c, struct holdfs_mapping *m)
+{
+	struct holdfs_revoke_event ev;
+
+	for (size_t i = 0; i < c->nearly + (c->early_lost ? 1 : 0);) {
+		bool lost = i == c->nearly;
+		const struct hfc_early_revoke *e = lost ? NULL : &c->early[i];
+
+		if (e && e->lease_id != m->lease_id) {
+			i++;
+			continue;
+		}
+		memset(&ev, 0, sizeof(ev));
+		if (e)
+			revoke_locked(m, e->off, e->len, e->reason, &ev);
+		else
+			revoke_locked(m, m->offset, m->length,
+				      HOLDFS_REVOKE_LAYOUT, &ev);
+		if (ev.mapping)
+			m->busy--;
+		if (lost)
+			break;
+		c->early[i] = c->early[--c->nearly];
+	}
+}
+
+/* Around a LEASE_REQ: what came early is kept while one is in flight. */
+static void lease_req_begin(struct hfc_conn *c)
+{
+	pthread_mutex_lock(&maps_lock);
+	c->lease_reqs++;
+	pthread_mutex_unlock(&maps_lock);
+}
+
+static void lease_req_end(struct hfc_conn *c)
+{
+	pthread_mutex_lock(&maps_lock);
+	if (--c->lease_reqs == 0) {
+		c->nearly = 0;
+		c->early_lost = false;
+	}
+	pthread_mutex_unlock(&maps_lock);
+}
+
 struct va_run {
 	uint8_t *a;
 	size_t n;
@@ -337,8 +412,11 @@ size_t hfc_on_revoke(struct hfc_conn *c, const struct hfs_msg_revoke *r,
 		struct holdfs_revoke_event ev = { 0 };
 
 		if (!m) {
-			hfc_log("revocation of unknown lease %llu (already "
-				"released?)", (unsigned long long)rr[i].lease_id);
+			hfc_log("revocation of unknown lease %llu (released, "
+				"or its LEASE_OK is still to come)",
+				(unsigned long long)rr[i].lease_id);
+			note_early_locked(c, rr[i].lease_id, rr[i].offset,
+					  rr[i].length, reason);
 			continue;
 		}
 		if (m->owner) {
@@ -544,6 +622,7 @@ static int lease_hook(struct hfc_conn *c, void *arg, const void *msg,
 	}
 	pthread_mutex_lock(&maps_lock);
 	link_locked(m);
+	born_revoked_locked(c, m);
 	pthread_mutex_unlock(&maps_lock);
 	return 0;
 }
@@ -672,7 +751,9 @@ static int try_lease(struct hfc_conn *c, void *arg)
 	req.flags = t->lflags;
 	p.hook = lease_hook;
 	p.hook_arg = m;
+	lease_req_begin(c);
 	r = hfc_request(c, &req, sizeof(req), t->fd, &p);
+	lease_req_end(c);
 	if (r) {
 		hfc_log("lease of [%llu, +%llu) prot %u flags %#x failed: %s",
 			(unsigned long long)m->offset,

@@ -54,8 +54,14 @@ class Lease:
 
 class FakeDaemon:
     def __init__(self, path, alloc_unit=4096, revoke_ms=1000, holes=True,
-                 persist_reply=True, coherence=False):
+                 persist_reply=True, coherence=False, revoke_first=False):
         self.path = path
+        # revoke_first: every lease is revoked whole before its LEASE_OK
+        # is sent, which goes out once the REVOKE is acked (the real
+        # daemon holds a LEASE_OK back during a REMAP round, and a
+        # truncate can revoke the lease meanwhile)
+        self.revoke_first = revoke_first
+        self.held_ok = {}       # REVOKE id -> (conn, LEASE_OK, fd or None)
         # coherence: hand out a coherence table (one page; every lease
         # gets word 0, set with set_coh); else clients always ask
         self.coh_fd, self.coh_map = -1, None
@@ -135,7 +141,14 @@ class FakeDaemon:
             elif type_ in (REVOKE_ACK, REMAP_ACK):
                 with self.lock:
                     self.acks.add(id_)
+                    held = self.held_ok.pop(id_, None)
                     self.lock.notify_all()
+                if held:
+                    hc, hm, hfd = held
+                    if hfd is None:
+                        hc.send(hm)
+                    else:
+                        socket.send_fds(hc, [hm], [hfd])
             elif type_ == PERSISTED:
                 rng = RANGE.unpack_from(body)
                 with self.lock:
@@ -189,8 +202,18 @@ class FakeDaemon:
                              0 if self.coh_map else COH_NONE, 0xffffffff)
         body += b''.join(EXTENT.pack(a, b, n, f, 0) for a, b, n, f in ext)
         key = prot & PROT_WRITE
+        send_fd = None
         if key not in sent_region:
             sent_region.add(key)
+            send_fd = fd
+        if self.revoke_first:
+            with self.lock:
+                rid = self.next_id
+                self.next_id += 1
+                self.held_ok[rid] = (c, msg(LEASE_OK_T, id_, body), send_fd)
+            c.send(msg(REVOKE_T, rid, REVOKE.pack(1, 1) +
+                       REVOKE_RANGE.pack(lid, off, length)))
+        elif send_fd is not None:
             socket.send_fds(c, [msg(LEASE_OK_T, id_, body)], [fd])
         else:
             c.send(msg(LEASE_OK_T, id_, body))

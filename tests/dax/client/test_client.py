@@ -255,6 +255,23 @@ def test_fake_revoke_sigbus():
         check_eq(c.ok('unmap'), '0', 'unmap of a partly revoked lease')
 
 
+def test_fake_revoke_before_lease_ok():
+    """A REVOKE of a lease whose LEASE_OK has not come yet (the daemon
+    holds a LEASE_OK back during a REMAP round; a truncate revokes the
+    lease meanwhile): acked at once, and the lease is born revoked when
+    its LEASE_OK comes, never mapped live over blocks the daemon has
+    freed since (dp_race: a direct append at two file offsets)."""
+    with Fake(revoke_first=True) as f, Client(f.env) as c:
+        c.ok('map %s 0 65536 rw' % f.file)
+        lid = f.d.wait_lease()
+        check_sigbus(c.ok('touch 20000'), 20000, 1, f.file)
+        check_sigbus(c.ok('poke 0 7'), 0, 1)
+        check_sigbus(c.ok('touch 65535'), 65535, 1)
+        check_eq(int(c.fields('info')['revoked']), 65536, 'revoked bytes')
+        check_eq(int(c.fields('info')['lease']), lid, 'lease id')
+        check_eq(c.ok('unmap'), '0', 'unmap of a lease born revoked')
+
+
 def test_fake_hole_remap():
     """Read lease over a hole: zeros; write(2) fills it; REMAP; the reader
     sees the data (and later writes too: same page)."""
