@@ -230,8 +230,8 @@ if ! scripts/setup-deps.sh; then
 else
 	# The boot test (tests/boot: three systemd boots under qemu, several
 	# minutes) is its own command, not part of this run; so is the race
-	# suite (tests/datapath/test_race.py), until the open bugs it still
-	# finds now and then are fixed.
+	# suite (tests/datapath/test_race.py), until the open issues it can
+	# still find now and then are fixed.
 	mtest_extra=(--no-suite boot --no-suite race)
 	run_pass plain build
 

@@ -24,12 +24,15 @@ quietly sent everything to the kernel fails here.
     daemon make every direct call EIO, promptly.
 """
 
+import ctypes
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -376,6 +379,57 @@ def test_truncate_punch_by_another_process():
             check_eq(d.ok('pread %d 4096' % MiB)['sum'], '0', 'a punched hole')
             check_eq(int(d.ok('seek 0 end')['pos']), 2 * MiB, 'SEEK_END')
         served(fs, 'reads', 3)
+
+
+def test_revocation_storm_is_not_eio():
+    """Another process truncates and punches the file in a loop while two
+    direct clients read, write, append and fsync it: a layout change is
+    never a failure, so no call of theirs may fail (no EIO), and the
+    truncates revoked windows under them all along.  A revocation that
+    arrived between a lease's grant and its window's entry used to leave
+    the window live over the empty file: the next copy there faulted and
+    answered EIO (hundreds of times a second in this loop)."""
+    with mount() as fs:
+        p = fs.path('storm')
+        H.write_file(p, b'\x03' * (4 * MiB))
+        stop = threading.Event()
+        layout_changes = [0]
+
+        def storm():
+            rnd = random.Random(13)
+            fd = os.open(p, os.O_RDWR)
+            try:
+                while not stop.is_set():
+                    if rnd.random() < 0.5:
+                        os.truncate(p, rnd.choice([0, MiB, 3 * MiB, 4 * MiB]))
+                    else:
+                        r = H.libc().fallocate(fd, 3, ctypes.c_long(rnd.randrange(4) * MiB),
+                                               ctypes.c_long(MiB))  # punch, keep size
+                        check(r == 0, 'punch: errno %d' % ctypes.get_errno())
+                    layout_changes[0] += 1
+            finally:
+                os.close(fd)
+
+        env = H.shim_env({'HOLDFS_LOG': os.environ.get('DP_LOG', '0'),
+                          'HOLDFS_DATAPATH_STATS': fs.stats})
+        t = threading.Thread(target=storm)
+        t.start()
+        try:
+            procs = [subprocess.Popen([dp_client(), '--mixed', p, '5000', str(seed)],
+                                      env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      text=True) for seed in (1, 2)]
+            outs = [pr.communicate(timeout=300) for pr in procs]
+        finally:
+            stop.set()
+            t.join(timeout=60)
+        for pr, (out, err) in zip(procs, outs):
+            check(pr.returncode == 0 and out.startswith('ok calls=5000'),
+                  'client under the storm: rc %s %r (stderr %s)' % (pr.returncode, out, err[-500:]))
+        check(layout_changes[0] > 0, 'no truncate or punch ran')
+        st = stats_of(fs.stats)
+        check_eq(st.get('eio', 0), 0, 'direct calls answered EIO: %r' % st)
+        served(fs, 'writes', 1)
+        served(fs, 'appends', 1)
 
 
 # ------------------------------------------------------------ failures
