@@ -186,33 +186,35 @@ static void note_early_locked(struct hfc_conn *c, uint64_t lease_id,
 							   reason };
 }
 
-/* Revoke what came early of m, just published (maps lock): nobody has
+/* Revoke [off, off+len) of m, just published (maps lock): nobody has
  * it yet, so nobody to tell but a data-path owner, whose window is then
  * born dead (dp_file.c lease_window reads hfc_map_revoked). */
+static void born_revoked_range_locked(struct holdfs_mapping *m, uint64_t off,
+				      uint64_t len, uint32_t reason)
+{
+	struct holdfs_revoke_event ev = { 0 };
+
+	revoke_locked(m, off, len, reason, &ev);
+	if (ev.mapping)
+		m->busy--;
+}
+
+/* Revoke what came early of m, just published (maps lock). */
 static void born_revoked_locked(struct hfc_conn *c, struct holdfs_mapping *m)
 {
-	struct holdfs_revoke_event ev;
+	for (size_t i = 0; i < c->nearly;) {
+		const struct hfc_early_revoke *e = &c->early[i];
 
-	for (size_t i = 0; i < c->nearly + (c->early_lost ? 1 : 0);) {
-		bool lost = i == c->nearly;
-		const struct hfc_early_revoke *e = lost ? NULL : &c->early[i];
-
-		if (e && e->lease_id != m->lease_id) {
+		if (e->lease_id != m->lease_id) {
 			i++;
 			continue;
 		}
-		memset(&ev, 0, sizeof(ev));
-		if (e)
-			revoke_locked(m, e->off, e->len, e->reason, &ev);
-		else
-			revoke_locked(m, m->offset, m->length,
-				      HOLDFS_REVOKE_LAYOUT, &ev);
-		if (ev.mapping)
-			m->busy--;
-		if (lost)
-			break;
+		born_revoked_range_locked(m, e->off, e->len, e->reason);
 		c->early[i] = c->early[--c->nearly];
 	}
+	if (c->early_lost) /* one could not be kept: maybe this lease's */
+		born_revoked_range_locked(m, m->offset, m->length,
+					  HOLDFS_REVOKE_LAYOUT);
 }
 
 /* Around a LEASE_REQ: what came early is kept while one is in flight. */
