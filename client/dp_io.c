@@ -570,10 +570,11 @@ int hfc_dfile_sync(struct hfc_dfile *f, int fd, bool data_only, int *why)
 	(void)data_only;
 	if (gone(f))
 		return -EIO; /* as every direct call of a mount gone */
+	if (lost(f, why))
+		return (int)HFC_DP_KERNEL;
 	/* Writes that went through the kernel had their times kept by the
 	 * daemon, journaled by its fsync: let the kernel call run. */
-	if (atomic_exchange(&f->kernel_wrote, false) || !hfc_dp_usable(f) ||
-	    lost(f, why)) {
+	if (atomic_exchange(&f->kernel_wrote, false) || !hfc_dp_usable(f)) {
 		*why = HOLDFS_DP_OTHER;
 		return (int)HFC_DP_KERNEL;
 	}
