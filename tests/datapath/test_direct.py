@@ -452,13 +452,19 @@ def test_lost_range_is_eio():
         served(fs, 'reads', 2)
 
 
+def two_files(fs):
+    """Files a (1 MiB of 01) and b (1 MiB of 02) on fs, their paths."""
+    p, q = fs.path('a'), fs.path('b')
+    H.write_file(p, b'\x01' * MiB)
+    H.write_file(q, b'\x02' * MiB)
+    return p, q
+
+
 def test_device_loss_is_eio_everywhere():
     """Device loss: every direct call on every descriptor fails with EIO,
     promptly."""
     with mount() as fs:
-        p, q = fs.path('a'), fs.path('b')
-        H.write_file(p, b'\x01' * MiB)
-        H.write_file(q, b'\x02' * MiB)
+        p, q = two_files(fs)
         with Client(stats=fs.stats) as d, Client(stats=fs.stats) as e:
             d.ok('open %s rw' % p)
             e.ok('open %s r' % q)
@@ -502,9 +508,7 @@ def test_region_truncated_is_eio():
     fsync: never a SIGBUS, EIO after the shutdown, and the counters say
     the kernel answered for want of a slot."""
     with mount() as fs:
-        p, q = fs.path('a'), fs.path('b')
-        H.write_file(p, b'\x01' * MiB)
-        H.write_file(q, b'\x02' * MiB)
+        p, q = two_files(fs)
         with Client(stats=fs.stats) as d, Client(stats=fs.stats) as e:
             d.ok('open %s rw' % p)
             e.ok('open %s ra' % q)
