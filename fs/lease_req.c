@@ -471,6 +471,16 @@ static void lease_req(struct hfsd_ctl *c, struct hfsd_client *cl,
 		return;
 	}
 	rlen = lease_ok(r, m->h.id, &g, n);
+	/* The revocations queued before this grant go out before it.  A
+	 * truncate or punch frees blocks on a FUSE thread, queueing their
+	 * REVOKE for the ring, and only then lowers the data-path limit; a
+	 * client that sees the lower limit asks for a new extend lease at
+	 * once.  Had its LEASE_OK gone first, the client would write
+	 * through the window still mapping the freed blocks (it reaches
+	 * further than the new one) and publish a size over bytes that are
+	 * not the file's: lost appends.  The client reads in order, so the
+	 * old window is dead before it maps the new one. */
+	hfsd_lease_send_queued(c);
 	/* the devices first: the client maps the LEASE_OK from them */
 	hfsd_members_send(c, cl, &mp, m->h.id);
 	/* holes of other leases got our blocks: they remap first */

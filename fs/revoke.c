@@ -288,6 +288,13 @@ static bool reap_locked(struct hfsd_ctl *c, struct block_list *fr)
 	return woke;
 }
 
+void hfsd_lease_send_queued(struct hfsd_ctl *c)
+{
+	pthread_mutex_lock(&c->lock);
+	send_new_locked(c);
+	pthread_mutex_unlock(&c->lock);
+}
+
 void hfsd_lease_run_jobs(struct hfsd_ctl *c)
 {
 	struct block_list fr = { 0 };

@@ -30,6 +30,9 @@ void hfsd_revoke_jobs_fini(struct hfsd_ctl *c);
 void hfsd_lease_ring_thread(void);
 /* Send new jobs (one submission), finish completed ones. */
 void hfsd_lease_run_jobs(struct hfsd_ctl *c);
+/* Queue the messages of the jobs queued so far, before a reply that must
+ * follow them (a grant: lease_req.c). */
+void hfsd_lease_send_queued(struct hfsd_ctl *c);
 /* A job's deadline passed. */
 void hfsd_lease_timeout(struct hfsd_ctl *c, uint64_t job_id);
 /* A client went away: release its leases, count it as acked. */
