@@ -165,19 +165,34 @@ static long cover(struct hfc_dfile *f, int fd, uint64_t pos, uint64_t end,
 	return 0;
 }
 
+/* The daemon's changes of the file's bytes in place (ds_chg, lib/dslot.c):
+ * a copy notes the count before it starts (odd: one is in progress, the
+ * kernel serves the call, after it) and compares after it ends. */
+#define HFC_DP_CHANGE_TRIES 3
+
+static uint64_t changes(const struct hfc_dfile *f)
+{
+	return atomic_load_explicit((_Atomic uint64_t *)&f->slot->ds_chg,
+				    memory_order_acquire);
+}
+
+static bool unchanged(const struct hfc_dfile *f, uint64_t before)
+{
+	/* the copy's loads before the second look */
+	atomic_thread_fence(memory_order_acquire);
+	return atomic_load_explicit((_Atomic uint64_t *)&f->slot->ds_chg,
+				    memory_order_relaxed) == before;
+}
+
 /* ---------------------------------------------------------------- read */
 
-ssize_t hfc_dfile_preadv(struct hfc_dfile *f, int fd, const struct iovec *iov,
-			 int iovcnt, uint64_t off, int *why)
+/* One pass of a read: what hfc_dfile_preadv returns. */
+static ssize_t read_pass(struct hfc_dfile *f, int fd, const struct iovec *iov,
+			 int iovcnt, uint64_t off, size_t total, int *why)
 {
-	size_t total, done = 0;
+	size_t done = 0;
 	long r;
 
-	r = begin(f, fd, iov, iovcnt, &total, why);
-	if (!r)
-		r = cover(f, fd, off, off + total, false, why);
-	if (r)
-		return r;
 	while (done < total) {
 		uint64_t pos = off + done, size;
 		struct hfc_win *w;
@@ -225,9 +240,44 @@ ssize_t hfc_dfile_preadv(struct hfc_dfile *f, int fd, const struct iovec *iov,
 		pthread_rwlock_unlock(&f->io);
 		done += n;
 	}
-	if (lost(f, why))
-		return HFC_DP_KERNEL; /* it may have gone by a size of zeros */
 	return (ssize_t)done;
+}
+
+/* A read never returns bytes the daemon was changing in place meanwhile
+ * (a FUSE write, zero range, a partial punch, a truncate's tail): half
+ * old, half new.  No lock of the daemon's stops a direct copy, so the
+ * copy is done again when a change ran during it (ds_chg), and the
+ * kernel serves the call when one is in progress or they keep coming. */
+ssize_t hfc_dfile_preadv(struct hfc_dfile *f, int fd, const struct iovec *iov,
+			 int iovcnt, uint64_t off, int *why)
+{
+	size_t total;
+	ssize_t n;
+	long r;
+
+	r = begin(f, fd, iov, iovcnt, &total, why);
+	if (!r)
+		r = cover(f, fd, off, off + total, false, why);
+	if (r)
+		return r;
+	for (int tries = 0;; tries++) {
+		uint64_t chg = f->slot ? changes(f) : 0;
+
+		if (chg & 1) {
+			*why = HOLDFS_DP_SLOT_BUSY;
+			return HFC_DP_KERNEL;
+		}
+		n = read_pass(f, fd, iov, iovcnt, off, total, why);
+		if (n < 0 || !f->slot || unchanged(f, chg))
+			break;
+		if (tries + 1 == HFC_DP_CHANGE_TRIES) {
+			*why = HOLDFS_DP_SLOT_BUSY;
+			return HFC_DP_KERNEL;
+		}
+	}
+	if (n >= 0 && lost(f, why))
+		return HFC_DP_KERNEL; /* it may have gone by a size of zeros */
+	return n;
 }
 
 /* --------------------------------------------------------------- write */
@@ -504,9 +554,27 @@ ssize_t hfc_dfile_pwritev(struct hfc_dfile *f, int fd,
 		r = extend(f, fd, iov, iovcnt, total, off, false, &at, why);
 	} else {
 		r = cover(f, fd, off, off + total, true, why);
-		if (!r)
+		/* a change in place by the daemon (a FUSE write, zero range)
+		 * during the copy may have mixed with it: copied again, ours
+		 * is the later of the two (see hfc_dfile_preadv) */
+		for (int tries = 0; !r; tries++) {
+			uint64_t chg = changes(f);
+
+			if (chg & 1) {
+				*why = HOLDFS_DP_SLOT_BUSY;
+				r = HFC_DP_KERNEL;
+				break;
+			}
 			r = copy_in(f, fd, iov, iovcnt, 0, off, total, NULL,
 				    &done, why);
+			if (r || unchanged(f, chg))
+				break;
+			if (tries + 1 == HFC_DP_CHANGE_TRIES) {
+				*why = HOLDFS_DP_SLOT_BUSY;
+				r = HFC_DP_KERNEL;
+				done = 0;
+			}
+		}
 		if (!r || done) {
 			stamp(f);
 			r = (ssize_t)done;

@@ -23,6 +23,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -435,6 +436,48 @@ void hfs_dslot_leave(struct hfs_vol *vol, struct hfs_inode *ip, bool rearm_it,
 		hold_slot(vol, idx);
 	else
 		unlock_slot(vol, idx);
+}
+
+/* ------------------------------------------------- changes in place */
+
+/*
+ * The daemon writes an armed file's bytes in place (a write through
+ * FUSE, zero range, the zeroed part of a partial punch, the tail a
+ * truncate zeroes) while processes may be copying them out through read
+ * windows, which no lock of ours stops.  ds_chg tells them: made odd
+ * before the first byte changes, even again once the last is persistent
+ * (both sequentially consistent RMWs, with a full fence: the zeroing
+ * uses non-temporal stores, which a locked instruction alone might not
+ * order).  A direct read notes it before its copy and does the copy
+ * again if it changed, or asks the kernel if it was odd
+ * (client/dp_io.c): it never returns half old bytes and half new.
+ * Changes of one inode are serialised by its iolock (held for writing),
+ * so one begin/end pair is in flight per slot.
+ */
+uint32_t hfs_dslot_change_begin(struct hfs_vol *vol, struct hfs_inode *ip)
+{
+	uint64_t off, v;
+
+	if (!ip->ds)
+		return 0;
+	off = slot_off(vol, ip->ds - 1) + F(ds_chg);
+	/* odd now; a value left odd by an end that faulted is skipped */
+	if (hfs_region_add64(vol->rg, off, 1, &v, NULL) ||
+	    (!(v & 1) && hfs_region_add64(vol->rg, off, 1, &v, NULL)))
+		return 0; /* the slot area faulted: the failure pipeline's */
+	atomic_thread_fence(memory_order_seq_cst);
+	return ip->ds;
+}
+
+void hfs_dslot_change_end(struct hfs_vol *vol, uint32_t ds)
+{
+	uint64_t v;
+
+	if (!ds)
+		return;
+	atomic_thread_fence(memory_order_seq_cst);
+	(void)hfs_region_add64(vol->rg, slot_off(vol, ds - 1) + F(ds_chg), 1,
+			       &v, NULL);
 }
 
 /* ------------------------------------------------------ arm, disarm */

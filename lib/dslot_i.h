@@ -43,6 +43,12 @@ struct hfs_dslots {
 				slot lock before the stuck hook */
 };
 
+/* Around every change of ip's bytes in place (ip's iolock held for
+ * writing): begin returns what end takes (0: ip has no slot; end does
+ * nothing).  Direct readers see the change happen (ds_chg, dslot.c). */
+uint32_t hfs_dslot_change_begin(struct hfs_vol *vol, struct hfs_inode *ip);
+void hfs_dslot_change_end(struct hfs_vol *vol, uint32_t ds);
+
 /* Mount (after the inodes are loaded): fold every slot a crash left
  * armed into its inode and clear the area (read-write), or fold them
  * into DRAM only (read-only).  0 or -errno. */

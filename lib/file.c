@@ -141,9 +141,10 @@ ssize_t hfs_read(struct hfs_vol *vol, uint64_t ino, void *buf, size_t len,
 	return ret ? ret : (ssize_t)len;
 }
 
-/* Write buf (or zeros when buf is NULL) over mapped bytes only. */
-static int write_mapped(struct hfs_vol *vol, struct hfs_inode *ip,
-			const uint8_t *buf, uint64_t off, uint64_t len)
+/* Write buf (or zeros when buf is NULL) over mapped bytes only; direct
+ * readers see it happen (hfs_dslot_change_begin). */
+static int write_mapped_now(struct hfs_vol *vol, struct hfs_inode *ip,
+			    const uint8_t *buf, uint64_t off, uint64_t len)
 {
 	while (len) {
 		uint64_t run, hole, n;
@@ -171,6 +172,16 @@ static int write_mapped(struct hfs_vol *vol, struct hfs_inode *ip,
 		len -= n;
 	}
 	return 0;
+}
+
+static int write_mapped(struct hfs_vol *vol, struct hfs_inode *ip,
+			const uint8_t *buf, uint64_t off, uint64_t len)
+{
+	uint32_t chg = hfs_dslot_change_begin(vol, ip);
+	int ret = write_mapped_now(vol, ip, buf, off, len);
+
+	hfs_dslot_change_end(vol, chg);
+	return ret;
 }
 
 /* Bytes between the old EOF and the end of its allocation unit may hold
@@ -657,8 +668,12 @@ static int setattr_locked(struct hfs_vol *vol, struct hfs_inode *ip,
 	 * before anyone can map it (eof_tail.c: replay covers a crash
 	 * here).  A media error is the failure pipeline's (the guard
 	 * reports it); the truncate itself has happened. */
-	if (!ret && shrink)
+	if (!ret && shrink) {
+		uint32_t chg = hfs_dslot_change_begin(vol, ip);
+
 		(void)hfs_eof_tail_zero_locked(vol, ip);
+		hfs_dslot_change_end(vol, chg);
+	}
 	return ret;
 }
 

@@ -450,6 +450,14 @@ static int do_store64(void *arg)
 	return 0;
 }
 
+static int do_add64(void *arg)
+{
+	struct word_args *a = arg;
+
+	a->v = __atomic_add_fetch((uint64_t *)a->p, a->v, __ATOMIC_SEQ_CST);
+	return 0;
+}
+
 static int do_cas32(void *arg)
 {
 	struct word_args *a = arg;
@@ -492,6 +500,21 @@ int hfs_region_store64(struct hfs_region *rg, uint64_t off, uint64_t v,
 	if (!r && hfs_region_sim_poisoned(rg, off, sizeof(v), fault))
 		r = -EIO;
 	return r ? r : hfs_region_guard(rg, do_store64, &a, fault);
+}
+
+int hfs_region_add64(struct hfs_region *rg, uint64_t off, uint64_t delta,
+		     uint64_t *v, struct hfs_fault *fault)
+{
+	struct word_args a = { .rg = rg, .p = rg->base + off, .v = delta };
+	int r = rg->readonly ? -EROFS : word_check(rg, off, sizeof(delta));
+
+	if (!r && hfs_region_sim_poisoned(rg, off, sizeof(delta), fault))
+		r = -EIO;
+	if (!r)
+		r = hfs_region_guard(rg, do_add64, &a, fault);
+	if (!r)
+		*v = a.v;
+	return r;
 }
 
 int hfs_region_cas32(struct hfs_region *rg, uint64_t off, uint32_t *expected,

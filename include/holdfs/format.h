@@ -330,7 +330,10 @@ struct hfs_dslot {
 				    allocated (returned at disarm from the
 				    end of file to ds_limit); ds_limit if
 				    none */
-	uint64_t ds_pad1;    /*  56 */
+	uint64_t ds_chg;     /*  56 the daemon's changes of the file's bytes
+				    in place: odd while one is in progress
+				    (a read served directly that saw it
+				    change is done again); not persisted */
 	/* the clients' line */
 	uint64_t ds_size;    /*  64 published size, stored after the bytes
 				    it covers are persistent */

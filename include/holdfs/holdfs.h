@@ -271,7 +271,8 @@ enum holdfs_dp_reason {
 	HOLDFS_DP_HOLE,           /* a write into a hole (the daemon allocates) */
 	HOLDFS_DP_NO_LEASE,       /* the daemon refused or could not be asked */
 	HOLDFS_DP_REVOKED,        /* the range was revoked (layout change) */
-	HOLDFS_DP_SLOT_BUSY,      /* the slot lock was not free in time */
+	HOLDFS_DP_SLOT_BUSY,      /* the slot lock was not free in time, or
+				     the daemon was changing the bytes */
 	HOLDFS_DP_NO_SLOT,        /* the daemon had no slot for the inode */
 	HOLDFS_DP_FLAGS,          /* flags the data path does not serve */
 	HOLDFS_DP_CHANGED,        /* the descriptor no longer names the file */

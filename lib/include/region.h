@@ -251,13 +251,17 @@ int hfs_region_zero(struct hfs_region *rg, uint64_t off, size_t len,
  * store64 also persists the word, through ops.memcpy so that a tracing
  * region sees it.  cas32 sets *expected to the value found and returns
  * 1 if it stored desired, 0 if not; it is not persisted (a lock word
- * means nothing after a crash). */
+ * means nothing after a crash).  add64 adds delta (sequentially
+ * consistent) and sets *v to the sum; not persisted either (a counter
+ * of changes in progress means nothing after a crash). */
 int hfs_region_load64(const struct hfs_region *rg, uint64_t off,
 		      uint64_t *v, struct hfs_fault *fault);
 int hfs_region_store64(struct hfs_region *rg, uint64_t off, uint64_t v,
 		       struct hfs_fault *fault);
 int hfs_region_cas32(struct hfs_region *rg, uint64_t off, uint32_t *expected,
 		     uint32_t desired, struct hfs_fault *fault);
+int hfs_region_add64(struct hfs_region *rg, uint64_t off, uint64_t delta,
+		     uint64_t *v, struct hfs_fault *fault);
 
 /* From now on, guarded copies (hfs_region_read/write/zero) that touch
  * [off, off+len) fail with -EIO and a fault of si_code BUS_MCEERR_AR at

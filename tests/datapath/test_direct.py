@@ -381,6 +381,47 @@ def test_truncate_punch_by_another_process():
         served(fs, 'reads', 3)
 
 
+def dp_torn():
+    p = os.path.join(H.build_dir(), 'tests', 'datapath', 'dp_torn')
+    H.require(os.path.exists(p), 'dp_torn not built (%s)' % p)
+    return p
+
+
+def test_reads_never_torn_by_changes_in_place():
+    """Another process writes 64 KiB through FUSE, then zeroes them
+    (zero range), over and over; a direct reader reads the same 64 KiB
+    the whole time.  Every read must be one whole state (all bytes
+    equal): the daemon changes those bytes in place, without revoking
+    the reader's window, so a copy running meanwhile used to return
+    part old and part new.  Some reads must have been served directly
+    (the others the kernel, while a change was in progress)."""
+    with mount() as fs:
+        p = fs.path('torn')
+        n = 64 * 1024
+        H.write_file(p, b'\x01' * n)
+        env = H.shim_env({'HOLDFS_LOG': '0', 'HOLDFS_DATAPATH_STATS': fs.stats,
+                          'HOLDFS_DATAPATH_EAGER': '1'})
+        secs = '4'
+        chg = subprocess.Popen([dp_torn(), 'change', p, str(n), secs], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+        try:
+            rd = subprocess.run([dp_torn(), 'read', p, str(n), secs], env=env,
+                                capture_output=True, text=True, timeout=120)
+            cout, cerr = chg.communicate(timeout=120)
+        finally:
+            if chg.poll() is None:
+                chg.kill()
+                chg.wait()
+        check_eq(chg.returncode, 0, 'changer: %s %s' % (cout, cerr[-500:]))
+        check_eq(rd.returncode, 0, 'reader: %s %s' % (rd.stdout, rd.stderr[-500:]))
+        H.note('%s; %s' % (cout.strip(), rd.stdout.strip()))
+        check(int(cout.split()[1]) > 0, 'no change ran')
+        st = stats_of(fs.stats)
+        H.note('direct reads %d, to the kernel %r' % (st.get('reads', 0), {
+            k: v for k, v in st.items() if k.startswith('kernel') and v}))
+        served(fs, 'reads', 100)
+
+
 def test_revocation_storm_is_not_eio():
     """Another process truncates and punches the file in a loop while two
     direct clients read, write, append and fsync it: a layout change is
