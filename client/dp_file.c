@@ -88,9 +88,18 @@ static void on_revoked(void *arg, struct holdfs_mapping *m, uint64_t off,
 	(void)off;
 	(void)len;
 	atomic_fetch_add(&f->revokes, 1);
-	for (unsigned i = 0; i < f->nwin; i++)
-		if (f->win[i].m == m)
-			f->win[i].dead = reason ? reason : HOLDFS_REVOKE_LAYOUT;
+	for (unsigned i = 0; i < f->nwin; i++) {
+		if (f->win[i].m != m)
+			continue;
+		f->win[i].dead = reason ? reason : HOLDFS_REVOKE_LAYOUT;
+		/* A reservation taken away (a truncate or punch past the
+		 * appends): the stream of appends it was sized for is over;
+		 * the next one starts small again.  Kept doubled, every
+		 * extend after a truncate leased (and had the daemon zero)
+		 * 64 MiB, on the control thread that also reads the acks. */
+		if (f->win[i].extend)
+			atomic_store(&f->resv_next, HFC_DP_RESV_MIN);
+	}
 	if (reason == HOLDFS_REVOKE_CONNECTION_LOST ||
 	    reason == HOLDFS_REVOKE_SHUTDOWN)
 		atomic_store(&f->state, HFC_DF_GONE);
@@ -471,7 +480,7 @@ static void window_range(struct hfc_dfile *f, uint64_t pos, uint64_t end,
 		 * next reservation's size (doubling: few round trips for a
 		 * stream of appends, little held for one small append) */
 		a = align_down(pos, au);
-		b = align_up(end, au) + align_up(f->resv_next, au);
+		b = align_up(end, au) + align_up(atomic_load(&f->resv_next), au);
 		*off = a;
 		*len = b - a;
 		return;
@@ -537,8 +546,8 @@ static long lease_window(struct hfc_dfile *f, int fd, uint64_t off,
 	hfc_dp_count(HFC_DPC_LEASES, 1);
 	if (want == HFC_WANT_EXTEND) {
 		hfc_dp_count(HFC_DPC_RESERVATIONS, 1);
-		if (f->resv_next < HFC_DP_WIN_MAX)
-			f->resv_next *= 2;
+		if (atomic_load(&f->resv_next) < HFC_DP_WIN_MAX)
+			atomic_store(&f->resv_next, 2 * atomic_load(&f->resv_next));
 		/* Appends touch every page of a reservation once, in order:
 		 * one batched page-table fill now instead of a fault per
 		 * page later (advice only; older kernels say EINVAL). */

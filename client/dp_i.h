@@ -86,7 +86,8 @@ struct hfc_dfile {
 	uint32_t slot_idx;
 	bool slot_rw;
 	uint64_t win_size;
-	uint64_t resv_next;       /* the next reservation's size */
+	_Atomic uint64_t resv_next; /* the next reservation's size (f->lock;
+				     the listener resets it) */
 	struct hfc_win win[HFC_DP_NWIN];
 	unsigned nwin;
 	atomic_uint_fast64_t tick;

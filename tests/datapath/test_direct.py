@@ -421,6 +421,35 @@ def test_reads_never_torn_by_changes_in_place():
             k: v for k, v in st.items() if k.startswith('kernel') and v}))
         served(fs, 'reads', 100)
 
+def lease_lengths(fs, pid):
+    """The lengths of pid's leases, oldest first (holdfsctl leases --json)."""
+    r = holdfsctl('leases', '--json', fs.mnt)
+    check_eq(r.returncode, 0, 'holdfsctl leases: %s' % r.stderr)
+    return [le['length'] for le in sorted(json.loads(r.stdout)['leases'], key=lambda le: le['id'])
+            if le['pid'] == pid]
+
+
+def test_reservation_starts_small_after_a_truncate():
+    """A stream of appends gets ever larger reservations past EOF (up
+    to 64 MiB, which the daemon zeroes on its control thread); after a
+    truncate takes the reservation away (a log rotated), the next append
+    must lease a small one again, not another 64 MiB."""
+    with mount() as fs:
+        p = fs.path('log')
+        with Client(stats=fs.stats) as c:
+            c.ok('open %s ac' % p)
+            for _ in range(96):
+                c.ok('write %d 65' % MiB)
+            before = max(lease_lengths(fs, c.p.pid))
+            check(before >= 32 * MiB, 'reservations grew: %d' % before)
+            os.truncate(p, 0)
+            c.ok('write 4096 66')
+            after = lease_lengths(fs, c.p.pid)
+            check(after and after[-1] <= 4 * MiB,
+                  'the lease of the append after the truncate: %d bytes (%r; before: %d)'
+                  % (after[-1] if after else -1, after, before))
+        served(fs, 'appends', 90)
+
 
 def test_revocation_storm_is_not_eio():
     """Another process truncates and punches the file in a loop while two
