@@ -421,6 +421,7 @@ def test_reads_never_torn_by_changes_in_place():
             k: v for k, v in st.items() if k.startswith('kernel') and v}))
         served(fs, 'reads', 100)
 
+
 def lease_lengths(fs, pid):
     """The lengths of pid's leases, oldest first (holdfsctl leases --json)."""
     r = holdfsctl('leases', '--json', fs.mnt)
