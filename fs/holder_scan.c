@@ -133,7 +133,8 @@ static bool holds_fd(const struct hfsd_holder_key *k, pid_t pid)
 		 * worker may be waiting for this scan's holder to go (a
 		 * write waiting on an unacked REMAP). The device and inode
 		 * numbers never need the filesystem's answer. */
-		if (statx(AT_FDCWD, path, AT_STATX_DONT_SYNC, STATX_INO,
+		if (!k->region_ino ||
+		    statx(AT_FDCWD, path, AT_STATX_DONT_SYNC, STATX_INO,
 			  &st) < 0 ||
 		    makedev(st.stx_dev_major, st.stx_dev_minor) !=
 			    k->region_dev ||
@@ -156,7 +157,7 @@ static bool maps_range(const struct hfsd_holder_key *k, pid_t pid)
 	bool found = false;
 	FILE *f;
 
-	if (k->rs >= k->re)
+	if (k->rs >= k->re || !k->region_ino)
 		return false;
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
 	f = fopen(path, "re");

@@ -15,7 +15,9 @@ struct hfsd_holder_key {
 	ino_t sock_peer;          /* the client's socket inode, 0: unknown */
 	int region_fd[2];         /* the daemon's handle on each region
 				     description the client got, or -1 */
-	dev_t region_dev;         /* the region file or device */
+	dev_t region_dev;         /* the region file or device; region_ino 0:
+				     unknown (nothing matches it: anonymous
+				     memory shows as 0:0 inode 0 in maps) */
 	ino_t region_ino;
 	uint64_t rs, re;          /* region bytes revoked; rs == re: none */
 	const pid_t *owners;      /* clients that map [rs, re) under leases

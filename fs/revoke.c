@@ -22,6 +22,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -295,11 +296,14 @@ void hfsd_lease_send_queued(struct hfsd_ctl *c)
 	pthread_mutex_unlock(&c->lock);
 }
 
+static void judge_expired(struct hfsd_ctl *c);
+
 void hfsd_lease_run_jobs(struct hfsd_ctl *c)
 {
 	struct block_list fr = { 0 };
 	bool woke;
 
+	judge_expired(c);
 	pthread_mutex_lock(&c->lock);
 	send_new_locked(c);
 	woke = reap_locked(c, &fr);
@@ -333,30 +337,101 @@ static size_t laggards_locked(struct hfsd_job *j, struct hfsd_client **v)
 	return n;
 }
 
+/* Has cl sent something the daemon has not read yet?  A peek: the
+ * message stays for the ring's receive. */
+static bool unread_from(const struct hfsd_client *cl)
+{
+	char b;
+
+	return cl->fd >= 0 &&
+	       recv(cl->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
+/* A laggard of j (no ack, not being reaped) that is talking: its
+ * message waits in the socket.  ctl->lock held. */
+static bool talking_laggard_locked(const struct hfsd_job *j)
+{
+	for (uint32_t i = 0; i < j->nw; i++) {
+		const struct hfsd_waiter *w = &j->w[i];
+
+		if (!w->acked && !w->reaping && w->cl && !w->cl->closing &&
+		    unread_from(w->cl))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A deadline's verdict, at the end of the ring's batch (run_jobs), not
+ * when its timer completes: an ack may be in the same batch, after the
+ * timer (a receive armed late, because the thread was busy -- a grant
+ * zeroing a reservation, or a loaded machine -- completes only at the
+ * next submission).  And a laggard whose message is waiting unread is
+ * given a little longer, a few times: a daemon slow to read must not
+ * kill a client that answered in time.  Bounded: a client that talks
+ * but never acks is killed HFSD_ACK_GRACES x HFSD_ACK_GRACE_MS later.
+ */
+static void judge_expired(struct hfsd_ctl *c)
+{
+	for (;;) {
+		struct hfsd_client **lag = NULL;
+		struct hfsd_job *j;
+		size_t n = 0;
+		bool grace = false;
+
+		pthread_mutex_lock(&c->lock);
+		for (j = c->jobs; j && !j->expired; j = j->next)
+			;
+		if (!j) {
+			pthread_mutex_unlock(&c->lock);
+			return;
+		}
+		j->expired = false;
+		if (j->phase != HFSD_JOB_WAIT || all_acked(j)) {
+			/* acked in this batch: reap_locked finishes it */
+		} else if (j->graces < HFSD_ACK_GRACES &&
+			   talking_laggard_locked(j)) {
+			j->graces++;
+			grace = true;
+		} else if ((lag = calloc(j->nw ? j->nw : 1,
+					 sizeof(*lag))) != NULL) {
+			n = laggards_locked(j, lag);
+		}
+		pthread_mutex_unlock(&c->lock);
+		if (grace) {
+			hfsd_log(LOG_INFO, "control: revocation %" PRIu64
+				 ": a client's message waits unread at the "
+				 "deadline; %u ms more", j->id,
+				 HFSD_ACK_GRACE_MS);
+			hfsd_ctl_arm_timeout(c, j->id, HFSD_ACK_GRACE_MS);
+		}
+		/* the ring thread frees jobs (and clients): both outlive
+		 * this */
+		for (size_t k = 0; k < n; k++)
+			hfsd_reap_client(c, j, lag[k], true);
+		free(lag);
+	}
+}
+
 void hfsd_lease_timeout(struct hfsd_ctl *c, uint64_t id)
 {
 	uint64_t job_id = id & ~HFSD_JOB_POLL_BIT;
-	struct hfsd_client **lag = NULL;
 	struct hfsd_job *j;
-	size_t n = 0;
+	bool poll = false;
 
 	pthread_mutex_lock(&c->lock);
 	for (j = c->jobs; j && j->id != job_id; j = j->next)
 		;
-	if (!j || j->phase == HFSD_JOB_DONE) {
-		pthread_mutex_unlock(&c->lock);
-		return;
+	if (j && j->phase != HFSD_JOB_DONE) {
+		if (id & HFSD_JOB_POLL_BIT)
+			poll = true;
+		else if (j->phase == HFSD_JOB_WAIT)
+			j->expired = true; /* judged by run_jobs */
 	}
-	if (!(id & HFSD_JOB_POLL_BIT) && j->phase == HFSD_JOB_WAIT &&
-	    (lag = calloc(j->nw ? j->nw : 1, sizeof(*lag))) != NULL)
-		n = laggards_locked(j, lag);
 	pthread_mutex_unlock(&c->lock);
-	/* the ring thread frees jobs (and clients): both outlive this */
-	if (id & HFSD_JOB_POLL_BIT)
+	/* the ring thread frees jobs: j outlives this */
+	if (poll)
 		hfsd_reap_poll(c, j);
-	for (size_t k = 0; k < n; k++)
-		hfsd_reap_client(c, j, lag[k], true);
-	free(lag);
 }
 
 bool hfsd_lease_acked(struct hfsd_ctl *c, struct hfsd_client *cl,

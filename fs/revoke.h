@@ -33,7 +33,8 @@ void hfsd_lease_run_jobs(struct hfsd_ctl *c);
 /* Queue the messages of the jobs queued so far, before a reply that must
  * follow them (a grant: lease_req.c). */
 void hfsd_lease_send_queued(struct hfsd_ctl *c);
-/* A job's deadline passed. */
+/* A job's deadline passed (its timer completed): the verdict comes at
+ * the next hfsd_lease_run_jobs, after the rest of the ring's batch. */
 void hfsd_lease_timeout(struct hfsd_ctl *c, uint64_t job_id);
 /* A client went away: release its leases, count it as acked. */
 void hfsd_lease_client_gone(struct hfsd_ctl *c, struct hfsd_client *cl);

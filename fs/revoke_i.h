@@ -76,6 +76,10 @@ struct hfsd_job {
 	size_t defer_len;
 	int defer_fd;             /* region fd to pass (not owned) */
 	struct timespec start;
+	/* its deadline passed (ring thread): judged at the end of the
+	 * ring's batch, after the acks in it (revoke.c) */
+	bool expired;
+	unsigned graces;          /* deadlines put off for a talking laggard */
 };
 
 /* Killed holders get max(4 x revoke_ms, HFSD_DYING_MIN_MS) to go away
@@ -91,6 +95,11 @@ struct hfsd_job {
 
 /* Poll timers of a job being reaped carry this bit in their job id. */
 #define HFSD_JOB_POLL_BIT (1ull << 63)
+/* A laggard with a message the daemon has not read yet (its ack, most
+ * likely, behind a busy control thread) gets its deadline put off by
+ * HFSD_ACK_GRACE_MS, at most HFSD_ACK_GRACES times per job. */
+#define HFSD_ACK_GRACE_MS 50u
+#define HFSD_ACK_GRACES 4u
 
 /* revoke_reap.c: a holder of j that missed its deadline (at_deadline) or
  * went away without acking: kill it and every process that still holds
