@@ -229,10 +229,8 @@ if ! scripts/setup-deps.sh; then
 	note "setup-deps FAILED; not building"
 else
 	# The boot test (tests/boot: three systemd boots under qemu, several
-	# minutes) is its own command, not part of this run; so is the race
-	# suite (tests/datapath/test_race.py), until the open issues it can
-	# still find now and then are fixed.
-	mtest_extra=(--no-suite boot --no-suite race)
+	# minutes) is its own command, not part of this run.
+	mtest_extra=(--no-suite boot)
 	run_pass plain build
 
 	if [ $quick -eq 0 ]; then
@@ -245,7 +243,7 @@ else
 		# plain build on a real /dev/dax0.0) ran in the plain pass; a
 		# sanitizer build needs libasan in the guest and tests nothing
 		# new there.
-		mtest_extra=(--timeout-multiplier 3 --no-suite devdax --no-suite boot --no-suite race)
+		mtest_extra=(--timeout-multiplier 3 --no-suite devdax --no-suite boot)
 		run_pass sanitizer build-asan --sanitize
 		unset ASAN_OPTIONS UBSAN_OPTIONS
 		fuzz_pass
