@@ -192,6 +192,10 @@ int hfc_conn_extent_fd(struct hfc_conn *c, uint32_t prot, uint64_t off,
 void hfc_conn_close_fds_locked(struct hfc_conn *c);
 int hfc_conn_region_dup(struct hfc_conn *c, uint32_t prot);
 void hfc_persist_range(struct hfc_conn *c, const void *addr, size_t len);
+/* Learn the persist function now, if not yet (what hfc_persist_range
+ * does first): a caller that will persist under its own locks calls it
+ * before taking them (see conn.c). */
+void hfc_persist_learn(struct hfc_conn *c);
 /* libpmem2's memcpy for stores into the region, once hfc_persist_range
  * has learnt it (NULL before, or without libpmem2). */
 void *(*hfc_pmem_copy_fn(struct hfc_conn *c))(void *, const void *, size_t,

@@ -242,20 +242,16 @@ void *(*hfc_pmem_copy_fn(struct hfc_conn *c))(void *, const void *, size_t,
  * shim, which must never run from the listener (it could wait for a reply
  * only the listener can read) or under our locks.
  */
-void hfc_persist_range(struct hfc_conn *c, const void *addr, size_t len)
+void hfc_persist_learn(struct hfc_conn *c)
 {
-	uintptr_t pg, a;
 	pmem2_persist_fn fn = NULL;
 	pmem2_memcpy_fn copy = NULL;
 	struct pmem2_map *map = NULL;
 	bool learn;
 	int fd;
 
-	/* the hot path of every direct write: no lock once learnt */
-	if (atomic_load_explicit(&c->persist_known, memory_order_acquire)) {
-		fn = c->persist;
-		goto run;
-	}
+	if (atomic_load_explicit(&c->persist_known, memory_order_acquire))
+		return;
 	pthread_mutex_lock(&c->lock);
 	learn = c->persist_state == HFC_PERSIST_UNKNOWN;
 	if (learn)
@@ -285,9 +281,17 @@ void hfc_persist_range(struct hfc_conn *c, const void *addr, size_t len)
 	pthread_mutex_lock(&c->lock);
 	while (c->persist_state == HFC_PERSIST_LEARNING)
 		pthread_cond_wait(&c->cond, &c->lock);
-	fn = c->persist;
 	pthread_mutex_unlock(&c->lock);
-run:
+}
+
+void hfc_persist_range(struct hfc_conn *c, const void *addr, size_t len)
+{
+	pmem2_persist_fn fn;
+	uintptr_t pg, a;
+
+	/* the hot path of every direct write: no lock once learnt */
+	hfc_persist_learn(c);
+	fn = c->persist;
 	if (fn) {
 		fn(addr, len);
 		return;

@@ -450,6 +450,8 @@ static ssize_t extend(struct hfc_dfile *f, int fd, const struct iovec *iov,
 		      int iovcnt, size_t total, uint64_t off, bool append,
 		      uint64_t *at, int *why)
 {
+	/* copies persist under the slot lock and f->io: learn how first */
+	hfc_persist_learn(f->conn);
 	for (int tries = 0;; tries++) {
 		_Atomic uint64_t *sz = (_Atomic uint64_t *)&f->slot->ds_size;
 		struct coh_owed owed = { 0 };
@@ -554,6 +556,8 @@ ssize_t hfc_dfile_pwritev(struct hfc_dfile *f, int fd,
 		r = extend(f, fd, iov, iovcnt, total, off, false, &at, why);
 	} else {
 		r = cover(f, fd, off, off + total, true, why);
+		if (!r)
+			hfc_persist_learn(f->conn); /* before f->io (conn.c) */
 		/* a change in place by the daemon (a FUSE write, zero range)
 		 * during the copy may have mixed with it: copied again, ours
 		 * is the later of the two (see hfc_dfile_preadv) */
