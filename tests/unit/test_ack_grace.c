@@ -135,22 +135,34 @@ static uint64_t revoke_after_truncate(struct rig *r, uint64_t size)
 	return id;
 }
 
-static int scenario(void)
+/* The rig, its client's pid a victim, with a write lease of four units
+ * of the file.  0, or rig_open's code. */
+static int leased_rig(struct rig *r, pid_t *v)
 {
-	struct rig r;
-	uint64_t id, rv;
-	pid_t v;
-	int rc = rig_open(&r);
+	uint64_t id;
+	int rc = rig_open(r);
 
 	if (rc)
 		return rc;
-	v = victim();
-	r.cl->pid = v;
-	r.cl->pidfd = pidfd_of(v);
-	CHECK(r.cl->pidfd >= 0);
-	CHECK_EQ(rig_fill(&r, 4 * r.unit), 0);
-	rig_lease_req(&r, 1, 0, 4 * r.unit);
-	CHECK_EQ(rig_next_msg(&r, &id, NULL, 0), HFS_MSG_LEASE_OK);
+	*v = victim();
+	r->cl->pid = *v;
+	r->cl->pidfd = pidfd_of(*v);
+	CHECK(r->cl->pidfd >= 0);
+	CHECK_EQ(rig_fill(r, 4 * r->unit), 0);
+	rig_lease_req(r, 1, 0, 4 * r->unit);
+	CHECK_EQ(rig_next_msg(r, &id, NULL, 0), HFS_MSG_LEASE_OK);
+	return 0;
+}
+
+static int scenario(void)
+{
+	struct rig r;
+	uint64_t rv;
+	pid_t v;
+	int rc = leased_rig(&r, &v);
+
+	if (rc)
+		return rc;
 
 	/* 1: acked in time, read late */
 	rv = revoke_after_truncate(&r, 3 * r.unit);
@@ -188,18 +200,11 @@ static int scenario(void)
 static int silent(void)
 {
 	struct rig r;
-	uint64_t id;
 	pid_t v;
-	int rc = rig_open(&r);
+	int rc = leased_rig(&r, &v);
 
 	if (rc)
 		return rc;
-	v = victim();
-	r.cl->pid = v;
-	r.cl->pidfd = pidfd_of(v);
-	CHECK_EQ(rig_fill(&r, 4 * r.unit), 0);
-	rig_lease_req(&r, 1, 0, 4 * r.unit);
-	CHECK_EQ(rig_next_msg(&r, &id, NULL, 0), HFS_MSG_LEASE_OK);
 	(void)revoke_after_truncate(&r, r.unit);
 	deadline(&r);
 	CHECK(r.cl->closing);
