@@ -47,6 +47,8 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include <libpmem2.h>
+
 struct guard_frame {
 	sigjmp_buf jb;
 	uintptr_t lo, hi;            /* region mapping [lo, hi) */
@@ -453,8 +455,14 @@ static int do_store64(void *arg)
 static int do_add64(void *arg)
 {
 	struct word_args *a = arg;
+	uint64_t v = __atomic_load_n((uint64_t *)a->p, __ATOMIC_ACQUIRE) + a->v;
 
-	a->v = __atomic_add_fetch((uint64_t *)a->p, a->v, __ATOMIC_SEQ_CST);
+	/* Through ops.memcpy without a flush, so that a tracing region (the
+	 * crash harness) records the store and an undo log saves what it
+	 * overwrites; then the atomic store, what readers see whole. */
+	a->rg->ops.memcpy(a->p, &v, sizeof(v), PMEM2_F_MEM_NOFLUSH);
+	__atomic_store_n((uint64_t *)a->p, v, __ATOMIC_SEQ_CST);
+	a->v = v;
 	return 0;
 }
 

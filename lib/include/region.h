@@ -251,9 +251,11 @@ int hfs_region_zero(struct hfs_region *rg, uint64_t off, size_t len,
  * store64 also persists the word, through ops.memcpy so that a tracing
  * region sees it.  cas32 sets *expected to the value found and returns
  * 1 if it stored desired, 0 if not; it is not persisted (a lock word
- * means nothing after a crash).  add64 adds delta (sequentially
- * consistent) and sets *v to the sum; not persisted either (a counter
- * of changes in progress means nothing after a crash). */
+ * means nothing after a crash).  add64 adds delta and sets *v to the
+ * sum: a load and a store, not one atomic instruction (one writer per
+ * word: the caller serialises), the store sequentially consistent and
+ * not persisted (a counter of changes in progress means nothing after a
+ * crash; a tracing region sees it as a store never flushed). */
 int hfs_region_load64(const struct hfs_region *rg, uint64_t off,
 		      uint64_t *v, struct hfs_fault *fault);
 int hfs_region_store64(struct hfs_region *rg, uint64_t off, uint64_t v,
