@@ -227,6 +227,8 @@ struct hfc_dp_owner {
 	pthread_rwlock_t *io;
 	void (*revoked)(void *arg, struct holdfs_mapping *m, uint64_t off,
 			uint64_t len, uint32_t reason);
+	/* holes of m got blocks (REMAP), mapped with io held for writing */
+	void (*remapped)(void *arg, struct holdfs_mapping *m);
 	void *arg;
 };
 struct hfc_lease_req {

@@ -105,6 +105,16 @@ static void on_revoked(void *arg, struct holdfs_mapping *m, uint64_t off,
 		atomic_store(&f->state, HFC_DF_GONE);
 }
 
+/* The listener mapped blocks over holes of window m (REMAP), f->io held
+ * for writing: a direct read that ran across it copies again. */
+static void on_remapped(void *arg, struct holdfs_mapping *m)
+{
+	struct hfc_dfile *f = arg;
+
+	(void)m;
+	atomic_fetch_add(&f->remaps, 1);
+}
+
 struct hfc_dfile *hfc_dfile_new(dev_t dev, ino_t ino, int flags)
 {
 	struct hfc_dfile *f = calloc(1, sizeof(*f));
@@ -125,7 +135,7 @@ struct hfc_dfile *hfc_dfile_new(dev_t dev, ino_t ino, int flags)
 	pthread_rwlock_init(&f->io, &a);
 	pthread_rwlockattr_destroy(&a);
 	f->owner = (struct hfc_dp_owner){ .io = &f->io, .revoked = on_revoked,
-					  .arg = f };
+					  .remapped = on_remapped, .arg = f };
 	f->resv_next = HFC_DP_RESV_MIN;
 	pthread_mutex_lock(&files_lock);
 	f->fork_gen = atomic_load(&fork_gen);

@@ -93,6 +93,7 @@ struct hfc_dfile {
 	atomic_uint_fast64_t tick;
 	atomic_bool mtime_dirty;  /* ds_mtime stored, not yet persisted */
 	atomic_uint revokes;      /* windows revoked so far (on_revoked) */
+	atomic_uint remaps;       /* REMAPs of its windows (on_remapped) */
 	atomic_bool kernel_wrote; /* a write went through the kernel since
 				     the last sync: fsync must go there too */
 	unsigned fork_gen;

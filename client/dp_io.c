@@ -184,6 +184,14 @@ static bool unchanged(const struct hfc_dfile *f, uint64_t before)
 				    memory_order_relaxed) == before;
 }
 
+/* The listener's changes of the file's windows: revocations (a layout
+ * change) and REMAPs (holes given blocks), each made with f->io held
+ * for writing, so between two chunks of a copy, never inside one. */
+static unsigned window_changes(struct hfc_dfile *f)
+{
+	return atomic_load(&f->revokes) + atomic_load(&f->remaps);
+}
+
 /* ---------------------------------------------------------------- read */
 
 /* One pass of a read: what hfc_dfile_preadv returns. */
@@ -247,7 +255,9 @@ static ssize_t read_pass(struct hfc_dfile *f, int fd, const struct iovec *iov,
  * (a FUSE write, zero range, a partial punch, a truncate's tail): half
  * old, half new.  No lock of the daemon's stops a direct copy, so the
  * copy is done again when a change ran during it (ds_chg), and the
- * kernel serves the call when one is in progress or they keep coming. */
+ * kernel serves the call when one is in progress or they keep coming.
+ * The same for the listener's changes of the windows between two
+ * chunks (a punch's revocation, a REMAP of holes a writer filled). */
 ssize_t hfc_dfile_preadv(struct hfc_dfile *f, int fd, const struct iovec *iov,
 			 int iovcnt, uint64_t off, int *why)
 {
@@ -262,13 +272,15 @@ ssize_t hfc_dfile_preadv(struct hfc_dfile *f, int fd, const struct iovec *iov,
 		return r;
 	for (int tries = 0;; tries++) {
 		uint64_t chg = f->slot ? changes(f) : 0;
+		unsigned wins = window_changes(f);
 
 		if (chg & 1) {
 			*why = HOLDFS_DP_SLOT_BUSY;
 			return HFC_DP_KERNEL;
 		}
 		n = read_pass(f, fd, iov, iovcnt, off, total, why);
-		if (n < 0 || !f->slot || unchanged(f, chg))
+		if (n < 0 || !f->slot ||
+		    (unchanged(f, chg) && window_changes(f) == wins))
 			break;
 		if (tries + 1 == HFC_DP_CHANGE_TRIES) {
 			*why = HOLDFS_DP_SLOT_BUSY;

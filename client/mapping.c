@@ -691,8 +691,17 @@ int hfc_on_remap(struct hfc_conn *c, const struct hfs_msg_remap *rm, size_t len)
 	}
 	pthread_mutex_lock(&maps_lock);
 	m = find_lease_locked(c, rm->lease_id);
+	/* a data-path owner's copies are kept out while the holes change
+	 * to blocks (one mapping after another), and it is told: a direct
+	 * read must not return part zeros, part the writer's new bytes */
+	if (m && m->owner)
+		pthread_rwlock_wrlock(m->owner->io);
 	if (m)
 		nbad = remap_locked(c, m, e, rm->nextents, bad);
+	if (m && m->owner) {
+		m->owner->remapped(m->owner->arg, m);
+		pthread_rwlock_unlock(m->owner->io);
+	}
 	pthread_mutex_unlock(&maps_lock);
 	if (!m)
 		hfc_log("REMAP of unknown lease %llu", (unsigned long long)rm->lease_id);

@@ -10,13 +10,19 @@
  *                                  again and again.  O_DIRECT: each is
  *                                  one request to the daemon, which does
  *                                  it under the file's I/O lock.
+ *   dp_torn punch PATH LEN SECS    the same with FALLOC_FL_PUNCH_HOLE in
+ *                                  place of the zeroing: the blocks go
+ *                                  (the reader's window is revoked, its
+ *                                  next lease maps a hole) and the write
+ *                                  fills the hole again (a REMAP).
  *   dp_torn read PATH LEN SECS     for SECS seconds, pread [0, LEN) and
  *                                  check every byte of it is the same:
  *                                  one whole state of the file.
  *
  * The reader runs under the preload shim: its reads are copies out of a
  * mapping of the blocks, which the daemon's writes and zeroing change
- * in place without revoking anything.  A read that saw part of a change
+ * in place without revoking anything, and which the listener remaps when
+ * a hole gets blocks.  A read that saw part of a change
  * (some bytes g, some zero, or some g and some g+1) is torn.  The reader
  * uses O_DIRECT too, so that a read the shim hands to the kernel goes
  * to the daemon whole rather than through page-cache pages a write is
@@ -45,7 +51,7 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int change(int fd, uint8_t *buf, size_t len, double secs)
+static int change(int fd, uint8_t *buf, size_t len, double secs, bool punch)
 {
 	double end = now() + secs;
 	unsigned long n = 0;
@@ -58,8 +64,9 @@ static int change(int fd, uint8_t *buf, size_t len, double secs)
 			perror("dp_torn change: pwrite");
 			return 1;
 		}
-		if (fallocate(fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, 0,
-			      (off_t)len)) {
+		if (fallocate(fd, (punch ? FALLOC_FL_PUNCH_HOLE
+				       : FALLOC_FL_ZERO_RANGE) |
+				      FALLOC_FL_KEEP_SIZE, 0, (off_t)len)) {
 			perror("dp_torn change: fallocate");
 			return 1;
 		}
@@ -104,11 +111,12 @@ int main(int argc, char **argv)
 	void *buf;
 	int fd, r;
 
-	if (argc != 5 || (strcmp(argv[1], "change") && strcmp(argv[1], "read"))) {
-		fprintf(stderr, "usage: dp_torn change|read PATH LEN SECS\n");
+	if (argc != 5 || (strcmp(argv[1], "change") && strcmp(argv[1], "punch") &&
+			  strcmp(argv[1], "read"))) {
+		fprintf(stderr, "usage: dp_torn change|punch|read PATH LEN SECS\n");
 		return 2;
 	}
-	writer = !strcmp(argv[1], "change");
+	writer = strcmp(argv[1], "read") != 0;
 	len = strtoul(argv[3], NULL, 0);
 	secs = strtod(argv[4], NULL);
 	if (!len || len % 4096) {
@@ -124,7 +132,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "dp_torn: out of memory\n");
 		return 1;
 	}
-	r = writer ? change(fd, buf, len, secs) : check(fd, buf, len, secs);
+	r = writer ? change(fd, buf, len, secs, !strcmp(argv[1], "punch"))
+		   : check(fd, buf, len, secs);
 	free(buf);
 	close(fd);
 	return r;
