@@ -19,8 +19,8 @@ Part of scripts/test.sh (meson suite `race`).  What it found, now fixed
 and each covered by a test of its own: stale records from a REVOKE that
 overtook its LEASE_OK (test_client.py test_fake_revoke_before_lease_ok),
 windows born live over freed blocks (test_direct.py storm), a direct
-read torn by a concurrent zero range (test_direct.py
-test_reads_never_torn_by_changes_in_place), a LEASE_OK sent ahead of
+read torn by a concurrent zero range or by a REMAP (test_direct.py
+test_reads_never_torn_by_*), a LEASE_OK sent ahead of
 the REVOKE queued before it (tests/unit/test_grant_order.c), a client
 killed for an ack the daemon had not read yet
 (tests/unit/test_ack_grace.c).  A race shows only now and then; loop it
