@@ -177,7 +177,14 @@ static int write_mapped_now(struct hfs_vol *vol, struct hfs_inode *ip,
 static int write_mapped(struct hfs_vol *vol, struct hfs_inode *ip,
 			const uint8_t *buf, uint64_t off, uint64_t len)
 {
-	uint32_t chg = hfs_dslot_change_begin(vol, ip);
+	/* Bytes at or past the end of file are no direct reader's (it reads
+	 * below the slot's size, which a growing write publishes after
+	 * this): an append through FUSE, or zeros past EOF, must not send
+	 * every direct read of the file to copy again.  The end of file as
+	 * everyone sees it: the slot's size if direct appends went past
+	 * i_size (a KEEP_SIZE fallocate does not fold them in). */
+	uint32_t chg = off < hfs_dslot_size(vol, ip) ?
+		       hfs_dslot_change_begin(vol, ip) : 0;
 	int ret = write_mapped_now(vol, ip, buf, off, len);
 
 	hfs_dslot_change_end(vol, chg);

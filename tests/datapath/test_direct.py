@@ -388,7 +388,7 @@ def dp_torn():
 
 
 def torn_reads(mode):
-    """dp_torn MODE against a direct reader of the same 64 KiB for 4 s:
+    """dp_torn MODE against a direct reader of the same 64 KiB for 2 s:
     every read must be one whole state (all bytes equal), and some must
     have been served directly (the others by the kernel, while a change
     was in progress)."""
@@ -398,7 +398,7 @@ def torn_reads(mode):
         H.write_file(p, b'\x01' * n)
         env = H.shim_env({'HOLDFS_LOG': '0', 'HOLDFS_DATAPATH_STATS': fs.stats,
                           'HOLDFS_DATAPATH_EAGER': '1'})
-        secs = '4'
+        secs = '2'
         chg = subprocess.Popen([dp_torn(), mode, p, str(n), secs], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
         try:
