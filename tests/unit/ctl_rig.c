@@ -166,14 +166,14 @@ static int twin_file(const char *dir, uint64_t ino, dev_t *dev)
 	return -1;
 }
 
-static struct hfsd_client *client_new(int fd)
+struct hfsd_client *rig_client(uint64_t cid, int fd)
 {
 	struct hfsd_client *cl = calloc(1, sizeof(*cl));
 
 	if (!cl)
 		return NULL;
-	cl->cid = 1;
-	cl->client_id = 1;
+	cl->cid = cid;
+	cl->client_id = (uint32_t)cid;
 	cl->fd = fd;
 	cl->pidfd = -1;
 	cl->region_fd[0] = cl->region_fd[1] = -1;
@@ -239,12 +239,24 @@ int rig_open(struct rig *r)
 		return 1;
 	}
 	r->peer = sv[1];
-	r->cl = c->clients = client_new(sv[0]);
+	r->cl = c->clients = rig_client(1, sv[0]);
 	if (!r->cl)
 		return 1;
 	hfsd_lease_table_init(c);
 	hfsd_revoke_hooks_install(c);
 	return 0;
+}
+
+void rig_drop_all(struct hfsd_ctl *c)
+{
+	pthread_mutex_lock(&c->lock);
+	hfsd_lease_drop_client_locked(c, NULL);
+	for (struct hfsd_job *j = c->jobs, *n; j; j = n) {
+		n = j->next;
+		hfsd_job_free(j);
+	}
+	c->jobs = NULL;
+	pthread_mutex_unlock(&c->lock);
 }
 
 void rig_close(struct rig *r)
@@ -255,13 +267,8 @@ void rig_close(struct rig *r)
 	hfsd_revoke_hooks_remove(c);
 	pthread_mutex_lock(&c->lock);
 	cl->closing = true;
-	hfsd_lease_drop_client_locked(c, NULL);
-	for (struct hfsd_job *j = c->jobs, *n; j; j = n) {
-		n = j->next;
-		hfsd_job_free(j);
-	}
-	c->jobs = NULL;
 	pthread_mutex_unlock(&c->lock);
+	rig_drop_all(c);
 	io_uring_queue_exit(&c->ring);
 	while (c->inflight) {
 		struct ctl_op *op = c->inflight;

@@ -53,7 +53,12 @@ void rig_lease_req(struct rig *r, uint64_t id, uint64_t off, uint64_t len);
  * *id, up to cap bytes of it in body (may be NULL).  A descriptor
  * passed with it is closed. */
 unsigned rig_next_msg(struct rig *r, uint64_t *id, void *body, size_t cap);
-/* Write data bytes of value v at 0, then truncate the file to size. */
+/* A client that said HELLO, pid ours, on connection fd (-1: none). */
+struct hfsd_client *rig_client(uint64_t cid, int fd);
+/* Every lease and job of c dropped (any control side: test_remap_gone
+ * builds its own without a ring). */
+void rig_drop_all(struct hfsd_ctl *c);
+/* The file: data bytes written at 0; truncated to size.  0 or -errno. */
 int rig_fill(struct rig *r, uint64_t data);
 int rig_truncate(struct rig *r, uint64_t size);
 

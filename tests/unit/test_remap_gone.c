@@ -24,6 +24,7 @@
  */
 #include "daemon.h"
 #include "ctl_i.h"
+#include "ctl_rig.h"
 #include "deadline.h"
 #include "lease_i.h"
 #include "revoke.h"
@@ -79,20 +80,6 @@ static void *write_hole(void *arg)
 	w->ret = hfs_write(w->vol, w->ino, buf, w->len, 0);
 	free(buf);
 	return NULL;
-}
-
-static struct hfsd_client *client_new(uint64_t cid)
-{
-	struct hfsd_client *cl = calloc(1, sizeof(*cl));
-
-	cl->cid = cid;
-	cl->fd = cl->pidfd = -1;
-	cl->region_fd[0] = cl->region_fd[1] = -1;
-	for (unsigned m = 0; m < HFS_MEMBERS_MAX; m++)
-		cl->member_fd[m][0] = cl->member_fd[m][1] = -1;
-	cl->pid = getpid();
-	cl->hello = true;
-	return cl;
 }
 
 /* A read lease of [0, u) of ino, one hole, as a grant publishes it. */
@@ -170,7 +157,7 @@ struct env {
 static int attempt(struct env *e, int k)
 {
 	struct hfsd_ctl *c = e->c;
-	struct hfsd_client *x = client_new(1), *y = client_new(2);
+	struct hfsd_client *x = rig_client(1, -1), *y = rig_client(2, -1);
 	struct hfsd_waiter *wx = NULL;
 	struct writer w;
 	struct timespec t0;
@@ -264,14 +251,7 @@ static int attempt(struct env *e, int k)
 	pthread_join(th, NULL);
 	CHECK_EQ(w.ret, (ssize_t)u);
 
-	pthread_mutex_lock(&c->lock);
-	hfsd_lease_drop_client_locked(c, NULL);
-	for (struct hfsd_job *j = c->jobs, *n; j; j = n) {
-		n = j->next;
-		hfsd_job_free(j);
-	}
-	c->jobs = NULL;
-	pthread_mutex_unlock(&c->lock);
+	rig_drop_all(c);
 	free(y);
 	hfs_release(e->vol, a.ino);
 	return !early;
