@@ -556,8 +556,10 @@ static long lease_window(struct hfc_dfile *f, int fd, uint64_t off,
 	hfc_dp_count(HFC_DPC_LEASES, 1);
 	if (want == HFC_WANT_EXTEND) {
 		hfc_dp_count(HFC_DPC_RESERVATIONS, 1);
-		if (atomic_load(&f->resv_next) < HFC_DP_WIN_MAX)
-			atomic_store(&f->resv_next, 2 * atomic_load(&f->resv_next));
+		uint64_t resv = atomic_load(&f->resv_next);
+
+		if (resv < HFC_DP_WIN_MAX)
+			atomic_store(&f->resv_next, 2 * resv);
 		/* Appends touch every page of a reservation once, in order:
 		 * one batched page-table fill now instead of a fault per
 		 * page later (advice only; older kernels say EINVAL). */

@@ -377,7 +377,7 @@ static void judge_expired(struct hfsd_ctl *c)
 		struct hfsd_client **lag = NULL;
 		struct hfsd_job *j;
 		size_t n = 0;
-		bool grace = false, retry = false;
+		bool grace = false, again = false;
 
 		pthread_mutex_lock(&c->lock);
 		for (j = c->jobs; j && !j->expired; j = j->next)
@@ -392,23 +392,21 @@ static void judge_expired(struct hfsd_ctl *c)
 		} else if (j->graces < HFSD_ACK_GRACES &&
 			   talking_laggard_locked(j)) {
 			j->graces++;
-			grace = true;
+			grace = again = true;
 		} else if ((lag = calloc(j->nw ? j->nw : 1,
 					 sizeof(*lag))) != NULL) {
 			n = laggards_locked(j, lag);
 		} else {
-			retry = true; /* out of memory: judged again soon */
+			again = true; /* out of memory: judged again soon */
 		}
 		pthread_mutex_unlock(&c->lock);
-		if (retry)
-			hfsd_ctl_arm_timeout(c, j->id, HFSD_ACK_GRACE_MS);
-		if (grace) {
+		if (grace)
 			hfsd_log(LOG_INFO, "control: revocation %" PRIu64
 				 ": a client's message waits unread at the "
 				 "deadline; %u ms more", j->id,
 				 HFSD_ACK_GRACE_MS);
+		if (again)
 			hfsd_ctl_arm_timeout(c, j->id, HFSD_ACK_GRACE_MS);
-		}
 		/* the ring thread frees jobs (and clients): both outlive
 		 * this */
 		for (size_t k = 0; k < n; k++)

@@ -446,9 +446,9 @@ void hfs_dslot_leave(struct hfs_vol *vol, struct hfs_inode *ip, bool rearm_it,
  * truncate zeroes) while processes may be copying them out through read
  * windows, which no lock of ours stops.  ds_chg tells them: made odd
  * before the first byte changes, even again once the last is persistent
- * (both sequentially consistent RMWs, with a full fence: the zeroing
- * uses non-temporal stores, which a locked instruction alone might not
- * order).  A direct read notes it before its copy and does the copy
+ * (hfs_region_add64: a sequentially consistent store, not persisted;
+ * with a full fence either side, as the zeroing uses non-temporal
+ * stores).  A direct read notes it before its copy and does the copy
  * again if it changed, or asks the kernel if it was odd
  * (client/dp_io.c): it never returns half old bytes and half new.
  * Changes of one inode are serialised by its iolock (held for writing),
