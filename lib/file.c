@@ -798,6 +798,7 @@ int hfs_fallocate(struct hfs_vol *vol, uint64_t ino, int mode, uint64_t off,
 	const int known = FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE |
 			  FALLOC_FL_ZERO_RANGE;
 	struct hfs_inode *ip;
+	bool slot;
 	int ret;
 
 	if (mode & ~known)
@@ -812,10 +813,16 @@ int hfs_fallocate(struct hfs_vol *vol, uint64_t ino, int mode, uint64_t off,
 	if (!S_ISREG(ip->d.i_mode))
 		return -ENODEV;
 	pthread_rwlock_wrlock(&ip->iolock);
-	/* The size may grow: direct writers hold still.  KEEP_SIZE changes
-	 * no size (and a write lease grant, on the control thread, which
-	 * must never wait for a client, allocates with it). */
-	if (!(mode & FALLOC_FL_KEEP_SIZE))
+	/* Direct writers hold still while the size may grow and while bytes
+	 * change in place: a punch or zero range, KEEP_SIZE or not, may
+	 * zero the reservation past EOF that a direct append is copying
+	 * into and would publish (the kernel orders the two under the
+	 * inode lock; a FUSE thread may wait for a client).  Only a plain
+	 * KEEP_SIZE allocation goes without: it changes no byte anyone can
+	 * read, and a write lease grant, on the control thread, which must
+	 * never wait for a client, allocates with it. */
+	slot = mode != FALLOC_FL_KEEP_SIZE;
+	if (slot)
 		ret = hfs_dslot_enter(vol, ip);
 	if (!ret)
 		ret = hfs_vol_lock(vol, true);
@@ -828,7 +835,7 @@ int hfs_fallocate(struct hfs_vol *vol, uint64_t ino, int mode, uint64_t off,
 			hfs_vol_fail(vol, ret);
 		hfs_vol_unlock(vol);
 	}
-	if (!(mode & FALLOC_FL_KEEP_SIZE))
+	if (slot)
 		hfs_dslot_leave(vol, ip, false, false);
 	pthread_rwlock_unlock(&ip->iolock);
 	if (!ret && !(mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) &&

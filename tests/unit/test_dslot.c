@@ -5,7 +5,8 @@
  * published size (and nothing past it) once mounted again; the
  * reservation past EOF is returned; a truncate is never undone by a slot
  * after a crash; appends through FUSE land at the published end; the
- * daemon's wait for a stuck client's slot lock ends.
+ * daemon's wait for a stuck client's slot lock ends; a punch or zero
+ * range waits for it too, a plain KEEP_SIZE allocation does not.
  */
 #include <errno.h>
 #include <linux/falloc.h>
@@ -307,6 +308,57 @@ static void test_append_and_stuck_lock(void)
 	free(mem);
 }
 
+/* A punch or zero range that keeps the size still changes bytes a direct
+ * append may be copying into (the reservation past EOF) and would then
+ * publish: it waits for the slot lock like a write.  A plain KEEP_SIZE
+ * allocation changes nothing anyone reads and must not wait (a lease
+ * grant allocates with it on the control thread). */
+static void test_keep_size_changes_wait(void)
+{
+	static const int waits[] = {
+		FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE,
+		FALLOC_FL_KEEP_SIZE | FALLOC_FL_ZERO_RANGE,
+		FALLOC_FL_ZERO_RANGE,
+	};
+	void *mem;
+	struct hfs_region *rg = make_region(&mem);
+	struct hfs_vol_info info = { 0 };
+	struct hfs_vol *vol = mount_vol(rg, &info);
+	uint64_t ino = mkfile(vol, "k", 4096);
+	struct hfs_vol_hooks h = { .dslot_stuck = stuck_hook };
+	struct hfs_dslot *s;
+	uint32_t idx;
+	uint64_t gen;
+
+	CHECK(hfs_dslot_attach(vol, ino, &idx, &gen) == 0);
+	s = slot_at(vol, idx);
+	CHECK(hfs_fallocate(vol, ino, FALLOC_FL_KEEP_SIZE, 4096, 3 * MIB) == 0);
+	CHECK(hfs_dslot_raise_limit(vol, ino, 4096, 3 * MIB) == 0);
+	h.ctx = s;
+	hfs_vol_set_hooks(vol, &h);
+	hfs_vol_set_dslot_wait(vol, 50);
+	stuck_calls = 0;
+	for (size_t i = 0; i < sizeof(waits) / sizeof(waits[0]); i++) {
+		s->ds_lock = 7;   /* a client copying an append */
+		CHECK(hfs_fallocate(vol, ino, waits[i], 8192, 4096) == 0);
+		if (stuck_calls != (int)i + 1 || s->ds_lock != 0)
+			fprintf(stderr, "fallocate mode %#x did not wait for "
+				"the slot lock (stuck hook calls %d)\n",
+				waits[i], stuck_calls);
+		CHECK(stuck_calls == (int)i + 1 && s->ds_lock == 0);
+	}
+	s->ds_lock = 7;
+	CHECK(hfs_fallocate(vol, ino, FALLOC_FL_KEEP_SIZE, 2 * MIB, MIB) == 0);
+	CHECK(stuck_calls == 3 && s->ds_lock == 7);
+	s->ds_lock = 0;
+	hfs_vol_set_hooks(vol, NULL);
+	hfs_release(vol, ino);
+	CHECK(hfs_dslot_detach(vol, ino, gen, idx) == 0);
+	CHECK(hfs_vol_close(vol) == 0);
+	hfs_region_close(rg);
+	free(mem);
+}
+
 /* An O_APPEND write through FUSE on a file without a slot that ends on a
  * page boundary may be the first piece of a longer write(2): a slot armed
  * before its next piece starts held, so no direct append lands between
@@ -409,6 +461,7 @@ int main(void)
 	test_publish_and_replay();
 	test_truncate_not_undone();
 	test_append_and_stuck_lock();
+	test_keep_size_changes_wait();
 	test_arm_between_pieces();
 	test_late_detach_after_reuse();
 	if (failures) {
