@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Set everything up and run every holdfs test suite; what .ci/run calls.
 #
-#   scripts/test.sh           deps, plain build + all suites, then the
-#                             ASan/UBSan build + all suites, fuzzing, and
+#   scripts/test.sh           deps, the plain and the ASan/UBSan builds,
+#                             all suites of both at once, fuzzing, and
 #                             the Debian packages (scripts/package-check.sh)
 #   scripts/test.sh --quick   skip the sanitizer, fuzz and package passes
 #
@@ -141,23 +141,41 @@ print(ok, bad, skip)
 EOF
 }
 
-# run_pass NAME BUILDDIR [build.sh args...]: build, then run all suites.
-run_pass() {
-	local name=$1 dir=$2 rc ok bad skip counts
+# build_pass NAME BUILDDIR [build.sh args...]: configure and build;
+# non-zero (counted as one failure) when the build fails.
+build_pass() {
+	local name=$1 dir=$2
 	shift 2
 	echo
 	echo "==== test.sh: $name pass: build ($dir/) ===="
 	if ! scripts/build.sh "$@"; then
 		failed=$((failed + 1))
 		note "$name: build FAILED (counted as 1 failure; no tests run)"
-		return
+		return 1
 	fi
-	echo
-	echo "==== test.sh: $name pass: meson test -C $dir ===="
-	rm -f "$dir/meson-logs/testlog.json"
-	meson test -C "$dir" --print-errorlogs "${mtest_extra[@]}" \
-		"${test_args[@]}" </dev/null
-	rc=$?
+}
+
+# test_run NAME BUILDDIR [meson test args...]: run every suite of a
+# built tree; its exit status and seconds go to
+# BUILDDIR/meson-logs/test.sh.rc.
+# Output lines start with "[NAME] " so that two runs at once can be told
+# apart (tests_at_once).
+test_run() {
+	local name=$1 dir=$2 rc t0=$SECONDS
+	shift 2
+	rm -f "$dir/meson-logs/testlog.json" "$dir/meson-logs/test.sh.rc"
+	meson test -C "$dir" --print-errorlogs "$@" "${test_args[@]}" \
+		</dev/null 2>&1 | sed -u "s/^/[$name] /"
+	rc=${PIPESTATUS[0]}
+	mkdir -p "$dir/meson-logs"
+	echo "$rc $((SECONDS - t0))" >"$dir/meson-logs/test.sh.rc"
+}
+
+# count_pass NAME BUILDDIR: add the results of test_run's run to the
+# totals.
+count_pass() {
+	local name=$1 dir=$2 rc=? secs=? ok bad skip counts
+	read -r rc secs <"$dir/meson-logs/test.sh.rc" 2>/dev/null
 	if [ ! -f "$dir/meson-logs/testlog.json" ]; then
 		failed=$((failed + 1))
 		note "$name: meson test exited $rc without a test log (counted as 1 failure)"
@@ -172,14 +190,14 @@ run_pass() {
 	if [ $((ok + bad + skip)) -eq 0 ]; then
 		bad=1
 		note "$name: no test ran (counted as 1 failure)"
-	elif [ $rc -ne 0 ] && [ "$bad" -eq 0 ]; then
+	elif [ "$rc" != 0 ] && [ "$bad" -eq 0 ]; then
 		bad=1
 		note "$name: meson test exited $rc with no failing test (counted as 1 failure)"
 	fi
 	passed=$((passed + ok))
 	failed=$((failed + bad))
 	skipped=$((skipped + skip))
-	note "$name: $ok passed, $bad failed, $skip skipped"
+	note "$name: $ok passed, $bad failed, $skip skipped (${secs} s)"
 }
 
 # fuzz_pass: every libFuzzer harness (fsck, mount-time parsing, control
@@ -230,26 +248,53 @@ if ! scripts/setup-deps.sh; then
 else
 	# The boot test (tests/boot: three systemd boots under qemu, several
 	# minutes) is its own command, not part of this run.
-	mtest_extra=(--no-suite boot)
-	run_pass plain build
-
-	if [ $quick -eq 0 ]; then
+	plain_args=(--no-suite boot)
+	if [ $quick -eq 1 ]; then
+		if build_pass plain build; then
+			echo
+			echo "==== test.sh: plain pass: meson test -C build ===="
+			test_run plain build "${plain_args[@]}"
+			count_pass plain build
+		fi
+		note "sanitizer, fuzz and package passes skipped (--quick)"
+	else
+		# The plain and sanitizer passes test at the same time: their
+		# tests run one at a time (they mount) and mostly wait -- on
+		# deadlines, revocations, a qemu guest -- using about a tenth of
+		# one core on average, so together they take little longer than
+		# the longer one alone.  They share nothing: separate build
+		# trees, temporary directories, regions and mount points.
 		# handle_sigbus=0: the daemon and clients handle SIGBUS (lost or
 		# revoked memory) themselves; ASan must not take it over.
-		export ASAN_OPTIONS=handle_sigbus=0:detect_leaks=1
-		export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 		# Instrumented code is slower; keep the per-test deadlines honest
 		# rather than flaky.  The devdax rig (a qemu guest running the
-		# plain build on a real /dev/dax0.0) ran in the plain pass; a
+		# plain build on a real /dev/dax0.0) runs in the plain pass; a
 		# sanitizer build needs libasan in the guest and tests nothing
 		# new there.
-		mtest_extra=(--timeout-multiplier 3 --no-suite devdax --no-suite boot)
-		run_pass sanitizer build-asan --sanitize
-		unset ASAN_OPTIONS UBSAN_OPTIONS
+		san_args=(--timeout-multiplier 3 --no-suite devdax --no-suite boot)
+		plain_ok=0 san_ok=0
+		build_pass plain build && plain_ok=1
+		build_pass sanitizer build-asan --sanitize && san_ok=1
+		echo
+		echo "==== test.sh: plain and sanitizer passes: meson test -C build, -C build-asan, at once ===="
+		if [ $plain_ok = 1 ]; then
+			test_run plain build "${plain_args[@]}" &
+			plain_pid=$!
+		fi
+		if [ $san_ok = 1 ]; then
+			(
+				export ASAN_OPTIONS=handle_sigbus=0:detect_leaks=1
+				export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+				test_run sanitizer build-asan "${san_args[@]}"
+			) &
+			san_pid=$!
+		fi
+		[ $plain_ok = 1 ] && wait "$plain_pid"
+		[ $san_ok = 1 ] && wait "$san_pid"
+		[ $plain_ok = 1 ] && count_pass plain build
+		[ $san_ok = 1 ] && count_pass sanitizer build-asan
 		fuzz_pass
 		package_pass
-	else
-		note "sanitizer, fuzz and package passes skipped (--quick)"
 	fi
 fi
 
@@ -260,5 +305,6 @@ echo "==== test.sh: summary ===="
 for line in "${report[@]}"; do
 	echo "  $line"
 done
+echo "  whole run: $SECONDS s"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ $failed -eq 0 ]
