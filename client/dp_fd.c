@@ -28,8 +28,14 @@
  * only this descriptor's users touch, and the alternatives (hazard
  * pointers, split reference counts) need machinery the engine's opaque
  * reference count does not offer.  A call that finds the bit held spins
- * a bounded time and then takes the kernel path, which is always correct,
- * so even a signal handler that interrupts the holder cannot hang on it.
+ * a bounded time and then takes the kernel path, which is always correct.
+ * A close or dup2 must change the entry, though, and may come from a
+ * signal handler that interrupted this very thread while it held the bit
+ * (async-signal-safe calls, fair game in a handler): waiting would never
+ * end.  So each thread knows the entry it holds (held), and a change that
+ * finds its own thread holding the entry sets KILL instead; the holder,
+ * when it lets go, empties the entry and drops the table's reference.
+ * An emptied entry is always correct (the kernel serves the number).
  * A thread that forks while another holds a bit leaves the child a bit
  * nobody will clear: the child clears them all (fork_child).
  *
@@ -61,6 +67,9 @@
 #define CHUNK0 (1u << CHUNK0_SHIFT)
 #define NCHUNKS (32 - CHUNK0_SHIFT)
 #define BUSY ((uintptr_t)1)
+/* Set on a held entry by a signal handler of its holder: empty it. */
+#define KILL ((uintptr_t)2)
+#define FLAGS (BUSY | KILL)
 /* A call spins this many rounds on a held bit, then goes to the kernel. */
 #define GET_ROUNDS 256
 /* Every this many rounds a spinner yields (the holder may be preempted:
@@ -68,7 +77,8 @@
 #define YIELD_EVERY 64
 
 struct dp_ent {
-	_Atomic uintptr_t word;   /* struct hfc_dfile * | BUSY; 0: not served */
+	_Atomic uintptr_t word;   /* struct hfc_dfile * | BUSY | KILL; 0: not
+				     served */
 	dev_t dev;                /* written and read with BUSY held */
 	ino_t ino;
 };
@@ -77,6 +87,8 @@ static struct dp_ent *_Atomic chunks[NCHUNKS];
 
 /* Set while this thread holds a reference from hfc_dp_get(). */
 static _Thread_local unsigned in_call;
+/* The entry whose BUSY bit this thread holds, if any. */
+static _Thread_local struct dp_ent *held;
 
 static struct dp_ent *chunk_new(unsigned k)
 {
@@ -121,11 +133,19 @@ static void relax(unsigned round)
 }
 
 /* Set e's BUSY bit; *old gets the word before.  rounds 0: until it is
- * ours; else false after that many rounds. */
-static bool ent_lock(struct dp_ent *e, unsigned rounds, uintptr_t *old)
+ * ours; else false after that many rounds.  held names e from before the
+ * attempt until ent_unlock, which gives it back *prev: a signal handler
+ * landing anywhere in between, in this thread, finds held == e (and
+ * leaves it as it found it). */
+static bool ent_lock(struct dp_ent *e, unsigned rounds, uintptr_t *old,
+		     struct dp_ent **prev)
 {
-	uintptr_t w = atomic_load_explicit(&e->word, memory_order_relaxed);
+	uintptr_t w;
 
+	*prev = held;
+	held = e;
+	atomic_signal_fence(memory_order_seq_cst);
+	w = atomic_load_explicit(&e->word, memory_order_relaxed);
 	for (unsigned i = 0;; i++) {
 		if (!(w & BUSY) &&
 		    atomic_compare_exchange_weak_explicit(&e->word, &w, w | BUSY,
@@ -134,22 +154,38 @@ static bool ent_lock(struct dp_ent *e, unsigned rounds, uintptr_t *old)
 			*old = w;
 			return true;
 		}
-		if (rounds && i >= rounds)
+		if (rounds && i >= rounds) {
+			held = *prev;
 			return false;
+		}
 		relax(i);
 		w = atomic_load_explicit(&e->word, memory_order_relaxed);
 	}
-}
-
-static void ent_unlock(struct dp_ent *e, uintptr_t w)
-{
-	atomic_store_explicit(&e->word, w, memory_order_release);
 }
 
 static void drop(struct hfc_dfile *f)
 {
 	if (f)
 		hfc_dfile_drop(f);
+}
+
+/* Let go of e, whose word becomes w (the table's reference) -- or 0 if a
+ * signal handler of this thread asked for that meanwhile (KILL), the
+ * reference w carried then dropped. */
+static void ent_unlock(struct dp_ent *e, uintptr_t w, struct dp_ent *prev)
+{
+	uintptr_t cur = atomic_load_explicit(&e->word, memory_order_relaxed);
+
+	while (!atomic_compare_exchange_weak_explicit(&e->word, &cur,
+						      cur & KILL ? 0 : w,
+						      memory_order_release,
+						      memory_order_relaxed))
+		;
+	/* after the bit: a handler landing in between sees it clear */
+	atomic_signal_fence(memory_order_seq_cst);
+	held = prev;
+	if (cur & KILL)
+		drop((struct hfc_dfile *)w);
 }
 
 /* fd's entry becomes f (NULL: none), if it is `expect` now or expect is
@@ -161,21 +197,38 @@ static bool ent_set(int fd, struct hfc_dfile *expect, struct hfc_dfile *f,
 		    dev_t dev, ino_t ino)
 {
 	struct dp_ent *e = ent(fd, f != NULL);
+	struct dp_ent *prev;
 	uintptr_t old;
 
 	if (!e || (!f && !atomic_load_explicit(&e->word, memory_order_relaxed))) {
 		drop(f);   /* no memory for the chunk: not served */
 		return !f;
 	}
-	ent_lock(e, 0, &old);
+	if (held == e) {
+		/* A signal handler of the entry's holder: the holder empties
+		 * the entry when it lets go (a new file is not served).  If
+		 * the bit is already clear, it has let go: on as usual. */
+		uintptr_t w = atomic_load_explicit(&e->word,
+						   memory_order_relaxed);
+
+		while (w & BUSY)
+			if (atomic_compare_exchange_weak_explicit(
+				    &e->word, &w, w | KILL,
+				    memory_order_relaxed,
+				    memory_order_relaxed)) {
+				drop(f);
+				return !f;
+			}
+	}
+	ent_lock(e, 0, &old, &prev);
 	if (expect != ANY && old != (uintptr_t)expect) {
-		ent_unlock(e, old);
+		ent_unlock(e, old, prev);
 		drop(f);
 		return false;
 	}
 	e->dev = dev;
 	e->ino = ino;
-	ent_unlock(e, (uintptr_t)f);
+	ent_unlock(e, (uintptr_t)f, prev);
 	drop((struct hfc_dfile *)old);
 	return true;
 }
@@ -190,10 +243,11 @@ bool hfc_dp_served(int fd)
 bool hfc_dp_get(int fd, struct hfc_dp_ref *r)
 {
 	struct dp_ent *e = ent(fd, false);
+	struct dp_ent *prev;
 	uintptr_t w;
 
 	if (!e || !atomic_load_explicit(&e->word, memory_order_relaxed) ||
-	    in_call || !ent_lock(e, GET_ROUNDS, &w))
+	    in_call || held || !ent_lock(e, GET_ROUNDS, &w, &prev))
 		return false;
 	if (w) {
 		r->f = (struct hfc_dfile *)w;
@@ -202,7 +256,7 @@ bool hfc_dp_get(int fd, struct hfc_dp_ref *r)
 		r->ino = e->ino;
 		hfc_dfile_hold(r->f);
 	}
-	ent_unlock(e, w);
+	ent_unlock(e, w, prev);
 	if (w)
 		in_call++;
 	return w != 0;
@@ -364,7 +418,11 @@ static void fork_child(void)
 							memory_order_relaxed);
 
 		for (unsigned i = 0; c && i < CHUNK0 << k; i++)
-			atomic_fetch_and(&c[i].word, ~BUSY);
+			if (atomic_fetch_and(&c[i].word, ~BUSY) & KILL)
+				/* a close was on its way: not served
+				 * (the reference is left, not freed
+				 * here, an atfork handler) */
+				atomic_store(&c[i].word, 0);
 	}
 }
 

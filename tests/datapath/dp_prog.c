@@ -7,7 +7,7 @@
  * (DP_LIB=1) and require the same output from all.
  *
  *   dp_prog SCENARIO DIR      io, append, dup, fork, exec, reuse, stdio,
- *                             errors, plain, fortify, threads
+ *                             errors, plain, fortify, threads, sigclose
  *   dp_prog child-read FD N   (exec scenario) read N bytes of FD
  *
  * Built twice: dp_prog, and dp_prog_fortify with -D_FORTIFY_SOURCE=2, in
@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -678,6 +680,91 @@ static void sc_threads(void)
 	o.close(race.fd), o.close(a), o.close(b);
 }
 
+/* A signal handler that closes a served descriptor (close is
+ * async-signal-safe), landing anywhere in the calls this thread makes on
+ * it -- while the descriptor table's entry is held by this very thread,
+ * too: no hang, and every read gives the file's bytes or EBADF.  A
+ * watchdog thread (SIGALRM blocked) ends a stuck run. */
+static struct {
+	volatile sig_atomic_t fd, closed;
+	long closes, bad;
+	volatile long progress;
+} sig;
+
+static void sig_close(int signo)
+{
+	int e = errno;
+
+	(void)signo;
+	if (!sig.closed) {
+		o.close(sig.fd);
+		sig.closed = 1;
+	}
+	errno = e;
+}
+
+static void *watchdog(void *arg)
+{
+	long last = -1;
+
+	(void)arg;
+	for (int still = 0; still < 10; still++) {
+		sleep(1);
+		if (sig.progress != last)
+			still = 0;
+		last = sig.progress;
+	}
+	printf("sigclose: stuck for 10 s after %ld closes\n", sig.closes);
+	fflush(stdout);
+	_exit(1);
+}
+
+static void sc_sigclose(void)
+{
+	struct sigaction sa = { .sa_handler = sig_close, .sa_flags = SA_RESTART };
+	struct itimerval it = { { 0, 50 }, { 0, 50 } }, off = { 0 };
+	char buf[16];
+	sigset_t alrm;
+	pthread_t w;
+	int fd = make("sigclose", "0123456789abcdef");
+
+	sig.fd = fd;
+	sigemptyset(&alrm);
+	sigaddset(&alrm, SIGALRM);
+	pthread_sigmask(SIG_BLOCK, &alrm, NULL);
+	pthread_create(&w, NULL, watchdog, NULL);
+	pthread_sigmask(SIG_UNBLOCK, &alrm, NULL);
+	sigaction(SIGALRM, &sa, NULL);
+	setitimer(ITIMER_REAL, &it, NULL);
+	while (sig.closes < 2000) {
+		ssize_t n;
+
+		sig.progress++;
+		if (sig.closed) {
+			int nfd = o.open(path("sigclose"), O_RDONLY);
+
+			if (nfd >= 0 && nfd != fd) {
+				o.dup2(nfd, fd);
+				o.close(nfd);
+			}
+			sig.closes++;
+			sig.closed = 0;
+			continue;
+		}
+		n = o.pread(fd, buf, sizeof(buf), 0);
+		if (n >= 0 && (n != 16 || memcmp(buf, "0123456789abcdef", 16)))
+			sig.bad++;
+		else if (n < 0 && errno != EBADF)
+			sig.bad++;
+	}
+	setitimer(ITIMER_REAL, &off, NULL);
+	signal(SIGALRM, SIG_IGN);
+	printf("sigclose: %ld closes by the handler, %ld reads of other bytes\n",
+	       sig.closes, sig.bad);
+	if (!sig.closed)
+		o.close(fd);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
@@ -686,6 +773,7 @@ static const struct {
 	{ "fork", sc_fork }, { "exec", sc_exec }, { "reuse", sc_reuse },
 	{ "stdio", sc_stdio }, { "errors", sc_errors }, { "plain", sc_plain },
 	{ "fortify", sc_fortify }, { "threads", sc_threads },
+	{ "sigclose", sc_sigclose },
 };
 
 int main(int argc, char **argv)

@@ -40,7 +40,7 @@ import hfstest  # noqa: E402
 from hfstest import check, check_eq, note  # noqa: E402
 
 SCENARIOS = ('io', 'append', 'dup', 'fork', 'exec', 'reuse', 'stdio',
-             'errors', 'plain', 'fortify', 'threads')
+             'errors', 'plain', 'fortify', 'threads', 'sigclose')
 MODES = ('kernel', 'shim', 'off', 'lib')
 SERVED_MODES = ('kernel', 'served-shim', 'served-lib')
 # Variables the harness's own environment must not leak into a mode.
@@ -214,6 +214,7 @@ EXPECT = {
                 "read after open = 8 'fortifie' off=8",
                 "read after openat = 8 'fortifie' off=8"],
     'threads': ['bytes of neither file: 0'],
+    'sigclose': ['sigclose: 2000 closes by the handler, 0 reads of other bytes'],
 }
 
 
