@@ -403,34 +403,47 @@ def test_root_reserve():
 def test_socket_names_under_the_lock():
     """A daemon's sweep waits for the directory lock, so a socket between
     bind and listen (refusing connections) is never taken; a daemon
-    removes the discovery link only while it is its own."""
+    removes the discovery link only while it is its own.
+
+    Other daemons may start meanwhile (scripts/test.sh runs two passes at
+    once; a machine may run several): everything checked is looked at
+    while the lock is still held, and the foreign link points to a live
+    socket, which no daemon's sweep takes."""
     import fcntl
     lock = os.open('/run/holdfs/.lock', os.O_RDWR | os.O_CREAT, 0o600)
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    other = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     name = '/run/holdfs/hfstest-%d.sock' % os.getpid()
+    other_name = '/run/holdfs/hfstest-%d-other.sock' % os.getpid()
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if os.path.exists(name):
-            os.unlink(name)
+        for n in (name, other_name):
+            if os.path.exists(n):
+                os.unlink(n)
         probe.bind(name)                 # bound, not listening: refuses
+        other.bind(other_name)           # someone else's, alive
+        other.listen(1)
         with H.HoldFS(size='64M') as fs:
-            fcntl.flock(lock, fcntl.LOCK_UN)
             check(os.path.exists(name), 'a socket between bind and listen was swept '
                   'while the lock was held')
+            fcntl.flock(lock, fcntl.LOCK_UN)
             check('going on without it' in fs.daemon_log(), 'the daemon says it could '
                   'not take the lock: %s' % fs.daemon_log()[-800:])
             link = sock_path(fs.mnt)
             target = os.readlink(link)
             os.unlink(link)
-            os.symlink('/run/holdfs/someone-else.sock', link)
+            os.symlink(other_name, link)
             fs.unmount()
-            check(os.path.islink(link), 'the daemon removed a link that was not its own')
+            check(os.path.islink(link) and os.readlink(link) == other_name,
+                  'the daemon removed a link that was not its own')
             check(not os.path.exists(target), 'the daemon left its socket behind')
             os.unlink(link)
     finally:
         probe.close()
-        if os.path.exists(name):
-            os.unlink(name)
+        other.close()
+        for n in (name, other_name):
+            if os.path.exists(n):
+                os.unlink(n)
         os.close(lock)
 
 
