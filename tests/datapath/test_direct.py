@@ -20,8 +20,9 @@ quietly sent everything to the kernel fails here.
   - zeros in holes and past the old end of file; mtime by fsync/close;
   - truncate, punch and rewrite by another process are seen, never a
     SIGBUS;
-  - failures: a lost range reads EIO (not SIGBUS); device loss and a dead
-    daemon make every direct call EIO, promptly.
+  - failures: a lost range reads EIO (not SIGBUS), so does a read whose
+    copy meets poison; device loss and a dead daemon make every direct
+    call EIO, promptly.
 """
 
 import ctypes
@@ -536,6 +537,52 @@ def test_lost_range_is_eio():
             check_eq(d.err_of('pread %d 4096' % (2 * MiB)), 5, 'the lost block')
             check_eq(d.ok('pread 0 4096')['first'], '05', 'the rest of the file')
         served(fs, 'reads', 2)
+
+
+def test_poison_in_a_direct_copy_is_eio():
+    """A machine check while a direct read copies out of the mapping (the
+    SIGBUS BUS_MCEERR_AR a load from poisoned memory raises, delivered in
+    the middle of the copy by dp_poison: this kernel cannot poison
+    memory): that read fails with EIO, the program never sees the SIGBUS,
+    and the daemon hears of the poison from the shim, confirms it
+    (simulated poison) and fails the range: the page reads EIO for
+    everyone, the rest of the file reads."""
+    p = os.path.join(H.build_dir(), 'tests', 'datapath', 'dp_poison')
+    H.require(os.path.exists(p), 'dp_poison not built (%s)' % p)
+    n = 4 * MiB
+    with mount() as fs:
+        env = H.shim_env({'HOLDFS_LOG': '0', 'HOLDFS_DATAPATH_STATS': fs.stats,
+                          'HOLDFS_DATAPATH_EAGER': '1'})
+        f = fs.path('poison')
+        H.write_file(f, b'\x07' * n)
+        roff = D.region_offset(fs, f, MiB)
+        r = holdfsctl('inject', '--range', '%d,4096' % roff, '--simulate-poison', fs.mnt)
+        check(r.returncode == 0, 'simulate poison: %s' % r.stderr)
+        r = subprocess.run([p, f, os.path.realpath(fs.region), str(roff), str(n)],
+                           env=env, capture_output=True, text=True, timeout=60)
+        check(r.returncode >= 0, 'dp_poison died of signal %d (a SIGBUS out of a '
+              'read): %s %s' % (-r.returncode, r.stdout, r.stderr[-500:]))
+        check_eq(r.returncode, 0, 'dp_poison: %s %s' % (r.stdout, r.stderr[-500:]))
+        check_eq(r.stdout.strip(), 'read EIO handler 0 segv 1', 'the read over the poison')
+        deadline = time.monotonic() + 10
+        while True:
+            st = json.loads(holdfsctl('status', '--json', fs.mnt).stdout)
+            ev = [e for e in st['events'] if e['source'] == 'client poison' and
+                  e['offset'] == roff and e['outcome'] != 'in progress']
+            if ev or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        check(ev and ev[-1]['outcome'].startswith('range failure'),
+              'the daemon did not fail the poisoned page: %r' % st['events'])
+        with open(f, 'rb') as fh:
+            check_eq(fh.read(4096), b'\x07' * 4096, 'the file before the page')
+            fh.seek(MiB)
+            try:
+                fh.read(4096)
+                fail('the poisoned page read without an error')
+            except OSError as e:
+                check_eq(e.errno, 5, 'the poisoned page')
+        served(fs, 'reads', 1)
 
 
 def two_files(fs):
