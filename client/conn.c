@@ -544,6 +544,10 @@ static int conn_open(const char *path, struct hfc_conn **out)
 	r = hello(c);
 	if (!r)
 		r = hfc_listener_start(c);
+	/* before anything is mapped: what revocations map over it */
+	if (!r && hfc_revoke_prepare() < 0)
+		hfc_log("no memfd for revocations (%s): a revoked range will "
+			"be PROT_NONE until one can be made", strerror(errno));
 	if (r)
 		goto fail;
 	hfc_log("connected to %s (alloc unit %u, region %llu bytes, revoke %u ms)",

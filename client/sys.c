@@ -91,30 +91,51 @@ int hfc_msync(void *addr, size_t len, int flags)
 /* One empty memfd per process serves every revocation: a shared mapping
  * of a zero-length file raises SIGBUS (BUS_ADRERR) on any access, like
  * lost memory.  Sealed against growing, so it stays empty; made once,
- * because a revocation round may cover thousands of leases. */
-static pthread_once_t empty_once = PTHREAD_ONCE_INIT;
-static int empty_fd = -1;
+ * because a revocation round may cover thousands of leases.  Made when
+ * the process first connects to a daemon (hfc_revoke_prepare), before it
+ * maps anything: a process that reaches its RLIMIT_NOFILE later would
+ * otherwise find no descriptor for it at its first revocation, and every
+ * revoked range of its life would be PROT_NONE -- a SIGSEGV, which the
+ * data path's copy guard (SIGBUS only) does not catch.  A failed attempt
+ * is tried again at the next connection or revocation. */
+static pthread_mutex_t empty_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic int empty_fd = -1;
 
-static void make_empty(void)
+int hfc_revoke_prepare(void)
 {
-	empty_fd = hfc_fd_high(memfd_create("holdfs-revoked",
-					    MFD_CLOEXEC | MFD_ALLOW_SEALING));
-	if (empty_fd >= 0 &&
-	    fcntl(empty_fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK |
-		  F_SEAL_SEAL) < 0) {
-		close(empty_fd);
-		empty_fd = -1;
+	int fd = atomic_load(&empty_fd);
+
+	if (fd >= 0)
+		return fd;
+	pthread_mutex_lock(&empty_lock);
+	fd = atomic_load(&empty_fd);
+	if (fd < 0) {
+		fd = hfc_fd_high(memfd_create("holdfs-revoked",
+					      MFD_CLOEXEC | MFD_ALLOW_SEALING));
+		if (fd >= 0 &&
+		    fcntl(fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK |
+			  F_SEAL_SEAL) < 0) {
+			int e = errno;
+
+			close(fd);
+			fd = -1;
+			errno = e;
+		}
+		if (fd >= 0)
+			atomic_store(&empty_fd, fd);
 	}
+	pthread_mutex_unlock(&empty_lock);
+	return fd;
 }
 
 int hfc_revoke_range(void *addr, size_t len)
 {
+	int fd = hfc_revoke_prepare();
 	void *p;
 
-	pthread_once(&empty_once, make_empty);
-	if (empty_fd >= 0) {
+	if (fd >= 0) {
 		p = hfc_mmap(addr, len, PROT_READ | PROT_WRITE,
-			     MAP_SHARED | MAP_FIXED, empty_fd, 0);
+			     MAP_SHARED | MAP_FIXED, fd, 0);
 		/* (no MADV_DONTFORK: a child inheriting an empty file's
 		 * mapping inherits nothing of the region) */
 		if (p != MAP_FAILED)

@@ -712,6 +712,38 @@ def test_out_of_descriptors_is_not_a_failure():
         check_eq(content(p)[MiB:MiB + 4096], b'\x02' * 4096, 'on the file')
 
 
+def test_revoked_at_the_descriptor_limit_still_sigbus():
+    """A revoked range becomes a mapping of an empty memfd: any access
+    raises SIGBUS (which the data path's copy guard turns into EIO, as
+    for lost memory).  That memfd is made when the process connects: a
+    process first revoked while at its RLIMIT_NOFILE used to get a
+    PROT_NONE range instead, for the rest of its life -- a SIGSEGV, which
+    no guard catches, for a copy racing the revocation."""
+    with mount() as fs:
+        p = fs.path('rv')
+        H.write_file(p, b'\x01' * (4 * MiB))
+        with Client(stats=fs.stats) as d:
+            d.ok('nofile 64')
+            d.ok('open %s r' % p)
+            d.ok('pread 0 4096')
+            check_eq(d.ok('pread 0 4096')['first'], '01', 'read window leased')
+            hog = d.ok('hog')
+            check(int(hog['hogged']) > 0 and hog['errno'] == '24', 'out of descriptors: %r' % hog)
+            os.truncate(p, 0)     # another process: the window is revoked
+            maps = '/proc/%d/maps' % d.p.pid
+            deadline = time.monotonic() + 10
+            while True:
+                with open(maps) as f:
+                    text = f.read()
+                if 'holdfs-revoked' in text or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            check('holdfs-revoked' in text, 'the revoked window is not the empty memfd '
+                  '(PROT_NONE: a SIGSEGV for a copy racing it); mappings:\n%s' % text[-3000:])
+            check_eq(d.ok('pread 0 4096')['n'], '0', 'the truncated file reads as empty')
+            d.ok('unhog')
+
+
 def test_daemon_death_is_eio():
     """The daemon dies: direct calls fail with EIO as soon as the
     process's listener sees the connection close (a call already past
