@@ -413,12 +413,14 @@ struct hfc_win *hfc_dp_find(struct hfc_dfile *f, uint64_t pos, bool rw)
 	return best;
 }
 
-void hfc_dp_reap(struct hfc_dfile *f)
+/* Drop the dead windows (revoked: their ranges are the empty memfd
+ * already) and release their leases, f->lock held: the daemon lists a
+ * lease until its RELEASE. */
+static void reap_locked(struct hfc_dfile *f)
 {
 	struct holdfs_mapping *gone[HFC_DP_NWIN];
 	unsigned n = 0;
 
-	pthread_mutex_lock(&f->lock);
 	pthread_rwlock_wrlock(&f->io);
 	for (unsigned i = 0; i < f->nwin;)
 		if (f->win[i].dead && !f->win[i].anchor) {
@@ -428,9 +430,15 @@ void hfc_dp_reap(struct hfc_dfile *f)
 			i++;
 		}
 	pthread_rwlock_unlock(&f->io);
-	pthread_mutex_unlock(&f->lock);
 	for (unsigned i = 0; i < n; i++)
 		hfc_unmap_async(gone[i]);
+}
+
+void hfc_dp_reap(struct hfc_dfile *f)
+{
+	pthread_mutex_lock(&f->lock);
+	reap_locked(f);
+	pthread_mutex_unlock(&f->lock);
 }
 
 /* Room for one more window (f->lock held): the least recently used goes
@@ -727,6 +735,11 @@ long hfc_dp_get_window(struct hfc_dfile *f, int fd, uint64_t pos,
 		return 0;
 	}
 	pthread_rwlock_unlock(&f->io);
+	/* windows revoked since the last lease go before the next: their
+	 * leases would otherwise stay in the daemon's table (and in
+	 * holdfsctl leases) until the file's next layout change or close,
+	 * and take slots of f->win */
+	reap_locked(f);
 	lim = 0;
 	if (!f->conn) {
 		r = first_contact(f, fd, &size, why);

@@ -438,19 +438,25 @@ def test_reads_never_torn_by_punch_and_refill():
     torn_reads('punch')
 
 
-def lease_lengths(fs, pid):
-    """The lengths of pid's leases, oldest first (holdfsctl leases --json)."""
+def leases_of(fs, pid):
+    """pid's leases, oldest first (holdfsctl leases --json)."""
     r = holdfsctl('leases', '--json', fs.mnt)
     check_eq(r.returncode, 0, 'holdfsctl leases: %s' % r.stderr)
-    return [le['length'] for le in sorted(json.loads(r.stdout)['leases'], key=lambda le: le['id'])
+    return [le for le in sorted(json.loads(r.stdout)['leases'], key=lambda le: le['id'])
             if le['pid'] == pid]
+
+
+def lease_lengths(fs, pid):
+    """The lengths of pid's leases, oldest first."""
+    return [le['length'] for le in leases_of(fs, pid)]
 
 
 def test_reservation_starts_small_after_a_truncate():
     """A stream of appends gets ever larger reservations past EOF (up
     to 64 MiB, which the daemon zeroes on its control thread); after a
     truncate takes the reservation away (a log rotated), the next append
-    must lease a small one again, not another 64 MiB."""
+    must lease a small one again, not another 64 MiB, and the revoked
+    ones are released by then, not listed until the file is closed."""
     with mount() as fs:
         p = fs.path('log')
         with Client(stats=fs.stats) as c:
@@ -465,6 +471,13 @@ def test_reservation_starts_small_after_a_truncate():
             check(after and after[-1] <= 4 * MiB,
                   'the lease of the append after the truncate: %d bytes (%r; before: %d)'
                   % (after[-1] if after else -1, after, before))
+            # the reservations the truncate revoked were released before
+            # that lease was asked for (only the file's first window, the
+            # anchor of its slot, stays while the file is open)
+            dead = [le['id'] for le in leases_of(fs, c.p.pid)
+                    if le['extents'] and all(x['state'] == 'revoked' for x in le['extents'])]
+            check(len(dead) <= 1, 'revoked leases still held after the next lease: %d (%r)'
+                  % (len(dead), after))
         served(fs, 'appends', 90)
 
 
