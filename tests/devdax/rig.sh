@@ -281,6 +281,7 @@ expect[nfs]="setup.modules setup.namespace setup.sysfs setup.mkfs setup.mount se
 
 
 for s in "${scenarios[@]}"; do
+	failed_before=${#summary[@]}
 	img=$work/nvdimm-$s.img
 	serial=$work/serial-$s.log
 	rm -f "$img"; truncate -s 1G "$img"
@@ -325,17 +326,25 @@ for s in "${scenarios[@]}"; do
 	wait "$qpid" 2>/dev/null || true
 	qpid=
 	dt=$(awk -v a="$tb" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
-	log "scenario $s: guest ran ${dt}s$([ $timed_out = 1 ] && echo " (TIMEOUT after ${boot_timeout}s, killed)")"
+	# (no "$(test && echo)" in an assignment: under set -e its status
+	# ends the script, silently, which it did for a guest that died early)
+	timeout_note=
+	if [ $timed_out = 1 ]; then
+		timeout_note=" (TIMEOUT after ${boot_timeout}s, killed)"
+	fi
+	log "scenario $s: guest ran ${dt}s$timeout_note"
 	# Strip CRs and pick the result lines wherever they start on a line
 	# (kernel messages may share the console).
 	tr -d '\r' < "$serial" > "$serial.txt"
 	grep -o 'RIG-RESULT .*' "$serial.txt" || true
 	if ! grep -q "RIG-DONE scenario=$s" "$serial.txt"; then
 		fail=1
-		summary+=("scenario=$s rig: guest did not finish$([ $timed_out = 1 ] && echo " (timeout ${boot_timeout}s)")")
+		summary+=("scenario=$s rig: guest did not finish$timeout_note")
 		log "serial log tail ($serial):"
 		tail -n 40 "$serial.txt" | sed 's/^/  | /' >&2
-		[ -s "$work/qemu-$s.out" ] && sed 's/^/  qemu| /' "$work/qemu-$s.out" >&2
+		if [ -s "$work/qemu-$s.out" ]; then
+			sed 's/^/  qemu| /' "$work/qemu-$s.out" >&2
+		fi
 	fi
 	for n in ${expect[$s]}; do
 		line=$(grep -o "RIG-RESULT scenario=$s name=$n ok=[01].*" "$serial.txt" | tail -n 1 || true)
@@ -351,6 +360,12 @@ for s in "${scenarios[@]}"; do
 	done < <(grep -o 'RIG-RESULT .*' "$serial.txt" | grep -v -E "name=($(echo ${expect[$s]} | tr ' ' '|')) " || true)
 	if [ "${HOLDFS_RIG_VERBOSE:-0}" = 1 ]; then
 		grep -o 'RIG-LOG .*' "$serial.txt" >&2 || true
+	fi
+	# A failed scenario's whole console outlives the work dir, next to
+	# meson's logs (CI keeps those).
+	if [ ${#summary[@]} -gt "$failed_before" ] && [ -d "$build/meson-logs" ]; then
+		cp "$serial.txt" "$build/meson-logs/devdax-rig-$s.serial.txt" &&
+			log "scenario $s failed; its console: $build/meson-logs/devdax-rig-$s.serial.txt"
 	fi
 done
 
