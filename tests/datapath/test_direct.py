@@ -688,6 +688,17 @@ def test_region_truncated_is_eio():
         check(no_slot >= 2, 'the kernel answered for want of a slot: %d calls' % no_slot)
 
 
+def leased_then_out_of_descriptors(d, path, mode):
+    """dp_client d opens path (of bytes 01) in mode, gets a read window
+    leased, then uses up every descriptor below a soft limit of 64."""
+    d.ok('nofile 64')
+    d.ok('open %s %s' % (path, mode))
+    d.ok('pread 0 4096')
+    check_eq(d.ok('pread 0 4096')['first'], '01', 'read window leased')
+    hog = d.ok('hog')
+    check(int(hog['hogged']) > 0 and hog['errno'] == '24', 'out of descriptors: %r' % hog)
+
+
 def test_out_of_descriptors_is_not_a_failure():
     """A process at its RLIMIT_NOFILE limit keeps using a served file: the
     daemon's descriptor that comes with a first write lease cannot be
@@ -700,12 +711,7 @@ def test_out_of_descriptors_is_not_a_failure():
         p = fs.path('nofile')
         H.write_file(p, b'\x01' * (4 * MiB))
         with Client(stats=fs.stats) as d:
-            d.ok('nofile 64')
-            d.ok('open %s rw' % p)
-            d.ok('pread 0 4096')
-            check_eq(d.ok('pread 0 4096')['first'], '01', 'read window leased')
-            hog = d.ok('hog')
-            check(int(hog['hogged']) > 0 and hog['errno'] == '24', 'out of descriptors: %r' % hog)
+            leased_then_out_of_descriptors(d, p, 'rw')
             check_eq(d.ok('pread %d 4096' % (3 * MiB))['first'], '01', 'read elsewhere, no descriptor left')
             check_eq(d.ok('pwrite %d 4096 2' % MiB)['n'], '4096', 'write in place')
             check_eq(d.ok('pwrite %d 4096 3' % (4 * MiB))['n'], '4096', 'write past EOF')
@@ -736,12 +742,7 @@ def test_revoked_at_the_descriptor_limit_still_sigbus():
         p = fs.path('rv')
         H.write_file(p, b'\x01' * (4 * MiB))
         with Client(stats=fs.stats) as d:
-            d.ok('nofile 64')
-            d.ok('open %s r' % p)
-            d.ok('pread 0 4096')
-            check_eq(d.ok('pread 0 4096')['first'], '01', 'read window leased')
-            hog = d.ok('hog')
-            check(int(hog['hogged']) > 0 and hog['errno'] == '24', 'out of descriptors: %r' % hog)
+            leased_then_out_of_descriptors(d, p, 'r')
             os.truncate(p, 0)     # another process: the window is revoked
             maps = '/proc/%d/maps' % d.p.pid
             deadline = time.monotonic() + 10
