@@ -55,8 +55,9 @@ int hfc_fd_high(int fd);
 int hfc_munmap(void *addr, size_t len);
 int hfc_msync(void *addr, size_t len, int flags);
 int hfc_revoke_range(void *addr, size_t len);
-/* The descriptor hfc_revoke_range maps (made on first use); -1 if none
- * can be had now. */
+/* The descriptor hfc_revoke_range maps: made at the first connection
+ * (conn.c) or revocation, tried again while it fails; -1 if none can be
+ * had now. */
 int hfc_revoke_prepare(void);
 void hfc_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

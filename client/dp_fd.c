@@ -69,7 +69,6 @@
 #define BUSY ((uintptr_t)1)
 /* Set on a held entry by a signal handler of its holder: empty it. */
 #define KILL ((uintptr_t)2)
-#define FLAGS (BUSY | KILL)
 /* A call spins this many rounds on a held bit, then goes to the kernel. */
 #define GET_ROUNDS 256
 /* Every this many rounds a spinner yields (the holder may be preempted:

@@ -158,8 +158,8 @@ build_pass() {
 # test_run NAME BUILDDIR [meson test args...]: run every suite of a
 # built tree; its exit status and seconds go to
 # BUILDDIR/meson-logs/test.sh.rc.
-# Output lines start with "[NAME] " so that two runs at once can be told
-# apart (tests_at_once).
+# Output lines start with "[NAME] " so that the plain and sanitizer runs,
+# which go at the same time, can be told apart.
 test_run() {
 	local name=$1 dir=$2 rc t0=$SECONDS
 	shift 2
