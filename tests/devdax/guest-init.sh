@@ -304,7 +304,13 @@ scenario_basic() {
 }
 
 # --- removal under load -----------------------------------------------------
-# dax client helpers: a libholdfs client fed through a FIFO.
+# dax client helpers: a libholdfs client fed through a FIFO.  Its write end
+# is opened read-write (<>), which never blocks: a write-only open waits
+# for the client to open the other end, and a SIGCHLD of some background
+# job meanwhile fails it with EINTR -- a redirection error of `exec`, which
+# ends this shell, PID 1, and panics the guest (seen in CI, poison4k, with
+# the guest slowed by the host's load).  A client that died is then seen
+# by its pid (client-dead), not by a failed write.
 dc_cmd() { # dc_cmd SECS LINE: send LINE, wait for one more answer line
 	n0=$(wc -l < /tmp/dc.out)
 	echo "$2" >&8 2>/dev/null || { echo "pipe-closed"; return; }
@@ -352,7 +358,7 @@ scenario_remove() {
 		: > /tmp/dc.out
 		dax_client < /tmp/dc.in > /tmp/dc.out 2>/tmp/dc.err &
 		DCPID=$!
-		exec 8>/tmp/dc.in
+		exec 8<>/tmp/dc.in
 		a=$(dc_cmd 10 "map /mnt/dx 0 2097152 rw")
 		b=$(dc_cmd 10 "fill 0 4096 171")
 		c=$(dc_cmd 10 "persist 0 4096")
@@ -800,7 +806,7 @@ nfs_range_failure() {
 		: > /tmp/dc.out
 		dax_client < /tmp/dv.in > /tmp/dc.out 2>/tmp/dc.err &
 		DCPID=$!
-		exec 8>/tmp/dv.in
+		exec 8<>/tmp/dv.in
 		a=$(dc_cmd 10 "map /mnt/victim 0 $ALLOC_LEN ro")
 		T 10 holdfsctl leases --json /mnt > /tmp/leases.json 2>&1
 		off=$(tr -d ' \n' < /tmp/leases.json | grep -o '"region_off":[0-9]*' | head -n 1 | cut -d: -f2)
@@ -859,7 +865,7 @@ dcn_start() { # dcn_start NAME FD
 	: > /tmp/dc$1.out
 	dax_client < /tmp/dc$1.in > /tmp/dc$1.out 2>/tmp/dc$1.err 5<&- 6<&- 7<&- 8<&- 9<&- &
 	eval "DC_$1=\$!"
-	eval "exec $2>/tmp/dc$1.in"
+	eval "exec $2<>/tmp/dc$1.in"
 	eval "DCFD_$1=$2"
 }
 dcn() { # dcn NAME SECS LINE: one answer line, or no-answer/client-dead
