@@ -274,6 +274,9 @@ void hfc_poison(struct hfc_conn *c, uint64_t lease_id, uint64_t roff);
  * c dies (waits, bounded, for handlers in flight); after_fork: in the
  * child. */
 void hfc_sigbus_install(void);
+/* The data path's SIGSEGV handler: the copy guard, then the signal passed
+ * on as above (a caller's bad buffer in a direct copy) */
+void hfc_sigbus_install_segv(void);
 /* fn runs first in the handler (the data path's guard: jumps out of an
  * armed copy, returns otherwise) */
 void hfc_sigbus_set_catch(void (*fn)(const siginfo_t *si));
@@ -282,13 +285,14 @@ void hfc_sigbus_set_catch(void (*fn)(const siginfo_t *si));
  * slot area: dp_guard.c), so the signal ends there */
 void hfc_sigbus_set_own(bool (*fn)(const siginfo_t *si));
 /* For the preload shim (exported, HOLDFS_PRIVATE): libc's sigaction for
- * the library's own calls; and a program's sigaction(SIGBUS, act, old)
- * taken over while our handler is installed (act becomes the handler we
- * pass signals on to, old the one before): true if taken, false to let
- * libc do it. */
+ * the library's own calls; and a program's sigaction(sig, act, old) for
+ * SIGBUS or SIGSEGV taken over while our handler of sig is installed (act
+ * becomes the handler we pass signals on to, old the one before): true
+ * if taken, false to let libc do it. */
 void hfc_sigbus_set_real(int (*fn)(int, const struct sigaction *,
 				   struct sigaction *));
-bool hfc_sigbus_adopt(const struct sigaction *act, struct sigaction *old);
+bool hfc_sigbus_adopt(int sig, const struct sigaction *act,
+		      struct sigaction *old);
 void hfc_sigbus_add_conn(struct hfc_conn *c, int region_fd, uint64_t base);
 void hfc_sigbus_drop_conn(struct hfc_conn *c);
 void hfc_sigbus_after_fork(void);

@@ -1,17 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The data path's SIGBUS guard: a read(2) or write(2) served from a
+ * The data path's copy guard: a read(2) or write(2) served from a
  * mapping must fail with EIO, never raise SIGBUS, when the media under
  * it is poisoned or the kernel took the device away (docs/data-path.md,
  * "Revocation and failures").  Revocations by the daemon never fault a
  * copy (the listener waits for copies in flight: dp_i.h), so only the
- * kernel's own faults reach here.
+ * kernel's own faults reach here.  And it must not die of the caller's
+ * buffer: where the kernel's copy answers EFAULT (a pointer to nothing,
+ * a read into read-only memory) ours faults with SIGSEGV, or SIGBUS for
+ * a buffer that is a mapping of a file past its end; the guard ends the
+ * copy and the kernel answers the whole call (dp_io.c), so the program
+ * gets exactly the kernel's EFAULT or short count.
  *
- * A copy runs with a per-thread jump buffer armed; libholdfs's one
- * SIGBUS handler (sigbus.c) asks hfc_dp_guard_catch() first, which jumps
- * back for a fault during an armed copy; every other SIGBUS the handler
- * reports (poison) and passes on to the program's handler or the
- * default action.
+ * A copy runs with a per-thread jump buffer armed; libholdfs's SIGBUS
+ * and SIGSEGV handlers (sigbus.c) ask hfc_dp_guard_catch() first, which
+ * jumps back for a fault the kernel raised during an armed copy; every
+ * other signal the handler reports (poison) and passes on to the
+ * program's handler or the default action.
  *
  * The slot area (the inode slots every served file reads its size from
  * and locks: docs/data-path.md) is read and written outside copies, by
@@ -123,7 +128,9 @@ void hfc_dp_guard_catch(const siginfo_t *si)
 {
 	struct guard *g = &tls_guard;
 
-	if (!g->armed)
+	/* a fault, not a signal sent (kill -SEGV: the program's business,
+	 * whatever this thread was doing) */
+	if (!g->armed || si->si_code <= 0)
 		return;
 	g->armed = 0;
 	g->addr = si->si_addr;
@@ -138,6 +145,7 @@ void hfc_dp_guard_install(void)
 	hfc_sigbus_set_catch(hfc_dp_guard_catch);
 	hfc_sigbus_set_own(hfc_dp_guard_own);
 	hfc_sigbus_install();
+	hfc_sigbus_install_segv();
 }
 
 /* Copy with the guard armed, by memcpy or (pcopy) libpmem2's memcpy

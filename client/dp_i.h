@@ -125,8 +125,8 @@ long hfc_dp_slot_lock(struct hfc_dfile *f, int *why);
 void hfc_dp_slot_unlock(struct hfc_dfile *f);
 void hfc_dp_persist(struct hfc_dfile *f, const void *addr, size_t len);
 
-/* dp_guard.c: copies that turn a SIGBUS into an error.  Install the
- * handler (sigbus.c) before a file's first lease; the handler calls
+/* dp_guard.c: copies that turn a SIGBUS or SIGSEGV into an error.
+ * Install the handlers (sigbus.c) before a file's first lease; they call
  * hfc_dp_guard_catch() first, which jumps out of an armed copy (and
  * returns otherwise).
  * A copy returns 0, or -EIO with *fault_addr and *code (si_code) set

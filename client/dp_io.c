@@ -101,13 +101,22 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* A fault in a copy: poison is reported to the daemon (the region
- * offset from the window's extents), and the call fails. */
+/* A fault in a copy.  On the caller's side (-EFAULT: a bad buffer) the
+ * kernel answers the whole call, EFAULT or the bytes before the bad
+ * address, exactly as without the data path: nothing it did is visible
+ * (bytes copied into the file lie under a write's own range, which the
+ * kernel writes again, or past the size, unpublished).  On the mapping's
+ * side poison is reported to the daemon (the region offset from the
+ * window's extents), and the call fails. */
 static long fault(struct hfc_dfile *f, const struct hfc_win *w, int r,
-		  void *addr, int code)
+		  void *addr, int code, int *why)
 {
 	uint64_t roff;
 
+	if (r == -EFAULT) {
+		*why = HOLDFS_DP_OTHER;
+		return HFC_DP_KERNEL;
+	}
 	if (r == -EIO && (code == BUS_MCEERR_AR || code == BUS_MCEERR_AO) &&
 	    hfc_map_region_off(w->m, w->off + (uint64_t)((uint8_t *)addr -
 							 w->base),
@@ -241,9 +250,9 @@ static ssize_t read_pass(struct hfc_dfile *f, int fd, const struct iovec *iov,
 		rc = iov_copy(iov, iovcnt, done, w->base + (pos - w->off), n,
 			      false, &fa, &code, NULL);
 		if (rc) {
-			r = fault(f, w, rc, fa, code);
+			r = fault(f, w, rc, fa, code, why);
 			pthread_rwlock_unlock(&f->io);
-			return done ? (ssize_t)done : r;
+			return done && r != HFC_DP_KERNEL ? (ssize_t)done : r;
 		}
 		pthread_rwlock_unlock(&f->io);
 		done += n;
@@ -386,8 +395,10 @@ static long copy_in(struct hfc_dfile *f, int fd, const struct iovec *iov,
 		coh = hfc_map_coh(w->m);
 		lease_id = hfc_map_lease_id(w->m);
 		if (rc) {
-			r = fault(f, w, rc, fa, code);
+			r = fault(f, w, rc, fa, code, why);
 			pthread_rwlock_unlock(&f->io);
+			if (r == HFC_DP_KERNEL)
+				*done = 0;   /* the kernel writes it all again */
 			return r;
 		}
 		pthread_rwlock_unlock(&f->io);

@@ -39,6 +39,14 @@
  * Only step 3 swallows a signal, one raised in a mapping the program
  * never had; a SIGBUS outside a holdfs mapping is only passed on.
  *
+ * The data path also installs a SIGSEGV handler that does steps 1 and 4
+ * only (hfc_sigbus_install_segv): a direct copy from or into a caller's
+ * buffer that is not mapped, or not writable, faults with SIGSEGV where
+ * the kernel's copy would have answered EFAULT, and a program that
+ * passes write(2) a bad pointer must get its error, not die of it.
+ * Every other SIGSEGV goes on, as above, to the program's handler or
+ * the default action.
+ *
  * Async-signal-safety: the handler uses atomics, open/read/close,
  * send, mmap, sigaction and rt_tgsigqueueinfo only; no lock, no allocation.
  * A connection's slot is cleared when it dies, then its socket dup is
@@ -51,8 +59,8 @@
  * in a loop); a handler reset to the default is replaced again at the
  * next lease.  Install SIGBUS handlers before the first mapping, or
  * chain to the previous one (libholdfs(3)).  Under the preload shim the
- * program's sigaction() and signal() for SIGBUS come here instead
- * (hfc_sigbus_adopt): while ours is installed, the program's handler
+ * program's sigaction() and signal() for SIGBUS and SIGSEGV come here
+ * instead (hfc_sigbus_adopt): while ours is installed, the program's handler
  * becomes the one we pass signals on to, and the program sees its own
  * handlers, as if we were not there; the shim hands us libc's
  * sigaction for our own calls (hfc_sigbus_set_real).
@@ -107,9 +115,25 @@ static int sa_call(int sig, const struct sigaction *act, struct sigaction *old)
 	return fn ? fn(sig, act, old) : sigaction(sig, act, old);
 }
 
+static void on_sigbus(int sig, siginfo_t *si, void *uc);
+static void on_sigsegv(int sig, siginfo_t *si, void *uc);
+
+/* A signal we handle: our handler, and what it passes signals on to. */
+struct chain {
+	int sig;
+	void (*handler)(int, siginfo_t *, void *);
+	struct sigaction prev;
+	atomic_bool installed;
+};
+
 static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct sigaction prev;   /* what we pass signals on to */
-static atomic_bool installed;
+static struct chain bus_chain = { .sig = SIGBUS, .handler = on_sigbus };
+static struct chain segv_chain = { .sig = SIGSEGV, .handler = on_sigsegv };
+
+static struct chain *chain_of(int sig)
+{
+	return sig == SIGBUS ? &bus_chain : sig == SIGSEGV ? &segv_chain : NULL;
+}
 
 /* ---- the connection table ------------------------------------------- */
 
@@ -321,8 +345,10 @@ static void die_of(int sig, siginfo_t *si)
 static void pass_on(int sig, siginfo_t *si, void *uc)
 {
 	/* the kernel forces a synchronous fault through SIG_IGN; only a
-	 * sent or action-optional SIGBUS can really be ignored */
-	bool sync = si->si_code > 0 && si->si_code != BUS_MCEERR_AO;
+	 * sent signal or an action-optional SIGBUS can really be ignored */
+	bool sync = si->si_code > 0 &&
+		    !(sig == SIGBUS && si->si_code == BUS_MCEERR_AO);
+	const struct sigaction prev = chain_of(sig)->prev;
 
 	if ((prev.sa_flags & SA_SIGINFO) && prev.sa_sigaction)
 		prev.sa_sigaction(sig, si, uc);
@@ -354,9 +380,21 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 	pass_on(sig, si, uc);
 }
 
+static void on_sigsegv(int sig, siginfo_t *si, void *uc)
+{
+	int saved = errno;
+	void (*fn)(const siginfo_t *) = atomic_load(&catch_fn);
+
+	if (fn)
+		fn(si);   /* returns unless a data-path copy was armed */
+	errno = saved;
+	pass_on(sig, si, uc);
+}
+
 static bool is_ours(const struct sigaction *a)
 {
-	return (a->sa_flags & SA_SIGINFO) && a->sa_sigaction == on_sigbus;
+	return (a->sa_flags & SA_SIGINFO) &&
+	       (a->sa_sigaction == on_sigbus || a->sa_sigaction == on_sigsegv);
 }
 
 static bool is_default(const struct sigaction *a)
@@ -375,27 +413,39 @@ void hfc_sigbus_set_own(bool (*fn)(const siginfo_t *si))
 	atomic_store(&own_fn, fn);
 }
 
-void hfc_sigbus_install(void)
+static void install(struct chain *ch)
 {
 	struct sigaction sa, cur;
 
 	pthread_mutex_lock(&install_lock);
 	/* the first time, or over a reset to the default; never over a
 	 * handler that replaced ours (it may chain to us: a loop) */
-	if (sa_call(SIGBUS, NULL, &cur) == 0 && !is_ours(&cur) &&
-	    (!atomic_load(&installed) || is_default(&cur))) {
+	if (sa_call(ch->sig, NULL, &cur) == 0 && !is_ours(&cur) &&
+	    (!atomic_load(&ch->installed) || is_default(&cur))) {
 		memset(&sa, 0, sizeof(sa));
-		sa.sa_sigaction = on_sigbus;
+		sa.sa_sigaction = ch->handler;
 		/* NODEFER: the data path's guard leaves the handler by a
-		 * jump, so SIGBUS must not stay blocked */
+		 * jump, so the signal must not stay blocked; ONSTACK: a
+		 * program's alternate stack (for a stack overflow's
+		 * SIGSEGV) serves its handler behind ours too */
 		sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
 		sigemptyset(&sa.sa_mask);
-		if (sa_call(SIGBUS, &sa, NULL) == 0) {
-			prev = cur;
-			atomic_store(&installed, true);
+		if (sa_call(ch->sig, &sa, NULL) == 0) {
+			ch->prev = cur;
+			atomic_store(&ch->installed, true);
 		}
 	}
 	pthread_mutex_unlock(&install_lock);
+}
+
+void hfc_sigbus_install(void)
+{
+	install(&bus_chain);
+}
+
+void hfc_sigbus_install_segv(void)
+{
+	install(&segv_chain);
 }
 
 /* ---- the preload shim's sigaction and signal for SIGBUS ------------- */
@@ -406,21 +456,26 @@ void hfc_sigbus_set_real(int (*fn)(int, const struct sigaction *,
 	atomic_store(&real_sa, fn);
 }
 
-bool hfc_sigbus_adopt(const struct sigaction *act, struct sigaction *old)
+bool hfc_sigbus_adopt(int sig, const struct sigaction *act,
+		      struct sigaction *old)
 {
+	struct chain *ch = chain_of(sig);
 	struct sigaction cur;
 	bool ours;
 
+	if (!ch)
+		return false;
 	/* sigaction may be called from a signal handler: never wait */
 	if (pthread_mutex_trylock(&install_lock))
 		return false;
-	ours = atomic_load(&installed) && sa_call(SIGBUS, NULL, &cur) == 0 &&
-	       is_ours(&cur) && !(act && is_ours(act));
+	ours = atomic_load(&ch->installed) &&
+	       sa_call(sig, NULL, &cur) == 0 && is_ours(&cur) &&
+	       !(act && is_ours(act));
 	if (ours) {
 		if (old)
-			*old = prev;
+			*old = ch->prev;
 		if (act)
-			prev = *act;
+			ch->prev = *act;
 	}
 	pthread_mutex_unlock(&install_lock);
 	return ours;

@@ -9,9 +9,11 @@
  * ROFF (page aligned) inside its first LEN bytes.  Reads [0, LEN) once
  * (the shim maps it), finds where the shim mapped ROFF of the region file
  * REGION (/proc/self/maps) and makes that page PROT_NONE.  The next read's
- * copy then faults on it; this program's SIGSEGV handler gives the page
- * back and sends its own thread the SIGBUS a load from poisoned memory
- * raises there (BUS_MCEERR_AR, si_addr on the page: a thread may send
+ * copy then faults on it; this program's SIGSEGV handler, installed over
+ * libholdfs's with libc's own sigaction (the shim would chain it behind
+ * the data path's guard, which ends a SIGSEGV in a copy as EIO itself),
+ * gives the page back and sends its own thread the SIGBUS a load from
+ * poisoned memory raises there (BUS_MCEERR_AR, si_addr on the page: a thread may send
  * itself any si_code; this kernel cannot poison memory for real).  That
  * SIGBUS arrives while the copy is under way, so the shim's guard must
  * turn it into EIO for the read and report the poison, never let the
@@ -22,6 +24,7 @@
  * failed, 3: no window of ROFF mapped).  Dying of SIGBUS is the failure
  * the test looks for.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -59,6 +62,19 @@ static void on_sigsegv(int sig, siginfo_t *si, void *uc)
 	mce.si_addr = si->si_addr;
 	syscall(SYS_rt_tgsigqueueinfo, getpid(), syscall(SYS_gettid), SIGBUS,
 		&mce);
+}
+
+/* libc's sigaction, past the shim's (which would put the handler behind
+ * libholdfs's) */
+static int libc_sigaction(int sig, const struct sigaction *sa)
+{
+	void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+	int (*fn)(int, const struct sigaction *, struct sigaction *) =
+		libc ? (int (*)(int, const struct sigaction *,
+				struct sigaction *))dlsym(libc, "sigaction")
+		     : NULL;
+
+	return fn ? fn(sig, sa, NULL) : -1;
 }
 
 /* The address of region offset roff in a mapping of the region file. */
@@ -103,13 +119,16 @@ int main(int argc, char **argv)
 	len = strtoull(argv[4], NULL, 0);
 	buf = malloc(len);
 	fd = open(argv[1], O_RDONLY);
-	if (!buf || fd < 0 || sigaction(SIGBUS, &bus, NULL) ||
-	    sigaction(SIGSEGV, &segv, NULL)) {
+	if (!buf || fd < 0 || sigaction(SIGBUS, &bus, NULL)) {
 		perror("dp_poison: setup");
 		return 1;
 	}
 	if (pread(fd, buf, len, 0) != (ssize_t)len) {
 		perror("dp_poison: first read");
+		return 1;
+	}
+	if (libc_sigaction(SIGSEGV, &segv)) {
+		perror("dp_poison: SIGSEGV handler");
 		return 1;
 	}
 	page = window_of(argv[2], strtoull(argv[3], NULL, 0));

@@ -7,7 +7,8 @@
  * (DP_LIB=1) and require the same output from all.
  *
  *   dp_prog SCENARIO DIR      io, append, dup, fork, exec, reuse, stdio,
- *                             errors, plain, fortify, threads, sigclose
+ *                             errors, plain, fortify, threads, sigclose,
+ *                             badbuf
  *   dp_prog child-read FD N   (exec scenario) read N bytes of FD
  *
  * Built twice: dp_prog, and dp_prog_fortify with -D_FORTIFY_SOURCE=2, in
@@ -16,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +25,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/uio.h>
@@ -765,6 +768,90 @@ static void sc_sigclose(void)
 		o.close(fd);
 }
 
+/* Buffers the kernel's copy answers with EFAULT (or a short count):
+ * a served call must give the same, not kill the program with the
+ * SIGSEGV its own copy takes there; and the program's own SIGSEGV
+ * handler and the default action must be as without the data path. */
+static sigjmp_buf segv_jb;
+static volatile sig_atomic_t segv_seen;
+static void *volatile nowhere = (void *)16; /* unmapped: page 0 */
+
+static void own_segv(int signo)
+{
+	(void)signo;
+	segv_seen++;
+	siglongjmp(segv_jb, 1);
+}
+
+static void sc_badbuf(void)
+{
+	char buf[8192], *ro, *half;
+	void *bad = nowhere;
+	struct iovec v[3] = { { buf, 10 }, { bad, 10 }, { buf, 10 } };
+	struct sigaction sa;
+	int fd, ap, st;
+	pid_t pid;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = own_segv;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGSEGV, &sa, NULL);   /* before the data path's */
+	ro = mmap(NULL, 8192, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	half = mmap(NULL, 8192, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (ro == MAP_FAILED || half == MAP_FAILED)
+		die("mmap");
+	/* its second page inaccessible (not unmapped: a later mapping of
+	 * the process could fill the hole) */
+	if (mprotect(half + 4096, 4096, PROT_NONE))
+		die("mprotect");
+	fill(half, 4096, 5);
+	fd = o.open(path("bb"), O_CREAT | O_RDWR | O_TRUNC, 0644);
+	fill(buf, sizeof(buf), 3);
+	res("write 8192", o.write(fd, buf, 8192));
+	res("pread 8192", o.pread(fd, buf, 8192, 0)); /* leased by now */
+	res("write from a bad pointer", o.write(fd, bad, 4096));
+	res("pwrite from a bad pointer", o.pwrite(fd, bad, 4096, 0));
+	res("pwrite past eof from a bad pointer", o.pwrite(fd, bad, 4096, 9000));
+	res("pread into a bad pointer", o.pread(fd, bad, 4096, 0));
+	o.lseek(fd, 100, SEEK_SET);
+	res("read into a bad pointer", o.read(fd, bad, 4096));
+	res("pread into read-only memory", o.pread(fd, ro, 4096, 0));
+	res("pwrite from half a buffer", o.pwrite(fd, half, 8192, 100));
+	res("pwrite past eof from half a buffer",
+	    o.pwrite(fd, half, 8192, 8000));
+	res("pread into half a buffer", o.pread(fd, half, 8192, 4096));
+	printf("half a buffer read: fnv %016llx\n",
+	       (unsigned long long)fnv(half, 4096, 14695981039346656037ull));
+	res("writev, bad second vector", o.writev(fd, v, 3));
+	res("preadv, bad second vector", o.preadv(fd, v, 3, 0));
+	ap = o.open(path("bb"), O_WRONLY | O_APPEND);
+	res("append 10", o.write(ap, buf, 10));
+	res("append from a bad pointer", o.write(ap, bad, 4096));
+	res("append from half a buffer", o.write(ap, half, 8192));
+	o.close(ap);
+	printf("off=%ld size=%ld\n", off(fd), size(fd));
+	o.close(fd);
+	content("bb");
+	if (!sigsetjmp(segv_jb, 1))
+		*(volatile char *)bad = 1;
+	printf("the program's own handler ran %d time(s)\n", (int)segv_seen);
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		signal(SIGSEGV, SIG_DFL);
+		*(volatile char *)bad = 1;
+		_exit(0);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid)
+		die("fork");
+	printf("a fault with the default action: %s\n",
+	       WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV ? "killed by SIGSEGV"
+							  : "survived");
+	munmap(ro, 8192);
+	munmap(half, 8192);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
@@ -773,7 +860,7 @@ static const struct {
 	{ "fork", sc_fork }, { "exec", sc_exec }, { "reuse", sc_reuse },
 	{ "stdio", sc_stdio }, { "errors", sc_errors }, { "plain", sc_plain },
 	{ "fortify", sc_fortify }, { "threads", sc_threads },
-	{ "sigclose", sc_sigclose },
+	{ "sigclose", sc_sigclose }, { "badbuf", sc_badbuf },
 };
 
 int main(int argc, char **argv)

@@ -40,7 +40,7 @@ import hfstest  # noqa: E402
 from hfstest import check, check_eq, note  # noqa: E402
 
 SCENARIOS = ('io', 'append', 'dup', 'fork', 'exec', 'reuse', 'stdio',
-             'errors', 'plain', 'fortify', 'threads', 'sigclose')
+             'errors', 'plain', 'fortify', 'threads', 'sigclose', 'badbuf')
 MODES = ('kernel', 'shim', 'off', 'lib')
 SERVED_MODES = ('kernel', 'served-shim', 'served-lib')
 # Variables the harness's own environment must not leak into a mode.
@@ -215,6 +215,21 @@ EXPECT = {
                 "read after openat = 8 'fortifie' off=8"],
     'threads': ['bytes of neither file: 0'],
     'sigclose': ['sigclose: 2000 closes by the handler, 0 reads of other bytes'],
+    # the kernel's EFAULT, or the bytes before the first bad page; the
+    # program's own SIGSEGV handler and the default action as ever
+    'badbuf': ['write from a bad pointer = -1 EFAULT',
+               'pwrite past eof from a bad pointer = -1 EFAULT',
+               'read into a bad pointer = -1 EFAULT',
+               'pread into read-only memory = -1 EFAULT',
+               'pwrite from half a buffer = 4096',
+               'pwrite past eof from half a buffer = 4096',
+               'pread into half a buffer = 4096',
+               'writev, bad second vector = 10',
+               'preadv, bad second vector = 10',
+               'append from a bad pointer = -1 EFAULT',
+               'append from half a buffer = 4096',
+               "the program's own handler ran 1 time(s)",
+               'a fault with the default action: killed by SIGSEGV'],
 }
 
 
