@@ -72,6 +72,11 @@ void hfc_dfile_invalidate(struct hfc_dfile *f);
 /* Is the data path allowed at all in this process (HOLDFS_DATAPATH not
  * "0")?  Read once. */
 bool hfc_dp_enabled(void);
+/* Read RLIMIT_FSIZE again (the shim's setrlimit and prlimit; shim).
+ * The kernel enforces it on every write (SIGXFSZ and EFBIG at or past
+ * it, a short write across it), so a direct write that would end past
+ * it is the kernel's.  Also read at every hfc_dfile_new. */
+void hfc_dp_fsize_refresh(void);
 /* Does dev (mount mnt) name a holdfs mount?  (Its discovery link
  * exists; cached per device and mount.) */
 bool hfc_dp_is_holdfs_dev(dev_t dev, uint64_t mnt);

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <time.h>
@@ -115,6 +116,27 @@ static void on_remapped(void *arg, struct holdfs_mapping *m)
 	atomic_fetch_add(&f->remaps, 1);
 }
 
+/* RLIMIT_FSIZE as last read (UINT64_MAX: none).  Read at every file and
+ * after the shim's setrlimit/prlimit, not at every write (a system call
+ * an append cannot afford): a limit that another process lowers with
+ * prlimit(1), or that a program linking libholdfs lowers itself, counts
+ * from the next file it opens (docs/data-path.md "Limits"). */
+static _Atomic uint64_t fsize_limit = UINT64_MAX;
+
+void hfc_dp_fsize_refresh(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_FSIZE, &rl) == 0)
+		atomic_store(&fsize_limit, rl.rlim_cur == RLIM_INFINITY ?
+					   UINT64_MAX : (uint64_t)rl.rlim_cur);
+}
+
+bool hfc_dp_past_fsize(uint64_t end)
+{
+	return end > atomic_load_explicit(&fsize_limit, memory_order_relaxed);
+}
+
 struct hfc_dfile *hfc_dfile_new(dev_t dev, ino_t ino, int flags)
 {
 	struct hfc_dfile *f = calloc(1, sizeof(*f));
@@ -122,6 +144,7 @@ struct hfc_dfile *hfc_dfile_new(dev_t dev, ino_t ino, int flags)
 
 	if (!f)
 		return NULL;
+	hfc_dp_fsize_refresh();
 	pthread_once(&atfork_once, register_atfork);
 	atomic_init(&f->refs, 1);
 	atomic_init(&f->flags, flags);

@@ -102,6 +102,8 @@ struct hfc_dfile {
 
 /* dp_file.c */
 uint64_t hfc_dp_now_s(void);
+/* Would a write ending at end cross RLIMIT_FSIZE (as last read)? */
+bool hfc_dp_past_fsize(uint64_t end);
 /* Make f usable for a call of n bytes: the fork generation checked,
  * the lazy first call, a connection and slot (the first lease).  0, or
  * HFC_DP_KERNEL with *why, or -EIO for a file whose mount is gone. */

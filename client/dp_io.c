@@ -497,9 +497,11 @@ static ssize_t extend(struct hfc_dfile *f, int fd, const struct iovec *iov,
 		if (append)
 			off = size;
 		end = off + total;
-		if (end < off) {
+		if (end < off || hfc_dp_past_fsize(end)) {
 			hfc_dp_slot_unlock(f);
-			*why = HOLDFS_DP_OTHER; /* the kernel says EFBIG */
+			/* the kernel says EFBIG, or for RLIMIT_FSIZE sends
+			 * SIGXFSZ or writes short */
+			*why = HOLDFS_DP_OTHER;
 			return HFC_DP_KERNEL;
 		}
 		r = end <= lim ? 0 : 1;
@@ -571,6 +573,10 @@ ssize_t hfc_dfile_pwritev(struct hfc_dfile *f, int fd,
 				      why);
 	if (!r && !f->slot_rw) {
 		*why = HOLDFS_DP_OTHER; /* no read-write view of the slot */
+		r = HFC_DP_KERNEL;
+	}
+	if (!r && hfc_dp_past_fsize(off + total)) {
+		*why = HOLDFS_DP_OTHER;   /* RLIMIT_FSIZE: the kernel's */
 		r = HFC_DP_KERNEL;
 	}
 	if (r)

@@ -8,7 +8,7 @@
  *
  *   dp_prog SCENARIO DIR      io, append, dup, fork, exec, reuse, stdio,
  *                             errors, plain, fortify, threads, sigclose,
- *                             badbuf
+ *                             badbuf, fsize, fsize-late
  *   dp_prog child-read FD N   (exec scenario) read N bytes of FD
  *
  * Built twice: dp_prog, and dp_prog_fortify with -D_FORTIFY_SOURCE=2, in
@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/uio.h>
@@ -852,6 +853,94 @@ static void sc_badbuf(void)
 	munmap(half, 8192);
 }
 
+/* RLIMIT_FSIZE: the kernel sends SIGXFSZ and fails a write at or past
+ * the limit with EFBIG, and writes short across it, whatever the file's
+ * size; a served write must do the same. */
+static volatile sig_atomic_t xfsz_seen;
+
+static void on_xfsz(int signo)
+{
+	(void)signo;
+	xfsz_seen++;
+}
+
+static void set_fsize(rlim_t lim)
+{
+	struct rlimit rl = { lim, RLIM_INFINITY };
+
+	if (setrlimit(RLIMIT_FSIZE, &rl))
+		die("setrlimit");
+}
+
+/* Writes against a limit of 20000 on fd (at least 8192 bytes long, its
+ * offset at 0) and ap (the same file, O_APPEND). */
+static void fsize_writes(int fd, int ap)
+{
+	char buf[8192];
+
+	fill(buf, sizeof(buf), 11);
+	res("pwrite below the limit", o.pwrite(fd, buf, 4096, 100));
+	res("pwrite across the limit", o.pwrite(fd, buf, 8192, 16384));
+	printf("SIGXFSZ %d\n", (int)xfsz_seen);
+	res("pwrite past the limit", o.pwrite(fd, buf, 10, 30000));
+	res("pwrite at the limit", o.pwrite(fd, buf, 10, 20000));
+	printf("SIGXFSZ %d\n", (int)xfsz_seen);
+	res("append at the limit", o.write(ap, buf, 10));
+	o.lseek(fd, 19990, SEEK_SET);
+	res("write across the limit", o.write(fd, buf, 100));
+	printf("off=%ld size=%ld SIGXFSZ %d\n", off(fd), size(fd),
+	       (int)xfsz_seen);
+	res("ftruncate past the limit", o.ftruncate(fd, 30000));
+	printf("SIGXFSZ %d\n", (int)xfsz_seen);
+}
+
+static void sc_fsize(void)
+{
+	char buf[8192];
+	int fd, ap;
+
+	signal(SIGXFSZ, on_xfsz);
+	set_fsize(20000);   /* before the files: every mode sees it */
+	fd = o.open(path("fs"), O_CREAT | O_RDWR | O_TRUNC, 0644);
+	ap = o.open(path("fs"), O_WRONLY | O_APPEND);
+	fill(buf, sizeof(buf), 7);
+	res("write 8192", o.write(fd, buf, 8192));
+	res("pread 8192", o.pread(fd, buf, 8192, 0));
+	o.lseek(fd, 0, SEEK_SET);
+	fsize_writes(fd, ap);
+	set_fsize(RLIM_INFINITY);   /* raised with the files open */
+	res("pwrite past the old limit", o.pwrite(fd, buf, 8192, 30000));
+	res("append past the old limit", o.write(ap, buf, 100));
+	printf("size=%ld SIGXFSZ %d\n", size(fd), (int)xfsz_seen);
+	o.close(ap);
+	o.close(fd);
+	content("fs");
+}
+
+/* The limit lowered while the files are open and leased: seen by the
+ * shim's setrlimit (not by a program that links libholdfs: it counts
+ * from its next file, docs/data-path.md). */
+static void sc_fsize_late(void)
+{
+	char buf[8192];
+	int fd, ap;
+
+	signal(SIGXFSZ, on_xfsz);
+	fd = o.open(path("fl"), O_CREAT | O_RDWR | O_TRUNC, 0644);
+	ap = o.open(path("fl"), O_WRONLY | O_APPEND);
+	fill(buf, sizeof(buf), 7);
+	res("write 8192", o.write(fd, buf, 8192));
+	res("append 8192", o.write(ap, buf, 8192));
+	res("pread 8192", o.pread(fd, buf, 8192, 0));
+	o.ftruncate(fd, 8192);
+	o.lseek(fd, 0, SEEK_SET);
+	set_fsize(20000);
+	fsize_writes(fd, ap);
+	o.close(ap);
+	o.close(fd);
+	content("fl");
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
@@ -861,6 +950,7 @@ static const struct {
 	{ "stdio", sc_stdio }, { "errors", sc_errors }, { "plain", sc_plain },
 	{ "fortify", sc_fortify }, { "threads", sc_threads },
 	{ "sigclose", sc_sigclose }, { "badbuf", sc_badbuf },
+	{ "fsize", sc_fsize }, { "fsize-late", sc_fsize_late },
 };
 
 int main(int argc, char **argv)

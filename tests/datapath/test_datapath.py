@@ -40,7 +40,8 @@ import hfstest  # noqa: E402
 from hfstest import check, check_eq, note  # noqa: E402
 
 SCENARIOS = ('io', 'append', 'dup', 'fork', 'exec', 'reuse', 'stdio',
-             'errors', 'plain', 'fortify', 'threads', 'sigclose', 'badbuf')
+             'errors', 'plain', 'fortify', 'threads', 'sigclose', 'badbuf',
+             'fsize')
 MODES = ('kernel', 'shim', 'off', 'lib')
 SERVED_MODES = ('kernel', 'served-shim', 'served-lib')
 # Variables the harness's own environment must not leak into a mode.
@@ -230,7 +231,16 @@ EXPECT = {
                'append from half a buffer = 4096',
                "the program's own handler ran 1 time(s)",
                'a fault with the default action: killed by SIGSEGV'],
+    # RLIMIT_FSIZE 20000: short across it, EFBIG and SIGXFSZ at or past it
+    'fsize': ['pwrite across the limit = 3616', 'SIGXFSZ 0',
+              'pwrite past the limit = -1 EFBIG', 'SIGXFSZ 2',
+              'append at the limit = -1 EFBIG',
+              'write across the limit = 10',
+              'off=20000 size=20000 SIGXFSZ 3',
+              'pwrite past the old limit = 8192',
+              'size=38292 SIGXFSZ 4'],
 }
+EXPECT['fsize-late'] = EXPECT['fsize'][:7]
 
 
 def _scenarios_on_mount(binary):
@@ -271,6 +281,16 @@ def test_served_by_stand_in_engine():
         for sc in SCENARIOS:
             out = same_everywhere(fs.path('served', sc), sc, modes=SERVED_MODES)
             has(out, *EXPECT[sc])
+
+
+def test_file_size_limit_lowered_while_open():
+    """RLIMIT_FSIZE lowered while the file is open and leased: the shim's
+    setrlimit() makes the data path see it at once.  (A program that links
+    libholdfs sees it from its next file, docs/data-path.md: no 'lib'.)"""
+    with hfstest.HoldFS(size='128M') as fs:
+        has(same_everywhere(fs.path('late'), 'fsize-late',
+                            modes=('kernel', 'shim', 'off')),
+            *EXPECT['fsize-late'])
 
 
 def test_served_counters():
