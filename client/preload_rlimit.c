@@ -13,6 +13,7 @@
  */
 #undef _FILE_OFFSET_BITS   /* setrlimit and setrlimit64 as distinct symbols */
 #include <dlfcn.h>
+#include <stdatomic.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -27,6 +28,18 @@ typedef int (*prlimit_fn)(pid_t, __rlimit_resource_t, const struct rlimit *,
 typedef int (*prlimit64_fn)(pid_t, __rlimit_resource_t,
 			    const struct rlimit64 *, struct rlimit64 *);
 
+/* libc's function name, looked up once into *slot */
+static void *libc_fn(void *_Atomic *slot, const char *name)
+{
+	void *fn = atomic_load(slot);
+
+	if (!fn) {
+		fn = dlsym(RTLD_NEXT, name);
+		atomic_store(slot, fn);
+	}
+	return fn;
+}
+
 /* After a successful change of this process's RLIMIT_FSIZE. */
 static int changed(int r, pid_t pid, int resource, const void *new_limit)
 {
@@ -38,40 +51,36 @@ static int changed(int r, pid_t pid, int resource, const void *new_limit)
 
 EXPORT int setrlimit(__rlimit_resource_t resource, const struct rlimit *rl)
 {
-	static setrlimit_fn real;
+	static void *_Atomic real;
+	setrlimit_fn fn = (setrlimit_fn)libc_fn(&real, "setrlimit");
 
-	if (!real)
-		real = (setrlimit_fn)dlsym(RTLD_NEXT, "setrlimit");
-	return changed(real ? real(resource, rl) : -1, 0, resource, rl);
+	return changed(fn ? fn(resource, rl) : -1, 0, resource, rl);
 }
 
 EXPORT int setrlimit64(__rlimit_resource_t resource, const struct rlimit64 *rl)
 {
-	static setrlimit64_fn real;
+	static void *_Atomic real;
+	setrlimit64_fn fn = (setrlimit64_fn)libc_fn(&real, "setrlimit64");
 
-	if (!real)
-		real = (setrlimit64_fn)dlsym(RTLD_NEXT, "setrlimit64");
-	return changed(real ? real(resource, rl) : -1, 0, resource, rl);
+	return changed(fn ? fn(resource, rl) : -1, 0, resource, rl);
 }
 
 EXPORT int prlimit(pid_t pid, __rlimit_resource_t resource,
 		   const struct rlimit *new_limit, struct rlimit *old_limit)
 {
-	static prlimit_fn real;
+	static void *_Atomic real;
+	prlimit_fn fn = (prlimit_fn)libc_fn(&real, "prlimit");
 
-	if (!real)
-		real = (prlimit_fn)dlsym(RTLD_NEXT, "prlimit");
-	return changed(real ? real(pid, resource, new_limit, old_limit) : -1,
+	return changed(fn ? fn(pid, resource, new_limit, old_limit) : -1,
 		       pid, resource, new_limit);
 }
 
 EXPORT int prlimit64(pid_t pid, __rlimit_resource_t resource,
 		     const struct rlimit64 *new_limit, struct rlimit64 *old_limit)
 {
-	static prlimit64_fn real;
+	static void *_Atomic real;
+	prlimit64_fn fn = (prlimit64_fn)libc_fn(&real, "prlimit64");
 
-	if (!real)
-		real = (prlimit64_fn)dlsym(RTLD_NEXT, "prlimit64");
-	return changed(real ? real(pid, resource, new_limit, old_limit) : -1,
+	return changed(fn ? fn(pid, resource, new_limit, old_limit) : -1,
 		       pid, resource, new_limit);
 }
