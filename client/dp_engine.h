@@ -64,6 +64,10 @@ int64_t hfc_dfile_size(struct hfc_dfile *f, int fd, int *why);
 /* fsync / fdatasync / sync_file_range: 0 once everything written through
  * the data path is durable with its times, or HFC_DP_KERNEL. */
 int hfc_dfile_sync(struct hfc_dfile *f, int fd, bool data_only, int *why);
+/* A direct write on an O_SYNC description or with RWF_SYNC returned:
+ * file integrity wants its mtime durable too (the data and the size
+ * always are), at once rather than at the next fsync or close. */
+void hfc_dfile_sync_times(struct hfc_dfile *f);
 /* The caller made a kernel call that may change size or layout
  * (ftruncate, fallocate, copy_file_range, a write through the kernel):
  * forget cached layout. */

@@ -51,8 +51,9 @@
  * 64 KiB pages, the smallest there is): left to it. */
 #define MAX_RW ((size_t)INT_MAX & ~(size_t)0xffff)
 /* RWF_* a served call may carry: the engine's writes are durable when
- * they return, so DSYNC and SYNC are met; reads ignore them like the
- * kernel does.  RWF_NOAPPEND (write in place on an O_APPEND description)
+ * they return, with their size, so DSYNC is met, and SYNC (as O_SYNC)
+ * once the write's mtime is persisted too (serve()); reads ignore them
+ * like the kernel does.  RWF_NOAPPEND (write in place on an O_APPEND description)
  * is served where the kernel knows it (6.9 and later; earlier ones say
  * EINVAL): through FUSE it could not be told from an append while the
  * file is written directly (vol.h hfs_append).  Any other flag
@@ -182,11 +183,12 @@ static int write_flags(struct hfc_dp_ref *r)
  * otherwise the reason (enum holdfs_dp_reason) it goes to the kernel.
  * Anything unusual goes there, so the kernel reports it. */
 static int screen(const struct dp_io *io, struct hfc_dp_ref *r, size_t *n,
-		  bool *append)
+		  bool *append, bool *sync)
 {
 	int fl, acc;
 
 	*n = 0;
+	*sync = false;
 	if (io->iovcnt <= 0 || io->iovcnt > IOV_MAX ||
 	    (!uses_offset(io) && io->off < 0))
 		return HOLDFS_DP_OTHER;
@@ -205,6 +207,8 @@ static int screen(const struct dp_io *io, struct hfc_dp_ref *r, size_t *n,
 		return HOLDFS_DP_FLAGS;   /* the kernel says EBADF */
 	*append = io->write && ((io->flags & RWF_APPEND) ||
 				((fl & O_APPEND) && !(io->flags & RWF_NOAPPEND)));
+	*sync = io->write && ((io->flags & RWF_SYNC) ||
+			      (fl & O_SYNC) == O_SYNC);
 	return -1;
 }
 
@@ -266,24 +270,28 @@ static long serve_reserved(const struct dp_io *io, struct hfc_dp_ref *r,
 
 static long serve(const struct dp_io *io, struct hfc_dp_ref *r)
 {
-	bool append = false;
+	bool append = false, sync = false;
 	size_t n;
 	int why;
 	long done;
 
 	if (!hfc_dp_valid(r))
 		return sys_io(io);
-	why = screen(io, r, &n, &append);
+	why = screen(io, r, &n, &append, &sync);
 	if (why >= 0)
 		return kernel_io(io, r, why);
-	if (append)
-		return serve_append(io, r);
-	if (uses_offset(io))
-		return serve_reserved(io, r, n);
-	done = engine_at(io, r, (uint64_t)io->off, &why);
-	if (done == HFC_DP_KERNEL)
-		return kernel_io(io, r, why);
-	account(io, done, false);
+	if (append) {
+		done = serve_append(io, r);
+	} else if (uses_offset(io)) {
+		done = serve_reserved(io, r, n);
+	} else {
+		done = engine_at(io, r, (uint64_t)io->off, &why);
+		if (done == HFC_DP_KERNEL)
+			return kernel_io(io, r, why);
+		account(io, done, false);
+	}
+	if (sync && done > 0)
+		hfc_dfile_sync_times(r->f);
 	return done;
 }
 

@@ -665,6 +665,13 @@ int64_t hfc_dfile_size(struct hfc_dfile *f, int fd, int *why)
 	return lost(f, why) ? HFC_DP_KERNEL : (int64_t)size;
 }
 
+void hfc_dfile_sync_times(struct hfc_dfile *f)
+{
+	if (!gone(f) && hfc_dp_usable(f) && f->slot_rw &&
+	    atomic_exchange(&f->mtime_dirty, false))
+		hfc_dp_persist(f, &f->slot->ds_size, 64);
+}
+
 int hfc_dfile_sync(struct hfc_dfile *f, int fd, bool data_only, int *why)
 {
 	(void)fd;

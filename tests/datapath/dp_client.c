@@ -9,7 +9,8 @@
  * one out of a read or write).
  *
  *   open PATH MODE        MODE: r, w, rw, a (O_WRONLY|O_APPEND),
- *                         ra (O_RDWR|O_APPEND); +c creates, +t truncates
+ *                         ra (O_RDWR|O_APPEND); +c creates, +t truncates,
+ *                         +s O_SYNC
  *   pread OFF LEN         "ok n=K sum=S first=XX crc=C" (sum: byte sum;
  *                         crc: zlib's CRC-32, 8 hex digits)
  *   read LEN              the same at the file offset
@@ -94,6 +95,8 @@ static int parse_mode(const char *m)
 		fl |= O_CREAT;
 	if (strchr(m, 't'))
 		fl |= O_TRUNC;
+	if (strchr(m, 's'))
+		fl |= O_SYNC;
 	return fl;
 }
 

@@ -181,6 +181,44 @@ def test_direct_writes_durable_on_a_disk_region():
         check_eq(content(p)[8192:16384], b'Y' * 4096 + b'Z' * 4096, 'the overwrites')
 
 
+def region_dirty_pages(fs):
+    st = H.page_cache_state(fs.region, 0, 0)
+    return st['dirty'] + st['writeback']
+
+
+def test_o_sync_writes_make_their_mtime_durable():
+    """A direct write on an O_SYNC descriptor asks for file integrity:
+    its mtime, which the data path keeps in the inode's slot, is written
+    back before the write returns, where a plain direct write leaves it to
+    fsync or close (data and size are durable either way).  Seen with
+    cachestat(2) on a disk region: after the plain write the slot's page
+    is dirty (which shows the probe can see it), after the O_SYNC one no
+    page of the region is.  (A write that moves the end of file persists
+    its mtime with the size in any case; the probe cannot show it, the
+    slot lock's release dirties the page again, harmlessly: the lock is
+    not kept across a crash.)"""
+    with disk_mount() as fs:
+        p = fs.path('f')
+        H.write_file(p, b'x' * 65536)
+        with Client(stats=fs.stats) as c:
+            c.ok('open %s rw' % p)
+            c.ok('pread 0 4096')              # the first call: lease from here on
+            c.ok('pwrite 4096 4096 65')
+            plain = region_dirty_pages(fs)
+            c.ok('fsync')
+            check_eq(region_dirty_pages(fs), 0, 'dirty pages of the region after fsync')
+            c.ok('close')
+            c.ok('open %s rws' % p)
+            c.ok('pread 0 4096')
+            for off in (8192, 12288, 4096):
+                c.ok('pwrite %d 4096 66' % off)
+                check_eq(region_dirty_pages(fs), 0,
+                         'dirty pages of the region after an O_SYNC write at %d' % off)
+        check(plain >= 1, 'a plain direct write left its mtime to fsync '
+              '(%d dirty pages): the probe sees the slot page' % plain)
+        served(fs, 'writes', 4)
+
+
 def test_stat_sees_size_at_once():
     """A size is visible to stat(2) in another process the moment the
     direct write returns; so is the new mtime after fsync."""
