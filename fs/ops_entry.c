@@ -158,6 +158,11 @@ void hfsd_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	/* blocks left the file: its mappings are gone before we answer */
 	if ((sa.mask & HFS_SET_SIZE) && d->ctl)
 		hfsd_lease_settle(d->ctl, ino);
+	/* bits a write takes away, given while direct writers hold leases
+	 * granted without them: those writers lease again first */
+	if ((sa.mask & HFS_SET_MODE) && S_ISREG(a.mode) &&
+	    (a.mode & (S_ISUID | S_ISGID)) && d->ctl)
+		(void)hfsd_lease_revoke_privileged(d->ctl, ino);
 	hfsd_attr_to_stat(&a, &st);
 	fuse_reply_attr(req, &st, hfsd_attr_timeout(&a));
 }

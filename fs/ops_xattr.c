@@ -9,6 +9,7 @@
  * away (fs/killpriv.c).
  */
 #include "daemon.h"
+#include "revoke.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -18,11 +19,15 @@
 void hfsd_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		   const char *value, size_t size, int flags)
 {
-	int err = hfs_setxattr(hfsd_of(req)->vol, ino, name, value, size,
-			       flags);
+	struct hfsd *d = hfsd_of(req);
+	int err = hfs_setxattr(d->vol, ino, name, value, size, flags);
 
 	if (!err && strcmp(name, "system.posix_acl_access") == 0)
 		err = hfsd_kill_priv(req, ino, HFSD_KILL_ACL);
+	/* file capabilities, which a write takes away: the direct writers
+	 * holding leases granted without them lease again first (revoke.h) */
+	if (!err && strcmp(name, "security.capability") == 0 && d->ctl)
+		(void)hfsd_lease_revoke_privileged(d->ctl, ino);
 	hfsd_reply_status(req, err);
 }
 

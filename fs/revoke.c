@@ -734,6 +734,16 @@ int hfsd_lease_revoke_datapath(struct hfsd_ctl *c, uint64_t ino)
 	return revoke_picked(c, ino, is_datapath, "data-path REVOKE");
 }
 
+static bool is_datapath_writer(const struct hfsd_lease *l)
+{
+	return is_datapath(l) && is_writer(l);
+}
+
+int hfsd_lease_revoke_privileged(struct hfsd_ctl *c, uint64_t ino)
+{
+	return revoke_picked(c, ino, is_datapath_writer, "setuid REVOKE");
+}
+
 /* A read-only remount: every lease that may write. */
 int hfsd_lease_revoke_writers(struct hfsd_ctl *c)
 {

@@ -64,6 +64,17 @@ void hfsd_lease_settle(struct hfsd_ctl *c, uint64_t ino);
  * -errno. */
 int hfsd_lease_revoke_datapath(struct hfsd_ctl *c, uint64_t ino);
 
+/* A setuid or setgid bit or file capabilities were given to ino
+ * (chmod, setxattr security.capability: fs/ops_entry.c, ops_xattr.c),
+ * which a write by a caller without CAP_FSETID takes away.  A direct
+ * write never reaches a FUSE handler: its lease's grant took away what
+ * there was then (lease_req.c).  So REVOKE ino's data-path write leases
+ * and wait for the round: every later direct write leases again, and
+ * its grant takes the new bits away.  (Mappings are left: the kernel
+ * takes nothing away for stores through a mapping either.)  A FUSE
+ * thread, no lock held.  Leases revoked or -errno. */
+int hfsd_lease_revoke_privileged(struct hfsd_ctl *c, uint64_t ino);
+
 /* The mount became read-only (fs/remount.c): REVOKE every write lease
  * (mmap and data path), whole, with reason LAYOUT (a client that asks
  * again gets EROFS, or a read lease), and wait for the round: acked, or

@@ -29,7 +29,9 @@ import ctypes
 import json
 import os
 import random
+import re
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -60,16 +62,25 @@ def holdfsctl(*args):
 
 
 class Client(H.LineClient):
-    """A dp_client process, with or without the shim."""
+    """A dp_client process, with or without the shim; as user (a
+    H.TestUser) with its own copies of dp_client and the shim, which the
+    build may sit where that user cannot reach."""
 
     name = 'dp_client'
     quit_wait = 30
 
-    def __init__(self, shim=True, stats=None):
+    def __init__(self, shim=True, stats=None, user=None):
         e = H.shim_env({'HOLDFS_LOG': os.environ.get('DP_LOG', '0')}) if shim else dict(os.environ)
         if shim and stats:
             e['HOLDFS_DATAPATH_STATS'] = stats
-        super().__init__([dp_client()], e)
+        exe = dp_client()
+        if user:
+            exe = user.exe(exe)
+            if shim:   # the shim finds libholdfs beside it ($ORIGIN)
+                user.exe(os.path.join(H.build_dir(), 'client', 'libholdfs.so.0'))
+                e['LD_PRELOAD'] = ':'.join(user.exe(x) if x == H.preload_lib() else x
+                                           for x in e['LD_PRELOAD'].split(':'))
+        super().__init__([exe], e, user=user)
 
     def cmd(self, line, timeout=20):
         ans = super().cmd(line, timeout)
@@ -217,6 +228,56 @@ def test_o_sync_writes_make_their_mtime_durable():
         check(plain >= 1, 'a plain direct write left its mtime to fsync '
               '(%d dirty pages): the probe sees the slot page' % plain)
         served(fs, 'writes', 4)
+
+
+def test_setuid_given_later_goes_at_the_next_direct_write():
+    """A write by a caller without CAP_FSETID takes setuid, setgid (of a
+    group-executable file) and file capabilities away.  A direct write
+    never reaches the daemon's write handler; its lease's grant takes
+    them away, and when they are given after that (chmod, setxattr
+    security.capability, by root here) the file's direct writers lease
+    again before the chmod answers (fs/revoke.h).  Before, a dax_group
+    member holding a write lease kept writing to a file that had become
+    setuid root, and the bit stayed.  The same steps without the shim
+    (the kernel's FUSE writes) give the same modes."""
+    cap = struct.pack('<IIIII', 0x02000001, 1 << 10, 0, 0, 0)  # cap_net_bind_service
+    with H.TestUser(extra_group=True) as u, \
+            H.HoldFS(size='64M', mount_opts=('allow_other', 'dax_group=' + u.extra)) as fs:
+        seen = {}
+        for shim in (False, True):
+            p = fs.path('f-%s' % ('shim' if shim else 'kernel'))
+            H.write_file(p, b'x' * 65536)
+            os.chmod(p, 0o666)
+            c = Client(shim=shim, user=u, stats='1' if shim else None)
+            got = []
+            try:
+                c.ok('open %s rw' % p)
+                c.ok('pread 0 4096')              # the first call: lease from here on
+                c.ok('pwrite 0 4096 65')
+                for what in ('caps', 0o4777, 0o2777, 0o6777):
+                    if what == 'caps':
+                        os.setxattr(p, 'security.capability', cap)
+                    else:
+                        os.chmod(p, what)
+                    c.ok('pwrite 8192 4096 66')
+                    try:
+                        os.getxattr(p, 'security.capability')
+                        caps = 'caps kept'
+                    except OSError:
+                        caps = 'no caps'
+                    got.append('%s: %o, %s' % (what if what == 'caps' else '%o' % what,
+                                               os.stat(p).st_mode & 0o7777, caps))
+            finally:
+                err = c.quit()
+            seen[shim] = got
+            if shim:
+                m = re.search(r'writes (\d+)', err)
+                check(m and int(m.group(1)) >= 5,
+                      'the direct path served the writes: %r' % err[-400:])
+        check_eq(seen[True], seen[False], 'modes after writes with and without the shim')
+        check_eq(seen[False], ['caps: 666, no caps', '4777: 777, no caps',
+                               '2777: 777, no caps', '6777: 777, no caps'],
+                 'modes after the writes')
 
 
 def test_stat_sees_size_at_once():

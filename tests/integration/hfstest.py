@@ -1861,10 +1861,17 @@ class LineClient:
     name = 'client'
     quit_wait = 10
 
-    def __init__(self, argv, env):
+    def __init__(self, argv, env, user=None):
+        """user: a TestUser to run it as (the caller gives argv[0] as a
+        copy that user can reach, user.exe())."""
+        def as_user():
+            os.setgroups(user.groups)
+            os.setgid(user.gid)
+            os.setuid(user.uid)
         self.err = tempfile.TemporaryFile()
         self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=self.err, env=env)
+                                  stderr=self.err, env=env,
+                                  preexec_fn=as_user if user else None)
 
     def cmd(self, line, timeout=20):
         """Send line; its answer, stripped.  Fails on silence past timeout
@@ -1884,7 +1891,15 @@ class LineClient:
         self.err.seek(0)
         return self.err.read().decode(errors='replace')[-2000:]
 
-    def close(self):
+    def quit(self):
+        """Ask it to quit and wait (killed past quit_wait); its stderr
+        (what it said at exit included)."""
+        self.close(keep_stderr=True)
+        out = self.stderr()
+        self.err.close()
+        return out
+
+    def close(self, keep_stderr=False):
         if self.p.poll() is None:
             try:
                 self.p.stdin.write(b'quit\n')
@@ -1896,7 +1911,8 @@ class LineClient:
             except subprocess.TimeoutExpired:
                 self.p.kill()
                 self.p.wait()
-        self.err.close()
+        if not keep_stderr:
+            self.err.close()
 
     def __enter__(self):
         return self
