@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -351,13 +352,35 @@ static bool hold_passed(const struct hfc_dfile *f)
 	       until;
 }
 
-long hfc_dp_slot_lock(struct hfc_dfile *f, int *why)
+/* Asynchronous signals wait while this thread holds a slot lock, as
+ * they wait for a write(2) in the kernel.  A handler that writes to the
+ * same file (write(2) is async-signal-safe: handlers log) would otherwise
+ * wait for the lock its own interrupted thread holds, give up after
+ * HFC_DP_SLOT_WAIT_MS, and its kernel write then wait for the daemon to
+ * take the lock over: seconds per signal.  Faults are never blocked: the
+ * copy guard needs SIGBUS and SIGSEGV, and the kernel kills for a fault
+ * whose signal is blocked.  glibc's pthread_sigmask keeps its own
+ * internal signals unblocked. */
+static void block_async_signals(sigset_t *old)
+{
+	static const int faults[] = { SIGBUS, SIGSEGV, SIGILL, SIGFPE,
+				      SIGTRAP, SIGSYS, SIGABRT };
+	sigset_t s;
+
+	sigfillset(&s);
+	for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
+		sigdelset(&s, faults[i]);
+	pthread_sigmask(SIG_BLOCK, &s, old);
+}
+
+long hfc_dp_slot_lock(struct hfc_dfile *f, sigset_t *sigs, int *why)
 {
 	_Atomic uint32_t *lk = (_Atomic uint32_t *)&f->slot->ds_lock;
 	uint32_t me = f->conn->client_id;
 	uint64_t deadline = 0;
 	long ns = 1000;
 
+	block_async_signals(sigs);
 	for (unsigned i = 0;; i++) {
 		uint32_t cur = 0;
 
@@ -371,7 +394,7 @@ long hfc_dp_slot_lock(struct hfc_dfile *f, int *why)
 			 * the kernel call waits for it (the inode lock), this
 			 * lock would not */
 			*why = HOLDFS_DP_SLOT_BUSY;
-			return HFC_DP_KERNEL;
+			break;
 		}
 		if (i < 100)
 			continue;
@@ -379,15 +402,20 @@ long hfc_dp_slot_lock(struct hfc_dfile *f, int *why)
 			deadline = now_ms() + HFC_DP_SLOT_WAIT_MS;
 		else if (now_ms() > deadline) {
 			*why = HOLDFS_DP_SLOT_BUSY;
-			return HFC_DP_KERNEL;
+			break;
 		}
+		/* signals are delivered while we wait for another holder */
+		pthread_sigmask(SIG_SETMASK, sigs, NULL);
 		nanosleep(&(struct timespec){ 0, ns }, NULL);
+		block_async_signals(NULL);
 		if (ns < 1000000)
 			ns *= 2;
 	}
+	pthread_sigmask(SIG_SETMASK, sigs, NULL);
+	return HFC_DP_KERNEL;
 }
 
-void hfc_dp_slot_unlock(struct hfc_dfile *f)
+void hfc_dp_slot_unlock(struct hfc_dfile *f, const sigset_t *sigs)
 {
 	uint32_t me = f->conn->client_id;
 
@@ -397,6 +425,7 @@ void hfc_dp_slot_unlock(struct hfc_dfile *f)
 	(void)atomic_compare_exchange_strong_explicit(
 		(_Atomic uint32_t *)&f->slot->ds_lock, &me, 0,
 		memory_order_release, memory_order_relaxed);
+	pthread_sigmask(SIG_SETMASK, sigs, NULL);
 }
 
 void hfc_dp_persist(struct hfc_dfile *f, const void *addr, size_t len)

@@ -122,9 +122,11 @@ long hfc_dp_get_window(struct hfc_dfile *f, int fd, uint64_t pos,
 		       uint64_t end, enum hfc_want want, int *why);
 /* Drop dead windows (f->io not held). */
 void hfc_dp_reap(struct hfc_dfile *f);
-/* The slot lock (docs/data-path.md): 0, or HFC_DP_KERNEL with *why. */
-long hfc_dp_slot_lock(struct hfc_dfile *f, int *why);
-void hfc_dp_slot_unlock(struct hfc_dfile *f);
+/* The slot lock (docs/data-path.md): 0, or HFC_DP_KERNEL with *why.
+ * Asynchronous signals are blocked while it is held (*sigs: the mask
+ * before, which unlock puts back). */
+long hfc_dp_slot_lock(struct hfc_dfile *f, sigset_t *sigs, int *why);
+void hfc_dp_slot_unlock(struct hfc_dfile *f, const sigset_t *sigs);
 void hfc_dp_persist(struct hfc_dfile *f, const void *addr, size_t len);
 
 /* dp_guard.c: copies that turn a SIGBUS or SIGSEGV into an error.

@@ -481,9 +481,10 @@ static ssize_t extend(struct hfc_dfile *f, int fd, const struct iovec *iov,
 		uint64_t size, end, lim;
 		unsigned revokes;
 		size_t done = 0;
+		sigset_t sigs;
 		long r;
 
-		r = hfc_dp_slot_lock(f, why);
+		r = hfc_dp_slot_lock(f, &sigs, why);
 		if (r)
 			return r;
 		revokes = atomic_load(&f->revokes);
@@ -491,14 +492,14 @@ static ssize_t extend(struct hfc_dfile *f, int fd, const struct iovec *iov,
 		lim = atomic_load((_Atomic uint64_t *)&f->slot->ds_limit);
 		if (lost(f, why)) {
 			/* zeros, perhaps: an append would go to offset 0 */
-			hfc_dp_slot_unlock(f);
+			hfc_dp_slot_unlock(f, &sigs);
 			return HFC_DP_KERNEL;
 		}
 		if (append)
 			off = size;
 		end = off + total;
 		if (end < off || hfc_dp_past_fsize(end)) {
-			hfc_dp_slot_unlock(f);
+			hfc_dp_slot_unlock(f, &sigs);
 			/* the kernel says EFBIG, or for RLIMIT_FSIZE sends
 			 * SIGXFSZ or writes short */
 			*why = HOLDFS_DP_OTHER;
@@ -535,7 +536,7 @@ static ssize_t extend(struct hfc_dfile *f, int fd, const struct iovec *iov,
 		} else if (!r) {
 			stamp(f);
 		}
-		hfc_dp_slot_unlock(f);
+		hfc_dp_slot_unlock(f, &sigs);
 		if (owed.hi > owed.lo)
 			coherent(f, fd, NULL, owed.lease_id, owed.lo,
 				 owed.hi - owed.lo);

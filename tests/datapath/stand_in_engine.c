@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,14 +106,20 @@ ssize_t hfc_dfile_appendv(struct hfc_dfile *f, int fd,
 			  const struct iovec *iov, int iovcnt, uint64_t *at,
 			  int *why)
 {
+	sigset_t all, old;
 	int64_t size;
 	long r;
 
+	/* a signal handler's append would land between the size and the
+	 * write (or wait for the lock): signals wait, as the engine's do */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
 	pthread_mutex_lock(&append_lock);
 	size = hfc_dfile_size(f, fd, why);
 	*at = (uint64_t)size;
 	r = size < 0 ? size : hfc_dfile_pwritev(f, fd, iov, iovcnt, *at, why);
 	pthread_mutex_unlock(&append_lock);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return r;
 }
 

@@ -41,7 +41,7 @@ from hfstest import check, check_eq, note  # noqa: E402
 
 SCENARIOS = ('io', 'append', 'dup', 'fork', 'exec', 'reuse', 'stdio',
              'errors', 'plain', 'fortify', 'threads', 'sigclose', 'badbuf',
-             'fsize')
+             'fsize', 'sigappend')
 MODES = ('kernel', 'shim', 'off', 'lib')
 SERVED_MODES = ('kernel', 'served-shim', 'served-lib')
 # Variables the harness's own environment must not leak into a mode.
@@ -241,6 +241,9 @@ EXPECT = {
               'size=38292 SIGXFSZ 4'],
 }
 EXPECT['fsize-late'] = EXPECT['fsize'][:7]
+EXPECT['sigappend'] = ["sigappend: main's records whole and in order: yes",
+                       "sigappend: the handler's records whole and in order: yes",
+                       'sigappend: other bytes: 0']
 
 
 def _scenarios_on_mount(binary):
@@ -291,6 +294,20 @@ def test_file_size_limit_lowered_while_open():
         has(same_everywhere(fs.path('late'), 'fsize-late',
                             modes=('kernel', 'shim', 'off')),
             *EXPECT['fsize-late'])
+
+
+def test_signal_handler_appends_never_wait():
+    """A SIGALRM handler appends to the file its thread is appending to,
+    every millisecond: every record whole, and no append of the handler
+    ever waited for the slot lock its own interrupted thread held
+    (slot_busy 0).  Before, such an append gave up after 2 s, and its
+    kernel write waited until the daemon took the lock over."""
+    with hfstest.HoldFS(size='128M') as fs:
+        j = one_run_stats(fs, 'sigappend', 'shim')
+        check(j['appends'] >= 100, 'appends served directly: %s' % j)
+        check_eq(j['kernel_why']['slot_busy'], 0, 'appends that found the slot lock busy')
+        check('holds the slot lock' not in fs.daemon_log(),
+              'the daemon saw a slot lock held too long: %s' % fs.daemon_log()[-600:])
 
 
 def test_served_counters():
