@@ -330,15 +330,21 @@ static void report(const siginfo_t *si)
 
 /* The default action for the signal we got: die of it, with its
  * siginfo (re-queued to this thread: a fault would repeat, a sent
- * signal would not). */
+ * signal would not).  Blocked until the handler returns: the signal
+ * then arrives as the interrupted context is put back, so a core dump
+ * shows the faulting instruction on top, not this handler. */
 static void die_of(int sig, siginfo_t *si)
 {
 	struct sigaction dfl;
+	sigset_t one;
 
 	memset(&dfl, 0, sizeof(dfl));
 	dfl.sa_handler = SIG_DFL;
 	sigemptyset(&dfl.sa_mask);
 	sa_call(sig, &dfl, NULL);
+	sigemptyset(&one);
+	sigaddset(&one, sig);
+	pthread_sigmask(SIG_BLOCK, &one, NULL);
 	syscall(SYS_rt_tgsigqueueinfo, getpid(), syscall(SYS_gettid), sig, si);
 }
 

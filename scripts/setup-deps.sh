@@ -11,9 +11,10 @@ build_pkgs=(build-essential gcc clang libclang-rt-14-dev meson ninja-build pkg-c
 lib_pkgs=(libfuse3-dev libpmem2-dev liburing-dev libsysfs-dev libjson-c-dev libisal-dev libbsd-dev)
 # fuse3: fusermount3 and mount.fuse3; attr/acl: getfattr/setfattr/getfacl in
 # tests; util-linux: findmnt, mountpoint; procps: pgrep; python3: test-log and bench parsing;
-# gzip: the packaged libfuse examples may be compressed; fio: benchmarks.
+# gzip: the packaged libfuse examples may be compressed; fio: benchmarks;
+# gdb: a test reads a crash's core (test_datapath.py).
 # libclang-rt-14-dev: the libFuzzer runtime (only recommended by clang).
-run_pkgs=(fuse3 python3 fio attr acl util-linux procps coreutils gzip)
+run_pkgs=(fuse3 python3 fio attr acl util-linux procps coreutils gzip gdb)
 pkgs=("${build_pkgs[@]}" "${lib_pkgs[@]}" "${run_pkgs[@]}")
 
 installed() {

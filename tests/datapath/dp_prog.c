@@ -8,7 +8,9 @@
  *
  *   dp_prog SCENARIO DIR      io, append, dup, fork, exec, reuse, stdio,
  *                             errors, plain, fortify, threads, sigclose,
- *                             badbuf, fsize, fsize-late, sigappend
+ *                             badbuf, fsize, fsize-late, sigappend,
+ *                             segv (reads and writes a file, then crashes:
+ *                             test_datapath.py looks at its core)
  *   dp_prog child-read FD N   (exec scenario) read N bytes of FD
  *
  * Built twice: dp_prog, and dp_prog_fortify with -D_FORTIFY_SOURCE=2, in
@@ -1033,6 +1035,28 @@ static void sc_sigappend(void)
 	printf("sigappend: other bytes: %ld\n", other);
 }
 
+/* The data path's handlers installed, then a crash of the program's own:
+ * it must die of it as without them, its core showing this function. */
+__attribute__((noinline)) static void crash_here(void)
+{
+	*(volatile char *)nowhere = 1;
+}
+
+static void sc_segv(void)
+{
+	char buf[8192];
+	int fd = o.open(path("segv"), O_CREAT | O_RDWR | O_TRUNC, 0644);
+
+	fill(buf, sizeof(buf), 1);
+	if (o.write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf) ||
+	    o.pread(fd, buf, sizeof(buf), 0) != (ssize_t)sizeof(buf) ||
+	    o.pwrite(fd, buf, 4096, 0) != 4096)
+		die("segv: io");
+	fflush(stdout);
+	crash_here();
+	printf("survived\n");
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
@@ -1043,7 +1067,7 @@ static const struct {
 	{ "fortify", sc_fortify }, { "threads", sc_threads },
 	{ "sigclose", sc_sigclose }, { "badbuf", sc_badbuf },
 	{ "fsize", sc_fsize }, { "fsize-late", sc_fsize_late },
-	{ "sigappend", sc_sigappend },
+	{ "sigappend", sc_sigappend }, { "segv", sc_segv },
 };
 
 int main(int argc, char **argv)

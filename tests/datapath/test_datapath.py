@@ -29,6 +29,9 @@ sends every call to the kernel: counted as "kernel") and for the real one
 
 import json
 import os
+import resource
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -308,6 +311,53 @@ def test_signal_handler_appends_never_wait():
         check_eq(j['kernel_why']['slot_busy'], 0, 'appends that found the slot lock busy')
         check('holds the slot lock' not in fs.daemon_log(),
               'the daemon saw a slot lock held too long: %s' % fs.daemon_log()[-600:])
+
+
+def test_a_crash_dumps_core_at_the_fault():
+    """A program that crashes once libholdfs's SIGSEGV handler is in (the
+    data path's first file) dies of SIGSEGV as without it, and its core
+    shows the faulting function on top: the handler puts the default
+    action back and the signal arrives as the interrupted context is
+    restored.  Before, frame 0 was the handler's re-queue (die_of).  In a
+    sanitized build the handler passes the fault to the sanitizer's,
+    which reports it at the same function."""
+    pattern = open('/proc/sys/kernel/core_pattern').read().strip()
+    hfstest.require(pattern and not pattern.startswith('|') and '/' not in pattern,
+                    'core_pattern %r does not write a core file to the working directory'
+                    % pattern)
+    gdb = shutil.which('gdb')
+    hfstest.require(gdb, 'gdb is not installed (scripts/setup-deps.sh installs it)')
+    sanitized = bool(hfstest._sanitizer_runtimes(prog()))
+
+    def core_limit():
+        resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY,) * 2)
+    with hfstest.HoldFS(size='64M') as fs:
+        for mode in ('shim', 'lib'):
+            d = fs.path('segv-' + mode)
+            os.makedirs(d)
+            cwd = tempfile.mkdtemp(prefix='hfstest-core-')
+            try:
+                r = subprocess.run([prog(), 'segv', d], env=mode_env(mode), cwd=cwd,
+                                   preexec_fn=core_limit, capture_output=True, text=True,
+                                   timeout=120 * hfstest.TIMEOUT_MULTIPLIER)
+                if sanitized:
+                    check('SEGV on unknown address' in r.stderr and 'crash_here' in r.stderr,
+                          '%s: the sanitizer reports the crash at crash_here: %r'
+                          % (mode, r.stderr[-1500:]))
+                    continue
+                check_eq(r.returncode, -signal.SIGSEGV, '%s: dies of SIGSEGV (stderr %r)'
+                         % (mode, r.stderr[-400:]))
+                cores = [f for f in os.listdir(cwd) if f.startswith(pattern.split('%')[0])]
+                check(cores, '%s: no core file in %s (core_pattern %r)' % (mode, cwd, pattern))
+                bt = subprocess.run([gdb, '-batch', '-ex', 'bt 3', prog(),
+                                     os.path.join(cwd, cores[0])],
+                                    capture_output=True, text=True, timeout=120).stdout
+                top = [ln for ln in bt.splitlines() if ln.startswith('#0')]
+                check(top and 'crash_here' in top[0],
+                      '%s: the core shows the fault on top: %r' % (mode, bt[-800:]))
+                note('%s: %s' % (mode, top[0]))
+            finally:
+                shutil.rmtree(cwd, ignore_errors=True)
 
 
 def test_served_counters():
