@@ -666,11 +666,18 @@ int64_t hfc_dfile_size(struct hfc_dfile *f, int fd, int *why)
 	return lost(f, why) ? HFC_DP_KERNEL : (int64_t)size;
 }
 
+/* The mtime direct writes stored since it was last persisted, made
+ * durable with the rest of the slot's client line. */
+static void persist_mtime(struct hfc_dfile *f)
+{
+	if (f->slot_rw && atomic_exchange(&f->mtime_dirty, false))
+		hfc_dp_persist(f, &f->slot->ds_size, 64);
+}
+
 void hfc_dfile_sync_times(struct hfc_dfile *f)
 {
-	if (!gone(f) && hfc_dp_usable(f) && f->slot_rw &&
-	    atomic_exchange(&f->mtime_dirty, false))
-		hfc_dp_persist(f, &f->slot->ds_size, 64);
+	if (!gone(f) && hfc_dp_usable(f))
+		persist_mtime(f);
 }
 
 int hfc_dfile_sync(struct hfc_dfile *f, int fd, bool data_only, int *why)
@@ -689,7 +696,6 @@ int hfc_dfile_sync(struct hfc_dfile *f, int fd, bool data_only, int *why)
 	}
 	/* every direct write was persistent when it returned; its mtime
 	 * is now too */
-	if (f->slot_rw && atomic_exchange(&f->mtime_dirty, false))
-		hfc_dp_persist(f, &f->slot->ds_size, 64);
+	persist_mtime(f);
 	return lost(f, why) ? (int)HFC_DP_KERNEL : 0;
 }
